@@ -1,0 +1,5 @@
+"""`python -m stylegan2 ...` (what torchrun launches) runs the command-line interface."""
+
+from stylegan2.cli import main
+
+main()

@@ -1,0 +1,159 @@
+"""The training dataset: validated, square power-of-two uint8 images with optional one-hot labels."""
+
+import os
+
+import numpy as np
+import torch
+
+from .errors import DatasetError
+from .images import is_power_of_two, pad_center
+from .sources import ImageSource, open_source
+
+
+def check_resolution(resolution: int, option: str = "resolution") -> None:
+    """Refuse resolutions the generator cannot produce: it starts at 4x4 and doubles."""
+    if not isinstance(resolution, (int, np.integer)) or resolution < 4 or not is_power_of_two(int(resolution)):
+        raise DatasetError(f"{option} must be a power of two >= 4 (4, 8, ..., 1024), got {resolution!r}")
+
+
+def _target_resolution(location: str, height: int, width: int, requested: int | None) -> int:
+    """Resolution to serve images at: the requested one (padding smaller images), or their own."""
+    fix = f"convert with `stylegan2 dataset --source {location} --dest OUT.zip --transform center-crop --resolution N`"
+    if height != width:
+        raise DatasetError(f"{location}: images are {width}x{height}, not square; {fix}")
+    if requested is not None:
+        check_resolution(requested)
+        if height > requested:
+            raise DatasetError(f"{location}: images are {width}x{height}, larger than resolution {requested}; {fix}")
+        return int(requested)
+    if not is_power_of_two(height) or height < 4:
+        padded = max(4, 1 << (height - 1).bit_length())
+        raise DatasetError(
+            f"{location}: images are {width}x{height}, not a power of two; pass resolution={padded} "
+            f"(--resolution {padded}) to pad them with black, or {fix}"
+        )
+    return height
+
+
+class ImageDataset(torch.utils.data.Dataset):
+    """Images as uint8 [C, H, W] with float32 one-hot labels, validated when opened.
+
+    max_size keeps a seeded random subset (NVIDIA's rule, so the same seed picks the same images);
+    mirror then doubles the set with x-flipped copies. Images smaller than `resolution` are centred
+    on black.
+    """
+
+    def __init__(
+        self,
+        source: ImageSource,
+        *,
+        resolution: int | None = None,
+        max_size: int | None = None,
+        use_labels: bool = False,
+        mirror: bool = False,
+        skip_bad: bool = False,
+        seed: int = 0,
+    ):
+        height, width, channels = source.validate(skip_bad=skip_bad)
+        self.source = source
+        self.name = source.name
+        self.resolution = _target_resolution(source.location, height, width, resolution)
+        self.num_channels = channels
+        self._pad = height != self.resolution
+
+        self._labels = source.labels(strict=True) if use_labels else None  # int64 [N] or float32 [N, D]
+        if self._labels is None:
+            self.label_dim = 0
+        elif self._labels.dtype == np.int64:
+            self.label_dim = source.num_classes or int(self._labels.max()) + 1
+        else:
+            self.label_dim = self._labels.shape[1]
+
+        raw_idx = np.arange(len(source), dtype=np.int64)
+        if max_size is not None:
+            if max_size < 1:
+                raise DatasetError(f"max_size must be >= 1, got {max_size}")
+            if max_size < raw_idx.size:
+                np.random.RandomState(seed).shuffle(raw_idx)
+                raw_idx = np.sort(raw_idx[:max_size])
+        flips = np.zeros(raw_idx.size, dtype=bool)
+        if mirror:
+            raw_idx = np.concatenate([raw_idx, raw_idx])
+            flips = np.concatenate([flips, ~flips])
+        self._raw_idx = raw_idx
+        self._flips = flips
+
+    @property
+    def has_labels(self) -> bool:
+        """Whether items carry a non-empty label (conditional training)."""
+        return self.label_dim > 0
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """Shape of every image: (channels, resolution, resolution)."""
+        return self.num_channels, self.resolution, self.resolution
+
+    def __len__(self) -> int:
+        return int(self._raw_idx.size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(image uint8 [C, H, W], label float32 [label_dim]) of item `index`."""
+        image = self.source.load(int(self._raw_idx[index]))  # [h, w, C]
+        if self._pad:
+            image = pad_center(image, self.resolution)  # [H, W, C]
+        image = image.transpose(2, 0, 1)  # [C, H, W]
+        if self._flips[index]:
+            image = image[:, :, ::-1]
+        return image.copy(), self.get_label(index)
+
+    def get_label(self, index: int) -> np.ndarray:
+        """Label of item `index`: one-hot float32 [label_dim] for classes, the vector itself otherwise."""
+        if self._labels is None:
+            return np.zeros(0, dtype=np.float32)
+        label = self._labels[self._raw_idx[index]]
+        if self._labels.dtype != np.int64:
+            return label.copy()
+        onehot = np.zeros(self.label_dim, dtype=np.float32)
+        onehot[label] = 1.0
+        return onehot
+
+    def close(self) -> None:
+        """Release open files (the zip handle of this process)."""
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            close()
+
+    def __repr__(self) -> str:
+        labels = f"{self.label_dim} classes" if self.has_labels else "no labels"
+        return (
+            f"ImageDataset({self.source.location!r}: {len(self)} images, {self.num_channels}x{self.resolution}x"
+            f"{self.resolution}, {labels})"
+        )
+
+
+def open_dataset(
+    spec: str | os.PathLike,
+    *,
+    resolution: int | None = None,
+    max_size: int | None = None,
+    use_labels: bool = False,
+    mirror: bool = False,
+    skip_bad: bool = False,
+    seed: int = 0,
+) -> ImageDataset:
+    """Open and validate a dataset for training.
+
+    spec: a folder of images, a .zip (NVIDIA's dataset format), a .npz of uint8 arrays (`file.npz:KEY`
+    picks the array), or `builtin:shapes[?n=N&seed=S]`. Every problem (unreadable image, mixed sizes,
+    missing labels, ...) raises DatasetError here, before training starts; `skip_bad` instead skips
+    unreadable images with a warning.
+    """
+    return ImageDataset(
+        open_source(spec, resolution=resolution),
+        resolution=resolution,
+        max_size=max_size,
+        use_labels=use_labels,
+        mirror=mirror,
+        skip_bad=skip_bad,
+        seed=seed,
+    )

@@ -1,0 +1,93 @@
+"""`builtin:shapes`: a synthetic dataset of coloured shapes, random-access and reproducible from (seed, index).
+
+Structure (which shape, where, how big, how rotated) and texture (foreground and background colour) come
+from two independent random streams, so a swapping autoencoder can be scored against the true mask and
+colours of every item.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SHAPE_CLASSES = ("circle", "square", "triangle", "star", "cross")
+
+_MIN_COLOR_DISTANCE = 96.0  # Euclidean RGB distance that keeps the shape visible against its background
+
+
+@dataclass(frozen=True)
+class ShapeSample:
+    """One rendered item: the image and the ground truth it was painted from."""
+
+    image: np.ndarray  # uint8 [3, H, W]
+    label: int  # index into SHAPE_CLASSES
+    mask: np.ndarray  # bool [H, W], True on the shape
+    fg_color: np.ndarray  # uint8 [3]
+    bg_color: np.ndarray  # uint8 [3]
+
+
+def shape_label(index: int) -> int:
+    """Class of item `index`: classes cycle so every class is equally frequent and labels need no rendering."""
+    return index % len(SHAPE_CLASSES)
+
+
+def _inside(kind: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Mask of points (u, v), in the shape's own frame with circumradius 1, that lie inside the shape."""
+    if kind == "circle":
+        return u * u + v * v <= 0.8
+    if kind == "cross":
+        arm = 0.3
+        return ((np.abs(u) <= arm) & (np.abs(v) <= 1.0)) | ((np.abs(v) <= arm) & (np.abs(u) <= 1.0))
+    if kind in ("square", "triangle"):
+        sides = 4 if kind == "square" else 3
+        angles = (2 * np.arange(sides) + 1) * np.pi / sides  # outward normals of a regular polygon
+        inside = np.ones(u.shape, dtype=bool)
+        for angle in angles:
+            inside &= u * np.cos(angle) + v * np.sin(angle) <= np.cos(np.pi / sides)
+        return inside
+    # Five-pointed star: fold the angle into one half-spike, then test against the edge from the
+    # inner vertex (inner, 0) to the outer vertex (cos a, sin a), a = pi/5.
+    inner, half = 0.45, np.pi / 5
+    radius, angle = np.hypot(u, v), np.arctan2(v, u)
+    folded = np.abs(np.mod(angle, 2 * half) - half)  # 0 at an inner vertex, `half` at an outer one
+    x, y = radius * np.cos(folded), radius * np.sin(folded)
+    return (x - inner) * np.sin(half) + y * (inner - np.cos(half)) <= 0
+
+
+def _colors(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A background and a foreground colour far enough apart to see the shape."""
+    while True:
+        bg, fg = rng.integers(0, 256, size=(2, 3))
+        if np.linalg.norm(fg - bg) >= _MIN_COLOR_DISTANCE:
+            return fg.astype(np.uint8), bg.astype(np.uint8)
+
+
+def shape_mask(index: int, resolution: int, seed: int = 0) -> np.ndarray:
+    """Structure of item `index`: bool [H, W] mask of its shape, with random centre, size and rotation."""
+    rng = np.random.default_rng([seed, index, 0])
+    radius = rng.uniform(0.2, 0.4) * resolution
+    cx, cy = rng.uniform(radius, resolution - radius, size=2)
+    rotation = rng.uniform(0, 2 * np.pi)
+    coords = np.arange(resolution) + 0.5  # pixel centres
+    dx, dy = (coords[None, :] - cx) / radius, (coords[:, None] - cy) / radius  # [1, W], [H, 1]
+    cos, sin = np.cos(rotation), np.sin(rotation)
+    u, v = cos * dx + sin * dy, cos * dy - sin * dx  # [H, W] in the shape's frame
+    return _inside(SHAPE_CLASSES[shape_label(index)], u, v)
+
+
+def shape_colors(index: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Texture of item `index`: (foreground, background) uint8 [3] colours, independent of its structure."""
+    return _colors(np.random.default_rng([seed, index, 1]))
+
+
+def paint(mask: np.ndarray, fg_color: np.ndarray, bg_color: np.ndarray) -> np.ndarray:
+    """Image uint8 [3, H, W] with `fg_color` on the mask and `bg_color` elsewhere (also for swapped pairs)."""
+    return np.where(mask[None], np.asarray(fg_color, np.uint8)[:, None, None], np.asarray(bg_color, np.uint8)[:, None, None])
+
+
+def render_shape(index: int, resolution: int = 32, seed: int = 0) -> ShapeSample:
+    """Render item `index` of `builtin:shapes` with the given seed at the given resolution."""
+    if index < 0:
+        raise ValueError(f"shape index must be >= 0, got {index}")
+    mask = shape_mask(index, resolution, seed)
+    fg_color, bg_color = shape_colors(index, seed)
+    return ShapeSample(paint(mask, fg_color, bg_color), shape_label(index), mask, fg_color, bg_color)

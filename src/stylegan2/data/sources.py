@@ -1,0 +1,397 @@
+"""Where images come from: a folder or zip of image files, a .npz of arrays, or a builtin synthetic set.
+
+A source reads raw images (any size, [H, W, C] uint8) and their labels by index; `ImageDataset` and the
+dataset tool build on it. Sources never write to what they read.
+"""
+
+import json
+import os
+import warnings
+import zipfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import parse_qs
+
+import numpy as np
+
+from .errors import DatasetError
+from .images import decode_image, is_image_name, read_header
+from .shapes import SHAPE_CLASSES, render_shape, shape_label
+
+LABELS_FILE = "dataset.json"
+BUILTINS = ("shapes",)
+
+
+class ImageSource(ABC):
+    """Raw images and labels addressed by index."""
+
+    name: str  # short name for run directories, e.g. "mnist"
+    location: str  # what the user passed, for messages
+    num_classes: int | None = None  # number of classes when known up front (else max label + 1)
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """Number of images."""
+
+    @abstractmethod
+    def describe(self, index: int) -> str:
+        """Where image `index` lives, for messages."""
+
+    @abstractmethod
+    def load(self, index: int, *, drop_alpha: bool = False) -> np.ndarray:
+        """Image `index` as uint8 [H, W, C], C = 1 or 3."""
+
+    @abstractmethod
+    def validate(self, *, skip_bad: bool = False) -> tuple[int, int, int]:
+        """Check that all images share one (H, W, C) and return it; with `skip_bad`, drop unreadable ones first."""
+
+    @abstractmethod
+    def labels(self, *, strict: bool) -> np.ndarray | None:
+        """Labels aligned with the images: int64 [N] classes or float32 [N, D] vectors, or None.
+
+        strict: raise when labels are missing or do not match the images; otherwise warn and return None.
+        """
+
+
+def _label_problem(message: str, *, strict: bool) -> None:
+    """Raise a label problem in strict mode, else warn that labels are dropped."""
+    if strict:
+        raise DatasetError(message)
+    warnings.warn(f"{message}; writing the dataset without labels", stacklevel=3)
+
+
+def _labels_array(values: list, where: str) -> np.ndarray:
+    """int64 [N] from class indices, or float32 [N, D] from equal-length vectors."""
+    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+        array = np.asarray(values, dtype=np.int64)
+        if array.size and array.min() < 0:
+            raise DatasetError(f"{where}: class labels must be >= 0, found {array.min()}")
+        return array
+    try:
+        array = np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise DatasetError(
+            f"{where}: labels must all be class indices (int >= 0) or all equal-length number lists ({err})"
+        ) from err
+    if array.ndim != 2:
+        raise DatasetError(f"{where}: labels must all be class indices (int >= 0) or all equal-length number lists")
+    return array
+
+
+class FileSource(ImageSource):
+    """Image files (PNG, JPEG, WebP, ...) in a folder tree or a zip archive, ordered by relative path.
+
+    Labels come from an optional `dataset.json` at the top, as written by NVIDIA's dataset tool:
+    {"labels": [["relative/path.png", class_index], ...]} or {"labels": null}.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.location = str(path)
+        self.name = path.stem if path.is_file() else path.resolve().name
+        self.is_zip = path.is_file()
+        self._zip: zipfile.ZipFile | None = None
+        self._zip_pid: int | None = None
+        if self.is_zip:
+            names = self._archive().namelist()
+        else:
+            names = [(Path(root) / f).relative_to(path).as_posix() for root, _, files in os.walk(path) for f in files]
+        self._has_labels_file = LABELS_FILE in names
+        self.all_files = sorted(n for n in names if is_image_name(n))
+        self.files = list(self.all_files)
+        if not self.files:
+            raise DatasetError(
+                f"{path}: no images found (looked for PNG, JPEG, WebP, BMP, TIFF files); check the path"
+            )
+
+    def _archive(self) -> zipfile.ZipFile:
+        """The zip handle, opened once per process (a handle shared across a fork would race on its offset)."""
+        if self._zip is None or self._zip_pid != os.getpid():
+            try:
+                self._zip = zipfile.ZipFile(self.path)
+            except (zipfile.BadZipFile, OSError) as err:
+                raise DatasetError(f"{self.path}: not a readable zip archive ({err}); re-create it") from err
+            self._zip_pid = os.getpid()
+        return self._zip
+
+    def __getstate__(self) -> dict:
+        """Pickle without the zip handle, so DataLoader workers open their own."""
+        return dict(self.__dict__, _zip=None, _zip_pid=None)
+
+    def close(self) -> None:
+        """Close the zip handle of this process, if open."""
+        if self._zip is not None and self._zip_pid == os.getpid():
+            self._zip.close()
+        self._zip = None
+
+    def _open(self, name: str) -> BinaryIO:
+        """Open a file of the source for binary reading."""
+        if self.is_zip:
+            return self._archive().open(name)
+        return open(self.path / name, "rb")
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def describe(self, index: int) -> str:
+        return f"{self.path}/{self.files[index]}"
+
+    def load(self, index: int, *, drop_alpha: bool = False) -> np.ndarray:
+        with self._open(self.files[index]) as file:
+            return decode_image(file, self.describe(index), drop_alpha=drop_alpha)
+
+    def validate(self, *, skip_bad: bool = False) -> tuple[int, int, int]:
+        shapes: dict[str, tuple[int, int, int]] = {}
+        bad: list[str] = []
+        for index, name in enumerate(self.files):
+            try:
+                with self._open(name) as file:
+                    shapes[name] = read_header(file, self.describe(index), full=skip_bad)
+            except DatasetError:
+                if not skip_bad:
+                    raise
+                bad.append(name)
+        if bad:
+            skipped = set(bad)
+            self.files = [name for name in self.files if name not in skipped]
+            listed = ", ".join(bad[:5]) + (", ..." if len(bad) > 5 else "")
+            warnings.warn(f"{self.path}: skipped {len(bad)} unreadable image(s): {listed}", stacklevel=2)
+        if not self.files:
+            raise DatasetError(f"{self.path}: none of the {len(bad)} images could be read")
+        first = self.files[0]
+        for name in self.files[1:]:
+            if shapes[name] != shapes[first]:
+                raise DatasetError(_mismatch_message(self.path, first, shapes[first], name, shapes[name]))
+        return shapes[first]
+
+    def _read_label_table(self) -> dict | None:
+        """Path -> label from dataset.json, or None when there is no file or its labels are null."""
+        where = f"{self.path}/{LABELS_FILE}"
+        if not self._has_labels_file:
+            return None
+        try:
+            with self._open(LABELS_FILE) as file:
+                meta = json.load(file)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise DatasetError(f"{where}: cannot parse ({err}); fix the JSON or delete the file") from err
+        entries = meta.get("labels", ()) if isinstance(meta, dict) else ()
+        if entries is None:
+            return None
+        if not isinstance(entries, list) or not all(
+            isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) for e in entries
+        ):
+            raise DatasetError(
+                f'{where}: expected {{"labels": [["path/in/dataset.png", label], ...]}} or {{"labels": null}}'
+            )
+        return {path.replace("\\", "/"): label for path, label in entries}
+
+    def labels(self, *, strict: bool) -> np.ndarray | None:
+        table = self._read_label_table()
+        where = f"{self.path}/{LABELS_FILE}"
+        if table is None:
+            if strict:
+                raise DatasetError(
+                    f"{self.path} has no labels (no {LABELS_FILE}, or its labels are null); add a {LABELS_FILE} "
+                    'with {"labels": [["path.png", class_index], ...]} or turn labels off'
+                )
+            return None
+        unknown = sorted(set(table) - set(self.all_files))
+        if unknown:
+            _label_problem(
+                f"{where} lists {unknown[0]!r}, which is not an image in {self.path}; "
+                "remove the entry or add the file",
+                strict=strict,
+            )
+            return None
+        missing = [name for name in self.files if name not in table]
+        if missing:
+            _label_problem(
+                f"{self.path}/{missing[0]} has no label in {where} ({len(missing)} image(s) unlabelled); "
+                "add its entry or remove the image",
+                strict=strict,
+            )
+            return None
+        return _labels_array([table[name] for name in self.files], where)
+
+
+def _mismatch_message(
+    root: Path, first: str, first_shape: tuple[int, int, int], name: str, shape: tuple[int, int, int]
+) -> str:
+    """Say how image `name` differs from the first image and how to make the set uniform."""
+    (h0, w0, c0), (h, w, c) = first_shape, shape
+    if (h, w) != (h0, w0):
+        return (
+            f"{root}/{name} is {w}x{h} but {root}/{first} is {w0}x{h0}; all images must have one size: "
+            f"convert with `stylegan2 dataset --source {root} --dest OUT.zip --resolution N "
+            "--transform center-crop`"
+        )
+    kinds = {1: "grayscale", 3: "RGB"}
+    return (
+        f"{root}/{name} is {kinds[c]} but {root}/{first} is {kinds[c0]}; all images must have the same "
+        f"channels: convert {name} to {kinds[c0]} or remove it"
+    )
+
+
+class NpzSource(ImageSource):
+    """uint8 image arrays in a NumPy .npz, loaded into memory once; labels from the matching y/labels array.
+
+    Images may be laid out [N, H, W], [N, H, W, C] or [N, C, H, W] with C = 1 or 3.
+    """
+
+    IMAGE_KEYS = ("x_train", "images", "x")
+
+    def __init__(self, path: Path, key: str | None = None):
+        self.path = path
+        self.location = str(path) + (f":{key}" if key else "")
+        self.name = path.stem
+        if not path.is_file():
+            raise DatasetError(f"{path}: no such file; check the path")
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                keys = list(archive.files)
+                self.key = key or next((k for k in self.IMAGE_KEYS if k in keys), None)
+                if self.key not in keys:
+                    wanted = f"array {key!r}" if key else f"an image array ({', '.join(self.IMAGE_KEYS)})"
+                    raise DatasetError(
+                        f"{path}: no {wanted}; it has {', '.join(keys) or 'no arrays'}: "
+                        f"pick one with {path}:KEY"
+                    )
+                images = archive[self.key]
+                self.label_key = next((k for k in self._label_keys(self.key) if k in keys), None)
+                self._labels = archive[self.label_key] if self.label_key else None
+        except DatasetError:
+            raise
+        except (OSError, ValueError, zipfile.BadZipFile) as err:
+            raise DatasetError(f"{path}: cannot read as .npz ({err}); save it with numpy.savez") from err
+        self.images = self._to_nhwc(images)  # [N, H, W, C]
+
+    @staticmethod
+    def _label_keys(image_key: str) -> list[str]:
+        """Label arrays that go with an image array: x_train -> y_train, images -> labels, then `labels`."""
+        keys = ["y" + image_key[1:]] if image_key.startswith("x") else []
+        keys += [image_key.replace("images", "labels"), "labels"]
+        return [k for k in dict.fromkeys(keys) if k != image_key]
+
+    def _to_nhwc(self, images: np.ndarray) -> np.ndarray:
+        """Images as uint8 [N, H, W, C], inferring the layout from where the 1 or 3 channels are."""
+        if images.dtype != np.uint8:
+            raise DatasetError(f"{self.location}: images are {images.dtype}; store them as uint8 in 0..255")
+        if images.ndim == 3:
+            return images[..., None]  # [N, H, W] -> [N, H, W, 1]
+        if images.ndim == 4 and images.shape[3] in (1, 3):
+            return images
+        if images.ndim == 4 and images.shape[1] in (1, 3):
+            return np.ascontiguousarray(images.transpose(0, 2, 3, 1))  # [N, C, H, W] -> [N, H, W, C]
+        raise DatasetError(
+            f"{self.location}: images have shape {list(images.shape)}; expected [N, H, W], [N, H, W, C] or "
+            "[N, C, H, W] with C = 1 (grayscale) or 3 (RGB)"
+        )
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def describe(self, index: int) -> str:
+        return f"{self.location}[{index}]"
+
+    def load(self, index: int, *, drop_alpha: bool = False) -> np.ndarray:
+        return self.images[index]
+
+    def validate(self, *, skip_bad: bool = False) -> tuple[int, int, int]:
+        if len(self.images) == 0:
+            raise DatasetError(f"{self.location}: the image array is empty")
+        return tuple(self.images.shape[1:])
+
+    def labels(self, *, strict: bool) -> np.ndarray | None:
+        if self._labels is None:
+            if strict:
+                raise DatasetError(
+                    f"{self.path} has no labels for {self.key!r} (looked for {', '.join(self._label_keys(self.key))}); "
+                    "add a label array or turn labels off"
+                )
+            return None
+        where = f"{self.path}:{self.label_key}"
+        if len(self._labels) != len(self.images):
+            _label_problem(
+                f"{where} has {len(self._labels)} labels for {len(self.images)} images in {self.key!r}; "
+                "store one label per image",
+                strict=strict,
+            )
+            return None
+        if self._labels.ndim == 1 and np.issubdtype(self._labels.dtype, np.integer):
+            return _labels_array(self._labels.tolist(), where)
+        if self._labels.ndim == 2 and np.issubdtype(self._labels.dtype, np.number):
+            return self._labels.astype(np.float32)
+        raise DatasetError(
+            f"{where}: labels must be integer classes [N] or number vectors [N, D], got "
+            f"{self._labels.dtype} {list(self._labels.shape)}"
+        )
+
+
+class ShapesSource(ImageSource):
+    """`builtin:shapes`: `size` coloured shapes rendered on demand at `resolution`, labelled by shape class."""
+
+    num_classes = len(SHAPE_CLASSES)
+
+    def __init__(self, *, size: int = 10000, seed: int = 0, resolution: int = 32):
+        if size < 1:
+            raise DatasetError(f"builtin:shapes: n must be >= 1, got {size}")
+        self.size, self.seed, self.resolution = size, seed, resolution
+        self.name = "shapes"
+        self.location = f"builtin:shapes?n={size}&seed={seed}"
+
+    def __len__(self) -> int:
+        return self.size
+
+    def describe(self, index: int) -> str:
+        return f"{self.location}[{index}]"
+
+    def load(self, index: int, *, drop_alpha: bool = False) -> np.ndarray:
+        if not 0 <= index < self.size:
+            raise IndexError(f"shape index {index} out of range for {self.size} items")
+        return render_shape(index, self.resolution, self.seed).image.transpose(1, 2, 0)  # [H, W, 3]
+
+    def validate(self, *, skip_bad: bool = False) -> tuple[int, int, int]:
+        return self.resolution, self.resolution, 3
+
+    def labels(self, *, strict: bool) -> np.ndarray:
+        return np.array([shape_label(i) for i in range(self.size)], dtype=np.int64)
+
+
+def _open_builtin(spec: str, resolution: int | None) -> ShapesSource:
+    """Parse `builtin:NAME?key=value&...` into a builtin source."""
+    name, _, query = spec.removeprefix("builtin:").partition("?")
+    if name not in BUILTINS:
+        raise DatasetError(f"{spec}: unknown builtin dataset {name!r}; available: {', '.join(BUILTINS)}")
+    params = {key: values[-1] for key, values in parse_qs(query, keep_blank_values=True).items()}
+    unknown = sorted(set(params) - {"n", "seed"})
+    if unknown:
+        raise DatasetError(f"{spec}: unknown parameter {unknown[0]!r}; builtin:shapes takes n and seed")
+    try:
+        size, seed = int(params.get("n", 10000)), int(params.get("seed", 0))
+    except ValueError as err:
+        raise DatasetError(f"{spec}: n and seed must be integers ({err})") from err
+    return ShapesSource(size=size, seed=seed, resolution=resolution or 32)
+
+
+def open_source(spec: str | os.PathLike, *, resolution: int | None = None) -> ImageSource:
+    """Open a source from a dataset spec: a folder, a .zip, a .npz[:KEY], or builtin:shapes[?n=N&seed=S].
+
+    `resolution` only matters to builtin sets, which are rendered at it (default 32).
+    """
+    spec = os.fspath(spec)
+    if spec.startswith("builtin:"):
+        return _open_builtin(spec, resolution)
+    path_part, _, key = spec.rpartition(":")
+    if path_part.lower().endswith(".npz") and key:
+        return NpzSource(Path(path_part), key)
+    path = Path(spec)
+    if not path.exists():
+        raise DatasetError(f"{spec}: no such file or folder; check the path (or use builtin:shapes)")
+    if path.is_dir():
+        return FileSource(path)
+    if path.suffix.lower() == ".npz":
+        return NpzSource(path)
+    if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
+        return FileSource(path)
+    raise DatasetError(f"{spec}: not a dataset; pass a folder of images, a .zip, a .npz or builtin:shapes")

@@ -1,0 +1,205 @@
+"""Feature detectors: the networks whose embeddings the metrics compare, and how they are loaded.
+
+Every detector takes uint8 images [N, 3, H, W] (grayscale already repeated to three channels)
+and returns float features [N, D]. Three kinds of file are accepted:
+
+- FID Inception weights (`pt_inception-2015-12-05-6726825d.pth` from pytorch-fid, or the same
+  state dict saved as `.safetensors`): loaded into `FIDInceptionV3`; no code is executed.
+- NVIDIA's metric TorchScript files (`inception-2015-12-05.pt`, `vgg16.pt`), recognised by a
+  `return_features` argument of `forward`; they take the uint8 images themselves.
+- Any other TorchScript module: a custom feature network, called on float images in [0, 1] at
+  the dataset's resolution and returning [N, D] (or [N, D, 1, 1]) features.
+
+Loading TorchScript runs code stored in the file: use only files from sources you trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from pathlib import Path
+
+import safetensors.torch
+import torch
+from torch import nn
+
+from .inception import FIDInceptionV3, preprocess_uint8
+
+INCEPTION_FILE_NAMES = ("pt_inception-2015-12-05-6726825d.pth", "pt_inception-2015-12-05.safetensors",
+                        "inception-2015-12-05.pt")
+VGG16_FILE_NAMES = ("vgg16.pt",)
+INCEPTION_HELP = (
+    "FID/KID/IS need the FID Inception weights. Download pytorch-fid's "
+    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth "
+    "(or NVIDIA's https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt) "
+    "and pass it with --detector, or put it in {cache_dir}"
+)
+VGG16_HELP = (
+    "this metric needs NVIDIA's VGG16 LPIPS network. Download "
+    "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/vgg16.pt "
+    "and pass it with --vgg, or put it in {cache_dir}"
+)
+
+
+def default_cache_dir() -> Path:
+    """Where detector files and cached dataset statistics live: $STYLEGAN2_CACHE or ~/.cache/stylegan2."""
+    env = os.environ.get("STYLEGAN2_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "stylegan2"
+
+
+def find_metric_file(path: str | os.PathLike | None, default_names: tuple[str, ...], help_text: str,
+                     cache_dir: str | os.PathLike | None = None) -> Path:
+    """The file the user named, else the first of `default_names` found in the cache dir; clear error if none."""
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    if path is not None:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        return path
+    for name in default_names:
+        if (cache / name).is_file():
+            return cache / name
+    raise FileNotFoundError(f"none of {', '.join(default_names)} found: " + help_text.format(cache_dir=cache))
+
+
+def is_torchscript_file(path: Path) -> bool:
+    """TorchScript archives are zip files with a `code/` folder; plain `torch.save` files have none."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any("/code/" in name for name in archive.namelist())
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes: identifies detector weights in statistics cache keys."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def module_digest(module: nn.Module) -> str:
+    """SHA-256 of a module's parameter and buffer values, for detectors built in Python."""
+    digest = hashlib.sha256()
+    for key, tensor in module.state_dict().items():
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def forward_argument_names(module: torch.jit.ScriptModule) -> list[str]:
+    """Names of a TorchScript module's forward arguments (without self)."""
+    return [arg.name for arg in module.forward.schema.arguments][1:]
+
+
+class FeatureDetector(nn.Module):
+    """Base class: uint8 images [N, 3, H, W] -> features [N, D]; `name` and `digest` key the stats cache."""
+
+    def __init__(self, name: str, digest: str) -> None:
+        super().__init__()
+        self.name = name
+        self.digest = digest
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def class_probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """Class probabilities for the Inception Score; only Inception detectors have them."""
+        raise ValueError(f"detector {self.name!r} gives no class probabilities; the Inception Score needs "
+                         "the FID Inception network (--detector pt_inception-2015-12-05-6726825d.pth)")
+
+
+class InceptionDetector(FeatureDetector):
+    """FID Inception-v3 written in PyTorch, with the official resize and normalization."""
+
+    def __init__(self, net: FIDInceptionV3, name: str, digest: str) -> None:
+        super().__init__(name, digest)
+        self.net = net.eval().requires_grad_(False)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net.features(preprocess_uint8(images))
+
+    def class_probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net.class_probabilities(self.features(images))
+
+
+class NvidiaScriptDetector(FeatureDetector):
+    """NVIDIA's metric TorchScript (inception-2015-12-05.pt, vgg16.pt): uint8 in, features out."""
+
+    def __init__(self, module: torch.jit.ScriptModule, name: str, digest: str) -> None:
+        super().__init__(name, digest)
+        self.module = module.eval()
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.module(images, return_features=True)
+
+    def class_probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        if "no_output_bias" not in forward_argument_names(self.module):
+            return super().class_probabilities(images)
+        return self.module(images, no_output_bias=True)
+
+
+class CustomDetector(FeatureDetector):
+    """Any feature network (TorchScript or nn.Module) called on float images in [0, 1]; output flattened."""
+
+    def __init__(self, module: nn.Module, name: str, digest: str) -> None:
+        super().__init__(name, digest)
+        self.module = module.eval().requires_grad_(False)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.module(images.to(torch.float32) / 255).flatten(1)  # [N, D]
+
+
+def inception_from_state_dict(state_dict: dict[str, torch.Tensor], source: str) -> FIDInceptionV3:
+    """Build the FID Inception and load pytorch-fid-layout weights into it, naming the file on mismatch."""
+    net = FIDInceptionV3()
+    expected = set(net.state_dict())
+    given = set(state_dict)
+    missing = sorted(k for k in expected - given if not k.endswith("num_batches_tracked"))
+    unexpected = sorted(given - expected)
+    if missing or unexpected:
+        raise ValueError(f"{source}: not an FID Inception state dict ({len(missing)} missing keys, e.g. "
+                         f"{missing[:3]}; {len(unexpected)} unexpected, e.g. {unexpected[:3]}); expected "
+                         "pytorch-fid's pt_inception-2015-12-05-6726825d.pth layout")
+    try:
+        net.load_state_dict(state_dict, strict=False)
+    except RuntimeError as e:
+        raise ValueError(f"{source}: tensor shapes do not match the FID Inception: {e}") from e
+    return net
+
+
+def load_detector(path: str | os.PathLike | None = None, device: torch.device | str = "cpu",
+                  cache_dir: str | os.PathLike | None = None) -> FeatureDetector:
+    """Load a detector from `path` (or the default Inception file in the cache dir) onto `device`."""
+    path = find_metric_file(path, INCEPTION_FILE_NAMES, INCEPTION_HELP, cache_dir)
+    name, digest = path.stem, file_digest(path)
+    if is_torchscript_file(path):
+        module = torch.jit.load(str(path), map_location=device)
+        if "return_features" in forward_argument_names(module):
+            return NvidiaScriptDetector(module, name, digest)
+        return CustomDetector(module, name, digest).to(device)
+    if path.suffix == ".safetensors":
+        state_dict = safetensors.torch.load_file(str(path))
+    else:
+        try:
+            state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # torch raises several types for foreign or unsafe files
+            raise ValueError(f"{path}: cannot read as a weights file or TorchScript module ({e})") from e
+        if not isinstance(state_dict, dict):
+            raise ValueError(f"{path}: expected a state dict of the FID Inception, got {type(state_dict).__name__}")
+    return InceptionDetector(inception_from_state_dict(state_dict, str(path)), name, digest).to(device)
+
+
+def load_vgg16(path: str | os.PathLike | None = None, device: torch.device | str = "cpu",
+               cache_dir: str | os.PathLike | None = None) -> NvidiaScriptDetector:
+    """Load NVIDIA's VGG16 TorchScript (features for precision/recall, LPIPS for PPL)."""
+    path = find_metric_file(path, VGG16_FILE_NAMES, VGG16_HELP, cache_dir)
+    if not is_torchscript_file(path):
+        raise ValueError(f"{path}: not a TorchScript file; " + VGG16_HELP.format(cache_dir=default_cache_dir()))
+    module = torch.jit.load(str(path), map_location=device)
+    arguments = forward_argument_names(module)
+    if "return_features" not in arguments or "return_lpips" not in arguments:
+        raise ValueError(f"{path}: forward takes {arguments}, not NVIDIA's VGG16 (return_features, return_lpips)")
+    return NvidiaScriptDetector(module, path.stem, file_digest(path))

@@ -1,0 +1,138 @@
+"""Feature passes over real and generated images, batched, split across ranks, with a progress bar.
+
+Under torch.distributed each rank handles every `world_size`-th item and the features of a step
+are all-gathered, so every rank ends with the same statistics, in the same order as with one
+process. Without a process group (or with world_size 1) the gathering is a no-op.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from .detectors import FeatureDetector
+from .stats import FeatureStats, stats_cache_path
+
+Extractor = Callable[[torch.Tensor], torch.Tensor]  # uint8 [N, 3, H, W] -> features [N, D]
+
+
+@dataclass
+class PassOptions:
+    """How a feature pass runs: device, batch size, ranks, progress display and data loading."""
+
+    device: torch.device
+    batch_size: int = 32
+    rank: int = 0
+    world_size: int = 1
+    progress: bool = True
+    num_workers: int = 0
+    seed: int = 0
+
+
+def gather_rows(x: torch.Tensor, world_size: int) -> torch.Tensor:
+    """Concatenate every rank's [B, ...] batch interleaved by item ([B * world_size, ...]); identity alone."""
+    if world_size == 1 or not (dist.is_available() and dist.is_initialized()):
+        return x
+    parts = [torch.empty_like(x) for _ in range(world_size)]
+    dist.all_gather(parts, x.contiguous())
+    return torch.stack(parts, dim=1).flatten(0, 1)  # item i of rank r -> position i * world_size + r
+
+
+def all_ranks_agree(flag: bool, opts: PassOptions) -> bool:
+    """True only if `flag` is true on every rank (so ranks never split between cache and compute)."""
+    if opts.world_size == 1 or not (dist.is_available() and dist.is_initialized()):
+        return flag
+    value = torch.tensor([float(flag)], device=opts.device)
+    dist.all_reduce(value, op=dist.ReduceOp.MIN)
+    return bool(value.item())
+
+
+def to_three_channels(images: torch.Tensor) -> torch.Tensor:
+    """Repeat grayscale [N, 1, H, W] to [N, 3, H, W], as the detectors expect."""
+    return images.repeat(1, 3, 1, 1) if images.shape[1] == 1 else images
+
+
+def generator_images(G: nn.Module, z: torch.Tensor, c: torch.Tensor, truncation_psi: float,
+                     noise_mode: str) -> torch.Tensor:
+    """G's float output in about [-1, 1] -> uint8 [N, C, H, W], rounded as the official code does."""
+    img = G(z, c, truncation_psi=truncation_psi, noise_mode=noise_mode)
+    return (img * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+
+
+def random_labels(dataset: Dataset, c_dim: int, n: int, rng: np.random.Generator) -> torch.Tensor:
+    """Labels of `n` random dataset items ([n, c_dim]; [n, 0] for unconditional networks)."""
+    if c_dim == 0:
+        return torch.zeros([n, 0])
+    labels = [np.asarray(dataset[int(i)][1], np.float32) for i in rng.integers(len(dataset), size=n)]
+    return torch.from_numpy(np.stack(labels))
+
+
+def dataset_features(dataset: Dataset, extract: Extractor, opts: PassOptions, stats: FeatureStats, desc: str) -> FeatureStats:
+    """Run `extract` (uint8 [N, 3, H, W] -> [N, D]) over the first `stats.max_items` dataset items."""
+    num_items = stats.max_items
+    ws = opts.world_size
+    share = [(i * ws + opts.rank) % num_items for i in range((num_items - 1) // ws + 1)]  # equal length on every rank
+    loader = DataLoader(dataset, batch_size=opts.batch_size, sampler=share, num_workers=opts.num_workers)
+    with tqdm(total=num_items, desc=desc, disable=not opts.progress or opts.rank != 0, unit="img") as bar:
+        for images, _labels in loader:
+            images = to_three_channels(torch.as_tensor(images).to(opts.device))
+            features = gather_rows(extract(images), ws)
+            before = stats.num_items
+            stats.append(features.cpu().numpy())
+            bar.update(stats.num_items - before)
+    return stats
+
+
+def generated_features(G: nn.Module, dataset: Dataset, extract: Extractor, opts: PassOptions, stats: FeatureStats, desc: str,
+                       truncation_psi: float = 1.0, noise_mode: str = "random") -> FeatureStats:
+    """Generate images with G (labels drawn from the dataset) until `stats` holds `max_items` features."""
+    gen = torch.Generator(device=opts.device).manual_seed(opts.seed * 65536 + opts.rank)
+    rng = np.random.default_rng([opts.seed, opts.rank])
+    with tqdm(total=stats.max_items, desc=desc, disable=not opts.progress or opts.rank != 0, unit="img") as bar:
+        while not stats.is_full():
+            z = torch.randn([opts.batch_size, G.z_dim], generator=gen, device=opts.device)
+            c = random_labels(dataset, G.c_dim, opts.batch_size, rng).to(opts.device)
+            images = to_three_channels(generator_images(G, z, c, truncation_psi, noise_mode))
+            features = gather_rows(extract(images), opts.world_size)
+            before = stats.num_items
+            stats.append(features.cpu().numpy())
+            bar.update(stats.num_items - before)
+    return stats
+
+
+@torch.no_grad()
+def real_stats(dataset: Dataset, detector: FeatureDetector, opts: PassOptions, max_items: int | None,
+               capture_all: bool, capture_mean_cov: bool, cache_dir: Path | None) -> FeatureStats:
+    """Detector statistics of the dataset (up to `max_items` images), from the cache when present."""
+    num_items = len(dataset) if max_items is None else min(len(dataset), max_items)
+    if num_items == 0:
+        raise ValueError("the dataset is empty")
+    cache_file = None
+    if cache_dir is not None:
+        cache_file = stats_cache_path(cache_dir, dataset, detector.name, detector.digest, num_items=num_items,
+                                      capture_all=capture_all, capture_mean_cov=capture_mean_cov,
+                                      detector_kind=type(detector).__name__)
+        if all_ranks_agree(cache_file.is_file(), opts):
+            return FeatureStats.load(cache_file, capture_all=capture_all, capture_mean_cov=capture_mean_cov)
+    stats = FeatureStats(capture_all=capture_all, capture_mean_cov=capture_mean_cov, max_items=num_items)
+    dataset_features(dataset, detector.features, opts, stats, desc=f"{detector.name} real")
+    if cache_file is not None and opts.rank == 0:
+        stats.save(cache_file)
+    return stats
+
+
+@torch.no_grad()
+def fake_stats(G: nn.Module, dataset: Dataset, extract: Extractor, opts: PassOptions, num_items: int, capture_all: bool,
+               capture_mean_cov: bool, desc: str, truncation_psi: float = 1.0,
+               noise_mode: str = "random") -> FeatureStats:
+    """Statistics of `extract` applied to `num_items` generated images."""
+    stats = FeatureStats(capture_all=capture_all, capture_mean_cov=capture_mean_cov, max_items=num_items)
+    return generated_features(G, dataset, extract, opts, stats, desc, truncation_psi, noise_mode)

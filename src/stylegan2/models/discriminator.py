@@ -1,0 +1,194 @@
+"""The StyleGAN2 discriminator: residual blocks down to 4x4, minibatch std, optional projection."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from ..nn.layers import Conv2dLayer, FullyConnectedLayer, MinibatchStdLayer
+from ..nn.upfirdn2d import downsample2d, setup_filter
+from .mapping import MappingNetwork
+from .synthesis import compute_dtype
+
+
+class DiscriminatorBlock(nn.Module):
+    """Two 3x3 convs, the second halving the resolution; residual or skip input per architecture.
+
+    Layers numbered below `freeze_layers` (counted from the input) are frozen (Freeze-D).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        tmp_channels: int,
+        out_channels: int,
+        resolution: int,
+        img_channels: int,
+        first_layer_idx: int,
+        architecture: str = "resnet",
+        activation: str = "lrelu",
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+        use_fp16: bool = False,
+        fp16_channels_last: bool = False,
+        freeze_layers: int = 0,
+    ) -> None:
+        if architecture not in ("orig", "skip", "resnet"):
+            raise ValueError(f"discriminator architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}")
+        super().__init__()
+        self.in_channels = in_channels
+        self.resolution = resolution
+        self.img_channels = img_channels
+        self.first_layer_idx = first_layer_idx
+        self.architecture = architecture
+        self.use_fp16 = use_fp16
+        self.channels_last = use_fp16 and fp16_channels_last
+        self.register_buffer("resample_filter", setup_filter(list(resample_filter)))
+
+        self.num_layers = 0
+
+        def trainable() -> bool:
+            trainable_layer = self.first_layer_idx + self.num_layers >= freeze_layers
+            self.num_layers += 1
+            return trainable_layer
+
+        common = dict(activation=activation, conv_clamp=conv_clamp, channels_last=self.channels_last)
+        if in_channels == 0 or architecture == "skip":
+            self.fromrgb = Conv2dLayer(img_channels, tmp_channels, kernel_size=1, trainable=trainable(), **common)
+        self.conv0 = Conv2dLayer(tmp_channels, tmp_channels, kernel_size=3, trainable=trainable(), **common)
+        self.conv1 = Conv2dLayer(tmp_channels, out_channels, kernel_size=3, down=2, trainable=trainable(),
+                                 resample_filter=resample_filter, **common)
+        if architecture == "resnet":
+            self.skip = Conv2dLayer(tmp_channels, out_channels, kernel_size=1, bias=False, down=2, trainable=trainable(),
+                                    resample_filter=resample_filter, channels_last=self.channels_last)
+
+    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, force_fp32: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        dtype = compute_dtype(self.use_fp16, force_fp32, img.device if x is None else x.device)
+        memory_format = torch.channels_last if self.channels_last and not force_fp32 else torch.contiguous_format
+        if x is not None:
+            x = x.to(dtype=dtype, memory_format=memory_format)
+
+        if self.in_channels == 0 or self.architecture == "skip":
+            img = img.to(dtype=dtype, memory_format=memory_format)
+            y = self.fromrgb(img)
+            x = x + y if x is not None else y
+            img = downsample2d(img, self.resample_filter) if self.architecture == "skip" else None
+
+        if self.architecture == "resnet":
+            y = self.skip(x, gain=math.sqrt(0.5))
+            x = self.conv0(x)
+            x = self.conv1(x, gain=math.sqrt(0.5))
+            x = y + x
+        else:
+            x = self.conv1(self.conv0(x))
+        return x, img
+
+
+class DiscriminatorEpilogue(nn.Module):
+    """The 4x4 head: minibatch std, conv, fully connected layers, and the class projection."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        cmap_dim: int,
+        resolution: int,
+        img_channels: int,
+        architecture: str = "resnet",
+        mbstd_group_size: int | None = 4,
+        mbstd_num_channels: int = 1,
+        activation: str = "lrelu",
+        conv_clamp: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.cmap_dim = cmap_dim
+        self.resolution = resolution
+        self.img_channels = img_channels
+        self.architecture = architecture
+        if architecture == "skip":
+            self.fromrgb = Conv2dLayer(img_channels, in_channels, kernel_size=1, activation=activation)
+        self.mbstd = MinibatchStdLayer(mbstd_group_size, mbstd_num_channels) if mbstd_num_channels > 0 else None
+        self.conv = Conv2dLayer(in_channels + mbstd_num_channels, in_channels, kernel_size=3, activation=activation, conv_clamp=conv_clamp)
+        self.fc = FullyConnectedLayer(in_channels * resolution**2, in_channels, activation=activation)
+        self.out = FullyConnectedLayer(in_channels, 1 if cmap_dim == 0 else cmap_dim)
+
+    def forward(self, x: torch.Tensor, img: torch.Tensor | None, cmap: torch.Tensor | None) -> torch.Tensor:
+        x = x.to(dtype=torch.float32, memory_format=torch.contiguous_format)
+        if self.architecture == "skip":
+            x = x + self.fromrgb(img.to(dtype=torch.float32, memory_format=torch.contiguous_format))
+        if self.mbstd is not None:
+            x = self.mbstd(x)
+        x = self.conv(x)
+        x = self.fc(x.flatten(1))
+        x = self.out(x)  # [N, 1] or [N, cmap_dim]
+        if self.cmap_dim > 0:
+            # Projection discriminator: score = <features, embedding of the label> / sqrt(dim).
+            x = (x * cmap).sum(dim=1, keepdim=True) * (1 / math.sqrt(self.cmap_dim))
+        return x
+
+
+class Discriminator(nn.Module):
+    """D(img, c) -> one logit per image, with NVIDIA StyleGAN2-ADA's arguments and weight names."""
+
+    def __init__(
+        self,
+        c_dim: int,
+        img_resolution: int,
+        img_channels: int,
+        architecture: str = "resnet",
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        num_fp16_res: int = 0,
+        conv_clamp: float | None = None,
+        cmap_dim: int | None = None,
+        block_kwargs: dict[str, Any] | None = None,
+        mapping_kwargs: dict[str, Any] | None = None,
+        epilogue_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        if img_resolution < 4 or img_resolution & (img_resolution - 1) != 0 or img_resolution > 1024:
+            raise ValueError(f"img_resolution must be a power of two from 4 to 1024, got {img_resolution}")
+        super().__init__()
+        block_kwargs = dict(block_kwargs or {})
+        mapping_kwargs = dict(mapping_kwargs or {})
+        epilogue_kwargs = dict(epilogue_kwargs or {})
+        self.init_kwargs = copy.deepcopy(dict(
+            c_dim=c_dim, img_resolution=img_resolution, img_channels=img_channels, architecture=architecture,
+            channel_base=channel_base, channel_max=channel_max, num_fp16_res=num_fp16_res, conv_clamp=conv_clamp,
+            cmap_dim=cmap_dim, block_kwargs=block_kwargs, mapping_kwargs=mapping_kwargs, epilogue_kwargs=epilogue_kwargs,
+        ))
+        self.c_dim = c_dim
+        self.img_resolution = img_resolution
+        self.img_resolution_log2 = int(math.log2(img_resolution))
+        self.img_channels = img_channels
+        self.block_resolutions = [2**i for i in range(self.img_resolution_log2, 2, -1)]
+        channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions + [4]}
+        fp16_resolution = max(2 ** (self.img_resolution_log2 + 1 - num_fp16_res), 8)
+        cmap_dim = 0 if c_dim == 0 else (channels[4] if cmap_dim is None else cmap_dim)
+
+        common = dict(img_channels=img_channels, architecture=architecture, conv_clamp=conv_clamp)
+        layer_idx = 0
+        for res in self.block_resolutions:
+            block = DiscriminatorBlock(
+                channels[res] if res < img_resolution else 0, channels[res], channels[res // 2], resolution=res,
+                first_layer_idx=layer_idx, use_fp16=res >= fp16_resolution, **block_kwargs, **common,
+            )
+            setattr(self, f"b{res}", block)
+            layer_idx += block.num_layers
+        if c_dim > 0:
+            self.mapping = MappingNetwork(z_dim=0, c_dim=c_dim, w_dim=cmap_dim, num_ws=None, w_avg_beta=None, **mapping_kwargs)
+        self.b4 = DiscriminatorEpilogue(channels[4], cmap_dim=cmap_dim, resolution=4, **epilogue_kwargs, **common)
+
+    def forward(self, img: torch.Tensor, c: torch.Tensor | None, force_fp32: bool = False) -> torch.Tensor:
+        """img [N, img_channels, res, res], c [N, c_dim] -> logits [N, 1]."""
+        expected = (self.img_channels, self.img_resolution, self.img_resolution)
+        if img.ndim != 4 or tuple(img.shape[1:]) != expected:
+            raise ValueError(f"D expects images of shape [batch, {', '.join(map(str, expected))}], got {list(img.shape)}")
+        x = None
+        for res in self.block_resolutions:
+            x, img = getattr(self, f"b{res}")(x, img, force_fp32=force_fp32)
+        cmap = self.mapping(None, c) if self.c_dim > 0 else None
+        return self.b4(x, img, cmap)

@@ -1,0 +1,269 @@
+"""The synthesis network: a learned constant, upsampled block by block under the control of w."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ..nn.bias_act import activation as lookup_activation
+from ..nn.bias_act import bias_act
+from ..nn.layers import Conv2dLayer, FullyConnectedLayer
+from ..nn.modulated_conv import modulated_conv2d
+from ..nn.upfirdn2d import setup_filter, upsample2d
+
+NOISE_MODES = ("random", "const", "none")
+
+
+def compute_dtype(use_fp16: bool, force_fp32: bool, device: torch.device) -> torch.dtype:
+    """fp16 layers compute in fp16 on CUDA only; CPU kernels are slow or missing in half precision."""
+    return torch.float16 if use_fp16 and not force_fp32 and device.type == "cuda" else torch.float32
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated 3x3 convolution + per-pixel noise + bias + leaky ReLU (one 'style block')."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        kernel_size: int = 3,
+        up: int = 1,
+        use_noise: bool = True,
+        activation: str = "lrelu",
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        self.resolution = resolution
+        self.up = up
+        self.use_noise = use_noise
+        self.activation = activation
+        self.conv_clamp = conv_clamp
+        self.register_buffer("resample_filter", setup_filter(list(resample_filter)))
+        self.padding = kernel_size // 2
+        self.act_gain = lookup_activation(activation).default_gain
+
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)  # w -> styles, starts at 1
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size).to(memory_format=memory_format))
+        if use_noise:
+            self.register_buffer("noise_const", torch.randn(resolution, resolution))
+            self.noise_strength = nn.Parameter(torch.zeros([]))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        w: torch.Tensor,
+        noise_mode: str = "random",
+        fused_modconv: bool = True,
+        gain: float = 1.0,
+    ) -> torch.Tensor:
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        styles = self.affine(w)  # [N, in_channels]
+
+        noise = None
+        if self.use_noise and noise_mode == "random":
+            noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
+        elif self.use_noise and noise_mode == "const":
+            noise = self.noise_const * self.noise_strength
+
+        x = modulated_conv2d(
+            x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
+            resample_filter=self.resample_filter, fused_modconv=fused_modconv,
+        )
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        return bias_act(x, self.bias.to(x.dtype), act=self.activation, gain=self.act_gain * gain, clamp=clamp)
+
+
+class ToRGBLayer(nn.Module):
+    """Modulated 1x1 convolution (no demodulation) from features to image channels."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        kernel_size: int = 1,
+        conv_clamp: float | None = None,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        self.conv_clamp = conv_clamp
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size).to(memory_format=memory_format))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = True) -> torch.Tensor:
+        styles = self.affine(w) * self.weight_gain  # equalized lr folded into the styles
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
+        return bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp)
+
+
+class SynthesisBlock(nn.Module):
+    """One resolution of the synthesis network: (upsampling conv,) conv, and toRGB.
+
+    Architectures: 'skip' (default; every block adds its RGB to the upsampled image so far),
+    'orig' (only the last block outputs RGB), 'resnet' (residual features, RGB from the last).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        img_channels: int,
+        is_last: bool,
+        architecture: str = "skip",
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+        use_fp16: bool = False,
+        fp16_channels_last: bool = False,
+        **layer_kwargs,
+    ) -> None:
+        if architecture not in ("orig", "skip", "resnet"):
+            raise ValueError(f"synthesis architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}")
+        super().__init__()
+        self.in_channels = in_channels
+        self.w_dim = w_dim
+        self.resolution = resolution
+        self.img_channels = img_channels
+        self.is_last = is_last
+        self.architecture = architecture
+        self.use_fp16 = use_fp16
+        self.channels_last = use_fp16 and fp16_channels_last
+        self.register_buffer("resample_filter", setup_filter(list(resample_filter)))
+        self.num_conv = 0
+        self.num_torgb = 0
+
+        common = dict(w_dim=w_dim, resolution=resolution, conv_clamp=conv_clamp, channels_last=self.channels_last)
+        if in_channels == 0:
+            self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
+        else:
+            self.conv0 = SynthesisLayer(in_channels, out_channels, up=2, resample_filter=resample_filter, **common, **layer_kwargs)
+            self.num_conv += 1
+        self.conv1 = SynthesisLayer(out_channels, out_channels, **common, **layer_kwargs)
+        self.num_conv += 1
+        if is_last or architecture == "skip":
+            self.torgb = ToRGBLayer(out_channels, img_channels, w_dim=w_dim, conv_clamp=conv_clamp, channels_last=self.channels_last)
+            self.num_torgb += 1
+        if in_channels != 0 and architecture == "resnet":
+            self.skip = Conv2dLayer(in_channels, out_channels, kernel_size=1, bias=False, up=2,
+                                    resample_filter=resample_filter, channels_last=self.channels_last)
+
+    def forward(
+        self,
+        x: torch.Tensor | None,
+        img: torch.Tensor | None,
+        ws: torch.Tensor,
+        noise_mode: str = "random",
+        force_fp32: bool = False,
+        fused_modconv: bool | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """ws: [N, num_conv + num_torgb, w_dim]; returns (features, image so far)."""
+        w_iter = iter(ws.unbind(dim=1))
+        dtype = compute_dtype(self.use_fp16, force_fp32, ws.device)
+        memory_format = torch.channels_last if self.channels_last and not force_fp32 else torch.contiguous_format
+        if fused_modconv is None:
+            fused_modconv = default_fused_modconv(self.training, dtype, ws.device)
+
+        if self.in_channels == 0:
+            x = self.const.to(dtype=dtype, memory_format=memory_format)
+            x = x.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])  # [N, C, 4, 4]
+        else:
+            x = x.to(dtype=dtype, memory_format=memory_format)
+
+        layer_args = dict(noise_mode=noise_mode, fused_modconv=fused_modconv)
+        if self.in_channels == 0:
+            x = self.conv1(x, next(w_iter), **layer_args)
+        elif self.architecture == "resnet":
+            y = self.skip(x, gain=math.sqrt(0.5))
+            x = self.conv0(x, next(w_iter), **layer_args)
+            x = self.conv1(x, next(w_iter), gain=math.sqrt(0.5), **layer_args)
+            x = y + x
+        else:
+            x = self.conv0(x, next(w_iter), **layer_args)
+            x = self.conv1(x, next(w_iter), **layer_args)
+
+        if img is not None:
+            img = upsample2d(img, self.resample_filter)
+        if self.is_last or self.architecture == "skip":
+            y = self.torgb(x, next(w_iter), fused_modconv=fused_modconv)
+            y = y.to(dtype=torch.float32, memory_format=torch.contiguous_format)
+            img = img + y if img is not None else y
+        return x, img
+
+
+def default_fused_modconv(training: bool, dtype: torch.dtype, device: torch.device) -> bool:
+    """Grouped (fused) modulated conv for fp32 inference; activation scaling while training.
+
+    Training needs the backward pass, where the shared-weight form is much cheaper (it avoids a
+    per-sample weight gradient). benchmarks/bench_generate.py measures the inference choice.
+    """
+    return (not training) and dtype == torch.float32
+
+
+class SynthesisNetwork(nn.Module):
+    """All synthesis blocks from 4x4 up to `img_resolution`, consuming `num_ws` latents."""
+
+    def __init__(
+        self,
+        w_dim: int,
+        img_resolution: int,
+        img_channels: int,
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        num_fp16_res: int = 0,
+        **block_kwargs,
+    ) -> None:
+        if img_resolution < 4 or img_resolution & (img_resolution - 1) != 0 or img_resolution > 1024:
+            raise ValueError(f"img_resolution must be a power of two from 4 to 1024, got {img_resolution}")
+        super().__init__()
+        self.w_dim = w_dim
+        self.img_resolution = img_resolution
+        self.img_resolution_log2 = int(math.log2(img_resolution))
+        self.img_channels = img_channels
+        self.block_resolutions = [2**i for i in range(2, self.img_resolution_log2 + 1)]
+        channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}
+        fp16_resolution = max(2 ** (self.img_resolution_log2 + 1 - num_fp16_res), 8)
+
+        self.num_ws = 0
+        for res in self.block_resolutions:
+            block = SynthesisBlock(
+                channels[res // 2] if res > 4 else 0, channels[res], w_dim=w_dim, resolution=res,
+                img_channels=img_channels, is_last=res == img_resolution, use_fp16=res >= fp16_resolution,
+                **block_kwargs,
+            )
+            self.num_ws += block.num_conv + (block.num_torgb if block.is_last else 0)
+            setattr(self, f"b{res}", block)
+
+    def forward(
+        self,
+        ws: torch.Tensor,
+        noise_mode: str = "random",
+        force_fp32: bool = False,
+        fused_modconv: bool | None = None,
+    ) -> torch.Tensor:
+        """ws [N, num_ws, w_dim] -> images [N, img_channels, res, res], float32, roughly in [-1, 1]."""
+        if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
+            raise ValueError(f"ws must have shape [batch, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
+        ws = ws.to(torch.float32)
+        x = img = None
+        w_idx = 0
+        for res in self.block_resolutions:
+            block = getattr(self, f"b{res}")
+            # Consecutive blocks share one w: a block's toRGB uses the w of the next block's conv0.
+            block_ws = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
+            w_idx += block.num_conv
+            x, img = block(x, img, block_ws, noise_mode=noise_mode, force_fp32=force_fp32, fused_modconv=fused_modconv)
+        return img

@@ -1,0 +1,140 @@
+"""Upsample, FIR-filter, downsample: the resampling primitive of StyleGAN2, in plain PyTorch.
+
+`upfirdn2d` inserts zeros to upsample, pads (or crops, for negative padding), convolves with a
+low-pass FIR filter and keeps every `down`-th pixel. The same semantics as NVIDIA's CUDA op, so
+networks trained with it give the same outputs here. Separable filters run as two 1-D passes.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+Padding = int | Sequence[int]
+
+
+def setup_filter(
+    f: Sequence[float] | torch.Tensor | None,
+    normalize: bool = True,
+    flip_filter: bool = False,
+    gain: float = 1.0,
+    separable: bool | None = None,
+) -> torch.Tensor:
+    """Turn a list of taps into a float32 filter tensor: 1-D (separable) or 2-D (outer product).
+
+    By default 1-D filters with fewer than 8 taps become 2-D, as in the official code (a small
+    2-D filter is one conv instead of two).
+    """
+    f = torch.as_tensor(1.0 if f is None else f, dtype=torch.float32)
+    if f.ndim == 0:
+        f = f.reshape(1)
+    if f.ndim not in (1, 2) or f.numel() == 0:
+        raise ValueError(f"FIR filter must be a non-empty 1-D or 2-D array, got shape {list(f.shape)}")
+    if separable is None:
+        separable = f.ndim == 1 and f.numel() >= 8
+    if f.ndim == 1 and not separable:
+        f = torch.outer(f, f)
+    if normalize:
+        f = f / f.sum()
+    if flip_filter:
+        f = f.flip(list(range(f.ndim)))
+    return f * (gain ** (f.ndim / 2))
+
+
+def parse_padding(padding: Padding) -> tuple[int, int, int, int]:
+    """Padding as (x0, x1, y0, y1) from an int, [x, y] or [x0, x1, y0, y1]."""
+    if isinstance(padding, int):
+        return padding, padding, padding, padding
+    padding = [int(p) for p in padding]
+    if len(padding) == 2:
+        return padding[0], padding[0], padding[1], padding[1]
+    if len(padding) == 4:
+        return padding[0], padding[1], padding[2], padding[3]
+    raise ValueError(f"padding must have 1, 2 or 4 entries, got {padding}")
+
+
+def filter_size(f: torch.Tensor | None) -> tuple[int, int]:
+    """(width, height) of a filter; (1, 1) for the identity."""
+    if f is None:
+        return 1, 1
+    return (f.shape[-1], f.shape[0])
+
+
+def upfirdn2d(
+    x: torch.Tensor,
+    f: torch.Tensor | None,
+    up: int = 1,
+    down: int = 1,
+    padding: Padding = 0,
+    flip_filter: bool = False,
+    gain: float = 1.0,
+) -> torch.Tensor:
+    """Upsample by zero insertion, pad, convolve with `f` (true convolution), downsample.
+
+    x: [batch, channels, height, width]; f: 1-D separable or 2-D filter (float32), or None.
+    Padding is relative to the upsampled image; negative values crop.
+    """
+    if f is None:
+        f = torch.ones(1, 1, dtype=torch.float32, device=x.device)
+    batch, channels, height, width = x.shape
+    px0, px1, py0, py1 = parse_padding(padding)
+
+    if up > 1:  # insert (up - 1) zeros after every pixel, in both directions
+        x = x.reshape(batch, channels, height, 1, width, 1)
+        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
+        x = x.reshape(batch, channels, height * up, width * up)
+
+    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+    x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
+
+    # conv2d is a correlation; flipping the filter makes it a convolution.
+    f = (f * gain ** (f.ndim / 2)).to(x.dtype)
+    if not flip_filter:
+        f = f.flip(list(range(f.ndim)))
+    if f.ndim == 2:
+        weight = f[None, None].expand(channels, 1, *f.shape)
+        x = F.conv2d(x, weight, groups=channels)
+    else:
+        taps = f.shape[0]
+        x = F.conv2d(x, f.view(1, 1, 1, taps).expand(channels, 1, 1, taps), groups=channels)
+        x = F.conv2d(x, f.view(1, 1, taps, 1).expand(channels, 1, taps, 1), groups=channels)
+
+    if down > 1:
+        x = x[:, :, ::down, ::down]
+    return x
+
+
+def filter2d(x: torch.Tensor, f: torch.Tensor, padding: Padding = 0, gain: float = 1.0) -> torch.Tensor:
+    """Filter with `f`, padded so that the output has the input's size (plus `padding`)."""
+    px0, px1, py0, py1 = parse_padding(padding)
+    fw, fh = filter_size(f)
+    pad = [px0 + fw // 2, px1 + (fw - 1) // 2, py0 + fh // 2, py1 + (fh - 1) // 2]
+    return upfirdn2d(x, f, padding=pad, gain=gain)
+
+
+def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2, padding: Padding = 0, gain: float = 1.0) -> torch.Tensor:
+    """Upsample by `up` with filter `f`; output is `up` times the input size (plus `padding`)."""
+    px0, px1, py0, py1 = parse_padding(padding)
+    fw, fh = filter_size(f)
+    pad = [
+        px0 + (fw + up - 1) // 2,
+        px1 + (fw - up) // 2,
+        py0 + (fh + up - 1) // 2,
+        py1 + (fh - up) // 2,
+    ]
+    return upfirdn2d(x, f, up=up, padding=pad, gain=gain * up * up)
+
+
+def downsample2d(x: torch.Tensor, f: torch.Tensor, down: int = 2, padding: Padding = 0, gain: float = 1.0) -> torch.Tensor:
+    """Downsample by `down` with filter `f`; output is the input size over `down` (plus `padding`)."""
+    px0, px1, py0, py1 = parse_padding(padding)
+    fw, fh = filter_size(f)
+    pad = [
+        px0 + (fw - down + 1) // 2,
+        px1 + (fw - down) // 2,
+        py0 + (fh - down + 1) // 2,
+        py1 + (fh - down) // 2,
+    ]
+    return upfirdn2d(x, f, down=down, padding=pad, gain=gain)
