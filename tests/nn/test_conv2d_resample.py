@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from stylegan2.nn.conv2d_resample import conv2d_resample
-from stylegan2.nn.upfirdn2d import downsample2d, setup_filter, upfirdn2d, upsample2d
+from stylegan2.nn.upfirdn2d import downsample2d, setup_filter, upfirdn2d
 
 
 @pytest.mark.parametrize("kernel", [1, 3])

@@ -30,7 +30,7 @@ def _target_resolution(location: str, height: int, width: int, requested: int | 
         padded = max(4, 1 << (height - 1).bit_length())
         raise DatasetError(
             f"{location}: images are {width}x{height}, not a power of two; pass resolution={padded} "
-            f"(--resolution {padded}) to pad them with black, or {fix}"
+            f"(--resolution {padded}) to pad them with black"
         )
     return height
 

@@ -14,6 +14,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 _GRAY_MODES = {"1", "L"}
 _COLOR_MODES = {"RGB", "P", "CMYK", "YCbCr", "LAB", "HSV"}
 _ALPHA_MODES = {"LA": 1, "La": 1, "PA": 3, "RGBA": 3, "RGBa": 3}
+_SKIP_FIX = "remove it or pass skip_bad=True (--skip-bad)"
 
 # Everything PIL, zlib or zipfile raise for a file that is not a readable image.
 DECODE_ERRORS = (
@@ -62,7 +63,7 @@ def read_header(file: BinaryIO, where: str, *, full: bool = False) -> tuple[int,
     except DatasetError:
         raise
     except DECODE_ERRORS as err:
-        raise DatasetError(f"{where}: cannot read image ({err}); remove it or pass skip_bad=True (--skip-bad)") from err
+        raise DatasetError(f"{where}: cannot read image ({err}); {_SKIP_FIX}") from err
 
 
 def decode_image(file: BinaryIO, where: str, *, drop_alpha: bool = False) -> np.ndarray:
@@ -74,7 +75,7 @@ def decode_image(file: BinaryIO, where: str, *, drop_alpha: bool = False) -> np.
     except DatasetError:
         raise
     except DECODE_ERRORS as err:
-        raise DatasetError(f"{where}: cannot decode image ({err}); remove it or pass skip_bad=True (--skip-bad)") from err
+        raise DatasetError(f"{where}: cannot decode image ({err}); {_SKIP_FIX}") from err
     return array.reshape(array.shape[0], array.shape[1], -1)  # [H, W, C]
 
 

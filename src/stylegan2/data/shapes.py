@@ -81,7 +81,8 @@ def shape_colors(index: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def paint(mask: np.ndarray, fg_color: np.ndarray, bg_color: np.ndarray) -> np.ndarray:
     """Image uint8 [3, H, W] with `fg_color` on the mask and `bg_color` elsewhere (also for swapped pairs)."""
-    return np.where(mask[None], np.asarray(fg_color, np.uint8)[:, None, None], np.asarray(bg_color, np.uint8)[:, None, None])
+    fg, bg = np.asarray(fg_color, np.uint8)[:, None, None], np.asarray(bg_color, np.uint8)[:, None, None]
+    return np.where(mask[None], fg, bg)  # [3, H, W]
 
 
 def render_shape(index: int, resolution: int = 32, seed: int = 0) -> ShapeSample:

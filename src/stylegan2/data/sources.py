@@ -127,9 +127,14 @@ class FileSource(ImageSource):
 
     def _open(self, name: str) -> BinaryIO:
         """Open a file of the source for binary reading."""
-        if self.is_zip:
-            return self._archive().open(name)
-        return open(self.path / name, "rb")
+        try:
+            if self.is_zip:
+                return self._archive().open(name)
+            return open(self.path / name, "rb")
+        except (OSError, zipfile.BadZipFile) as err:
+            raise DatasetError(
+                f"{self.path}/{name}: cannot open ({err}); fix or remove it, or pass skip_bad=True (--skip-bad)"
+            ) from err
 
     def __len__(self) -> int:
         return len(self.files)
@@ -173,7 +178,7 @@ class FileSource(ImageSource):
         try:
             with self._open(LABELS_FILE) as file:
                 meta = json.load(file)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise DatasetError(f"{where}: cannot parse ({err}); fix the JSON or delete the file") from err
         entries = meta.get("labels", ()) if isinstance(meta, dict) else ()
         if entries is None:
@@ -212,6 +217,9 @@ class FileSource(ImageSource):
                 strict=strict,
             )
             return None
+        every = _labels_array(list(table.values()), where)
+        if every.dtype == np.int64:
+            self.num_classes = int(every.max()) + 1  # from every entry, so skipped images do not shrink it
         return _labels_array([table[name] for name in self.files], where)
 
 
@@ -252,7 +260,7 @@ class NpzSource(ImageSource):
                 keys = list(archive.files)
                 self.key = key or next((k for k in self.IMAGE_KEYS if k in keys), None)
                 if self.key not in keys:
-                    wanted = f"array {key!r}" if key else f"an image array ({', '.join(self.IMAGE_KEYS)})"
+                    wanted = f"array {key!r}" if key else f"image array named {' / '.join(self.IMAGE_KEYS)}"
                     raise DatasetError(
                         f"{path}: no {wanted}; it has {', '.join(keys) or 'no arrays'}: "
                         f"pick one with {path}:KEY"

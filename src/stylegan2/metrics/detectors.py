@@ -94,6 +94,12 @@ def forward_argument_names(module: torch.jit.ScriptModule) -> list[str]:
     return [arg.name for arg in module.forward.schema.arguments][1:]
 
 
+def no_class_probabilities(name: str) -> ValueError:
+    """The error for an Inception Score asked of a detector without a classifier."""
+    return ValueError(f"detector {name!r} gives no class probabilities; the Inception Score needs "
+                      "the FID Inception network (--detector pt_inception-2015-12-05-6726825d.pth)")
+
+
 class FeatureDetector(nn.Module):
     """Base class: uint8 images [N, 3, H, W] -> features [N, D]; `name` and `digest` key the stats cache."""
 
@@ -105,10 +111,14 @@ class FeatureDetector(nn.Module):
     def features(self, images: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    @property
+    def gives_class_probabilities(self) -> bool:
+        """Whether `class_probabilities` works (the Inception Score needs it)."""
+        return False
+
     def class_probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """Class probabilities for the Inception Score; only Inception detectors have them."""
-        raise ValueError(f"detector {self.name!r} gives no class probabilities; the Inception Score needs "
-                         "the FID Inception network (--detector pt_inception-2015-12-05-6726825d.pth)")
+        raise no_class_probabilities(self.name)
 
 
 class InceptionDetector(FeatureDetector):
@@ -120,6 +130,10 @@ class InceptionDetector(FeatureDetector):
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return self.net.features(preprocess_uint8(images))
+
+    @property
+    def gives_class_probabilities(self) -> bool:
+        return True
 
     def class_probabilities(self, images: torch.Tensor) -> torch.Tensor:
         return self.net.class_probabilities(self.features(images))
@@ -135,8 +149,12 @@ class NvidiaScriptDetector(FeatureDetector):
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return self.module(images, return_features=True)
 
+    @property
+    def gives_class_probabilities(self) -> bool:
+        return "no_output_bias" in forward_argument_names(self.module)
+
     def class_probabilities(self, images: torch.Tensor) -> torch.Tensor:
-        if "no_output_bias" not in forward_argument_names(self.module):
+        if not self.gives_class_probabilities:
             return super().class_probabilities(images)
         return self.module(images, no_output_bias=True)
 
@@ -146,7 +164,7 @@ class CustomDetector(FeatureDetector):
 
     def __init__(self, module: nn.Module, name: str, digest: str) -> None:
         super().__init__(name, digest)
-        self.module = module.eval().requires_grad_(False)
+        self.module = module.eval()
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return self.module(images.to(torch.float32) / 255).flatten(1)  # [N, D]

@@ -7,9 +7,10 @@ process. Without a process group (or with world_size 1) the gathering is a no-op
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -46,6 +47,17 @@ def gather_rows(x: torch.Tensor, world_size: int) -> torch.Tensor:
     return torch.stack(parts, dim=1).flatten(0, 1)  # item i of rank r -> position i * world_size + r
 
 
+@contextlib.contextmanager
+def exact_float32() -> Iterator[None]:
+    """Turn off TF32 (cuDNN uses it for float32 convolutions by default), as the official metric scripts do."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 def all_ranks_agree(flag: bool, opts: PassOptions) -> bool:
     """True only if `flag` is true on every rank (so ranks never split between cache and compute)."""
     if opts.world_size == 1 or not (dist.is_available() and dist.is_initialized()):
@@ -71,11 +83,13 @@ def random_labels(dataset: Dataset, c_dim: int, n: int, rng: np.random.Generator
     """Labels of `n` random dataset items ([n, c_dim]; [n, 0] for unconditional networks)."""
     if c_dim == 0:
         return torch.zeros([n, 0])
-    labels = [np.asarray(dataset[int(i)][1], np.float32) for i in rng.integers(len(dataset), size=n)]
+    get_label = getattr(dataset, "get_label", lambda i: dataset[i][1])  # skips decoding the image when it can
+    labels = [np.asarray(get_label(int(i)), np.float32) for i in rng.integers(len(dataset), size=n)]
     return torch.from_numpy(np.stack(labels))
 
 
-def dataset_features(dataset: Dataset, extract: Extractor, opts: PassOptions, stats: FeatureStats, desc: str) -> FeatureStats:
+def dataset_features(dataset: Dataset, extract: Extractor, opts: PassOptions, stats: FeatureStats,
+                     desc: str) -> FeatureStats:
     """Run `extract` (uint8 [N, 3, H, W] -> [N, D]) over the first `stats.max_items` dataset items."""
     num_items = stats.max_items
     ws = opts.world_size
@@ -91,8 +105,8 @@ def dataset_features(dataset: Dataset, extract: Extractor, opts: PassOptions, st
     return stats
 
 
-def generated_features(G: nn.Module, dataset: Dataset, extract: Extractor, opts: PassOptions, stats: FeatureStats, desc: str,
-                       truncation_psi: float = 1.0, noise_mode: str = "random") -> FeatureStats:
+def generated_features(G: nn.Module, dataset: Dataset, extract: Extractor, opts: PassOptions, stats: FeatureStats,
+                       desc: str, truncation_psi: float = 1.0, noise_mode: str = "random") -> FeatureStats:
     """Generate images with G (labels drawn from the dataset) until `stats` holds `max_items` features."""
     gen = torch.Generator(device=opts.device).manual_seed(opts.seed * 65536 + opts.rank)
     rng = np.random.default_rng([opts.seed, opts.rank])
@@ -117,7 +131,8 @@ def real_stats(dataset: Dataset, detector: FeatureDetector, opts: PassOptions, m
         raise ValueError("the dataset is empty")
     cache_file = None
     if cache_dir is not None:
-        cache_file = stats_cache_path(cache_dir, dataset, detector.name, detector.digest, num_items=num_items,
+        cache_file = stats_cache_path(cache_dir, dataset, detector.name, detector.digest,
+                                      progress=opts.progress and opts.rank == 0, num_items=num_items,
                                       capture_all=capture_all, capture_mean_cov=capture_mean_cov,
                                       detector_kind=type(detector).__name__)
         if all_ranks_agree(cache_file.is_file(), opts):

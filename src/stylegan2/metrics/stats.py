@@ -11,11 +11,13 @@ import hashlib
 import json
 import os
 import tempfile
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
 
 @dataclass
@@ -95,24 +97,30 @@ class FeatureStats:
         return stats
 
 
-def dataset_fingerprint(dataset: Dataset) -> str:
+_fingerprints: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # dataset -> hash, computed once
+
+
+def dataset_fingerprint(dataset: Dataset, progress: bool = False) -> str:
     """A hash of the dataset's content: its own `fingerprint` if it has one, else of every image and label."""
     own = getattr(dataset, "fingerprint", None)
     if own is not None:
         return str(own() if callable(own) else own)
-    digest = hashlib.sha256()
-    for i in range(len(dataset)):
-        image, label = dataset[i]
-        for array in (np.ascontiguousarray(image), np.ascontiguousarray(label)):
-            digest.update(str((array.dtype.str, array.shape)).encode())
-            digest.update(array.tobytes())
-    return digest.hexdigest()
+    if dataset not in _fingerprints:
+        digest = hashlib.sha256()
+        for i in tqdm(range(len(dataset)), desc="hashing dataset", disable=not progress, unit="img"):
+            image, label = dataset[i]
+            for array in (np.ascontiguousarray(image), np.ascontiguousarray(label)):
+                digest.update(str((array.dtype.str, array.shape)).encode())
+                digest.update(array.tobytes())
+        _fingerprints[dataset] = digest.hexdigest()
+    return _fingerprints[dataset]
 
 
 def stats_cache_path(cache_dir: Path, dataset: Dataset, detector_name: str, detector_digest: str,
-                     **settings: object) -> Path:
+                     progress: bool = False, **settings: object) -> Path:
     """Cache file for real-data statistics of this content, detector and capture settings."""
-    key = json.dumps({"data": dataset_fingerprint(dataset), "size": len(dataset), "detector": detector_digest,
+    key = json.dumps({"data": dataset_fingerprint(dataset, progress), "size": len(dataset), "detector": detector_digest,
                       **settings}, sort_keys=True)
     dataset_name = str(getattr(dataset, "name", "dataset")).replace(os.sep, "_")
-    return cache_dir / "metric-stats" / f"{dataset_name}-{detector_name}-{hashlib.sha256(key.encode()).hexdigest()[:32]}.npz"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return cache_dir / "metric-stats" / f"{dataset_name}-{detector_name}-{digest}.npz"

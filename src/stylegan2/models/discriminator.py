@@ -66,7 +66,9 @@ class DiscriminatorBlock(nn.Module):
             self.skip = Conv2dLayer(tmp_channels, out_channels, kernel_size=1, bias=False, down=2, trainable=trainable(),
                                     resample_filter=resample_filter, channels_last=self.channels_last)
 
-    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, force_fp32: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, x: torch.Tensor | None, img: torch.Tensor | None, force_fp32: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         dtype = compute_dtype(self.use_fp16, force_fp32, img.device if x is None else x.device)
         memory_format = torch.channels_last if self.channels_last and not force_fp32 else torch.contiguous_format
         if x is not None:

@@ -1,0 +1,140 @@
+"""Seconds per training phase and amortized training images/second, ours vs. NVIDIA's code.
+
+    python benchmarks/bench_train.py                        # ours only, 32 px, CPU preset sizes
+    python benchmarks/bench_train.py --official ~/src/stylegan2-ada-pytorch --threads 2
+
+Phases are those of the official loop: Gmain and Dmain every minibatch, Greg (path length) every
+4th and Dreg (R1) every 16th, so one minibatch costs Gmain + Dmain + Greg/4 + Dreg/16 on average.
+With --official, both implementations run the same network configuration and loss settings in
+one process, interleaved, so the ratio is meaningful on a noisy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from typing import Callable
+
+import torch
+
+PHASES = ("Gmain", "Dmain", "Dreg", "Greg")
+INTERVAL = {"Gmain": 1, "Dmain": 1, "Dreg": 16, "Greg": 4}
+
+
+def network_kwargs(args: argparse.Namespace) -> tuple[dict, dict]:
+    common = dict(c_dim=0, img_resolution=args.resolution, img_channels=args.channels)
+    precision = dict(num_fp16_res=4, conv_clamp=256) if args.fp16 else dict(num_fp16_res=0, conv_clamp=None)
+    g = dict(z_dim=args.z_dim, w_dim=args.z_dim, mapping_kwargs=dict(num_layers=args.map),
+             synthesis_kwargs=dict(channel_base=args.cbase, channel_max=args.cmax, **precision), **common)
+    d = dict(channel_base=args.cbase, channel_max=args.cmax, epilogue_kwargs=dict(mbstd_group_size=4), **precision, **common)
+    return g, d
+
+
+def ours(args: argparse.Namespace, device: torch.device) -> Callable[[str, dict], None]:
+    from stylegan2.models import Discriminator, Generator
+    from stylegan2.training.loss import StyleGAN2Loss
+
+    g_kwargs, d_kwargs = network_kwargs(args)
+    G = Generator(**g_kwargs).to(device).train().requires_grad_(False)
+    D = Discriminator(**d_kwargs).to(device).train().requires_grad_(False)
+    loss = StyleGAN2Loss(G, D, r1_gamma=args.gamma, pl_weight=2.0, style_mixing_prob=0.9)
+    modules = {"G": G, "D": D}
+
+    def run(phase: str, batch: dict) -> None:
+        module = modules[phase[0]]
+        module.requires_grad_(True)
+        loss.accumulate_gradients(phase, batch["real"], batch["c"], batch["z"], batch["c"], gain=1.0)
+        module.requires_grad_(False)
+        for p in module.parameters():
+            p.grad = None
+
+    return run
+
+
+def official(args: argparse.Namespace, device: torch.device) -> Callable[[str, dict], None]:
+    sys.path.insert(0, args.official)
+    from training.loss import StyleGAN2Loss  # noqa: E402  (NVIDIA's code, from --official)
+    from training.networks import Discriminator, Generator  # noqa: E402
+
+    g_kwargs, d_kwargs = network_kwargs(args)
+    G = Generator(**g_kwargs).to(device).train().requires_grad_(False)
+    D = Discriminator(**d_kwargs).to(device).train().requires_grad_(False)
+    loss = StyleGAN2Loss(device=device, G_mapping=G.mapping, G_synthesis=G.synthesis, D=D, r1_gamma=args.gamma)
+    modules = {"G": G, "D": D}
+
+    def run(phase: str, batch: dict) -> None:
+        module = modules[phase[0]]
+        module.requires_grad_(True)
+        loss.accumulate_gradients(phase=phase, real_img=batch["real"], real_c=batch["c"], gen_z=batch["z"],
+                                  gen_c=batch["c"], sync=True, gain=1)
+        module.requires_grad_(False)
+        for p in module.parameters():
+            p.grad = None
+
+    return run
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--resolution", type=int, default=32)
+    parser.add_argument("--channels", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--cbase", type=int, default=4096)
+    parser.add_argument("--cmax", type=int, default=128)
+    parser.add_argument("--z-dim", type=int, default=128)
+    parser.add_argument("--map", type=int, default=2)
+    parser.add_argument("--gamma", type=float, default=0.05)
+    parser.add_argument("--fp16", action="store_true", help="fp16 layers (CUDA only), as the official default")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--official", help="path to a checkout of NVlabs/stylegan2-ada-pytorch to compare with")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+
+    impls = {"ours": ours(args, device)}
+    if args.official:
+        impls["official"] = official(args, device)
+    batch = {
+        "real": torch.randn(args.batch, args.channels, args.resolution, args.resolution, device=device),
+        "z": torch.randn(args.batch, args.z_dim, device=device),
+        "c": torch.zeros(args.batch, 0, device=device),
+    }
+    times: dict[str, dict[str, list[float]]] = {name: {p: [] for p in PHASES} for name in impls}
+    for repeat in range(args.repeats + 1):  # the first round warms up (allocator, cuDNN autotuning)
+        for phase in PHASES:
+            for name, run in impls.items():
+                sync(device)
+                start = time.perf_counter()
+                run(phase, batch)
+                sync(device)
+                if repeat > 0:
+                    times[name][phase].append(time.perf_counter() - start)
+
+    print(f"device {device} ({torch.get_num_threads()} CPU threads), {args.resolution} px, {args.channels} ch, "
+          f"batch {args.batch}, cbase {args.cbase}, cmax {args.cmax}, z/w {args.z_dim}, fp16 {args.fp16}; "
+          f"median of {args.repeats}")
+    header = f"{'implementation':<15}" + "".join(f"{p + ' s':>10}" for p in PHASES) + f"{'img/s':>10}"
+    print(header)
+    throughput = {}
+    for name in impls:
+        med = {p: statistics.median(times[name][p]) for p in PHASES}
+        per_batch = sum(med[p] / INTERVAL[p] for p in PHASES)
+        throughput[name] = args.batch / per_batch
+        print(f"{name:<15}" + "".join(f"{med[p]:>10.3f}" for p in PHASES) + f"{throughput[name]:>10.1f}")
+    if "official" in throughput:
+        print(f"speed-up (ours / official, amortized img/s): {throughput['ours'] / throughput['official']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

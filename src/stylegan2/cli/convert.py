@@ -1,0 +1,36 @@
+"""`stylegan2 convert` and `stylegan2 info`: argument parsing only; the work is in `stylegan2.io`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..io import CheckpointError, checkpoint_info, convert_checkpoint, format_info
+
+
+@click.command("convert")
+@click.argument("src", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("dst", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
+def convert_command(src: str, dst: str, force: bool) -> None:
+    """Convert SRC (our format, NVIDIA .pkl or rosinality .pt) to our .safetensors format at DST."""
+    try:
+        ckpt = convert_checkpoint(src, dst, force=force)
+    except (CheckpointError, FileNotFoundError, FileExistsError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{dst}: wrote {', '.join(ckpt.networks)} (converted from {ckpt.format})")
+    for note in ckpt.notes:
+        click.echo(f"note: {note}")
+
+
+@click.command("info")
+@click.argument("path", type=click.Path(dir_okay=True, path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print the information as JSON.")
+def info_command(path: str, as_json: bool) -> None:
+    """Show format, networks, sizes, constructor arguments and parameter counts of a network file."""
+    try:
+        info = checkpoint_info(path)
+    except (CheckpointError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(info, indent=2) if as_json else format_info(info))

@@ -1,0 +1,55 @@
+"""`stylegan2 dataset`: convert images into a training zip (argument parsing only)."""
+
+import warnings
+from pathlib import Path
+
+import click
+
+from stylegan2.data import convert_dataset
+
+
+@click.command("dataset")
+@click.option("--source", required=True, metavar="SRC", help="Folder, .zip, .npz[:KEY] or builtin:shapes[?n=N&seed=S].")
+@click.option("--dest", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output .zip.")
+@click.option("--resolution", type=int, help="Output size, a power of two [default: first image, rounded up].")
+@click.option("--transform", type=click.Choice(["center-crop", "center-crop-wide"]), help="Crop before resizing.")
+@click.option("--resize-filter", type=click.Choice(["lanczos", "box"]), default="lanczos", show_default=True)
+@click.option("--max-images", type=click.IntRange(min=1), help="Stop after writing this many images.")
+@click.option("--skip-bad", is_flag=True, help="Skip unreadable images (with a warning) instead of failing.")
+@click.option("--force", is_flag=True, help="Overwrite --dest if it exists.")
+def dataset_command(
+    source: str,
+    dest: Path,
+    resolution: int | None,
+    transform: str | None,
+    resize_filter: str,
+    max_images: int | None,
+    skip_bad: bool,
+    force: bool,
+) -> None:
+    """Convert images into a training dataset zip (NVIDIA's layout: PNGs + dataset.json with labels).
+
+    \b
+    Examples:
+      stylegan2 dataset --source mnist.npz --dest mnist32.zip --resolution 32
+      stylegan2 dataset --source photos/ --dest cats256.zip --resolution 256 --transform center-crop
+    """
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            summary = convert_dataset(
+                source,
+                dest,
+                resolution=resolution,
+                transform=transform,
+                resize_filter=resize_filter,
+                max_images=max_images,
+                skip_bad=skip_bad,
+                force=force,
+                progress=True,
+            )
+    except (ValueError, OSError) as err:
+        raise click.ClickException(str(err)) from err
+    for warning in caught:
+        click.echo(f"Warning: {warning.message}", err=True)
+    click.echo(str(summary))

@@ -1,0 +1,233 @@
+"""`stylegan2 generate | mix | video | project | directions`: argument parsing only; see stylegan2.tools."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+
+from stylegan2.tools import ToolError, find_directions, generate_images, project_image, render_video, style_mix
+from stylegan2.tools.common import NOISE_MODES, parse_grid, parse_seeds
+
+
+class SeedList(click.ParamType):
+    """'0-7,42' -> [0, ..., 7, 42], with the parser's message on bad input."""
+
+    name = "SEEDS"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> list[int]:
+        if isinstance(value, list):
+            return value
+        try:
+            return parse_seeds(value, option="")
+        except ToolError as err:
+            self.fail(str(err), param, ctx)
+
+
+class GridSize(click.ParamType):
+    """'4x2' -> (4 columns, 2 rows)."""
+
+    name = "COLSxROWS"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_grid(value, option="")
+        except ToolError as err:
+            self.fail(str(err), param, ctx)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Show library warnings as notes and expected errors as one clear line, never a stack trace."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = lambda message, *args, **kwargs: click.echo(f"note: {message}", err=True)
+        try:
+            yield
+        except (ValueError, OSError) as err:
+            raise click.ClickException(str(err)) from err
+
+
+def network_option(f):
+    return click.option("--network", required=True, type=click.Path(dir_okay=False, path_type=Path),
+                        help="Network file: ours, NVIDIA's .pkl or rosinality's .pt (G_ema is used).")(f)
+
+
+def common_options(f):
+    """--outdir, --force and --device, shared by every command."""
+    f = click.option("--device", help="cpu, cuda or cuda:N [default: cuda if available].")(f)
+    f = click.option("--force", is_flag=True, help="Overwrite existing outputs.")(f)
+    f = click.option("--outdir", default="out", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+                     help="Where to write the outputs.")(f)
+    return f
+
+
+trunc_option = click.option("--trunc", "truncation_psi", type=float, default=1.0, show_default=True,
+                            help="Truncation psi: 1 = none, 0 = the average image.")
+cutoff_option = click.option("--trunc-cutoff", "truncation_cutoff", type=click.IntRange(min=0),
+                             help="Truncate only the first N ws (coarse layers) [default: all].")
+class_option = click.option("--class", "class_idx", type=click.IntRange(min=0),
+                            help="Class label, required for conditional networks.")
+noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), default="const", show_default=True,
+                            help="Per-pixel noise: the network's stored maps, fresh random, or none.")
+
+
+@click.command("generate")
+@network_option
+@click.option("--seeds", type=SeedList(), help="Seeds, e.g. 0-7,42 (one image each).")
+@trunc_option
+@cutoff_option
+@class_option
+@noise_option
+@click.option("--grid", type=GridSize(), help="Save one COLSxROWS grid instead of one PNG per seed.")
+@click.option("--projected-w", type=click.Path(dir_okay=False, path_type=Path), help="Render the ws saved by `project`.")
+@click.option("--direction", type=click.Path(dir_okay=False, path_type=Path), help="Directions file from `directions`.")
+@click.option("--index", type=click.IntRange(min=0), default=0, show_default=True, help="Which direction to move along.")
+@click.option("--strength", type=float, help="How far to move along the direction (with --direction).")
+@common_options
+def generate_command(network: Path, seeds: list[int] | None, truncation_psi: float, truncation_cutoff: int | None,
+                     class_idx: int | None, noise_mode: str, grid: tuple[int, int] | None, projected_w: Path | None,
+                     direction: Path | None, index: int, strength: float | None, outdir: Path, force: bool,
+                     device: str | None) -> None:
+    """Generate images: seedNNNN.png per seed (the same images as NVIDIA's generate.py), or a grid.
+
+    \b
+    Examples:
+      stylegan2 generate --network ffhq.pkl --seeds 0-7,42 --trunc 0.7
+      stylegan2 generate --network cifar10.pkl --seeds 0-35 --class 1 --grid 6x6
+      stylegan2 generate --network ffhq.pkl --projected-w out/projected_w.npz
+      stylegan2 generate --network ffhq.pkl --seeds 5 --direction out/directions.npz --index 0 --strength 3
+    """
+    if (direction is None) != (strength is None):
+        raise click.UsageError("--direction and --strength go together: give both or neither")
+    with user_errors():
+        paths = generate_images(network, seeds, outdir, truncation_psi=truncation_psi,
+                                truncation_cutoff=truncation_cutoff, class_idx=class_idx, noise_mode=noise_mode,
+                                grid=grid, projected_w=projected_w, direction=direction, index=index,
+                                strength=strength or 0.0, force=force, device=device)
+    click.echo(f"wrote {len(paths)} image(s) to {outdir}")
+
+
+@click.command("mix")
+@network_option
+@click.option("--rows", required=True, type=SeedList(), help="Seeds of the rows (they keep their other styles).")
+@click.option("--cols", required=True, type=SeedList(), help="Seeds of the columns (they give the chosen styles).")
+@click.option("--styles", help="ws indices from the columns, e.g. 0-3, or coarse/middle/fine/all [default: 0-6].")
+@trunc_option
+@class_option
+@noise_option
+@common_options
+def mix_command(network: Path, rows: list[int], cols: list[int], styles: str | None, truncation_psi: float,
+                class_idx: int | None, noise_mode: str, outdir: Path, force: bool, device: str | None) -> None:
+    """Style mixing figure: column seeds' styles copied onto the row seeds, saved as stylemix.png.
+
+    \b
+    Examples:
+      stylegan2 mix --network ffhq.pkl --rows 85,100,75,458,1500 --cols 55,821,1789,293
+      stylegan2 mix --network ffhq.pkl --rows 85,100 --cols 55,821 --styles fine
+    """
+    with user_errors():
+        path = style_mix(network, rows, cols, outdir, styles=styles, truncation_psi=truncation_psi,
+                         class_idx=class_idx, noise_mode=noise_mode, force=force, device=device)
+    click.echo(f"wrote {path}")
+
+
+@click.command("video")
+@network_option
+@click.option("--seeds", required=True, type=SeedList(), help="Keyframe seeds, visited in order and looping back.")
+@click.option("--frames", type=click.IntRange(min=1), default=60, show_default=True, help="Frames in the whole video.")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True)
+@click.option("--space", type=click.Choice(["z", "w"]), default="z", show_default=True,
+              help="Interpolate spherically in z or linearly in w.")
+@trunc_option
+@cutoff_option
+@class_option
+@noise_option
+@click.option("--grid", type=GridSize(), help="COLSxROWS videos side by side; the seeds are split among them.")
+@click.option("--format", "video_format", type=click.Choice(["auto", "mp4", "gif"]), default="auto", show_default=True,
+              help="auto: MP4 if imageio-ffmpeg is installed, else GIF.")
+@common_options
+def video_command(network: Path, seeds: list[int], frames: int, fps: float, space: str, truncation_psi: float,
+                  truncation_cutoff: int | None, class_idx: int | None, noise_mode: str, grid: tuple[int, int] | None,
+                  video_format: str, outdir: Path, force: bool, device: str | None) -> None:
+    """Looping interpolation video through the seeds (video.mp4, or video.gif without imageio-ffmpeg).
+
+    \b
+    Examples:
+      stylegan2 video --network ffhq.pkl --seeds 0-9 --frames 240 --trunc 0.7
+      stylegan2 video --network ffhq.pkl --seeds 0-15 --grid 2x2 --space w
+    """
+    with user_errors():
+        path = render_video(network, seeds, outdir, frames=frames, fps=fps, grid=grid, space=space,
+                            truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, class_idx=class_idx,
+                            noise_mode=noise_mode, video_format=video_format, force=force, device=device,
+                            progress=True)
+    click.echo(f"wrote {path}")
+
+
+@click.command("project")
+@network_option
+@click.option("--target", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Image to reproduce.")
+@click.option("--steps", type=click.IntRange(min=1), default=1000, show_default=True, help="Optimization steps.")
+@click.option("--w-plus", is_flag=True, help="Optimize one w per layer (W+) instead of a single w.")
+@click.option("--seed", type=int, default=303, show_default=True, help="Seed of the initial noise maps and w noise.")
+@class_option
+@click.option("--vgg", type=click.Path(path_type=Path),
+              help="NVIDIA's vgg16.pt (or a folder holding it) for the LPIPS loss [default: the cache dir's].")
+@click.option("--loss", type=click.Choice(["auto", "lpips", "pixel"]), default="auto", show_default=True,
+              help="auto: LPIPS when vgg16.pt is found, else a multi-scale pixel loss.")
+@click.option("--save-video/--no-save-video", default=True, show_default=True, help="Write the progression video.")
+@click.option("--format", "video_format", type=click.Choice(["auto", "mp4", "gif"]), default="auto", show_default=True)
+@common_options
+def project_command(network: Path, target: Path, steps: int, w_plus: bool, seed: int, class_idx: int | None,
+                    vgg: Path | None, loss: str, save_video: bool, video_format: str, outdir: Path, force: bool,
+                    device: str | None) -> None:
+    """Project an image into the latent space: target.png, proj.png, projected_w.npz, proj.mp4.
+
+    \b
+    Examples:
+      stylegan2 project --network ffhq.pkl --target face.png --vgg vgg16.pt
+      stylegan2 project --network ffhq.pkl --target face.png --w-plus --steps 500
+    """
+    with user_errors():
+        result = project_image(network, target, outdir, steps=steps, w_plus=w_plus, seed=seed, class_idx=class_idx,
+                               vgg=vgg, loss=loss, save_video=save_video, video_format=video_format, force=force,
+                               device=device, progress=True)
+    click.echo(f"wrote {outdir} ({result.loss} distance {result.distances[-1]:.4f})")
+
+
+@click.command("directions")
+@network_option
+@click.option("--layers", default="all", show_default=True, help="ws indices to factorize, e.g. 0-3, or coarse/middle/fine/all.")
+@click.option("--strips", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Write a strip image for this many of the strongest directions.")
+@click.option("--seeds", type=SeedList(), default="0", show_default=True, help="Seeds shown in the strips (one row each).")
+@click.option("--strength", type=float, default=3.0, show_default=True, help="Strips go from -strength to +strength.")
+@click.option("--steps", type=click.IntRange(min=2), default=7, show_default=True, help="Images per strip row.")
+@trunc_option
+@class_option
+@noise_option
+@common_options
+def directions_command(network: Path, layers: str, strips: int, seeds: list[int], strength: float, steps: int,
+                       truncation_psi: float, class_idx: int | None, noise_mode: str, outdir: Path, force: bool,
+                       device: str | None) -> None:
+    """Latent directions by closed-form factorization (SeFa): directions.npz and directionNN.png strips.
+
+    \b
+    Examples:
+      stylegan2 directions --network ffhq.pkl --layers coarse --seeds 0-3
+      stylegan2 generate --network ffhq.pkl --seeds 0 --direction out/directions.npz --index 1 --strength -4
+    """
+    with user_errors():
+        paths = find_directions(network, outdir, layers=layers, strips=strips, seeds=seeds, strength=strength,
+                                steps=steps, truncation_psi=truncation_psi, class_idx=class_idx,
+                                noise_mode=noise_mode, force=force, device=device)
+    click.echo(f"wrote {paths[0]} and {len(paths) - 1} strip(s)")
+
+
+tool_commands = [generate_command, mix_command, video_command, project_command, directions_command]

@@ -1,0 +1,82 @@
+"""`stylegan2 train`: parse options, resolve the preset, call `stylegan2.training.train`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..data import DatasetError, open_dataset
+from ..training.config import CFG_NAMES, resolve_options
+from ..training.distributed import init_distributed
+from ..training.loop import TrainingError, train
+
+
+def _metric_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    if value is None or value.lower() == "none":
+        return None if value is None else []
+    return [m.strip() for m in value.split(",") if m.strip()]
+
+
+@click.command("train")
+@click.option("--data", required=True, help="Dataset: zip, folder, .npz, or builtin:shapes.")
+@click.option("--outdir", default="training-runs", show_default=True, help="Where run directories are created.")
+@click.option("--cfg", type=click.Choice(CFG_NAMES), default="auto", show_default=True, help="Base configuration.")
+@click.option("--cond", is_flag=True, help="Train a class-conditional model on the dataset's labels.")
+@click.option("--mirror", is_flag=True, help="Add x-flipped copies of the images.")
+@click.option("--max-size", type=click.IntRange(min=1), help="Use at most this many images (a fixed random subset).")
+@click.option("--resolution", type=int, help="Pad smaller images (npz, folders) to this power-of-two size.")
+@click.option("--skip-bad", is_flag=True, help="Skip unreadable images with a warning instead of stopping.")
+@click.option("--kimg", type=click.FloatRange(min=0, min_open=True), help="Training length in thousands of real images.")
+@click.option("--batch", type=click.IntRange(min=1), help="Total batch size (all processes).")
+@click.option("--batch-gpu", type=click.IntRange(min=1), help="Images per forward pass; smaller values accumulate gradients.")
+@click.option("--gamma", type=click.FloatRange(min=0), help="R1 regularization weight.")
+@click.option("--glr", type=click.FloatRange(min=0, min_open=True), help="Generator learning rate.")
+@click.option("--dlr", type=click.FloatRange(min=0, min_open=True), help="Discriminator learning rate.")
+@click.option("--map", "map_layers", type=click.IntRange(min=1), help="Number of mapping network layers.")
+@click.option("--cbase", type=click.IntRange(min=1), help="Channel base: channels at resolution r are cbase / r (capped).")
+@click.option("--cmax", type=click.IntRange(min=1), help="Maximum channels per layer.")
+@click.option("--mbstd", type=click.IntRange(min=1), help="Minibatch standard deviation group size.")
+@click.option("--fp32", is_flag=True, default=None, help="Disable mixed precision (fp16 layers).")
+@click.option("--freezed", type=click.IntRange(min=0), help="Freeze the first N layers of D (transfer learning).")
+@click.option("--aug", type=click.Choice(["ada", "noaug", "fixed", "diffaug"]), help="Augmentation mode.  [default: ada]")
+@click.option("--augpipe", help="Augmentation pipeline preset (bgc, bg, blit, geom, color, ...).  [default: bgc]")
+@click.option("--p", "aug_p", type=click.FloatRange(0, 1), help="Augmentation probability for --aug fixed.")
+@click.option("--target", type=click.FloatRange(0, 1), help="ADA target for r_t = E[sign(D(real))].  [default: 0.6]")
+@click.option("--ada-kimg", type=click.FloatRange(min=0, min_open=True), help="ADA speed: kimg for p to move by 1.  [default: 500]")
+@click.option("--metrics", callback=_metric_list, help="Comma-separated metrics to evaluate at each snapshot, or none.")
+@click.option("--seed", type=int, help="Random seed.  [default: 0]")
+@click.option("--tick", type=click.FloatRange(min=0, min_open=True), help="kimg between progress lines.  [default: 4]")
+@click.option("--snap", type=click.IntRange(min=1), help="Ticks between snapshots and image grids.  [default: 50]")
+@click.option("--workers", type=click.IntRange(min=0), help="Data loader worker processes.  [default: 3]")
+@click.option("--resume", type=click.Path(dir_okay=False), help="Continue a run from our snapshot, or fine-tune any network file.")
+@click.option("--device", help="cpu, cuda, or cuda:N.  [default: cuda when available]")
+@click.option("--dry-run", is_flag=True, help="Print the resolved options and exit.")
+def train_command(data: str, outdir: str, cfg: str, device: str | None, dry_run: bool, map_layers: int | None,
+                  aug_p: float | None, **overrides) -> None:
+    """Train a StyleGAN2 on a dataset (the official StyleGAN2-ADA recipe).
+
+    \b
+    Examples:
+      stylegan2 train --data builtin:shapes --cfg cpu --kimg 20
+      stylegan2 train --data ~/datasets/ffhq256.zip --cfg paper256 --mirror
+      torchrun --nproc_per_node=4 -m stylegan2 train --data ffhq.zip --cfg stylegan2 --batch 32
+    """
+    overrides.update(map=map_layers, p=aug_p, outdir=outdir)
+    try:
+        ctx = init_distributed(device)
+        dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
+                               use_labels=bool(overrides.get("cond")), mirror=bool(overrides.get("mirror")),
+                               skip_bad=bool(overrides.get("skip_bad")))
+        options = resolve_options(data, cfg, dataset.resolution, ctx.world_size, overrides)
+    except (DatasetError, ValueError, FileNotFoundError) as err:
+        raise click.ClickException(str(err)) from None
+    if dry_run:
+        click.echo(json.dumps(options.to_json(), indent=2))
+        return
+    try:
+        train(options, device=device)
+    except (TrainingError, DatasetError, ValueError, FileNotFoundError) as err:
+        raise click.ClickException(str(err)) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

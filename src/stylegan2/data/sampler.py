@@ -1,0 +1,41 @@
+"""An endless, seeded index stream split between distributed ranks (the role of NVIDIA's InfiniteSampler)."""
+
+from collections.abc import Iterator, Sized
+
+import numpy as np
+import torch
+
+
+class InfiniteSampler(torch.utils.data.Sampler[int]):
+    """Yield dataset indices forever; rank r of w reads every w-th index of one shared stream.
+
+    The shared stream is a fresh seeded permutation per epoch (or 0..N-1 without shuffling), so all
+    ranks agree on it without communicating, and within an epoch no two ranks read the same item.
+    `start` skips the first `start` indices of this rank, which is how a resumed run continues
+    exactly where it stopped.
+    """
+
+    def __init__(self, dataset: Sized, *, rank: int = 0, world_size: int = 1, shuffle: bool = True, seed: int = 0,
+                 start: int = 0):
+        if len(dataset) < 1:
+            raise ValueError("InfiniteSampler needs a non-empty dataset")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
+        if start < 0:
+            raise ValueError(f"start must be >= 0, got {start}")
+        self.size, self.rank, self.world_size = len(dataset), rank, world_size
+        self.shuffle, self.seed, self.start = shuffle, seed, start
+
+    def _order(self, epoch: int) -> np.ndarray:
+        if self.shuffle:
+            return np.random.default_rng([self.seed, epoch]).permutation(self.size)
+        return np.arange(self.size)
+
+    def __iter__(self) -> Iterator[int]:
+        position = self.start * self.world_size + self.rank  # this rank's next place in the shared stream
+        while True:
+            epoch, offset = divmod(position, self.size)
+            order = self._order(epoch)
+            yield from (int(i) for i in order[offset :: self.world_size])
+            # Continue at this rank's first position in the next epoch.
+            position = position + ((self.size - offset + self.world_size - 1) // self.world_size) * self.world_size

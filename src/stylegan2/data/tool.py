@@ -1,0 +1,190 @@
+"""The dataset tool: turn images from any source into NVIDIA's training zip (uncompressed PNGs + dataset.json)."""
+
+import io
+import json
+import os
+import tempfile
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+from tqdm import tqdm
+
+from .dataset import check_resolution
+from .errors import DatasetError
+from .images import pad_center
+from .sources import LABELS_FILE, open_source
+
+TRANSFORMS = ("center-crop", "center-crop-wide")
+RESIZE_FILTERS = {"lanczos": PIL.Image.Resampling.LANCZOS, "box": PIL.Image.Resampling.BOX}
+
+
+@dataclass(frozen=True)
+class ConvertSummary:
+    """What the dataset tool wrote."""
+
+    dest: Path
+    num_images: int
+    resolution: int
+    num_channels: int
+    has_labels: bool
+    num_skipped: int  # unreadable images skipped with skip_bad
+    num_dropped: int  # images too small or too wide for center-crop-wide
+
+    def __str__(self) -> str:
+        kind = "grayscale" if self.num_channels == 1 else "RGB"
+        labels = "with labels" if self.has_labels else "without labels"
+        return (
+            f"Wrote {self.num_images} {kind} images at {self.resolution}x{self.resolution} {labels} to {self.dest} "
+            f"(skipped {self.num_skipped} unreadable, dropped {self.num_dropped} by the transform)"
+        )
+
+
+def _to_pil(image: np.ndarray) -> PIL.Image.Image:
+    """A uint8 [H, W, C] array as a PIL image of mode L (C = 1) or RGB (C = 3)."""
+    return PIL.Image.fromarray(image.squeeze(2) if image.shape[2] == 1 else image)
+
+
+def _resize(image: np.ndarray, width: int, height: int, resample: PIL.Image.Resampling) -> np.ndarray:
+    """Resize a uint8 [H, W, C] image to [height, width, C] with a PIL filter."""
+    if image.shape[:2] == (height, width):
+        return image
+    resized = _to_pil(image).resize((width, height), resample)
+    return np.asarray(resized).reshape(height, width, -1)
+
+
+def fit_image(
+    image: np.ndarray, resolution: int, transform: str | None, resample: PIL.Image.Resampling, where: str
+) -> np.ndarray | None:
+    """Bring a uint8 [H, W, C] image to [resolution, resolution, C]; None when center-crop-wide drops it.
+
+    None: keep images of the right size and pad smaller ones with black (larger ones are an error).
+    center-crop: crop the largest centred square, then resize.
+    center-crop-wide: crop centred rows to a 2:1 band, resize it to [resolution / 2, resolution] and
+    centre it on a black square; images narrower than `resolution` or wider than 2:1 are dropped.
+    """
+    height, width = image.shape[:2]
+    if transform is None:
+        if height > resolution or width > resolution:
+            raise DatasetError(
+                f"{where} is {width}x{height}, larger than resolution {resolution}; "
+                "pass --transform center-crop to crop and resize it"
+            )
+        return pad_center(image, resolution)
+    if transform == "center-crop":
+        side = min(height, width)
+        top, left = (height - side) // 2, (width - side) // 2
+        return _resize(image[top : top + side, left : left + side], resolution, resolution, resample)
+    band = width // 2
+    if width < resolution or height < band:
+        return None
+    top = (height - band) // 2
+    return pad_center(_resize(image[top : top + band], resolution, resolution // 2, resample), resolution)
+
+
+def _png_bytes(image: np.ndarray) -> bytes:
+    """Encode a uint8 [H, W, C] image as an uncompressed PNG (fast to decode during training)."""
+    buffer = io.BytesIO()
+    _to_pil(image).save(buffer, format="png", compress_level=0)
+    return buffer.getvalue()
+
+
+def _label_json(label: np.ndarray) -> int | list[float]:
+    """A label as dataset.json stores it: class index, or list of floats."""
+    return int(label) if label.ndim == 0 else [float(x) for x in label]
+
+
+def convert_dataset(
+    source: str | os.PathLike,
+    dest: str | os.PathLike,
+    *,
+    resolution: int | None = None,
+    transform: str | None = None,
+    resize_filter: str = "lanczos",
+    max_images: int | None = None,
+    skip_bad: bool = False,
+    force: bool = False,
+    progress: bool = False,
+) -> ConvertSummary:
+    """Write `source` (folder, zip, .npz[:KEY] or builtin:shapes) as a training zip at `dest`.
+
+    The zip holds `00000/img00000000.png`, ... and `dataset.json` with the source's labels (or
+    `{"labels": null}`), in NVIDIA's layout. Resolution defaults to the first image's size rounded up
+    to a power of two (smaller images are padded). Written to a temporary file, then renamed, so
+    `dest` is never half-written; the source is only read.
+    """
+    dest = Path(dest)
+    if transform is not None and transform not in TRANSFORMS:
+        raise DatasetError(f"transform must be one of {', '.join(TRANSFORMS)} or None, got {transform!r}")
+    if resize_filter not in RESIZE_FILTERS:
+        raise DatasetError(f"resize_filter must be one of {', '.join(RESIZE_FILTERS)}, got {resize_filter!r}")
+    if resolution is not None:
+        check_resolution(resolution, "--resolution")
+    elif transform is not None:
+        raise DatasetError(f"--transform {transform} needs --resolution")
+    if max_images is not None and max_images < 1:
+        raise DatasetError(f"--max-images must be >= 1, got {max_images}")
+    if dest.suffix.lower() != ".zip":
+        raise DatasetError(f"{dest}: the destination must be a .zip file")
+    if dest.exists() and not force:
+        raise DatasetError(f"{dest} already exists; choose another --dest or pass --force to overwrite it")
+
+    src = open_source(source, resolution=resolution)
+    if Path(getattr(src, "path", "")).resolve() == dest.resolve():
+        raise DatasetError(f"{dest}: the destination is the source; choose another --dest")
+    labels = src.labels(strict=False)
+    resample = RESIZE_FILTERS[resize_filter]
+    total = len(src) if max_images is None else min(len(src), max_images)
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    written: list[list] = []
+    skipped: list[str] = []
+    dropped = 0
+    channels = None
+    try:
+        with os.fdopen(fd, "wb") as tmp_file, zipfile.ZipFile(tmp_file, "w", compression=zipfile.ZIP_STORED) as out:
+            for index in tqdm(range(len(src)), total=total, unit="img", disable=not progress):
+                if len(written) == total:
+                    break
+                where = src.describe(index)
+                try:
+                    image = src.load(index, drop_alpha=True)
+                except DatasetError:
+                    if not skip_bad:
+                        raise
+                    skipped.append(where)
+                    continue
+                # Without --resolution the first image sets it, rounded up to a power of two.
+                resolution = resolution or max(4, 1 << (max(image.shape[:2]) - 1).bit_length())
+                image = fit_image(image, resolution, transform, resample, where)
+                if image is None:
+                    dropped += 1
+                    continue
+                if channels is None:
+                    channels = image.shape[2]
+                elif image.shape[2] != channels:
+                    kinds = {1: "grayscale", 3: "RGB"}
+                    raise DatasetError(
+                        f"{where} is {kinds[image.shape[2]]} but the images before it are {kinds[channels]}; "
+                        f"convert it to {kinds[channels]} or remove it"
+                    )
+                name = f"{len(written) // 1000:05d}/img{len(written):08d}.png"
+                out.writestr(name, _png_bytes(image))
+                written.append([name, None if labels is None else _label_json(labels[index])])
+            if not written:
+                raise DatasetError(f"{src.location}: no images written ({dropped} dropped by --transform {transform})")
+            meta = {"labels": written if labels is not None else None}
+            out.writestr(LABELS_FILE, json.dumps(meta))
+        os.chmod(tmp_name, 0o644)  # mkstemp makes the file private; a dataset is an ordinary file
+        os.replace(tmp_name, dest)
+    except BaseException:
+        os.unlink(tmp_name)
+        raise
+    if skipped:
+        listed = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+        warnings.warn(f"skipped {len(skipped)} unreadable image(s): {listed}", stacklevel=2)
+    return ConvertSummary(dest, len(written), resolution, channels, labels is not None, len(skipped), dropped)

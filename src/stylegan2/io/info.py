@@ -1,0 +1,99 @@
+"""`stylegan2 info` and `stylegan2 convert` as library functions: describe a file, convert it to ours."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from .checkpoint import Checkpoint
+from .loading import load_checkpoint
+from .native import save_checkpoint
+
+FORMAT_NAMES = {
+    "stylegan2": "our safetensors + JSON checkpoint",
+    "official-pkl": "NVIDIA StyleGAN2-ADA network pickle",
+    "rosinality": "rosinality stylegan2-pytorch checkpoint",
+}
+
+
+def checkpoint_info(path: str | Path) -> dict[str, Any]:
+    """Format, networks, sizes, constructor arguments, parameter counts and notes of a network file (JSON-able)."""
+    return describe_checkpoint(load_checkpoint(path), path)
+
+
+def describe_checkpoint(ckpt: Checkpoint, path: str | Path) -> dict[str, Any]:
+    """`checkpoint_info` for an already loaded checkpoint."""
+    info: dict[str, Any] = {"path": str(path), "format": ckpt.format, "networks": {}}
+    for name, net in ckpt.networks.items():
+        info["networks"][name] = {
+            "class": type(net).__name__,
+            "parameters": sum(p.numel() for p in net.parameters()),
+            "init_kwargs": net.init_kwargs,
+        }
+    info.update(_sizes(ckpt.networks))
+    pipe = ckpt.augment_pipe
+    if pipe is not None:
+        info["augment_p"] = pipe.get("p")
+    if ckpt.training_state:
+        info["training_state_keys"] = sorted(ckpt.training_state)
+    if ckpt.extra_tensors:
+        info["extra_tensors"] = len(ckpt.extra_tensors)
+    info["notes"] = list(ckpt.notes)
+    return info
+
+
+def format_info(info: dict[str, Any]) -> str:
+    """Human-readable text for `checkpoint_info`'s result."""
+    lines = [
+        f"file:        {info['path']}",
+        f"format:      {info['format']} ({FORMAT_NAMES[info['format']]})",
+        f"networks:    {', '.join(info['networks']) or 'none'}",
+    ]
+    if "resolution" in info:
+        lines.append(f"resolution:  {info['resolution']}x{info['resolution']}, {info['img_channels']} channels")
+    if "z_dim" in info:
+        lines.append(f"latents:     z_dim {info['z_dim']}, w_dim {info['w_dim']}, c_dim {info['c_dim']}, num_ws {info['num_ws']}")
+    elif "c_dim" in info:
+        lines.append(f"labels:      c_dim {info['c_dim']}")
+    if "augment_p" in info:
+        lines.append(f"augment p:   {info['augment_p']}")
+    if "training_state_keys" in info:
+        lines.append(f"training:    {', '.join(info['training_state_keys'])}")
+    if "extra_tensors" in info:
+        lines.append(f"extra:       {info['extra_tensors']} tensors besides the networks")
+    for name, net in info["networks"].items():
+        lines.append(f"{name} ({net['class']}): {net['parameters']:,} parameters")
+        lines.append(f"  arguments: {json.dumps(net['init_kwargs'], sort_keys=True)}")
+    if info["notes"]:
+        lines.append("notes:")
+        lines.extend(f"  - {note}" for note in info["notes"])
+    return "\n".join(lines)
+
+
+def convert_checkpoint(src: str | Path, dst: str | Path, *, force: bool = False) -> Checkpoint:
+    """Load any supported network file and write it in our format (refuses to overwrite unless `force`)."""
+    src, dst = Path(src), Path(dst)
+    if dst.exists() and not force:
+        raise FileExistsError(f"{dst}: already exists; pass --force (force=True) to overwrite it")
+    ckpt = load_checkpoint(src)
+    source = dict(ckpt.source)
+    if ckpt.format != "stylegan2":
+        source["converted_from"] = {"format": ckpt.format, "file": src.name}
+    save_checkpoint(dst, ckpt.networks, extra_tensors=ckpt.extra_tensors, training_state=ckpt.training_state,
+                    notes=ckpt.notes, source=source)
+    return ckpt
+
+
+def _sizes(networks: dict[str, nn.Module]) -> dict[str, Any]:
+    """Resolution, channels and latent sizes, from G_ema (else G, else D)."""
+    G = networks.get("G_ema", networks.get("G"))
+    if G is not None:
+        return {"resolution": G.img_resolution, "img_channels": G.img_channels, "z_dim": G.z_dim,
+                "w_dim": G.w_dim, "c_dim": G.c_dim, "num_ws": G.num_ws}
+    D = networks.get("D")
+    if D is not None:
+        return {"resolution": D.img_resolution, "img_channels": D.img_channels, "c_dim": D.c_dim}
+    return {}

@@ -1,0 +1,26 @@
+"""Load any supported network file: ours, NVIDIA StyleGAN2-ADA pickles, rosinality checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from .checkpoint import Checkpoint
+from .detect import detect_format
+from .native import read_native
+from .official import read_official_pickle
+from .rosinality import read_rosinality
+
+_READERS = {"safetensors": read_native, "pickle": read_official_pickle, "torch": read_rosinality}
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a network file of any supported format (detected from its content) without running code from it."""
+    path = Path(path)
+    return _READERS[detect_format(path)](path)
+
+
+def load_network(path: str | Path) -> dict[str, nn.Module]:
+    """{'G', 'D', 'G_ema'}: whichever networks the file holds, as our modules in eval mode on the CPU."""
+    return load_checkpoint(path).networks

@@ -1,0 +1,153 @@
+"""Our checkpoint format: safetensors tensors + JSON metadata (constructor arguments, training state).
+
+Tensors are named `<network>.<state_dict key>` (e.g. `G_ema.mapping.fc0.weight`); other tensors
+(optimizer moments, RNG state) sit under other prefixes. The safetensors header's metadata key
+`stylegan2` holds one JSON document:
+`{"format_version": 1, "networks": {"G": {"class": "Generator", "init_kwargs": {...}}, ...},
+  "training_state": {...}, "notes": [...], "source": {...}}`.
+Loading reads numbers only: no pickle, nothing executed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from ..utils.files import atomic_path
+from .checkpoint import NETWORK_CLASSES, Checkpoint, build_network
+from .errors import CheckpointError
+
+METADATA_KEY = "stylegan2"
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(
+    path: str | Path,
+    networks: Mapping[str, nn.Module],
+    *,
+    extra_tensors: Mapping[str, torch.Tensor] | None = None,
+    training_state: Mapping[str, Any] | None = None,
+    notes: Sequence[str] = (),
+    source: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write networks (+ extra tensors and JSON training state) to `path` atomically; returns the path.
+
+    The file appears complete or not at all: it is written beside the target, fsynced, then renamed.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path}: directory {path.parent} does not exist; create it first")
+    tensors: dict[str, torch.Tensor] = {}
+    specs: dict[str, dict[str, Any]] = {}
+    for name, module in networks.items():
+        specs[name] = _network_spec(name, module)
+        for key, value in module.state_dict().items():
+            tensors[f"{name}.{key}"] = value
+    for key, value in (extra_tensors or {}).items():
+        owner = key.split(".", 1)[0]
+        if owner in networks or key in tensors:
+            raise ValueError(f"extra tensor {key!r} collides with network {owner!r}; use another prefix (e.g. 'optim.')")
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(f"extra tensor {key!r} is a {type(value).__name__}, not a torch.Tensor")
+        tensors[key] = value
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "networks": specs,
+        "training_state": dict(training_state or {}),
+        "notes": list(notes),
+        "source": dict(source or {}),
+    }
+    try:
+        header = json.dumps(meta, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: checkpoint metadata must be plain JSON (dicts, lists, str, finite numbers): {exc}") from None
+    with atomic_path(path) as tmp:
+        save_file(_unshared(tensors), str(tmp), metadata={METADATA_KEY: header})
+    return path
+
+
+def save_network(path: str | Path, networks: Mapping[str, nn.Module]) -> Path:
+    """Write just the networks (e.g. {'G_ema': G}) in our format."""
+    return save_checkpoint(path, networks)
+
+
+def read_native(path: Path) -> Checkpoint:
+    """Rebuild the networks of one of our checkpoints and return everything it holds."""
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            raw = (f.metadata() or {}).get(METADATA_KEY)
+            if raw is None:
+                raise CheckpointError(
+                    f"{path}: a safetensors file without '{METADATA_KEY}' metadata, so not a stylegan2 checkpoint "
+                    "(we need the constructor arguments stored with the weights)"
+                )
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+    except CheckpointError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- safetensors reports bad files with its own error type
+        raise CheckpointError(f"{path}: truncated or corrupt safetensors file ({exc})") from None
+    meta = _parse_metadata(raw, path)
+
+    networks = {}
+    for name, spec in meta["networks"].items():
+        prefix = f"{name}."
+        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        networks[name] = build_network(spec["class"], spec["init_kwargs"], state, f"{path} [{name}]")
+    extra = {k: v for k, v in tensors.items() if k.split(".", 1)[0] not in networks}
+    return Checkpoint(
+        format="stylegan2",
+        networks=networks,
+        extra_tensors=extra,
+        training_state=meta.get("training_state") or {},
+        notes=list(meta.get("notes") or []),
+        source=meta.get("source") or {},
+    )
+
+
+def _network_spec(name: str, module: nn.Module) -> dict[str, Any]:
+    """The JSON that rebuilds `module`: its class name and constructor keyword arguments."""
+    class_name = type(module).__name__
+    if not name or "." in name:
+        raise ValueError(f"network name {name!r} must be non-empty and contain no '.'")
+    if NETWORK_CLASSES.get(class_name) is not type(module) or not hasattr(module, "init_kwargs"):
+        raise ValueError(f"network {name!r} is a {class_name}; only {sorted(NETWORK_CLASSES)} from stylegan2.models can be saved")
+    return {"class": class_name, "init_kwargs": module.init_kwargs}
+
+
+def _unshared(tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Contiguous CPU copies where needed; tensors sharing memory get their own (safetensors forbids sharing)."""
+    out: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()
+    for key, value in tensors.items():
+        value = value.detach().cpu().contiguous()
+        ptr = value.untyped_storage().data_ptr()
+        if ptr in seen and value.numel() > 0:
+            value = value.clone()
+        seen.add(value.untyped_storage().data_ptr())
+        out[key] = value
+    return out
+
+
+def _parse_metadata(raw: str, path: Path) -> dict[str, Any]:
+    """Validate the JSON document of a checkpoint and return it."""
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: '{METADATA_KEY}' metadata is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("networks"), dict):
+        raise CheckpointError(f"{path}: '{METADATA_KEY}' metadata lacks the 'networks' table")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version!r}; this stylegan2 reads version {FORMAT_VERSION} (upgrade stylegan2?)"
+        )
+    for name, spec in meta["networks"].items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("class"), str) or not isinstance(spec.get("init_kwargs"), dict):
+            raise CheckpointError(f"{path}: network entry {name!r} needs 'class' and 'init_kwargs'")
+    return meta

@@ -1,0 +1,124 @@
+"""Import NVIDIA StyleGAN2-ADA network pickles (.pkl) without running anything from them."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .checkpoint import NETWORK_CLASSES, NETWORK_NAMES, Checkpoint, build_network
+from .errors import CheckpointError, UnsafeCheckpointError
+from .safe_pickle import ForbiddenGlobal, NetworkPickleUnpickler, PersistentObject, load_network_pickle
+
+
+def read_official_pickle(path: Path) -> Checkpoint:
+    """Networks, training-set settings and ADA state of an official network pickle."""
+    data = _unpickle(path)
+    if not isinstance(data, dict) or not any(isinstance(data.get(n), PersistentObject) for n in NETWORK_NAMES):
+        found = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
+        raise CheckpointError(
+            f"{path}: a pickle, but not a StyleGAN2-ADA network pickle (expected a dict with G, D and/or G_ema; found {found})"
+        )
+    networks = {}
+    for name in NETWORK_NAMES:
+        obj = data.get(name)
+        if obj is None:
+            continue
+        if not isinstance(obj, PersistentObject):
+            raise CheckpointError(f"{path}: entry {name!r} is not a network saved by NVIDIA's training code")
+        networks[name] = _build(obj, f"{path} [{name}]")
+
+    source: dict[str, Any] = {}
+    if isinstance(data.get("training_set_kwargs"), dict):
+        source["training_set_kwargs"] = plain_value(data["training_set_kwargs"], f"{path} [training_set_kwargs]")
+    pipe = data.get("augment_pipe")
+    if isinstance(pipe, PersistentObject):
+        source["augment_pipe"] = _augment_pipe_settings(pipe, f"{path} [augment_pipe]")
+    return Checkpoint(format="official-pkl", networks=networks, source=source)
+
+
+def _unpickle(path: Path) -> Any:
+    """Run the allow-list unpickler, turning every failure into a message that names the file."""
+    allowed = sorted({f"{m}.{n}" for m, n in NetworkPickleUnpickler.allowed})
+    try:
+        with open(path, "rb") as f:
+            return load_network_pickle(f)
+    except ForbiddenGlobal as exc:
+        hint = ""
+        if exc.qualified_name.startswith("dnnlib.tflib"):
+            hint = " It looks like a TensorFlow StyleGAN/StyleGAN2 pickle; convert it with NVIDIA's legacy.py first."
+        raise UnsafeCheckpointError(
+            f"refusing to load {path.name}: it references {exc.qualified_name}, which is not a network tensor or "
+            f"setting; official network pickles reference only {', '.join(allowed)} (and torch.*Storage). "
+            f"Nothing from the file was run.{hint}"
+        ) from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- untrusted bytes can fail inside any stand-in
+        raise CheckpointError(f"{path}: truncated or corrupt network pickle ({type(exc).__name__}: {exc})") from None
+
+
+def _build(obj: PersistentObject, where: str) -> torch.nn.Module:
+    """Our module for one pickled network: class by name, kwargs from `_init_args/_init_kwargs`, tensors."""
+    if obj.class_name not in NETWORK_CLASSES:
+        raise CheckpointError(f"{where}: holds a {obj.class_name}, which is not one of {sorted(NETWORK_CLASSES)}")
+    kwargs = _init_kwargs(obj, NETWORK_CLASSES[obj.class_name], where)
+    tensors: dict[str, torch.Tensor] = {}
+    _collect_tensors(obj, "", tensors, where)
+    return build_network(obj.class_name, kwargs, tensors, where)
+
+
+def _init_kwargs(obj: PersistentObject, cls: type, where: str) -> dict[str, Any]:
+    """The constructor's keyword arguments, with positional `_init_args` named after the signature."""
+    args = obj.state.get("_init_args", ())
+    kwargs = dict(plain_value(obj.state.get("_init_kwargs", {}), where))
+    names = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    if not isinstance(args, (tuple, list)) or len(args) > len(names):
+        raise CheckpointError(f"{where}: malformed positional constructor arguments {args!r}")
+    for name, value in zip(names, args):
+        if name in kwargs:
+            raise CheckpointError(f"{where}: constructor argument {name!r} given both by position and by name")
+        kwargs[name] = plain_value(value, where)
+    return kwargs
+
+
+def _collect_tensors(obj: PersistentObject, prefix: str, out: dict[str, torch.Tensor], where: str) -> None:
+    """Flatten parameters and persistent buffers of a pickled module tree into state_dict names."""
+    state = obj.state
+    skip = set(state.get("_non_persistent_buffers_set") or ())
+    tensors = {**(state.get("_parameters") or {}), **{k: v for k, v in (state.get("_buffers") or {}).items() if k not in skip}}
+    for name, value in tensors.items():
+        if value is None:
+            continue
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{where}: {prefix}{name} is not a tensor")
+        out[prefix + name] = value
+    for name, child in (state.get("_modules") or {}).items():
+        if child is None:
+            continue
+        if not isinstance(child, PersistentObject):
+            raise CheckpointError(f"{where}: submodule {prefix}{name} was not saved by NVIDIA's persistence code")
+        _collect_tensors(child, f"{prefix}{name}.", out, where)
+
+
+def _augment_pipe_settings(pipe: PersistentObject, where: str) -> dict[str, Any]:
+    """ADA pipeline arguments and its current probability `p`, so training can resume from them."""
+    p = (pipe.state.get("_buffers") or {}).get("p")
+    return {
+        "class_name": pipe.class_name,
+        "init_kwargs": plain_value(pipe.state.get("_init_kwargs", {}), where),
+        "p": float(p) if isinstance(p, torch.Tensor) and p.numel() == 1 else None,
+    }
+
+
+def plain_value(value: Any, where: str) -> Any:
+    """Constructor settings as JSON types: EasyDicts become dicts, tuples lists; tensors are refused."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): plain_value(v, where) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_value(v, where) for v in value]
+    raise CheckpointError(f"{where}: constructor argument of type {type(value).__name__} is not a plain setting")

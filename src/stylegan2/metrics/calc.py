@@ -1,0 +1,116 @@
+"""`stylegan2 metrics`: evaluate a saved network against a dataset (the Python API behind the command).
+
+Run it under torchrun to split the work across GPUs: each process takes its rank from the
+environment and the features are all-gathered.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import Dataset
+
+from stylegan2.data import open_dataset
+from stylegan2.io import load_network
+
+from .detectors import load_detector, load_vgg16
+from .evaluate import MetricSpec, check_networks, compute_metric, parse_metric, report_metric
+
+
+def load_generator(network: str | os.PathLike) -> nn.Module:
+    """G_ema of a network file in any format stylegan2.io reads."""
+    networks = load_network(network)
+    if networks.get("G_ema") is None:
+        raise ValueError(f"{network}: holds no G_ema generator")
+    return networks["G_ema"]
+
+
+def setup_ranks(device: str | None) -> tuple[torch.device, int, int]:
+    """(device, rank, world_size) from torchrun's environment (joining its process group), else one process."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu")), 0, 1
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if device is None or device == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("WORLD_SIZE > 1 but no GPU: pass --device cpu to run ranks on the CPU")
+        torch.cuda.set_device(local_rank)
+        device = f"cuda:{local_rank}"
+    dev = torch.device(device)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    return dev, rank, world_size
+
+
+@functools.lru_cache(maxsize=4)
+def open_metric_dataset(data: str, resolution: int, use_labels: bool, mirror: bool) -> Dataset:
+    """The dataset as metrics read it, opened (and validated, and later fingerprinted) once per process."""
+    return open_dataset(data, resolution=resolution, use_labels=use_labels, mirror=mirror)
+
+
+def run_metrics(G: nn.Module, data: str | os.PathLike, specs: list[MetricSpec], *, mirror: bool,
+                detector: str | os.PathLike | None, vgg: str | os.PathLike | None, device: torch.device, rank: int,
+                world_size: int, run_dir: str | os.PathLike | None, snapshot: str | os.PathLike | None,
+                cache_dir: str | os.PathLike | None, **compute_kwargs) -> list[dict]:
+    """Load the detectors the metrics need, compute each metric and append its record to run_dir when given."""
+    if run_dir is not None and not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"{run_dir}: not a directory (--run-dir)")
+    needs_detector = any(s.kind in ("fid", "kid", "is") or (s.kind == "pr" and vgg is None) for s in specs)
+    needs_vgg = any(s.kind == "ppl" or (s.kind == "pr" and vgg is not None) for s in specs)
+    feature_net = load_detector(detector, device=device, cache_dir=cache_dir) if needs_detector else None
+    vgg16 = load_vgg16(vgg, device=device, cache_dir=cache_dir) if needs_vgg else None
+    for spec in specs:
+        check_networks(spec, feature_net, vgg16)
+    records = []
+    for spec in specs:
+        dataset = open_metric_dataset(str(data), G.img_resolution, G.c_dim > 0, mirror and not spec.full)
+        record = compute_metric(spec, G, dataset, detector=feature_net, vgg16=vgg16, device=device, rank=rank,
+                                world_size=world_size, cache_dir=cache_dir, **compute_kwargs)
+        if run_dir is not None:
+            report_metric(record, run_dir=run_dir, snapshot=snapshot)
+        records.append(record)
+    return records
+
+
+def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike, metrics: list[str], *,
+                 mirror: bool = False, detector: str | os.PathLike | None = None,
+                 vgg: str | os.PathLike | None = None, device: str | None = None, batch_size: int = 32,
+                 num_workers: int = 0, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
+                 progress: bool = True, seed: int = 0, truncation_psi: float = 1.0,
+                 run_dir: str | os.PathLike | None = None) -> list[dict]:
+    """Compute each named metric for a network file (or G module) against a dataset spec.
+
+    `_full` metrics always read the unmirrored dataset; the others mirror it when `mirror` is set.
+    With `run_dir`, each record is appended to run_dir/metric-<name>.jsonl. Under torchrun every
+    process takes its share (rank and world size from the environment).
+    """
+    specs = [parse_metric(name) for name in metrics]  # fail on a bad name before any loading
+    if not specs:
+        raise ValueError("no metrics given")
+    dev, rank, world_size = setup_ranks(device)
+    G = network if isinstance(network, nn.Module) else load_generator(network)
+    snapshot = None if isinstance(network, nn.Module) else network
+    return run_metrics(G, data, specs, mirror=mirror, detector=detector, vgg=vgg, device=dev, rank=rank,
+                       world_size=world_size, run_dir=run_dir, snapshot=snapshot, cache_dir=cache_dir,
+                       batch_size=batch_size, num_workers=num_workers, use_cache=use_cache, progress=progress,
+                       seed=seed, truncation_psi=truncation_psi)
+
+
+def evaluate_for_training(metric: str, G: nn.Module, data: str | os.PathLike, *, run_dir: str | os.PathLike,
+                          snapshot: str | os.PathLike, mirror: bool = False, device: torch.device | str = "cpu",
+                          detector: str | os.PathLike | None = None, vgg: str | os.PathLike | None = None,
+                          rank: int = 0, world_size: int = 1, batch_size: int = 32,
+                          cache_dir: str | os.PathLike | None = None, progress: bool = False) -> dict:
+    """One metric of the training G_ema at a snapshot, appended to run_dir/metric-<name>.jsonl; returns the record.
+
+    Call it on rank 0 only with the defaults, or on every rank with its rank and world size to split
+    the work. G is copied, never modified.
+    """
+    return run_metrics(G, data, [parse_metric(metric)], mirror=mirror, detector=detector, vgg=vgg,
+                       device=torch.device(device), rank=rank, world_size=world_size, run_dir=run_dir,
+                       snapshot=snapshot, cache_dir=cache_dir, batch_size=batch_size, progress=progress)[0]

@@ -1,0 +1,197 @@
+"""Metric names, running one metric on a generator, and the `metric-<name>.jsonl` records.
+
+Official names (StyleGAN2-ADA) and their sample counts:
+  fid50k_full  FID, 50k generated vs. all real images (unmirrored)
+  kid50k_full  KID, 50k generated vs. up to 1M real, 100 subsets of 1000
+  pr50k3_full  precision/recall, k=3, 50k generated vs. up to 200k real (VGG16 features)
+  is50k        Inception Score, 50k generated, 10 splits
+  ppl2_wend    PPL in W, path ends, no crop, 50k paths
+  fid50k, kid50k, pr50k3   legacy: 50k real, mirrored dataset if --mirror
+  ppl_zfull, ppl_wfull, ppl_zend, ppl_wend   legacy PPL with the face crop
+Quick variants follow the same pattern with another count: fid10k, fid2k_full, kid10k_full,
+pr10k3_full, is10k, ...
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import Dataset
+
+from .detectors import FeatureDetector, NvidiaScriptDetector, default_cache_dir, load_detector, no_class_probabilities
+from .features import PassOptions, exact_float32, fake_stats, real_stats
+from .ppl import PPLConfig, path_lengths
+from .scores import frechet_distance, inception_score, kernel_distance, perceptual_path_length, precision_recall
+
+PRIMARY_METRICS = ("fid50k_full", "kid50k_full", "pr50k3_full", "ppl2_wend", "is50k")
+LEGACY_METRICS = ("fid50k", "kid50k", "pr50k3", "ppl_zfull", "ppl_wfull", "ppl_zend", "ppl_wend")
+_PATTERN = re.compile(r"^(?:(?P<kind>fid|kid|is)(?P<k>\d+)k|pr(?P<prk>\d+)k(?P<nhood>\d+))(?P<full>_full)?$")
+_PPL_PATTERN = re.compile(r"^ppl(?P<two>2)?_(?P<space>[zw])(?P<sampling>full|end)$")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric: its kind, how many generated samples and real images, and kind-specific settings."""
+
+    name: str
+    kind: str                    # 'fid', 'kid', 'pr', 'is' or 'ppl'
+    num_gen: int
+    max_real: int | None = None  # None: every real image
+    full: bool = False           # official '_full': the whole dataset, never mirrored
+    nhood_size: int = 3          # precision/recall neighbourhood
+    ppl: PPLConfig | None = None
+
+
+def parse_metric(name: str) -> MetricSpec:
+    """The MetricSpec for an official name or a variant with another count (fid10k, kid2k_full, pr10k3_full...)."""
+    if match := _PPL_PATTERN.match(name):
+        cfg = PPLConfig(space=match["space"], sampling=match["sampling"], crop=match["two"] is None)
+        return MetricSpec(name=name, kind="ppl", num_gen=50000, ppl=cfg)
+    match = _PATTERN.match(name)
+    if match is None or (match["kind"] == "is" and match["full"]):
+        raise ValueError(f"unknown metric {name!r}; use one of {', '.join(PRIMARY_METRICS + LEGACY_METRICS)} "
+                         "or a variant with another count such as fid10k, fid2k_full, kid10k_full, pr10k3_full, is10k")
+    kind = match["kind"] or "pr"
+    num_gen = int(match["k"] or match["prk"]) * 1000
+    full = match["full"] is not None
+    if num_gen == 0:
+        raise ValueError(f"metric {name!r} generates no images")
+    if kind == "is":
+        return MetricSpec(name=name, kind=kind, num_gen=num_gen, full=True)
+    full_real = {"fid": None, "kid": 1_000_000, "pr": 200_000}[kind]
+    return MetricSpec(name=name, kind=kind, num_gen=num_gen, max_real=full_real if full else num_gen, full=full,
+                      nhood_size=int(match["nhood"] or 3))
+
+
+def format_time(seconds: float) -> str:
+    """Seconds as the official logs show them: '12s', '3m 05s', '1h 02m 03s'."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {s % 3600 // 60:02d}m {s % 60:02d}s"
+
+
+def check_networks(spec: MetricSpec, detector: FeatureDetector | None, vgg16: NvidiaScriptDetector | None) -> None:
+    """Refuse, before any work, a metric whose networks are missing (PPL without VGG16, IS without class scores)."""
+    if spec.kind == "ppl" and vgg16 is None:
+        raise ValueError(f"{spec.name} needs NVIDIA's VGG16 LPIPS network: pass --vgg vgg16.pt or put vgg16.pt "
+                         f"in {default_cache_dir()} (download: https://nvlabs-fi-cdn.nvidia.com/"
+                         "stylegan2-ada-pytorch/pretrained/metrics/vgg16.pt)")
+    if spec.kind == "is" and detector is not None and not detector.gives_class_probabilities:
+        raise no_class_probabilities(detector.name)
+
+
+def _path_length_score(spec: MetricSpec, G: nn.Module, dataset: Dataset, vgg16: NvidiaScriptDetector,
+                       opts: PassOptions) -> dict[str, float]:
+    """PPL from LPIPS distances along short latent-space steps."""
+    return {spec.name: perceptual_path_length(path_lengths(G, dataset, vgg16, spec.ppl, spec.num_gen, opts))}
+
+
+def _inception_score(spec: MetricSpec, G: nn.Module, dataset: Dataset, detector: FeatureDetector,
+                     opts: PassOptions, truncation_psi: float) -> dict[str, float]:
+    """IS from the detector's class probabilities of generated images (10 splits)."""
+    probs = fake_stats(G, dataset, detector.class_probabilities, opts, spec.num_gen, capture_all=True,
+                       capture_mean_cov=False, desc=f"{spec.name} generated", truncation_psi=truncation_psi)
+    mean, std = inception_score(probs.all_features(), num_splits=10)
+    return {f"{spec.name}_mean": mean, f"{spec.name}_std": std}
+
+
+def _feature_score(spec: MetricSpec, G: nn.Module, dataset: Dataset, detector: FeatureDetector,
+                   opts: PassOptions, cache_dir: Path | None, truncation_psi: float) -> dict[str, float]:
+    """FID, KID or precision/recall between real (cached) and generated features of one detector."""
+    capture = dict(capture_all=spec.kind != "fid", capture_mean_cov=spec.kind == "fid")
+    real = real_stats(dataset, detector, opts, spec.max_real, cache_dir=cache_dir, **capture)
+    fake = fake_stats(G, dataset, detector.features, opts, spec.num_gen, desc=f"{spec.name} generated",
+                      truncation_psi=truncation_psi, **capture)
+    if spec.kind == "fid":
+        return {spec.name: frechet_distance(*fake.mean_cov(), *real.mean_cov())}
+    if spec.kind == "kid":
+        rng = np.random.default_rng(opts.seed)
+        return {spec.name: kernel_distance(real.all_features(), fake.all_features(), rng=rng)}
+    dtype = torch.float64 if opts.device.type == "cpu" else torch.float32
+    precision, recall = precision_recall(real.all_features(), fake.all_features(), k=spec.nhood_size,
+                                         device=opts.device, dtype=dtype)
+    return {f"{spec.name}_precision": precision, f"{spec.name}_recall": recall}
+
+
+def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset, *,
+                   detector: FeatureDetector | None = None, vgg16: NvidiaScriptDetector | None = None,
+                   device: torch.device | str = "cpu", batch_size: int = 32, rank: int = 0, world_size: int = 1,
+                   cache_dir: str | Path | None = None, use_cache: bool = True, progress: bool = True,
+                   num_workers: int = 0, seed: int = 0, truncation_psi: float = 1.0) -> dict:
+    """Evaluate one metric of generator G against `dataset`; returns the official result record.
+
+    The record is `{"results": {key: value}, "metric", "total_time", "total_time_str", "num_gpus"}`.
+    `detector` defaults to the FID Inception file in the cache dir; `vgg16` (NVIDIA's vgg16.pt)
+    is required by PPL and used by precision/recall. Pass an unmirrored dataset for '_full'
+    metrics. Under torch.distributed every rank calls this with its rank and gets the same record.
+    """
+    spec = parse_metric(metric) if isinstance(metric, str) else metric
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if G.c_dim > 0 and getattr(dataset, "label_dim", G.c_dim) != G.c_dim:
+        raise ValueError(f"the network is conditional with c_dim={G.c_dim} but the dataset has "
+                         f"label_dim={dataset.label_dim}; open it with labels")
+    device = torch.device(device)
+    if spec.kind == "pr" and vgg16 is not None:
+        detector = vgg16  # the official precision/recall embedding
+    elif spec.kind == "pr":
+        warnings.warn(f"{spec.name}: no VGG16 file given, so precision/recall uses the FID detector's features; "
+                      "the official metric uses vgg16.pt (--vgg), so these numbers are not comparable with "
+                      "published ones", stacklevel=2)
+    if detector is None and spec.kind != "ppl":
+        detector = load_detector(None, device=device, cache_dir=cache_dir)
+    check_networks(spec, detector, vgg16)
+    cache = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) if use_cache else None
+    opts = PassOptions(device=device, batch_size=batch_size, rank=rank, world_size=world_size, progress=progress,
+                       num_workers=num_workers, seed=seed)
+    G = copy.deepcopy(G).eval().requires_grad_(False).to(device)  # the caller's (training) G stays as it was
+    start = time.time()
+    with exact_float32():
+        if spec.kind == "ppl":
+            results = _path_length_score(spec, G, dataset, vgg16, opts)
+        elif spec.kind == "is":
+            results = _inception_score(spec, G, dataset, detector, opts, truncation_psi)
+        else:
+            results = _feature_score(spec, G, dataset, detector, opts, cache, truncation_psi)
+    total_time = time.time() - start
+    return dict(results=results, metric=spec.name, total_time=total_time, total_time_str=format_time(total_time),
+                num_gpus=world_size)
+
+
+def report_metric(record: dict, run_dir: str | Path | None = None, snapshot: str | Path | None = None) -> str:
+    """Append the record (plus `snapshot_pkl`, relative to run_dir, and `timestamp`) to run_dir/metric-<name>.jsonl.
+
+    Returns the JSON line. Under torch.distributed only rank 0 writes.
+    """
+    if run_dir is not None and snapshot is not None:
+        snapshot = Path(os.path.relpath(snapshot, run_dir)).as_posix()
+    line = json.dumps(dict(record, snapshot_pkl=None if snapshot is None else str(snapshot), timestamp=time.time()))
+    is_leader = not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+    if run_dir is not None and is_leader:
+        with open(Path(run_dir) / f"metric-{record['metric']}.jsonl", "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+    return line
+
+
+def format_results(records: list[dict]) -> str:
+    """A plain-text table of result records: one row per value, with the time each metric took."""
+    rows = [(r["metric"], key, f"{value:.6g}", r["total_time_str"])
+            for r in records for key, value in r["results"].items()]
+    header = ("metric", "result", "value", "time")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in [header, *rows]]
+    return "\n".join(line.rstrip() for line in lines)

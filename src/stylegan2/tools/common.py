@@ -1,0 +1,169 @@
+"""What every tool shares: parsing seed lists, picking a device, loading G, and seeds -> latents."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from ..io import load_network
+from ..models import Generator
+
+NOISE_MODES = ("const", "random", "none")
+MAX_SEED = 2**32 - 1  # np.random.RandomState accepts seeds in [0, 2**32)
+
+Network = str | os.PathLike | Generator
+
+
+class ToolError(ValueError):
+    """An input a tool cannot use; the message names the option or file and what to do."""
+
+
+def parse_int_list(text: str, option: str) -> list[int]:
+    """'0-7,42' -> [0, 1, ..., 7, 42]; ranges are inclusive and must ascend; no duplicates."""
+    prefix = f"{option}: " if option else ""
+    values: list[int] = []
+    for part in text.replace(" ", "").split(","):
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if match is None:
+            raise ToolError(f"{prefix}cannot read {part!r} in {text!r}; use numbers and ranges like 0-7,42")
+        start = int(match.group(1))
+        stop = int(match.group(2)) if match.group(2) is not None else start
+        if stop < start:
+            raise ToolError(f"{prefix}range {part!r} runs backwards; write it as {stop}-{start}")
+        values.extend(range(start, stop + 1))
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ToolError(f"{prefix}{repeated[0]} is listed more than once in {text!r}")
+    return values
+
+
+def parse_seeds(text: str | Sequence[int], option: str = "--seeds") -> list[int]:
+    """Seeds from text ('0-7,42') or a list, checked to be valid NumPy seeds."""
+    prefix = f"{option}: " if option else ""
+    seeds = parse_int_list(text, option) if isinstance(text, str) else [int(s) for s in text]
+    if not seeds:
+        raise ToolError(f"{prefix}no seeds given")
+    bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
+    if bad:
+        raise ToolError(f"{prefix}seed {bad[0]} is outside 0..{MAX_SEED}")
+    return seeds
+
+
+def parse_grid(text: str | tuple[int, int], option: str = "--grid") -> tuple[int, int]:
+    """'4x2' -> (columns 4, rows 2)."""
+    prefix = f"{option}: " if option else ""
+    if isinstance(text, tuple):
+        cols, rows = text
+    else:
+        match = re.fullmatch(r"(\d+)x(\d+)", text.strip().lower())
+        if match is None:
+            raise ToolError(f"{prefix}expected COLSxROWS such as 4x2, got {text!r}")
+        cols, rows = int(match.group(1)), int(match.group(2))
+    if cols < 1 or rows < 1:
+        raise ToolError(f"{prefix}columns and rows must be at least 1, got {cols}x{rows}")
+    return cols, rows
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """The requested device, defaulting to CUDA when available; a clear error if CUDA is asked for but absent."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ToolError("--device cuda: no CUDA device is available here; use --device cpu")
+    return device
+
+
+def load_generator(network: Network, device: str | torch.device | None = None) -> Generator:
+    """G in eval mode on `device`: a Generator as given, or G_ema (else G) from any file `load_network` reads.
+
+    A Generator passed in is switched to eval mode and, if `device` is given, moved there.
+    """
+    if isinstance(network, Generator):
+        return network.eval().to(resolve_device(device) if device is not None else generator_device(network))
+    if isinstance(network, torch.nn.Module):
+        raise ToolError(f"expected a Generator, got a {type(network).__name__}")
+    path = Path(network).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such network file (--network)")
+    networks = load_network(path)
+    G = networks.get("G_ema") if networks.get("G_ema") is not None else networks.get("G")
+    if G is None:
+        found = ", ".join(sorted(k for k, v in networks.items() if v is not None)) or "nothing"
+        raise ToolError(f"{path}: holds no generator (found {found}); pass a file with G_ema or G")
+    if not isinstance(G, Generator):
+        raise ToolError(f"{path}: its generator is a {type(G).__name__}, not a stylegan2 Generator")
+    return G.eval().requires_grad_(False).to(resolve_device(device))
+
+
+def generator_device(G: Generator) -> torch.device:
+    """The device G's weights live on."""
+    return next(G.parameters()).device
+
+
+def seed_latent(G: Generator, seed: int) -> torch.Tensor:
+    """z [1, z_dim] for a seed, drawn exactly as NVIDIA's generate.py draws it (so images match theirs)."""
+    z = np.random.RandomState(seed).randn(1, G.z_dim)
+    return torch.from_numpy(z).to(device=generator_device(G), dtype=torch.float32)
+
+
+def class_label(G: Generator, class_idx: int | None) -> torch.Tensor | None:
+    """One-hot c [1, c_dim] for a conditional G; None for an unconditional one. Checks --class."""
+    if G.c_dim == 0:
+        if class_idx is not None:
+            raise ToolError(f"--class {class_idx}: this network is unconditional (no class labels); drop --class")
+        return None
+    if class_idx is None:
+        raise ToolError(f"this network is conditional with {G.c_dim} classes: choose one with --class 0..{G.c_dim - 1}")
+    if not 0 <= class_idx < G.c_dim:
+        raise ToolError(f"--class {class_idx} is out of range: this network has classes 0..{G.c_dim - 1}")
+    c = torch.zeros([1, G.c_dim], device=generator_device(G))
+    c[0, class_idx] = 1
+    return c
+
+
+def check_noise_mode(noise_mode: str) -> str:
+    """Reject unknown noise modes by name."""
+    if noise_mode not in NOISE_MODES:
+        raise ToolError(f"--noise-mode must be one of {', '.join(NOISE_MODES)}, got {noise_mode!r}")
+    return noise_mode
+
+
+def check_truncation_cutoff(G: Generator, truncation_cutoff: int | None) -> int | None:
+    """The cutoff counts ws from the coarsest layer; it must lie within 0..num_ws."""
+    if truncation_cutoff is not None and not 0 <= truncation_cutoff <= G.num_ws:
+        raise ToolError(f"--trunc-cutoff {truncation_cutoff} is out of range: this network has {G.num_ws} ws (0..{G.num_ws})")
+    return truncation_cutoff
+
+
+def check_inputs(G: Generator, class_idx: int | None = None, truncation_cutoff: int | None = None) -> None:
+    """Validate --class and --trunc-cutoff against the network before any work is done."""
+    class_label(G, class_idx)
+    check_truncation_cutoff(G, truncation_cutoff)
+
+
+def seed_ws(
+    G: Generator,
+    seed: int,
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    class_idx: int | None = None,
+) -> torch.Tensor:
+    """ws [1, num_ws, w_dim] for a seed (mapping of its z, truncated toward w_avg)."""
+    z = seed_latent(G, seed)
+    return G.mapping(z, class_label(G, class_idx), truncation_psi=float(truncation_psi),
+                     truncation_cutoff=check_truncation_cutoff(G, truncation_cutoff))
+
+
+@contextlib.contextmanager
+def seeded_noise(seed: int, device: torch.device) -> Iterator[None]:
+    """Make noise_mode='random' reproducible per seed without touching the caller's global RNG state."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield

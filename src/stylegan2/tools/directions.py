@@ -1,0 +1,76 @@
+"""`stylegan2 directions`: SeFa directions saved to a file, with a strip image per direction."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..models import Generator
+from .common import Network, ToolError, check_inputs, check_noise_mode, load_generator, parse_seeds, seed_ws
+from .files import check_outputs, image_grid, save_image
+from .generate import synthesize
+from .sefa import Directions, factorize, save_directions
+
+DIRECTIONS_FILE = "directions.npz"
+
+
+def direction_strip(
+    G: Generator,
+    found: Directions,
+    index: int,
+    seeds: Sequence[int] | str = (0,),
+    strength: float = 3.0,
+    steps: int = 7,
+    truncation_psi: float = 1.0,
+    class_idx: int | None = None,
+    noise_mode: str = "const",
+) -> np.ndarray:
+    """uint8 image [rows * H, steps * W, C]: one row per seed, strengths from -strength to +strength."""
+    if steps < 2:
+        raise ToolError(f"--steps {steps}: a strip needs at least 2 steps")
+    seeds = parse_seeds(seeds)
+    strengths = np.linspace(-strength, strength, steps)
+    images = []
+    for seed in seeds:
+        ws = seed_ws(G, seed, truncation_psi, None, class_idx)
+        images += [synthesize(G, found.move(ws, index, s), noise_mode, noise_seed=seed) for s in strengths]
+    return image_grid(np.concatenate(images), cols=steps, rows=len(seeds))
+
+
+def find_directions(
+    network: Network,
+    outdir: str | os.PathLike = "out",
+    *,
+    layers: str | list[int] = "all",
+    strips: int = 5,
+    seeds: Sequence[int] | str = (0,),
+    strength: float = 3.0,
+    steps: int = 7,
+    truncation_psi: float = 1.0,
+    class_idx: int | None = None,
+    noise_mode: str = "const",
+    force: bool = False,
+    device: str | torch.device | None = None,
+) -> list[Path]:
+    """Write directions.npz (SeFa) and directionNN.png strips for the `strips` strongest directions."""
+    if strips < 0:
+        raise ToolError(f"--strips {strips}: must be 0 or more")
+    check_noise_mode(noise_mode)
+    seeds = parse_seeds(seeds)
+    G = load_generator(network, device)
+    check_inputs(G, class_idx)
+    strips = min(strips, G.w_dim)
+    outdir = Path(outdir)
+    paths = [outdir / DIRECTIONS_FILE] + [outdir / f"direction{i:02d}.png" for i in range(strips)]
+    check_outputs(paths, force)
+
+    found = factorize(G, layers)
+    written = [save_directions(paths[0], found)]
+    for i, path in enumerate(paths[1:]):
+        strip = direction_strip(G, found, i, seeds, strength, steps, truncation_psi, class_idx, noise_mode)
+        written.append(save_image(path, strip))
+    return written

@@ -1,0 +1,202 @@
+"""Images and videos in and out: uint8 conversion, grids, safe writes, video encoding, target images."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import warnings
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import PIL.Image
+import torch
+from PIL import GifImagePlugin
+
+from .common import ToolError
+
+PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+VIDEO_FORMATS = ("auto", "mp4", "gif")
+VIDEO_EXTRA_HINT = "MP4 needs imageio and imageio-ffmpeg: pip install 'stylegan2[video]'"
+
+
+class OutputExistsError(FileExistsError):
+    """An output file is already there and --force was not given."""
+
+
+def to_uint8(img: torch.Tensor) -> np.ndarray:
+    """Synthesis output [N, C, H, W] in about [-1, 1] -> uint8 [N, H, W, C], NVIDIA's rounding."""
+    return (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+
+def to_pil(image: np.ndarray) -> PIL.Image.Image:
+    """uint8 [H, W, C] -> PIL image; one channel is saved as grayscale 'L'."""
+    channels = image.shape[2]
+    if channels not in PIL_MODES:
+        raise ToolError(f"cannot save images with {channels} channels (supported: 1, 3, 4)")
+    return PIL.Image.fromarray(image[:, :, 0] if channels == 1 else image, PIL_MODES[channels])
+
+
+def image_grid(images: np.ndarray, cols: int, rows: int) -> np.ndarray:
+    """uint8 [N, H, W, C] -> [rows * H, cols * W, C], filled row by row; empty cells stay black."""
+    n, h, w, c = images.shape
+    if n > cols * rows:
+        raise ToolError(f"--grid {cols}x{rows} has {cols * rows} cells but there are {n} images; enlarge the grid")
+    cells = np.zeros([rows * cols, h, w, c], dtype=np.uint8)
+    cells[:n] = images
+    return cells.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
+
+
+def check_outputs(paths: Sequence[Path], force: bool) -> None:
+    """Refuse, before any work, to overwrite existing outputs unless forced."""
+    existing = [p for p in paths if p.exists()]
+    if existing and not force:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise OutputExistsError(f"{existing[0]} already exists{more}; pass --force (force=True) to overwrite, "
+                                "or choose another --outdir")
+    directories = [p for p in existing if p.is_dir()]
+    if directories:
+        raise OutputExistsError(f"{directories[0]} is a directory; it cannot be replaced by an output file")
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
+    """Write through a temporary file next to `path` (same suffix, for format detection), then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def save_image(path: Path, image: np.ndarray) -> Path:
+    """Save uint8 [H, W, C] as PNG atomically."""
+    pil = to_pil(image)
+    return write_atomically(path, lambda tmp: pil.save(tmp, format="PNG"))
+
+
+def save_npz(path: Path, **arrays: np.ndarray) -> Path:
+    """Save arrays to .npz atomically (plain arrays, loadable with allow_pickle=False)."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return write_atomically(path, write)
+
+
+def mp4_available() -> bool:
+    """True when imageio with its ffmpeg binary package is installed."""
+    return importlib.util.find_spec("imageio") is not None and importlib.util.find_spec("imageio_ffmpeg") is not None
+
+
+def video_suffix(video_format: str) -> str:
+    """'.mp4' or '.gif' for a requested format; 'auto' picks MP4 when it can be written."""
+    if video_format not in VIDEO_FORMATS:
+        raise ToolError(f"--format must be one of {', '.join(VIDEO_FORMATS)}, got {video_format!r}")
+    if video_format == "mp4" and not mp4_available():
+        raise ToolError(f"--format mp4: {VIDEO_EXTRA_HINT}; or use --format gif")
+    if video_format == "auto":
+        return ".mp4" if mp4_available() else ".gif"
+    return f".{video_format}"
+
+
+class GifStream:
+    """Animated GIF written frame by frame, each with its own palette and every frame kept.
+
+    Pillow's `save_all` would merge identical consecutive frames (e.g. at the turning point of a
+    two-seed loop), so the frames are encoded one at a time with its GIF block writers instead.
+    """
+
+    def __init__(self, path: Path, fps: float) -> None:
+        self.file = open(path, "wb")
+        self.duration_ms = 1000.0 / fps
+        self.started = False
+
+    def append(self, image: PIL.Image.Image) -> None:
+        frame = image if image.mode == "L" else image.convert("RGB").quantize(256)
+        if not self.started:
+            header, _ = GifImagePlugin.getheader(frame, info={"loop": 0})  # loop forever
+            self.file.write(b"".join(header))
+            self.started = True
+        self.file.write(b"".join(GifImagePlugin.getdata(frame, duration=self.duration_ms, include_color_table=True)))
+
+    def close(self) -> None:
+        self.file.write(b";")  # GIF trailer
+        self.file.close()
+
+
+class VideoWriter:
+    """Appends uint8 frames [H, W, C] to an MP4 (imageio-ffmpeg) or animated GIF, written atomically."""
+
+    def __init__(self, path: Path, fps: float) -> None:
+        if path.suffix not in (".mp4", ".gif"):
+            raise ToolError(f"{path}: videos are written as .mp4 or .gif")
+        self.path = path
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+        self.num_frames = 0
+        if path.suffix == ".mp4":
+            import imageio.v2 as imageio  # optional dependency: the `video` extra
+            self.stream = imageio.get_writer(self.tmp, format="FFMPEG", mode="I", fps=float(fps), codec="libx264",
+                                             quality=8, macro_block_size=1, ffmpeg_log_level="error")
+        else:
+            self.stream = GifStream(self.tmp, float(fps))
+
+    def append(self, frame: np.ndarray) -> None:
+        """Add one uint8 frame [H, W, C]."""
+        if isinstance(self.stream, GifStream):
+            self.stream.append(to_pil(frame))
+        else:
+            self.stream.append_data(np.repeat(frame, 3, axis=2) if frame.shape[2] == 1 else frame[:, :, :3])
+        self.num_frames += 1
+
+    def close(self) -> Path:
+        """Finish the file and move it into place."""
+        if self.num_frames == 0:
+            self.abort()
+            raise ToolError(f"{self.path}: no frames to write")
+        try:
+            self.stream.close()
+            os.replace(self.tmp, self.path)
+        finally:
+            self.tmp.unlink(missing_ok=True)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop a partly written video."""
+        self.stream.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def load_target_image(path: str | os.PathLike, resolution: int, channels: int) -> np.ndarray:
+    """Read an image for projection as uint8 [H, W, C] at the network's size and channels.
+
+    Non-square images are center-cropped and other sizes resized (Lanczos), each with a warning.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such target image (--target)")
+    try:
+        with PIL.Image.open(path) as opened:
+            image = opened.copy()
+    except (OSError, PIL.Image.DecompressionBombError) as err:
+        raise ToolError(f"{path}: cannot read as an image ({err})") from err
+    mode = PIL_MODES.get(channels)
+    if mode is None:
+        raise ToolError(f"cannot project onto a network with {channels} image channels (supported: 1, 3, 4)")
+    if image.mode != mode:
+        warnings.warn(f"{path}: converted from {image.mode} to {mode} to match the network's {channels} channel(s)",
+                      stacklevel=2)
+        image = image.convert(mode)
+    w, h = image.size
+    if w != h:
+        s = min(w, h)
+        warnings.warn(f"{path}: {w}x{h} is not square; center-cropped to {s}x{s}", stacklevel=2)
+        image = image.crop(((w - s) // 2, (h - s) // 2, (w + s) // 2, (h + s) // 2))
+    if image.size != (resolution, resolution):
+        warnings.warn(f"{path}: resized from {image.size[0]}x{image.size[1]} to the network's "
+                      f"{resolution}x{resolution}", stacklevel=2)
+        image = image.resize((resolution, resolution), PIL.Image.Resampling.LANCZOS)
+    array = np.array(image, dtype=np.uint8)  # a writable copy
+    return array[:, :, None] if array.ndim == 2 else array

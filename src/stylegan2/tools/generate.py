@@ -1,0 +1,126 @@
+"""Images from seeds or saved ws: one PNG per seed (as NVIDIA's generate.py names them) or a grid."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..models import Generator
+from .common import (Network, ToolError, check_inputs, check_noise_mode, generator_device, load_generator, parse_grid,
+                     parse_seeds, seed_ws, seeded_noise)
+from .sefa import Directions, load_directions
+from .files import check_outputs, image_grid, save_image, to_uint8
+
+
+@torch.no_grad()
+def synthesize(G: Generator, ws: torch.Tensor, noise_mode: str = "const", noise_seed: int = 0) -> np.ndarray:
+    """ws [N, num_ws, w_dim] -> uint8 images [N, H, W, C]; random noise is drawn from `noise_seed`."""
+    with seeded_noise(noise_seed, generator_device(G)):
+        return to_uint8(G.synthesis(ws.to(generator_device(G)), noise_mode=check_noise_mode(noise_mode)))
+
+
+@torch.no_grad()
+def seed_images(
+    G: Generator,
+    seeds: Sequence[int] | str,
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    class_idx: int | None = None,
+    noise_mode: str = "const",
+    directions: Directions | None = None,
+    index: int = 0,
+    strength: float = 0.0,
+) -> np.ndarray:
+    """uint8 images [N, H, W, C] for seeds, each rendered alone so it never depends on the other seeds."""
+    images = []
+    for seed in parse_seeds(seeds):
+        ws = seed_ws(G, seed, truncation_psi, truncation_cutoff, class_idx)  # [1, num_ws, w_dim]
+        if directions is not None:
+            ws = directions.move(ws, index, strength)
+        images.append(synthesize(G, ws, noise_mode, noise_seed=seed))
+    return np.concatenate(images)
+
+
+def load_projected_w(path: str | os.PathLike, G: Generator) -> torch.Tensor:
+    """ws [N, num_ws, w_dim] from a projection result (.npz with key 'w', as NVIDIA's projector writes)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file (--projected-w)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            data = dict(npz)
+    except (OSError, ValueError) as err:
+        raise ToolError(f"{path}: cannot read as .npz ({err})") from err
+    if "w" not in data:
+        raise ToolError(f"{path}: has no array 'w'; pass a projected_w.npz written by `stylegan2 project`")
+    w = torch.from_numpy(data["w"].astype(np.float32))
+    if w.ndim != 3 or w.shape[1:] != (G.num_ws, G.w_dim):
+        raise ToolError(f"{path}: w has shape {list(w.shape)}, but this network needs [N, {G.num_ws}, {G.w_dim}]; "
+                        "was it projected with another network?")
+    return w.to(generator_device(G))
+
+
+def _direction_suffix(directions: Directions | None, index: int, strength: float) -> str:
+    return "" if directions is None else f"-dir{index}{float(strength):+g}"
+
+
+def generate_images(
+    network: Network,
+    seeds: Sequence[int] | str | None = None,
+    outdir: str | os.PathLike = "out",
+    *,
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    class_idx: int | None = None,
+    noise_mode: str = "const",
+    grid: str | tuple[int, int] | None = None,
+    projected_w: str | os.PathLike | None = None,
+    direction: str | os.PathLike | Directions | None = None,
+    index: int = 0,
+    strength: float = 0.0,
+    force: bool = False,
+    device: str | torch.device | None = None,
+) -> list[Path]:
+    """Write seedNNNN.png per seed (or projNN.png per saved w), or one grid.png; returns the paths written.
+
+    `direction` (a file from `stylegan2 directions`) moves every w by `strength` along direction `index`.
+    """
+    if (seeds is None) == (projected_w is None):
+        raise ToolError("give either --seeds or --projected-w (exactly one of them)")
+    check_noise_mode(noise_mode)
+    seeds = parse_seeds(seeds) if seeds is not None else None
+    cols_rows = parse_grid(grid) if grid is not None else None
+    directions = load_directions(direction) if isinstance(direction, (str, os.PathLike)) else direction
+    G = load_generator(network, device)
+    check_inputs(G, class_idx, truncation_cutoff)
+    if directions is not None:
+        directions.check(index, G.num_ws, G.w_dim)
+    suffix = _direction_suffix(directions, index, strength)
+    outdir = Path(outdir)
+
+    if seeds is not None:
+        names = [f"seed{seed:04d}{suffix}.png" for seed in seeds]
+    else:
+        ws = load_projected_w(projected_w, G)
+        names = [f"proj{i:02d}{suffix}.png" for i in range(len(ws))]
+    if cols_rows is not None:
+        if len(names) > cols_rows[0] * cols_rows[1]:
+            raise ToolError(f"--grid {cols_rows[0]}x{cols_rows[1]} has {cols_rows[0] * cols_rows[1]} cells for "
+                            f"{len(names)} images; enlarge the grid")
+        names = [f"grid{suffix}.png"]
+    paths = [outdir / name for name in names]
+    check_outputs(paths, force)
+
+    if seeds is not None:
+        images = seed_images(G, seeds, truncation_psi, truncation_cutoff, class_idx, noise_mode, directions, index, strength)
+    else:
+        if directions is not None:
+            ws = directions.move(ws, index, strength)
+        images = np.concatenate([synthesize(G, w[None], noise_mode, noise_seed=i) for i, w in enumerate(ws)])
+    if cols_rows is not None:
+        return [save_image(paths[0], image_grid(images, *cols_rows))]
+    return [save_image(path, image) for path, image in zip(paths, images)]

@@ -1,0 +1,144 @@
+"""Closed-form factorization (SeFa, Shen & Zhou 2021): latent directions from the style modulation weights.
+
+Each synthesis layer turns w into styles with an affine map A (styles = A w + b). A direction n moves
+the styles by A n, so the directions that change the styles most are the top eigenvectors of
+A^T A, with A stacked over the chosen layers (each row normalized, as the SeFa code does). No
+sampling or training is involved.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..models import Generator
+from ..nn.layers import FullyConnectedLayer
+from .common import ToolError, parse_int_list
+from .files import save_npz
+
+LAYER_PRESETS = ("all", "coarse", "middle", "fine")
+
+
+@dataclass(frozen=True)
+class ModulationLayer:
+    """One affine (w -> styles) layer of the synthesis network and the ws index it reads."""
+
+    name: str  # e.g. 'b8.conv0.affine'
+    ws_index: int
+    affine: FullyConnectedLayer
+
+
+@dataclass(frozen=True)
+class Directions:
+    """Unit directions in W, strongest first, and the ws indices (layers) they act on."""
+
+    directions: np.ndarray  # [k, w_dim], orthonormal rows
+    eigenvalues: np.ndarray  # [k], descending
+    layers: list[int]  # ws indices that a move changes
+    layer_names: list[str]  # the affine layers factorized
+
+    def check(self, index: int, num_ws: int, w_dim: int) -> None:
+        """Fail clearly if direction `index` does not exist or the file belongs to another network shape."""
+        if not 0 <= index < len(self.directions):
+            raise ToolError(f"--index {index} is out of range: the directions file has {len(self.directions)} "
+                            f"directions (0..{len(self.directions) - 1})")
+        if self.directions.shape[1] != w_dim or max(self.layers) >= num_ws:
+            raise ToolError(f"the directions were computed for w_dim {self.directions.shape[1]} and at least "
+                            f"{max(self.layers) + 1} ws, but this network has w_dim {w_dim} and {num_ws} ws")
+
+    def move(self, ws: torch.Tensor, index: int, strength: float) -> torch.Tensor:
+        """ws [N, num_ws, w_dim] moved by `strength` along direction `index` on this file's layers."""
+        self.check(index, ws.shape[1], ws.shape[2])
+        step = torch.as_tensor(self.directions[index], dtype=ws.dtype, device=ws.device) * float(strength)
+        moved = ws.clone()
+        moved[:, self.layers] += step
+        return moved
+
+
+def modulation_layers(G: Generator) -> list[ModulationLayer]:
+    """Every affine layer of G's synthesis network in order, with the index of the w it consumes."""
+    layers = []
+    w_idx = 0
+    for res in G.synthesis.block_resolutions:
+        block = getattr(G.synthesis, f"b{res}")
+        convs = ["conv1"] if block.in_channels == 0 else ["conv0", "conv1"]
+        for offset, conv in enumerate(convs):
+            layers.append(ModulationLayer(f"b{res}.{conv}.affine", w_idx + offset, getattr(block, conv).affine))
+        if block.num_torgb:
+            layers.append(ModulationLayer(f"b{res}.torgb.affine", w_idx + block.num_conv, block.torgb.affine))
+        w_idx += block.num_conv
+    return layers
+
+
+def select_ws_indices(G: Generator, layers: str | list[int] = "all", option: str = "--layers") -> list[int]:
+    """ws indices from 'all', 'coarse' (4-8 px), 'middle' (16-32 px), 'fine' (64 px up) or a list/'0-3'."""
+    if isinstance(layers, str) and layers in LAYER_PRESETS:
+        # ws 0-3 drive the 4 and 8 px blocks, 4-7 the 16 and 32 px blocks (the paper's coarse/middle/fine).
+        bounds = {"all": (0, G.num_ws), "coarse": (0, 4), "middle": (4, 8), "fine": (8, G.num_ws)}[layers]
+        indices = list(range(bounds[0], min(bounds[1], G.num_ws)))
+        if not indices:
+            raise ToolError(f"{option} {layers} selects no layers: this network has only {G.num_ws} ws (0..{G.num_ws - 1})")
+        return indices
+    indices = parse_int_list(layers, option) if isinstance(layers, str) else [int(i) for i in layers]
+    if not indices:
+        raise ToolError(f"{option}: no layers given; name ws indices such as 0-3, or one of {', '.join(LAYER_PRESETS)}")
+    bad = [i for i in indices if not 0 <= i < G.num_ws]
+    if bad:
+        raise ToolError(f"{option}: {bad[0]} is out of range; this network has ws 0..{G.num_ws - 1}"
+                        f" (or use {', '.join(LAYER_PRESETS)})")
+    return indices
+
+
+def factorize(G: Generator, layers: str | list[int] = "all") -> Directions:
+    """SeFa: eigenvectors of A^T A for the affine layers reading the chosen ws indices, largest first.
+
+    As in the SeFa code, a ws index read by convolutions uses their affines; the last index, read
+    only by the final toRGB, uses that toRGB's affine.
+    """
+    indices = select_ws_indices(G, layers)
+    all_layers = modulation_layers(G)
+    conv_indices = {m.ws_index for m in all_layers if ".conv" in m.name}
+    chosen = [m for m in all_layers
+              if m.ws_index in indices and (".conv" in m.name or m.ws_index not in conv_indices)]
+    weight = torch.cat([m.affine.weight.detach().to("cpu", torch.float64) for m in chosen])  # [sum channels, w_dim]
+    weight = weight / weight.norm(dim=1, keepdim=True)
+    eigenvalues, eigenvectors = torch.linalg.eigh(weight.T @ weight)  # ascending; columns are eigenvectors
+    order = torch.argsort(eigenvalues, descending=True)
+    return Directions(
+        directions=eigenvectors[:, order].T.to(torch.float32).numpy(),  # [w_dim, w_dim]
+        eigenvalues=eigenvalues[order].to(torch.float32).numpy(),
+        layers=indices,
+        layer_names=[m.name for m in chosen],
+    )
+
+
+def save_directions(path: str | os.PathLike, found: Directions) -> Path:
+    """Write directions as .npz: directions [k, w_dim], eigenvalues [k], layers (ws indices), layer_names."""
+    return save_npz(Path(path), directions=found.directions, eigenvalues=found.eigenvalues,
+                    layers=np.asarray(found.layers, dtype=np.int64), layer_names=np.asarray(found.layer_names))
+
+
+def load_directions(path: str | os.PathLike) -> Directions:
+    """Read a directions .npz written by `save_directions` (no pickled objects are loaded)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such directions file (--direction)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            data = dict(npz)
+    except (OSError, ValueError) as err:
+        raise ToolError(f"{path}: cannot read as a directions .npz ({err})") from err
+    missing = [k for k in ("directions", "eigenvalues", "layers") if k not in data]
+    if missing:
+        raise ToolError(f"{path}: not a directions file (missing {', '.join(missing)}); "
+                        "create one with `stylegan2 directions`")
+    return Directions(
+        directions=data["directions"].astype(np.float32),
+        eigenvalues=data["eigenvalues"].astype(np.float32),
+        layers=[int(i) for i in data["layers"]],
+        layer_names=[str(n) for n in data.get("layer_names", [])],
+    )

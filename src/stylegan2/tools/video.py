@@ -1,0 +1,113 @@
+"""Looping interpolation videos through seeds: spherical in z or linear in w, optionally a grid of them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from tqdm import tqdm
+
+from ..models import Generator
+from .common import (Network, ToolError, check_inputs, check_noise_mode, check_truncation_cutoff, class_label, load_generator,
+                     parse_grid, parse_seeds, seed_latent, seed_ws)
+from .files import VideoWriter, check_outputs, image_grid, video_suffix
+from .generate import synthesize
+
+SPACES = ("z", "w")
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation from a [N, D] to b [N, D] at fractions t [N]: keeps Gaussian z at a typical norm."""
+    a64, b64, t64 = a.double(), b.double(), t.double()[:, None]
+    cos = (a64 / a64.norm(dim=1, keepdim=True) * b64 / b64.norm(dim=1, keepdim=True)).sum(dim=1, keepdim=True)
+    omega = torch.arccos(cos.clamp(-1, 1))
+    sin = torch.sin(omega)
+    parallel = sin.abs() < 1e-6  # (anti)parallel vectors: fall back to linear interpolation
+    safe_sin = torch.where(parallel, torch.ones_like(sin), sin)
+    spherical = (torch.sin((1 - t64) * omega) * a64 + torch.sin(t64 * omega) * b64) / safe_sin
+    linear = (1 - t64) * a64 + t64 * b64
+    return torch.where(parallel, linear, spherical).to(a.dtype)
+
+
+@torch.no_grad()
+def interpolation_ws(
+    G: Generator,
+    seeds: Sequence[int] | str,
+    num_frames: int,
+    space: str = "z",
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    class_idx: int | None = None,
+) -> torch.Tensor:
+    """ws [num_frames, num_ws, w_dim] looping through the seeds (frame 0 is the first seed; the last leads back)."""
+    if space not in SPACES:
+        raise ToolError(f"--space must be 'z' (spherical) or 'w' (linear), got {space!r}")
+    if num_frames < 1:
+        raise ToolError(f"--frames {num_frames}: must be at least 1")
+    seeds = parse_seeds(seeds)
+    position = torch.arange(num_frames, dtype=torch.float64) * len(seeds) / num_frames  # in keyframes
+    start = position.floor().long()
+    frac = (position - start).to(torch.float32)
+    end = (start + 1) % len(seeds)
+    device = next(G.parameters()).device
+    frac = frac.to(device)
+    if space == "z":
+        z = torch.cat([seed_latent(G, s) for s in seeds])  # [K, z_dim]
+        zs = slerp(z[start], z[end], frac)  # [F, z_dim]
+        c = class_label(G, class_idx)
+        c = c.repeat(num_frames, 1) if c is not None else None
+        return G.mapping(zs, c, truncation_psi=float(truncation_psi),
+                         truncation_cutoff=check_truncation_cutoff(G, truncation_cutoff))
+    keys = torch.cat([seed_ws(G, s, truncation_psi, truncation_cutoff, class_idx) for s in seeds])  # [K, num_ws, w_dim]
+    return torch.lerp(keys[start], keys[end], frac[:, None, None])
+
+
+def render_video(
+    network: Network,
+    seeds: Sequence[int] | str,
+    outdir: str | os.PathLike = "out",
+    *,
+    frames: int = 60,
+    fps: float = 30.0,
+    grid: str | tuple[int, int] | None = None,
+    space: str = "z",
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    class_idx: int | None = None,
+    noise_mode: str = "const",
+    video_format: str = "auto",
+    force: bool = False,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> Path:
+    """Write video.mp4 (video.gif without imageio-ffmpeg) of `frames` frames; a grid splits the seeds among its cells."""
+    seeds = parse_seeds(seeds)
+    cols, rows = parse_grid(grid) if grid is not None else (1, 1)
+    cells = cols * rows
+    if len(seeds) % cells != 0 or len(seeds) // cells < 2:
+        raise ToolError(f"--seeds: {len(seeds)} seed(s) for {cells} video(s) in the grid; give at least 2 per video "
+                        f"and a multiple of {cells} in all")
+    if fps <= 0:
+        raise ToolError(f"--fps {fps}: must be positive")
+    check_noise_mode(noise_mode)
+    G = load_generator(network, device)
+    check_inputs(G, class_idx, truncation_cutoff)
+    path = Path(outdir) / f"video{video_suffix(video_format)}"
+    check_outputs([path], force)
+
+    per_cell = len(seeds) // cells
+    ws = torch.stack([interpolation_ws(G, seeds[i * per_cell:(i + 1) * per_cell], frames, space, truncation_psi,
+                                       truncation_cutoff, class_idx) for i in range(cells)])  # [cells, F, num_ws, w_dim]
+    writer = VideoWriter(path, fps)
+    try:
+        for frame in tqdm(range(frames), desc="video", unit="frame", disable=not progress):
+            images = synthesize(G, ws[:, frame], noise_mode)  # [cells, H, W, C]
+            writer.append(image_grid(images, cols, rows))
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
+
+

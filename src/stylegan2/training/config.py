@@ -1,0 +1,173 @@
+"""Training options: the official StyleGAN2-ADA presets (`--cfg`), a CPU preset, and overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A base configuration, as in the official train.py (`ref_gpus` is the GPU count it assumes)."""
+
+    ref_gpus: int
+    kimg: float
+    batch: int
+    mbstd: int
+    fmaps: float
+    lrate: float
+    gamma: float
+    ema_kimg: float
+    ema_rampup: float | None
+    map: int
+    z_dim: int = 512
+    w_dim: int = 512
+    channel_max: int = 512
+    pl_weight: float = 2.0
+    style_mixing_prob: float = 0.9
+    d_architecture: str = "resnet"
+    fp16: bool = True
+
+
+PRESETS: dict[str, Preset] = {
+    # 'auto' is filled in from the resolution and GPU count by `auto_preset`.
+    "stylegan2": Preset(ref_gpus=8, kimg=25000, batch=32, mbstd=4, fmaps=1, lrate=0.002, gamma=10, ema_kimg=10, ema_rampup=None, map=8),
+    "paper256": Preset(ref_gpus=8, kimg=25000, batch=64, mbstd=8, fmaps=0.5, lrate=0.0025, gamma=1, ema_kimg=20, ema_rampup=None, map=8),
+    "paper512": Preset(ref_gpus=8, kimg=25000, batch=64, mbstd=8, fmaps=1, lrate=0.0025, gamma=0.5, ema_kimg=20, ema_rampup=None, map=8),
+    "paper1024": Preset(ref_gpus=8, kimg=25000, batch=32, mbstd=4, fmaps=1, lrate=0.002, gamma=2, ema_kimg=10, ema_rampup=None, map=8),
+    "cifar": Preset(ref_gpus=2, kimg=100000, batch=64, mbstd=32, fmaps=1, lrate=0.0025, gamma=0.01, ema_kimg=500, ema_rampup=0.05, map=2,
+                    pl_weight=0.0, style_mixing_prob=0.0, d_architecture="orig"),
+    # Sized for a 2-core CPU at 32 px (see README, "Training on a CPU"): narrow networks, no
+    # path-length term, stronger R1 than the auto formula, short EMA.
+    "cpu": Preset(ref_gpus=1, kimg=200, batch=32, mbstd=4, fmaps=0.125, lrate=0.0025, gamma=0.05, ema_kimg=2, ema_rampup=0.05, map=2,
+                  z_dim=128, w_dim=128, channel_max=128, pl_weight=0.0, style_mixing_prob=0.0, fp16=False),
+}
+CFG_NAMES = ("auto", *PRESETS)
+
+
+def auto_preset(resolution: int, num_gpus: int) -> Preset:
+    """The official 'auto' heuristic: batch, gamma and EMA scaled to resolution and GPU count."""
+    batch = max(min(num_gpus * min(4096 // resolution, 32), 64), num_gpus)
+    return Preset(
+        ref_gpus=num_gpus, kimg=25000, batch=batch, mbstd=min(batch // num_gpus, 4),
+        fmaps=1 if resolution >= 512 else 0.5, lrate=0.002 if resolution >= 1024 else 0.0025,
+        gamma=0.0002 * resolution**2 / batch, ema_kimg=batch * 10 / 32, ema_rampup=0.05, map=2,
+    )
+
+
+@dataclass
+class TrainingOptions:
+    """Everything a training run depends on; saved as training_options.json in the run directory."""
+
+    data: str
+    outdir: str = "training-runs"
+    cfg: str = "auto"
+    # Dataset.
+    cond: bool = False
+    mirror: bool = False
+    max_size: int | None = None
+    resolution: int | None = None
+    skip_bad: bool = False
+    # Schedule and batch.
+    kimg: float = 25000
+    batch: int = 32
+    batch_gpu: int = 4
+    tick: float = 4.0
+    snap: int = 50
+    seed: int = 0
+    workers: int = 3
+    # Networks.
+    z_dim: int = 512
+    w_dim: int = 512
+    map: int = 2
+    cbase: int = 16384
+    cmax: int = 512
+    mbstd: int = 4
+    fp32: bool = False
+    d_architecture: str = "resnet"
+    freezed: int = 0
+    # Optimization and loss.
+    glr: float = 0.0025
+    dlr: float = 0.0025
+    gamma: float = 1.0
+    pl_weight: float = 2.0
+    style_mixing_prob: float = 0.9
+    g_reg_interval: int = 4
+    d_reg_interval: int = 16
+    ema_kimg: float = 10.0
+    ema_rampup: float | None = 0.05
+    # Augmentation.
+    aug: str = "ada"
+    augpipe: str = "bgc"
+    p: float = 0.0
+    target: float = 0.6
+    ada_kimg: float = 500
+    # Resume, metrics, misc.
+    resume: str | None = None
+    metrics: list[str] = field(default_factory=list)
+    grid: tuple[int, int] = (8, 8)
+    num_gpus: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def resolve_options(
+    data: str,
+    cfg: str,
+    resolution: int,
+    num_gpus: int,
+    overrides: dict[str, Any],
+) -> TrainingOptions:
+    """Fill TrainingOptions from a preset, then apply the user's overrides (None = not given)."""
+    if cfg not in CFG_NAMES:
+        raise ValueError(f"--cfg must be one of {', '.join(CFG_NAMES)}; got {cfg!r}")
+    spec = auto_preset(resolution, num_gpus) if cfg == "auto" else PRESETS[cfg]
+    batch = overrides.get("batch") or spec.batch  # total over all processes, as official
+    batch_gpu = min(max(spec.batch // spec.ref_gpus, 1), max(batch // num_gpus, 1))
+    base = dict(
+        data=data, cfg=cfg, kimg=spec.kimg, batch=batch, batch_gpu=batch_gpu,
+        z_dim=spec.z_dim, w_dim=spec.w_dim, map=spec.map, cbase=int(spec.fmaps * 32768), cmax=spec.channel_max,
+        mbstd=spec.mbstd, glr=spec.lrate, dlr=spec.lrate, gamma=spec.gamma, ema_kimg=spec.ema_kimg,
+        ema_rampup=spec.ema_rampup, pl_weight=spec.pl_weight, style_mixing_prob=spec.style_mixing_prob,
+        d_architecture=spec.d_architecture, fp32=not spec.fp16, num_gpus=num_gpus, resolution=resolution,
+    )
+    options = TrainingOptions(**base)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if not hasattr(options, key):
+            raise ValueError(f"unknown training option {key!r}")
+        setattr(options, key, value)
+    validate_options(options)
+    return options
+
+
+def for_transfer_learning(options: TrainingOptions) -> TrainingOptions:
+    """Official fine-tuning adjustments: no EMA ramp-up, and ADA reacts faster (100 kimg) unless set."""
+    return dataclasses.replace(options, ema_rampup=None, ada_kimg=100 if options.ada_kimg == 500 else options.ada_kimg)
+
+
+def validate_options(o: TrainingOptions) -> None:
+    """Reject inconsistent settings with a message that names the option."""
+    if o.batch % o.num_gpus != 0:
+        raise ValueError(f"--batch {o.batch} must be a multiple of the number of GPUs/processes ({o.num_gpus})")
+    per_gpu = o.batch // o.num_gpus
+    if o.batch_gpu > per_gpu or per_gpu % o.batch_gpu != 0:
+        raise ValueError(f"--batch-gpu {o.batch_gpu} must divide the per-process batch {per_gpu} (--batch / processes)")
+    if o.mbstd > 0 and o.batch_gpu % min(o.mbstd, o.batch_gpu) != 0:
+        raise ValueError(f"--mbstd {o.mbstd} must divide --batch-gpu {o.batch_gpu}")
+    for name in ("kimg", "tick", "glr", "dlr", "ema_kimg", "ada_kimg"):
+        if getattr(o, name) <= 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(o, name)}")
+    if o.gamma < 0:
+        raise ValueError(f"--gamma must be >= 0, got {o.gamma}")
+    if o.snap < 1:
+        raise ValueError(f"--snap must be at least 1 tick, got {o.snap}")
+    if o.freezed < 0:
+        raise ValueError(f"--freezed must be >= 0, got {o.freezed}")
+    if o.aug not in ("ada", "noaug", "fixed", "diffaug"):
+        raise ValueError(f"--aug must be ada, noaug, fixed or diffaug; got {o.aug!r}")
+    if not 0 <= o.p <= 1:
+        raise ValueError(f"--p must be in [0, 1], got {o.p}")

@@ -1,0 +1,1 @@
+"""Small helpers shared by training and tools: image conversion and atomic file writes."""

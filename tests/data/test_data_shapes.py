@@ -1,0 +1,96 @@
+"""builtin:shapes: deterministic random-access rendering whose masks, labels and colours agree."""
+
+import numpy as np
+import pytest
+from scipy.spatial import ConvexHull
+
+from stylegan2.data import SHAPE_CLASSES, paint, render_shape
+
+
+def mask_descriptors(mask: np.ndarray) -> tuple[float, float]:
+    """Rotation-invariant (area / max radius^2, area / convex hull area) of a mask, in pixel units."""
+    ys, xs = np.nonzero(mask)
+    points = np.stack([xs, ys], 1) + 0.5
+    centre = points.mean(0)
+    corners = (points[:, None] + np.array([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]])).reshape(-1, 2)
+    r_max = np.linalg.norm(corners - centre, axis=1).max()
+    return len(points) / r_max**2, len(points) / ConvexHull(corners).volume
+
+
+def test_same_seed_and_index_render_the_same_item():
+    a, b = render_shape(17, 32, seed=5), render_shape(17, 32, seed=5)
+    np.testing.assert_array_equal(a.image, b.image)
+    np.testing.assert_array_equal(a.mask, b.mask)
+    assert a.label == b.label
+
+
+def test_different_seeds_render_different_items():
+    assert not np.array_equal(render_shape(3, 32, seed=0).image, render_shape(3, 32, seed=1).image)
+
+
+def test_sample_types_and_shapes():
+    sample = render_shape(0, 16)
+    assert sample.image.shape == (3, 16, 16) and sample.image.dtype == np.uint8
+    assert sample.mask.shape == (16, 16) and sample.mask.dtype == bool
+    assert sample.fg_color.shape == (3,) and sample.bg_color.shape == (3,)
+    assert isinstance(sample.label, int)
+
+
+def test_image_is_the_mask_painted_with_the_two_colours():
+    for index in range(10):
+        sample = render_shape(index, 32, seed=2)
+        pixels = sample.image.reshape(3, -1).T  # [H * W, 3]
+        mask = sample.mask.reshape(-1)
+        assert (pixels[mask] == sample.fg_color).all() and (pixels[~mask] == sample.bg_color).all()
+        assert mask.any() and not mask.all()
+        np.testing.assert_array_equal(paint(sample.mask, sample.fg_color, sample.bg_color), sample.image)
+
+
+def test_every_shape_lies_inside_the_image_and_covers_part_of_it():
+    for index in range(50):
+        mask = render_shape(index, 32).mask
+        assert 0.03 < mask.mean() < 0.6
+        assert not (mask[0].all() or mask[-1].all() or mask[:, 0].all() or mask[:, -1].all())
+
+
+def test_labels_cycle_through_all_classes():
+    assert [render_shape(i).label for i in range(10)] == [i % len(SHAPE_CLASSES) for i in range(10)]
+
+
+@pytest.mark.parametrize("label, compactness, solidity", [
+    (0, np.pi, 1.0),  # circle
+    (1, 2.0, 1.0),  # square of circumradius 1
+    (2, 3 * np.sqrt(3) / 4, 1.0),  # equilateral triangle
+    (3, 1.32, 0.56),  # five-pointed star, inner radius 0.45
+    (4, 1.87, 0.68),  # plus-shaped cross, arm half-width 0.3
+])
+def test_mask_has_the_geometry_of_its_label(label, compactness, solidity):
+    for index in range(label, 25, len(SHAPE_CLASSES)):
+        measured = mask_descriptors(render_shape(index, 128, seed=4).mask)
+        np.testing.assert_allclose(measured, (compactness, solidity), rtol=0.12)
+
+
+def test_colours_are_independent_of_resolution_and_far_apart():
+    for index in range(20):
+        small, large = render_shape(index, 16, seed=9), render_shape(index, 64, seed=9)
+        np.testing.assert_array_equal(small.fg_color, large.fg_color)
+        np.testing.assert_array_equal(small.bg_color, large.bg_color)
+        assert np.linalg.norm(small.fg_color.astype(float) - small.bg_color) >= 96
+
+
+def test_structure_scales_with_resolution():
+    small, large = render_shape(8, 16).mask, render_shape(8, 64).mask
+    assert np.mean(large.reshape(16, 4, 16, 4).mean((1, 3)).round() == small) > 0.9
+
+
+def test_structure_and_texture_vary_independently():
+    samples = [render_shape(i, 16) for i in range(200)]
+    area = np.array([s.mask.mean() for s in samples])
+    brightness = np.array([s.fg_color.mean() for s in samples])
+    assert abs(np.corrcoef(area, brightness)[0, 1]) < 0.2
+    assert len({tuple(s.fg_color) for s in samples}) > 150 and len({s.mask.tobytes() for s in samples}) > 150
+
+
+def test_negative_index_is_refused():
+    with pytest.raises(ValueError, match="index must be >= 0"):
+        render_shape(-1)

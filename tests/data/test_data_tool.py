@@ -1,0 +1,217 @@
+"""convert_dataset and `stylegan2 dataset`: NVIDIA's zip layout, transforms, labels, safety."""
+
+import json
+import zipfile
+
+import numpy as np
+import PIL.Image
+import pytest
+from click.testing import CliRunner
+
+from stylegan2.cli import main
+from stylegan2.data import DatasetError, convert_dataset, open_dataset, render_shape
+
+
+def test_folder_round_trips_through_the_tool(tmp_path, make_folder, images_rgb):
+    folder = make_folder(images_rgb, labels=[2, 0, 1, 1, 0, 2])
+    summary = convert_dataset(folder, tmp_path / "out.zip")
+    assert (summary.num_images, summary.resolution, summary.num_channels, summary.has_labels) == (6, 16, 3, True)
+    original, converted = open_dataset(folder, use_labels=True), open_dataset(tmp_path / "out.zip", use_labels=True)
+    for i in range(6):
+        np.testing.assert_array_equal(converted[i][0], original[i][0])
+        np.testing.assert_array_equal(converted[i][1], original[i][1])
+
+
+def test_output_uses_nvidias_layout_uncompressed(tmp_path, make_folder, images_rgb):
+    convert_dataset(make_folder(images_rgb, labels=[0, 1, 0, 1, 0, 1]), tmp_path / "out.zip")
+    with zipfile.ZipFile(tmp_path / "out.zip") as z:
+        names = z.namelist()
+        assert names == [f"00000/img{i:08d}.png" for i in range(6)] + ["dataset.json"]
+        assert all(info.compress_type == zipfile.ZIP_STORED for info in z.infolist())
+        assert json.loads(z.read("dataset.json")) == {"labels": [[f"00000/img{i:08d}.png", i % 2] for i in range(6)]}
+
+
+def test_folder_index_changes_every_thousand_images(tmp_path):
+    convert_dataset("builtin:shapes?n=1001", tmp_path / "s.zip", resolution=4)
+    with zipfile.ZipFile(tmp_path / "s.zip") as z:
+        assert "00001/img00001000.png" in z.namelist() and "00000/img00000999.png" in z.namelist()
+
+
+def test_no_labels_are_written_as_null(tmp_path, make_folder, images_rgb):
+    convert_dataset(make_folder(images_rgb), tmp_path / "out.zip")
+    with zipfile.ZipFile(tmp_path / "out.zip") as z:
+        assert json.loads(z.read("dataset.json")) == {"labels": None}
+
+
+def test_partial_labels_are_dropped_with_a_warning(tmp_path, make_folder, images_rgb):
+    folder = make_folder(images_rgb, labels=[0] * 6)
+    meta = json.loads((folder / "dataset.json").read_text())
+    (folder / "dataset.json").write_text(json.dumps({"labels": meta["labels"][:5]}))
+    with pytest.warns(UserWarning, match=r"b/img5\.png has no label .*without labels"):
+        assert not convert_dataset(folder, tmp_path / "out.zip").has_labels
+
+
+def test_npz_is_padded_to_the_next_power_of_two_with_labels(tmp_path, noise):
+    images = noise(5, 6, 1)[..., 0] | 1
+    np.savez(tmp_path / "digits.npz", x_train=images, y_train=np.array([3, 1, 4, 1, 5]))
+    summary = convert_dataset(tmp_path / "digits.npz", tmp_path / "digits8.zip")
+    assert summary.resolution == 8 and summary.num_channels == 1
+    data = open_dataset(tmp_path / "digits8.zip", use_labels=True)
+    np.testing.assert_array_equal(data[2][0][0, 1:7, 1:7], images[2])
+    assert data[2][0][0, 0].max() == 0 and data[4][1].argmax() == 5
+
+
+def test_mnist_converts_to_32_pixels(tmp_path, mnist_path):
+    convert_dataset(mnist_path, tmp_path / "mnist.zip", resolution=32, max_images=20)
+    data, raw = open_dataset(tmp_path / "mnist.zip", use_labels=True), np.load(mnist_path)
+    assert len(data) == 20 and data.image_shape == (1, 32, 32)
+    np.testing.assert_array_equal(data[7][0][0, 2:30, 2:30], raw["x_train"][7])
+    assert data[7][1].argmax() == raw["y_train"][7]
+
+
+def test_shapes_convert_with_their_labels(tmp_path):
+    convert_dataset("builtin:shapes?n=6&seed=2", tmp_path / "shapes.zip", resolution=16)
+    data = open_dataset(tmp_path / "shapes.zip", use_labels=True)
+    sample = render_shape(4, 16, seed=2)
+    np.testing.assert_array_equal(data[4][0], sample.image)
+    assert data[4][1].argmax() == sample.label and data.label_dim == 5
+
+
+def test_center_crop_keeps_the_middle_square(tmp_path):
+    image = np.zeros((8, 16, 3), np.uint8)
+    image[:, 4:12] = 200  # the centred 8x8 square; the outer quarters stay black
+    (tmp_path / "wide").mkdir()
+    PIL.Image.fromarray(image).save(tmp_path / "wide" / "x.png")
+    convert_dataset(tmp_path / "wide", tmp_path / "out.zip", resolution=4, transform="center-crop", resize_filter="box")
+    np.testing.assert_array_equal(open_dataset(tmp_path / "out.zip")[0][0], np.full((3, 4, 4), 200))
+
+
+def test_center_crop_wide_pads_a_two_to_one_band(tmp_path):
+    image = np.full((32, 32, 3), 100, np.uint8)
+    image[8:24] = 200  # the centred 2:1 band
+    (tmp_path / "src").mkdir()
+    PIL.Image.fromarray(image).save(tmp_path / "src" / "x.png")
+    convert_dataset(
+        tmp_path / "src", tmp_path / "out.zip", resolution=16, transform="center-crop-wide", resize_filter="box"
+    )
+    out = open_dataset(tmp_path / "out.zip")[0][0]
+    assert out[:, :4].max() == 0 and out[:, 12:].max() == 0
+    np.testing.assert_array_equal(out[:, 4:12], 200)
+
+
+def test_center_crop_wide_drops_images_that_are_too_small(tmp_path, make_folder, noise):
+    folder = make_folder(noise(2, 16, 3))
+    PIL.Image.fromarray(noise(1, 64, 3)[0]).save(folder / "b" / "big.png")
+    summary = convert_dataset(folder, tmp_path / "out.zip", resolution=32, transform="center-crop-wide")
+    assert (summary.num_images, summary.num_dropped) == (1, 2)
+
+
+def test_larger_images_need_a_transform(tmp_path, make_folder, images_rgb):
+    with pytest.raises(DatasetError, match=r"a/img0\.png is 16x16, larger than resolution 8; pass --transform"):
+        convert_dataset(make_folder(images_rgb), tmp_path / "out.zip", resolution=8)
+
+
+def test_max_images_stops_early(tmp_path, make_folder, images_rgb):
+    assert convert_dataset(make_folder(images_rgb), tmp_path / "out.zip", max_images=4).num_images == 4
+    assert len(open_dataset(tmp_path / "out.zip")) == 4
+
+
+def test_alpha_is_dropped(tmp_path, noise):
+    (tmp_path / "rgba").mkdir()
+    rgba = noise(1, 8, 4)[0]
+    PIL.Image.fromarray(rgba).save(tmp_path / "rgba" / "x.png")
+    convert_dataset(tmp_path / "rgba", tmp_path / "out.zip")
+    np.testing.assert_array_equal(open_dataset(tmp_path / "out.zip")[0][0], rgba[..., :3].transpose(2, 0, 1))
+
+
+def test_unreadable_image_is_named(tmp_path, make_folder, images_rgb):
+    folder = make_folder(images_rgb)
+    (folder / "b" / "img4.png").write_bytes(b"junk")
+    with pytest.raises(DatasetError, match=r"b/img4\.png: cannot decode image .*--skip-bad"):
+        convert_dataset(folder, tmp_path / "out.zip")
+    assert list(tmp_path.glob("*.zip")) == [] and list(tmp_path.glob(".out.zip*")) == []
+
+
+def test_skip_bad_skips_and_counts_unreadable_images(tmp_path, make_folder, images_rgb):
+    folder = make_folder(images_rgb, labels=[0, 1, 2, 3, 4, 5])
+    (folder / "b" / "img4.png").write_bytes(b"junk")
+    with pytest.warns(UserWarning, match=r"skipped 1 unreadable image\(s\): .*b/img4\.png"):
+        summary = convert_dataset(folder, tmp_path / "out.zip", skip_bad=True)
+    assert (summary.num_images, summary.num_skipped) == (5, 1)
+    assert open_dataset(tmp_path / "out.zip", use_labels=True)[4][1].argmax() == 5
+
+
+def test_mixed_channels_are_named(tmp_path, make_folder, noise):
+    folder = make_folder(noise(2, 8, 3))
+    PIL.Image.fromarray(noise(1, 8, 1)[0, :, :, 0]).save(folder / "b" / "img9.png")
+    with pytest.raises(DatasetError, match=r"b/img9\.png is grayscale but the images before it are RGB"):
+        convert_dataset(folder, tmp_path / "out.zip")
+
+
+def test_existing_dest_needs_force(tmp_path, make_folder, images_rgb):
+    (tmp_path / "out.zip").write_bytes(b"precious")
+    with pytest.raises(DatasetError, match=r"out\.zip already exists; .*--force"):
+        convert_dataset(make_folder(images_rgb), tmp_path / "out.zip")
+    assert (tmp_path / "out.zip").read_bytes() == b"precious"
+    convert_dataset(make_folder(images_rgb), tmp_path / "out.zip", force=True)
+    assert len(open_dataset(tmp_path / "out.zip")) == 6
+
+
+def test_source_is_unchanged_by_the_tool(tmp_path, make_folder, make_zip, images_rgb, digest):
+    folder = make_folder(images_rgb, labels=[0] * 6)
+    archive = make_zip(folder)
+    before = digest(folder), digest(archive)
+    convert_dataset(folder, tmp_path / "a.zip")
+    convert_dataset(archive, tmp_path / "b.zip")
+    assert (digest(folder), digest(archive)) == before
+
+
+def test_dest_must_not_be_the_source(tmp_path, make_folder, make_zip, images_rgb, digest):
+    archive = make_zip(make_folder(images_rgb))
+    before = digest(archive)
+    with pytest.raises(DatasetError, match="the destination is the source"):
+        convert_dataset(archive, archive, force=True)
+    assert digest(archive) == before
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"resolution": 24}, "--resolution must be a power of two"),
+    ({"transform": "center-crop"}, "--transform center-crop needs --resolution"),
+    ({"transform": "stretch", "resolution": 8}, "transform must be one of"),
+    ({"resize_filter": "bicubic"}, "resize_filter must be one of"),
+    ({"max_images": 0}, "--max-images must be >= 1"),
+])
+def test_bad_options_are_refused(tmp_path, kwargs, message):
+    with pytest.raises(DatasetError, match=message):
+        convert_dataset("builtin:shapes?n=2", tmp_path / "out.zip", **kwargs)
+
+
+def test_dest_must_be_a_zip(tmp_path):
+    with pytest.raises(DatasetError, match=r"out\.tar: the destination must be a \.zip"):
+        convert_dataset("builtin:shapes?n=2", tmp_path / "out.tar")
+
+
+def test_cli_converts_and_prints_a_summary(tmp_path):
+    result = CliRunner().invoke(main, ["dataset", "--source", "builtin:shapes?n=3", "--dest", str(tmp_path / "s.zip"),
+                                       "--resolution", "8"])
+    assert result.exit_code == 0, result.output
+    assert "Wrote 3 RGB images at 8x8 with labels" in result.output
+    assert len(open_dataset(tmp_path / "s.zip")) == 3
+
+
+def test_cli_reports_errors_without_a_traceback(tmp_path):
+    args = ["dataset", "--source", str(tmp_path / "missing"), "--dest", str(tmp_path / "s.zip")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "Error: " in result.output and "missing: no such file" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_prints_skipped_images_as_a_warning(tmp_path, make_folder, images_rgb):
+    folder = make_folder(images_rgb)
+    (folder / "a" / "img1.png").write_bytes(b"junk")
+    args = ["dataset", "--source", str(folder), "--dest", str(tmp_path / "s.zip"), "--skip-bad"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "Warning: skipped 1 unreadable image(s)" in result.output and "a/img1.png" in result.output
+    assert "skipped 1 unreadable" in result.output.splitlines()[-1]

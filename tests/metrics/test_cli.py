@@ -1,0 +1,68 @@
+"""`stylegan2 metrics`: argument handling, the results table and clean errors."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from torch import nn
+
+from stylegan2.cli import main
+from stylegan2.io import save_network
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
+
+
+@pytest.fixture
+def network_file(tmp_path: Path, tiny_G) -> Path:
+    """The tiny generator saved as G_ema in our checkpoint format."""
+    return save_network(tmp_path / "network.safetensors", {"G_ema": tiny_G})
+
+
+@pytest.fixture
+def detector_file(tmp_path: Path) -> Path:
+    path = tmp_path / "pooled.pt"
+    torch.jit.script(nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten())).save(str(path))
+    return path
+
+
+def test_metrics_command_prints_a_table_and_appends_jsonl(network_file, detector_file, tmp_path: Path):
+    args = ["metrics", "--network", str(network_file), "--data", "builtin:shapes?n=8", "--metrics", "fid1k_full,kid1k",
+            "--detector", str(detector_file), "--device", "cpu", "--batch", "250", "--workers", "0",
+            "--cache-dir", str(tmp_path), "--run-dir", str(tmp_path)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    header, *rows = result.stdout.strip().splitlines()
+    assert header.split() == ["metric", "result", "value", "time"]
+    assert [row.split()[1] for row in rows] == ["fid1k_full", "kid1k"]
+    assert (tmp_path / "metric-fid1k_full.jsonl").read_text().count("\n") == 1
+
+
+def test_unknown_metric_is_a_clean_error(network_file):
+    result = CliRunner().invoke(main, ["metrics", "--network", str(network_file), "--data", "builtin:shapes",
+                                       "--metrics", "fid50k_ful"])
+    assert result.exit_code != 0
+    assert "unknown metric 'fid50k_ful'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_inception_score_without_a_classifier_fails_before_generating(network_file, detector_file):
+    result = CliRunner().invoke(main, ["metrics", "--network", str(network_file), "--data", "builtin:shapes?n=8",
+                                       "--metrics", "fid1k_full,is1k", "--detector", str(detector_file)])
+    assert result.exit_code != 0
+    assert "gives no class probabilities" in result.output
+    assert "generated" not in result.output  # no progress bar: nothing was computed
+
+
+def test_network_without_G_ema_is_a_clean_error(tmp_path: Path, tiny_G):
+    path = save_network(tmp_path / "only-g.safetensors", {"G": tiny_G})
+    result = CliRunner().invoke(main, ["metrics", "--network", str(path), "--data", "builtin:shapes?n=8"])
+    assert result.exit_code != 0
+    assert "holds no G_ema" in result.output and "Traceback" not in result.output
+
+
+def test_missing_detector_is_a_clean_error(network_file, tmp_path: Path):
+    result = CliRunner().invoke(main, ["metrics", "--network", str(network_file), "--data", "builtin:shapes?n=8",
+                                       "--device", "cpu", "--cache-dir", str(tmp_path / "empty")])
+    assert result.exit_code != 0
+    assert "pt_inception-2015-12-05-6726825d.pth" in result.output and "--detector" in result.output

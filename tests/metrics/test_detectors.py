@@ -1,0 +1,95 @@
+"""Loading detector files: custom TorchScript, NVIDIA-style TorchScript, the cache dir and its errors."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from stylegan2.metrics import CustomDetector, NvidiaScriptDetector, default_cache_dir, load_detector, load_vgg16
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
+
+
+class MeanColour(nn.Module):
+    """A custom feature network: float images in [0, 1] -> per-channel means [N, 3]."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3))
+
+
+class NvidiaStyle(nn.Module):
+    """Stands in for NVIDIA's metric TorchScript: uint8 images and a `return_features` switch."""
+
+    def forward(self, img: torch.Tensor, return_features: bool = False, no_output_bias: bool = False) -> torch.Tensor:
+        features = img.to(torch.float32).mean(dim=(2, 3))
+        return features if return_features else features.softmax(dim=1)
+
+
+class LpipsStyle(nn.Module):
+    """Stands in for NVIDIA's vgg16.pt: features or LPIPS embeddings of [0, 255] images."""
+
+    def forward(self, img: torch.Tensor, return_features: bool = False, return_lpips: bool = False,
+                resize_images: bool = True) -> torch.Tensor:
+        return img.to(torch.float32).flatten(1) / 255
+
+
+def save_script(module: nn.Module, path: Path) -> Path:
+    torch.jit.script(module).save(str(path))
+    return path
+
+
+def test_custom_torchscript_gets_images_in_unit_range(tmp_path: Path):
+    detector = load_detector(save_script(MeanColour(), tmp_path / "colour.pt"))
+    assert isinstance(detector, CustomDetector)
+    images = torch.full((2, 3, 8, 8), 255, dtype=torch.uint8)
+    assert torch.allclose(detector.features(images), torch.ones(2, 3))
+
+
+def test_torchscript_with_return_features_is_called_nvidia_style(tmp_path: Path):
+    detector = load_detector(save_script(NvidiaStyle(), tmp_path / "inception-2015-12-05.pt"))
+    assert isinstance(detector, NvidiaScriptDetector)
+    images = torch.full((1, 3, 4, 4), 51, dtype=torch.uint8)
+    assert torch.allclose(detector.features(images), torch.full((1, 3), 51.0))
+    assert torch.allclose(detector.class_probabilities(images).sum(), torch.tensor(1.0))
+
+
+def test_custom_detector_has_no_class_probabilities(tmp_path: Path):
+    detector = load_detector(save_script(MeanColour(), tmp_path / "colour.pt"))
+    with pytest.raises(ValueError, match="Inception Score needs the FID Inception"):
+        detector.class_probabilities(torch.zeros((1, 3, 4, 4), dtype=torch.uint8))
+
+
+def test_missing_default_detector_says_where_to_get_it(tmp_path: Path):
+    with pytest.raises(FileNotFoundError, match=r"pt_inception-2015-12-05-6726825d\.pth.*--detector"):
+        load_detector(None, cache_dir=tmp_path)
+
+
+def test_default_detector_is_found_in_the_cache_dir(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path))
+    assert default_cache_dir() == tmp_path
+    save_script(NvidiaStyle(), tmp_path / "inception-2015-12-05.pt")
+    assert load_detector(None).name == "inception-2015-12-05"
+
+
+def test_missing_detector_file_is_named(tmp_path: Path):
+    with pytest.raises(FileNotFoundError, match="nope.pth: no such file"):
+        load_detector(tmp_path / "nope.pth")
+
+
+def test_file_of_another_kind_is_refused(tmp_path: Path):
+    path = tmp_path / "notes.pt"
+    path.write_bytes(b"not a weights file")
+    with pytest.raises(ValueError, match="notes.pt: cannot read"):
+        load_detector(path)
+
+
+def test_vgg16_must_offer_lpips(tmp_path: Path):
+    assert isinstance(load_vgg16(save_script(LpipsStyle(), tmp_path / "vgg16.pt")), NvidiaScriptDetector)
+    with pytest.raises(ValueError, match="not NVIDIA's VGG16"):
+        load_vgg16(save_script(NvidiaStyle(), tmp_path / "other.pt"))
+
+
+def test_missing_vgg16_says_which_file_is_needed(tmp_path: Path):
+    with pytest.raises(FileNotFoundError, match=r"vgg16\.pt.*--vgg"):
+        load_vgg16(None, cache_dir=tmp_path)

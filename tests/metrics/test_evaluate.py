@@ -1,0 +1,135 @@
+"""Metric names, end-to-end metric runs on a tiny generator, and the jsonl records."""
+
+import contextlib
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from stylegan2.data import open_dataset
+from stylegan2.metrics import NvidiaScriptDetector, calc_metrics, compute_metric, evaluate_for_training, parse_metric
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
+
+
+def small(name: str, num_gen: int = 8):
+    """The named metric with fewer generated samples, for speed."""
+    return dataclasses.replace(parse_metric(name), num_gen=num_gen)
+
+
+class LpipsStyle(nn.Module):
+    """Stands in for NVIDIA's vgg16.pt: LPIPS-like embeddings of [0, 255] images."""
+
+    def forward(self, img: torch.Tensor, return_features: bool = False, return_lpips: bool = False,
+                resize_images: bool = True) -> torch.Tensor:
+        return nn.functional.avg_pool2d(img.to(torch.float32), 4).flatten(1) / 255
+
+
+def lpips_stand_in() -> NvidiaScriptDetector:
+    module = torch.jit.script(LpipsStyle())
+    return NvidiaScriptDetector(module, "lpips-stand-in", "1" * 64)
+
+
+@pytest.mark.parametrize("name, kind, num_gen, max_real, full", [
+    ("fid50k_full", "fid", 50000, None, True),
+    ("kid50k_full", "kid", 50000, 1_000_000, True),
+    ("pr50k3_full", "pr", 50000, 200_000, True),
+    ("is50k", "is", 50000, None, True),
+    ("fid50k", "fid", 50000, 50000, False),
+    ("fid10k", "fid", 10000, 10000, False),
+    ("fid2k_full", "fid", 2000, None, True),
+])
+def test_metric_names_give_official_sample_counts(name, kind, num_gen, max_real, full):
+    spec = parse_metric(name)
+    assert (spec.kind, spec.num_gen, spec.max_real, spec.full) == (kind, num_gen, max_real, full)
+
+
+def test_ppl_names_set_space_sampling_and_crop():
+    assert dataclasses.astuple(parse_metric("ppl2_wend").ppl) == ("w", "end", False, 1e-4)
+    assert dataclasses.astuple(parse_metric("ppl_zfull").ppl) == ("z", "full", True, 1e-4)
+    assert parse_metric("pr50k3").nhood_size == 3
+
+
+@pytest.mark.parametrize("name", ["fid", "fid50", "fid0k", "is50k_full", "ppl_xend", "FID50k"])
+def test_unknown_metric_names_list_the_valid_ones(name):
+    with pytest.raises(ValueError, match="unknown metric|generates no images"):
+        parse_metric(name)
+
+
+def test_fid_run_end_to_end_is_reproducible(tiny_G, shapes, small_detector, tmp_path: Path):
+    kwargs = dict(detector=small_detector, batch_size=4, cache_dir=tmp_path, progress=False)
+    first = compute_metric(small("fid2k_full"), tiny_G, shapes, **kwargs)
+    second = compute_metric(small("fid2k_full"), tiny_G, shapes, **kwargs)
+    assert set(first) == {"results", "metric", "total_time", "total_time_str", "num_gpus"}
+    assert first["metric"] == "fid2k_full" and first["num_gpus"] == 1
+    assert first["results"]["fid2k_full"] > 0
+    assert first["results"] == second["results"]
+
+
+@pytest.mark.parametrize("name, keys", [
+    ("kid2k_full", ["kid2k_full"]),
+    ("pr2k3_full", ["pr2k3_full_precision", "pr2k3_full_recall"]),
+    ("is2k", ["is2k_mean", "is2k_std"]),
+])
+def test_other_feature_metrics_run_end_to_end(tiny_G, shapes, small_detector, tmp_path: Path, name, keys):
+    with pytest.warns(UserWarning, match="not comparable") if name.startswith("pr") else contextlib.nullcontext():
+        record = compute_metric(small(name, num_gen=10), tiny_G, shapes, detector=small_detector, batch_size=4,
+                                cache_dir=tmp_path, progress=False)
+    assert sorted(record["results"]) == sorted(keys)
+    assert all(value == value for value in record["results"].values())  # not NaN
+
+
+def test_fid_with_random_weight_inception_runs(tiny_G, random_inception, tmp_path: Path):
+    data = open_dataset("builtin:shapes?n=2", resolution=16)
+    record = compute_metric(small("fid50k_full", num_gen=2), tiny_G, data, detector=random_inception, batch_size=2,
+                            cache_dir=tmp_path, progress=False)
+    assert record["results"]["fid50k_full"] > 1e-3
+
+
+def test_ppl_without_vgg16_says_which_file_is_needed(tiny_G, shapes):
+    with pytest.raises(ValueError, match="vgg16.pt"):
+        compute_metric("ppl2_wend", tiny_G, shapes, progress=False)
+
+
+@pytest.mark.parametrize("name", ["ppl2_wend", "ppl_zfull"])
+def test_ppl_runs_with_an_lpips_network(tiny_G, shapes, name):
+    record = compute_metric(small(name, num_gen=6), tiny_G, shapes, vgg16=lpips_stand_in(), batch_size=3,
+                            progress=False)
+    assert record["results"][name] > 0
+
+
+def test_ppl_leaves_the_generator_noise_untouched(tiny_G, shapes):
+    before = {k: v.clone() for k, v in tiny_G.named_buffers()}
+    compute_metric(small("ppl2_wend", num_gen=2), tiny_G, shapes, vgg16=lpips_stand_in(), batch_size=2, progress=False)
+    assert all(torch.equal(before[k], v) for k, v in tiny_G.named_buffers())
+
+
+def test_training_snapshots_append_official_jsonl_lines(tiny_G, tmp_path: Path):
+    detector_file = tmp_path / "pooled.pt"
+    torch.jit.script(nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten())).save(str(detector_file))
+    snapshot = tmp_path / "network-snapshot-000004.safetensors"
+    weights_before = [p.clone() for p in tiny_G.parameters()]
+    for _ in range(2):
+        evaluate_for_training("fid1k_full", tiny_G, "builtin:shapes?n=8", run_dir=tmp_path, snapshot=snapshot,
+                              detector=detector_file, batch_size=250, cache_dir=tmp_path)
+    lines = (tmp_path / "metric-fid1k_full.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    record = json.loads(lines[0])
+    assert record["snapshot_pkl"] == "network-snapshot-000004.safetensors"
+    assert {"results", "metric", "total_time", "total_time_str", "num_gpus", "timestamp"} <= set(record)
+    assert all(torch.equal(a, b) for a, b in zip(weights_before, tiny_G.parameters(), strict=True))
+    assert tiny_G.training and all(p.requires_grad for p in tiny_G.parameters())
+
+
+def test_calc_metrics_opens_the_data_and_writes_the_run_dir(tiny_G, tmp_path: Path):
+    detector_file = tmp_path / "pooled.pt"
+    torch.jit.script(nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten())).save(str(detector_file))
+    records = calc_metrics(tiny_G, "builtin:shapes?n=16", ["fid1k_full", "kid1k"], mirror=True,
+                           detector=detector_file, device="cpu", batch_size=100, cache_dir=tmp_path, progress=False,
+                           run_dir=tmp_path)
+    assert [r["metric"] for r in records] == ["fid1k_full", "kid1k"]
+    assert (tmp_path / "metric-kid1k.jsonl").is_file()
+    assert len(list((tmp_path / "metric-stats").glob("*.npz"))) == 2  # unmirrored for _full, mirrored for kid1k

@@ -1,0 +1,105 @@
+"""Feature statistics and the on-disk cache of real-data statistics."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from stylegan2.metrics.features import PassOptions, real_stats
+from stylegan2.metrics.stats import FeatureStats, dataset_fingerprint
+
+
+class ArrayDataset(torch.utils.data.Dataset):
+    """uint8 images from an array, no labels."""
+
+    def __init__(self, images: np.ndarray, name: str = "arrays") -> None:
+        self.images = images
+        self.name = name
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        return self.images[i], np.zeros(0, np.float32)
+
+
+def random_images(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, 3, 8, 8), dtype=np.uint8)
+
+
+class CountingDetector(torch.nn.Module):
+    """Per-channel means, counting how many images it has seen."""
+
+    name = "counting"
+    digest = "0" * 64
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        self.seen += images.shape[0]
+        return images.to(torch.float32).mean(dim=(2, 3))
+
+
+def test_mean_and_covariance_match_numpy():
+    x = np.random.default_rng(0).standard_normal((50, 6)).astype(np.float32)
+    stats = FeatureStats(capture_mean_cov=True)
+    for batch in np.array_split(x, 7):
+        stats.append(batch)
+    mean, cov = stats.mean_cov()
+    x64 = x.astype(np.float64)
+    assert np.allclose(mean, x64.mean(axis=0), rtol=1e-12)
+    assert np.allclose(cov, np.cov(x64, rowvar=False, bias=True), rtol=1e-9, atol=1e-12)
+
+
+def test_max_items_truncates_the_last_batch():
+    stats = FeatureStats(capture_all=True, max_items=5)
+    stats.append(np.ones((3, 2)))
+    stats.append(np.zeros((4, 2)))
+    assert stats.is_full()
+    assert stats.all_features().tolist() == [[1, 1]] * 3 + [[0, 0]] * 2
+
+
+def test_real_statistics_are_computed_over_the_whole_dataset():
+    images = random_images(10, seed=1)
+    stats = real_stats(ArrayDataset(images), CountingDetector(), PassOptions(device=torch.device("cpu"), batch_size=4,
+                       progress=False), None, capture_all=True, capture_mean_cov=False, cache_dir=None)
+    assert np.allclose(stats.all_features(), images.astype(np.float64).mean(axis=(2, 3)), rtol=1e-6)
+
+
+def test_cached_statistics_are_identical_and_skip_the_detector(tmp_path: Path):
+    dataset = ArrayDataset(random_images(10, seed=2))
+    opts = PassOptions(device=torch.device("cpu"), batch_size=4, progress=False)
+    detector = CountingDetector()
+    first = real_stats(dataset, detector, opts, None, capture_all=True, capture_mean_cov=True, cache_dir=tmp_path)
+    second = real_stats(dataset, detector, opts, None, capture_all=True, capture_mean_cov=True, cache_dir=tmp_path)
+    assert detector.seen == 10  # the second call read the cache
+    assert len(list((tmp_path / "metric-stats").glob("*.npz"))) == 1
+    assert np.array_equal(first.all_features(), second.all_features())
+    for a, b in zip(first.mean_cov(), second.mean_cov(), strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_cache_key_follows_dataset_content(tmp_path: Path):
+    opts = PassOptions(device=torch.device("cpu"), batch_size=4, progress=False)
+    detector = CountingDetector()
+    for seed in (3, 4):
+        real_stats(ArrayDataset(random_images(6, seed)), detector, opts, None, capture_all=True,
+                   capture_mean_cov=False, cache_dir=tmp_path)
+    assert detector.seen == 12
+    assert len(list((tmp_path / "metric-stats").glob("*.npz"))) == 2
+
+
+def test_fingerprint_changes_with_one_pixel():
+    images = random_images(4, seed=5)
+    changed = images.copy()
+    changed[3, 0, 0, 0] ^= 1
+    assert dataset_fingerprint(ArrayDataset(images)) == dataset_fingerprint(ArrayDataset(images.copy()))
+    assert dataset_fingerprint(ArrayDataset(images)) != dataset_fingerprint(ArrayDataset(changed))
+
+
+def test_empty_statistics_refuse_mean_cov():
+    with pytest.raises(ValueError, match="no mean/covariance"):
+        FeatureStats(capture_mean_cov=True).mean_cov()

@@ -1,0 +1,76 @@
+"""Shared tool inputs: seed lists, grids, class labels, devices and generator loading."""
+
+import numpy as np
+import pytest
+import torch
+
+from stylegan2.io import save_checkpoint
+from stylegan2.models import Discriminator
+from stylegan2.tools import ToolError, load_generator, parse_seeds, seed_latent
+from stylegan2.tools.common import class_label, parse_grid, resolve_device
+
+
+def test_seed_lists_combine_ranges_and_single_seeds():
+    assert parse_seeds("0-3,42") == [0, 1, 2, 3, 42]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("5-2", "runs backwards; write it as 2-5"),
+    ("1,x", "cannot read 'x'"),
+    ("1-3,2", "2 is listed more than once"),
+    ("4294967296", "outside 0..4294967295"),
+])
+def test_bad_seed_lists_are_rejected_with_the_fix(text, message):
+    with pytest.raises(ToolError, match=message):
+        parse_seeds(text)
+
+
+def test_grid_sizes_are_columns_by_rows():
+    assert parse_grid("4x2") == (4, 2)
+    with pytest.raises(ToolError, match="COLSxROWS"):
+        parse_grid("4by2")
+
+
+def test_seed_latents_are_drawn_like_nvidias_generate_py(tiny_generator):
+    G = tiny_generator()
+    expected = np.random.RandomState(7).randn(1, G.z_dim)
+    torch.testing.assert_close(seed_latent(G, 7), torch.from_numpy(expected).float())
+
+
+def test_conditional_networks_require_a_class_in_range(tiny_generator):
+    G = tiny_generator(c_dim=3)
+    with pytest.raises(ToolError, match="conditional with 3 classes: choose one with --class 0..2"):
+        class_label(G, None)
+    with pytest.raises(ToolError, match="--class 3 is out of range"):
+        class_label(G, 3)
+    torch.testing.assert_close(class_label(G, 1), torch.tensor([[0.0, 1.0, 0.0]]))
+
+
+def test_unconditional_networks_reject_a_class(tiny_generator):
+    with pytest.raises(ToolError, match="unconditional"):
+        class_label(tiny_generator(), 0)
+
+
+def test_missing_network_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.pt: no such network file"):
+        load_generator(tmp_path / "nope.pt", "cpu")
+
+
+def test_file_without_a_generator_is_rejected(tmp_path):
+    D = Discriminator(c_dim=0, img_resolution=16, img_channels=3, channel_base=128, channel_max=16)
+    save_checkpoint(tmp_path / "d.safetensors", {"D": D})
+    with pytest.raises(ToolError, match="holds no generator"):
+        load_generator(tmp_path / "d.safetensors", "cpu")
+
+
+def test_g_ema_is_preferred_over_g(tiny_generator, tmp_path):
+    save_checkpoint(tmp_path / "both.safetensors", {"G": tiny_generator(seed=1), "G_ema": tiny_generator(seed=2)})
+    loaded = load_generator(tmp_path / "both.safetensors", "cpu")
+    torch.testing.assert_close(loaded.synthesis.b4.const, tiny_generator(seed=2).synthesis.b4.const)
+
+
+def test_cuda_request_without_cuda_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ToolError, match="no CUDA device"):
+        resolve_device("cuda")

@@ -1,0 +1,133 @@
+"""`stylegan2 generate`: images from seeds, truncation, grids, saved ws, classes, and safe outputs."""
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+from click.testing import CliRunner
+
+from stylegan2.cli import main
+from stylegan2.tools import ToolError, generate_images, seed_images, synthesize
+
+
+def read_png(path) -> np.ndarray:
+    with PIL.Image.open(path) as image:
+        return np.asarray(image)
+
+
+def test_a_seed_gives_the_same_image_on_every_call_and_with_other_seeds(tiny_generator):
+    G = tiny_generator()
+    alone = seed_images(G, [5])
+    together = seed_images(G, [3, 5, 9])
+    np.testing.assert_array_equal(alone[0], together[1])
+    np.testing.assert_array_equal(seed_images(G, [5]), alone)
+    assert not np.array_equal(together[0], together[1])
+
+
+def test_random_noise_is_reproducible_per_seed(tiny_generator):
+    G = tiny_generator(noise_strength=0.5)
+    first = seed_images(G, [2], noise_mode="random")
+    np.testing.assert_array_equal(seed_images(G, [2], noise_mode="random"), first)
+    assert not np.array_equal(seed_images(G, [2], noise_mode="const"), first)
+
+
+def test_cli_and_python_write_the_same_images_for_nvidias_network(official_pkl, tmp_path):
+    result = CliRunner().invoke(main, ["generate", "--network", str(official_pkl), "--seeds", "0,7", "--trunc", "0.7",
+                                       "--outdir", str(tmp_path / "cli"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    paths = generate_images(official_pkl, [0, 7], tmp_path / "py", truncation_psi=0.7, device="cpu")
+    assert [p.name for p in paths] == ["seed0000.png", "seed0007.png"]
+    for path in paths:
+        np.testing.assert_array_equal(read_png(tmp_path / "cli" / path.name), read_png(path))
+
+
+def test_seed_images_follow_nvidias_recipe(official_pkl):
+    from stylegan2.tools import load_generator
+    G = load_generator(official_pkl, "cpu")
+    z = torch.from_numpy(np.random.RandomState(3).randn(1, G.z_dim))
+    with torch.no_grad():
+        img = G(z, None, truncation_psi=0.5, noise_mode="const")
+    expected = (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).numpy()
+    np.testing.assert_array_equal(seed_images(G, [3], truncation_psi=0.5), expected)
+
+
+def test_truncation_zero_gives_the_w_avg_image(tiny_generator):
+    G = tiny_generator()
+    w_avg_image = synthesize(G, G.mapping.w_avg.expand(1, G.num_ws, G.w_dim))
+    for seed in (0, 1):
+        np.testing.assert_array_equal(seed_images(G, [seed], truncation_psi=0), w_avg_image)
+
+
+def test_truncation_cutoff_keeps_the_fine_layers(tiny_generator):
+    G = tiny_generator()
+    cut = seed_images(G, [0, 1], truncation_psi=0, truncation_cutoff=2)
+    assert not np.array_equal(cut[0], cut[1])
+    with pytest.raises(ToolError, match="--trunc-cutoff 7 is out of range"):
+        seed_images(G, [0], truncation_cutoff=7)
+
+
+def test_grid_places_seeds_row_by_row(tiny_generator, tmp_path):
+    G = tiny_generator()
+    (path,) = generate_images(G, "0-4", tmp_path, grid="3x2")
+    grid = read_png(path)
+    assert grid.shape == (32, 48, 3)
+    images = seed_images(G, "0-4")
+    np.testing.assert_array_equal(grid[16:32, 0:16], images[3])
+    np.testing.assert_array_equal(grid[16:32, 32:48], 0)  # the sixth cell is empty
+
+
+def test_grayscale_networks_write_grayscale_pngs(tiny_generator, tmp_path):
+    (path,) = generate_images(tiny_generator(img_channels=1), [0], tmp_path)
+    with PIL.Image.open(path) as image:
+        assert image.mode == "L"
+
+
+def test_projected_w_renders_the_saved_ws(tiny_generator, tmp_path):
+    G = tiny_generator()
+    with torch.no_grad():
+        ws = G.mapping(torch.randn(2, 16), None)  # [2, num_ws, w_dim]
+    np.savez(tmp_path / "w.npz", w=ws.numpy())
+    paths = generate_images(G, outdir=tmp_path / "out", projected_w=tmp_path / "w.npz")
+    assert [p.name for p in paths] == ["proj00.png", "proj01.png"]
+    np.testing.assert_array_equal(read_png(paths[1]), synthesize(G, ws[1:])[0])
+
+
+def test_projected_w_of_another_network_is_rejected(tiny_generator, tmp_path):
+    np.savez(tmp_path / "w.npz", w=np.zeros([1, 18, 512], np.float32))
+    with pytest.raises(ToolError, match=r"needs \[N, 6, 16\]"):
+        generate_images(tiny_generator(), outdir=tmp_path, projected_w=tmp_path / "w.npz")
+
+
+def test_conditional_network_without_class_says_so(network_file, tmp_path):
+    result = CliRunner().invoke(main, ["generate", "--network", str(network_file(c_dim=4)), "--seeds", "0",
+                                       "--outdir", str(tmp_path), "--device", "cpu"])
+    assert result.exit_code != 0
+    assert "conditional with 4 classes: choose one with --class 0..3" in result.output
+
+
+def test_conditional_network_draws_the_requested_class(tiny_generator):
+    G = tiny_generator(c_dim=4)
+    assert not np.array_equal(seed_images(G, [0], class_idx=0), seed_images(G, [0], class_idx=1))
+
+
+def test_existing_outputs_are_kept_without_force(tiny_generator, tmp_path):
+    G = tiny_generator()
+    (tmp_path / "seed0001.png").write_bytes(b"mine")
+    with pytest.raises(FileExistsError, match="seed0001.png already exists; pass --force"):
+        generate_images(G, "0-2", tmp_path)
+    assert (tmp_path / "seed0001.png").read_bytes() == b"mine"
+    assert not (tmp_path / "seed0000.png").exists()  # checked before any image was written
+    generate_images(G, "0-2", tmp_path, force=True)
+    assert read_png(tmp_path / "seed0001.png").shape == (16, 16, 3)
+
+
+def test_cli_reports_bad_seed_ranges_without_a_traceback(network_file, tmp_path):
+    result = CliRunner().invoke(main, ["generate", "--network", str(network_file()), "--seeds", "5-2"])
+    assert result.exit_code == 2
+    assert "range '5-2' runs backwards; write it as 2-5" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_seeds_and_projected_w_are_exclusive(tiny_generator, tmp_path):
+    with pytest.raises(ToolError, match="either --seeds or --projected-w"):
+        generate_images(tiny_generator(), [0], tmp_path, projected_w=tmp_path / "w.npz")

@@ -1,0 +1,57 @@
+"""`stylegan2 mix`: the style-mixing figure."""
+
+import numpy as np
+import PIL.Image
+import pytest
+from click.testing import CliRunner
+
+from stylegan2.cli import main
+from stylegan2.tools import ToolError, seed_images, style_mix_images
+from stylegan2.tools.mix import style_mix_grid
+
+
+def test_all_styles_from_the_column_give_the_column_image(tiny_generator):
+    G = tiny_generator()
+    rows, cols, mixed = style_mix_images(G, [1, 2], [3, 4, 5], styles="all")
+    for r in range(2):
+        np.testing.assert_array_equal(mixed[r], cols)
+
+
+def test_row_images_are_the_seed_images(tiny_generator):
+    G = tiny_generator()
+    rows, cols, mixed = style_mix_images(G, [1, 2], [3])
+    np.testing.assert_array_equal(rows, seed_images(G, [1, 2]))
+    np.testing.assert_array_equal(cols, seed_images(G, [3]))
+
+
+def test_coarse_styles_mix_into_a_new_image(tiny_generator):
+    rows, cols, mixed = style_mix_images(tiny_generator(), [1], [3], styles="coarse")
+    assert not np.array_equal(mixed[0, 0], rows[0])
+    assert not np.array_equal(mixed[0, 0], cols[0])
+
+
+def test_figure_has_columns_on_top_and_rows_on_the_left(tiny_generator):
+    rows, cols, mixed = style_mix_images(tiny_generator(), [1, 2], [3, 4, 5])
+    figure = style_mix_grid(rows, cols, mixed)
+    assert figure.shape == (3 * 16, 4 * 16, 3)
+    np.testing.assert_array_equal(figure[:16, :16], 0)
+    np.testing.assert_array_equal(figure[:16, 32:48], cols[1])
+    np.testing.assert_array_equal(figure[32:48, :16], rows[1])
+    np.testing.assert_array_equal(figure[32:48, 48:64], mixed[1, 2])
+
+
+def test_styles_beyond_the_network_are_rejected(tiny_generator):
+    with pytest.raises(ToolError, match="--styles: 6 is out of range; this network has ws 0..5"):
+        style_mix_images(tiny_generator(), [1], [2], styles="0-6")
+
+
+def test_cli_writes_one_grid_png(network_file, tmp_path):
+    args = ["mix", "--network", str(network_file()), "--rows", "85,100", "--cols", "55,821", "--styles", "0-3",
+            "--outdir", str(tmp_path), "--device", "cpu"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["stylemix.png"]
+    with PIL.Image.open(tmp_path / "stylemix.png") as image:
+        assert image.size == (48, 48)
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 1 and "already exists; pass --force" in again.output

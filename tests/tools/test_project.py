@@ -1,0 +1,133 @@
+"""`stylegan2 project`: NVIDIA's projection recipe recovers generated images; outputs and inputs are checked."""
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+from click.testing import CliRunner
+
+from stylegan2.cli import main
+from stylegan2.tools import ToolError, generate_images, project, project_image, seed_images, synthesize
+from stylegan2.tools.project import ProjectionConfig, learning_rate, noise_regularization
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
+
+# 30 dB is an RMS error of 8/255 (3 % of the range): visibly the same picture. The projection
+# starts from the mean w, whose image is 12-20 dB from these targets, and the pixel loss reaches
+# 35-60 dB within 150 steps on the tiny network, so 30 dB separates "recovered" from "stuck".
+MIN_PSNR_DB = 30.0
+SHORT = ProjectionConfig(num_steps=150, w_avg_samples=1000)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255**2 / max(mse, 1e-12)))
+
+
+class FakeVGG(torch.nn.Module):
+    """Stands in for NVIDIA's vgg16.pt: same forward arguments, features = normalized 4x4 pooled pixels."""
+
+    def forward(self, img: torch.Tensor, resize_images: bool = True, return_lpips: bool = False,
+                return_features: bool = False) -> torch.Tensor:
+        x = torch.nn.functional.adaptive_avg_pool2d(img / 255, 4).flatten(1)
+        return torch.nn.functional.normalize(x, dim=1) if return_lpips else x
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_projection_recovers_a_generated_image(tiny_generator, seed):
+    G = tiny_generator()
+    target = seed_images(G, [seed])[0]
+    start = synthesize(G, G.mapping.w_avg.expand(1, G.num_ws, G.w_dim))[0]
+    result = project(G, target, config=SHORT)
+    assert result.loss == "pixel"
+    assert psnr(synthesize(G, result.w)[0], target) > max(MIN_PSNR_DB, psnr(start, target) + 10)
+
+
+def test_w_plus_gives_one_w_per_layer(tiny_generator):
+    G = tiny_generator()
+    result = project(G, seed_images(G, [1])[0], config=ProjectionConfig(num_steps=5, w_avg_samples=100), w_plus=True)
+    assert result.w.shape == (1, G.num_ws, G.w_dim)
+    assert not torch.equal(result.w[0, 0], result.w[0, 1])
+    assert result.w_steps.shape == (5, G.num_ws, G.w_dim)
+
+
+def test_projection_leaves_the_network_untouched(tiny_generator):
+    G = tiny_generator(noise_strength=0.1)
+    before = {k: v.clone() for k, v in G.state_dict().items()}
+    project(G, seed_images(G, [1])[0], config=ProjectionConfig(num_steps=3, w_avg_samples=100))
+    for key, value in G.state_dict().items():
+        torch.testing.assert_close(value, before[key], rtol=0, atol=0)
+
+
+def test_learning_rate_ramps_up_then_down():
+    config = ProjectionConfig(num_steps=1000)
+    assert learning_rate(0, config) == 0
+    assert learning_rate(25, config) == pytest.approx(0.05)
+    assert learning_rate(500, config) == pytest.approx(0.1)
+    assert learning_rate(999, config) < 1e-4
+
+
+def test_noise_regularization_penalizes_smooth_maps_not_white_noise():
+    white = torch.randn(32, 32, generator=torch.Generator().manual_seed(0))
+    smooth = torch.ones(32, 32)
+    assert noise_regularization(white) < 0.05
+    assert noise_regularization(smooth) > 1
+
+
+def test_vgg_network_is_used_when_given(tiny_generator, tmp_path):
+    torch.jit.save(torch.jit.script(FakeVGG()), str(tmp_path / "vgg16.pt"))
+    G = tiny_generator()
+    target_path = generate_images(G, [1], tmp_path)[0]
+    result = project_image(G, target_path, tmp_path / "out", steps=20, vgg=tmp_path, save_video=False)
+    assert result.loss == "lpips"
+
+
+def test_pixel_loss_is_announced_when_no_vgg_is_found(tiny_generator, tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "empty-cache"))
+    G = tiny_generator()
+    target_path = generate_images(G, [1], tmp_path)[0]
+    with pytest.warns(UserWarning, match="multi-scale pixel loss"):
+        project_image(G, target_path, tmp_path / "out", steps=2, save_video=False)
+    with pytest.raises(FileNotFoundError, match="--loss lpips needs the VGG16 LPIPS network"):
+        project_image(G, target_path, tmp_path / "out2", steps=2, loss="lpips")
+
+
+def test_target_of_another_size_and_mode_is_cropped_and_resized_with_notes(tiny_generator, tmp_path):
+    PIL.Image.new("L", (40, 30), 128).save(tmp_path / "wide.png")
+    with pytest.warns(UserWarning) as notes:
+        project_image(tiny_generator(), tmp_path / "wide.png", tmp_path / "out", steps=2, loss="pixel",
+                      save_video=False)
+    messages = " ".join(str(n.message) for n in notes)
+    assert "converted from L to RGB" in messages
+    assert "center-cropped to 30x30" in messages
+    assert "resized from 30x30 to the network's 16x16" in messages
+    with PIL.Image.open(tmp_path / "out" / "target.png") as target:
+        assert target.size == (16, 16) and target.mode == "RGB"
+
+
+def test_unreadable_target_is_named(tiny_generator, tmp_path):
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    with pytest.raises(ToolError, match="broken.png: cannot read as an image"):
+        project_image(tiny_generator(), tmp_path / "broken.png", tmp_path, steps=2, loss="pixel")
+
+
+def test_cli_writes_all_outputs_and_generate_renders_the_projection(network_file, tmp_path):
+    net = str(network_file())
+    runner = CliRunner()
+    assert runner.invoke(main, ["generate", "--network", net, "--seeds", "2", "--outdir", str(tmp_path),
+                                "--device", "cpu"]).exit_code == 0
+    result = runner.invoke(main, ["project", "--network", net, "--target", str(tmp_path / "seed0002.png"),
+                                  "--steps", "30", "--loss", "pixel", "--format", "gif", "--outdir",
+                                  str(tmp_path / "proj"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "proj").iterdir())
+    assert names == ["proj.gif", "proj.png", "projected_w.npz", "target.png"]
+    with np.load(tmp_path / "proj" / "projected_w.npz") as data:
+        assert data["w"].shape == (1, 6, 16)
+    with PIL.Image.open(tmp_path / "proj" / "proj.gif") as video:
+        assert video.n_frames == 30 and video.size == (32, 16)
+    result = runner.invoke(main, ["generate", "--network", net, "--projected-w", str(tmp_path / "proj" / "projected_w.npz"),
+                                  "--outdir", str(tmp_path / "again"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    with PIL.Image.open(tmp_path / "proj" / "proj.png") as a, PIL.Image.open(tmp_path / "again" / "proj00.png") as b:
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

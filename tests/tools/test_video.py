@@ -1,0 +1,85 @@
+"""`stylegan2 video`: looping interpolations, written as MP4 or GIF with the requested frame count."""
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+from click.testing import CliRunner
+
+from stylegan2.cli import main
+from stylegan2.tools import ToolError, interpolation_ws, render_video, seed_images, seed_ws, synthesize
+from stylegan2.tools.files import mp4_available
+from stylegan2.tools.video import slerp
+
+
+def gif_frames(path) -> list[np.ndarray]:
+    with PIL.Image.open(path) as image:
+        frames = []
+        for i in range(image.n_frames):
+            image.seek(i)
+            frames.append(np.asarray(image.convert("RGB")))
+    return frames
+
+
+@pytest.mark.parametrize("space", ["z", "w"])
+def test_interpolation_starts_on_the_first_seed_and_passes_every_seed(tiny_generator, space):
+    G = tiny_generator()
+    ws = interpolation_ws(G, [3, 4, 5], num_frames=6, space=space)
+    assert ws.shape == (6, G.num_ws, G.w_dim)
+    for frame, seed in [(0, 3), (2, 4), (4, 5)]:
+        torch.testing.assert_close(ws[frame], seed_ws(G, seed)[0], atol=1e-5, rtol=0)
+
+
+def test_slerp_keeps_the_norm_between_orthogonal_vectors():
+    a, b = torch.tensor([[3.0, 0.0]]), torch.tensor([[0.0, 3.0]])
+    mid = slerp(a, b, torch.tensor([0.5]))
+    torch.testing.assert_close(mid.norm(), torch.tensor(3.0))
+
+
+def test_gif_decodes_with_the_requested_frame_count_even_with_repeated_frames(tiny_generator, tmp_path):
+    G = tiny_generator()
+    path = render_video(G, [0, 1], tmp_path, frames=7, fps=10, video_format="gif")  # frames 3 and 4 are equal
+    assert path.name == "video.gif"
+    frames = gif_frames(path)
+    assert len(frames) == 7
+    assert frames[0].shape == (16, 16, 3)
+
+
+def test_grid_video_splits_the_seeds_among_cells(tiny_generator, tmp_path):
+    G = tiny_generator()
+    path = render_video(G, "0-5", tmp_path, frames=3, grid="3x1", video_format="gif")
+    frames = gif_frames(path)
+    assert len(frames) == 3 and frames[0].shape == (16, 48, 3)
+    first = synthesize(G, interpolation_ws(G, [0, 1], 3)[:1])[0]
+    assert np.abs(frames[0][:, :16].astype(int) - first.astype(int)).mean() < 8  # GIF palette error only
+    np.testing.assert_array_equal(seed_images(G, [0]), synthesize(G, interpolation_ws(G, [0, 1], 3)[:1]))
+
+
+def test_seeds_must_split_evenly_into_the_grid(tiny_generator, tmp_path):
+    with pytest.raises(ToolError, match="give at least 2 per video and a multiple of 4"):
+        render_video(tiny_generator(), "0-4", tmp_path, grid="2x2", video_format="gif")
+
+
+@pytest.mark.skipif(not mp4_available(), reason="imageio-ffmpeg is not installed (the `video` extra)")
+def test_mp4_decodes_with_the_requested_frame_count(tiny_generator, tmp_path):
+    import imageio.v2 as imageio
+    path = render_video(tiny_generator(), [0, 1, 2], tmp_path, frames=9, video_format="mp4")
+    with imageio.get_reader(path) as reader:
+        assert sum(1 for _ in reader) == 9
+
+
+def test_mp4_without_imageio_ffmpeg_names_the_extra(tiny_generator, tmp_path, monkeypatch):
+    monkeypatch.setattr("stylegan2.tools.files.mp4_available", lambda: False)
+    with pytest.raises(ToolError, match=r"pip install 'stylegan2\[video\]'"):
+        render_video(tiny_generator(), [0, 1], tmp_path, frames=2, video_format="mp4")
+
+
+def test_cli_writes_a_video_and_keeps_it_without_force(network_file, tmp_path):
+    args = ["video", "--network", str(network_file()), "--seeds", "0-2", "--frames", "4", "--format", "gif",
+            "--outdir", str(tmp_path), "--device", "cpu"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert len(gif_frames(tmp_path / "video.gif")) == 4
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 1 and "video.gif already exists" in again.output
+    assert [p.name for p in tmp_path.iterdir()] == ["video.gif"]  # no temporary file left behind

@@ -1,0 +1,123 @@
+"""Tiny end-to-end training runs on builtin:shapes: outputs, resume, schedule, divergence."""
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from stylegan2.io import load_checkpoint, load_network
+from stylegan2.training import loop as loop_module
+from stylegan2.training.config import resolve_options
+from stylegan2.training.loop import TrainingError, train
+
+TINY = dict(cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.032, snap=1)
+
+
+def tiny_options(tmp_path, **overrides):
+    kwargs = dict(TINY, outdir=str(tmp_path / "runs"), kimg=0.064)
+    kwargs.update(overrides)
+    return resolve_options("builtin:shapes?n=64", "cpu", 16, 1, kwargs)
+
+
+def test_a_tiny_run_writes_logs_grids_and_snapshots(tmp_path):
+    lines = []
+    run_dir = train(tiny_options(tmp_path), device="cpu", log=lines.append)
+    assert run_dir.name == "00000-shapes-cpu"
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"training_options.json", "log.txt", "stats.jsonl", "reals.png", "fakes_init.png"} <= names
+    assert "network-snapshot-000000-064.safetensors" in names and "fakes000000-064.png" in names
+    stats = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+    assert len(stats) == 2
+    for tick in stats:
+        assert all(torch.isfinite(torch.tensor(v["mean"])) for k, v in tick.items() if k != "timestamp")
+    assert any(line.startswith("tick 1") for line in lines)
+    nets = load_network(run_dir / "network-snapshot-000000-064.safetensors")
+    assert set(nets) == {"G", "D", "G_ema"}
+
+
+def test_runs_never_reuse_a_directory(tmp_path):
+    first = train(tiny_options(tmp_path, kimg=0.008), device="cpu", log=lambda m: None)
+    second = train(tiny_options(tmp_path, kimg=0.008), device="cpu", log=lambda m: None)
+    assert first != second and first.exists() and second.name.startswith("00001-")
+
+
+def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
+    full = train(tiny_options(tmp_path, kimg=0.064), device="cpu", log=lambda m: None)
+    half = full / "network-snapshot-000000-032.safetensors"
+    resumed = train(tiny_options(tmp_path, kimg=0.064, resume=str(half)), device="cpu", log=lambda m: None)
+    a = load_checkpoint(full / "network-snapshot-000000-064.safetensors")
+    b = load_checkpoint(resumed / "network-snapshot-000000-064.safetensors")
+    assert b.training_state["cur_nimg"] == 64 and b.training_state["cur_tick"] == 2  # the next tick
+    for name in ("G", "D", "G_ema"):
+        sa, sb = a.networks[name].state_dict(), b.networks[name].state_dict()
+        for key in sa:
+            torch.testing.assert_close(sa[key], sb[key], rtol=0, atol=0, msg=f"{name}.{key}")
+
+
+def test_lazy_regularization_schedule(tmp_path, monkeypatch):
+    calls = []
+    original = loop_module.StyleGAN2Loss.accumulate_gradients
+
+    def spy(self, phase, *args, **kwargs):
+        calls.append((phase, kwargs["gain"]))
+        return original(self, phase, *args, **kwargs)
+
+    monkeypatch.setattr(loop_module.StyleGAN2Loss, "accumulate_gradients", spy)
+    train(tiny_options(tmp_path, kimg=0.136, tick=1.0, batch_gpu=4, pl_weight=2.0), device="cpu", log=lambda m: None)
+    count = {name: sum(1 for p, _ in calls if p == name) for name in ("Gmain", "Greg", "Dmain", "Dreg")}
+    # 17 minibatches of 2 rounds each; G regularizes at steps 0, 4, ..., 16 and D at 0 and 16.
+    assert count == {"Gmain": 34, "Greg": 10, "Dmain": 34, "Dreg": 4}
+    gains = {p: g for p, g in calls}
+    assert gains == {"Gmain": 0.5, "Dmain": 0.5, "Greg": 2.0, "Dreg": 8.0}  # interval / rounds
+
+
+def test_lazy_regularization_adjusts_learning_rate_and_betas(tmp_path):
+    from stylegan2.training.loop import _make_phases, build_networks
+
+    options = tiny_options(tmp_path, glr=0.002, dlr=0.003)
+    G, D = build_networks(options, 0, 16, 3)
+    phases = _make_phases(dataclasses.replace(options, pl_weight=2.0), G, D)
+    g_group = phases[0].opt.param_groups[0]
+    d_group = phases[2].opt.param_groups[0]
+    assert g_group["lr"] == pytest.approx(0.002 * 4 / 5) and g_group["betas"] == pytest.approx((0.0, 0.99 ** (4 / 5)))
+    assert d_group["lr"] == pytest.approx(0.003 * 16 / 17) and d_group["betas"] == pytest.approx((0.0, 0.99 ** (16 / 17)))
+    assert [p.interval for p in phases] == [1, 4, 1, 16]
+
+
+def test_non_finite_loss_stops_the_run_and_names_the_step_and_last_snapshot(tmp_path, monkeypatch):
+    original = loop_module.StyleGAN2Loss.accumulate_gradients
+    calls = []
+
+    def poisoned(self, phase, real_img, *args, **kwargs):
+        calls.append(phase)
+        if len(calls) > 10:  # after the first tick (4 steps: Gmain, Dmain each, Dreg once) was saved
+            real_img = real_img * float("nan")
+        return original(self, phase, real_img, *args, **kwargs)
+
+    monkeypatch.setattr(loop_module.StyleGAN2Loss, "accumulate_gradients", poisoned)
+    with pytest.raises(TrainingError, match=r"non-finite .* phase Dmain at step 4 .*last good snapshot is .*000000-032"):
+        train(tiny_options(tmp_path, kimg=0.2), device="cpu", log=lambda m: None)
+    snapshots = sorted((tmp_path / "runs").glob("*/network-snapshot-*.safetensors"))
+    assert [p.name for p in snapshots] == ["network-snapshot-000000-032.safetensors"]
+
+
+def test_diverging_learning_rates_stop_the_run_before_any_snapshot(tmp_path):
+    with pytest.raises(TrainingError, match=r"non-finite .* at step 0 .*no snapshot was written yet"):
+        train(tiny_options(tmp_path, kimg=0.2, glr=1e30, dlr=1e30), device="cpu", log=lambda m: None)
+
+
+def test_transfer_learning_from_a_network_file(tmp_path):
+    first = train(tiny_options(tmp_path, kimg=0.008), device="cpu", log=lambda m: None)
+    snapshot = next(first.glob("network-snapshot-*.safetensors"))
+    lines = []
+    train(tiny_options(tmp_path, kimg=0.008, resume=str(snapshot)), device="cpu", log=lines.append)
+    assert any("Resuming from" in line for line in lines)
+
+
+def test_resume_with_a_network_of_another_resolution_is_refused(tmp_path):
+    run = train(tiny_options(tmp_path, kimg=0.008), device="cpu", log=lambda m: None)
+    snapshot = next(run.glob("network-snapshot-*.safetensors"))
+    options = resolve_options("builtin:shapes?n=64", "cpu", 32, 1, dict(TINY, outdir=str(tmp_path / "r"), kimg=0.008, resume=str(snapshot)))
+    with pytest.raises(TrainingError, match="16 px images .* but the dataset has 3-channel 32 px"):
+        train(options, device="cpu", log=lambda m: None)
