@@ -8,8 +8,7 @@ import pytest
 import torch
 
 import stylegan2
-from stylegan2.io import CheckpointError, load_checkpoint, load_network, save_checkpoint
-from stylegan2.io import native
+from stylegan2.io import CheckpointError, load_checkpoint, load_network, native, save_checkpoint
 
 
 def test_networks_round_trip_bit_identical(tmp_path, tiny_networks):

@@ -43,9 +43,12 @@ def test_runs_never_reuse_a_directory(tmp_path):
 
 
 def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
-    full = train(tiny_options(tmp_path, kimg=0.064), device="cpu", log=lambda m: None)
+    # ADA with target 0 raises p at every adjustment, so augmentation and its state are exercised too.
+    ada = dict(aug="ada", target=0.0, ada_kimg=0.1)
+    full = train(tiny_options(tmp_path, kimg=0.064, **ada), device="cpu", log=lambda m: None)
     half = full / "network-snapshot-000000-032.safetensors"
-    resumed = train(tiny_options(tmp_path, kimg=0.064, resume=str(half)), device="cpu", log=lambda m: None)
+    assert load_checkpoint(half).training_state["augment"]["p"] > 0
+    resumed = train(tiny_options(tmp_path, kimg=0.064, resume=str(half), **ada), device="cpu", log=lambda m: None)
     a = load_checkpoint(full / "network-snapshot-000000-064.safetensors")
     b = load_checkpoint(resumed / "network-snapshot-000000-064.safetensors")
     assert b.training_state["cur_nimg"] == 64 and b.training_state["cur_tick"] == 2  # the next tick

@@ -13,7 +13,6 @@ from .errors import CheckpointError
 
 NETWORK_CLASSES: dict[str, type[nn.Module]] = {"Generator": Generator, "Discriminator": Discriminator}
 NETWORK_NAMES = ("G", "D", "G_ema")
-FORMATS = ("stylegan2", "official-pkl", "rosinality")
 
 
 @dataclass

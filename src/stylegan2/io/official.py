@@ -10,7 +10,7 @@ import torch
 
 from .checkpoint import NETWORK_CLASSES, NETWORK_NAMES, Checkpoint, build_network
 from .errors import CheckpointError, UnsafeCheckpointError
-from .safe_pickle import ForbiddenGlobal, NetworkPickleUnpickler, PersistentObject, load_network_pickle
+from .safe_pickle import ForbiddenGlobal, PersistentObject, load_network_pickle
 
 
 def read_official_pickle(path: Path) -> Checkpoint:
@@ -41,7 +41,6 @@ def read_official_pickle(path: Path) -> Checkpoint:
 
 def _unpickle(path: Path) -> Any:
     """Run the allow-list unpickler, turning every failure into a message that names the file."""
-    allowed = sorted({f"{m}.{n}" for m, n in NetworkPickleUnpickler.allowed})
     try:
         with open(path, "rb") as f:
             return load_network_pickle(f)
@@ -51,8 +50,8 @@ def _unpickle(path: Path) -> Any:
             hint = " It looks like a TensorFlow StyleGAN/StyleGAN2 pickle; convert it with NVIDIA's legacy.py first."
         raise UnsafeCheckpointError(
             f"refusing to load {path.name}: it references {exc.qualified_name}, which is not a network tensor or "
-            f"setting; official network pickles reference only {', '.join(allowed)} (and torch.*Storage). "
-            f"Nothing from the file was run.{hint}"
+            "setting (network pickles need only NVIDIA's persistence hook and rebuilders of tensors, dicts and "
+            f"NumPy scalars). Nothing from the file was run.{hint}"
         ) from None
     except MemoryError:
         raise

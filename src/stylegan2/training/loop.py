@@ -15,9 +15,10 @@ import torch
 from ..data import InfiniteSampler, open_dataset
 from ..models import Discriminator, Generator
 from ..utils.image import make_grid, save_image, to_uint8
-from .augment_setup import AugmentSetup, build_augment
+from .ada import Augmentation
+from .augment_setup import build_augment
 from .config import TrainingOptions, for_transfer_learning
-from .distributed import DistributedContext, average_gradients, barrier, broadcast_, init_distributed
+from .distributed import DistributedContext, all_reduce_mean_, average_gradients, barrier, broadcast_, init_distributed
 from .ema import ema_beta, update_ema
 from .loss import StyleGAN2Loss
 from .rundir import create_run_dir
@@ -240,7 +241,7 @@ def train(
         for tensor in list(module.parameters()) + list(module.buffers()):
             broadcast_(tensor.data)
 
-    augment: AugmentSetup = build_augment(options, ctx.device)
+    augment: Augmentation = build_augment(options, ctx.device)
     loss = StyleGAN2Loss(G, D, augment_pipe=augment.pipe, r1_gamma=options.gamma, style_mixing_prob=options.style_mixing_prob,
                          pl_weight=options.pl_weight)
     phases = _make_phases(options, G, D)
@@ -343,7 +344,10 @@ def train(
             if not done and cur_nimg < tick_start_nimg + options.tick * 1000:
                 continue
 
-            # Once per tick: status line, statistics, images, snapshots.
+            # Once per tick: status line, statistics, images, snapshots. Each process tracked w_avg on
+            # its own data; their mean is the w_avg of the whole batch.
+            all_reduce_mean_(G.mapping.w_avg)
+            G_ema.mapping.w_avg.copy_(G.mapping.w_avg)
             tick_end = time.time()
             sec_per_kimg = (tick_end - tick_start_time) / max(cur_nimg - tick_start_nimg, 1) * 1000
             stats = collector.flush()

@@ -1,0 +1,522 @@
+"""Adaptive discriminator augmentation: the augmentation pipeline of StyleGAN2-ADA.
+
+Karras et al., "Training Generative Adversarial Networks with Limited Data" (2020). D sees only
+augmented images, real and generated alike. Each transform is applied to each image independently
+with probability `p * multiplier`; as long as p stays below about 0.8 the augmentations do not
+"leak" into the generated images, because G can still tell which distribution is the clean one.
+
+The transforms run in the paper's order and are merged where possible so that an image is
+resampled only once:
+  1. pixel blitting (x-flip, 90-degree rotation, integer translation) and general geometry
+     (isotropic scaling, rotation, anisotropic scaling, fractional translation): one 3x3 matrix,
+     applied once with an anti-aliased warp (reflect-pad, 2x up, bilinear, 2x down);
+  2. color (brightness, contrast, luma flip, hue rotation, saturation): one 4x4 matrix;
+  3. image-space filtering: random gains for four frequency bands;
+  4. corruptions: additive Gaussian noise, cutout.
+
+Random numbers are drawn in the same order and shapes as NVIDIA's implementation, so with the same
+seed both produce the same augmentations. Constructor names and defaults are theirs too: the
+`init_kwargs` and `p` stored with an official pickle's `augment_pipe` rebuild it here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..nn.upfirdn2d import downsample2d, setup_filter, upsample2d
+
+# Low-pass decomposition filters of two orthogonal wavelets (standard published coefficients).
+# Symlet-6 anti-aliases the geometric warp; Symlet-2 builds the filter bank of image filtering.
+SYM6 = (
+    0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.048311742585633,
+    0.4910559419267466, 0.787641141030194, 0.3379294217276218, -0.07263752278646252,
+    -0.021060292512300564, 0.04472490177066578, 0.0017677118642428036, -0.007800708325034148,
+)
+SYM2 = (-0.12940952255092145, 0.22414386804185735, 0.836516303737469, 0.48296291314469025)
+
+# Expected power of natural images in the four filter bands (a 1/f spectrum), low to high.
+BAND_POWER = (10 / 13, 1 / 13, 1 / 13, 1 / 13)
+
+_BLIT = dict(xflip=1, rotate90=1, xint=1)
+_GEOM = dict(scale=1, rotate=1, aniso=1, xfrac=1)
+_COLOR = dict(brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1)
+
+# Names of the probability multipliers (the other constructor arguments set strengths).
+MULTIPLIERS = (
+    "xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac", "brightness", "contrast",
+    "lumaflip", "hue", "saturation", "imgfilter", "noise", "cutout",
+)
+
+# The `--augpipe` presets of StyleGAN2-ADA: which transforms are on (probability multiplier 1).
+AUGPIPE_PRESETS: dict[str, dict[str, float]] = {
+    "blit": dict(_BLIT),
+    "geom": dict(_GEOM),
+    "color": dict(_COLOR),
+    "filter": dict(imgfilter=1),
+    "noise": dict(noise=1),
+    "cutout": dict(cutout=1),
+    "bg": {**_BLIT, **_GEOM},
+    "bgc": {**_BLIT, **_GEOM, **_COLOR},
+    "bgcf": {**_BLIT, **_GEOM, **_COLOR, "imgfilter": 1},
+    "bgcfn": {**_BLIT, **_GEOM, **_COLOR, "imgfilter": 1, "noise": 1},
+    "bgcfnc": {**_BLIT, **_GEOM, **_COLOR, "imgfilter": 1, "noise": 1, "cutout": 1},
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Batches of homogeneous matrices, one per image. Entries are per-image tensors [N] or constants.
+
+
+def _matrix(rows: Sequence[Sequence[torch.Tensor | float]], ref: torch.Tensor) -> torch.Tensor:
+    """Stack per-image entries into matrices of shape [*ref.shape, rows, cols]."""
+    entries = [e if isinstance(e, torch.Tensor) else torch.full_like(ref, float(e)) for row in rows for e in row]
+    return torch.stack(entries, dim=-1).reshape(*ref.shape, len(rows), len(rows[0]))
+
+
+def translate2d(tx: torch.Tensor, ty: torch.Tensor) -> torch.Tensor:
+    return _matrix([[1, 0, tx], [0, 1, ty], [0, 0, 1]], tx)
+
+
+def scale2d(sx: torch.Tensor, sy: torch.Tensor) -> torch.Tensor:
+    return _matrix([[sx, 0, 0], [0, sy, 0], [0, 0, 1]], sx)
+
+
+def rotate2d(theta: torch.Tensor) -> torch.Tensor:
+    """Counter-clockwise rotation by `theta` radians (y axis pointing down: clockwise on screen)."""
+    c, s = torch.cos(theta), torch.sin(theta)
+    return _matrix([[c, -s, 0], [s, c, 0], [0, 0, 1]], theta)
+
+
+def translate3d(t: torch.Tensor) -> torch.Tensor:
+    """Add `t` to all three color channels: [N] -> [N, 4, 4]."""
+    return _matrix([[1, 0, 0, t], [0, 1, 0, t], [0, 0, 1, t], [0, 0, 0, 1]], t)
+
+
+def scale3d(s: torch.Tensor) -> torch.Tensor:
+    """Multiply all three color channels by `s`: [N] -> [N, 4, 4]."""
+    return _matrix([[s, 0, 0, 0], [0, s, 0, 0], [0, 0, s, 0], [0, 0, 0, 1]], s)
+
+
+def rotate3d(axis: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Rotation by `theta` around the unit vector `axis` (Rodrigues' formula): [N] -> [N, 4, 4]."""
+    x, y, z = (float(a) for a in axis[:3])
+    c, s = torch.cos(theta), torch.sin(theta)
+    cc = 1 - c
+    return _matrix([
+        [x * x * cc + c, x * y * cc - z * s, x * z * cc + y * s, 0],
+        [y * x * cc + z * s, y * y * cc + c, y * z * cc - x * s, 0],
+        [z * x * cc - y * s, z * y * cc + x * s, z * z * cc + c, 0],
+        [0, 0, 0, 1],
+    ], theta)
+
+
+def _constant(rows: Sequence[Sequence[float]], device: torch.device) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.float32, device=device)
+
+
+# ----------------------------------------------------------------------------------------------
+# Executing the transforms.
+
+
+def warp_images(images: torch.Tensor, G_inv: torch.Tensor, lowpass: torch.Tensor) -> torch.Tensor:
+    """Resample each image at G_inv @ (output pixel), anti-aliased, with mirrored content outside.
+
+    images: [N, C, H, W]; G_inv: [N, 3, 3] maps output to input pixel coordinates measured from the
+    image center; lowpass: 1-D orthogonal wavelet filter. Reflect-padding by just enough to cover
+    every output pixel keeps the borders free of black (padding stops at one image size, as in
+    NVIDIA's code, so extreme zoom-outs still show zeros); upsampling 2x before the bilinear lookup
+    and low-pass downsampling after it suppresses aliasing. With the identity matrix this returns
+    the input (up to rounding), because the filter is orthogonal.
+    """
+    batch, channels, height, width = images.shape
+    device = images.device
+    filter_pad = lowpass.shape[0] // 4
+
+    # Where do the corners of the output come from? Pad the input to cover them, plus the filter.
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    corners = _constant([[-cx, -cy, 1], [cx, -cy, 1], [cx, cy, 1], [-cx, cy, 1]], device).t()  # [xyz, corner]
+    source = (G_inv @ corners)[:, :2, :].permute(1, 0, 2).flatten(1)  # [xy, batch * corner]
+    margin = torch.cat([-source, source]).amax(dim=1)  # [x0, y0, x1, y1]
+    margin = margin + _constant([filter_pad * 2 - cx, filter_pad * 2 - cy] * 2, device)
+    margin = torch.minimum(margin.clamp(min=0), _constant([width - 1, height - 1] * 2, device))
+    mx0, my0, mx1, my1 = (int(m) for m in margin.ceil().tolist())
+    images = F.pad(images, [mx0, mx1, my0, my1], mode="reflect")
+    G_inv = _constant([[1, 0, (mx0 - mx1) / 2], [0, 1, (my0 - my1) / 2], [0, 0, 1]], device) @ G_inv
+
+    # Upsample 2x: coordinates double and shift by half a pixel of the finer grid.
+    images = upsample2d(images, lowpass, up=2)  # [N, C, 2 (H + my0 + my1), 2 (W + mx0 + mx1)]
+    G_inv = _constant([[2, 0, 0], [0, 2, 0], [0, 0, 1]], device) @ G_inv @ _constant([[0.5, 0, 0], [0, 0.5, 0], [0, 0, 1]], device)
+    G_inv = _constant([[1, 0, -0.5], [0, 1, -0.5], [0, 0, 1]], device) @ G_inv @ _constant([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]], device)
+
+    # Bilinear lookup, in grid_sample's normalized coordinates ([-1, 1] across the image).
+    out_height, out_width = (height + filter_pad * 2) * 2, (width + filter_pad * 2) * 2
+    to_normalized = _constant([[2 / images.shape[3], 0, 0], [0, 2 / images.shape[2], 0], [0, 0, 1]], device)
+    from_normalized = _constant([[out_width / 2, 0, 0], [0, out_height / 2, 0], [0, 0, 1]], device)
+    G_inv = to_normalized @ G_inv @ from_normalized
+    grid = F.affine_grid(G_inv[:, :2, :].to(images.dtype), [batch, channels, out_height, out_width], align_corners=False)
+    images = bilinear_sample(images, grid)
+
+    # Downsample 2x with the time-reversed filter (the synthesis half of the wavelet pair) and crop.
+    return downsample2d(images, lowpass.flip(0), down=2, padding=-filter_pad * 2)
+
+
+def bilinear_sample(images: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """F.grid_sample (bilinear, zeros outside, align_corners=False) that R1 can differentiate twice.
+
+    R1 penalizes the gradient of D(augment(x)) with respect to x, so that gradient must itself be
+    differentiable; some PyTorch releases raise "derivative for aten::grid_sampler_2d_backward is
+    not implemented". The gradient is linear in the incoming gradient (it is the transposed
+    sampling), so its own derivative is a plain grid_sample with the same grid. The grid gets no
+    gradient: here it comes from random draws.
+    """
+    if grid.requires_grad:
+        raise ValueError("bilinear_sample does not differentiate with respect to the sampling grid")
+    return _BilinearSample.apply(images, grid)
+
+
+class _BilinearSample(torch.autograd.Function):
+    """Sampling whose backward is `_BilinearSampleTranspose`, differentiable again."""
+
+    @staticmethod
+    def forward(ctx, images: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        ctx.save_for_backward(images, grid)
+        return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: D102
+        images, grid = ctx.saved_tensors
+        return _BilinearSampleTranspose.apply(grad_output, images, grid), None
+
+
+class _BilinearSampleTranspose(torch.autograd.Function):
+    """The adjoint of sampling: scatter gradients back to the pixels they were read from."""
+
+    @staticmethod
+    def forward(ctx, grad_output: torch.Tensor, images: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        ctx.save_for_backward(grid)
+        # Modes 0, 0 = bilinear, zeros; output_mask [True, False]: the image gradient only, for which
+        # `images` supplies just the shape.
+        grad_images, _ = torch.ops.aten.grid_sampler_2d_backward(grad_output, images, grid, 0, 0, False, [True, False])
+        return grad_images  # [N, C, H_in, W_in]
+
+    @staticmethod
+    def backward(ctx, grad2: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # noqa: D102
+        (grid,) = ctx.saved_tensors
+        return _BilinearSample.apply(grad2, grid), None, None
+
+
+class _DepthwiseFilter(torch.autograd.Function):
+    """A different filter per channel (conv2d with one group per channel), or its transpose.
+
+    The gradient of one is the other, so every order of derivative stays one grouped convolution;
+    autograd's own double backward of a grouped convolution runs one group at a time, which made
+    R1 through image filtering about 15 times slower on a GPU. The taps get no gradient (they
+    come from random draws).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, transpose: bool) -> torch.Tensor:  # noqa: D102
+        ctx.save_for_backward(weight)
+        ctx.transpose = transpose
+        conv = F.conv_transpose2d if transpose else F.conv2d
+        return conv(x, weight, groups=weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # noqa: D102
+        (weight,) = ctx.saved_tensors
+        return _DepthwiseFilter.apply(grad_output, weight, not ctx.transpose), None, None
+
+
+def filter_bank(lowpass: Sequence[float] = SYM2, num_bands: int = 4) -> np.ndarray:
+    """Symmetric 1-D filters [bands, taps] that split a signal into octave bands (low to high).
+
+    Summing the rows gives the identity (a unit impulse), so unit gains leave an image unchanged.
+    Built recursively: each level stretches the previous bank by 2 (zeros between taps), smooths it
+    with the low-pass filter's autocorrelation, and adds a new high band from the high-pass one.
+    """
+    h_lo = np.asarray(lowpass, dtype=np.float64)
+    h_hi = h_lo * (-1.0) ** np.arange(h_lo.size)  # H(-z): the mirrored high-pass filter
+    lo2 = np.convolve(h_lo, h_lo[::-1]) / 2
+    hi2 = np.convolve(h_hi, h_hi[::-1]) / 2
+    bank = np.zeros([num_bands, 1])
+    bank[0, 0] = 1
+    for band in range(1, num_bands):
+        stretched = np.zeros([num_bands, bank.shape[1] * 2 - 1])
+        stretched[:, ::2] = bank
+        bank = np.stack([np.convolve(row, lo2) for row in stretched])
+        center = (bank.shape[1] - hi2.size) // 2
+        bank[band, center : center + hi2.size] += hi2
+    return bank
+
+
+def _normal_percentile(q: torch.Tensor) -> torch.Tensor:
+    """The value that debug_percentile `q` selects from a standard-deviation-scaled normal draw."""
+    return torch.erfinv(q * 2 - 1)
+
+
+def _argument_names() -> list[str]:
+    return [name for name in inspect.signature(AugmentPipe.__init__).parameters if name != "self"]
+
+
+class AugmentPipe(torch.nn.Module):
+    """The ADA augmentation pipeline: every transform off by default, multiplier 1 turns it on.
+
+    `p` (a buffer) is the overall probability; transform k is applied to an image with
+    probability `p * k`. The training loop sets `p` (fixed, or tuned by the ADA controller).
+    """
+
+    def __init__(
+        self,
+        xflip: float = 0, rotate90: float = 0, xint: float = 0, xint_max: float = 0.125,
+        scale: float = 0, rotate: float = 0, aniso: float = 0, xfrac: float = 0,
+        scale_std: float = 0.2, rotate_max: float = 1, aniso_std: float = 0.2, xfrac_std: float = 0.125,
+        brightness: float = 0, contrast: float = 0, lumaflip: float = 0, hue: float = 0, saturation: float = 0,
+        brightness_std: float = 0.2, contrast_std: float = 0.5, hue_max: float = 1, saturation_std: float = 1,
+        imgfilter: float = 0, imgfilter_bands: Sequence[float] = (1, 1, 1, 1), imgfilter_std: float = 1,
+        noise: float = 0, cutout: float = 0, noise_std: float = 0.1, cutout_size: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.register_buffer("p", torch.ones([]))
+        # Pixel blitting: probability multipliers; integer translation range (fraction of the size).
+        self.xflip, self.rotate90, self.xint, self.xint_max = float(xflip), float(rotate90), float(xint), float(xint_max)
+        # General geometry: multipliers; log2 std of scalings, rotation range (1 = full circle),
+        # fractional translation std (fraction of the size).
+        self.scale, self.rotate, self.aniso, self.xfrac = float(scale), float(rotate), float(aniso), float(xfrac)
+        self.scale_std, self.rotate_max = float(scale_std), float(rotate_max)
+        self.aniso_std, self.xfrac_std = float(aniso_std), float(xfrac_std)
+        # Color: multipliers; brightness std, log2 std of contrast and saturation, hue range (1 = full circle).
+        self.brightness, self.contrast, self.lumaflip = float(brightness), float(contrast), float(lumaflip)
+        self.hue, self.saturation = float(hue), float(saturation)
+        self.brightness_std, self.contrast_std = float(brightness_std), float(contrast_std)
+        self.hue_max, self.saturation_std = float(hue_max), float(saturation_std)
+        # Image-space filtering: multiplier, per-band multipliers, log2 std of the band gains.
+        self.imgfilter, self.imgfilter_std = float(imgfilter), float(imgfilter_std)
+        self.imgfilter_bands = [float(b) for b in imgfilter_bands]
+        # Corruptions: multipliers; noise std, cutout square size (fraction of the size).
+        self.noise, self.cutout, self.noise_std, self.cutout_size = float(noise), float(cutout), float(noise_std), float(cutout_size)
+
+        self.register_buffer("Hz_geom", setup_filter(SYM6))  # [12], normalized to sum 1
+        self.register_buffer("Hz_fbank", torch.as_tensor(filter_bank(SYM2), dtype=torch.float32))  # [4, 43]
+        if len(self.imgfilter_bands) != self.Hz_fbank.shape[0]:
+            raise ValueError(f"imgfilter_bands must have {self.Hz_fbank.shape[0]} entries (one per band), got {len(self.imgfilter_bands)}")
+        # The constructor arguments, for checkpoints (an official pickle stores them as `_init_kwargs`).
+        self.init_kwargs = {name: getattr(self, name) for name in _argument_names()}
+        self.init_kwargs["imgfilter_bands"] = list(self.imgfilter_bands)
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> AugmentPipe:
+        """Rebuild from stored settings `{init_kwargs, p}` (ours, or an official pickle's augment_pipe)."""
+        kwargs = dict(settings.get("init_kwargs") or {})
+        kwargs.pop("class_name", None)
+        unknown = sorted(set(kwargs) - set(_argument_names()))
+        if unknown:
+            raise ValueError(f"augment_pipe settings: unknown AugmentPipe argument(s) {', '.join(unknown)}")
+        pipe = cls(**kwargs)
+        if settings.get("p") is not None:
+            pipe.p.fill_(float(settings["p"]))
+        return pipe
+
+    def extra_repr(self) -> str:
+        on = ", ".join(f"{name}={self.init_kwargs[name]:g}" for name in MULTIPLIERS if self.init_kwargs[name] > 0)
+        return f"p={float(self.p):.4f}" + (f", {on}" if on else "")
+
+    def _gate(self, value: torch.Tensor, identity: float, probability: torch.Tensor) -> torch.Tensor:
+        """Keep each image's drawn `value` with `probability`, else use the identity value."""
+        draw = torch.rand([value.shape[0]] + [1] * (value.ndim - 1), device=value.device)
+        return torch.where(draw < probability, value, torch.full_like(value, identity))
+
+    def forward(self, images: torch.Tensor, debug_percentile: float | None = None) -> torch.Tensor:
+        """Augment a batch [N, C, H, W]; `debug_percentile` in (0, 1) forces every drawn value to
+        that percentile of its distribution (for visualizing the transforms)."""
+        if not isinstance(images, torch.Tensor) or images.ndim != 4:
+            raise ValueError(f"AugmentPipe expects images [N, C, H, W], got {getattr(images, 'shape', type(images))}")
+        if debug_percentile is None and float(self.p) == 0:
+            return images
+        if debug_percentile is not None and not 0 < debug_percentile < 1:
+            raise ValueError(f"debug_percentile must lie strictly between 0 and 1, got {debug_percentile}")
+        q = None if debug_percentile is None else torch.as_tensor(debug_percentile, dtype=torch.float32, device=images.device)
+        images = self._geometry(images, q)
+        images = self._color(images, q)
+        if self.imgfilter > 0:
+            images = self._filter(images, q)
+        if self.noise > 0:
+            images = self._noise(images, q)
+        if self.cutout > 0:
+            images = self._cutout(images, q)
+        return images
+
+    def _geometry(self, images: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
+        """Blitting and general geometry as one inverse matrix (output pixel -> input pixel), one warp."""
+        batch, _, height, width = images.shape
+        device = images.device
+        G_inv = torch.eye(3, device=device).expand(batch, 3, 3)
+        enabled = False
+
+        if self.xflip > 0:  # mirror x with probability 1/2
+            i = self._gate(torch.floor(torch.rand([batch], device=device) * 2), 0, self.xflip * self.p)
+            if q is not None:
+                i = torch.full_like(i, torch.floor(q * 2))
+            G_inv, enabled = G_inv @ scale2d(1 - 2 * i, torch.ones_like(i)), True
+
+        if self.rotate90 > 0:  # rotate by a uniform multiple of 90 degrees
+            i = self._gate(torch.floor(torch.rand([batch], device=device) * 4), 0, self.rotate90 * self.p)
+            if q is not None:
+                i = torch.full_like(i, torch.floor(q * 4))
+            G_inv, enabled = G_inv @ rotate2d(math.pi / 2 * i), True
+
+        if self.xint > 0:  # shift by whole pixels, up to xint_max of the size in each direction
+            t = self._gate((torch.rand([batch, 2], device=device) * 2 - 1) * self.xint_max, 0, self.xint * self.p)
+            if q is not None:
+                t = torch.full_like(t, (q * 2 - 1) * self.xint_max)
+            G_inv, enabled = G_inv @ translate2d(-torch.round(t[:, 0] * width), -torch.round(t[:, 1] * height)), True
+
+        if self.scale > 0:  # isotropic scaling, log-normal
+            s = self._gate(torch.exp2(torch.randn([batch], device=device) * self.scale_std), 1, self.scale * self.p)
+            if q is not None:
+                s = torch.full_like(s, torch.exp2(_normal_percentile(q) * self.scale_std))
+            G_inv, enabled = G_inv @ scale2d(1 / s, 1 / s), True
+
+        # Rotation happens before and after the anisotropic scaling, each with probability p_rot,
+        # so that P(at least one rotation) = rotate * p.
+        p_rot = 1 - torch.sqrt((1 - self.rotate * self.p).clamp(0, 1))
+        if self.rotate > 0:
+            theta = self._gate((torch.rand([batch], device=device) * 2 - 1) * math.pi * self.rotate_max, 0, p_rot)
+            if q is not None:
+                theta = torch.full_like(theta, (q * 2 - 1) * math.pi * self.rotate_max)
+            G_inv, enabled = G_inv @ rotate2d(theta), True
+
+        if self.aniso > 0:  # stretch x, squeeze y by the same log-normal factor
+            s = self._gate(torch.exp2(torch.randn([batch], device=device) * self.aniso_std), 1, self.aniso * self.p)
+            if q is not None:
+                s = torch.full_like(s, torch.exp2(_normal_percentile(q) * self.aniso_std))
+            G_inv, enabled = G_inv @ scale2d(1 / s, 1 / (1 / s)), True  # 1 / (1 / s): NVIDIA's rounding
+
+        if self.rotate > 0:
+            theta = self._gate((torch.rand([batch], device=device) * 2 - 1) * math.pi * self.rotate_max, 0, p_rot)
+            if q is not None:
+                theta = torch.zeros_like(theta)
+            G_inv = G_inv @ rotate2d(theta)
+
+        if self.xfrac > 0:  # sub-pixel shift, normal with xfrac_std of the size
+            t = self._gate(torch.randn([batch, 2], device=device) * self.xfrac_std, 0, self.xfrac * self.p)
+            if q is not None:
+                t = torch.full_like(t, _normal_percentile(q) * self.xfrac_std)
+            G_inv, enabled = G_inv @ translate2d(-t[:, 0] * width, -t[:, 1] * height), True
+
+        return warp_images(images, G_inv, self.Hz_geom) if enabled else images
+
+    def _color(self, images: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
+        """Brightness, contrast, luma flip, hue and saturation as one 4x4 matrix on homogeneous RGB."""
+        batch, channels, height, width = images.shape
+        device = images.device
+        eye = torch.eye(4, device=device)
+        C = eye.expand(batch, 4, 4)
+        enabled = False
+
+        if self.brightness > 0:  # add a normal offset to all channels
+            b = self._gate(torch.randn([batch], device=device) * self.brightness_std, 0, self.brightness * self.p)
+            if q is not None:
+                b = torch.full_like(b, _normal_percentile(q) * self.brightness_std)
+            C, enabled = translate3d(b) @ C, True
+
+        if self.contrast > 0:  # multiply all channels by a log-normal factor
+            c = self._gate(torch.exp2(torch.randn([batch], device=device) * self.contrast_std), 1, self.contrast * self.p)
+            if q is not None:
+                c = torch.full_like(c, torch.exp2(_normal_percentile(q) * self.contrast_std))
+            C, enabled = scale3d(c) @ C, True
+
+        luma = torch.tensor([1, 1, 1, 0], dtype=torch.float32, device=device) / math.sqrt(3)  # the gray axis
+        luma_outer = torch.outer(luma, luma)
+        if self.lumaflip > 0:  # reflect colors through the plane orthogonal to gray (Householder)
+            i = self._gate(torch.floor(torch.rand([batch, 1, 1], device=device) * 2), 0, self.lumaflip * self.p)
+            if q is not None:
+                i = torch.full_like(i, torch.floor(q * 2))
+            C, enabled = (eye - 2 * luma_outer * i) @ C, True
+
+        if self.hue > 0 and channels > 1:  # rotate colors around the gray axis
+            theta = self._gate((torch.rand([batch], device=device) * 2 - 1) * math.pi * self.hue_max, 0, self.hue * self.p)
+            if q is not None:
+                theta = torch.full_like(theta, (q * 2 - 1) * math.pi * self.hue_max)
+            C, enabled = rotate3d(luma, theta) @ C, True
+
+        if self.saturation > 0 and channels > 1:  # scale the distance from the gray axis, log-normal
+            s = self._gate(torch.exp2(torch.randn([batch, 1, 1], device=device) * self.saturation_std), 1, self.saturation * self.p)
+            if q is not None:
+                s = torch.full_like(s, torch.exp2(_normal_percentile(q) * self.saturation_std))
+            C, enabled = (luma_outer + (eye - luma_outer) * s) @ C, True
+
+        if not enabled:
+            return images
+        C = C.to(images.dtype)
+        pixels = images.reshape(batch, channels, height * width)
+        if channels == 3:
+            pixels = C[:, :3, :3] @ pixels + C[:, :3, 3:]
+        elif channels == 1:  # gray images: the average effect on R, G and B (gain and offset)
+            C = C[:, :3, :].mean(dim=1, keepdim=True)  # [N, 1, 4]
+            pixels = pixels * C[:, :, :3].sum(dim=2, keepdim=True) + C[:, :, 3:]
+        else:
+            raise ValueError(f"color augmentation needs RGB (3 channels) or grayscale (1 channel) images, got {channels} channels")
+        return pixels.reshape(batch, channels, height, width)
+
+    def _filter(self, images: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
+        """Amplify or attenuate each frequency band by a log-normal gain, keeping the expected power."""
+        batch, channels, height, width = images.shape
+        device = images.device
+        num_bands = self.Hz_fbank.shape[0]
+        power = torch.tensor(BAND_POWER, device=device)
+        gains = torch.ones([batch, num_bands], device=device)
+        for band, band_strength in enumerate(self.imgfilter_bands):
+            g = self._gate(torch.exp2(torch.randn([batch], device=device) * self.imgfilter_std), 1, self.imgfilter * band_strength * self.p)
+            if q is not None:
+                g = torch.full_like(g, torch.exp2(_normal_percentile(q) * self.imgfilter_std)) if band_strength > 0 else torch.ones_like(g)
+            t = torch.ones([batch, num_bands], device=device)
+            t[:, band] = g
+            t = t / (power * t.square()).sum(dim=-1, keepdim=True).sqrt()  # keep the expected power
+            gains = gains * t
+
+        taps = (gains @ self.Hz_fbank).to(images.dtype)  # [N, taps], symmetric
+        taps = taps.repeat_interleave(channels, dim=0).unsqueeze(1)  # [N * C, 1, taps]
+        pad = self.Hz_fbank.shape[1] // 2
+        if pad >= min(height, width):
+            raise ValueError(f"image filtering needs images larger than {pad} pixels, got {height}x{width}")
+        x = F.pad(images.reshape(1, batch * channels, height, width), [pad] * 4, mode="reflect")
+        x = _DepthwiseFilter.apply(x, taps.unsqueeze(2), False)  # horizontal pass
+        x = _DepthwiseFilter.apply(x, taps.unsqueeze(3), False)  # vertical pass
+        return x.reshape(batch, channels, height, width)
+
+    def _noise(self, images: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
+        """Add i.i.d. Gaussian noise whose std is itself half-normal with scale noise_std."""
+        batch = images.shape[0]
+        sigma = self._gate(torch.randn([batch, 1, 1, 1], device=images.device).abs() * self.noise_std, 0, self.noise * self.p)
+        if q is not None:
+            sigma = torch.full_like(sigma, torch.erfinv(q) * self.noise_std)
+        return images + torch.randn_like(images) * sigma.to(images.dtype)
+
+    def _cutout(self, images: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
+        """Zero a cutout_size square (fraction of the size) at a uniform random center."""
+        batch, _, height, width = images.shape
+        device = images.device
+        size = self._gate(torch.full([batch, 2, 1, 1, 1], self.cutout_size, device=device), 0, self.cutout * self.p)
+        center = torch.rand([batch, 2, 1, 1, 1], device=device)
+        if q is not None:
+            size = torch.full_like(size, self.cutout_size)
+            center = torch.full_like(center, q)
+        x = (torch.arange(width, device=device).reshape(1, 1, 1, -1) + 0.5) / width
+        y = (torch.arange(height, device=device).reshape(1, 1, -1, 1) + 0.5) / height
+        outside = ((x - center[:, 0]).abs() >= size[:, 0] / 2) | ((y - center[:, 1]).abs() >= size[:, 1] / 2)
+        return images * outside.to(images.dtype)  # [N, 1, H, W] mask broadcast over channels
+
+
+def augment_pipe_from_preset(name: str, p: float = 0.0) -> AugmentPipe:
+    """The `--augpipe` preset `name` (e.g. 'bgc') with overall probability `p`."""
+    if name not in AUGPIPE_PRESETS:
+        raise ValueError(f"--augpipe must be one of {', '.join(AUGPIPE_PRESETS)}; got {name!r}")
+    pipe = AugmentPipe(**AUGPIPE_PRESETS[name])
+    pipe.p.fill_(float(p))
+    return pipe

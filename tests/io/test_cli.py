@@ -1,0 +1,70 @@
+"""`stylegan2 convert` and `stylegan2 info` from the command line."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from stylegan2.cli import main
+from stylegan2.io import describe_checkpoint, format_info
+
+
+def test_info_describes_an_official_pickle(official_path):
+    result = CliRunner().invoke(main, ["info", str(official_path)])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "official-pkl (NVIDIA StyleGAN2-ADA network pickle)" in out
+    assert "networks:    G, D, G_ema" in out
+    assert "resolution:  32x32, 3 channels" in out
+    assert "z_dim 64, w_dim 64, c_dim 0, num_ws 8" in out
+    assert "augment p:   0.25" in out
+    assert "G_ema (Generator): 263,987 parameters" in out
+    assert '"channel_base": 1024' in out
+
+
+def test_info_json(official_path):
+    result = CliRunner().invoke(main, ["info", "--json", str(official_path)])
+    info = json.loads(result.output)
+    assert info["networks"]["D"]["init_kwargs"]["channel_max"] == 64
+    assert info["augment_p"] == 0.25
+
+
+def test_info_text_reports_the_estimated_w_avg(rosinality_ckpt, rosinality_path):
+    text = format_info(describe_checkpoint(rosinality_ckpt, rosinality_path))
+    assert "rosinality stylegan2-pytorch checkpoint" in text
+    assert "G_ema: w_avg estimated from 10,000 mapped z (seed 0); rosinality files store no w average" in text
+
+
+def test_convert_then_info(tmp_path, official_path):
+    dst = tmp_path / "net.safetensors"
+    result = CliRunner().invoke(main, ["convert", str(official_path), str(dst)])
+    assert result.exit_code == 0, result.output
+    assert "wrote G, D, G_ema (converted from official-pkl)" in result.output
+    result = CliRunner().invoke(main, ["info", str(dst)])
+    assert "format:      stylegan2 (our safetensors + JSON checkpoint)" in result.output
+
+
+def test_convert_refuses_to_overwrite(tmp_path, official_path):
+    dst = tmp_path / "net.safetensors"
+    dst.write_bytes(b"mine")
+    result = CliRunner().invoke(main, ["convert", str(official_path), str(dst)])
+    assert result.exit_code == 1
+    assert "already exists; pass --force" in result.output
+    assert dst.read_bytes() == b"mine"
+
+
+def test_bad_file_is_a_one_line_error_not_a_traceback(tmp_path):
+    (tmp_path / "junk.pkl").write_bytes(b"\x80\x04junk")
+    result = CliRunner().invoke(main, ["info", str(tmp_path / "junk.pkl")])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and "junk.pkl: truncated or corrupt network pickle" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_refused_pickle_is_reported(tmp_path):
+    (tmp_path / "evil.pkl").write_bytes(b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00ls\x85R.")
+    result = CliRunner().invoke(main, ["convert", str(tmp_path / "evil.pkl"), str(tmp_path / "out.safetensors")])
+    assert result.exit_code == 1
+    assert "refusing to load evil.pkl: it references os.system" in result.output
+    assert not (tmp_path / "out.safetensors").exists()
