@@ -16,6 +16,12 @@ from ..nn.upfirdn2d import setup_filter, upsample2d
 
 NOISE_MODES = ("random", "const", "none")
 
+# fused_modconv=None means the non-fused form (activations scaled around one shared convolution).
+# benchmarks/bench_generate.py measured it faster than the grouped (fused) form everywhere we ran
+# it: 2.5x on a 2-core CPU at 32-64 px, 1.2-1.6x on an H100 at 32-256 px with batch 16, and still
+# ahead at batch 1; training needs it anyway (no per-sample weight gradients in the backward pass).
+DEFAULT_FUSED_MODCONV = False
+
 
 def compute_dtype(use_fp16: bool, force_fp32: bool, device: torch.device) -> torch.dtype:
     """fp16 layers compute in fp16 on CUDA only; CPU kernels are slow or missing in half precision."""
@@ -175,7 +181,7 @@ class SynthesisBlock(nn.Module):
         dtype = compute_dtype(self.use_fp16, force_fp32, ws.device)
         memory_format = torch.channels_last if self.channels_last and not force_fp32 else torch.contiguous_format
         if fused_modconv is None:
-            fused_modconv = default_fused_modconv(self.training, dtype, ws.device)
+            fused_modconv = DEFAULT_FUSED_MODCONV
 
         if self.in_channels == 0:
             x = self.const.to(dtype=dtype, memory_format=memory_format)
@@ -202,15 +208,6 @@ class SynthesisBlock(nn.Module):
             y = y.to(dtype=torch.float32, memory_format=torch.contiguous_format)
             img = img + y if img is not None else y
         return x, img
-
-
-def default_fused_modconv(training: bool, dtype: torch.dtype, device: torch.device) -> bool:
-    """Grouped (fused) modulated conv for fp32 inference; activation scaling while training.
-
-    Training needs the backward pass, where the shared-weight form is much cheaper (it avoids a
-    per-sample weight gradient). benchmarks/bench_generate.py measures the inference choice.
-    """
-    return (not training) and dtype == torch.float32
 
 
 class SynthesisNetwork(nn.Module):
