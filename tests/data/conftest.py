@@ -32,7 +32,7 @@ def make_folder(tmp_path: Path) -> Callable[..., Path]:
         for image, rel in zip(images, names):
             save_image(root / rel, image)
         if labels is not None:
-            (root / "dataset.json").write_text(json.dumps({"labels": [[n, l] for n, l in zip(names, labels)]}))
+            (root / "dataset.json").write_text(json.dumps({"labels": [[n, label] for n, label in zip(names, labels)]}))
         return root
 
     return make

@@ -7,8 +7,7 @@ import torch
 from click.testing import CliRunner
 
 from stylegan2.cli import main
-from stylegan2.tools import (ToolError, factorize, find_directions, load_directions, save_directions, seed_images,
-                             seed_ws, synthesize)
+from stylegan2.tools import ToolError, factorize, find_directions, load_directions, save_directions, seed_images, seed_ws, synthesize
 from stylegan2.tools.sefa import modulation_layers
 
 

@@ -10,17 +10,22 @@ def main() -> None:
 
 
 from stylegan2.cli.dataset import dataset_command  # noqa: E402
+
 main.add_command(dataset_command)
 
 from stylegan2.cli.metrics import metrics_command  # noqa: E402
+
 main.add_command(metrics_command)
 
 from stylegan2.cli.train import train_command  # noqa: E402
+
 main.add_command(train_command)
 from stylegan2.cli.tools import tool_commands  # noqa: E402
+
 for _command in tool_commands:  # generate, mix, video, project, directions
     main.add_command(_command)
 
 from stylegan2.cli.convert import convert_command, info_command  # noqa: E402
+
 main.add_command(convert_command)
 main.add_command(info_command)

@@ -19,6 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from ..utils.image import to_uint8
 from .detectors import FeatureDetector
 from .stats import FeatureStats, stats_cache_path
 
@@ -76,7 +77,7 @@ def generator_images(G: nn.Module, z: torch.Tensor, c: torch.Tensor, truncation_
                      noise_mode: str) -> torch.Tensor:
     """G's float output in about [-1, 1] -> uint8 [N, C, H, W], rounded as the official code does."""
     img = G(z, c, truncation_psi=truncation_psi, noise_mode=noise_mode)
-    return (img * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    return to_uint8(img)
 
 
 def random_labels(dataset: Dataset, c_dim: int, n: int, rng: np.random.Generator) -> torch.Tensor:

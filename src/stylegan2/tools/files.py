@@ -13,6 +13,8 @@ import PIL.Image
 import torch
 from PIL import GifImagePlugin
 
+from ..utils.files import atomic_path
+from ..utils.image import to_uint8 as quantize
 from .common import ToolError
 
 PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
@@ -26,7 +28,7 @@ class OutputExistsError(FileExistsError):
 
 def to_uint8(img: torch.Tensor) -> np.ndarray:
     """Synthesis output [N, C, H, W] in about [-1, 1] -> uint8 [N, H, W, C], NVIDIA's rounding."""
-    return (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy()
+    return quantize(img).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def to_pil(image: np.ndarray) -> PIL.Image.Image:
@@ -62,12 +64,8 @@ def check_outputs(paths: Sequence[Path], force: bool) -> None:
 def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     """Write through a temporary file next to `path` (same suffix, for format detection), then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

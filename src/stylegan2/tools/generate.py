@@ -10,10 +10,20 @@ import numpy as np
 import torch
 
 from ..models import Generator
-from .common import (Network, ToolError, check_inputs, check_noise_mode, generator_device, load_generator, parse_grid,
-                     parse_seeds, seed_ws, seeded_noise)
-from .sefa import Directions, load_directions
+from .common import (
+    Network,
+    ToolError,
+    check_inputs,
+    check_noise_mode,
+    generator_device,
+    load_generator,
+    parse_grid,
+    parse_seeds,
+    seed_ws,
+    seeded_noise,
+)
 from .files import check_outputs, image_grid, save_image, to_uint8
+from .sefa import Directions, load_directions
 
 
 @torch.no_grad()

@@ -10,8 +10,19 @@ import torch
 from tqdm import tqdm
 
 from ..models import Generator
-from .common import (Network, ToolError, check_inputs, check_noise_mode, check_truncation_cutoff, class_label, load_generator,
-                     parse_grid, parse_seeds, seed_latent, seed_ws)
+from .common import (
+    Network,
+    ToolError,
+    check_inputs,
+    check_noise_mode,
+    check_truncation_cutoff,
+    class_label,
+    load_generator,
+    parse_grid,
+    parse_seeds,
+    seed_latent,
+    seed_ws,
+)
 from .files import VideoWriter, check_outputs, image_grid, video_suffix
 from .generate import synthesize
 

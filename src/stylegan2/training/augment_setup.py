@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .ada import AugmentConfig, Augmentation, build_augmentation
+from .ada import Augmentation, AugmentConfig, build_augmentation
 from .config import TrainingOptions
 
 

@@ -16,7 +16,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     A crash or exception leaves any existing file at `path` untouched and removes the temporary.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # The temporary keeps the target's suffix, for writers that pick the format from the name.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
