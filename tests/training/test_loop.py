@@ -124,3 +124,16 @@ def test_resume_with_a_network_of_another_resolution_is_refused(tmp_path):
     options = resolve_options("builtin:shapes?n=64", "cpu", 32, 1, dict(TINY, outdir=str(tmp_path / "r"), kimg=0.008, resume=str(snapshot)))
     with pytest.raises(TrainingError, match="16 px images .* but the dataset has 3-channel 32 px"):
         train(options, device="cpu", log=lambda m: None)
+
+
+def test_unknown_metric_is_refused_before_training(tmp_path):
+    with pytest.raises(ValueError, match="unknown metric 'fidd'"):
+        tiny_options(tmp_path, metrics=["fidd"])
+
+
+def test_snapshot_metrics_run_and_a_failing_metric_does_not_stop_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "empty-cache"))  # no detector file there
+    lines = []
+    run_dir = train(tiny_options(tmp_path, kimg=0.008, metrics=["fid1k_full"]), device="cpu", log=lines.append)
+    assert any(line.startswith("Metric fid1k_full failed:") and "Inception" in line for line in lines)
+    assert list(run_dir.glob("network-snapshot-*.safetensors"))

@@ -385,9 +385,14 @@ def train(
 
 def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ctx: DistributedContext,
                      run_dir: Path, snapshot_path: Path, log: Callable[[str], None]) -> None:
+    """Score the snapshot; a failing metric (say, a missing detector file) is reported, not fatal."""
     from ..metrics import evaluate_for_training
+    from ..metrics.evaluate import format_results
 
-    result = evaluate_for_training(metric, G_ema, options.data, run_dir=run_dir, snapshot=snapshot_path,
-                                   mirror=options.mirror, device=ctx.device)
-    log(f"{metric}: {result}")
-
+    try:
+        record = evaluate_for_training(metric, G_ema, options.data, run_dir=run_dir, snapshot=snapshot_path,
+                                       mirror=options.mirror, device=ctx.device)
+    except (ValueError, FileNotFoundError) as err:
+        log(f"Metric {metric} failed: {err}")
+        return
+    log(format_results([record]))
