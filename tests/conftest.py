@@ -1,4 +1,4 @@
-"""Shared test helpers: where the team's shared fixtures live, and tiny network configurations."""
+"""Shared test setup: where the team's shared fixtures live, and a fixed seed for every test."""
 
 from pathlib import Path
 
