@@ -270,7 +270,7 @@ def train(
     )
     data_iter = iter(loader)
 
-    run_dir = writer = None
+    run_dir = writer = log_file = None
     grid_z, grid_c = _grid_inputs(options, dataset, G.z_dim, ctx.device)
     if ctx.is_main:
         run_dir = create_run_dir(options.outdir, f"{dataset.name}-{options.cfg}")
@@ -378,8 +378,9 @@ def train(
     finally:
         if writer is not None:
             writer.close()
-    if ctx.is_main:
-        log("Done.")
+        if log_file is not None:
+            log("Done." if done else "Stopped.")
+            log_file.close()
     return run_dir
 
 
