@@ -83,6 +83,18 @@ def save_npz(path: Path, **arrays: np.ndarray) -> Path:
     return write_atomically(path, write)
 
 
+def read_npz(path: str | os.PathLike, option: str, what: str) -> tuple[Path, dict[str, np.ndarray]]:
+    """The arrays of an .npz named by `option` (no pickled objects), or an error naming the file."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such {what} file ({option})")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return path, dict(npz)
+    except (OSError, ValueError) as err:
+        raise ToolError(f"{path}: cannot read as a {what} .npz ({err})") from err
+
+
 def mp4_available() -> bool:
     """True when imageio with its ffmpeg binary package is installed."""
     return importlib.util.find_spec("imageio") is not None and importlib.util.find_spec("imageio_ffmpeg") is not None

@@ -22,7 +22,7 @@ from .common import (
     seed_ws,
     seeded_noise,
 )
-from .files import check_outputs, image_grid, save_image, to_uint8
+from .files import check_outputs, image_grid, read_npz, save_image, to_uint8
 from .sefa import Directions, load_directions
 
 
@@ -57,14 +57,7 @@ def seed_images(
 
 def load_projected_w(path: str | os.PathLike, G: Generator) -> torch.Tensor:
     """ws [N, num_ws, w_dim] from a projection result (.npz with key 'w', as NVIDIA's projector writes)."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file (--projected-w)")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = dict(npz)
-    except (OSError, ValueError) as err:
-        raise ToolError(f"{path}: cannot read as .npz ({err})") from err
+    path, data = read_npz(path, "--projected-w", "projected w")
     if "w" not in data:
         raise ToolError(f"{path}: has no array 'w'; pass a projected_w.npz written by `stylegan2 project`")
     w = torch.from_numpy(data["w"].astype(np.float32))

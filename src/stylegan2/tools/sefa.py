@@ -18,7 +18,7 @@ import torch
 from ..models import Generator
 from ..nn.layers import FullyConnectedLayer
 from .common import ToolError, parse_int_list
-from .files import save_npz
+from .files import read_npz, save_npz
 
 LAYER_PRESETS = ("all", "coarse", "middle", "fine")
 
@@ -124,14 +124,7 @@ def save_directions(path: str | os.PathLike, found: Directions) -> Path:
 
 def load_directions(path: str | os.PathLike) -> Directions:
     """Read a directions .npz written by `save_directions` (no pickled objects are loaded)."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such directions file (--direction)")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = dict(npz)
-    except (OSError, ValueError) as err:
-        raise ToolError(f"{path}: cannot read as a directions .npz ({err})") from err
+    path, data = read_npz(path, "--direction", "directions")
     missing = [k for k in ("directions", "eigenvalues", "layers") if k not in data]
     if missing:
         raise ToolError(f"{path}: not a directions file (missing {', '.join(missing)}); "
