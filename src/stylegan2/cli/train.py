@@ -67,7 +67,7 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, dry_run:
         ctx = init_distributed(device)
         dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
                                use_labels=bool(overrides.get("cond")), mirror=bool(overrides.get("mirror")),
-                               skip_bad=bool(overrides.get("skip_bad")))
+                               skip_bad=bool(overrides.get("skip_bad")), seed=overrides.get("seed") or 0)
         options = resolve_options(data, cfg, dataset.resolution, ctx.world_size, overrides)
     except (DatasetError, ValueError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from None
@@ -75,7 +75,7 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, dry_run:
         click.echo(json.dumps(options.to_json(), indent=2))
         return
     try:
-        train(options, device=device)
+        train(options, device=device, dataset=dataset)
     except (TrainingError, DatasetError, ValueError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from None
     except KeyboardInterrupt:

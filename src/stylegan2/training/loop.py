@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..data import InfiniteSampler, open_dataset
+from ..data import ImageDataset, InfiniteSampler, open_dataset
 from ..models import Discriminator, Generator
 from ..utils.image import make_grid, save_image, to_uint8
 from .ada import Augmentation
@@ -204,10 +204,12 @@ def train(
     device: str | None = None,
     log: Callable[[str], None] = print,
     max_steps: int | None = None,
+    dataset: ImageDataset | None = None,
 ) -> Path | None:
     """Run training as `options` say; returns the run directory (on rank 0, else None).
 
     `max_steps` stops after that many minibatches (with a final snapshot); tests use it.
+    `dataset` is `options.data` already opened (and validated) by the caller, so it is not read twice.
     """
     ctx = init_distributed(device)
     torch.manual_seed(options.seed * ctx.world_size + ctx.rank)
@@ -215,8 +217,9 @@ def train(
     if ctx.device.type == "cuda":
         torch.backends.cudnn.benchmark = True
 
-    dataset = open_dataset(options.data, resolution=options.resolution, max_size=options.max_size,
-                           use_labels=options.cond, mirror=options.mirror, skip_bad=options.skip_bad, seed=options.seed)
+    if dataset is None:
+        dataset = open_dataset(options.data, resolution=options.resolution, max_size=options.max_size,
+                               use_labels=options.cond, mirror=options.mirror, skip_bad=options.skip_bad, seed=options.seed)
     c_dim, resolution, channels = dataset.label_dim, dataset.resolution, dataset.num_channels
 
     resume_state: ResumeState | None = None
