@@ -83,14 +83,18 @@ def main() -> None:
     from stylegan2.utils.image import make_grid, save_image, to_uint8
 
     classifier = train_classifier(args.mnist, Path(args.classifier))
+    requested = None
     if args.real:
         images = load_mnist(args.mnist, "test")[0][: args.samples]
     else:
         nets = load_network(args.network)
         G = nets.get("G_ema") or nets["G"]
         z = torch.from_numpy(np.stack([np.random.RandomState(s).randn(G.z_dim) for s in range(args.samples)])).float()
+        # A class-conditional G is asked for the digits 0..9 in turn (one grid row per class).
+        requested = torch.arange(args.samples) % 10 if G.c_dim == 10 else None
+        c = F.one_hot(requested, 10).float() if requested is not None else torch.zeros(args.samples, G.c_dim)
         with torch.no_grad():
-            images = torch.cat([G(zz, None, noise_mode="const") for zz in z.split(100)])
+            images = torch.cat([G(zz, cc, noise_mode="const") for zz, cc in zip(z.split(100), c.split(100))])
     with torch.no_grad():
         # Classify what would be saved to disk: quantize to 8 bits first.
         quantized = to_uint8(images).float() / 127.5 - 1
@@ -102,8 +106,12 @@ def main() -> None:
     print("class histogram: " + " ".join(f"{d}:{c}" for d, c in enumerate(counts)))
     print(f"classes covered (>= 5%): {covered}/10, mean confidence {confidence:.3f}, "
           f"confident (p > 0.9) {(probs.max(1).values > 0.9).float().mean().item():.3f}")
+    if not args.real and requested is not None:
+        agree = (probs.argmax(1) == requested).float().mean().item()
+        print(f"conditional: the classifier agrees with the requested digit for {agree:.3f} of the samples")
     if args.grid:
-        save_image(make_grid(to_uint8(images[:100]).numpy(), 10, 10), args.grid)
+        order = torch.arange(100).view(10, 10).t().reshape(-1) if not args.real and requested is not None else torch.arange(100)
+        save_image(make_grid(to_uint8(images[:100][order]).numpy(), 10, 10), args.grid)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,10 @@ def train_steps(rank: int, world_size: int):
         real_r, z_r, c_r = real[share].split(4), z[share].split(4), c[share].split(4)
         for phase in phases:
             if step % phase.interval == 0:
-                run_phase(phase, loss, real_r, c_r, z_r, c_r)
+                def accumulate(r: int, gain: float, name: str = phase.name) -> dict[str, torch.Tensor]:
+                    return loss.accumulate_gradients(name, real_r[r], c_r[r], z_r[r], c_r[r], gain=gain)
+
+                run_phase(phase, accumulate, len(real_r))
     return {**{f"G.{k}": v for k, v in G.state_dict().items()}, **{f"D.{k}": v for k, v in D.state_dict().items()}}
 
 

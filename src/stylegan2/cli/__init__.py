@@ -29,3 +29,7 @@ from stylegan2.cli.convert import convert_command, info_command  # noqa: E402
 
 main.add_command(convert_command)
 main.add_command(info_command)
+
+from stylegan2.cli.swapae import swapae_group  # noqa: E402
+
+main.add_command(swapae_group)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any, Callable
 
 import click
 
-from ..data import DatasetError, open_dataset
-from ..training.config import CFG_NAMES, resolve_options
+from ..data import DatasetError, ImageDataset, open_dataset
+from ..training.config import CFG_NAMES, TrainingOptions, resolve_options
 from ..training.distributed import init_distributed
 from ..training.loop import TrainingError, train
 
@@ -63,19 +64,30 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, dry_run:
       torchrun --nproc_per_node=4 -m stylegan2 train --data ffhq.zip --cfg stylegan2 --batch 32
     """
     overrides.update(map=map_layers, p=aug_p, outdir=outdir)
-    try:
+
+    def resolve() -> tuple[ImageDataset, TrainingOptions]:
         ctx = init_distributed(device)
         dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
                                use_labels=bool(overrides.get("cond")), mirror=bool(overrides.get("mirror")),
                                skip_bad=bool(overrides.get("skip_bad")), seed=overrides.get("seed") or 0)
-        options = resolve_options(data, cfg, dataset.resolution, ctx.world_size, overrides)
+        return dataset, resolve_options(data, cfg, dataset.resolution, ctx.world_size, overrides)
+
+    run_training_command(resolve, lambda options, dataset: train(options, device=device, dataset=dataset), dry_run)
+
+
+def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: Callable[[Any, ImageDataset], object],
+                         dry_run: bool) -> None:
+    """Open the dataset and resolve the options (errors become one-line messages), print them for
+    --dry-run, else train; Ctrl-C exits with status 130 after the loop's final snapshot."""
+    try:
+        dataset, options = resolve()
     except (DatasetError, ValueError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from None
     if dry_run:
         click.echo(json.dumps(options.to_json(), indent=2))
         return
     try:
-        train(options, device=device, dataset=dataset)
+        run(options, dataset)
     except (TrainingError, DatasetError, ValueError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from None
     except KeyboardInterrupt:

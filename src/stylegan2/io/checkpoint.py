@@ -8,10 +8,16 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from ..models import Discriminator, Generator
+from ..models import CooccurrenceDiscriminator, Discriminator, Generator, SwapEncoder, SwapGenerator
 from .errors import CheckpointError
 
-NETWORK_CLASSES: dict[str, type[nn.Module]] = {"Generator": Generator, "Discriminator": Discriminator}
+NETWORK_CLASSES: dict[str, type[nn.Module]] = {
+    "Generator": Generator,
+    "Discriminator": Discriminator,
+    "SwapEncoder": SwapEncoder,
+    "SwapGenerator": SwapGenerator,
+    "CooccurrenceDiscriminator": CooccurrenceDiscriminator,
+}
 NETWORK_NAMES = ("G", "D", "G_ema")
 
 

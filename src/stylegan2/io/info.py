@@ -8,6 +8,7 @@ from typing import Any
 
 from torch import nn
 
+from ..models import Discriminator, Generator, SwapEncoder
 from .checkpoint import Checkpoint
 from .loading import load_checkpoint
 from .native import save_checkpoint
@@ -58,6 +59,8 @@ def format_info(info: dict[str, Any]) -> str:
         lines.append(f"latents:     z_dim {info['z_dim']}, w_dim {info['w_dim']}, c_dim {info['c_dim']}, num_ws {info['num_ws']}")
     elif "c_dim" in info:
         lines.append(f"labels:      c_dim {info['c_dim']}")
+    if "texture_code" in info:
+        lines.append(f"codes:       structure {'x'.join(map(str, info['structure_code']))}, texture {info['texture_code']}")
     if "augment_p" in info:
         lines.append(f"augment p:   {info['augment_p']}")
     if "training_state_keys" in info:
@@ -88,12 +91,19 @@ def convert_checkpoint(src: str | Path, dst: str | Path, *, force: bool = False)
 
 
 def _sizes(networks: dict[str, nn.Module]) -> dict[str, Any]:
-    """Resolution, channels and latent sizes, from G_ema (else G, else D)."""
+    """Resolution, channels and latent or code sizes, from the StyleGAN2 G_ema (else G), a Swapping
+    Autoencoder's encoder, or else D."""
     G = networks.get("G_ema", networks.get("G"))
-    if G is not None:
+    if isinstance(G, Generator):
         return {"resolution": G.img_resolution, "img_channels": G.img_channels, "z_dim": G.z_dim,
                 "w_dim": G.w_dim, "c_dim": G.c_dim, "num_ws": G.num_ws}
+    E = networks.get("E")
+    if isinstance(E, SwapEncoder):
+        kw = E.init_kwargs
+        return {"resolution": kw["img_resolution"], "img_channels": kw["img_channels"],
+                "structure_code": [kw["spatial_code_ch"], E.code_resolution, E.code_resolution],
+                "texture_code": kw["global_code_ch"]}
     D = networks.get("D")
-    if D is not None:
+    if isinstance(D, Discriminator):
         return {"resolution": D.img_resolution, "img_channels": D.img_channels, "c_dim": D.c_dim}
     return {}

@@ -21,6 +21,7 @@ from .config import TrainingOptions, for_transfer_learning
 from .distributed import DistributedContext, all_reduce_mean_, average_gradients, barrier, broadcast_, init_distributed
 from .ema import ema_beta, update_ema
 from .loss import StyleGAN2Loss
+from .progress import RunLog, format_time, kimg_label, memory_usage
 from .rundir import create_run_dir
 from .snapshot import ResumeState, read_resume_state, restore_rng, save_training_snapshot
 from .stats import StatsCollector, StatsWriter
@@ -46,30 +47,27 @@ class NonFiniteError(ArithmeticError):
 
 def run_phase(
     phase: Phase,
-    loss: StyleGAN2Loss,
-    real_img: tuple[torch.Tensor, ...],
-    real_c: tuple[torch.Tensor, ...],
-    gen_z: tuple[torch.Tensor, ...],
-    gen_c: tuple[torch.Tensor, ...],
+    accumulate: Callable[[int, float], dict[str, torch.Tensor]],
+    rounds: int,
     collector: StatsCollector | None = None,
-    on_real_signs: Callable[[torch.Tensor | None], None] | None = None,
+    on_stats: Callable[[dict[str, torch.Tensor]], None] | None = None,
 ) -> None:
     """One optimizer step of `phase`: accumulate over the rounds (batch_gpu slices), average over
     processes, refuse non-finite gradients, step.
 
-    Each round contributes `interval / rounds` of its mean loss, so the step sees the mean over the
-    whole batch (times the lazy-regularization interval) whatever --batch-gpu is.
+    `accumulate(round, gain)` back-propagates one slice's loss scaled by `gain` and returns its
+    statistics. Each round gets `interval / rounds`, so the step sees the mean over the whole batch
+    (times the lazy-regularization interval) whatever --batch-gpu is.
     """
-    rounds = len(real_img)
     phase.module.requires_grad_(True)
     phase.opt.zero_grad(set_to_none=True)
-    for r_img, r_c, g_z, g_c in zip(real_img, real_c, gen_z, gen_c):
-        stats = loss.accumulate_gradients(phase.name, r_img, r_c, g_z, g_c, gain=phase.interval / rounds)
+    for r in range(rounds):
+        stats = accumulate(r, phase.interval / rounds)
         if collector is not None:
             for name, value in stats.items():
                 collector.report(name, value)
-        if on_real_signs is not None:
-            on_real_signs(stats.get("Loss/signs/real"))
+        if on_stats is not None:
+            on_stats(stats)
     phase.module.requires_grad_(False)
     params = [p for p in phase.module.parameters()]
     average_gradients(params)
@@ -170,34 +168,6 @@ def _save_reals(dataset, grid: tuple[int, int], path: Path, seed: int) -> None:
 STATUS_LOSSES = (("G", "Loss/G/loss"), ("D", "Loss/D/loss"), ("r1", "Loss/r1_penalty"), ("pl", "Loss/pl_penalty"))
 
 
-def _kimg_label(nimg: int) -> str:
-    """'000012' for 12,000 images, as the official file names; '000000-064' for 64 images."""
-    kimg, rest = divmod(nimg, 1000)
-    return f"{kimg:06d}" if rest == 0 else f"{kimg:06d}-{rest:03d}"
-
-
-def _format_time(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {(seconds // 60) % 60:02d}m"
-
-
-def _memory_gb(device: torch.device) -> str:
-    if device.type == "cuda":
-        mem = torch.cuda.max_memory_allocated(device) / 2**30
-        torch.cuda.reset_peak_memory_stats(device)
-        return f"gpumem {mem:.2f}"
-    try:
-        import resource
-
-        return f"cpumem {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f}"
-    except ImportError:
-        return ""
-
-
 def train(
     options: TrainingOptions,
     *,
@@ -223,15 +193,15 @@ def train(
     c_dim, resolution, channels = dataset.label_dim, dataset.resolution, dataset.num_channels
 
     resume_state: ResumeState | None = None
+    resume_message = None
     G_ema = None
     if options.resume:
         loaded, resume_state, notes = read_resume_state(options.resume)
         G, D, G_ema = _networks_from_checkpoint(loaded, options, c_dim, resolution, channels, options.resume)
         if resume_state is None:
             options = for_transfer_learning(options)
-        if ctx.is_main:
-            kind = "continuing the run" if resume_state else "transfer learning from its weights"
-            log(f"Resuming from {options.resume}: {kind}" + "".join(f"\n  note: {n}" for n in notes))
+        kind = "continuing the run" if resume_state else "transfer learning from its weights"
+        resume_message = f"Resuming from {options.resume}: {kind}" + "".join(f"\n  note: {n}" for n in notes)
     else:
         G, D = build_networks(options, c_dim, resolution, channels)
     if G_ema is None:
@@ -273,21 +243,16 @@ def train(
     )
     data_iter = iter(loader)
 
-    run_dir = writer = log_file = None
+    run_dir = writer = run_log = None
     grid_z, grid_c = _grid_inputs(options, dataset, G.z_dim, ctx.device)
     if ctx.is_main:
         run_dir = create_run_dir(options.outdir, f"{dataset.name}-{options.cfg}")
         with open(run_dir / "training_options.json", "w", encoding="utf-8") as f:
             json.dump(options.to_json(), f, indent=2)
-        log_file = open(run_dir / "log.txt", "a", encoding="utf-8")
-        user_log = log
-
-        def log(message: str) -> None:  # noqa: F811  (tee to the run's log.txt)
-            user_log(message)
-            log_file.write(message + "\n")
-            log_file.flush()
-
+        log = run_log = RunLog(run_dir, log)
         log(f"Run directory: {run_dir}")
+        if resume_message is not None:
+            log(resume_message)
         log(f"Dataset: {dataset.name}, {len(dataset)} images, {channels}x{resolution}x{resolution}, {c_dim} label dims")
         log(f"G: {sum(p.numel() for p in G.parameters()):,} parameters; D: {sum(p.numel() for p in D.parameters()):,}")
         log(f"Training for {options.kimg} kimg on {ctx.world_size} x {ctx.device.type}, batch {options.batch}"
@@ -308,7 +273,7 @@ def train(
         state = ResumeState(cur_nimg=cur_nimg, cur_tick=cur_tick + 1, batch_idx=batch_idx,  # resume at the next tick
                             pl_mean=float(loss.pl_mean), augment=augment.state_dict())
         if ctx.is_main:
-            path = run_dir / f"network-snapshot-{_kimg_label(cur_nimg)}.safetensors"
+            path = run_dir / f"network-snapshot-{kimg_label(cur_nimg)}.safetensors"
             nets = {name: copy.deepcopy(m).eval().cpu() for name, m in (("G", G), ("D", D), ("G_ema", G_ema))}
             save_training_snapshot(path, nets, optimizers, state, options.to_json())
             last_snapshot = path
@@ -329,7 +294,10 @@ def train(
                 labels = [dataset.get_label(np.random.randint(len(dataset))) for _ in range(batch_per_rank)]
                 gen_c = torch.from_numpy(np.stack(labels)).to(ctx.device).split(options.batch_gpu)
                 try:
-                    run_phase(phase, loss, real_img, real_c, gen_z, gen_c, collector, augment.accumulate)
+                    def accumulate(r: int, gain: float) -> dict[str, torch.Tensor]:
+                        return loss.accumulate_gradients(phase.name, real_img[r], real_c[r], gen_z[r], gen_c[r], gain=gain)
+
+                    run_phase(phase, accumulate, rounds, collector, on_stats=lambda stats: augment.accumulate(stats.get("Loss/signs/real")))
                 except NonFiniteError as err:
                     where = f"the last good snapshot is {last_snapshot}" if last_snapshot else "no snapshot was written yet"
                     raise TrainingError(
@@ -362,13 +330,13 @@ def train(
             if ctx.is_main:
                 eta = (options.kimg * 1000 - cur_nimg) / 1000 * sec_per_kimg
                 losses = " ".join(f"{label} {stats[key]['mean']:.3f}" for label, key in STATUS_LOSSES if key in stats)
-                log(f"tick {cur_tick:<4d} kimg {cur_nimg / 1000:<7.1f} time {_format_time(tick_end - start_time):<8s} "
-                    f"sec/kimg {sec_per_kimg:<7.2f} {losses} augment {augment.p:.3f} {_memory_gb(ctx.device)} "
-                    f"eta {_format_time(max(eta, 0))}")
+                log(f"tick {cur_tick:<4d} kimg {cur_nimg / 1000:<7.1f} time {format_time(tick_end - start_time):<8s} "
+                    f"sec/kimg {sec_per_kimg:<7.2f} {losses} augment {augment.p:.3f} {memory_usage(ctx.device)} "
+                    f"eta {format_time(max(eta, 0))}")
                 writer.write(stats, cur_nimg / 1000)
             if done or cur_tick % options.snap == 0:
                 if ctx.is_main:
-                    _save_fakes(G_ema, grid_z, grid_c, options.grid, run_dir / f"fakes{_kimg_label(cur_nimg)}.png", options.batch_gpu)
+                    _save_fakes(G_ema, grid_z, grid_c, options.grid, run_dir / f"fakes{kimg_label(cur_nimg)}.png", options.batch_gpu)
                 snapshot()
             cur_tick += 1
             tick_start_nimg = cur_nimg
@@ -381,9 +349,9 @@ def train(
     finally:
         if writer is not None:
             writer.close()
-        if log_file is not None:
-            log("Done." if done else "Stopped.")
-            log_file.close()
+        if run_log is not None:
+            run_log("Done." if done else "Stopped.")
+            run_log.close()
     return run_dir
 
 

@@ -1,0 +1,75 @@
+"""Plot training statistics (stats.jsonl) of one or more runs against kimg, one panel per statistic.
+
+    pip install matplotlib
+    python benchmarks/plot_stats.py RUN_A RUN_B --label noaug --label ada \
+        --stat Loss/signs/real --stat Progress/augment --target 0.6 --out curves.png
+
+`Loss/signs/real` is E[sign(D(real))] averaged over each tick: the r_t that ADA steers (measured
+in every --aug mode, so a run without augmentation shows how far D overfits). `--target` draws
+ADA's target as a dashed line in that panel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+TITLES = {
+    "Loss/signs/real": "r_t = E[sign(D(real))]",
+    "Progress/augment": "augmentation probability p",
+    "Loss/G/loss": "G loss",
+    "Loss/D/loss": "D loss",
+}
+
+
+def read_series(run_dir: Path, stat: str) -> tuple[list[float], list[float]]:
+    """(kimg, per-tick mean) of one statistic of a run."""
+    path = run_dir / "stats.jsonl"
+    if not path.is_file():
+        raise SystemExit(f"{run_dir}: no stats.jsonl here; pass a training run directory")
+    kimg, values = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if stat in record:
+            kimg.append(record["Progress/kimg"]["mean"])
+            values.append(record[stat]["mean"])
+    return kimg, values
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", type=Path, help="run directories holding stats.jsonl")
+    parser.add_argument("--label", action="append", help="legend label per run (default: directory name)")
+    parser.add_argument("--stat", action="append", help="statistic to plot (repeatable)")
+    parser.add_argument("--target", type=float, help="ADA target, drawn in the Loss/signs/real panel")
+    parser.add_argument("--out", required=True, type=Path, help="PNG to write")
+    args = parser.parse_args()
+    stats = args.stat or ["Loss/signs/real", "Progress/augment"]
+    labels = args.label or [run.name for run in args.runs]
+    if len(labels) != len(args.runs):
+        raise SystemExit(f"--label given {len(labels)} times for {len(args.runs)} runs; give one per run or none")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(stats), figsize=(4.5 * len(stats), 3.2), squeeze=False)
+    for ax, stat in zip(axes[0], stats):
+        for run, label in zip(args.runs, labels):
+            kimg, values = read_series(run, stat)
+            ax.plot(kimg, values, label=label)
+        if args.target is not None and stat == "Loss/signs/real":
+            ax.axhline(args.target, color="gray", linestyle="--", linewidth=1, label=f"target {args.target}")
+        ax.set_title(TITLES.get(stat, stat))
+        ax.set_xlabel("kimg")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=100)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""Swapping Autoencoder training options: presets (`--cfg cpu|256|512`) and user overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SwapAEPreset:
+    """A base configuration: network sizes, batch, learning rate and regularization for one kind of run."""
+
+    kimg: float
+    batch: int
+    batch_gpu: int  # images per forward pass on one process (the batch is split into rounds of this size)
+    lr: float
+    lambda_l1: float
+    r1_gamma: float
+    patch_r1_gamma: float
+    cbase: int
+    cmax: int
+    spatial_code_ch: int
+    global_code_ch: int
+    num_downsampling_sp: int
+    num_downsampling_gl: int
+    use_noise: bool
+    patch_size: int
+    num_patches: int
+    patch_min_scale: float
+    patch_max_scale: float
+    tick: float
+    snap: int
+
+
+SWAPAE_PRESETS: dict[str, SwapAEPreset] = {
+    # Small images (32 px builtin:shapes) on a 2-core CPU: narrow networks (32 channels), an 8x8
+    # structure code with only 2 channels (room for a layout, too little to also carry colours; 8
+    # channels let colours leak into it in short runs), a 64-d texture code, no noise inputs (flat
+    # colours have no stochastic detail), 4 small patches covering 1/4 to 1/2 of the side, and the
+    # L1 term weighted 4x so that reconstructions sharpen within a 10-minute budget.
+    "cpu": SwapAEPreset(kimg=100, batch=16, batch_gpu=16, lr=0.002, lambda_l1=4.0, r1_gamma=1.0, patch_r1_gamma=1.0,
+                        cbase=1024, cmax=32, spatial_code_ch=2, global_code_ch=64, num_downsampling_sp=2, num_downsampling_gl=2,
+                        use_noise=False, patch_size=8, num_patches=4, patch_min_scale=1 / 4, patch_max_scale=1 / 2, tick=1.0, snap=10),
+    # The paper's settings (Park et al. 2020, official code): 16x16 structure code with 8 channels,
+    # 2048-d texture code, lr 0.002, R1 gamma 10 on D and 1 on the patch discriminator.
+    "256": SwapAEPreset(kimg=25000, batch=16, batch_gpu=16, lr=0.002, lambda_l1=1.0, r1_gamma=10.0, patch_r1_gamma=1.0,
+                        cbase=32768, cmax=512, spatial_code_ch=8, global_code_ch=2048, num_downsampling_sp=4, num_downsampling_gl=2,
+                        use_noise=True, patch_size=128, num_patches=8, patch_min_scale=1 / 8, patch_max_scale=1 / 4, tick=4.0, snap=50),
+    "512": SwapAEPreset(kimg=25000, batch=32, batch_gpu=8, lr=0.002, lambda_l1=1.0, r1_gamma=10.0, patch_r1_gamma=1.0,
+                        cbase=32768, cmax=512, spatial_code_ch=8, global_code_ch=2048, num_downsampling_sp=4, num_downsampling_gl=2,
+                        use_noise=True, patch_size=128, num_patches=8, patch_min_scale=1 / 8, patch_max_scale=1 / 4, tick=4.0, snap=50),
+}
+SWAPAE_CFG_NAMES = tuple(SWAPAE_PRESETS)
+MBSTD_GROUP = 4  # the StyleGAN2 discriminator's default minibatch-std group size
+
+
+@dataclass
+class SwapAEOptions:
+    """Everything a Swapping Autoencoder run depends on; saved as training_options.json in the run directory.
+
+    The defaults are the cpu preset's.
+    """
+
+    data: str
+    outdir: str = "training-runs"
+    cfg: str = "cpu"
+    # Dataset.
+    mirror: bool = False
+    max_size: int | None = None
+    resolution: int | None = None
+    # Schedule and batch.
+    kimg: float = 100
+    batch: int = 16
+    batch_gpu: int = 16
+    tick: float = 1.0
+    snap: int = 10
+    seed: int = 0
+    workers: int = 3
+    # Networks.
+    cbase: int = 1024
+    cmax: int = 32
+    spatial_code_ch: int = 2
+    global_code_ch: int = 64
+    num_downsampling_sp: int = 2
+    num_downsampling_gl: int = 2
+    use_noise: bool = False
+    # Optimization and loss.
+    lr: float = 0.002
+    lambda_l1: float = 4.0
+    lambda_gan_rec: float = 0.5
+    lambda_gan_swap: float = 1.0
+    lambda_patch: float = 1.0
+    r1_gamma: float = 1.0
+    patch_r1_gamma: float = 1.0
+    r1_interval: int = 16
+    patch_size: int = 8
+    num_patches: int = 4
+    patch_min_scale: float = 1 / 4
+    patch_max_scale: float = 1 / 2
+    # Resume and misc.
+    resume: str | None = None
+    grid: tuple[int, int] = (8, 4)
+    swap_grid: int = 6
+    num_gpus: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def resolve_swapae_options(data: str, cfg: str, resolution: int, num_gpus: int, overrides: dict[str, Any]) -> SwapAEOptions:
+    """Fill SwapAEOptions from a preset, then apply the user's overrides (None = not given), then validate
+    them for `resolution` px images."""
+    if cfg not in SWAPAE_PRESETS:
+        raise ValueError(f"--cfg must be one of {', '.join(SWAPAE_CFG_NAMES)}; got {cfg!r}")
+    spec = SWAPAE_PRESETS[cfg]
+    batch = overrides.get("batch") or spec.batch  # total over all processes
+    base = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
+    base.update(data=data, cfg=cfg, batch=batch, batch_gpu=min(spec.batch_gpu, max(batch // num_gpus, 1)), num_gpus=num_gpus,
+                resolution=resolution)
+    options = SwapAEOptions(**base)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if not hasattr(options, key):
+            raise ValueError(f"unknown Swapping Autoencoder option {key!r}")
+        setattr(options, key, value)
+    validate_swapae_options(options)
+    return options
+
+
+def network_widths(o: SwapAEOptions) -> dict[str, dict[str, int]]:
+    """channel_base and channel_max of E, G, D and Dpatch from --cbase/--cmax (G's and D's, as in StyleGAN2).
+
+    E and Dpatch keep the paper's proportions to G: a quarter of its channel base for E (8192 vs 32768),
+    an eighth for Dpatch, whose widest layer is 3/4 of channel_max (384 vs 512).
+    """
+    return {
+        "E": dict(channel_base=o.cbase // 4, channel_max=o.cmax),
+        "G": dict(channel_base=o.cbase, channel_max=o.cmax),
+        "D": dict(channel_base=o.cbase, channel_max=o.cmax),
+        "Dpatch": dict(channel_base=o.cbase // 8, channel_max=max(o.cmax * 3 // 4, 1)),
+    }
+
+
+def validate_swapae_options(o: SwapAEOptions) -> None:
+    """Reject inconsistent settings with a message that names the option."""
+    if o.batch % o.num_gpus != 0:
+        raise ValueError(f"--batch {o.batch} must be a multiple of the number of GPUs/processes ({o.num_gpus})")
+    per_gpu = o.batch // o.num_gpus
+    if o.batch_gpu > per_gpu or per_gpu % o.batch_gpu != 0:
+        raise ValueError(f"--batch-gpu {o.batch_gpu} must divide the per-process batch {per_gpu} (--batch / processes)")
+    if o.batch_gpu < 2:
+        raise ValueError(f"--batch-gpu {o.batch_gpu}: swapping pairs images within a forward pass, so it needs at least 2")
+    if o.batch_gpu % min(MBSTD_GROUP, o.batch_gpu) != 0:
+        raise ValueError(f"--batch-gpu {o.batch_gpu} must be below {MBSTD_GROUP} or a multiple of it "
+                         "(the image discriminator's minibatch-std group)")
+    for name in ("kimg", "tick", "lr"):
+        if getattr(o, name) <= 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(o, name)}")
+    for name in ("lambda_l1", "lambda_gan_rec", "lambda_gan_swap", "lambda_patch", "r1_gamma", "patch_r1_gamma"):
+        if getattr(o, name) < 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(o, name)}")
+    for name in ("snap", "r1_interval", "spatial_code_ch", "global_code_ch", "num_patches", "patch_size", "swap_grid"):
+        if getattr(o, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(o, name)}")
+    if o.num_downsampling_sp < 0 or o.num_downsampling_gl < 0:
+        raise ValueError("--netE-num-downsampling-sp and --netE-num-downsampling-gl must be >= 0, "
+                         f"got {o.num_downsampling_sp} and {o.num_downsampling_gl}")
+    if not 0 < o.patch_min_scale <= o.patch_max_scale <= 1:
+        raise ValueError(f"patch scales must satisfy 0 < min <= max <= 1, got {o.patch_min_scale} and {o.patch_max_scale}")
+    if min(o.grid) < 1:
+        raise ValueError(f"grid must be at least 1x1, got {o.grid[0]}x{o.grid[1]}")
+    if o.resolution is not None:
+        _check_sizes(o)
+
+
+def _check_sizes(o: SwapAEOptions) -> None:
+    """Code and patch sizes the networks can be built with, named by their options."""
+    resolution = o.resolution
+    code = resolution >> o.num_downsampling_sp
+    if resolution < 4 or resolution & (resolution - 1) != 0:
+        raise ValueError(f"the images must be square with a power-of-two side of at least 4 px, got {resolution}")
+    if code < 2:
+        raise ValueError(f"--netE-num-downsampling-sp {o.num_downsampling_sp} leaves a {code}x{code} structure code for {resolution} px "
+                         f"images; it must be at least 2x2, so use at most {resolution.bit_length() - 2}")
+    if code >> o.num_downsampling_gl < 1:
+        raise ValueError(f"--netE-num-downsampling-gl {o.num_downsampling_gl} halves the {code}x{code} structure code too often; "
+                         f"use at most {code.bit_length() - 1}")
+    if o.patch_size < 4 or o.patch_size & (o.patch_size - 1) != 0:
+        raise ValueError(f"--patch-size must be a power of two of at least 4, got {o.patch_size}")
+    for name, widths in network_widths(o).items():
+        smallest = o.patch_size if name == "Dpatch" else resolution
+        if widths["channel_base"] < smallest:
+            raise ValueError(f"--cbase {o.cbase} is too small for {name} ({widths['channel_base']} < {smallest}); raise --cbase")

@@ -1,0 +1,205 @@
+"""Using a trained Swapping Autoencoder: swap structure and texture between images, save codes and decode them.
+
+`swap`, `encode` and `decode` are the functions behind `stylegan2 swapae swap | encode | decode`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..io import load_network
+from ..models import SwapEncoder, SwapGenerator
+from ..tools.common import ToolError, resolve_device
+from ..tools.files import check_outputs, load_target_image, read_npz, save_image, save_npz, to_uint8
+from ..tools.mix import style_mix_grid
+
+SWAP_GRID_FILE = "swap_grid.png"
+Paths = Sequence[str | os.PathLike]
+
+
+def load_swapae(network: str | os.PathLike, device: str | torch.device | None = None) -> tuple[SwapEncoder, SwapGenerator]:
+    """The encoder E and generator G of a Swapping Autoencoder file (a `swapae train` snapshot), in eval mode on `device`."""
+    path = Path(network).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such network file (--network)")
+    networks = load_network(path)
+    E, G = networks.get("E"), networks.get("G")
+    if not isinstance(E, SwapEncoder) or not isinstance(G, SwapGenerator):
+        found = ", ".join(f"{k} ({type(v).__name__})" for k, v in sorted(networks.items())) or "nothing"
+        raise ToolError(f"{path}: not a Swapping Autoencoder (found {found}); pass a snapshot of `stylegan2 swapae train` "
+                        "holding E (SwapEncoder) and G (SwapGenerator)")
+    target = resolve_device(device)
+    return E.eval().requires_grad_(False).to(target), G.eval().requires_grad_(False).to(target)
+
+
+def network_device(module: torch.nn.Module) -> torch.device:
+    """The device a network's weights live on (inputs are moved there)."""
+    return next(module.parameters()).device
+
+
+def read_images(paths: Paths, E: SwapEncoder, option: str) -> torch.Tensor:
+    """Images [N, C, H, W] in [-1, 1] at E's size and channels (converted, cropped and resized with a warning)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if not paths:
+        raise ToolError(f"{option}: no images given")
+    resolution, channels = E.init_kwargs["img_resolution"], E.init_kwargs["img_channels"]
+    arrays = []
+    for path in paths:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such image file ({option})")
+        arrays.append(load_target_image(path, resolution, channels))  # uint8 [H, W, C]
+    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
+    return images.to(network_device(E), torch.float32) / 127.5 - 1
+
+
+@torch.no_grad()
+def encode_images(E: SwapEncoder, images: torch.Tensor, batch: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """(structure [N, spatial_code_ch, h, w], texture [N, global_code_ch]) of images in [-1, 1]."""
+    codes = [E(chunk) for chunk in images.split(batch)]
+    return torch.cat([s for s, _ in codes]), torch.cat([t for _, t in codes])
+
+
+@torch.no_grad()
+def decode_codes(G: SwapGenerator, structure: torch.Tensor, texture: torch.Tensor, batch: int = 16) -> torch.Tensor:
+    """Images [N, C, H, W] from paired structure and texture codes (G's stored noise maps: deterministic)."""
+    return torch.cat([G(s, t, noise_mode="const") for s, t in zip(structure.split(batch), texture.split(batch))])
+
+
+def reconstruct_images(E: SwapEncoder, G: SwapGenerator, images: torch.Tensor, batch: int = 16) -> torch.Tensor:
+    """G(E(x)): each image decoded from its own codes."""
+    return decode_codes(G, *encode_images(E, images, batch), batch=batch)
+
+
+def check_alpha(alpha: float) -> float:
+    """--alpha runs from 0 (the structure image's own texture) to 1 (the texture image's)."""
+    if not 0 <= alpha <= 1:
+        raise ToolError(f"--alpha must be between 0 and 1, got {alpha}")
+    return float(alpha)
+
+
+def mix_textures(own: torch.Tensor, given: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Texture codes moved from `own` (alpha 0) to `given` (alpha 1), back on the unit sphere like the encoder's."""
+    alpha = check_alpha(alpha)
+    if alpha == 0:
+        return own
+    if alpha == 1:
+        return given
+    return F.normalize(torch.lerp(own, given, float(alpha)), dim=1)
+
+
+@torch.no_grad()
+def swap_images(E: SwapEncoder, G: SwapGenerator, structures: torch.Tensor, textures: torch.Tensor, alpha: float = 1.0,
+                batch: int = 16) -> torch.Tensor:
+    """Every structure image with every texture image: [S, T, C, H, W], the structure's layout in the texture's look."""
+    structure_codes, own_textures = encode_images(E, structures, batch)
+    _, given = encode_images(E, textures, batch)
+    rows = []
+    for code, own in zip(structure_codes, own_textures):
+        mixed = mix_textures(own[None].expand_as(given), given, alpha)
+        rows.append(decode_codes(G, code[None].expand(len(given), *code.shape), mixed, batch))
+    return torch.stack(rows)
+
+
+def swap(
+    network: str | os.PathLike,
+    structure: Paths,
+    texture: Paths,
+    outdir: str | os.PathLike = "out",
+    *,
+    alpha: float = 1.0,
+    force: bool = False,
+    device: str | torch.device | None = None,
+) -> list[Path]:
+    """Write swap_grid.png (structures in rows, textures in columns, the inputs on the borders) and one
+    swap_sII_tJJ.png per pair; returns [grid, swapped images...]."""
+    check_alpha(alpha)
+    structure = [structure] if isinstance(structure, (str, os.PathLike)) else list(structure)
+    texture = [texture] if isinstance(texture, (str, os.PathLike)) else list(texture)
+    outdir = Path(outdir)
+    paths = [outdir / SWAP_GRID_FILE] + [outdir / f"swap_s{i:02d}_t{j:02d}.png" for i in range(len(structure)) for j in range(len(texture))]
+    check_outputs(paths, force)
+    E, G = load_swapae(network, device)
+    structures = read_images(structure, E, "--structure")
+    textures = read_images(texture, E, "--texture")
+    swapped = swap_images(E, G, structures, textures, alpha)  # [S, T, C, H, W]
+    cells = to_uint8(swapped.flatten(0, 1))  # [S * T, H, W, C]
+    cells = cells.reshape(*swapped.shape[:2], *cells.shape[1:])
+    save_image(paths[0], style_mix_grid(to_uint8(structures), to_uint8(textures), cells))
+    for path, image in zip(paths[1:], cells.reshape(-1, *cells.shape[2:])):
+        save_image(path, image)
+    return paths
+
+
+def encode(
+    network: str | os.PathLike,
+    images: Paths,
+    out: str | os.PathLike = "codes.npz",
+    *,
+    force: bool = False,
+    device: str | torch.device | None = None,
+) -> Path:
+    """Save the codes of images to an .npz: `structure` [N, C, h, w], `texture` [N, D] (float32) and `names` (the files)."""
+    images = [images] if isinstance(images, (str, os.PathLike)) else list(images)
+    out = Path(out)
+    if out.suffix != ".npz":
+        raise ToolError(f"--out {out}: codes are saved as .npz; name the file like codes.npz")
+    check_outputs([out], force)
+    E, _ = load_swapae(network, device)
+    structure, texture = encode_images(E, read_images(images, E, "IMAGES"))
+    return save_npz(out, structure=structure.cpu().numpy(), texture=texture.cpu().numpy(),
+                    names=np.array([Path(p).name for p in images]))
+
+
+def read_codes(path: str | os.PathLike, G: SwapGenerator, option: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(structure, texture) of a codes .npz written by `encode`, checked against G's code sizes."""
+    path, arrays = read_npz(path, option, "codes")
+    missing = [key for key in ("structure", "texture") if key not in arrays]
+    if missing:
+        raise ToolError(f"{path}: holds no {' or '.join(missing)} array ({option}); write codes with `stylegan2 swapae encode`")
+    structure, texture = arrays["structure"], arrays["texture"]
+    kw = G.init_kwargs
+    size = kw["img_resolution"] >> kw["num_upsampling"]
+    expected = (kw["spatial_code_ch"], size, size)
+    if structure.ndim != 4 or tuple(structure.shape[1:]) != expected:
+        raise ToolError(f"{path}: structure codes have shape {list(structure.shape)}, but this network takes "
+                        f"[N, {', '.join(map(str, expected))}] ({option}); encode with the same network")
+    if texture.ndim != 2 or texture.shape[1] != kw["global_code_ch"] or len(texture) != len(structure):
+        raise ToolError(f"{path}: texture codes have shape {list(texture.shape)}, but this network takes "
+                        f"[{len(structure)}, {kw['global_code_ch']}] ({option}); encode with the same network")
+    device = network_device(G)
+    return torch.from_numpy(structure).to(device, torch.float32), torch.from_numpy(texture).to(device, torch.float32)
+
+
+def decode(
+    network: str | os.PathLike,
+    codes: str | os.PathLike,
+    outdir: str | os.PathLike = "out",
+    *,
+    texture_from: str | os.PathLike | None = None,
+    force: bool = False,
+    device: str | torch.device | None = None,
+) -> list[Path]:
+    """Render saved codes as decodedNNNN.png; `texture_from` (one code, or one per image) replaces their textures."""
+    _, G = load_swapae(network, device)
+    structure, texture = read_codes(codes, G, "--codes")
+    if texture_from is not None:
+        _, texture = read_codes(texture_from, G, "--texture-from")
+        if len(texture) == 1:
+            texture = texture.expand(len(structure), -1)
+        elif len(texture) != len(structure):
+            raise ToolError(f"--texture-from {texture_from} holds {len(texture)} texture codes but --codes {codes} holds "
+                            f"{len(structure)} structures; give one texture for all, or one per structure")
+    outdir = Path(outdir)
+    paths = [outdir / f"decoded{i:04d}.png" for i in range(len(structure))]
+    check_outputs(paths, force)
+    for path, image in zip(paths, to_uint8(decode_codes(G, structure, texture))):
+        save_image(path, image)
+    return paths

@@ -1,0 +1,54 @@
+"""Progress reporting shared by the training loops: run log, kimg labels, durations, memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+
+class RunLog:
+    """Prints messages through `echo` and appends them to the run's log.txt (flushed, so a crash keeps them)."""
+
+    def __init__(self, run_dir: Path, echo: Callable[[str], None] = print) -> None:
+        self.echo = echo
+        self.file = open(run_dir / "log.txt", "a", encoding="utf-8")
+
+    def __call__(self, message: str) -> None:
+        self.echo(message)
+        self.file.write(message + "\n")
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def kimg_label(nimg: int) -> str:
+    """'000012' for 12,000 images, as the official file names; '000000-064' for 64 images."""
+    kimg, rest = divmod(nimg, 1000)
+    return f"{kimg:06d}" if rest == 0 else f"{kimg:06d}-{rest:03d}"
+
+
+def format_time(seconds: float) -> str:
+    """'42s', '3m 07s' or '2h 05m'."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {(seconds // 60) % 60:02d}m"
+
+
+def memory_usage(device: torch.device) -> str:
+    """Peak GPU memory since the last call, or the process's peak resident memory on CPU, in GiB."""
+    if device.type == "cuda":
+        mem = torch.cuda.max_memory_allocated(device) / 2**30
+        torch.cuda.reset_peak_memory_stats(device)
+        return f"gpumem {mem:.2f}"
+    try:
+        import resource
+
+        return f"cpumem {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f}"
+    except ImportError:
+        return ""

@@ -1,0 +1,139 @@
+"""`stylegan2 swapae train | swap | encode | decode` through click: outputs, several values per flag, error messages."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from stylegan2.cli import main
+from stylegan2.data.shapes import render_shape
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY_FLAGS = ["--resolution", "16", "--cbase", "256", "--cmax", "16", "--spatial-code-ch", "4", "--global-code-ch", "16",
+              "--netE-num-downsampling-sp", "2", "--netE-num-downsampling-gl", "1", "--patch-size", "8", "--num-patches", "4",
+              "--batch", "8", "--workers", "0", "--device", "cpu"]
+
+
+@pytest.fixture
+def images(tmp_path) -> list[str]:
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"img{i}.png"
+        Image.fromarray(render_shape(i, 16, seed=3).image.transpose(1, 2, 0)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, ["swapae", *map(str, args)], catch_exceptions=False)
+
+
+def test_the_group_lists_its_commands():
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("train", "swap", "encode", "decode"):
+        assert command in result.output
+
+
+def test_train_dry_run_shows_the_preset_with_overrides():
+    result = run("train", "--data", "builtin:shapes?n=16", "--cfg", "256", "--resolution", "256", "--lambda-l1", "2",
+                 "--netE-num-downsampling-gl", "3", "--dry-run")
+    assert result.exit_code == 0, result.output
+    options = json.loads(result.output)
+    assert (options["cfg"], options["global_code_ch"], options["spatial_code_ch"], options["batch"]) == ("256", 2048, 8, 16)
+    assert (options["lambda_l1"], options["num_downsampling_gl"], options["r1_gamma"], options["resolution"]) == (2.0, 3, 10.0, 256)
+
+
+def test_train_writes_a_run(tmp_path):
+    result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path, "--kimg", "0.008", *TINY_FLAGS)
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "00000-shapes-swapae-cpu"
+    assert (run_dir / "network-snapshot-000000-008.safetensors").is_file() and (run_dir / "swaps000000-008.png").is_file()
+    assert "tick 0" in result.output
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--batch-gpu", "3"], "--batch-gpu 3 must divide the per-process batch 8"),
+    (["--netE-num-downsampling-sp", "4"], "--netE-num-downsampling-sp 4 leaves a 1x1 structure code"),
+])
+def test_train_refuses_bad_options_by_name(tmp_path, flags, message):
+    result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path, *TINY_FLAGS, *flags)
+    assert result.exit_code == 1 and message in result.output
+    assert "Traceback" not in result.output and not list(tmp_path.iterdir())
+
+
+def test_train_names_a_missing_dataset(tmp_path):
+    result = run("train", "--data", tmp_path / "nothere.zip")
+    assert result.exit_code == 1 and "nothere.zip: no such file or folder" in result.output
+
+
+def test_swap_takes_several_images_after_each_flag(swapae_snapshot, images, tmp_path):
+    result = run("swap", "--network", swapae_snapshot, "--structure", images[0], images[1], "--texture", images[2],
+                 "--outdir", tmp_path / "out", "--alpha", "0.5")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["swap_grid.png", "swap_s00_t00.png", "swap_s01_t00.png"]
+    assert Image.open(tmp_path / "out" / "swap_grid.png").size == (2 * 16, 3 * 16)
+    repeated = run("swap", "--network", swapae_snapshot, "--texture", images[2], "--structure", images[0],
+                   f"--structure={images[1]}", "--outdir", tmp_path / "again")
+    assert repeated.exit_code == 0, repeated.output
+    assert len(list((tmp_path / "again").iterdir())) == 3
+
+
+def test_swap_errors_name_the_problem(swapae_snapshot, images, tmp_path):
+    missing = run("swap", "--network", swapae_snapshot, "--structure", tmp_path / "nothere.png", "--texture", images[0],
+                  "--outdir", tmp_path / "o")
+    assert missing.exit_code == 1 and "nothere.png: no such image file (--structure)" in missing.output
+    bad_alpha = run("swap", "--network", swapae_snapshot, "--structure", images[0], "--texture", images[1], "--alpha", "-0.5",
+                    "--outdir", tmp_path / "o")
+    assert bad_alpha.exit_code == 1 and "--alpha must be between 0 and 1, got -0.5" in bad_alpha.output
+    no_network = run("swap", "--network", tmp_path / "net.safetensors", "--structure", images[0], "--texture", images[1])
+    assert no_network.exit_code == 1 and "net.safetensors: no such network file (--network)" in no_network.output
+    no_texture = run("swap", "--network", swapae_snapshot, "--structure", images[0])
+    assert no_texture.exit_code == 2 and "--texture" in no_texture.output
+
+
+def test_encode_and_decode_round_trip_and_refuse_to_overwrite(swapae_snapshot, images, tmp_path):
+    codes = tmp_path / "codes.npz"
+    result = run("encode", "--network", swapae_snapshot, *images, "--out", codes)
+    assert result.exit_code == 0, result.output
+    with np.load(codes) as npz:
+        assert npz["structure"].shape == (3, 4, 4, 4)
+    result = run("decode", "--network", swapae_snapshot, "--codes", codes, "--texture-from", codes, "--outdir", tmp_path / "dec")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "dec").iterdir()) == ["decoded0000.png", "decoded0001.png", "decoded0002.png"]
+    again = run("encode", "--network", swapae_snapshot, *images, "--out", codes)
+    assert again.exit_code == 1 and "already exists" in again.output and "--force" in again.output
+    assert run("encode", "--network", swapae_snapshot, *images, "--out", codes, "--force").exit_code == 0
+
+
+def test_decode_names_a_missing_codes_file(swapae_snapshot, tmp_path):
+    result = run("decode", "--network", swapae_snapshot, "--codes", tmp_path / "nothere.npz", "--outdir", tmp_path)
+    assert result.exit_code == 1 and "nothere.npz: no such codes file (--codes)" in result.output
+
+
+def test_encode_needs_images(swapae_snapshot):
+    result = run("encode", "--network", swapae_snapshot)
+    assert result.exit_code == 2 and "IMAGES" in result.output
+
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun is not on PATH")
+def test_torchrun_with_two_processes_writes_one_run(tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "stylegan2", "swapae",
+           "train", "--data", "builtin:shapes?n=64", "--outdir", str(tmp_path), "--kimg", "0.016", "--tick", "0.008", "--snap", "1",
+           *TINY_FLAGS]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = list(tmp_path.iterdir())
+    assert len(runs) == 1  # only rank 0 writes
+    assert sorted(p.name for p in runs[0].glob("network-snapshot-*")) == [
+        "network-snapshot-000000-008.safetensors", "network-snapshot-000000-016.safetensors"]
+    log = (runs[0] / "log.txt").read_text()
+    assert "2 x cpu, batch 8 (4 per step x 1 rounds per process)" in log and log.count("tick ") == 2
