@@ -1,6 +1,6 @@
 """Plot training statistics (stats.jsonl) of one or more runs against kimg, one panel per statistic.
 
-    pip install matplotlib
+    pip install -e ".[plot]"
     python benchmarks/plot_stats.py RUN_A RUN_B --label noaug --label ada \
         --stat Loss/signs/real --stat Progress/augment --target 0.6 --out curves.png
 
