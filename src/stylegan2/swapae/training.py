@@ -24,7 +24,7 @@ from ..tools.files import image_grid, to_uint8
 from ..tools.mix import style_mix_grid
 from ..training.distributed import barrier, broadcast_, init_distributed
 from ..training.loop import NonFiniteError, Phase, TrainingError, run_phase
-from ..training.progress import RunLog, format_time, kimg_label, memory_usage
+from ..training.progress import RunLog, kimg_label, tick_status
 from ..training.rundir import create_run_dir
 from ..training.snapshot import ResumeState, read_resume_state, restore_rng, save_training_snapshot
 from ..training.stats import StatsCollector, StatsWriter
@@ -249,10 +249,8 @@ def train_swapae(
             for name, value in (("Progress/kimg", cur_nimg / 1000), ("Timing/sec_per_kimg", sec_per_kimg)):
                 stats[name] = {"n": 1, "mean": value, "std": 0.0}
             if ctx.is_main:
-                eta = (options.kimg * 1000 - cur_nimg) / 1000 * sec_per_kimg
-                losses = " ".join(f"{label} {stats[key]['mean']:.3f}" for label, key in STATUS_LOSSES if key in stats)
-                log(f"tick {cur_tick:<4d} kimg {cur_nimg / 1000:<7.1f} time {format_time(tick_end - start_time):<8s} "
-                    f"sec/kimg {sec_per_kimg:<7.2f} {losses} {memory_usage(ctx.device)} eta {format_time(max(eta, 0))}")
+                log(tick_status(tick=cur_tick, cur_nimg=cur_nimg, elapsed=tick_end - start_time, sec_per_kimg=sec_per_kimg,
+                                total_kimg=options.kimg, stats=stats, losses=STATUS_LOSSES, device=ctx.device))
                 writer.write(stats, cur_nimg / 1000)
             if done or cur_tick % options.snap == 0:
                 if ctx.is_main:

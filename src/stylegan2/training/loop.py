@@ -21,7 +21,7 @@ from .config import TrainingOptions, for_transfer_learning
 from .distributed import DistributedContext, all_reduce_mean_, average_gradients, barrier, broadcast_, init_distributed
 from .ema import ema_beta, update_ema
 from .loss import StyleGAN2Loss
-from .progress import RunLog, format_time, kimg_label, memory_usage
+from .progress import RunLog, kimg_label, tick_status
 from .rundir import create_run_dir
 from .snapshot import ResumeState, read_resume_state, restore_rng, save_training_snapshot
 from .stats import StatsCollector, StatsWriter
@@ -328,11 +328,9 @@ def train(
             if augment.r_t is not None:
                 stats["Progress/ada_rt"] = {"n": 1, "mean": augment.r_t, "std": 0.0}
             if ctx.is_main:
-                eta = (options.kimg * 1000 - cur_nimg) / 1000 * sec_per_kimg
-                losses = " ".join(f"{label} {stats[key]['mean']:.3f}" for label, key in STATUS_LOSSES if key in stats)
-                log(f"tick {cur_tick:<4d} kimg {cur_nimg / 1000:<7.1f} time {format_time(tick_end - start_time):<8s} "
-                    f"sec/kimg {sec_per_kimg:<7.2f} {losses} augment {augment.p:.3f} {memory_usage(ctx.device)} "
-                    f"eta {format_time(max(eta, 0))}")
+                log(tick_status(tick=cur_tick, cur_nimg=cur_nimg, elapsed=tick_end - start_time, sec_per_kimg=sec_per_kimg,
+                                total_kimg=options.kimg, stats=stats, losses=STATUS_LOSSES, device=ctx.device,
+                                extra=f"augment {augment.p:.3f} "))
                 writer.write(stats, cur_nimg / 1000)
             if done or cur_tick % options.snap == 0:
                 if ctx.is_main:
