@@ -8,22 +8,22 @@ again"), so the codes change little when the image shifts by a pixel.
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from .bias_act import activation as lookup_activation
 from .bias_act import bias_act
-from .upfirdn2d import filter_size, setup_filter, upfirdn2d
+from .layers import Conv2dLayer
+from .upfirdn2d import filter_size, upfirdn2d
 
 
-class ReflectConv2dLayer(nn.Module):
+class ReflectConv2dLayer(Conv2dLayer):
     """Equalized-lr convolution on a reflection-padded input; with down > 1: reflect-pad, blur, strided conv.
 
-    The output is the input's size (down=1) or the input's size over `down` (which must divide it).
+    The weights, gains and filter are Conv2dLayer's (same names); only the padding and the
+    resampling order differ. The output is the input's size (down=1) or the input's size over
+    `down` (which must divide it).
     """
 
     def __init__(
@@ -38,15 +38,8 @@ class ReflectConv2dLayer(nn.Module):
     ) -> None:
         if down < 1:
             raise ValueError(f"down must be a positive integer, got {down}")
-        super().__init__()
-        self.activation = activation
-        self.down = down
-        self.register_buffer("resample_filter", setup_filter(list(resample_filter)))
-        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
-        self.act_gain = lookup_activation(activation).default_gain
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-
+        super().__init__(in_channels, out_channels, kernel_size, bias=bias, activation=activation, down=down,
+                         resample_filter=resample_filter)
         # Total padding so that blur (shrinks by taps - 1) and conv (by k - 1) leave exactly H / down.
         fw, _ = filter_size(self.resample_filter)
         total = kernel_size - 1 if down == 1 else fw - down + kernel_size - 1
