@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from ..io import load_network
 from ..models import SwapEncoder, SwapGenerator
-from ..tools.common import ToolError, resolve_device
+from ..tools.common import ToolError, network_device, resolve_device
 from ..tools.files import check_outputs, load_target_image, read_npz, save_image, save_npz, to_uint8
 from ..tools.mix import style_mix_grid
 
@@ -36,11 +36,6 @@ def load_swapae(network: str | os.PathLike, device: str | torch.device | None = 
                         "holding E (SwapEncoder) and G (SwapGenerator)")
     target = resolve_device(device)
     return E.eval().requires_grad_(False).to(target), G.eval().requires_grad_(False).to(target)
-
-
-def network_device(module: torch.nn.Module) -> torch.device:
-    """The device a network's weights live on (inputs are moved there)."""
-    return next(module.parameters()).device
 
 
 def read_images(paths: Paths, E: SwapEncoder, option: str) -> torch.Tensor:

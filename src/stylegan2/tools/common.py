@@ -86,7 +86,7 @@ def load_generator(network: Network, device: str | torch.device | None = None) -
     A Generator passed in is switched to eval mode and, if `device` is given, moved there.
     """
     if isinstance(network, Generator):
-        return network.eval().to(resolve_device(device) if device is not None else generator_device(network))
+        return network.eval().to(resolve_device(device) if device is not None else network_device(network))
     if isinstance(network, torch.nn.Module):
         raise ToolError(f"expected a Generator, got a {type(network).__name__}")
     path = Path(network).expanduser()
@@ -102,15 +102,15 @@ def load_generator(network: Network, device: str | torch.device | None = None) -
     return G.eval().requires_grad_(False).to(resolve_device(device))
 
 
-def generator_device(G: Generator) -> torch.device:
-    """The device G's weights live on."""
-    return next(G.parameters()).device
+def network_device(module: torch.nn.Module) -> torch.device:
+    """The device a network's weights live on (inputs are moved there)."""
+    return next(module.parameters()).device
 
 
 def seed_latent(G: Generator, seed: int) -> torch.Tensor:
     """z [1, z_dim] for a seed, drawn exactly as NVIDIA's generate.py draws it (so images match theirs)."""
     z = np.random.RandomState(seed).randn(1, G.z_dim)
-    return torch.from_numpy(z).to(device=generator_device(G), dtype=torch.float32)
+    return torch.from_numpy(z).to(device=network_device(G), dtype=torch.float32)
 
 
 def class_label(G: Generator, class_idx: int | None) -> torch.Tensor | None:
@@ -123,7 +123,7 @@ def class_label(G: Generator, class_idx: int | None) -> torch.Tensor | None:
         raise ToolError(f"this network is conditional with {G.c_dim} classes: choose one with --class 0..{G.c_dim - 1}")
     if not 0 <= class_idx < G.c_dim:
         raise ToolError(f"--class {class_idx} is out of range: this network has classes 0..{G.c_dim - 1}")
-    c = torch.zeros([1, G.c_dim], device=generator_device(G))
+    c = torch.zeros([1, G.c_dim], device=network_device(G))
     c[0, class_idx] = 1
     return c
 

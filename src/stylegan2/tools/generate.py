@@ -15,8 +15,8 @@ from .common import (
     ToolError,
     check_inputs,
     check_noise_mode,
-    generator_device,
     load_generator,
+    network_device,
     parse_grid,
     parse_seeds,
     seed_ws,
@@ -29,8 +29,8 @@ from .sefa import Directions, load_directions
 @torch.no_grad()
 def synthesize(G: Generator, ws: torch.Tensor, noise_mode: str = "const", noise_seed: int = 0) -> np.ndarray:
     """ws [N, num_ws, w_dim] -> uint8 images [N, H, W, C]; random noise is drawn from `noise_seed`."""
-    with seeded_noise(noise_seed, generator_device(G)):
-        return to_uint8(G.synthesis(ws.to(generator_device(G)), noise_mode=check_noise_mode(noise_mode)))
+    with seeded_noise(noise_seed, network_device(G)):
+        return to_uint8(G.synthesis(ws.to(network_device(G)), noise_mode=check_noise_mode(noise_mode)))
 
 
 @torch.no_grad()
@@ -64,7 +64,7 @@ def load_projected_w(path: str | os.PathLike, G: Generator) -> torch.Tensor:
     if w.ndim != 3 or w.shape[1:] != (G.num_ws, G.w_dim):
         raise ToolError(f"{path}: w has shape {list(w.shape)}, but this network needs [N, {G.num_ws}, {G.w_dim}]; "
                         "was it projected with another network?")
-    return w.to(generator_device(G))
+    return w.to(network_device(G))
 
 
 def _direction_suffix(directions: Directions | None, index: int, strength: float) -> str:

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..metrics.detectors import VGG16_FILE_NAMES, default_cache_dir, load_vgg16
 from ..models import Generator
-from .common import Network, ToolError, check_inputs, class_label, generator_device, load_generator
+from .common import Network, ToolError, check_inputs, class_label, load_generator, network_device
 from .files import VideoWriter, check_outputs, load_target_image, save_image, save_npz, video_suffix
 from .generate import synthesize
 
@@ -122,7 +122,7 @@ def learning_rate(step: int, config: ProjectionConfig) -> float:
 @torch.no_grad()
 def w_statistics(G: Generator, num_samples: int, c: torch.Tensor | None) -> tuple[torch.Tensor, float]:
     """Mean w [1, 1, w_dim] and the spread of w (root mean squared distance to the mean), from fixed samples."""
-    z = torch.from_numpy(np.random.RandomState(123).randn(num_samples, G.z_dim)).to(generator_device(G))
+    z = torch.from_numpy(np.random.RandomState(123).randn(num_samples, G.z_dim)).to(network_device(G))
     w = G.mapping(z, c.repeat(num_samples, 1) if c is not None else None)[:, :1, :]  # [N, 1, w_dim]
     w_avg = w.mean(dim=0, keepdim=True)
     w_std = float(((w - w_avg).square().sum() / num_samples).sqrt())
@@ -150,7 +150,7 @@ def project(
         raise ToolError(f"target image has shape {list(target.shape)}, expected [H, W, C] = {list(expected)}")
     if config.num_steps < 1:
         raise ToolError(f"--steps {config.num_steps}: must be at least 1")
-    device = generator_device(G)
+    device = network_device(G)
     G = copy.deepcopy(G).eval().requires_grad_(False)  # its noise maps are optimized in place
     generator = torch.Generator(device=device).manual_seed(seed)
     c = class_label(G, class_idx)
@@ -252,7 +252,7 @@ def project_image(
     paths = [outdir / "target.png", outdir / "proj.png", outdir / "projected_w.npz"]
     video_path = outdir / f"proj{video_suffix(video_format)}" if save_video else None
     check_outputs(paths + ([video_path] if video_path else []), force)
-    device = generator_device(G)
+    device = network_device(G)
     vgg_module = load_vgg16(vgg_path, device=device).module if vgg_path is not None else None
 
     result = project(G, target_image, config=ProjectionConfig(num_steps=steps), w_plus=w_plus, seed=seed,
