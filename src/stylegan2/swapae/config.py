@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from ..training.config import apply_overrides
+
 
 @dataclass(frozen=True)
 class SwapAEPreset:
@@ -119,12 +121,7 @@ def resolve_swapae_options(data: str, cfg: str, resolution: int, num_gpus: int, 
     base.update(data=data, cfg=cfg, batch=batch, batch_gpu=min(spec.batch_gpu, max(batch // num_gpus, 1)), num_gpus=num_gpus,
                 resolution=resolution)
     options = SwapAEOptions(**base)
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        if not hasattr(options, key):
-            raise ValueError(f"unknown Swapping Autoencoder option {key!r}")
-        setattr(options, key, value)
+    apply_overrides(options, overrides, "Swapping Autoencoder option")
     validate_swapae_options(options)
     return options
 

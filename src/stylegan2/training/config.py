@@ -135,14 +135,19 @@ def resolve_options(
         d_architecture=spec.d_architecture, fp32=not spec.fp16, num_gpus=num_gpus, resolution=resolution,
     )
     options = TrainingOptions(**base)
+    apply_overrides(options, overrides, "training option")
+    validate_options(options)
+    return options
+
+
+def apply_overrides(options: Any, overrides: dict[str, Any], kind: str) -> None:
+    """Set the options the user gave (None means not given) on a preset-filled options dataclass."""
     for key, value in overrides.items():
         if value is None:
             continue
         if not hasattr(options, key):
-            raise ValueError(f"unknown training option {key!r}")
+            raise ValueError(f"unknown {kind} {key!r}")
         setattr(options, key, value)
-    validate_options(options)
-    return options
 
 
 def for_transfer_learning(options: TrainingOptions) -> TrainingOptions:
