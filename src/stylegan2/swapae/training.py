@@ -1,16 +1,14 @@
 """Swapping Autoencoder training: E and G against D and the patch co-occurrence discriminator Dpatch.
 
-Reuses the StyleGAN2 training infrastructure: datasets, run directories, statistics, snapshots with
-exact resume, and the torchrun helpers. One minibatch runs 'Gmain' (E and G), 'Dmain' (D and Dpatch)
-and, every `r1_interval` minibatches, 'Dreg' (lazy R1 on both discriminators).
+Reuses the StyleGAN2 training infrastructure: datasets, phases, and the TrainingSession around the
+steps (run directories, statistics, snapshots with exact resume, Ctrl-C, torchrun). One minibatch runs
+'Gmain' (E and G), 'Dmain' (D and Dpatch) and, every `r1_interval` minibatches, 'Dreg' (lazy R1 on
+both discriminators).
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import json
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -18,16 +16,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import ImageDataset, InfiniteSampler, open_dataset
+from ..data import ImageDataset, open_dataset
 from ..models import CooccurrenceDiscriminator, Discriminator, SwapEncoder, SwapGenerator
 from ..tools.files import image_grid, to_uint8
 from ..tools.mix import style_mix_grid
-from ..training.distributed import barrier, broadcast_, init_distributed
-from ..training.loop import NonFiniteError, Phase, TrainingError, run_phase
-from ..training.progress import RunLog, kimg_label, tick_status
-from ..training.rundir import create_run_dir
-from ..training.snapshot import ResumeState, read_resume_state, restore_rng, save_training_snapshot
-from ..training.stats import StatsCollector, StatsWriter
+from ..training.distributed import broadcast_
+from ..training.loop import Phase, run_phase
+from ..training.session import LoopHooks, TrainingError, TrainingSession, start_process
+from ..training.snapshot import ResumeState, read_resume_state
 from ..utils.image import save_image
 from .config import SwapAEOptions, network_widths, validate_swapae_options
 from .loss import SwapAELoss
@@ -125,12 +121,7 @@ def train_swapae(
     `max_steps` stops after that many minibatches and `max_seconds` after that much training time,
     each with a final snapshot. `dataset` is `options.data` already opened by the caller.
     """
-    ctx = init_distributed(device)
-    torch.manual_seed(options.seed * ctx.world_size + ctx.rank)
-    np.random.seed(options.seed * ctx.world_size + ctx.rank)
-    if ctx.device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-
+    ctx = start_process(device, options.seed)
     if dataset is None:
         dataset = open_dataset(options.data, resolution=options.resolution, max_size=options.max_size, mirror=options.mirror,
                                seed=options.seed)
@@ -138,12 +129,12 @@ def train_swapae(
     validate_swapae_options(dataclasses.replace(options, resolution=resolution))
 
     resume_state: ResumeState | None = None
-    resume_message = None
+    header: list[str] = []
     if options.resume:
         loaded, resume_state, notes = read_resume_state(options.resume)
         networks = _networks_from_checkpoint(loaded, options, resolution, channels, options.resume)
         kind = "continuing the run" if resume_state else "starting from its weights"
-        resume_message = f"Resuming from {options.resume}: {kind}" + "".join(f"\n  note: {n}" for n in notes)
+        header.append(f"Resuming from {options.resume}: {kind}" + "".join(f"\n  note: {n}" for n in notes))
     else:
         networks = build_swapae_networks(options, resolution, channels)
     for module in networks.values():
@@ -158,116 +149,36 @@ def train_swapae(
                       patch_min_scale=options.patch_min_scale, patch_max_scale=options.patch_max_scale)
     phases, optimizers = make_optimizers(options, networks)
 
-    cur_nimg = cur_tick = batch_idx = 0
+    session = TrainingSession(options, ctx, networks=networks, optimizers=optimizers, log=log, max_steps=max_steps,
+                              max_seconds=max_seconds)
     if resume_state is not None:
-        cur_nimg, cur_tick, batch_idx = resume_state.cur_nimg, resume_state.cur_tick, resume_state.batch_idx
-        for name, opt in optimizers.items():
-            opt.load_state_dict(resume_state.optimizers[name])
-        restore_rng(resume_state)
-        if ctx.world_size > 1:  # each rank continues its own stream from the shared state
-            torch.manual_seed(options.seed * ctx.world_size + ctx.rank + batch_idx)
-            np.random.seed(options.seed * ctx.world_size + ctx.rank + batch_idx)
+        session.resume(resume_state)
+    minibatches = session.minibatches(dataset)
 
-    batch_per_rank = options.batch // ctx.world_size
-    rounds = batch_per_rank // options.batch_gpu
-    sampler = InfiniteSampler(dataset, rank=ctx.rank, world_size=ctx.world_size, seed=options.seed, start=batch_idx * batch_per_rank)
-    loader = torch.utils.data.DataLoader(
-        dataset, sampler=sampler, batch_size=batch_per_rank, num_workers=options.workers,
-        pin_memory=ctx.device.type == "cuda", persistent_workers=options.workers > 0,
-        prefetch_factor=2 if options.workers > 0 else None,
-        generator=torch.Generator().manual_seed(options.seed),  # keeps the global RNG (saved in snapshots) untouched
-    )
-    data_iter = iter(loader)
-
-    run_dir = writer = run_log = grids = None
-    if ctx.is_main:
-        run_dir = create_run_dir(options.outdir, f"{dataset.name}-swapae-{options.cfg}")
-        with open(run_dir / "training_options.json", "w", encoding="utf-8") as f:
-            json.dump(options.to_json(), f, indent=2)
-        log = run_log = RunLog(run_dir, log)
-        log(f"Run directory: {run_dir}")
-        if resume_message is not None:
-            log(resume_message)
-        log(f"Dataset: {dataset.name}, {len(dataset)} images, {channels}x{resolution}x{resolution}")
-        log("Parameters: " + ", ".join(f"{name} {sum(p.numel() for p in m.parameters()):,}" for name, m in networks.items()))
-        log(f"Training for {options.kimg} kimg on {ctx.world_size} x {ctx.device.type}, batch {options.batch}"
-            f" ({options.batch_gpu} per step x {rounds} rounds per process)")
+    header.append(f"Dataset: {dataset.name}, {len(dataset)} images, {channels}x{resolution}x{resolution}")
+    header.append("Parameters: " + ", ".join(f"{name} {sum(p.numel() for p in m.parameters()):,}" for name, m in networks.items()))
+    run_dir = session.open_run_dir(f"{dataset.name}-swapae-{options.cfg}", header)
+    grids = None
+    if run_dir is not None:
         grids = GridImages(dataset, options, ctx.device)
         grids.save_reals(run_dir / "reals.png")
         grids.save_outputs(E, G, run_dir, "_init")
-        writer = StatsWriter(run_dir)
 
-    collector = StatsCollector()
-    last_snapshot: Path | None = None
-    start_time = tick_start_time = time.time()
-    tick_start_nimg = cur_nimg
-    steps_done = 0
-    done = False
-
-    def snapshot() -> None:
-        nonlocal last_snapshot
-        state = ResumeState(cur_nimg=cur_nimg, cur_tick=cur_tick + 1, batch_idx=batch_idx)  # resume at the next tick
-        if ctx.is_main:
-            path = run_dir / f"network-snapshot-{kimg_label(cur_nimg)}.safetensors"
-            nets = {name: copy.deepcopy(m).eval().cpu() for name, m in networks.items()}
-            save_training_snapshot(path, nets, optimizers, state, options.to_json())
-            last_snapshot = path
-            log(f"Saved {path.name}")
-        barrier()
-
-    try:
-        while not done:
-            real_img, _ = next(data_iter)
-            real_img = (real_img.to(ctx.device).to(torch.float32) / 127.5 - 1).split(options.batch_gpu)
-            for phase in phases:
-                if batch_idx % phase.interval != 0:
-                    continue
-                try:
-                    def accumulate(r: int, gain: float) -> dict[str, torch.Tensor]:
-                        return loss.accumulate_gradients(phase.name, real_img[r], gain=gain)
-
-                    run_phase(phase, accumulate, len(real_img), collector)
-                except NonFiniteError as err:
-                    where = f"the last good snapshot is {last_snapshot}" if last_snapshot else "no snapshot was written yet"
-                    raise TrainingError(f"{err} at step {batch_idx} (kimg {cur_nimg / 1000:.3f}); {where}. "
-                                        "Lower the learning rate (--lr) or raise --r1-gamma.") from None
-            cur_nimg += options.batch
-            batch_idx += 1
-            steps_done += 1
-
-            done = cur_nimg >= options.kimg * 1000 or (max_steps is not None and steps_done >= max_steps)
-            if max_seconds is not None:  # rank 0's clock decides, so that every process stops at the same step
-                out_of_time = broadcast_(torch.tensor(float(time.time() - start_time >= max_seconds), device=ctx.device))
-                done = done or bool(out_of_time)
-            if not done and cur_nimg < tick_start_nimg + options.tick * 1000:
+    def step() -> None:
+        """One minibatch: the phases due at this step."""
+        real_img, _ = next(minibatches)
+        real_img = (real_img.to(ctx.device).to(torch.float32) / 127.5 - 1).split(options.batch_gpu)
+        for phase in phases:
+            if session.batch_idx % phase.interval != 0:
                 continue
 
-            # Once per tick: status line, statistics, image grids, snapshots.
-            tick_end = time.time()
-            sec_per_kimg = (tick_end - tick_start_time) / max(cur_nimg - tick_start_nimg, 1) * 1000
-            stats = collector.flush()
-            for name, value in (("Progress/kimg", cur_nimg / 1000), ("Timing/sec_per_kimg", sec_per_kimg)):
-                stats[name] = {"n": 1, "mean": value, "std": 0.0}
-            if ctx.is_main:
-                log(tick_status(tick=cur_tick, cur_nimg=cur_nimg, elapsed=tick_end - start_time, sec_per_kimg=sec_per_kimg,
-                                total_kimg=options.kimg, stats=stats, losses=STATUS_LOSSES, device=ctx.device))
-                writer.write(stats, cur_nimg / 1000)
-            if done or cur_tick % options.snap == 0:
-                if ctx.is_main:
-                    grids.save_outputs(E, G, run_dir, kimg_label(cur_nimg))
-                snapshot()
-            cur_tick += 1
-            tick_start_nimg = cur_nimg
-            tick_start_time = time.time()
-    except KeyboardInterrupt:
-        if ctx.is_main:
-            log("Interrupted: writing a final snapshot before exiting")
-        snapshot()
-        raise
-    finally:
-        if writer is not None:
-            writer.close()
-        if run_log is not None:
-            run_log("Done." if done else "Stopped.")
-            run_log.close()
+            def accumulate(r: int, gain: float) -> dict[str, torch.Tensor]:
+                return loss.accumulate_gradients(phase.name, real_img[r], gain=gain)
+
+            run_phase(phase, accumulate, len(real_img), session.collector)
+
+    session.run(LoopHooks(
+        step=step, save_grids=lambda label: grids.save_outputs(E, G, run_dir, label), status_losses=STATUS_LOSSES,
+        advice="Lower the learning rate (--lr) or raise --r1-gamma.",
+    ))
     return run_dir

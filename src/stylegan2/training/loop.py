@@ -1,10 +1,8 @@
-"""The training loop: phases with lazy regularization, G_ema, ADA, ticks, snapshots and logs."""
+"""The StyleGAN2 training loop: phases with lazy regularization, G_ema and ADA, run by a TrainingSession (ticks, snapshots, logs)."""
 
 from __future__ import annotations
 
 import copy
-import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -12,23 +10,18 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..data import ImageDataset, InfiniteSampler, open_dataset
+from ..data import ImageDataset, open_dataset
 from ..models import Discriminator, Generator
 from ..utils.image import make_grid, save_image, to_uint8
 from .ada import Augmentation
 from .augment_setup import build_augment
 from .config import TrainingOptions, for_transfer_learning
-from .distributed import DistributedContext, all_reduce_mean_, average_gradients, barrier, broadcast_, init_distributed
+from .distributed import DistributedContext, all_reduce_mean_, average_gradients, broadcast_
 from .ema import ema_beta, update_ema
 from .loss import StyleGAN2Loss
-from .progress import RunLog, kimg_label, tick_status
-from .rundir import create_run_dir
-from .snapshot import ResumeState, read_resume_state, restore_rng, save_training_snapshot
-from .stats import StatsCollector, StatsWriter
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (non-finite loss, bad resume file); the message says what to do."""
+from .session import LoopHooks, NonFiniteError, TickReport, TrainingError, TrainingSession, start_process
+from .snapshot import ResumeState, read_resume_state
+from .stats import StatsCollector
 
 
 @dataclass
@@ -39,10 +32,6 @@ class Phase:
     module: torch.nn.Module
     opt: torch.optim.Optimizer
     interval: int
-
-
-class NonFiniteError(ArithmeticError):
-    """A loss or gradient became NaN or infinite."""
 
 
 def run_phase(
@@ -181,19 +170,14 @@ def train(
     `max_steps` stops after that many minibatches (with a final snapshot); tests use it.
     `dataset` is `options.data` already opened (and validated) by the caller, so it is not read twice.
     """
-    ctx = init_distributed(device)
-    torch.manual_seed(options.seed * ctx.world_size + ctx.rank)
-    np.random.seed(options.seed * ctx.world_size + ctx.rank)
-    if ctx.device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-
+    ctx = start_process(device, options.seed)
     if dataset is None:
         dataset = open_dataset(options.data, resolution=options.resolution, max_size=options.max_size,
                                use_labels=options.cond, mirror=options.mirror, skip_bad=options.skip_bad, seed=options.seed)
     c_dim, resolution, channels = dataset.label_dim, dataset.resolution, dataset.num_channels
 
     resume_state: ResumeState | None = None
-    resume_message = None
+    header: list[str] = []
     G_ema = None
     if options.resume:
         loaded, resume_state, notes = read_resume_state(options.resume)
@@ -201,7 +185,7 @@ def train(
         if resume_state is None:
             options = for_transfer_learning(options)
         kind = "continuing the run" if resume_state else "transfer learning from its weights"
-        resume_message = f"Resuming from {options.resume}: {kind}" + "".join(f"\n  note: {n}" for n in notes)
+        header.append(f"Resuming from {options.resume}: {kind}" + "".join(f"\n  note: {n}" for n in notes))
     else:
         G, D = build_networks(options, c_dim, resolution, channels)
     if G_ema is None:
@@ -220,136 +204,66 @@ def train(
     phases = _make_phases(options, G, D)
     optimizers = {"G": phases[0].opt, "D": next(p.opt for p in phases if p.name == "Dmain")}
 
-    cur_nimg = cur_tick = batch_idx = 0
+    session = TrainingSession(options, ctx, networks={"G": G, "D": D, "G_ema": G_ema}, optimizers=optimizers, log=log,
+                              max_steps=max_steps)
     if resume_state is not None:
-        cur_nimg, cur_tick, batch_idx = resume_state.cur_nimg, resume_state.cur_tick, resume_state.batch_idx
-        for name, opt in optimizers.items():
-            opt.load_state_dict(resume_state.optimizers[name])
+        session.resume(resume_state)
         loss.pl_mean.fill_(resume_state.pl_mean)
         augment.load_state_dict(resume_state.augment)
-        restore_rng(resume_state)
-        if ctx.world_size > 1:  # each rank continues its own stream from the shared state
-            torch.manual_seed(options.seed * ctx.world_size + ctx.rank + batch_idx)
-            np.random.seed(options.seed * ctx.world_size + ctx.rank + batch_idx)
+    minibatches = session.minibatches(dataset)
+    batch_per_rank = session.batch_per_rank
 
-    batch_per_rank = options.batch // ctx.world_size
-    rounds = batch_per_rank // options.batch_gpu
-    sampler = InfiniteSampler(dataset, rank=ctx.rank, world_size=ctx.world_size, seed=options.seed, start=batch_idx * batch_per_rank)
-    loader = torch.utils.data.DataLoader(
-        dataset, sampler=sampler, batch_size=batch_per_rank, num_workers=options.workers,
-        pin_memory=ctx.device.type == "cuda", persistent_workers=options.workers > 0,
-        prefetch_factor=2 if options.workers > 0 else None,
-        generator=torch.Generator().manual_seed(options.seed),  # keeps the global RNG (saved in snapshots) untouched
-    )
-    data_iter = iter(loader)
-
-    run_dir = writer = run_log = None
     grid_z, grid_c = _grid_inputs(options, dataset, G.z_dim, ctx.device)
-    if ctx.is_main:
-        run_dir = create_run_dir(options.outdir, f"{dataset.name}-{options.cfg}")
-        with open(run_dir / "training_options.json", "w", encoding="utf-8") as f:
-            json.dump(options.to_json(), f, indent=2)
-        log = run_log = RunLog(run_dir, log)
-        log(f"Run directory: {run_dir}")
-        if resume_message is not None:
-            log(resume_message)
-        log(f"Dataset: {dataset.name}, {len(dataset)} images, {channels}x{resolution}x{resolution}, {c_dim} label dims")
-        log(f"G: {sum(p.numel() for p in G.parameters()):,} parameters; D: {sum(p.numel() for p in D.parameters()):,}")
-        log(f"Training for {options.kimg} kimg on {ctx.world_size} x {ctx.device.type}, batch {options.batch}"
-            f" ({options.batch_gpu} per step x {rounds} rounds per process)")
+    header.append(f"Dataset: {dataset.name}, {len(dataset)} images, {channels}x{resolution}x{resolution}, {c_dim} label dims")
+    header.append(f"G: {sum(p.numel() for p in G.parameters()):,} parameters; D: {sum(p.numel() for p in D.parameters()):,}")
+    run_dir = session.open_run_dir(f"{dataset.name}-{options.cfg}", header)
+
+    def save_fakes(label: str) -> None:
+        _save_fakes(G_ema, grid_z, grid_c, options.grid, run_dir / f"fakes{label}.png", options.batch_gpu)
+
+    if run_dir is not None:
         _save_reals(dataset, options.grid, run_dir / "reals.png", options.seed)
-        _save_fakes(G_ema, grid_z, grid_c, options.grid, run_dir / "fakes_init.png", options.batch_gpu)
-        writer = StatsWriter(run_dir)
+        save_fakes("_init")
 
-    collector = StatsCollector()
-    last_snapshot: Path | None = None
-    start_time = tick_start_time = time.time()
-    tick_start_nimg = cur_nimg
-    steps_done = 0
-    done = False
-
-    def snapshot() -> None:
-        nonlocal last_snapshot
-        state = ResumeState(cur_nimg=cur_nimg, cur_tick=cur_tick + 1, batch_idx=batch_idx,  # resume at the next tick
-                            pl_mean=float(loss.pl_mean), augment=augment.state_dict())
-        if ctx.is_main:
-            path = run_dir / f"network-snapshot-{kimg_label(cur_nimg)}.safetensors"
-            nets = {name: copy.deepcopy(m).eval().cpu() for name, m in (("G", G), ("D", D), ("G_ema", G_ema))}
-            save_training_snapshot(path, nets, optimizers, state, options.to_json())
-            last_snapshot = path
-            log(f"Saved {path.name}")
-            for metric in options.metrics:
-                _evaluate_metric(metric, G_ema, options, ctx, run_dir, path, log)
-        barrier()
-
-    try:
-        while not done:
-            real_img, real_c = next(data_iter)
-            real_img = (real_img.to(ctx.device).to(torch.float32) / 127.5 - 1).split(options.batch_gpu)
-            real_c = real_c.to(ctx.device).split(options.batch_gpu)
-            for phase in phases:
-                if batch_idx % phase.interval != 0:
-                    continue
-                gen_z = torch.randn(batch_per_rank, G.z_dim, device=ctx.device).split(options.batch_gpu)
-                labels = [dataset.get_label(np.random.randint(len(dataset))) for _ in range(batch_per_rank)]
-                gen_c = torch.from_numpy(np.stack(labels)).to(ctx.device).split(options.batch_gpu)
-                try:
-                    def accumulate(r: int, gain: float) -> dict[str, torch.Tensor]:
-                        return loss.accumulate_gradients(phase.name, real_img[r], real_c[r], gen_z[r], gen_c[r], gain=gain)
-
-                    run_phase(phase, accumulate, rounds, collector, on_stats=lambda stats: augment.accumulate(stats.get("Loss/signs/real")))
-                except NonFiniteError as err:
-                    where = f"the last good snapshot is {last_snapshot}" if last_snapshot else "no snapshot was written yet"
-                    raise TrainingError(
-                        f"{err} at step {batch_idx} (kimg {cur_nimg / 1000:.3f}); {where}. "
-                        "Lower the learning rates (--glr/--dlr), raise --gamma, or use --fp32."
-                    ) from None
-
-            update_ema(G_ema, G, ema_beta(options.batch, options.ema_kimg, cur_nimg, options.ema_rampup))
-            cur_nimg += options.batch
-            batch_idx += 1
-            steps_done += 1
-            augment.adjust(batch_idx, options.batch)
-
-            done = cur_nimg >= options.kimg * 1000 or (max_steps is not None and steps_done >= max_steps)
-            if not done and cur_nimg < tick_start_nimg + options.tick * 1000:
+    def step() -> None:
+        """One minibatch: the phases due, then G_ema and the ADA strength."""
+        real_img, real_c = next(minibatches)
+        real_img = (real_img.to(ctx.device).to(torch.float32) / 127.5 - 1).split(options.batch_gpu)
+        real_c = real_c.to(ctx.device).split(options.batch_gpu)
+        for phase in phases:
+            if session.batch_idx % phase.interval != 0:
                 continue
+            gen_z = torch.randn(batch_per_rank, G.z_dim, device=ctx.device).split(options.batch_gpu)
+            labels = [dataset.get_label(np.random.randint(len(dataset))) for _ in range(batch_per_rank)]
+            gen_c = torch.from_numpy(np.stack(labels)).to(ctx.device).split(options.batch_gpu)
 
-            # Once per tick: status line, statistics, images, snapshots. Each process tracked w_avg on
-            # its own data; their mean is the w_avg of the whole batch.
-            all_reduce_mean_(G.mapping.w_avg)
-            G_ema.mapping.w_avg.copy_(G.mapping.w_avg)
-            tick_end = time.time()
-            sec_per_kimg = (tick_end - tick_start_time) / max(cur_nimg - tick_start_nimg, 1) * 1000
-            stats = collector.flush()
-            for name, value in (("Progress/kimg", cur_nimg / 1000), ("Progress/augment", augment.p),
-                                ("Timing/sec_per_kimg", sec_per_kimg)):
-                stats[name] = {"n": 1, "mean": value, "std": 0.0}
-            if augment.r_t is not None:
-                stats["Progress/ada_rt"] = {"n": 1, "mean": augment.r_t, "std": 0.0}
-            if ctx.is_main:
-                log(tick_status(tick=cur_tick, cur_nimg=cur_nimg, elapsed=tick_end - start_time, sec_per_kimg=sec_per_kimg,
-                                total_kimg=options.kimg, stats=stats, losses=STATUS_LOSSES, device=ctx.device,
-                                extra=f"augment {augment.p:.3f} "))
-                writer.write(stats, cur_nimg / 1000)
-            if done or cur_tick % options.snap == 0:
-                if ctx.is_main:
-                    _save_fakes(G_ema, grid_z, grid_c, options.grid, run_dir / f"fakes{kimg_label(cur_nimg)}.png", options.batch_gpu)
-                snapshot()
-            cur_tick += 1
-            tick_start_nimg = cur_nimg
-            tick_start_time = time.time()
-    except KeyboardInterrupt:
-        if ctx.is_main:
-            log("Interrupted: writing a final snapshot before exiting")
-        snapshot()
-        raise
-    finally:
-        if writer is not None:
-            writer.close()
-        if run_log is not None:
-            run_log("Done." if done else "Stopped.")
-            run_log.close()
+            def accumulate(r: int, gain: float) -> dict[str, torch.Tensor]:
+                return loss.accumulate_gradients(phase.name, real_img[r], real_c[r], gen_z[r], gen_c[r], gain=gain)
+
+            run_phase(phase, accumulate, session.rounds, session.collector,
+                      on_stats=lambda stats: augment.accumulate(stats.get("Loss/signs/real")))
+        update_ema(G_ema, G, ema_beta(options.batch, options.ema_kimg, session.cur_nimg, options.ema_rampup))
+        augment.adjust(session.batch_idx + 1, options.batch)  # the minibatch just taken, counted from 1
+
+    def on_tick() -> TickReport:
+        """Each process tracked w_avg on its own data; their mean is the w_avg of the whole batch."""
+        all_reduce_mean_(G.mapping.w_avg)
+        G_ema.mapping.w_avg.copy_(G.mapping.w_avg)
+        progress = {"Progress/augment": augment.p}
+        if augment.r_t is not None:
+            progress["Progress/ada_rt"] = augment.r_t
+        return TickReport(progress, status=f"augment {augment.p:.3f} ")
+
+    def evaluate_metrics(snapshot_path: Path) -> None:
+        for metric in options.metrics:
+            _evaluate_metric(metric, G_ema, options, ctx, run_dir, snapshot_path, session.log)
+
+    session.run(LoopHooks(
+        step=step, save_grids=save_fakes, status_losses=STATUS_LOSSES,
+        advice="Lower the learning rates (--glr/--dlr), raise --gamma, or use --fp32.",
+        on_tick=on_tick, resume_extras=lambda: {"pl_mean": float(loss.pl_mean), "augment": augment.state_dict()},
+        after_snapshot=evaluate_metrics,
+    ))
     return run_dir
 
 

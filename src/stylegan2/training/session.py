@@ -1,0 +1,235 @@
+"""What the StyleGAN2 and Swapping Autoencoder training loops share around their minibatch steps.
+
+A TrainingSession seeds the process, feeds minibatches, writes the run directory and its logs,
+counts steps and ticks, writes snapshots that resume exactly, stops at the kimg, step or time
+limit, turns a non-finite loss into a TrainingError, writes a last snapshot on Ctrl-C and closes
+the logs. Each loop supplies its own steps, grids and snapshot contents as LoopHooks.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol
+
+import numpy as np
+import torch
+
+from ..data import ImageDataset, InfiniteSampler
+from .distributed import DistributedContext, barrier, broadcast_, init_distributed
+from .progress import RunLog, kimg_label, tick_status
+from .rundir import create_run_dir
+from .snapshot import ResumeState, restore_rng, save_training_snapshot
+from .stats import StatsCollector, StatsWriter
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (non-finite loss, bad resume file); the message says what to do."""
+
+
+class NonFiniteError(ArithmeticError):
+    """A loss or gradient became NaN or infinite."""
+
+
+class RunOptions(Protocol):
+    """The options fields a session reads; TrainingOptions and SwapAEOptions both have them."""
+
+    outdir: str
+    kimg: float
+    batch: int
+    batch_gpu: int
+    tick: float
+    snap: int
+    seed: int
+    workers: int
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class TickReport:
+    """A loop's own part of a tick: progress values for stats.jsonl and text for the status line."""
+
+    stats: dict[str, float] = field(default_factory=dict)
+    status: str = ""
+
+
+def _nothing_after_snapshot(path: Path) -> None:
+    """The default `after_snapshot`: a snapshot needs no follow-up."""
+
+
+@dataclass
+class LoopHooks:
+    """The loop-specific parts that TrainingSession.run uses: callbacks, status-line losses, advice."""
+
+    step: Callable[[], None]  # one minibatch: the phases due at session.batch_idx (raise NonFiniteError on NaN)
+    save_grids: Callable[[str], None]  # rank 0: the image grids that go with the snapshot labelled kimg_label(cur_nimg)
+    status_losses: tuple[tuple[str, str], ...]  # (label, stat name) pairs shown in the status line
+    advice: str  # what to try when a loss turns non-finite, e.g. "Lower the learning rate (--lr)."
+    on_tick: Callable[[], TickReport] = TickReport  # every rank, once per tick before the status line
+    resume_extras: Callable[[], dict[str, Any]] = dict  # every rank: the loop's own ResumeState fields
+    after_snapshot: Callable[[Path], None] = _nothing_after_snapshot  # rank 0: e.g. metrics of the snapshot file
+
+
+def start_process(device: str | None, seed: int) -> DistributedContext:
+    """Join torchrun's process group (if any), seed this rank's RNGs and let cuDNN pick fast kernels."""
+    ctx = init_distributed(device)
+    _seed_rngs(seed * ctx.world_size + ctx.rank)
+    if ctx.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return ctx
+
+
+def _seed_rngs(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+class TrainingSession:
+    """One process's part of a training run: counters, run directory and logs, and the step/tick/snapshot loop."""
+
+    def __init__(self, options: RunOptions, ctx: DistributedContext, *, networks: dict[str, torch.nn.Module],
+                 optimizers: dict[str, torch.optim.Optimizer], log: Callable[[str], None],
+                 max_steps: int | None = None, max_seconds: float | None = None) -> None:
+        self.options = options
+        self.ctx = ctx
+        self.networks = networks  # snapshotted under these names
+        self.optimizers = optimizers
+        self.log = log  # the run's RunLog on rank 0 once the run directory is open
+        self.max_steps = max_steps
+        self.max_seconds = max_seconds
+        self.batch_per_rank = options.batch // ctx.world_size
+        self.rounds = self.batch_per_rank // options.batch_gpu
+        self.collector = StatsCollector()
+        self.cur_nimg = self.cur_tick = self.batch_idx = 0
+        self.done = False
+        self.run_dir: Path | None = None
+        self.last_snapshot: Path | None = None
+        self._run_log: RunLog | None = None
+        self._writer: StatsWriter | None = None
+        self._steps_done = 0
+        self._start_time = self._tick_start_time = 0.0
+        self._tick_start_nimg = 0
+
+    def resume(self, state: ResumeState) -> None:
+        """Continue a snapshot's run: its counters, optimizer moments and RNG streams."""
+        self.cur_nimg, self.cur_tick, self.batch_idx = state.cur_nimg, state.cur_tick, state.batch_idx
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state.optimizers[name])
+        restore_rng(state)
+        if self.ctx.world_size > 1:  # each rank continues its own stream from the shared state
+            _seed_rngs(self.options.seed * self.ctx.world_size + self.ctx.rank + self.batch_idx)
+
+    def minibatches(self, dataset: ImageDataset) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """This rank's endless stream of (images, labels) minibatches, from where the counters stand."""
+        ctx, options = self.ctx, self.options
+        sampler = InfiniteSampler(dataset, rank=ctx.rank, world_size=ctx.world_size, seed=options.seed,
+                                  start=self.batch_idx * self.batch_per_rank)
+        loader = torch.utils.data.DataLoader(
+            dataset, sampler=sampler, batch_size=self.batch_per_rank, num_workers=options.workers,
+            pin_memory=ctx.device.type == "cuda", persistent_workers=options.workers > 0,
+            prefetch_factor=2 if options.workers > 0 else None,
+            generator=torch.Generator().manual_seed(options.seed),  # keeps the global RNG (saved in snapshots) untouched
+        )
+        return iter(loader)
+
+    def open_run_dir(self, desc: str, header: list[str]) -> Path | None:
+        """On rank 0, create the run directory with training_options.json, log.txt (starting with
+        `header`) and stats.jsonl; returns it there, None on other ranks."""
+        if not self.ctx.is_main:
+            return None
+        options = self.options
+        self.run_dir = create_run_dir(options.outdir, desc)
+        with open(self.run_dir / "training_options.json", "w", encoding="utf-8") as f:
+            json.dump(options.to_json(), f, indent=2)
+        self.log = self._run_log = RunLog(self.run_dir, self.log)
+        self.log(f"Run directory: {self.run_dir}")
+        for line in header:
+            self.log(line)
+        self.log(f"Training for {options.kimg} kimg on {self.ctx.world_size} x {self.ctx.device.type}, batch {options.batch}"
+                 f" ({options.batch_gpu} per step x {self.rounds} rounds per process)")
+        self._writer = StatsWriter(self.run_dir)
+        return self.run_dir
+
+    def run(self, hooks: LoopHooks) -> None:
+        """Take steps until the run is over; on Ctrl-C write a last snapshot; always close the logs."""
+        self._start_time = self._tick_start_time = time.time()
+        self._tick_start_nimg = self.cur_nimg
+        try:
+            while not self.done:
+                self._step(hooks)
+                self.done = self._finished()
+                if self.done or self.cur_nimg >= self._tick_start_nimg + self.options.tick * 1000:
+                    self._tick(hooks)
+        except KeyboardInterrupt:
+            if self.ctx.is_main:
+                self.log("Interrupted: writing a final snapshot before exiting")
+            self._snapshot(hooks)
+            raise
+        finally:
+            self._close()
+
+    def _step(self, hooks: LoopHooks) -> None:
+        """One minibatch and the counters after it; a non-finite loss stops the run with advice."""
+        try:
+            hooks.step()
+        except NonFiniteError as err:
+            where = f"the last good snapshot is {self.last_snapshot}" if self.last_snapshot else "no snapshot was written yet"
+            raise TrainingError(f"{err} at step {self.batch_idx} (kimg {self.cur_nimg / 1000:.3f}); {where}. {hooks.advice}") from None
+        self.cur_nimg += self.options.batch
+        self.batch_idx += 1
+        self._steps_done += 1
+
+    def _finished(self) -> bool:
+        """Whether the kimg, max_steps or max_seconds limit is reached."""
+        done = self.cur_nimg >= self.options.kimg * 1000 or (self.max_steps is not None and self._steps_done >= self.max_steps)
+        if self.max_seconds is not None:  # rank 0's clock decides, so that every process stops at the same step
+            elapsed = time.time() - self._start_time
+            out_of_time = broadcast_(torch.tensor(float(elapsed >= self.max_seconds), device=self.ctx.device))
+            done = done or bool(out_of_time)
+        return done
+
+    def _tick(self, hooks: LoopHooks) -> None:
+        """Once per tick: status line, statistics and, every `snap` ticks and at the end, grids and a snapshot."""
+        report = hooks.on_tick()
+        tick_end = time.time()
+        sec_per_kimg = (tick_end - self._tick_start_time) / max(self.cur_nimg - self._tick_start_nimg, 1) * 1000
+        stats = self.collector.flush()
+        progress = {"Progress/kimg": self.cur_nimg / 1000, **report.stats, "Timing/sec_per_kimg": sec_per_kimg}
+        for name, value in progress.items():
+            stats[name] = {"n": 1, "mean": value, "std": 0.0}
+        if self.ctx.is_main:
+            self.log(tick_status(tick=self.cur_tick, cur_nimg=self.cur_nimg, elapsed=tick_end - self._start_time,
+                                 sec_per_kimg=sec_per_kimg, total_kimg=self.options.kimg, stats=stats,
+                                 losses=hooks.status_losses, device=self.ctx.device, extra=report.status))
+            self._writer.write(stats, self.cur_nimg / 1000)
+        if self.done or self.cur_tick % self.options.snap == 0:
+            if self.ctx.is_main:
+                hooks.save_grids(kimg_label(self.cur_nimg))
+            self._snapshot(hooks)
+        self.cur_tick += 1
+        self._tick_start_nimg = self.cur_nimg
+        self._tick_start_time = time.time()
+
+    def _snapshot(self, hooks: LoopHooks) -> None:
+        """Write network-snapshot-<kimg>.safetensors on rank 0; resuming from it starts the next tick."""
+        state = ResumeState(cur_nimg=self.cur_nimg, cur_tick=self.cur_tick + 1, batch_idx=self.batch_idx, **hooks.resume_extras())
+        if self.ctx.is_main:
+            path = self.run_dir / f"network-snapshot-{kimg_label(self.cur_nimg)}.safetensors"
+            nets = {name: copy.deepcopy(m).eval().cpu() for name, m in self.networks.items()}
+            save_training_snapshot(path, nets, self.optimizers, state, self.options.to_json())
+            self.last_snapshot = path
+            self.log(f"Saved {path.name}")
+            hooks.after_snapshot(path)
+        barrier()
+
+    def _close(self) -> None:
+        """Close stats.jsonl and TensorBoard, and end log.txt with 'Done.' or 'Stopped.'."""
+        if self._writer is not None:
+            self._writer.close()
+        if self._run_log is not None:
+            self._run_log("Done." if self.done else "Stopped.")
+            self._run_log.close()
