@@ -32,6 +32,9 @@ CASES = [
     (1, 1, (-1, 2, 3, -2), [[1.0, 2.0], [3.0, 5.0]]),
     (3, 1, (1, 1, 1, 1), [1, 3, 3, 1]),
     (1, 1, (4, 4, 4, 4), [1, 2, 3, 4, 4, 3, 2, 1]),  # >= 8 taps: separable path
+    (2, 1, (3, 2, 3, 2), [1, 2, 3, 4, 4, 3, 2, 1]),  # separable up-sampling (two strided transposed passes)
+    (4, 1, (-1, 0, 2, -3), [1, 3, 3, 1]),  # up-sampling whose padding crops
+    (1, 3, (0, 1, 2, 0), [1, 3, 3, 1]),  # strided down-sampling with uneven padding
 ]
 
 

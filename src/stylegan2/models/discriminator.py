@@ -12,7 +12,7 @@ from torch import nn
 from ..nn.layers import Conv2dLayer, FullyConnectedLayer, MinibatchStdLayer
 from ..nn.upfirdn2d import downsample2d, setup_filter
 from .mapping import MappingNetwork
-from .synthesis import compute_dtype
+from .synthesis import compute_dtype, compute_memory_format
 
 
 class DiscriminatorBlock(nn.Module):
@@ -70,7 +70,7 @@ class DiscriminatorBlock(nn.Module):
         self, x: torch.Tensor | None, img: torch.Tensor | None, force_fp32: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         dtype = compute_dtype(self.use_fp16, force_fp32, img.device if x is None else x.device)
-        memory_format = torch.channels_last if self.channels_last and not force_fp32 else torch.contiguous_format
+        memory_format = compute_memory_format(self.channels_last, force_fp32, img.device if x is None else x.device)
         if x is not None:
             x = x.to(dtype=dtype, memory_format=memory_format)
 

@@ -28,6 +28,17 @@ def compute_dtype(use_fp16: bool, force_fp32: bool, device: torch.device) -> tor
     return torch.float16 if use_fp16 and not force_fp32 and device.type == "cuda" else torch.float32
 
 
+def compute_memory_format(channels_last: bool, force_fp32: bool, device: torch.device) -> torch.memory_format:
+    """channels_last for fp16 layers on CUDA (as official) and for every layer on CPU.
+
+    oneDNN's convolutions run faster on NHWC activations: a whole training step at 32 px measured
+    1.45x faster on a 2-core CPU (benchmarks/bench_train.py). The math is unchanged.
+    """
+    if device.type == "cpu" or (channels_last and not force_fp32):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 class SynthesisLayer(nn.Module):
     """Modulated 3x3 convolution + per-pixel noise + bias + leaky ReLU (one 'style block')."""
 
@@ -179,13 +190,13 @@ class SynthesisBlock(nn.Module):
         """ws: [N, num_conv + num_torgb, w_dim]; returns (features, image so far)."""
         w_iter = iter(ws.unbind(dim=1))
         dtype = compute_dtype(self.use_fp16, force_fp32, ws.device)
-        memory_format = torch.channels_last if self.channels_last and not force_fp32 else torch.contiguous_format
+        memory_format = compute_memory_format(self.channels_last, force_fp32, ws.device)
         if fused_modconv is None:
             fused_modconv = DEFAULT_FUSED_MODCONV
 
         if self.in_channels == 0:
-            x = self.const.to(dtype=dtype, memory_format=memory_format)
-            x = x.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])  # [N, C, 4, 4]
+            x = self.const.to(dtype=dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])  # [N, C, 4, 4]
+            x = x.contiguous(memory_format=memory_format)
         else:
             x = x.to(dtype=dtype, memory_format=memory_format)
 

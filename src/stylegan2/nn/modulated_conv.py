@@ -46,8 +46,9 @@ def modulated_conv2d(
 
     dcoefs = None
     if demodulate:
-        w = weight.unsqueeze(0) * styles.reshape(batch, 1, -1, 1, 1)  # [N, O, I, k, k]
-        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()  # [N, O]
+        # sum_ikk (s_i w_oikk)^2 = sum_i s_i^2 (sum_kk w_oikk^2): one [N, I] x [I, O] product
+        # instead of materializing the per-sample weights.
+        dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
 
     if not fused_modconv:
         x = x * styles.to(x.dtype).reshape(batch, -1, 1, 1)

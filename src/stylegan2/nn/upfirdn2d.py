@@ -118,31 +118,48 @@ class _UpFirDn2d(torch.autograd.Function):
 def _upfirdn2d_forward(
     x: torch.Tensor, f: torch.Tensor, up: int, down: int, padding: tuple[int, int, int, int], flip_filter: bool, gain: float
 ) -> torch.Tensor:
-    batch, channels, height, width = x.shape
-    px0, px1, py0, py1 = padding
-
-    if up > 1:  # insert (up - 1) zeros after every pixel, in both directions
-        x = x.reshape(batch, channels, height, 1, width, 1)
-        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
-        x = x.reshape(batch, channels, height * up, width * up)
-
-    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
-
-    # conv2d is a correlation; flipping the filter makes it a convolution (depthwise: one per channel).
+    channels = x.shape[1]
     f = (f * gain ** (f.ndim / 2)).to(x.dtype)
+    if up > 1:
+        x = _upsample_filter(x, f, up, padding, flip_filter)
+        return x[:, :, ::down, ::down] if down > 1 else x
+
+    px0, px1, py0, py1 = padding
+    conv_padding = (0, 0)
+    if px0 == px1 >= 0 and py0 == py1 >= 0:  # the convolution pads symmetrically itself, without a padded copy
+        conv_padding = (py0, px0)
+    else:
+        x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+        x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
+    # conv2d is a correlation; flipping the filter makes it a convolution (depthwise: one per channel).
+    # A strided convolution computes only the pixels that down-sampling keeps.
     if not flip_filter:
         f = f.flip(list(range(f.ndim)))
     if f.ndim == 2:
-        x = F.conv2d(x, f[None, None].expand(channels, 1, *f.shape), groups=channels)
+        return F.conv2d(x, f[None, None].expand(channels, 1, *f.shape), stride=down, padding=conv_padding, groups=channels)
+    taps = f.shape[0]
+    x = F.conv2d(x, f.view(1, 1, 1, taps).expand(channels, 1, 1, taps), stride=(1, down), padding=(0, conv_padding[1]), groups=channels)
+    return F.conv2d(x, f.view(1, 1, taps, 1).expand(channels, 1, taps, 1), stride=(down, 1), padding=(conv_padding[0], 0), groups=channels)
+
+
+def _upsample_filter(x: torch.Tensor, f: torch.Tensor, up: int, padding: tuple[int, int, int, int], flip_filter: bool) -> torch.Tensor:
+    """Zero insertion, padding and filtering in one strided transposed convolution (no zeros are multiplied).
+
+    conv_transpose2d(x, f, stride=up) is the full convolution of the zero-stuffed image with f; its
+    pixel K-1-p0 is the first output pixel of upfirdn2d with left padding p0, so a pad/crop aligns the two.
+    """
+    channels = x.shape[1]
+    px0, px1, py0, py1 = padding
+    if flip_filter:
+        f = f.flip(list(range(f.ndim)))
+    if f.ndim == 2:
+        x = F.conv_transpose2d(x, f[None, None].expand(channels, 1, *f.shape), stride=up, groups=channels)
     else:
         taps = f.shape[0]
-        x = F.conv2d(x, f.view(1, 1, 1, taps).expand(channels, 1, 1, taps), groups=channels)
-        x = F.conv2d(x, f.view(1, 1, taps, 1).expand(channels, 1, taps, 1), groups=channels)
-
-    if down > 1:
-        x = x[:, :, ::down, ::down]
-    return x
+        x = F.conv_transpose2d(x, f.view(1, 1, 1, taps).expand(channels, 1, 1, taps), stride=(1, up), groups=channels)
+        x = F.conv_transpose2d(x, f.view(1, 1, taps, 1).expand(channels, 1, taps, 1), stride=(up, 1), groups=channels)
+    fw, fh = filter_size(f)
+    return F.pad(x, [px0 - (fw - 1), px1 + up - fw, py0 - (fh - 1), py1 + up - fh])
 
 
 def filter2d(x: torch.Tensor, f: torch.Tensor, padding: Padding = 0, gain: float = 1.0) -> torch.Tensor:
