@@ -1,6 +1,6 @@
 """Does a Swapping Autoencoder trained on builtin:shapes swap? Scored against the shapes' ground truth.
 
-    python benchmarks/bench_swapae.py                          # train the cpu preset (about 10 minutes on 2 cores), score it
+    python benchmarks/bench_swapae.py                          # train the cpu preset (about 10 minutes on 1 core), score it
     python benchmarks/bench_swapae.py --minutes 30 --grid swapae_shapes.png
     python benchmarks/bench_swapae.py --network RUN/network-snapshot-....safetensors --pairs 256
 
@@ -35,7 +35,7 @@ import torch
 from stylegan2.data.shapes import ShapeSample, render_shape
 
 TRAINING_DATA = "builtin:shapes"  # 10,000 items of shapes seed 0, at 32 px
-DEFAULT_KIMG = 30.0  # about 10 minutes on 2 quiet cores (about 18 s/kimg)
+DEFAULT_KIMG = 30.0  # about 10 minutes on 1 quiet core (about 20 s/kimg), less on 2
 
 
 def segment(image: np.ndarray, fg_color: np.ndarray, bg_color: np.ndarray) -> np.ndarray:
@@ -117,7 +117,7 @@ def train(kimg: float | None, minutes: float | None, outdir: Path, device: str |
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--kimg", type=float, help="training length in thousands of images [default: 30, about 10 minutes on 2 cores]")
+    budget.add_argument("--kimg", type=float, help="training length in thousands of images [default: 30, about 10 minutes on 1 core]")
     budget.add_argument("--minutes", type=float, help="train for this long instead of a fixed --kimg")
     budget.add_argument("--network", type=Path, help="score this snapshot instead of training")
     parser.add_argument("--outdir", type=Path, help="where the training run goes [default: a temporary folder]")

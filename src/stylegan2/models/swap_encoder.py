@@ -20,6 +20,7 @@ from torch import nn
 
 from ..nn.layers import Conv2dLayer, FullyConnectedLayer
 from ..nn.reflect_conv import ReflectConv2dLayer
+from .synthesis import compute_memory_format
 
 
 class EncoderResBlock(nn.Module):
@@ -102,9 +103,10 @@ class SwapEncoder(nn.Module):
         expected = (self.img_channels, self.img_resolution, self.img_resolution)
         if img.ndim != 4 or tuple(img.shape[1:]) != expected:
             raise ValueError(f"SwapEncoder expects images of shape [batch, {', '.join(map(str, expected))}], got {list(img.shape)}")
-        x = self.FromRGB(img.to(torch.float32))
+        # Activations in the layout the device's convolutions prefer (NHWC on CPU); every layer keeps it.
+        x = self.FromRGB(img.to(torch.float32, memory_format=compute_memory_format(False, True, img.device)))
         x = self.DownToSpatialCode(x)  # [N, C, R / 2**sp, R / 2**sp]
-        structure = self.ToSpatialCode(x)  # [N, spatial_code_ch, R / 2**sp, R / 2**sp]
+        structure = self.ToSpatialCode(x).contiguous()  # [N, spatial_code_ch, R / 2**sp, R / 2**sp], NCHW again for callers
         texture = self.ToGlobalCode(self.DownToGlobalCode(x).mean(dim=[2, 3]))  # [N, global_code_ch]
         return F.normalize(structure, dim=1), F.normalize(texture, dim=1)
 

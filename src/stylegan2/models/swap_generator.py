@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..nn.layers import Conv2dLayer, FullyConnectedLayer
-from .synthesis import DEFAULT_FUSED_MODCONV, NOISE_MODES, SynthesisLayer, ToRGBLayer
+from .synthesis import DEFAULT_FUSED_MODCONV, NOISE_MODES, SynthesisLayer, ToRGBLayer, compute_memory_format
 
 
 class SpatialCodeModulation(nn.Module):
@@ -136,7 +136,8 @@ class SwapGenerator(nn.Module):
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         structure = F.normalize(structure.to(torch.float32), dim=1)
         texture = F.normalize(texture.to(torch.float32), dim=1)
-        x = self.SpatialCodeModulation(structure, texture)
+        # Activations in the layout the device's convolutions prefer (NHWC on CPU); every layer keeps it.
+        x = self.SpatialCodeModulation(structure, texture).contiguous(memory_format=compute_memory_format(False, True, texture.device))
         for name in self.block_names:
             x = getattr(self, name)(x, texture, noise_mode)
-        return self.ToRGB(x, texture, fused_modconv=DEFAULT_FUSED_MODCONV)
+        return self.ToRGB(x, texture, fused_modconv=DEFAULT_FUSED_MODCONV).contiguous()  # images leave as NCHW
