@@ -101,14 +101,14 @@ def evaluate(network: Path, pairs: int, eval_seed: int, device: str | None) -> t
     return means, cells.reshape(n, n, *cells.shape[1:])
 
 
-def train(kimg: float | None, minutes: float | None, outdir: Path, device: str | None, seed: int) -> Path:
+def train(kimg: float | None, minutes: float | None, outdir: Path, device: str | None, seed: int, overrides: dict) -> Path:
     """Train the cpu preset on builtin:shapes (32 px) and return the final snapshot."""
     from stylegan2.data import open_dataset
     from stylegan2.swapae.config import resolve_swapae_options
     from stylegan2.swapae.training import train_swapae
 
     dataset = open_dataset(TRAINING_DATA)
-    overrides = dict(outdir=str(outdir), workers=0, seed=seed, kimg=kimg if kimg is not None else 1e6)
+    overrides = dict(overrides, outdir=str(outdir), workers=0, seed=seed, kimg=kimg if kimg is not None else 1e6)
     options = resolve_swapae_options(TRAINING_DATA, "cpu", dataset.resolution, 1, overrides)
     run_dir = train_swapae(options, device=device, dataset=dataset, max_seconds=None if minutes is None else minutes * 60)
     return sorted(run_dir.glob("network-snapshot-*.safetensors"))[-1]
@@ -127,6 +127,7 @@ def main() -> None:
     parser.add_argument("--grid", type=Path, help="write the 6x6 swap grid (structures in rows, textures in columns) here")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads [default: 2]")
     parser.add_argument("--device", help="cpu or cuda [default: cuda when available]")
+    parser.add_argument("--lambda-structure", type=float, help="train with this structure-invariance weight [default: the preset's]")
     args = parser.parse_args()
     if args.pairs < 1:
         parser.error("--pairs must be at least 1")
@@ -138,7 +139,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             outdir = args.outdir or Path(tmp)
             start = time.time()
-            network = train(kimg, args.minutes, outdir, args.device, args.seed)
+            network = train(kimg, args.minutes, outdir, args.device, args.seed, dict(lambda_structure=args.lambda_structure))
             print(f"trained in {time.time() - start:.0f} s: {network}")
             scores, cells = evaluate(network, args.pairs, args.eval_seed, args.device)
     else:
@@ -165,6 +166,7 @@ def main() -> None:
                       for start in (0, args.pairs))
         save_image(args.grid, style_mix_grid(rows, cols, cells))
         print(f"wrote {args.grid}")
+
 
 if __name__ == "__main__":
     main()

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_train.py                        # ours only, 32 px, CPU preset sizes
     python benchmarks/bench_train.py --official ~/src/stylegan2-ada-pytorch --threads 2
+    python benchmarks/bench_train.py --cbase 2048 --cmax 64 --gamma 0.125 --pack 8   # the cpu preset, with and without packing
 
 Phases are those of the official loop: Gmain and Dmain every minibatch, Greg (path length) every
 4th and Dreg (R1) every 16th, so one minibatch costs Gmain + Dmain + Greg/4 + Dreg/16 on average.
@@ -32,14 +33,15 @@ def network_kwargs(args: argparse.Namespace) -> tuple[dict, dict]:
     return g, d
 
 
-def ours(args: argparse.Namespace, device: torch.device) -> Callable[[str, dict], None]:
+def ours(args: argparse.Namespace, device: torch.device, pack: int = 1) -> Callable[[str, dict], None]:
     from stylegan2.models import Discriminator, Generator
     from stylegan2.training.loss import StyleGAN2Loss
 
     g_kwargs, d_kwargs = network_kwargs(args)
+    d_kwargs["img_channels"] *= pack  # a packed D (PacGAN) sees `pack` images at once
     G = Generator(**g_kwargs).to(device).train().requires_grad_(False)
     D = Discriminator(**d_kwargs).to(device).train().requires_grad_(False)
-    loss = StyleGAN2Loss(G, D, r1_gamma=args.gamma, pl_weight=2.0, style_mixing_prob=0.9)
+    loss = StyleGAN2Loss(G, D, r1_gamma=args.gamma, pl_weight=2.0, style_mixing_prob=0.9, pack=pack)
     modules = {"G": G, "D": D}
 
     def run(phase: str, batch: dict) -> None:
@@ -95,6 +97,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--pack", type=int, default=1, help="also time ours with a D that judges this many images at once")
     parser.add_argument("--official", help="path to a checkout of NVlabs/stylegan2-ada-pytorch to compare with")
     args = parser.parse_args()
     if args.threads:
@@ -103,6 +106,8 @@ def main() -> None:
     torch.manual_seed(0)
 
     impls = {"ours": ours(args, device)}
+    if args.pack > 1:
+        impls[f"ours, pack {args.pack}"] = ours(args, device, pack=args.pack)
     if args.official:
         impls["official"] = official(args, device)
     batch = {

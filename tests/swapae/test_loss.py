@@ -111,7 +111,7 @@ def test_swaps_take_the_neighbours_structure_and_their_own_texture():
         net.eval()  # constant noise: the same codes decode to the same image
     img = reals(3)
     with torch.no_grad():
-        rec, swapped = loss.run_EG(img)
+        rec, swapped, _ = loss.run_EG(img)
         structure, texture = nets["E"](img)
         torch.testing.assert_close(rec, nets["G"](structure, texture))
         torch.testing.assert_close(swapped[1], nets["G"](structure[0:1], texture[1:2])[0])
@@ -182,3 +182,31 @@ def test_bad_settings_are_refused_with_a_message():
         make_loss(nets, lambda_patch=-1.0)
     with pytest.raises(ValueError, match="unknown Swapping Autoencoder training phase"):
         make_loss(nets).accumulate_gradients("Greg", reals(), gain=1.0)
+
+
+def test_structure_invariance_compares_structure_codes_of_recoloured_images():
+    torch.manual_seed(0)
+    nets = tiny_networks()
+    loss = make_loss(nets, lambda_structure=2.0, lambda_gan_rec=0, lambda_gan_swap=0, lambda_patch=0)
+    img = reals()
+    structure, _ = nets["E"](img)
+    # Independently: recolour with the same random draw, encode, and take the mean squared code distance.
+    state = torch.random.get_rng_state()
+    recolored = loss.recolor(img)
+    torch.random.set_rng_state(state)
+    expected = (nets["E"](recolored)[0] - structure).square().sum(dim=1).mean()
+    torch.testing.assert_close(loss.structure_invariance(img, structure), expected)
+    assert expected > 0 and not torch.equal(recolored, img)
+
+    loss.recolor = torch.nn.Identity()  # an unchanged image keeps its code exactly
+    assert loss.structure_invariance(img, structure).item() == 0
+
+    stats = loss.accumulate_gradients("Gmain", img, gain=1.0)
+    assert "Loss/structure_invariance" in stats
+    torch.testing.assert_close(stats["Loss/G/loss"], stats["Loss/L1"])  # lambda_l1 1; identity recolouring adds 2 * 0
+
+
+def test_structure_invariance_is_off_by_default():
+    nets = tiny_networks()
+    stats = make_loss(nets).accumulate_gradients("Gmain", reals(), gain=1.0)
+    assert "Loss/structure_invariance" not in stats

@@ -19,9 +19,9 @@ BATCH = 8
 
 
 def make_setup():
-    """Identical tiny networks on every process (no noise inputs, no style mixing: deterministic)."""
+    """Identical tiny networks on every process (no noise inputs, no style mixing: deterministic; D judges pairs)."""
     options = resolve_options("builtin:shapes", "cpu", 16, 1, dict(cbase=128, cmax=16, z_dim=16, w_dim=16, batch=BATCH,
-                                                                   batch_gpu=4, gamma=1.0, workers=0))
+                                                                   batch_gpu=4, gamma=1.0, workers=0, pack=2))
     torch.manual_seed(0)
     G, D = build_networks(options, 0, 16, 3)
     for block in G.synthesis.children():
@@ -30,7 +30,7 @@ def make_setup():
                 layer.use_noise = False
     G.train().requires_grad_(False)
     D.train().requires_grad_(False)
-    loss = StyleGAN2Loss(G, D, r1_gamma=1.0, style_mixing_prob=0.0, pl_weight=0.0)
+    loss = StyleGAN2Loss(G, D, r1_gamma=1.0, style_mixing_prob=0.0, pl_weight=0.0, pack=options.pack)
     return G, D, loss, _make_phases(options, G, D)
 
 

@@ -43,8 +43,9 @@ def test_runs_never_reuse_a_directory(tmp_path):
 
 
 def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
-    # ADA with target 0 raises p at every adjustment, so augmentation and its state are exercised too.
-    ada = dict(aug="ada", target=0.0, ada_kimg=0.1)
+    # ADA with target 0 raises p at every adjustment while D calls most reals real, so augmentation and its
+    # state are exercised too (with one logit per image: a packed D's 2 logits per step can tie at r_t = 0).
+    ada = dict(aug="ada", target=0.0, ada_kimg=0.1, pack=1)
     full = train(tiny_options(tmp_path, kimg=0.064, **ada), device="cpu", log=lambda m: None)
     half = full / "network-snapshot-000000-032.safetensors"
     assert load_checkpoint(half).training_state["augment"]["p"] > 0

@@ -38,6 +38,8 @@ def _metric_list(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--cbase", type=click.IntRange(min=1), help="Channel base: channels at resolution r are cbase / r (capped).")
 @click.option("--cmax", type=click.IntRange(min=1), help="Maximum channels per layer.")
 @click.option("--mbstd", type=click.IntRange(min=1), help="Minibatch standard deviation group size.")
+@click.option("--pack", type=click.IntRange(min=1),
+              help="D judges this many images at once (PacGAN; fights mode collapse). 1 = the official D.")
 @click.option("--fp32", is_flag=True, default=None, help="Disable mixed precision (fp16 layers).")
 @click.option("--freezed", type=click.IntRange(min=0), help="Freeze the first N layers of D (transfer learning).")
 @click.option("--aug", type=click.Choice(["ada", "noaug", "fixed", "diffaug"]), help="Augmentation mode.  [default: ada]")

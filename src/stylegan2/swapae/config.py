@@ -33,6 +33,7 @@ class SwapAEPreset:
     patch_max_scale: float
     tick: float
     snap: int
+    lambda_structure: float = 0.0
 
 
 SWAPAE_PRESETS: dict[str, SwapAEPreset] = {
@@ -102,6 +103,7 @@ class SwapAEOptions:
     num_patches: int = 4
     patch_min_scale: float = 1 / 2
     patch_max_scale: float = 1.0
+    lambda_structure: float = 0.0  # ours: recoloured images must keep their structure code (0 = off, as the paper)
     # Resume and misc.
     resume: str | None = None
     grid: tuple[int, int] = (8, 4)
@@ -157,7 +159,7 @@ def validate_swapae_options(o: SwapAEOptions) -> None:
     for name in ("kimg", "tick", "lr"):
         if getattr(o, name) <= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(o, name)}")
-    for name in ("lambda_l1", "lambda_gan_rec", "lambda_gan_swap", "lambda_patch", "r1_gamma", "patch_r1_gamma"):
+    for name in ("lambda_l1", "lambda_gan_rec", "lambda_gan_swap", "lambda_patch", "r1_gamma", "patch_r1_gamma", "lambda_structure"):
         if getattr(o, name) < 0:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(o, name)}")
     for name in ("snap", "r1_interval", "spatial_code_ch", "global_code_ch", "num_patches", "patch_size", "swap_grid"):

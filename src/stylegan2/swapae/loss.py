@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models import CooccurrenceDiscriminator, Discriminator, SwapEncoder, SwapGenerator
+from ..training.augment import AUGPIPE_PRESETS, AugmentPipe
 from ..training.loss import r1_penalty
 from .patches import sample_patches
 
@@ -54,6 +55,9 @@ class SwapAELoss:
     `lambda_gan_swap` on the non-saturating GAN losses of reconstructions and swaps against D,
     `lambda_patch` on the co-occurrence GAN loss of swaps against Dpatch; R1 weights `r1_gamma` (D)
     and `patch_r1_gamma` (Dpatch). A zero weight skips its term (and its discriminator's losses).
+    `lambda_structure` (ours, not the paper's; 0 turns it off) weighs a structure-invariance loss:
+    an image recoloured by ADA's colour transforms must get the same structure code, which keeps
+    colour out of the structure code, so it has to travel in the texture code.
     `num_patches` crops of `patch_size` px (default: Dpatch's), sides in [patch_min_scale,
     patch_max_scale] of the image, are judged per image against as many reference crops.
     """
@@ -75,9 +79,11 @@ class SwapAELoss:
         patch_size: int | None = None,
         patch_min_scale: float = 1 / 8,
         patch_max_scale: float = 1 / 4,
+        lambda_structure: float = 0.0,
     ) -> None:
         weights = dict(lambda_l1=lambda_l1, lambda_gan_rec=lambda_gan_rec, lambda_gan_swap=lambda_gan_swap,
-                       lambda_patch=lambda_patch, r1_gamma=r1_gamma, patch_r1_gamma=patch_r1_gamma)
+                       lambda_patch=lambda_patch, r1_gamma=r1_gamma, patch_r1_gamma=patch_r1_gamma,
+                       lambda_structure=lambda_structure)
         negative = {k: v for k, v in weights.items() if v < 0}
         if negative:
             raise ValueError(f"SwapAELoss: loss weights must be >= 0, got {negative}")
@@ -101,13 +107,21 @@ class SwapAELoss:
         self.patch_size = patch_size
         self.patch_min_scale = patch_min_scale
         self.patch_max_scale = patch_max_scale
+        self.lambda_structure = lambda_structure
+        # Random brightness, contrast, luma flip, hue and saturation for every image (p = 1).
+        self.recolor = AugmentPipe(**AUGPIPE_PRESETS["color"]).to(next(E.parameters()).device)
 
-    def run_EG(self, real_img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(reconstructions, swaps): swaps[i] = G(structure of image i-1, texture of image i); one G pass for both."""
+    def run_EG(self, real_img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(reconstructions, swaps, structure codes): swaps[i] = G(structure of image i-1, texture of image i); one G pass."""
         structure, texture = self.E(real_img)
         n = real_img.shape[0]
         images = self.G(torch.cat([structure, structure.roll(1, dims=0)]), torch.cat([texture, texture]))
-        return images[:n], images[n:]
+        return images[:n], images[n:], structure
+
+    def structure_invariance(self, real_img: torch.Tensor, structure: torch.Tensor) -> torch.Tensor:
+        """Mean squared distance between the (unit, per position) structure codes of the images and of recoloured copies."""
+        recolored, _ = self.E(self.recolor(real_img))
+        return (recolored - structure).square().sum(dim=1).mean()
 
     def sample_patches(self, img: torch.Tensor) -> torch.Tensor:
         """Random crops of every image, [N, num_patches, C, patch_size, patch_size]."""
@@ -129,10 +143,14 @@ class SwapAELoss:
     def _generator_step(self, real_img: torch.Tensor, gain: float) -> dict[str, torch.Tensor]:
         """E and G: reconstruct (L1), fool D with reconstructions and swaps, fool Dpatch with swaps."""
         with frozen(self.D, self.Dpatch):
-            rec, swapped = self.run_EG(real_img)
+            rec, swapped, structure = self.run_EG(real_img)
             l1 = (rec - real_img).abs().mean()
             loss = self.lambda_l1 * l1
             stats = {"Loss/L1": l1.detach()}
+            if self.lambda_structure > 0:
+                invariance = self.structure_invariance(real_img, structure)
+                loss = loss + self.lambda_structure * invariance
+                stats["Loss/structure_invariance"] = invariance.detach()
             if self.lambda_gan_rec > 0:
                 g_rec = F.softplus(-self.D(rec, None)).mean()  # -log sigmoid(D(rec))
                 loss = loss + self.lambda_gan_rec * g_rec
@@ -153,7 +171,7 @@ class SwapAELoss:
     def _discriminator_step(self, real_img: torch.Tensor, gain: float) -> dict[str, torch.Tensor]:
         """D: reals against reconstructions and swaps (equal shares); Dpatch: crops of a real against crops of a swap."""
         with torch.no_grad():
-            rec, swapped = self.run_EG(real_img)
+            rec, swapped, _ = self.run_EG(real_img)
         stats: dict[str, torch.Tensor] = {}
         loss = torch.zeros([], device=real_img.device)
         fakes = [img for img, weight in ((rec, self.lambda_gan_rec), (swapped, self.lambda_gan_swap)) if weight > 0]

@@ -74,8 +74,8 @@ def build_networks(options: TrainingOptions, c_dim: int, resolution: int, channe
         mapping_kwargs={"num_layers": options.map},
         synthesis_kwargs={"channel_base": options.cbase, "channel_max": options.cmax, **fp16},
     )
-    D = Discriminator(
-        c_dim=c_dim, img_resolution=resolution, img_channels=channels, architecture=options.d_architecture,
+    D = Discriminator(  # with --pack, D's input is `pack` images (and labels) stacked along channels
+        c_dim=c_dim * options.pack, img_resolution=resolution, img_channels=channels * options.pack, architecture=options.d_architecture,
         channel_base=options.cbase, channel_max=options.cmax, **fp16,
         block_kwargs={"freeze_layers": options.freezed} if options.freezed else {},
         epilogue_kwargs={"mbstd_group_size": options.mbstd},
@@ -101,6 +101,12 @@ def _networks_from_checkpoint(
     G.load_state_dict(source_G.state_dict())
     if "D" in loaded:
         d_kw = dict(loaded["D"].init_kwargs)
+        if d_kw["img_channels"] != channels * options.pack:
+            raise TrainingError(
+                f"--resume {path}: its discriminator takes {d_kw['img_channels']}-channel input, which is --pack"
+                f" {d_kw['img_channels'] // channels} for {channels}-channel images, but --pack is {options.pack};"
+                f" pass --pack {d_kw['img_channels'] // channels}"
+            )
         if options.freezed:
             d_kw["block_kwargs"] = dict(d_kw.get("block_kwargs") or {}, freeze_layers=options.freezed)
         D = Discriminator(**d_kw)
@@ -200,7 +206,7 @@ def train(
 
     augment: Augmentation = build_augment(options, ctx.device)
     loss = StyleGAN2Loss(G, D, augment_pipe=augment.pipe, r1_gamma=options.gamma, style_mixing_prob=options.style_mixing_prob,
-                         pl_weight=options.pl_weight)
+                         pl_weight=options.pl_weight, pack=options.pack)
     phases = _make_phases(options, G, D)
     optimizers = {"G": phases[0].opt, "D": next(p.opt for p in phases if p.name == "Dmain")}
 

@@ -28,6 +28,16 @@ def r1_penalty(real_logits: torch.Tensor, real_img: torch.Tensor) -> torch.Tenso
     return grads.square().sum(dim=[1, 2, 3])
 
 
+def pack_samples(img: torch.Tensor, c: torch.Tensor, pack: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack each run of `pack` consecutive samples along channels, and their labels side by side.
+
+    PacGAN (Lin et al. 2018): a discriminator that judges several samples at once sees a collapsed
+    generator's lack of variety directly.
+    """
+    n, ch, h, w = img.shape
+    return img.reshape(n // pack, ch * pack, h, w), c.reshape(n // pack, -1)
+
+
 def path_lengths(img: torch.Tensor, ws: torch.Tensor) -> torch.Tensor:
     """Per-sample |J_w^T y| for random images y ~ N(0, I) / sqrt(H W) (the path-length term), [N]."""
     noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
@@ -48,6 +58,7 @@ class StyleGAN2Loss:
         pl_weight: float = 2.0,
         pl_batch_shrink: int = 2,
         pl_decay: float = 0.01,
+        pack: int = 1,
     ) -> None:
         self.G = G
         self.D = D
@@ -56,6 +67,7 @@ class StyleGAN2Loss:
         self.style_mixing_prob = style_mixing_prob
         self.pl_weight = pl_weight
         self.pl_batch_shrink = pl_batch_shrink
+        self.pack = pack
         self.pl_decay = pl_decay
         self.pl_mean = torch.zeros([], device=next(G.parameters()).device)
 
@@ -72,8 +84,11 @@ class StyleGAN2Loss:
         return self.G.synthesis(ws), ws
 
     def run_D(self, img: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """D's logits for augmented images: one per sample, or one per pack of `pack` samples."""
         if self.augment_pipe is not None:
             img = self.augment_pipe(img)
+        if self.pack > 1:
+            img, c = pack_samples(img, c, self.pack)
         return self.D(img, c)
 
     def accumulate_gradients(
@@ -132,7 +147,7 @@ class StyleGAN2Loss:
                 loss = loss + loss_Dreal
                 stats["Loss/D/loss"] = (loss_Dgen + loss_Dreal).detach()
             if do_Dr1:
-                penalty = r1_penalty(real_logits, real_img_tmp)
+                penalty = r1_penalty(real_logits, real_img_tmp).reshape(-1, self.pack).sum(dim=1)  # per D input
                 loss_Dr1 = penalty * (self.r1_gamma / 2)
                 loss = loss + loss_Dr1.unsqueeze(1)
                 stats.update({"Loss/r1_penalty": penalty.detach(), "Loss/D/reg": loss_Dr1.detach()})
