@@ -2,7 +2,7 @@
 
     python benchmarks/bench_train.py                        # ours only, 32 px, CPU preset sizes
     python benchmarks/bench_train.py --official ~/src/stylegan2-ada-pytorch --threads 2
-    python benchmarks/bench_train.py --cbase 2048 --cmax 64 --gamma 0.125 --pack 8   # the cpu preset, with and without packing
+    python benchmarks/bench_train.py --cbase 2048 --cmax 64 --gamma 0.25 --pack 4    # the cpu preset, with and without packing
 
 Phases are those of the official loop: Gmain and Dmain every minibatch, Greg (path length) every
 4th and Dreg (R1) every 16th, so one minibatch costs Gmain + Dmain + Greg/4 + Dreg/16 on average.

@@ -40,7 +40,7 @@ def test_outputs_match_contiguous_layout(one_thread, monkeypatch: pytest.MonkeyP
     img = torch.rand(4, 3, 16, 16) * 2 - 1
     fast = run(E, G, img)
     for module in (swap_encoder, swap_generator):
-        monkeypatch.setattr(module, "compute_memory_format", lambda *args: torch.contiguous_format)
+        monkeypatch.setattr(module, "compute_memory_format", lambda *args, **kwargs: torch.contiguous_format)
     reference = run(E, G, img)
     for a, b in zip(fast, reference):
         assert a.is_contiguous()  # callers get plain NCHW tensors

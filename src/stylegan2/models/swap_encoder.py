@@ -104,7 +104,8 @@ class SwapEncoder(nn.Module):
         if img.ndim != 4 or tuple(img.shape[1:]) != expected:
             raise ValueError(f"SwapEncoder expects images of shape [batch, {', '.join(map(str, expected))}], got {list(img.shape)}")
         # Activations in the layout the device's convolutions prefer (NHWC on CPU); every layer keeps it.
-        x = self.FromRGB(img.to(torch.float32, memory_format=compute_memory_format(False, True, img.device)))
+        layout = compute_memory_format(channels_last=False, force_fp32=True, device=img.device)
+        x = self.FromRGB(img.to(torch.float32, memory_format=layout))
         x = self.DownToSpatialCode(x)  # [N, C, R / 2**sp, R / 2**sp]
         structure = self.ToSpatialCode(x).contiguous()  # [N, spatial_code_ch, R / 2**sp, R / 2**sp], NCHW again for callers
         texture = self.ToGlobalCode(self.DownToGlobalCode(x).mean(dim=[2, 3]))  # [N, global_code_ch]

@@ -137,7 +137,8 @@ class SwapGenerator(nn.Module):
         structure = F.normalize(structure.to(torch.float32), dim=1)
         texture = F.normalize(texture.to(torch.float32), dim=1)
         # Activations in the layout the device's convolutions prefer (NHWC on CPU); every layer keeps it.
-        x = self.SpatialCodeModulation(structure, texture).contiguous(memory_format=compute_memory_format(False, True, texture.device))
+        layout = compute_memory_format(channels_last=False, force_fp32=True, device=texture.device)
+        x = self.SpatialCodeModulation(structure, texture).contiguous(memory_format=layout)
         for name in self.block_names:
             x = getattr(self, name)(x, texture, noise_mode)
         return self.ToRGB(x, texture, fused_modconv=DEFAULT_FUSED_MODCONV).contiguous()  # images leave as NCHW
