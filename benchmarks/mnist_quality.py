@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--classifier", default="mnist-lenet.safetensors")
     parser.add_argument("--grid", help="also save a 10x10 grid of the first 100 samples here")
     parser.add_argument("--real", action="store_true", help="score real test digits instead (calibration)")
+    parser.add_argument("--truncation-psi", type=float, default=1.0, help="sample with this truncation (default 1: none)")
     args = parser.parse_args()
 
     from stylegan2.io import load_network
@@ -103,7 +104,8 @@ def main() -> None:
         requested = torch.arange(args.samples) % 10 if G.c_dim == 10 else None
         c = F.one_hot(requested, 10).float() if requested is not None else torch.zeros(args.samples, G.c_dim)
         with torch.no_grad():
-            images = torch.cat([G(zz, cc, noise_mode="const") for zz, cc in zip(z.split(100), c.split(100))])
+            images = torch.cat([G(zz, cc, truncation_psi=args.truncation_psi, noise_mode="const")
+                                for zz, cc in zip(z.split(100), c.split(100))])
     with torch.no_grad():
         # Classify what would be saved to disk: quantize to 8 bits first.
         quantized = to_uint8(images).float() / 127.5 - 1

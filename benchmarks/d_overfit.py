@@ -1,0 +1,101 @@
+"""Does the discriminator memorize its training images? Compare D on training, held-out and fake images.
+
+    python benchmarks/d_overfit.py RUN_DIR --heldout ../shared/data/mnist/mnist.npz:x_test [--images 1000]
+
+The measurement of Karras et al. 2020 (ADA), Fig. 1b-c: for every snapshot of a run, D's mean
+output on (a) the run's own training images, (b) images of the same kind that D never saw and
+(c) samples of the snapshot's G. A D that has learned "real" scores (a) and (b) alike; a D that
+has memorized its training set scores (b) like (c), far below (a). No augmentation is applied
+here, whatever the run used. Prints one table row per snapshot; `--out` also plots it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from stylegan2.data import open_dataset
+from stylegan2.io import load_network
+from stylegan2.training.loss import pack_samples
+
+
+def images(dataset, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first `count` images of a dataset in [-1, 1], with their labels."""
+    items = [dataset[i] for i in range(min(count, len(dataset)))]
+    img = torch.from_numpy(np.stack([x for x, _ in items])).float() / 127.5 - 1
+    c = torch.from_numpy(np.stack([y for _, y in items]))
+    return img, c
+
+
+@torch.no_grad()
+def d_scores(D: torch.nn.Module, img: torch.Tensor, c: torch.Tensor, pack: int, batch: int) -> torch.Tensor:
+    """D's raw outputs, one per pack of `pack` consecutive images, in minibatches of `batch` images as in training."""
+    n = img.shape[0] // batch * batch
+    img, c = img[:n], c[:n]
+    out = [D(*pack_samples(img[i:i + batch], c[i:i + batch], pack)) for i in range(0, n, batch)]
+    return torch.cat(out).flatten()
+
+
+@torch.no_grad()
+def fakes(G: torch.nn.Module, count: int, c: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """`count` samples of G (random noise, no truncation) for labels `c`."""
+    z = torch.randn(count, G.z_dim, generator=torch.Generator().manual_seed(seed))
+    return torch.cat([G(z[i:i + 256], c[i:i + 256], noise_mode="random") for i in range(0, count, 256)]).clamp(-1, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", nargs="+", type=Path, help="training run directories")
+    parser.add_argument("--heldout", required=True, help="dataset spec of images D never saw, e.g. mnist.npz:x_test")
+    parser.add_argument("--images", type=int, default=1000, help="images of each kind (default 1000)")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="plot D(train) - D(held-out) and D(train) - D(fake) against kimg")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    curves = {}
+    for run in args.run:
+        opts = json.loads((run / "training_options.json").read_text())
+        train_set = open_dataset(opts["data"], resolution=opts["resolution"], max_size=opts["max_size"],
+                                 use_labels=opts["cond"], seed=opts["seed"])
+        heldout_set = open_dataset(args.heldout, resolution=opts["resolution"], use_labels=opts["cond"])
+        train_img, train_c = images(train_set, args.images)
+        held_img, held_c = images(heldout_set, args.images)
+        pack = opts.get("pack", 1)
+        print(f"{run}  ({len(train_set)} training images, aug {opts['aug']}, pack {pack})")
+        print(f"{'kimg':>8} {'D(train)':>9} {'D(held)':>9} {'D(fake)':>9} {'sign train':>11} {'sign held':>10} {'sign fake':>10}")
+        rows = []
+        for snap in sorted(run.glob("network-snapshot-*.safetensors")):
+            kimg = float(snap.stem.removeprefix("network-snapshot-").replace("-", "."))
+            nets = load_network(snap)
+            D, G = nets["D"], nets.get("G", nets.get("G_ema"))
+            s = {name: d_scores(D, img, c, pack, opts["batch_gpu"]) for name, img, c in (
+                ("train", train_img, train_c), ("held", held_img, held_c), ("fake", fakes(G, args.images, train_c), train_c))}
+            print(f"{kimg:8.1f} {s['train'].mean():9.3f} {s['held'].mean():9.3f} {s['fake'].mean():9.3f} "
+                  f"{s['train'].sign().mean():11.3f} {s['held'].sign().mean():10.3f} {s['fake'].sign().mean():10.3f}")
+            rows.append((kimg, s["train"].mean().item(), s["held"].mean().item(), s["fake"].mean().item()))
+        curves[f"{run.parent.name}/{run.name}"] = rows
+
+    if args.out:
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for label, rows in curves.items():
+            k = [r[0] for r in rows]
+            (line,) = ax.plot(k, [r[1] - r[2] for r in rows], label=f"{label}: train - held-out")
+            ax.plot(k, [r[1] - r[3] for r in rows], ls="--", color=line.get_color(), label=f"{label}: train - fake")
+        ax.set_xlabel("kimg")
+        ax.set_ylabel("gap in mean D output")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(args.out, dpi=120)
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
