@@ -41,10 +41,10 @@ def d_scores(D: torch.nn.Module, img: torch.Tensor, c: torch.Tensor, pack: int, 
 
 
 @torch.no_grad()
-def fakes(G: torch.nn.Module, count: int, c: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """`count` samples of G (random noise, no truncation) for labels `c`."""
-    z = torch.randn(count, G.z_dim, generator=torch.Generator().manual_seed(seed))
-    return torch.cat([G(z[i:i + 256], c[i:i + 256], noise_mode="random") for i in range(0, count, 256)]).clamp(-1, 1)
+def fakes(G: torch.nn.Module, c: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """One sample of G per label row of `c` (random noise, no truncation, unclamped as D sees them in training)."""
+    z = torch.randn(c.shape[0], G.z_dim, generator=torch.Generator().manual_seed(seed))
+    return torch.cat([G(z[i:i + 256], c[i:i + 256], noise_mode="random") for i in range(0, c.shape[0], 256)])
 
 
 def main() -> None:
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("run", nargs="+", type=Path, help="training run directories")
     parser.add_argument("--heldout", required=True, help="dataset spec of images D never saw, e.g. mnist.npz:x_test")
     parser.add_argument("--images", type=int, default=1000, help="images of each kind (default 1000)")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads [default: torch's]")
     parser.add_argument("--out", type=Path, default=None, help="plot D(train) - D(held-out) and D(train) - D(fake) against kimg")
     args = parser.parse_args()
     if args.threads:
@@ -60,6 +60,8 @@ def main() -> None:
 
     curves = {}
     for run in args.run:
+        if not (run / "training_options.json").is_file():
+            raise SystemExit(f"{run}: no training_options.json here; pass a training run directory")
         opts = json.loads((run / "training_options.json").read_text())
         train_set = open_dataset(opts["data"], resolution=opts["resolution"], max_size=opts["max_size"],
                                  use_labels=opts["cond"], seed=opts["seed"])
@@ -69,13 +71,16 @@ def main() -> None:
         pack = opts.get("pack", 1)
         print(f"{run}  ({len(train_set)} training images, aug {opts['aug']}, pack {pack})")
         print(f"{'kimg':>8} {'D(train)':>9} {'D(held)':>9} {'D(fake)':>9} {'sign train':>11} {'sign held':>10} {'sign fake':>10}")
+        snaps = sorted(run.glob("network-snapshot-*.safetensors"))
+        if not snaps:
+            raise SystemExit(f"{run}: no network-snapshot-*.safetensors here; pass a training run directory")
         rows = []
-        for snap in sorted(run.glob("network-snapshot-*.safetensors")):
+        for snap in snaps:
             kimg = float(snap.stem.removeprefix("network-snapshot-").replace("-", "."))
             nets = load_network(snap)
             D, G = nets["D"], nets.get("G", nets.get("G_ema"))
             s = {name: d_scores(D, img, c, pack, opts["batch_gpu"]) for name, img, c in (
-                ("train", train_img, train_c), ("held", held_img, held_c), ("fake", fakes(G, args.images, train_c), train_c))}
+                ("train", train_img, train_c), ("held", held_img, held_c), ("fake", fakes(G, train_c), train_c))}
             print(f"{kimg:8.1f} {s['train'].mean():9.3f} {s['held'].mean():9.3f} {s['fake'].mean():9.3f} "
                   f"{s['train'].sign().mean():11.3f} {s['held'].sign().mean():10.3f} {s['fake'].sign().mean():10.3f}")
             rows.append((kimg, s["train"].mean().item(), s["held"].mean().item(), s["fake"].mean().item()))
