@@ -43,7 +43,8 @@ PRESETS: dict[str, Preset] = {
     # channels), no path-length term or style mixing, short EMA, and a D that judges packs of 4
     # samples (PacGAN, not in the official recipe): it stops the early mode collapse the official
     # recipe shows at this size, and makes a step about 1.6x cheaper on two cores. Twice the official
-    # learning rate (20 minutes of MNIST on two cores: 10/10 classes, confidence 0.88 vs 7/10, 0.85).
+    # learning rate (20 minutes of MNIST on two cores, seed 0: 10/10 classes, confidence 0.88 vs 7/10,
+    # 0.85 at 0.0025; seed 1: 7/10, 0.83).
     # Chosen by runs scored with benchmarks/mnist_quality.py.
     "cpu": Preset(ref_gpus=1, kimg=200, batch=32, mbstd=4, fmaps=0.0625, lrate=0.005, gamma=0.25, ema_kimg=2, ema_rampup=0.05, map=2,
                   z_dim=128, w_dim=128, channel_max=64, pl_weight=0.0, style_mixing_prob=0.0, fp16=False, pack=4),
