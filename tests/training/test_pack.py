@@ -77,3 +77,12 @@ def test_a_packed_run_trains_and_resuming_with_another_pack_is_refused(tmp_path)
     options = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, dict(TINY, pack=1, outdir=str(tmp_path / "b"), resume=str(snapshot)))
     with pytest.raises(TrainingError, match="takes 6-channel input, which is --pack 2 .* pass --pack 2"):
         train(options, device="cpu", log=lambda m: None)
+
+
+def test_the_cpu_preset_packs_only_unconditional_runs_and_keeps_the_total_r1_weight():
+    uncond = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, {})
+    cond = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, dict(cond=True))
+    assert (uncond.pack, uncond.gamma) == (4, 0.25)
+    assert (cond.pack, cond.gamma) == (1, 1.0)
+    chosen = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, dict(cond=True, pack=2, gamma=0.5))
+    assert (chosen.pack, chosen.gamma) == (2, 0.5)
