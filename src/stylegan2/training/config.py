@@ -47,8 +47,8 @@ PRESETS: dict[str, Preset] = {
     # Unconditional runs get a D that judges packs of 4 samples (PacGAN, not in the official recipe):
     # it stops the early mode collapse the official recipe shows at this size and makes a step about
     # 1.6x cheaper on two cores. 20 minutes of MNIST on two cores: with --cond (unpacked D, gamma 1)
-    # 98.7% of the samples are the digit asked for (seed 0); without labels 10/10 classes with seed 0
-    # but 7/10 with seed 1. Chosen by runs scored with benchmarks/mnist_quality.py.
+    # 98.6-99.3% of the samples are the digit asked for (seeds 0-2); without labels 10/10 classes
+    # with seed 0 but 7/10 with seed 1. Chosen by runs scored with benchmarks/mnist_quality.py.
     "cpu": Preset(ref_gpus=1, kimg=200, batch=32, mbstd=4, fmaps=0.0625, lrate=0.005, gamma=0.25, ema_kimg=2, ema_rampup=0.05, map=2,
                   z_dim=128, w_dim=128, channel_max=64, pl_weight=0.0, style_mixing_prob=0.0, fp16=False, pack=4),
 }
