@@ -58,10 +58,12 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    for run in args.run:  # check every run before the slow scoring starts
+        if not (run / "training_options.json").is_file() or not any(run.glob("network-snapshot-*.safetensors")):
+            raise SystemExit(f"{run}: needs training_options.json and network-snapshot-*.safetensors; pass a training run directory")
+
     curves = {}
     for run in args.run:
-        if not (run / "training_options.json").is_file():
-            raise SystemExit(f"{run}: no training_options.json here; pass a training run directory")
         opts = json.loads((run / "training_options.json").read_text())
         train_set = open_dataset(opts["data"], resolution=opts["resolution"], max_size=opts["max_size"],
                                  use_labels=opts["cond"], seed=opts["seed"])
@@ -71,11 +73,8 @@ def main() -> None:
         pack = opts.get("pack", 1)
         print(f"{run}  ({len(train_set)} training images, aug {opts['aug']}, pack {pack})")
         print(f"{'kimg':>8} {'D(train)':>9} {'D(held)':>9} {'D(fake)':>9} {'sign train':>11} {'sign held':>10} {'sign fake':>10}")
-        snaps = sorted(run.glob("network-snapshot-*.safetensors"))
-        if not snaps:
-            raise SystemExit(f"{run}: no network-snapshot-*.safetensors here; pass a training run directory")
         rows = []
-        for snap in snaps:
+        for snap in sorted(run.glob("network-snapshot-*.safetensors")):
             kimg = float(snap.stem.removeprefix("network-snapshot-").replace("-", "."))
             nets = load_network(snap)
             D, G = nets["D"], nets.get("G", nets.get("G_ema"))

@@ -86,3 +86,5 @@ def test_the_cpu_preset_packs_only_unconditional_runs_and_keeps_the_total_r1_wei
     assert (cond.pack, cond.gamma) == (1, 1.0)
     chosen = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, dict(cond=True, pack=2, gamma=0.5))
     assert (chosen.pack, chosen.gamma) == (2, 0.5)
+    packed = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, dict(cond=True, pack=4))
+    assert (packed.pack, packed.gamma) == (4, 0.25)  # an explicit --pack keeps the preset's gamma

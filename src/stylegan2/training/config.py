@@ -136,7 +136,9 @@ def resolve_options(
     spec = auto_preset(resolution, num_gpus) if cfg == "auto" else PRESETS[cfg]
     batch = overrides.get("batch") or spec.batch  # total over all processes, as official
     batch_gpu = min(max(spec.batch // spec.ref_gpus, 1), max(batch // num_gpus, 1))
-    pack = 1 if overrides.get("cond") else spec.pack
+    # A preset's packing is for unconditional runs: --cond drops it (unless --pack is given), and
+    # scales gamma so the total R1 weight stays the same.
+    pack = 1 if overrides.get("cond") and overrides.get("pack") is None else spec.pack
     base = dict(
         data=data, cfg=cfg, kimg=spec.kimg, batch=batch, batch_gpu=batch_gpu,
         z_dim=spec.z_dim, w_dim=spec.w_dim, map=spec.map, cbase=int(spec.fmaps * 32768), cmax=spec.channel_max,
