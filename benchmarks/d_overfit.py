@@ -51,6 +51,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", nargs="+", type=Path, help="training run directories")
     parser.add_argument("--heldout", required=True, help="dataset spec of images D never saw, e.g. mnist.npz:x_test")
+    parser.add_argument("--data", help="the runs' training data, where their stored --data path (as given, maybe relative to "
+                        "where they were started) does not resolve from here [default: the stored path]")
     parser.add_argument("--images", type=int, default=1000, help="images of each kind (default 1000)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads [default: torch's]")
     parser.add_argument("--out", type=Path, default=None, help="plot D(train) - D(held-out) and D(train) - D(fake) against kimg")
@@ -65,7 +67,7 @@ def main() -> None:
     curves = {}
     for run in args.run:
         opts = json.loads((run / "training_options.json").read_text())
-        train_set = open_dataset(opts["data"], resolution=opts["resolution"], max_size=opts["max_size"],
+        train_set = open_dataset(args.data or opts["data"], resolution=opts["resolution"], max_size=opts["max_size"],
                                  use_labels=opts["cond"], seed=opts["seed"])
         heldout_set = open_dataset(args.heldout, resolution=opts["resolution"], use_labels=opts["cond"])
         train_img, train_c = images(train_set, args.images)
