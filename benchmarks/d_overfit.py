@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from stylegan2.data import open_dataset
+from stylegan2.data.errors import DatasetError
 from stylegan2.io import load_network
 from stylegan2.training.loss import pack_samples
 
@@ -60,15 +61,20 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    for run in args.run:  # check every run before the slow scoring starts
+    train_sets = {}
+    for run in args.run:  # check every run and open its training data before the slow scoring starts
         if not (run / "training_options.json").is_file() or not any(run.glob("network-snapshot-*.safetensors")):
             raise SystemExit(f"{run}: needs training_options.json and network-snapshot-*.safetensors; pass a training run directory")
+        opts = json.loads((run / "training_options.json").read_text())
+        try:
+            train_sets[run] = open_dataset(args.data or opts["data"], resolution=opts["resolution"], max_size=opts["max_size"],
+                                           use_labels=opts["cond"], seed=opts["seed"])
+        except DatasetError as error:
+            raise SystemExit(f"{run}: its training data: {error}" + ("" if args.data else "; pass it with --data PATH"))
 
     curves = {}
-    for run in args.run:
+    for run, train_set in train_sets.items():
         opts = json.loads((run / "training_options.json").read_text())
-        train_set = open_dataset(args.data or opts["data"], resolution=opts["resolution"], max_size=opts["max_size"],
-                                 use_labels=opts["cond"], seed=opts["seed"])
         heldout_set = open_dataset(args.heldout, resolution=opts["resolution"], use_labels=opts["cond"])
         train_img, train_c = images(train_set, args.images)
         held_img, held_c = images(heldout_set, args.images)
