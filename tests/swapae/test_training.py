@@ -155,6 +155,7 @@ def test_ctrl_c_writes_a_snapshot_before_stopping(tiny_swapae_options, tmp_path,
     run_dir = tmp_path / "00000-shapes-swapae-cpu"
     assert [p.name for p in run_dir.glob("network-snapshot-*")] == ["network-snapshot-000000-016.safetensors"]
     assert load_checkpoint(run_dir / "network-snapshot-000000-016.safetensors").training_state["batch_idx"] == 2
+    assert (run_dir / "reconstructions000000-016.png").is_file() and (run_dir / "swaps000000-016.png").is_file()
 
 
 def test_resume_from_a_stylegan2_network_is_refused(tiny_swapae_options, tmp_path):

@@ -90,12 +90,12 @@ def test_a_non_finite_loss_names_the_step_the_last_snapshot_and_the_advice(tmp_p
     assert rec.snapshots() == ["network-snapshot-000000-016.safetensors"] and rec.lines[-1] == "Stopped."
 
 
-def test_ctrl_c_writes_a_snapshot_of_the_steps_taken_and_stops(tmp_path):
+def test_ctrl_c_writes_a_snapshot_and_grids_of_the_steps_taken_and_stops(tmp_path):
     rec = Recorder(tmp_path)
     with pytest.raises(KeyboardInterrupt):
         rec.run(fail_at=3, error=KeyboardInterrupt)
     assert rec.snapshots() == ["network-snapshot-000000-016.safetensors", "network-snapshot-000000-024.safetensors"]
-    assert rec.grids == ["000000-016"]  # a Ctrl-C snapshot comes without grids
+    assert rec.grids == ["000000-016", "000000-024"]  # the Ctrl-C snapshot comes with its grids
     assert load_checkpoint(rec.run_dir / "network-snapshot-000000-024.safetensors").training_state["batch_idx"] == 3
     assert rec.lines[-3:] == ["Interrupted: writing a final snapshot before exiting", "Saved network-snapshot-000000-024.safetensors",
                               "Stopped."]

@@ -155,7 +155,7 @@ class TrainingSession:
         return self.run_dir
 
     def run(self, hooks: LoopHooks) -> None:
-        """Take steps until the run is over; on Ctrl-C write a last snapshot; always close the logs."""
+        """Take steps until the run is over; on Ctrl-C write a last snapshot and grids; always close the logs."""
         self._start_time = self._tick_start_time = time.time()
         self._tick_start_nimg = self.cur_nimg
         try:
@@ -168,6 +168,8 @@ class TrainingSession:
             if self.ctx.is_main:
                 self.log("Interrupted: writing a final snapshot before exiting")
             self._snapshot(hooks)
+            if self.ctx.is_main:  # the grids after the snapshot, so that a second Ctrl-C cannot cost the networks
+                hooks.save_grids(kimg_label(self.cur_nimg))
             raise
         finally:
             self._close()
