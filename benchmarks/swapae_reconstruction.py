@@ -21,7 +21,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from bench_swapae import color_distance, mask_iou, segment, shape_images
+from bench_swapae import score_swap, shape_images
 
 from stylegan2.data.shapes import ShapeSample
 from stylegan2.swapae.config import resolve_swapae_options
@@ -39,9 +39,8 @@ def as_tensor(samples: list[ShapeSample]) -> torch.Tensor:
 def scores(outputs: torch.Tensor, structures: list[ShapeSample], textures: list[ShapeSample]) -> tuple[float, float]:
     """Mean mask IoU with the structure samples' masks and mean colour distance to the texture samples' colours."""
     images = to_uint8(outputs).transpose(0, 3, 1, 2)  # [N, 3, H, W]
-    ious = [mask_iou(segment(img, t.fg_color, t.bg_color), s.mask) for img, s, t in zip(images, structures, textures)]
-    dists = [color_distance(img, s.mask, t.fg_color, t.bg_color) for img, s, t in zip(images, structures, textures)]
-    return float(np.mean(ious)), float(np.mean(dists))
+    per_image = [score_swap(img, s, t) for img, s, t in zip(images, structures, textures)]
+    return float(np.mean([x["iou_structure"] for x in per_image])), float(np.mean([x["dist_texture"] for x in per_image]))
 
 
 def main() -> None:
