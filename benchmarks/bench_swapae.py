@@ -76,6 +76,11 @@ def shape_images(start: int, count: int, resolution: int, seed: int) -> list[Sha
     return [render_shape(start + i, resolution, seed) for i in range(count)]
 
 
+def as_tensor(samples: list[ShapeSample]) -> torch.Tensor:
+    """float32 [N, 3, H, W] images in [-1, 1], the networks' input range."""
+    return torch.from_numpy(np.stack([s.image for s in samples])).float() / 127.5 - 1
+
+
 def evaluate(network: Path, pairs: int, eval_seed: int, device: str | None) -> tuple[dict[str, float], np.ndarray]:
     """Mean scores over the pairs, plus uint8 [6, 6, H, W, C] swaps of the first 6 structures x 6 textures for the grid."""
     from stylegan2.swapae.tools import decode_codes, encode_images, load_swapae, reconstruct_images, swap_images
@@ -85,10 +90,8 @@ def evaluate(network: Path, pairs: int, eval_seed: int, device: str | None) -> t
     resolution = E.init_kwargs["img_resolution"]
     structures, textures = shape_images(0, pairs, resolution, eval_seed), shape_images(pairs, pairs, resolution, eval_seed)
 
-    def as_input(samples: list[ShapeSample]) -> torch.Tensor:
-        return torch.from_numpy(np.stack([s.image for s in samples])).to(next(E.parameters()).device, torch.float32) / 127.5 - 1
-
-    s_img, t_img = as_input(structures), as_input(textures)
+    device = next(E.parameters()).device
+    s_img, t_img = as_tensor(structures).to(device), as_tensor(textures).to(device)
     structure_codes, _ = encode_images(E, s_img)
     _, texture_codes = encode_images(E, t_img)
     outputs = to_uint8(decode_codes(G, structure_codes, texture_codes)).transpose(0, 3, 1, 2)  # pair k: structure k, texture k

@@ -67,14 +67,13 @@ def main() -> None:
             raise SystemExit(f"{run}: needs training_options.json and network-snapshot-*.safetensors; pass a training run directory")
         opts = json.loads((run / "training_options.json").read_text())
         try:
-            train_sets[run] = open_dataset(args.data or opts["data"], resolution=opts["resolution"], max_size=opts["max_size"],
-                                           use_labels=opts["cond"], seed=opts["seed"])
+            train_sets[run] = opts, open_dataset(args.data or opts["data"], resolution=opts["resolution"], max_size=opts["max_size"],
+                                                 use_labels=opts["cond"], seed=opts["seed"])
         except DatasetError as error:
             raise SystemExit(f"{run}: its training data: {error}" + ("" if args.data else "; pass it with --data PATH"))
 
     curves = {}
-    for run, train_set in train_sets.items():
-        opts = json.loads((run / "training_options.json").read_text())
+    for run, (opts, train_set) in train_sets.items():
         heldout_set = open_dataset(args.heldout, resolution=opts["resolution"], use_labels=opts["cond"])
         train_img, train_c = images(train_set, args.images)
         held_img, held_c = images(heldout_set, args.images)

@@ -21,7 +21,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from bench_swapae import score_swap, shape_images
+from bench_swapae import as_tensor, score_swap, shape_images
 
 from stylegan2.data.shapes import ShapeSample
 from stylegan2.swapae.config import resolve_swapae_options
@@ -30,10 +30,6 @@ from stylegan2.tools.files import to_uint8
 
 RESOLUTION = 32
 EVAL_IMAGES = 256
-
-
-def as_tensor(samples: list[ShapeSample]) -> torch.Tensor:
-    return torch.from_numpy(np.stack([s.image for s in samples])).float() / 127.5 - 1
 
 
 def scores(outputs: torch.Tensor, structures: list[ShapeSample], textures: list[ShapeSample]) -> tuple[float, float]:
