@@ -3,6 +3,7 @@
     python benchmarks/bench_swapae.py                          # train the cpu preset (about 10 minutes on 1 core), score it
     python benchmarks/bench_swapae.py --minutes 30 --grid swapae_shapes.png
     python benchmarks/bench_swapae.py --network RUN/network-snapshot-....safetensors --pairs 256
+    python benchmarks/bench_swapae.py --set lambda_l2=8 --set spatial_code_ch=8   # train a variant of the preset
 
 builtin:shapes draws structure (shape, position, size, rotation) and texture (foreground and background
 colour) independently, so every swap has a known right answer: the structure source's mask painted in
@@ -25,6 +26,8 @@ A perfect swap scores IoU 1 and distance 0. `--grid` writes the first 6 structur
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +36,7 @@ import numpy as np
 import torch
 
 from stylegan2.data.shapes import ShapeSample, render_shape
+from stylegan2.swapae.config import SwapAEOptions, resolve_swapae_options
 
 TRAINING_DATA = "builtin:shapes"  # 10,000 items of shapes seed 0, at 32 px
 DEFAULT_KIMG = 30.0  # about 10 minutes on 1 quiet core (about 20 s/kimg), less on 2
@@ -107,7 +111,6 @@ def evaluate(network: Path, pairs: int, eval_seed: int, device: str | None) -> t
 def train(kimg: float | None, minutes: float | None, outdir: Path, device: str | None, seed: int, overrides: dict) -> Path:
     """Train the cpu preset on builtin:shapes (32 px) and return the final snapshot."""
     from stylegan2.data import open_dataset
-    from stylegan2.swapae.config import resolve_swapae_options
     from stylegan2.swapae.training import train_swapae
 
     dataset = open_dataset(TRAINING_DATA)
@@ -115,6 +118,21 @@ def train(kimg: float | None, minutes: float | None, outdir: Path, device: str |
     options = resolve_swapae_options(TRAINING_DATA, "cpu", dataset.resolution, 1, overrides)
     run_dir = train_swapae(options, device=device, dataset=dataset, max_seconds=None if minutes is None else minutes * 60)
     return sorted(run_dir.glob("network-snapshot-*.safetensors"))[-1]
+
+
+def parse_overrides(parser: argparse.ArgumentParser, items: list[str]) -> dict:
+    """--set NAME=VALUE pairs as SwapAEOptions overrides; VALUE is read as JSON (numbers, true/false), else kept as text."""
+    fields = {f.name for f in dataclasses.fields(SwapAEOptions)}
+    overrides = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or name not in fields:
+            parser.error(f"--set {item!r}: expected NAME=VALUE with NAME a SwapAEOptions field ({', '.join(sorted(fields))})")
+        try:
+            overrides[name] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[name] = text
+    return overrides
 
 
 def main() -> None:
@@ -130,7 +148,8 @@ def main() -> None:
     parser.add_argument("--grid", type=Path, help="write the 6x6 swap grid (structures in rows, textures in columns) here")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads [default: 2]")
     parser.add_argument("--device", help="cpu or cuda [default: cuda when available]")
-    parser.add_argument("--lambda-structure", type=float, help="train with this structure-invariance weight [default: the preset's]")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                        help="train with this SwapAEOptions field changed, e.g. lambda_l2=4 or recolor_structure=true (repeatable)")
     args = parser.parse_args()
     if args.pairs < 1:
         parser.error("--pairs must be at least 1")
@@ -142,7 +161,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             outdir = args.outdir or Path(tmp)
             start = time.time()
-            network = train(kimg, args.minutes, outdir, args.device, args.seed, dict(lambda_structure=args.lambda_structure))
+            network = train(kimg, args.minutes, outdir, args.device, args.seed, parse_overrides(parser, args.overrides))
             print(f"trained in {time.time() - start:.0f} s: {network}")
             scores, cells = evaluate(network, args.pairs, args.eval_seed, args.device)
     else:

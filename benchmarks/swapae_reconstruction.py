@@ -3,6 +3,7 @@
     python benchmarks/swapae_reconstruction.py                               # the cpu preset's codes, L1
     python benchmarks/swapae_reconstruction.py --spatial-code-ch 8 --loss squared
     python benchmarks/swapae_reconstruction.py --num-downsampling-sp 1      # a 16x16 structure code
+    python benchmarks/swapae_reconstruction.py --recolor-structure --loss squared --steps 4000
 
 Trains the `cpu` preset's encoder and generator (with the given code sizes) on the reconstruction
 term only, Adam(lr, betas (0, 0.99)) on batches of 16, and every `--every` steps scores 256
@@ -11,6 +12,8 @@ nearer of the image's own two colours) with the true mask, the mean RGB distance
 reconstruction to those colours, the L1 error, and the same two measures for swaps (structure of
 image k, texture of image 256 + k) against the structure source's mask and the texture source's
 colours. It separates "cannot draw the shapes" from "draws them but will not swap".
+`--recolor-structure` trains with structure codes of recoloured copies (the training loss's
+`recolor_structure`), so that colour cannot travel in the structure code.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from bench_swapae import as_tensor, score_swap, shape_images
 
 from stylegan2.data.shapes import ShapeSample
 from stylegan2.swapae.config import resolve_swapae_options
+from stylegan2.swapae.loss import SwapAELoss
 from stylegan2.swapae.training import build_swapae_networks
 from stylegan2.tools.files import to_uint8
 
@@ -47,6 +51,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.002, help="Adam learning rate [default: 0.002, the preset's]")
     parser.add_argument("--spatial-code-ch", type=int, help="structure code channels [default: the cpu preset's, 2]")
     parser.add_argument("--num-downsampling-sp", type=int, help="halvings down to the structure code [default: the preset's, 2]")
+    parser.add_argument("--recolor-structure", action="store_true",
+                        help="take training images' structure codes from recoloured copies [default: off, the paper's codes]")
     parser.add_argument("--eval-seed", type=int, default=1000, help="builtin:shapes seed of the scored images [default: 1000]")
     parser.add_argument("--seed", type=int, default=0, help="training seed [default: 0]")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads [default: 1]")
@@ -60,6 +66,7 @@ def main() -> None:
     options = resolve_swapae_options("builtin:shapes", "cpu", RESOLUTION, 1, overrides)
     networks = build_swapae_networks(options, RESOLUTION, 3)
     E, G = networks["E"], networks["G"]
+    encode = SwapAELoss(E, G, networks["D"], networks["Dpatch"], recolor_structure=args.recolor_structure).encode
     optimizer = torch.optim.Adam([*E.parameters(), *G.parameters()], lr=args.lr, betas=(0.0, 0.99))
     error = F.l1_loss if args.loss == "l1" else F.mse_loss
 
@@ -69,12 +76,14 @@ def main() -> None:
     textures = shape_images(EVAL_IMAGES, EVAL_IMAGES, RESOLUTION, args.eval_seed)
     s_img, t_img = as_tensor(structures), as_tensor(textures)
 
-    print(f"structure code {options.spatial_code_ch} x {RESOLUTION >> options.num_downsampling_sp}^2, {args.loss} loss, lr {args.lr}")
+    recolor = ", structure from recoloured copies" if args.recolor_structure else ""
+    code = f"{options.spatial_code_ch} x {RESOLUTION >> options.num_downsampling_sp}^2"
+    print(f"structure code {code}, {args.loss} loss, lr {args.lr}{recolor}")
     print("step  rec IoU  rec dist  rec L1  swap IoU  swap dist  seconds")
     start = time.time()
     for step in range(1, args.steps + 1):
         real = train_images[torch.randint(0, len(train), (16,))]
-        loss = error(G(*E(real)), real)
+        loss = error(G(*encode(real)), real)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -211,6 +211,7 @@ def test_overrides_and_distribution_of_the_batch():
     (dict(patch_size=12), "--patch-size must be a power of two"),
     (dict(lambda_patch=-1.0), "--lambda-patch must be >= 0"),
     (dict(lambda_structure=-0.5), "--lambda-structure must be >= 0"),
+    (dict(lambda_l2=-1.0), "--lambda-l2 must be >= 0"),
     (dict(cbase=16), "--cbase 16 is too small"),
 ])
 def test_bad_options_are_refused_by_name(overrides, message):

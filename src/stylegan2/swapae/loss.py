@@ -58,6 +58,10 @@ class SwapAELoss:
     `lambda_structure` (ours, not the paper's; 0 turns it off) weighs a structure-invariance loss:
     an image recoloured by ADA's colour transforms must get the same structure code, which keeps
     colour out of the structure code, so it has to travel in the texture code.
+    `recolor_structure` (ours) takes the structure codes of training images from recoloured copies
+    and their texture codes from the originals, so that the colours of a reconstruction can only
+    come from the texture code; `lambda_l2` (ours) weighs a squared-error reconstruction term, which
+    unlike L1 rewards drawing a shape in the wrong colour over not drawing it.
     `num_patches` crops of `patch_size` px (default: Dpatch's), sides in [patch_min_scale,
     patch_max_scale] of the image, are judged per image against as many reference crops.
     """
@@ -80,8 +84,10 @@ class SwapAELoss:
         patch_min_scale: float = 1 / 8,
         patch_max_scale: float = 1 / 4,
         lambda_structure: float = 0.0,
+        lambda_l2: float = 0.0,
+        recolor_structure: bool = False,
     ) -> None:
-        weights = dict(lambda_l1=lambda_l1, lambda_gan_rec=lambda_gan_rec, lambda_gan_swap=lambda_gan_swap,
+        weights = dict(lambda_l1=lambda_l1, lambda_l2=lambda_l2, lambda_gan_rec=lambda_gan_rec, lambda_gan_swap=lambda_gan_swap,
                        lambda_patch=lambda_patch, r1_gamma=r1_gamma, patch_r1_gamma=patch_r1_gamma,
                        lambda_structure=lambda_structure)
         negative = {k: v for k, v in weights.items() if v < 0}
@@ -108,13 +114,24 @@ class SwapAELoss:
         self.patch_min_scale = patch_min_scale
         self.patch_max_scale = patch_max_scale
         self.lambda_structure = lambda_structure
+        self.lambda_l2 = lambda_l2
+        self.recolor_structure = recolor_structure
         # Random brightness, contrast, luma flip, hue and saturation for every image (p = 1).
         self.recolor = AugmentPipe(**AUGPIPE_PRESETS["color"]).to(next(E.parameters()).device)
 
+    def encode(self, real_img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training codes (structure, texture) of the images; with `recolor_structure` the structure codes are those of
+        recoloured copies (one E pass over both)."""
+        if not self.recolor_structure:
+            return self.E(real_img)
+        n = real_img.shape[0]
+        structure, texture = self.E(torch.cat([self.recolor(real_img).clamp(-1, 1), real_img]))
+        return structure[:n], texture[n:]
+
     def run_EG(self, real_img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(reconstructions, swaps, structure codes): swaps[i] = G(structure of image i-1, texture of image i); one G pass."""
-        structure, texture = self.E(real_img)
         n = real_img.shape[0]
+        structure, texture = self.encode(real_img)
         images = self.G(torch.cat([structure, structure.roll(1, dims=0)]), torch.cat([texture, texture]))
         return images[:n], images[n:], structure
 
@@ -147,6 +164,10 @@ class SwapAELoss:
             l1 = (rec - real_img).abs().mean()
             loss = self.lambda_l1 * l1
             stats = {"Loss/L1": l1.detach()}
+            if self.lambda_l2 > 0:
+                l2 = (rec - real_img).square().mean()
+                loss = loss + self.lambda_l2 * l2
+                stats["Loss/L2"] = l2.detach()
             if self.lambda_structure > 0:
                 invariance = self.structure_invariance(real_img, structure)
                 loss = loss + self.lambda_structure * invariance
