@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000, help="training steps of batch 16 [default: 2000]")
     parser.add_argument("--every", type=int, default=250, help="score every this many steps [default: 250]")
     parser.add_argument("--loss", choices=("l1", "squared"), default="l1", help="reconstruction error [default: l1, the paper's]")
-    parser.add_argument("--lr", type=float, default=0.002, help="Adam learning rate [default: 0.002, the preset's]")
+    parser.add_argument("--lr", type=float, default=0.002, help="Adam learning rate [default: 0.002, the paper's]")
     parser.add_argument("--spatial-code-ch", type=int, help="structure code channels [default: the cpu preset's, 2]")
     parser.add_argument("--num-downsampling-sp", type=int, help="halvings down to the structure code [default: the preset's, 2]")
     parser.add_argument("--recolor-structure", action="store_true",
