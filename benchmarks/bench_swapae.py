@@ -121,7 +121,9 @@ def train(kimg: float | None, minutes: float | None, outdir: Path, device: str |
 
 
 def parse_overrides(parser: argparse.ArgumentParser, items: list[str]) -> dict:
-    """--set NAME=VALUE pairs as SwapAEOptions overrides; VALUE is read as JSON (numbers, true/false), else kept as text."""
+    """--set NAME=VALUE pairs as SwapAEOptions overrides; VALUE is read as JSON (numbers, true/false), else kept as text,
+    and must have the type of the field's default."""
+    defaults = SwapAEOptions(data=TRAINING_DATA)
     fields = {f.name for f in dataclasses.fields(SwapAEOptions)}
     overrides = {}
     for item in items:
@@ -129,9 +131,15 @@ def parse_overrides(parser: argparse.ArgumentParser, items: list[str]) -> dict:
         if not sep or name not in fields:
             parser.error(f"--set {item!r}: expected NAME=VALUE with NAME a SwapAEOptions field ({', '.join(sorted(fields))})")
         try:
-            overrides[name] = json.loads(text)
+            value = json.loads(text)
         except json.JSONDecodeError:
-            overrides[name] = text
+            value = text
+        default = getattr(defaults, name)
+        if isinstance(default, float) and type(value) is int:
+            value = float(value)
+        if default is not None and type(value) is not type(default):
+            parser.error(f"--set {item!r}: {name} takes a {type(default).__name__} like {json.dumps(default)}")
+        overrides[name] = value
     return overrides
 
 

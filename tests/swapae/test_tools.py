@@ -198,3 +198,17 @@ def test_metric_functions_against_hand_computed_values(bench):
     np.testing.assert_array_equal(bench.segment(image, fg, bg), expected)
     # inside the mask: 8 exact pixels; outside: 7 exact, one at distance |(120, 0, -120)|
     assert bench.color_distance(image, a, fg, bg) == pytest.approx((0 + np.hypot(120, 120) / 8) / 2)
+
+
+def test_bench_set_overrides_are_typed_like_the_options(bench, capsys):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="bench_swapae.py")
+    overrides = bench.parse_overrides(parser, ["lambda_l2=8", "recolor_structure=false", "spatial_code_ch=8", "max_size=100"])
+    assert overrides == {"lambda_l2": 8.0, "recolor_structure": False, "spatial_code_ch": 8, "max_size": 100}
+    assert isinstance(overrides["lambda_l2"], float)
+    for item, message in (("lr=abc", "lr takes a float"), ("recolor_structure=1", "recolor_structure takes a bool"),
+                          ("no_such_option=1", "expected NAME=VALUE"), ("lr", "expected NAME=VALUE")):
+        with pytest.raises(SystemExit):
+            bench.parse_overrides(parser, [item])
+        assert message in capsys.readouterr().err

@@ -61,9 +61,9 @@ def swapae_group() -> None:
 @click.option("--lambda-structure", type=click.FloatRange(min=0),
               help="Weight of the structure-invariance loss (recoloured images keep their structure code; ours, not the paper's).")
 @click.option("--lambda-l2", type=click.FloatRange(min=0),
-              help="Weight of a squared-error reconstruction loss (ours, not the paper's).  [default: 0]")
+              help="Weight of a squared-error reconstruction loss (ours, not the paper's; cpu preset 32, others 0).")
 @click.option("--recolor-structure/--no-recolor-structure", default=None,
-              help="Take training images' structure codes from recoloured copies (ours, not the paper's).")
+              help="Take training images' structure codes from recoloured copies (ours; on in the cpu preset only).")
 @click.option("--r1-gamma", type=click.FloatRange(min=0), help="R1 weight of the image discriminator.")
 @click.option("--patch-r1-gamma", type=click.FloatRange(min=0), help="R1 weight of the patch discriminator.")
 @click.option("--r1-interval", type=click.IntRange(min=1), help="Minibatches between lazy R1 steps.  [default: 16]")

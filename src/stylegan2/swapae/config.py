@@ -43,11 +43,10 @@ SWAPAE_PRESETS: dict[str, SwapAEPreset] = {
     # structure code with 2 channels (8 drew worse swaps at 30 kimg: mask IoU 0.27 vs 0.58), a 64-d
     # texture code, no noise inputs (flat colours have no stochastic detail), 4 patches covering 1/2
     # to all of the side (smaller crops mostly show background, so the patch discriminator never saw
-    # the shape's colour), and two changes of ours that made swaps ~8x faster to learn: structure
-    # codes from recoloured copies, so colour cannot travel in them, and a squared-error term, without
-    # which reconstructions never leave plain backgrounds (at 30 kimg mask IoU 0.237 -> 0.642,
-    # colour distance 94 -> 56; the old preset needed ~230 kimg for that), and twice the paper's
-    # learning rate (at 30 kimg IoU 0.64 -> 0.73 and 0.49 -> 0.69 on two seeds; 0.85 by 70-80 kimg).
+    # the shape's colour). Three changes of ours: structure codes from recoloured copies, so colour
+    # cannot travel in them; a squared-error term, without which reconstructions stay plain
+    # backgrounds (with both, at 30 kimg mask IoU 0.237 -> 0.642 and colour distance 94 -> 56); and
+    # twice the paper's learning rate (30 kimg: IoU 0.64 -> 0.73 and 0.49 -> 0.69 on two seeds).
     "cpu": SwapAEPreset(kimg=100, batch=16, batch_gpu=16, lr=0.004, lambda_l1=4.0, r1_gamma=1.0, patch_r1_gamma=1.0,
                         cbase=1024, cmax=32, spatial_code_ch=2, global_code_ch=64, num_downsampling_sp=2, num_downsampling_gl=2,
                         use_noise=False, patch_size=8, num_patches=4, patch_min_scale=1 / 2, patch_max_scale=1.0, tick=1.0, snap=10,
