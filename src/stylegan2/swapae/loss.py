@@ -161,11 +161,12 @@ class SwapAELoss:
         """E and G: reconstruct (L1), fool D with reconstructions and swaps, fool Dpatch with swaps."""
         with frozen(self.D, self.Dpatch):
             rec, swapped, structure = self.run_EG(real_img)
-            l1 = (rec - real_img).abs().mean()
+            error = rec - real_img
+            l1 = error.abs().mean()
             loss = self.lambda_l1 * l1
             stats = {"Loss/L1": l1.detach()}
             if self.lambda_l2 > 0:
-                l2 = (rec - real_img).square().mean()
+                l2 = error.square().mean()
                 loss = loss + self.lambda_l2 * l2
                 stats["Loss/L2"] = l2.detach()
             if self.lambda_structure > 0:
