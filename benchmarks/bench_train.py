@@ -20,6 +20,8 @@ from typing import Callable
 
 import torch
 
+from stylegan2.utils.allocator import keep_freed_memory
+
 PHASES = ("Gmain", "Dmain", "Dreg", "Greg")
 INTERVAL = {"Gmain": 1, "Dmain": 1, "Dreg": 16, "Greg": 4}
 
@@ -99,9 +101,13 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--pack", type=int, default=1, help="also time ours with a D that judges this many images at once")
     parser.add_argument("--official", help="path to a checkout of NVlabs/stylegan2-ada-pytorch to compare with")
+    parser.add_argument("--keep-freed-memory", action="store_true",
+                        help="tune malloc as `stylegan2 train` does on CPU (process-wide: applies to --official too)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.keep_freed_memory and not keep_freed_memory():
+        sys.exit("--keep-freed-memory: this platform's malloc has no mallopt (glibc only)")
     device = torch.device(args.device)
     torch.manual_seed(0)
 

@@ -49,6 +49,31 @@ def test_bias_act_default_gains(act, fn, gain):
     torch.testing.assert_close(bias_act(x, b, act=act), fn(x + b.reshape(1, 3, 1)) * gain)
 
 
+@pytest.mark.parametrize("act", ["lrelu", "relu", "linear", "tanh"])
+@pytest.mark.parametrize("gain", [None, 1.0, math.sqrt(0.5)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_bias_act_fused_path_matches_the_plain_formula_and_keeps_its_input(act, gain, with_bias):
+    fn = {"lrelu": lambda v: F.leaky_relu(v, 0.2), "relu": F.relu, "linear": lambda v: v, "tanh": torch.tanh}[act]
+    default_gain = {"lrelu": math.sqrt(2), "relu": math.sqrt(2)}.get(act, 1.0)
+    x = torch.randn(2, 3, 4, 5, dtype=torch.float64).to(memory_format=torch.channels_last)
+    b = torch.randn(3, dtype=torch.float64) if with_bias else None
+    x_before = x.clone()
+    y = bias_act(x, b, act=act, gain=gain)
+    expected = fn(x + (b.reshape(1, 3, 1, 1) if with_bias else 0)) * (default_gain if gain is None else gain)
+    torch.testing.assert_close(y, expected)
+    assert torch.equal(x, x_before)  # the in-place activation never touches the caller's tensor
+    assert y.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("act", ["lrelu", "linear"])
+def test_bias_act_has_exact_first_and_second_derivatives(act):
+    # R1 and path length differentiate through bias_act twice; the in-place activation must allow it.
+    x = torch.randn(2, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    torch.autograd.gradcheck(lambda x, b: bias_act(x, b, act=act, gain=0.7), (x, b))
+    torch.autograd.gradgradcheck(lambda x, b: bias_act(x, b, act=act, gain=0.7), (x, b))
+
+
 def test_bias_act_rejects_an_unknown_activation():
     with pytest.raises(ValueError, match="unknown activation 'gelu'"):
         bias_act(torch.randn(2, 2), act="gelu")

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..data import ImageDataset, InfiniteSampler
+from ..utils.allocator import keep_freed_memory
 from .distributed import DistributedContext, barrier, broadcast_, init_distributed
 from .progress import RunLog, kimg_label, tick_status
 from .rundir import create_run_dir
@@ -75,11 +76,16 @@ class LoopHooks:
 
 
 def start_process(device: str | None, seed: int) -> DistributedContext:
-    """Join torchrun's process group (if any), seed this rank's RNGs and let cuDNN pick fast kernels."""
+    """Join torchrun's process group (if any), seed this rank's RNGs and tune the device for speed.
+
+    CUDA: cuDNN picks fast kernels. CPU: malloc keeps freed activation memory for the next step.
+    """
     ctx = init_distributed(device)
     _seed_rngs(seed * ctx.world_size + ctx.rank)
     if ctx.device.type == "cuda":
         torch.backends.cudnn.benchmark = True
+    else:
+        keep_freed_memory()
     return ctx
 
 
