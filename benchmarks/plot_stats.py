@@ -6,7 +6,8 @@
 
 `Loss/signs/real` is E[sign(D(real))] averaged over each tick: the r_t that ADA steers (measured
 in every --aug mode, so a run without augmentation shows how far D overfits). `--target` draws
-ADA's target as a dashed line in that panel.
+ADA's target as a dashed line in that panel. A run continued with --resume writes a new run
+directory: join the two with a comma (RUN,RESUMED_RUN) to plot them as one curve.
 """
 
 from __future__ import annotations
@@ -23,30 +24,31 @@ TITLES = {
 }
 
 
-def read_series(run_dir: Path, stat: str) -> tuple[list[float], list[float]]:
-    """(kimg, per-tick mean) of one statistic of a run."""
-    path = run_dir / "stats.jsonl"
-    if not path.is_file():
-        raise SystemExit(f"{run_dir}: no stats.jsonl here; pass a training run directory")
+def read_series(run: str, stat: str) -> tuple[list[float], list[float]]:
+    """(kimg, per-tick mean) of one statistic of a run, or of a run and its resumptions ("A,B")."""
     kimg, values = [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
-        if stat in record:
-            kimg.append(record["Progress/kimg"]["mean"])
-            values.append(record[stat]["mean"])
+    for run_dir in map(Path, run.split(",")):
+        path = run_dir / "stats.jsonl"
+        if not path.is_file():
+            raise SystemExit(f"{run_dir}: no stats.jsonl here; pass a training run directory")
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if stat in record:
+                kimg.append(record["Progress/kimg"]["mean"])
+                values.append(record[stat]["mean"])
     return kimg, values
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", type=Path, help="run directories holding stats.jsonl")
+    parser.add_argument("runs", nargs="+", help="run directories holding stats.jsonl (RUN,RESUMED_RUN for one curve)")
     parser.add_argument("--label", action="append", help="legend label per run (default: directory name)")
     parser.add_argument("--stat", action="append", help="statistic to plot (repeatable)")
     parser.add_argument("--target", type=float, help="ADA target, drawn in the Loss/signs/real panel")
     parser.add_argument("--out", required=True, type=Path, help="PNG to write")
     args = parser.parse_args()
     stats = args.stat or ["Loss/signs/real", "Progress/augment"]
-    labels = args.label or [run.name for run in args.runs]
+    labels = args.label or [Path(run.split(",")[-1]).name for run in args.runs]
     if len(labels) != len(args.runs):
         raise SystemExit(f"--label given {len(labels)} times for {len(args.runs)} runs; give one per run or none")
 
