@@ -1,0 +1,147 @@
+"""Where a training step's time goes: convolutions (with their GFLOP/s) and the other ops.
+
+    python benchmarks/profile_step.py --threads 2                         # the cpu preset's size
+    python benchmarks/profile_step.py --threads 1 --cbase 4096 --cmax 128 --top 10
+
+Each phase (the official loop's Gmain, Dmain, Dreg, Greg) runs once untimed, then `--repeats`
+times under a TorchDispatchMode that times every ATen op. Convolutions are counted with their
+multiply-adds (2 FLOPs each; a backward pass counts its input and weight gradients), so their
+GFLOP/s can be set against the device's matrix-multiply rate, measured here on 2048 x 2048
+matrices. The phase's wall time comes from separate repeats without the mode; op times under
+the mode run a little slower (the mode's Python code between ops evicts caches), so convolutions
+plus other ops can add up to slightly more than the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections import defaultdict
+
+import torch
+from bench_train import INTERVAL, PHASES, ours
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from stylegan2.utils.allocator import keep_freed_memory
+
+CONV_OPS = ("aten.convolution.default", "aten.convolution_backward.default")
+
+
+def conv_flops(name: str, args: tuple, out: torch.Tensor | tuple) -> int:
+    """Multiply-adds x 2 of a convolution or of its backward (input and weight gradients as asked)."""
+    if name == "aten.convolution.default":
+        x, w, transposed = args[0], args[1], args[6]
+        pixels = x.numel() if transposed else out.numel()  # per input pixel for transposed convs
+        return 2 * pixels * w.shape[1] * w.shape[2] * w.shape[3]
+    grad, x, w, transposed, mask = args[0], args[1], args[2], args[7], args[10]
+    pixels = x.numel() if transposed else grad.numel()
+    return 2 * pixels * w.shape[1] * w.shape[2] * w.shape[3] * (int(mask[0]) + int(mask[1]))
+
+
+def describe(name: str, args: tuple) -> str:
+    """A readable key: op, activation shape, weight shape, stride."""
+    if name == "aten.convolution.default":
+        x, w, stride, transposed = args[0], args[1], args[3], args[6]
+        kind = "conv_transpose" if transposed else "conv"
+    else:
+        x, w, stride, transposed = args[1], args[2], args[4], args[7]
+        kind = "conv_transpose backward" if transposed else "conv backward"
+    return f"{kind} x{list(x.shape)} w{list(w.shape)} stride {list(stride)}"
+
+
+class OpTimer(TorchDispatchMode):
+    """Accumulates wall time per op (and FLOPs per convolution) while active."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])  # key -> [seconds, flops, calls]
+        self.other: dict[str, float] = defaultdict(float)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: D105
+        start = time.perf_counter()
+        out = func(*args, **(kwargs or {}))
+        elapsed = time.perf_counter() - start
+        name = str(func)
+        if name in CONV_OPS:
+            entry = self.conv[describe(name, args)]
+            entry[0] += elapsed
+            entry[1] += conv_flops(name, args, out)
+            entry[2] += 1
+        else:
+            self.other[name] += elapsed
+        return out
+
+
+def matmul_gflops(device: torch.device, size: int = 2048, repeats: int = 5) -> float:
+    """The device's float32 matrix-multiply rate, a reference for what a convolution can reach."""
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--resolution", type=int, default=32)
+    parser.add_argument("--channels", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--cbase", type=int, default=2048)
+    parser.add_argument("--cmax", type=int, default=64)
+    parser.add_argument("--z-dim", type=int, default=128)
+    parser.add_argument("--map", type=int, default=2)
+    parser.add_argument("--gamma", type=float, default=1.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--top", type=int, default=5, help="list this many of the slowest convolutions per phase")
+    args = parser.parse_args()
+    args.fp16 = False
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as `stylegan2 train` does on CPU
+    device = torch.device("cpu")
+    torch.manual_seed(0)
+    run = ours(args, device)
+    batch = {
+        "real": torch.randn(args.batch, args.channels, args.resolution, args.resolution),
+        "z": torch.randn(args.batch, args.z_dim),
+        "c": torch.zeros(args.batch, 0),
+    }
+    print(f"{torch.get_num_threads()} CPU threads, {args.resolution} px, batch {args.batch}, cbase {args.cbase}, "
+          f"cmax {args.cmax}; float32 matmul {matmul_gflops(device):.0f} GFLOP/s")
+    print(f"{'phase':<7}{'wall ms':>9}{'conv ms':>9}{'GFLOP':>8}{'GFLOP/s':>9}{'other ops ms':>14}")
+    slowest = {}
+    amortized = defaultdict(float)
+    for phase in PHASES:
+        run(phase, batch)
+        walls = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            run(phase, batch)
+            walls.append(time.perf_counter() - start)
+        timer = OpTimer()
+        with timer:
+            for _ in range(args.repeats):
+                run(phase, batch)
+        wall = statistics.median(walls) * 1e3
+        conv_s = sum(v[0] for v in timer.conv.values()) / args.repeats
+        flops = sum(v[1] for v in timer.conv.values()) / args.repeats
+        other_s = sum(timer.other.values()) / args.repeats
+        print(f"{phase:<7}{wall:>9.1f}{conv_s * 1e3:>9.1f}{flops / 1e9:>8.2f}{flops / conv_s / 1e9:>9.0f}{other_s * 1e3:>14.1f}")
+        for key, value in (("wall", wall), ("conv", conv_s * 1e3), ("other", other_s * 1e3), ("flops", flops)):
+            amortized[key] += value / INTERVAL[phase]
+        slowest[phase] = sorted(timer.conv.items(), key=lambda kv: -kv[1][0])[: args.top]
+    print(f"per minibatch (Gmain + Dmain + Greg/4 + Dreg/16): {amortized['wall']:.1f} ms wall, "
+          f"convolutions {amortized['conv']:.1f} ms ({100 * amortized['conv'] / amortized['wall']:.0f}% of wall, "
+          f"{amortized['flops'] / amortized['conv'] / 1e6:.0f} GFLOP/s on average), other ops {amortized['other']:.1f} ms")
+    for phase, rows in slowest.items():
+        print(f"{phase}: slowest convolutions")
+        for key, (seconds, flops, calls) in rows:
+            print(f"  {seconds / args.repeats * 1e3:7.2f} ms  {flops / seconds / 1e9:5.0f} GFLOP/s  "
+                  f"x{calls // args.repeats}  {key}")
+
+
+if __name__ == "__main__":
+    main()
