@@ -9,7 +9,10 @@ noise_mode const), and prints the class histogram, the number of classes covered
 half their fair share, i.e. 5% of the samples), the mean classifier confidence, and a diversity
 ratio: the mean pairwise pixel distance between samples over that between real test digits
 (a collapsed generator scores far below 1). Real test digits score about 0.99 confidence with
-all 10 classes covered at about 10% each.
+all 10 classes covered at about 10% each. A class-conditional G is asked for each digit in turn;
+it also gets the share of samples read as the requested digit and a within-digit diversity (the
+same ratio among the samples of one requested digit and real digits of that class, averaged
+over the ten), which shows a generator that draws every digit but each in only one way.
 """
 
 from __future__ import annotations
@@ -52,6 +55,15 @@ def mean_pairwise_distance(images: torch.Tensor) -> float:
     flat = images.flatten(1).double()
     n = flat.shape[0]
     return (torch.cdist(flat, flat).sum() / (n * (n - 1))).item()
+
+
+def within_digit_diversity(images: torch.Tensor, digits: torch.Tensor, real: torch.Tensor, real_digits: torch.Tensor) -> float:
+    """Pairwise distance among the samples of each digit over that among real digits of that class, averaged."""
+    ratios = []
+    for d in range(10):
+        fake = images[digits == d][:100]
+        ratios.append(mean_pairwise_distance(fake) / mean_pairwise_distance(real[real_digits == d][: len(fake)]))
+    return float(np.mean(ratios))
 
 
 def train_classifier(mnist: str, path: Path) -> LeNet:
@@ -120,7 +132,9 @@ def main() -> None:
           f"confident (p > 0.9) {(probs.max(1).values > 0.9).float().mean().item():.3f}, diversity {diversity:.3f}")
     if not args.real and requested is not None:
         agree = (probs.argmax(1) == requested).float().mean().item()
-        print(f"conditional: the classifier agrees with the requested digit for {agree:.3f} of the samples")
+        within = within_digit_diversity(quantized, requested, *load_mnist(args.mnist, "test"))
+        print(f"conditional: the classifier agrees with the requested digit for {agree:.3f} of the samples, "
+              f"within-digit diversity {within:.3f}")
     if args.grid:
         order = torch.arange(100).view(10, 10).t().reshape(-1) if not args.real and requested is not None else torch.arange(100)
         save_image(make_grid(to_uint8(images[:100][order]).numpy(), 10, 10), args.grid)
