@@ -105,9 +105,10 @@ def main() -> None:
     from stylegan2.utils.image import make_grid, save_image, to_uint8
 
     classifier = train_classifier(args.mnist, Path(args.classifier))
+    test_images, test_digits = load_mnist(args.mnist, "test")
     requested = None
     if args.real:
-        images = load_mnist(args.mnist, "test")[0][: args.samples]
+        images = test_images[: args.samples]
     else:
         nets = load_network(args.network)
         G = nets.get("G_ema") or nets["G"]
@@ -122,7 +123,7 @@ def main() -> None:
         # Classify what would be saved to disk: quantize to 8 bits first.
         quantized = to_uint8(images).float() / 127.5 - 1
         probs = torch.cat([F.softmax(classifier(x), dim=1) for x in quantized.split(500)])
-    diversity = mean_pairwise_distance(quantized[:500]) / mean_pairwise_distance(load_mnist(args.mnist, "test")[0][:500])
+    diversity = mean_pairwise_distance(quantized[:500]) / mean_pairwise_distance(test_images[:500])
     counts = np.bincount(probs.argmax(1).numpy(), minlength=10)
     share = counts / counts.sum()
     covered = int((share >= 0.05).sum())
@@ -132,7 +133,7 @@ def main() -> None:
           f"confident (p > 0.9) {(probs.max(1).values > 0.9).float().mean().item():.3f}, diversity {diversity:.3f}")
     if not args.real and requested is not None:
         agree = (probs.argmax(1) == requested).float().mean().item()
-        within = within_digit_diversity(quantized, requested, *load_mnist(args.mnist, "test"))
+        within = within_digit_diversity(quantized, requested, test_images, test_digits)
         print(f"conditional: the classifier agrees with the requested digit for {agree:.3f} of the samples, "
               f"within-digit diversity {within:.3f}")
     if args.grid:
