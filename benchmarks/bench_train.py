@@ -85,16 +85,21 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_network_arguments(parser: argparse.ArgumentParser, *, cbase: int, cmax: int, gamma: float) -> None:
+    """The data, network-size and R1 options that `ours` reads (shared with profile_step.py)."""
     parser.add_argument("--resolution", type=int, default=32)
     parser.add_argument("--channels", type=int, default=1)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--cbase", type=int, default=4096)
-    parser.add_argument("--cmax", type=int, default=128)
+    parser.add_argument("--cbase", type=int, default=cbase)
+    parser.add_argument("--cmax", type=int, default=cmax)
     parser.add_argument("--z-dim", type=int, default=128)
     parser.add_argument("--map", type=int, default=2)
-    parser.add_argument("--gamma", type=float, default=0.05)
+    parser.add_argument("--gamma", type=float, default=gamma)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_network_arguments(parser, cbase=4096, cmax=128, gamma=0.05)
     parser.add_argument("--fp16", action="store_true", help="fp16 layers (CUDA only), as the official default")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")

@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 
 import torch
-from bench_train import INTERVAL, PHASES, ours
+from bench_train import INTERVAL, PHASES, add_network_arguments, ours
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from stylegan2.utils.allocator import keep_freed_memory
@@ -85,14 +85,7 @@ def matmul_gflops(device: torch.device, size: int = 2048, repeats: int = 5) -> f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--resolution", type=int, default=32)
-    parser.add_argument("--channels", type=int, default=1)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--cbase", type=int, default=2048)
-    parser.add_argument("--cmax", type=int, default=64)
-    parser.add_argument("--z-dim", type=int, default=128)
-    parser.add_argument("--map", type=int, default=2)
-    parser.add_argument("--gamma", type=float, default=1.0)
+    add_network_arguments(parser, cbase=2048, cmax=64, gamma=1.0)  # the cpu preset's size
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--top", type=int, default=5, help="list this many of the slowest convolutions per phase")
