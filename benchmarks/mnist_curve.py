@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 from mnist_quality import MnistScorer, training_images
+from plot_stats import save_panels
 
 from stylegan2.io import load_network
 
@@ -92,13 +93,7 @@ def main() -> None:
         axes[0].set_title(f"LeNet FID ({args.samples} samples, lower is better)")
         axes[0].set_yscale("log")
         axes[1].set_title("memorization (1: new digits, < 1: copies)")
-        for ax in axes:
-            ax.set_xlabel("kimg")
-            ax.grid(alpha=0.3)
-            ax.legend()
-        fig.tight_layout()
-        fig.savefig(args.out, dpi=100)
-        print(f"wrote {args.out}")
+        save_panels(fig, axes, args.out)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,17 @@ def read_series(run: str, stat: str) -> tuple[list[float], list[float]]:
     return kimg, values
 
 
+def save_panels(fig, axes, out: Path) -> None:
+    """Give every panel a kimg axis, a grid and a legend, and write the figure."""
+    for ax in axes:
+        ax.set_xlabel("kimg")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    print(f"wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", help="run directories holding stats.jsonl (RUN,RESUMED_RUN for one curve)")
@@ -65,12 +76,7 @@ def main() -> None:
         if args.target is not None and stat == "Loss/signs/real":
             ax.axhline(args.target, color="gray", linestyle="--", linewidth=1, label=f"target {args.target}")
         ax.set_title(TITLES.get(stat, stat))
-        ax.set_xlabel("kimg")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=100)
-    print(f"wrote {args.out}")
+    save_panels(fig, axes[0], args.out)
 
 
 if __name__ == "__main__":
