@@ -24,6 +24,11 @@ from stylegan2.io import load_network
 from stylegan2.training.loss import pack_samples
 
 
+def snapshot_kimg(path: Path) -> float:
+    """The training progress a snapshot's file name records (network-snapshot-000123-456 -> 123.456)."""
+    return float(path.stem.removeprefix("network-snapshot-").replace("-", "."))
+
+
 def images(dataset, count: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The first `count` images of a dataset in [-1, 1], with their labels."""
     items = [dataset[i] for i in range(min(count, len(dataset)))]
@@ -82,7 +87,7 @@ def main() -> None:
         print(f"{'kimg':>8} {'D(train)':>9} {'D(held)':>9} {'D(fake)':>9} {'sign train':>11} {'sign held':>10} {'sign fake':>10}")
         rows = []
         for snap in sorted(run.glob("network-snapshot-*.safetensors")):
-            kimg = float(snap.stem.removeprefix("network-snapshot-").replace("-", "."))
+            kimg = snapshot_kimg(snap)
             nets = load_network(snap)
             D, G = nets["D"], nets.get("G", nets.get("G_ema"))
             s = {name: d_scores(D, img, c, pack, opts["batch_gpu"]) for name, img, c in (

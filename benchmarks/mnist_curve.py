@@ -16,14 +16,11 @@ import argparse
 from pathlib import Path
 
 import torch
+from d_overfit import snapshot_kimg
 from mnist_quality import MnistScorer, training_images
 from plot_stats import save_panels
 
 from stylegan2.io import load_network
-
-
-def snapshot_kimg(path: Path) -> float:
-    return float(path.stem.removeprefix("network-snapshot-").replace("-", "."))
 
 
 def snapshots(run: str, every: int) -> list[Path]:
