@@ -20,7 +20,7 @@ worse or less varied. It is biased upwards at small sample counts, so compare ru
 --samples: real digits against other real digits score 6.3 at 1,000, 2.8 at 2,000, 1.6 at 5,000.
 Memorization: the mean distance from each sample to its nearest image of the run's own training
 set (read from training_options.json next to the snapshot) over the mean distance to its nearest
-held-out digit among equally many; about 1 for a generator that draws new digits, well below 1
+held-out digit among equally many (both pools cut to at most the test set's 10,000); about 1 for a generator that draws new digits, well below 1
 for one that copies its training images. `--real` scores real test digits instead (confidence
 0.98, 10/10 classes, diversity 1.04: the diversity reference is the first 500 test digits).
 """
@@ -199,8 +199,10 @@ class MnistScorer:
             scores.agree = (probs.argmax(1) == requested).float().mean().item()
             scores.within = within_digit_diversity(quantized, requested, self.test_images, self.test_digits)
         if train is not None:
-            heldout = self.shuffled[: len(train)]
-            scores.memorization = (nearest_distance(quantized, train).mean() / nearest_distance(quantized, heldout).mean()).item()
+            # Equally large pools on both sides (a larger pool has nearer neighbours by chance alone).
+            n = min(len(train), len(self.shuffled))
+            ratio = nearest_distance(quantized, train[:n]).mean() / nearest_distance(quantized, self.shuffled[:n]).mean()
+            scores.memorization = ratio.item()
         return scores
 
 
