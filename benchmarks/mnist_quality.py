@@ -20,9 +20,10 @@ worse or less varied. It is biased upwards at small sample counts, so compare ru
 --samples: real digits against other real digits score 6.3 at 1,000, 2.8 at 2,000, 1.6 at 5,000.
 Memorization: the mean distance from each sample to its nearest image of the run's own training
 set (read from training_options.json next to the snapshot) over the mean distance to its nearest
-held-out digit among equally many (both pools cut to at most the test set's 10,000); about 1 for a generator that draws new digits, well below 1
-for one that copies its training images. `--real` scores real test digits instead (confidence
-0.98, 10/10 classes, diversity 1.04: the diversity reference is the first 500 test digits).
+held-out digit among equally many (both pools cut to at most the test set's 10,000); about 1 for
+a generator that draws new digits, well below 1 for one that copies its training images.
+`--real` scores real test digits instead (confidence 0.98, 10/10 classes, diversity 1.04: the
+diversity reference is the first 500 test digits).
 """
 
 from __future__ import annotations
