@@ -1,0 +1,49 @@
+"""`stylegan2 explore`: argument parsing only; see stylegan2.explore."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .tools import network_option, user_errors
+
+EXTRA_HINT = "stylegan2 explore needs Flask: pip install 'stylegan2[explore]'"
+
+
+@click.command("explore")
+@network_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but 127.0.0.1/localhost lets other machines in.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free port).")
+@click.option("--device", help="cpu, cuda or cuda:N [default: cuda if available].")
+@click.option("--directions", type=click.Path(dir_okay=False, path_type=Path),
+              help="Directions file from `stylegan2 directions` [default: SeFa computed on load].")
+@click.option("--layers", default="all", show_default=True,
+              help="ws indices SeFa factorizes when computing directions on load, e.g. 0-3, or coarse/middle/fine/all.")
+@click.option("--top-k", type=click.IntRange(min=0), default=8, show_default=True, help="Direction sliders shown.")
+@click.option("--images", type=click.Path(file_okay=False, path_type=Path),
+              help="Swapping Autoencoder: a folder of images to pick structure and texture from.")
+@click.option("--max-upload-mb", type=click.FloatRange(min=0, min_open=True), default=8.0, show_default=True,
+              help="Largest image upload accepted (Swapping Autoencoder view).")
+def explore_command(network: Path, host: str, port: int, device: str | None, directions: Path | None, layers: str,
+                    top_k: int, images: Path | None, max_upload_mb: float) -> None:
+    """Explore a network in the browser: seeds, truncation, style mixing and SeFa directions, live.
+
+    A Swapping Autoencoder checkpoint opens a view that swaps structure and texture between images.
+
+    \b
+    Examples:
+      stylegan2 explore --network ffhq.pkl
+      stylegan2 explore --network ffhq.pkl --directions out/directions.npz --top-k 4
+      stylegan2 explore --network swapae-snapshot.safetensors --images photos/
+    """
+    try:
+        from stylegan2.explore.server import run_explorer
+    except ModuleNotFoundError as err:
+        if err.name not in ("flask", "werkzeug"):
+            raise
+        raise click.ClickException(EXTRA_HINT) from err
+    with user_errors():
+        run_explorer(network, host=host, port=port, device=device, directions=directions, layers=layers, top_k=top_k,
+                     images=images, max_upload_mb=max_upload_mb, announce=click.echo)

@@ -1,0 +1,185 @@
+"""The GAN view's logic: settings -> ws -> image, which seed each w comes from, and the equivalent commands.
+
+Every image is exactly what the shown `stylegan2 generate` command writes: one direction at most and no
+mixing renders like `generate --seeds`; anything else like `generate --projected-w` on the downloadable w.
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from ..models import Generator
+from ..tools.common import MAX_SEED, NOISE_MODES, ToolError, seed_ws
+from ..tools.generate import synthesize
+from ..tools.sefa import LAYER_PRESETS, Directions, modulation_layers, select_ws_indices
+from .settings import GanSettings, SettingsError, parse_gan_settings
+
+W_FILE = "explore_w.npz"
+DIRECTIONS_DIR = "explore-directions"
+
+
+@dataclass(frozen=True)
+class DirectionSource:
+    """Where the sliders' directions come from: a file the user gave, or SeFa run on load over `layers`."""
+
+    path: str | None = None
+    layers: str = "all"
+
+
+class GanExplorer:
+    """A generator plus its slider directions; turns `GanSettings` into images, ws files and command lines."""
+
+    kind = "gan"
+
+    def __init__(self, G: Generator, network: str, directions: Directions, source: DirectionSource, top_k: int) -> None:
+        directions.check(0, G.num_ws, G.w_dim)
+        self.G = G
+        self.network = network  # as the user typed it, for the command lines
+        self.directions = directions
+        self.source = source
+        self.num_directions = max(0, min(top_k, len(directions.directions)))
+
+    def info(self) -> dict[str, Any]:
+        """What the page needs to build its controls (JSON-able)."""
+        G = self.G
+        presets = {}
+        for name in LAYER_PRESETS:
+            try:
+                presets[name] = _ranges(select_ws_indices(G, name, "mix_styles"))
+            except ToolError:  # a preset this network is too small for
+                continue
+        return {
+            "kind": self.kind,
+            "resolution": G.img_resolution,
+            "channels": G.img_channels,
+            "num_ws": G.num_ws,
+            "c_dim": G.c_dim,
+            "max_seed": MAX_SEED,
+            "noise_modes": list(NOISE_MODES),
+            "mix_presets": presets,
+            "default_mix_styles": _ranges(list(range(min(7, G.num_ws)))),
+            "directions": [{"index": i, "eigenvalue": float(self.directions.eigenvalues[i])}
+                           for i in range(self.num_directions)],
+            "direction_layers": _ranges(self.directions.layers),
+            "layer_names": self.layer_names(),
+        }
+
+    def parse(self, query: Mapping[str, str]) -> GanSettings:
+        """Checked settings from request parameters (see `parse_gan_settings`), mix_styles included."""
+        settings = parse_gan_settings(query, self.G.num_ws, self.G.c_dim, self.num_directions)
+        self.mix_indices(settings)
+        return settings
+
+    def mix_indices(self, settings: GanSettings) -> list[int]:
+        """ws indices taken from the second seed ([] without mixing)."""
+        if settings.mix_seed is None:
+            return []
+        try:
+            return select_ws_indices(self.G, settings.mix_styles, "mix_styles")
+        except ValueError as err:
+            raise SettingsError(str(err)) from None
+
+    def moved(self, settings: GanSettings) -> list[int]:
+        """Indices of the directions with a non-zero strength."""
+        return [i for i, s in enumerate(settings.strengths) if s != 0]
+
+    def uses_w_file(self, settings: GanSettings) -> bool:
+        """Whether only `generate --projected-w` can express these settings (mixing, or several directions)."""
+        return settings.mix_seed is not None or len(self.moved(settings)) > 1
+
+    @torch.no_grad()
+    def ws(self, settings: GanSettings) -> torch.Tensor:
+        """ws [1, num_ws, w_dim]: the seed's truncated ws, the second seed's on the mixed layers, moved along directions."""
+        G, s = self.G, settings
+        ws = seed_ws(G, s.seed, s.truncation_psi, s.truncation_cutoff, s.class_idx)
+        indices = self.mix_indices(s)
+        if indices:
+            ws = ws.clone()
+            ws[:, indices] = seed_ws(G, s.mix_seed, s.truncation_psi, s.truncation_cutoff, s.class_idx)[:, indices]
+        for index in self.moved(s):
+            ws = self.directions.move(ws, index, s.strengths[index])
+        return ws
+
+    def render(self, settings: GanSettings) -> np.ndarray:
+        """uint8 image [H, W, C]; random noise is drawn as the equivalent `generate` command draws it."""
+        noise_seed = 0 if self.uses_w_file(settings) else settings.seed  # generate: projNN uses NN, seedS uses S
+        return synthesize(self.G, self.ws(settings), settings.noise_mode, noise_seed=noise_seed)[0]
+
+    def w_npz(self, settings: GanSettings) -> bytes:
+        """The current w as .npz bytes with array 'w' [1, num_ws, w_dim] float32, as `stylegan2 project` saves it."""
+        buffer = io.BytesIO()
+        np.savez(buffer, w=self.ws(settings).cpu().numpy().astype(np.float32))
+        return buffer.getvalue()
+
+    def layer_names(self) -> list[list[str]]:
+        """For each ws index, the synthesis layers that read it, e.g. ['b8.conv0', 'b4.torgb']."""
+        names: list[list[str]] = [[] for _ in range(self.G.num_ws)]
+        for layer in modulation_layers(self.G):
+            names[layer.ws_index].append(layer.name.removesuffix(".affine"))
+        return names
+
+    def layers(self, settings: GanSettings) -> list[dict[str, Any]]:
+        """Per ws index: the seed it comes from, whether it is truncated, and whether a direction moves it."""
+        mixed = set(self.mix_indices(settings))
+        cutoff = self.G.num_ws if settings.truncation_cutoff is None else settings.truncation_cutoff
+        moved = set(self.directions.layers) if self.moved(settings) else set()
+        return [{
+            "index": i,
+            "layers": names,
+            "seed": settings.mix_seed if i in mixed else settings.seed,
+            "mixed": i in mixed,
+            "truncated": i < cutoff and settings.truncation_psi != 1,
+            "moved": i in moved,
+        } for i, names in enumerate(self.layer_names())]
+
+    def commands(self, settings: GanSettings) -> list[str]:
+        """The shell commands that write this exact image (a w file download first when mixing or moving along several)."""
+        s = settings
+        net = shlex.quote(self.network)
+        common = []
+        if s.class_idx is not None:
+            common += ["--class", str(s.class_idx)]
+        if s.noise_mode != "const":
+            common += ["--noise-mode", s.noise_mode]
+        if self.uses_w_file(s):
+            return [" ".join(["stylegan2 generate --network", net, "--projected-w", W_FILE, *common])]
+        args = ["--seeds", str(s.seed)]
+        if s.truncation_psi != 1:
+            args += ["--trunc", repr(s.truncation_psi)]
+        if s.truncation_cutoff is not None:
+            args += ["--trunc-cutoff", str(s.truncation_cutoff)]
+        commands = []
+        moved = self.moved(s)
+        if moved:
+            if self.source.path is None:
+                direction_class = ["--class", str(s.class_idx)] if s.class_idx is not None else []
+                commands.append(" ".join(["stylegan2 directions --network", net, "--layers", shlex.quote(self.source.layers),
+                                          "--strips 0 --outdir", DIRECTIONS_DIR, *direction_class]))
+                path = f"{DIRECTIONS_DIR}/directions.npz"
+            else:
+                path = shlex.quote(self.source.path)
+            args += ["--direction", path, "--index", str(moved[0]), "--strength", repr(s.strengths[moved[0]])]
+        commands.append(" ".join(["stylegan2 generate --network", net, *args, *common]))
+        return commands
+
+    def describe(self, settings: GanSettings) -> dict[str, Any]:
+        """The page's text for these settings: per-layer sources and the equivalent commands."""
+        return {"layers": self.layers(settings), "commands": self.commands(settings),
+                "needs_w_file": self.uses_w_file(settings), "w_file": W_FILE}
+
+
+def _ranges(indices: list[int]) -> str:
+    """[0, 1, 2, 5] -> '0-2,5' (the syntax --styles and mix_styles read)."""
+    parts: list[str] = []
+    for i in indices:
+        if parts and int(parts[-1].split("-")[-1]) == i - 1:
+            parts[-1] = f"{parts[-1].split('-')[0]}-{i}"
+        else:
+            parts.append(str(i))
+    return ",".join(parts)

@@ -1,0 +1,224 @@
+"""The explorer's HTTP server (Flask): the page, its own assets, and an API that renders PNGs from checked parameters.
+
+Nothing a request sends is used as a path: assets are read from the package once, by fixed name.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import os
+import threading
+import time
+from importlib import resources
+from typing import Callable
+from urllib.parse import urlsplit
+
+import numpy as np
+import PIL.Image
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.serving import make_server
+
+from .coalesce import LatestOnly, Superseded
+from .gan import W_FILE, GanExplorer
+from .network import DEFAULT_TOP_K, open_explorer
+from .settings import SettingsError
+from .swap import SwapExplorer
+
+ASSETS = {  # file name -> MIME type; the only files the server sends
+    "gan.html": "text/html; charset=utf-8",
+    "swapae.html": "text/html; charset=utf-8",
+    "explore.css": "text/css; charset=utf-8",
+    "common.js": "text/javascript; charset=utf-8",
+    "gan.js": "text/javascript; charset=utf-8",
+    "swapae.js": "text/javascript; charset=utf-8",
+}
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+DEFAULT_MAX_UPLOAD_MB = 8.0
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def load_assets() -> dict[str, bytes]:
+    """The page's files, read from the installed package."""
+    folder = resources.files("stylegan2.explore") / "static"
+    return {name: (folder / name).read_bytes() for name in ASSETS}
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """uint8 [H, W, C] -> PNG file bytes (one channel as grayscale)."""
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a name or address) only accepts connections from this machine."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def create_app(explorer: GanExplorer | SwapExplorer, *, local_only: bool = True,
+               max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> Flask:
+    """The Flask app serving `explorer`. `local_only` refuses requests whose Host is not this machine (DNS rebinding)."""
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 1024 * 1024)
+    assets = load_assets()
+    newest_only = LatestOnly()
+    network_lock = threading.Lock()  # torch runs one request at a time; renders queue on LatestOnly first
+    is_gan = isinstance(explorer, GanExplorer)
+
+    def compute(work: Callable[[], np.ndarray]) -> Response:
+        start = time.perf_counter()
+        with network_lock:
+            image = work()
+        response = Response(png_bytes(image), mimetype="image/png")
+        response.headers["X-Render-Ms"] = f"{(time.perf_counter() - start) * 1000:.1f}"
+        return response
+
+    def error(status: int, message: str) -> Response:
+        response = jsonify(error=message)
+        response.status_code = status
+        return response
+
+    def gan_only() -> GanExplorer:
+        if not is_gan:
+            raise SettingsError("this explorer holds a Swapping Autoencoder; the GAN controls do not apply")
+        return explorer
+
+    @app.before_request
+    def check_host() -> Response | None:
+        if local_only and not is_loopback(urlsplit(f"//{request.host}").hostname or ""):
+            return error(403, f"host {request.host!r} refused: the explorer only answers on this machine (127.0.0.1)")
+        return None
+
+    @app.after_request
+    def harden(response: Response) -> Response:
+        response.headers.update(SECURITY_HEADERS)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(SettingsError)
+    @app.errorhandler(ValueError)
+    def bad_parameter(err: ValueError) -> Response:
+        return error(400, str(err))
+
+    @app.errorhandler(Superseded)
+    def superseded(_: Superseded) -> Response:
+        return error(409, "superseded: a newer render request arrived while this one waited")
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException) -> Response:
+        messages = {404: "not found: the explorer serves only its page, its assets and /api/...",
+                    413: f"upload too large: at most {max_upload_mb:g} MB (--max-upload-mb)"}
+        return error(err.code or 500, messages.get(err.code, err.description or err.name))
+
+    @app.get("/")
+    def page() -> Response:
+        return Response(assets["gan.html" if is_gan else "swapae.html"], mimetype=ASSETS["gan.html"])
+
+    @app.get("/static/<name>")
+    def asset(name: str) -> Response:
+        if name not in assets:
+            return error(404, f"no asset named {name!r}")
+        response = Response(assets[name], mimetype=ASSETS[name])
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @app.get("/api/info")
+    def info() -> Response:
+        return jsonify(explorer.info())
+
+    @app.get("/api/render")
+    def render() -> Response:
+        settings = explorer.parse(request.args)
+        return newest_only.run(lambda: compute(lambda: explorer.render(settings)))
+
+    @app.get("/api/image.png")
+    def download_image() -> Response:
+        settings = explorer.parse(request.args)
+        response = compute(lambda: explorer.render(settings))
+        name = f"seed{settings.seed:04d}.png" if is_gan else "swap.png"
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    @app.get("/api/w.npz")
+    def download_w() -> Response:
+        gan = gan_only()
+        settings = gan.parse(request.args)
+        with network_lock:
+            data = gan.w_npz(settings)
+        response = Response(data, mimetype="application/octet-stream")
+        response.headers["Content-Disposition"] = f'attachment; filename="{W_FILE}"'
+        return response
+
+    @app.get("/api/describe")
+    def describe() -> Response:
+        gan = gan_only()
+        return jsonify(gan.describe(gan.parse(request.args)))
+
+    @app.get("/api/swapae/image/<int:index>")
+    def held_image(index: int) -> Response:
+        if is_gan:
+            raise SettingsError("this explorer holds a GAN; it has no input images")
+        return Response(png_bytes(explorer.image(index)), mimetype="image/png")
+
+    @app.post("/api/swapae/upload")
+    def upload() -> Response:
+        if is_gan:
+            raise SettingsError("this explorer holds a GAN; it takes no uploads")
+        file = request.files.get("image")
+        if file is None:
+            raise SettingsError("upload: send the image as the multipart form field 'image'")
+        data = file.read()
+        with network_lock:
+            index = explorer.add(file.filename or "upload", data)
+        return jsonify(id=index, name=explorer.info()["images"][index])
+
+    return app
+
+
+def serve(app: Flask, host: str = "127.0.0.1", port: int = 8000,
+          announce: Callable[[str], None] = print) -> None:
+    """Serve `app` until interrupted (Ctrl-C), announcing its URL; port 0 picks a free port."""
+    server = make_server(host, port, app, threaded=True)
+    shown = f"[{host}]" if ":" in host else host
+    announce(f"stylegan2 explore: open http://{shown}:{server.server_port}/  (Ctrl-C stops it)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def run_explorer(
+    network: str | os.PathLike,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    device: str | None = None,
+    directions: str | os.PathLike | None = None,
+    layers: str = "all",
+    top_k: int = DEFAULT_TOP_K,
+    images: str | os.PathLike | None = None,
+    max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
+    announce: Callable[[str], None] = print,
+) -> None:
+    """`stylegan2 explore`: open the network and serve its explorer at http://host:port/ until interrupted."""
+    if not max_upload_mb > 0:
+        raise SettingsError(f"--max-upload-mb {max_upload_mb}: must be more than 0")
+    explorer = open_explorer(network, device, directions=directions, layers=layers, top_k=top_k, images=images)
+    if not is_loopback(host):
+        announce(f"note: --host {host} lets other machines on the network use this explorer")
+    app = create_app(explorer, local_only=is_loopback(host), max_upload_mb=max_upload_mb)
+    serve(app, host, port, announce)

@@ -1,0 +1,115 @@
+"""What the page sends, checked: query parameters -> `GanSettings` / `SwapSettings`, with errors naming the parameter."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+from ..tools.common import MAX_SEED, NOISE_MODES, ToolError
+
+MAX_STRENGTH = 100.0  # |psi| and |direction strength| beyond this only produce noise
+
+
+class SettingsError(ToolError):
+    """A request parameter the explorer cannot use; the message names the parameter and what is allowed."""
+
+
+@dataclass(frozen=True)
+class GanSettings:
+    """Everything that decides one image of a GAN: the seed's w, its truncation, mixing and direction moves."""
+
+    seed: int = 0
+    truncation_psi: float = 1.0
+    truncation_cutoff: int | None = None  # truncate only the first N ws; None = all
+    class_idx: int | None = None
+    noise_mode: str = "const"
+    mix_seed: int | None = None  # the second seed, whose ws replace those listed in mix_styles
+    mix_styles: str = ""  # ws indices such as '0-3', or coarse / middle / fine / all; '' = no mixing
+    strengths: tuple[float, ...] = ()  # how far to move along each direction, strongest direction first
+
+
+@dataclass(frozen=True)
+class SwapSettings:
+    """One Swapping Autoencoder result: the structure image, the texture image and how much texture to take."""
+
+    structure: int = 0  # image ids of the explorer's image list
+    texture: int = 0
+    alpha: float = 1.0
+
+
+def _integer(query: Mapping[str, str], name: str, low: int, high: int, default: int | None) -> int | None:
+    text = query.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"{name}: {text!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}: {value} is out of range; use {low}..{high}")
+    return value
+
+
+def _number(query: Mapping[str, str], name: str, low: float, high: float, default: float) -> float:
+    text = query.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name}: {text!r} is not a number") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise SettingsError(f"{name}: {text} is out of range; use a number from {low:g} to {high:g}")
+    return value
+
+
+def _reject_unknown(query: Mapping[str, str], known: set[str]) -> None:
+    unknown = sorted(set(query) - known)
+    if unknown:
+        raise SettingsError(f"unknown parameter {unknown[0]!r}; the explorer takes {', '.join(sorted(known))}")
+
+
+def parse_gan_settings(query: Mapping[str, str], num_ws: int, c_dim: int, num_directions: int) -> GanSettings:
+    """Check a render request against the network: seeds in NumPy's range, class present iff conditional, etc."""
+    strength_names = [f"d{i}" for i in range(num_directions)]
+    _reject_unknown(query, {"seed", "psi", "cutoff", "class", "noise", "mix_seed", "mix_styles", *strength_names})
+    if not query.get("seed", "").strip():
+        raise SettingsError(f"seed: missing; give a seed in 0..{MAX_SEED}")
+    class_idx = _integer(query, "class", 0, max(c_dim - 1, 0), None)
+    if c_dim and class_idx is None:
+        raise SettingsError(f"class: missing; this network is conditional, choose a class in 0..{c_dim - 1}")
+    if not c_dim and class_idx is not None:
+        raise SettingsError("class: this network is unconditional (no class labels); leave class out")
+    noise_mode = query.get("noise", "const")
+    if noise_mode not in NOISE_MODES:
+        raise SettingsError(f"noise: {noise_mode!r} is not a noise mode; use one of {', '.join(NOISE_MODES)}")
+    mix_seed = _integer(query, "mix_seed", 0, MAX_SEED, None)
+    mix_styles = query.get("mix_styles", "").strip()
+    if mix_styles and mix_seed is None:
+        raise SettingsError("mix_styles: needs mix_seed, the seed whose styles are mixed in")
+    return GanSettings(
+        seed=_integer(query, "seed", 0, MAX_SEED, 0),
+        truncation_psi=_number(query, "psi", -MAX_STRENGTH, MAX_STRENGTH, 1.0),
+        truncation_cutoff=_integer(query, "cutoff", 0, num_ws, None),
+        class_idx=class_idx,
+        noise_mode=noise_mode,
+        mix_seed=mix_seed if mix_styles else None,
+        mix_styles=mix_styles,
+        strengths=tuple(_number(query, name, -MAX_STRENGTH, MAX_STRENGTH, 0.0) for name in strength_names),
+    )
+
+
+def parse_swap_settings(query: Mapping[str, str], num_images: int) -> SwapSettings:
+    """Check a swap request: both image ids name images the explorer holds, alpha lies in [0, 1]."""
+    _reject_unknown(query, {"structure", "texture", "alpha"})
+    if num_images == 0:
+        raise SettingsError("no images yet: upload a structure and a texture image")
+    for name in ("structure", "texture"):
+        if name not in query:
+            raise SettingsError(f"{name}: missing; give an image id in 0..{num_images - 1}")
+    return SwapSettings(
+        structure=_integer(query, "structure", 0, num_images - 1, 0),
+        texture=_integer(query, "texture", 0, num_images - 1, 0),
+        alpha=_number(query, "alpha", 0.0, 1.0, 1.0),
+    )

@@ -1,0 +1,133 @@
+"use strict";
+// The GAN view: controls -> query string -> rendered image, layer table and equivalent command.
+
+let info = null;
+const renderer = new Renderer($("image"));
+
+function currentQuery() {
+  const q = new URLSearchParams();
+  q.set("seed", $("seed").value.trim());
+  q.set("psi", $("psi").value);
+  if ($("cutoff").value.trim() !== "") q.set("cutoff", $("cutoff").value.trim());
+  if (info.c_dim) q.set("class", $("class").value);
+  q.set("noise", $("noise").value);
+  if ($("mix-on").checked) {
+    q.set("mix_seed", $("mix-seed").value.trim());
+    q.set("mix_styles", $("mix-styles").value.trim());
+  }
+  info.directions.forEach((_, i) => {
+    const value = $(`d${i}`).value;
+    if (Number(value) !== 0) q.set(`d${i}`, value);
+  });
+  return q.toString();
+}
+
+function update() {
+  const query = currentQuery();
+  history.replaceState(null, "", "#" + query);
+  $("psi-value").textContent = $("psi").value;
+  info.directions.forEach((_, i) => { $(`d${i}-value`).textContent = $(`d${i}`).value; });
+  $("download-png").href = "/api/image.png?" + query;
+  $("download-w").href = "/api/w.npz?" + query;
+  renderer.request(query);
+  describe(query);
+}
+
+async function describe(query) {
+  const response = await fetch("/api/describe?" + query);
+  if (!response.ok || query !== currentQuery()) return;  // the render request shows the error
+  const found = await response.json();
+  $("command").textContent = found.commands.join("\n");
+  $("command-hint").textContent = found.needs_w_file
+    ? `Mixing or several directions: download the w as ${found.w_file} first.`
+    : "";
+  const rows = found.layers.map((layer) => {
+    const row = document.createElement("tr");
+    if (layer.mixed) row.className = "mixed";
+    const flags = [layer.truncated ? "truncated" : "", layer.moved ? "moved" : ""].filter(Boolean).join(", ");
+    for (const text of [layer.index, layer.layers.join(", "), layer.seed, flags]) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.appendChild(cell);
+    }
+    return row;
+  });
+  $("layers").tBodies[0].replaceChildren(...rows);
+}
+
+function addOptions(select, values) {
+  select.replaceChildren(...values.map((value) => new Option(value, value)));
+}
+
+function buildDirections() {
+  $("directions-hint").textContent = info.directions.length
+    ? `Top ${info.directions.length} directions, acting on ws ${info.direction_layers}.`
+    : "No directions (--top-k 0).";
+  const rows = info.directions.map((d, i) => {
+    const row = document.createElement("div");
+    row.className = "direction";
+    const label = document.createElement("span");
+    label.textContent = `#${i} (eig ${d.eigenvalue.toFixed(2)})`;
+    const slider = Object.assign(document.createElement("input"),
+      { type: "range", id: `d${i}`, min: "-10", max: "10", step: "0.1", value: "0" });
+    const value = Object.assign(document.createElement("output"), { id: `d${i}-value`, textContent: "0" });
+    row.append(label, slider, value);
+    return row;
+  });
+  $("directions").replaceChildren(...rows);
+}
+
+function restore(hash) {
+  const q = new URLSearchParams(hash.replace(/^#/, ""));
+  const fields = { seed: "seed", psi: "psi", cutoff: "cutoff", class: "class", noise: "noise",
+                   mix_seed: "mix-seed", mix_styles: "mix-styles" };
+  for (const [name, id] of Object.entries(fields)) if (q.has(name)) $(id).value = q.get(name);
+  $("mix-on").checked = q.has("mix_seed");
+  info.directions.forEach((_, i) => { if (q.has(`d${i}`)) $(`d${i}`).value = q.get(`d${i}`); });
+}
+
+function stepSeed(delta) {
+  const seed = Math.min(info.max_seed, Math.max(0, (parseInt($("seed").value, 10) || 0) + delta));
+  $("seed").value = String(seed);
+  update();
+}
+
+async function start() {
+  try {
+    info = await getJSON("/api/info");
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  $("network").textContent = `${info.resolution}x${info.resolution}, ${info.num_ws} ws` +
+    (info.c_dim ? `, ${info.c_dim} classes` : "");
+  $("seed").max = String(info.max_seed);
+  $("cutoff").max = String(info.num_ws);
+  addOptions($("noise"), info.noise_modes);
+  if (info.c_dim) {
+    addOptions($("class"), [...Array(info.c_dim).keys()]);
+    $("class-label").hidden = false;
+  }
+  $("mix-styles").value = info.default_mix_styles;
+  $("mix-presets").replaceChildren(...Object.entries(info.mix_presets).map(([name, ws]) => {
+    const button = Object.assign(document.createElement("button"), { type: "button", textContent: name, title: `ws ${ws}` });
+    button.addEventListener("click", () => { $("mix-styles").value = name; $("mix-on").checked = true; update(); });
+    return button;
+  }));
+  buildDirections();
+  restore(location.hash);
+  document.querySelectorAll(".controls input, .controls select").forEach((el) => el.addEventListener("input", update));
+  $("seed-prev").addEventListener("click", () => stepSeed(-1));
+  $("seed-next").addEventListener("click", () => stepSeed(1));
+  $("seed-random").addEventListener("click", () => {
+    $("seed").value = String(Math.floor(Math.random() * (info.max_seed + 1)));
+    update();
+  });
+  $("directions-reset").addEventListener("click", () => {
+    info.directions.forEach((_, i) => { $(`d${i}`).value = "0"; });
+    update();
+  });
+  update();
+}
+
+start();

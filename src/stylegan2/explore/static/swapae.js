@@ -1,0 +1,74 @@
+"use strict";
+// The Swapping Autoencoder view: pick or upload a structure and a texture image, move alpha, see the swap.
+
+const renderer = new Renderer($("image"));
+
+function currentQuery() {
+  const q = new URLSearchParams();
+  q.set("structure", $("structure").value);
+  q.set("texture", $("texture").value);
+  q.set("alpha", $("alpha").value);
+  return q.toString();
+}
+
+function update() {
+  $("alpha-value").textContent = $("alpha").value;
+  if ($("structure").value === "" || $("texture").value === "") {
+    showError("Upload a structure image and a texture image (or start with --images DIR to pick from a folder).");
+    document.body.dataset.state = "idle";
+    return;
+  }
+  $("structure-image").src = `/api/swapae/image/${$("structure").value}`;
+  $("texture-image").src = `/api/swapae/image/${$("texture").value}`;
+  const query = currentQuery();
+  $("download-png").href = "/api/image.png?" + query;
+  renderer.request(query);
+}
+
+function fillImages(names) {
+  for (const id of ["structure", "texture"]) {
+    const select = $(id);
+    const keep = select.value;
+    select.replaceChildren(...names.map((name, i) => new Option(`${i}: ${name}`, String(i))));
+    if (keep !== "" && Number(keep) < names.length) select.value = keep;
+  }
+}
+
+async function upload(input, target) {
+  const file = input.files[0];
+  if (!file) return;
+  const form = new FormData();
+  form.append("image", file);
+  const response = await fetch("/api/swapae/upload", { method: "POST", body: form });
+  input.value = "";
+  if (!response.ok) {
+    showError(await errorText(response));
+    return;
+  }
+  const added = await response.json();
+  fillImages((await getJSON("/api/info")).images);
+  $(target).value = String(added.id);
+  if ($("structure").value === "" || $("texture").value === "") {
+    for (const id of ["structure", "texture"]) if ($(id).value === "") $(id).value = String(added.id);
+  }
+  update();
+}
+
+async function start() {
+  let info;
+  try {
+    info = await getJSON("/api/info");
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  $("network").textContent = `Swapping Autoencoder, ${info.resolution}x${info.resolution}`;
+  fillImages(info.images);
+  if (info.images.length > 1) $("texture").value = "1";
+  for (const id of ["structure", "texture", "alpha"]) $(id).addEventListener("input", update);
+  $("structure-upload").addEventListener("change", () => upload($("structure-upload"), "structure"));
+  $("texture-upload").addEventListener("change", () => upload($("texture-upload"), "texture"));
+  update();
+}
+
+start();

@@ -1,0 +1,147 @@
+"""The GAN view's rendering: each image equals what its shown `stylegan2 generate` command writes."""
+
+import io
+import shlex
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+from click.testing import CliRunner
+
+from stylegan2.cli import main
+from stylegan2.explore import GanExplorer, SettingsError, open_explorer
+from stylegan2.explore.gan import W_FILE
+from stylegan2.tools import seed_ws
+
+
+def read_png(path) -> np.ndarray:
+    with PIL.Image.open(path) as image:
+        return np.asarray(image)
+
+
+def run_commands(commands: list[str], cwd: Path, net_path: Path) -> Path:
+    """Run the explorer's commands as a user would in `cwd`; returns the folder `generate` wrote to."""
+    out = cwd / "out"
+    for command in commands:
+        args = shlex.split(command)
+        assert args[0] == "stylegan2"
+        args = args[1:] + (["--outdir", str(out)] if args[1] == "generate" else []) + ["--device", "cpu"]
+        result = CliRunner().invoke(main, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture
+def explorer(gan_file) -> GanExplorer:
+    return open_explorer(gan_file, "cpu", top_k=4)
+
+
+def render(explorer: GanExplorer, **query: str) -> np.ndarray:
+    return explorer.render(explorer.parse(query))
+
+
+def test_directions_are_computed_on_load_strongest_first(explorer):
+    info = explorer.info()
+    eigenvalues = [d["eigenvalue"] for d in info["directions"]]
+    assert len(eigenvalues) == 4 and eigenvalues == sorted(eigenvalues, reverse=True)
+    assert info["num_ws"] == 6 and info["resolution"] == 16 and info["c_dim"] == 0
+    assert info["mix_presets"] == {"all": "0-5", "coarse": "0-3", "middle": "4-5"}  # no 'fine' below 64 px
+
+
+@pytest.mark.parametrize("query", [
+    {"seed": "7"},
+    {"seed": "7", "psi": "0.7", "cutoff": "2"},
+    {"seed": "3", "psi": "0.5", "noise": "random"},
+    {"seed": "3", "noise": "none", "d1": "2.5"},
+    {"seed": "11", "psi": "0.8", "mix_seed": "4", "mix_styles": "coarse"},
+    {"seed": "11", "d0": "-1.5", "d2": "3", "noise": "random"},
+], ids=["seed", "truncation", "random-noise", "one-direction", "mixing", "two-directions"])
+def test_the_image_equals_what_its_generate_command_writes(explorer, gan_file, tmp_path, monkeypatch, query):
+    settings = explorer.parse(query)
+    image = explorer.render(settings)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / W_FILE).write_bytes(explorer.w_npz(settings))  # the page's "Download w"
+    out = run_commands(explorer.commands(settings), tmp_path, gan_file)
+    written = sorted(out.glob("*.png"))
+    assert len(written) == 1
+    np.testing.assert_array_equal(read_png(written[0]), image)
+
+
+def test_plain_settings_give_a_seed_command_and_mixing_a_w_file(explorer, gan_file):
+    net = str(gan_file)
+    assert explorer.commands(explorer.parse({"seed": "7", "psi": "0.7"})) == [
+        f"stylegan2 generate --network {net} --seeds 7 --trunc 0.7"]
+    assert explorer.commands(explorer.parse({"seed": "7", "mix_seed": "1", "mix_styles": "0-2"})) == [
+        f"stylegan2 generate --network {net} --projected-w {W_FILE}"]
+
+
+def test_mixing_copies_the_second_seeds_ws_on_the_chosen_layers_only(explorer):
+    G = explorer.G
+    settings = explorer.parse({"seed": "5", "psi": "0.6", "mix_seed": "9", "mix_styles": "middle"})
+    ws = explorer.ws(settings)
+    first, second = seed_ws(G, 5, 0.6), seed_ws(G, 9, 0.6)
+    torch.testing.assert_close(ws[:, :4], first[:, :4], rtol=0, atol=0)
+    torch.testing.assert_close(ws[:, 4:], second[:, 4:], rtol=0, atol=0)
+    sources = [layer["seed"] for layer in explorer.layers(settings)]
+    assert sources == [5, 5, 5, 5, 9, 9]
+
+
+def test_direction_strengths_add_up_along_orthonormal_directions(explorer):
+    d = torch.from_numpy(explorer.directions.directions)
+    ws = explorer.ws(explorer.parse({"seed": "2", "d0": "2", "d3": "-1"}))
+    base = explorer.ws(explorer.parse({"seed": "2"}))
+    torch.testing.assert_close(ws - base, (2 * d[0] - d[3]).expand_as(ws), rtol=0, atol=1e-5)
+
+
+def test_moving_seed_psi_or_a_direction_changes_the_image(explorer):
+    base = render(explorer, seed="0")
+    for change in ({"seed": "1"}, {"psi": "0.5"}, {"d0": "2"}):
+        assert not np.array_equal(render(explorer, **{"seed": "0", **change}), base), change
+
+
+def test_the_layer_view_marks_truncated_and_moved_ws(explorer):
+    layers = explorer.layers(explorer.parse({"seed": "0", "psi": "0.5", "cutoff": "2", "d0": "1"}))
+    assert [layer["truncated"] for layer in layers] == [True, True, False, False, False, False]
+    assert all(layer["moved"] for layer in layers)  # SeFa over all layers moves every w
+    assert layers[0]["layers"] == ["b4.conv1"] and layers[1]["layers"] == ["b4.torgb", "b8.conv0"]
+
+
+def test_a_directions_file_is_used_and_named_in_the_command(gan_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_commands([f"stylegan2 directions --network {gan_file} --layers coarse --strips 0 --outdir dirs"], tmp_path, gan_file)
+    explorer = open_explorer(gan_file, "cpu", directions="dirs/directions.npz", top_k=2)
+    settings = explorer.parse({"seed": "4", "d1": "-2"})
+    commands = explorer.commands(settings)
+    assert commands == [f"stylegan2 generate --network {gan_file} --seeds 4 --direction dirs/directions.npz --index 1 --strength -2.0"]
+    out = run_commands(commands, tmp_path, gan_file)
+    np.testing.assert_array_equal(read_png(next(out.glob("*.png"))), explorer.render(settings))
+    assert [layer["moved"] for layer in explorer.layers(settings)] == [True] * 4 + [False] * 2
+
+
+def test_conditional_networks_need_a_class_in_range(cond_gan_file, tmp_path, monkeypatch):
+    explorer = open_explorer(cond_gan_file, "cpu", top_k=2)
+    with pytest.raises(SettingsError, match=r"class: missing; this network is conditional, choose a class in 0..3"):
+        explorer.parse({"seed": "1"})
+    with pytest.raises(SettingsError, match=r"class: 4 is out of range; use 0..3"):
+        explorer.parse({"seed": "1", "class": "4"})
+    settings = explorer.parse({"seed": "1", "class": "2", "d0": "1.5"})
+    assert not np.array_equal(explorer.render(settings), render(explorer, seed="1", **{"class": "1", "d0": "1.5"}))
+    monkeypatch.chdir(tmp_path)
+    out = run_commands(explorer.commands(settings), tmp_path, cond_gan_file)
+    np.testing.assert_array_equal(read_png(next(out.glob("*.png"))), explorer.render(settings))
+
+
+def test_the_w_download_is_what_generate_projected_w_reads(explorer):
+    settings = explorer.parse({"seed": "3", "mix_seed": "8", "mix_styles": "0-1"})
+    with np.load(io.BytesIO(explorer.w_npz(settings)), allow_pickle=False) as npz:
+        assert list(npz) == ["w"] and npz["w"].dtype == np.float32
+        np.testing.assert_array_equal(npz["w"], explorer.ws(settings).numpy())
+
+
+def test_bad_mix_styles_name_the_parameter(explorer):
+    with pytest.raises(SettingsError, match=r"mix_styles: 6 is out of range; this network has ws 0..5"):
+        explorer.parse({"seed": "1", "mix_seed": "2", "mix_styles": "0-9"})
+    with pytest.raises(SettingsError, match="mix_styles: needs mix_seed"):
+        explorer.parse({"seed": "1", "mix_styles": "0-2"})
