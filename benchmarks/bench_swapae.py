@@ -88,7 +88,7 @@ def as_tensor(samples: list[ShapeSample]) -> torch.Tensor:
 def evaluate(network: Path, pairs: int, eval_seed: int, device: str | None) -> tuple[dict[str, float], np.ndarray]:
     """Mean scores over the pairs, plus uint8 [6, 6, H, W, C] swaps of the first 6 structures x 6 textures for the grid."""
     from stylegan2.swapae.tools import decode_codes, encode_images, load_swapae, reconstruct_images, swap_images
-    from stylegan2.tools.files import to_uint8
+    from stylegan2.utils.image import to_uint8_nhwc as to_uint8
 
     E, G = load_swapae(network, device)
     resolution = E.init_kwargs["img_resolution"]
@@ -188,13 +188,13 @@ def main() -> None:
     swaps = scores["iou_structure"] > scores["iou_texture"] and scores["dist_texture"] < scores["dist_structure"]
     print(f"  swaps structure and texture: {'yes' if swaps else 'no'}")
     if args.grid is not None:
-        from stylegan2.tools.files import save_image
         from stylegan2.tools.mix import style_mix_grid
+        from stylegan2.utils.image import save_image
 
         n, resolution = cells.shape[0], cells.shape[2]
         rows, cols = (np.stack([s.image.transpose(1, 2, 0) for s in shape_images(start, n, resolution, args.eval_seed)])
                       for start in (0, args.pairs))
-        save_image(args.grid, style_mix_grid(rows, cols, cells))
+        save_image(style_mix_grid(rows, cols, cells), args.grid)
         print(f"wrote {args.grid}")
 
 

@@ -30,7 +30,7 @@ from stylegan2.data.shapes import ShapeSample
 from stylegan2.swapae.config import resolve_swapae_options
 from stylegan2.swapae.loss import SwapAELoss
 from stylegan2.swapae.training import build_swapae_networks
-from stylegan2.tools.files import to_uint8
+from stylegan2.utils.image import to_uint8_nhwc as to_uint8
 
 RESOLUTION = 32
 EVAL_IMAGES = 256

@@ -23,7 +23,8 @@ from stylegan2.swapae.tools import (
     swap_images,
 )
 from stylegan2.tools import ToolError
-from stylegan2.tools.files import OutputExistsError, to_uint8
+from stylegan2.tools.files import OutputExistsError
+from stylegan2.utils.image import to_uint8_nhwc
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -61,7 +62,7 @@ def test_swap_writes_a_grid_with_inputs_on_the_borders_and_every_pair(swapae_sna
     E, G = load_swapae(swapae_snapshot, "cpu")
     structure, _ = encode_images(E, read_images(shape_files[1:2], E, "x"))
     _, texture = encode_images(E, read_images(shape_files[3:4], E, "x"))
-    expected = to_uint8(decode_codes(G, structure, texture))[0]  # G(structure of s1, texture of t1)
+    expected = to_uint8_nhwc(decode_codes(G, structure, texture))[0]  # G(structure of s1, texture of t1)
     assert np.abs(png(paths[5]).astype(int) - expected.astype(int)).max() <= 1
 
 
@@ -87,7 +88,7 @@ def test_encode_then_decode_equals_direct_reconstruction(swapae_snapshot, shape_
     paths = decode(swapae_snapshot, codes, tmp_path / "decoded", device="cpu")
     assert [p.name for p in paths] == [f"decoded{i:04d}.png" for i in range(5)]
     E, G = load_swapae(swapae_snapshot, "cpu")
-    direct = to_uint8(reconstruct_images(E, G, read_images(shape_files, E, "x")))
+    direct = to_uint8_nhwc(reconstruct_images(E, G, read_images(shape_files, E, "x")))
     for path, image in zip(paths, direct):
         np.testing.assert_array_equal(png(path), image)
 
@@ -98,7 +99,7 @@ def test_decode_with_textures_from_other_codes(swapae_snapshot, shape_files, tmp
     three = encode(swapae_snapshot, shape_files[2:], tmp_path / "three.npz", device="cpu")
     paths = decode(swapae_snapshot, codes, tmp_path / "out", texture_from=one, device="cpu")
     E, G = load_swapae(swapae_snapshot, "cpu")
-    swapped = to_uint8(swap_images(E, G, read_images(shape_files[:2], E, "x"), read_images(shape_files[4:], E, "x"))[:, 0])
+    swapped = to_uint8_nhwc(swap_images(E, G, read_images(shape_files[:2], E, "x"), read_images(shape_files[4:], E, "x"))[:, 0])
     for path, image in zip(paths, swapped):
         assert np.abs(png(path).astype(int) - image.astype(int)).max() <= 1
     with pytest.raises(ToolError, match="holds 3 texture codes but --codes .* holds 2 structures"):

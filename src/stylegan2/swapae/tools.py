@@ -16,8 +16,9 @@ import torch.nn.functional as F
 from ..io import load_network
 from ..models import SwapEncoder, SwapGenerator
 from ..tools.common import ToolError, network_device, resolve_device
-from ..tools.files import check_outputs, load_target_image, read_npz, save_image, save_npz, to_uint8
+from ..tools.files import check_outputs, load_target_image, read_npz, save_npz
 from ..tools.mix import style_mix_grid
+from ..utils.image import save_image, to_uint8_nhwc
 
 SWAP_GRID_FILE = "swap_grid.png"
 Paths = Sequence[str | os.PathLike]
@@ -125,11 +126,11 @@ def swap(
     structures = read_images(structure, E, "--structure")
     textures = read_images(texture, E, "--texture")
     swapped = swap_images(E, G, structures, textures, alpha)  # [S, T, C, H, W]
-    cells = to_uint8(swapped.flatten(0, 1))  # [S * T, H, W, C]
+    cells = to_uint8_nhwc(swapped.flatten(0, 1))  # [S * T, H, W, C]
     cells = cells.reshape(*swapped.shape[:2], *cells.shape[1:])
-    save_image(paths[0], style_mix_grid(to_uint8(structures), to_uint8(textures), cells))
+    save_image(style_mix_grid(to_uint8_nhwc(structures), to_uint8_nhwc(textures), cells), paths[0])
     for path, image in zip(paths[1:], cells.reshape(-1, *cells.shape[2:])):
-        save_image(path, image)
+        save_image(image, path)
     return paths
 
 
@@ -195,6 +196,6 @@ def decode(
     outdir = Path(outdir)
     paths = [outdir / f"decoded{i:04d}.png" for i in range(len(structure))]
     check_outputs(paths, force)
-    for path, image in zip(paths, to_uint8(decode_codes(G, structure, texture))):
-        save_image(path, image)
+    for path, image in zip(paths, to_uint8_nhwc(decode_codes(G, structure, texture))):
+        save_image(image, path)
     return paths

@@ -18,13 +18,12 @@ from torch import nn
 
 from ..data import ImageDataset, open_dataset
 from ..models import CooccurrenceDiscriminator, Discriminator, SwapEncoder, SwapGenerator
-from ..tools.files import image_grid, to_uint8
 from ..tools.mix import style_mix_grid
 from ..training.distributed import broadcast_
 from ..training.loop import Phase, run_phase
 from ..training.session import LoopHooks, TrainingError, TrainingSession, start_process
 from ..training.snapshot import ResumeState, read_resume_state
-from ..utils.image import save_image
+from ..utils.image import image_grid, save_image, to_uint8_nhwc
 from .config import SwapAEOptions, network_widths, validate_swapae_options
 from .loss import SwapAELoss
 from .tools import reconstruct_images, swap_images
@@ -94,17 +93,17 @@ class GridImages:
         self.reals, self.structures, self.textures = images.split([cols * rows, n, n])
 
     def save_reals(self, path: Path) -> None:
-        save_image(image_grid(to_uint8(self.reals), *self.grid), path)
+        save_image(image_grid(to_uint8_nhwc(self.reals), *self.grid), path)
 
     def save_outputs(self, E: SwapEncoder, G: SwapGenerator, run_dir: Path, label: str) -> None:
         """reconstructions<label>.png (laid out as reals.png) and swaps<label>.png (structures in rows, textures in columns)."""
         with torch.random.fork_rng(devices=[]):  # the grids must not move the training RNG (exact resume)
             rec = reconstruct_images(E, G, self.reals, batch=self.batch)
             swapped = swap_images(E, G, self.structures, self.textures, batch=self.batch)  # [S, T, C, H, W]
-        save_image(image_grid(to_uint8(rec), *self.grid), run_dir / f"reconstructions{label}.png")
-        mixed = to_uint8(swapped.flatten(0, 1))  # [S * T, H, W, C]
+        save_image(image_grid(to_uint8_nhwc(rec), *self.grid), run_dir / f"reconstructions{label}.png")
+        mixed = to_uint8_nhwc(swapped.flatten(0, 1))  # [S * T, H, W, C]
         mixed = mixed.reshape(*swapped.shape[:2], *mixed.shape[1:])
-        save_image(style_mix_grid(to_uint8(self.structures), to_uint8(self.textures), mixed), run_dir / f"swaps{label}.png")
+        save_image(style_mix_grid(to_uint8_nhwc(self.structures), to_uint8_nhwc(self.textures), mixed), run_dir / f"swaps{label}.png")
 
 
 def train_swapae(

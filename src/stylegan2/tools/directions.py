@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 from ..models import Generator
+from ..utils.image import image_grid, save_image
 from .common import Network, ToolError, check_inputs, check_noise_mode, load_generator, parse_seeds, seed_ws
-from .files import check_outputs, image_grid, save_image
+from .files import check_outputs
 from .generate import synthesize
 from .sefa import Directions, factorize, save_directions
 
@@ -72,5 +73,5 @@ def find_directions(
     written = [save_directions(paths[0], found)]
     for i, path in enumerate(paths[1:]):
         strip = direction_strip(G, found, i, seeds, strength, steps, truncation_psi, class_idx, noise_mode)
-        written.append(save_image(path, strip))
+        written.append(save_image(strip, path))
     return written

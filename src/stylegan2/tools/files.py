@@ -1,4 +1,7 @@
-"""Images and videos in and out: uint8 conversion, grids, safe writes, video encoding, target images."""
+"""Tool outputs and inputs: refusing to overwrite, atomic writes, .npz files, video encoding, target images.
+
+Image conversion, grids and PNG writing are in `stylegan2.utils.image`.
+"""
 
 from __future__ import annotations
 
@@ -10,43 +13,18 @@ from typing import Callable, Sequence
 
 import numpy as np
 import PIL.Image
-import torch
 from PIL import GifImagePlugin
 
 from ..utils.files import atomic_path
-from ..utils.image import to_uint8 as quantize
+from ..utils.image import PIL_MODES, to_pil
 from .common import ToolError
 
-PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 VIDEO_FORMATS = ("auto", "mp4", "gif")
 VIDEO_EXTRA_HINT = "MP4 needs imageio and imageio-ffmpeg: pip install 'stylegan2[video]'"
 
 
 class OutputExistsError(FileExistsError):
     """An output file is already there and --force was not given."""
-
-
-def to_uint8(img: torch.Tensor) -> np.ndarray:
-    """Synthesis output [N, C, H, W] in about [-1, 1] -> uint8 [N, H, W, C], NVIDIA's rounding."""
-    return quantize(img).permute(0, 2, 3, 1).cpu().numpy()
-
-
-def to_pil(image: np.ndarray) -> PIL.Image.Image:
-    """uint8 [H, W, C] -> PIL image; one channel is saved as grayscale 'L'."""
-    channels = image.shape[2]
-    if channels not in PIL_MODES:
-        raise ToolError(f"cannot save images with {channels} channels (supported: 1, 3, 4)")
-    return PIL.Image.fromarray(image[:, :, 0] if channels == 1 else image, PIL_MODES[channels])
-
-
-def image_grid(images: np.ndarray, cols: int, rows: int) -> np.ndarray:
-    """uint8 [N, H, W, C] -> [rows * H, cols * W, C], filled row by row; empty cells stay black."""
-    n, h, w, c = images.shape
-    if n > cols * rows:
-        raise ToolError(f"--grid {cols}x{rows} has {cols * rows} cells but there are {n} images; enlarge the grid")
-    cells = np.zeros([rows * cols, h, w, c], dtype=np.uint8)
-    cells[:n] = images
-    return cells.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
 
 
 def check_outputs(paths: Sequence[Path], force: bool) -> None:
@@ -67,12 +45,6 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     with atomic_path(path) as tmp:
         write(tmp)
     return path
-
-
-def save_image(path: Path, image: np.ndarray) -> Path:
-    """Save uint8 [H, W, C] as PNG atomically."""
-    pil = to_pil(image)
-    return write_atomically(path, lambda tmp: pil.save(tmp, format="PNG"))
 
 
 def save_npz(path: Path, **arrays: np.ndarray) -> Path:

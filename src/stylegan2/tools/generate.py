@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..models import Generator
+from ..utils.image import image_grid, save_image, to_uint8_nhwc
 from .common import (
     Network,
     ToolError,
@@ -22,7 +23,7 @@ from .common import (
     seed_ws,
     seeded_noise,
 )
-from .files import check_outputs, image_grid, read_npz, save_image, to_uint8
+from .files import check_outputs, read_npz
 from .sefa import Directions, load_directions
 
 
@@ -30,7 +31,7 @@ from .sefa import Directions, load_directions
 def synthesize(G: Generator, ws: torch.Tensor, noise_mode: str = "const", noise_seed: int = 0) -> np.ndarray:
     """ws [N, num_ws, w_dim] -> uint8 images [N, H, W, C]; random noise is drawn from `noise_seed`."""
     with seeded_noise(noise_seed, network_device(G)):
-        return to_uint8(G.synthesis(ws.to(network_device(G)), noise_mode=check_noise_mode(noise_mode)))
+        return to_uint8_nhwc(G.synthesis(ws.to(network_device(G)), noise_mode=check_noise_mode(noise_mode)))
 
 
 @torch.no_grad()
@@ -125,5 +126,5 @@ def generate_images(
             ws = directions.move(ws, index, strength)
         images = np.concatenate([synthesize(G, w[None], noise_mode, noise_seed=i) for i, w in enumerate(ws)])
     if cols_rows is not None:
-        return [save_image(paths[0], image_grid(images, *cols_rows))]
-    return [save_image(path, image) for path, image in zip(paths, images)]
+        return [save_image(image_grid(images, *cols_rows), paths[0])]
+    return [save_image(image, path) for path, image in zip(paths, images)]

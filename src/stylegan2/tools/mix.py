@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 from ..models import Generator
+from ..utils.image import image_grid, save_image
 from .common import Network, check_inputs, check_noise_mode, load_generator, parse_seeds, seed_ws
-from .files import check_outputs, image_grid, save_image
+from .files import check_outputs
 from .generate import synthesize
 from .sefa import select_ws_indices
 
@@ -86,4 +87,4 @@ def style_mix(
     path = Path(outdir) / MIX_FILE
     check_outputs([path], force)
     row_images, col_images, mixed = style_mix_images(G, rows, cols, styles, truncation_psi, class_idx, noise_mode)
-    return save_image(path, style_mix_grid(row_images, col_images, mixed))
+    return save_image(style_mix_grid(row_images, col_images, mixed), path)

@@ -23,8 +23,9 @@ from tqdm import tqdm
 
 from ..metrics.detectors import VGG16_FILE_NAMES, default_cache_dir, load_vgg16
 from ..models import Generator
+from ..utils.image import save_image
 from .common import Network, ToolError, check_inputs, class_label, load_generator, network_device
-from .files import VideoWriter, check_outputs, load_target_image, save_image, save_npz, video_suffix
+from .files import VideoWriter, check_outputs, load_target_image, save_npz, video_suffix
 from .generate import synthesize
 
 LOSSES = ("auto", "lpips", "pixel")
@@ -258,8 +259,8 @@ def project_image(
     result = project(G, target_image, config=ProjectionConfig(num_steps=steps), w_plus=w_plus, seed=seed,
                      class_idx=class_idx, vgg=vgg_module, progress=progress)
 
-    save_image(paths[0], target_image)
-    save_image(paths[1], synthesize(G, result.w)[0])
+    save_image(target_image, paths[0])
+    save_image(synthesize(G, result.w)[0], paths[1])
     save_npz(paths[2], w=result.w.numpy())
     if video_path is not None:
         every = math.ceil(steps / MAX_VIDEO_FRAMES)

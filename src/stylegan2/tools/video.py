@@ -10,6 +10,7 @@ import torch
 from tqdm import tqdm
 
 from ..models import Generator
+from ..utils.image import image_grid
 from .common import (
     Network,
     ToolError,
@@ -23,7 +24,7 @@ from .common import (
     seed_latent,
     seed_ws,
 )
-from .files import VideoWriter, check_outputs, image_grid, video_suffix
+from .files import VideoWriter, check_outputs, video_suffix
 from .generate import synthesize
 
 SPACES = ("z", "w")

@@ -1,32 +1,62 @@
-"""Conversions between network outputs and 8-bit images, and image grids."""
+"""Network images to 8-bit pixels, grids and PNG files.
+
+Networks produce float tensors [N, C, H, W] in about [-1, 1]; PIL and video writers take uint8
+arrays [H, W, C]. Each function says in its name or signature which layout it takes:
+`to_uint8` keeps [N, C, H, W], `to_uint8_nhwc` turns it into [N, H, W, C] arrays; `make_grid`
+tiles [N, C, H, W], `image_grid` tiles [N, H, W, C]; `save_image` writes one [H, W, C] array.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import PIL.Image
 import torch
-from PIL import Image
 
 from .files import atomic_path
 
+PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+
 
 def to_uint8(img: torch.Tensor) -> torch.Tensor:
-    """Network images in [-1, 1] to uint8 [0, 255], exactly as the official tools quantize them."""
+    """Network images in [-1, 1] to uint8 [0, 255], same layout, exactly as the official tools quantize them."""
     return (img * 127.5 + 128).clamp(0, 255).to(torch.uint8)
 
 
+def to_uint8_nhwc(img: torch.Tensor) -> np.ndarray:
+    """Network images [N, C, H, W] in about [-1, 1] to a uint8 array [N, H, W, C] on the CPU."""
+    return to_uint8(img).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def image_grid(images: np.ndarray, cols: int, rows: int) -> np.ndarray:
+    """uint8 [N, H, W, C] -> [rows * H, cols * W, C], filled row by row; empty cells stay black."""
+    n, h, w, c = images.shape
+    if n > cols * rows:
+        raise ValueError(f"--grid {cols}x{rows} has {cols * rows} cells but there are {n} images; enlarge the grid")
+    cells = np.zeros([rows * cols, h, w, c], dtype=np.uint8)
+    cells[:n] = images
+    return cells.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
+
+
 def make_grid(images: np.ndarray, cols: int, rows: int) -> np.ndarray:
-    """uint8 images [N, C, H, W] (N <= cols * rows; missing cells are black) to one [H*rows, W*cols, C]."""
-    n, c, h, w = images.shape
-    canvas = np.zeros((rows * cols, c, h, w), dtype=np.uint8)
-    canvas[: min(n, rows * cols)] = images[: rows * cols]
-    canvas = canvas.reshape(rows, cols, c, h, w).transpose(0, 3, 1, 4, 2)  # [rows, H, cols, W, C]
-    return canvas.reshape(rows * h, cols * w, c)
+    """uint8 [N, C, H, W] -> [rows * H, cols * W, C]: the first cols * rows images, missing cells black."""
+    return image_grid(images[: cols * rows].transpose(0, 2, 3, 1), cols, rows)
 
 
-def save_image(array: np.ndarray, path: str | Path) -> None:
-    """Save an [H, W, C] uint8 array (C = 1 or 3) as PNG, atomically."""
-    image = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array, "L" if array.shape[2] == 1 else "RGB")
+def to_pil(image: np.ndarray) -> PIL.Image.Image:
+    """uint8 [H, W, C] -> PIL image; one channel becomes grayscale 'L', four 'RGBA'."""
+    channels = image.shape[2]
+    if channels not in PIL_MODES:
+        raise ValueError(f"cannot save images with {channels} channels (supported: 1, 3, 4)")
+    return PIL.Image.fromarray(image[:, :, 0] if channels == 1 else image, PIL_MODES[channels])
+
+
+def save_image(image: np.ndarray, path: str | Path) -> Path:
+    """Save a uint8 [H, W, C] array as PNG, atomically (written next to `path`, then renamed over it)."""
+    pil = to_pil(image)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG")
+        pil.save(tmp, format="PNG")
+    return path
