@@ -10,13 +10,12 @@ the patch statistics of an image.
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 
 from ..nn.layers import FullyConnectedLayer
 from .discriminator import DiscriminatorBlock
+from .init_kwargs import records_init_kwargs
 
 MAX_MLP_CHANNELS = 2048  # the paper's MLP width
 
@@ -29,6 +28,7 @@ class CooccurrenceDiscriminator(nn.Module):
     The defaults are the paper's for 256 px images: 128 px patches, 32 channels doubling to 384.
     """
 
+    @records_init_kwargs
     def __init__(
         self,
         *,
@@ -46,10 +46,6 @@ class CooccurrenceDiscriminator(nn.Module):
                 f"CooccurrenceDiscriminator: img_channels and channel_max must be >= 1, channel_base >= patch_size ({patch_size}) "
                 f"and mlp_channels >= 2; got {img_channels}, {channel_max}, {channel_base} and {mlp_channels}"
             )
-        self.init_kwargs = copy.deepcopy(dict(
-            img_channels=img_channels, patch_size=patch_size, channel_base=channel_base, channel_max=channel_max,
-            mlp_channels=mlp_channels,
-        ))
         self.img_channels = img_channels
         self.patch_size = patch_size
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any, Sequence
 
@@ -11,6 +10,7 @@ from torch import nn
 
 from ..nn.layers import Conv2dLayer, FullyConnectedLayer, MinibatchStdLayer
 from ..nn.upfirdn2d import downsample2d, setup_filter
+from .init_kwargs import records_init_kwargs
 from .mapping import MappingNetwork
 from .synthesis import compute_dtype, compute_memory_format
 
@@ -136,6 +136,7 @@ class DiscriminatorEpilogue(nn.Module):
 class Discriminator(nn.Module):
     """D(img, c) -> one logit per image, with NVIDIA StyleGAN2-ADA's arguments and weight names."""
 
+    @records_init_kwargs
     def __init__(
         self,
         c_dim: int,
@@ -157,11 +158,6 @@ class Discriminator(nn.Module):
         block_kwargs = dict(block_kwargs or {})
         mapping_kwargs = dict(mapping_kwargs or {})
         epilogue_kwargs = dict(epilogue_kwargs or {})
-        self.init_kwargs = copy.deepcopy(dict(
-            c_dim=c_dim, img_resolution=img_resolution, img_channels=img_channels, architecture=architecture,
-            channel_base=channel_base, channel_max=channel_max, num_fp16_res=num_fp16_res, conv_clamp=conv_clamp,
-            cmap_dim=cmap_dim, block_kwargs=block_kwargs, mapping_kwargs=mapping_kwargs, epilogue_kwargs=epilogue_kwargs,
-        ))
         self.c_dim = c_dim
         self.img_resolution = img_resolution
         self.img_resolution_log2 = int(math.log2(img_resolution))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import torch
 from torch import nn
 
+from .init_kwargs import records_init_kwargs
 from .mapping import MappingNetwork
 from .synthesis import SynthesisNetwork
 
@@ -18,6 +18,7 @@ class Generator(nn.Module):
     `init_kwargs` holds the constructor arguments, which is all our checkpoints need to rebuild it.
     """
 
+    @records_init_kwargs
     def __init__(
         self,
         z_dim: int,
@@ -31,10 +32,6 @@ class Generator(nn.Module):
         super().__init__()
         mapping_kwargs = dict(mapping_kwargs or {})
         synthesis_kwargs = dict(synthesis_kwargs or {})
-        self.init_kwargs = copy.deepcopy(dict(
-            z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
-            mapping_kwargs=mapping_kwargs, synthesis_kwargs=synthesis_kwargs,
-        ))
         self.z_dim = z_dim
         self.c_dim = c_dim
         self.w_dim = w_dim

@@ -10,7 +10,6 @@ DownToGlobalCode, ToGlobalCode).
 
 from __future__ import annotations
 
-import copy
 import math
 from collections import OrderedDict
 
@@ -20,6 +19,7 @@ from torch import nn
 
 from ..nn.layers import Conv2dLayer, FullyConnectedLayer
 from ..nn.reflect_conv import ReflectConv2dLayer
+from .init_kwargs import records_init_kwargs
 from .synthesis import compute_memory_format
 
 
@@ -47,6 +47,7 @@ class SwapEncoder(nn.Module):
     at the 16x16 structure code, then 1024 and 2048 in the texture branch.
     """
 
+    @records_init_kwargs
     def __init__(
         self,
         *,
@@ -68,10 +69,6 @@ class SwapEncoder(nn.Module):
                 f">= img_resolution ({img_resolution}); got {img_channels}, {spatial_code_ch}, {global_code_ch}, "
                 f"{channel_max} and {channel_base}"
             )
-        self.init_kwargs = copy.deepcopy(dict(
-            img_resolution=img_resolution, img_channels=img_channels, channel_base=channel_base, channel_max=channel_max,
-            num_downsampling_sp=sp, num_downsampling_gl=gl, spatial_code_ch=spatial_code_ch, global_code_ch=global_code_ch,
-        ))
         self.img_resolution = img_resolution
         self.img_channels = img_channels
         self.spatial_code_ch = spatial_code_ch

@@ -9,7 +9,6 @@ HeadResnetBlock{i}, UpsamplingResBlock{res}, ToRGB).
 
 from __future__ import annotations
 
-import copy
 import math
 
 import torch
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..nn.layers import Conv2dLayer, FullyConnectedLayer
+from .init_kwargs import records_init_kwargs
 from .synthesis import DEFAULT_FUSED_MODCONV, NOISE_MODES, SynthesisLayer, ToRGBLayer, compute_memory_format
 
 
@@ -56,6 +56,7 @@ class SwapGenerator(nn.Module):
     The defaults give the paper's 256 px generator (512 channels up to 64 px, then 256, 128).
     """
 
+    @records_init_kwargs
     def __init__(
         self,
         *,
@@ -83,11 +84,6 @@ class SwapGenerator(nn.Module):
                 f">= img_resolution ({img_resolution}); got {img_channels}, {spatial_code_ch}, {global_code_ch}, "
                 f"{channel_max} and {channel_base}"
             )
-        self.init_kwargs = copy.deepcopy(dict(
-            img_resolution=img_resolution, img_channels=img_channels, spatial_code_ch=spatial_code_ch,
-            global_code_ch=global_code_ch, num_upsampling=num_upsampling, channel_base=channel_base, channel_max=channel_max,
-            num_base_blocks=num_base_blocks, use_noise=use_noise,
-        ))
         self.img_resolution = img_resolution
         self.img_channels = img_channels
         self.spatial_code_ch = spatial_code_ch
