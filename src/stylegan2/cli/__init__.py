@@ -33,3 +33,7 @@ main.add_command(info_command)
 from stylegan2.cli.swapae import swapae_group  # noqa: E402
 
 main.add_command(swapae_group)
+
+from stylegan2.cli.explore import explore_command  # noqa: E402
+
+main.add_command(explore_command)

@@ -24,7 +24,7 @@ def decode_upload(data: bytes, name: str, resolution: int, channels: int) -> np.
                 raise SettingsError(f"{where}: {img.width}x{img.height} pixels is too large; "
                                     f"upload at most {MAX_UPLOAD_PIXELS:,} pixels")
             target = "L" if mode_channels(img.mode, where, drop_alpha=True) == 1 else "RGB"
-            array = np.asarray(img if img.mode == target else img.convert(target))
+            array = np.array(img if img.mode == target else img.convert(target))  # writable, for torch
     except (SettingsError, DatasetError):
         raise  # the size and mode checks name the upload already
     except DECODE_ERRORS as err:

@@ -1,0 +1,131 @@
+"""A real browser (headless Chromium via Playwright) drives the page served by `stylegan2 explore`.
+
+It moves the seed, psi and a direction slider, checks that the image changes each time, and that
+the image shown equals, pixel for pixel, what the page's `stylegan2 generate` command writes.
+"""
+
+import base64
+import io
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import pytest
+from click.testing import CliRunner
+
+from stylegan2.cli import main
+
+pytest.importorskip("flask", reason="the explorer's server needs Flask: pip install 'stylegan2[explore]'")
+sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs Playwright: pip install playwright")
+
+CHROMIUM = os.environ.get("STYLEGAN2_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:
+    pytest.skip("the browser test needs Chromium: apt-get install chromium (or set STYLEGAN2_CHROMIUM)",
+                allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def server(gan_file):
+    """`python -m stylegan2 explore` on a free port; yields the URL it prints."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stylegan2", "explore", "--network", str(gan_file), "--port", "0", "--device", "cpu",
+         "--top-k", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
+    line = process.stdout.readline()
+    if "http://" not in line:
+        process.kill()
+        pytest.fail(f"stylegan2 explore did not start: {line}{process.stdout.read()}")
+    yield line.split("open ", 1)[1].split()[0]
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(server)
+        wait_idle(page)
+        yield page
+        browser.close()
+
+
+def wait_idle(page) -> None:
+    page.wait_for_selector("body[data-state=idle]", timeout=30_000)
+
+
+def shown_image(page) -> np.ndarray:
+    """The exact bytes of the image on the page (not a screenshot, which the browser would scale)."""
+    data = page.evaluate("""async () => {
+        const bytes = new Uint8Array(await (await fetch(document.getElementById('image').src)).arrayBuffer());
+        return btoa(String.fromCharCode(...bytes));
+    }""")
+    with PIL.Image.open(io.BytesIO(base64.b64decode(data))) as image:
+        return np.asarray(image)
+
+
+def press(page, selector: str, key: str, times: int) -> None:
+    page.focus(selector)
+    for _ in range(times):
+        page.keyboard.press(key)
+    wait_idle(page)
+
+
+def generate_output(commands: str, workdir: Path) -> np.ndarray:
+    """Run the page's commands as a user would; the one PNG that `generate` writes."""
+    for command in commands.splitlines():
+        args = shlex.split(command)[1:]
+        if args[0] == "generate":
+            args += ["--outdir", str(workdir / "out")]
+        result = CliRunner().invoke(main, args + ["--device", "cpu"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    (path,) = (workdir / "out").glob("*.png")
+    with PIL.Image.open(path) as image:
+        return np.asarray(image)
+
+
+def test_moving_seed_psi_and_a_direction_changes_the_image_as_generate_would(page, tmp_path, monkeypatch):
+    start = shown_image(page)
+    assert start.shape == (16, 16, 3)
+
+    page.click("#seed-next")  # stepped: 0 -> 1
+    wait_idle(page)
+    page.fill("#seed", "5")  # typed
+    wait_idle(page)
+    seeded = shown_image(page)
+    assert not np.array_equal(seeded, start)
+
+    press(page, "#psi", "ArrowLeft", 6)  # 1 -> 0.7 in six steps, sent as fast as the keys come
+    assert page.input_value("#psi") == "0.7"
+    truncated = shown_image(page)
+    assert not np.array_equal(truncated, seeded)
+
+    press(page, "#d1", "ArrowRight", 15)  # direction 1: 0 -> 1.5
+    assert page.input_value("#d1") == "1.5"
+    moved = shown_image(page)
+    assert not np.array_equal(moved, truncated)
+
+    assert page.get_attribute("#image", "data-query") == "seed=5&psi=0.7&noise=const&d1=1.5"
+    page.wait_for_selector("#command:has-text('--strength 1.5')")
+    commands = page.text_content("#command")
+    assert "--seeds 5 --trunc 0.7 --direction explore-directions/directions.npz --index 1 --strength 1.5" in commands
+    monkeypatch.chdir(tmp_path)
+    np.testing.assert_array_equal(generate_output(commands, tmp_path), moved)
+
+
+def test_a_bad_seed_shows_the_servers_message_and_keeps_the_last_image(page):
+    before = shown_image(page)
+    page.fill("#seed", "99999999999")
+    wait_idle(page)
+    assert page.text_content("#error") == "seed: 99999999999 is out of range; use 0..4294967295"
+    np.testing.assert_array_equal(shown_image(page), before)
+    page.fill("#seed", "5")
+    wait_idle(page)
+    assert page.text_content("#error") == ""

@@ -1,0 +1,31 @@
+"""`stylegan2 explore`: its options, the one-line hint when Flask is missing, and clear errors for bad input."""
+
+import sys
+
+from click.testing import CliRunner
+
+from stylegan2.cli import main
+
+
+def test_help_lists_the_options():
+    result = CliRunner().invoke(main, ["explore", "--help"])
+    assert result.exit_code == 0
+    for option in ("--network", "--host", "--port", "--device", "--directions", "--top-k", "--images", "--max-upload-mb"):
+        assert option in result.output
+    assert "[default: 127.0.0.1]" in result.output
+
+
+def test_without_flask_the_command_says_what_to_install(gan_file, monkeypatch):
+    monkeypatch.setitem(sys.modules, "flask", None)  # import flask -> ModuleNotFoundError
+    monkeypatch.delitem(sys.modules, "stylegan2.explore.server", raising=False)
+    result = CliRunner().invoke(main, ["explore", "--network", str(gan_file)])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: stylegan2 explore needs Flask: pip install 'stylegan2[explore]'"
+
+
+def test_bad_inputs_are_one_line_errors(gan_file, tmp_path):
+    result = CliRunner().invoke(main, ["explore", "--network", str(tmp_path / "missing.pkl")])
+    assert result.exit_code == 1 and "missing.pkl: no such network file (--network)" in result.output
+    result = CliRunner().invoke(main, ["explore", "--network", str(gan_file), "--device", "cpu", "--layers", "0-9"])
+    assert result.exit_code == 1 and "--layers: 6 is out of range" in result.output
+    assert "Traceback" not in result.output

@@ -1,0 +1,50 @@
+"""LatestOnly: one render at a time; of the calls that wait meanwhile only the newest runs."""
+
+import threading
+import time
+
+import pytest
+
+from stylegan2.explore import LatestOnly, Superseded
+
+
+def test_calls_that_wait_behind_a_render_are_dropped_except_the_newest():
+    runner = LatestOnly()
+    release = threading.Event()
+    started = threading.Event()
+    ran: list[int] = []
+    outcome: dict[int, str] = {}
+
+    def first() -> None:
+        started.set()
+        release.wait(5)
+        ran.append(0)
+
+    def call(n: int, work) -> None:
+        try:
+            runner.run(work)
+            outcome[n] = "ran"
+        except Superseded:
+            outcome[n] = "superseded"
+
+    threads = [threading.Thread(target=call, args=(0, first))]
+    threads[0].start()
+    assert started.wait(5)
+    for n in (1, 2, 3):  # arrive while 0 renders, in this order
+        thread = threading.Thread(target=call, args=(n, lambda n=n: ran.append(n)))
+        thread.start()
+        threads.append(thread)
+        time.sleep(0.05)
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert ran == [0, 3]
+    assert outcome == {0: "ran", 1: "superseded", 2: "superseded", 3: "ran"}
+
+
+def test_a_call_on_an_idle_runner_runs_at_once_and_errors_pass_through():
+    runner = LatestOnly()
+    assert runner.run(lambda: 5) == 5
+    with pytest.raises(ZeroDivisionError):
+        runner.run(lambda: 1 / 0)
+    assert runner.run(lambda: 6) == 6  # a failed render leaves the runner free

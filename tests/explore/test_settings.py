@@ -1,0 +1,50 @@
+"""Request parameters are checked one by one, each error naming the parameter and what it accepts."""
+
+import pytest
+
+from stylegan2.explore.settings import SettingsError, parse_gan_settings, parse_swap_settings
+
+
+def parse(**query):
+    return parse_gan_settings(query, num_ws=6, c_dim=0, num_directions=2)
+
+
+def test_a_full_query_is_read_into_settings():
+    settings = parse(seed="42", psi="0.7", cutoff="3", noise="none", mix_seed="5", mix_styles="coarse", d1="-2.5")
+    assert (settings.seed, settings.truncation_psi, settings.truncation_cutoff, settings.noise_mode) == (42, 0.7, 3, "none")
+    assert (settings.mix_seed, settings.mix_styles, settings.strengths) == (5, "coarse", (0.0, -2.5))
+
+
+def test_a_second_seed_without_layers_mixes_nothing():
+    assert parse(seed="1", mix_seed="5").mix_seed is None
+
+
+@pytest.mark.parametrize("query, message", [
+    ({}, "seed: missing; give a seed in 0..4294967295"),
+    ({"seed": ""}, "seed: missing"),
+    ({"seed": "abc"}, "seed: 'abc' is not a whole number"),
+    ({"seed": "-1"}, "seed: -1 is out of range; use 0..4294967295"),
+    ({"seed": "4294967296"}, "seed: 4294967296 is out of range; use 0..4294967295"),
+    ({"seed": "1", "psi": "x"}, "psi: 'x' is not a number"),
+    ({"seed": "1", "psi": "nan"}, "psi: nan is out of range; use a number from -100 to 100"),
+    ({"seed": "1", "psi": "inf"}, "psi: inf is out of range"),
+    ({"seed": "1", "cutoff": "7"}, "cutoff: 7 is out of range; use 0..6"),
+    ({"seed": "1", "class": "0"}, "class: this network is unconditional"),
+    ({"seed": "1", "noise": "loud"}, "noise: 'loud' is not a noise mode; use one of const, random, none"),
+    ({"seed": "1", "d0": "1e9"}, "d0: 1e9 is out of range"),
+    ({"seed": "1", "d2": "1"}, "unknown parameter 'd2'"),
+    ({"seed": "1", "path": "/etc/passwd"}, "unknown parameter 'path'"),
+])
+def test_bad_parameters_are_refused_by_name(query, message):
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        parse(**query)
+
+
+def test_swap_settings_check_image_ids_and_alpha():
+    assert parse_swap_settings({"structure": "1", "texture": "0", "alpha": "0.25"}, 2).alpha == 0.25
+    with pytest.raises(SettingsError, match=r"texture: 2 is out of range; use 0\.\.1"):
+        parse_swap_settings({"structure": "0", "texture": "2"}, 2)
+    with pytest.raises(SettingsError, match="alpha: 1.5 is out of range; use a number from 0 to 1"):
+        parse_swap_settings({"structure": "0", "texture": "0", "alpha": "1.5"}, 1)
+    with pytest.raises(SettingsError, match="no images yet: upload a structure and a texture image"):
+        parse_swap_settings({"structure": "0", "texture": "0"}, 0)

@@ -1,0 +1,38 @@
+"""Uploads are decoded with the dataset tool's checks and brought to the network's size and channels."""
+
+import io
+
+import numpy as np
+import PIL.Image
+import pytest
+
+from stylegan2.explore.settings import SettingsError
+from stylegan2.explore.uploads import MAX_UPLOAD_PIXELS, decode_upload
+
+
+def test_an_image_of_the_right_size_is_kept_pixel_for_pixel(png_file):
+    data = png_file(16, 16)
+    np.testing.assert_array_equal(decode_upload(data, "a.png", 16, 3), np.asarray(PIL.Image.open(io.BytesIO(data))))
+
+
+def test_other_sizes_modes_and_alpha_are_converted(png_file):
+    assert decode_upload(png_file(40, 20), "wide.png", 16, 3).shape == (16, 16, 3)
+    gray = decode_upload(png_file(16, 16, "L"), "gray.png", 16, 3)
+    np.testing.assert_array_equal(gray[..., 0], gray[..., 2])
+    assert decode_upload(png_file(16, 16, "RGBA"), "alpha.png", 16, 3).shape == (16, 16, 3)
+    assert decode_upload(png_file(16, 16), "rgb.png", 16, 1).shape == (16, 16, 1)
+
+
+def test_files_that_are_not_images_are_refused_by_name(png_file):
+    with pytest.raises(SettingsError, match=r"upload 'notes.txt': cannot decode as an image .*; upload a PNG, JPEG or WebP"):
+        decode_upload(b"hello", "notes.txt", 16, 3)
+    with pytest.raises(SettingsError, match="upload 'cut.png': cannot decode as an image"):
+        decode_upload(png_file(64, 64)[:200], "cut.png", 16, 3)
+
+
+def test_huge_images_are_refused_from_the_header_before_decoding():
+    side = int(MAX_UPLOAD_PIXELS**0.5) + 1
+    buffer = io.BytesIO()
+    PIL.Image.new("L", (side, side)).save(buffer, format="PNG")  # tiny file, huge image
+    with pytest.raises(SettingsError, match=r"upload 'bomb.png': \d+x\d+ pixels is too large"):
+        decode_upload(buffer.getvalue(), "bomb.png", 16, 3)
