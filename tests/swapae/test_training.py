@@ -210,7 +210,6 @@ def test_overrides_and_distribution_of_the_batch():
     (dict(num_downsampling_gl=3), "--netE-num-downsampling-gl 3 halves the 4x4 structure code too often"),
     (dict(patch_size=12), "--patch-size must be a power of two"),
     (dict(lambda_patch=-1.0), "--lambda-patch must be >= 0"),
-    (dict(lambda_structure=-0.5), "--lambda-structure must be >= 0"),
     (dict(lambda_l2=-1.0), "--lambda-l2 must be >= 0"),
     (dict(cbase=16), "--cbase 16 is too small"),
 ])

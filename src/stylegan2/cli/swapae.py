@@ -58,8 +58,6 @@ def swapae_group() -> None:
 @click.option("--lambda-gan-rec", type=click.FloatRange(min=0), help="Weight of the GAN loss on reconstructions.  [default: 0.5]")
 @click.option("--lambda-gan-swap", type=click.FloatRange(min=0), help="Weight of the GAN loss on swapped images.  [default: 1]")
 @click.option("--lambda-patch", type=click.FloatRange(min=0), help="Weight of the patch co-occurrence GAN loss.  [default: 1]")
-@click.option("--lambda-structure", type=click.FloatRange(min=0),
-              help="Weight of the structure-invariance loss (recoloured images keep their structure code; ours, not the paper's).")
 @click.option("--lambda-l2", type=click.FloatRange(min=0),
               help="Weight of a squared-error reconstruction loss (ours, not the paper's; cpu preset 32, others 0).")
 @click.option("--recolor-structure/--no-recolor-structure", default=None,

@@ -33,7 +33,6 @@ class SwapAEPreset:
     patch_max_scale: float
     tick: float
     snap: int
-    lambda_structure: float = 0.0
     lambda_l2: float = 0.0
     recolor_structure: bool = False
 
@@ -107,7 +106,6 @@ class SwapAEOptions:
     num_patches: int = 4
     patch_min_scale: float = 1 / 2
     patch_max_scale: float = 1.0
-    lambda_structure: float = 0.0  # ours: recoloured images must keep their structure code (0 = off, as the paper)
     lambda_l2: float = 32.0  # ours: weight of a squared-error reconstruction term (0 = off, as the paper)
     recolor_structure: bool = True  # ours: structure codes from recoloured copies in training (off in the paper)
     # Resume and misc.
@@ -165,7 +163,7 @@ def validate_swapae_options(o: SwapAEOptions) -> None:
     for name in ("kimg", "tick", "lr"):
         if getattr(o, name) <= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(o, name)}")
-    weights = ("lambda_l1", "lambda_l2", "lambda_gan_rec", "lambda_gan_swap", "lambda_patch", "lambda_structure", "r1_gamma",
+    weights = ("lambda_l1", "lambda_l2", "lambda_gan_rec", "lambda_gan_swap", "lambda_patch", "r1_gamma",
                "patch_r1_gamma")
     for name in weights:
         if getattr(o, name) < 0:

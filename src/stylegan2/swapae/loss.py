@@ -55,9 +55,6 @@ class SwapAELoss:
     `lambda_gan_swap` on the non-saturating GAN losses of reconstructions and swaps against D,
     `lambda_patch` on the co-occurrence GAN loss of swaps against Dpatch; R1 weights `r1_gamma` (D)
     and `patch_r1_gamma` (Dpatch). A zero weight skips its term (and its discriminator's losses).
-    `lambda_structure` (ours, not the paper's; 0 turns it off) weighs a structure-invariance loss:
-    an image recoloured by ADA's colour transforms must get the same structure code, which keeps
-    colour out of the structure code, so it has to travel in the texture code.
     `recolor_structure` (ours) takes the structure codes of training images from recoloured copies
     and their texture codes from the originals, so that the colours of a reconstruction can only
     come from the texture code; `lambda_l2` (ours) weighs a squared-error reconstruction term, which
@@ -83,13 +80,11 @@ class SwapAELoss:
         patch_size: int | None = None,
         patch_min_scale: float = 1 / 8,
         patch_max_scale: float = 1 / 4,
-        lambda_structure: float = 0.0,
         lambda_l2: float = 0.0,
         recolor_structure: bool = False,
     ) -> None:
         weights = dict(lambda_l1=lambda_l1, lambda_l2=lambda_l2, lambda_gan_rec=lambda_gan_rec, lambda_gan_swap=lambda_gan_swap,
-                       lambda_patch=lambda_patch, r1_gamma=r1_gamma, patch_r1_gamma=patch_r1_gamma,
-                       lambda_structure=lambda_structure)
+                       lambda_patch=lambda_patch, r1_gamma=r1_gamma, patch_r1_gamma=patch_r1_gamma)
         negative = {k: v for k, v in weights.items() if v < 0}
         if negative:
             raise ValueError(f"SwapAELoss: loss weights must be >= 0, got {negative}")
@@ -113,7 +108,6 @@ class SwapAELoss:
         self.patch_size = patch_size
         self.patch_min_scale = patch_min_scale
         self.patch_max_scale = patch_max_scale
-        self.lambda_structure = lambda_structure
         self.lambda_l2 = lambda_l2
         self.recolor_structure = recolor_structure
         # Random brightness, contrast, luma flip, hue and saturation for every image (p = 1).
@@ -135,11 +129,6 @@ class SwapAELoss:
         images = self.G(torch.cat([structure, structure.roll(1, dims=0)]), torch.cat([texture, texture]))
         return images[:n], images[n:], structure
 
-    def structure_invariance(self, real_img: torch.Tensor, structure: torch.Tensor) -> torch.Tensor:
-        """Mean squared distance between the (unit, per position) structure codes of the images and of recoloured copies."""
-        recolored, _ = self.E(self.recolor(real_img))
-        return (recolored - structure).square().sum(dim=1).mean()
-
     def sample_patches(self, img: torch.Tensor) -> torch.Tensor:
         """Random crops of every image, [N, num_patches, C, patch_size, patch_size]."""
         return sample_patches(img, self.num_patches, self.patch_size, self.patch_min_scale, self.patch_max_scale)
@@ -160,7 +149,7 @@ class SwapAELoss:
     def _generator_step(self, real_img: torch.Tensor, gain: float) -> dict[str, torch.Tensor]:
         """E and G: reconstruct (L1), fool D with reconstructions and swaps, fool Dpatch with swaps."""
         with frozen(self.D, self.Dpatch):
-            rec, swapped, structure = self.run_EG(real_img)
+            rec, swapped, _ = self.run_EG(real_img)
             error = rec - real_img
             l1 = error.abs().mean()
             loss = self.lambda_l1 * l1
@@ -169,10 +158,6 @@ class SwapAELoss:
                 l2 = error.square().mean()
                 loss = loss + self.lambda_l2 * l2
                 stats["Loss/L2"] = l2.detach()
-            if self.lambda_structure > 0:
-                invariance = self.structure_invariance(real_img, structure)
-                loss = loss + self.lambda_structure * invariance
-                stats["Loss/structure_invariance"] = invariance.detach()
             if self.lambda_gan_rec > 0:
                 g_rec = F.softplus(-self.D(rec, None)).mean()  # -log sigmoid(D(rec))
                 loss = loss + self.lambda_gan_rec * g_rec

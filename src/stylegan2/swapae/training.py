@@ -146,8 +146,7 @@ def train_swapae(
                       lambda_gan_swap=options.lambda_gan_swap, lambda_patch=options.lambda_patch, r1_gamma=options.r1_gamma,
                       patch_r1_gamma=options.patch_r1_gamma, num_patches=options.num_patches, patch_size=options.patch_size,
                       patch_min_scale=options.patch_min_scale, patch_max_scale=options.patch_max_scale,
-                      lambda_structure=options.lambda_structure, lambda_l2=options.lambda_l2,
-                      recolor_structure=options.recolor_structure)
+                      lambda_l2=options.lambda_l2, recolor_structure=options.recolor_structure)
     phases, optimizers = make_optimizers(options, networks)
 
     session = TrainingSession(options, ctx, networks=networks, optimizers=optimizers, log=log, max_steps=max_steps,
