@@ -6,14 +6,18 @@ from pathlib import Path
 import click
 
 from stylegan2.data import convert_dataset
+from stylegan2.data.tool import RESIZE_FILTERS, TRANSFORMS
+
+from .defaults import default_of
 
 
 @click.command("dataset")
 @click.option("--source", required=True, metavar="SRC", help="Folder, .zip, .npz[:KEY] or builtin:shapes[?n=N&seed=S].")
 @click.option("--dest", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output .zip.")
 @click.option("--resolution", type=int, help="Output size, a power of two [default: first image, rounded up].")
-@click.option("--transform", type=click.Choice(["center-crop", "center-crop-wide"]), help="Crop before resizing.")
-@click.option("--resize-filter", type=click.Choice(["lanczos", "box"]), default="lanczos", show_default=True)
+@click.option("--transform", type=click.Choice(TRANSFORMS), help="Crop before resizing.")
+@click.option("--resize-filter", type=click.Choice(list(RESIZE_FILTERS)), default=default_of(convert_dataset, "resize_filter"),
+              show_default=True)
 @click.option("--max-images", type=click.IntRange(min=1), help="Stop after writing this many images.")
 @click.option("--skip-bad", is_flag=True, help="Skip unreadable images (with a warning) instead of failing.")
 @click.option("--force", is_flag=True, help="Overwrite --dest if it exists.")

@@ -8,6 +8,8 @@ import click
 from stylegan2.metrics import calc_metrics
 from stylegan2.metrics.evaluate import format_results
 
+from .defaults import default_of
+
 
 @click.command("metrics")
 @click.option("--network", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -22,14 +24,15 @@ from stylegan2.metrics.evaluate import format_results
 @click.option("--vgg", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="NVIDIA's vgg16.pt (LPIPS for PPL, features for precision/recall) [default: from the cache dir].")
 @click.option("--device", help="cpu, cuda or cuda:N [default: cuda if available; under torchrun one GPU per rank].")
-@click.option("--batch", "batch_size", type=click.IntRange(min=1), default=32, show_default=True,
+@click.option("--batch", "batch_size", type=click.IntRange(min=1), default=default_of(calc_metrics, "batch_size"), show_default=True,
               help="Images per detector batch (per rank).")
 @click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True, help="Data-loading processes.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Detector files and cached real statistics [default: $STYLEGAN2_CACHE or ~/.cache/stylegan2].")
 @click.option("--no-cache", is_flag=True, help="Recompute real-data statistics instead of reading the cache.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generated samples.")
-@click.option("--trunc", "truncation_psi", type=float, default=1.0, show_default=True, help="Truncation psi.")
+@click.option("--seed", type=int, default=default_of(calc_metrics, "seed"), show_default=True, help="Seed of the generated samples.")
+@click.option("--trunc", "truncation_psi", type=float, default=default_of(calc_metrics, "truncation_psi"), show_default=True,
+              help="Truncation psi.")
 @click.option("--run-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Append each result to RUN_DIR/metric-<name>.jsonl.")
 def metrics_command(network: Path, data: str, metric_list: str, mirror: bool, detector: Path | None,

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..data import ImageDataset, open_dataset
-from ..swapae.config import SWAPAE_CFG_NAMES, SwapAEOptions, resolve_swapae_options
+from ..swapae.config import SWAPAE_CFG_NAMES, SWAPAE_PRESETS, SwapAEOptions, SwapAEPreset, resolve_swapae_options
 from ..swapae.tools import decode, encode, swap
 from ..swapae.training import train_swapae
 from ..training.distributed import init_distributed
+from .defaults import format_default
 from .tools import user_errors
 from .train import run_training_command
+
+PRESET_SETTINGS = {f.name for f in dataclasses.fields(SwapAEPreset)}
 
 
 class GreedyOptionsCommand(click.Command):
@@ -42,44 +47,72 @@ def swapae_group() -> None:
     """Swapping Autoencoder (Park et al. 2020): structure and texture codes, swapped between images."""
 
 
+def option_default(name: str) -> Any:
+    """SwapAEOptions' default for `name` (the cpu preset's, for preset settings)."""
+    return next(f for f in dataclasses.fields(SwapAEOptions) if f.name == name).default
+
+
+def shown_default(name: str) -> str:
+    """'[default: ...]' for --help: each preset's value when --cfg sets it (equal values grouped), else the options' default."""
+    if name not in PRESET_SETTINGS:
+        return f"[default: {format_default(option_default(name))}]"
+    by_value: dict[str, list[str]] = {}
+    for cfg, preset in SWAPAE_PRESETS.items():
+        by_value.setdefault(format_default(getattr(preset, name)), []).append(cfg)
+    if len(by_value) == 1:
+        return f"[default: {next(iter(by_value))}]"
+    return "[default: " + ", ".join(f"{value} ({'/'.join(cfgs)})" for value, cfgs in by_value.items()) + "]"
+
+
 @swapae_group.command("train")
 @click.option("--data", required=True, help="Dataset: zip, folder, .npz, or builtin:shapes.")
-@click.option("--outdir", default="training-runs", show_default=True, help="Where run directories are created.")
-@click.option("--cfg", type=click.Choice(SWAPAE_CFG_NAMES), default="cpu", show_default=True,
+@click.option("--outdir", default=option_default("outdir"), show_default=True, help="Where run directories are created.")
+@click.option("--cfg", type=click.Choice(SWAPAE_CFG_NAMES), default=option_default("cfg"), show_default=True,
               help="Preset: cpu (32 px on a CPU), 256 or 512 (the paper's settings, GPUs).")
 @click.option("--mirror", is_flag=True, default=None, help="Add x-flipped copies of the images.")
 @click.option("--max-size", type=click.IntRange(min=1), help="Use at most this many images (a fixed random subset).")
 @click.option("--resolution", type=int, help="Pad smaller images (npz, folders) to this size; builtin:shapes renders at it.")
-@click.option("--kimg", type=click.FloatRange(min=0, min_open=True), help="Training length in thousands of real images.")
-@click.option("--batch", type=click.IntRange(min=2), help="Total batch size (all processes).")
-@click.option("--batch-gpu", type=click.IntRange(min=2), help="Images per forward pass; smaller values accumulate gradients.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Adam learning rate of all networks.")
-@click.option("--lambda-l1", type=click.FloatRange(min=0), help="Weight of the L1 reconstruction loss (cpu preset 4, paper 1).")
-@click.option("--lambda-gan-rec", type=click.FloatRange(min=0), help="Weight of the GAN loss on reconstructions.  [default: 0.5]")
-@click.option("--lambda-gan-swap", type=click.FloatRange(min=0), help="Weight of the GAN loss on swapped images.  [default: 1]")
-@click.option("--lambda-patch", type=click.FloatRange(min=0), help="Weight of the patch co-occurrence GAN loss.  [default: 1]")
+@click.option("--kimg", type=click.FloatRange(min=0, min_open=True),
+              help=f"Training length in thousands of real images.  {shown_default('kimg')}")
+@click.option("--batch", type=click.IntRange(min=2), help=f"Total batch size (all processes).  {shown_default('batch')}")
+@click.option("--batch-gpu", type=click.IntRange(min=2),
+              help=f"Images per forward pass; smaller values accumulate gradients.  {shown_default('batch_gpu')}")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help=f"Adam learning rate of all networks.  {shown_default('lr')}")
+@click.option("--lambda-l1", type=click.FloatRange(min=0),
+              help=f"Weight of the L1 reconstruction loss.  {shown_default('lambda_l1')}")
+@click.option("--lambda-gan-rec", type=click.FloatRange(min=0),
+              help=f"Weight of the GAN loss on reconstructions.  {shown_default('lambda_gan_rec')}")
+@click.option("--lambda-gan-swap", type=click.FloatRange(min=0),
+              help=f"Weight of the GAN loss on swapped images.  {shown_default('lambda_gan_swap')}")
+@click.option("--lambda-patch", type=click.FloatRange(min=0),
+              help=f"Weight of the patch co-occurrence GAN loss.  {shown_default('lambda_patch')}")
 @click.option("--lambda-l2", type=click.FloatRange(min=0),
-              help="Weight of a squared-error reconstruction loss (ours, not the paper's; cpu preset 32, others 0).")
+              help=f"Weight of a squared-error reconstruction loss (ours, not the paper's).  {shown_default('lambda_l2')}")
 @click.option("--recolor-structure/--no-recolor-structure", default=None,
-              help="Take training images' structure codes from recoloured copies (ours; on in the cpu preset only).")
-@click.option("--r1-gamma", type=click.FloatRange(min=0), help="R1 weight of the image discriminator.")
-@click.option("--patch-r1-gamma", type=click.FloatRange(min=0), help="R1 weight of the patch discriminator.")
-@click.option("--r1-interval", type=click.IntRange(min=1), help="Minibatches between lazy R1 steps.  [default: 16]")
-@click.option("--spatial-code-ch", type=click.IntRange(min=1), help="Channels of the structure code (set by --cfg).")
-@click.option("--global-code-ch", type=click.IntRange(min=1), help="Dimensions of the texture code.")
+              help=f"Take training images' structure codes from recoloured copies (ours).  {shown_default('recolor_structure')}")
+@click.option("--r1-gamma", type=click.FloatRange(min=0), help=f"R1 weight of the image discriminator.  {shown_default('r1_gamma')}")
+@click.option("--patch-r1-gamma", type=click.FloatRange(min=0),
+              help=f"R1 weight of the patch discriminator.  {shown_default('patch_r1_gamma')}")
+@click.option("--r1-interval", type=click.IntRange(min=1), help=f"Minibatches between lazy R1 steps.  {shown_default('r1_interval')}")
+@click.option("--spatial-code-ch", type=click.IntRange(min=1),
+              help=f"Channels of the structure code.  {shown_default('spatial_code_ch')}")
+@click.option("--global-code-ch", type=click.IntRange(min=1), help=f"Dimensions of the texture code.  {shown_default('global_code_ch')}")
 @click.option("--netE-num-downsampling-sp", "num_downsampling_sp", type=click.IntRange(min=1),
-              help="Halvings from the image to the structure code.")
+              help=f"Halvings from the image to the structure code.  {shown_default('num_downsampling_sp')}")
 @click.option("--netE-num-downsampling-gl", "num_downsampling_gl", type=click.IntRange(min=0),
-              help="Further stride-2 convolutions before the texture code.  [default: 2]")
-@click.option("--noise/--no-noise", "use_noise", default=None, help="Per-pixel noise inputs in G (off in the cpu preset).")
-@click.option("--patch-size", type=click.IntRange(min=1), help="Side of the patches the co-occurrence discriminator sees.")
-@click.option("--num-patches", type=click.IntRange(min=1), help="Patches per image for the co-occurrence loss (set by --cfg).")
-@click.option("--cbase", type=click.IntRange(min=1), help="Channel base: channels at resolution r are cbase / r (capped).")
-@click.option("--cmax", type=click.IntRange(min=1), help="Maximum channels per layer.")
-@click.option("--seed", type=int, help="Random seed.  [default: 0]")
-@click.option("--tick", type=click.FloatRange(min=0, min_open=True), help="kimg between progress lines.")
-@click.option("--snap", type=click.IntRange(min=1), help="Ticks between snapshots and image grids.")
-@click.option("--workers", type=click.IntRange(min=0), help="Data loader worker processes.  [default: 3]")
+              help=f"Further stride-2 convolutions before the texture code.  {shown_default('num_downsampling_gl')}")
+@click.option("--noise/--no-noise", "use_noise", default=None, help=f"Per-pixel noise inputs in G.  {shown_default('use_noise')}")
+@click.option("--patch-size", type=click.IntRange(min=1),
+              help=f"Side of the patches the co-occurrence discriminator sees.  {shown_default('patch_size')}")
+@click.option("--num-patches", type=click.IntRange(min=1),
+              help=f"Patches per image for the co-occurrence loss.  {shown_default('num_patches')}")
+@click.option("--cbase", type=click.IntRange(min=1),
+              help=f"Channel base: channels at resolution r are cbase / r (capped).  {shown_default('cbase')}")
+@click.option("--cmax", type=click.IntRange(min=1), help=f"Maximum channels per layer.  {shown_default('cmax')}")
+@click.option("--seed", type=int, help=f"Random seed.  {shown_default('seed')}")
+@click.option("--tick", type=click.FloatRange(min=0, min_open=True), help=f"kimg between progress lines.  {shown_default('tick')}")
+@click.option("--snap", type=click.IntRange(min=1), help=f"Ticks between snapshots and image grids.  {shown_default('snap')}")
+@click.option("--workers", type=click.IntRange(min=0), help=f"Data loader worker processes.  {shown_default('workers')}")
 @click.option("--resume", type=click.Path(dir_okay=False), help="Continue a run from its snapshot (or start from its weights).")
 @click.option("--device", help="cpu, cuda, or cuda:N.  [default: cuda when available]")
 @click.option("--dry-run", is_flag=True, help="Print the resolved options and exit.")

@@ -11,6 +11,12 @@ import click
 
 from stylegan2.tools import ToolError, find_directions, generate_images, project_image, render_video, style_mix
 from stylegan2.tools.common import NOISE_MODES, parse_grid, parse_seeds
+from stylegan2.tools.files import VIDEO_FORMATS
+from stylegan2.tools.mix import DEFAULT_MIX_STYLES
+from stylegan2.tools.project import LOSSES
+from stylegan2.tools.video import SPACES
+
+from .defaults import default_of, format_default
 
 
 class SeedList(click.ParamType):
@@ -62,18 +68,21 @@ def common_options(f):
     """--outdir, --force and --device, shared by every command."""
     f = click.option("--device", help="cpu, cuda or cuda:N [default: cuda if available].")(f)
     f = click.option("--force", is_flag=True, help="Overwrite existing outputs.")(f)
-    f = click.option("--outdir", default="out", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+    f = click.option("--outdir", default=default_of(generate_images, "outdir"), show_default=True,
+                     type=click.Path(file_okay=False, path_type=Path),
                      help="Where to write the outputs.")(f)
     return f
 
 
-trunc_option = click.option("--trunc", "truncation_psi", type=float, default=1.0, show_default=True,
+trunc_option = click.option("--trunc", "truncation_psi", type=float, default=default_of(generate_images, "truncation_psi"),
+                            show_default=True,
                             help="Truncation psi: 1 = none, 0 = the average image.")
 cutoff_option = click.option("--trunc-cutoff", "truncation_cutoff", type=click.IntRange(min=0),
                              help="Truncate only the first N ws (coarse layers) [default: all].")
 class_option = click.option("--class", "class_idx", type=click.IntRange(min=0),
                             help="Class label, required for conditional networks.")
-noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), default="const", show_default=True,
+noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), default=default_of(generate_images, "noise_mode"),
+                            show_default=True,
                             help="Per-pixel noise: the network's stored maps, fresh random, or none.")
 
 
@@ -87,7 +96,8 @@ noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), defa
 @click.option("--grid", type=GridSize(), help="Save one COLSxROWS grid instead of one PNG per seed.")
 @click.option("--projected-w", type=click.Path(dir_okay=False, path_type=Path), help="Render the ws saved by `project`.")
 @click.option("--direction", type=click.Path(dir_okay=False, path_type=Path), help="Directions file from `directions`.")
-@click.option("--index", type=click.IntRange(min=0), default=0, show_default=True, help="Which direction to move along.")
+@click.option("--index", type=click.IntRange(min=0), default=default_of(generate_images, "index"), show_default=True,
+              help="Which direction to move along.")
 @click.option("--strength", type=float, help="How far to move along the direction (with --direction).")
 @common_options
 def generate_command(network: Path, seeds: list[int] | None, truncation_psi: float, truncation_cutoff: int | None,
@@ -117,7 +127,7 @@ def generate_command(network: Path, seeds: list[int] | None, truncation_psi: flo
 @network_option
 @click.option("--rows", required=True, type=SeedList(), help="Seeds of the rows (they keep their other styles).")
 @click.option("--cols", required=True, type=SeedList(), help="Seeds of the columns (they give the chosen styles).")
-@click.option("--styles", help="ws indices from the columns, e.g. 0-3, or coarse/middle/fine/all [default: 0-6].")
+@click.option("--styles", help=f"ws indices from the columns, e.g. 0-3, or coarse/middle/fine/all [default: 0-{DEFAULT_MIX_STYLES - 1}].")
 @trunc_option
 @class_option
 @noise_option
@@ -140,17 +150,18 @@ def mix_command(network: Path, rows: list[int], cols: list[int], styles: str | N
 @click.command("video")
 @network_option
 @click.option("--seeds", required=True, type=SeedList(), help="Keyframe seeds, visited in order and looping back.")
-@click.option("--frames", type=click.IntRange(min=1), default=60, show_default=True, help="Frames in the whole video.")
-@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True)
-@click.option("--space", type=click.Choice(["z", "w"]), default="z", show_default=True,
+@click.option("--frames", type=click.IntRange(min=1), default=default_of(render_video, "frames"), show_default=True,
+              help="Frames in the whole video.")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=default_of(render_video, "fps"), show_default=True)
+@click.option("--space", type=click.Choice(SPACES), default=default_of(render_video, "space"), show_default=True,
               help="Interpolate spherically in z or linearly in w.")
 @trunc_option
 @cutoff_option
 @class_option
 @noise_option
 @click.option("--grid", type=GridSize(), help="COLSxROWS videos side by side; the seeds are split among them.")
-@click.option("--format", "video_format", type=click.Choice(["auto", "mp4", "gif"]), default="auto", show_default=True,
-              help="auto: MP4 if imageio-ffmpeg is installed, else GIF.")
+@click.option("--format", "video_format", type=click.Choice(VIDEO_FORMATS), default=default_of(render_video, "video_format"),
+              show_default=True, help="auto: MP4 if imageio-ffmpeg is installed, else GIF.")
 @common_options
 def video_command(network: Path, seeds: list[int], frames: int, fps: float, space: str, truncation_psi: float,
                   truncation_cutoff: int | None, class_idx: int | None, noise_mode: str, grid: tuple[int, int] | None,
@@ -173,16 +184,20 @@ def video_command(network: Path, seeds: list[int], frames: int, fps: float, spac
 @click.command("project")
 @network_option
 @click.option("--target", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Image to reproduce.")
-@click.option("--steps", type=click.IntRange(min=1), default=1000, show_default=True, help="Optimization steps.")
+@click.option("--steps", type=click.IntRange(min=1), default=default_of(project_image, "steps"), show_default=True,
+              help="Optimization steps.")
 @click.option("--w-plus", is_flag=True, help="Optimize one w per layer (W+) instead of a single w.")
-@click.option("--seed", type=int, default=303, show_default=True, help="Seed of the initial noise maps and w noise.")
+@click.option("--seed", type=int, default=default_of(project_image, "seed"), show_default=True,
+              help="Seed of the initial noise maps and w noise.")
 @class_option
 @click.option("--vgg", type=click.Path(path_type=Path),
               help="NVIDIA's vgg16.pt (or a folder holding it) for the LPIPS loss [default: the cache dir's].")
-@click.option("--loss", type=click.Choice(["auto", "lpips", "pixel"]), default="auto", show_default=True,
+@click.option("--loss", type=click.Choice(LOSSES), default=default_of(project_image, "loss"), show_default=True,
               help="auto: LPIPS when vgg16.pt is found, else a multi-scale pixel loss.")
-@click.option("--save-video/--no-save-video", default=True, show_default=True, help="Write the progression video.")
-@click.option("--format", "video_format", type=click.Choice(["auto", "mp4", "gif"]), default="auto", show_default=True)
+@click.option("--save-video/--no-save-video", default=default_of(project_image, "save_video"), show_default=True,
+              help="Write the progression video.")
+@click.option("--format", "video_format", type=click.Choice(VIDEO_FORMATS), default=default_of(project_image, "video_format"),
+              show_default=True)
 @common_options
 def project_command(network: Path, target: Path, steps: int, w_plus: bool, seed: int, class_idx: int | None,
                     vgg: Path | None, loss: str, save_video: bool, video_format: str, outdir: Path, force: bool,
@@ -203,12 +218,16 @@ def project_command(network: Path, target: Path, steps: int, w_plus: bool, seed:
 
 @click.command("directions")
 @network_option
-@click.option("--layers", default="all", show_default=True, help="ws indices to factorize, e.g. 0-3, or coarse/middle/fine/all.")
-@click.option("--strips", type=click.IntRange(min=0), default=5, show_default=True,
+@click.option("--layers", default=default_of(find_directions, "layers"), show_default=True,
+              help="ws indices to factorize, e.g. 0-3, or coarse/middle/fine/all.")
+@click.option("--strips", type=click.IntRange(min=0), default=default_of(find_directions, "strips"), show_default=True,
               help="Write a strip image for this many of the strongest directions.")
-@click.option("--seeds", type=SeedList(), default="0", show_default=True, help="Seeds shown in the strips (one row each).")
-@click.option("--strength", type=float, default=3.0, show_default=True, help="Strips go from -strength to +strength.")
-@click.option("--steps", type=click.IntRange(min=2), default=7, show_default=True, help="Images per strip row.")
+@click.option("--seeds", type=SeedList(), default=format_default(default_of(find_directions, "seeds")), show_default=True,
+              help="Seeds shown in the strips (one row each).")
+@click.option("--strength", type=float, default=default_of(find_directions, "strength"), show_default=True,
+              help="Strips go from -strength to +strength.")
+@click.option("--steps", type=click.IntRange(min=2), default=default_of(find_directions, "steps"), show_default=True,
+              help="Images per strip row.")
 @trunc_option
 @class_option
 @noise_option

@@ -16,10 +16,9 @@ from ..nn.upfirdn2d import setup_filter, upsample2d
 
 NOISE_MODES = ("random", "const", "none")
 
-# fused_modconv=None means the non-fused form (activations scaled around one shared convolution).
-# benchmarks/bench_generate.py measured it faster than the grouped (fused) form everywhere we ran
-# it: 2.5x on a 2-core CPU at 32-64 px, 1.2-1.6x on an H100 at 32-256 px with batch 16, and still
-# ahead at batch 1; training needs it anyway (no per-sample weight gradients in the backward pass).
+# fused_modconv=None means the non-fused form (activations scaled around one shared convolution):
+# it was faster than the grouped (fused) form on every device and batch size measured (see
+# docs/experiments/speed.md), and training needs it anyway (no per-sample weight gradients).
 DEFAULT_FUSED_MODCONV = False
 
 
@@ -31,8 +30,8 @@ def compute_dtype(use_fp16: bool, force_fp32: bool, device: torch.device) -> tor
 def compute_memory_format(channels_last: bool, force_fp32: bool, device: torch.device) -> torch.memory_format:
     """channels_last for fp16 layers on CUDA (as official) and for every layer on CPU.
 
-    oneDNN's convolutions run faster on NHWC activations: a whole training step at 32 px measured
-    1.45x faster on a 2-core CPU (benchmarks/bench_train.py). The math is unchanged.
+    oneDNN's convolutions run faster on NHWC activations (see docs/experiments/speed.md). The math
+    is unchanged.
     """
     if device.type == "cpu" or (channels_last and not force_fp32):
         return torch.channels_last

@@ -39,13 +39,12 @@ class SwapAEPreset:
 
 SWAPAE_PRESETS: dict[str, SwapAEPreset] = {
     # Small images (32 px builtin:shapes) on a 2-core CPU: narrow networks (32 channels), an 8x8
-    # structure code with 2 channels (8 drew worse swaps at 30 kimg: mask IoU 0.27 vs 0.58), a 64-d
-    # texture code, no noise inputs (flat colours have no stochastic detail), 4 patches covering 1/2
-    # to all of the side (smaller crops mostly show background, so the patch discriminator never saw
-    # the shape's colour). Three changes of ours: structure codes from recoloured copies, so colour
-    # cannot travel in them; a squared-error term, without which reconstructions stay plain
-    # backgrounds (with both, at 30 kimg mask IoU 0.237 -> 0.642 and colour distance 94 -> 56); and
-    # twice the paper's learning rate (30 kimg: IoU 0.64 -> 0.73 and 0.49 -> 0.69 on two seeds).
+    # structure code with 2 channels (8 carry colour and swap worse), a 64-d texture code, no noise
+    # inputs (flat colours have no stochastic detail), 4 patches covering 1/2 to all of the side
+    # (smaller crops mostly show background, so the patch discriminator never sees the shape's
+    # colour). Three changes of ours: structure codes from recoloured copies, so colour cannot travel
+    # in them; a squared-error term, without which reconstructions stay plain backgrounds; and twice
+    # the paper's learning rate. Measurements: docs/experiments/swapae-shapes.md.
     "cpu": SwapAEPreset(kimg=100, batch=16, batch_gpu=16, lr=0.004, lambda_l1=4.0, r1_gamma=1.0, patch_r1_gamma=1.0,
                         cbase=1024, cmax=32, spatial_code_ch=2, global_code_ch=64, num_downsampling_sp=2, num_downsampling_gl=2,
                         use_noise=False, patch_size=8, num_patches=4, patch_min_scale=1 / 2, patch_max_scale=1.0, tick=1.0, snap=10,
@@ -60,6 +59,7 @@ SWAPAE_PRESETS: dict[str, SwapAEPreset] = {
                         use_noise=True, patch_size=128, num_patches=8, patch_min_scale=1 / 8, patch_max_scale=1 / 4, tick=4.0, snap=50),
 }
 SWAPAE_CFG_NAMES = tuple(SWAPAE_PRESETS)
+CPU_PRESET = SWAPAE_PRESETS["cpu"]
 MBSTD_GROUP = 4  # the StyleGAN2 discriminator's default minibatch-std group size
 
 
@@ -67,7 +67,7 @@ MBSTD_GROUP = 4  # the StyleGAN2 discriminator's default minibatch-std group siz
 class SwapAEOptions:
     """Everything a Swapping Autoencoder run depends on; saved as training_options.json in the run directory.
 
-    The defaults are the cpu preset's.
+    The defaults of the preset settings are the cpu preset's.
     """
 
     data: str
@@ -78,36 +78,36 @@ class SwapAEOptions:
     max_size: int | None = None
     resolution: int | None = None
     # Schedule and batch.
-    kimg: float = 100
-    batch: int = 16
-    batch_gpu: int = 16
-    tick: float = 1.0
-    snap: int = 10
+    kimg: float = CPU_PRESET.kimg
+    batch: int = CPU_PRESET.batch
+    batch_gpu: int = CPU_PRESET.batch_gpu
+    tick: float = CPU_PRESET.tick
+    snap: int = CPU_PRESET.snap
     seed: int = 0
     workers: int = 3
     # Networks.
-    cbase: int = 1024
-    cmax: int = 32
-    spatial_code_ch: int = 2
-    global_code_ch: int = 64
-    num_downsampling_sp: int = 2
-    num_downsampling_gl: int = 2
-    use_noise: bool = False
+    cbase: int = CPU_PRESET.cbase
+    cmax: int = CPU_PRESET.cmax
+    spatial_code_ch: int = CPU_PRESET.spatial_code_ch
+    global_code_ch: int = CPU_PRESET.global_code_ch
+    num_downsampling_sp: int = CPU_PRESET.num_downsampling_sp
+    num_downsampling_gl: int = CPU_PRESET.num_downsampling_gl
+    use_noise: bool = CPU_PRESET.use_noise
     # Optimization and loss.
-    lr: float = 0.004
-    lambda_l1: float = 4.0
+    lr: float = CPU_PRESET.lr
+    lambda_l1: float = CPU_PRESET.lambda_l1
     lambda_gan_rec: float = 0.5
     lambda_gan_swap: float = 1.0
     lambda_patch: float = 1.0
-    r1_gamma: float = 1.0
-    patch_r1_gamma: float = 1.0
+    r1_gamma: float = CPU_PRESET.r1_gamma
+    patch_r1_gamma: float = CPU_PRESET.patch_r1_gamma
     r1_interval: int = 16
-    patch_size: int = 8
-    num_patches: int = 4
-    patch_min_scale: float = 1 / 2
-    patch_max_scale: float = 1.0
-    lambda_l2: float = 32.0  # ours: weight of a squared-error reconstruction term (0 = off, as the paper)
-    recolor_structure: bool = True  # ours: structure codes from recoloured copies in training (off in the paper)
+    patch_size: int = CPU_PRESET.patch_size
+    num_patches: int = CPU_PRESET.num_patches
+    patch_min_scale: float = CPU_PRESET.patch_min_scale
+    patch_max_scale: float = CPU_PRESET.patch_max_scale
+    lambda_l2: float = CPU_PRESET.lambda_l2  # ours: weight of a squared-error reconstruction term (0 = off, as the paper)
+    recolor_structure: bool = CPU_PRESET.recolor_structure  # ours: structure codes from recoloured copies in training (off in the paper)
     # Resume and misc.
     resume: str | None = None
     grid: tuple[int, int] = (8, 4)

@@ -17,12 +17,13 @@ from .generate import synthesize
 from .sefa import select_ws_indices
 
 MIX_FILE = "stylemix.png"
+DEFAULT_MIX_STYLES = 7  # NVIDIA's style_mixing.py copies ws 0-6 from the column seeds
 
 
 def mix_styles(G: Generator, styles: str | list[int] | None) -> list[int]:
     """ws indices to take from the columns; the default, NVIDIA's 0-6, is clipped to the network's num_ws."""
     if styles is None:
-        return list(range(min(7, G.num_ws)))
+        return list(range(min(DEFAULT_MIX_STYLES, G.num_ws)))
     return select_ws_indices(G, styles, "--styles")
 
 

@@ -14,8 +14,8 @@ def keep_freed_memory(trim_threshold: int = 1 << 30) -> bool:
     """Ask glibc's malloc to keep freed activation memory (up to `trim_threshold` bytes) for reuse.
 
     A CPU training step frees and reallocates hundreds of MB of activations; trimmed pages must be
-    faulted in and zeroed again on the next step, which cost a 32 px step several percent (see the
-    README's Speed section). Returns False where this malloc has no `mallopt` (not Linux/glibc).
+    faulted in and zeroed again on the next step (see docs/experiments/speed.md). Returns False
+    where this malloc has no `mallopt` (not Linux/glibc).
     """
     if not sys.platform.startswith("linux"):
         return False
