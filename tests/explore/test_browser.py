@@ -1,10 +1,12 @@
 """A real browser (headless Chromium via Playwright) drives the page served by `stylegan2 explore`.
 
 It moves the seed, psi and a direction slider, checks that the image changes each time, and that
-the image shown equals, pixel for pixel, what the page's `stylegan2 generate` command writes.
+the image shown equals, pixel for pixel, what the page's `stylegan2 generate` command writes; and it swaps
+two uploaded images in the Swapping Autoencoder view.
 """
 
 import base64
+import contextlib
 import io
 import os
 import shlex
@@ -12,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import PIL.Image
@@ -29,32 +32,39 @@ if CHROMIUM is None:
                 allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
-def server(gan_file):
-    """`python -m stylegan2 explore` on a free port; yields the URL it prints."""
+@contextlib.contextmanager
+def explorer_url(network: Path, *options: str) -> Iterator[str]:
+    """Run `python -m stylegan2 explore` on a free port; yields the URL it prints."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "stylegan2", "explore", "--network", str(gan_file), "--port", "0", "--device", "cpu",
-         "--top-k", "3"],
+        [sys.executable, "-m", "stylegan2", "explore", "--network", str(network), "--port", "0", "--device", "cpu", *options],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
-    line = process.stdout.readline()
-    if "http://" not in line:
-        process.kill()
-        pytest.fail(f"stylegan2 explore did not start: {line}{process.stdout.read()}")
-    yield line.split("open ", 1)[1].split()[0]
-    process.terminate()
-    process.wait(10)
+    try:
+        line = process.stdout.readline()
+        if "http://" not in line:
+            pytest.fail(f"stylegan2 explore did not start: {line}{process.stdout.read()}")
+        yield line.split("open ", 1)[1].split()[0]
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser():
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, gan_file):
+    with explorer_url(gan_file, "--top-k", "3") as url:
         page = browser.new_page()
-        page.goto(server)
+        page.goto(url)
         wait_idle(page)
         yield page
-        browser.close()
+        page.close()
 
 
 def wait_idle(page) -> None:
@@ -94,6 +104,7 @@ def generate_output(commands: str, workdir: Path) -> np.ndarray:
 def test_moving_seed_psi_and_a_direction_changes_the_image_as_generate_would(page, tmp_path, monkeypatch):
     start = shown_image(page)
     assert start.shape == (16, 16, 3)
+    assert page.is_hidden("#class-label")  # unconditional network
 
     page.click("#seed-next")  # stepped: 0 -> 1
     wait_idle(page)
@@ -129,3 +140,32 @@ def test_a_bad_seed_shows_the_servers_message_and_keeps_the_last_image(page):
     page.fill("#seed", "5")
     wait_idle(page)
     assert page.text_content("#error") == ""
+
+
+def test_the_swapae_view_swaps_two_uploaded_images(browser, swapae_file, png_file, tmp_path):
+    from stylegan2.explore import SwapSettings, open_explorer
+
+    for name, seed in (("structure.png", 1), ("texture.png", 2)):
+        (tmp_path / name).write_bytes(png_file(seed=seed))
+    with explorer_url(swapae_file) as url:
+        page = browser.new_page()
+        page.goto(url)
+        wait_idle(page)
+        assert "Upload a structure image" in page.text_content("#error")
+        page.set_input_files("#structure-upload", str(tmp_path / "structure.png"))
+        page.wait_for_selector("#texture option", state="attached")
+        page.set_input_files("#texture-upload", str(tmp_path / "texture.png"))
+        page.wait_for_selector("#image[data-query='structure=0&texture=1&alpha=1']")
+        wait_idle(page)
+        swapped = shown_image(page)
+        page.focus("#alpha")
+        page.keyboard.press("Home")  # alpha 0: the structure image's own texture
+        page.wait_for_selector("#image[data-query='structure=0&texture=1&alpha=0']")
+        wait_idle(page)
+        own = shown_image(page)
+        page.close()
+    explorer = open_explorer(swapae_file, "cpu")
+    for name in ("structure.png", "texture.png"):
+        explorer.add(name, (tmp_path / name).read_bytes())
+    np.testing.assert_array_equal(swapped, explorer.render(SwapSettings(0, 1, 1.0)))
+    np.testing.assert_array_equal(own, explorer.render(SwapSettings(0, 1, 0.0)))

@@ -18,7 +18,7 @@ import numpy as np
 import PIL.Image
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .coalesce import LatestOnly, Superseded
 from .gan import W_FILE, GanExplorer
@@ -187,10 +187,22 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, local_only: bool = True,
     return app
 
 
+class QuietRequestHandler(WSGIRequestHandler):
+    """No line per request (a slider drag sends dozens); errors are still logged."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+def make_explorer_server(app: Flask, host: str = "127.0.0.1", port: int = 8000) -> BaseWSGIServer:
+    """A threaded HTTP server for `app`, bound but not yet serving; port 0 picks a free port (`server_port`)."""
+    return make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)
+
+
 def serve(app: Flask, host: str = "127.0.0.1", port: int = 8000,
           announce: Callable[[str], None] = print) -> None:
     """Serve `app` until interrupted (Ctrl-C), announcing its URL; port 0 picks a free port."""
-    server = make_server(host, port, app, threaded=True)
+    server = make_explorer_server(app, host, port)
     shown = f"[{host}]" if ":" in host else host
     announce(f"stylegan2 explore: open http://{shown}:{server.server_port}/  (Ctrl-C stops it)")
     try:
