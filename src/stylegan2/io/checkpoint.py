@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from ..models import CooccurrenceDiscriminator, Discriminator, Generator, SwapEncoder, SwapGenerator
-from .errors import CheckpointError
+from .errors import CheckpointError, one_line
+from .validate import check_state, is_materialized, plan_network
 
 NETWORK_CLASSES: dict[str, type[nn.Module]] = {
     "Generator": Generator,
@@ -52,34 +53,42 @@ def build_network(
 ) -> nn.Module:
     """Construct one of our networks from its keyword arguments and load its tensors exactly (strict).
 
+    The arguments are checked and the network planned first (`validate.plan_network`: limits,
+    large tensors not allocated); it is built for real only once the file's tensors match it.
     Entries whose names end with a suffix in `keep_own` (fixed filters a format does not store)
     keep the values the constructor gave them when `state_dict` lacks them.
     """
-    cls = NETWORK_CLASSES.get(class_name)
+    cls = NETWORK_CLASSES.get(class_name) if isinstance(class_name, str) else None
     if cls is None:
-        raise CheckpointError(f"{where}: network class {class_name!r} is not one we can build (expected one of {sorted(NETWORK_CLASSES)})")
-    try:
-        module = cls(**init_kwargs)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{where}: cannot build {class_name} from the stored arguments {init_kwargs}: {exc}") from None
-    expected = module.state_dict()
-    own = {k: v for k, v in expected.items() if k.endswith(keep_own) and k not in state_dict} if keep_own else {}
-    state_dict = {**own, **state_dict}
-    missing = sorted(set(expected) - set(state_dict))
+        shown = repr(class_name)[:80] if isinstance(class_name, str) else f"a {type(class_name).__name__}"
+        raise CheckpointError(f"{where}: network class {shown} is not one we can build (expected one of {sorted(NETWORK_CLASSES)})")
+    rng = torch.get_rng_state()
+    module = plan_network(cls, init_kwargs, where)  # large tensors only planned, on the meta device
+    expected = {k: v.shape for k, v in module.state_dict().items()}
+    own_names = {k for k in expected if k.endswith(keep_own) and k not in state_dict} if keep_own else set()
+    missing = sorted(set(expected) - set(state_dict) - own_names)
     unexpected = sorted(set(state_dict) - set(expected))
     if missing or unexpected:
         raise CheckpointError(
             f"{where}: stored tensors do not match a {class_name} with these arguments "
             f"(missing {_few(missing)}; unexpected {_few(unexpected)})"
         )
-    wrong = [k for k, v in state_dict.items() if tuple(v.shape) != tuple(expected[k].shape)]
+    check_state(state_dict, where)
+    wrong = [k for k, v in state_dict.items() if tuple(v.shape) != tuple(expected[k])]
     if wrong:
         k = wrong[0]
         raise CheckpointError(
             f"{where}: tensor {k} has shape {list(state_dict[k].shape)}, but the {class_name} built from the "
-            f"stored arguments expects {list(expected[k].shape)} ({len(wrong)} mismatched tensors)"
+            f"stored arguments expects {list(expected[k])} ({len(wrong)} mismatched tensors)"
         )
-    module.load_state_dict(dict(state_dict), strict=True)
+    try:
+        if not is_materialized(module):
+            torch.set_rng_state(rng)  # the same random initial values as a direct build
+            module = cls(**init_kwargs)
+        own = {k: v for k, v in module.state_dict().items() if k in own_names}
+        module.load_state_dict({**own, **state_dict}, strict=True)
+    except Exception as exc:  # noqa: BLE001 -- the checks above should make this unreachable; keep it one line
+        raise CheckpointError(f"{where}: cannot build {class_name} from the stored arguments and tensors ({one_line(exc)})") from None
     return module.eval()
 
 

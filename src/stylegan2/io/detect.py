@@ -17,6 +17,8 @@ def detect_format(path: str | Path) -> str:
         raise FileNotFoundError(f"{path}: no such file")
     if path.is_dir():
         raise CheckpointError(f"{path}: is a directory; give the path of a checkpoint file (.safetensors, .pkl or .pt)")
+    if not path.is_file():  # a FIFO or device would block or never end
+        raise CheckpointError(f"{path}: not a regular file; give the path of a checkpoint file")
     with open(path, "rb") as f:
         head = f.read(16)
     if not head:

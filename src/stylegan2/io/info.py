@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..models import Discriminator, Generator, SwapEncoder
@@ -43,6 +44,7 @@ def describe_checkpoint(ckpt: Checkpoint, path: str | Path) -> dict[str, Any]:
     if ckpt.extra_tensors:
         info["extra_tensors"] = len(ckpt.extra_tensors)
     info["notes"] = list(ckpt.notes)
+    info["nonfinite_tensors"] = _nonfinite_tensors(ckpt.networks)
     return info
 
 
@@ -73,6 +75,11 @@ def format_info(info: dict[str, Any]) -> str:
     if info["notes"]:
         lines.append("notes:")
         lines.extend(f"  - {note}" for note in info["notes"])
+    bad = info.get("nonfinite_tensors")
+    if bad:
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        lines.append(f"warning:     {len(bad)} tensors hold NaN or Inf values ({', '.join(bad[:5])}{more}); "
+                     "the network will produce NaN images")
     return "\n".join(lines)
 
 
@@ -88,6 +95,12 @@ def convert_checkpoint(src: str | Path, dst: str | Path, *, force: bool = False)
     save_checkpoint(dst, ckpt.networks, extra_tensors=ckpt.extra_tensors, training_state=ckpt.training_state,
                     notes=ckpt.notes, source=source)
     return ckpt
+
+
+def _nonfinite_tensors(networks: dict[str, nn.Module]) -> list[str]:
+    """Names (`<network>.<state_dict key>`) of the floating-point tensors holding NaN or Inf."""
+    return [f"{name}.{key}" for name, net in networks.items() for key, value in net.state_dict().items()
+            if value.is_floating_point() and not bool(torch.isfinite(value).all())]
 
 
 def _sizes(networks: dict[str, nn.Module]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from torch import nn
 
 from .checkpoint import Checkpoint
 from .detect import detect_format
+from .errors import CheckpointError, one_line
 from .native import read_native
 from .official import read_official_pickle
 from .rosinality import read_rosinality
@@ -16,9 +17,19 @@ _READERS = {"safetensors": read_native, "pickle": read_official_pickle, "torch":
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read a network file of any supported format (detected from its content) without running code from it."""
+    """Read a network file of any supported format (detected from its content) without running code from it.
+
+    Every failure is a CheckpointError (or FileNotFoundError) whose one-line message names the file.
+    """
     path = Path(path)
-    return _READERS[detect_format(path)](path)
+    try:
+        return _READERS[detect_format(path)](path)
+    except (CheckpointError, FileNotFoundError):
+        raise
+    except MemoryError:
+        raise CheckpointError(f"{path}: ran out of memory while reading it") from None
+    except Exception as exc:  # noqa: BLE001 -- the readers check what they can; nothing may escape as a traceback
+        raise CheckpointError(f"{path}: cannot read this network file ({one_line(exc)})") from None
 
 
 def load_network(path: str | Path) -> dict[str, nn.Module]:

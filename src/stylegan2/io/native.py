@@ -21,10 +21,15 @@ from torch import nn
 
 from ..utils.files import atomic_path
 from .checkpoint import NETWORK_CLASSES, Checkpoint, build_network
-from .errors import CheckpointError
+from .errors import CheckpointError, one_line
+from .validate import check_plain
 
 METADATA_KEY = "stylegan2"
 FORMAT_VERSION = 1
+MAX_HEADER_BYTES = 64 * 2**20  # the safetensors JSON header (tensor table + our metadata)
+MAX_METADATA_DEPTH = 32  # dicts and lists inside our JSON document
+MAX_METADATA_VALUES = 1_000_000
+MAX_NETWORKS = 16
 
 
 def save_checkpoint(
@@ -79,6 +84,7 @@ def save_network(path: str | Path, networks: Mapping[str, nn.Module]) -> Path:
 
 def read_native(path: Path) -> Checkpoint:
     """Rebuild the networks of one of our checkpoints and return everything it holds."""
+    _check_header_size(path)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             raw = (f.metadata() or {}).get(METADATA_KEY)
@@ -105,9 +111,22 @@ def read_native(path: Path) -> Checkpoint:
         networks=networks,
         extra_tensors=extra,
         training_state=meta.get("training_state") or {},
-        notes=list(meta.get("notes") or []),
+        notes=meta.get("notes") or [],
         source=meta.get("source") or {},
     )
+
+
+def _check_header_size(path: Path) -> None:
+    """Refuse a safetensors header that claims more than MAX_HEADER_BYTES, before anything parses it."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if len(head) < 8:
+        raise CheckpointError(f"{path}: truncated safetensors file (no header)")
+    size = int.from_bytes(head, "little")
+    if size > MAX_HEADER_BYTES:
+        raise CheckpointError(
+            f"{path}: the safetensors header claims {size:,} bytes (limit {MAX_HEADER_BYTES:,}); not a checkpoint we wrote"
+        )
 
 
 def _network_spec(name: str, module: nn.Module) -> dict[str, Any]:
@@ -138,16 +157,27 @@ def _parse_metadata(raw: str, path: Path) -> dict[str, Any]:
     """Validate the JSON document of a checkpoint and return it."""
     try:
         meta = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: '{METADATA_KEY}' metadata is not valid JSON ({exc})") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{path}: '{METADATA_KEY}' metadata is not valid JSON ({one_line(exc)})") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("networks"), dict):
         raise CheckpointError(f"{path}: '{METADATA_KEY}' metadata lacks the 'networks' table")
+    check_plain(meta, str(path), f"'{METADATA_KEY}' metadata", max_depth=MAX_METADATA_DEPTH, max_values=MAX_METADATA_VALUES,
+                max_int=2**63 - 1)
+    for key, kind in (("training_state", dict), ("notes", list), ("source", dict)):
+        if not isinstance(meta.get(key) or kind(), kind):
+            raise CheckpointError(f"{path}: '{METADATA_KEY}' metadata: {key!r} must be a {kind.__name__}")
+    if not all(isinstance(note, str) for note in meta.get("notes") or ()):
+        raise CheckpointError(f"{path}: '{METADATA_KEY}' metadata: 'notes' must be a list of strings")
+    if len(meta["networks"]) > MAX_NETWORKS:
+        raise CheckpointError(f"{path}: '{METADATA_KEY}' metadata lists {len(meta['networks'])} networks (limit {MAX_NETWORKS})")
     version = meta.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: checkpoint format version {version!r}; this stylegan2 reads version {FORMAT_VERSION} (upgrade stylegan2?)"
         )
     for name, spec in meta["networks"].items():
+        if not name or "." in name:
+            raise CheckpointError(f"{path}: network name {name[:40]!r} must be non-empty and contain no '.'")
         if not isinstance(spec, dict) or not isinstance(spec.get("class"), str) or not isinstance(spec.get("init_kwargs"), dict):
-            raise CheckpointError(f"{path}: network entry {name!r} needs 'class' and 'init_kwargs'")
+            raise CheckpointError(f"{path}: network entry {name[:40]!r} needs 'class' and 'init_kwargs'")
     return meta

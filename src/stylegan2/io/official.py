@@ -9,15 +9,19 @@ from typing import Any
 import torch
 
 from .checkpoint import NETWORK_CLASSES, NETWORK_NAMES, Checkpoint, build_network
-from .errors import CheckpointError, UnsafeCheckpointError
+from .errors import CheckpointError, UnsafeCheckpointError, one_line
+from .pickle_scan import PickleRejected
 from .safe_pickle import ForbiddenGlobal, PersistentObject, load_network_pickle
+from .validate import MAX_SETTING_DEPTH
+
+MAX_MODULE_DEPTH = 32  # submodules inside submodules; StyleGAN2 networks use a handful
 
 
 def read_official_pickle(path: Path) -> Checkpoint:
     """Networks, training-set settings and ADA state of an official network pickle."""
     data = _unpickle(path)
     if not isinstance(data, dict) or not any(isinstance(data.get(n), PersistentObject) for n in NETWORK_NAMES):
-        found = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
+        found = _key_list(data) if isinstance(data, dict) else f"a {type(data).__name__}"
         raise CheckpointError(
             f"{path}: a pickle, but not a StyleGAN2-ADA network pickle (expected a dict with G, D and/or G_ema; found {found})"
         )
@@ -53,16 +57,16 @@ def _unpickle(path: Path) -> Any:
             "setting (network pickles need only NVIDIA's persistence hook and rebuilders of tensors, dicts and "
             f"NumPy scalars). Nothing from the file was run.{hint}"
         ) from None
-    except MemoryError:
-        raise
+    except PickleRejected as exc:
+        raise CheckpointError(f"{path}: truncated or corrupt network pickle, refused before unpickling ({exc})") from None
     except Exception as exc:  # noqa: BLE001 -- untrusted bytes can fail inside any stand-in
-        raise CheckpointError(f"{path}: truncated or corrupt network pickle ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"{path}: truncated or corrupt network pickle ({one_line(exc)})") from None
 
 
 def _build(obj: PersistentObject, where: str) -> torch.nn.Module:
     """Our module for one pickled network: class by name, kwargs from `_init_args/_init_kwargs`, tensors."""
     if obj.class_name not in NETWORK_CLASSES:
-        raise CheckpointError(f"{where}: holds a {obj.class_name}, which is not one of {sorted(NETWORK_CLASSES)}")
+        raise CheckpointError(f"{where}: holds a {obj.class_name[:80]!r}, which is not one of {sorted(NETWORK_CLASSES)}")
     kwargs = _init_kwargs(obj, NETWORK_CLASSES[obj.class_name], where)
     tensors: dict[str, torch.Tensor] = {}
     _collect_tensors(obj, "", tensors, where)
@@ -72,10 +76,13 @@ def _build(obj: PersistentObject, where: str) -> torch.nn.Module:
 def _init_kwargs(obj: PersistentObject, cls: type, where: str) -> dict[str, Any]:
     """The constructor's keyword arguments, with positional `_init_args` named after the signature."""
     args = obj.state.get("_init_args", ())
-    kwargs = dict(plain_value(obj.state.get("_init_kwargs", {}), where))
+    kwargs = plain_value(obj.state.get("_init_kwargs", {}), where)
+    if not isinstance(kwargs, dict):
+        raise CheckpointError(f"{where}: _init_kwargs is a {type(kwargs).__name__}, not a dict")
     names = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     if not isinstance(args, (tuple, list)) or len(args) > len(names):
-        raise CheckpointError(f"{where}: malformed positional constructor arguments {args!r}")
+        shown = f"{len(args)} values" if isinstance(args, (tuple, list)) else f"a {type(args).__name__}"
+        raise CheckpointError(f"{where}: malformed positional constructor arguments ({shown} for {len(names)} parameters)")
     for name, value in zip(names, args):
         if name in kwargs:
             raise CheckpointError(f"{where}: constructor argument {name!r} given both by position and by name")
@@ -83,23 +90,42 @@ def _init_kwargs(obj: PersistentObject, cls: type, where: str) -> dict[str, Any]
     return kwargs
 
 
-def _collect_tensors(obj: PersistentObject, prefix: str, out: dict[str, torch.Tensor], where: str) -> None:
+def _collect_tensors(obj: PersistentObject, prefix: str, out: dict[str, torch.Tensor], where: str, depth: int = 0) -> None:
     """Flatten parameters and persistent buffers of a pickled module tree into state_dict names."""
+    if depth > MAX_MODULE_DEPTH:
+        raise CheckpointError(f"{where}: submodules are nested more than {MAX_MODULE_DEPTH} levels deep")
     state = obj.state
-    skip = set(state.get("_non_persistent_buffers_set") or ())
-    tensors = {**(state.get("_parameters") or {}), **{k: v for k, v in (state.get("_buffers") or {}).items() if k not in skip}}
+    parameters, buffers, modules = (_table(state, key, where) for key in ("_parameters", "_buffers", "_modules"))
+    skip = state.get("_non_persistent_buffers_set") or set()
+    if not isinstance(skip, (set, list, tuple)) or not all(isinstance(k, str) for k in skip):
+        raise CheckpointError(f"{where}: malformed _non_persistent_buffers_set")
+    tensors = {**parameters, **{k: v for k, v in buffers.items() if k not in skip}}
     for name, value in tensors.items():
         if value is None:
             continue
         if not isinstance(value, torch.Tensor):
             raise CheckpointError(f"{where}: {prefix}{name} is not a tensor")
         out[prefix + name] = value
-    for name, child in (state.get("_modules") or {}).items():
+    for name, child in modules.items():
         if child is None:
             continue
         if not isinstance(child, PersistentObject):
             raise CheckpointError(f"{where}: submodule {prefix}{name} was not saved by NVIDIA's persistence code")
-        _collect_tensors(child, f"{prefix}{name}.", out, where)
+        _collect_tensors(child, f"{prefix}{name}.", out, where, depth + 1)
+
+
+def _table(state: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    """A module's `_parameters`, `_buffers` or `_modules`: a dict with string keys (None counts as empty)."""
+    table = state.get(key) or {}
+    if not isinstance(table, dict) or not all(isinstance(k, str) for k in table):
+        raise CheckpointError(f"{where}: malformed {key} table")
+    return table
+
+
+def _key_list(data: dict) -> str:
+    """A few of a dict's keys for a message."""
+    keys = [repr(k)[:40] for k in list(data)[:10]]
+    return "keys " + ", ".join(keys) + (" ..." if len(data) > 10 else "") if keys else "an empty dict"
 
 
 def _augment_pipe_settings(pipe: PersistentObject, where: str) -> dict[str, Any]:
@@ -108,16 +134,20 @@ def _augment_pipe_settings(pipe: PersistentObject, where: str) -> dict[str, Any]
     return {
         "class_name": pipe.class_name,
         "init_kwargs": plain_value(pipe.state.get("_init_kwargs", {}), where),
-        "p": float(p) if isinstance(p, torch.Tensor) and p.numel() == 1 else None,
+        "p": float(p) if isinstance(p, torch.Tensor) and p.numel() == 1 and bool(torch.isfinite(p).all()) else None,
     }
 
 
-def plain_value(value: Any, where: str) -> Any:
+def plain_value(value: Any, where: str, depth: int = 0) -> Any:
     """Constructor settings as JSON types: EasyDicts become dicts, tuples lists; tensors are refused."""
+    if depth > MAX_SETTING_DEPTH:
+        raise CheckpointError(f"{where}: settings are nested more than {MAX_SETTING_DEPTH} levels deep")
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, dict):
-        return {str(k): plain_value(v, where) for k, v in value.items()}
+        if not all(isinstance(k, (str, int)) for k in value):
+            raise CheckpointError(f"{where}: a settings dict has a key that is not a string")
+        return {str(k): plain_value(v, where, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [plain_value(v, where) for v in value]
+        return [plain_value(v, where, depth + 1) for v in value]
     raise CheckpointError(f"{where}: constructor argument of type {type(value).__name__} is not a plain setting")

@@ -8,18 +8,25 @@ fixed blur kernels are checked against our [1,3,3,1] resample filters rather tha
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import pickle
 import re
+import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
+from ..utils.files import ArchiveError, check_zip_members
 from .checkpoint import Checkpoint, build_network
-from .errors import CheckpointError, UnsafeCheckpointError
+from .errors import CheckpointError, UnsafeCheckpointError, one_line
+from .pickle_scan import PickleRejected, ScanLimits, scan_pickle
+from .validate import MAX_STRING, check_tensor
 
 NETWORK_KEYS = {"g": "G", "d": "D", "g_ema": "G_ema"}
+MAX_CHANNEL_MULTIPLIER = 32
+MAX_ARGS_DEPTH = 4  # lists inside lists in train.py's args, kept as provenance
 W_AVG_SAMPLES = 10_000
 W_AVG_SEED = 0
 DEFAULT_MULTIPLIER_BASE = 16384  # rosinality's channel table: min(16384 * channel_multiplier / res, 512)
@@ -36,9 +43,14 @@ def read_rosinality(path: Path) -> Checkpoint:
             f"(expected a dict with g_ema, g and/or d; found {found})"
         )
     args = vars(ckpt["args"]) if isinstance(ckpt.get("args"), argparse.Namespace) else {}
-    if args.get("arch", "stylegan2") != "stylegan2":
-        raise CheckpointError(f"{path}: architecture {args['arch']!r} is not supported; only rosinality's 'stylegan2' is")
+    arch = args.get("arch", "stylegan2")
+    if arch != "stylegan2":
+        shown = repr(arch)[:40] if isinstance(arch, str) else f"a {type(arch).__name__}"
+        raise CheckpointError(f"{path}: architecture {shown} is not supported; only rosinality's 'stylegan2' is")
     multiplier = args.get("channel_multiplier")
+    if multiplier is not None and (type(multiplier) is not int or not 1 <= multiplier <= MAX_CHANNEL_MULTIPLIER):
+        shown = multiplier if type(multiplier) is int else f"a {type(multiplier).__name__}"
+        raise CheckpointError(f"{path}: args.channel_multiplier is {shown}; expected an integer from 1 to {MAX_CHANNEL_MULTIPLIER}")
 
     networks: dict[str, torch.nn.Module] = {}
     notes: list[str] = []
@@ -53,6 +65,9 @@ def read_rosinality(path: Path) -> Checkpoint:
             continue
         G = _generator(state, multiplier, where, notes, name)
         if key == "g_ema" and isinstance(latent_avg, torch.Tensor):
+            check_tensor("latent_avg", latent_avg, str(path))
+            if latent_avg.numel() != G.w_dim:
+                raise CheckpointError(f"{path}: latent_avg has {latent_avg.numel()} values for a w_dim of {G.w_dim}")
             G.mapping.w_avg.copy_(latent_avg.reshape(-1))
             notes.append(f"{name}: w_avg taken from the file's latent_avg")
         else:
@@ -63,29 +78,52 @@ def read_rosinality(path: Path) -> Checkpoint:
             )
         networks[name] = G
 
-    source: dict[str, Any] = {"args": {k: _json_value(v) for k, v in args.items()}} if args else {}
+    source: dict[str, Any] = {"args": {str(k)[:100]: _json_value(v) for k, v in list(args.items())[:1000]}} if args else {}
     if "ada_aug_p" in ckpt:
         source["ada_aug_p"] = _json_value(ckpt["ada_aug_p"])
     return Checkpoint(format="rosinality", networks=networks, notes=notes, source=source)
 
 
+def _check_torch_file(path: Path) -> None:
+    """Check a torch.save file before torch reads it: zip entries stored uncompressed and no larger than
+    the file, and every pickle stream within the nesting and size limits (see `pickle_scan`)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # legacy format: five pickles, then raw storage bytes
+            f.seek(0)
+            for _ in range(5):
+                scan_pickle(f, size, ScanLimits(allow_persistent=True))
+            return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = check_zip_members(archive, str(path), compressed=False)
+            pickles = [m for m in members if m.filename.endswith(".pkl")]
+            for member in pickles:
+                with archive.open(member) as stream:
+                    data = stream.read()
+                scan_pickle(io.BytesIO(data), len(data), ScanLimits(allow_persistent=True))
+    except zipfile.BadZipFile as exc:
+        raise CheckpointError(f"{path}: truncated or corrupt PyTorch file ({one_line(exc)})") from None
+    except (ArchiveError, PickleRejected) as exc:
+        raise CheckpointError(f"{path}: refusing this PyTorch file before unpickling ({exc})") from None
+
+
 def _torch_load_weights_only(path: Path) -> Any:
     """`torch.load(weights_only=True)` with only `argparse.Namespace` (train.py's args) allowed besides."""
+    _check_torch_file(path)
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         match = re.search(r"GLOBAL ([\w.]+)", str(exc))
         if match is None:
-            raise CheckpointError(f"{path}: truncated or corrupt PyTorch file ({str(exc).splitlines()[0]})") from None
+            raise CheckpointError(f"{path}: truncated or corrupt PyTorch file ({one_line(exc)})") from None
         raise UnsafeCheckpointError(
             f"refusing to load {path.name}: it references {match.group(1)}, which is not a tensor or plain "
             "setting; rosinality checkpoints hold only tensors, dicts and argparse.Namespace. Nothing from the file was run."
         ) from None
-    except MemoryError:
-        raise
     except Exception as exc:  # noqa: BLE001 -- zip reader and unpickler errors come in many types
-        raise CheckpointError(f"{path}: truncated or corrupt PyTorch file ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"{path}: truncated or corrupt PyTorch file ({one_line(exc)})") from None
 
 
 @torch.no_grad()
@@ -205,6 +243,7 @@ class _Keys:
         value = self.state.get(key)
         if not isinstance(value, torch.Tensor):
             raise CheckpointError(f"{self.where}: tensor {key!r} is missing; the file is not a complete rosinality network")
+        check_tensor(key, value, self.where)
         self.used.add(key)
         return value
 
@@ -242,14 +281,16 @@ def _channel_table(channels: dict[int, int], multiplier: int | None, where: str)
     raise CheckpointError(f"{where}: channel counts ({table}) do not follow a base / resolution table we can rebuild")
 
 
-def _json_value(value: Any) -> Any:
-    """Settings from `args` as JSON types (anything else as its repr)."""
-    if value is None or isinstance(value, (bool, int, str)):
+def _json_value(value: Any, depth: int = 0) -> Any:
+    """Settings from `args` as JSON types; anything else (or nested too deep, or too long) as a short description."""
+    if value is None or isinstance(value, bool) or (isinstance(value, int) and abs(value) < 2**63):
         return value
+    if isinstance(value, str):
+        return value if len(value) <= MAX_STRING else f"<a string of {len(value):,} characters>"
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
-    if isinstance(value, (list, tuple)):
-        return [_json_value(v) for v in value]
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return value.item()
-    return repr(value)
+    if isinstance(value, (list, tuple)) and depth < MAX_ARGS_DEPTH and len(value) <= 1000:
+        return [_json_value(v, depth + 1) for v in value]
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.device.type == "cpu" and value.dtype.is_floating_point:
+        return _json_value(value.item(), depth)
+    return f"<{type(value).__name__}>"

@@ -5,6 +5,10 @@ rebuilders, NumPy scalars). A normal unpickler imports and calls whatever a pick
 crafted file can run any code. Here every name resolves through a fixed table to a small function
 written below that only builds tensors, dicts and numbers; any other name stops the load before
 anything runs. The embedded `module_src` is kept as text and never executed.
+
+Each stream is first checked by `pickle_scan` (sizes, nesting depth, no BUILD on a class or
+function), and each load gets its own copies of the stand-ins, so nothing a file does can change
+what a later load sees.
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ from __future__ import annotations
 import collections
 import io
 import pickle
+import types
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable
 
 import numpy as np
 import torch
+
+from .pickle_scan import ScanLimits, scan_pickle
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # first object of a legacy (non-zip) torch.save stream
 LEGACY_PROTOCOL = 1001
@@ -120,15 +127,34 @@ _STORAGE_DTYPES = {
 }
 
 
+def _fresh(stand_in: Any) -> Any:
+    """A private copy of a stand-in for one load: functions and our classes are mutable objects."""
+    if isinstance(stand_in, types.FunctionType):
+        copy = types.FunctionType(stand_in.__code__, stand_in.__globals__, stand_in.__name__, stand_in.__defaults__,
+                                  stand_in.__closure__)
+        copy.__kwdefaults__ = stand_in.__kwdefaults__
+        return copy
+    if isinstance(stand_in, type) and stand_in.__module__ == __name__:
+        return type(stand_in.__name__, (stand_in,), {"__module__": __name__})
+    return stand_in  # built-in types and torch dtypes cannot be changed
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler whose globals come only from `allowed`; anything else raises `ForbiddenGlobal`."""
+    """An unpickler whose globals come only from `allowed`; anything else raises `ForbiddenGlobal`.
+
+    Each instance resolves names to its own fresh copies of the stand-ins.
+    """
 
     allowed: dict[tuple[str, str], Any] = {}
 
+    def __init__(self, file: BinaryIO) -> None:
+        super().__init__(file)
+        self._stand_ins = {key: _fresh(value) for key, value in self.allowed.items()}
+
     def find_class(self, module: str, name: str) -> Any:
         try:
-            return self.allowed[(module, name)]
-        except KeyError:
+            return self._stand_ins[(module, name)]
+        except (KeyError, TypeError):
             raise ForbiddenGlobal(f"{module}.{name}") from None
 
     def persistent_load(self, pid: Any) -> Any:
@@ -160,7 +186,7 @@ def _load_storage_bytes(payload: bytes) -> _Storage:
     if not isinstance(payload, (bytes, bytearray)):
         raise ValueError("malformed storage payload")
     stream = io.BytesIO(payload)
-    header = [_LegacyStorageUnpickler(stream).load() for _ in range(5)]
+    header = [_checked_load(_LegacyStorageUnpickler, stream, len(payload), _STORAGE_LIMITS) for _ in range(5)]
     magic, protocol, sys_info, record, keys = header
     if magic != LEGACY_MAGIC or protocol != LEGACY_PROTOCOL:
         raise ValueError("storage payload is not a legacy torch.save stream")
@@ -197,6 +223,23 @@ class NetworkPickleUnpickler(_RestrictedUnpickler):
     }
 
 
+_STORAGE_LIMITS = ScanLimits(allow_persistent=True)
+
+
+def _checked_load(unpickler: type[_RestrictedUnpickler], file: BinaryIO, end: int, limits: ScanLimits) -> Any:
+    """Scan one pickle stream from the file's position, then unpickle it (the file ends after its STOP)."""
+    start = file.tell()
+    scan_pickle(file, end, limits)
+    file.seek(start)
+    return unpickler(file).load()
+
+
 def load_network_pickle(file: BinaryIO) -> Any:
-    """Unpickle a network pickle with the allow-list; raises `ForbiddenGlobal` before running anything else."""
-    return NetworkPickleUnpickler(file).load()
+    """Unpickle a network pickle with the allow-list, after `scan_pickle` passed it.
+
+    Raises `PickleRejected` (limits) or `ForbiddenGlobal` (allow-list) before running anything else.
+    """
+    start = file.tell()
+    end = file.seek(0, io.SEEK_END)
+    file.seek(start)
+    return _checked_load(NetworkPickleUnpickler, file, end, ScanLimits())

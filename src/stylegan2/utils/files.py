@@ -1,36 +1,191 @@
-"""Atomic file writes: write to a temporary file beside the target, then rename over it."""
+"""Safe file handling: atomic writes with temporaries we can recognise and sweep, and archive checks.
+
+Temporaries are named `.<target name>.<pid>.<8 hex>.tmp<target suffix>` beside their target, so a
+later start can tell ours from anything else and knows whether the process that wrote one is gone.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import re
+import secrets
+import signal
+import stat
+import threading
+import time
+import zipfile
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
+
+STALE_AFTER_SECONDS = 60.0  # a temporary untouched this long whose writer is gone is stale
+ORPHAN_AFTER_SECONDS = 24 * 3600.0  # any temporary of ours untouched this long is stale (e.g. from another host)
+MAX_ZIP_RATIO = 200  # declared size / compressed size of a deflated zip entry
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?:(?P<pid>\d+)\.[0-9a-f]{8}|[a-z0-9_]{8})\.tmp(?:\.[A-Za-z0-9]+)?$")
+
+
+class ArchiveError(ValueError):
+    """A zip entry is encrypted, compressed with a method we do not inflate, or claims too much."""
+
+
+def temp_name(path: Path) -> Path:
+    """A fresh temporary path beside `path` in our naming (it keeps the target's suffix, for writers
+    that pick the format from the name)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")
+
+
+def create_temp(path: Path) -> tuple[int, Path]:
+    """Create a temporary beside `path` (exclusive, mode 0666 minus the umask); returns (fd, temp path)."""
+    while True:
+        tmp = temp_name(path)
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path in the target's directory; on success it replaces `path` atomically.
+def deferred_interrupts() -> Iterator[None]:
+    """Hold back Ctrl-C until the block ends, then raise it: a write in progress completes first.
 
-    A crash or exception leaves any existing file at `path` untouched and removes the temporary.
+    Only the main thread can handle signals; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
+    """Yield a temporary path in the target's directory; on success it becomes `path` atomically.
+
+    A crash or exception leaves any existing file at `path` untouched and removes the temporary;
+    Ctrl-C waits until the write is over. With `replace=False` an existing `path` is never replaced
+    (FileExistsError). The file gets the usual permissions (0666 minus the umask).
     """
     path = Path(path)
-    # The temporary keeps the target's suffix, for writers that pick the format from the name.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    if not replace and path.exists():
+        raise FileExistsError(f"{path}: already exists; not replacing it")
+    with deferred_interrupts():
+        fd, tmp = create_temp(path)
+        os.close(fd)
+        try:
+            yield tmp
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            _commit(tmp, path, replace)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def _commit(tmp: Path, path: Path, replace: bool) -> None:
+    """Rename the finished temporary to `path`; without `replace`, only if nothing is there."""
+    if replace:
+        os.replace(tmp, path)
+        return
     try:
-        yield tmp_path
-        with open(tmp_path, "rb") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+        os.link(tmp, path)  # atomic and fails if `path` exists
+    except FileExistsError:
+        raise FileExistsError(f"{path}: already exists; not replacing it") from None
+    except OSError:  # the file system has no hard links
+        if path.exists():
+            raise FileExistsError(f"{path}: already exists; not replacing it") from None
+        os.replace(tmp, path)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def is_stale_temp(path: Path, now: float | None = None) -> bool:
+    """Whether `path` is a temporary in our naming that no running writer can still be using."""
+    match = _TEMP_NAME.match(path.name)
+    if match is None:
+        return False
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(info.st_mode):
+        return False
+    age = (time.time() if now is None else now) - info.st_mtime
+    if age > ORPHAN_AFTER_SECONDS:
+        return True
+    pid = match.group("pid")
+    if pid is None:  # the older mkstemp naming carries no writer
+        return age > STALE_AFTER_SECONDS
+    return age > STALE_AFTER_SECONDS and int(pid) != os.getpid() and not _process_exists(int(pid))
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def remove_stale_temps(directory: Path) -> list[Path]:
+    """Delete our stale temporaries in `directory` (not below it); returns what was removed."""
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        candidate = Path(entry.path)
+        if is_stale_temp(candidate):
+            with contextlib.suppress(FileNotFoundError):
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
+
+
+def open_regular(path: str | Path) -> BinaryIO:
+    """Open a file for binary reading only if it is a regular file (a FIFO or device would block)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise IsADirectoryError(f"{path}: not a regular file") if stat.S_ISDIR(mode) else OSError(f"{path}: not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def check_zip_members(
+    archive: zipfile.ZipFile, where: str, *, compressed: bool = True, max_ratio: float | None = MAX_ZIP_RATIO,
+    max_size: int | None = None,
+) -> list[zipfile.ZipInfo]:
+    """The archive's entries, after checking what each declares, before anything is inflated.
+
+    Refused: encrypted entries; compression methods zipfile cannot read (or any compression when not
+    `compressed`); deflated entries that claim more than `max_ratio` times their compressed size;
+    entries larger than `max_size` bytes. zipfile never inflates past a declared size.
+    """
+    methods = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA} if compressed else {zipfile.ZIP_STORED}
+    members = archive.infolist()
+    for info in members:
+        name = f"{where}/{info.filename}"
+        if info.flag_bits & 0x1:
+            raise ArchiveError(f"{name}: the entry is encrypted")
+        if info.compress_type not in methods:
+            kind = f"compression method {info.compress_type}" if compressed else "compressed"
+            raise ArchiveError(f"{name}: {kind}, which this reader does not inflate")
+        if max_size is not None and info.file_size > max_size:
+            raise ArchiveError(f"{name}: declares {info.file_size:,} bytes (limit {max_size:,})")
+        inflated = info.compress_type != zipfile.ZIP_STORED
+        if inflated and max_ratio is not None and info.file_size > max_ratio * max(info.compress_size, 1024):
+            raise ArchiveError(
+                f"{name}: declares {info.file_size:,} bytes from {info.compress_size:,} compressed "
+                f"(more than {max_ratio:g}:1)"
+            )
+    return members

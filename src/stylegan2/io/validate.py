@@ -1,0 +1,171 @@
+"""Check what a network file says before anything is built from it.
+
+Constructor arguments come from the file, so they are untrusted numbers: a `z_dim` of 2**25 asks
+for gigabytes, 100,000 mapping layers for minutes of work. The arguments are first checked as
+plain settings (types, nesting, size), then the network is built with global registration hooks
+counting its modules and parameter elements against fixed limits, and with large tensors on
+PyTorch's `meta` device, which allocates nothing. Such a network is rebuilt for real only after
+the file's tensors matched its shapes, so memory stays within what the file itself holds.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._device import _device_constructors
+
+from .errors import CheckpointError, one_line
+
+MAX_PARAMETERS = 1_000_000_000  # elements in the parameters and buffers of one network (4 GB in float32)
+MAX_REAL_TENSOR = 2**24  # larger tensors are planned on the meta device before the file's tensors are matched
+MAX_REAL_ELEMENTS = 2**27  # real elements allocated while planning one network (512 MB in float32)
+MAX_MODULES = 1_000  # submodules of one network; a 1024 px Generator has under a hundred
+MAX_SETTING_DEPTH = 8  # dicts and lists inside constructor arguments
+MAX_SETTING_VALUES = 2_000  # values in all constructor arguments of one network
+MAX_STRING = 1_000  # characters in one string setting
+MAX_INT = 2**31 - 1
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+_counting = threading.local()  # the meta build in progress on this thread, if any
+
+
+class _LimitExceeded(Exception):
+    """Raised inside a counting hook to stop a meta build that grows past a limit."""
+
+
+def check_plain(value: Any, where: str, what: str, *, max_depth: int, max_values: int, max_int: int = MAX_INT) -> None:
+    """Refuse anything but JSON-like settings: None, bool, int, finite float, short str, list/tuple, str-keyed dict.
+
+    Walks without recursion, so a deeply nested value is reported, not a RecursionError.
+    """
+    todo = [(value, 0)]
+    count = 0
+    while todo:
+        item, depth = todo.pop()
+        count += 1
+        if count > max_values:
+            raise CheckpointError(f"{where}: {what} hold more than {max_values:,} values")
+        if item is None or isinstance(item, bool):
+            continue
+        if isinstance(item, int):
+            if abs(item) > max_int:
+                raise CheckpointError(f"{where}: {what} hold the integer {_short(item)}, beyond +-{max_int:,}")
+        elif isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                raise CheckpointError(f"{where}: {what} hold a non-finite number ({item})")
+        elif isinstance(item, str):
+            if len(item) > MAX_STRING:
+                raise CheckpointError(f"{where}: {what} hold a string of {len(item):,} characters (limit {MAX_STRING:,})")
+        elif isinstance(item, (list, tuple, dict)):
+            if depth >= max_depth:
+                raise CheckpointError(f"{where}: {what} are nested more than {max_depth} levels deep")
+            if isinstance(item, dict):
+                if not all(isinstance(k, str) for k in item):
+                    raise CheckpointError(f"{where}: {what} have a key that is not a string")
+                todo.extend((k, depth + 1) for k in item)
+                item = item.values()
+            todo.extend((v, depth + 1) for v in item)
+        else:
+            raise CheckpointError(f"{where}: {what} hold a {type(item).__name__}, which is not a plain setting")
+
+
+def check_init_kwargs(init_kwargs: Any, where: str) -> None:
+    """Constructor arguments must be a dict of plain settings within the size limits."""
+    if not isinstance(init_kwargs, dict):
+        raise CheckpointError(f"{where}: constructor arguments are a {type(init_kwargs).__name__}, not a dict")
+    check_plain(init_kwargs, where, "constructor arguments", max_depth=MAX_SETTING_DEPTH, max_values=MAX_SETTING_VALUES)
+
+
+def _count_module(module: nn.Module, name: str, submodule: nn.Module) -> None:
+    counts = getattr(_counting, "counts", None)
+    if counts is not None:
+        counts["modules"] += 1
+        if counts["modules"] > MAX_MODULES:
+            raise _LimitExceeded(f"more than {MAX_MODULES:,} submodules")
+
+
+def _count_tensor(module: nn.Module, name: str, tensor: torch.Tensor | None) -> None:
+    counts = getattr(_counting, "counts", None)
+    if counts is not None and tensor is not None:
+        counts["elements"] += tensor.numel()
+        if counts["elements"] > MAX_PARAMETERS:
+            raise _LimitExceeded(f"more than {MAX_PARAMETERS:,} parameters")
+
+
+class _Planner(TorchFunctionMode):
+    """Creates small tensors for real and large ones on the `meta` device, which allocates nothing.
+
+    Arithmetic on meta tensors works but loads PyTorch's compiler stack (seconds), so ordinary
+    networks, whose tensors are all small, are built entirely for real and used as they are.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.real_elements = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _device_constructors() and kwargs.get("device") is None:
+            planned = func(*args, **kwargs, device="meta")
+            numel = planned.numel()
+            if numel <= MAX_REAL_TENSOR and self.real_elements + numel <= MAX_REAL_ELEMENTS:
+                self.real_elements += numel
+                return func(*args, **kwargs)
+            return planned
+        return func(*args, **kwargs)
+
+
+def plan_network(cls: type[nn.Module], init_kwargs: dict[str, Any], where: str) -> nn.Module:
+    """`cls(**init_kwargs)` built with limits: modules and parameter elements counted as they are
+    registered, large tensors left on the `meta` device (see `is_materialized`)."""
+    check_init_kwargs(init_kwargs, where)
+    handles = [
+        nn.modules.module.register_module_module_registration_hook(_count_module),
+        nn.modules.module.register_module_parameter_registration_hook(_count_tensor),
+        nn.modules.module.register_module_buffer_registration_hook(_count_tensor),
+    ]
+    _counting.counts = {"modules": 0, "elements": 0}
+    try:
+        with _Planner():
+            return cls(**init_kwargs)
+    except _LimitExceeded as exc:
+        raise CheckpointError(
+            f"{where}: the stored arguments describe a {cls.__name__} with {exc}; refusing to build it"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 -- any constructor error means the arguments are unusable
+        raise CheckpointError(f"{where}: cannot build {cls.__name__} from the stored arguments ({one_line(exc)})") from None
+    finally:
+        _counting.counts = None
+        for handle in handles:
+            handle.remove()
+
+
+def is_materialized(module: nn.Module) -> bool:
+    """Whether every tensor of a planned network is real (none was left on the meta device)."""
+    return all(value.device.type != "meta" for value in module.state_dict().values())
+
+
+def check_tensor(name: str, value: Any, where: str) -> None:
+    """A network tensor must be a dense floating-point CPU tensor with real storage (not `meta`)."""
+    if not isinstance(value, torch.Tensor):
+        raise CheckpointError(f"{where}: {name} is a {type(value).__name__}, not a tensor")
+    if value.device.type != "cpu" or value.layout != torch.strided or value.dtype not in FLOAT_DTYPES:
+        raise CheckpointError(
+            f"{where}: tensor {name} is a {value.dtype} {value.layout} tensor on {value.device}; "
+            "network weights must be dense floating-point CPU tensors"
+        )
+
+
+def check_state(state_dict: Mapping[str, Any], where: str) -> None:
+    """`check_tensor` for every entry of a state dict."""
+    for name, value in state_dict.items():
+        check_tensor(name, value, where)
+
+
+def _short(value: int) -> str:
+    """An integer for a message, without printing thousands of digits."""
+    return f"{value:,}" if value.bit_length() < 200 else f"of {value.bit_length():,} bits"
