@@ -30,6 +30,13 @@ def test_files_that_are_not_images_are_refused_by_name(png_file):
         decode_upload(png_file(64, 64)[:200], "cut.png", 16, 3)
 
 
+def test_16_bit_images_are_refused_with_the_dataset_tools_message():
+    buffer = io.BytesIO()
+    PIL.Image.new("I;16", (16, 16)).save(buffer, format="PNG")
+    with pytest.raises(ValueError, match=r"upload 'deep.png': unsupported image mode I.*save it as 8-bit grayscale or RGB"):
+        decode_upload(buffer.getvalue(), "deep.png", 16, 3)
+
+
 def test_huge_images_are_refused_from_the_header_before_decoding():
     side = int(MAX_UPLOAD_PIXELS**0.5) + 1
     buffer = io.BytesIO()
