@@ -1,6 +1,8 @@
 """The HTTP API: status codes, error messages as JSON, PNGs out, only the explorer's own files served."""
 
 import io
+import threading
+import time
 
 import numpy as np
 import PIL.Image
@@ -73,6 +75,37 @@ def test_bad_parameters_get_400_with_the_message(client, query, message):
         response = client.get(f"{route}?{query}")
         assert response.status_code == 400, route
         assert message in response.get_json()["error"], route
+
+
+def test_renders_waiting_behind_a_render_are_superseded_by_the_newest(gan_explorer, monkeypatch):
+    app = create_app(gan_explorer)
+    started, release = threading.Event(), threading.Event()
+    render = gan_explorer.render
+
+    def slow_for_seed_0(settings):
+        if settings.seed == 0:
+            started.set()
+            release.wait(10)
+        return render(settings)
+
+    monkeypatch.setattr(gan_explorer, "render", slow_for_seed_0)
+    answers = {}
+
+    def get(seed: int) -> None:
+        response = app.test_client().get(f"/api/render?seed={seed}")
+        answers[seed] = (response.status_code, response.get_json(silent=True))
+
+    threads = [threading.Thread(target=get, args=(seed,)) for seed in (0, 1, 2)]
+    threads[0].start()
+    assert started.wait(10)
+    for thread in threads[1:]:  # arrive in this order while seed 0 renders
+        thread.start()
+        time.sleep(0.1)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert answers[0][0] == 200 and answers[2][0] == 200
+    assert answers[1] == (409, {"error": "superseded: a newer render request arrived while this one waited"})
 
 
 def test_downloads_are_attachments(client, gan_explorer):

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ..explore.network import DEFAULT_TOP_K
+from ..explore.uploads import DEFAULT_MAX_UPLOAD_MB
 from .tools import network_option, user_errors
 
 EXTRA_HINT = "stylegan2 explore needs Flask: pip install 'stylegan2[explore]'"
@@ -21,10 +23,10 @@ EXTRA_HINT = "stylegan2 explore needs Flask: pip install 'stylegan2[explore]'"
               help="Directions file from `stylegan2 directions` [default: SeFa computed on load].")
 @click.option("--layers", default="all", show_default=True,
               help="ws indices SeFa factorizes when computing directions on load, e.g. 0-3, or coarse/middle/fine/all.")
-@click.option("--top-k", type=click.IntRange(min=0), default=8, show_default=True, help="Direction sliders shown.")
+@click.option("--top-k", type=click.IntRange(min=0), default=DEFAULT_TOP_K, show_default=True, help="Direction sliders shown.")
 @click.option("--images", type=click.Path(file_okay=False, path_type=Path),
               help="Swapping Autoencoder: a folder of images to pick structure and texture from.")
-@click.option("--max-upload-mb", type=click.FloatRange(min=0, min_open=True), default=8.0, show_default=True,
+@click.option("--max-upload-mb", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_MAX_UPLOAD_MB, show_default=True,
               help="Largest image upload accepted (Swapping Autoencoder view).")
 def explore_command(network: Path, host: str, port: int, device: str | None, directions: Path | None, layers: str,
                     top_k: int, images: Path | None, max_upload_mb: float) -> None:

@@ -67,7 +67,6 @@ class GanExplorer:
             "directions": [{"index": i, "eigenvalue": float(self.directions.eigenvalues[i])}
                            for i in range(self.num_directions)],
             "direction_layers": _ranges(self.directions.layers),
-            "layer_names": self.layer_names(),
         }
 
     def parse(self, query: Mapping[str, str]) -> GanSettings:

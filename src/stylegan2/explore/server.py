@@ -25,6 +25,7 @@ from .gan import W_FILE, GanExplorer
 from .network import DEFAULT_TOP_K, open_explorer
 from .settings import SettingsError
 from .swap import SwapExplorer
+from .uploads import DEFAULT_MAX_UPLOAD_MB
 
 ASSETS = {  # file name -> MIME type; the only files the server sends
     "gan.html": "text/html; charset=utf-8",
@@ -35,11 +36,11 @@ ASSETS = {  # file name -> MIME type; the only files the server sends
     "swapae.js": "text/javascript; charset=utf-8",
 }
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
-DEFAULT_MAX_UPLOAD_MB = 8.0
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' blob:; style-src 'self'; script-src 'self'",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' blob:; "
+                               "style-src 'self'; script-src 'self'",
     "Referrer-Policy": "no-referrer",
 }
 
@@ -107,8 +108,7 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, local_only: bool = True,
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    @app.errorhandler(SettingsError)
-    @app.errorhandler(ValueError)
+    @app.errorhandler(ValueError)  # SettingsError, ToolError, DatasetError: a bad parameter or upload
     def bad_parameter(err: ValueError) -> Response:
         return error(400, str(err))
 

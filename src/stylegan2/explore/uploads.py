@@ -12,6 +12,7 @@ from ..data.images import DECODE_ERRORS, mode_channels
 from ..data.tool import fit_image
 from .settings import SettingsError
 
+DEFAULT_MAX_UPLOAD_MB = 8.0  # request body limit of the server (--max-upload-mb)
 MAX_UPLOAD_PIXELS = 64 * 1024 * 1024  # refused from the header, before decoding (a decompression bomb)
 
 
