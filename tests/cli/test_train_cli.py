@@ -1,0 +1,49 @@
+"""`stylegan2 train` in-process through click: a tiny run on builtin:shapes, --dry-run, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from click.testing import CliRunner
+
+from stylegan2.cli import main
+from stylegan2.io import load_checkpoint
+
+TINY = ["--data", "builtin:shapes?n=16", "--resolution", "16", "--cfg", "cpu", "--cbase", "128", "--cmax", "16",
+        "--batch", "8", "--aug", "noaug", "--workers", "0", "--device", "cpu"]
+
+
+def test_a_tiny_run_writes_its_run_directory(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # events are tests/training/test_tensorboard.py's
+    result = CliRunner().invoke(main, ["train", *TINY, "--kimg", "0.016", "--tick", "0.008", "--snap", "1",
+                                       "--outdir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (run_dir,) = tmp_path.iterdir()
+    assert run_dir.name == "00000-shapes-cpu"
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"training_options.json", "log.txt", "stats.jsonl", "reals.png", "fakes_init.png"} <= names
+    snapshots = sorted(run_dir.glob("network-snapshot-*.safetensors"))
+    assert len(snapshots) == 2 and len(list(run_dir.glob("fakes0*.png"))) == 2  # --snap 1: one per tick
+    options = json.loads((run_dir / "training_options.json").read_text())
+    assert (options["cfg"], options["cbase"], options["cmax"], options["batch"], options["resolution"]) == ("cpu", 128, 16, 8, 16)
+    assert len((run_dir / "stats.jsonl").read_text().splitlines()) == 2
+    networks = load_checkpoint(snapshots[-1]).networks
+    assert set(networks) == {"G", "D", "G_ema"}
+    assert networks["G"].img_resolution == 16 and networks["G"].init_kwargs["synthesis_kwargs"]["channel_max"] == 16
+    assert str(run_dir) in result.output  # the log names the run directory
+
+
+def test_dry_run_prints_the_resolved_options_and_writes_nothing(tmp_path):
+    result = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path / "runs"), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    options = json.loads(result.output)
+    assert options["cbase"] == 128 and options["batch"] == 8 and options["aug"] == "noaug"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_missing_dataset_is_one_line_naming_it(tmp_path):
+    result = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "nothere.zip"), "--outdir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "nothere.zip" in result.output and "Traceback" not in result.output
+    assert result.output.startswith("Error:") and result.output.count("\n") == 1
