@@ -37,8 +37,7 @@ def open_explorer(
     if isinstance(E, SwapEncoder) and isinstance(G, SwapGenerator):
         if directions is not None:
             raise ToolError("--directions: a Swapping Autoencoder has no latent directions; drop --directions")
-        explorer = SwapExplorer(E.eval().requires_grad_(False).to(target), G.eval().requires_grad_(False).to(target),
-                                str(network))
+        explorer = SwapExplorer(E.eval().requires_grad_(False).to(target), G.eval().requires_grad_(False).to(target))
         if images is not None:
             explorer.add_folder(Path(images).expanduser())
         return explorer
@@ -53,4 +52,4 @@ def open_explorer(
         found, source = load_directions(directions), DirectionSource(path=str(directions))
     else:
         found, source = factorize(G, layers), DirectionSource(layers=layers)
-    return GanExplorer(G, str(network), found, source, top_k)
+    return GanExplorer(G, str(path), found, source, top_k)

@@ -37,8 +37,8 @@ class SwapExplorer:
 
     kind = "swapae"
 
-    def __init__(self, E: SwapEncoder, G: SwapGenerator, network: str) -> None:
-        self.E, self.G, self.network = E, G, network
+    def __init__(self, E: SwapEncoder, G: SwapGenerator) -> None:
+        self.E, self.G = E, G
         self.resolution = E.init_kwargs["img_resolution"]
         self.channels = E.init_kwargs["img_channels"]
         self.images: list[HeldImage] = []
