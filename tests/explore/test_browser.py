@@ -9,6 +9,7 @@ import base64
 import contextlib
 import io
 import os
+import select
 import shlex
 import shutil
 import subprocess
@@ -40,7 +41,8 @@ def explorer_url(network: Path, *options: str) -> Iterator[str]:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
     try:
-        line = process.stdout.readline()
+        ready, _, _ = select.select([process.stdout], [], [], 120)
+        line = process.stdout.readline() if ready else "(no output within 120 s)\n"
         if "http://" not in line:
             pytest.fail(f"stylegan2 explore did not start: {line}{process.stdout.read()}")
         yield line.split("open ", 1)[1].split()[0]

@@ -2,6 +2,7 @@
 
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from stylegan2.cli import main
@@ -24,6 +25,7 @@ def test_without_flask_the_command_says_what_to_install(gan_file, monkeypatch):
 
 
 def test_bad_inputs_are_one_line_errors(gan_file, tmp_path):
+    pytest.importorskip("flask", reason="the explorer's server needs Flask: pip install 'stylegan2[explore]'")
     result = CliRunner().invoke(main, ["explore", "--network", str(tmp_path / "missing.pkl")])
     assert result.exit_code == 1 and "missing.pkl: no such network file (--network)" in result.output
     result = CliRunner().invoke(main, ["explore", "--network", str(gan_file), "--device", "cpu", "--layers", "0-9"])
