@@ -1,5 +1,6 @@
 """Feature statistics and the on-disk cache of real-data statistics."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,41 @@ def test_fingerprint_changes_with_one_pixel():
 def test_empty_statistics_refuse_mean_cov():
     with pytest.raises(ValueError, match="no mean/covariance"):
         FeatureStats(capture_mean_cov=True).mean_cov()
+
+
+def spoil_without_raw_outer(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k != "raw_outer"}
+
+
+def spoil_with_nan(data: dict) -> dict:
+    data["raw_sum"][0] = np.nan
+    return data
+
+
+def spoil_item_count(data: dict) -> dict:
+    data["num_items"] = np.array(3)
+    return data
+
+
+@pytest.mark.parametrize("spoil, problem", [
+    (spoil_without_raw_outer, "unreadable statistics cache (KeyError"),
+    (spoil_with_nan, "raw_sum is not all finite numbers"),
+    (spoil_item_count, "3 items, expected 10"),
+    (None, "unreadable statistics cache"),
+])
+def test_a_bad_cache_is_recomputed_and_replaced(tmp_path: Path, spoil, problem):
+    dataset = ArrayDataset(random_images(10, seed=6))
+    opts = PassOptions(device=torch.device("cpu"), batch_size=4, progress=False)
+    detector = CountingDetector()
+    good = real_stats(dataset, detector, opts, None, capture_all=True, capture_mean_cov=True, cache_dir=tmp_path)
+    (cache,) = (tmp_path / "metric-stats").glob("*.npz")
+    if spoil is None:
+        cache.write_bytes(b"PK\x03\x04 not a zip")
+    else:
+        with np.load(cache) as data:
+            np.savez(cache, **spoil(dict(data)))
+    with pytest.warns(UserWarning, match=rf"{cache.name}: .*{re.escape(problem)}.*; recomputing it"):
+        again = real_stats(dataset, detector, opts, None, capture_all=True, capture_mean_cov=True, cache_dir=tmp_path)
+    assert detector.seen == 20
+    assert np.array_equal(good.all_features(), again.all_features())
+    assert np.array_equal(FeatureStats.load(cache, True, True, num_items=10).all_features(), good.all_features())

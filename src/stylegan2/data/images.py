@@ -10,6 +10,7 @@ import PIL.Image
 from .errors import DatasetError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+MAX_IMAGE_PIXELS = 2**26  # width x height of one source image (8192 x 8192); checked from the header, before decoding
 
 _GRAY_MODES = {"1", "L"}
 _COLOR_MODES = {"RGB", "P", "CMYK", "YCbCr", "LAB", "HSV"}
@@ -57,6 +58,7 @@ def read_header(file: BinaryIO, where: str, *, full: bool = False) -> tuple[int,
     """(height, width, channels) from an image file's header only, or after a full decode when `full`."""
     try:
         with PIL.Image.open(file) as img:
+            _check_size(img, where)
             if full:
                 img.load()
             return img.height, img.width, mode_channels(img.mode, where, drop_alpha=False)
@@ -70,6 +72,7 @@ def decode_image(file: BinaryIO, where: str, *, drop_alpha: bool = False) -> np.
     """Decode an image file to uint8 [H, W, C] with C = 1 (grayscale) or 3 (RGB)."""
     try:
         with PIL.Image.open(file) as img:
+            _check_size(img, where)
             target = "L" if mode_channels(img.mode, where, drop_alpha=drop_alpha) == 1 else "RGB"
             array = np.asarray(img if img.mode == target else img.convert(target))
     except DatasetError:
@@ -77,6 +80,15 @@ def decode_image(file: BinaryIO, where: str, *, drop_alpha: bool = False) -> np.
     except DECODE_ERRORS as err:
         raise DatasetError(f"{where}: cannot decode image ({err}); {_SKIP_FIX}") from err
     return array.reshape(array.shape[0], array.shape[1], -1)  # [H, W, C]
+
+
+def _check_size(img: PIL.Image.Image, where: str) -> None:
+    """Refuse images whose header declares more than MAX_IMAGE_PIXELS pixels (a decompression bomb)."""
+    if img.width * img.height > MAX_IMAGE_PIXELS:
+        raise DatasetError(
+            f"{where}: image is {img.width}x{img.height}, more than {MAX_IMAGE_PIXELS:,} pixels; "
+            f"downscale it first, or {_SKIP_FIX}"
+        )
 
 
 def pad_center(image: np.ndarray, size: int) -> np.ndarray:

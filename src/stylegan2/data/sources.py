@@ -15,12 +15,24 @@ from urllib.parse import parse_qs
 
 import numpy as np
 
+from ..utils.files import ArchiveError, check_zip_entry, check_zip_members, open_regular
 from .errors import DatasetError
 from .images import decode_image, is_image_name, read_header
 from .shapes import SHAPE_CLASSES, render_shape, shape_label
 
 LABELS_FILE = "dataset.json"
 BUILTINS = ("shapes",)
+MAX_CLASSES = 10_000  # class labels (or label-vector length) accepted by default; raise it with the variable below
+MAX_CLASSES_VARIABLE = "STYLEGAN2_MAX_CLASSES"
+
+
+def max_classes() -> int:
+    """The largest number of classes (or label-vector length) a dataset may have: $STYLEGAN2_MAX_CLASSES or MAX_CLASSES."""
+    value = os.environ.get(MAX_CLASSES_VARIABLE, "")
+    try:
+        return int(value) if value else MAX_CLASSES
+    except ValueError:
+        raise DatasetError(f"${MAX_CLASSES_VARIABLE} must be an integer, got {value!r}") from None
 
 
 class ImageSource(ABC):
@@ -62,21 +74,35 @@ def _label_problem(message: str, *, strict: bool) -> None:
 
 
 def _labels_array(values: list, where: str) -> np.ndarray:
-    """int64 [N] from class indices, or float32 [N, D] from equal-length vectors."""
+    """int64 [N] from class indices, or float32 [N, D] from equal-length vectors; at most `max_classes()` of either."""
+    limit = max_classes()
+    raise_it = f"set ${MAX_CLASSES_VARIABLE} to raise the limit of {limit:,}"
     if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
-        array = np.asarray(values, dtype=np.int64)
-        if array.size and array.min() < 0:
-            raise DatasetError(f"{where}: class labels must be >= 0, found {array.min()}")
-        return array
+        if values and min(values) < 0:
+            raise DatasetError(f"{where}: class labels must be >= 0, found {min(values)}")
+        if values and max(values) >= limit:
+            raise DatasetError(f"{where}: class label {_short(max(values))} means more than {limit:,} classes; "
+                               f"check the labels, or {raise_it}")
+        return np.asarray(values, dtype=np.int64)
+    if not all(isinstance(v, (list, tuple, np.ndarray)) and len(v) <= limit for v in values):
+        raise DatasetError(f"{where}: labels must all be class indices (int >= 0) or all equal-length number lists "
+                           f"of at most {limit:,} numbers ({raise_it})")
     try:
         array = np.asarray(values, dtype=np.float32)
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, OverflowError, RecursionError) as err:
         raise DatasetError(
             f"{where}: labels must all be class indices (int >= 0) or all equal-length number lists ({err})"
-        ) from err
+        ) from None
     if array.ndim != 2:
         raise DatasetError(f"{where}: labels must all be class indices (int >= 0) or all equal-length number lists")
+    if not np.isfinite(array).all():
+        raise DatasetError(f"{where}: label vectors hold NaN or infinite numbers")
     return array
+
+
+def _short(value: int) -> str:
+    """An integer for a message, without printing thousands of digits."""
+    return f"{value:,}" if int(value).bit_length() < 128 else f"of {int(value).bit_length():,} bits"
 
 
 class FileSource(ImageSource):
@@ -96,7 +122,7 @@ class FileSource(ImageSource):
         if self.is_zip:
             names = self._archive().namelist()
         else:
-            names = [(Path(root) / f).relative_to(path).as_posix() for root, _, files in os.walk(path) for f in files]
+            names = _walk_folder(path)
         self._has_labels_file = LABELS_FILE in names
         self.all_files = sorted(n for n in names if is_image_name(n))
         self.files = list(self.all_files)
@@ -126,15 +152,18 @@ class FileSource(ImageSource):
         self._zip = None
 
     def _open(self, name: str) -> BinaryIO:
-        """Open a file of the source for binary reading."""
+        """Open a file of the source for binary reading (folders: regular files only; zips: readable entries only)."""
         try:
             if self.is_zip:
-                return self._archive().open(name)
-            return open(self.path / name, "rb")
-        except (OSError, zipfile.BadZipFile) as err:
+                archive = self._archive()
+                check_zip_entry(archive.getinfo(name), str(self.path), max_ratio=None)
+                return archive.open(name)
+            return open_regular(self.path / name)
+        except (OSError, zipfile.BadZipFile, ArchiveError, KeyError, RuntimeError, NotImplementedError) as err:
+            reason = str(err).removeprefix(f"{self.path}/{name}: ")
             raise DatasetError(
-                f"{self.path}/{name}: cannot open ({err}); fix or remove it, or pass skip_bad=True (--skip-bad)"
-            ) from err
+                f"{self.path}/{name}: cannot open ({reason}); fix or remove it, or pass skip_bad=True (--skip-bad)"
+            ) from None
 
     def __len__(self) -> int:
         return len(self.files)
@@ -178,8 +207,8 @@ class FileSource(ImageSource):
         try:
             with self._open(LABELS_FILE) as file:
                 meta = json.load(file)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise DatasetError(f"{where}: cannot parse ({err}); fix the JSON or delete the file") from err
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+            raise DatasetError(f"{where}: cannot parse ({type(err).__name__}: {err}); fix the JSON or delete the file") from None
         entries = meta.get("labels", ()) if isinstance(meta, dict) else ()
         if entries is None:
             return None
@@ -223,6 +252,79 @@ class FileSource(ImageSource):
         return _labels_array([table[name] for name in self.files], where)
 
 
+def _walk_folder(root: Path) -> list[str]:
+    """Relative paths of the regular files under `root`, in no particular order.
+
+    Symbolic links (to files or folders alike) are followed only when they resolve inside `root`;
+    links pointing outside it, and FIFOs, sockets and devices, are skipped with a warning. Each
+    folder is visited once, under its first path in name order, so a link loop ends. A link inside
+    `root` to a missing file is listed, so that opening it reports the problem.
+    """
+    top = root.resolve()
+    names: list[str] = []
+    outside: list[str] = []
+    special: list[str] = []
+    seen = {top}
+    todo = [(root, "")]
+    while todo:
+        folder, prefix = todo.pop()
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+        subfolders = []
+        for entry in entries:
+            name = prefix + entry.name
+            if entry.is_symlink():
+                resolved = Path(entry.path).resolve()
+                if resolved != top and top not in resolved.parents:
+                    outside.append(name)
+                    continue
+                is_dir, is_file = resolved.is_dir(), not resolved.is_dir()  # a broken link fails when opened
+            else:
+                resolved = None
+                is_dir, is_file = entry.is_dir(follow_symlinks=False), entry.is_file(follow_symlinks=False)
+            if is_dir:
+                real = resolved or Path(entry.path).resolve()
+                if real not in seen:
+                    seen.add(real)
+                    subfolders.append((Path(entry.path), name + "/"))
+            elif is_file:
+                names.append(name)
+            else:
+                special.append(name)
+        todo.extend(reversed(subfolders))  # depth first, in name order: the first path to a folder is kept
+    for found, what in ((outside, "symbolic link(s) pointing outside the folder"), (special, "non-regular file(s)")):
+        if found:
+            listed = ", ".join(sorted(found)[:5]) + (", ..." if len(found) > 5 else "")
+            warnings.warn(f"{root}: skipped {len(found)} {what}: {listed}", stacklevel=3)
+    return names
+
+
+def _check_npz(path: Path) -> None:
+    """Check what a .npz declares before NumPy allocates it: readable entries, a bounded compression
+    ratio, and each array's header (shape x item size) no larger than the bytes its entry holds."""
+    with zipfile.ZipFile(path) as archive:
+        try:
+            members = check_zip_members(archive, str(path))
+        except ArchiveError as err:
+            raise DatasetError(f"{err}; save the arrays with numpy.savez") from None
+        for info in members:
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as file:
+                try:
+                    version = np.lib.format.read_magic(file)
+                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read_header(file)
+                except (ValueError, OSError) as err:
+                    raise DatasetError(f"{path}/{info.filename}: not a valid .npy header ({err})") from None
+                declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if declared > info.file_size - file.tell():
+                    raise DatasetError(
+                        f"{path}/{info.filename}: its header declares {declared:,} bytes but the entry holds "
+                        f"{info.file_size - file.tell():,}; the file is corrupt or crafted"
+                    )
+
+
 def _mismatch_message(
     root: Path, first: str, first_shape: tuple[int, int, int], name: str, shape: tuple[int, int, int]
 ) -> str:
@@ -253,9 +355,12 @@ class NpzSource(ImageSource):
         self.path = path
         self.location = str(path) + (f":{key}" if key else "")
         self.name = path.stem
-        if not path.is_file():
+        if not path.exists():
             raise DatasetError(f"{path}: no such file; check the path")
+        if not path.is_file():
+            raise DatasetError(f"{path}: not a regular file; pass a .npz saved with numpy.savez")
         try:
+            _check_npz(path)
             with np.load(path, allow_pickle=False) as archive:
                 keys = list(archive.files)
                 self.key = key or next((k for k in self.IMAGE_KEYS if k in keys), None)
@@ -270,8 +375,8 @@ class NpzSource(ImageSource):
                 self._labels = archive[self.label_key] if self.label_key else None
         except DatasetError:
             raise
-        except (OSError, ValueError, zipfile.BadZipFile) as err:
-            raise DatasetError(f"{path}: cannot read as .npz ({err}); save it with numpy.savez") from err
+        except (OSError, ValueError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as err:
+            raise DatasetError(f"{path}: cannot read as .npz ({err}); save it with numpy.savez") from None
         self.images = self._to_nhwc(images)  # [N, H, W, C]
 
     @staticmethod
@@ -329,7 +434,7 @@ class NpzSource(ImageSource):
         if self._labels.ndim == 1 and np.issubdtype(self._labels.dtype, np.integer):
             return _labels_array(self._labels.tolist(), where)
         if self._labels.ndim == 2 and np.issubdtype(self._labels.dtype, np.number):
-            return self._labels.astype(np.float32)
+            return _labels_array(list(self._labels.astype(np.float32)), where)
         raise DatasetError(
             f"{where}: labels must be integer classes [N] or number vectors [N, D], got "
             f"{self._labels.dtype} {list(self._labels.shape)}"
@@ -398,6 +503,8 @@ def open_source(spec: str | os.PathLike, *, resolution: int | None = None) -> Im
         raise DatasetError(f"{spec}: no such file or folder; check the path (or use builtin:shapes)")
     if path.is_dir():
         return FileSource(path)
+    if not path.is_file():
+        raise DatasetError(f"{spec}: not a regular file or folder (a FIFO or device?); pass a folder, a .zip or a .npz")
     if path.suffix.lower() == ".npz":
         return NpzSource(path)
     if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):

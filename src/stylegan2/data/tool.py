@@ -3,7 +3,6 @@
 import io
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ import numpy as np
 import PIL.Image
 from tqdm import tqdm
 
+from ..utils.files import create_temp, remove_stale_temps
 from .dataset import check_resolution
 from .errors import DatasetError
 from .images import pad_center
@@ -140,7 +140,8 @@ def convert_dataset(
     total = len(src) if max_images is None else min(len(src), max_images)
 
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    remove_stale_temps(dest.parent)  # left by an earlier run that was killed
+    fd, tmp_path = create_temp(dest)  # mode 0666 minus the umask, like any new file
     written: list[list] = []
     skipped: list[str] = []
     dropped = 0
@@ -179,11 +180,9 @@ def convert_dataset(
                 raise DatasetError(f"{src.location}: no images written ({dropped} dropped by --transform {transform})")
             meta = {"labels": written if labels is not None else None}
             out.writestr(LABELS_FILE, json.dumps(meta))
-        os.chmod(tmp_name, 0o644)  # mkstemp makes the file private; a dataset is an ordinary file
-        os.replace(tmp_name, dest)
-    except BaseException:
-        os.unlink(tmp_name)
-        raise
+        os.replace(tmp_path, dest)
+    finally:
+        tmp_path.unlink(missing_ok=True)
     if skipped:
         listed = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
         warnings.warn(f"skipped {len(skipped)} unreadable image(s): {listed}", stacklevel=2)

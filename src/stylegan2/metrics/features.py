@@ -8,6 +8,7 @@ process. Without a process group (or with world_size 1) the gathering is a no-op
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from tqdm import tqdm
 
 from ..utils.image import to_uint8
 from .detectors import FeatureDetector
-from .stats import FeatureStats, stats_cache_path
+from .stats import FeatureStats, StatsCacheError, stats_cache_path
 
 Extractor = Callable[[torch.Tensor], torch.Tensor]  # uint8 [N, 3, H, W] -> features [N, D]
 
@@ -123,6 +124,17 @@ def generated_features(G: nn.Module, dataset: Dataset, extract: Extractor, opts:
     return stats
 
 
+def _load_cached(path: Path, capture_all: bool, capture_mean_cov: bool, num_items: int) -> FeatureStats | None:
+    """Cached statistics, or None when there are none or the file is bad (then it is recomputed and replaced)."""
+    if not path.is_file():
+        return None
+    try:
+        return FeatureStats.load(path, capture_all=capture_all, capture_mean_cov=capture_mean_cov, num_items=num_items)
+    except StatsCacheError as err:
+        warnings.warn(f"{err}; recomputing it", stacklevel=3)
+        return None
+
+
 @torch.no_grad()
 def real_stats(dataset: Dataset, detector: FeatureDetector, opts: PassOptions, max_items: int | None,
                capture_all: bool, capture_mean_cov: bool, cache_dir: Path | None) -> FeatureStats:
@@ -136,8 +148,9 @@ def real_stats(dataset: Dataset, detector: FeatureDetector, opts: PassOptions, m
                                       progress=opts.progress and opts.rank == 0, num_items=num_items,
                                       capture_all=capture_all, capture_mean_cov=capture_mean_cov,
                                       detector_kind=type(detector).__name__)
-        if all_ranks_agree(cache_file.is_file(), opts):
-            return FeatureStats.load(cache_file, capture_all=capture_all, capture_mean_cov=capture_mean_cov)
+        cached = _load_cached(cache_file, capture_all, capture_mean_cov, num_items)
+        if all_ranks_agree(cached is not None, opts):
+            return cached
     stats = FeatureStats(capture_all=capture_all, capture_mean_cov=capture_mean_cov, max_items=num_items)
     dataset_features(dataset, detector.features, opts, stats, desc=f"{detector.name} real")
     if cache_file is not None and opts.rank == 0:

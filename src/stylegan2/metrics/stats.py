@@ -10,14 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import weakref
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from torch.utils.data import Dataset
 from tqdm import tqdm
+
+from ..utils.files import atomic_path
 
 
 @dataclass
@@ -76,25 +78,57 @@ class FeatureStats:
         if self.capture_all:
             arrays["all_features"] = self.all_features()
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic_path(path) as tmp:
+            np.savez(tmp, **arrays)
 
     @classmethod
-    def load(cls, path: Path, capture_all: bool, capture_mean_cov: bool) -> FeatureStats:
-        with np.load(path, allow_pickle=False) as data:
-            stats = cls(capture_all=capture_all, capture_mean_cov=capture_mean_cov, num_items=int(data["num_items"]))
-            if capture_mean_cov:
-                stats.raw_sum, stats.raw_outer = data["raw_sum"], data["raw_outer"]
-            if capture_all:
-                stats.rows = [data["all_features"]]
+    def load(cls, path: Path, capture_all: bool, capture_mean_cov: bool, num_items: int | None = None) -> FeatureStats:
+        """Statistics saved by `save`, checked: the arrays asked for, consistent shapes, finite values and
+        (when given) `num_items` items. Raises StatsCacheError for a file that fails any check."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in _cache_keys(capture_all, capture_mean_cov)}
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+            raise StatsCacheError(f"{path}: unreadable statistics cache ({type(err).__name__}: {err})") from None
+        problem = _cache_problem(arrays, num_items)
+        if problem:
+            raise StatsCacheError(f"{path}: bad statistics cache ({problem})")
+        stats = cls(capture_all=capture_all, capture_mean_cov=capture_mean_cov, num_items=int(arrays["num_items"]))
+        if capture_mean_cov:
+            stats.raw_sum, stats.raw_outer = arrays["raw_sum"], arrays["raw_outer"]
+        if capture_all:
+            stats.rows = [arrays["all_features"]]
         stats.max_items = stats.num_items
         return stats
+
+
+class StatsCacheError(ValueError):
+    """A cached statistics file is unreadable or inconsistent; it is recomputed."""
+
+
+def _cache_keys(capture_all: bool, capture_mean_cov: bool) -> list[str]:
+    return ["num_items"] + (["raw_sum", "raw_outer"] if capture_mean_cov else []) + (["all_features"] if capture_all else [])
+
+
+def _cache_problem(arrays: dict[str, np.ndarray], num_items: int | None) -> str | None:
+    """What is wrong with cached arrays, or None."""
+    count = arrays["num_items"]
+    if count.shape != () or not np.issubdtype(count.dtype, np.integer) or int(count) <= 0:
+        return "num_items is not a positive integer"
+    if num_items is not None and int(count) != num_items:
+        return f"{int(count)} items, expected {num_items}"
+    for key, value in arrays.items():
+        if not np.issubdtype(value.dtype, np.number) or not np.isfinite(value).all():
+            return f"{key} is not all finite numbers"
+    if "raw_sum" in arrays:
+        dim = arrays["raw_sum"].shape
+        if len(dim) != 1 or arrays["raw_outer"].shape != dim * 2:
+            return "raw_sum and raw_outer shapes do not match"
+    if "all_features" in arrays:
+        features = arrays["all_features"]
+        if features.ndim != 2 or features.shape[0] != int(count):
+            return "all_features does not hold num_items rows"
+    return None
 
 
 _fingerprints: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # dataset -> hash, computed once

@@ -21,7 +21,8 @@ from typing import BinaryIO, Iterator
 STALE_AFTER_SECONDS = 60.0  # a temporary untouched this long whose writer is gone is stale
 ORPHAN_AFTER_SECONDS = 24 * 3600.0  # any temporary of ours untouched this long is stale (e.g. from another host)
 MAX_ZIP_RATIO = 200  # declared size / compressed size of a deflated zip entry
-_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?:(?P<pid>\d+)\.[0-9a-f]{8}|[a-z0-9_]{8})\.tmp(?:\.[A-Za-z0-9]+)?$")
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp(?:\.[A-Za-z0-9]+)?$")
+_OLD_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp(?:\.[A-Za-z0-9]+)?$")  # mkstemp, before the pid
 
 
 class ArchiveError(ValueError):
@@ -103,7 +104,7 @@ def _commit(tmp: Path, path: Path, replace: bool) -> None:
 
 def is_stale_temp(path: Path, now: float | None = None) -> bool:
     """Whether `path` is a temporary in our naming that no running writer can still be using."""
-    match = _TEMP_NAME.match(path.name)
+    match = _TEMP_NAME.match(path.name) or _OLD_TEMP_NAME.match(path.name)
     if match is None:
         return False
     try:
@@ -115,7 +116,7 @@ def is_stale_temp(path: Path, now: float | None = None) -> bool:
     age = (time.time() if now is None else now) - info.st_mtime
     if age > ORPHAN_AFTER_SECONDS:
         return True
-    pid = match.group("pid")
+    pid = match.groupdict().get("pid")
     if pid is None:  # the older mkstemp naming carries no writer
         return age > STALE_AFTER_SECONDS
     return age > STALE_AFTER_SECONDS and int(pid) != os.getpid() and not _process_exists(int(pid))
@@ -161,31 +162,35 @@ def open_regular(path: str | Path) -> BinaryIO:
         raise
 
 
-def check_zip_members(
-    archive: zipfile.ZipFile, where: str, *, compressed: bool = True, max_ratio: float | None = MAX_ZIP_RATIO,
+def check_zip_entry(
+    info: zipfile.ZipInfo, where: str, *, compressed: bool = True, max_ratio: float | None = MAX_ZIP_RATIO,
     max_size: int | None = None,
-) -> list[zipfile.ZipInfo]:
-    """The archive's entries, after checking what each declares, before anything is inflated.
+) -> None:
+    """Check what one zip entry declares before it is inflated (zipfile never inflates past a declared size).
 
-    Refused: encrypted entries; compression methods zipfile cannot read (or any compression when not
-    `compressed`); deflated entries that claim more than `max_ratio` times their compressed size;
-    entries larger than `max_size` bytes. zipfile never inflates past a declared size.
+    Refused: encryption; compression methods zipfile cannot read (or any compression when not
+    `compressed`); compressed entries that claim more than `max_ratio` times their compressed size;
+    entries larger than `max_size` bytes.
     """
+    name = f"{where}/{info.filename}"
     methods = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA} if compressed else {zipfile.ZIP_STORED}
+    if info.flag_bits & 0x1:
+        raise ArchiveError(f"{name}: the entry is encrypted")
+    if info.compress_type not in methods:
+        kind = f"compression method {info.compress_type}" if compressed else "compressed"
+        raise ArchiveError(f"{name}: {kind}, which this reader does not inflate")
+    if max_size is not None and info.file_size > max_size:
+        raise ArchiveError(f"{name}: declares {info.file_size:,} bytes (limit {max_size:,})")
+    inflated = info.compress_type != zipfile.ZIP_STORED
+    if inflated and max_ratio is not None and info.file_size > max_ratio * max(info.compress_size, 1024):
+        raise ArchiveError(
+            f"{name}: declares {info.file_size:,} bytes from {info.compress_size:,} compressed (more than {max_ratio:g}:1)"
+        )
+
+
+def check_zip_members(archive: zipfile.ZipFile, where: str, **limits) -> list[zipfile.ZipInfo]:
+    """The archive's entries, each passed through `check_zip_entry(info, where, **limits)`."""
     members = archive.infolist()
     for info in members:
-        name = f"{where}/{info.filename}"
-        if info.flag_bits & 0x1:
-            raise ArchiveError(f"{name}: the entry is encrypted")
-        if info.compress_type not in methods:
-            kind = f"compression method {info.compress_type}" if compressed else "compressed"
-            raise ArchiveError(f"{name}: {kind}, which this reader does not inflate")
-        if max_size is not None and info.file_size > max_size:
-            raise ArchiveError(f"{name}: declares {info.file_size:,} bytes (limit {max_size:,})")
-        inflated = info.compress_type != zipfile.ZIP_STORED
-        if inflated and max_ratio is not None and info.file_size > max_ratio * max(info.compress_size, 1024):
-            raise ArchiveError(
-                f"{name}: declares {info.file_size:,} bytes from {info.compress_size:,} compressed "
-                f"(more than {max_ratio:g}:1)"
-            )
+        check_zip_entry(info, where, **limits)
     return members
