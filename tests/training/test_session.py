@@ -2,7 +2,10 @@
 
 import dataclasses
 import json
+import os
+import signal
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import torch
@@ -42,16 +45,19 @@ class Recorder:
                                        optimizers={"G": torch.optim.Adam(G.parameters())}, log=self.lines.append, **limits)
         self.run_dir = self.session.open_run_dir("test", ["header line"])
 
-    def run(self, fail_at: int | None = None, error: type[BaseException] = NonFiniteError) -> None:
+    def run(self, at: int | None = None, action: Callable[[], None] = lambda: None, pl_mean: float = 1.5,
+            after_snapshot: Callable[[Path], None] | None = None) -> None:
+        """Run the session; `action` happens inside the step at batch_idx `at` (it may raise, or send a signal)."""
         def step() -> None:
-            if self.session.batch_idx == fail_at:
-                raise error("non-finite loss in phase Gmain")
+            if self.session.batch_idx == at:
+                action()
             self.session.collector.report("Loss/G/loss", torch.tensor([1.0, 3.0]))
 
         self.session.run(LoopHooks(
             step=step, save_grids=self.grids.append, status_losses=(("G", "Loss/G/loss"),), advice="Try --fp32.",
             on_tick=lambda: TickReport({"Progress/extra": 0.5}, status="extra 0.500 "),
-            resume_extras=lambda: {"pl_mean": 1.5}, after_snapshot=lambda path: self.checked.append(path.name),
+            resume_extras=lambda: {"pl_mean": pl_mean},
+            after_snapshot=after_snapshot or (lambda path: self.checked.append(path.name)),
         ))
 
     def snapshots(self) -> list[str]:
@@ -86,16 +92,95 @@ def test_a_non_finite_loss_names_the_step_the_last_snapshot_and_the_advice(tmp_p
     rec = Recorder(tmp_path)
     with pytest.raises(TrainingError, match=r"^non-finite loss in phase Gmain at step 5 \(kimg 0\.040\); the last good snapshot"
                                             r" is \S+network-snapshot-000000-016\.safetensors\. Try --fp32\.$"):
-        rec.run(fail_at=5)
-    assert rec.snapshots() == ["network-snapshot-000000-016.safetensors"] and rec.lines[-1] == "Stopped."
+        rec.run(at=5, action=non_finite)
+    assert rec.snapshots() == ["network-snapshot-000000-016.safetensors"]
+    assert rec.lines[-2].startswith("Error: non-finite loss in phase Gmain at step 5") and rec.lines[-1] == "Failed."
 
 
-def test_ctrl_c_writes_a_snapshot_and_grids_of_the_steps_taken_and_stops(tmp_path):
+def test_ctrl_c_finishes_the_step_then_writes_a_snapshot_and_grids_and_stops(tmp_path):
     rec = Recorder(tmp_path)
     with pytest.raises(KeyboardInterrupt):
-        rec.run(fail_at=3, error=KeyboardInterrupt)
-    assert rec.snapshots() == ["network-snapshot-000000-016.safetensors", "network-snapshot-000000-024.safetensors"]
-    assert rec.grids == ["000000-016", "000000-024"]  # the Ctrl-C snapshot comes with its grids
-    assert load_checkpoint(rec.run_dir / "network-snapshot-000000-024.safetensors").training_state["batch_idx"] == 3
-    assert rec.lines[-3:] == ["Interrupted: writing a final snapshot before exiting", "Saved network-snapshot-000000-024.safetensors",
+        rec.run(at=3, action=ctrl_c)
+    assert rec.snapshots() == ["network-snapshot-000000-016.safetensors", "network-snapshot-000000-032.safetensors"]
+    assert rec.grids == ["000000-016", "000000-032"]  # the Ctrl-C snapshot comes with its grids
+    assert load_checkpoint(rec.run_dir / "network-snapshot-000000-032.safetensors").training_state["batch_idx"] == 4
+    assert rec.lines[-3:] == ["Interrupted: writing a final snapshot before exiting", "Saved network-snapshot-000000-032.safetensors",
                               "Stopped."]
+
+
+def non_finite() -> None:
+    raise NonFiniteError("non-finite loss in phase Gmain")
+
+
+def ctrl_c() -> None:
+    """What the user's Ctrl-C does during a step: SIGINT to this process."""
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def ctrl_c_twice() -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_twice_abandons_the_step_and_writes_nothing(tmp_path):
+    rec = Recorder(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        rec.run(at=3, action=ctrl_c_twice)
+    assert rec.snapshots() == ["network-snapshot-000000-016.safetensors"] and rec.grids == ["000000-016"]
+    assert rec.lines[-2:] == ["Interrupted in the middle of step 3: its half-done state is not saved; the last snapshot is "
+                              "network-snapshot-000000-016.safetensors", "Stopped."]
+
+
+def test_ctrl_c_in_the_step_after_a_snapshot_keeps_that_snapshot(tmp_path):
+    """The issue: the image count (the name) moves only at the end of a step, so a half step used to overwrite it."""
+    rec = Recorder(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        rec.run(at=2, action=ctrl_c)  # step 2 comes right after the tick-0 snapshot at 16 images
+    first = rec.run_dir / "network-snapshot-000000-016.safetensors"
+    assert load_checkpoint(first).training_state["batch_idx"] == 2
+    assert rec.snapshots() == [first.name, "network-snapshot-000000-024.safetensors"]
+
+
+def test_ctrl_c_between_steps_keeps_the_snapshot_of_the_same_state(tmp_path):
+    rec = Recorder(tmp_path)
+
+    def interrupt_metrics(path: Path) -> None:
+        raise KeyboardInterrupt  # e.g. during the metrics that follow a snapshot
+
+    with pytest.raises(KeyboardInterrupt):
+        rec.run(after_snapshot=interrupt_metrics)
+    before = (rec.run_dir / "network-snapshot-000000-016.safetensors").stat().st_mtime_ns
+    assert rec.snapshots() == ["network-snapshot-000000-016.safetensors"]
+    assert rec.lines[-2:] == ["Kept network-snapshot-000000-016.safetensors: it already holds this state", "Stopped."]
+    assert (rec.run_dir / "network-snapshot-000000-016.safetensors").stat().st_mtime_ns == before
+
+
+def test_non_finite_training_state_stops_the_run_like_a_non_finite_loss(tmp_path):
+    rec = Recorder(tmp_path)
+    with pytest.raises(TrainingError, match=r"^non-finite training state \(pl_mean = nan\) at step 2 \(kimg 0\.016\); no snapshot"):
+        rec.run(pl_mean=float("nan"))
+    assert rec.snapshots() == [] and rec.lines[-1] == "Failed."
+
+
+def test_non_finite_weights_are_not_saved(tmp_path):
+    rec = Recorder(tmp_path)
+
+    def spoil() -> None:
+        with torch.no_grad():
+            next(rec.session.networks["G"].parameters()).fill_(float("inf"))
+
+    with pytest.raises(TrainingError, match=r"^non-finite weights in G at step 6"):
+        rec.run(at=3, action=spoil)
+    assert rec.snapshots() == ["network-snapshot-000000-016.safetensors"] and rec.lines[-1] == "Failed."
+
+
+def test_a_final_snapshot_that_cannot_be_written_fails_the_run(tmp_path, monkeypatch):
+    rec = Recorder(tmp_path, max_steps=2)
+
+    def disk_full(path, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("stylegan2.training.session.save_training_snapshot", disk_full)
+    with pytest.raises(TrainingError, match=r"could not write \S+network-snapshot-000000-016\.safetensors: .*No space left"):
+        rec.run()
+    assert rec.lines[-1] == "Failed." and "Done." not in rec.lines

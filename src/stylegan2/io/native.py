@@ -40,10 +40,12 @@ def save_checkpoint(
     training_state: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
     source: Mapping[str, Any] | None = None,
+    overwrite: bool = True,
 ) -> Path:
     """Write networks (+ extra tensors and JSON training state) to `path` atomically; returns the path.
 
     The file appears complete or not at all: it is written beside the target, fsynced, then renamed.
+    With `overwrite=False` an existing file is never replaced (FileExistsError).
     """
     path = Path(path)
     if not path.parent.is_dir():
@@ -72,7 +74,7 @@ def save_checkpoint(
         header = json.dumps(meta, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: checkpoint metadata must be plain JSON (dicts, lists, str, finite numbers): {exc}") from None
-    with atomic_path(path) as tmp:
+    with atomic_path(path, replace=overwrite) as tmp:
         save_file(_unshared(tensors), str(tmp), metadata={METADATA_KEY: header})
     return path
 

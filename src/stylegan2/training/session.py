@@ -2,14 +2,20 @@
 
 A TrainingSession seeds the process, feeds minibatches, writes the run directory and its logs,
 counts steps and ticks, writes snapshots that resume exactly, stops at the kimg, step or time
-limit, turns a non-finite loss into a TrainingError, writes a last snapshot on Ctrl-C and closes
-the logs. Each loop supplies its own steps, grids and snapshot contents as LoopHooks.
+limit, turns a non-finite loss or training state into a TrainingError, and closes the logs. Ctrl-C
+lets the current step finish and then writes a last snapshot; a second Ctrl-C abandons the step and
+writes nothing, so a snapshot never holds a half-done step, and no snapshot is ever replaced.
+Each loop supplies its own steps, grids and snapshot contents as LoopHooks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,14 +123,18 @@ class TrainingSession:
         self._run_log: RunLog | None = None
         self._writer: StatsWriter | None = None
         self._steps_done = 0
+        self._in_step = False  # a step has begun and not completed
         self._start_time = self._tick_start_time = 0.0
         self._tick_start_nimg = 0
 
     def resume(self, state: ResumeState) -> None:
         """Continue a snapshot's run: its counters, optimizer moments and RNG streams."""
         self.cur_nimg, self.cur_tick, self.batch_idx = state.cur_nimg, state.cur_tick, state.batch_idx
+        missing = sorted(set(self.optimizers) - set(state.optimizers))
+        if missing:
+            raise TrainingError(f"the resume snapshot has no optimizer state for {', '.join(missing)}; it is not from this kind of run")
         for name, opt in self.optimizers.items():
-            opt.load_state_dict(state.optimizers[name])
+            _load_optimizer(name, opt, state.optimizers[name])
         restore_rng(state)
         if self.ctx.world_size > 1:  # each rank continues its own stream from the shared state
             _seed_rngs(self.options.seed * self.ctx.world_size + self.ctx.rank + self.batch_idx)
@@ -161,35 +171,67 @@ class TrainingSession:
         return self.run_dir
 
     def run(self, hooks: LoopHooks) -> None:
-        """Take steps until the run is over; on Ctrl-C write a last snapshot and grids; always close the logs."""
+        """Take steps until the run is over; on Ctrl-C write a last snapshot and grids; always close the logs.
+
+        log.txt ends with "Done." only when the run finished and its last snapshot was written.
+        """
         self._start_time = self._tick_start_time = time.time()
         self._tick_start_nimg = self.cur_nimg
+        outcome = "Stopped."
         try:
             while not self.done:
                 self._step(hooks)
                 self.done = self._finished()
                 if self.done or self.cur_nimg >= self._tick_start_nimg + self.options.tick * 1000:
                     self._tick(hooks)
+            outcome = "Done."
         except KeyboardInterrupt:
-            if self.ctx.is_main:
-                self.log("Interrupted: writing a final snapshot before exiting")
-            self._snapshot(hooks)
-            if self.ctx.is_main:  # the grids after the snapshot, so that a second Ctrl-C cannot cost the networks
-                hooks.save_grids(kimg_label(self.cur_nimg))
+            self._after_interrupt(hooks)
+            raise
+        except BaseException as err:
+            outcome = "Failed."
+            if self._run_log is not None:
+                self._run_log(f"Error: {err}")
             raise
         finally:
-            self._close()
+            self._close(outcome)
+
+    def _after_interrupt(self, hooks: LoopHooks) -> None:
+        """Ctrl-C: snapshot and grids of the steps taken, unless a step was cut short (then nothing is written)."""
+        if self._in_step:
+            if self.ctx.is_main:
+                kept = f"the last snapshot is {self.last_snapshot.name}" if self.last_snapshot else "no snapshot was written"
+                self.log(f"Interrupted in the middle of step {self.batch_idx}: its half-done state is not saved; {kept}")
+            return
+        if self.ctx.is_main:
+            self.log("Interrupted: writing a final snapshot before exiting")
+        self._snapshot(hooks)
+        if self.ctx.is_main:  # the grids after the snapshot, so that a second Ctrl-C cannot cost the networks
+            hooks.save_grids(kimg_label(self.cur_nimg))
 
     def _step(self, hooks: LoopHooks) -> None:
-        """One minibatch and the counters after it; a non-finite loss stops the run with advice."""
-        try:
-            hooks.step()
-        except NonFiniteError as err:
-            where = f"the last good snapshot is {self.last_snapshot}" if self.last_snapshot else "no snapshot was written yet"
-            raise TrainingError(f"{err} at step {self.batch_idx} (kimg {self.cur_nimg / 1000:.3f}); {where}. {hooks.advice}") from None
-        self.cur_nimg += self.options.batch
-        self.batch_idx += 1
-        self._steps_done += 1
+        """One minibatch and the counters after it; a non-finite loss stops the run with advice.
+
+        A Ctrl-C during the step is held until the step is complete (a second one abandons it).
+        """
+        self._in_step = True
+        with _finish_step_first() as interrupted:
+            try:
+                hooks.step()
+            except NonFiniteError as err:
+                raise TrainingError(f"{err} at {self._position()}; {self._last_good()}. {hooks.advice}") from None
+            self.cur_nimg += self.options.batch
+            self.batch_idx += 1
+            self._steps_done += 1
+            self._in_step = False
+        if interrupted:
+            raise KeyboardInterrupt
+
+    def _position(self) -> str:
+        return f"step {self.batch_idx} (kimg {self.cur_nimg / 1000:.3f})"
+
+    def _last_good(self) -> str:
+        return f"the last good snapshot is {self.last_snapshot}" if self.last_snapshot else "no snapshot was written yet"
 
     def _finished(self) -> bool:
         """Whether the kimg, max_steps or max_seconds limit is reached."""
@@ -214,30 +256,106 @@ class TrainingSession:
                                  sec_per_kimg=sec_per_kimg, total_kimg=self.options.kimg, stats=stats,
                                  losses=hooks.status_losses, device=self.ctx.device, extra=report.status))
             self._writer.write(stats, self.cur_nimg / 1000)
+        extras = self._checked_extras(hooks)
         if self.done or self.cur_tick % self.options.snap == 0:
             if self.ctx.is_main:
                 hooks.save_grids(kimg_label(self.cur_nimg))
-            self._snapshot(hooks)
+            self._snapshot(hooks, extras)
         self.cur_tick += 1
         self._tick_start_nimg = self.cur_nimg
         self._tick_start_time = time.time()
 
-    def _snapshot(self, hooks: LoopHooks) -> None:
-        """Write network-snapshot-<kimg>.safetensors on rank 0; resuming from it starts the next tick."""
-        state = ResumeState(cur_nimg=self.cur_nimg, cur_tick=self.cur_tick + 1, batch_idx=self.batch_idx, **hooks.resume_extras())
+    def _checked_extras(self, hooks: LoopHooks) -> dict[str, Any]:
+        """The loop's resume fields (every rank), refused like a non-finite loss when a number in them is not finite."""
+        extras = hooks.resume_extras()
+        bad = _non_finite(extras)
+        if bad:
+            raise TrainingError(f"non-finite training state ({bad}) at {self._position()}; {self._last_good()}. {hooks.advice}")
+        return extras
+
+    def _snapshot(self, hooks: LoopHooks, extras: dict[str, Any] | None = None) -> None:
+        """Write network-snapshot-<kimg>.safetensors on rank 0; resuming from it starts the next tick.
+
+        A snapshot that exists already holds this very state (names follow the image count, which
+        grows with every step), so it is kept, never rewritten. Non-finite weights or training state
+        are not saved; a snapshot that cannot be written is a TrainingError.
+        """
+        extras = self._checked_extras(hooks) if extras is None else extras
+        state = ResumeState(cur_nimg=self.cur_nimg, cur_tick=self.cur_tick + 1, batch_idx=self.batch_idx, **extras)
         if self.ctx.is_main:
             path = self.run_dir / f"network-snapshot-{kimg_label(self.cur_nimg)}.safetensors"
-            nets = {name: copy.deepcopy(m).eval().cpu() for name, m in self.networks.items()}
-            save_training_snapshot(path, nets, self.optimizers, state, self.options.to_json())
-            self.last_snapshot = path
-            self.log(f"Saved {path.name}")
-            hooks.after_snapshot(path)
+            if path.exists():
+                self.log(f"Kept {path.name}: it already holds this state")
+            else:
+                self._write_snapshot(path, state, hooks.advice)
+                hooks.after_snapshot(path)
         barrier()
 
-    def _close(self) -> None:
-        """Close stats.jsonl and TensorBoard, and end log.txt with 'Done.' or 'Stopped.'."""
+    def _write_snapshot(self, path: Path, state: ResumeState, advice: str) -> None:
+        for name, module in self.networks.items():
+            if not all(bool(torch.isfinite(t).all()) for t in module.state_dict().values() if t.is_floating_point()):
+                raise TrainingError(f"non-finite weights in {name} at {self._position()}; {self._last_good()}. {advice}")
+        nets = {name: copy.deepcopy(m).eval().cpu() for name, m in self.networks.items()}
+        try:
+            save_training_snapshot(path, nets, self.optimizers, state, self.options.to_json())
+        except (OSError, ValueError) as err:
+            raise TrainingError(f"could not write {path}: {err}; {self._last_good()}") from None
+        self.last_snapshot = path
+        self.log(f"Saved {path.name}")
+
+    def _close(self, outcome: str) -> None:
+        """Close stats.jsonl and TensorBoard, and end log.txt with `outcome` ('Done.', 'Stopped.' or 'Failed.')."""
         if self._writer is not None:
             self._writer.close()
         if self._run_log is not None:
-            self._run_log("Done." if self.done else "Stopped.")
+            self._run_log(outcome)
             self._run_log.close()
+
+
+@contextlib.contextmanager
+def _finish_step_first() -> Iterator[list[int]]:
+    """Hold back a Ctrl-C until the block ends (the yielded list then records it); a second Ctrl-C
+    raises KeyboardInterrupt at once. Only the main thread handles signals; elsewhere nothing changes."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def hold(signum: int, frame: Any) -> None:
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _non_finite(value: Any, name: str = "") -> str | None:
+    """'name = value' of the first float in nested dicts/lists that is NaN or infinite, else None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{name} = {value}"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for key, item in items:
+        found = _non_finite(item, f"{name}.{key}" if name else str(key))
+        if found:
+            return found
+    return None
+
+
+def _load_optimizer(name: str, opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    """Load a snapshot's optimizer state, checking that its moments fit this run's parameters."""
+    try:
+        opt.load_state_dict(state)
+    except (ValueError, KeyError, TypeError, IndexError) as err:
+        raise TrainingError(f"the resume snapshot's {name} optimizer state does not fit this network ({err})") from None
+    for group in opt.param_groups:
+        for param in group["params"]:
+            for key, value in opt.state.get(param, {}).items():
+                if isinstance(value, torch.Tensor) and value.ndim > 0 and value.shape != param.shape:
+                    raise TrainingError(
+                        f"the resume snapshot's {name} optimizer holds {key} of shape {list(value.shape)} for a parameter "
+                        f"of shape {list(param.shape)}; it is not from this network"
+                    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -9,9 +10,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..io import load_checkpoint, save_checkpoint
+from ..io import CheckpointError, load_checkpoint, save_checkpoint
 
 TRAINING_STATE_VERSION = 1
+MAX_COUNTER = 10**12  # images, steps or ticks: a billion kimg is beyond any run
 
 
 @dataclass
@@ -44,14 +46,21 @@ def _flatten_optimizer(name: str, opt: torch.optim.Optimizer, tensors: dict[str,
     return {"param_groups": sd["param_groups"], "state": state_keys}
 
 
-def _unflatten_optimizer(name: str, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
-    state = {}
-    for idx, entry in meta["state"].items():
-        values: dict[str, Any] = dict(entry["scalars"])
-        for key in entry["tensors"]:
-            values[key] = tensors[f"optim.{name}.{idx}.{key}"]
-        state[int(idx)] = values
-    return {"state": state, "param_groups": meta["param_groups"]}
+def _unflatten_optimizer(name: str, meta: Any, tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """An optimizer's state_dict from its JSON part and its tensors; a malformed one raises _BadState."""
+    try:
+        state = {}
+        for idx, entry in meta["state"].items():
+            values: dict[str, Any] = dict(entry["scalars"])
+            for key in entry["tensors"]:
+                values[key] = tensors[f"optim.{name}.{idx}.{key}"]
+            state[int(idx)] = values
+        groups = meta["param_groups"]
+    except (TypeError, KeyError, ValueError, AttributeError) as err:
+        raise _BadState(f"the {name} optimizer state is malformed ({type(err).__name__}: {err})") from None
+    if not isinstance(groups, list) or not all(isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups):
+        raise _BadState(f"the {name} optimizer's param_groups are malformed")
+    return {"state": state, "param_groups": groups}
 
 
 def save_training_snapshot(
@@ -77,29 +86,88 @@ def save_training_snapshot(
         "optimizers": {name: _flatten_optimizer(name, opt, tensors) for name, opt in optimizers.items()},
         "options": options,
     }
-    save_checkpoint(path, networks, extra_tensors=tensors, training_state=training_state)
+    save_checkpoint(path, networks, extra_tensors=tensors, training_state=training_state, overwrite=False)
 
 
 def read_resume_state(path: str | Path) -> tuple[dict[str, torch.nn.Module], ResumeState | None, list[str]]:
-    """Networks of any supported checkpoint, plus the run state when it is one of our snapshots."""
+    """Networks of any supported checkpoint, plus the run state when it is one of our snapshots.
+
+    The run state is checked before anything uses it; a bad one is a CheckpointError naming the file.
+    """
     ckpt = load_checkpoint(path)
     ts = ckpt.training_state or {}
     if "cur_nimg" not in ts:
         return ckpt.networks, None, list(ckpt.notes)
-    tensors = ckpt.extra_tensors
-    np_rng = ts.get("numpy_rng")
-    state = ResumeState(
-        cur_nimg=int(ts["cur_nimg"]),
-        cur_tick=int(ts["cur_tick"]),
-        batch_idx=int(ts["batch_idx"]),
-        optimizers={name: _unflatten_optimizer(name, meta, tensors) for name, meta in ts["optimizers"].items()},
-        pl_mean=float(ts.get("pl_mean", 0.0)),
-        augment=dict(ts.get("augment", {})),
-        torch_rng=tensors.get("rng.torch"),
-        cuda_rng=tensors.get("rng.cuda"),
-        numpy_rng=np_rng,
-    )
+    try:
+        state = _resume_state(ts, ckpt.extra_tensors)
+    except _BadState as err:
+        raise CheckpointError(f"{path}: cannot resume from this snapshot: {err}") from None
     return ckpt.networks, state, list(ckpt.notes)
+
+
+class _BadState(ValueError):
+    """What is wrong with a snapshot's training state."""
+
+
+def _resume_state(ts: dict[str, Any], tensors: dict[str, torch.Tensor]) -> ResumeState:
+    """A ResumeState from a snapshot's `training_state` and extra tensors, every field checked."""
+    if ts.get("version") != TRAINING_STATE_VERSION:
+        raise _BadState(f"training state version {ts.get('version')!r}; this stylegan2 reads version {TRAINING_STATE_VERSION}")
+    counters = {key: _counter(ts, key) for key in ("cur_nimg", "cur_tick", "batch_idx")}
+    if counters["batch_idx"] > counters["cur_nimg"] or counters["cur_tick"] > counters["batch_idx"] + 1:
+        raise _BadState(f"inconsistent counters {counters} (each step takes images, each tick at least a step)")
+    optimizers = ts.get("optimizers")
+    if not isinstance(optimizers, dict):
+        raise _BadState("'optimizers' is missing")
+    pl_mean = ts.get("pl_mean", 0.0)
+    if not _finite_number(pl_mean):
+        raise _BadState(f"pl_mean is {pl_mean!r}, not a finite number")
+    augment = ts.get("augment", {})
+    if not isinstance(augment, dict) or not _augment_ok(augment):
+        raise _BadState("'augment' is malformed (p must be a number in [0, 1]; r_t and the sign counts finite numbers)")
+    torch_rng = tensors.get("rng.torch")
+    if torch_rng is not None and (torch_rng.dtype != torch.uint8 or torch_rng.shape != torch.get_rng_state().shape):
+        raise _BadState("rng.torch is not a torch RNG state")
+    return ResumeState(
+        **counters,
+        optimizers={name: _unflatten_optimizer(name, meta, tensors) for name, meta in optimizers.items()},
+        pl_mean=float(pl_mean),
+        augment=dict(augment),
+        torch_rng=torch_rng,
+        cuda_rng=tensors.get("rng.cuda"),
+        numpy_rng=_numpy_rng(ts.get("numpy_rng")),
+    )
+
+
+def _counter(ts: dict[str, Any], key: str) -> int:
+    value = ts.get(key)
+    if type(value) is not int or not 0 <= value <= MAX_COUNTER:
+        raise _BadState(f"{key} is {value!r}; expected an integer from 0 to {MAX_COUNTER:,}")
+    return value
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _augment_ok(augment: dict[str, Any]) -> bool:
+    p = augment.get("p", 0.0)
+    numbers = [augment.get(k, 0.0) for k in ("sign_sum", "sign_count")] + ([augment["r_t"]] if augment.get("r_t") is not None else [])
+    return _finite_number(p) and 0 <= p <= 1 and all(_finite_number(v) for v in numbers)
+
+
+def _numpy_rng(value: Any) -> dict[str, Any] | None:
+    """The saved NumPy MT19937 state, checked (624 32-bit words, a position, the cached Gaussian)."""
+    if value is None:
+        return None
+    try:
+        key, pos, has_gauss, cached = value["key"], value["pos"], value["has_gauss"], value["cached"]
+    except (TypeError, KeyError) as err:
+        raise _BadState(f"numpy_rng lacks {err}") from None
+    if not (isinstance(key, list) and len(key) == 624 and all(type(k) is int and 0 <= k < 2**32 for k in key)
+            and type(pos) is int and 0 <= pos <= 624 and has_gauss in (0, 1) and _finite_number(cached)):
+        raise _BadState("numpy_rng is not a NumPy MT19937 state")
+    return value
 
 
 def restore_rng(state: ResumeState) -> None:
