@@ -3,6 +3,8 @@
     python benchmarks/bench_train.py                        # ours only, 32 px, CPU preset sizes
     python benchmarks/bench_train.py --official ~/src/stylegan2-ada-pytorch --threads 2
     python benchmarks/bench_train.py --cbase 2048 --cmax 64 --gamma 0.25 --pack 4    # the cpu preset, with and without packing
+    python benchmarks/bench_train.py --cbase 2048 --cmax 64 --gamma 0.25 --pack 4 --pl-weight 0 --style-mixing 0 \
+        --loss stylegan2 --loss r3gan --aug-p 0.02                                    # the two objectives, cpu preset
 
 Phases are those of the official loop: Gmain and Dmain every minibatch, Greg (path length) every
 4th and Dreg (R1) every 16th, so one minibatch costs Gmain + Dmain + Greg/4 + Dreg/16 on average.
@@ -35,15 +37,19 @@ def network_kwargs(args: argparse.Namespace) -> tuple[dict, dict]:
     return g, d
 
 
-def ours(args: argparse.Namespace, device: torch.device, pack: int = 1) -> Callable[[str, dict], None]:
+def ours(args: argparse.Namespace, device: torch.device, pack: int = 1, loss_name: str = "stylegan2") -> Callable[[str, dict], None]:
     from stylegan2.models import Discriminator, Generator
-    from stylegan2.training.loss import StyleGAN2Loss
+    from stylegan2.training.augment import augment_pipe_from_preset
+    from stylegan2.training.loss import LOSSES
 
     g_kwargs, d_kwargs = network_kwargs(args)
     d_kwargs["img_channels"] *= pack  # a packed D (PacGAN) sees `pack` images at once
     G = Generator(**g_kwargs).to(device).train().requires_grad_(False)
     D = Discriminator(**d_kwargs).to(device).train().requires_grad_(False)
-    loss = StyleGAN2Loss(G, D, r1_gamma=args.gamma, pl_weight=2.0, style_mixing_prob=0.9, pack=pack)
+    aug_p = getattr(args, "aug_p", None)
+    pipe = None if aug_p is None else augment_pipe_from_preset("bgc", aug_p).to(device)
+    loss = LOSSES[loss_name](G, D, augment_pipe=pipe, r1_gamma=args.gamma, pl_weight=getattr(args, "pl_weight", 2.0),
+                             style_mixing_prob=getattr(args, "style_mixing", 0.9), pack=pack)
     modules = {"G": G, "D": D}
 
     def run(phase: str, batch: dict) -> None:
@@ -105,6 +111,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--pack", type=int, default=1, help="also time ours with a D that judges this many images at once")
+    parser.add_argument("--loss", action="append", choices=["stylegan2", "r3gan"],
+                        help="time ours with this objective (repeat to compare; default stylegan2)")
+    parser.add_argument("--aug-p", type=float, help="run D's inputs through the bgc augmentation pipe at this p (ours)")
+    parser.add_argument("--pl-weight", type=float, default=2.0, help="path-length weight (0: no Greg phase, as the cpu preset)")
+    parser.add_argument("--style-mixing", type=float, default=0.9, help="style-mixing probability (ours)")
     parser.add_argument("--official", help="path to a checkout of NVlabs/stylegan2-ada-pytorch to compare with")
     parser.add_argument("--keep-freed-memory", action="store_true",
                         help="tune malloc as `stylegan2 train` does on CPU (process-wide: applies to --official too)")
@@ -116,9 +127,13 @@ def main() -> None:
     device = torch.device(args.device)
     torch.manual_seed(0)
 
-    impls = {"ours": ours(args, device)}
-    if args.pack > 1:
-        impls[f"ours, pack {args.pack}"] = ours(args, device, pack=args.pack)
+    losses = args.loss or ["stylegan2"]
+    impls = {}
+    for loss_name in losses:
+        suffix = "" if losses == ["stylegan2"] else f", {loss_name}"
+        impls["ours" + suffix] = ours(args, device, loss_name=loss_name)
+        if args.pack > 1:
+            impls[f"ours{suffix}, pack {args.pack}"] = ours(args, device, pack=args.pack, loss_name=loss_name)
     if args.official:
         impls["official"] = official(args, device)
     batch = {
@@ -126,9 +141,10 @@ def main() -> None:
         "z": torch.randn(args.batch, args.z_dim, device=device),
         "c": torch.zeros(args.batch, 0, device=device),
     }
-    times: dict[str, dict[str, list[float]]] = {name: {p: [] for p in PHASES} for name in impls}
+    phases = [p for p in PHASES if p != "Greg" or args.pl_weight != 0]
+    times: dict[str, dict[str, list[float]]] = {name: {p: [] for p in phases} for name in impls}
     for repeat in range(args.repeats + 1):  # the first round warms up (allocator, cuDNN autotuning)
-        for phase in PHASES:
+        for phase in phases:
             for name, run in impls.items():
                 sync(device)
                 start = time.perf_counter()
@@ -140,16 +156,17 @@ def main() -> None:
     print(f"device {device} ({torch.get_num_threads()} CPU threads), {args.resolution} px, {args.channels} ch, "
           f"batch {args.batch}, cbase {args.cbase}, cmax {args.cmax}, z/w {args.z_dim}, fp16 {args.fp16}; "
           f"median of {args.repeats}")
-    header = f"{'implementation':<15}" + "".join(f"{p + ' s':>10}" for p in PHASES) + f"{'img/s':>10}"
+    header = f"{'implementation':<26}" + "".join(f"{p + ' s':>10}" for p in phases) + f"{'img/s':>10}"
     print(header)
     throughput = {}
     for name in impls:
-        med = {p: statistics.median(times[name][p]) for p in PHASES}
-        per_batch = sum(med[p] / INTERVAL[p] for p in PHASES)
+        med = {p: statistics.median(times[name][p]) for p in phases}
+        per_batch = sum(med[p] / INTERVAL[p] for p in phases)
         throughput[name] = args.batch / per_batch
-        print(f"{name:<15}" + "".join(f"{med[p]:>10.3f}" for p in PHASES) + f"{throughput[name]:>10.1f}")
+        print(f"{name:<26}" + "".join(f"{med[p]:>10.3f}" for p in phases) + f"{throughput[name]:>10.1f}")
     if "official" in throughput:
-        print(f"speed-up (ours / official, amortized img/s): {throughput['ours'] / throughput['official']:.2f}x")
+        first = next(iter(impls))
+        print(f"speed-up ({first} / official, amortized img/s): {throughput[first] / throughput['official']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -207,6 +207,9 @@ class MnistScorer:
         return scores
 
 
+BALANCE = (0.06, 0.15)  # mode coverage: each class's share of the samples at least 0.6x and at most 1.5x its fair 10%
+
+
 def report(scores: Scores) -> str:
     """The scores as the lines this script prints."""
     lines = [
@@ -214,6 +217,10 @@ def report(scores: Scores) -> str:
         f"classes covered (>= 5%): {scores.covered}/10, mean confidence {scores.confidence:.3f}, "
         f"confident (p > 0.9) {scores.confident:.3f}, diversity {scores.diversity:.3f}",
     ]
+    shares = scores.counts / scores.counts.sum()
+    balanced = shares.min() >= BALANCE[0] and shares.max() <= BALANCE[1]
+    lines.append(f"class shares: min {shares.min():.1%} (digit {shares.argmin()}), max {shares.max():.1%} (digit {shares.argmax()}); "
+                 f"balanced (every digit >= {BALANCE[0]:.0%}, none > {BALANCE[1]:.0%}): {'yes' if balanced else 'no'}")
     if scores.agree is not None:
         lines.append(f"conditional: the classifier agrees with the requested digit for {scores.agree:.3f} of the samples, "
                      f"within-digit diversity {scores.within:.3f}")

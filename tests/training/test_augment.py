@@ -324,3 +324,32 @@ def test_official_pickle_augment_pipe_rebuilds(shared_dir):
     pipe = AugmentPipe.from_settings(settings)
     assert {m for m in MULTIPLIERS if getattr(pipe, m) > 0} == set(AUGPIPE_PRESETS["bgc"])
     assert float(pipe.p) == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_only_images_drawn_for_a_transform_are_touched(channels, monkeypatch):
+    """At small p most images draw no transform: they come back bit for bit, and the others exactly as
+    the whole-batch computation transforms them (which also resamples the untouched ones, up to rounding)."""
+    pipe = augment_pipe_from_preset("bgcfnc", 0.05)
+    x = blobs(64, channels, size=48)
+    torch.manual_seed(0)
+    out = pipe(x)
+    touched = (out != x).flatten(1).any(dim=1)
+    assert 5 < int(touched.sum()) < 59  # both kinds are present
+
+    monkeypatch.setattr(augment, "_transform_where", lambda images, changed, transform: transform(torch.arange(images.shape[0])))
+    torch.manual_seed(0)
+    whole_batch = pipe(x)
+    torch.testing.assert_close(out[touched], whole_batch[touched], atol=1e-5, rtol=0)
+    torch.testing.assert_close(whole_batch[~touched], x[~touched], atol=1e-4, rtol=0)
+
+
+def test_touching_a_subset_keeps_gradients_for_every_image():
+    pipe = augment_pipe_from_preset("bgc", 0.1)
+    x = blobs(32, 3, size=16).requires_grad_(True)
+    torch.manual_seed(1)
+    out = pipe(x)
+    (grad,) = torch.autograd.grad(out.square().sum(), x)
+    touched = (out != x).flatten(1).any(dim=1).detach()
+    torch.testing.assert_close(grad[~touched], 2 * x.detach()[~touched])  # identity: d(x^2)/dx
+    assert torch.isfinite(grad).all() and touched.any()

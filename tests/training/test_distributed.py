@@ -12,13 +12,13 @@ import torch.multiprocessing as mp
 
 from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import _make_phases, build_networks, run_phase
-from stylegan2.training.loss import StyleGAN2Loss
+from stylegan2.training.loss import LOSSES
 
 STEPS = 3
 BATCH = 8
 
 
-def make_setup():
+def make_setup(loss_name: str = "stylegan2"):
     """Identical tiny networks on every process (no noise inputs, no style mixing: deterministic; D judges pairs)."""
     options = resolve_options("builtin:shapes", "cpu", 16, 1, dict(cbase=128, cmax=16, z_dim=16, w_dim=16, batch=BATCH,
                                                                    batch_gpu=4, gamma=1.0, workers=0, pack=2))
@@ -30,7 +30,7 @@ def make_setup():
                 layer.use_noise = False
     G.train().requires_grad_(False)
     D.train().requires_grad_(False)
-    loss = StyleGAN2Loss(G, D, r1_gamma=1.0, style_mixing_prob=0.0, pl_weight=0.0, pack=options.pack)
+    loss = LOSSES[loss_name](G, D, r1_gamma=1.0, style_mixing_prob=0.0, pl_weight=0.0, pack=options.pack)
     return G, D, loss, _make_phases(options, G, D)
 
 
@@ -39,8 +39,8 @@ def global_batches():
     return [(torch.randn(BATCH, 3, 16, 16, generator=gen), torch.randn(BATCH, 16, generator=gen)) for _ in range(STEPS)]
 
 
-def train_steps(rank: int, world_size: int):
-    G, D, loss, phases = make_setup()
+def train_steps(rank: int, world_size: int, loss_name: str):
+    G, D, loss, phases = make_setup(loss_name)
     c = torch.zeros(BATCH, 0)
     for step, (real, z) in enumerate(global_batches()):
         share = slice(rank * BATCH // world_size, (rank + 1) * BATCH // world_size)
@@ -54,20 +54,21 @@ def train_steps(rank: int, world_size: int):
     return {**{f"G.{k}": v for k, v in G.state_dict().items()}, **{f"D.{k}": v for k, v in D.state_dict().items()}}
 
 
-def worker(rank: int, world_size: int, store: str, out_dir: str) -> None:
+def worker(rank: int, world_size: int, store: str, out_dir: str, loss_name: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world_size)
     try:
-        torch.save(train_steps(rank, world_size), os.path.join(out_dir, f"rank{rank}.pt"))
+        torch.save(train_steps(rank, world_size, loss_name), os.path.join(out_dir, f"rank{rank}.pt"))
     finally:
         dist.destroy_process_group()
 
 
-def test_two_processes_match_each_other_and_one_process(tmp_path):
-    mp.spawn(worker, args=(2, str(tmp_path / "store"), str(tmp_path)), nprocs=2, join=True)
+@pytest.mark.parametrize("loss_name", ["stylegan2", "r3gan"])
+def test_two_processes_match_each_other_and_one_process(tmp_path, loss_name):
+    mp.spawn(worker, args=(2, str(tmp_path / "store"), str(tmp_path), loss_name), nprocs=2, join=True)
     rank0 = torch.load(tmp_path / "rank0.pt")
     rank1 = torch.load(tmp_path / "rank1.pt")
-    single = train_steps(0, 1)
+    single = train_steps(0, 1, loss_name)
     initial = {f"G.{k}": v for k, v in make_setup()[0].state_dict().items()}
     assert any(not torch.equal(initial[k], single[k]) for k in initial)  # training changed the weights
     for key in single:

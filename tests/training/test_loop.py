@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from stylegan2.io import load_checkpoint, load_network
-from stylegan2.training import loop as loop_module
+from stylegan2.training import loss as loss_module
 from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import TrainingError, train
 
@@ -36,16 +36,36 @@ def test_a_tiny_run_writes_logs_grids_and_snapshots(tmp_path):
     assert set(nets) == {"G", "D", "G_ema"}
 
 
+def test_the_first_lines_say_what_was_chosen(tmp_path):
+    lines = []
+    train(tiny_options(tmp_path, kimg=0.008, loss="r3gan", aug="ada"), device="cpu", log=lines.append)
+    text = "\n".join(lines)
+    assert "Objective: --loss r3gan, R1 and R2 gamma" in text and "D judges packs of 4 images" in text
+    assert "Augmentation: ada (p tuned toward r_t 0.6, pipeline bgc" in text
+    assert "Data loading: 0 worker processes (--workers)" in text
+
+
+@pytest.mark.parametrize("cond", [False, True])
+def test_r3gan_trains_packed_and_conditional(tmp_path, cond):
+    """The relativistic objective through the whole loop: unconditional (packed D) and with labels (one image per D input)."""
+    run_dir = train(tiny_options(tmp_path, kimg=0.032, loss="r3gan", cond=cond),
+                    device="cpu", log=lambda m: None)
+    stats = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+    assert "Loss/r2_penalty" in stats[0] and all(torch.isfinite(torch.tensor(s["Loss/G/loss"]["mean"])) for s in stats)
+    assert json.loads((run_dir / "training_options.json").read_text())["pack"] == (1 if cond else 4)
+
+
 def test_runs_never_reuse_a_directory(tmp_path):
     first = train(tiny_options(tmp_path, kimg=0.008), device="cpu", log=lambda m: None)
     second = train(tiny_options(tmp_path, kimg=0.008), device="cpu", log=lambda m: None)
     assert first != second and first.exists() and second.name.startswith("00001-")
 
 
-def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
+@pytest.mark.parametrize("loss", ["stylegan2", "r3gan"])
+def test_resume_continues_exactly_where_the_run_stopped(tmp_path, loss):
     # ADA with target 0 raises p at every adjustment while D calls most reals real, so augmentation and its
     # state are exercised too (with one logit per image: a packed D's 2 logits per step can tie at r_t = 0).
-    ada = dict(aug="ada", target=0.0, ada_kimg=0.1, pack=1)
+    ada = dict(aug="ada", target=0.0, ada_kimg=0.1, pack=1, loss=loss)
     full = train(tiny_options(tmp_path, kimg=0.064, **ada), device="cpu", log=lambda m: None)
     half = full / "network-snapshot-000000-032.safetensors"
     assert load_checkpoint(half).training_state["augment"]["p"] > 0
@@ -61,13 +81,13 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
 
 def test_lazy_regularization_schedule(tmp_path, monkeypatch):
     calls = []
-    original = loop_module.StyleGAN2Loss.accumulate_gradients
+    original = loss_module.StyleGAN2Loss.accumulate_gradients
 
     def spy(self, phase, *args, **kwargs):
         calls.append((phase, kwargs["gain"]))
         return original(self, phase, *args, **kwargs)
 
-    monkeypatch.setattr(loop_module.StyleGAN2Loss, "accumulate_gradients", spy)
+    monkeypatch.setattr(loss_module.StyleGAN2Loss, "accumulate_gradients", spy)
     train(tiny_options(tmp_path, kimg=0.136, tick=1.0, batch_gpu=4, pl_weight=2.0), device="cpu", log=lambda m: None)
     count = {name: sum(1 for p, _ in calls if p == name) for name in ("Gmain", "Greg", "Dmain", "Dreg")}
     # 17 minibatches of 2 rounds each; G regularizes at steps 0, 4, ..., 16 and D at 0 and 16.
@@ -90,7 +110,7 @@ def test_lazy_regularization_adjusts_learning_rate_and_betas(tmp_path):
 
 
 def test_non_finite_loss_stops_the_run_and_names_the_step_and_last_snapshot(tmp_path, monkeypatch):
-    original = loop_module.StyleGAN2Loss.accumulate_gradients
+    original = loss_module.StyleGAN2Loss.accumulate_gradients
     calls = []
 
     def poisoned(self, phase, real_img, *args, **kwargs):
@@ -99,7 +119,7 @@ def test_non_finite_loss_stops_the_run_and_names_the_step_and_last_snapshot(tmp_
             real_img = real_img * float("nan")
         return original(self, phase, real_img, *args, **kwargs)
 
-    monkeypatch.setattr(loop_module.StyleGAN2Loss, "accumulate_gradients", poisoned)
+    monkeypatch.setattr(loss_module.StyleGAN2Loss, "accumulate_gradients", poisoned)
     with pytest.raises(TrainingError, match=r"non-finite .* phase Dmain at step 4 .*last good snapshot is .*000000-032"):
         train(tiny_options(tmp_path, kimg=0.2), device="cpu", log=lambda m: None)
     snapshots = sorted((tmp_path / "runs").glob("*/network-snapshot-*.safetensors"))

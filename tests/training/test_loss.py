@@ -4,14 +4,14 @@ import math
 
 import torch
 
-from stylegan2.training.loss import path_lengths, r1_penalty
+from stylegan2.training.loss import gradient_penalty, path_lengths
 
 
 def test_r1_penalty_of_a_linear_critic_is_the_squared_weight_norm():
     weight = torch.randn(1, 2, 4, 4)
     img = torch.randn(3, 2, 4, 4, requires_grad=True)
     logits = (img * weight).sum(dim=[1, 2, 3]).unsqueeze(1)  # D(x) = <w, x>, so dD/dx = w
-    penalty = r1_penalty(logits, img)
+    penalty = gradient_penalty(logits, img)
     torch.testing.assert_close(penalty, weight.square().sum().expand(3))
 
 
@@ -23,7 +23,7 @@ def test_r1_penalty_matches_finite_differences_for_a_nonlinear_critic():
         return torch.tanh(x.flatten(1) @ w1.t()).sum(dim=1, keepdim=True)
 
     img = torch.randn(2, 3, 2, 2, dtype=torch.float64, requires_grad=True)
-    penalty = r1_penalty(critic(img), img)
+    penalty = gradient_penalty(critic(img), img)
     eps = 1e-6
     for n in range(2):
         grad = torch.zeros(12, dtype=torch.float64)
@@ -40,7 +40,7 @@ def test_r1_penalty_matches_finite_differences_for_a_nonlinear_critic():
 def test_r1_penalty_is_differentiable_with_respect_to_the_critic():
     weight = torch.randn(1, 1, 2, 2, requires_grad=True)
     img = torch.randn(2, 1, 2, 2, requires_grad=True)
-    penalty = r1_penalty((img * weight).sum(dim=[1, 2, 3]).unsqueeze(1), img)
+    penalty = gradient_penalty((img * weight).sum(dim=[1, 2, 3]).unsqueeze(1), img)
     (grad,) = torch.autograd.grad(penalty.sum(), weight)
     torch.testing.assert_close(grad, 2 * 2 * weight.detach())  # d/dw of N * |w|^2 with N = 2
 

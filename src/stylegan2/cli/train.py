@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Callable
 
 import click
 
 from ..data import DatasetError, ImageDataset, open_dataset
+from ..training.ada import AUG_MODES
+from ..training.augment import AUGPIPE_PRESETS
 from ..training.config import CFG_NAMES, TrainingOptions, resolve_options
 from ..training.distributed import init_distributed
 from ..training.loop import TrainingError, train
+from ..training.loss import LOSSES
+
+
+def _default(name: str) -> str:
+    """'[default: X]' for a TrainingOptions field whose preset does not set it (one source of truth)."""
+    value = next(f.default for f in dataclasses.fields(TrainingOptions) if f.name == name)
+    return f"  [default: {value}]"
 
 
 def _metric_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
@@ -31,7 +41,9 @@ def _metric_list(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--kimg", type=click.FloatRange(min=0, min_open=True), help="Training length in thousands of real images.")
 @click.option("--batch", type=click.IntRange(min=1), help="Total batch size (all processes).")
 @click.option("--batch-gpu", type=click.IntRange(min=1), help="Images per forward pass; smaller values accumulate gradients.")
-@click.option("--gamma", type=click.FloatRange(min=0), help="R1 regularization weight.")
+@click.option("--loss", type=click.Choice(list(LOSSES)),
+              help="Objective: stylegan2 (NVIDIA's logistic loss + R1) or r3gan (relativistic pairing + R1 + R2).  [default: the preset's]")
+@click.option("--gamma", type=click.FloatRange(min=0), help="R1 regularization weight (R1 and R2 each, with --loss r3gan).")
 @click.option("--glr", type=click.FloatRange(min=0, min_open=True), help="Generator learning rate.")
 @click.option("--dlr", type=click.FloatRange(min=0, min_open=True), help="Discriminator learning rate.")
 @click.option("--map", "map_layers", type=click.IntRange(min=1), help="Number of mapping network layers.")
@@ -42,16 +54,17 @@ def _metric_list(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="D judges this many images at once (PacGAN; fights mode collapse). 1 = the official D.")
 @click.option("--fp32", is_flag=True, default=None, help="Disable mixed precision (fp16 layers).")
 @click.option("--freezed", type=click.IntRange(min=0), help="Freeze the first N layers of D (transfer learning).")
-@click.option("--aug", type=click.Choice(["ada", "noaug", "fixed", "diffaug"]), help="Augmentation mode.  [default: ada]")
-@click.option("--augpipe", help="Augmentation pipeline preset (bgc, bg, blit, geom, color, ...).  [default: bgc]")
+@click.option("--aug", type=click.Choice(AUG_MODES), help="Augmentation mode." + _default("aug"))
+@click.option("--augpipe", type=click.Choice(list(AUGPIPE_PRESETS)), help="Augmentation pipeline preset." + _default("augpipe"))
 @click.option("--p", "aug_p", type=click.FloatRange(0, 1), help="Augmentation probability for --aug fixed.")
-@click.option("--target", type=click.FloatRange(0, 1), help="ADA target for r_t = E[sign(D(real))].  [default: 0.6]")
-@click.option("--ada-kimg", type=click.FloatRange(min=0, min_open=True), help="ADA speed: kimg for p to move by 1.  [default: 500]")
+@click.option("--target", type=click.FloatRange(0, 1), help="ADA target for r_t = E[sign(D(real))]." + _default("target"))
+@click.option("--ada-kimg", type=click.FloatRange(min=0, min_open=True), help="ADA speed: kimg for p to move by 1." + _default("ada_kimg"))
 @click.option("--metrics", callback=_metric_list, help="Comma-separated metrics to evaluate at each snapshot, or none.")
-@click.option("--seed", type=int, help="Random seed.  [default: 0]")
-@click.option("--tick", type=click.FloatRange(min=0, min_open=True), help="kimg between progress lines.  [default: 4]")
-@click.option("--snap", type=click.IntRange(min=1), help="Ticks between snapshots and image grids.  [default: 50]")
-@click.option("--workers", type=click.IntRange(min=0), help="Data loader worker processes.  [default: 3]")
+@click.option("--seed", type=int, help="Random seed." + _default("seed"))
+@click.option("--tick", type=click.FloatRange(min=0, min_open=True), help="kimg between progress lines." + _default("tick"))
+@click.option("--snap", type=click.IntRange(min=1), help="Ticks between snapshots and image grids." + _default("snap"))
+@click.option("--workers", type=click.IntRange(min=0),
+              help="Data loader worker processes.  [default: 0 when training on the CPU, else up to 3]")
 @click.option("--resume", type=click.Path(dir_okay=False), help="Continue a run from our snapshot, or fine-tune any network file.")
 @click.option("--device", help="cpu, cuda, or cuda:N.  [default: cuda when available]")
 @click.option("--dry-run", is_flag=True, help="Print the resolved options and exit.")
@@ -72,7 +85,7 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, dry_run:
         dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
                                use_labels=bool(overrides.get("cond")), mirror=bool(overrides.get("mirror")),
                                skip_bad=bool(overrides.get("skip_bad")), seed=overrides.get("seed") or 0)
-        return dataset, resolve_options(data, cfg, dataset.resolution, ctx.world_size, overrides)
+        return dataset, resolve_options(data, cfg, dataset.resolution, ctx.world_size, overrides, device_type=ctx.device.type)
 
     run_training_command(resolve, lambda options, dataset: train(options, device=device, dataset=dataset), dry_run)
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..models import CooccurrenceDiscriminator, Discriminator, SwapEncoder, SwapGenerator
 from ..training.augment import AUGPIPE_PRESETS, AugmentPipe
-from ..training.loss import r1_penalty
+from ..training.loss import gradient_penalty
 from .patches import sample_patches
 
 PHASES = ("Gmain", "Dmain", "Dreg")
@@ -207,7 +207,7 @@ class SwapAELoss:
         loss = torch.zeros([], device=real_img.device)
         if self.r1_gamma > 0 and (self.lambda_gan_rec > 0 or self.lambda_gan_swap > 0):
             img = real_img.detach().requires_grad_(True)
-            penalty = r1_penalty(self.D(img, None), img)  # [N]
+            penalty = gradient_penalty(self.D(img, None), img)  # [N], R1
             loss = loss + penalty.mean() * (self.r1_gamma / 2)
             stats["Loss/r1_penalty"] = penalty.detach().mean()
         if self.patch_r1_gamma > 0 and self.lambda_patch > 0:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -409,11 +409,14 @@ class AugmentPipe(torch.nn.Module):
                 t = torch.full_like(t, _normal_percentile(q) * self.xfrac_std)
             G_inv, enabled = G_inv @ translate2d(-t[:, 0] * width, -t[:, 1] * height), True
 
-        return warp_images(images, G_inv, self.Hz_geom) if enabled else images
+        if not enabled:
+            return images
+        changed = (G_inv != torch.eye(3, device=device)).flatten(1).any(dim=1)
+        return _transform_where(images, changed, lambda index: warp_images(images[index], G_inv[index], self.Hz_geom))
 
     def _color(self, images: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
         """Brightness, contrast, luma flip, hue and saturation as one 4x4 matrix on homogeneous RGB."""
-        batch, channels, height, width = images.shape
+        batch, channels = images.shape[:2]
         device = images.device
         eye = torch.eye(4, device=device)
         C = eye.expand(batch, 4, 4)
@@ -453,16 +456,10 @@ class AugmentPipe(torch.nn.Module):
 
         if not enabled:
             return images
-        C = C.to(images.dtype)
-        pixels = images.reshape(batch, channels, height * width)
-        if channels == 3:
-            pixels = C[:, :3, :3] @ pixels + C[:, :3, 3:]
-        elif channels == 1:  # gray images: the average effect on R, G and B (gain and offset)
-            C = C[:, :3, :].mean(dim=1, keepdim=True)  # [N, 1, 4]
-            pixels = pixels * C[:, :, :3].sum(dim=2, keepdim=True) + C[:, :, 3:]
-        else:
+        if channels not in (1, 3):
             raise ValueError(f"color augmentation needs RGB (3 channels) or grayscale (1 channel) images, got {channels} channels")
-        return pixels.reshape(batch, channels, height, width)
+        changed = (C != eye).flatten(1).any(dim=1)
+        return _transform_where(images, changed, lambda index: _apply_color(images[index], C[index].to(images.dtype)))
 
     def _filter(self, images: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
         """Amplify or attenuate each frequency band by a log-normal gain, keeping the expected power."""
@@ -480,15 +477,12 @@ class AugmentPipe(torch.nn.Module):
             t = t / (power * t.square()).sum(dim=-1, keepdim=True).sqrt()  # keep the expected power
             gains = gains * t
 
-        taps = (gains @ self.Hz_fbank).to(images.dtype)  # [N, taps], symmetric
-        taps = taps.repeat_interleave(channels, dim=0).unsqueeze(1)  # [N * C, 1, taps]
         pad = self.Hz_fbank.shape[1] // 2
         if pad >= min(height, width):
             raise ValueError(f"image filtering needs images larger than {pad} pixels, got {height}x{width}")
-        x = F.pad(images.reshape(1, batch * channels, height, width), [pad] * 4, mode="reflect")
-        x = _DepthwiseFilter.apply(x, taps.unsqueeze(2), False)  # horizontal pass
-        x = _DepthwiseFilter.apply(x, taps.unsqueeze(3), False)  # vertical pass
-        return x.reshape(batch, channels, height, width)
+        taps = (gains @ self.Hz_fbank).to(images.dtype)  # [N, taps], symmetric
+        changed = (gains != 1).any(dim=1)
+        return _transform_where(images, changed, lambda index: _filter_separable(images[index], taps[index], pad))
 
     def _noise(self, images: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
         """Add i.i.d. Gaussian noise whose std is itself half-normal with scale noise_std."""
@@ -496,7 +490,8 @@ class AugmentPipe(torch.nn.Module):
         sigma = self._gate(torch.randn([batch, 1, 1, 1], device=images.device).abs() * self.noise_std, 0, self.noise * self.p)
         if q is not None:
             sigma = torch.full_like(sigma, torch.erfinv(q) * self.noise_std)
-        return images + torch.randn_like(images) * sigma.to(images.dtype)
+        noise = torch.randn_like(images)  # drawn for every image, so the random stream does not depend on p
+        return _transform_where(images, sigma.flatten() != 0, lambda index: images[index] + noise[index] * sigma[index].to(images.dtype))
 
     def _cutout(self, images: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
         """Zero a cutout_size square (fraction of the size) at a uniform random center."""
@@ -509,8 +504,45 @@ class AugmentPipe(torch.nn.Module):
             center = torch.full_like(center, q)
         x = (torch.arange(width, device=device).reshape(1, 1, 1, -1) + 0.5) / width
         y = (torch.arange(height, device=device).reshape(1, 1, -1, 1) + 0.5) / height
-        outside = ((x - center[:, 0]).abs() >= size[:, 0] / 2) | ((y - center[:, 1]).abs() >= size[:, 1] / 2)
-        return images * outside.to(images.dtype)  # [N, 1, H, W] mask broadcast over channels
+        outside = ((x - center[:, 0]).abs() >= size[:, 0] / 2) | ((y - center[:, 1]).abs() >= size[:, 1] / 2)  # [N, 1, H, W]
+        changed = size.flatten(1).any(dim=1)
+        return _transform_where(images, changed, lambda index: images[index] * outside[index].to(images.dtype))
+
+
+def _transform_where(images: torch.Tensor, changed: torch.Tensor, transform: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Replace the images where `changed` [N] is true by `transform(index)` (their transformed copies).
+
+    Images that drew the identity pass through exactly as they are, and cost nothing: while ADA's
+    p is small almost every image does, so the pipe then costs almost nothing (docs: Augmentation).
+    """
+    index = changed.nonzero().flatten()
+    if index.numel() == 0:
+        return images
+    if index.numel() == images.shape[0]:
+        return transform(index)
+    return images.index_copy(0, index, transform(index))
+
+
+def _apply_color(images: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
+    """Apply per-image 4x4 color matrices [N, 4, 4] to RGB or gray images [N, C, H, W]."""
+    batch, channels, height, width = images.shape
+    pixels = images.reshape(batch, channels, height * width)
+    if channels == 3:
+        pixels = C[:, :3, :3] @ pixels + C[:, :3, 3:]
+    else:  # gray images: the average effect on R, G and B (gain and offset)
+        C = C[:, :3, :].mean(dim=1, keepdim=True)  # [N, 1, 4]
+        pixels = pixels * C[:, :, :3].sum(dim=2, keepdim=True) + C[:, :, 3:]
+    return pixels.reshape(batch, channels, height, width)
+
+
+def _filter_separable(images: torch.Tensor, taps: torch.Tensor, pad: int) -> torch.Tensor:
+    """Filter each image [N, C, H, W] with its own symmetric 1-D taps [N, T] along x, then y."""
+    batch, channels, height, width = images.shape
+    taps = taps.repeat_interleave(channels, dim=0).unsqueeze(1)  # [N * C, 1, taps]
+    x = F.pad(images.reshape(1, batch * channels, height, width), [pad] * 4, mode="reflect")
+    x = _DepthwiseFilter.apply(x, taps.unsqueeze(2), False)  # horizontal pass
+    x = _DepthwiseFilter.apply(x, taps.unsqueeze(3), False)  # vertical pass
+    return x.reshape(batch, channels, height, width)
 
 
 def augment_pipe_from_preset(name: str, p: float = 0.0) -> AugmentPipe:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any
+
+from .ada import AUG_MODES
+from .loss import LOSSES
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class Preset:
     # one sample per D input, since the projection head checks each image against its own label;
     # their R1 gamma is `gamma * pack`, the same total weight.
     pack: int = 1
+    loss: str = "stylegan2"  # training objective, a key of LOSSES
 
 
 PRESETS: dict[str, Preset] = {
@@ -85,7 +90,7 @@ class TrainingOptions:
     tick: float = 4.0
     snap: int = 50
     seed: int = 0
-    workers: int = 3
+    workers: int = 3  # data-loader processes; resolve_options picks them from the machine unless given
     # Networks.
     z_dim: int = 512
     w_dim: int = 512
@@ -98,6 +103,7 @@ class TrainingOptions:
     d_architecture: str = "resnet"
     freezed: int = 0
     # Optimization and loss.
+    loss: str = "stylegan2"
     glr: float = 0.0025
     dlr: float = 0.0025
     gamma: float = 1.0
@@ -123,14 +129,29 @@ class TrainingOptions:
         return dataclasses.asdict(self)
 
 
+def auto_workers(device_type: str) -> int:
+    """Data-loader processes for a device: none when training on the CPU, whose step already uses
+    every core (a worker would only compete with it); else the official 3, fewer on a machine with
+    few cores per local process."""
+    if device_type == "cpu":
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    per_process = cores // max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
+    return max(0, min(3, per_process - 1))
+
+
 def resolve_options(
     data: str,
     cfg: str,
     resolution: int,
     num_gpus: int,
     overrides: dict[str, Any],
+    device_type: str = "cpu",
 ) -> TrainingOptions:
-    """Fill TrainingOptions from a preset, then apply the user's overrides (None = not given)."""
+    """Fill TrainingOptions from a preset, then apply the user's overrides (None = not given).
+
+    `device_type` ('cpu', 'cuda', ...) is what the run trains on; it picks the data-loader workers.
+    """
     if cfg not in CFG_NAMES:
         raise ValueError(f"--cfg must be one of {', '.join(CFG_NAMES)}; got {cfg!r}")
     spec = auto_preset(resolution, num_gpus) if cfg == "auto" else PRESETS[cfg]
@@ -145,6 +166,7 @@ def resolve_options(
         mbstd=spec.mbstd, glr=spec.lrate, dlr=spec.lrate, gamma=spec.gamma * spec.pack / pack, ema_kimg=spec.ema_kimg,
         ema_rampup=spec.ema_rampup, pl_weight=spec.pl_weight, style_mixing_prob=spec.style_mixing_prob,
         d_architecture=spec.d_architecture, pack=pack, fp32=not spec.fp16, num_gpus=num_gpus, resolution=resolution,
+        loss=spec.loss, workers=auto_workers(device_type),
     )
     options = TrainingOptions(**base)
     apply_overrides(options, overrides, "training option")
@@ -189,8 +211,12 @@ def validate_options(o: TrainingOptions) -> None:
         raise ValueError(f"--snap must be at least 1 tick, got {o.snap}")
     if o.freezed < 0:
         raise ValueError(f"--freezed must be >= 0, got {o.freezed}")
-    if o.aug not in ("ada", "noaug", "fixed", "diffaug"):
-        raise ValueError(f"--aug must be ada, noaug, fixed or diffaug; got {o.aug!r}")
+    if o.aug not in AUG_MODES:
+        raise ValueError(f"--aug must be one of {', '.join(AUG_MODES)}; got {o.aug!r}")
+    if o.loss not in LOSSES:
+        raise ValueError(f"--loss must be one of {', '.join(LOSSES)}; got {o.loss!r}")
+    if o.workers < 0:
+        raise ValueError(f"--workers must be >= 0, got {o.workers}")
     if o.metrics:
         from ..metrics.evaluate import parse_metric  # the metrics package is only needed when asked for
 

@@ -18,7 +18,7 @@ from .augment_setup import build_augment
 from .config import TrainingOptions, for_transfer_learning
 from .distributed import DistributedContext, all_reduce_mean_, average_gradients, broadcast_
 from .ema import ema_beta, update_ema
-from .loss import StyleGAN2Loss
+from .loss import LOSSES
 from .session import LoopHooks, NonFiniteError, TickReport, TrainingError, TrainingSession, start_process
 from .snapshot import ResumeState, read_resume_state
 from .stats import StatsCollector
@@ -160,7 +160,19 @@ def _save_reals(dataset, grid: tuple[int, int], path: Path, seed: int) -> None:
     save_image(make_grid(np.stack([dataset[int(i)][0] for i in indices]), cols, rows), path)
 
 
-STATUS_LOSSES = (("G", "Loss/G/loss"), ("D", "Loss/D/loss"), ("r1", "Loss/r1_penalty"), ("pl", "Loss/pl_penalty"))
+def _setup_summary(options: TrainingOptions) -> list[str]:
+    """What the run chose that a user might not have typed: objective, packing, augmentation, data loading."""
+    penalties = "R1 and R2" if options.loss == "r3gan" else "R1"
+    judge = f"packs of {options.pack} images" if options.pack > 1 else "one image at a time"
+    aug = {"ada": f"ada (p tuned toward r_t {options.target:g}, pipeline {options.augpipe}; only images drawn for a transform are touched)",
+           "fixed": f"fixed p {options.p:g} (pipeline {options.augpipe})", "noaug": "none", "diffaug": "DiffAugment"}[options.aug]
+    return [f"Objective: --loss {options.loss}, {penalties} gamma {options.gamma:g}; D judges {judge}",
+            f"Augmentation: {aug}",
+            f"Data loading: {options.workers} worker processes (--workers); {torch.get_num_threads()} compute threads"]
+
+
+STATUS_LOSSES = (("G", "Loss/G/loss"), ("D", "Loss/D/loss"), ("r1", "Loss/r1_penalty"), ("r2", "Loss/r2_penalty"),
+                 ("pl", "Loss/pl_penalty"))
 
 
 def train(
@@ -205,8 +217,8 @@ def train(
             broadcast_(tensor.data)
 
     augment: Augmentation = build_augment(options, ctx.device)
-    loss = StyleGAN2Loss(G, D, augment_pipe=augment.pipe, r1_gamma=options.gamma, style_mixing_prob=options.style_mixing_prob,
-                         pl_weight=options.pl_weight, pack=options.pack)
+    loss = LOSSES[options.loss](G, D, augment_pipe=augment.pipe, r1_gamma=options.gamma, style_mixing_prob=options.style_mixing_prob,
+                                pl_weight=options.pl_weight, pack=options.pack)
     phases = _make_phases(options, G, D)
     optimizers = {"G": phases[0].opt, "D": next(p.opt for p in phases if p.name == "Dmain")}
 
@@ -222,6 +234,7 @@ def train(
     grid_z, grid_c = _grid_inputs(options, dataset, G.z_dim, ctx.device)
     header.append(f"Dataset: {dataset.name}, {len(dataset)} images, {channels}x{resolution}x{resolution}, {c_dim} label dims")
     header.append(f"G: {sum(p.numel() for p in G.parameters()):,} parameters; D: {sum(p.numel() for p in D.parameters()):,}")
+    header.extend(_setup_summary(options))
     run_dir = session.open_run_dir(f"{dataset.name}-{options.cfg}", header)
 
     def save_fakes(label: str) -> None:

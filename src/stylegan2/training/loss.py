@@ -1,8 +1,8 @@
-"""The StyleGAN2 objective: non-saturating logistic loss, lazy R1 and path-length regularization.
+"""Training objectives: NVIDIA's StyleGAN2 loss, and the R3GAN relativistic pairing loss.
 
 Each training phase accumulates gradients for one network: 'Gmain' (fool D), 'Greg' (path
-length), 'Dmain' (tell reals from fakes), 'Dreg' (R1 on reals), or 'Gboth'/'Dboth' when
-regularization is not lazy.
+length), 'Dmain' (tell reals from fakes) and 'Dreg' (gradient penalties), the regularization
+phases run lazily (every few minibatches) by the training loop.
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ import torch.nn.functional as F
 
 from ..models import Discriminator, Generator
 
-PHASES = ("Gmain", "Greg", "Gboth", "Dmain", "Dreg", "Dboth")
+PHASES = ("Gmain", "Greg", "Dmain", "Dreg")
 
 
-def r1_penalty(real_logits: torch.Tensor, real_img: torch.Tensor) -> torch.Tensor:
-    """R1 (Mescheder et al. 2018): squared norm of dD/dx on real images, per sample [N].
+def gradient_penalty(logits: torch.Tensor, img: torch.Tensor) -> torch.Tensor:
+    """Squared norm of dD/dx per sample [N]: R1 on real images, R2 on generated ones (Mescheder et al. 2018).
 
-    `real_img` must require grad and be the input `real_logits` were computed from; the graph is
-    kept so the penalty itself can be differentiated with respect to D's weights.
+    `img` must require grad and be the input `logits` were computed from; the graph is kept so the
+    penalty itself can be differentiated with respect to D's weights.
     """
-    (grads,) = torch.autograd.grad(outputs=[real_logits.sum()], inputs=[real_img], create_graph=True)
+    (grads,) = torch.autograd.grad(outputs=[logits.sum()], inputs=[img], create_graph=True)
     return grads.square().sum(dim=[1, 2, 3])
 
 
@@ -46,7 +46,10 @@ def path_lengths(img: torch.Tensor, ws: torch.Tensor) -> torch.Tensor:
 
 
 class StyleGAN2Loss:
-    """Computes and back-propagates the losses of one phase on one minibatch slice."""
+    """NVIDIA's objective: non-saturating logistic loss, lazy R1 on reals and path-length regularization.
+
+    Computes and back-propagates the losses of one phase on one minibatch slice.
+    """
 
     def __init__(
         self,
@@ -102,54 +105,121 @@ class StyleGAN2Loss:
     ) -> dict[str, torch.Tensor]:
         """Back-propagate `gain` times this phase's loss; return the detached values to log."""
         if phase not in PHASES:
-            raise ValueError(f"unknown training phase {phase!r}")
-        do_Gmain = phase in ("Gmain", "Gboth")
-        do_Dmain = phase in ("Dmain", "Dboth")
-        do_Gpl = phase in ("Greg", "Gboth") and self.pl_weight != 0
-        do_Dr1 = phase in ("Dreg", "Dboth") and self.r1_gamma != 0
-        stats: dict[str, torch.Tensor] = {}
+            raise ValueError(f"unknown training phase {phase!r}; expected one of {', '.join(PHASES)}")
+        if phase == "Gmain":
+            return self.G_main(real_img, real_c, gen_z, gen_c, gain)
+        if phase == "Greg":
+            return self.G_reg(gen_z, gen_c, gain) if self.pl_weight != 0 else {}
+        if phase == "Dmain":
+            return self.D_main(real_img, real_c, gen_z, gen_c, gain)
+        return self.D_reg(real_img, real_c, gen_z, gen_c, gain) if self.r1_gamma != 0 else {}
 
-        if do_Gmain:
+    def G_main(self, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor, gen_c: torch.Tensor,
+               gain: float) -> dict[str, torch.Tensor]:
+        """-log sigmoid(D(G(z))): G makes D call its images real."""
+        gen_img, _ = self.run_G(gen_z, gen_c)
+        gen_logits = self.run_D(gen_img, gen_c)
+        loss_G = F.softplus(-gen_logits)
+        loss_G.mean().mul(gain).backward()
+        return {"Loss/G/loss": loss_G.detach(), "Loss/scores/fake": gen_logits.detach()}
+
+    def G_reg(self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float) -> dict[str, torch.Tensor]:
+        """Path-length regularization: |J_w^T y| kept near its running mean, on a shrunk batch."""
+        batch = max(gen_z.shape[0] // self.pl_batch_shrink, 1)
+        gen_img, gen_ws = self.run_G(gen_z[:batch], gen_c[:batch])
+        lengths = path_lengths(gen_img, gen_ws)
+        pl_mean = self.pl_mean.lerp(lengths.mean(), self.pl_decay)
+        self.pl_mean.copy_(pl_mean.detach())
+        pl_penalty = (lengths - pl_mean).square()
+        loss_Gpl = pl_penalty * self.pl_weight
+        # `gen_img[:, 0, 0, 0] * 0` ties the loss to every parameter of the synthesis graph.
+        (gen_img[:, 0, 0, 0] * 0 + loss_Gpl).mean().mul(gain).backward()
+        return {"Loss/pl_penalty": pl_penalty.detach(), "Loss/G/reg": loss_Gpl.detach()}
+
+    def D_main(self, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor, gen_c: torch.Tensor,
+               gain: float) -> dict[str, torch.Tensor]:
+        """-log(1 - sigmoid(D(G(z)))) - log sigmoid(D(x)): D tells reals from fakes."""
+        with torch.no_grad():
             gen_img, _ = self.run_G(gen_z, gen_c)
-            gen_logits = self.run_D(gen_img, gen_c)
-            loss_Gmain = F.softplus(-gen_logits)  # -log sigmoid(D(G(z)))
-            loss_Gmain.mean().mul(gain).backward()
-            stats.update({"Loss/G/loss": loss_Gmain.detach(), "Loss/scores/fake": gen_logits.detach()})
+        gen_logits = self.run_D(gen_img, gen_c)
+        loss_Dgen = F.softplus(gen_logits)
+        loss_Dgen.mean().mul(gain).backward()
+        real_logits = self.run_D(real_img.detach(), real_c)
+        loss_Dreal = F.softplus(-real_logits)
+        loss_Dreal.mean().mul(gain).backward()
+        return {"Loss/scores/fake": gen_logits.detach(), "Loss/scores/real": real_logits.detach(),
+                "Loss/signs/real": real_logits.detach().sign(), "Loss/D/loss": (loss_Dgen + loss_Dreal).detach()}
 
-        if do_Gpl:
-            batch = max(gen_z.shape[0] // self.pl_batch_shrink, 1)
-            gen_img, gen_ws = self.run_G(gen_z[:batch], gen_c[:batch])
-            lengths = path_lengths(gen_img, gen_ws)
-            pl_mean = self.pl_mean.lerp(lengths.mean(), self.pl_decay)
-            self.pl_mean.copy_(pl_mean.detach())
-            pl_penalty = (lengths - pl_mean).square()
-            loss_Gpl = pl_penalty * self.pl_weight
-            # `gen_img[:, 0, 0, 0] * 0` ties the loss to every parameter of the synthesis graph.
-            (gen_img[:, 0, 0, 0] * 0 + loss_Gpl).mean().mul(gain).backward()
-            stats.update({"Loss/pl_penalty": pl_penalty.detach(), "Loss/G/reg": loss_Gpl.detach()})
+    def D_reg(self, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor, gen_c: torch.Tensor,
+              gain: float) -> dict[str, torch.Tensor]:
+        """R1: (gamma / 2) |dD/dx|^2 on reals, one value per D input (a pack with --pack)."""
+        real_img_tmp = real_img.detach().requires_grad_(True)
+        real_logits = self.run_D(real_img_tmp, real_c)
+        penalty = self._per_input(gradient_penalty(real_logits, real_img_tmp))
+        loss_Dr1 = penalty * (self.r1_gamma / 2)
+        (real_logits * 0 + loss_Dr1.unsqueeze(1)).mean().mul(gain).backward()
+        return {"Loss/scores/real": real_logits.detach(), "Loss/signs/real": real_logits.detach().sign(),
+                "Loss/r1_penalty": penalty.detach(), "Loss/D/reg": loss_Dr1.detach()}
 
-        loss_Dgen = None
-        if do_Dmain:
-            with torch.no_grad():
-                gen_img, _ = self.run_G(gen_z, gen_c)
-            gen_logits = self.run_D(gen_img, gen_c)
-            loss_Dgen = F.softplus(gen_logits)  # -log(1 - sigmoid(D(G(z))))
-            loss_Dgen.mean().mul(gain).backward()
-            stats["Loss/scores/fake"] = gen_logits.detach()
+    def _per_input(self, penalty: torch.Tensor) -> torch.Tensor:
+        """Per-sample penalties summed over each pack: the penalty of D's own (packed) input."""
+        return penalty.reshape(-1, self.pack).sum(dim=1)
 
-        if do_Dmain or do_Dr1:
-            real_img_tmp = real_img.detach().requires_grad_(do_Dr1)
-            real_logits = self.run_D(real_img_tmp, real_c)
-            stats.update({"Loss/scores/real": real_logits.detach(), "Loss/signs/real": real_logits.detach().sign()})
-            loss = real_logits * 0
-            if do_Dmain:
-                loss_Dreal = F.softplus(-real_logits)  # -log sigmoid(D(x))
-                loss = loss + loss_Dreal
-                stats["Loss/D/loss"] = (loss_Dgen + loss_Dreal).detach()
-            if do_Dr1:
-                penalty = r1_penalty(real_logits, real_img_tmp).reshape(-1, self.pack).sum(dim=1)  # per D input
-                loss_Dr1 = penalty * (self.r1_gamma / 2)
-                loss = loss + loss_Dr1.unsqueeze(1)
-                stats.update({"Loss/r1_penalty": penalty.detach(), "Loss/D/reg": loss_Dr1.detach()})
-            loss.mean().mul(gain).backward()
-        return stats
+
+class R3GANLoss(StyleGAN2Loss):
+    """The R3GAN objective (Huang et al., NeurIPS 2024, "The GAN is dead; long live the GAN!").
+
+    Relativistic pairing: each real x_i is paired with a fake G(z_i) and D is trained on the
+    difference of their logits, L_D = softplus(D(G(z)) - D(x)), L_G = softplus(D(x) - D(G(z))).
+    Zero-centred gradient penalties on both sides, R1 on reals and R2 on fakes, each weighted
+    gamma / 2, make the game converge locally; they run lazily in the 'Dreg' phase. A fake is made
+    with its real partner's label, so a conditional pair compares the same class. The path-length
+    term, style mixing, packing and augmentation work as in StyleGAN2Loss.
+    """
+
+    def G_main(self, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor, gen_c: torch.Tensor,
+               gain: float) -> dict[str, torch.Tensor]:
+        """softplus(D(x) - D(G(z))): G raises its images' logits above their real partners'."""
+        gen_img, _ = self.run_G(gen_z, real_c)
+        gen_logits = self.run_D(gen_img, real_c)
+        with torch.no_grad():  # the real side is a constant for G
+            real_logits = self.run_D(real_img, real_c)
+        loss_G = F.softplus(real_logits - gen_logits)
+        loss_G.mean().mul(gain).backward()
+        return {"Loss/G/loss": loss_G.detach(), "Loss/scores/fake": gen_logits.detach()}
+
+    def D_main(self, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor, gen_c: torch.Tensor,
+               gain: float) -> dict[str, torch.Tensor]:
+        """softplus(D(G(z)) - D(x)): D ranks each real above its paired fake.
+
+        'Loss/signs/real' (what ADA's r_t averages) is sign(D(x) - D(G(z))): the relativistic loss
+        fixes only differences of logits, so sign(D(x)) alone would carry no meaning.
+        """
+        with torch.no_grad():
+            gen_img, _ = self.run_G(gen_z, real_c)
+        gen_logits = self.run_D(gen_img, real_c)
+        real_logits = self.run_D(real_img.detach(), real_c)
+        margin = real_logits - gen_logits
+        loss_D = F.softplus(-margin)
+        loss_D.mean().mul(gain).backward()
+        return {"Loss/scores/fake": gen_logits.detach(), "Loss/scores/real": real_logits.detach(),
+                "Loss/signs/real": margin.detach().sign(), "Loss/D/loss": loss_D.detach()}
+
+    def D_reg(self, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor, gen_c: torch.Tensor,
+              gain: float) -> dict[str, torch.Tensor]:
+        """R1 + R2: (gamma / 2) (|dD/dx|^2 + |dD/dG(z)|^2), one value each per D input."""
+        real_img_tmp = real_img.detach().requires_grad_(True)
+        real_logits = self.run_D(real_img_tmp, real_c)
+        r1 = self._per_input(gradient_penalty(real_logits, real_img_tmp))
+        with torch.no_grad():
+            gen_img, _ = self.run_G(gen_z, real_c)
+        gen_img_tmp = gen_img.detach().requires_grad_(True)
+        gen_logits = self.run_D(gen_img_tmp, real_c)
+        r2 = self._per_input(gradient_penalty(gen_logits, gen_img_tmp))
+        loss_Dreg = (r1 + r2) * (self.r1_gamma / 2)
+        (real_logits * 0 + gen_logits * 0 + loss_Dreg.unsqueeze(1)).mean().mul(gain).backward()
+        return {"Loss/signs/real": (real_logits - gen_logits).detach().sign(), "Loss/r1_penalty": r1.detach(),
+                "Loss/r2_penalty": r2.detach(), "Loss/D/reg": loss_Dreg.detach()}
+
+
+LOSSES: dict[str, type[StyleGAN2Loss]] = {"stylegan2": StyleGAN2Loss, "r3gan": R3GANLoss}  # --loss

@@ -1,0 +1,41 @@
+"""Resolving training options: data-loader workers from the machine, and one-line errors for bad values."""
+
+import pytest
+from click.testing import CliRunner
+
+from stylegan2.cli import main
+from stylegan2.training import config
+from stylegan2.training.config import auto_workers, resolve_options
+
+
+def test_cpu_training_loads_data_in_the_training_process():
+    assert auto_workers("cpu") == 0
+    assert resolve_options("builtin:shapes", "cpu", 32, 1, {}, device_type="cpu").workers == 0
+
+
+@pytest.mark.parametrize("cores,local_processes,expected", [(16, 1, 3), (4, 1, 3), (3, 1, 2), (2, 1, 1), (1, 1, 0), (16, 8, 1), (32, 8, 3)])
+def test_gpu_training_takes_up_to_three_workers_per_process_leaving_a_core(monkeypatch, cores, local_processes, expected):
+    monkeypatch.setattr(config.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", str(local_processes))
+    assert auto_workers("cuda") == expected
+
+
+def test_an_explicit_workers_value_wins():
+    assert resolve_options("builtin:shapes", "cpu", 32, 1, {"workers": 2}, device_type="cpu").workers == 2
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--loss", "r4gan"], "Invalid value for '--loss': 'r4gan' is not one of 'stylegan2', 'r3gan'"),
+    (["--workers", "-1"], "Invalid value for '--workers'"),
+    (["--aug", "strong"], "Invalid value for '--aug'"),
+])
+def test_bad_option_values_give_one_line_errors(args, message):
+    result = CliRunner().invoke(main, ["train", "--data", "builtin:shapes", "--cfg", "cpu", "--dry-run", *args])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_dry_run_shows_the_resolved_loss_and_workers():
+    result = CliRunner().invoke(main, ["train", "--data", "builtin:shapes?n=8", "--cfg", "cpu", "--loss", "r3gan", "--dry-run", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert '"loss": "r3gan"' in result.output and '"workers": 0' in result.output
