@@ -7,6 +7,7 @@ import json
 import click
 
 from ..io import CheckpointError, checkpoint_info, convert_checkpoint, format_info
+from ..io.info import nonfinite_tensors, nonfinite_warning
 
 
 @click.command("convert")
@@ -17,11 +18,14 @@ def convert_command(src: str, dst: str, force: bool) -> None:
     """Convert SRC (our format, NVIDIA .pkl or rosinality .pt) to our .safetensors format at DST."""
     try:
         ckpt = convert_checkpoint(src, dst, force=force)
-    except (CheckpointError, FileNotFoundError, FileExistsError, ValueError) as exc:
+    except (CheckpointError, OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{dst}: wrote {', '.join(ckpt.networks)} (converted from {ckpt.format})")
     for note in ckpt.notes:
         click.echo(f"note: {note}")
+    bad = nonfinite_tensors(ckpt.networks)
+    if bad:
+        click.echo(f"warning: {nonfinite_warning(bad)}", err=True)
 
 
 @click.command("info")
@@ -31,6 +35,6 @@ def info_command(path: str, as_json: bool) -> None:
     """Show format, networks, sizes, constructor arguments and parameter counts of a network file."""
     try:
         info = checkpoint_info(path)
-    except (CheckpointError, FileNotFoundError) as exc:
+    except (CheckpointError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(info, indent=2) if as_json else format_info(info))

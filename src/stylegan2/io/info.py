@@ -44,7 +44,7 @@ def describe_checkpoint(ckpt: Checkpoint, path: str | Path) -> dict[str, Any]:
     if ckpt.extra_tensors:
         info["extra_tensors"] = len(ckpt.extra_tensors)
     info["notes"] = list(ckpt.notes)
-    info["nonfinite_tensors"] = _nonfinite_tensors(ckpt.networks)
+    info["nonfinite_tensors"] = nonfinite_tensors(ckpt.networks)
     return info
 
 
@@ -75,12 +75,15 @@ def format_info(info: dict[str, Any]) -> str:
     if info["notes"]:
         lines.append("notes:")
         lines.extend(f"  - {note}" for note in info["notes"])
-    bad = info.get("nonfinite_tensors")
-    if bad:
-        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-        lines.append(f"warning:     {len(bad)} tensors hold NaN or Inf values ({', '.join(bad[:5])}{more}); "
-                     "the network will produce NaN images")
+    if info.get("nonfinite_tensors"):
+        lines.append(f"warning:     {nonfinite_warning(info['nonfinite_tensors'])}")
     return "\n".join(lines)
+
+
+def nonfinite_warning(names: list[str]) -> str:
+    """One line about tensors holding NaN or Inf (`nonfinite_tensors`)."""
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    return f"{len(names)} tensors hold NaN or Inf values ({', '.join(names[:5])}{more}); the network will produce NaN images"
 
 
 def convert_checkpoint(src: str | Path, dst: str | Path, *, force: bool = False) -> Checkpoint:
@@ -97,7 +100,7 @@ def convert_checkpoint(src: str | Path, dst: str | Path, *, force: bool = False)
     return ckpt
 
 
-def _nonfinite_tensors(networks: dict[str, nn.Module]) -> list[str]:
+def nonfinite_tensors(networks: dict[str, nn.Module]) -> list[str]:
     """Names (`<network>.<state_dict key>`) of the floating-point tensors holding NaN or Inf."""
     return [f"{name}.{key}" for name, net in networks.items() for key, value in net.state_dict().items()
             if value.is_floating_point() and not bool(torch.isfinite(value).all())]

@@ -65,6 +65,8 @@ def _unpickle(path: Path) -> Any:
 
 def _build(obj: PersistentObject, where: str) -> torch.nn.Module:
     """Our module for one pickled network: class by name, kwargs from `_init_args/_init_kwargs`, tensors."""
+    if not isinstance(obj.class_name, str) or not isinstance(obj.state, dict):
+        raise CheckpointError(f"{where}: malformed persistent object (class_name or state changed after it was built)")
     if obj.class_name not in NETWORK_CLASSES:
         raise CheckpointError(f"{where}: holds a {obj.class_name[:80]!r}, which is not one of {sorted(NETWORK_CLASSES)}")
     kwargs = _init_kwargs(obj, NETWORK_CLASSES[obj.class_name], where)
@@ -95,6 +97,8 @@ def _collect_tensors(obj: PersistentObject, prefix: str, out: dict[str, torch.Te
     if depth > MAX_MODULE_DEPTH:
         raise CheckpointError(f"{where}: submodules are nested more than {MAX_MODULE_DEPTH} levels deep")
     state = obj.state
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{where}: submodule {prefix or 'state'} is malformed")
     parameters, buffers, modules = (_table(state, key, where) for key in ("_parameters", "_buffers", "_modules"))
     skip = state.get("_non_persistent_buffers_set") or set()
     if not isinstance(skip, (set, list, tuple)) or not all(isinstance(k, str) for k in skip):
@@ -130,7 +134,9 @@ def _key_list(data: dict) -> str:
 
 def _augment_pipe_settings(pipe: PersistentObject, where: str) -> dict[str, Any]:
     """ADA pipeline arguments and its current probability `p`, so training can resume from them."""
-    p = (pipe.state.get("_buffers") or {}).get("p")
+    if not isinstance(pipe.class_name, str) or not isinstance(pipe.state, dict):
+        raise CheckpointError(f"{where}: malformed persistent object")
+    p = _table(pipe.state, "_buffers", where).get("p")
     return {
         "class_name": pipe.class_name,
         "init_kwargs": plain_value(pipe.state.get("_init_kwargs", {}), where),

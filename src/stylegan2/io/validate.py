@@ -21,6 +21,7 @@ from torch.utils._device import _device_constructors
 from .errors import CheckpointError, one_line
 
 MAX_PARAMETERS = 1_000_000_000  # elements in the parameters and buffers of one network (4 GB in float32)
+MAX_TENSOR = 2**26  # elements of one tensor (256 MB in float32); far above any layer of these networks
 MAX_REAL_TENSOR = 2**24  # larger tensors are planned on the meta device before the file's tensors are matched
 MAX_REAL_ELEMENTS = 2**27  # real elements allocated while planning one network (512 MB in float32)
 MAX_MODULES = 1_000  # submodules of one network; a 1024 px Generator has under a hundred
@@ -110,13 +111,37 @@ class _Planner(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func in _device_constructors() and kwargs.get("device") is None:
-            planned = func(*args, **kwargs, device="meta")
-            numel = planned.numel()
+            numel = _requested_numel(func, args, kwargs)
+            planned = None
+            if numel is None:  # ask the meta device what the call would create
+                planned = func(*args, **kwargs, device="meta")
+                numel = planned.numel()
+            if numel > MAX_TENSOR:
+                raise _LimitExceeded(f"a tensor of {numel:,} elements (limit {MAX_TENSOR:,})")
             if numel <= MAX_REAL_TENSOR and self.real_elements + numel <= MAX_REAL_ELEMENTS:
                 self.real_elements += numel
                 return func(*args, **kwargs)
-            return planned
+            return func(*args, **kwargs, device="meta") if planned is None else planned
         return func(*args, **kwargs)
+
+
+_FROM_DATA = {torch.tensor, torch.as_tensor, torch.asarray}  # sized by their data, which the checked settings bound
+_SIZE_FIRST = {torch.empty, torch.zeros, torch.ones, torch.rand, torch.randn, torch.full}  # (size..., ...) factories
+
+
+def _requested_numel(func: Any, args: tuple, kwargs: dict[str, Any]) -> int | None:
+    """Elements a factory call asks for, read from its size argument; None when that is not plain."""
+    if func in _FROM_DATA:
+        return 0
+    if func not in _SIZE_FIRST:
+        return None
+    size = kwargs.get("size", args[0] if args and isinstance(args[0], (tuple, list, torch.Size)) else args)
+    if isinstance(size, (tuple, list, torch.Size)) and size and all(type(n) is int for n in size):
+        numel = 1
+        for n in size:
+            numel *= max(n, 0)  # a negative size fails at once in the real call
+        return numel
+    return None
 
 
 def plan_network(cls: type[nn.Module], init_kwargs: dict[str, Any], where: str) -> nn.Module:
