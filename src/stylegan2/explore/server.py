@@ -15,11 +15,11 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 import numpy as np
-import PIL.Image
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from ..utils.image import to_pil
 from .coalesce import LatestOnly, Superseded
 from .gan import W_FILE, GanExplorer
 from .network import DEFAULT_TOP_K, open_explorer
@@ -52,9 +52,9 @@ def load_assets() -> dict[str, bytes]:
 
 
 def png_bytes(image: np.ndarray) -> bytes:
-    """uint8 [H, W, C] -> PNG file bytes (one channel as grayscale)."""
+    """uint8 [H, W, C] -> PNG file bytes (one channel as grayscale, four as RGBA)."""
     buffer = io.BytesIO()
-    PIL.Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(buffer, format="PNG")
+    to_pil(image).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

@@ -14,7 +14,7 @@ from ..data.images import is_image_name
 from ..models import SwapEncoder, SwapGenerator
 from ..swapae.tools import decode_codes, encode_images, mix_textures
 from ..tools.common import network_device
-from ..utils.image import to_uint8
+from ..utils.image import to_uint8_nhwc
 from .settings import SettingsError, SwapSettings, parse_swap_settings
 from .uploads import decode_upload
 
@@ -94,4 +94,4 @@ class SwapExplorer:
         with self.lock:
             structure, texture = self.images[settings.structure], self.images[settings.texture]
         mixed = mix_textures(structure.texture, texture.texture, settings.alpha)
-        return to_uint8(decode_codes(self.G, structure.structure, mixed))[0].permute(1, 2, 0).cpu().numpy()
+        return to_uint8_nhwc(decode_codes(self.G, structure.structure, mixed))[0]
