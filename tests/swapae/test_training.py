@@ -2,6 +2,8 @@
 
 import dataclasses
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -137,14 +139,14 @@ def test_non_finite_loss_stops_with_the_step_and_the_last_good_snapshot(tiny_swa
     assert snapshots == ["network-snapshot-000000-032.safetensors"]
 
 
-def test_ctrl_c_writes_a_snapshot_before_stopping(tiny_swapae_options, tmp_path, monkeypatch):
+def test_ctrl_c_finishes_the_step_then_writes_a_snapshot_and_grids(tiny_swapae_options, tmp_path, monkeypatch):
     original = SwapAELoss.accumulate_gradients
     calls = []
 
     def interrupted(self, phase, real_img, gain):
         calls.append(phase)
-        if len(calls) == 12:  # step 2
-            raise KeyboardInterrupt
+        if len(calls) == 12:  # in step 2: what the user's Ctrl-C does, SIGINT to this process
+            os.kill(os.getpid(), signal.SIGINT)
         return original(self, phase, real_img, gain)
 
     monkeypatch.setattr(SwapAELoss, "accumulate_gradients", interrupted)
@@ -153,9 +155,9 @@ def test_ctrl_c_writes_a_snapshot_before_stopping(tiny_swapae_options, tmp_path,
         train_swapae(tiny_swapae_options(tmp_path, kimg=0.2), device="cpu", log=lines.append)
     assert "Interrupted: writing a final snapshot before exiting" in lines
     run_dir = tmp_path / "00000-shapes-swapae-cpu"
-    assert [p.name for p in run_dir.glob("network-snapshot-*")] == ["network-snapshot-000000-016.safetensors"]
-    assert load_checkpoint(run_dir / "network-snapshot-000000-016.safetensors").training_state["batch_idx"] == 2
-    assert (run_dir / "reconstructions000000-016.png").is_file() and (run_dir / "swaps000000-016.png").is_file()
+    assert [p.name for p in run_dir.glob("network-snapshot-*")] == ["network-snapshot-000000-024.safetensors"]
+    assert load_checkpoint(run_dir / "network-snapshot-000000-024.safetensors").training_state["batch_idx"] == 3  # step 2 done
+    assert (run_dir / "reconstructions000000-024.png").is_file() and (run_dir / "swaps000000-024.png").is_file()
 
 
 def test_resume_from_a_stylegan2_network_is_refused(tiny_swapae_options, tmp_path):
