@@ -88,17 +88,16 @@ def _check_torch_file(path: Path) -> None:
     """Check a torch.save file before torch reads it: zip entries stored uncompressed and no larger than
     the file, and every pickle stream within the nesting and size limits (see `pickle_scan`)."""
     size = path.stat().st_size
-    with open(path, "rb") as f:
-        if f.read(4) != b"PK\x03\x04":  # legacy format: five pickles, then raw storage bytes
-            f.seek(0)
-            for _ in range(5):
-                scan_pickle(f, size, ScanLimits(allow_persistent=True))
-            return
     try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":  # legacy format: five pickles, then raw storage bytes
+                f.seek(0)
+                for _ in range(5):
+                    scan_pickle(f, size, ScanLimits(allow_persistent=True))
+                return
         with zipfile.ZipFile(path) as archive:
             members = check_zip_members(archive, str(path), compressed=False)
-            pickles = [m for m in members if m.filename.endswith(".pkl")]
-            for member in pickles:
+            for member in [m for m in members if m.filename.endswith(".pkl")]:
                 with archive.open(member) as stream:
                     data = stream.read()
                 scan_pickle(io.BytesIO(data), len(data), ScanLimits(allow_persistent=True))

@@ -330,7 +330,7 @@ def _finish_step_first() -> Iterator[list[int]]:
     try:
         yield received
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)  # None: not set from Python
 
 
 def _non_finite(value: Any, name: str = "") -> str | None:

@@ -59,7 +59,7 @@ def deferred_interrupts() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)  # None: not set from Python
     if received:
         raise KeyboardInterrupt
 
