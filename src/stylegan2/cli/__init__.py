@@ -37,3 +37,7 @@ main.add_command(swapae_group)
 from stylegan2.cli.explore import explore_command  # noqa: E402
 
 main.add_command(explore_command)
+
+from stylegan2.cli.export import export_command  # noqa: E402
+
+main.add_command(export_command)

@@ -78,6 +78,8 @@ def upfirdn2d(
     """
     if f is None:
         f = torch.ones(1, 1, dtype=torch.float32, device=x.device)
+    if torch.jit.is_tracing():  # export (ONNX, TorchScript) records plain ops; a Function's Python code cannot be saved
+        return _upfirdn2d_forward(x, f, up, down, parse_padding(padding), flip_filter, gain)
     return _UpFirDn2d.apply(x, f, up, down, parse_padding(padding), flip_filter, gain)
 
 
@@ -118,7 +120,7 @@ class _UpFirDn2d(torch.autograd.Function):
 def _upfirdn2d_forward(
     x: torch.Tensor, f: torch.Tensor, up: int, down: int, padding: tuple[int, int, int, int], flip_filter: bool, gain: float
 ) -> torch.Tensor:
-    channels = x.shape[1]
+    channels = int(x.shape[1])  # a constant in traced graphs: ONNX needs static kernel shapes
     f = (f * gain ** (f.ndim / 2)).to(x.dtype)
     if up > 1:
         x = _upsample_filter(x, f, up, padding, flip_filter)
@@ -148,7 +150,7 @@ def _upsample_filter(x: torch.Tensor, f: torch.Tensor, up: int, padding: tuple[i
     conv_transpose2d(x, f, stride=up) is the full convolution of the zero-stuffed image with f; its
     pixel K-1-p0 is the first output pixel of upfirdn2d with left padding p0, so a pad/crop aligns the two.
     """
-    channels = x.shape[1]
+    channels = int(x.shape[1])  # a constant in traced graphs: ONNX needs static kernel shapes
     px0, px1, py0, py1 = padding
     if flip_filter:
         f = f.flip(list(range(f.ndim)))

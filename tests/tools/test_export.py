@@ -1,0 +1,141 @@
+"""Exported graphs (ONNX through onnxruntime, TorchScript through torch.jit.load) reproduce our generator."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from stylegan2.cli import main
+from stylegan2.io import save_checkpoint
+from stylegan2.models import Generator
+from stylegan2.tools.common import ToolError
+from stylegan2.tools.export import MAX_ABS_DIFF, example_inputs, export_generator, graph_module, run_exported
+
+
+def has_onnx() -> bool:
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+needs_onnx = pytest.mark.skipif(not has_onnx(), reason="onnx/onnxruntime not installed (pip install 'stylegan2[export]')")
+
+
+def build_generator(resolution: int, c_dim: int, seed: int = 0) -> Generator:
+    """A tiny generator (8 channels, 2 mapping layers) with visible noise, so const and none differ."""
+    torch.manual_seed(seed)
+    G = Generator(z_dim=8, c_dim=c_dim, w_dim=8, img_resolution=resolution, img_channels=3,
+                  mapping_kwargs={"num_layers": 2}, synthesis_kwargs={"channel_base": 8 * resolution, "channel_max": 8})
+    with torch.no_grad():
+        for name, param in G.named_parameters():
+            if "noise_strength" in name:
+                param.fill_(0.3)
+        c = torch.eye(c_dim)[torch.arange(64) % c_dim] if c_dim else None
+        G.mapping.w_avg.copy_(G.mapping(torch.randn(64, 8), c)[:, 0].mean(0))
+    return G.eval()
+
+
+def reference(G: Generator, inputs: dict, psi: float, noise_mode: str, fused: bool, synthesis_only: bool) -> torch.Tensor:
+    """Our generator's images for the inputs, computed directly (not through the export wrappers)."""
+    with torch.no_grad():
+        if synthesis_only:
+            return G.synthesis(inputs["ws"], noise_mode=noise_mode, fused_modconv=fused)
+        return G(inputs["z"], inputs.get("c"), truncation_psi=psi, noise_mode=noise_mode, fused_modconv=fused)
+
+
+CASES = [  # resolution, c_dim, fused, noise_mode, psi, batch
+    (32, 0, False, "const", 0.7, "dynamic"),
+    (32, 4, True, "none", 0.5, 2),
+    (64, 4, False, "none", 1.0, "dynamic"),
+    (64, 0, True, "const", 0.6, 3),
+]
+
+
+@pytest.mark.parametrize("fmt", [pytest.param("onnx", marks=needs_onnx), "torchscript"])
+@pytest.mark.parametrize("resolution, c_dim, fused, noise_mode, psi, batch", CASES)
+def test_exported_graph_matches_pytorch(tmp_path: Path, fmt, resolution, c_dim, fused, noise_mode, psi, batch):
+    G = build_generator(resolution, c_dim)
+    result = export_generator(G, tmp_path / f"g.{fmt}", format=fmt, truncation_psi=psi, noise_mode=noise_mode,
+                              fused_modconv=fused, batch=batch)
+    assert result.input_names == (("z", "c") if c_dim else ("z",))
+    sizes = [1, 4] if batch == "dynamic" else [batch]
+    for size in sizes:
+        inputs = example_inputs(G, size, seed=10 + size)
+        expected = reference(G, inputs, psi, noise_mode, fused, synthesis_only=False)
+        got = run_exported(result.path, fmt, inputs)
+        assert got.shape == (size, 3, resolution, resolution)
+        assert (got - expected).abs().max() <= MAX_ABS_DIFF
+
+
+@pytest.mark.parametrize("fmt", [pytest.param("onnx", marks=needs_onnx), "torchscript"])
+def test_synthesis_only_graph_takes_ws(tmp_path: Path, fmt):
+    G = build_generator(32, 0)
+    result = export_generator(G, tmp_path / f"s.{fmt}", format=fmt, synthesis_only=True, batch="dynamic")
+    assert result.input_names == ("ws",)
+    for size in (1, 3):
+        inputs = example_inputs(G, size, synthesis_only=True, seed=size)
+        got = run_exported(result.path, fmt, inputs)
+        assert (got - reference(G, inputs, 1.0, "const", False, synthesis_only=True)).abs().max() <= MAX_ABS_DIFF
+
+
+def test_noise_and_truncation_are_baked_in():
+    """The settings change the images, so the parity tests above would notice one being dropped."""
+    G = build_generator(32, 0)
+    inputs = example_inputs(G, 2)
+    const = graph_module(G, 1.0, "const")(**inputs)
+    assert (const - graph_module(G, 1.0, "none")(**inputs)).abs().max() > 1e-2
+    assert (const - graph_module(G, 0.5, "const")(**inputs)).abs().max() > 1e-2
+
+
+def test_random_noise_is_refused(tmp_path: Path):
+    with pytest.raises(ToolError, match="--noise-mode random"):
+        export_generator(build_generator(32, 0), tmp_path / "g.pt", format="torchscript", noise_mode="random")
+    assert not (tmp_path / "g.pt").exists()
+
+
+def test_fused_modconv_needs_a_fixed_batch(tmp_path: Path):
+    with pytest.raises(ToolError, match="fixed --batch"):
+        export_generator(build_generator(32, 0), tmp_path / "g.pt", format="torchscript", fused_modconv=True, batch="dynamic")
+
+
+def test_bad_batch_is_refused(tmp_path: Path):
+    with pytest.raises(ToolError, match="--batch"):
+        export_generator(build_generator(32, 0), tmp_path / "g.pt", format="torchscript", batch="many")
+
+
+def test_missing_onnx_names_the_extra(tmp_path: Path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now raises ImportError
+    with pytest.raises(ToolError, match=r"stylegan2\[export\]"):
+        export_generator(build_generator(32, 0), tmp_path / "g.onnx", format="onnx")
+
+
+def test_existing_output_is_kept(tmp_path: Path):
+    out = tmp_path / "g.pt"
+    out.write_text("mine")
+    with pytest.raises(FileExistsError, match="--force"):
+        export_generator(build_generator(32, 0), out, format="torchscript")
+    assert out.read_text() == "mine"
+
+
+def test_cli_exports_g_ema_of_a_network_file(tmp_path: Path):
+    G_ema = build_generator(32, 0, seed=1)
+    network = tmp_path / "net.safetensors"
+    save_checkpoint(network, {"G": build_generator(32, 0, seed=2), "G_ema": G_ema})
+    result = CliRunner().invoke(main, ["export", "--network", str(network), "--format", "torchscript",
+                                       "--truncation-psi", "0.8", "--noise-mode", "none", "--batch", "dynamic"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "net.pt"
+    assert str(out) in result.output
+    inputs = example_inputs(G_ema, 2, seed=5)
+    assert (run_exported(out, "torchscript", inputs) - reference(G_ema, inputs, 0.8, "none", False, False)).abs().max() <= MAX_ABS_DIFF
+
+
+def test_cli_error_is_one_line(tmp_path: Path):
+    result = CliRunner().invoke(main, ["export", "--network", str(tmp_path / "missing.pkl"), "--format", "torchscript"])
+    assert result.exit_code != 0
+    assert "missing.pkl" in result.output and "Traceback" not in result.output
