@@ -11,8 +11,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from stylegan2.training.config import resolve_options
-from stylegan2.training.loop import _make_phases, build_networks, run_phase
+from stylegan2.training.loop import _make_phases, build_networks
 from stylegan2.training.loss import LOSSES
+from stylegan2.training.phase import run_phase
 
 STEPS = 3
 BATCH = 8

@@ -20,7 +20,7 @@ from ..data import ImageDataset, open_dataset
 from ..models import CooccurrenceDiscriminator, Discriminator, SwapEncoder, SwapGenerator
 from ..tools.mix import style_mix_grid
 from ..training.distributed import broadcast_
-from ..training.loop import Phase, run_phase
+from ..training.phase import Phase, run_phase
 from ..training.session import LoopHooks, TrainingError, TrainingSession, start_process
 from ..training.snapshot import ResumeState, read_resume_state
 from ..utils.image import image_grid, save_image, to_uint8_nhwc

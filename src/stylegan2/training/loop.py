@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -16,54 +15,12 @@ from ..utils.image import make_grid, save_image, to_uint8
 from .ada import Augmentation
 from .augment_setup import build_augment
 from .config import TrainingOptions, for_transfer_learning
-from .distributed import DistributedContext, all_reduce_mean_, average_gradients, broadcast_
+from .distributed import DistributedContext, all_reduce_mean_, broadcast_
 from .ema import ema_beta, update_ema
 from .loss import LOSSES
-from .session import LoopHooks, NonFiniteError, TickReport, TrainingError, TrainingSession, start_process
+from .phase import Phase, run_phase
+from .session import LoopHooks, TickReport, TrainingError, TrainingSession, start_process
 from .snapshot import ResumeState, read_resume_state
-from .stats import StatsCollector
-
-
-@dataclass
-class Phase:
-    """One optimizer step kind: which network, which loss terms, how often."""
-
-    name: str
-    module: torch.nn.Module
-    opt: torch.optim.Optimizer
-    interval: int
-
-
-def run_phase(
-    phase: Phase,
-    accumulate: Callable[[int, float], dict[str, torch.Tensor]],
-    rounds: int,
-    collector: StatsCollector | None = None,
-    on_stats: Callable[[dict[str, torch.Tensor]], None] | None = None,
-) -> None:
-    """One optimizer step of `phase`: accumulate over the rounds (batch_gpu slices), average over
-    processes, refuse non-finite gradients, step.
-
-    `accumulate(round, gain)` back-propagates one slice's loss scaled by `gain` and returns its
-    statistics. Each round gets `interval / rounds`, so the step sees the mean over the whole batch
-    (times the lazy-regularization interval) whatever --batch-gpu is.
-    """
-    phase.module.requires_grad_(True)
-    phase.opt.zero_grad(set_to_none=True)
-    for r in range(rounds):
-        stats = accumulate(r, phase.interval / rounds)
-        if collector is not None:
-            for name, value in stats.items():
-                collector.report(name, value)
-        if on_stats is not None:
-            on_stats(stats)
-    phase.module.requires_grad_(False)
-    params = [p for p in phase.module.parameters()]
-    average_gradients(params)
-    grads = [p.grad for p in params if p.grad is not None]
-    if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
-        raise NonFiniteError(f"non-finite loss or gradients in phase {phase.name}")
-    phase.opt.step()
 
 
 def build_networks(options: TrainingOptions, c_dim: int, resolution: int, channels: int) -> tuple[Generator, Discriminator]:
