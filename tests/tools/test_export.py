@@ -122,6 +122,14 @@ def test_existing_output_is_kept(tmp_path: Path):
     assert out.read_text() == "mine"
 
 
+def test_a_graph_that_fails_the_check_is_not_written(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr("stylegan2.tools.export.MAX_ABS_DIFF", -1.0)  # no graph can pass
+    out = tmp_path / "g.pt"
+    with pytest.raises(ToolError, match="nothing was written"):
+        export_generator(build_generator(32, 0), out, format="torchscript")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cli_exports_g_ema_of_a_network_file(tmp_path: Path):
     G_ema = build_generator(32, 0, seed=1)
     network = tmp_path / "net.safetensors"
@@ -139,3 +147,20 @@ def test_cli_error_is_one_line(tmp_path: Path):
     result = CliRunner().invoke(main, ["export", "--network", str(tmp_path / "missing.pkl"), "--format", "torchscript"])
     assert result.exit_code != 0
     assert "missing.pkl" in result.output and "Traceback" not in result.output
+
+
+@needs_onnx
+def test_onnx_export_of_an_nvidia_pickle_gives_nvidias_images(tmp_path: Path, official_pkl: Path):
+    expected = torch.load(official_pkl.with_name("official_small_expected.pt"), weights_only=True)
+    result = export_generator(official_pkl, tmp_path / "official.onnx", format="onnx", truncation_psi=0.5,
+                              noise_mode="const", batch="dynamic")
+    got = run_exported(result.path, "onnx", {"z": expected["z"]})
+    assert (got - expected["img_psi0.5_const"]).abs().max() <= MAX_ABS_DIFF
+
+
+def test_synthesis_export_of_an_nvidia_pickle_gives_nvidias_images(tmp_path: Path, official_pkl: Path):
+    expected = torch.load(official_pkl.with_name("official_small_expected.pt"), weights_only=True)
+    result = export_generator(official_pkl, tmp_path / "synthesis.pt", format="torchscript", noise_mode="none",
+                              synthesis_only=True, batch=4)
+    got = run_exported(result.path, "torchscript", {"ws": expected["ws"]})
+    assert (got - expected["img_none"]).abs().max() <= MAX_ABS_DIFF

@@ -157,23 +157,25 @@ def export_generator(
         require_onnx()
     path = Path(output).expanduser() if output is not None else default_output(network, format, synthesis_only)
     check_outputs([path], force)
-    G = load_generator(network, device="cpu").requires_grad_(False)
+    G = load_generator(network, device="cpu")
     if truncation_psi != 1 and G.mapping.w_avg_beta is None:
         raise ToolError("--truncation-psi: this network has no w_avg, so it cannot be truncated; use 1")
 
     module = graph_module(G, truncation_psi, noise_mode, fused_modconv, synthesis_only)
     inputs = example_inputs(G, fixed_batch or 2, synthesis_only)
-    exporter = _export_onnx if format == "onnx" else _export_torchscript
-    write_atomically(path, lambda tmp: exporter(module, inputs, tmp, dynamic=fixed_batch is None))
-
     check_inputs = example_inputs(G, fixed_batch or 3, synthesis_only, seed=1)  # other values (and batch, if dynamic)
-    expected = module(**check_inputs)
-    got = run_exported(path, format, check_inputs)
-    diff = float((got - expected).abs().max())
-    if not diff <= MAX_ABS_DIFF:
-        raise ToolError(f"{path}: the exported graph's images differ from PyTorch's by up to {diff:.3g} "
-                        f"(more than {MAX_ABS_DIFF}); please report this network and these options")
-    return ExportResult(path, tuple(inputs), diff)
+    exporter = _export_onnx if format == "onnx" else _export_torchscript
+    diffs = []
+
+    def write(tmp: Path) -> None:  # a graph that fails the check never replaces `path`
+        exporter(module, inputs, tmp, dynamic=fixed_batch is None)
+        diffs.append(float((run_exported(tmp, format, check_inputs) - module(**check_inputs)).abs().max()))
+        if not diffs[0] <= MAX_ABS_DIFF:
+            raise ToolError(f"{path}: the exported graph's images differ from PyTorch's by up to {diffs[0]:.3g} "
+                            f"(more than {MAX_ABS_DIFF}); nothing was written; please report this network and these options")
+
+    write_atomically(path, write)
+    return ExportResult(path, tuple(inputs), diffs[0])
 
 
 def run_exported(path: str | os.PathLike, format: str, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
