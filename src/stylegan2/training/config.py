@@ -47,13 +47,11 @@ PRESETS: dict[str, Preset] = {
     "paper1024": Preset(ref_gpus=8, kimg=25000, batch=32, mbstd=4, fmaps=1, lrate=0.002, gamma=2, ema_kimg=10, ema_rampup=None, map=8),
     "cifar": Preset(ref_gpus=2, kimg=100000, batch=64, mbstd=32, fmaps=1, lrate=0.0025, gamma=0.01, ema_kimg=500, ema_rampup=0.05, map=2,
                     pl_weight=0.0, style_mixing_prob=0.0, d_architecture="orig"),
-    # Sized for a 2-core CPU at 32 px (see README, "Training on a CPU"): narrow networks (64
-    # channels), no path-length term or style mixing, short EMA, twice the official learning rate.
-    # Unconditional runs get a D that judges packs of 4 samples (PacGAN, not in the official recipe):
-    # it stops the early mode collapse the official recipe shows at this size and makes a step about
-    # 1.6x cheaper on two cores. 20 minutes of MNIST on two cores: with --cond (unpacked D, gamma 1)
-    # 98.6-99.3% of the samples are the digit asked for (seeds 0-2); without labels 10/10 classes
-    # with seed 0 but 7/10 with seed 1. Chosen by runs scored with benchmarks/mnist_quality.py.
+    # Sized for a 2-core CPU at 32 px: narrow networks, no path-length term or style mixing, short
+    # EMA, twice the official learning rate, and (unconditional runs only) a D that judges packs of
+    # 4 samples (PacGAN, not in the official recipe), which stops the early mode collapse the
+    # official recipe shows at this size. How each choice was measured: docs/experiments/mnist-cpu.md;
+    # why the objective stays stylegan2: docs/experiments/unconditional.md.
     "cpu": Preset(ref_gpus=1, kimg=200, batch=32, mbstd=4, fmaps=0.0625, lrate=0.005, gamma=0.25, ema_kimg=2, ema_rampup=0.05, map=2,
                   z_dim=128, w_dim=128, channel_max=64, pl_weight=0.0, style_mixing_prob=0.0, fp16=False, pack=4),
 }
