@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..training.config import apply_overrides
+from ..training.session import apply_overrides
 
 
 @dataclass(frozen=True)

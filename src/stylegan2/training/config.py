@@ -9,6 +9,7 @@ from typing import Any
 
 from .ada import AUG_MODES
 from .loss import LOSSES
+from .session import apply_overrides
 
 
 @dataclass(frozen=True)
@@ -170,16 +171,6 @@ def resolve_options(
     apply_overrides(options, overrides, "training option")
     validate_options(options)
     return options
-
-
-def apply_overrides(options: Any, overrides: dict[str, Any], kind: str) -> None:
-    """Set the options the user gave (None means not given) on a preset-filled options dataclass."""
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        if not hasattr(options, key):
-            raise ValueError(f"unknown {kind} {key!r}")
-        setattr(options, key, value)
 
 
 def for_transfer_learning(options: TrainingOptions) -> TrainingOptions:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from .ema import ema_beta, update_ema
 from .loss import LOSSES
 from .phase import Phase, run_phase
 from .session import LoopHooks, TickReport, TrainingError, TrainingSession, start_process
-from .snapshot import ResumeState, read_resume_state
+from .snapshot import ResumeState, finite_number, read_resume_state
 
 
 def build_networks(options: TrainingOptions, c_dim: int, resolution: int, channels: int) -> tuple[Generator, Discriminator]:
@@ -117,6 +117,23 @@ def _save_reals(dataset, grid: tuple[int, int], path: Path, seed: int) -> None:
     save_image(make_grid(np.stack([dataset[int(i)][0] for i in indices]), cols, rows), path)
 
 
+def check_resume_extras(extras: dict[str, Any]) -> None:
+    """StyleGAN2's own resume fields, the path-length mean and the ADA state; ValueError says what is wrong."""
+    pl_mean = extras.get("pl_mean", 0.0)
+    if not finite_number(pl_mean):
+        raise ValueError(f"pl_mean is {pl_mean!r}, not a finite number")
+    augment = extras.get("augment", {})
+    malformed = ValueError("'augment' is malformed (p must be a number in [0, 1]; r_t and the sign counts finite numbers)")
+    if not isinstance(augment, dict):
+        raise malformed
+    p = augment.get("p", 0.0)
+    numbers = [p, augment.get("sign_sum", 0.0), augment.get("sign_count", 0.0)]
+    if augment.get("r_t") is not None:
+        numbers.append(augment["r_t"])
+    if not all(finite_number(v) for v in numbers) or not 0 <= p <= 1:
+        raise malformed
+
+
 def _setup_summary(options: TrainingOptions) -> list[str]:
     """What the run chose that a user might not have typed: objective, packing, augmentation, data loading."""
     penalties = "R1 and R2" if options.loss == "r3gan" else "R1"
@@ -155,7 +172,7 @@ def train(
     header: list[str] = []
     G_ema = None
     if options.resume:
-        loaded, resume_state, notes = read_resume_state(options.resume)
+        loaded, resume_state, notes = read_resume_state(options.resume, check_extras=check_resume_extras)
         G, D, G_ema = _networks_from_checkpoint(loaded, options, c_dim, resolution, channels, options.resume)
         if resume_state is None:
             options = for_transfer_learning(options)
@@ -183,8 +200,8 @@ def train(
                               max_steps=max_steps)
     if resume_state is not None:
         session.resume(resume_state)
-        loss.pl_mean.fill_(resume_state.pl_mean)
-        augment.load_state_dict(resume_state.augment)
+        loss.pl_mean.fill_(float(resume_state.extras.get("pl_mean", 0.0)))
+        augment.load_state_dict(resume_state.extras.get("augment", {}))
     minibatches = session.minibatches(dataset)
     batch_per_rank = session.batch_per_rank
 

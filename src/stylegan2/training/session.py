@@ -56,6 +56,16 @@ class RunOptions(Protocol):
     def to_json(self) -> dict[str, Any]: ...
 
 
+def apply_overrides(options: Any, overrides: dict[str, Any], kind: str) -> None:
+    """Set the options the user gave (None means not given) on a preset-filled options dataclass."""
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if not hasattr(options, key):
+            raise ValueError(f"unknown {kind} {key!r}")
+        setattr(options, key, value)
+
+
 @dataclass
 class TickReport:
     """A loop's own part of a tick: progress values for stats.jsonl and text for the status line."""
@@ -281,7 +291,7 @@ class TrainingSession:
         are not saved; a snapshot that cannot be written is a TrainingError.
         """
         extras = self._checked_extras(hooks) if extras is None else extras
-        state = ResumeState(cur_nimg=self.cur_nimg, cur_tick=self.cur_tick + 1, batch_idx=self.batch_idx, **extras)
+        state = ResumeState(cur_nimg=self.cur_nimg, cur_tick=self.cur_tick + 1, batch_idx=self.batch_idx, extras=extras)
         if self.ctx.is_main:
             path = self.run_dir / f"network-snapshot-{kimg_label(self.cur_nimg)}.safetensors"
             if path.exists():

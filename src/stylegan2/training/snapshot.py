@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -16,16 +16,19 @@ TRAINING_STATE_VERSION = 1
 MAX_COUNTER = 10**12  # images, steps or ticks: a billion kimg is beyond any run
 
 
+# What every loop's snapshot holds; any other key of the training state is the loop's own.
+SESSION_FIELDS = ("version", "cur_nimg", "cur_tick", "batch_idx", "numpy_rng", "optimizers", "options")
+
+
 @dataclass
 class ResumeState:
-    """Counters, optimizer and RNG state of a run, as stored in a snapshot."""
+    """Counters, optimizer and RNG state of a run, as stored in a snapshot, and the loop's own fields."""
 
     cur_nimg: int = 0
     cur_tick: int = 0
     batch_idx: int = 0
     optimizers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    pl_mean: float = 0.0
-    augment: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)  # JSON-able, e.g. StyleGAN2's path-length mean and ADA state
     torch_rng: torch.Tensor | None = None
     cuda_rng: torch.Tensor | None = None
     numpy_rng: dict[str, Any] | None = None
@@ -80,19 +83,24 @@ def save_training_snapshot(
         "cur_nimg": state.cur_nimg,
         "cur_tick": state.cur_tick,
         "batch_idx": state.batch_idx,
-        "pl_mean": state.pl_mean,
-        "augment": state.augment,
         "numpy_rng": {"key": np_state[1].tolist(), "pos": int(np_state[2]), "has_gauss": int(np_state[3]), "cached": float(np_state[4])},
         "optimizers": {name: _flatten_optimizer(name, opt, tensors) for name, opt in optimizers.items()},
         "options": options,
     }
+    clashes = sorted(set(state.extras) & set(SESSION_FIELDS))
+    if clashes:
+        raise ValueError(f"a loop's resume fields cannot be named {', '.join(clashes)}")
+    training_state.update(state.extras)
     save_checkpoint(path, networks, extra_tensors=tensors, training_state=training_state, overwrite=False)
 
 
-def read_resume_state(path: str | Path) -> tuple[dict[str, torch.nn.Module], ResumeState | None, list[str]]:
+def read_resume_state(
+    path: str | Path, check_extras: Callable[[dict[str, Any]], None] | None = None
+) -> tuple[dict[str, torch.nn.Module], ResumeState | None, list[str]]:
     """Networks of any supported checkpoint, plus the run state when it is one of our snapshots.
 
-    The run state is checked before anything uses it; a bad one is a CheckpointError naming the file.
+    The run state is checked before anything uses it, the loop's own fields by `check_extras`
+    (which raises ValueError); a bad one is a CheckpointError naming the file.
     """
     ckpt = load_checkpoint(path)
     ts = ckpt.training_state or {}
@@ -100,7 +108,9 @@ def read_resume_state(path: str | Path) -> tuple[dict[str, torch.nn.Module], Res
         return ckpt.networks, None, list(ckpt.notes)
     try:
         state = _resume_state(ts, ckpt.extra_tensors)
-    except _BadState as err:
+        if check_extras is not None:
+            check_extras(state.extras)
+    except ValueError as err:  # _BadState included
         raise CheckpointError(f"{path}: cannot resume from this snapshot: {err}") from None
     return ckpt.networks, state, list(ckpt.notes)
 
@@ -119,20 +129,13 @@ def _resume_state(ts: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Resum
     optimizers = ts.get("optimizers")
     if not isinstance(optimizers, dict):
         raise _BadState("'optimizers' is missing")
-    pl_mean = ts.get("pl_mean", 0.0)
-    if not _finite_number(pl_mean):
-        raise _BadState(f"pl_mean is {pl_mean!r}, not a finite number")
-    augment = ts.get("augment", {})
-    if not isinstance(augment, dict) or not _augment_ok(augment):
-        raise _BadState("'augment' is malformed (p must be a number in [0, 1]; r_t and the sign counts finite numbers)")
     torch_rng = tensors.get("rng.torch")
     if torch_rng is not None and (torch_rng.dtype != torch.uint8 or torch_rng.shape != torch.get_rng_state().shape):
         raise _BadState("rng.torch is not a torch RNG state")
     return ResumeState(
         **counters,
         optimizers={name: _unflatten_optimizer(name, meta, tensors) for name, meta in optimizers.items()},
-        pl_mean=float(pl_mean),
-        augment=dict(augment),
+        extras={key: value for key, value in ts.items() if key not in SESSION_FIELDS},
         torch_rng=torch_rng,
         cuda_rng=tensors.get("rng.cuda"),
         numpy_rng=_numpy_rng(ts.get("numpy_rng")),
@@ -146,14 +149,9 @@ def _counter(ts: dict[str, Any], key: str) -> int:
     return value
 
 
-def _finite_number(value: Any) -> bool:
+def finite_number(value: Any) -> bool:
+    """Whether a JSON value is a finite int or float (not a bool)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _augment_ok(augment: dict[str, Any]) -> bool:
-    p = augment.get("p", 0.0)
-    numbers = [augment.get(k, 0.0) for k in ("sign_sum", "sign_count")] + ([augment["r_t"]] if augment.get("r_t") is not None else [])
-    return _finite_number(p) and 0 <= p <= 1 and all(_finite_number(v) for v in numbers)
 
 
 def _numpy_rng(value: Any) -> dict[str, Any] | None:
@@ -165,7 +163,7 @@ def _numpy_rng(value: Any) -> dict[str, Any] | None:
     except (TypeError, KeyError) as err:
         raise _BadState(f"numpy_rng lacks {err}") from None
     if not (isinstance(key, list) and len(key) == 624 and all(type(k) is int and 0 <= k < 2**32 for k in key)
-            and type(pos) is int and 0 <= pos <= 624 and has_gauss in (0, 1) and _finite_number(cached)):
+            and type(pos) is int and 0 <= pos <= 624 and has_gauss in (0, 1) and finite_number(cached)):
         raise _BadState("numpy_rng is not a NumPy MT19937 state")
     return value
 
