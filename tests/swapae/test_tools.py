@@ -28,7 +28,8 @@ from stylegan2.utils.image import to_uint8_nhwc
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_swapae.py"
+# The swap scores of experiments/swapae_quality.py, from its shared helper module (a module, not a script).
+SWAPS = Path(__file__).resolve().parents[2] / "experiments" / "scoring" / "swaps.py"
 
 
 @pytest.fixture
@@ -163,7 +164,7 @@ def test_codes_that_do_not_fit_the_network_are_refused(swapae_snapshot, tmp_path
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_swapae", BENCH)
+    spec = importlib.util.spec_from_file_location("swaps", SWAPS)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -204,7 +205,7 @@ def test_metric_functions_against_hand_computed_values(bench):
 def test_bench_set_overrides_are_typed_like_the_options(bench, capsys):
     import argparse
 
-    parser = argparse.ArgumentParser(prog="bench_swapae.py")
+    parser = argparse.ArgumentParser(prog="swapae_quality.py")
     overrides = bench.parse_overrides(parser, ["lambda_l2=8", "recolor_structure=false", "spatial_code_ch=8", "max_size=100"])
     assert overrides == {"lambda_l2": 8.0, "recolor_structure": False, "spatial_code_ch": 8, "max_size": 100}
     assert isinstance(overrides["lambda_l2"], float)

@@ -1,7 +1,7 @@
 """Does a generator trained on builtin:shapes draw every shape class and every colour? A classifier and a colour probe decide.
 
-    python benchmarks/shapes_quality.py --network RUN/network-snapshot-....safetensors [--samples 5000] [--grid out.png]
-    python benchmarks/shapes_quality.py --real          # the same scores for real renders (calibration)
+    python experiments/shapes_quality.py --network RUN/network-snapshot-....safetensors [--samples 5000] [--grid out.png]
+    python experiments/shapes_quality.py --real          # the same scores for real renders (calibration)
 
 Shape class: a small CNN trained once on builtin:shapes renders (seed 0, cached next to
 --classifier) reads each sample as circle, square, triangle, star or cross. Colours: the

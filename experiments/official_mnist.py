@@ -1,8 +1,8 @@
 """Train NVIDIA's networks and loss on MNIST 32x32 with the `cpu` preset's settings, for comparison.
 
-    python benchmarks/official_mnist.py --official PATH/stylegan2-ada-pytorch \
+    python experiments/official_mnist.py --official PATH/stylegan2-ada-pytorch \
         --mnist ../shared/data/mnist/mnist.npz --kimg 20 --snap 10 --outdir official-mnist
-    python benchmarks/mnist_quality.py --network official-mnist/official-000020.safetensors --mnist ...
+    python experiments/mnist_quality.py --network official-mnist/official-000020.safetensors --mnist ...
 
 Does the `cpu` recipe's early collapse come from our implementation or from the recipe? This runs
 NVIDIA's Generator, Discriminator and StyleGAN2Loss (from a checkout of NVlabs/stylegan2-ada-pytorch)
@@ -10,7 +10,7 @@ through the official loop's schedule: phases Gmain, Dmain and Dreg every 16 mini
 regularization's lr and beta scaling, gain = interval, G_ema with ramp-up, no augmentation. The
 settings are the preset's: 64 channels, z = w = 128, 2 mapping layers, batch 32, lr 0.0025,
 R1 gamma 1, no path length or style mixing, fp32. G_ema snapshots are written in our format
-(the parameter names are the same), so benchmarks/mnist_quality.py scores them like our own runs.
+(the parameter names are the same), so experiments/mnist_quality.py scores them like our own runs.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Plot training statistics (stats.jsonl) of one or more runs against kimg, one panel per statistic.
 
     pip install -e ".[plot]"
-    python benchmarks/plot_stats.py RUN_A RUN_B --label noaug --label ada \
+    python experiments/plot_stats.py RUN_A RUN_B --label noaug --label ada \
         --stat Loss/signs/real --stat Progress/augment --target 0.6 --out curves.png
 
 `Loss/signs/real` is E[sign(D(real))] averaged over each tick: the r_t that ADA steers (measured
@@ -13,8 +13,9 @@ directory: join the two with a comma (RUN,RESUMED_RUN) to plot them as one curve
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from scoring.runs import read_series, save_panels
 
 TITLES = {
     "Loss/signs/real": "r_t = E[sign(D(real))]",
@@ -22,32 +23,6 @@ TITLES = {
     "Loss/G/loss": "G loss",
     "Loss/D/loss": "D loss",
 }
-
-
-def read_series(run: str, stat: str) -> tuple[list[float], list[float]]:
-    """(kimg, per-tick mean) of one statistic of a run, or of a run and its resumptions ("A,B")."""
-    kimg, values = [], []
-    for run_dir in map(Path, run.split(",")):
-        path = run_dir / "stats.jsonl"
-        if not path.is_file():
-            raise SystemExit(f"{run_dir}: no stats.jsonl here; pass a training run directory")
-        for line in path.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            if stat in record:
-                kimg.append(record["Progress/kimg"]["mean"])
-                values.append(record[stat]["mean"])
-    return kimg, values
-
-
-def save_panels(fig, axes, out: Path) -> None:
-    """Give every panel a kimg axis, a grid and a legend, and write the figure."""
-    for ax in axes:
-        ax.set_xlabel("kimg")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    print(f"wrote {out}")
 
 
 def main() -> None:

@@ -1,9 +1,9 @@
 """How well can the Swapping Autoencoder's E and G draw builtin:shapes at all? Reconstruction alone, no discriminators.
 
-    python benchmarks/swapae_reconstruction.py                               # the cpu preset's codes, L1
-    python benchmarks/swapae_reconstruction.py --spatial-code-ch 8 --loss squared
-    python benchmarks/swapae_reconstruction.py --num-downsampling-sp 1      # a 16x16 structure code
-    python benchmarks/swapae_reconstruction.py --recolor-structure --loss squared --steps 4000
+    python experiments/swapae_reconstruction.py                               # the cpu preset's codes, L1
+    python experiments/swapae_reconstruction.py --spatial-code-ch 8 --loss squared
+    python experiments/swapae_reconstruction.py --num-downsampling-sp 1      # a 16x16 structure code
+    python experiments/swapae_reconstruction.py --recolor-structure --loss squared --steps 4000
 
 Trains the `cpu` preset's encoder and generator (with the given code sizes) on the reconstruction
 term only, Adam(lr, betas (0, 0.99)) on batches of 16, and every `--every` steps scores 256
@@ -24,7 +24,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from bench_swapae import as_tensor, score_swap, shape_images
+from scoring.swaps import as_tensor, score_swap, shape_images
 
 from stylegan2.data.shapes import ShapeSample
 from stylegan2.swapae.config import resolve_swapae_options

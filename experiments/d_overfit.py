@@ -1,6 +1,6 @@
 """Does the discriminator memorize its training images? Compare D on training, held-out and fake images.
 
-    python benchmarks/d_overfit.py RUN_DIR --heldout ../shared/data/mnist/mnist.npz:x_test [--images 1000]
+    python experiments/d_overfit.py RUN_DIR --heldout ../shared/data/mnist/mnist.npz:x_test [--images 1000]
 
 The measurement of Karras et al. 2020 (ADA), Fig. 1b-c: for every snapshot of a run, D's mean
 output on (a) the run's own training images, (b) images of the same kind that D never saw and
@@ -17,16 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scoring.runs import snapshot_kimg
 
 from stylegan2.data import open_dataset
 from stylegan2.data.errors import DatasetError
 from stylegan2.io import load_network
 from stylegan2.training.loss import pack_samples
-
-
-def snapshot_kimg(path: Path) -> float:
-    """The training progress a snapshot's file name records (network-snapshot-000123-456 -> 123.456)."""
-    return float(path.stem.removeprefix("network-snapshot-").replace("-", "."))
 
 
 def images(dataset, count: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,7 +1,7 @@
 """Score the snapshots of MNIST runs over time with mnist_quality's classifier, and plot the curves.
 
     pip install -e ".[plot]"
-    python benchmarks/mnist_curve.py RUN_A RUN_B[,RESUMED_RUN_B] --label noaug --label ada \
+    python experiments/mnist_curve.py RUN_A RUN_B[,RESUMED_RUN_B] --label noaug --label ada \
         --mnist ../shared/data/mnist/mnist.npz [--every 2] [--samples 1000] --out quality.png
 
 For every `--every`-th snapshot of each run (and always the last), prints kimg, classes covered,
@@ -16,9 +16,8 @@ import argparse
 from pathlib import Path
 
 import torch
-from d_overfit import snapshot_kimg
-from mnist_quality import MnistScorer, training_images
-from plot_stats import save_panels
+from scoring.mnist import MnistScorer, training_images
+from scoring.runs import save_panels, snapshot_kimg
 
 from stylegan2.io import load_network
 
