@@ -36,6 +36,7 @@ def test_bad_option_values_give_one_line_errors(args, message):
 
 
 def test_dry_run_shows_the_resolved_loss_and_workers():
-    result = CliRunner().invoke(main, ["train", "--data", "builtin:shapes?n=8", "--cfg", "cpu", "--loss", "r3gan", "--dry-run", "--device", "cpu"])
+    args = ["train", "--data", "builtin:shapes?n=8", "--cfg", "cpu", "--loss", "r3gan", "--dry-run", "--device", "cpu"]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert '"loss": "r3gan"' in result.output and '"workers": 0' in result.output

@@ -75,7 +75,8 @@ def grads_of(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def run_phase(loss: R3GANLoss, module: torch.nn.Module, phase: str, real, c, z, gain: float = 1.0):
     module.requires_grad_(True)
-    stats = loss.accumulate_gradients(phase, real, c, z, torch.zeros_like(c), gain=gain)  # gen_c is unused: fakes take their partner's label
+    # gen_c is unused: each fake takes its real partner's label.
+    stats = loss.accumulate_gradients(phase, real, c, z, torch.zeros_like(c), gain=gain)
     module.requires_grad_(False)
     return stats, grads_of(module)
 

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import click
 
 from ..data import DatasetError, ImageDataset, open_dataset
-from ..training.ada import AUG_MODES
+from ..training.ada import AUG_MODES, UNIT_RANGE
 from ..training.augment import AUGPIPE_PRESETS
 from ..training.config import CFG_NAMES, TrainingOptions, resolve_options
 from ..training.distributed import init_distributed
@@ -56,8 +56,8 @@ def _metric_list(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--freezed", type=click.IntRange(min=0), help="Freeze the first N layers of D (transfer learning).")
 @click.option("--aug", type=click.Choice(AUG_MODES), help="Augmentation mode." + _default("aug"))
 @click.option("--augpipe", type=click.Choice(list(AUGPIPE_PRESETS)), help="Augmentation pipeline preset." + _default("augpipe"))
-@click.option("--p", "aug_p", type=click.FloatRange(0, 1), help="Augmentation probability for --aug fixed.")
-@click.option("--target", type=click.FloatRange(0, 1), help="ADA target for r_t = E[sign(D(real))]." + _default("target"))
+@click.option("--p", "aug_p", type=click.FloatRange(*UNIT_RANGE), help="Augmentation probability for --aug fixed.")
+@click.option("--target", type=click.FloatRange(*UNIT_RANGE), help="ADA target for r_t = E[sign(D(real))]." + _default("target"))
 @click.option("--ada-kimg", type=click.FloatRange(min=0, min_open=True), help="ADA speed: kimg for p to move by 1." + _default("ada_kimg"))
 @click.option("--metrics", callback=_metric_list, help="Comma-separated metrics to evaluate at each snapshot, or none.")
 @click.option("--seed", type=int, help="Random seed." + _default("seed"))

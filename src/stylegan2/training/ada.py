@@ -20,6 +20,7 @@ from .diffaugment import DiffAugment
 from .distributed import is_distributed
 
 AUG_MODES = ("ada", "fixed", "noaug", "diffaug")
+UNIT_RANGE = (0.0, 1.0)  # where the probability --p and the ADA --target live
 
 
 def ada_step(batch_size: int, ada_interval: int = 4, ada_kimg: float = 500.0) -> float:
@@ -44,9 +45,10 @@ class AugmentConfig:
             raise ValueError(f"--aug must be one of {', '.join(AUG_MODES)}; got {self.mode!r}")
         if self.augpipe not in AUGPIPE_PRESETS:
             raise ValueError(f"--augpipe must be one of {', '.join(AUGPIPE_PRESETS)}; got {self.augpipe!r}")
-        if not 0 <= self.p <= 1:
+        low, high = UNIT_RANGE
+        if not low <= self.p <= high:
             raise ValueError(f"--p must be between 0 and 1; got {self.p}")
-        if not 0 <= self.target <= 1:
+        if not low <= self.target <= high:
             raise ValueError(f"--target must be between 0 and 1; got {self.target}")
         if not self.ada_kimg > 0:
             raise ValueError(f"--ada-kimg must be positive; got {self.ada_kimg}")

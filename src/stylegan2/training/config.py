@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .ada import AUG_MODES
+from .ada import AugmentConfig
 from .loss import LOSSES
 from .session import apply_overrides
 
@@ -191,7 +191,7 @@ def validate_options(o: TrainingOptions) -> None:
     if o.mbstd > 0 and d_batch % min(o.mbstd, d_batch) != 0:
         raise ValueError(f"--mbstd {o.mbstd} must divide the {d_batch} packs of {o.pack} D sees per step (--batch-gpu / --pack)"
                          if o.pack > 1 else f"--mbstd {o.mbstd} must divide --batch-gpu {o.batch_gpu}")
-    for name in ("kimg", "tick", "glr", "dlr", "ema_kimg", "ada_kimg"):
+    for name in ("kimg", "tick", "glr", "dlr", "ema_kimg"):
         if getattr(o, name) <= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(o, name)}")
     if o.gamma < 0:
@@ -200,8 +200,8 @@ def validate_options(o: TrainingOptions) -> None:
         raise ValueError(f"--snap must be at least 1 tick, got {o.snap}")
     if o.freezed < 0:
         raise ValueError(f"--freezed must be >= 0, got {o.freezed}")
-    if o.aug not in AUG_MODES:
-        raise ValueError(f"--aug must be one of {', '.join(AUG_MODES)}; got {o.aug!r}")
+    # The augmentation options are checked where they are defined (--aug, --augpipe, --p, --target, --ada-kimg).
+    AugmentConfig(mode=o.aug, augpipe=o.augpipe, p=o.p, target=o.target, ada_kimg=o.ada_kimg)
     if o.loss not in LOSSES:
         raise ValueError(f"--loss must be one of {', '.join(LOSSES)}; got {o.loss!r}")
     if o.workers < 0:
@@ -211,5 +211,3 @@ def validate_options(o: TrainingOptions) -> None:
 
         for name in o.metrics:
             parse_metric(name)
-    if not 0 <= o.p <= 1:
-        raise ValueError(f"--p must be in [0, 1], got {o.p}")
