@@ -15,12 +15,8 @@ RES = 16
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions run far faster on one thread than on two busy ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread: None) -> None:
+    """Every test here runs its tiny networks on one thread."""
 
 
 def tiny_networks(channels: int = 3) -> dict[str, torch.nn.Module]:

@@ -33,12 +33,8 @@ def tiny_generator() -> Callable[..., Generator]:
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions run far faster on one thread than on two busy ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread: None) -> None:
+    """Every test here runs its tiny networks on one thread."""
 
 
 @pytest.fixture
