@@ -23,15 +23,6 @@ def tiny_swapae_options() -> Callable[..., SwapAEOptions]:
     return make_tiny_options
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny convolutions run far faster on one thread than on two busy ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="session")
 def swapae_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One tiny run shared by the tests: 16 steps (0.128 kimg), snapshots and grids after every 4."""
