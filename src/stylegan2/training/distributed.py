@@ -1,12 +1,22 @@
-"""torch.distributed setup for torchrun (single- or multi-node), and the collectives we need."""
+"""torch.distributed setup for torchrun (single- or multi-node), the collectives we need, and what a failed one means."""
 
 from __future__ import annotations
 
+import datetime
 import os
+import re
+import time
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+DEFAULT_TIMEOUT = 1800.0  # seconds a collective waits for the slowest rank (rank 0's snapshot metrics included)
+ROLL_CALL_SECONDS = 10.0  # how long the survivors of a failed collective wait for each other to answer
+
+
+class DistributedError(RuntimeError):
+    """The process group cannot be joined (bad environment, unreachable endpoint, missing ranks); the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -23,14 +33,25 @@ class DistributedContext:
         return self.rank == 0
 
 
-def init_distributed(device: str | None = None) -> DistributedContext:
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, str(default))
+    try:
+        return int(value)
+    except ValueError:
+        raise DistributedError(f"the environment variable {name}={value!r} is not an integer; launch with torchrun") from None
+
+
+def init_distributed(device: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> DistributedContext:
     """Join the process group torchrun describes in the environment (gloo on CPU, NCCL on CUDA).
 
-    Without torchrun's variables this is a single process and nothing is initialized.
+    Without torchrun's variables this is a single process and nothing is initialized. `timeout`
+    (seconds) bounds the wait for the other ranks, when joining and in every collective.
     """
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    world_size = _env_int("WORLD_SIZE", 1)
+    rank = _env_int("RANK", 0)
+    local_rank = _env_int("LOCAL_RANK", 0)
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise DistributedError(f"RANK={rank} and WORLD_SIZE={world_size} do not fit (0 <= RANK < WORLD_SIZE); launch with torchrun")
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     dev = torch.device(device)
@@ -38,7 +59,16 @@ def init_distributed(device: str | None = None) -> DistributedContext:
         dev = torch.device("cuda", local_rank if dev.index is None else dev.index)
         torch.cuda.set_device(dev)
     if world_size > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+        try:
+            dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo",
+                                    timeout=datetime.timedelta(seconds=timeout))
+        except (RuntimeError, ValueError) as err:  # torch's DistError (store, network) is a RuntimeError
+            endpoint = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
+            raise DistributedError(
+                f"rank {rank} of {world_size} could not join the process group at {endpoint} within {timeout:g} s"
+                f" ({backend_message(err)}); check that every node was started with the same --nnodes and"
+                f" rendezvous endpoint and that the endpoint is reachable (--dist-timeout sets the wait)"
+            ) from None
     return DistributedContext(rank=rank, world_size=world_size, local_rank=local_rank, device=dev)
 
 
@@ -61,6 +91,21 @@ def broadcast_(tensor: torch.Tensor, src: int = 0) -> torch.Tensor:
     return tensor
 
 
+def broadcast_bytes(data: bytes | None, device: torch.device) -> bytes | None:
+    """Rank 0's `data` on every process (what other ranks pass is ignored); None from rank 0 says
+    that it could not produce them."""
+    if not is_distributed():
+        return data
+    sending = dist.get_rank() == 0 and data is not None
+    size = broadcast_(torch.tensor([len(data) if sending else -1], dtype=torch.int64, device=device))
+    if int(size) <= 0:
+        return None if int(size) < 0 else b""
+    buffer = torch.empty(int(size), dtype=torch.uint8, device=device)
+    if sending:
+        buffer.copy_(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+    return broadcast_(buffer).cpu().numpy().tobytes()
+
+
 def average_gradients(params: list[torch.nn.Parameter]) -> None:
     """One all-reduce for all gradients of a phase (missing gradients count as zeros)."""
     if not is_distributed() or not params:
@@ -77,3 +122,51 @@ def average_gradients(params: list[torch.nn.Parameter]) -> None:
 def barrier() -> None:
     if is_distributed():
         dist.barrier()
+
+
+def is_collective_failure(err: BaseException) -> bool:
+    """Whether an exception is a collective broken by a lost or hung rank: torch's DistError (NCCL,
+    store, network), or the plain RuntimeError that gloo raises, whose message names gloo's source."""
+    return is_distributed() and (isinstance(err, dist.DistError) or (isinstance(err, RuntimeError) and "gloo" in str(err)))
+
+
+def backend_message(err: BaseException) -> str:
+    """The gist of a torch.distributed error on one line: no source-file prefix, no boilerplate advice."""
+    text = " ".join(str(err).split())
+    text = re.sub(r"\[[^\]]*\.(?:cpp|cc|h|hpp):\d+\]\s*", "", text)
+    return text.split(". This is typically")[0].strip() or type(err).__name__
+
+
+def lost_ranks(ctx: DistributedContext, wait: float = ROLL_CALL_SECONDS) -> list[int] | None:
+    """After a failed collective, the ranks that do not answer a roll call in the rendezvous store within `wait` s.
+
+    Every survivor of the failure answers (and so stays off the list); a killed or hung rank cannot.
+    None when the store itself is gone (it lived with a lost rank or its torchrun agent).
+    """
+    prefix = "stylegan2/roll-call/"
+    try:
+        store = dist.distributed_c10d._get_default_store()  # the group's rendezvous store outlives its broken connections
+        store.set_timeout(datetime.timedelta(seconds=wait))
+        store.set(f"{prefix}{ctx.rank}", "here")
+        deadline = time.monotonic() + wait
+        while True:
+            missing = [r for r in range(ctx.world_size) if not store.check([f"{prefix}{r}"])]
+            if not missing or time.monotonic() >= deadline:
+                return missing
+            time.sleep(0.2)
+    except (RuntimeError, ValueError):  # DistStoreError, DistNetworkError, no default group
+        return None
+
+
+def describe_lost_ranks(ctx: DistributedContext, err: BaseException) -> str:
+    """'lost rank 1 (...)': which ranks a failed collective lost, and the backend's reason, on one line."""
+    missing = lost_ranks(ctx)
+    reason = backend_message(err)
+    if missing is None:
+        others = [r for r in range(ctx.world_size) if r != ctx.rank]
+        who = f"rank {others[0]}" if len(others) == 1 else "contact with the other ranks and the rendezvous store"
+        return f"lost {who} ({reason})"
+    if not missing:
+        return f"a collective failed although every rank answered a roll call ({reason})"
+    names = ", ".join(str(r) for r in missing)
+    return f"lost rank{'s' if len(missing) > 1 else ''} {names}: no answer within {ROLL_CALL_SECONDS:g} s ({reason})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -10,31 +11,42 @@ import numpy as np
 import torch
 
 from ..data import ImageDataset, open_dataset
+from ..data.clusters import cluster_dataset
 from ..models import Discriminator, Generator
+from ..utils.device import configure_backends
 from ..utils.image import make_grid, save_image, to_uint8
 from .ada import Augmentation
 from .augment_setup import build_augment
 from .config import TrainingOptions, for_transfer_learning
-from .distributed import DistributedContext, all_reduce_mean_, broadcast_
+from .distributed import DEFAULT_TIMEOUT, DistributedContext, all_reduce_mean_, broadcast_, broadcast_bytes
 from .ema import ema_beta, update_ema
 from .loss import LOSSES
 from .phase import Phase, run_phase
-from .session import LoopHooks, TickReport, TrainingError, TrainingSession, start_process
+from .rundir import latest_snapshot
+from .session import LoopHooks, TickReport, TrainingError, TrainingSession, seed_slice, start_process
 from .snapshot import ResumeState, finite_number, read_resume_state
 
+AUTO_RESUME = "auto"  # --resume auto: the newest snapshot of this dataset and cfg under --outdir, if any
 
-def build_networks(options: TrainingOptions, c_dim: int, resolution: int, channels: int) -> tuple[Generator, Discriminator]:
-    """Fresh G and D for the options (official kwargs layout, so snapshots load everywhere)."""
+
+def build_networks(
+    options: TrainingOptions, c_dim: int, resolution: int, channels: int, c_prior: list[float] | None = None
+) -> tuple[Generator, Discriminator]:
+    """Fresh G and D for the options (official kwargs layout, so snapshots load everywhere).
+
+    `c_prior`: the share of each cluster when the labels are clusters (G then draws its own label).
+    """
     fp16 = dict(num_fp16_res=0, conv_clamp=None) if options.fp32 else dict(num_fp16_res=4, conv_clamp=256)
+    nhwc = {"fp16_channels_last": True} if options.nhwc else {}  # NVIDIA's --nhwc
     G = Generator(
         z_dim=options.z_dim, c_dim=c_dim, w_dim=options.w_dim, img_resolution=resolution, img_channels=channels,
-        mapping_kwargs={"num_layers": options.map},
-        synthesis_kwargs={"channel_base": options.cbase, "channel_max": options.cmax, **fp16},
+        mapping_kwargs={"num_layers": options.map, **({"c_prior": c_prior} if c_prior else {})},
+        synthesis_kwargs={"channel_base": options.cbase, "channel_max": options.cmax, **fp16, **nhwc},
     )
     D = Discriminator(  # with --pack, D's input is `pack` images (and labels) stacked along channels
         c_dim=c_dim * options.pack, img_resolution=resolution, img_channels=channels * options.pack, architecture=options.d_architecture,
         channel_base=options.cbase, channel_max=options.cmax, **fp16,
-        block_kwargs={"freeze_layers": options.freezed} if options.freezed else {},
+        block_kwargs={**({"freeze_layers": options.freezed} if options.freezed else {}), **nhwc},
         epilogue_kwargs={"mbstd_group_size": options.mbstd},
     )
     return G, D
@@ -77,6 +89,16 @@ def _networks_from_checkpoint(
     return G, D, G_ema
 
 
+def _check_clusters(G: Generator, c_prior: list[float] | None, path: str) -> None:
+    """A run on clusters resumes only from a network trained on the same clusters (their shares must match)."""
+    theirs = G.mapping.c_prior
+    if c_prior is None or (theirs is not None and np.allclose(theirs, c_prior, rtol=0, atol=1e-12)):
+        return
+    what = "was not trained on clusters" if theirs is None else "was trained on other clusters than the"
+    raise TrainingError(f"--resume {path}: the network {what} {len(c_prior)} k-means clusters --clusters finds in this "
+                        f"dataset; resume with the dataset, --clusters and --seed of the run it comes from")
+
+
 def _make_phases(options: TrainingOptions, G: Generator, D: Discriminator) -> list[Phase]:
     """Adam per network; with lazy regularization, lr and betas are scaled by interval/(interval+1)."""
     phases = []
@@ -91,11 +113,13 @@ def _make_phases(options: TrainingOptions, G: Generator, D: Discriminator) -> li
     return phases
 
 
-def _grid_inputs(options: TrainingOptions, dataset, z_dim: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def _grid_inputs(options: TrainingOptions, dataset, z_dim: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Fixed latents (and labels: one class per row) for the snapshot grids."""
     cols, rows = options.grid
     rnd = np.random.RandomState(options.seed)
     z = torch.from_numpy(rnd.randn(cols * rows, z_dim).astype(np.float32)).to(device)
+    if options.clusters:  # G draws its clusters from z, as it will for users
+        return z, None
     if dataset.label_dim > 0:
         labels = np.zeros((cols * rows, dataset.label_dim), dtype=np.float32)
         for row in range(rows):
@@ -106,8 +130,9 @@ def _grid_inputs(options: TrainingOptions, dataset, z_dim: int, device: torch.de
 
 
 @torch.no_grad()
-def _save_fakes(G_ema: Generator, z: torch.Tensor, c: torch.Tensor, grid: tuple[int, int], path: Path, batch: int) -> None:
-    images = torch.cat([G_ema(zz, cc, noise_mode="const").cpu() for zz, cc in zip(z.split(batch), c.split(batch))])
+def _save_fakes(G_ema: Generator, z: torch.Tensor, c: torch.Tensor | None, grid: tuple[int, int], path: Path, batch: int) -> None:
+    cs = c.split(batch) if c is not None else [None] * len(z.split(batch))
+    images = torch.cat([G_ema(zz, cc, noise_mode="const").cpu() for zz, cc in zip(z.split(batch), cs)])
     save_image(make_grid(to_uint8(images).numpy(), *grid), path)
 
 
@@ -134,6 +159,55 @@ def check_resume_extras(extras: dict[str, Any]) -> None:
         raise malformed
 
 
+def _resume_file(options: TrainingOptions, desc: str, ctx: DistributedContext) -> tuple[str | None, bytes | None]:
+    """Rank 0's resume file on every rank: its path (None: nothing to resume) and, with several
+    processes, its bytes.
+
+    `--resume auto` is resolved on rank 0 (to None when --outdir has no snapshot of this run's
+    kind), and the other ranks get the file from it, so they need neither the file nor the run
+    directory on their machine.
+    """
+    path, data, error = options.resume, b"", None
+    if ctx.is_main:
+        if path == AUTO_RESUME:
+            found = latest_snapshot(options.outdir, desc)
+            path = "" if found is None else str(found)
+        try:
+            data = Path(path).read_bytes() if path and ctx.world_size > 1 else b""
+        except OSError as err:
+            error = TrainingError(f"--resume {path}: cannot read it ({err.strerror or err})")
+    shared = broadcast_bytes(None if error else path.encode(), ctx.device)
+    if shared is None:
+        raise error or TrainingError("rank 0 could not read the --resume file; its message says why")
+    if not shared:
+        return None, None
+    return shared.decode(), broadcast_bytes(data, ctx.device)
+
+
+def _read_resume(path: str, data: bytes | None, ctx: DistributedContext):
+    """read_resume_state of rank 0's file: its own copy on rank 0, the bytes it sent elsewhere."""
+    if ctx.is_main or data is None:
+        return read_resume_state(path, check_extras=check_resume_extras)
+    with tempfile.TemporaryDirectory(prefix="stylegan2-resume-") as tmp:
+        copy_path = Path(tmp) / Path(path).name  # the suffix tells the format
+        copy_path.write_bytes(data)
+        return read_resume_state(copy_path, check_extras=check_resume_extras)
+
+
+def _check_continuation(path: str, state: ResumeState, options: TrainingOptions, world_size: int) -> list[str]:
+    """Refuse to continue a run with another global batch; notes on what another process count changes."""
+    saved = state.options
+    if isinstance(saved.get("batch"), int) and saved["batch"] != options.batch:
+        raise TrainingError(f"--resume {path}: its run trained with a global batch of {saved['batch']} (--batch, over all"
+                            f" processes) but this one would use {options.batch}; pass --batch {saved['batch']} to continue it")
+    notes = []
+    if isinstance(saved.get("num_gpus"), int) and saved["num_gpus"] != world_size:
+        notes.append(f"its run had {saved['num_gpus']} processes, this one has {world_size}; the global batch is kept")
+    if isinstance(saved.get("batch_gpu"), int) and saved["batch_gpu"] != options.batch_gpu:
+        notes.append(f"--batch-gpu was {saved['batch_gpu']}, now {options.batch_gpu}: the steps draw other latents and noise")
+    return notes
+
+
 def _setup_summary(options: TrainingOptions) -> list[str]:
     """What the run chose that a user might not have typed: objective, packing, augmentation, data loading."""
     penalties = "R1 and R2" if options.loss == "r3gan" else "R1"
@@ -156,30 +230,45 @@ def train(
     log: Callable[[str], None] = print,
     max_steps: int | None = None,
     dataset: ImageDataset | None = None,
+    dist_timeout: float = DEFAULT_TIMEOUT,
 ) -> Path | None:
     """Run training as `options` say; returns the run directory (on rank 0, else None).
 
     `max_steps` stops after that many minibatches (with a final snapshot); tests use it.
     `dataset` is `options.data` already opened (and validated) by the caller, so it is not read twice.
+    `dist_timeout` (seconds) bounds every wait for the other processes under torchrun.
     """
-    ctx = start_process(device, options.seed)
+    ctx = start_process(device, options.seed, dist_timeout)
+    configure_backends(ctx.device, allow_tf32=options.allow_tf32, cudnn_benchmark=not options.nobench)
     if dataset is None:
         dataset = open_dataset(options.data, resolution=options.resolution, max_size=options.max_size,
                                use_labels=options.cond, mirror=options.mirror, skip_bad=options.skip_bad, seed=options.seed)
+    header: list[str] = []
+    c_prior = None
+    if options.clusters:  # self-conditioning: k-means clusters of the images become class labels
+        c_prior = cluster_dataset(dataset, options.clusters, seed=options.seed)
+        header.append(f"Clusters: {options.clusters} k-means clusters of the images as labels (--clusters), "
+                      f"{min(c_prior):.1%}-{max(c_prior):.1%} of the images each; G draws them with these odds")
     c_dim, resolution, channels = dataset.label_dim, dataset.resolution, dataset.num_channels
+    desc = f"{dataset.name}-{options.cfg}"
 
     resume_state: ResumeState | None = None
-    header: list[str] = []
     G_ema = None
-    if options.resume:
-        loaded, resume_state, notes = read_resume_state(options.resume, check_extras=check_resume_extras)
-        G, D, G_ema = _networks_from_checkpoint(loaded, options, c_dim, resolution, channels, options.resume)
+    resume_path, resume_data = _resume_file(options, desc, ctx) if options.resume else (None, None)
+    if options.resume == AUTO_RESUME and resume_path is None:
+        header.append(f"Resume auto: no snapshot of a {desc} run under {options.outdir}; starting a new run")
+    if resume_path:
+        loaded, resume_state, notes = _read_resume(resume_path, resume_data, ctx)
+        G, D, G_ema = _networks_from_checkpoint(loaded, options, c_dim, resolution, channels, resume_path)
+        _check_clusters(G, c_prior, resume_path)
         if resume_state is None:
             options = for_transfer_learning(options)
+        else:
+            notes += _check_continuation(resume_path, resume_state, options, ctx.world_size)
         kind = "continuing the run" if resume_state else "transfer learning from its weights"
-        header.append(f"Resuming from {options.resume}: {kind}" + "".join(f"\n  note: {n}" for n in notes))
+        header.append(f"Resuming from {resume_path}: {kind}" + "".join(f"\n  note: {n}" for n in notes))
     else:
-        G, D = build_networks(options, c_dim, resolution, channels)
+        G, D = build_networks(options, c_dim, resolution, channels, c_prior)
     if G_ema is None:
         G_ema = copy.deepcopy(G)
     G, D, G_ema = (m.to(ctx.device) for m in (G, D, G_ema))
@@ -203,13 +292,12 @@ def train(
         loss.pl_mean.fill_(float(resume_state.extras.get("pl_mean", 0.0)))
         augment.load_state_dict(resume_state.extras.get("augment", {}))
     minibatches = session.minibatches(dataset)
-    batch_per_rank = session.batch_per_rank
 
     grid_z, grid_c = _grid_inputs(options, dataset, G.z_dim, ctx.device)
     header.append(f"Dataset: {dataset.name}, {len(dataset)} images, {channels}x{resolution}x{resolution}, {c_dim} label dims")
     header.append(f"G: {sum(p.numel() for p in G.parameters()):,} parameters; D: {sum(p.numel() for p in D.parameters()):,}")
     header.extend(_setup_summary(options))
-    run_dir = session.open_run_dir(f"{dataset.name}-{options.cfg}", header)
+    run_dir = session.open_run_dir(desc, header)
 
     def save_fakes(label: str) -> None:
         _save_fakes(G_ema, grid_z, grid_c, options.grid, run_dir / f"fakes{label}.png", options.batch_gpu)
@@ -223,15 +311,16 @@ def train(
         real_img, real_c = next(minibatches)
         real_img = (real_img.to(ctx.device).to(torch.float32) / 127.5 - 1).split(options.batch_gpu)
         real_c = real_c.to(ctx.device).split(options.batch_gpu)
-        for phase in phases:
+        for phase_index, phase in enumerate(phases):
             if session.batch_idx % phase.interval != 0:
                 continue
-            gen_z = torch.randn(batch_per_rank, G.z_dim, device=ctx.device).split(options.batch_gpu)
-            labels = [dataset.get_label(np.random.randint(len(dataset))) for _ in range(batch_per_rank)]
-            gen_c = torch.from_numpy(np.stack(labels)).to(ctx.device).split(options.batch_gpu)
 
             def accumulate(r: int, gain: float) -> dict[str, torch.Tensor]:
-                return loss.accumulate_gradients(phase.name, real_img[r], real_c[r], gen_z[r], gen_c[r], gain=gain)
+                rng = seed_slice(options.seed, session.batch_idx, phase_index, ctx.rank * session.rounds + r)
+                gen_z = torch.randn(options.batch_gpu, G.z_dim, device=ctx.device)
+                labels = [dataset.get_label(int(i)) for i in rng.integers(len(dataset), size=options.batch_gpu)]
+                gen_c = torch.from_numpy(np.stack(labels)).to(ctx.device)
+                return loss.accumulate_gradients(phase.name, real_img[r], real_c[r], gen_z, gen_c, gain=gain)
 
             run_phase(phase, accumulate, session.rounds, session.collector,
                       on_stats=lambda stats: augment.accumulate(stats.get("Loss/signs/real")))

@@ -9,6 +9,11 @@ from pathlib import Path
 from ..utils.files import remove_stale_temps
 
 
+def _safe(desc: str) -> str:
+    """A run description as it appears in a directory name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", desc)
+
+
 def create_run_dir(outdir: str | Path, desc: str) -> Path:
     """Create and return the next free `NNNNN-desc` directory under `outdir`.
 
@@ -23,7 +28,7 @@ def create_run_dir(outdir: str | Path, desc: str) -> Path:
     for name in os.listdir(outdir):
         if re.match(r"^\d+-", name) and (outdir / name).is_dir():
             remove_stale_temps(outdir / name)
-    safe_desc = re.sub(r"[^A-Za-z0-9_.-]+", "_", desc)
+    safe_desc = _safe(desc)
     while True:
         numbers = [int(m.group(1)) for name in os.listdir(outdir) if (m := re.match(r"^(\d+)-", name))]
         run_dir = outdir / f"{max(numbers, default=-1) + 1:05d}-{safe_desc}"
@@ -32,3 +37,23 @@ def create_run_dir(outdir: str | Path, desc: str) -> Path:
             return run_dir
         except FileExistsError:
             continue
+
+
+def latest_snapshot(outdir: str | Path, desc: str) -> Path | None:
+    """The newest snapshot of the newest `NNNNN-desc` run under `outdir` that has one (None if none does).
+
+    This is what `--resume auto` continues: a run restarted after a failure (by hand or by torchrun
+    --max-restarts) finds the last snapshot of the run it replaces, itself a run directory of its own.
+    Snapshots are written atomically, so every one found here is complete.
+    """
+    outdir = Path(outdir)
+    if not outdir.is_dir():
+        return None
+    safe_desc = _safe(desc)
+    runs = sorted((int(m.group(1)), outdir / name) for name in os.listdir(outdir)
+                  if (m := re.fullmatch(r"(\d+)-" + re.escape(safe_desc), name)) and (outdir / name).is_dir())
+    for _, run_dir in reversed(runs):
+        snapshots = sorted(run_dir.glob("network-snapshot-*.safetensors"), key=lambda p: (len(p.name), p.name))
+        if snapshots:
+            return snapshots[-1]
+    return None

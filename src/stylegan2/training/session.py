@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import json
 import math
 import signal
@@ -26,7 +27,16 @@ import torch
 
 from ..data import ImageDataset, InfiniteSampler
 from ..utils.allocator import keep_freed_memory
-from .distributed import DistributedContext, barrier, broadcast_, init_distributed
+from .distributed import (
+    DEFAULT_TIMEOUT,
+    DistributedContext,
+    barrier,
+    broadcast_,
+    broadcast_bytes,
+    describe_lost_ranks,
+    init_distributed,
+    is_collective_failure,
+)
 from .progress import RunLog, kimg_label, tick_status
 from .rundir import create_run_dir
 from .snapshot import ResumeState, restore_rng, save_training_snapshot
@@ -91,12 +101,12 @@ class LoopHooks:
     after_snapshot: Callable[[Path], None] = _nothing_after_snapshot  # rank 0: e.g. metrics of the snapshot file
 
 
-def start_process(device: str | None, seed: int) -> DistributedContext:
+def start_process(device: str | None, seed: int, timeout: float = DEFAULT_TIMEOUT) -> DistributedContext:
     """Join torchrun's process group (if any), seed this rank's RNGs and tune the device for speed.
 
     CUDA: cuDNN picks fast kernels. CPU: malloc keeps freed activation memory for the next step.
     """
-    ctx = init_distributed(device)
+    ctx = init_distributed(device, timeout)
     _seed_rngs(seed * ctx.world_size + ctx.rank)
     if ctx.device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -108,6 +118,37 @@ def start_process(device: str | None, seed: int) -> DistributedContext:
 def _seed_rngs(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)
+
+
+def seed_slice(seed: int, step: int, phase: int, slice_index: int) -> np.random.Generator:
+    """Seed torch's RNGs (CPU and CUDA) for one --batch-gpu slice of a step, from the run's seed and the
+    slice's place in the global batch; returns a NumPy generator for the slice's other draws.
+
+    Every random draw of the slice (latents, labels, noise inputs, style mixing, augmentation) then
+    depends on where the slice sits in the global batch, not on which process computes it, so a
+    run's result does not depend on the number of processes, and resuming needs no RNG state.
+    """
+    entropy = np.random.SeedSequence([seed, step, phase, slice_index])
+    torch.manual_seed(int(entropy.generate_state(1, np.uint64)[0]))
+    return np.random.default_rng(entropy)
+
+
+class _StepShares(torch.utils.data.Sampler):
+    """This rank's contiguous share of each global minibatch of the run's one shuffled index stream.
+
+    Every rank walks the whole stream (indices only) and loads its own share, so the images of a
+    step, and how they fall into --batch-gpu slices, do not depend on the number of processes.
+    """
+
+    def __init__(self, dataset: ImageDataset, *, batch: int, ctx: DistributedContext, seed: int, start_step: int) -> None:
+        self.dataset, self.batch, self.ctx, self.seed, self.start_step = dataset, batch, ctx, seed, start_step
+
+    def __iter__(self) -> Iterator[list[int]]:
+        stream = iter(InfiniteSampler(self.dataset, seed=self.seed, start=self.start_step * self.batch))
+        share = self.batch // self.ctx.world_size
+        while True:
+            indices = list(itertools.islice(stream, self.batch))
+            yield indices[self.ctx.rank * share: (self.ctx.rank + 1) * share]
 
 
 class TrainingSession:
@@ -152,10 +193,9 @@ class TrainingSession:
     def minibatches(self, dataset: ImageDataset) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """This rank's endless stream of (images, labels) minibatches, from where the counters stand."""
         ctx, options = self.ctx, self.options
-        sampler = InfiniteSampler(dataset, rank=ctx.rank, world_size=ctx.world_size, seed=options.seed,
-                                  start=self.batch_idx * self.batch_per_rank)
+        shares = _StepShares(dataset, batch=options.batch, ctx=ctx, seed=options.seed, start_step=self.batch_idx)
         loader = torch.utils.data.DataLoader(
-            dataset, sampler=sampler, batch_size=self.batch_per_rank, num_workers=options.workers,
+            dataset, batch_sampler=shares, num_workers=options.workers,
             pin_memory=ctx.device.type == "cuda", persistent_workers=options.workers > 0,
             prefetch_factor=2 if options.workers > 0 else None,
             generator=torch.Generator().manual_seed(options.seed),  # keeps the global RNG (saved in snapshots) untouched
@@ -164,11 +204,20 @@ class TrainingSession:
 
     def open_run_dir(self, desc: str, header: list[str]) -> Path | None:
         """On rank 0, create the run directory with training_options.json, log.txt (starting with
-        `header`) and stats.jsonl; returns it there, None on other ranks."""
+        `header`) and stats.jsonl; returns it there, None on other ranks (which learn its path, to
+        name rank 0's snapshots in their messages)."""
+        created = None
+        try:
+            if self.ctx.is_main:
+                created = create_run_dir(self.options.outdir, desc)
+        finally:  # the other ranks wait for the path even when rank 0 fails
+            shared = broadcast_bytes(None if created is None else str(created).encode(), self.ctx.device)
+        if shared is None:
+            raise TrainingError("rank 0 could not create the run directory; its message says why")
+        self.run_dir = Path(shared.decode())
         if not self.ctx.is_main:
             return None
         options = self.options
-        self.run_dir = create_run_dir(options.outdir, desc)
         with open(self.run_dir / "training_options.json", "w", encoding="utf-8") as f:
             json.dump(options.to_json(), f, indent=2)
         self.log = self._run_log = RunLog(self.run_dir, self.log)
@@ -200,9 +249,12 @@ class TrainingSession:
             raise
         except BaseException as err:
             outcome = "Failed."
+            failure = self._lost_rank_error(err) if is_collective_failure(err) else err
             if self._run_log is not None:
-                self._run_log(f"Error: {err}")
-            raise
+                self._run_log(f"Error: {failure}")
+            if failure is err:
+                raise
+            raise failure from None
         finally:
             self._close(outcome)
 
@@ -236,6 +288,12 @@ class TrainingSession:
             self._in_step = False
         if interrupted:
             raise KeyboardInterrupt
+
+    def _lost_rank_error(self, err: BaseException) -> TrainingError:
+        """A collective that another rank broke (it died, hung or lost its network), as one line naming
+        that rank and the last good snapshot."""
+        return TrainingError(f"{describe_lost_ranks(self.ctx, err)} at {self._position()}; {self._last_good()}."
+                             " Restart the job with --resume auto to continue from it")
 
     def _position(self) -> str:
         return f"step {self.batch_idx} (kimg {self.cur_nimg / 1000:.3f})"
@@ -292,14 +350,15 @@ class TrainingSession:
         """
         extras = self._checked_extras(hooks) if extras is None else extras
         state = ResumeState(cur_nimg=self.cur_nimg, cur_tick=self.cur_tick + 1, batch_idx=self.batch_idx, extras=extras)
+        path = self.run_dir / f"network-snapshot-{kimg_label(self.cur_nimg)}.safetensors"
         if self.ctx.is_main:
-            path = self.run_dir / f"network-snapshot-{kimg_label(self.cur_nimg)}.safetensors"
             if path.exists():
                 self.log(f"Kept {path.name}: it already holds this state")
             else:
                 self._write_snapshot(path, state, hooks.advice)
                 hooks.after_snapshot(path)
         barrier()
+        self.last_snapshot = path  # every rank: rank 0 has written it
 
     def _write_snapshot(self, path: Path, state: ResumeState, advice: str) -> None:
         for name, module in self.networks.items():
@@ -310,7 +369,6 @@ class TrainingSession:
             save_training_snapshot(path, nets, self.optimizers, state, self.options.to_json())
         except (OSError, ValueError) as err:
             raise TrainingError(f"could not write {path}: {err}; {self._last_good()}") from None
-        self.last_snapshot = path
         self.log(f"Saved {path.name}")
 
     def _close(self, outcome: str) -> None:

@@ -29,6 +29,7 @@ class ResumeState:
     batch_idx: int = 0
     optimizers: dict[str, dict[str, Any]] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)  # JSON-able, e.g. StyleGAN2's path-length mean and ADA state
+    options: dict[str, Any] = field(default_factory=dict)  # the options the run was started with (as saved; not checked)
     torch_rng: torch.Tensor | None = None
     cuda_rng: torch.Tensor | None = None
     numpy_rng: dict[str, Any] | None = None
@@ -139,6 +140,7 @@ def _resume_state(ts: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Resum
         torch_rng=torch_rng,
         cuda_rng=tensors.get("rng.cuda"),
         numpy_rng=_numpy_rng(ts.get("numpy_rng")),
+        options=ts["options"] if isinstance(ts.get("options"), dict) else {},
     )
 
 
