@@ -12,11 +12,13 @@ import torch
 import torch.distributed as dist
 
 DEFAULT_TIMEOUT = 1800.0  # seconds a collective waits for the slowest rank (rank 0's snapshot metrics included)
+TIMEOUT_VARIABLE = "STYLEGAN2_DIST_TIMEOUT"  # overrides DEFAULT_TIMEOUT, in seconds
 ROLL_CALL_SECONDS = 10.0  # how long the survivors of a failed collective wait for each other to answer
 
 
-class DistributedError(RuntimeError):
-    """The process group cannot be joined (bad environment, unreachable endpoint, missing ranks); the message says what to do."""
+class DistributedError(ValueError):
+    """The launch's settings do not let this process join the group (bad environment, unreachable
+    endpoint, ranks that never came): reported like any bad input, with what to do."""
 
 
 @dataclass(frozen=True)
@@ -41,12 +43,28 @@ def _env_int(name: str, default: int) -> int:
         raise DistributedError(f"the environment variable {name}={value!r} is not an integer; launch with torchrun") from None
 
 
-def init_distributed(device: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> DistributedContext:
+def dist_timeout() -> float:
+    """Seconds to wait for the other ranks: $STYLEGAN2_DIST_TIMEOUT, else DEFAULT_TIMEOUT."""
+    value = os.environ.get(TIMEOUT_VARIABLE)
+    if value is None:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise DistributedError(f"{TIMEOUT_VARIABLE}={value!r} is not a positive number of seconds")
+    return seconds
+
+
+def init_distributed(device: str | None = None, timeout: float | None = None) -> DistributedContext:
     """Join the process group torchrun describes in the environment (gloo on CPU, NCCL on CUDA).
 
     Without torchrun's variables this is a single process and nothing is initialized. `timeout`
-    (seconds) bounds the wait for the other ranks, when joining and in every collective.
+    (seconds; default dist_timeout()) bounds the wait for the other ranks, when joining and in
+    every collective.
     """
+    timeout = dist_timeout() if timeout is None else timeout
     world_size = _env_int("WORLD_SIZE", 1)
     rank = _env_int("RANK", 0)
     local_rank = _env_int("LOCAL_RANK", 0)
@@ -67,7 +85,7 @@ def init_distributed(device: str | None = None, timeout: float = DEFAULT_TIMEOUT
             raise DistributedError(
                 f"rank {rank} of {world_size} could not join the process group at {endpoint} within {timeout:g} s"
                 f" ({backend_message(err)}); check that every node was started with the same --nnodes and"
-                f" rendezvous endpoint and that the endpoint is reachable (--dist-timeout sets the wait)"
+                f" rendezvous endpoint and that the endpoint is reachable ({TIMEOUT_VARIABLE} sets the wait)"
             ) from None
     return DistributedContext(rank=rank, world_size=world_size, local_rank=local_rank, device=dev)
 

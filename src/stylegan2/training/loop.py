@@ -18,7 +18,7 @@ from ..utils.image import make_grid, save_image, to_uint8
 from .ada import Augmentation
 from .augment_setup import build_augment
 from .config import TrainingOptions, for_transfer_learning
-from .distributed import DEFAULT_TIMEOUT, DistributedContext, all_reduce_mean_, broadcast_, broadcast_bytes
+from .distributed import DistributedContext, all_reduce_mean_, broadcast_, broadcast_bytes
 from .ema import ema_beta, update_ema
 from .loss import LOSSES
 from .phase import Phase, run_phase
@@ -230,13 +230,14 @@ def train(
     log: Callable[[str], None] = print,
     max_steps: int | None = None,
     dataset: ImageDataset | None = None,
-    dist_timeout: float = DEFAULT_TIMEOUT,
+    dist_timeout: float | None = None,
 ) -> Path | None:
     """Run training as `options` say; returns the run directory (on rank 0, else None).
 
     `max_steps` stops after that many minibatches (with a final snapshot); tests use it.
     `dataset` is `options.data` already opened (and validated) by the caller, so it is not read twice.
-    `dist_timeout` (seconds) bounds every wait for the other processes under torchrun.
+    `dist_timeout` (seconds; default $STYLEGAN2_DIST_TIMEOUT or 30 minutes) bounds every wait for the
+    other processes under torchrun.
     """
     ctx = start_process(device, options.seed, dist_timeout)
     configure_backends(ctx.device, allow_tf32=options.allow_tf32, cudnn_benchmark=not options.nobench)

@@ -28,7 +28,6 @@ import torch
 from ..data import ImageDataset, InfiniteSampler
 from ..utils.allocator import keep_freed_memory
 from .distributed import (
-    DEFAULT_TIMEOUT,
     DistributedContext,
     barrier,
     broadcast_,
@@ -101,7 +100,7 @@ class LoopHooks:
     after_snapshot: Callable[[Path], None] = _nothing_after_snapshot  # rank 0: e.g. metrics of the snapshot file
 
 
-def start_process(device: str | None, seed: int, timeout: float = DEFAULT_TIMEOUT) -> DistributedContext:
+def start_process(device: str | None, seed: int, timeout: float | None = None) -> DistributedContext:
     """Join torchrun's process group (if any), seed this rank's RNGs and tune the device for speed.
 
     CUDA: cuDNN picks fast kernels. CPU: malloc keeps freed activation memory for the next step.

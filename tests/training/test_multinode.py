@@ -1,0 +1,203 @@
+"""Two torchrun "nodes" on this machine (--nnodes 2 --nproc_per_node 1, c10d rendezvous on 127.0.0.1, gloo):
+the same weights as one process, a lost or hung rank, torchrun's restarts, and resuming on another process count."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from stylegan2.io import load_checkpoint
+from stylegan2.training.config import resolve_options
+from stylegan2.training.loop import train
+
+WORKER = Path(__file__).with_name("torchrun_worker.py")
+TINY = dict(batch=8, batch_gpu=4, cbase=128, cmax=16, tick=0.008, snap=1, workers=0, aug="noaug")  # a step per tick
+DATA = "builtin:shapes?n=64"
+FINAL = "network-snapshot-000000-024.safetensors"  # 3 steps of 8 images
+
+
+def cli_args(kimg: float, **extra: str) -> list[str]:
+    args = ["--data", DATA, "--cfg", "cpu", "--device", "cpu", "--kimg", str(kimg)]
+    for key, value in {**TINY, **extra}.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    return args
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Nodes:
+    """Two torchrun agents, each a "node" with one process, meeting at a c10d rendezvous on 127.0.0.1."""
+
+    def __init__(self, tmp_path: Path, args: list[str], *, max_restarts: int = 0, **env: str) -> None:
+        port = free_port()
+        self.logs = [tmp_path / f"node{i}.log" for i in range(2)]
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1", "--rdzv_backend", "c10d",
+               f"--rdzv_endpoint=127.0.0.1:{port}", "--rdzv_conf", "join_timeout=60", f"--max-restarts={max_restarts}",
+               "--monitor-interval=0.2", str(WORKER), *args]
+        full_env = dict(os.environ, OMP_NUM_THREADS="1", **env)
+        self.procs = []
+        for log in self.logs:
+            with open(log, "w") as f:
+                self.procs.append(subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=full_env))
+
+    def wait(self, timeout: float = 240) -> list[int]:
+        """Both agents' exit codes; a node still running after `timeout` s fails the test."""
+        deadline = time.monotonic() + timeout
+        try:
+            return [p.wait(max(deadline - time.monotonic(), 0.1)) for p in self.procs]
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"the nodes did not stop within {timeout} s:\n{self.output()[-3000:]}")
+
+    def kill(self) -> None:
+        for pid in self.worker_pids():
+            os.kill(pid, 9)
+        for p in self.procs:
+            p.kill()
+            p.wait()
+
+    def worker_pids(self) -> list[int]:
+        """The training processes the agents started (children of the torchrun processes)."""
+        agents = {str(p.pid) for p in self.procs}
+        pids = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and (entry / "stat").read_text().rsplit(")", 1)[1].split()[1] in agents:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+        return pids
+
+    def output(self) -> str:
+        return "\n".join(log.read_text() for log in self.logs)
+
+
+def run_dirs(outdir: Path) -> list[Path]:
+    return sorted(outdir.iterdir())
+
+
+def networks(snapshot: Path) -> dict[str, torch.Tensor]:
+    """G, D and G_ema of a snapshot, keyed as the worker saves them ('G.mapping...')."""
+    return {f"{name}.{key}": value for name, module in load_checkpoint(snapshot).networks.items()
+            for key, value in module.state_dict().items()}
+
+
+def assert_same_training(got: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    """Equal up to float rounding (sums in another order), except w_avg, which each process tracks on its
+    own share and the loop averages once per tick (the truncation centre; no loss reads it)."""
+    assert got.keys() == expected.keys()
+    for key in expected:
+        if not key.endswith("w_avg"):
+            torch.testing.assert_close(got[key], expected[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def train_one_process(outdir: Path, kimg: float, resume: Path | None = None) -> Path:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        options = resolve_options(DATA, "cpu", 32, 1, dict(TINY, kimg=kimg, outdir=str(outdir), resume=resume and str(resume)))
+        lines: list[str] = []
+        run_dir = train(options, device="cpu", log=lines.append)
+    finally:
+        torch.set_num_threads(threads)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def two_nodes(tmp_path_factory) -> tuple[Path, Path]:
+    """A 3-tick run on two nodes: its run directory and the folder with each rank's final networks."""
+    tmp = tmp_path_factory.mktemp("two-nodes")
+    nodes = Nodes(tmp, cli_args(0.024) + ["--outdir", str(tmp / "runs")], WEIGHTS_DIR=str(tmp))
+    assert nodes.wait() == [0, 0], nodes.output()[-3000:]
+    (run_dir,) = run_dirs(tmp / "runs")
+    return run_dir, tmp
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory) -> Path:
+    """The same run in one process with the same global batch: its run directory."""
+    return train_one_process(tmp_path_factory.mktemp("one-process") / "runs", 0.024)
+
+
+def test_two_nodes_end_with_identical_weights_equal_to_one_process(two_nodes, one_process):
+    run_dir, weights = two_nodes
+    rank0, rank1 = load_file(weights / "rank0.safetensors"), load_file(weights / "rank1.safetensors")
+    assert rank0.keys() == rank1.keys()
+    for key in rank0:
+        assert torch.equal(rank0[key], rank1[key]), key
+    snapshot = networks(run_dir / FINAL)
+    assert all(torch.equal(snapshot[key], rank0[key]) for key in rank0)  # the snapshot is what the ranks hold
+    first = networks(run_dir / "network-snapshot-000000-008.safetensors")
+    assert any(not torch.equal(first[key], rank0[key]) for key in rank0)  # training moved the weights
+    assert_same_training(rank0, networks(one_process / FINAL))
+
+
+def test_only_rank_0_writes_the_run_directory(two_nodes):
+    run_dir, _ = two_nodes
+    assert run_dirs(run_dir.parent) == [run_dir]
+    assert sorted(p.name for p in run_dir.glob("network-snapshot-*")) == [
+        "network-snapshot-000000-008.safetensors", "network-snapshot-000000-016.safetensors", FINAL]
+    log = (run_dir / "log.txt").read_text().splitlines()
+    assert "Training for 0.024 kimg on 2 x cpu, batch 8 (4 per step x 1 rounds per process)" in log
+    assert log.count("Done.") == 1 and log[-1] == "Done."
+
+
+def test_a_two_process_snapshot_continues_on_one_process(two_nodes, tmp_path):
+    run_dir, _ = two_nodes
+    resumed = train_one_process(tmp_path / "runs", 0.024, resume=run_dir / "network-snapshot-000000-008.safetensors")
+    assert "its run had 2 processes, this one has 1; the global batch is kept" in (resumed / "log.txt").read_text()
+    assert_same_training(networks(resumed / FINAL), networks(run_dir / FINAL))
+
+
+def test_a_one_process_snapshot_continues_on_two_nodes(one_process, tmp_path):
+    start = one_process / "network-snapshot-000000-008.safetensors"
+    nodes = Nodes(tmp_path, cli_args(0.024, resume=str(start)) + ["--outdir", str(tmp_path / "runs")])
+    assert nodes.wait() == [0, 0], nodes.output()[-3000:]
+    (resumed,) = run_dirs(tmp_path / "runs")
+    assert "its run had 1 processes, this one has 2" in (resumed / "log.txt").read_text()
+    assert_same_training(networks(resumed / FINAL), networks(one_process / FINAL))
+
+
+def test_a_killed_rank_stops_the_run_with_one_line_naming_it_and_the_last_good_snapshot(tmp_path):
+    nodes = Nodes(tmp_path, cli_args(1.0) + ["--outdir", str(tmp_path / "runs")], FAIL_RANK="1", FAIL_STEP="2", FAIL_SIGNAL="KILL")
+    start = time.monotonic()
+    assert nodes.wait(timeout=120) == [1, 1], nodes.output()[-3000:]
+    assert time.monotonic() - start < 120  # bounded: the survivor does not wait for the dead rank forever
+    (run_dir,) = run_dirs(tmp_path / "runs")
+    last = run_dir / "network-snapshot-000000-016.safetensors"  # written after step 1; rank 1 died as step 2 began
+    (line,) = [line for line in nodes.output().splitlines() if line.startswith("Error: ")]
+    assert line.startswith("Error: lost rank 1: no answer within 10 s (")
+    assert line.endswith(f" at step 2 (kimg 0.016); the last good snapshot is {last}. Restart the job with --resume auto"
+                         " to continue from it")
+    log = (run_dir / "log.txt").read_text().splitlines()
+    assert log[-2].startswith("Error: lost rank 1") and log[-1] == "Failed."
+    state = load_checkpoint(last).training_state  # intact: loads, and holds the state its name says
+    assert (state["cur_nimg"], state["batch_idx"]) == (16, 2)
+
+
+def test_max_restarts_continues_from_the_last_snapshot_by_itself(two_nodes, tmp_path):
+    """Rank 0 dies as step 2 begins; torchrun restarts both nodes, and --resume auto picks up the snapshot
+    after step 1: the restarted job ends with the very weights of the uninterrupted run."""
+    nodes = Nodes(tmp_path, cli_args(0.024, resume="auto") + ["--outdir", str(tmp_path / "runs")], max_restarts=1,
+                  FAIL_RANK="0", FAIL_STEP="2", FAIL_SIGNAL="KILL")
+    assert nodes.wait() == [0, 0], nodes.output()[-3000:]
+    first, second = run_dirs(tmp_path / "runs")
+    assert not (first / FINAL).exists()
+    log = (second / "log.txt").read_text()
+    assert f"Resuming from {first / 'network-snapshot-000000-016.safetensors'}: continuing the run" in log
+    assert log.splitlines()[-1] == "Done."
+    expected = networks(two_nodes[0] / FINAL)
+    got = networks(second / FINAL)
+    assert all(torch.equal(got[key], expected[key]) for key in expected)
