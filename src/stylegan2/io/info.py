@@ -17,6 +17,7 @@ from .native import save_checkpoint
 FORMAT_NAMES = {
     "stylegan2": "our safetensors + JSON checkpoint",
     "official-pkl": "NVIDIA StyleGAN2-ADA network pickle",
+    "tf-pkl": "NVIDIA TensorFlow StyleGAN2 network pickle",
     "rosinality": "rosinality stylegan2-pytorch checkpoint",
 }
 

@@ -1,4 +1,9 @@
-"""Import NVIDIA StyleGAN2-ADA network pickles (.pkl) without running anything from them."""
+"""Import NVIDIA's network pickles (.pkl) without running anything from them.
+
+PyTorch pickles of StyleGAN2-ADA and of the stylegan3 repository's StyleGAN2 (`networks_stylegan2`,
+whose constructors take the synthesis arguments flat and default to `conv_clamp=256`) are read
+here; TensorFlow StyleGAN2 pickles are handed to `tf_official`.
+"""
 
 from __future__ import annotations
 
@@ -12,27 +17,41 @@ from .checkpoint import NETWORK_CLASSES, NETWORK_NAMES, Checkpoint, build_networ
 from .errors import CheckpointError, UnsafeCheckpointError, one_line
 from .pickle_scan import PickleRejected
 from .safe_pickle import ForbiddenGlobal, PersistentObject, load_network_pickle
-from .validate import MAX_SETTING_DEPTH
+from .tf_official import is_tf_pickle, read_tf_networks
+from .validate import plain_value
 
 MAX_MODULE_DEPTH = 32  # submodules inside submodules; StyleGAN2 networks use a handful
+GENERATOR_OWN_ARGUMENTS = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs")
+# Constructor arguments and source text found only in the stylegan3 repository's code.
+STYLEGAN3_ARGUMENTS = {"num_critical", "first_cutoff", "first_stopband", "last_stopband_rel", "margin_size",
+                       "output_scale", "conv_kernel", "filter_size", "lrelu_upsampling", "use_radial_filters",
+                       "magnitude_ema_beta"}
+STYLEGAN3_SOURCE = "class SynthesisInput("  # networks_stylegan3.py
+STYLEGAN3_REPO_SOURCE = "fused_modconv_default"  # networks_stylegan2.py of the stylegan3 repository
+STYLEGAN3_REPO_DEFAULTS = {"conv_clamp": 256, "w_avg_beta": 0.998}  # where it differs from StyleGAN2-ADA
 
 
 def read_official_pickle(path: Path) -> Checkpoint:
     """Networks, training-set settings and ADA state of an official network pickle."""
     data = _unpickle(path)
+    if is_tf_pickle(data):
+        return read_tf_networks(data, path)
     if not isinstance(data, dict) or not any(isinstance(data.get(n), PersistentObject) for n in NETWORK_NAMES):
         found = _key_list(data) if isinstance(data, dict) else f"a {type(data).__name__}"
         raise CheckpointError(
-            f"{path}: a pickle, but not a StyleGAN2-ADA network pickle (expected a dict with G, D and/or G_ema; found {found})"
+            f"{path}: a pickle, but not a StyleGAN2-ADA network pickle (expected a dict with G, D and/or G_ema, or the "
+            f"(G, D, Gs) tuple of a TensorFlow StyleGAN2 pickle; found {found})"
         )
-    networks = {}
-    for name in NETWORK_NAMES:
-        obj = data.get(name)
-        if obj is None:
-            continue
+    objects = {name: data[name] for name in NETWORK_NAMES if data.get(name) is not None}
+    for name, obj in objects.items():
         if not isinstance(obj, PersistentObject):
             raise CheckpointError(f"{path}: entry {name!r} is not a network saved by NVIDIA's training code")
-        networks[name] = _build(obj, f"{path} [{name}]")
+    stylegan3_repo = any(_from_stylegan3_repo(obj) for obj in objects.values())
+    networks = {name: _build(obj, f"{path} [{name}]", stylegan3_repo) for name, obj in objects.items()}
+    notes = []
+    if stylegan3_repo:
+        notes.append("networks from NVIDIA's stylegan3 repository (networks_stylegan2): its defaults "
+                     f"{STYLEGAN3_REPO_DEFAULTS} apply where the pickle does not set them")
 
     source: dict[str, Any] = {}
     if isinstance(data.get("training_set_kwargs"), dict):
@@ -40,7 +59,7 @@ def read_official_pickle(path: Path) -> Checkpoint:
     pipe = data.get("augment_pipe")
     if isinstance(pipe, PersistentObject):
         source["augment_pipe"] = _augment_pipe_settings(pipe, f"{path} [augment_pipe]")
-    return Checkpoint(format="official-pkl", networks=networks, source=source)
+    return Checkpoint(format="official-pkl", networks=networks, notes=notes, source=source)
 
 
 def _unpickle(path: Path) -> Any:
@@ -49,13 +68,10 @@ def _unpickle(path: Path) -> Any:
         with open(path, "rb") as f:
             return load_network_pickle(f)
     except ForbiddenGlobal as exc:
-        hint = ""
-        if exc.qualified_name.startswith("dnnlib.tflib"):
-            hint = " It looks like a TensorFlow StyleGAN/StyleGAN2 pickle; convert it with NVIDIA's legacy.py first."
         raise UnsafeCheckpointError(
             f"refusing to load {path.name}: it references {exc.qualified_name}, which is not a network tensor or "
-            "setting (network pickles need only NVIDIA's persistence hook and rebuilders of tensors, dicts and "
-            f"NumPy scalars). Nothing from the file was run.{hint}"
+            "setting (network pickles need only NVIDIA's persistence hook or TensorFlow Network class and "
+            "rebuilders of tensors, NumPy arrays, dicts and numbers). Nothing from the file was run."
         ) from None
     except PickleRejected as exc:
         raise CheckpointError(f"{path}: truncated or corrupt network pickle, refused before unpickling ({exc})") from None
@@ -63,16 +79,50 @@ def _unpickle(path: Path) -> Any:
         raise CheckpointError(f"{path}: truncated or corrupt network pickle ({one_line(exc)})") from None
 
 
-def _build(obj: PersistentObject, where: str) -> torch.nn.Module:
+def _build(obj: PersistentObject, where: str, stylegan3_repo: bool = False) -> torch.nn.Module:
     """Our module for one pickled network: class by name, kwargs from `_init_args/_init_kwargs`, tensors."""
     if not isinstance(obj.class_name, str) or not isinstance(obj.state, dict):
         raise CheckpointError(f"{where}: malformed persistent object (class_name or state changed after it was built)")
     if obj.class_name not in NETWORK_CLASSES:
         raise CheckpointError(f"{where}: holds a {obj.class_name[:80]!r}, which is not one of {sorted(NETWORK_CLASSES)}")
     kwargs = _init_kwargs(obj, NETWORK_CLASSES[obj.class_name], where)
+    if STYLEGAN3_SOURCE in obj.module_src or STYLEGAN3_ARGUMENTS & set(kwargs):
+        raise CheckpointError(
+            f"{where}: a StyleGAN3 (alias-free, networks_stylegan3) {obj.class_name}; only StyleGAN2 networks are supported"
+        )
+    if stylegan3_repo:
+        kwargs = _stylegan2_ada_arguments(obj.class_name, kwargs)
     tensors: dict[str, torch.Tensor] = {}
     _collect_tensors(obj, "", tensors, where)
     return build_network(obj.class_name, kwargs, tensors, where)
+
+
+def _from_stylegan3_repo(obj: PersistentObject) -> bool:
+    """Whether a network was pickled by the stylegan3 repository's code: by its source text, or by a
+    Generator's flat synthesis arguments (that repository's signature) when the source was stripped."""
+    if STYLEGAN3_REPO_SOURCE in obj.module_src:
+        return True
+    kwargs = obj.state.get("_init_kwargs") if isinstance(obj.state, dict) else None
+    return (obj.class_name == "Generator" and isinstance(kwargs, dict)
+            and any(k not in GENERATOR_OWN_ARGUMENTS and k != "synthesis_kwargs" for k in kwargs))
+
+
+def _stylegan2_ada_arguments(class_name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Constructor arguments of the stylegan3 repository's StyleGAN2 networks in StyleGAN2-ADA's form (ours):
+    the Generator's flat synthesis arguments gathered into `synthesis_kwargs`, that repository's defaults
+    made explicit, and `fused_modconv_default` (a speed choice, same math) dropped."""
+    kwargs = dict(kwargs)
+    if class_name == "Discriminator":
+        kwargs.setdefault("conv_clamp", STYLEGAN3_REPO_DEFAULTS["conv_clamp"])
+    if class_name != "Generator":
+        return kwargs
+    synthesis = {k: kwargs.pop(k) for k in list(kwargs) if k not in GENERATOR_OWN_ARGUMENTS}
+    synthesis.pop("fused_modconv_default", None)
+    synthesis.setdefault("conv_clamp", STYLEGAN3_REPO_DEFAULTS["conv_clamp"])
+    mapping = kwargs.get("mapping_kwargs") if isinstance(kwargs.get("mapping_kwargs"), dict) else {}
+    kwargs["mapping_kwargs"] = {"w_avg_beta": STYLEGAN3_REPO_DEFAULTS["w_avg_beta"], **mapping}
+    kwargs["synthesis_kwargs"] = synthesis
+    return kwargs
 
 
 def _init_kwargs(obj: PersistentObject, cls: type, where: str) -> dict[str, Any]:
@@ -142,18 +192,3 @@ def _augment_pipe_settings(pipe: PersistentObject, where: str) -> dict[str, Any]
         "init_kwargs": plain_value(pipe.state.get("_init_kwargs", {}), where),
         "p": float(p) if isinstance(p, torch.Tensor) and p.numel() == 1 and bool(torch.isfinite(p).all()) else None,
     }
-
-
-def plain_value(value: Any, where: str, depth: int = 0) -> Any:
-    """Constructor settings as JSON types: EasyDicts become dicts, tuples lists; tensors are refused."""
-    if depth > MAX_SETTING_DEPTH:
-        raise CheckpointError(f"{where}: settings are nested more than {MAX_SETTING_DEPTH} levels deep")
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, dict):
-        if not all(isinstance(k, (str, int)) for k in value):
-            raise CheckpointError(f"{where}: a settings dict has a key that is not a string")
-        return {str(k): plain_value(v, where, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain_value(v, where, depth + 1) for v in value]
-    raise CheckpointError(f"{where}: constructor argument of type {type(value).__name__} is not a plain setting")

@@ -1,10 +1,12 @@
 """Read NVIDIA's network pickles without running them: an allow-list unpickler with inert stand-ins.
 
 A StyleGAN2-ADA pickle names a handful of Python callables (their persistence hook, tensor
-rebuilders, NumPy scalars). A normal unpickler imports and calls whatever a pickle names, so a
-crafted file can run any code. Here every name resolves through a fixed table to a small function
+rebuilders, NumPy scalars); a TensorFlow StyleGAN2 pickle names their `Network` class and NumPy's
+array rebuilder. A normal unpickler imports and calls whatever a pickle names, so a crafted file
+can run any code. Here every name resolves through a fixed table to a small function or class
 written below that only builds tensors, dicts and numbers; any other name stops the load before
-anything runs. The embedded `module_src` is kept as text and never executed.
+anything runs. Embedded source code (`module_src`, `build_module_src`) is kept as text and never
+executed.
 
 Each stream is first checked by `pickle_scan` (sizes, nesting depth, no BUILD on a class or
 function), and each load gets its own copies of the stand-ins, so nothing a file does can change
@@ -43,6 +45,7 @@ class PersistentObject:
 
     class_name: str
     state: dict[str, Any]
+    module_src: str = ""  # the source of the defining module, as text: read to tell code versions apart, never run
 
 
 @dataclass
@@ -91,7 +94,52 @@ def _reconstruct_persistent_obj(meta: dict) -> PersistentObject:
     class_name, state = meta.get("class_name"), meta.get("state")
     if not isinstance(class_name, str) or not isinstance(state, dict):
         raise ValueError("malformed persistent object (class_name or state missing)")
-    return PersistentObject(class_name=class_name, state=state)
+    module_src = meta.get("module_src")
+    return PersistentObject(class_name=class_name, state=state, module_src=module_src if isinstance(module_src, str) else "")
+
+
+class TFNetwork:
+    """Stand-in for `dnnlib.tflib.network.Network`: keeps the pickled state dict; its build code is never run."""
+
+    state: dict[str, Any] | None = None
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, dict):
+            raise ValueError("malformed TensorFlow network state (expected a dict)")
+        self.state = state
+
+
+class _NumpyArrayClass:
+    """Stand-in for the class `numpy.ndarray`, which NumPy's pickles pass to `_reconstruct`."""
+
+
+class NumpyArray:
+    """A NumPy array read from a pickle: its bytes become a tensor of the same shape and type, nothing else."""
+
+    tensor: torch.Tensor | None = None
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) == 5:
+            state = state[1:]  # (version, shape, dtype, is_fortran, data)
+        if not isinstance(state, tuple) or len(state) != 4:
+            raise ValueError("malformed numpy array state")
+        shape, dtype, fortran, data = state
+        if (not isinstance(shape, tuple) or not all(type(n) is int and n >= 0 for n in shape)
+                or not isinstance(dtype, _NumpyDType) or not isinstance(fortran, bool) or not isinstance(data, bytes)):
+            raise ValueError("malformed numpy array state")
+        numel = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        array = np.frombuffer(data, dtype=dtype.numpy())
+        if array.size != numel:
+            raise ValueError(f"numpy array of shape {list(shape)} holds {array.size} values")
+        array = array.reshape(shape, order="F" if fortran else "C")
+        self.tensor = torch.from_numpy(np.ascontiguousarray(array.astype(array.dtype.newbyteorder("="))))
+
+
+def _numpy_reconstruct(cls: Any, shape: Any, typecode: Any) -> NumpyArray:
+    """Stand-in for `numpy.core.multiarray._reconstruct`: an empty array that BUILD then fills."""
+    if not (isinstance(cls, type) and issubclass(cls, _NumpyArrayClass)):
+        raise ValueError("numpy _reconstruct of something other than a plain ndarray")
+    return NumpyArray()
 
 
 def _rebuild_tensor(storage: _Storage, offset: int, size: tuple, stride: tuple, *_: Any) -> torch.Tensor:
@@ -205,7 +253,8 @@ def _load_storage_bytes(payload: bytes) -> _Storage:
 
 
 class NetworkPickleUnpickler(_RestrictedUnpickler):
-    """Unpickler for StyleGAN2-ADA network pickles: every allowed global maps to an inert stand-in."""
+    """Unpickler for StyleGAN2-ADA and TensorFlow StyleGAN2 network pickles: every allowed global maps
+    to an inert stand-in."""
 
     allowed: dict[tuple[str, str], Callable[..., Any] | type] = {
         ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
@@ -220,6 +269,10 @@ class NetworkPickleUnpickler(_RestrictedUnpickler):
         ("numpy", "dtype"): _NumpyDType,
         ("builtins", "set"): set,
         ("__builtin__", "set"): set,
+        ("dnnlib.tflib.network", "Network"): TFNetwork,
+        ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
+        ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
+        ("numpy", "ndarray"): _NumpyArrayClass,
     }
 
 

@@ -194,3 +194,18 @@ def check_state(state_dict: Mapping[str, Any], where: str) -> None:
 def _short(value: int) -> str:
     """An integer for a message, without printing thousands of digits."""
     return f"{value:,}" if value.bit_length() < 200 else f"of {value.bit_length():,} bits"
+
+
+def plain_value(value: Any, where: str, depth: int = 0) -> Any:
+    """Constructor settings as JSON types: EasyDicts become dicts, tuples lists; tensors are refused."""
+    if depth > MAX_SETTING_DEPTH:
+        raise CheckpointError(f"{where}: settings are nested more than {MAX_SETTING_DEPTH} levels deep")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        if not all(isinstance(k, (str, int)) for k in value):
+            raise CheckpointError(f"{where}: a settings dict has a key that is not a string")
+        return {str(k): plain_value(v, where, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_value(v, where, depth + 1) for v in value]
+    raise CheckpointError(f"{where}: constructor argument of type {type(value).__name__} is not a plain setting")

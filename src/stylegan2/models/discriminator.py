@@ -12,7 +12,7 @@ from ..nn.layers import Conv2dLayer, FullyConnectedLayer, MinibatchStdLayer
 from ..nn.upfirdn2d import downsample2d, setup_filter
 from .init_kwargs import records_init_kwargs
 from .mapping import MappingNetwork
-from .synthesis import compute_dtype, compute_memory_format
+from .synthesis import channel_counts, compute_dtype, compute_memory_format
 
 
 class DiscriminatorBlock(nn.Module):
@@ -134,7 +134,10 @@ class DiscriminatorEpilogue(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """D(img, c) -> one logit per image, with NVIDIA StyleGAN2-ADA's arguments and weight names."""
+    """D(img, c) -> one logit per image, with NVIDIA StyleGAN2-ADA's arguments and weight names.
+
+    `channels` ({resolution: count}) overrides `min(channel_base // res, channel_max)` where given.
+    """
 
     @records_init_kwargs
     def __init__(
@@ -151,6 +154,7 @@ class Discriminator(nn.Module):
         block_kwargs: dict[str, Any] | None = None,
         mapping_kwargs: dict[str, Any] | None = None,
         epilogue_kwargs: dict[str, Any] | None = None,
+        channels: dict[int | str, int] | None = None,
     ) -> None:
         if img_resolution < 4 or img_resolution & (img_resolution - 1) != 0 or img_resolution > 1024:
             raise ValueError(f"img_resolution must be a power of two from 4 to 1024, got {img_resolution}")
@@ -163,7 +167,7 @@ class Discriminator(nn.Module):
         self.img_resolution_log2 = int(math.log2(img_resolution))
         self.img_channels = img_channels
         self.block_resolutions = [2**i for i in range(self.img_resolution_log2, 2, -1)]
-        channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions + [4]}
+        channels = channel_counts(self.block_resolutions + [4], channel_base, channel_max, channels)
         fp16_resolution = max(2 ** (self.img_resolution_log2 + 1 - num_fp16_res), 8)
         cmap_dim = 0 if c_dim == 0 else (channels[4] if cmap_dim is None else cmap_dim)
 

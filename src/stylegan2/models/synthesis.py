@@ -22,6 +22,25 @@ NOISE_MODES = ("random", "const", "none")
 DEFAULT_FUSED_MODCONV = False
 
 
+def channel_counts(
+    resolutions: Sequence[int], channel_base: int, channel_max: int, channels: dict[int | str, int] | None = None
+) -> dict[int, int]:
+    """Feature channels per resolution: `min(channel_base // res, channel_max)`, or as `channels` says.
+
+    `channels` overrides the formula at the resolutions it names (keys may be strings, as JSON
+    stores them), so a network trained with a hand-written table (as some forks do) can be rebuilt.
+    """
+    counts = {res: min(channel_base // res, channel_max) for res in resolutions}
+    for key, value in (channels or {}).items():
+        res = int(key) if isinstance(key, (int, str)) and str(key).isdigit() else None
+        if res not in counts:
+            raise ValueError(f"channels: resolution {key!r} is not one of this network's {sorted(counts)}")
+        if type(value) is not int or value < 1:
+            raise ValueError(f"channels: {value!r} channels at {res} px; expected a positive integer")
+        counts[res] = value
+    return counts
+
+
 def compute_dtype(use_fp16: bool, force_fp32: bool, device: torch.device) -> torch.dtype:
     """fp16 layers compute in fp16 on CUDA only; CPU kernels are slow or missing in half precision."""
     return torch.float16 if use_fp16 and not force_fp32 and device.type == "cuda" else torch.float32
@@ -221,7 +240,10 @@ class SynthesisBlock(nn.Module):
 
 
 class SynthesisNetwork(nn.Module):
-    """All synthesis blocks from 4x4 up to `img_resolution`, consuming `num_ws` latents."""
+    """All synthesis blocks from 4x4 up to `img_resolution`, consuming `num_ws` latents.
+
+    `channels` ({resolution: count}) overrides `min(channel_base // res, channel_max)` where given.
+    """
 
     def __init__(
         self,
@@ -231,6 +253,7 @@ class SynthesisNetwork(nn.Module):
         channel_base: int = 32768,
         channel_max: int = 512,
         num_fp16_res: int = 0,
+        channels: dict[int | str, int] | None = None,
         **block_kwargs,
     ) -> None:
         if img_resolution < 4 or img_resolution & (img_resolution - 1) != 0 or img_resolution > 1024:
@@ -241,7 +264,7 @@ class SynthesisNetwork(nn.Module):
         self.img_resolution_log2 = int(math.log2(img_resolution))
         self.img_channels = img_channels
         self.block_resolutions = [2**i for i in range(2, self.img_resolution_log2 + 1)]
-        channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}
+        channels = channel_counts(self.block_resolutions, channel_base, channel_max, channels)
         fp16_resolution = max(2 ** (self.img_resolution_log2 + 1 - num_fp16_res), 8)
 
         self.num_ws = 0
