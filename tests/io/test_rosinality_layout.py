@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from stylegan2.io import CheckpointError, load_checkpoint
+from stylegan2.models import Discriminator, Generator
 
 TAPS = torch.tensor([1.0, 3.0, 3.0, 1.0])
 BLUR = torch.outer(TAPS, TAPS) / 64  # rosinality's make_kernel([1, 3, 3, 1])
@@ -92,3 +93,28 @@ def test_swagan_checkpoints_are_refused(tmp_path, tiny_networks):
                tmp_path / "swagan.pt")
     with pytest.raises(CheckpointError, match="architecture 'swagan' is not supported"):
         load_checkpoint(tmp_path / "swagan.pt")
+
+
+def test_forked_channel_table_loads_and_matches(tmp_path, one_thread):
+    """A fork's table (narrow up to 32 px, four times wider at 64 px, like 64 and 256 channels; smaller here
+    for speed) follows no channel_base formula: it is kept as a table."""
+    table = {4: 8, 8: 8, 16: 8, 32: 8, 64: 32}
+    torch.manual_seed(3)
+    G = Generator(z_dim=16, c_dim=0, w_dim=16, img_resolution=64, img_channels=3, mapping_kwargs={"num_layers": 2},
+                  synthesis_kwargs={"channels": table}).eval()
+    D = Discriminator(c_dim=0, img_resolution=64, img_channels=3, channels=table).eval()
+    with torch.no_grad():
+        for net in (G, D):
+            for key, value in net.state_dict().items():
+                if not key.endswith("resample_filter"):
+                    value.add_(0.1 * torch.randn_like(value))
+    path = tmp_path / "fork.pt"
+    torch.save({"g_ema": rosinality_generator_state(G), "d": rosinality_discriminator_state(D),
+                "latent_avg": G.mapping.w_avg.clone()}, path)
+    nets = load_checkpoint(path).networks
+    G2, D2 = nets["G_ema"], nets["D"]
+    assert G2.init_kwargs["synthesis_kwargs"]["channels"] == D2.init_kwargs["channels"] == {str(r): c for r, c in table.items()}
+    z, img = torch.randn(1, 16), torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(G2(z, None, noise_mode="const"), G(z, None, noise_mode="const"))
+        assert torch.equal(D2(img, None), D(img, None))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from stylegan2.io import convert_checkpoint, load_checkpoint, save_checkpoint
+from stylegan2.models import Discriminator, Generator
 
 
 @torch.no_grad()
@@ -63,3 +66,37 @@ def test_convert_refuses_to_overwrite_without_force(tmp_path, official_path):
     assert dst.read_bytes() == b"precious"
     convert_checkpoint(official_path, dst, force=True)
     assert load_checkpoint(dst).format == "stylegan2"
+
+
+TF_FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.mark.parametrize("name", ["tf_stylegan2_32", "tf_ada_cond_16"])
+def test_tf_pickle_round_trip_is_bit_identical(tmp_path, name, one_thread):
+    src = TF_FIXTURES / f"{name}.pkl"
+    ckpt = convert_checkpoint(src, tmp_path / "tf.safetensors")
+    again = load_checkpoint(tmp_path / "tf.safetensors")
+    assert again.source["converted_from"] == {"format": "tf-pkl", "file": src.name}
+    G = ckpt.networks["G_ema"]
+    c = torch.eye(G.c_dim)[[0, 1]] if G.c_dim else None
+    z, img = torch.randn(2, G.z_dim), torch.randn(2, 3, G.img_resolution, G.img_resolution)
+    with torch.no_grad():
+        for net in ("G", "G_ema"):
+            a, b = ckpt.networks[net], again.networks[net]
+            assert a.init_kwargs == b.init_kwargs
+            assert torch.equal(a.mapping(z, c, truncation_psi=0.5), b.mapping(z, c, truncation_psi=0.5))
+            for mode in ("const", "none"):
+                assert torch.equal(a(z, c, noise_mode=mode), b(z, c, noise_mode=mode))
+        assert torch.equal(ckpt.networks["D"](img, c), again.networks["D"](img, c))
+
+
+def test_channel_table_round_trip_is_bit_identical(tmp_path, one_thread):
+    table = {4: 4, 8: 16, 16: 8}
+    G = Generator(z_dim=8, c_dim=0, w_dim=8, img_resolution=16, img_channels=3, synthesis_kwargs={"channels": table}).eval()
+    D = Discriminator(c_dim=0, img_resolution=16, img_channels=3, channels=table).eval()
+    again = load_checkpoint(save_checkpoint(tmp_path / "table.safetensors", {"G_ema": G, "D": D})).networks
+    assert again["G_ema"].init_kwargs["synthesis_kwargs"]["channels"] == again["D"].init_kwargs["channels"] == {"4": 4, "8": 16, "16": 8}
+    z, img = torch.randn(2, 8), torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(G(z, None, noise_mode="const"), again["G_ema"](z, None, noise_mode="const"))
+        assert torch.equal(D(img, None), again["D"](img, None))

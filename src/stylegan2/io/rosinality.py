@@ -2,7 +2,8 @@
 
 rosinality's networks are StyleGAN2 config F with the same equalized-learning-rate gains as
 NVIDIA's, so weights transfer unchanged; only names and a few singleton dimensions differ. Its
-fixed blur kernels are checked against our [1,3,3,1] resample filters rather than copied.
+fixed blur kernels are checked against our [1,3,3,1] resample filters rather than copied. Channel
+counts are read from the tensor shapes, so forks that changed rosinality's channel table load too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Mapping
 import torch
 
 from ..utils.files import ArchiveError, check_zip_members
+from .channels import channel_arguments
 from .checkpoint import Checkpoint, build_network
 from .errors import CheckpointError, UnsafeCheckpointError, one_line
 from .pickle_scan import PickleRejected, ScanLimits, scan_pickle
@@ -147,7 +149,6 @@ def _generator(state: Mapping[str, torch.Tensor], multiplier: int | None, where:
     w_dim = s["style.1.weight"].shape[1]
     channels = {4: s["input.input"].shape[1]}
     channels.update({8 * 2**k: s[f"convs.{2 * k}.conv.weight"].shape[1] for k in range(num_pairs)})
-    channel_base, channel_max = _channel_table(channels, multiplier, where)
 
     out: dict[str, torch.Tensor] = {}
     for i in range(1, n_mlp + 1):
@@ -182,7 +183,7 @@ def _generator(state: Mapping[str, torch.Tensor], multiplier: int | None, where:
     kwargs = dict(
         z_dim=w_dim, c_dim=0, w_dim=w_dim, img_resolution=resolution, img_channels=s["to_rgb1.conv.weight"].shape[1],
         mapping_kwargs={"num_layers": n_mlp},
-        synthesis_kwargs={"channel_base": channel_base, "channel_max": channel_max, "num_fp16_res": 0, "conv_clamp": None},
+        synthesis_kwargs={**_channel_table(channels, multiplier), "num_fp16_res": 0, "conv_clamp": None},
     )
     if not has_noise:
         notes.append(f"{name}: the file has no noises.noise_* maps; noise_mode='const' uses random fixed maps")
@@ -199,7 +200,6 @@ def _discriminator(state: Mapping[str, torch.Tensor], multiplier: int | None, wh
     resolution = 4 * 2**num_blocks
     channels = {resolution >> (i - 1): s[f"convs.{i}.conv1.0.weight"].shape[0] for i in range(1, num_blocks + 1)}
     channels[4] = s["final_conv.0.weight"].shape[0]
-    channel_base, channel_max = _channel_table(channels, multiplier, where)
 
     out: dict[str, torch.Tensor] = {
         f"b{resolution}.fromrgb.weight": s["convs.0.0.weight"],
@@ -224,7 +224,7 @@ def _discriminator(state: Mapping[str, torch.Tensor], multiplier: int | None, wh
 
     kwargs = dict(
         c_dim=0, img_resolution=resolution, img_channels=s["convs.0.0.weight"].shape[1], architecture="resnet",
-        channel_base=channel_base, channel_max=channel_max, num_fp16_res=0, conv_clamp=None,
+        **_channel_table(channels, multiplier), num_fp16_res=0, conv_clamp=None,
         epilogue_kwargs={"mbstd_group_size": 4},
     )
     return build_network("Discriminator", kwargs, out, where, keep_own=("resample_filter",))
@@ -267,17 +267,9 @@ def _count(state: Mapping[str, Any], pattern: str) -> int:
     return len({m.group(1) for k in state if (m := re.fullmatch(pattern, k))})
 
 
-def _channel_table(channels: dict[int, int], multiplier: int | None, where: str) -> tuple[int, int]:
-    """(channel_base, channel_max) with min(channel_base // res, channel_max) == the stored channel counts."""
-    channel_max = max(channels.values())
-    candidates = [DEFAULT_MULTIPLIER_BASE * (multiplier or 1), DEFAULT_MULTIPLIER_BASE]
-    candidates += [res * ch for res, ch in channels.items() if ch < channel_max]
-    candidates.append(channel_max * max(channels))
-    for base in candidates:
-        if all(min(base // res, channel_max) == ch for res, ch in channels.items()):
-            return int(base), int(channel_max)
-    table = ", ".join(f"{res}px: {ch}" for res, ch in sorted(channels.items()))
-    raise CheckpointError(f"{where}: channel counts ({table}) do not follow a base / resolution table we can rebuild")
+def _channel_table(channels: dict[int, int], multiplier: int | None) -> dict[str, Any]:
+    """Channel arguments for the stored counts; rosinality's own table (16384 * multiplier / res) is tried first."""
+    return channel_arguments(channels, [DEFAULT_MULTIPLIER_BASE * (multiplier or 1), DEFAULT_MULTIPLIER_BASE])
 
 
 def _json_value(value: Any, depth: int = 0) -> Any:
