@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -68,3 +69,14 @@ def test_refused_pickle_is_reported(tmp_path):
     assert result.exit_code == 1
     assert "refusing to load evil.pkl: it references os.system" in result.output
     assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_info_and_convert_read_a_tensorflow_pickle(tmp_path):
+    src = Path(__file__).resolve().parent / "fixtures" / "tf_stylegan2_32.pkl"
+    result = CliRunner().invoke(main, ["info", str(src)])
+    assert result.exit_code == 0, result.output
+    assert "tf-pkl (NVIDIA TensorFlow StyleGAN2 network pickle)" in result.output
+    assert "z_dim 8, w_dim 8, c_dim 0, num_ws 8" in result.output
+    result = CliRunner().invoke(main, ["convert", str(src), str(tmp_path / "net.safetensors")])
+    assert result.exit_code == 0, result.output
+    assert "wrote G, D, G_ema (converted from tf-pkl)" in result.output
