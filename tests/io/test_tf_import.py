@@ -161,3 +161,12 @@ def test_unsupported_tf_networks_get_a_one_line_error(tmp_path, tf_pickles, chan
     with pytest.raises(CheckpointError, match=message) as info:
         load_checkpoint(path)
     assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_tf_allow_list_adds_only_the_network_class_and_numpy_arrays():
+    from stylegan2.io.safe_pickle import NetworkPickleUnpickler, TFNetworkPickleUnpickler
+
+    added = set(TFNetworkPickleUnpickler.allowed) - set(NetworkPickleUnpickler.allowed)
+    assert added == {("dnnlib.tflib.network", "Network"), ("numpy.core.multiarray", "_reconstruct"),
+                     ("numpy._core.multiarray", "_reconstruct"), ("numpy", "ndarray")}
+    assert ("dnnlib.tflib.network", "Network") not in NetworkPickleUnpickler.allowed  # StyleGAN2-ADA pickles stay as strict

@@ -29,6 +29,7 @@ from .pickle_scan import ScanLimits, scan_pickle
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # first object of a legacy (non-zip) torch.save stream
 LEGACY_PROTOCOL = 1001
+TF_NETWORK = "dnnlib.tflib.network.Network"  # the class of TensorFlow StyleGAN2's pickled networks
 
 
 class ForbiddenGlobal(Exception):
@@ -253,8 +254,7 @@ def _load_storage_bytes(payload: bytes) -> _Storage:
 
 
 class NetworkPickleUnpickler(_RestrictedUnpickler):
-    """Unpickler for StyleGAN2-ADA and TensorFlow StyleGAN2 network pickles: every allowed global maps
-    to an inert stand-in."""
+    """Unpickler for StyleGAN2-ADA network pickles: every allowed global maps to an inert stand-in."""
 
     allowed: dict[tuple[str, str], Callable[..., Any] | type] = {
         ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
@@ -269,6 +269,14 @@ class NetworkPickleUnpickler(_RestrictedUnpickler):
         ("numpy", "dtype"): _NumpyDType,
         ("builtins", "set"): set,
         ("__builtin__", "set"): set,
+    }
+
+
+class TFNetworkPickleUnpickler(NetworkPickleUnpickler):
+    """Unpickler for TensorFlow StyleGAN2 pickles: adds their `Network` class and NumPy's array rebuilder."""
+
+    allowed = {
+        **NetworkPickleUnpickler.allowed,
         ("dnnlib.tflib.network", "Network"): TFNetwork,
         ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
         ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
@@ -290,9 +298,17 @@ def _checked_load(unpickler: type[_RestrictedUnpickler], file: BinaryIO, end: in
 def load_network_pickle(file: BinaryIO) -> Any:
     """Unpickle a network pickle with the allow-list, after `scan_pickle` passed it.
 
-    Raises `PickleRejected` (limits) or `ForbiddenGlobal` (allow-list) before running anything else.
+    A pickle that names TensorFlow's `Network` is read again with that allow-list, which adds it and
+    NumPy's array rebuilder. Raises `PickleRejected` (limits) or `ForbiddenGlobal` (allow-list)
+    before running anything else.
     """
     start = file.tell()
     end = file.seek(0, io.SEEK_END)
     file.seek(start)
-    return _checked_load(NetworkPickleUnpickler, file, end, ScanLimits())
+    try:
+        return _checked_load(NetworkPickleUnpickler, file, end, ScanLimits())
+    except ForbiddenGlobal as exc:
+        if exc.qualified_name != TF_NETWORK:
+            raise
+    file.seek(start)
+    return _checked_load(TFNetworkPickleUnpickler, file, end, ScanLimits())
