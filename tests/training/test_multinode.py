@@ -52,7 +52,7 @@ class Nodes:
             with open(log, "w") as f:
                 self.procs.append(subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=full_env))
 
-    def wait(self, timeout: float = 240) -> list[int]:
+    def wait(self, timeout: float = 300) -> list[int]:
         """Both agents' exit codes; a node still running after `timeout` s fails the test."""
         deadline = time.monotonic() + timeout
         try:
@@ -172,26 +172,28 @@ def test_a_one_process_snapshot_continues_on_two_nodes(one_process, tmp_path):
 
 def test_a_killed_rank_stops_the_run_with_one_line_naming_it_and_the_last_good_snapshot(tmp_path):
     nodes = Nodes(tmp_path, cli_args(1.0) + ["--outdir", str(tmp_path / "runs")], FAIL_RANK="1", FAIL_STEP="2", FAIL_SIGNAL="KILL")
-    start = time.monotonic()
-    assert nodes.wait(timeout=120) == [1, 1], nodes.output()[-3000:]
-    assert time.monotonic() - start < 120  # bounded: the survivor does not wait for the dead rank forever
-    (run_dir,) = run_dirs(tmp_path / "runs")
-    last = run_dir / "network-snapshot-000000-016.safetensors"  # written after step 1; rank 1 died as step 2 began
-    (line,) = [line for line in nodes.output().splitlines() if line.startswith("Error: ")]
-    assert line.startswith("Error: lost rank 1: no answer within 10 s (")
+    last = tmp_path / "runs" / "00000-shapes-cpu" / "network-snapshot-000000-016.safetensors"  # after step 1
+    while not last.exists() and all(p.poll() is None for p in nodes.procs):
+        time.sleep(0.1)
+    failed_at = time.monotonic()  # rank 1 kills itself as step 2 begins, right after this snapshot
+    assert nodes.wait() == [1, 1], nodes.output()[-3000:]
+    assert time.monotonic() - failed_at < 60  # bounded: the survivor does not wait for the dead rank
+    (line,) = {line for line in nodes.output().splitlines() if line.startswith("Error: ")}  # on stderr and in the log
+    assert line.startswith("Error: lost rank 1")  # found by a roll call, or as the only other rank when the store left with it
     assert line.endswith(f" at step 2 (kimg 0.016); the last good snapshot is {last}. Restart the job with --resume auto"
                          " to continue from it")
-    log = (run_dir / "log.txt").read_text().splitlines()
-    assert log[-2].startswith("Error: lost rank 1") and log[-1] == "Failed."
+    log = (last.parent / "log.txt").read_text().splitlines()
+    assert log[-2:] == [line, "Failed."]
     state = load_checkpoint(last).training_state  # intact: loads, and holds the state its name says
     assert (state["cur_nimg"], state["batch_idx"]) == (16, 2)
 
 
 def test_max_restarts_continues_from_the_last_snapshot_by_itself(two_nodes, tmp_path):
     """Rank 0 dies as step 2 begins; torchrun restarts both nodes, and --resume auto picks up the snapshot
-    after step 1: the restarted job ends with the very weights of the uninterrupted run."""
+    after step 1: the restarted job ends with the very weights of the uninterrupted run. (Each attempt gets
+    a fresh rendezvous store: in torch 2.13 a shared one keeps the dead attempt's addresses; docs/training.md.)"""
     nodes = Nodes(tmp_path, cli_args(0.024, resume="auto") + ["--outdir", str(tmp_path / "runs")], max_restarts=1,
-                  FAIL_RANK="0", FAIL_STEP="2", FAIL_SIGNAL="KILL")
+                  FAIL_RANK="0", FAIL_STEP="2", FAIL_SIGNAL="KILL", TORCH_DISABLE_SHARE_RDZV_TCP_STORE="1")
     assert nodes.wait() == [0, 0], nodes.output()[-3000:]
     first, second = run_dirs(tmp_path / "runs")
     assert not (first / FINAL).exists()

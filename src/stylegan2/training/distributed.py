@@ -13,7 +13,7 @@ import torch.distributed as dist
 
 DEFAULT_TIMEOUT = 1800.0  # seconds a collective waits for the slowest rank (rank 0's snapshot metrics included)
 TIMEOUT_VARIABLE = "STYLEGAN2_DIST_TIMEOUT"  # overrides DEFAULT_TIMEOUT, in seconds
-ROLL_CALL_SECONDS = 10.0  # how long the survivors of a failed collective wait for each other to answer
+ROLL_CALL_SECONDS = 3.0  # how long the survivors of a failure wait for each other (torchrun stops them soon after)
 
 
 class DistributedError(ValueError):
@@ -176,15 +176,16 @@ def lost_ranks(ctx: DistributedContext, wait: float = ROLL_CALL_SECONDS) -> list
         return None
 
 
-def describe_lost_ranks(ctx: DistributedContext, err: BaseException) -> str:
-    """'lost rank 1 (...)': which ranks a failed collective lost, and the backend's reason, on one line."""
+def describe_lost_ranks(ctx: DistributedContext, reason: str) -> str:
+    """'lost rank 1: ... (reason)': which ranks a failure lost, on one line; `reason` is what this rank saw."""
     missing = lost_ranks(ctx)
-    reason = backend_message(err)
     if missing is None:
         others = [r for r in range(ctx.world_size) if r != ctx.rank]
-        who = f"rank {others[0]}" if len(others) == 1 else "contact with the other ranks and the rendezvous store"
-        return f"lost {who} ({reason})"
+        if len(others) == 1:
+            return f"lost rank {others[0]} ({reason})"
+        endpoint = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
+        return f"lost the rendezvous store at {endpoint}, so the node that held it is gone ({reason})"
     if not missing:
-        return f"a collective failed although every rank answered a roll call ({reason})"
+        return f"every rank answered a roll call, yet the group failed ({reason})"
     names = ", ".join(str(r) for r in missing)
     return f"lost rank{'s' if len(missing) > 1 else ''} {names}: no answer within {ROLL_CALL_SECONDS:g} s ({reason})"

@@ -5,6 +5,8 @@ counts steps and ticks, writes snapshots that resume exactly, stops at the kimg,
 limit, turns a non-finite loss or training state into a TrainingError, and closes the logs. Ctrl-C
 lets the current step finish and then writes a last snapshot; a second Ctrl-C abandons the step and
 writes nothing, so a snapshot never holds a half-done step, and no snapshot is ever replaced.
+SIGTERM (torchrun's way of stopping the job when a process fails) and a collective broken by a lost
+rank stop the run with one line that names the lost ranks and the last good snapshot.
 Each loop supplies its own steps, grids and snapshot contents as LoopHooks.
 """
 
@@ -29,6 +31,7 @@ from ..data import ImageDataset, InfiniteSampler
 from ..utils.allocator import keep_freed_memory
 from .distributed import (
     DistributedContext,
+    backend_message,
     barrier,
     broadcast_,
     broadcast_bytes,
@@ -48,6 +51,10 @@ class TrainingError(RuntimeError):
 
 class NonFiniteError(ArithmeticError):
     """A loss or gradient became NaN or infinite."""
+
+
+class Terminated(Exception):
+    """SIGTERM: the launcher is stopping this process (torchrun does when a process of the job fails), or the system is."""
 
 
 class RunOptions(Protocol):
@@ -236,26 +243,28 @@ class TrainingSession:
         self._start_time = self._tick_start_time = time.time()
         self._tick_start_nimg = self.cur_nimg
         outcome = "Stopped."
-        try:
-            while not self.done:
-                self._step(hooks)
-                self.done = self._finished()
-                if self.done or self.cur_nimg >= self._tick_start_nimg + self.options.tick * 1000:
-                    self._tick(hooks)
-            outcome = "Done."
-        except KeyboardInterrupt:
-            self._after_interrupt(hooks)
-            raise
-        except BaseException as err:
-            outcome = "Failed."
-            failure = self._lost_rank_error(err) if is_collective_failure(err) else err
-            if self._run_log is not None:
-                self._run_log(f"Error: {failure}")
-            if failure is err:
+        with _sigterm_raises_once() as stopping:
+            try:
+                while not self.done:
+                    self._step(hooks)
+                    self.done = self._finished()
+                    if self.done or self.cur_nimg >= self._tick_start_nimg + self.options.tick * 1000:
+                        self._tick(hooks)
+                outcome = "Done."
+            except KeyboardInterrupt:
+                self._after_interrupt(hooks)
                 raise
-            raise failure from None
-        finally:
-            self._close(outcome)
+            except BaseException as err:
+                outcome = "Failed."
+                stopping.append(0)  # a SIGTERM now (torchrun stopping the job) must not cut the message short
+                failure = self._stopped_error(err) if isinstance(err, Terminated) or is_collective_failure(err) else err
+                if self._run_log is not None:
+                    self._run_log(f"Error: {failure}")
+                if failure is err:
+                    raise
+                raise failure from None
+            finally:
+                self._close(outcome)
 
     def _after_interrupt(self, hooks: LoopHooks) -> None:
         """Ctrl-C: snapshot and grids of the steps taken, unless a step was cut short (then nothing is written)."""
@@ -288,11 +297,12 @@ class TrainingSession:
         if interrupted:
             raise KeyboardInterrupt
 
-    def _lost_rank_error(self, err: BaseException) -> TrainingError:
-        """A collective that another rank broke (it died, hung or lost its network), as one line naming
-        that rank and the last good snapshot."""
-        return TrainingError(f"{describe_lost_ranks(self.ctx, err)} at {self._position()}; {self._last_good()}."
-                             " Restart the job with --resume auto to continue from it")
+    def _stopped_error(self, err: BaseException) -> TrainingError:
+        """SIGTERM, or a collective that another rank broke (it died, hung or lost its network), as one
+        line naming the lost ranks (with several processes) and the last good snapshot."""
+        reason = "SIGTERM from the launcher or the system" if isinstance(err, Terminated) else backend_message(err)
+        what = describe_lost_ranks(self.ctx, reason) if self.ctx.world_size > 1 else f"stopped by {reason}"
+        return TrainingError(f"{what} at {self._position()}; {self._last_good()}. Restart the job with --resume auto to continue from it")
 
     def _position(self) -> str:
         return f"step {self.batch_idx} (kimg {self.cur_nimg / 1000:.3f})"
@@ -377,6 +387,28 @@ class TrainingSession:
         if self._run_log is not None:
             self._run_log(outcome)
             self._run_log.close()
+
+
+@contextlib.contextmanager
+def _sigterm_raises_once() -> Iterator[list[int]]:
+    """Turn the first SIGTERM into Terminated, so that the log says why the run stopped. Once the
+    yielded list is not empty (a SIGTERM came, or the caller is already stopping), SIGTERM is ignored
+    while the message is written (torchrun's SIGKILL follows if that takes too long). Main thread only."""
+    stopping: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield stopping
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        if not stopping:
+            stopping.append(signum)
+            raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield stopping
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 @contextlib.contextmanager
