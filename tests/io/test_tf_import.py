@@ -170,3 +170,21 @@ def test_tf_allow_list_adds_only_the_network_class_and_numpy_arrays():
     assert added == {("dnnlib.tflib.network", "Network"), ("numpy.core.multiarray", "_reconstruct"),
                      ("numpy._core.multiarray", "_reconstruct"), ("numpy", "ndarray")}
     assert ("dnnlib.tflib.network", "Network") not in NetworkPickleUnpickler.allowed  # StyleGAN2-ADA pickles stay as strict
+
+
+class _ShortArray:
+    """Pickles as a NumPy array of 5 float32 values that carries the bytes of only 1."""
+
+    def __reduce__(self):
+        return np.ndarray.__reduce__(np.zeros(1, np.float32))[0], (np.ndarray, (0,), b"b"), \
+            (1, (5,), np.dtype(np.float32), False, b"\0" * 4)
+
+
+def test_array_whose_bytes_do_not_fill_its_shape_is_a_one_line_error(tmp_path, tf_pickles):
+    t = tf_pickles
+    G = t.tf_generator(1, resolution=8)
+    G.variables["dlatent_avg"] = _ShortArray()
+    path = t.write_tf_pickle(tmp_path / "short.pkl", G, t.tf_discriminator(2, resolution=8), G)
+    with pytest.raises(CheckpointError, match=r"short\.pkl: .*numpy array of shape \[5\] holds 1 values") as info:
+        load_checkpoint(path)
+    assert "\n" not in str(info.value)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import io
+import math
 import pickle
 import types
 from dataclasses import dataclass
@@ -128,7 +129,7 @@ class NumpyArray:
         if (not isinstance(shape, tuple) or not all(type(n) is int and n >= 0 for n in shape)
                 or not isinstance(dtype, _NumpyDType) or not isinstance(fortran, bool) or not isinstance(data, bytes)):
             raise ValueError("malformed numpy array state")
-        numel = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        numel = math.prod(shape)
         array = np.frombuffer(data, dtype=dtype.numpy())
         if array.size != numel:
             raise ValueError(f"numpy array of shape {list(shape)} holds {array.size} values")

@@ -67,8 +67,7 @@ class _TFNet:
 
     def __init__(self, net: TFNetwork, where: str) -> None:
         self.where = where
-        self.func, self.kwargs, funcs = _state(net, where)[:3]
-        self.component_funcs = funcs
+        self.func, self.kwargs, self.component_funcs, _, _ = _state(net, where)
         self.variables: dict[str, torch.Tensor] = {}
         self._collect(net, "", 0)
         self.used: set[str] = set()
