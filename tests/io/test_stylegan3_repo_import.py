@@ -126,6 +126,7 @@ def test_stylegan3_generator_is_refused_in_one_line(tmp_path, reconstruct, modul
     G = Persistent(reconstruct, "Generator", {"_init_args": (), "_init_kwargs": kwargs, "_modules": {}}, module_src)
     path = tmp_path / "stylegan3.pkl"
     path.write_bytes(pickle.dumps({"G_ema": G}, protocol=4))
-    with pytest.raises(CheckpointError, match=r"\[G_ema\]: a StyleGAN3 \(alias-free, networks_stylegan3\) Generator; only StyleGAN2") as info:
+    message = r"\[G_ema\]: a StyleGAN3 \(alias-free, networks_stylegan3\) Generator; only StyleGAN2"
+    with pytest.raises(CheckpointError, match=message) as info:
         load_checkpoint(path)
     assert "\n" not in str(info.value)

@@ -203,7 +203,8 @@ def _generator(net: _TFNet) -> torch.nn.Module:
     layers = [("4x4/Conv", "b4.conv1", False, 0)]
     for res in resolutions[1:]:
         log2 = res.bit_length() - 1
-        layers += [(f"{res}x{res}/Conv0_up", f"b{res}.conv0", True, 2 * log2 - 5), (f"{res}x{res}/Conv1", f"b{res}.conv1", False, 2 * log2 - 4)]
+        layers += [(f"{res}x{res}/Conv0_up", f"b{res}.conv0", True, 2 * log2 - 5),
+                   (f"{res}x{res}/Conv1", f"b{res}.conv1", False, 2 * log2 - 4)]
         if net.has(f"synthesis/{res}x{res}/Skip/weight"):
             out[f"synthesis.b{res}.skip.weight"] = _conv(net[f"synthesis/{res}x{res}/Skip/weight"], flip=True)
     for scope, ours, flip, noise_index in layers:
