@@ -89,13 +89,16 @@ class _TFNet:
             self._collect(component, f"{prefix}{name}/", depth + 1)
 
     def setting(self, name: str, default: Any) -> Any:
+        """A setting from `static_kwargs`; `default` (the build function's) when absent or None."""
         value = self.kwargs.get(name)
         return default if value is None else value
 
     def has(self, name: str) -> bool:
+        """Whether the network has this variable (components prefixed, e.g. 'synthesis/4x4/Conv/weight')."""
         return name in self.variables
 
     def __getitem__(self, name: str) -> torch.Tensor:
+        """A variable by name, recorded as used (see `check_all_used`)."""
         if name not in self.variables:
             raise CheckpointError(f"{self.where}: variable {name!r} is missing; not a complete StyleGAN2 network")
         self.used.add(name)
@@ -106,9 +109,11 @@ class _TFNet:
         return len({m.group(1) for k in self.variables if (m := re.fullmatch(pattern, k))})
 
     def resolutions(self, prefix: str) -> list[int]:
+        """The resolutions r with variables under '<prefix>rxr/', ascending."""
         return sorted({int(m.group(1)) for k in self.variables if (m := re.match(prefix + r"(\d+)x\1/", k))})
 
     def check_settings(self, known: set[str]) -> None:
+        """Refuse settings we do not know, and known ones at values our networks cannot reproduce."""
         unknown = sorted(set(self.kwargs) - known - _RUNTIME)
         if unknown:
             raise CheckpointError(f"{self.where}: TensorFlow settings {', '.join(unknown[:5])} are not ones we can reproduce")
@@ -117,6 +122,7 @@ class _TFNet:
                 raise CheckpointError(f"{self.where}: {name}={self.kwargs[name]!r} is not supported (only {required!r})")
 
     def check_all_used(self) -> None:
+        """Refuse variables no rule mapped (other than progressive growing's `lod`), so nothing is dropped silently."""
         left = sorted(k for k in set(self.variables) - self.used if not re.fullmatch(r"(.*/)?lod", k))
         if left:
             raise CheckpointError(f"{self.where}: unrecognized variables {', '.join(left[:5])}; not a StyleGAN2 network we can map")
