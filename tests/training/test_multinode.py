@@ -24,8 +24,8 @@ DATA = "builtin:shapes?n=64"
 FINAL = "network-snapshot-000000-024.safetensors"  # 3 steps of 8 images
 
 
-def cli_args(kimg: float, **extra: str) -> list[str]:
-    args = ["--data", DATA, "--cfg", "cpu", "--device", "cpu", "--kimg", str(kimg)]
+def cli_args(kimg: float, device: str = "cpu", **extra: str) -> list[str]:
+    args = ["--data", DATA, "--cfg", "cpu", "--device", device, "--kimg", str(kimg)]
     for key, value in {**TINY, **extra}.items():
         args += [f"--{key.replace('_', '-')}", str(value)]
     return args
@@ -40,17 +40,18 @@ def free_port() -> int:
 class Nodes:
     """Two torchrun agents, each a "node" with one process, meeting at a c10d rendezvous on 127.0.0.1."""
 
-    def __init__(self, tmp_path: Path, args: list[str], *, max_restarts: int = 0, **env: str) -> None:
+    def __init__(self, tmp_path: Path, args: list[str], *, max_restarts: int = 0, node_env: tuple[dict, dict] = ({}, {}),
+                 **env: str) -> None:
         port = free_port()
         self.logs = [tmp_path / f"node{i}.log" for i in range(2)]
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1", "--rdzv_backend", "c10d",
                f"--rdzv_endpoint=127.0.0.1:{port}", "--rdzv_conf", "join_timeout=60", f"--max-restarts={max_restarts}",
                "--monitor-interval=0.2", str(WORKER), *args]
-        full_env = dict(os.environ, OMP_NUM_THREADS="1", **env)
         self.procs = []
-        for log in self.logs:
+        for log, own_env in zip(self.logs, node_env):
             with open(log, "w") as f:
-                self.procs.append(subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=full_env))
+                self.procs.append(subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT,
+                                                   env=dict(os.environ, OMP_NUM_THREADS="1", **env, **own_env)))
 
     def wait(self, timeout: float = 300) -> list[int]:
         """Both agents' exit codes; a node still running after `timeout` s fails the test."""
@@ -103,13 +104,14 @@ def assert_same_training(got: dict[str, torch.Tensor], expected: dict[str, torch
             torch.testing.assert_close(got[key], expected[key], rtol=1e-4, atol=1e-5, msg=key)
 
 
-def train_one_process(outdir: Path, kimg: float, resume: Path | None = None) -> Path:
+def train_one_process(outdir: Path, kimg: float, resume: Path | None = None, device: str = "cpu") -> Path:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        options = resolve_options(DATA, "cpu", 32, 1, dict(TINY, kimg=kimg, outdir=str(outdir), resume=resume and str(resume)))
+        options = resolve_options(DATA, "cpu", 32, 1, dict(TINY, kimg=kimg, outdir=str(outdir), resume=resume and str(resume)),
+                                  device_type=device)
         lines: list[str] = []
-        run_dir = train(options, device="cpu", log=lines.append)
+        run_dir = train(options, device=device, log=lines.append)
     finally:
         torch.set_num_threads(threads)
     return run_dir
@@ -203,3 +205,18 @@ def test_max_restarts_continues_from_the_last_snapshot_by_itself(two_nodes, tmp_
     expected = networks(two_nodes[0] / FINAL)
     got = networks(second / FINAL)
     assert all(torch.equal(got[key], expected[key]) for key in expected)
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="NCCL runs one process per GPU: this needs two CUDA GPUs")
+def test_two_nccl_nodes_end_with_identical_weights_close_to_one_gpu_process(tmp_path):
+    """The first test over NCCL, one GPU per node (docs/training.md says how to run it)."""
+    nodes = Nodes(tmp_path, [*cli_args(0.024, "cuda"), "--outdir", str(tmp_path / "runs")], WEIGHTS_DIR=str(tmp_path),
+                  node_env=({"CUDA_VISIBLE_DEVICES": "0"}, {"CUDA_VISIBLE_DEVICES": "1"}))
+    assert nodes.wait() == [0, 0], nodes.output()[-3000:]
+    rank0, rank1 = load_file(tmp_path / "rank0.safetensors"), load_file(tmp_path / "rank1.safetensors")
+    assert all(torch.equal(rank0[key], rank1[key]) for key in rank0)
+    assert "on 2 x cuda" in (run_dirs(tmp_path / "runs")[0] / "log.txt").read_text()
+    single = networks(train_one_process(tmp_path / "one", 0.024, device="cuda") / FINAL)
+    for key in single:
+        if not key.endswith("w_avg"):
+            torch.testing.assert_close(rank0[key], single[key], rtol=1e-3, atol=1e-4, msg=key)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import re
 import time
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -145,7 +147,7 @@ def barrier() -> None:
 def is_collective_failure(err: BaseException) -> bool:
     """Whether an exception is a collective broken by a lost or hung rank: torch's DistError (NCCL,
     store, network), or the plain RuntimeError that gloo raises, whose message names gloo's source."""
-    return is_distributed() and (isinstance(err, dist.DistError) or (isinstance(err, RuntimeError) and "gloo" in str(err)))
+    return is_distributed() and (isinstance(err, dist.DistError) or (type(err) is RuntimeError and "gloo" in str(err)))
 
 
 def backend_message(err: BaseException) -> str:
@@ -189,3 +191,14 @@ def describe_lost_ranks(ctx: DistributedContext, reason: str) -> str:
         return f"every rank answered a roll call, yet the group failed ({reason})"
     names = ", ".join(str(r) for r in missing)
     return f"lost rank{'s' if len(missing) > 1 else ''} {names}: no answer within {ROLL_CALL_SECONDS:g} s ({reason})"
+
+
+@contextlib.contextmanager
+def lost_ranks_named(ctx: DistributedContext) -> Iterator[None]:
+    """Turn a collective broken by a lost rank into a one-line DistributedError that names it."""
+    try:
+        yield
+    except RuntimeError as err:
+        if not is_collective_failure(err):
+            raise
+        raise DistributedError(f"{describe_lost_ranks(ctx, backend_message(err))} while the run was starting") from None

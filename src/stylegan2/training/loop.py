@@ -18,7 +18,7 @@ from ..utils.image import make_grid, save_image, to_uint8
 from .ada import Augmentation
 from .augment_setup import build_augment
 from .config import TrainingOptions, for_transfer_learning
-from .distributed import DistributedContext, all_reduce_mean_, broadcast_, broadcast_bytes
+from .distributed import DistributedContext, all_reduce_mean_, broadcast_, broadcast_bytes, lost_ranks_named
 from .ema import ema_beta, update_ema
 from .loss import LOSSES
 from .phase import Phase, run_phase
@@ -236,10 +236,17 @@ def train(
 
     `max_steps` stops after that many minibatches (with a final snapshot); tests use it.
     `dataset` is `options.data` already opened (and validated) by the caller, so it is not read twice.
-    `dist_timeout` (seconds; default $STYLEGAN2_DIST_TIMEOUT or 30 minutes) bounds every wait for the
-    other processes under torchrun.
+    `dist_timeout` (seconds; default: distributed.dist_timeout()) bounds every wait for the other
+    processes under torchrun.
     """
     ctx = start_process(device, options.seed, dist_timeout)
+    with lost_ranks_named(ctx):  # a rank lost while the run starts (the session names those lost later)
+        return _train(options, ctx, log=log, max_steps=max_steps, dataset=dataset)
+
+
+def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[str], None], max_steps: int | None,
+           dataset: ImageDataset | None) -> Path | None:
+    """train() in a process that has joined the group."""
     configure_backends(ctx.device, allow_tf32=options.allow_tf32, cudnn_benchmark=not options.nobench)
     if dataset is None:
         dataset = open_dataset(options.data, resolution=options.resolution, max_size=options.max_size,
