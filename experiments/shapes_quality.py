@@ -156,7 +156,9 @@ def main() -> None:
         G = (lambda nets: nets.get("G_ema") or nets["G"])(load_network(args.network))
         z = torch.from_numpy(np.stack([np.random.RandomState(s).randn(G.z_dim) for s in range(args.samples)])).float()
         with torch.no_grad():
-            images = torch.cat([G(zz, torch.zeros(len(zz), G.c_dim), noise_mode="const") for zz in z.split(100)])
+            # A network trained on clusters (--clusters) draws its own from z, as it does for users.
+            images = torch.cat([G(zz, None if G.mapping.draws_labels else torch.zeros(len(zz), G.c_dim), noise_mode="const")
+                                for zz in z.split(100)])
     print(report(score(net, images, reference)))
     if args.grid:
         save_image(make_grid(to_uint8(images[:100]).numpy(), 10, 10), args.grid)

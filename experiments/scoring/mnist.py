@@ -147,11 +147,14 @@ class MnistScorer:
     def generate(self, G: nn.Module, truncation_psi: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`samples` images of G (seeds 0..N-1, constant noise) and, for a class-conditional G, the digits asked for."""
         z = torch.from_numpy(np.stack([np.random.RandomState(s).randn(G.z_dim) for s in range(self.samples)])).float()
-        # A class-conditional G is asked for the digits 0..9 in turn (one grid row per class).
-        requested = torch.arange(self.samples) % 10 if G.c_dim == 10 else None
-        c = F.one_hot(requested, 10).float() if requested is not None else torch.zeros(self.samples, G.c_dim)
-        images = torch.cat([G(zz, cc, truncation_psi=truncation_psi, noise_mode="const")
-                            for zz, cc in zip(z.split(100), c.split(100))])
+        # A class-conditional G is asked for the digits 0..9 in turn (one grid row per class); one trained
+        # on clusters (--clusters) draws its own from z, as it does for users.
+        requested = torch.arange(self.samples) % 10 if G.c_dim == 10 and not G.mapping.draws_labels else None
+        if requested is not None:
+            c = F.one_hot(requested, 10).float().split(100)
+        else:
+            c = [None if G.mapping.draws_labels else torch.zeros(len(zz), G.c_dim) for zz in z.split(100)]
+        images = torch.cat([G(zz, cc, truncation_psi=truncation_psi, noise_mode="const") for zz, cc in zip(z.split(100), c)])
         return images, requested
 
     @torch.no_grad()

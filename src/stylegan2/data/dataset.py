@@ -89,6 +89,17 @@ class ImageDataset(torch.utils.data.Dataset):
         return self.label_dim > 0
 
     @property
+    def distinct_len(self) -> int:
+        """Items that are not mirrored copies: the first `distinct_len` items (--mirror appends their flips)."""
+        return int((~self._flips).sum())
+
+    def assign_labels(self, labels: np.ndarray, num_classes: int) -> None:
+        """Use these class indices (int [distinct_len], mirrored copies share them) as the labels, e.g. clusters."""
+        by_raw = np.zeros(len(self.source), dtype=np.int64)
+        by_raw[self._raw_idx[: self.distinct_len]] = labels
+        self._labels, self.label_dim = by_raw, int(num_classes)
+
+    @property
     def image_shape(self) -> tuple[int, int, int]:
         """Shape of every image: (channels, resolution, resolution)."""
         return self.num_channels, self.resolution, self.resolution

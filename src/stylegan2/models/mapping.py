@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -13,6 +16,9 @@ class MappingNetwork(nn.Module):
 
     Keeps a running average of w (`w_avg`) for the truncation trick: w' = w_avg + psi (w - w_avg).
     The mapping layers learn 100x slower (`lr_multiplier` 0.01), as in the paper.
+
+    `c_prior` (one probability per class) makes the labels optional: a network trained on clusters
+    of unlabeled images (`--clusters`) draws its class from z when no c is given, with these odds.
     """
 
     def __init__(
@@ -27,14 +33,21 @@ class MappingNetwork(nn.Module):
         activation: str = "lrelu",
         lr_multiplier: float = 0.01,
         w_avg_beta: float | None = 0.995,
+        c_prior: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
+        if c_prior is not None:
+            if len(c_prior) != c_dim or c_dim < 2 or z_dim < 1:
+                raise ValueError(f"c_prior needs one probability per class ({c_dim}) and at least two classes and a z")
+            if min(c_prior) < 0 or not math.isclose(math.fsum(c_prior), 1.0, abs_tol=1e-6):
+                raise ValueError("c_prior must hold non-negative probabilities that sum to 1")
         self.z_dim = z_dim
         self.c_dim = c_dim
         self.w_dim = w_dim
         self.num_ws = num_ws
         self.num_layers = num_layers
         self.w_avg_beta = w_avg_beta
+        self.c_prior = None if c_prior is None else [float(p) for p in c_prior]
 
         embed_features = 0 if c_dim == 0 else (w_dim if embed_features is None else embed_features)
         layer_features = w_dim if layer_features is None else layer_features
@@ -56,7 +69,13 @@ class MappingNetwork(nn.Module):
         truncation_cutoff: int | None = None,
         update_emas: bool = False,
     ) -> torch.Tensor:
-        """Map z [N, z_dim] and c [N, c_dim] to ws [N, num_ws, w_dim] (or w [N, w_dim])."""
+        """Map z [N, z_dim] and c [N, c_dim] to ws [N, num_ws, w_dim] (or w [N, w_dim]).
+
+        With a `c_prior`, c may be None: the class is then drawn from z (see `draw_labels`).
+        """
+        if c is None and self.c_prior is not None:
+            _check_shape(z, self.z_dim, "z")
+            z, c = self.draw_labels(z)
         x = None
         if self.z_dim > 0:
             _check_shape(z, self.z_dim, "z")
@@ -83,6 +102,28 @@ class MappingNetwork(nn.Module):
             else:
                 x[:, :truncation_cutoff] = self.w_avg.lerp(x[:, :truncation_cutoff], truncation_psi)
         return x
+
+
+    @property
+    def draws_labels(self) -> bool:
+        """Whether the network picks its own class when none is given (it has a `c_prior`)."""
+        return self.c_prior is not None
+
+    def draw_labels(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z', one-hot c) from z [N, z_dim]: the last coordinate of z picks the class with the prior's odds.
+
+        u = Phi(z[:, -1]) is uniform; the class is the prior's bucket that holds u, and u's position
+        inside its bucket, mapped back through Phi^-1, replaces z[:, -1]. So z' ~ N(0, I) independent
+        of c ~ prior, as in training, and each z gives one image.
+        """
+        edges = torch.tensor([0.0, *self.c_prior], dtype=torch.float32, device=z.device).cumsum(0)
+        edges = edges / edges[-1]
+        u = (0.5 * (1 + torch.erf(z[:, -1].to(torch.float32) / math.sqrt(2)))).clamp(1e-7, 1 - 1e-7)
+        label = (torch.searchsorted(edges[1:-1].contiguous(), u, right=True))
+        lo, hi = edges[label], edges[label + 1]
+        within = ((u - lo) / (hi - lo).clamp_min(1e-12)).clamp(1e-7, 1 - 1e-7)
+        z = torch.cat([z[:, :-1], (math.sqrt(2) * torch.erfinv(2 * within - 1)).unsqueeze(1).to(z.dtype)], dim=1)
+        return z, nn.functional.one_hot(label, self.c_dim).to(torch.float32)
 
 
 def _check_shape(t: torch.Tensor | None, dim: int, name: str) -> None:

@@ -38,6 +38,9 @@ class Preset:
     # their R1 gamma is `gamma * pack`, the same total weight.
     pack: int = 1
     loss: str = "stylegan2"  # training objective, a key of LOSSES
+    # Unconditional runs train on this many k-means clusters of the images as classes (0: off);
+    # see data/clusters.py. Like --cond, it drops the packing.
+    clusters: int = 0
 
 
 PRESETS: dict[str, Preset] = {
@@ -98,7 +101,11 @@ class TrainingOptions:
     cmax: int = 512
     mbstd: int = 4
     pack: int = 1  # D judges this many samples at once (PacGAN); 1 = the official D
+    clusters: int = 0  # train on k-means clusters of unlabeled images as classes (self-conditioning); 0 = off
     fp32: bool = False
+    nhwc: bool = False  # channels-last memory format for the fp16 layers (CUDA), as NVIDIA's --nhwc
+    nobench: bool = False  # no cuDNN benchmarking
+    allow_tf32: bool = False  # CUDA may use TF32 in matmuls and convolutions; off, as in NVIDIA's training
     d_architecture: str = "resnet"
     freezed: int = 0
     # Optimization and loss.
@@ -156,16 +163,20 @@ def resolve_options(
     spec = auto_preset(resolution, num_gpus) if cfg == "auto" else PRESETS[cfg]
     batch = overrides.get("batch") or spec.batch  # total over all processes, as official
     batch_gpu = min(max(spec.batch // spec.ref_gpus, 1), max(batch // num_gpus, 1))
-    # A preset's packing is for unconditional runs: --cond drops it (unless --pack is given), and
-    # scales gamma so the total R1 weight stays the same.
-    pack = 1 if overrides.get("cond") and overrides.get("pack") is None else spec.pack
+    # A preset's clusters are for unlabeled runs: --cond uses the dataset's labels instead.
+    clusters = overrides.get("clusters")
+    if clusters is None:
+        clusters = 0 if overrides.get("cond") else spec.clusters
+    # A preset's packing is for unconditional runs: labels (--cond or clusters) drop it (unless --pack
+    # is given), and gamma is scaled so the total R1 weight stays the same.
+    pack = 1 if (overrides.get("cond") or clusters) and overrides.get("pack") is None else spec.pack
     base = dict(
         data=data, cfg=cfg, kimg=spec.kimg, batch=batch, batch_gpu=batch_gpu,
         z_dim=spec.z_dim, w_dim=spec.w_dim, map=spec.map, cbase=int(spec.fmaps * 32768), cmax=spec.channel_max,
         mbstd=spec.mbstd, glr=spec.lrate, dlr=spec.lrate, gamma=spec.gamma * spec.pack / pack, ema_kimg=spec.ema_kimg,
         ema_rampup=spec.ema_rampup, pl_weight=spec.pl_weight, style_mixing_prob=spec.style_mixing_prob,
         d_architecture=spec.d_architecture, pack=pack, fp32=not spec.fp16, num_gpus=num_gpus, resolution=resolution,
-        loss=spec.loss, workers=auto_workers(device_type),
+        loss=spec.loss, clusters=clusters, workers=auto_workers(device_type),
     )
     options = TrainingOptions(**base)
     apply_overrides(options, overrides, "training option")
@@ -204,6 +215,10 @@ def validate_options(o: TrainingOptions) -> None:
     AugmentConfig(mode=o.aug, augpipe=o.augpipe, p=o.p, target=o.target, ada_kimg=o.ada_kimg)
     if o.loss not in LOSSES:
         raise ValueError(f"--loss must be one of {', '.join(LOSSES)}; got {o.loss!r}")
+    if o.clusters < 0 or o.clusters == 1:
+        raise ValueError(f"--clusters must be 0 (off) or at least 2, got {o.clusters}")
+    if o.clusters and o.cond:
+        raise ValueError(f"--clusters {o.clusters} labels the images by clusters, --cond by the dataset's labels: drop one of them")
     if o.workers < 0:
         raise ValueError(f"--workers must be >= 0, got {o.workers}")
     if o.metrics:

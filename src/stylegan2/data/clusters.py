@@ -1,0 +1,92 @@
+"""Self-conditioning: clusters of unlabeled images, used as class labels for training.
+
+A GAN trained on the clusters of its data as classes, drawing each cluster as often as it occurs,
+cannot drop a cluster the way an unconditional GAN drops modes (Liu et al., "Diverse Image
+Generation via Self-Conditioned GANs", CVPR 2020). Here the clusters are fixed before training:
+k-means on small thumbnails of the images, seeded, so a run and its resume find the same ones.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import DatasetError
+
+if TYPE_CHECKING:
+    from .dataset import ImageDataset
+
+THUMBNAIL_SIZE = 16  # images are area-averaged to at most this many pixels a side before k-means
+MAX_ITERATIONS = 100
+_CHUNK = 16384  # rows of the distance matrix computed at once
+
+
+def thumbnails(dataset: ImageDataset, size: int = THUMBNAIL_SIZE) -> torch.Tensor:
+    """The dataset's distinct images (no mirrored copies), area-averaged to size x size: float32 [N, C*size*size] in [0, 1]."""
+    out = []
+    for start in range(0, dataset.distinct_len, 1024):
+        batch = np.stack([dataset[i][0] for i in range(start, min(start + 1024, dataset.distinct_len))])
+        images = torch.from_numpy(batch).to(torch.float32) / 255
+        if images.shape[-1] > size:
+            images = F.adaptive_avg_pool2d(images, size)
+        out.append(images.flatten(1))
+    return torch.cat(out)
+
+
+def _nearest(features: torch.Tensor, centers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(index of the nearest center, squared distance to it) for every row, in float64."""
+    c = centers.to(torch.float64)
+    c_sq = (c * c).sum(1)
+    labels, dists = [], []
+    for x in features.split(_CHUNK):
+        x = x.to(torch.float64)
+        d = (x * x).sum(1, keepdim=True) - 2 * x @ c.t() + c_sq
+        value, index = d.min(1)
+        labels.append(index)
+        dists.append(value.clamp_min(0))
+    return torch.cat(labels), torch.cat(dists)
+
+
+def kmeans(features: torch.Tensor, k: int, *, seed: int) -> torch.Tensor:
+    """Cluster index (int64 [N]) of each row: k-means++ seeding, then Lloyd steps until nothing moves."""
+    n = features.shape[0]
+    generator = torch.Generator().manual_seed(seed)
+    centers = features[torch.randint(n, (1,), generator=generator)].to(torch.float64)
+    _, dist = _nearest(features, centers)
+    for _ in range(k - 1):  # k-means++: each next center drawn with odds proportional to squared distance
+        pick = torch.multinomial(dist, 1, generator=generator) if dist.sum() > 0 else torch.randint(n, (1,), generator=generator)
+        centers = torch.cat([centers, features[pick].to(torch.float64)])
+        dist = torch.minimum(dist, _nearest(features, centers[-1:])[1])
+    labels = _nearest(features, centers)[0]
+    for _ in range(MAX_ITERATIONS):
+        sums = torch.zeros_like(centers).index_add_(0, labels, features.to(torch.float64))
+        counts = torch.bincount(labels, minlength=k)
+        empty = counts == 0
+        centers = torch.where(empty[:, None], centers, sums / counts.clamp_min(1)[:, None])
+        if empty.any():  # restart an empty cluster at the point that is worst served now
+            _, dist = _nearest(features, centers)
+            centers[empty] = features[dist.topk(int(empty.sum())).indices].to(torch.float64)
+        new_labels = _nearest(features, centers)[0]
+        if torch.equal(new_labels, labels):
+            break
+        labels = new_labels
+    return labels
+
+
+def cluster_dataset(dataset: ImageDataset, k: int, *, seed: int) -> list[float]:
+    """Label the dataset's images with k-means clusters of their thumbnails; returns each cluster's share."""
+    if dataset.has_labels:
+        raise DatasetError(f"{dataset.name}: clusters replace class labels, but this dataset is opened with labels")
+    n = dataset.distinct_len
+    if not 2 <= k <= n:
+        raise DatasetError(f"--clusters {k}: need at least 2 clusters and at most one per image ({n:,} images)")
+    labels = kmeans(thumbnails(dataset), k, seed=seed)
+    counts = torch.bincount(labels, minlength=k)
+    if (counts == 0).any():
+        raise DatasetError(f"{dataset.name}: only {int((counts > 0).sum())} distinct clusters among {n:,} images; "
+                           f"lower --clusters")
+    dataset.assign_labels(labels.numpy(), k)
+    return (counts.to(torch.float64) / n).tolist()

@@ -1,0 +1,78 @@
+"""Training on k-means clusters of unlabeled images (--clusters): options, a tiny run, resume."""
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from stylegan2.cli import main
+from stylegan2.io import load_checkpoint, load_network
+from stylegan2.training.config import PRESETS, resolve_options
+from stylegan2.training.loop import TrainingError, train
+
+TINY = dict(cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.032, snap=1)
+
+
+def tiny_options(tmp_path, **overrides):
+    kwargs = dict(TINY, outdir=str(tmp_path / "runs"), kimg=0.064, clusters=3)
+    kwargs.update(overrides)
+    return resolve_options("builtin:shapes?n=64", "cpu", 16, 1, kwargs)
+
+
+def test_clusters_drop_the_packing_and_keep_the_total_r1_weight():
+    spec = PRESETS["cpu"]
+    options = resolve_options("builtin:shapes", "cpu", 32, 1, {"clusters": 8})
+    assert options.clusters == 8 and options.pack == 1 and options.gamma == pytest.approx(spec.gamma * spec.pack)
+    assert resolve_options("builtin:shapes", "cpu", 32, 1, {"clusters": 8, "pack": 2}).pack == 2
+    assert resolve_options("builtin:shapes", "cpu", 32, 1, {"cond": True}).clusters == 0  # labels win
+
+
+def test_official_presets_never_cluster():
+    assert all(spec.clusters == 0 for name, spec in PRESETS.items() if name != "cpu")
+    assert resolve_options("builtin:shapes", "auto", 32, 1, {}).clusters == 0
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--clusters", "1"], "--clusters must be 0 (off) or at least 2, got 1"),
+    (["--clusters", "4", "--cond"], "--clusters 4 labels the images by clusters, --cond by the dataset's labels: drop one"),
+    (["--clusters", "100"], "--clusters 100: need at least 2 clusters and at most one per image (16 images)"),
+])
+def test_bad_cluster_options_give_one_line_errors(args, message, tmp_path):
+    argv = ["train", "--data", "builtin:shapes?n=16", "--cfg", "cpu", "--device", "cpu", "--outdir", str(tmp_path),
+            "--kimg", "0.008", *args]
+    if "100" not in args:
+        argv.append("--dry-run")
+    result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_tiny_run_on_clusters_makes_a_generator_that_draws_them(tmp_path):
+    lines = []
+    run_dir = train(tiny_options(tmp_path, kimg=0.016, tick=0.016), device="cpu", log=lines.append)
+    assert any(line.startswith("Clusters: 3 k-means clusters of the images as labels (--clusters)") for line in lines)
+    assert "D judges one image at a time" in "\n".join(lines)
+    G = load_network(run_dir / "network-snapshot-000000-016.safetensors")["G_ema"]
+    assert G.c_dim == 3 and G.mapping.draws_labels and sum(G.mapping.c_prior) == pytest.approx(1)
+    assert G(torch.randn(2, 16), None, noise_mode="const").shape == (2, 3, 16, 16)
+    assert (run_dir / "fakes000000-016.png").is_file()
+
+
+def test_resume_on_clusters_continues_exactly(tmp_path):
+    full = train(tiny_options(tmp_path), device="cpu", log=lambda m: None)
+    half = full / "network-snapshot-000000-032.safetensors"
+    resumed = train(tiny_options(tmp_path, resume=str(half)), device="cpu", log=lambda m: None)
+    a = load_checkpoint(full / "network-snapshot-000000-064.safetensors")
+    b = load_checkpoint(resumed / "network-snapshot-000000-064.safetensors")
+    for name in ("G", "D", "G_ema"):
+        sa, sb = a.networks[name].state_dict(), b.networks[name].state_dict()
+        for key in sa:
+            torch.testing.assert_close(sa[key], sb[key], rtol=0, atol=0, msg=f"{name}.{key}")
+
+
+def test_resume_with_other_clusters_is_refused(tmp_path):
+    first = train(tiny_options(tmp_path, kimg=0.016, tick=0.016), device="cpu", log=lambda m: None)
+    snapshot = str(first / "network-snapshot-000000-016.safetensors")
+    with pytest.raises(TrainingError, match="the network was trained on other clusters than the 3 k-means clusters"):
+        train(tiny_options(tmp_path, kimg=0.032, seed=5, resume=snapshot), device="cpu", log=lambda m: None)
+    with pytest.raises(TrainingError, match="with 3 label dims, but the dataset has 3-channel 16 px images with 0 label dims"):
+        train(tiny_options(tmp_path, kimg=0.032, clusters=0, resume=snapshot), device="cpu", log=lambda m: None)
