@@ -52,6 +52,9 @@ def _metric_list(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--mbstd", type=click.IntRange(min=1), help="Minibatch standard deviation group size.")
 @click.option("--pack", type=click.IntRange(min=1),
               help="D judges this many images at once (PacGAN; fights mode collapse). 1 = the official D.")
+@click.option("--clusters", type=click.IntRange(min=0),
+              help="Unlabeled data: train on this many k-means clusters of the images as classes (self-conditioning; "
+                   "covers modes an unconditional run drops). 0 = off.  [default: the preset's]")
 @click.option("--fp32", is_flag=True, default=None, help="Disable mixed precision (fp16 layers).")
 @click.option("--freezed", type=click.IntRange(min=0), help="Freeze the first N layers of D (transfer learning).")
 @click.option("--aug", type=click.Choice(AUG_MODES), help="Augmentation mode." + _default("aug"))

@@ -68,7 +68,8 @@ def run_metrics(G: nn.Module, data: str | os.PathLike, specs: list[MetricSpec], 
         check_networks(spec, feature_net, vgg16)
     records = []
     for spec in specs:
-        dataset = open_metric_dataset(str(data), G.img_resolution, G.c_dim > 0, mirror and not spec.full)
+        labels = G.c_dim > 0 and not G.mapping.draws_labels  # a network trained on clusters needs no labels
+        dataset = open_metric_dataset(str(data), G.img_resolution, labels, mirror and not spec.full)
         record = compute_metric(spec, G, dataset, detector=feature_net, vgg16=vgg16, device=device, rank=rank,
                                 world_size=world_size, cache_dir=cache_dir, **compute_kwargs)
         if run_dir is not None:

@@ -115,7 +115,8 @@ def generated_features(G: nn.Module, dataset: Dataset, extract: Extractor, opts:
     with tqdm(total=stats.max_items, desc=desc, disable=not opts.progress or opts.rank != 0, unit="img") as bar:
         while not stats.is_full():
             z = torch.randn([opts.batch_size, G.z_dim], generator=gen, device=opts.device)
-            c = random_labels(dataset, G.c_dim, opts.batch_size, rng).to(opts.device)
+            # A network trained on clusters draws its own (None); others take labels of dataset items.
+            c = None if G.mapping.draws_labels else random_labels(dataset, G.c_dim, opts.batch_size, rng).to(opts.device)
             images = to_three_channels(generator_images(G, z, c, truncation_psi, noise_mode))
             features = gather_rows(extract(images), opts.world_size)
             before = stats.num_items

@@ -88,7 +88,10 @@ def path_lengths(G: nn.Module, dataset: Dataset, vgg16: NvidiaScriptDetector, cf
     done = 0
     with tqdm(total=num_samples, desc="ppl", disable=not opts.progress or opts.rank != 0, unit="path") as bar:
         while done < num_samples:
-            c = random_labels(dataset, G.c_dim, opts.batch_size, rng).to(opts.device)
+            if G.mapping.draws_labels:  # a network trained on clusters: each path stays in one drawn cluster
+                c = G.mapping.draw_labels(torch.randn([opts.batch_size, G.z_dim], generator=gen, device=opts.device))[1]
+            else:
+                c = random_labels(dataset, G.c_dim, opts.batch_size, rng).to(opts.device)
             img = ppl_images(G, c, cfg, gen)
             lpips0, lpips1 = vgg16.module(img, resize_images=False, return_lpips=True).chunk(2)
             dist = gather_rows((lpips0 - lpips1).square().sum(dim=1) / cfg.epsilon ** 2, opts.world_size)

@@ -114,10 +114,15 @@ def seed_latent(G: Generator, seed: int) -> torch.Tensor:
 
 
 def class_label(G: Generator, class_idx: int | None) -> torch.Tensor | None:
-    """One-hot c [1, c_dim] for a conditional G; None for an unconditional one. Checks --class."""
+    """One-hot c [1, c_dim] for a conditional G; None for an unconditional one. Checks --class.
+
+    A network trained on clusters (`--clusters`) takes --class as a cluster, and without it draws one from z (None).
+    """
     if G.c_dim == 0:
         if class_idx is not None:
             raise ToolError(f"--class {class_idx}: this network is unconditional (no class labels); drop --class")
+        return None
+    if class_idx is None and G.mapping.draws_labels:
         return None
     if class_idx is None:
         raise ToolError(f"this network is conditional with {G.c_dim} classes: choose one with --class 0..{G.c_dim - 1}")
