@@ -61,6 +61,7 @@ class GanExplorer:
             "channels": G.img_channels,
             "num_ws": G.num_ws,
             "c_dim": G.c_dim,
+            "draws_labels": G.mapping.draws_labels,
             "max_seed": MAX_SEED,
             "noise_modes": list(NOISE_MODES),
             "mix_presets": presets,
@@ -72,7 +73,7 @@ class GanExplorer:
 
     def parse(self, query: Mapping[str, str]) -> GanSettings:
         """Checked settings from request parameters (see `parse_gan_settings`), mix_styles included."""
-        settings = parse_gan_settings(query, self.G.num_ws, self.G.c_dim, self.num_directions)
+        settings = parse_gan_settings(query, self.G.num_ws, self.G.c_dim, self.num_directions, self.G.mapping.draws_labels)
         self.mix_indices(settings)
         return settings
 

@@ -70,14 +70,19 @@ def _reject_unknown(query: Mapping[str, str], known: set[str]) -> None:
         raise SettingsError(f"unknown parameter {unknown[0]!r}; the explorer takes {', '.join(sorted(known))}")
 
 
-def parse_gan_settings(query: Mapping[str, str], num_ws: int, c_dim: int, num_directions: int) -> GanSettings:
-    """Check a render request against the network: seeds in NumPy's range, class present iff conditional, etc."""
+def parse_gan_settings(
+    query: Mapping[str, str], num_ws: int, c_dim: int, num_directions: int, draws_labels: bool = False
+) -> GanSettings:
+    """Check a render request against the network: seeds in NumPy's range, class present iff conditional, etc.
+
+    `draws_labels`: the network was trained on clusters, so a class (cluster) is optional.
+    """
     strength_names = [f"d{i}" for i in range(num_directions)]
     _reject_unknown(query, {"seed", "psi", "cutoff", "class", "noise", "mix_seed", "mix_styles", *strength_names})
     if not query.get("seed", "").strip():
         raise SettingsError(f"seed: missing; give a seed in 0..{MAX_SEED}")
     class_idx = _integer(query, "class", 0, max(c_dim - 1, 0), None)
-    if c_dim and class_idx is None:
+    if c_dim and class_idx is None and not draws_labels:
         raise SettingsError(f"class: missing; this network is conditional, choose a class in 0..{c_dim - 1}")
     if not c_dim and class_idx is not None:
         raise SettingsError("class: this network is unconditional (no class labels); leave class out")

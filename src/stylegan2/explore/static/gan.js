@@ -9,7 +9,7 @@ function currentQuery() {
   q.set("seed", $("seed").value.trim());
   q.set("psi", $("psi").value);
   if ($("cutoff").value.trim() !== "") q.set("cutoff", $("cutoff").value.trim());
-  if (info.c_dim) q.set("class", $("class").value);
+  if (info.c_dim && $("class").value !== "") q.set("class", $("class").value);
   q.set("noise", $("noise").value);
   if ($("mix-on").checked) {
     q.set("mix_seed", $("mix-seed").value.trim());
@@ -100,12 +100,14 @@ async function start() {
     return;
   }
   $("network").textContent = `${info.resolution}x${info.resolution}, ${info.num_ws} ws` +
-    (info.c_dim ? `, ${info.c_dim} classes` : "");
+    (info.c_dim ? `, ${info.c_dim} ${info.draws_labels ? "clusters" : "classes"}` : "");
   $("seed").max = String(info.max_seed);
   $("cutoff").max = String(info.num_ws);
   addOptions($("noise"), info.noise_modes);
   if (info.c_dim) {
     addOptions($("class"), [...Array(info.c_dim).keys()]);
+    // A network trained on clusters draws one from the seed unless a cluster is picked.
+    if (info.draws_labels) $("class").prepend(new Option("drawn from the seed", "", true, true));
     $("class-label").hidden = false;
   }
   $("mix-styles").value = info.default_mix_styles;
