@@ -53,7 +53,10 @@ def latest_snapshot(outdir: str | Path, desc: str) -> Path | None:
     runs = sorted((int(m.group(1)), outdir / name) for name in os.listdir(outdir)
                   if (m := re.fullmatch(r"(\d+)-" + re.escape(safe_desc), name)) and (outdir / name).is_dir())
     for _, run_dir in reversed(runs):
-        snapshots = sorted(run_dir.glob("network-snapshot-*.safetensors"), key=lambda p: (len(p.name), p.name))
+        snapshots = {}  # image count -> file; names follow progress.kimg_label: 'network-snapshot-000012-064'
+        for path in run_dir.glob("network-snapshot-*.safetensors"):
+            if m := re.fullmatch(r"network-snapshot-(\d+)(?:-(\d{3}))?\.safetensors", path.name):
+                snapshots[int(m.group(1)) * 1000 + int(m.group(2) or 0)] = path
         if snapshots:
-            return snapshots[-1]
+            return snapshots[max(snapshots)]
     return None
