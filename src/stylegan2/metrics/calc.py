@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from stylegan2.data import open_dataset
 from stylegan2.io import load_network
+from stylegan2.utils.device import select_device
 
 from .detectors import load_detector, load_vgg16
 from .evaluate import MetricSpec, check_networks, compute_metric, parse_metric, report_metric
@@ -34,14 +35,16 @@ def setup_ranks(device: str | None) -> tuple[torch.device, int, int]:
     """(device, rank, world_size) from torchrun's environment (joining its process group), else one process."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
-        return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu")), 0, 1
+        return select_device(device), 0, 1
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     if device is None or device == "cuda":
         if not torch.cuda.is_available():
             raise ValueError("WORLD_SIZE > 1 but no GPU: pass --device cpu to run ranks on the CPU")
         torch.cuda.set_device(local_rank)
         device = f"cuda:{local_rank}"
-    dev = torch.device(device)
+    dev = select_device(device)
+    if dev.type == "mps":
+        raise ValueError("--device mps runs in one process: MPS has no multi-process backend; drop torchrun")
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
     return dev, rank, world_size

@@ -13,6 +13,7 @@ import torch
 
 from ..io import load_network
 from ..models import Generator
+from ..utils.device import DeviceError, select_device
 
 NOISE_MODES = ("const", "random", "none")
 MAX_SEED = 2**32 - 1  # np.random.RandomState accepts seeds in [0, 2**32)
@@ -71,13 +72,11 @@ def parse_grid(text: str | tuple[int, int], option: str = "--grid") -> tuple[int
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """The requested device, defaulting to CUDA when available; a clear error if CUDA is asked for but absent."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ToolError("--device cuda: no CUDA device is available here; use --device cpu")
-    return device
+    """The requested device (default: CUDA when available), checked as every command checks --device."""
+    try:
+        return select_device(device)
+    except DeviceError as err:
+        raise ToolError(str(err)) from None
 
 
 def load_generator(network: Network, device: str | torch.device | None = None) -> Generator:
