@@ -2,28 +2,40 @@
 
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 
 from stylegan2.metrics import calc_metrics
 from stylegan2.metrics.evaluate import format_results
+from stylegan2.training.launch import LaunchError, launch_local
+from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
 from .defaults import default_of
+from .flags import nvidia_command
 
 
-@click.command("metrics")
+def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
+    """One of --gpus N processes: calc_metrics joins their group as it joins torchrun's."""
+    return calc_metrics(**kwargs)
+
+
+@nvidia_command("metrics")
 @click.option("--network", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Network file (our checkpoint or an importable format).")
 @click.option("--data", required=True, metavar="DATA", help="Real images: folder, .zip, .npz[:KEY] or builtin:shapes.")
 @click.option("--metrics", "metric_list", default="fid50k_full", show_default=True, metavar="LIST",
               help="Comma-separated: fid50k_full,kid50k_full,pr50k3_full,is50k,ppl2_wend or variants (fid10k, ...).")
-@click.option("--mirror", is_flag=True, help="Add x-flipped real images (the *_full metrics ignore it, as officially).")
+@click.option("--mirror/--no-mirror", default=False,
+              help="Add x-flipped real images (the *_full metrics ignore it, as officially); also --mirror=1.")
 @click.option("--detector", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Feature network: FID Inception .pth/.safetensors, NVIDIA inception-2015-12-05.pt, or a "
                    "TorchScript feature extractor [default: from the cache dir].")
 @click.option("--vgg", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="NVIDIA's vgg16.pt (LPIPS for PPL, features for precision/recall) [default: from the cache dir].")
-@click.option("--device", help="cpu, cuda or cuda:N [default: cuda if available; under torchrun one GPU per rank].")
+@click.option("--device", help=f"{DEVICE_HELP} [default: cuda if available; under torchrun or --gpus one GPU per process].")
+@click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes to start on this machine, one per GPU (as torchrun --nproc_per_node).")
 @click.option("--batch", "batch_size", type=click.IntRange(min=1), default=default_of(calc_metrics, "batch_size"), show_default=True,
               help="Images per detector batch (per rank).")
 @click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True, help="Data-loading processes.")
@@ -36,7 +48,7 @@ from .defaults import default_of
 @click.option("--run-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Append each result to RUN_DIR/metric-<name>.jsonl.")
 def metrics_command(network: Path, data: str, metric_list: str, mirror: bool, detector: Path | None,
-                    vgg: Path | None, device: str | None, batch_size: int, workers: int, cache_dir: Path | None,
+                    vgg: Path | None, device: str | None, gpus: int, batch_size: int, workers: int, cache_dir: Path | None,
                     no_cache: bool, seed: int, truncation_psi: float, run_dir: Path | None) -> None:
     """Compute quality metrics of a network against real data.
 
@@ -45,14 +57,16 @@ def metrics_command(network: Path, data: str, metric_list: str, mirror: bool, de
       stylegan2 metrics --network run/network-snapshot-000400.safetensors --data cats.zip --metrics fid50k_full
       stylegan2 metrics --network G.pkl --data ffhq.zip --mirror --metrics fid10k,kid10k_full,pr10k3_full \\
           --detector ~/weights/pt_inception-2015-12-05-6726825d.pth --vgg ~/weights/vgg16.pt
-      torchrun --nproc_per_node 4 -m stylegan2 metrics --network G.pkl --data ffhq.zip --metrics fid50k_full
+      stylegan2 metrics --metrics=fid50k_full --data=ffhq.zip --mirror=1 --network=ffhq.pkl --gpus=4
     """
     names = [name.strip() for name in metric_list.split(",") if name.strip()]
+    kwargs = dict(network=network, data=data, metrics=names, mirror=mirror, detector=detector, vgg=vgg, device=device,
+                  batch_size=batch_size, num_workers=workers, cache_dir=cache_dir, use_cache=not no_cache, seed=seed,
+                  truncation_psi=truncation_psi, run_dir=run_dir)
     try:
-        records = calc_metrics(network, data, names, mirror=mirror, detector=detector, vgg=vgg, device=device,
-                               batch_size=batch_size, num_workers=workers, cache_dir=cache_dir,
-                               use_cache=not no_cache, seed=seed, truncation_psi=truncation_psi, run_dir=run_dir)
-    except (ValueError, OSError) as err:
+        with explain_unsupported_ops():
+            records = calc_metrics(**kwargs) if gpus == 1 else launch_local(gpus, metrics_process, kwargs)[0]
+    except (ValueError, OSError, LaunchError) as err:
         raise click.ClickException(str(err)) from err
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one table
         click.echo(format_results(records))

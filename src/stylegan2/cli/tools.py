@@ -15,8 +15,10 @@ from stylegan2.tools.files import VIDEO_FORMATS
 from stylegan2.tools.mix import DEFAULT_MIX_STYLES
 from stylegan2.tools.project import LOSSES
 from stylegan2.tools.video import SPACES
+from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
 from .defaults import default_of, format_default
+from .flags import nvidia_command
 
 
 class SeedList(click.ParamType):
@@ -54,7 +56,8 @@ def user_errors() -> Iterator[None]:
         warnings.simplefilter("default")
         warnings.showwarning = lambda message, *args, **kwargs: click.echo(f"note: {message}", err=True)
         try:
-            yield
+            with explain_unsupported_ops():
+                yield
         except (ValueError, OSError) as err:
             raise click.ClickException(str(err)) from err
 
@@ -66,7 +69,7 @@ def network_option(f):
 
 def common_options(f):
     """--outdir, --force and --device, shared by every command."""
-    f = click.option("--device", help="cpu, cuda or cuda:N [default: cuda if available].")(f)
+    f = click.option("--device", help=f"{DEVICE_HELP} [default: cuda if available].")(f)
     f = click.option("--force", is_flag=True, help="Overwrite existing outputs.")(f)
     f = click.option("--outdir", default=default_of(generate_images, "outdir"), show_default=True,
                      type=click.Path(file_okay=False, path_type=Path),
@@ -86,7 +89,7 @@ noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), defa
                             help="Per-pixel noise: the network's stored maps, fresh random, or none.")
 
 
-@click.command("generate")
+@nvidia_command("generate")
 @network_option
 @click.option("--seeds", type=SeedList(), help="Seeds, e.g. 0-7,42 (one image each).")
 @trunc_option
@@ -94,7 +97,8 @@ noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), defa
 @class_option
 @noise_option
 @click.option("--grid", type=GridSize(), help="Save one COLSxROWS grid instead of one PNG per seed.")
-@click.option("--projected-w", type=click.Path(dir_okay=False, path_type=Path), help="Render the ws saved by `project`.")
+@click.option("--projected-w", "--projected_w", "projected_w", type=click.Path(dir_okay=False, path_type=Path),
+              help="Render the ws saved by `project`.")
 @click.option("--direction", type=click.Path(dir_okay=False, path_type=Path), help="Directions file from `directions`.")
 @click.option("--index", type=click.IntRange(min=0), default=default_of(generate_images, "index"), show_default=True,
               help="Which direction to move along.")
@@ -123,7 +127,7 @@ def generate_command(network: Path, seeds: list[int] | None, truncation_psi: flo
     click.echo(f"wrote {len(paths)} image(s) to {outdir}")
 
 
-@click.command("mix")
+@nvidia_command("mix")
 @network_option
 @click.option("--rows", required=True, type=SeedList(), help="Seeds of the rows (they keep their other styles).")
 @click.option("--cols", required=True, type=SeedList(), help="Seeds of the columns (they give the chosen styles).")
@@ -147,7 +151,7 @@ def mix_command(network: Path, rows: list[int], cols: list[int], styles: str | N
     click.echo(f"wrote {path}")
 
 
-@click.command("video")
+@nvidia_command("video")
 @network_option
 @click.option("--seeds", required=True, type=SeedList(), help="Keyframe seeds, visited in order and looping back.")
 @click.option("--frames", type=click.IntRange(min=1), default=default_of(render_video, "frames"), show_default=True,
@@ -181,11 +185,11 @@ def video_command(network: Path, seeds: list[int], frames: int, fps: float, spac
     click.echo(f"wrote {path}")
 
 
-@click.command("project")
+@nvidia_command("project")
 @network_option
 @click.option("--target", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Image to reproduce.")
-@click.option("--steps", type=click.IntRange(min=1), default=default_of(project_image, "steps"), show_default=True,
-              help="Optimization steps.")
+@click.option("--steps", "--num-steps", "steps", type=click.IntRange(min=1), default=default_of(project_image, "steps"),
+              show_default=True, help="Optimization steps.")
 @click.option("--w-plus", is_flag=True, help="Optimize one w per layer (W+) instead of a single w.")
 @click.option("--seed", type=int, default=default_of(project_image, "seed"), show_default=True,
               help="Seed of the initial noise maps and w noise.")
@@ -216,7 +220,7 @@ def project_command(network: Path, target: Path, steps: int, w_plus: bool, seed:
     click.echo(f"wrote {outdir} ({result.loss} distance {result.distances[-1]:.4f})")
 
 
-@click.command("directions")
+@nvidia_command("directions")
 @network_option
 @click.option("--layers", default=default_of(find_directions, "layers"), show_default=True,
               help="ws indices to factorize, e.g. 0-3, or coarse/middle/fine/all.")

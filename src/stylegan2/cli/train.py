@@ -1,26 +1,50 @@
-"""`stylegan2 train`: parse options, resolve the preset, call `stylegan2.training.train`."""
+"""`stylegan2 train`: parse options, resolve the preset, call `stylegan2.training.train` (in --gpus processes).
+
+NVIDIA's train.py command lines run unchanged: its on/off options take values (`--cond=1`), and
+`--subset`, `-n`, `--gpus`, `--nhwc`, `--nobench`, `--allow-tf32` and `--resume=ffhq1024` mean what they mean there.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+from pathlib import Path
 from typing import Any, Callable
 
 import click
+import torch
 
 from ..data import DatasetError, ImageDataset, open_dataset
+from ..metrics.detectors import default_cache_dir
 from ..training.ada import AUG_MODES, UNIT_RANGE
 from ..training.augment import AUGPIPE_PRESETS
 from ..training.config import CFG_NAMES, TrainingOptions, resolve_options
 from ..training.distributed import init_distributed
+from ..training.launch import LaunchError, launch_local
 from ..training.loop import TrainingError, train
 from ..training.loss import LOSSES
+from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
+from .defaults import format_default
+from .flags import nvidia_command
+
+# NVIDIA's --resume names for their transfer-learning networks (train.py's resume_specs).
+NVIDIA_RESUME_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/transfer-learning-source-nets/"
+NVIDIA_RESUME_FILES = {
+    "ffhq256": "ffhq-res256-mirror-paper256-noaug.pkl",
+    "ffhq512": "ffhq-res512-mirror-stylegan2-noaug.pkl",
+    "ffhq1024": "ffhq-res1024-mirror-stylegan2-noaug.pkl",
+    "celebahq256": "celebahq-res256-mirror-paper256-kimg100000-ada-target0.5.pkl",
+    "lsundog256": "lsundog-res256-paper256-kimg100000-noaug.pkl",
+}
+# What a training process reports as a one-line error rather than a traceback.
+USER_ERRORS = (TrainingError, DatasetError, ValueError, FileNotFoundError)
 
 
 def _default(name: str) -> str:
     """'[default: X]' for a TrainingOptions field whose preset does not set it (one source of truth)."""
     value = next(f.default for f in dataclasses.fields(TrainingOptions) if f.name == name)
-    return f"  [default: {value}]"
+    return f"  [default: {format_default(value)}]"
 
 
 def _metric_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
@@ -29,13 +53,34 @@ def _metric_list(ctx: click.Context, param: click.Parameter, value: str | None) 
     return [m.strip() for m in value.split(",") if m.strip()]
 
 
-@click.command("train")
-@click.option("--data", required=True, help="Dataset: zip, folder, .npz, or builtin:shapes.")
-@click.option("--outdir", default="training-runs", show_default=True, help="Where run directories are created.")
+def _resume_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--resume: a file, NVIDIA's 'noresume' (none), or one of their network names (found in the cache dir)."""
+    if value is None or value == "noresume":
+        return None
+    if value not in NVIDIA_RESUME_FILES:
+        return os.path.expanduser(value)
+    cached = default_cache_dir() / NVIDIA_RESUME_FILES[value]
+    if not cached.is_file():
+        raise click.BadParameter(f"{value} is NVIDIA's network {NVIDIA_RESUME_URL}{NVIDIA_RESUME_FILES[value]}; download "
+                                 f"it into {default_cache_dir()} ($STYLEGAN2_CACHE) or pass its path", ctx, param)
+    return str(cached)
+
+
+def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A path as typed, with a leading ~ expanded (NVIDIA's README writes --outdir=~/training-runs)."""
+    return None if value is None else os.path.expanduser(value)
+
+
+@nvidia_command("train")
+@click.option("--data", required=True, callback=_path, help="Dataset: zip, folder, .npz, or builtin:shapes.")
+@click.option("--outdir", default="training-runs", show_default=True, callback=_path, help="Where run directories are created.")
+@click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes to start on this machine, one per GPU (as torchrun --nproc_per_node); gloo processes on the CPU.")
 @click.option("--cfg", type=click.Choice(CFG_NAMES), default="auto", show_default=True, help="Base configuration.")
-@click.option("--cond", is_flag=True, help="Train a class-conditional model on the dataset's labels.")
-@click.option("--mirror", is_flag=True, help="Add x-flipped copies of the images.")
-@click.option("--max-size", type=click.IntRange(min=1), help="Use at most this many images (a fixed random subset).")
+@click.option("--cond/--no-cond", default=False, help="Train a class-conditional model on the dataset's labels (also --cond=1).")
+@click.option("--mirror/--no-mirror", default=False, help="Add x-flipped copies of the images (also --mirror=1).")
+@click.option("--max-size", "--subset", "max_size", type=click.IntRange(min=1),
+              help="Use at most this many images (a fixed random subset).")
 @click.option("--resolution", type=int, help="Pad smaller images (npz, folders) to this power-of-two size.")
 @click.option("--skip-bad", is_flag=True, help="Skip unreadable images with a warning instead of stopping.")
 @click.option("--kimg", type=click.FloatRange(min=0, min_open=True), help="Training length in thousands of real images.")
@@ -55,7 +100,11 @@ def _metric_list(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--clusters", type=click.IntRange(min=0),
               help="Unlabeled data: train on this many k-means clusters of the images as classes (self-conditioning; "
                    "covers modes an unconditional run drops). 0 = off.  [default: the preset's]")
-@click.option("--fp32", is_flag=True, default=None, help="Disable mixed precision (fp16 layers).")
+@click.option("--fp32/--no-fp32", default=None, help="Disable mixed precision (fp16 layers); --fp32=0 keeps it.  [default: the preset's]")
+@click.option("--nhwc/--no-nhwc", default=None, help="Channels-last (NHWC) memory format for the fp16 layers on CUDA." + _default("nhwc"))
+@click.option("--nobench/--bench", default=None, help="Disable cuDNN's kernel benchmarking (CUDA)." + _default("nobench"))
+@click.option("--allow-tf32/--no-allow-tf32", default=None,
+              help="Let CUDA use TF32 (10-bit mantissa) in matmuls and convolutions." + _default("allow_tf32"))
 @click.option("--freezed", type=click.IntRange(min=0), help="Freeze the first N layers of D (transfer learning).")
 @click.option("--aug", type=click.Choice(AUG_MODES), help="Augmentation mode." + _default("aug"))
 @click.option("--augpipe", type=click.Choice(list(AUGPIPE_PRESETS)), help="Augmentation pipeline preset." + _default("augpipe"))
@@ -68,29 +117,68 @@ def _metric_list(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--snap", type=click.IntRange(min=1), help="Ticks between snapshots and image grids." + _default("snap"))
 @click.option("--workers", type=click.IntRange(min=0),
               help="Data loader worker processes.  [default: 0 when training on the CPU, else up to 3]")
-@click.option("--resume", type=click.Path(dir_okay=False), help="Continue a run from our snapshot, or fine-tune any network file.")
-@click.option("--device", help="cpu, cuda, or cuda:N.  [default: cuda when available]")
-@click.option("--dry-run", is_flag=True, help="Print the resolved options and exit.")
-def train_command(data: str, outdir: str, cfg: str, device: str | None, dry_run: bool, map_layers: int | None,
+@click.option("--resume", callback=_resume_path,
+              help="Continue a run from our snapshot, or fine-tune any network file (also NVIDIA's ffhq256 ... lsundog256).")
+@click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")
+@click.option("-n", "--dry-run", is_flag=True, help="Print the resolved options and exit.")
+def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: int, dry_run: bool, map_layers: int | None,
                   aug_p: float | None, **overrides) -> None:
     """Train a StyleGAN2 on a dataset (the official StyleGAN2-ADA recipe).
 
     \b
     Examples:
       stylegan2 train --data builtin:shapes --cfg cpu --kimg 20
-      stylegan2 train --data ~/datasets/ffhq256.zip --cfg paper256 --mirror
+      stylegan2 train --data ~/datasets/ffhq256.zip --cfg paper256 --mirror --gpus 4
+      stylegan2 train --outdir=~/training-runs --data=~/mydataset.zip --gpus=1 --cond=1 --mirror=1
       torchrun --nproc_per_node=4 -m stylegan2 train --data ffhq.zip --cfg stylegan2 --batch 32
     """
     overrides.update(map=map_layers, p=aug_p, outdir=outdir)
+    if gpus == 1:  # this process trains (alone, or as one of torchrun's)
+        def resolve() -> tuple[ImageDataset, TrainingOptions]:
+            select_device(device)
+            ctx = init_distributed(device)
+            return open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type)
 
-    def resolve() -> tuple[ImageDataset, TrainingOptions]:
-        ctx = init_distributed(device)
-        dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
-                               use_labels=bool(overrides.get("cond")), mirror=bool(overrides.get("mirror")),
-                               skip_bad=bool(overrides.get("skip_bad")), seed=overrides.get("seed") or 0)
-        return dataset, resolve_options(data, cfg, dataset.resolution, ctx.world_size, overrides, device_type=ctx.device.type)
+        run_training_command(resolve, lambda options, dataset: train(options, device=device, dataset=dataset), dry_run)
+        return
 
-    run_training_command(resolve, lambda options, dataset: train(options, device=device, dataset=dataset), dry_run)
+    def resolve_for_launch() -> tuple[ImageDataset, TrainingOptions]:
+        return open_and_resolve(data, cfg, overrides, gpus, check_gpus(gpus, device).type)
+
+    def launch(options: TrainingOptions, dataset: ImageDataset) -> None:
+        launch_local(gpus, train_process, data, cfg, device, overrides, user_errors=USER_ERRORS)
+
+    run_training_command(resolve_for_launch, launch, dry_run)
+
+
+def check_gpus(gpus: int, device: str | None) -> torch.device:
+    """The device type of a --gpus run, refusing more CUDA processes than GPUs and MPS (a single device)."""
+    dev = select_device(device)
+    if dev.type == "cuda" and torch.cuda.device_count() < gpus:
+        raise ValueError(f"--gpus {gpus}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if dev.type == "cuda" and dev.index is not None:
+        raise ValueError(f"--gpus {gpus} uses cuda:0 to cuda:{gpus - 1}; pass --device cuda, not {device}")
+    if dev.type == "mps":
+        raise ValueError(f"--gpus {gpus}: Apple's MPS is one device and has no multi-process backend; drop --gpus")
+    return dev
+
+
+def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size: int,
+                     device_type: str) -> tuple[ImageDataset, TrainingOptions]:
+    """Open the dataset as the options say and fill the options from the preset for `world_size` processes."""
+    dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
+                           use_labels=bool(overrides.get("cond")), mirror=bool(overrides.get("mirror")),
+                           skip_bad=bool(overrides.get("skip_bad")), seed=overrides.get("seed") or 0)
+    return dataset, resolve_options(data, cfg, dataset.resolution, world_size, overrides, device_type=device_type,
+                                    num_images=dataset.distinct_len)
+
+
+def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, Any]) -> Path | None:
+    """One of --gpus N processes, doing what each torchrun process does: join the group, open the data,
+    resolve the options, train. Returns the run directory on rank 0."""
+    ctx = init_distributed(device)
+    dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type)
+    return train(options, device=device, dataset=dataset)
 
 
 def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: Callable[[Any, ImageDataset], object],
@@ -105,8 +193,9 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
         click.echo(json.dumps(options.to_json(), indent=2))
         return
     try:
-        run(options, dataset)
-    except (TrainingError, DatasetError, ValueError, FileNotFoundError) as err:
+        with explain_unsupported_ops():
+            run(options, dataset)
+    except (*USER_ERRORS, LaunchError) as err:
         raise click.ClickException(str(err)) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None

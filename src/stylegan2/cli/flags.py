@@ -1,0 +1,77 @@
+"""On/off options as both projects spell them: ours (`--cond`, `--no-cond`) and NVIDIA's (`--cond=1`, `--cond 0`).
+
+NVIDIA's scripts declare their switches as `type=bool` options that take a value; ours are flags. A
+command built with `cls=NvidiaFlagsCommand` rewrites a value given to one of its flags into the flag
+form before click parses the line, so command lines copied from NVIDIA's README run unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+
+def bool_value(option: str, value: str) -> bool:
+    """'1', 'true', 'yes', 'on' (and their opposites, any case) as click's own BOOL type reads them."""
+    try:
+        if value.strip():
+            return click.BOOL.convert(value, None, None)
+    except click.BadParameter:
+        pass
+    raise click.UsageError(f"{option}={value}: not an on/off value; use {option}=1 or {option}=0 "
+                           "(also true/false, yes/no, on/off)")
+
+
+def flag_spellings(command: click.Command) -> dict[str, tuple[str, str | None]]:
+    """Each on/off option's names -> (its 'on' spelling, its 'off' spelling or None when absent means off)."""
+    spellings: dict[str, tuple[str, str | None]] = {}
+    for param in command.params:
+        if isinstance(param, click.Option) and param.is_flag and param.is_bool_flag:
+            off = param.secondary_opts[0] if param.secondary_opts else None
+            for name in param.opts:
+                if name.startswith("--"):
+                    spellings[name] = (name, off)
+    return spellings
+
+
+def rewrite_flag_values(args: list[str], spellings: dict[str, tuple[str, str | None]]) -> list[str]:
+    """`--cond=1` -> `--cond`, `--cond=0` -> `--no-cond` (or nothing), `--cond true` -> `--cond`; the rest unchanged."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "--":
+            out.extend(args[i - 1:])
+            break
+        name, has_value, value = arg.partition("=")
+        if name not in spellings:
+            out.append(arg)
+            continue
+        if not has_value and i < len(args) and args[i].lower() in _BOOL_WORDS:
+            value, has_value = args[i], True  # NVIDIA's `--mirror 1`
+            i += 1
+        if not has_value:
+            out.append(arg)
+            continue
+        on, off = spellings[name]
+        chosen = on if bool_value(name, value) else off
+        if chosen is not None:
+            out.append(chosen)
+    return out
+
+
+_BOOL_WORDS = {"1", "0", "true", "false", "t", "f", "yes", "no", "y", "n", "on", "off"}
+
+
+class NvidiaFlagsCommand(click.Command):
+    """A click command whose flags also take NVIDIA's `--flag=1` / `--flag=0` values."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, rewrite_flag_values(list(args), flag_spellings(self)))
+
+
+def nvidia_command(name: str, **kwargs: Any):
+    """`click.command(name)` whose flags take NVIDIA's values too."""
+    return click.command(name, cls=NvidiaFlagsCommand, **kwargs)

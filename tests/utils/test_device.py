@@ -1,0 +1,129 @@
+"""--device selection for every command: defaults, Apple's MPS when present (mocked here), and one-line errors."""
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from stylegan2.cli import main
+from stylegan2.io import save_checkpoint
+from stylegan2.models import Generator
+from stylegan2.utils.device import (
+    DeviceError,
+    configure_backends,
+    explain_unsupported_ops,
+    select_device,
+    unsupported_op_message,
+)
+
+
+@pytest.fixture
+def mac(monkeypatch):
+    """A machine whose PyTorch has a usable MPS backend and no CUDA."""
+    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: True)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+def test_default_is_cuda_when_available_else_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert select_device(None) == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert select_device(None) == torch.device("cuda")
+
+
+def test_mps_is_chosen_only_when_asked_for(mac):
+    assert select_device("mps") == torch.device("mps")
+    assert select_device(None) == torch.device("cpu")
+
+
+def test_mps_on_a_build_without_it_says_so(monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: False)
+    with pytest.raises(DeviceError, match="built without Apple's MPS backend.*--device cpu"):
+        select_device("mps")
+
+
+def test_mps_without_a_usable_apple_gpu_says_so(monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: True)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(DeviceError, match="macOS 12.3"):
+        select_device("mps")
+
+
+def test_cuda_without_a_gpu_points_to_the_devices_there_are(mac):
+    with pytest.raises(DeviceError, match="no CUDA device.*--device cpu or --device mps"):
+        select_device("cuda")
+
+
+def test_a_cuda_index_past_the_last_gpu_is_refused(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert select_device("cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(DeviceError, match="2 CUDA GPU"):
+        select_device("cuda:2")
+
+
+@pytest.mark.parametrize("name", ["gpu", "cuda:x", "xpu"])
+def test_unknown_devices_are_named(name):
+    with pytest.raises(DeviceError, match=f"--device {name}"):
+        select_device(name)
+
+
+MPS_MISSING_OP = NotImplementedError(
+    "The operator 'aten::_upsample_bicubic2d_aa.out' is not currently implemented for the MPS device. If you want "
+    "this op to be added in priority during the prototype phase of this feature, please comment on "
+    "https://github.com/pytorch/pytorch/issues/77764. As a temporary fix, you can set the environment variable "
+    "`PYTORCH_ENABLE_MPS_FALLBACK=1` to use the CPU as a fallback for this op.")
+MPS_FLOAT64 = TypeError("Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't support float64. "
+                        "Please use float32 instead.")
+
+
+def test_an_op_mps_lacks_becomes_one_line_of_advice():
+    message = unsupported_op_message(MPS_MISSING_OP)
+    assert "aten::_upsample_bicubic2d_aa.out" in message and "PYTORCH_ENABLE_MPS_FALLBACK=1" in message
+    assert "--device cpu" in message and "\n" not in message
+    assert "float64" in unsupported_op_message(MPS_FLOAT64)
+    assert unsupported_op_message(RuntimeError("CUDA out of memory")) is None
+
+
+def test_explain_unsupported_ops_rewrites_mps_errors_only():
+    with pytest.raises(DeviceError, match="PYTORCH_ENABLE_MPS_FALLBACK"):
+        with explain_unsupported_ops():
+            raise MPS_MISSING_OP
+    with pytest.raises(RuntimeError, match="something else"):
+        with explain_unsupported_ops():
+            raise RuntimeError("something else")
+
+
+def test_a_tool_reports_an_op_mps_lacks_in_one_line(mac, monkeypatch, tmp_path):
+    def fails_on_mps(*args, **kwargs):
+        raise MPS_MISSING_OP
+
+    monkeypatch.setattr("stylegan2.cli.tools.generate_images", fails_on_mps)
+    result = CliRunner().invoke(main, ["generate", "--network", str(tmp_path / "G.pkl"), "--seeds", "0", "--device", "mps"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith("Error: ") and "PYTORCH_ENABLE_MPS_FALLBACK=1" in result.output
+
+
+def test_training_and_tools_refuse_mps_where_torch_has_none(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: False)
+    network = tmp_path / "G.safetensors"
+    save_checkpoint(network, {"G_ema": Generator(z_dim=8, c_dim=0, w_dim=8, img_resolution=8, img_channels=3,
+                                                 mapping_kwargs={"num_layers": 1},
+                                                 synthesis_kwargs={"channel_base": 64, "channel_max": 8})})
+    for command in (["train", "--data", "builtin:shapes?n=8", "--dry-run"],
+                    ["generate", "--network", str(network), "--seeds", "0", "--outdir", str(tmp_path)],
+                    ["metrics", "--network", str(network), "--data", "builtin:shapes?n=8"]):
+        result = CliRunner().invoke(main, [*command, "--device", "mps"])
+        assert result.exit_code != 0 and "without Apple's MPS backend" in result.output, command
+
+
+def test_training_backends_follow_nvidia_tf32_off_unless_allowed(monkeypatch):
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", True)
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    configure_backends(torch.device("cpu"))  # nothing to set off CUDA
+    assert torch.backends.cudnn.allow_tf32 is True
+    configure_backends(torch.device("cuda"))
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark) == (False, False, True)
+    configure_backends(torch.device("cuda"), allow_tf32=True, cudnn_benchmark=False)
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark) == (True, True, False)
