@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from stylegan2.cli import main
 from stylegan2.io import load_checkpoint, load_network
-from stylegan2.training.config import PRESETS, resolve_options
+from stylegan2.training.config import PRESETS, preset_clusters, resolve_options
 from stylegan2.training.loop import TrainingError, train
 
 TINY = dict(cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.032, snap=1)
@@ -24,6 +24,15 @@ def test_clusters_drop_the_packing_and_keep_the_total_r1_weight():
     assert options.clusters == 8 and options.pack == 1 and options.gamma == pytest.approx(spec.gamma * spec.pack)
     assert resolve_options("builtin:shapes", "cpu", 32, 1, {"clusters": 8, "pack": 2}).pack == 2
     assert resolve_options("builtin:shapes", "cpu", 32, 1, {"cond": True}).clusters == 0  # labels win
+
+
+def test_the_cpu_preset_clusters_unlabeled_data_into_at_least_twenty_images_each():
+    options = resolve_options("builtin:shapes", "cpu", 32, 1, {})
+    assert options.clusters == 50 and options.pack == 1
+    assert [preset_clusters(PRESETS["cpu"], n) for n in (None, 60000, 1000, 999, 40, 39)] == [50, 50, 50, 49, 2, 0]
+    small = resolve_options("builtin:shapes?n=30", "cpu", 32, 1, {}, num_images=30)
+    assert small.clusters == 0 and small.pack == PRESETS["cpu"].pack  # too small to cluster: packed as before
+    assert resolve_options("builtin:shapes", "cpu", 32, 1, {"clusters": 7}, num_images=30).clusters == 7  # asked for
 
 
 def test_official_presets_never_cluster():

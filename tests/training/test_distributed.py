@@ -21,7 +21,7 @@ BATCH = 8
 
 def make_setup(loss_name: str = "stylegan2"):
     """Identical tiny networks on every process (no noise inputs, no style mixing: deterministic; D judges pairs)."""
-    options = resolve_options("builtin:shapes", "cpu", 16, 1, dict(cbase=128, cmax=16, z_dim=16, w_dim=16, batch=BATCH,
+    options = resolve_options("builtin:shapes", "cpu", 16, 1, dict(clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, batch=BATCH,
                                                                    batch_gpu=4, gamma=1.0, workers=0, pack=2))
     torch.manual_seed(0)
     G, D = build_networks(options, 0, 16, 3)

@@ -11,7 +11,7 @@ from stylegan2.training import loss as loss_module
 from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import TrainingError, train
 
-TINY = dict(cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.032, snap=1)
+TINY = dict(clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.032, snap=1)
 
 
 def tiny_options(tmp_path, **overrides):

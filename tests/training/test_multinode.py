@@ -19,7 +19,7 @@ from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import train
 
 WORKER = Path(__file__).with_name("torchrun_worker.py")
-TINY = dict(batch=8, batch_gpu=4, cbase=128, cmax=16, tick=0.008, snap=1, workers=0, aug="noaug")  # a step per tick
+TINY = dict(clusters=0, batch=8, batch_gpu=4, cbase=128, cmax=16, tick=0.008, snap=1, workers=0, aug="noaug")  # a step per tick
 DATA = "builtin:shapes?n=64"
 FINAL = "network-snapshot-000000-024.safetensors"  # 3 steps of 8 images
 

@@ -8,7 +8,7 @@ from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import TrainingError, build_networks, train
 from stylegan2.training.loss import StyleGAN2Loss, pack_samples
 
-TINY = dict(cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.032, snap=1, kimg=0.016)
+TINY = dict(clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.032, snap=1, kimg=0.016)
 
 
 def test_pack_samples_stacks_consecutive_samples_along_channels():
@@ -80,7 +80,7 @@ def test_a_packed_run_trains_and_resuming_with_another_pack_is_refused(tmp_path)
 
 
 def test_the_cpu_preset_packs_only_unconditional_runs_and_keeps_the_total_r1_weight():
-    uncond = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, {})
+    uncond = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, dict(clusters=0))  # clusters, like labels, unpack
     cond = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, dict(cond=True))
     assert (uncond.pack, uncond.gamma) == (4, 0.25)
     assert (cond.pack, cond.gamma) == (1, 1.0)

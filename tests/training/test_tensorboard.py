@@ -10,7 +10,7 @@ import pytest
 from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import train
 
-TINY = dict(cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", kimg=0.016, tick=0.008, snap=1)
+TINY = dict(clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", kimg=0.016, tick=0.008, snap=1)
 
 
 def tiny_run(tmp_path):

@@ -26,7 +26,7 @@ BLUR = torch.outer(torch.tensor([1.0, 3.0, 3.0, 1.0]), torch.tensor([1.0, 3.0, 3
 def fine_tune_one_step(tmp_path: Path, network: Path, resolution: int) -> tuple[Path, list[str]]:
     """One minibatch of transfer learning on builtin:shapes with the cpu preset, unpacked (the file's D takes one image)."""
     options = resolve_options("builtin:shapes?n=16", "cpu", resolution, 1, dict(
-        outdir=str(tmp_path / "runs"), resume=str(network), pack=1, batch=4, workers=0, aug="ada", kimg=1, tick=1, grid=(2, 2)))
+        outdir=str(tmp_path / "runs"), resume=str(network), clusters=0, pack=1, batch=4, workers=0, aug="ada", kimg=1, tick=1, grid=(2, 2)))
     lines: list[str] = []
     run_dir = train(options, device="cpu", max_steps=1, log=lines.append)
     return run_dir, lines

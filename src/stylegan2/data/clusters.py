@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from .dataset import ImageDataset
 
 THUMBNAIL_SIZE = 16  # images are area-averaged to at most this many pixels a side before k-means
-MAX_ITERATIONS = 100
+MAX_ITERATIONS = 100  # Lloyd steps, unless no image changes cluster earlier
+MAX_FIT_ROWS = 100_000  # k-means is fitted on a random subset of larger datasets
 _CHUNK = 16384  # rows of the distance matrix computed at once
 
 
@@ -36,44 +37,50 @@ def thumbnails(dataset: ImageDataset, size: int = THUMBNAIL_SIZE) -> torch.Tenso
     return torch.cat(out)
 
 
-def _nearest(features: torch.Tensor, centers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(index of the nearest center, squared distance to it) for every row, in float64."""
-    c = centers.to(torch.float64)
-    c_sq = (c * c).sum(1)
+def _nearest(x: torch.Tensor, x_sq: torch.Tensor, centers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(index of the nearest center, squared distance to it) for every row of float64 x (x_sq: its squared norms)."""
+    c_sq = (centers * centers).sum(1)
     labels, dists = [], []
-    for x in features.split(_CHUNK):
-        x = x.to(torch.float64)
-        d = (x * x).sum(1, keepdim=True) - 2 * x @ c.t() + c_sq
-        value, index = d.min(1)
+    for rows, rows_sq in zip(x.split(_CHUNK), x_sq.split(_CHUNK)):
+        value, index = (rows_sq[:, None] - 2 * rows @ centers.t() + c_sq).min(1)
         labels.append(index)
         dists.append(value.clamp_min(0))
     return torch.cat(labels), torch.cat(dists)
 
 
 def kmeans(features: torch.Tensor, k: int, *, seed: int) -> torch.Tensor:
-    """Cluster index (int64 [N]) of each row: k-means++ seeding, then Lloyd steps until nothing moves."""
-    n = features.shape[0]
+    """Cluster index (int64 [N]) of each row: k-means++ seeding, then Lloyd steps until nothing moves.
+
+    Fitted on at most MAX_FIT_ROWS rows (a seeded random subset), then every row gets its nearest center.
+    """
     generator = torch.Generator().manual_seed(seed)
-    centers = features[torch.randint(n, (1,), generator=generator)].to(torch.float64)
-    _, dist = _nearest(features, centers)
+    everything = features.to(torch.float64)
+    fit = everything
+    if len(fit) > MAX_FIT_ROWS:
+        fit = everything[torch.randperm(len(fit), generator=generator)[:MAX_FIT_ROWS]]
+    n, fit_sq = fit.shape[0], (fit * fit).sum(1)
+    centers = fit[torch.randint(n, (1,), generator=generator)]
+    _, dist = _nearest(fit, fit_sq, centers)
     for _ in range(k - 1):  # k-means++: each next center drawn with odds proportional to squared distance
         pick = torch.multinomial(dist, 1, generator=generator) if dist.sum() > 0 else torch.randint(n, (1,), generator=generator)
-        centers = torch.cat([centers, features[pick].to(torch.float64)])
-        dist = torch.minimum(dist, _nearest(features, centers[-1:])[1])
-    labels = _nearest(features, centers)[0]
+        centers = torch.cat([centers, fit[pick]])
+        dist = torch.minimum(dist, _nearest(fit, fit_sq, centers[-1:])[1])
+    labels = _nearest(fit, fit_sq, centers)[0]
     for _ in range(MAX_ITERATIONS):
-        sums = torch.zeros_like(centers).index_add_(0, labels, features.to(torch.float64))
+        sums = torch.zeros_like(centers).index_add_(0, labels, fit)
         counts = torch.bincount(labels, minlength=k)
         empty = counts == 0
         centers = torch.where(empty[:, None], centers, sums / counts.clamp_min(1)[:, None])
         if empty.any():  # restart an empty cluster at the point that is worst served now
-            _, dist = _nearest(features, centers)
-            centers[empty] = features[dist.topk(int(empty.sum())).indices].to(torch.float64)
-        new_labels = _nearest(features, centers)[0]
+            _, dist = _nearest(fit, fit_sq, centers)
+            centers[empty] = fit[dist.topk(int(empty.sum())).indices]
+        new_labels = _nearest(fit, fit_sq, centers)[0]
         if torch.equal(new_labels, labels):
             break
         labels = new_labels
-    return labels
+    if fit is everything:
+        return labels
+    return _nearest(everything, (everything * everything).sum(1), centers)[0]
 
 
 def cluster_dataset(dataset: ImageDataset, k: int, *, seed: int) -> list[float]:

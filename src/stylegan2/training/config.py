@@ -52,12 +52,13 @@ PRESETS: dict[str, Preset] = {
     "cifar": Preset(ref_gpus=2, kimg=100000, batch=64, mbstd=32, fmaps=1, lrate=0.0025, gamma=0.01, ema_kimg=500, ema_rampup=0.05, map=2,
                     pl_weight=0.0, style_mixing_prob=0.0, d_architecture="orig"),
     # Sized for a 2-core CPU at 32 px: narrow networks, no path-length term or style mixing, short
-    # EMA, twice the official learning rate, and (unconditional runs only) a D that judges packs of
-    # 4 samples (PacGAN, not in the official recipe), which stops the early mode collapse the
-    # official recipe shows at this size. How each choice was measured: docs/experiments/mnist-cpu.md;
-    # why the objective stays stylegan2: docs/experiments/unconditional.md.
+    # EMA, twice the official learning rate. Unlabeled runs train on 50 k-means clusters of the
+    # images as classes (self-conditioning, not in the official recipe), which covers the modes an
+    # unconditional run drops at this compute; with --clusters 0 a D that judges packs of 4 samples
+    # (PacGAN) stops the early collapse instead. How each choice was measured:
+    # docs/experiments/mnist-cpu.md and docs/experiments/unconditional.md.
     "cpu": Preset(ref_gpus=1, kimg=200, batch=32, mbstd=4, fmaps=0.0625, lrate=0.005, gamma=0.25, ema_kimg=2, ema_rampup=0.05, map=2,
-                  z_dim=128, w_dim=128, channel_max=64, pl_weight=0.0, style_mixing_prob=0.0, fp16=False, pack=4),
+                  z_dim=128, w_dim=128, channel_max=64, pl_weight=0.0, style_mixing_prob=0.0, fp16=False, pack=4, clusters=50),
 }
 CFG_NAMES = ("auto", *PRESETS)
 
@@ -146,6 +147,17 @@ def auto_workers(device_type: str) -> int:
     return max(0, min(3, per_process - 1))
 
 
+MIN_IMAGES_PER_CLUSTER = 20  # a preset never splits a dataset into smaller clusters than this
+
+
+def preset_clusters(spec: Preset, num_images: int | None) -> int:
+    """The preset's cluster count, lowered so each cluster averages MIN_IMAGES_PER_CLUSTER images (0 below two clusters)."""
+    if num_images is None or spec.clusters == 0:
+        return spec.clusters
+    clusters = min(spec.clusters, num_images // MIN_IMAGES_PER_CLUSTER)
+    return clusters if clusters >= 2 else 0
+
+
 def resolve_options(
     data: str,
     cfg: str,
@@ -153,10 +165,12 @@ def resolve_options(
     num_gpus: int,
     overrides: dict[str, Any],
     device_type: str = "cpu",
+    num_images: int | None = None,
 ) -> TrainingOptions:
     """Fill TrainingOptions from a preset, then apply the user's overrides (None = not given).
 
     `device_type` ('cpu', 'cuda', ...) is what the run trains on; it picks the data-loader workers.
+    `num_images` (distinct images in the dataset) caps a preset's clusters on small datasets.
     """
     if cfg not in CFG_NAMES:
         raise ValueError(f"--cfg must be one of {', '.join(CFG_NAMES)}; got {cfg!r}")
@@ -166,7 +180,7 @@ def resolve_options(
     # A preset's clusters are for unlabeled runs: --cond uses the dataset's labels instead.
     clusters = overrides.get("clusters")
     if clusters is None:
-        clusters = 0 if overrides.get("cond") else spec.clusters
+        clusters = 0 if overrides.get("cond") else preset_clusters(spec, num_images)
     # A preset's packing is for unconditional runs: labels (--cond or clusters) drop it (unless --pack
     # is given), and gamma is scaled so the total R1 weight stays the same.
     pack = 1 if (overrides.get("cond") or clusters) and overrides.get("pack") is None else spec.pack
