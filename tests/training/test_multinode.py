@@ -220,3 +220,25 @@ def test_two_nccl_nodes_end_with_identical_weights_close_to_one_gpu_process(tmp_
     for key in single:
         if not key.endswith("w_avg"):
             torch.testing.assert_close(rank0[key], single[key], rtol=1e-3, atol=1e-4, msg=key)
+
+
+def test_a_hung_rank_stops_the_run_after_the_timeout_with_one_line(tmp_path):
+    """Rank 1 stops (SIGSTOP) as step 2 begins, as a machine that vanishes without closing its connections:
+    rank 0's collective times out after $STYLEGAN2_DIST_TIMEOUT seconds and the run stops naming rank 1."""
+    nodes = Nodes(tmp_path, cli_args(1.0) + ["--outdir", str(tmp_path / "runs")], FAIL_RANK="1", FAIL_STEP="2", FAIL_SIGNAL="STOP",
+                  STYLEGAN2_DIST_TIMEOUT="10")
+    try:
+        last = tmp_path / "runs" / "00000-shapes-cpu" / "network-snapshot-000000-016.safetensors"
+        while not last.exists() and all(p.poll() is None for p in nodes.procs):
+            time.sleep(0.1)
+        hung_at = time.monotonic()
+        log = last.parent / "log.txt"
+        while log.read_text().splitlines()[-1] != "Failed." and time.monotonic() - hung_at < 120:
+            time.sleep(0.2)
+        assert 10 <= time.monotonic() - hung_at < 60, nodes.output()[-3000:]
+    finally:
+        nodes.kill()  # the stopped process and its agent
+    line = log.read_text().splitlines()[-2]
+    assert line.startswith("Error: lost rank 1") and "Timed out waiting 10000ms" in line, line
+    assert line.endswith(f" at step 2 (kimg 0.016); the last good snapshot is {last}. Restart the job with --resume auto"
+                         " to continue from it")
