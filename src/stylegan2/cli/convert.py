@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from ..io import CheckpointError, checkpoint_info, convert_checkpoint, format_info
 from ..io.info import nonfinite_tensors, nonfinite_warning
+from ..metrics.convert import convert_torchscript
+from ..metrics.detectors import is_torchscript_file
 
 
 @click.command("convert")
@@ -15,7 +18,20 @@ from ..io.info import nonfinite_tensors, nonfinite_warning
 @click.argument("dst", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
 def convert_command(src: str, dst: str, force: bool) -> None:
-    """Convert SRC (our format, NVIDIA .pkl or rosinality .pt) to our .safetensors format at DST."""
+    """Convert SRC (our format, NVIDIA .pkl or rosinality .pt) to our .safetensors format at DST.
+
+    Also converts NVIDIA's metric networks inception-2015-12-05.pt and vgg16.pt (TorchScript) for
+    `stylegan2 metrics` and `project`, which otherwise convert them on first use.
+    """
+    if is_torchscript_file(Path(src)):
+        if Path(dst).exists() and not force:
+            raise click.ClickException(f"{dst} exists; pass --force to overwrite it")
+        try:
+            kind = convert_torchscript(src, dst)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{dst}: wrote NVIDIA's {kind} network (converted from TorchScript)")
+        return
     try:
         ckpt = convert_checkpoint(src, dst, force=force)
     except (CheckpointError, OSError, ValueError) as exc:

@@ -5,8 +5,10 @@ and returns float features [N, D]. Three kinds of file are accepted:
 
 - FID Inception weights (`pt_inception-2015-12-05-6726825d.pth` from pytorch-fid, or the same
   state dict saved as `.safetensors`): loaded into `FIDInceptionV3`; no code is executed.
-- NVIDIA's metric TorchScript files (`inception-2015-12-05.pt`, `vgg16.pt`), recognised by a
-  `return_features` argument of `forward`; they take the uint8 images themselves.
+- NVIDIA's metric TorchScript files (`inception-2015-12-05.pt`, `vgg16.pt`): converted on first
+  use into safetensors in the cache dir (`converted/`, keyed by the file's SHA-256) and from then on
+  loaded from there into FIDInceptionV3 or VGG16LPIPS, so their TorchScript runs once, at the
+  conversion (stylegan2.metrics.convert). `stylegan2 convert vgg16.pt vgg16.safetensors` does the same.
 - Any other TorchScript module: a custom feature network, called on float images in [0, 1] at
   the dataset's resolution and returning [N, D] (or [N, D, 1, 1]) features.
 
@@ -16,7 +18,9 @@ Loading TorchScript runs code stored in the file: use only files from sources yo
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -24,11 +28,12 @@ import safetensors.torch
 import torch
 from torch import nn
 
+from .convert import INCEPTION, VGG16, convert_script_module, network_kind, read_converted, save_converted
 from .inception import FIDInceptionV3, preprocess_uint8
 
 INCEPTION_FILE_NAMES = ("pt_inception-2015-12-05-6726825d.pth", "pt_inception-2015-12-05.safetensors",
-                        "inception-2015-12-05.pt")
-VGG16_FILE_NAMES = ("vgg16.pt",)
+                        "inception-2015-12-05.safetensors", "inception-2015-12-05.pt")
+VGG16_FILE_NAMES = ("vgg16.safetensors", "vgg16.pt")
 INCEPTION_HELP = (
     "FID/KID/IS need the FID Inception weights. Download pytorch-fid's "
     "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth "
@@ -89,9 +94,11 @@ def module_digest(module: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def forward_argument_names(module: torch.jit.ScriptModule) -> list[str]:
-    """Names of a TorchScript module's forward arguments (without self)."""
-    return [arg.name for arg in module.forward.schema.arguments][1:]
+def forward_argument_names(module: nn.Module) -> list[str]:
+    """Names of a module's forward arguments (without self), TorchScript or Python."""
+    if isinstance(module, torch.jit.ScriptModule):
+        return [arg.name for arg in module.forward.schema.arguments][1:]
+    return list(inspect.signature(module.forward).parameters)
 
 
 def no_class_probabilities(name: str) -> ValueError:
@@ -140,9 +147,10 @@ class InceptionDetector(FeatureDetector):
 
 
 class NvidiaScriptDetector(FeatureDetector):
-    """NVIDIA's metric TorchScript (inception-2015-12-05.pt, vgg16.pt): uint8 in, features out."""
+    """A network called as NVIDIA's metric files are (uint8 in; `return_features`, `return_lpips`): our
+    VGG16LPIPS, or a TorchScript file of theirs that could not be converted."""
 
-    def __init__(self, module: torch.jit.ScriptModule, name: str, digest: str) -> None:
+    def __init__(self, module: nn.Module, name: str, digest: str) -> None:
         super().__init__(name, digest)
         self.module = module.eval()
 
@@ -188,15 +196,47 @@ def inception_from_state_dict(state_dict: dict[str, torch.Tensor], source: str) 
     return net
 
 
+def converted_path(path: Path, digest: str, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where the safetensors conversion of NVIDIA's TorchScript file `path` (with SHA-256 `digest`) is kept."""
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return cache / "converted" / f"{path.stem}-{digest[:16]}.safetensors"
+
+
+def load_torchscript(path: Path, digest: str, cache_dir: str | os.PathLike | None) -> tuple[str | None, nn.Module]:
+    """(kind, network) of a TorchScript file: NVIDIA's converted into ours (from the cache once converted, so
+    their TorchScript runs only the first time), any other file as its TorchScript module (kind None)."""
+    converted = converted_path(path, digest, cache_dir)
+    if converted.is_file():
+        found = read_converted(converted)
+        if found is not None:
+            return found
+    module = torch.jit.load(str(path), map_location="cpu")
+    if network_kind(dict(module.state_dict())) is None:
+        return None, module
+    try:
+        kind, state, net = convert_script_module(module, str(path))
+    except ValueError as err:
+        warnings.warn(f"{err}; using its TorchScript", stacklevel=3)
+        return None, module
+    try:
+        save_converted(state, kind, path.name, converted)
+    except OSError as err:
+        warnings.warn(f"could not keep the conversion of {path.name} in {converted.parent} ({err}); it is converted "
+                      "again next time", stacklevel=3)
+    return kind, net
+
+
 def load_detector(path: str | os.PathLike | None = None, device: torch.device | str = "cpu",
                   cache_dir: str | os.PathLike | None = None) -> FeatureDetector:
     """Load a detector from `path` (or the default Inception file in the cache dir) onto `device`."""
     path = find_metric_file(path, INCEPTION_FILE_NAMES, INCEPTION_HELP, cache_dir)
     name, digest = path.stem, file_digest(path)
     if is_torchscript_file(path):
-        module = torch.jit.load(str(path), map_location=device)
+        kind, module = load_torchscript(path, digest, cache_dir)
+        if kind == INCEPTION:
+            return InceptionDetector(module, name, digest).to(device)
         if "return_features" in forward_argument_names(module):
-            return NvidiaScriptDetector(module, name, digest)
+            return NvidiaScriptDetector(module, name, digest).to(device)
         return CustomDetector(module, name, digest).to(device)
     if path.suffix == ".safetensors":
         state_dict = safetensors.torch.load_file(str(path))
@@ -212,12 +252,20 @@ def load_detector(path: str | os.PathLike | None = None, device: torch.device | 
 
 def load_vgg16(path: str | os.PathLike | None = None, device: torch.device | str = "cpu",
                cache_dir: str | os.PathLike | None = None) -> NvidiaScriptDetector:
-    """Load NVIDIA's VGG16 TorchScript (features for precision/recall, LPIPS for PPL)."""
+    """Load NVIDIA's VGG16 (features for precision/recall, LPIPS for PPL and projection): our conversion of
+    their vgg16.pt (made on first use) or a vgg16.safetensors that `stylegan2 convert` wrote."""
     path = find_metric_file(path, VGG16_FILE_NAMES, VGG16_HELP, cache_dir)
-    if not is_torchscript_file(path):
+    digest = file_digest(path)
+    if path.suffix == ".safetensors":
+        found = read_converted(path)
+        if found is None or found[0] != VGG16:
+            raise ValueError(f"{path}: not a VGG16 converted by `stylegan2 convert`; " + VGG16_HELP.format(cache_dir=default_cache_dir()))
+        module = found[1]
+    elif is_torchscript_file(path):
+        module = load_torchscript(path, digest, cache_dir)[1]
+    else:
         raise ValueError(f"{path}: not a TorchScript file; " + VGG16_HELP.format(cache_dir=default_cache_dir()))
-    module = torch.jit.load(str(path), map_location=device)
     arguments = forward_argument_names(module)
     if "return_features" not in arguments or "return_lpips" not in arguments:
         raise ValueError(f"{path}: forward takes {arguments}, not NVIDIA's VGG16 (return_features, return_lpips)")
-    return NvidiaScriptDetector(module, path.stem, file_digest(path))
+    return NvidiaScriptDetector(module, path.stem, digest).to(device)

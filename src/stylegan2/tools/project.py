@@ -4,7 +4,8 @@ The recipe: start from the mean w (of 10,000 mapped samples) plus decaying noise
 all noise maps with Adam under a learning-rate ramp (up over the first 5 %, cosine down over the
 last 25 %), and regularize the noise maps so they stay noise (no spatial autocorrelation at any
 scale) instead of painting the image themselves. The distance is LPIPS on NVIDIA's VGG16 when the
-user supplies that network; otherwise a multi-scale pixel MSE (blurrier matches, no download).
+user supplies that network (their vgg16.pt, converted on first use into our VGG16LPIPS; see
+stylegan2.metrics.convert); otherwise a multi-scale pixel MSE (blurrier matches, no download).
 """
 
 from __future__ import annotations
@@ -59,11 +60,11 @@ class ProjectionResult:
 
 
 class LpipsDistance:
-    """LPIPS distance to the target through NVIDIA's VGG16 TorchScript (images in [0, 255], at most 256 px)."""
+    """LPIPS distance to the target through NVIDIA's VGG16 (images in [0, 255], at most 256 px)."""
 
     name = "lpips"
 
-    def __init__(self, vgg: torch.jit.ScriptModule, target: torch.Tensor) -> None:
+    def __init__(self, vgg: torch.nn.Module, target: torch.Tensor) -> None:
         self.vgg = vgg
         self.target_features = self.features(target)
 
@@ -138,13 +139,13 @@ def project(
     w_plus: bool = False,
     seed: int = 303,
     class_idx: int | None = None,
-    vgg: torch.jit.ScriptModule | None = None,
+    vgg: torch.nn.Module | None = None,
     progress: bool = False,
 ) -> ProjectionResult:
     """Optimize w (one w for all layers, or one per layer with `w_plus`) so G's image matches `target`.
 
-    `target` is uint8 [H, W, C] at G's resolution and channels; `vgg` is NVIDIA's VGG16 TorchScript
-    (LPIPS distance) or None (multi-scale pixel distance). G itself is not modified.
+    `target` is uint8 [H, W, C] at G's resolution and channels; `vgg` is NVIDIA's VGG16 (load_vgg16(...).module;
+    LPIPS distance) or None (multi-scale pixel distance). G itself is not modified.
     """
     expected = (G.img_resolution, G.img_resolution, G.img_channels)
     if target.shape != expected:
@@ -199,7 +200,8 @@ def project(
 
 
 def find_vgg16(vgg: str | os.PathLike | None, loss: str) -> Path | None:
-    """The VGG16 file to use: --vgg (a file, or a folder holding vgg16.pt), else the cache dir's; None for pixel loss."""
+    """The VGG16 file to use: --vgg (a file, or a folder holding vgg16.safetensors or vgg16.pt), else the
+    cache dir's; None for the pixel loss."""
     if loss not in LOSSES:
         raise ToolError(f"--loss must be one of {', '.join(LOSSES)}, got {loss!r}")
     if loss == "pixel":
@@ -207,12 +209,12 @@ def find_vgg16(vgg: str | os.PathLike | None, loss: str) -> Path | None:
     if vgg is not None:
         path = Path(vgg).expanduser()
         if path.is_dir():
-            path = path / VGG16_FILE_NAMES[0]
+            path = next((path / n for n in VGG16_FILE_NAMES if (path / n).is_file()), path / VGG16_FILE_NAMES[-1])
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file (--vgg); download {VGG16_URL}")
         return path
-    cached = default_cache_dir() / VGG16_FILE_NAMES[0]
-    if cached.is_file():
+    cached = next((default_cache_dir() / n for n in VGG16_FILE_NAMES if (default_cache_dir() / n).is_file()), None)
+    if cached is not None:
         return cached
     help_text = (f"download NVIDIA's {VGG16_URL} and pass it with --vgg, or put it in {default_cache_dir()} "
                  "($STYLEGAN2_CACHE)")
