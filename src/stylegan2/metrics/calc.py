@@ -21,6 +21,7 @@ from stylegan2.utils.device import select_device
 
 from .detectors import load_detector, load_vgg16
 from .evaluate import MetricSpec, check_networks, compute_metric, parse_metric, report_metric
+from .features import draws_labels
 
 
 def load_generator(network: str | os.PathLike) -> nn.Module:
@@ -71,7 +72,7 @@ def run_metrics(G: nn.Module, data: str | os.PathLike, specs: list[MetricSpec], 
         check_networks(spec, feature_net, vgg16)
     records = []
     for spec in specs:
-        labels = G.c_dim > 0 and not G.mapping.draws_labels  # a network trained on clusters needs no labels
+        labels = G.c_dim > 0 and not draws_labels(G)  # a network trained on clusters needs no labels
         dataset = open_metric_dataset(str(data), G.img_resolution, labels, mirror and not spec.full)
         record = compute_metric(spec, G, dataset, detector=feature_net, vgg16=vgg16, device=device, rank=rank,
                                 world_size=world_size, cache_dir=cache_dir, **compute_kwargs)

@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from .detectors import FeatureDetector, NvidiaScriptDetector, default_cache_dir, load_detector, no_class_probabilities
-from .features import PassOptions, exact_float32, fake_stats, real_stats
+from .features import PassOptions, draws_labels, exact_float32, fake_stats, real_stats
 from .ppl import PPLConfig, path_lengths
 from .scores import frechet_distance, inception_score, kernel_distance, perceptual_path_length, precision_recall
 
@@ -142,7 +142,7 @@ def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset, *,
     spec = parse_metric(metric) if isinstance(metric, str) else metric
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    if G.c_dim > 0 and not G.mapping.draws_labels and getattr(dataset, "label_dim", G.c_dim) != G.c_dim:
+    if G.c_dim > 0 and not draws_labels(G) and getattr(dataset, "label_dim", G.c_dim) != G.c_dim:
         raise ValueError(f"the network is conditional with c_dim={G.c_dim} but the dataset has "
                          f"label_dim={dataset.label_dim}; open it with labels")
     device = torch.device(device)

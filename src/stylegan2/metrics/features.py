@@ -81,6 +81,11 @@ def generator_images(G: nn.Module, z: torch.Tensor, c: torch.Tensor, truncation_
     return to_uint8(img)
 
 
+def draws_labels(G: nn.Module) -> bool:
+    """Whether G was trained on clusters (`--clusters`) and so draws its own labels; any G-like module is accepted."""
+    return bool(getattr(getattr(G, "mapping", None), "draws_labels", False))
+
+
 def random_labels(dataset: Dataset, c_dim: int, n: int, rng: np.random.Generator) -> torch.Tensor:
     """Labels of `n` random dataset items ([n, c_dim]; [n, 0] for unconditional networks)."""
     if c_dim == 0:
@@ -116,7 +121,7 @@ def generated_features(G: nn.Module, dataset: Dataset, extract: Extractor, opts:
         while not stats.is_full():
             z = torch.randn([opts.batch_size, G.z_dim], generator=gen, device=opts.device)
             # A network trained on clusters draws its own (None); others take labels of dataset items.
-            c = None if G.mapping.draws_labels else random_labels(dataset, G.c_dim, opts.batch_size, rng).to(opts.device)
+            c = None if draws_labels(G) else random_labels(dataset, G.c_dim, opts.batch_size, rng).to(opts.device)
             images = to_three_channels(generator_images(G, z, c, truncation_psi, noise_mode))
             features = gather_rows(extract(images), opts.world_size)
             before = stats.num_items

@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from .detectors import NvidiaScriptDetector
-from .features import PassOptions, gather_rows, random_labels
+from .features import PassOptions, draws_labels, gather_rows, random_labels
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def path_lengths(G: nn.Module, dataset: Dataset, vgg16: NvidiaScriptDetector, cf
     done = 0
     with tqdm(total=num_samples, desc="ppl", disable=not opts.progress or opts.rank != 0, unit="path") as bar:
         while done < num_samples:
-            if G.mapping.draws_labels:  # a network trained on clusters: each path stays in one drawn cluster
+            if draws_labels(G):  # a network trained on clusters: each path stays in one drawn cluster
                 c = G.mapping.draw_labels(torch.randn([opts.batch_size, G.z_dim], generator=gen, device=opts.device))[1]
             else:
                 c = random_labels(dataset, G.c_dim, opts.batch_size, rng).to(opts.device)
