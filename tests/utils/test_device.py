@@ -117,13 +117,17 @@ def test_training_and_tools_refuse_mps_where_torch_has_none(monkeypatch, tmp_pat
         assert result.exit_code != 0 and "without Apple's MPS backend" in result.output, command
 
 
-def test_training_backends_follow_nvidia_tf32_off_unless_allowed(monkeypatch):
-    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", True)
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
-    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
-    configure_backends(torch.device("cpu"))  # nothing to set off CUDA
-    assert torch.backends.cudnn.allow_tf32 is True
-    configure_backends(torch.device("cuda"))
-    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark) == (False, False, True)
-    configure_backends(torch.device("cuda"), allow_tf32=True, cudnn_benchmark=False)
-    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark) == (True, True, False)
+def test_training_backends_follow_nvidia_tf32_off_unless_allowed():
+    # Saved and restored by hand: torch's cuBLAS settings object has no deletable attributes, which
+    # some pytest versions' monkeypatch tries at teardown.
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark)
+    try:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = True, True, False
+        configure_backends(torch.device("cpu"))  # nothing to set off CUDA
+        assert torch.backends.cudnn.allow_tf32 is True
+        configure_backends(torch.device("cuda"))
+        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark) == (False, False, True)
+        configure_backends(torch.device("cuda"), allow_tf32=True, cudnn_benchmark=False)
+        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark) == (True, True, False)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = saved
