@@ -58,6 +58,7 @@ def test_bad_cluster_options_give_one_line_errors(args, message, tmp_path):
 def test_a_tiny_run_on_clusters_makes_a_generator_that_draws_them(tmp_path):
     lines = []
     run_dir = train(tiny_options(tmp_path, kimg=0.016, tick=0.016), device="cpu", log=lines.append)
+    assert lines[0].startswith("Clustering 64 images into 3 clusters (k-means of 16x16 thumbnails")  # before the wait
     assert any(line.startswith("Clusters: 3 k-means clusters of the images as labels (--clusters)") for line in lines)
     assert "D judges one image at a time" in "\n".join(lines)
     G = load_network(run_dir / "network-snapshot-000000-016.safetensors")["G_ema"]

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..data import ImageDataset, open_dataset
-from ..data.clusters import cluster_dataset
+from ..data.clusters import THUMBNAIL_SIZE, cluster_dataset
 from ..models import Discriminator, Generator
 from ..utils.device import configure_backends
 from ..utils.image import make_grid, save_image, to_uint8
@@ -254,6 +254,9 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     header: list[str] = []
     c_prior = None
     if options.clusters:  # self-conditioning: k-means clusters of the images become class labels
+        if ctx.is_main:  # every rank clusters for itself (same seed, same clusters), so none waits on another
+            log(f"Clustering {dataset.distinct_len:,} images into {options.clusters} clusters (k-means of "
+                f"{THUMBNAIL_SIZE}x{THUMBNAIL_SIZE} thumbnails; --clusters 0 trains without)...")
         c_prior = cluster_dataset(dataset, options.clusters, seed=options.seed)
         header.append(f"Clusters: {options.clusters} k-means clusters of the images as labels (--clusters), "
                       f"{min(c_prior):.1%}-{max(c_prior):.1%} of the images each; G draws them with these odds")
