@@ -116,3 +116,25 @@ def test_transfer_learning_from_a_rosinality_checkpoint(tmp_path):
     run_dir, lines = fine_tune_one_step(tmp_path, network, resolution=16)
     assert "w_avg estimated from 10,000 mapped z" in "\n".join(lines)  # rosinality files store no w average
     check_started_from(run_dir, lines, network)
+
+
+def test_resume_takes_precision_and_memory_format_from_the_command_line(tmp_path):
+    """As NVIDIA's resume (weights copied into networks built from the options): --fp32 and --nhwc follow the new command."""
+    common = dict(clusters=0, pack=1, batch=4, workers=0, aug="noaug", kimg=1, tick=1, grid=(2, 2), cbase=256, cmax=16)
+    first = train(resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(common, outdir=str(tmp_path / "a"))),
+                  device="cpu", max_steps=1, log=lambda m: None)
+    (snapshot,) = first.glob("network-snapshot-*.safetensors")
+    assert load_checkpoint(snapshot).networks["G"].init_kwargs["synthesis_kwargs"]["num_fp16_res"] == 0  # the cpu preset: --fp32
+    options = resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(common, outdir=str(tmp_path / "b"), resume=str(snapshot),
+                                                                        fp32=False, nhwc=True))
+    second = train(options, device="cpu", max_steps=1, log=lambda m: None)
+    resumed = load_checkpoint(sorted(second.glob("network-snapshot-*.safetensors"))[-1]).networks
+    for name in ("G", "G_ema"):
+        synthesis = resumed[name].init_kwargs["synthesis_kwargs"]
+        assert (synthesis["num_fp16_res"], synthesis["conv_clamp"], synthesis["fp16_channels_last"]) == (4, 256, True), name
+    D = resumed["D"].init_kwargs
+    assert (D["num_fp16_res"], D["conv_clamp"], D["block_kwargs"]["fp16_channels_last"]) == (4, 256, True)
+    saved = load_checkpoint(snapshot).networks
+    for name in ("G", "D", "G_ema"):  # everything else is the snapshot's
+        keep = {k: v for k, v in saved[name].init_kwargs.items() if k not in ("synthesis_kwargs", "num_fp16_res", "conv_clamp", "block_kwargs")}
+        assert {k: resumed[name].init_kwargs[k] for k in keep} == keep, name

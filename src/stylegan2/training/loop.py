@@ -29,6 +29,26 @@ from .snapshot import ResumeState, finite_number, read_resume_state
 AUTO_RESUME = "auto"  # --resume auto: the newest snapshot of this dataset and cfg under --outdir, if any
 
 
+def _precision(options: TrainingOptions) -> tuple[dict[str, Any], dict[str, Any]]:
+    """--fp32 and --nhwc (NVIDIA's) as layer kwargs: (the networks' precision, their blocks' memory format)."""
+    fp16 = dict(num_fp16_res=0, conv_clamp=None) if options.fp32 else dict(num_fp16_res=4, conv_clamp=256)
+    return fp16, ({"fp16_channels_last": True} if options.nhwc else {})
+
+
+def _run_precision(kw: dict[str, Any], options: TrainingOptions, *, blocks: str) -> dict[str, Any]:
+    """A resumed network's init kwargs with this run's --fp32/--nhwc: as NVIDIA's resume, which copies the
+    weights into networks built from the options, precision follows the command line (the weights are the same)."""
+    fp16, nhwc = _precision(options)
+    kw = dict(kw)
+    inner = {k: v for k, v in (kw.get(blocks) or {}).items() if k != "fp16_channels_last"}
+    if blocks == "synthesis_kwargs":  # G: precision and memory format are synthesis kwargs
+        kw[blocks] = {**inner, **fp16, **nhwc}
+    else:  # D: precision at the top, memory format in the blocks
+        kw.update(fp16)
+        kw[blocks] = {**inner, **nhwc}
+    return kw
+
+
 def build_networks(
     options: TrainingOptions, c_dim: int, resolution: int, channels: int, c_prior: list[float] | None = None
 ) -> tuple[Generator, Discriminator]:
@@ -36,8 +56,7 @@ def build_networks(
 
     `c_prior`: the share of each cluster when the labels are clusters (G then draws its own label).
     """
-    fp16 = dict(num_fp16_res=0, conv_clamp=None) if options.fp32 else dict(num_fp16_res=4, conv_clamp=256)
-    nhwc = {"fp16_channels_last": True} if options.nhwc else {}  # NVIDIA's --nhwc
+    fp16, nhwc = _precision(options)
     G = Generator(
         z_dim=options.z_dim, c_dim=c_dim, w_dim=options.w_dim, img_resolution=resolution, img_channels=channels,
         mapping_kwargs={"num_layers": options.map, **({"c_prior": c_prior} if c_prior else {})},
@@ -66,7 +85,7 @@ def _networks_from_checkpoint(
             f" with {kw['c_dim']} label dims, but the dataset has {channels}-channel {resolution} px images"
             f" with {c_dim} label dims; resize the dataset (stylegan2 dataset --resolution) or pick a matching network"
         )
-    G = Generator(**kw)
+    G = Generator(**_run_precision(kw, options, blocks="synthesis_kwargs"))
     G.load_state_dict(source_G.state_dict())
     if "D" in loaded:
         d_kw = dict(loaded["D"].init_kwargs)
@@ -78,13 +97,13 @@ def _networks_from_checkpoint(
             )
         if options.freezed:
             d_kw["block_kwargs"] = dict(d_kw.get("block_kwargs") or {}, freeze_layers=options.freezed)
-        D = Discriminator(**d_kw)
+        D = Discriminator(**_run_precision(d_kw, options, blocks="block_kwargs"))
         D.load_state_dict(loaded["D"].state_dict())
     else:
         _, D = build_networks(options, c_dim, resolution, channels)
     G_ema = None
     if "G_ema" in loaded:
-        G_ema = Generator(**loaded["G_ema"].init_kwargs)
+        G_ema = Generator(**_run_precision(loaded["G_ema"].init_kwargs, options, blocks="synthesis_kwargs"))
         G_ema.load_state_dict(loaded["G_ema"].state_dict())
     return G, D, G_ema
 
