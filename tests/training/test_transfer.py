@@ -127,7 +127,9 @@ def test_resume_takes_precision_and_memory_format_from_the_command_line(tmp_path
     assert load_checkpoint(snapshot).networks["G"].init_kwargs["synthesis_kwargs"]["num_fp16_res"] == 0  # the cpu preset: --fp32
     options = resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(common, outdir=str(tmp_path / "b"), resume=str(snapshot),
                                                                         fp32=False, nhwc=True))
-    second = train(options, device="cpu", max_steps=1, log=lambda m: None)
+    lines: list[str] = []
+    second = train(options, device="cpu", max_steps=1, log=lines.append)
+    assert "note: its run had no fp16 layers, this one has them" in "\n".join(lines)
     resumed = load_checkpoint(sorted(second.glob("network-snapshot-*.safetensors"))[-1]).networks
     for name in ("G", "G_ema"):
         synthesis = resumed[name].init_kwargs["synthesis_kwargs"]

@@ -222,6 +222,8 @@ def _check_continuation(path: str, state: ResumeState, options: TrainingOptions,
     notes = []
     if isinstance(saved.get("num_gpus"), int) and saved["num_gpus"] != world_size:
         notes.append(f"its run had {saved['num_gpus']} processes, this one has {world_size}; the global batch is kept")
+    if isinstance(saved.get("fp32"), bool) and saved["fp32"] != options.fp32:
+        notes.append(f"its run had {'no ' if saved['fp32'] else ''}fp16 layers, this one has {'none (--fp32)' if options.fp32 else 'them'}")
     if isinstance(saved.get("batch_gpu"), int) and saved["batch_gpu"] != options.batch_gpu:
         notes.append(f"--batch-gpu was {saved['batch_gpu']}, now {options.batch_gpu}: the steps draw other latents and noise")
     return notes
