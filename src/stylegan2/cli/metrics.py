@@ -23,11 +23,13 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
 @nvidia_command("metrics")
 @click.option("--network", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Network file (our checkpoint or an importable format).")
-@click.option("--data", required=True, metavar="DATA", help="Real images: folder, .zip, .npz[:KEY] or builtin:shapes.")
+@click.option("--data", metavar="DATA", help="Real images: folder, .zip, .npz[:KEY] or builtin:shapes "
+              "[default: the data the network file (or its run directory) records it was trained on].")
 @click.option("--metrics", "metric_list", default="fid50k_full", show_default=True, metavar="LIST",
               help="Comma-separated: fid50k_full,kid50k_full,pr50k3_full,is50k,ppl2_wend or variants (fid10k, ...).")
-@click.option("--mirror/--no-mirror", default=False,
-              help="Add x-flipped real images (the *_full metrics ignore it, as officially); also --mirror=1.")
+@click.option("--mirror/--no-mirror", default=None,
+              help="Add x-flipped real images (the *_full metrics ignore it, as officially); also --mirror=1 "
+                   "[default: as the training run did when --data is omitted, else off].")
 @click.option("--detector", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Feature network: FID Inception .pth/.safetensors, NVIDIA inception-2015-12-05.pt, or a "
                    "TorchScript feature extractor [default: from the cache dir].")
@@ -47,7 +49,7 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
               help="Truncation psi.")
 @click.option("--run-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Append each result to RUN_DIR/metric-<name>.jsonl.")
-def metrics_command(network: Path, data: str, metric_list: str, mirror: bool, detector: Path | None,
+def metrics_command(network: Path, data: str | None, metric_list: str, mirror: bool | None, detector: Path | None,
                     vgg: Path | None, device: str | None, gpus: int, batch_size: int, workers: int, cache_dir: Path | None,
                     no_cache: bool, seed: int, truncation_psi: float, run_dir: Path | None) -> None:
     """Compute quality metrics of a network against real data.
@@ -58,6 +60,7 @@ def metrics_command(network: Path, data: str, metric_list: str, mirror: bool, de
       stylegan2 metrics --network G.pkl --data ffhq.zip --mirror --metrics fid10k,kid10k_full,pr10k3_full \\
           --detector ~/weights/pt_inception-2015-12-05-6726825d.pth --vgg ~/weights/vgg16.pt
       stylegan2 metrics --metrics=fid50k_full --data=ffhq.zip --mirror=1 --network=ffhq.pkl --gpus=4
+      stylegan2 metrics --network run/network-snapshot-000400.safetensors   # against the run's own data
     """
     names = [name.strip() for name in metric_list.split(",") if name.strip()]
     kwargs = dict(network=network, data=data, metrics=names, mirror=mirror, detector=detector, vgg=vgg, device=device,

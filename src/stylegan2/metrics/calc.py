@@ -16,20 +16,21 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from stylegan2.data import open_dataset
-from stylegan2.io import load_network
+from stylegan2.io import load_checkpoint
+from stylegan2.io.checkpoint import Checkpoint
 from stylegan2.utils.device import select_device
 
 from .detectors import load_detector, load_vgg16
 from .evaluate import MetricSpec, check_networks, compute_metric, parse_metric, report_metric
 from .features import draws_labels
+from .training_data import training_data
 
 
-def load_generator(network: str | os.PathLike) -> nn.Module:
-    """G_ema of a network file in any format stylegan2.io reads."""
-    networks = load_network(network)
-    if networks.get("G_ema") is None:
-        raise ValueError(f"{network}: holds no G_ema generator")
-    return networks["G_ema"]
+def generator_of(ckpt: Checkpoint, path: str | os.PathLike) -> nn.Module:
+    """G_ema of a loaded network file."""
+    if ckpt.networks.get("G_ema") is None:
+        raise ValueError(f"{path}: holds no G_ema generator")
+    return ckpt.networks["G_ema"]
 
 
 def setup_ranks(device: str | None) -> tuple[torch.device, int, int]:
@@ -82,8 +83,8 @@ def run_metrics(G: nn.Module, data: str | os.PathLike, specs: list[MetricSpec], 
     return records
 
 
-def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike, metrics: list[str], *,
-                 mirror: bool = False, detector: str | os.PathLike | None = None,
+def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike | None, metrics: list[str], *,
+                 mirror: bool | None = None, detector: str | os.PathLike | None = None,
                  vgg: str | os.PathLike | None = None, device: str | None = None, batch_size: int = 32,
                  num_workers: int = 0, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
                  progress: bool = True, seed: int = 0, truncation_psi: float = 1.0,
@@ -91,6 +92,8 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
     """Compute each named metric for a network file (or G module) against a dataset spec.
 
     `_full` metrics always read the unmirrored dataset; the others mirror it when `mirror` is set.
+    With `data` None, the data (and, unless `mirror` is given, the mirroring) the network file records
+    it was trained on, as NVIDIA's calc_metrics.py; otherwise `mirror` defaults to off.
     With `run_dir`, each record is appended to run_dir/metric-<name>.jsonl. Under torchrun every
     process takes its share (rank and world size from the environment).
     """
@@ -98,8 +101,17 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
     if not specs:
         raise ValueError("no metrics given")
     dev, rank, world_size = setup_ranks(device)
-    G = network if isinstance(network, nn.Module) else load_generator(network)
-    snapshot = None if isinstance(network, nn.Module) else network
+    if isinstance(network, nn.Module):
+        if data is None:
+            raise ValueError("a network passed as a module does not record its training data; pass data")
+        G, snapshot = network, None
+    else:
+        ckpt = load_checkpoint(network)
+        G, snapshot = generator_of(ckpt, network), network
+        if data is None:
+            data, recorded_mirror = training_data(ckpt, network)
+            mirror = recorded_mirror if mirror is None else mirror
+    mirror = bool(mirror)
     return run_metrics(G, data, specs, mirror=mirror, detector=detector, vgg=vgg, device=dev, rank=rank,
                        world_size=world_size, run_dir=run_dir, snapshot=snapshot, cache_dir=cache_dir,
                        batch_size=batch_size, num_workers=num_workers, use_cache=use_cache, progress=progress,

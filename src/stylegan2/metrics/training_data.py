@@ -1,0 +1,55 @@
+"""The data a network was trained on, as its file or run directory records it.
+
+`stylegan2 metrics` without `--data` scores a network against that data, as NVIDIA's calc_metrics.py
+does with the `training_set_kwargs` of its pickles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from stylegan2.io.checkpoint import Checkpoint
+
+RUN_OPTIONS_FILE = "training_options.json"  # written into every run directory by `stylegan2 train`
+
+
+def _recorded(ckpt: Checkpoint, path: Path) -> tuple[str, Any, Any] | None:
+    """(where it was found, the data, mirror) from the first record that names the training data."""
+    options = ckpt.training_state.get("options")
+    if isinstance(options, dict) and options.get("data"):  # our training snapshots
+        return "its training options", options["data"], options.get("mirror", False)
+    kwargs = ckpt.source.get("training_set_kwargs")
+    if isinstance(kwargs, dict) and kwargs.get("path"):  # NVIDIA's network pickles
+        return "its training_set_kwargs", kwargs["path"], kwargs.get("xflip", False)
+    run_options = path.parent / RUN_OPTIONS_FILE  # our snapshots converted or stripped, still in their run directory
+    if run_options.is_file():
+        try:
+            saved = json.loads(run_options.read_text())
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{run_options}: unreadable ({err}); pass --data") from None
+        if isinstance(saved, dict) and saved.get("data"):
+            return str(run_options), saved["data"], saved.get("mirror", False)
+    return None
+
+
+def training_data(ckpt: Checkpoint, path: str | os.PathLike) -> tuple[str, bool]:
+    """(dataset spec, whether the run mirrored it) of the run that made the network file at `path`.
+
+    A ValueError naming the file says what to pass instead when nothing records the data, or when the
+    recorded dataset is not found from here (runs record `--data` as typed, relative paths included).
+    """
+    path = Path(path)
+    found = _recorded(ckpt, path)
+    if found is None:
+        raise ValueError(f"{path}: the file does not say which data it was trained on (and no {RUN_OPTIONS_FILE} is "
+                         f"beside it); pass --data")
+    where, data, mirror = found
+    if not isinstance(data, str) or not isinstance(mirror, bool):
+        raise ValueError(f"{path}: {where} name the training data as {data!r} (mirror {mirror!r}), not a dataset; pass --data")
+    location = os.path.expanduser(data.split("?", 1)[0])
+    if not data.startswith("builtin:") and not Path(location).exists() and not Path(location.rsplit(":", 1)[0]).exists():
+        raise ValueError(f"{path}: trained on {data} ({where}), which is not found from here; pass --data")
+    return data, mirror

@@ -1,0 +1,68 @@
+"""`stylegan2 metrics` without --data: the data (and mirroring) the network file or its run records."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from torch import nn
+
+from stylegan2.cli import main
+from stylegan2.io import save_checkpoint, save_network
+from stylegan2.io.checkpoint import Checkpoint
+from stylegan2.metrics.training_data import training_data
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
+DATA = "builtin:shapes?n=8"
+
+
+@pytest.fixture
+def detector_file(tmp_path: Path) -> Path:
+    path = tmp_path / "pooled.pt"
+    torch.manual_seed(0)
+    torch.jit.script(nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(12, 6))).save(str(path))
+    return path
+
+
+def kid(network: Path, detector: Path, tmp_path: Path, *extra: str) -> float:
+    args = ["metrics", "--network", str(network), "--metrics", "kid1k", "--detector", str(detector), "--device", "cpu",
+            "--batch", "250", "--workers", "0", "--no-cache", "--cache-dir", str(tmp_path), *extra]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    return float(result.stdout.strip().splitlines()[-1].split()[2])
+
+
+def test_without_data_a_snapshot_is_scored_against_its_runs_data_and_mirroring(tmp_path: Path, tiny_G, detector_file):
+    snapshot = save_checkpoint(tmp_path / "snapshot.safetensors", {"G_ema": tiny_G},
+                               training_state={"options": {"data": DATA, "mirror": True}})
+    recorded = kid(snapshot, detector_file, tmp_path)
+    assert recorded == kid(snapshot, detector_file, tmp_path, "--data", DATA, "--mirror")
+    assert recorded != kid(snapshot, detector_file, tmp_path, "--data", DATA)  # so the mirroring was taken too
+    assert kid(snapshot, detector_file, tmp_path, "--no-mirror") == kid(snapshot, detector_file, tmp_path, "--data", DATA)
+
+
+def test_nvidia_pickles_name_their_data_in_training_set_kwargs(tmp_path: Path):
+    (tmp_path / "ffhq.zip").write_bytes(b"")
+    ckpt = Checkpoint(format="official-pkl", networks={}, source={"training_set_kwargs": {"path": str(tmp_path / "ffhq.zip"), "xflip": True}})
+    assert training_data(ckpt, tmp_path / "network.pkl") == (str(tmp_path / "ffhq.zip"), True)
+    moved = Checkpoint(format="official-pkl", networks={}, source={"training_set_kwargs": {"path": "~/datasets/gone.zip"}})
+    with pytest.raises(ValueError, match=r"network\.pkl: trained on ~/datasets/gone\.zip \(its training_set_kwargs\), "
+                                         r"which is not found from here; pass --data$"):
+        training_data(moved, tmp_path / "network.pkl")
+
+
+def test_a_network_beside_its_runs_options_uses_them(tmp_path: Path, tiny_G):
+    network = save_network(tmp_path / "exported.safetensors", {"G_ema": tiny_G})  # no training state of its own
+    (tmp_path / "training_options.json").write_text(json.dumps({"data": DATA, "mirror": False}))
+    assert training_data(Checkpoint(format="stylegan2", networks={}), network) == (DATA, False)
+
+
+@pytest.mark.parametrize("state,message", [
+    ({}, "the file does not say which data it was trained on (and no training_options.json is beside it); pass --data"),
+    ({"options": {"data": 3}}, "its training options name the training data as 3 (mirror False), not a dataset; pass --data"),
+])
+def test_no_usable_record_is_a_one_line_error(tmp_path: Path, tiny_G, state, message):
+    network = save_checkpoint(tmp_path / "g.safetensors", {"G_ema": tiny_G}, training_state=state)
+    result = CliRunner().invoke(main, ["metrics", "--network", str(network), "--device", "cpu"])
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
