@@ -2,12 +2,13 @@
 
 import itertools
 
+import numpy as np
 import pytest
 
-from stylegan2.data import InfiniteSampler
+from stylegan2.data import ClassPackSampler, InfiniteSampler
 
 
-def take(sampler: InfiniteSampler, count: int) -> list[int]:
+def take(sampler, count: int) -> list[int]:
     """The first `count` indices of a sampler."""
     return list(itertools.islice(iter(sampler), count))
 
@@ -60,3 +61,26 @@ def test_start_continues_each_rank_exactly_where_it_stopped(size, world_size):
         for start in (1, 5, 13):
             resumed = InfiniteSampler(range(size), rank=rank, world_size=world_size, seed=1, start=start)
             assert list(itertools.islice(iter(resumed), 20)) == full[start:start + 20]
+
+
+def test_class_packs_hold_one_class_each_and_cover_every_item_each_epoch():
+    classes = np.array([0] * 5 + [1] * 8 + [2] * 1)  # 5 items: one pack topped up; 1 item: a pack of copies
+    sampler = ClassPackSampler(classes, pack=4, seed=3)
+    assert sampler.epoch_len == 8 + 8 + 4
+    epoch = take(sampler, sampler.epoch_len)
+    packs = np.array(epoch).reshape(-1, 4)
+    assert all(len(set(classes[p])) == 1 for p in packs)
+    assert set(epoch) == set(range(len(classes)))
+    assert sorted(epoch) != epoch  # shuffled
+    assert take(ClassPackSampler(classes, pack=4, seed=4), 20) != epoch  # seeded
+
+
+def test_class_packs_resume_where_they_stopped():
+    classes = np.arange(30) % 3
+    whole = take(ClassPackSampler(classes, pack=2, seed=1), 100)
+    assert take(ClassPackSampler(classes, pack=2, seed=1, start=44), 56) == whole[44:]  # across the epoch boundary at 30
+
+
+def test_class_pack_starts_off_a_pack_boundary_are_refused():
+    with pytest.raises(ValueError, match="start a multiple of pack"):
+        ClassPackSampler(np.zeros(4, dtype=np.int64), pack=2, start=3)

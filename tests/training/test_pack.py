@@ -88,3 +88,31 @@ def test_the_cpu_preset_packs_only_unconditional_runs_and_keeps_the_total_r1_wei
     assert (chosen.pack, chosen.gamma) == (2, 0.5)
     packed = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, dict(cond=True, pack=4))
     assert (packed.pack, packed.gamma) == (4, 0.25)  # an explicit --pack keeps the preset's gamma
+
+
+def test_packs_by_class_give_d_packs_of_one_class_real_and_generated(tmp_path, monkeypatch):
+    seen = []
+    original = StyleGAN2Loss.accumulate_gradients
+
+    def spy(self, phase, real_img, real_c, gen_z, gen_c, gain):
+        seen.append((real_c.clone(), gen_c.clone()))
+        return original(self, phase, real_img, real_c, gen_z, gen_c, gain)
+
+    monkeypatch.setattr(StyleGAN2Loss, "accumulate_gradients", spy)
+    options = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, dict(TINY, clusters=3, pack=2, pack_by_class=True,
+                                                                        outdir=str(tmp_path)))
+    lines = []
+    train(options, device="cpu", log=lines.append, max_steps=3)
+    assert "D judges packs of 2 images of one class each" in "\n".join(lines)
+    assert len(seen) >= 3
+    for real_c, gen_c in seen:
+        for c in (real_c, gen_c):
+            pairs = c.argmax(1).reshape(-1, 2)
+            assert (pairs[:, 0] == pairs[:, 1]).all()
+        assert len(set(gen_c.argmax(1).tolist())) > 1  # one class per pack, not per batch
+
+
+@pytest.mark.parametrize("overrides", [dict(clusters=0, pack=2, pack_by_class=True), dict(clusters=3, pack=1, pack_by_class=True)])
+def test_packs_by_class_need_packs_and_labels(overrides):
+    with pytest.raises(ValueError, match=r"--pack-by-class needs packs \(--pack 2 or more\) and labels \(--cond or --clusters\)"):
+        resolve_options("builtin:shapes?n=64", "cpu", 16, 1, dict(TINY, **overrides))

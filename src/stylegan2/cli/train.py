@@ -97,6 +97,9 @@ def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 @click.option("--mbstd", type=click.IntRange(min=1), help="Minibatch standard deviation group size.")
 @click.option("--pack", type=click.IntRange(min=1),
               help="D judges this many images at once (PacGAN; fights mode collapse). 1 = the official D.")
+@click.option("--pack-by-class/--no-pack-by-class", default=None,
+              help="With --pack and labels (--cond or --clusters): each pack holds images of one class, so D sees "
+                   "collapse within a class." + _default("pack_by_class"))
 @click.option("--clusters", type=click.IntRange(min=0),
               help="Unlabeled data: train on this many k-means clusters of the images as classes (self-conditioning; "
                    "covers modes an unconditional run drops). 0 = off.  [default: the preset's]")

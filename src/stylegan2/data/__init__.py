@@ -7,7 +7,7 @@
 
 from .dataset import ImageDataset, open_dataset
 from .errors import DatasetError
-from .sampler import InfiniteSampler
+from .sampler import ClassPackSampler, InfiniteSampler
 from .shapes import SHAPE_CLASSES, ShapeSample, paint, render_shape
 from .tool import ConvertSummary, convert_dataset
 
@@ -16,6 +16,7 @@ __all__ = [
     "ConvertSummary",
     "DatasetError",
     "ImageDataset",
+    "ClassPackSampler",
     "InfiniteSampler",
     "ShapeSample",
     "convert_dataset",

@@ -39,3 +39,35 @@ class InfiniteSampler(torch.utils.data.Sampler[int]):
             yield from (int(i) for i in order[offset :: self.world_size])
             # Continue at this rank's first position in the next epoch.
             position = position + ((self.size - offset + self.world_size - 1) // self.world_size) * self.world_size
+
+
+class ClassPackSampler(torch.utils.data.Sampler[int]):
+    """An endless seeded index stream in runs of `pack` items of one class, for a D that judges packs.
+
+    Each epoch, every class's items are shuffled and cut into packs (the last one topped up from the
+    class's first items), and the packs of all classes are shuffled together; so a pack is `pack`
+    random items of one class, and every item comes once or twice per epoch. `start` skips that many
+    indices of the stream (a multiple of `pack`), as InfiniteSampler's does.
+    """
+
+    def __init__(self, classes: np.ndarray, *, pack: int, seed: int = 0, start: int = 0):
+        if len(classes) < 1 or pack < 1 or start < 0 or start % pack:
+            raise ValueError(f"ClassPackSampler needs items, pack >= 1 and start a multiple of pack (got {pack}, {start})")
+        self.members = [np.flatnonzero(classes == c) for c in np.unique(classes)]
+        self.pack, self.seed, self.start = pack, seed, start
+        self.epoch_len = sum(len(m) + (-len(m) % pack) for m in self.members)
+
+    def _order(self, epoch: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, epoch])
+        packs = []
+        for members in self.members:
+            shuffled = rng.permutation(members)
+            packs.append(np.resize(shuffled, len(shuffled) + (-len(shuffled) % self.pack)).reshape(-1, self.pack))
+        packs = np.concatenate(packs)
+        return packs[rng.permutation(len(packs))].ravel()
+
+    def __iter__(self) -> Iterator[int]:
+        epoch, offset = divmod(self.start, self.epoch_len)
+        while True:
+            yield from (int(i) for i in self._order(epoch)[offset:])
+            epoch, offset = epoch + 1, 0

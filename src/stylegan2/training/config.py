@@ -102,6 +102,7 @@ class TrainingOptions:
     cmax: int = 512
     mbstd: int = 4
     pack: int = 1  # D judges this many samples at once (PacGAN); 1 = the official D
+    pack_by_class: bool = False  # with labels, each pack holds samples of one class (collapse within a class shows)
     clusters: int = 0  # train on k-means clusters of unlabeled images as classes (self-conditioning); 0 = off
     fp32: bool = False
     nhwc: bool = False  # channels-last memory format for the fp16 layers (CUDA), as NVIDIA's --nhwc
@@ -213,6 +214,8 @@ def validate_options(o: TrainingOptions) -> None:
     if o.pack < 1 or o.batch_gpu % o.pack != 0:
         raise ValueError(f"--pack {o.pack} must be at least 1 and divide --batch-gpu {o.batch_gpu}")
     d_batch = o.batch_gpu // o.pack  # what D sees per step
+    if o.pack_by_class and (o.pack < 2 or not (o.cond or o.clusters)):
+        raise ValueError("--pack-by-class needs packs (--pack 2 or more) and labels (--cond or --clusters)")
     if o.mbstd > 0 and d_batch % min(o.mbstd, d_batch) != 0:
         raise ValueError(f"--mbstd {o.mbstd} must divide the {d_batch} packs of {o.pack} D sees per step (--batch-gpu / --pack)"
                          if o.pack > 1 else f"--mbstd {o.mbstd} must divide --batch-gpu {o.batch_gpu}")

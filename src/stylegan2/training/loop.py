@@ -233,6 +233,8 @@ def _setup_summary(options: TrainingOptions) -> list[str]:
     """What the run chose that a user might not have typed: objective, packing, augmentation, data loading."""
     penalties = "R1 and R2" if options.loss == "r3gan" else "R1"
     judge = f"packs of {options.pack} images" if options.pack > 1 else "one image at a time"
+    if options.pack_by_class:
+        judge += " of one class each"
     aug = {"ada": f"ada (p tuned toward r_t {options.target:g}, pipeline {options.augpipe}; only images drawn for a transform are touched)",
            "fixed": f"fixed p {options.p:g} (pipeline {options.augpipe})", "noaug": "none", "diffaug": "DiffAugment"}[options.aug]
     return [f"Objective: --loss {options.loss}, {penalties} gamma {options.gamma:g}; D judges {judge}",
@@ -323,7 +325,8 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         session.resume(resume_state)
         loss.pl_mean.fill_(float(resume_state.extras.get("pl_mean", 0.0)))
         augment.load_state_dict(resume_state.extras.get("augment", {}))
-    minibatches = session.minibatches(dataset)
+    group = options.pack if options.pack_by_class else 1  # real and generated samples come in runs of one class
+    minibatches = session.minibatches(dataset, class_packs=group)
 
     grid_z, grid_c = _grid_inputs(options, dataset, G.z_dim, ctx.device)
     header.append(f"Dataset: {dataset.name}, {len(dataset)} images, {channels}x{resolution}x{resolution}, {c_dim} label dims")
@@ -350,7 +353,8 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
             def accumulate(r: int, gain: float) -> dict[str, torch.Tensor]:
                 rng = seed_slice(options.seed, session.batch_idx, phase_index, ctx.rank * session.rounds + r)
                 gen_z = torch.randn(options.batch_gpu, G.z_dim, device=ctx.device)
-                labels = [dataset.get_label(int(i)) for i in rng.integers(len(dataset), size=options.batch_gpu)]
+                drawn = np.repeat(rng.integers(len(dataset), size=options.batch_gpu // group), group)
+                labels = [dataset.get_label(int(i)) for i in drawn]
                 gen_c = torch.from_numpy(np.stack(labels)).to(ctx.device)
                 return loss.accumulate_gradients(phase.name, real_img[r], real_c[r], gen_z, gen_c, gain=gain)
 

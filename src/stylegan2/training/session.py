@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator, Protocol
 import numpy as np
 import torch
 
-from ..data import ImageDataset, InfiniteSampler
+from ..data import ClassPackSampler, ImageDataset, InfiniteSampler
 from ..utils.allocator import keep_freed_memory
 from .distributed import (
     DistributedContext,
@@ -146,11 +146,18 @@ class _StepShares(torch.utils.data.Sampler):
     step, and how they fall into --batch-gpu slices, do not depend on the number of processes.
     """
 
-    def __init__(self, dataset: ImageDataset, *, batch: int, ctx: DistributedContext, seed: int, start_step: int) -> None:
+    def __init__(self, dataset: ImageDataset, *, batch: int, ctx: DistributedContext, seed: int, start_step: int,
+                 class_packs: int = 1) -> None:
         self.dataset, self.batch, self.ctx, self.seed, self.start_step = dataset, batch, ctx, seed, start_step
+        self.class_packs = class_packs
 
     def __iter__(self) -> Iterator[list[int]]:
-        stream = iter(InfiniteSampler(self.dataset, seed=self.seed, start=self.start_step * self.batch))
+        start = self.start_step * self.batch
+        if self.class_packs > 1:  # runs of items of one class, which the batch slices keep together
+            classes = np.array([int(self.dataset.get_label(i).argmax()) for i in range(len(self.dataset))])
+            stream = iter(ClassPackSampler(classes, pack=self.class_packs, seed=self.seed, start=start))
+        else:
+            stream = iter(InfiniteSampler(self.dataset, seed=self.seed, start=start))
         share = self.batch // self.ctx.world_size
         while True:
             indices = list(itertools.islice(stream, self.batch))
@@ -196,10 +203,15 @@ class TrainingSession:
         if self.ctx.world_size > 1:  # each rank continues its own stream from the shared state
             _seed_rngs(self.options.seed * self.ctx.world_size + self.ctx.rank + self.batch_idx)
 
-    def minibatches(self, dataset: ImageDataset) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """This rank's endless stream of (images, labels) minibatches, from where the counters stand."""
+    def minibatches(self, dataset: ImageDataset, class_packs: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """This rank's endless stream of (images, labels) minibatches, from where the counters stand.
+
+        With `class_packs` > 1 each run of that many images (a multiple of which makes a --batch-gpu
+        slice) holds images of one class.
+        """
         ctx, options = self.ctx, self.options
-        shares = _StepShares(dataset, batch=options.batch, ctx=ctx, seed=options.seed, start_step=self.batch_idx)
+        shares = _StepShares(dataset, batch=options.batch, ctx=ctx, seed=options.seed, start_step=self.batch_idx,
+                             class_packs=class_packs)
         loader = torch.utils.data.DataLoader(
             dataset, batch_sampler=shares, num_workers=options.workers,
             pin_memory=ctx.device.type == "cuda", persistent_workers=options.workers > 0,
