@@ -18,6 +18,14 @@ def tiny_options(tmp_path, **overrides):
     return resolve_options("builtin:shapes?n=64", "cpu", 16, 1, kwargs)
 
 
+def assert_same_networks(a_path, b_path):
+    a, b = load_checkpoint(a_path), load_checkpoint(b_path)
+    for name in ("G", "D", "G_ema"):
+        sa, sb = a.networks[name].state_dict(), b.networks[name].state_dict()
+        for key in sa:
+            torch.testing.assert_close(sa[key], sb[key], rtol=0, atol=0, msg=f"{name}.{key}")
+
+
 def test_clusters_drop_the_packing_and_keep_the_total_r1_weight():
     spec = PRESETS["cpu"]
     options = resolve_options("builtin:shapes", "cpu", 32, 1, {"clusters": 8})
@@ -71,12 +79,16 @@ def test_resume_on_clusters_continues_exactly(tmp_path):
     full = train(tiny_options(tmp_path), device="cpu", log=lambda m: None)
     half = full / "network-snapshot-000000-032.safetensors"
     resumed = train(tiny_options(tmp_path, resume=str(half)), device="cpu", log=lambda m: None)
-    a = load_checkpoint(full / "network-snapshot-000000-064.safetensors")
-    b = load_checkpoint(resumed / "network-snapshot-000000-064.safetensors")
-    for name in ("G", "D", "G_ema"):
-        sa, sb = a.networks[name].state_dict(), b.networks[name].state_dict()
-        for key in sa:
-            torch.testing.assert_close(sa[key], sb[key], rtol=0, atol=0, msg=f"{name}.{key}")
+    assert_same_networks(full / "network-snapshot-000000-064.safetensors", resumed / "network-snapshot-000000-064.safetensors")
+
+
+def test_resume_with_packs_by_class_continues_exactly(tmp_path):
+    """The class-pack stream restarts where the snapshot stopped, and the generated packs' labels follow the step."""
+    packed = dict(pack=2, pack_by_class=True)
+    full = train(tiny_options(tmp_path, **packed), device="cpu", log=lambda m: None)
+    half = full / "network-snapshot-000000-032.safetensors"
+    resumed = train(tiny_options(tmp_path, resume=str(half), **packed), device="cpu", log=lambda m: None)
+    assert_same_networks(full / "network-snapshot-000000-064.safetensors", resumed / "network-snapshot-000000-064.safetensors")
 
 
 def test_resume_with_other_clusters_is_refused(tmp_path):
