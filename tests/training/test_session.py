@@ -1,6 +1,7 @@
 """TrainingSession around a stand-in step: ticks, snapshots, stop limits, non-finite losses, Ctrl-C, the log."""
 
 import dataclasses
+import itertools
 import json
 import os
 import signal
@@ -10,9 +11,11 @@ from typing import Callable
 import pytest
 import torch
 
+from stylegan2.data import open_dataset
 from stylegan2.io import load_checkpoint
 from stylegan2.models import Generator
-from stylegan2.training.session import LoopHooks, NonFiniteError, TickReport, TrainingError, TrainingSession, start_process
+from stylegan2.training.distributed import DistributedContext
+from stylegan2.training.session import LoopHooks, NonFiniteError, TickReport, TrainingError, TrainingSession, _StepShares, start_process
 
 
 @dataclasses.dataclass
@@ -184,3 +187,20 @@ def test_a_final_snapshot_that_cannot_be_written_fails_the_run(tmp_path, monkeyp
     with pytest.raises(TrainingError, match=r"could not write \S+network-snapshot-000000-016\.safetensors: .*No space left"):
         rec.run()
     assert rec.lines[-1] == "Failed." and "Done." not in rec.lines
+
+
+@pytest.mark.parametrize("class_packs", [1, 2])
+def test_step_shares_of_two_processes_make_one_processs_batches(class_packs):
+    """The ranks' contiguous shares of each global batch are one process's batch, packs by class included."""
+    dataset = open_dataset("builtin:shapes?n=40", use_labels=True)
+    ctx = lambda rank, world: DistributedContext(rank=rank, world_size=world, local_rank=rank, device=torch.device("cpu"))  # noqa: E731
+
+    def batches(rank: int, world: int) -> list[list[int]]:
+        shares = _StepShares(dataset, batch=8, ctx=ctx(rank, world), seed=3, start_step=2, class_packs=class_packs)
+        return list(itertools.islice(iter(shares), 12))
+
+    single = batches(0, 1)
+    assert [a + b for a, b in zip(batches(0, 2), batches(1, 2))] == single
+    if class_packs == 2:
+        labels = [[int(dataset.get_label(i).argmax()) for i in batch] for batch in single]
+        assert all(batch[k] == batch[k + 1] for batch in labels for k in range(0, 8, 2))
