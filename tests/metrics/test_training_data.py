@@ -44,7 +44,8 @@ def test_without_data_a_snapshot_is_scored_against_its_runs_data_and_mirroring(t
 
 def test_nvidia_pickles_name_their_data_in_training_set_kwargs(tmp_path: Path):
     (tmp_path / "ffhq.zip").write_bytes(b"")
-    ckpt = Checkpoint(format="official-pkl", networks={}, source={"training_set_kwargs": {"path": str(tmp_path / "ffhq.zip"), "xflip": True}})
+    kwargs = {"path": str(tmp_path / "ffhq.zip"), "xflip": True}
+    ckpt = Checkpoint(format="official-pkl", networks={}, source={"training_set_kwargs": kwargs})
     assert training_data(ckpt, tmp_path / "network.pkl") == (str(tmp_path / "ffhq.zip"), True)
     moved = Checkpoint(format="official-pkl", networks={}, source={"training_set_kwargs": {"path": "~/datasets/gone.zip"}})
     with pytest.raises(ValueError, match=r"network\.pkl: trained on ~/datasets/gone\.zip \(its training_set_kwargs\), "

@@ -138,5 +138,6 @@ def test_resume_takes_precision_and_memory_format_from_the_command_line(tmp_path
     assert (D["num_fp16_res"], D["conv_clamp"], D["block_kwargs"]["fp16_channels_last"]) == (4, 256, True)
     saved = load_checkpoint(snapshot).networks
     for name in ("G", "D", "G_ema"):  # everything else is the snapshot's
-        keep = {k: v for k, v in saved[name].init_kwargs.items() if k not in ("synthesis_kwargs", "num_fp16_res", "conv_clamp", "block_kwargs")}
+        precision = ("synthesis_kwargs", "num_fp16_res", "conv_clamp", "block_kwargs")
+        keep = {k: v for k, v in saved[name].init_kwargs.items() if k not in precision}
         assert {k: resumed[name].init_kwargs[k] for k in keep} == keep, name
