@@ -1,9 +1,11 @@
-"""Shared test setup: where the team's shared fixtures live, and a fixed seed for every test."""
+"""Shared test setup: where the team's shared fixtures live, a fixed seed and no downloads for every test."""
 
 from pathlib import Path
 
 import pytest
 import torch
+
+from stylegan2.utils.download import OFFLINE_VARIABLE
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -19,6 +21,12 @@ def shared_dir() -> Path:
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch) -> None:
+    """No test downloads anything: a missing detector or network fails as it does on a machine without internet."""
+    monkeypatch.setenv(OFFLINE_VARIABLE, "1")
 
 
 @pytest.fixture

@@ -7,9 +7,13 @@ form before click parses the line, so command lines copied from NVIDIA's README 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
+
+from ..io.pretrained import network_file
+from ..utils.download import DownloadError
 
 
 def bool_value(option: str, value: str) -> bool:
@@ -75,3 +79,13 @@ class NvidiaFlagsCommand(click.Command):
 def nvidia_command(name: str, **kwargs: Any):
     """`click.command(name)` whose flags take NVIDIA's values too."""
     return click.command(name, cls=NvidiaFlagsCommand, **kwargs)
+
+
+def network_argument(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """--network as NVIDIA's tools take it: a file, or a URL downloaded into the cache dir once."""
+    if value is None:
+        return None
+    try:
+        return network_file(value)
+    except DownloadError as err:
+        raise click.BadParameter(str(err), ctx, param) from None

@@ -12,7 +12,7 @@ from stylegan2.training.launch import LaunchError, launch_local
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
 from .defaults import default_of
-from .flags import nvidia_command
+from .flags import network_argument, nvidia_command
 
 
 def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
@@ -21,8 +21,8 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
 
 
 @nvidia_command("metrics")
-@click.option("--network", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Network file (our checkpoint or an importable format).")
+@click.option("--network", required=True, callback=network_argument, metavar="FILE|URL",
+              help="Network file (our checkpoint or an importable format), or its URL (downloaded into the cache dir once).")
 @click.option("--data", metavar="DATA", help="Real images: folder, .zip, .npz[:KEY] or builtin:shapes "
               "[default: the data the network file (or its run directory) records it was trained on].")
 @click.option("--metrics", "metric_list", default="fid50k_full", show_default=True, metavar="LIST",

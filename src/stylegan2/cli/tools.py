@@ -18,7 +18,7 @@ from stylegan2.tools.video import SPACES
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
 from .defaults import default_of, format_default
-from .flags import nvidia_command
+from .flags import network_argument, nvidia_command
 
 
 class SeedList(click.ParamType):
@@ -63,8 +63,9 @@ def user_errors() -> Iterator[None]:
 
 
 def network_option(f):
-    return click.option("--network", required=True, type=click.Path(dir_okay=False, path_type=Path),
-                        help="Network file: ours, NVIDIA's .pkl or rosinality's .pt (G_ema is used).")(f)
+    return click.option("--network", required=True, callback=network_argument, metavar="FILE|URL",
+                        help="Network file: ours, NVIDIA's .pkl or rosinality's .pt (G_ema is used), or its URL "
+                             "(downloaded into the cache dir once).")(f)
 
 
 def common_options(f):

@@ -16,7 +16,7 @@ import click
 import torch
 
 from ..data import DatasetError, ImageDataset, open_dataset
-from ..metrics.detectors import default_cache_dir
+from ..io.pretrained import NVIDIA_TRANSFER_FILES, is_url, network_file, pretrained_network
 from ..training.ada import AUG_MODES, UNIT_RANGE
 from ..training.augment import AUGPIPE_PRESETS
 from ..training.config import CFG_NAMES, TrainingOptions, resolve_options
@@ -25,18 +25,10 @@ from ..training.launch import LaunchError, launch_local
 from ..training.loop import TrainingError, train
 from ..training.loss import LOSSES
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
+from ..utils.download import DownloadError
 from .defaults import format_default
 from .flags import nvidia_command
 
-# NVIDIA's --resume names for their transfer-learning networks (train.py's resume_specs).
-NVIDIA_RESUME_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/transfer-learning-source-nets/"
-NVIDIA_RESUME_FILES = {
-    "ffhq256": "ffhq-res256-mirror-paper256-noaug.pkl",
-    "ffhq512": "ffhq-res512-mirror-stylegan2-noaug.pkl",
-    "ffhq1024": "ffhq-res1024-mirror-stylegan2-noaug.pkl",
-    "celebahq256": "celebahq-res256-mirror-paper256-kimg100000-ada-target0.5.pkl",
-    "lsundog256": "lsundog-res256-paper256-kimg100000-noaug.pkl",
-}
 # What a training process reports as a one-line error rather than a traceback.
 USER_ERRORS = (TrainingError, DatasetError, ValueError, FileNotFoundError)
 
@@ -54,16 +46,15 @@ def _metric_list(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 def _resume_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """--resume: a file, NVIDIA's 'noresume' (none), or one of their network names (found in the cache dir)."""
+    """--resume: a file, NVIDIA's 'noresume' (none), one of their network names or a URL (downloaded into the cache dir once)."""
     if value is None or value == "noresume":
         return None
-    if value not in NVIDIA_RESUME_FILES:
+    if value not in NVIDIA_TRANSFER_FILES and not is_url(value):
         return os.path.expanduser(value)
-    cached = default_cache_dir() / NVIDIA_RESUME_FILES[value]
-    if not cached.is_file():
-        raise click.BadParameter(f"{value} is NVIDIA's network {NVIDIA_RESUME_URL}{NVIDIA_RESUME_FILES[value]}; download "
-                                 f"it into {default_cache_dir()} ($STYLEGAN2_CACHE) or pass its path", ctx, param)
-    return str(cached)
+    try:
+        return str(pretrained_network(value) if value in NVIDIA_TRANSFER_FILES else network_file(value))
+    except DownloadError as err:
+        raise click.BadParameter(f"{err}, or pass the file's path", ctx, param) from None
 
 
 def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -121,7 +112,8 @@ def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 @click.option("--workers", type=click.IntRange(min=0),
               help="Data loader worker processes.  [default: 0 when training on the CPU, else up to 3]")
 @click.option("--resume", callback=_resume_path,
-              help="Continue a run from our snapshot, or fine-tune any network file (also NVIDIA's ffhq256 ... lsundog256).")
+              help="Continue a run from our snapshot, or fine-tune any network file (also a URL, or NVIDIA's "
+                   "ffhq256 ... lsundog256; downloaded once).")
 @click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")
 @click.option("-n", "--dry-run", is_flag=True, help="Print the resolved options and exit.")
 def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: int, dry_run: bool, map_layers: int | None,

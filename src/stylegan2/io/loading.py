@@ -11,6 +11,7 @@ from .detect import detect_format
 from .errors import CheckpointError, one_line
 from .native import read_native
 from .official import read_official_pickle
+from .pretrained import network_file
 from .rosinality import read_rosinality
 
 _READERS = {"safetensors": read_native, "pickle": read_official_pickle, "torch": read_rosinality}
@@ -19,9 +20,10 @@ _READERS = {"safetensors": read_native, "pickle": read_official_pickle, "torch":
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read a network file of any supported format (detected from its content) without running code from it.
 
-    Every failure is a CheckpointError (or FileNotFoundError) whose one-line message names the file.
+    `path` may be an http(s) URL, as in NVIDIA's tools: the file is downloaded into the cache dir once.
+    Every failure is a CheckpointError (or FileNotFoundError, or DownloadError) whose one-line message names the file.
     """
-    path = Path(path)
+    path = network_file(path)
     try:
         return _READERS[detect_format(path)](path)
     except (CheckpointError, FileNotFoundError):

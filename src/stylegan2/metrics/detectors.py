@@ -28,34 +28,28 @@ import safetensors.torch
 import torch
 from torch import nn
 
+from ..utils.download import DownloadError, default_cache_dir, download
 from .convert import INCEPTION, VGG16, convert_script_module, network_kind, read_converted, save_converted
 from .inception import FIDInceptionV3, preprocess_uint8
 
 INCEPTION_FILE_NAMES = ("pt_inception-2015-12-05-6726825d.pth", "pt_inception-2015-12-05.safetensors",
                         "inception-2015-12-05.safetensors", "inception-2015-12-05.pt")
 VGG16_FILE_NAMES = ("vgg16.safetensors", "vgg16.pt")
+# Fetched into the cache dir when none of the file names above is there (Inception: the plain state dict).
+INCEPTION_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
+VGG16_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/vgg16.pt"
 INCEPTION_HELP = (
-    "FID/KID/IS need the FID Inception weights. Download pytorch-fid's "
-    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth "
-    "(or NVIDIA's https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt) "
-    "and pass it with --detector, or put it in {cache_dir}"
+    "FID/KID/IS need the FID Inception weights: pytorch-fid's " + INCEPTION_URL + " (or NVIDIA's "
+    "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt); "
+    "pass it with --detector, or put it in {cache_dir}"
 )
-VGG16_HELP = (
-    "this metric needs NVIDIA's VGG16 LPIPS network. Download "
-    "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/vgg16.pt "
-    "and pass it with --vgg, or put it in {cache_dir}"
-)
-
-
-def default_cache_dir() -> Path:
-    """Where detector files and cached dataset statistics live: $STYLEGAN2_CACHE or ~/.cache/stylegan2."""
-    env = os.environ.get("STYLEGAN2_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "stylegan2"
+VGG16_HELP = "this metric needs NVIDIA's VGG16 LPIPS network " + VGG16_URL + "; pass it with --vgg, or put it in {cache_dir}"
 
 
 def find_metric_file(path: str | os.PathLike | None, default_names: tuple[str, ...], help_text: str,
-                     cache_dir: str | os.PathLike | None = None) -> Path:
-    """The file the user named, else the first of `default_names` found in the cache dir; clear error if none."""
+                     cache_dir: str | os.PathLike | None = None, url: str | None = None) -> Path:
+    """The file the user named, else the first of `default_names` in the cache dir, else `url` downloaded
+    there (under its own name, one of `default_names`); a one-line error saying what to fetch by hand when that fails."""
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if path is not None:
         path = Path(path).expanduser()
@@ -65,7 +59,13 @@ def find_metric_file(path: str | os.PathLike | None, default_names: tuple[str, .
     for name in default_names:
         if (cache / name).is_file():
             return cache / name
-    raise FileNotFoundError(f"none of {', '.join(default_names)} found: " + help_text.format(cache_dir=cache))
+    missing = f"none of {', '.join(default_names)} found in {cache}"
+    if url is None:
+        raise FileNotFoundError(f"{missing}: " + help_text.format(cache_dir=cache))
+    try:
+        return download(url, cache / url.rsplit("/", 1)[-1])
+    except DownloadError as err:
+        raise FileNotFoundError(f"{missing}, and {err}; or " + help_text.format(cache_dir=cache)) from None
 
 
 def is_torchscript_file(path: Path) -> bool:
@@ -229,7 +229,7 @@ def load_torchscript(path: Path, digest: str, cache_dir: str | os.PathLike | Non
 def load_detector(path: str | os.PathLike | None = None, device: torch.device | str = "cpu",
                   cache_dir: str | os.PathLike | None = None) -> FeatureDetector:
     """Load a detector from `path` (or the default Inception file in the cache dir) onto `device`."""
-    path = find_metric_file(path, INCEPTION_FILE_NAMES, INCEPTION_HELP, cache_dir)
+    path = find_metric_file(path, INCEPTION_FILE_NAMES, INCEPTION_HELP, cache_dir, INCEPTION_URL)
     name, digest = path.stem, file_digest(path)
     if is_torchscript_file(path):
         kind, module = load_torchscript(path, digest, cache_dir)
@@ -254,7 +254,7 @@ def load_vgg16(path: str | os.PathLike | None = None, device: torch.device | str
                cache_dir: str | os.PathLike | None = None) -> NvidiaScriptDetector:
     """Load NVIDIA's VGG16 (features for precision/recall, LPIPS for PPL and projection): our conversion of
     their vgg16.pt (made on first use) or a vgg16.safetensors that `stylegan2 convert` wrote."""
-    path = find_metric_file(path, VGG16_FILE_NAMES, VGG16_HELP, cache_dir)
+    path = find_metric_file(path, VGG16_FILE_NAMES, VGG16_HELP, cache_dir, VGG16_URL)
     digest = file_digest(path)
     if path.suffix == ".safetensors":
         found = read_converted(path)

@@ -29,7 +29,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset
 
-from .detectors import FeatureDetector, NvidiaScriptDetector, default_cache_dir, load_detector, no_class_probabilities
+from .detectors import VGG16_URL, FeatureDetector, NvidiaScriptDetector, default_cache_dir, load_detector, no_class_probabilities
 from .features import PassOptions, draws_labels, exact_float32, fake_stats, real_stats
 from .ppl import PPLConfig, path_lengths
 from .scores import frechet_distance, inception_score, kernel_distance, perceptual_path_length, precision_recall
@@ -88,8 +88,7 @@ def check_networks(spec: MetricSpec, detector: FeatureDetector | None, vgg16: Nv
     """Refuse, before any work, a metric whose networks are missing (PPL without VGG16, IS without class scores)."""
     if spec.kind == "ppl" and vgg16 is None:
         raise ValueError(f"{spec.name} needs NVIDIA's VGG16 LPIPS network: pass --vgg vgg16.pt or put vgg16.pt "
-                         f"in {default_cache_dir()} (download: https://nvlabs-fi-cdn.nvidia.com/"
-                         "stylegan2-ada-pytorch/pretrained/metrics/vgg16.pt)")
+                         f"in {default_cache_dir()} (download: {VGG16_URL})")
     if spec.kind == "is" and detector is not None and not detector.gives_class_probabilities:
         raise no_class_probabilities(detector.name)
 

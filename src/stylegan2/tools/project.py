@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..metrics.detectors import VGG16_FILE_NAMES, default_cache_dir, load_vgg16
+from ..metrics.detectors import VGG16_FILE_NAMES, VGG16_HELP, VGG16_URL, default_cache_dir, find_metric_file, load_vgg16
 from ..models import Generator
 from ..utils.image import save_image
 from .common import Network, ToolError, check_inputs, class_label, load_generator, network_device
@@ -30,7 +30,6 @@ from .files import VideoWriter, check_outputs, load_target_image, save_npz, vide
 from .generate import synthesize
 
 LOSSES = ("auto", "lpips", "pixel")
-VGG16_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/vgg16.pt"
 MAX_VIDEO_FRAMES = 300  # progression videos show at most this many optimization steps
 
 
@@ -213,15 +212,13 @@ def find_vgg16(vgg: str | os.PathLike | None, loss: str) -> Path | None:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file (--vgg); download {VGG16_URL}")
         return path
-    cached = next((default_cache_dir() / n for n in VGG16_FILE_NAMES if (default_cache_dir() / n).is_file()), None)
-    if cached is not None:
-        return cached
-    help_text = (f"download NVIDIA's {VGG16_URL} and pass it with --vgg, or put it in {default_cache_dir()} "
-                 "($STYLEGAN2_CACHE)")
-    if loss == "lpips":
-        raise FileNotFoundError(f"--loss lpips needs the VGG16 LPIPS network: {help_text}")
-    warnings.warn(f"no VGG16 network found, so the projection uses a multi-scale pixel loss, which gives blurrier "
-                  f"matches than NVIDIA's LPIPS; for their recipe {help_text}", stacklevel=2)
+    try:  # the cache dir's, downloaded there the first time
+        return find_metric_file(None, VGG16_FILE_NAMES, VGG16_HELP, default_cache_dir(), VGG16_URL)
+    except FileNotFoundError as err:
+        if loss == "lpips":
+            raise FileNotFoundError(f"--loss lpips needs the VGG16 LPIPS network: {err}") from None
+        warnings.warn(f"the projection uses a multi-scale pixel loss, which gives blurrier matches than NVIDIA's LPIPS, "
+                      f"because {err}", stacklevel=2)
     return None
 
 
