@@ -40,3 +40,19 @@ def test_dry_run_shows_the_resolved_loss_and_workers():
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert '"loss": "r3gan"' in result.output and '"workers": 0' in result.output
+
+
+def test_map_lrmul_sets_the_mapping_layers_learning_rate_and_official_networks_keep_theirs():
+    import math
+
+    from stylegan2.training.loop import build_networks
+
+    G, _ = build_networks(resolve_options("builtin:shapes", "cpu", 16, 1, {"map_lrmul": 0.1}), 0, 16, 3)
+    layer = G.mapping.fc0
+    assert G.init_kwargs["mapping_kwargs"]["lr_multiplier"] == 0.1
+    assert layer.weight_gain == pytest.approx(0.1 / math.sqrt(layer.weight.shape[1]))
+    official, _ = build_networks(resolve_options("builtin:shapes", "stylegan2", 16, 1, {}), 0, 16, 3)
+    assert "lr_multiplier" not in official.init_kwargs["mapping_kwargs"]  # NVIDIA's constructor arguments, unchanged
+    assert official.mapping.fc0.weight_gain == pytest.approx(0.01 / math.sqrt(official.mapping.fc0.weight.shape[1]))
+    result = CliRunner().invoke(main, ["train", "--data", "builtin:shapes", "--cfg", "cpu", "--dry-run", "--map-lrmul", "0"])
+    assert result.exit_code == 1 and "--map-lrmul must be positive, got 0.0" in result.output and "Traceback" not in result.output

@@ -83,6 +83,8 @@ def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 @click.option("--glr", type=click.FloatRange(min=0, min_open=True), help="Generator learning rate.")
 @click.option("--dlr", type=click.FloatRange(min=0, min_open=True), help="Discriminator learning rate.")
 @click.option("--map", "map_layers", type=click.IntRange(min=1), help="Number of mapping network layers.")
+@click.option("--map-lrmul", type=float, help="The mapping layers' learning-rate multiplier (a fixed 0.01 in NVIDIA's "
+              "code)." + _default("map_lrmul"))
 @click.option("--cbase", type=click.IntRange(min=1), help="Channel base: channels at resolution r are cbase / r (capped).")
 @click.option("--cmax", type=click.IntRange(min=1), help="Maximum channels per layer.")
 @click.option("--mbstd", type=click.IntRange(min=1), help="Minibatch standard deviation group size.")

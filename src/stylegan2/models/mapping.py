@@ -10,6 +10,8 @@ from torch import nn
 
 from ..nn.layers import FullyConnectedLayer, normalize_2nd_moment
 
+LR_MULTIPLIER = 0.01  # the mapping layers learn this much slower than the rest of G, as in the paper
+
 
 class MappingNetwork(nn.Module):
     """An MLP from normalized z (+ embedded label) to w, broadcast to `num_ws` copies.
@@ -31,7 +33,7 @@ class MappingNetwork(nn.Module):
         embed_features: int | None = None,
         layer_features: int | None = None,
         activation: str = "lrelu",
-        lr_multiplier: float = 0.01,
+        lr_multiplier: float = LR_MULTIPLIER,
         w_avg_beta: float | None = 0.995,
         c_prior: Sequence[float] | None = None,
     ) -> None:

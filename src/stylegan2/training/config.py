@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from .ada import AugmentConfig
 from .loss import LOSSES
 from .session import apply_overrides
@@ -98,6 +99,7 @@ class TrainingOptions:
     z_dim: int = 512
     w_dim: int = 512
     map: int = 2
+    map_lrmul: float = MAPPING_LR_MULTIPLIER  # the mapping layers' learning-rate multiplier (fixed in NVIDIA's code)
     cbase: int = 16384
     cmax: int = 512
     mbstd: int = 4
@@ -219,7 +221,7 @@ def validate_options(o: TrainingOptions) -> None:
     if o.mbstd > 0 and d_batch % min(o.mbstd, d_batch) != 0:
         raise ValueError(f"--mbstd {o.mbstd} must divide the {d_batch} packs of {o.pack} D sees per step (--batch-gpu / --pack)"
                          if o.pack > 1 else f"--mbstd {o.mbstd} must divide --batch-gpu {o.batch_gpu}")
-    for name in ("kimg", "tick", "glr", "dlr", "ema_kimg"):
+    for name in ("kimg", "tick", "glr", "dlr", "ema_kimg", "map_lrmul"):
         if getattr(o, name) <= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(o, name)}")
     if o.gamma < 0:

@@ -13,6 +13,7 @@ import torch
 from ..data import ImageDataset, open_dataset
 from ..data.clusters import THUMBNAIL_SIZE, cluster_dataset
 from ..models import Discriminator, Generator
+from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..utils.device import configure_backends
 from ..utils.image import make_grid, save_image, to_uint8
 from .ada import Augmentation
@@ -59,7 +60,8 @@ def build_networks(
     fp16, nhwc = _precision(options)
     G = Generator(
         z_dim=options.z_dim, c_dim=c_dim, w_dim=options.w_dim, img_resolution=resolution, img_channels=channels,
-        mapping_kwargs={"num_layers": options.map, **({"c_prior": c_prior} if c_prior else {})},
+        mapping_kwargs={"num_layers": options.map, **({"c_prior": c_prior} if c_prior else {}),
+                        **({"lr_multiplier": options.map_lrmul} if options.map_lrmul != MAPPING_LR_MULTIPLIER else {})},
         synthesis_kwargs={"channel_base": options.cbase, "channel_max": options.cmax, **fp16, **nhwc},
     )
     D = Discriminator(  # with --pack, D's input is `pack` images (and labels) stacked along channels
