@@ -10,6 +10,7 @@ from torch import nn
 
 from ..nn.layers import Conv2dLayer, FullyConnectedLayer, MinibatchStdLayer
 from ..nn.upfirdn2d import downsample2d, setup_filter
+from .aspect import SQUARE, image_size
 from .init_kwargs import records_init_kwargs
 from .mapping import MappingNetwork
 from .synthesis import channel_counts, compute_dtype, compute_memory_format
@@ -91,7 +92,8 @@ class DiscriminatorBlock(nn.Module):
 
 
 class DiscriminatorEpilogue(nn.Module):
-    """The 4x4 head: minibatch std, conv, fully connected layers, and the class projection."""
+    """The 4x4 head (4x8 or 8x4 for `img_aspect` 2:1 or 1:2): minibatch std, conv, fully connected layers,
+    and the class projection."""
 
     def __init__(
         self,
@@ -104,18 +106,21 @@ class DiscriminatorEpilogue(nn.Module):
         mbstd_num_channels: int = 1,
         activation: str = "lrelu",
         conv_clamp: float | None = None,
+        img_aspect: str = SQUARE,
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.cmap_dim = cmap_dim
         self.resolution = resolution
+        self.img_aspect = img_aspect
+        height, width = image_size(resolution, img_aspect)
         self.img_channels = img_channels
         self.architecture = architecture
         if architecture == "skip":
             self.fromrgb = Conv2dLayer(img_channels, in_channels, kernel_size=1, activation=activation)
         self.mbstd = MinibatchStdLayer(mbstd_group_size, mbstd_num_channels) if mbstd_num_channels > 0 else None
         self.conv = Conv2dLayer(in_channels + mbstd_num_channels, in_channels, kernel_size=3, activation=activation, conv_clamp=conv_clamp)
-        self.fc = FullyConnectedLayer(in_channels * resolution**2, in_channels, activation=activation)
+        self.fc = FullyConnectedLayer(in_channels * height * width, in_channels, activation=activation)
         self.out = FullyConnectedLayer(in_channels, 1 if cmap_dim == 0 else cmap_dim)
 
     def forward(self, x: torch.Tensor, img: torch.Tensor | None, cmap: torch.Tensor | None) -> torch.Tensor:
@@ -137,6 +142,8 @@ class Discriminator(nn.Module):
     """D(img, c) -> one logit per image, with NVIDIA StyleGAN2-ADA's arguments and weight names.
 
     `channels` ({resolution: count}) overrides `min(channel_base // res, channel_max)` where given.
+    A non-square D has `epilogue_kwargs={"img_aspect": "2:1"}` (or "1:2"): its blocks are a square D's,
+    only the epilogue sees 4x8 (8x4) features; a square D's arguments stay NVIDIA's.
     """
 
     @records_init_kwargs
@@ -183,10 +190,12 @@ class Discriminator(nn.Module):
         if c_dim > 0:
             self.mapping = MappingNetwork(z_dim=0, c_dim=c_dim, w_dim=cmap_dim, num_ws=None, w_avg_beta=None, **mapping_kwargs)
         self.b4 = DiscriminatorEpilogue(channels[4], cmap_dim=cmap_dim, resolution=4, **epilogue_kwargs, **common)
+        self.img_aspect = self.b4.img_aspect
+        self.img_height, self.img_width = image_size(img_resolution, self.img_aspect)
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None, force_fp32: bool = False) -> torch.Tensor:
-        """img [N, img_channels, res, res], c [N, c_dim] -> logits [N, 1]."""
-        expected = (self.img_channels, self.img_resolution, self.img_resolution)
+        """img [N, img_channels, img_height, img_width], c [N, c_dim] -> logits [N, 1]."""
+        expected = (self.img_channels, self.img_height, self.img_width)
         if img.ndim != 4 or tuple(img.shape[1:]) != expected:
             raise ValueError(f"D expects images of shape [batch, {', '.join(map(str, expected))}], got {list(img.shape)}")
         x = None

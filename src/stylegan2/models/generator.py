@@ -16,6 +16,8 @@ class Generator(nn.Module):
     """G(z, c) = synthesis(mapping(z, c)), with NVIDIA StyleGAN2-ADA's arguments and weight names.
 
     `init_kwargs` holds the constructor arguments, which is all our checkpoints need to rebuild it.
+    A non-square G has `synthesis_kwargs={"img_aspect": "2:1"}` (or "1:2"), so a square G's arguments
+    stay NVIDIA's; `img_height` x `img_width` is the image size either way.
     """
 
     @records_init_kwargs
@@ -38,6 +40,8 @@ class Generator(nn.Module):
         self.img_resolution = img_resolution
         self.img_channels = img_channels
         self.synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels, **synthesis_kwargs)
+        self.img_aspect = self.synthesis.img_aspect
+        self.img_height, self.img_width = self.synthesis.img_height, self.synthesis.img_width
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws, **mapping_kwargs)
 

@@ -13,6 +13,7 @@ from ..nn.bias_act import bias_act
 from ..nn.layers import Conv2dLayer, FullyConnectedLayer
 from ..nn.modulated_conv import modulated_conv2d
 from ..nn.upfirdn2d import setup_filter, upsample2d
+from .aspect import SQUARE, image_size
 
 NOISE_MODES = ("random", "const", "none")
 
@@ -58,7 +59,10 @@ def compute_memory_format(channels_last: bool, force_fp32: bool, device: torch.d
 
 
 class SynthesisLayer(nn.Module):
-    """Modulated 3x3 convolution + per-pixel noise + bias + leaky ReLU (one 'style block')."""
+    """Modulated 3x3 convolution + per-pixel noise + bias + leaky ReLU (one 'style block').
+
+    `resolution` is the output's shorter side; `aspect` (width:height) gives the longer one.
+    """
 
     def __init__(
         self,
@@ -73,9 +77,11 @@ class SynthesisLayer(nn.Module):
         resample_filter: Sequence[float] = (1, 3, 3, 1),
         conv_clamp: float | None = None,
         channels_last: bool = False,
+        aspect: str = SQUARE,
     ) -> None:
         super().__init__()
         self.resolution = resolution
+        self.height, self.width = image_size(resolution, aspect)
         self.up = up
         self.use_noise = use_noise
         self.activation = activation
@@ -88,7 +94,7 @@ class SynthesisLayer(nn.Module):
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size).to(memory_format=memory_format))
         if use_noise:
-            self.register_buffer("noise_const", torch.randn(resolution, resolution))
+            self.register_buffer("noise_const", torch.randn(self.height, self.width))
             self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
@@ -106,7 +112,7 @@ class SynthesisLayer(nn.Module):
 
         noise = None
         if self.use_noise and noise_mode == "random":
-            noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
+            noise = torch.randn(x.shape[0], 1, self.height, self.width, device=x.device) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
 
@@ -164,6 +170,7 @@ class SynthesisBlock(nn.Module):
         conv_clamp: float | None = None,
         use_fp16: bool = False,
         fp16_channels_last: bool = False,
+        aspect: str = SQUARE,
         **layer_kwargs,
     ) -> None:
         if architecture not in ("orig", "skip", "resnet"):
@@ -181,9 +188,9 @@ class SynthesisBlock(nn.Module):
         self.num_conv = 0
         self.num_torgb = 0
 
-        common = dict(w_dim=w_dim, resolution=resolution, conv_clamp=conv_clamp, channels_last=self.channels_last)
+        common = dict(w_dim=w_dim, resolution=resolution, conv_clamp=conv_clamp, channels_last=self.channels_last, aspect=aspect)
         if in_channels == 0:
-            self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
+            self.const = nn.Parameter(torch.randn(out_channels, *image_size(resolution, aspect)))  # [C, 4, 4], [C, 4, 8] or [C, 8, 4]
         else:
             self.conv0 = SynthesisLayer(in_channels, out_channels, up=2, resample_filter=resample_filter, **common, **layer_kwargs)
             self.num_conv += 1
@@ -213,7 +220,7 @@ class SynthesisBlock(nn.Module):
             fused_modconv = DEFAULT_FUSED_MODCONV
 
         if self.in_channels == 0:
-            x = self.const.to(dtype=dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])  # [N, C, 4, 4]
+            x = self.const.to(dtype=dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])  # [N, C, h0, w0]
             x = x.contiguous(memory_format=memory_format)
         else:
             x = x.to(dtype=dtype, memory_format=memory_format)
@@ -243,6 +250,8 @@ class SynthesisNetwork(nn.Module):
     """All synthesis blocks from 4x4 up to `img_resolution`, consuming `num_ws` latents.
 
     `channels` ({resolution: count}) overrides `min(channel_base // res, channel_max)` where given.
+    `img_aspect` "2:1" or "1:2" (width:height) starts from a 4x8 or 8x4 constant instead, so images are
+    twice as wide or tall as `img_resolution`, their shorter side (see stylegan2.models.aspect).
     """
 
     def __init__(
@@ -254,6 +263,7 @@ class SynthesisNetwork(nn.Module):
         channel_max: int = 512,
         num_fp16_res: int = 0,
         channels: dict[int | str, int] | None = None,
+        img_aspect: str = SQUARE,
         **block_kwargs,
     ) -> None:
         if img_resolution < 4 or img_resolution & (img_resolution - 1) != 0 or img_resolution > 1024:
@@ -261,6 +271,8 @@ class SynthesisNetwork(nn.Module):
         super().__init__()
         self.w_dim = w_dim
         self.img_resolution = img_resolution
+        self.img_aspect = img_aspect
+        self.img_height, self.img_width = image_size(img_resolution, img_aspect)
         self.img_resolution_log2 = int(math.log2(img_resolution))
         self.img_channels = img_channels
         self.block_resolutions = [2**i for i in range(2, self.img_resolution_log2 + 1)]
@@ -272,7 +284,7 @@ class SynthesisNetwork(nn.Module):
             block = SynthesisBlock(
                 channels[res // 2] if res > 4 else 0, channels[res], w_dim=w_dim, resolution=res,
                 img_channels=img_channels, is_last=res == img_resolution, use_fp16=res >= fp16_resolution,
-                **block_kwargs,
+                aspect=img_aspect, **block_kwargs,
             )
             self.num_ws += block.num_conv + (block.num_torgb if block.is_last else 0)
             setattr(self, f"b{res}", block)
@@ -284,7 +296,7 @@ class SynthesisNetwork(nn.Module):
         force_fp32: bool = False,
         fused_modconv: bool | None = None,
     ) -> torch.Tensor:
-        """ws [N, num_ws, w_dim] -> images [N, img_channels, res, res], float32, roughly in [-1, 1]."""
+        """ws [N, num_ws, w_dim] -> images [N, img_channels, img_height, img_width], float32, roughly in [-1, 1]."""
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
             raise ValueError(f"ws must have shape [batch, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
         ws = ws.to(torch.float32)
