@@ -117,9 +117,9 @@ def test_sixteen_bit_images_are_refused(tmp_path):
         open_dataset(tmp_path / "deep")
 
 
-def test_non_square_images_are_refused(make_folder, noise):
-    folder = make_folder(noise(2, 16, 3)[:, :, :8])
-    with pytest.raises(DatasetError, match="images are 8x16, not square.*center-crop"):
+def test_images_neither_square_nor_two_to_one_are_refused(make_folder, noise):
+    folder = make_folder(noise(2, 16, 3)[:, :, :4])
+    with pytest.raises(DatasetError, match="images are 4x16, not square, 2:1 or 1:2.*center-crop"):
         open_dataset(folder)
 
 

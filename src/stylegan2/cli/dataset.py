@@ -15,7 +15,10 @@ from .defaults import default_of
 @click.option("--source", required=True, metavar="SRC", help="Folder, .zip, .npz[:KEY] or builtin:shapes[?n=N&seed=S].")
 @click.option("--dest", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output .zip.")
 @click.option("--resolution", type=int, help="Output size, a power of two [default: first image, rounded up].")
-@click.option("--transform", type=click.Choice(TRANSFORMS), help="Crop before resizing.")
+@click.option("--width", type=int, help="Output width, with --height: 2:1 or 1:2 images (powers of two) for non-square networks.")
+@click.option("--height", type=int, help="Output height, with --width.")
+@click.option("--transform", type=click.Choice(TRANSFORMS),
+              help="Fit larger images: center-crop to the output's aspect, letterbox (pad with black), or NVIDIA's center-crop-wide.")
 @click.option("--resize-filter", type=click.Choice(list(RESIZE_FILTERS)), default=default_of(convert_dataset, "resize_filter"),
               show_default=True)
 @click.option("--max-images", type=click.IntRange(min=1), help="Stop after writing this many images.")
@@ -25,6 +28,8 @@ def dataset_command(
     source: str,
     dest: Path,
     resolution: int | None,
+    width: int | None,
+    height: int | None,
     transform: str | None,
     resize_filter: str,
     max_images: int | None,
@@ -37,6 +42,7 @@ def dataset_command(
     Examples:
       stylegan2 dataset --source mnist.npz --dest mnist32.zip --resolution 32
       stylegan2 dataset --source photos/ --dest cats256.zip --resolution 256 --transform center-crop
+      stylegan2 dataset --source photos/ --dest wide.zip --width 512 --height 256 --transform letterbox
     """
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -45,6 +51,8 @@ def dataset_command(
                 source,
                 dest,
                 resolution=resolution,
+                width=width,
+                height=height,
                 transform=transform,
                 resize_filter=resize_filter,
                 max_images=max_images,

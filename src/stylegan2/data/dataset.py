@@ -1,10 +1,11 @@
-"""The training dataset: validated, square power-of-two uint8 images with optional one-hot labels."""
+"""The training dataset: validated power-of-two uint8 images (square, 2:1 or 1:2) with optional one-hot labels."""
 
 import os
 
 import numpy as np
 import torch
 
+from ..models.aspect import ASPECTS, SQUARE, aspect_of
 from .errors import DatasetError
 from .images import is_power_of_two, pad_center
 from .sources import ImageSource, open_source
@@ -17,10 +18,17 @@ def check_resolution(resolution: int, option: str = "resolution") -> None:
 
 
 def _target_resolution(location: str, height: int, width: int, requested: int | None) -> int:
-    """Resolution to serve images at: the requested one (padding smaller images), or their own."""
-    fix = f"convert with `stylegan2 dataset --source {location} --dest OUT.zip --transform center-crop --resolution N`"
+    """Resolution (shorter side) to serve images at: the requested one (padding smaller square images), or their own."""
+    fix = (f"convert with `stylegan2 dataset --source {location} --dest OUT.zip --transform center-crop` and "
+           "--resolution N (square) or --width W --height H (2:1 or 1:2; --transform letterbox pads instead of cropping)")
     if height != width:
-        raise DatasetError(f"{location}: images are {width}x{height}, not square; {fix}")
+        short = min(height, width)
+        if aspect_of(height, width) is None or short < 4 or not is_power_of_two(short):
+            raise DatasetError(f"{location}: images are {width}x{height}, not square, 2:1 or 1:2 with power-of-two sides; {fix}")
+        if requested is not None and requested != short:
+            raise DatasetError(f"{location}: images are {width}x{height}, so their resolution (shorter side) is {short}, "
+                               f"not {requested}; drop the resolution or {fix}")
+        return short
     if requested is not None:
         check_resolution(requested)
         if height > requested:
@@ -39,8 +47,9 @@ class ImageDataset(torch.utils.data.Dataset):
     """Images as uint8 [C, H, W] with float32 one-hot labels, validated when opened.
 
     max_size keeps a seeded random subset (NVIDIA's rule, so the same seed picks the same images);
-    mirror then doubles the set with x-flipped copies. Images smaller than `resolution` are centred
-    on black.
+    mirror then doubles the set with x-flipped copies. Square images smaller than `resolution` are
+    centred on black. Images twice as wide as tall or tall as wide (`aspect` "2:1" or "1:2",
+    width:height) are served as they are; `resolution` is then their shorter side, as a network's.
     """
 
     def __init__(
@@ -58,8 +67,11 @@ class ImageDataset(torch.utils.data.Dataset):
         self.source = source
         self.name = source.name
         self.resolution = _target_resolution(source.location, height, width, resolution)
+        self.aspect = aspect_of(height, width) or SQUARE
+        factor_h, factor_w = ASPECTS[self.aspect]
+        self.height, self.width = self.resolution * factor_h, self.resolution * factor_w
         self.num_channels = channels
-        self._pad = height != self.resolution
+        self._pad = (height, width) != (self.height, self.width)
 
         self._labels = source.labels(strict=True) if use_labels else None  # int64 [N] or float32 [N, D]
         if self._labels is None:
@@ -101,8 +113,8 @@ class ImageDataset(torch.utils.data.Dataset):
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        """Shape of every image: (channels, resolution, resolution)."""
-        return self.num_channels, self.resolution, self.resolution
+        """Shape of every image: (channels, height, width)."""
+        return self.num_channels, self.height, self.width
 
     def __len__(self) -> int:
         return int(self._raw_idx.size)
@@ -111,7 +123,7 @@ class ImageDataset(torch.utils.data.Dataset):
         """(image uint8 [C, H, W], label float32 [label_dim]) of item `index`."""
         image = self.source.load(int(self._raw_idx[index]))  # [h, w, C]
         if self._pad:
-            image = pad_center(image, self.resolution)  # [H, W, C]
+            image = pad_center(image, self.height, self.width)  # [H, W, C]
         image = image.transpose(2, 0, 1)  # [C, H, W]
         if self._flips[index]:
             image = image[:, :, ::-1]
@@ -137,8 +149,8 @@ class ImageDataset(torch.utils.data.Dataset):
     def __repr__(self) -> str:
         labels = f"{self.label_dim} classes" if self.has_labels else "no labels"
         return (
-            f"ImageDataset({self.source.location!r}: {len(self)} images, {self.num_channels}x{self.resolution}x"
-            f"{self.resolution}, {labels})"
+            f"ImageDataset({self.source.location!r}: {len(self)} images, {self.num_channels}x{self.height}x"
+            f"{self.width}, {labels})"
         )
 
 

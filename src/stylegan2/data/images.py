@@ -91,10 +91,10 @@ def _check_size(img: PIL.Image.Image, where: str) -> None:
         )
 
 
-def pad_center(image: np.ndarray, size: int) -> np.ndarray:
-    """Pad a uint8 [H, W, C] image with black to [size, size, C], keeping it centred (odd margins go right/bottom)."""
-    height, width, channels = image.shape
-    top, left = (size - height) // 2, (size - width) // 2
-    canvas = np.zeros((size, size, channels), dtype=np.uint8)
-    canvas[top : top + height, left : left + width] = image
+def pad_center(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Pad a uint8 [h, w, C] image with black to [height, width, C], keeping it centred (odd margins go right/bottom)."""
+    h, w, channels = image.shape
+    top, left = (height - h) // 2, (width - w) // 2
+    canvas = np.zeros((height, width, channels), dtype=np.uint8)
+    canvas[top : top + h, left : left + w] = image
     return canvas

@@ -12,13 +12,14 @@ import numpy as np
 import PIL.Image
 from tqdm import tqdm
 
+from ..models.aspect import ASPECTS, aspect_of
 from ..utils.files import create_temp, remove_stale_temps
 from .dataset import check_resolution
 from .errors import DatasetError
-from .images import pad_center
+from .images import is_power_of_two, pad_center
 from .sources import LABELS_FILE, open_source
 
-TRANSFORMS = ("center-crop", "center-crop-wide")
+TRANSFORMS = ("center-crop", "center-crop-wide", "letterbox")
 RESIZE_FILTERS = {"lanczos": PIL.Image.Resampling.LANCZOS, "box": PIL.Image.Resampling.BOX}
 
 
@@ -28,17 +29,19 @@ class ConvertSummary:
 
     dest: Path
     num_images: int
-    resolution: int
+    resolution: int  # the shorter side
     num_channels: int
     has_labels: bool
     num_skipped: int  # unreadable images skipped with skip_bad
     num_dropped: int  # images too small or too wide for center-crop-wide
+    width: int
+    height: int
 
     def __str__(self) -> str:
         kind = "grayscale" if self.num_channels == 1 else "RGB"
         labels = "with labels" if self.has_labels else "without labels"
         return (
-            f"Wrote {self.num_images} {kind} images at {self.resolution}x{self.resolution} {labels} to {self.dest} "
+            f"Wrote {self.num_images} {kind} images at {self.width}x{self.height} {labels} to {self.dest} "
             f"(skipped {self.num_skipped} unreadable, dropped {self.num_dropped} by the transform)"
         )
 
@@ -56,33 +59,49 @@ def _resize(image: np.ndarray, width: int, height: int, resample: PIL.Image.Resa
     return np.asarray(resized).reshape(height, width, -1)
 
 
+def check_size(width: int, height: int) -> None:
+    """Refuse output sizes no network makes: sides powers of two >= 4, square, 2:1 or 1:2 (width:height)."""
+    for option, side in (("--width", width), ("--height", height)):
+        if not isinstance(side, (int, np.integer)) or side < 4 or not is_power_of_two(int(side)):
+            raise DatasetError(f"{option} must be a power of two >= 4, got {side!r}")
+    if aspect_of(height, width) is None:
+        raise DatasetError(f"--width {width} --height {height}: the aspect must be {', '.join(ASPECTS)} (width:height); "
+                           "crop or letterbox to one of them (--transform center-crop or letterbox)")
+
+
 def fit_image(
-    image: np.ndarray, resolution: int, transform: str | None, resample: PIL.Image.Resampling, where: str
+    image: np.ndarray, height: int, width: int, transform: str | None, resample: PIL.Image.Resampling, where: str
 ) -> np.ndarray | None:
-    """Bring a uint8 [H, W, C] image to [resolution, resolution, C]; None when center-crop-wide drops it.
+    """Bring a uint8 [h, w, C] image to [height, width, C]; None when center-crop-wide drops it.
 
     None: keep images of the right size and pad smaller ones with black (larger ones are an error).
-    center-crop: crop the largest centred square, then resize.
-    center-crop-wide: crop centred rows to a 2:1 band, resize it to [resolution / 2, resolution] and
-    centre it on a black square; images narrower than `resolution` or wider than 2:1 are dropped.
+    center-crop: crop the largest centred window of the target's aspect, then resize.
+    letterbox: resize the whole image to fit inside, keeping its aspect, and pad with black.
+    center-crop-wide (square targets): crop centred rows to a 2:1 band, resize it to [height / 2, width]
+    and centre it on a black square; images narrower than `width` or wider than 2:1 are dropped.
     """
-    height, width = image.shape[:2]
+    h, w = image.shape[:2]
     if transform is None:
-        if height > resolution or width > resolution:
+        if h > height or w > width:
             raise DatasetError(
-                f"{where} is {width}x{height}, larger than resolution {resolution}; "
-                "pass --transform center-crop to crop and resize it"
+                f"{where} is {w}x{h}, larger than {f'resolution {width}' if width == height else f'{width}x{height}'}; "
+                "pass --transform center-crop or letterbox to fit it"
             )
-        return pad_center(image, resolution)
+        return pad_center(image, height, width)
     if transform == "center-crop":
-        side = min(height, width)
-        top, left = (height - side) // 2, (width - side) // 2
-        return _resize(image[top : top + side, left : left + side], resolution, resolution, resample)
-    band = width // 2
-    if width < resolution or height < band:
+        scale = min(h / height, w / width)  # the largest window of the target's aspect
+        crop_h, crop_w = max(1, round(height * scale)), max(1, round(width * scale))
+        top, left = (h - crop_h) // 2, (w - crop_w) // 2
+        return _resize(image[top : top + crop_h, left : left + crop_w], width, height, resample)
+    if transform == "letterbox":
+        scale = min(height / h, width / w)
+        fit_h, fit_w = max(1, round(h * scale)), max(1, round(w * scale))
+        return pad_center(_resize(image, fit_w, fit_h, resample), height, width)
+    band = w // 2
+    if w < width or h < band:
         return None
-    top = (height - band) // 2
-    return pad_center(_resize(image[top : top + band], resolution, resolution // 2, resample), resolution)
+    top = (h - band) // 2
+    return pad_center(_resize(image[top : top + band], width, height // 2, resample), height, width)
 
 
 def _png_bytes(image: np.ndarray) -> bytes:
@@ -102,6 +121,8 @@ def convert_dataset(
     dest: str | os.PathLike,
     *,
     resolution: int | None = None,
+    width: int | None = None,
+    height: int | None = None,
     transform: str | None = None,
     resize_filter: str = "lanczos",
     max_images: int | None = None,
@@ -112,7 +133,8 @@ def convert_dataset(
     """Write `source` (folder, zip, .npz[:KEY] or builtin:shapes) as a training zip at `dest`.
 
     The zip holds `00000/img00000000.png`, ... and `dataset.json` with the source's labels (or
-    `{"labels": null}`), in NVIDIA's layout. Resolution defaults to the first image's size rounded up
+    `{"labels": null}`), in NVIDIA's layout. The images are `resolution` square, or `width` x `height`
+    (2:1 or 1:2, for non-square networks); by default square, the first image's longer side rounded up
     to a power of two (smaller images are padded). Written to a temporary file, then renamed, so
     `dest` is never half-written; the source is only read.
     """
@@ -121,10 +143,20 @@ def convert_dataset(
         raise DatasetError(f"transform must be one of {', '.join(TRANSFORMS)} or None, got {transform!r}")
     if resize_filter not in RESIZE_FILTERS:
         raise DatasetError(f"resize_filter must be one of {', '.join(RESIZE_FILTERS)}, got {resize_filter!r}")
-    if resolution is not None:
+    if (width is None) != (height is None):
+        raise DatasetError("--width and --height go together: pass both (or --resolution for square images)")
+    if width is not None and resolution is not None:
+        raise DatasetError("pass --resolution (square) or --width and --height, not both")
+    if width is not None:
+        check_size(width, height)
+        if transform == "center-crop-wide" and width != height:
+            raise DatasetError(f"--transform center-crop-wide makes square images; for {width}x{height} use "
+                               "--transform center-crop (or letterbox)")
+    elif resolution is not None:
         check_resolution(resolution, "--resolution")
+        width = height = resolution
     elif transform is not None:
-        raise DatasetError(f"--transform {transform} needs --resolution")
+        raise DatasetError(f"--transform {transform} needs --resolution (or --width and --height)")
     if max_images is not None and max_images < 1:
         raise DatasetError(f"--max-images must be >= 1, got {max_images}")
     if dest.suffix.lower() != ".zip":
@@ -132,7 +164,7 @@ def convert_dataset(
     if dest.exists() and not force:
         raise DatasetError(f"{dest} already exists; choose another --dest or pass --force to overwrite it")
 
-    src = open_source(source, resolution=resolution)
+    src = open_source(source, resolution=None if width is None else max(width, height))
     if Path(getattr(src, "path", "")).resolve() == dest.resolve():
         raise DatasetError(f"{dest}: the destination is the source; choose another --dest")
     labels = src.labels(strict=False)
@@ -159,9 +191,10 @@ def convert_dataset(
                         raise
                     skipped.append(where)
                     continue
-                # Without --resolution the first image sets it, rounded up to a power of two.
-                resolution = resolution or max(4, 1 << (max(image.shape[:2]) - 1).bit_length())
-                image = fit_image(image, resolution, transform, resample, where)
+                # Without a size the first image sets it (square), rounded up to a power of two.
+                if width is None:
+                    width = height = max(4, 1 << (max(image.shape[:2]) - 1).bit_length())
+                image = fit_image(image, height, width, transform, resample, where)
                 if image is None:
                     dropped += 1
                     continue
@@ -186,4 +219,5 @@ def convert_dataset(
     if skipped:
         listed = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
         warnings.warn(f"skipped {len(skipped)} unreadable image(s): {listed}", stacklevel=2)
-    return ConvertSummary(dest, len(written), resolution, channels, labels is not None, len(skipped), dropped)
+    return ConvertSummary(dest, len(written), min(width, height), channels, labels is not None, len(skipped), dropped,
+                          width, height)

@@ -30,7 +30,7 @@ def decode_upload(data: bytes, name: str, resolution: int, channels: int) -> np.
         raise  # the size and mode checks name the upload already
     except DECODE_ERRORS as err:
         raise SettingsError(f"{where}: cannot decode as an image ({err}); upload a PNG, JPEG or WebP file") from None
-    image = fit_image(array.reshape(array.shape[0], array.shape[1], -1), resolution, "center-crop",
+    image = fit_image(array.reshape(array.shape[0], array.shape[1], -1), resolution, resolution, "center-crop",
                       PIL.Image.Resampling.LANCZOS, where)
     if image.shape[2] != channels:  # gray -> RGB repeats the channel; RGB -> gray uses PIL's luma
         image = np.repeat(image, 3, axis=2) if channels == 3 else np.asarray(PIL.Image.fromarray(image).convert("L"))[..., None]

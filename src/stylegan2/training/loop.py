@@ -13,6 +13,7 @@ import torch
 from ..data import ImageDataset, open_dataset
 from ..data.clusters import THUMBNAIL_SIZE, cluster_dataset
 from ..models import Discriminator, Generator
+from ..models.aspect import SQUARE, aspect_kwargs
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..utils.device import configure_backends
 from ..utils.image import make_grid, save_image, to_uint8
@@ -51,30 +52,33 @@ def _run_precision(kw: dict[str, Any], options: TrainingOptions, *, blocks: str)
 
 
 def build_networks(
-    options: TrainingOptions, c_dim: int, resolution: int, channels: int, c_prior: list[float] | None = None
+    options: TrainingOptions, c_dim: int, resolution: int, channels: int, c_prior: list[float] | None = None,
+    aspect: str = SQUARE,
 ) -> tuple[Generator, Discriminator]:
     """Fresh G and D for the options (official kwargs layout, so snapshots load everywhere).
 
     `c_prior`: the share of each cluster when the labels are clusters (G then draws its own label).
+    `aspect`: the dataset's ("2:1" or "1:2" for non-square images; `resolution` is then the shorter side).
     """
     fp16, nhwc = _precision(options)
     G = Generator(
         z_dim=options.z_dim, c_dim=c_dim, w_dim=options.w_dim, img_resolution=resolution, img_channels=channels,
         mapping_kwargs={"num_layers": options.map, **({"c_prior": c_prior} if c_prior else {}),
                         **({"lr_multiplier": options.map_lrmul} if options.map_lrmul != MAPPING_LR_MULTIPLIER else {})},
-        synthesis_kwargs={"channel_base": options.cbase, "channel_max": options.cmax, **fp16, **nhwc},
+        synthesis_kwargs={"channel_base": options.cbase, "channel_max": options.cmax, **fp16, **nhwc, **aspect_kwargs(aspect)},
     )
     D = Discriminator(  # with --pack, D's input is `pack` images (and labels) stacked along channels
         c_dim=c_dim * options.pack, img_resolution=resolution, img_channels=channels * options.pack, architecture=options.d_architecture,
         channel_base=options.cbase, channel_max=options.cmax, **fp16,
         block_kwargs={**({"freeze_layers": options.freezed} if options.freezed else {}), **nhwc},
-        epilogue_kwargs={"mbstd_group_size": options.mbstd},
+        epilogue_kwargs={"mbstd_group_size": options.mbstd, **aspect_kwargs(aspect)},
     )
     return G, D
 
 
 def _networks_from_checkpoint(
-    loaded: dict[str, torch.nn.Module], options: TrainingOptions, c_dim: int, resolution: int, channels: int, path: str
+    loaded: dict[str, torch.nn.Module], options: TrainingOptions, c_dim: int, resolution: int, channels: int, path: str,
+    aspect: str = SQUARE,
 ) -> tuple[Generator, Discriminator, Generator | None]:
     """Rebuild G and D with the checkpoint's architecture and copy its weights (transfer learning)."""
     source_G = loaded.get("G") or loaded.get("G_ema")
@@ -87,6 +91,10 @@ def _networks_from_checkpoint(
             f" with {kw['c_dim']} label dims, but the dataset has {channels}-channel {resolution} px images"
             f" with {c_dim} label dims; resize the dataset (stylegan2 dataset --resolution) or pick a matching network"
         )
+    if source_G.img_aspect != aspect:
+        raise TrainingError(f"--resume {path}: the network makes {source_G.img_width}x{source_G.img_height} images but the "
+                            f"dataset's are {aspect} (width:height); convert it with stylegan2 dataset --width/--height "
+                            "or pick a matching network")
     G = Generator(**_run_precision(kw, options, blocks="synthesis_kwargs"))
     G.load_state_dict(source_G.state_dict())
     if "D" in loaded:
@@ -102,7 +110,7 @@ def _networks_from_checkpoint(
         D = Discriminator(**_run_precision(d_kw, options, blocks="block_kwargs"))
         D.load_state_dict(loaded["D"].state_dict())
     else:
-        _, D = build_networks(options, c_dim, resolution, channels)
+        _, D = build_networks(options, c_dim, resolution, channels, aspect=aspect)
     G_ema = None
     if "G_ema" in loaded:
         G_ema = Generator(**_run_precision(loaded["G_ema"].init_kwargs, options, blocks="synthesis_kwargs"))
@@ -295,7 +303,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         header.append(f"Resume auto: no snapshot of a {desc} run under {options.outdir}; starting a new run")
     if resume_path:
         loaded, resume_state, notes = _read_resume(resume_path, resume_data, ctx)
-        G, D, G_ema = _networks_from_checkpoint(loaded, options, c_dim, resolution, channels, resume_path)
+        G, D, G_ema = _networks_from_checkpoint(loaded, options, c_dim, resolution, channels, resume_path, dataset.aspect)
         _check_clusters(G, c_prior, resume_path)
         if resume_state is None:
             options = for_transfer_learning(options)
@@ -304,7 +312,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         kind = "continuing the run" if resume_state else "transfer learning from its weights"
         header.append(f"Resuming from {resume_path}: {kind}" + "".join(f"\n  note: {n}" for n in notes))
     else:
-        G, D = build_networks(options, c_dim, resolution, channels, c_prior)
+        G, D = build_networks(options, c_dim, resolution, channels, c_prior, dataset.aspect)
     if G_ema is None:
         G_ema = copy.deepcopy(G)
     G, D, G_ema = (m.to(ctx.device) for m in (G, D, G_ema))
@@ -331,7 +339,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     minibatches = session.minibatches(dataset, class_packs=group)
 
     grid_z, grid_c = _grid_inputs(options, dataset, G.z_dim, ctx.device)
-    header.append(f"Dataset: {dataset.name}, {len(dataset)} images, {channels}x{resolution}x{resolution}, {c_dim} label dims")
+    header.append(f"Dataset: {dataset.name}, {len(dataset)} images, {channels}x{dataset.height}x{dataset.width}, {c_dim} label dims")
     header.append(f"G: {sum(p.numel() for p in G.parameters()):,} parameters; D: {sum(p.numel() for p in D.parameters()):,}")
     header.extend(_setup_summary(options))
     run_dir = session.open_run_dir(desc, header)
