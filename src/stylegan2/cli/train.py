@@ -20,9 +20,10 @@ from ..io.pretrained import NVIDIA_TRANSFER_FILES, is_url, network_file, pretrai
 from ..training.ada import AUG_MODES, UNIT_RANGE
 from ..training.augment import AUGPIPE_PRESETS
 from ..training.config import CFG_NAMES, TrainingOptions, resolve_options
-from ..training.distributed import init_distributed
-from ..training.launch import LaunchError, launch_local
-from ..training.loop import TrainingError, train
+from ..training import distributed
+from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distributed, positive_seconds
+from ..training.launch import RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, launch
+from ..training.loop import AUTO_RESUME, TrainingError, train
 from ..training.loss import LOSSES
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
@@ -57,6 +58,14 @@ def _resume_path(ctx: click.Context, param: click.Parameter, value: str | None) 
         raise click.BadParameter(f"{err}, or pass the file's path", ctx, param) from None
 
 
+def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """A timeout option: a positive, finite number of seconds."""
+    try:
+        return None if value is None else positive_seconds(value, param.opts[0])
+    except ValueError as err:
+        raise click.BadParameter(str(err), ctx, param) from None
+
+
 def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A path as typed, with a leading ~ expanded (NVIDIA's README writes --outdir=~/training-runs)."""
     return None if value is None else os.path.expanduser(value)
@@ -67,6 +76,20 @@ def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 @click.option("--outdir", default="training-runs", show_default=True, callback=_path, help="Where run directories are created.")
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes to start on this machine, one per GPU (as torchrun --nproc_per_node); gloo processes on the CPU.")
+@click.option("--nnodes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Machines in the run (as torchrun --nnodes): start the same command on each, with --rdzv-endpoint.")
+@click.option("--rdzv-endpoint", metavar="HOST[:PORT]",
+              help=f"Where the nodes meet: one machine's address and a free port there, the same on every node "
+                   f"(torchrun's c10d rendezvous; port {RDZV_PORT} if left out).")
+@click.option("--rdzv-id", default=RDZV_ID, show_default=True, help="The job's name at the rendezvous, the same on every node.")
+@click.option("--rdzv-timeout", metavar="SECONDS", callback=_seconds,
+              help=f"How long a node waits for the others to start, and for the endpoint to answer.  [default: {RDZV_TIMEOUT:g}]")
+@click.option("--max-restarts", type=click.IntRange(min=0), default=0, show_default=True,
+              help="After a failure, restart every process up to this many times (as torchrun's); needs --resume auto, "
+                   "so that they continue from the last snapshot.")
+@click.option("--dist-timeout", metavar="SECONDS", callback=_seconds,
+              help=f"How long a process waits for the others (in a collective, or to join) before it names the lost "
+                   f"ones and stops the run.  [default: ${TIMEOUT_VARIABLE}, else {DEFAULT_TIMEOUT:g}]")
 @click.option("--cfg", type=click.Choice(CFG_NAMES), default="auto", show_default=True, help="Base configuration.")
 @click.option("--cond/--no-cond", default=False, help="Train a class-conditional model on the dataset's labels (also --cond=1).")
 @click.option("--mirror/--no-mirror", default=False, help="Add x-flipped copies of the images (also --mirror=1).")
@@ -118,8 +141,9 @@ def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
                    "ffhq256 ... lsundog256; downloaded once).")
 @click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")
 @click.option("-n", "--dry-run", is_flag=True, help="Print the resolved options and exit.")
-def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: int, dry_run: bool, map_layers: int | None,
-                  aug_p: float | None, **overrides) -> None:
+def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: int, nnodes: int, rdzv_endpoint: str | None,
+                  rdzv_id: str, rdzv_timeout: float | None, max_restarts: int, dist_timeout: float | None, dry_run: bool,
+                  map_layers: int | None, aug_p: float | None, **overrides) -> None:
     """Train a StyleGAN2 on a dataset (the official StyleGAN2-ADA recipe).
 
     \b
@@ -128,24 +152,37 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
       stylegan2 train --data ~/datasets/ffhq256.zip --cfg paper256 --mirror --gpus 4
       stylegan2 train --outdir=~/training-runs --data=~/mydataset.zip --gpus=1 --cond=1 --mirror=1
       torchrun --nproc_per_node=4 -m stylegan2 train --data ffhq.zip --cfg stylegan2 --batch 32
+      stylegan2 train --data ffhq.zip --cfg stylegan2 --batch 64 --gpus 8 --nnodes 2 --rdzv-endpoint HOST:29400
     """
     overrides.update(map=map_layers, p=aug_p, outdir=outdir)
-    if gpus == 1:  # this process trains (alone, or as one of torchrun's)
+    try:
+        layout = ProcessLayout(nproc_per_node=gpus, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id,
+                               rdzv_timeout=rdzv_timeout or RDZV_TIMEOUT, max_restarts=max_restarts)
+        dist_timeout = distributed.dist_timeout() if dist_timeout is None else dist_timeout
+        if max_restarts and overrides.get("resume") != AUTO_RESUME:
+            raise ValueError(f"--max-restarts {max_restarts} restarts the processes after a failure; add --resume auto so "
+                             "that they continue from the last snapshot instead of starting over")
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    if not layout.needs_launcher:  # this process trains (alone, or as one of torchrun's)
         def resolve() -> tuple[ImageDataset, TrainingOptions]:
             select_device(device)
-            ctx = init_distributed(device)
+            ctx = init_distributed(device, dist_timeout)
             return open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type)
 
-        run_training_command(resolve, lambda options, dataset: train(options, device=device, dataset=dataset), dry_run)
+        def run(options: TrainingOptions, dataset: ImageDataset) -> None:
+            train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
+
+        run_training_command(resolve, run, dry_run)
         return
 
     def resolve_for_launch() -> tuple[ImageDataset, TrainingOptions]:
-        return open_and_resolve(data, cfg, overrides, gpus, check_gpus(gpus, device).type)
+        return open_and_resolve(data, cfg, overrides, layout.world_size, check_gpus(gpus, device).type)
 
-    def launch(options: TrainingOptions, dataset: ImageDataset) -> None:
-        launch_local(gpus, train_process, data, cfg, device, overrides, user_errors=USER_ERRORS)
+    def run_processes(options: TrainingOptions, dataset: ImageDataset) -> None:
+        launch(layout, train_process, data, cfg, device, overrides, dist_timeout, user_errors=USER_ERRORS)
 
-    run_training_command(resolve_for_launch, launch, dry_run)
+    run_training_command(resolve_for_launch, run_processes, dry_run)
 
 
 def check_gpus(gpus: int, device: str | None) -> torch.device:
@@ -170,12 +207,12 @@ def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size:
                                     num_images=dataset.distinct_len)
 
 
-def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, Any]) -> Path | None:
-    """One of --gpus N processes, doing what each torchrun process does: join the group, open the data,
-    resolve the options, train. Returns the run directory on rank 0."""
-    ctx = init_distributed(device)
+def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, Any], dist_timeout: float) -> Path | None:
+    """One of the processes that --gpus / --nnodes start, doing what each torchrun process does: join the
+    group, open the data, resolve the options, train. Returns the run directory on rank 0."""
+    ctx = init_distributed(device, dist_timeout)
     dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type)
-    return train(options, device=device, dataset=dataset)
+    return train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
 
 
 def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: Callable[[Any, ImageDataset], object],

@@ -45,18 +45,21 @@ def _env_int(name: str, default: int) -> int:
         raise DistributedError(f"the environment variable {name}={value!r} is not an integer; launch with torchrun") from None
 
 
-def dist_timeout() -> float:
-    """Seconds to wait for the other ranks: $STYLEGAN2_DIST_TIMEOUT, else DEFAULT_TIMEOUT."""
-    value = os.environ.get(TIMEOUT_VARIABLE)
-    if value is None:
-        return DEFAULT_TIMEOUT
+def positive_seconds(value: str | float, name: str) -> float:
+    """`value` as a positive, finite number of seconds; a DistributedError naming `name` (an option or variable) if not."""
     try:
         seconds = float(value)
     except ValueError:
         seconds = -1.0
     if not 0 < seconds < float("inf"):
-        raise DistributedError(f"{TIMEOUT_VARIABLE}={value!r} is not a positive number of seconds")
+        raise DistributedError(f"{name}={value!r} is not a positive number of seconds")
     return seconds
+
+
+def dist_timeout() -> float:
+    """Seconds to wait for the other ranks: $STYLEGAN2_DIST_TIMEOUT, else DEFAULT_TIMEOUT."""
+    value = os.environ.get(TIMEOUT_VARIABLE)
+    return DEFAULT_TIMEOUT if value is None else positive_seconds(value, TIMEOUT_VARIABLE)
 
 
 def init_distributed(device: str | None = None, timeout: float | None = None) -> DistributedContext:
@@ -87,7 +90,7 @@ def init_distributed(device: str | None = None, timeout: float | None = None) ->
             raise DistributedError(
                 f"rank {rank} of {world_size} could not join the process group at {endpoint} within {timeout:g} s"
                 f" ({backend_message(err)}); check that every node was started with the same --nnodes and"
-                f" rendezvous endpoint and that the endpoint is reachable ({TIMEOUT_VARIABLE} sets the wait)"
+                f" rendezvous endpoint and that the endpoint is reachable (--dist-timeout or {TIMEOUT_VARIABLE} sets the wait)"
             ) from None
     return DistributedContext(rank=rank, world_size=world_size, local_rank=local_rank, device=dev)
 

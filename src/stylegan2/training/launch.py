@@ -1,55 +1,183 @@
-"""`--gpus N`: run N local copies of a function through torch's elastic launcher, as `torchrun --standalone
---nproc_per_node=N` runs N copies of a command.
+"""`--gpus N` and `--nnodes`: start the processes of a run through torch's elastic launcher, as torchrun does.
 
-Each copy gets torchrun's environment (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, ...), so code that
-joins the process group under torchrun (training.distributed.init_distributed) runs unchanged.
+One node: N local copies of a function, as `torchrun --standalone --nproc_per_node=N` runs N copies of a
+command. Several nodes: the same command on every machine, meeting at a c10d rendezvous as
+`torchrun --nnodes --rdzv-endpoint` does; a rendezvous that fails (an endpoint nobody answers on, a
+node that never comes) is one LaunchError line instead of torchrun's traceback. Each copy gets
+torchrun's environment (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, ...), so code that joins the
+process group under torchrun (training.distributed.init_distributed) runs unchanged.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
+import socket
 import sys
+import time
 import traceback
 import uuid
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+from torch.distributed.elastic.rendezvous import (
+    RendezvousClosedError,
+    RendezvousConnectionError,
+    RendezvousError,
+    RendezvousTimeoutError,
+)
+from torch.distributed.elastic.rendezvous.utils import _matches_machine_hostname
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+from .distributed import backend_message, positive_seconds
+
+RDZV_TIMEOUT = 600.0  # seconds the nodes wait for each other to start (torchrun's join_timeout)
+RDZV_PORT = 29400  # the rendezvous port when --rdzv-endpoint names a host only (torchrun's c10d default)
+RDZV_ID = "stylegan2"  # the job's name at the endpoint when --rdzv-id is not given
 
 
 class LaunchError(RuntimeError):
     """The processes could not be started, or one of them stopped with an error (printed by that process)."""
 
 
+@dataclass(frozen=True)
+class ProcessLayout:
+    """Where a run's processes go: `nproc_per_node` on each of `nnodes` machines that meet at
+    `rdzv_endpoint` (HOST:PORT, one of the machines), restarted up to `max_restarts` times after a failure.
+    Bad values are ValueErrors that name the command-line option."""
+
+    nproc_per_node: int = 1
+    nnodes: int = 1
+    rdzv_endpoint: str | None = None
+    rdzv_id: str = RDZV_ID
+    rdzv_timeout: float = RDZV_TIMEOUT
+    max_restarts: int = 0
+
+    def __post_init__(self) -> None:
+        if self.nproc_per_node < 1:
+            raise ValueError(f"--gpus {self.nproc_per_node}: must be at least 1")
+        if self.nnodes < 1:
+            raise ValueError(f"--nnodes {self.nnodes}: must be at least 1")
+        if self.max_restarts < 0:
+            raise ValueError(f"--max-restarts {self.max_restarts}: must be at least 0")
+        if self.nnodes > 1 and not self.rdzv_endpoint:
+            raise ValueError(f"--nnodes {self.nnodes} needs --rdzv-endpoint HOST:PORT, the address of one of the machines "
+                             "and a free port there, the same on every node")
+        if self.rdzv_endpoint:
+            self.host_and_port()
+        positive_seconds(self.rdzv_timeout, "--rdzv-timeout")
+
+    @property
+    def world_size(self) -> int:
+        return self.nproc_per_node * self.nnodes
+
+    @property
+    def needs_launcher(self) -> bool:
+        """Whether this process must start the run's processes rather than train itself."""
+        return self.world_size > 1 or self.max_restarts > 0 or self.rdzv_endpoint is not None
+
+    def host_and_port(self) -> tuple[str, int]:
+        """--rdzv-endpoint split into host and port (RDZV_PORT when it names a host only)."""
+        text = self.rdzv_endpoint or ""
+        host, colon, port = text.rpartition(":") if not text.endswith("]") else (text, "", "")
+        if not colon:
+            host, port = text, str(RDZV_PORT)
+        host = host.strip("[]")  # an IPv6 address: [::1]:29500
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"--rdzv-endpoint {text!r}: expected HOST:PORT (e.g. 10.1.0.7:29400), the same on every node")
+        return host, int(port)
+
+    def endpoint(self) -> str:
+        """--rdzv-endpoint as HOST:PORT, with the default port filled in."""
+        host, port = self.host_and_port()
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def launch_local(num_processes: int, fn: Callable[..., Any], *args: Any,
                  user_errors: tuple[type[BaseException], ...] = (ValueError,)) -> list[Any]:
-    """Run `fn(*args)` in `num_processes` new local processes and return their results by rank.
+    """Run `fn(*args)` in `num_processes` new processes on this machine and return their results by rank."""
+    results = launch(ProcessLayout(nproc_per_node=num_processes), fn, *args, user_errors=user_errors)
+    return [results[rank] for rank in range(num_processes)]
+
+
+def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
+           user_errors: tuple[type[BaseException], ...] = (ValueError,)) -> dict[int, Any]:
+    """Run `fn(*args)` in this node's processes of `layout` and return their results by global rank.
 
     `fn` must be importable by name (a module-level function), as each process starts a fresh
     interpreter. A process that raises one of `user_errors` prints its message in one line; any
     other exception prints its traceback. Either way the other processes are stopped and a
-    LaunchError says which process failed. Like torchrun, OMP_NUM_THREADS defaults to 1 per process.
+    LaunchError says which process failed; so does a rendezvous that fails. Like torchrun,
+    OMP_NUM_THREADS defaults to 1 per process.
     """
-    if num_processes < 1:
-        raise LaunchError(f"--gpus {num_processes}: must be at least 1")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise LaunchError(f"--gpus {num_processes} starts its own processes, but this one already runs under torchrun "
+        raise LaunchError(f"--gpus {layout.nproc_per_node} starts its own processes, but this one already runs under torchrun "
                           f"(WORLD_SIZE={os.environ['WORLD_SIZE']}); leave out --gpus or torchrun")
+    if layout.rdzv_endpoint:
+        wait_for_endpoint(layout)
     config = LaunchConfig(
-        min_nodes=1, max_nodes=1, nproc_per_node=num_processes, run_id=str(uuid.uuid4()),
-        rdzv_backend="c10d", rdzv_endpoint="localhost:0",  # torchrun --standalone: a free local port
-        max_restarts=0, monitor_interval=0.1, start_method="spawn",
+        min_nodes=layout.nnodes, max_nodes=layout.nnodes, nproc_per_node=layout.nproc_per_node,
+        # A node started with another --nnodes must not meet these: torch's rendezvous would complete at the
+        # smaller count and start a run of the wrong size. With --nnodes in the name, neither completes.
+        run_id=f"{layout.rdzv_id}-{layout.nnodes}nodes" if layout.rdzv_endpoint else str(uuid.uuid4()), rdzv_backend="c10d",
+        rdzv_endpoint=layout.endpoint() if layout.rdzv_endpoint else "localhost:0",  # torchrun --standalone: a free local port
+        rdzv_configs={"join_timeout": math.ceil(layout.rdzv_timeout)},  # whole seconds
+        max_restarts=layout.max_restarts, monitor_interval=0.1, start_method="spawn",
     )
-    with _environment(OMP_NUM_THREADS="1"), _quiet_launcher():
+    # Each restart gets a fresh rendezvous store: in torch 2.13 a shared one keeps the dead attempt's addresses.
+    restarts = {"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"} if layout.max_restarts else {}
+    with _environment(OMP_NUM_THREADS="1", **restarts), _quiet_launcher():
         try:
-            results = elastic_launch(config, _run_process)(fn, args, user_errors)
+            return elastic_launch(config, _run_process)(fn, args, user_errors)
         except ChildFailedError as err:
             rank, failure = err.get_first_failure()
-            raise LaunchError(f"process {rank} of {num_processes} stopped with exit code {failure.exitcode}; "
+            raise LaunchError(f"process {rank} of {layout.world_size} stopped with exit code {failure.exitcode}; "
                               "its message is above") from None
-    return [results[rank] for rank in range(num_processes)]
+        except RendezvousError as err:
+            raise LaunchError(rendezvous_failure(layout, err)) from None
+
+
+def wait_for_endpoint(layout: ProcessLayout) -> None:
+    """On a node that does not host the rendezvous, wait up to --rdzv-timeout for its endpoint to accept a
+    connection, so that a wrong or unreachable endpoint is one line (torch's own client logs C++ errors)."""
+    host, port = layout.host_and_port()
+    if _matches_machine_hostname(host):  # this node hosts the rendezvous store (torch's own test)
+        return
+    deadline = time.monotonic() + layout.rdzv_timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=max(min(deadline - time.monotonic(), 5.0), 0.1)):
+                return
+        except socket.gaierror as err:
+            reason = f"unknown host: {err.strerror}"
+        except ConnectionRefusedError:
+            reason = "connection refused: nothing listens on that port yet"
+        except OSError as err:
+            reason = err.strerror or "no answer"
+        if time.monotonic() >= deadline:
+            raise LaunchError(
+                f"could not reach the rendezvous at {host}:{port} within {layout.rdzv_timeout:g} s ({reason}); start the "
+                f"node at {host} (it hosts the rendezvous), pass the same --rdzv-endpoint to every node and check that the "
+                f"port is open to this machine (--rdzv-timeout sets the wait)")
+        time.sleep(min(0.5, max(deadline - time.monotonic(), 0.0)))
+
+
+def rendezvous_failure(layout: ProcessLayout, err: RendezvousError) -> str:
+    """What a failed rendezvous means and what to do, on one line."""
+    endpoint = layout.endpoint() if layout.rdzv_endpoint else "this machine"
+    same = "start every node with the same --nnodes, --rdzv-endpoint and --rdzv-id"
+    if isinstance(err, RendezvousTimeoutError):
+        return (f"the {layout.nnodes} nodes did not all meet at {endpoint} within {layout.rdzv_timeout:g} s; {same}, "
+                "and start them within --rdzv-timeout of each other")
+    if isinstance(err, RendezvousConnectionError):
+        cause = f" ({backend_message(err.__cause__)})" if err.__cause__ else ""
+        return (f"lost the rendezvous at {endpoint}{cause}: the node that hosts it stopped (its own message says why); {same}")
+    if isinstance(err, RendezvousClosedError):
+        return f"the rendezvous {layout.rdzv_id!r} at {endpoint} is closed: another node of the job stopped; {same}"
+    return f"the rendezvous at {endpoint} failed ({type(err).__name__}: {backend_message(err)}); {same}"
 
 
 def _run_process(fn: Callable[..., Any], args: tuple[Any, ...], user_errors: tuple[type[BaseException], ...]) -> Any:
@@ -83,7 +211,7 @@ def _environment(**defaults: str) -> Iterator[None]:
 @contextlib.contextmanager
 def _quiet_launcher() -> Iterator[None]:
     """Hide the elastic agent's own log lines (start-up notes, a failed child's wrapper traceback): each
-    process prints its own error, and launch_local raises one LaunchError."""
+    process prints its own error, and launch raises one LaunchError."""
     loggers = [logging.getLogger(name) for name in _LAUNCHER_LOGGERS]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
