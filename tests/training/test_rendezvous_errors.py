@@ -1,5 +1,5 @@
 """Joining the process group: a bad environment, an unreachable endpoint and mismatched world sizes are
-one-line errors within the timeout ($STYLEGAN2_DIST_TIMEOUT), not tracebacks or hangs."""
+one-line errors within the timeout (--dist-timeout or $STYLEGAN2_DIST_TIMEOUT), not tracebacks or hangs."""
 
 from __future__ import annotations
 
@@ -23,12 +23,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(tmp_path, rank: int, world_size: int, port: int) -> subprocess.Popen:
-    """One training process launched by hand (as a scheduler would), with torchrun's variables."""
+def start(tmp_path, rank: int, world_size: int, port: int, timeout_option: bool = False) -> subprocess.Popen:
+    """One training process launched by hand (as a scheduler would), with torchrun's variables; a 5 s wait
+    for the others, from --dist-timeout or the environment."""
     env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
-               MASTER_PORT=str(port), STYLEGAN2_DIST_TIMEOUT="5", OMP_NUM_THREADS="1")
-    return subprocess.Popen(TRAIN + ["--outdir", str(tmp_path / f"runs{rank}")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+               MASTER_PORT=str(port), OMP_NUM_THREADS="1", STYLEGAN2_DIST_TIMEOUT="1000" if timeout_option else "5")
+    return subprocess.Popen(TRAIN + ["--outdir", str(tmp_path / f"runs{rank}")] + ["--dist-timeout", "5"] * timeout_option,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def one_error_line(process: subprocess.Popen) -> str:
@@ -61,13 +62,14 @@ def test_a_bad_timeout_is_refused(monkeypatch, value):
 
 
 def test_an_endpoint_nobody_listens_on_is_one_line_within_the_timeout(tmp_path):
+    """--dist-timeout sets the wait (and wins over the environment)."""
     port = free_port()
     started = time.monotonic()
-    line = one_error_line(start(tmp_path, 1, 2, port))
+    line = one_error_line(start(tmp_path, 1, 2, port, timeout_option=True))
     assert time.monotonic() - started < 60
     assert line.startswith(f"Error: rank 1 of 2 could not join the process group at 127.0.0.1:{port} within 5 s (")
     assert line.endswith("check that every node was started with the same --nnodes and rendezvous endpoint and that the"
-                         " endpoint is reachable (STYLEGAN2_DIST_TIMEOUT sets the wait)")
+                         " endpoint is reachable (--dist-timeout or STYLEGAN2_DIST_TIMEOUT sets the wait)")
 
 
 def test_mismatched_world_sizes_are_one_line_on_every_process(tmp_path):
