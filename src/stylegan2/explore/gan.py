@@ -57,7 +57,9 @@ class GanExplorer:
                 continue
         return {
             "kind": self.kind,
-            "resolution": G.img_resolution,
+            "resolution": G.img_resolution,  # the shorter side
+            "width": G.img_width,
+            "height": G.img_height,
             "channels": G.img_channels,
             "num_ws": G.num_ws,
             "c_dim": G.c_dim,

@@ -58,6 +58,15 @@ def open_metric_dataset(data: str, resolution: int, use_labels: bool, mirror: bo
     return open_dataset(data, resolution=resolution, use_labels=use_labels, mirror=mirror)
 
 
+def check_image_size(G: nn.Module, dataset: Dataset, data: str) -> None:
+    """Refuse data whose images are not G's size, e.g. square data for a 2:1 network (same shorter side)."""
+    _, height, width = dataset.image_shape
+    expected = (getattr(G, "img_height", G.img_resolution), getattr(G, "img_width", G.img_resolution))
+    if (height, width) != expected:
+        raise ValueError(f"{data}: images are {width}x{height} but the network makes {expected[1]}x{expected[0]}; "
+                         "score it against data of its size (stylegan2 dataset --width/--height)")
+
+
 def run_metrics(G: nn.Module, data: str | os.PathLike, specs: list[MetricSpec], *, mirror: bool,
                 detector: str | os.PathLike | None, vgg: str | os.PathLike | None, device: torch.device, rank: int,
                 world_size: int, run_dir: str | os.PathLike | None, snapshot: str | os.PathLike | None,
@@ -75,6 +84,7 @@ def run_metrics(G: nn.Module, data: str | os.PathLike, specs: list[MetricSpec], 
     for spec in specs:
         labels = G.c_dim > 0 and not draws_labels(G)  # a network trained on clusters needs no labels
         dataset = open_metric_dataset(str(data), G.img_resolution, labels, mirror and not spec.full)
+        check_image_size(G, dataset, str(data))
         record = compute_metric(spec, G, dataset, detector=feature_net, vgg16=vgg16, device=device, rank=rank,
                                 world_size=world_size, cache_dir=cache_dir, **compute_kwargs)
         if run_dir is not None:

@@ -68,9 +68,9 @@ def ppl_images(G: nn.Module, c: torch.Tensor, cfg: PPLConfig, gen: torch.Generat
     randomize_noise_buffers(G, gen)
     img = G.synthesis(ws, noise_mode="const", force_fp32=True)  # [2N, C, H, W]
     if cfg.crop:
-        q = img.shape[2] // 8
-        img = img[:, :, q * 3:q * 7, q * 2:q * 6]  # the face region used for FFHQ in the StyleGAN paper
-    factor = G.img_resolution // 256
+        qh, qw = img.shape[2] // 8, img.shape[3] // 8
+        img = img[:, :, qh * 3:qh * 7, qw * 2:qw * 6]  # the face region used for FFHQ in the StyleGAN paper
+    factor = G.img_resolution // 256  # as NVIDIA's, from before the crop; the shorter side for non-square networks
     if factor > 1:
         img = img.reshape(img.shape[0], img.shape[1], img.shape[2] // factor, factor,
                           img.shape[3] // factor, factor).mean(dim=(3, 5))  # box-downsample to 256

@@ -15,6 +15,7 @@ import numpy as np
 import PIL.Image
 from PIL import GifImagePlugin
 
+from ..models.aspect import SQUARE, image_size
 from ..utils.files import atomic_path
 from ..utils.image import PIL_MODES, to_pil
 from .common import ToolError
@@ -151,10 +152,11 @@ class VideoWriter:
         self.tmp.unlink(missing_ok=True)
 
 
-def load_target_image(path: str | os.PathLike, resolution: int, channels: int) -> np.ndarray:
-    """Read an image for projection as uint8 [H, W, C] at the network's size and channels.
+def load_target_image(path: str | os.PathLike, resolution: int, channels: int, aspect: str = SQUARE) -> np.ndarray:
+    """Read an image for projection as uint8 [H, W, C] at the network's size (shorter side `resolution`,
+    `aspect` width:height) and channels.
 
-    Non-square images are center-cropped and other sizes resized (Lanczos), each with a warning.
+    Images of another aspect are center-cropped to the network's and other sizes resized (Lanczos), each with a warning.
     """
     path = Path(path).expanduser()
     if not path.is_file():
@@ -172,13 +174,16 @@ def load_target_image(path: str | os.PathLike, resolution: int, channels: int) -
                       stacklevel=2)
         image = image.convert(mode)
     w, h = image.size
-    if w != h:
-        s = min(w, h)
-        warnings.warn(f"{path}: {w}x{h} is not square; center-cropped to {s}x{s}", stacklevel=2)
-        image = image.crop(((w - s) // 2, (h - s) // 2, (w + s) // 2, (h + s) // 2))
-    if image.size != (resolution, resolution):
+    height, width = image_size(resolution, aspect)
+    unit = min(w // (width // resolution), h // (height // resolution))  # the largest centred crop of the network's aspect
+    crop_w, crop_h = unit * (width // resolution), unit * (height // resolution)
+    if (crop_w, crop_h) != (w, h):
+        warnings.warn(f"{path}: {w}x{h} is not {aspect} (width:height); center-cropped to {crop_w}x{crop_h}", stacklevel=2)
+        left, top = (w - crop_w) // 2, (h - crop_h) // 2
+        image = image.crop((left, top, left + crop_w, top + crop_h))
+    if image.size != (width, height):
         warnings.warn(f"{path}: resized from {image.size[0]}x{image.size[1]} to the network's "
-                      f"{resolution}x{resolution}", stacklevel=2)
-        image = image.resize((resolution, resolution), PIL.Image.Resampling.LANCZOS)
+                      f"{width}x{height}", stacklevel=2)
+        image = image.resize((width, height), PIL.Image.Resampling.LANCZOS)
     array = np.array(image, dtype=np.uint8)  # a writable copy
     return array[:, :, None] if array.ndim == 2 else array

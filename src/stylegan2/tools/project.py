@@ -59,7 +59,7 @@ class ProjectionResult:
 
 
 class LpipsDistance:
-    """LPIPS distance to the target through NVIDIA's VGG16 (images in [0, 255], at most 256 px)."""
+    """LPIPS distance to the target through NVIDIA's VGG16 (images in [0, 255], shorter side at most 256 px)."""
 
     name = "lpips"
 
@@ -70,8 +70,9 @@ class LpipsDistance:
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """[N, C, H, W] in [0, 255] -> LPIPS features; grayscale is repeated to RGB, alpha dropped."""
         images = images.repeat(1, 3, 1, 1) if images.shape[1] == 1 else images[:, :3]
-        if images.shape[2] > 256:
-            images = F.interpolate(images, size=(256, 256), mode="area")
+        short = min(images.shape[2:])
+        if short > 256:  # keeps a non-square network's aspect
+            images = F.interpolate(images, size=(images.shape[2] * 256 // short, images.shape[3] * 256 // short), mode="area")
         return self.vgg(images, resize_images=False, return_lpips=True)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
@@ -88,9 +89,9 @@ class PixelDistance:
 
     @staticmethod
     def pyramid(images: torch.Tensor) -> list[torch.Tensor]:
-        """[N, C, H, W] -> the image and its 2x box-downsampled versions down to 8 px."""
+        """[N, C, H, W] -> the image and its 2x box-downsampled versions down to 8 px (the shorter side)."""
         levels = [images]
-        while levels[-1].shape[2] > 8:
+        while min(levels[-1].shape[2:]) > 8:
             levels.append(F.avg_pool2d(levels[-1], kernel_size=2))
         return levels
 
@@ -146,7 +147,7 @@ def project(
     `target` is uint8 [H, W, C] at G's resolution and channels; `vgg` is NVIDIA's VGG16 (load_vgg16(...).module;
     LPIPS distance) or None (multi-scale pixel distance). G itself is not modified.
     """
-    expected = (G.img_resolution, G.img_resolution, G.img_channels)
+    expected = (G.img_height, G.img_width, G.img_channels)
     if target.shape != expected:
         raise ToolError(f"target image has shape {list(target.shape)}, expected [H, W, C] = {list(expected)}")
     if config.num_steps < 1:
@@ -247,7 +248,7 @@ def project_image(
     vgg_path = find_vgg16(vgg, loss)
     G = load_generator(network, device)
     check_inputs(G, class_idx)
-    target_image = load_target_image(target, G.img_resolution, G.img_channels)  # [H, W, C] uint8
+    target_image = load_target_image(target, G.img_resolution, G.img_channels, G.img_aspect)  # [H, W, C] uint8
     outdir = Path(outdir)
     paths = [outdir / "target.png", outdir / "proj.png", outdir / "projected_w.npz"]
     video_path = outdir / f"proj{video_suffix(video_format)}" if save_video else None

@@ -99,8 +99,12 @@ async function start() {
     showError(err.message);
     return;
   }
-  $("network").textContent = `${info.resolution}x${info.resolution}, ${info.num_ws} ws` +
+  $("network").textContent = `${info.width}x${info.height}, ${info.num_ws} ws` +
     (info.c_dim ? `, ${info.c_dim} ${info.draws_labels ? "clusters" : "classes"}` : "");
+  // The image keeps a non-square network's aspect, its shorter side shown at 256 px.
+  const side = Math.min(info.width, info.height);
+  $("image").style.width = `${256 * info.width / side}px`;
+  $("image").style.height = `${256 * info.height / side}px`;
   $("seed").max = String(info.max_seed);
   $("cutoff").max = String(info.num_ws);
   addOptions($("noise"), info.noise_modes);
