@@ -1,5 +1,6 @@
 """Two torchrun "nodes" on this machine (--nnodes 2 --nproc_per_node 1, c10d rendezvous on 127.0.0.1, gloo):
-the same weights as one process, a lost or hung rank, torchrun's restarts, and resuming on another process count."""
+the same weights as one process, a lost or hung rank, torchrun's restarts, and resuming on another process count;
+and the same nodes started by `stylegan2 train --nnodes 2` (torch's elastic agent in our CLI)."""
 
 from __future__ import annotations
 
@@ -38,15 +39,20 @@ def free_port() -> int:
 
 
 class Nodes:
-    """Two torchrun agents, each a "node" with one process, meeting at a c10d rendezvous on 127.0.0.1."""
+    """Two torchrun agents, each a "node" with one process, meeting at a c10d rendezvous on 127.0.0.1; with
+    `launcher="stylegan2"`, two `stylegan2 train --nnodes 2` commands instead."""
 
     def __init__(self, tmp_path: Path, args: list[str], *, max_restarts: int = 0, node_env: tuple[dict, dict] = ({}, {}),
-                 **env: str) -> None:
+                 launcher: str = "torchrun", **env: str) -> None:
         port = free_port()
         self.logs = [tmp_path / f"node{i}.log" for i in range(2)]
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1", "--rdzv_backend", "c10d",
-               f"--rdzv_endpoint=127.0.0.1:{port}", "--rdzv_conf", "join_timeout=60", f"--max-restarts={max_restarts}",
-               "--monitor-interval=0.2", str(WORKER), *args]
+        if launcher == "torchrun":
+            cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1", "--rdzv_backend",
+                   "c10d", f"--rdzv_endpoint=127.0.0.1:{port}", "--rdzv_conf", "join_timeout=60",
+                   f"--max-restarts={max_restarts}", "--monitor-interval=0.2", str(WORKER), *args]
+        else:  # the worker script runs `stylegan2 train` with these options, and again in each process it starts
+            cmd = [sys.executable, str(WORKER), "--nnodes", "2", "--gpus", "1", f"--rdzv-endpoint=127.0.0.1:{port}",
+                   "--rdzv-timeout", "60", f"--max-restarts={max_restarts}", *args]
         self.procs = []
         for log, own_env in zip(self.logs, node_env):
             with open(log, "w") as f:
@@ -146,6 +152,19 @@ def test_two_nodes_end_with_identical_weights_equal_to_one_process(two_nodes, on
     assert_same_training(rank0, networks(one_process / FINAL))
 
 
+def test_stylegan2_train_nnodes_runs_what_torchrun_runs(two_nodes, tmp_path):
+    """`stylegan2 train --nnodes 2 --rdzv-endpoint ...` on each node: the very weights of the torchrun nodes."""
+    nodes = Nodes(tmp_path, cli_args(0.024) + ["--outdir", str(tmp_path / "runs")], launcher="stylegan2",
+                  WEIGHTS_DIR=str(tmp_path))
+    assert nodes.wait() == [0, 0], nodes.output()[-3000:]
+    (run_dir,) = run_dirs(tmp_path / "runs")
+    assert "on 2 x cpu" in (run_dir / "log.txt").read_text()
+    expected = load_file(two_nodes[1] / "rank0.safetensors")
+    for rank in (0, 1):
+        got = load_file(tmp_path / f"rank{rank}.safetensors")
+        assert got.keys() == expected.keys() and all(torch.equal(got[key], expected[key]) for key in expected)
+
+
 def test_only_rank_0_writes_the_run_directory(two_nodes):
     run_dir, _ = two_nodes
     assert run_dirs(run_dir.parent) == [run_dir]
@@ -190,12 +209,15 @@ def test_a_killed_rank_stops_the_run_with_one_line_naming_it_and_the_last_good_s
     assert (state["cur_nimg"], state["batch_idx"]) == (16, 2)
 
 
-def test_max_restarts_continues_from_the_last_snapshot_by_itself(two_nodes, tmp_path):
-    """Rank 0 dies as step 2 begins; torchrun restarts both nodes, and --resume auto picks up the snapshot
-    after step 1: the restarted job ends with the very weights of the uninterrupted run. (Each attempt gets
-    a fresh rendezvous store: in torch 2.13 a shared one keeps the dead attempt's addresses; docs/training.md.)"""
+@pytest.mark.parametrize("launcher", ["torchrun", "stylegan2"])
+def test_max_restarts_continues_from_the_last_snapshot_by_itself(two_nodes, tmp_path, launcher):
+    """Rank 0 dies as step 2 begins; the launcher restarts both nodes, and --resume auto picks up the snapshot
+    after step 1: the restarted job ends with the very weights of the uninterrupted run. (Each attempt needs
+    a fresh rendezvous store: in torch 2.13 a shared one keeps the dead attempt's addresses; torchrun needs
+    TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 for that, `stylegan2 train` sets it; docs/training.md.)"""
+    env = {"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"} if launcher == "torchrun" else {}
     nodes = Nodes(tmp_path, cli_args(0.024, resume="auto") + ["--outdir", str(tmp_path / "runs")], max_restarts=1,
-                  FAIL_RANK="0", FAIL_STEP="2", FAIL_SIGNAL="KILL", TORCH_DISABLE_SHARE_RDZV_TCP_STORE="1")
+                  launcher=launcher, FAIL_RANK="0", FAIL_STEP="2", FAIL_SIGNAL="KILL", **env)
     assert nodes.wait() == [0, 0], nodes.output()[-3000:]
     first, second = run_dirs(tmp_path / "runs")
     assert not (first / FINAL).exists()

@@ -1,4 +1,5 @@
-"""One torchrun process of tests/training/test_multinode.py: `stylegan2 train` with this script's arguments.
+"""`stylegan2 train` with this script's arguments, for tests/training/test_multinode.py: run by torchrun in each
+process, or as `stylegan2 train --nnodes` (then again in each process it starts, which imports this script).
 
 With $WEIGHTS_DIR set, every rank also writes the networks it ends with to WEIGHTS_DIR/rank<R>.safetensors,
 so the test can compare the ranks (only rank 0 writes the run directory). With $FAIL_RANK, $FAIL_STEP and
@@ -26,11 +27,13 @@ if os.environ.get("WEIGHTS_DIR"):
 
     session.TrainingSession.run = run_and_save
 
-if os.environ.get("FAIL_RANK") and os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0":
+if os.environ.get("FAIL_RANK"):
     step = session.TrainingSession._step
 
     def step_or_fail(self: session.TrainingSession, hooks: session.LoopHooks) -> None:
-        if self.ctx.rank == int(os.environ["FAIL_RANK"]) and self.batch_idx == int(os.environ["FAIL_STEP"]):
+        # The restart count is read here: `stylegan2 train --nnodes` sets a process's variables after it imports this.
+        first_attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"
+        if first_attempt and self.ctx.rank == int(os.environ["FAIL_RANK"]) and self.batch_idx == int(os.environ["FAIL_STEP"]):
             os.kill(os.getpid(), getattr(signal, "SIG" + os.environ["FAIL_SIGNAL"]))
         step(self, hooks)
 

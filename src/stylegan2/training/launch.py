@@ -114,8 +114,8 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
     OMP_NUM_THREADS defaults to 1 per process.
     """
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise LaunchError(f"--gpus {layout.nproc_per_node} starts its own processes, but this one already runs under torchrun "
-                          f"(WORLD_SIZE={os.environ['WORLD_SIZE']}); leave out --gpus or torchrun")
+        raise LaunchError(f"--gpus and --nnodes start processes themselves, but this one already runs under torchrun "
+                          f"(WORLD_SIZE={os.environ['WORLD_SIZE']}); leave out those options or torchrun")
     if layout.rdzv_endpoint:
         wait_for_endpoint(layout)
     config = LaunchConfig(
