@@ -17,10 +17,10 @@ import torch
 
 from ..data import DatasetError, ImageDataset, open_dataset
 from ..io.pretrained import NVIDIA_TRANSFER_FILES, is_url, network_file, pretrained_network
+from ..training import distributed
 from ..training.ada import AUG_MODES, UNIT_RANGE
 from ..training.augment import AUGPIPE_PRESETS
 from ..training.config import CFG_NAMES, TrainingOptions, resolve_options
-from ..training import distributed
 from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distributed, positive_seconds
 from ..training.launch import RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, launch
 from ..training.loop import AUTO_RESUME, TrainingError, train
