@@ -2,12 +2,11 @@
 mismatched --nnodes, an endpoint nobody answers on) stops within --rdzv-timeout with one line, not torchrun's traceback.
 
 The nodes are real agents meeting on this machine: the test process is one node (its rendezvous fails before
-any training process starts), a forked process the other.
+any training process starts), a fresh Python process the other.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import socket
 import subprocess
@@ -68,39 +67,39 @@ def test_an_unreachable_host_is_one_line_after_the_timeout():
     assert 2 <= seconds < 20
 
 
-def run_node(layout: ProcessLayout, messages: multiprocessing.Queue) -> None:
-    """The other node (a forked process): send its LaunchError's message."""
-    try:
-        launch(layout, never_runs)
-        messages.put("launched")
-    except LaunchError as err:
-        messages.put(str(err))
+# The other node: a process of its own (a fork of the test process could inherit a lock held by one of its threads).
+OTHER_NODE = """import sys
+from stylegan2.training.launch import LaunchError, ProcessLayout, launch
+try:
+    launch(ProcessLayout(nnodes=int(sys.argv[1]), rdzv_endpoint=sys.argv[2], rdzv_timeout=3), len)
+    print("launched")
+except LaunchError as err:
+    print(err)
+"""
 
 
 def test_mismatched_nnodes_stop_both_nodes_with_one_line():
     """One node started with --nnodes 3, the other with --nnodes 2: torch's rendezvous alone would start a run of
     2 processes; ours never completes. The node that hosts it gives up after the timeout, the other then or
     when the host leaves, and no training process starts."""
-    endpoint = f"127.0.0.1:{free_port()}"
-    messages = multiprocessing.get_context("fork").Queue()
-    host = multiprocessing.get_context("fork").Process(
-        target=run_node, args=(ProcessLayout(nnodes=3, rdzv_endpoint=endpoint, rdzv_timeout=3), messages))
-    host.start()
+    port = free_port()
+    endpoint = f"127.0.0.1:{port}"
+    host = subprocess.Popen([sys.executable, "-c", OTHER_NODE, "3", endpoint], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
     try:
-        deadline = time.monotonic() + 20
-        while True:  # the forked node hosts the rendezvous store, so that this node is the client
+        deadline = time.monotonic() + 120
+        while True:  # the other node hosts the rendezvous store, so that this node is the client
             try:
-                socket.create_connection(("127.0.0.1", int(endpoint.rsplit(":")[1])), timeout=1).close()
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
-                assert time.monotonic() < deadline and host.is_alive()
+                assert time.monotonic() < deadline and host.poll() is None
                 time.sleep(0.05)
         message, seconds = launch_error(ProcessLayout(nnodes=2, rdzv_endpoint=endpoint, rdzv_timeout=3))
-        host_message = messages.get(timeout=30)
+        host_message = host.communicate(timeout=60)[0].strip()
     finally:
-        host.join(30)
-        if host.is_alive():
-            host.kill()
+        host.kill()
+        host.wait()
     assert host_message == (f"the 3 nodes did not all meet at {endpoint} within 3 s; {SAME}, and start them within "
                             "--rdzv-timeout of each other")
     assert message in (
