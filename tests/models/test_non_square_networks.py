@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from stylegan2.io import load_network, save_network
+from stylegan2.io import checkpoint_info, format_info, load_network, save_network
 from stylegan2.models import Discriminator, Generator
 from stylegan2.models.aspect import aspect_kwargs, aspect_of, image_size
 
@@ -102,3 +102,15 @@ def test_non_square_networks_round_trip_through_our_format(tmp_path, aspect):
     img = loaded["G_ema"](z, None, noise_mode="const")
     assert torch.equal(img, nets["G_ema"](z, None, noise_mode="const"))
     assert torch.equal(loaded["D"](img, None), nets["D"](img, None))
+
+
+@pytest.mark.parametrize("aspect, image, const", SHAPES)
+def test_info_reports_width_by_height(tmp_path, aspect, image, const):
+    """`stylegan2 info` prints a wide or tall network's size as width x height, and D alone says the same."""
+    path = tmp_path / "net.safetensors"
+    save_network(path, {"G_ema": tiny_G(aspect)})
+    info = checkpoint_info(path)
+    assert (info["resolution"], info["img_height"], info["img_width"]) == (8, *image)
+    assert f"resolution:  {image[1]}x{image[0]}, 3 channels" in format_info(info)
+    save_network(path, {"D": tiny_D(aspect)})
+    assert (checkpoint_info(path)["img_height"], checkpoint_info(path)["img_width"]) == image

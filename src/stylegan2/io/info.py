@@ -57,7 +57,7 @@ def format_info(info: dict[str, Any]) -> str:
         f"networks:    {', '.join(info['networks']) or 'none'}",
     ]
     if "resolution" in info:
-        lines.append(f"resolution:  {info['resolution']}x{info['resolution']}, {info['img_channels']} channels")
+        lines.append(f"resolution:  {info['img_width']}x{info['img_height']}, {info['img_channels']} channels")
     if "z_dim" in info:
         lines.append(f"latents:     z_dim {info['z_dim']}, w_dim {info['w_dim']}, c_dim {info['c_dim']}, num_ws {info['num_ws']}")
     elif "c_dim" in info:
@@ -108,19 +108,22 @@ def nonfinite_tensors(networks: dict[str, nn.Module]) -> list[str]:
 
 
 def _sizes(networks: dict[str, nn.Module]) -> dict[str, Any]:
-    """Resolution, channels and latent or code sizes, from the StyleGAN2 G_ema (else G), a Swapping
-    Autoencoder's encoder, or else D."""
+    """Resolution (NVIDIA's img_resolution, the shorter side), width x height, channels and latent or code
+    sizes, from the StyleGAN2 G_ema (else G), a Swapping Autoencoder's encoder, or else D."""
     G = networks.get("G_ema", networks.get("G"))
     if isinstance(G, Generator):
-        return {"resolution": G.img_resolution, "img_channels": G.img_channels, "z_dim": G.z_dim,
+        return {"resolution": G.img_resolution, "img_width": G.img_width, "img_height": G.img_height,
+                "img_channels": G.img_channels, "z_dim": G.z_dim,
                 "w_dim": G.w_dim, "c_dim": G.c_dim, "num_ws": G.num_ws}
     E = networks.get("E")
     if isinstance(E, SwapEncoder):
         kw = E.init_kwargs
-        return {"resolution": kw["img_resolution"], "img_channels": kw["img_channels"],
+        return {"resolution": kw["img_resolution"], "img_width": kw["img_resolution"],
+                "img_height": kw["img_resolution"], "img_channels": kw["img_channels"],
                 "structure_code": [kw["spatial_code_ch"], E.code_resolution, E.code_resolution],
                 "texture_code": kw["global_code_ch"]}
     D = networks.get("D")
     if isinstance(D, Discriminator):
-        return {"resolution": D.img_resolution, "img_channels": D.img_channels, "c_dim": D.c_dim}
+        return {"resolution": D.img_resolution, "img_width": D.img_width, "img_height": D.img_height,
+                "img_channels": D.img_channels, "c_dim": D.c_dim}
     return {}
