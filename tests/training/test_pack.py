@@ -1,5 +1,6 @@
 """PacGAN packing (`--pack`): D judges several samples at once; R1 is taken on D's packed input."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -116,3 +117,14 @@ def test_packs_by_class_give_d_packs_of_one_class_real_and_generated(tmp_path, m
 def test_packs_by_class_need_packs_and_labels(overrides):
     with pytest.raises(ValueError, match=r"--pack-by-class needs packs \(--pack 2 or more\) and labels \(--cond or --clusters\)"):
         resolve_options("builtin:shapes?n=64", "cpu", 16, 1, dict(TINY, **overrides))
+
+
+def test_packs_by_class_refuse_vector_labels(tmp_path):
+    """Labels that are vectors of values have no classes to pack by: one line naming the data, before any training."""
+    rng = np.random.default_rng(0)
+    data = tmp_path / "vectors.npz"
+    np.savez(data, x_train=rng.integers(0, 256, (8, 16, 16), dtype=np.uint8), y_train=rng.random((8, 3), dtype=np.float32))
+    options = resolve_options(str(data), "cpu", 16, 1, dict(TINY, cond=True, pack=2, pack_by_class=True, outdir=str(tmp_path)))
+    with pytest.raises(TrainingError, match=r"--pack-by-class: the labels of .*vectors\.npz are vectors of 3 values, not classes"):
+        train(options, device="cpu", log=lambda line: None, max_steps=1)
+    assert not any(tmp_path.glob("0*"))  # no run directory

@@ -101,6 +101,11 @@ class ImageDataset(torch.utils.data.Dataset):
         return self.label_dim > 0
 
     @property
+    def has_class_labels(self) -> bool:
+        """Whether the labels are class indices (served one-hot), not vectors of values."""
+        return self._labels is not None and self._labels.dtype == np.int64
+
+    @property
     def distinct_len(self) -> int:
         """Items that are not mirrored copies: the first `distinct_len` items (--mirror appends their flips)."""
         return int((~self._flips).sum())

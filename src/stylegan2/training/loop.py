@@ -293,6 +293,9 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         c_prior = cluster_dataset(dataset, options.clusters, seed=options.seed)
         header.append(f"Clusters: {options.clusters} k-means clusters of the images as labels (--clusters), "
                       f"{min(c_prior):.1%}-{max(c_prior):.1%} of the images each; G draws them with these odds")
+    if options.pack_by_class and not dataset.has_class_labels:
+        raise TrainingError(f"--pack-by-class: the labels of {options.data} are vectors of {dataset.label_dim} values, not "
+                            "classes; packs need one class per image (class labels, or --clusters)")
     c_dim, resolution, channels = dataset.label_dim, dataset.resolution, dataset.num_channels
     desc = f"{dataset.name}-{options.cfg}"
 
