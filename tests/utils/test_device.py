@@ -126,8 +126,11 @@ def test_training_backends_follow_nvidia_tf32_off_unless_allowed():
         configure_backends(torch.device("cpu"))  # nothing to set off CUDA
         assert torch.backends.cudnn.allow_tf32 is True
         configure_backends(torch.device("cuda"))
-        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark) == (False, False, True)
+        def settings() -> tuple[bool, bool, bool]:
+            return torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark
+
+        assert settings() == (False, False, True)
         configure_backends(torch.device("cuda"), allow_tf32=True, cudnn_benchmark=False)
-        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark) == (True, True, False)
+        assert settings() == (True, True, False)
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = saved

@@ -18,6 +18,7 @@ import torch.distributed as dist
 from .augment import AUGPIPE_PRESETS, AugmentPipe, augment_pipe_from_preset
 from .diffaugment import DiffAugment
 from .distributed import is_distributed
+from .snapshot import finite_number
 
 AUG_MODES = ("ada", "fixed", "noaug", "diffaug")
 UNIT_RANGE = (0.0, 1.0)  # where the probability --p and the ADA --target live
@@ -164,6 +165,19 @@ class Augmentation:
         """Restore the ADA state of a snapshot; fixed modes keep the p they were configured with."""
         if self.controller is not None and "p" in state and state.get("mode", "ada") == "ada":
             self.controller.load_state_dict(state)
+
+
+def check_augment_state(state: Any) -> None:
+    """Raise ValueError unless `state` (a snapshot's 'augment' entry) is one `Augmentation.load_state_dict` can take."""
+    malformed = ValueError("'augment' is malformed (p must be a number in [0, 1]; r_t and the sign counts finite numbers)")
+    if not isinstance(state, dict):
+        raise malformed
+    p = state.get("p", 0.0)
+    numbers = [p, state.get("sign_sum", 0.0), state.get("sign_count", 0.0)]
+    if state.get("r_t") is not None:
+        numbers.append(state["r_t"])
+    if not all(finite_number(v) for v in numbers) or not 0 <= p <= 1:
+        raise malformed
 
 
 def build_augmentation(config: AugmentConfig, device: torch.device | str = "cpu") -> Augmentation:

@@ -17,7 +17,7 @@ from ..models.aspect import SQUARE, aspect_kwargs
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..utils.device import configure_backends
 from ..utils.image import make_grid, save_image, to_uint8
-from .ada import Augmentation
+from .ada import Augmentation, check_augment_state
 from .augment_setup import build_augment
 from .config import TrainingOptions, for_transfer_learning
 from .distributed import DistributedContext, all_reduce_mean_, broadcast_, broadcast_bytes, lost_ranks_named
@@ -176,16 +176,7 @@ def check_resume_extras(extras: dict[str, Any]) -> None:
     pl_mean = extras.get("pl_mean", 0.0)
     if not finite_number(pl_mean):
         raise ValueError(f"pl_mean is {pl_mean!r}, not a finite number")
-    augment = extras.get("augment", {})
-    malformed = ValueError("'augment' is malformed (p must be a number in [0, 1]; r_t and the sign counts finite numbers)")
-    if not isinstance(augment, dict):
-        raise malformed
-    p = augment.get("p", 0.0)
-    numbers = [p, augment.get("sign_sum", 0.0), augment.get("sign_count", 0.0)]
-    if augment.get("r_t") is not None:
-        numbers.append(augment["r_t"])
-    if not all(finite_number(v) for v in numbers) or not 0 <= p <= 1:
-        raise malformed
+    check_augment_state(extras.get("augment", {}))
 
 
 def _resume_file(options: TrainingOptions, desc: str, ctx: DistributedContext) -> tuple[str | None, bytes | None]:
