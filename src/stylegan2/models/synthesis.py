@@ -176,13 +176,8 @@ class SynthesisBlock(nn.Module):
         if architecture not in ("orig", "skip", "resnet"):
             raise ValueError(f"synthesis architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}")
         super().__init__()
-        self.in_channels = in_channels
-        self.w_dim = w_dim
-        self.resolution = resolution
-        self.img_channels = img_channels
-        self.is_last = is_last
-        self.architecture = architecture
-        self.use_fp16 = use_fp16
+        self.in_channels, self.w_dim, self.resolution, self.img_channels = in_channels, w_dim, resolution, img_channels
+        self.is_last, self.architecture, self.use_fp16 = is_last, architecture, use_fp16
         self.channels_last = use_fp16 and fp16_channels_last
         self.register_buffer("resample_filter", setup_filter(list(resample_filter)))
         self.num_conv = 0
