@@ -1,6 +1,7 @@
-"""Seconds per training phase and amortized training images/second, ours vs. NVIDIA's code.
+"""Seconds per training phase, amortized images/second and seconds per kimg, ours vs. NVIDIA's code.
 
     python benchmarks/bench_train.py                        # ours only, 32 px, CPU preset sizes
+    python benchmarks/bench_train.py --net paper256 --resolution 256 --channels 3 --official PATH --peak-tflops 989.4
     python benchmarks/bench_train.py --official ~/src/stylegan2-ada-pytorch --threads 2
     python benchmarks/bench_train.py --cbase 2048 --cmax 64 --gamma 0.25 --pack 4    # the cpu preset, with and without packing
     python benchmarks/bench_train.py --cbase 2048 --cmax 64 --gamma 0.25 --pack 4 --pl-weight 0 --style-mixing 0 \
@@ -9,7 +10,11 @@
 Phases are those of the official loop: Gmain and Dmain every minibatch, Greg (path length) every
 4th and Dreg (R1) every 16th, so one minibatch costs Gmain + Dmain + Greg/4 + Dreg/16 on average.
 With --official, both implementations run the same network configuration and loss settings in
-one process, interleaved, so the ratio is meaningful on a noisy machine.
+one process, interleaved, so the ratio is meaningful on a noisy machine. --net takes the network
+and R1 settings of NVIDIA's train.py --cfg (explicit options override them). After timing, each
+phase runs once more under a FLOP counter (benchmarks/flops.py): dense FLOPs (convolutions other
+than depthwise filters, and matrix products) over the measured time give TFLOP/s, and with
+--peak-tflops the fraction of that peak. Optimizer steps, EMA and data loading are not timed.
 """
 
 from __future__ import annotations
@@ -21,11 +26,19 @@ import time
 from typing import Callable
 
 import torch
+from flops import FlopCounter, matmul_flops_per_s
+from official_ops import import_official, plugin_status
 
 from stylegan2.utils.allocator import keep_freed_memory
+from stylegan2.utils.device import configure_backends
 
 PHASES = ("Gmain", "Dmain", "Dreg", "Greg")
 INTERVAL = {"Gmain": 1, "Dmain": 1, "Dreg": 16, "Greg": 4}
+# NVIDIA's train.py cfg_specs: channel_base = fmaps * 32768, channel_max 512, z = w = 512 (and fp16 layers: see parse_args).
+NETS = {
+    "paper256": dict(cbase=16384, cmax=512, map=8, z_dim=512, mbstd=8, gamma=1.0),
+    "stylegan2": dict(cbase=32768, cmax=512, map=8, z_dim=512, mbstd=4, gamma=10.0),
+}
 
 
 def network_kwargs(args: argparse.Namespace) -> tuple[dict, dict]:
@@ -33,7 +46,7 @@ def network_kwargs(args: argparse.Namespace) -> tuple[dict, dict]:
     precision = dict(num_fp16_res=4, conv_clamp=256) if args.fp16 else dict(num_fp16_res=0, conv_clamp=None)
     g = dict(z_dim=args.z_dim, w_dim=args.z_dim, mapping_kwargs=dict(num_layers=args.map),
              synthesis_kwargs=dict(channel_base=args.cbase, channel_max=args.cmax, **precision), **common)
-    d = dict(channel_base=args.cbase, channel_max=args.cmax, epilogue_kwargs=dict(mbstd_group_size=4), **precision, **common)
+    d = dict(channel_base=args.cbase, channel_max=args.cmax, epilogue_kwargs=dict(mbstd_group_size=args.mbstd), **precision, **common)
     return g, d
 
 
@@ -64,14 +77,15 @@ def ours(args: argparse.Namespace, device: torch.device, pack: int = 1, loss_nam
 
 
 def official(args: argparse.Namespace, device: torch.device) -> Callable[[str, dict], None]:
-    sys.path.insert(0, args.official)
+    import_official(args.official, build=device.type == "cuda")
     from training.loss import StyleGAN2Loss  # noqa: E402  (NVIDIA's code, from --official)
     from training.networks import Discriminator, Generator  # noqa: E402
 
     g_kwargs, d_kwargs = network_kwargs(args)
     G = Generator(**g_kwargs).to(device).train().requires_grad_(False)
     D = Discriminator(**d_kwargs).to(device).train().requires_grad_(False)
-    loss = StyleGAN2Loss(device=device, G_mapping=G.mapping, G_synthesis=G.synthesis, D=D, r1_gamma=args.gamma)
+    loss = StyleGAN2Loss(device=device, G_mapping=G.mapping, G_synthesis=G.synthesis, D=D, r1_gamma=args.gamma,
+                         pl_weight=args.pl_weight, style_mixing_prob=args.style_mixing)
     modules = {"G": G, "D": D}
 
     def run(phase: str, batch: dict) -> None:
@@ -100,13 +114,17 @@ def add_network_arguments(parser: argparse.ArgumentParser, *, cbase: int, cmax: 
     parser.add_argument("--cmax", type=int, default=cmax)
     parser.add_argument("--z-dim", type=int, default=128)
     parser.add_argument("--map", type=int, default=2)
+    parser.add_argument("--mbstd", type=int, default=4, help="D's minibatch-stddev group size")
     parser.add_argument("--gamma", type=float, default=gamma)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_network_arguments(parser, cbase=4096, cmax=128, gamma=0.05)
-    parser.add_argument("--fp16", action="store_true", help="fp16 layers (CUDA only), as the official default")
+    parser.add_argument("--net", choices=sorted(NETS), help="network and R1 settings of NVIDIA's train.py --cfg of this name")
+    parser.add_argument("--fp16", action=argparse.BooleanOptionalAction,
+                        help="fp16 layers in the top 4 resolutions with conv_clamp 256, as the official default "
+                             "(default: on with --net on CUDA; ours runs them in fp32 on CPU, NVIDIA's emulates them)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -115,16 +133,37 @@ def main() -> None:
                         help="time ours with this objective (repeat to compare; default stylegan2)")
     parser.add_argument("--aug-p", type=float, help="run D's inputs through the bgc augmentation pipe at this p (ours)")
     parser.add_argument("--pl-weight", type=float, default=2.0, help="path-length weight (0: no Greg phase, as the cpu preset)")
-    parser.add_argument("--style-mixing", type=float, default=0.9, help="style-mixing probability (ours)")
+    parser.add_argument("--style-mixing", type=float, default=0.9, help="style-mixing probability")
     parser.add_argument("--official", help="path to a checkout of NVlabs/stylegan2-ada-pytorch to compare with")
     parser.add_argument("--keep-freed-memory", action="store_true",
                         help="tune malloc as `stylegan2 train` does on CPU (process-wide: applies to --official too)")
+    parser.add_argument("--peak-tflops", type=float,
+                        help="the device's dense half-precision peak, to print each TFLOP/s as a fraction of it")
+    net = parser.parse_known_args()[0].net
+    if net:
+        parser.set_defaults(**NETS[net])
     args = parser.parse_args()
+    if args.fp16 is None:
+        args.fp16 = bool(args.net) and args.device.startswith("cuda")
+    return args
+
+
+def count_flops(run: Callable[[str, dict], None], phase: str, batch: dict) -> int:
+    """Dense FLOPs of one run of `phase`, counted in a pass of its own so that timing is not perturbed."""
+    counter = FlopCounter()
+    with counter:
+        run(phase, batch)
+    return counter.dense
+
+
+def main() -> None:
+    args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.keep_freed_memory and not keep_freed_memory():
         sys.exit("--keep-freed-memory: this platform's malloc has no mallopt (glibc only)")
     device = torch.device(args.device)
+    configure_backends(device)  # TF32 off and cuDNN autotuning on, as both training loops set them
     torch.manual_seed(0)
 
     losses = args.loss or ["stylegan2"]
@@ -136,6 +175,7 @@ def main() -> None:
             impls[f"ours{suffix}, pack {args.pack}"] = ours(args, device, pack=args.pack, loss_name=loss_name)
     if args.official:
         impls["official"] = official(args, device)
+        ops_line = plugin_status(device)
     batch = {
         "real": torch.randn(args.batch, args.channels, args.resolution, args.resolution, device=device),
         "z": torch.randn(args.batch, args.z_dim, device=device),
@@ -152,21 +192,38 @@ def main() -> None:
                 sync(device)
                 if repeat > 0:
                     times[name][phase].append(time.perf_counter() - start)
+    flops = {name: {p: count_flops(run, p, batch) for p in phases} for name, run in impls.items()}
 
+    net = f"--net {args.net}, " if args.net else ""
     print(f"device {device} ({torch.get_num_threads()} CPU threads), {args.resolution} px, {args.channels} ch, "
-          f"batch {args.batch}, cbase {args.cbase}, cmax {args.cmax}, z/w {args.z_dim}, fp16 {args.fp16}; "
-          f"median of {args.repeats}")
-    header = f"{'implementation':<26}" + "".join(f"{p + ' s':>10}" for p in phases) + f"{'img/s':>10}"
+          f"batch {args.batch}, {net}cbase {args.cbase}, cmax {args.cmax}, map {args.map}, z/w {args.z_dim}, "
+          f"mbstd {args.mbstd}, gamma {args.gamma:g}, fp16 {args.fp16}; median of {args.repeats}")
+    if device.type == "cuda":
+        rate = matmul_flops_per_s(device, torch.float16, size=8192, repeats=10)
+        print(f"{torch.cuda.get_device_name(device)}: float16 8192 x 8192 matmul {rate / 1e12:.0f} TFLOP/s")
+    if args.official:
+        print(ops_line)
+    header = f"{'implementation':<26}" + "".join(f"{p + ' s':>10}" for p in phases) + f"{'img/s':>10}{'s/kimg':>10}"
     print(header)
     throughput = {}
     for name in impls:
         med = {p: statistics.median(times[name][p]) for p in phases}
         per_batch = sum(med[p] / INTERVAL[p] for p in phases)
         throughput[name] = args.batch / per_batch
-        print(f"{name:<26}" + "".join(f"{med[p]:>10.3f}" for p in phases) + f"{throughput[name]:>10.1f}")
+        print(f"{name:<26}" + "".join(f"{med[p]:>10.3f}" for p in phases)
+              + f"{throughput[name]:>10.1f}{1000 / throughput[name]:>10.2f}")
     if "official" in throughput:
         first = next(iter(impls))
         print(f"speed-up ({first} / official, amortized img/s): {throughput[first] / throughput['official']:.2f}x")
+    peak = f"{'% of ' + format(args.peak_tflops, 'g'):>12}" if args.peak_tflops else ""
+    print("dense FLOPs (convolutions except depthwise filters, matrix products), counted in an untimed pass:")
+    print(f"{'implementation':<26}" + "".join(f"{p + ' TF/s':>12}" for p in phases) + f"{'GFLOP/img':>11}{'TFLOP/s':>9}" + peak)
+    for name in impls:
+        rates = {p: flops[name][p] / statistics.median(times[name][p]) / 1e12 for p in phases}
+        per_img = sum(flops[name][p] / INTERVAL[p] for p in phases) / args.batch
+        achieved = per_img * throughput[name] / 1e12
+        share = f"{100 * achieved / args.peak_tflops:>11.1f}%" if args.peak_tflops else ""
+        print(f"{name:<26}" + "".join(f"{rates[p]:>12.3f}" for p in phases) + f"{per_img / 1e9:>11.2f}{achieved:>9.3f}" + share)
 
 
 if __name__ == "__main__":

@@ -21,22 +21,10 @@ from collections import defaultdict
 
 import torch
 from bench_train import INTERVAL, PHASES, add_network_arguments, ours
+from flops import CONV_OPS, conv_flops, matmul_flops_per_s
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from stylegan2.utils.allocator import keep_freed_memory
-
-CONV_OPS = ("aten.convolution.default", "aten.convolution_backward.default")
-
-
-def conv_flops(name: str, args: tuple, out: torch.Tensor | tuple) -> int:
-    """Multiply-adds x 2 of a convolution or of its backward (input and weight gradients as asked)."""
-    if name == "aten.convolution.default":
-        x, w, transposed = args[0], args[1], args[6]
-        pixels = x.numel() if transposed else out.numel()  # per input pixel for transposed convs
-        return 2 * pixels * w.shape[1] * w.shape[2] * w.shape[3]
-    grad, x, w, transposed, mask = args[0], args[1], args[2], args[7], args[10]
-    pixels = x.numel() if transposed else grad.numel()
-    return 2 * pixels * w.shape[1] * w.shape[2] * w.shape[3] * (int(mask[0]) + int(mask[1]))
 
 
 def describe(name: str, args: tuple) -> str:
@@ -73,16 +61,6 @@ class OpTimer(TorchDispatchMode):
         return out
 
 
-def matmul_gflops(device: torch.device, size: int = 2048, repeats: int = 5) -> float:
-    """The device's float32 matrix-multiply rate, a reference for what a convolution can reach."""
-    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
-    a @ b
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_network_arguments(parser, cbase=2048, cmax=64, gamma=1.0)  # the cpu preset's size
@@ -103,7 +81,7 @@ def main() -> None:
         "c": torch.zeros(args.batch, 0),
     }
     print(f"{torch.get_num_threads()} CPU threads, {args.resolution} px, batch {args.batch}, cbase {args.cbase}, "
-          f"cmax {args.cmax}; float32 matmul {matmul_gflops(device):.0f} GFLOP/s")
+          f"cmax {args.cmax}; float32 matmul {matmul_flops_per_s(device) / 1e9:.0f} GFLOP/s")
     print(f"{'phase':<7}{'wall ms':>9}{'conv ms':>9}{'GFLOP':>8}{'GFLOP/s':>9}{'other ops ms':>14}")
     slowest = {}
     amortized = defaultdict(float)
