@@ -85,6 +85,10 @@ def import_official(path: str, build: bool) -> list[str]:
         sys.exit(f"--official {path}: not a checkout of NVlabs/stylegan2-ada-pytorch (no torch_utils/ops/bias_act.py)")
     if path not in sys.path:
         sys.path.insert(0, path)
+    try:
+        import distutils.util  # noqa: F401  (their dnnlib imports it; Python 3.12 dropped it from the standard library)
+    except ImportError:
+        import setuptools  # noqa: F401  (which puts its own copy of distutils in place)
     return prepare_build_env() if build else []
 
 

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Issue #27's GPU measurement in one device run of under 9 minutes (docs/experiments/speed.md, "Measuring on a GPU"):
+# NVIDIA's CUDA plugins built, the test suite, then bench_train.py ours vs NVIDIA's at 64 and 256 px.
+# Run from the repo root with OUT set (the device tool sets it) and .official/ carried beside the repo's files.
+# GPU_CHECK_DRY=1 runs the same steps on CPU with tiny networks and a few tests: a check of this script.
+set -uo pipefail
+
+OUT=${OUT:?OUT must name the folder for the logs}
+BUDGET=${GPU_CHECK_BUDGET:-540}            # seconds for the whole run
+TEST_BUDGET=${GPU_CHECK_TEST_BUDGET:-240}  # seconds for the test suite (it runs while the plugins build)
+BENCH_STEP_MAX=150                         # seconds for one benchmark configuration
+OFFICIAL=.official/stylegan2-ada-pytorch
+WHEELS=.official/wheels
+PEAK_TFLOPS=989.4  # H100/H200 SXM dense fp16/bf16 tensor-core peak: docs/experiments/speed.md says where it comes from
+export TORCH_EXTENSIONS_DIR=/tmp/torch_extensions  # the plugins are built once, then loaded by every benchmark
+export MAX_JOBS=${MAX_JOBS:-16}
+mkdir -p "$OUT"
+
+say() { echo "[+${SECONDS}s] $*" | tee -a "$OUT/summary.txt"; }
+
+if [ "${GPU_CHECK_DRY:-0}" = 1 ]; then
+    CONFIGS=("paper256 32 4 1" "stylegan2 16 4 1")  # net, resolution, batch, repeats
+    BENCH_ARGS=(--device cpu --threads 1 --channels 3 --cbase 256 --cmax 32 --z-dim 32 --peak-tflops "$PEAK_TFLOPS")
+    TESTS=(tests/utils)
+else
+    # Most wanted first: 256 px at batch 32; batch 64 only if time is left.
+    CONFIGS=("paper256 256 32 3" "stylegan2 256 32 3" "paper256 64 32 5" "stylegan2 64 32 5"
+             "paper256 256 64 3" "stylegan2 256 64 3" "paper256 64 64 5" "stylegan2 64 64 5")
+    BENCH_ARGS=(--device cuda --channels 3 --peak-tflops "$PEAK_TFLOPS")
+    TESTS=()
+fi
+
+OFFICIAL_ARGS=(--official "$OFFICIAL")
+if [ ! -d "$OFFICIAL" ]; then
+    OFFICIAL_ARGS=()
+    say "$OFFICIAL is missing (run the device tool with carry [\".official\"]): timing ours only"
+fi
+
+# 1. What the machine has.
+{
+    date -u; nproc; nvidia-smi
+    command -v python3 nvcc ninja gcc
+    python3 -c 'import sys, torch; print(sys.version); print("torch", torch.__version__, "cuda", torch.version.cuda,
+                "available", torch.cuda.is_available())'
+    nvcc --version; gcc --version | head -1
+} >"$OUT/env.txt" 2>&1
+say "environment: $(python3 -c 'import torch; print(torch.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device")' 2>&1)"
+
+# 2. Our package (the device's Python lacks it) and the carried wheels of what the image may lack.
+if ! python3 -c 'import stylegan2' 2>/dev/null; then
+    if python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . >>"$OUT/env.txt" 2>&1; then
+        say "installed stylegan2 (editable, offline)"
+    else
+        export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+        say "pip could not install stylegan2 (see env.txt); using PYTHONPATH=src"
+    fi
+fi
+export PATH="$(dirname "$(python3 -c 'import sys; print(sys.executable)')"):$PATH"  # torchrun and pip-installed ninja
+if ! command -v ninja >/dev/null && ! python3 -c 'import ninja' 2>/dev/null; then
+    if python3 -m pip install -q --no-index --no-deps "$WHEELS"/ninja-*.whl >>"$OUT/env.txt" 2>&1 \
+        || timeout 60 python3 -m pip install -q --timeout 10 --retries 0 ninja >>"$OUT/env.txt" 2>&1; then
+        say "installed ninja"
+    else
+        say "ninja missing and not installable (no carried wheel, no registry): NVIDIA's plugins cannot build"
+    fi
+fi
+if ! python3 -c 'import flask' 2>/dev/null; then
+    python3 -m pip install -q --no-index --no-deps "$WHEELS"/{flask,itsdangerous,blinker}-*.whl >>"$OUT/env.txt" 2>&1 \
+        && say "installed flask (the explorer's tests)" || say "flask not installed: the explorer's tests skip"
+fi
+
+# 3. NVIDIA's plugins build while the test suite runs (the README's test command; GPU tests run where CUDA is available).
+(timeout 300 python3 benchmarks/official_ops.py "$OFFICIAL" >"$OUT/plugins.txt" 2>&1; echo "exit $?" >>"$OUT/plugins.txt") &
+build=$!
+timeout -k 10 "$TEST_BUDGET" python3 -m pytest -q -p no:cacheprovider --durations=10 "${TESTS[@]}" >"$OUT/tests.txt" 2>&1
+status=$?
+[ "$status" = 124 ] && echo "timed out after ${TEST_BUDGET} s" >>"$OUT/tests.txt"
+say "tests: exit $status; $(grep -E '(passed|failed|error)' "$OUT/tests.txt" | tail -1)"
+wait "$build"
+say "plugins: $(grep '^official:' "$OUT/plugins.txt" || tail -1 "$OUT/plugins.txt")"
+
+# 4. Ours vs NVIDIA's, interleaved in one process per configuration.
+for config in "${CONFIGS[@]}"; do
+    read -r net res batch repeats <<<"$config"
+    left=$((BUDGET - SECONDS))
+    if [ "$left" -lt 45 ]; then
+        say "bench --net $net --resolution $res --batch $batch: skipped, ${left} s left"
+        continue
+    fi
+    echo "=== --net $net --resolution $res --batch $batch --repeats $repeats" >>"$OUT/bench.txt"
+    timeout -k 5 $((left < BENCH_STEP_MAX ? left : BENCH_STEP_MAX)) python3 benchmarks/bench_train.py --net "$net" \
+        --resolution "$res" --batch "$batch" --repeats "$repeats" "${OFFICIAL_ARGS[@]}" "${BENCH_ARGS[@]}" \
+        >>"$OUT/bench.txt" 2>>"$OUT/bench_stderr.txt"
+    status=$?
+    say "bench --net $net --resolution $res --batch $batch: exit $status$([ "$status" = 124 ] && echo ' (timed out)')"
+done
+say "done: the tables are in bench.txt"
