@@ -77,7 +77,7 @@ def ours(args: argparse.Namespace, device: torch.device, pack: int = 1, loss_nam
 
 
 def official(args: argparse.Namespace, device: torch.device) -> Callable[[str, dict], None]:
-    import_official(args.official, build=device.type == "cuda")
+    import_official(args.official, build=device.type == "cuda" and not args.official_reference_ops)
     from training.loss import StyleGAN2Loss  # noqa: E402  (NVIDIA's code, from --official)
     from training.networks import Discriminator, Generator  # noqa: E402
 
@@ -135,6 +135,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pl-weight", type=float, default=2.0, help="path-length weight (0: no Greg phase, as the cpu preset)")
     parser.add_argument("--style-mixing", type=float, default=0.9, help="style-mixing probability")
     parser.add_argument("--official", help="path to a checkout of NVlabs/stylegan2-ada-pytorch to compare with")
+    parser.add_argument("--official-reference-ops", action="store_true",
+                        help="time NVIDIA's reference ops without trying to build its CUDA plugins")
     parser.add_argument("--keep-freed-memory", action="store_true",
                         help="tune malloc as `stylegan2 train` does on CPU (process-wide: applies to --official too)")
     parser.add_argument("--peak-tflops", type=float,
@@ -175,7 +177,7 @@ def main() -> None:
             impls[f"ours{suffix}, pack {args.pack}"] = ours(args, device, pack=args.pack, loss_name=loss_name)
     if args.official:
         impls["official"] = official(args, device)
-        ops_line = plugin_status(device)
+        ops_line = plugin_status(device, build=not args.official_reference_ops)
     batch = {
         "real": torch.randn(args.batch, args.channels, args.resolution, args.resolution, device=device),
         "z": torch.randn(args.batch, args.z_dim, device=device),

@@ -118,16 +118,27 @@ def build_plugins() -> tuple[str, str]:
             name = module.__name__.rsplit(".", 1)[-1]
             reasons.append(f"{name}: {failure_reason(text)}")
             details.append(f"--- {name} ---\n{text}")
-            module._init = lambda: False
+            module._init = lambda: False  # stop their retries (see the module's docstring)
     if not reasons:
         return COMPILED, ""
     return f"official: reference ops (plugin build failed: {'; '.join(reasons)})", "\n".join(details)
 
 
-def plugin_status(device: torch.device) -> str:
-    """The status line for a run on `device`; builds the plugins on CUDA and prints any failure in full to stderr."""
+def use_reference_ops() -> None:
+    """Make NVIDIA's code run its reference ops without trying to build its plugins."""
+    from torch_utils.ops import bias_act, upfirdn2d
+
+    for module in (bias_act, upfirdn2d):
+        module._init = lambda: False
+
+
+def plugin_status(device: torch.device, build: bool = True) -> str:
+    """The status line for a run on `device`; builds the plugins on CUDA if asked and prints any failure in full to stderr."""
     if device.type != "cuda":
         return f"official: reference ops (its custom ops are CUDA-only; this run is on {device.type})"
+    if not build:
+        use_reference_ops()
+        return "official: reference ops (asked for: --official-reference-ops)"
     line, details = build_plugins()
     if details:
         print(details, file=sys.stderr)
