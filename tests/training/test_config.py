@@ -1,11 +1,14 @@
 """Resolving training options: data-loader workers from the machine, and one-line errors for bad values."""
 
+import math
+
 import pytest
 from click.testing import CliRunner
 
 from stylegan2.cli import main
 from stylegan2.training import config
-from stylegan2.training.config import auto_workers, resolve_options
+from stylegan2.training.config import PRESETS, auto_workers, resolve_options
+from stylegan2.training.loop import build_networks
 
 
 def test_cpu_training_loads_data_in_the_training_process():
@@ -43,16 +46,27 @@ def test_dry_run_shows_the_resolved_loss_and_workers():
 
 
 def test_map_lrmul_sets_the_mapping_layers_learning_rate_and_official_networks_keep_theirs():
-    import math
-
-    from stylegan2.training.loop import build_networks
-
-    G, _ = build_networks(resolve_options("builtin:shapes", "cpu", 16, 1, {"map_lrmul": 0.1}), 0, 16, 3)
+    G, _ = build_networks(resolve_options("builtin:shapes", "cpu", 16, 1, {"map_lrmul": 0.2}), 0, 16, 3)
     layer = G.mapping.fc0
-    assert G.init_kwargs["mapping_kwargs"]["lr_multiplier"] == 0.1
-    assert layer.weight_gain == pytest.approx(0.1 / math.sqrt(layer.weight.shape[1]))
+    assert G.init_kwargs["mapping_kwargs"]["lr_multiplier"] == 0.2
+    assert layer.weight_gain == pytest.approx(0.2 / math.sqrt(layer.weight.shape[1]))
     official, _ = build_networks(resolve_options("builtin:shapes", "stylegan2", 16, 1, {}), 0, 16, 3)
     assert "lr_multiplier" not in official.init_kwargs["mapping_kwargs"]  # NVIDIA's constructor arguments, unchanged
     assert official.mapping.fc0.weight_gain == pytest.approx(0.01 / math.sqrt(official.mapping.fc0.weight.shape[1]))
     result = CliRunner().invoke(main, ["train", "--data", "builtin:shapes", "--cfg", "cpu", "--dry-run", "--map-lrmul", "0"])
     assert result.exit_code == 1 and "--map-lrmul must be positive, got 0.0" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({}, 0.1),  # the cpu preset trains unlabeled data on clusters, with its faster mapping layers
+    ({"clusters": 0}, 0.01),  # a packed unconditional run keeps NVIDIA's multiplier
+    ({"cond": True}, 0.01),  # so does a run on the dataset's labels
+    ({"map_lrmul": 0.05}, 0.05),  # the option wins
+])
+def test_the_cpu_preset_speeds_up_the_mapping_layers_only_on_clusters(overrides, expected):
+    assert resolve_options("builtin:shapes", "cpu", 16, 1, overrides).map_lrmul == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("cfg", [name for name in PRESETS if name != "cpu"] + ["auto"])
+def test_official_presets_keep_nvidias_mapping_learning_rate(cfg):
+    assert resolve_options("builtin:shapes", cfg, 16, 1, {"clusters": 4}).map_lrmul == 0.01

@@ -141,3 +141,20 @@ def test_resume_takes_precision_and_memory_format_from_the_command_line(tmp_path
         precision = ("synthesis_kwargs", "num_fp16_res", "conv_clamp", "block_kwargs")
         keep = {k: v for k, v in saved[name].init_kwargs.items() if k not in precision}
         assert {k: resumed[name].init_kwargs[k] for k in keep} == keep, name
+
+
+def test_resume_keeps_the_mapping_multiplier_of_the_file(tmp_path):
+    """The mapping weights are stored divided by their learning-rate multiplier, so a resume keeps the file's
+    (a run of the cpu preset before it sped up the mapping layers continues unchanged) and says so."""
+    common = dict(clusters=3, batch=4, workers=0, aug="noaug", kimg=1, tick=1, grid=(2, 2), cbase=256, cmax=16)
+    first = train(resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(common, map_lrmul=0.01, outdir=str(tmp_path / "a"))),
+                  device="cpu", max_steps=1, log=lambda m: None)
+    (snapshot,) = first.glob("network-snapshot-*.safetensors")
+    options = resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(common, outdir=str(tmp_path / "b"), resume=str(snapshot)))
+    assert options.map_lrmul == 0.1  # the preset's, for new networks
+    lines: list[str] = []
+    second = train(options, device="cpu", max_steps=1, log=lines.append)
+    assert "note: the mapping layers keep the file's learning-rate multiplier 0.01 (--map-lrmul 0.1 is for new networks)" in "\n".join(lines)
+    assert json.loads((second / "training_options.json").read_text())["map_lrmul"] == 0.01
+    resumed = load_checkpoint(sorted(second.glob("network-snapshot-*.safetensors"))[-1]).networks
+    assert "lr_multiplier" not in resumed["G"].init_kwargs["mapping_kwargs"]

@@ -42,6 +42,9 @@ class Preset:
     # Unconditional runs train on this many k-means clusters of the images as classes (0: off);
     # see data/clusters.py. Like --cond, it drops the packing.
     clusters: int = 0
+    # The mapping layers' learning-rate multiplier in runs on clusters (measured there only: other
+    # runs keep NVIDIA's fixed multiplier).
+    cluster_map_lrmul: float = MAPPING_LR_MULTIPLIER
 
 
 PRESETS: dict[str, Preset] = {
@@ -56,10 +59,12 @@ PRESETS: dict[str, Preset] = {
     # EMA, twice the official learning rate. Unlabeled runs train on 50 k-means clusters of the
     # images as classes (self-conditioning, not in the official recipe), which covers the modes an
     # unconditional run drops at this compute; with --clusters 0 a D that judges packs of 4 samples
-    # (PacGAN) stops the early collapse instead. How each choice was measured:
+    # (PacGAN) stops the early collapse instead. On clusters, the mapping layers learn 10x faster than
+    # NVIDIA's (G learns to draw each cluster sooner). How each choice was measured:
     # docs/experiments/mnist-cpu.md and docs/experiments/unconditional.md.
     "cpu": Preset(ref_gpus=1, kimg=200, batch=32, mbstd=4, fmaps=0.0625, lrate=0.005, gamma=0.25, ema_kimg=2, ema_rampup=0.05, map=2,
-                  z_dim=128, w_dim=128, channel_max=64, pl_weight=0.0, style_mixing_prob=0.0, fp16=False, pack=4, clusters=50),
+                  z_dim=128, w_dim=128, channel_max=64, pl_weight=0.0, style_mixing_prob=0.0, fp16=False, pack=4, clusters=50,
+                  cluster_map_lrmul=0.1),
 }
 CFG_NAMES = ("auto", *PRESETS)
 
@@ -194,6 +199,7 @@ def resolve_options(
         ema_rampup=spec.ema_rampup, pl_weight=spec.pl_weight, style_mixing_prob=spec.style_mixing_prob,
         d_architecture=spec.d_architecture, pack=pack, fp32=not spec.fp16, num_gpus=num_gpus, resolution=resolution,
         loss=spec.loss, clusters=clusters, workers=auto_workers(device_type),
+        map_lrmul=spec.cluster_map_lrmul if clusters else MAPPING_LR_MULTIPLIER,
     )
     options = TrainingOptions(**base)
     apply_overrides(options, overrides, "training option")

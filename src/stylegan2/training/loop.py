@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -299,6 +300,11 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         loaded, resume_state, notes = _read_resume(resume_path, resume_data, ctx)
         G, D, G_ema = _networks_from_checkpoint(loaded, options, c_dim, resolution, channels, resume_path, dataset.aspect)
         _check_clusters(G, c_prior, resume_path)
+        file_lrmul = (G.init_kwargs.get("mapping_kwargs") or {}).get("lr_multiplier", MAPPING_LR_MULTIPLIER)
+        if file_lrmul != options.map_lrmul:  # the weights are stored divided by it: another one would change G
+            notes.append(f"the mapping layers keep the file's learning-rate multiplier {file_lrmul:g} "
+                         f"(--map-lrmul {options.map_lrmul:g} is for new networks)")
+            options = dataclasses.replace(options, map_lrmul=file_lrmul)
         if resume_state is None:
             options = for_transfer_learning(options)
         else:
