@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from stylegan2.cli import main
 from stylegan2.training import config
 from stylegan2.training.config import PRESETS, auto_workers, resolve_options
-from stylegan2.training.loop import build_networks
+from stylegan2.training.loop import _setup_summary, build_networks
 
 
 def test_cpu_training_loads_data_in_the_training_process():
@@ -64,7 +64,10 @@ def test_map_lrmul_sets_the_mapping_layers_learning_rate_and_official_networks_k
     ({"map_lrmul": 0.05}, 0.05),  # the option wins
 ])
 def test_the_cpu_preset_speeds_up_the_mapping_layers_only_on_clusters(overrides, expected):
-    assert resolve_options("builtin:shapes", "cpu", 16, 1, overrides).map_lrmul == pytest.approx(expected)
+    options = resolve_options("builtin:shapes", "cpu", 16, 1, overrides)
+    assert options.map_lrmul == pytest.approx(expected)
+    objective = _setup_summary(options)[0]  # the run's first lines say so when it is not NVIDIA's
+    assert ("mapping layers' learning-rate multiplier" in objective) == (expected != 0.01)
 
 
 @pytest.mark.parametrize("cfg", [name for name in PRESETS if name != "cpu"] + ["auto"])

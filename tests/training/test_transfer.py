@@ -154,7 +154,8 @@ def test_resume_keeps_the_mapping_multiplier_of_the_file(tmp_path):
     assert options.map_lrmul == 0.1  # the preset's, for new networks
     lines: list[str] = []
     second = train(options, device="cpu", max_steps=1, log=lines.append)
-    assert "note: the mapping layers keep the file's learning-rate multiplier 0.01 (--map-lrmul 0.1 is for new networks)" in "\n".join(lines)
+    note = "note: the mapping layers keep the file's learning-rate multiplier 0.01 (--map-lrmul 0.1 is for new networks)"
+    assert note in "\n".join(lines)
     assert json.loads((second / "training_options.json").read_text())["map_lrmul"] == 0.01
     resumed = load_checkpoint(sorted(second.glob("network-snapshot-*.safetensors"))[-1]).networks
     assert "lr_multiplier" not in resumed["G"].init_kwargs["mapping_kwargs"]

@@ -239,7 +239,9 @@ def _setup_summary(options: TrainingOptions) -> list[str]:
         judge += " of one class each"
     aug = {"ada": f"ada (p tuned toward r_t {options.target:g}, pipeline {options.augpipe}; only images drawn for a transform are touched)",
            "fixed": f"fixed p {options.p:g} (pipeline {options.augpipe})", "noaug": "none", "diffaug": "DiffAugment"}[options.aug]
-    return [f"Objective: --loss {options.loss}, {penalties} gamma {options.gamma:g}; D judges {judge}",
+    mapping = "" if options.map_lrmul == MAPPING_LR_MULTIPLIER else \
+        f"; mapping layers' learning-rate multiplier {options.map_lrmul:g} (--map-lrmul; NVIDIA's {MAPPING_LR_MULTIPLIER:g})"
+    return [f"Objective: --loss {options.loss}, {penalties} gamma {options.gamma:g}; D judges {judge}{mapping}",
             f"Augmentation: {aug}",
             f"Data loading: {options.workers} worker processes (--workers); {torch.get_num_threads()} compute threads"]
 
