@@ -118,8 +118,9 @@ def add_network_arguments(parser: argparse.ArgumentParser, *, cbase: int, cmax: 
     parser.add_argument("--gamma", type=float, default=gamma)
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    """This script's options, added to `parser` when another script (profile_gpu.py) brings its own."""
+    parser = parser or argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_network_arguments(parser, cbase=4096, cmax=128, gamma=0.05)
     parser.add_argument("--net", choices=sorted(NETS), help="network and R1 settings of NVIDIA's train.py --cfg of this name")
     parser.add_argument("--fp16", action=argparse.BooleanOptionalAction,
