@@ -18,6 +18,7 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 import torch
 
@@ -118,10 +119,15 @@ def build_plugins() -> tuple[str, str]:
             name = module.__name__.rsplit(".", 1)[-1]
             reasons.append(f"{name}: {failure_reason(text)}")
             details.append(f"--- {name} ---\n{text}")
-            module._init = lambda: False  # stop their retries (see the module's docstring)
+            never_build(module)  # stop their retries (see the module's docstring)
     if not reasons:
         return COMPILED, ""
     return f"official: reference ops (plugin build failed: {'; '.join(reasons)})", "\n".join(details)
+
+
+def never_build(module: ModuleType) -> None:
+    """Make one of NVIDIA's op modules answer "no plugin" at once, so its reference op runs."""
+    module._init = lambda: False
 
 
 def use_reference_ops() -> None:
@@ -129,7 +135,7 @@ def use_reference_ops() -> None:
     from torch_utils.ops import bias_act, upfirdn2d
 
     for module in (bias_act, upfirdn2d):
-        module._init = lambda: False
+        never_build(module)
 
 
 def plugin_status(device: torch.device, build: bool = True) -> str:
