@@ -126,13 +126,16 @@ def test_distances_keep_the_aspect_when_they_shrink_images():
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_torchscript_export_reproduces_a_non_square_generator(tmp_path, aspect):
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_export_reproduces_a_non_square_generator(tmp_path, aspect, fmt):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
     G = wide_generator(aspect)
-    result = export_generator(G, tmp_path / "g.pt", format="torchscript", batch=2)
+    result = export_generator(G, tmp_path / f"g.{'pt' if fmt == 'torchscript' else fmt}", format=fmt, batch=2)
     inputs = example_inputs(G, 2, seed=3)
     with torch.no_grad():
         expected = G(inputs["z"], None, noise_mode="const")
-    got = run_exported(result.path, "torchscript", inputs)
+    got = run_exported(result.path, fmt, inputs)
     assert got.shape == (2, 3, *ASPECTS[aspect]) and (got - expected).abs().max() <= MAX_ABS_DIFF
 
 
