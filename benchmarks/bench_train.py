@@ -41,21 +41,25 @@ NETS = {
 }
 
 
-def network_kwargs(args: argparse.Namespace) -> tuple[dict, dict]:
+def network_kwargs(args: argparse.Namespace, nhwc: bool = False) -> tuple[dict, dict]:
+    """G and D kwargs (NVIDIA's names, so both implementations take them); `nhwc`: channels_last fp16 layers, as train.py --nhwc."""
     common = dict(c_dim=0, img_resolution=args.resolution, img_channels=args.channels)
     precision = dict(num_fp16_res=4, conv_clamp=256) if args.fp16 else dict(num_fp16_res=0, conv_clamp=None)
+    layout = dict(fp16_channels_last=True) if nhwc else {}
     g = dict(z_dim=args.z_dim, w_dim=args.z_dim, mapping_kwargs=dict(num_layers=args.map),
-             synthesis_kwargs=dict(channel_base=args.cbase, channel_max=args.cmax, **precision), **common)
-    d = dict(channel_base=args.cbase, channel_max=args.cmax, epilogue_kwargs=dict(mbstd_group_size=args.mbstd), **precision, **common)
+             synthesis_kwargs=dict(channel_base=args.cbase, channel_max=args.cmax, **precision, **layout), **common)
+    d = dict(channel_base=args.cbase, channel_max=args.cmax, epilogue_kwargs=dict(mbstd_group_size=args.mbstd),
+             block_kwargs=layout, **precision, **common)
     return g, d
 
 
-def ours(args: argparse.Namespace, device: torch.device, pack: int = 1, loss_name: str = "stylegan2") -> Callable[[str, dict], None]:
+def ours(args: argparse.Namespace, device: torch.device, pack: int = 1, loss_name: str = "stylegan2",
+         nhwc: bool = False) -> Callable[[str, dict], None]:
     from stylegan2.models import Discriminator, Generator
     from stylegan2.training.augment import augment_pipe_from_preset
     from stylegan2.training.loss import LOSSES
 
-    g_kwargs, d_kwargs = network_kwargs(args)
+    g_kwargs, d_kwargs = network_kwargs(args, nhwc)
     d_kwargs["img_channels"] *= pack  # a packed D (PacGAN) sees `pack` images at once
     G = Generator(**g_kwargs).to(device).train().requires_grad_(False)
     D = Discriminator(**d_kwargs).to(device).train().requires_grad_(False)
@@ -130,6 +134,8 @@ def parse_args(parser: argparse.ArgumentParser | None = None) -> argparse.Namesp
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--pack", type=int, default=1, help="also time ours with a D that judges this many images at once")
+    parser.add_argument("--nhwc", action="store_true",
+                        help="also time ours with channels_last fp16 layers (train.py's and our --nhwc)")
     parser.add_argument("--loss", action="append", choices=["stylegan2", "r3gan"],
                         help="time ours with this objective (repeat to compare; default stylegan2)")
     parser.add_argument("--aug-p", type=float, help="run D's inputs through the bgc augmentation pipe at this p (ours)")
@@ -176,6 +182,8 @@ def main() -> None:
         impls["ours" + suffix] = ours(args, device, loss_name=loss_name)
         if args.pack > 1:
             impls[f"ours{suffix}, pack {args.pack}"] = ours(args, device, pack=args.pack, loss_name=loss_name)
+        if args.nhwc:
+            impls[f"ours{suffix}, --nhwc"] = ours(args, device, loss_name=loss_name, nhwc=True)
     if args.official:
         impls["official"] = official(args, device)
         ops_line = plugin_status(device, build=not args.official_reference_ops)

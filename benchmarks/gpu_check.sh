@@ -101,7 +101,7 @@ for config in "${CONFIGS[@]}"; do
         continue
     fi
     if [ "$script" = bench ]; then
-        cmd=(benchmarks/bench_train.py "${OFFICIAL_ARGS[@]}" --peak-tflops "$PEAK_TFLOPS")
+        cmd=(benchmarks/bench_train.py "${OFFICIAL_ARGS[@]}" --nhwc --peak-tflops "$PEAK_TFLOPS")  # --nhwc: also ours, channels_last
     else
         cmd=(benchmarks/profile_gpu.py)
     fi
