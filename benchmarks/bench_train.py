@@ -104,6 +104,20 @@ def official(args: argparse.Namespace, device: torch.device) -> Callable[[str, d
     return run
 
 
+def random_batch(args: argparse.Namespace, device: torch.device) -> dict[str, torch.Tensor]:
+    """One minibatch of random reals and latents (no labels), as every phase takes it."""
+    return {
+        "real": torch.randn(args.batch, args.channels, args.resolution, args.resolution, device=device),
+        "z": torch.randn(args.batch, args.z_dim, device=device),
+        "c": torch.zeros(args.batch, 0, device=device),
+    }
+
+
+def timed_phases(args: argparse.Namespace) -> list[str]:
+    """The official loop's phases, without path length (Greg) when its weight is 0."""
+    return [p for p in PHASES if p != "Greg" or args.pl_weight != 0]
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -187,12 +201,8 @@ def main() -> None:
     if args.official:
         impls["official"] = official(args, device)
         ops_line = plugin_status(device, build=not args.official_reference_ops)
-    batch = {
-        "real": torch.randn(args.batch, args.channels, args.resolution, args.resolution, device=device),
-        "z": torch.randn(args.batch, args.z_dim, device=device),
-        "c": torch.zeros(args.batch, 0, device=device),
-    }
-    phases = [p for p in PHASES if p != "Greg" or args.pl_weight != 0]
+    batch = random_batch(args, device)
+    phases = timed_phases(args)
     times: dict[str, dict[str, list[float]]] = {name: {p: [] for p in phases} for name in impls}
     for repeat in range(args.repeats + 1):  # the first round warms up (allocator, cuDNN autotuning)
         for phase in phases:

@@ -17,7 +17,7 @@ import time
 from collections import defaultdict
 
 import torch
-from bench_train import PHASES, ours, parse_args, sync
+from bench_train import ours, parse_args, random_batch, sync, timed_phases
 from torch.profiler import ProfilerActivity, profile
 
 from stylegan2.utils.device import configure_backends
@@ -38,18 +38,14 @@ def main() -> None:
     configure_backends(device)
     torch.manual_seed(0)
     run = ours(args, device)
-    batch = {
-        "real": torch.randn(args.batch, args.channels, args.resolution, args.resolution, device=device),
-        "z": torch.randn(args.batch, args.z_dim, device=device),
-        "c": torch.zeros(args.batch, 0, device=device),
-    }
+    batch = random_batch(args, device)
     activities = [ProfilerActivity.CUDA] if device.type == "cuda" else [ProfilerActivity.CPU]
-    phases = [p for p in PHASES if p != "Greg" or args.pl_weight != 0]
+    unit = "kernels" if device.type == "cuda" else "ops"
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
     print(f"ours on {device}, {args.resolution} px, batch {args.batch}, --net {args.net}, fp16 {args.fp16}; "
           f"{args.repeats} profiled runs per phase")
     print(f"{'phase':<8}{'wall ms':>10}{'kernel ms':>11}{'busy':>7}{'launches':>10}")
-    for phase in phases:
+    for phase in timed_phases(args):
         run(phase, batch)  # warm-up: allocator, cuDNN autotuning
         sync(device)
         with profile(activities=activities) as prof:
@@ -60,14 +56,14 @@ def main() -> None:
             wall = (time.perf_counter() - start) / args.repeats
         ops = op_times(prof, device)
         if not ops:
-            print(f"{phase:<8}the profiler recorded no {'kernels' if device.type == 'cuda' else 'ops'} (CUPTI unavailable?)")
+            print(f"{phase:<8}the profiler recorded no {unit} (CUPTI unavailable?)")
             continue
         busy = sum(us for _, us in ops) / 1e6 / args.repeats
         for name, us in ops:
             totals[name][0] += us / args.repeats
             totals[name][1] += 1
         print(f"{phase:<8}{wall * 1e3:>10.1f}{busy * 1e3:>11.1f}{100 * busy / wall:>6.0f}%{len(ops) // args.repeats:>10}")
-    print(f"costliest {args.top} {'kernels' if device.type == 'cuda' else 'ops'}, summed over one run of each phase:")
+    print(f"costliest {args.top} {unit}, summed over one run of each phase:")
     print(f"{'ms':>8}{'calls':>8}  name")
     for name, (us, calls) in sorted(totals.items(), key=lambda kv: -kv[1][0])[: args.top]:
         print(f"{us / 1e3:>8.2f}{calls // args.repeats:>8}  {name[:110]}")

@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 
 import torch
-from bench_train import INTERVAL, PHASES, add_network_arguments, ours
+from bench_train import INTERVAL, PHASES, add_network_arguments, ours, random_batch
 from flops import CONV_OPS, conv_flops, matmul_flops_per_s
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -75,11 +75,7 @@ def main() -> None:
     device = torch.device("cpu")
     torch.manual_seed(0)
     run = ours(args, device)
-    batch = {
-        "real": torch.randn(args.batch, args.channels, args.resolution, args.resolution),
-        "z": torch.randn(args.batch, args.z_dim),
-        "c": torch.zeros(args.batch, 0),
-    }
+    batch = random_batch(args, torch.device("cpu"))
     print(f"{torch.get_num_threads()} CPU threads, {args.resolution} px, batch {args.batch}, cbase {args.cbase}, "
           f"cmax {args.cmax}; float32 matmul {matmul_flops_per_s(device) / 1e9:.0f} GFLOP/s")
     print(f"{'phase':<7}{'wall ms':>9}{'conv ms':>9}{'GFLOP':>8}{'GFLOP/s':>9}{'other ops ms':>14}")
