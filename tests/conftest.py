@@ -1,5 +1,7 @@
 """Shared test setup: where the team's shared fixtures live, a fixed seed and no downloads for every test."""
 
+import importlib.util
+import types
 from pathlib import Path
 
 import pytest
@@ -36,3 +38,12 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def rosinality_layout() -> types.ModuleType:
+    """tests/rosinality_layout.py, which writes networks under rosinality's names (tests are not a package)."""
+    spec = importlib.util.spec_from_file_location("rosinality_layout", Path(__file__).with_name("rosinality_layout.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

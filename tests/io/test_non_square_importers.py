@@ -4,8 +4,6 @@ with a 4x8 constant is refused in one line; our own format carries non-square ne
 from __future__ import annotations
 
 import argparse
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,16 +11,8 @@ import torch
 from stylegan2.io import CheckpointError, load_checkpoint
 
 
-def rosinality_generator_state(G) -> dict[str, torch.Tensor]:
-    """The key mapping written out in test_rosinality_layout.py (loaded by path: tests are not a package)."""
-    spec = importlib.util.spec_from_file_location("rosinality_layout", Path(__file__).with_name("test_rosinality_layout.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.rosinality_generator_state(G)
-
-
-def test_a_rosinality_file_with_a_wide_constant_is_refused_in_one_line(tmp_path, tiny_networks):
-    state = rosinality_generator_state(tiny_networks["G_ema"])
+def test_a_rosinality_file_with_a_wide_constant_is_refused_in_one_line(tmp_path, tiny_networks, rosinality_layout):
+    state = rosinality_layout.generator_state(tiny_networks["G_ema"])
     channels = state["input.input"].shape[1]
     state["input.input"] = torch.randn(1, channels, 4, 8)
     torch.save({"g_ema": state, "args": argparse.Namespace(size=16, latent=8, n_mlp=2, arch="stylegan2")},

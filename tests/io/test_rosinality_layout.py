@@ -10,63 +10,11 @@ import torch
 from stylegan2.io import CheckpointError, load_checkpoint
 from stylegan2.models import Discriminator, Generator
 
-TAPS = torch.tensor([1.0, 3.0, 3.0, 1.0])
-BLUR = torch.outer(TAPS, TAPS) / 64  # rosinality's make_kernel([1, 3, 3, 1])
 
-
-def rosinality_generator_state(G) -> dict[str, torch.Tensor]:
-    """Our Generator's tensors under rosinality's names (the inverse of the importer, written out)."""
-    sd, out = G.state_dict(), {}
-    for i in range(G.mapping.num_layers):
-        out[f"style.{i + 1}.weight"] = sd[f"mapping.fc{i}.weight"]
-        out[f"style.{i + 1}.bias"] = sd[f"mapping.fc{i}.bias"]
-    out["input.input"] = sd["synthesis.b4.const"][None]
-    resolutions = [8 * 2**k for k in range(G.synthesis.img_resolution_log2 - 2)]
-    layers = [("conv1", "synthesis.b4.conv1")]
-    rgbs = [("to_rgb1", "synthesis.b4.torgb")]
-    for k, res in enumerate(resolutions):
-        layers += [(f"convs.{2 * k}", f"synthesis.b{res}.conv0"), (f"convs.{2 * k + 1}", f"synthesis.b{res}.conv1")]
-        rgbs.append((f"to_rgbs.{k}", f"synthesis.b{res}.torgb"))
-        out[f"convs.{2 * k}.conv.blur.kernel"] = BLUR * 4
-        out[f"to_rgbs.{k}.upsample.kernel"] = BLUR * 4
-    for j, (ros, ours) in enumerate(layers):
-        out[f"{ros}.conv.weight"] = sd[f"{ours}.weight"][None]
-        out[f"{ros}.conv.modulation.weight"] = sd[f"{ours}.affine.weight"]
-        out[f"{ros}.conv.modulation.bias"] = sd[f"{ours}.affine.bias"]
-        out[f"{ros}.noise.weight"] = sd[f"{ours}.noise_strength"].reshape(1)
-        out[f"{ros}.activate.bias"] = sd[f"{ours}.bias"]
-        out[f"noises.noise_{j}"] = sd[f"{ours}.noise_const"][None, None]
-    for ros, ours in rgbs:
-        out[f"{ros}.conv.weight"] = sd[f"{ours}.weight"][None]
-        out[f"{ros}.conv.modulation.weight"] = sd[f"{ours}.affine.weight"]
-        out[f"{ros}.conv.modulation.bias"] = sd[f"{ours}.affine.bias"]
-        out[f"{ros}.bias"] = sd[f"{ours}.bias"].reshape(1, -1, 1, 1)
-    return out
-
-
-def rosinality_discriminator_state(D) -> dict[str, torch.Tensor]:
-    """Our Discriminator's tensors under rosinality's names."""
-    sd, size = D.state_dict(), D.img_resolution
-    out = {"convs.0.0.weight": sd[f"b{size}.fromrgb.weight"], "convs.0.1.bias": sd[f"b{size}.fromrgb.bias"]}
-    for i, res in enumerate(D.block_resolutions, start=1):
-        out[f"convs.{i}.conv1.0.weight"] = sd[f"b{res}.conv0.weight"]
-        out[f"convs.{i}.conv1.1.bias"] = sd[f"b{res}.conv0.bias"]
-        out[f"convs.{i}.conv2.0.kernel"] = BLUR
-        out[f"convs.{i}.conv2.1.weight"] = sd[f"b{res}.conv1.weight"]
-        out[f"convs.{i}.conv2.2.bias"] = sd[f"b{res}.conv1.bias"]
-        out[f"convs.{i}.skip.0.kernel"] = BLUR
-        out[f"convs.{i}.skip.1.weight"] = sd[f"b{res}.skip.weight"]
-    for ros, ours in [("final_conv.0.weight", "b4.conv.weight"), ("final_conv.1.bias", "b4.conv.bias"),
-                      ("final_linear.0.weight", "b4.fc.weight"), ("final_linear.0.bias", "b4.fc.bias"),
-                      ("final_linear.1.weight", "b4.out.weight"), ("final_linear.1.bias", "b4.out.bias")]:
-        out[ros] = sd[ours]
-    return out
-
-
-def test_shrinking_channel_table_is_rebuilt_from_shapes(tmp_path, tiny_networks):
+def test_shrinking_channel_table_is_rebuilt_from_shapes(tmp_path, tiny_networks, rosinality_layout):
     G, D = tiny_networks["G_ema"], tiny_networks["D"]
     path = tmp_path / "small.pt"
-    torch.save({"g_ema": rosinality_generator_state(G), "d": rosinality_discriminator_state(D),
+    torch.save({"g_ema": rosinality_layout.generator_state(G), "d": rosinality_layout.discriminator_state(D),
                 "args": argparse.Namespace(size=16, latent=8, n_mlp=2, arch="stylegan2")}, path)
     ckpt = load_checkpoint(path)
     G2, D2 = ckpt.networks["G_ema"], ckpt.networks["D"]
@@ -80,22 +28,22 @@ def test_shrinking_channel_table_is_rebuilt_from_shapes(tmp_path, tiny_networks)
         assert torch.equal(D2(img, None), D(img, None))
 
 
-def test_custom_blur_kernel_is_refused(tmp_path, tiny_networks):
-    state = rosinality_generator_state(tiny_networks["G_ema"])
+def test_custom_blur_kernel_is_refused(tmp_path, tiny_networks, rosinality_layout):
+    state = rosinality_layout.generator_state(tiny_networks["G_ema"])
     state["convs.0.conv.blur.kernel"] = torch.ones(4, 4) / 4
     torch.save({"g_ema": state}, tmp_path / "blur.pt")
     with pytest.raises(CheckpointError, match=r"convs.0.conv.blur.kernel is not the \[1,3,3,1\] blur kernel"):
         load_checkpoint(tmp_path / "blur.pt")
 
 
-def test_swagan_checkpoints_are_refused(tmp_path, tiny_networks):
-    torch.save({"g_ema": rosinality_generator_state(tiny_networks["G_ema"]), "args": argparse.Namespace(arch="swagan")},
+def test_swagan_checkpoints_are_refused(tmp_path, tiny_networks, rosinality_layout):
+    torch.save({"g_ema": rosinality_layout.generator_state(tiny_networks["G_ema"]), "args": argparse.Namespace(arch="swagan")},
                tmp_path / "swagan.pt")
     with pytest.raises(CheckpointError, match="architecture 'swagan' is not supported"):
         load_checkpoint(tmp_path / "swagan.pt")
 
 
-def test_forked_channel_table_loads_and_matches(tmp_path, one_thread):
+def test_forked_channel_table_loads_and_matches(tmp_path, one_thread, rosinality_layout):
     """A fork's table (narrow up to 32 px, four times wider at 64 px, like 64 and 256 channels; smaller here
     for speed) follows no channel_base formula: it is kept as a table."""
     table = {4: 8, 8: 8, 16: 8, 32: 8, 64: 32}
@@ -109,7 +57,7 @@ def test_forked_channel_table_loads_and_matches(tmp_path, one_thread):
                 if not key.endswith("resample_filter"):
                     value.add_(0.1 * torch.randn_like(value))
     path = tmp_path / "fork.pt"
-    torch.save({"g_ema": rosinality_generator_state(G), "d": rosinality_discriminator_state(D),
+    torch.save({"g_ema": rosinality_layout.generator_state(G), "d": rosinality_layout.discriminator_state(D),
                 "latent_avg": G.mapping.w_avg.clone()}, path)
     nets = load_checkpoint(path).networks
     G2, D2 = nets["G_ema"], nets["D"]

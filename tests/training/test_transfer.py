@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import types
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,6 @@ from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import train
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
-BLUR = torch.outer(torch.tensor([1.0, 3.0, 3.0, 1.0]), torch.tensor([1.0, 3.0, 3.0, 1.0])) / 64  # rosinality's make_kernel
 
 
 def fine_tune_one_step(tmp_path: Path, network: Path, resolution: int) -> tuple[Path, list[str]]:
@@ -57,7 +57,7 @@ def test_transfer_learning_from_an_nvidia_pickle(tmp_path):
     check_started_from(run_dir, lines, network)
 
 
-def rosinality_checkpoint(path: Path) -> Path:
+def rosinality_checkpoint(path: Path, layout: types.ModuleType) -> Path:
     """A 16 px rosinality stylegan2-pytorch training checkpoint (g, g_ema, d, args) of small random networks."""
     torch.manual_seed(0)
     G = Generator(z_dim=8, c_dim=0, w_dim=8, img_resolution=16, img_channels=3, mapping_kwargs={"num_layers": 2},
@@ -66,53 +66,14 @@ def rosinality_checkpoint(path: Path) -> Path:
     with torch.no_grad():
         for value in [*G.parameters(), *D.parameters()]:
             value.add_(0.1 * torch.randn_like(value))
-    g = rosinality_generator_state(G)
-    torch.save({"g": g, "g_ema": g, "d": rosinality_discriminator_state(D),
+    g = layout.generator_state(G)
+    torch.save({"g": g, "g_ema": g, "d": layout.discriminator_state(D),
                 "args": argparse.Namespace(size=16, latent=8, n_mlp=2, arch="stylegan2")}, path)
     return path
 
 
-def rosinality_generator_state(G: Generator) -> dict[str, torch.Tensor]:
-    """G's tensors under rosinality's names (as tests/io/test_rosinality_layout.py writes them)."""
-    sd, out = G.state_dict(), {}
-    for i in range(G.mapping.num_layers):
-        out[f"style.{i + 1}.weight"], out[f"style.{i + 1}.bias"] = sd[f"mapping.fc{i}.weight"], sd[f"mapping.fc{i}.bias"]
-    out["input.input"] = sd["synthesis.b4.const"][None]
-    layers, rgbs = [("conv1", "synthesis.b4.conv1")], [("to_rgb1", "synthesis.b4.torgb")]
-    for k, res in enumerate(8 * 2**k for k in range(G.synthesis.img_resolution_log2 - 2)):
-        layers += [(f"convs.{2 * k}", f"synthesis.b{res}.conv0"), (f"convs.{2 * k + 1}", f"synthesis.b{res}.conv1")]
-        rgbs.append((f"to_rgbs.{k}", f"synthesis.b{res}.torgb"))
-        out[f"convs.{2 * k}.conv.blur.kernel"] = out[f"to_rgbs.{k}.upsample.kernel"] = BLUR * 4
-    for j, (ros, ours) in enumerate(layers):
-        out[f"{ros}.noise.weight"] = sd[f"{ours}.noise_strength"].reshape(1)
-        out[f"{ros}.activate.bias"] = sd[f"{ours}.bias"]
-        out[f"noises.noise_{j}"] = sd[f"{ours}.noise_const"][None, None]
-    for ros, ours in layers + rgbs:
-        out[f"{ros}.conv.weight"] = sd[f"{ours}.weight"][None]
-        out[f"{ros}.conv.modulation.weight"], out[f"{ros}.conv.modulation.bias"] = sd[f"{ours}.affine.weight"], sd[f"{ours}.affine.bias"]
-    for ros, ours in rgbs:
-        out[f"{ros}.bias"] = sd[f"{ours}.bias"].reshape(1, -1, 1, 1)
-    return out
-
-
-def rosinality_discriminator_state(D: Discriminator) -> dict[str, torch.Tensor]:
-    """D's tensors under rosinality's names."""
-    sd, size = D.state_dict(), D.img_resolution
-    out = {"convs.0.0.weight": sd[f"b{size}.fromrgb.weight"], "convs.0.1.bias": sd[f"b{size}.fromrgb.bias"]}
-    for i, res in enumerate(D.block_resolutions, start=1):
-        out[f"convs.{i}.conv1.0.weight"], out[f"convs.{i}.conv1.1.bias"] = sd[f"b{res}.conv0.weight"], sd[f"b{res}.conv0.bias"]
-        out[f"convs.{i}.conv2.0.kernel"] = out[f"convs.{i}.skip.0.kernel"] = BLUR
-        out[f"convs.{i}.conv2.1.weight"], out[f"convs.{i}.conv2.2.bias"] = sd[f"b{res}.conv1.weight"], sd[f"b{res}.conv1.bias"]
-        out[f"convs.{i}.skip.1.weight"] = sd[f"b{res}.skip.weight"]
-    for ros, ours in [("final_conv.0.weight", "b4.conv.weight"), ("final_conv.1.bias", "b4.conv.bias"),
-                      ("final_linear.0.weight", "b4.fc.weight"), ("final_linear.0.bias", "b4.fc.bias"),
-                      ("final_linear.1.weight", "b4.out.weight"), ("final_linear.1.bias", "b4.out.bias")]:
-        out[ros] = sd[ours]
-    return out
-
-
-def test_transfer_learning_from_a_rosinality_checkpoint(tmp_path):
-    network = rosinality_checkpoint(tmp_path / "550000.pt")
+def test_transfer_learning_from_a_rosinality_checkpoint(tmp_path, rosinality_layout):
+    network = rosinality_checkpoint(tmp_path / "550000.pt", rosinality_layout)
     run_dir, lines = fine_tune_one_step(tmp_path, network, resolution=16)
     assert "w_avg estimated from 10,000 mapped z" in "\n".join(lines)  # rosinality files store no w average
     check_started_from(run_dir, lines, network)
