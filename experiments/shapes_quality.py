@@ -59,11 +59,12 @@ def real_renders(start: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def train_classifier(path: Path) -> ShapeNet:
     """Train on renders 0..19,999 (about a minute on two cores) and cache the weights at `path`."""
-    net = ShapeNet()
     if path.exists():
+        net = ShapeNet()
         net.load_state_dict(load_file(str(path)))
         return net.eval()
-    torch.manual_seed(0)
+    torch.manual_seed(0)  # the initial weights too, so that every machine trains the same classifier
+    net = ShapeNet()
     images, labels = real_renders(0, 20000)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     for epoch in range(4):

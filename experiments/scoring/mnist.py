@@ -91,10 +91,12 @@ def nearest_distance(images: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
 
 
 def train_classifier(mnist: str, path: Path) -> LeNet:
-    model = LeNet()
     if path.exists():
+        model = LeNet()
         model.load_state_dict(load_file(str(path)))
         return model.eval()
+    torch.manual_seed(0)  # the initial weights too, so that every machine trains the same classifier
+    model = LeNet()
     x, y = load_mnist(mnist, "train")
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(0)
