@@ -1,23 +1,52 @@
-"""How pure are `--clusters` on MNIST? The digit labels, unused by training, judge the clusters.
+"""How pure are `--clusters` on MNIST, and how does a G trained on them draw each one? MNIST's digit labels, unused by training, judge.
 
     python experiments/mnist_clusters.py --mnist ../shared/data/mnist/mnist.npz [--clusters 10,20,50,100] [--seed 0]
+    python experiments/mnist_clusters.py --mnist ../shared/data/mnist/mnist.npz --clusters 100 --seed 5 \
+        --network RUN/network-snapshot-000080.safetensors [--mixed 8]
 
 Clusters MNIST's 60,000 training digits (padded to 32 px) exactly as `stylegan2 train --clusters K`
 does, then prints, for each K: the purity (the share of images whose cluster's majority digit is
 their own digit), and the share of each digit that a generator would draw if it drew only each
 cluster's majority digit, with each cluster as often as it occurs (the worst case of within-cluster
 collapse for the class balance).
+
+With `--network` (a snapshot of a run on those clusters: same K and --seed), G_ema is asked for
+each cluster 100 times (z seeds 0..99, constant noise) and the LeNet of mnist_quality.py reads the
+samples: printed are the digit shares if each cluster is drawn as often as it occurs, and, for the
+`--mixed` least pure clusters, the real digits of the cluster beside the digits G draws for it.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from scoring.mnist import train_classifier
 
 from stylegan2.data import open_dataset
 from stylegan2.data.clusters import cluster_dataset
+
+SAMPLES_PER_CLUSTER = 100
+
+
+@torch.no_grad()
+def drawn_digits(network: str, k: int, classifier: torch.nn.Module) -> np.ndarray:
+    """[k, 10] digit counts of SAMPLES_PER_CLUSTER samples of G_ema for each cluster."""
+    from stylegan2.io import load_network
+
+    G = load_network(network)["G_ema"]
+    if G.c_dim != k:
+        raise SystemExit(f"{network}: G has {G.c_dim} labels, not {k} clusters; give the run's --clusters")
+    z = torch.from_numpy(np.stack([np.random.RandomState(s).randn(G.z_dim) for s in range(SAMPLES_PER_CLUSTER)])).float()
+    counts = np.zeros((k, 10))
+    for c in range(k):
+        images = G(z, F.one_hot(torch.full((len(z),), c), k).float(), noise_mode="const")
+        counts[c] = np.bincount(classifier(images.clamp(-1, 1)).argmax(1).numpy(), minlength=10)
+    return counts
 
 
 def main() -> None:
@@ -25,9 +54,15 @@ def main() -> None:
     parser.add_argument("--mnist", required=True)
     parser.add_argument("--clusters", default="10,20,50,100", help="comma-separated cluster counts")
     parser.add_argument("--seed", type=int, default=0, help="the run's --seed (it seeds k-means)")
+    parser.add_argument("--network", help="a snapshot trained on these clusters (one K): how G draws each cluster")
+    parser.add_argument("--mixed", type=int, default=8, help="with --network, list this many of the least pure clusters")
+    parser.add_argument("--classifier", default="mnist-lenet.safetensors", help="the LeNet of mnist_quality.py (trained once, cached)")
     args = parser.parse_args()
+    counts = [int(v) for v in args.clusters.split(",")]
+    if args.network and len(counts) != 1:
+        parser.error("--network takes the one cluster count its run was trained on (--clusters K)")
     digits = np.load(args.mnist)["y_train"].astype(np.int64)
-    for k in (int(v) for v in args.clusters.split(",")):
+    for k in counts:
         dataset = open_dataset(f"{args.mnist}:x_train", resolution=32)
         start = time.perf_counter()
         cluster_dataset(dataset, k, seed=args.seed)
@@ -40,6 +75,18 @@ def main() -> None:
         print(f"{k} clusters ({seconds:.0f} s): purity {purity:.3f}; majority-digit shares "
               + " ".join(f"{d}:{share:.1%}" for d, share in enumerate(collapsed))
               + f" (min {collapsed.min():.1%}, max {collapsed.max():.1%})", flush=True)
+    if args.network:
+        real = table / table.sum(1, keepdims=True)
+        weight = table.sum(1) / table.sum()
+        drawn = drawn_digits(args.network, k, train_classifier(args.mnist, Path(args.classifier))) / SAMPLES_PER_CLUSTER
+        shares = (drawn * weight[:, None]).sum(0)
+        print("G, each cluster drawn as often as it occurs: " + " ".join(f"{d}:{v:.1%}" for d, v in enumerate(shares)))
+        print(f"the {args.mixed} least pure clusters: real digits (top 3) | the same digits among G's samples")
+        for c in np.argsort(real.max(1))[: args.mixed]:
+            top = np.argsort(-real[c])[:3]
+            print(f"  cluster {c:3d} ({weight[c]:.1%} of the images): "
+                  + " ".join(f"{d}:{real[c, d]:.0%}" for d in top) + " | "
+                  + " ".join(f"{d}:{drawn[c, d]:.0%}" for d in top) + f", other digits {1 - drawn[c, top].sum():.0%}")
 
 
 if __name__ == "__main__":
