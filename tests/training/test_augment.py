@@ -353,3 +353,16 @@ def test_touching_a_subset_keeps_gradients_for_every_image():
     touched = (out != x).flatten(1).any(dim=1).detach()
     torch.testing.assert_close(grad[~touched], 2 * x.detach()[~touched])  # identity: d(x^2)/dx
     assert torch.isfinite(grad).all() and touched.any()
+
+
+@pytest.mark.parametrize("p", [0.1, 1.0])  # some images touched, every image touched
+def test_a_channels_last_batch_stays_channels_last(p):
+    """D runs channels_last on CPU (and with --nhwc): the pipe hands its layout back, with the same values."""
+    pipe = augment_pipe_from_preset("bgc", p)
+    x = blobs(32, 3, size=16)
+    torch.manual_seed(2)
+    expected = pipe(x)
+    torch.manual_seed(2)
+    out = pipe(x.contiguous(memory_format=torch.channels_last))
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)

@@ -519,8 +519,15 @@ def _transform_where(images: torch.Tensor, changed: torch.Tensor, transform: Cal
     if index.numel() == 0:
         return images
     if index.numel() == images.shape[0]:
-        return transform(index)
-    return images.index_copy(0, index, transform(index))
+        return transform(index).contiguous(memory_format=_memory_format(images))
+    # clone() keeps a channels_last batch channels_last (out-of-place index_copy would not), as D expects it.
+    return images.clone().index_copy_(0, index, transform(index))
+
+
+def _memory_format(images: torch.Tensor) -> torch.memory_format:
+    """channels_last for a channels_last batch of several channels, else the default layout."""
+    channels_last = images.is_contiguous(memory_format=torch.channels_last) and not images.is_contiguous()
+    return torch.channels_last if channels_last else torch.contiguous_format
 
 
 def _apply_color(images: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
