@@ -2,6 +2,7 @@
 
     python benchmarks/profile_step.py --threads 2                         # the cpu preset's size
     python benchmarks/profile_step.py --threads 1 --cbase 4096 --cmax 128 --top 10
+    python benchmarks/profile_step.py --threads 2 --cbase 4096 --cmax 128 --map 8 --batch 16 --official PATH   # both codes
 
 Each phase (the official loop's Gmain, Dmain, Dreg, Greg) runs once untimed, then `--repeats`
 times under a TorchDispatchMode that times every ATen op. Convolutions are counted with their
@@ -18,9 +19,10 @@ import argparse
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 import torch
-from bench_train import INTERVAL, PHASES, add_network_arguments, ours, random_batch
+from bench_train import INTERVAL, add_network_arguments, official, ours, random_batch, timed_phases
 from flops import CONV_OPS, conv_flops, matmul_flops_per_s
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -61,27 +63,13 @@ class OpTimer(TorchDispatchMode):
         return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_network_arguments(parser, cbase=2048, cmax=64, gamma=1.0)  # the cpu preset's size
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--top", type=int, default=5, help="list this many of the slowest convolutions per phase")
-    args = parser.parse_args()
-    args.fp16 = False
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    keep_freed_memory()  # as `stylegan2 train` does on CPU
-    device = torch.device("cpu")
-    torch.manual_seed(0)
-    run = ours(args, device)
-    batch = random_batch(args, torch.device("cpu"))
-    print(f"{torch.get_num_threads()} CPU threads, {args.resolution} px, batch {args.batch}, cbase {args.cbase}, "
-          f"cmax {args.cmax}; float32 matmul {matmul_flops_per_s(device) / 1e9:.0f} GFLOP/s")
+def profile(name: str, run: Callable[[str, dict], None], batch: dict, args: argparse.Namespace) -> None:
+    """Print one implementation's per-phase table, its per-minibatch totals and its slowest convolutions."""
+    print(f"{name}:")
     print(f"{'phase':<7}{'wall ms':>9}{'conv ms':>9}{'GFLOP':>8}{'GFLOP/s':>9}{'other ops ms':>14}")
     slowest = {}
-    amortized = defaultdict(float)
-    for phase in PHASES:
+    amortized: dict[str, float] = defaultdict(float)
+    for phase in timed_phases(args):
         run(phase, batch)
         walls = []
         for _ in range(args.repeats):
@@ -108,6 +96,32 @@ def main() -> None:
         for key, (seconds, flops, calls) in rows:
             print(f"  {seconds / args.repeats * 1e3:7.2f} ms  {flops / seconds / 1e9:5.0f} GFLOP/s  "
                   f"x{calls // args.repeats}  {key}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_network_arguments(parser, cbase=2048, cmax=64, gamma=1.0)  # the cpu preset's size
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--top", type=int, default=5, help="list this many of the slowest convolutions per phase")
+    parser.add_argument("--pl-weight", type=float, default=2.0, help="path-length weight (0: no Greg phase)")
+    parser.add_argument("--style-mixing", type=float, default=0.9, help="style-mixing probability")
+    parser.add_argument("--official", help="also profile NVIDIA's networks and loss from this stylegan2-ada-pytorch checkout "
+                                           "(its reference ops, as on any CPU)")
+    args = parser.parse_args()
+    args.fp16, args.official_reference_ops = False, True
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as `stylegan2 train` does on CPU
+    device = torch.device("cpu")
+    torch.manual_seed(0)
+    batch = random_batch(args, device)
+    print(f"{torch.get_num_threads()} CPU threads, {args.resolution} px, batch {args.batch}, cbase {args.cbase}, "
+          f"cmax {args.cmax}, {args.map} mapping layers, style mixing {args.style_mixing:g}, path length {args.pl_weight:g}; "
+          f"float32 matmul {matmul_flops_per_s(device) / 1e9:.0f} GFLOP/s")
+    profile("ours", ours(args, device), batch, args)
+    if args.official:
+        profile("NVIDIA's", official(args, device), batch, args)
 
 
 if __name__ == "__main__":

@@ -36,8 +36,8 @@ def test_clusters_drop_the_packing_and_keep_the_total_r1_weight():
 
 def test_the_cpu_preset_clusters_unlabeled_data_into_at_least_twenty_images_each():
     options = resolve_options("builtin:shapes", "cpu", 32, 1, {})
-    assert options.clusters == 50 and options.pack == 1
-    assert [preset_clusters(PRESETS["cpu"], n) for n in (None, 60000, 1000, 999, 40, 39)] == [50, 50, 50, 49, 2, 0]
+    assert options.clusters == 100 and options.pack == 1
+    assert [preset_clusters(PRESETS["cpu"], n) for n in (None, 60000, 2000, 1999, 40, 39)] == [100, 100, 100, 99, 2, 0]
     small = resolve_options("builtin:shapes?n=30", "cpu", 32, 1, {}, num_images=30)
     assert small.clusters == 0 and small.pack == PRESETS["cpu"].pack  # too small to cluster: packed as before
     assert resolve_options("builtin:shapes", "cpu", 32, 1, {"clusters": 7}, num_images=30).clusters == 7  # asked for

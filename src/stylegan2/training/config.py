@@ -56,14 +56,14 @@ PRESETS: dict[str, Preset] = {
     "cifar": Preset(ref_gpus=2, kimg=100000, batch=64, mbstd=32, fmaps=1, lrate=0.0025, gamma=0.01, ema_kimg=500, ema_rampup=0.05, map=2,
                     pl_weight=0.0, style_mixing_prob=0.0, d_architecture="orig"),
     # Sized for a 2-core CPU at 32 px: narrow networks, no path-length term or style mixing, short
-    # EMA, twice the official learning rate. Unlabeled runs train on 50 k-means clusters of the
+    # EMA, twice the official learning rate. Unlabeled runs train on 100 k-means clusters of the
     # images as classes (self-conditioning, not in the official recipe), which covers the modes an
     # unconditional run drops at this compute; with --clusters 0 a D that judges packs of 4 samples
     # (PacGAN) stops the early collapse instead. On clusters, the mapping layers learn 10x faster than
     # NVIDIA's (G learns to draw each cluster sooner). How each choice was measured:
     # docs/experiments/mnist-cpu.md and docs/experiments/unconditional.md.
     "cpu": Preset(ref_gpus=1, kimg=200, batch=32, mbstd=4, fmaps=0.0625, lrate=0.005, gamma=0.25, ema_kimg=2, ema_rampup=0.05, map=2,
-                  z_dim=128, w_dim=128, channel_max=64, pl_weight=0.0, style_mixing_prob=0.0, fp16=False, pack=4, clusters=50,
+                  z_dim=128, w_dim=128, channel_max=64, pl_weight=0.0, style_mixing_prob=0.0, fp16=False, pack=4, clusters=100,
                   cluster_map_lrmul=0.1),
 }
 CFG_NAMES = ("auto", *PRESETS)
