@@ -54,7 +54,7 @@ def network_kwargs(args: argparse.Namespace, nhwc: bool = False) -> tuple[dict, 
 
 
 def ours(args: argparse.Namespace, device: torch.device, pack: int = 1, loss_name: str = "stylegan2",
-         nhwc: bool = False) -> Callable[[str, dict], None]:
+         nhwc: bool = False, augment: bool = True) -> Callable[[str, dict], None]:
     from stylegan2.models import Discriminator, Generator
     from stylegan2.training.augment import augment_pipe_from_preset
     from stylegan2.training.loss import LOSSES
@@ -63,7 +63,7 @@ def ours(args: argparse.Namespace, device: torch.device, pack: int = 1, loss_nam
     d_kwargs["img_channels"] *= pack  # a packed D (PacGAN) sees `pack` images at once
     G = Generator(**g_kwargs).to(device).train().requires_grad_(False)
     D = Discriminator(**d_kwargs).to(device).train().requires_grad_(False)
-    aug_p = getattr(args, "aug_p", None)
+    aug_p = getattr(args, "aug_p", None) if augment else None
     pipe = None if aug_p is None else augment_pipe_from_preset("bgc", aug_p).to(device)
     loss = LOSSES[loss_name](G, D, augment_pipe=pipe, r1_gamma=args.gamma, pl_weight=getattr(args, "pl_weight", 2.0),
                              style_mixing_prob=getattr(args, "style_mixing", 0.9), pack=pack)
@@ -152,7 +152,8 @@ def parse_args(parser: argparse.ArgumentParser | None = None) -> argparse.Namesp
                         help="also time ours with channels_last fp16 layers (train.py's and our --nhwc)")
     parser.add_argument("--loss", action="append", choices=["stylegan2", "r3gan"],
                         help="time ours with this objective (repeat to compare; default stylegan2)")
-    parser.add_argument("--aug-p", type=float, help="run D's inputs through the bgc augmentation pipe at this p (ours)")
+    parser.add_argument("--aug-p", type=float,
+                        help="run D's inputs through the bgc augmentation pipe at this p (ours; also timed without it)")
     parser.add_argument("--pl-weight", type=float, default=2.0, help="path-length weight (0: no Greg phase, as the cpu preset)")
     parser.add_argument("--style-mixing", type=float, default=0.9, help="style-mixing probability")
     parser.add_argument("--official", help="path to a checkout of NVlabs/stylegan2-ada-pytorch to compare with")
@@ -198,6 +199,8 @@ def main() -> None:
             impls[f"ours{suffix}, pack {args.pack}"] = ours(args, device, pack=args.pack, loss_name=loss_name)
         if args.nhwc:
             impls[f"ours{suffix}, --nhwc"] = ours(args, device, loss_name=loss_name, nhwc=True)
+        if args.aug_p is not None:
+            impls[f"ours{suffix}, no augmentation"] = ours(args, device, loss_name=loss_name, augment=False)
     if args.official:
         impls["official"] = official(args, device)
         ops_line = plugin_status(device, build=not args.official_reference_ops)
