@@ -40,10 +40,21 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(scope="session")
-def rosinality_layout() -> types.ModuleType:
-    """tests/rosinality_layout.py, which writes networks under rosinality's names (tests are not a package)."""
-    spec = importlib.util.spec_from_file_location("rosinality_layout", Path(__file__).with_name("rosinality_layout.py"))
+def helper_module(path: Path) -> types.ModuleType:
+    """Load a test helper module (not a test) by its path: tests are not a package."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def rosinality_layout() -> types.ModuleType:
+    """tests/rosinality_layout.py, which writes networks under rosinality's names."""
+    return helper_module(Path(__file__).with_name("rosinality_layout.py"))
+
+
+@pytest.fixture(scope="session")
+def tf_pickles() -> types.ModuleType:
+    """tests/io/tf_pickles.py, which writes TensorFlow StyleGAN2 pickles."""
+    return helper_module(Path(__file__).parent / "io" / "tf_pickles.py")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import types
 from pathlib import Path
 
 import pytest
@@ -70,12 +68,3 @@ def tiny_networks() -> dict[str, torch.nn.Module]:
                 if not key.endswith("resample_filter"):
                     value.add_(0.1 * torch.randn_like(value))
     return {"G": G.eval(), "D": D.eval(), "G_ema": G_ema.eval()}
-
-
-@pytest.fixture(scope="session")
-def tf_pickles() -> types.ModuleType:
-    """tests/io/tf_pickles.py, which writes TensorFlow StyleGAN2 pickles (a helper module, not a test)."""
-    spec = importlib.util.spec_from_file_location("tf_pickles", Path(__file__).with_name("tf_pickles.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
