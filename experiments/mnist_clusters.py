@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scoring.mnist import train_classifier
+from scoring.samples import seed_latents
 
 from stylegan2.data import open_dataset
 from stylegan2.data.clusters import cluster_dataset
@@ -41,7 +42,7 @@ def drawn_digits(network: str, k: int, classifier: torch.nn.Module) -> np.ndarra
     G = load_network(network)["G_ema"]
     if G.c_dim != k:
         raise SystemExit(f"{network}: G has {G.c_dim} labels, not {k} clusters; give the run's --clusters")
-    z = torch.from_numpy(np.stack([np.random.RandomState(s).randn(G.z_dim) for s in range(SAMPLES_PER_CLUSTER)])).float()
+    z = seed_latents(G.z_dim, SAMPLES_PER_CLUSTER)
     counts = np.zeros((k, 10))
     for c in range(k):
         images = G(z, F.one_hot(torch.full((len(z),), c), k).float(), noise_mode="const")

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
+from scoring.samples import seed_latents
 from torch import nn
 
 from stylegan2.data.shapes import SHAPE_CLASSES, render_shape
@@ -155,7 +156,7 @@ def main() -> None:
         images, _ = real_renders(300000, args.samples)
     else:
         G = (lambda nets: nets.get("G_ema") or nets["G"])(load_network(args.network))
-        z = torch.from_numpy(np.stack([np.random.RandomState(s).randn(G.z_dim) for s in range(args.samples)])).float()
+        z = seed_latents(G.z_dim, args.samples)
         with torch.no_grad():
             # A network trained on clusters (--clusters) draws its own from z, as it does for users.
             images = torch.cat([G(zz, None if G.mapping.draws_labels else torch.zeros(len(zz), G.c_dim), noise_mode="const")

@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .samples import seed_latents
+
 
 class LeNet(nn.Module):
     """A small convnet for 32x32 digits (about 99% test accuracy after one epoch)."""
@@ -148,7 +150,7 @@ class MnistScorer:
     @torch.no_grad()
     def generate(self, G: nn.Module, truncation_psi: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`samples` images of G (seeds 0..N-1, constant noise) and, for a class-conditional G, the digits asked for."""
-        z = torch.from_numpy(np.stack([np.random.RandomState(s).randn(G.z_dim) for s in range(self.samples)])).float()
+        z = seed_latents(G.z_dim, self.samples)
         # A class-conditional G is asked for the digits 0..9 in turn (one grid row per class); one trained
         # on clusters (--clusters) draws its own from z, as it does for users.
         requested = torch.arange(self.samples) % 10 if G.c_dim == 10 and not G.mapping.draws_labels else None
