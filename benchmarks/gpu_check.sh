@@ -7,7 +7,7 @@ set -uo pipefail
 
 OUT=${OUT:?OUT must name the folder for the logs}
 BUDGET=${GPU_CHECK_BUDGET:-560}            # seconds for the whole run
-TEST_BUDGET=${GPU_CHECK_TEST_BUDGET:-240}  # seconds for the test suite (it runs while the plugins build)
+TEST_BUDGET=${GPU_CHECK_TEST_BUDGET:-200}  # seconds for the test suite (it runs while the plugins build)
 BENCH_STEP_MAX=150                         # seconds for one benchmark configuration
 OFFICIAL=.official/stylegan2-ada-pytorch
 WHEELS=.official/wheels
@@ -21,16 +21,19 @@ say() { echo "[+${SECONDS}s] $*" | tee -a "$OUT/summary.txt"; }
 if [ "${GPU_CHECK_DRY:-0}" = 1 ]; then
     CONFIGS=("bench paper256 32 4 1" "profile paper256 32 4 1" "bench stylegan2 16 4 1")  # script, net, resolution, batch, repeats
     BENCH_ARGS=(--device cpu --threads 1 --channels 3 --cbase 256 --cmax 32 --z-dim 32)
-    TESTS=(tests/utils)
+    TESTS=(-q tests/utils)
 else
     # Most wanted first: 256 px at batch 32, then where ours spends its time; batch 64 only if time is left.
     CONFIGS=("bench paper256 256 32 3" "bench stylegan2 256 32 3" "profile paper256 256 32 3" "bench paper256 64 32 5"
              "bench stylegan2 64 32 5" "bench paper256 256 64 3" "bench stylegan2 256 64 3")
     BENCH_ARGS=(--device cuda --channels 3)
-    TESTS=()
-    # pytest-xdist (in the device image) spreads the suite over the 16 cores, so it finishes inside its budget.
-    python3 -c 'import xdist' 2>/dev/null && TESTS=(-n 8)
+    TESTS=(-v)  # -v (not with -q: they cancel) names each test as it ends, so a suite cut off at its budget says which failed
+    # pytest-xdist (in the device image) spreads the suite over the cores, one torch thread per worker
+    # (16 threads each oversubscribed the machine: the suite did not finish in 4 minutes).
+    python3 -c 'import xdist' 2>/dev/null && TESTS+=(-n 14)
 fi
+# GPU_CHECK_CONFIGS="bench paper256 256 32 3;..." replaces the list (a rerun of what a first run missed).
+[ -n "${GPU_CHECK_CONFIGS:-}" ] && IFS=';' read -r -a CONFIGS <<<"$GPU_CHECK_CONFIGS"
 
 OFFICIAL_ARGS=(--official "$OFFICIAL")
 if [ ! -d "$OFFICIAL" ]; then
@@ -79,10 +82,12 @@ if [ ${#OFFICIAL_ARGS[@]} -gt 0 ]; then
 else
     echo "official: not carried" >"$OUT/plugins.txt"
 fi
-timeout -k 10 "$TEST_BUDGET" python3 -m pytest -q -p no:cacheprovider --durations=10 "${TESTS[@]}" >"$OUT/tests.txt" 2>&1
+OMP_NUM_THREADS=1 timeout -k 10 "$TEST_BUDGET" python3 -m pytest -rfE -p no:cacheprovider --durations=10 "${TESTS[@]}" \
+    >"$OUT/tests.txt" 2>&1
 status=$?
 [ "$status" = 124 ] && echo "timed out after ${TEST_BUDGET} s" >>"$OUT/tests.txt"
-say "tests: exit $status; $(grep -E '(passed|failed|error)' "$OUT/tests.txt" | tail -1)"
+say "tests: exit $status; $(grep -E '[0-9]+ (passed|failed|errors?)\b' "$OUT/tests.txt" | tail -1)"
+say "tests failed: $(grep -oE '(FAILED|ERROR) tests/[^ ]+' "$OUT/tests.txt" | sort -u | tr '\n' ' ')"
 [ -n "$build" ] && wait "$build"
 plugins=$(grep '^official:' "$OUT/plugins.txt" || tail -1 "$OUT/plugins.txt")
 say "plugins: $plugins"

@@ -7,6 +7,8 @@ warn and fall back to slower reference PyTorch ops. `build_plugins` builds both 
 the outcome into one line, so a benchmark says which code it timed. Their `upfirdn2d._init` does
 not remember a failure and would try the build again at every call; after a failure it is replaced
 in the loaded module (their files are not touched) so that the reference ops are timed, not builds.
+Their `get_plugin` also expects `cpp_extension.load` to leave the built module in `sys.modules` (torch
+before 1.10 did); `register_built_extensions` restores that, or a build that succeeded fails at import.
 """
 
 from __future__ import annotations
@@ -105,8 +107,33 @@ def failure_reason(details: str) -> str:
     return (exceptions or lines or ["no details"])[-1][:300]
 
 
+def register_built_extensions() -> None:
+    """Make torch's `cpp_extension.load` register the module it builds in `sys.modules`, as torch < 1.10 did.
+
+    NVIDIA's `get_plugin` calls `load(name=...)` and then `importlib.import_module(name)`; newer torch loads the
+    built library from its file without registering it, so that import raised ModuleNotFoundError after a
+    successful build (their plugins then fell back to the reference ops).
+    """
+    from torch.utils import cpp_extension
+
+    load = cpp_extension.load
+    if getattr(load, "registers_module", False):
+        return
+
+    def load_and_register(*args, **kwargs):
+        module = load(*args, **kwargs)
+        name = kwargs.get("name", args[0] if args else None)
+        if isinstance(module, ModuleType) and name:
+            sys.modules.setdefault(name, module)
+        return module
+
+    load_and_register.registers_module = True
+    cpp_extension.load = load_and_register
+
+
 def build_plugins() -> tuple[str, str]:
     """Build (or load the cached build of) both plugins; return the status line and the failures' full text."""
+    register_built_extensions()
     from torch_utils.ops import bias_act, upfirdn2d  # NVIDIA's code, from import_official's path
 
     reasons, details = [], []
