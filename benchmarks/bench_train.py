@@ -53,8 +53,21 @@ def network_kwargs(args: argparse.Namespace, nhwc: bool = False) -> tuple[dict, 
     return g, d
 
 
+def separable_filters(module: torch.nn.Module) -> None:
+    """Replace every 2-D resampling filter (the outer product of 1-D taps) by the 1-D taps: two 1-D passes, same math."""
+    from stylegan2.nn.upfirdn2d import setup_filter
+
+    for layer in module.modules():
+        f = getattr(layer, "resample_filter", None)
+        if isinstance(f, torch.Tensor) and f.ndim == 2:
+            taps = f.sum(dim=0)  # the filter is normalized, so its row sums are the normalized 1-D taps
+            if not torch.allclose(torch.outer(taps, taps), f, atol=1e-7):
+                raise ValueError(f"{type(layer).__name__}.resample_filter is not separable")
+            layer.resample_filter = setup_filter(taps, separable=True).to(f.device)
+
+
 def ours(args: argparse.Namespace, device: torch.device, pack: int = 1, loss_name: str = "stylegan2",
-         nhwc: bool = False, augment: bool = True) -> Callable[[str, dict], None]:
+         nhwc: bool = False, augment: bool = True, separable: bool = False) -> Callable[[str, dict], None]:
     from stylegan2.models import Discriminator, Generator
     from stylegan2.training.augment import augment_pipe_from_preset
     from stylegan2.training.loss import LOSSES
@@ -63,6 +76,9 @@ def ours(args: argparse.Namespace, device: torch.device, pack: int = 1, loss_nam
     d_kwargs["img_channels"] *= pack  # a packed D (PacGAN) sees `pack` images at once
     G = Generator(**g_kwargs).to(device).train().requires_grad_(False)
     D = Discriminator(**d_kwargs).to(device).train().requires_grad_(False)
+    if separable:
+        separable_filters(G)
+        separable_filters(D)
     aug_p = getattr(args, "aug_p", None) if augment else None
     pipe = None if aug_p is None else augment_pipe_from_preset("bgc", aug_p).to(device)
     loss = LOSSES[loss_name](G, D, augment_pipe=pipe, r1_gamma=args.gamma, pl_weight=getattr(args, "pl_weight", 2.0),
@@ -150,6 +166,8 @@ def parse_args(parser: argparse.ArgumentParser | None = None) -> argparse.Namesp
     parser.add_argument("--pack", type=int, default=1, help="also time ours with a D that judges this many images at once")
     parser.add_argument("--nhwc", action="store_true",
                         help="also time ours with channels_last fp16 layers (train.py's and our --nhwc)")
+    parser.add_argument("--separable-filters", action="store_true",
+                        help="also time ours with its 4x4 resampling filters run as two 1-D passes (same math)")
     parser.add_argument("--loss", action="append", choices=["stylegan2", "r3gan"],
                         help="time ours with this objective (repeat to compare; default stylegan2)")
     parser.add_argument("--aug-p", type=float,
@@ -199,6 +217,8 @@ def main() -> None:
             impls[f"ours{suffix}, pack {args.pack}"] = ours(args, device, pack=args.pack, loss_name=loss_name)
         if args.nhwc:
             impls[f"ours{suffix}, --nhwc"] = ours(args, device, loss_name=loss_name, nhwc=True)
+        if args.separable_filters:
+            impls[f"ours{suffix}, 1-D filters"] = ours(args, device, loss_name=loss_name, separable=True)
         if args.aug_p is not None:
             impls[f"ours{suffix}, no augmentation"] = ours(args, device, loss_name=loss_name, augment=False)
     if args.official:
