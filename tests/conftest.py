@@ -26,6 +26,16 @@ def _seed() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fp32_as_in_training():
+    """On CUDA, fp32 convolutions and matrix products run in fp32 as training sets them (TF32 off), not
+    torch's TF32 default for convolutions, whose 10-bit mantissa would fail the tight comparisons."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+@pytest.fixture(autouse=True)
 def _offline(monkeypatch) -> None:
     """No test downloads anything: a missing detector or network fails as it does on a machine without internet."""
     monkeypatch.setenv(OFFLINE_VARIABLE, "1")

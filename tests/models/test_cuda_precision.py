@@ -17,15 +17,6 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA path
 PRECISION = {"num_fp16_res": 2, "conv_clamp": 256}
 
 
-@pytest.fixture(autouse=True)
-def _no_tf32():
-    """fp32 layers on the GPU must be fp32, not TF32, for the tight comparisons."""
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    yield
-    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-
-
 def generator(**synthesis) -> Generator:
     return Generator(z_dim=32, c_dim=0, w_dim=32, img_resolution=32, img_channels=3, mapping_kwargs={"num_layers": 2},
                      synthesis_kwargs={"channel_base": 512, "channel_max": 32, **synthesis}).eval()
