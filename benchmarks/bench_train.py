@@ -23,6 +23,7 @@ import argparse
 import statistics
 import sys
 import time
+import types
 from typing import Callable
 
 import torch
@@ -66,8 +67,15 @@ def separable_filters(module: torch.nn.Module) -> None:
             layer.resample_filter = setup_filter(taps, separable=True).to(f.device)
 
 
+def compiled(G: torch.nn.Module, D: torch.nn.Module) -> tuple[types.SimpleNamespace, torch.nn.Module]:
+    """G's mapping and synthesis and D under torch.compile, sharing their parameters, for the loss's main phases
+    (torch.compile cannot take the double backward of R1 and path length, so Dreg and Greg keep the plain networks)."""
+    G_compiled = types.SimpleNamespace(mapping=torch.compile(G.mapping), synthesis=torch.compile(G.synthesis), parameters=G.parameters)
+    return G_compiled, torch.compile(D)
+
+
 def ours(args: argparse.Namespace, device: torch.device, pack: int = 1, loss_name: str = "stylegan2",
-         nhwc: bool = False, augment: bool = True, separable: bool = False) -> Callable[[str, dict], None]:
+         nhwc: bool = False, augment: bool = True, separable: bool = False, compile_main: bool = False) -> Callable[[str, dict], None]:
     from stylegan2.models import Discriminator, Generator
     from stylegan2.training.augment import augment_pipe_from_preset
     from stylegan2.training.loss import LOSSES
@@ -81,14 +89,17 @@ def ours(args: argparse.Namespace, device: torch.device, pack: int = 1, loss_nam
         separable_filters(D)
     aug_p = getattr(args, "aug_p", None) if augment else None
     pipe = None if aug_p is None else augment_pipe_from_preset("bgc", aug_p).to(device)
-    loss = LOSSES[loss_name](G, D, augment_pipe=pipe, r1_gamma=args.gamma, pl_weight=getattr(args, "pl_weight", 2.0),
-                             style_mixing_prob=getattr(args, "style_mixing", 0.9), pack=pack)
+    settings = dict(augment_pipe=pipe, r1_gamma=args.gamma, pl_weight=getattr(args, "pl_weight", 2.0),
+                    style_mixing_prob=getattr(args, "style_mixing", 0.9), pack=pack)
+    loss = LOSSES[loss_name](G, D, **settings)
+    main_loss = LOSSES[loss_name](*compiled(G, D), **settings) if compile_main else loss
     modules = {"G": G, "D": D}
 
     def run(phase: str, batch: dict) -> None:
         module = modules[phase[0]]
         module.requires_grad_(True)
-        loss.accumulate_gradients(phase, batch["real"], batch["c"], batch["z"], batch["c"], gain=1.0)
+        phase_loss = main_loss if phase in ("Gmain", "Dmain") else loss
+        phase_loss.accumulate_gradients(phase, batch["real"], batch["c"], batch["z"], batch["c"], gain=1.0)
         module.requires_grad_(False)
         for p in module.parameters():
             p.grad = None
@@ -168,6 +179,8 @@ def parse_args(parser: argparse.ArgumentParser | None = None) -> argparse.Namesp
                         help="also time ours with channels_last fp16 layers (train.py's and our --nhwc)")
     parser.add_argument("--separable-filters", action="store_true",
                         help="also time ours with its 4x4 resampling filters run as two 1-D passes (same math)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time ours with torch.compile of G and D in Gmain and Dmain (the first round compiles)")
     parser.add_argument("--loss", action="append", choices=["stylegan2", "r3gan"],
                         help="time ours with this objective (repeat to compare; default stylegan2)")
     parser.add_argument("--aug-p", type=float,
@@ -217,6 +230,8 @@ def main() -> None:
             impls[f"ours{suffix}, pack {args.pack}"] = ours(args, device, pack=args.pack, loss_name=loss_name)
         if args.nhwc:
             impls[f"ours{suffix}, --nhwc"] = ours(args, device, loss_name=loss_name, nhwc=True)
+        if args.compile:
+            impls[f"ours{suffix}, torch.compile"] = ours(args, device, loss_name=loss_name, compile_main=True)
         if args.separable_filters:
             impls[f"ours{suffix}, 1-D filters"] = ours(args, device, loss_name=loss_name, separable=True)
         if args.aug_p is not None:
@@ -236,7 +251,9 @@ def main() -> None:
                 sync(device)
                 if repeat > 0:
                     times[name][phase].append(time.perf_counter() - start)
-    flops = {name: {p: count_flops(run, p, batch) for p in phases} for name, run in impls.items()}
+    # A compiled step does the same math as its plain twin, which the FLOP counter can run (it cannot trace compiled code).
+    counted = {name: impls[name.removesuffix(", torch.compile")] for name in impls}
+    flops = {name: {p: count_flops(counted[name], p, batch) for p in phases} for name in impls}
 
     net = f"--net {args.net}, " if args.net else ""
     print(f"device {device} ({torch.get_num_threads()} CPU threads), {args.resolution} px, {args.channels} ch, "

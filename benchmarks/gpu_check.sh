@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue #27's GPU measurement in one device run of under 9 minutes (docs/experiments/speed.md, "Measuring on a GPU"):
-# NVIDIA's CUDA plugins built, the test suite, then bench_train.py ours vs NVIDIA's at 64 and 256 px.
+# NVIDIA's CUDA plugins built, the test suite, then bench_fir.py (the resampling filters four ways) and
+# bench_train.py ours vs NVIDIA's at 64 and 256 px, profile_gpu.py, and bench_train.py --compile.
 # Run from the repo root with OUT set (the device tool sets it) and .official/ carried beside the repo's files.
 # GPU_CHECK_DRY=1 runs the same steps on CPU with tiny networks and a few tests: a check of this script.
 set -uo pipefail
@@ -19,14 +20,18 @@ mkdir -p "$OUT"
 say() { echo "[+${SECONDS}s] $*" | tee -a "$OUT/summary.txt"; }
 
 if [ "${GPU_CHECK_DRY:-0}" = 1 ]; then
-    CONFIGS=("bench paper256 32 4 1" "profile paper256 32 4 1" "bench stylegan2 16 4 1")  # script, net, resolution, batch, repeats
+    CONFIGS=("fir paper256 32 2 2" "bench paper256 32 4 1" "profile paper256 32 4 1" "compile paper256 16 4 1"
+             "bench stylegan2 16 4 1")  # script, net, resolution, batch, repeats
     BENCH_ARGS=(--device cpu --threads 1 --channels 3 --cbase 256 --cmax 32 --z-dim 32)
+    FIR_ARGS=(--device cpu --cbase 256)
     TESTS=(-q tests/utils)
 else
     # Most wanted first: 256 px at batch 32, then where ours spends its time; batch 64 only if time is left.
-    CONFIGS=("bench paper256 256 32 3" "bench stylegan2 256 32 3" "profile paper256 256 32 3" "bench paper256 64 32 5"
-             "bench stylegan2 64 32 5" "bench paper256 256 64 3" "bench stylegan2 256 64 3")
+    CONFIGS=("fir paper256 256 32 10" "bench paper256 256 32 3" "bench stylegan2 256 32 3" "profile paper256 256 32 3"
+             "compile paper256 256 32 3"
+             "bench paper256 64 32 5" "bench stylegan2 64 32 5" "bench paper256 256 64 3" "bench stylegan2 256 64 3")
     BENCH_ARGS=(--device cuda --channels 3)
+    FIR_ARGS=(--device cuda)
     TESTS=(-v)  # -v (not with -q: they cancel) names each test as it ends, so a suite cut off at its budget says which failed
     # pytest-xdist (in the device image) spreads the suite over the cores, one torch thread per worker
     # (16 threads each oversubscribed the machine: the suite did not finish in 4 minutes).
@@ -105,7 +110,13 @@ for config in "${CONFIGS[@]}"; do
         say "$script --net $net --resolution $res --batch $batch: skipped, ${left} s left"
         continue
     fi
-    if [ "$script" = bench ]; then
+    args=("${BENCH_ARGS[@]}")
+    if [ "$script" = fir ]; then  # D's down-sampling filters written four ways
+        cmd=(benchmarks/bench_fir.py)
+        args=("${FIR_ARGS[@]}")
+    elif [ "$script" = compile ]; then  # ours plain and under torch.compile (Gmain, Dmain), in one process
+        cmd=(benchmarks/bench_train.py --compile --peak-tflops "$PEAK_TFLOPS")
+    elif [ "$script" = bench ]; then
         # --nhwc, --separable-filters: also ours with channels_last fp16 layers, with its 4x4 filters as two 1-D passes
         cmd=(benchmarks/bench_train.py "${OFFICIAL_ARGS[@]}" --nhwc --separable-filters --peak-tflops "$PEAK_TFLOPS")
     else
@@ -113,7 +124,7 @@ for config in "${CONFIGS[@]}"; do
     fi
     echo "=== $script --net $net --resolution $res --batch $batch --repeats $repeats" >>"$OUT/bench.txt"
     timeout -k 5 $((left < BENCH_STEP_MAX ? left : BENCH_STEP_MAX)) python3 "${cmd[@]}" --net "$net" \
-        --resolution "$res" --batch "$batch" --repeats "$repeats" "${BENCH_ARGS[@]}" \
+        --resolution "$res" --batch "$batch" --repeats "$repeats" "${args[@]}" \
         >>"$OUT/bench.txt" 2>>"$OUT/bench_stderr.txt"
     status=$?
     say "$script --net $net --resolution $res --batch $batch: exit $status$([ "$status" = 124 ] && echo ' (timed out)')"
