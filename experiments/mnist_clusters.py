@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scoring.mnist import train_classifier
+from scoring.mnist import as_saved, train_classifier
 from scoring.samples import seed_latents
 
 from stylegan2.data import open_dataset
@@ -46,7 +46,7 @@ def drawn_digits(network: str, k: int, classifier: torch.nn.Module) -> np.ndarra
     counts = np.zeros((k, 10))
     for c in range(k):
         images = G(z, F.one_hot(torch.full((len(z),), c), k).float(), noise_mode="const")
-        counts[c] = np.bincount(classifier(images.clamp(-1, 1)).argmax(1).numpy(), minlength=10)
+        counts[c] = np.bincount(classifier(as_saved(images)).argmax(1).numpy(), minlength=10)  # as mnist_quality.py scores them
     return counts
 
 

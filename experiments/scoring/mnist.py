@@ -46,6 +46,13 @@ def load_mnist(path: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     return x, torch.from_numpy(data[f"y_{split}"].astype(np.int64))
 
 
+def as_saved(images: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] as they would be saved to disk: quantized to 8 bits, back in [-1, 1]."""
+    from stylegan2.utils.image import to_uint8
+
+    return to_uint8(images).float() / 127.5 - 1
+
+
 def mean_pairwise_distance(images: torch.Tensor) -> float:
     """Mean L2 distance between all pairs of images (pixels in [-1, 1])."""
     flat = images.flatten(1).double()
@@ -165,10 +172,7 @@ class MnistScorer:
     def score(self, images: torch.Tensor, requested: torch.Tensor | None = None,
               train: torch.Tensor | None = None) -> Scores:
         """Score images in [-1, 1]; `train`, the run's training images, adds the memorization ratio."""
-        from stylegan2.utils.image import to_uint8
-
-        # Score what would be saved to disk: quantize to 8 bits first.
-        quantized = to_uint8(images).float() / 127.5 - 1
+        quantized = as_saved(images)  # score what would be saved to disk
         probs = torch.cat([F.softmax(self.classifier(x), dim=1) for x in quantized.split(500)])
         counts = np.bincount(probs.argmax(1).numpy(), minlength=10)
         top = probs.max(1).values
