@@ -10,6 +10,7 @@ OUT=${OUT:?OUT must name the folder for the logs}
 BUDGET=${GPU_CHECK_BUDGET:-560}            # seconds for the whole run
 TEST_BUDGET=${GPU_CHECK_TEST_BUDGET:-200}  # seconds for the test suite (it runs while the plugins build)
 BENCH_STEP_MAX=150                         # seconds for one benchmark configuration
+COMPILE_STEP_MAX=240                       # the --compile one (its first round compiles: 100 s on CPU for tiny networks)
 OFFICIAL=.official/stylegan2-ada-pytorch
 WHEELS=.official/wheels
 PEAK_TFLOPS=989.4  # H100/H200 SXM dense fp16/bf16 tensor-core peak: docs/experiments/speed.md says where it comes from
@@ -123,7 +124,8 @@ for config in "${CONFIGS[@]}"; do
         cmd=(benchmarks/profile_gpu.py)
     fi
     echo "=== $script --net $net --resolution $res --batch $batch --repeats $repeats" >>"$OUT/bench.txt"
-    timeout -k 5 $((left < BENCH_STEP_MAX ? left : BENCH_STEP_MAX)) python3 "${cmd[@]}" --net "$net" \
+    step_max=$([ "$script" = compile ] && echo "$COMPILE_STEP_MAX" || echo "$BENCH_STEP_MAX")
+    timeout -k 5 $((left < step_max ? left : step_max)) python3 "${cmd[@]}" --net "$net" \
         --resolution "$res" --batch "$batch" --repeats "$repeats" "${args[@]}" \
         >>"$OUT/bench.txt" 2>>"$OUT/bench_stderr.txt"
     status=$?
