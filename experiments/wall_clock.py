@@ -26,7 +26,7 @@ from pathlib import Path
 from scoring.runs import snapshot_kimg
 
 HERE = Path(__file__).resolve().parent
-VERDICT_MARKERS = ("class shares", "LeNet FID", "shape classes", "feature FID", "covered")
+VERDICT_MARKERS = ("class shares", "LeNet FID", "classes covered", "shape classes", "visible shape")  # the scores' verdict lines
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -94,7 +94,7 @@ def main() -> None:
         with score.open("w") as out:
             subprocess.run(score_command(args.data, snapshots[-1], args.samples, args.classifier, run_dir / "samples.png"),
                            stdout=out, stderr=subprocess.STDOUT, check=False)
-        verdict = [line for line in score.read_text().splitlines() if line.startswith(VERDICT_MARKERS) or "FID" in line]
+        verdict = [line for line in score.read_text().splitlines() if line.startswith(VERDICT_MARKERS)]
         rows.append((seed, f"{snapshot_kimg(snapshots[-1]):g} kimg in {seconds:.0f} s; " + " | ".join(verdict)))
         print(f"seed {seed}: {rows[-1][1]}", flush=True)
 
