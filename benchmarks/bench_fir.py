@@ -32,6 +32,8 @@ from stylegan2.models.synthesis import channel_counts
 from stylegan2.nn.upfirdn2d import setup_filter, upfirdn2d
 from stylegan2.utils.device import configure_backends
 
+VARIANTS = ("2-D", "1-D", "NHWC", "folded")
+
 
 def variants(x: torch.Tensor, w: torch.Tensor) -> dict[str, Callable[[], torch.Tensor]]:
     """The four ways to filter x and convolve it with w at stride 2 (padding as D's down-sampling conv)."""
@@ -39,12 +41,12 @@ def variants(x: torch.Tensor, w: torch.Tensor) -> dict[str, Callable[[], torch.T
     folded = F.conv2d(F.pad(w.float(), [3, 3, 3, 3]).flatten(0, 1)[:, None], f2.flip(0, 1)[None, None]).view(*w.shape[:2], 6, 6)
     folded = folded.to(w.dtype)
     x_nhwc = x.detach().contiguous(memory_format=torch.channels_last).requires_grad_(True)
-    return {
-        "2-D": lambda: F.conv2d(upfirdn2d(x, f2, padding=2), w, stride=2),
-        "1-D": lambda: F.conv2d(upfirdn2d(x, f1, padding=2), w, stride=2),
-        "NHWC": lambda: F.conv2d(upfirdn2d(x_nhwc, f2, padding=2), w.contiguous(memory_format=torch.channels_last), stride=2),
-        "folded": lambda: F.conv2d(x, folded, stride=2, padding=2),
-    }
+    return dict(zip(VARIANTS, (
+        lambda: F.conv2d(upfirdn2d(x, f2, padding=2), w, stride=2),
+        lambda: F.conv2d(upfirdn2d(x, f1, padding=2), w, stride=2),
+        lambda: F.conv2d(upfirdn2d(x_nhwc, f2, padding=2), w.contiguous(memory_format=torch.channels_last), stride=2),
+        lambda: F.conv2d(x, folded, stride=2, padding=2),
+    )))
 
 
 def time_ms(fn: Callable[[], torch.Tensor], device: torch.device, repeats: int) -> float:
@@ -77,9 +79,8 @@ def main() -> None:
     channels = channel_counts(resolutions + [4], args.cbase or net["cbase"], net["cmax"])
     print(f"{args.net} D down-sampling layers at {args.resolution} px, batch {args.batch}, {device}; "
           f"forward + backward, median of {args.repeats}, ms")
-    names = list(variants(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 3, 3)))
-    print(f"{'res':>5}{'ch':>6}{'dtype':>9}" + "".join(f"{n:>9}" for n in names) + "   max |diff| vs 2-D")
-    totals = dict.fromkeys(names, 0.0)
+    print(f"{'res':>5}{'ch':>6}{'dtype':>9}" + "".join(f"{n:>9}" for n in VARIANTS) + "   max |diff| vs 2-D")
+    totals = dict.fromkeys(VARIANTS, 0.0)
     for i, res in enumerate(resolutions):
         fp16 = device.type == "cuda" and i < 4
         dtype = torch.float16 if fp16 else torch.float32
@@ -88,13 +89,13 @@ def main() -> None:
         fns = variants(x, w)
         with torch.no_grad():
             reference = fns["2-D"]().float()
-            diffs = [float((fns[n]().float() - reference).abs().max()) for n in names[1:]]
+            diffs = [float((fns[n]().float() - reference).abs().max()) for n in VARIANTS[1:]]
         ms = {n: time_ms(fn, device, args.repeats) for n, fn in fns.items()}
-        for n in names:
+        for n in VARIANTS:
             totals[n] += ms[n]
-        print(f"{res:>5}{channels[res]:>6}{str(dtype).removeprefix('torch.'):>9}" + "".join(f"{ms[n]:>9.3f}" for n in names)
+        print(f"{res:>5}{channels[res]:>6}{str(dtype).removeprefix('torch.'):>9}" + "".join(f"{ms[n]:>9.3f}" for n in VARIANTS)
               + "   " + " ".join(f"{d:.1e}" for d in diffs))
-    print(f"{'all':>20}" + "".join(f"{totals[n]:>9.3f}" for n in names))
+    print(f"{'all':>20}" + "".join(f"{totals[n]:>9.3f}" for n in VARIANTS))
 
 
 if __name__ == "__main__":

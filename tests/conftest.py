@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from stylegan2.utils.device import configure_backends
 from stylegan2.utils.download import OFFLINE_VARIABLE
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -27,10 +28,10 @@ def _seed() -> None:
 
 @pytest.fixture(autouse=True)
 def _fp32_as_in_training():
-    """On CUDA, fp32 convolutions and matrix products run in fp32 as training sets them (TF32 off), not
-    torch's TF32 default for convolutions, whose 10-bit mantissa would fail the tight comparisons."""
+    """On CUDA, fp32 convolutions and matrix products run in fp32 as training sets them (configure_backends:
+    TF32 off), not torch's TF32 default for convolutions, whose 10-bit mantissa would fail the tight comparisons."""
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    configure_backends(torch.device("cuda"), cudnn_benchmark=torch.backends.cudnn.benchmark)
     yield
     torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
