@@ -14,12 +14,15 @@ one process, interleaved, so the ratio is meaningful on a noisy machine. --net t
 and R1 settings of NVIDIA's train.py --cfg (explicit options override them). After timing, each
 phase runs once more under a FLOP counter (benchmarks/flops.py): dense FLOPs (convolutions other
 than depthwise filters, and matrix products) over the measured time give TFLOP/s, and with
---peak-tflops the fraction of that peak. Optimizer steps, EMA and data loading are not timed.
+--peak-tflops the fraction of that peak. FLOPs are counted with the resampling filters unfolded
+(fp16 layers fold them into larger convolutions: more FLOPs for the same work). Optimizer steps, EMA and data loading are not timed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import statistics
 import sys
 import time
@@ -54,17 +57,15 @@ def network_kwargs(args: argparse.Namespace, nhwc: bool = False) -> tuple[dict, 
     return g, d
 
 
-def separable_filters(module: torch.nn.Module) -> None:
-    """Replace every 2-D resampling filter (the outer product of 1-D taps) by the 1-D taps: two 1-D passes, same math."""
-    from stylegan2.nn.upfirdn2d import setup_filter
-
-    for layer in module.modules():
-        f = getattr(layer, "resample_filter", None)
-        if isinstance(f, torch.Tensor) and f.ndim == 2:
-            taps = f.sum(dim=0)  # the filter is normalized, so its row sums are the normalized 1-D taps
-            if not torch.allclose(torch.outer(taps, taps), f, atol=1e-7):
-                raise ValueError(f"{type(layer).__name__}.resample_filter is not separable")
-            layer.resample_filter = setup_filter(taps, separable=True).to(f.device)
+@contextlib.contextmanager
+def filters_unfolded():
+    """fp16 layers keep their resampling filter as a pass of its own instead of folding it into the weights."""
+    module = importlib.import_module("stylegan2.nn.conv2d_resample")  # the package's attribute is the function
+    saved, module.FOLD_FP16 = module.FOLD_FP16, False
+    try:
+        yield
+    finally:
+        module.FOLD_FP16 = saved
 
 
 def compiled(G: torch.nn.Module, D: torch.nn.Module) -> tuple[types.SimpleNamespace, torch.nn.Module]:
@@ -75,7 +76,8 @@ def compiled(G: torch.nn.Module, D: torch.nn.Module) -> tuple[types.SimpleNamesp
 
 
 def ours(args: argparse.Namespace, device: torch.device, pack: int = 1, loss_name: str = "stylegan2",
-         nhwc: bool = False, augment: bool = True, separable: bool = False, compile_main: bool = False) -> Callable[[str, dict], None]:
+         nhwc: bool = False, augment: bool = True, compile_main: bool = False,
+         unfolded: bool = False) -> Callable[[str, dict], None]:
     from stylegan2.models import Discriminator, Generator
     from stylegan2.training.augment import augment_pipe_from_preset
     from stylegan2.training.loss import LOSSES
@@ -84,9 +86,6 @@ def ours(args: argparse.Namespace, device: torch.device, pack: int = 1, loss_nam
     d_kwargs["img_channels"] *= pack  # a packed D (PacGAN) sees `pack` images at once
     G = Generator(**g_kwargs).to(device).train().requires_grad_(False)
     D = Discriminator(**d_kwargs).to(device).train().requires_grad_(False)
-    if separable:
-        separable_filters(G)
-        separable_filters(D)
     aug_p = getattr(args, "aug_p", None) if augment else None
     pipe = None if aug_p is None else augment_pipe_from_preset("bgc", aug_p).to(device)
     settings = dict(augment_pipe=pipe, r1_gamma=args.gamma, pl_weight=getattr(args, "pl_weight", 2.0),
@@ -99,7 +98,8 @@ def ours(args: argparse.Namespace, device: torch.device, pack: int = 1, loss_nam
         module = modules[phase[0]]
         module.requires_grad_(True)
         phase_loss = main_loss if phase in ("Gmain", "Dmain") else loss
-        phase_loss.accumulate_gradients(phase, batch["real"], batch["c"], batch["z"], batch["c"], gain=1.0)
+        with filters_unfolded() if unfolded else contextlib.nullcontext():
+            phase_loss.accumulate_gradients(phase, batch["real"], batch["c"], batch["z"], batch["c"], gain=1.0)
         module.requires_grad_(False)
         for p in module.parameters():
             p.grad = None
@@ -177,8 +177,8 @@ def parse_args(parser: argparse.ArgumentParser | None = None) -> argparse.Namesp
     parser.add_argument("--pack", type=int, default=1, help="also time ours with a D that judges this many images at once")
     parser.add_argument("--nhwc", action="store_true",
                         help="also time ours with channels_last fp16 layers (train.py's and our --nhwc)")
-    parser.add_argument("--separable-filters", action="store_true",
-                        help="also time ours with its 4x4 resampling filters run as two 1-D passes (same math)")
+    parser.add_argument("--unfolded-filters", action="store_true",
+                        help="also time ours with fp16 layers' resampling filters as a pass of their own, not folded into the weights")
     parser.add_argument("--compile", action="store_true",
                         help="also time ours with torch.compile of G and D in Gmain and Dmain (the first round compiles)")
     parser.add_argument("--loss", action="append", choices=["stylegan2", "r3gan"],
@@ -232,8 +232,8 @@ def main() -> None:
             impls[f"ours{suffix}, --nhwc"] = ours(args, device, loss_name=loss_name, nhwc=True)
         if args.compile:
             impls[f"ours{suffix}, torch.compile"] = ours(args, device, loss_name=loss_name, compile_main=True)
-        if args.separable_filters:
-            impls[f"ours{suffix}, 1-D filters"] = ours(args, device, loss_name=loss_name, separable=True)
+        if args.unfolded_filters:
+            impls[f"ours{suffix}, unfolded"] = ours(args, device, loss_name=loss_name, unfolded=True)
         if args.aug_p is not None:
             impls[f"ours{suffix}, no augmentation"] = ours(args, device, loss_name=loss_name, augment=False)
     if args.official:
@@ -253,7 +253,8 @@ def main() -> None:
                     times[name][phase].append(time.perf_counter() - start)
     # A compiled step does the same math as its plain twin, which the FLOP counter can run (it cannot trace compiled code).
     counted = {name: impls[name.removesuffix(", torch.compile")] for name in impls}
-    flops = {name: {p: count_flops(counted[name], p, batch) for p in phases} for name in impls}
+    with filters_unfolded():  # the work done, not the extra FLOPs of folded filters
+        flops = {name: {p: count_flops(counted[name], p, batch) for p in phases} for name in impls}
 
     net = f"--net {args.net}, " if args.net else ""
     print(f"device {device} ({torch.get_num_threads()} CPU threads), {args.resolution} px, {args.channels} ch, "

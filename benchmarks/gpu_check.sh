@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue #27's GPU measurement in one device run of under 9 minutes (docs/experiments/speed.md, "Measuring on a GPU"):
-# NVIDIA's CUDA plugins built, the test suite, then bench_fir.py (the resampling filters four ways) and
+# NVIDIA's CUDA plugins built, the test suite, then bench_fir.py (the resampling filters as a pass or folded) and
 # bench_train.py ours vs NVIDIA's at 64 and 256 px, profile_gpu.py, and bench_train.py --compile.
 # Run from the repo root with OUT set (the device tool sets it) and .official/ carried beside the repo's files.
 # GPU_CHECK_DRY=1 runs the same steps on CPU with tiny networks and a few tests: a check of this script.
@@ -38,8 +38,10 @@ else
     # (16 threads each oversubscribed the machine: the suite did not finish in 4 minutes).
     python3 -c 'import xdist' 2>/dev/null && TESTS+=(-n 14)
 fi
-# GPU_CHECK_CONFIGS="bench paper256 256 32 3;..." replaces the list (a rerun of what a first run missed).
+# GPU_CHECK_CONFIGS="bench paper256 256 32 3;..." replaces the list (a rerun of what a first run missed);
+# GPU_CHECK_TESTS="tests/nn tests/models" runs those tests only.
 [ -n "${GPU_CHECK_CONFIGS:-}" ] && IFS=';' read -r -a CONFIGS <<<"$GPU_CHECK_CONFIGS"
+[ -n "${GPU_CHECK_TESTS:-}" ] && read -r -a paths <<<"$GPU_CHECK_TESTS" && TESTS+=("${paths[@]}")
 
 OFFICIAL_ARGS=(--official "$OFFICIAL")
 if [ ! -d "$OFFICIAL" ]; then
@@ -118,8 +120,8 @@ for config in "${CONFIGS[@]}"; do
     elif [ "$script" = compile ]; then  # ours plain and under torch.compile (Gmain, Dmain), in one process
         cmd=(benchmarks/bench_train.py --compile --peak-tflops "$PEAK_TFLOPS")
     elif [ "$script" = bench ]; then
-        # --nhwc, --separable-filters: also ours with channels_last fp16 layers, with its 4x4 filters as two 1-D passes
-        cmd=(benchmarks/bench_train.py "${OFFICIAL_ARGS[@]}" --nhwc --separable-filters --peak-tflops "$PEAK_TFLOPS")
+        # --nhwc, --unfolded-filters: also ours with channels_last fp16 layers, with fp16 layers' filters as a pass of their own
+        cmd=(benchmarks/bench_train.py "${OFFICIAL_ARGS[@]}" --nhwc --unfolded-filters --peak-tflops "$PEAK_TFLOPS")
     else
         cmd=(benchmarks/profile_gpu.py)
     fi

@@ -1,7 +1,11 @@
 """Shared test setup: where the team's shared fixtures live, a fixed seed and no downloads for every test."""
 
 import importlib.util
+import os
+import subprocess
+import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -69,3 +73,27 @@ def rosinality_layout() -> types.ModuleType:
 def tf_pickles() -> types.ModuleType:
     """tests/io/tf_pickles.py, which writes TensorFlow StyleGAN2 pickles."""
     return helper_module(Path(__file__).parent / "io" / "tf_pickles.py")
+
+
+# The child imports the package first, then caps its address space at what that import mapped plus the headroom:
+# a fixed total does not fit CUDA builds of torch, whose libraries alone map several GiB.
+_CAP_AFTER_IMPORT = """
+import resource, stylegan2
+mapped = 1024 * next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmSize:"))
+resource.setrlimit(resource.RLIMIT_AS, (mapped + {headroom}, mapped + {headroom}))
+"""
+
+
+@pytest.fixture(scope="session")
+def memory_limited_python() -> Callable[..., subprocess.CompletedProcess]:
+    """Run code in a fresh one-thread Python allowed `headroom` bytes (default 1.5 GiB) beyond what importing
+    stylegan2 and torch maps, so that a huge allocation fails there instead of exhausting the machine."""
+    if not Path("/proc/self/status").is_file():
+        pytest.skip("the address-space cap reads /proc/self/status (Linux only)")
+
+    def run(code: str, *args: str, headroom: int = 3 * 2**29) -> subprocess.CompletedProcess:
+        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MALLOC_ARENA_MAX="2")
+        return subprocess.run([sys.executable, "-c", _CAP_AFTER_IMPORT.format(headroom=headroom) + code, *args],
+                              capture_output=True, text=True, timeout=120, env=env)
+
+    return run

@@ -13,7 +13,6 @@ import json
 import os
 import pickle
 import struct
-import subprocess
 import sys
 import types
 import zipfile
@@ -27,7 +26,6 @@ from safetensors.torch import save_file
 from stylegan2.io import CheckpointError, checkpoint_info, format_info, load_checkpoint, save_network
 from stylegan2.io.safe_pickle import NetworkPickleUnpickler, _EasyDict, _rebuild_tensor
 
-CHILD_MEMORY = 2 * 2**30  # bytes of address space for the child; torch itself takes about a third
 PROTO2, PROTO4 = b"\x80\x02", b"\x80\x04"
 
 
@@ -272,13 +270,6 @@ REASONS = {  # what each hostile file's one-line error says
 CHILD_ONLY = {"deep_tuple_key.pkl", "z_dim_2e22.safetensors", "wide_deep_mapping.safetensors"}
 
 
-def run_isolated(code: str, *args: str, memory: int = CHILD_MEMORY) -> subprocess.CompletedProcess:
-    """Run `code` in a fresh Python whose address space is limited to `memory` bytes."""
-    limit = f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({memory}, {memory}))\n"
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MALLOC_ARENA_MAX="2")
-    return subprocess.run([sys.executable, "-c", limit + code, *args], capture_output=True, text=True, timeout=120, env=env)
-
-
 CHILD = """
 import json, sys
 from stylegan2.io import CheckpointError, load_checkpoint
@@ -300,13 +291,21 @@ print("GOOD " + json.dumps(sums))
 """
 
 
-def test_hostile_files_then_good_ones_in_one_process(tmp_path, nvidia_pickle, tiny_networks):
+def test_the_isolated_child_cannot_allocate_beyond_its_headroom(memory_limited_python):
+    """The cap the hostile files are opened under bites: what would exhaust a machine fails there instead."""
+    beyond = memory_limited_python("import numpy; numpy.ones(2**29, dtype='uint8')", headroom=2**28)
+    assert "MemoryError" in beyond.stderr, beyond.stderr[-2000:]
+    within = memory_limited_python("import numpy; numpy.ones(2**26, dtype='uint8')", headroom=2**28)
+    assert within.returncode == 0, within.stderr[-2000:]
+
+
+def test_hostile_files_then_good_ones_in_one_process(tmp_path, nvidia_pickle, tiny_networks, memory_limited_python):
     """Each hostile file is refused with one line (no segfault, no MemoryError), and the loader is not
     poisoned: good files loaded afterwards in the same process match a clean load exactly."""
     hostile = write_hostile_files(tmp_path)
     good_pkl = nvidia_pickle(tmp_path / "good.pkl", {"G_ema": tiny_networks["G_ema"], "D": tiny_networks["D"]})
     good_st = save_network(tmp_path / "good.safetensors", tiny_networks)
-    result = run_isolated(CHILD, *map(str, hostile), str(good_pkl), str(good_st))
+    result = memory_limited_python(CHILD, *map(str, hostile), str(good_pkl), str(good_st))
     assert result.returncode == 0, f"child exited {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     refused = dict(line.split(" | ", 1) for line in result.stdout.splitlines() if line.startswith("refused"))
     assert sorted(refused) == sorted(f"refused {path}" for path in hostile)
