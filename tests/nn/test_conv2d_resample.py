@@ -75,7 +75,7 @@ def test_folded_filter_gives_the_same_values_and_gradients(filter_shape, padding
 
 
 def test_fp16_activations_fold_the_filter_by_default(monkeypatch):
-    """Only fp16 activations (the tensor-core path) take the folded route unless asked."""
+    """Only fp16 activations (the tensor-core path) with shared weights take the folded route unless asked."""
     module = sys.modules[conv2d_resample.__module__]  # the package exports the function under the module's name
     calls = []
     monkeypatch.setattr(module, "fold_filter", lambda *args, **kwargs: calls.append(args[0].dtype) or fold_filter(*args, **kwargs))
@@ -83,4 +83,6 @@ def test_fp16_activations_fold_the_filter_by_default(monkeypatch):
     conv2d_resample(torch.randn(1, 2, 8, 8), w, f=f, down=2, padding=1)
     assert calls == []
     conv2d_resample(torch.randn(1, 2, 8, 8).half(), w.half(), f=f, down=2, padding=1)
+    assert calls == [torch.float16]
+    conv2d_resample(torch.randn(1, 4, 8, 8).half(), w.repeat(2, 1, 1, 1).half(), f=f, down=2, padding=1, groups=2)
     assert calls == [torch.float16]

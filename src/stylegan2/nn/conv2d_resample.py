@@ -58,7 +58,7 @@ def conv2d_resample(
     added here so that the output is exactly `up` times larger or `down` times smaller.
     With up > 1 the weight acts as a true convolution (flipped kernel), which is what the official
     up-sampling layers compute, so pretrained weights transfer unchanged. `fold` puts the filter into
-    the weights (see fold_filter); None does so for fp16 activations.
+    the weights (see fold_filter); None does so for fp16 activations and ungrouped weights.
     """
     if up > 1 and down > 1:
         raise ValueError("conv2d_resample: up- and down-sampling at once is not supported")
@@ -72,8 +72,8 @@ def conv2d_resample(
         px0, px1 = px0 + (fw - down + 1) // 2, px1 + (fw - down) // 2
         py0, py1 = py0 + (fh - down + 1) // 2, py1 + (fh - down) // 2
 
-    if fold is None:
-        fold = FOLD_FP16 and x.dtype == torch.float16
+    if fold is None:  # not grouped (per-sample, fused-modulation) weights: folding them all would take GBs at once
+        fold = FOLD_FP16 and x.dtype == torch.float16 and groups == 1
     fold = fold and f is not None and kw * kh > 1
 
     if down > 1:
