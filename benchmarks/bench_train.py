@@ -15,7 +15,8 @@ and R1 settings of NVIDIA's train.py --cfg (explicit options override them). Aft
 phase runs once more under a FLOP counter (benchmarks/flops.py): dense FLOPs (convolutions other
 than depthwise filters, and matrix products) over the measured time give TFLOP/s, and with
 --peak-tflops the fraction of that peak. FLOPs are counted with the resampling filters unfolded
-(fp16 layers fold them into larger convolutions: more FLOPs for the same work). Optimizer steps, EMA and data loading are not timed.
+(fp16 layers fold them into larger convolutions: more FLOPs for the same work). Optimizer steps,
+EMA and data loading are not timed.
 """
 
 from __future__ import annotations
