@@ -8,8 +8,8 @@ For each seed: `stylegan2 train --data DATA --cfg cpu --seed S --snap 1 [TRAIN A
 arguments after `--` are added to the command) runs until --minutes of wall time have passed and
 is then stopped as Ctrl-C stops it (the run finishes its step and writes a snapshot there); that
 snapshot is scored with `mnist_quality.py` (an .npz of MNIST) or `shapes_quality.py`
-(builtin:shapes) on --samples samples, in a process of its own after the run. The runs go one after another, never side by
-side, so each has the machine to itself: run nothing else meanwhile. Each seed's log, snapshot
+(builtin:shapes) on --samples samples, in a process of its own after the run. The runs go one
+after another, never side by side, so each has the machine to itself: run nothing else meanwhile. Each seed's log, snapshot
 and score go to OUTDIR/seedS; the last lines print, per seed, the kimg reached and the score's
 verdict lines.
 """

@@ -20,10 +20,12 @@ FOLD_FP16 = True
 
 
 def fold_filter(w: torch.Tensor, f: torch.Tensor, transposed: bool = False, gain: float = 1.0) -> torch.Tensor:
-    """One (kh + fh - 1) x (kw + fw - 1) kernel K doing the work of the filter f and the weights w [O, I, kh, kw]:
-    filtering with f, then correlating with w, is correlating with K; with `transposed`, a transposed
-    convolution with w, then filtering with f, is a transposed convolution with K. Computed in fp32 or better (w's fp16 copy would
-    round twice), returned in w's dtype."""
+    """One (kh + fh - 1) x (kw + fw - 1) kernel K doing the work of the filter f and the weights w [O, I, kh, kw].
+
+    Filtering with f, then correlating with w, is correlating with K; with `transposed`, a transposed
+    convolution with w, then filtering with f, is a transposed convolution with K. Computed in fp32 or
+    better (w's fp16 copy would round twice), returned in w's dtype.
+    """
     f2 = f if f.ndim == 2 else torch.outer(f, f)  # a 1-D filter runs along both axes
     fh, fw = f2.shape
     w32 = w.to(torch.promote_types(w.dtype, torch.float32))
