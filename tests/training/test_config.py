@@ -73,3 +73,25 @@ def test_the_cpu_preset_speeds_up_the_mapping_layers_only_on_clusters(overrides,
 @pytest.mark.parametrize("cfg", [name for name in PRESETS if name != "cpu"] + ["auto"])
 def test_official_presets_keep_nvidias_mapping_learning_rate(cfg):
     assert resolve_options("builtin:shapes", cfg, 16, 1, {"clusters": 4}).map_lrmul == 0.01
+
+
+@pytest.mark.parametrize("num_images, expected", [(None, "ada"), (19_999, "ada"), (20_000, "noaug"), (60_000, "noaug")])
+def test_the_cpu_preset_augments_only_datasets_under_twenty_thousand_images(num_images, expected):
+    options = resolve_options("builtin:shapes", "cpu", 32, 1, {}, num_images=num_images)
+    assert options.aug == expected
+    assert resolve_options("builtin:shapes", "cpu", 32, 1, {"cond": True}, num_images=num_images).aug == expected
+    augmentation = _setup_summary(options)[1]  # the run's first lines say what was picked and why
+    assert augmentation.startswith(f"Augmentation: {'none' if expected == 'noaug' else 'ada'}")
+    assert "the cpu preset uses ada below 20,000 images and none from there on (--aug)" in augmentation
+
+
+def test_an_explicit_aug_wins_over_the_cpu_presets_choice():
+    assert resolve_options("builtin:shapes", "cpu", 32, 1, {"aug": "ada"}, num_images=60_000).aug == "ada"
+    assert resolve_options("builtin:shapes", "cpu", 32, 1, {"aug": "noaug"}, num_images=100).aug == "noaug"
+
+
+@pytest.mark.parametrize("cfg", [name for name in PRESETS if name != "cpu"] + ["auto"])
+def test_official_presets_keep_ada_on_any_dataset(cfg):
+    options = resolve_options("builtin:shapes", cfg, 32, 1, {}, num_images=10**6)
+    assert options.aug == "ada"
+    assert "preset uses ada below" not in _setup_summary(options)[1]

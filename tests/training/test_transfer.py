@@ -80,17 +80,18 @@ def test_transfer_learning_from_a_rosinality_checkpoint(tmp_path, rosinality_lay
 
 
 def test_resume_takes_precision_and_memory_format_from_the_command_line(tmp_path):
-    """As NVIDIA's resume (weights copied into networks built from the options): --fp32 and --nhwc follow the new command."""
+    """As NVIDIA's resume (weights copied into networks built from the options): --fp32, --nhwc and --aug follow the new command."""
     common = dict(clusters=0, pack=1, batch=4, workers=0, aug="noaug", kimg=1, tick=1, grid=(2, 2), cbase=256, cmax=16)
     first = train(resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(common, outdir=str(tmp_path / "a"))),
                   device="cpu", max_steps=1, log=lambda m: None)
     (snapshot,) = first.glob("network-snapshot-*.safetensors")
     assert load_checkpoint(snapshot).networks["G"].init_kwargs["synthesis_kwargs"]["num_fp16_res"] == 0  # the cpu preset: --fp32
     options = resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(common, outdir=str(tmp_path / "b"), resume=str(snapshot),
-                                                                        fp32=False, nhwc=True))
+                                                                        fp32=False, nhwc=True, aug="ada"))
     lines: list[str] = []
     second = train(options, device="cpu", max_steps=1, log=lines.append)
     assert "note: its run had no fp16 layers, this one has them" in "\n".join(lines)
+    assert "note: its run trained with --aug noaug, this one with --aug ada; pass --aug noaug to keep it" in "\n".join(lines)
     resumed = load_checkpoint(sorted(second.glob("network-snapshot-*.safetensors"))[-1]).networks
     for name in ("G", "G_ema"):
         synthesis = resumed[name].init_kwargs["synthesis_kwargs"]

@@ -45,6 +45,10 @@ class Preset:
     # The mapping layers' learning-rate multiplier in runs on clusters (measured there only: other
     # runs keep NVIDIA's fixed multiplier).
     cluster_map_lrmul: float = MAPPING_LR_MULTIPLIER
+    # Datasets of at least this many images train without augmentation (None: ADA on any dataset,
+    # as official). ADA guards a D that sees each image many times; on a large dataset at small
+    # compute its overfitting heuristic fires while G is still poor and only slows training.
+    noaug_min_images: int | None = None
 
 
 PRESETS: dict[str, Preset] = {
@@ -60,11 +64,12 @@ PRESETS: dict[str, Preset] = {
     # images as classes (self-conditioning, not in the official recipe), which covers the modes an
     # unconditional run drops at this compute; with --clusters 0 a D that judges packs of 4 samples
     # (PacGAN) stops the early collapse instead. On clusters, the mapping layers learn 10x faster than
-    # NVIDIA's (G learns to draw each cluster sooner). How each choice was measured:
+    # NVIDIA's (G learns to draw each cluster sooner). Datasets of noaug_min_images or more (each image
+    # seen at most 10 times in the preset's 200 kimg) train without ADA. How each choice was measured:
     # docs/experiments/mnist-cpu.md and docs/experiments/unconditional.md.
     "cpu": Preset(ref_gpus=1, kimg=200, batch=32, mbstd=4, fmaps=0.0625, lrate=0.005, gamma=0.25, ema_kimg=2, ema_rampup=0.05, map=2,
                   z_dim=128, w_dim=128, channel_max=64, pl_weight=0.0, style_mixing_prob=0.0, fp16=False, pack=4, clusters=100,
-                  cluster_map_lrmul=0.1),
+                  cluster_map_lrmul=0.1, noaug_min_images=20_000),
 }
 CFG_NAMES = ("auto", *PRESETS)
 
@@ -166,6 +171,12 @@ def preset_clusters(spec: Preset, num_images: int | None) -> int:
     return clusters if clusters >= 2 else 0
 
 
+def preset_aug(spec: Preset, num_images: int | None) -> str:
+    """The preset's --aug for a dataset of `num_images` images: 'noaug' from `spec.noaug_min_images` on, else 'ada'."""
+    large = spec.noaug_min_images is not None and num_images is not None and num_images >= spec.noaug_min_images
+    return "noaug" if large else "ada"
+
+
 def resolve_options(
     data: str,
     cfg: str,
@@ -178,7 +189,8 @@ def resolve_options(
     """Fill TrainingOptions from a preset, then apply the user's overrides (None = not given).
 
     `device_type` ('cpu', 'cuda', ...) is what the run trains on; it picks the data-loader workers.
-    `num_images` (distinct images in the dataset) caps a preset's clusters on small datasets.
+    `num_images` (distinct images in the dataset) caps a preset's clusters on small datasets and picks
+    its augmentation.
     """
     if cfg not in CFG_NAMES:
         raise ValueError(f"--cfg must be one of {', '.join(CFG_NAMES)}; got {cfg!r}")
@@ -199,7 +211,7 @@ def resolve_options(
         ema_rampup=spec.ema_rampup, pl_weight=spec.pl_weight, style_mixing_prob=spec.style_mixing_prob,
         d_architecture=spec.d_architecture, pack=pack, fp32=not spec.fp16, num_gpus=num_gpus, resolution=resolution,
         loss=spec.loss, clusters=clusters, workers=auto_workers(device_type),
-        map_lrmul=spec.cluster_map_lrmul if clusters else MAPPING_LR_MULTIPLIER,
+        map_lrmul=spec.cluster_map_lrmul if clusters else MAPPING_LR_MULTIPLIER, aug=preset_aug(spec, num_images),
     )
     options = TrainingOptions(**base)
     apply_overrides(options, overrides, "training option")
