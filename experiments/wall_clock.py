@@ -76,6 +76,10 @@ def main() -> None:
     args, train_args = parser.parse_known_args()
     if train_args[:1] == ["--"]:
         train_args = train_args[1:]
+    if args.minutes <= 0 or args.samples <= 0:
+        parser.error(f"--minutes and --samples must be positive, got {args.minutes:g} and {args.samples}")
+    if not args.data.startswith("builtin:shapes") and not Path(args.data).is_file():
+        parser.error(f"--data {args.data}: no such file (give an MNIST .npz or builtin:shapes)")
     if args.outdir.exists():
         sys.exit(f"--outdir {args.outdir} exists: choose a new folder (nothing is overwritten)")
 

@@ -1,0 +1,31 @@
+"""experiments/wall_clock.py refuses bad options with one line, before it starts any training run."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "wall_clock.py"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--data", "builtin:shapes", "--seeds", "1-a"], "argument --seeds: invalid parse_seeds value: '1-a'"),
+    (["--data", "builtin:shapes", "--minutes", "0"], "--minutes and --samples must be positive, got 0 and 5000"),
+    (["--data", "builtin:shapes", "--samples", "-1"], "--minutes and --samples must be positive, got 20 and -1"),
+    (["--data", "missing.npz"], "--data missing.npz: no such file (give an MNIST .npz or builtin:shapes)"),
+])
+def test_bad_options_give_one_line_errors_and_start_nothing(tmp_path, args, message):
+    outdir = tmp_path / "runs"
+    result = subprocess.run([sys.executable, str(SCRIPT), *args, "--outdir", str(outdir)], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert not outdir.exists()
+
+
+def test_an_existing_outdir_is_never_reused(tmp_path):
+    (tmp_path / "runs").mkdir()
+    result = subprocess.run([sys.executable, str(SCRIPT), "--data", "builtin:shapes", "--outdir", str(tmp_path / "runs")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "exists: choose a new folder" in result.stderr
+    assert list((tmp_path / "runs").iterdir()) == []
