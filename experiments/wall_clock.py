@@ -9,9 +9,9 @@ arguments after `--` are added to the command) runs until --minutes of wall time
 is then stopped as Ctrl-C stops it (the run finishes its step and writes a snapshot there); that
 snapshot is scored with `mnist_quality.py` (an .npz of MNIST) or `shapes_quality.py`
 (builtin:shapes) on --samples samples, in a process of its own after the run. The runs go one
-after another, never side by side, so each has the machine to itself: run nothing else meanwhile. Each seed's log, snapshot
-and score go to OUTDIR/seedS; the last lines print, per seed, the kimg reached and the score's
-verdict lines.
+after another, never side by side, so each has the machine to itself: run nothing else meanwhile.
+Each seed's log, snapshot and score go to OUTDIR/seedS; the last lines print, per seed, the kimg
+reached and the score's verdict lines.
 """
 
 from __future__ import annotations
@@ -55,9 +55,14 @@ def train_for(minutes: float, command: list[str], log: Path) -> float:
     return time.monotonic() - start
 
 
+def is_shapes(data: str) -> bool:
+    """Whether --data names builtin:shapes (scored by shape) rather than an MNIST .npz (scored by digit)."""
+    return data.startswith("builtin:shapes")
+
+
 def score_command(data: str, snapshot: Path, samples: int, classifier: str | None, grid: Path) -> list[str]:
     """The scoring script for the dataset: MNIST digits or builtin:shapes."""
-    if data.startswith("builtin:shapes"):
+    if is_shapes(data):
         command = [sys.executable, str(HERE / "shapes_quality.py"), "--network", str(snapshot)]
     else:
         command = [sys.executable, str(HERE / "mnist_quality.py"), "--network", str(snapshot), "--mnist", data]
@@ -78,7 +83,7 @@ def main() -> None:
         train_args = train_args[1:]
     if args.minutes <= 0 or args.samples <= 0:
         parser.error(f"--minutes and --samples must be positive, got {args.minutes:g} and {args.samples}")
-    if not args.data.startswith("builtin:shapes") and not Path(args.data).is_file():
+    if not is_shapes(args.data) and not Path(args.data).is_file():
         parser.error(f"--data {args.data}: no such file (give an MNIST .npz or builtin:shapes)")
     if args.outdir.exists():
         sys.exit(f"--outdir {args.outdir} exists: choose a new folder (nothing is overwritten)")
