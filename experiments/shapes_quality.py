@@ -146,6 +146,10 @@ def main() -> None:
     args = parser.parse_args()
     if not args.real and not args.network:
         parser.error("give --network SNAPSHOT, or --real to score real renders")
+    if args.samples < 2:
+        parser.error(f"--samples must be at least 2 (the feature FID needs two), got {args.samples}")
+    if args.network and not args.real and not Path(args.network).is_file():
+        parser.error(f"--network {args.network}: no such file (give a snapshot .safetensors from a builtin:shapes run)")
 
     from stylegan2.io import load_network
     from stylegan2.utils.image import make_grid, save_image, to_uint8
