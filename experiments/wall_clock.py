@@ -81,8 +81,10 @@ def main() -> None:
     args, train_args = parser.parse_known_args()
     if train_args[:1] == ["--"]:
         train_args = train_args[1:]
-    if args.minutes <= 0 or args.samples <= 0:
-        parser.error(f"--minutes and --samples must be positive, got {args.minutes:g} and {args.samples}")
+    if args.minutes <= 0:
+        parser.error(f"--minutes must be positive, got {args.minutes:g}")
+    if args.samples < 2:  # the scoring scripts' FID needs two; refused here, before any run
+        parser.error(f"--samples must be at least 2, got {args.samples}")
     if not is_shapes(args.data) and not Path(args.data).is_file():
         parser.error(f"--data {args.data}: no such file (give an MNIST .npz or builtin:shapes)")
     if args.outdir.exists():

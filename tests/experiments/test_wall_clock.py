@@ -11,8 +11,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "wall_clock.py"
 
 @pytest.mark.parametrize("args,message", [
     (["--data", "builtin:shapes", "--seeds", "1-a"], "argument --seeds: invalid parse_seeds value: '1-a'"),
-    (["--data", "builtin:shapes", "--minutes", "0"], "--minutes and --samples must be positive, got 0 and 5000"),
-    (["--data", "builtin:shapes", "--samples", "-1"], "--minutes and --samples must be positive, got 20 and -1"),
+    (["--data", "builtin:shapes", "--minutes", "0"], "--minutes must be positive, got 0"),
+    (["--data", "builtin:shapes", "--samples", "1"], "--samples must be at least 2, got 1"),
     (["--data", "missing.npz"], "--data missing.npz: no such file (give an MNIST .npz or builtin:shapes)"),
 ])
 def test_bad_options_give_one_line_errors_and_start_nothing(tmp_path, args, message):
