@@ -177,6 +177,14 @@ def preset_aug(spec: Preset, num_images: int | None) -> str:
     return "noaug" if large else "ada"
 
 
+def preset_aug_rule(cfg: str) -> str | None:
+    """How preset `cfg` picks --aug from the dataset's size, in words for the run's first lines (None: ADA on any dataset)."""
+    spec = PRESETS.get(cfg)
+    if spec is None or spec.noaug_min_images is None:
+        return None
+    return f"the {cfg} preset uses ada below {spec.noaug_min_images:,} images and none from there on (--aug)"
+
+
 def resolve_options(
     data: str,
     cfg: str,

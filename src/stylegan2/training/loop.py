@@ -20,7 +20,7 @@ from ..utils.device import configure_backends
 from ..utils.image import make_grid, save_image, to_uint8
 from .ada import Augmentation, check_augment_state
 from .augment_setup import build_augment
-from .config import PRESETS, TrainingOptions, for_transfer_learning
+from .config import TrainingOptions, for_transfer_learning, preset_aug_rule
 from .distributed import DistributedContext, all_reduce_mean_, broadcast_, broadcast_bytes, lost_ranks_named
 from .ema import ema_beta, update_ema
 from .loss import LOSSES
@@ -241,9 +241,9 @@ def _setup_summary(options: TrainingOptions) -> list[str]:
         judge += " of one class each"
     aug = {"ada": f"ada (p tuned toward r_t {options.target:g}, pipeline {options.augpipe}; only images drawn for a transform are touched)",
            "fixed": f"fixed p {options.p:g} (pipeline {options.augpipe})", "noaug": "none", "diffaug": "DiffAugment"}[options.aug]
-    preset = PRESETS.get(options.cfg)
-    if preset is not None and preset.noaug_min_images is not None and options.aug in ("ada", "noaug"):
-        aug += f"; the {options.cfg} preset uses ada below {preset.noaug_min_images:,} images and none from there on (--aug)"
+    rule = preset_aug_rule(options.cfg)
+    if rule is not None and options.aug in ("ada", "noaug"):
+        aug += f"; {rule}"
     mapping = "" if options.map_lrmul == MAPPING_LR_MULTIPLIER else \
         f"; mapping layers' learning-rate multiplier {options.map_lrmul:g} (--map-lrmul; NVIDIA's {MAPPING_LR_MULTIPLIER:g})"
     return [f"Objective: --loss {options.loss}, {penalties} gamma {options.gamma:g}; D judges {judge}{mapping}",
