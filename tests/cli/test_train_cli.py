@@ -47,3 +47,13 @@ def test_a_missing_dataset_is_one_line_naming_it(tmp_path):
     assert result.exit_code == 1
     assert "nothere.zip" in result.output and "Traceback" not in result.output
     assert result.output.startswith("Error:") and result.output.count("\n") == 1
+
+
+def test_ema_kimg_overrides_the_preset_and_refuses_zero(tmp_path):
+    ok = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path), "--dry-run"])
+    assert json.loads(ok.output)["ema_kimg"] == 2  # the cpu preset's
+    ok = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path), "--ema-kimg", "5", "--dry-run"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["ema_kimg"] == 5
+    bad = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path), "--ema-kimg", "0", "--dry-run"])
+    assert bad.exit_code == 2 and "--ema-kimg" in bad.output and "Traceback" not in bad.output

@@ -105,6 +105,8 @@ def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 @click.option("--gamma", type=click.FloatRange(min=0), help="R1 regularization weight (R1 and R2 each, with --loss r3gan).")
 @click.option("--glr", type=click.FloatRange(min=0, min_open=True), help="Generator learning rate.")
 @click.option("--dlr", type=click.FloatRange(min=0, min_open=True), help="Discriminator learning rate.")
+@click.option("--ema-kimg", type=click.FloatRange(min=0, min_open=True),
+              help="Half-life of G_ema's weight average, in kimg (the preset's ramp-up still shortens it early on).")
 @click.option("--map", "map_layers", type=click.IntRange(min=1), help="Number of mapping network layers.")
 @click.option("--map-lrmul", type=float, help="The mapping layers' learning-rate multiplier (a fixed 0.01 in NVIDIA's "
               "code)." + _default("map_lrmul"))
