@@ -32,6 +32,7 @@ import argparse
 from pathlib import Path
 
 import torch
+from scoring import MIN_SAMPLES
 from scoring.mnist import MnistScorer, report, training_images
 
 
@@ -47,8 +48,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.real and not args.network:
         parser.error("give --network SNAPSHOT, or --real to score real test digits")
-    if args.samples < 2:
-        parser.error(f"--samples must be at least 2 (the LeNet FID needs two), got {args.samples}")
+    if args.samples < MIN_SAMPLES:
+        parser.error(f"--samples must be at least {MIN_SAMPLES} (the LeNet FID needs two), got {args.samples}")
     if not Path(args.mnist).is_file():
         parser.error(f"--mnist {args.mnist}: no such file (give MNIST as an .npz, e.g. ../shared/data/mnist/mnist.npz)")
     if args.network and not args.real and not Path(args.network).is_file():

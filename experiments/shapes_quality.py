@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
+from scoring import MIN_SAMPLES
 from scoring.samples import seed_latents
 from torch import nn
 
@@ -146,8 +147,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.real and not args.network:
         parser.error("give --network SNAPSHOT, or --real to score real renders")
-    if args.samples < 2:
-        parser.error(f"--samples must be at least 2 (the feature FID needs two), got {args.samples}")
+    if args.samples < MIN_SAMPLES:
+        parser.error(f"--samples must be at least {MIN_SAMPLES} (the feature FID needs two), got {args.samples}")
     if args.network and not args.real and not Path(args.network).is_file():
         parser.error(f"--network {args.network}: no such file (give a snapshot .safetensors from a builtin:shapes run)")
 

@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from scoring import MIN_SAMPLES
 from scoring.runs import snapshot_kimg
 
 HERE = Path(__file__).resolve().parent
@@ -83,8 +84,8 @@ def main() -> None:
         train_args = train_args[1:]
     if args.minutes <= 0:
         parser.error(f"--minutes must be positive, got {args.minutes:g}")
-    if args.samples < 2:  # the scoring scripts' FID needs two; refused here, before any run
-        parser.error(f"--samples must be at least 2, got {args.samples}")
+    if args.samples < MIN_SAMPLES:  # the scoring scripts would refuse it; refused here, before any run
+        parser.error(f"--samples must be at least {MIN_SAMPLES}, got {args.samples}")
     if not is_shapes(args.data) and not Path(args.data).is_file():
         parser.error(f"--data {args.data}: no such file (give an MNIST .npz or builtin:shapes)")
     if args.outdir.exists():
