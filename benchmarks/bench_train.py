@@ -6,6 +6,8 @@
     python benchmarks/bench_train.py --cbase 2048 --cmax 64 --gamma 0.25 --pack 4    # the cpu preset, with and without packing
     python benchmarks/bench_train.py --cbase 2048 --cmax 64 --gamma 0.25 --pack 4 --pl-weight 0 --style-mixing 0 \
         --loss stylegan2 --loss r3gan --aug-p 0.02                                    # the two objectives, cpu preset
+    python benchmarks/bench_train.py --threads 2 --cbase 2048 --cmax 64 --gamma 1 --pl-weight 0 --style-mixing 0 \
+        --bf16                                                                        # the cpu preset, float32 vs bfloat16
 
 Phases are those of the official loop: Gmain and Dmain every minibatch, Greg (path length) every
 4th and Dreg (R1) every 16th, so one minibatch costs Gmain + Dmain + Greg/4 + Dreg/16 on average.
@@ -46,11 +48,14 @@ NETS = {
 }
 
 
-def network_kwargs(args: argparse.Namespace, nhwc: bool = False) -> tuple[dict, dict]:
-    """G and D kwargs (NVIDIA's names, so both implementations take them); `nhwc`: channels_last fp16 layers, as train.py --nhwc."""
+def network_kwargs(args: argparse.Namespace, nhwc: bool = False, bf16: bool = False) -> tuple[dict, dict]:
+    """G and D kwargs (NVIDIA's names, so both implementations take them); `nhwc`: channels_last fp16 layers, as train.py --nhwc;
+    `bf16`: ours only, the top 4 resolutions in bfloat16 without conv_clamp, as `stylegan2 train --precision bf16`."""
     common = dict(c_dim=0, img_resolution=args.resolution, img_channels=args.channels)
     precision = dict(num_fp16_res=4, conv_clamp=256) if args.fp16 else dict(num_fp16_res=0, conv_clamp=None)
     layout = dict(fp16_channels_last=True) if nhwc else {}
+    if bf16:
+        precision, layout = dict(num_fp16_res=4, conv_clamp=None), dict(layout, half_dtype="bfloat16")
     g = dict(z_dim=args.z_dim, w_dim=args.z_dim, mapping_kwargs=dict(num_layers=args.map),
              synthesis_kwargs=dict(channel_base=args.cbase, channel_max=args.cmax, **precision, **layout), **common)
     d = dict(channel_base=args.cbase, channel_max=args.cmax, epilogue_kwargs=dict(mbstd_group_size=args.mbstd),
@@ -78,12 +83,12 @@ def compiled(G: torch.nn.Module, D: torch.nn.Module) -> tuple[types.SimpleNamesp
 
 def ours(args: argparse.Namespace, device: torch.device, pack: int = 1, loss_name: str = "stylegan2",
          nhwc: bool = False, augment: bool = True, compile_main: bool = False,
-         unfolded: bool = False) -> Callable[[str, dict], None]:
+         unfolded: bool = False, bf16: bool = False) -> Callable[[str, dict], None]:
     from stylegan2.models import Discriminator, Generator
     from stylegan2.training.augment import augment_pipe_from_preset
     from stylegan2.training.loss import LOSSES
 
-    g_kwargs, d_kwargs = network_kwargs(args, nhwc)
+    g_kwargs, d_kwargs = network_kwargs(args, nhwc, bf16)
     d_kwargs["img_channels"] *= pack  # a packed D (PacGAN) sees `pack` images at once
     G = Generator(**g_kwargs).to(device).train().requires_grad_(False)
     D = Discriminator(**d_kwargs).to(device).train().requires_grad_(False)
@@ -178,6 +183,8 @@ def parse_args(parser: argparse.ArgumentParser | None = None) -> argparse.Namesp
     parser.add_argument("--pack", type=int, default=1, help="also time ours with a D that judges this many images at once")
     parser.add_argument("--nhwc", action="store_true",
                         help="also time ours with channels_last fp16 layers (train.py's and our --nhwc)")
+    parser.add_argument("--bf16", action="store_true",
+                        help="also time ours with bfloat16 layers in the top 4 resolutions (stylegan2 train --precision bf16)")
     parser.add_argument("--unfolded-filters", action="store_true",
                         help="also time ours with fp16 layers' resampling filters as a pass of their own, not folded into the weights")
     parser.add_argument("--compile", action="store_true",
@@ -224,6 +231,8 @@ def main() -> None:
 
     losses = args.loss or ["stylegan2"]
     impls = {}
+    # A compiled step does the same math as its plain twin, which the FLOP counter can run (it cannot trace compiled code).
+    flop_twins: dict[str, str] = {}
     for loss_name in losses:
         suffix = "" if losses == ["stylegan2"] else f", {loss_name}"
         impls["ours" + suffix] = ours(args, device, loss_name=loss_name)
@@ -233,6 +242,9 @@ def main() -> None:
             impls[f"ours{suffix}, --nhwc"] = ours(args, device, loss_name=loss_name, nhwc=True)
         if args.compile:
             impls[f"ours{suffix}, torch.compile"] = ours(args, device, loss_name=loss_name, compile_main=True)
+            flop_twins[f"ours{suffix}, torch.compile"] = "ours" + suffix
+        if args.bf16:
+            impls[f"ours{suffix}, bf16"] = ours(args, device, loss_name=loss_name, bf16=True)
         if args.unfolded_filters:
             impls[f"ours{suffix}, unfolded"] = ours(args, device, loss_name=loss_name, unfolded=True)
         if args.aug_p is not None:
@@ -252,8 +264,7 @@ def main() -> None:
                 sync(device)
                 if repeat > 0:
                     times[name][phase].append(time.perf_counter() - start)
-    # A compiled step does the same math as its plain twin, which the FLOP counter can run (it cannot trace compiled code).
-    counted = {name: impls[name.removesuffix(", torch.compile")] for name in impls}
+    counted = {name: impls[flop_twins.get(name, name)] for name in impls}
     with filters_unfolded():  # the work done, not the extra FLOPs of folded filters
         flops = {name: {p: count_flops(counted[name], p, batch) for p in phases} for name in impls}
 

@@ -120,8 +120,9 @@ for config in "${CONFIGS[@]}"; do
     elif [ "$script" = compile ]; then  # ours plain and under torch.compile (Gmain, Dmain), in one process
         cmd=(benchmarks/bench_train.py --compile --peak-tflops "$PEAK_TFLOPS")
     elif [ "$script" = bench ]; then
-        # --nhwc, --unfolded-filters: also ours with channels_last fp16 layers, with fp16 layers' filters as a pass of their own
-        cmd=(benchmarks/bench_train.py "${OFFICIAL_ARGS[@]}" --nhwc --unfolded-filters --peak-tflops "$PEAK_TFLOPS")
+        # --nhwc, --unfolded-filters, --bf16: also ours with channels_last fp16 layers, with fp16 layers' filters as a
+        # pass of their own, and with bfloat16 layers (--precision bf16)
+        cmd=(benchmarks/bench_train.py "${OFFICIAL_ARGS[@]}" --nhwc --unfolded-filters --bf16 --peak-tflops "$PEAK_TFLOPS")
     else
         cmd=(benchmarks/profile_gpu.py)
     fi

@@ -3,6 +3,7 @@
     python benchmarks/profile_step.py --threads 2                         # the cpu preset's size
     python benchmarks/profile_step.py --threads 1 --cbase 4096 --cmax 128 --top 10
     python benchmarks/profile_step.py --threads 2 --cbase 4096 --cmax 128 --map 8 --batch 16 --official PATH   # both codes
+    python benchmarks/profile_step.py --threads 2 --z-dim 128 --pl-weight 0 --style-mixing 0 --bf16   # bfloat16 layers
 
 Each phase (the official loop's Gmain, Dmain, Dreg, Greg) runs once untimed, then `--repeats`
 times under a TorchDispatchMode that times every ATen op. Convolutions are counted with their
@@ -106,6 +107,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=5, help="list this many of the slowest convolutions per phase")
     parser.add_argument("--pl-weight", type=float, default=2.0, help="path-length weight (0: no Greg phase)")
     parser.add_argument("--style-mixing", type=float, default=0.9, help="style-mixing probability")
+    parser.add_argument("--bf16", action="store_true", help="ours with bfloat16 layers in the top 4 resolutions "
+                                                            "(stylegan2 train --precision bf16) instead of float32")
     parser.add_argument("--official", help="also profile NVIDIA's networks and loss from this stylegan2-ada-pytorch checkout "
                                            "(its reference ops, as on any CPU)")
     args = parser.parse_args()
@@ -119,7 +122,7 @@ def main() -> None:
     print(f"{torch.get_num_threads()} CPU threads, {args.resolution} px, batch {args.batch}, cbase {args.cbase}, "
           f"cmax {args.cmax}, {args.map} mapping layers, style mixing {args.style_mixing:g}, path length {args.pl_weight:g}; "
           f"float32 matmul {matmul_flops_per_s(device) / 1e9:.0f} GFLOP/s")
-    profile("ours", ours(args, device), batch, args)
+    profile("ours, bf16" if args.bf16 else "ours", ours(args, device, bf16=args.bf16), batch, args)
     if args.official:
         profile("NVIDIA's", official(args, device), batch, args)
 

@@ -152,6 +152,8 @@ SAFETENSORS = {
     "z_dim_float.safetensors": tiny_generator_kwargs(z_dim=1e9),
     "channel_max_float.safetensors": tiny_generator_kwargs(synthesis_kwargs={"channel_base": 64, "channel_max": 1.5}),
     "w_dim_negative.safetensors": tiny_generator_kwargs(w_dim=-8),
+    "half_dtype_unknown.safetensors": tiny_generator_kwargs(synthesis_kwargs={"channel_base": 32, "channel_max": 4,
+                                                                               "half_dtype": "float8"}),
     "mapping_100k.safetensors": tiny_generator_kwargs(mapping_kwargs={"num_layers": 100_000}),
 }
 
@@ -259,6 +261,7 @@ REASONS = {  # what each hostile file's one-line error says
     "z_dim_float.safetensors": "cannot build Generator",
     "channel_max_float.safetensors": "cannot build Generator",
     "w_dim_negative.safetensors": "cannot build Generator",
+    "half_dtype_unknown.safetensors": "half_dtype must be one of float16, bfloat16, got 'float8'",
     "mapping_100k.safetensors": "more than 1,000 submodules",
     "deep_json.safetensors": "not valid JSON",
     "multiplier_str.pt": "expected an integer from 1 to 32",

@@ -1,4 +1,4 @@
-"""The networks' CUDA paths: fp16 layers (with conv_clamp and channels_last) agree with the fp32 math on CPU.
+"""The networks' CUDA paths: fp16 and bf16 layers (with conv_clamp and channels_last) agree with the fp32 math on CPU.
 
 On CPU the fp16 layers run in fp32 (as NVIDIA's do), so the CPU output of the same weights is the reference;
 fp16 storage and accumulation bound the difference to a few parts in a thousand of the output's range.
@@ -68,3 +68,19 @@ def test_conv_clamp_keeps_fp16_activations_finite_for_huge_inputs():
     D = discriminator(**PRECISION).cuda()
     logits = D(torch.full((2, 3, 32, 32), 1e4, device="cuda"), None)
     assert torch.isfinite(logits).all()
+
+
+def test_bf16_networks_on_cuda_are_close_to_their_fp32_math():
+    G = generator(num_fp16_res=2, half_dtype="bfloat16")
+    z = torch.randn(4, 32)
+    expected = G(z, None, noise_mode="const", force_fp32=True)
+    actual = copy.deepcopy(G).cuda()(z.cuda(), None, noise_mode="const")
+    assert actual.dtype == torch.float32 and relative_error(actual, expected) < 3e-2
+    D = discriminator(num_fp16_res=2, block_kwargs={"half_dtype": "bfloat16"})
+    img = torch.randn(4, 3, 32, 32)
+    img_cuda = img.cuda().requires_grad_(True)
+    logits = copy.deepcopy(D).cuda()(img_cuda, None)
+    assert relative_error(logits.detach(), D(img, None, force_fp32=True)) < 3e-2
+    (grad,) = torch.autograd.grad(logits.sum(), img_cuda, create_graph=True)
+    grad.square().sum().backward()
+    assert torch.isfinite(grad).all()

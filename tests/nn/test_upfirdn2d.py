@@ -90,3 +90,15 @@ def test_setup_filter_normalizes_and_makes_small_filters_two_dimensional():
 def test_setup_filter_rejects_a_three_dimensional_filter():
     with pytest.raises(ValueError, match="1-D or 2-D"):
         setup_filter(torch.ones(2, 2, 2))
+
+
+def test_bfloat16_on_the_cpu_is_filtered_in_float32_and_returned_in_bfloat16():
+    """oneDNN's bfloat16 depthwise kernels are slow, so bfloat16 activations are filtered in float32."""
+    f = setup_filter([1, 3, 3, 1])
+    x = torch.randn(2, 4, 8, 8).to(torch.bfloat16).requires_grad_(True)
+    for resample in (upsample2d, downsample2d):
+        y = resample(x, f)
+        assert y.dtype == torch.bfloat16
+        assert torch.equal(y, resample(x.detach().float(), f).to(torch.bfloat16))
+        (grad,) = torch.autograd.grad(y.float().square().sum(), x)
+        assert grad.dtype == torch.bfloat16 and torch.isfinite(grad.float()).all()

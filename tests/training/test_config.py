@@ -3,6 +3,7 @@
 import math
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from stylegan2.cli import main
@@ -31,6 +32,7 @@ def test_an_explicit_workers_value_wins():
     (["--loss", "r4gan"], "Invalid value for '--loss': 'r4gan' is not one of 'stylegan2', 'r3gan'"),
     (["--workers", "-1"], "Invalid value for '--workers'"),
     (["--aug", "strong"], "Invalid value for '--aug'"),
+    (["--precision", "fp8"], "Invalid value for '--precision': 'fp8' is not one of 'fp16', 'bf16', 'fp32'"),
 ])
 def test_bad_option_values_give_one_line_errors(args, message):
     result = CliRunner().invoke(main, ["train", "--data", "builtin:shapes", "--cfg", "cpu", "--dry-run", *args])
@@ -43,6 +45,41 @@ def test_dry_run_shows_the_resolved_loss_and_workers():
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert '"loss": "r3gan"' in result.output and '"workers": 0' in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--fp32", "--precision", "bf16"], "--fp32 and --precision bf16 disagree; pass one of them"),
+    (["--fp32=0", "--precision", "fp32"], "--no-fp32 and --precision fp32 disagree; pass one of them"),
+])
+def test_nvidias_fp32_flag_and_precision_must_agree(args, message):
+    result = CliRunner().invoke(main, ["train", "--data", "builtin:shapes", "--cfg", "cpu", "--dry-run", *args])
+    assert result.exit_code == 1 and f"Error: {message}" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("cfg, overrides, fp16, block", [
+    ("cpu", {}, {"num_fp16_res": 0, "conv_clamp": None}, {}),  # the cpu preset trains in float32
+    ("stylegan2", {}, {"num_fp16_res": 4, "conv_clamp": 256}, {}),  # NVIDIA's kwargs, unchanged
+    ("cpu", {"precision": "bf16"}, {"num_fp16_res": 4, "conv_clamp": None}, {"half_dtype": "bfloat16"}),
+    ("stylegan2", {"precision": "fp32"}, {"num_fp16_res": 0, "conv_clamp": None}, {}),
+])
+def test_precision_builds_the_networks_layers(cfg, overrides, fp16, block):
+    G, D = build_networks(resolve_options("builtin:shapes", cfg, 32, 1, overrides), 0, 32, 3)
+    synthesis = G.init_kwargs["synthesis_kwargs"]
+    assert {k: synthesis[k] for k in fp16} == fp16 and {k: D.init_kwargs[k] for k in fp16} == fp16
+    assert synthesis.get("half_dtype") == block.get("half_dtype") == D.init_kwargs["block_kwargs"].get("half_dtype")
+    expected = torch.bfloat16 if block else torch.float16
+    assert G.synthesis.b32.half_dtype == D.b32.half_dtype == expected
+
+
+@pytest.mark.parametrize("precision, device, words", [
+    ("fp16", "cuda", "float16 in the top 4 resolutions' layers, conv_clamp 256"),
+    ("fp16", "cpu", "float32 (float16 layers need CUDA; a CPU with AVX-512 BF16 or AMX runs --precision bf16)"),
+    ("bf16", "cpu", "bfloat16 in the top 4 resolutions' layers"),
+    ("fp32", "cuda", "float32 throughout"),
+])
+def test_the_runs_first_lines_say_what_the_precision_means_on_its_device(precision, device, words):
+    options = resolve_options("builtin:shapes", "stylegan2", 32, 1, {"precision": precision})
+    assert _setup_summary(options, device)[1] == f"Precision: --precision {precision}, {words}"
 
 
 def test_map_lrmul_sets_the_mapping_layers_learning_rate_and_official_networks_keep_theirs():
@@ -66,7 +103,7 @@ def test_map_lrmul_sets_the_mapping_layers_learning_rate_and_official_networks_k
 def test_the_cpu_preset_speeds_up_the_mapping_layers_only_on_clusters(overrides, expected):
     options = resolve_options("builtin:shapes", "cpu", 16, 1, overrides)
     assert options.map_lrmul == pytest.approx(expected)
-    objective = _setup_summary(options)[0]  # the run's first lines say so when it is not NVIDIA's
+    objective = _setup_summary(options, "cpu")[0]  # the run's first lines say so when it is not NVIDIA's
     assert ("mapping layers' learning-rate multiplier" in objective) == (expected != 0.01)
 
 
@@ -80,7 +117,7 @@ def test_the_cpu_preset_augments_only_datasets_under_twenty_thousand_images(num_
     options = resolve_options("builtin:shapes", "cpu", 32, 1, {}, num_images=num_images)
     assert options.aug == expected
     assert resolve_options("builtin:shapes", "cpu", 32, 1, {"cond": True}, num_images=num_images).aug == expected
-    augmentation = _setup_summary(options)[1]  # the run's first lines say what was picked and why
+    augmentation = _setup_summary(options, "cpu")[2]  # the run's first lines say what was picked and why
     assert augmentation.startswith(f"Augmentation: {'none' if expected == 'noaug' else 'ada'}")
     assert "the cpu preset uses ada below 20,000 images and none from there on (--aug)" in augmentation
 
@@ -94,4 +131,4 @@ def test_an_explicit_aug_wins_over_the_cpu_presets_choice():
 def test_official_presets_keep_ada_on_any_dataset(cfg):
     options = resolve_options("builtin:shapes", cfg, 32, 1, {}, num_images=10**6)
     assert options.aug == "ada"
-    assert "preset uses ada below" not in _setup_summary(options)[1]
+    assert "preset uses ada below" not in _setup_summary(options, "cpu")[2]

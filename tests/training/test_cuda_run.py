@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA trai
 def test_a_mixed_precision_run_on_cuda_trains_and_snapshots(tmp_path, loss):
     options = resolve_options("builtin:shapes?n=32", "cpu", 32, 1, dict(
         outdir=str(tmp_path), clusters=0, pack=1, batch=8, workers=0, aug="ada", kimg=1, tick=1, grid=(2, 2),
-        cbase=512, cmax=32, fp32=False, nhwc=True, loss=loss))
+        cbase=512, cmax=32, precision="fp16", nhwc=True, loss=loss))
     lines: list[str] = []
     run_dir = train(options, device="cuda", max_steps=4, log=lines.append)
     log = "\n".join(lines)

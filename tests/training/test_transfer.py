@@ -18,7 +18,7 @@ import torch
 from stylegan2.io import load_checkpoint
 from stylegan2.models import Discriminator, Generator
 from stylegan2.training.config import resolve_options
-from stylegan2.training.loop import train
+from stylegan2.training.loop import _check_continuation, train
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
 
@@ -80,17 +80,17 @@ def test_transfer_learning_from_a_rosinality_checkpoint(tmp_path, rosinality_lay
 
 
 def test_resume_takes_precision_and_memory_format_from_the_command_line(tmp_path):
-    """As NVIDIA's resume (weights copied into networks built from the options): --fp32, --nhwc and --aug follow the new command."""
+    """As NVIDIA's resume (weights copied into networks built from the options): --precision, --nhwc and --aug follow the new command."""
     common = dict(clusters=0, pack=1, batch=4, workers=0, aug="noaug", kimg=1, tick=1, grid=(2, 2), cbase=256, cmax=16)
     first = train(resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(common, outdir=str(tmp_path / "a"))),
                   device="cpu", max_steps=1, log=lambda m: None)
     (snapshot,) = first.glob("network-snapshot-*.safetensors")
     assert load_checkpoint(snapshot).networks["G"].init_kwargs["synthesis_kwargs"]["num_fp16_res"] == 0  # the cpu preset: --fp32
     options = resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(common, outdir=str(tmp_path / "b"), resume=str(snapshot),
-                                                                        fp32=False, nhwc=True, aug="ada"))
+                                                                        precision="fp16", nhwc=True, aug="ada"))
     lines: list[str] = []
     second = train(options, device="cpu", max_steps=1, log=lines.append)
-    assert "note: its run had no fp16 layers, this one has them" in "\n".join(lines)
+    assert "note: its run trained with --precision fp32, this one with --precision fp16" in "\n".join(lines)
     assert "note: its run trained with --aug noaug, this one with --aug ada; pass --aug noaug to keep it" in "\n".join(lines)
     resumed = load_checkpoint(sorted(second.glob("network-snapshot-*.safetensors"))[-1]).networks
     for name in ("G", "G_ema"):
@@ -103,6 +103,41 @@ def test_resume_takes_precision_and_memory_format_from_the_command_line(tmp_path
         precision = ("synthesis_kwargs", "num_fp16_res", "conv_clamp", "block_kwargs")
         keep = {k: v for k, v in saved[name].init_kwargs.items() if k not in precision}
         assert {k: resumed[name].init_kwargs[k] for k in keep} == keep, name
+
+
+def test_a_bf16_run_trains_and_a_resume_to_another_precision_drops_the_bfloat16_layers(tmp_path):
+    common = dict(clusters=0, pack=1, batch=4, workers=0, aug="noaug", kimg=1, tick=1, grid=(2, 2), cbase=256, cmax=16)
+    lines: list[str] = []
+    first = train(resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(common, outdir=str(tmp_path / "a"), precision="bf16")),
+                  device="cpu", max_steps=2, log=lines.append)
+    assert "Precision: --precision bf16, bfloat16 in the top 4 resolutions' layers" in lines
+    snapshot = sorted(first.glob("network-snapshot-*.safetensors"))[-1]
+    trained = load_checkpoint(snapshot).networks
+    assert trained["G"].init_kwargs["synthesis_kwargs"]["half_dtype"] == "bfloat16"
+    assert trained["D"].init_kwargs["block_kwargs"]["half_dtype"] == "bfloat16"
+    assert all(torch.isfinite(p).all() for net in trained.values() for p in net.parameters())
+    assert trained["G_ema"].synthesis.b16.half_dtype == torch.bfloat16  # G_ema samples in bfloat16 too
+    options = resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(common, outdir=str(tmp_path / "b"), resume=str(snapshot),
+                                                                        precision="fp32"))
+    lines.clear()
+    second = train(options, device="cpu", max_steps=1, log=lines.append)
+    assert "note: its run trained with --precision bf16, this one with --precision fp32" in "\n".join(lines)
+    resumed = load_checkpoint(sorted(second.glob("network-snapshot-*.safetensors"))[-1]).networks
+    assert "half_dtype" not in resumed["G"].init_kwargs["synthesis_kwargs"]
+    assert "half_dtype" not in resumed["D"].init_kwargs["block_kwargs"]
+    assert resumed["G"].init_kwargs["synthesis_kwargs"]["num_fp16_res"] == 0
+
+
+@pytest.mark.parametrize("saved, note", [
+    ({"fp32": True}, "its run trained with --precision fp32, this one with --precision bf16"),  # saved before --precision
+    ({"fp32": False}, "its run trained with --precision fp16, this one with --precision bf16"),
+    ({"precision": "bf16"}, None),
+])
+def test_a_resume_notes_a_change_of_precision_also_from_runs_saved_with_fp32(saved, note):
+    options = resolve_options("builtin:shapes", "cpu", 16, 1, {"precision": "bf16"})
+    state = types.SimpleNamespace(options={"batch": options.batch, "num_gpus": 1, **saved})
+    notes = _check_continuation("snapshot.safetensors", state, options, 1)
+    assert notes == ([note] if note else [])
 
 
 def test_resume_keeps_the_mapping_multiplier_of_the_file(tmp_path):

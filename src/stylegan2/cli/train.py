@@ -20,7 +20,7 @@ from ..io.pretrained import NVIDIA_TRANSFER_FILES, is_url, network_file, pretrai
 from ..training import distributed
 from ..training.ada import AUG_MODES, UNIT_RANGE
 from ..training.augment import AUGPIPE_PRESETS
-from ..training.config import CFG_NAMES, TrainingOptions, resolve_options
+from ..training.config import CFG_NAMES, PRECISIONS, TrainingOptions, resolve_options
 from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distributed, positive_seconds
 from ..training.launch import RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, launch
 from ..training.loop import AUTO_RESUME, TrainingError, train
@@ -121,7 +121,10 @@ def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 @click.option("--clusters", type=click.IntRange(min=0),
               help="Unlabeled data: train on this many k-means clusters of the images as classes (self-conditioning; "
                    "covers modes an unconditional run drops). 0 = off.  [default: the preset's]")
-@click.option("--fp32/--no-fp32", default=None, help="Disable mixed precision (fp16 layers); --fp32=0 keeps it.  [default: the preset's]")
+@click.option("--precision", type=click.Choice(PRECISIONS),
+              help="What the layers of the top 4 resolutions compute in: fp16 (NVIDIA's mixed precision, conv_clamp 256, "
+                   "CUDA only), bf16 (no clamp; CUDA, or a CPU with AVX-512 BF16 or AMX) or fp32.  [default: the preset's]")
+@click.option("--fp32/--no-fp32", default=None, help="NVIDIA's spelling of --precision fp32 (--fp32=0: --precision fp16).")
 @click.option("--nhwc/--no-nhwc", default=None, help="Channels-last (NHWC) memory format for the fp16 layers on CUDA." + _default("nhwc"))
 @click.option("--nobench/--bench", default=None, help="Disable cuDNN's kernel benchmarking (CUDA)." + _default("nobench"))
 @click.option("--allow-tf32/--no-allow-tf32", default=None,
@@ -145,7 +148,7 @@ def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 @click.option("-n", "--dry-run", is_flag=True, help="Print the resolved options and exit.")
 def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: int, nnodes: int, rdzv_endpoint: str | None,
                   rdzv_id: str, rdzv_timeout: float | None, max_restarts: int, dist_timeout: float | None, dry_run: bool,
-                  map_layers: int | None, aug_p: float | None, **overrides) -> None:
+                  map_layers: int | None, aug_p: float | None, fp32: bool | None, **overrides) -> None:
     """Train a StyleGAN2 on a dataset (the official StyleGAN2-ADA recipe).
 
     \b
@@ -158,6 +161,7 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
     """
     overrides.update(map=map_layers, p=aug_p, outdir=outdir)
     try:
+        overrides["precision"] = _precision_option(overrides["precision"], fp32)
         layout = ProcessLayout(nproc_per_node=gpus, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id,
                                rdzv_timeout=rdzv_timeout or RDZV_TIMEOUT, max_restarts=max_restarts)
         dist_timeout = distributed.dist_timeout() if dist_timeout is None else dist_timeout
@@ -185,6 +189,17 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
         launch(layout, train_process, data, cfg, device, overrides, dist_timeout, user_errors=USER_ERRORS)
 
     run_training_command(resolve_for_launch, run_processes, dry_run)
+
+
+def _precision_option(precision: str | None, fp32: bool | None) -> str | None:
+    """--precision, or what NVIDIA's --fp32 (=1: fp32, =0: fp16) says; a ValueError when the two disagree."""
+    if fp32 is None:
+        return precision
+    if precision is None:
+        return "fp32" if fp32 else "fp16"
+    if fp32 != (precision == "fp32"):
+        raise ValueError(f"--{'' if fp32 else 'no-'}fp32 and --precision {precision} disagree; pass one of them")
+    return precision
 
 
 def check_gpus(gpus: int, device: str | None) -> torch.device:

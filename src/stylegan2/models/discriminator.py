@@ -13,13 +13,14 @@ from ..nn.upfirdn2d import downsample2d, setup_filter
 from .aspect import SQUARE, image_size
 from .init_kwargs import records_init_kwargs
 from .mapping import MappingNetwork
-from .synthesis import channel_counts, compute_dtype, compute_memory_format
+from .synthesis import channel_counts, compute_dtype, compute_memory_format, half_dtype_of
 
 
 class DiscriminatorBlock(nn.Module):
     """Two 3x3 convs, the second halving the resolution; residual or skip input per architecture.
 
-    Layers numbered below `freeze_layers` (counted from the input) are frozen (Freeze-D).
+    Layers numbered below `freeze_layers` (counted from the input) are frozen (Freeze-D). A `use_fp16`
+    block computes in `half_dtype` ('float16', NVIDIA's, or 'bfloat16').
     """
 
     def __init__(
@@ -36,6 +37,7 @@ class DiscriminatorBlock(nn.Module):
         conv_clamp: float | None = None,
         use_fp16: bool = False,
         fp16_channels_last: bool = False,
+        half_dtype: str = "float16",
         freeze_layers: int = 0,
     ) -> None:
         if architecture not in ("orig", "skip", "resnet"):
@@ -47,6 +49,7 @@ class DiscriminatorBlock(nn.Module):
         self.first_layer_idx = first_layer_idx
         self.architecture = architecture
         self.use_fp16 = use_fp16
+        self.half_dtype = half_dtype_of(half_dtype)
         self.channels_last = use_fp16 and fp16_channels_last
         self.register_buffer("resample_filter", setup_filter(list(resample_filter)))
 
@@ -70,7 +73,7 @@ class DiscriminatorBlock(nn.Module):
     def forward(
         self, x: torch.Tensor | None, img: torch.Tensor | None, force_fp32: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        dtype = compute_dtype(self.use_fp16, force_fp32, img.device if x is None else x.device)
+        dtype = compute_dtype(self.use_fp16, force_fp32, img.device if x is None else x.device, self.half_dtype)
         memory_format = compute_memory_format(self.channels_last, force_fp32, img.device if x is None else x.device)
         if x is not None:
             x = x.to(dtype=dtype, memory_format=memory_format)

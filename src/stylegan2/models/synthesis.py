@@ -42,9 +42,24 @@ def channel_counts(
     return counts
 
 
-def compute_dtype(use_fp16: bool, force_fp32: bool, device: torch.device) -> torch.dtype:
-    """fp16 layers compute in fp16 on CUDA only; CPU kernels are slow or missing in half precision."""
-    return torch.float16 if use_fp16 and not force_fp32 and device.type == "cuda" else torch.float32
+# What a block's fp16 layers (`use_fp16`) compute in: NVIDIA's float16, or bfloat16 (float32's range, so no
+# conv_clamp is needed, and the fast half type of CPUs with AVX-512 BF16 or AMX; see docs/performance.md).
+HALF_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def half_dtype_of(name: str) -> torch.dtype:
+    """The torch dtype of a `half_dtype` block argument, or a ValueError naming the choices."""
+    if name not in HALF_DTYPES:
+        raise ValueError(f"half_dtype must be one of {', '.join(HALF_DTYPES)}, got {name!r}")
+    return HALF_DTYPES[name]
+
+
+def compute_dtype(use_fp16: bool, force_fp32: bool, device: torch.device, half: torch.dtype = torch.float16) -> torch.dtype:
+    """What a block computes in: fp16 layers use `half`, float16 on CUDA only (CPU float16 kernels are slow
+    or missing), bfloat16 on any device."""
+    if not use_fp16 or force_fp32:
+        return torch.float32
+    return half if half == torch.bfloat16 or device.type == "cuda" else torch.float32
 
 
 def compute_memory_format(channels_last: bool, force_fp32: bool, device: torch.device) -> torch.memory_format:
@@ -155,6 +170,7 @@ class SynthesisBlock(nn.Module):
 
     Architectures: 'skip' (default; every block adds its RGB to the upsampled image so far),
     'orig' (only the last block outputs RGB), 'resnet' (residual features, RGB from the last).
+    A `use_fp16` block computes in `half_dtype` ('float16', NVIDIA's, or 'bfloat16'; see HALF_DTYPES).
     """
 
     def __init__(
@@ -170,6 +186,7 @@ class SynthesisBlock(nn.Module):
         conv_clamp: float | None = None,
         use_fp16: bool = False,
         fp16_channels_last: bool = False,
+        half_dtype: str = "float16",
         aspect: str = SQUARE,
         **layer_kwargs,
     ) -> None:
@@ -178,6 +195,7 @@ class SynthesisBlock(nn.Module):
         super().__init__()
         self.in_channels, self.w_dim, self.resolution, self.img_channels = in_channels, w_dim, resolution, img_channels
         self.is_last, self.architecture, self.use_fp16 = is_last, architecture, use_fp16
+        self.half_dtype = half_dtype_of(half_dtype)
         self.channels_last = use_fp16 and fp16_channels_last
         self.register_buffer("resample_filter", setup_filter(list(resample_filter)))
         self.num_conv = 0
@@ -209,7 +227,7 @@ class SynthesisBlock(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """ws: [N, num_conv + num_torgb, w_dim]; returns (features, image so far)."""
         w_iter = iter(ws.unbind(dim=1))
-        dtype = compute_dtype(self.use_fp16, force_fp32, ws.device)
+        dtype = compute_dtype(self.use_fp16, force_fp32, ws.device, self.half_dtype)
         memory_format = compute_memory_format(self.channels_last, force_fp32, ws.device)
         if fused_modconv is None:
             fused_modconv = DEFAULT_FUSED_MODCONV

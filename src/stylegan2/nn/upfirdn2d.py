@@ -120,6 +120,9 @@ class _UpFirDn2d(torch.autograd.Function):
 def _upfirdn2d_forward(
     x: torch.Tensor, f: torch.Tensor, up: int, down: int, padding: tuple[int, int, int, int], flip_filter: bool, gain: float
 ) -> torch.Tensor:
+    if x.dtype == torch.bfloat16 and x.device.type == "cpu":
+        # oneDNN's bfloat16 depthwise convolutions (these filters) are many times slower than float32 ones (docs/performance.md)
+        return _upfirdn2d_forward(x.float(), f, up, down, padding, flip_filter, gain).to(torch.bfloat16)
     channels = int(x.shape[1])  # a constant in traced graphs: ONNX needs static kernel shapes
     f = (f * gain ** (f.ndim / 2)).to(x.dtype)
     if up > 1:

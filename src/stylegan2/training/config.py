@@ -12,6 +12,11 @@ from .ada import AugmentConfig
 from .loss import LOSSES
 from .session import apply_overrides
 
+# What the layers of the top 4 resolutions compute in (--precision): NVIDIA's mixed precision (float16
+# with conv_clamp 256, on CUDA; float32 elsewhere), bfloat16 (float32's range, no clamp; fast on CUDA and on
+# CPUs with AVX-512 BF16 or AMX, see docs/performance.md), or float32 throughout (NVIDIA's --fp32).
+PRECISIONS = ("fp16", "bf16", "fp32")
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -33,7 +38,7 @@ class Preset:
     pl_weight: float = 2.0
     style_mixing_prob: float = 0.9
     d_architecture: str = "resnet"
-    fp16: bool = True
+    precision: str = "fp16"  # one of PRECISIONS
     # D judges packs of this many samples in unconditional runs (PacGAN). Conditional runs keep
     # one sample per D input, since the projection head checks each image against its own label;
     # their R1 gamma is `gamma * pack`, the same total weight.
@@ -68,7 +73,7 @@ PRESETS: dict[str, Preset] = {
     # seen at most 10 times in the preset's 200 kimg) train without ADA. How each choice was measured:
     # docs/experiments/mnist-cpu.md and docs/experiments/unconditional.md.
     "cpu": Preset(ref_gpus=1, kimg=200, batch=32, mbstd=4, fmaps=0.0625, lrate=0.005, gamma=0.25, ema_kimg=2, ema_rampup=0.05, map=2,
-                  z_dim=128, w_dim=128, channel_max=64, pl_weight=0.0, style_mixing_prob=0.0, fp16=False, pack=4, clusters=100,
+                  z_dim=128, w_dim=128, channel_max=64, pl_weight=0.0, style_mixing_prob=0.0, precision="fp32", pack=4, clusters=100,
                   cluster_map_lrmul=0.1, noaug_min_images=20_000),
 }
 CFG_NAMES = ("auto", *PRESETS)
@@ -116,7 +121,7 @@ class TrainingOptions:
     pack: int = 1  # D judges this many samples at once (PacGAN); 1 = the official D
     pack_by_class: bool = False  # with labels, each pack holds samples of one class (collapse within a class shows)
     clusters: int = 0  # train on k-means clusters of unlabeled images as classes (self-conditioning); 0 = off
-    fp32: bool = False
+    precision: str = "fp16"  # one of PRECISIONS
     nhwc: bool = False  # channels-last memory format for the fp16 layers (CUDA), as NVIDIA's --nhwc
     nobench: bool = False  # no cuDNN benchmarking
     allow_tf32: bool = False  # CUDA may use TF32 in matmuls and convolutions; off, as in NVIDIA's training
@@ -217,7 +222,7 @@ def resolve_options(
         z_dim=spec.z_dim, w_dim=spec.w_dim, map=spec.map, cbase=int(spec.fmaps * 32768), cmax=spec.channel_max,
         mbstd=spec.mbstd, glr=spec.lrate, dlr=spec.lrate, gamma=spec.gamma * spec.pack / pack, ema_kimg=spec.ema_kimg,
         ema_rampup=spec.ema_rampup, pl_weight=spec.pl_weight, style_mixing_prob=spec.style_mixing_prob,
-        d_architecture=spec.d_architecture, pack=pack, fp32=not spec.fp16, num_gpus=num_gpus, resolution=resolution,
+        d_architecture=spec.d_architecture, pack=pack, precision=spec.precision, num_gpus=num_gpus, resolution=resolution,
         loss=spec.loss, clusters=clusters, workers=auto_workers(device_type),
         map_lrmul=spec.cluster_map_lrmul if clusters else MAPPING_LR_MULTIPLIER, aug=preset_aug(spec, num_images),
     )
@@ -252,6 +257,8 @@ def validate_options(o: TrainingOptions) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(o, name)}")
     if o.gamma < 0:
         raise ValueError(f"--gamma must be >= 0, got {o.gamma}")
+    if o.precision not in PRECISIONS:
+        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {o.precision!r}")
     if o.snap < 1:
         raise ValueError(f"--snap must be at least 1 tick, got {o.snap}")
     if o.freezed < 0:

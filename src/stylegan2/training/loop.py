@@ -33,22 +33,26 @@ AUTO_RESUME = "auto"  # --resume auto: the newest snapshot of this dataset and c
 
 
 def _precision(options: TrainingOptions) -> tuple[dict[str, Any], dict[str, Any]]:
-    """--fp32 and --nhwc (NVIDIA's) as layer kwargs: (the networks' precision, their blocks' memory format)."""
-    fp16 = dict(num_fp16_res=0, conv_clamp=None) if options.fp32 else dict(num_fp16_res=4, conv_clamp=256)
-    return fp16, ({"fp16_channels_last": True} if options.nhwc else {})
+    """--precision and --nhwc as network kwargs: (the networks' fp16 layers, their blocks' dtype and memory format).
+
+    NVIDIA's kwargs stay NVIDIA's: only bf16 adds a block argument (its layers need no conv_clamp)."""
+    fp16 = {"fp32": dict(num_fp16_res=0, conv_clamp=None), "fp16": dict(num_fp16_res=4, conv_clamp=256),
+            "bf16": dict(num_fp16_res=4, conv_clamp=None)}[options.precision]
+    block = {"fp16_channels_last": True} if options.nhwc else {}
+    return fp16, ({**block, "half_dtype": "bfloat16"} if options.precision == "bf16" else block)
 
 
 def _run_precision(kw: dict[str, Any], options: TrainingOptions, *, blocks: str) -> dict[str, Any]:
-    """A resumed network's init kwargs with this run's --fp32/--nhwc: as NVIDIA's resume, which copies the
+    """A resumed network's init kwargs with this run's --precision/--nhwc: as NVIDIA's resume, which copies the
     weights into networks built from the options, precision follows the command line (the weights are the same)."""
-    fp16, nhwc = _precision(options)
+    fp16, block = _precision(options)
     kw = dict(kw)
-    inner = {k: v for k, v in (kw.get(blocks) or {}).items() if k != "fp16_channels_last"}
-    if blocks == "synthesis_kwargs":  # G: precision and memory format are synthesis kwargs
-        kw[blocks] = {**inner, **fp16, **nhwc}
-    else:  # D: precision at the top, memory format in the blocks
+    inner = {k: v for k, v in (kw.get(blocks) or {}).items() if k not in ("fp16_channels_last", "half_dtype")}
+    if blocks == "synthesis_kwargs":  # G: precision and block settings are synthesis kwargs
+        kw[blocks] = {**inner, **fp16, **block}
+    else:  # D: precision at the top, dtype and memory format in the blocks
         kw.update(fp16)
-        kw[blocks] = {**inner, **nhwc}
+        kw[blocks] = {**inner, **block}
     return kw
 
 
@@ -61,17 +65,17 @@ def build_networks(
     `c_prior`: the share of each cluster when the labels are clusters (G then draws its own label).
     `aspect`: the dataset's ("2:1" or "1:2" for non-square images; `resolution` is then the shorter side).
     """
-    fp16, nhwc = _precision(options)
+    fp16, block = _precision(options)
     G = Generator(
         z_dim=options.z_dim, c_dim=c_dim, w_dim=options.w_dim, img_resolution=resolution, img_channels=channels,
         mapping_kwargs={"num_layers": options.map, **({"c_prior": c_prior} if c_prior else {}),
                         **({"lr_multiplier": options.map_lrmul} if options.map_lrmul != MAPPING_LR_MULTIPLIER else {})},
-        synthesis_kwargs={"channel_base": options.cbase, "channel_max": options.cmax, **fp16, **nhwc, **aspect_kwargs(aspect)},
+        synthesis_kwargs={"channel_base": options.cbase, "channel_max": options.cmax, **fp16, **block, **aspect_kwargs(aspect)},
     )
     D = Discriminator(  # with --pack, D's input is `pack` images (and labels) stacked along channels
         c_dim=c_dim * options.pack, img_resolution=resolution, img_channels=channels * options.pack, architecture=options.d_architecture,
         channel_base=options.cbase, channel_max=options.cmax, **fp16,
-        block_kwargs={**({"freeze_layers": options.freezed} if options.freezed else {}), **nhwc},
+        block_kwargs={**({"freeze_layers": options.freezed} if options.freezed else {}), **block},
         epilogue_kwargs={"mbstd_group_size": options.mbstd, **aspect_kwargs(aspect)},
     )
     return G, D
@@ -224,8 +228,11 @@ def _check_continuation(path: str, state: ResumeState, options: TrainingOptions,
     notes = []
     if isinstance(saved.get("num_gpus"), int) and saved["num_gpus"] != world_size:
         notes.append(f"its run had {saved['num_gpus']} processes, this one has {world_size}; the global batch is kept")
-    if isinstance(saved.get("fp32"), bool) and saved["fp32"] != options.fp32:
-        notes.append(f"its run had {'no ' if saved['fp32'] else ''}fp16 layers, this one has {'none (--fp32)' if options.fp32 else 'them'}")
+    saved_precision = saved.get("precision")
+    if saved_precision is None and isinstance(saved.get("fp32"), bool):  # runs saved before --precision recorded --fp32
+        saved_precision = "fp32" if saved["fp32"] else "fp16"
+    if isinstance(saved_precision, str) and saved_precision != options.precision:
+        notes.append(f"its run trained with --precision {saved_precision}, this one with --precision {options.precision}")
     if isinstance(saved.get("batch_gpu"), int) and saved["batch_gpu"] != options.batch_gpu:
         notes.append(f"--batch-gpu was {saved['batch_gpu']}, now {options.batch_gpu}: the steps draw other latents and noise")
     if isinstance(saved.get("aug"), str) and saved["aug"] != options.aug:
@@ -233,8 +240,17 @@ def _check_continuation(path: str, state: ResumeState, options: TrainingOptions,
     return notes
 
 
-def _setup_summary(options: TrainingOptions) -> list[str]:
-    """What the run chose that a user might not have typed: objective, packing, augmentation, data loading."""
+def _precision_summary(precision: str, device_type: str) -> str:
+    """What --precision means on this device, in words for the run's first lines."""
+    what = {"fp32": "float32 throughout", "bf16": "bfloat16 in the top 4 resolutions' layers"}.get(precision)
+    if what is None:
+        what = "float16 in the top 4 resolutions' layers, conv_clamp 256" if device_type == "cuda" else \
+            "float32 (float16 layers need CUDA; a CPU with AVX-512 BF16 or AMX runs --precision bf16)"
+    return f"Precision: --precision {precision}, {what}"
+
+
+def _setup_summary(options: TrainingOptions, device_type: str) -> list[str]:
+    """What the run chose that a user might not have typed: objective, packing, precision, augmentation, data loading."""
     penalties = "R1 and R2" if options.loss == "r3gan" else "R1"
     judge = f"packs of {options.pack} images" if options.pack > 1 else "one image at a time"
     if options.pack_by_class:
@@ -247,6 +263,7 @@ def _setup_summary(options: TrainingOptions) -> list[str]:
     mapping = "" if options.map_lrmul == MAPPING_LR_MULTIPLIER else \
         f"; mapping layers' learning-rate multiplier {options.map_lrmul:g} (--map-lrmul; NVIDIA's {MAPPING_LR_MULTIPLIER:g})"
     return [f"Objective: --loss {options.loss}, {penalties} gamma {options.gamma:g}; D judges {judge}{mapping}",
+            _precision_summary(options.precision, device_type),
             f"Augmentation: {aug}",
             f"Data loading: {options.workers} worker processes (--workers); {torch.get_num_threads()} compute threads"]
 
@@ -348,7 +365,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     grid_z, grid_c = _grid_inputs(options, dataset, G.z_dim, ctx.device)
     header.append(f"Dataset: {dataset.name}, {len(dataset)} images, {channels}x{dataset.height}x{dataset.width}, {c_dim} label dims")
     header.append(f"G: {sum(p.numel() for p in G.parameters()):,} parameters; D: {sum(p.numel() for p in D.parameters()):,}")
-    header.extend(_setup_summary(options))
+    header.extend(_setup_summary(options, ctx.device.type))
     run_dir = session.open_run_dir(desc, header)
 
     def save_fakes(label: str) -> None:
@@ -395,7 +412,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
 
     session.run(LoopHooks(
         step=step, save_grids=save_fakes, status_losses=STATUS_LOSSES,
-        advice="Lower the learning rates (--glr/--dlr), raise --gamma, or use --fp32.",
+        advice="Lower the learning rates (--glr/--dlr), raise --gamma, or use --precision fp32.",
         on_tick=on_tick, resume_extras=lambda: {"pl_mean": float(loss.pl_mean), "augment": augment.state_dict()},
         after_snapshot=evaluate_metrics,
     ))
