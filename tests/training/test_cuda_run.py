@@ -1,4 +1,4 @@
-"""A training run on CUDA with the official precision settings (fp16 layers, conv_clamp, channels_last).
+"""A training run on CUDA with the official precision settings (fp16 layers, conv_clamp, channels_last), and in bf16.
 
 A few minibatches end to end: the loss phases, lazy regularization, ADA, EMA and the snapshot all take the
 GPU path; the snapshot loads back and generates finite images. Runs wherever torch sees a GPU, skips elsewhere.
@@ -14,11 +14,11 @@ from stylegan2.training.loop import train
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA training: needs a CUDA GPU")
 
 
-@pytest.mark.parametrize("loss", ["stylegan2", "r3gan"])
-def test_a_mixed_precision_run_on_cuda_trains_and_snapshots(tmp_path, loss):
+@pytest.mark.parametrize("loss, precision", [("stylegan2", "fp16"), ("r3gan", "fp16"), ("stylegan2", "bf16")])
+def test_a_mixed_precision_run_on_cuda_trains_and_snapshots(tmp_path, loss, precision):
     options = resolve_options("builtin:shapes?n=32", "cpu", 32, 1, dict(
         outdir=str(tmp_path), clusters=0, pack=1, batch=8, workers=0, aug="ada", kimg=1, tick=1, grid=(2, 2),
-        cbase=512, cmax=32, precision="fp16", nhwc=True, loss=loss))
+        cbase=512, cmax=32, precision=precision, nhwc=True, loss=loss))
     lines: list[str] = []
     run_dir = train(options, device="cuda", max_steps=4, log=lines.append)
     log = "\n".join(lines)
