@@ -85,7 +85,7 @@ def test_resume_takes_precision_and_memory_format_from_the_command_line(tmp_path
     first = train(resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(common, outdir=str(tmp_path / "a"))),
                   device="cpu", max_steps=1, log=lambda m: None)
     (snapshot,) = first.glob("network-snapshot-*.safetensors")
-    assert load_checkpoint(snapshot).networks["G"].init_kwargs["synthesis_kwargs"]["num_fp16_res"] == 0  # the cpu preset: --fp32
+    assert load_checkpoint(snapshot).networks["G"].init_kwargs["synthesis_kwargs"]["num_fp16_res"] == 0  # the cpu preset: --precision fp32
     options = resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(common, outdir=str(tmp_path / "b"), resume=str(snapshot),
                                                                         precision="fp16", nhwc=True, aug="ada"))
     lines: list[str] = []
