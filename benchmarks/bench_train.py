@@ -36,6 +36,7 @@ import torch
 from flops import FlopCounter, matmul_flops_per_s
 from official_ops import import_official, plugin_status
 
+from stylegan2.training.loop import precision_kwargs
 from stylegan2.utils.allocator import keep_freed_memory
 from stylegan2.utils.device import configure_backends
 
@@ -52,10 +53,7 @@ def network_kwargs(args: argparse.Namespace, nhwc: bool = False, bf16: bool = Fa
     """G and D kwargs (NVIDIA's names, so both implementations take them); `nhwc`: channels_last fp16 layers, as train.py --nhwc;
     `bf16`: ours only, the top 4 resolutions in bfloat16 without conv_clamp, as `stylegan2 train --precision bf16`."""
     common = dict(c_dim=0, img_resolution=args.resolution, img_channels=args.channels)
-    precision = dict(num_fp16_res=4, conv_clamp=256) if args.fp16 else dict(num_fp16_res=0, conv_clamp=None)
-    layout = dict(fp16_channels_last=True) if nhwc else {}
-    if bf16:
-        precision, layout = dict(num_fp16_res=4, conv_clamp=None), dict(layout, half_dtype="bfloat16")
+    precision, layout = precision_kwargs("bf16" if bf16 else "fp16" if args.fp16 else "fp32", nhwc)
     g = dict(z_dim=args.z_dim, w_dim=args.z_dim, mapping_kwargs=dict(num_layers=args.map),
              synthesis_kwargs=dict(channel_base=args.cbase, channel_max=args.cmax, **precision, **layout), **common)
     d = dict(channel_base=args.cbase, channel_max=args.cmax, epilogue_kwargs=dict(mbstd_group_size=args.mbstd),

@@ -32,20 +32,20 @@ from .snapshot import ResumeState, finite_number, read_resume_state
 AUTO_RESUME = "auto"  # --resume auto: the newest snapshot of this dataset and cfg under --outdir, if any
 
 
-def _precision(options: TrainingOptions) -> tuple[dict[str, Any], dict[str, Any]]:
+def precision_kwargs(precision: str, nhwc: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """--precision and --nhwc as network kwargs: (the networks' fp16 layers, their blocks' dtype and memory format).
 
     NVIDIA's kwargs stay NVIDIA's: only bf16 adds a block argument (its layers need no conv_clamp)."""
     fp16 = {"fp32": dict(num_fp16_res=0, conv_clamp=None), "fp16": dict(num_fp16_res=4, conv_clamp=256),
-            "bf16": dict(num_fp16_res=4, conv_clamp=None)}[options.precision]
-    block = {"fp16_channels_last": True} if options.nhwc else {}
-    return fp16, ({**block, "half_dtype": "bfloat16"} if options.precision == "bf16" else block)
+            "bf16": dict(num_fp16_res=4, conv_clamp=None)}[precision]
+    block = {"fp16_channels_last": True} if nhwc else {}
+    return fp16, ({**block, "half_dtype": "bfloat16"} if precision == "bf16" else block)
 
 
 def _run_precision(kw: dict[str, Any], options: TrainingOptions, *, blocks: str) -> dict[str, Any]:
     """A resumed network's init kwargs with this run's --precision/--nhwc: as NVIDIA's resume, which copies the
     weights into networks built from the options, precision follows the command line (the weights are the same)."""
-    fp16, block = _precision(options)
+    fp16, block = precision_kwargs(options.precision, options.nhwc)
     kw = dict(kw)
     inner = {k: v for k, v in (kw.get(blocks) or {}).items() if k not in ("fp16_channels_last", "half_dtype")}
     if blocks == "synthesis_kwargs":  # G: precision and block settings are synthesis kwargs
@@ -65,7 +65,7 @@ def build_networks(
     `c_prior`: the share of each cluster when the labels are clusters (G then draws its own label).
     `aspect`: the dataset's ("2:1" or "1:2" for non-square images; `resolution` is then the shorter side).
     """
-    fp16, block = _precision(options)
+    fp16, block = precision_kwargs(options.precision, options.nhwc)
     G = Generator(
         z_dim=options.z_dim, c_dim=c_dim, w_dim=options.w_dim, img_resolution=resolution, img_channels=channels,
         mapping_kwargs={"num_layers": options.map, **({"c_prior": c_prior} if c_prior else {}),
