@@ -5,6 +5,7 @@ import pytest
 from scipy.spatial import ConvexHull
 
 from stylegan2.data import SHAPE_CLASSES, paint, render_shape
+from stylegan2.data.shapes import shape_mask
 
 
 def mask_descriptors(mask: np.ndarray) -> tuple[float, float]:
@@ -68,6 +69,19 @@ def test_mask_has_the_geometry_of_its_label(label, compactness, solidity):
     for index in range(label, 25, len(SHAPE_CLASSES)):
         measured = mask_descriptors(render_shape(index, 128, seed=4).mask)
         np.testing.assert_allclose(measured, (compactness, solidity), rtol=0.12)
+
+
+def test_unrotated_masks_keep_centre_size_and_geometry():
+    """rotate=False (experiments/shapes_variants.py) changes only the angle: circles are unchanged, and each
+    shape's bounding box is that of the shape at angle 0 (a square, drawn corner up, is as wide as it is tall)."""
+    np.testing.assert_array_equal(shape_mask(0, 64, rotate=False), shape_mask(0, 64))  # a circle
+    for index in range(1, 25, len(SHAPE_CLASSES)):  # squares
+        upright, rotated = shape_mask(index, 128, seed=4, rotate=False), shape_mask(index, 128, seed=4)
+        ys, xs = np.nonzero(upright)
+        assert abs((xs.max() - xs.min()) - (ys.max() - ys.min())) <= 1
+        assert abs(upright.sum() / rotated.sum() - 1) < 0.05
+        np.testing.assert_allclose(np.argwhere(upright).mean(0), np.argwhere(rotated).mean(0), atol=1.5)
+    assert not all(np.array_equal(shape_mask(i, 32, rotate=False), shape_mask(i, 32)) for i in range(1, 5))
 
 
 def test_colours_are_independent_of_resolution_and_far_apart():

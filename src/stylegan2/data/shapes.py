@@ -61,12 +61,16 @@ def _colors(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
             return fg.astype(np.uint8), bg.astype(np.uint8)
 
 
-def shape_mask(index: int, resolution: int, seed: int = 0) -> np.ndarray:
-    """Structure of item `index`: bool [H, W] mask of its shape, with random centre, size and rotation."""
+def shape_mask(index: int, resolution: int, seed: int = 0, *, rotate: bool = True) -> np.ndarray:
+    """Structure of item `index`: bool [H, W] mask of its shape, with random centre, size and rotation.
+
+    `rotate=False` keeps the centre and size and draws the shape unrotated (a diagnostic variant:
+    experiments/shapes_variants.py); builtin:shapes always rotates.
+    """
     rng = np.random.default_rng([seed, index, 0])
     radius = rng.uniform(0.2, 0.4) * resolution
     cx, cy = rng.uniform(radius, resolution - radius, size=2)
-    rotation = rng.uniform(0, 2 * np.pi)
+    rotation = rng.uniform(0, 2 * np.pi) if rotate else 0.0
     coords = np.arange(resolution) + 0.5  # pixel centres
     dx, dy = (coords[None, :] - cx) / radius, (coords[:, None] - cy) / radius  # [1, W], [H, 1]
     cos, sin = np.cos(rotation), np.sin(rotation)
