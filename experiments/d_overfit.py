@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scoring.runs import snapshot_kimg
+from scoring.runs import pyplot, snapshot_kimg
 
 from stylegan2.data import open_dataset
 from stylegan2.data.errors import DatasetError
@@ -59,10 +59,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads [default: torch's]")
     parser.add_argument("--out", type=Path, default=None, help="plot D(train) - D(held-out) and D(train) - D(fake) against kimg")
     args = parser.parse_args()
+    if args.images < 2:
+        parser.error(f"--images must be at least 2, got {args.images}")
     if args.threads:
         torch.set_num_threads(args.threads)
+    plt = pyplot() if args.out else None  # before the slow scoring, not after it
 
-    train_sets = {}
+    train_sets, heldout_sets = {}, {}
     for run in args.run:  # check every run and open its training data before the slow scoring starts
         if not (run / "training_options.json").is_file() or not any(run.glob("network-snapshot-*.safetensors")):
             raise SystemExit(f"{run}: needs training_options.json and network-snapshot-*.safetensors; pass a training run directory")
@@ -72,12 +75,15 @@ def main() -> None:
                                                  use_labels=opts["cond"], seed=opts["seed"])
         except DatasetError as error:
             raise SystemExit(f"{run}: its training data: {error}" + ("" if args.data else "; pass it with --data PATH"))
+        try:
+            heldout_sets[run] = open_dataset(args.heldout, resolution=opts["resolution"], use_labels=opts["cond"])
+        except DatasetError as error:
+            raise SystemExit(f"--heldout: {error}")
 
     curves = {}
     for run, (opts, train_set) in train_sets.items():
-        heldout_set = open_dataset(args.heldout, resolution=opts["resolution"], use_labels=opts["cond"])
         train_img, train_c = images(train_set, args.images)
-        held_img, held_c = images(heldout_set, args.images)
+        held_img, held_c = images(heldout_sets[run], args.images)
         pack = opts.get("pack", 1)
         print(f"{run}  ({len(train_set)} training images, aug {opts['aug']}, pack {pack})")
         print(f"{'kimg':>8} {'D(train)':>9} {'D(held)':>9} {'D(fake)':>9} {'sign train':>11} {'sign held':>10} {'sign fake':>10}")
@@ -93,9 +99,7 @@ def main() -> None:
             rows.append((kimg, s["train"].mean().item(), s["held"].mean().item(), s["fake"].mean().item()))
         curves[f"{run.parent.name}/{run.name}"] = rows
 
-    if args.out:
-        import matplotlib.pyplot as plt
-
+    if plt is not None:
         fig, ax = plt.subplots(figsize=(6, 4))
         for label, rows in curves.items():
             k = [r[0] for r in rows]

@@ -30,6 +30,7 @@ from scoring.samples import seed_latents
 
 from stylegan2.data import open_dataset
 from stylegan2.data.clusters import cluster_dataset
+from stylegan2.data.errors import DatasetError
 
 SAMPLES_PER_CLUSTER = 100
 
@@ -50,23 +51,45 @@ def drawn_digits(network: str, k: int, classifier: torch.nn.Module) -> np.ndarra
     return counts
 
 
+def cluster_counts(text: str) -> list[int]:
+    """'10,20,50' -> [10, 20, 50]; each count at least 2 (what k-means of the images needs)."""
+    try:
+        counts = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give comma-separated whole numbers, e.g. 10,20,50, got {text!r}") from None
+    if min(counts) < 2:
+        raise argparse.ArgumentTypeError(f"each cluster count must be at least 2, got {text!r}")
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mnist", required=True)
-    parser.add_argument("--clusters", default="10,20,50,100", help="comma-separated cluster counts")
+    parser.add_argument("--clusters", type=cluster_counts, default=cluster_counts("10,20,50,100"),
+                        help="comma-separated cluster counts, each at least 2")
     parser.add_argument("--seed", type=int, default=0, help="the run's --seed (it seeds k-means)")
     parser.add_argument("--network", help="a snapshot trained on these clusters (one K): how G draws each cluster")
     parser.add_argument("--mixed", type=int, default=8, help="with --network, list this many of the least pure clusters")
     parser.add_argument("--classifier", default="mnist-lenet.safetensors", help="the LeNet of mnist_quality.py (trained once, cached)")
     args = parser.parse_args()
-    counts = [int(v) for v in args.clusters.split(",")]
+    counts = args.clusters
     if args.network and len(counts) != 1:
         parser.error("--network takes the one cluster count its run was trained on (--clusters K)")
-    digits = np.load(args.mnist)["y_train"].astype(np.int64)
+    if not Path(args.mnist).is_file():
+        parser.error(f"--mnist {args.mnist}: no such file (give MNIST as an .npz, e.g. ../shared/data/mnist/mnist.npz)")
+    if args.network and not Path(args.network).is_file():
+        parser.error(f"--network {args.network}: no such file (give a snapshot .safetensors)")
+    with np.load(args.mnist) as mnist:
+        if not {"x_train", "y_train"} <= set(mnist.files):
+            parser.error(f"--mnist {args.mnist}: needs arrays x_train and y_train (MNIST's digits and labels), has {mnist.files}")
+        digits = mnist["y_train"].astype(np.int64)
     for k in counts:
         dataset = open_dataset(f"{args.mnist}:x_train", resolution=32)
         start = time.perf_counter()
-        cluster_dataset(dataset, k, seed=args.seed)
+        try:
+            cluster_dataset(dataset, k, seed=args.seed)
+        except DatasetError as err:  # more clusters than images
+            parser.exit(1, f"{err}\n")
         seconds = time.perf_counter() - start
         clusters = np.array([int(dataset.get_label(i).argmax()) for i in range(len(dataset))])
         table = np.zeros((k, 10))

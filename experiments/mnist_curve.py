@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 from scoring.mnist import MnistScorer, training_images
-from scoring.runs import save_panels, snapshot_kimg
+from scoring.runs import pyplot, save_panels, snapshot_kimg
 
 from stylegan2.io import load_network
 
@@ -52,6 +52,9 @@ def main() -> None:
         raise SystemExit(f"--label given {len(labels)} times for {len(args.runs)} runs; give one per run or none")
     if args.every < 1:
         parser.error("--every must be at least 1")
+    if not Path(args.mnist).is_file():
+        parser.error(f"--mnist {args.mnist}: no such file (give MNIST as an .npz, e.g. ../shared/data/mnist/mnist.npz)")
+    plt = pyplot() if args.out else None  # before the slow scoring, not after it
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -75,12 +78,7 @@ def main() -> None:
             rows.append((snapshot_kimg(snap), s.fid, memo))
         curves[label] = rows
 
-    if args.out:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+    if plt is not None:
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
         for label, rows in curves.items():
             kimg = [r[0] for r in rows]

@@ -41,6 +41,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--outdir", default="official-mnist")
     args = parser.parse_args()
+    if not (Path(args.official) / "training" / "networks.py").is_file():
+        parser.error(f"--official {args.official}: no training/networks.py there; give a checkout of NVlabs/stylegan2-ada-pytorch")
+    if not Path(args.mnist).is_file():
+        parser.error(f"--mnist {args.mnist}: no such file (give MNIST as an .npz, e.g. ../shared/data/mnist/mnist.npz)")
+    if args.kimg <= 0 or args.snap <= 0:
+        parser.error(f"--kimg and --snap must be positive, got {args.kimg} and {args.snap}")
+    if Path(args.outdir).exists() and any(Path(args.outdir).iterdir()):
+        parser.exit(1, f"--outdir {args.outdir} is not empty: choose a new folder (nothing was overwritten)\n")
 
     sys.path.insert(0, args.official)
     from training.loss import StyleGAN2Loss  # noqa: E402  (NVIDIA's code, from --official)

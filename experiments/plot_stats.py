@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from scoring.runs import read_series, save_panels
+from scoring.runs import pyplot, read_series, save_panels
 
 TITLES = {
     "Loss/signs/real": "r_t = E[sign(D(real))]",
@@ -37,16 +37,13 @@ def main() -> None:
     labels = args.label or [Path(run.split(",")[-1]).name for run in args.runs]
     if len(labels) != len(args.runs):
         raise SystemExit(f"--label given {len(labels)} times for {len(args.runs)} runs; give one per run or none")
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    series = {(run, stat): read_series(run, stat) for run in args.runs for stat in stats}  # every run checked first
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(stats), figsize=(4.5 * len(stats), 3.2), squeeze=False)
     for ax, stat in zip(axes[0], stats):
         for run, label in zip(args.runs, labels):
-            kimg, values = read_series(run, stat)
+            kimg, values = series[run, stat]
             ax.plot(kimg, values, label=label)
         if args.target is not None and stat == "Loss/signs/real":
             ax.axhline(args.target, color="gray", linestyle="--", linewidth=1, label=f"target {args.target}")

@@ -59,11 +59,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.steps < 1 or args.every < 1:
         parser.error("--steps and --every must be at least 1")
+    if args.lr <= 0:
+        parser.error(f"--lr must be positive, got {args.lr}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
     overrides = {"spatial_code_ch": args.spatial_code_ch, "num_downsampling_sp": args.num_downsampling_sp}
-    options = resolve_swapae_options("builtin:shapes", "cpu", RESOLUTION, 1, overrides)
+    try:
+        options = resolve_swapae_options("builtin:shapes", "cpu", RESOLUTION, 1, overrides)
+    except ValueError as err:  # the library's one-line message for a bad network setting
+        parser.error(str(err))
     networks = build_swapae_networks(options, RESOLUTION, 3)
     E, G = networks["E"], networks["G"]
     encode = SwapAELoss(E, G, networks["D"], networks["Dpatch"], recolor_structure=args.recolor_structure).encode

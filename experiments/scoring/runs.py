@@ -26,6 +26,18 @@ def read_series(run: str, stat: str) -> tuple[list[float], list[float]]:
     return kimg, values
 
 
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, or a one-line exit naming the extra that installs it."""
+    try:
+        import matplotlib
+    except ModuleNotFoundError:
+        raise SystemExit("plotting needs matplotlib: pip install -e '.[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def save_panels(fig, axes, out: Path) -> None:
     """Give every panel a kimg axis, a grid and a legend, and write the figure."""
     for ax in axes:

@@ -1,0 +1,85 @@
+"""The other experiment scripts refuse bad options in one line, before any slow work, and overwrite nothing."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+
+
+def run_script(name: str, args: list[str], cwd: Path, block_matplotlib: bool = False) -> subprocess.CompletedProcess:
+    """Run experiments/NAME with ARGS in CWD; with block_matplotlib, as if matplotlib were not installed."""
+    script = str(EXPERIMENTS / name)
+    if block_matplotlib:
+        code = ("import os, runpy, sys; sys.modules['matplotlib'] = None; sys.path.insert(0, os.path.dirname(sys.argv[1])); "
+                "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+        command = [sys.executable, "-c", code, script, *args]
+    else:
+        command = [sys.executable, script, *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+@pytest.fixture()
+def workdir(tmp_path: Path) -> Path:
+    """A folder with a tiny MNIST-like .npz, a run folder with per-tick statistics, and a fake NVIDIA checkout."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "digits.npz", x_train=rng.integers(0, 256, (8, 28, 28), dtype=np.uint8),
+             y_train=np.arange(8, dtype=np.uint8) % 10)
+    np.savez(tmp_path / "unlabeled.npz", x_train=rng.integers(0, 256, (8, 28, 28), dtype=np.uint8))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "stats.jsonl").write_text('{"Progress/kimg": {"mean": 4.0}, "Loss/signs/real": {"mean": 0.1}}\n')
+    (tmp_path / "official" / "training").mkdir(parents=True)
+    (tmp_path / "official" / "training" / "networks.py").write_text("")
+    return tmp_path
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("script,args,code,message", [
+    ("mnist_clusters.py", ["--mnist", "missing.npz"], 2, "--mnist missing.npz: no such file"),
+    ("mnist_clusters.py", ["--mnist", "digits.npz", "--clusters", "a"], 2,
+     "argument --clusters: give comma-separated whole numbers, e.g. 10,20,50, got 'a'"),
+    ("mnist_clusters.py", ["--mnist", "digits.npz", "--clusters", "0,5"], 2, "each cluster count must be at least 2, got '0,5'"),
+    ("mnist_clusters.py", ["--mnist", "digits.npz", "--clusters", "9"], 1,
+     "--clusters 9: need at least 2 clusters and at most one per image"),
+    ("mnist_clusters.py", ["--mnist", "unlabeled.npz"], 2, "needs arrays x_train and y_train"),
+    ("mnist_clusters.py", ["--mnist", "digits.npz", "--clusters", "4", "--network", "missing.safetensors"], 2,
+     "--network missing.safetensors: no such file"),
+    ("mnist_curve.py", ["run", "--mnist", "missing.npz"], 2, "--mnist missing.npz: no such file"),
+    ("mnist_curve.py", ["run", "--mnist", "digits.npz", "--every", "0"], 2, "--every must be at least 1"),
+    ("d_overfit.py", ["run", "--heldout", "digits.npz", "--images", "0"], 2, "--images must be at least 2, got 0"),
+    ("d_overfit.py", ["run", "--heldout", "digits.npz"], 1, "run: needs training_options.json and network-snapshot-*.safetensors"),
+    ("official_mnist.py", ["--official", "missing", "--mnist", "digits.npz"], 2, "--official missing: no training/networks.py there"),
+    ("official_mnist.py", ["--official", "official", "--mnist", "missing.npz"], 2, "--mnist missing.npz: no such file"),
+    ("official_mnist.py", ["--official", "official", "--mnist", "digits.npz", "--kimg", "0"], 2, "--kimg and --snap must be positive"),
+    ("official_mnist.py", ["--official", "official", "--mnist", "digits.npz", "--outdir", "run"], 1,
+     "--outdir run is not empty: choose a new folder (nothing was overwritten)"),
+    ("plot_stats.py", ["missing", "--out", "plot.png"], 1, "missing: no stats.jsonl here; pass a training run directory"),
+    ("swapae_quality.py", ["--network", "missing.safetensors"], 2, "--network missing.safetensors: no such file"),
+    ("swapae_quality.py", ["--kimg", "-1"], 2, "--kimg must be positive, got -1.0"),
+    ("swapae_quality.py", ["--minutes", "0"], 2, "--minutes must be positive, got 0.0"),
+    ("swapae_quality.py", ["--set", "lambda_l2=-3"], 2, "--lambda-l2 must be >= 0, got -3.0"),
+    ("swapae_reconstruction.py", ["--lr", "-1"], 2, "--lr must be positive, got -1.0"),
+    ("swapae_reconstruction.py", ["--spatial-code-ch", "0"], 2, "--spatial-code-ch must be at least 1, got 0"),
+])
+def test_bad_options_give_one_line_errors(workdir, script, args, code, message):
+    before = listing(workdir)
+    result = run_script(script, args, workdir)
+    assert result.returncode == code and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert listing(workdir) == before  # nothing written, nothing overwritten
+
+
+@pytest.mark.parametrize("script,args", [
+    ("plot_stats.py", ["run", "--out", "plot.png"]),
+    ("mnist_curve.py", ["run", "--mnist", "digits.npz", "--out", "plot.png"]),
+    ("d_overfit.py", ["run", "--heldout", "digits.npz", "--out", "plot.png"]),
+])
+def test_plots_without_matplotlib_say_how_to_install_it_before_scoring(workdir, script, args):
+    result = run_script(script, args, workdir, block_matplotlib=True)
+    assert result.returncode == 1 and "plotting needs matplotlib: pip install -e '.[plot]'" in result.stderr
+    assert "Traceback" not in result.stderr and not (workdir / "plot.png").exists()
