@@ -70,6 +70,9 @@ def main() -> None:
         if not (run / "training_options.json").is_file() or not any(run.glob("network-snapshot-*.safetensors")):
             raise SystemExit(f"{run}: needs training_options.json and network-snapshot-*.safetensors; pass a training run directory")
         opts = json.loads((run / "training_options.json").read_text())
+        if opts.get("clusters") and not opts["cond"]:  # D expects k-means labels, which held-out images do not have
+            raise SystemExit(f"{run}: trained on {opts['clusters']} k-means clusters (--clusters); d_overfit.py scores runs "
+                             "trained without them (--clusters 0 or --cond)")
         try:
             train_sets[run] = opts, open_dataset(args.data or opts["data"], resolution=opts["resolution"], max_size=opts["max_size"],
                                                  use_labels=opts["cond"], seed=opts["seed"])

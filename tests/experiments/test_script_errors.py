@@ -24,13 +24,17 @@ def run_script(name: str, args: list[str], cwd: Path, block_matplotlib: bool = F
 
 @pytest.fixture()
 def workdir(tmp_path: Path) -> Path:
-    """A folder with a tiny MNIST-like .npz, a run folder with per-tick statistics, and a fake NVIDIA checkout."""
+    """A folder with tiny MNIST-like .npz files, a run folder with per-tick statistics, a clustered run's files, and a fake
+    NVIDIA checkout."""
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "digits.npz", x_train=rng.integers(0, 256, (8, 28, 28), dtype=np.uint8),
              y_train=np.arange(8, dtype=np.uint8) % 10)
     np.savez(tmp_path / "unlabeled.npz", x_train=rng.integers(0, 256, (8, 28, 28), dtype=np.uint8))
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "stats.jsonl").write_text('{"Progress/kimg": {"mean": 4.0}, "Loss/signs/real": {"mean": 0.1}}\n')
+    (tmp_path / "clustered").mkdir()
+    (tmp_path / "clustered" / "training_options.json").write_text('{"cond": false, "clusters": 100}')
+    (tmp_path / "clustered" / "network-snapshot-000004.safetensors").write_bytes(b"")
     (tmp_path / "official" / "training").mkdir(parents=True)
     (tmp_path / "official" / "training" / "networks.py").write_text("")
     return tmp_path
@@ -54,6 +58,8 @@ def listing(folder: Path) -> list[str]:
     ("mnist_curve.py", ["run", "--mnist", "digits.npz", "--every", "0"], 2, "--every must be at least 1"),
     ("d_overfit.py", ["run", "--heldout", "digits.npz", "--images", "0"], 2, "--images must be at least 2, got 0"),
     ("d_overfit.py", ["run", "--heldout", "digits.npz"], 1, "run: needs training_options.json and network-snapshot-*.safetensors"),
+    ("d_overfit.py", ["clustered", "--heldout", "digits.npz"], 1,
+     "clustered: trained on 100 k-means clusters (--clusters); d_overfit.py scores runs trained without them"),
     ("official_mnist.py", ["--official", "missing", "--mnist", "digits.npz"], 2, "--official missing: no training/networks.py there"),
     ("official_mnist.py", ["--official", "official", "--mnist", "missing.npz"], 2, "--mnist missing.npz: no such file"),
     ("official_mnist.py", ["--official", "official", "--mnist", "digits.npz", "--kimg", "0"], 2, "--kimg and --snap must be positive"),
