@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scoring import MNIST_FILE, SNAPSHOT_FILE, require_file
 from scoring.mnist import as_saved, train_classifier
 from scoring.samples import seed_latents
 
@@ -75,10 +76,9 @@ def main() -> None:
     counts = args.clusters
     if args.network and len(counts) != 1:
         parser.error("--network takes the one cluster count its run was trained on (--clusters K)")
-    if not Path(args.mnist).is_file():
-        parser.error(f"--mnist {args.mnist}: no such file (give MNIST as an .npz, e.g. ../shared/data/mnist/mnist.npz)")
-    if args.network and not Path(args.network).is_file():
-        parser.error(f"--network {args.network}: no such file (give a snapshot .safetensors)")
+    require_file(parser, "--mnist", args.mnist, MNIST_FILE)
+    if args.network:
+        require_file(parser, "--network", args.network, SNAPSHOT_FILE)
     with np.load(args.mnist) as mnist:
         if not {"x_train", "y_train"} <= set(mnist.files):
             parser.error(f"--mnist {args.mnist}: needs arrays x_train and y_train (MNIST's digits and labels), has {mnist.files}")

@@ -16,6 +16,7 @@ import argparse
 from pathlib import Path
 
 import torch
+from scoring import MNIST_FILE, require_file
 from scoring.mnist import MnistScorer, training_images
 from scoring.runs import pyplot, save_panels, snapshot_kimg
 
@@ -52,8 +53,7 @@ def main() -> None:
         raise SystemExit(f"--label given {len(labels)} times for {len(args.runs)} runs; give one per run or none")
     if args.every < 1:
         parser.error("--every must be at least 1")
-    if not Path(args.mnist).is_file():
-        parser.error(f"--mnist {args.mnist}: no such file (give MNIST as an .npz, e.g. ../shared/data/mnist/mnist.npz)")
+    require_file(parser, "--mnist", args.mnist, MNIST_FILE)
     plt = pyplot() if args.out else None  # before the slow scoring, not after it
     if args.threads:
         torch.set_num_threads(args.threads)

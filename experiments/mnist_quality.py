@@ -32,7 +32,7 @@ import argparse
 from pathlib import Path
 
 import torch
-from scoring import MIN_SAMPLES
+from scoring import MIN_SAMPLES, MNIST_FILE, SNAPSHOT_FILE, require_file
 from scoring.mnist import MnistScorer, report, training_images
 
 
@@ -50,10 +50,9 @@ def main() -> None:
         parser.error("give --network SNAPSHOT, or --real to score real test digits")
     if args.samples < MIN_SAMPLES:
         parser.error(f"--samples must be at least {MIN_SAMPLES} (the LeNet FID needs two), got {args.samples}")
-    if not Path(args.mnist).is_file():
-        parser.error(f"--mnist {args.mnist}: no such file (give MNIST as an .npz, e.g. ../shared/data/mnist/mnist.npz)")
-    if args.network and not args.real and not Path(args.network).is_file():
-        parser.error(f"--network {args.network}: no such file (give a snapshot .safetensors)")
+    require_file(parser, "--mnist", args.mnist, MNIST_FILE)
+    if args.network and not args.real:
+        require_file(parser, "--network", args.network, SNAPSHOT_FILE)
 
     from stylegan2.io import load_network
     from stylegan2.utils.image import make_grid, save_image, to_uint8

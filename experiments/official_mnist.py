@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import torch
+from scoring import MNIST_FILE, require_file
 
 from stylegan2.data import InfiniteSampler, open_dataset
 from stylegan2.io import save_network
@@ -43,8 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (Path(args.official) / "training" / "networks.py").is_file():
         parser.error(f"--official {args.official}: no training/networks.py there; give a checkout of NVlabs/stylegan2-ada-pytorch")
-    if not Path(args.mnist).is_file():
-        parser.error(f"--mnist {args.mnist}: no such file (give MNIST as an .npz, e.g. ../shared/data/mnist/mnist.npz)")
+    require_file(parser, "--mnist", args.mnist, MNIST_FILE)
     if args.kimg <= 0 or args.snap <= 0:
         parser.error(f"--kimg and --snap must be positive, got {args.kimg} and {args.snap}")
     if Path(args.outdir).exists() and any(Path(args.outdir).iterdir()):

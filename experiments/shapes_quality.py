@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
-from scoring import MIN_SAMPLES
+from scoring import MIN_SAMPLES, SNAPSHOT_FILE, require_file
 from scoring.samples import seed_latents
 from torch import nn
 
@@ -149,8 +149,8 @@ def main() -> None:
         parser.error("give --network SNAPSHOT, or --real to score real renders")
     if args.samples < MIN_SAMPLES:
         parser.error(f"--samples must be at least {MIN_SAMPLES} (the feature FID needs two), got {args.samples}")
-    if args.network and not args.real and not Path(args.network).is_file():
-        parser.error(f"--network {args.network}: no such file (give a snapshot .safetensors from a builtin:shapes run)")
+    if args.network and not args.real:
+        require_file(parser, "--network", args.network, f"{SNAPSHOT_FILE} from a builtin:shapes run")
 
     from stylegan2.io import load_network
     from stylegan2.utils.image import make_grid, save_image, to_uint8

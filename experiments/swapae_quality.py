@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scoring import SNAPSHOT_FILE, require_file
 from scoring.swaps import TRAINING_DATA, as_tensor, parse_overrides, score_swap, shape_images
 
 from stylegan2.swapae.config import SwapAEOptions, resolve_swapae_options
@@ -100,8 +101,8 @@ def main() -> None:
         parser.error("--pairs must be at least 1")
     if args.minutes is not None and args.minutes <= 0:
         parser.error(f"--minutes must be positive, got {args.minutes}")
-    if args.network is not None and not args.network.is_file():
-        parser.error(f"--network {args.network}: no such file (give a Swapping Autoencoder snapshot .safetensors)")
+    if args.network is not None:
+        require_file(parser, "--network", args.network, f"{SNAPSHOT_FILE} of a Swapping Autoencoder")
     torch.set_num_threads(args.threads)
 
     network = args.network
