@@ -204,6 +204,22 @@ def parse_args(parser: argparse.ArgumentParser | None = None) -> argparse.Namesp
     if net:
         parser.set_defaults(**NETS[net])
     args = parser.parse_args()
+    if args.resolution < 4 or args.resolution & (args.resolution - 1) or args.resolution > 1024:
+        parser.error(f"--resolution must be a power of two from 4 to 1024, got {args.resolution}")
+    if args.mbstd < 1:
+        parser.error(f"--mbstd must be at least 1, got {args.mbstd}")
+    if args.batch < 1 or args.batch % min(args.mbstd, args.batch):
+        parser.error(f"--batch must be a positive multiple of D's minibatch-stddev group (--mbstd {args.mbstd}), got {args.batch}")
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        parser.error(f"--device {args.device}: not a device name (cpu, cuda, cuda:1)")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: no CUDA GPU here (or this torch was built without CUDA); use --device cpu")
     if args.fp16 is None:
         args.fp16 = bool(args.net) and args.device.startswith("cuda")
     return args
