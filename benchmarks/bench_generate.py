@@ -15,6 +15,7 @@ import statistics
 import time
 
 import torch
+from bench_train import check_at_least_one, check_device
 
 from stylegan2.models import Generator
 
@@ -45,6 +46,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
+    check_at_least_one(parser, batch=args.batch, threads=args.threads, repeats=args.repeats)
+    try:
+        resolutions = [int(r) for r in args.resolutions.split(",")]
+    except ValueError:
+        parser.error(f"--resolutions: give comma-separated powers of two, e.g. 32,64,256, got {args.resolutions!r}")
+    if any(r < 4 or r & (r - 1) or r > 1024 for r in resolutions):
+        parser.error(f"--resolutions must be powers of two from 4 to 1024, got {args.resolutions}")
+    check_device(parser, args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -53,7 +62,7 @@ def main() -> None:
     print(f"device {device} ({torch.get_num_threads()} CPU threads), batch {args.batch}, "
           f"cbase {args.cbase}, cmax {args.cmax}; images/second, median of {args.repeats}")
     print(f"{'res':>5}{'fused':>10}{'non-fused':>12}" + (f"{'compiled':>12}" if args.compile else "") + "  fastest")
-    for res in (int(r) for r in args.resolutions.split(",")):
+    for res in resolutions:
         G = Generator(z_dim=512, c_dim=0, w_dim=512, img_resolution=res, img_channels=3,
                       synthesis_kwargs=dict(channel_base=args.cbase, channel_max=args.cmax, **fp16)).to(device).eval()
         ws = G.mapping(torch.randn(args.batch, 512, device=device), None)

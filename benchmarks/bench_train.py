@@ -167,6 +167,32 @@ def add_network_arguments(parser: argparse.ArgumentParser, *, cbase: int, cmax: 
     parser.add_argument("--gamma", type=float, default=gamma)
 
 
+def check_network_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """One-line errors for bad values of add_network_arguments' options, before any network is built."""
+    if args.resolution < 4 or args.resolution & (args.resolution - 1) or args.resolution > 1024:
+        parser.error(f"--resolution must be a power of two from 4 to 1024, got {args.resolution}")
+    check_at_least_one(parser, mbstd=args.mbstd)
+    if args.batch < 1 or args.batch % min(args.mbstd, args.batch):
+        parser.error(f"--batch must be a positive multiple of D's minibatch-stddev group (--mbstd {args.mbstd}), got {args.batch}")
+
+
+def check_device(parser: argparse.ArgumentParser, name: str) -> None:
+    """A one-line error for a --device that is not a device name, or is CUDA on a machine without a GPU."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        parser.error(f"--device {name}: not a device name (cpu, cuda, cuda:1)")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {name}: no CUDA GPU here (or this torch was built without CUDA); use --device cpu")
+
+
+def check_at_least_one(parser: argparse.ArgumentParser, **options: int | None) -> None:
+    """A one-line error for the first given option (name=value; None: not given) that is below 1."""
+    for name, value in options.items():
+        if value is not None and value < 1:
+            parser.error(f"--{name} must be at least 1, got {value}")
+
+
 def parse_args(parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
     """This script's options, added to `parser` when another script (profile_gpu.py) brings its own."""
     parser = parser or argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -204,22 +230,9 @@ def parse_args(parser: argparse.ArgumentParser | None = None) -> argparse.Namesp
     if net:
         parser.set_defaults(**NETS[net])
     args = parser.parse_args()
-    if args.resolution < 4 or args.resolution & (args.resolution - 1) or args.resolution > 1024:
-        parser.error(f"--resolution must be a power of two from 4 to 1024, got {args.resolution}")
-    if args.mbstd < 1:
-        parser.error(f"--mbstd must be at least 1, got {args.mbstd}")
-    if args.batch < 1 or args.batch % min(args.mbstd, args.batch):
-        parser.error(f"--batch must be a positive multiple of D's minibatch-stddev group (--mbstd {args.mbstd}), got {args.batch}")
-    if args.repeats < 1:
-        parser.error(f"--repeats must be at least 1, got {args.repeats}")
-    if args.threads is not None and args.threads < 1:
-        parser.error(f"--threads must be at least 1, got {args.threads}")
-    try:
-        device = torch.device(args.device)
-    except RuntimeError:
-        parser.error(f"--device {args.device}: not a device name (cpu, cuda, cuda:1)")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        parser.error(f"--device {args.device}: no CUDA GPU here (or this torch was built without CUDA); use --device cpu")
+    check_network_arguments(parser, args)
+    check_at_least_one(parser, repeats=args.repeats, threads=args.threads)
+    check_device(parser, args.device)
     if args.fp16 is None:
         args.fp16 = bool(args.net) and args.device.startswith("cuda")
     return args

@@ -23,7 +23,16 @@ from collections import defaultdict
 from collections.abc import Callable
 
 import torch
-from bench_train import INTERVAL, add_network_arguments, official, ours, random_batch, timed_phases
+from bench_train import (
+    INTERVAL,
+    add_network_arguments,
+    check_at_least_one,
+    check_network_arguments,
+    official,
+    ours,
+    random_batch,
+    timed_phases,
+)
 from flops import CONV_OPS, conv_flops, matmul_flops_per_s
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -112,6 +121,8 @@ def main() -> None:
     parser.add_argument("--official", help="also profile NVIDIA's networks and loss from this stylegan2-ada-pytorch checkout "
                                            "(its reference ops, as on any CPU)")
     args = parser.parse_args()
+    check_network_arguments(parser, args)
+    check_at_least_one(parser, repeats=args.repeats, threads=args.threads, top=args.top)
     args.fp16, args.official_reference_ops = False, True
     if args.threads:
         torch.set_num_threads(args.threads)

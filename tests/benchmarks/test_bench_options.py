@@ -1,0 +1,45 @@
+"""The speed tools in benchmarks/ refuse bad options in one line, before they build any network."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a CUDA GPU")
+
+
+def run(script: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize("script,args,message", [
+    ("bench_train.py", ["--batch", "0"], "--batch must be a positive multiple of D's minibatch-stddev group (--mbstd 4), got 0"),
+    ("bench_train.py", ["--batch", "6"], "--batch must be a positive multiple of D's minibatch-stddev group (--mbstd 4), got 6"),
+    ("bench_train.py", ["--mbstd", "0"], "--mbstd must be at least 1, got 0"),
+    ("bench_train.py", ["--resolution", "33"], "--resolution must be a power of two from 4 to 1024, got 33"),
+    ("bench_train.py", ["--repeats", "0"], "--repeats must be at least 1, got 0"),
+    ("bench_train.py", ["--threads", "0"], "--threads must be at least 1, got 0"),
+    ("bench_train.py", ["--device", "foo"], "--device foo: not a device name"),
+    ("bench_train.py", ["--official", "missing"], "--official missing: not a checkout of NVlabs/stylegan2-ada-pytorch"),
+    ("profile_step.py", ["--batch", "0"], "--batch must be a positive multiple of D's minibatch-stddev group"),
+    ("profile_step.py", ["--resolution", "12"], "--resolution must be a power of two from 4 to 1024, got 12"),
+    ("profile_step.py", ["--threads", "-1"], "--threads must be at least 1, got -1"),
+    ("bench_generate.py", ["--resolutions", "32,x"], "--resolutions: give comma-separated powers of two"),
+    ("bench_generate.py", ["--resolutions", "33"], "--resolutions must be powers of two from 4 to 1024, got 33"),
+    ("bench_generate.py", ["--batch", "0"], "--batch must be at least 1, got 0"),
+    ("bench_fir.py", ["--resolution", "4"], "--resolution must be a power of two of at least 8, got 4"),
+    ("bench_fir.py", ["--batch", "0"], "--batch must be at least 1, got 0"),
+])
+def test_bad_options_give_one_line_errors(tmp_path, script, args, message):
+    result = run(script, args, tmp_path)
+    assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+@NO_GPU
+@pytest.mark.parametrize("script", ["bench_train.py", "bench_generate.py", "bench_fir.py"])
+def test_cuda_without_a_gpu_is_refused(tmp_path, script):
+    result = run(script, ["--device", "cuda"], tmp_path)
+    assert result.returncode == 2 and "--device cuda: no CUDA GPU here" in result.stderr and "Traceback" not in result.stderr
