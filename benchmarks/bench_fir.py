@@ -24,7 +24,7 @@ import time
 from typing import Callable
 
 import torch
-from bench_train import NETS, check_at_least_one, check_device, sync
+from bench_train import NETS, check_at_least_one, check_device, check_resolution, sync
 
 from stylegan2.models.synthesis import channel_counts
 from stylegan2.nn.conv2d_resample import conv2d_resample
@@ -69,8 +69,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--cbase", type=int, help="override the net's channel base (a small CPU check)")
     args = parser.parse_args()
-    if args.resolution < 8 or args.resolution & (args.resolution - 1):
-        parser.error(f"--resolution must be a power of two of at least 8, got {args.resolution}")
+    check_resolution(parser, "--resolution", args.resolution, least=8)  # it times the resampling layers from 8 px up
     check_at_least_one(parser, batch=args.batch)
     check_device(parser, args.device)
     device = torch.device(args.device)

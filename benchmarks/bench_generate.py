@@ -15,7 +15,7 @@ import statistics
 import time
 
 import torch
-from bench_train import check_at_least_one, check_device
+from bench_train import check_at_least_one, check_device, check_resolution
 
 from stylegan2.models import Generator
 
@@ -51,8 +51,8 @@ def main() -> None:
         resolutions = [int(r) for r in args.resolutions.split(",")]
     except ValueError:
         parser.error(f"--resolutions: give comma-separated powers of two, e.g. 32,64,256, got {args.resolutions!r}")
-    if any(r < 4 or r & (r - 1) or r > 1024 for r in resolutions):
-        parser.error(f"--resolutions must be powers of two from 4 to 1024, got {args.resolutions}")
+    for resolution in resolutions:
+        check_resolution(parser, "--resolutions", resolution)
     check_device(parser, args.device)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -169,11 +169,16 @@ def add_network_arguments(parser: argparse.ArgumentParser, *, cbase: int, cmax: 
 
 def check_network_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """One-line errors for bad values of add_network_arguments' options, before any network is built."""
-    if args.resolution < 4 or args.resolution & (args.resolution - 1) or args.resolution > 1024:
-        parser.error(f"--resolution must be a power of two from 4 to 1024, got {args.resolution}")
+    check_resolution(parser, "--resolution", args.resolution)
     check_at_least_one(parser, mbstd=args.mbstd)
     if args.batch < 1 or args.batch % min(args.mbstd, args.batch):
         parser.error(f"--batch must be a positive multiple of D's minibatch-stddev group (--mbstd {args.mbstd}), got {args.batch}")
+
+
+def check_resolution(parser: argparse.ArgumentParser, option: str, value: int, *, least: int = 4) -> None:
+    """A one-line error unless `value` is a power of two from `least` to 1024 (what the networks accept)."""
+    if value < least or value & (value - 1) or value > 1024:
+        parser.error(f"{option} must be a power of two from {least} to 1024, got {value}")
 
 
 def check_device(parser: argparse.ArgumentParser, name: str) -> None:

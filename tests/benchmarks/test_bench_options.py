@@ -28,9 +28,10 @@ def run(script: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     ("profile_step.py", ["--resolution", "12"], "--resolution must be a power of two from 4 to 1024, got 12"),
     ("profile_step.py", ["--threads", "-1"], "--threads must be at least 1, got -1"),
     ("bench_generate.py", ["--resolutions", "32,x"], "--resolutions: give comma-separated powers of two"),
-    ("bench_generate.py", ["--resolutions", "33"], "--resolutions must be powers of two from 4 to 1024, got 33"),
+    ("bench_generate.py", ["--resolutions", "32,33"], "--resolutions must be a power of two from 4 to 1024, got 33"),
     ("bench_generate.py", ["--batch", "0"], "--batch must be at least 1, got 0"),
-    ("bench_fir.py", ["--resolution", "4"], "--resolution must be a power of two of at least 8, got 4"),
+    ("bench_fir.py", ["--resolution", "4"], "--resolution must be a power of two from 8 to 1024, got 4"),
+    ("bench_fir.py", ["--resolution", "2048"], "--resolution must be a power of two from 8 to 1024, got 2048"),
     ("bench_fir.py", ["--batch", "0"], "--batch must be at least 1, got 0"),
 ])
 def test_bad_options_give_one_line_errors(tmp_path, script, args, message):
