@@ -1,11 +1,14 @@
-"""builtin:shapes: deterministic random-access rendering whose masks, labels and colours agree."""
+"""builtin:shapes: deterministic random-access rendering whose masks, labels and colours agree, and its source's kept renders."""
+
+import pickle
 
 import numpy as np
 import pytest
 from scipy.spatial import ConvexHull
 
-from stylegan2.data import SHAPE_CLASSES, paint, render_shape
+from stylegan2.data import SHAPE_CLASSES, paint, render_shape, sources
 from stylegan2.data.shapes import shape_mask
+from stylegan2.data.sources import ShapesSource
 
 
 def mask_descriptors(mask: np.ndarray) -> tuple[float, float]:
@@ -108,3 +111,35 @@ def test_structure_and_texture_vary_independently():
 def test_negative_index_is_refused():
     with pytest.raises(ValueError, match="index must be >= 0"):
         render_shape(-1)
+
+
+def test_the_source_keeps_read_only_renders_that_equal_fresh_ones():
+    source = ShapesSource(size=50, seed=3, resolution=16)
+    first = source.load(7)
+    assert source.load(7) is not None and np.shares_memory(first, source.load(7))  # rendered once, kept
+    np.testing.assert_array_equal(first, render_shape(7, 16, seed=3).image.transpose(1, 2, 0))
+    with pytest.raises(ValueError, match="read-only"):
+        first[0, 0, 0] = 1
+    for index in (0, 49, 7):  # in any order, each item is its own render
+        np.testing.assert_array_equal(source.load(index), render_shape(index, 16, seed=3).image.transpose(1, 2, 0))
+
+
+def test_a_source_too_large_to_keep_renders_each_time(monkeypatch):
+    monkeypatch.setattr(sources, "SHAPES_CACHE_BYTES", 10 * 16 * 16 * 3 - 1)  # one byte short of 10 renders
+    source = ShapesSource(size=10, seed=3, resolution=16)
+    a, b = source.load(2), source.load(2)
+    assert not np.shares_memory(a, b)
+    np.testing.assert_array_equal(a, b)
+    a[0, 0, 0] ^= 255  # a fresh render belongs to the caller
+    np.testing.assert_array_equal(source.load(2), render_shape(2, 16, seed=3).image.transpose(1, 2, 0))
+
+
+def test_a_pickled_source_leaves_its_renders_behind():
+    source = ShapesSource(size=2000, seed=3, resolution=32)
+    for index in range(2000):
+        source.load(index)
+    data = pickle.dumps(source)
+    assert len(data) < 10_000  # the renders (6 MB) stay in this process
+    clone = pickle.loads(data)
+    assert clone.location == source.location and len(clone) == 2000
+    np.testing.assert_array_equal(clone.load(1234), source.load(1234))

@@ -441,8 +441,15 @@ class NpzSource(ImageSource):
         )
 
 
+SHAPES_CACHE_BYTES = 256 * 2**20  # builtin:shapes keeps its renders in memory up to this size (the default set: 30 MB)
+
+
 class ShapesSource(ImageSource):
-    """`builtin:shapes`: `size` coloured shapes rendered on demand at `resolution`, labelled by shape class."""
+    """`builtin:shapes`: `size` coloured shapes rendered on demand at `resolution`, labelled by shape class.
+
+    Each render is kept (read-only) once made, when all of them fit in SHAPES_CACHE_BYTES: a training
+    run draws every item many times, and rendering one costs more than copying it.
+    """
 
     num_classes = len(SHAPE_CLASSES)
 
@@ -452,6 +459,16 @@ class ShapesSource(ImageSource):
         self.size, self.seed, self.resolution = size, seed, resolution
         self.name = "shapes"
         self.location = f"builtin:shapes?n={size}&seed={seed}"
+        fits = size * resolution * resolution * 3 <= SHAPES_CACHE_BYTES
+        self._renders = np.empty((size, resolution, resolution, 3), np.uint8) if fits else None  # pages fill as used
+        self._rendered = np.zeros(size, bool)
+
+    def __getstate__(self) -> dict:
+        """Pickled (to data-loader workers) without the renders: each process renders its own."""
+        return {"size": self.size, "seed": self.seed, "resolution": self.resolution}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
 
     def __len__(self) -> int:
         return self.size
@@ -462,7 +479,14 @@ class ShapesSource(ImageSource):
     def load(self, index: int, *, drop_alpha: bool = False) -> np.ndarray:
         if not 0 <= index < self.size:
             raise IndexError(f"shape index {index} out of range for {self.size} items")
-        return render_shape(index, self.resolution, self.seed).image.transpose(1, 2, 0)  # [H, W, 3]
+        if self._renders is None:
+            return render_shape(index, self.resolution, self.seed).image.transpose(1, 2, 0)  # [H, W, 3]
+        if not self._rendered[index]:
+            self._renders[index] = render_shape(index, self.resolution, self.seed).image.transpose(1, 2, 0)
+            self._rendered[index] = True
+        image = self._renders[index]
+        image.flags.writeable = False  # a view of the cache: nobody may paint over a render
+        return image
 
     def validate(self, *, skip_bad: bool = False) -> tuple[int, int, int]:
         return self.resolution, self.resolution, 3

@@ -20,7 +20,7 @@ from ..data import ImageDataset, open_dataset
 from ..models import CooccurrenceDiscriminator, Discriminator, SwapEncoder, SwapGenerator
 from ..tools.mix import style_mix_grid
 from ..training.distributed import broadcast_
-from ..training.phase import Phase, run_phase
+from ..training.phase import Phase, adam, run_phase
 from ..training.session import LoopHooks, TrainingError, TrainingSession, start_process
 from ..training.snapshot import ResumeState, read_resume_state
 from ..utils.image import image_grid, save_image, to_uint8_nhwc
@@ -70,9 +70,9 @@ def make_optimizers(options: SwapAEOptions, networks: dict[str, nn.Module]) -> t
     """Adam for E+G and for D+Dpatch; lazy R1 scales D's lr and betas by interval/(interval+1), as officially."""
     generator = nn.ModuleDict({"E": networks["E"], "G": networks["G"]})
     discriminators = nn.ModuleDict({"D": networks["D"], "Dpatch": networks["Dpatch"]})
-    opt_G = torch.optim.Adam(generator.parameters(), lr=options.lr, betas=(0.0, 0.99), eps=1e-8)
+    opt_G = adam(generator.parameters(), lr=options.lr, betas=(0.0, 0.99))
     ratio = options.r1_interval / (options.r1_interval + 1)
-    opt_D = torch.optim.Adam(discriminators.parameters(), lr=options.lr * ratio, betas=(0.0, 0.99**ratio), eps=1e-8)
+    opt_D = adam(discriminators.parameters(), lr=options.lr * ratio, betas=(0.0, 0.99**ratio))
     phases = [Phase("Gmain", generator, opt_G, 1), Phase("Dmain", discriminators, opt_D, 1)]
     if options.r1_gamma != 0 or options.patch_r1_gamma != 0:
         phases.append(Phase("Dreg", discriminators, opt_D, options.r1_interval))

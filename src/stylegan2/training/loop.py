@@ -24,7 +24,7 @@ from .config import TrainingOptions, for_transfer_learning, preset_aug_rule
 from .distributed import DistributedContext, all_reduce_mean_, broadcast_, broadcast_bytes, lost_ranks_named
 from .ema import ema_beta, update_ema
 from .loss import LOSSES
-from .phase import Phase, run_phase
+from .phase import Phase, adam, run_phase
 from .rundir import latest_snapshot
 from .session import LoopHooks, TickReport, TrainingError, TrainingSession, seed_slice, start_process
 from .snapshot import ResumeState, finite_number, read_resume_state
@@ -139,7 +139,7 @@ def _make_phases(options: TrainingOptions, G: Generator, D: Discriminator) -> li
     for name, module, lr, reg_interval in (("G", G, options.glr, options.g_reg_interval), ("D", D, options.dlr, options.d_reg_interval)):
         ratio = reg_interval / (reg_interval + 1)
         betas = (0.0, 0.99**ratio)
-        opt = torch.optim.Adam(module.parameters(), lr=lr * ratio, betas=betas, eps=1e-8)
+        opt = adam(module.parameters(), lr=lr * ratio, betas=betas)
         phases.append(Phase(name + "main", module, opt, 1))
         regularized = options.pl_weight != 0 if name == "G" else options.gamma != 0
         if regularized:  # a disabled penalty needs no phase (the lr and betas keep the official scaling)

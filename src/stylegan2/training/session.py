@@ -458,10 +458,13 @@ def _non_finite(value: Any, name: str = "") -> str | None:
 
 def _load_optimizer(name: str, opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
     """Load a snapshot's optimizer state, checking that its moments fit this run's parameters."""
+    implementation = [{key: group.get(key) for key in ("foreach", "fused")} for group in opt.param_groups]
     try:
         opt.load_state_dict(state)
     except (ValueError, KeyError, TypeError, IndexError) as err:
         raise TrainingError(f"the resume snapshot's {name} optimizer state does not fit this network ({err})") from None
+    for group, how in zip(opt.param_groups, implementation):  # how Adam computes is this run's choice, not the snapshot's
+        group.update(how)
     for group in opt.param_groups:
         for param in group["params"]:
             for key, value in opt.state.get(param, {}).items():

@@ -1,0 +1,168 @@
+"""Milliseconds per minibatch of the whole training loop (data, phases, Adam, the non-finite check,
+G_ema), for this checkout and other source trees, interleaved so that their ratio means something
+on a noisy machine.
+
+    python benchmarks/bench_loop.py                                        # the cpu preset on builtin:shapes
+    git archive REV src | tar -x -C /tmp/rev                               # an older tree to compare with
+    python benchmarks/bench_loop.py --src /tmp/rev/src --cbase 1024 --cmax 32 --batch 16
+
+Each measurement is a child process that imports the package from one tree and trains with
+`stylegan2.training.loop.train` in ticks of --steps minibatches: first --warmup minibatches (by
+default one pass over the dataset, so that what a run keeps from its first epoch is in place),
+then one timed tick, read from the run's own sec/kimg. Then, warm, the parts around the networks'
+passes alone: reading a minibatch of images, and G's and D's optimizer step as the loop takes it.
+bench_train.py times the phases themselves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_train import check_at_least_one
+
+THIS_TREE = str(Path(__file__).resolve().parent.parent / "src")
+
+
+def child(args: argparse.Namespace) -> None:
+    """Time the loop in this process; print the milliseconds per minibatch of its last tick as JSON."""
+    import torch
+
+    from stylegan2.data import open_dataset
+    from stylegan2.training.config import resolve_options
+    from stylegan2.training.loop import train
+
+    torch.set_num_threads(args.threads)
+    dataset = open_dataset(args.data, resolution=args.resolution, use_labels=False, seed=args.seed)
+    warmup = args.warmup if args.warmup is not None else math.ceil(dataset.distinct_len / args.batch)
+    ticks = math.ceil(warmup / args.steps) + 1  # the last one is timed
+    overrides = dict(seed=args.seed, batch=args.batch, cbase=args.cbase, cmax=args.cmax, precision=args.precision,
+                     tick=args.steps * args.batch / 1000, snap=ticks + 1)
+    with tempfile.TemporaryDirectory() as outdir:
+        options = resolve_options(args.data, "cpu", dataset.resolution, 1, {**overrides, "outdir": outdir},
+                                  num_images=dataset.distinct_len)
+        run = train(options, device="cpu", max_steps=ticks * args.steps, log=lambda line: None, dataset=dataset)
+        last = json.loads((run / "stats.jsonl").read_text().splitlines()[-1])
+    times = {"minibatch": last["Timing/sec_per_kimg"]["mean"] * args.batch, **time_parts(options, dataset, args.batch)}
+    print(json.dumps({"ms": times, "package": __import__("stylegan2").__file__}))
+
+
+def time_parts(options, dataset, batch: int, repeats: int = 200) -> dict[str, float]:
+    """Milliseconds of the loop's parts outside the networks' passes, each alone and warm: reading one
+    minibatch of images, and each network's optimizer step as the loop takes it (the non-finite check,
+    then Adam) on fixed random gradients."""
+    import torch
+
+    from stylegan2.training.loop import _make_phases, build_networks
+    from stylegan2.training.phase import run_phase
+
+    rng = torch.Generator().manual_seed(0)
+    indices = torch.randint(len(dataset), (repeats, batch), generator=rng).tolist()
+    start = time.perf_counter()
+    for drawn in indices:
+        [dataset[i] for i in drawn]
+    parts = {"load": (time.perf_counter() - start) / repeats * 1000}
+    G, D = build_networks(options, dataset.label_dim, dataset.resolution, dataset.num_channels)
+    for phase in (p for p in _make_phases(options, G, D) if p.name in ("Gmain", "Dmain")):
+        grads = [torch.randn(p.shape, generator=rng) * 1e-3 for p in phase.module.parameters()]
+
+        def accumulate(r: int, gain: float) -> dict:
+            for p, g in zip(phase.module.parameters(), grads):
+                p.grad = g
+            return {}
+
+        run_phase(phase, accumulate, 1)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            run_phase(phase, accumulate, 1)
+        parts[f"{phase.name[0]} step"] = (time.perf_counter() - start) / repeats * 1000
+    return parts
+
+
+def measure(tree: str, argv: list[str]) -> tuple[dict[str, float], str]:
+    """One child run on source tree `tree`: (ms of the minibatch and of each part, the package file it imported)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    out = subprocess.run([sys.executable, __file__, *argv], env=env, capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"bench_loop: the run on {tree} failed:\n{out.stderr.strip()}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["ms"], result["package"]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--src", action="append", default=[], help="another source tree (a folder holding stylegan2/) to time")
+    parser.add_argument("--data", default="builtin:shapes")
+    parser.add_argument("--resolution", type=int, help="pad/scale the dataset to this size (MNIST: 32)")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--cbase", type=int, help="channel base (default: the cpu preset's)")
+    parser.add_argument("--cmax", type=int, help="channel maximum (default: the cpu preset's)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--steps", type=int, default=100, help="timed minibatches per measurement (one tick)")
+    parser.add_argument("--warmup", type=int, help="untimed minibatches first (default: one pass over the dataset)")
+    parser.add_argument("--repeats", type=int, default=3, help="measurements per tree (the median is reported)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    check_at_least_one(parser, batch=args.batch, steps=args.steps, repeats=args.repeats,
+                       threads=args.threads, cbase=args.cbase, cmax=args.cmax)
+    if args.warmup is not None and args.warmup < 0:
+        parser.error(f"--warmup must be at least 0, got {args.warmup}")
+    if not args.child:
+        from stylegan2.data import DatasetError, open_dataset
+
+        try:  # what the children will open, so that a bad --data stops here in one line
+            open_dataset(args.data, resolution=args.resolution, use_labels=False)
+        except (DatasetError, ValueError, FileNotFoundError) as err:
+            parser.error(f"--data: {err}")
+    for tree in args.src:
+        if not (Path(tree) / "stylegan2" / "__init__.py").is_file():
+            parser.error(f"--src {tree}: no stylegan2 package there (pass the folder that holds stylegan2/, e.g. /tmp/rev/src)")
+    return args
+
+
+def child_argv(args: argparse.Namespace) -> list[str]:
+    """The options a child run takes: every one but --src."""
+    argv = ["--child"]
+    for name in ("data", "resolution", "batch", "cbase", "cmax", "precision", "steps", "warmup", "threads", "seed"):
+        value = getattr(args, name)
+        if value is not None:
+            argv += [f"--{name}", str(value)]
+    return argv
+
+
+def main() -> None:
+    args = parse_args()
+    if args.child:
+        return child(args)
+    argv = child_argv(args)
+    trees = [("this checkout", THIS_TREE)] + [(tree, tree) for tree in args.src]
+    times: list[dict[str, list[float]]] = [{} for _ in trees]
+    for _ in range(args.repeats):
+        for (_, tree), tree_times in zip(trees, times):
+            ms, package = measure(tree, argv)
+            if not package.startswith(str(Path(tree).resolve())):
+                sys.exit(f"bench_loop: the run meant for {tree} imported {package}; is stylegan2 installed non-editable?")
+            for part, value in ms.items():
+                tree_times.setdefault(part, []).append(value)
+    print(f"{args.data}, batch {args.batch}, {args.precision}, {args.threads} threads; median ms of {args.repeats} runs "
+          f"(a tick of {args.steps} minibatches; the parts alone), and this checkout's speed relative to each tree:")
+    medians = [{part: statistics.median(values) for part, values in tree_times.items()} for tree_times in times]
+    parts = list(medians[0])
+    print(f"{'tree':<24}" + "".join(f"{part:>12}" for part in parts))
+    for i, (label, _) in enumerate(trees):
+        print(f"{label[-24:]:<24}" + "".join(f"{medians[i][part]:>12.2f}" for part in parts))
+        if i:
+            print(f"{'  speed-up':<24}" + "".join(f"{medians[i][part] / medians[0][part]:>11.2f}x" for part in parts))
+
+if __name__ == "__main__":
+    main()

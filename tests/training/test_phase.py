@@ -1,0 +1,73 @@
+"""The optimizer step's helpers: the fused non-finite check and the foreach Adam."""
+
+import pytest
+import torch
+
+from stylegan2.models import Generator
+from stylegan2.training.phase import adam, all_finite
+from stylegan2.training.session import _load_optimizer
+
+
+def per_tensor_finite(tensors: list[torch.Tensor]) -> bool:
+    """The check written the plain way, one tensor at a time."""
+    return all(bool(torch.isfinite(t).all()) for t in tensors)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_all_finite_finds_one_bad_entry_anywhere(bad):
+    gen = torch.Generator().manual_seed(0)
+    tensors = [torch.randn(shape, generator=gen) for shape in ((7, 3, 3, 3), (5,), (1,), (4, 9))]
+    assert all_finite(tensors) and per_tensor_finite(tensors)
+    for which, tensor in enumerate(tensors):
+        for position in (0, tensor.numel() // 2, tensor.numel() - 1):
+            poisoned = [t.clone() for t in tensors]
+            poisoned[which].view(-1)[position] = bad
+            assert not all_finite(poisoned) and not per_tensor_finite(poisoned), (which, position)
+
+
+def test_all_finite_takes_empty_tensors_huge_values_and_mixed_dtypes():
+    assert all_finite([])
+    assert all_finite([torch.zeros(0), torch.zeros(0, 3)])
+    assert all_finite([torch.full((3,), 3e38), torch.full((2,), -3e38)])  # finite, however large
+    half = torch.randn(6).to(torch.bfloat16)
+    assert all_finite([torch.randn(4), half, torch.zeros(0)])
+    half[3] = float("nan")
+    assert not all_finite([torch.randn(4), half, torch.zeros(0)])
+
+
+def tiny_generator() -> Generator:
+    torch.manual_seed(0)
+    return Generator(z_dim=8, c_dim=0, w_dim=8, img_resolution=16, img_channels=3, mapping_kwargs={"num_layers": 2},
+                     synthesis_kwargs={"channel_base": 64, "channel_max": 8})
+
+
+def test_foreach_adam_matches_the_per_tensor_loop_bit_for_bit():
+    """The training loops' Adam against torch's per-tensor one, on a G with lazy-regularization betas."""
+    ratio = 4 / 5
+    nets = [tiny_generator(), tiny_generator()]
+    opts = [adam(nets[0].parameters(), lr=0.005 * ratio, betas=(0.0, 0.99**ratio)),
+            torch.optim.Adam(nets[1].parameters(), lr=0.005 * ratio, betas=(0.0, 0.99**ratio), eps=1e-8, foreach=False)]
+    for step in range(6):
+        z = torch.randn(4, 8, generator=torch.Generator().manual_seed(step))
+        for net, opt in zip(nets, opts):
+            opt.zero_grad(set_to_none=True)
+            net(z, None, noise_mode="const").square().mean().backward()
+            opt.step()
+    for (name, a), b in zip(nets[0].named_parameters(), nets[1].parameters()):
+        assert torch.equal(a, b), name
+    assert any(not torch.equal(a, b) for a, b in zip(nets[0].parameters(), tiny_generator().parameters()))  # it trained
+
+
+def test_a_resumed_optimizer_keeps_this_runs_implementation():
+    """A snapshot from before foreach (its groups say foreach None) loads into a foreach Adam that stays foreach."""
+    old = torch.optim.Adam(tiny_generator().parameters(), lr=0.002, betas=(0.0, 0.99), eps=1e-8)
+    old.zero_grad()
+    net = tiny_generator()
+    net(torch.randn(2, 8), None).mean().backward()
+    opt = adam(net.parameters(), lr=0.002, betas=(0.0, 0.99))
+    opt.step()
+    state = old.state_dict()
+    assert state["param_groups"][0]["foreach"] is None
+    _load_optimizer("G", opt, state)
+    assert opt.param_groups[0]["foreach"] is True
+    assert opt.param_groups[0]["lr"] == 0.002
