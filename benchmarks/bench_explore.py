@@ -25,6 +25,7 @@ import urllib.request
 from pathlib import Path
 
 import torch
+from bench_train import check_at_least_one, check_device, parse_resolutions
 
 from stylegan2.explore import open_explorer
 from stylegan2.explore.server import create_app, make_explorer_server
@@ -97,6 +98,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--chromium", default=shutil.which("chromium"), help="Chromium binary for the browser timings.")
     args = parser.parse_args()
+    resolutions = parse_resolutions(parser, args.resolutions)
+    check_at_least_one(parser, cbase=args.cbase, cmax=args.cmax, repeats=args.repeats, threads=args.threads)
+    check_device(parser, args.device)
+    if args.chromium and not Path(args.chromium).is_file():
+        parser.error(f"--chromium {args.chromium}: no such file (Debian: apt-get install chromium; it lands in /usr/bin/chromium)")
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
@@ -108,7 +114,7 @@ def main() -> None:
           f"ms, median of {args.repeats}")
     print(f"{'res':>5}{'open+SeFa':>11}{'render':>9}{'http':>9}{'browser':>10}{'burst':>9}")
     with tempfile.TemporaryDirectory() as folder:
-        for res in (int(r) for r in args.resolutions.split(",")):
+        for res in resolutions:
             torch.manual_seed(0)
             G = Generator(z_dim=512, c_dim=0, w_dim=512, img_resolution=res, img_channels=3,
                           synthesis_kwargs=dict(channel_base=args.cbase, channel_max=args.cmax))

@@ -15,7 +15,7 @@ import statistics
 import time
 
 import torch
-from bench_train import check_at_least_one, check_device, check_resolution
+from bench_train import check_at_least_one, check_device, parse_resolutions
 
 from stylegan2.models import Generator
 
@@ -47,12 +47,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     check_at_least_one(parser, batch=args.batch, threads=args.threads, repeats=args.repeats)
-    try:
-        resolutions = [int(r) for r in args.resolutions.split(",")]
-    except ValueError:
-        parser.error(f"--resolutions: give comma-separated powers of two, e.g. 32,64,256, got {args.resolutions!r}")
-    for resolution in resolutions:
-        check_resolution(parser, "--resolutions", resolution)
+    resolutions = parse_resolutions(parser, args.resolutions)
     check_device(parser, args.device)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -181,6 +181,17 @@ def check_resolution(parser: argparse.ArgumentParser, option: str, value: int, *
         parser.error(f"{option} must be a power of two from {least} to 1024, got {value}")
 
 
+def parse_resolutions(parser: argparse.ArgumentParser, text: str) -> list[int]:
+    """--resolutions (comma-separated powers of two) as a list, or a one-line error."""
+    try:
+        values = [int(value) for value in text.split(",")]
+    except ValueError:
+        parser.error(f"--resolutions: give comma-separated powers of two, e.g. 32,64,256, got {text!r}")
+    for value in values:
+        check_resolution(parser, "--resolutions", value)
+    return values
+
+
 def check_device(parser: argparse.ArgumentParser, name: str) -> None:
     """A one-line error for a --device that is not a device name, or is CUDA on a machine without a GPU."""
     try:

@@ -17,7 +17,7 @@ import time
 from collections import defaultdict
 
 import torch
-from bench_train import ours, parse_args, random_batch, sync, timed_phases
+from bench_train import check_at_least_one, ours, parse_args, random_batch, sync, timed_phases
 from torch.profiler import ProfilerActivity, profile
 
 from stylegan2.utils.device import configure_backends
@@ -34,6 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--top", type=int, default=20, help="how many kernels to list")
     args = parse_args(parser)
+    check_at_least_one(parser, top=args.top)
     device = torch.device(args.device)
     configure_backends(device)
     torch.manual_seed(0)

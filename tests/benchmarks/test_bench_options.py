@@ -33,6 +33,17 @@ def run(script: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     ("bench_fir.py", ["--resolution", "4"], "--resolution must be a power of two from 8 to 1024, got 4"),
     ("bench_fir.py", ["--resolution", "2048"], "--resolution must be a power of two from 8 to 1024, got 2048"),
     ("bench_fir.py", ["--batch", "0"], "--batch must be at least 1, got 0"),
+    ("bench_explore.py", ["--resolutions", "32,x"], "--resolutions: give comma-separated powers of two"),
+    ("bench_explore.py", ["--resolutions", "48"], "--resolutions must be a power of two from 4 to 1024, got 48"),
+    ("bench_explore.py", ["--repeats", "0"], "--repeats must be at least 1, got 0"),
+    ("bench_explore.py", ["--device", "foo"], "--device foo: not a device name"),
+    ("bench_explore.py", ["--chromium", "/no/such/chromium"], "--chromium /no/such/chromium: no such file"),
+    ("profile_gpu.py", ["--top", "0"], "--top must be at least 1, got 0"),
+    ("profile_gpu.py", ["--batch", "0"], "--batch must be a positive multiple of D's minibatch-stddev group"),
+    ("bench_loop.py", ["--steps", "0"], "--steps must be at least 1, got 0"),
+    ("bench_loop.py", ["--warmup", "-1"], "--warmup must be at least 0, got -1"),
+    ("bench_loop.py", ["--data", "missing.npz"], "--data: "),
+    ("bench_loop.py", ["--src", "/no/such/tree"], "--src /no/such/tree: no stylegan2 package there"),
 ])
 def test_bad_options_give_one_line_errors(tmp_path, script, args, message):
     result = run(script, args, tmp_path)
@@ -40,7 +51,20 @@ def test_bad_options_give_one_line_errors(tmp_path, script, args, message):
 
 
 @NO_GPU
-@pytest.mark.parametrize("script", ["bench_train.py", "bench_generate.py", "bench_fir.py"])
+@pytest.mark.parametrize("script", ["bench_train.py", "bench_generate.py", "bench_fir.py", "bench_explore.py"])
 def test_cuda_without_a_gpu_is_refused(tmp_path, script):
     result = run(script, ["--device", "cuda"], tmp_path)
     assert result.returncode == 2 and "--device cuda: no CUDA GPU here" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bench_loop_times_two_trees_and_their_parts(tmp_path):
+    """A tiny run of the loop benchmark, this checkout against itself as a second tree: one table row each."""
+    src = str(BENCHMARKS.parent / "src")
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "bench_loop.py"), "--src", src, "--data", "builtin:shapes?n=64",
+                             "--batch", "8", "--cbase", "256", "--cmax", "16", "--steps", "2", "--warmup", "0", "--repeats", "1"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1].split() == ["tree", "minibatch", "load", "G", "step", "D", "step"]
+    assert lines[2].startswith("this checkout") and lines[3].startswith(src[-24:]) and lines[4].startswith("  speed-up")
+    assert all(float(value) > 0 for value in lines[2].split()[2:])
