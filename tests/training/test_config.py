@@ -1,6 +1,7 @@
 """Resolving training options: data-loader workers from the machine, and one-line errors for bad values."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -132,3 +133,11 @@ def test_official_presets_keep_ada_on_any_dataset(cfg):
     options = resolve_options("builtin:shapes", cfg, 32, 1, {}, num_images=10**6)
     assert options.aug == "ada"
     assert "preset uses ada below" not in _setup_summary(options, "cpu")[2]
+
+
+def test_a_dataset_larger_than_the_networks_is_refused_with_the_conversion_to_run():
+    message = ("photos: images are 2048 px (shorter side) but the networks go up to 1024; convert with "
+               "`stylegan2 dataset --source photos --dest OUT.zip --resolution 1024 --transform center-crop`")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        resolve_options("photos", "auto", 2048, 1, {})
+    assert resolve_options("photos", "auto", 1024, 1, {}).resolution == 1024

@@ -14,7 +14,7 @@ from .sources import ImageSource, open_source
 def check_resolution(resolution: int, option: str = "resolution") -> None:
     """Refuse resolutions the generator cannot produce: it starts at 4x4 and doubles."""
     if not isinstance(resolution, (int, np.integer)) or resolution < 4 or not is_power_of_two(int(resolution)):
-        raise DatasetError(f"{option} must be a power of two >= 4 (4, 8, ..., 1024), got {resolution!r}")
+        raise DatasetError(f"{option} must be a power of two >= 4 (4, 8, 16, ...), got {resolution!r}")
 
 
 def _target_resolution(location: str, height: int, width: int, requested: int | None) -> int:

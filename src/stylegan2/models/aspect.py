@@ -1,4 +1,5 @@
-"""Image aspect ratios a network can have: square, or twice as wide or tall (a 4x8 or 8x4 learned constant).
+"""Image sizes a network can have: a power-of-two resolution up to MAX_RESOLUTION, square or twice as
+wide or tall (a 4x8 or 8x4 learned constant).
 
 An aspect is written width:height ("2:1" is landscape, e.g. 256x128). The network's `img_resolution`
 is its shorter side: its blocks count 4, 8, ..., img_resolution along that side as a square
@@ -8,9 +9,16 @@ round trip through a checkpoint's JSON.
 
 from __future__ import annotations
 
+MAX_RESOLUTION = 1024  # the largest img_resolution (shorter side) the networks are built for, as in NVIDIA's configs
 SQUARE = "1:1"
 # width:height -> (height, width) as multiples of the shorter side
 ASPECTS = {SQUARE: (1, 1), "2:1": (1, 2), "1:2": (2, 1)}
+
+
+def check_img_resolution(img_resolution: int) -> None:
+    """ValueError unless `img_resolution` is a power of two from 4 to MAX_RESOLUTION: blocks start at 4x4 and double."""
+    if img_resolution < 4 or img_resolution & (img_resolution - 1) != 0 or img_resolution > MAX_RESOLUTION:
+        raise ValueError(f"img_resolution must be a power of two from 4 to {MAX_RESOLUTION}, got {img_resolution}")
 
 
 def aspect_factors(aspect: str) -> tuple[int, int]:

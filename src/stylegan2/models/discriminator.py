@@ -10,7 +10,7 @@ from torch import nn
 
 from ..nn.layers import Conv2dLayer, FullyConnectedLayer, MinibatchStdLayer
 from ..nn.upfirdn2d import downsample2d, setup_filter
-from .aspect import SQUARE, image_size
+from .aspect import SQUARE, check_img_resolution, image_size
 from .init_kwargs import records_init_kwargs
 from .mapping import MappingNetwork
 from .synthesis import channel_counts, compute_dtype, compute_memory_format, half_dtype_of
@@ -166,8 +166,7 @@ class Discriminator(nn.Module):
         epilogue_kwargs: dict[str, Any] | None = None,
         channels: dict[int | str, int] | None = None,
     ) -> None:
-        if img_resolution < 4 or img_resolution & (img_resolution - 1) != 0 or img_resolution > 1024:
-            raise ValueError(f"img_resolution must be a power of two from 4 to 1024, got {img_resolution}")
+        check_img_resolution(img_resolution)
         super().__init__()
         block_kwargs = dict(block_kwargs or {})
         mapping_kwargs = dict(mapping_kwargs or {})

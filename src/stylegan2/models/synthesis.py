@@ -13,7 +13,7 @@ from ..nn.bias_act import bias_act
 from ..nn.layers import Conv2dLayer, FullyConnectedLayer
 from ..nn.modulated_conv import modulated_conv2d
 from ..nn.upfirdn2d import setup_filter, upsample2d
-from .aspect import SQUARE, image_size
+from .aspect import SQUARE, check_img_resolution, image_size
 
 NOISE_MODES = ("random", "const", "none")
 
@@ -279,8 +279,7 @@ class SynthesisNetwork(nn.Module):
         img_aspect: str = SQUARE,
         **block_kwargs,
     ) -> None:
-        if img_resolution < 4 or img_resolution & (img_resolution - 1) != 0 or img_resolution > 1024:
-            raise ValueError(f"img_resolution must be a power of two from 4 to 1024, got {img_resolution}")
+        check_img_resolution(img_resolution)
         super().__init__()
         self.w_dim = w_dim
         self.img_resolution = img_resolution

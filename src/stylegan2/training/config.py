@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..models.aspect import MAX_RESOLUTION
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from .ada import AugmentConfig
 from .loss import LOSSES
@@ -207,6 +208,9 @@ def resolve_options(
     """
     if cfg not in CFG_NAMES:
         raise ValueError(f"--cfg must be one of {', '.join(CFG_NAMES)}; got {cfg!r}")
+    if resolution > MAX_RESOLUTION:
+        raise ValueError(f"{data}: images are {resolution} px (shorter side) but the networks go up to {MAX_RESOLUTION}; convert "
+                         f"with `stylegan2 dataset --source {data} --dest OUT.zip --resolution {MAX_RESOLUTION} --transform center-crop`")
     spec = auto_preset(resolution, num_gpus) if cfg == "auto" else PRESETS[cfg]
     batch = overrides.get("batch") or spec.batch  # total over all processes, as official
     batch_gpu = min(max(spec.batch // spec.ref_gpus, 1), max(batch // num_gpus, 1))
