@@ -26,8 +26,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bench_train import check_at_least_one
+if TYPE_CHECKING:  # the package is imported in the children, from the tree each one times
+    from stylegan2.data import ImageDataset
+    from stylegan2.training.config import TrainingOptions
 
 THIS_TREE = str(Path(__file__).resolve().parent.parent / "src")
 
@@ -55,7 +58,7 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps({"ms": times, "package": __import__("stylegan2").__file__}))
 
 
-def time_parts(options, dataset, batch: int, repeats: int = 200) -> dict[str, float]:
+def time_parts(options: TrainingOptions, dataset: ImageDataset, batch: int, repeats: int = 200) -> dict[str, float]:
     """Milliseconds of the loop's parts outside the networks' passes, each alone and warm: reading one
     minibatch of images, and each network's optimizer step as the loop takes it (the non-finite check,
     then Adam) on fixed random gradients."""
@@ -113,17 +116,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:  # checked by the parent; bench_train imports this checkout's package, not the child's tree
+        return args
+    from bench_train import check_at_least_one
+
     check_at_least_one(parser, batch=args.batch, steps=args.steps, repeats=args.repeats,
                        threads=args.threads, cbase=args.cbase, cmax=args.cmax)
     if args.warmup is not None and args.warmup < 0:
         parser.error(f"--warmup must be at least 0, got {args.warmup}")
-    if not args.child:
-        from stylegan2.data import DatasetError, open_dataset
+    from stylegan2.data import DatasetError, open_dataset
 
-        try:  # what the children will open, so that a bad --data stops here in one line
-            open_dataset(args.data, resolution=args.resolution, use_labels=False)
-        except (DatasetError, ValueError, FileNotFoundError) as err:
-            parser.error(f"--data: {err}")
+    try:  # what the children will open, so that a bad --data stops here in one line
+        open_dataset(args.data, resolution=args.resolution, use_labels=False)
+    except (DatasetError, ValueError, FileNotFoundError) as err:
+        parser.error(f"--data: {err}")
     for tree in args.src:
         if not (Path(tree) / "stylegan2" / "__init__.py").is_file():
             parser.error(f"--src {tree}: no stylegan2 package there (pass the folder that holds stylegan2/, e.g. /tmp/rev/src)")
