@@ -170,5 +170,6 @@ def main() -> None:
         if i:
             print(f"{'  speed-up':<24}" + "".join(f"{medians[i][part] / medians[0][part]:>11.2f}x" for part in parts))
 
+
 if __name__ == "__main__":
     main()

@@ -36,7 +36,7 @@ import torch
 from flops import FlopCounter, matmul_flops_per_s
 from official_ops import import_official, plugin_status
 
-from stylegan2.models.aspect import MAX_RESOLUTION
+from stylegan2.models.aspect import MAX_RESOLUTION, check_img_resolution
 from stylegan2.training.loop import precision_kwargs
 from stylegan2.utils.allocator import keep_freed_memory
 from stylegan2.utils.device import configure_backends
@@ -177,8 +177,13 @@ def check_network_arguments(parser: argparse.ArgumentParser, args: argparse.Name
 
 
 def check_resolution(parser: argparse.ArgumentParser, option: str, value: int, *, least: int = 4) -> None:
-    """A one-line error unless `value` is a power of two from `least` to what the networks accept."""
-    if value < least or value & (value - 1) or value > MAX_RESOLUTION:
+    """A one-line error unless the networks accept `value` (models.aspect.check_img_resolution) and it is at least `least`."""
+    try:
+        check_img_resolution(value)
+        accepted = value >= least
+    except ValueError:
+        accepted = False
+    if not accepted:
         parser.error(f"{option} must be a power of two from {least} to {MAX_RESOLUTION}, got {value}")
 
 

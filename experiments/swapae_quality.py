@@ -35,6 +35,7 @@ import torch
 from scoring import SNAPSHOT_FILE, require_file
 from scoring.swaps import TRAINING_DATA, as_tensor, parse_overrides, score_swap, shape_images
 
+from stylegan2.data import ImageDataset, open_dataset
 from stylegan2.swapae.config import SwapAEOptions, resolve_swapae_options
 
 DEFAULT_KIMG = 30.0  # about 10 minutes on 1 quiet core (about 20 s/kimg), less on 2
@@ -63,20 +64,16 @@ def evaluate(network: Path, pairs: int, eval_seed: int, device: str | None) -> t
     return means, cells.reshape(n, n, *cells.shape[1:])
 
 
-def training_options(kimg: float | None, outdir: Path, seed: int, overrides: dict) -> SwapAEOptions:
-    """The cpu preset on builtin:shapes (32 px) with the script's settings; ValueError names a bad one."""
-    from stylegan2.data import open_dataset
-
+def training_options(dataset: ImageDataset, kimg: float | None, outdir: Path, seed: int, overrides: dict) -> SwapAEOptions:
+    """The cpu preset on `dataset` (builtin:shapes, 32 px) with the script's settings; ValueError names a bad one."""
     overrides = dict(overrides, outdir=str(outdir), workers=0, seed=seed, kimg=kimg if kimg is not None else 1e6)
-    return resolve_swapae_options(TRAINING_DATA, "cpu", open_dataset(TRAINING_DATA).resolution, 1, overrides)
+    return resolve_swapae_options(TRAINING_DATA, "cpu", dataset.resolution, 1, overrides)
 
 
-def train(options: SwapAEOptions, minutes: float | None, device: str | None) -> Path:
-    """Train with `options` (for `minutes` at most) and return the final snapshot."""
-    from stylegan2.data import open_dataset
+def train(options: SwapAEOptions, dataset: ImageDataset, minutes: float | None, device: str | None) -> Path:
+    """Train with `options` on `dataset` (for `minutes` at most) and return the final snapshot."""
     from stylegan2.swapae.training import train_swapae
 
-    dataset = open_dataset(TRAINING_DATA)
     run_dir = train_swapae(options, device=device, dataset=dataset, max_seconds=None if minutes is None else minutes * 60)
     return sorted(run_dir.glob("network-snapshot-*.safetensors"))[-1]
 
@@ -110,11 +107,12 @@ def main() -> None:
         kimg = args.kimg if args.kimg is not None or args.minutes is not None else DEFAULT_KIMG
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                options = training_options(kimg, args.outdir or Path(tmp), args.seed, parse_overrides(parser, args.overrides))
+                dataset = open_dataset(TRAINING_DATA)
+                options = training_options(dataset, kimg, args.outdir or Path(tmp), args.seed, parse_overrides(parser, args.overrides))
             except ValueError as err:  # the library's one-line message for a bad --kimg or --set value
                 parser.error(str(err))
             start = time.time()
-            network = train(options, args.minutes, args.device)
+            network = train(options, dataset, args.minutes, args.device)
             print(f"trained in {time.time() - start:.0f} s: {network}")
             scores, cells = evaluate(network, args.pairs, args.eval_seed, args.device)
     else:
