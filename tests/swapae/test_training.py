@@ -15,7 +15,7 @@ from stylegan2.io import load_checkpoint, save_checkpoint
 from stylegan2.models import CooccurrenceDiscriminator, Discriminator, Generator, SwapEncoder, SwapGenerator
 from stylegan2.swapae.config import SWAPAE_PRESETS, SwapAEOptions, resolve_swapae_options
 from stylegan2.swapae.loss import SwapAELoss
-from stylegan2.swapae.training import build_swapae_networks, make_optimizers, train_swapae
+from stylegan2.swapae.training import architecture_notes, build_swapae_networks, make_optimizers, train_swapae
 from stylegan2.training.loop import TrainingError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -224,3 +224,11 @@ def test_bad_options_are_refused_by_name(overrides, message):
 def test_unknown_preset_is_refused():
     with pytest.raises(ValueError, match="--cfg must be one of cpu, 256, 512"):
         resolve_swapae_options("x", "1024", 32, 1, {})
+
+
+def test_a_resume_notes_where_the_file_architecture_differs_from_the_options(swapae_snapshot, tiny_swapae_options, tmp_path):
+    networks = load_checkpoint(swapae_snapshot).networks
+    assert architecture_notes(networks, tiny_swapae_options(tmp_path), 16, 3) == []
+    (note,) = architecture_notes(networks, tiny_swapae_options(tmp_path, global_code_ch=8), 16, 3)
+    assert note == ("the networks keep the file's architecture: E global_code_ch 16 (not 8); G global_code_ch 16 (not 8); "
+                    "those options are for new networks")

@@ -18,7 +18,7 @@ import torch
 from stylegan2.io import load_checkpoint
 from stylegan2.models import Discriminator, Generator
 from stylegan2.training.config import resolve_options
-from stylegan2.training.loop import _check_continuation, train
+from stylegan2.training.loop import _check_continuation, _keep_file_architecture, train
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
 
@@ -156,3 +156,46 @@ def test_resume_keeps_the_mapping_multiplier_of_the_file(tmp_path):
     assert json.loads((second / "training_options.json").read_text())["map_lrmul"] == 0.01
     resumed = load_checkpoint(sorted(second.glob("network-snapshot-*.safetensors"))[-1]).networks
     assert "lr_multiplier" not in resumed["G"].init_kwargs["mapping_kwargs"]
+
+
+def test_resume_keeps_the_file_architecture_and_says_so(tmp_path):
+    """--cbase/--cmax/--map/--mbstd build new networks; a resume trains the file's as they are, notes each
+    option that said otherwise, and records the file's values in training_options.json."""
+    common = dict(clusters=0, batch=4, workers=0, aug="noaug", kimg=1, tick=1, grid=(2, 2))
+    first = train(resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(common, cbase=256, cmax=16, outdir=str(tmp_path / "a"))),
+                  device="cpu", max_steps=1, log=lambda m: None)
+    (snapshot,) = first.glob("network-snapshot-*.safetensors")
+    options = resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(
+        common, cbase=128, cmax=8, map=3, mbstd=2, outdir=str(tmp_path / "b"), resume=str(snapshot)))
+    lines: list[str] = []
+    second = train(options, device="cpu", max_steps=1, log=lines.append)
+    note = ("note: the networks keep the file's architecture: --map 2 (not 3), --cbase 256 (not 128), --cmax 16 (not 8), "
+            "--mbstd 4 (not 2); those options are for new networks")
+    assert note in "\n".join(lines)
+    saved = json.loads((second / "training_options.json").read_text())
+    assert (saved["map"], saved["cbase"], saved["cmax"], saved["mbstd"]) == (2, 256, 16, 4)
+    source = load_checkpoint(snapshot).networks
+    resumed = load_checkpoint(sorted(second.glob("network-snapshot-*.safetensors"))[-1]).networks
+    assert all(resumed[name].init_kwargs == source[name].init_kwargs for name in ("G", "D", "G_ema"))
+
+
+def test_resume_with_matching_options_notes_nothing(tmp_path):
+    common = dict(clusters=0, batch=4, workers=0, aug="noaug", kimg=1, tick=1, grid=(2, 2), cbase=256, cmax=16)
+    first = train(resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(common, outdir=str(tmp_path / "a"))),
+                  device="cpu", max_steps=1, log=lambda m: None)
+    (snapshot,) = first.glob("network-snapshot-*.safetensors")
+    options = resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(common, outdir=str(tmp_path / "b"), resume=str(snapshot)))
+    assert _keep_file_architecture(options, *(load_checkpoint(snapshot).networks[n] for n in ("G", "D"))) == (options, [])
+
+
+def test_a_channel_table_no_cbase_describes_is_noted_as_it_is():
+    """A file whose channels follow no min(cbase / r, cmax) (a fork's table) keeps --cbase/--cmax and names its layout."""
+    options = resolve_options("builtin:shapes", "cpu", 16, 1, {"cbase": 256, "cmax": 16})
+    G = Generator(z_dim=options.z_dim, c_dim=0, w_dim=options.w_dim, img_resolution=16, img_channels=3,
+                  mapping_kwargs={"num_layers": options.map},
+                  synthesis_kwargs={"channel_base": 256, "channel_max": 16, "channels": {"8": 12}})
+    D = Discriminator(c_dim=0, img_resolution=16, img_channels=3, channel_base=256, channel_max=16)
+    kept, notes = _keep_file_architecture(options, G, D)
+    assert (kept.cbase, kept.cmax) == (256, 16)
+    assert notes == ["the networks keep the file's architecture: channels per resolution 4: 16, 8: 12, 16: 16 "
+                     "(not --cbase 256 --cmax 16); those options are for new networks"]

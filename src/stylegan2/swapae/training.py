@@ -66,6 +66,21 @@ def _networks_from_checkpoint(loaded: dict[str, nn.Module], options: SwapAEOptio
     return {name: loaded[name] if isinstance(loaded.get(name), kinds[name]) else fresh[name] for name in NETWORK_NAMES}
 
 
+def architecture_notes(networks: dict[str, nn.Module], options: SwapAEOptions, resolution: int, channels: int) -> list[str]:
+    """A note naming each constructor argument where a resumed network differs from what the options build
+    (the file's networks train as they are; the architecture options are for new networks)."""
+    fresh = build_swapae_networks(options, resolution, channels)
+    differences = []
+    for name in NETWORK_NAMES:
+        theirs, ours = networks[name].init_kwargs, fresh[name].init_kwargs
+        keys = [key for key in theirs if theirs[key] != ours.get(key)]
+        if keys:
+            differences.append(f"{name} {', '.join(f'{key} {theirs[key]} (not {ours.get(key)})' for key in keys)}")
+    if not differences:
+        return []
+    return [f"the networks keep the file's architecture: {'; '.join(differences)}; those options are for new networks"]
+
+
 def make_optimizers(options: SwapAEOptions, networks: dict[str, nn.Module]) -> tuple[list[Phase], dict[str, torch.optim.Optimizer]]:
     """Adam for E+G and for D+Dpatch; lazy R1 scales D's lr and betas by interval/(interval+1), as officially."""
     generator = nn.ModuleDict({"E": networks["E"], "G": networks["G"]})
@@ -132,6 +147,7 @@ def train_swapae(
     if options.resume:
         loaded, resume_state, notes = read_resume_state(options.resume)
         networks = _networks_from_checkpoint(loaded, options, resolution, channels, options.resume)
+        notes += architecture_notes(networks, options, resolution, channels)
         kind = "continuing the run" if resume_state else "starting from its weights"
         header.append(f"Resuming from {options.resume}: {kind}" + "".join(f"\n  note: {n}" for n in notes))
     else:

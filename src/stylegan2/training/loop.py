@@ -13,9 +13,11 @@ import torch
 
 from ..data import ImageDataset, open_dataset
 from ..data.clusters import THUMBNAIL_SIZE, cluster_dataset
+from ..io.channels import channel_arguments
 from ..models import Discriminator, Generator
 from ..models.aspect import SQUARE, aspect_kwargs
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
+from ..models.synthesis import channel_counts
 from ..utils.device import configure_backends
 from ..utils.image import make_grid, save_image, to_uint8
 from .ada import Augmentation, check_augment_state
@@ -121,6 +123,37 @@ def _networks_from_checkpoint(
         G_ema = Generator(**_run_precision(loaded["G_ema"].init_kwargs, options, blocks="synthesis_kwargs"))
         G_ema.load_state_dict(loaded["G_ema"].state_dict())
     return G, D, G_ema
+
+
+# The options that say how new networks are built, with the flag that sets each (None: --cfg only).
+ARCHITECTURE_OPTIONS = {"z_dim": None, "w_dim": None, "map": "--map", "cbase": "--cbase", "cmax": "--cmax",
+                        "mbstd": "--mbstd", "d_architecture": None}
+
+
+def _keep_file_architecture(options: TrainingOptions, G: Generator, D: Discriminator) -> tuple[TrainingOptions, list[str]]:
+    """A resume trains the file's networks as they are: the architecture options become theirs (so the
+    run's training_options.json describes what trains), with a note where this run's options said otherwise."""
+    theirs: dict[str, Any] = {"z_dim": G.z_dim, "w_dim": G.w_dim, "map": G.mapping.num_layers, "d_architecture": D.b4.architecture}
+    if D.b4.mbstd is not None and D.b4.mbstd.group_size is not None:
+        theirs["mbstd"] = D.b4.mbstd.group_size
+    resolutions = G.synthesis.block_resolutions
+    counts = {res: getattr(G.synthesis, f"b{res}").conv1.weight.shape[0] for res in resolutions}
+    layout_note = None
+    if counts != channel_counts(resolutions, options.cbase, options.cmax):
+        file_base = (G.init_kwargs.get("synthesis_kwargs") or {}).get("channel_base")
+        arguments = channel_arguments(counts, [file_base] if file_base else [])
+        if "channels" in arguments:  # no --cbase/--cmax gives this layout
+            layout_note = f"channels per resolution {', '.join(f'{res}: {ch}' for res, ch in counts.items())}"
+        else:
+            theirs.update(cbase=arguments["channel_base"], cmax=arguments["channel_max"])
+    changed = {name: theirs[name] for name in ARCHITECTURE_OPTIONS if name in theirs and getattr(options, name) != theirs[name]}
+    described = [f"{ARCHITECTURE_OPTIONS[name] or name} {value} (not {getattr(options, name)})" for name, value in changed.items()]
+    if layout_note:
+        described.append(f"{layout_note} (not --cbase {options.cbase} --cmax {options.cmax})")
+    if not described:
+        return options, []
+    note = f"the networks keep the file's architecture: {', '.join(described)}; those options are for new networks"
+    return dataclasses.replace(options, **changed), [note]
 
 
 def _check_clusters(G: Generator, c_prior: list[float] | None, path: str) -> None:
@@ -324,6 +357,8 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         loaded, resume_state, notes = _read_resume(resume_path, resume_data, ctx)
         G, D, G_ema = _networks_from_checkpoint(loaded, options, c_dim, resolution, channels, resume_path, dataset.aspect)
         _check_clusters(G, c_prior, resume_path)
+        options, kept = _keep_file_architecture(options, G, D)
+        notes += kept
         file_lrmul = (G.init_kwargs.get("mapping_kwargs") or {}).get("lr_multiplier", MAPPING_LR_MULTIPLIER)
         if file_lrmul != options.map_lrmul:  # the weights are stored divided by it: another one would change G
             notes.append(f"the mapping layers keep the file's learning-rate multiplier {file_lrmul:g} "
