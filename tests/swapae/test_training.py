@@ -228,7 +228,7 @@ def test_unknown_preset_is_refused():
 
 def test_a_resume_notes_where_the_file_architecture_differs_from_the_options(swapae_snapshot, tiny_swapae_options, tmp_path):
     networks = load_checkpoint(swapae_snapshot).networks
-    assert architecture_notes(networks, tiny_swapae_options(tmp_path), 16, 3) == []
-    (note,) = architecture_notes(networks, tiny_swapae_options(tmp_path, global_code_ch=8), 16, 3)
+    assert architecture_notes(networks, build_swapae_networks(tiny_swapae_options(tmp_path), 16, 3)) == []
+    (note,) = architecture_notes(networks, build_swapae_networks(tiny_swapae_options(tmp_path, global_code_ch=8), 16, 3))
     assert note == ("the networks keep the file's architecture: E global_code_ch 16 (not 8); G global_code_ch 16 (not 8); "
                     "those options are for new networks")

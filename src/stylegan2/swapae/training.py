@@ -48,8 +48,9 @@ def build_swapae_networks(options: SwapAEOptions, resolution: int, channels: int
 
 
 def _networks_from_checkpoint(loaded: dict[str, nn.Module], options: SwapAEOptions, resolution: int, channels: int,
-                              path: str) -> dict[str, nn.Module]:
-    """E and G (and D, Dpatch when present) from a file; missing discriminators start fresh."""
+                              path: str) -> tuple[dict[str, nn.Module], list[str]]:
+    """E and G (and D, Dpatch when present) from a file, missing discriminators fresh; and the notes
+    on where the file's architecture differs from the options'."""
     kinds = {"E": SwapEncoder, "G": SwapGenerator, "D": Discriminator, "Dpatch": CooccurrenceDiscriminator}
     for name in ("E", "G"):
         if not isinstance(loaded.get(name), kinds[name]):
@@ -63,13 +64,13 @@ def _networks_from_checkpoint(loaded: dict[str, nn.Module], options: SwapAEOptio
             f"dataset has {channels}-channel {resolution} px images; resize the dataset or pick a matching network"
         )
     fresh = build_swapae_networks(options, resolution, channels)
-    return {name: loaded[name] if isinstance(loaded.get(name), kinds[name]) else fresh[name] for name in NETWORK_NAMES}
+    networks = {name: loaded[name] if isinstance(loaded.get(name), kinds[name]) else fresh[name] for name in NETWORK_NAMES}
+    return networks, architecture_notes(networks, fresh)
 
 
-def architecture_notes(networks: dict[str, nn.Module], options: SwapAEOptions, resolution: int, channels: int) -> list[str]:
-    """A note naming each constructor argument where a resumed network differs from what the options build
-    (the file's networks train as they are; the architecture options are for new networks)."""
-    fresh = build_swapae_networks(options, resolution, channels)
+def architecture_notes(networks: dict[str, nn.Module], fresh: dict[str, nn.Module]) -> list[str]:
+    """A note naming each constructor argument where a resumed network differs from the one the options
+    build (`fresh`): the file's networks train as they are; the architecture options are for new networks."""
     differences = []
     for name in NETWORK_NAMES:
         theirs, ours = networks[name].init_kwargs, fresh[name].init_kwargs
@@ -146,8 +147,8 @@ def train_swapae(
     header: list[str] = []
     if options.resume:
         loaded, resume_state, notes = read_resume_state(options.resume)
-        networks = _networks_from_checkpoint(loaded, options, resolution, channels, options.resume)
-        notes += architecture_notes(networks, options, resolution, channels)
+        networks, kept = _networks_from_checkpoint(loaded, options, resolution, channels, options.resume)
+        notes += kept
         kind = "continuing the run" if resume_state else "starting from its weights"
         header.append(f"Resuming from {options.resume}: {kind}" + "".join(f"\n  note: {n}" for n in notes))
     else:
