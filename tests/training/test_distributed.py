@@ -60,6 +60,7 @@ def worker(rank: int, world_size: int, store: str, out_dir: str, loss_name: str)
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world_size)
     try:
         torch.save(train_steps(rank, world_size, loss_name), os.path.join(out_dir, f"rank{rank}.pt"))
+        dist.barrier()  # neither rank tears its connections down while the other may still be in a collective
     finally:
         dist.destroy_process_group()
 
