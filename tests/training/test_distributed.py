@@ -66,16 +66,12 @@ def worker(rank: int, world_size: int, store: str, out_dir: str, loss_name: str)
 
 
 @pytest.mark.parametrize("loss_name", ["stylegan2", "r3gan"])
+@pytest.mark.usefixtures("one_thread")  # the one-process reference runs as the workers do: another thread count sums in another order
 def test_two_processes_match_each_other_and_one_process(tmp_path, loss_name):
     mp.spawn(worker, args=(2, str(tmp_path / "store"), str(tmp_path), loss_name), nprocs=2, join=True)
     rank0 = torch.load(tmp_path / "rank0.pt")
     rank1 = torch.load(tmp_path / "rank1.pt")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the workers run: another thread count sums in another order
-    try:
-        single = train_steps(0, 1, loss_name)
-    finally:
-        torch.set_num_threads(threads)
+    single = train_steps(0, 1, loss_name)
     initial = {f"G.{k}": v for k, v in make_setup()[0].state_dict().items()}
     assert any(not torch.equal(initial[k], single[k]) for k in initial)  # training changed the weights
     for key in single:
