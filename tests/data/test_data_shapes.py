@@ -7,7 +7,7 @@ import pytest
 from scipy.spatial import ConvexHull
 
 from stylegan2.data import SHAPE_CLASSES, paint, render_shape, sources
-from stylegan2.data.shapes import shape_mask
+from stylegan2.data.shapes import shape_geometry, shape_mask
 from stylegan2.data.sources import ShapesSource
 
 
@@ -85,6 +85,26 @@ def test_unrotated_masks_keep_centre_size_and_geometry():
         assert abs(upright.sum() / rotated.sum() - 1) < 0.05
         np.testing.assert_allclose(np.argwhere(upright).mean(0), np.argwhere(rotated).mean(0), atol=1.5)
     assert not all(np.array_equal(shape_mask(i, 32, rotate=False), shape_mask(i, 32)) for i in range(1, 5))
+
+
+def test_geometry_is_where_the_mask_is_drawn():
+    """shape_geometry's centre and radius are the mask's: a circle (radius^2 * 0.8 inside) is centred on (cx, cy)
+    with the area that radius gives; a cross reaches out to the radius along its arms, at the stated angle."""
+    for index in range(0, 50, len(SHAPE_CLASSES)):  # circles
+        g, mask = shape_geometry(index, 256, seed=2), shape_mask(index, 256, seed=2)
+        ys, xs = np.nonzero(mask)
+        np.testing.assert_allclose([xs.mean() + 0.5, ys.mean() + 0.5], [g.cx, g.cy], atol=0.05)
+        assert abs(mask.sum() / (np.pi * 0.8 * g.radius**2) - 1) < 0.01
+    for index in range(4, 54, len(SHAPE_CLASSES)):  # crosses: the arm tips lie at cx + radius * (cos, sin) of the angle
+        g, mask = shape_geometry(index, 256, seed=2), shape_mask(index, 256, seed=2)
+        for arm in range(4):
+            angle = g.rotation + arm * np.pi / 2
+            inner = 0.95 * g.radius * np.array([np.cos(angle), np.sin(angle)]) + [g.cx, g.cy]
+            outer = 1.05 * g.radius * np.array([np.cos(angle), np.sin(angle)]) + [g.cx, g.cy]
+            assert mask[int(inner[1]), int(inner[0])] and not mask[int(outer[1]), int(outer[0])]
+    upright = shape_geometry(7, 32, rotate=False)
+    rotated = shape_geometry(7, 32)
+    assert upright.rotation == 0.0 and (upright.cx, upright.cy, upright.radius) == (rotated.cx, rotated.cy, rotated.radius)
 
 
 def test_colours_are_independent_of_resolution_and_far_apart():

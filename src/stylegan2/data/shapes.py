@@ -61,8 +61,18 @@ def _colors(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
             return fg.astype(np.uint8), bg.astype(np.uint8)
 
 
-def shape_mask(index: int, resolution: int, seed: int = 0, *, rotate: bool = True) -> np.ndarray:
-    """Structure of item `index`: bool [H, W] mask of its shape, with random centre, size and rotation.
+@dataclass(frozen=True)
+class ShapeGeometry:
+    """Where item `index` is drawn, in pixels of its resolution: centre, circumradius and rotation."""
+
+    cx: float
+    cy: float
+    radius: float
+    rotation: float  # radians; 0 draws the shape upright
+
+
+def shape_geometry(index: int, resolution: int, seed: int = 0, *, rotate: bool = True) -> ShapeGeometry:
+    """Structure of item `index` as numbers: random centre, size and rotation (its class is `shape_label`).
 
     `rotate=False` keeps the centre and size and draws the shape unrotated (a diagnostic variant:
     experiments/shapes_variants.py); builtin:shapes always rotates.
@@ -71,9 +81,15 @@ def shape_mask(index: int, resolution: int, seed: int = 0, *, rotate: bool = Tru
     radius = rng.uniform(0.2, 0.4) * resolution
     cx, cy = rng.uniform(radius, resolution - radius, size=2)
     rotation = rng.uniform(0, 2 * np.pi) if rotate else 0.0
+    return ShapeGeometry(float(cx), float(cy), float(radius), float(rotation))
+
+
+def shape_mask(index: int, resolution: int, seed: int = 0, *, rotate: bool = True) -> np.ndarray:
+    """Structure of item `index`: bool [H, W] mask of its shape, drawn where `shape_geometry` says."""
+    g = shape_geometry(index, resolution, seed, rotate=rotate)
     coords = np.arange(resolution) + 0.5  # pixel centres
-    dx, dy = (coords[None, :] - cx) / radius, (coords[:, None] - cy) / radius  # [1, W], [H, 1]
-    cos, sin = np.cos(rotation), np.sin(rotation)
+    dx, dy = (coords[None, :] - g.cx) / g.radius, (coords[:, None] - g.cy) / g.radius  # [1, W], [H, 1]
+    cos, sin = np.cos(g.rotation), np.sin(g.rotation)
     u, v = cos * dx + sin * dy, cos * dy - sin * dx  # [H, W] in the shape's frame
     return _inside(SHAPE_CLASSES[shape_label(index)], u, v)
 
