@@ -26,7 +26,7 @@ from scoring.shapes import train_classifier
 from torch import nn
 
 from stylegan2.data.shapes import SHAPE_CLASSES, render_shape, shape_geometry
-from stylegan2.models.synthesis import SynthesisNetwork
+from stylegan2.models.synthesis import ARCHITECTURES, SynthesisNetwork
 from stylegan2.nn.layers import FullyConnectedLayer
 from stylegan2.training.config import PRESETS
 
@@ -59,12 +59,12 @@ def items(indices: range) -> dict[str, torch.Tensor]:
 class Renderer(nn.Module):
     """True factors -> one w (three fully connected layers) -> SynthesisNetwork, without noise."""
 
-    def __init__(self, num_factors: int, cbase: int, cmax: int) -> None:
+    def __init__(self, num_factors: int, cbase: int, cmax: int, architecture: str) -> None:
         super().__init__()
         self.to_w = nn.Sequential(FullyConnectedLayer(num_factors, CPU.w_dim, activation="lrelu"),
                                   FullyConnectedLayer(CPU.w_dim, CPU.w_dim, activation="lrelu"), FullyConnectedLayer(CPU.w_dim, CPU.w_dim))
         self.synthesis = SynthesisNetwork(w_dim=CPU.w_dim, img_resolution=RESOLUTION, img_channels=3,
-                                          channel_base=cbase, channel_max=cmax)
+                                          channel_base=cbase, channel_max=cmax, architecture=architecture)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         ws = self.to_w(f).unsqueeze(1).repeat(1, self.synthesis.num_ws, 1)
@@ -93,6 +93,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="also stop after this much training time")
     parser.add_argument("--cbase", type=int, default=1024, help="channel_base as in `stylegan2 train` (default 1024: half width)")
     parser.add_argument("--cmax", type=int, default=32, help="channel_max (default 32)")
+    parser.add_argument("--architecture", choices=ARCHITECTURES, default="skip",
+                        help="the synthesis blocks' wiring, as NVIDIA's (default skip: the cpu preset's)")
     parser.add_argument("--lr", type=float, default=CPU.lrate, help=f"Adam's learning rate (default: the cpu preset's {CPU.lrate:g})")
     parser.add_argument("--every", type=float, default=8, help="evaluate every this many kimg (default 8)")
     parser.add_argument("--seed", type=int, default=0)
@@ -108,7 +110,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     classifier = train_classifier(Path(args.classifier))
     train, test = items(range(TRAIN_ITEMS)), items(HELD_OUT)
-    renderer = Renderer(train["factors"].shape[1], args.cbase, args.cmax)
+    renderer = Renderer(train["factors"].shape[1], args.cbase, args.cmax, args.architecture)
     print(f"synthesis: {sum(p.numel() for p in renderer.synthesis.parameters()):,} parameters", flush=True)
     opt = torch.optim.Adam(renderer.parameters(), lr=args.lr, betas=(0.0, 0.99), eps=1e-8)
     batches = torch.Generator().manual_seed(args.seed)

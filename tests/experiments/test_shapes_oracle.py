@@ -53,6 +53,7 @@ def test_reports_on_held_out_items_and_draws_them(tmp_path):
     (["--every", "-1"], "--every must be positive, got -1"),
     (["--kimg", "0"], "--kimg must be positive, got 0"),
     (["--cmax", "0"], "--cbase and --cmax must be positive, got 1024 and 0"),
+    (["--architecture", "unet"], "argument --architecture: invalid choice: 'unet'"),
 ])
 def test_bad_options(tmp_path, args, message):
     result = run(*args, "--classifier", "cnn.safetensors", cwd=tmp_path)

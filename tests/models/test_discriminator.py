@@ -44,3 +44,8 @@ def test_freeze_layers_turns_the_first_layers_into_buffers():
 def test_minibatch_std_group_must_divide_the_batch():
     with pytest.raises(ValueError, match="group size 4"):
         tiny_discriminator()(torch.randn(6, 3, 16, 16), None)
+
+
+def test_an_unknown_architecture_names_the_known_ones():
+    with pytest.raises(ValueError, match="discriminator architecture must be one of orig, skip, resnet, got 'unet'"):
+        tiny_discriminator(architecture="unet")

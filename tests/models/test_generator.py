@@ -13,6 +13,11 @@ def tiny_generator(**overrides) -> Generator:
     return Generator(**kwargs)
 
 
+def test_an_unknown_architecture_names_the_known_ones():
+    with pytest.raises(ValueError, match="synthesis architecture must be one of orig, skip, resnet, got 'unet'"):
+        tiny_generator(synthesis_kwargs={"channel_base": 128, "channel_max": 16, "architecture": "unet"})
+
+
 @pytest.mark.parametrize("architecture", ["skip", "orig", "resnet"])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_every_architecture_makes_images_of_the_right_shape(architecture, channels):

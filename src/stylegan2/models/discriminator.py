@@ -13,7 +13,7 @@ from ..nn.upfirdn2d import downsample2d, setup_filter
 from .aspect import SQUARE, check_img_resolution, image_size
 from .init_kwargs import records_init_kwargs
 from .mapping import MappingNetwork
-from .synthesis import channel_counts, compute_dtype, compute_memory_format, half_dtype_of
+from .synthesis import ARCHITECTURES, channel_counts, compute_dtype, compute_memory_format, half_dtype_of
 
 
 class DiscriminatorBlock(nn.Module):
@@ -40,8 +40,8 @@ class DiscriminatorBlock(nn.Module):
         half_dtype: str = "float16",
         freeze_layers: int = 0,
     ) -> None:
-        if architecture not in ("orig", "skip", "resnet"):
-            raise ValueError(f"discriminator architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}")
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"discriminator architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}")
         super().__init__()
         self.in_channels = in_channels
         self.resolution = resolution

@@ -16,6 +16,7 @@ from ..nn.upfirdn2d import setup_filter, upsample2d
 from .aspect import SQUARE, check_img_resolution, image_size
 
 NOISE_MODES = ("random", "const", "none")
+ARCHITECTURES = ("orig", "skip", "resnet")  # how G's and D's blocks are wired, NVIDIA's names
 
 # fused_modconv=None means the non-fused form (activations scaled around one shared convolution):
 # it was faster than the grouped (fused) form on every device and batch size measured (see
@@ -190,8 +191,8 @@ class SynthesisBlock(nn.Module):
         aspect: str = SQUARE,
         **layer_kwargs,
     ) -> None:
-        if architecture not in ("orig", "skip", "resnet"):
-            raise ValueError(f"synthesis architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}")
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"synthesis architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}")
         super().__init__()
         self.in_channels, self.w_dim, self.resolution, self.img_channels = in_channels, w_dim, resolution, img_channels
         self.is_last, self.architecture, self.use_fp16 = is_last, architecture, use_fp16
