@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .classifiers import cached_classifier
 from .samples import seed_latents
 
 
@@ -100,29 +100,26 @@ def nearest_distance(images: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
 
 
 def train_classifier(mnist: str, path: Path) -> LeNet:
-    if path.exists():
-        model = LeNet()
-        model.load_state_dict(load_file(str(path)))
-        return model.eval()
-    torch.manual_seed(0)  # the initial weights too, so that every machine trains the same classifier
-    model = LeNet()
-    x, y = load_mnist(mnist, "train")
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    gen = torch.Generator().manual_seed(0)
-    for epoch in range(2):
-        order = torch.randperm(len(x), generator=gen)
-        for i in range(0, len(x), 128):
-            idx = order[i: i + 128]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    xt, yt = load_mnist(mnist, "test")
-    with torch.no_grad():
-        accuracy = (model.eval()(xt).argmax(1) == yt).float().mean().item()
-    print(f"classifier test accuracy {accuracy:.4f}")
-    save_file(model.state_dict(), str(path))
-    return model
+    """Train on MNIST's training set (two epochs), or load the copy cached at `path`."""
+
+    def fit(model: LeNet) -> None:
+        x, y = load_mnist(mnist, "train")
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        gen = torch.Generator().manual_seed(0)
+        for epoch in range(2):
+            order = torch.randperm(len(x), generator=gen)
+            for i in range(0, len(x), 128):
+                idx = order[i: i + 128]
+                loss = F.cross_entropy(model(x[idx]), y[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        xt, yt = load_mnist(mnist, "test")
+        with torch.no_grad():
+            accuracy = (model.eval()(xt).argmax(1) == yt).float().mean().item()
+        print(f"classifier test accuracy {accuracy:.4f}")
+
+    return cached_classifier(path, LeNet, fit)
 
 
 @dataclass

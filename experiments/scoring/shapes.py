@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from stylegan2.data.shapes import SHAPE_CLASSES, render_shape
+
+from .classifiers import cached_classifier
 
 
 class ShapeNet(nn.Module):
@@ -43,13 +44,11 @@ def real_renders(start: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def train_classifier(path: Path) -> ShapeNet:
-    """Train on renders 0..19,999 (about a minute on two cores) and cache the weights at `path`."""
-    if path.exists():
-        net = ShapeNet()
-        net.load_state_dict(load_file(str(path)))
-        return net.eval()
-    torch.manual_seed(0)  # the initial weights too, so that every machine trains the same classifier
-    net = ShapeNet()
+    """Train on renders 0..19,999 (about a minute on two cores), or load the copy cached at `path`."""
+    return cached_classifier(path, ShapeNet, _fit)
+
+
+def _fit(net: ShapeNet) -> None:
     images, labels = real_renders(0, 20000)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     for epoch in range(4):
@@ -61,6 +60,4 @@ def train_classifier(path: Path) -> ShapeNet:
     test_images, test_labels = real_renders(100000, 2000)
     with torch.no_grad():
         accuracy = (net(test_images).argmax(1) == test_labels).float().mean().item()
-    print(f"shape classifier: {accuracy:.3f} accuracy on 2,000 held-out renders; saved to {path}")
-    save_file(net.state_dict(), str(path))
-    return net
+    print(f"shape classifier: {accuracy:.3f} accuracy on 2,000 held-out renders")
