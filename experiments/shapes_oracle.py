@@ -7,11 +7,12 @@ factors (shape class, centre, size, rotation, foreground and background colour) 
 `SynthesisNetwork` draws it, and the L1 distance to the real render is the only loss (Adam at the
 `cpu` preset's rate and betas, batch 32, items 0-9,999 as in builtin:shapes). Every --every kimg it
 prints, for items 10,000-10,999, which it never trains on: the L1 distance, the mask IoU (each
-pixel assigned to the nearer of the item's two true colours) and how often the shape classifier of
-shapes_quality.py reads the drawing as the item's true class, with the classes it reads; and the
-seconds spent on training steps so far (not counting these evaluations). A GAN's generator learns the same
-drawing from a weaker signal, so the kimg this needs show how slowly the network itself learns the
-shapes. Used in docs/experiments/unconditional.md ("What makes shapes slow").
+pixel assigned to the nearer of the item's two true colours) and how often the shape classifier
+that shapes_quality.py uses reads the drawing as the item's true class, with the classes it reads;
+and the seconds spent on training steps so far (not counting these evaluations). The kimg this
+takes show how slowly the network itself learns the outlines; they bound no GAN (L1 accepts a
+rounded corner, a discriminator need not). Used in docs/experiments/unconditional.md ("Told
+everything").
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from scoring.shapes import train_classifier
 from torch import nn
 
 from stylegan2.data.shapes import SHAPE_CLASSES, render_shape, shape_geometry
+from stylegan2.data.sources import SHAPES_SIZE
 from stylegan2.models.synthesis import ARCHITECTURES, SynthesisNetwork
 from stylegan2.nn.layers import FullyConnectedLayer
 from stylegan2.training.config import PRESETS
 
 RESOLUTION = 32
-TRAIN_ITEMS = 10_000  # builtin:shapes' size
-HELD_OUT = range(10_000, 11_000)
+HELD_OUT = range(SHAPES_SIZE, SHAPES_SIZE + 1000)  # items builtin:shapes does not hold
 CPU = PRESETS["cpu"]  # batch, w size and learning rate as the cpu preset trains
 SYMMETRY_ORDERS = (1, 3, 4, 5)  # the rotation enters as cos/sin of k * angle, so each shape's visible turn is smooth
 
@@ -109,7 +110,7 @@ def main() -> None:
 
     torch.manual_seed(args.seed)
     classifier = train_classifier(Path(args.classifier))
-    train, test = items(range(TRAIN_ITEMS)), items(HELD_OUT)
+    train, test = items(range(SHAPES_SIZE)), items(HELD_OUT)
     renderer = Renderer(train["factors"].shape[1], args.cbase, args.cmax, args.architecture)
     print(f"synthesis: {sum(p.numel() for p in renderer.synthesis.parameters()):,} parameters", flush=True)
     opt = torch.optim.Adam(renderer.parameters(), lr=args.lr, betas=(0.0, 0.99), eps=1e-8)
@@ -117,7 +118,7 @@ def main() -> None:
     trained, seen, next_report = 0.0, 0, args.every * 1000
     while True:
         start = time.monotonic()
-        idx = torch.randint(0, TRAIN_ITEMS, (CPU.batch,), generator=batches)
+        idx = torch.randint(0, SHAPES_SIZE, (CPU.batch,), generator=batches)
         loss = (renderer(train["factors"][idx]) - train["images"][idx]).abs().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()

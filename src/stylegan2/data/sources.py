@@ -22,6 +22,7 @@ from .shapes import SHAPE_CLASSES, render_shape, shape_label
 
 LABELS_FILE = "dataset.json"
 BUILTINS = ("shapes",)
+SHAPES_SIZE = 10_000  # items in builtin:shapes unless its n says otherwise
 MAX_CLASSES = 10_000  # class labels (or label-vector length) accepted by default; raise it with the variable below
 MAX_CLASSES_VARIABLE = "STYLEGAN2_MAX_CLASSES"
 
@@ -453,7 +454,7 @@ class ShapesSource(ImageSource):
 
     num_classes = len(SHAPE_CLASSES)
 
-    def __init__(self, *, size: int = 10000, seed: int = 0, resolution: int = 32):
+    def __init__(self, *, size: int = SHAPES_SIZE, seed: int = 0, resolution: int = 32):
         if size < 1:
             raise DatasetError(f"builtin:shapes: n must be >= 1, got {size}")
         self.size, self.seed, self.resolution = size, seed, resolution
@@ -505,7 +506,7 @@ def _open_builtin(spec: str, resolution: int | None) -> ShapesSource:
     if unknown:
         raise DatasetError(f"{spec}: unknown parameter {unknown[0]!r}; builtin:shapes takes n and seed")
     try:
-        size, seed = int(params.get("n", 10000)), int(params.get("seed", 0))
+        size, seed = int(params.get("n", SHAPES_SIZE)), int(params.get("seed", 0))
     except ValueError as err:
         raise DatasetError(f"{spec}: n and seed must be integers ({err})") from err
     return ShapesSource(size=size, seed=seed, resolution=resolution or 32)
