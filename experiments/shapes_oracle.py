@@ -26,7 +26,7 @@ import torch
 from scoring.shapes import train_classifier
 from torch import nn
 
-from stylegan2.data.shapes import SHAPE_CLASSES, render_shape, shape_geometry
+from stylegan2.data.shapes import SHAPE_CLASSES, ShapeSample, render_shape, shape_geometry
 from stylegan2.data.sources import SHAPES_SIZE
 from stylegan2.models.synthesis import ARCHITECTURES, SynthesisNetwork
 from stylegan2.nn.layers import FullyConnectedLayer
@@ -38,9 +38,9 @@ CPU = PRESETS["cpu"]  # batch, w size and learning rate as the cpu preset trains
 SYMMETRY_ORDERS = (1, 3, 4, 5)  # the rotation enters as cos/sin of k * angle, so each shape's visible turn is smooth
 
 
-def factors(index: int) -> np.ndarray:
-    """float32 [22]: the true factors of item `index` as network inputs, each in about [-1, 1]."""
-    g, item = shape_geometry(index, RESOLUTION), render_shape(index, RESOLUTION)
+def factors(index: int, item: ShapeSample) -> np.ndarray:
+    """float32 [22]: the true factors of item `index` (rendered as `item`) as network inputs, each in about [-1, 1]."""
+    g = shape_geometry(index, RESOLUTION)
     angles = np.array(SYMMETRY_ORDERS) * g.rotation
     return np.concatenate([np.eye(len(SHAPE_CLASSES))[item.label], np.array([g.cx, g.cy, g.radius]) / RESOLUTION,
                            np.cos(angles), np.sin(angles), item.fg_color / 255, item.bg_color / 255]).astype(np.float32)
@@ -49,7 +49,7 @@ def factors(index: int) -> np.ndarray:
 def items(indices: range) -> dict[str, torch.Tensor]:
     """Factors, images in [-1, 1], masks, labels and colours of the given builtin:shapes items."""
     renders = [render_shape(i, RESOLUTION) for i in indices]
-    return dict(factors=torch.from_numpy(np.stack([factors(i) for i in indices])),
+    return dict(factors=torch.from_numpy(np.stack([factors(i, r) for i, r in zip(indices, renders)])),
                 images=torch.from_numpy(np.stack([r.image for r in renders])).float() / 127.5 - 1,
                 masks=torch.from_numpy(np.stack([r.mask for r in renders])),
                 labels=torch.tensor([r.label for r in renders]),
