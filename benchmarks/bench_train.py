@@ -176,6 +176,15 @@ def check_network_arguments(parser: argparse.ArgumentParser, args: argparse.Name
         parser.error(f"--batch must be a positive multiple of D's minibatch-stddev group (--mbstd {args.mbstd}), got {args.batch}")
 
 
+def check_pack(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A one-line error unless --pack splits the minibatch into whole packs that D's minibatch-stddev groups divide."""
+    check_at_least_one(parser, pack=args.pack)
+    packs = args.batch // args.pack
+    if args.batch % args.pack or packs % min(args.mbstd, packs):
+        parser.error(f"--batch {args.batch} must split into packs of --pack {args.pack} whose count "
+                     f"D's minibatch-stddev group (--mbstd {args.mbstd}) divides")
+
+
 def check_resolution(parser: argparse.ArgumentParser, option: str, value: int, *, least: int = 4) -> None:
     """A one-line error unless the networks accept `value` (models.aspect.check_img_resolution) and it is at least `least`."""
     try:
@@ -254,6 +263,7 @@ def parse_args(parser: argparse.ArgumentParser | None = None) -> argparse.Namesp
     args = parser.parse_args()
     check_network_arguments(parser, args)
     check_at_least_one(parser, repeats=args.repeats, threads=args.threads)
+    check_pack(parser, args)
     check_device(parser, args.device)
     if args.fp16 is None:
         args.fp16 = bool(args.net) and args.device.startswith("cuda")

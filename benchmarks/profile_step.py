@@ -4,6 +4,7 @@
     python benchmarks/profile_step.py --threads 1 --cbase 4096 --cmax 128 --top 10
     python benchmarks/profile_step.py --threads 2 --cbase 4096 --cmax 128 --map 8 --batch 16 --official PATH   # both codes
     python benchmarks/profile_step.py --threads 2 --z-dim 128 --pl-weight 0 --style-mixing 0 --bf16   # bfloat16 layers
+    python benchmarks/profile_step.py --threads 2 --channels 3 --gamma 0.25 --pl-weight 0 --style-mixing 0 --pack 4   # cpu preset
 
 Each phase (the official loop's Gmain, Dmain, Dreg, Greg) runs once untimed, then `--repeats`
 times under a TorchDispatchMode that times every ATen op. Convolutions are counted with their
@@ -28,6 +29,7 @@ from bench_train import (
     add_network_arguments,
     check_at_least_one,
     check_network_arguments,
+    check_pack,
     official,
     ours,
     random_batch,
@@ -118,11 +120,16 @@ def main() -> None:
     parser.add_argument("--style-mixing", type=float, default=0.9, help="style-mixing probability")
     parser.add_argument("--bf16", action="store_true", help="ours with bfloat16 layers in the top 4 resolutions "
                                                             "(stylegan2 train --precision bf16) instead of float32")
+    parser.add_argument("--pack", type=int, default=1, help="ours with a D that judges this many images at once "
+                                                               "(stylegan2 train --pack; the cpu preset's is 4)")
     parser.add_argument("--official", help="also profile NVIDIA's networks and loss from this stylegan2-ada-pytorch checkout "
                                            "(its reference ops, as on any CPU)")
     args = parser.parse_args()
     check_network_arguments(parser, args)
     check_at_least_one(parser, repeats=args.repeats, threads=args.threads, top=args.top)
+    check_pack(parser, args)
+    if args.official and args.pack > 1:
+        parser.error("--official profiles NVIDIA's unpacked D; leave out --pack (or give --pack 1) with it")
     args.fp16, args.official_reference_ops = False, True
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -131,9 +138,11 @@ def main() -> None:
     torch.manual_seed(0)
     batch = random_batch(args, device)
     print(f"{torch.get_num_threads()} CPU threads, {args.resolution} px, batch {args.batch}, cbase {args.cbase}, "
-          f"cmax {args.cmax}, {args.map} mapping layers, style mixing {args.style_mixing:g}, path length {args.pl_weight:g}; "
+          f"cmax {args.cmax}, pack {args.pack}, {args.map} mapping layers, style mixing {args.style_mixing:g}, "
+          f"path length {args.pl_weight:g}; "
           f"float32 matmul {matmul_flops_per_s(device) / 1e9:.0f} GFLOP/s")
-    profile("ours, bf16" if args.bf16 else "ours", ours(args, device, bf16=args.bf16), batch, args)
+    name = "ours" + (", bf16" if args.bf16 else "") + (f", pack {args.pack}" if args.pack > 1 else "")
+    profile(name, ours(args, device, pack=args.pack, bf16=args.bf16), batch, args)
     if args.official:
         profile("NVIDIA's", official(args, device), batch, args)
 

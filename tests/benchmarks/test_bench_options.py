@@ -27,6 +27,11 @@ def run(script: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     ("profile_step.py", ["--batch", "0"], "--batch must be a positive multiple of D's minibatch-stddev group"),
     ("profile_step.py", ["--resolution", "12"], "--resolution must be a power of two from 4 to 1024, got 12"),
     ("profile_step.py", ["--threads", "-1"], "--threads must be at least 1, got -1"),
+    ("profile_step.py", ["--pack", "0"], "--pack must be at least 1, got 0"),
+    ("profile_step.py", ["--pack", "3"], "--batch 32 must split into packs of --pack 3 whose count"),
+    ("profile_step.py", ["--batch", "24", "--pack", "4"], "--batch 24 must split into packs of --pack 4 whose count"),
+    ("profile_step.py", ["--pack", "4", "--official", "x"], "--official profiles NVIDIA's unpacked D; leave out --pack"),
+    ("bench_train.py", ["--pack", "5"], "--batch 32 must split into packs of --pack 5 whose count"),
     ("bench_generate.py", ["--resolutions", "32,x"], "--resolutions: give comma-separated powers of two"),
     ("bench_generate.py", ["--resolutions", "32,33"], "--resolutions must be a power of two from 4 to 1024, got 33"),
     ("bench_generate.py", ["--batch", "0"], "--batch must be at least 1, got 0"),
@@ -68,3 +73,14 @@ def test_bench_loop_times_two_trees_and_their_parts(tmp_path):
     assert lines[1].split() == ["tree", "minibatch", "load", "G", "step", "D", "step"]
     assert lines[2].startswith("this checkout") and lines[3].startswith(src[-24:]) and lines[4].startswith("  speed-up")
     assert all(float(value) > 0 for value in lines[2].split()[2:])
+
+
+def test_profile_step_profiles_a_packed_discriminator(tmp_path):
+    """--pack 4: D's first layer reads packs of four 3-channel images, 12 channels, in every phase that runs D."""
+    result = run("profile_step.py", ["--resolution", "8", "--channels", "3", "--cbase", "64", "--cmax", "8", "--batch", "8",
+                                     "--mbstd", "2", "--pl-weight", "0", "--pack", "4", "--repeats", "1", "--top", "100",
+                                     "--threads", "1"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "pack 4" in result.stdout.splitlines()[0] and "ours, pack 4:" in result.stdout
+    sections = result.stdout.split("slowest convolutions")[1:]
+    assert len(sections) == 3 and all("conv x[2, 12, 8, 8] w[8, 12, 1, 1]" in section for section in sections)
