@@ -100,7 +100,8 @@ def profile(name: str, run: Callable[[str, dict], None], batch: dict, args: argp
         for key, value in (("wall", wall), ("conv", conv_s * 1e3), ("other", other_s * 1e3), ("flops", flops)):
             amortized[key] += value / INTERVAL[phase]
         slowest[phase] = sorted(timer.conv.items(), key=lambda kv: -kv[1][0])[: args.top]
-    print(f"per minibatch (Gmain + Dmain + Greg/4 + Dreg/16): {amortized['wall']:.1f} ms wall, "
+    phases = " + ".join(p if INTERVAL[p] == 1 else f"{p}/{INTERVAL[p]}" for p in timed_phases(args))
+    print(f"per minibatch ({phases}): {amortized['wall']:.1f} ms wall, "
           f"convolutions {amortized['conv']:.1f} ms ({100 * amortized['conv'] / amortized['wall']:.0f}% of wall, "
           f"{amortized['flops'] / amortized['conv'] / 1e6:.0f} GFLOP/s on average), other ops {amortized['other']:.1f} ms")
     for phase, rows in slowest.items():

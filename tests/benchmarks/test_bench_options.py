@@ -82,5 +82,6 @@ def test_profile_step_profiles_a_packed_discriminator(tmp_path):
                                      "--threads", "1"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "pack 4" in result.stdout.splitlines()[0] and "ours, pack 4:" in result.stdout
+    assert "per minibatch (Gmain + Dmain + Dreg/16):" in result.stdout  # no Greg phase at --pl-weight 0
     sections = result.stdout.split("slowest convolutions")[1:]
     assert len(sections) == 3 and all("conv x[2, 12, 8, 8] w[8, 12, 1, 1]" in section for section in sections)
