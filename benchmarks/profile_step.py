@@ -4,7 +4,7 @@
     python benchmarks/profile_step.py --threads 1 --cbase 4096 --cmax 128 --top 10
     python benchmarks/profile_step.py --threads 2 --cbase 4096 --cmax 128 --map 8 --batch 16 --official PATH   # both codes
     python benchmarks/profile_step.py --threads 2 --z-dim 128 --pl-weight 0 --style-mixing 0 --bf16   # bfloat16 layers
-    python benchmarks/profile_step.py --threads 2 --channels 3 --gamma 0.25 --pl-weight 0 --style-mixing 0 --pack 4   # cpu preset
+    python benchmarks/profile_step.py --threads 2 --channels 3 --gamma 0.25 --pl-weight 0 --style-mixing 0 --pack 4   # packed D
 
 Each phase (the official loop's Gmain, Dmain, Dreg, Greg) runs once untimed, then `--repeats`
 times under a TorchDispatchMode that times every ATen op. Convolutions are counted with their
@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true", help="ours with bfloat16 layers in the top 4 resolutions "
                                                             "(stylegan2 train --precision bf16) instead of float32")
     parser.add_argument("--pack", type=int, default=1, help="ours with a D that judges this many images at once "
-                                                               "(stylegan2 train --pack; the cpu preset's is 4)")
+                                                               "(stylegan2 train --pack; the cpu preset with --clusters 0 packs 4)")
     parser.add_argument("--official", help="also profile NVIDIA's networks and loss from this stylegan2-ada-pytorch checkout "
                                            "(its reference ops, as on any CPU)")
     args = parser.parse_args()
