@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue #27's GPU measurement in one device run of under 9 minutes (docs/experiments/speed.md, "Measuring on a GPU"):
-# NVIDIA's CUDA plugins built, the test suite, then bench_fir.py (the resampling filters as a pass or folded) and
-# bench_train.py ours vs NVIDIA's at 64 and 256 px, profile_gpu.py, and bench_train.py --compile.
+# NVIDIA's CUDA plugins built, the test suite, then bench_train.py ours vs NVIDIA's at 256 px, bench_run.py (whole
+# training runs, ours vs NVIDIA's train.py), profile_gpu.py, more bench_train.py sizes, bench_fir.py and --compile.
 # Run from the repo root with OUT set (the device tool sets it) and .official/ carried beside the repo's files.
 # GPU_CHECK_DRY=1 runs the same steps on CPU with tiny networks and a few tests: a check of this script.
 set -uo pipefail
@@ -10,6 +10,7 @@ OUT=${OUT:?OUT must name the folder for the logs}
 BUDGET=${GPU_CHECK_BUDGET:-560}            # seconds for the whole run
 TEST_BUDGET=${GPU_CHECK_TEST_BUDGET:-200}  # seconds for the test suite (it runs while the plugins build)
 BENCH_STEP_MAX=150                         # seconds for one benchmark configuration
+RUN_TIMEOUT=140                            # seconds for each of bench_run.py's two training runs
 COMPILE_STEP_MAX=240                       # the --compile one (its first round compiles: 100 s on CPU for tiny networks)
 OFFICIAL=.official/stylegan2-ada-pytorch
 WHEELS=.official/wheels
@@ -21,18 +22,21 @@ mkdir -p "$OUT"
 say() { echo "[+${SECONDS}s] $*" | tee -a "$OUT/summary.txt"; }
 
 if [ "${GPU_CHECK_DRY:-0}" = 1 ]; then
-    CONFIGS=("fir paper256 32 2 2" "bench paper256 32 4 1" "profile paper256 32 4 1" "compile paper256 16 4 1"
-             "bench stylegan2 16 4 1")  # script, net, resolution, batch, repeats
+    CONFIGS=("fir paper256 32 2 2" "bench paper256 32 4 1" "run paper256 32 8 0.1" "profile paper256 32 4 1"
+             "compile paper256 16 4 1" "bench stylegan2 16 4 1")  # script, net, resolution, batch, repeats (run: kimg)
     BENCH_ARGS=(--device cpu --threads 1 --channels 3 --cbase 256 --cmax 32 --z-dim 32)
     FIR_ARGS=(--device cpu --cbase 256)
+    RUN_ARGS=(--tick 0.05 --images 64 --ours-args "--cbase 256 --cmax 32 --device cpu")
     TESTS=(-q tests/utils)
 else
-    # Most wanted first: 256 px at batch 32, then where ours spends its time; batch 64 only if time is left.
-    CONFIGS=("fir paper256 256 32 10" "bench paper256 256 32 3" "bench stylegan2 256 32 3" "profile paper256 256 32 3"
-             "compile paper256 256 32 3"
-             "bench paper256 64 32 5" "bench stylegan2 64 32 5" "bench paper256 256 64 3" "bench stylegan2 256 64 3")
+    # Most wanted first: 256 px at batch 32 (phases, then whole runs of 4 kimg), then where ours spends its time;
+    # what earlier runs measured already (the filters, --compile, batch 64) only if time is left.
+    CONFIGS=("bench paper256 256 32 3" "run paper256 256 32 4" "profile paper256 256 32 3" "bench stylegan2 256 32 3"
+             "bench paper256 64 32 5" "bench stylegan2 64 32 5" "fir paper256 256 32 10" "compile paper256 256 32 3"
+             "bench paper256 256 64 3" "bench stylegan2 256 64 3")
     BENCH_ARGS=(--device cuda --channels 3)
     FIR_ARGS=(--device cuda)
+    RUN_ARGS=(--tick 1)
     TESTS=(-v)  # -v (not with -q: they cancel) names each test as it ends, so a suite cut off at its budget says which failed
     # pytest-xdist (in the device image) spreads the suite over the cores, one torch thread per worker
     # (16 threads each oversubscribed the machine: the suite did not finish in 4 minutes).
@@ -100,8 +104,10 @@ say "tests failed: $(grep -oE '(FAILED|ERROR) tests/[^ ]+' "$OUT/tests.txt" | so
 plugins=$(grep '^official:' "$OUT/plugins.txt" || tail -1 "$OUT/plugins.txt")
 say "plugins: $plugins"
 echo "plugins (benchmarks/official_ops.py): $plugins" >"$OUT/bench.txt"
+RUN_OFFICIAL=("${OFFICIAL_ARGS[@]}")  # NVIDIA's train.py in bench_run.py: with its compiled plugins only
 if [ ${#OFFICIAL_ARGS[@]} -gt 0 ] && [ "$plugins" != "official: custom CUDA ops compiled" ]; then
     OFFICIAL_ARGS+=(--official-reference-ops)  # each benchmark would otherwise retry the failed build
+    [ "${GPU_CHECK_DRY:-0}" = 1 ] || RUN_OFFICIAL=()
 fi
 
 # 4. Ours vs NVIDIA's, interleaved in one process per configuration.
@@ -117,6 +123,10 @@ for config in "${CONFIGS[@]}"; do
     if [ "$script" = fir ]; then  # D's down-sampling filters written four ways
         cmd=(benchmarks/bench_fir.py)
         args=("${FIR_ARGS[@]}")
+    elif [ "$script" = run ]; then  # whole training runs on one zip: `stylegan2 train`, then NVIDIA's train.py
+        cmd=(benchmarks/bench_run.py "${RUN_OFFICIAL[@]}" --cfg "$net" --resolution "$res" --batch "$batch"
+             --kimg "$repeats" --timeout "$RUN_TIMEOUT")
+        args=("${RUN_ARGS[@]}")
     elif [ "$script" = compile ]; then  # ours plain and under torch.compile (Gmain, Dmain), in one process
         cmd=(benchmarks/bench_train.py --compile --peak-tflops "$PEAK_TFLOPS")
     elif [ "$script" = bench ]; then
@@ -127,9 +137,12 @@ for config in "${CONFIGS[@]}"; do
         cmd=(benchmarks/profile_gpu.py)
     fi
     echo "=== $script --net $net --resolution $res --batch $batch --repeats $repeats" >>"$OUT/bench.txt"
-    step_max=$([ "$script" = compile ] && echo "$COMPILE_STEP_MAX" || echo "$BENCH_STEP_MAX")
-    timeout -k 5 $((left < step_max ? left : step_max)) python3 "${cmd[@]}" --net "$net" \
-        --resolution "$res" --batch "$batch" --repeats "$repeats" "${args[@]}" \
+    case "$script" in
+        compile) step_max=$COMPILE_STEP_MAX ;;
+        run) step_max=$((2 * RUN_TIMEOUT + 60)) ;;  # its dataset zip, then two runs
+        *) step_max=$BENCH_STEP_MAX; cmd+=(--net "$net" --resolution "$res" --batch "$batch" --repeats "$repeats") ;;
+    esac
+    timeout -k 5 $((left < step_max ? left : step_max)) python3 "${cmd[@]}" "${args[@]}" \
         >>"$OUT/bench.txt" 2>>"$OUT/bench_stderr.txt"
     status=$?
     say "$script --net $net --resolution $res --batch $batch: exit $status$([ "$status" = 124 ] && echo ' (timed out)')"

@@ -131,6 +131,25 @@ def register_built_extensions() -> None:
     cpp_extension.load = load_and_register
 
 
+def accept_sampler_data_source() -> None:
+    """Let `torch.utils.data.Sampler(data_source)` be called, as NVIDIA's InfiniteSampler does.
+
+    torch 2.2 deprecated the argument and later releases dropped it, so their training loop stopped with
+    "object.__init__() takes exactly one argument" before its first step; the argument was never used.
+    """
+    from torch.utils.data import Sampler
+
+    init = Sampler.__init__
+    if getattr(init, "accepts_data_source", False):
+        return
+
+    def init_ignoring_data_source(self, data_source=None):
+        init(self)
+
+    init_ignoring_data_source.accepts_data_source = True
+    Sampler.__init__ = init_ignoring_data_source
+
+
 def build_plugins() -> tuple[str, str]:
     """Build (or load the cached build of) both plugins; return the status line and the failures' full text."""
     register_built_extensions()

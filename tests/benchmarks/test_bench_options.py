@@ -49,6 +49,10 @@ def run(script: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     ("bench_loop.py", ["--warmup", "-1"], "--warmup must be at least 0, got -1"),
     ("bench_loop.py", ["--data", "missing.npz"], "--data: "),
     ("bench_loop.py", ["--src", "/no/such/tree"], "--src /no/such/tree: no stylegan2 package there"),
+    ("bench_run.py", ["--tick", "0"], "--tick must be above 0 and at most --kimg (6), got 0"),
+    ("bench_run.py", ["--kimg", "1", "--tick", "2"], "--tick must be above 0 and at most --kimg (1), got 2"),
+    ("bench_run.py", ["--images", "0"], "--images and --batch must be at least 1, got 0 and 32"),
+    ("bench_run.py", ["--official", "missing"], "--official missing: not a checkout of NVlabs/stylegan2-ada-pytorch"),
 ])
 def test_bad_options_give_one_line_errors(tmp_path, script, args, message):
     result = run(script, args, tmp_path)
@@ -85,3 +89,45 @@ def test_profile_step_profiles_a_packed_discriminator(tmp_path):
     assert "per minibatch (Gmain + Dmain + Dreg/16):" in result.stdout  # no Greg phase at --pl-weight 0
     sections = result.stdout.split("slowest convolutions")[1:]
     assert len(sections) == 3 and all("conv x[2, 12, 8, 8] w[8, 12, 1, 1]" in section for section in sections)
+
+
+def test_bench_run_times_a_tiny_training_run(tmp_path):
+    """Ours alone (no --official): `stylegan2 train` on a zip it writes, each tick's sec/kimg and their steady mean."""
+    result = run("bench_run.py", ["--cfg", "cpu", "--resolution", "8", "--batch", "4", "--kimg", "0.024", "--tick", "0.008",
+                                  "--images", "16", "--ours-args", "--cbase 64 --cmax 8 --map 1 --device cpu"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("ours "))
+    steady, ticks = row.split()[1], row.split("   ")[-1]
+    assert float(steady) > 0 and ticks.count(":") == 3, row  # three ticks of 8 images
+
+
+def test_steady_sec_per_kimg_weights_the_ticks_after_warm_up_by_their_images():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from bench_run import steady_sec_per_kimg
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    ticks = [(0.032, 50.0), (2.048, 9.0), (4.064, 8.0), (5.0, 6.0)]  # NVIDIA's first tick is one minibatch
+    assert steady_sec_per_kimg(ticks, warmup_kimg=2) == pytest.approx((2.016 * 8.0 + 0.936 * 6.0) / 2.952)
+    assert steady_sec_per_kimg(ticks[:2], warmup_kimg=2) == pytest.approx((0.032 * 50 + 2.016 * 9) / 2.048)  # all: none after
+    assert steady_sec_per_kimg([], warmup_kimg=2) is None
+
+
+def test_nvidia_sampler_runs_on_torch_without_the_data_source_argument(monkeypatch):
+    """NVIDIA's InfiniteSampler passes the dataset to Sampler.__init__, which newer torch does not take."""
+    from torch.utils.data import Sampler
+
+    monkeypatch.setattr(Sampler, "__init__", Sampler.__init__)  # restored after the test
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from official_ops import accept_sampler_data_source
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+    class LikeNvidias(Sampler):
+        def __init__(self, dataset):
+            super().__init__(dataset)
+
+    accept_sampler_data_source()
+    accept_sampler_data_source()  # a second call keeps one wrapper
+    assert LikeNvidias([1, 2]) is not None and getattr(Sampler.__init__, "accepts_data_source", False)
