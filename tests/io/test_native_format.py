@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pytest
 import torch
@@ -21,6 +23,16 @@ def test_networks_round_trip_bit_identical(tmp_path, tiny_networks):
         assert original.keys() == again.keys()
         assert all(torch.equal(original[k], again[k]) for k in original)
         assert not loaded[name].training
+
+
+def test_checkpoints_get_the_usual_file_permissions(tmp_path, tiny_networks):
+    """Readable by the group and others as the umask allows (safetensors alone writes them owner-only)."""
+    old = os.umask(0o022)
+    try:
+        path = save_checkpoint(tmp_path / "net.safetensors", tiny_networks)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
 def test_extra_tensors_training_state_and_notes_round_trip(tmp_path, tiny_networks):

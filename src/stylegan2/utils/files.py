@@ -77,9 +77,11 @@ def atomic_path(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
         raise FileExistsError(f"{path}: already exists; not replacing it")
     with deferred_interrupts():
         fd, tmp = create_temp(path)
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
         os.close(fd)
         try:
             yield tmp
+            os.chmod(tmp, mode)  # writers that recreate the file (safetensors' save_file makes it 0600) get it back
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
             _commit(tmp, path, replace)
