@@ -11,7 +11,7 @@ from stylegan2.cli import main
 from stylegan2.io import save_checkpoint
 from stylegan2.models import Generator
 from stylegan2.tools.common import ToolError
-from stylegan2.tools.export import MAX_ABS_DIFF, example_inputs, export_generator, graph_module, run_exported
+from stylegan2.tools.export import MAX_ABS_DIFF, default_output, example_inputs, export_generator, graph_module, run_exported
 
 
 def has_onnx() -> bool:
@@ -137,7 +137,7 @@ def test_cli_exports_g_ema_of_a_network_file(tmp_path: Path):
     result = CliRunner().invoke(main, ["export", "--network", str(network), "--format", "torchscript",
                                        "--truncation-psi", "0.8", "--noise-mode", "none", "--batch", "dynamic"])
     assert result.exit_code == 0, result.output
-    out = tmp_path / "net.pt"
+    out = tmp_path / "net.torchscript.pt"
     assert str(out) in result.output
     inputs = example_inputs(G_ema, 2, seed=5)
     assert (run_exported(out, "torchscript", inputs) - reference(G_ema, inputs, 0.8, "none", False, False)).abs().max() <= MAX_ABS_DIFF
@@ -164,3 +164,24 @@ def test_synthesis_export_of_an_nvidia_pickle_gives_nvidias_images(tmp_path: Pat
                               synthesis_only=True, batch=4)
     got = run_exported(result.path, "torchscript", {"ws": expected["ws"]})
     assert (got - expected["img_none"]).abs().max() <= MAX_ABS_DIFF
+
+
+def test_export_never_writes_over_the_network_file(tmp_path: Path):
+    """A rosinality checkpoint is NET.pt: the default TorchScript name differs, and naming it is refused even with --force."""
+    network = tmp_path / "net.pt"
+    save_checkpoint(tmp_path / "net.safetensors", {"G_ema": build_generator(32, 0)})
+    network.write_bytes((tmp_path / "net.safetensors").read_bytes())  # any readable network file named .pt
+    assert default_output(network, "torchscript", False) == tmp_path / "net.torchscript.pt"
+    before = network.read_bytes()
+    for output in (network, tmp_path / "." / "net.pt"):
+        with pytest.raises(ToolError, match="is the network file itself; choose another --output"):
+            export_generator(network, output, format="torchscript", force=True)
+    assert network.read_bytes() == before
+
+
+def test_an_existing_output_names_the_output_option(tmp_path: Path):
+    (tmp_path / "g.pt").write_bytes(b"mine")
+    result = CliRunner().invoke(main, ["export", "--network", str(tmp_path / "x.pkl"), "--format", "torchscript",
+                                       "--output", str(tmp_path / "g.pt")])
+    assert result.exit_code != 0 and "choose another --output" in result.output and "--outdir" not in result.output
+    assert (tmp_path / "g.pt").read_bytes() == b"mine"

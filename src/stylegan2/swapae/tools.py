@@ -147,7 +147,7 @@ def encode(
     out = Path(out)
     if out.suffix != ".npz":
         raise ToolError(f"--out {out}: codes are saved as .npz; name the file like codes.npz")
-    check_outputs([out], force)
+    check_outputs([out], force, option="--out")
     E, _ = load_swapae(network, device)
     structure, texture = encode_images(E, read_images(images, E, "IMAGES"))
     return save_npz(out, structure=structure.cpu().numpy(), texture=texture.cpu().numpy(),

@@ -24,7 +24,7 @@ from .files import check_outputs, write_atomically
 
 EXPORT_FORMATS = ("onnx", "torchscript")
 EXPORT_NOISE_MODES = ("const", "none")  # random noise cannot be reproduced, so it is not exported
-SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
+SUFFIXES = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}  # never a network's own name (rosinality's are .pt)
 EXPORT_EXTRA_HINT = "ONNX export needs onnx and onnxruntime: pip install 'stylegan2[export]'"
 ONNX_OPSET = 17
 MAX_ABS_DIFF = 1e-4  # the exported graph must reproduce PyTorch's images to this tolerance
@@ -124,7 +124,7 @@ def example_inputs(G: Generator, batch: int, synthesis_only: bool = False, seed:
 
 
 def default_output(network: Network, format: str, synthesis_only: bool) -> Path:
-    """NET.onnx / NET.pt next to the network file (NET-synthesis.* for the synthesis network alone)."""
+    """NET.onnx / NET.torchscript.pt next to the network file (NET-synthesis.* for the synthesis network alone)."""
     if isinstance(network, nn.Module):
         raise ToolError("--output is required when exporting a Generator object")
     path = Path(network).expanduser()
@@ -156,7 +156,9 @@ def export_generator(
     if format == "onnx":
         require_onnx()
     path = Path(output).expanduser() if output is not None else default_output(network, format, synthesis_only)
-    check_outputs([path], force)
+    if not isinstance(network, nn.Module) and path.resolve() == Path(network).expanduser().resolve():
+        raise ToolError(f"--output {path} is the network file itself; choose another --output")
+    check_outputs([path], force, option="--output")
     G = load_generator(network, device="cpu")
     if truncation_psi != 1 and G.mapping.w_avg_beta is None:
         raise ToolError("--truncation-psi: this network has no w_avg, so it cannot be truncated; use 1")

@@ -28,13 +28,13 @@ class OutputExistsError(FileExistsError):
     """An output file is already there and --force was not given."""
 
 
-def check_outputs(paths: Sequence[Path], force: bool) -> None:
-    """Refuse, before any work, to overwrite existing outputs unless forced."""
+def check_outputs(paths: Sequence[Path], force: bool, option: str = "--outdir") -> None:
+    """Refuse, before any work, to overwrite existing outputs unless forced; `option` names where they go."""
     existing = [p for p in paths if p.exists()]
     if existing and not force:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise OutputExistsError(f"{existing[0]} already exists{more}; pass --force (force=True) to overwrite, "
-                                "or choose another --outdir")
+                                f"or choose another {option}")
     directories = [p for p in existing if p.is_dir()]
     if directories:
         raise OutputExistsError(f"{directories[0]} is a directory; it cannot be replaced by an output file")
