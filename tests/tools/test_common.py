@@ -19,10 +19,19 @@ def test_seed_lists_combine_ranges_and_single_seeds():
     ("1,x", "cannot read 'x'"),
     ("1-3,2", "2 is listed more than once"),
     ("4294967296", "outside 0..4294967295"),
+    ("0-4294967295", "'0-4294967295' holds 4294967296 values, more than 1000000 at once; split it over several runs"),
+    ("0-999999,7", "holds 1000001 values"),
 ])
 def test_bad_seed_lists_are_rejected_with_the_fix(text, message):
     with pytest.raises(ToolError, match=message):
         parse_seeds(text)
+
+
+def test_a_long_seed_list_is_read_in_linear_time():
+    """0-100000 took minutes when duplicates were counted value by value."""
+    assert len(parse_seeds("0-199999,300000")) == 200001
+    with pytest.raises(ToolError, match="199999 is listed more than once"):
+        parse_seeds("0-199999,199999")
 
 
 def test_grid_sizes_are_columns_by_rows():

@@ -17,6 +17,7 @@ from ..utils.device import DeviceError, select_device
 
 NOISE_MODES = ("const", "random", "none")
 MAX_SEED = 2**32 - 1  # np.random.RandomState accepts seeds in [0, 2**32)
+MAX_LIST = 10**6  # values one list option may expand to: a mistyped range stops with a message, not out of memory
 
 Network = str | os.PathLike | Generator
 
@@ -28,7 +29,7 @@ class ToolError(ValueError):
 def parse_int_list(text: str, option: str) -> list[int]:
     """'0-7,42' -> [0, 1, ..., 7, 42]; ranges are inclusive and must ascend; no duplicates."""
     prefix = f"{option}: " if option else ""
-    values: list[int] = []
+    ranges: list[range] = []
     for part in text.replace(" ", "").split(","):
         match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
         if match is None:
@@ -37,10 +38,16 @@ def parse_int_list(text: str, option: str) -> list[int]:
         stop = int(match.group(2)) if match.group(2) is not None else start
         if stop < start:
             raise ToolError(f"{prefix}range {part!r} runs backwards; write it as {stop}-{start}")
-        values.extend(range(start, stop + 1))
-    repeated = sorted({v for v in values if values.count(v) > 1})
-    if repeated:
-        raise ToolError(f"{prefix}{repeated[0]} is listed more than once in {text!r}")
+        ranges.append(range(start, stop + 1))
+    count = sum(len(r) for r in ranges)
+    if count > MAX_LIST:
+        raise ToolError(f"{prefix}{text!r} holds {count} values, more than {MAX_LIST} at once; split it over several runs")
+    values = [v for r in ranges for v in r]
+    seen: set[int] = set()
+    for v in values:
+        if v in seen:
+            raise ToolError(f"{prefix}{v} is listed more than once in {text!r}")
+        seen.add(v)
     return values
 
 

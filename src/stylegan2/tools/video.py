@@ -28,6 +28,7 @@ from .files import VideoWriter, check_outputs, video_suffix
 from .generate import synthesize
 
 SPACES = ("z", "w")
+WS_PER_PIECE = 256  # frames whose ws render_video computes at a time
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -52,14 +53,19 @@ def interpolation_ws(
     truncation_psi: float = 1.0,
     truncation_cutoff: int | None = None,
     class_idx: int | None = None,
+    frames: range | None = None,
 ) -> torch.Tensor:
-    """ws [num_frames, num_ws, w_dim] looping through the seeds (frame 0 is the first seed; the last leads back)."""
+    """ws [num_frames, num_ws, w_dim] looping through the seeds (frame 0 is the first seed; the last leads back).
+
+    `frames` picks some of the num_frames (a range of frame indices), so that long videos are made in pieces.
+    """
     if space not in SPACES:
         raise ToolError(f"--space must be 'z' (spherical) or 'w' (linear), got {space!r}")
     if num_frames < 1:
         raise ToolError(f"--frames {num_frames}: must be at least 1")
     seeds = parse_seeds(seeds)
-    position = torch.arange(num_frames, dtype=torch.float64) * len(seeds) / num_frames  # in keyframes
+    frames = range(num_frames) if frames is None else frames
+    position = torch.arange(frames.start, frames.stop, frames.step, dtype=torch.float64) * len(seeds) / num_frames  # in keyframes
     start = position.floor().long()
     frac = (position - start).to(torch.float32)
     end = (start + 1) % len(seeds)
@@ -69,7 +75,7 @@ def interpolation_ws(
         z = torch.cat([seed_latent(G, s) for s in seeds])  # [K, z_dim]
         zs = slerp(z[start], z[end], frac)  # [F, z_dim]
         c = class_label(G, class_idx)
-        c = c.repeat(num_frames, 1) if c is not None else None
+        c = c.repeat(len(frames), 1) if c is not None else None
         return G.mapping(zs, c, truncation_psi=float(truncation_psi),
                          truncation_cutoff=check_truncation_cutoff(G, truncation_cutoff))
     keys = torch.cat([seed_ws(G, s, truncation_psi, truncation_cutoff, class_idx) for s in seeds])  # [K, num_ws, w_dim]
@@ -110,12 +116,15 @@ def render_video(
     check_outputs([path], force)
 
     per_cell = len(seeds) // cells
-    ws = torch.stack([interpolation_ws(G, seeds[i * per_cell:(i + 1) * per_cell], frames, space, truncation_psi,
-                                       truncation_cutoff, class_idx) for i in range(cells)])  # [cells, F, num_ws, w_dim]
     writer = VideoWriter(path, fps)
     try:
         for frame in tqdm(range(frames), desc="video", unit="frame", disable=not progress):
-            images = synthesize(G, ws[:, frame], noise_mode)  # [cells, H, W, C]
+            if frame % WS_PER_PIECE == 0:  # the next piece's ws: memory stays bounded however many frames
+                piece = range(frame, min(frame + WS_PER_PIECE, frames))
+                ws = torch.stack([interpolation_ws(G, seeds[i * per_cell:(i + 1) * per_cell], frames, space, truncation_psi,
+                                                   truncation_cutoff, class_idx, piece)
+                                  for i in range(cells)])  # [cells, len(piece), num_ws, w_dim]
+            images = synthesize(G, ws[:, frame % WS_PER_PIECE], noise_mode)  # [cells, H, W, C]
             writer.append(image_grid(images, cols, rows))
     except BaseException:
         writer.abort()
