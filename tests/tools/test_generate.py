@@ -128,6 +128,21 @@ def test_cli_reports_bad_seed_ranges_without_a_traceback(network_file, tmp_path)
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("command", [["generate", "--seeds", "0", "--outdir"], ["metrics", "--run-dir"], ["export", "--output"]])
+@pytest.mark.parametrize("psi", ["nan", "inf", "-inf"])
+def test_cli_refuses_a_truncation_psi_that_is_not_a_number(network_file, tmp_path, command, psi):
+    """float() reads 'nan' and 'inf'; the images would be black."""
+    out = tmp_path / "out.pt" if command[0] == "export" else tmp_path
+    result = CliRunner().invoke(main, [*command, str(out), "--network", str(network_file()), "--trunc", psi])
+    assert result.exit_code == 2 and f"'{psi}' is not a finite number" in result.output, result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_directory_given_as_the_network_is_called_one(tmp_path):
+    result = CliRunner().invoke(main, ["generate", "--network", str(tmp_path), "--seeds", "0", "--outdir", str(tmp_path / "out")])
+    assert result.exit_code != 0 and "is a directory; give the path of a checkpoint file" in result.output, result.output
+
+
 def test_seeds_and_projected_w_are_exclusive(tiny_generator, tmp_path):
     with pytest.raises(ToolError, match="either --seeds or --projected-w"):
         generate_images(tiny_generator(), [0], tmp_path, projected_w=tmp_path / "w.npz")

@@ -9,6 +9,7 @@ import click
 from stylegan2.tools.export import EXPORT_FORMATS, EXPORT_NOISE_MODES, export_generator
 
 from .defaults import default_of
+from .flags import FiniteFloat
 from .tools import network_option, user_errors
 
 
@@ -17,7 +18,7 @@ from .tools import network_option, user_errors
 @click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS), help="Graph format.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Output file [default: NET.onnx or NET.torchscript.pt next to the network; NET-synthesis.* with --synthesis-only].")
-@click.option("--truncation-psi", "--trunc", "truncation_psi", type=float,
+@click.option("--truncation-psi", "--trunc", "truncation_psi", type=FiniteFloat(),
               default=default_of(export_generator, "truncation_psi"), show_default=True,
               help="Truncation psi baked into the graph: 1 = none, 0 = the average image.")
 @click.option("--noise-mode", type=click.Choice(["random", *EXPORT_NOISE_MODES]),

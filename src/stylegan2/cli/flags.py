@@ -7,6 +7,7 @@ form before click parses the line, so command lines copied from NVIDIA's README 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,18 @@ import click
 
 from ..io.pretrained import network_file
 from ..utils.download import DownloadError
+
+
+class FiniteFloat(click.ParamType):
+    """A float that is a number: 'nan' and 'inf', which Python's float() reads, are refused."""
+
+    name = "FLOAT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def bool_value(option: str, value: str) -> bool:

@@ -12,7 +12,7 @@ from stylegan2.training.launch import LaunchError, launch_local
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
 from .defaults import default_of
-from .flags import network_argument, nvidia_command
+from .flags import FiniteFloat, network_argument, nvidia_command
 
 
 def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
@@ -45,7 +45,7 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
               help="Detector files and cached real statistics [default: $STYLEGAN2_CACHE or ~/.cache/stylegan2].")
 @click.option("--no-cache", is_flag=True, help="Recompute real-data statistics instead of reading the cache.")
 @click.option("--seed", type=int, default=default_of(calc_metrics, "seed"), show_default=True, help="Seed of the generated samples.")
-@click.option("--trunc", "truncation_psi", type=float, default=default_of(calc_metrics, "truncation_psi"), show_default=True,
+@click.option("--trunc", "truncation_psi", type=FiniteFloat(), default=default_of(calc_metrics, "truncation_psi"), show_default=True,
               help="Truncation psi.")
 @click.option("--run-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Append each result to RUN_DIR/metric-<name>.jsonl.")

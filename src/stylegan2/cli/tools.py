@@ -18,7 +18,7 @@ from stylegan2.tools.video import SPACES
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
 from .defaults import default_of, format_default
-from .flags import network_argument, nvidia_command
+from .flags import FiniteFloat, network_argument, nvidia_command
 
 
 class SeedList(click.ParamType):
@@ -78,7 +78,7 @@ def common_options(f):
     return f
 
 
-trunc_option = click.option("--trunc", "truncation_psi", type=float, default=default_of(generate_images, "truncation_psi"),
+trunc_option = click.option("--trunc", "truncation_psi", type=FiniteFloat(), default=default_of(generate_images, "truncation_psi"),
                             show_default=True,
                             help="Truncation psi: 1 = none, 0 = the average image.")
 cutoff_option = click.option("--trunc-cutoff", "truncation_cutoff", type=click.IntRange(min=0),

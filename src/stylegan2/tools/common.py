@@ -96,7 +96,7 @@ def load_generator(network: Network, device: str | torch.device | None = None) -
     if isinstance(network, torch.nn.Module):
         raise ToolError(f"expected a Generator, got a {type(network).__name__}")
     path = Path(network).expanduser()
-    if not path.is_file():
+    if not path.exists():  # a directory or other non-file gets load_network's own message
         raise FileNotFoundError(f"{path}: no such network file (--network)")
     networks = load_network(path)
     G = networks.get("G_ema") if networks.get("G_ema") is not None else networks.get("G")
