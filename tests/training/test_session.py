@@ -189,6 +189,24 @@ def test_a_final_snapshot_that_cannot_be_written_fails_the_run(tmp_path, monkeyp
     assert rec.lines[-1] == "Failed." and "Done." not in rec.lines
 
 
+def test_a_full_disk_under_safetensors_fails_the_run_in_one_line(tmp_path, monkeypatch):
+    """safetensors reports I/O errors as SafetensorError, not OSError: the run still ends with its own message."""
+    from safetensors import SafetensorError
+
+    rec = Recorder(tmp_path, max_steps=2)
+
+    def disk_full(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr("stylegan2.io.native.save_file", disk_full)
+    with pytest.raises(TrainingError) as caught:
+        rec.run()
+    message = str(caught.value)
+    assert message.startswith("could not write ") and message.count("network-snapshot-000000-016.safetensors") == 1
+    assert "No space left on device" in message and "no snapshot was written" in message
+    assert rec.lines[-1] == "Failed." and rec.snapshots() == []
+
+
 @pytest.mark.parametrize("class_packs", [1, 2])
 def test_step_shares_of_two_processes_make_one_processs_batches(class_packs):
     """The ranks' contiguous shares of each global batch are one process's batch, packs by class included."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
@@ -75,7 +75,10 @@ def save_checkpoint(
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: checkpoint metadata must be plain JSON (dicts, lists, str, finite numbers): {exc}") from None
     with atomic_path(path, replace=overwrite) as tmp:
-        save_file(_unshared(tensors), str(tmp), metadata={METADATA_KEY: header})
+        try:
+            save_file(_unshared(tensors), str(tmp), metadata={METADATA_KEY: header})
+        except SafetensorError as exc:  # its I/O errors (a full disk) are not OSErrors
+            raise OSError(f"could not write {path}: {exc}") from None
     return path
 
 

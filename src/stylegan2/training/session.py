@@ -389,7 +389,8 @@ class TrainingSession:
         try:
             save_training_snapshot(path, nets, self.optimizers, state, self.options.to_json())
         except (OSError, ValueError) as err:
-            raise TrainingError(f"could not write {path}: {err}; {self._last_good()}") from None
+            reason = str(err) if str(path) in str(err) else f"could not write {path}: {err}"  # the path once
+            raise TrainingError(f"{reason}; {self._last_good()}") from None
         self.log(f"Saved {path.name}")
 
     def _close(self, outcome: str) -> None:
