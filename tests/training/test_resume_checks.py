@@ -102,3 +102,13 @@ def test_a_new_run_directory_sweeps_temporaries_of_killed_runs(tmp_path):
     writing.write_bytes(b"")
     assert create_run_dir(tmp_path, "mnist").name == "00001-mnist"
     assert not any(p.exists() for p in stale) and all(p.exists() for p in kept + [writing])
+
+
+def test_an_outdir_that_cannot_hold_a_run_directory_is_one_line(tmp_path):
+    (tmp_path / "afile").write_text("mine")
+    with pytest.raises(ValueError, match=r"^--outdir \S+afile/sub: cannot create a run directory there \(Not a directory\); "
+                                         r"choose another --outdir$"):
+        create_run_dir(tmp_path / "afile" / "sub", "mnist")
+    with pytest.raises(ValueError, match=r"^--outdir \S+afile exists and is not a directory$"):
+        create_run_dir(tmp_path / "afile", "mnist")
+    assert (tmp_path / "afile").read_text() == "mine"

@@ -24,19 +24,23 @@ def create_run_dir(outdir: str | Path, desc: str) -> Path:
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise ValueError(f"--outdir {outdir} exists and is not a directory")
-    outdir.mkdir(parents=True, exist_ok=True)
-    for name in os.listdir(outdir):
-        if re.match(r"^\d+-", name) and (outdir / name).is_dir():
-            remove_stale_temps(outdir / name)
-    safe_desc = _safe(desc)
-    while True:
-        numbers = [int(m.group(1)) for name in os.listdir(outdir) if (m := re.match(r"^(\d+)-", name))]
-        run_dir = outdir / f"{max(numbers, default=-1) + 1:05d}-{safe_desc}"
-        try:
-            run_dir.mkdir()
-            return run_dir
-        except FileExistsError:
-            continue
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        for name in os.listdir(outdir):
+            if re.match(r"^\d+-", name) and (outdir / name).is_dir():
+                remove_stale_temps(outdir / name)
+        safe_desc = _safe(desc)
+        while True:
+            numbers = [int(m.group(1)) for name in os.listdir(outdir) if (m := re.match(r"^(\d+)-", name))]
+            run_dir = outdir / f"{max(numbers, default=-1) + 1:05d}-{safe_desc}"
+            try:
+                run_dir.mkdir()
+                return run_dir
+            except FileExistsError:
+                continue
+    except OSError as err:  # read-only, no permission, a file on the way, ...
+        raise ValueError(f"--outdir {outdir}: cannot create a run directory there ({err.strerror or err}); "
+                         "choose another --outdir") from None
 
 
 def latest_snapshot(outdir: str | Path, desc: str) -> Path | None:
