@@ -56,3 +56,12 @@ def test_a_bad_table_is_refused(channels, message):
         generator(channels=channels)
     with pytest.raises(ValueError, match=message):
         discriminator(channels=channels)
+
+
+def test_a_channel_base_below_the_resolution_is_refused():
+    """min(channel_base // res, channel_max) would give 0 channels (a ZeroDivisionError deep in a layer)."""
+    for build in (Generator, Discriminator):
+        kwargs = dict(c_dim=0, img_resolution=32, img_channels=3)
+        kwargs |= dict(z_dim=8, w_dim=8, synthesis_kwargs={"channel_base": 16}) if build is Generator else dict(channel_base=16)
+        with pytest.raises(ValueError, match=r"^channel_base 16 gives no channels at 32 px .*; use at least 32$"):
+            build(**kwargs)

@@ -95,6 +95,11 @@ def test_map_lrmul_sets_the_mapping_layers_learning_rate_and_official_networks_k
     assert result.exit_code == 1 and "--map-lrmul must be positive, got 0.0" in result.output and "Traceback" not in result.output
 
 
+def test_a_cbase_below_the_resolution_is_refused_before_training():
+    result = CliRunner().invoke(main, ["train", "--data", "builtin:shapes", "--cfg", "cpu", "--dry-run", "--cbase", "16"])
+    assert result.exit_code == 1 and "--cbase 16 gives no channels at 32 px" in result.output and "Traceback" not in result.output
+
+
 @pytest.mark.parametrize("overrides, expected", [
     ({}, 0.1),  # the cpu preset trains unlabeled data on clusters, with its faster mapping layers
     ({"clusters": 0}, 0.01),  # a packed unconditional run keeps NVIDIA's multiplier

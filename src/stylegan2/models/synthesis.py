@@ -40,6 +40,10 @@ def channel_counts(
         if type(value) is not int or value < 1:
             raise ValueError(f"channels: {value!r} channels at {res} px; expected a positive integer")
         counts[res] = value
+    empty = [res for res, count in counts.items() if count < 1]
+    if empty:
+        raise ValueError(f"channel_base {channel_base} gives no channels at {max(empty)} px (channel_base / resolution); "
+                         f"use at least {max(empty)}")
     return counts
 
 

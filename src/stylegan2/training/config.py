@@ -261,6 +261,9 @@ def validate_options(o: TrainingOptions) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(o, name)}")
     if o.gamma < 0:
         raise ValueError(f"--gamma must be >= 0, got {o.gamma}")
+    if o.resolution is not None and o.cbase < o.resolution:
+        raise ValueError(f"--cbase {o.cbase} gives no channels at {o.resolution} px (channels are --cbase / resolution); "
+                         f"use at least {o.resolution}")
     if o.precision not in PRECISIONS:
         raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {o.precision!r}")
     if o.snap < 1:
