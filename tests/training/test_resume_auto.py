@@ -45,6 +45,12 @@ def test_resume_auto_starts_a_new_run_then_continues_the_last_snapshot(tmp_path,
     second = train(options(tmp_path, resume="auto"), device="cpu", log=lines.append)
     assert f"Resuming from {first / 'network-snapshot-000000-008.safetensors'}: continuing the run" in lines
     assert [p.name for p in second.glob("network-snapshot-*")] == ["network-snapshot-000000-016.safetensors"]
+    before = sorted((tmp_path / "runs").iterdir())
+    for kimg in (0.016, 0.008):  # the same command again, or a shorter one: the run is over, nothing new is made
+        with pytest.raises(TrainingError, match=r"network-snapshot-000000-016\.safetensors: its run is at 0\.016 kimg, "
+                                                r"already --kimg [\d.]+; nothing to train \(raise --kimg to train on\)$"):
+            train(options(tmp_path, kimg=kimg, resume="auto"), device="cpu", log=lambda line: None)
+    assert sorted((tmp_path / "runs").iterdir()) == before
 
 
 def test_a_continued_run_keeps_its_global_batch(tmp_path, one_thread):
@@ -53,3 +59,32 @@ def test_a_continued_run_keeps_its_global_batch(tmp_path, one_thread):
     with pytest.raises(TrainingError, match=r"its run trained with a global batch of 8 \(--batch, over all processes\) but this one"
                                             r" would use 16; pass --batch 8 to continue it$"):
         train(options(tmp_path, batch=16, resume=str(snapshot)), device="cpu", log=lambda line: None)
+
+
+def frozen_layers(run_dir) -> int:
+    from stylegan2.io import load_network
+
+    snapshot = sorted(run_dir.glob("network-snapshot-*.safetensors"))[-1]
+    return load_network(snapshot)["D"].init_kwargs["block_kwargs"].get("freeze_layers", 0)
+
+
+def test_freezed_on_resume_continues_as_trained_or_says_how(tmp_path, one_thread):
+    """A continued run keeps its frozen D layers (its optimizer state lacks theirs); fine-tuning takes --freezed as given."""
+    first = train(options(tmp_path, kimg=0.008, freezed=2), device="cpu", log=lambda line: None)
+    snapshot = first / "network-snapshot-000000-008.safetensors"
+    with pytest.raises(TrainingError, match=r"its run froze the first 2 layers of D \(--freezed 2\) but this one would freeze 1; "
+                                            r"pass --freezed 2 to continue it$"):
+        train(options(tmp_path, freezed=1, resume=str(snapshot)), device="cpu", log=lambda line: None)
+    lines = []
+    second = train(options(tmp_path, resume=str(snapshot)), device="cpu", log=lines.append)
+    assert any("note: D's first 2 layers stay frozen, as its run trained (--freezed 2)" in line for line in lines)
+    assert frozen_layers(second) == 2 and '"freezed": 2' in (second / "training_options.json").read_text()
+
+    from stylegan2.io import load_network, save_network
+
+    nets = load_network(snapshot)
+    save_network(tmp_path / "weights.safetensors", {name: nets[name] for name in ("G", "D", "G_ema")})  # no training state
+    lines.clear()
+    tuned = train(options(tmp_path, resume=str(tmp_path / "weights.safetensors")), device="cpu", log=lines.append)
+    assert any("the file's D had its first 2 layers frozen; this run freezes 0 (--freezed)" in line for line in lines)
+    assert frozen_layers(tuned) == 0

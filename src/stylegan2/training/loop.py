@@ -112,8 +112,7 @@ def _networks_from_checkpoint(
                 f" {d_kw['img_channels'] // channels} for {channels}-channel images, but --pack is {options.pack};"
                 f" pass --pack {d_kw['img_channels'] // channels}"
             )
-        if options.freezed:
-            d_kw["block_kwargs"] = dict(d_kw.get("block_kwargs") or {}, freeze_layers=options.freezed)
+        d_kw["block_kwargs"] = dict(d_kw.get("block_kwargs") or {}, freeze_layers=options.freezed)
         D = Discriminator(**_run_precision(d_kw, options, blocks="block_kwargs"))
         D.load_state_dict(loaded["D"].state_dict())
     else:
@@ -154,6 +153,23 @@ def _keep_file_architecture(options: TrainingOptions, G: Generator, D: Discrimin
         return options, []
     note = f"the networks keep the file's architecture: {', '.join(described)}; those options are for new networks"
     return dataclasses.replace(options, **changed), [note]
+
+
+def _resume_freezed(loaded: dict[str, torch.nn.Module], options: TrainingOptions, path: str,
+                    continuing: bool) -> tuple[TrainingOptions, list[str]]:
+    """--freezed against the file's frozen D layers. A continued run keeps them (its D optimizer state holds only the
+    layers that trained): a different --freezed is refused, none keeps the file's. Fine-tuning applies --freezed."""
+    D = loaded.get("D")
+    theirs = ((D.init_kwargs.get("block_kwargs") or {}).get("freeze_layers", 0) if D is not None else 0) or 0
+    if theirs == options.freezed:
+        return options, []
+    if not continuing:
+        return options, [f"the file's D had its first {theirs} layers frozen; this run freezes {options.freezed} (--freezed)"] \
+            if theirs else []
+    if options.freezed:
+        raise TrainingError(f"--resume {path}: its run froze the first {theirs} layers of D (--freezed {theirs}) but this one "
+                            f"would freeze {options.freezed}; pass --freezed {theirs} to continue it")
+    return dataclasses.replace(options, freezed=theirs), [f"D's first {theirs} layers stay frozen, as its run trained (--freezed {theirs})"]
 
 
 def _check_clusters(G: Generator, c_prior: list[float] | None, path: str) -> None:
@@ -355,6 +371,8 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         header.append(f"Resume auto: no snapshot of a {desc} run under {options.outdir}; starting a new run")
     if resume_path:
         loaded, resume_state, notes = _read_resume(resume_path, resume_data, ctx)
+        options, frozen = _resume_freezed(loaded, options, resume_path, continuing=resume_state is not None)
+        notes += frozen
         G, D, G_ema = _networks_from_checkpoint(loaded, options, c_dim, resolution, channels, resume_path, dataset.aspect)
         _check_clusters(G, c_prior, resume_path)
         options, kept = _keep_file_architecture(options, G, D)
@@ -368,6 +386,9 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
             options = for_transfer_learning(options)
         else:
             notes += _check_continuation(resume_path, resume_state, options, ctx.world_size)
+            if resume_state.cur_nimg >= options.kimg * 1000:  # --kimg is the whole run's length, not more of it
+                raise TrainingError(f"--resume {resume_path}: its run is at {resume_state.cur_nimg / 1000:g} kimg, already "
+                                    f"--kimg {options.kimg:g}; nothing to train (raise --kimg to train on)")
         kind = "continuing the run" if resume_state else "transfer learning from its weights"
         header.append(f"Resuming from {resume_path}: {kind}" + "".join(f"\n  note: {n}" for n in notes))
     else:
