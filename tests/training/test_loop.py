@@ -135,7 +135,7 @@ def test_transfer_learning_from_a_network_file(tmp_path):
     first = train(tiny_options(tmp_path, kimg=0.008), device="cpu", log=lambda m: None)
     snapshot = next(first.glob("network-snapshot-*.safetensors"))
     lines = []
-    train(tiny_options(tmp_path, kimg=0.008, resume=str(snapshot)), device="cpu", log=lines.append)
+    train(tiny_options(tmp_path, kimg=0.016, resume=str(snapshot)), device="cpu", log=lines.append)
     assert any("Resuming from" in line for line in lines)
 
 

@@ -97,7 +97,10 @@ def test_a_non_finite_loss_names_the_step_the_last_snapshot_and_the_advice(tmp_p
                                             r" is \S+network-snapshot-000000-016\.safetensors\. Try --fp32\.$"):
         rec.run(at=5, action=non_finite)
     assert rec.snapshots() == ["network-snapshot-000000-016.safetensors"]
-    assert rec.lines[-2].startswith("Error: non-finite loss in phase Gmain at step 5") and rec.lines[-1] == "Failed."
+    log = (rec.run_dir / "log.txt").read_text().splitlines()
+    assert log[-2].startswith("Error: non-finite loss in phase Gmain at step 5") and log[-1] == "Failed."
+    assert not any(line.startswith("Error:") for line in rec.lines)  # the command line prints it, once
+    assert rec.lines[-1] == "Failed."
 
 
 def test_ctrl_c_finishes_the_step_then_writes_a_snapshot_and_grids_and_stops(tmp_path):
@@ -205,6 +208,18 @@ def test_a_full_disk_under_safetensors_fails_the_run_in_one_line(tmp_path, monke
     assert message.startswith("could not write ") and message.count("network-snapshot-000000-016.safetensors") == 1
     assert "No space left on device" in message and "no snapshot was written" in message
     assert rec.lines[-1] == "Failed." and rec.snapshots() == []
+
+
+@pytest.mark.parametrize("trouble, last", [(KeyboardInterrupt, "Stopped."), (ValueError("x.png: cannot decode image"), "Failed.")])
+def test_what_stops_a_run_before_its_first_step_ends_the_log(tmp_path, trouble, last):
+    """The first grids are drawn between opening the run directory and the first step: Ctrl-C or a bad image there."""
+    rec = Recorder(tmp_path)
+    with pytest.raises(type(trouble) if isinstance(trouble, Exception) else trouble):
+        with rec.session.before_first_step():
+            raise trouble
+    log = (rec.run_dir / "log.txt").read_text().splitlines()
+    assert log[-1] == last
+    assert log[-2] == ("Interrupted before the first step: nothing to save" if last == "Stopped." else "Error: x.png: cannot decode image")
 
 
 @pytest.mark.parametrize("class_packs", [1, 2])

@@ -112,7 +112,10 @@ def _networks_from_checkpoint(
                 f" {d_kw['img_channels'] // channels} for {channels}-channel images, but --pack is {options.pack};"
                 f" pass --pack {d_kw['img_channels'] // channels}"
             )
-        d_kw["block_kwargs"] = dict(d_kw.get("block_kwargs") or {}, freeze_layers=options.freezed)
+        block = dict(d_kw.get("block_kwargs") or {})
+        if block.get("freeze_layers", 0) != options.freezed:  # the file's kwargs stay as they were otherwise
+            block.pop("freeze_layers", None)
+            d_kw["block_kwargs"] = {**block, **({"freeze_layers": options.freezed} if options.freezed else {})}
         D = Discriminator(**_run_precision(d_kw, options, blocks="block_kwargs"))
         D.load_state_dict(loaded["D"].state_dict())
     else:
@@ -428,8 +431,9 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         _save_fakes(G_ema, grid_z, grid_c, options.grid, run_dir / f"fakes{label}.png", options.batch_gpu)
 
     if run_dir is not None:
-        _save_reals(dataset, options.grid, run_dir / "reals.png", options.seed)
-        save_fakes("_init")
+        with session.before_first_step():
+            _save_reals(dataset, options.grid, run_dir / "reals.png", options.seed)
+            save_fakes("_init")
 
     def step() -> None:
         """One minibatch: the phases due, then G_ema and the ADA strength."""

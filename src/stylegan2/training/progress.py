@@ -17,6 +17,10 @@ class RunLog:
 
     def __call__(self, message: str) -> None:
         self.echo(message)
+        self.record(message)
+
+    def record(self, message: str) -> None:
+        """Append to log.txt only (an error the command line prints itself)."""
         self.file.write(message + "\n")
         self.file.flush()
 

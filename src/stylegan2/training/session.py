@@ -270,13 +270,29 @@ class TrainingSession:
                 outcome = "Failed."
                 stopping.append(0)  # a SIGTERM now (torchrun stopping the job) must not cut the message short
                 failure = self._stopped_error(err) if isinstance(err, Terminated) or is_collective_failure(err) else err
-                if self._run_log is not None:
-                    self._run_log(f"Error: {failure}")
+                if self._run_log is not None:  # the command line prints the error itself
+                    self._run_log.record(f"Error: {failure}")
                 if failure is err:
                     raise
                 raise failure from None
             finally:
                 self._close(outcome)
+
+    @contextlib.contextmanager
+    def before_first_step(self) -> Iterator[None]:
+        """The work between opening the run directory and run() (the first grids): if it stops, log.txt still ends
+        with "Stopped." (Ctrl-C) or "Error: ..." and "Failed."."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            self.log("Interrupted before the first step: nothing to save")
+            self._close("Stopped.")
+            raise
+        except BaseException as err:
+            if self._run_log is not None:
+                self._run_log.record(f"Error: {err}")
+            self._close("Failed.")
+            raise
 
     def _after_interrupt(self, hooks: LoopHooks) -> None:
         """Ctrl-C: snapshot and grids of the steps taken, unless a step was cut short (then nothing is written)."""
