@@ -143,8 +143,14 @@ def test_resume_with_a_network_of_another_resolution_is_refused(tmp_path):
     run = train(tiny_options(tmp_path, kimg=0.008), device="cpu", log=lambda m: None)
     snapshot = next(run.glob("network-snapshot-*.safetensors"))
     options = resolve_options("builtin:shapes?n=64", "cpu", 32, 1, dict(TINY, outdir=str(tmp_path / "r"), kimg=0.008, resume=str(snapshot)))
-    with pytest.raises(TrainingError, match="16 px images .* but the dataset has 3-channel 32 px"):
+    with pytest.raises(TrainingError, match=r"16 px images .* but the dataset has 3-channel 32 px images with 0 label dims; "
+                                            r"resize the dataset \(stylegan2 dataset --resolution 16\), or pick a matching network$"):
         train(options, device="cpu", log=lambda m: None)
+    labelled = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, dict(TINY, outdir=str(tmp_path / "c"), kimg=0.016,
+                                                                        resume=str(snapshot), cond=True))
+    with pytest.raises(TrainingError, match=r"with 0 label dims, but the dataset has 3-channel 16 px images with 5 label dims; "
+                                            r"train without labels \(leave out --cond, --clusters 0\), or pick"):
+        train(labelled, device="cpu", log=lambda m: None)
 
 
 def test_unknown_metric_is_refused_before_training(tmp_path):

@@ -16,6 +16,7 @@ from stylegan2.io import load_checkpoint
 from stylegan2.models import Generator
 from stylegan2.training.distributed import DistributedContext
 from stylegan2.training.session import LoopHooks, NonFiniteError, TickReport, TrainingError, TrainingSession, _StepShares, start_process
+from stylegan2.training.snapshot import read_resume_state
 
 
 @dataclasses.dataclass
@@ -135,6 +136,18 @@ def test_ctrl_c_twice_abandons_the_step_and_writes_nothing(tmp_path):
     assert rec.snapshots() == ["network-snapshot-000000-016.safetensors"] and rec.grids == ["000000-016"]
     assert rec.lines[-2:] == ["Interrupted in the middle of step 3: its half-done state is not saved; the last snapshot is "
                               "network-snapshot-000000-016.safetensors", "Stopped."]
+
+
+def test_a_resumed_run_cut_short_in_its_first_step_names_the_snapshot_it_resumed(tmp_path):
+    first = Recorder(tmp_path / "a", max_steps=2)
+    first.run()
+    snapshot = first.run_dir / "network-snapshot-000000-016.safetensors"
+    rec = Recorder(tmp_path / "b")
+    rec.session.resume(read_resume_state(snapshot)[1], snapshot)
+    with pytest.raises(KeyboardInterrupt):
+        rec.run(at=2, action=ctrl_c_twice)
+    assert rec.lines[-2:] == ["Interrupted in the middle of step 2: its half-done state is not saved; the last snapshot is "
+                              f"{snapshot}", "Stopped."]
 
 
 def test_ctrl_c_in_the_step_after_a_snapshot_keeps_that_snapshot(tmp_path):

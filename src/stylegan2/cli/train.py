@@ -20,7 +20,7 @@ from ..io.pretrained import NVIDIA_TRANSFER_FILES, is_url, network_file, pretrai
 from ..training import distributed
 from ..training.ada import AUG_MODES, UNIT_RANGE
 from ..training.augment import AUGPIPE_PRESETS
-from ..training.config import CFG_NAMES, PRECISIONS, TrainingOptions, resolve_options
+from ..training.config import CFG_NAMES, PRECISIONS, PRESETS, TrainingOptions, resolve_options
 from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distributed, positive_seconds
 from ..training.launch import RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, launch
 from ..training.loop import AUTO_RESUME, TrainingError, train
@@ -38,6 +38,14 @@ def _default(name: str) -> str:
     """'[default: X]' for a TrainingOptions field whose preset does not set it (one source of truth)."""
     value = next(f.default for f in dataclasses.fields(TrainingOptions) if f.name == name)
     return f"  [default: {format_default(value)}]"
+
+
+def _preset_default(name: str) -> str:
+    """'[default: X, or Y for --cfg cpu]' for a setting the presets choose (one source of truth)."""
+    values = {cfg: getattr(preset, name) for cfg, preset in PRESETS.items()}
+    common = max(set(values.values()), key=list(values.values()).count)
+    others = "".join(f", or {format_default(v)} for --cfg {cfg}" for cfg, v in values.items() if v != common)
+    return f"  [default: {format_default(common)}{others}]"
 
 
 def _metric_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
@@ -132,18 +140,21 @@ def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 @click.option("--freezed", type=click.IntRange(min=0), help="Freeze the first N layers of D (transfer learning).")
 @click.option("--aug", type=click.Choice(AUG_MODES), help="Augmentation mode." + _default("aug"))
 @click.option("--augpipe", type=click.Choice(list(AUGPIPE_PRESETS)), help="Augmentation pipeline preset." + _default("augpipe"))
-@click.option("--p", "aug_p", type=click.FloatRange(*UNIT_RANGE), help="Augmentation probability for --aug fixed.")
+@click.option("--p", "aug_p", type=click.FloatRange(*UNIT_RANGE),
+              help="Augmentation probability for --aug fixed (with --aug ada, the p it starts from).")
 @click.option("--target", type=click.FloatRange(*UNIT_RANGE), help="ADA target for r_t = E[sign(D(real))]." + _default("target"))
 @click.option("--ada-kimg", type=click.FloatRange(min=0, min_open=True), help="ADA speed: kimg for p to move by 1." + _default("ada_kimg"))
 @click.option("--metrics", callback=_metric_list, help="Comma-separated metrics to evaluate at each snapshot, or none.")
-@click.option("--seed", type=int, help="Random seed." + _default("seed"))
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Random seed." + _default("seed"))
 @click.option("--tick", type=click.FloatRange(min=0, min_open=True), help="kimg between progress lines." + _default("tick"))
-@click.option("--snap", type=click.IntRange(min=1), help="Ticks between snapshots and image grids." + _default("snap"))
+@click.option("--snap", type=click.IntRange(min=1),
+              help="Ticks between snapshots and image grids." + _preset_default("snap"))
 @click.option("--workers", type=click.IntRange(min=0),
               help="Data loader worker processes.  [default: 0 when training on the CPU, else up to 3]")
 @click.option("--resume", callback=_resume_path,
               help="Continue a run from our snapshot, or fine-tune any network file (also a URL, or NVIDIA's "
-                   "ffhq256 ... lsundog256; downloaded once).")
+                   "ffhq256 ... lsundog256; downloaded once); auto: the newest snapshot of this dataset and --cfg "
+                   "under --outdir, else a new run.")
 @click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")
 @click.option("-n", "--dry-run", is_flag=True, help="Print the resolved options and exit.")
 def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: int, nnodes: int, rdzv_endpoint: str | None,

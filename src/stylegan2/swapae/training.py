@@ -169,7 +169,7 @@ def train_swapae(
     session = TrainingSession(options, ctx, networks=networks, optimizers=optimizers, log=log, max_steps=max_steps,
                               max_seconds=max_seconds)
     if resume_state is not None:
-        session.resume(resume_state)
+        session.resume(resume_state, Path(options.resume))
     minibatches = session.minibatches(dataset)
 
     header.append(f"Dataset: {dataset.name}, {len(dataset)} images, {channels}x{resolution}x{resolution}")

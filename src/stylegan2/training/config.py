@@ -17,6 +17,7 @@ from .session import apply_overrides
 # with conv_clamp 256, on CUDA; float32 elsewhere), bfloat16 (float32's range, no clamp; fast on CUDA and on
 # CPUs with AVX-512 BF16 or AMX, see docs/performance.md), or float32 throughout (NVIDIA's --fp32).
 PRECISIONS = ("fp16", "bf16", "fp32")
+NVIDIA_SNAP = 50  # ticks between snapshots in NVIDIA's train.py (--snap)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Preset:
     # The mapping layers' learning-rate multiplier in runs on clusters (measured there only: other
     # runs keep NVIDIA's fixed multiplier).
     cluster_map_lrmul: float = MAPPING_LR_MULTIPLIER
+    snap: int = NVIDIA_SNAP  # ticks between snapshots (--snap)
     # Datasets of at least this many images train without augmentation (None: ADA on any dataset,
     # as official). ADA guards a D that sees each image many times; on a large dataset at small
     # compute its overfitting heuristic fires while G is still poor and only slows training.
@@ -72,10 +74,11 @@ PRESETS: dict[str, Preset] = {
     # (PacGAN) stops the early collapse instead. On clusters, the mapping layers learn 10x faster than
     # NVIDIA's (G learns to draw each cluster sooner). Datasets of noaug_min_images or more (each image
     # seen at most 10 times in the preset's 200 kimg) train without ADA. How each choice was measured:
-    # docs/experiments/mnist-cpu.md and docs/experiments/unconditional.md.
+    # docs/experiments/mnist-cpu.md and docs/experiments/unconditional.md. A snapshot every 5 ticks
+    # (20 kimg): NVIDIA's 50 would write the first one at the end of the preset's whole run.
     "cpu": Preset(ref_gpus=1, kimg=200, batch=32, mbstd=4, fmaps=0.0625, lrate=0.005, gamma=0.25, ema_kimg=2, ema_rampup=0.05, map=2,
                   z_dim=128, w_dim=128, channel_max=64, pl_weight=0.0, style_mixing_prob=0.0, precision="fp32", pack=4, clusters=100,
-                  cluster_map_lrmul=0.1, noaug_min_images=20_000),
+                  cluster_map_lrmul=0.1, noaug_min_images=20_000, snap=5),
 }
 CFG_NAMES = ("auto", *PRESETS)
 
@@ -108,7 +111,7 @@ class TrainingOptions:
     batch: int = 32
     batch_gpu: int = 4
     tick: float = 4.0
-    snap: int = 50
+    snap: int = NVIDIA_SNAP  # resolve_options takes the preset's
     seed: int = 0
     workers: int = 3  # data-loader processes; resolve_options picks them from the machine unless given
     # Networks.
@@ -222,7 +225,7 @@ def resolve_options(
     # is given), and gamma is scaled so the total R1 weight stays the same.
     pack = 1 if (overrides.get("cond") or clusters) and overrides.get("pack") is None else spec.pack
     base = dict(
-        data=data, cfg=cfg, kimg=spec.kimg, batch=batch, batch_gpu=batch_gpu,
+        data=data, cfg=cfg, kimg=spec.kimg, batch=batch, batch_gpu=batch_gpu, snap=spec.snap,
         z_dim=spec.z_dim, w_dim=spec.w_dim, map=spec.map, cbase=int(spec.fmaps * 32768), cmax=spec.channel_max,
         mbstd=spec.mbstd, glr=spec.lrate, dlr=spec.lrate, gamma=spec.gamma * spec.pack / pack, ema_kimg=spec.ema_kimg,
         ema_rampup=spec.ema_rampup, pl_weight=spec.pl_weight, style_mixing_prob=spec.style_mixing_prob,

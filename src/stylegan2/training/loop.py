@@ -93,10 +93,18 @@ def _networks_from_checkpoint(
         raise TrainingError(f"--resume {path}: the file holds no generator (G or G_ema), so training cannot start from it")
     kw = source_G.init_kwargs
     if kw["img_resolution"] != resolution or kw["img_channels"] != channels or kw["c_dim"] != c_dim:
+        fixes = []
+        if kw["img_resolution"] != resolution:
+            fixes.append(f"resize the dataset (stylegan2 dataset --resolution {kw['img_resolution']})")
+        if kw["img_channels"] != channels:
+            fixes.append(f"use {kw['img_channels']}-channel images")
+        if kw["c_dim"] != c_dim:
+            fixes.append(f"train with {kw['c_dim']} label dims (--cond with the dataset's labels, or --clusters)" if kw["c_dim"]
+                         else "train without labels (leave out --cond, --clusters 0)")
         raise TrainingError(
             f"--resume {path}: the network makes {kw['img_channels']}-channel {kw['img_resolution']} px images"
             f" with {kw['c_dim']} label dims, but the dataset has {channels}-channel {resolution} px images"
-            f" with {c_dim} label dims; resize the dataset (stylegan2 dataset --resolution) or pick a matching network"
+            f" with {c_dim} label dims; {', '.join(fixes)}, or pick a matching network"
         )
     if source_G.img_aspect != aspect:
         raise TrainingError(f"--resume {path}: the network makes {source_G.img_width}x{source_G.img_height} images but the "
@@ -415,7 +423,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     session = TrainingSession(options, ctx, networks={"G": G, "D": D, "G_ema": G_ema}, optimizers=optimizers, log=log,
                               max_steps=max_steps)
     if resume_state is not None:
-        session.resume(resume_state)
+        session.resume(resume_state, Path(resume_path))
         loss.pl_mean.fill_(float(resume_state.extras.get("pl_mean", 0.0)))
         augment.load_state_dict(resume_state.extras.get("augment", {}))
     group = options.pack if options.pack_by_class else 1  # real and generated samples come in runs of one class

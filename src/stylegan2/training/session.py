@@ -191,9 +191,11 @@ class TrainingSession:
         self._start_time = self._tick_start_time = 0.0
         self._tick_start_nimg = 0
 
-    def resume(self, state: ResumeState) -> None:
-        """Continue a snapshot's run: its counters, optimizer moments and RNG streams."""
+    def resume(self, state: ResumeState, path: Path | None = None) -> None:
+        """Continue a snapshot's run: its counters, optimizer moments and RNG streams; `path`, the snapshot, is the last
+        good one until this run writes its own."""
         self.cur_nimg, self.cur_tick, self.batch_idx = state.cur_nimg, state.cur_tick, state.batch_idx
+        self.last_snapshot = path
         missing = sorted(set(self.optimizers) - set(state.optimizers))
         if missing:
             raise TrainingError(f"the resume snapshot has no optimizer state for {', '.join(missing)}; it is not from this kind of run")
@@ -298,7 +300,8 @@ class TrainingSession:
         """Ctrl-C: snapshot and grids of the steps taken, unless a step was cut short (then nothing is written)."""
         if self._in_step:
             if self.ctx.is_main:
-                kept = f"the last snapshot is {self.last_snapshot.name}" if self.last_snapshot else "no snapshot was written"
+                kept = "no snapshot was written" if self.last_snapshot is None else "the last snapshot is " + (
+                    self.last_snapshot.name if self.last_snapshot.parent == self.run_dir else str(self.last_snapshot))
                 self.log(f"Interrupted in the middle of step {self.batch_idx}: its half-done state is not saved; {kept}")
             return
         if self.ctx.is_main:
