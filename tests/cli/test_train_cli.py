@@ -57,3 +57,17 @@ def test_ema_kimg_overrides_the_preset_and_refuses_zero(tmp_path):
     assert json.loads(ok.output)["ema_kimg"] == 5
     bad = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path), "--ema-kimg", "0", "--dry-run"])
     assert bad.exit_code == 2 and "--ema-kimg" in bad.output and "Traceback" not in bad.output
+
+
+def test_images_skip_bad_leaves_out_are_notes_not_python_warnings(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(folder / f"{i}.png")
+    (folder / "4.png").write_bytes(b"not a png")
+    result = CliRunner().invoke(main, ["train", "--data", str(folder), "--cfg", "cpu", "--skip-bad", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "note: " in result.output and "4.png" in result.output and "UserWarning" not in result.output

@@ -64,12 +64,21 @@ def test_undecodable_image_in_zip_is_named(make_folder, make_zip, images_rgb):
         open_dataset(make_zip(folder))
 
 
-def test_truncated_image_fails_when_read_naming_the_file(make_folder, images_rgb):
+def test_truncated_image_fails_when_read_naming_the_file_and_the_cli_fix(make_folder, images_rgb):
     folder = make_folder(images_rgb)
     truncate(folder / "a" / "img2.png")
-    data = open_dataset(folder)
-    with pytest.raises(DatasetError, match=r"a/img2\.png: cannot decode image"):
+    data = open_dataset(folder)  # only headers are read at open
+    with pytest.raises(DatasetError, match=r"a/img2\.png: cannot decode image \(.*\); remove it or pass --skip-bad \(skip_bad=True\)$"):
         data[2]
+
+
+def test_file_that_is_no_image_is_named_not_its_handle(make_folder, images_rgb):
+    folder = make_folder(images_rgb)
+    (folder / "b" / "img4.png").write_bytes(b"this is not a png")
+    with pytest.raises(DatasetError) as caught:
+        open_dataset(folder)
+    assert "b/img4.png: cannot read image (not a known image format, or a damaged header)" in str(caught.value)
+    assert "BufferedReader" not in str(caught.value)
 
 
 def test_skip_bad_skips_unreadable_images_with_a_warning_and_count(make_folder, images_rgb):
@@ -124,7 +133,7 @@ def test_images_neither_square_nor_two_to_one_are_refused(make_folder, noise):
 
 
 def test_non_power_of_two_suggests_padding(make_folder, noise):
-    with pytest.raises(DatasetError, match=r"images are 12x12, not a power of two; pass resolution=16"):
+    with pytest.raises(DatasetError, match=r"images are 12x12, not a power of two; pass --resolution 16 \(resolution=16\)"):
         open_dataset(make_folder(noise(2, 12, 3)))
 
 
@@ -170,8 +179,39 @@ def test_image_missing_from_labels_is_named(make_folder, images_rgb):
     meta = json.loads((folder / "dataset.json").read_text())
     meta["labels"] = [entry for entry in meta["labels"] if entry[0] != "b/img3.png"]
     (folder / "dataset.json").write_text(json.dumps(meta))
-    with pytest.raises(DatasetError, match=r"b/img3\.png has no label in .*dataset.json"):
+    with pytest.raises(DatasetError, match=r"b/img3\.png has no label in .*dataset.json .*--skip-bad \(skip_bad=True\)"):
         open_dataset(folder, use_labels=True)
+
+
+def test_skip_bad_leaves_out_images_without_a_label(make_folder, images_rgb):
+    folder = make_folder(images_rgb, labels=[0, 1, 2, 0, 1, 2])
+    meta = json.loads((folder / "dataset.json").read_text())
+    meta["labels"] = [entry for entry in meta["labels"] if entry[0] != "b/img3.png"]
+    (folder / "dataset.json").write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match=r"skipped 1 image\(s\) without a label in dataset.json: b/img3\.png"):
+        data = open_dataset(folder, use_labels=True, skip_bad=True)
+    assert len(data) == 5 and data.label_dim == 3
+    np.testing.assert_array_equal(data[3][0], images_rgb[4].transpose(2, 0, 1))
+    np.testing.assert_array_equal(data[3][1], [0, 1, 0])
+
+
+def test_skip_bad_ignores_label_entries_for_missing_files(make_folder, images_rgb):
+    folder = make_folder(images_rgb, labels=[0] * 6)
+    meta = json.loads((folder / "dataset.json").read_text())
+    meta["labels"].append(["c/ghost.png", 7])
+    (folder / "dataset.json").write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match=r"ignored 1 entry for files that are not images here: c/ghost\.png"):
+        data = open_dataset(folder, use_labels=True, skip_bad=True)
+    assert len(data) == 6 and data.label_dim == 1
+
+
+def test_skip_bad_refuses_labels_that_name_no_image(make_folder, images_rgb):
+    folder = make_folder(images_rgb, labels=[0] * 6)
+    meta = json.loads((folder / "dataset.json").read_text())
+    meta["labels"] = [["elsewhere/" + name, label] for name, label in meta["labels"]]
+    (folder / "dataset.json").write_text(json.dumps(meta))
+    with pytest.raises(DatasetError, match=r"none of the 6 images in .*pics has an entry .*--skip-bad would leave no image"):
+        open_dataset(folder, use_labels=True, skip_bad=True)
 
 
 def test_unparsable_dataset_json_is_named(make_folder, images_rgb):

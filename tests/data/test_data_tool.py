@@ -1,5 +1,6 @@
 """convert_dataset and `stylegan2 dataset`: NVIDIA's zip layout, transforms, labels, safety."""
 
+import errno
 import json
 import zipfile
 
@@ -43,12 +44,50 @@ def test_no_labels_are_written_as_null(tmp_path, make_folder, images_rgb):
         assert json.loads(z.read("dataset.json")) == {"labels": None}
 
 
-def test_partial_labels_are_dropped_with_a_warning(tmp_path, make_folder, images_rgb):
-    folder = make_folder(images_rgb, labels=[0] * 6)
-    meta = json.loads((folder / "dataset.json").read_text())
-    (folder / "dataset.json").write_text(json.dumps({"labels": meta["labels"][:5]}))
-    with pytest.warns(UserWarning, match=r"b/img5\.png has no label .*without labels"):
-        assert not convert_dataset(folder, tmp_path / "out.zip").has_labels
+def partly_labelled(make_folder, images, *, extra: bool = False):
+    """A folder whose dataset.json lacks b/img5.png's entry, or instead (extra) also lists a missing c/ghost.png."""
+    folder = make_folder(images, labels=list(range(len(images))))
+    entries = json.loads((folder / "dataset.json").read_text())["labels"]
+    entries = entries + [["c/ghost.png", 0]] if extra else entries[:-1]
+    (folder / "dataset.json").write_text(json.dumps({"labels": entries}))
+    return folder
+
+
+@pytest.mark.parametrize("extra, message", [
+    (False, r"b/img5\.png has no label in .*dataset\.json \(1 image\(s\) unlabelled\); add its entry or remove the image"),
+    (True, r"dataset\.json lists 'c/ghost\.png', which is not an image in .*; remove the entry or add the file"),
+])
+def test_labels_that_do_not_match_the_images_are_refused(tmp_path, make_folder, images_rgb, extra, message):
+    folder = partly_labelled(make_folder, images_rgb, extra=extra)
+    with pytest.raises(DatasetError, match=message + r".*--skip-bad \(skip_bad=True\)"):
+        convert_dataset(folder, tmp_path / "out.zip")
+    assert list(tmp_path.glob("*.zip")) == [] and list(tmp_path.glob(".out.zip*")) == []
+
+
+def test_skip_bad_leaves_out_unlabelled_images_and_keeps_the_labels(tmp_path, make_folder, images_rgb):
+    folder = partly_labelled(make_folder, images_rgb)
+    with pytest.warns(UserWarning, match=r"skipped 1 image\(s\) without a label in dataset\.json: b/img5\.png"):
+        summary = convert_dataset(folder, tmp_path / "out.zip", skip_bad=True)
+    assert (summary.num_images, summary.num_unlabelled, summary.has_labels) == (5, 1, True)
+    assert "skipped 0 unreadable and 1 unlabelled" in str(summary)
+    data = open_dataset(tmp_path / "out.zip", use_labels=True)
+    assert [int(data[i][1].argmax()) for i in range(5)] == [0, 1, 2, 3, 4]
+
+
+def test_skip_bad_ignores_entries_for_missing_files(tmp_path, make_folder, images_rgb):
+    folder = partly_labelled(make_folder, images_rgb, extra=True)
+    with pytest.warns(UserWarning, match=r"ignored 1 entry for files that are not images here: c/ghost\.png"):
+        summary = convert_dataset(folder, tmp_path / "out.zip", skip_bad=True)
+    assert (summary.num_images, summary.has_labels) == (6, True)
+
+
+def test_cli_refuses_labels_that_do_not_match_the_images(tmp_path, make_folder, images_rgb):
+    folder = partly_labelled(make_folder, images_rgb)
+    result = CliRunner().invoke(main, ["dataset", "--source", str(folder), "--dest", str(tmp_path / "s.zip")])
+    assert result.exit_code == 1 and not (tmp_path / "s.zip").exists()
+    error = result.output.strip().splitlines()[-1]
+    assert error.startswith("Error: ") and "b/img5.png has no label in" in error and "dataset.json" in error
+    assert "--skip-bad" in error and "Traceback" not in result.output
 
 
 def test_npz_is_padded_to_the_next_power_of_two_with_labels(tmp_path, noise):
@@ -176,6 +215,7 @@ def test_dest_must_not_be_the_source(tmp_path, make_folder, make_zip, images_rgb
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"resolution": 24}, "--resolution must be a power of two"),
+    ({"resolution": 2048}, r"--resolution must be a power of two from 4 to 1024 \(the networks' largest\), got 2048"),
     ({"transform": "center-crop"}, "--transform center-crop needs --resolution"),
     ({"transform": "stretch", "resolution": 8}, "transform must be one of"),
     ({"resize_filter": "bicubic"}, "resize_filter must be one of"),
@@ -207,11 +247,37 @@ def test_cli_reports_errors_without_a_traceback(tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_cli_prints_skipped_images_as_a_warning(tmp_path, make_folder, images_rgb):
+def test_cli_prints_skipped_images_as_a_note(tmp_path, make_folder, images_rgb):
     folder = make_folder(images_rgb)
     (folder / "a" / "img1.png").write_bytes(b"junk")
     args = ["dataset", "--source", str(folder), "--dest", str(tmp_path / "s.zip"), "--skip-bad"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert "Warning: skipped 1 unreadable image(s)" in result.output and "a/img1.png" in result.output
+    assert "note: skipped 1 unreadable image(s)" in result.output and "a/img1.png" in result.output
     assert "skipped 1 unreadable" in result.output.splitlines()[-1]
+
+
+def test_cli_expands_a_tilde_in_source_and_dest(tmp_path, make_folder, images_rgb, monkeypatch):
+    make_folder(images_rgb, name="pics")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path / "pics")
+    result = CliRunner().invoke(main, ["dataset", "--source=~/pics", "--dest=~/out/s.zip"])
+    assert result.exit_code == 0, result.output
+    assert len(open_dataset(tmp_path / "out" / "s.zip")) == 6
+    assert not (tmp_path / "pics" / "~").exists()
+
+
+def test_unwritable_dest_is_named_not_the_temporary(tmp_path, monkeypatch):
+    def read_only(path):
+        raise OSError(errno.EROFS, "Read-only file system", str(path.parent / f".{path.name}.123.tmp.zip"))
+
+    monkeypatch.setattr("stylegan2.data.tool.create_temp", read_only)
+    with pytest.raises(DatasetError, match=r"^--dest .*out\.zip: cannot write it \(read-only file system\); choose another --dest$"):
+        convert_dataset("builtin:shapes?n=2", tmp_path / "out.zip", resolution=8)
+
+
+def test_dest_below_a_file_is_named(tmp_path):
+    (tmp_path / "afile").write_text("precious")
+    with pytest.raises(DatasetError, match=r"afile/sub/out\.zip: cannot write it \(.*afile is a file, not a folder\)"):
+        convert_dataset("builtin:shapes?n=2", tmp_path / "afile" / "sub" / "out.zip", resolution=8)
+    assert (tmp_path / "afile").read_text() == "precious"

@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from stylegan2.cli import main
 from stylegan2.data import DatasetError, convert_dataset, open_dataset
+from stylegan2.data.tool import check_size
 
 
 def rect_images(count: int, height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -94,12 +95,45 @@ def test_builtin_shapes_are_rendered_then_cropped_to_the_aspect(tmp_path):
     ({"width": 32, "height": 8}, r"--width 32 --height 8: the aspect must be 1:1, 2:1, 1:2 \(width:height\)"),
     ({"width": 16, "height": 8, "transform": "center-crop-wide"}, "center-crop-wide makes square images"),
     ({"transform": "letterbox"}, r"--transform letterbox needs --resolution \(or --width and --height\)"),
+    ({"width": 4096, "height": 2048}, r"--width 4096 --height 2048: the networks go up to 1024 px on the shorter side, "
+                                      r"so training would refuse these images; pass at most --width 2048 --height 1024"),
+    ({"width": 2048, "height": 4096}, r"pass at most --width 1024 --height 2048"),
 ])
 def test_bad_sizes_are_refused_in_one_line(tmp_path, kwargs, message):
     with pytest.raises(DatasetError, match=message) as caught:
         convert_dataset("builtin:shapes?n=2", tmp_path / "out.zip", **kwargs)
     assert "\n" not in str(caught.value)
     assert not (tmp_path / "out.zip").exists()
+
+
+def test_the_largest_network_size_is_accepted():
+    check_size(2048, 1024)
+    check_size(1024, 1024)
+
+
+@pytest.mark.parametrize("height, width", [(16, 32), (32, 16)])
+def test_by_default_two_to_one_images_keep_their_aspect(tmp_path, make_folder, height, width):
+    summary = convert_dataset(make_folder(rect_images(2, height, width)), tmp_path / "out.zip")
+    assert (summary.width, summary.height, summary.resolution) == (width, height, 16)
+    assert open_dataset(tmp_path / "out.zip").image_shape == open_dataset(tmp_path / "pics").image_shape
+
+
+def test_by_default_two_to_one_images_round_up_keeping_their_aspect(tmp_path, make_folder):
+    summary = convert_dataset(make_folder(rect_images(1, 12, 24)), tmp_path / "out.zip")
+    assert (summary.width, summary.height) == (32, 16)
+
+
+def test_by_default_other_shapes_become_squares_of_their_longer_side(tmp_path, make_folder):
+    summary = convert_dataset(make_folder(rect_images(1, 16, 24)), tmp_path / "out.zip")
+    assert (summary.width, summary.height) == (32, 32)
+
+
+def test_a_default_size_above_the_networks_largest_is_refused(tmp_path, make_folder):
+    folder = make_folder(rect_images(1, 1040, 1040))
+    with pytest.raises(DatasetError, match=r"b/img0\.png is 1040x1040, so the default output is 2048x2048, but the networks "
+                                           r"go up to 1024 px .*; pass --resolution 1024"):
+        convert_dataset(folder, tmp_path / "out.zip")
+    assert list(tmp_path.glob("*.zip")) == [] and list(tmp_path.glob(".out.zip*")) == []
 
 
 def test_larger_images_without_a_transform_are_refused(tmp_path, make_folder):

@@ -1,20 +1,29 @@
 """`stylegan2 dataset`: convert images into a training zip (argument parsing only)."""
 
+import os
 import warnings
-from pathlib import Path
 
 import click
 
 from stylegan2.data import convert_dataset
 from stylegan2.data.tool import RESIZE_FILTERS, TRANSFORMS
+from stylegan2.models.aspect import MAX_RESOLUTION
 
 from .defaults import default_of
 
 
+def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A path as typed, with a leading ~ expanded, as `train` does (NVIDIA's README writes --dest=~/datasets/x.zip,
+    where the shell leaves the ~ alone)."""
+    return None if value is None else os.path.expanduser(value)
+
+
 @click.command("dataset")
-@click.option("--source", required=True, metavar="SRC", help="Folder, .zip, .npz[:KEY] or builtin:shapes[?n=N&seed=S].")
-@click.option("--dest", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output .zip.")
-@click.option("--resolution", type=int, help="Output size, a power of two [default: first image, rounded up].")
+@click.option("--source", required=True, metavar="SRC", callback=_path,
+              help="Folder, .zip, .npz[:KEY] or builtin:shapes[?n=N&seed=S].")
+@click.option("--dest", required=True, type=click.Path(dir_okay=False), callback=_path, help="Output .zip.")
+@click.option("--resolution", type=int, help=f"Output size, a power of two up to {MAX_RESOLUTION} [default: the first image's "
+              "size rounded up to powers of two; 2:1 and 1:2 images stay so, others give a square].")
 @click.option("--width", type=int, help="Output width, with --height: 2:1 or 1:2 images (powers of two) for non-square networks.")
 @click.option("--height", type=int, help="Output height, with --width.")
 @click.option("--transform", type=click.Choice(TRANSFORMS),
@@ -22,11 +31,12 @@ from .defaults import default_of
 @click.option("--resize-filter", type=click.Choice(list(RESIZE_FILTERS)), default=default_of(convert_dataset, "resize_filter"),
               show_default=True)
 @click.option("--max-images", type=click.IntRange(min=1), help="Stop after writing this many images.")
-@click.option("--skip-bad", is_flag=True, help="Skip unreadable images (with a warning) instead of failing.")
+@click.option("--skip-bad", is_flag=True,
+              help="Skip unreadable images, and images without a label in dataset.json, with a note instead of failing.")
 @click.option("--force", is_flag=True, help="Overwrite --dest if it exists.")
 def dataset_command(
     source: str,
-    dest: Path,
+    dest: str,
     resolution: int | None,
     width: int | None,
     height: int | None,
@@ -63,5 +73,5 @@ def dataset_command(
     except (ValueError, OSError) as err:
         raise click.ClickException(str(err)) from err
     for warning in caught:
-        click.echo(f"Warning: {warning.message}", err=True)
+        click.echo(f"note: {warning.message}", err=True)
     click.echo(str(summary))

@@ -50,11 +50,18 @@ class GridSize(click.ParamType):
 
 
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Show library warnings as notes and expected errors as one clear line, never a stack trace."""
+def warnings_as_notes() -> Iterator[None]:
+    """Show library warnings as `note: ...` lines, not Python's file:line form."""
     with warnings.catch_warnings():
         warnings.simplefilter("default")
         warnings.showwarning = lambda message, *args, **kwargs: click.echo(f"note: {message}", err=True)
+        yield
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Show library warnings as notes and expected errors as one clear line, never a stack trace."""
+    with warnings_as_notes():
         try:
             with explain_unsupported_ops():
                 yield

@@ -29,6 +29,7 @@ from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
 from .defaults import format_default
 from .flags import nvidia_command
+from .tools import warnings_as_notes
 
 # What a training process reports as a one-line error rather than a traceback.
 USER_ERRORS = (TrainingError, DatasetError, ValueError, FileNotFoundError)
@@ -104,7 +105,8 @@ def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 @click.option("--max-size", "--subset", "max_size", type=click.IntRange(min=1),
               help="Use at most this many images (a fixed random subset).")
 @click.option("--resolution", type=int, help="Pad smaller images (npz, folders) to this power-of-two size.")
-@click.option("--skip-bad", is_flag=True, help="Skip unreadable images with a warning instead of stopping.")
+@click.option("--skip-bad", is_flag=True,
+              help="Skip unreadable images (and, with --cond, images without a label) with a note instead of stopping.")
 @click.option("--kimg", type=click.FloatRange(min=0, min_open=True), help="Training length in thousands of real images.")
 @click.option("--batch", type=click.IntRange(min=1), help="Total batch size (all processes).")
 @click.option("--batch-gpu", type=click.IntRange(min=1), help="Images per forward pass; smaller values accumulate gradients.")
@@ -248,7 +250,8 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
     """Open the dataset and resolve the options (errors become one-line messages), print them for
     --dry-run, else train; Ctrl-C exits with status 130 after the loop's final snapshot."""
     try:
-        dataset, options = resolve()
+        with warnings_as_notes():  # e.g. the images --skip-bad left out
+            dataset, options = resolve()
     except (DatasetError, ValueError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from None
     if dry_run:

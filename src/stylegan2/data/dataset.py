@@ -11,10 +11,10 @@ from .images import is_power_of_two, pad_center
 from .sources import ImageSource, open_source
 
 
-def check_resolution(resolution: int, option: str = "resolution") -> None:
+def check_resolution(resolution: int) -> None:
     """Refuse resolutions the generator cannot produce: it starts at 4x4 and doubles."""
     if not isinstance(resolution, (int, np.integer)) or resolution < 4 or not is_power_of_two(int(resolution)):
-        raise DatasetError(f"{option} must be a power of two >= 4 (4, 8, 16, ...), got {resolution!r}")
+        raise DatasetError(f"--resolution must be a power of two >= 4 (4, 8, 16, ...), got {resolution!r}")
 
 
 def _target_resolution(location: str, height: int, width: int, requested: int | None) -> int:
@@ -27,7 +27,7 @@ def _target_resolution(location: str, height: int, width: int, requested: int | 
             raise DatasetError(f"{location}: images are {width}x{height}, not square, 2:1 or 1:2 with power-of-two sides; {fix}")
         if requested is not None and requested != short:
             raise DatasetError(f"{location}: images are {width}x{height}, so their resolution (shorter side) is {short}, "
-                               f"not {requested}; drop the resolution or {fix}")
+                               f"not {requested}; drop --resolution or {fix}")
         return short
     if requested is not None:
         check_resolution(requested)
@@ -37,8 +37,8 @@ def _target_resolution(location: str, height: int, width: int, requested: int | 
     if not is_power_of_two(height) or height < 4:
         padded = max(4, 1 << (height - 1).bit_length())
         raise DatasetError(
-            f"{location}: images are {width}x{height}, not a power of two; pass resolution={padded} "
-            f"(--resolution {padded}) to pad them with black"
+            f"{location}: images are {width}x{height}, not a power of two; pass --resolution {padded} "
+            f"(resolution={padded}) to pad them with black"
         )
     return height
 
@@ -73,7 +73,7 @@ class ImageDataset(torch.utils.data.Dataset):
         self.num_channels = channels
         self._pad = (height, width) != (self.height, self.width)
 
-        self._labels = source.labels(strict=True) if use_labels else None  # int64 [N] or float32 [N, D]
+        self._labels = source.labels(required=True, skip_bad=skip_bad) if use_labels else None  # int64 [N] or float32 [N, D]
         if self._labels is None:
             self.label_dim = 0
         elif self._labels.dtype == np.int64:
@@ -172,9 +172,11 @@ def open_dataset(
     """Open and validate a dataset for training.
 
     spec: a folder of images, a .zip (NVIDIA's dataset format), a .npz of uint8 arrays (`file.npz:KEY`
-    picks the array), or `builtin:shapes[?n=N&seed=S]`. Every problem (unreadable image, mixed sizes,
-    missing labels, ...) raises DatasetError here, before training starts; `skip_bad` instead skips
-    unreadable images with a warning.
+    picks the array), or `builtin:shapes[?n=N&seed=S]`. Problems found from the files' headers and
+    dataset.json (unreadable header, mixed sizes or channels, missing labels, ...) raise DatasetError
+    here, before training starts. Image data is decoded only when an item is read, so a file damaged
+    after its header fails then; `skip_bad` decodes every image here instead (slower for large images)
+    and skips unreadable ones, and images without a label when `use_labels`, with a warning.
     """
     return ImageDataset(
         open_source(spec, resolution=resolution),

@@ -15,7 +15,7 @@ MAX_IMAGE_PIXELS = 2**26  # width x height of one source image (8192 x 8192); ch
 _GRAY_MODES = {"1", "L"}
 _COLOR_MODES = {"RGB", "P", "CMYK", "YCbCr", "LAB", "HSV"}
 _ALPHA_MODES = {"LA": 1, "La": 1, "PA": 3, "RGBA": 3, "RGBa": 3}
-_SKIP_FIX = "remove it or pass skip_bad=True (--skip-bad)"
+_SKIP_FIX = "remove it or pass --skip-bad (skip_bad=True)"
 
 # Everything PIL, zlib or zipfile raise for a file that is not a readable image.
 DECODE_ERRORS = (
@@ -65,7 +65,7 @@ def read_header(file: BinaryIO, where: str, *, full: bool = False) -> tuple[int,
     except DatasetError:
         raise
     except DECODE_ERRORS as err:
-        raise DatasetError(f"{where}: cannot read image ({err}); {_SKIP_FIX}") from err
+        raise DatasetError(f"{where}: cannot read image ({_reason(err)}); {_SKIP_FIX}") from err
 
 
 def decode_image(file: BinaryIO, where: str, *, drop_alpha: bool = False) -> np.ndarray:
@@ -78,8 +78,15 @@ def decode_image(file: BinaryIO, where: str, *, drop_alpha: bool = False) -> np.
     except DatasetError:
         raise
     except DECODE_ERRORS as err:
-        raise DatasetError(f"{where}: cannot decode image ({err}); {_SKIP_FIX}") from err
+        raise DatasetError(f"{where}: cannot decode image ({_reason(err)}); {_SKIP_FIX}") from err
     return array.reshape(array.shape[0], array.shape[1], -1)  # [H, W, C]
+
+
+def _reason(err: Exception) -> str:
+    """Why decoding failed, for a message that names the file itself: PIL's 'cannot identify' names only a handle."""
+    if isinstance(err, PIL.UnidentifiedImageError):
+        return "not a known image format, or a damaged header"
+    return str(err) or type(err).__name__
 
 
 def _check_size(img: PIL.Image.Image, where: str) -> None:

@@ -60,18 +60,13 @@ class ImageSource(ABC):
         """Check that all images share one (H, W, C) and return it; with `skip_bad`, drop unreadable ones first."""
 
     @abstractmethod
-    def labels(self, *, strict: bool) -> np.ndarray | None:
-        """Labels aligned with the images: int64 [N] classes or float32 [N, D] vectors, or None.
+    def labels(self, *, required: bool, skip_bad: bool = False) -> np.ndarray | None:
+        """Labels aligned with the images: int64 [N] classes or float32 [N, D] vectors, or None when there are none.
 
-        strict: raise when labels are missing or do not match the images; otherwise warn and return None.
+        required: raise when the source has no labels at all. Labels that do not match the images raise,
+        never drop every label; with `skip_bad`, images without a label are left out with a warning instead,
+        and entries for files that are not there are ignored with one.
         """
-
-
-def _label_problem(message: str, *, strict: bool) -> None:
-    """Raise a label problem in strict mode, else warn that labels are dropped."""
-    if strict:
-        raise DatasetError(message)
-    warnings.warn(f"{message}; writing the dataset without labels", stacklevel=3)
 
 
 def _labels_array(values: list, where: str) -> np.ndarray:
@@ -163,7 +158,7 @@ class FileSource(ImageSource):
         except (OSError, zipfile.BadZipFile, ArchiveError, KeyError, RuntimeError, NotImplementedError) as err:
             reason = str(err).removeprefix(f"{self.path}/{name}: ")
             raise DatasetError(
-                f"{self.path}/{name}: cannot open ({reason}); fix or remove it, or pass skip_bad=True (--skip-bad)"
+                f"{self.path}/{name}: cannot open ({reason}); fix or remove it, or pass --skip-bad (skip_bad=True)"
             ) from None
 
     def __len__(self) -> int:
@@ -221,36 +216,58 @@ class FileSource(ImageSource):
             )
         return {path.replace("\\", "/"): label for path, label in entries}
 
-    def labels(self, *, strict: bool) -> np.ndarray | None:
+    def labels(self, *, required: bool, skip_bad: bool = False) -> np.ndarray | None:
         table = self._read_label_table()
         where = f"{self.path}/{LABELS_FILE}"
         if table is None:
-            if strict:
+            if required:
                 raise DatasetError(
                     f"{self.path} has no labels (no {LABELS_FILE}, or its labels are null); add a {LABELS_FILE} "
                     'with {"labels": [["path.png", class_index], ...]} or turn labels off'
                 )
             return None
         unknown = sorted(set(table) - set(self.all_files))
+        if unknown and not skip_bad:
+            more = f" ({len(unknown)} entries are like this)" if len(unknown) > 1 else ""
+            raise DatasetError(
+                f"{where} lists {unknown[0]!r}, which is not an image in {self.path}{more}; remove the entry or add "
+                "the file, or pass --skip-bad (skip_bad=True) to ignore such entries"
+            )
+        self._drop_unlabelled(table, skip_bad=skip_bad)
         if unknown:
-            _label_problem(
-                f"{where} lists {unknown[0]!r}, which is not an image in {self.path}; "
-                "remove the entry or add the file",
-                strict=strict,
-            )
-            return None
-        missing = [name for name in self.files if name not in table]
-        if missing:
-            _label_problem(
-                f"{self.path}/{missing[0]} has no label in {where} ({len(missing)} image(s) unlabelled); "
-                "add its entry or remove the image",
-                strict=strict,
-            )
-            return None
-        every = _labels_array(list(table.values()), where)
+            listed = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+            warnings.warn(f"{where}: ignored {len(unknown)} entr{'y' if len(unknown) == 1 else 'ies'} for files that "
+                          f"are not images here: {listed}", stacklevel=2)
+        every = _labels_array([table[name] for name in self.all_files if name in table], where)
         if every.dtype == np.int64:
-            self.num_classes = int(every.max()) + 1  # from every entry, so skipped images do not shrink it
+            self.num_classes = int(every.max()) + 1  # from every image's entry, so skipped images do not shrink it
         return _labels_array([table[name] for name in self.files], where)
+
+    def _drop_unlabelled(self, table: dict, *, skip_bad: bool) -> None:
+        """Refuse images that have no entry in the label table, or with `skip_bad` leave them out with a warning.
+
+        When no image has an entry (the table's paths follow another layout), `skip_bad` refuses too: it would
+        leave nothing.
+        """
+        where = f"{self.path}/{LABELS_FILE}"
+        missing = [name for name in self.files if name not in table]
+        if not missing:
+            return
+        if not skip_bad:
+            raise DatasetError(
+                f"{self.path}/{missing[0]} has no label in {where} ({len(missing)} image(s) unlabelled); "
+                "add its entry or remove the image, or pass --skip-bad (skip_bad=True) to leave such images out"
+            )
+        if len(missing) == len(self.files):
+            raise DatasetError(
+                f"{where}: none of the {len(missing)} images in {self.path} has an entry (e.g. {missing[0]!r}), so "
+                f"--skip-bad would leave no image; add their entries, with paths relative to {self.path} ('sub/img.png')"
+            )
+        dropped = set(missing)
+        self.files = [name for name in self.files if name not in dropped]
+        listed = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        warnings.warn(f"{self.path}: skipped {len(missing)} image(s) without a label in {LABELS_FILE}: {listed}",
+                      stacklevel=3)
 
 
 def _walk_folder(root: Path) -> list[str]:
@@ -416,9 +433,9 @@ class NpzSource(ImageSource):
             raise DatasetError(f"{self.location}: the image array is empty")
         return tuple(self.images.shape[1:])
 
-    def labels(self, *, strict: bool) -> np.ndarray | None:
+    def labels(self, *, required: bool, skip_bad: bool = False) -> np.ndarray | None:
         if self._labels is None:
-            if strict:
+            if required:
                 raise DatasetError(
                     f"{self.path} has no labels for {self.key!r} (looked for {', '.join(self._label_keys(self.key))}); "
                     "add a label array or turn labels off"
@@ -426,12 +443,10 @@ class NpzSource(ImageSource):
             return None
         where = f"{self.path}:{self.label_key}"
         if len(self._labels) != len(self.images):
-            _label_problem(
+            raise DatasetError(
                 f"{where} has {len(self._labels)} labels for {len(self.images)} images in {self.key!r}; "
-                "store one label per image",
-                strict=strict,
+                "store one label per image"
             )
-            return None
         if self._labels.ndim == 1 and np.issubdtype(self._labels.dtype, np.integer):
             return _labels_array(self._labels.tolist(), where)
         if self._labels.ndim == 2 and np.issubdtype(self._labels.dtype, np.number):
@@ -492,7 +507,7 @@ class ShapesSource(ImageSource):
     def validate(self, *, skip_bad: bool = False) -> tuple[int, int, int]:
         return self.resolution, self.resolution, 3
 
-    def labels(self, *, strict: bool) -> np.ndarray:
+    def labels(self, *, required: bool, skip_bad: bool = False) -> np.ndarray:
         return np.array([shape_label(i) for i in range(self.size)], dtype=np.int64)
 
 

@@ -12,9 +12,8 @@ import numpy as np
 import PIL.Image
 from tqdm import tqdm
 
-from ..models.aspect import ASPECTS, aspect_of
+from ..models.aspect import ASPECTS, MAX_RESOLUTION, SQUARE, aspect_of, image_size
 from ..utils.files import create_temp, remove_stale_temps
-from .dataset import check_resolution
 from .errors import DatasetError
 from .images import is_power_of_two, pad_center
 from .sources import LABELS_FILE, open_source
@@ -36,13 +35,15 @@ class ConvertSummary:
     num_dropped: int  # images too small or too wide for center-crop-wide
     width: int
     height: int
+    num_unlabelled: int = 0  # images without a label in the source's labels, left out with skip_bad
 
     def __str__(self) -> str:
         kind = "grayscale" if self.num_channels == 1 else "RGB"
         labels = "with labels" if self.has_labels else "without labels"
+        unlabelled = f" and {self.num_unlabelled} unlabelled" if self.num_unlabelled else ""
         return (
             f"Wrote {self.num_images} {kind} images at {self.width}x{self.height} {labels} to {self.dest} "
-            f"(skipped {self.num_skipped} unreadable, dropped {self.num_dropped} by the transform)"
+            f"(skipped {self.num_skipped} unreadable{unlabelled}, dropped {self.num_dropped} by the transform)"
         )
 
 
@@ -60,13 +61,44 @@ def _resize(image: np.ndarray, width: int, height: int, resample: PIL.Image.Resa
 
 
 def check_size(width: int, height: int) -> None:
-    """Refuse output sizes no network makes: sides powers of two >= 4, square, 2:1 or 1:2 (width:height)."""
+    """Refuse output sizes no network makes: sides powers of two >= 4, square, 2:1 or 1:2 (width:height), and
+    the shorter side at most MAX_RESOLUTION (training refuses larger datasets)."""
     for option, side in (("--width", width), ("--height", height)):
         if not isinstance(side, (int, np.integer)) or side < 4 or not is_power_of_two(int(side)):
             raise DatasetError(f"{option} must be a power of two >= 4, got {side!r}")
     if aspect_of(height, width) is None:
         raise DatasetError(f"--width {width} --height {height}: the aspect must be {', '.join(ASPECTS)} (width:height); "
                            "crop or letterbox to one of them (--transform center-crop or letterbox)")
+    if min(width, height) > MAX_RESOLUTION:
+        scale = min(width, height) // MAX_RESOLUTION
+        raise DatasetError(f"--width {width} --height {height}: the networks go up to {MAX_RESOLUTION} px on the shorter "
+                           f"side, so training would refuse these images; pass at most --width {width // scale} "
+                           f"--height {height // scale}")
+
+
+def check_output_resolution(resolution: int) -> None:
+    """Refuse a --resolution no network makes: a power of two from 4 to MAX_RESOLUTION (training refuses larger)."""
+    if (not isinstance(resolution, (int, np.integer)) or not 4 <= resolution <= MAX_RESOLUTION
+            or not is_power_of_two(int(resolution))):
+        raise DatasetError(f"--resolution must be a power of two from 4 to {MAX_RESOLUTION} (the networks' largest), "
+                           f"got {resolution!r}")
+
+
+def default_size(height: int, width: int, where: str) -> tuple[int, int]:
+    """(height, width) to write when no size is given, from the first image: its size rounded up to powers of two.
+
+    A 2:1 or 1:2 image keeps its aspect, as training opens a folder of such images; any other image sets a
+    square of its longer side. Sizes training would refuse (shorter side above MAX_RESOLUTION) are refused.
+    """
+    aspect = aspect_of(height, width)
+    side = max(height, width) if aspect in (None, SQUARE) else min(height, width)
+    side = max(4, 1 << (side - 1).bit_length())
+    size = image_size(side, SQUARE if aspect is None else aspect)
+    if side > MAX_RESOLUTION:
+        raise DatasetError(f"{where} is {width}x{height}, so the default output is {size[1]}x{size[0]}, but the networks "
+                           f"go up to {MAX_RESOLUTION} px on the shorter side; pass --resolution {MAX_RESOLUTION} (or "
+                           "--width/--height) with --transform center-crop or letterbox")
+    return size
 
 
 def fit_image(
@@ -116,6 +148,58 @@ def _label_json(label: np.ndarray) -> int | list[float]:
     return int(label) if label.ndim == 0 else [float(x) for x in label]
 
 
+def _check_options(
+    dest: Path, resolution: int | None, width: int | None, height: int | None, transform: str | None,
+    resize_filter: str, max_images: int | None, force: bool,
+) -> tuple[int | None, int | None]:
+    """Refuse bad options before any work; returns the output (width, height), or (None, None) for the default."""
+    if transform is not None and transform not in TRANSFORMS:
+        raise DatasetError(f"transform must be one of {', '.join(TRANSFORMS)} or None, got {transform!r}")
+    if resize_filter not in RESIZE_FILTERS:
+        raise DatasetError(f"resize_filter must be one of {', '.join(RESIZE_FILTERS)}, got {resize_filter!r}")
+    if (width is None) != (height is None):
+        raise DatasetError("--width and --height go together: pass both (or --resolution for square images)")
+    if width is not None and resolution is not None:
+        raise DatasetError("pass --resolution (square) or --width and --height, not both")
+    if width is not None:
+        check_size(width, height)
+        if transform == "center-crop-wide" and width != height:
+            raise DatasetError(f"--transform center-crop-wide makes square images; for {width}x{height} use "
+                               "--transform center-crop (or letterbox)")
+    elif resolution is not None:
+        check_output_resolution(resolution)
+        width = height = resolution
+    elif transform is not None:
+        raise DatasetError(f"--transform {transform} needs --resolution (or --width and --height)")
+    if max_images is not None and max_images < 1:
+        raise DatasetError(f"--max-images must be >= 1, got {max_images}")
+    if dest.suffix.lower() != ".zip":
+        raise DatasetError(f"{dest}: the destination must be a .zip file")
+    if dest.exists() and not force:
+        raise DatasetError(f"{dest} already exists; choose another --dest or pass --force to overwrite it")
+    return width, height
+
+
+def _write_error(dest: Path, err: OSError) -> DatasetError:
+    """A one-line error for a failed write, naming --dest and the reason rather than our temporary file."""
+    in_the_way = next((folder for folder in reversed(dest.parents) if folder.exists() and not folder.is_dir()), None)
+    if in_the_way is not None:
+        reason = f"{in_the_way} is a file, not a folder"
+    else:
+        reason = (err.strerror or str(err)).lower()
+    return DatasetError(f"--dest {dest}: cannot write it ({reason}); choose another --dest")
+
+
+def _create_temp_beside(dest: Path) -> tuple[int, Path]:
+    """Create dest's folder and a temporary beside dest to write into (fd, path), clearing our stale ones."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(dest.parent)  # left by an earlier run that was killed
+        return create_temp(dest)  # mode 0666 minus the umask, like any new file
+    except OSError as err:
+        raise _write_error(dest, err) from None
+
+
 def convert_dataset(
     source: str | os.PathLike,
     dest: str | os.PathLike,
@@ -134,46 +218,24 @@ def convert_dataset(
 
     The zip holds `00000/img00000000.png`, ... and `dataset.json` with the source's labels (or
     `{"labels": null}`), in NVIDIA's layout. The images are `resolution` square, or `width` x `height`
-    (2:1 or 1:2, for non-square networks); by default square, the first image's longer side rounded up
-    to a power of two (smaller images are padded). Written to a temporary file, then renamed, so
-    `dest` is never half-written; the source is only read.
+    (2:1 or 1:2, for non-square networks); by default the first image's size rounded up to powers of
+    two: 2:1 or 1:2 when it is (as training opens such images), else a square of its longer side
+    (smaller images are padded). Labels that do not match the images stop it, or with `skip_bad`
+    unlabelled images are left out, as unreadable ones are. Written to a temporary file, then renamed,
+    so `dest` is never half-written; the source is only read.
     """
     dest = Path(dest)
-    if transform is not None and transform not in TRANSFORMS:
-        raise DatasetError(f"transform must be one of {', '.join(TRANSFORMS)} or None, got {transform!r}")
-    if resize_filter not in RESIZE_FILTERS:
-        raise DatasetError(f"resize_filter must be one of {', '.join(RESIZE_FILTERS)}, got {resize_filter!r}")
-    if (width is None) != (height is None):
-        raise DatasetError("--width and --height go together: pass both (or --resolution for square images)")
-    if width is not None and resolution is not None:
-        raise DatasetError("pass --resolution (square) or --width and --height, not both")
-    if width is not None:
-        check_size(width, height)
-        if transform == "center-crop-wide" and width != height:
-            raise DatasetError(f"--transform center-crop-wide makes square images; for {width}x{height} use "
-                               "--transform center-crop (or letterbox)")
-    elif resolution is not None:
-        check_resolution(resolution, "--resolution")
-        width = height = resolution
-    elif transform is not None:
-        raise DatasetError(f"--transform {transform} needs --resolution (or --width and --height)")
-    if max_images is not None and max_images < 1:
-        raise DatasetError(f"--max-images must be >= 1, got {max_images}")
-    if dest.suffix.lower() != ".zip":
-        raise DatasetError(f"{dest}: the destination must be a .zip file")
-    if dest.exists() and not force:
-        raise DatasetError(f"{dest} already exists; choose another --dest or pass --force to overwrite it")
-
+    width, height = _check_options(dest, resolution, width, height, transform, resize_filter, max_images, force)
     src = open_source(source, resolution=None if width is None else max(width, height))
     if Path(getattr(src, "path", "")).resolve() == dest.resolve():
         raise DatasetError(f"{dest}: the destination is the source; choose another --dest")
-    labels = src.labels(strict=False)
+    num_listed = len(src)
+    labels = src.labels(required=False, skip_bad=skip_bad)  # with skip_bad, leaves out unlabelled images
+    unlabelled = num_listed - len(src)
     resample = RESIZE_FILTERS[resize_filter]
     total = len(src) if max_images is None else min(len(src), max_images)
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(dest.parent)  # left by an earlier run that was killed
-    fd, tmp_path = create_temp(dest)  # mode 0666 minus the umask, like any new file
+    fd, tmp_path = _create_temp_beside(dest)
     written: list[list] = []
     skipped: list[str] = []
     dropped = 0
@@ -191,9 +253,8 @@ def convert_dataset(
                         raise
                     skipped.append(where)
                     continue
-                # Without a size the first image sets it (square), rounded up to a power of two.
                 if width is None:
-                    width = height = max(4, 1 << (max(image.shape[:2]) - 1).bit_length())
+                    height, width = default_size(*image.shape[:2], where)
                 image = fit_image(image, height, width, transform, resample, where)
                 if image is None:
                     dropped += 1
@@ -214,10 +275,12 @@ def convert_dataset(
             meta = {"labels": written if labels is not None else None}
             out.writestr(LABELS_FILE, json.dumps(meta))
         os.replace(tmp_path, dest)
+    except OSError as err:
+        raise _write_error(dest, err) from None
     finally:
         tmp_path.unlink(missing_ok=True)
     if skipped:
         listed = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
         warnings.warn(f"skipped {len(skipped)} unreadable image(s): {listed}", stacklevel=2)
     return ConvertSummary(dest, len(written), min(width, height), channels, labels is not None, len(skipped), dropped,
-                          width, height)
+                          width, height, unlabelled)
