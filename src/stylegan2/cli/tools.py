@@ -85,6 +85,7 @@ def common_options(f):
     return f
 
 
+VIDEO_FORMAT_HELP = "auto: MP4 if imageio-ffmpeg is installed (the video extra), else GIF."
 trunc_option = click.option("--trunc", "truncation_psi", type=FiniteFloat(), default=default_of(generate_images, "truncation_psi"),
                             show_default=True,
                             help="Truncation psi: 1 = none, 0 = the average image.")
@@ -173,7 +174,7 @@ def mix_command(network: Path, rows: list[int], cols: list[int], styles: str | N
 @noise_option
 @click.option("--grid", type=GridSize(), help="COLSxROWS videos side by side; the seeds are split among them.")
 @click.option("--format", "video_format", type=click.Choice(VIDEO_FORMATS), default=default_of(render_video, "video_format"),
-              show_default=True, help="auto: MP4 if imageio-ffmpeg is installed, else GIF.")
+              show_default=True, help=VIDEO_FORMAT_HELP)
 @common_options
 def video_command(network: Path, seeds: list[int], frames: int, fps: float, space: str, truncation_psi: float,
                   truncation_cutoff: int | None, class_idx: int | None, noise_mode: str, grid: tuple[int, int] | None,
@@ -209,12 +210,12 @@ def video_command(network: Path, seeds: list[int], frames: int, fps: float, spac
 @click.option("--save-video/--no-save-video", default=default_of(project_image, "save_video"), show_default=True,
               help="Write the progression video.")
 @click.option("--format", "video_format", type=click.Choice(VIDEO_FORMATS), default=default_of(project_image, "video_format"),
-              show_default=True)
+              show_default=True, help=VIDEO_FORMAT_HELP)
 @common_options
 def project_command(network: Path, target: Path, steps: int, w_plus: bool, seed: int, class_idx: int | None,
                     vgg: Path | None, loss: str, save_video: bool, video_format: str, outdir: Path, force: bool,
                     device: str | None) -> None:
-    """Project an image into the latent space: target.png, proj.png, projected_w.npz, proj.mp4.
+    """Project an image into the latent space: target.png, proj.png, projected_w.npz, proj.mp4 (proj.gif without the video extra).
 
     \b
     Examples:
