@@ -12,7 +12,9 @@ from torch import nn
 from stylegan2.data import open_dataset
 from stylegan2.metrics import NvidiaScriptDetector, calc_metrics, compute_metric, evaluate_for_training, parse_metric
 
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
+SAMPLE_COUNT_NOTES = r"ignore:\S+. only \d+ real images:UserWarning"  # tiny test data; see test_sample_counts.py
+pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning"),
+              pytest.mark.filterwarnings(SAMPLE_COUNT_NOTES)]
 
 
 def small(name: str, num_gen: int = 8):

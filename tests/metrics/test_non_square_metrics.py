@@ -13,7 +13,9 @@ from stylegan2.metrics.inception import preprocess_uint8
 from stylegan2.metrics.ppl import PPLConfig, ppl_images
 from stylegan2.models import Generator
 
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
+SAMPLE_COUNT_NOTES = r"ignore:\S+. only \d+ real images:UserWarning"  # tiny test data; see test_sample_counts.py
+pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning"),
+              pytest.mark.filterwarnings(SAMPLE_COUNT_NOTES)]
 
 
 def wide_G(aspect: str = "2:1") -> Generator:

@@ -13,7 +13,9 @@ from stylegan2.io import save_checkpoint, save_network
 from stylegan2.io.checkpoint import Checkpoint
 from stylegan2.metrics.training_data import training_data
 
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
+SAMPLE_COUNT_NOTES = r"ignore:\S+. only \d+ real images:UserWarning"  # tiny test data; see test_sample_counts.py
+pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning"),
+              pytest.mark.filterwarnings(SAMPLE_COUNT_NOTES)]
 DATA = "builtin:shapes?n=8"
 
 

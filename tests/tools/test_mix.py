@@ -45,6 +45,14 @@ def test_styles_beyond_the_network_are_rejected(tiny_generator):
         style_mix_images(tiny_generator(), [1], [2], styles="0-6")
 
 
+@pytest.mark.parametrize("styles", ["bogus", "0-x", "1-"])
+def test_unreadable_styles_name_the_presets_too(tiny_generator, styles):
+    with pytest.raises(ToolError) as err:
+        style_mix_images(tiny_generator(), [1], [2], styles=styles)
+    assert str(err.value) == (f"--styles: cannot read {styles!r}; use ws indices and ranges like 0-6,8 "
+                              "or one of all, coarse, middle, fine")
+
+
 def test_cli_writes_one_grid_png(network_file, tmp_path):
     args = ["mix", "--network", str(network_file()), "--rows", "85,100", "--cols", "55,821", "--styles", "0-3",
             "--outdir", str(tmp_path), "--device", "cpu"]

@@ -1,5 +1,7 @@
 """`stylegan2 project`: NVIDIA's projection recipe recovers generated images; outputs and inputs are checked."""
 
+import re
+
 import numpy as np
 import PIL.Image
 import pytest
@@ -8,6 +10,7 @@ from click.testing import CliRunner
 
 from stylegan2.cli import main
 from stylegan2.tools import ToolError, generate_images, project, project_image, seed_images, synthesize
+from stylegan2.tools.files import load_target_image
 from stylegan2.tools.project import ProjectionConfig, learning_rate, noise_regularization
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
@@ -103,6 +106,53 @@ def test_target_of_another_size_and_mode_is_cropped_and_resized_with_notes(tiny_
     assert "resized from 30x30 to the network's 16x16" in messages
     with PIL.Image.open(tmp_path / "out" / "target.png") as target:
         assert target.size == (16, 16) and target.mode == "RGB"
+
+
+def test_a_16_bit_target_is_scaled_to_8_bits_not_clipped_to_white(tmp_path):
+    values = np.linspace(0, 65535, 16 * 16).round().astype(np.uint16).reshape(16, 16)
+    PIL.Image.fromarray(values).save(tmp_path / "gray16.png")  # mode I;16
+    with pytest.warns(UserWarning, match="gray16.png: 16-bit grayscale scaled to 8 bits"):
+        target = load_target_image(tmp_path / "gray16.png", 16, 1)
+    np.testing.assert_array_equal(target[:, :, 0], np.rint(values / 257).astype(np.uint8))
+    assert target.min() == 0 and target.max() == 255
+
+
+def test_a_floating_point_target_is_refused(tmp_path):
+    PIL.Image.fromarray(np.full((16, 16), 0.5, np.float32)).save(tmp_path / "float.tiff")  # mode F
+    with pytest.raises(ToolError, match=r"float\.tiff: a floating-point image \(mode F\) has no known range"):
+        load_target_image(tmp_path / "float.tiff", 16, 3)
+
+
+def test_a_missing_vgg16_is_one_sentence_about_the_projection(tiny_generator, tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "cache"))
+    G = tiny_generator()
+    target_path = generate_images(G, [1], tmp_path)[0]
+    with pytest.raises(FileNotFoundError) as err:
+        project_image(G, target_path, tmp_path / "out", steps=2, loss="lpips")
+    cache = re.escape(str(tmp_path / "cache"))
+    assert re.fullmatch(rf"--loss lpips needs the VGG16 LPIPS network: vgg16\.pt is not in {cache} \(nor vgg16\.safetensors\) "
+                        rf"and \$STYLEGAN2_OFFLINE forbids downloading it; save NVIDIA's VGG16 LPIPS network "
+                        rf"https://\S+/vgg16\.pt in {cache}, or pass it with --vgg", str(err.value)), str(err.value)
+    (tmp_path / "text.pkl").write_text("not a network")
+    with pytest.raises(ValueError, match=r"text\.pkl: not a TorchScript file, so not NVIDIA's VGG16; use NVIDIA's "
+                                         r"vgg16\.pt \(https://\S+\) or the vgg16\.safetensors"):
+        project_image(G, target_path, tmp_path / "out", steps=2, vgg=tmp_path / "text.pkl")
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"this is not a network", "it is not a (complete) .npz archive"),
+    (None, "it holds pickled Python objects, which are never loaded"),
+])
+def test_a_projected_w_not_written_by_project_is_called_so(tiny_generator, tmp_path, content, problem):
+    path = tmp_path / "w.npz"
+    if content is None:
+        np.savez(path, w=np.array([{"a": 1}], dtype=object))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ToolError) as err:
+        generate_images(tiny_generator(), outdir=tmp_path / "out", projected_w=path)
+    assert str(err.value) == f"{path}: not an .npz written by `stylegan2 project` (--projected-w); {problem}"
+    assert "allow_pickle" not in str(err.value)
 
 
 def test_unreadable_target_is_named(tiny_generator, tmp_path):

@@ -81,7 +81,7 @@ def test_nvidia_network_names_download_into_the_cache(server, tmp_path: Path, mo
 def test_a_missing_detector_is_downloaded_under_its_own_name(server, tmp_path: Path):
     path = find_metric_file(None, ("vgg16.safetensors", "good.bin"), "help {cache_dir}", tmp_path, f"{server}/good.bin")
     assert path == tmp_path / "good.bin" and path.read_bytes() == PAYLOAD
-    with pytest.raises(FileNotFoundError, match=r"none of a, b found in .*, and could not download .*; or help "):
+    with pytest.raises(FileNotFoundError, match=r"missing\.bin is not in .* \(nor a, b\) and its download failed \(Not Found\); help "):
         find_metric_file(None, ("a", "b"), "help {cache_dir}", tmp_path / "other", f"{server}/missing.bin")
 
 

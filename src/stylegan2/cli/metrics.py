@@ -13,6 +13,7 @@ from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
 from .defaults import default_of
 from .flags import FiniteFloat, network_argument, nvidia_command
+from .tools import warnings_as_notes
 
 
 def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
@@ -67,7 +68,7 @@ def metrics_command(network: Path, data: str | None, metric_list: str, mirror: b
                   batch_size=batch_size, num_workers=workers, cache_dir=cache_dir, use_cache=not no_cache, seed=seed,
                   truncation_psi=truncation_psi, run_dir=run_dir)
     try:
-        with explain_unsupported_ops():
+        with warnings_as_notes(), explain_unsupported_ops():
             records = calc_metrics(**kwargs) if gpus == 1 else launch_local(gpus, metrics_process, kwargs)[0]
     except (ValueError, OSError, LaunchError) as err:
         raise click.ClickException(str(err)) from err

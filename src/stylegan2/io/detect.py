@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath
 
 from .errors import CheckpointError
 
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save (PyTorch >= 1.6) writes a zip archive
 LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"  # older torch.save: pickled magic number
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")  # what a dataset zip holds
+CHECKPOINT_HINT = "give a network checkpoint (.safetensors, .pkl or .pt)"
 
 
 def detect_format(path: str | Path) -> str:
@@ -23,7 +26,10 @@ def detect_format(path: str | Path) -> str:
         head = f.read(16)
     if not head:
         raise CheckpointError(f"{path}: the file is empty")
-    if head.startswith(ZIP_MAGIC) or head.startswith(LEGACY_TORCH_MAGIC):
+    if head.startswith(ZIP_MAGIC):
+        check_torch_zip(path)
+        return "torch"
+    if head.startswith(LEGACY_TORCH_MAGIC):
         return "torch"
     if len(head) >= 9 and head[8:9] == b"{":  # u64 header length, then the JSON header
         return "safetensors"
@@ -33,3 +39,25 @@ def detect_format(path: str | Path) -> str:
         f"{path}: unrecognized checkpoint format (expected our .safetensors, an NVIDIA StyleGAN2-ADA "
         "network pickle or a rosinality stylegan2-pytorch checkpoint)"
     )
+
+
+def check_torch_zip(path: Path) -> None:
+    """Refuse a zip archive that is not a torch.save file (those hold `<name>/data.pkl`): an .npz of arrays or a
+    dataset zip passed as a network. An unreadable zip passes, for the torch reader to call it truncated."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [name for name in archive.namelist() if not name.endswith("/")]
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return
+    if any(PurePosixPath(name).name == "data.pkl" for name in names):
+        return
+    if names and all(name.endswith(".npy") for name in names):
+        arrays = ", ".join(name[:-4] for name in names[:5]) + (", ..." if len(names) > 5 else "")
+        raise CheckpointError(f"{path}: not a network file; it looks like an .npz of arrays ({arrays}), such as "
+                              f"projected_w.npz or directions.npz; {CHECKPOINT_HINT}")
+    images = sum(name.lower().endswith(IMAGE_SUFFIXES) for name in names)
+    if "dataset.json" in names or (names and images == len(names)):
+        held = f"{images} image{'s' if images != 1 else ''}" + (" and dataset.json" if "dataset.json" in names else "")
+        raise CheckpointError(f"{path}: not a network file; it looks like a dataset zip ({held}), which goes to "
+                              f"--data; {CHECKPOINT_HINT}")
+    raise CheckpointError(f"{path}: not a network file; a zip archive without the data.pkl of PyTorch files; {CHECKPOINT_HINT}")

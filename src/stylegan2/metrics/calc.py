@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -23,7 +24,7 @@ from stylegan2.utils.device import select_device
 from .detectors import load_detector, load_vgg16
 from .evaluate import MetricSpec, check_networks, compute_metric, parse_metric, report_metric
 from .features import draws_labels
-from .training_data import training_data
+from .training_data import training_data, training_resolution
 
 
 def generator_of(ckpt: Checkpoint, path: str | os.PathLike) -> nn.Module:
@@ -58,20 +59,40 @@ def open_metric_dataset(data: str, resolution: int, use_labels: bool, mirror: bo
     return open_dataset(data, resolution=resolution, use_labels=use_labels, mirror=mirror)
 
 
-def check_image_size(G: nn.Module, dataset: Dataset, data: str) -> None:
-    """Refuse data whose images are not G's size, e.g. square data for a 2:1 network (same shorter side)."""
+def check_image_size(G: nn.Module, dataset: Dataset, data: str, training_resolution: int | None = None) -> str | None:
+    """Refuse data whose images are not G's size, e.g. square data for a 2:1 network (same shorter side).
+
+    The dataset, opened at G's resolution, centres smaller square images on black. That is how training
+    loads its data with `--resolution` (MNIST's 28 px padded to 32), so it is kept when `training_resolution`
+    says the network's run loaded this data so, and a note saying so is returned; other smaller data is
+    refused, since a metric would compare the generator with black-framed images.
+    """
     _, height, width = dataset.image_shape
     expected = (getattr(G, "img_height", G.img_resolution), getattr(G, "img_width", G.img_resolution))
     if (height, width) != expected:
         raise ValueError(f"{data}: images are {width}x{height} but the network makes {expected[1]}x{expected[0]}; "
                          "score it against data of its size (stylegan2 dataset --width/--height)")
+    source_height, source_width = dataset.source.load(0).shape[:2]
+    if (source_height, source_width) == (height, width):
+        return None
+    if training_resolution == G.img_resolution:
+        return (f"{data}: the {source_width}x{source_height} images are centred on black at {width}x{height}, "
+                f"as the network's training run loaded them (--resolution {training_resolution})")
+    raise ValueError(f"{data}: images are {source_width}x{source_height}, smaller than the network's {width}x{height}; "
+                     "metrics pad them with black only for the data the network's training run padded (--resolution); "
+                     f"pad them yourself with `stylegan2 dataset --source {data} --dest OUT.zip --resolution "
+                     f"{G.img_resolution}`, or score against {width}x{height} images")
 
 
 def run_metrics(G: nn.Module, data: str | os.PathLike, specs: list[MetricSpec], *, mirror: bool,
                 detector: str | os.PathLike | None, vgg: str | os.PathLike | None, device: torch.device, rank: int,
                 world_size: int, run_dir: str | os.PathLike | None, snapshot: str | os.PathLike | None,
-                cache_dir: str | os.PathLike | None, **compute_kwargs) -> list[dict]:
-    """Load the detectors the metrics need, compute each metric and append its record to run_dir when given."""
+                cache_dir: str | os.PathLike | None, training_resolution: int | None = None,
+                **compute_kwargs) -> list[dict]:
+    """Load the detectors the metrics need, compute each metric and append its record to run_dir when given.
+
+    `training_resolution`: the resolution G's training run loaded this data at (see check_image_size).
+    """
     if run_dir is not None and not Path(run_dir).is_dir():
         raise FileNotFoundError(f"{run_dir}: not a directory (--run-dir)")
     needs_detector = any(s.kind in ("fid", "kid", "is") or (s.kind == "pr" and vgg is None) for s in specs)
@@ -84,7 +105,9 @@ def run_metrics(G: nn.Module, data: str | os.PathLike, specs: list[MetricSpec], 
     for spec in specs:
         labels = G.c_dim > 0 and not draws_labels(G)  # a network trained on clusters needs no labels
         dataset = open_metric_dataset(str(data), G.img_resolution, labels, mirror and not spec.full)
-        check_image_size(G, dataset, str(data))
+        note = check_image_size(G, dataset, str(data), training_resolution)
+        if note is not None and rank == 0:
+            warnings.warn(note, stacklevel=3)
         record = compute_metric(spec, G, dataset, detector=feature_net, vgg16=vgg16, device=device, rank=rank,
                                 world_size=world_size, cache_dir=cache_dir, **compute_kwargs)
         if run_dir is not None:
@@ -111,6 +134,7 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
     if not specs:
         raise ValueError("no metrics given")
     dev, rank, world_size = setup_ranks(device)
+    resolution = None
     if isinstance(network, nn.Module):
         if data is None:
             raise ValueError("a network passed as a module does not record its training data; pass data")
@@ -121,9 +145,11 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
         if data is None:
             data, recorded_mirror = training_data(ckpt, network)
             mirror = recorded_mirror if mirror is None else mirror
+        resolution = training_resolution(ckpt, network, os.fspath(data))
     mirror = bool(mirror)
     return run_metrics(G, data, specs, mirror=mirror, detector=detector, vgg=vgg, device=dev, rank=rank,
                        world_size=world_size, run_dir=run_dir, snapshot=snapshot, cache_dir=cache_dir,
+                       training_resolution=resolution,
                        batch_size=batch_size, num_workers=num_workers, use_cache=use_cache, progress=progress,
                        seed=seed, truncation_psi=truncation_psi)
 
@@ -135,9 +161,11 @@ def evaluate_for_training(metric: str, G: nn.Module, data: str | os.PathLike, *,
                           cache_dir: str | os.PathLike | None = None, progress: bool = False) -> dict:
     """One metric of the training G_ema at a snapshot, appended to run_dir/metric-<name>.jsonl; returns the record.
 
-    Call it on rank 0 only with the defaults, or on every rank with its rank and world size to split
-    the work. G is copied, never modified.
+    `data` is the run's training data, read as training reads it: square images smaller than G are
+    centred on black, as `--resolution` pads them. Call it on rank 0 only with the defaults, or on every
+    rank with its rank and world size to split the work. G is copied, never modified.
     """
     return run_metrics(G, data, [parse_metric(metric)], mirror=mirror, detector=detector, vgg=vgg,
                        device=torch.device(device), rank=rank, world_size=world_size, run_dir=run_dir,
-                       snapshot=snapshot, cache_dir=cache_dir, batch_size=batch_size, progress=progress)[0]
+                       snapshot=snapshot, cache_dir=cache_dir, training_resolution=G.img_resolution,
+                       batch_size=batch_size, progress=progress)[0]

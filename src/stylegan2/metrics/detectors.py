@@ -38,12 +38,22 @@ VGG16_FILE_NAMES = ("vgg16.safetensors", "vgg16.pt")
 # Fetched into the cache dir when none of the file names above is there (Inception: the plain state dict).
 INCEPTION_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
 VGG16_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/vgg16.pt"
+# What to do instead of the download, as the end of a sentence: `{cache_dir}` is filled in. The caller says
+# what the file is for (a metric, the projection), so these never do.
 INCEPTION_HELP = (
-    "FID/KID/IS need the FID Inception weights: pytorch-fid's " + INCEPTION_URL + " (or NVIDIA's "
-    "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt); "
-    "pass it with --detector, or put it in {cache_dir}"
+    "save the FID Inception weights (pytorch-fid's " + INCEPTION_URL + ", or NVIDIA's "
+    "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt) "
+    "in {cache_dir}, or pass the file to `stylegan2 metrics --detector`"
 )
-VGG16_HELP = "this metric needs NVIDIA's VGG16 LPIPS network " + VGG16_URL + "; pass it with --vgg, or put it in {cache_dir}"
+VGG16_HELP = "save NVIDIA's VGG16 LPIPS network " + VGG16_URL + " in {cache_dir}, or pass it with --vgg"
+VGG16_FILES_HELP = "use NVIDIA's vgg16.pt (" + VGG16_URL + ") or the vgg16.safetensors that `stylegan2 convert` makes of it"
+
+
+def missing_file(names: tuple[str, ...], cache: Path, first: str | None = None) -> str:
+    """'vgg16.pt is not in CACHE (nor vgg16.safetensors)': the file looked for, `first` named first."""
+    first = first or names[0]
+    others = [name for name in names if name != first]
+    return f"{first} is not in {cache}" + (f" (nor {', '.join(others)})" if others else "")
 
 
 def find_metric_file(path: str | os.PathLike | None, default_names: tuple[str, ...], help_text: str,
@@ -59,13 +69,14 @@ def find_metric_file(path: str | os.PathLike | None, default_names: tuple[str, .
     for name in default_names:
         if (cache / name).is_file():
             return cache / name
-    missing = f"none of {', '.join(default_names)} found in {cache}"
     if url is None:
-        raise FileNotFoundError(f"{missing}: " + help_text.format(cache_dir=cache))
+        raise FileNotFoundError(f"{missing_file(default_names, cache)}; " + help_text.format(cache_dir=cache))
+    download_name = url.rsplit("/", 1)[-1]
     try:
-        return download(url, cache / url.rsplit("/", 1)[-1])
+        return download(url, cache / download_name)
     except DownloadError as err:
-        raise FileNotFoundError(f"{missing}, and {err}; or " + help_text.format(cache_dir=cache)) from None
+        raise FileNotFoundError(f"{missing_file(default_names, cache, download_name)} and {err.reason}; "
+                                + help_text.format(cache_dir=cache)) from None
 
 
 def is_torchscript_file(path: Path) -> bool:
@@ -259,12 +270,12 @@ def load_vgg16(path: str | os.PathLike | None = None, device: torch.device | str
     if path.suffix == ".safetensors":
         found = read_converted(path)
         if found is None or found[0] != VGG16:
-            raise ValueError(f"{path}: not a VGG16 converted by `stylegan2 convert`; " + VGG16_HELP.format(cache_dir=default_cache_dir()))
+            raise ValueError(f"{path}: not a VGG16 converted by `stylegan2 convert`; " + VGG16_FILES_HELP)
         module = found[1]
     elif is_torchscript_file(path):
         module = load_torchscript(path, digest, cache_dir)[1]
     else:
-        raise ValueError(f"{path}: not a TorchScript file; " + VGG16_HELP.format(cache_dir=default_cache_dir()))
+        raise ValueError(f"{path}: not a TorchScript file, so not NVIDIA's VGG16; " + VGG16_FILES_HELP)
     arguments = forward_argument_names(module)
     if "return_features" not in arguments or "return_lpips" not in arguments:
         raise ValueError(f"{path}: forward takes {arguments}, not NVIDIA's VGG16 (return_features, return_lpips)")

@@ -30,9 +30,18 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from .detectors import VGG16_URL, FeatureDetector, NvidiaScriptDetector, default_cache_dir, load_detector, no_class_probabilities
-from .features import PassOptions, draws_labels, exact_float32, fake_stats, real_stats
+from .features import PassOptions, draws_labels, exact_float32, fake_stats, real_count, real_stats
 from .ppl import PPLConfig, path_lengths
-from .scores import frechet_distance, inception_score, kernel_distance, perceptual_path_length, precision_recall
+from .scores import (
+    KID_SUBSET_SIZE,
+    check_feature_counts,
+    check_neighbourhood_counts,
+    frechet_distance,
+    inception_score,
+    kernel_distance,
+    perceptual_path_length,
+    precision_recall,
+)
 
 PRIMARY_METRICS = ("fid50k_full", "kid50k_full", "pr50k3_full", "ppl2_wend", "is50k")
 LEGACY_METRICS = ("fid50k", "kid50k", "pr50k3", "ppl_zfull", "ppl_wfull", "ppl_zend", "ppl_wend")
@@ -93,6 +102,36 @@ def check_networks(spec: MetricSpec, detector: FeatureDetector | None, vgg16: Nv
         raise no_class_probabilities(detector.name)
 
 
+def check_sample_counts(spec: MetricSpec, num_real: int) -> None:
+    """Refuse, before any feature pass, counts the metric's formula cannot use (it would refuse them only after
+    the generated pass): FID and KID need 2 real and 2 generated features, precision/recall more than k of each."""
+    if spec.kind in ("fid", "kid"):
+        check_feature_counts(spec.kind.upper(), num_real, spec.num_gen)
+    elif spec.kind == "pr":
+        check_neighbourhood_counts(spec.nhood_size, num_real, spec.num_gen)
+
+
+def sample_count_note(spec: MetricSpec, num_real: int, feature_dim: int) -> str | None:
+    """Why a score from this many real images is not the metric as published, or None.
+
+    The reasons: fewer real images than a non-_full metric is defined with, KID subsets smaller than
+    1000, or for FID no more images than feature dimensions (their covariance is then singular, and
+    the score mostly measures the sample count).
+    """
+    reasons = []
+    if not spec.full and spec.max_real is not None and num_real < spec.max_real:
+        reasons.append(f"{spec.name} is defined with {spec.max_real}")
+    subset_size = min(num_real, spec.num_gen, KID_SUBSET_SIZE)
+    if spec.kind == "kid" and subset_size < KID_SUBSET_SIZE:
+        reasons.append(f"KID subsets hold {subset_size} instead of {KID_SUBSET_SIZE}")
+    if spec.kind == "fid" and num_real <= feature_dim:
+        reasons.append(f"no more than the {feature_dim} feature dimensions, so their covariance is singular")
+    if not reasons:
+        return None
+    return (f"{spec.name}: only {num_real} real images ({'; '.join(reasons)}); "
+            "compare the score only with scores from as many real images")
+
+
 def _path_length_score(spec: MetricSpec, G: nn.Module, dataset: Dataset, vgg16: NvidiaScriptDetector,
                        opts: PassOptions) -> dict[str, float]:
     """PPL from LPIPS distances along short latent-space steps."""
@@ -112,7 +151,11 @@ def _feature_score(spec: MetricSpec, G: nn.Module, dataset: Dataset, detector: F
                    opts: PassOptions, cache_dir: Path | None, truncation_psi: float) -> dict[str, float]:
     """FID, KID or precision/recall between real (cached) and generated features of one detector."""
     capture = dict(capture_all=spec.kind != "fid", capture_mean_cov=spec.kind == "fid")
+    check_sample_counts(spec, real_count(dataset, spec.max_real))
     real = real_stats(dataset, detector, opts, spec.max_real, cache_dir=cache_dir, **capture)
+    note = sample_count_note(spec, real.num_items, real.feature_dim)
+    if note is not None and opts.rank == 0:
+        warnings.warn(note, stacklevel=3)  # at compute_metric's caller
     fake = fake_stats(G, dataset, detector.features, opts, spec.num_gen, desc=f"{spec.name} generated",
                       truncation_psi=truncation_psi, **capture)
     if spec.kind == "fid":

@@ -141,11 +141,16 @@ def _load_cached(path: Path, capture_all: bool, capture_mean_cov: bool, num_item
         return None
 
 
+def real_count(dataset: Dataset, max_items: int | None) -> int:
+    """How many real images a pass reads: the whole dataset, or its first `max_items`."""
+    return len(dataset) if max_items is None else min(len(dataset), max_items)
+
+
 @torch.no_grad()
 def real_stats(dataset: Dataset, detector: FeatureDetector, opts: PassOptions, max_items: int | None,
                capture_all: bool, capture_mean_cov: bool, cache_dir: Path | None) -> FeatureStats:
     """Detector statistics of the dataset (up to `max_items` images), from the cache when present."""
-    num_items = len(dataset) if max_items is None else min(len(dataset), max_items)
+    num_items = real_count(dataset, max_items)
     if num_items == 0:
         raise ValueError("the dataset is empty")
     cache_file = None

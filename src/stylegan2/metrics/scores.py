@@ -10,6 +10,23 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+KID_SUBSET_SIZE = 1000  # real and generated features per KID subset (NVIDIA's max_subset_size)
+
+
+def check_feature_counts(metric: str, num_real: int, num_gen: int, minimum: int = 2) -> None:
+    """Refuse fewer than `minimum` real or generated features: FID and KID need two of each (one feature has no
+    covariance and no pair to compare), so a score from fewer would be a number without meaning."""
+    if num_real < minimum or num_gen < minimum:
+        raise ValueError(f"{metric} needs at least {minimum} real and {minimum} generated features, "
+                         f"got {num_real} and {num_gen}")
+
+
+def check_neighbourhood_counts(k: int, num_real: int, num_gen: int) -> None:
+    """Refuse sets in which a point has no k-th nearest other point (precision/recall's manifold radius)."""
+    for name, count in (("real", num_real), ("generated", num_gen)):
+        if count <= k:
+            raise ValueError(f"precision/recall with k={k} needs more than {k} {name} features, got {count}")
+
 
 def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
     """Symmetric square root of a positive semi-definite matrix (tiny negative eigenvalues clipped)."""
@@ -32,7 +49,7 @@ def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: n
     return float(np.square(mu1 - mu2).sum() + np.trace(cov1) + np.trace(cov2) - 2 * trace_sqrt)
 
 
-def kernel_distance(real: np.ndarray, gen: np.ndarray, num_subsets: int = 100, max_subset_size: int = 1000,
+def kernel_distance(real: np.ndarray, gen: np.ndarray, num_subsets: int = 100, max_subset_size: int = KID_SUBSET_SIZE,
                     rng: np.random.Generator | None = None) -> float:
     """Unbiased MMD^2 with the cubic polynomial kernel (x.y / d + 1)^3, averaged over random subsets (KID).
 
@@ -42,9 +59,10 @@ def kernel_distance(real: np.ndarray, gen: np.ndarray, num_subsets: int = 100, m
     rng = np.random.default_rng() if rng is None else rng
     real, gen = np.asarray(real, np.float64), np.asarray(gen, np.float64)
     d = real.shape[1]
+    check_feature_counts("KID", real.shape[0], gen.shape[0])
+    if max_subset_size < 2:
+        raise ValueError(f"KID subsets need at least 2 features each, got max_subset_size={max_subset_size}")
     m = min(real.shape[0], gen.shape[0], max_subset_size)
-    if m < 2:
-        raise ValueError(f"KID needs at least 2 real and 2 generated features, got {real.shape[0]} and {gen.shape[0]}")
     total = 0.0
     for _ in range(num_subsets):
         x = gen[rng.choice(gen.shape[0], m, replace=False)]
@@ -91,9 +109,7 @@ def precision_recall(real: np.ndarray, gen: np.ndarray, k: int = 3,
     """
     real_t = torch.as_tensor(real, dtype=dtype, device=device)
     gen_t = torch.as_tensor(gen, dtype=dtype, device=device)
-    for name, feats in (("real", real_t), ("generated", gen_t)):
-        if feats.shape[0] <= k:
-            raise ValueError(f"precision/recall with k={k} needs more than {k} {name} features, got {feats.shape[0]}")
+    check_neighbourhood_counts(k, real_t.shape[0], gen_t.shape[0])
     precision = _fraction_inside(real_t, _kth_neighbour_radii(real_t, k, row_batch_size), gen_t, row_batch_size)
     recall = _fraction_inside(gen_t, _kth_neighbour_radii(gen_t, k, row_batch_size), real_t, row_batch_size)
     return precision, recall

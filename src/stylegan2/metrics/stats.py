@@ -57,6 +57,13 @@ class FeatureStats:
             self.raw_outer += x64.T @ x64
         self.num_items += x.shape[0]
 
+    @property
+    def feature_dim(self) -> int | None:
+        """D, the length of each feature; None before the first batch."""
+        if self.raw_sum is not None:
+            return int(self.raw_sum.shape[0])
+        return int(self.rows[0].shape[1]) if self.rows else None
+
     def all_features(self) -> np.ndarray:
         """Every captured row, [num_items, D] float32."""
         if not self.capture_all:

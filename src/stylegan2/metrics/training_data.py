@@ -16,14 +16,18 @@ from stylegan2.io.checkpoint import Checkpoint
 RUN_OPTIONS_FILE = "training_options.json"  # written into every run directory by `stylegan2 train`
 
 
-def _recorded(ckpt: Checkpoint, path: Path) -> tuple[str, Any, Any] | None:
-    """(where it was found, the data, mirror) from the first record that names the training data."""
+def _recorded(ckpt: Checkpoint, path: Path) -> tuple[str, Any, Any, Any] | None:
+    """(where it was found, the data, mirror, resolution) from the first record that names the training data.
+
+    The resolution is what our runs loaded the data at (smaller images padded to it); NVIDIA's loader
+    never pads, so their records give None.
+    """
     options = ckpt.training_state.get("options")
     if isinstance(options, dict) and options.get("data"):  # our training snapshots
-        return "its training options", options["data"], options.get("mirror", False)
+        return "its training options", options["data"], options.get("mirror", False), options.get("resolution")
     kwargs = ckpt.source.get("training_set_kwargs")
     if isinstance(kwargs, dict) and kwargs.get("path"):  # NVIDIA's network pickles
-        return "its training_set_kwargs", kwargs["path"], kwargs.get("xflip", False)
+        return "its training_set_kwargs", kwargs["path"], kwargs.get("xflip", False), None
     run_options = path.parent / RUN_OPTIONS_FILE  # our snapshots converted or stripped, still in their run directory
     if run_options.is_file():
         try:
@@ -31,8 +35,35 @@ def _recorded(ckpt: Checkpoint, path: Path) -> tuple[str, Any, Any] | None:
         except (OSError, ValueError) as err:
             raise ValueError(f"{run_options}: unreadable ({err}); pass --data") from None
         if isinstance(saved, dict) and saved.get("data"):
-            return str(run_options), saved["data"], saved.get("mirror", False)
+            return str(run_options), saved["data"], saved.get("mirror", False), saved.get("resolution")
     return None
+
+
+def same_data(a: str, b: str) -> bool:
+    """Whether two dataset specs name the same data: equal, or paths (~ expanded) that resolve to the same place."""
+    if a == b:
+        return True
+    if a.startswith("builtin:") or b.startswith("builtin:"):
+        return False
+    return os.path.realpath(os.path.expanduser(a)) == os.path.realpath(os.path.expanduser(b))
+
+
+def training_resolution(ckpt: Checkpoint, path: str | os.PathLike, data: str) -> int | None:
+    """The resolution the run that made the network file loaded `data` at, when its record names that data; else None.
+
+    Our runs pad square images smaller than `--resolution` with black (MNIST's 28 px to 32), and record the
+    resolution with the data; metrics load that data the same way. A record that cannot be read gives None.
+    """
+    try:
+        found = _recorded(ckpt, Path(path))
+    except ValueError:
+        return None
+    if found is None:
+        return None
+    _, recorded, _, resolution = found
+    if not isinstance(recorded, str) or not isinstance(resolution, int) or not same_data(recorded, data):
+        return None
+    return resolution
 
 
 def training_data(ckpt: Checkpoint, path: str | os.PathLike) -> tuple[str, bool]:
@@ -46,7 +77,7 @@ def training_data(ckpt: Checkpoint, path: str | os.PathLike) -> tuple[str, bool]
     if found is None:
         raise ValueError(f"{path}: the file does not say which data it was trained on (and no {RUN_OPTIONS_FILE} is "
                          f"beside it); pass --data")
-    where, data, mirror = found
+    where, data, mirror, _ = found
     if not isinstance(data, str) or not isinstance(mirror, bool):
         raise ValueError(f"{path}: {where} name the training data as {data!r} (mirror {mirror!r}), not a dataset; pass --data")
     location = os.path.expanduser(data.split("?", 1)[0])

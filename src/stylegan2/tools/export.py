@@ -200,6 +200,9 @@ def _quiet_tracing() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.(onnx|jit)")
+        # torch.onnx.export warns about its legacy exporter at our call (stacklevel 2), so the module filter misses it.
+        warnings.filterwarnings("ignore", message=r"You are using the legacy TorchScript-based ONNX export",
+                                category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=r".*[Cc]onstant folding.*")
         yield
 

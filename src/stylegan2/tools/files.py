@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -22,6 +23,9 @@ from .common import ToolError
 
 VIDEO_FORMATS = ("auto", "mp4", "gif")
 VIDEO_EXTRA_HINT = "MP4 needs imageio and imageio-ffmpeg: pip install 'stylegan2[video]'"
+# The command that writes each kind of .npz the tools read (by read_npz's `what`), for the message about a foreign file.
+NPZ_WRITERS = {"projected w": "stylegan2 project", "directions": "stylegan2 directions", "codes": "stylegan2 swapae encode"}
+SIXTEEN_BIT_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # "I": how Pillow 9 opens 16-bit PNGs
 
 
 class OutputExistsError(FileExistsError):
@@ -57,15 +61,27 @@ def save_npz(path: Path, **arrays: np.ndarray) -> Path:
 
 
 def read_npz(path: str | os.PathLike, option: str, what: str) -> tuple[Path, dict[str, np.ndarray]]:
-    """The arrays of an .npz named by `option` (no pickled objects), or an error naming the file."""
+    """The arrays of an .npz named by `option` (no pickled objects), or an error naming the file.
+
+    A file that is not an .npz archive, or that holds pickled objects, is called not the writing tool's .npz,
+    without NumPy's advice to load it with allow_pickle (which would run code from the file).
+    """
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such {what} file ({option})")
+    writer = NPZ_WRITERS.get(what)
+    not_ours = f"{path}: not an .npz written by `{writer}` ({option})" if writer else f"{path}: not a {what} .npz ({option})"
+    if not zipfile.is_zipfile(path):
+        raise ToolError(f"{not_ours}; it is not a (complete) .npz archive")
     try:
         with np.load(path, allow_pickle=False) as npz:
             return path, dict(npz)
-    except (OSError, ValueError) as err:
-        raise ToolError(f"{path}: cannot read as a {what} .npz ({err})") from err
+    except ValueError as err:
+        if "allow_pickle" in str(err):
+            raise ToolError(f"{not_ours}; it holds pickled Python objects, which are never loaded") from err
+        raise ToolError(f"{path}: cannot read as a {what} .npz ({option}; {err})") from err
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ToolError(f"{path}: cannot read as a {what} .npz ({option}; {err})") from err
 
 
 def mp4_available() -> bool:
@@ -152,11 +168,26 @@ class VideoWriter:
         self.tmp.unlink(missing_ok=True)
 
 
+def scale_to_8bit(image: PIL.Image.Image, path: Path) -> PIL.Image.Image:
+    """16-bit grayscale as 8-bit "L", scaled (65535 -> 255) where PIL's convert would clip everything above 255
+    to white; other modes unchanged. Floating-point images are refused: their range is unknown."""
+    if image.mode == "F":
+        raise ToolError(f"{path}: a floating-point image (mode F) has no known range; save it as 8- or 16-bit")
+    if image.mode not in SIXTEEN_BIT_GRAY_MODES:
+        return image
+    values = np.asarray(image)
+    if values.min() < 0 or values.max() > 65535:
+        raise ToolError(f"{path}: 32-bit integer image with values outside 0..65535; save it as 8- or 16-bit")
+    warnings.warn(f"{path}: 16-bit grayscale scaled to 8 bits", stacklevel=3)
+    return PIL.Image.fromarray(np.rint(values / 257).astype(np.uint8), "L")
+
+
 def load_target_image(path: str | os.PathLike, resolution: int, channels: int, aspect: str = SQUARE) -> np.ndarray:
     """Read an image for projection as uint8 [H, W, C] at the network's size (shorter side `resolution`,
     `aspect` width:height) and channels.
 
-    Images of another aspect are center-cropped to the network's and other sizes resized (Lanczos), each with a warning.
+    Images of another aspect are center-cropped to the network's and other sizes resized (Lanczos), each with a warning;
+    16-bit grayscale is scaled to 8 bits first.
     """
     path = Path(path).expanduser()
     if not path.is_file():
@@ -169,6 +200,7 @@ def load_target_image(path: str | os.PathLike, resolution: int, channels: int, a
     mode = PIL_MODES.get(channels)
     if mode is None:
         raise ToolError(f"cannot project onto a network with {channels} image channels (supported: 1, 3, 4)")
+    image = scale_to_8bit(image, path)
     if image.mode != mode:
         warnings.warn(f"{path}: converted from {image.mode} to {mode} to match the network's {channels} channel(s)",
                       stacklevel=2)

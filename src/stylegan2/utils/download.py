@@ -23,7 +23,22 @@ def default_cache_dir() -> Path:
 
 
 class DownloadError(OSError):
-    """A file could not be fetched; the message says from where, why, and where to put it by hand."""
+    """A file could not be fetched; the message says from where, why, and where to put it by hand.
+
+    `reason` is the why alone (e.g. "$STYLEGAN2_OFFLINE forbids downloading it"), for callers that
+    phrase the rest of the message themselves.
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+def by_hand(url: str, dest: Path) -> str:
+    """How to put the file in place yourself; the exact name when the cache's differs from the URL's (a hash prefix)."""
+    if dest.name == url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]:
+        return f"download {url} into {dest.parent} by hand"
+    return f"download {url} by hand and save it as {dest}"
 
 
 def download(url: str, dest: Path, *, progress: bool = True) -> Path:
@@ -31,9 +46,10 @@ def download(url: str, dest: Path, *, progress: bool = True) -> Path:
     (written beside it, then renamed), so an interrupted download never leaves a truncated file."""
     if dest.is_file():
         return dest
-    by_hand = f"download {url} into {dest.parent} by hand"
+    fix = by_hand(url, dest)
     if os.environ.get(OFFLINE_VARIABLE, "") not in ("", "0"):
-        raise DownloadError(f"{dest.name} is not in {dest.parent} and ${OFFLINE_VARIABLE} forbids downloading it; {by_hand}")
+        reason = f"${OFFLINE_VARIABLE} forbids downloading it"
+        raise DownloadError(f"{dest.name} is not in {dest.parent} and {reason}; {fix}", reason)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
@@ -46,14 +62,14 @@ def download(url: str, dest: Path, *, progress: bool = True) -> Path:
                         out.write(chunk)
                         bar.update(len(chunk))
                 if size is not None and os.path.getsize(tmp) != size:
-                    raise DownloadError(f"{url}: the connection ended after {os.path.getsize(tmp):,} of {size:,} bytes; "
-                                        f"try again, or {by_hand}")
+                    cut = f"the connection ended after {os.path.getsize(tmp):,} of {size:,} bytes"
+                    raise DownloadError(f"{url}: {cut}; try again, or {fix}", f"its download failed ({cut})")
                 os.replace(tmp, dest)
             finally:
                 tmp.unlink(missing_ok=True)
     except DownloadError:
         raise
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
-        reason = getattr(err, "reason", None) or err
-        raise DownloadError(f"could not download {url} ({reason}); {by_hand}") from None
+        why = getattr(err, "reason", None) or err
+        raise DownloadError(f"could not download {url} ({why}); {fix}", f"its download failed ({why})") from None
     return dest

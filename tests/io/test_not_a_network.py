@@ -1,0 +1,64 @@
+"""Files that are easy to pass as a network by mistake are called what they are, not a corrupt PyTorch file."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import pytest
+
+from stylegan2.io import CheckpointError, load_checkpoint
+
+HINT = "give a network checkpoint (.safetensors, .pkl or .pt)"
+
+
+def png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    PIL.Image.new("RGB", (4, 4)).save(buffer, format="png")
+    return buffer.getvalue()
+
+
+def write_zip(path: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return path
+
+
+def refused(path: Path) -> str:
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path)
+    return str(err.value)
+
+
+def test_an_npz_of_arrays_is_called_one(tmp_path: Path):
+    np.savez(tmp_path / "projected_w.npz", w=np.zeros((1, 6, 16), np.float32))
+    assert refused(tmp_path / "projected_w.npz") == (
+        f"{tmp_path / 'projected_w.npz'}: not a network file; it looks like an .npz of arrays (w), such as "
+        f"projected_w.npz or directions.npz; {HINT}")
+
+
+@pytest.mark.parametrize("files, held", [
+    ({"00000/img00000000.png": png_bytes(), "dataset.json": json.dumps({"labels": None}).encode()},
+     "1 image and dataset.json"),
+    ({"a.png": png_bytes(), "b.png": png_bytes()}, "2 images"),
+])
+def test_a_dataset_zip_is_called_one(tmp_path: Path, files, held):
+    path = write_zip(tmp_path / "cats.zip", files)
+    assert refused(path) == f"{path}: not a network file; it looks like a dataset zip ({held}), which goes to --data; {HINT}"
+
+
+def test_another_zip_is_not_taken_for_a_pytorch_file(tmp_path: Path):
+    path = write_zip(tmp_path / "notes.pt", {"readme.txt": b"hello"})
+    assert refused(path) == f"{path}: not a network file; a zip archive without the data.pkl of PyTorch files; {HINT}"
+
+
+def test_a_truncated_pytorch_zip_is_still_called_truncated(tmp_path: Path, rosinality_path: Path):
+    path = tmp_path / "cut.pt"
+    path.write_bytes(rosinality_path.read_bytes()[:4096])
+    assert re.match(r".*cut\.pt: truncated or corrupt PyTorch file", refused(path))
