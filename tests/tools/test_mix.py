@@ -49,8 +49,8 @@ def test_styles_beyond_the_network_are_rejected(tiny_generator):
 def test_unreadable_styles_name_the_presets_too(tiny_generator, styles):
     with pytest.raises(ToolError) as err:
         style_mix_images(tiny_generator(), [1], [2], styles=styles)
-    assert str(err.value) == (f"--styles: cannot read {styles!r}; use ws indices and ranges like 0-6,8 "
-                              "or one of all, coarse, middle, fine")
+    assert str(err.value).startswith("--styles: cannot read ")
+    assert str(err.value).endswith("; use numbers and ranges like 0-7,42, or one of all, coarse, middle, fine")
 
 
 def test_cli_writes_one_grid_png(network_file, tmp_path):

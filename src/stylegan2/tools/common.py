@@ -26,14 +26,16 @@ class ToolError(ValueError):
     """An input a tool cannot use; the message names the option or file and what to do."""
 
 
-def parse_int_list(text: str, option: str) -> list[int]:
-    """'0-7,42' -> [0, 1, ..., 7, 42]; ranges are inclusive and must ascend; no duplicates."""
+def parse_int_list(text: str, option: str, names: Sequence[str] = ()) -> list[int]:
+    """'0-7,42' -> [0, 1, ..., 7, 42]; ranges are inclusive and must ascend; no duplicates. `names` are the
+    option's other spellings (presets the caller reads itself), for the message about unreadable text."""
     prefix = f"{option}: " if option else ""
     ranges: list[range] = []
     for part in text.replace(" ", "").split(","):
         match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
         if match is None:
-            raise ToolError(f"{prefix}cannot read {part!r} in {text!r}; use numbers and ranges like 0-7,42")
+            also = f", or one of {', '.join(names)}" if names else ""
+            raise ToolError(f"{prefix}cannot read {part!r} in {text!r}; use numbers and ranges like 0-7,42{also}")
         start = int(match.group(1))
         stop = int(match.group(2)) if match.group(2) is not None else start
         if stop < start:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Sequence
 
@@ -12,26 +11,19 @@ import torch
 
 from ..models import Generator
 from ..utils.image import image_grid, save_image
-from .common import Network, ToolError, check_inputs, check_noise_mode, load_generator, parse_seeds, seed_ws
+from .common import Network, check_inputs, check_noise_mode, load_generator, parse_seeds, seed_ws
 from .files import check_outputs
 from .generate import synthesize
-from .sefa import LAYER_PRESETS, select_ws_indices
+from .sefa import select_ws_indices
 
 MIX_FILE = "stylemix.png"
 DEFAULT_MIX_STYLES = 7  # NVIDIA's style_mixing.py copies ws 0-6 from the column seeds
-_INDEX_LIST = re.compile(r"\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*")  # '0-6,8': what parse_int_list reads
 
 
 def mix_styles(G: Generator, styles: str | list[int] | None) -> list[int]:
-    """ws indices to take from the columns; the default, NVIDIA's 0-6, is clipped to the network's num_ws.
-
-    Text that is neither a preset nor a list of indices is refused naming both spellings.
-    """
+    """ws indices to take from the columns; the default, NVIDIA's 0-6, is clipped to the network's num_ws."""
     if styles is None:
         return list(range(min(DEFAULT_MIX_STYLES, G.num_ws)))
-    if isinstance(styles, str) and styles not in LAYER_PRESETS and not _INDEX_LIST.fullmatch(styles.replace(" ", "")):
-        raise ToolError(f"--styles: cannot read {styles!r}; use ws indices and ranges like 0-6,8 "
-                        f"or one of {', '.join(LAYER_PRESETS)}")
     return select_ws_indices(G, styles, "--styles")
 
 

@@ -83,7 +83,7 @@ def select_ws_indices(G: Generator, layers: str | list[int] = "all", option: str
         if not indices:
             raise ToolError(f"{option} {layers} selects no layers: this network has only {G.num_ws} ws (0..{G.num_ws - 1})")
         return indices
-    indices = parse_int_list(layers, option) if isinstance(layers, str) else [int(i) for i in layers]
+    indices = parse_int_list(layers, option, LAYER_PRESETS) if isinstance(layers, str) else [int(i) for i in layers]
     if not indices:
         raise ToolError(f"{option}: no layers given; name ws indices such as 0-3, or one of {', '.join(LAYER_PRESETS)}")
     bad = [i for i in indices if not 0 <= i < G.num_ws]
