@@ -165,29 +165,30 @@ def test_use_labels_with_null_labels_is_refused(make_folder, images_rgb):
         open_dataset(folder, use_labels=True)
 
 
+def rewrite_labels(folder, change) -> None:
+    """Replace the entries of the folder's dataset.json by change(entries)."""
+    meta = json.loads((folder / "dataset.json").read_text())
+    meta["labels"] = change(meta["labels"])
+    (folder / "dataset.json").write_text(json.dumps(meta))
+
+
 def test_label_for_a_missing_file_is_named(make_folder, images_rgb):
     folder = make_folder(images_rgb, labels=[0] * 6)
-    meta = json.loads((folder / "dataset.json").read_text())
-    meta["labels"].append(["c/ghost.png", 1])
-    (folder / "dataset.json").write_text(json.dumps(meta))
+    rewrite_labels(folder, lambda entries: entries + [["c/ghost.png", 1]])
     with pytest.raises(DatasetError, match=r"dataset.json lists 'c/ghost.png', which is not an image"):
         open_dataset(folder, use_labels=True)
 
 
 def test_image_missing_from_labels_is_named(make_folder, images_rgb):
     folder = make_folder(images_rgb, labels=[0] * 6)
-    meta = json.loads((folder / "dataset.json").read_text())
-    meta["labels"] = [entry for entry in meta["labels"] if entry[0] != "b/img3.png"]
-    (folder / "dataset.json").write_text(json.dumps(meta))
+    rewrite_labels(folder, lambda entries: [entry for entry in entries if entry[0] != "b/img3.png"])
     with pytest.raises(DatasetError, match=r"b/img3\.png has no label in .*dataset.json .*--skip-bad \(skip_bad=True\)"):
         open_dataset(folder, use_labels=True)
 
 
 def test_skip_bad_leaves_out_images_without_a_label(make_folder, images_rgb):
     folder = make_folder(images_rgb, labels=[0, 1, 2, 0, 1, 2])
-    meta = json.loads((folder / "dataset.json").read_text())
-    meta["labels"] = [entry for entry in meta["labels"] if entry[0] != "b/img3.png"]
-    (folder / "dataset.json").write_text(json.dumps(meta))
+    rewrite_labels(folder, lambda entries: [entry for entry in entries if entry[0] != "b/img3.png"])
     with pytest.warns(UserWarning, match=r"skipped 1 image\(s\) without a label in dataset.json: b/img3\.png"):
         data = open_dataset(folder, use_labels=True, skip_bad=True)
     assert len(data) == 5 and data.label_dim == 3
@@ -197,9 +198,7 @@ def test_skip_bad_leaves_out_images_without_a_label(make_folder, images_rgb):
 
 def test_skip_bad_ignores_label_entries_for_missing_files(make_folder, images_rgb):
     folder = make_folder(images_rgb, labels=[0] * 6)
-    meta = json.loads((folder / "dataset.json").read_text())
-    meta["labels"].append(["c/ghost.png", 7])
-    (folder / "dataset.json").write_text(json.dumps(meta))
+    rewrite_labels(folder, lambda entries: entries + [["c/ghost.png", 7]])
     with pytest.warns(UserWarning, match=r"ignored 1 entry for files that are not images here: c/ghost\.png"):
         data = open_dataset(folder, use_labels=True, skip_bad=True)
     assert len(data) == 6 and data.label_dim == 1
