@@ -112,3 +112,17 @@ def test_an_outdir_that_cannot_hold_a_run_directory_is_one_line(tmp_path):
     with pytest.raises(ValueError, match=r"^--outdir \S+afile exists and is not a directory$"):
         create_run_dir(tmp_path / "afile", "mnist")
     assert (tmp_path / "afile").read_text() == "mine"
+
+
+def test_an_outdir_inside_the_data_folder_is_refused(tmp_path):
+    """Its grids would be read as training images by the next run (and fail it, being of other sizes)."""
+    from stylegan2.training.rundir import check_outdir_outside_data
+
+    (tmp_path / "images").mkdir()
+    for outdir in (tmp_path / "images" / "runs", tmp_path / "images"):
+        with pytest.raises(ValueError, match=r"is inside the --data folder .*images: the runs' image grids would become "
+                                             r"training images; choose an --outdir outside it$"):
+            check_outdir_outside_data(outdir, str(tmp_path / "images"))
+    check_outdir_outside_data(tmp_path / "runs", str(tmp_path / "images"))
+    check_outdir_outside_data(tmp_path / "images-runs", str(tmp_path / "images"))  # a sibling with a common prefix
+    check_outdir_outside_data(tmp_path / "runs", "builtin:shapes")

@@ -25,6 +25,7 @@ from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distr
 from ..training.launch import RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, launch
 from ..training.loop import AUTO_RESUME, TrainingError, train
 from ..training.loss import LOSSES
+from ..training.rundir import check_outdir_outside_data
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
 from .defaults import format_default
@@ -230,6 +231,7 @@ def check_gpus(gpus: int, device: str | None) -> torch.device:
 def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size: int,
                      device_type: str) -> tuple[ImageDataset, TrainingOptions]:
     """Open the dataset as the options say and fill the options from the preset for `world_size` processes."""
+    check_outdir_outside_data(overrides.get("outdir") or TrainingOptions.outdir, data)  # before its grids fail the open
     dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
                            use_labels=bool(overrides.get("cond")), mirror=bool(overrides.get("mirror")),
                            skip_bad=bool(overrides.get("skip_bad")), seed=overrides.get("seed") or 0)

@@ -11,6 +11,7 @@ from ..models.aspect import MAX_RESOLUTION
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from .ada import AugmentConfig
 from .loss import LOSSES
+from .rundir import check_outdir_outside_data
 from .session import apply_overrides
 
 # What the layers of the top 4 resolutions compute in (--precision): NVIDIA's mixed precision (float16
@@ -283,6 +284,7 @@ def validate_options(o: TrainingOptions) -> None:
         raise ValueError(f"--clusters {o.clusters} labels the images by clusters, --cond by the dataset's labels: drop one of them")
     if o.workers < 0:
         raise ValueError(f"--workers must be >= 0, got {o.workers}")
+    check_outdir_outside_data(o.outdir, o.data)
     if o.metrics:
         from ..metrics.evaluate import parse_metric  # the metrics package is only needed when asked for
 

@@ -14,6 +14,17 @@ def _safe(desc: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", desc)
 
 
+def check_outdir_outside_data(outdir: str | Path, data: str) -> None:
+    """Refuse an --outdir inside a --data folder: the runs' grids and snapshots would become training images."""
+    folder = Path(data).expanduser()
+    if not folder.is_dir():
+        return
+    inside = Path(os.path.realpath(Path(outdir).expanduser()))
+    if inside == Path(os.path.realpath(folder)) or Path(os.path.realpath(folder)) in inside.parents:
+        raise ValueError(f"--outdir {outdir} is inside the --data folder {data}: the runs' image grids would become "
+                         "training images; choose an --outdir outside it")
+
+
 def create_run_dir(outdir: str | Path, desc: str) -> Path:
     """Create and return the next free `NNNNN-desc` directory under `outdir`.
 
