@@ -30,4 +30,21 @@ def test_bad_inputs_are_one_line_errors(gan_file, tmp_path):
     assert result.exit_code == 1 and "missing.pkl: no such network file (--network)" in result.output
     result = CliRunner().invoke(main, ["explore", "--network", str(gan_file), "--device", "cpu", "--layers", "0-9"])
     assert result.exit_code == 1 and "--layers: 6 is out of range" in result.output
+    result = CliRunner().invoke(main, ["explore", "--network", str(gan_file), "--device", "cpu", "--layers", "0-99999999999999999999"])
+    assert result.exit_code == 1 and "--layers: '0-99999999999999999999' holds 100000000000000000000 values" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_address_it_cannot_listen_on_is_a_one_line_error_naming_the_option(gan_file):
+    pytest.importorskip("flask", reason="the explorer's server needs Flask: pip install 'stylegan2[explore]'")
+    import socket
+
+    result = CliRunner().invoke(main, ["explore", "--network", str(gan_file), "--device", "cpu", "--host", "999.1.1.1"])
+    assert result.exit_code == 1 and "Error: --host 999.1.1.1: cannot listen there" in result.output
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["explore", "--network", str(gan_file), "--device", "cpu", "--port", str(port)])
+    assert result.exit_code == 1 and f"Error: --port {port}: already in use" in result.output
     assert "Traceback" not in result.output

@@ -69,6 +69,8 @@ def test_render_returns_the_settings_png(client, gan_explorer):
     ("seed=1&noise=loud", "noise: 'loud' is not a noise mode"),
     ("seed=1&d7=1", "unknown parameter 'd7'"),
     ("seed=1&mix_seed=2&mix_styles=fine", "mix_styles fine selects no layers"),
+    ("seed=1&mix_seed=2&mix_styles=0-99999999999999999999", "mix_styles: '0-99999999999999999999' holds 100000000000000000000 values"),
+    ("seed=1&mix_seed=2&mix_styles=" + "9" * 5000, "mix_styles: cannot read '99999"),
 ])
 def test_bad_parameters_get_400_with_the_message(client, query, message):
     for route in ("/api/render", "/api/image.png", "/api/w.npz", "/api/describe"):
@@ -164,3 +166,9 @@ def test_swapae_upload_render_and_its_errors(swap_client, png_file):
 def test_gan_routes_refuse_uploads(client, png_file):
     response = client.post("/api/swapae/upload", data={"image": (io.BytesIO(png_file()), "a.png")})
     assert response.status_code == 400 and "takes no uploads" in response.get_json()["error"]
+
+
+def test_empty_image_ids_are_missing_not_image_0(swap_client, png_file):
+    swap_client.post("/api/swapae/upload", data={"image": (io.BytesIO(png_file()), "a.png")})
+    response = swap_client.get("/api/render?structure=&texture=0")
+    assert response.status_code == 400 and "structure: missing" in response.get_json()["error"]

@@ -47,3 +47,19 @@ def test_swapae_and_gan_options_are_refused_for_the_other_kind(swapae_file, gan_
         open_explorer(gan_file, "cpu", images=tmp_path)
     with pytest.raises(FileNotFoundError, match="no-such.pt: no such network file"):
         open_explorer(tmp_path / "no-such.pt", "cpu")
+
+
+def test_an_unreadable_file_in_the_images_folder_is_named_with_its_path(swapae_file, png_file, tmp_path):
+    (tmp_path / "good.png").write_bytes(png_file())
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    with pytest.raises(ToolError, match=r"bad\.png \(--images\): cannot decode as an image \(not a known image format\)"):
+        open_explorer(swapae_file, "cpu", images=tmp_path)
+
+
+def test_uploads_are_encoded_without_a_non_writable_array_warning(swapae_file, png_file):
+    import warnings
+
+    explorer = open_explorer(swapae_file, "cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        explorer.add("a.png", png_file(20, 24))

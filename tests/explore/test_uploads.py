@@ -26,7 +26,8 @@ def test_other_sizes_modes_and_alpha_are_converted(png_file):
 
 
 def test_files_that_are_not_images_are_refused_by_name(png_file):
-    with pytest.raises(SettingsError, match=r"upload 'notes.txt': cannot decode as an image .*; upload a PNG, JPEG or WebP"):
+    with pytest.raises(SettingsError,
+                       match=r"upload 'notes.txt': cannot decode as an image \(not a known image format\); use a PNG, JPEG or WebP"):
         decode_upload(b"hello", "notes.txt", 16, 3)
     with pytest.raises(SettingsError, match="upload 'cut.png': cannot decode as an image"):
         decode_upload(png_file(64, 64)[:200], "cut.png", 16, 3)

@@ -160,6 +160,21 @@ def test_codes_that_do_not_fit_the_network_are_refused(swapae_snapshot, tmp_path
         decode(swapae_snapshot, partial, tmp_path / "o", device="cpu")
 
 
+@pytest.mark.parametrize("structure, texture, message", [
+    (np.zeros((0, 4, 4, 4), np.float32), np.zeros((0, 16), np.float32), r"holds no codes \(0 images\)"),
+    (np.full((1, 4, 4, 4), "a"), np.zeros((1, 16), np.float32), "structure codes are <U1, not numbers"),
+    (np.zeros((1, 4, 4, 4), np.float32), np.full((1, 16), np.nan, np.float32), "texture codes hold NaN or infinite values"),
+])
+def test_empty_non_numeric_or_non_finite_codes_are_refused(swapae_snapshot, tmp_path, structure, texture, message):
+    codes = tmp_path / "codes.npz"
+    np.savez(codes, structure=structure, texture=texture)
+    with pytest.raises(ToolError, match=message):
+        decode(swapae_snapshot, codes, tmp_path / "o", device="cpu")
+    with pytest.raises(ToolError, match=message):
+        decode(swapae_snapshot, codes, tmp_path / "o", texture_from=codes, device="cpu")
+    assert not (tmp_path / "o").exists()
+
+
 # The benchmark's metrics, on constructed ground truth.
 
 @pytest.fixture(scope="module")

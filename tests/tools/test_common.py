@@ -21,6 +21,8 @@ def test_seed_lists_combine_ranges_and_single_seeds():
     ("4294967296", "outside 0..4294967295"),
     ("0-4294967295", "'0-4294967295' holds 4294967296 values, more than 1000000 at once; split it over several runs"),
     ("0-999999,7", "holds 1000001 values"),
+    ("0-99999999999999999999", "holds 100000000000000000000 values"),  # past sys.maxsize: no len() of its range
+    ("0-" + "9" * 5000, "cannot read '0-999"),  # past int()'s digit limit
 ])
 def test_bad_seed_lists_are_rejected_with_the_fix(text, message):
     with pytest.raises(ToolError, match=message):

@@ -88,3 +88,15 @@ def test_freezed_on_resume_continues_as_trained_or_says_how(tmp_path, one_thread
     tuned = train(options(tmp_path, resume=str(tmp_path / "weights.safetensors")), device="cpu", log=lines.append)
     assert any("the file's D had its first 2 layers frozen; this run freezes 0 (--freezed)" in line for line in lines)
     assert frozen_layers(tuned) == 0
+
+
+def test_a_swapping_autoencoder_file_is_refused_by_name(tmp_path):
+    from stylegan2.io import save_network
+    from stylegan2.models import SwapGenerator
+
+    G = SwapGenerator(img_resolution=16, img_channels=3, num_upsampling=2, channel_base=256, channel_max=32,
+                      spatial_code_ch=4, global_code_ch=32)
+    save_network(tmp_path / "swapae.safetensors", {"G": G})
+    with pytest.raises(TrainingError, match=r"its generator is a SwapGenerator, not a StyleGAN2 Generator; resume a Swapping "
+                                            r"Autoencoder with `stylegan2 swapae train --resume`$"):
+        train(options(tmp_path, resume=str(tmp_path / "swapae.safetensors")), device="cpu", log=lambda line: None)

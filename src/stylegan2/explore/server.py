@@ -5,9 +5,11 @@ Nothing a request sends is used as a path: assets are read from the package once
 
 from __future__ import annotations
 
+import errno
 import io
 import ipaddress
 import os
+import socket
 import threading
 import time
 from importlib import resources
@@ -17,7 +19,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, get_sockaddr, make_server, select_address_family
 
 from ..utils.image import to_pil
 from .coalesce import LatestOnly, Superseded
@@ -194,6 +196,20 @@ class QuietRequestHandler(WSGIRequestHandler):
         pass
 
 
+def check_listen_address(host: str, port: int) -> None:
+    """Raise OSError naming --host/--port when the server could not listen there (werkzeug would print and exit)."""
+    try:
+        family = select_address_family(host, port)
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(get_sockaddr(host, int(port), family))
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise OSError(f"--port {port}: already in use on {host}; choose another --port (0 picks a free one)") from None
+        raise OSError(f"--host {host}: cannot listen there ({err.strerror or err}); "
+                      "use an address or name of this machine, e.g. 127.0.0.1") from None
+
+
 def make_explorer_server(app: Flask, host: str = "127.0.0.1", port: int = 8000) -> BaseWSGIServer:
     """A threaded HTTP server for `app`, bound but not yet serving; port 0 picks a free port (`server_port`)."""
     return make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)
@@ -202,6 +218,7 @@ def make_explorer_server(app: Flask, host: str = "127.0.0.1", port: int = 8000) 
 def serve(app: Flask, host: str = "127.0.0.1", port: int = 8000,
           announce: Callable[[str], None] = print) -> None:
     """Serve `app` until interrupted (Ctrl-C), announcing its URL; port 0 picks a free port."""
+    check_listen_address(host, port)
     server = make_explorer_server(app, host, port)
     shown = f"[{host}]" if ":" in host else host
     announce(f"stylegan2 explore: open http://{shown}:{server.server_port}/  (Ctrl-C stops it)")

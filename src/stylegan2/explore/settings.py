@@ -111,7 +111,7 @@ def parse_swap_settings(query: Mapping[str, str], num_images: int) -> SwapSettin
     if num_images == 0:
         raise SettingsError("no images yet: upload a structure and a texture image")
     for name in ("structure", "texture"):
-        if name not in query:
+        if not query.get(name, "").strip():
             raise SettingsError(f"{name}: missing; give an image id in 0..{num_images - 1}")
     return SwapSettings(
         structure=_integer(query, "structure", 0, num_images - 1, 0),

@@ -44,9 +44,10 @@ class SwapExplorer:
         self.images: list[HeldImage] = []
         self.lock = threading.Lock()  # uploads and renders may come from several server threads
 
-    def add(self, name: str, data: bytes, uploaded: bool = True) -> int:
-        """Decode, encode and keep an image; returns its id. Past MAX_IMAGES an upload replaces the oldest upload."""
-        pixels = decode_upload(data, name, self.resolution, self.channels)
+    def add(self, name: str, data: bytes, uploaded: bool = True, where: str | None = None) -> int:
+        """Decode, encode and keep an image; returns its id. Past MAX_IMAGES an upload replaces the oldest upload.
+        `where` names the image in errors (default: the upload's name)."""
+        pixels = np.array(decode_upload(data, name, self.resolution, self.channels, where))  # writable, for torch
         x = torch.from_numpy(pixels).permute(2, 0, 1)[None].to(network_device(self.E), torch.float32) / 127.5 - 1
         structure, texture = encode_images(self.E, x)
         held = HeldImage(Path(name).name, pixels, structure, texture, uploaded)
@@ -68,7 +69,7 @@ class SwapExplorer:
         if not paths:
             raise SettingsError(f"{folder}: holds no images (--images); give a folder of PNG or JPEG files")
         for path in paths:
-            self.add(path.name, path.read_bytes(), uploaded=False)
+            self.add(path.name, path.read_bytes(), uploaded=False, where=f"{path} (--images)")
         return len(paths)
 
     def info(self) -> dict[str, Any]:

@@ -161,6 +161,12 @@ def read_codes(path: str | os.PathLike, G: SwapGenerator, option: str) -> tuple[
     if missing:
         raise ToolError(f"{path}: holds no {' or '.join(missing)} array ({option}); write codes with `stylegan2 swapae encode`")
     structure, texture = arrays["structure"], arrays["texture"]
+    for name, array in (("structure", structure), ("texture", texture)):
+        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+            raise ToolError(f"{path}: {name} codes are {array.dtype}, not numbers ({option}); "
+                            "write codes with `stylegan2 swapae encode`")
+    if len(structure) == 0:
+        raise ToolError(f"{path}: holds no codes (0 images) ({option}); encode at least one image")
     kw = G.init_kwargs
     size = kw["img_resolution"] >> kw["num_upsampling"]
     expected = (kw["spatial_code_ch"], size, size)
@@ -170,6 +176,9 @@ def read_codes(path: str | os.PathLike, G: SwapGenerator, option: str) -> tuple[
     if texture.ndim != 2 or texture.shape[1] != kw["global_code_ch"] or len(texture) != len(structure):
         raise ToolError(f"{path}: texture codes have shape {list(texture.shape)}, but this network takes "
                         f"[{len(structure)}, {kw['global_code_ch']}] ({option}); encode with the same network")
+    for name, array in (("structure", structure), ("texture", texture)):
+        if not np.isfinite(array).all():
+            raise ToolError(f"{path}: {name} codes hold NaN or infinite values ({option}); encode the images again")
     device = network_device(G)
     return torch.from_numpy(structure).to(device, torch.float32), torch.from_numpy(texture).to(device, torch.float32)
 

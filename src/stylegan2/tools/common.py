@@ -30,25 +30,26 @@ def parse_int_list(text: str, option: str, names: Sequence[str] = ()) -> list[in
     """'0-7,42' -> [0, 1, ..., 7, 42]; ranges are inclusive and must ascend; no duplicates. `names` are the
     option's other spellings (presets the caller reads itself), for the message about unreadable text."""
     prefix = f"{option}: " if option else ""
+    shown = repr(text if len(text) <= 60 else text[:57] + "...")  # messages quote a long list shortened
     ranges: list[range] = []
     for part in text.replace(" ", "").split(","):
-        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        match = re.fullmatch(r"(\d{1,30})(?:-(\d{1,30}))?", part)  # longer numbers: past what int() reads
         if match is None:
             also = f", or one of {', '.join(names)}" if names else ""
-            raise ToolError(f"{prefix}cannot read {part!r} in {text!r}; use numbers and ranges like 0-7,42{also}")
+            raise ToolError(f"{prefix}cannot read {part[:40]!r} in {shown}; use numbers and ranges like 0-7,42{also}")
         start = int(match.group(1))
         stop = int(match.group(2)) if match.group(2) is not None else start
         if stop < start:
             raise ToolError(f"{prefix}range {part!r} runs backwards; write it as {stop}-{start}")
         ranges.append(range(start, stop + 1))
-    count = sum(len(r) for r in ranges)
+    count = sum(r.stop - r.start for r in ranges)  # not len(): a range past sys.maxsize has no len
     if count > MAX_LIST:
-        raise ToolError(f"{prefix}{text!r} holds {count} values, more than {MAX_LIST} at once; split it over several runs")
+        raise ToolError(f"{prefix}{shown} holds {count} values, more than {MAX_LIST} at once; split it over several runs")
     values = [v for r in ranges for v in r]
     seen: set[int] = set()
     for v in values:
         if v in seen:
-            raise ToolError(f"{prefix}{v} is listed more than once in {text!r}")
+            raise ToolError(f"{prefix}{v} is listed more than once in {shown}")
         seen.add(v)
     return values
 

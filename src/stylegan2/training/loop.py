@@ -91,6 +91,9 @@ def _networks_from_checkpoint(
     source_G = loaded.get("G") or loaded.get("G_ema")
     if source_G is None:
         raise TrainingError(f"--resume {path}: the file holds no generator (G or G_ema), so training cannot start from it")
+    if not isinstance(source_G, Generator):
+        raise TrainingError(f"--resume {path}: its generator is a {type(source_G).__name__}, not a StyleGAN2 Generator; "
+                            "resume a Swapping Autoencoder with `stylegan2 swapae train --resume`")
     kw = source_G.init_kwargs
     if kw["img_resolution"] != resolution or kw["img_channels"] != channels or kw["c_dim"] != c_dim:
         fixes = []
