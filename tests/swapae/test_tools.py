@@ -94,6 +94,12 @@ def test_encode_then_decode_equals_direct_reconstruction(swapae_snapshot, shape_
         np.testing.assert_array_equal(png(path), image)
 
 
+def test_codes_may_be_named_with_an_upper_case_suffix(swapae_snapshot, shape_files, tmp_path):
+    codes = encode(swapae_snapshot, shape_files[:1], tmp_path / "codes.NPZ", device="cpu")
+    assert codes == tmp_path / "codes.NPZ" and sorted(p.name for p in tmp_path.glob("codes*")) == ["codes.NPZ"]
+    assert len(decode(swapae_snapshot, codes, tmp_path / "decoded", device="cpu")) == 1
+
+
 def test_decode_with_textures_from_other_codes(swapae_snapshot, shape_files, tmp_path):
     codes = encode(swapae_snapshot, shape_files[:2], tmp_path / "structures.npz", device="cpu")
     one = encode(swapae_snapshot, shape_files[4:], tmp_path / "one.npz", device="cpu")

@@ -145,7 +145,7 @@ def encode(
     """Save the codes of images to an .npz: `structure` [N, C, h, w], `texture` [N, D] (float32) and `names` (the files)."""
     images = [images] if isinstance(images, (str, os.PathLike)) else list(images)
     out = Path(out)
-    if out.suffix != ".npz":
+    if out.suffix.lower() != ".npz":
         raise ToolError(f"--out {out}: codes are saved as .npz; name the file like codes.npz")
     check_outputs([out], force, option="--out")
     E, _ = load_swapae(network, device)
