@@ -1,6 +1,5 @@
 """`stylegan2 dataset`: convert images into a training zip (argument parsing only)."""
 
-import os
 import warnings
 
 import click
@@ -10,18 +9,13 @@ from stylegan2.data.tool import RESIZE_FILTERS, TRANSFORMS
 from stylegan2.models.aspect import MAX_RESOLUTION
 
 from .defaults import default_of
-
-
-def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """A path as typed, with a leading ~ expanded, as `train` does (NVIDIA's README writes --dest=~/datasets/x.zip,
-    where the shell leaves the ~ alone)."""
-    return None if value is None else os.path.expanduser(value)
+from .flags import user_path
 
 
 @click.command("dataset")
-@click.option("--source", required=True, metavar="SRC", callback=_path,
+@click.option("--source", required=True, metavar="SRC", callback=user_path,
               help="Folder, .zip, .npz[:KEY] or builtin:shapes[?n=N&seed=S].")
-@click.option("--dest", required=True, type=click.Path(dir_okay=False), callback=_path, help="Output .zip.")
+@click.option("--dest", required=True, type=click.Path(dir_okay=False), callback=user_path, help="Output .zip.")
 @click.option("--resolution", type=int, help=f"Output size, a power of two up to {MAX_RESOLUTION} [default: the first image's "
               "size rounded up to powers of two; 2:1 and 1:2 images stay so, others give a square].")
 @click.option("--width", type=int, help="Output width, with --height: 2:1 or 1:2 images (powers of two) for non-square networks.")

@@ -8,6 +8,7 @@ form before click parses the line, so command lines copied from NVIDIA's README 
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,12 @@ class FiniteFloat(click.ParamType):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
+
+
+def user_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A path option as typed, with a leading ~ expanded: NVIDIA's README writes --outdir=~/training-runs and
+    --dest=~/datasets/x.zip, where the shell leaves the ~ alone."""
+    return None if value is None else os.path.expanduser(value)
 
 
 def bool_value(option: str, value: str) -> bool:

@@ -29,7 +29,7 @@ from ..training.rundir import check_outdir_outside_data
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
 from .defaults import format_default
-from .flags import nvidia_command
+from .flags import nvidia_command, user_path
 from .tools import warnings_as_notes
 
 # What a training process reports as a one-line error rather than a traceback.
@@ -76,14 +76,9 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
         raise click.BadParameter(str(err), ctx, param) from None
 
 
-def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """A path as typed, with a leading ~ expanded (NVIDIA's README writes --outdir=~/training-runs)."""
-    return None if value is None else os.path.expanduser(value)
-
-
 @nvidia_command("train")
-@click.option("--data", required=True, callback=_path, help="Dataset: zip, folder, .npz, or builtin:shapes.")
-@click.option("--outdir", default="training-runs", show_default=True, callback=_path, help="Where run directories are created.")
+@click.option("--data", required=True, callback=user_path, help="Dataset: zip, folder, .npz, or builtin:shapes.")
+@click.option("--outdir", default="training-runs", show_default=True, callback=user_path, help="Where run directories are created.")
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes to start on this machine, one per GPU (as torchrun --nproc_per_node); gloo processes on the CPU.")
 @click.option("--nnodes", type=click.IntRange(min=1), default=1, show_default=True,
@@ -231,7 +226,7 @@ def check_gpus(gpus: int, device: str | None) -> torch.device:
 def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size: int,
                      device_type: str) -> tuple[ImageDataset, TrainingOptions]:
     """Open the dataset as the options say and fill the options from the preset for `world_size` processes."""
-    check_outdir_outside_data(overrides.get("outdir") or TrainingOptions.outdir, data)  # before its grids fail the open
+    check_outdir_outside_data(overrides["outdir"], data)  # before its grids fail the open
     dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
                            use_labels=bool(overrides.get("cond")), mirror=bool(overrides.get("mirror")),
                            skip_bad=bool(overrides.get("skip_bad")), seed=overrides.get("seed") or 0)

@@ -123,9 +123,8 @@ def _networks_from_checkpoint(
                 f" {d_kw['img_channels'] // channels} for {channels}-channel images, but --pack is {options.pack};"
                 f" pass --pack {d_kw['img_channels'] // channels}"
             )
-        block = dict(d_kw.get("block_kwargs") or {})
-        if block.get("freeze_layers", 0) != options.freezed:  # the file's kwargs stay as they were otherwise
-            block.pop("freeze_layers", None)
+        if _frozen_layers(d_kw) != options.freezed:  # the file's kwargs stay as they were otherwise
+            block = {key: value for key, value in (d_kw.get("block_kwargs") or {}).items() if key != "freeze_layers"}
             d_kw["block_kwargs"] = {**block, **({"freeze_layers": options.freezed} if options.freezed else {})}
         D = Discriminator(**_run_precision(d_kw, options, blocks="block_kwargs"))
         D.load_state_dict(loaded["D"].state_dict())
@@ -169,12 +168,16 @@ def _keep_file_architecture(options: TrainingOptions, G: Generator, D: Discrimin
     return dataclasses.replace(options, **changed), [note]
 
 
+def _frozen_layers(d_kwargs: dict[str, Any]) -> int:
+    """How many of D's first layers its constructor arguments freeze (--freezed)."""
+    return (d_kwargs.get("block_kwargs") or {}).get("freeze_layers") or 0
+
+
 def _resume_freezed(loaded: dict[str, torch.nn.Module], options: TrainingOptions, path: str,
                     continuing: bool) -> tuple[TrainingOptions, list[str]]:
     """--freezed against the file's frozen D layers. A continued run keeps them (its D optimizer state holds only the
     layers that trained): a different --freezed is refused, none keeps the file's. Fine-tuning applies --freezed."""
-    D = loaded.get("D")
-    theirs = ((D.init_kwargs.get("block_kwargs") or {}).get("freeze_layers", 0) if D is not None else 0) or 0
+    theirs = _frozen_layers(loaded["D"].init_kwargs) if "D" in loaded else 0
     if theirs == options.freezed:
         return options, []
     if not continuing:

@@ -19,8 +19,7 @@ def check_outdir_outside_data(outdir: str | Path, data: str) -> None:
     folder = Path(data).expanduser()
     if not folder.is_dir():
         return
-    inside = Path(os.path.realpath(Path(outdir).expanduser()))
-    if inside == Path(os.path.realpath(folder)) or Path(os.path.realpath(folder)) in inside.parents:
+    if Path(os.path.realpath(Path(outdir).expanduser())).is_relative_to(os.path.realpath(folder)):
         raise ValueError(f"--outdir {outdir} is inside the --data folder {data}: the runs' image grids would become "
                          "training images; choose an --outdir outside it")
 
