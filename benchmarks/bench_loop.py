@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the package is imported in the children, from the tree each one times
+    import torch
+
     from stylegan2.data import ImageDataset
     from stylegan2.training.config import TrainingOptions
 
@@ -49,16 +51,19 @@ def child(args: argparse.Namespace) -> None:
     ticks = math.ceil(warmup / args.steps) + 1  # the last one is timed
     overrides = dict(seed=args.seed, batch=args.batch, cbase=args.cbase, cmax=args.cmax, precision=args.precision,
                      tick=args.steps * args.batch / 1000, snap=ticks + 1)
+    overrides = {name: value for name, value in overrides.items() if value is not None}  # None: the preset's
     with tempfile.TemporaryDirectory() as outdir:
-        options = resolve_options(args.data, "cpu", dataset.resolution, 1, {**overrides, "outdir": outdir},
+        options = resolve_options(args.data, args.cfg, dataset.resolution, 1, {**overrides, "outdir": outdir},
                                   num_images=dataset.distinct_len)
-        run = train(options, device="cpu", max_steps=ticks * args.steps, log=lambda line: None, dataset=dataset)
+        run = train(options, device=args.device, max_steps=ticks * args.steps, log=lambda line: None, dataset=dataset)
         last = json.loads((run / "stats.jsonl").read_text().splitlines()[-1])
-    times = {"minibatch": last["Timing/sec_per_kimg"]["mean"] * args.batch, **time_parts(options, dataset, args.batch)}
+    times = {"minibatch": last["Timing/sec_per_kimg"]["mean"] * args.batch,
+             **time_parts(options, dataset, args.batch, torch.device(args.device))}
     print(json.dumps({"ms": times, "package": __import__("stylegan2").__file__}))
 
 
-def time_parts(options: TrainingOptions, dataset: ImageDataset, batch: int, repeats: int = 200) -> dict[str, float]:
+def time_parts(options: TrainingOptions, dataset: ImageDataset, batch: int, device: torch.device,
+               repeats: int = 200) -> dict[str, float]:
     """Milliseconds of the loop's parts outside the networks' passes, each alone and warm: reading one
     minibatch of images, and each network's optimizer step as the loop takes it (the non-finite check,
     then Adam) on fixed random gradients."""
@@ -67,25 +72,44 @@ def time_parts(options: TrainingOptions, dataset: ImageDataset, batch: int, repe
     from stylegan2.training.loop import _make_phases, build_networks
     from stylegan2.training.phase import run_phase
 
+    try:  # trees since the non-finite verdict is read a step late hand it to a FiniteWatch; older ones read it at once
+        from stylegan2.training.finite import FiniteWatch
+    except ImportError:
+        FiniteWatch = None
+
+    def wait() -> None:  # the GPU's queue drained, so that the clock times the work, not its launch
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
     rng = torch.Generator().manual_seed(0)
     indices = torch.randint(len(dataset), (repeats, batch), generator=rng).tolist()
     start = time.perf_counter()
     for drawn in indices:
         [dataset[i] for i in drawn]
     parts = {"load": (time.perf_counter() - start) / repeats * 1000}
-    G, D = build_networks(options, dataset.label_dim, dataset.resolution, dataset.num_channels)
+    G, D = (net.to(device) for net in build_networks(options, dataset.label_dim, dataset.resolution, dataset.num_channels))
     for phase in (p for p in _make_phases(options, G, D) if p.name in ("Gmain", "Dmain")):
-        grads = [torch.randn(p.shape, generator=rng) * 1e-3 for p in phase.module.parameters()]
+        grads = [(torch.randn(p.shape, generator=rng) * 1e-3).to(device) for p in phase.module.parameters()]
 
         def accumulate(r: int, gain: float) -> dict:
             for p, g in zip(phase.module.parameters(), grads):
                 p.grad = g
             return {}
 
-        run_phase(phase, accumulate, 1)
+        def optimizer_step() -> None:
+            if FiniteWatch is None:
+                run_phase(phase, accumulate, 1)
+            else:
+                finite = FiniteWatch()
+                run_phase(phase, accumulate, 1, finite)
+                finite.check()
+
+        optimizer_step()
+        wait()
         start = time.perf_counter()
         for _ in range(repeats):
-            run_phase(phase, accumulate, 1)
+            optimizer_step()
+        wait()
         parts[f"{phase.name[0]} step"] = (time.perf_counter() - start) / repeats * 1000
     return parts
 
@@ -101,14 +125,18 @@ def measure(tree: str, argv: list[str]) -> tuple[dict[str, float], str]:
 
 
 def parse_args() -> argparse.Namespace:
+    from stylegan2.training.config import PRECISIONS
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--src", action="append", default=[], help="another source tree (a folder holding stylegan2/) to time")
     parser.add_argument("--data", default="builtin:shapes")
+    parser.add_argument("--cfg", default="cpu", help="the preset trained (its networks and loss settings)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--resolution", type=int, help="pad/scale the dataset to this size (MNIST: 32)")
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--cbase", type=int, help="channel base (default: the cpu preset's)")
-    parser.add_argument("--cmax", type=int, help="channel maximum (default: the cpu preset's)")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--cbase", type=int, help="channel base (default: the preset's)")
+    parser.add_argument("--cmax", type=int, help="channel maximum (default: the preset's)")
+    parser.add_argument("--precision", choices=PRECISIONS, help="of the top layers (default: the preset's)")
     parser.add_argument("--steps", type=int, default=100, help="timed minibatches per measurement (one tick)")
     parser.add_argument("--warmup", type=int, help="untimed minibatches first (default: one pass over the dataset)")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per tree (the median is reported)")
@@ -118,10 +146,11 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.child:  # checked by the parent; bench_train imports this checkout's package, not the child's tree
         return args
-    from bench_train import check_at_least_one
+    from bench_train import check_at_least_one, check_device
 
     check_at_least_one(parser, batch=args.batch, steps=args.steps, repeats=args.repeats,
                        threads=args.threads, cbase=args.cbase, cmax=args.cmax)
+    check_device(parser, args.device)
     if args.warmup is not None and args.warmup < 0:
         parser.error(f"--warmup must be at least 0, got {args.warmup}")
     from stylegan2.data import DatasetError, open_dataset
@@ -139,7 +168,7 @@ def parse_args() -> argparse.Namespace:
 def child_argv(args: argparse.Namespace) -> list[str]:
     """The options a child run takes: every one but --src."""
     argv = ["--child"]
-    for name in ("data", "resolution", "batch", "cbase", "cmax", "precision", "steps", "warmup", "threads", "seed"):
+    for name in ("data", "cfg", "device", "resolution", "batch", "cbase", "cmax", "precision", "steps", "warmup", "threads", "seed"):
         value = getattr(args, name)
         if value is not None:
             argv += [f"--{name}", str(value)]
@@ -160,7 +189,8 @@ def main() -> None:
                 sys.exit(f"bench_loop: the run meant for {tree} imported {package}; is stylegan2 installed non-editable?")
             for part, value in ms.items():
                 tree_times.setdefault(part, []).append(value)
-    print(f"{args.data}, batch {args.batch}, {args.precision}, {args.threads} threads; median ms of {args.repeats} runs "
+    print(f"{args.data}, --cfg {args.cfg} on {args.device}, batch {args.batch}, {args.precision or 'the preset precision'}, "
+          f"{args.threads} threads; median ms of {args.repeats} runs "
           f"(a tick of {args.steps} minibatches; the parts alone), and this checkout's speed relative to each tree:")
     medians = [{part: statistics.median(values) for part, values in tree_times.items()} for tree_times in times]
     parts = list(medians[0])

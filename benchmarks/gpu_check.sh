@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue #27's GPU measurement in one device run of under 9 minutes (docs/experiments/speed.md, "Measuring on a GPU"):
 # NVIDIA's CUDA plugins built, the test suite, then bench_train.py ours vs NVIDIA's at 256 px, bench_run.py (whole
-# training runs, ours vs NVIDIA's train.py), profile_gpu.py, more bench_train.py sizes, bench_fir.py and --compile.
+# training runs, ours vs NVIDIA's train.py), bench_loop.py (this tree's loop against .official/before, an earlier tree),
+# profile_gpu.py, more bench_train.py sizes, bench_fir.py and --compile.
 # Run from the repo root with OUT set (the device tool sets it) and .official/ carried beside the repo's files.
 # GPU_CHECK_DRY=1 runs the same steps on CPU with tiny networks and a few tests: a check of this script.
 set -uo pipefail
@@ -22,21 +23,25 @@ mkdir -p "$OUT"
 say() { echo "[+${SECONDS}s] $*" | tee -a "$OUT/summary.txt"; }
 
 if [ "${GPU_CHECK_DRY:-0}" = 1 ]; then
-    CONFIGS=("fir paper256 32 2 2" "bench paper256 32 4 1" "run paper256 32 8 0.1" "profile paper256 32 4 1"
-             "compile paper256 16 4 1" "bench stylegan2 16 4 1")  # script, net, resolution, batch, repeats (run: kimg)
+    CONFIGS=("fir paper256 32 2 2" "bench paper256 32 4 1" "run paper256 32 8 0.1" "loop paper256 32 4 2"
+             "profile paper256 32 4 1" "compile paper256 16 4 1" "bench stylegan2 16 4 1")
+    # script, net, resolution, batch, repeats (run: kimg; loop: timed minibatches)
     BENCH_ARGS=(--device cpu --threads 1 --channels 3 --cbase 256 --cmax 32 --z-dim 32)
     FIR_ARGS=(--device cpu --cbase 256)
     RUN_ARGS=(--tick 0.05 --images 64 --ours-args "--cbase 256 --cmax 32 --device cpu")
+    LOOP_ARGS=(--device cpu --threads 1 --cbase 256 --cmax 32 --data "builtin:shapes?n=64" --warmup 1)
     TESTS=(-q tests/utils)
 else
     # Most wanted first: 256 px at batch 32 (phases, then whole runs of 4 kimg), then where ours spends its time;
     # what earlier runs measured already (the filters, --compile, batch 64) only if time is left.
-    CONFIGS=("bench paper256 256 32 3" "run paper256 256 32 4" "profile paper256 256 32 3" "bench stylegan2 256 32 3"
+    CONFIGS=("bench paper256 256 32 3" "run paper256 256 32 4" "loop paper256 256 32 40" "profile paper256 256 32 3"
+             "bench stylegan2 256 32 3"
              "bench paper256 64 32 5" "bench stylegan2 64 32 5" "fir paper256 256 32 10" "compile paper256 256 32 3"
              "bench paper256 256 64 3" "bench stylegan2 256 64 3")
     BENCH_ARGS=(--device cuda --channels 3)
     FIR_ARGS=(--device cuda)
     RUN_ARGS=(--tick 1)
+    LOOP_ARGS=(--device cuda --warmup 10)
     TESTS=(-v)  # -v (not with -q: they cancel) names each test as it ends, so a suite cut off at its budget says which failed
     # pytest-xdist (in the device image) spreads the suite over the cores, one torch thread per worker
     # (16 threads each oversubscribed the machine: the suite did not finish in 4 minutes).
@@ -47,6 +52,9 @@ fi
 [ -n "${GPU_CHECK_CONFIGS:-}" ] && IFS=';' read -r -a CONFIGS <<<"$GPU_CHECK_CONFIGS"
 [ -n "${GPU_CHECK_TESTS:-}" ] && read -r -a paths <<<"$GPU_CHECK_TESTS" && TESTS+=("${paths[@]}")
 
+BEFORE=.official/before/src  # an earlier tree (git archive), timed beside this one by bench_loop.py: a change's before/after
+LOOP_TREES=()
+[ -d "$BEFORE/stylegan2" ] && LOOP_TREES=(--src "$BEFORE")
 OFFICIAL_ARGS=(--official "$OFFICIAL")
 if [ ! -d "$OFFICIAL" ]; then
     OFFICIAL_ARGS=()
@@ -127,6 +135,10 @@ for config in "${CONFIGS[@]}"; do
         cmd=(benchmarks/bench_run.py "${RUN_OFFICIAL[@]}" --cfg "$net" --resolution "$res" --batch "$batch"
              --kimg "$repeats" --timeout "$RUN_TIMEOUT")
         args=("${RUN_ARGS[@]}")
+    elif [ "$script" = loop ]; then  # the whole loop's ms per minibatch, this tree and the earlier one in $BEFORE
+        cmd=(benchmarks/bench_loop.py "${LOOP_TREES[@]}" --cfg "$net" --resolution "$res" --batch "$batch" --steps "$repeats"
+             --repeats 1)
+        args=("${LOOP_ARGS[@]}")
     elif [ "$script" = compile ]; then  # ours plain and under torch.compile (Gmain, Dmain), in one process
         cmd=(benchmarks/bench_train.py --compile --peak-tflops "$PEAK_TFLOPS")
     elif [ "$script" = bench ]; then
@@ -140,6 +152,7 @@ for config in "${CONFIGS[@]}"; do
     case "$script" in
         compile) step_max=$COMPILE_STEP_MAX ;;
         run) step_max=$((2 * RUN_TIMEOUT + 60)) ;;  # its dataset zip, then two runs
+        loop) step_max=$BENCH_STEP_MAX ;;
         *) step_max=$BENCH_STEP_MAX; cmd+=(--net "$net" --resolution "$res" --batch "$batch" --repeats "$repeats") ;;
     esac
     timeout -k 5 $((left < step_max ? left : step_max)) python3 "${cmd[@]}" "${args[@]}" \

@@ -60,7 +60,7 @@ def test_bad_options_give_one_line_errors(tmp_path, script, args, message):
 
 
 @NO_GPU
-@pytest.mark.parametrize("script", ["bench_train.py", "bench_generate.py", "bench_fir.py", "bench_explore.py"])
+@pytest.mark.parametrize("script", ["bench_train.py", "bench_generate.py", "bench_fir.py", "bench_explore.py", "bench_loop.py"])
 def test_cuda_without_a_gpu_is_refused(tmp_path, script):
     result = run(script, ["--device", "cuda"], tmp_path)
     assert result.returncode == 2 and "--device cuda: no CUDA GPU here" in result.stderr and "Traceback" not in result.stderr

@@ -32,3 +32,31 @@ def test_a_mixed_precision_run_on_cuda_trains_and_snapshots(tmp_path, loss, prec
     assert img.shape == (4, 3, 32, 32) and torch.isfinite(img).all()
     for name in ("G", "D"):
         assert all(torch.isfinite(p).all() for p in networks[name].parameters()), name
+
+
+def test_a_training_step_on_cuda_makes_the_cpu_wait_at_most_once(tmp_path, monkeypatch):
+    """Statistics stay on the GPU until the tick, images go up without a wait, and the one value read back per step
+    is the previous step's non-finite verdict (docs/experiments/speed.md#syncs-per-step); noaug: no ADA reads."""
+    import warnings
+
+    from stylegan2.training.session import TrainingSession
+
+    counts: list[int] = []
+    step = TrainingSession._step
+
+    def counted(self, hooks):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                step(self, hooks)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        counts.append(sum("synchronizing" in str(w.message) for w in caught))
+
+    monkeypatch.setattr(TrainingSession, "_step", counted)
+    options = resolve_options("builtin:shapes?n=32", "cpu", 32, 1, dict(
+        outdir=str(tmp_path), clusters=0, pack=1, batch=8, workers=0, aug="noaug", kimg=1, tick=1, grid=(2, 2),
+        cbase=512, cmax=32, precision="fp16", nhwc=True))
+    train(options, device="cuda", max_steps=18, log=lambda line: None)
+    assert len(counts) == 18 and counts[0] == 0 and max(counts[1:]) <= 1, counts

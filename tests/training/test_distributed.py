@@ -11,6 +11,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from stylegan2.training.config import resolve_options
+from stylegan2.training.finite import FiniteWatch
 from stylegan2.training.loop import _make_phases, build_networks
 from stylegan2.training.loss import LOSSES
 from stylegan2.training.phase import run_phase
@@ -43,6 +44,7 @@ def global_batches():
 def train_steps(rank: int, world_size: int, loss_name: str):
     G, D, loss, phases = make_setup(loss_name)
     c = torch.zeros(BATCH, 0)
+    finite = FiniteWatch()
     for step, (real, z) in enumerate(global_batches()):
         share = slice(rank * BATCH // world_size, (rank + 1) * BATCH // world_size)
         real_r, z_r, c_r = real[share].split(4), z[share].split(4), c[share].split(4)
@@ -51,7 +53,8 @@ def train_steps(rank: int, world_size: int, loss_name: str):
                 def accumulate(r: int, gain: float, name: str = phase.name) -> dict[str, torch.Tensor]:
                     return loss.accumulate_gradients(name, real_r[r], c_r[r], z_r[r], c_r[r], gain=gain)
 
-                run_phase(phase, accumulate, len(real_r))
+                run_phase(phase, accumulate, len(real_r), finite)
+        finite.check()
     return {**{f"G.{k}": v for k, v in G.state_dict().items()}, **{f"D.{k}": v for k, v in D.state_dict().items()}}
 
 

@@ -1,38 +1,10 @@
-"""The optimizer step's helpers: the fused non-finite check and the foreach Adam."""
+"""The optimizer step's foreach Adam."""
 
-import pytest
 import torch
 
 from stylegan2.models import Generator
-from stylegan2.training.phase import adam, all_finite
+from stylegan2.training.phase import adam
 from stylegan2.training.session import _load_optimizer
-
-
-def per_tensor_finite(tensors: list[torch.Tensor]) -> bool:
-    """The check written the plain way, one tensor at a time."""
-    return all(bool(torch.isfinite(t).all()) for t in tensors)
-
-
-@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
-def test_all_finite_finds_one_bad_entry_anywhere(bad):
-    gen = torch.Generator().manual_seed(0)
-    tensors = [torch.randn(shape, generator=gen) for shape in ((7, 3, 3, 3), (5,), (1,), (4, 9))]
-    assert all_finite(tensors) and per_tensor_finite(tensors)
-    for which, tensor in enumerate(tensors):
-        for position in (0, tensor.numel() // 2, tensor.numel() - 1):
-            poisoned = [t.clone() for t in tensors]
-            poisoned[which].view(-1)[position] = bad
-            assert not all_finite(poisoned) and not per_tensor_finite(poisoned), (which, position)
-
-
-def test_all_finite_takes_empty_tensors_huge_values_and_mixed_dtypes():
-    assert all_finite([])
-    assert all_finite([torch.zeros(0), torch.zeros(0, 3)])
-    assert all_finite([torch.full((3,), 3e38), torch.full((2,), -3e38)])  # finite, however large
-    half = torch.randn(6).to(torch.bfloat16)
-    assert all_finite([torch.randn(4), half, torch.zeros(0)])
-    half[3] = float("nan")
-    assert not all_finite([torch.randn(4), half, torch.zeros(0)])
 
 
 def tiny_generator() -> Generator:

@@ -15,7 +15,7 @@ from stylegan2.data import open_dataset
 from stylegan2.io import load_checkpoint
 from stylegan2.models import Generator
 from stylegan2.training.distributed import DistributedContext
-from stylegan2.training.session import LoopHooks, NonFiniteError, TickReport, TrainingError, TrainingSession, _StepShares, start_process
+from stylegan2.training.session import LoopHooks, TickReport, TrainingError, TrainingSession, _StepShares, start_process
 from stylegan2.training.snapshot import read_resume_state
 
 
@@ -93,15 +93,25 @@ def test_max_seconds_stops_after_the_step_that_ran_out_of_time(tmp_path):
 
 
 def test_a_non_finite_loss_names_the_step_the_last_snapshot_and_the_advice(tmp_path):
-    rec = Recorder(tmp_path)
-    with pytest.raises(TrainingError, match=r"^non-finite loss in phase Gmain at step 5 \(kimg 0\.040\); the last good snapshot"
-                                            r" is \S+network-snapshot-000000-016\.safetensors\. Try --fp32\.$"):
-        rec.run(at=5, action=non_finite)
+    rec = Recorder(tmp_path)  # step 5 ends a tick that writes a snapshot: the verdict is read before it is
+    with pytest.raises(TrainingError, match=r"^non-finite loss or gradients in phase Gmain at step 5 \(kimg 0\.040\); the last "
+                                            r"good snapshot is \S+network-snapshot-000000-016\.safetensors\. Try --fp32\.$"):
+        rec.run(at=5, action=lambda: rec.session.finite.watch("phase Gmain", [torch.tensor([1.0, float("nan")])]))
     assert rec.snapshots() == ["network-snapshot-000000-016.safetensors"]
     log = (rec.run_dir / "log.txt").read_text().splitlines()
-    assert log[-2].startswith("Error: non-finite loss in phase Gmain at step 5") and log[-1] == "Failed."
-    assert not any(line.startswith("Error:") for line in rec.lines)  # the command line prints it, once
-    assert rec.lines[-1] == "Failed."
+    assert log[-2].startswith("Error: non-finite loss or gradients in phase Gmain at step 5") and log[-1] == "Failed."
+    assert not any(line.startswith("tick 2") for line in log)  # no status line of the tick with the NaN step
+
+
+def test_a_non_finite_verdict_is_read_after_the_next_step_is_under_way(tmp_path):
+    """The CPU never waits for the GPU to finish the step it just queued: step 2's verdict is read after step 3 ran."""
+    rec = Recorder(tmp_path)
+    reported = []
+    report = rec.session.collector.report
+    rec.session.collector.report = lambda name, value: (reported.append(rec.session.batch_idx), report(name, value))
+    with pytest.raises(TrainingError, match=r"^non-finite loss or gradients in phase Dmain at step 2 \(kimg 0\.016\); the last good"):
+        rec.run(at=2, action=lambda: rec.session.finite.watch("phase Dmain", [torch.ones(3), torch.tensor([float("inf")])]))
+    assert reported == [0, 1, 2, 3]
 
 
 def test_ctrl_c_finishes_the_step_then_writes_a_snapshot_and_grids_and_stops(tmp_path):
@@ -115,8 +125,6 @@ def test_ctrl_c_finishes_the_step_then_writes_a_snapshot_and_grids_and_stops(tmp
                               "Stopped."]
 
 
-def non_finite() -> None:
-    raise NonFiniteError("non-finite loss in phase Gmain")
 
 
 def ctrl_c() -> None:

@@ -184,7 +184,7 @@ def train_swapae(
     def step() -> None:
         """One minibatch: the phases due at this step."""
         real_img, _ = next(minibatches)
-        real_img = (real_img.to(ctx.device).to(torch.float32) / 127.5 - 1).split(options.batch_gpu)
+        real_img = (real_img.to(ctx.device, non_blocking=True).to(torch.float32) / 127.5 - 1).split(options.batch_gpu)
         for phase in phases:
             if session.batch_idx % phase.interval != 0:
                 continue
@@ -192,7 +192,7 @@ def train_swapae(
             def accumulate(r: int, gain: float) -> dict[str, torch.Tensor]:
                 return loss.accumulate_gradients(phase.name, real_img[r], gain=gain)
 
-            run_phase(phase, accumulate, len(real_img), session.collector)
+            run_phase(phase, accumulate, len(real_img), session.finite, session.collector)
 
     session.run(LoopHooks(
         step=step, save_grids=lambda label: grids.save_outputs(E, G, run_dir, label), status_losses=STATUS_LOSSES,

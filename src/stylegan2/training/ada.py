@@ -19,6 +19,7 @@ from .augment import AUGPIPE_PRESETS, AugmentPipe, augment_pipe_from_preset
 from .diffaugment import DiffAugment
 from .distributed import is_distributed
 from .snapshot import finite_number
+from .stats import accumulator_dtype
 
 AUG_MODES = ("ada", "fixed", "noaug", "diffaug")
 UNIT_RANGE = (0.0, 1.0)  # where the probability --p and the ADA --target live
@@ -73,7 +74,7 @@ class AdaController:
         self.ada_kimg = float(ada_kimg)
         self.ada_interval = int(ada_interval)
         self.r_t: float | None = None  # the last measured E[sign(D(real))]
-        self._signs = torch.zeros(2, dtype=torch.float64, device=pipe.p.device)  # [sum of signs, count] since the last adjustment
+        self._signs = torch.zeros(2, dtype=accumulator_dtype(pipe.p.device), device=pipe.p.device)  # [sum, count] since the last adjustment
 
     @property
     def p(self) -> float:

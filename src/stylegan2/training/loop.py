@@ -452,8 +452,8 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     def step() -> None:
         """One minibatch: the phases due, then G_ema and the ADA strength."""
         real_img, real_c = next(minibatches)
-        real_img = (real_img.to(ctx.device).to(torch.float32) / 127.5 - 1).split(options.batch_gpu)
-        real_c = real_c.to(ctx.device).split(options.batch_gpu)
+        real_img = (real_img.to(ctx.device, non_blocking=True).to(torch.float32) / 127.5 - 1).split(options.batch_gpu)
+        real_c = real_c.to(ctx.device, non_blocking=True).split(options.batch_gpu)
         for phase_index, phase in enumerate(phases):
             if session.batch_idx % phase.interval != 0:
                 continue
@@ -463,10 +463,10 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
                 gen_z = torch.randn(options.batch_gpu, G.z_dim, device=ctx.device)
                 drawn = np.repeat(rng.integers(len(dataset), size=options.batch_gpu // group), group)
                 labels = [dataset.get_label(int(i)) for i in drawn]
-                gen_c = torch.from_numpy(np.stack(labels)).to(ctx.device)
+                gen_c = torch.from_numpy(np.stack(labels)).to(ctx.device, non_blocking=True)
                 return loss.accumulate_gradients(phase.name, real_img[r], real_c[r], gen_z, gen_c, gain=gain)
 
-            run_phase(phase, accumulate, session.rounds, session.collector,
+            run_phase(phase, accumulate, session.rounds, session.finite, session.collector,
                       on_stats=lambda stats: augment.accumulate(stats.get("Loss/signs/real")))
         update_ema(G_ema, G, ema_beta(options.batch, options.ema_kimg, session.cur_nimg, options.ema_rampup))
         augment.adjust(session.batch_idx + 1, options.batch)  # the minibatch just taken, counted from 1

@@ -8,7 +8,7 @@ from typing import Callable, Iterable
 import torch
 
 from .distributed import average_gradients
-from .session import NonFiniteError
+from .finite import FiniteWatch
 from .stats import StatsCollector
 
 
@@ -33,11 +33,12 @@ def run_phase(
     phase: Phase,
     accumulate: Callable[[int, float], dict[str, torch.Tensor]],
     rounds: int,
+    finite: FiniteWatch,
     collector: StatsCollector | None = None,
     on_stats: Callable[[dict[str, torch.Tensor]], None] | None = None,
 ) -> None:
     """One optimizer step of `phase`: accumulate over the rounds (batch_gpu slices), average over
-    processes, refuse non-finite gradients, step.
+    processes, hand the gradients to `finite` (which stops the run if they are not finite), step.
 
     `accumulate(round, gain)` back-propagates one slice's loss scaled by `gain` and returns its
     statistics. Each round gets `interval / rounds`, so the step sees the mean over the whole batch
@@ -55,14 +56,5 @@ def run_phase(
     phase.module.requires_grad_(False)
     params = [p for p in phase.module.parameters()]
     average_gradients(params)
-    grads = [p.grad for p in params if p.grad is not None]
-    if grads and not all_finite(grads):
-        raise NonFiniteError(f"non-finite loss or gradients in phase {phase.name}")
+    finite.watch(f"phase {phase.name}", [p.grad for p in params if p.grad is not None])
     phase.opt.step()
-
-
-def all_finite(tensors: list[torch.Tensor]) -> bool:
-    """Whether every entry of `tensors` is finite, in one fused call: a tensor's largest magnitude
-    is finite exactly when all its entries are (NaN propagates through the max)."""
-    nonempty = [t for t in tensors if t.numel()]  # an empty tensor has no largest magnitude (and nothing to check)
-    return not nonempty or bool(torch.stack(torch._foreach_norm(nonempty, float("inf"))).isfinite().all())

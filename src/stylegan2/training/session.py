@@ -39,6 +39,7 @@ from .distributed import (
     init_distributed,
     is_collective_failure,
 )
+from .finite import FiniteWatch, NonFiniteError
 from .progress import RunLog, kimg_label, tick_status
 from .rundir import create_run_dir
 from .snapshot import ResumeState, restore_rng, save_training_snapshot
@@ -47,10 +48,6 @@ from .stats import StatsCollector, StatsWriter
 
 class TrainingError(RuntimeError):
     """Training cannot go on (non-finite loss, bad resume file); the message says what to do."""
-
-
-class NonFiniteError(ArithmeticError):
-    """A loss or gradient became NaN or infinite."""
 
 
 class Terminated(Exception):
@@ -180,6 +177,7 @@ class TrainingSession:
         self.batch_per_rank = options.batch // ctx.world_size
         self.rounds = self.batch_per_rank // options.batch_gpu
         self.collector = StatsCollector()
+        self.finite = FiniteWatch()
         self.cur_nimg = self.cur_tick = self.batch_idx = 0
         self.done = False
         self.run_dir: Path | None = None
@@ -317,16 +315,22 @@ class TrainingSession:
         """
         self._in_step = True
         with _finish_step_first() as interrupted:
-            try:
-                hooks.step()
-            except NonFiniteError as err:
-                raise TrainingError(f"{err} at {self._position()}; {self._last_good()}. {hooks.advice}") from None
+            self.finite.step = self.batch_idx
+            hooks.step()
+            self._check_finite(hooks, before=self.batch_idx)  # the steps before: on the GPU, done by now
             self.cur_nimg += self.options.batch
             self.batch_idx += 1
             self._steps_done += 1
             self._in_step = False
         if interrupted:
             raise KeyboardInterrupt
+
+    def _check_finite(self, hooks: LoopHooks, before: int | None = None) -> None:
+        """Stop the run if a phase of a step before `before` (any step with None) had non-finite gradients."""
+        try:
+            self.finite.check(before)
+        except NonFiniteError as err:
+            raise TrainingError(f"{err} at {self._position(err.step)}; {self._last_good()}. {hooks.advice}") from None
 
     def _stopped_error(self, err: BaseException) -> TrainingError:
         """SIGTERM, or a collective that another rank broke (it died, hung or lost its network), as one
@@ -335,8 +339,10 @@ class TrainingSession:
         what = describe_lost_ranks(self.ctx, reason) if self.ctx.world_size > 1 else f"stopped by {reason}"
         return TrainingError(f"{what} at {self._position()}; {self._last_good()}. Restart the job with --resume auto to continue from it")
 
-    def _position(self) -> str:
-        return f"step {self.batch_idx} (kimg {self.cur_nimg / 1000:.3f})"
+    def _position(self, step: int | None = None) -> str:
+        """Step `step` (None: the current one) and the images seen before it."""
+        step = self.batch_idx if step is None else step
+        return f"step {step} (kimg {(self.cur_nimg - (self.batch_idx - step) * self.options.batch) / 1000:.3f})"
 
     def _last_good(self) -> str:
         return f"the last good snapshot is {self.last_snapshot}" if self.last_snapshot else "no snapshot was written yet"
@@ -352,6 +358,7 @@ class TrainingSession:
 
     def _tick(self, hooks: LoopHooks) -> None:
         """Once per tick: status line, statistics and, every `snap` ticks and at the end, grids and a snapshot."""
+        self._check_finite(hooks)
         report = hooks.on_tick()
         tick_end = time.time()
         sec_per_kimg = (tick_end - self._tick_start_time) / max(self.cur_nimg - self._tick_start_nimg, 1) * 1000
@@ -388,6 +395,7 @@ class TrainingSession:
         grows with every step), so it is kept, never rewritten. Non-finite weights or training state
         are not saved; a snapshot that cannot be written is a TrainingError.
         """
+        self._check_finite(hooks)
         extras = self._checked_extras(hooks) if extras is None else extras
         state = ResumeState(cur_nimg=self.cur_nimg, cur_tick=self.cur_tick + 1, batch_idx=self.batch_idx, extras=extras)
         path = self.run_dir / f"network-snapshot-{kimg_label(self.cur_nimg)}.safetensors"

@@ -13,37 +13,52 @@ from .distributed import is_distributed
 
 
 class StatsCollector:
-    """Accumulates sums of reported tensors; `flush` returns the means (reduced over ranks)."""
+    """Accumulates sums of reported tensors on their device; `flush` returns the means (reduced over ranks).
+
+    Nothing is read back to the host until `flush` (once per tick): a read per reported value would make
+    the CPU wait for the GPU several times per step.
+    """
 
     def __init__(self) -> None:
-        self._sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])  # count, sum, sum of squares
+        self._counts: dict[str, int] = defaultdict(int)
+        self._sums: dict[str, torch.Tensor] = {}  # [sum, sum of squares] on the values' device
 
     def report(self, name: str, value: torch.Tensor | float) -> None:
-        v = torch.as_tensor(value, dtype=torch.float64).detach().flatten().cpu()
-        acc = self._sums[name]
-        acc[0] += v.numel()
-        acc[1] += v.sum().item()
-        acc[2] += v.square().sum().item()
+        v = torch.as_tensor(value).detach().flatten()
+        v = v.to(accumulator_dtype(v.device))
+        moments = torch.stack((v.sum(), v.square().sum()))
+        if name in self._sums:
+            self._sums[name] += moments
+        else:
+            self._sums[name] = moments
+        self._counts[name] += v.numel()
 
     def flush(self) -> dict[str, dict[str, float]]:
-        names = sorted(self._sums)
-        if is_distributed():  # every rank must report the same names, in the same order
+        names = sorted(self._counts)  # every rank must report the same names, in the same order
+        out: dict[str, dict[str, float]] = {}
+        if not names:
+            return out
+        first = self._sums[names[0]]  # NCCL reduces tensors on the GPU only: the table is built where the sums are
+        counts = torch.tensor([float(self._counts[n]) for n in names], dtype=first.dtype, device=first.device)
+        table = torch.cat((counts[:, None], torch.stack([self._sums[n].to(first) for n in names])), dim=1)
+        if is_distributed():
             import torch.distributed as dist
 
-            flat = torch.tensor([self._sums[n] for n in names], dtype=torch.float64).reshape(-1, 3)
-            dist.all_reduce(flat)
-            sums = {n: flat[i].tolist() for i, n in enumerate(names)}
-        else:
-            sums = {n: self._sums[n] for n in names}
+            dist.all_reduce(table)
+        self._counts.clear()
         self._sums.clear()
-        out = {}
-        for name, (count, total, squares) in sums.items():
+        for name, (count, total, squares) in zip(names, table.cpu().tolist()):
             if count == 0:
                 continue
             mean = total / count
             std = max(squares / count - mean**2, 0.0) ** 0.5
             out[name] = {"n": count, "mean": mean, "std": std}
         return out
+
+
+def accumulator_dtype(device: torch.device) -> torch.dtype:
+    """float64 for sums over a whole tick, where the device has it (Apple's MPS does not)."""
+    return torch.float32 if device.type == "mps" else torch.float64
 
 
 class StatsWriter:
