@@ -71,3 +71,28 @@ def test_images_skip_bad_leaves_out_are_notes_not_python_warnings(tmp_path):
     result = CliRunner().invoke(main, ["train", "--data", str(folder), "--cfg", "cpu", "--skip-bad", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "note: " in result.output and "4.png" in result.output and "UserWarning" not in result.output
+
+
+def test_an_outdir_where_no_run_directory_can_be_made_is_refused_before_the_data_opens(tmp_path, monkeypatch):
+    """Also with --dry-run; train's and swapae train's. The data is never opened (it does not exist here)."""
+    (tmp_path / "afile").write_text("mine")
+    for command in (["train"], ["swapae", "train"]):
+        for outdir, message in ((tmp_path / "afile" / "runs", r"afile is a file, so no folder can be made there; choose another --outdir"),
+                                (tmp_path / "afile", "afile exists and is not a directory")):
+            result = CliRunner().invoke(main, [*command, "--data", str(tmp_path / "missing.zip"), "--outdir", str(outdir),
+                                               "--device", "cpu", "--dry-run"])
+            assert result.exit_code == 1 and message in result.output and "missing.zip" not in result.output, result.output
+    assert (tmp_path / "afile").read_text() == "mine"
+
+
+def test_an_outdir_without_write_permission_is_refused_by_name(tmp_path, monkeypatch):
+    from stylegan2.training import rundir
+
+    monkeypatch.setattr(rundir.os, "access", lambda path, mode: str(path) != str(tmp_path / "locked"))  # tests may run as root
+    (tmp_path / "locked").mkdir()
+    result = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path / "locked" / "runs" / "deeper"), "--dry-run"])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert f"cannot create a run directory there (no write permission in {tmp_path / 'locked'}); choose another --outdir" \
+        in result.output
+    ok = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path / "new" / "runs"), "--dry-run"])
+    assert ok.exit_code == 0 and not (tmp_path / "new").exists()

@@ -13,6 +13,7 @@ from ..swapae.config import SWAPAE_CFG_NAMES, SWAPAE_PRESETS, SwapAEOptions, Swa
 from ..swapae.tools import decode, encode, swap
 from ..swapae.training import train_swapae
 from ..training.distributed import init_distributed
+from ..training.rundir import check_outdir_creatable
 from .defaults import format_default
 from .tools import user_errors
 from .train import run_training_command
@@ -128,6 +129,8 @@ def train_command(data: str, cfg: str, device: str | None, dry_run: bool, **over
 
     def resolve() -> tuple[ImageDataset, SwapAEOptions]:
         ctx = init_distributed(device)
+        if ctx.is_main:
+            check_outdir_creatable(overrides["outdir"])  # before the dataset opens, and with --dry-run
         dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
                                mirror=bool(overrides.get("mirror")), seed=overrides.get("seed") or 0)
         return dataset, resolve_swapae_options(data, cfg, dataset.resolution, ctx.world_size, overrides)

@@ -25,7 +25,7 @@ from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distr
 from ..training.launch import RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, launch
 from ..training.loop import AUTO_RESUME, TrainingError, train
 from ..training.loss import LOSSES
-from ..training.rundir import check_outdir_outside_data
+from ..training.rundir import check_outdir_creatable, check_outdir_outside_data
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
 from .defaults import format_default
@@ -183,7 +183,7 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
         def resolve() -> tuple[ImageDataset, TrainingOptions]:
             select_device(device)
             ctx = init_distributed(device, dist_timeout)
-            return open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type)
+            return open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, ctx.is_main)
 
         def run(options: TrainingOptions, dataset: ImageDataset) -> None:
             train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
@@ -192,7 +192,8 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
         return
 
     def resolve_for_launch() -> tuple[ImageDataset, TrainingOptions]:
-        return open_and_resolve(data, cfg, overrides, layout.world_size, check_gpus(gpus, device).type)
+        return open_and_resolve(data, cfg, overrides, layout.world_size, check_gpus(gpus, device).type,
+                                creates_runs=layout.nnodes == 1)  # with several machines, rank 0's may be another
 
     def run_processes(options: TrainingOptions, dataset: ImageDataset) -> None:
         launch(layout, train_process, data, cfg, device, overrides, dist_timeout, user_errors=USER_ERRORS)
@@ -224,9 +225,12 @@ def check_gpus(gpus: int, device: str | None) -> torch.device:
 
 
 def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size: int,
-                     device_type: str) -> tuple[ImageDataset, TrainingOptions]:
-    """Open the dataset as the options say and fill the options from the preset for `world_size` processes."""
+                     device_type: str, creates_runs: bool) -> tuple[ImageDataset, TrainingOptions]:
+    """Open the dataset as the options say and fill the options from the preset for `world_size` processes;
+    `creates_runs`: this process makes the run directory (rank 0, or the launcher of one machine's processes)."""
     check_outdir_outside_data(overrides["outdir"], data)  # before its grids fail the open
+    if creates_runs:
+        check_outdir_creatable(overrides["outdir"])  # before the dataset's clustering, and with --dry-run
     dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
                            use_labels=bool(overrides.get("cond")), mirror=bool(overrides.get("mirror")),
                            skip_bad=bool(overrides.get("skip_bad")), seed=overrides.get("seed") or 0)
@@ -238,7 +242,7 @@ def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, 
     """One of the processes that --gpus / --nnodes start, doing what each torchrun process does: join the
     group, open the data, resolve the options, train. Returns the run directory on rank 0."""
     ctx = init_distributed(device, dist_timeout)
-    dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type)
+    dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, ctx.is_main)
     return train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
 
 
