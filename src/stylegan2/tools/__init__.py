@@ -1,10 +1,11 @@
 """Using a trained generator: images from seeds, style mixing, interpolation videos, projection, SeFa directions.
 
-Each command of `stylegan2` (generate, mix, video, project, directions) is one function here.
+Each command of `stylegan2` (generate, mix, video, project, directions, export) is one function here.
 """
 
 from .common import ToolError, load_generator, parse_seeds, seed_latent, seed_ws
 from .directions import direction_strip, find_directions
+from .export import ExportResult, export_generator
 from .generate import generate_images, load_projected_w, seed_images, synthesize
 from .mix import style_mix, style_mix_images
 from .project import ProjectionResult, project, project_image
@@ -13,9 +14,11 @@ from .video import interpolation_ws, render_video
 
 __all__ = [
     "Directions",
+    "ExportResult",
     "ProjectionResult",
     "ToolError",
     "direction_strip",
+    "export_generator",
     "factorize",
     "find_directions",
     "generate_images",
