@@ -38,3 +38,20 @@ def test_swapae_help_shows_each_presets_value():
 def test_swapae_option_defaults_are_the_cpu_preset():
     resolved = resolve_swapae_options("builtin:shapes", "cpu", 32, 1, {})
     assert resolved == dataclasses.replace(SwapAEOptions(data="builtin:shapes"), resolution=32)
+
+
+def test_train_help_gives_every_option_that_takes_a_value_a_default():
+    """Preset-derived settings say where the value comes from; --aug names the presets that turn it off."""
+    from stylegan2.training.config import PRESETS
+
+    command = main.commands["train"]
+    no_default = [p.opts[0] for p in command.params if not p.is_flag and p.expose_value and p.help
+                  and "[default:" not in p.help and not p.show_default and p.opts[0] not in NO_DEFAULT]
+    assert no_default == []
+    out = CliRunner().invoke(main, ["train", "--help"], terminal_width=400).output
+    assert "Training length in thousands of real images.  [default: the preset's; --dry-run shows it]" in out
+    large = [f"--cfg {cfg}: noaug from {spec.noaug_min_images:,} images" for cfg, spec in PRESETS.items() if spec.noaug_min_images]
+    assert large and f"[default: ada; {'; '.join(large)}]" in out
+
+
+NO_DEFAULT = {"--data", "--resume", "--max-size", "--resolution", "--rdzv-endpoint"}  # nothing to default to (all data, ...)

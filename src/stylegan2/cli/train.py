@@ -42,6 +42,16 @@ def _default(name: str) -> str:
     return f"  [default: {format_default(value)}]"
 
 
+PRESET_DEFAULT = "  [default: the preset's; --dry-run shows it]"  # settings the presets derive from the data and GPUs
+
+
+def _aug_default() -> str:
+    """'[default: ada; ...]' with the presets that turn augmentation off on large datasets."""
+    large = "".join(f"; --cfg {cfg}: noaug from {spec.noaug_min_images:,} images"
+                    for cfg, spec in PRESETS.items() if spec.noaug_min_images)
+    return f"  [default: ada{large}]"
+
+
 def _preset_default(name: str) -> str:
     """'[default: X, or Y for --cfg cpu]' for a setting the presets choose (one source of truth)."""
     values = {cfg: getattr(preset, name) for cfg, preset in PRESETS.items()}
@@ -103,46 +113,50 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 @click.option("--resolution", type=int, help="Pad smaller images (npz, folders) to this power-of-two size.")
 @click.option("--skip-bad", is_flag=True,
               help="Skip unreadable images (and, with --cond, images without a label) with a note instead of stopping.")
-@click.option("--kimg", type=click.FloatRange(min=0, min_open=True), help="Training length in thousands of real images.")
-@click.option("--batch", type=click.IntRange(min=1), help="Total batch size (all processes).")
-@click.option("--batch-gpu", type=click.IntRange(min=1), help="Images per forward pass; smaller values accumulate gradients.")
+@click.option("--kimg", type=click.FloatRange(min=0, min_open=True), help="Training length in thousands of real images." + PRESET_DEFAULT)
+@click.option("--batch", type=click.IntRange(min=1), help="Total batch size (all processes)." + PRESET_DEFAULT)
+@click.option("--batch-gpu", type=click.IntRange(min=1),
+              help="Images per forward pass; smaller values accumulate gradients." + PRESET_DEFAULT)
 @click.option("--loss", type=click.Choice(list(LOSSES)),
-              help="Objective: stylegan2 (NVIDIA's logistic loss + R1) or r3gan (relativistic pairing + R1 + R2).  [default: the preset's]")
-@click.option("--gamma", type=click.FloatRange(min=0), help="R1 regularization weight (R1 and R2 each, with --loss r3gan).")
-@click.option("--glr", type=click.FloatRange(min=0, min_open=True), help="Generator learning rate.")
-@click.option("--dlr", type=click.FloatRange(min=0, min_open=True), help="Discriminator learning rate.")
+              help="Objective: stylegan2 (NVIDIA's logistic loss + R1) or r3gan (relativistic pairing + R1 + R2)." + PRESET_DEFAULT)
+@click.option("--gamma", type=click.FloatRange(min=0),
+              help="R1 regularization weight (R1 and R2 each, with --loss r3gan)." + PRESET_DEFAULT)
+@click.option("--glr", type=click.FloatRange(min=0, min_open=True), help="Generator learning rate." + PRESET_DEFAULT)
+@click.option("--dlr", type=click.FloatRange(min=0, min_open=True), help="Discriminator learning rate." + PRESET_DEFAULT)
 @click.option("--ema-kimg", type=click.FloatRange(min=0, min_open=True),
-              help="Half-life of G_ema's weight average, in kimg (the preset's ramp-up still shortens it early on).")
-@click.option("--map", "map_layers", type=click.IntRange(min=1), help="Number of mapping network layers.")
+              help="Half-life of G_ema's weight average, in kimg (the preset's ramp-up still shortens it early on)." + PRESET_DEFAULT)
+@click.option("--map", "map_layers", type=click.IntRange(min=1), help="Number of mapping network layers." + PRESET_DEFAULT)
 @click.option("--map-lrmul", type=float, help="The mapping layers' learning-rate multiplier (a fixed 0.01 in NVIDIA's "
               "code)." + _default("map_lrmul"))
-@click.option("--cbase", type=click.IntRange(min=1), help="Channel base: channels at resolution r are cbase / r (capped).")
-@click.option("--cmax", type=click.IntRange(min=1), help="Maximum channels per layer.")
-@click.option("--mbstd", type=click.IntRange(min=1), help="Minibatch standard deviation group size.")
+@click.option("--cbase", type=click.IntRange(min=1), help="Channel base: channels at resolution r are cbase / r (capped)." + PRESET_DEFAULT)
+@click.option("--cmax", type=click.IntRange(min=1), help="Maximum channels per layer." + PRESET_DEFAULT)
+@click.option("--mbstd", type=click.IntRange(min=1), help="Minibatch standard deviation group size." + PRESET_DEFAULT)
 @click.option("--pack", type=click.IntRange(min=1),
-              help="D judges this many images at once (PacGAN; fights mode collapse). 1 = the official D.")
+              help="D judges this many images at once (PacGAN; fights mode collapse). 1 = the official D." + PRESET_DEFAULT)
 @click.option("--pack-by-class/--no-pack-by-class", default=None,
               help="With --pack and labels (--cond or --clusters): each pack holds images of one class, so D sees "
                    "collapse within a class." + _default("pack_by_class"))
 @click.option("--clusters", type=click.IntRange(min=0),
               help="Unlabeled data: train on this many k-means clusters of the images as classes (self-conditioning; "
-                   "covers modes an unconditional run drops). 0 = off.  [default: the preset's]")
+                   "covers modes an unconditional run drops). 0 = off." + PRESET_DEFAULT)
 @click.option("--precision", type=click.Choice(PRECISIONS),
               help="What the layers of the top 4 resolutions compute in: fp16 (NVIDIA's mixed precision, conv_clamp 256, "
-                   "CUDA only), bf16 (no clamp; CUDA, or a CPU with AVX-512 BF16 or AMX) or fp32.  [default: the preset's]")
+                   "CUDA only), bf16 (no clamp; CUDA, or a CPU with AVX-512 BF16 or AMX) or fp32." + PRESET_DEFAULT)
 @click.option("--fp32/--no-fp32", default=None, help="NVIDIA's spelling of --precision fp32 (--fp32=0: --precision fp16).")
 @click.option("--nhwc/--no-nhwc", default=None, help="Channels-last (NHWC) memory format for the fp16 layers on CUDA." + _default("nhwc"))
 @click.option("--nobench/--bench", default=None, help="Disable cuDNN's kernel benchmarking (CUDA)." + _default("nobench"))
 @click.option("--allow-tf32/--no-allow-tf32", default=None,
               help="Let CUDA use TF32 (10-bit mantissa) in matmuls and convolutions." + _default("allow_tf32"))
-@click.option("--freezed", type=click.IntRange(min=0), help="Freeze the first N layers of D (transfer learning).")
-@click.option("--aug", type=click.Choice(AUG_MODES), help="Augmentation mode." + _default("aug"))
+@click.option("--freezed", type=click.IntRange(min=0),
+              help=f"Freeze the first N layers of D (transfer learning).  [default: {TrainingOptions.freezed}, or a continued run's]")
+@click.option("--aug", type=click.Choice(AUG_MODES), help="Augmentation mode." + _aug_default())
 @click.option("--augpipe", type=click.Choice(list(AUGPIPE_PRESETS)), help="Augmentation pipeline preset." + _default("augpipe"))
 @click.option("--p", "aug_p", type=click.FloatRange(*UNIT_RANGE),
-              help="Augmentation probability for --aug fixed (with --aug ada, the p it starts from).")
+              help="Augmentation probability for --aug fixed (with --aug ada, the p it starts from)." + _default("p"))
 @click.option("--target", type=click.FloatRange(*UNIT_RANGE), help="ADA target for r_t = E[sign(D(real))]." + _default("target"))
 @click.option("--ada-kimg", type=click.FloatRange(min=0, min_open=True), help="ADA speed: kimg for p to move by 1." + _default("ada_kimg"))
-@click.option("--metrics", callback=_metric_list, help="Comma-separated metrics to evaluate at each snapshot, or none.")
+@click.option("--metrics", callback=_metric_list,
+              help="Comma-separated metrics to evaluate at each snapshot, or none.  [default: none]")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Random seed." + _default("seed"))
 @click.option("--tick", type=click.FloatRange(min=0, min_open=True), help="kimg between progress lines." + _default("tick"))
 @click.option("--snap", type=click.IntRange(min=1),
