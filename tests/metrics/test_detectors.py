@@ -93,3 +93,21 @@ def test_vgg16_must_offer_lpips(tmp_path: Path):
 def test_missing_vgg16_says_which_file_is_needed(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match=r"vgg16\.pt.*--vgg"):
         load_vgg16(None, cache_dir=tmp_path)
+
+
+def test_missing_metric_files_names_what_the_metrics_need_and_is_none_once_it_is_there(tmp_path):
+    """What a training run says in its first lines (offline here: nothing is downloaded)."""
+    from stylegan2.metrics.calc import missing_metric_files
+    from stylegan2.metrics.detectors import INCEPTION_FILE_NAMES, VGG16_FILE_NAMES
+
+    cache = tmp_path / "cache"
+    for metrics, wanted in ((["fid50k_full"], INCEPTION_FILE_NAMES[0]), (["pr50k3_full"], INCEPTION_FILE_NAMES[0]),
+                            (["ppl2_wend"], VGG16_FILE_NAMES[1]), (["kid50k_full", "ppl_zfull"], INCEPTION_FILE_NAMES[0])):
+        missing = missing_metric_files(metrics, cache)
+        assert missing is not None and missing.startswith(f"{wanted} is not in {cache}"), (metrics, missing)
+    cache.mkdir()
+    (cache / INCEPTION_FILE_NAMES[0]).write_bytes(b"")  # found by name; loading is the snapshot's work
+    assert missing_metric_files(["fid50k_full", "is50k"], cache) is None
+    assert missing_metric_files(["fid50k_full", "ppl2_wend"], cache).startswith(f"{VGG16_FILE_NAMES[1]} is not in {cache}")
+    (cache / VGG16_FILE_NAMES[0]).write_bytes(b"")
+    assert missing_metric_files(["fid50k_full", "ppl2_wend"], cache) is None

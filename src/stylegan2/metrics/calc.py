@@ -21,7 +21,7 @@ from stylegan2.io import load_checkpoint
 from stylegan2.io.checkpoint import Checkpoint
 from stylegan2.utils.device import select_device
 
-from .detectors import load_detector, load_vgg16
+from .detectors import find_detector_file, find_vgg16_file, load_detector, load_vgg16
 from .evaluate import MetricSpec, check_networks, compute_metric, parse_metric, report_metric
 from .features import draws_labels
 from .training_data import training_data, training_resolution
@@ -84,6 +84,28 @@ def check_image_size(G: nn.Module, dataset: Dataset, data: str, training_resolut
                      f"{G.img_resolution}`, or score against {width}x{height} images")
 
 
+def needed_networks(specs: list[MetricSpec], vgg_given: bool) -> tuple[bool, bool]:
+    """Whether `specs` need the feature detector, and whether NVIDIA's VGG16 (precision/recall uses VGG16
+    only when given one, as NVIDIA's do with their VGG16 file)."""
+    detector = any(s.kind in ("fid", "kid", "is") or (s.kind == "pr" and not vgg_given) for s in specs)
+    vgg = any(s.kind == "ppl" or (s.kind == "pr" and vgg_given) for s in specs)
+    return detector, vgg
+
+
+def missing_metric_files(metrics: list[str], cache_dir: str | os.PathLike | None = None) -> str | None:
+    """Why a file that `metrics` need (as training computes them) is not at hand, fetching it now where it can be;
+    None when all are. A training run asks at its start, rather than failing at its first snapshot hours later."""
+    needs_detector, needs_vgg = needed_networks([parse_metric(m) for m in metrics], vgg_given=False)
+    try:
+        if needs_detector:
+            find_detector_file(None, cache_dir)
+        if needs_vgg:
+            find_vgg16_file(None, cache_dir)
+    except FileNotFoundError as err:
+        return str(err)
+    return None
+
+
 def run_metrics(G: nn.Module, data: str | os.PathLike, specs: list[MetricSpec], *, mirror: bool,
                 detector: str | os.PathLike | None, vgg: str | os.PathLike | None, device: torch.device, rank: int,
                 world_size: int, run_dir: str | os.PathLike | None, snapshot: str | os.PathLike | None,
@@ -95,8 +117,7 @@ def run_metrics(G: nn.Module, data: str | os.PathLike, specs: list[MetricSpec], 
     """
     if run_dir is not None and not Path(run_dir).is_dir():
         raise FileNotFoundError(f"{run_dir}: not a directory (--run-dir)")
-    needs_detector = any(s.kind in ("fid", "kid", "is") or (s.kind == "pr" and vgg is None) for s in specs)
-    needs_vgg = any(s.kind == "ppl" or (s.kind == "pr" and vgg is not None) for s in specs)
+    needs_detector, needs_vgg = needed_networks(specs, vgg_given=vgg is not None)
     feature_net = load_detector(detector, device=device, cache_dir=cache_dir) if needs_detector else None
     vgg16 = load_vgg16(vgg, device=device, cache_dir=cache_dir) if needs_vgg else None
     for spec in specs:

@@ -237,10 +237,20 @@ def load_torchscript(path: Path, digest: str, cache_dir: str | os.PathLike | Non
     return kind, net
 
 
+def find_detector_file(path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None) -> Path:
+    """`path`, else the FID Inception file in the cache dir (downloaded there if it can be)."""
+    return find_metric_file(path, INCEPTION_FILE_NAMES, INCEPTION_HELP, cache_dir, INCEPTION_URL)
+
+
+def find_vgg16_file(path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None) -> Path:
+    """`path`, else NVIDIA's VGG16 in the cache dir (downloaded there if it can be)."""
+    return find_metric_file(path, VGG16_FILE_NAMES, VGG16_HELP, cache_dir, VGG16_URL)
+
+
 def load_detector(path: str | os.PathLike | None = None, device: torch.device | str = "cpu",
                   cache_dir: str | os.PathLike | None = None) -> FeatureDetector:
     """Load a detector from `path` (or the default Inception file in the cache dir) onto `device`."""
-    path = find_metric_file(path, INCEPTION_FILE_NAMES, INCEPTION_HELP, cache_dir, INCEPTION_URL)
+    path = find_detector_file(path, cache_dir)
     name, digest = path.stem, file_digest(path)
     if is_torchscript_file(path):
         kind, module = load_torchscript(path, digest, cache_dir)
@@ -265,7 +275,7 @@ def load_vgg16(path: str | os.PathLike | None = None, device: torch.device | str
                cache_dir: str | os.PathLike | None = None) -> NvidiaScriptDetector:
     """Load NVIDIA's VGG16 (features for precision/recall, LPIPS for PPL and projection): our conversion of
     their vgg16.pt (made on first use) or a vgg16.safetensors that `stylegan2 convert` wrote."""
-    path = find_metric_file(path, VGG16_FILE_NAMES, VGG16_HELP, cache_dir, VGG16_URL)
+    path = find_vgg16_file(path, cache_dir)
     digest = file_digest(path)
     if path.suffix == ".safetensors":
         found = read_converted(path)

@@ -334,6 +334,15 @@ def _setup_summary(options: TrainingOptions, device_type: str) -> list[str]:
             f"Data loading: {options.workers} worker processes (--workers); {torch.get_num_threads()} compute threads"]
 
 
+def _metrics_summary(metrics: list[str]) -> str:
+    """The metrics each snapshot gets, and, when a file they need is missing, why (now, not at the first snapshot)."""
+    from ..metrics.calc import missing_metric_files
+
+    line = f"Metrics: {', '.join(metrics)} of G_ema at each snapshot (--metrics)"
+    missing = missing_metric_files(metrics)
+    return line if missing is None else f"{line}\n  note: they fail (and training goes on) until this is fixed: {missing}"
+
+
 STATUS_LOSSES = (("G", "Loss/G/loss"), ("D", "Loss/D/loss"), ("r1", "Loss/r1_penalty"), ("r2", "Loss/r2_penalty"),
                  ("pl", "Loss/pl_penalty"))
 
@@ -439,6 +448,8 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     header.append(f"Dataset: {dataset.name}, {len(dataset)} images, {channels}x{dataset.height}x{dataset.width}, {c_dim} label dims")
     header.append(f"G: {sum(p.numel() for p in G.parameters()):,} parameters; D: {sum(p.numel() for p in D.parameters()):,}")
     header.extend(_setup_summary(options, ctx.device.type))
+    if options.metrics and ctx.is_main:
+        header.append(_metrics_summary(options.metrics))
     run_dir = session.open_run_dir(desc, header)
 
     def save_fakes(label: str) -> None:
