@@ -85,8 +85,8 @@ def check_image_size(G: nn.Module, dataset: Dataset, data: str, training_resolut
 
 
 def needed_networks(specs: list[MetricSpec], vgg_given: bool) -> tuple[bool, bool]:
-    """Whether `specs` need the feature detector, and whether NVIDIA's VGG16 (precision/recall uses VGG16
-    only when given one, as NVIDIA's do with their VGG16 file)."""
+    """Whether `specs` need the feature detector, and whether NVIDIA's VGG16 (precision/recall uses the
+    VGG16 when one is given, else the detector)."""
     detector = any(s.kind in ("fid", "kid", "is") or (s.kind == "pr" and not vgg_given) for s in specs)
     vgg = any(s.kind == "ppl" or (s.kind == "pr" and vgg_given) for s in specs)
     return detector, vgg
