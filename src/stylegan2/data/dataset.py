@@ -7,14 +7,8 @@ import torch
 
 from ..models.aspect import ASPECTS, SQUARE, aspect_of
 from .errors import DatasetError
-from .images import is_power_of_two, pad_center
+from .images import check_side, is_power_of_two, pad_center
 from .sources import ImageSource, open_source
-
-
-def check_resolution(resolution: int) -> None:
-    """Refuse resolutions the generator cannot produce: it starts at 4x4 and doubles."""
-    if not isinstance(resolution, (int, np.integer)) or resolution < 4 or not is_power_of_two(int(resolution)):
-        raise DatasetError(f"--resolution must be a power of two >= 4 (4, 8, 16, ...), got {resolution!r}")
 
 
 def _target_resolution(location: str, height: int, width: int, requested: int | None) -> int:
@@ -30,7 +24,7 @@ def _target_resolution(location: str, height: int, width: int, requested: int | 
                                f"not {requested}; drop --resolution or {fix}")
         return short
     if requested is not None:
-        check_resolution(requested)
+        check_side("--resolution", requested)
         if height > requested:
             raise DatasetError(f"{location}: images are {width}x{height}, larger than resolution {requested}; {fix}")
         return int(requested)

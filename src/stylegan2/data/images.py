@@ -7,6 +7,7 @@ from typing import BinaryIO
 import numpy as np
 import PIL.Image
 
+from ..models.aspect import MAX_RESOLUTION
 from .errors import DatasetError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -34,6 +35,14 @@ def is_image_name(name: str) -> bool:
 def is_power_of_two(n: int) -> bool:
     """Whether n is 1, 2, 4, 8, ...: the generator doubles its resolution from 4x4 up."""
     return n > 0 and n & (n - 1) == 0
+
+
+def check_side(option: str, value: int, maximum: int | None = MAX_RESOLUTION) -> None:
+    """Refuse an image side no network makes: a power of two from 4 (the first block) up to `maximum` (None: any)."""
+    if (not isinstance(value, (int, np.integer)) or value < 4 or not is_power_of_two(int(value))
+            or (maximum is not None and value > maximum)):
+        allowed = ">= 4" if maximum is None else f"from 4 to {maximum} (the networks' largest)"
+        raise DatasetError(f"{option} must be a power of two {allowed}, got {value!r}")
 
 
 def mode_channels(mode: str, where: str, *, drop_alpha: bool) -> int:

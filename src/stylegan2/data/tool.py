@@ -15,7 +15,7 @@ from tqdm import tqdm
 from ..models.aspect import ASPECTS, MAX_RESOLUTION, SQUARE, aspect_of, image_size
 from ..utils.files import create_temp, remove_stale_temps
 from .errors import DatasetError
-from .images import is_power_of_two, pad_center
+from .images import check_side, pad_center
 from .sources import LABELS_FILE, open_source
 
 TRANSFORMS = ("center-crop", "center-crop-wide", "letterbox")
@@ -64,8 +64,7 @@ def check_size(width: int, height: int) -> None:
     """Refuse output sizes no network makes: sides powers of two >= 4, square, 2:1 or 1:2 (width:height), and
     the shorter side at most MAX_RESOLUTION (training refuses larger datasets)."""
     for option, side in (("--width", width), ("--height", height)):
-        if not isinstance(side, (int, np.integer)) or side < 4 or not is_power_of_two(int(side)):
-            raise DatasetError(f"{option} must be a power of two >= 4, got {side!r}")
+        check_side(option, side, maximum=None)  # the shorter side's limit below, with the sizes to pass instead
     if aspect_of(height, width) is None:
         raise DatasetError(f"--width {width} --height {height}: the aspect must be {', '.join(ASPECTS)} (width:height); "
                            "crop or letterbox to one of them (--transform center-crop or letterbox)")
@@ -74,14 +73,6 @@ def check_size(width: int, height: int) -> None:
         raise DatasetError(f"--width {width} --height {height}: the networks go up to {MAX_RESOLUTION} px on the shorter "
                            f"side, so training would refuse these images; pass at most --width {width // scale} "
                            f"--height {height // scale}")
-
-
-def check_output_resolution(resolution: int) -> None:
-    """Refuse a --resolution no network makes: a power of two from 4 to MAX_RESOLUTION (training refuses larger)."""
-    if (not isinstance(resolution, (int, np.integer)) or not 4 <= resolution <= MAX_RESOLUTION
-            or not is_power_of_two(int(resolution))):
-        raise DatasetError(f"--resolution must be a power of two from 4 to {MAX_RESOLUTION} (the networks' largest), "
-                           f"got {resolution!r}")
 
 
 def default_size(height: int, width: int, where: str) -> tuple[int, int]:
@@ -167,7 +158,7 @@ def _check_options(
             raise DatasetError(f"--transform center-crop-wide makes square images; for {width}x{height} use "
                                "--transform center-crop (or letterbox)")
     elif resolution is not None:
-        check_output_resolution(resolution)
+        check_side("--resolution", resolution)
         width = height = resolution
     elif transform is not None:
         raise DatasetError(f"--transform {transform} needs --resolution (or --width and --height)")
