@@ -106,7 +106,7 @@ def test_resume_by_nvidia_name_says_where_to_put_their_network(home):
     assert result.exit_code == 2
     assert "ffhq-res1024-mirror-stylegan2-noaug.pkl" in result.output and str(home / "cache") in result.output
     (home / "cache").mkdir()
-    (home / "cache" / "ffhq-res1024-mirror-stylegan2-noaug.pkl").write_bytes(b"")
+    (home / "cache" / "ffhq-res1024-mirror-stylegan2-noaug.pkl").write_bytes(b"\x80\x04" + bytes(14))  # a pickle's first bytes
     result = CliRunner().invoke(main, shlex.split("train --data=~/mydataset.zip --resume=ffhq1024 --dry-run"),
                                 env={"HOME": str(home), "STYLEGAN2_CACHE": str(home / "cache")})
     assert json.loads(result.output)["resume"] == str(home / "cache" / "ffhq-res1024-mirror-stylegan2-noaug.pkl")

@@ -96,3 +96,14 @@ def test_an_outdir_without_write_permission_is_refused_by_name(tmp_path, monkeyp
         in result.output
     ok = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path / "new" / "runs"), "--dry-run"])
     assert ok.exit_code == 0 and not (tmp_path / "new").exists()
+
+
+def test_dry_run_checks_that_resume_names_a_checkpoint_file(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a network")
+    for resume, message in ((tmp_path / "missing.safetensors", "missing.safetensors: no such file"),
+                            (tmp_path, "is a directory; give the path of a checkpoint file"),
+                            (tmp_path / "notes.txt", "notes.txt: unrecognized checkpoint format")):
+        result = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path / "runs"), "--resume", str(resume), "--dry-run"])
+        assert result.exit_code == 1 and f"Error: --resume {tmp_path}" in result.output and message in result.output, result.output
+    auto = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path / "runs"), "--resume", "auto", "--dry-run"])
+    assert auto.exit_code == 0, auto.output  # auto: whatever the outdir holds when the run starts

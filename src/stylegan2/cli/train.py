@@ -16,6 +16,8 @@ import click
 import torch
 
 from ..data import DatasetError, ImageDataset, open_dataset
+from ..io import CheckpointError
+from ..io.detect import detect_format
 from ..io.pretrained import NVIDIA_TRANSFER_FILES, is_url, network_file, pretrained_network
 from ..training import distributed
 from ..training.ada import AUG_MODES, UNIT_RANGE
@@ -243,8 +245,14 @@ def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size:
     """Open the dataset as the options say and fill the options from the preset for `world_size` processes;
     `creates_runs`: this process makes the run directory (rank 0, or the launcher of one machine's processes)."""
     check_outdir_outside_data(overrides["outdir"], data)  # before its grids fail the open
-    if creates_runs:
-        check_outdir_creatable(overrides["outdir"])  # before the dataset's clustering, and with --dry-run
+    if creates_runs:  # before the dataset's clustering, and with --dry-run
+        check_outdir_creatable(overrides["outdir"])
+        resume = overrides.get("resume")
+        if resume is not None and resume != AUTO_RESUME:
+            try:
+                detect_format(resume)  # its first bytes: a checkpoint file (loading it is train's work)
+            except (FileNotFoundError, CheckpointError) as err:
+                raise ValueError(f"--resume {err}") from None
     dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
                            use_labels=bool(overrides.get("cond")), mirror=bool(overrides.get("mirror")),
                            skip_bad=bool(overrides.get("skip_bad")), seed=overrides.get("seed") or 0)
