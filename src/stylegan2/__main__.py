@@ -1,5 +1,5 @@
 """`python -m stylegan2 ...` (what torchrun launches) runs the command-line interface."""
 
-from stylegan2.cli import main
+from stylegan2.console import main
 
 main()

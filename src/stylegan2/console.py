@@ -1,0 +1,17 @@
+"""The `stylegan2` command: its entry point loads the command line (and torch) itself, so that a Ctrl-C in
+those first seconds ends the command as a later one does, without a traceback."""
+
+from __future__ import annotations
+
+import sys
+
+INTERRUPTED = 130  # the shell's status for a process stopped by SIGINT
+
+
+def main() -> None:
+    try:
+        from .cli import main as cli
+    except KeyboardInterrupt:
+        print("Aborted!", file=sys.stderr)  # what click prints for a Ctrl-C
+        raise SystemExit(INTERRUPTED) from None
+    cli()

@@ -1,0 +1,42 @@
+"""The console entry point: `import stylegan2` does not load torch, and a Ctrl-C while the command loads exits quietly."""
+
+import importlib.abc
+import subprocess
+import sys
+
+import pytest
+
+from stylegan2 import console
+
+
+def test_import_stylegan2_leaves_torch_for_first_use():
+    code = ("import sys, stylegan2; before = 'torch' in sys.modules; G = stylegan2.models.Generator; "
+            "print(before, 'torch' in sys.modules, stylegan2.load_network.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[:2] == ["False", "True"] and out[2].startswith("stylegan2.io")
+    with pytest.raises(AttributeError, match="module 'stylegan2' has no attribute 'nothere'"):
+        import stylegan2
+
+        stylegan2.nothere  # noqa: B018
+
+
+class InterruptLoading(importlib.abc.MetaPathFinder):
+    """Ctrl-C arriving while Python imports the command line (torch takes seconds to load)."""
+
+    def find_spec(self, name, path, target=None):
+        if name == "stylegan2.cli":
+            raise KeyboardInterrupt
+        return None
+
+
+def test_ctrl_c_while_the_command_loads_is_one_word_and_status_130(monkeypatch, capsys):
+    monkeypatch.delitem(sys.modules, "stylegan2.cli", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [InterruptLoading(), *sys.meta_path])
+    with pytest.raises(SystemExit) as stop:
+        console.main()
+    assert stop.value.code == 130 and capsys.readouterr().err == "Aborted!\n"
+
+
+def test_python_m_stylegan2_runs_the_command():
+    result = subprocess.run([sys.executable, "-m", "stylegan2", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and "stylegan2, version 0.1.0" in result.stdout, result
