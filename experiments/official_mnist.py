@@ -99,7 +99,8 @@ def main() -> None:
         if cur_nimg >= next_snap or cur_nimg >= args.kimg * 1000:
             next_snap += args.snap * 1000
             ours.load_state_dict(G_ema.state_dict())
-            path = save_network(outdir / f"official-{cur_nimg // 1000:06d}.safetensors", {"G_ema": ours})
+            path = save_network(outdir / f"official-{cur_nimg // 1000:06d}.safetensors", {"G_ema": ours},
+                                overwrite=True)  # this run's own files: a later snapshot in the same kimg replaces one
             print(f"kimg {cur_nimg / 1000:.1f}  {time.time() - start:.0f} s  {path}", flush=True)
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import stylegan2
-from stylegan2.io import CheckpointError, load_checkpoint, load_network, native, save_checkpoint
+from stylegan2.io import CheckpointError, load_checkpoint, load_network, native, save_checkpoint, save_network
 
 
 def test_networks_round_trip_bit_identical(tmp_path, tiny_networks):
@@ -94,9 +94,34 @@ def test_failed_save_keeps_previous_file_and_leaves_no_temp_files(tmp_path, tiny
 
     monkeypatch.setattr(native, "save_file", crash)
     with pytest.raises(OSError, match="disk full"):
-        save_checkpoint(path, {"G": tiny_networks["G"]})
+        save_checkpoint(path, {"G": tiny_networks["G"]}, overwrite=True)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["net.safetensors"]
+
+
+def test_an_existing_file_is_replaced_only_when_asked(tmp_path, tiny_networks):
+    """Nothing the user has is overwritten: an NVIDIA pickle under the name given survives a save_network."""
+    precious = tmp_path / "ffhq.pkl"
+    precious.write_bytes(b"USER PICKLE")
+    for save in (lambda **kw: save_network(precious, tiny_networks, **kw), lambda **kw: save_checkpoint(precious, tiny_networks, **kw)):
+        with pytest.raises(FileExistsError, match=r"ffhq.pkl: already exists; pass overwrite=True to replace it"):
+            save()
+        assert precious.read_bytes() == b"USER PICKLE"
+    save_network(precious, tiny_networks, overwrite=True)
+    assert set(load_checkpoint(precious).networks) == set(tiny_networks)
+
+
+@pytest.mark.parametrize("networks, notes, error, message", [
+    ("G", (), TypeError, r"networks must be a dict of names and modules such as \{'G_ema': G\}, got str"),
+    ({1: None}, (), TypeError, "networks must be a dict"),
+    (None, "a note", TypeError, "notes must be a list of strings, not one string"),
+])
+def test_what_cannot_be_saved_is_named_before_any_work(tmp_path, tiny_networks, networks, notes, error, message):
+    with pytest.raises(error, match=message):
+        save_checkpoint(tmp_path / "net.safetensors", tiny_networks if networks is None else networks, notes=notes)
+    with pytest.raises(IsADirectoryError, match=r"is a directory; give a file name such as .*network.safetensors"):
+        save_network(tmp_path, tiny_networks)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_output_directory_is_a_clear_error(tmp_path, tiny_networks):

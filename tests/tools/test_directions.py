@@ -84,3 +84,10 @@ def test_cli_directions_then_generate_along_one(network_file, tmp_path):
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "seed0003-dir2-1.5.png").is_file()
+
+
+def test_too_few_steps_are_refused_before_directions_npz_is_written(tiny_generator, tmp_path):
+    with pytest.raises(ToolError, match=r"^--steps 1: a strip needs at least 2 steps$"):
+        find_directions(tiny_generator(), tmp_path / "out", strips=1, steps=1)
+    assert not (tmp_path / "out").exists()
+    find_directions(tiny_generator(), tmp_path / "none", strips=0, steps=1)  # no strips: steps unused

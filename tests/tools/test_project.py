@@ -181,3 +181,25 @@ def test_cli_writes_all_outputs_and_generate_renders_the_projection(network_file
     assert result.exit_code == 0, result.output
     with PIL.Image.open(tmp_path / "proj" / "proj.png") as a, PIL.Image.open(tmp_path / "again" / "proj00.png") as b:
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("target, options, message", [
+    (lambda t: t.astype(np.float32) / 255, {}, r"target must hold uint8 pixels \(0-255\), got float32"),
+    (lambda t: torch.from_numpy(t), {}, r"target must be a uint8 numpy array \[H, W, C\], got Tensor; load_target_image"),
+    (lambda t: t, {"vgg": "vgg16.pt"}, r"vgg must be NVIDIA's VGG16 module .* got str; project_image takes a path"),
+    (lambda t: t, {"config": {"num_steps": 2}}, r"config must be a ProjectionConfig, got dict"),
+    (lambda t: t, {"config": ProjectionConfig(num_steps=2, w_avg_samples=0)}, r"w_avg_samples 0: must be at least 1"),
+])
+def test_project_names_a_wrong_argument_before_any_work(tiny_generator, target, options, message):
+    """A float target was read as 0-255 and fitted a nearly black image; these failed deep inside torch."""
+    G = tiny_generator()
+    pixels = np.random.RandomState(0).randint(0, 256, (G.img_height, G.img_width, 3)).astype(np.uint8)
+    with pytest.raises(ToolError, match=message):
+        project(G, target(pixels), **options)
+
+
+def test_project_image_checks_fps_before_projecting(tiny_generator, tmp_path):
+    PIL.Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "t.png")
+    with pytest.raises(ToolError, match=r"^--fps 0: must be a positive number$"):
+        project_image(tiny_generator(), tmp_path / "t.png", tmp_path / "out", steps=2, loss="pixel", fps=0)
+    assert not (tmp_path / "out").exists()

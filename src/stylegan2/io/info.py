@@ -97,7 +97,7 @@ def convert_checkpoint(src: str | Path, dst: str | Path, *, force: bool = False)
     if ckpt.format != "stylegan2":
         source["converted_from"] = {"format": ckpt.format, "file": src.name}
     save_checkpoint(dst, ckpt.networks, extra_tensors=ckpt.extra_tensors, training_state=ckpt.training_state,
-                    notes=ckpt.notes, source=source)
+                    notes=ckpt.notes, source=source, overwrite=force)
     return ckpt
 
 

@@ -40,16 +40,24 @@ def save_checkpoint(
     training_state: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
     source: Mapping[str, Any] | None = None,
-    overwrite: bool = True,
+    overwrite: bool = False,
 ) -> Path:
     """Write networks (+ extra tensors and JSON training state) to `path` atomically; returns the path.
 
     The file appears complete or not at all: it is written beside the target, fsynced, then renamed.
-    With `overwrite=False` an existing file is never replaced (FileExistsError).
+    An existing file is replaced only with `overwrite=True` (else FileExistsError), as the tools' `force`.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a directory; give a file name such as {path / 'network.safetensors'}")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"{path}: directory {path.parent} does not exist; create it first")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: already exists; pass overwrite=True to replace it")
+    if not isinstance(networks, Mapping) or not all(isinstance(name, str) for name in networks):
+        raise TypeError(f"networks must be a dict of names and modules such as {{'G_ema': G}}, got {type(networks).__name__}")
+    if isinstance(notes, str):
+        raise TypeError("notes must be a list of strings, not one string")
     tensors: dict[str, torch.Tensor] = {}
     specs: dict[str, dict[str, Any]] = {}
     for name, module in networks.items():
@@ -82,9 +90,9 @@ def save_checkpoint(
     return path
 
 
-def save_network(path: str | Path, networks: Mapping[str, nn.Module]) -> Path:
-    """Write just the networks (e.g. {'G_ema': G}) in our format."""
-    return save_checkpoint(path, networks)
+def save_network(path: str | Path, networks: Mapping[str, nn.Module], *, overwrite: bool = False) -> Path:
+    """Write just the networks (e.g. {'G_ema': G}) in our format; an existing file only with `overwrite=True`."""
+    return save_checkpoint(path, networks, overwrite=overwrite)
 
 
 def read_native(path: Path) -> Checkpoint:

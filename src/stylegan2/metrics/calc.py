@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 from stylegan2.data import open_dataset
 from stylegan2.io import load_checkpoint
 from stylegan2.io.checkpoint import Checkpoint
+from stylegan2.models import Generator
 from stylegan2.utils.device import select_device
 
 from .detectors import find_detector_file, find_vgg16_file, load_detector, load_vgg16
@@ -117,18 +118,22 @@ def run_metrics(G: nn.Module, data: str | os.PathLike, specs: list[MetricSpec], 
     """
     if run_dir is not None and not Path(run_dir).is_dir():
         raise FileNotFoundError(f"{run_dir}: not a directory (--run-dir)")
+    if not isinstance(G, Generator):
+        raise ValueError(f"metrics score a generator (G_ema), got {type(G).__name__}")
+    labels = G.c_dim > 0 and not draws_labels(G)  # a network trained on clusters needs no labels
+    datasets = []  # opened first: a wrong data path is named before any detector is loaded (or downloaded)
+    for spec in specs:
+        datasets.append(open_metric_dataset(str(data), G.img_resolution, labels, mirror and not spec.full))
+        note = check_image_size(G, datasets[-1], str(data), training_resolution)
+        if note is not None and rank == 0:
+            warnings.warn(note, stacklevel=3)
     needs_detector, needs_vgg = needed_networks(specs, vgg_given=vgg is not None)
     feature_net = load_detector(detector, device=device, cache_dir=cache_dir) if needs_detector else None
     vgg16 = load_vgg16(vgg, device=device, cache_dir=cache_dir) if needs_vgg else None
     for spec in specs:
         check_networks(spec, feature_net, vgg16)
     records = []
-    for spec in specs:
-        labels = G.c_dim > 0 and not draws_labels(G)  # a network trained on clusters needs no labels
-        dataset = open_metric_dataset(str(data), G.img_resolution, labels, mirror and not spec.full)
-        note = check_image_size(G, dataset, str(data), training_resolution)
-        if note is not None and rank == 0:
-            warnings.warn(note, stacklevel=3)
+    for spec, dataset in zip(specs, datasets):
         record = compute_metric(spec, G, dataset, detector=feature_net, vgg16=vgg16, device=device, rank=rank,
                                 world_size=world_size, cache_dir=cache_dir, **compute_kwargs)
         if run_dir is not None:
@@ -137,7 +142,7 @@ def run_metrics(G: nn.Module, data: str | os.PathLike, specs: list[MetricSpec], 
     return records
 
 
-def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike | None, metrics: list[str], *,
+def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike | None, metrics: list[str] | str, *,
                  mirror: bool | None = None, detector: str | os.PathLike | None = None,
                  vgg: str | os.PathLike | None = None, device: str | None = None, batch_size: int = 32,
                  num_workers: int = 0, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
@@ -151,6 +156,8 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
     With `run_dir`, each record is appended to run_dir/metric-<name>.jsonl. Under torchrun every
     process takes its share (rank and world size from the environment).
     """
+    if isinstance(metrics, str):  # "fid50k_full,kid50k_full", as the command line takes them
+        metrics = [name.strip() for name in metrics.split(",") if name.strip()]
     specs = [parse_metric(name) for name in metrics]  # fail on a bad name before any loading
     if not specs:
         raise ValueError("no metrics given")

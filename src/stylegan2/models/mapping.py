@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..nn.layers import FullyConnectedLayer, normalize_2nd_moment
+from .inputs import check_input, check_same_batch, check_truncation
 
 LR_MULTIPLIER = 0.01  # the mapping layers learn this much slower than the rest of G, as in the paper
 
@@ -75,15 +76,13 @@ class MappingNetwork(nn.Module):
 
         With a `c_prior`, c may be None: the class is then drawn from z (see `draw_labels`).
         """
+        self._check_inputs(z, c, truncation_psi, truncation_cutoff)
         if c is None and self.c_prior is not None:
-            _check_shape(z, self.z_dim, "z")
             z, c = self.draw_labels(z)
         x = None
         if self.z_dim > 0:
-            _check_shape(z, self.z_dim, "z")
             x = normalize_2nd_moment(z.to(torch.float32))
         if self.c_dim > 0:
-            _check_shape(c, self.c_dim, "c (class label)")
             y = normalize_2nd_moment(self.embed(c.to(torch.float32)))
             x = torch.cat([x, y], dim=1) if x is not None else y
 
@@ -105,6 +104,22 @@ class MappingNetwork(nn.Module):
                 x[:, :truncation_cutoff] = self.w_avg.lerp(x[:, :truncation_cutoff], truncation_psi)
         return x
 
+
+    def _check_inputs(self, z: object, c: object, truncation_psi: object, truncation_cutoff: object) -> None:
+        """Refuse, naming the argument, what would fail deep inside torch or be dropped silently."""
+        check_truncation(truncation_psi, truncation_cutoff)
+        if self.z_dim > 0:
+            _check_shape(check_input(z, "z", self), self.z_dim, "z")
+        if self.c_dim == 0:
+            if c is not None and not (isinstance(c, torch.Tensor) and c.numel() == 0):  # NVIDIA's loop passes [N, 0]
+                raise ValueError(f"this network is unconditional (c_dim 0): pass c=None, got {type(c).__name__}"
+                                 + (" (truncation_psi is a keyword: G(z, None, truncation_psi=...))" if isinstance(c, float) else ""))
+        elif c is None and self.c_prior is None:
+            raise ValueError(f"this network is conditional: c (class label) must have shape [batch, {self.c_dim}], got None")
+        elif c is not None:
+            _check_shape(check_input(c, "c (class label)", self), self.c_dim, "c (class label)")
+            if self.z_dim > 0:
+                check_same_batch(c, "c (class label)", z, "z")
 
     @property
     def draws_labels(self) -> bool:

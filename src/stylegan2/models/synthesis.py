@@ -14,6 +14,7 @@ from ..nn.layers import Conv2dLayer, FullyConnectedLayer
 from ..nn.modulated_conv import modulated_conv2d
 from ..nn.upfirdn2d import setup_filter, upsample2d
 from .aspect import SQUARE, check_img_resolution, image_size
+from .inputs import check_input
 
 NOISE_MODES = ("random", "const", "none")
 ARCHITECTURES = ("orig", "skip", "resnet")  # how G's and D's blocks are wired, NVIDIA's names
@@ -314,7 +315,7 @@ class SynthesisNetwork(nn.Module):
         fused_modconv: bool | None = None,
     ) -> torch.Tensor:
         """ws [N, num_ws, w_dim] -> images [N, img_channels, img_height, img_width], float32, roughly in [-1, 1]."""
-        if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
+        if check_input(ws, "ws", self).ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
             raise ValueError(f"ws must have shape [batch, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
         ws = ws.to(torch.float32)
         x = img = None

@@ -142,6 +142,12 @@ def class_label(G: Generator, class_idx: int | None) -> torch.Tensor | None:
     return c
 
 
+def check_fps(fps: float) -> None:
+    """A video's frame rate: a positive, finite number."""
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps < float("inf"):
+        raise ToolError(f"--fps {fps!r}: must be a positive number")
+
+
 def check_noise_mode(noise_mode: str) -> str:
     """Reject unknown noise modes by name."""
     if noise_mode not in NOISE_MODES:

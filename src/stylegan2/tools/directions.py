@@ -19,6 +19,11 @@ from .sefa import Directions, factorize, save_directions
 DIRECTIONS_FILE = "directions.npz"
 
 
+def check_steps(steps: int) -> None:
+    if steps < 2:
+        raise ToolError(f"--steps {steps}: a strip needs at least 2 steps")
+
+
 def direction_strip(
     G: Generator,
     found: Directions,
@@ -31,8 +36,7 @@ def direction_strip(
     noise_mode: str = "const",
 ) -> np.ndarray:
     """uint8 image [rows * H, steps * W, C]: one row per seed, strengths from -strength to +strength."""
-    if steps < 2:
-        raise ToolError(f"--steps {steps}: a strip needs at least 2 steps")
+    check_steps(steps)
     seeds = parse_seeds(seeds)
     strengths = np.linspace(-strength, strength, steps)
     images = []
@@ -60,6 +64,8 @@ def find_directions(
     """Write directions.npz (SeFa) and directionNN.png strips for the `strips` strongest directions."""
     if strips < 0:
         raise ToolError(f"--strips {strips}: must be 0 or more")
+    if strips:
+        check_steps(steps)  # before directions.npz is written
     check_noise_mode(noise_mode)
     seeds = parse_seeds(seeds)
     G = load_generator(network, device)

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from ..metrics.detectors import VGG16_FILE_NAMES, VGG16_HELP, VGG16_URL, default_cache_dir, find_metric_file, load_vgg16
 from ..models import Generator
 from ..utils.image import save_image
-from .common import Network, ToolError, check_inputs, class_label, load_generator, network_device
+from .common import Network, ToolError, check_fps, check_inputs, class_label, load_generator, network_device
 from .files import VideoWriter, check_outputs, load_target_image, save_npz, video_suffix
 from .generate import synthesize
 
@@ -147,11 +147,25 @@ def project(
     `target` is uint8 [H, W, C] at G's resolution and channels; `vgg` is NVIDIA's VGG16 (load_vgg16(...).module;
     LPIPS distance) or None (multi-scale pixel distance). G itself is not modified.
     """
+    if not isinstance(G, Generator):
+        raise ToolError(f"G must be a Generator, got {type(G).__name__}; load_generator(path) gives one from a network file")
+    if not isinstance(target, np.ndarray):
+        raise ToolError(f"target must be a uint8 numpy array [H, W, C], got {type(target).__name__}; "
+                        "load_target_image(path, G) reads an image file as one")
     expected = (G.img_height, G.img_width, G.img_channels)
     if target.shape != expected:
         raise ToolError(f"target image has shape {list(target.shape)}, expected [H, W, C] = {list(expected)}")
+    if target.dtype != np.uint8:  # pixels in [0, 1] or [-1, 1] would be read as nearly black
+        raise ToolError(f"target must hold uint8 pixels (0-255), got {target.dtype}; e.g. (x * 255).round().astype(np.uint8)")
+    if not isinstance(config, ProjectionConfig):
+        raise ToolError(f"config must be a ProjectionConfig, got {type(config).__name__}")
     if config.num_steps < 1:
         raise ToolError(f"--steps {config.num_steps}: must be at least 1")
+    if config.w_avg_samples < 1:
+        raise ToolError(f"w_avg_samples {config.w_avg_samples}: must be at least 1 (the mean w is estimated from them)")
+    if vgg is not None and not isinstance(vgg, torch.nn.Module):
+        raise ToolError(f"vgg must be NVIDIA's VGG16 module (load_vgg16(path).module), got {type(vgg).__name__}; "
+                        "project_image takes a path")
     device = network_device(G)
     G = copy.deepcopy(G).eval().requires_grad_(False)  # its noise maps are optimized in place
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -245,6 +259,8 @@ def project_image(
 
     proj.png is rendered with the network's own noise maps, as `stylegan2 generate --projected-w` renders it.
     """
+    if save_video:
+        check_fps(fps)  # before the projection, not after it
     vgg_path = find_vgg16(vgg, loss)
     G = load_generator(network, device)
     check_inputs(G, class_idx)

@@ -14,6 +14,7 @@ from ..utils.image import image_grid
 from .common import (
     Network,
     ToolError,
+    check_fps,
     check_inputs,
     check_noise_mode,
     check_truncation_cutoff,
@@ -107,8 +108,7 @@ def render_video(
     if len(seeds) % cells != 0 or len(seeds) // cells < 2:
         raise ToolError(f"--seeds: {len(seeds)} seed(s) for {cells} video(s) in the grid; give at least 2 per video "
                         f"and a multiple of {cells} in all")
-    if fps <= 0:
-        raise ToolError(f"--fps {fps}: must be positive")
+    check_fps(fps)
     check_noise_mode(noise_mode)
     G = load_generator(network, device)
     check_inputs(G, class_idx, truncation_cutoff)

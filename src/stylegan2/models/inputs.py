@@ -1,0 +1,39 @@
+"""Checks of what the networks are called with, so that a wrong input fails at the call, naming the argument
+and the fix, rather than deep inside torch (or, worse, silently: uint8 images, a label an unconditional G drops)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+from torch import nn
+
+
+def check_input(x: object, name: str, network: nn.Module) -> torch.Tensor:
+    """`x` as given, if it is a non-empty tensor on `network`'s device; else a TypeError or ValueError naming `name`."""
+    if not isinstance(x, torch.Tensor):
+        hint = "; torch.from_numpy(...) makes one" if type(x).__module__ == "numpy" else ""
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}{hint}")
+    if x.ndim > 0 and x.shape[0] == 0:
+        raise ValueError(f"{name} is an empty batch (shape {list(x.shape)}); pass at least one")
+    device = next((p.device for p in network.parameters()), x.device)
+    if x.device != device:
+        raise ValueError(f"{name} is on {x.device} but the network is on {device}; move it with {name}.to({str(device)!r})")
+    return x
+
+
+def check_same_batch(x: torch.Tensor, name: str, reference: torch.Tensor, reference_name: str) -> None:
+    if x.shape[0] != reference.shape[0]:
+        raise ValueError(f"{name} has batch {x.shape[0]} but {reference_name} has {reference.shape[0]}; give one row per sample")
+
+
+def check_truncation(psi: object, cutoff: object) -> None:
+    """truncation_psi a finite number (or a one-element tensor), truncation_cutoff None or an int >= 0."""
+    if isinstance(psi, torch.Tensor):
+        if psi.numel() != 1:
+            raise ValueError(f"truncation_psi must be one number, got a tensor of shape {list(psi.shape)}")
+    elif isinstance(psi, bool) or not isinstance(psi, numbers.Real) or not math.isfinite(psi):
+        raise TypeError(f"truncation_psi must be a finite number (1 = no truncation), got {psi!r}")
+    if cutoff is not None and (isinstance(cutoff, bool) or not isinstance(cutoff, numbers.Integral) or cutoff < 0):
+        raise ValueError(f"truncation_cutoff must be None (every layer) or the number of layers to truncate, >= 0, got {cutoff!r}")

@@ -1,0 +1,29 @@
+"""calc_metrics' argument checks come before any detector is loaded (offline, with none cached, here)."""
+
+import pytest
+
+from stylegan2.data import DatasetError
+from stylegan2.metrics import calc_metrics
+from stylegan2.models import Discriminator, Generator
+
+
+def tiny_generator() -> Generator:
+    return Generator(z_dim=8, c_dim=0, w_dim=8, img_resolution=32, img_channels=3, mapping_kwargs={"num_layers": 2},
+                     synthesis_kwargs={"channel_base": 64, "channel_max": 8})
+
+
+def test_a_wrong_data_path_is_named_before_the_missing_detector(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "empty-cache"))
+    with pytest.raises((DatasetError, FileNotFoundError), match="nope.zip"):
+        calc_metrics(tiny_generator(), tmp_path / "nope.zip", ["fid50k_full"], device="cpu", progress=False)
+    with pytest.raises(FileNotFoundError, match="pt_inception"):  # the data is fine: now the detector is the problem
+        calc_metrics(tiny_generator(), "builtin:shapes?n=8", ["fid50k_full"], device="cpu", progress=False)
+
+
+def test_a_discriminator_is_refused_and_a_comma_list_is_taken(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "empty-cache"))
+    D = Discriminator(c_dim=0, img_resolution=32, img_channels=3, channel_base=64, channel_max=8)
+    with pytest.raises(ValueError, match=r"^metrics score a generator \(G_ema\), got Discriminator$"):
+        calc_metrics(D, "builtin:shapes?n=8", ["fid50k_full"], device="cpu", progress=False)
+    with pytest.raises(ValueError, match="unknown metric 'fidd'"):  # the string is read as names, not letters
+        calc_metrics(tiny_generator(), "builtin:shapes?n=8", "fid50k_full,fidd", device="cpu", progress=False)
