@@ -112,5 +112,5 @@ def test_info_reports_width_by_height(tmp_path, aspect, image, const):
     info = checkpoint_info(path)
     assert (info["resolution"], info["img_height"], info["img_width"]) == (8, *image)
     assert f"resolution:  {image[1]}x{image[0]}, 3 channels" in format_info(info)
-    save_network(path, {"D": tiny_D(aspect)})
+    save_network(path, {"D": tiny_D(aspect)}, overwrite=True)
     assert (checkpoint_info(path)["img_height"], checkpoint_info(path)["img_width"]) == image

@@ -104,7 +104,6 @@ class MappingNetwork(nn.Module):
                 x[:, :truncation_cutoff] = self.w_avg.lerp(x[:, :truncation_cutoff], truncation_psi)
         return x
 
-
     def _check_inputs(self, z: object, c: object, truncation_psi: object, truncation_cutoff: object) -> None:
         """Refuse, naming the argument, what would fail deep inside torch or be dropped silently."""
         check_truncation(truncation_psi, truncation_cutoff)
