@@ -80,6 +80,18 @@ def test_g_ema_is_preferred_over_g(tiny_generator, tmp_path):
     torch.testing.assert_close(loaded.synthesis.b4.const, tiny_generator(seed=2).synthesis.b4.const)
 
 
+def test_a_generator_passed_in_is_left_as_it_is(tiny_generator):
+    """The tools never switch the caller's G to eval mode or move it (export_generator would move a CUDA G)."""
+    G = tiny_generator().train()
+    used = load_generator(G, "cpu")
+    assert G.training and not used.training and used is not G
+    torch.testing.assert_close(used.synthesis.b4.const, G.synthesis.b4.const)
+    ready = tiny_generator().eval()
+    assert load_generator(ready, "cpu") is ready  # nothing to change: no copy
+    with pytest.raises(ToolError, match=r"got a dict of networks; pass one of them, e.g. nets\['G_ema'\]"):
+        load_generator({"G_ema": ready})
+
+
 def test_cuda_request_without_cuda_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..io import load_network
 from ..models import Generator, SwapEncoder, SwapGenerator
-from ..tools.common import ToolError, load_generator, resolve_device
+from ..tools.common import ToolError, resolve_device
 from ..tools.sefa import factorize, load_directions
 from .gan import DirectionSource, GanExplorer
 from .swap import SwapExplorer
@@ -47,7 +47,7 @@ def open_explorer(
     if not isinstance(G, Generator):
         found = ", ".join(f"{k} ({type(v).__name__})" for k, v in sorted(networks.items())) or "nothing"
         raise ToolError(f"{path}: holds no stylegan2 Generator or Swapping Autoencoder (found {found})")
-    G = load_generator(G, target).requires_grad_(False)
+    G = G.eval().requires_grad_(False).to(target)  # loaded here: no one else holds it
     if directions is not None:
         found, source = load_directions(directions), DirectionSource(path=str(directions))
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import re
 from pathlib import Path
@@ -92,12 +93,18 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 def load_generator(network: Network, device: str | torch.device | None = None) -> Generator:
     """G in eval mode on `device`: a Generator as given, or G_ema (else G) from any file `load_network` reads.
 
-    A Generator passed in is switched to eval mode and, if `device` is given, moved there.
+    A Generator passed in is left as it is (the caller may be training it, or keep it on a GPU): a copy is used
+    when it is in training mode or on another device than `device`.
     """
     if isinstance(network, Generator):
-        return network.eval().to(resolve_device(device) if device is not None else network_device(network))
+        target = resolve_device(device) if device is not None else network_device(network)
+        if network.training or network_device(network) != target:
+            network = copy.deepcopy(network)
+        return network.eval().to(target)
     if isinstance(network, torch.nn.Module):
         raise ToolError(f"expected a Generator, got a {type(network).__name__}")
+    if isinstance(network, dict):
+        raise ToolError("expected a Generator or a network file, got a dict of networks; pass one of them, e.g. nets['G_ema']")
     path = Path(network).expanduser()
     if not path.exists():  # a directory or other non-file gets load_network's own message
         raise FileNotFoundError(f"{path}: no such network file (--network)")
