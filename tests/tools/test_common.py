@@ -1,5 +1,7 @@
 """Shared tool inputs: seed lists, grids, class labels, devices and generator loading."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -27,6 +29,14 @@ def test_seed_lists_combine_ranges_and_single_seeds():
 def test_bad_seed_lists_are_rejected_with_the_fix(text, message):
     with pytest.raises(ToolError, match=message):
         parse_seeds(text)
+
+
+def test_seeds_from_python_are_whole_numbers():
+    assert parse_seeds(5) == [5] and parse_seeds((3, 1)) == [3, 1] and parse_seeds(np.arange(3)) == [0, 1, 2]
+    assert parse_seeds(range(2)) == [0, 1]
+    for bad in ([1.7], [True], None, Path("out"), ["a"]):
+        with pytest.raises(ToolError, match=r"^--seeds: seeds are whole numbers: a list of ints, one int or text"):
+            parse_seeds(bad)
 
 
 def test_a_long_seed_list_is_read_in_linear_time():

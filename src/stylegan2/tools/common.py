@@ -56,9 +56,17 @@ def parse_int_list(text: str, option: str, names: Sequence[str] = ()) -> list[in
 
 
 def parse_seeds(text: str | Sequence[int], option: str = "--seeds") -> list[int]:
-    """Seeds from text ('0-7,42') or a list, checked to be valid NumPy seeds."""
+    """Seeds from text ('0-7,42'), a list or one int, checked to be valid NumPy seeds."""
     prefix = f"{option}: " if option else ""
-    seeds = parse_int_list(text, option) if isinstance(text, str) else [int(s) for s in text]
+    if isinstance(text, (int, np.integer)) and not isinstance(text, bool):
+        text = [int(text)]
+    if isinstance(text, str):
+        seeds = parse_int_list(text, option)
+    else:
+        items = list(text) if isinstance(text, (Sequence, np.ndarray, range)) else None
+        if items is None or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in items):
+            raise ToolError(f"{prefix}seeds are whole numbers: a list of ints, one int or text such as '0-7,42', got {text!r}")
+        seeds = [int(s) for s in items]  # 1.7 is not seed 1
     if not seeds:
         raise ToolError(f"{prefix}no seeds given")
     bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
