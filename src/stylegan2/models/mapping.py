@@ -142,7 +142,6 @@ class MappingNetwork(nn.Module):
         return z, nn.functional.one_hot(label, self.c_dim).to(torch.float32)
 
 
-def _check_shape(t: torch.Tensor | None, dim: int, name: str) -> None:
-    if t is None or t.ndim != 2 or t.shape[1] != dim:
-        got = "None" if t is None else str(list(t.shape))
-        raise ValueError(f"{name} must have shape [batch, {dim}], got {got}")
+def _check_shape(t: torch.Tensor, dim: int, name: str) -> None:
+    if t.ndim != 2 or t.shape[1] != dim:
+        raise ValueError(f"{name} must have shape [batch, {dim}], got {list(t.shape)}")

@@ -63,7 +63,7 @@ def parse_seeds(text: str | Sequence[int], option: str = "--seeds") -> list[int]
     if isinstance(text, str):
         seeds = parse_int_list(text, option)
     else:
-        items = list(text) if isinstance(text, (Sequence, np.ndarray, range)) else None
+        items = list(text) if isinstance(text, (Sequence, np.ndarray)) else None
         if items is None or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in items):
             raise ToolError(f"{prefix}seeds are whole numbers: a list of ints, one int or text such as '0-7,42', got {text!r}")
         seeds = [int(s) for s in items]  # 1.7 is not seed 1
