@@ -136,12 +136,12 @@ def measure(tree: str, argv: list[str]) -> tuple[dict[str, float], str]:
 
 
 def parse_args() -> argparse.Namespace:
-    from stylegan2.training.config import PRECISIONS
+    from stylegan2.training.config import CFG_NAMES, PRECISIONS
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--src", action="append", default=[], help="another source tree (a folder holding stylegan2/) to time")
     parser.add_argument("--data", default="builtin:shapes")
-    parser.add_argument("--cfg", default="cpu", help="the preset trained (its networks and loss settings)")
+    parser.add_argument("--cfg", default="cpu", choices=CFG_NAMES, help="the preset trained (its networks and loss settings)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--resolution", type=int, help="pad/scale the dataset to this size (MNIST: 32)")
     parser.add_argument("--batch", type=int, default=32)
