@@ -68,3 +68,50 @@ def test_discriminator_inputs(call, error, message):
     img = torch.rand(2, 3, 16, 16) * 2 - 1
     with pytest.raises(error, match=message):
         call(discriminator(), discriminator(c_dim=4), img)
+
+
+GENERATOR_ARGS = dict(z_dim=8, c_dim=0, w_dim=8, img_resolution=16, img_channels=3, mapping_kwargs={"num_layers": 2},
+                      synthesis_kwargs={"channel_base": 64, "channel_max": 8})
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"z_dim": 0}, r"^the mapping network needs an input: z_dim or c_dim \(or both\) must be >= 1, got 0 and 0$"),
+    ({"z_dim": -1}, r"^z_dim must be an integer >= 0, got -1$"),
+    ({"z_dim": True}, r"^z_dim must be an integer >= 0, got True$"),
+    ({"c_dim": -1}, r"^c_dim must be an integer >= 0, got -1$"),
+    ({"w_dim": 0}, r"^w_dim must be an integer >= 1, got 0$"),
+    ({"img_channels": 0}, r"^img_channels must be an integer >= 1, got 0$"),
+    ({"img_resolution": 16.0}, r"^img_resolution must be a power of two from 4 to 1024, got 16.0$"),
+    ({"img_resolution": "16"}, r"^img_resolution must be a power of two from 4 to 1024, got '16'$"),
+    ({"mapping_kwargs": {"num_layers": 0}}, r"^num_layers must be an integer >= 1, got 0$"),
+])
+def test_generator_arguments_are_checked_when_it_is_built(change, message):
+    """Each of these used to build (and fail in the first forward) or fail deep inside a layer's constructor."""
+    with pytest.raises(ValueError, match=message):
+        Generator(**{**GENERATOR_ARGS, **change})
+
+
+def test_a_generator_of_labels_alone_builds():
+    G = Generator(**{**GENERATOR_ARGS, "z_dim": 0, "c_dim": 4}).eval()
+    assert G(torch.zeros(2, 0), LABELS[:2]).shape == (2, 3, 16, 16)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"c_dim": -2}, r"^c_dim must be an integer >= 0, got -2$"),
+    ({"img_channels": 0}, r"^img_channels must be an integer >= 1, got 0$"),
+    ({"c_dim": 4, "cmap_dim": 0}, r"^cmap_dim must be an integer >= 1, got 0$"),
+    ({"epilogue_kwargs": {"mbstd_group_size": 0}}, r"^mbstd_group_size must be an integer >= 1, got 0$"),
+    ({"epilogue_kwargs": {"mbstd_num_channels": -1}}, r"^mbstd_num_channels must be an integer >= 0, got -1$"),
+])
+def test_discriminator_arguments_are_checked_when_it_is_built(change, message):
+    with pytest.raises(ValueError, match=message):
+        Discriminator(**{"c_dim": 0, "img_resolution": 16, "img_channels": 3, "channel_base": 64, "channel_max": 8, **change})
+
+
+def test_what_nvidia_builds_still_builds():
+    """mbstd_group_size None (the whole batch is one group), no minibatch-std channels, cmap_dim ignored without labels."""
+    img = torch.rand(3, 3, 16, 16) * 2 - 1
+    for epilogue in ({"mbstd_group_size": None}, {"mbstd_num_channels": 0}):
+        D = Discriminator(c_dim=0, img_resolution=16, img_channels=3, channel_base=64, channel_max=8, epilogue_kwargs=epilogue)
+        assert D(img, None).shape == (3, 1)
+    assert Discriminator(c_dim=0, img_resolution=16, img_channels=3, channel_base=64, channel_max=8, cmap_dim=0).c_dim == 0

@@ -9,6 +9,8 @@ round trip through a checkpoint's JSON.
 
 from __future__ import annotations
 
+import numbers
+
 MAX_RESOLUTION = 1024  # the largest img_resolution (shorter side) the networks are built for, as in NVIDIA's configs
 SQUARE = "1:1"
 # width:height -> (height, width) as multiples of the shorter side
@@ -17,8 +19,8 @@ ASPECTS = {SQUARE: (1, 1), "2:1": (1, 2), "1:2": (2, 1)}
 
 def check_img_resolution(img_resolution: int) -> None:
     """ValueError unless `img_resolution` is a power of two from 4 to MAX_RESOLUTION: blocks start at 4x4 and double."""
-    if img_resolution < 4 or img_resolution & (img_resolution - 1) != 0 or img_resolution > MAX_RESOLUTION:
-        raise ValueError(f"img_resolution must be a power of two from 4 to {MAX_RESOLUTION}, got {img_resolution}")
+    if isinstance(img_resolution, bool) or not isinstance(img_resolution, numbers.Integral) or img_resolution < 4 or img_resolution & (img_resolution - 1) != 0 or img_resolution > MAX_RESOLUTION:
+        raise ValueError(f"img_resolution must be a power of two from 4 to {MAX_RESOLUTION}, got {img_resolution!r}")
 
 
 def aspect_factors(aspect: str) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from ..nn.layers import Conv2dLayer, FullyConnectedLayer, MinibatchStdLayer
 from ..nn.upfirdn2d import downsample2d, setup_filter
 from .aspect import SQUARE, check_img_resolution, image_size
 from .init_kwargs import records_init_kwargs
-from .inputs import check_input, check_same_batch
+from .inputs import check_input, check_same_batch, check_size
 from .mapping import MappingNetwork
 from .synthesis import ARCHITECTURES, channel_counts, compute_dtype, compute_memory_format, half_dtype_of
 
@@ -112,6 +112,9 @@ class DiscriminatorEpilogue(nn.Module):
         conv_clamp: float | None = None,
         img_aspect: str = SQUARE,
     ) -> None:
+        if mbstd_group_size is not None:
+            check_size(mbstd_group_size, "mbstd_group_size")  # None: the whole batch is one group
+        check_size(mbstd_num_channels, "mbstd_num_channels", 0)
         super().__init__()
         self.in_channels = in_channels
         self.cmap_dim = cmap_dim
@@ -168,6 +171,10 @@ class Discriminator(nn.Module):
         channels: dict[int | str, int] | None = None,
     ) -> None:
         check_img_resolution(img_resolution)
+        check_size(c_dim, "c_dim", 0)
+        check_size(img_channels, "img_channels")
+        if cmap_dim is not None and c_dim > 0:
+            check_size(cmap_dim, "cmap_dim")
         super().__init__()
         block_kwargs = dict(block_kwargs or {})
         mapping_kwargs = dict(mapping_kwargs or {})

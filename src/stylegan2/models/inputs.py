@@ -1,5 +1,5 @@
-"""Checks of what the networks are called with, so that a wrong input fails at the call, naming the argument
-and the fix, rather than deep inside torch (or, worse, silently: uint8 images, a label an unconditional G drops)."""
+"""Checks of what the networks are built and called with, so that a wrong argument fails at the call, naming
+it and the fix, rather than deep inside torch (or, worse, silently: uint8 images, a label an unconditional G drops)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ import numbers
 
 import torch
 from torch import nn
+
+
+def check_size(value: object, name: str, minimum: int = 1) -> None:
+    """A constructor's count (a dimension, channels, layers): an int >= `minimum`; else a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 def check_input(x: object, name: str, network: nn.Module) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..nn.layers import FullyConnectedLayer, normalize_2nd_moment
-from .inputs import check_input, check_same_batch, check_truncation
+from .inputs import check_input, check_same_batch, check_size, check_truncation
 
 LR_MULTIPLIER = 0.01  # the mapping layers learn this much slower than the rest of G, as in the paper
 
@@ -39,6 +39,12 @@ class MappingNetwork(nn.Module):
         c_prior: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
+        check_size(z_dim, "z_dim", 0)
+        check_size(c_dim, "c_dim", 0)
+        check_size(w_dim, "w_dim")
+        check_size(num_layers, "num_layers")
+        if z_dim + c_dim == 0:
+            raise ValueError("the mapping network needs an input: z_dim or c_dim (or both) must be >= 1, got 0 and 0")
         if c_prior is not None:
             if len(c_prior) != c_dim or c_dim < 2 or z_dim < 1:
                 raise ValueError(f"c_prior needs one probability per class ({c_dim}) and at least two classes and a z")

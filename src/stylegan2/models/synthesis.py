@@ -14,7 +14,7 @@ from ..nn.layers import Conv2dLayer, FullyConnectedLayer
 from ..nn.modulated_conv import modulated_conv2d
 from ..nn.upfirdn2d import setup_filter, upsample2d
 from .aspect import SQUARE, check_img_resolution, image_size
-from .inputs import check_input
+from .inputs import check_input, check_size
 
 NOISE_MODES = ("random", "const", "none")
 ARCHITECTURES = ("orig", "skip", "resnet")  # how G's and D's blocks are wired, NVIDIA's names
@@ -286,6 +286,8 @@ class SynthesisNetwork(nn.Module):
         **block_kwargs,
     ) -> None:
         check_img_resolution(img_resolution)
+        check_size(w_dim, "w_dim")
+        check_size(img_channels, "img_channels")
         super().__init__()
         self.w_dim = w_dim
         self.img_resolution = img_resolution
