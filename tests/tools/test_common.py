@@ -9,7 +9,7 @@ import torch
 from stylegan2.io import save_checkpoint
 from stylegan2.models import Discriminator
 from stylegan2.tools import ToolError, load_generator, parse_seeds, seed_latent
-from stylegan2.tools.common import class_label, parse_grid, resolve_device
+from stylegan2.tools.common import check_psi, check_truncation_cutoff, class_label, parse_grid, resolve_device
 
 
 def test_seed_lists_combine_ranges_and_single_seeds():
@@ -47,9 +47,10 @@ def test_a_long_seed_list_is_read_in_linear_time():
 
 
 def test_grid_sizes_are_columns_by_rows():
-    assert parse_grid("4x2") == (4, 2)
-    with pytest.raises(ToolError, match="COLSxROWS"):
-        parse_grid("4by2")
+    assert parse_grid("4x2") == (4, 2) and parse_grid((4, 2)) == (4, 2) and parse_grid([3, np.int64(1)]) == (3, 1)
+    for bad in ("4by2", [2, 2, 2], (2.0, 2), 4, None):
+        with pytest.raises(ToolError, match=r"^--grid: expected COLSxROWS such as '?4x2"):
+            parse_grid(bad)
 
 
 def test_seed_latents_are_drawn_like_nvidias_generate_py(tiny_generator):
@@ -60,11 +61,35 @@ def test_seed_latents_are_drawn_like_nvidias_generate_py(tiny_generator):
 
 def test_conditional_networks_require_a_class_in_range(tiny_generator):
     G = tiny_generator(c_dim=3)
-    with pytest.raises(ToolError, match="conditional with 3 classes: choose one with --class 0..2"):
+    with pytest.raises(ToolError, match="conditional with 3 classes: choose one with --class \\(class_idx\\) 0..2"):
         class_label(G, None)
-    with pytest.raises(ToolError, match="--class 3 is out of range"):
+    with pytest.raises(ToolError, match=r"--class \(class_idx\) 3 is out of range"):
         class_label(G, 3)
     torch.testing.assert_close(class_label(G, 1), torch.tensor([[0.0, 1.0, 0.0]]))
+
+
+@pytest.mark.parametrize("class_idx", [1.5, "1", True])
+def test_a_class_is_a_whole_number(tiny_generator, class_idx):
+    """1.5 and "1" failed deep inside torch's indexing or a comparison."""
+    with pytest.raises(ToolError, match=r"^--class \(class_idx\) must be a whole number, got "):
+        class_label(tiny_generator(c_dim=3), class_idx)
+    assert class_label(tiny_generator(c_dim=3), np.int64(2))[0, 2] == 1
+
+
+@pytest.mark.parametrize("psi", ["abc", "0.7", float("nan"), float("inf"), None, True])
+def test_truncation_psi_is_a_finite_number(psi):
+    with pytest.raises(ToolError, match=r"^--trunc \(truncation_psi\) must be a finite number \(1 = no truncation\)"):
+        check_psi(psi)
+    assert check_psi(1) == 1.0 and check_psi(np.float32(0.5)) == 0.5
+
+
+def test_truncation_cutoff_is_a_whole_number_in_range(tiny_generator):
+    G = tiny_generator()
+    assert check_truncation_cutoff(G, None) is None and check_truncation_cutoff(G, G.num_ws) == G.num_ws
+    with pytest.raises(ToolError, match=r"^--trunc-cutoff \(truncation_cutoff\) must be a whole number or None, got 2.5$"):
+        check_truncation_cutoff(G, 2.5)
+    with pytest.raises(ToolError, match=r"^--trunc-cutoff \(truncation_cutoff\) -1 is out of range"):
+        check_truncation_cutoff(G, -1)
 
 
 def test_unconditional_networks_reject_a_class(tiny_generator):

@@ -7,7 +7,7 @@ import torch
 from click.testing import CliRunner
 
 from stylegan2.cli import main
-from stylegan2.tools import ToolError, generate_images, seed_images, synthesize
+from stylegan2.tools import ToolError, generate_images, load_generator, seed_images, synthesize
 
 
 def read_png(path) -> np.ndarray:
@@ -62,7 +62,7 @@ def test_truncation_cutoff_keeps_the_fine_layers(tiny_generator):
     G = tiny_generator()
     cut = seed_images(G, [0, 1], truncation_psi=0, truncation_cutoff=2)
     assert not np.array_equal(cut[0], cut[1])
-    with pytest.raises(ToolError, match="--trunc-cutoff 7 is out of range"):
+    with pytest.raises(ToolError, match=r"--trunc-cutoff \(truncation_cutoff\) 7 is out of range"):
         seed_images(G, [0], truncation_cutoff=7)
 
 
@@ -102,7 +102,7 @@ def test_conditional_network_without_class_says_so(network_file, tmp_path):
     result = CliRunner().invoke(main, ["generate", "--network", str(network_file(c_dim=4)), "--seeds", "0",
                                        "--outdir", str(tmp_path), "--device", "cpu"])
     assert result.exit_code != 0
-    assert "conditional with 4 classes: choose one with --class 0..3" in result.output
+    assert "conditional with 4 classes: choose one with --class (class_idx) 0..3" in result.output
 
 
 def test_conditional_network_draws_the_requested_class(tiny_generator):
@@ -146,3 +146,36 @@ def test_a_directory_given_as_the_network_is_called_one(tmp_path):
 def test_seeds_and_projected_w_are_exclusive(tiny_generator, tmp_path):
     with pytest.raises(ToolError, match="either --seeds or --projected-w"):
         generate_images(tiny_generator(), [0], tmp_path, projected_w=tmp_path / "w.npz")
+
+
+def test_seed_images_takes_a_network_file_as_the_other_tools_do(network_file):
+    path = network_file(seed=3)
+    np.testing.assert_array_equal(seed_images(path, [4], noise_mode="const"),
+                                  seed_images(load_generator(path, "cpu"), [4], noise_mode="const"))
+    with pytest.raises(ToolError, match=r"got a dict of networks; pass one of them, e.g. nets\['G_ema'\]"):
+        seed_images({"G_ema": None}, [0])
+
+
+def test_a_direction_index_or_strength_without_directions_is_refused(tiny_generator, tmp_path):
+    """They were ignored without a word: the images were the plain seeds'."""
+    with pytest.raises(ToolError, match=r"^index 2 and strength 3 move along directions; pass directions=load_directions"):
+        seed_images(tiny_generator(), [0], index=2, strength=3)
+    with pytest.raises(ToolError, match=r"^--index 0 and --strength 2.0 move along a direction; give --direction too$"):
+        generate_images(tiny_generator(), [0], tmp_path, strength=2.0)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("psi", ["abc", None])
+def test_truncation_psi_is_checked_before_the_network_is_loaded(tmp_path, psi):
+    """It failed in float() once the network was loaded (or a missing file was named first)."""
+    with pytest.raises(ToolError, match=r"^--trunc \(truncation_psi\) must be a finite number"):
+        generate_images(tmp_path / "missing.pkl", [0], tmp_path / "out", truncation_psi=psi)
+
+
+def test_an_outdir_that_is_a_file_is_refused_before_rendering(tiny_generator, tmp_path):
+    """Found after rendering, as mkdir's FileExistsError; the file is kept."""
+    (tmp_path / "g.safetensors").write_bytes(b"mine")
+    with pytest.raises(FileExistsError, match=r"g.safetensors is a file, so .*seed0005.png cannot be written there; "
+                                              r"choose another --outdir$"):
+        generate_images(tiny_generator(), [5], tmp_path / "g.safetensors" / "sub")
+    assert (tmp_path / "g.safetensors").read_bytes() == b"mine"

@@ -9,7 +9,7 @@ import torch
 from click.testing import CliRunner
 
 from stylegan2.cli import main
-from stylegan2.tools import ToolError, generate_images, project, project_image, seed_images, synthesize
+from stylegan2.tools import ToolError, generate_images, load_generator, project, project_image, seed_images, synthesize
 from stylegan2.tools.files import load_target_image
 from stylegan2.tools.project import ProjectionConfig, learning_rate, noise_regularization
 
@@ -203,3 +203,12 @@ def test_project_image_checks_fps_before_projecting(tiny_generator, tmp_path):
     with pytest.raises(ToolError, match=r"^--fps 0: must be a positive number$"):
         project_image(tiny_generator(), tmp_path / "t.png", tmp_path / "out", steps=2, loss="pixel", fps=0)
     assert not (tmp_path / "out").exists()
+
+
+def test_project_takes_a_network_file_as_the_other_tools_do(network_file):
+    path = network_file()
+    G = load_generator(path, "cpu")
+    target = seed_images(G, [1])[0]
+    config = ProjectionConfig(num_steps=3, w_avg_samples=10)
+    a, b = project(path, target, config=config), project(G, target, config=config)
+    torch.testing.assert_close(a.w, b.w)

@@ -1,5 +1,7 @@
 """`stylegan2 video`: looping interpolations, written as MP4 or GIF with the requested frame count."""
 
+import re
+
 import numpy as np
 import PIL.Image
 import pytest
@@ -8,7 +10,7 @@ from click.testing import CliRunner
 
 from stylegan2.cli import main
 from stylegan2.tools import ToolError, interpolation_ws, render_video, seed_images, seed_ws, synthesize
-from stylegan2.tools.files import mp4_available
+from stylegan2.tools.files import VideoWriter, mp4_available
 from stylegan2.tools.video import slerp
 
 
@@ -100,3 +102,20 @@ def test_cli_writes_a_video_and_keeps_it_without_force(network_file, tmp_path):
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 1 and "video.gif already exists" in again.output
     assert [p.name for p in tmp_path.iterdir()] == ["video.gif"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("frames", [0, -5, 2.5, "60"])
+def test_a_frame_count_is_checked_before_any_work(tmp_path, frames):
+    """0 was reported as the output file having no frames, after the network was loaded; 2.5 failed in range()."""
+    with pytest.raises(ToolError, match=rf"^--frames {re.escape(repr(frames))}: must be a whole number >= 1$"):
+        render_video(tmp_path / "missing.pkl", [0, 1], tmp_path / "out", frames=frames)
+    assert not (tmp_path / "out").exists()
+
+
+def test_videos_written_at_once_into_one_folder_have_temporaries_of_their_own(tmp_path):
+    """A fixed temporary name (.video.partial.gif) let two writers of one folder overwrite each other's frames."""
+    first, second = VideoWriter(tmp_path / "video.gif", 10), VideoWriter(tmp_path / "video.gif", 10)
+    assert first.tmp != second.tmp and first.tmp.parent == tmp_path
+    second.abort()
+    first.append(np.zeros((4, 4, 3), np.uint8))
+    assert first.close() == tmp_path / "video.gif" and sorted(p.name for p in tmp_path.iterdir()) == ["video.gif"]

@@ -19,7 +19,8 @@ ASPECTS = {SQUARE: (1, 1), "2:1": (1, 2), "1:2": (2, 1)}
 
 def check_img_resolution(img_resolution: int) -> None:
     """ValueError unless `img_resolution` is a power of two from 4 to MAX_RESOLUTION: blocks start at 4x4 and double."""
-    if isinstance(img_resolution, bool) or not isinstance(img_resolution, numbers.Integral) or img_resolution < 4 or img_resolution & (img_resolution - 1) != 0 or img_resolution > MAX_RESOLUTION:
+    is_int = isinstance(img_resolution, numbers.Integral) and not isinstance(img_resolution, bool)
+    if not is_int or not 4 <= img_resolution <= MAX_RESOLUTION or img_resolution & (img_resolution - 1) != 0:
         raise ValueError(f"img_resolution must be a power of two from 4 to {MAX_RESOLUTION}, got {img_resolution!r}")
 
 

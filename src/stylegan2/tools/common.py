@@ -75,16 +75,19 @@ def parse_seeds(text: str | Sequence[int], option: str = "--seeds") -> list[int]
     return seeds
 
 
-def parse_grid(text: str | tuple[int, int], option: str = "--grid") -> tuple[int, int]:
-    """'4x2' -> (columns 4, rows 2)."""
+def parse_grid(text: str | Sequence[int], option: str = "--grid") -> tuple[int, int]:
+    """'4x2' or (4, 2) -> (columns 4, rows 2)."""
     prefix = f"{option}: " if option else ""
-    if isinstance(text, tuple):
-        cols, rows = text
-    else:
+    if isinstance(text, str):
         match = re.fullmatch(r"(\d+)x(\d+)", text.strip().lower())
         if match is None:
             raise ToolError(f"{prefix}expected COLSxROWS such as 4x2, got {text!r}")
         cols, rows = int(match.group(1)), int(match.group(2))
+    elif isinstance(text, Sequence) and len(text) == 2 and all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in text):
+        cols, rows = (int(n) for n in text)
+    else:
+        raise ToolError(f"{prefix}expected COLSxROWS such as '4x2' or (columns, rows) such as (4, 2), got {text!r}")
     if cols < 1 or rows < 1:
         raise ToolError(f"{prefix}columns and rows must be at least 1, got {cols}x{rows}")
     return cols, rows
@@ -138,20 +141,23 @@ def seed_latent(G: Generator, seed: int) -> torch.Tensor:
 
 
 def class_label(G: Generator, class_idx: int | None) -> torch.Tensor | None:
-    """One-hot c [1, c_dim] for a conditional G; None for an unconditional one. Checks --class.
+    """One-hot c [1, c_dim] for a conditional G; None for an unconditional one. Checks class_idx (--class).
 
     A network trained on clusters (`--clusters`) takes --class as a cluster, and without it draws one from z (None).
     """
+    if class_idx is not None and (isinstance(class_idx, bool) or not isinstance(class_idx, (int, np.integer))):
+        raise ToolError(f"--class (class_idx) must be a whole number, got {class_idx!r}")
     if G.c_dim == 0:
         if class_idx is not None:
-            raise ToolError(f"--class {class_idx}: this network is unconditional (no class labels); drop --class")
+            raise ToolError(f"--class (class_idx) {class_idx}: this network is unconditional (no class labels); drop it")
         return None
     if class_idx is None and G.mapping.draws_labels:
         return None
     if class_idx is None:
-        raise ToolError(f"this network is conditional with {G.c_dim} classes: choose one with --class 0..{G.c_dim - 1}")
+        raise ToolError(f"this network is conditional with {G.c_dim} classes: choose one with --class (class_idx) "
+                        f"0..{G.c_dim - 1}")
     if not 0 <= class_idx < G.c_dim:
-        raise ToolError(f"--class {class_idx} is out of range: this network has classes 0..{G.c_dim - 1}")
+        raise ToolError(f"--class (class_idx) {class_idx} is out of range: this network has classes 0..{G.c_dim - 1}")
     c = torch.zeros([1, G.c_dim], device=network_device(G))
     c[0, class_idx] = 1
     return c
@@ -163,6 +169,14 @@ def check_fps(fps: float) -> None:
         raise ToolError(f"--fps {fps!r}: must be a positive number")
 
 
+def check_psi(truncation_psi: float) -> float:
+    """truncation_psi (--trunc): a finite number, 1 for no truncation."""
+    if isinstance(truncation_psi, bool) or not isinstance(truncation_psi, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(truncation_psi):
+        raise ToolError(f"--trunc (truncation_psi) must be a finite number (1 = no truncation), got {truncation_psi!r}")
+    return float(truncation_psi)
+
+
 def check_noise_mode(noise_mode: str) -> str:
     """Reject unknown noise modes by name."""
     if noise_mode not in NOISE_MODES:
@@ -172,13 +186,18 @@ def check_noise_mode(noise_mode: str) -> str:
 
 def check_truncation_cutoff(G: Generator, truncation_cutoff: int | None) -> int | None:
     """The cutoff counts ws from the coarsest layer; it must lie within 0..num_ws."""
-    if truncation_cutoff is not None and not 0 <= truncation_cutoff <= G.num_ws:
-        raise ToolError(f"--trunc-cutoff {truncation_cutoff} is out of range: this network has {G.num_ws} ws (0..{G.num_ws})")
+    if truncation_cutoff is None:
+        return None
+    if isinstance(truncation_cutoff, bool) or not isinstance(truncation_cutoff, (int, np.integer)):
+        raise ToolError(f"--trunc-cutoff (truncation_cutoff) must be a whole number or None, got {truncation_cutoff!r}")
+    if not 0 <= truncation_cutoff <= G.num_ws:
+        raise ToolError(f"--trunc-cutoff (truncation_cutoff) {truncation_cutoff} is out of range: this network has "
+                        f"{G.num_ws} ws (0..{G.num_ws})")
     return truncation_cutoff
 
 
 def check_inputs(G: Generator, class_idx: int | None = None, truncation_cutoff: int | None = None) -> None:
-    """Validate --class and --trunc-cutoff against the network before any work is done."""
+    """Validate class_idx and truncation_cutoff against the network before any work is done."""
     class_label(G, class_idx)
     check_truncation_cutoff(G, truncation_cutoff)
 
@@ -192,7 +211,7 @@ def seed_ws(
 ) -> torch.Tensor:
     """ws [1, num_ws, w_dim] for a seed (mapping of its z, truncated toward w_avg)."""
     z = seed_latent(G, seed)
-    return G.mapping(z, class_label(G, class_idx), truncation_psi=float(truncation_psi),
+    return G.mapping(z, class_label(G, class_idx), truncation_psi=check_psi(truncation_psi),
                      truncation_cutoff=check_truncation_cutoff(G, truncation_cutoff))
 
 

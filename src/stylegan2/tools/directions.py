@@ -11,7 +11,7 @@ import torch
 
 from ..models import Generator
 from ..utils.image import image_grid, save_image
-from .common import Network, ToolError, check_inputs, check_noise_mode, load_generator, parse_seeds, seed_ws
+from .common import Network, ToolError, check_inputs, check_noise_mode, check_psi, load_generator, parse_seeds, seed_ws
 from .files import check_outputs
 from .generate import synthesize
 from .sefa import Directions, factorize, save_directions
@@ -66,6 +66,7 @@ def find_directions(
         raise ToolError(f"--strips {strips}: must be 0 or more")
     if strips:
         check_steps(steps)  # before directions.npz is written
+    check_psi(truncation_psi)
     check_noise_mode(noise_mode)
     seeds = parse_seeds(seeds)
     G = load_generator(network, device)

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..models import Generator
-from .common import Network, ToolError, load_generator
+from .common import Network, ToolError, check_psi, load_generator
 from .files import check_outputs, write_atomically
 
 EXPORT_FORMATS = ("onnx", "torchscript")
@@ -152,6 +152,7 @@ def export_generator(
     PyTorch's by more than MAX_ABS_DIFF.
     """
     fixed_batch = parse_batch(batch)
+    truncation_psi = check_psi(truncation_psi)
     check_export_options(format, noise_mode, fused_modconv, fixed_batch)
     if format == "onnx":
         require_onnx()

@@ -17,7 +17,7 @@ import PIL.Image
 from PIL import GifImagePlugin
 
 from ..models.aspect import SQUARE, image_size
-from ..utils.files import atomic_path
+from ..utils.files import atomic_path, create_temp
 from ..utils.image import PIL_MODES, to_pil
 from .common import ToolError
 
@@ -42,6 +42,10 @@ def check_outputs(paths: Sequence[Path], force: bool, option: str = "--outdir") 
     directories = [p for p in existing if p.is_dir()]
     if directories:
         raise OutputExistsError(f"{directories[0]} is a directory; it cannot be replaced by an output file")
+    for path in paths:
+        blocking = next((parent for parent in Path(path).parents if parent.exists() and not parent.is_dir()), None)
+        if blocking is not None:
+            raise OutputExistsError(f"{blocking} is a file, so {path} cannot be written there; choose another {option}")
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
@@ -133,7 +137,8 @@ class VideoWriter:
             raise ToolError(f"{path}: videos are written as .mp4 or .gif")
         self.path = path
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+        fd, self.tmp = create_temp(path)  # a name of its own: two videos rendered into one folder never share it
+        os.close(fd)
         self.num_frames = 0
         if path.suffix == ".mp4":
             import imageio.v2 as imageio  # optional dependency: the `video` extra

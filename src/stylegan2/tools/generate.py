@@ -16,6 +16,7 @@ from .common import (
     ToolError,
     check_inputs,
     check_noise_mode,
+    check_psi,
     load_generator,
     network_device,
     parse_grid,
@@ -36,7 +37,7 @@ def synthesize(G: Generator, ws: torch.Tensor, noise_mode: str = "const", noise_
 
 @torch.no_grad()
 def seed_images(
-    G: Generator,
+    G: Network,
     seeds: Sequence[int] | str,
     truncation_psi: float = 1.0,
     truncation_cutoff: int | None = None,
@@ -46,7 +47,14 @@ def seed_images(
     index: int = 0,
     strength: float = 0.0,
 ) -> np.ndarray:
-    """uint8 images [N, H, W, C] for seeds, each rendered alone so it never depends on the other seeds."""
+    """uint8 images [N, H, W, C] for seeds, each rendered alone so it never depends on the other seeds.
+
+    `G` is a Generator or a network file; `directions` (load_directions) moves each w by `strength` along `index`.
+    """
+    if directions is None and (index != 0 or strength != 0):
+        raise ToolError(f"index {index} and strength {strength} move along directions; pass directions=load_directions(path)")
+    check_psi(truncation_psi)
+    G = load_generator(G)
     images = []
     for seed in parse_seeds(seeds):
         ws = seed_ws(G, seed, truncation_psi, truncation_cutoff, class_idx)  # [1, num_ws, w_dim]
@@ -95,6 +103,9 @@ def generate_images(
     """
     if (seeds is None) == (projected_w is None):
         raise ToolError("give either --seeds or --projected-w (exactly one of them)")
+    if direction is None and (index != 0 or strength != 0):
+        raise ToolError(f"--index {index} and --strength {strength} move along a direction; give --direction too")
+    check_psi(truncation_psi)
     check_noise_mode(noise_mode)
     seeds = parse_seeds(seeds) if seeds is not None else None
     cols_rows = parse_grid(grid) if grid is not None else None

@@ -11,7 +11,7 @@ import torch
 
 from ..models import Generator
 from ..utils.image import image_grid, save_image
-from .common import Network, check_inputs, check_noise_mode, load_generator, parse_seeds, seed_ws
+from .common import Network, check_inputs, check_noise_mode, check_psi, load_generator, parse_seeds, seed_ws
 from .files import check_outputs
 from .generate import synthesize
 from .sefa import select_ws_indices
@@ -81,6 +81,7 @@ def style_mix(
     """Write the style-mixing grid as stylemix.png; `styles` are ws indices, '0-6', or coarse/middle/fine/all."""
     parse_seeds(rows, "--rows")
     parse_seeds(cols, "--cols")
+    check_psi(truncation_psi)
     check_noise_mode(noise_mode)
     G = load_generator(network, device)
     check_inputs(G, class_idx)

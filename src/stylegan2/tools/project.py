@@ -132,7 +132,7 @@ def w_statistics(G: Generator, num_samples: int, c: torch.Tensor | None) -> tupl
 
 
 def project(
-    G: Generator,
+    G: Network,
     target: np.ndarray,
     *,
     config: ProjectionConfig = ProjectionConfig(),
@@ -144,11 +144,10 @@ def project(
 ) -> ProjectionResult:
     """Optimize w (one w for all layers, or one per layer with `w_plus`) so G's image matches `target`.
 
-    `target` is uint8 [H, W, C] at G's resolution and channels; `vgg` is NVIDIA's VGG16 (load_vgg16(...).module;
-    LPIPS distance) or None (multi-scale pixel distance). G itself is not modified.
+    `G` is a Generator or a network file; `target` is uint8 [H, W, C] at G's resolution and channels; `vgg` is
+    NVIDIA's VGG16 (load_vgg16(...).module; LPIPS distance) or None (multi-scale pixel distance). G is not modified.
     """
-    if not isinstance(G, Generator):
-        raise ToolError(f"G must be a Generator, got {type(G).__name__}; load_generator(path) gives one from a network file")
+    G = load_generator(G)
     if not isinstance(target, np.ndarray):
         raise ToolError(f"target must be a uint8 numpy array [H, W, C], got {type(target).__name__}; "
                         "load_target_image(path, G) reads an image file as one")

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -17,6 +18,7 @@ from .common import (
     check_fps,
     check_inputs,
     check_noise_mode,
+    check_psi,
     check_truncation_cutoff,
     class_label,
     load_generator,
@@ -46,6 +48,12 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def check_frames(frames: int) -> None:
+    """A video's length in frames: a whole number >= 1."""
+    if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 1:
+        raise ToolError(f"--frames {frames!r}: must be a whole number >= 1")
+
+
 def interpolation_ws(
     G: Generator,
     seeds: Sequence[int] | str,
@@ -62,8 +70,7 @@ def interpolation_ws(
     """
     if space not in SPACES:
         raise ToolError(f"--space must be 'z' (spherical) or 'w' (linear), got {space!r}")
-    if num_frames < 1:
-        raise ToolError(f"--frames {num_frames}: must be at least 1")
+    check_frames(num_frames)
     seeds = parse_seeds(seeds)
     frames = range(num_frames) if frames is None else frames
     position = torch.arange(frames.start, frames.stop, frames.step, dtype=torch.float64) * len(seeds) / num_frames  # in keyframes
@@ -77,7 +84,7 @@ def interpolation_ws(
         zs = slerp(z[start], z[end], frac)  # [F, z_dim]
         c = class_label(G, class_idx)
         c = c.repeat(len(frames), 1) if c is not None else None
-        return G.mapping(zs, c, truncation_psi=float(truncation_psi),
+        return G.mapping(zs, c, truncation_psi=check_psi(truncation_psi),
                          truncation_cutoff=check_truncation_cutoff(G, truncation_cutoff))
     keys = torch.cat([seed_ws(G, s, truncation_psi, truncation_cutoff, class_idx) for s in seeds])  # [K, num_ws, w_dim]
     return torch.lerp(keys[start], keys[end], frac[:, None, None])
@@ -108,7 +115,9 @@ def render_video(
     if len(seeds) % cells != 0 or len(seeds) // cells < 2:
         raise ToolError(f"--seeds: {len(seeds)} seed(s) for {cells} video(s) in the grid; give at least 2 per video "
                         f"and a multiple of {cells} in all")
+    check_frames(frames)
     check_fps(fps)
+    check_psi(truncation_psi)
     check_noise_mode(noise_mode)
     G = load_generator(network, device)
     check_inputs(G, class_idx, truncation_cutoff)
