@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 import pytest
+import torch
 
 from stylegan2.io import CheckpointError, load_checkpoint
 
@@ -62,3 +63,15 @@ def test_a_truncated_pytorch_zip_is_still_called_truncated(tmp_path: Path, rosin
     path = tmp_path / "cut.pt"
     path.write_bytes(rosinality_path.read_bytes()[:4096])
     assert re.match(r".*cut\.pt: truncated or corrupt PyTorch file", refused(path))
+
+
+@pytest.mark.parametrize("given, name", [(None, "NoneType"), (3, "int"), (b"G.pkl", "bytes"), ({}, "dict")])
+def test_something_other_than_a_path_is_named(given, name):
+    """pathlib's 'expected str, bytes or os.PathLike object' named neither the argument nor the fix."""
+    with pytest.raises(TypeError, match=rf"^expected a network file's path or URL \(str or Path\), got {name}$"):
+        load_checkpoint(given)
+
+
+def test_a_network_passed_as_the_path_is_called_loaded_already():
+    with pytest.raises(TypeError, match=r"got Linear; it is loaded already$"):
+        load_checkpoint(torch.nn.Linear(1, 1))

@@ -77,10 +77,20 @@ def test_missing_detector_file_is_named(tmp_path: Path):
         load_detector(tmp_path / "nope.pth")
 
 
+def test_a_directory_is_called_one(tmp_path: Path):
+    with pytest.raises(IsADirectoryError, match=r"^.*: is a directory; give the path of the file itself$"):
+        load_detector(tmp_path)
+
+
 def test_file_of_another_kind_is_refused(tmp_path: Path):
+    """The reason given was torch's KeyError text, '(101)'."""
     path = tmp_path / "notes.pt"
-    path.write_bytes(b"not a weights file")
-    with pytest.raises(ValueError, match="notes.pt: cannot read"):
+    path.write_bytes(b"hello, not a weights file")
+    with pytest.raises(ValueError, match=r"notes.pt: cannot read as a weights file or TorchScript module "
+                                         r"\(not written by torch.save, safetensors or torch.jit.save\)$"):
+        load_detector(path)
+    torch.save([1, 2], path)  # torch's own file: its reason is kept
+    with pytest.raises(ValueError, match=r"notes.pt: expected a state dict of the FID Inception, got list"):
         load_detector(path)
 
 

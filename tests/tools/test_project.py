@@ -212,3 +212,8 @@ def test_project_takes_a_network_file_as_the_other_tools_do(network_file):
     config = ProjectionConfig(num_steps=3, w_avg_samples=10)
     a, b = project(path, target, config=config), project(G, target, config=config)
     torch.testing.assert_close(a.w, b.w)
+
+
+def test_a_directory_as_the_target_is_called_one(tmp_path):
+    with pytest.raises(IsADirectoryError, match=r"is a directory; give one image file as the target \(--target\)$"):
+        load_target_image(tmp_path, 16, 3)

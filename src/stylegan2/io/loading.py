@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from torch import nn
@@ -21,8 +22,12 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read a network file of any supported format (detected from its content) without running code from it.
 
     `path` may be an http(s) URL, as in NVIDIA's tools: the file is downloaded into the cache dir once.
-    Every failure is a CheckpointError (or FileNotFoundError, or DownloadError) whose one-line message names the file.
+    Every failure is a CheckpointError (or FileNotFoundError, or DownloadError) whose one-line message names the file;
+    something other than a path or URL is a TypeError.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        loaded = "; it is loaded already" if isinstance(path, nn.Module) else ""
+        raise TypeError(f"expected a network file's path or URL (str or Path), got {type(path).__name__}{loaded}")
     path = network_file(path)
     try:
         return _READERS[detect_format(path)](path)

@@ -28,6 +28,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
+from ..io.errors import one_line
 from ..utils.download import DownloadError, default_cache_dir, download
 from .convert import INCEPTION, VGG16, convert_script_module, network_kind, read_converted, save_converted
 from .inception import FIDInceptionV3, preprocess_uint8
@@ -63,6 +64,8 @@ def find_metric_file(path: str | os.PathLike | None, default_names: tuple[str, .
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if path is not None:
         path = Path(path).expanduser()
+        if path.is_dir():
+            raise IsADirectoryError(f"{path}: is a directory; give the path of the file itself")
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file")
         return path
@@ -265,7 +268,10 @@ def load_detector(path: str | os.PathLike | None = None, device: torch.device | 
         try:
             state_dict = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # torch raises several types for foreign or unsafe files
-            raise ValueError(f"{path}: cannot read as a weights file or TorchScript module ({e})") from e
+            with open(path, "rb") as f:
+                torch_saved = zipfile.is_zipfile(f) or f.read(1) == b"\x80"  # torch.save's zip, or its older pickle
+            reason = one_line(e) if torch_saved else "not written by torch.save, safetensors or torch.jit.save"
+            raise ValueError(f"{path}: cannot read as a weights file or TorchScript module ({reason})") from e
         if not isinstance(state_dict, dict):
             raise ValueError(f"{path}: expected a state dict of the FID Inception, got {type(state_dict).__name__}")
     return InceptionDetector(inception_from_state_dict(state_dict, str(path)), name, digest).to(device)

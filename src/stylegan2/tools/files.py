@@ -195,6 +195,8 @@ def load_target_image(path: str | os.PathLike, resolution: int, channels: int, a
     16-bit grayscale is scaled to 8 bits first.
     """
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a directory; give one image file as the target (--target)")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such target image (--target)")
     try:
