@@ -21,6 +21,7 @@ from .evaluate import LEGACY_METRICS, PRIMARY_METRICS, MetricSpec, compute_metri
 from .inception import FIDInceptionV3
 from .ppl import PPLConfig
 from .scores import frechet_distance, inception_score, kernel_distance, perceptual_path_length, precision_recall
+from .vgg16 import VGG16LPIPS
 
 __all__ = [
     "LEGACY_METRICS",
@@ -32,6 +33,7 @@ __all__ = [
     "MetricSpec",
     "NvidiaScriptDetector",
     "PPLConfig",
+    "VGG16LPIPS",
     "calc_metrics",
     "compute_metric",
     "default_cache_dir",
