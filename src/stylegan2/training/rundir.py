@@ -48,9 +48,8 @@ def create_run_dir(outdir: str | Path, desc: str) -> Path:
     runs started at the same moment cannot share a directory either. Temporaries that killed
     runs left in earlier run directories (half-written snapshots) are removed first.
     """
+    check_outdir_creatable(outdir)
     outdir = Path(outdir)
-    if outdir.exists() and not outdir.is_dir():
-        raise ValueError(f"--outdir {outdir} exists and is not a directory")
     try:
         outdir.mkdir(parents=True, exist_ok=True)
         for name in os.listdir(outdir):
