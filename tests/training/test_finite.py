@@ -1,9 +1,10 @@
-"""The non-finite check: the fused verdict, and reading verdicts a step late, in order, once each."""
+"""Non-finite gradients: the fused verdict, NVIDIA's replacement, verdicts read a step late, and the stop of a phase
+whose gradients stay non-finite."""
 
 import pytest
 import torch
 
-from stylegan2.training.finite import FiniteWatch, NonFiniteError, finite_flag
+from stylegan2.training.finite import MAX_NON_FINITE_STEPS, FiniteWatch, NonFiniteError, finite_flag, replace_non_finite_
 
 
 def per_tensor_finite(tensors: list[torch.Tensor]) -> bool:
@@ -44,27 +45,57 @@ def watched(steps: dict[int, list[tuple[str, float]]]) -> FiniteWatch:
     return watch
 
 
-def test_check_reads_only_the_steps_before_and_names_the_first_bad_phase():
+def test_non_finite_gradients_are_replaced_as_nvidias_loop_replaces_them():
+    """NVIDIA: misc.nan_to_num(param.grad, nan=0, posinf=1e5, neginf=-1e5, out=param.grad) before each opt.step()."""
+    grads = [torch.tensor([1.0, float("nan"), float("inf"), -float("inf"), 3e38]), torch.zeros(0), torch.tensor([[2.0, float("nan")]])]
+    expected = [torch.nan_to_num(g, nan=0.0, posinf=1e5, neginf=-1e5) for g in grads]
+    watch = FiniteWatch()
+    watch.watch("phase Gmain", grads)
+    for g, e in zip(grads, expected):
+        assert torch.equal(g, e)
+    assert grads[0].tolist() == torch.tensor([1.0, 0.0, 1e5, -1e5, 3e38]).tolist()  # in place; finite entries kept however large
+    watch.check()
+    assert watch.take_replaced() == [(0, "phase Gmain")] and watch.take_replaced() == []
+
+
+def test_replacement_keeps_a_channels_last_gradient_in_place():
+    grad = torch.randn(2, 3, 4, 4).to(memory_format=torch.channels_last)
+    grad[1, 2, 3, 0] = float("nan")
+    storage = grad.data_ptr()
+    replace_non_finite_([grad])
+    assert grad.data_ptr() == storage and grad.is_contiguous(memory_format=torch.channels_last) and grad[1, 2, 3, 0] == 0
+
+
+def test_check_reads_only_the_steps_before_and_stops_a_phase_that_stays_non_finite():
     nan = float("nan")
-    watch = watched({3: [("phase Gmain", 1.0), ("phase Dmain", 1.0)], 4: [("phase Gmain", 1.0), ("phase Dmain", nan)],
-                     5: [("phase Gmain", nan)]})
-    watch.check(before=4)  # step 3 is finite; steps 4 and 5 are not read yet
-    with pytest.raises(NonFiniteError, match=r"^non-finite loss or gradients in phase Dmain$") as err:
-        watch.check(before=5)
-    assert err.value.step == 4
+    streak = range(4, 4 + MAX_NON_FINITE_STEPS)
+    watch = watched({3: [("phase Gmain", 1.0), ("phase Dmain", 1.0)],
+                     **{step: [("phase Gmain", 1.0), ("phase Dmain", nan)] for step in streak}})
+    watch.check(before=streak[-1])  # one step short of the limit: the steps are replaced, the run goes on
+    assert watch.take_replaced() == [(step, "phase Dmain") for step in streak[:-1]]
+    with pytest.raises(NonFiniteError, match=rf"^non-finite loss or gradients in phase Dmain in {MAX_NON_FINITE_STEPS} "
+                                             r"of its steps in a row$") as err:
+        watch.check()
+    assert err.value.step == 4  # where the streak began
     watch.check()  # what was pending is dropped with the error: a stopped run is not checked twice
 
 
-def test_check_of_everything_finds_the_newest_step_and_each_verdict_is_read_once():
-    watch = watched({7: [("phase Dreg", float("inf"))]})
-    watch.check(before=7)  # the step under way stays pending
-    with pytest.raises(NonFiniteError) as err:
-        watch.check()
-    assert err.value.step == 7
-    watch = watched({0: [("phase Gmain", 1.0)], 1: [("phase Gmain", 1.0)]})
+def test_a_finite_step_ends_a_streak_and_phases_count_apart():
+    nan = float("nan")
+    steps = {}
+    for step in range(3 * MAX_NON_FINITE_STEPS):
+        gmain = nan if step % MAX_NON_FINITE_STEPS else 1.0  # never MAX in a row: a finite step in between
+        dreg = nan if step % 4 == 0 else None  # a lazy phase, bad every time it runs, but not yet MAX times
+        lazy = dreg is not None and step < 4 * (MAX_NON_FINITE_STEPS - 1)
+        steps[step] = [("phase Gmain", gmain)] + ([("phase Dreg", dreg)] if lazy else [])
+    watch = watched(steps)
     watch.check()
-    watch.step = 2
-    watch.watch("phase Gmain", [torch.tensor([float("nan")])])
+    assert len(watch.take_replaced()) == sum(1 for entries in steps.values() for _, v in entries if v != 1.0)
+
+
+def test_the_verdict_of_the_step_under_way_stays_pending_until_read():
+    watch = watched({step: [("phase Dreg", float("inf"))] for step in range(MAX_NON_FINITE_STEPS)})
+    watch.check(before=MAX_NON_FINITE_STEPS - 1)  # the last bad step is the one under way
     with pytest.raises(NonFiniteError) as err:
         watch.check()
-    assert err.value.step == 2
+    assert err.value.step == 0

@@ -1,9 +1,10 @@
-"""The optimizer step's foreach Adam."""
+"""The optimizer step: foreach Adam, and gradients with non-finite entries replaced before it."""
 
 import torch
 
 from stylegan2.models import Generator
-from stylegan2.training.phase import adam
+from stylegan2.training.finite import FiniteWatch
+from stylegan2.training.phase import Phase, adam, run_phase
 from stylegan2.training.session import _load_optimizer
 
 
@@ -43,3 +44,30 @@ def test_a_resumed_optimizer_keeps_this_runs_implementation():
     _load_optimizer("G", opt, state)
     assert opt.param_groups[0]["foreach"] is True
     assert opt.param_groups[0]["lr"] == 0.002
+
+
+def test_a_phase_steps_with_non_finite_gradient_entries_replaced_as_nvidias_loop_does():
+    """NVIDIA's training_loop.py: nan_to_num(grad, nan=0, posinf=1e5, neginf=-1e5) on each parameter, then opt.step()."""
+    G, reference = tiny_generator(), tiny_generator()
+    bad = {"synthesis.b4.conv1.weight": float("nan"), "mapping.fc0.bias": float("inf"), "synthesis.b8.torgb.bias": -float("inf")}
+
+    def accumulate(module: torch.nn.Module, gain: float) -> None:
+        z = torch.randn(2, 8, generator=torch.Generator().manual_seed(1))
+        module.synthesis(module.mapping(z, None), noise_mode="const").square().mean().backward()
+        for name, p in module.named_parameters():
+            if name in bad:
+                p.grad.view(-1)[0] = bad[name]
+
+    phase = Phase("Gmain", G, adam(G.parameters(), lr=0.01, betas=(0.0, 0.99)), interval=1)
+    finite = FiniteWatch()
+    run_phase(phase, lambda r, gain: accumulate(G, gain) or {}, rounds=1, finite=finite)
+
+    opt = adam(reference.parameters(), lr=0.01, betas=(0.0, 0.99))
+    accumulate(reference, 1.0)
+    for p in reference.parameters():
+        torch.nan_to_num(p.grad, nan=0.0, posinf=1e5, neginf=-1e5, out=p.grad)
+    opt.step()
+    for (name, a), b in zip(G.named_parameters(), reference.parameters()):
+        assert torch.isfinite(a).all() and torch.equal(a, b), name
+    finite.check()
+    assert finite.take_replaced() == [(0, "phase Gmain")]

@@ -38,7 +38,8 @@ def run_phase(
     on_stats: Callable[[dict[str, torch.Tensor]], None] | None = None,
 ) -> None:
     """One optimizer step of `phase`: accumulate over the rounds (batch_gpu slices), average over
-    processes, hand the gradients to `finite` (which stops the run if they are not finite), step.
+    processes, hand the gradients to `finite` (which replaces non-finite entries, as NVIDIA's loop does,
+    and stops a run whose gradients stay non-finite), step.
 
     `accumulate(round, gain)` back-propagates one slice's loss scaled by `gain` and returns its
     statistics. Each round gets `interval / rounds`, so the step sees the mean over the whole batch

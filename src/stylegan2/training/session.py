@@ -39,7 +39,7 @@ from .distributed import (
     init_distributed,
     is_collective_failure,
 )
-from .finite import FiniteWatch, NonFiniteError
+from .finite import MAX_NON_FINITE_STEPS, FiniteWatch, NonFiniteError
 from .progress import RunLog, kimg_label, tick_status
 from .rundir import create_run_dir
 from .snapshot import ResumeState, restore_rng, save_training_snapshot
@@ -359,6 +359,12 @@ class TrainingSession:
     def _tick(self, hooks: LoopHooks) -> None:
         """Once per tick: status line, statistics and, every `snap` ticks and at the end, grids and a snapshot."""
         self._check_finite(hooks)
+        replaced = self.finite.take_replaced()
+        if replaced and self.ctx.is_main:
+            step, what = replaced[0]
+            self.log(f"note: non-finite gradients in {len(replaced)} phase step(s) this tick, the first in {what} at "
+                     f"{self._position(step)}; their NaN entries were set to 0 and infinities to +-1e5 (as NVIDIA's "
+                     f"loop does) and training went on; {MAX_NON_FINITE_STEPS} in a row in one phase stop the run")
         report = hooks.on_tick()
         tick_end = time.time()
         sec_per_kimg = (tick_end - self._tick_start_time) / max(self.cur_nimg - self._tick_start_nimg, 1) * 1000
