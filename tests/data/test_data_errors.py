@@ -142,7 +142,7 @@ def test_images_larger_than_resolution_point_to_the_tool(make_folder, images_rgb
         open_dataset(make_folder(images_rgb), resolution=8)
 
 
-@pytest.mark.parametrize("resolution", [0, 2, 24, 33, 2048])
+@pytest.mark.parametrize("resolution", [0, 2, 24, 33, 2048, -8])  # -8 reached NumPy when the shapes were rendered
 def test_resolution_must_be_a_power_of_two_the_networks_make(resolution):
     """The dataset tool's rule and message: training refuses larger images anyway."""
     with pytest.raises(DatasetError, match=rf"^--resolution must be a power of two from 4 to 1024 \(the networks' largest\), "

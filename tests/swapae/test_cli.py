@@ -70,6 +70,21 @@ def test_train_refuses_bad_options_by_name(tmp_path, flags, message):
     assert "Traceback" not in result.output and not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--lambda-l1", "nan"], "Invalid value for '--lambda-l1': 'nan' is not a finite number"),
+    (["--lr", "inf"], "Invalid value for '--lr': 'inf' is not a finite number"),
+    (["--r1-gamma", "inf"], "Invalid value for '--r1-gamma': 'inf' is not a finite number"),
+    (["--seed", "-1"], "Invalid value for '--seed': -1 is not in the range 0<=x<=4294967295"),
+    (["--resolution", "-8"], "--resolution must be a power of two from 4 to 1024 (the networks' largest), got -8"),
+])
+def test_train_refuses_values_that_are_not_numbers_or_out_of_range_by_name(tmp_path, flags, message):
+    """--lambda-l1 nan made a run directory and failed at step 0 with advice about the learning rate; --seed -1 and
+    --resolution -8 gave NumPy's messages."""
+    result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path, *TINY_FLAGS, *flags)
+    assert result.exit_code in (1, 2) and message in result.output, result.output
+    assert "Traceback" not in result.output and not list(tmp_path.iterdir())
+
+
 def test_train_names_a_missing_dataset(tmp_path):
     result = run("train", "--data", tmp_path / "nothere.zip")
     assert result.exit_code == 1 and "nothere.zip: no such file or folder" in result.output

@@ -170,6 +170,8 @@ def test_codes_that_do_not_fit_the_network_are_refused(swapae_snapshot, tmp_path
     (np.zeros((0, 4, 4, 4), np.float32), np.zeros((0, 16), np.float32), r"holds no codes \(0 images\)"),
     (np.full((1, 4, 4, 4), "a"), np.zeros((1, 16), np.float32), "structure codes are <U1, not numbers"),
     (np.zeros((1, 4, 4, 4), np.float32), np.full((1, 16), np.nan, np.float32), "texture codes hold NaN or infinite values"),
+    # finite in float64 but infinite as the float32 the network takes: decoded as all-black images before
+    (np.full((1, 4, 4, 4), 1e300), np.zeros((1, 16)), r"structure codes hold NaN or infinite values \(as float32\)"),
 ])
 def test_empty_non_numeric_or_non_finite_codes_are_refused(swapae_snapshot, tmp_path, structure, texture, message):
     codes = tmp_path / "codes.npz"

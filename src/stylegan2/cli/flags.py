@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from ..io.pretrained import network_file
+from ..tools.common import MAX_SEED
 from ..utils.download import DownloadError
 
 
@@ -28,6 +29,16 @@ class FiniteFloat(click.ParamType):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
+
+
+class FiniteFloatRange(click.FloatRange):
+    """FloatRange that also refuses 'nan' and 'inf' (its comparisons let NaN through, and inf past an open bound)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        return super().convert(FiniteFloat().convert(value, param, ctx), param, ctx)
+
+
+SEED = click.IntRange(0, MAX_SEED)  # the training seeds NumPy's RandomState, which takes 0..2**32-1
 
 
 def user_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

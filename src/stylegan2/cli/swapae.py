@@ -15,6 +15,7 @@ from ..swapae.training import train_swapae
 from ..training.distributed import init_distributed
 from ..training.rundir import check_outdir_creatable
 from .defaults import format_default
+from .flags import SEED, FiniteFloat, FiniteFloatRange
 from .tools import user_errors
 from .train import run_training_command
 
@@ -73,26 +74,26 @@ def shown_default(name: str) -> str:
 @click.option("--mirror", is_flag=True, default=None, help="Add x-flipped copies of the images.")
 @click.option("--max-size", type=click.IntRange(min=1), help="Use at most this many images (a fixed random subset).")
 @click.option("--resolution", type=int, help="Pad smaller images (npz, folders) to this size; builtin:shapes renders at it.")
-@click.option("--kimg", type=click.FloatRange(min=0, min_open=True),
+@click.option("--kimg", type=FiniteFloatRange(min=0, min_open=True),
               help=f"Training length in thousands of real images.  {shown_default('kimg')}")
 @click.option("--batch", type=click.IntRange(min=2), help=f"Total batch size (all processes).  {shown_default('batch')}")
 @click.option("--batch-gpu", type=click.IntRange(min=2),
               help=f"Images per forward pass; smaller values accumulate gradients.  {shown_default('batch_gpu')}")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help=f"Adam learning rate of all networks.  {shown_default('lr')}")
-@click.option("--lambda-l1", type=click.FloatRange(min=0),
+@click.option("--lr", type=FiniteFloatRange(min=0, min_open=True), help=f"Adam learning rate of all networks.  {shown_default('lr')}")
+@click.option("--lambda-l1", type=FiniteFloatRange(min=0),
               help=f"Weight of the L1 reconstruction loss.  {shown_default('lambda_l1')}")
-@click.option("--lambda-gan-rec", type=click.FloatRange(min=0),
+@click.option("--lambda-gan-rec", type=FiniteFloatRange(min=0),
               help=f"Weight of the GAN loss on reconstructions.  {shown_default('lambda_gan_rec')}")
-@click.option("--lambda-gan-swap", type=click.FloatRange(min=0),
+@click.option("--lambda-gan-swap", type=FiniteFloatRange(min=0),
               help=f"Weight of the GAN loss on swapped images.  {shown_default('lambda_gan_swap')}")
-@click.option("--lambda-patch", type=click.FloatRange(min=0),
+@click.option("--lambda-patch", type=FiniteFloatRange(min=0),
               help=f"Weight of the patch co-occurrence GAN loss.  {shown_default('lambda_patch')}")
-@click.option("--lambda-l2", type=click.FloatRange(min=0),
+@click.option("--lambda-l2", type=FiniteFloatRange(min=0),
               help=f"Weight of a squared-error reconstruction loss (ours, not the paper's).  {shown_default('lambda_l2')}")
 @click.option("--recolor-structure/--no-recolor-structure", default=None,
               help=f"Take training images' structure codes from recoloured copies (ours).  {shown_default('recolor_structure')}")
-@click.option("--r1-gamma", type=click.FloatRange(min=0), help=f"R1 weight of the image discriminator.  {shown_default('r1_gamma')}")
-@click.option("--patch-r1-gamma", type=click.FloatRange(min=0),
+@click.option("--r1-gamma", type=FiniteFloatRange(min=0), help=f"R1 weight of the image discriminator.  {shown_default('r1_gamma')}")
+@click.option("--patch-r1-gamma", type=FiniteFloatRange(min=0),
               help=f"R1 weight of the patch discriminator.  {shown_default('patch_r1_gamma')}")
 @click.option("--r1-interval", type=click.IntRange(min=1), help=f"Minibatches between lazy R1 steps.  {shown_default('r1_interval')}")
 @click.option("--spatial-code-ch", type=click.IntRange(min=1),
@@ -110,8 +111,8 @@ def shown_default(name: str) -> str:
 @click.option("--cbase", type=click.IntRange(min=1),
               help=f"Channel base: channels at resolution r are cbase / r (capped).  {shown_default('cbase')}")
 @click.option("--cmax", type=click.IntRange(min=1), help=f"Maximum channels per layer.  {shown_default('cmax')}")
-@click.option("--seed", type=int, help=f"Random seed.  {shown_default('seed')}")
-@click.option("--tick", type=click.FloatRange(min=0, min_open=True), help=f"kimg between progress lines.  {shown_default('tick')}")
+@click.option("--seed", type=SEED, help=f"Random seed.  {shown_default('seed')}")
+@click.option("--tick", type=FiniteFloatRange(min=0, min_open=True), help=f"kimg between progress lines.  {shown_default('tick')}")
 @click.option("--snap", type=click.IntRange(min=1), help=f"Ticks between snapshots and image grids.  {shown_default('snap')}")
 @click.option("--workers", type=click.IntRange(min=0), help=f"Data loader worker processes.  {shown_default('workers')}")
 @click.option("--resume", type=click.Path(dir_okay=False), help="Continue a run from its snapshot (or start from its weights).")
@@ -152,7 +153,7 @@ outdir_option = click.option("--outdir", default="out", show_default=True, type=
               help="Images that give the layout (rows); several may follow the flag.")
 @click.option("--texture", required=True, multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Images that give the look (columns); several may follow the flag.")
-@click.option("--alpha", type=float, default=1.0, show_default=True,
+@click.option("--alpha", type=FiniteFloat(), default=1.0, show_default=True,
               help="0 keeps the structure image's own texture, 1 takes the texture image's; between interpolates.")
 @outdir_option
 @force_option

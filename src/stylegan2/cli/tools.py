@@ -18,7 +18,7 @@ from stylegan2.tools.video import SPACES
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
 from .defaults import default_of, format_default
-from .flags import FiniteFloat, network_argument, nvidia_command
+from .flags import FiniteFloat, FiniteFloatRange, network_argument, nvidia_command
 
 
 class SeedList(click.ParamType):
@@ -111,7 +111,7 @@ noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), defa
 @click.option("--direction", type=click.Path(dir_okay=False, path_type=Path), help="Directions file from `directions`.")
 @click.option("--index", type=click.IntRange(min=0), default=default_of(generate_images, "index"), show_default=True,
               help="Which direction to move along.")
-@click.option("--strength", type=float, help="How far to move along the direction (with --direction).")
+@click.option("--strength", type=FiniteFloat(), help="How far to move along the direction (with --direction).")
 @common_options
 def generate_command(network: Path, seeds: list[int] | None, truncation_psi: float, truncation_cutoff: int | None,
                      class_idx: int | None, noise_mode: str, grid: tuple[int, int] | None, projected_w: Path | None,
@@ -165,7 +165,7 @@ def mix_command(network: Path, rows: list[int], cols: list[int], styles: str | N
 @click.option("--seeds", required=True, type=SeedList(), help="Keyframe seeds, visited in order and looping back.")
 @click.option("--frames", type=click.IntRange(min=1), default=default_of(render_video, "frames"), show_default=True,
               help="Frames in the whole video.")
-@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=default_of(render_video, "fps"), show_default=True)
+@click.option("--fps", type=FiniteFloatRange(min=0, min_open=True), default=default_of(render_video, "fps"), show_default=True)
 @click.option("--space", type=click.Choice(SPACES), default=default_of(render_video, "space"), show_default=True,
               help="Interpolate spherically in z or linearly in w.")
 @trunc_option
@@ -237,7 +237,7 @@ def project_command(network: Path, target: Path, steps: int, w_plus: bool, seed:
               help="Write a strip image for this many of the strongest directions.")
 @click.option("--seeds", type=SeedList(), default=format_default(default_of(find_directions, "seeds")), show_default=True,
               help="Seeds shown in the strips (one row each).")
-@click.option("--strength", type=float, default=default_of(find_directions, "strength"), show_default=True,
+@click.option("--strength", type=FiniteFloat(), default=default_of(find_directions, "strength"), show_default=True,
               help="Strips go from -strength to +strength.")
 @click.option("--steps", type=click.IntRange(min=2), default=default_of(find_directions, "steps"), show_default=True,
               help="Images per strip row.")

@@ -31,7 +31,7 @@ from ..training.rundir import check_outdir_creatable, check_outdir_outside_data
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
 from .defaults import format_default
-from .flags import nvidia_command, user_path
+from .flags import SEED, FiniteFloatRange, nvidia_command, user_path
 from .tools import warnings_as_notes
 
 # What a training process reports as a one-line error rather than a traceback.
@@ -115,21 +115,21 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 @click.option("--resolution", type=int, help="Pad smaller images (npz, folders) to this power-of-two size.")
 @click.option("--skip-bad", is_flag=True,
               help="Skip unreadable images (and, with --cond, images without a label) with a note instead of stopping.")
-@click.option("--kimg", type=click.FloatRange(min=0, min_open=True), help="Training length in thousands of real images." + PRESET_DEFAULT)
+@click.option("--kimg", type=FiniteFloatRange(min=0, min_open=True), help="Training length in thousands of real images." + PRESET_DEFAULT)
 @click.option("--batch", type=click.IntRange(min=1), help="Total batch size (all processes)." + PRESET_DEFAULT)
 @click.option("--batch-gpu", type=click.IntRange(min=1),
               help="Images per forward pass; smaller values accumulate gradients." + PRESET_DEFAULT)
 @click.option("--loss", type=click.Choice(list(LOSSES)),
               help="Objective: stylegan2 (NVIDIA's logistic loss + R1) or r3gan (relativistic pairing + R1 + R2)." + PRESET_DEFAULT)
-@click.option("--gamma", type=click.FloatRange(min=0),
+@click.option("--gamma", type=FiniteFloatRange(min=0),
               help="R1 regularization weight (R1 and R2 each, with --loss r3gan)." + PRESET_DEFAULT)
-@click.option("--glr", type=click.FloatRange(min=0, min_open=True), help="Generator learning rate." + PRESET_DEFAULT)
-@click.option("--dlr", type=click.FloatRange(min=0, min_open=True), help="Discriminator learning rate." + PRESET_DEFAULT)
-@click.option("--ema-kimg", type=click.FloatRange(min=0, min_open=True),
+@click.option("--glr", type=FiniteFloatRange(min=0, min_open=True), help="Generator learning rate." + PRESET_DEFAULT)
+@click.option("--dlr", type=FiniteFloatRange(min=0, min_open=True), help="Discriminator learning rate." + PRESET_DEFAULT)
+@click.option("--ema-kimg", type=FiniteFloatRange(min=0, min_open=True),
               help="Half-life of G_ema's weight average, in kimg (the preset's ramp-up still shortens it early on)." + PRESET_DEFAULT)
 @click.option("--map", "map_layers", type=click.IntRange(min=1), help="Number of mapping network layers." + PRESET_DEFAULT)
-@click.option("--map-lrmul", type=float, help="The mapping layers' learning-rate multiplier (a fixed 0.01 in NVIDIA's "
-              "code)." + _default("map_lrmul"))
+@click.option("--map-lrmul", type=FiniteFloatRange(min=0, min_open=True),
+              help="The mapping layers' learning-rate multiplier (a fixed 0.01 in NVIDIA's code)." + _default("map_lrmul"))
 @click.option("--cbase", type=click.IntRange(min=1), help="Channel base: channels at resolution r are cbase / r (capped)." + PRESET_DEFAULT)
 @click.option("--cmax", type=click.IntRange(min=1), help="Maximum channels per layer." + PRESET_DEFAULT)
 @click.option("--mbstd", type=click.IntRange(min=1), help="Minibatch standard deviation group size." + PRESET_DEFAULT)
@@ -153,14 +153,14 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
               help=f"Freeze the first N layers of D (transfer learning).  [default: {TrainingOptions.freezed}, or a continued run's]")
 @click.option("--aug", type=click.Choice(AUG_MODES), help="Augmentation mode." + _aug_default())
 @click.option("--augpipe", type=click.Choice(list(AUGPIPE_PRESETS)), help="Augmentation pipeline preset." + _default("augpipe"))
-@click.option("--p", "aug_p", type=click.FloatRange(*UNIT_RANGE),
+@click.option("--p", "aug_p", type=FiniteFloatRange(*UNIT_RANGE),
               help="Augmentation probability for --aug fixed (with --aug ada, the p it starts from)." + _default("p"))
-@click.option("--target", type=click.FloatRange(*UNIT_RANGE), help="ADA target for r_t = E[sign(D(real))]." + _default("target"))
-@click.option("--ada-kimg", type=click.FloatRange(min=0, min_open=True), help="ADA speed: kimg for p to move by 1." + _default("ada_kimg"))
+@click.option("--target", type=FiniteFloatRange(*UNIT_RANGE), help="ADA target for r_t = E[sign(D(real))]." + _default("target"))
+@click.option("--ada-kimg", type=FiniteFloatRange(min=0, min_open=True), help="ADA speed: kimg for p to move by 1." + _default("ada_kimg"))
 @click.option("--metrics", callback=_metric_list,
               help="Comma-separated metrics to evaluate at each snapshot, or none.  [default: none]")
-@click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Random seed." + _default("seed"))
-@click.option("--tick", type=click.FloatRange(min=0, min_open=True), help="kimg between progress lines." + _default("tick"))
+@click.option("--seed", type=SEED, help="Random seed." + _default("seed"))
+@click.option("--tick", type=FiniteFloatRange(min=0, min_open=True), help="kimg between progress lines." + _default("tick"))
 @click.option("--snap", type=click.IntRange(min=1),
               help="Ticks between snapshots and image grids." + _preset_default("snap"))
 @click.option("--workers", type=click.IntRange(min=0),

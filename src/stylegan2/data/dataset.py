@@ -172,6 +172,8 @@ def open_dataset(
     after its header fails then; `skip_bad` decodes every image here instead (slower for large images)
     and skips unreadable ones, and images without a label when `use_labels`, with a warning.
     """
+    if resolution is not None:
+        check_side("--resolution", resolution)  # before a builtin set is rendered at it
     return ImageDataset(
         open_source(spec, resolution=resolution),
         resolution=resolution,

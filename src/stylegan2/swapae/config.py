@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,13 +162,13 @@ def validate_swapae_options(o: SwapAEOptions) -> None:
         raise ValueError(f"--batch-gpu {o.batch_gpu} must be below {MBSTD_GROUP} or a multiple of it "
                          "(the image discriminator's minibatch-std group)")
     for name in ("kimg", "tick", "lr"):
-        if getattr(o, name) <= 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(o, name)}")
+        if not 0 < getattr(o, name) < math.inf:  # NaN fails too
+            raise ValueError(f"--{name.replace('_', '-')} must be a positive number, got {getattr(o, name)}")
     weights = ("lambda_l1", "lambda_l2", "lambda_gan_rec", "lambda_gan_swap", "lambda_patch", "r1_gamma",
                "patch_r1_gamma")
     for name in weights:
-        if getattr(o, name) < 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(o, name)}")
+        if not 0 <= getattr(o, name) < math.inf:
+            raise ValueError(f"--{name.replace('_', '-')} must be a number >= 0, got {getattr(o, name)}")
     for name in ("snap", "r1_interval", "spatial_code_ch", "global_code_ch", "num_patches", "patch_size", "swap_grid"):
         if getattr(o, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(o, name)}")

@@ -176,11 +176,13 @@ def read_codes(path: str | os.PathLike, G: SwapGenerator, option: str) -> tuple[
     if texture.ndim != 2 or texture.shape[1] != kw["global_code_ch"] or len(texture) != len(structure):
         raise ToolError(f"{path}: texture codes have shape {list(texture.shape)}, but this network takes "
                         f"[{len(structure)}, {kw['global_code_ch']}] ({option}); encode with the same network")
+    codes = []
     for name, array in (("structure", structure), ("texture", texture)):
-        if not np.isfinite(array).all():
-            raise ToolError(f"{path}: {name} codes hold NaN or infinite values ({option}); encode the images again")
-    device = network_device(G)
-    return torch.from_numpy(structure).to(device, torch.float32), torch.from_numpy(texture).to(device, torch.float32)
+        values = torch.from_numpy(array).to(torch.float32)  # checked as the network gets them: 1e300 is inf in float32
+        if not torch.isfinite(values).all():
+            raise ToolError(f"{path}: {name} codes hold NaN or infinite values (as float32) ({option}); encode the images again")
+        codes.append(values.to(network_device(G)))
+    return codes[0], codes[1]
 
 
 def decode(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -261,10 +262,10 @@ def validate_options(o: TrainingOptions) -> None:
         raise ValueError(f"--mbstd {o.mbstd} must divide the {d_batch} packs of {o.pack} D sees per step (--batch-gpu / --pack)"
                          if o.pack > 1 else f"--mbstd {o.mbstd} must divide --batch-gpu {o.batch_gpu}")
     for name in ("kimg", "tick", "glr", "dlr", "ema_kimg", "map_lrmul"):
-        if getattr(o, name) <= 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(o, name)}")
-    if o.gamma < 0:
-        raise ValueError(f"--gamma must be >= 0, got {o.gamma}")
+        if not 0 < getattr(o, name) < math.inf:  # NaN fails too
+            raise ValueError(f"--{name.replace('_', '-')} must be a positive number, got {getattr(o, name)}")
+    if not 0 <= o.gamma < math.inf:
+        raise ValueError(f"--gamma must be a number >= 0, got {o.gamma}")
     if o.resolution is not None and o.cbase < o.resolution:
         raise ValueError(f"--cbase {o.cbase} gives no channels at {o.resolution} px (channels are --cbase / resolution); "
                          f"use at least {o.resolution}")
