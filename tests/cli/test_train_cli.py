@@ -77,7 +77,7 @@ def test_an_outdir_where_no_run_directory_can_be_made_is_refused_before_the_data
     """Also with --dry-run; train's and swapae train's. The data is never opened (it does not exist here)."""
     (tmp_path / "afile").write_text("mine")
     for command in (["train"], ["swapae", "train"]):
-        for outdir, message in ((tmp_path / "afile" / "runs", r"afile is a file, so no folder can be made there; choose another --outdir"),
+        for outdir, message in ((tmp_path / "afile" / "runs", r"afile is a file, so no folder can be made there); choose another --outdir"),
                                 (tmp_path / "afile", "afile exists and is not a directory")):
             result = CliRunner().invoke(main, [*command, "--data", str(tmp_path / "missing.zip"), "--outdir", str(outdir),
                                                "--device", "cpu", "--dry-run"])

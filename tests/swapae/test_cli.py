@@ -85,6 +85,13 @@ def test_train_refuses_values_that_are_not_numbers_or_out_of_range_by_name(tmp_p
     assert "Traceback" not in result.output and not list(tmp_path.iterdir())
 
 
+def test_a_preset_for_larger_images_is_named_when_its_sizes_do_not_fit(tmp_path):
+    """The message named --netE-num-downsampling-gl, which the user never gave: the preset was for 256 px images."""
+    result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path, "--cfg", "256", "--dry-run")
+    assert result.exit_code == 1 and "(--cfg 256 is made for 256 px images and these are 32 px: --cfg cpu suits small images)" \
+        in result.output, result.output
+
+
 def test_train_names_a_missing_dataset(tmp_path):
     result = run("train", "--data", tmp_path / "nothere.zip")
     assert result.exit_code == 1 and "nothere.zip: no such file or folder" in result.output
@@ -153,3 +160,20 @@ def test_torchrun_with_two_processes_writes_one_run(tmp_path):
         "network-snapshot-000000-008.safetensors", "network-snapshot-000000-016.safetensors"]
     log = (runs[0] / "log.txt").read_text()
     assert "2 x cpu, batch 8 (4 per step x 1 rounds per process)" in log and log.count("tick ") == 2
+
+
+def test_swap_with_force_notes_earlier_outputs_it_does_not_replace(swapae_snapshot, images, tmp_path):
+    """A 2x1 swap after a 2x2 one left swap_s00_t01.png and swap_s01_t01.png beside the new files, unmentioned."""
+    first = run("swap", "--network", swapae_snapshot, "--structure", *images[:2], "--texture", *images[:2], "--outdir", tmp_path)
+    assert first.exit_code == 0, first.output
+    again = run("swap", "--network", swapae_snapshot, "--structure", *images[:2], "--texture", images[0], "--outdir", tmp_path,
+                "--force")
+    assert again.exit_code == 0 and f"note: {tmp_path} also holds 2 swap_s*_t*.png file(s) that this run does not write " \
+        "(e.g. swap_s00_t01.png), from an earlier one" in again.output, again.output
+
+
+def test_swap_into_an_outdir_below_a_file_is_refused_before_any_work(swapae_snapshot, images, tmp_path):
+    (tmp_path / "afile").write_text("mine")
+    result = run("swap", "--network", swapae_snapshot, "--structure", images[0], "--texture", images[1],
+                 "--outdir", tmp_path / "afile" / "o")
+    assert result.exit_code == 1 and "afile is a file, so no folder can be made there); choose another --outdir" in result.output

@@ -168,6 +168,15 @@ def test_resume_from_a_stylegan2_network_is_refused(tiny_swapae_options, tmp_pat
         train_swapae(tiny_swapae_options(tmp_path, resume=str(path)), device="cpu", log=quiet)
 
 
+def test_resume_of_a_finished_run_is_refused_and_makes_nothing(swapae_snapshot, tiny_swapae_options, tmp_path):
+    """It trained one more step into a new run directory."""
+    for kimg in (0.128, 0.064):
+        with pytest.raises(TrainingError, match=r"network-snapshot-000000-128\.safetensors: its run is at 0\.128 kimg, already "
+                                                r"--kimg [\d.]+; nothing to train \(raise --kimg to train on\)$"):
+            train_swapae(tiny_swapae_options(tmp_path, resume=str(swapae_snapshot), kimg=kimg), device="cpu", log=quiet)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_resume_with_another_resolution_is_refused(swapae_snapshot, tiny_swapae_options, tmp_path):
     options = dataclasses.replace(tiny_swapae_options(tmp_path, resume=str(swapae_snapshot)), resolution=32)
     with pytest.raises(TrainingError, match="encodes 3-channel 16 px images, but the dataset has 3-channel 32 px"):

@@ -1,5 +1,7 @@
 """`stylegan2 generate`: images from seeds, truncation, grids, saved ws, classes, and safe outputs."""
 
+import re
+
 import numpy as np
 import PIL.Image
 import pytest
@@ -172,10 +174,14 @@ def test_truncation_psi_is_checked_before_the_network_is_loaded(tmp_path, psi):
         generate_images(tmp_path / "missing.pkl", [0], tmp_path / "out", truncation_psi=psi)
 
 
-def test_an_outdir_that_is_a_file_is_refused_before_rendering(tiny_generator, tmp_path):
-    """Found after rendering, as mkdir's FileExistsError; the file is kept."""
+def test_an_outdir_that_cannot_be_made_is_refused_before_rendering(tiny_generator, tmp_path, monkeypatch):
+    """Found after rendering, as mkdir's FileExistsError or PermissionError; the file is kept."""
     (tmp_path / "g.safetensors").write_bytes(b"mine")
-    with pytest.raises(FileExistsError, match=r"g.safetensors is a file, so .*seed0005.png cannot be written there; "
-                                              r"choose another --outdir$"):
+    with pytest.raises(ToolError, match=r"^--outdir \S+sub: cannot write the outputs there \(\S+g.safetensors is a file, so "
+                                        r"no folder can be made there\); choose another --outdir$"):
         generate_images(tiny_generator(), [5], tmp_path / "g.safetensors" / "sub")
     assert (tmp_path / "g.safetensors").read_bytes() == b"mine"
+    monkeypatch.setattr("os.access", lambda path, mode: str(path) != str(tmp_path))  # tests may run as root
+    with pytest.raises(ToolError, match=rf"\(no write permission in {re.escape(str(tmp_path))}\); choose another --outdir$"):
+        generate_images(tiny_generator(), [5], tmp_path / "new")
+    assert not (tmp_path / "new").exists()

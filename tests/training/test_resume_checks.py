@@ -106,10 +106,11 @@ def test_a_new_run_directory_sweeps_temporaries_of_killed_runs(tmp_path):
 
 def test_an_outdir_that_cannot_hold_a_run_directory_is_one_line(tmp_path):
     (tmp_path / "afile").write_text("mine")
-    with pytest.raises(ValueError, match=r"^--outdir \S+afile/sub: \S+afile is a file, so no folder can be made there; "
-                                         r"choose another --outdir$"):
+    with pytest.raises(ValueError, match=r"^--outdir \S+afile/sub: cannot create a run directory there \(\S+afile is a file, so "
+                                         r"no folder can be made there\); choose another --outdir$"):
         create_run_dir(tmp_path / "afile" / "sub", "mnist")
-    with pytest.raises(ValueError, match=r"^--outdir \S+afile exists and is not a directory$"):
+    with pytest.raises(ValueError, match=r"^--outdir \S+afile: cannot create a run directory there \(\S+afile exists and is not "
+                                         r"a directory\); choose another --outdir$"):
         create_run_dir(tmp_path / "afile", "mnist")
     assert (tmp_path / "afile").read_text() == "mine"
 

@@ -184,20 +184,23 @@ def validate_swapae_options(o: SwapAEOptions) -> None:
 
 
 def _check_sizes(o: SwapAEOptions) -> None:
-    """Code and patch sizes the networks can be built with, named by their options."""
+    """Code and patch sizes the networks can be built with, named by their options (and by --cfg when its preset
+    was made for images of another size, the likely mistake)."""
     resolution = o.resolution
     code = resolution >> o.num_downsampling_sp
+    hint = (f" (--cfg {o.cfg} is made for {o.cfg} px images and these are {resolution} px: --cfg cpu suits small images)"
+            if o.cfg.isdigit() and int(o.cfg) != resolution else "")
     if resolution < 4 or resolution & (resolution - 1) != 0:
         raise ValueError(f"the images must be square with a power-of-two side of at least 4 px, got {resolution}")
     if code < 2:
         raise ValueError(f"--netE-num-downsampling-sp {o.num_downsampling_sp} leaves a {code}x{code} structure code for {resolution} px "
-                         f"images; it must be at least 2x2, so use at most {resolution.bit_length() - 2}")
+                         f"images; it must be at least 2x2, so use at most {resolution.bit_length() - 2}{hint}")
     if code >> o.num_downsampling_gl < 1:
         raise ValueError(f"--netE-num-downsampling-gl {o.num_downsampling_gl} halves the {code}x{code} structure code too often; "
-                         f"use at most {code.bit_length() - 1}")
+                         f"use at most {code.bit_length() - 1}{hint}")
     if o.patch_size < 4 or o.patch_size & (o.patch_size - 1) != 0:
         raise ValueError(f"--patch-size must be a power of two of at least 4, got {o.patch_size}")
     for name, widths in network_widths(o).items():
         smallest = o.patch_size if name == "Dpatch" else resolution
         if widths["channel_base"] < smallest:
-            raise ValueError(f"--cbase {o.cbase} is too small for {name} ({widths['channel_base']} < {smallest}); raise --cbase")
+            raise ValueError(f"--cbase {o.cbase} is too small for {name} ({widths['channel_base']} < {smallest}); raise --cbase{hint}")

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from ..io import load_network
 from ..models import SwapEncoder, SwapGenerator
 from ..tools.common import ToolError, network_device, resolve_device
-from ..tools.files import check_outputs, load_target_image, read_npz, save_npz
+from ..tools.files import check_outputs, load_target_image, note_earlier_outputs, read_npz, save_npz
 from ..tools.mix import style_mix_grid
 from ..utils.image import save_image, to_uint8_nhwc
 
@@ -122,6 +122,7 @@ def swap(
     outdir = Path(outdir)
     paths = [outdir / SWAP_GRID_FILE] + [outdir / f"swap_s{i:02d}_t{j:02d}.png" for i in range(len(structure)) for j in range(len(texture))]
     check_outputs(paths, force)
+    note_earlier_outputs(paths, "swap_s*_t*.png")
     E, G = load_swapae(network, device)
     structures = read_images(structure, E, "--structure")
     textures = read_images(texture, E, "--texture")
@@ -207,6 +208,7 @@ def decode(
     outdir = Path(outdir)
     paths = [outdir / f"decoded{i:04d}.png" for i in range(len(structure))]
     check_outputs(paths, force)
+    note_earlier_outputs(paths, "decoded*.png")
     for path, image in zip(paths, to_uint8_nhwc(decode_codes(G, structure, texture))):
         save_image(image, path)
     return paths

@@ -21,7 +21,7 @@ from ..models import CooccurrenceDiscriminator, Discriminator, SwapEncoder, Swap
 from ..tools.mix import style_mix_grid
 from ..training.distributed import broadcast_
 from ..training.phase import Phase, adam, run_phase
-from ..training.session import LoopHooks, TrainingError, TrainingSession, start_process
+from ..training.session import LoopHooks, TrainingError, TrainingSession, check_run_unfinished, start_process
 from ..training.snapshot import ResumeState, read_resume_state
 from ..utils.image import image_grid, save_image, to_uint8_nhwc
 from .config import SwapAEOptions, network_widths, validate_swapae_options
@@ -147,6 +147,8 @@ def train_swapae(
     header: list[str] = []
     if options.resume:
         loaded, resume_state, notes = read_resume_state(options.resume)
+        if resume_state is not None:
+            check_run_unfinished(options.resume, resume_state, options.kimg)
         networks, kept = _networks_from_checkpoint(loaded, options, resolution, channels, options.resume)
         notes += kept
         kind = "continuing the run" if resume_state else "starting from its weights"

@@ -17,7 +17,7 @@ import PIL.Image
 from PIL import GifImagePlugin
 
 from ..models.aspect import SQUARE, image_size
-from ..utils.files import atomic_path, create_temp
+from ..utils.files import atomic_path, create_temp, folder_blocker
 from ..utils.image import PIL_MODES, to_pil
 from .common import ToolError
 
@@ -42,10 +42,20 @@ def check_outputs(paths: Sequence[Path], force: bool, option: str = "--outdir") 
     directories = [p for p in existing if p.is_dir()]
     if directories:
         raise OutputExistsError(f"{directories[0]} is a directory; it cannot be replaced by an output file")
-    for path in paths:
-        blocking = next((parent for parent in Path(path).parents if parent.exists() and not parent.is_dir()), None)
-        if blocking is not None:
-            raise OutputExistsError(f"{blocking} is a file, so {path} cannot be written there; choose another {option}")
+    for folder in dict.fromkeys(Path(p).parent for p in paths):  # each folder once, in order
+        blocker = folder_blocker(folder)
+        if blocker is not None:
+            raise ToolError(f"{option} {folder}: cannot write the outputs there ({blocker}); choose another {option}")
+
+
+def note_earlier_outputs(paths: Sequence[Path], pattern: str) -> None:
+    """Warn when the outputs' folder holds files named like them (`pattern`) that this run does not write: files
+    numbered by position (swap_s00_t01.png) would otherwise pass for part of the new outputs."""
+    folder, written = Path(paths[0]).parent, set(paths)
+    others = sorted(p for p in folder.glob(pattern) if p not in written)
+    if others:
+        warnings.warn(f"{folder} also holds {len(others)} {pattern} file(s) that this run does not write "
+                      f"(e.g. {others[0].name}), from an earlier one", stacklevel=3)
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:

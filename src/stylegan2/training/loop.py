@@ -28,7 +28,7 @@ from .ema import ema_beta, update_ema
 from .loss import LOSSES
 from .phase import Phase, adam, run_phase
 from .rundir import latest_snapshot
-from .session import LoopHooks, TickReport, TrainingError, TrainingSession, seed_slice, start_process
+from .session import LoopHooks, TickReport, TrainingError, TrainingSession, check_run_unfinished, seed_slice, start_process
 from .snapshot import ResumeState, finite_number, read_resume_state
 
 AUTO_RESUME = "auto"  # --resume auto: the newest snapshot of this dataset and cfg under --outdir, if any
@@ -412,9 +412,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
             options = for_transfer_learning(options)
         else:
             notes += _check_continuation(resume_path, resume_state, options, ctx.world_size)
-            if resume_state.cur_nimg >= options.kimg * 1000:  # --kimg is the whole run's length, not more of it
-                raise TrainingError(f"--resume {resume_path}: its run is at {resume_state.cur_nimg / 1000:g} kimg, already "
-                                    f"--kimg {options.kimg:g}; nothing to train (raise --kimg to train on)")
+            check_run_unfinished(resume_path, resume_state, options.kimg)
         kind = "continuing the run" if resume_state else "transfer learning from its weights"
         header.append(f"Resuming from {resume_path}: {kind}" + "".join(f"\n  note: {n}" for n in notes))
     else:

@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from ..utils.files import remove_stale_temps
+from ..utils.files import folder_blocker, remove_stale_temps
 
 
 def _safe(desc: str) -> str:
@@ -28,17 +28,9 @@ def check_outdir_creatable(outdir: str | Path) -> None:
     """Refuse an --outdir where no run directory can be made (a file on the way, a folder without write
     permission) before the work that comes first (opening and clustering the data); create_run_dir still
     reports what this cannot foresee."""
-    path = Path(outdir).expanduser()
-    existing = path
-    while not existing.exists() and existing != existing.parent:  # the nearest one that exists: folders are made below it
-        existing = existing.parent
-    if existing == path and not path.is_dir():
-        raise ValueError(f"--outdir {outdir} exists and is not a directory")
-    if not existing.is_dir():
-        raise ValueError(f"--outdir {outdir}: {existing} is a file, so no folder can be made there; choose another --outdir")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"--outdir {outdir}: cannot create a run directory there (no write permission in {existing}); "
-                         "choose another --outdir")
+    blocker = folder_blocker(outdir)
+    if blocker is not None:
+        raise ValueError(f"--outdir {outdir}: cannot create a run directory there ({blocker}); choose another --outdir")
 
 
 def create_run_dir(outdir: str | Path, desc: str) -> Path:

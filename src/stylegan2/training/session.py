@@ -50,6 +50,14 @@ class TrainingError(RuntimeError):
     """Training cannot go on (non-finite loss, bad resume file); the message says what to do."""
 
 
+def check_run_unfinished(resume_path: str | Path, state: ResumeState, kimg: float) -> None:
+    """Refuse to continue a run that is already at --kimg, which is the whole run's length, not more of it: it
+    would train one more step into a new run directory."""
+    if state.cur_nimg >= kimg * 1000:
+        raise TrainingError(f"--resume {resume_path}: its run is at {state.cur_nimg / 1000:g} kimg, already --kimg {kimg:g}; "
+                            "nothing to train (raise --kimg to train on)")
+
+
 class Terminated(Exception):
     """SIGTERM: the launcher is stopping this process (torchrun does when a process of the job fails), or the system is."""
 

@@ -35,6 +35,22 @@ def temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")
 
 
+def folder_blocker(folder: str | Path) -> str | None:
+    """Why `folder` cannot be made (or written into), as far as can be told before trying: a file where it or a
+    parent must be, or no write permission in the nearest folder that exists; None when nothing stands in the way."""
+    folder = Path(folder).expanduser()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:  # folders would be made below the nearest one
+        existing = existing.parent
+    if existing == folder and not folder.is_dir():
+        return f"{folder} exists and is not a directory"
+    if not existing.is_dir():
+        return f"{existing} is a file, so no folder can be made there"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"no write permission in {existing}"
+    return None
+
+
 def create_temp(path: Path) -> tuple[int, Path]:
     """Create a temporary beside `path` (exclusive, mode 0666 minus the umask); returns (fd, temp path)."""
     while True:
