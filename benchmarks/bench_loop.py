@@ -49,11 +49,14 @@ def child(args: argparse.Namespace) -> None:
     dataset = open_dataset(args.data, resolution=args.resolution, use_labels=False, seed=args.seed)
     warmup = args.warmup if args.warmup is not None else math.ceil(dataset.distinct_len / args.batch)
     ticks = math.ceil(warmup / args.steps) + 1  # the last one is timed
-    overrides = dict(seed=args.seed, batch=args.batch, cbase=args.cbase, cmax=args.cmax, precision=args.precision,
-                     tick=args.steps * args.batch / 1000, snap=ticks + 1)
+    # batch_gpu given, not derived: trees that derive it differently (before and after it followed NVIDIA's rule for
+    # --batch) must time the same passes.
+    overrides = dict(seed=args.seed, batch=args.batch, batch_gpu=args.batch_gpu or args.batch, cbase=args.cbase,
+                     cmax=args.cmax, precision=args.precision, tick=args.steps * args.batch / 1000, snap=ticks + 1)
     overrides = {name: value for name, value in overrides.items() if value is not None}  # None: the preset's
     with tempfile.TemporaryDirectory() as outdir:
         options = resolve_options(args.data, args.cfg, dataset.resolution, 1, {**overrides, "outdir": outdir},
+                                  device_type=torch.device(args.device).type,  # data-loader workers as a run there
                                   num_images=dataset.distinct_len)
         run = train(options, device=args.device, max_steps=ticks * args.steps, log=lambda line: None, dataset=dataset)
         last = json.loads((run / "stats.jsonl").read_text().splitlines()[-1])
@@ -145,6 +148,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--resolution", type=int, help="pad/scale the dataset to this size (MNIST: 32)")
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--batch-gpu", type=int, help="images per pass (default: --batch, one pass per step)")
     parser.add_argument("--cbase", type=int, help="channel base (default: the preset's)")
     parser.add_argument("--cmax", type=int, help="channel maximum (default: the preset's)")
     parser.add_argument("--precision", choices=PRECISIONS, help="of the top layers (default: the preset's)")
@@ -159,9 +163,11 @@ def parse_args() -> argparse.Namespace:
         return args
     from bench_train import check_at_least_one, check_device
 
-    check_at_least_one(parser, batch=args.batch, steps=args.steps, repeats=args.repeats,
+    check_at_least_one(parser, batch=args.batch, batch_gpu=args.batch_gpu, steps=args.steps, repeats=args.repeats,
                        threads=args.threads, cbase=args.cbase, cmax=args.cmax)
     check_device(parser, args.device)
+    if args.batch_gpu is not None and args.batch % args.batch_gpu:
+        parser.error(f"--batch-gpu {args.batch_gpu} must divide --batch {args.batch}")
     if args.warmup is not None and args.warmup < 0:
         parser.error(f"--warmup must be at least 0, got {args.warmup}")
     from stylegan2.data import DatasetError, open_dataset
@@ -179,10 +185,11 @@ def parse_args() -> argparse.Namespace:
 def child_argv(args: argparse.Namespace) -> list[str]:
     """The options a child run takes: every one but --src."""
     argv = ["--child"]
-    for name in ("data", "cfg", "device", "resolution", "batch", "cbase", "cmax", "precision", "steps", "warmup", "threads", "seed"):
+    for name in ("data", "cfg", "device", "resolution", "batch", "batch_gpu", "cbase", "cmax", "precision", "steps", "warmup",
+                 "threads", "seed"):
         value = getattr(args, name)
         if value is not None:
-            argv += [f"--{name}", str(value)]
+            argv += [f"--{name.replace('_', '-')}", str(value)]
     return argv
 
 
@@ -200,7 +207,8 @@ def main() -> None:
                 sys.exit(f"bench_loop: the run meant for {tree} imported {package}; is stylegan2 installed non-editable?")
             for part, value in ms.items():
                 tree_times.setdefault(part, []).append(value)
-    print(f"{args.data}, --cfg {args.cfg} on {args.device}, batch {args.batch}, {args.precision or 'the preset precision'}, "
+    print(f"{args.data}, --cfg {args.cfg} on {args.device}, batch {args.batch} in passes of {args.batch_gpu or args.batch}, "
+          f"{args.precision or 'the preset precision'}, "
           f"{args.threads} threads; median ms of {args.repeats} runs "
           f"(a tick of {args.steps} minibatches; the parts alone), and this checkout's speed relative to each tree:")
     medians = [{part: statistics.median(values) for part, values in tree_times.items()} for tree_times in times]

@@ -221,7 +221,7 @@ def check_at_least_one(parser: argparse.ArgumentParser, **options: int | None) -
     """A one-line error for the first given option (name=value; None: not given) that is below 1."""
     for name, value in options.items():
         if value is not None and value < 1:
-            parser.error(f"--{name} must be at least 1, got {value}")
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
 
 
 def parse_args(parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:

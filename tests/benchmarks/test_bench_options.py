@@ -47,6 +47,8 @@ def run(script: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     ("profile_gpu.py", ["--batch", "0"], "--batch must be a positive multiple of D's minibatch-stddev group"),
     ("bench_loop.py", ["--steps", "0"], "--steps must be at least 1, got 0"),
     ("bench_loop.py", ["--warmup", "-1"], "--warmup must be at least 0, got -1"),
+    ("bench_loop.py", ["--batch-gpu", "5"], "--batch-gpu 5 must divide --batch 32"),
+    ("bench_loop.py", ["--batch-gpu", "0"], "--batch-gpu must be at least 1, got 0"),
     ("bench_loop.py", ["--cfg", "nope"], "argument --cfg: invalid choice: 'nope'"),
     ("bench_loop.py", ["--data", "missing.npz"], "--data: "),
     ("bench_loop.py", ["--src", "/no/such/tree"], "--src /no/such/tree: no stylegan2 package there"),

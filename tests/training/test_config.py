@@ -160,3 +160,16 @@ def test_a_dataset_larger_than_the_networks_is_refused_with_the_conversion_to_ru
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         resolve_options("photos", "auto", 2048, 1, {})
     assert resolve_options("photos", "auto", 1024, 1, {}).resolution == 1024
+
+
+@pytest.mark.parametrize("gpus, overrides, batch, batch_gpu", [
+    (1, {}, 64, 8),  # the preset's 64 over the 8 GPUs it assumes: 8 rounds of 8
+    (1, {"batch": 32}, 32, 32),  # --batch: the whole per-process batch in one pass, as NVIDIA's batch_gpu = batch // gpus
+    (4, {"batch": 32}, 32, 8),
+    (1, {"batch": 32, "batch_gpu": 4}, 32, 4),
+])
+def test_batch_gpu_follows_nvidias_train_py(gpus, overrides, batch, batch_gpu):
+    """NVIDIA's train.py sets batch_gpu = mb // ref_gpus, and batch // gpus when --batch is given; ours kept the preset's 8
+    under --batch 32, four passes where theirs makes one."""
+    options = resolve_options("builtin:shapes", "paper256", 32, gpus, overrides)
+    assert (options.batch, options.batch_gpu) == (batch, batch_gpu)

@@ -218,7 +218,10 @@ def resolve_options(
                          f"with `stylegan2 dataset --source {data} --dest OUT.zip --resolution {MAX_RESOLUTION} --transform center-crop`")
     spec = auto_preset(resolution, num_gpus) if cfg == "auto" else PRESETS[cfg]
     batch = overrides.get("batch") or spec.batch  # total over all processes, as official
-    batch_gpu = min(max(spec.batch // spec.ref_gpus, 1), max(batch // num_gpus, 1))
+    # As NVIDIA's train.py: the preset's batch over the GPUs it assumes (fewer when the per-process batch is smaller),
+    # or, when --batch is given, the whole per-process batch in one pass.
+    per_process = max(batch // num_gpus, 1)
+    batch_gpu = per_process if overrides.get("batch") else min(max(spec.batch // spec.ref_gpus, 1), per_process)
     # A preset's clusters are for unlabeled runs: --cond uses the dataset's labels instead.
     clusters = overrides.get("clusters")
     if clusters is None:
