@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from stylegan2.models import Generator
 from stylegan2.training.loop import check_resume_extras
 from stylegan2.training.rundir import create_run_dir
 from stylegan2.training.session import TrainingError, TrainingSession, start_process
-from stylegan2.training.snapshot import ResumeState, read_resume_state, save_training_snapshot
+from stylegan2.training.snapshot import ResumeState, read_resume_state, restore_rng, save_training_snapshot
 
 
 def tiny_generator(channels: int = 8) -> Generator:
@@ -127,3 +128,21 @@ def test_an_outdir_inside_the_data_folder_is_refused(tmp_path):
     check_outdir_outside_data(tmp_path / "runs", str(tmp_path / "images"))
     check_outdir_outside_data(tmp_path / "images-runs", str(tmp_path / "images"))  # a sibling with a common prefix
     check_outdir_outside_data(tmp_path / "runs", "builtin:shapes")
+
+
+def test_a_cpu_run_on_a_gpu_machine_never_touches_cuda_for_its_rng_state(tmp_path, monkeypatch):
+    """It saved and restored torch.cuda's RNG state whenever a GPU existed, opening a CUDA context from a CPU run."""
+    def no_cuda(*args, **kwargs):
+        raise AssertionError("a CPU run called into torch.cuda")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state", no_cuda)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", no_cuda)
+    G = tiny_generator()
+    opt = torch.optim.Adam(G.parameters())
+    path = tmp_path / "network-snapshot-000000-032.safetensors"
+    save_training_snapshot(path, {"G": G}, {"G": opt}, ResumeState(cur_nimg=32, cur_tick=1, batch_idx=4, extras={"pl_mean": 0.5}),
+                           {}, torch.device("cpu"))
+    _, state, _ = read_resume_state(path)
+    assert state.cuda_rng is None
+    restore_rng(dataclasses.replace(state, cuda_rng=torch.zeros(16, dtype=torch.uint8)), torch.device("cpu"))

@@ -11,6 +11,8 @@ from stylegan2.utils.device import (
     DeviceError,
     configure_backends,
     explain_unsupported_ops,
+    rank_cuda_device,
+    same_device,
     select_device,
     unsupported_op_message,
 )
@@ -134,3 +136,37 @@ def test_training_backends_follow_nvidia_tf32_off_unless_allowed():
         assert settings() == (True, True, False)
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = saved
+
+
+@pytest.mark.parametrize("local_rank, count, expected", [(0, 4, "cuda:0"), (3, 4, "cuda:3"), (2, 1, "cuda:0")])
+def test_each_rank_takes_its_local_gpu_or_the_one_it_sees(monkeypatch, local_rank, count, expected):
+    """cuda:0 when a scheduler gives each process one GPU (CUDA_VISIBLE_DEVICES per task) while LOCAL_RANK counts on."""
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+    assert rank_cuda_device(local_rank, torch.device("cuda")) == torch.device(expected)
+
+
+def test_a_rank_without_a_gpu_of_its_own_or_a_fixed_gpu_is_refused_by_name(monkeypatch):
+    """set_device failed with CUDA's 'invalid device ordinal'; --device cuda:1 put every rank on one GPU (NCCL: duplicate GPU)."""
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(DeviceError, match=r"^LOCAL_RANK 2, but this process sees 2 CUDA GPU\(s\): start at most 2 processes per "
+                                          r"node \(torchrun --nproc_per_node\)$"):
+        rank_cuda_device(2, torch.device("cuda"))
+    with pytest.raises(DeviceError, match=r"^--device cuda:1: with several processes each uses the GPU of its LOCAL_RANK; "
+                                          r"pass --device cuda"):
+        rank_cuda_device(0, torch.device("cuda:1"))
+
+
+def test_metrics_refuses_more_processes_than_gpus(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    result = CliRunner().invoke(main, ["metrics", "--network", str(tmp_path / "G.pkl"), "--data", "builtin:shapes",
+                                       "--gpus", "2", "--device", "cuda"])
+    assert result.exit_code == 1 and "--gpus 2: this machine has 1 CUDA GPU(s)" in result.output, result.output
+
+
+def test_cuda_and_its_current_index_are_one_device(monkeypatch):
+    """load_generator copied a network on cuda:0 on every call with device='cuda': torch.device('cuda') != 'cuda:0'."""
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    assert same_device(torch.device("cuda"), torch.device("cuda:1")) and not same_device(torch.device("cuda"), torch.device("cuda:0"))
+    assert same_device(torch.device("cpu"), torch.device("cpu")) and same_device(torch.device("mps"), torch.device("mps:0"))
+    assert not same_device(torch.device("cpu"), torch.device("cuda:0"))

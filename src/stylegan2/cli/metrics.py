@@ -14,6 +14,7 @@ from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 from .defaults import default_of
 from .flags import FiniteFloat, network_argument, nvidia_command
 from .tools import warnings_as_notes
+from .train import check_gpus
 
 
 def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
@@ -69,6 +70,8 @@ def metrics_command(network: Path, data: str | None, metric_list: str, mirror: b
                   truncation_psi=truncation_psi, run_dir=run_dir)
     try:
         with warnings_as_notes(), explain_unsupported_ops():
+            if gpus > 1:
+                check_gpus(gpus, device)  # more processes than GPUs failed in each extra rank with a traceback
             records = calc_metrics(**kwargs) if gpus == 1 else launch_local(gpus, metrics_process, kwargs)[0]
     except (ValueError, OSError, LaunchError) as err:
         raise click.ClickException(str(err)) from err

@@ -20,7 +20,7 @@ from stylegan2.data import open_dataset
 from stylegan2.io import load_checkpoint
 from stylegan2.io.checkpoint import Checkpoint
 from stylegan2.models import Generator
-from stylegan2.utils.device import select_device
+from stylegan2.utils.device import rank_cuda_device, select_device
 
 from .detectors import find_detector_file, find_vgg16_file, load_detector, load_vgg16
 from .evaluate import MetricSpec, check_networks, compute_metric, parse_metric, report_metric
@@ -41,11 +41,11 @@ def setup_ranks(device: str | None) -> tuple[torch.device, int, int]:
     if world_size == 1:
         return select_device(device), 0, 1
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    if device is None or device == "cuda":
+    if device is None or str(device).startswith("cuda"):
         if not torch.cuda.is_available():
             raise ValueError("WORLD_SIZE > 1 but no GPU: pass --device cpu to run ranks on the CPU")
-        torch.cuda.set_device(local_rank)
-        device = f"cuda:{local_rank}"
+        device = rank_cuda_device(local_rank, torch.device(device or "cuda"))
+        torch.cuda.set_device(device)
     dev = select_device(device)
     if dev.type == "mps":
         raise ValueError("--device mps runs in one process: MPS has no multi-process backend; drop torchrun")

@@ -23,6 +23,7 @@ from ..training.distributed import broadcast_
 from ..training.phase import Phase, adam, run_phase
 from ..training.session import LoopHooks, TrainingError, TrainingSession, check_run_unfinished, start_process
 from ..training.snapshot import ResumeState, read_resume_state
+from ..utils.device import configure_backends
 from ..utils.image import image_grid, save_image, to_uint8_nhwc
 from .config import SwapAEOptions, network_widths, validate_swapae_options
 from .loss import SwapAELoss
@@ -137,6 +138,7 @@ def train_swapae(
     each with a final snapshot. `dataset` is `options.data` already opened by the caller.
     """
     ctx = start_process(device, options.seed)
+    configure_backends(ctx.device)  # no TF32, as in StyleGAN2 training and NVIDIA's
     if dataset is None:
         dataset = open_dataset(options.data, resolution=options.resolution, max_size=options.max_size, mirror=options.mirror,
                                seed=options.seed)

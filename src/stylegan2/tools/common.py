@@ -14,7 +14,7 @@ import torch
 
 from ..io import load_network
 from ..models import Generator
-from ..utils.device import DeviceError, select_device
+from ..utils.device import DeviceError, same_device, select_device
 
 NOISE_MODES = ("const", "random", "none")
 MAX_SEED = 2**32 - 1  # np.random.RandomState accepts seeds in [0, 2**32)
@@ -109,7 +109,7 @@ def load_generator(network: Network, device: str | torch.device | None = None) -
     """
     if isinstance(network, Generator):
         target = resolve_device(device) if device is not None else network_device(network)
-        if network.training or network_device(network) != target:
+        if network.training or not same_device(network_device(network), target):
             network = copy.deepcopy(network)
         return network.eval().to(target)
     if isinstance(network, torch.nn.Module):

@@ -13,6 +13,8 @@ from typing import Iterator
 import torch
 import torch.distributed as dist
 
+from ..utils.device import rank_cuda_device
+
 DEFAULT_TIMEOUT = 1800.0  # seconds a collective waits for the slowest rank (rank 0's snapshot metrics included)
 TIMEOUT_VARIABLE = "STYLEGAN2_DIST_TIMEOUT"  # overrides DEFAULT_TIMEOUT, in seconds
 ROLL_CALL_SECONDS = 3.0  # how long the survivors of a failure wait for each other (torchrun stops them soon after)
@@ -79,7 +81,7 @@ def init_distributed(device: str | None = None, timeout: float | None = None) ->
         device = "cuda" if torch.cuda.is_available() else "cpu"
     dev = torch.device(device)
     if dev.type == "cuda":
-        dev = torch.device("cuda", local_rank if dev.index is None else dev.index)
+        dev = rank_cuda_device(local_rank, dev) if world_size > 1 else torch.device("cuda", dev.index or 0)
         torch.cuda.set_device(dev)
     if world_size > 1 and not dist.is_initialized():
         try:

@@ -472,7 +472,10 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
                 gen_z = torch.randn(options.batch_gpu, G.z_dim, device=ctx.device)
                 drawn = np.repeat(rng.integers(len(dataset), size=options.batch_gpu // group), group)
                 labels = [dataset.get_label(int(i)) for i in drawn]
-                gen_c = torch.from_numpy(np.stack(labels)).to(ctx.device, non_blocking=True)
+                gen_c = torch.from_numpy(np.stack(labels))
+                if ctx.device.type == "cuda":  # from pageable memory the copy may wait for the GPU; NVIDIA pins too
+                    gen_c = gen_c.pin_memory()
+                gen_c = gen_c.to(ctx.device, non_blocking=True)
                 return loss.accumulate_gradients(phase.name, real_img[r], real_c[r], gen_z, gen_c, gain=gain)
 
             run_phase(phase, accumulate, session.rounds, session.finite, session.collector,

@@ -207,7 +207,7 @@ class TrainingSession:
             raise TrainingError(f"the resume snapshot has no optimizer state for {', '.join(missing)}; it is not from this kind of run")
         for name, opt in self.optimizers.items():
             _load_optimizer(name, opt, state.optimizers[name])
-        restore_rng(state)
+        restore_rng(state, self.ctx.device)
         if self.ctx.world_size > 1:  # each rank continues its own stream from the shared state
             _seed_rngs(self.options.seed * self.ctx.world_size + self.ctx.rank + self.batch_idx)
 
@@ -428,7 +428,7 @@ class TrainingSession:
                 raise TrainingError(f"non-finite weights in {name} at {self._position()}; {self._last_good()}. {advice}")
         nets = {name: copy.deepcopy(m).eval().cpu() for name, m in self.networks.items()}
         try:
-            save_training_snapshot(path, nets, self.optimizers, state, self.options.to_json())
+            save_training_snapshot(path, nets, self.optimizers, state, self.options.to_json(), self.ctx.device)
         except (OSError, ValueError) as err:
             reason = str(err) if str(path) in str(err) else f"could not write {path}: {err}"  # the path once
             raise TrainingError(f"{reason}; {self._last_good()}") from None

@@ -73,11 +73,13 @@ def save_training_snapshot(
     optimizers: dict[str, torch.optim.Optimizer],
     state: ResumeState,
     options: dict[str, Any],
+    device: torch.device = torch.device("cpu"),
 ) -> None:
-    """Write networks, optimizer moments, counters and RNG state in our checkpoint format."""
+    """Write networks, optimizer moments, counters and RNG state (the CUDA one of `device` when the run is on a GPU:
+    a CPU run on a GPU machine must not open a CUDA context) in our checkpoint format."""
     tensors: dict[str, torch.Tensor] = {"rng.torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    if device.type == "cuda":
+        tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
     np_state = np.random.get_state()
     training_state = {
         "version": TRAINING_STATE_VERSION,
@@ -170,12 +172,15 @@ def _numpy_rng(value: Any) -> dict[str, Any] | None:
     return value
 
 
-def restore_rng(state: ResumeState) -> None:
-    """Put the global RNGs back where the snapshot left them."""
+def restore_rng(state: ResumeState, device: torch.device = torch.device("cpu")) -> None:
+    """Put the global RNGs back where the snapshot left them; the CUDA one only on a GPU run, and only when the
+    snapshot's is the same kind of state (another torch build's is skipped: every slice reseeds it anyway)."""
     if state.torch_rng is not None:
         torch.set_rng_state(state.torch_rng.to(torch.uint8))
-    if state.cuda_rng is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state.cuda_rng.to(torch.uint8))
+    if state.cuda_rng is not None and device.type == "cuda":
+        current = torch.cuda.get_rng_state(device)
+        if state.cuda_rng.dtype == torch.uint8 and state.cuda_rng.shape == current.shape:
+            torch.cuda.set_rng_state(state.cuda_rng, device)
     if state.numpy_rng is not None:
         r = state.numpy_rng
         np.random.set_state(("MT19937", np.array(r["key"], dtype=np.uint32), r["pos"], r["has_gauss"], r["cached"]))

@@ -64,6 +64,32 @@ def select_device(name: str | torch.device | None) -> torch.device:
     return device
 
 
+def same_device(a: torch.device, b: torch.device) -> bool:
+    """Whether `a` and `b` are one device: "cuda" means the current GPU, which a tensor on it calls cuda:0 (or its index),
+    and "mps" is mps:0."""
+    def index(device: torch.device) -> int:
+        if device.index is not None:
+            return device.index
+        return torch.cuda.current_device() if device.type == "cuda" else 0
+    return a.type == b.type and index(a) == index(b)
+
+
+def rank_cuda_device(local_rank: int, requested: torch.device) -> torch.device:
+    """The GPU of the process with `local_rank` among several on a node: cuda:LOCAL_RANK, or cuda:0 when each process
+    sees only its own GPU (a scheduler that sets CUDA_VISIBLE_DEVICES per task). An explicit cuda:N is refused:
+    every process would use that one GPU."""
+    if requested.index is not None:
+        raise DeviceError(f"--device {requested}: with several processes each uses the GPU of its LOCAL_RANK; pass --device cuda "
+                          "(CUDA_VISIBLE_DEVICES picks which GPUs a node uses)")
+    count = torch.cuda.device_count()
+    if local_rank < count:
+        return torch.device("cuda", local_rank)
+    if count == 1:
+        return torch.device("cuda", 0)
+    raise DeviceError(f"LOCAL_RANK {local_rank}, but this process sees {count} CUDA GPU(s): start at most {count} processes "
+                      "per node (torchrun --nproc_per_node)")
+
+
 def configure_backends(device: torch.device, *, allow_tf32: bool = False, cudnn_benchmark: bool = True) -> None:
     """CUDA math settings for training, as NVIDIA's train.py sets them: TF32 (10-bit mantissa) matmuls and
     convolutions only when allowed, and cuDNN's kernel autotuning unless disabled. No effect elsewhere."""
