@@ -133,7 +133,8 @@ def test_non_finite_loss_stops_with_the_step_and_the_last_good_snapshot(tiny_swa
         return original(self, phase, real_img, gain)
 
     monkeypatch.setattr(SwapAELoss, "accumulate_gradients", poisoned)
-    with pytest.raises(TrainingError, match=r"non-finite .* phase Gmain in \d+ of its steps in a row at step 4 .*last good snapshot is .*000000-032.*--lr"):
+    with pytest.raises(TrainingError, match=r"non-finite .* phase Gmain in \d+ of its steps in a row at step 4 "
+                                            r".*last good snapshot is .*000000-032.*--lr"):
         train_swapae(tiny_swapae_options(tmp_path, kimg=0.2), device="cpu", log=quiet)
     snapshots = sorted(p.name for p in (tmp_path / "00000-shapes-swapae-cpu").glob("network-snapshot-*"))
     assert snapshots == ["network-snapshot-000000-032.safetensors"]

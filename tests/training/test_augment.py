@@ -366,3 +366,21 @@ def test_a_channels_last_batch_stays_channels_last(p):
     out = pipe(x.contiguous(memory_format=torch.channels_last))
     assert out.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.05, 1.0])
+def test_the_gpu_path_transforms_the_whole_batch_and_keeps_the_rest_exactly(p, monkeypatch):
+    """On a GPU no value is read back (p, which images changed): the whole batch is transformed and a mask keeps the
+    images that drew the identity bit for bit; the others match the CPU path's subset computation."""
+    pipe = augment_pipe_from_preset("bgcfnc", p)
+    x = blobs(32, 3, size=32).contiguous(memory_format=torch.channels_last)
+    torch.manual_seed(0)
+    subset = pipe(x)
+    monkeypatch.setattr(augment, "reads_are_free", lambda device: False)
+    monkeypatch.setattr(torch.Tensor, "nonzero", lambda *args, **kwargs: pytest.fail("nonzero() reads back from the GPU"))
+    torch.manual_seed(0)
+    masked = pipe(x)
+    touched = (subset != x).flatten(1).any(dim=1)
+    assert torch.equal(masked[~touched], x[~touched])
+    torch.testing.assert_close(masked[touched], subset[touched], atol=1e-5, rtol=0)
+    assert masked.is_contiguous(memory_format=torch.channels_last)

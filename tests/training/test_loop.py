@@ -120,7 +120,8 @@ def test_non_finite_loss_stops_the_run_and_names_the_step_and_last_snapshot(tmp_
         return original(self, phase, real_img, *args, **kwargs)
 
     monkeypatch.setattr(loss_module.StyleGAN2Loss, "accumulate_gradients", poisoned)
-    with pytest.raises(TrainingError, match=r"non-finite .* phase Dmain in \d+ of its steps in a row at step 4 .*last good snapshot is .*000000-032"):
+    with pytest.raises(TrainingError, match=r"non-finite .* phase Dmain in \d+ of its steps in a row at step 4 "
+                                            r".*last good snapshot is .*000000-032"):
         train(tiny_options(tmp_path, kimg=0.2), device="cpu", log=lambda m: None)
     snapshots = sorted((tmp_path / "runs").glob("*/network-snapshot-*.safetensors"))
     assert [p.name for p in snapshots] == ["network-snapshot-000000-032.safetensors"]

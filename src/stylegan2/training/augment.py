@@ -336,7 +336,7 @@ class AugmentPipe(torch.nn.Module):
         that percentile of its distribution (for visualizing the transforms)."""
         if not isinstance(images, torch.Tensor) or images.ndim != 4:
             raise ValueError(f"AugmentPipe expects images [N, C, H, W], got {getattr(images, 'shape', type(images))}")
-        if debug_percentile is None and float(self.p) == 0:
+        if debug_percentile is None and reads_are_free(images.device) and float(self.p) == 0:
             return images
         if debug_percentile is not None and not 0 < debug_percentile < 1:
             raise ValueError(f"debug_percentile must lie strictly between 0 and 1, got {debug_percentile}")
@@ -509,12 +509,24 @@ class AugmentPipe(torch.nn.Module):
         return _transform_where(images, changed, lambda index: images[index] * outside[index].to(images.dtype))
 
 
-def _transform_where(images: torch.Tensor, changed: torch.Tensor, transform: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+def reads_are_free(device: torch.device) -> bool:
+    """Whether reading a value back from `device` costs no more than computing it: on the CPU; on a GPU the read
+    makes the CPU wait until the GPU has caught up, and the GPU then idles while the CPU queues the next work."""
+    return device.type == "cpu"
+
+
+def _transform_where(images: torch.Tensor, changed: torch.Tensor,
+                     transform: Callable[[torch.Tensor | slice], torch.Tensor]) -> torch.Tensor:
     """Replace the images where `changed` [N] is true by `transform(index)` (their transformed copies).
 
-    Images that drew the identity pass through exactly as they are, and cost nothing: while ADA's
-    p is small almost every image does, so the pipe then costs almost nothing (docs: Augmentation).
+    Images that drew the identity pass through exactly as they are. On the CPU they also cost nothing: while ADA's
+    p is small almost every image does, so the pipe then costs almost nothing (docs: Augmentation). On a GPU,
+    where finding them would make the CPU wait for it, the whole batch is transformed (as NVIDIA's pipe does) and
+    the unchanged images are kept by a mask.
     """
+    if not reads_are_free(images.device):
+        kept = ~changed.reshape(-1, *[1] * (images.ndim - 1))
+        return torch.where(kept, images, transform(slice(None))).contiguous(memory_format=_memory_format(images))
     index = changed.nonzero().flatten()
     if index.numel() == 0:
         return images
