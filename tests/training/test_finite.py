@@ -99,3 +99,14 @@ def test_the_verdict_of_the_step_under_way_stays_pending_until_read():
     with pytest.raises(NonFiniteError) as err:
         watch.check()
     assert err.value.step == 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA's multi-tensor norm kernel: needs a CUDA GPU")
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_finite_flag_on_cuda_finds_a_bad_entry_in_large_tensors(bad):
+    """On CUDA _foreach_norm is a multi-block kernel with its own reductions: NaN must survive every stage of them."""
+    for n in (7, 65_537, 4_000_003):
+        for position in (0, n // 2, n - 1):
+            t = torch.zeros(n, device="cuda")
+            t[position] = bad
+            assert not bool(finite_flag([torch.ones(3, device="cuda"), t])), (n, position)
