@@ -67,9 +67,9 @@ def listing(folder: Path) -> list[str]:
      "--outdir run is not empty: choose a new folder (nothing was overwritten)"),
     ("plot_stats.py", ["missing", "--out", "plot.png"], 1, "missing: no stats.jsonl here; pass a training run directory"),
     ("swapae_quality.py", ["--network", "missing.safetensors"], 2, "--network missing.safetensors: no such file"),
-    ("swapae_quality.py", ["--kimg", "-1"], 2, "--kimg must be positive, got -1.0"),
+    ("swapae_quality.py", ["--kimg", "-1"], 2, "--kimg must be a positive number, got -1.0"),
     ("swapae_quality.py", ["--minutes", "0"], 2, "--minutes must be positive, got 0.0"),
-    ("swapae_quality.py", ["--set", "lambda_l2=-3"], 2, "--lambda-l2 must be >= 0, got -3.0"),
+    ("swapae_quality.py", ["--set", "lambda_l2=-3"], 2, "--lambda-l2 must be a number >= 0, got -3.0"),
     ("swapae_reconstruction.py", ["--lr", "-1"], 2, "--lr must be positive, got -1.0"),
     ("swapae_reconstruction.py", ["--spatial-code-ch", "0"], 2, "--spatial-code-ch must be at least 1, got 0"),
 ])

@@ -78,7 +78,7 @@ def test_a_class_is_a_whole_number(tiny_generator, class_idx):
 
 @pytest.mark.parametrize("psi", ["abc", "0.7", float("nan"), float("inf"), None, True])
 def test_truncation_psi_is_a_finite_number(psi):
-    with pytest.raises(ToolError, match=r"^--trunc \(truncation_psi\) must be a finite number \(1 = no truncation\)"):
+    with pytest.raises(ToolError, match=r"^--trunc: truncation_psi must be a finite number \(1 = no truncation\)"):
         check_psi(psi)
     assert check_psi(1) == 1.0 and check_psi(np.float32(0.5)) == 0.5
 

@@ -170,7 +170,7 @@ def test_a_direction_index_or_strength_without_directions_is_refused(tiny_genera
 @pytest.mark.parametrize("psi", ["abc", None])
 def test_truncation_psi_is_checked_before_the_network_is_loaded(tmp_path, psi):
     """It failed in float() once the network was loaded (or a missing file was named first)."""
-    with pytest.raises(ToolError, match=r"^--trunc \(truncation_psi\) must be a finite number"):
+    with pytest.raises(ToolError, match=r"^--trunc: truncation_psi must be a finite number"):
         generate_images(tmp_path / "missing.pkl", [0], tmp_path / "out", truncation_psi=psi)
 
 

@@ -14,6 +14,7 @@ import torch
 
 from ..io import load_network
 from ..models import Generator
+from ..models.inputs import check_truncation
 from ..utils.device import DeviceError, same_device, select_device
 
 NOISE_MODES = ("const", "random", "none")
@@ -170,10 +171,11 @@ def check_fps(fps: float) -> None:
 
 
 def check_psi(truncation_psi: float) -> float:
-    """truncation_psi (--trunc): a finite number, 1 for no truncation."""
-    if isinstance(truncation_psi, bool) or not isinstance(truncation_psi, (int, float, np.floating, np.integer)) \
-            or not np.isfinite(truncation_psi):
-        raise ToolError(f"--trunc (truncation_psi) must be a finite number (1 = no truncation), got {truncation_psi!r}")
+    """truncation_psi (--trunc) checked as the mapping network checks it, before any work."""
+    try:
+        check_truncation(truncation_psi, None)
+    except (TypeError, ValueError) as err:
+        raise ToolError(f"--trunc: {err}") from None
     return float(truncation_psi)
 
 
