@@ -60,13 +60,18 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def page(browser, gan_file):
+def gan_url(gan_file):
     with explorer_url(gan_file, "--top-k", "3") as url:
-        page = browser.new_page()
-        page.goto(url)
-        wait_idle(page)
-        yield page
-        page.close()
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page(browser, gan_url):
+    page = browser.new_page()
+    page.goto(gan_url)
+    wait_idle(page)
+    yield page
+    page.close()
 
 
 def wait_idle(page) -> None:
@@ -142,6 +147,49 @@ def test_a_bad_seed_shows_the_servers_message_and_keeps_the_last_image(page):
     page.fill("#seed", "5")
     wait_idle(page)
     assert page.text_content("#error") == ""
+
+
+def test_the_downloads_keep_the_image_shown_when_an_input_is_refused(page):
+    page.fill("#seed", "7")
+    wait_idle(page)
+    shown_query = page.get_attribute("#image", "data-query")
+    assert page.get_attribute("#download-png", "href") == f"/api/image.png?{shown_query}"
+    page.fill("#seed", "-3")
+    wait_idle(page)
+    assert "seed: -3 is out of range" in page.text_content("#error")
+    assert page.get_attribute("#download-png", "href") == f"/api/image.png?{shown_query}"
+    assert page.get_attribute("#download-w", "href") == f"/api/w.npz?{shown_query}"
+    page.fill("#seed", "5")
+    wait_idle(page)
+
+
+def test_address_values_the_controls_cannot_hold_are_named_not_clamped(browser, gan_url):
+    page = browser.new_page()
+    page.goto(gan_url + "#seed=9&psi=3&d0=50&noise=bogus&d7=1")
+    wait_idle(page)
+    problems = page.text_content("#address-error").splitlines()
+    assert problems == ["address: psi=3: not on the slider, which runs from -1 to 1.5 in steps of 0.05; showing 1",
+                        "address: d0=50: not on the slider, which runs from -10 to 10 in steps of 0.1; showing 0",
+                        "address: noise=bogus: not one of const, random, none; showing const",
+                        "address: d7: not a setting of this page; ignored"]
+    assert page.text_content("#error") == ""
+    assert page.get_attribute("#image", "data-query") == "seed=9&psi=1&noise=const"  # what the controls show
+    page.fill("#seed", "10")  # the address now holds the controls' values
+    wait_idle(page)
+    assert page.text_content("#address-error") == ""
+    page.close()
+
+
+def test_the_swapae_view_notes_an_upload_it_crops(browser, swapae_file, png_file, tmp_path):
+    (tmp_path / "wide.png").write_bytes(png_file(40, 20))
+    with explorer_url(swapae_file) as url:
+        page = browser.new_page()
+        page.goto(url)
+        wait_idle(page)
+        page.set_input_files("#structure-upload", str(tmp_path / "wide.png"))
+        page.wait_for_selector("#upload-note:has-text('wide.png')")
+        assert page.text_content("#upload-note") == "wide.png: 40x20 image center-cropped to 20x20"
+        page.close()
 
 
 def test_the_swapae_view_swaps_two_uploaded_images(browser, swapae_file, png_file, tmp_path):

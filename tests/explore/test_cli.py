@@ -11,7 +11,8 @@ from stylegan2.cli import main
 def test_help_lists_the_options():
     result = CliRunner().invoke(main, ["explore", "--help"])
     assert result.exit_code == 0
-    for option in ("--network", "--host", "--port", "--device", "--directions", "--top-k", "--images", "--max-upload-mb"):
+    for option in ("--network", "--host", "--port", "--device", "--directions", "--top-k", "--images", "--max-upload-mb",
+                   "--allow-host"):
         assert option in result.output
     assert "[default: 127.0.0.1]" in result.output
 
@@ -48,3 +49,27 @@ def test_an_address_it_cannot_listen_on_is_a_one_line_error_naming_the_option(ga
         result = CliRunner().invoke(main, ["explore", "--network", str(gan_file), "--device", "cpu", "--port", str(port)])
     assert result.exit_code == 1 and f"Error: --port {port}: already in use" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_a_non_finite_upload_limit_is_refused_when_the_line_is_read(gan_file, value):
+    result = CliRunner().invoke(main, ["explore", "--network", str(gan_file), "--max-upload-mb", value])
+    assert result.exit_code == 2 and f"--max-upload-mb': {value!r} is not a finite number" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_address_is_checked_before_the_network_is_loaded(gan_file, monkeypatch):
+    pytest.importorskip("flask", reason="the explorer's server needs Flask: pip install 'stylegan2[explore]'")
+    import stylegan2.explore.server as server
+
+    def never(*args, **kwargs):
+        raise AssertionError("the network was loaded")
+
+    monkeypatch.setattr(server, "open_explorer", never)
+    result = CliRunner().invoke(main, ["explore", "--network", str(gan_file), "--host", "999.1.1.1"])
+    assert result.exit_code == 1 and result.output.startswith("Error: --host 999.1.1.1: cannot listen there")
+    assert "note: --host" not in result.output  # the note comes once the address is known to work
+    result = CliRunner().invoke(main, ["explore", "--network", str(gan_file), "--max-upload-mb", "0"])
+    assert result.exit_code == 2 and "Invalid value for '--max-upload-mb': 0.0 is not in the range x>0" in result.output
+    with pytest.raises(server.SettingsError, match=r"^--max-upload-mb 0: must be a finite number of MB, more than 0$"):
+        server.run_explorer(gan_file, max_upload_mb=0)  # from Python, before the network is loaded

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from stylegan2.cli import main
 from stylegan2.explore import GanExplorer, SettingsError, open_explorer
 from stylegan2.explore.gan import W_FILE
-from stylegan2.tools import seed_ws
+from stylegan2.tools import Directions, ToolError, factorize, save_directions, seed_ws
 
 
 def read_png(path) -> np.ndarray:
@@ -145,3 +145,29 @@ def test_bad_mix_styles_name_the_parameter(explorer):
         explorer.parse({"seed": "1", "mix_seed": "2", "mix_styles": "0-9"})
     with pytest.raises(SettingsError, match="mix_styles: needs mix_seed"):
         explorer.parse({"seed": "1", "mix_styles": "0-2"})
+
+
+def test_a_second_seed_alone_mixes_the_styles_the_page_preselects(explorer):
+    mixed = explorer.parse({"seed": "9", "mix_seed": "4"})
+    assert mixed.mix_styles == explorer.info()["default_mix_styles"] == "0-5"
+    np.testing.assert_array_equal(explorer.render(mixed), render(explorer, seed="9", mix_seed="4", mix_styles="0-5"))
+    assert not np.array_equal(explorer.render(mixed), render(explorer, seed="9"))
+
+
+def test_directions_file_errors_name_the_directions_option(gan_file, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nope\.npz: no such directions file \(--directions\)"):
+        open_explorer(gan_file, "cpu", directions=tmp_path / "nope.npz")
+    (tmp_path / "t.txt").write_text("not an npz")
+    with pytest.raises(ToolError, match=r"t\.txt: not an \.npz written by `stylegan2 directions` \(--directions\)"):
+        open_explorer(gan_file, "cpu", directions=tmp_path / "t.txt")
+    save_directions(tmp_path / "other.npz", Directions(np.eye(8, dtype=np.float32), np.ones(8, np.float32), [0], ["b4"]))
+    with pytest.raises(ToolError, match=r"other\.npz: the directions were computed for w_dim 8 and at least 1 ws, but this "
+                                        r"network has w_dim 16 and 6 ws \(--directions\); compute them for this network"):
+        open_explorer(gan_file, "cpu", directions=tmp_path / "other.npz")
+
+
+def test_layers_with_a_directions_file_are_refused_not_ignored(gan_file, tmp_path):
+    save_directions(tmp_path / "d.npz", factorize(open_explorer(gan_file, "cpu").G, "coarse"))
+    with pytest.raises(ToolError, match="^--layers: the directions of --directions act on the layers they were computed for"):
+        open_explorer(gan_file, "cpu", directions=tmp_path / "d.npz", layers="all")
+    assert open_explorer(gan_file, "cpu", directions=tmp_path / "d.npz").directions.layers == [0, 1, 2, 3]

@@ -1,8 +1,11 @@
 """The HTTP API: status codes, error messages as JSON, PNGs out, only the explorer's own files served."""
 
+import gc
 import io
+import socket
 import threading
 import time
+import warnings
 
 import numpy as np
 import PIL.Image
@@ -10,8 +13,11 @@ import pytest
 
 pytest.importorskip("flask", reason="the explorer's server needs Flask: pip install 'stylegan2[explore]'")
 
+from werkzeug.datastructures import FileStorage  # noqa: E402
+from werkzeug.test import encode_multipart  # noqa: E402
+
 from stylegan2.explore import open_explorer  # noqa: E402
-from stylegan2.explore.server import ASSETS, create_app, is_loopback  # noqa: E402
+from stylegan2.explore.server import ASSETS, create_app, is_loopback, machine_names  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -128,15 +134,49 @@ def test_info_and_describe_give_the_controls_and_the_command(client, gan_file):
     assert [layer["seed"] for layer in described["layers"]] == [5] * 6
 
 
-def test_other_hosts_are_refused_unless_served_to_the_network(gan_explorer):
+def test_only_addresses_localhost_and_this_machines_names_are_answered(gan_explorer):
     local = create_app(gan_explorer).test_client()
-    assert local.get("/api/info", headers={"Host": "localhost:8000"}).status_code == 200
-    assert local.get("/api/info", headers={"Host": "[::1]:8000"}).status_code == 200
+    for host in ("localhost:8000", "[::1]:8000", "127.0.0.1:8000", "192.168.1.5:8000", "app.localhost"):
+        assert local.get("/api/info", headers={"Host": host}).status_code == 200, host
     refused = local.get("/api/info", headers={"Host": "evil.example:8000"})
-    assert refused.status_code == 403 and "only answers on this machine" in refused.get_json()["error"]
-    shared = create_app(gan_explorer, local_only=False).test_client()
+    assert refused.status_code == 403
+    assert refused.get_json()["error"] == ("host 'evil.example:8000' refused: the explorer answers only to IP addresses, "
+                                           "localhost; if 'evil.example' names this machine, start it with "
+                                           "--allow-host evil.example")
+    shared = create_app(gan_explorer, host_names=["Studio.lan", "0.0.0.0", "localhost"]).test_client()
     assert shared.get("/api/info", headers={"Host": "studio.lan:8000"}).status_code == 200
+    rebound = shared.get("/api/info", headers={"Host": "evil.example"})  # DNS rebinding, on any --host
+    assert rebound.status_code == 403 and "answers only to IP addresses, localhost, studio.lan;" in rebound.get_json()["error"]
     assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback("0.0.0.0")
+
+
+def test_a_non_loopback_host_answers_to_the_machines_names_and_allowed_ones(monkeypatch):
+    monkeypatch.setattr(socket, "gethostname", lambda: "studio")
+    monkeypatch.setattr(socket, "getfqdn", lambda: "studio.lan")
+    assert machine_names("0.0.0.0", ["photos.home"]) == {"0.0.0.0", "studio", "studio.lan", "photos.home"}
+    assert machine_names("127.0.0.1", ["photos.home"]) == {"photos.home"}
+
+
+def test_uploads_posted_by_another_sites_page_are_refused(swap_client, png_file):
+    def post(origin: str):
+        return swap_client.post("/api/swapae/upload", data={"image": (io.BytesIO(png_file()), "a.png")},
+                                headers={"Origin": origin})
+
+    refused = post("http://evil.example")
+    assert refused.status_code == 403 and "upload from the page of 'http://evil.example' refused" in refused.get_json()["error"]
+    assert post("http://localhost").status_code == 200  # the test client's own host
+
+
+def test_a_repeated_parameter_is_refused_by_name(client):
+    response = client.get("/api/render?seed=5&seed=6")
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "seed: given 2 times; give each parameter once"
+
+
+def test_an_overlong_value_is_answered_briefly(client):
+    response = client.get("/api/render?seed=" + "9" * 60000)
+    assert response.status_code == 400 and len(response.data) < 200
+    assert response.get_json()["error"].startswith("seed: 9999") and "is out of range" in response.get_json()["error"]
 
 
 def test_only_get_is_allowed_on_renders(client):
@@ -149,7 +189,7 @@ def test_swapae_upload_render_and_its_errors(swap_client, png_file):
     assert empty.status_code == 400 and "no images yet" in empty.get_json()["error"]
     for seed in (1, 2):
         added = swap_client.post("/api/swapae/upload", data={"image": (io.BytesIO(png_file(seed=seed)), f"in{seed}.png")})
-        assert added.status_code == 200 and added.get_json() == {"id": seed - 1, "name": f"in{seed}.png"}
+        assert added.status_code == 200 and added.get_json() == {"id": seed - 1, "name": f"in{seed}.png", "note": ""}
     swapped = swap_client.get("/api/render?structure=0&texture=1&alpha=0.5")
     assert swapped.status_code == 200 and decode_png(swapped.data).shape == (16, 16, 3)
     assert decode_png(swap_client.get("/api/swapae/image/1").data).shape == (16, 16, 3)
@@ -157,10 +197,33 @@ def test_swapae_upload_render_and_its_errors(swap_client, png_file):
     bad = swap_client.post("/api/swapae/upload", data={"image": (io.BytesIO(b"not an image"), "x.png")})
     assert bad.status_code == 400 and "upload 'x.png': cannot decode as an image" in bad.get_json()["error"]
     missing = swap_client.post("/api/swapae/upload", data={})
-    assert missing.status_code == 400 and "multipart form field 'image'" in missing.get_json()["error"]
+    assert missing.status_code == 400 and "upload: no field 'image'; send the image as the multipart file field 'image'" \
+        in missing.get_json()["error"]
+    text = swap_client.post("/api/swapae/upload", data={"image": "pixels"})
+    assert text.status_code == 400 and text.get_json()["error"].startswith("upload: as a text field, not a file; send the "
+                                                                           "image as the multipart file field 'image'")
     big = swap_client.post("/api/swapae/upload", data={"image": (io.BytesIO(png_file(256, 256)), "big.png")})
     assert big.status_code == 413 and "upload too large: at most 0.01 MB" in big.get_json()["error"]
     assert swap_client.get("/api/describe?seed=1").status_code == 400  # GAN routes on a SwapAE
+
+
+def test_an_upload_that_is_cropped_or_enlarged_says_so(swap_client, png_file):
+    added = swap_client.post("/api/swapae/upload", data={"image": (io.BytesIO(png_file(400, 2)), "strip.png")})
+    assert added.get_json()["note"] == "400x2 image center-cropped to 2x2 and enlarged to the network's 16x16"
+
+
+def test_a_chunked_upload_is_refused_before_it_is_read(swap_client, png_file):
+    """Werkzeug drops, unclosed, the temporary file of a chunked upload that --max-upload-mb stops: a warning
+    in the server's console. Browsers and curl -F send a Content-Length."""
+    boundary, body = encode_multipart({"image": FileStorage(io.BytesIO(png_file(256, 256)), "big.png")})  # > 0.01 MB
+    gc.collect()  # what earlier tests left behind
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        response = swap_client.post("/api/swapae/upload", input_stream=io.BytesIO(body), headers={
+            "Transfer-Encoding": "chunked", "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        gc.collect()
+    assert response.status_code == 411 and "upload: the request has no Content-Length" in response.get_json()["error"]
+    assert [str(warning.message) for warning in caught] == []
 
 
 def test_gan_routes_refuse_uploads(client, png_file):

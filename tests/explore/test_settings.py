@@ -2,7 +2,7 @@
 
 import pytest
 
-from stylegan2.explore.settings import SettingsError, parse_gan_settings, parse_swap_settings
+from stylegan2.explore.settings import SettingsError, default_mix_styles, parse_gan_settings, parse_swap_settings
 
 
 def parse(**query):
@@ -15,8 +15,39 @@ def test_a_full_query_is_read_into_settings():
     assert (settings.mix_seed, settings.mix_styles, settings.strengths) == (5, "coarse", (0.0, -2.5))
 
 
-def test_a_second_seed_without_layers_mixes_nothing():
-    assert parse(seed="1", mix_seed="5").mix_seed is None
+def test_a_second_seed_without_layers_mixes_the_default_styles_as_the_page_does():
+    for query in ({"mix_seed": "5"}, {"mix_seed": "5", "mix_styles": " "}):
+        settings = parse(seed="1", **query)
+        assert (settings.mix_seed, settings.mix_styles) == (5, default_mix_styles(6)) == (5, "0-5")
+    assert default_mix_styles(18) == "0-6" and default_mix_styles(1) == "0"  # `stylegan2 mix`'s 0-6, clipped
+
+
+def test_every_parameter_is_stripped_of_spaces_alike():
+    settings = parse(seed=" 7 ", psi=" 0.5", noise=" none ", mix_seed="2 ", mix_styles=" 0-1 ")
+    assert (settings.seed, settings.truncation_psi, settings.noise_mode, settings.mix_styles) == (7, 0.5, "none", "0-1")
+
+
+@pytest.mark.parametrize("text", ["+5", "1_000", "\u0663", "5.0", "0x10", "1e3"])
+def test_whole_numbers_are_plain_ascii_digits(text):
+    with pytest.raises(SettingsError, match="seed: .* is not a whole number; use digits 0-9"):
+        parse(seed=text)
+
+
+@pytest.mark.parametrize("text", ["1_0", "\u0663", "nan", "inf", "0x1p3", "1,5"])
+def test_numbers_are_plain_decimals(text):
+    with pytest.raises(SettingsError, match="psi: .* is not a number"):
+        parse(seed="1", psi=text)
+
+
+def test_an_overlong_value_is_out_of_range_and_quoted_short():
+    for name in ("seed", "psi"):
+        with pytest.raises(SettingsError) as refused:
+            parse(**{"seed": "1", name: "9" * 60000})
+        message = str(refused.value)
+        assert message.startswith(f"{name}: 9999") and "is out of range" in message and len(message) < 120
+    with pytest.raises(SettingsError, match=r"^unknown parameter 'xxxxx.*\.\.\.'") as refused:
+        parse(seed="1", **{"x" * 5000: "1"})
+    assert len(str(refused.value)) < 200
 
 
 @pytest.mark.parametrize("query, message", [
@@ -26,8 +57,8 @@ def test_a_second_seed_without_layers_mixes_nothing():
     ({"seed": "-1"}, "seed: -1 is out of range; use 0..4294967295"),
     ({"seed": "4294967296"}, "seed: 4294967296 is out of range; use 0..4294967295"),
     ({"seed": "1", "psi": "x"}, "psi: 'x' is not a number"),
-    ({"seed": "1", "psi": "nan"}, "psi: nan is out of range; use a number from -100 to 100"),
-    ({"seed": "1", "psi": "inf"}, "psi: inf is out of range"),
+    ({"seed": "1", "psi": "100.5"}, "psi: 100.5 is out of range; use a number from -100 to 100"),
+    ({"seed": "1", "psi": "1e400"}, "psi: 1e400 is out of range"),
     ({"seed": "1", "cutoff": "7"}, "cutoff: 7 is out of range; use 0..6"),
     ({"seed": "1", "class": "0"}, "class: this network is unconditional"),
     ({"seed": "1", "noise": "loud"}, "noise: 'loud' is not a noise mode; use one of const, random, none"),

@@ -5,7 +5,7 @@ import PIL.Image
 import pytest
 
 from stylegan2.explore import SwapExplorer, open_explorer
-from stylegan2.explore.swap import MAX_IMAGES, SwapSettings
+from stylegan2.explore.swap import MAX_IMAGES, UPLOAD_PLACES, SwapSettings
 from stylegan2.swapae.tools import swap
 from stylegan2.tools import ToolError
 
@@ -40,9 +40,46 @@ def test_a_folder_offers_its_images_and_uploads_never_grow_past_the_limit(swapae
     assert len(explorer.info()["images"]) == MAX_IMAGES and explorer.info()["images"][3] == "one-more.png"
 
 
+def test_once_full_each_upload_replaces_the_oldest_upload_in_turn(swapae_file, png_file):
+    explorer = open_explorer(swapae_file, "cpu")
+    data = png_file()
+    for i in range(MAX_IMAGES):
+        explorer.add(f"u{i}.png", data)
+    structure = explorer.upload("structure.png", data)
+    texture = explorer.upload("texture.png", data)
+    assert (structure["id"], texture["id"]) == (0, 1)  # two uploads in a row never share an id
+    assert explorer.info()["images"][:3] == ["structure.png", "texture.png", "u2.png"]
+    for i in range(MAX_IMAGES - 2):
+        explorer.add(f"v{i}.png", data)
+    assert explorer.add("again.png", data) == 0  # round and round: `structure.png` is the oldest upload again
+
+
+def test_a_folder_of_more_images_than_fit_leaves_room_for_uploads_with_a_note(swapae_file, png_file, tmp_path):
+    for i in range(MAX_IMAGES - UPLOAD_PLACES + 2):
+        (tmp_path / f"img{i:02d}.png").write_bytes(png_file())
+    with pytest.warns(UserWarning, match=rf"--images {tmp_path}: using the first {MAX_IMAGES - UPLOAD_PLACES} of its "
+                                         rf"{MAX_IMAGES - UPLOAD_PLACES + 2} images \(by name\)"):
+        explorer = open_explorer(swapae_file, "cpu", images=tmp_path)
+    assert explorer.info()["images"][-1] == f"img{MAX_IMAGES - UPLOAD_PLACES - 1:02d}.png"
+    ids = [explorer.add(f"u{i}.png", png_file()) for i in range(UPLOAD_PLACES + 1)]
+    assert ids == [*range(MAX_IMAGES - UPLOAD_PLACES, MAX_IMAGES), MAX_IMAGES - UPLOAD_PLACES]
+
+
+def test_a_folder_image_that_is_cropped_or_enlarged_is_noted(swapae_file, png_file, tmp_path):
+    (tmp_path / "tiny.png").write_bytes(png_file(4, 2))
+    with pytest.warns(UserWarning, match=r"tiny\.png \(--images\): 4x2 image center-cropped to 2x2 and enlarged"):
+        open_explorer(swapae_file, "cpu", images=tmp_path)
+
+
 def test_swapae_and_gan_options_are_refused_for_the_other_kind(swapae_file, gan_file, tmp_path):
     with pytest.raises(ToolError, match="--directions: a Swapping Autoencoder has no latent directions"):
         open_explorer(swapae_file, "cpu", directions=tmp_path / "d.npz")
+    with pytest.raises(ToolError, match="^--layers: a Swapping Autoencoder has no latent directions; drop --layers$"):
+        open_explorer(swapae_file, "cpu", layers="all")
+    with pytest.raises(ToolError, match="^--top-k: a Swapping Autoencoder has no .*; drop --top-k$"):
+        open_explorer(swapae_file, "cpu", top_k=0)
+    with pytest.raises(ToolError, match="drop --directions and --layers and --top-k$"):
+        open_explorer(swapae_file, "cpu", directions=tmp_path / "d.npz", layers="0-1", top_k=3)
     with pytest.raises(ToolError, match="--images: picking input images is for Swapping Autoencoder checkpoints"):
         open_explorer(gan_file, "cpu", images=tmp_path)
     with pytest.raises(FileNotFoundError, match="no-such.pt: no such network file"):

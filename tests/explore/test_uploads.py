@@ -2,6 +2,7 @@
 
 import io
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -12,17 +13,34 @@ from stylegan2.explore.settings import SettingsError
 from stylegan2.explore.uploads import MAX_UPLOAD_PIXELS, decode_upload
 
 
+def pixels(data: bytes, name: str, resolution: int = 16, channels: int = 3) -> np.ndarray:
+    image, _ = decode_upload(data, name, resolution, channels)
+    return image
+
+
 def test_an_image_of_the_right_size_is_kept_pixel_for_pixel(png_file):
     data = png_file(16, 16)
-    np.testing.assert_array_equal(decode_upload(data, "a.png", 16, 3), np.asarray(PIL.Image.open(io.BytesIO(data))))
+    assert decode_upload(data, "a.png", 16, 3)[1] == ""  # nothing to note
+    np.testing.assert_array_equal(pixels(data, "a.png"), np.asarray(PIL.Image.open(io.BytesIO(data))))
 
 
 def test_other_sizes_modes_and_alpha_are_converted(png_file):
-    assert decode_upload(png_file(40, 20), "wide.png", 16, 3).shape == (16, 16, 3)
-    gray = decode_upload(png_file(16, 16, "L"), "gray.png", 16, 3)
+    assert pixels(png_file(40, 20), "wide.png").shape == (16, 16, 3)
+    gray = pixels(png_file(16, 16, "L"), "gray.png")
     np.testing.assert_array_equal(gray[..., 0], gray[..., 2])
-    assert decode_upload(png_file(16, 16, "RGBA"), "alpha.png", 16, 3).shape == (16, 16, 3)
-    assert decode_upload(png_file(16, 16), "rgb.png", 16, 1).shape == (16, 16, 1)
+    assert pixels(png_file(16, 16, "RGBA"), "alpha.png").shape == (16, 16, 3)
+    assert pixels(png_file(16, 16), "rgb.png", channels=1).shape == (16, 16, 1)
+
+
+@pytest.mark.parametrize("size, note", [
+    ((32, 32), ""),  # a plain downscale
+    ((40, 20), "40x20 image center-cropped to 20x20"),
+    ((1, 1), "1x1 image enlarged to the network's 16x16"),
+    ((400, 2), "400x2 image center-cropped to 2x2 and enlarged to the network's 16x16"),
+])
+def test_a_crop_or_an_enlargement_is_noted(png_file, size, note):
+    image, said = decode_upload(png_file(*size), "a.png", 16, 3)
+    assert image.shape == (16, 16, 3) and said == note
 
 
 def test_files_that_are_not_images_are_refused_by_name(png_file):
@@ -53,3 +71,11 @@ def test_huge_images_are_refused_from_the_header_before_decoding():
     side = int(MAX_UPLOAD_PIXELS**0.5) + 1
     with pytest.raises(SettingsError, match=rf"upload 'bomb.png': {side}x{side} pixels is too large"):
         decode_upload(png_header_only(side, side), "bomb.png", 16, 3)
+
+
+@pytest.mark.parametrize("side", [10_000, 20_000])  # over PIL's warning limit, over its error limit
+def test_images_past_pils_bomb_limits_get_the_same_message_and_no_warning(side):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(SettingsError, match=r"upload 'bomb.png': .* pixels is too large; upload at most 67,108,864"):
+            decode_upload(png_header_only(side, side), "bomb.png", 16, 3)

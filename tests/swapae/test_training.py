@@ -221,8 +221,10 @@ def test_overrides_and_distribution_of_the_batch():
     (dict(num_downsampling_sp=4), "--netE-num-downsampling-sp 4 leaves a 1x1 structure code for 16 px"),
     (dict(num_downsampling_gl=3), "--netE-num-downsampling-gl 3 halves the 4x4 structure code too often"),
     (dict(patch_size=12), "--patch-size must be a power of two"),
-    (dict(lambda_patch=-1.0), "--lambda-patch must be >= 0"),
-    (dict(lambda_l2=-1.0), "--lambda-l2 must be >= 0"),
+    (dict(lambda_patch=-1.0), "--lambda-patch must be a number >= 0"),
+    (dict(lambda_l2=-1.0), "--lambda-l2 must be a number >= 0"),
+    (dict(lambda_l1=float("nan")), "--lambda-l1 must be a number >= 0, got nan"),
+    (dict(lr=float("inf")), "--lr must be a positive number, got inf"),
     (dict(cbase=16), "--cbase 16 is too small"),
 ])
 def test_bad_options_are_refused_by_name(overrides, message):

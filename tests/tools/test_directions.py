@@ -55,6 +55,17 @@ def test_file_round_trip_without_pickle(tiny_generator, tmp_path):
     assert loaded.layers == [1, 2] and loaded.layer_names == found.layer_names
 
 
+def test_file_errors_name_the_callers_option(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nope\.npz: no such directions file \(--direction\)"):
+        load_directions(tmp_path / "nope.npz")
+    with pytest.raises(FileNotFoundError, match=r"nope\.npz: no such directions file \(--directions\)"):
+        load_directions(tmp_path / "nope.npz", "--directions")
+    np.savez(tmp_path / "other.npz", w=np.zeros(3))
+    with pytest.raises(ToolError, match=r"other\.npz: not a directions file \(missing directions, eigenvalues, layers; "
+                                        r"--directions\)"):
+        load_directions(tmp_path / "other.npz", "--directions")
+
+
 def test_index_out_of_range_is_rejected(tiny_generator):
     G = tiny_generator()
     with pytest.raises(ToolError, match="--index 16 is out of range"):

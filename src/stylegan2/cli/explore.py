@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..explore.network import DEFAULT_TOP_K
+from ..explore.network import DEFAULT_LAYERS, DEFAULT_TOP_K
 from ..explore.uploads import DEFAULT_MAX_UPLOAD_MB
+from .flags import FiniteFloatRange
 from .tools import network_option, user_errors
 
 EXTRA_HINT = "stylegan2 explore needs Flask: pip install 'stylegan2[explore]'"
@@ -21,15 +22,20 @@ EXTRA_HINT = "stylegan2 explore needs Flask: pip install 'stylegan2[explore]'"
 @click.option("--device", help="cpu, cuda or cuda:N [default: cuda if available].")
 @click.option("--directions", type=click.Path(dir_okay=False, path_type=Path),
               help="Directions file from `stylegan2 directions` [default: SeFa computed on load].")
-@click.option("--layers", default="all", show_default=True,
-              help="ws indices SeFa factorizes when computing directions on load, e.g. 0-3, or coarse/middle/fine/all.")
-@click.option("--top-k", type=click.IntRange(min=0), default=DEFAULT_TOP_K, show_default=True, help="Direction sliders shown.")
+@click.option("--layers", help="ws indices SeFa factorizes when computing directions on load, e.g. 0-3, or "
+                                "coarse/middle/fine/all (not with --directions) "
+                                f"[default: {DEFAULT_LAYERS}].")
+@click.option("--top-k", type=click.IntRange(min=0), help=f"Direction sliders shown [default: {DEFAULT_TOP_K}].")
 @click.option("--images", type=click.Path(file_okay=False, path_type=Path),
               help="Swapping Autoencoder: a folder of images to pick structure and texture from.")
-@click.option("--max-upload-mb", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_MAX_UPLOAD_MB, show_default=True,
+@click.option("--max-upload-mb", type=FiniteFloatRange(min=0, min_open=True), default=DEFAULT_MAX_UPLOAD_MB, show_default=True,
               help="Largest image upload accepted (Swapping Autoencoder view).")
-def explore_command(network: Path, host: str, port: int, device: str | None, directions: Path | None, layers: str,
-                    top_k: int, images: Path | None, max_upload_mb: float) -> None:
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="A name of this machine the browser may use besides IP addresses and localhost (repeatable); "
+                   "other names are refused against DNS rebinding.")
+def explore_command(network: Path, host: str, port: int, device: str | None, directions: Path | None,
+                    layers: str | None, top_k: int | None, images: Path | None, max_upload_mb: float,
+                    allow_hosts: tuple[str, ...]) -> None:
     """Explore a network in the browser: seeds, truncation, style mixing and SeFa directions, live.
 
     A Swapping Autoencoder checkpoint opens a view that swaps structure and texture between images.
@@ -48,4 +54,4 @@ def explore_command(network: Path, host: str, port: int, device: str | None, dir
         raise click.ClickException(EXTRA_HINT) from err
     with user_errors():
         run_explorer(network, host=host, port=port, device=device, directions=directions, layers=layers, top_k=top_k,
-                     images=images, max_upload_mb=max_upload_mb, announce=click.echo)
+                     images=images, max_upload_mb=max_upload_mb, allow_hosts=allow_hosts, announce=click.echo)

@@ -17,9 +17,8 @@ import torch
 from ..models import Generator
 from ..tools.common import MAX_SEED, NOISE_MODES, ToolError, seed_ws
 from ..tools.generate import synthesize
-from ..tools.mix import mix_styles
 from ..tools.sefa import LAYER_PRESETS, Directions, modulation_layers, select_ws_indices
-from .settings import GanSettings, SettingsError, parse_gan_settings
+from .settings import GanSettings, SettingsError, default_mix_styles, parse_gan_settings
 
 W_FILE = "explore_w.npz"
 DIRECTIONS_DIR = "explore-directions"
@@ -67,7 +66,7 @@ class GanExplorer:
             "max_seed": MAX_SEED,
             "noise_modes": list(NOISE_MODES),
             "mix_presets": presets,
-            "default_mix_styles": _ranges(mix_styles(G, None)),
+            "default_mix_styles": default_mix_styles(G.num_ws),
             "directions": [{"index": i, "eigenvalue": float(self.directions.eigenvalues[i])}
                            for i in range(self.num_directions)],
             "direction_layers": _ranges(self.directions.layers),

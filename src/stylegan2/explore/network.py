@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import torch
+
 from ..io import load_network
 from ..models import Generator, SwapEncoder, SwapGenerator
 from ..tools.common import ToolError, resolve_device
-from ..tools.sefa import factorize, load_directions
+from ..tools.sefa import Directions, factorize, load_directions
 from .gan import DirectionSource, GanExplorer
 from .swap import SwapExplorer
 
 DEFAULT_TOP_K = 8
+DEFAULT_LAYERS = "all"
 
 
 def open_explorer(
@@ -20,13 +23,15 @@ def open_explorer(
     device: str | None = None,
     *,
     directions: str | os.PathLike | None = None,
-    layers: str = "all",
-    top_k: int = DEFAULT_TOP_K,
+    layers: str | None = None,
+    top_k: int | None = None,
     images: str | os.PathLike | None = None,
 ) -> GanExplorer | SwapExplorer:
-    """Load `network` once and wrap it: SeFa directions over `layers` (or read from `directions`) for a GAN,
-    the images of the folder `images` to pick from for a Swapping Autoencoder."""
-    if top_k < 0:
+    """Load `network` once and wrap it: `top_k` SeFa directions over `layers` (or read from `directions`) for a GAN,
+    the images of the folder `images` to pick from for a Swapping Autoencoder.
+
+    An option that the network's kind would ignore is refused (None leaves it unset: layers 'all', top_k 8)."""
+    if top_k is not None and top_k < 0:
         raise ToolError(f"--top-k {top_k}: must be 0 or more")
     path = Path(network).expanduser()
     if not path.is_file():
@@ -35,12 +40,7 @@ def open_explorer(
     networks = load_network(path)
     E, G = networks.get("E"), networks.get("G")
     if isinstance(E, SwapEncoder) and isinstance(G, SwapGenerator):
-        if directions is not None:
-            raise ToolError("--directions: a Swapping Autoencoder has no latent directions; drop --directions")
-        explorer = SwapExplorer(E.eval().requires_grad_(False).to(target), G.eval().requires_grad_(False).to(target))
-        if images is not None:
-            explorer.add_folder(Path(images).expanduser())
-        return explorer
+        return open_swap_explorer(E, G, target, directions, layers, top_k, images)
     if images is not None:
         raise ToolError("--images: picking input images is for Swapping Autoencoder checkpoints; drop --images")
     G = networks.get("G_ema") if networks.get("G_ema") is not None else G
@@ -48,8 +48,38 @@ def open_explorer(
         found = ", ".join(f"{k} ({type(v).__name__})" for k, v in sorted(networks.items())) or "nothing"
         raise ToolError(f"{path}: holds no stylegan2 Generator or Swapping Autoencoder (found {found})")
     G = G.eval().requires_grad_(False).to(target)  # loaded here: no one else holds it
+    if directions is not None and layers is not None:
+        raise ToolError("--layers: the directions of --directions act on the layers they were computed for; "
+                        "drop --layers (or pass it to `stylegan2 directions`)")
+    layers = DEFAULT_LAYERS if layers is None else layers
     if directions is not None:
-        found, source = load_directions(directions), DirectionSource(path=str(directions))
+        found, source = read_directions(directions, G), DirectionSource(path=str(directions))
     else:
         found, source = factorize(G, layers), DirectionSource(layers=layers)
-    return GanExplorer(G, str(path), found, source, top_k)
+    return GanExplorer(G, str(path), found, source, DEFAULT_TOP_K if top_k is None else top_k)
+
+
+def open_swap_explorer(E: SwapEncoder, G: SwapGenerator, device: torch.device, directions: str | os.PathLike | None,
+                       layers: str | None, top_k: int | None, images: str | os.PathLike | None) -> SwapExplorer:
+    """The Swapping Autoencoder's explorer; the GAN's direction options are refused, as it has no latent directions."""
+    given = [option for option, value in (("--directions", directions), ("--layers", layers), ("--top-k", top_k))
+             if value is not None]
+    if given:
+        raise ToolError(f"{given[0]}: a Swapping Autoencoder has no latent directions; drop {' and '.join(given)}")
+    explorer = SwapExplorer(E.eval().requires_grad_(False).to(device), G.eval().requires_grad_(False).to(device))
+    if images is not None:
+        explorer.add_folder(Path(images).expanduser())
+    return explorer
+
+
+def read_directions(path: str | os.PathLike, G: Generator) -> Directions:
+    """The directions file given as --directions, checked to hold directions that fit G."""
+    found = load_directions(path, "--directions")
+    if found.directions.ndim != 2 or not len(found.directions) or not found.layers:
+        raise ToolError(f"{path}: holds no directions (--directions); create the file with `stylegan2 directions`")
+    w_dim, last = found.directions.shape[1], max(found.layers)
+    if w_dim != G.w_dim or last >= G.num_ws:
+        raise ToolError(f"{path}: the directions were computed for w_dim {w_dim} and at least {last + 1} ws, but this "
+                        f"network has w_dim {G.w_dim} and {G.num_ws} ws (--directions); compute them for this network "
+                        "with `stylegan2 directions`")
+    return found

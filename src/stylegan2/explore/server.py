@@ -8,12 +8,13 @@ from __future__ import annotations
 import errno
 import io
 import ipaddress
+import math
 import os
 import socket
 import threading
 import time
 from importlib import resources
-from typing import Callable
+from typing import Callable, Collection
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -24,8 +25,8 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, get_sockaddr, m
 from ..utils.image import to_pil
 from .coalesce import LatestOnly, Superseded
 from .gan import W_FILE, GanExplorer
-from .network import DEFAULT_TOP_K, open_explorer
-from .settings import SettingsError
+from .network import open_explorer
+from .settings import SettingsError, shorten
 from .swap import SwapExplorer
 from .uploads import DEFAULT_MAX_UPLOAD_MB
 
@@ -64,15 +65,53 @@ def is_loopback(host: str) -> bool:
     """Whether `host` (a name or address) only accepts connections from this machine."""
     if host in LOOPBACK_NAMES:
         return True
+    return is_ip_address(host) and ipaddress.ip_address(host.strip("[]")).is_loopback
+
+
+def is_ip_address(host: str) -> bool:
+    """Whether `host` is an IPv4 or IPv6 address (IPv6 with or without its URL brackets), not a name."""
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        ipaddress.ip_address(host.strip("[]"))
+        return True
     except ValueError:
         return False
 
 
-def create_app(explorer: GanExplorer | SwapExplorer, *, local_only: bool = True,
+def answers_to(host: str, names: Collection[str]) -> bool:
+    """Whether the explorer answers a request whose Host header names `host` (lower case, no port): an IP address,
+    localhost (or a name under .localhost), or one of `names`.
+
+    A DNS-rebinding page reaches the server under the attacker's own domain name; the browser then sends that
+    name as Host, so only names known to be this machine's pass. An IP address as Host means the page itself
+    was loaded from the explorer.
+    """
+    host = host.rstrip(".")
+    return is_ip_address(host) or host == "localhost" or host.endswith(".localhost") or host in names
+
+
+def machine_names(host: str, allowed_hosts: Collection[str]) -> set[str]:
+    """The names a request may use besides IP addresses and localhost: `allowed_hosts` (--allow-host), and when
+    the explorer listens beyond this machine, the --host value and this machine's host name and FQDN."""
+    names = set(allowed_hosts)
+    if not is_loopback(host):
+        names |= {host, socket.gethostname(), socket.getfqdn()}
+    return names
+
+
+def query_values() -> dict[str, str]:
+    """The request's parameters, each given once: a repeated one is refused, not read as its first value."""
+    for name, values in request.args.lists():
+        if len(values) > 1:
+            raise SettingsError(f"{shorten(name)}: given {len(values)} times; give each parameter once")
+    return request.args.to_dict()
+
+
+def create_app(explorer: GanExplorer | SwapExplorer, *, host_names: Collection[str] = (),
                max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> Flask:
-    """The Flask app serving `explorer`. `local_only` refuses requests whose Host is not this machine (DNS rebinding)."""
+    """The Flask app serving `explorer`. A request whose Host is not an IP address, localhost or one of `host_names`
+    is refused (DNS rebinding, see `answers_to`), and so is an upload posted by another site's page."""
+    names = {name.lower().rstrip(".") for name in host_names}
+    names = {name for name in names if not answers_to(name, ())}  # IP addresses and localhost pass anyway
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 1024 * 1024)
     assets = load_assets()
@@ -100,8 +139,11 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, local_only: bool = True,
 
     @app.before_request
     def check_host() -> Response | None:
-        if local_only and not is_loopback(urlsplit(f"//{request.host}").hostname or ""):
-            return error(403, f"host {request.host!r} refused: the explorer only answers on this machine (127.0.0.1)")
+        host = urlsplit(f"//{request.host}").hostname or ""
+        if not answers_to(host, names):
+            return error(403, f"host {shorten(request.host)!r} refused: the explorer answers only to IP addresses, "
+                              f"{', '.join(['localhost', *sorted(names)])}; if {shorten(host)!r} names this machine, "
+                              f"start it with --allow-host {shorten(host)}")
         return None
 
     @app.after_request
@@ -142,12 +184,12 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, local_only: bool = True,
 
     @app.get("/api/render")
     def render() -> Response:
-        settings = explorer.parse(request.args)
+        settings = explorer.parse(query_values())
         return newest_only.run(lambda: compute(lambda: explorer.render(settings)))
 
     @app.get("/api/image.png")
     def download_image() -> Response:
-        settings = explorer.parse(request.args)
+        settings = explorer.parse(query_values())
         response = compute(lambda: explorer.render(settings))
         name = f"seed{settings.seed:04d}.png" if is_gan else "swap.png"
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -156,7 +198,7 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, local_only: bool = True,
     @app.get("/api/w.npz")
     def download_w() -> Response:
         gan = gan_only()
-        settings = gan.parse(request.args)
+        settings = gan.parse(query_values())
         with network_lock:
             data = gan.w_npz(settings)
         response = Response(data, mimetype="application/octet-stream")
@@ -166,7 +208,7 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, local_only: bool = True,
     @app.get("/api/describe")
     def describe() -> Response:
         gan = gan_only()
-        return jsonify(gan.describe(gan.parse(request.args)))
+        return jsonify(gan.describe(gan.parse(query_values())))
 
     @app.get("/api/swapae/image/<int:index>")
     def held_image(index: int) -> Response:
@@ -178,13 +220,21 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, local_only: bool = True,
     def upload() -> Response:
         if is_gan:
             raise SettingsError("this explorer holds a GAN; it takes no uploads")
+        origin = request.headers.get("Origin")  # a browser's; absent from curl's
+        if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
+            return error(403, f"upload from the page of {shorten(origin)!r} refused: upload from the explorer's own page")
+        if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+            # werkzeug drops a chunked upload's temporary file unclosed when --max-upload-mb stops it: a console warning
+            return error(411, "upload: the request has no Content-Length; send the file in one piece, "
+                              "as the page and curl -F image=@FILE do")
         file = request.files.get("image")
         if file is None:
-            raise SettingsError("upload: send the image as the multipart form field 'image'")
+            sent = "as a text field, not a file" if "image" in request.form else "no field 'image'"
+            raise SettingsError(f"upload: {sent}; send the image as the multipart file field 'image' "
+                                "(with a filename, as curl -F image=@FILE does)")
         data = file.read()
         with network_lock:
-            index = explorer.add(file.filename or "upload", data)
-        return jsonify(id=index, name=explorer.info()["images"][index])
+            return jsonify(explorer.upload(file.filename or "upload", data))
 
     return app
 
@@ -237,17 +287,21 @@ def run_explorer(
     port: int = 8000,
     device: str | None = None,
     directions: str | os.PathLike | None = None,
-    layers: str = "all",
-    top_k: int = DEFAULT_TOP_K,
+    layers: str | None = None,
+    top_k: int | None = None,
     images: str | os.PathLike | None = None,
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
+    allow_hosts: Collection[str] = (),
     announce: Callable[[str], None] = print,
 ) -> None:
-    """`stylegan2 explore`: open the network and serve its explorer at http://host:port/ until interrupted."""
-    if not max_upload_mb > 0:
-        raise SettingsError(f"--max-upload-mb {max_upload_mb}: must be more than 0")
-    explorer = open_explorer(network, device, directions=directions, layers=layers, top_k=top_k, images=images)
+    """`stylegan2 explore`: open the network and serve its explorer at http://host:port/ until interrupted.
+
+    The address is checked before the network is loaded, so a busy port fails at once, not after SeFa."""
+    if not (math.isfinite(max_upload_mb) and max_upload_mb > 0):
+        raise SettingsError(f"--max-upload-mb {max_upload_mb}: must be a finite number of MB, more than 0")
+    check_listen_address(host, port)
     if not is_loopback(host):
         announce(f"note: --host {host} lets other machines on the network use this explorer")
-    app = create_app(explorer, local_only=is_loopback(host), max_upload_mb=max_upload_mb)
+    explorer = open_explorer(network, device, directions=directions, layers=layers, top_k=top_k, images=images)
+    app = create_app(explorer, host_names=machine_names(host, allow_hosts), max_upload_mb=max_upload_mb)
     serve(app, host, port, announce)

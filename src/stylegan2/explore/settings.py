@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
 from ..tools.common import MAX_SEED, NOISE_MODES, ToolError
+from ..tools.mix import DEFAULT_MIX_STYLES
 
 MAX_STRENGTH = 100.0  # |psi| and |direction strength| beyond this only produce noise
+MAX_SHOWN = 40  # characters of a bad value quoted back in an error message
+MAX_DIGITS = 30  # a longer whole number is out of every range here (and past what int() reads unasked)
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")  # ASCII digits only: not '+5', '1_000' or another script's digits
+DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # as JavaScript writes numbers
 
 
 class SettingsError(ToolError):
@@ -38,36 +44,52 @@ class SwapSettings:
     alpha: float = 1.0
 
 
+def shorten(text: str) -> str:
+    """`text` shortened for an error message: a request may send a value of megabytes."""
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 3] + "..."
+
+
+def _text(query: Mapping[str, str], name: str) -> str:
+    """The parameter `name` with surrounding spaces dropped ('' when absent), the same for every parameter."""
+    return query.get(name, "").strip()
+
+
 def _integer(query: Mapping[str, str], name: str, low: int, high: int, default: int | None) -> int | None:
-    text = query.get(name, "").strip()
+    """The whole number `name` in low..high (`default` when empty), written in plain digits."""
+    text = _text(query, name)
     if not text:
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise SettingsError(f"{name}: {text!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name}: {value} is out of range; use {low}..{high}")
-    return value
+    if not WHOLE_NUMBER.fullmatch(text):
+        raise SettingsError(f"{name}: {shorten(text)!r} is not a whole number; use digits 0-9")
+    if len(text.lstrip("-")) > MAX_DIGITS or not low <= int(text) <= high:
+        raise SettingsError(f"{name}: {shorten(text)} is out of range; use {low}..{high}")
+    return int(text)
 
 
 def _number(query: Mapping[str, str], name: str, low: float, high: float, default: float) -> float:
-    text = query.get(name, "").strip()
+    """The finite decimal number `name` in [low, high] (`default` when empty)."""
+    text = _text(query, name)
     if not text:
         return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise SettingsError(f"{name}: {text!r} is not a number") from None
+    if not DECIMAL.fullmatch(text):
+        raise SettingsError(f"{name}: {shorten(text)!r} is not a number")
+    value = float(text)  # 1e400 reads as inf: out of range below
     if not math.isfinite(value) or not low <= value <= high:
-        raise SettingsError(f"{name}: {text} is out of range; use a number from {low:g} to {high:g}")
+        raise SettingsError(f"{name}: {shorten(text)} is out of range; use a number from {low:g} to {high:g}")
     return value
 
 
 def _reject_unknown(query: Mapping[str, str], known: set[str]) -> None:
+    """Refuse a parameter the explorer does not read, rather than render as if it were absent."""
     unknown = sorted(set(query) - known)
     if unknown:
-        raise SettingsError(f"unknown parameter {unknown[0]!r}; the explorer takes {', '.join(sorted(known))}")
+        raise SettingsError(f"unknown parameter {shorten(unknown[0])!r}; the explorer takes {', '.join(sorted(known))}")
+
+
+def default_mix_styles(num_ws: int) -> str:
+    """The ws a second seed gives when no mix_styles are named: `stylegan2 mix`'s default 0-6, clipped to num_ws."""
+    last = min(DEFAULT_MIX_STYLES, num_ws) - 1
+    return "0" if last == 0 else f"0-{last}"
 
 
 def parse_gan_settings(
@@ -79,27 +101,29 @@ def parse_gan_settings(
     """
     strength_names = [f"d{i}" for i in range(num_directions)]
     _reject_unknown(query, {"seed", "psi", "cutoff", "class", "noise", "mix_seed", "mix_styles", *strength_names})
-    if not query.get("seed", "").strip():
+    if not _text(query, "seed"):
         raise SettingsError(f"seed: missing; give a seed in 0..{MAX_SEED}")
     class_idx = _integer(query, "class", 0, max(c_dim - 1, 0), None)
     if c_dim and class_idx is None and not draws_labels:
         raise SettingsError(f"class: missing; this network is conditional, choose a class in 0..{c_dim - 1}")
     if not c_dim and class_idx is not None:
         raise SettingsError("class: this network is unconditional (no class labels); leave class out")
-    noise_mode = query.get("noise", "const")
+    noise_mode = _text(query, "noise") or "const"
     if noise_mode not in NOISE_MODES:
-        raise SettingsError(f"noise: {noise_mode!r} is not a noise mode; use one of {', '.join(NOISE_MODES)}")
+        raise SettingsError(f"noise: {shorten(noise_mode)!r} is not a noise mode; use one of {', '.join(NOISE_MODES)}")
     mix_seed = _integer(query, "mix_seed", 0, MAX_SEED, None)
-    mix_styles = query.get("mix_styles", "").strip()
+    mix_styles = _text(query, "mix_styles")
     if mix_styles and mix_seed is None:
         raise SettingsError("mix_styles: needs mix_seed, the seed whose styles are mixed in")
+    if mix_seed is not None and not mix_styles:
+        mix_styles = default_mix_styles(num_ws)  # as the page and `stylegan2 mix` do
     return GanSettings(
         seed=_integer(query, "seed", 0, MAX_SEED, 0),
         truncation_psi=_number(query, "psi", -MAX_STRENGTH, MAX_STRENGTH, 1.0),
         truncation_cutoff=_integer(query, "cutoff", 0, num_ws, None),
         class_idx=class_idx,
         noise_mode=noise_mode,
-        mix_seed=mix_seed if mix_styles else None,
+        mix_seed=mix_seed,
         mix_styles=mix_styles,
         strengths=tuple(_number(query, name, -MAX_STRENGTH, MAX_STRENGTH, 0.0) for name in strength_names),
     )
@@ -111,7 +135,7 @@ def parse_swap_settings(query: Mapping[str, str], num_images: int) -> SwapSettin
     if num_images == 0:
         raise SettingsError("no images yet: upload a structure and a texture image")
     for name in ("structure", "texture"):
-        if not query.get(name, "").strip():
+        if not _text(query, name):
             raise SettingsError(f"{name}: missing; give an image id in 0..{num_images - 1}")
     return SwapSettings(
         structure=_integer(query, "structure", 0, num_images - 1, 0),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import warnings
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,7 +20,8 @@ from ..utils.image import to_uint8_nhwc
 from .settings import SettingsError, SwapSettings, parse_swap_settings
 from .uploads import decode_upload
 
-MAX_IMAGES = 64  # uploads beyond this replace the oldest upload, so memory stays bounded
+MAX_IMAGES = 64  # images held at once, so memory stays bounded; past it an upload replaces the oldest upload
+UPLOAD_PLACES = 8  # of MAX_IMAGES, never taken by --images: uploads always have room
 
 
 @dataclass
@@ -29,7 +32,7 @@ class HeldImage:
     pixels: np.ndarray  # uint8 [H, W, C]
     structure: torch.Tensor
     texture: torch.Tensor
-    uploaded: bool
+    note: str  # how fitting it to the network changed it beyond a downscale ('' if not at all)
 
 
 class SwapExplorer:
@@ -42,34 +45,61 @@ class SwapExplorer:
         self.resolution = E.init_kwargs["img_resolution"]
         self.channels = E.init_kwargs["img_channels"]
         self.images: list[HeldImage] = []
+        self.uploads: deque[int] = deque()  # ids of the uploaded images, oldest upload first
         self.lock = threading.Lock()  # uploads and renders may come from several server threads
+
+    def encode(self, name: str, data: bytes, where: str | None = None) -> HeldImage:
+        """Decode an image file's bytes and encode it; `where` names the image in errors (default: the upload's name)."""
+        fitted, note = decode_upload(data, name, self.resolution, self.channels, where)
+        pixels = np.array(fitted)  # writable, for torch
+        x = torch.from_numpy(pixels).permute(2, 0, 1)[None].to(network_device(self.E), torch.float32) / 127.5 - 1
+        structure, texture = encode_images(self.E, x)
+        return HeldImage(Path(name).name, pixels, structure, texture, note)
 
     def add(self, name: str, data: bytes, uploaded: bool = True, where: str | None = None) -> int:
         """Decode, encode and keep an image; returns its id. Past MAX_IMAGES an upload replaces the oldest upload.
         `where` names the image in errors (default: the upload's name)."""
-        pixels = np.array(decode_upload(data, name, self.resolution, self.channels, where))  # writable, for torch
-        x = torch.from_numpy(pixels).permute(2, 0, 1)[None].to(network_device(self.E), torch.float32) / 127.5 - 1
-        structure, texture = encode_images(self.E, x)
-        held = HeldImage(Path(name).name, pixels, structure, texture, uploaded)
+        return self.keep(self.encode(name, data, where), uploaded)
+
+    def upload(self, name: str, data: bytes) -> dict[str, Any]:
+        """Keep an uploaded image (see `add`); the page's answer: its id, its name and `fit_note`'s note."""
+        held = self.encode(name, data)
+        return {"id": self.keep(held, uploaded=True), "name": held.name, "note": held.note}
+
+    def keep(self, held: HeldImage, uploaded: bool) -> int:
+        """Hold `held` under a new id, or, once MAX_IMAGES are held, under the id of the oldest upload; returns the id."""
         with self.lock:
             if len(self.images) < MAX_IMAGES:
                 self.images.append(held)
-                return len(self.images) - 1
-            oldest = next((i for i, image in enumerate(self.images) if image.uploaded), None)
-            if oldest is None:
-                raise SettingsError(f"the explorer already holds {MAX_IMAGES} images; restart it to upload more")
-            self.images[oldest] = held
-            return oldest
+                index = len(self.images) - 1
+            elif uploaded and self.uploads:
+                index = self.uploads.popleft()
+                self.images[index] = held
+            else:  # reached from Python only: add_folder leaves UPLOAD_PLACES free
+                rule = "an upload replaces only an earlier upload" if uploaded else "only an upload replaces a held image"
+                raise SettingsError(f"the explorer already holds {MAX_IMAGES} images; {rule}")
+            if uploaded:
+                self.uploads.append(index)
+            return index
 
     def add_folder(self, folder: Path) -> int:
-        """Offer every image of a folder (not recursive) for picking; returns how many were added."""
+        """Offer the images of a folder (not recursive, by name) for picking, at most MAX_IMAGES - UPLOAD_PLACES of
+        them with a warning naming how many were left out; returns how many were added."""
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: no such folder (--images)")
-        paths = sorted(p for p in folder.iterdir() if p.is_file() and is_image_name(p.name))[:MAX_IMAGES]
+        paths = sorted(p for p in folder.iterdir() if p.is_file() and is_image_name(p.name))
         if not paths:
             raise SettingsError(f"{folder}: holds no images (--images); give a folder of PNG or JPEG files")
+        limit = MAX_IMAGES - UPLOAD_PLACES
+        if len(paths) > limit:
+            warnings.warn(f"--images {folder}: using the first {limit} of its {len(paths)} images (by name); the explorer "
+                          f"holds at most {MAX_IMAGES}, {UPLOAD_PLACES} of them for uploads", stacklevel=2)
+            paths = paths[:limit]
         for path in paths:
-            self.add(path.name, path.read_bytes(), uploaded=False, where=f"{path} (--images)")
+            held = self.encode(path.name, path.read_bytes(), where=f"{path} (--images)")
+            if held.note:
+                warnings.warn(f"{path} (--images): {held.note}", stacklevel=2)
+            self.keep(held, uploaded=False)
         return len(paths)
 
     def info(self) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import PIL.Image
@@ -16,16 +17,45 @@ DEFAULT_MAX_UPLOAD_MB = 8.0  # request body limit of the server (--max-upload-mb
 MAX_UPLOAD_PIXELS = 64 * 1024 * 1024  # refused from the header, before decoding (a decompression bomb)
 
 
-def decode_upload(data: bytes, name: str, resolution: int, channels: int, where: str | None = None) -> np.ndarray:
-    """uint8 [resolution, resolution, channels] from an image file's bytes: center-cropped, Lanczos-resized, alpha dropped.
+def too_large(where: str, size: str) -> SettingsError:
+    """The one message for every image over MAX_UPLOAD_PIXELS, whether we or PIL's bomb check caught it."""
+    return SettingsError(f"{where}: {size} pixels is too large; upload at most {MAX_UPLOAD_PIXELS:,} pixels")
+
+
+def open_image(data: bytes, where: str) -> PIL.Image.Image:
+    """PIL's lazy image of `data` (header read, pixels not yet), without PIL's decompression-bomb warning: the
+    caller checks the size itself, and the warning would print a line in the server's console per request."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
+            return PIL.Image.open(io.BytesIO(data))
+    except PIL.Image.DecompressionBombError:  # over twice PIL's own limit, which is above ours
+        raise too_large(where, f"more than {2 * PIL.Image.MAX_IMAGE_PIXELS:,}") from None
+
+
+def fit_note(width: int, height: int, resolution: int) -> str:
+    """What fitting a width x height image to the network changed beyond a plain downscale ('' if nothing),
+    as `stylegan2 swapae swap` notes it: a crop to the centred square, or an enlargement (blurry)."""
+    side = min(width, height)
+    changes = []
+    if width != height:
+        changes.append(f"center-cropped to {side}x{side}")
+    if side < resolution:
+        changes.append(f"enlarged to the network's {resolution}x{resolution}")
+    return f"{width}x{height} image {' and '.join(changes)}" if changes else ""
+
+
+def decode_upload(data: bytes, name: str, resolution: int, channels: int,
+                  where: str | None = None) -> tuple[np.ndarray, str]:
+    """uint8 [resolution, resolution, channels] from an image file's bytes: center-cropped, Lanczos-resized, alpha
+    dropped; and a note saying when it was cropped or enlarged ('' otherwise, see `fit_note`).
 
     `where` names the image in errors (default: "upload 'NAME'")."""
     where = where or f"upload {name!r}"
     try:
-        with PIL.Image.open(io.BytesIO(data)) as img:
+        with open_image(data, where) as img:
             if img.width * img.height > MAX_UPLOAD_PIXELS:
-                raise SettingsError(f"{where}: {img.width}x{img.height} pixels is too large; "
-                                    f"upload at most {MAX_UPLOAD_PIXELS:,} pixels")
+                raise too_large(where, f"{img.width}x{img.height}")
             target = "L" if mode_channels(img.mode, where, drop_alpha=True) == 1 else "RGB"
             array = np.array(img if img.mode == target else img.convert(target))  # writable, for torch
     except (SettingsError, DatasetError):
@@ -33,8 +63,9 @@ def decode_upload(data: bytes, name: str, resolution: int, channels: int, where:
     except DECODE_ERRORS as err:
         reason = "not a known image format" if isinstance(err, PIL.UnidentifiedImageError) else str(err)
         raise SettingsError(f"{where}: cannot decode as an image ({reason}); use a PNG, JPEG or WebP file") from None
+    note = fit_note(array.shape[1], array.shape[0], resolution)
     image = fit_image(array.reshape(array.shape[0], array.shape[1], -1), resolution, resolution, "center-crop",
                       PIL.Image.Resampling.LANCZOS, where)
     if image.shape[2] != channels:  # gray -> RGB repeats the channel; RGB -> gray uses PIL's luma
         image = np.repeat(image, 3, axis=2) if channels == 3 else np.asarray(PIL.Image.fromarray(image).convert("L"))[..., None]
-    return image
+    return image, note

@@ -122,12 +122,12 @@ def save_directions(path: str | os.PathLike, found: Directions) -> Path:
                     layers=np.asarray(found.layers, dtype=np.int64), layer_names=np.asarray(found.layer_names))
 
 
-def load_directions(path: str | os.PathLike) -> Directions:
-    """Read a directions .npz written by `save_directions` (no pickled objects are loaded)."""
-    path, data = read_npz(path, "--direction", "directions")
+def load_directions(path: str | os.PathLike, option: str = "--direction") -> Directions:
+    """Read a directions .npz written by `save_directions` (no pickled objects are loaded); errors name `option`."""
+    path, data = read_npz(path, option, "directions")
     missing = [k for k in ("directions", "eigenvalues", "layers") if k not in data]
     if missing:
-        raise ToolError(f"{path}: not a directions file (missing {', '.join(missing)}); "
+        raise ToolError(f"{path}: not a directions file (missing {', '.join(missing)}; {option}); "
                         "create one with `stylegan2 directions`")
     return Directions(
         directions=data["directions"].astype(np.float32),

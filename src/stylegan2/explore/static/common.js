@@ -7,6 +7,11 @@ function showError(message) {
   $("error").textContent = message || "";
 }
 
+// A value quoted in a message, cut short: an address can hold anything.
+function shown(text) {
+  return text.length <= 40 ? text : text.slice(0, 37) + "...";
+}
+
 async function errorText(response) {
   try {
     return (await response.json()).error;
@@ -23,10 +28,12 @@ async function getJSON(url) {
 
 // Renders only the newest query: while one request is in flight, later ones replace each other,
 // so a dragged slider never queues up stale images. body[data-state] is "busy" until the image shown
-// matches the last input, then "idle"; img[data-query] names the query the image shows.
+// matches the last input, then "idle"; img[data-query] names the query the image shows, and
+// onShown(query) runs each time a new image is shown (not when a query is refused).
 class Renderer {
-  constructor(img) {
+  constructor(img, onShown = () => {}) {
     this.img = img;
+    this.onShown = onShown;
     this.pending = null;
     this.inFlight = false;
     this.inputTime = 0;
@@ -53,6 +60,7 @@ class Renderer {
         await this.img.decode();
         if (old.startsWith("blob:")) URL.revokeObjectURL(old);
         this.img.dataset.query = query;
+        this.onShown(query);
         const server = response.headers.get("X-Render-Ms");
         $("timing").textContent = `render ${server} ms, input to image ${(performance.now() - inputTime).toFixed(0)} ms`;
         showError("");

@@ -2,7 +2,11 @@
 // The GAN view: controls -> query string -> rendered image, layer table and equivalent command.
 
 let info = null;
-const renderer = new Renderer($("image"));
+// The downloads follow the image shown, not the last input: a refused input keeps the last image.
+const renderer = new Renderer($("image"), (query) => {
+  $("download-png").href = "/api/image.png?" + query;
+  $("download-w").href = "/api/w.npz?" + query;
+});
 
 function currentQuery() {
   const q = new URLSearchParams();
@@ -25,10 +29,9 @@ function currentQuery() {
 function update() {
   const query = currentQuery();
   history.replaceState(null, "", "#" + query);
+  $("address-error").textContent = "";  // the address now holds the controls' values
   $("psi-value").textContent = $("psi").value;
   info.directions.forEach((_, i) => { $(`d${i}-value`).textContent = $(`d${i}`).value; });
-  $("download-png").href = "/api/image.png?" + query;
-  $("download-w").href = "/api/w.npz?" + query;
   renderer.request(query);
   describe(query);
 }
@@ -77,13 +80,45 @@ function buildDirections() {
   $("directions").replaceChildren(...rows);
 }
 
+// Why `control` cannot hold `value` ("" when it holds it as written): the browser clamps a slider to its
+// range and steps, and empties a select or a number field given something it does not offer.
+function refusal(control, value) {
+  if (control.type === "range") {
+    return value.trim() !== "" && Number(control.value) === Number(value) ? ""
+      : `not on the slider, which runs from ${control.min} to ${control.max} in steps of ${control.step}`;
+  }
+  if (control.tagName === "SELECT") {
+    return control.value === value ? "" : `not one of ${[...control.options].map((o) => o.value || "''").join(", ")}`;
+  }
+  if (control.type === "number") return control.value === value ? "" : "not a number";
+  return "";
+}
+
+// Puts the address's settings (#seed=5&psi=0.7...) into the controls; returns a message for each one the page
+// cannot show as written (the control keeps its own value), so a bookmark never turns silently into another image.
 function restore(hash) {
   const q = new URLSearchParams(hash.replace(/^#/, ""));
-  const fields = { seed: "seed", psi: "psi", cutoff: "cutoff", class: "class", noise: "noise",
-                   mix_seed: "mix-seed", mix_styles: "mix-styles" };
-  for (const [name, id] of Object.entries(fields)) if (q.has(name)) $(id).value = q.get(name);
+  const fields = { seed: "seed", psi: "psi", cutoff: "cutoff", noise: "noise", mix_seed: "mix-seed", mix_styles: "mix-styles" };
+  if (info.c_dim) fields.class = "class";
+  info.directions.forEach((_, i) => { fields[`d${i}`] = `d${i}`; });
+  const problems = [];
+  for (const name of new Set(q.keys())) {
+    const values = q.getAll(name);
+    const control = Object.hasOwn(fields, name) ? $(fields[name]) : null;
+    if (control === null) {
+      problems.push(`${shown(name)}: not a setting of this page; ignored`);
+      continue;
+    }
+    const before = control.value;
+    control.value = values[0];
+    const why = values.length > 1 ? `given ${values.length} times` : refusal(control, values[0]);
+    if (why) {
+      control.value = before;
+      problems.push(`${name}=${shown(values[0])}: ${why}; showing ${before === "" ? "the default" : before}`);
+    }
+  }
   $("mix-on").checked = q.has("mix_seed");
-  info.directions.forEach((_, i) => { if (q.has(`d${i}`)) $(`d${i}`).value = q.get(`d${i}`); });
+  return problems;
 }
 
 function stepSeed(delta) {
@@ -121,7 +156,7 @@ async function start() {
     return button;
   }));
   buildDirections();
-  restore(location.hash);
+  const problems = restore(location.hash);
   document.querySelectorAll(".controls input, .controls select").forEach((el) => el.addEventListener("input", update));
   $("seed-prev").addEventListener("click", () => stepSeed(-1));
   $("seed-next").addEventListener("click", () => stepSeed(1));
@@ -134,6 +169,7 @@ async function start() {
     update();
   });
   update();
+  $("address-error").textContent = problems.map((problem) => `address: ${problem}`).join("\n");
 }
 
 start();

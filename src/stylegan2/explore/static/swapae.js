@@ -1,7 +1,8 @@
 "use strict";
 // The Swapping Autoencoder view: pick or upload a structure and a texture image, move alpha, see the swap.
 
-const renderer = new Renderer($("image"));
+// The download follows the image shown, not the last input: a refused input keeps the last image.
+const renderer = new Renderer($("image"), (query) => { $("download-png").href = "/api/image.png?" + query; });
 
 function currentQuery() {
   const q = new URLSearchParams();
@@ -20,9 +21,7 @@ function update() {
   }
   $("structure-image").src = `/api/swapae/image/${$("structure").value}`;
   $("texture-image").src = `/api/swapae/image/${$("texture").value}`;
-  const query = currentQuery();
-  $("download-png").href = "/api/image.png?" + query;
-  renderer.request(query);
+  renderer.request(currentQuery());
 }
 
 function fillImages(names) {
@@ -37,6 +36,7 @@ function fillImages(names) {
 async function upload(input, target) {
   const file = input.files[0];
   if (!file) return;
+  $("upload-note").textContent = "";
   const form = new FormData();
   form.append("image", file);
   const response = await fetch("/api/swapae/upload", { method: "POST", body: form });
@@ -46,6 +46,7 @@ async function upload(input, target) {
     return;
   }
   const added = await response.json();
+  $("upload-note").textContent = added.note ? `${added.name}: ${added.note}` : "";
   fillImages((await getJSON("/api/info")).images);
   $(target).value = String(added.id);
   if ($("structure").value === "" || $("texture").value === "") {
