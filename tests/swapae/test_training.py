@@ -244,3 +244,19 @@ def test_a_resume_notes_where_the_file_architecture_differs_from_the_options(swa
     (note,) = architecture_notes(networks, build_swapae_networks(tiny_swapae_options(tmp_path, global_code_ch=8), 16, 3))
     assert note == ("the networks keep the file's architecture: E global_code_ch 16 (not 8); G global_code_ch 16 (not 8); "
                     "those options are for new networks")
+
+
+def test_training_configures_the_backends_as_stylegan2_training_does(tiny_swapae_options, tmp_path, monkeypatch):
+    """TF32 off and cuDNN autotuning on a GPU (configure_backends): swapae training left torch's TF32 default."""
+    import stylegan2.swapae.training as swapae_training
+
+    class Configured(Exception):
+        pass
+
+    def configure(device, **kwargs):
+        raise Configured(device, kwargs)
+
+    monkeypatch.setattr(swapae_training, "configure_backends", configure)
+    with pytest.raises(Configured) as called:
+        train_swapae(tiny_swapae_options(tmp_path), device="cpu", log=quiet)
+    assert called.value.args == (torch.device("cpu"), {})  # the defaults: allow_tf32=False, cudnn_benchmark=True
