@@ -7,7 +7,7 @@ from typing import BinaryIO
 import numpy as np
 import PIL.Image
 
-from ..models.aspect import MAX_RESOLUTION
+from ..models.aspect import MAX_RESOLUTION, is_image_side
 from .errors import DatasetError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -39,8 +39,7 @@ def is_power_of_two(n: int) -> bool:
 
 def check_side(option: str, value: int, maximum: int | None = MAX_RESOLUTION) -> None:
     """Refuse an image side no network makes: a power of two from 4 (the first block) up to `maximum` (None: any)."""
-    if (not isinstance(value, (int, np.integer)) or value < 4 or not is_power_of_two(int(value))
-            or (maximum is not None and value > maximum)):
+    if not is_image_side(value, maximum):
         allowed = ">= 4" if maximum is None else f"from 4 to {maximum} (the networks' largest)"
         raise DatasetError(f"{option} must be a power of two {allowed}, got {value!r}")
 

@@ -18,7 +18,7 @@ from ..models import Generator
 from ..tools.common import MAX_SEED, NOISE_MODES, ToolError, seed_ws
 from ..tools.generate import synthesize
 from ..tools.sefa import LAYER_PRESETS, Directions, modulation_layers, select_ws_indices
-from .settings import GanSettings, SettingsError, default_mix_styles, parse_gan_settings
+from .settings import GanSettings, SettingsError, default_mix_styles, index_ranges, parse_gan_settings
 
 W_FILE = "explore_w.npz"
 DIRECTIONS_DIR = "explore-directions"
@@ -51,7 +51,7 @@ class GanExplorer:
         presets = {}
         for name in LAYER_PRESETS:
             try:
-                presets[name] = _ranges(select_ws_indices(G, name, "mix_styles"))
+                presets[name] = index_ranges(select_ws_indices(G, name, "mix_styles"))
             except ToolError:  # a preset this network is too small for
                 continue
         return {
@@ -69,7 +69,7 @@ class GanExplorer:
             "default_mix_styles": default_mix_styles(G.num_ws),
             "directions": [{"index": i, "eigenvalue": float(self.directions.eigenvalues[i])}
                            for i in range(self.num_directions)],
-            "direction_layers": _ranges(self.directions.layers),
+            "direction_layers": index_ranges(self.directions.layers),
         }
 
     def parse(self, query: Mapping[str, str]) -> GanSettings:
@@ -174,14 +174,3 @@ class GanExplorer:
         """The page's text for these settings: per-layer sources and the equivalent commands."""
         return {"layers": self.layers(settings), "commands": self.commands(settings),
                 "needs_w_file": self.uses_w_file(settings), "w_file": W_FILE}
-
-
-def _ranges(indices: list[int]) -> str:
-    """[0, 1, 2, 5] -> '0-2,5' (the syntax --styles and mix_styles read)."""
-    parts: list[str] = []
-    for i in indices:
-        if parts and int(parts[-1].split("-")[-1]) == i - 1:
-            parts[-1] = f"{parts[-1].split('-')[0]}-{i}"
-        else:
-            parts.append(str(i))
-    return ",".join(parts)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from ..tools.common import MAX_SEED, NOISE_MODES, ToolError
-from ..tools.mix import DEFAULT_MIX_STYLES
+from ..tools.mix import default_styles
 
 MAX_STRENGTH = 100.0  # |psi| and |direction strength| beyond this only produce noise
 MAX_SHOWN = 40  # characters of a bad value quoted back in an error message
@@ -86,10 +86,20 @@ def _reject_unknown(query: Mapping[str, str], known: set[str]) -> None:
         raise SettingsError(f"unknown parameter {shorten(unknown[0])!r}; the explorer takes {', '.join(sorted(known))}")
 
 
+def index_ranges(indices: list[int]) -> str:
+    """[0, 1, 2, 5] -> '0-2,5' (the syntax --styles and mix_styles read)."""
+    parts: list[str] = []
+    for i in indices:
+        if parts and int(parts[-1].split("-")[-1]) == i - 1:
+            parts[-1] = f"{parts[-1].split('-')[0]}-{i}"
+        else:
+            parts.append(str(i))
+    return ",".join(parts)
+
+
 def default_mix_styles(num_ws: int) -> str:
-    """The ws a second seed gives when no mix_styles are named: `stylegan2 mix`'s default 0-6, clipped to num_ws."""
-    last = min(DEFAULT_MIX_STYLES, num_ws) - 1
-    return "0" if last == 0 else f"0-{last}"
+    """The ws a second seed gives when no mix_styles are named, as `stylegan2 mix` and the page take them."""
+    return index_ranges(default_styles(num_ws))
 
 
 def parse_gan_settings(

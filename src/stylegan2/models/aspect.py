@@ -9,7 +9,7 @@ round trip through a checkpoint's JSON.
 
 from __future__ import annotations
 
-import numbers
+from .inputs import is_whole_number
 
 MAX_RESOLUTION = 1024  # the largest img_resolution (shorter side) the networks are built for, as in NVIDIA's configs
 SQUARE = "1:1"
@@ -17,10 +17,16 @@ SQUARE = "1:1"
 ASPECTS = {SQUARE: (1, 1), "2:1": (1, 2), "1:2": (2, 1)}
 
 
+def is_image_side(value: object, maximum: int | None = MAX_RESOLUTION) -> bool:
+    """Whether `value` is an image side a network makes: a whole power of two from 4 (blocks start at 4x4 and double)
+    up to `maximum` (None: any)."""
+    return (is_whole_number(value) and value >= 4 and value & (value - 1) == 0
+            and (maximum is None or value <= maximum))
+
+
 def check_img_resolution(img_resolution: int) -> None:
-    """ValueError unless `img_resolution` is a power of two from 4 to MAX_RESOLUTION: blocks start at 4x4 and double."""
-    is_int = isinstance(img_resolution, numbers.Integral) and not isinstance(img_resolution, bool)
-    if not is_int or not 4 <= img_resolution <= MAX_RESOLUTION or img_resolution & (img_resolution - 1) != 0:
+    """ValueError unless `img_resolution` is a power of two from 4 to MAX_RESOLUTION (see `is_image_side`)."""
+    if not is_image_side(img_resolution):
         raise ValueError(f"img_resolution must be a power of two from 4 to {MAX_RESOLUTION}, got {img_resolution!r}")
 
 

@@ -10,9 +10,14 @@ import torch
 from torch import nn
 
 
+def is_whole_number(value: object) -> bool:
+    """Whether `value` is an int (a NumPy integer too): not a bool, nor a float or text however whole it reads."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def check_size(value: object, name: str, minimum: int = 1) -> None:
     """A constructor's count (a dimension, channels, layers): an int >= `minimum`; else a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+    if not is_whole_number(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
@@ -41,5 +46,5 @@ def check_truncation(psi: object, cutoff: object) -> None:
             raise ValueError(f"truncation_psi must be one number, got a tensor of shape {list(psi.shape)}")
     elif isinstance(psi, bool) or not isinstance(psi, numbers.Real) or not math.isfinite(psi):
         raise TypeError(f"truncation_psi must be a finite number (1 = no truncation), got {psi!r}")
-    if cutoff is not None and (isinstance(cutoff, bool) or not isinstance(cutoff, numbers.Integral) or cutoff < 0):
+    if cutoff is not None and (not is_whole_number(cutoff) or cutoff < 0):
         raise ValueError(f"truncation_cutoff must be None (every layer) or the number of layers to truncate, >= 0, got {cutoff!r}")

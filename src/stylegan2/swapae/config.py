@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..training.session import apply_overrides
+from ..training.session import apply_overrides, check_numbers
 
 
 @dataclass(frozen=True)
@@ -161,14 +160,8 @@ def validate_swapae_options(o: SwapAEOptions) -> None:
     if o.batch_gpu % min(MBSTD_GROUP, o.batch_gpu) != 0:
         raise ValueError(f"--batch-gpu {o.batch_gpu} must be below {MBSTD_GROUP} or a multiple of it "
                          "(the image discriminator's minibatch-std group)")
-    for name in ("kimg", "tick", "lr"):
-        if not 0 < getattr(o, name) < math.inf:  # NaN fails too
-            raise ValueError(f"--{name.replace('_', '-')} must be a positive number, got {getattr(o, name)}")
-    weights = ("lambda_l1", "lambda_l2", "lambda_gan_rec", "lambda_gan_swap", "lambda_patch", "r1_gamma",
-               "patch_r1_gamma")
-    for name in weights:
-        if not 0 <= getattr(o, name) < math.inf:
-            raise ValueError(f"--{name.replace('_', '-')} must be a number >= 0, got {getattr(o, name)}")
+    check_numbers(o, positive=("kimg", "tick", "lr"), non_negative=(
+        "lambda_l1", "lambda_l2", "lambda_gan_rec", "lambda_gan_swap", "lambda_patch", "r1_gamma", "patch_r1_gamma"))
     for name in ("snap", "r1_interval", "spatial_code_ch", "global_code_ch", "num_patches", "patch_size", "swap_grid"):
         if getattr(o, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(o, name)}")

@@ -14,7 +14,7 @@ import torch
 
 from ..io import load_network
 from ..models import Generator
-from ..models.inputs import check_truncation
+from ..models.inputs import check_truncation, is_whole_number
 from ..utils.device import DeviceError, same_device, select_device
 
 NOISE_MODES = ("const", "random", "none")
@@ -59,13 +59,13 @@ def parse_int_list(text: str, option: str, names: Sequence[str] = ()) -> list[in
 def parse_seeds(text: str | Sequence[int], option: str = "--seeds") -> list[int]:
     """Seeds from text ('0-7,42'), a list or one int, checked to be valid NumPy seeds."""
     prefix = f"{option}: " if option else ""
-    if isinstance(text, (int, np.integer)) and not isinstance(text, bool):
+    if is_whole_number(text):
         text = [int(text)]
     if isinstance(text, str):
         seeds = parse_int_list(text, option)
     else:
         items = list(text) if isinstance(text, (Sequence, np.ndarray)) else None
-        if items is None or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in items):
+        if items is None or not all(is_whole_number(s) for s in items):
             raise ToolError(f"{prefix}seeds are whole numbers: a list of ints, one int or text such as '0-7,42', got {text!r}")
         seeds = [int(s) for s in items]  # 1.7 is not seed 1
     if not seeds:
@@ -84,8 +84,7 @@ def parse_grid(text: str | Sequence[int], option: str = "--grid") -> tuple[int, 
         if match is None:
             raise ToolError(f"{prefix}expected COLSxROWS such as 4x2, got {text!r}")
         cols, rows = int(match.group(1)), int(match.group(2))
-    elif isinstance(text, Sequence) and len(text) == 2 and all(
-            isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in text):
+    elif isinstance(text, Sequence) and len(text) == 2 and all(is_whole_number(n) for n in text):
         cols, rows = (int(n) for n in text)
     else:
         raise ToolError(f"{prefix}expected COLSxROWS such as '4x2' or (columns, rows) such as (4, 2), got {text!r}")
@@ -146,7 +145,7 @@ def class_label(G: Generator, class_idx: int | None) -> torch.Tensor | None:
 
     A network trained on clusters (`--clusters`) takes --class as a cluster, and without it draws one from z (None).
     """
-    if class_idx is not None and (isinstance(class_idx, bool) or not isinstance(class_idx, (int, np.integer))):
+    if class_idx is not None and not is_whole_number(class_idx):
         raise ToolError(f"--class (class_idx) must be a whole number, got {class_idx!r}")
     if G.c_dim == 0:
         if class_idx is not None:
@@ -190,7 +189,7 @@ def check_truncation_cutoff(G: Generator, truncation_cutoff: int | None) -> int 
     """The cutoff counts ws from the coarsest layer; it must lie within 0..num_ws."""
     if truncation_cutoff is None:
         return None
-    if isinstance(truncation_cutoff, bool) or not isinstance(truncation_cutoff, (int, np.integer)):
+    if not is_whole_number(truncation_cutoff):
         raise ToolError(f"--trunc-cutoff (truncation_cutoff) must be a whole number or None, got {truncation_cutoff!r}")
     if not 0 <= truncation_cutoff <= G.num_ws:
         raise ToolError(f"--trunc-cutoff (truncation_cutoff) {truncation_cutoff} is out of range: this network has "

@@ -20,10 +20,15 @@ MIX_FILE = "stylemix.png"
 DEFAULT_MIX_STYLES = 7  # NVIDIA's style_mixing.py copies ws 0-6 from the column seeds
 
 
+def default_styles(num_ws: int) -> list[int]:
+    """The ws a second seed gives by default: NVIDIA's 0-6, clipped to a network's num_ws."""
+    return list(range(min(DEFAULT_MIX_STYLES, num_ws)))
+
+
 def mix_styles(G: Generator, styles: str | list[int] | None) -> list[int]:
-    """ws indices to take from the columns; the default, NVIDIA's 0-6, is clipped to the network's num_ws."""
+    """ws indices to take from the columns (default: `default_styles`)."""
     if styles is None:
-        return list(range(min(DEFAULT_MIX_STYLES, G.num_ws)))
+        return default_styles(G.num_ws)
     return select_ws_indices(G, styles, "--styles")
 
 

@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from ..models import Generator
+from ..models.inputs import is_whole_number
 from ..utils.image import image_grid
 from .common import (
     Network,
@@ -50,7 +50,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def check_frames(frames: int) -> None:
     """A video's length in frames: a whole number >= 1."""
-    if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 1:
+    if not is_whole_number(frames) or frames < 1:
         raise ToolError(f"--frames {frames!r}: must be a whole number >= 1")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +12,7 @@ from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from .ada import AugmentConfig
 from .loss import LOSSES
 from .rundir import check_outdir_outside_data
-from .session import apply_overrides
+from .session import apply_overrides, check_numbers
 
 # What the layers of the top 4 resolutions compute in (--precision): NVIDIA's mixed precision (float16
 # with conv_clamp 256, on CUDA; float32 elsewhere), bfloat16 (float32's range, no clamp; fast on CUDA and on
@@ -264,11 +263,7 @@ def validate_options(o: TrainingOptions) -> None:
     if o.mbstd > 0 and d_batch % min(o.mbstd, d_batch) != 0:
         raise ValueError(f"--mbstd {o.mbstd} must divide the {d_batch} packs of {o.pack} D sees per step (--batch-gpu / --pack)"
                          if o.pack > 1 else f"--mbstd {o.mbstd} must divide --batch-gpu {o.batch_gpu}")
-    for name in ("kimg", "tick", "glr", "dlr", "ema_kimg", "map_lrmul"):
-        if not 0 < getattr(o, name) < math.inf:  # NaN fails too
-            raise ValueError(f"--{name.replace('_', '-')} must be a positive number, got {getattr(o, name)}")
-    if not 0 <= o.gamma < math.inf:
-        raise ValueError(f"--gamma must be a number >= 0, got {o.gamma}")
+    check_numbers(o, positive=("kimg", "tick", "glr", "dlr", "ema_kimg", "map_lrmul"), non_negative=("gamma",))
     if o.resolution is not None and o.cbase < o.resolution:
         raise ValueError(f"--cbase {o.cbase} gives no channels at {o.resolution} px (channels are --cbase / resolution); "
                          f"use at least {o.resolution}")

@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -85,6 +85,17 @@ def apply_overrides(options: Any, overrides: dict[str, Any], kind: str) -> None:
         if not hasattr(options, key):
             raise ValueError(f"unknown {kind} {key!r}")
         setattr(options, key, value)
+
+
+def check_numbers(options: Any, positive: Sequence[str] = (), non_negative: Sequence[str] = ()) -> None:
+    """Refuse, naming the option, a value of `positive` not above 0 or of `non_negative` below 0; NaN and infinity
+    fail too (options set from Python, or by overrides, may hold them)."""
+    for name in (*positive, *non_negative):
+        value = getattr(options, name)
+        above_low = value > 0 if name in positive else value >= 0  # NaN fails every comparison
+        if not (above_low and value < math.inf):
+            rule = "a positive number" if name in positive else "a number >= 0"
+            raise ValueError(f"--{name.replace('_', '-')} must be {rule}, got {value}")
 
 
 @dataclass
