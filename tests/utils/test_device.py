@@ -9,6 +9,7 @@ from stylegan2.io import save_checkpoint
 from stylegan2.models import Generator
 from stylegan2.utils.device import (
     DeviceError,
+    HostCopy,
     configure_backends,
     explain_unsupported_ops,
     rank_cuda_device,
@@ -170,3 +171,16 @@ def test_cuda_and_its_current_index_are_one_device(monkeypatch):
     assert same_device(torch.device("cuda"), torch.device("cuda:1")) and not same_device(torch.device("cuda"), torch.device("cuda:0"))
     assert same_device(torch.device("cpu"), torch.device("cpu")) and same_device(torch.device("mps"), torch.device("mps:0"))
     assert not same_device(torch.device("cpu"), torch.device("cuda:0"))
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU"))])
+def test_a_host_copy_holds_the_value_when_it_was_made(device):
+    """The verdicts and stop votes are read a step after they are made; later work must not change them."""
+    flag, values = torch.tensor(True, device=device), torch.arange(3.0, device=device)
+    copies = HostCopy(flag), HostCopy(values)
+    flag.fill_(False)
+    values.mul_(10)
+    if device == "cuda":
+        torch.cuda._sleep(10_000_000)  # more work queued behind the copies
+    assert copies[0].tolist() is True and copies[1].tolist() == [0.0, 1.0, 2.0]

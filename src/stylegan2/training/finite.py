@@ -5,12 +5,15 @@ NVIDIA's loop sets NaN gradient entries to 0 and infinities to +-1e5 before ever
 float16 overflow in the backward pass costs one step's update instead of the run; we do the same. A run that has
 diverged gives non-finite gradients step after step: MAX_NON_FINITE_STEPS in a row in one phase stop it with a
 message naming the phase and the step where it began. Each phase's verdict is computed on the device when its
-gradients are ready and read on the host one step later, when the GPU has finished that step anyway.
+gradients are ready, copied to the host behind them, and read one step later: by then the GPU has finished that
+step, and the read does not wait for the step queued since.
 """
 
 from __future__ import annotations
 
 import torch
+
+from ..utils.device import HostCopy
 
 MAX_NON_FINITE_STEPS = 4  # a phase's steps in a row with non-finite gradients that stop the run
 REPLACEMENTS = {"nan": 0.0, "posinf": 1e5, "neginf": -1e5}  # NVIDIA's training_loop.py, before each opt.step()
@@ -44,14 +47,14 @@ class FiniteWatch:
 
     def __init__(self) -> None:
         self.step = 0
-        self._pending: list[tuple[int, str, torch.Tensor]] = []
+        self._pending: list[tuple[int, str, HostCopy]] = []
         self._streaks: dict[str, list[int]] = {}  # per phase: the steps in a row whose gradients were not finite
         self.replaced: list[tuple[int, str]] = []  # (step, phase) whose gradients were replaced, for the tick's note
 
     def watch(self, what: str, gradients: list[torch.Tensor]) -> None:
         """Remember whether a phase's `gradients` are all finite, without reading the answer yet, and replace
         their non-finite entries so that the optimizer step that follows stays finite."""
-        self._pending.append((self.step, what, finite_flag(gradients)))
+        self._pending.append((self.step, what, HostCopy(finite_flag(gradients))))
         replace_non_finite_(gradients)
 
     def check(self, before: int | None = None) -> None:
@@ -61,8 +64,8 @@ class FiniteWatch:
         if not due:
             return
         self._pending = self._pending[len(due):]  # steps only grow, so the due ones come first
-        verdicts = torch.stack([flag.to(due[0][2].device) for _, _, flag in due]).tolist()  # one read for them all
-        for (step, what, _), finite in zip(due, verdicts):
+        for step, what, flag in due:
+            finite = flag.tolist()
             streak = self._streaks.setdefault(what, [])
             if finite:
                 streak.clear()

@@ -126,3 +126,24 @@ def explain_unsupported_ops() -> Iterator[None]:
         if message is None:
             raise
         raise DeviceError(message) from None
+
+
+class HostCopy:
+    """A tensor's value now, on its way to the host: the copy is queued behind the work that makes the tensor,
+    and reading it waits for that work only, not for what was queued on the device since (CUDA: pinned memory
+    and an event). On the CPU it is a copy made at once."""
+
+    def __init__(self, tensor: torch.Tensor) -> None:
+        self._event = None
+        if tensor.device.type == "cuda":
+            self._host = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
+            self._host.copy_(tensor, non_blocking=True)
+            self._event = torch.cuda.Event()
+            self._event.record()
+        else:
+            self._host = tensor.detach().clone()
+
+    def tolist(self) -> bool | int | float | list:
+        if self._event is not None:
+            self._event.synchronize()
+        return self._host.tolist()
