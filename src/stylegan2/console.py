@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-INTERRUPTED = 130  # the shell's status for a process stopped by SIGINT
+INTERRUPTED = 130  # the shell's status for a process stopped by SIGINT (training.launch has its own: this module loads before torch)
 
 
 def main() -> None:

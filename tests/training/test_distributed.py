@@ -11,6 +11,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from stylegan2.training.config import resolve_options
+from stylegan2.training.distributed import StopVote
 from stylegan2.training.finite import FiniteWatch
 from stylegan2.training.loop import _make_phases, build_networks
 from stylegan2.training.loss import LOSSES
@@ -97,3 +98,23 @@ def test_torchrun_cli_run_with_two_processes_writes_one_run(tmp_path):
     assert sorted(p.name for p in runs[0].glob("network-snapshot-*")) == [
         "network-snapshot-000000-008.safetensors", "network-snapshot-000000-016.safetensors"]
     assert "2 x cpu" in (runs[0] / "log.txt").read_text()
+
+
+def vote_worker(rank: int, world_size: int, store: str, out_dir: str) -> None:
+    """Rank 1 wants to stop from step 2 on (its Ctrl-C came then); the step at which each rank stops."""
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world_size)
+    try:
+        vote = StopVote(torch.device("cpu"))
+        stopped = next(step for step in range(10) if vote(rank == 1 and step >= 2))
+        with open(os.path.join(out_dir, f"rank{rank}.txt"), "w") as f:
+            f.write(str(stopped))
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_every_process_stops_at_the_same_step_one_after_the_first_wish(tmp_path):
+    mp.spawn(vote_worker, args=(2, str(tmp_path / "store"), str(tmp_path)), nprocs=2, join=True)
+    assert [(tmp_path / f"rank{rank}.txt").read_text() for rank in range(2)] == ["3", "3"]
+    alone = StopVote(torch.device("cpu"))
+    assert [alone(wish) for wish in (False, True)] == [False, True]  # one process: at once

@@ -1,13 +1,20 @@
 """`stylegan2 train --gpus N` starts N processes through torch's elastic launcher: the same run as torchrun's."""
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import safetensors.torch
+import torch
+from torch import nn
 
+from stylegan2.io import load_checkpoint
+from stylegan2.metrics.detectors import INCEPTION_FILE_NAMES
 from stylegan2.training.launch import LaunchError, launch_local
 
 TINY_RUN = ["--data", "builtin:shapes?n=64", "--cfg", "cpu", "--kimg", "0.016", "--batch", "8", "--cbase", "128",
@@ -61,3 +68,51 @@ def test_gpus_under_torchrun_is_refused(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(LaunchError, match="already runs under torchrun"):
         launch_local(2, report_rank)
+
+
+def wait_for(path: Path, process: subprocess.Popen, seconds: float = 300) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert process.poll() is None and time.monotonic() < deadline, f"no {path.name}: {process.poll()}"
+        time.sleep(0.2)
+
+
+def test_ctrl_c_stops_every_process_at_one_step_with_a_last_snapshot_and_metrics_use_every_process(tmp_path):
+    """The terminal sends Ctrl-C to the launcher and its processes (one process group), and the launcher passes it
+    on: the processes stop together after a whole step and write a last snapshot, the command exits 130 with no
+    traceback. The snapshot metrics before it are computed by both processes, each on its share of the images."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    torch.jit.script(nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten())).save(str(cache / INCEPTION_FILE_NAMES[0]))
+    cmd = [sys.executable, "-m", "stylegan2", "train", "--gpus=2", *TINY_RUN, "--kimg", "100", "--metrics", "fid1k_full",
+           "--outdir", str(tmp_path / "runs")]
+    env = dict(os.environ, OMP_NUM_THREADS="1", STYLEGAN2_CACHE=str(cache))
+    with open(tmp_path / "out.txt", "w") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            wait_for(tmp_path / "runs", process)
+            (run_dir,) = (tmp_path / "runs").iterdir()
+            wait_for(run_dir / "metric-fid1k_full.jsonl", process)
+            os.killpg(process.pid, signal.SIGINT)
+            assert process.wait(timeout=120) == 130
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+    printed = (tmp_path / "out.txt").read_text()
+    assert "Traceback" not in printed and "signal" not in printed, printed[-3000:]
+    lines = (run_dir / "log.txt").read_text().splitlines()
+    final = sorted(run_dir.glob("network-snapshot-*.safetensors"))[-1]
+    stopped = lines[lines.index("Interrupted: writing a final snapshot before exiting") + 1:]
+    assert stopped in ([f"Saved {final.name}", f"Metrics are left out at this snapshot; to add them: stylegan2 metrics "
+                                               f"--network {final} --metrics fid1k_full --run-dir {run_dir}", "Stopped."],
+                       [f"Kept {final.name}: it already holds this state", "Stopped."])  # a tick's snapshot was the last step's
+    assert load_checkpoint(final).training_state["cur_nimg"] == int(final.stem.split("-", 2)[2].replace("-", ""))
+    records = [json.loads(line) for line in (run_dir / "metric-fid1k_full.jsonl").read_text().splitlines()]
+    assert records and all(record["num_gpus"] == 2 for record in records)  # both processes took their share
+
+
+def test_the_launcher_leaves_this_processs_signal_handlers_as_they_were():
+    """torch's agent installs its own; left behind, a later Ctrl-C here would raise its SignalException."""
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    launch_local(2, report_rank)
+    assert {sig: signal.getsignal(sig) for sig in before} == before

@@ -186,18 +186,77 @@ def test_ctrl_c_in_the_step_after_a_snapshot_keeps_that_snapshot(tmp_path):
     assert rec.snapshots() == [first.name, "network-snapshot-000000-024.safetensors"]
 
 
-def test_ctrl_c_between_steps_keeps_the_snapshot_of_the_same_state(tmp_path):
+def test_ctrl_c_between_steps_stops_after_the_tick_and_keeps_the_snapshot_of_the_same_state(tmp_path):
     rec = Recorder(tmp_path)
 
-    def interrupt_metrics(path: Path) -> None:
-        raise KeyboardInterrupt  # e.g. during the metrics that follow a snapshot
+    def metrics_interrupted(path: Path) -> None:
+        rec.checked.append(path.name)
+        ctrl_c()  # during the metrics that follow a snapshot: they finish, then the run stops
 
     with pytest.raises(KeyboardInterrupt):
-        rec.run(after_snapshot=interrupt_metrics)
+        rec.run(after_snapshot=metrics_interrupted)
     before = (rec.run_dir / "network-snapshot-000000-016.safetensors").stat().st_mtime_ns
-    assert rec.snapshots() == ["network-snapshot-000000-016.safetensors"]
-    assert rec.lines[-2:] == ["Kept network-snapshot-000000-016.safetensors: it already holds this state", "Stopped."]
+    assert rec.snapshots() == ["network-snapshot-000000-016.safetensors"] and rec.checked == [rec.snapshots()[0]]
+    assert rec.lines[-3:] == ["Interrupted: writing a final snapshot before exiting",
+                              "Kept network-snapshot-000000-016.safetensors: it already holds this state", "Stopped."]
     assert (rec.run_dir / "network-snapshot-000000-016.safetensors").stat().st_mtime_ns == before
+
+
+def test_ctrl_c_while_a_snapshot_is_written_stops_the_run_once_it_is_whole(tmp_path, monkeypatch):
+    """The write holds the signal back, then hands it to the run, which stops as after any other Ctrl-C."""
+    import stylegan2.io.native as native
+
+    save = native.save_file
+
+    def save_interrupted(*args, **kwargs):
+        ctrl_c()  # inside the atomic write
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(native, "save_file", save_interrupted)
+    rec = Recorder(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        rec.run()
+    assert rec.snapshots() == ["network-snapshot-000000-016.safetensors"]
+    assert load_checkpoint(rec.run_dir / rec.snapshots()[0]).training_state["batch_idx"] == 2
+    assert rec.lines[-4:] == ["Saved network-snapshot-000000-016.safetensors", "Interrupted: writing a final snapshot before exiting",
+                              "Kept network-snapshot-000000-016.safetensors: it already holds this state", "Stopped."]
+
+
+def test_ctrl_c_again_after_the_first_stops_at_once_without_a_snapshot(tmp_path):
+    rec = Recorder(tmp_path)
+
+    def interrupted_twice(path: Path) -> None:
+        ctrl_c()
+        ctrl_c()  # between steps, during the metrics
+
+    with pytest.raises(KeyboardInterrupt):
+        rec.run(after_snapshot=interrupted_twice)
+    assert rec.snapshots() == ["network-snapshot-000000-016.safetensors"]
+    assert rec.lines[-2:] == ["Interrupted again: stopping at once; the last snapshot is network-snapshot-000000-016.safetensors",
+                              "Stopped."]
+
+
+def test_the_ctrl_c_snapshot_leaves_out_the_metrics_and_says_how_to_add_them(tmp_path):
+    rec = Recorder(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        rec.session.run(LoopHooks(
+            step=lambda: ctrl_c() if rec.session.batch_idx == 3 else None, save_grids=rec.grids.append, status_losses=(),
+            advice="", after_snapshot=lambda path: rec.checked.append(path.name),
+            left_out=lambda path: f"left out: {path.name}"))
+    assert rec.checked == ["network-snapshot-000000-016.safetensors"]  # the tick's snapshot only
+    assert rec.lines[-3:] == ["Saved network-snapshot-000000-032.safetensors", "left out: network-snapshot-000000-032.safetensors",
+                              "Stopped."]
+
+
+def test_under_a_launcher_a_second_sigint_at_once_is_the_same_ctrl_c(tmp_path, monkeypatch):
+    """torchrun's agent forwards the terminal's Ctrl-C to processes that got it already."""
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "test")
+    rec = Recorder(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        rec.run(at=3, action=ctrl_c_twice)
+    assert rec.snapshots()[-1] == "network-snapshot-000000-032.safetensors"
+    assert rec.lines[-3:] == ["Interrupted: writing a final snapshot before exiting", "Saved network-snapshot-000000-032.safetensors",
+                              "Stopped."]
 
 
 def test_non_finite_training_state_stops_the_run_like_a_non_finite_loss(tmp_path):

@@ -1,4 +1,4 @@
-"""Atomic writes under Ctrl-C: the write in progress completes (or leaves nothing), then the interrupt is raised."""
+"""Atomic writes under Ctrl-C: the write in progress completes (or leaves nothing), then the interrupt is handled."""
 
 import os
 import signal
@@ -37,3 +37,17 @@ def test_replace_false_holds_when_the_file_appears_during_the_write(tmp_path):
             tmp.write_bytes(b"mine")
             target.write_bytes(b"theirs")
     assert target.read_bytes() == b"theirs" and [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def test_the_held_ctrl_c_goes_to_the_handler_that_was_in_place(tmp_path):
+    """A training run handles Ctrl-C itself (it asks the run to stop); a write must not turn that into an exception."""
+    seen = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        with atomic_path(tmp_path / "a.bin") as tmp:
+            os.kill(os.getpid(), signal.SIGINT)
+            tmp.write_bytes(b"data")
+            assert seen == []  # held while the write is under way
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert seen == [signal.SIGINT] and (tmp_path / "a.bin").read_bytes() == b"data"

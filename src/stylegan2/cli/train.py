@@ -24,7 +24,7 @@ from ..training.ada import AUG_MODES, UNIT_RANGE
 from ..training.augment import AUGPIPE_PRESETS
 from ..training.config import CFG_NAMES, PRECISIONS, PRESETS, TrainingOptions, resolve_options
 from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distributed, positive_seconds
-from ..training.launch import RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, launch
+from ..training.launch import INTERRUPTED, RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, launch
 from ..training.loop import AUTO_RESUME, TrainingError, train
 from ..training.loss import LOSSES
 from ..training.rundir import check_outdir_creatable, check_outdir_outside_data
@@ -286,4 +286,4 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
     except (*USER_ERRORS, LaunchError) as err:
         raise click.ClickException(str(err)) from None
     except KeyboardInterrupt:
-        raise SystemExit(130) from None
+        raise SystemExit(INTERRUPTED) from None

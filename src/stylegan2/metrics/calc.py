@@ -121,17 +121,22 @@ def run_metrics(G: nn.Module, data: str | os.PathLike, specs: list[MetricSpec], 
     if not isinstance(G, Generator):
         raise ValueError(f"metrics score a generator (G_ema), got {type(G).__name__}")
     labels = G.c_dim > 0 and not draws_labels(G)  # a network trained on clusters needs no labels
-    datasets = []  # opened first: a wrong data path is named before any detector is loaded (or downloaded)
-    for spec in specs:
-        datasets.append(open_metric_dataset(str(data), G.img_resolution, labels, mirror and not spec.full))
-        note = check_image_size(G, datasets[-1], str(data), training_resolution)
-        if note is not None and rank == 0:
-            warnings.warn(note, stacklevel=3)
-    needs_detector, needs_vgg = needed_networks(specs, vgg_given=vgg is not None)
-    feature_net = load_detector(detector, device=device, cache_dir=cache_dir) if needs_detector else None
-    vgg16 = load_vgg16(vgg, device=device, cache_dir=cache_dir) if needs_vgg else None
-    for spec in specs:
-        check_networks(spec, feature_net, vgg16)
+    error = None
+    try:
+        datasets = []  # opened first: a wrong data path is named before any detector is loaded (or downloaded)
+        for spec in specs:
+            datasets.append(open_metric_dataset(str(data), G.img_resolution, labels, mirror and not spec.full))
+            note = check_image_size(G, datasets[-1], str(data), training_resolution)
+            if note is not None and rank == 0:
+                warnings.warn(note, stacklevel=3)
+        needs_detector, needs_vgg = needed_networks(specs, vgg_given=vgg is not None)
+        feature_net = load_detector(detector, device=device, cache_dir=cache_dir) if needs_detector else None
+        vgg16 = load_vgg16(vgg, device=device, cache_dir=cache_dir) if needs_vgg else None
+        for spec in specs:
+            check_networks(spec, feature_net, vgg16)
+    except (ValueError, FileNotFoundError) as err:
+        error = err
+    raise_if_a_rank_failed(error, device, world_size)
     records = []
     for spec, dataset in zip(specs, datasets):
         record = compute_metric(spec, G, dataset, detector=feature_net, vgg16=vgg16, device=device, rank=rank,
@@ -140,6 +145,25 @@ def run_metrics(G: nn.Module, data: str | os.PathLike, specs: list[MetricSpec], 
             report_metric(record, run_dir=run_dir, snapshot=snapshot)
         records.append(record)
     return records
+
+
+class OtherRankFailed(ValueError):
+    """Another process could not prepare the metrics; that process reports why."""
+
+
+def raise_if_a_rank_failed(error: Exception | None, device: torch.device, world_size: int) -> None:
+    """After each process prepared its share (data, detectors): raise on every process when one could not, so that
+    none waits in a gather for it; its own error there, elsewhere OtherRankFailed naming the first that failed."""
+    if world_size == 1 or not (dist.is_available() and dist.is_initialized()):
+        if error is not None:
+            raise error
+        return
+    first = torch.tensor([dist.get_rank() if error is not None else world_size], dtype=torch.int64, device=device)
+    dist.all_reduce(first, op=dist.ReduceOp.MIN)
+    if error is not None:
+        raise error
+    if int(first) < world_size:
+        raise OtherRankFailed(f"process {int(first)} of {world_size} could not load the data or a detector; its own message says why")
 
 
 def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike | None, metrics: list[str] | str, *,
@@ -182,7 +206,7 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
                        seed=seed, truncation_psi=truncation_psi)
 
 
-def evaluate_for_training(metric: str, G: nn.Module, data: str | os.PathLike, *, run_dir: str | os.PathLike,
+def evaluate_for_training(metric: str, G: nn.Module, data: str | os.PathLike, *, run_dir: str | os.PathLike | None,
                           snapshot: str | os.PathLike, mirror: bool = False, device: torch.device | str = "cpu",
                           detector: str | os.PathLike | None = None, vgg: str | os.PathLike | None = None,
                           rank: int = 0, world_size: int = 1, batch_size: int = 32,
@@ -191,7 +215,8 @@ def evaluate_for_training(metric: str, G: nn.Module, data: str | os.PathLike, *,
 
     `data` is the run's training data, read as training reads it: square images smaller than G are
     centred on black, as `--resolution` pads them. Call it on rank 0 only with the defaults, or on every
-    rank with its rank and world size to split the work. G is copied, never modified.
+    rank with its rank and world size to split the work (run_dir may then be None on the others, which write
+    nothing). G is copied, never modified.
     """
     return run_metrics(G, data, [parse_metric(metric)], mirror=mirror, detector=detector, vgg=vgg,
                        device=torch.device(device), rank=rank, world_size=world_size, run_dir=run_dir,

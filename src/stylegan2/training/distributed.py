@@ -13,9 +13,9 @@ from typing import Iterator
 import torch
 import torch.distributed as dist
 
-from ..utils.device import rank_cuda_device
+from ..utils.device import HostCopy, rank_cuda_device
 
-DEFAULT_TIMEOUT = 1800.0  # seconds a collective waits for the slowest rank (rank 0's snapshot metrics included)
+DEFAULT_TIMEOUT = 1800.0  # seconds a collective waits for the slowest rank (its share of snapshot metrics included)
 TIMEOUT_VARIABLE = "STYLEGAN2_DIST_TIMEOUT"  # overrides DEFAULT_TIMEOUT, in seconds
 ROLL_CALL_SECONDS = 3.0  # how long the survivors of a failure wait for each other (torchrun stops them soon after)
 
@@ -142,6 +142,27 @@ def average_gradients(params: list[torch.nn.Parameter]) -> None:
     all_reduce_mean_(flat)
     for p, g in zip(params, flat.split([p.numel() for p in params])):
         p.grad.copy_(g.reshape(p.shape))
+
+
+class StopVote:
+    """Whether the processes stop because one of them wants to (Ctrl-C reaches them at different points of a
+    step), decided without making the host wait for the device: each call adds this process's wish to an
+    all-reduce and returns the outcome of the call before, so all stop together one step after the first wish.
+    In a single process the wish is the outcome, at once."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._pending: HostCopy | None = None
+
+    def __call__(self, wants: bool) -> bool:
+        if not is_distributed():
+            return wants
+        if self._pending is not None and self._pending.tolist():
+            return True
+        vote = torch.full((), float(wants), device=self.device)  # a fill, not a copy from the host
+        dist.all_reduce(vote, op=dist.ReduceOp.MAX)
+        self._pending = HostCopy(vote)
+        return False
 
 
 def barrier() -> None:

@@ -11,17 +11,21 @@ process group under torchrun (training.distributed.init_distributed) runs unchan
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from torch.distributed.elastic.multiprocessing.api import SignalException
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 from torch.distributed.elastic.rendezvous import (
     RendezvousClosedError,
@@ -37,6 +41,8 @@ from .distributed import backend_message, positive_seconds
 RDZV_TIMEOUT = 600.0  # seconds the nodes wait for each other to start (torchrun's join_timeout)
 RDZV_PORT = 29400  # the rendezvous port when --rdzv-endpoint names a host only (torchrun's c10d default)
 RDZV_ID = "stylegan2"  # the job's name at the endpoint when --rdzv-id is not given
+SHUTDOWN_SECONDS = 120  # after Ctrl-C or SIGTERM, how long the processes get to write their last snapshot (torchrun: 30)
+INTERRUPTED = 130  # a process's exit status after Ctrl-C (the shell's for SIGINT)
 
 
 class LaunchError(RuntimeError):
@@ -111,7 +117,8 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
     interpreter. A process that raises one of `user_errors` prints its message in one line; any
     other exception prints its traceback. Either way the other processes are stopped and a
     LaunchError says which process failed; so does a rendezvous that fails. Like torchrun,
-    OMP_NUM_THREADS defaults to 1 per process.
+    OMP_NUM_THREADS defaults to 1 per process. Ctrl-C (to this process or to them) lets them stop together with a
+    last snapshot and raises KeyboardInterrupt here; SIGTERM stops them, each saying why, and is a LaunchError.
     """
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise LaunchError(f"--gpus and --nnodes start processes themselves, but this one already runs under torchrun "
@@ -126,13 +133,21 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
         rdzv_endpoint=layout.endpoint() if layout.rdzv_endpoint else "localhost:0",  # torchrun --standalone: a free local port
         rdzv_configs={"join_timeout": math.ceil(layout.rdzv_timeout)},  # whole seconds
         max_restarts=layout.max_restarts, monitor_interval=0.1, start_method="spawn",
+        **_shutdown_timeout(SHUTDOWN_SECONDS),
     )
     # Each restart gets a fresh rendezvous store: in torch 2.13 a shared one keeps the dead attempt's addresses.
     restarts = {"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"} if layout.max_restarts else {}
-    with _environment(OMP_NUM_THREADS="1", **restarts), _quiet_launcher():
+    with _environment(OMP_NUM_THREADS="1", **restarts), _quiet_launcher(), _signal_handlers_kept():
         try:
             return elastic_launch(config, _run_process)(fn, args, user_errors)
+        except SignalException as err:  # the agent got it, passed it on and waited for the processes
+            if err.sigval == signal.SIGINT:
+                raise KeyboardInterrupt from None
+            raise LaunchError(f"stopped by {signal.Signals(err.sigval).name}: the processes were stopped too, "
+                              "each saying where (above)") from None
         except ChildFailedError as err:
+            if all(failure.exitcode == INTERRUPTED for failure in err.failures.values()):  # Ctrl-C reached them only
+                raise KeyboardInterrupt from None
             rank, failure = err.get_first_failure()
             raise LaunchError(f"process {rank} of {layout.world_size} stopped with exit code {failure.exitcode}; "
                               "its message is above") from None
@@ -186,13 +201,19 @@ def _run_process(fn: Callable[..., Any], args: tuple[Any, ...], user_errors: tup
     try:
         return fn(*args)
     except KeyboardInterrupt:
-        raise SystemExit(130) from None
+        raise SystemExit(INTERRUPTED) from None
     except user_errors as err:
         print(f"Error (process {rank}): {err}", file=sys.stderr, flush=True)
     except Exception:  # a bug: the whole traceback, as without the launcher
         traceback.print_exc()
         sys.stderr.flush()
     raise SystemExit(1)
+
+
+def _shutdown_timeout(seconds: int) -> dict[str, int]:
+    """LaunchConfig's shutdown_timeout where this torch has it (older ones wait 30 s before killing the processes)."""
+    names = {field.name for field in dataclasses.fields(LaunchConfig)}
+    return {"shutdown_timeout": seconds} if "shutdown_timeout" in names else {}
 
 
 @contextlib.contextmanager
@@ -209,10 +230,29 @@ def _environment(**defaults: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _signal_handlers_kept() -> Iterator[None]:
+    """Restore the signal handlers the elastic agent replaces (it leaves its own behind, which would turn a later
+    Ctrl-C in this process into its SignalException)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    kept = {sig: signal.getsignal(sig) for sig in _AGENT_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in kept.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+
+_AGENT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
 def _quiet_launcher() -> Iterator[None]:
-    """Hide the elastic agent's own log lines (start-up notes, a failed child's wrapper traceback): each
-    process prints its own error, and launch raises one LaunchError."""
-    loggers = [logging.getLogger(name) for name in _LAUNCHER_LOGGERS]
+    """Hide the elastic agent's own log lines (start-up notes, a failed child's wrapper traceback, the signal it
+    passes on): each process prints its own error, and launch raises one LaunchError."""
+    names = [name for name in logging.Logger.manager.loggerDict if name.startswith(_LAUNCHER_LOGGERS)]
+    loggers = [logging.getLogger(name) for name in {*_LAUNCHER_LOGGERS, *names}]  # torch sets each module's own level
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.CRITICAL)

@@ -500,21 +500,33 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         step=step, save_grids=save_fakes, status_losses=STATUS_LOSSES,
         advice="Lower the learning rates (--glr/--dlr), raise --gamma, or use --precision fp32.",
         on_tick=on_tick, resume_extras=lambda: {"pl_mean": float(loss.pl_mean), "augment": augment.state_dict()},
-        after_snapshot=evaluate_metrics,
+        after_snapshot=evaluate_metrics, left_out=lambda path: _metrics_left_out(options.metrics, path, run_dir),
     ))
     return run_dir
 
 
+def _metrics_left_out(metrics: list[str], snapshot: Path, run_dir: Path) -> str:
+    """The command that scores the Ctrl-C snapshot, whose metrics the run leaves out (they may take long)."""
+    if not metrics:
+        return ""
+    return (f"Metrics are left out at this snapshot; to add them: stylegan2 metrics --network {snapshot} "
+            f"--metrics {','.join(metrics)} --run-dir {run_dir}")
+
+
 def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ctx: DistributedContext,
                      run_dir: Path, snapshot_path: Path, log: Callable[[str], None]) -> None:
-    """Score the snapshot; a failing metric (say, a missing detector file) is reported, not fatal."""
+    """Score the snapshot, every process taking its share of the images (as NVIDIA's loop does); a metric that
+    cannot run (say, a detector file missing on one machine) is reported by each process that saw why, not fatal."""
     from ..metrics import evaluate_for_training
+    from ..metrics.calc import OtherRankFailed
     from ..metrics.evaluate import format_results
 
     try:
         record = evaluate_for_training(metric, G_ema, options.data, run_dir=run_dir, snapshot=snapshot_path,
-                                       mirror=options.mirror, device=ctx.device)
+                                       mirror=options.mirror, device=ctx.device, rank=ctx.rank, world_size=ctx.world_size)
     except (ValueError, FileNotFoundError) as err:
-        log(f"Metric {metric} failed: {err}")
+        if ctx.is_main or not isinstance(err, OtherRankFailed):
+            log(f"Metric {metric} failed: {err}")
         return
-    log(format_results([record]))
+    if ctx.is_main:
+        log(format_results([record]))

@@ -3,10 +3,11 @@
 A TrainingSession seeds the process, feeds minibatches, writes the run directory and its logs,
 counts steps and ticks, writes snapshots that resume exactly, stops at the kimg, step or time
 limit, turns a non-finite loss or training state into a TrainingError, and closes the logs. Ctrl-C
-lets the current step finish and then writes a last snapshot; a second Ctrl-C abandons the step and
-writes nothing, so a snapshot never holds a half-done step, and no snapshot is ever replaced.
-SIGTERM (torchrun's way of stopping the job when a process fails) and a collective broken by a lost
-rank stop the run with one line that names the lost ranks and the last good snapshot.
+stops the run after a whole step (every process at the same one) with a last snapshot; a second
+Ctrl-C stops it at once and writes nothing, so a snapshot never holds a half-done step, and no
+snapshot is ever replaced. SIGTERM (torchrun's way of stopping the job when a process fails) and
+a collective broken by a lost rank stop the run with one line that names the lost ranks and the
+last good snapshot.
 Each loop supplies its own steps, grids and snapshot contents as LoopHooks.
 """
 
@@ -17,8 +18,6 @@ import copy
 import itertools
 import json
 import math
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from ..data import ClassPackSampler, ImageDataset, InfiniteSampler
 from ..utils.allocator import keep_freed_memory
 from .distributed import (
     DistributedContext,
+    StopVote,
     backend_message,
     barrier,
     broadcast_,
@@ -42,6 +42,7 @@ from .distributed import (
 from .finite import MAX_NON_FINITE_STEPS, FiniteWatch, NonFiniteError
 from .progress import RunLog, kimg_label, tick_status
 from .rundir import create_run_dir
+from .signals import Terminated, ctrl_c_requests_stop, sigterm_raises_once
 from .snapshot import ResumeState, restore_rng, save_training_snapshot
 from .stats import StatsCollector, StatsWriter
 
@@ -56,10 +57,6 @@ def check_run_unfinished(resume_path: str | Path, state: ResumeState, kimg: floa
     if state.cur_nimg >= kimg * 1000:
         raise TrainingError(f"--resume {resume_path}: its run is at {state.cur_nimg / 1000:g} kimg, already --kimg {kimg:g}; "
                             "nothing to train (raise --kimg to train on)")
-
-
-class Terminated(Exception):
-    """SIGTERM: the launcher is stopping this process (torchrun does when a process of the job fails), or the system is."""
 
 
 class RunOptions(Protocol):
@@ -110,6 +107,11 @@ def _nothing_after_snapshot(path: Path) -> None:
     """The default `after_snapshot`: a snapshot needs no follow-up."""
 
 
+def _nothing_left_out(path: Path) -> str:
+    """The default `left_out`: after_snapshot does nothing, so the Ctrl-C snapshot misses nothing."""
+    return ""
+
+
 @dataclass
 class LoopHooks:
     """The loop-specific parts that TrainingSession.run uses: callbacks, status-line losses, advice."""
@@ -120,7 +122,8 @@ class LoopHooks:
     advice: str  # what to try when a loss turns non-finite, e.g. "Lower the learning rate (--lr)."
     on_tick: Callable[[], TickReport] = TickReport  # every rank, once per tick before the status line
     resume_extras: Callable[[], dict[str, Any]] = dict  # every rank: the loop's own ResumeState fields
-    after_snapshot: Callable[[Path], None] = _nothing_after_snapshot  # rank 0: e.g. metrics of the snapshot file
+    after_snapshot: Callable[[Path], None] = _nothing_after_snapshot  # every rank: e.g. metrics of the snapshot file
+    left_out: Callable[[Path], str] = _nothing_left_out  # rank 0: for the log, how to do after_snapshot's work for the Ctrl-C snapshot
 
 
 def start_process(device: str | None, seed: int, timeout: float | None = None) -> DistributedContext:
@@ -197,6 +200,7 @@ class TrainingSession:
         self.rounds = self.batch_per_rank // options.batch_gpu
         self.collector = StatsCollector()
         self.finite = FiniteWatch()
+        self.stop_vote = StopVote(ctx.device)
         self.cur_nimg = self.cur_tick = self.batch_idx = 0
         self.done = False
         self.run_dir: Path | None = None
@@ -267,23 +271,28 @@ class TrainingSession:
         return self.run_dir
 
     def run(self, hooks: LoopHooks) -> None:
-        """Take steps until the run is over; on Ctrl-C write a last snapshot and grids; always close the logs.
+        """Take steps until the run is over; after Ctrl-C write a last snapshot and grids and raise KeyboardInterrupt;
+        always close the logs.
 
         log.txt ends with "Done." only when the run finished and its last snapshot was written.
         """
         self._start_time = self._tick_start_time = time.time()
         self._tick_start_nimg = self.cur_nimg
         outcome = "Stopped."
-        with _sigterm_raises_once() as stopping:
+        with sigterm_raises_once() as stopping, ctrl_c_requests_stop() as ctrl_c:
             try:
                 while not self.done:
                     self._step(hooks)
                     self.done = self._finished()
                     if self.done or self.cur_nimg >= self._tick_start_nimg + self.options.tick * 1000:
                         self._tick(hooks)
-                outcome = "Done."
+                    if not self.done and self.stop_vote(ctrl_c.requested):
+                        self._stop_on_request(hooks)
+                        break
+                else:
+                    outcome = "Done."
             except KeyboardInterrupt:
-                self._after_interrupt(hooks)
+                self._log_stopped_at_once()
                 raise
             except BaseException as err:
                 outcome = "Failed."
@@ -296,6 +305,8 @@ class TrainingSession:
                 raise failure from None
             finally:
                 self._close(outcome)
+        if outcome == "Stopped.":
+            raise KeyboardInterrupt
 
     @contextlib.contextmanager
     def before_first_step(self) -> Iterator[None]:
@@ -313,36 +324,39 @@ class TrainingSession:
             self._close("Failed.")
             raise
 
-    def _after_interrupt(self, hooks: LoopHooks) -> None:
-        """Ctrl-C: snapshot and grids of the steps taken, unless a step was cut short (then nothing is written)."""
-        if self._in_step:
-            if self.ctx.is_main:
-                kept = "no snapshot was written" if self.last_snapshot is None else "the last snapshot is " + (
-                    self.last_snapshot.name if self.last_snapshot.parent == self.run_dir else str(self.last_snapshot))
-                self.log(f"Interrupted in the middle of step {self.batch_idx}: its half-done state is not saved; {kept}")
-            return
+    def _stop_on_request(self, hooks: LoopHooks) -> None:
+        """Ctrl-C, agreed by every process after a whole step: snapshot and grids of the steps taken. Metrics are
+        left to `stylegan2 metrics` (they may take long, and launchers give stopping processes only so much time)."""
         if self.ctx.is_main:
             self.log("Interrupted: writing a final snapshot before exiting")
-        self._snapshot(hooks)
+        written = self._snapshot(hooks, score=False)
         if self.ctx.is_main:  # the grids after the snapshot, so that a second Ctrl-C cannot cost the networks
             hooks.save_grids(kimg_label(self.cur_nimg))
+            note = hooks.left_out(self.last_snapshot) if written else ""
+            if note:
+                self.log(note)
+
+    def _log_stopped_at_once(self) -> None:
+        """A second Ctrl-C: what was not saved, and the snapshot to resume from."""
+        if not self.ctx.is_main:
+            return
+        kept = "no snapshot was written" if self.last_snapshot is None else "the last snapshot is " + (
+            self.last_snapshot.name if self.last_snapshot.parent == self.run_dir else str(self.last_snapshot))
+        if self._in_step:
+            self.log(f"Interrupted in the middle of step {self.batch_idx}: its half-done state is not saved; {kept}")
+        else:
+            self.log(f"Interrupted again: stopping at once; {kept}")
 
     def _step(self, hooks: LoopHooks) -> None:
-        """One minibatch and the counters after it; a non-finite loss stops the run with advice.
-
-        A Ctrl-C during the step is held until the step is complete (a second one abandons it).
-        """
+        """One minibatch and the counters after it; a non-finite loss stops the run with advice."""
         self._in_step = True
-        with _finish_step_first() as interrupted:
-            self.finite.step = self.batch_idx
-            hooks.step()
-            self._check_finite(hooks, before=self.batch_idx)  # the steps before: on the GPU, done by now
-            self.cur_nimg += self.options.batch
-            self.batch_idx += 1
-            self._steps_done += 1
-            self._in_step = False
-        if interrupted:
-            raise KeyboardInterrupt
+        self.finite.step = self.batch_idx
+        hooks.step()
+        self._check_finite(hooks, before=self.batch_idx)  # the steps before: on the GPU, done by now
+        self.cur_nimg += self.options.batch
+        self.batch_idx += 1
+        self._steps_done += 1
+        self._in_step = False
 
     def _check_finite(self, hooks: LoopHooks, before: int | None = None) -> None:
         """Stop the run if a phase of a step before `before` (any step with None) had non-finite gradients."""
@@ -413,25 +427,31 @@ class TrainingSession:
             raise TrainingError(f"non-finite training state ({bad}) at {self._position()}; {self._last_good()}. {hooks.advice}")
         return extras
 
-    def _snapshot(self, hooks: LoopHooks, extras: dict[str, Any] | None = None) -> None:
-        """Write network-snapshot-<kimg>.safetensors on rank 0; resuming from it starts the next tick.
+    def _snapshot(self, hooks: LoopHooks, extras: dict[str, Any] | None = None, score: bool = True) -> bool:
+        """Write network-snapshot-<kimg>.safetensors on rank 0, then (with `score`) every rank runs
+        `hooks.after_snapshot`; resuming from it starts the next tick. Returns whether it was written now.
 
         A snapshot that exists already holds this very state (names follow the image count, which
-        grows with every step), so it is kept, never rewritten. Non-finite weights or training state
-        are not saved; a snapshot that cannot be written is a TrainingError.
+        grows with every step), so it is kept, never rewritten (nor scored again). Non-finite weights or
+        training state are not saved; a snapshot that cannot be written is a TrainingError.
         """
         self._check_finite(hooks)
         extras = self._checked_extras(hooks) if extras is None else extras
         state = ResumeState(cur_nimg=self.cur_nimg, cur_tick=self.cur_tick + 1, batch_idx=self.batch_idx, extras=extras)
         path = self.run_dir / f"network-snapshot-{kimg_label(self.cur_nimg)}.safetensors"
+        written = False
         if self.ctx.is_main:
             if path.exists():
                 self.log(f"Kept {path.name}: it already holds this state")
             else:
                 self._write_snapshot(path, state, hooks.advice)
-                hooks.after_snapshot(path)
-        barrier()
+                written = True
+        written = bool(broadcast_(torch.tensor(float(written), device=self.ctx.device)))  # the others wait for the write
         self.last_snapshot = path  # every rank: rank 0 has written it
+        if written and score:
+            hooks.after_snapshot(path)
+        barrier()
+        return written
 
     def _write_snapshot(self, path: Path, state: ResumeState, advice: str) -> None:
         for name, module in self.networks.items():
@@ -452,49 +472,6 @@ class TrainingSession:
         if self._run_log is not None:
             self._run_log(outcome)
             self._run_log.close()
-
-
-@contextlib.contextmanager
-def _sigterm_raises_once() -> Iterator[list[int]]:
-    """Turn the first SIGTERM into Terminated, so that the log says why the run stopped. Once the
-    yielded list is not empty (a SIGTERM came, or the caller is already stopping), SIGTERM is ignored
-    while the message is written (torchrun's SIGKILL follows if that takes too long). Main thread only."""
-    stopping: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield stopping
-        return
-
-    def terminate(signum: int, frame: Any) -> None:
-        if not stopping:
-            stopping.append(signum)
-            raise Terminated
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield stopping
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
-
-
-@contextlib.contextmanager
-def _finish_step_first() -> Iterator[list[int]]:
-    """Hold back a Ctrl-C until the block ends (the yielded list then records it); a second Ctrl-C
-    raises KeyboardInterrupt at once. Only the main thread handles signals; elsewhere nothing changes."""
-    received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-
-    def hold(signum: int, frame: Any) -> None:
-        if received:
-            raise KeyboardInterrupt
-        received.append(signum)
-
-    previous = signal.signal(signal.SIGINT, hold)
-    try:
-        yield received
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)  # None: not set from Python
 
 
 def _non_finite(value: Any, name: str = "") -> str | None:

@@ -63,7 +63,8 @@ def create_temp(path: Path) -> tuple[int, Path]:
 
 @contextlib.contextmanager
 def deferred_interrupts() -> Iterator[None]:
-    """Hold back Ctrl-C until the block ends, then raise it: a write in progress completes first.
+    """Hold back Ctrl-C until the block ends, then handle it as the code around the block does (by default,
+    KeyboardInterrupt; a training run's handler asks the run to stop): a write in progress completes first.
 
     Only the main thread can handle signals; elsewhere this does nothing.
     """
@@ -76,8 +77,11 @@ def deferred_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)  # None: not set from Python
-    if received:
-        raise KeyboardInterrupt
+    for signum in received:
+        if callable(previous):
+            previous(signum, None)
+        elif previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
