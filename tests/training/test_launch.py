@@ -77,6 +77,25 @@ def wait_for(path: Path, process: subprocess.Popen, seconds: float = 300) -> Non
         time.sleep(0.2)
 
 
+def signalled_run(tmp_path: Path, to_group: bool, signum: int, extra: list[str], cache: Path | None = None) -> tuple[int, Path]:
+    """A long `--gpus 2` run given `signum` (to its whole process group, as a terminal's Ctrl-C, or to the launcher
+    alone) once its first snapshot (and metrics) are written; its exit status and run directory."""
+    cmd = [sys.executable, "-m", "stylegan2", "train", "--gpus=2", *TINY_RUN, "--kimg", "100", *extra,
+           "--outdir", str(tmp_path / "runs")]
+    env = dict(os.environ, OMP_NUM_THREADS="1", STYLEGAN2_CACHE=str(cache or tmp_path / "cache"))
+    with open(tmp_path / "out.txt", "w") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            wait_for(tmp_path / "runs", process)
+            (run_dir,) = (tmp_path / "runs").iterdir()
+            wait_for(run_dir / ("metric-fid1k_full.jsonl" if cache else "network-snapshot-000000-008.safetensors"), process)
+            (os.killpg if to_group else os.kill)(process.pid, signum)
+            return process.wait(timeout=120), run_dir
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
 def test_ctrl_c_stops_every_process_at_one_step_with_a_last_snapshot_and_metrics_use_every_process(tmp_path):
     """The terminal sends Ctrl-C to the launcher and its processes (one process group), and the launcher passes it
     on: the processes stop together after a whole step and write a last snapshot, the command exits 130 with no
@@ -84,22 +103,9 @@ def test_ctrl_c_stops_every_process_at_one_step_with_a_last_snapshot_and_metrics
     cache = tmp_path / "cache"
     cache.mkdir()
     torch.jit.script(nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten())).save(str(cache / INCEPTION_FILE_NAMES[0]))
-    cmd = [sys.executable, "-m", "stylegan2", "train", "--gpus=2", *TINY_RUN, "--kimg", "100", "--metrics", "fid1k_full",
-           "--outdir", str(tmp_path / "runs")]
-    env = dict(os.environ, OMP_NUM_THREADS="1", STYLEGAN2_CACHE=str(cache))
-    with open(tmp_path / "out.txt", "w") as out:
-        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        try:
-            wait_for(tmp_path / "runs", process)
-            (run_dir,) = (tmp_path / "runs").iterdir()
-            wait_for(run_dir / "metric-fid1k_full.jsonl", process)
-            os.killpg(process.pid, signal.SIGINT)
-            assert process.wait(timeout=120) == 130
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
+    status, run_dir = signalled_run(tmp_path, True, signal.SIGINT, ["--metrics", "fid1k_full"], cache)
     printed = (tmp_path / "out.txt").read_text()
-    assert "Traceback" not in printed and "signal" not in printed, printed[-3000:]
+    assert status == 130 and "Traceback" not in printed and "signal" not in printed, printed[-3000:]
     lines = (run_dir / "log.txt").read_text().splitlines()
     final = sorted(run_dir.glob("network-snapshot-*.safetensors"))[-1]
     stopped = lines[lines.index("Interrupted: writing a final snapshot before exiting") + 1:]
@@ -109,6 +115,16 @@ def test_ctrl_c_stops_every_process_at_one_step_with_a_last_snapshot_and_metrics
     assert load_checkpoint(final).training_state["cur_nimg"] == int(final.stem.split("-", 2)[2].replace("-", ""))
     records = [json.loads(line) for line in (run_dir / "metric-fid1k_full.jsonl").read_text().splitlines()]
     assert records and all(record["num_gpus"] == 2 for record in records)  # both processes took their share
+
+
+def test_sigterm_to_the_launcher_stops_every_process_with_one_line_each(tmp_path):
+    status, run_dir = signalled_run(tmp_path, False, signal.SIGTERM, [])
+    printed = (tmp_path / "out.txt").read_text()
+    assert status == 1 and "Traceback" not in printed, printed[-3000:]
+    for rank in (0, 1):
+        assert f"Error (process {rank}): stopped by SIGTERM from the launcher or the system at step " in printed
+    assert printed.rstrip().endswith("Error: stopped by SIGTERM: the processes were stopped too, each saying where (above)")
+    assert (run_dir / "log.txt").read_text().splitlines()[-1] == "Failed."
 
 
 def test_the_launcher_leaves_this_processs_signal_handlers_as_they_were():

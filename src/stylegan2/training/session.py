@@ -368,8 +368,11 @@ class TrainingSession:
     def _stopped_error(self, err: BaseException) -> TrainingError:
         """SIGTERM, or a collective that another rank broke (it died, hung or lost its network), as one
         line naming the lost ranks (with several processes) and the last good snapshot."""
-        reason = "SIGTERM from the launcher or the system" if isinstance(err, Terminated) else backend_message(err)
-        what = describe_lost_ranks(self.ctx, reason) if self.ctx.world_size > 1 else f"stopped by {reason}"
+        signalled = isinstance(err, Terminated)
+        reason = "SIGTERM from the launcher or the system" if signalled else backend_message(err)
+        what = f"stopped by {reason}"
+        if self.ctx.world_size > 1:
+            what = describe_lost_ranks(self.ctx, reason, unexplained=what if signalled else None)
         return TrainingError(f"{what} at {self._position()}; {self._last_good()}. Restart the job with --resume auto to continue from it")
 
     def _position(self, step: int | None = None) -> str:
