@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from stylegan2.io import load_checkpoint
+from stylegan2.metrics import calc_metrics
 from stylegan2.metrics.detectors import INCEPTION_FILE_NAMES
 from stylegan2.training.launch import LaunchError, launch_local
 
@@ -115,6 +116,15 @@ def test_ctrl_c_stops_every_process_at_one_step_with_a_last_snapshot_and_metrics
     assert load_checkpoint(final).training_state["cur_nimg"] == int(final.stem.split("-", 2)[2].replace("-", ""))
     records = [json.loads(line) for line in (run_dir / "metric-fid1k_full.jsonl").read_text().splitlines()]
     assert records and all(record["num_gpus"] == 2 for record in records)  # both processes took their share
+    snapshot, value = str(run_dir / records[0]["snapshot_pkl"]), records[0]["results"]["fid1k_full"]
+    assert launch_local(2, score, snapshot, str(cache)) == [value, value]  # `stylegan2 metrics` on two processes
+    assert score(snapshot, str(cache)) != value  # one process draws other fakes
+
+
+def score(network: str, cache: str) -> float:
+    """fid1k_full of a snapshot against its run's data (the processes' rank and number from torchrun's variables)."""
+    (record,) = calc_metrics(network, None, "fid1k_full", device="cpu", cache_dir=cache, progress=False)
+    return record["results"]["fid1k_full"]
 
 
 def test_sigterm_to_the_launcher_stops_every_process_with_one_line_each(tmp_path):

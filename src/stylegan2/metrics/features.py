@@ -112,12 +112,30 @@ def dataset_features(dataset: Dataset, extract: Extractor, opts: PassOptions, st
     return stats
 
 
+@contextlib.contextmanager
+def seeded_global_rng(device: torch.device, seed: int) -> Iterator[None]:
+    """Seed the global generators that G's noise inputs (and a clustered G's labels) draw from, for the block only:
+    a metric is then the same number wherever it is computed (during training, or later from the snapshot), and
+    the caller's random state is left as it was. CPU and CUDA; on other devices the draws stay unseeded."""
+    if device.type not in ("cpu", "cuda"):
+        yield
+        return
+    cuda = [torch.cuda.current_device() if device.index is None else device.index] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.random.default_generator.manual_seed(seed)
+        for index in cuda:
+            torch.cuda.default_generators[index].manual_seed(seed)
+        yield
+
+
 def generated_features(G: nn.Module, dataset: Dataset, extract: Extractor, opts: PassOptions, stats: FeatureStats,
                        desc: str, truncation_psi: float = 1.0, noise_mode: str = "random") -> FeatureStats:
     """Generate images with G (labels drawn from the dataset) until `stats` holds `max_items` features."""
     gen = torch.Generator(device=opts.device).manual_seed(opts.seed * 65536 + opts.rank)
     rng = np.random.default_rng([opts.seed, opts.rank])
-    with tqdm(total=stats.max_items, desc=desc, disable=not opts.progress or opts.rank != 0, unit="img") as bar:
+    noise_seed = int(np.random.SeedSequence([opts.seed, opts.rank, 1]).generate_state(1)[0])  # not z's stream
+    with seeded_global_rng(opts.device, noise_seed), \
+            tqdm(total=stats.max_items, desc=desc, disable=not opts.progress or opts.rank != 0, unit="img") as bar:
         while not stats.is_full():
             z = torch.randn([opts.batch_size, G.z_dim], generator=gen, device=opts.device)
             # A network trained on clusters draws its own (None); others take labels of dataset items.
