@@ -204,13 +204,9 @@ def lost_ranks(ctx: DistributedContext, wait: float = ROLL_CALL_SECONDS) -> list
         return None
 
 
-def describe_lost_ranks(ctx: DistributedContext, reason: str, unexplained: str | None = None) -> str:
-    """'lost rank 1: ... (reason)': which ranks a failure lost, on one line; `reason` is what this rank saw.
-    `unexplained`, if given, is the line when the roll call finds no rank lost or cannot be held (a signal
-    stopped this rank: that is the whole story then)."""
+def describe_lost_ranks(ctx: DistributedContext, reason: str) -> str:
+    """'lost rank 1: ... (reason)': which ranks a failure lost, on one line; `reason` is what this rank saw."""
     missing = lost_ranks(ctx)
-    if unexplained is not None and not missing:
-        return unexplained
     if missing is None:
         others = [r for r in range(ctx.world_size) if r != ctx.rank]
         if len(others) == 1:

@@ -514,7 +514,7 @@ def _metrics_left_out(metrics: list[str], snapshot: Path, run_dir: Path) -> str:
 
 
 def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ctx: DistributedContext,
-                     run_dir: Path, snapshot_path: Path, log: Callable[[str], None]) -> None:
+                     run_dir: Path | None, snapshot_path: Path, log: Callable[[str], None]) -> None:
     """Score the snapshot, every process taking its share of the images (as NVIDIA's loop does); a metric that
     cannot run (say, a detector file missing on one machine) is reported by each process that saw why, not fatal."""
     from ..metrics import evaluate_for_training
@@ -525,8 +525,10 @@ def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ct
         record = evaluate_for_training(metric, G_ema, options.data, run_dir=run_dir, snapshot=snapshot_path,
                                        mirror=options.mirror, device=ctx.device, rank=ctx.rank, world_size=ctx.world_size)
     except (ValueError, FileNotFoundError) as err:
-        if ctx.is_main or not isinstance(err, OtherRankFailed):
+        if ctx.is_main:
             log(f"Metric {metric} failed: {err}")
+        elif not isinstance(err, OtherRankFailed):  # rank 0's log names this process; the reason is here
+            log(f"Metric {metric} failed on process {ctx.rank}: {err}")
         return
     if ctx.is_main:
         log(format_results([record]))

@@ -367,12 +367,16 @@ class TrainingSession:
 
     def _stopped_error(self, err: BaseException) -> TrainingError:
         """SIGTERM, or a collective that another rank broke (it died, hung or lost its network), as one
-        line naming the lost ranks (with several processes) and the last good snapshot."""
-        signalled = isinstance(err, Terminated)
-        reason = "SIGTERM from the launcher or the system" if signalled else backend_message(err)
-        what = f"stopped by {reason}"
-        if self.ctx.world_size > 1:
-            what = describe_lost_ranks(self.ctx, reason, unexplained=what if signalled else None)
+        line naming the lost ranks (a broken collective with several processes) and the last good snapshot.
+
+        No roll call after SIGTERM: the launcher sends it to every process, and one that waits in a
+        collective with this one cannot answer until this one is gone, so it would be named lost. When
+        torchrun sends it because a process failed, that process says why itself."""
+        if isinstance(err, Terminated):
+            what = "stopped by SIGTERM from the launcher or the system"
+        else:
+            reason = backend_message(err)
+            what = describe_lost_ranks(self.ctx, reason) if self.ctx.world_size > 1 else f"stopped by {reason}"
         return TrainingError(f"{what} at {self._position()}; {self._last_good()}. Restart the job with --resume auto to continue from it")
 
     def _position(self, step: int | None = None) -> str:
