@@ -1,5 +1,6 @@
 """`stylegan2 train --gpus N` starts N processes through torch's elastic launcher: the same run as torchrun's."""
 
+import contextlib
 import json
 import os
 import signal
@@ -78,9 +79,11 @@ def wait_for(path: Path, process: subprocess.Popen, seconds: float = 300) -> Non
         time.sleep(0.2)
 
 
-def signalled_run(tmp_path: Path, to_group: bool, signum: int, extra: list[str], cache: Path | None = None) -> tuple[int, Path]:
+def signalled_run(tmp_path: Path, to_group: bool, signum: int, extra: list[str], cache: Path | None = None,
+                  again_after: float | None = None) -> tuple[int, Path]:
     """A long `--gpus 2` run given `signum` (to its whole process group, as a terminal's Ctrl-C, or to the launcher
-    alone) once its first snapshot (and metrics) are written; its exit status and run directory."""
+    alone) once its first snapshot (and metrics) are written, and `again_after` seconds later once more; its exit
+    status and run directory."""
     cmd = [sys.executable, "-m", "stylegan2", "train", "--gpus=2", *TINY_RUN, "--kimg", "100", *extra,
            "--outdir", str(tmp_path / "runs")]
     env = dict(os.environ, OMP_NUM_THREADS="1", STYLEGAN2_CACHE=str(cache or tmp_path / "cache"))
@@ -91,6 +94,10 @@ def signalled_run(tmp_path: Path, to_group: bool, signum: int, extra: list[str],
             (run_dir,) = (tmp_path / "runs").iterdir()
             wait_for(run_dir / ("metric-fid1k_full.jsonl" if cache else "network-snapshot-000000-008.safetensors"), process)
             (os.killpg if to_group else os.kill)(process.pid, signum)
+            if again_after is not None:
+                time.sleep(again_after)
+                with contextlib.suppress(ProcessLookupError):
+                    (os.killpg if to_group else os.kill)(process.pid, signum)
             return process.wait(timeout=120), run_dir
         finally:
             if process.poll() is None:
@@ -110,8 +117,8 @@ def test_ctrl_c_stops_every_process_at_one_step_with_a_last_snapshot_and_metrics
     lines = (run_dir / "log.txt").read_text().splitlines()
     final = sorted(run_dir.glob("network-snapshot-*.safetensors"))[-1]
     stopped = lines[lines.index("Interrupted: writing a final snapshot before exiting") + 1:]
-    assert stopped in ([f"Saved {final.name}", f"Metrics are left out at this snapshot; to add them: stylegan2 metrics "
-                                               f"--network {final} --metrics fid1k_full --run-dir {run_dir}", "Stopped."],
+    scores = f"stylegan2 metrics --network {final} --metrics fid1k_full --run-dir {run_dir} --gpus 2 --device cpu"
+    assert stopped in ([f"Saved {final.name}", f"Metrics are left out at this snapshot; to add them: {scores}", "Stopped."],
                        [f"Kept {final.name}: it already holds this state", "Stopped."])  # a tick's snapshot was the last step's
     assert load_checkpoint(final).training_state["cur_nimg"] == int(final.stem.split("-", 2)[2].replace("-", ""))
     records = [json.loads(line) for line in (run_dir / "metric-fid1k_full.jsonl").read_text().splitlines()]
@@ -125,6 +132,14 @@ def score(network: str, cache: str) -> float:
     """fid1k_full of a snapshot against its run's data (the processes' rank and number from torchrun's variables)."""
     (record,) = calc_metrics(network, None, "fid1k_full", device="cpu", cache_dir=cache, progress=False)
     return record["results"]["fid1k_full"]
+
+
+def test_two_quick_ctrl_c_are_one(tmp_path):
+    """Pressed twice within 2 s: still one Ctrl-C (torch's agent, had it seen the second, would have stopped the
+    processes with SIGTERM, without a snapshot)."""
+    status, run_dir = signalled_run(tmp_path, True, signal.SIGINT, [], again_after=0.5)
+    lines = (run_dir / "log.txt").read_text().splitlines()
+    assert status == 130 and "Interrupted: writing a final snapshot before exiting" in lines and lines[-1] == "Stopped."
 
 
 def test_sigterm_to_the_launcher_stops_every_process_with_one_line_each(tmp_path):

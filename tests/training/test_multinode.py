@@ -187,7 +187,7 @@ def test_a_one_process_snapshot_continues_on_two_nodes(one_process, tmp_path):
     nodes = Nodes(tmp_path, cli_args(0.024, resume=str(start)) + ["--outdir", str(tmp_path / "runs")])
     assert nodes.wait() == [0, 0], nodes.output()[-3000:]
     (resumed,) = run_dirs(tmp_path / "runs")
-    assert "its run had 1 processes, this one has 2" in (resumed / "log.txt").read_text()
+    assert "its run had 1 process, this one has 2" in (resumed / "log.txt").read_text()
     assert_same_training(networks(resumed / FINAL), networks(one_process / FINAL))
 
 

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import math
+import multiprocessing
 import os
 import signal
 import socket
@@ -37,12 +38,19 @@ from torch.distributed.elastic.rendezvous.utils import _matches_machine_hostname
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 from .distributed import backend_message, positive_seconds
+from .signals import StoppedTogether
 
 RDZV_TIMEOUT = 600.0  # seconds the nodes wait for each other to start (torchrun's join_timeout)
 RDZV_PORT = 29400  # the rendezvous port when --rdzv-endpoint names a host only (torchrun's c10d default)
 RDZV_ID = "stylegan2"  # the job's name at the endpoint when --rdzv-id is not given
 SHUTDOWN_SECONDS = 120  # after Ctrl-C or SIGTERM, how long the processes get to write their last snapshot (torchrun: 30)
-INTERRUPTED = 130  # a process's exit status after Ctrl-C (the shell's for SIGINT)
+INTERRUPTED = 130  # the exit status after Ctrl-C (the shell's for SIGINT)
+AGENT_SIGNALS = "SIGTERM,SIGHUP,SIGQUIT"  # what torch's agent passes on itself; Ctrl-C is passed on by _PassCtrlC
+
+
+class Interrupted:
+    """What a launched process returns when it stopped after Ctrl-C together with the others (an exit status
+    would count as a failure, which --max-restarts answers with a restart)."""
 
 
 class LaunchError(RuntimeError):
@@ -133,26 +141,31 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
         rdzv_endpoint=layout.endpoint() if layout.rdzv_endpoint else "localhost:0",  # torchrun --standalone: a free local port
         rdzv_configs={"join_timeout": math.ceil(layout.rdzv_timeout)},  # whole seconds
         max_restarts=layout.max_restarts, monitor_interval=0.1, start_method="spawn",
-        **_shutdown_timeout(SHUTDOWN_SECONDS),
+        **_agent_settings(shutdown_timeout=SHUTDOWN_SECONDS, signals_to_handle=AGENT_SIGNALS),
     )
     # Each restart gets a fresh rendezvous store: in torch 2.13 a shared one keeps the dead attempt's addresses.
     restarts = {"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"} if layout.max_restarts else {}
+    ctrl_c = _PassCtrlC()
     with _environment(OMP_NUM_THREADS="1", **restarts), _quiet_launcher(), _signal_handlers_kept():
+        ctrl_c.install()
         try:
-            return elastic_launch(config, _run_process)(fn, args, user_errors)
+            results = elastic_launch(config, _run_process)(fn, args, user_errors)
         except SignalException as err:  # the agent got it, passed it on and waited for the processes
-            if err.sigval == signal.SIGINT:
+            if err.sigval == signal.SIGINT:  # an older torch, whose agent takes Ctrl-C itself
                 raise KeyboardInterrupt from None
             raise LaunchError(f"stopped by {signal.Signals(err.sigval).name}: the processes were stopped too, "
                               "each saying where (above)") from None
         except ChildFailedError as err:
-            if all(failure.exitcode == INTERRUPTED for failure in err.failures.values()):  # Ctrl-C reached them only
+            if ctrl_c.count or all(f.exitcode == INTERRUPTED for f in err.failures.values()):  # stopped at once
                 raise KeyboardInterrupt from None
             rank, failure = err.get_first_failure()
             raise LaunchError(f"process {rank} of {layout.world_size} stopped with exit code {failure.exitcode}; "
                               "its message is above") from None
         except RendezvousError as err:
             raise LaunchError(rendezvous_failure(layout, err)) from None
+    if any(isinstance(result, Interrupted) for result in results.values()):
+        raise KeyboardInterrupt
+    return results
 
 
 def wait_for_endpoint(layout: ProcessLayout) -> None:
@@ -196,11 +209,14 @@ def rendezvous_failure(layout: ProcessLayout, err: RendezvousError) -> str:
 
 
 def _run_process(fn: Callable[..., Any], args: tuple[Any, ...], user_errors: tuple[type[BaseException], ...]) -> Any:
-    """One launched process: run `fn`, printing a user error as one line and anything else as a traceback."""
+    """One launched process: run `fn`, printing a user error as one line and anything else as a traceback;
+    Interrupted after Ctrl-C."""
     rank = os.environ.get("RANK", "?")
     try:
         return fn(*args)
-    except KeyboardInterrupt:
+    except StoppedTogether:
+        return Interrupted()
+    except KeyboardInterrupt:  # stopped at once: the others may wait in a collective for this one, which must end
         raise SystemExit(INTERRUPTED) from None
     except user_errors as err:
         print(f"Error (process {rank}): {err}", file=sys.stderr, flush=True)
@@ -210,10 +226,30 @@ def _run_process(fn: Callable[..., Any], args: tuple[Any, ...], user_errors: tup
     raise SystemExit(1)
 
 
-def _shutdown_timeout(seconds: int) -> dict[str, int]:
-    """LaunchConfig's shutdown_timeout where this torch has it (older ones wait 30 s before killing the processes)."""
+def _agent_settings(**settings: Any) -> dict[str, Any]:
+    """The LaunchConfig fields of `settings` that this torch has (older ones wait 30 s before killing the
+    processes, and their agent takes Ctrl-C itself: a second one then stops the processes with SIGTERM)."""
     names = {field.name for field in dataclasses.fields(LaunchConfig)}
-    return {"shutdown_timeout": seconds} if "shutdown_timeout" in names else {}
+    return {key: value for key, value in settings.items() if key in names}
+
+
+class _PassCtrlC:
+    """Ctrl-C in the launching process, passed on to the processes, which agree among themselves where to stop.
+    torch's agent must not see it: it answers a second Ctrl-C by stopping them with SIGTERM, without a snapshot.
+    From a terminal they get the Ctrl-C too; they take a copy that follows within seconds for the same one."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self.handle)
+
+    def handle(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        for child in multiprocessing.active_children():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGINT)
 
 
 @contextlib.contextmanager

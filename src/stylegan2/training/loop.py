@@ -293,7 +293,7 @@ def _check_continuation(path: str, state: ResumeState, options: TrainingOptions,
                             f" processes) but this one would use {options.batch}; pass --batch {saved['batch']} to continue it")
     notes = []
     if isinstance(saved.get("num_gpus"), int) and saved["num_gpus"] != world_size:
-        notes.append(f"its run had {saved['num_gpus']} processes, this one has {world_size}; the global batch is kept")
+        notes.append(f"its run had {_processes(saved['num_gpus'])}, this one has {world_size}; the global batch is kept")
     saved_precision = saved.get("precision")
     if saved_precision is None and isinstance(saved.get("fp32"), bool):  # runs saved before --precision recorded --fp32
         saved_precision = "fp32" if saved["fp32"] else "fp16"
@@ -500,17 +500,23 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         step=step, save_grids=save_fakes, status_losses=STATUS_LOSSES,
         advice="Lower the learning rates (--glr/--dlr), raise --gamma, or use --precision fp32.",
         on_tick=on_tick, resume_extras=lambda: {"pl_mean": float(loss.pl_mean), "augment": augment.state_dict()},
-        after_snapshot=evaluate_metrics, left_out=lambda path: _metrics_left_out(options.metrics, path, run_dir),
+        after_snapshot=evaluate_metrics, left_out=lambda path: _metrics_left_out(options.metrics, path, run_dir, ctx),
     ))
     return run_dir
 
 
-def _metrics_left_out(metrics: list[str], snapshot: Path, run_dir: Path) -> str:
-    """The command that scores the Ctrl-C snapshot, whose metrics the run leaves out (they may take long)."""
+def _processes(count: int) -> str:
+    return f"{count} process" if count == 1 else f"{count} processes"
+
+
+def _metrics_left_out(metrics: list[str], snapshot: Path, run_dir: Path, ctx: DistributedContext) -> str:
+    """The command that scores the Ctrl-C snapshot as the run scores the others (on as many processes), whose
+    metrics the run leaves out (they may take long)."""
     if not metrics:
         return ""
+    processes = f" --gpus {ctx.world_size}" + (" --device cpu" if ctx.device.type == "cpu" else "") if ctx.world_size > 1 else ""
     return (f"Metrics are left out at this snapshot; to add them: stylegan2 metrics --network {snapshot} "
-            f"--metrics {','.join(metrics)} --run-dir {run_dir}")
+            f"--metrics {','.join(metrics)} --run-dir {run_dir}{processes}")
 
 
 def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ctx: DistributedContext,

@@ -42,7 +42,7 @@ from .distributed import (
 from .finite import MAX_NON_FINITE_STEPS, FiniteWatch, NonFiniteError
 from .progress import RunLog, kimg_label, tick_status
 from .rundir import create_run_dir
-from .signals import Terminated, ctrl_c_requests_stop, sigterm_raises_once
+from .signals import StoppedTogether, Terminated, ctrl_c_requests_stop, sigterm_raises_once
 from .snapshot import ResumeState, restore_rng, save_training_snapshot
 from .stats import StatsCollector, StatsWriter
 
@@ -262,12 +262,13 @@ class TrainingSession:
         with open(self.run_dir / "training_options.json", "w", encoding="utf-8") as f:
             json.dump(options.to_json(), f, indent=2)
         self.log = self._run_log = RunLog(self.run_dir, self.log)
-        self.log(f"Run directory: {self.run_dir}")
-        for line in header:
-            self.log(line)
-        self.log(f"Training for {options.kimg} kimg on {self.ctx.world_size} x {self.ctx.device.type}, batch {options.batch}"
-                 f" ({options.batch_gpu} per step x {self.rounds} rounds per process)")
-        self._writer = StatsWriter(self.run_dir)
+        with self.before_first_step():  # TensorBoard's import, say, takes seconds: a Ctrl-C then still ends the log
+            self.log(f"Run directory: {self.run_dir}")
+            for line in header:
+                self.log(line)
+            self.log(f"Training for {options.kimg} kimg on {self.ctx.world_size} x {self.ctx.device.type}, batch {options.batch}"
+                     f" ({options.batch_gpu} per step x {self.rounds} rounds per process)")
+            self._writer = StatsWriter(self.run_dir)
         return self.run_dir
 
     def run(self, hooks: LoopHooks) -> None:
@@ -292,11 +293,15 @@ class TrainingSession:
                 else:
                     outcome = "Done."
             except KeyboardInterrupt:
+                stopping.append(0)  # a SIGTERM now must not cut the message short
                 self._log_stopped_at_once()
                 raise
             except BaseException as err:
-                outcome = "Failed."
                 stopping.append(0)  # a SIGTERM now (torchrun stopping the job) must not cut the message short
+                if ctrl_c.requested and is_collective_failure(err):  # a process left for the same Ctrl-C before agreeing
+                    self._log_stopped_at_once(f"another process stopped at once ({backend_message(err)})")
+                    raise KeyboardInterrupt from None
+                outcome = "Failed."
                 failure = self._stopped_error(err) if isinstance(err, Terminated) or is_collective_failure(err) else err
                 if self._run_log is not None:  # the command line prints the error itself
                     self._run_log.record(f"Error: {failure}")
@@ -306,7 +311,7 @@ class TrainingSession:
             finally:
                 self._close(outcome)
         if outcome == "Stopped.":
-            raise KeyboardInterrupt
+            raise StoppedTogether
 
     @contextlib.contextmanager
     def before_first_step(self) -> Iterator[None]:
@@ -336,13 +341,15 @@ class TrainingSession:
             if note:
                 self.log(note)
 
-    def _log_stopped_at_once(self) -> None:
-        """A second Ctrl-C: what was not saved, and the snapshot to resume from."""
+    def _log_stopped_at_once(self, cause: str | None = None) -> None:
+        """A second Ctrl-C (or `cause`): what was not saved, and the snapshot to resume from."""
         if not self.ctx.is_main:
             return
         kept = "no snapshot was written" if self.last_snapshot is None else "the last snapshot is " + (
             self.last_snapshot.name if self.last_snapshot.parent == self.run_dir else str(self.last_snapshot))
-        if self._in_step:
+        if cause is not None:
+            self.log(f"Interrupted: {cause}; nothing more is saved; {kept}")
+        elif self._in_step:
             self.log(f"Interrupted in the middle of step {self.batch_idx}: its half-done state is not saved; {kept}")
         else:
             self.log(f"Interrupted again: stopping at once; {kept}")

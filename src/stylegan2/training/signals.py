@@ -17,6 +17,10 @@ class Terminated(Exception):
     """SIGTERM: the launcher is stopping this process (torchrun does when a process of the job fails), or the system is."""
 
 
+class StoppedTogether(KeyboardInterrupt):
+    """The run stopped after Ctrl-C at a step every process agreed on, with its last snapshot written."""
+
+
 class StopRequest:
     """Whether Ctrl-C asked this process to stop.
 
