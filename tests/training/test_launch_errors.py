@@ -140,3 +140,20 @@ def test_a_bad_timeout_in_the_environment_names_the_variable(tmp_path):
     result = CliRunner().invoke(main, [*TRAIN, "--outdir", str(tmp_path)], env={"STYLEGAN2_DIST_TIMEOUT": "-3"})
     assert result.exit_code == 1
     assert result.output.splitlines() == ["Error: STYLEGAN2_DIST_TIMEOUT='-3' is not a positive number of seconds"]
+
+
+def test_a_leftover_world_size_without_a_launcher_is_named(monkeypatch):
+    from stylegan2.training.distributed import DistributedError, init_distributed
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    monkeypatch.delenv("MASTER_PORT", raising=False)
+    with pytest.raises(DistributedError, match=r"^WORLD_SIZE=2 is set but MASTER_ADDR and MASTER_PORT not: launch .* unset WORLD_SIZE"):
+        init_distributed("cpu", timeout=5)
+
+
+def test_a_process_killed_by_a_signal_is_not_said_to_have_a_message():
+    from stylegan2.training.launch import _how_it_ended
+
+    assert _how_it_ended(1) == "stopped with exit code 1; its message is above"
+    assert _how_it_ended(-9).startswith("was killed by SIGKILL, with no message of its own")

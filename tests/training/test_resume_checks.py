@@ -146,3 +146,16 @@ def test_a_cpu_run_on_a_gpu_machine_never_touches_cuda_for_its_rng_state(tmp_pat
     _, state, _ = read_resume_state(path)
     assert state.cuda_rng is None
     restore_rng(dataclasses.replace(state, cuda_rng=torch.zeros(16, dtype=torch.uint8)), torch.device("cpu"))
+
+
+def test_a_bad_resume_file_is_named_as_given_on_the_processes_that_read_rank_0s_copy():
+    """Ranks other than 0 read the bytes rank 0 sent from a temporary copy, whose path the user never gave."""
+    import torch
+
+    from stylegan2.io.errors import CheckpointError
+    from stylegan2.training.distributed import DistributedContext
+    from stylegan2.training.loop import _read_resume
+
+    ctx = DistributedContext(rank=1, world_size=2, local_rank=1, device=torch.device("cpu"))
+    with pytest.raises(CheckpointError, match=r"^runs/trunc\.safetensors: unrecognized checkpoint format"):
+        _read_resume("runs/trunc.safetensors", b"\x00\x01 not a checkpoint", ctx)

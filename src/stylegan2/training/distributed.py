@@ -77,6 +77,10 @@ def init_distributed(device: str | None = None, timeout: float | None = None) ->
     local_rank = _env_int("LOCAL_RANK", 0)
     if world_size < 1 or not 0 <= rank < world_size:
         raise DistributedError(f"RANK={rank} and WORLD_SIZE={world_size} do not fit (0 <= RANK < WORLD_SIZE); launch with torchrun")
+    missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if world_size > 1 and name not in os.environ]
+    if missing:
+        raise DistributedError(f"WORLD_SIZE={world_size} is set but {' and '.join(missing)} not: launch the processes with "
+                               "torchrun or --gpus, or unset WORLD_SIZE (left over from another job?) to train in one process")
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     dev = torch.device(device)

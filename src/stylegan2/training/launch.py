@@ -159,13 +159,23 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
             if ctrl_c.count or all(f.exitcode == INTERRUPTED for f in err.failures.values()):  # stopped at once
                 raise KeyboardInterrupt from None
             rank, failure = err.get_first_failure()
-            raise LaunchError(f"process {rank} of {layout.world_size} stopped with exit code {failure.exitcode}; "
-                              "its message is above") from None
+            raise LaunchError(f"process {rank} of {layout.world_size} {_how_it_ended(failure.exitcode)}") from None
         except RendezvousError as err:
             raise LaunchError(rendezvous_failure(layout, err)) from None
     if any(isinstance(result, Interrupted) for result in results.values()):
         raise KeyboardInterrupt
     return results
+
+
+def _how_it_ended(exitcode: int) -> str:
+    """A failed process's end in words: a signal leaves no message of its own (multiprocessing's -N is signal N)."""
+    if exitcode >= 0:
+        return f"stopped with exit code {exitcode}; its message is above"
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        name = f"signal {-exitcode}"
+    return f"was killed by {name}, with no message of its own (out of memory, or the system or a person killed it)"
 
 
 def wait_for_endpoint(layout: ProcessLayout) -> None:

@@ -14,6 +14,7 @@ import torch
 from ..data import ImageDataset, open_dataset
 from ..data.clusters import THUMBNAIL_SIZE, cluster_dataset
 from ..io.channels import channel_arguments
+from ..io.errors import CheckpointError
 from ..models import Discriminator, Generator
 from ..models.aspect import SQUARE, aspect_kwargs
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
@@ -282,7 +283,10 @@ def _read_resume(path: str, data: bytes | None, ctx: DistributedContext):
     with tempfile.TemporaryDirectory(prefix="stylegan2-resume-") as tmp:
         copy_path = Path(tmp) / Path(path).name  # the suffix tells the format
         copy_path.write_bytes(data)
-        return read_resume_state(copy_path, check_extras=check_resume_extras)
+        try:
+            return read_resume_state(copy_path, check_extras=check_resume_extras)
+        except (CheckpointError, TrainingError) as err:  # named as the user named it, not by the copy's path
+            raise type(err)(str(err).replace(str(copy_path), path)) from None
 
 
 def _check_continuation(path: str, state: ResumeState, options: TrainingOptions, world_size: int) -> list[str]:
