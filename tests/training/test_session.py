@@ -335,3 +335,15 @@ def test_step_shares_of_two_processes_make_one_processs_batches(class_packs):
     if class_packs == 2:
         labels = [[int(dataset.get_label(i).argmax()) for i in batch] for batch in single]
         assert all(batch[k] == batch[k + 1] for batch in labels for k in range(0, 8, 2))
+
+
+def test_an_ignored_sigint_stays_ignored(tmp_path):
+    """A background job of a script, or nohup, starts with SIGINT ignored: the run must not start to heed it."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        rec = Recorder(tmp_path, max_steps=4)
+        rec.run(at=1, action=ctrl_c)
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert rec.lines[-1] == "Done."

@@ -252,7 +252,8 @@ class _PassCtrlC:
         self.count = 0
 
     def install(self) -> None:
-        if threading.current_thread() is threading.main_thread():
+        """Where Ctrl-C can reach this process: not off the main thread, nor where SIGINT is ignored."""
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) != signal.SIG_IGN:
             signal.signal(signal.SIGINT, self.handle)
 
     def handle(self, signum: int, frame: Any) -> None:

@@ -53,10 +53,11 @@ def under_launcher() -> bool:
 
 @contextlib.contextmanager
 def ctrl_c_requests_stop() -> Iterator[StopRequest]:
-    """Handle SIGINT as StopRequest says inside the block. Only the main thread handles signals; elsewhere the
-    request stays unset and Ctrl-C does what it did."""
+    """Handle SIGINT as StopRequest says inside the block. Only the main thread handles signals; elsewhere, and
+    where SIGINT is ignored (a background job of a script, nohup), the request stays unset and Ctrl-C does what
+    it did."""
     request = StopRequest(SAME_CTRL_C_SECONDS if under_launcher() else 0.0)
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         yield request
         return
     previous = signal.signal(signal.SIGINT, request.handle)
