@@ -45,7 +45,7 @@ RDZV_PORT = 29400  # the rendezvous port when --rdzv-endpoint names a host only 
 RDZV_ID = "stylegan2"  # the job's name at the endpoint when --rdzv-id is not given
 SHUTDOWN_SECONDS = 120  # after Ctrl-C or SIGTERM, how long the processes get to write their last snapshot (torchrun: 30)
 INTERRUPTED = 130  # the exit status after Ctrl-C (the shell's for SIGINT)
-AGENT_SIGNALS = "SIGTERM,SIGHUP,SIGQUIT"  # what torch's agent passes on itself; Ctrl-C is passed on by _PassCtrlC
+AGENT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")  # what torch's agent handles and passes on: all but Ctrl-C here
 
 
 class Interrupted:
@@ -141,7 +141,8 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
         rdzv_endpoint=layout.endpoint() if layout.rdzv_endpoint else "localhost:0",  # torchrun --standalone: a free local port
         rdzv_configs={"join_timeout": math.ceil(layout.rdzv_timeout)},  # whole seconds
         max_restarts=layout.max_restarts, monitor_interval=0.1, start_method="spawn",
-        **_agent_settings(shutdown_timeout=SHUTDOWN_SECONDS, signals_to_handle=AGENT_SIGNALS),
+        **_agent_settings(shutdown_timeout=SHUTDOWN_SECONDS,  # Ctrl-C is _PassCtrlC's
+                          signals_to_handle=",".join(name for name in AGENT_SIGNALS if name != "SIGINT")),
     )
     # Each restart gets a fresh rendezvous store: in torch 2.13 a shared one keeps the dead attempt's addresses.
     restarts = {"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"} if layout.max_restarts else {}
@@ -283,15 +284,12 @@ def _signal_handlers_kept() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    kept = {sig: signal.getsignal(sig) for sig in _AGENT_SIGNALS}
+    kept = {sig: signal.getsignal(sig) for sig in (getattr(signal, name) for name in AGENT_SIGNALS if hasattr(signal, name))}
     try:
         yield
     finally:
         for sig, handler in kept.items():
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)
-
-
-_AGENT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name))
 
 
 @contextlib.contextmanager
