@@ -347,3 +347,13 @@ def test_an_ignored_sigint_stays_ignored(tmp_path):
     finally:
         signal.signal(signal.SIGINT, previous)
     assert rec.lines[-1] == "Done."
+
+
+def test_sigterm_before_the_first_step_ends_the_log_and_is_one_line(tmp_path):
+    rec = Recorder(tmp_path)
+    with pytest.raises(TrainingError, match=r"^stopped by SIGTERM from the launcher or the system before the first step"):
+        with rec.session.before_first_step():
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    log = (rec.run_dir / "log.txt").read_text().splitlines()
+    assert log[-2].startswith("Error: stopped by SIGTERM") and log[-1] == "Failed."

@@ -316,18 +316,24 @@ class TrainingSession:
     @contextlib.contextmanager
     def before_first_step(self) -> Iterator[None]:
         """The work between opening the run directory and run() (the first grids): if it stops, log.txt still ends
-        with "Stopped." (Ctrl-C) or "Error: ..." and "Failed."."""
-        try:
-            yield
-        except KeyboardInterrupt:
-            self.log("Interrupted before the first step: nothing to save")
-            self._close("Stopped.")
-            raise
-        except BaseException as err:
-            if self._run_log is not None:
-                self._run_log.record(f"Error: {err}")
-            self._close("Failed.")
-            raise
+        with "Stopped." (Ctrl-C) or "Error: ..." and "Failed." (SIGTERM too, as a TrainingError)."""
+        with sigterm_raises_once() as stopping:
+            try:
+                yield
+            except KeyboardInterrupt:
+                self.log("Interrupted before the first step: nothing to save")
+                self._close("Stopped.")
+                raise
+            except BaseException as err:
+                stopping.append(0)  # a second SIGTERM must not cut the message short
+                failure = TrainingError("stopped by SIGTERM from the launcher or the system before the first step; no "
+                                        "snapshot was written") if isinstance(err, Terminated) else err
+                if self._run_log is not None:
+                    self._run_log.record(f"Error: {failure}")
+                self._close("Failed.")
+                if failure is err:
+                    raise
+                raise failure from None
 
     def _stop_on_request(self, hooks: LoopHooks) -> None:
         """Ctrl-C, agreed by every process after a whole step: snapshot and grids of the steps taken. Metrics are
