@@ -32,7 +32,6 @@ from .distributed import (
     DistributedContext,
     StopVote,
     backend_message,
-    barrier,
     broadcast_,
     broadcast_bytes,
     describe_lost_ranks,
@@ -326,8 +325,7 @@ class TrainingSession:
                 raise
             except BaseException as err:
                 stopping.append(0)  # a second SIGTERM must not cut the message short
-                failure = TrainingError("stopped by SIGTERM from the launcher or the system before the first step; no "
-                                        "snapshot was written") if isinstance(err, Terminated) else err
+                failure = TrainingError(f"{err} before the first step; no snapshot was written") if isinstance(err, Terminated) else err
                 if self._run_log is not None:
                     self._run_log.record(f"Error: {failure}")
                 self._close("Failed.")
@@ -386,7 +384,7 @@ class TrainingSession:
         collective with this one cannot answer until this one is gone, so it would be named lost. When
         torchrun sends it because a process failed, that process says why itself."""
         if isinstance(err, Terminated):
-            what = "stopped by SIGTERM from the launcher or the system"
+            what = str(err)
         else:
             reason = backend_message(err)
             what = describe_lost_ranks(self.ctx, reason) if self.ctx.world_size > 1 else f"stopped by {reason}"
@@ -469,8 +467,7 @@ class TrainingSession:
         written = bool(broadcast_(torch.tensor(float(written), device=self.ctx.device)))  # the others wait for the write
         self.last_snapshot = path  # every rank: rank 0 has written it
         if written and score:
-            hooks.after_snapshot(path)
-        barrier()
+            hooks.after_snapshot(path)  # every rank: its collectives keep them together
         return written
 
     def _write_snapshot(self, path: Path, state: ResumeState, advice: str) -> None:

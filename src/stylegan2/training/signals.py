@@ -16,6 +16,9 @@ SAME_CTRL_C_SECONDS = 2.0  # under a launcher, a SIGINT this soon after the firs
 class Terminated(Exception):
     """SIGTERM: the launcher is stopping this process (torchrun does when a process of the job fails), or the system is."""
 
+    def __init__(self) -> None:
+        super().__init__("stopped by SIGTERM from the launcher or the system")
+
 
 class StoppedTogether(KeyboardInterrupt):
     """The run stopped after Ctrl-C at a step every process agreed on, with its last snapshot written."""
