@@ -57,15 +57,15 @@ def run(script: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     ("bench_run.py", ["--images", "0"], "--images and --batch must be at least 1, got 0 and 32"),
     ("bench_run.py", ["--official", "missing"], "--official missing: not a checkout of NVlabs/stylegan2-ada-pytorch"),
 ])
-def test_bad_options_give_one_line_errors(tmp_path, script, args, message):
-    result = run(script, args, tmp_path)
+def test_bad_options_give_one_line_errors(tmp_path, run_script, script, args, message):
+    result = run_script(BENCHMARKS / script, args, tmp_path)
     assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
 @NO_GPU
 @pytest.mark.parametrize("script", ["bench_train.py", "bench_generate.py", "bench_fir.py", "bench_explore.py", "bench_loop.py"])
-def test_cuda_without_a_gpu_is_refused(tmp_path, script):
-    result = run(script, ["--device", "cuda"], tmp_path)
+def test_cuda_without_a_gpu_is_refused(tmp_path, run_script, script):
+    result = run_script(BENCHMARKS / script, ["--device", "cuda"], tmp_path)
     assert result.returncode == 2 and "--device cuda: no CUDA GPU here" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -1,7 +1,5 @@
 """The scoring scripts refuse bad options with one line, before they load or train a classifier."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -9,18 +7,13 @@ import pytest
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
 
-def run_script(name: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(EXPERIMENTS / name), *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=120)
-
-
 @pytest.mark.parametrize("args,message", [
     (["--real", "--samples", "1"], "--samples must be at least 2 (the feature FID needs two), got 1"),
     (["--network", "missing.safetensors"], "--network missing.safetensors: no such file"),
     ([], "give --network SNAPSHOT, or --real"),
 ])
-def test_shapes_quality_bad_options(tmp_path, args, message):
-    result = run_script("shapes_quality.py", [*args, "--classifier", "cnn.safetensors"], tmp_path)
+def test_shapes_quality_bad_options(tmp_path, run_script, args, message):
+    result = run_script(EXPERIMENTS / "shapes_quality.py", [*args, "--classifier", "cnn.safetensors"], tmp_path)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []  # no classifier was trained or cached
 
@@ -30,8 +23,8 @@ def test_shapes_quality_bad_options(tmp_path, args, message):
     (["--mnist", "digits.npz", "--real", "--samples", "0"], "--samples must be at least 2 (the LeNet FID needs two), got 0"),
     (["--mnist", "digits.npz", "--network", "missing.safetensors"], "--network missing.safetensors: no such file"),
 ])
-def test_mnist_quality_bad_options(tmp_path, args, message):
+def test_mnist_quality_bad_options(tmp_path, run_script, args, message):
     (tmp_path / "digits.npz").write_bytes(b"")  # only its existence is checked before the options are accepted
-    result = run_script("mnist_quality.py", [*args, "--classifier", "lenet.safetensors"], tmp_path)
+    result = run_script(EXPERIMENTS / "mnist_quality.py", [*args, "--classifier", "lenet.safetensors"], tmp_path)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digits.npz"]

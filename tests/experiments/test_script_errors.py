@@ -1,25 +1,11 @@
 """The other experiment scripts refuse bad options in one line, before any slow work, and overwrite nothing."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
-
-
-def run_script(name: str, args: list[str], cwd: Path, block_matplotlib: bool = False) -> subprocess.CompletedProcess:
-    """Run experiments/NAME with ARGS in CWD; with block_matplotlib, as if matplotlib were not installed."""
-    script = str(EXPERIMENTS / name)
-    if block_matplotlib:
-        code = ("import os, runpy, sys; sys.modules['matplotlib'] = None; sys.path.insert(0, os.path.dirname(sys.argv[1])); "
-                "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
-        command = [sys.executable, "-c", code, script, *args]
-    else:
-        command = [sys.executable, script, *args]
-    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
 @pytest.fixture()
@@ -73,9 +59,9 @@ def listing(folder: Path) -> list[str]:
     ("swapae_reconstruction.py", ["--lr", "-1"], 2, "--lr must be positive, got -1.0"),
     ("swapae_reconstruction.py", ["--spatial-code-ch", "0"], 2, "--spatial-code-ch must be at least 1, got 0"),
 ])
-def test_bad_options_give_one_line_errors(workdir, script, args, code, message):
+def test_bad_options_give_one_line_errors(workdir, run_script, script, args, code, message):
     before = listing(workdir)
-    result = run_script(script, args, workdir)
+    result = run_script(EXPERIMENTS / script, args, workdir)
     assert result.returncode == code and message in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert listing(workdir) == before  # nothing written, nothing overwritten
 
@@ -85,7 +71,7 @@ def test_bad_options_give_one_line_errors(workdir, script, args, code, message):
     ("mnist_curve.py", ["run", "--mnist", "digits.npz", "--out", "plot.png"]),
     ("d_overfit.py", ["run", "--heldout", "digits.npz", "--out", "plot.png"]),
 ])
-def test_plots_without_matplotlib_say_how_to_install_it_before_scoring(workdir, script, args):
-    result = run_script(script, args, workdir, block_matplotlib=True)
+def test_plots_without_matplotlib_say_how_to_install_it_before_scoring(workdir, run_script, script, args):
+    result = run_script(EXPERIMENTS / script, args, workdir, blocked=("matplotlib",))
     assert result.returncode == 1 and "plotting needs matplotlib: pip install -e '.[plot]'" in result.stderr
     assert "Traceback" not in result.stderr and not (workdir / "plot.png").exists()

@@ -55,7 +55,7 @@ def test_reports_on_held_out_items_and_draws_them(tmp_path):
     (["--cmax", "0"], "--cbase and --cmax must be positive, got 1024 and 0"),
     (["--architecture", "unet"], "argument --architecture: invalid choice: 'unet'"),
 ])
-def test_bad_options(tmp_path, args, message):
-    result = run(*args, "--classifier", "cnn.safetensors", cwd=tmp_path)
+def test_bad_options(tmp_path, run_script, args, message):
+    result = run_script(SCRIPT, [*args, "--classifier", "cnn.safetensors"], tmp_path)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []  # no classifier was trained or cached

@@ -1,7 +1,5 @@
 """experiments/shapes_variants.py writes builtin:shapes' items with one property changed, and refuses bad options in one line."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +10,9 @@ from stylegan2.data.shapes import render_shape, shape_mask
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "shapes_variants.py"
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, cwd=cwd, timeout=120)
-
-
-def test_variants_change_one_property_of_the_builtin_items(tmp_path):
+def test_variants_change_one_property_of_the_builtin_items(tmp_path, run_script):
     for variant in ("upright", "mono"):
-        result = run("--variant", variant, "--out", f"{variant}.npz", "--count", "6", cwd=tmp_path)
+        result = run_script(SCRIPT, ["--variant", variant, "--out", f"{variant}.npz", "--count", "6"], tmp_path)
         assert result.returncode == 0, result.stderr
     with np.load(tmp_path / "upright.npz") as upright, np.load(tmp_path / "mono.npz") as mono:
         assert set(upright.files) == set(mono.files) == {"x_train"}  # unlabeled, as builtin:shapes trains
@@ -38,14 +32,14 @@ def test_variants_change_one_property_of_the_builtin_items(tmp_path):
     (["--variant", "mono", "--out", "x.png"], "--out x.png: give a file name ending in .npz"),
     (["--variant", "mono", "--out", "missing/x.npz"], "--out missing/x.npz: no such folder missing"),
 ])
-def test_bad_options_give_one_line_errors(tmp_path, args, message):
-    result = run(*args, cwd=tmp_path)
+def test_bad_options_give_one_line_errors(tmp_path, run_script, args, message):
+    result = run_script(SCRIPT, args, tmp_path)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_existing_file_is_never_overwritten(tmp_path):
+def test_an_existing_file_is_never_overwritten(tmp_path, run_script):
     (tmp_path / "mine.npz").write_bytes(b"keep")
-    result = run("--variant", "mono", "--out", "mine.npz", cwd=tmp_path)
+    result = run_script(SCRIPT, ["--variant", "mono", "--out", "mine.npz"], tmp_path)
     assert result.returncode == 1 and "mine.npz exists: choose a new file name" in result.stderr
     assert (tmp_path / "mine.npz").read_bytes() == b"keep"

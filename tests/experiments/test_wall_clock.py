@@ -1,7 +1,5 @@
 """experiments/wall_clock.py refuses bad options with one line, before it starts any training run."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,17 +13,15 @@ SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "wall_clock.py"
     (["--data", "builtin:shapes", "--samples", "1"], "--samples must be at least 2, got 1"),
     (["--data", "missing.npz"], "--data missing.npz: no such file (give an MNIST .npz or builtin:shapes)"),
 ])
-def test_bad_options_give_one_line_errors_and_start_nothing(tmp_path, args, message):
+def test_bad_options_give_one_line_errors_and_start_nothing(tmp_path, run_script, args, message):
     outdir = tmp_path / "runs"
-    result = subprocess.run([sys.executable, str(SCRIPT), *args, "--outdir", str(outdir)], capture_output=True, text=True,
-                            cwd=tmp_path, timeout=120)
+    result = run_script(SCRIPT, [*args, "--outdir", str(outdir)], tmp_path)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert not outdir.exists()
 
 
-def test_an_existing_outdir_is_never_reused(tmp_path):
+def test_an_existing_outdir_is_never_reused(tmp_path, run_script):
     (tmp_path / "runs").mkdir()
-    result = subprocess.run([sys.executable, str(SCRIPT), "--data", "builtin:shapes", "--outdir", str(tmp_path / "runs")],
-                            capture_output=True, text=True, timeout=120)
+    result = run_script(SCRIPT, ["--data", "builtin:shapes", "--outdir", str(tmp_path / "runs")], tmp_path)
     assert result.returncode == 1 and "exists: choose a new folder" in result.stderr
     assert list((tmp_path / "runs").iterdir()) == []
