@@ -68,3 +68,13 @@ def test_missing_detector_is_a_clean_error(network_file, tmp_path: Path):
                                        "--device", "cpu", "--cache-dir", str(tmp_path / "empty")])
     assert result.exit_code != 0
     assert "pt_inception-2015-12-05-6726825d.pth" in result.output and "--detector" in result.output
+
+
+def test_missing_detector_on_two_processes_is_one_line(network_file, tmp_path: Path, capfd):
+    """Each process finds it missing: one line in all, not a traceback from each."""
+    result = CliRunner().invoke(main, ["metrics", "--network", str(network_file), "--data", "builtin:shapes?n=8",
+                                       "--device", "cpu", "--gpus", "2", "--cache-dir", str(tmp_path / "empty")])
+    assert result.exit_code == 1
+    (line,) = result.output.splitlines()
+    assert line.startswith("Error: pt_inception-2015-12-05-6726825d.pth is not in") and line.endswith("`stylegan2 metrics --detector`")
+    assert "pt_inception" not in capfd.readouterr().err  # the processes left it to the launcher

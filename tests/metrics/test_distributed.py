@@ -7,7 +7,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from stylegan2.metrics.calc import OtherRankFailed, raise_if_a_rank_failed
+from stylegan2.metrics.calc import OtherRankFailed, SameAsLowerRank, raise_if_a_rank_failed
 from stylegan2.metrics.features import PassOptions, fake_stats, real_stats
 
 
@@ -71,12 +71,15 @@ def test_two_ranks_gather_the_same_features_as_one_process(tmp_path: Path):
 
 def _prepare_worker(rank: int, world_size: int, rendezvous: str, out_dir: str) -> None:
     dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world_size)
-    error = FileNotFoundError("no detector on this machine") if rank == 1 else None
+    error = {1: FileNotFoundError("no detector on this machine"), 2: FileNotFoundError("no detector on this machine"),
+             3: FileNotFoundError("no data on this machine")}.get(rank)
     try:
         raise_if_a_rank_failed(error, torch.device("cpu"), world_size)
         outcome = "went on"
     except OtherRankFailed as err:
         outcome = f"other: {err}"
+    except SameAsLowerRank as err:
+        outcome = f"same: {err}"
     except FileNotFoundError as err:
         outcome = f"own: {err}"
     (Path(out_dir) / f"rank{rank}.txt").write_text(outcome)
@@ -84,8 +87,9 @@ def _prepare_worker(rank: int, world_size: int, rendezvous: str, out_dir: str) -
 
 
 def test_a_rank_that_cannot_prepare_stops_every_rank_before_any_gather(tmp_path: Path):
-    """Else the others would wait in the first all-gather for it until the collective times out."""
-    mp.spawn(_prepare_worker, args=(3, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=3, join=True)
-    said = [(tmp_path / f"rank{rank}.txt").read_text() for rank in range(3)]
-    other = "other: process 1 of 3 could not load the data or a detector; its own message says why"
-    assert said == [other, "own: no detector on this machine", other]
+    """Else the others would wait in the first all-gather for it until the collective times out. A reason that a
+    lower rank gave too is marked, so that it is reported once."""
+    mp.spawn(_prepare_worker, args=(4, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=4, join=True)
+    said = [(tmp_path / f"rank{rank}.txt").read_text() for rank in range(4)]
+    assert said == ["other: process 1 of 4 could not load the data or a detector; its own message says why",
+                    "own: no detector on this machine", "same: no detector on this machine", "own: no data on this machine"]

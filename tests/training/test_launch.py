@@ -17,7 +17,7 @@ from torch import nn
 from stylegan2.io import load_checkpoint
 from stylegan2.metrics import calc_metrics
 from stylegan2.metrics.detectors import INCEPTION_FILE_NAMES
-from stylegan2.training.launch import LaunchError, launch_local
+from stylegan2.training.launch import LaunchError, ProcessLayout, launch, launch_local
 
 TINY_RUN = ["--data", "builtin:shapes?n=64", "--cfg", "cpu", "--kimg", "0.016", "--batch", "8", "--cbase", "128",
             "--cmax", "16", "--tick", "0.008", "--snap", "1", "--workers", "0", "--aug", "noaug", "--device", "cpu",
@@ -61,9 +61,51 @@ def test_launched_processes_get_torchruns_environment():
 
 
 def test_a_failing_process_stops_the_launch_with_its_message(capfd):
-    with pytest.raises(LaunchError, match="process 1 of 2 stopped with exit code 1"):
+    with pytest.raises(LaunchError) as caught:
         launch_local(2, fail_on_rank_1)
-    assert "Error (process 1): rank 1 cannot go on" in capfd.readouterr().err
+    assert str(caught.value) == "rank 1 cannot go on (process 1 of 2)"
+    assert "rank 1 cannot go on" not in capfd.readouterr().err  # the launcher's line says it
+
+
+def meet_then_fail(folder: str, same: bool) -> None:
+    """Both processes reach the error together (a bad option each checks), with the same message or their own."""
+    rank = os.environ["RANK"]
+    Path(folder, rank).touch()
+    while len(list(Path(folder).iterdir())) < 2:
+        time.sleep(0.01)
+    raise ValueError("--batch 16: its run trained with --batch 8" if same else f"rank {rank} has its own reason")
+
+
+def test_an_error_every_process_finds_is_said_once(tmp_path, capfd):
+    with pytest.raises(LaunchError) as caught:
+        launch_local(2, meet_then_fail, str(tmp_path), True)
+    assert str(caught.value) == "--batch 16: its run trained with --batch 8"
+    assert "--batch" not in capfd.readouterr().err
+
+
+def test_different_errors_are_each_said_with_their_process(tmp_path, capfd):
+    with pytest.raises(LaunchError, match=r"process [01] of 2 stopped with exit code 1; its message is above"):
+        launch_local(2, meet_then_fail, str(tmp_path), False)
+    printed = capfd.readouterr().err.splitlines()
+    assert "Error (process 0): rank 0 has its own reason" in printed and "Error (process 1): rank 1 has its own reason" in printed
+
+
+def fail_then_die() -> None:
+    """Rank 1 fails with a message, and after the restart dies without one."""
+    if os.environ["RANK"] == "1":
+        if os.environ["TORCHELASTIC_RESTART_COUNT"] == "0":
+            raise ValueError("the first attempt's reason")
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(60)  # stopped by the launcher when rank 1 ends
+
+
+def test_under_max_restarts_each_attempt_says_why_it_ended_and_a_restart_says_so(capfd):
+    with pytest.raises(LaunchError, match="process 1 of 2 was killed by SIGKILL"):
+        launch(ProcessLayout(nproc_per_node=2, max_restarts=1), fail_then_die)
+    printed = capfd.readouterr().err.splitlines()
+    start = printed.index("Error (process 1): the first attempt's reason")
+    assert printed[start + 1:].count("Restarting the processes (restart 1 of 1)") == 1
+    assert sum("first attempt" in line for line in printed) == 1
 
 
 def test_gpus_under_torchrun_is_refused(monkeypatch):
@@ -146,9 +188,12 @@ def test_sigterm_to_the_launcher_stops_every_process_with_one_line_each(tmp_path
     status, run_dir = signalled_run(tmp_path, False, signal.SIGTERM, [])
     printed = (tmp_path / "out.txt").read_text()
     assert status == 1 and "Traceback" not in printed, printed[-3000:]
-    for rank in (0, 1):
-        assert f"Error (process {rank}): stopped by SIGTERM from the launcher or the system at step " in printed
-    assert printed.rstrip().endswith("Error: stopped by SIGTERM: the processes were stopped too, each saying where (above)")
+    said = [line for line in printed.splitlines() if "stopped by SIGTERM from the launcher or the system at step " in line]
+    if len(said) == 1:  # both at the same step: the launcher's line says it for both
+        assert said[0].startswith("Error: ") and said[0] == printed.rstrip().splitlines()[-1]
+    else:
+        assert [line.split(":")[0] for line in said] == ["Error (process 0)", "Error (process 1)"], said
+        assert printed.rstrip().endswith("Error: stopped by SIGTERM: the processes were stopped too, each saying where (above)")
     assert (run_dir / "log.txt").read_text().splitlines()[-1] == "Failed."
 
 

@@ -357,3 +357,20 @@ def test_sigterm_before_the_first_step_ends_the_log_and_is_one_line(tmp_path):
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     log = (rec.run_dir / "log.txt").read_text().splitlines()
     assert log[-2].startswith("Error: stopped by SIGTERM") and log[-1] == "Failed."
+
+
+@pytest.mark.parametrize("restarts,advice", [
+    ({}, "Restart the job with --resume auto to continue from it"),
+    ({"TORCHELASTIC_RESTART_COUNT": "0", "TORCHELASTIC_MAX_RESTARTS": "1"}, "With --resume auto a restart continues from it"),
+    ({"TORCHELASTIC_RESTART_COUNT": "1", "TORCHELASTIC_MAX_RESTARTS": "1"}, "Restart the job with --resume auto to continue from it"),
+])
+def test_sigterm_during_a_step_names_the_last_snapshot_and_what_continues_the_run(tmp_path, monkeypatch, restarts, advice):
+    """Under --max-restarts with restarts left the launcher may restart the processes itself: no "Restart the job"."""
+    for name, value in restarts.items():
+        monkeypatch.setenv(name, value)
+    rec = Recorder(tmp_path)
+    with pytest.raises(TrainingError) as caught:
+        rec.run(at=3, action=lambda: os.kill(os.getpid(), signal.SIGTERM))
+    last = rec.run_dir / "network-snapshot-000000-016.safetensors"
+    assert str(caught.value) == (f"stopped by SIGTERM from the launcher or the system at step 3 (kimg 0.024); the last good snapshot "
+                                 f"is {last}. {advice}")

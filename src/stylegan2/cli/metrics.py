@@ -16,6 +16,8 @@ from .flags import FiniteFloat, network_argument, nvidia_command
 from .tools import warnings_as_notes
 from .train import check_gpus
 
+USER_ERRORS = (ValueError, OSError)  # bad options, data, network or detector files: one line, not a traceback
+
 
 def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
     """One of --gpus N processes: calc_metrics joins their group as it joins torchrun's."""
@@ -72,8 +74,8 @@ def metrics_command(network: Path, data: str | None, metric_list: str, mirror: b
         with warnings_as_notes(), explain_unsupported_ops():
             if gpus > 1:
                 check_gpus(gpus, device)  # more processes than GPUs failed in each extra rank with a traceback
-            records = calc_metrics(**kwargs) if gpus == 1 else launch_local(gpus, metrics_process, kwargs)[0]
-    except (ValueError, OSError, LaunchError) as err:
+            records = calc_metrics(**kwargs) if gpus == 1 else launch_local(gpus, metrics_process, kwargs, user_errors=USER_ERRORS)[0]
+    except (*USER_ERRORS, LaunchError) as err:
         raise click.ClickException(str(err)) from err
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one table
         click.echo(format_results(records))

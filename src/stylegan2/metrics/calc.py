@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import warnings
+import zlib
 from pathlib import Path
 
 import torch
@@ -151,19 +152,32 @@ class OtherRankFailed(ValueError):
     """Another process could not prepare the metrics; that process reports why."""
 
 
+class SameAsLowerRank(ValueError):
+    """This process's error, with the message a lower-ranked process raised too: that one reports it."""
+
+
 def raise_if_a_rank_failed(error: Exception | None, device: torch.device, world_size: int) -> None:
     """After each process prepared its share (data, detectors): raise on every process when one could not, so that
-    none waits in a gather for it; its own error there, elsewhere OtherRankFailed naming the first that failed."""
+    none waits in a gather for it. A failed process raises its own error (SameAsLowerRank when a lower rank's has
+    the same message: a detector missing on every machine is then reported once), the others OtherRankFailed
+    naming the first that failed."""
     if world_size == 1 or not (dist.is_available() and dist.is_initialized()):
         if error is not None:
             raise error
         return
-    first = torch.tensor([dist.get_rank() if error is not None else world_size], dtype=torch.int64, device=device)
-    dist.all_reduce(first, op=dist.ReduceOp.MIN)
+    rank = dist.get_rank()
+    said = torch.zeros(world_size, dtype=torch.int64, device=device)  # each rank's message as a checksum; 0: none
     if error is not None:
+        said[rank] = zlib.crc32(str(error).encode()) + 1
+    dist.all_reduce(said)
+    said = said.tolist()
+    if error is not None:
+        if said[rank] in said[:rank]:
+            raise SameAsLowerRank(str(error)) from error
         raise error
-    if int(first) < world_size:
-        raise OtherRankFailed(f"process {int(first)} of {world_size} could not load the data or a detector; its own message says why")
+    first = next((other for other, value in enumerate(said) if value), None)
+    if first is not None:
+        raise OtherRankFailed(f"process {first} of {world_size} could not load the data or a detector; its own message says why")
 
 
 def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike | None, metrics: list[str] | str, *,

@@ -19,12 +19,14 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 import traceback
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
 
 from torch.distributed.elastic.multiprocessing.api import SignalException
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -46,6 +48,7 @@ RDZV_ID = "stylegan2"  # the job's name at the endpoint when --rdzv-id is not gi
 SHUTDOWN_SECONDS = 120  # after Ctrl-C or SIGTERM, how long the processes get to write their last snapshot (torchrun: 30)
 INTERRUPTED = 130  # the exit status after Ctrl-C (the shell's for SIGINT)
 AGENT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")  # what torch's agent handles and passes on: all but Ctrl-C here
+MESSAGES_VARIABLE = "STYLEGAN2_LAUNCH_MESSAGES"  # the folder where the processes leave their errors for the launcher
 
 
 class Interrupted:
@@ -54,7 +57,8 @@ class Interrupted:
 
 
 class LaunchError(RuntimeError):
-    """The processes could not be started, or one of them stopped with an error (printed by that process)."""
+    """The processes could not be started, or one of them stopped with an error: the error itself when they left
+    one message, else which process stopped first (the messages and tracebacks printed above)."""
 
 
 @dataclass(frozen=True)
@@ -122,9 +126,11 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
     """Run `fn(*args)` in this node's processes of `layout` and return their results by global rank.
 
     `fn` must be importable by name (a module-level function), as each process starts a fresh
-    interpreter. A process that raises one of `user_errors` prints its message in one line; any
-    other exception prints its traceback. Either way the other processes are stopped and a
-    LaunchError says which process failed; so does a rendezvous that fails. Like torchrun,
+    interpreter. A process that raises one of `user_errors` leaves its message to this process,
+    which prints it once however many processes found it (an option all check, say; with
+    `max_restarts` each process prints its own when it fails); any other exception prints its
+    traceback. Either way the other processes are stopped and a LaunchError says which process
+    failed, or is the message they all left; so does a rendezvous that fails. Like torchrun,
     OMP_NUM_THREADS defaults to 1 per process. Ctrl-C (to this process or to them) lets them stop together with a
     last snapshot and raises KeyboardInterrupt here; SIGTERM stops them, each saying why, and is a LaunchError.
     """
@@ -147,18 +153,29 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
     # Each restart gets a fresh rendezvous store: in torch 2.13 a shared one keeps the dead attempt's addresses.
     restarts = {"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"} if layout.max_restarts else {}
     ctrl_c = _PassCtrlC()
-    with _environment(OMP_NUM_THREADS="1", **restarts), _quiet_launcher(), _signal_handlers_kept():
+    with (_environment(OMP_NUM_THREADS="1", **restarts), _messages_folder(layout.max_restarts == 0) as messages,
+          _quiet_launcher(), _signal_handlers_kept()):
         ctrl_c.install()
         try:
             results = elastic_launch(config, _run_process)(fn, args, user_errors)
         except SignalException as err:  # the agent got it, passed it on and waited for the processes
             if err.sigval == signal.SIGINT:  # an older torch, whose agent takes Ctrl-C itself
                 raise KeyboardInterrupt from None
+            left = _left_messages(messages)
+            if message := _one_message(left):  # at the same step
+                raise LaunchError(message) from None
+            _print_messages(left)
             raise LaunchError(f"stopped by {signal.Signals(err.sigval).name}: the processes were stopped too, "
                               "each saying where (above)") from None
         except ChildFailedError as err:
+            left = _left_messages(messages)
             if ctrl_c.count or all(f.exitcode == INTERRUPTED for f in err.failures.values()):  # stopped at once
+                _print_messages(left)
                 raise KeyboardInterrupt from None
+            if set(err.failures) <= set(left) and (message := _one_message(left)):  # one error, found by each that failed
+                found_by = "" if len(left) == layout.nproc_per_node else f" (process {_ranks(left)} of {layout.world_size})"
+                raise LaunchError(message + found_by) from None
+            _print_messages(left)
             rank, failure = err.get_first_failure()
             raise LaunchError(f"process {rank} of {layout.world_size} {_how_it_ended(failure.exitcode)}") from None
         except RendezvousError as err:
@@ -220,9 +237,12 @@ def rendezvous_failure(layout: ProcessLayout, err: RendezvousError) -> str:
 
 
 def _run_process(fn: Callable[..., Any], args: tuple[Any, ...], user_errors: tuple[type[BaseException], ...]) -> Any:
-    """One launched process: run `fn`, printing a user error as one line and anything else as a traceback;
-    Interrupted after Ctrl-C."""
-    rank = os.environ.get("RANK", "?")
+    """One launched process: run `fn`, leaving a user error to the launcher and printing anything else as a
+    traceback; Interrupted after Ctrl-C."""
+    rank, restarts = os.environ.get("RANK", "?"), int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    if restarts and os.environ.get("LOCAL_RANK") == "0":  # what ended the attempt before was printed then
+        print(f"Restarting the processes (restart {restarts} of {os.environ.get('TORCHELASTIC_MAX_RESTARTS', '?')})",
+              file=sys.stderr, flush=True)
     try:
         return fn(*args)
     except StoppedTogether:
@@ -230,11 +250,71 @@ def _run_process(fn: Callable[..., Any], args: tuple[Any, ...], user_errors: tup
     except KeyboardInterrupt:  # stopped at once: the others may wait in a collective for this one, which must end
         raise SystemExit(INTERRUPTED) from None
     except user_errors as err:
-        print(f"Error (process {rank}): {err}", file=sys.stderr, flush=True)
+        _leave_message(str(err), rank)
     except Exception:  # a bug: the whole traceback, as without the launcher
         traceback.print_exc()
         sys.stderr.flush()
     raise SystemExit(1)
+
+
+def _leave_message(message: str, rank: str) -> None:
+    """A process's one-line error: left whole (a process killed while writing leaves nothing) in the launcher's
+    folder, or printed when there is none (--max-restarts: an attempt's errors are printed as they happen)."""
+    folder = os.environ.get(MESSAGES_VARIABLE)
+    if folder:
+        path = Path(folder, f"{rank}.txt")
+        try:
+            path.with_suffix(".partial").write_text(message, encoding="utf-8")
+            path.with_suffix(".partial").replace(path)
+            return
+        except OSError:
+            pass
+    print(f"Error (process {rank}): {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _messages_folder(collect: bool) -> Iterator[Path | None]:
+    """With `collect`, a fresh folder for the processes' errors, named to them by MESSAGES_VARIABLE and removed
+    afterwards; else None (the processes print their own)."""
+    previous = os.environ.pop(MESSAGES_VARIABLE, None)
+    try:
+        if not collect:
+            yield None
+            return
+        with tempfile.TemporaryDirectory(prefix="stylegan2-launch-") as folder:
+            os.environ[MESSAGES_VARIABLE] = folder
+            yield Path(folder)
+    finally:
+        os.environ.pop(MESSAGES_VARIABLE, None)
+        if previous is not None:
+            os.environ[MESSAGES_VARIABLE] = previous
+
+
+def _left_messages(folder: Path | None) -> dict[int, str]:
+    """The errors this node's processes left, by global rank."""
+    if folder is None:
+        return {}
+    return {int(path.stem): path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.txt")) if path.stem.isdigit()}
+
+
+def _one_message(messages: dict[int, str]) -> str | None:
+    """The message when every process that left one left the same (each found the same bad option, say)."""
+    texts = set(messages.values())
+    return texts.pop() if len(texts) == 1 else None
+
+
+def _print_messages(messages: dict[int, str]) -> None:
+    """Each distinct message once, with the processes that left it."""
+    ranks_by_text: dict[str, list[int]] = {}
+    for rank in sorted(messages):
+        ranks_by_text.setdefault(messages[rank], []).append(rank)
+    for text, ranks in ranks_by_text.items():
+        print(f"Error (process {_ranks(ranks)}): {text}", file=sys.stderr, flush=True)
+
+
+def _ranks(ranks: Iterable[int]) -> str:
+    """'1' or '0, 2'."""
+    return ", ".join(map(str, sorted(ranks)))
 
 
 def _agent_settings(**settings: Any) -> dict[str, Any]:

@@ -526,9 +526,9 @@ def _metrics_left_out(metrics: list[str], snapshot: Path, run_dir: Path, ctx: Di
 def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ctx: DistributedContext,
                      run_dir: Path | None, snapshot_path: Path, log: Callable[[str], None]) -> None:
     """Score the snapshot, every process taking its share of the images (as NVIDIA's loop does); a metric that
-    cannot run (say, a detector file missing on one machine) is reported by each process that saw why, not fatal."""
+    cannot run (say, a detector file missing on one machine) is reported once per reason, by a process that saw it; not fatal."""
     from ..metrics import evaluate_for_training
-    from ..metrics.calc import OtherRankFailed
+    from ..metrics.calc import OtherRankFailed, SameAsLowerRank
     from ..metrics.evaluate import format_results
 
     try:
@@ -537,7 +537,7 @@ def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ct
     except (ValueError, FileNotFoundError) as err:
         if ctx.is_main:
             log(f"Metric {metric} failed: {err}")
-        elif not isinstance(err, OtherRankFailed):  # rank 0's log names this process; the reason is here
+        elif not isinstance(err, (OtherRankFailed, SameAsLowerRank)):  # rank 0's log names this process; the reason is here
             log(f"Metric {metric} failed on process {ctx.rank}: {err}")
         return
     if ctx.is_main:

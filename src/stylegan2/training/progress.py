@@ -63,5 +63,6 @@ def tick_status(*, tick: int, cur_nimg: int, elapsed: float, sec_per_kimg: float
     """A tick's progress line: kimg, time, sec/kimg, the (label, stat) losses present, `extra`, memory, ETA."""
     eta = max(total_kimg * 1000 - cur_nimg, 0) / 1000 * sec_per_kimg
     values = " ".join(f"{label} {stats[key]['mean']:.3f}" for label, key in losses if key in stats)
-    return (f"tick {tick:<4d} kimg {cur_nimg / 1000:<7.1f} time {format_time(elapsed):<8s} sec/kimg {sec_per_kimg:<7.2f} "
+    kimg = f"{cur_nimg / 1000:.1f}" if cur_nimg % 100 == 0 else f"{cur_nimg / 1000:.3f}"  # tiny ticks: as the snapshot names
+    return (f"tick {tick:<4d} kimg {kimg:<7s} time {format_time(elapsed):<8s} sec/kimg {sec_per_kimg:<7.2f} "
             f"{values} {extra}{memory_usage(device)} eta {format_time(eta)}")

@@ -18,6 +18,7 @@ import copy
 import itertools
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -388,7 +389,7 @@ class TrainingSession:
         else:
             reason = backend_message(err)
             what = describe_lost_ranks(self.ctx, reason) if self.ctx.world_size > 1 else f"stopped by {reason}"
-        return TrainingError(f"{what} at {self._position()}; {self._last_good()}. Restart the job with --resume auto to continue from it")
+        return TrainingError(f"{what} at {self._position()}; {self._last_good()}. {_how_to_continue()}")
 
     def _position(self, step: int | None = None) -> str:
         """Step `step` (None: the current one) and the images seen before it."""
@@ -489,6 +490,13 @@ class TrainingSession:
         if self._run_log is not None:
             self._run_log(outcome)
             self._run_log.close()
+
+
+def _how_to_continue() -> str:
+    """After a lost process or SIGTERM. While --max-restarts has restarts left the launcher may restart the
+    processes itself (not after it was stopped itself), so the advice fits either restart."""
+    done, allowed = (int(os.environ.get(name, "0")) for name in ("TORCHELASTIC_RESTART_COUNT", "TORCHELASTIC_MAX_RESTARTS"))
+    return "With --resume auto a restart continues from it" if done < allowed else "Restart the job with --resume auto to continue from it"
 
 
 def _non_finite(value: Any, name: str = "") -> str | None:

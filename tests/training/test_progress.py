@@ -1,0 +1,17 @@
+"""The tick line's kimg reads like the snapshot names: tiny ticks are not all 'kimg 0.0'."""
+
+import pytest
+import torch
+
+from stylegan2.training.progress import kimg_label, tick_status
+
+
+@pytest.mark.parametrize("cur_nimg,kimg", [(8, "0.008"), (40, "0.040"), (400, "0.4"), (12_000, "12.0"), (12_345, "12.345")])
+def test_the_tick_line_shows_the_images_seen(cur_nimg, kimg):
+    line = tick_status(tick=3, cur_nimg=cur_nimg, elapsed=5.0, sec_per_kimg=2.0, total_kimg=20, stats={"Loss/G/loss": {"mean": 0.5}},
+                       losses=(("G", "Loss/G/loss"),), device=torch.device("cpu"))
+    assert line.split()[:4] == ["tick", "3", "kimg", kimg] and " G 0.500 " in line
+
+
+def test_snapshot_labels_name_the_images_seen():
+    assert (kimg_label(12_000), kimg_label(64), kimg_label(12_345)) == ("000012", "000000-064", "000012-345")
