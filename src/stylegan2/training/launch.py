@@ -262,10 +262,10 @@ def _leave_message(message: str, rank: str) -> None:
     folder, or printed when there is none (--max-restarts: an attempt's errors are printed as they happen)."""
     folder = os.environ.get(MESSAGES_VARIABLE)
     if folder:
-        path = Path(folder, f"{rank}.txt")
+        partial = Path(folder, f"{rank}.partial")
         try:
-            path.with_suffix(".partial").write_text(message, encoding="utf-8")
-            path.with_suffix(".partial").replace(path)
+            partial.write_text(message, encoding="utf-8")
+            partial.replace(partial.with_suffix(".txt"))
             return
         except OSError:
             pass
