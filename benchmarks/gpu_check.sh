@@ -107,7 +107,8 @@ OMP_NUM_THREADS=1 timeout -k 10 "$TEST_BUDGET" python3 -m pytest -rfE -p no:cach
 status=$?
 [ "$status" = 124 ] && echo "timed out after ${TEST_BUDGET} s" >>"$OUT/tests.txt"
 say "tests: exit $status; $(grep -E '[0-9]+ (passed|failed|errors?)\b' "$OUT/tests.txt" | tail -1)"
-say "tests failed: $(grep -oE '(FAILED|ERROR) tests/[^ ]+' "$OUT/tests.txt" | sort -u | tr '\n' ' ')"
+failed=$(grep -oE '(FAILED|ERROR) tests/[^ ]+' "$OUT/tests.txt" | sort -u | tr '\n' ' ')
+say "tests failed: ${failed:-none}"
 [ -n "$build" ] && wait "$build"
 plugins=$(grep '^official:' "$OUT/plugins.txt" || tail -1 "$OUT/plugins.txt")
 say "plugins: $plugins"

@@ -67,7 +67,7 @@ def evaluate(network: Path, pairs: int, eval_seed: int, device: str | None) -> t
 def training_options(dataset: ImageDataset, kimg: float | None, outdir: Path, seed: int, overrides: dict) -> SwapAEOptions:
     """The cpu preset on `dataset` (builtin:shapes, 32 px) with the script's settings; ValueError names a bad one."""
     overrides = dict(overrides, outdir=str(outdir), workers=0, seed=seed, kimg=kimg if kimg is not None else 1e6)
-    return resolve_swapae_options(TRAINING_DATA, "cpu", dataset.resolution, 1, overrides)
+    return resolve_swapae_options(TRAINING_DATA, "cpu", dataset.resolution, 1, overrides, device_type="cpu")  # workers given
 
 
 def train(options: SwapAEOptions, dataset: ImageDataset, minutes: float | None, device: str | None) -> Path:

@@ -10,6 +10,7 @@ from stylegan2.cli.defaults import default_of, format_default
 from stylegan2.cli.swapae import shown_default
 from stylegan2.swapae.config import SWAPAE_PRESETS, SwapAEOptions, resolve_swapae_options
 from stylegan2.tools import render_video
+from stylegan2.training.config import auto_workers
 
 
 def test_default_of_reads_the_signature():
@@ -36,8 +37,8 @@ def test_swapae_help_shows_each_presets_value():
 
 
 def test_swapae_option_defaults_are_the_cpu_preset():
-    resolved = resolve_swapae_options("builtin:shapes", "cpu", 32, 1, {})
-    assert resolved == dataclasses.replace(SwapAEOptions(data="builtin:shapes"), resolution=32)
+    resolved = resolve_swapae_options("builtin:shapes", "cpu", 32, 1, {}, device_type="cuda")
+    assert resolved == dataclasses.replace(SwapAEOptions(data="builtin:shapes"), resolution=32, workers=auto_workers("cuda"))
 
 
 def test_train_help_gives_every_option_that_takes_a_value_a_default():

@@ -14,7 +14,7 @@ TINY_SWAPAE_DATA = "builtin:shapes?n=64"
 
 
 def make_tiny_options(outdir: Path, **overrides) -> SwapAEOptions:
-    return resolve_swapae_options(TINY_SWAPAE_DATA, "cpu", 16, 1, dict(TINY_SWAPAE, outdir=str(outdir), **overrides))
+    return resolve_swapae_options(TINY_SWAPAE_DATA, "cpu", 16, 1, dict(TINY_SWAPAE, outdir=str(outdir), **overrides), device_type="cpu")
 
 
 @pytest.fixture

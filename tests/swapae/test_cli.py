@@ -2,14 +2,15 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
+from safetensors.torch import load_file
 
 from stylegan2.cli import main
 from stylegan2.data.shapes import render_shape
@@ -147,19 +148,24 @@ def test_encode_needs_images(swapae_snapshot):
 
 
 
-@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun is not on PATH")
-def test_torchrun_with_two_processes_writes_one_run(tmp_path):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "stylegan2", "swapae",
-           "train", "--data", "builtin:shapes?n=64", "--outdir", str(tmp_path), "--kimg", "0.016", "--tick", "0.008", "--snap", "1",
-           *TINY_FLAGS]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    assert result.returncode == 0, result.stderr[-3000:]
-    runs = list(tmp_path.iterdir())
-    assert len(runs) == 1  # only rank 0 writes
-    assert sorted(p.name for p in runs[0].glob("network-snapshot-*")) == [
-        "network-snapshot-000000-008.safetensors", "network-snapshot-000000-016.safetensors"]
-    log = (runs[0] / "log.txt").read_text()
-    assert "2 x cpu, batch 8 (4 per step x 1 rounds per process)" in log and log.count("tick ") == 2
+def test_gpus_2_writes_the_one_run_torchrun_writes(tmp_path):
+    """`--gpus 2` starts the two processes itself: the same snapshots, tensor for tensor, as torchrun's two."""
+    train = ["-m", "stylegan2", "swapae", "train", "--data", "builtin:shapes?n=64", "--kimg", "0.016", "--tick", "0.008",
+             "--snap", "1", *TINY_FLAGS]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    runs = {}
+    for name, cmd in (("torchrun", [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *train]),
+                      ("gpus", [sys.executable, *train, "--gpus", "2"])):
+        result = subprocess.run([*cmd, "--outdir", str(tmp_path / name)], capture_output=True, text=True, timeout=300, env=env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        (runs[name],) = (tmp_path / name).iterdir()  # only rank 0 writes
+    for run_dir in runs.values():
+        assert sorted(p.name for p in run_dir.glob("network-snapshot-*")) == [
+            "network-snapshot-000000-008.safetensors", "network-snapshot-000000-016.safetensors"]
+        log = (run_dir / "log.txt").read_text()
+        assert "2 x cpu, batch 8 (4 per step x 1 rounds per process)" in log and log.count("tick ") == 2
+    expected, got = (load_file(runs[name] / "network-snapshot-000000-016.safetensors") for name in ("torchrun", "gpus"))
+    assert expected.keys() == got.keys() and all(torch.equal(expected[key], got[key]) for key in expected)
 
 
 def test_swap_with_force_notes_earlier_outputs_it_does_not_replace(swapae_snapshot, images, tmp_path):

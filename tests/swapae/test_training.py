@@ -16,6 +16,7 @@ from stylegan2.models import CooccurrenceDiscriminator, Discriminator, Generator
 from stylegan2.swapae.config import SWAPAE_PRESETS, SwapAEOptions, resolve_swapae_options
 from stylegan2.swapae.loss import SwapAELoss
 from stylegan2.swapae.training import architecture_notes, build_swapae_networks, make_optimizers, train_swapae
+from stylegan2.training.config import auto_workers
 from stylegan2.training.loop import TrainingError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -209,9 +210,16 @@ def test_option_defaults_are_the_cpu_preset():
 
 
 def test_overrides_and_distribution_of_the_batch():
-    o = resolve_swapae_options("x", "512", 512, 4, dict(lambda_l1=2.0, global_code_ch=None))
+    o = resolve_swapae_options("x", "512", 512, 4, dict(lambda_l1=2.0, global_code_ch=None), device_type="cuda")
     assert (o.batch, o.batch_gpu, o.lambda_l1, o.global_code_ch) == (32, 8, 2.0, 2048)
-    assert resolve_swapae_options("x", "cpu", 32, 2, {}).batch_gpu == 8  # 16 over 2 processes
+    assert resolve_swapae_options("x", "cpu", 32, 2, {}, device_type="cpu").batch_gpu == 8  # 16 over 2 processes
+
+
+def test_data_loader_workers_follow_the_device_as_in_stylegan2_training():
+    """None on the CPU, whose step already uses every core; a given --workers is kept."""
+    assert resolve_swapae_options("x", "cpu", 32, 1, {}, device_type="cpu").workers == 0
+    assert resolve_swapae_options("x", "cpu", 32, 1, {}, device_type="cuda").workers == auto_workers("cuda")
+    assert resolve_swapae_options("x", "cpu", 32, 1, dict(workers=2), device_type="cpu").workers == 2
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -230,12 +238,12 @@ def test_overrides_and_distribution_of_the_batch():
 def test_bad_options_are_refused_by_name(overrides, message):
     base = dict(cbase=256, cmax=16, num_downsampling_sp=2, patch_size=8, batch=8, batch_gpu=4)
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        resolve_swapae_options("builtin:shapes", "cpu", 16, 1, dict(base, **overrides))
+        resolve_swapae_options("builtin:shapes", "cpu", 16, 1, dict(base, **overrides), device_type="cpu")
 
 
 def test_unknown_preset_is_refused():
     with pytest.raises(ValueError, match="--cfg must be one of cpu, 256, 512"):
-        resolve_swapae_options("x", "1024", 32, 1, {})
+        resolve_swapae_options("x", "1024", 32, 1, {}, device_type="cpu")
 
 
 def test_a_resume_notes_where_the_file_architecture_differs_from_the_options(swapae_snapshot, tiny_swapae_options, tmp_path):

@@ -120,3 +120,7 @@ def network_argument(ctx: click.Context, param: click.Parameter, value: str | No
         return network_file(value)
     except DownloadError as err:
         raise click.BadParameter(str(err), ctx, param) from None
+
+
+workers_option = click.option("--workers", type=click.IntRange(min=0),  # both trainers pick them by training.config.auto_workers
+                              help="Data loader worker processes.  [default: 0 when training on the CPU, else up to 3]")

@@ -13,11 +13,12 @@ from ..swapae.config import SWAPAE_CFG_NAMES, SWAPAE_PRESETS, SwapAEOptions, Swa
 from ..swapae.tools import decode, encode, swap
 from ..swapae.training import train_swapae
 from ..training.distributed import init_distributed
+from ..training.launch import ProcessLayout, launch
 from ..training.rundir import check_outdir_creatable
 from .defaults import format_default
-from .flags import SEED, FiniteFloat, FiniteFloatRange
+from .flags import SEED, FiniteFloat, FiniteFloatRange, workers_option
 from .tools import user_errors
-from .train import run_training_command
+from .train import USER_ERRORS, check_gpus, run_training_command
 
 PRESET_SETTINGS = {f.name for f in dataclasses.fields(SwapAEPreset)}
 
@@ -114,29 +115,58 @@ def shown_default(name: str) -> str:
 @click.option("--seed", type=SEED, help=f"Random seed.  {shown_default('seed')}")
 @click.option("--tick", type=FiniteFloatRange(min=0, min_open=True), help=f"kimg between progress lines.  {shown_default('tick')}")
 @click.option("--snap", type=click.IntRange(min=1), help=f"Ticks between snapshots and image grids.  {shown_default('snap')}")
-@click.option("--workers", type=click.IntRange(min=0), help=f"Data loader worker processes.  {shown_default('workers')}")
+@workers_option
 @click.option("--resume", type=click.Path(dir_okay=False), help="Continue a run from its snapshot (or start from its weights).")
 @click.option("--device", help="cpu, cuda, or cuda:N.  [default: cuda when available]")
+@click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes to start on this machine, one per GPU (with --device cpu, CPU processes): the run "
+                   "`torchrun --standalone --nproc_per_node=N` gives.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved options and exit.")
-def train_command(data: str, cfg: str, device: str | None, dry_run: bool, **overrides) -> None:
+def train_command(data: str, cfg: str, device: str | None, gpus: int, dry_run: bool, **overrides) -> None:
     """Train a Swapping Autoencoder: snapshots, logs and grids in OUTDIR/NNNNN-<data>-swapae-<cfg>/.
 
     \b
     Examples:
       stylegan2 swapae train --data builtin:shapes --cfg cpu --kimg 50
       stylegan2 swapae train --data ~/datasets/church256.zip --cfg 256 --mirror
+      stylegan2 swapae train --data ffhq512.zip --cfg 512 --gpus 4
       torchrun --nproc_per_node=4 -m stylegan2 swapae train --data ffhq512.zip --cfg 512
     """
+    if gpus == 1:  # this process trains (alone, or as one of torchrun's)
+        def resolve() -> tuple[ImageDataset, SwapAEOptions]:
+            ctx = init_distributed(device)
+            return open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, creates_runs=ctx.is_main)
 
-    def resolve() -> tuple[ImageDataset, SwapAEOptions]:
-        ctx = init_distributed(device)
-        if ctx.is_main:
-            check_outdir_creatable(overrides["outdir"])  # before the dataset opens, and with --dry-run
-        dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
-                               mirror=bool(overrides.get("mirror")), seed=overrides.get("seed") or 0)
-        return dataset, resolve_swapae_options(data, cfg, dataset.resolution, ctx.world_size, overrides)
+        run_training_command(resolve, lambda options, dataset: train_swapae(options, device=device, dataset=dataset), dry_run)
+        return
 
-    run_training_command(resolve, lambda options, dataset: train_swapae(options, device=device, dataset=dataset), dry_run)
+    def resolve_for_launch() -> tuple[ImageDataset, SwapAEOptions]:
+        return open_and_resolve(data, cfg, overrides, gpus, check_gpus(gpus, device).type, creates_runs=True)
+
+    def run_processes(options: SwapAEOptions, dataset: ImageDataset) -> None:
+        launch(ProcessLayout(nproc_per_node=gpus), train_process, data, cfg, device, overrides, user_errors=USER_ERRORS)
+
+    run_training_command(resolve_for_launch, run_processes, dry_run)
+
+
+def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size: int, device_type: str,
+                     creates_runs: bool) -> tuple[ImageDataset, SwapAEOptions]:
+    """Open the dataset and fill the options from the preset for `world_size` processes on `device_type`;
+    `creates_runs`: this process makes the run directory, so it checks --outdir first (before the dataset opens,
+    and with --dry-run)."""
+    if creates_runs:
+        check_outdir_creatable(overrides["outdir"])
+    dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
+                           mirror=bool(overrides.get("mirror")), seed=overrides.get("seed") or 0)
+    return dataset, resolve_swapae_options(data, cfg, dataset.resolution, world_size, overrides, device_type=device_type)
+
+
+def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, Any]) -> Path | None:
+    """One of the processes --gpus starts, doing what each torchrun process does: join the group, open the data,
+    resolve the options, train."""
+    ctx = init_distributed(device)
+    dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, creates_runs=ctx.is_main)
+    return train_swapae(options, device=device, dataset=dataset)
 
 
 network_option = click.option("--network", required=True, type=click.Path(dir_okay=False, path_type=Path),

@@ -31,7 +31,7 @@ from ..training.rundir import check_outdir_creatable, check_outdir_outside_data
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
 from .defaults import format_default
-from .flags import SEED, FiniteFloatRange, nvidia_command, user_path
+from .flags import SEED, FiniteFloatRange, nvidia_command, user_path, workers_option
 from .tools import warnings_as_notes
 
 # What a training process reports as a one-line error rather than a traceback.
@@ -163,8 +163,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 @click.option("--tick", type=FiniteFloatRange(min=0, min_open=True), help="kimg between progress lines." + _default("tick"))
 @click.option("--snap", type=click.IntRange(min=1),
               help="Ticks between snapshots and image grids." + _preset_default("snap"))
-@click.option("--workers", type=click.IntRange(min=0),
-              help="Data loader worker processes.  [default: 0 when training on the CPU, else up to 3]")
+@workers_option
 @click.option("--resume", callback=_resume_path,
               help="Continue a run from our snapshot, or fine-tune any network file (also a URL, or NVIDIA's "
                    "ffhq256 ... lsundog256; downloaded once); auto: the newest snapshot of this dataset and --cfg "

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from ..training.config import auto_workers
 from ..training.session import apply_overrides, check_numbers
 
 
@@ -118,16 +119,18 @@ class SwapAEOptions:
         return dataclasses.asdict(self)
 
 
-def resolve_swapae_options(data: str, cfg: str, resolution: int, num_gpus: int, overrides: dict[str, Any]) -> SwapAEOptions:
+def resolve_swapae_options(data: str, cfg: str, resolution: int, num_gpus: int, overrides: dict[str, Any], *,
+                           device_type: str) -> SwapAEOptions:
     """Fill SwapAEOptions from a preset, then apply the user's overrides (None = not given), then validate
-    them for `resolution` px images."""
+    them for `resolution` px images. `device_type` ('cpu', 'cuda', ...) picks the data-loader workers, as for
+    StyleGAN2 training."""
     if cfg not in SWAPAE_PRESETS:
         raise ValueError(f"--cfg must be one of {', '.join(SWAPAE_CFG_NAMES)}; got {cfg!r}")
     spec = SWAPAE_PRESETS[cfg]
     batch = overrides.get("batch") or spec.batch  # total over all processes
     base = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
     base.update(data=data, cfg=cfg, batch=batch, batch_gpu=min(spec.batch_gpu, max(batch // num_gpus, 1)), num_gpus=num_gpus,
-                resolution=resolution)
+                resolution=resolution, workers=auto_workers(device_type))
     options = SwapAEOptions(**base)
     apply_overrides(options, overrides, "Swapping Autoencoder option")
     validate_swapae_options(options)
