@@ -66,7 +66,7 @@ def main() -> None:
 
     overrides = {"spatial_code_ch": args.spatial_code_ch, "num_downsampling_sp": args.num_downsampling_sp}
     try:
-        options = resolve_swapae_options("builtin:shapes", "cpu", RESOLUTION, 1, overrides)
+        options = resolve_swapae_options("builtin:shapes", "cpu", RESOLUTION, 1, overrides, device_type="cpu")  # builds networks only
     except ValueError as err:  # the library's one-line message for a bad network setting
         parser.error(str(err))
     networks = build_swapae_networks(options, RESOLUTION, 3)
