@@ -1,5 +1,6 @@
 """`stylegan2 train --gpus N` starts N processes through torch's elastic launcher: the same run as torchrun's."""
 
+import atexit
 import contextlib
 import json
 import os
@@ -106,6 +107,18 @@ def test_under_max_restarts_each_attempt_says_why_it_ended_and_a_restart_says_so
     start = printed.index("Error (process 1): the first attempt's reason")
     assert printed[start + 1:].count("Restarting the processes (restart 1 of 1)") == 1
     assert sum("first attempt" in line for line in printed) == 1
+
+
+def interrupted_then_ctrl_c_at_exit() -> None:
+    """Stopped by Ctrl-C; another SIGINT (the launcher's copy, or a second press) comes while Python exits."""
+    atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.2)))
+    raise KeyboardInterrupt
+
+
+def test_a_ctrl_c_while_a_stopped_process_exits_prints_no_traceback(capfd):
+    with pytest.raises(KeyboardInterrupt):
+        launch_local(2, interrupted_then_ctrl_c_at_exit)
+    assert "KeyboardInterrupt" not in capfd.readouterr().err
 
 
 def test_gpus_under_torchrun_is_refused(monkeypatch):

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from stylegan2.io import load_checkpoint, load_network
+from stylegan2.training import loop as loop_module
 from stylegan2.training import loss as loss_module
 from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import TrainingError, train
@@ -34,6 +35,17 @@ def test_a_tiny_run_writes_logs_grids_and_snapshots(tmp_path):
     assert any(line.startswith("tick 1") for line in lines)
     nets = load_network(run_dir / "network-snapshot-000000-064.safetensors")
     assert set(nets) == {"G", "D", "G_ema"}
+
+
+def test_ctrl_c_while_clustering_says_so_and_writes_nothing(tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop_module, "cluster_dataset", interrupted)
+    lines = []
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_options(tmp_path, clusters=4), device="cpu", log=lines.append)
+    assert lines[-1] == "Interrupted while clustering: nothing was written" and not (tmp_path / "runs").exists()
 
 
 def test_the_first_lines_say_what_was_chosen(tmp_path):

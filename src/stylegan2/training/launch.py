@@ -246,8 +246,10 @@ def _run_process(fn: Callable[..., Any], args: tuple[Any, ...], user_errors: tup
     try:
         return fn(*args)
     except StoppedTogether:
+        _ignore_ctrl_c()
         return Interrupted()
     except KeyboardInterrupt:  # stopped at once: the others may wait in a collective for this one, which must end
+        _ignore_ctrl_c()
         raise SystemExit(INTERRUPTED) from None
     except user_errors as err:
         _leave_message(str(err), rank)
@@ -255,6 +257,12 @@ def _run_process(fn: Callable[..., Any], args: tuple[Any, ...], user_errors: tup
         traceback.print_exc()
         sys.stderr.flush()
     raise SystemExit(1)
+
+
+def _ignore_ctrl_c() -> None:
+    """A process that stopped for Ctrl-C: the launcher's copy of it, or a second press, may come while the
+    interpreter shuts down, where it would print a KeyboardInterrupt traceback from an exit handler."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _leave_message(message: str, rank: str) -> None:

@@ -385,7 +385,12 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         if ctx.is_main:  # every rank clusters for itself (same seed, same clusters), so none waits on another
             log(f"Clustering {dataset.distinct_len:,} images into {options.clusters} clusters (k-means of "
                 f"{THUMBNAIL_SIZE}x{THUMBNAIL_SIZE} thumbnails; --clusters 0 trains without)...")
-        c_prior = cluster_dataset(dataset, options.clusters, seed=options.seed)
+        try:
+            c_prior = cluster_dataset(dataset, options.clusters, seed=options.seed)
+        except KeyboardInterrupt:  # minutes on a large dataset: say that the Ctrl-C took, and that nothing is lost
+            if ctx.is_main:
+                log("Interrupted while clustering: nothing was written")
+            raise
         header.append(f"Clusters: {options.clusters} k-means clusters of the images as labels (--clusters), "
                       f"{min(c_prior):.1%}-{max(c_prior):.1%} of the images each; G draws them with these odds")
     if options.pack_by_class and not dataset.has_class_labels:
