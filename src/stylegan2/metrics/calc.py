@@ -166,11 +166,11 @@ def raise_if_a_rank_failed(error: Exception | None, device: torch.device, world_
             raise error
         return
     rank = dist.get_rank()
-    said = torch.zeros(world_size, dtype=torch.int64, device=device)  # each rank's message as a checksum; 0: none
+    checksums = torch.zeros(world_size, dtype=torch.int64, device=device)  # each rank's message as a checksum; 0: none
     if error is not None:
-        said[rank] = zlib.crc32(str(error).encode()) + 1
-    dist.all_reduce(said)
-    said = said.tolist()
+        checksums[rank] = zlib.crc32(str(error).encode()) + 1
+    dist.all_reduce(checksums)
+    said = checksums.tolist()
     if error is not None:
         if said[rank] in said[:rank]:
             raise SameAsLowerRank(str(error)) from error
