@@ -488,7 +488,10 @@ class TrainingSession:
         if self._writer is not None:
             self._writer.close()
         if self._run_log is not None:
-            self._run_log(outcome)
+            if outcome == "Failed.":  # log.txt only: on the terminal the command line's error line comes last
+                self._run_log.record(outcome)
+            else:
+                self._run_log(outcome)
             self._run_log.close()
 
 
