@@ -210,6 +210,25 @@ def test_sigterm_to_the_launcher_stops_every_process_with_one_line_each(tmp_path
     assert (run_dir / "log.txt").read_text().splitlines()[-1] == "Failed."
 
 
+SLEEPING_LAUNCH = """
+import sys, time
+from stylegan2.training.launch import LaunchError, launch_local
+try:
+    launch_local(2, time.sleep, 60)
+except LaunchError as err:
+    sys.exit(f"Error: {err}")
+"""
+
+
+def test_sigterm_before_the_processes_could_say_where_is_one_plain_line():
+    """Processes that SIGTERM ends outside a training loop (clustering, say) leave no word: none is promised."""
+    process = subprocess.Popen([sys.executable, "-c", SLEEPING_LAUNCH], stderr=subprocess.PIPE, text=True)
+    time.sleep(8)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1 and err.strip().splitlines()[-1] == "Error: stopped by SIGTERM: the processes were stopped too"
+
+
 def test_the_launcher_leaves_this_processs_signal_handlers_as_they_were():
     """torch's agent installs its own; left behind, a later Ctrl-C here would raise its SignalException."""
     before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -165,8 +165,9 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
             if message := _one_message(left):  # at the same step
                 raise LaunchError(message) from None
             _print_messages(left)
-            raise LaunchError(f"stopped by {signal.Signals(err.sigval).name}: the processes were stopped too, "
-                              "each saying where (above)") from None
+            said = left or messages is None  # else they stopped without a word (before training began, say)
+            raise LaunchError(f"stopped by {signal.Signals(err.sigval).name}: the processes were stopped too"
+                              + (", each saying where (above)" if said else "")) from None
         except ChildFailedError as err:
             left = _left_messages(messages)
             if ctrl_c.count or all(f.exitcode == INTERRUPTED for f in err.failures.values()):  # stopped at once
