@@ -64,6 +64,7 @@ def test_train_writes_a_run(tmp_path):
 @pytest.mark.parametrize("flags, message", [
     (["--batch-gpu", "3"], "--batch-gpu 3 must divide the per-process batch 8"),
     (["--netE-num-downsampling-sp", "4"], "--netE-num-downsampling-sp 4 leaves a 1x1 structure code"),
+    (["--gpus", "3"], "--batch 8 must be a multiple of the number of GPUs/processes (3)"),  # before any process starts
 ])
 def test_train_refuses_bad_options_by_name(tmp_path, flags, message):
     result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path, *TINY_FLAGS, *flags)
@@ -77,12 +78,20 @@ def test_train_refuses_bad_options_by_name(tmp_path, flags, message):
     (["--r1-gamma", "inf"], "Invalid value for '--r1-gamma': 'inf' is not a finite number"),
     (["--seed", "-1"], "Invalid value for '--seed': -1 is not in the range 0<=x<=4294967295"),
     (["--resolution", "-8"], "--resolution must be a power of two from 4 to 1024 (the networks' largest), got -8"),
+    (["--gpus", "0"], "Invalid value for '--gpus': 0 is not in the range x>=1"),
 ])
 def test_train_refuses_values_that_are_not_numbers_or_out_of_range_by_name(tmp_path, flags, message):
     """--lambda-l1 nan made a run directory and failed at step 0 with advice about the learning rate; --seed -1 and
     --resolution -8 gave NumPy's messages."""
     result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path, *TINY_FLAGS, *flags)
     assert result.exit_code in (1, 2) and message in result.output, result.output
+    assert "Traceback" not in result.output and not list(tmp_path.iterdir())
+
+
+def test_gpus_under_torchrun_is_refused_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path, *TINY_FLAGS, "--gpus", "2")
+    assert result.exit_code == 1 and "but this one already runs under torchrun (WORLD_SIZE=2)" in result.output, result.output
     assert "Traceback" not in result.output and not list(tmp_path.iterdir())
 
 

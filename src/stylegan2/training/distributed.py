@@ -8,7 +8,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import torch
 import torch.distributed as dist
@@ -45,6 +45,11 @@ def _env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise DistributedError(f"the environment variable {name}={value!r} is not an integer; launch with torchrun") from None
+
+
+def launcher_restarts() -> tuple[int, int]:
+    """(restarts so far, restarts allowed) of torch's elastic agent (--max-restarts, torchrun's too); (0, 0) without one."""
+    return _env_int("TORCHELASTIC_RESTART_COUNT", 0), _env_int("TORCHELASTIC_MAX_RESTARTS", 0)
 
 
 def positive_seconds(value: str | float, name: str) -> float:
@@ -208,6 +213,11 @@ def lost_ranks(ctx: DistributedContext, wait: float = ROLL_CALL_SECONDS) -> list
         return None
 
 
+def format_ranks(ranks: Iterable[int]) -> str:
+    """'1' or '0, 2'."""
+    return ", ".join(map(str, sorted(ranks)))
+
+
 def describe_lost_ranks(ctx: DistributedContext, reason: str) -> str:
     """'lost rank 1: ... (reason)': which ranks a failure lost, on one line; `reason` is what this rank saw."""
     missing = lost_ranks(ctx)
@@ -219,8 +229,7 @@ def describe_lost_ranks(ctx: DistributedContext, reason: str) -> str:
         return f"lost the rendezvous store at {endpoint}, so the node that held it is gone ({reason})"
     if not missing:
         return f"every rank answered a roll call, yet the group failed ({reason})"
-    names = ", ".join(str(r) for r in missing)
-    return f"lost rank{'s' if len(missing) > 1 else ''} {names}: no answer within {ROLL_CALL_SECONDS:g} s ({reason})"
+    return f"lost rank{'s' if len(missing) > 1 else ''} {format_ranks(missing)}: no answer within {ROLL_CALL_SECONDS:g} s ({reason})"
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 from torch.distributed.elastic.multiprocessing.api import SignalException
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -39,7 +39,7 @@ from torch.distributed.elastic.rendezvous import (
 from torch.distributed.elastic.rendezvous.utils import _matches_machine_hostname
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-from .distributed import backend_message, positive_seconds
+from .distributed import backend_message, format_ranks, launcher_restarts, positive_seconds
 from .signals import StoppedTogether
 
 RDZV_TIMEOUT = 600.0  # seconds the nodes wait for each other to start (torchrun's join_timeout)
@@ -174,7 +174,7 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
                 _print_messages(left)
                 raise KeyboardInterrupt from None
             if set(err.failures) <= set(left) and (message := _one_message(left)):  # one error, found by each that failed
-                found_by = "" if len(left) == layout.nproc_per_node else f" (process {_ranks(left)} of {layout.world_size})"
+                found_by = "" if len(left) == layout.nproc_per_node else f" (process {format_ranks(left)} of {layout.world_size})"
                 raise LaunchError(message + found_by) from None
             _print_messages(left)
             rank, failure = err.get_first_failure()
@@ -240,10 +240,9 @@ def rendezvous_failure(layout: ProcessLayout, err: RendezvousError) -> str:
 def _run_process(fn: Callable[..., Any], args: tuple[Any, ...], user_errors: tuple[type[BaseException], ...]) -> Any:
     """One launched process: run `fn`, leaving a user error to the launcher and printing anything else as a
     traceback; Interrupted after Ctrl-C."""
-    rank, restarts = os.environ.get("RANK", "?"), int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    rank, (restarts, allowed) = os.environ.get("RANK", "?"), launcher_restarts()
     if restarts and os.environ.get("LOCAL_RANK") == "0":  # what ended the attempt before was printed then
-        print(f"Restarting the processes (restart {restarts} of {os.environ.get('TORCHELASTIC_MAX_RESTARTS', '?')})",
-              file=sys.stderr, flush=True)
+        print(f"Restarting the processes (restart {restarts} of {allowed})", file=sys.stderr, flush=True)
     try:
         return fn(*args)
     except StoppedTogether:
@@ -318,12 +317,7 @@ def _print_messages(messages: dict[int, str]) -> None:
     for rank in sorted(messages):
         ranks_by_text.setdefault(messages[rank], []).append(rank)
     for text, ranks in ranks_by_text.items():
-        print(f"Error (process {_ranks(ranks)}): {text}", file=sys.stderr, flush=True)
-
-
-def _ranks(ranks: Iterable[int]) -> str:
-    """'1' or '0, 2'."""
-    return ", ".join(map(str, sorted(ranks)))
+        print(f"Error (process {format_ranks(ranks)}): {text}", file=sys.stderr, flush=True)
 
 
 def _agent_settings(**settings: Any) -> dict[str, Any]:

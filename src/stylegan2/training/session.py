@@ -18,7 +18,6 @@ import copy
 import itertools
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ from .distributed import (
     describe_lost_ranks,
     init_distributed,
     is_collective_failure,
+    launcher_restarts,
 )
 from .finite import MAX_NON_FINITE_STEPS, FiniteWatch, NonFiniteError
 from .progress import RunLog, kimg_label, tick_status
@@ -498,7 +498,7 @@ class TrainingSession:
 def _how_to_continue() -> str:
     """After a lost process or SIGTERM. While --max-restarts has restarts left the launcher may restart the
     processes itself (not after it was stopped itself), so the advice fits either restart."""
-    done, allowed = (int(os.environ.get(name, "0")) for name in ("TORCHELASTIC_RESTART_COUNT", "TORCHELASTIC_MAX_RESTARTS"))
+    done, allowed = launcher_restarts()
     return "With --resume auto a restart continues from it" if done < allowed else "Restart the job with --resume auto to continue from it"
 
 
