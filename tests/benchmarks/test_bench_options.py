@@ -134,3 +134,14 @@ def test_nvidia_sampler_runs_on_torch_without_the_data_source_argument(monkeypat
     accept_sampler_data_source()
     accept_sampler_data_source()  # a second call keeps one wrapper
     assert LikeNvidias([1, 2]) is not None and getattr(Sampler.__init__, "accepts_data_source", False)
+
+
+def test_profile_gpu_names_each_costly_op_with_its_inputs(tmp_path, run_script):
+    """On CPU (the script's check) both tables come out: ops by time, then the same ops with dtypes, shapes and scalars."""
+    result = run_script(BENCHMARKS / "profile_gpu.py", ["--device", "cpu", "--threads", "1", "--cbase", "64", "--cmax", "8",
+                                                        "--resolution", "8", "--batch", "4", "--repeats", "1", "--top", "40"],
+                        tmp_path)
+    assert result.returncode == 0, result.stderr
+    ops_table = result.stdout.split("with their inputs, one run of each phase:")[1]
+    convolutions = [line for line in ops_table.splitlines() if "aten::mkldnn_convolution (float[" in line]
+    assert convolutions and all("[1, 1]" in line for line in convolutions), ops_table  # stride/dilation come through
