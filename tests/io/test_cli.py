@@ -55,6 +55,24 @@ def test_convert_refuses_to_overwrite(tmp_path, official_path):
     assert dst.read_bytes() == b"mine"
 
 
+def test_convert_refuses_an_output_named_as_another_format(tmp_path, official_path):
+    """`convert net.safetensors back.pkl` would write our format under a name NVIDIA's loader chokes on."""
+    for name in ("back.pkl", "back.pt", "back"):
+        result = CliRunner().invoke(main, ["convert", str(official_path), str(tmp_path / name)])
+        assert result.exit_code == 1 and "convert writes our .safetensors format" in result.output, result.output
+        assert f"name the output {Path(name).stem}.safetensors" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_convert_refuses_to_replace_its_source_even_with_force(tmp_path, official_path):
+    src = tmp_path / "net.safetensors"
+    assert CliRunner().invoke(main, ["convert", str(official_path), str(src)]).exit_code == 0
+    before = src.read_bytes()
+    result = CliRunner().invoke(main, ["convert", str(src), str(tmp_path / "." / "net.safetensors"), "--force"])
+    assert result.exit_code == 1 and "the destination is the source; choose another DST" in result.output
+    assert src.read_bytes() == before
+
+
 def test_bad_file_is_a_one_line_error_not_a_traceback(tmp_path):
     (tmp_path / "junk.pkl").write_bytes(b"\x80\x04junk")
     result = CliRunner().invoke(main, ["info", str(tmp_path / "junk.pkl")])

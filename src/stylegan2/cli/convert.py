@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..io import CheckpointError, checkpoint_info, convert_checkpoint, format_info
-from ..io.info import nonfinite_tensors, nonfinite_warning
+from ..io.info import check_convert_destination, nonfinite_tensors, nonfinite_warning
 from ..metrics.convert import convert_torchscript
 from ..metrics.detectors import is_torchscript_file
 
@@ -23,9 +23,11 @@ def convert_command(src: str, dst: str, force: bool) -> None:
     Also converts NVIDIA's metric networks inception-2015-12-05.pt and vgg16.pt (TorchScript) for
     `stylegan2 metrics` and `project`, which otherwise convert them on first use.
     """
+    try:
+        check_convert_destination(src, dst, force=force)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
     if is_torchscript_file(Path(src)):
-        if Path(dst).exists() and not force:
-            raise click.ClickException(f"{dst} exists; pass --force to overwrite it")
         try:
             kind = convert_torchscript(src, dst)
         except (OSError, ValueError, RuntimeError) as exc:

@@ -87,15 +87,25 @@ def nonfinite_warning(names: list[str]) -> str:
     return f"{len(names)} tensors hold NaN or Inf values ({', '.join(names[:5])}{more}); the network will produce NaN images"
 
 
-def convert_checkpoint(src: str | Path, dst: str | Path, *, force: bool = False) -> Checkpoint:
-    """Load any supported network file and write it in our format (refuses to overwrite unless `force`)."""
+def check_convert_destination(src: str | Path, dst: str | Path, *, force: bool = False) -> None:
+    """Refuse, before reading SRC, a DST that would not say what it holds or would replace SRC or another file."""
     src, dst = Path(src), Path(dst)
+    if dst.suffix != ".safetensors":  # a .pkl or .pt name would promise a file that NVIDIA's or rosinality's code reads
+        raise ValueError(f"{dst}: convert writes our .safetensors format, which NVIDIA's and rosinality's code cannot "
+                         f"read; name the output {dst.with_suffix('.safetensors').name}")
+    if dst.exists() and src.exists() and dst.samefile(src):
+        raise ValueError(f"{dst}: the destination is the source; choose another DST")
     if dst.exists() and not force:
         raise FileExistsError(f"{dst}: already exists; pass --force (force=True) to overwrite it")
+
+
+def convert_checkpoint(src: str | Path, dst: str | Path, *, force: bool = False) -> Checkpoint:
+    """Load any supported network file and write it in our format (refuses to overwrite unless `force`)."""
+    check_convert_destination(src, dst, force=force)
     ckpt = load_checkpoint(src)
     source = dict(ckpt.source)
     if ckpt.format != "stylegan2":
-        source["converted_from"] = {"format": ckpt.format, "file": src.name}
+        source["converted_from"] = {"format": ckpt.format, "file": Path(src).name}
     save_checkpoint(dst, ckpt.networks, extra_tensors=ckpt.extra_tensors, training_state=ckpt.training_state,
                     notes=ckpt.notes, source=source, overwrite=force)
     return ckpt
