@@ -11,6 +11,7 @@ from torch import nn
 
 from stylegan2.data import open_dataset
 from stylegan2.metrics import NvidiaScriptDetector, calc_metrics, compute_metric, evaluate_for_training, parse_metric
+from stylegan2.models import Generator
 
 SAMPLE_COUNT_NOTES = r"ignore:\S+. only \d+ real images:UserWarning"  # tiny test data; see test_sample_counts.py
 pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning"),
@@ -142,3 +143,19 @@ def test_calc_metrics_opens_the_data_and_writes_the_run_dir(tiny_G, tmp_path: Pa
     assert [r["metric"] for r in records] == ["fid1k_full", "kid1k"]
     assert (tmp_path / "metric-kid1k.jsonl").is_file()
     assert len(list((tmp_path / "metric-stats").glob("*.npz"))) == 2  # unmirrored for _full, mirrored for kid1k
+
+
+def test_inception_score_of_an_unconditional_network_takes_no_dataset(tiny_G, small_detector, tmp_path: Path):
+    record = compute_metric(small("is2k", num_gen=10), tiny_G, None, detector=small_detector, batch_size=4,
+                            cache_dir=tmp_path, progress=False)
+    assert record["results"]["is2k_mean"] > 0
+
+
+def test_a_conditional_network_needs_a_dataset_for_its_labels(small_detector, tmp_path: Path):
+    torch.manual_seed(1)
+    G = Generator(z_dim=16, c_dim=3, w_dim=16, img_resolution=16, img_channels=3,
+                  mapping_kwargs={"num_layers": 2}, synthesis_kwargs={"channel_base": 256, "channel_max": 16})
+    with pytest.raises(ValueError, match="is2k needs a dataset: its real images, or the labels of a conditional network"):
+        compute_metric(small("is2k", num_gen=10), G, None, detector=small_detector, progress=False)
+    with pytest.raises(ValueError, match="fid2k needs a dataset"):
+        compute_metric(small("fid2k", num_gen=10), G, None, detector=small_detector, progress=False)

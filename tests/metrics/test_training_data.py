@@ -69,3 +69,15 @@ def test_no_usable_record_is_a_one_line_error(tmp_path: Path, tiny_G, state, mes
     network = save_checkpoint(tmp_path / "g.safetensors", {"G_ema": tiny_G}, training_state=state)
     result = CliRunner().invoke(main, ["metrics", "--network", str(network), "--device", "cpu"])
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("metric, missing_file", [("is1k", "pt_inception-2015-12-05-6726825d.pth"), ("ppl2_wend", "vgg16.pt")])
+def test_metrics_without_real_images_need_no_recorded_data(tmp_path: Path, tiny_G, metric, missing_file):
+    """IS and PPL of an unconditional network read no dataset: a run's data missing from here is not asked for."""
+    network = save_checkpoint(tmp_path / "g.safetensors", {"G_ema": tiny_G}, training_state={"options": {"data": "gone.zip"}})
+    result = CliRunner().invoke(main, ["metrics", "--network", str(network), "--metrics", metric, "--device", "cpu",
+                                       "--cache-dir", str(tmp_path / "empty")])
+    assert result.exit_code == 1 and missing_file in result.output and "--data" not in result.output.replace("--detector", "")
+    result = CliRunner().invoke(main, ["metrics", "--network", str(network), "--metrics", f"fid1k,{metric}", "--device", "cpu"])
+    assert result.exit_code == 1
+    assert "trained on gone.zip (its training options), which is not found from here; pass --data" in result.output

@@ -24,7 +24,7 @@ from stylegan2.models import Generator
 from stylegan2.utils.device import rank_cuda_device, select_device
 
 from .detectors import find_detector_file, find_vgg16_file, load_detector, load_vgg16
-from .evaluate import MetricSpec, check_networks, compute_metric, parse_metric, report_metric
+from .evaluate import MetricSpec, check_networks, compute_metric, missing_dataset, parse_metric, reads_data, report_metric
 from .features import draws_labels
 from .training_data import training_data, training_resolution
 
@@ -108,7 +108,7 @@ def missing_metric_files(metrics: list[str], cache_dir: str | os.PathLike | None
     return None
 
 
-def run_metrics(G: nn.Module, data: str | os.PathLike, specs: list[MetricSpec], *, mirror: bool,
+def run_metrics(G: nn.Module, data: str | os.PathLike | None, specs: list[MetricSpec], *, mirror: bool,
                 detector: str | os.PathLike | None, vgg: str | os.PathLike | None, device: torch.device, rank: int,
                 world_size: int, run_dir: str | os.PathLike | None, snapshot: str | os.PathLike | None,
                 cache_dir: str | os.PathLike | None, training_resolution: int | None = None,
@@ -116,6 +116,7 @@ def run_metrics(G: nn.Module, data: str | os.PathLike, specs: list[MetricSpec], 
     """Load the detectors the metrics need, compute each metric and append its record to run_dir when given.
 
     `training_resolution`: the resolution G's training run loaded this data at (see check_image_size).
+    `data` may be None when no metric reads it (see reads_data).
     """
     if run_dir is not None and not Path(run_dir).is_dir():
         raise FileNotFoundError(f"{run_dir}: not a directory (--run-dir)")
@@ -124,8 +125,13 @@ def run_metrics(G: nn.Module, data: str | os.PathLike, specs: list[MetricSpec], 
     labels = G.c_dim > 0 and not draws_labels(G)  # a network trained on clusters needs no labels
     error = None
     try:
-        datasets = []  # opened first: a wrong data path is named before any detector is loaded (or downloaded)
+        datasets: list[Dataset | None] = []  # opened first: a wrong data path is named before any detector is loaded
         for spec in specs:
+            if not reads_data(spec, G):
+                datasets.append(None)
+                continue
+            if data is None:
+                raise missing_dataset(spec)
             datasets.append(open_metric_dataset(str(data), G.img_resolution, labels, mirror and not spec.full))
             note = check_image_size(G, datasets[-1], str(data), training_resolution)
             if note is not None and rank == 0:
@@ -186,11 +192,12 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
                  num_workers: int = 0, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
                  progress: bool = True, seed: int = 0, truncation_psi: float = 1.0,
                  run_dir: str | os.PathLike | None = None) -> list[dict]:
-    """Compute each named metric for a network file (or G module) against a dataset spec.
+    """Compute each named metric for a network file (or G module) against a dataset spec (None: see below).
 
     `_full` metrics always read the unmirrored dataset; the others mirror it when `mirror` is set.
     With `data` None, the data (and, unless `mirror` is given, the mirroring) the network file records
-    it was trained on, as NVIDIA's calc_metrics.py; otherwise `mirror` defaults to off.
+    it was trained on, as NVIDIA's calc_metrics.py; otherwise `mirror` defaults to off. IS and PPL of a
+    network that needs no dataset labels read no data.
     With `run_dir`, each record is appended to run_dir/metric-<name>.jsonl. Under torchrun every
     process takes its share (rank and world size from the environment).
     """
@@ -202,16 +209,17 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
     dev, rank, world_size = setup_ranks(device)
     resolution = None
     if isinstance(network, nn.Module):
-        if data is None:
-            raise ValueError("a network passed as a module does not record its training data; pass data")
         G, snapshot = network, None
+        if data is None and any(reads_data(spec, G) for spec in specs):
+            raise ValueError("a network passed as a module does not record its training data; pass data")
     else:
         ckpt = load_checkpoint(network)
         G, snapshot = generator_of(ckpt, network), network
-        if data is None:
+        if data is None and any(reads_data(spec, G) for spec in specs):
             data, recorded_mirror = training_data(ckpt, network)
             mirror = recorded_mirror if mirror is None else mirror
-        resolution = training_resolution(ckpt, network, os.fspath(data))
+        if data is not None:
+            resolution = training_resolution(ckpt, network, os.fspath(data))
     mirror = bool(mirror)
     return run_metrics(G, data, specs, mirror=mirror, detector=detector, vgg=vgg, device=dev, rank=rank,
                        world_size=world_size, run_dir=run_dir, snapshot=snapshot, cache_dir=cache_dir,

@@ -93,6 +93,16 @@ def format_time(seconds: float) -> str:
     return f"{s // 3600}h {s % 3600 // 60:02d}m {s % 60:02d}s"
 
 
+def reads_data(spec: MetricSpec, G: nn.Module) -> bool:
+    """FID, KID and precision/recall compare with real images; IS and PPL read the dataset only for the labels a
+    conditional G is given (a network trained on clusters draws its own)."""
+    return spec.kind not in ("is", "ppl") or (G.c_dim > 0 and not draws_labels(G))
+
+
+def missing_dataset(spec: MetricSpec) -> ValueError:
+    return ValueError(f"{spec.name} needs a dataset: its real images, or the labels of a conditional network; pass data")
+
+
 def check_networks(spec: MetricSpec, detector: FeatureDetector | None, vgg16: NvidiaScriptDetector | None) -> None:
     """Refuse, before any work, a metric whose networks are missing (PPL without VGG16, IS without class scores)."""
     if spec.kind == "ppl" and vgg16 is None:
@@ -169,7 +179,7 @@ def _feature_score(spec: MetricSpec, G: nn.Module, dataset: Dataset, detector: F
     return {f"{spec.name}_precision": precision, f"{spec.name}_recall": recall}
 
 
-def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset, *,
+def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset | None, *,
                    detector: FeatureDetector | None = None, vgg16: NvidiaScriptDetector | None = None,
                    device: torch.device | str = "cpu", batch_size: int = 32, rank: int = 0, world_size: int = 1,
                    cache_dir: str | Path | None = None, use_cache: bool = True, progress: bool = True,
@@ -179,11 +189,14 @@ def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset, *,
     The record is `{"results": {key: value}, "metric", "total_time", "total_time_str", "num_gpus"}`.
     `detector` defaults to the FID Inception file in the cache dir; `vgg16` (NVIDIA's vgg16.pt)
     is required by PPL and used by precision/recall. Pass an unmirrored dataset for '_full'
-    metrics. Under torch.distributed every rank calls this with its rank and gets the same record.
+    metrics; IS and PPL of an unconditional G (or one trained on clusters) take None. Under
+    torch.distributed every rank calls this with its rank and gets the same record.
     """
     spec = parse_metric(metric) if isinstance(metric, str) else metric
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if dataset is None and reads_data(spec, G):
+        raise missing_dataset(spec)
     if G.c_dim > 0 and not draws_labels(G) and getattr(dataset, "label_dim", G.c_dim) != G.c_dim:
         raise ValueError(f"the network is conditional with c_dim={G.c_dim} but the dataset has "
                          f"label_dim={dataset.label_dim}; open it with labels")
