@@ -54,6 +54,15 @@ def test_a_dataset_zip_is_called_one(tmp_path: Path, files, held):
     assert refused(path) == f"{path}: not a network file; it looks like a dataset zip ({held}), which goes to --data; {HINT}"
 
 
+def test_a_torchscript_program_is_called_one_before_any_unpickling(tmp_path: Path):
+    """What `stylegan2 export --format torchscript` writes: it has a data.pkl, and code that loading would run."""
+    path = tmp_path / "g.pt"
+    torch.jit.script(torch.nn.Linear(2, 2)).save(str(path))
+    assert refused(path) == (f"{path}: a TorchScript program (as `stylegan2 export --format torchscript` writes), not a "
+                             "network checkpoint; it is not loaded here, since loading it runs its code: give the "
+                             "checkpoint it was made from (.safetensors, .pkl or .pt)")
+
+
 def test_another_zip_is_not_taken_for_a_pytorch_file(tmp_path: Path):
     path = write_zip(tmp_path / "notes.pt", {"readme.txt": b"hello"})
     assert refused(path) == f"{path}: not a network file; a zip archive without the data.pkl of PyTorch files; {HINT}"

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from ..io import CheckpointError, checkpoint_info, convert_checkpoint, format_info
+from ..io.detect import is_torchscript_file
 from ..io.info import check_convert_destination, nonfinite_tensors, nonfinite_warning
 from ..metrics.convert import convert_torchscript
-from ..metrics.detectors import is_torchscript_file
 
 
 @click.command("convert")

@@ -41,6 +41,18 @@ def detect_format(path: str | Path) -> str:
     )
 
 
+def is_torchscript_file(path: str | Path) -> bool:
+    """TorchScript archives are zip files with a `code/` folder; plain `torch.save` files have none."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return _holds_code(archive.namelist())
+
+
+def _holds_code(names: list[str]) -> bool:
+    return any("/code/" in name for name in names)
+
+
 def check_torch_zip(path: Path) -> None:
     """Refuse a zip archive that is not a torch.save file (those hold `<name>/data.pkl`): an .npz of arrays or a
     dataset zip passed as a network. An unreadable zip passes, for the torch reader to call it truncated."""
@@ -49,6 +61,10 @@ def check_torch_zip(path: Path) -> None:
             names = [name for name in archive.namelist() if not name.endswith("/")]
     except (zipfile.BadZipFile, OSError, ValueError):
         return
+    if _holds_code(names):  # a TorchScript program has data.pkl too, and code that loading it would run
+        raise CheckpointError(f"{path}: a TorchScript program (as `stylegan2 export --format torchscript` writes), not a "
+                              f"network checkpoint; it is not loaded here, since loading it runs its code: give the "
+                              f"checkpoint it was made from (.safetensors, .pkl or .pt)")
     if any(PurePosixPath(name).name == "data.pkl" for name in names):
         return
     if names and all(name.endswith(".npy") for name in names):

@@ -28,6 +28,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
+from ..io.detect import is_torchscript_file
 from ..io.errors import one_line
 from ..utils.download import DownloadError, default_cache_dir, download
 from .convert import INCEPTION, VGG16, convert_script_module, network_kind, read_converted, save_converted
@@ -80,14 +81,6 @@ def find_metric_file(path: str | os.PathLike | None, default_names: tuple[str, .
     except DownloadError as err:
         raise FileNotFoundError(f"{missing_file(default_names, cache, download_name)} and {err.reason}; "
                                 + help_text.format(cache_dir=cache)) from None
-
-
-def is_torchscript_file(path: Path) -> bool:
-    """TorchScript archives are zip files with a `code/` folder; plain `torch.save` files have none."""
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as archive:
-        return any("/code/" in name for name in archive.namelist())
 
 
 def file_digest(path: Path) -> str:
