@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+import torch
 from click.testing import CliRunner
 
 from stylegan2.cli import main
@@ -22,6 +24,13 @@ def test_info_describes_an_official_pickle(official_path):
     assert "augment p:   0.25" in out
     assert "G_ema (Generator): 263,987 parameters" in out
     assert '"channel_base": 1024' in out
+
+
+def test_info_prints_the_augment_p_as_a_person_would(official_ckpt, official_path):
+    """NVIDIA's p, a float32 (0.3), was printed as 0.30000001192092896."""
+    pipe = {**official_ckpt.augment_pipe, "p": float(torch.tensor(0.3))}
+    ckpt = dataclasses.replace(official_ckpt, source={**official_ckpt.source, "augment_pipe": pipe})
+    assert "augment p:   0.3\n" in format_info(describe_checkpoint(ckpt, official_path))
 
 
 def test_info_json(official_path):

@@ -1,5 +1,6 @@
 """Loading detector files: custom TorchScript, NVIDIA-style TorchScript, the cache dir and its errors."""
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,12 @@ def test_missing_metric_files_names_what_the_metrics_need_and_is_none_once_it_is
     assert missing_metric_files(["fid50k_full", "ppl2_wend"], cache).startswith(f"{VGG16_FILE_NAMES[1]} is not in {cache}")
     (cache / VGG16_FILE_NAMES[0]).write_bytes(b"")
     assert missing_metric_files(["fid50k_full", "ppl2_wend"], cache) is None
+
+
+def test_a_torchscript_detector_loads_without_torchs_deprecation_warning(tmp_path: Path):
+    """`stylegan2 metrics --detector feat.pt` printed torch's jit.load deprecation as a note of ours."""
+    path = tmp_path / "feat.pt"
+    torch.jit.script(nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten())).save(str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert isinstance(load_detector(path, cache_dir=tmp_path), CustomDetector)

@@ -65,7 +65,8 @@ def format_info(info: dict[str, Any]) -> str:
     if "texture_code" in info:
         lines.append(f"codes:       structure {'x'.join(map(str, info['structure_code']))}, texture {info['texture_code']}")
     if "augment_p" in info:
-        lines.append(f"augment p:   {info['augment_p']}")
+        p = info["augment_p"]
+        lines.append(f"augment p:   {f'{p:.6g}' if isinstance(p, float) else p}")  # float32's 0.3 is 0.30000001192...
     if "training_state_keys" in info:
         lines.append(f"training:    {', '.join(info['training_state_keys'])}")
     if "extra_tensors" in info:

@@ -11,6 +11,7 @@ Inception are those of its TensorFlow graph (`layers.mixed_4.tower_1.conv_2`, ea
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import safetensors.torch
@@ -140,6 +141,14 @@ class InceptionCalledLikeNvidia(nn.Module):
         return features if return_features else self.net.fc(features).softmax(dim=1)
 
 
+def jit_load(path: str | os.PathLike) -> torch.jit.ScriptModule:
+    """torch.jit.load without torch's deprecation warning: NVIDIA ships its metric networks as TorchScript, so the
+    warning would reach users as if they had chosen the format."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"`torch\.jit\.load` is deprecated", DeprecationWarning)
+        return torch.jit.load(str(path), map_location="cpu")
+
+
 def convert_script_module(script: torch.jit.ScriptModule, source: str) -> tuple[str, dict[str, torch.Tensor], nn.Module]:
     """(kind, our state dict, our network) for NVIDIA's loaded TorchScript, checked to answer as it does."""
     tensors = dict(script.state_dict())
@@ -169,7 +178,7 @@ def convert_torchscript(source: str | os.PathLike, destination: str | os.PathLik
     Loading the TorchScript runs code from it (once, here): convert only files from NVIDIA or another source you trust.
     """
     source = Path(source)
-    kind, state, _ = convert_script_module(torch.jit.load(str(source), map_location="cpu"), str(source))
+    kind, state, _ = convert_script_module(jit_load(source), str(source))
     save_converted(state, kind, source.name, destination)
     return kind
 

@@ -31,7 +31,7 @@ from torch import nn
 from ..io.detect import is_torchscript_file
 from ..io.errors import one_line
 from ..utils.download import DownloadError, default_cache_dir, download
-from .convert import INCEPTION, VGG16, convert_script_module, network_kind, read_converted, save_converted
+from .convert import INCEPTION, VGG16, convert_script_module, jit_load, network_kind, read_converted, save_converted
 from .inception import FIDInceptionV3, preprocess_uint8
 
 INCEPTION_FILE_NAMES = ("pt_inception-2015-12-05-6726825d.pth", "pt_inception-2015-12-05.safetensors",
@@ -217,7 +217,7 @@ def load_torchscript(path: Path, digest: str, cache_dir: str | os.PathLike | Non
         found = read_converted(converted)
         if found is not None:
             return found
-    module = torch.jit.load(str(path), map_location="cpu")
+    module = jit_load(path)
     if network_kind(dict(module.state_dict())) is None:
         return None, module
     try:
