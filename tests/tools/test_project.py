@@ -1,6 +1,7 @@
 """`stylegan2 project`: NVIDIA's projection recipe recovers generated images; outputs and inputs are checked."""
 
 import re
+import warnings
 
 import numpy as np
 import PIL.Image
@@ -159,6 +160,15 @@ def test_unreadable_target_is_named(tiny_generator, tmp_path):
     (tmp_path / "broken.png").write_bytes(b"not an image")
     with pytest.raises(ToolError, match="broken.png: cannot read as an image"):
         project_image(tiny_generator(), tmp_path / "broken.png", tmp_path, steps=2, loss="pixel")
+
+
+def test_a_missing_target_is_named_before_the_vgg16_is_looked_for(tiny_generator, tmp_path, monkeypatch):
+    """The VGG16 note (no file, a pixel loss instead) came before the missing target's error."""
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "empty-cache"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(FileNotFoundError, match="nowhere.png: no such target image"):
+            project_image(tiny_generator(), tmp_path / "nowhere.png", tmp_path / "out", steps=2)
 
 
 def test_cli_writes_all_outputs_and_generate_renders_the_projection(network_file, tmp_path):

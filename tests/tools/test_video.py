@@ -93,6 +93,16 @@ def test_mp4_without_imageio_ffmpeg_names_the_extra(tiny_generator, tmp_path, mo
         render_video(tiny_generator(), [0, 1], tmp_path, frames=2, video_format="mp4")
 
 
+def test_auto_format_says_why_it_writes_a_gif(network_file, tmp_path, monkeypatch):
+    """Without the video extra, `video` and `project` wrote a GIF where NVIDIA's tools write MP4, with no word."""
+    monkeypatch.setattr("stylegan2.tools.files.mp4_available", lambda: False)
+    result = CliRunner().invoke(main, ["video", "--network", str(network_file()), "--seeds", "0-1", "--frames", "2",
+                                       "--outdir", str(tmp_path), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "note: writing an animated GIF: MP4 needs imageio and imageio-ffmpeg: pip install 'stylegan2[video]'" in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["video.gif"]
+
+
 def test_cli_writes_a_video_and_keeps_it_without_force(network_file, tmp_path):
     args = ["video", "--network", str(network_file()), "--seeds", "0-2", "--frames", "4", "--format", "gif",
             "--outdir", str(tmp_path), "--device", "cpu"]

@@ -110,7 +110,10 @@ def video_suffix(video_format: str) -> str:
     if video_format == "mp4" and not mp4_available():
         raise ToolError(f"--format mp4: {VIDEO_EXTRA_HINT}; or use --format gif")
     if video_format == "auto":
-        return ".mp4" if mp4_available() else ".gif"
+        if mp4_available():
+            return ".mp4"
+        warnings.warn(f"writing an animated GIF: {VIDEO_EXTRA_HINT} (--format gif: a GIF without this note)", stacklevel=3)
+        return ".gif"
     return f".{video_format}"
 
 

@@ -260,10 +260,10 @@ def project_image(
     """
     if save_video:
         check_fps(fps)  # before the projection, not after it
-    vgg_path = find_vgg16(vgg, loss)
     G = load_generator(network, device)
     check_inputs(G, class_idx)
     target_image = load_target_image(target, G.img_resolution, G.img_channels, G.img_aspect)  # [H, W, C] uint8
+    vgg_path = find_vgg16(vgg, loss)  # after the target: a missing target is named before any VGG16 note
     outdir = Path(outdir)
     paths = [outdir / "target.png", outdir / "proj.png", outdir / "projected_w.npz"]
     video_path = outdir / f"proj{video_suffix(video_format)}" if save_video else None
