@@ -2,6 +2,7 @@
 
 import errno
 import json
+import warnings
 import zipfile
 
 import numpy as np
@@ -125,17 +126,72 @@ def test_center_crop_keeps_the_middle_square(tmp_path):
     np.testing.assert_array_equal(open_dataset(tmp_path / "out.zip")[0][0], np.full((3, 4, 4), 200))
 
 
-def test_center_crop_wide_pads_a_two_to_one_band(tmp_path):
+def test_padding_to_a_given_size_says_so_once(tmp_path, make_folder, images_rgb):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        convert_dataset(make_folder(images_rgb), tmp_path / "out.zip", width=32, height=32)
+    assert [str(w.message) for w in caught] == [
+        "padded 6 image(s) smaller than 32x32 with black instead of resizing them (NVIDIA's dataset_tool, given "
+        "--width and --height, resizes them); to resize, pass --width 32 --height 32 --transform center-crop"
+    ]
+
+
+@pytest.mark.parametrize("size", [{}, {"resolution": 32}])  # the default size, or ours (MNIST's 28 px padded to 32)
+def test_padding_up_to_the_default_size_or_resolution_is_what_was_asked(tmp_path, make_folder, noise, size):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert convert_dataset(make_folder(noise(2, 12, 3)), tmp_path / "out.zip", **size).resolution == 16 * (1 + bool(size))
+
+
+def test_cli_prints_the_padding_as_one_note(tmp_path, make_folder, images_rgb):
+    args = ["dataset", "--source", str(make_folder(images_rgb)), "--dest", str(tmp_path / "s.zip"), "--width=32", "--height=32"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.output.splitlines() if line.startswith("note:")] == [
+        "note: padded 6 image(s) smaller than 32x32 with black instead of resizing them (NVIDIA's dataset_tool, given "
+        "--width and --height, resizes them); to resize, pass --width 32 --height 32 --transform center-crop"
+    ]
+
+
+@pytest.mark.parametrize("size", [{"resolution": 16}, {"width": 16, "height": 8}])
+def test_center_crop_wide_pads_a_two_to_one_band(tmp_path, size):
     image = np.full((32, 32, 3), 100, np.uint8)
     image[8:24] = 200  # the centred 2:1 band
     (tmp_path / "src").mkdir()
     PIL.Image.fromarray(image).save(tmp_path / "src" / "x.png")
-    convert_dataset(
-        tmp_path / "src", tmp_path / "out.zip", resolution=16, transform="center-crop-wide", resize_filter="box"
-    )
+    convert_dataset(tmp_path / "src", tmp_path / "out.zip", transform="center-crop-wide", resize_filter="box", **size)
     out = open_dataset(tmp_path / "out.zip")[0][0]
     assert out[:, :4].max() == 0 and out[:, 12:].max() == 0
     np.testing.assert_array_equal(out[:, 4:12], 200)
+
+
+def test_center_crop_wide_crops_a_band_of_the_width_to_height_aspect_given(tmp_path):
+    image = np.full((48, 64, 3), 200, np.uint8)  # already 4:3
+    image[16:32, 24:40] = 50  # a centred square, which must stay square
+    (tmp_path / "src").mkdir()
+    PIL.Image.fromarray(image).save(tmp_path / "src" / "x.png")
+    summary = convert_dataset(tmp_path / "src", tmp_path / "out.zip", width=16, height=12, transform="center-crop-wide",
+                              resize_filter="box")
+    assert (summary.width, summary.height) == (16, 16)
+    out = open_dataset(tmp_path / "out.zip")[0][0][0]  # [16, 16]: the 16x12 band on rows 2 to 13
+    assert out[:2].max() == 0 and out[14:].max() == 0
+    assert (out[6:10, 6:10] == 50).all() and (out == 50).sum() == 16
+
+
+def test_center_crop_wide_drops_images_wider_than_the_band_given(tmp_path, make_folder):
+    folder = make_folder(np.zeros((2, 24, 32, 3), np.uint8))  # 4:3: kept
+    PIL.Image.fromarray(np.zeros((16, 32, 3), np.uint8)).save(folder / "b" / "wide.png")  # 2:1: dropped
+    summary = convert_dataset(folder, tmp_path / "out.zip", width=16, height=12, transform="center-crop-wide")
+    assert (summary.num_images, summary.num_dropped) == (2, 1)
+
+
+def test_cli_takes_nvidias_center_crop_wide_line(tmp_path, make_folder):
+    folder = make_folder(np.zeros((2, 48, 64, 3), np.uint8))
+    args = ["dataset", f"--source={folder}", f"--dest={tmp_path / 'car.zip'}", "--transform=center-crop-wide",
+            "--width=16", "--height=12"]  # NVIDIA's README: --width=512 --height=384 for LSUN Car
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "Wrote 2 RGB images at 16x16" in result.output
 
 
 def test_center_crop_wide_drops_images_that_are_too_small(tmp_path, make_folder, noise):

@@ -42,7 +42,8 @@ def test_other_shapes_point_at_the_dataset_tool(make_folder, height, width):
 
 def test_width_and_height_pad_smaller_images_centred(tmp_path, make_folder):
     image = rect_images(1, 6, 10)
-    summary = convert_dataset(make_folder(image), tmp_path / "out.zip", width=16, height=8)
+    with pytest.warns(UserWarning, match=r"padded 1 image\(s\) smaller than 16x8 .* pass --width 16 --height 8 --transform"):
+        summary = convert_dataset(make_folder(image), tmp_path / "out.zip", width=16, height=8)
     assert (summary.width, summary.height, summary.resolution) == (16, 8, 8)
     assert "at 16x8" in str(summary)
     out = open_dataset(tmp_path / "out.zip")[0][0].transpose(1, 2, 0)  # [8, 16, 3]
@@ -93,7 +94,9 @@ def test_builtin_shapes_are_rendered_then_cropped_to_the_aspect(tmp_path):
     ({"width": 24, "height": 12}, "--width must be a power of two >= 4, got 24"),
     ({"width": 8, "height": 2}, "--height must be a power of two >= 4, got 2"),
     ({"width": 32, "height": 8}, r"--width 32 --height 8: the aspect must be 1:1, 2:1, 1:2 \(width:height\)"),
-    ({"width": 16, "height": 8, "transform": "center-crop-wide"}, "center-crop-wide makes square images"),
+    ({"width": 24, "height": 12, "transform": "center-crop-wide"}, "--width must be a power of two from 4 to 1024"),
+    ({"width": 16, "height": 24, "transform": "center-crop-wide"}, r"--height 24: with --transform center-crop-wide it is "
+                                                                   r"the height of the band .* must be from 1 to --width 16"),
     ({"transform": "letterbox"}, r"--transform letterbox needs --resolution \(or --width and --height\)"),
     ({"width": 4096, "height": 2048}, r"--width 4096 --height 2048: the networks go up to 1024 px on the shorter side, "
                                       r"so training would refuse these images; pass at most --width 2048 --height 1024"),

@@ -14,14 +14,17 @@ from .flags import user_path
 
 @click.command("dataset")
 @click.option("--source", required=True, metavar="SRC", callback=user_path,
-              help="Folder, .zip, .npz[:KEY] or builtin:shapes[?n=N&seed=S].")
+              help="Folder, .zip, .npz[:KEY], MNIST's train-images-idx3-ubyte.gz, CIFAR-10's cifar-10-python.tar.gz "
+              "or builtin:shapes[?n=N&seed=S].")
 @click.option("--dest", required=True, type=click.Path(dir_okay=False), callback=user_path, help="Output .zip.")
 @click.option("--resolution", type=int, help=f"Output size, a power of two up to {MAX_RESOLUTION} [default: the first image's "
               "size rounded up to powers of two; 2:1 and 1:2 images stay so, others give a square].")
 @click.option("--width", type=int, help="Output width, with --height: 2:1 or 1:2 images (powers of two) for non-square networks.")
-@click.option("--height", type=int, help="Output height, with --width.")
+@click.option("--height", type=int, help="Output height, with --width. With center-crop-wide, as NVIDIA's: the band's "
+              "height (the band is width:height, the output a square of side --width).")
 @click.option("--transform", type=click.Choice(TRANSFORMS),
-              help="Fit larger images: center-crop to the output's aspect, letterbox (pad with black), or NVIDIA's center-crop-wide.")
+              help="Fit larger images: center-crop to the output's aspect, letterbox (pad with black), or NVIDIA's "
+              "center-crop-wide (a band padded to a square). Without one, smaller images are padded with black.")
 @click.option("--resize-filter", type=click.Choice(list(RESIZE_FILTERS)), default=default_of(convert_dataset, "resize_filter"),
               show_default=True)
 @click.option("--max-images", type=click.IntRange(min=1), help="Stop after writing this many images.")
@@ -47,6 +50,7 @@ def dataset_command(
       stylegan2 dataset --source mnist.npz --dest mnist32.zip --resolution 32
       stylegan2 dataset --source photos/ --dest cats256.zip --resolution 256 --transform center-crop
       stylegan2 dataset --source photos/ --dest wide.zip --width 512 --height 256 --transform letterbox
+      stylegan2 dataset --source cifar-10-python.tar.gz --dest cifar10.zip
     """
     try:
         with warnings.catch_warnings(record=True) as caught:

@@ -1,4 +1,5 @@
-"""Where images come from: a folder or zip of image files, a .npz of arrays, or a builtin synthetic set.
+"""Where images come from: a folder or zip of image files, a .npz of arrays, MNIST's idx files, CIFAR-10's
+python tarball, or a builtin synthetic set.
 
 A source reads raw images (any size, [H, W, C] uint8) and their labels by index; `ImageDataset` and the
 dataset tool build on it. Sources never write to what they read.
@@ -16,11 +17,13 @@ from urllib.parse import parse_qs
 import numpy as np
 
 from ..utils.files import ArchiveError, check_zip_entry, check_zip_members, open_regular
+from .downloads import idx_labels_path, is_idx_images, read_cifar10, read_mnist
 from .errors import DatasetError
 from .images import decode_image, is_image_name, read_header
 from .shapes import SHAPE_CLASSES, render_shape, shape_label
 
 LABELS_FILE = "dataset.json"
+LMDB_DATA = "data.mdb"  # the data file of an LMDB database, as LSUN ships its images
 BUILTINS = ("shapes",)
 SHAPES_SIZE = 10_000  # items in builtin:shapes unless its n says otherwise
 MAX_CLASSES = 10_000  # class labels (or label-vector length) accepted by default; raise it with the variable below
@@ -123,6 +126,8 @@ class FileSource(ImageSource):
         self.all_files = sorted(n for n in names if is_image_name(n))
         self.files = list(self.all_files)
         if not self.files:
+            if not self.is_zip and (LMDB_DATA in names or path.name.endswith("_lmdb")):
+                raise _lmdb_error(path)
             raise DatasetError(
                 f"{path}: no images found (looked for PNG, JPEG, WebP, BMP, TIFF files); check the path"
             )
@@ -270,6 +275,13 @@ class FileSource(ImageSource):
                       stacklevel=3)
 
 
+def _lmdb_error(folder: Path) -> DatasetError:
+    """Refuse an LMDB database (LSUN's format), saying how to get images out of it."""
+    return DatasetError(f"{folder}: an LMDB database (LSUN's format), which is not read here; export its images to a "
+                        f"folder with LSUN's tool (github.com/fyu/lsun: python data.py export {folder} --out_dir DIR) "
+                        "and pass that folder as the source")
+
+
 def _walk_folder(root: Path) -> list[str]:
     """Relative paths of the regular files under `root`, in no particular order.
 
@@ -361,7 +373,55 @@ def _mismatch_message(
     )
 
 
-class NpzSource(ImageSource):
+def _to_nhwc(images: np.ndarray, location: str) -> np.ndarray:
+    """Images as uint8 [N, H, W, C], inferring the layout from where the 1 or 3 channels are."""
+    if images.dtype != np.uint8:
+        raise DatasetError(f"{location}: images are {images.dtype}; store them as uint8 in 0..255")
+    if images.ndim == 3:
+        return images[..., None]  # [N, H, W] -> [N, H, W, 1]
+    if images.ndim == 4 and images.shape[3] in (1, 3):
+        return images
+    if images.ndim == 4 and images.shape[1] in (1, 3):
+        return np.ascontiguousarray(images.transpose(0, 2, 3, 1))  # [N, C, H, W] -> [N, H, W, C]
+    raise DatasetError(
+        f"{location}: images have shape {list(images.shape)}; expected [N, H, W], [N, H, W, C] or "
+        "[N, C, H, W] with C = 1 (grayscale) or 3 (RGB)"
+    )
+
+
+class ArraySource(ImageSource):
+    """Images held in memory as uint8 [N, H, W, C], with int64 [N] classes or no labels (None).
+
+    `no_labels` says how to add labels, for the error when they are required and there are none. A subclass
+    that checks its labels in its own `labels()` may keep them raw.
+    """
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray | None, *, location: str, name: str,
+                 no_labels: str = "turn labels off"):
+        self.images, self._labels = images, labels
+        self.location, self.name, self.no_labels = location, name, no_labels
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def describe(self, index: int) -> str:
+        return f"{self.location}[{index}]"
+
+    def load(self, index: int, *, drop_alpha: bool = False) -> np.ndarray:
+        return self.images[index]
+
+    def validate(self, *, skip_bad: bool = False) -> tuple[int, int, int]:
+        if len(self.images) == 0:
+            raise DatasetError(f"{self.location}: the image array is empty")
+        return tuple(self.images.shape[1:])
+
+    def labels(self, *, required: bool, skip_bad: bool = False) -> np.ndarray | None:
+        if self._labels is None and required:
+            raise DatasetError(f"{self.location} has no labels; {self.no_labels}")
+        return self._labels
+
+
+class NpzSource(ArraySource):
     """uint8 image arrays in a NumPy .npz, loaded into memory once; labels from the matching y/labels array.
 
     Images may be laid out [N, H, W], [N, H, W, C] or [N, C, H, W] with C = 1 or 3.
@@ -371,8 +431,7 @@ class NpzSource(ImageSource):
 
     def __init__(self, path: Path, key: str | None = None):
         self.path = path
-        self.location = str(path) + (f":{key}" if key else "")
-        self.name = path.stem
+        location = str(path) + (f":{key}" if key else "")
         if not path.exists():
             raise DatasetError(f"{path}: no such file; check the path")
         if not path.is_file():
@@ -390,12 +449,12 @@ class NpzSource(ImageSource):
                     )
                 images = archive[self.key]
                 self.label_key = next((k for k in self._label_keys(self.key) if k in keys), None)
-                self._labels = archive[self.label_key] if self.label_key else None
+                labels = archive[self.label_key] if self.label_key else None  # checked by labels()
         except DatasetError:
             raise
         except (OSError, ValueError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as err:
             raise DatasetError(f"{path}: cannot read as .npz ({err}); save it with numpy.savez") from None
-        self.images = self._to_nhwc(images)  # [N, H, W, C]
+        super().__init__(_to_nhwc(images, location), labels, location=location, name=path.stem)
 
     @staticmethod
     def _label_keys(image_key: str) -> list[str]:
@@ -403,35 +462,6 @@ class NpzSource(ImageSource):
         keys = ["y" + image_key[1:]] if image_key.startswith("x") else []
         keys += [image_key.replace("images", "labels"), "labels"]
         return [k for k in dict.fromkeys(keys) if k != image_key]
-
-    def _to_nhwc(self, images: np.ndarray) -> np.ndarray:
-        """Images as uint8 [N, H, W, C], inferring the layout from where the 1 or 3 channels are."""
-        if images.dtype != np.uint8:
-            raise DatasetError(f"{self.location}: images are {images.dtype}; store them as uint8 in 0..255")
-        if images.ndim == 3:
-            return images[..., None]  # [N, H, W] -> [N, H, W, 1]
-        if images.ndim == 4 and images.shape[3] in (1, 3):
-            return images
-        if images.ndim == 4 and images.shape[1] in (1, 3):
-            return np.ascontiguousarray(images.transpose(0, 2, 3, 1))  # [N, C, H, W] -> [N, H, W, C]
-        raise DatasetError(
-            f"{self.location}: images have shape {list(images.shape)}; expected [N, H, W], [N, H, W, C] or "
-            "[N, C, H, W] with C = 1 (grayscale) or 3 (RGB)"
-        )
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def describe(self, index: int) -> str:
-        return f"{self.location}[{index}]"
-
-    def load(self, index: int, *, drop_alpha: bool = False) -> np.ndarray:
-        return self.images[index]
-
-    def validate(self, *, skip_bad: bool = False) -> tuple[int, int, int]:
-        if len(self.images) == 0:
-            raise DatasetError(f"{self.location}: the image array is empty")
-        return tuple(self.images.shape[1:])
 
     def labels(self, *, required: bool, skip_bad: bool = False) -> np.ndarray | None:
         if self._labels is None:
@@ -528,7 +558,8 @@ def _open_builtin(spec: str, resolution: int | None) -> ShapesSource:
 
 
 def open_source(spec: str | os.PathLike, *, resolution: int | None = None) -> ImageSource:
-    """Open a source from a dataset spec: a folder, a .zip, a .npz[:KEY], or builtin:shapes[?n=N&seed=S].
+    """Open a source from a dataset spec: a folder, a .zip, a .npz[:KEY], MNIST's *-images-idx3-ubyte[.gz] (with
+    the labels file beside it when there), CIFAR-10's python tarball, or builtin:shapes[?n=N&seed=S].
 
     `resolution` only matters to builtin sets, which are rendered at it (default 32).
     """
@@ -549,4 +580,15 @@ def open_source(spec: str | os.PathLike, *, resolution: int | None = None) -> Im
         return NpzSource(path)
     if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
         return FileSource(path)
-    raise DatasetError(f"{spec}: not a dataset; pass a folder of images, a .zip, a .npz or builtin:shapes")
+    if is_idx_images(path):
+        images, labels = read_mnist(path)
+        return ArraySource(images, labels, location=spec, name=path.name.removesuffix(".gz"),
+                           no_labels=f"put {idx_labels_path(path).name} beside it, or turn labels off")
+    if path.name.lower().endswith((".tar", ".tar.gz", ".tgz")):
+        images, labels = read_cifar10(path)
+        name = path.name.removesuffix(".gz").removesuffix(".tgz").removesuffix(".tar")  # cifar-10-python
+        return ArraySource(images, labels, location=spec, name=name)
+    if path.name == LMDB_DATA:
+        raise _lmdb_error(path.parent)
+    raise DatasetError(f"{spec}: not a dataset; pass a folder of images, a .zip, a .npz, MNIST's "
+                       "train-images-idx3-ubyte.gz, CIFAR-10's cifar-10-python.tar.gz or builtin:shapes")

@@ -93,15 +93,17 @@ def default_size(height: int, width: int, where: str) -> tuple[int, int]:
 
 
 def fit_image(
-    image: np.ndarray, height: int, width: int, transform: str | None, resample: PIL.Image.Resampling, where: str
+    image: np.ndarray, height: int, width: int, transform: str | None, resample: PIL.Image.Resampling, where: str,
+    band_height: int | None = None,
 ) -> np.ndarray | None:
     """Bring a uint8 [h, w, C] image to [height, width, C]; None when center-crop-wide drops it.
 
     None: keep images of the right size and pad smaller ones with black (larger ones are an error).
     center-crop: crop the largest centred window of the target's aspect, then resize.
     letterbox: resize the whole image to fit inside, keeping its aspect, and pad with black.
-    center-crop-wide (square targets): crop centred rows to a 2:1 band, resize it to [height / 2, width]
-    and centre it on a black square; images narrower than `width` or wider than 2:1 are dropped.
+    center-crop-wide (square targets): crop the centred band of aspect width:band_height (default 2:1), resize
+    it to [band_height, width] and centre it on a black square; images narrower than `width` or wider than the
+    band are dropped.
     """
     h, w = image.shape[:2]
     if transform is None:
@@ -120,11 +122,12 @@ def fit_image(
         scale = min(height / h, width / w)
         fit_h, fit_w = max(1, round(h * scale)), max(1, round(w * scale))
         return pad_center(_resize(image, fit_w, fit_h, resample), height, width)
-    band = w // 2
+    band_height = band_height or height // 2
+    band = w * band_height // width  # the band's rows in the image
     if w < width or h < band:
         return None
     top = (h - band) // 2
-    return pad_center(_resize(image[top : top + band], width, height // 2, resample), height, width)
+    return pad_center(_resize(image[top : top + band], width, band_height, resample), height, width)
 
 
 def _png_bytes(image: np.ndarray) -> bytes:
@@ -139,11 +142,22 @@ def _label_json(label: np.ndarray) -> int | list[float]:
     return int(label) if label.ndim == 0 else [float(x) for x in label]
 
 
+def _check_wide_band(width: int, height: int) -> None:
+    """Refuse --width/--height for center-crop-wide, where (as in NVIDIA's dataset_tool) they give the band's aspect
+    and the output is a square of side --width."""
+    check_side("--width", width)
+    if not 1 <= height <= width:
+        raise DatasetError(f"--height {height}: with --transform center-crop-wide it is the height of the band the "
+                           f"image is cropped to (width:height, as in NVIDIA's dataset_tool), so it must be from 1 "
+                           f"to --width {width}")
+
+
 def _check_options(
     dest: Path, resolution: int | None, width: int | None, height: int | None, transform: str | None,
     resize_filter: str, max_images: int | None, force: bool,
-) -> tuple[int | None, int | None]:
-    """Refuse bad options before any work; returns the output (width, height), or (None, None) for the default."""
+) -> tuple[int | None, int | None, int | None]:
+    """Refuse bad options before any work; returns the output (width, height), or (None, None) for the default, and
+    center-crop-wide's band height given as --height (else None)."""
     if transform is not None and transform not in TRANSFORMS:
         raise DatasetError(f"transform must be one of {', '.join(TRANSFORMS)} or None, got {transform!r}")
     if resize_filter not in RESIZE_FILTERS:
@@ -152,11 +166,12 @@ def _check_options(
         raise DatasetError("--width and --height go together: pass both (or --resolution for square images)")
     if width is not None and resolution is not None:
         raise DatasetError("pass --resolution (square) or --width and --height, not both")
-    if width is not None:
+    band_height = None
+    if width is not None and transform == "center-crop-wide":
+        _check_wide_band(width, height)
+        band_height, height = height, width
+    elif width is not None:
         check_size(width, height)
-        if transform == "center-crop-wide" and width != height:
-            raise DatasetError(f"--transform center-crop-wide makes square images; for {width}x{height} use "
-                               "--transform center-crop (or letterbox)")
     elif resolution is not None:
         check_side("--resolution", resolution)
         width = height = resolution
@@ -168,7 +183,7 @@ def _check_options(
         raise DatasetError(f"{dest}: the destination must be a .zip file")
     if dest.exists() and not force:
         raise DatasetError(f"{dest} already exists; choose another --dest or pass --force to overwrite it")
-    return width, height
+    return width, height, band_height
 
 
 def _write_error(dest: Path, err: OSError) -> DatasetError:
@@ -205,18 +220,21 @@ def convert_dataset(
     force: bool = False,
     progress: bool = False,
 ) -> ConvertSummary:
-    """Write `source` (folder, zip, .npz[:KEY] or builtin:shapes) as a training zip at `dest`.
+    """Write `source` (any spec `open_source` takes) as a training zip at `dest`.
 
     The zip holds `00000/img00000000.png`, ... and `dataset.json` with the source's labels (or
     `{"labels": null}`), in NVIDIA's layout. The images are `resolution` square, or `width` x `height`
     (2:1 or 1:2, for non-square networks); by default the first image's size rounded up to powers of
     two: 2:1 or 1:2 when it is (as training opens such images), else a square of its longer side
-    (smaller images are padded). Labels that do not match the images stop it, or with `skip_bad`
-    unlabelled images are left out, as unreadable ones are. Written to a temporary file, then renamed,
-    so `dest` is never half-written; the source is only read.
+    (smaller images are padded; with `width` and `height` given, a warning counts them). With center-crop-wide,
+    `width` and `height` are NVIDIA's: the band's aspect, for squares of side `width`. Labels that do not
+    match the images stop it, or with `skip_bad` unlabelled images are left out, as unreadable ones are.
+    Written to a temporary file, then renamed, so `dest` is never half-written; the source is only read.
     """
     dest = Path(dest)
-    width, height = _check_options(dest, resolution, width, height, transform, resize_filter, max_images, force)
+    nvidia_size = width is not None  # NVIDIA's --width/--height, with which their tool resizes smaller images
+    width, height, band_height = _check_options(dest, resolution, width, height, transform, resize_filter, max_images,
+                                                force)
     src = open_source(source, resolution=None if width is None else max(width, height))
     if Path(getattr(src, "path", "")).resolve() == dest.resolve():
         raise DatasetError(f"{dest}: the destination is the source; choose another --dest")
@@ -229,7 +247,7 @@ def convert_dataset(
     fd, tmp_path = _create_temp_beside(dest)
     written: list[list] = []
     skipped: list[str] = []
-    dropped = 0
+    dropped = padded = 0
     channels = None
     try:
         with os.fdopen(fd, "wb") as tmp_file, zipfile.ZipFile(tmp_file, "w", compression=zipfile.ZIP_STORED) as out:
@@ -246,7 +264,9 @@ def convert_dataset(
                     continue
                 if width is None:
                     height, width = default_size(*image.shape[:2], where)
-                image = fit_image(image, height, width, transform, resample, where)
+                if transform is None and image.shape[:2] != (height, width):
+                    padded += 1
+                image = fit_image(image, height, width, transform, resample, where, band_height)
                 if image is None:
                     dropped += 1
                     continue
@@ -273,5 +293,9 @@ def convert_dataset(
     if skipped:
         listed = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
         warnings.warn(f"skipped {len(skipped)} unreadable image(s): {listed}", stacklevel=2)
+    if padded and nvidia_size:  # padding up to --resolution (MNIST's 28 to 32) or the default size is what was asked
+        warnings.warn(f"padded {padded} image(s) smaller than {width}x{height} with black instead of resizing them "
+                      f"(NVIDIA's dataset_tool, given --width and --height, resizes them); to resize, pass --width "
+                      f"{width} --height {height} --transform center-crop", stacklevel=2)
     return ConvertSummary(dest, len(written), min(width, height), channels, labels is not None, len(skipped), dropped,
                           width, height, unlabelled)
