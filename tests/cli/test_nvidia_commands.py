@@ -91,13 +91,26 @@ def test_readme_training_options_mean_what_they_mean_there(home, line, expected)
     assert {key: options[key] for key in expected} == expected
 
 
+@pytest.mark.parametrize("line, message", [
+    ("--aug=fixed", "--aug fixed needs --p"),  # theirs: --aug=fixed requires specifying --p
+    ("--aug=noaug --p=0.3", "--aug noaug does not use --p (--aug ada and fixed do)"),  # --p can only be specified with --aug=fixed
+    ("--aug=noaug --target=0.7", "--aug noaug does not use --target (--aug ada does)"),  # --target can only be specified with --aug=ada
+    ("--aug=noaug --augpipe=bgcfnc", "--aug noaug does not use --augpipe (--aug ada and fixed do)"),  # --augpipe cannot be ...
+    ("--subset=1000", "--subset 1000 (--max-size) is more than the 16 images of"),  # --subset must be between 1 and 16
+])
+def test_option_combinations_their_train_py_refuses_are_refused_in_one_line(home, line, message):
+    result = CliRunner().invoke(main, shlex.split(f"train --outdir=~/training-runs --data=~/mydataset.zip {line} --dry-run"),
+                                env={"HOME": str(home)})
+    assert result.exit_code == 1 and result.output.startswith(f"Error: {message}") and result.output.count("\n") == 1, result.output
+
+
 def test_training_keeps_tf32_off_unless_allowed(home):
     assert dry_run("", home)["allow_tf32"] is False
 
 
 def test_resume_from_a_snapshot_path(home, trained):
-    relative = trained.relative_to(home)
-    assert dry_run(f"--resume=~/{relative} --snap=10", home)["resume"] == str(trained)
+    relative = trained.relative_to(home)  # continued with its run's options (the dry run checks them as the run does), and longer
+    assert dry_run(f"--resume=~/{relative} {TINY_TRAINING} --kimg=1", home)["resume"] == str(trained)
 
 
 def test_resume_by_nvidia_name_says_where_to_put_their_network(home):
@@ -109,7 +122,8 @@ def test_resume_by_nvidia_name_says_where_to_put_their_network(home):
     (home / "cache" / "ffhq-res1024-mirror-stylegan2-noaug.pkl").write_bytes(b"\x80\x04" + bytes(14))  # a pickle's first bytes
     result = CliRunner().invoke(main, shlex.split("train --data=~/mydataset.zip --resume=ffhq1024 --dry-run"),
                                 env={"HOME": str(home), "STYLEGAN2_CACHE": str(home / "cache")})
-    assert json.loads(result.output)["resume"] == str(home / "cache" / "ffhq-res1024-mirror-stylegan2-noaug.pkl")
+    cached = home / "cache" / "ffhq-res1024-mirror-stylegan2-noaug.pkl"
+    assert result.exit_code == 1 and result.output.startswith(f"Error: {cached}: "), result.output  # read there (and no network)
 
 
 @pytest.mark.parametrize("line, option", [("--cond=2", "--cond=2"), ("--mirror=maybe", "--mirror=maybe"),

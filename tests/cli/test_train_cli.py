@@ -8,7 +8,8 @@ import sys
 from click.testing import CliRunner
 
 from stylegan2.cli import main
-from stylegan2.io import load_checkpoint
+from stylegan2.io import load_checkpoint, save_network
+from stylegan2.models import Generator
 
 TINY = ["--data", "builtin:shapes?n=16", "--resolution", "16", "--cfg", "cpu", "--cbase", "128", "--cmax", "16",
         "--batch", "8", "--aug", "noaug", "--workers", "0", "--device", "cpu"]
@@ -107,3 +108,40 @@ def test_dry_run_checks_that_resume_names_a_checkpoint_file(tmp_path):
         assert result.exit_code == 1 and f"Error: --resume {tmp_path}" in result.output and message in result.output, result.output
     auto = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path / "runs"), "--resume", "auto", "--dry-run"])
     assert auto.exit_code == 0, auto.output  # auto: whatever the outdir holds when the run starts
+
+
+def test_dry_run_refuses_a_resume_network_that_does_not_fit_the_data(tmp_path):
+    """As the run refuses it at once: the dry run reads the file (L3 of the NVIDIA-users QA)."""
+    for resolution in (32, 16):
+        G = Generator(z_dim=8, c_dim=0, w_dim=8, img_resolution=resolution, img_channels=3, mapping_kwargs={"num_layers": 1},
+                      synthesis_kwargs={"channel_base": 64, "channel_max": 8})
+        save_network(tmp_path / f"g{resolution}.safetensors", {"G": G})
+    args = ["train", *TINY, "--outdir", str(tmp_path / "runs"), "--dry-run", "--resume"]
+    result = CliRunner().invoke(main, [*args, str(tmp_path / "g32.safetensors")])
+    assert result.exit_code == 1 and result.output == (
+        f"Error: --resume {tmp_path / 'g32.safetensors'}: the network makes 3-channel 32 px images with 0 label dims, but the "
+        "dataset has 3-channel 16 px images with 0 label dims; resize the dataset (stylegan2 dataset --resolution 32), "
+        "or pick a matching network\n")
+    result = CliRunner().invoke(main, [*args, str(tmp_path / "g16.safetensors")])
+    assert result.exit_code == 0 and json.loads(result.output)["resume"] == str(tmp_path / "g16.safetensors")
+
+
+def test_dry_run_with_resume_auto_refuses_to_continue_a_finished_run(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    args = ["train", *TINY, "--kimg", "0.008", "--tick", "0.008", "--outdir", str(tmp_path)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    (snapshot,) = tmp_path.glob("*/network-snapshot-*.safetensors")
+    result = CliRunner().invoke(main, [*args, "--resume", "auto", "--dry-run"])
+    assert result.exit_code == 1 and result.output == (f"Error: --resume {snapshot}: its run is at 0.008 kimg, already --kimg "
+                                                       "0.008; nothing to train (raise --kimg to train on)\n")
+    longer = CliRunner().invoke(main, [*args, "--resume", "auto", "--kimg", "1", "--dry-run"])
+    assert longer.exit_code == 0, longer.output
+
+
+def test_ada_options_where_the_cpu_preset_chose_no_augmentation_are_a_note(tmp_path):
+    result = CliRunner().invoke(main, ["train", "--data", "builtin:shapes?n=20000", "--cfg", "cpu", "--target", "0.7",
+                                       "--outdir", str(tmp_path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    note = ("note: --target is left unused: the cpu preset trains datasets of 20,000 images or more (20,000 here) "
+            "without augmentation; add --aug ada to use it\n")
+    assert result.output.startswith(note) and json.loads(result.output[len(note):])["aug"] == "noaug"

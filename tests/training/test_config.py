@@ -1,5 +1,6 @@
 """Resolving training options: data-loader workers from the machine, and one-line errors for bad values."""
 
+import dataclasses
 import math
 import re
 
@@ -9,8 +10,9 @@ from click.testing import CliRunner
 
 from stylegan2.cli import main
 from stylegan2.training import config
+from stylegan2.training.ada import AUG_MODES
 from stylegan2.training.config import PRESETS, auto_workers, resolve_options
-from stylegan2.training.loop import _setup_summary, build_networks
+from stylegan2.training.loop import _parameters_summary, _setup_summary, build_networks
 
 
 def test_cpu_training_loads_data_in_the_training_process():
@@ -80,7 +82,7 @@ def test_precision_builds_the_networks_layers(cfg, overrides, fp16, block):
 ])
 def test_the_runs_first_lines_say_what_the_precision_means_on_its_device(precision, device, words):
     options = resolve_options("builtin:shapes", "stylegan2", 32, 1, {"precision": precision})
-    assert _setup_summary(options, device)[1] == f"Precision: --precision {precision}, {words}"
+    assert _setup_summary(options, device, None)[1] == f"Precision: --precision {precision}, {words}"
 
 
 def test_map_lrmul_sets_the_mapping_layers_learning_rate_and_official_networks_keep_theirs():
@@ -123,7 +125,7 @@ def test_a_cbase_below_the_resolution_is_refused_before_training():
 def test_the_cpu_preset_speeds_up_the_mapping_layers_only_on_clusters(overrides, expected):
     options = resolve_options("builtin:shapes", "cpu", 16, 1, overrides)
     assert options.map_lrmul == pytest.approx(expected)
-    objective = _setup_summary(options, "cpu")[0]  # the run's first lines say so when it is not NVIDIA's
+    objective = _setup_summary(options, "cpu", None)[0]  # the run's first lines say so when it is not NVIDIA's
     assert ("mapping layers' learning-rate multiplier" in objective) == (expected != 0.01)
 
 
@@ -137,21 +139,68 @@ def test_the_cpu_preset_augments_only_datasets_under_twenty_thousand_images(num_
     options = resolve_options("builtin:shapes", "cpu", 32, 1, {}, num_images=num_images)
     assert options.aug == expected
     assert resolve_options("builtin:shapes", "cpu", 32, 1, {"cond": True}, num_images=num_images).aug == expected
-    augmentation = _setup_summary(options, "cpu")[2]  # the run's first lines say what was picked and why
+    augmentation = _setup_summary(options, "cpu", num_images)[2]  # the run's first lines say what was picked and why
     assert augmentation.startswith(f"Augmentation: {'none' if expected == 'noaug' else 'ada'}")
     assert "the cpu preset uses ada below 20,000 images and none from there on (--aug)" in augmentation
 
 
-def test_an_explicit_aug_wins_over_the_cpu_presets_choice():
-    assert resolve_options("builtin:shapes", "cpu", 32, 1, {"aug": "ada"}, num_images=60_000).aug == "ada"
-    assert resolve_options("builtin:shapes", "cpu", 32, 1, {"aug": "noaug"}, num_images=100).aug == "noaug"
+def test_an_explicit_aug_wins_over_the_cpu_presets_choice_and_gets_no_reason_from_it():
+    for aug, num_images in (("ada", 60_000), ("noaug", 100)):
+        options = resolve_options("builtin:shapes", "cpu", 32, 1, {"aug": aug}, num_images=num_images)
+        assert options.aug == aug
+        assert "preset uses ada below" not in _setup_summary(options, "cpu", num_images)[2]  # the user chose it
+
+
+def test_aug_fixed_needs_p_as_in_nvidias_train_py():
+    with pytest.raises(ValueError, match=r"^--aug fixed needs --p, the augmentation probability it keeps \(e.g. --p 0.2\)$"):
+        resolve_options("builtin:shapes", "cpu", 32, 1, {"aug": "fixed"})
+    assert resolve_options("builtin:shapes", "cpu", 32, 1, {"aug": "fixed", "p": 0.2}).p == 0.2
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"aug": "noaug", "target": 0.7}, "--aug noaug does not use --target (--aug ada does); drop it or change --aug"),
+    ({"aug": "noaug", "p": 0.3, "target": 0.7, "augpipe": "bgcfnc"},
+     "--aug noaug does not use --augpipe (--aug ada and fixed do), --p (--aug ada and fixed do) or --target (--aug ada does); "
+     "drop them or change --aug"),
+    ({"aug": "fixed", "p": 0.2, "ada_kimg": 100}, "--aug fixed does not use --ada-kimg (--aug ada does); drop it or change --aug"),
+    ({"aug": "diffaug", "augpipe": "bg"}, "--aug diffaug does not use --augpipe (--aug ada and fixed do); drop it or change --aug"),
+])
+def test_augmentation_options_the_chosen_aug_ignores_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        resolve_options("builtin:shapes", "cpu", 32, 1, overrides, num_images=100)
+
+
+def test_ada_takes_every_augmentation_option():
+    overrides = {"aug": "ada", "p": 0.1, "target": 0.7, "augpipe": "bgcfnc", "ada_kimg": 100}
+    options = resolve_options("builtin:shapes", "stylegan2", 32, 1, overrides)
+    assert (options.p, options.target, options.augpipe, options.ada_kimg) == (0.1, 0.7, "bgcfnc", 100)
+
+
+def test_ada_options_where_the_cpu_preset_chose_noaug_are_a_note_not_an_error():
+    with pytest.warns(UserWarning) as notes:
+        options = resolve_options("builtin:shapes", "cpu", 32, 1, {"target": 0.7, "augpipe": "bgcfnc"}, num_images=60_000)
+    assert options.aug == "noaug"
+    assert [str(n.message) for n in notes] == [
+        "--augpipe and --target are left unused: the cpu preset trains datasets of 20,000 images or more (60,000 here) "
+        "without augmentation; add --aug ada to use them"]
+
+
+def test_every_aug_mode_says_which_options_it_uses():
+    assert set(config.AUG_OPTIONS) == set(AUG_MODES)
+
+
+def test_a_subset_larger_than_the_dataset_is_refused_as_in_nvidias_train_py():
+    message = "--subset 1000 (--max-size) is more than the 64 images of lab.zip; pass 1 to 64, or leave it out to train on all of them"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        resolve_options("lab.zip", "cpu", 32, 1, {"max_size": 1000}, num_images=64)  # the opened subset: all 64
+    assert resolve_options("lab.zip", "cpu", 32, 1, {"max_size": 64}, num_images=64).max_size == 64
 
 
 @pytest.mark.parametrize("cfg", [name for name in PRESETS if name != "cpu"] + ["auto"])
 def test_official_presets_keep_ada_on_any_dataset(cfg):
     options = resolve_options("builtin:shapes", cfg, 32, 1, {}, num_images=10**6)
     assert options.aug == "ada"
-    assert "preset uses ada below" not in _setup_summary(options, "cpu")[2]
+    assert "preset uses ada below" not in _setup_summary(options, "cpu", 10**6)[2]
 
 
 def test_a_dataset_larger_than_the_networks_is_refused_with_the_conversion_to_run():
@@ -173,3 +222,14 @@ def test_batch_gpu_follows_nvidias_train_py(gpus, overrides, batch, batch_gpu):
     under --batch 32, four passes where theirs makes one."""
     options = resolve_options("builtin:shapes", "paper256", 32, gpus, overrides)
     assert (options.batch, options.batch_gpu) == (batch, batch_gpu)
+
+
+def test_the_runs_first_lines_count_ds_frozen_layers_and_name_them():
+    options = resolve_options("builtin:shapes", "cpu", 16, 1, {"freezed": 2, "clusters": 0, "pack": 1})
+    G, D = build_networks(options, 0, 16, 3)
+    unfrozen = build_networks(dataclasses.replace(options, freezed=0), 0, 16, 3)[1]
+    total = sum(p.numel() for p in unfrozen.parameters())
+    frozen = sum(t.numel() for layer in (unfrozen.b16.fromrgb, unfrozen.b16.conv0) for t in (layer.weight, layer.bias))
+    assert _parameters_summary(G, D, 2) == (f"G: {sum(p.numel() for p in G.parameters()):,} parameters; D: {total:,}, "
+                                            f"{frozen:,} of them frozen (--freezed 2: b16.fromrgb, b16.conv0)")
+    assert _parameters_summary(G, unfrozen, 0).endswith(f"; D: {total:,}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,7 +26,7 @@ from ..training.augment import AUGPIPE_PRESETS
 from ..training.config import CFG_NAMES, PRECISIONS, PRESETS, TrainingOptions, resolve_options
 from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distributed, positive_seconds
 from ..training.launch import INTERRUPTED, RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, launch
-from ..training.loop import AUTO_RESUME, TrainingError, train
+from ..training.loop import AUTO_RESUME, TrainingError, check_resume, train
 from ..training.loss import LOSSES
 from ..training.rundir import check_outdir_creatable, check_outdir_outside_data
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
@@ -111,7 +112,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 @click.option("--cond/--no-cond", default=False, help="Train a class-conditional model on the dataset's labels (also --cond=1).")
 @click.option("--mirror/--no-mirror", default=False, help="Add x-flipped copies of the images (also --mirror=1).")
 @click.option("--max-size", "--subset", "max_size", type=click.IntRange(min=1),
-              help="Use at most this many images (a fixed random subset).")
+              help="Train on this many of the dataset's images (a fixed random subset, picked by --seed).")
 @click.option("--resolution", type=int, help="Pad smaller images (npz, folders) to this power-of-two size.")
 @click.option("--skip-bad", is_flag=True,
               help="Skip unreadable images (and, with --cond, images without a label) with a note instead of stopping.")
@@ -154,7 +155,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 @click.option("--aug", type=click.Choice(AUG_MODES), help="Augmentation mode." + _aug_default())
 @click.option("--augpipe", type=click.Choice(list(AUGPIPE_PRESETS)), help="Augmentation pipeline preset." + _default("augpipe"))
 @click.option("--p", "aug_p", type=FiniteFloatRange(*UNIT_RANGE),
-              help="Augmentation probability for --aug fixed (with --aug ada, the p it starts from)." + _default("p"))
+              help="Augmentation probability for --aug fixed, which needs it (with --aug ada, the p it starts from)." + _default("p"))
 @click.option("--target", type=FiniteFloatRange(*UNIT_RANGE), help="ADA target for r_t = E[sign(D(real))]." + _default("target"))
 @click.option("--ada-kimg", type=FiniteFloatRange(min=0, min_open=True), help="ADA speed: kimg for p to move by 1." + _default("ada_kimg"))
 @click.option("--metrics", callback=_metric_list,
@@ -198,7 +199,7 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
         def resolve() -> tuple[ImageDataset, TrainingOptions]:
             select_device(device)
             ctx = init_distributed(device, dist_timeout)
-            return open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, ctx.is_main)
+            return open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, ctx.is_main, dry_run)
 
         def run(options: TrainingOptions, dataset: ImageDataset) -> None:
             train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
@@ -208,7 +209,7 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
 
     def resolve_for_launch() -> tuple[ImageDataset, TrainingOptions]:
         return open_and_resolve(data, cfg, overrides, layout.world_size, check_gpus(gpus, device).type,
-                                creates_runs=layout.nnodes == 1)  # with several machines, rank 0's may be another
+                                creates_runs=layout.nnodes == 1, dry_run=dry_run)  # with several machines, rank 0's may be another
 
     def run_processes(options: TrainingOptions, dataset: ImageDataset) -> None:
         launch(layout, train_process, data, cfg, device, overrides, dist_timeout, user_errors=USER_ERRORS)
@@ -240,9 +241,10 @@ def check_gpus(gpus: int, device: str | None) -> torch.device:
 
 
 def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size: int,
-                     device_type: str, creates_runs: bool) -> tuple[ImageDataset, TrainingOptions]:
+                     device_type: str, creates_runs: bool, dry_run: bool = False) -> tuple[ImageDataset, TrainingOptions]:
     """Open the dataset as the options say and fill the options from the preset for `world_size` processes;
-    `creates_runs`: this process makes the run directory (rank 0, or the launcher of one machine's processes)."""
+    `creates_runs`: this process makes the run directory (rank 0, or the launcher of one machine's processes).
+    `dry_run`: that process also reads the --resume file and checks it as the run will (the run reads it once, in train)."""
     check_outdir_outside_data(overrides["outdir"], data)  # before its grids fail the open
     if creates_runs:  # before the dataset's clustering, and with --dry-run
         check_outdir_creatable(overrides["outdir"])
@@ -255,15 +257,20 @@ def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size:
     dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
                            use_labels=bool(overrides.get("cond")), mirror=bool(overrides.get("mirror")),
                            skip_bad=bool(overrides.get("skip_bad")), seed=overrides.get("seed") or 0)
-    return dataset, resolve_options(data, cfg, dataset.resolution, world_size, overrides, device_type=device_type,
-                                    num_images=dataset.distinct_len)
+    options = resolve_options(data, cfg, dataset.resolution, world_size, overrides, device_type=device_type,
+                              num_images=dataset.distinct_len)
+    if dry_run and creates_runs and options.resume is not None:
+        check_resume(options, dataset)
+    return dataset, options
 
 
 def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, Any], dist_timeout: float) -> Path | None:
     """One of the processes that --gpus / --nnodes start, doing what each torchrun process does: join the
     group, open the data, resolve the options, train. Returns the run directory on rank 0."""
     ctx = init_distributed(device, dist_timeout)
-    dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, ctx.is_main)
+    with warnings.catch_warnings():  # the launcher showed the notes of opening and resolving (run_training_command)
+        warnings.simplefilter("ignore")
+        dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, ctx.is_main)
     return train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
 
 
@@ -274,7 +281,7 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
     try:
         with warnings_as_notes():  # e.g. the images --skip-bad left out
             dataset, options = resolve()
-    except (DatasetError, ValueError, FileNotFoundError) as err:
+    except USER_ERRORS as err:
         raise click.ClickException(str(err)) from None
     if dry_run:
         click.echo(json.dumps(options.to_json(), indent=2))

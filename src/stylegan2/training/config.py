@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,12 +188,45 @@ def preset_aug(spec: Preset, num_images: int | None) -> str:
     return "noaug" if large else "ada"
 
 
-def preset_aug_rule(cfg: str) -> str | None:
-    """How preset `cfg` picks --aug from the dataset's size, in words for the run's first lines (None: ADA on any dataset)."""
+def preset_aug_rule(cfg: str, aug: str, num_images: int | None) -> str | None:
+    """How preset `cfg` picks --aug from the dataset's size, in words for the run's first lines; None where it uses ADA
+    on any dataset, or where `aug` is not what it picks for `num_images` images (the user's --aug, which needs no reason)."""
     spec = PRESETS.get(cfg)
-    if spec is None or spec.noaug_min_images is None:
+    if spec is None or spec.noaug_min_images is None or aug != preset_aug(spec, num_images):
         return None
     return f"the {cfg} preset uses ada below {spec.noaug_min_images:,} images and none from there on (--aug)"
+
+
+# The augmentation options each --aug uses; the others it would ignore.
+AUG_OPTIONS = {"ada": ("augpipe", "p", "target", "ada_kimg"), "fixed": ("augpipe", "p"), "noaug": (), "diffaug": ()}
+
+
+def _listed(words: list[str], conjunction: str) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {conjunction} {words[-1]}"
+
+
+def check_aug_overrides(options: TrainingOptions, overrides: dict[str, Any], num_images: int | None) -> None:
+    """Refuse what NVIDIA's train.py refuses: --aug fixed without --p (it would keep p at 0: no augmentation), and
+    augmentation options that the --aug given leaves unused. Where the preset, not the user, chose noaug (--cfg cpu on
+    a large dataset), such options get a note (a warning) instead: the user set them without choosing an --aug."""
+    if options.aug == "fixed" and overrides.get("p") is None:
+        raise ValueError("--aug fixed needs --p, the augmentation probability it keeps (e.g. --p 0.2)")
+    unused = [name for name in AUG_OPTIONS["ada"] if overrides.get(name) is not None and name not in AUG_OPTIONS[options.aug]]
+    if not unused:
+        return
+    flags = [f"--{name.replace('_', '-')}" for name in unused]
+    them = "it" if len(unused) == 1 else "them"
+    if overrides.get("aug") is None:  # the preset's noaug: presets choose between ada, which uses all, and noaug
+        warnings.warn(f"{_listed(flags, 'and')} {'is' if len(unused) == 1 else 'are'} left unused: the {options.cfg} preset "
+                      f"trains datasets of {PRESETS[options.cfg].noaug_min_images:,} images or more ({num_images:,} here) "
+                      f"without augmentation; add --aug ada to use {them}", stacklevel=3)
+        return
+    described = []
+    for flag, name in zip(flags, unused):
+        modes = [mode for mode, used in AUG_OPTIONS.items() if name in used]
+        described.append(f"{flag} (--aug {_listed(modes, 'and')} {'does' if len(modes) == 1 else 'do'})")
+    raise ValueError(f"--aug {options.aug} does not use {_listed(described, 'or')}; drop {them} or change --aug")
 
 
 def resolve_options(
@@ -207,8 +241,8 @@ def resolve_options(
     """Fill TrainingOptions from a preset, then apply the user's overrides (None = not given).
 
     `device_type` ('cpu', 'cuda', ...) is what the run trains on; it picks the data-loader workers.
-    `num_images` (distinct images in the dataset) caps a preset's clusters on small datasets and picks
-    its augmentation.
+    `num_images` (distinct images the run trains on: the dataset's, or fewer with --max-size) caps a preset's
+    clusters on small datasets and picks its augmentation; a --max-size above it is refused.
     """
     if cfg not in CFG_NAMES:
         raise ValueError(f"--cfg must be one of {', '.join(CFG_NAMES)}; got {cfg!r}")
@@ -240,6 +274,10 @@ def resolve_options(
     options = TrainingOptions(**base)
     apply_overrides(options, overrides, "training option")
     validate_options(options)
+    check_aug_overrides(options, overrides, num_images)
+    if options.max_size is not None and num_images is not None and options.max_size > num_images:
+        raise ValueError(f"--subset {options.max_size} (--max-size) is more than the {num_images:,} images of {data}; "
+                         f"pass 1 to {num_images}, or leave it out to train on all of them")
     return options
 
 

@@ -19,6 +19,7 @@ from ..models import Discriminator, Generator
 from ..models.aspect import SQUARE, aspect_kwargs
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..models.synthesis import channel_counts
+from ..nn.layers import Conv2dLayer
 from ..utils.device import configure_backends
 from ..utils.image import make_grid, save_image, to_uint8
 from .ada import Augmentation, check_augment_state
@@ -84,11 +85,11 @@ def build_networks(
     return G, D
 
 
-def _networks_from_checkpoint(
+def _check_networks_fit(
     loaded: dict[str, torch.nn.Module], options: TrainingOptions, c_dim: int, resolution: int, channels: int, path: str,
     aspect: str = SQUARE,
-) -> tuple[Generator, Discriminator, Generator | None]:
-    """Rebuild G and D with the checkpoint's architecture and copy its weights (transfer learning)."""
+) -> None:
+    """Refuse a file whose networks do not fit the dataset (image size, channels, labels, aspect) or --pack."""
     source_G = loaded.get("G") or loaded.get("G_ema")
     if source_G is None:
         raise TrainingError(f"--resume {path}: the file holds no generator (G or G_ema), so training cannot start from it")
@@ -114,16 +115,24 @@ def _networks_from_checkpoint(
         raise TrainingError(f"--resume {path}: the network makes {source_G.img_width}x{source_G.img_height} images but the "
                             f"dataset's are {aspect} (width:height); convert it with stylegan2 dataset --width/--height "
                             "or pick a matching network")
-    G = Generator(**_run_precision(kw, options, blocks="synthesis_kwargs"))
+    if "D" in loaded and (d_channels := loaded["D"].init_kwargs["img_channels"]) != channels * options.pack:
+        raise TrainingError(
+            f"--resume {path}: its discriminator takes {d_channels}-channel input, which is --pack"
+            f" {d_channels // channels} for {channels}-channel images, but --pack is {options.pack};"
+            f" pass --pack {d_channels // channels}"
+        )
+
+
+def _networks_from_checkpoint(
+    loaded: dict[str, torch.nn.Module], options: TrainingOptions, c_dim: int, resolution: int, channels: int,
+    aspect: str = SQUARE,
+) -> tuple[Generator, Discriminator, Generator | None]:
+    """Rebuild G and D (checked by _check_networks_fit) with the checkpoint's architecture and copy its weights (transfer learning)."""
+    source_G = loaded.get("G") or loaded.get("G_ema")
+    G = Generator(**_run_precision(source_G.init_kwargs, options, blocks="synthesis_kwargs"))
     G.load_state_dict(source_G.state_dict())
     if "D" in loaded:
         d_kw = dict(loaded["D"].init_kwargs)
-        if d_kw["img_channels"] != channels * options.pack:
-            raise TrainingError(
-                f"--resume {path}: its discriminator takes {d_kw['img_channels']}-channel input, which is --pack"
-                f" {d_kw['img_channels'] // channels} for {channels}-channel images, but --pack is {options.pack};"
-                f" pass --pack {d_kw['img_channels'] // channels}"
-            )
         if _frozen_layers(d_kw) != options.freezed:  # the file's kwargs stay as they were otherwise
             block = {key: value for key, value in (d_kw.get("block_kwargs") or {}).items() if key != "freeze_layers"}
             d_kw["block_kwargs"] = {**block, **({"freeze_layers": options.freezed} if options.freezed else {})}
@@ -188,6 +197,41 @@ def _resume_freezed(loaded: dict[str, torch.nn.Module], options: TrainingOptions
         raise TrainingError(f"--resume {path}: its run froze the first {theirs} layers of D (--freezed {theirs}) but this one "
                             f"would freeze {options.freezed}; pass --freezed {theirs} to continue it")
     return dataclasses.replace(options, freezed=theirs), [f"D's first {theirs} layers stay frozen, as its run trained (--freezed {theirs})"]
+
+
+def _check_resume(
+    loaded: dict[str, torch.nn.Module], state: ResumeState | None, options: TrainingOptions, path: str, c_dim: int,
+    resolution: int, channels: int, aspect: str, world_size: int,
+) -> tuple[TrainingOptions, list[str]]:
+    """What a run refuses of its --resume file before building networks from it: networks that do not fit the
+    dataset or options, and a run that cannot be continued as this one. The options to train with (a continued run
+    keeps its frozen D layers) and notes on what differs."""
+    options, notes = _resume_freezed(loaded, options, path, continuing=state is not None)
+    _check_networks_fit(loaded, options, c_dim, resolution, channels, path, aspect)
+    if state is not None:
+        notes += _check_continuation(path, state, options, world_size)
+        check_run_unfinished(path, state, options.kimg)
+    return options, notes
+
+
+def check_resume(options: TrainingOptions, dataset: ImageDataset) -> None:
+    """Read the --resume file (--resume auto: the snapshot it finds) and make the run's checks of it (`_check_resume`) against
+    the opened dataset, without training: what --dry-run adds. A run on clusters is checked for their number only
+    (which clusters the file was trained on needs the k-means that the run does)."""
+    path = options.resume
+    if path == AUTO_RESUME:
+        found = latest_snapshot(options.outdir, _run_desc(dataset, options))
+        if found is None:
+            return
+        path = str(found)
+    loaded, state, _ = read_resume_state(path, check_extras=check_resume_extras)
+    c_dim = options.clusters or dataset.label_dim  # the run's labels: its clusters (made when it starts) or the dataset's
+    _check_resume(loaded, state, options, path, c_dim, dataset.resolution, dataset.num_channels, dataset.aspect, options.num_gpus)
+
+
+def _run_desc(dataset: ImageDataset, options: TrainingOptions) -> str:
+    """The run directory's name after its number, which --resume auto looks for."""
+    return f"{dataset.name}-{options.cfg}"
 
 
 def _check_clusters(G: Generator, c_prior: list[float] | None, path: str) -> None:
@@ -310,6 +354,17 @@ def _check_continuation(path: str, state: ResumeState, options: TrainingOptions,
     return notes
 
 
+def _parameters_summary(G: Generator, D: Discriminator, freezed: int) -> str:
+    """The networks' sizes for the run's first lines; D's counts its frozen layers (Freeze-D keeps them as buffers), named."""
+    frozen = {name: sum(t.numel() for t in (layer.weight, layer.bias) if t is not None) for name, layer in D.named_modules()
+              if isinstance(layer, Conv2dLayer) and not isinstance(layer.weight, torch.nn.Parameter)}
+    d_size = sum(p.numel() for p in D.parameters()) + sum(frozen.values())
+    line = f"G: {sum(p.numel() for p in G.parameters()):,} parameters; D: {d_size:,}"
+    if frozen:
+        line += f", {sum(frozen.values()):,} of them frozen (--freezed {freezed}: {', '.join(frozen)})"
+    return line
+
+
 def _precision_summary(precision: str, device_type: str) -> str:
     """What --precision means on this device, in words for the run's first lines."""
     what = {"fp32": "float32 throughout", "bf16": "bfloat16 in the top 4 resolutions' layers"}.get(precision)
@@ -319,16 +374,17 @@ def _precision_summary(precision: str, device_type: str) -> str:
     return f"Precision: --precision {precision}, {what}"
 
 
-def _setup_summary(options: TrainingOptions, device_type: str) -> list[str]:
-    """What the run chose that a user might not have typed: objective, packing, precision, augmentation, data loading."""
+def _setup_summary(options: TrainingOptions, device_type: str, num_images: int | None) -> list[str]:
+    """What the run chose that a user might not have typed: objective, packing, precision, augmentation (with the
+    preset's reason where it picked it for this dataset's `num_images`), data loading."""
     penalties = "R1 and R2" if options.loss == "r3gan" else "R1"
     judge = f"packs of {options.pack} images" if options.pack > 1 else "one image at a time"
     if options.pack_by_class:
         judge += " of one class each"
     aug = {"ada": f"ada (p tuned toward r_t {options.target:g}, pipeline {options.augpipe}; only images drawn for a transform are touched)",
            "fixed": f"fixed p {options.p:g} (pipeline {options.augpipe})", "noaug": "none", "diffaug": "DiffAugment"}[options.aug]
-    rule = preset_aug_rule(options.cfg)
-    if rule is not None and options.aug in ("ada", "noaug"):
+    rule = preset_aug_rule(options.cfg, options.aug, num_images)
+    if rule is not None:
         aug += f"; {rule}"
     mapping = "" if options.map_lrmul == MAPPING_LR_MULTIPLIER else \
         f"; mapping layers' learning-rate multiplier {options.map_lrmul:g} (--map-lrmul; NVIDIA's {MAPPING_LR_MULTIPLIER:g})"
@@ -397,7 +453,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         raise TrainingError(f"--pack-by-class: the labels of {options.data} are vectors of {dataset.label_dim} values, not "
                             "classes; packs need one class per image (class labels, or --clusters)")
     c_dim, resolution, channels = dataset.label_dim, dataset.resolution, dataset.num_channels
-    desc = f"{dataset.name}-{options.cfg}"
+    desc = _run_desc(dataset, options)
 
     resume_state: ResumeState | None = None
     G_ema = None
@@ -406,9 +462,10 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         header.append(f"Resume auto: no snapshot of a {desc} run under {options.outdir}; starting a new run")
     if resume_path:
         loaded, resume_state, notes = _read_resume(resume_path, resume_data, ctx)
-        options, frozen = _resume_freezed(loaded, options, resume_path, continuing=resume_state is not None)
-        notes += frozen
-        G, D, G_ema = _networks_from_checkpoint(loaded, options, c_dim, resolution, channels, resume_path, dataset.aspect)
+        options, checked = _check_resume(loaded, resume_state, options, resume_path, c_dim, resolution, channels, dataset.aspect,
+                                         ctx.world_size)
+        notes += checked
+        G, D, G_ema = _networks_from_checkpoint(loaded, options, c_dim, resolution, channels, dataset.aspect)
         _check_clusters(G, c_prior, resume_path)
         options, kept = _keep_file_architecture(options, G, D)
         notes += kept
@@ -419,9 +476,6 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
             options = dataclasses.replace(options, map_lrmul=file_lrmul)
         if resume_state is None:
             options = for_transfer_learning(options)
-        else:
-            notes += _check_continuation(resume_path, resume_state, options, ctx.world_size)
-            check_run_unfinished(resume_path, resume_state, options.kimg)
         kind = "continuing the run" if resume_state else "transfer learning from its weights"
         header.append(f"Resuming from {resume_path}: {kind}" + "".join(f"\n  note: {n}" for n in notes))
     else:
@@ -453,8 +507,8 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
 
     grid_z, grid_c = _grid_inputs(options, dataset, G.z_dim, ctx.device)
     header.append(f"Dataset: {dataset.name}, {len(dataset)} images, {channels}x{dataset.height}x{dataset.width}, {c_dim} label dims")
-    header.append(f"G: {sum(p.numel() for p in G.parameters()):,} parameters; D: {sum(p.numel() for p in D.parameters()):,}")
-    header.extend(_setup_summary(options, ctx.device.type))
+    header.append(_parameters_summary(G, D, options.freezed))
+    header.extend(_setup_summary(options, ctx.device.type, dataset.distinct_len))
     if options.metrics and ctx.is_main:
         header.append(_metrics_summary(options.metrics))
     run_dir = session.open_run_dir(desc, header)
