@@ -73,7 +73,8 @@ def shown_default(name: str) -> str:
 @click.option("--cfg", type=click.Choice(SWAPAE_CFG_NAMES), default=option_default("cfg"), show_default=True,
               help="Preset: cpu (32 px on a CPU), 256 or 512 (the paper's settings, GPUs).")
 @click.option("--mirror", is_flag=True, default=None, help="Add x-flipped copies of the images.")
-@click.option("--max-size", type=click.IntRange(min=1), help="Use at most this many images (a fixed random subset).")
+@click.option("--max-size", type=click.IntRange(min=1),
+              help="Train on this many of the dataset's images (a fixed random subset, picked by --seed).")
 @click.option("--resolution", type=int, help="Pad smaller images (npz, folders) to this size; builtin:shapes renders at it.")
 @click.option("--kimg", type=FiniteFloatRange(min=0, min_open=True),
               help=f"Training length in thousands of real images.  {shown_default('kimg')}")
@@ -158,7 +159,8 @@ def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size:
         check_outdir_creatable(overrides["outdir"])
     dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
                            mirror=bool(overrides.get("mirror")), seed=overrides.get("seed") or 0)
-    return dataset, resolve_swapae_options(data, cfg, dataset.resolution, world_size, overrides, device_type=device_type)
+    return dataset, resolve_swapae_options(data, cfg, dataset.resolution, world_size, overrides, device_type=device_type,
+                                           num_images=dataset.distinct_len)
 
 
 def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, Any]) -> Path | None:

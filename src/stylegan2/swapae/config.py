@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..training.config import auto_workers
+from ..training.config import auto_workers, check_max_size
 from ..training.session import apply_overrides, check_numbers
 
 
@@ -120,10 +120,10 @@ class SwapAEOptions:
 
 
 def resolve_swapae_options(data: str, cfg: str, resolution: int, num_gpus: int, overrides: dict[str, Any], *,
-                           device_type: str) -> SwapAEOptions:
+                           device_type: str, num_images: int | None = None) -> SwapAEOptions:
     """Fill SwapAEOptions from a preset, then apply the user's overrides (None = not given), then validate
     them for `resolution` px images. `device_type` ('cpu', 'cuda', ...) picks the data-loader workers, as for
-    StyleGAN2 training."""
+    StyleGAN2 training; a --max-size above `num_images` (the dataset's distinct images) is refused, as there."""
     if cfg not in SWAPAE_PRESETS:
         raise ValueError(f"--cfg must be one of {', '.join(SWAPAE_CFG_NAMES)}; got {cfg!r}")
     spec = SWAPAE_PRESETS[cfg]
@@ -134,6 +134,7 @@ def resolve_swapae_options(data: str, cfg: str, resolution: int, num_gpus: int, 
     options = SwapAEOptions(**base)
     apply_overrides(options, overrides, "Swapping Autoencoder option")
     validate_swapae_options(options)
+    check_max_size(options.max_size, num_images, data)
     return options
 
 

@@ -275,10 +275,15 @@ def resolve_options(
     apply_overrides(options, overrides, "training option")
     validate_options(options)
     check_aug_overrides(options, overrides, num_images)
-    if options.max_size is not None and num_images is not None and options.max_size > num_images:
-        raise ValueError(f"--subset {options.max_size} (--max-size) is more than the {num_images:,} images of {data}; "
-                         f"pass 1 to {num_images}, or leave it out to train on all of them")
+    check_max_size(options.max_size, num_images, data)
     return options
+
+
+def check_max_size(max_size: int | None, num_images: int | None, data: str) -> None:
+    """Refuse a --max-size (NVIDIA's --subset) above the dataset's size, as their train.py does: it would not subset."""
+    if max_size is not None and num_images is not None and max_size > num_images:
+        raise ValueError(f"--subset {max_size} (--max-size) is more than the {num_images:,} images of {data}; "
+                         f"pass 1 to {num_images}, or leave it out to train on all of them")
 
 
 def for_transfer_learning(options: TrainingOptions) -> TrainingOptions:
