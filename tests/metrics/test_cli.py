@@ -78,3 +78,12 @@ def test_missing_detector_on_two_processes_is_one_line(network_file, tmp_path: P
     (line,) = result.output.splitlines()
     assert line.startswith("Error: pt_inception-2015-12-05-6726825d.pth is not in") and line.endswith("`stylegan2 metrics --detector`")
     assert "pt_inception" not in capfd.readouterr().err  # the processes left it to the launcher
+
+
+@pytest.mark.parametrize("flag, bars", [([], True), (["--verbose=0"], False), (["--no-verbose"], False)])
+def test_verbose_shows_or_hides_the_progress_bars_as_nvidias_option(network_file, detector_file, tmp_path: Path, flag, bars):
+    args = ["metrics", "--network", str(network_file), "--data", "builtin:shapes?n=8", "--metrics", "kid1k", "--detector",
+            str(detector_file), "--device", "cpu", "--batch", "250", "--workers", "0", "--cache-dir", str(tmp_path), *flag]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert ("kid1k generated" in result.stderr) == bars, result.stderr

@@ -53,9 +53,11 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
               help="Truncation psi.")
 @click.option("--run-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Append each result to RUN_DIR/metric-<name>.jsonl.")
+@click.option("--verbose/--no-verbose", default=default_of(calc_metrics, "progress"), show_default=True,
+              help="Show progress bars (also --verbose=0, as NVIDIA's calc_metrics.py).")
 def metrics_command(network: Path, data: str | None, metric_list: str, mirror: bool | None, detector: Path | None,
                     vgg: Path | None, device: str | None, gpus: int, batch_size: int, workers: int, cache_dir: Path | None,
-                    no_cache: bool, seed: int, truncation_psi: float, run_dir: Path | None) -> None:
+                    no_cache: bool, seed: int, truncation_psi: float, run_dir: Path | None, verbose: bool) -> None:
     """Compute quality metrics of a network against real data.
 
     \b
@@ -69,7 +71,7 @@ def metrics_command(network: Path, data: str | None, metric_list: str, mirror: b
     names = [name.strip() for name in metric_list.split(",") if name.strip()]
     kwargs = dict(network=network, data=data, metrics=names, mirror=mirror, detector=detector, vgg=vgg, device=device,
                   batch_size=batch_size, num_workers=workers, cache_dir=cache_dir, use_cache=not no_cache, seed=seed,
-                  truncation_psi=truncation_psi, run_dir=run_dir)
+                  truncation_psi=truncation_psi, run_dir=run_dir, progress=verbose)
     try:
         with warnings_as_notes(), explain_unsupported_ops():
             if gpus > 1:
