@@ -91,18 +91,25 @@ def test_different_errors_are_each_said_with_their_process(tmp_path, capfd):
     assert "Error (process 0): rank 0 has its own reason" in printed and "Error (process 1): rank 1 has its own reason" in printed
 
 
-def fail_then_die() -> None:
-    """Rank 1 fails with a message, and after the restart dies without one."""
+def fail_then_die(restarted: str) -> None:
+    """Rank 1 fails with a message, and after the restart dies without one, once rank 0 has started again (has
+    touched `restarted`; a rank 0 still starting on a loaded machine was stopped before it could say so)."""
+    restart = os.environ["TORCHELASTIC_RESTART_COUNT"]
     if os.environ["RANK"] == "1":
-        if os.environ["TORCHELASTIC_RESTART_COUNT"] == "0":
+        if restart == "0":
             raise ValueError("the first attempt's reason")
+        deadline = time.monotonic() + 60
+        while not os.path.exists(restarted) and time.monotonic() < deadline:
+            time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGKILL)
+    elif restart != "0":
+        Path(restarted).touch()
     time.sleep(60)  # stopped by the launcher when rank 1 ends
 
 
-def test_under_max_restarts_each_attempt_says_why_it_ended_and_a_restart_says_so(capfd):
+def test_under_max_restarts_each_attempt_says_why_it_ended_and_a_restart_says_so(tmp_path, capfd):
     with pytest.raises(LaunchError, match="process 1 of 2 was killed by SIGKILL"):
-        launch(ProcessLayout(nproc_per_node=2, max_restarts=1), fail_then_die)
+        launch(ProcessLayout(nproc_per_node=2, max_restarts=1), fail_then_die, str(tmp_path / "restarted"))
     printed = capfd.readouterr().err.splitlines()
     start = printed.index("Error (process 1): the first attempt's reason")
     assert printed[start + 1:].count("Restarting the processes (restart 1 of 1)") == 1
