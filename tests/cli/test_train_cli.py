@@ -145,3 +145,12 @@ def test_ada_options_where_the_cpu_preset_chose_no_augmentation_are_a_note(tmp_p
     note = ("note: --target is left unused: the cpu preset trains datasets of 20,000 images or more (20,000 here) "
             "without augmentation; add --aug ada to use it\n")
     assert result.output.startswith(note) and json.loads(result.output[len(note):])["aug"] == "noaug"
+
+
+def test_a_bad_image_is_met_with_the_commands_own_option(tmp_path):
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "empty.jpg").write_bytes(b"")
+    result = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "pics"), "--cfg", "cpu", "--dry-run",
+                                       "--outdir", str(tmp_path / "runs")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].endswith("; remove it or pass --skip-bad")

@@ -53,7 +53,7 @@ def test_corrupt_zip_is_refused(tmp_path):
 def test_undecodable_image_is_named_at_open(make_folder, images_rgb):
     folder = make_folder(images_rgb)
     (folder / "b" / "img4.png").write_bytes(b"this is not a png")
-    with pytest.raises(DatasetError, match=r"b/img4\.png: cannot read image .*--skip-bad"):
+    with pytest.raises(DatasetError, match=r"b/img4\.png: cannot read image .*; remove it or pass skip_bad=True$"):
         open_dataset(folder)
 
 
@@ -64,11 +64,11 @@ def test_undecodable_image_in_zip_is_named(make_folder, make_zip, images_rgb):
         open_dataset(make_zip(folder))
 
 
-def test_truncated_image_fails_when_read_naming_the_file_and_the_cli_fix(make_folder, images_rgb):
+def test_truncated_image_fails_when_read_naming_the_file_and_the_fix(make_folder, images_rgb):
     folder = make_folder(images_rgb)
     truncate(folder / "a" / "img2.png")
     data = open_dataset(folder)  # only headers are read at open
-    with pytest.raises(DatasetError, match=r"a/img2\.png: cannot decode image \(.*\); remove it or pass --skip-bad \(skip_bad=True\)$"):
+    with pytest.raises(DatasetError, match=r"a/img2\.png: cannot decode image \(.*\); remove it or pass skip_bad=True$"):
         data[2]
 
 
@@ -110,6 +110,17 @@ def test_mixed_channels_name_the_odd_image(make_folder, noise):
     PIL.Image.fromarray(noise(1, 16, 1)[0, :, :, 0]).save(folder / "b" / "img2.png")
     with pytest.raises(DatasetError, match=r"b/img2\.png is grayscale but .* is RGB"):
         open_dataset(folder)
+
+
+def test_mixed_channels_point_at_the_dataset_tool_never_at_making_colour_images_gray(make_folder, noise):
+    folder = make_folder(noise(4, 16, 3))
+    PIL.Image.fromarray(noise(1, 16, 1)[0, :, :, 0]).save(folder / "a" / "first.png")  # the first file by name is gray
+    with pytest.raises(DatasetError) as caught:
+        open_dataset(folder)
+    message = str(caught.value)
+    assert "a/img0.png is RGB but" in message and "a/first.png is grayscale" in message
+    assert "stylegan2 dataset --source" in message and "writes grayscale images as RGB" in message
+    assert "to grayscale" not in message
 
 
 def test_alpha_channel_is_refused_with_the_fix(make_folder, noise):
@@ -184,7 +195,7 @@ def test_label_for_a_missing_file_is_named(make_folder, images_rgb):
 def test_image_missing_from_labels_is_named(make_folder, images_rgb):
     folder = make_folder(images_rgb, labels=[0] * 6)
     rewrite_labels(folder, lambda entries: [entry for entry in entries if entry[0] != "b/img3.png"])
-    with pytest.raises(DatasetError, match=r"b/img3\.png has no label in .*dataset.json .*--skip-bad \(skip_bad=True\)"):
+    with pytest.raises(DatasetError, match=r"b/img3\.png has no label in .*dataset.json .*or pass skip_bad=True to leave such images out"):
         open_dataset(folder, use_labels=True)
 
 
@@ -211,7 +222,7 @@ def test_skip_bad_refuses_labels_that_name_no_image(make_folder, images_rgb):
     meta = json.loads((folder / "dataset.json").read_text())
     meta["labels"] = [["elsewhere/" + name, label] for name, label in meta["labels"]]
     (folder / "dataset.json").write_text(json.dumps(meta))
-    with pytest.raises(DatasetError, match=r"none of the 6 images in .*pics has an entry .*--skip-bad would leave no image"):
+    with pytest.raises(DatasetError, match=r"none of the 6 images in .*pics has an entry .*leaving out unlabelled images would leave none"):
         open_dataset(folder, use_labels=True, skip_bad=True)
 
 
@@ -301,7 +312,7 @@ def test_unopenable_image_is_named(make_folder, images_rgb):
     folder = make_folder(images_rgb)
     (folder / "a" / "img1.png").unlink()
     (folder / "a" / "img1.png").symlink_to(folder / "gone.png")  # listed, but opening it fails
-    with pytest.raises(DatasetError, match=r"a/img1\.png: cannot open \(.*--skip-bad"):
+    with pytest.raises(DatasetError, match=r"a/img1\.png: cannot open \(.*; fix or remove it, or pass skip_bad=True$"):
         open_dataset(folder)
     with pytest.warns(UserWarning, match=r"skipped 1 unreadable"):
         assert len(open_dataset(folder, skip_bad=True)) == 5

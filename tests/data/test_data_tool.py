@@ -60,7 +60,7 @@ def partly_labelled(make_folder, images, *, extra: bool = False):
 ])
 def test_labels_that_do_not_match_the_images_are_refused(tmp_path, make_folder, images_rgb, extra, message):
     folder = partly_labelled(make_folder, images_rgb, extra=extra)
-    with pytest.raises(DatasetError, match=message + r".*--skip-bad \(skip_bad=True\)"):
+    with pytest.raises(DatasetError, match=message + r", or pass skip_bad=True to"):
         convert_dataset(folder, tmp_path / "out.zip")
     assert list(tmp_path.glob("*.zip")) == [] and list(tmp_path.glob(".out.zip*")) == []
 
@@ -126,30 +126,52 @@ def test_center_crop_keeps_the_middle_square(tmp_path):
     np.testing.assert_array_equal(open_dataset(tmp_path / "out.zip")[0][0], np.full((3, 4, 4), 200))
 
 
-def test_padding_to_a_given_size_says_so_once(tmp_path, make_folder, images_rgb):
+def padding_notes(source, dest, **options) -> list[str]:
+    """The warnings convert_dataset gives."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        convert_dataset(make_folder(images_rgb), tmp_path / "out.zip", width=32, height=32)
-    assert [str(w.message) for w in caught] == [
-        "padded 6 image(s) smaller than 32x32 with black instead of resizing them (NVIDIA's dataset_tool, given "
-        "--width and --height, resizes them); to resize, pass --width 32 --height 32 --transform center-crop"
+        convert_dataset(source, dest, **options)
+    return [str(w.message) for w in caught]
+
+
+def test_padding_to_nvidias_width_and_height_says_their_tool_resizes(tmp_path, make_folder, images_rgb):
+    assert padding_notes(make_folder(images_rgb), tmp_path / "out.zip", width=32, height=32) == [
+        "padded 6 image(s) smaller than 32x32 with black borders (up to 75% of the image) (NVIDIA's dataset_tool, "
+        "given --width and --height, resizes them); to scale them to 32x32 instead, pass --width 32 --height 32 "
+        "--transform center-crop (or letterbox)"
     ]
 
 
-@pytest.mark.parametrize("size", [{}, {"resolution": 32}])  # the default size, or ours (MNIST's 28 px padded to 32)
-def test_padding_up_to_the_default_size_or_resolution_is_what_was_asked(tmp_path, make_folder, noise, size):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert convert_dataset(make_folder(noise(2, 12, 3)), tmp_path / "out.zip", **size).resolution == 16 * (1 + bool(size))
+def test_padding_up_to_resolution_is_counted_with_its_share_of_black(tmp_path, make_folder, noise):
+    folder = make_folder(noise(2, 28, 1))  # MNIST's 28 px digits, padded to 32 as the docs do it
+    assert padding_notes(folder, tmp_path / "out.zip", resolution=32) == [
+        "padded 2 image(s) smaller than 32x32 with black borders (up to 23% of the image); to scale them to 32x32 "
+        "instead, pass --resolution 32 --transform center-crop (or letterbox)"
+    ]
+
+
+def test_padding_up_to_the_size_the_first_image_set_is_counted(tmp_path, make_folder, noise):
+    folder = make_folder(noise(1, 64, 3))
+    PIL.Image.fromarray(noise(1, 16, 3)[0]).save(folder / "b" / "small.png")  # 94% of the 64x64 output is black
+    assert padding_notes(folder, tmp_path / "out.zip") == [
+        "padded 1 image(s) smaller than 64x64 with black borders (up to 94% of the image); to scale them to 64x64 "
+        "instead, pass --resolution 64 --transform center-crop (or letterbox)"
+    ]
+
+
+def test_images_that_fill_the_output_or_are_fitted_by_a_transform_give_no_padding_note(tmp_path, make_folder, noise):
+    assert padding_notes(make_folder(noise(2, 16, 3)), tmp_path / "a.zip") == []
+    assert padding_notes(make_folder(noise(2, 12, 3), name="small"), tmp_path / "b.zip", resolution=16,
+                         transform="letterbox") == []
 
 
 def test_cli_prints_the_padding_as_one_note(tmp_path, make_folder, images_rgb):
-    args = ["dataset", "--source", str(make_folder(images_rgb)), "--dest", str(tmp_path / "s.zip"), "--width=32", "--height=32"]
+    args = ["dataset", "--source", str(make_folder(images_rgb)), "--dest", str(tmp_path / "s.zip"), "--resolution=32"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert [line for line in result.output.splitlines() if line.startswith("note:")] == [
-        "note: padded 6 image(s) smaller than 32x32 with black instead of resizing them (NVIDIA's dataset_tool, given "
-        "--width and --height, resizes them); to resize, pass --width 32 --height 32 --transform center-crop"
+        "note: padded 6 image(s) smaller than 32x32 with black borders (up to 75% of the image); to scale them to "
+        "32x32 instead, pass --resolution 32 --transform center-crop (or letterbox)"
     ]
 
 
@@ -202,8 +224,19 @@ def test_center_crop_wide_drops_images_that_are_too_small(tmp_path, make_folder,
 
 
 def test_larger_images_need_a_transform(tmp_path, make_folder, images_rgb):
-    with pytest.raises(DatasetError, match=r"a/img0\.png is 16x16, larger than resolution 8; pass --transform"):
+    with pytest.raises(DatasetError, match=r"a/img0\.png is 16x16, larger than --resolution 8; pass --transform "
+                                           r"center-crop \(or letterbox\) to fit it$"):
         convert_dataset(make_folder(images_rgb), tmp_path / "out.zip", resolution=8)
+
+
+def test_an_image_larger_than_the_size_the_first_image_set_gets_the_whole_fix(tmp_path, make_folder, noise):
+    folder = make_folder(noise(2, 16, 3))
+    PIL.Image.fromarray(noise(1, 24, 3)[0, :8]).save(folder / "b" / "wide.png")  # 24x8: wider than the first's 16
+    with pytest.raises(DatasetError, match=r"b/wide\.png is 24x8, larger than the 16x16 that the first image "
+                                           r"\(.*a/img0\.png\) set; pass --resolution 16 --transform center-crop "
+                                           r"\(or letterbox\) to fit every image to one size$"):
+        convert_dataset(folder, tmp_path / "out.zip")
+    convert_dataset(folder, tmp_path / "out.zip", resolution=16, transform="center-crop")  # the fix works
 
 
 def test_max_images_stops_early(tmp_path, make_folder, images_rgb):
@@ -222,7 +255,7 @@ def test_alpha_is_dropped(tmp_path, noise):
 def test_unreadable_image_is_named(tmp_path, make_folder, images_rgb):
     folder = make_folder(images_rgb)
     (folder / "b" / "img4.png").write_bytes(b"junk")
-    with pytest.raises(DatasetError, match=r"b/img4\.png: cannot decode image .*--skip-bad"):
+    with pytest.raises(DatasetError, match=r"b/img4\.png: cannot decode image .*; remove it or pass skip_bad=True$"):
         convert_dataset(folder, tmp_path / "out.zip")
     assert list(tmp_path.glob("*.zip")) == [] and list(tmp_path.glob(".out.zip*")) == []
 
@@ -236,11 +269,21 @@ def test_skip_bad_skips_and_counts_unreadable_images(tmp_path, make_folder, imag
     assert open_dataset(tmp_path / "out.zip", use_labels=True)[4][1].argmax() == 5
 
 
-def test_mixed_channels_are_named(tmp_path, make_folder, noise):
+@pytest.mark.parametrize("gray_name", ["a/first.png", "b/last.png"])  # before or after the RGB images, by name
+def test_grayscale_images_among_rgb_ones_are_written_as_rgb_with_a_note(tmp_path, make_folder, noise, gray_name):
     folder = make_folder(noise(2, 8, 3))
-    PIL.Image.fromarray(noise(1, 8, 1)[0, :, :, 0]).save(folder / "b" / "img9.png")
-    with pytest.raises(DatasetError, match=r"b/img9\.png is grayscale but the images before it are RGB"):
-        convert_dataset(folder, tmp_path / "out.zip")
+    gray = noise(1, 8, 1, seed=1)[0]
+    PIL.Image.fromarray(gray[:, :, 0]).save(folder / gray_name)
+    with pytest.warns(UserWarning, match=rf"^wrote 1 grayscale image\(s\) as RGB, as other images are RGB: .*{gray_name}$"):
+        summary = convert_dataset(folder, tmp_path / "out.zip")
+    assert (summary.num_images, summary.num_channels) == (3, 3)
+    data = open_dataset(tmp_path / "out.zip")
+    index = 0 if gray_name.startswith("a/") else 2
+    np.testing.assert_array_equal(data[index][0], np.repeat(gray.transpose(2, 0, 1), 3, axis=0))
+
+
+def test_grayscale_sources_stay_grayscale(tmp_path, make_folder, noise):
+    assert convert_dataset(make_folder(noise(2, 8, 1)), tmp_path / "out.zip").num_channels == 1
 
 
 def test_existing_dest_needs_force(tmp_path, make_folder, images_rgb):

@@ -140,7 +140,8 @@ def test_a_default_size_above_the_networks_largest_is_refused(tmp_path, make_fol
 
 
 def test_larger_images_without_a_transform_are_refused(tmp_path, make_folder):
-    with pytest.raises(DatasetError, match=r"is 32x8, larger than 16x8; pass --transform center-crop or letterbox"):
+    with pytest.raises(DatasetError, match=r"is 32x8, larger than --width 16 --height 8; pass --transform center-crop "
+                                           r"\(or letterbox\) to fit it$"):
         convert_dataset(make_folder(rect_images(1, 8, 32)), tmp_path / "out.zip", width=16, height=8)
 
 

@@ -87,3 +87,14 @@ def test_verbose_shows_or_hides_the_progress_bars_as_nvidias_option(network_file
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert ("kid1k generated" in result.stderr) == bars, result.stderr
+
+
+def test_a_bad_data_file_is_met_with_advice_metrics_can_follow(network_file, detector_file, tmp_path: Path):
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "empty.jpg").write_bytes(b"")
+    result = CliRunner().invoke(main, ["metrics", "--network", str(network_file), "--data", str(tmp_path / "pics"),
+                                       "--metrics", "fid1k_full", "--detector", str(detector_file)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].endswith(
+        "empty.jpg: cannot read image (not a known image format, or a damaged header); remove it or convert the data "
+        "with `stylegan2 dataset --skip-bad`")

@@ -5,6 +5,7 @@ import warnings
 import click
 
 from stylegan2.data import convert_dataset
+from stylegan2.data.errors import SKIP_BAD_OPTION, advise_skip_bad
 from stylegan2.data.tool import RESIZE_FILTERS, TRANSFORMS
 from stylegan2.models.aspect import MAX_RESOLUTION
 
@@ -53,7 +54,7 @@ def dataset_command(
       stylegan2 dataset --source cifar-10-python.tar.gz --dest cifar10.zip
     """
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, advise_skip_bad(SKIP_BAD_OPTION):
             warnings.simplefilter("always")
             summary = convert_dataset(
                 source,

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from stylegan2.data.errors import SKIP_BAD_BY_CONVERTING, advise_skip_bad
 from stylegan2.metrics import calc_metrics
 from stylegan2.metrics.evaluate import format_results
 from stylegan2.training.launch import LaunchError, launch_local
@@ -21,7 +22,8 @@ USER_ERRORS = (ValueError, OSError)  # bad options, data, network or detector fi
 
 def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
     """One of --gpus N processes: calc_metrics joins their group as it joins torchrun's."""
-    return calc_metrics(**kwargs)
+    with advise_skip_bad(SKIP_BAD_BY_CONVERTING):  # as the launcher's process says it
+        return calc_metrics(**kwargs)
 
 
 @nvidia_command("metrics")
@@ -73,7 +75,7 @@ def metrics_command(network: Path, data: str | None, metric_list: str, mirror: b
                   batch_size=batch_size, num_workers=workers, cache_dir=cache_dir, use_cache=not no_cache, seed=seed,
                   truncation_psi=truncation_psi, run_dir=run_dir, progress=verbose)
     try:
-        with warnings_as_notes(), explain_unsupported_ops():
+        with warnings_as_notes(), explain_unsupported_ops(), advise_skip_bad(SKIP_BAD_BY_CONVERTING):
             if gpus > 1:
                 check_gpus(gpus, device)  # more processes than GPUs failed in each extra rank with a traceback
             records = calc_metrics(**kwargs) if gpus == 1 else launch_local(gpus, metrics_process, kwargs, user_errors=USER_ERRORS)[0]

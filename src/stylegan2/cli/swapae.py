@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ..data import ImageDataset, open_dataset
+from ..data.errors import SKIP_BAD_BY_CONVERTING, advise_skip_bad
 from ..swapae.config import SWAPAE_CFG_NAMES, SWAPAE_PRESETS, SwapAEOptions, SwapAEPreset, resolve_swapae_options
 from ..swapae.tools import decode, encode, swap
 from ..swapae.training import train_swapae
@@ -138,7 +139,8 @@ def train_command(data: str, cfg: str, device: str | None, gpus: int, dry_run: b
             ctx = init_distributed(device)
             return open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, creates_runs=ctx.is_main)
 
-        run_training_command(resolve, lambda options, dataset: train_swapae(options, device=device, dataset=dataset), dry_run)
+        run_training_command(resolve, lambda options, dataset: train_swapae(options, device=device, dataset=dataset), dry_run,
+                             SKIP_BAD_BY_CONVERTING)
         return
 
     def resolve_for_launch() -> tuple[ImageDataset, SwapAEOptions]:
@@ -147,7 +149,7 @@ def train_command(data: str, cfg: str, device: str | None, gpus: int, dry_run: b
     def run_processes(options: SwapAEOptions, dataset: ImageDataset) -> None:
         launch(ProcessLayout(nproc_per_node=gpus), train_process, data, cfg, device, overrides, user_errors=USER_ERRORS)
 
-    run_training_command(resolve_for_launch, run_processes, dry_run)
+    run_training_command(resolve_for_launch, run_processes, dry_run, SKIP_BAD_BY_CONVERTING)
 
 
 def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size: int, device_type: str,
@@ -167,8 +169,9 @@ def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, 
     """One of the processes --gpus starts, doing what each torchrun process does: join the group, open the data,
     resolve the options, train."""
     ctx = init_distributed(device)
-    dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, creates_runs=ctx.is_main)
-    return train_swapae(options, device=device, dataset=dataset)
+    with advise_skip_bad(SKIP_BAD_BY_CONVERTING):  # as the launcher's process says it (run_training_command)
+        dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, creates_runs=ctx.is_main)
+        return train_swapae(options, device=device, dataset=dataset)
 
 
 network_option = click.option("--network", required=True, type=click.Path(dir_okay=False, path_type=Path),

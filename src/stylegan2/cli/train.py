@@ -17,6 +17,7 @@ import click
 import torch
 
 from ..data import DatasetError, ImageDataset, open_dataset
+from ..data.errors import SKIP_BAD_OPTION, advise_skip_bad
 from ..io import CheckpointError
 from ..io.detect import detect_format
 from ..io.pretrained import NVIDIA_TRANSFER_FILES, is_url, network_file, pretrained_network
@@ -204,7 +205,7 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
         def run(options: TrainingOptions, dataset: ImageDataset) -> None:
             train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
 
-        run_training_command(resolve, run, dry_run)
+        run_training_command(resolve, run, dry_run, SKIP_BAD_OPTION)
         return
 
     def resolve_for_launch() -> tuple[ImageDataset, TrainingOptions]:
@@ -214,7 +215,7 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
     def run_processes(options: TrainingOptions, dataset: ImageDataset) -> None:
         launch(layout, train_process, data, cfg, device, overrides, dist_timeout, user_errors=USER_ERRORS)
 
-    run_training_command(resolve_for_launch, run_processes, dry_run)
+    run_training_command(resolve_for_launch, run_processes, dry_run, SKIP_BAD_OPTION)
 
 
 def _precision_option(precision: str | None, fp32: bool | None) -> str | None:
@@ -268,18 +269,20 @@ def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, 
     """One of the processes that --gpus / --nnodes start, doing what each torchrun process does: join the
     group, open the data, resolve the options, train. Returns the run directory on rank 0."""
     ctx = init_distributed(device, dist_timeout)
-    with warnings.catch_warnings():  # the launcher showed the notes of opening and resolving (run_training_command)
-        warnings.simplefilter("ignore")
-        dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, ctx.is_main)
-    return train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
+    with advise_skip_bad(SKIP_BAD_OPTION):  # as the launcher's process says it (run_training_command)
+        with warnings.catch_warnings():  # the launcher showed the notes of opening and resolving
+            warnings.simplefilter("ignore")
+            dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, ctx.is_main)
+        return train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
 
 
 def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: Callable[[Any, ImageDataset], object],
-                         dry_run: bool) -> None:
+                         dry_run: bool, skip_bad: str) -> None:
     """Open the dataset and resolve the options (errors become one-line messages), print them for
-    --dry-run, else train; Ctrl-C exits with status 130 after the loop's final snapshot."""
+    --dry-run, else train; Ctrl-C exits with status 130 after the loop's final snapshot. `skip_bad`: how the
+    command's messages say to leave bad files out (SKIP_BAD_OPTION, or SKIP_BAD_BY_CONVERTING without the option)."""
     try:
-        with warnings_as_notes():  # e.g. the images --skip-bad left out
+        with warnings_as_notes(), advise_skip_bad(skip_bad):  # e.g. the images --skip-bad left out
             dataset, options = resolve()
     except USER_ERRORS as err:
         raise click.ClickException(str(err)) from None
@@ -287,7 +290,7 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
         click.echo(json.dumps(options.to_json(), indent=2))
         return
     try:
-        with explain_unsupported_ops():
+        with explain_unsupported_ops(), advise_skip_bad(skip_bad):
             run(options, dataset)
     except (*USER_ERRORS, LaunchError) as err:
         raise click.ClickException(str(err)) from None

@@ -1,5 +1,31 @@
-"""The one error class of the data layer, so callers can catch dataset problems specifically."""
+"""The one error class of the data layer, and how its messages tell the caller to leave bad files out."""
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+SKIP_BAD_OPTION = "pass --skip-bad"  # the advice of a command that has the option
+SKIP_BAD_BY_CONVERTING = "convert the data with `stylegan2 dataset --skip-bad`"  # of one that reads data without it
+
+_SKIP_BAD_ADVICE = ContextVar("skip_bad_advice", default="pass skip_bad=True")
 
 
 class DatasetError(ValueError):
     """A dataset cannot be used as given; the message names the file and the fix."""
+
+
+def skip_bad_advice() -> str:
+    """How the caller leaves bad files out, for the end of a message: "pass skip_bad=True" (the Python API) unless
+    an `advise_skip_bad` block says otherwise."""
+    return _SKIP_BAD_ADVICE.get()
+
+
+@contextlib.contextmanager
+def advise_skip_bad(advice: str) -> Iterator[None]:
+    """Inside, messages tell the user to `advice` to leave bad files out: SKIP_BAD_OPTION in a command that has the
+    option, SKIP_BAD_BY_CONVERTING in one that has not."""
+    token = _SKIP_BAD_ADVICE.set(advice)
+    try:
+        yield
+    finally:
+        _SKIP_BAD_ADVICE.reset(token)

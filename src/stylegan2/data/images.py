@@ -1,22 +1,32 @@
 """Decoding image files into uint8 arrays, and the size rules every dataset image must follow."""
 
+import struct
+import warnings
 import zipfile
 import zlib
+from collections import Counter
+from collections.abc import Iterable
 from typing import BinaryIO
 
 import numpy as np
 import PIL.Image
 
 from ..models.aspect import MAX_RESOLUTION, is_image_side
-from .errors import DatasetError
+from .errors import DatasetError, skip_bad_advice
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+IMAGE_FORMATS = "PNG, JPEG, WebP, GIF, BMP or TIFF"  # what IMAGE_EXTENSIONS name, for messages
+# Photo formats that are not read (HEIC/HEIF, AVIF, camera raw): files with these extensions are counted in a note.
+UNREAD_EXTENSIONS = (".heic", ".heif", ".avif", ".cr2", ".cr3", ".nef", ".dng", ".arw", ".orf", ".rw2", ".raf")
 MAX_IMAGE_PIXELS = 2**26  # width x height of one source image (8192 x 8192); checked from the header, before decoding
 
 _GRAY_MODES = {"1", "L"}
 _COLOR_MODES = {"RGB", "P", "CMYK", "YCbCr", "LAB", "HSV"}
 _ALPHA_MODES = {"LA": 1, "La": 1, "PA": 3, "RGBA": 3, "RGBa": 3}
-_SKIP_FIX = "remove it or pass --skip-bad (skip_bad=True)"
+_EXIF_ORIENTATION = 0x0112
+_T = PIL.Image.Transpose
+_UPRIGHT = {2: _T.FLIP_LEFT_RIGHT, 3: _T.ROTATE_180, 4: _T.FLIP_TOP_BOTTOM, 5: _T.TRANSPOSE, 6: _T.ROTATE_270,
+            7: _T.TRANSVERSE, 8: _T.ROTATE_90}  # EXIF Orientation -> the turn that shows the image upright
 
 # Everything PIL, zlib or zipfile raise for a file that is not a readable image.
 DECODE_ERRORS = (
@@ -24,12 +34,26 @@ DECODE_ERRORS = (
 )
 
 
+def _is_visible(name: str) -> bool:
+    """Whether a relative path is a user's file, not a hidden or macOS metadata one (`.DS_Store`, `__MACOSX/`)."""
+    parts = name.replace("\\", "/").split("/")
+    return not any(part.startswith(".") or part == "__MACOSX" for part in parts)
+
+
 def is_image_name(name: str) -> bool:
     """Whether a file name looks like an image we read (by extension), skipping hidden and macOS metadata files."""
-    parts = name.replace("\\", "/").split("/")
-    if any(part.startswith(".") or part == "__MACOSX" for part in parts):
-        return False
-    return name.lower().endswith(IMAGE_EXTENSIONS)
+    return _is_visible(name) and name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def unread_images(names: Iterable[str]) -> str:
+    """The files among `names` that are photos in a format not read (UNREAD_EXTENSIONS), counted by extension for a
+    message ("2 .heic and 1 .cr2 file(s)"), or "" when there are none."""
+    counts = Counter(ext for name in names if _is_visible(name)
+                     for ext in UNREAD_EXTENSIONS if name.lower().endswith(ext))
+    if not counts:
+        return ""
+    listed = [f"{count} {ext}" for ext, count in sorted(counts.items())]
+    return (", ".join(listed[:-1]) + " and " if len(listed) > 1 else "") + listed[-1] + " file(s)"
 
 
 def is_power_of_two(n: int) -> bool:
@@ -62,32 +86,56 @@ def mode_channels(mode: str, where: str, *, drop_alpha: bool) -> int:
     )
 
 
-def read_header(file: BinaryIO, where: str, *, full: bool = False) -> tuple[int, int, int]:
-    """(height, width, channels) from an image file's header only, or after a full decode when `full`."""
+def read_header(file: BinaryIO, where: str, *, full: bool = False, drop_alpha: bool = False) -> tuple[int, int, int]:
+    """(height, width, channels) from an image file's header only, or after a full decode when `full`.
+
+    The size is the upright one `decode_image` returns: a photo whose EXIF Orientation turns it by 90 degrees has
+    its stored width and height swapped.
+    """
     try:
         with PIL.Image.open(file) as img:
             _check_size(img, where)
+            channels = mode_channels(img.mode, where, drop_alpha=drop_alpha)
+            turned = _orientation(img) >= 5  # 5 to 8 swap width and height
             if full:
                 img.load()
-            return img.height, img.width, mode_channels(img.mode, where, drop_alpha=False)
+            return (img.width, img.height, channels) if turned else (img.height, img.width, channels)
     except DatasetError:
         raise
     except DECODE_ERRORS as err:
-        raise DatasetError(f"{where}: cannot read image ({_reason(err)}); {_SKIP_FIX}") from err
+        raise DatasetError(f"{where}: cannot read image ({_reason(err)}); remove it or {skip_bad_advice()}") from err
 
 
 def decode_image(file: BinaryIO, where: str, *, drop_alpha: bool = False) -> np.ndarray:
-    """Decode an image file to uint8 [H, W, C] with C = 1 (grayscale) or 3 (RGB)."""
+    """Decode an image file to uint8 [H, W, C] with C = 1 (grayscale) or 3 (RGB), upright as its EXIF Orientation
+    says (as image viewers show it); the first frame of an animated GIF or WebP."""
     try:
         with PIL.Image.open(file) as img:
             _check_size(img, where)
             target = "L" if mode_channels(img.mode, where, drop_alpha=drop_alpha) == 1 else "RGB"
-            array = np.asarray(img if img.mode == target else img.convert(target))
+            orientation = _orientation(img)
+            converted = img if img.mode == target else img.convert(target)
+            array = np.asarray(converted if orientation == 1 else converted.transpose(_UPRIGHT[orientation]))
     except DatasetError:
         raise
     except DECODE_ERRORS as err:
-        raise DatasetError(f"{where}: cannot decode image ({_reason(err)}); {_SKIP_FIX}") from err
+        raise DatasetError(f"{where}: cannot decode image ({_reason(err)}); remove it or {skip_bad_advice()}") from err
     return array.reshape(array.shape[0], array.shape[1], -1)  # [H, W, C]
+
+
+def _orientation(img: PIL.Image.Image) -> int:
+    """The image's EXIF Orientation (1 to 8; 1 is upright) from its header, read before the pixels are decoded.
+
+    EXIF that cannot be parsed, or an invalid value, counts as 1: such a photo is shown as stored. The base
+    class's getexif reads only the header; PNG's own decodes the pixels to look for a late EXIF chunk.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's "Corrupt EXIF data" names no file
+            value = PIL.Image.Image.getexif(img).get(_EXIF_ORIENTATION, 1)
+    except (*DECODE_ERRORS, struct.error):
+        return 1
+    return value if value in _UPRIGHT else 1
 
 
 def _reason(err: Exception) -> str:
@@ -102,7 +150,7 @@ def _check_size(img: PIL.Image.Image, where: str) -> None:
     if img.width * img.height > MAX_IMAGE_PIXELS:
         raise DatasetError(
             f"{where}: image is {img.width}x{img.height}, more than {MAX_IMAGE_PIXELS:,} pixels; "
-            f"downscale it first, or {_SKIP_FIX}"
+            f"downscale it first, or remove it or {skip_bad_advice()}"
         )
 
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from ..utils.files import ArchiveError, check_zip_entry, check_zip_members, open_regular
 from .downloads import idx_labels_path, is_idx_images, read_cifar10, read_mnist
-from .errors import DatasetError
-from .images import decode_image, is_image_name, read_header
+from .errors import DatasetError, skip_bad_advice
+from .images import IMAGE_FORMATS, decode_image, is_image_name, read_header, unread_images
 from .shapes import SHAPE_CLASSES, render_shape, shape_label
 
 LABELS_FILE = "dataset.json"
@@ -57,6 +57,10 @@ class ImageSource(ABC):
     @abstractmethod
     def load(self, index: int, *, drop_alpha: bool = False) -> np.ndarray:
         """Image `index` as uint8 [H, W, C], C = 1 or 3."""
+
+    @abstractmethod
+    def has_color(self) -> bool:
+        """Whether any image is RGB once alpha is dropped (from headers where there are files)."""
 
     @abstractmethod
     def validate(self, *, skip_bad: bool = False) -> tuple[int, int, int]:
@@ -125,12 +129,17 @@ class FileSource(ImageSource):
         self._has_labels_file = LABELS_FILE in names
         self.all_files = sorted(n for n in names if is_image_name(n))
         self.files = list(self.all_files)
+        unread = unread_images(names)
         if not self.files:
             if not self.is_zip and (LMDB_DATA in names or path.name.endswith("_lmdb")):
                 raise _lmdb_error(path)
-            raise DatasetError(
-                f"{path}: no images found (looked for PNG, JPEG, WebP, BMP, TIFF files); check the path"
-            )
+            if unread:
+                raise DatasetError(f"{path}: its {unread} are not read here, and it holds no other images; convert "
+                                   "them to JPEG or PNG")
+            raise DatasetError(f"{path}: no images found (looked for {IMAGE_FORMATS} files); check the path")
+        if unread:
+            warnings.warn(f"{path}: left out {unread}, which are not read here; convert them to JPEG or PNG",
+                          stacklevel=2)
 
     def _archive(self) -> zipfile.ZipFile:
         """The zip handle, opened once per process (a handle shared across a fork would race on its offset)."""
@@ -162,9 +171,7 @@ class FileSource(ImageSource):
             return open_regular(self.path / name)
         except (OSError, zipfile.BadZipFile, ArchiveError, KeyError, RuntimeError, NotImplementedError) as err:
             reason = str(err).removeprefix(f"{self.path}/{name}: ")
-            raise DatasetError(
-                f"{self.path}/{name}: cannot open ({reason}); fix or remove it, or pass --skip-bad (skip_bad=True)"
-            ) from None
+            raise DatasetError(f"{self.path}/{name}: cannot open ({reason}); fix or remove it, or {skip_bad_advice()}") from None
 
     def __len__(self) -> int:
         return len(self.files)
@@ -175,6 +182,16 @@ class FileSource(ImageSource):
     def load(self, index: int, *, drop_alpha: bool = False) -> np.ndarray:
         with self._open(self.files[index]) as file:
             return decode_image(file, self.describe(index), drop_alpha=drop_alpha)
+
+    def has_color(self) -> bool:
+        for index, name in enumerate(self.files):  # stops at the first RGB image, often the first file
+            try:
+                with self._open(name) as file:
+                    if read_header(file, self.describe(index), drop_alpha=True)[2] == 3:
+                        return True
+            except DatasetError:
+                continue  # named (or skipped) when it is decoded
+        return False
 
     def validate(self, *, skip_bad: bool = False) -> tuple[int, int, int]:
         shapes: dict[str, tuple[int, int, int]] = {}
@@ -236,7 +253,7 @@ class FileSource(ImageSource):
             more = f" ({len(unknown)} entries are like this)" if len(unknown) > 1 else ""
             raise DatasetError(
                 f"{where} lists {unknown[0]!r}, which is not an image in {self.path}{more}; remove the entry or add "
-                "the file, or pass --skip-bad (skip_bad=True) to ignore such entries"
+                f"the file, or {skip_bad_advice()} to ignore such entries"
             )
         self._drop_unlabelled(table, skip_bad=skip_bad)
         if unknown:
@@ -261,12 +278,13 @@ class FileSource(ImageSource):
         if not skip_bad:
             raise DatasetError(
                 f"{self.path}/{missing[0]} has no label in {where} ({len(missing)} image(s) unlabelled); "
-                "add its entry or remove the image, or pass --skip-bad (skip_bad=True) to leave such images out"
+                f"add its entry or remove the image, or {skip_bad_advice()} to leave such images out"
             )
         if len(missing) == len(self.files):
             raise DatasetError(
                 f"{where}: none of the {len(missing)} images in {self.path} has an entry (e.g. {missing[0]!r}), so "
-                f"--skip-bad would leave no image; add their entries, with paths relative to {self.path} ('sub/img.png')"
+                f"leaving out unlabelled images would leave none; add their entries, with paths relative to {self.path} "
+                "('sub/img.png')"
             )
         dropped = set(missing)
         self.files = [name for name in self.files if name not in dropped]
@@ -368,8 +386,9 @@ def _mismatch_message(
         )
     kinds = {1: "grayscale", 3: "RGB"}
     return (
-        f"{root}/{name} is {kinds[c]} but {root}/{first} is {kinds[c0]}; all images must have the same "
-        f"channels: convert {name} to {kinds[c0]} or remove it"
+        f"{root}/{name} is {kinds[c]} but {root}/{first} is {kinds[c0]}; all images must have the same channels: "
+        f"convert with `stylegan2 dataset --source {root} --dest OUT.zip`, which writes grayscale images as RGB "
+        "when any image is RGB"
     )
 
 
@@ -409,6 +428,9 @@ class ArraySource(ImageSource):
 
     def load(self, index: int, *, drop_alpha: bool = False) -> np.ndarray:
         return self.images[index]
+
+    def has_color(self) -> bool:
+        return self.images.shape[3] == 3
 
     def validate(self, *, skip_bad: bool = False) -> tuple[int, int, int]:
         if len(self.images) == 0:
@@ -533,6 +555,9 @@ class ShapesSource(ImageSource):
         image = self._renders[index]
         image.flags.writeable = False  # a view of the cache: nobody may paint over a render
         return image
+
+    def has_color(self) -> bool:
+        return True
 
     def validate(self, *, skip_bad: bool = False) -> tuple[int, int, int]:
         return self.resolution, self.resolution, 3

@@ -93,12 +93,12 @@ def default_size(height: int, width: int, where: str) -> tuple[int, int]:
 
 
 def fit_image(
-    image: np.ndarray, height: int, width: int, transform: str | None, resample: PIL.Image.Resampling, where: str,
+    image: np.ndarray, height: int, width: int, transform: str | None, resample: PIL.Image.Resampling,
     band_height: int | None = None,
 ) -> np.ndarray | None:
     """Bring a uint8 [h, w, C] image to [height, width, C]; None when center-crop-wide drops it.
 
-    None: keep images of the right size and pad smaller ones with black (larger ones are an error).
+    None: keep images of the right size and pad smaller ones with black (the caller refuses larger ones).
     center-crop: crop the largest centred window of the target's aspect, then resize.
     letterbox: resize the whole image to fit inside, keeping its aspect, and pad with black.
     center-crop-wide (square targets): crop the centred band of aspect width:band_height (default 2:1), resize
@@ -107,11 +107,6 @@ def fit_image(
     """
     h, w = image.shape[:2]
     if transform is None:
-        if h > height or w > width:
-            raise DatasetError(
-                f"{where} is {w}x{h}, larger than {f'resolution {width}' if width == height else f'{width}x{height}'}; "
-                "pass --transform center-crop or letterbox to fit it"
-            )
         return pad_center(image, height, width)
     if transform == "center-crop":
         scale = min(h / height, w / width)  # the largest window of the target's aspect
@@ -128,6 +123,27 @@ def fit_image(
         return None
     top = (h - band) // 2
     return pad_center(_resize(image[top : top + band], width, band_height, resample), height, width)
+
+
+def _size_options(width: int, height: int, nvidia_size: bool) -> str:
+    """The options that ask for this output size: --resolution N for a square, unless NVIDIA's --width and --height
+    gave it, else --width W --height H."""
+    return f"--resolution {width}" if width == height and not nvidia_size else f"--width {width} --height {height}"
+
+
+def _too_large(where: str, image: np.ndarray, width: int, height: int, size: str, first: str | None) -> DatasetError:
+    """Refuse an image larger than the output when no transform is given: `size` gives the output's options, and
+    `first` names the image that set its size (None: the options did)."""
+    h, w = image.shape[:2]
+    if first is None:
+        return DatasetError(f"{where} is {w}x{h}, larger than {size}; pass --transform center-crop (or letterbox) to fit it")
+    return DatasetError(f"{where} is {w}x{h}, larger than the {width}x{height} that the first image ({first}) set; pass "
+                        f"{size} --transform center-crop (or letterbox) to fit every image to one size")
+
+
+def _first_names(names: list[str]) -> str:
+    """Up to five of `names`, for a note."""
+    return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
 
 
 def _png_bytes(image: np.ndarray) -> bytes:
@@ -226,9 +242,10 @@ def convert_dataset(
     `{"labels": null}`), in NVIDIA's layout. The images are `resolution` square, or `width` x `height`
     (2:1 or 1:2, for non-square networks); by default the first image's size rounded up to powers of
     two: 2:1 or 1:2 when it is (as training opens such images), else a square of its longer side
-    (smaller images are padded; with `width` and `height` given, a warning counts them). With center-crop-wide,
+    (smaller images are padded with black, and a warning counts them). With center-crop-wide,
     `width` and `height` are NVIDIA's: the band's aspect, for squares of side `width`. Labels that do not
     match the images stop it, or with `skip_bad` unlabelled images are left out, as unreadable ones are.
+    Grayscale images are written as RGB when any image is RGB (a warning counts them).
     Written to a temporary file, then renamed, so `dest` is never half-written; the source is only read.
     """
     dest = Path(dest)
@@ -243,12 +260,15 @@ def convert_dataset(
     unlabelled = num_listed - len(src)
     resample = RESIZE_FILTERS[resize_filter]
     total = len(src) if max_images is None else min(len(src), max_images)
+    channels = 3 if src.has_color() else 1
+    size_set_by = None  # the image that set the output size, when no option did
 
     fd, tmp_path = _create_temp_beside(dest)
     written: list[list] = []
     skipped: list[str] = []
+    promoted: list[str] = []  # grayscale images written as RGB
     dropped = padded = 0
-    channels = None
+    black = 0.0  # the largest share of an image that padding made black
     try:
         with os.fdopen(fd, "wb") as tmp_file, zipfile.ZipFile(tmp_file, "w", compression=zipfile.ZIP_STORED) as out:
             for index in tqdm(range(len(src)), total=total, unit="img", disable=not progress):
@@ -264,20 +284,20 @@ def convert_dataset(
                     continue
                 if width is None:
                     height, width = default_size(*image.shape[:2], where)
+                    size_set_by = where
                 if transform is None and image.shape[:2] != (height, width):
+                    if image.shape[0] > height or image.shape[1] > width:
+                        raise _too_large(where, image, width, height, _size_options(width, height, nvidia_size),
+                                         size_set_by)
                     padded += 1
-                image = fit_image(image, height, width, transform, resample, where, band_height)
+                    black = max(black, 1 - image.shape[0] * image.shape[1] / (height * width))
+                image = fit_image(image, height, width, transform, resample, band_height)
                 if image is None:
                     dropped += 1
                     continue
-                if channels is None:
-                    channels = image.shape[2]
-                elif image.shape[2] != channels:
-                    kinds = {1: "grayscale", 3: "RGB"}
-                    raise DatasetError(
-                        f"{where} is {kinds[image.shape[2]]} but the images before it are {kinds[channels]}; "
-                        f"convert it to {kinds[channels]} or remove it"
-                    )
+                if image.shape[2] < channels:
+                    image = np.repeat(image, channels, axis=2)  # [H, W, 1] -> [H, W, 3]
+                    promoted.append(where)
                 name = f"{len(written) // 1000:05d}/img{len(written):08d}.png"
                 out.writestr(name, _png_bytes(image))
                 written.append([name, None if labels is None else _label_json(labels[index])])
@@ -291,11 +311,15 @@ def convert_dataset(
     finally:
         tmp_path.unlink(missing_ok=True)
     if skipped:
-        listed = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
-        warnings.warn(f"skipped {len(skipped)} unreadable image(s): {listed}", stacklevel=2)
-    if padded and nvidia_size:  # padding up to --resolution (MNIST's 28 to 32) or the default size is what was asked
-        warnings.warn(f"padded {padded} image(s) smaller than {width}x{height} with black instead of resizing them "
-                      f"(NVIDIA's dataset_tool, given --width and --height, resizes them); to resize, pass --width "
-                      f"{width} --height {height} --transform center-crop", stacklevel=2)
+        warnings.warn(f"skipped {len(skipped)} unreadable image(s): {_first_names(skipped)}", stacklevel=2)
+    if promoted:
+        warnings.warn(f"wrote {len(promoted)} grayscale image(s) as RGB, as other images are RGB: "
+                      f"{_first_names(promoted)}", stacklevel=2)
+    if padded:  # as asked (MNIST's 28 px to --resolution 32), or photos framed in black: say how much, and how to resize
+        nvidia = " (NVIDIA's dataset_tool, given --width and --height, resizes them)" if nvidia_size else ""
+        warnings.warn(f"padded {padded} image(s) smaller than {width}x{height} with black borders (up to {black:.0%} "
+                      f"of the image){nvidia}; to scale them to {width}x{height} instead, pass "
+                      f"{_size_options(width, height, nvidia_size)} --transform center-crop (or letterbox)",
+                      stacklevel=2)
     return ConvertSummary(dest, len(written), min(width, height), channels, labels is not None, len(skipped), dropped,
                           width, height, unlabelled)

@@ -65,7 +65,7 @@ def decode_upload(data: bytes, name: str, resolution: int, channels: int,
         raise SettingsError(f"{where}: cannot decode as an image ({reason}); use a PNG, JPEG or WebP file") from None
     note = fit_note(array.shape[1], array.shape[0], resolution)
     image = fit_image(array.reshape(array.shape[0], array.shape[1], -1), resolution, resolution, "center-crop",
-                      PIL.Image.Resampling.LANCZOS, where)
+                      PIL.Image.Resampling.LANCZOS)
     if image.shape[2] != channels:  # gray -> RGB repeats the channel; RGB -> gray uses PIL's luma
         image = np.repeat(image, 3, axis=2) if channels == 3 else np.asarray(PIL.Image.fromarray(image).convert("L"))[..., None]
     return image, note

@@ -1,0 +1,135 @@
+"""Folders of real-world photos: EXIF orientation, the file types phones and browsers save, advice fit for the caller."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import PIL.ImageOps
+import pytest
+from click.testing import CliRunner
+
+from stylegan2.cli import main
+from stylegan2.data import DatasetError, convert_dataset, open_dataset
+from stylegan2.data.errors import SKIP_BAD_BY_CONVERTING, advise_skip_bad
+from stylegan2.data.images import decode_image, read_header
+
+ORIENTATION = 0x0112
+
+
+def photo(height: int = 4, width: int = 6) -> np.ndarray:
+    """uint8 [H, W, 3] with a different colour in every pixel, so any turn or flip shows."""
+    values = np.arange(height * width * 3, dtype=np.uint8) * 3
+    return values.reshape(height, width, 3)
+
+
+def save_with_orientation(path: Path, image: np.ndarray, orientation: int, fmt: str = "PNG") -> None:
+    """Save `image` as stored pixels tagged with EXIF Orientation `orientation`, as a phone camera does."""
+    exif = PIL.Image.Exif()
+    exif[ORIENTATION] = orientation
+    path.parent.mkdir(parents=True, exist_ok=True)
+    PIL.Image.fromarray(image).save(path, format=fmt, exif=exif.tobytes())
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_images_are_decoded_upright_as_viewers_show_them(tmp_path, orientation):
+    path = tmp_path / "shot.png"
+    save_with_orientation(path, photo(), orientation)
+    with PIL.Image.open(path) as img:
+        upright = np.asarray(PIL.ImageOps.exif_transpose(img))
+    with open(path, "rb") as file:
+        np.testing.assert_array_equal(decode_image(file, str(path)), upright)
+    with open(path, "rb") as file:
+        assert read_header(file, str(path))[:2] == upright.shape[:2]
+
+
+def test_the_header_gives_the_upright_size_without_decoding(tmp_path):
+    buffer = io.BytesIO()
+    exif = PIL.Image.Exif()
+    exif[ORIENTATION] = 6  # a portrait shot, stored landscape
+    PIL.Image.fromarray(photo(32, 64)).save(buffer, format="JPEG", exif=exif.tobytes())
+    cut = io.BytesIO(buffer.getvalue()[: len(buffer.getvalue()) // 2])  # pixel data cut short: only a decode fails
+    assert read_header(cut, "shot.jpg") == (64, 32, 3)
+
+
+def test_a_phone_portrait_opens_and_converts_upright(tmp_path):
+    save_with_orientation(tmp_path / "phone" / "IMG_0002.JPG", photo(32, 64), 6, fmt="JPEG")
+    data = open_dataset(tmp_path / "phone")
+    summary = convert_dataset(tmp_path / "phone", tmp_path / "out.zip")
+    assert data.image_shape == (3, 64, 32) and (summary.width, summary.height) == (32, 64)  # 1:2, as shown
+    np.testing.assert_array_equal(open_dataset(tmp_path / "out.zip")[0][0], data[0][0])
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])  # Pillow's JPEG reader ignores such EXIF itself
+def test_exif_that_cannot_be_parsed_counts_as_upright(tmp_path, fmt):
+    path = tmp_path / "odd" / f"shot.{fmt.lower()}"
+    path.parent.mkdir()
+    PIL.Image.fromarray(photo(8, 16)).save(path, format=fmt, exif=b"Exif\x00\x00not a TIFF header")
+    assert open_dataset(path.parent)[0][0].shape == (3, 8, 16)  # as stored
+
+
+@pytest.mark.parametrize("name, fmt", [("web.jfif", "JPEG"), ("old.jpe", "JPEG"), ("anim.gif", "GIF")])
+def test_jfif_jpe_and_gif_files_are_read(tmp_path, name, fmt):
+    (tmp_path / "pics").mkdir()
+    PIL.Image.fromarray(photo(8, 8)).save(tmp_path / "pics" / name, format=fmt)
+    assert len(open_dataset(tmp_path / "pics")) == 1
+
+
+def test_an_animated_gif_gives_its_first_frame(tmp_path):
+    first, second = (PIL.Image.new("RGB", (8, 8), color) for color in ((255, 0, 0), (0, 0, 255)))
+    (tmp_path / "pics").mkdir()
+    first.save(tmp_path / "pics" / "anim.gif", save_all=True, append_images=[second])
+    np.testing.assert_array_equal(open_dataset(tmp_path / "pics")[0][0][:, 0, 0], [255, 0, 0])
+
+
+def test_photos_in_formats_not_read_are_counted_in_a_note(tmp_path):
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    PIL.Image.fromarray(photo(8, 8)).save(folder / "IMG_0001.JPG")
+    for name in ("IMG_0002.HEIC", "IMG_0003.heic", "IMG_0004.dng", "._IMG_0005.heic"):  # the last is macOS metadata
+        (folder / name).write_bytes(b"not read")
+    with pytest.warns(UserWarning, match=r"phone: left out 1 \.dng and 2 \.heic file\(s\), which are not read here; "
+                                         r"convert them to JPEG or PNG$"):
+        assert len(open_dataset(folder)) == 1
+
+
+def test_a_folder_of_photos_in_formats_not_read_says_so_not_check_the_path(tmp_path):
+    folder = tmp_path / "iphone"
+    folder.mkdir()
+    (folder / "IMG_0001.HEIC").write_bytes(b"not read")
+    with pytest.raises(DatasetError, match=r"iphone: its 1 \.heic file\(s\) are not read here, and it holds no other "
+                                           r"images; convert them to JPEG or PNG$"):
+        open_dataset(folder)
+
+
+def test_the_cli_tool_prints_formats_not_read_as_a_note(tmp_path):
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    PIL.Image.fromarray(photo(8, 8)).save(folder / "IMG_0001.JPG")
+    (folder / "IMG_0002.avif").write_bytes(b"not read")
+    result = CliRunner().invoke(main, ["dataset", "--source", str(folder), "--dest", str(tmp_path / "out.zip")])
+    assert result.exit_code == 0, result.output
+    assert "note: " in result.output and "left out 1 .avif file(s), which are not read here" in result.output
+
+
+def test_the_skip_bad_advice_fits_the_caller(tmp_path):
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    (folder / "empty.jpg").write_bytes(b"")
+    with pytest.raises(DatasetError, match=r"empty\.jpg: cannot read image .*; remove it or pass skip_bad=True$"):
+        open_dataset(folder)
+    with advise_skip_bad(SKIP_BAD_BY_CONVERTING), pytest.raises(DatasetError) as caught:
+        open_dataset(folder)
+    assert str(caught.value).endswith("; remove it or convert the data with `stylegan2 dataset --skip-bad`")
+    with pytest.raises(DatasetError, match=r"pass skip_bad=True$"):  # the block's advice ends with it
+        open_dataset(folder)
+
+
+def test_the_cli_tool_advises_its_own_option_only(tmp_path):
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    (folder / "empty.jpg").write_bytes(b"")
+    result = CliRunner().invoke(main, ["dataset", "--source", str(folder), "--dest", str(tmp_path / "out.zip")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].endswith("empty.jpg: cannot decode image (not a known image format, "
+                                                           "or a damaged header); remove it or pass --skip-bad")
