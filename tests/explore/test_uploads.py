@@ -79,3 +79,15 @@ def test_images_past_pils_bomb_limits_get_the_same_message_and_no_warning(side):
         warnings.simplefilter("error")
         with pytest.raises(SettingsError, match=r"upload 'bomb.png': .* pixels is too large; upload at most 67,108,864"):
             decode_upload(png_header_only(side, side), "bomb.png", 16, 3)
+
+
+def test_a_phone_portrait_is_taken_upright():
+    """A phone stores a portrait shot sideways with EXIF Orientation 6; the user sees (and means) it upright."""
+    stored = np.zeros((16, 16, 3), np.uint8)
+    stored[:, :4] = 255  # a white band on the stored image's left: the top of the upright picture
+    exif = PIL.Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(stored).save(buffer, format="PNG", exif=exif.tobytes())
+    image = pixels(buffer.getvalue(), "portrait.png")
+    assert image[:4].min() == 255 and image[4:].max() == 0

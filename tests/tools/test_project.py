@@ -109,6 +109,17 @@ def test_target_of_another_size_and_mode_is_cropped_and_resized_with_notes(tiny_
         assert target.size == (16, 16) and target.mode == "RGB"
 
 
+def test_a_phone_portrait_target_is_taken_upright(tmp_path):
+    """A phone stores a portrait shot sideways with EXIF Orientation 6; the user means it as viewers show it."""
+    stored = np.zeros((16, 16, 3), np.uint8)
+    stored[:, :4] = 255  # a white band on the stored image's left: the top of the upright picture
+    exif = PIL.Image.Exif()
+    exif[0x0112] = 6
+    PIL.Image.fromarray(stored).save(tmp_path / "portrait.png", exif=exif.tobytes())
+    target = load_target_image(tmp_path / "portrait.png", 16, 3)
+    assert target[:4].min() == 255 and target[4:].max() == 0
+
+
 def test_a_16_bit_target_is_scaled_to_8_bits_not_clipped_to_white(tmp_path):
     values = np.linspace(0, 65535, 16 * 16).round().astype(np.uint16).reshape(16, 16)
     PIL.Image.fromarray(values).save(tmp_path / "gray16.png")  # mode I;16

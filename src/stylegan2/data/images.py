@@ -113,14 +113,20 @@ def decode_image(file: BinaryIO, where: str, *, drop_alpha: bool = False) -> np.
         with PIL.Image.open(file) as img:
             _check_size(img, where)
             target = "L" if mode_channels(img.mode, where, drop_alpha=drop_alpha) == 1 else "RGB"
-            orientation = _orientation(img)
-            converted = img if img.mode == target else img.convert(target)
-            array = np.asarray(converted if orientation == 1 else converted.transpose(_UPRIGHT[orientation]))
+            turned = upright(img)
+            array = np.asarray(turned if turned.mode == target else turned.convert(target))
     except DatasetError:
         raise
     except DECODE_ERRORS as err:
         raise DatasetError(f"{where}: cannot decode image ({_reason(err)}); remove it or {skip_bad_advice()}") from err
     return array.reshape(array.shape[0], array.shape[1], -1)  # [H, W, C]
+
+
+def upright(img: PIL.Image.Image) -> PIL.Image.Image:
+    """The image turned as its EXIF Orientation says, as image viewers show it (a phone stores a portrait shot
+    sideways and tags it); the image itself when it is upright or its EXIF cannot be read."""
+    orientation = _orientation(img)
+    return img if orientation == 1 else img.transpose(_UPRIGHT[orientation])
 
 
 def _orientation(img: PIL.Image.Image) -> int:

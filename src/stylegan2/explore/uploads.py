@@ -9,7 +9,7 @@ import numpy as np
 import PIL.Image
 
 from ..data.errors import DatasetError
-from ..data.images import DECODE_ERRORS, mode_channels
+from ..data.images import DECODE_ERRORS, mode_channels, upright
 from ..data.tool import fit_image
 from .settings import SettingsError
 
@@ -57,7 +57,8 @@ def decode_upload(data: bytes, name: str, resolution: int, channels: int,
             if img.width * img.height > MAX_UPLOAD_PIXELS:
                 raise too_large(where, f"{img.width}x{img.height}")
             target = "L" if mode_channels(img.mode, where, drop_alpha=True) == 1 else "RGB"
-            array = np.array(img if img.mode == target else img.convert(target))  # writable, for torch
+            turned = upright(img)  # a phone's portrait shot, as the user sees it
+            array = np.array(turned if turned.mode == target else turned.convert(target))  # writable, for torch
     except (SettingsError, DatasetError):
         raise  # the size and mode checks name the upload already
     except DECODE_ERRORS as err:

@@ -16,6 +16,7 @@ import numpy as np
 import PIL.Image
 from PIL import GifImagePlugin
 
+from ..data.images import upright
 from ..models.aspect import SQUARE, image_size
 from ..utils.files import atomic_path, create_temp, folder_blocker
 from ..utils.image import PIL_MODES, to_pil
@@ -214,7 +215,7 @@ def load_target_image(path: str | os.PathLike, resolution: int, channels: int, a
         raise FileNotFoundError(f"{path}: no such target image (--target)")
     try:
         with PIL.Image.open(path) as opened:
-            image = opened.copy()
+            image = upright(opened).copy()  # a phone's portrait shot, as the user sees it
     except (OSError, PIL.Image.DecompressionBombError) as err:
         raise ToolError(f"{path}: cannot read as an image ({err})") from err
     mode = PIL_MODES.get(channels)
