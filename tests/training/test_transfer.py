@@ -79,6 +79,20 @@ def test_transfer_learning_from_a_rosinality_checkpoint(tmp_path, rosinality_lay
     check_started_from(run_dir, lines, network)
 
 
+def test_a_generator_only_file_trains_a_new_d_as_wide_as_its_g_and_says_so(tmp_path, rosinality_layout):
+    """rosinality's convert_weight.py writes g_ema and latent_avg only: D was built at the preset's widths while the
+    run recorded (and noted) the file's."""
+    full = torch.load(rosinality_checkpoint(tmp_path / "550000.pt", rosinality_layout), weights_only=False)
+    network = tmp_path / "converted.pt"
+    torch.save({"g_ema": full["g_ema"], "latent_avg": torch.zeros(8)}, network)
+    run_dir, lines = fine_tune_one_step(tmp_path, network, resolution=16)
+    assert "note: the file holds no discriminator: D starts from random weights, as wide as the file's G" in "\n".join(lines)
+    saved = json.loads((run_dir / "training_options.json").read_text())
+    (snapshot,) = run_dir.glob("network-snapshot-*.safetensors")
+    D = load_checkpoint(snapshot).networks["D"]
+    assert (D.init_kwargs["channel_base"], D.init_kwargs["channel_max"]) == (saved["cbase"], saved["cmax"]) == (64, 8)
+
+
 def test_resume_takes_precision_and_memory_format_from_the_command_line(tmp_path):
     """As NVIDIA's resume (weights copied into networks built from the options): --precision, --nhwc and --aug follow the new command."""
     common = dict(clusters=0, pack=1, batch=4, workers=0, aug="noaug", kimg=1, tick=1, grid=(2, 2), cbase=256, cmax=16)

@@ -138,8 +138,9 @@ def _networks_from_checkpoint(
             d_kw["block_kwargs"] = {**block, **({"freeze_layers": options.freezed} if options.freezed else {})}
         D = Discriminator(**_run_precision(d_kw, options, blocks="block_kwargs"))
         D.load_state_dict(loaded["D"].state_dict())
-    else:
-        _, D = build_networks(options, c_dim, resolution, channels, aspect=aspect)
+    else:  # a generator-only file (rosinality's convert_weight.py output): a new D, as wide as the file's G
+        _, D = build_networks(dataclasses.replace(options, **_file_widths(G, options)[0]), c_dim, resolution, channels,
+                              aspect=aspect)
     G_ema = None
     if "G_ema" in loaded:
         G_ema = Generator(**_run_precision(loaded["G_ema"].init_kwargs, options, blocks="synthesis_kwargs"))
@@ -152,22 +153,28 @@ ARCHITECTURE_OPTIONS = {"z_dim": None, "w_dim": None, "map": "--map", "cbase": "
                         "mbstd": "--mbstd", "d_architecture": None}
 
 
+def _file_widths(G: Generator, options: TrainingOptions) -> tuple[dict[str, int], str | None]:
+    """The --cbase and --cmax that give the file's G its channels ({} when the options' do), or, when none do,
+    {} and its channels per resolution in words."""
+    resolutions = G.synthesis.block_resolutions
+    counts = {res: getattr(G.synthesis, f"b{res}").conv1.weight.shape[0] for res in resolutions}
+    if counts == channel_counts(resolutions, options.cbase, options.cmax):
+        return {}, None
+    file_base = (G.init_kwargs.get("synthesis_kwargs") or {}).get("channel_base")
+    arguments = channel_arguments(counts, [file_base] if file_base else [])
+    if "channels" in arguments:  # no --cbase/--cmax gives this layout
+        return {}, f"channels per resolution {', '.join(f'{res}: {ch}' for res, ch in counts.items())}"
+    return {"cbase": arguments["channel_base"], "cmax": arguments["channel_max"]}, None
+
+
 def _keep_file_architecture(options: TrainingOptions, G: Generator, D: Discriminator) -> tuple[TrainingOptions, list[str]]:
     """A resume trains the file's networks as they are: the architecture options become theirs (so the
     run's training_options.json describes what trains), with a note where this run's options said otherwise."""
     theirs: dict[str, Any] = {"z_dim": G.z_dim, "w_dim": G.w_dim, "map": G.mapping.num_layers, "d_architecture": D.b4.architecture}
     if D.b4.mbstd is not None and D.b4.mbstd.group_size is not None:
         theirs["mbstd"] = D.b4.mbstd.group_size
-    resolutions = G.synthesis.block_resolutions
-    counts = {res: getattr(G.synthesis, f"b{res}").conv1.weight.shape[0] for res in resolutions}
-    layout_note = None
-    if counts != channel_counts(resolutions, options.cbase, options.cmax):
-        file_base = (G.init_kwargs.get("synthesis_kwargs") or {}).get("channel_base")
-        arguments = channel_arguments(counts, [file_base] if file_base else [])
-        if "channels" in arguments:  # no --cbase/--cmax gives this layout
-            layout_note = f"channels per resolution {', '.join(f'{res}: {ch}' for res, ch in counts.items())}"
-        else:
-            theirs.update(cbase=arguments["channel_base"], cmax=arguments["channel_max"])
+    widths, layout_note = _file_widths(G, options)
+    theirs.update(widths)
     changed = {name: theirs[name] for name in ARCHITECTURE_OPTIONS if name in theirs and getattr(options, name) != theirs[name]}
     described = [f"{ARCHITECTURE_OPTIONS[name] or name} {value} (not {getattr(options, name)})" for name, value in changed.items()]
     if layout_note:
@@ -466,6 +473,8 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
                                          ctx.world_size)
         notes += checked
         G, D, G_ema = _networks_from_checkpoint(loaded, options, c_dim, resolution, channels, dataset.aspect)
+        if "D" not in loaded:
+            notes.append("the file holds no discriminator: D starts from random weights, as wide as the file's G")
         _check_clusters(G, c_prior, resume_path)
         options, kept = _keep_file_architecture(options, G, D)
         notes += kept
