@@ -216,8 +216,9 @@ def test_lsun_lmdb_folders_are_named_with_how_to_export_them(tmp_path, files):
     folder.mkdir()
     for name in files:
         (folder / name).write_bytes(b"")
-    message = (rf"{folder}: an LMDB database \(LSUN's format\), which is not read here; export its images to a folder "
-               rf"with LSUN's tool \(github\.com/fyu/lsun: python data\.py export {folder} --out_dir DIR\)")
+    message = (rf"{folder}: an LMDB database \(LSUN's or rosinality's prepare_data\.py format\), which is not read here; "
+               r"pass the folder of images it was made from \(rosinality's prepare_data\.py reads one\), or export "
+               rf"LSUN's images with their tool \(github\.com/fyu/lsun: python data\.py export {folder} --out_dir DIR\)")
     with pytest.raises(DatasetError, match=message):
         open_source(folder)
     if files:
@@ -229,4 +230,4 @@ def test_the_cli_names_an_lmdb_folder_in_one_line(tmp_path):
     (tmp_path / "cat_lmdb").mkdir()
     result = CliRunner().invoke(main, ["dataset", "--source", str(tmp_path / "cat_lmdb"), "--dest", str(tmp_path / "c.zip")])
     assert result.exit_code == 1 and result.output.count("\n") == 1
-    assert result.output.startswith("Error: ") and "an LMDB database (LSUN's format)" in result.output
+    assert result.output.startswith("Error: ") and "an LMDB database (LSUN's or rosinality's" in result.output

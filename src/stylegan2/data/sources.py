@@ -294,10 +294,11 @@ class FileSource(ImageSource):
 
 
 def _lmdb_error(folder: Path) -> DatasetError:
-    """Refuse an LMDB database (LSUN's format), saying how to get images out of it."""
-    return DatasetError(f"{folder}: an LMDB database (LSUN's format), which is not read here; export its images to a "
-                        f"folder with LSUN's tool (github.com/fyu/lsun: python data.py export {folder} --out_dir DIR) "
-                        "and pass that folder as the source")
+    """Refuse an LMDB database (LSUN's images, or rosinality's prepare_data.py output), saying what to pass instead."""
+    return DatasetError(f"{folder}: an LMDB database (LSUN's or rosinality's prepare_data.py format), which is not read "
+                        "here; pass the folder of images it was made from (rosinality's prepare_data.py reads one), or "
+                        f"export LSUN's images with their tool (github.com/fyu/lsun: python data.py export {folder} "
+                        "--out_dir DIR) and pass that folder")
 
 
 def _walk_folder(root: Path) -> list[str]:
