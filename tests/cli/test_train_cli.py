@@ -123,7 +123,16 @@ def test_dry_run_refuses_a_resume_network_that_does_not_fit_the_data(tmp_path):
         "dataset has 3-channel 16 px images with 0 label dims; resize the dataset (stylegan2 dataset --resolution 32), "
         "or pick a matching network\n")
     result = CliRunner().invoke(main, [*args, str(tmp_path / "g16.safetensors")])
-    assert result.exit_code == 0 and json.loads(result.output)["resume"] == str(tmp_path / "g16.safetensors")
+    assert result.exit_code == 0, result.output
+    notes, printed = result.output.split("{", 1)
+    assert notes.splitlines() == [  # the options the run trains with, as it notes them (rosinality QA L1)
+        f"note: --resume {tmp_path / 'g16.safetensors'}: the networks keep the file's architecture: z_dim 8 (not 128), "
+        "w_dim 8 (not 128), --map 1 (not 2), --cbase 64 (not 128), --cmax 8 (not 16); those options are for new networks",
+        f"note: --resume {tmp_path / 'g16.safetensors'}: the file holds no discriminator: D starts from random weights, "
+        "as wide as the file's G"]
+    options = json.loads("{" + printed)
+    assert options["resume"] == str(tmp_path / "g16.safetensors")
+    assert (options["z_dim"], options["cbase"], options["cmax"], options["ema_rampup"], options["ada_kimg"]) == (8, 64, 8, None, 100)
 
 
 def test_dry_run_with_resume_auto_refuses_to_continue_a_finished_run(tmp_path, monkeypatch):

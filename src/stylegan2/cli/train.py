@@ -260,8 +260,10 @@ def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size:
                            skip_bad=bool(overrides.get("skip_bad")), seed=overrides.get("seed") or 0)
     options = resolve_options(data, cfg, dataset.resolution, world_size, overrides, device_type=device_type,
                               num_images=dataset.distinct_len)
-    if dry_run and creates_runs and options.resume is not None:
-        check_resume(options, dataset)
+    if dry_run and creates_runs and options.resume is not None:  # the options and notes the run would start with
+        options, notes = check_resume(options, dataset)
+        for note in notes:
+            warnings.warn(f"--resume {options.resume}: {note}", stacklevel=2)
     return dataset, options
 
 

@@ -167,12 +167,15 @@ def _file_widths(G: Generator, options: TrainingOptions) -> tuple[dict[str, int]
     return {"cbase": arguments["channel_base"], "cmax": arguments["channel_max"]}, None
 
 
-def _keep_file_architecture(options: TrainingOptions, G: Generator, D: Discriminator) -> tuple[TrainingOptions, list[str]]:
+def _keep_file_architecture(options: TrainingOptions, G: Generator, D: Discriminator | None) -> tuple[TrainingOptions, list[str]]:
     """A resume trains the file's networks as they are: the architecture options become theirs (so the
-    run's training_options.json describes what trains), with a note where this run's options said otherwise."""
-    theirs: dict[str, Any] = {"z_dim": G.z_dim, "w_dim": G.w_dim, "map": G.mapping.num_layers, "d_architecture": D.b4.architecture}
-    if D.b4.mbstd is not None and D.b4.mbstd.group_size is not None:
-        theirs["mbstd"] = D.b4.mbstd.group_size
+    run's training_options.json describes what trains), with a note where this run's options said otherwise.
+    D None: the file has none, and the run builds one from the options (as wide as G)."""
+    theirs: dict[str, Any] = {"z_dim": G.z_dim, "w_dim": G.w_dim, "map": G.mapping.num_layers}
+    if D is not None:
+        theirs["d_architecture"] = D.b4.architecture
+        if D.b4.mbstd is not None and D.b4.mbstd.group_size is not None:
+            theirs["mbstd"] = D.b4.mbstd.group_size
     widths, layout_note = _file_widths(G, options)
     theirs.update(widths)
     changed = {name: theirs[name] for name in ARCHITECTURE_OPTIONS if name in theirs and getattr(options, name) != theirs[name]}
@@ -221,19 +224,41 @@ def _check_resume(
     return options, notes
 
 
-def check_resume(options: TrainingOptions, dataset: ImageDataset) -> None:
+def _options_from_file(loaded: dict[str, torch.nn.Module], state: ResumeState | None,
+                       options: TrainingOptions) -> tuple[TrainingOptions, list[str]]:
+    """The options a resume trains with: the file's architecture and mapping multiplier, and, when it starts from
+    weights only, the official fine-tuning adjustments; with notes where the options said otherwise."""
+    G = loaded.get("G") or loaded["G_ema"]
+    options, notes = _keep_file_architecture(options, G, loaded.get("D"))
+    if "D" not in loaded:
+        notes.append("the file holds no discriminator: D starts from random weights, as wide as the file's G")
+    file_lrmul = (G.init_kwargs.get("mapping_kwargs") or {}).get("lr_multiplier", MAPPING_LR_MULTIPLIER)
+    if file_lrmul != options.map_lrmul:  # the weights are stored divided by it: another one would change G
+        notes.append(f"the mapping layers keep the file's learning-rate multiplier {file_lrmul:g} "
+                     f"(--map-lrmul {options.map_lrmul:g} is for new networks)")
+        options = dataclasses.replace(options, map_lrmul=file_lrmul)
+    if state is None:
+        options = for_transfer_learning(options)
+    return options, notes
+
+
+def check_resume(options: TrainingOptions, dataset: ImageDataset) -> tuple[TrainingOptions, list[str]]:
     """Read the --resume file (--resume auto: the snapshot it finds) and make the run's checks of it (`_check_resume`) against
-    the opened dataset, without training: what --dry-run adds. A run on clusters is checked for their number only
-    (which clusters the file was trained on needs the k-means that the run does)."""
+    the opened dataset, without training: what --dry-run adds. Returns the options the run would train with and its
+    notes on them. A run on clusters is checked for their number only (which clusters the file was trained on needs
+    the k-means that the run does)."""
     path = options.resume
     if path == AUTO_RESUME:
         found = latest_snapshot(options.outdir, _run_desc(dataset, options))
         if found is None:
-            return
+            return options, []
         path = str(found)
-    loaded, state, _ = read_resume_state(path, check_extras=check_resume_extras)
+    loaded, state, notes = read_resume_state(path, check_extras=check_resume_extras)
     c_dim = options.clusters or dataset.label_dim  # the run's labels: its clusters (made when it starts) or the dataset's
-    _check_resume(loaded, state, options, path, c_dim, dataset.resolution, dataset.num_channels, dataset.aspect, options.num_gpus)
+    options, checked = _check_resume(loaded, state, options, path, c_dim, dataset.resolution, dataset.num_channels,
+                                     dataset.aspect, options.num_gpus)
+    options, kept = _options_from_file(loaded, state, options)
+    return options, notes + checked + kept
 
 
 def _run_desc(dataset: ImageDataset, options: TrainingOptions) -> str:
@@ -473,18 +498,9 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
                                          ctx.world_size)
         notes += checked
         G, D, G_ema = _networks_from_checkpoint(loaded, options, c_dim, resolution, channels, dataset.aspect)
-        if "D" not in loaded:
-            notes.append("the file holds no discriminator: D starts from random weights, as wide as the file's G")
         _check_clusters(G, c_prior, resume_path)
-        options, kept = _keep_file_architecture(options, G, D)
+        options, kept = _options_from_file(loaded, resume_state, options)
         notes += kept
-        file_lrmul = (G.init_kwargs.get("mapping_kwargs") or {}).get("lr_multiplier", MAPPING_LR_MULTIPLIER)
-        if file_lrmul != options.map_lrmul:  # the weights are stored divided by it: another one would change G
-            notes.append(f"the mapping layers keep the file's learning-rate multiplier {file_lrmul:g} "
-                         f"(--map-lrmul {options.map_lrmul:g} is for new networks)")
-            options = dataclasses.replace(options, map_lrmul=file_lrmul)
-        if resume_state is None:
-            options = for_transfer_learning(options)
         kind = "continuing the run" if resume_state else "transfer learning from its weights"
         header.append(f"Resuming from {resume_path}: {kind}" + "".join(f"\n  note: {n}" for n in notes))
     else:
