@@ -115,6 +115,14 @@ def test_g_ema_is_preferred_over_g(tiny_generator, tmp_path):
     torch.testing.assert_close(loaded.synthesis.b4.const, tiny_generator(seed=2).synthesis.b4.const)
 
 
+def test_a_file_without_g_ema_is_used_with_a_note(tiny_generator, tmp_path):
+    """rosinality's G differs from its g_ema by far more than noise: the command says which one it draws with."""
+    save_checkpoint(tmp_path / "g.safetensors", {"G": tiny_generator(seed=1)})
+    with pytest.warns(UserWarning, match=r"g\.safetensors: holds no G_ema; using G, the generator without weight averaging"):
+        loaded = load_generator(tmp_path / "g.safetensors", "cpu")
+    torch.testing.assert_close(loaded.synthesis.b4.const, tiny_generator(seed=1).synthesis.b4.const)
+
+
 def test_a_generator_passed_in_is_left_as_it_is(tiny_generator):
     """The tools never switch the caller's G to eval mode or move it (export_generator would move a CUDA G)."""
     G = tiny_generator().train()

@@ -162,8 +162,11 @@ def test_resume_with_a_network_of_another_resolution_is_refused(tmp_path):
     labelled = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, dict(TINY, outdir=str(tmp_path / "c"), kimg=0.016,
                                                                         resume=str(snapshot), cond=True))
     with pytest.raises(TrainingError, match=r"with 0 label dims, but the dataset has 3-channel 16 px images with 5 label dims; "
-                                            r"train without labels \(leave out --cond, --clusters 0\), or pick"):
+                                            r"train without labels \(leave out --cond\), or pick"):
         train(labelled, device="cpu", log=lambda m: None)
+    clustered = dataclasses.replace(labelled, cond=False, clusters=5)  # the cpu preset's default on unlabeled data
+    with pytest.raises(TrainingError, match=r"train without labels \(pass --clusters 0 --pack 4\), or pick"):
+        train(clustered, device="cpu", log=lambda m: None)  # the file's D judges packs of 4 (TINY's cpu preset)
 
 
 def test_unknown_metric_is_refused_before_training(tmp_path):

@@ -6,6 +6,7 @@ import contextlib
 import copy
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -126,6 +127,8 @@ def load_generator(network: Network, device: str | torch.device | None = None) -
         raise ToolError(f"{path}: holds no generator (found {found}); pass a file with G_ema or G")
     if not isinstance(G, Generator):
         raise ToolError(f"{path}: its generator is a {type(G).__name__}, not a stylegan2 Generator")
+    if networks.get("G_ema") is None:  # G's images differ from the averaged G_ema's that files usually give
+        warnings.warn(f"{path}: holds no G_ema; using G, the generator without weight averaging", stacklevel=2)
     return G.eval().requires_grad_(False).to(resolve_device(device))
 
 

@@ -103,9 +103,11 @@ def _check_networks_fit(
             fixes.append(f"resize the dataset (stylegan2 dataset --resolution {kw['img_resolution']})")
         if kw["img_channels"] != channels:
             fixes.append(f"use {kw['img_channels']}-channel images")
-        if kw["c_dim"] != c_dim:
-            fixes.append(f"train with {kw['c_dim']} label dims (--cond with the dataset's labels, or --clusters)" if kw["c_dim"]
-                         else "train without labels (leave out --cond, --clusters 0)")
+        if kw["c_dim"] and kw["c_dim"] != c_dim:
+            fixes.append(f"train with {kw['c_dim']} label dims (--cond with the dataset's labels, or --clusters)")
+        elif kw["c_dim"] != c_dim:  # the file's D packs as it did: without clusters a preset may pack otherwise
+            pack = f" --pack {loaded['D'].init_kwargs['img_channels'] // channels}" if "D" in loaded else ""
+            fixes.append(f"train without labels ({'leave out --cond' if options.cond else f'pass --clusters 0{pack}'})")
         raise TrainingError(
             f"--resume {path}: the network makes {kw['img_channels']}-channel {kw['img_resolution']} px images"
             f" with {kw['c_dim']} label dims, but the dataset has {channels}-channel {resolution} px images"
