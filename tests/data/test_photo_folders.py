@@ -1,6 +1,8 @@
 """Folders of real-world photos: EXIF orientation, the file types phones and browsers save, advice fit for the caller."""
 
 import io
+import json
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +135,19 @@ def test_the_cli_tool_advises_its_own_option_only(tmp_path):
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1].endswith("empty.jpg: cannot decode image (not a known image format, "
                                                            "or a damaged header); remove it or pass --skip-bad")
+
+
+@pytest.mark.parametrize("on_disk, listed", [("NFD", "NFC"), ("NFC", "NFD")])
+def test_a_label_entry_in_another_unicode_normalization_names_the_file(tmp_path, on_disk, listed):
+    """macOS writes 'café.png' decomposed (NFD), an editor's dataset.json composed (NFC): the same name to the user."""
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    name = "caf\u00e9.png"
+    for index, file in enumerate((unicodedata.normalize(on_disk, name), "plain.png")):
+        PIL.Image.fromarray(photo(4, 4) + index).save(folder / file)
+    labels = [[unicodedata.normalize(listed, name), 1], ["plain.png", 0]]
+    (folder / "dataset.json").write_text(json.dumps({"labels": labels}))
+    data = open_dataset(folder, use_labels=True)
+    assert sorted(int(data.get_label(i).argmax()) for i in range(len(data))) == [0, 1]
+    first = data[0][0] if data.get_label(0).argmax() == 1 else data[1][0]  # the café image, by its label
+    np.testing.assert_array_equal(first.transpose(1, 2, 0), photo(4, 4))

@@ -7,6 +7,7 @@ dataset tool build on it. Sources never write to what they read.
 
 import json
 import os
+import unicodedata
 import warnings
 import zipfile
 from abc import ABC, abstractmethod
@@ -236,7 +237,13 @@ class FileSource(ImageSource):
             raise DatasetError(
                 f'{where}: expected {{"labels": [["path/in/dataset.png", label], ...]}} or {{"labels": null}}'
             )
-        return {path.replace("\\", "/"): label for path, label in entries}
+        # A name written in another Unicode normalization (macOS file systems give NFD, most editors NFC) is the file.
+        files = {unicodedata.normalize("NFC", name): name for name in self.all_files}
+        table = {}
+        for path, label in entries:
+            name = path.replace("\\", "/")
+            table[files.get(unicodedata.normalize("NFC", name), name)] = label
+        return table
 
     def labels(self, *, required: bool, skip_bad: bool = False) -> np.ndarray | None:
         table = self._read_label_table()
