@@ -100,11 +100,48 @@ def rewrite_flag_values(args: list[str], spellings: dict[str, tuple[str, str | N
 _BOOL_WORDS = {"1", "0", "true", "false", "t", "f", "yes", "no", "y", "n", "on", "off"}
 
 
+# rosinality's stylegan2-pytorch spellings and ours, by command (None: any other command that meets one).
+ROSINALITY_OPTIONS: dict[str, dict[str | None, str]] = {
+    "--ckpt": {"train": "use --resume FILE", None: "use --network FILE"},
+    "--iter": {"train": "use --kimg, thousands of real images (their steps x --batch / 1000)"},
+    "--r1": {"train": "use --gamma"},
+    "--lr": {"train": "use --glr and --dlr"},
+    "--path_regularize": {"train": "the preset sets the path-length weight (--cfg stylegan2: 2, as theirs)"},
+    "--mixing": {"train": "the preset sets style mixing (--cfg stylegan2: 0.9, as theirs)"},
+    "--augment": {"train": "use --aug ada"},
+    "--augment_p": {"train": "use --aug fixed --p P"},
+    "--ada_target": {"train": "use --target"},
+    "--ada_length": {"train": "use --ada-kimg, their length / 1000"},
+    "--size": {"train": "the data sets the size", None: "the network file sets the size"},
+    "--channel_multiplier": {"train": "use --cbase (2 is --cbase 32768)", None: "the network file sets the channels"},
+    "--n_sample": {"train": "the data sets the snapshot grids"},
+    "--wandb": {"train": "the run directory holds TensorBoard logs instead"},
+    "--pics": {"generate": "use --seeds 0-N, one image per seed"},
+    "--sample": {"generate": "use --grid COLSxROWS"},
+    "--truncation": {None: "use --trunc"},
+    "--truncation_mean": {None: "the network's average w is used"},
+}
+
+
+def rosinality_hint(option: str, command: str | None) -> str | None:
+    """What a rosinality user's `option` is here, for `command`; None when it is not theirs."""
+    ours = ROSINALITY_OPTIONS.get(option, {})
+    return ours.get(command, ours.get(None))
+
+
 class NvidiaFlagsCommand(click.Command):
-    """A click command whose flags also take NVIDIA's `--flag=1` / `--flag=0` values."""
+    """A click command whose flags also take NVIDIA's `--flag=1` / `--flag=0` values, and that answers rosinality's
+    spellings with ours (click's "did you mean" pointed --r1 at --dlr, --ckpt at --p)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, rewrite_flag_values(list(args), flag_spellings(self)))
+        try:
+            return super().parse_args(ctx, rewrite_flag_values(list(args), flag_spellings(self)))
+        except click.NoSuchOption as err:
+            ours = rosinality_hint(err.option_name, self.name)
+            if ours is None:
+                raise
+            raise click.NoSuchOption(err.option_name, f"No such option: {err.option_name} is rosinality's stylegan2-pytorch "
+                                                      f"spelling; {ours}", ctx=ctx) from None
 
 
 def nvidia_command(name: str, **kwargs: Any):
