@@ -12,6 +12,7 @@ import numpy as np
 import PIL.Image
 
 from ..models.aspect import MAX_RESOLUTION, is_image_side
+from ..utils.text import word_list
 from .errors import DatasetError, skip_bad_advice
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".gif", ".bmp", ".tif", ".tiff")
@@ -52,8 +53,7 @@ def unread_images(names: Iterable[str]) -> str:
                      for ext in UNREAD_EXTENSIONS if name.lower().endswith(ext))
     if not counts:
         return ""
-    listed = [f"{count} {ext}" for ext, count in sorted(counts.items())]
-    return (", ".join(listed[:-1]) + " and " if len(listed) > 1 else "") + listed[-1] + " file(s)"
+    return word_list([f"{count} {ext}" for ext, count in sorted(counts.items())]) + " file(s)"
 
 
 def is_power_of_two(n: int) -> bool:

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 import numpy as np
 
 from ..utils.files import ArchiveError, check_zip_entry, check_zip_members, open_regular
+from ..utils.text import first_names
 from .downloads import idx_labels_path, is_idx_images, read_cifar10, read_mnist
 from .errors import DatasetError, skip_bad_advice
 from .images import IMAGE_FORMATS, decode_image, is_image_name, read_header, unread_images
@@ -208,8 +209,7 @@ class FileSource(ImageSource):
         if bad:
             skipped = set(bad)
             self.files = [name for name in self.files if name not in skipped]
-            listed = ", ".join(bad[:5]) + (", ..." if len(bad) > 5 else "")
-            warnings.warn(f"{self.path}: skipped {len(bad)} unreadable image(s): {listed}", stacklevel=2)
+            warnings.warn(f"{self.path}: skipped {len(bad)} unreadable image(s): {first_names(bad)}", stacklevel=2)
         if not self.files:
             raise DatasetError(f"{self.path}: none of the {len(bad)} images could be read")
         first = self.files[0]
@@ -264,9 +264,8 @@ class FileSource(ImageSource):
             )
         self._drop_unlabelled(table, skip_bad=skip_bad)
         if unknown:
-            listed = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
             warnings.warn(f"{where}: ignored {len(unknown)} entr{'y' if len(unknown) == 1 else 'ies'} for files that "
-                          f"are not images here: {listed}", stacklevel=2)
+                          f"are not images here: {first_names(unknown)}", stacklevel=2)
         every = _labels_array([table[name] for name in self.all_files if name in table], where)
         if every.dtype == np.int64:
             self.num_classes = int(every.max()) + 1  # from every image's entry, so skipped images do not shrink it
@@ -295,8 +294,7 @@ class FileSource(ImageSource):
             )
         dropped = set(missing)
         self.files = [name for name in self.files if name not in dropped]
-        listed = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-        warnings.warn(f"{self.path}: skipped {len(missing)} image(s) without a label in {LABELS_FILE}: {listed}",
+        warnings.warn(f"{self.path}: skipped {len(missing)} image(s) without a label in {LABELS_FILE}: {first_names(missing)}",
                       stacklevel=3)
 
 
@@ -350,8 +348,7 @@ def _walk_folder(root: Path) -> list[str]:
         todo.extend(reversed(subfolders))  # depth first, in name order: the first path to a folder is kept
     for found, what in ((outside, "symbolic link(s) pointing outside the folder"), (special, "non-regular file(s)")):
         if found:
-            listed = ", ".join(sorted(found)[:5]) + (", ..." if len(found) > 5 else "")
-            warnings.warn(f"{root}: skipped {len(found)} {what}: {listed}", stacklevel=3)
+            warnings.warn(f"{root}: skipped {len(found)} {what}: {first_names(sorted(found))}", stacklevel=3)
     return names
 
 

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from ..models.aspect import ASPECTS, MAX_RESOLUTION, SQUARE, aspect_of, image_size
 from ..utils.files import create_temp, remove_stale_temps
+from ..utils.text import first_names
 from .errors import DatasetError
 from .images import check_side, pad_center
 from .sources import LABELS_FILE, open_source
@@ -139,11 +140,6 @@ def _too_large(where: str, image: np.ndarray, width: int, height: int, size: str
         return DatasetError(f"{where} is {w}x{h}, larger than {size}; pass --transform center-crop (or letterbox) to fit it")
     return DatasetError(f"{where} is {w}x{h}, larger than the {width}x{height} that the first image ({first}) set; pass "
                         f"{size} --transform center-crop (or letterbox) to fit every image to one size")
-
-
-def _first_names(names: list[str]) -> str:
-    """Up to five of `names`, for a note."""
-    return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
 
 
 def _png_bytes(image: np.ndarray) -> bytes:
@@ -311,10 +307,10 @@ def convert_dataset(
     finally:
         tmp_path.unlink(missing_ok=True)
     if skipped:
-        warnings.warn(f"skipped {len(skipped)} unreadable image(s): {_first_names(skipped)}", stacklevel=2)
+        warnings.warn(f"skipped {len(skipped)} unreadable image(s): {first_names(skipped)}", stacklevel=2)
     if promoted:
         warnings.warn(f"wrote {len(promoted)} grayscale image(s) as RGB, as other images are RGB: "
-                      f"{_first_names(promoted)}", stacklevel=2)
+                      f"{first_names(promoted)}", stacklevel=2)
     if padded:  # as asked (MNIST's 28 px to --resolution 32), or photos framed in black: say how much, and how to resize
         nvidia = " (NVIDIA's dataset_tool, given --width and --height, resizes them)" if nvidia_size else ""
         warnings.warn(f"padded {padded} image(s) smaller than {width}x{height} with black borders (up to {black:.0%} "

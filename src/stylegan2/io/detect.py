@@ -5,6 +5,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from ..utils.text import first_names
 from .errors import CheckpointError
 
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save (PyTorch >= 1.6) writes a zip archive
@@ -68,7 +69,7 @@ def check_torch_zip(path: Path) -> None:
     if any(PurePosixPath(name).name == "data.pkl" for name in names):
         return
     if names and all(name.endswith(".npy") for name in names):
-        arrays = ", ".join(name[:-4] for name in names[:5]) + (", ..." if len(names) > 5 else "")
+        arrays = first_names([name[:-4] for name in names])
         raise CheckpointError(f"{path}: not a network file; it looks like an .npz of arrays ({arrays}), such as "
                               f"projected_w.npz or directions.npz; {CHECKPOINT_HINT}")
     images = sum(name.lower().endswith(IMAGE_SUFFIXES) for name in names)

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..models.aspect import MAX_RESOLUTION
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
+from ..utils.text import word_list
 from .ada import AugmentConfig
 from .loss import LOSSES
 from .rundir import check_outdir_outside_data
@@ -201,11 +202,6 @@ def preset_aug_rule(cfg: str, aug: str, num_images: int | None) -> str | None:
 AUG_OPTIONS = {"ada": ("augpipe", "p", "target", "ada_kimg"), "fixed": ("augpipe", "p"), "noaug": (), "diffaug": ()}
 
 
-def _listed(words: list[str], conjunction: str) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {conjunction} {words[-1]}"
-
-
 def check_aug_overrides(options: TrainingOptions, overrides: dict[str, Any], num_images: int | None) -> None:
     """Refuse what NVIDIA's train.py refuses: --aug fixed without --p (it would keep p at 0: no augmentation), and
     augmentation options that the --aug given leaves unused. Where the preset, not the user, chose noaug (--cfg cpu on
@@ -218,15 +214,15 @@ def check_aug_overrides(options: TrainingOptions, overrides: dict[str, Any], num
     flags = [f"--{name.replace('_', '-')}" for name in unused]
     them = "it" if len(unused) == 1 else "them"
     if overrides.get("aug") is None:  # the preset's noaug: presets choose between ada, which uses all, and noaug
-        warnings.warn(f"{_listed(flags, 'and')} {'is' if len(unused) == 1 else 'are'} left unused: the {options.cfg} preset "
+        warnings.warn(f"{word_list(flags)} {'is' if len(unused) == 1 else 'are'} left unused: the {options.cfg} preset "
                       f"trains datasets of {PRESETS[options.cfg].noaug_min_images:,} images or more ({num_images:,} here) "
                       f"without augmentation; add --aug ada to use {them}", stacklevel=3)
         return
     described = []
     for flag, name in zip(flags, unused):
         modes = [mode for mode, used in AUG_OPTIONS.items() if name in used]
-        described.append(f"{flag} (--aug {_listed(modes, 'and')} {'does' if len(modes) == 1 else 'do'})")
-    raise ValueError(f"--aug {options.aug} does not use {_listed(described, 'or')}; drop {them} or change --aug")
+        described.append(f"{flag} (--aug {word_list(modes)} {'does' if len(modes) == 1 else 'do'})")
+    raise ValueError(f"--aug {options.aug} does not use {word_list(described, 'or')}; drop {them} or change --aug")
 
 
 def resolve_options(
