@@ -130,11 +130,18 @@ def test_alpha_channel_is_refused_with_the_fix(make_folder, noise):
         open_dataset(folder)
 
 
-def test_sixteen_bit_images_are_refused(tmp_path):
+def test_floating_point_images_are_refused(tmp_path):
     (tmp_path / "deep").mkdir()
-    PIL.Image.fromarray(np.zeros((8, 8), np.uint16)).save(tmp_path / "deep" / "x.png")
-    with pytest.raises(DatasetError, match=r"x\.png: unsupported image mode I"):
+    PIL.Image.fromarray(np.zeros((8, 8), np.float32)).save(tmp_path / "deep" / "x.tiff")
+    with pytest.raises(DatasetError, match=r"x\.tiff: unsupported image mode F \(e\.g\. floating-point\)"):
         open_dataset(tmp_path / "deep")
+
+
+def test_32_bit_integer_images_outside_the_16_bit_range_are_refused(tmp_path):
+    (tmp_path / "deep").mkdir()
+    PIL.Image.fromarray(np.full((8, 8), 70000, np.int32)).save(tmp_path / "deep" / "x.tiff")  # mode I
+    with pytest.raises(DatasetError, match=r"x\.tiff: 32-bit integer image with values outside 0\.\.65535"):
+        open_dataset(tmp_path / "deep")[0]
 
 
 def test_images_neither_square_nor_two_to_one_are_refused(make_folder, noise):

@@ -2,7 +2,9 @@
 
 import io
 import json
+import struct
 import unicodedata
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +153,69 @@ def test_a_label_entry_in_another_unicode_normalization_names_the_file(tmp_path,
     assert sorted(int(data.get_label(i).argmax()) for i in range(len(data))) == [0, 1]
     first = data[0][0] if data.get_label(0).argmax() == 1 else data[1][0]  # the café image, by its label
     np.testing.assert_array_equal(first.transpose(1, 2, 0), photo(4, 4))
+
+
+def png_16_bit(values: np.ndarray) -> bytes:
+    """A 16-bit PNG of uint16 [H, W] (grayscale) or [H, W, 3] (RGB) values, which Pillow cannot write for colour."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    height, width = values.shape[:2]
+    color_type = 2 if values.ndim == 3 else 0
+    rows = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in values)
+    header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_16_bit_grayscale_scans_are_scaled_to_8_bits_not_refused_or_clipped(tmp_path):
+    """A scanner's 16-bit grayscale PNG: PIL's own convert would clip every value above 255 to white."""
+    values = np.linspace(0, 65535, 8 * 8).round().astype(np.uint16).reshape(8, 8)
+    (tmp_path / "scans").mkdir()
+    (tmp_path / "scans" / "scan.png").write_bytes(png_16_bit(values))
+    expected = np.rint(values / 257).astype(np.uint8)
+    np.testing.assert_array_equal(open_dataset(tmp_path / "scans")[0][0][0], expected)
+    summary = convert_dataset(tmp_path / "scans", tmp_path / "out.zip", skip_bad=True)
+    assert summary.num_images == 1 and summary.num_channels == 1
+    np.testing.assert_array_equal(open_dataset(tmp_path / "out.zip")[0][0][0], expected)
+
+
+def test_16_bit_grayscale_and_colour_pngs_convert_together(tmp_path):
+    """16-bit colour PNGs were always read (PIL gives 8-bit RGB); their grayscale siblings join them as RGB."""
+    (tmp_path / "mixed").mkdir()
+    gray = np.full((8, 8), 0x8080, np.uint16)
+    (tmp_path / "mixed" / "a_gray.png").write_bytes(png_16_bit(gray))
+    (tmp_path / "mixed" / "b_colour.png").write_bytes(png_16_bit(np.full((8, 8, 3), 0xFFFF, np.uint16)))
+    summary = convert_dataset(tmp_path / "mixed", tmp_path / "out.zip")
+    assert summary.num_channels == 3
+    data = open_dataset(tmp_path / "out.zip")
+    assert {int(data[i][0].max()) for i in range(2)} == {128, 255}
+
+
+def palette_with_transparency(path: Path) -> None:
+    """A palette image whose entry 0 is marked transparent (a web graphic's background), as PNG or GIF."""
+    image = PIL.Image.fromarray(np.array([[0, 1], [1, 0]] * 4, np.uint8).repeat(4, axis=1)[:8, :8], "P")
+    image.putpalette([0, 0, 0, 200, 50, 50] + [0] * 762)
+    image.save(path, transparency=0)
+
+
+@pytest.mark.parametrize("name", ["logo.png", "logo.gif"])
+def test_a_palette_image_with_a_transparent_entry_is_refused_as_alpha_is(tmp_path, name):
+    """Its transparent pixels have an arbitrary colour, as an RGBA image's have; both go through the tool."""
+    (tmp_path / "web").mkdir()
+    palette_with_transparency(tmp_path / "web" / name)
+    with PIL.Image.open(tmp_path / "web" / name) as img:
+        assert img.mode == "P" and "transparency" in img.info
+    with pytest.raises(DatasetError, match=rf"{name}: image has transparency \(a palette entry marked transparent\); "
+                                           r"flatten it, or convert the dataset with `stylegan2 dataset`"):
+        open_dataset(tmp_path / "web")
+    summary = convert_dataset(tmp_path / "web", tmp_path / "out.zip")
+    assert summary.num_channels == 3
+    assert open_dataset(tmp_path / "out.zip")[0][0][:, 0, 0].tolist() == [0, 0, 0]  # the entry's colour, alpha dropped
+
+
+def test_a_grayscale_png_with_a_transparent_colour_is_refused_as_alpha_is(tmp_path):
+    (tmp_path / "web").mkdir()
+    PIL.Image.fromarray(photo(8, 8)[:, :, 0]).save(tmp_path / "web" / "key.png", transparency=0)
+    with pytest.raises(DatasetError, match=r"key\.png: image has transparency \(a colour marked transparent\)"):
+        open_dataset(tmp_path / "web")
+    assert convert_dataset(tmp_path / "web", tmp_path / "out.zip").num_channels == 1

@@ -51,11 +51,19 @@ def test_files_that_are_not_images_are_refused_by_name(png_file):
         decode_upload(png_file(64, 64)[:200], "cut.png", 16, 3)
 
 
-def test_16_bit_images_are_refused_with_the_dataset_tools_message():
+def test_16_bit_grayscale_uploads_are_scaled_as_the_dataset_reader_scales_them():
+    values = np.linspace(0, 65535, 16 * 16).round().astype(np.uint16).reshape(16, 16)
     buffer = io.BytesIO()
-    PIL.Image.new("I;16", (16, 16)).save(buffer, format="PNG")
-    with pytest.raises(ValueError, match=r"upload 'deep.png': unsupported image mode I.*save it as 8-bit grayscale or RGB"):
-        decode_upload(buffer.getvalue(), "deep.png", 16, 3)
+    PIL.Image.fromarray(values).save(buffer, format="PNG")  # mode I;16: PIL's convert would clip it to white
+    image, _ = decode_upload(buffer.getvalue(), "deep.png", 16, 1)
+    np.testing.assert_array_equal(image[:, :, 0], np.rint(values / 257).astype(np.uint8))
+
+
+def test_floating_point_uploads_are_refused_with_the_dataset_tools_message():
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(np.zeros((16, 16), np.float32)).save(buffer, format="TIFF")
+    with pytest.raises(ValueError, match=r"upload 'deep.tiff': unsupported image mode F.*save it as 8- or 16-bit"):
+        decode_upload(buffer.getvalue(), "deep.tiff", 16, 3)
 
 
 def png_header_only(width: int, height: int) -> bytes:

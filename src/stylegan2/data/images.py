@@ -21,7 +21,8 @@ IMAGE_FORMATS = "PNG, JPEG, WebP, GIF, BMP or TIFF"  # what IMAGE_EXTENSIONS nam
 UNREAD_EXTENSIONS = (".heic", ".heif", ".avif", ".cr2", ".cr3", ".nef", ".dng", ".arw", ".orf", ".rw2", ".raf")
 MAX_IMAGE_PIXELS = 2**26  # width x height of one source image (8192 x 8192); checked from the header, before decoding
 
-_GRAY_MODES = {"1", "L"}
+SIXTEEN_BIT_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # "I": how Pillow 9 opens 16-bit PNGs
+_GRAY_MODES = {"1", "L", *SIXTEEN_BIT_GRAY_MODES}
 _COLOR_MODES = {"RGB", "P", "CMYK", "YCbCr", "LAB", "HSV"}
 _ALPHA_MODES = {"LA": 1, "La": 1, "PA": 3, "RGBA": 3, "RGBa": 3}
 _EXIF_ORIENTATION = 0x0112
@@ -68,22 +69,46 @@ def check_side(option: str, value: int, maximum: int | None = MAX_RESOLUTION) ->
         raise DatasetError(f"{option} must be a power of two {allowed}, got {value!r}")
 
 
-def mode_channels(mode: str, where: str, *, drop_alpha: bool) -> int:
-    """Number of channels (1 or 3) an image of this PIL mode is read with; alpha is refused unless dropped."""
-    if mode in _GRAY_MODES:
-        return 1
-    if mode in _COLOR_MODES:
-        return 3
+def image_channels(img: PIL.Image.Image, where: str, *, drop_alpha: bool) -> int:
+    """Number of channels (1 or 3) an image is read with; transparency (an alpha channel, or a palette entry or
+    colour marked transparent) is refused unless dropped, since the colour under it is arbitrary."""
+    mode = img.mode
     if mode in _ALPHA_MODES:
-        if drop_alpha:
-            return _ALPHA_MODES[mode]
+        transparency, channels = f"an alpha channel (mode {mode})", _ALPHA_MODES[mode]
+    elif mode in _GRAY_MODES or mode in _COLOR_MODES:
+        channels = 1 if mode in _GRAY_MODES else 3
+        marked = "a palette entry" if mode == "P" else "a colour"
+        transparency = f"transparency ({marked} marked transparent)" if "transparency" in img.info else ""
+    else:
         raise DatasetError(
-            f"{where}: image has an alpha channel (mode {mode}); flatten it, or convert the dataset with "
-            "`stylegan2 dataset`, which drops alpha"
+            f"{where}: unsupported image mode {mode} (e.g. floating-point); save it as 8- or 16-bit grayscale or RGB"
         )
-    raise DatasetError(
-        f"{where}: unsupported image mode {mode} (e.g. 16-bit or float); save it as 8-bit grayscale or RGB"
-    )
+    if transparency and not drop_alpha:
+        raise DatasetError(
+            f"{where}: image has {transparency}; flatten it, or convert the dataset with `stylegan2 dataset`, "
+            "which drops alpha"
+        )
+    return channels
+
+
+def to_8bit(img: PIL.Image.Image, where: str) -> PIL.Image.Image:
+    """16-bit grayscale as 8-bit "L", scaled (65535 -> 255) where PIL's convert would clip everything above 255 to
+    white, as PIL reads 16-bit colour PNGs as 8-bit RGB; other modes unchanged."""
+    if img.mode not in SIXTEEN_BIT_GRAY_MODES:
+        return img
+    values = np.asarray(img)
+    if values.min() < 0 or values.max() > 65535:
+        raise DatasetError(f"{where}: 32-bit integer image with values outside 0..65535; save it as 8- or 16-bit")
+    return PIL.Image.fromarray(np.rint(values / 257).astype(np.uint8), "L")
+
+
+def to_array(img: PIL.Image.Image, where: str, target: str) -> np.ndarray:
+    """The image's pixels as a uint8 [H, W] or [H, W, 3] array in PIL mode `target` ("L" or "RGB"),
+    upright as its EXIF Orientation says; 16-bit grayscale scaled to 8 bits, any transparency dropped."""
+    turned = to_8bit(upright(img), where)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PIL's advice to convert a transparent palette image to RGBA: we drop it
+        return np.asarray(turned if turned.mode == target else turned.convert(target))
 
 
 def read_header(file: BinaryIO, where: str, *, full: bool = False, drop_alpha: bool = False) -> tuple[int, int, int]:
@@ -95,7 +120,7 @@ def read_header(file: BinaryIO, where: str, *, full: bool = False, drop_alpha: b
     try:
         with PIL.Image.open(file) as img:
             _check_size(img, where)
-            channels = mode_channels(img.mode, where, drop_alpha=drop_alpha)
+            channels = image_channels(img, where, drop_alpha=drop_alpha)
             turned = _orientation(img) >= 5  # 5 to 8 swap width and height
             if full:
                 img.load()
@@ -108,13 +133,12 @@ def read_header(file: BinaryIO, where: str, *, full: bool = False, drop_alpha: b
 
 def decode_image(file: BinaryIO, where: str, *, drop_alpha: bool = False) -> np.ndarray:
     """Decode an image file to uint8 [H, W, C] with C = 1 (grayscale) or 3 (RGB), upright as its EXIF Orientation
-    says (as image viewers show it); the first frame of an animated GIF or WebP."""
+    says (as image viewers show it); the first frame of an animated GIF or WebP; 16-bit scaled to 8 bits."""
     try:
         with PIL.Image.open(file) as img:
             _check_size(img, where)
-            target = "L" if mode_channels(img.mode, where, drop_alpha=drop_alpha) == 1 else "RGB"
-            turned = upright(img)
-            array = np.asarray(turned if turned.mode == target else turned.convert(target))
+            target = "L" if image_channels(img, where, drop_alpha=drop_alpha) == 1 else "RGB"
+            array = to_array(img, where, target)
     except DatasetError:
         raise
     except DECODE_ERRORS as err:

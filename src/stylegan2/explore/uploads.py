@@ -9,7 +9,7 @@ import numpy as np
 import PIL.Image
 
 from ..data.errors import DatasetError
-from ..data.images import DECODE_ERRORS, mode_channels, upright
+from ..data.images import DECODE_ERRORS, image_channels, to_array
 from ..data.tool import fit_image
 from .settings import SettingsError
 
@@ -56,9 +56,8 @@ def decode_upload(data: bytes, name: str, resolution: int, channels: int,
         with open_image(data, where) as img:
             if img.width * img.height > MAX_UPLOAD_PIXELS:
                 raise too_large(where, f"{img.width}x{img.height}")
-            target = "L" if mode_channels(img.mode, where, drop_alpha=True) == 1 else "RGB"
-            turned = upright(img)  # a phone's portrait shot, as the user sees it
-            array = np.array(turned if turned.mode == target else turned.convert(target))  # writable, for torch
+            target = "L" if image_channels(img, where, drop_alpha=True) == 1 else "RGB"
+            array = np.array(to_array(img, where, target))  # writable, for torch; a portrait shot upright
     except (SettingsError, DatasetError):
         raise  # the size and mode checks name the upload already
     except DECODE_ERRORS as err:

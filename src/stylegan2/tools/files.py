@@ -16,7 +16,8 @@ import numpy as np
 import PIL.Image
 from PIL import GifImagePlugin
 
-from ..data.images import upright
+from ..data.errors import DatasetError
+from ..data.images import SIXTEEN_BIT_GRAY_MODES, to_8bit, upright
 from ..models.aspect import SQUARE, image_size
 from ..utils.files import atomic_path, create_temp, folder_blocker
 from ..utils.image import PIL_MODES, to_pil
@@ -26,7 +27,6 @@ VIDEO_FORMATS = ("auto", "mp4", "gif")
 VIDEO_EXTRA_HINT = "MP4 needs imageio and imageio-ffmpeg: pip install 'stylegan2[video]'"
 # The command that writes each kind of .npz the tools read (by read_npz's `what`), for the message about a foreign file.
 NPZ_WRITERS = {"projected w": "stylegan2 project", "directions": "stylegan2 directions", "codes": "stylegan2 swapae encode"}
-SIXTEEN_BIT_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # "I": how Pillow 9 opens 16-bit PNGs
 
 
 class OutputExistsError(FileExistsError):
@@ -188,17 +188,18 @@ class VideoWriter:
 
 
 def scale_to_8bit(image: PIL.Image.Image, path: Path) -> PIL.Image.Image:
-    """16-bit grayscale as 8-bit "L", scaled (65535 -> 255) where PIL's convert would clip everything above 255
-    to white; other modes unchanged. Floating-point images are refused: their range is unknown."""
+    """16-bit grayscale scaled to 8 bits as the dataset reader scales it, with a warning; other modes unchanged.
+    Floating-point images are refused: their range is unknown."""
     if image.mode == "F":
         raise ToolError(f"{path}: a floating-point image (mode F) has no known range; save it as 8- or 16-bit")
     if image.mode not in SIXTEEN_BIT_GRAY_MODES:
         return image
-    values = np.asarray(image)
-    if values.min() < 0 or values.max() > 65535:
-        raise ToolError(f"{path}: 32-bit integer image with values outside 0..65535; save it as 8- or 16-bit")
+    try:
+        scaled = to_8bit(image, str(path))
+    except DatasetError as err:
+        raise ToolError(str(err)) from None
     warnings.warn(f"{path}: 16-bit grayscale scaled to 8 bits", stacklevel=3)
-    return PIL.Image.fromarray(np.rint(values / 257).astype(np.uint8), "L")
+    return scaled
 
 
 def load_target_image(path: str | os.PathLike, resolution: int, channels: int, aspect: str = SQUARE) -> np.ndarray:
