@@ -379,3 +379,28 @@ def test_sigterm_during_a_step_names_the_last_snapshot_and_what_continues_the_ru
     last = rec.run_dir / "network-snapshot-000000-016.safetensors"
     assert str(caught.value) == (f"stopped by SIGTERM from the launcher or the system at step 3 (kimg 0.024); the last good snapshot "
                                  f"is {last}. {advice}")
+
+
+def test_a_long_tick_says_it_is_under_way(tmp_path, monkeypatch):
+    """A large network on CPU can take many minutes per tick: lines within it say how far it is."""
+    monkeypatch.setattr("stylegan2.training.session.PROGRESS_FIRST_S", 0.0)
+    monkeypatch.setattr("stylegan2.training.session.PROGRESS_EVERY_S", 3600.0)
+    rec = Recorder(tmp_path, max_steps=3)
+    rec.run()
+    under_way = [line for line in rec.lines if line.startswith("under way")]
+    assert len(under_way) == 1 and under_way[0].startswith("under way: tick 0, kimg 0.008 (8 of the tick's 16 images), sec/kimg ")
+    assert "the tick ends in about " in under_way[0]
+    assert rec.lines.index(under_way[0]) < next(i for i, line in enumerate(rec.lines) if line.startswith("tick 0"))
+    assert (rec.run_dir / "log.txt").read_text().splitlines() == rec.lines
+
+
+def test_every_long_tick_has_its_lines_and_a_short_one_none(tmp_path, monkeypatch):
+    quick = Recorder(tmp_path / "quick", max_steps=6)  # the default: a minute into a tick
+    quick.run()
+    assert not [line for line in quick.lines if line.startswith("under way")]
+    monkeypatch.setattr("stylegan2.training.session.PROGRESS_FIRST_S", 0.0)
+    monkeypatch.setattr("stylegan2.training.session.PROGRESS_EVERY_S", 0.0)
+    rec = Recorder(tmp_path / "long", max_steps=6)  # ticks of 2 steps: a line after each tick's first step
+    rec.run()
+    assert [line.split(",")[0] for line in rec.lines if line.startswith("under way")] == [
+        "under way: tick 0", "under way: tick 1", "under way: tick 2"]

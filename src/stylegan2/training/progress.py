@@ -7,6 +7,11 @@ from typing import Callable
 
 import torch
 
+# Within a tick longer than this, a line says it is under way (then one every PROGRESS_EVERY_S): a large network
+# on CPU can take many minutes per tick, and a silent terminal looks hung.
+PROGRESS_FIRST_S = 60.0
+PROGRESS_EVERY_S = 300.0
+
 
 class RunLog:
     """Prints messages through `echo` and appends them to the run's log.txt (flushed, so a crash keeps them)."""
@@ -58,11 +63,23 @@ def memory_usage(device: torch.device) -> str:
         return ""
 
 
+def tick_progress(*, tick: int, cur_nimg: int, tick_images: int, tick_target: int, sec_per_kimg: float) -> str:
+    """A line within a long tick, so that a slow run (a large network on CPU) does not look hung: how far the tick
+    is, its pace so far and when it should end."""
+    left = max(tick_target - tick_images, 0) / 1000 * sec_per_kimg
+    return (f"under way: tick {tick}, kimg {_kimg(cur_nimg)} ({tick_images:,} of the tick's {tick_target:,} images), "
+            f"sec/kimg {sec_per_kimg:.2f}, the tick ends in about {format_time(left)}")
+
+
+def _kimg(nimg: int) -> str:
+    """kimg with one decimal, or three where the count is not a multiple of 100 (tiny ticks, as snapshots name them)."""
+    return f"{nimg / 1000:.1f}" if nimg % 100 == 0 else f"{nimg / 1000:.3f}"
+
+
 def tick_status(*, tick: int, cur_nimg: int, elapsed: float, sec_per_kimg: float, total_kimg: float,
                 stats: dict[str, dict[str, float]], losses: tuple[tuple[str, str], ...], device: torch.device, extra: str = "") -> str:
     """A tick's progress line: kimg, time, sec/kimg, the (label, stat) losses present, `extra`, memory, ETA."""
     eta = max(total_kimg * 1000 - cur_nimg, 0) / 1000 * sec_per_kimg
     values = " ".join(f"{label} {stats[key]['mean']:.3f}" for label, key in losses if key in stats)
-    kimg = f"{cur_nimg / 1000:.1f}" if cur_nimg % 100 == 0 else f"{cur_nimg / 1000:.3f}"  # tiny ticks: as the snapshot names
-    return (f"tick {tick:<4d} kimg {kimg:<7s} time {format_time(elapsed):<8s} sec/kimg {sec_per_kimg:<7.2f} "
+    return (f"tick {tick:<4d} kimg {_kimg(cur_nimg):<7s} time {format_time(elapsed):<8s} sec/kimg {sec_per_kimg:<7.2f} "
             f"{values} {extra}{memory_usage(device)} eta {format_time(eta)}")

@@ -40,7 +40,7 @@ from .distributed import (
     launcher_restarts,
 )
 from .finite import MAX_NON_FINITE_STEPS, FiniteWatch, NonFiniteError
-from .progress import RunLog, kimg_label, tick_status
+from .progress import PROGRESS_EVERY_S, PROGRESS_FIRST_S, RunLog, kimg_label, tick_progress, tick_status
 from .rundir import create_run_dir
 from .signals import StoppedTogether, Terminated, ctrl_c_requests_stop, sigterm_raises_once
 from .snapshot import ResumeState, restore_rng, save_training_snapshot
@@ -211,6 +211,7 @@ class TrainingSession:
         self._in_step = False  # a step has begun and not completed
         self._start_time = self._tick_start_time = 0.0
         self._tick_start_nimg = 0
+        self._progress_lines = 0  # lines printed within the current tick
 
     def resume(self, state: ResumeState, path: Path | None = None) -> None:
         """Continue a snapshot's run: its counters, optimizer moments and RNG streams; `path`, the snapshot, is the last
@@ -287,6 +288,8 @@ class TrainingSession:
                     self.done = self._finished()
                     if self.done or self.cur_nimg >= self._tick_start_nimg + self.options.tick * 1000:
                         self._tick(hooks)
+                    else:
+                        self._report_progress()
                     if not self.done and self.stop_vote(ctrl_c.requested):
                         self._stop_on_request(hooks)
                         break
@@ -370,6 +373,19 @@ class TrainingSession:
         self._steps_done += 1
         self._in_step = False
 
+    def _report_progress(self) -> None:
+        """On rank 0, a line PROGRESS_FIRST_S into a tick and every PROGRESS_EVERY_S after, until the tick ends."""
+        if not self.ctx.is_main:
+            return
+        elapsed = time.time() - self._tick_start_time
+        if elapsed < PROGRESS_FIRST_S + self._progress_lines * PROGRESS_EVERY_S:
+            return
+        self._progress_lines += 1
+        tick_images = self.cur_nimg - self._tick_start_nimg
+        self.log(tick_progress(tick=self.cur_tick, cur_nimg=self.cur_nimg, tick_images=tick_images,
+                               tick_target=math.ceil(self.options.tick * 1000 / self.options.batch) * self.options.batch,
+                               sec_per_kimg=elapsed / tick_images * 1000))
+
     def _check_finite(self, hooks: LoopHooks, before: int | None = None) -> None:
         """Stop the run if a phase of a step before `before` (any step with None) had non-finite gradients."""
         try:
@@ -437,6 +453,7 @@ class TrainingSession:
         self.cur_tick += 1
         self._tick_start_nimg = self.cur_nimg
         self._tick_start_time = time.time()
+        self._progress_lines = 0
 
     def _checked_extras(self, hooks: LoopHooks) -> dict[str, Any]:
         """The loop's resume fields (every rank), refused like a non-finite loss when a number in them is not finite."""
