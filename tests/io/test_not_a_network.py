@@ -84,3 +84,17 @@ def test_something_other_than_a_path_is_named(given, name):
 def test_a_network_passed_as_the_path_is_called_loaded_already():
     with pytest.raises(TypeError, match=r"got Linear; it is loaded already$"):
         load_checkpoint(torch.nn.Linear(1, 1))
+
+
+@pytest.mark.parametrize("content, said", [
+    ({"ckpt": "550000.pt", "eigvec": torch.zeros(8, 8)},
+     "found keys ckpt, eigvec); it is closed_form_factorization.py's factor.pt, which holds directions, not a network"),
+    ({f"img{i}.png": {"img": torch.zeros(3), "latent": torch.zeros(8)} for i in range(9)},
+     "found keys img0.png, img1.png, img2.png, img3.png, img4.png, ...); it is projector.py's output, which holds "
+     "latents, not a network"),
+])
+def test_rosinality_scripts_other_outputs_are_called_what_they_are(tmp_path: Path, content, said):
+    path = tmp_path / "factor.pt"
+    torch.save(content, path)
+    with pytest.raises(CheckpointError, match=re.escape(said)):
+        load_checkpoint(path)

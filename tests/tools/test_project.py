@@ -154,11 +154,14 @@ def test_a_missing_vgg16_is_one_sentence_about_the_projection(tiny_generator, tm
 @pytest.mark.parametrize("content, problem", [
     (b"this is not a network", "it is not a (complete) .npz archive"),
     (None, "it holds pickled Python objects, which are never loaded"),
+    ("torch", "it is a PyTorch file (torch.save, as rosinality's factor.pt and projector output are), which is not read here"),
 ])
 def test_a_projected_w_not_written_by_project_is_called_so(tiny_generator, tmp_path, content, problem):
     path = tmp_path / "w.npz"
     if content is None:
         np.savez(path, w=np.array([{"a": 1}], dtype=object))
+    elif content == "torch":  # rosinality's projector.py output
+        torch.save({"a.png": {"img": torch.zeros(3, 4, 4), "latent": torch.zeros(8)}}, path)
     else:
         path.write_bytes(content)
     with pytest.raises(ToolError) as err:

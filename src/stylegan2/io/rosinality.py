@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import torch
 
 from ..utils.files import ArchiveError, check_zip_members
+from ..utils.text import first_names
 from .channels import channel_arguments
 from .checkpoint import Checkpoint, build_network
 from .errors import CheckpointError, UnsafeCheckpointError, one_line
@@ -39,10 +40,10 @@ def read_rosinality(path: Path) -> Checkpoint:
     """Networks of a rosinality training checkpoint or `convert_weight.py` output, loaded without pickle code."""
     ckpt = _torch_load_weights_only(path)
     if not isinstance(ckpt, dict) or not any(isinstance(ckpt.get(k), Mapping) for k in NETWORK_KEYS):
-        found = sorted(map(str, ckpt)) if isinstance(ckpt, dict) else type(ckpt).__name__
+        found = f"keys {first_names(sorted(map(str, ckpt)))}" if isinstance(ckpt, dict) else f"a {type(ckpt).__name__}"
         raise CheckpointError(
             f"{path}: a PyTorch file, but not a rosinality stylegan2-pytorch checkpoint "
-            f"(expected a dict with g_ema, g and/or d; found {found})"
+            f"(expected a dict with g_ema, g and/or d; found {found}){_what_else(ckpt)}"
         )
     args = vars(ckpt["args"]) if isinstance(ckpt.get("args"), argparse.Namespace) else {}
     arch = args.get("arch", "stylegan2")
@@ -84,6 +85,17 @@ def read_rosinality(path: Path) -> Checkpoint:
     if "ada_aug_p" in ckpt:
         source["ada_aug_p"] = _json_value(ckpt["ada_aug_p"])
     return Checkpoint(format="rosinality", networks=networks, notes=notes, source=source)
+
+
+def _what_else(ckpt: Any) -> str:
+    """What a rosinality script's other outputs are, for the message that they are not networks ('' otherwise)."""
+    if isinstance(ckpt, dict) and "eigvec" in ckpt:
+        return ("; it is closed_form_factorization.py's factor.pt, which holds directions, not a network: pass the "
+                "checkpoint it was computed from, and `stylegan2 directions` computes our directions")
+    if isinstance(ckpt, dict) and ckpt and all(isinstance(v, dict) and "latent" in v for v in ckpt.values()):
+        return ("; it is projector.py's output, which holds latents, not a network: pass the checkpoint, and "
+                "`stylegan2 project` writes projected_w.npz for `generate --projected-w`")
+    return ""
 
 
 def _check_torch_file(path: Path) -> None:

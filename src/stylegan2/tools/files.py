@@ -88,6 +88,9 @@ def read_npz(path: str | os.PathLike, option: str, what: str) -> tuple[Path, dic
     not_ours = f"{path}: not an .npz written by `{writer}` ({option})" if writer else f"{path}: not a {what} .npz ({option})"
     if not zipfile.is_zipfile(path):
         raise ToolError(f"{not_ours}; it is not a (complete) .npz archive")
+    if _is_torch_file(path):
+        raise ToolError(f"{not_ours}; it is a PyTorch file (torch.save, as rosinality's factor.pt and projector "
+                        "output are), which is not read here")
     try:
         with np.load(path, allow_pickle=False) as npz:
             return path, dict(npz)
@@ -97,6 +100,15 @@ def read_npz(path: str | os.PathLike, option: str, what: str) -> tuple[Path, dic
         raise ToolError(f"{path}: cannot read as a {what} .npz ({option}; {err})") from err
     except (OSError, EOFError, zipfile.BadZipFile) as err:
         raise ToolError(f"{path}: cannot read as a {what} .npz ({option}; {err})") from err
+
+
+def _is_torch_file(path: Path) -> bool:
+    """Whether a zip archive is a torch.save file (a `<name>/data.pkl` entry) rather than an .npz of arrays."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("/data.pkl") for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def mp4_available() -> bool:
