@@ -4,6 +4,7 @@ import io
 import json
 import struct
 import unicodedata
+import warnings
 import zlib
 from pathlib import Path
 
@@ -219,3 +220,14 @@ def test_a_grayscale_png_with_a_transparent_colour_is_refused_as_alpha_is(tmp_pa
     with pytest.raises(DatasetError, match=r"key\.png: image has transparency \(a colour marked transparent\)"):
         open_dataset(tmp_path / "web")
     assert convert_dataset(tmp_path / "web", tmp_path / "out.zip").num_channels == 1
+
+
+def test_a_palette_png_with_partial_transparency_converts_without_pils_warning(tmp_path):
+    (tmp_path / "web").mkdir()
+    image = PIL.Image.fromarray(np.zeros((8, 8), np.uint8), "P")
+    image.putpalette([10, 20, 30] * 256)
+    image.save(tmp_path / "web" / "soft.png", transparency=b"\x00\x80")  # alpha per entry, as bytes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert convert_dataset(tmp_path / "web", tmp_path / "out.zip").num_channels == 3
+    assert open_dataset(tmp_path / "out.zip")[0][0][:, 0, 0].tolist() == [10, 20, 30]

@@ -106,8 +106,8 @@ def to_array(img: PIL.Image.Image, where: str, target: str) -> np.ndarray:
     """The image's pixels as a uint8 [H, W] or [H, W, 3] array in PIL mode `target` ("L" or "RGB"),
     upright as its EXIF Orientation says; 16-bit grayscale scaled to 8 bits, any transparency dropped."""
     turned = to_8bit(upright(img), where)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # PIL's advice to convert a transparent palette image to RGBA: we drop it
+    with warnings.catch_warnings():  # PIL's advice to convert a transparent palette image to RGBA: we drop alpha
+        warnings.filterwarnings("ignore", "Palette images with Transparency", UserWarning)
         return np.asarray(turned if turned.mode == target else turned.convert(target))
 
 
