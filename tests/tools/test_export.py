@@ -11,7 +11,15 @@ from stylegan2.cli import main
 from stylegan2.io import save_checkpoint
 from stylegan2.models import Generator
 from stylegan2.tools.common import ToolError
-from stylegan2.tools.export import MAX_ABS_DIFF, default_output, example_inputs, export_generator, graph_module, run_exported
+from stylegan2.tools.export import (
+    MAX_ABS_DIFF,
+    SUFFIXES,
+    default_output,
+    example_inputs,
+    export_generator,
+    graph_module,
+    run_exported,
+)
 
 
 def has_onnx() -> bool:
@@ -60,7 +68,7 @@ CASES = [  # resolution, c_dim, fused, noise_mode, psi, batch
 @pytest.mark.parametrize("resolution, c_dim, fused, noise_mode, psi, batch", CASES)
 def test_exported_graph_matches_pytorch(tmp_path: Path, fmt, resolution, c_dim, fused, noise_mode, psi, batch):
     G = build_generator(resolution, c_dim)
-    result = export_generator(G, tmp_path / f"g.{fmt}", format=fmt, truncation_psi=psi, noise_mode=noise_mode,
+    result = export_generator(G, tmp_path / f"g{SUFFIXES[fmt]}", format=fmt, truncation_psi=psi, noise_mode=noise_mode,
                               fused_modconv=fused, batch=batch)
     assert result.input_names == (("z", "c") if c_dim else ("z",))
     sizes = [1, 4] if batch == "dynamic" else [batch]
@@ -75,7 +83,7 @@ def test_exported_graph_matches_pytorch(tmp_path: Path, fmt, resolution, c_dim, 
 @pytest.mark.parametrize("fmt", [pytest.param("onnx", marks=needs_onnx), "torchscript"])
 def test_synthesis_only_graph_takes_ws(tmp_path: Path, fmt):
     G = build_generator(32, 0)
-    result = export_generator(G, tmp_path / f"s.{fmt}", format=fmt, synthesis_only=True, batch="dynamic")
+    result = export_generator(G, tmp_path / f"s{SUFFIXES[fmt]}", format=fmt, synthesis_only=True, batch="dynamic")
     assert result.input_names == ("ws",)
     for size in (1, 3):
         inputs = example_inputs(G, size, synthesis_only=True, seed=size)
@@ -196,3 +204,29 @@ def test_onnx_export_shows_no_exporter_warnings(tmp_path: Path):
         warnings.simplefilter("always")
         export_generator(build_generator(32, 0), tmp_path / "g.onnx", format="onnx")
     assert not [str(w.message) for w in caught if "legacy" in str(w.message) or "TorchScript-based" in str(w.message)]
+
+
+@pytest.mark.parametrize("fmt, name, suggested", [("onnx", "g.pt", "g.onnx"), ("torchscript", "g.onnx", "g.torchscript.pt"),
+                                                  ("torchscript", "g.safetensors", "g.torchscript.pt")])
+def test_an_output_named_for_another_format_is_refused(tmp_path: Path, fmt, name, suggested):
+    (tmp_path / name).write_bytes(b"mine")  # even with --force: a checkpoint's name would then hold a program
+    with pytest.raises(ToolError, match=rf"--output .*{name}: name the .* file .*\(e\.g\. .*{suggested}\)$"):
+        export_generator(build_generator(32, 0), tmp_path / name, format=fmt, force=True)
+    assert (tmp_path / name).read_bytes() == b"mine"
+
+
+def test_truncation_with_synthesis_only_is_refused_not_ignored(tmp_path: Path):
+    with pytest.raises(ToolError, match="--truncation-psi truncates in the mapping network, which --synthesis-only leaves out"):
+        export_generator(build_generator(32, 0), tmp_path / "s.pt", format="torchscript", synthesis_only=True, truncation_psi=0.7)
+
+
+def test_a_network_with_nan_weights_is_called_so_not_an_exporter_fault(tmp_path: Path):
+    G = build_generator(32, 0)
+    with torch.no_grad():
+        G.synthesis.b4.conv1.weight[0, 0, 0, 0] = float("nan")
+    save_checkpoint(tmp_path / "nan.safetensors", {"G_ema": G})
+    result = CliRunner().invoke(main, ["export", "--network", str(tmp_path / "nan.safetensors"), "--format", "torchscript"])
+    assert result.exit_code == 1 and "please report" not in result.output and "warning" not in result.output
+    assert result.output.strip().endswith("nan.safetensors: 1 tensor holds NaN or Inf values "
+                                          "(G.synthesis.b4.conv1.weight); its images are NaN, so there is nothing to export")
+    assert not list(tmp_path.glob("*.pt"))

@@ -96,5 +96,9 @@ def test_resume_with_other_clusters_is_refused(tmp_path):
     snapshot = str(first / "network-snapshot-000000-016.safetensors")
     with pytest.raises(TrainingError, match="the network was trained on other clusters than the 3 k-means clusters"):
         train(tiny_options(tmp_path, kimg=0.032, seed=5, resume=snapshot), device="cpu", log=lambda m: None)
-    with pytest.raises(TrainingError, match="with 3 label dims, but the dataset has 3-channel 16 px images with 0 label dims"):
+    with pytest.raises(TrainingError, match=r"with 3 label dims, but the dataset has 3-channel 16 px images with 0 label dims; "
+                                            r"train on 3 clusters as its run did \(--clusters 3\), or pick"):
         train(tiny_options(tmp_path, kimg=0.032, clusters=0, resume=snapshot), device="cpu", log=lambda m: None)
+    with pytest.raises(TrainingError, match=r"with 2 label dims \(2 clusters of its images, --clusters\); "
+                                            r"train on 3 clusters as its run did \(--clusters 3\), or pick"):
+        train(tiny_options(tmp_path, kimg=0.032, clusters=2, resume=snapshot), device="cpu", log=lambda m: None)

@@ -3,6 +3,8 @@
 import dataclasses
 import json
 
+import numpy as np
+import PIL.Image
 import pytest
 import torch
 
@@ -167,6 +169,13 @@ def test_resume_with_a_network_of_another_resolution_is_refused(tmp_path):
     clustered = dataclasses.replace(labelled, cond=False, clusters=5)  # the cpu preset's default on unlabeled data
     with pytest.raises(TrainingError, match=r"train without labels \(pass --clusters 0 --pack 4\), or pick"):
         train(clustered, device="cpu", log=lambda m: None)  # the file's D judges packs of 4 (TINY's cpu preset)
+    gray = tmp_path / "gray"
+    gray.mkdir()
+    for i in range(64):
+        PIL.Image.fromarray(np.full((16, 16), i * 4, np.uint8)).save(gray / f"{i}.png")
+    grayscale = dataclasses.replace(clustered, data=str(gray))  # the pack is the file's, not 12 RGB channels / 1
+    with pytest.raises(TrainingError, match=r"use 3-channel images, train without labels \(pass --clusters 0 --pack 4\)"):
+        train(grayscale, device="cpu", log=lambda m: None)
 
 
 def test_unknown_metric_is_refused_before_training(tmp_path):

@@ -69,7 +69,35 @@ def test_bad_resume_state_is_one_line_naming_the_file(snapshot, tmp_path, edit, 
     with pytest.raises(CheckpointError) as info:
         read_resume_state(path, check_extras=check_resume_extras)  # StyleGAN2's own fields (pl_mean, augment) too
     text = str(info.value)
-    assert text.startswith(f"{path}: cannot resume from this snapshot: ") and message in text and "\n" not in text
+    assert text.startswith(f"--resume {path}: cannot resume from this snapshot: ") and message in text and "\n" not in text
+
+
+def test_free_form_training_state_starts_from_the_weights_with_a_note(snapshot, tmp_path):
+    """docs/checkpoints.md's save_checkpoint(..., training_state={"cur_nimg": ...}): not a snapshot of a run."""
+    ckpt = load_checkpoint(snapshot)
+    path = save_checkpoint(tmp_path / "mine.safetensors", ckpt.networks, training_state={"cur_nimg": 123000})
+    networks, state, notes = read_resume_state(path)
+    assert state is None and set(networks) == {"G"}
+    assert notes == ["its training_state is not one `stylegan2 train` wrote (it has no version), so training starts "
+                     "from its weights"]
+
+
+def test_a_file_with_non_finite_weights_is_refused_before_the_run(snapshot, tmp_path):
+    networks = load_checkpoint(snapshot).networks
+    with torch.no_grad():
+        networks["G"].synthesis.b4.conv1.weight[0, 0, 0, 0] = float("nan")
+    path = save_checkpoint(tmp_path / "nan.safetensors", networks)
+    with pytest.raises(CheckpointError, match=r"^--resume .*nan\.safetensors: 1 tensor holds NaN or Inf values "
+                                              r"\(G\.synthesis\.b4\.conv1\.weight\), so training cannot start from it; "
+                                              r"resume from an earlier snapshot$"):
+        read_resume_state(path)
+
+
+def test_a_truncated_file_is_named_as_the_resume_file(snapshot, tmp_path):
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(snapshot.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match=rf"^--resume {cut}: truncated or corrupt"):
+        read_resume_state(cut)
 
 
 class Options:
@@ -157,5 +185,5 @@ def test_a_bad_resume_file_is_named_as_given_on_the_processes_that_read_rank_0s_
     from stylegan2.training.loop import _read_resume
 
     ctx = DistributedContext(rank=1, world_size=2, local_rank=1, device=torch.device("cpu"))
-    with pytest.raises(CheckpointError, match=r"^runs/trunc\.safetensors: unrecognized checkpoint format"):
+    with pytest.raises(CheckpointError, match=r"^--resume runs/trunc\.safetensors: unrecognized checkpoint format"):
         _read_resume("runs/trunc.safetensors", b"\x00\x01 not a checkpoint", ctx)

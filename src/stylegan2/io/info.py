@@ -82,10 +82,16 @@ def format_info(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def nonfinite_summary(names: list[str]) -> str:
+    """'N tensors hold NaN or Inf values (a, b, ...)' for `nonfinite_tensors`' names."""
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    counted = "1 tensor holds" if len(names) == 1 else f"{len(names)} tensors hold"
+    return f"{counted} NaN or Inf values ({', '.join(names[:5])}{more})"
+
+
 def nonfinite_warning(names: list[str]) -> str:
     """One line about tensors holding NaN or Inf (`nonfinite_tensors`)."""
-    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
-    return f"{len(names)} tensors hold NaN or Inf values ({', '.join(names[:5])}{more}); the network will produce NaN images"
+    return f"{nonfinite_summary(names)}; the network will produce NaN images"
 
 
 def check_convert_destination(src: str | Path, dst: str | Path, *, force: bool = False) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..io import load_network
+from ..io.info import nonfinite_tensors, nonfinite_warning
 from ..models import Generator
 from ..models.inputs import check_truncation, is_whole_number
 from ..utils.device import DeviceError, same_device, select_device
@@ -129,6 +130,9 @@ def load_generator(network: Network, device: str | torch.device | None = None) -
         raise ToolError(f"{path}: its generator is a {type(G).__name__}, not a stylegan2 Generator")
     if networks.get("G_ema") is None:  # G's images differ from the averaged G_ema's that files usually give
         warnings.warn(f"{path}: holds no G_ema; using G, the generator without weight averaging", stacklevel=2)
+    bad = nonfinite_tensors({"G_ema" if networks.get("G_ema") is not None else "G": G})
+    if bad:  # its images will be NaN, written as black
+        warnings.warn(f"{path}: {nonfinite_warning(bad)}", stacklevel=2)
     return G.eval().requires_grad_(False).to(resolve_device(device))
 
 

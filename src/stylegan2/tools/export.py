@@ -18,6 +18,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from ..io.info import nonfinite_summary, nonfinite_tensors
 from ..models import Generator
 from .common import Network, ToolError, check_psi, load_generator
 from .files import check_outputs, write_atomically
@@ -25,6 +26,8 @@ from .files import check_outputs, write_atomically
 EXPORT_FORMATS = ("onnx", "torchscript")
 EXPORT_NOISE_MODES = ("const", "none")  # random noise cannot be reproduced, so it is not exported
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}  # never a network's own name (rosinality's are .pt)
+OUTPUT_SUFFIXES = {"onnx": (".onnx",), "torchscript": (".pt", ".pth")}  # what other tools expect each format named
+FORMAT_NAMES = {"onnx": "ONNX", "torchscript": "TorchScript"}
 EXPORT_EXTRA_HINT = "ONNX export needs onnx and onnxruntime: pip install 'stylegan2[export]'"
 ONNX_OPSET = 17
 MAX_ABS_DIFF = 1e-4  # the exported graph must reproduce PyTorch's images to this tolerance
@@ -156,11 +159,24 @@ def export_generator(
     check_export_options(format, noise_mode, fused_modconv, fixed_batch)
     if format == "onnx":
         require_onnx()
+    if synthesis_only and truncation_psi != 1:
+        raise ToolError("--truncation-psi truncates in the mapping network, which --synthesis-only leaves out; truncate "
+                        "the ws you feed it (w_avg + psi * (ws - w_avg)), or export the whole generator")
     path = Path(output).expanduser() if output is not None else default_output(network, format, synthesis_only)
+    if path.suffix.lower() not in OUTPUT_SUFFIXES[format]:
+        named = " or ".join(OUTPUT_SUFFIXES[format])
+        raise ToolError(f"--output {path}: name the {FORMAT_NAMES[format]} file {named}, as the tools that read it "
+                        f"expect (e.g. {path.with_name(path.stem + SUFFIXES[format])})")
     if not isinstance(network, nn.Module) and path.resolve() == Path(network).expanduser().resolve():
         raise ToolError(f"--output {path} is the network file itself; choose another --output")
     check_outputs([path], force, option="--output")
-    G = load_generator(network, device="cpu")
+    with warnings.catch_warnings():  # refused below instead
+        warnings.filterwarnings("ignore", r".*NaN or Inf values")
+        G = load_generator(network, device="cpu")
+    bad = nonfinite_tensors({"G": G})
+    if bad:
+        raise ToolError(f"{'the Generator' if isinstance(network, nn.Module) else network}: {nonfinite_summary(bad)}; "
+                        "its images are NaN, so there is nothing to export")
     if truncation_psi != 1 and G.mapping.w_avg_beta is None:
         raise ToolError("--truncation-psi: this network has no w_avg, so it cannot be truncated; use 1")
 

@@ -87,9 +87,10 @@ def build_networks(
 
 def _check_networks_fit(
     loaded: dict[str, torch.nn.Module], options: TrainingOptions, c_dim: int, resolution: int, channels: int, path: str,
-    aspect: str = SQUARE,
+    aspect: str = SQUARE, file_options: dict[str, Any] | None = None,
 ) -> None:
-    """Refuse a file whose networks do not fit the dataset (image size, channels, labels, aspect) or --pack."""
+    """Refuse a file whose networks do not fit the dataset (image size, channels, labels, aspect) or --pack;
+    `file_options`, the options its run recorded (a snapshot of ours), say what to pass to fit it."""
     source_G = loaded.get("G") or loaded.get("G_ema")
     if source_G is None:
         raise TrainingError(f"--resume {path}: the file holds no generator (G or G_ema), so training cannot start from it")
@@ -104,14 +105,15 @@ def _check_networks_fit(
         if kw["img_channels"] != channels:
             fixes.append(f"use {kw['img_channels']}-channel images")
         if kw["c_dim"] and kw["c_dim"] != c_dim:
-            fixes.append(f"train with {kw['c_dim']} label dims (--cond with the dataset's labels, or --clusters)")
+            fixes.append(_labels_fix(kw["c_dim"], options, file_options or {}))
         elif kw["c_dim"] != c_dim:  # the file's D packs as it did: without clusters a preset may pack otherwise
-            pack = f" --pack {loaded['D'].init_kwargs['img_channels'] // channels}" if "D" in loaded else ""
+            pack = f" --pack {loaded['D'].init_kwargs['img_channels'] // kw['img_channels']}" if "D" in loaded else ""
             fixes.append(f"train without labels ({'leave out --cond' if options.cond else f'pass --clusters 0{pack}'})")
+        clustered = f" ({c_dim} clusters of its images, --clusters)" if options.clusters and not options.cond else ""
         raise TrainingError(
             f"--resume {path}: the network makes {kw['img_channels']}-channel {kw['img_resolution']} px images"
             f" with {kw['c_dim']} label dims, but the dataset has {channels}-channel {resolution} px images"
-            f" with {c_dim} label dims; {', '.join(fixes)}, or pick a matching network"
+            f" with {c_dim} label dims{clustered}; {', '.join(fixes)}, or pick a matching network"
         )
     if source_G.img_aspect != aspect:
         raise TrainingError(f"--resume {path}: the network makes {source_G.img_width}x{source_G.img_height} images but the "
@@ -123,6 +125,16 @@ def _check_networks_fit(
             f" {d_channels // channels} for {channels}-channel images, but --pack is {options.pack};"
             f" pass --pack {d_channels // channels}"
         )
+
+
+def _labels_fix(c_dim: int, options: TrainingOptions, file_options: dict[str, Any]) -> str:
+    """How to train with a file's `c_dim` labels: its run's clusters (and preset) when its options say it trained on
+    clusters, else the dataset's labels or as many clusters."""
+    if file_options.get("clusters") == c_dim and not file_options.get("cond"):
+        cfg = file_options.get("cfg")
+        preset = f" --cfg {cfg}" if isinstance(cfg, str) and cfg != options.cfg else ""
+        return f"train on {c_dim} clusters as its run did (--clusters {c_dim}{preset})"
+    return f"train with {c_dim} label dims (--cond with the dataset's labels, or --clusters {c_dim})"
 
 
 def _networks_from_checkpoint(
@@ -219,7 +231,7 @@ def _check_resume(
     dataset or options, and a run that cannot be continued as this one. The options to train with (a continued run
     keeps its frozen D layers) and notes on what differs."""
     options, notes = _resume_freezed(loaded, options, path, continuing=state is not None)
-    _check_networks_fit(loaded, options, c_dim, resolution, channels, path, aspect)
+    _check_networks_fit(loaded, options, c_dim, resolution, channels, path, aspect, state.options if state else None)
     if state is not None:
         notes += _check_continuation(path, state, options, world_size)
         check_run_unfinished(path, state, options.kimg)

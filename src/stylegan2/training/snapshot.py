@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..io import CheckpointError, load_checkpoint, save_checkpoint
+from ..io.info import nonfinite_summary, nonfinite_tensors
 
 TRAINING_STATE_VERSION = 1
 MAX_COUNTER = 10**12  # images, steps or ticks: a billion kimg is beyond any run
@@ -105,17 +106,28 @@ def read_resume_state(
     The run state is checked before anything uses it, the loop's own fields by `check_extras`
     (which raises ValueError); a bad one is a CheckpointError naming the file.
     """
-    ckpt = load_checkpoint(path)
+    try:
+        ckpt = load_checkpoint(path)
+    except CheckpointError as err:
+        raise CheckpointError(f"--resume {err}") from None
+    bad = nonfinite_tensors(ckpt.networks)
+    if bad:
+        raise CheckpointError(f"--resume {path}: {nonfinite_summary(bad)}, so training cannot start from it; "
+                              "resume from an earlier snapshot")
     ts = ckpt.training_state or {}
-    if "cur_nimg" not in ts:
-        return ckpt.networks, None, list(ckpt.notes)
+    notes = list(ckpt.notes)
+    if "cur_nimg" not in ts or "version" not in ts:  # free-form state that save_checkpoint's caller chose
+        if ts:
+            notes.append("its training_state is not one `stylegan2 train` wrote (it has no version), so training "
+                         "starts from its weights")
+        return ckpt.networks, None, notes
     try:
         state = _resume_state(ts, ckpt.extra_tensors)
         if check_extras is not None:
             check_extras(state.extras)
     except ValueError as err:  # _BadState included
-        raise CheckpointError(f"{path}: cannot resume from this snapshot: {err}") from None
-    return ckpt.networks, state, list(ckpt.notes)
+        raise CheckpointError(f"--resume {path}: cannot resume from this snapshot: {err}") from None
+    return ckpt.networks, state, notes
 
 
 class _BadState(ValueError):
