@@ -9,6 +9,7 @@ import torch
 from click.testing import CliRunner
 
 from stylegan2.cli import main
+from stylegan2.io import save_checkpoint
 from stylegan2.tools import ToolError, generate_images, load_generator, seed_images, synthesize
 
 
@@ -185,3 +186,13 @@ def test_an_outdir_that_cannot_be_made_is_refused_before_rendering(tiny_generato
     with pytest.raises(ToolError, match=rf"\(no write permission in {re.escape(str(tmp_path))}\); choose another --outdir$"):
         generate_images(tiny_generator(), [5], tmp_path / "new")
     assert not (tmp_path / "new").exists()
+
+
+def test_a_network_file_with_nan_weights_is_warned_about_not_silently_black(tmp_path, tiny_generator):
+    G = tiny_generator()
+    with torch.no_grad():
+        G.synthesis.b4.conv1.weight[0, 0, 0, 0] = float("nan")
+    save_checkpoint(tmp_path / "nan.safetensors", {"G_ema": G})
+    with pytest.warns(UserWarning, match=r"nan\.safetensors: 1 tensor holds NaN or Inf values \(G_ema\.synthesis\.b4\.conv1"
+                                         r"\.weight\); the network will produce NaN images"):
+        load_generator(tmp_path / "nan.safetensors")
