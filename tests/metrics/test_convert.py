@@ -17,7 +17,7 @@ from torch import nn
 
 from stylegan2.cli import main
 from stylegan2.metrics import InceptionDetector, load_detector, load_vgg16
-from stylegan2.metrics.convert import convert_torchscript, read_converted
+from stylegan2.metrics.convert import convert_torchscript, names_nvidia_layers, read_converted
 from stylegan2.metrics.inception import FIDInceptionV3
 from stylegan2.metrics.vgg16 import VGG16LPIPS
 
@@ -303,3 +303,25 @@ def test_convert_command_writes_the_safetensors(nvidia_vgg16, tmp_path):
     result = CliRunner().invoke(main, ["convert", str(nvidia_vgg16), str(out)])
     assert result.exit_code == 0, result.output
     assert read_converted(out)[0] == "vgg16-lpips"
+
+
+def test_nvidias_layer_names_are_found_without_loading_the_program(nvidia_inception, nvidia_vgg16, tmp_path):
+    exported = tmp_path / "g.torchscript.pt"
+    torch.jit.script(nn.Sequential(nn.Conv2d(3, 3, 1))).save(str(exported))
+    assert names_nvidia_layers(nvidia_inception) and names_nvidia_layers(nvidia_vgg16)
+    assert not names_nvidia_layers(exported) and not names_nvidia_layers(tmp_path / "missing.pt")
+
+
+def test_convert_never_loads_a_torchscript_program_that_is_not_nvidias(tmp_path, monkeypatch):
+    """Loading TorchScript runs its code: `stylegan2 convert` of our own export is refused by what it holds."""
+    exported = tmp_path / "g.torchscript.pt"
+    torch.jit.script(nn.Sequential(nn.Conv2d(3, 3, 1))).save(str(exported))
+
+    def never(path):
+        raise AssertionError("jit.load was called")
+
+    monkeypatch.setattr("stylegan2.metrics.convert.jit_load", never)
+    result = CliRunner().invoke(main, ["convert", str(exported), str(tmp_path / "g.safetensors")])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert "a TorchScript program, but not NVIDIA's inception-2015-12-05.pt or vgg16.pt" in result.output
+    assert "convert the network file it was exported from" in result.output

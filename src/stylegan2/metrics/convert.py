@@ -11,7 +11,9 @@ Inception are those of its TensorFlow graph (`layers.mixed_4.tower_1.conv_2`, ea
 from __future__ import annotations
 
 import os
+import pickletools
 import warnings
+import zipfile
 from pathlib import Path
 
 import safetensors.torch
@@ -28,6 +30,10 @@ FORMAT = "stylegan2-metric-network"
 # Largest difference allowed between the TorchScript's outputs and the converted network's, relative
 # to the largest output; both compute the same float32 operations, possibly in another order.
 MAX_RELATIVE_DIFF = 1e-4
+# Attribute names in the pickled module tree of NVIDIA's TorchScript files (as `network_kind` names their tensors),
+# and the largest such pickle read to find them (theirs are a few kB: the tensors are stored beside it).
+_NVIDIA_LAYER_NAMES = ({"layers", "mixed_10", "output"}, {"layers", "conv13", "lpips0", "fc3"})
+MAX_SCRIPT_PICKLE_BYTES = 16 * 2**20
 
 # NVIDIA's Inception: its stem convolutions and mixed blocks, by our (pytorch-fid's) names.
 _STEM = {"conv": "Conv2d_1a_3x3", "conv_1": "Conv2d_2a_3x3", "conv_2": "Conv2d_2b_3x3", "conv_3": "Conv2d_3b_1x1",
@@ -172,12 +178,32 @@ def save_converted(state: dict[str, torch.Tensor], kind: str, source_name: str, 
     os.replace(partial, destination)
 
 
+def names_nvidia_layers(path: str | os.PathLike) -> bool:
+    """Whether a TorchScript archive's module tree names the layers of NVIDIA's Inception or VGG16, read from its
+    pickled attribute names without loading it (loading runs its code): any other program is not converted."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entry = next((info for info in archive.infolist() if info.filename.endswith("/data.pkl")), None)
+            if entry is None or entry.file_size > MAX_SCRIPT_PICKLE_BYTES:
+                return False
+            names = {arg for _, arg, _ in pickletools.genops(archive.read(entry)) if isinstance(arg, str)}
+    except (OSError, ValueError, zipfile.BadZipFile):  # pickletools raises ValueError on a malformed stream
+        return False
+    return any(required <= names for required in _NVIDIA_LAYER_NAMES)
+
+
 def convert_torchscript(source: str | os.PathLike, destination: str | os.PathLike) -> str:
     """Convert NVIDIA's inception-2015-12-05.pt or vgg16.pt into a safetensors file; returns the network kind.
 
-    Loading the TorchScript runs code from it (once, here): convert only files from NVIDIA or another source you trust.
+    Loading the TorchScript runs code from it (once, here), so only a program whose layers are named as NVIDIA's is
+    loaded: convert only files from NVIDIA or another source you trust.
     """
     source = Path(source)
+    if not names_nvidia_layers(source):
+        raise ValueError(f"{source}: a TorchScript program, but not NVIDIA's inception-2015-12-05.pt or vgg16.pt (no "
+                         "layers named as theirs), so it is not loaded: loading TorchScript runs its code. A generator "
+                         "exported with `stylegan2 export` cannot be converted back; convert the network file it was "
+                         "exported from")
     kind, state, _ = convert_script_module(jit_load(source), str(source))
     save_converted(state, kind, source.name, destination)
     return kind
