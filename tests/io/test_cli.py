@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from stylegan2.cli import main
-from stylegan2.io import describe_checkpoint, format_info
+from stylegan2.io import describe_checkpoint, format_info, save_checkpoint
 
 
 def test_info_describes_an_official_pickle(official_path):
@@ -107,3 +107,21 @@ def test_info_and_convert_read_a_tensorflow_pickle(tmp_path):
     result = CliRunner().invoke(main, ["convert", str(src), str(tmp_path / "net.safetensors")])
     assert result.exit_code == 0, result.output
     assert "wrote G, D, G_ema (converted from tf-pkl)" in result.output
+
+
+def test_convert_into_an_unwritable_folder_names_dst_before_reading_src(tmp_path, monkeypatch):
+    """The error named the temporary written beside DST, after the whole SRC (possibly hundreds of MB) was read."""
+    monkeypatch.setattr("stylegan2.io.native.os.access", lambda path, mode: False)  # as a read-only mount answers
+    result = CliRunner().invoke(main, ["convert", str(tmp_path / "not-read.pkl"), str(tmp_path / "x.safetensors")])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert f"x.safetensors: cannot write in {tmp_path} (no write permission, or a read-only file system)" in result.output
+    assert ".tmp" not in result.output and "not-read.pkl" not in result.output
+
+
+def test_convert_and_save_checkpoint_expand_a_leading_tilde(tmp_path, monkeypatch, official_path, official_ckpt):
+    """`--opt=~/x` and quoted '~/x' reach us unexpanded: NVIDIA's README writes such lines."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    result = CliRunner().invoke(main, ["convert", str(official_path), "~/net.safetensors"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "net.safetensors").is_file() and not Path("~").exists()
+    assert save_checkpoint("~/again.safetensors", official_ckpt.networks) == tmp_path / "again.safetensors"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -98,3 +99,20 @@ def test_rosinality_scripts_other_outputs_are_called_what_they_are(tmp_path: Pat
     torch.save(content, path)
     with pytest.raises(CheckpointError, match=re.escape(said)):
         load_checkpoint(path)
+
+
+def test_a_run_directory_names_its_newest_snapshot(tmp_path: Path):
+    run = tmp_path / "00000-shapes-cpu"
+    run.mkdir()
+    for index, name in enumerate(("network-snapshot-000004.safetensors", "network-snapshot-000004-096.safetensors")):
+        (run / name).write_bytes(b"x")
+        os.utime(run / name, ns=(index * 10**9, index * 10**9))  # written in this order
+    with pytest.raises(CheckpointError, match=rf"^{re.escape(str(run))}: is a run directory; give one of its snapshots, "
+                                              rf"such as the newest, {re.escape(str(run / 'network-snapshot-000004-096.safetensors'))}$"):
+        load_checkpoint(run)
+
+
+def test_a_file_too_short_to_tell_is_called_truncated(tmp_path: Path):
+    (tmp_path / "cut.safetensors").write_bytes(b"\x10\x02\x00\x00")  # the first bytes of a snapshot's header length
+    with pytest.raises(CheckpointError, match=r"cut\.safetensors: only 4 bytes long; truncated, or not a checkpoint file$"):
+        load_checkpoint(tmp_path / "cut.safetensors")

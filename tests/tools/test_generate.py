@@ -196,3 +196,12 @@ def test_a_network_file_with_nan_weights_is_warned_about_not_silently_black(tmp_
     with pytest.warns(UserWarning, match=r"nan\.safetensors: 1 tensor holds NaN or Inf values \(G_ema\.synthesis\.b4\.conv1"
                                          r"\.weight\); the network will produce NaN images"):
         load_generator(tmp_path / "nan.safetensors")
+
+
+def test_an_outdir_given_as_opt_equals_tilde_is_expanded(tmp_path, monkeypatch, network_file):
+    """The shell leaves `--outdir=~/x` alone: it went to a folder named '~' in the working directory."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["generate", f"--network={network_file()}", "--seeds=0", "--outdir=~/out", "--device=cpu"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "home" / "out" / "seed0000.png").is_file() and not (tmp_path / "~").exists()

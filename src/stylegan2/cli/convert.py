@@ -11,11 +11,12 @@ from ..io import CheckpointError, checkpoint_info, convert_checkpoint, format_in
 from ..io.detect import is_torchscript_file
 from ..io.info import check_convert_destination, nonfinite_tensors, nonfinite_warning
 from ..metrics.convert import convert_torchscript
+from .flags import UserPath
 
 
 @click.command("convert")
-@click.argument("src", type=click.Path(dir_okay=False, path_type=str))
-@click.argument("dst", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("src", type=UserPath(dir_okay=False, path_type=str))
+@click.argument("dst", type=UserPath(dir_okay=False, path_type=str))
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
 def convert_command(src: str, dst: str, force: bool) -> None:
     """Convert SRC (our format, NVIDIA .pkl or rosinality .pt) to our .safetensors format at DST.
@@ -47,7 +48,7 @@ def convert_command(src: str, dst: str, force: bool) -> None:
 
 
 @click.command("info")
-@click.argument("path", type=click.Path(dir_okay=True, path_type=str))
+@click.argument("path", type=UserPath(dir_okay=True, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print the information as JSON.")
 def info_command(path: str, as_json: bool) -> None:
     """Show format, networks, sizes, constructor arguments and parameter counts of a network file."""

@@ -10,14 +10,14 @@ from stylegan2.data.tool import RESIZE_FILTERS, TRANSFORMS
 from stylegan2.models.aspect import MAX_RESOLUTION
 
 from .defaults import default_of
-from .flags import user_path
+from .flags import UserPath, user_path
 
 
 @click.command("dataset")
 @click.option("--source", required=True, metavar="SRC", callback=user_path,
               help="Folder, .zip, .npz[:KEY], MNIST's train-images-idx3-ubyte.gz, CIFAR-10's cifar-10-python.tar.gz "
               "or builtin:shapes[?n=N&seed=S].")
-@click.option("--dest", required=True, type=click.Path(dir_okay=False), callback=user_path, help="Output .zip.")
+@click.option("--dest", required=True, type=UserPath(dir_okay=False), help="Output .zip.")
 @click.option("--resolution", type=int, help=f"Output size, a power of two up to {MAX_RESOLUTION} [default: the first image's "
               "size rounded up to powers of two; 2:1 and 1:2 images stay so, others give a square].")
 @click.option("--width", type=int, help="Output width, with --height: 2:1 or 1:2 images (powers of two) for non-square networks.")

@@ -8,7 +8,7 @@ import click
 
 from ..explore.network import DEFAULT_LAYERS, DEFAULT_TOP_K
 from ..explore.uploads import DEFAULT_MAX_UPLOAD_MB
-from .flags import FiniteFloatRange
+from .flags import FiniteFloatRange, UserPath
 from .tools import network_option, user_errors
 
 EXTRA_HINT = "stylegan2 explore needs Flask: pip install 'stylegan2[explore]'"
@@ -20,13 +20,13 @@ EXTRA_HINT = "stylegan2 explore needs Flask: pip install 'stylegan2[explore]'"
               help="Address to listen on; anything but 127.0.0.1/localhost lets other machines in.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free port).")
 @click.option("--device", help="cpu, cuda or cuda:N [default: cuda if available].")
-@click.option("--directions", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--directions", type=UserPath(dir_okay=False, path_type=Path),
               help="Directions file from `stylegan2 directions` [default: SeFa computed on load].")
 @click.option("--layers", help="ws indices SeFa factorizes when computing directions on load, e.g. 0-3, or "
                                 "coarse/middle/fine/all (not with --directions) "
                                 f"[default: {DEFAULT_LAYERS}].")
 @click.option("--top-k", type=click.IntRange(min=0), help=f"Direction sliders shown [default: {DEFAULT_TOP_K}].")
-@click.option("--images", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--images", type=UserPath(file_okay=False, path_type=Path),
               help="Swapping Autoencoder: a folder of images to pick structure and texture from.")
 @click.option("--max-upload-mb", type=FiniteFloatRange(min=0, min_open=True), default=DEFAULT_MAX_UPLOAD_MB, show_default=True,
               help="Largest image upload accepted (Swapping Autoencoder view).")

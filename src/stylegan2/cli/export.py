@@ -9,14 +9,14 @@ import click
 from stylegan2.tools.export import EXPORT_FORMATS, EXPORT_NOISE_MODES, export_generator
 
 from .defaults import default_of
-from .flags import FiniteFloat
+from .flags import FiniteFloat, UserPath
 from .tools import network_option, user_errors
 
 
 @click.command("export")
 @network_option
 @click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS), help="Graph format.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--output", type=UserPath(dir_okay=False, path_type=Path),
               help="Output file [default: NET.onnx or NET.torchscript.pt next to the network; NET-synthesis.* with --synthesis-only].")
 @click.option("--truncation-psi", "--trunc", "truncation_psi", type=FiniteFloat(),
               default=default_of(export_generator, "truncation_psi"), show_default=True,

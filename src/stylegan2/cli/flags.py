@@ -47,6 +47,13 @@ def user_path(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     return None if value is None else os.path.expanduser(value)
 
 
+class UserPath(click.Path):
+    """click.Path with a leading ~ expanded first, as `user_path` does for untyped options."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return super().convert(os.path.expanduser(value) if isinstance(value, str) else value, param, ctx)
+
+
 def bool_value(option: str, value: str) -> bool:
     """'1', 'true', 'yes', 'on' (and their opposites, any case) as click's own BOOL type reads them."""
     try:

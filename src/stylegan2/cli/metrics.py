@@ -13,7 +13,7 @@ from stylegan2.training.launch import LaunchError, launch_local
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
 from .defaults import default_of
-from .flags import FiniteFloat, network_argument, nvidia_command
+from .flags import FiniteFloat, UserPath, network_argument, nvidia_command
 from .tools import warnings_as_notes
 from .train import check_gpus
 
@@ -36,10 +36,10 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
 @click.option("--mirror/--no-mirror", default=None,
               help="Add x-flipped real images (the *_full metrics ignore it, as officially); also --mirror=1 "
                    "[default: as the training run did when --data is omitted, else off].")
-@click.option("--detector", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--detector", type=UserPath(exists=True, dir_okay=False, path_type=Path),
               help="Feature network: FID Inception .pth/.safetensors, NVIDIA inception-2015-12-05.pt, or a "
                    "TorchScript feature extractor [default: from the cache dir].")
-@click.option("--vgg", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--vgg", type=UserPath(exists=True, dir_okay=False, path_type=Path),
               help="NVIDIA's vgg16.pt (LPIPS for PPL, features for precision/recall) [default: from the cache dir].")
 @click.option("--device", help=f"{DEVICE_HELP} [default: cuda if available; under torchrun or --gpus one GPU per process].")
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
@@ -47,13 +47,13 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
 @click.option("--batch", "batch_size", type=click.IntRange(min=1), default=default_of(calc_metrics, "batch_size"), show_default=True,
               help="Images per detector batch (per rank).")
 @click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True, help="Data-loading processes.")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--cache-dir", type=UserPath(file_okay=False, path_type=Path),
               help="Detector files and cached real statistics [default: $STYLEGAN2_CACHE or ~/.cache/stylegan2].")
 @click.option("--no-cache", is_flag=True, help="Recompute real-data statistics instead of reading the cache.")
 @click.option("--seed", type=int, default=default_of(calc_metrics, "seed"), show_default=True, help="Seed of the generated samples.")
 @click.option("--trunc", "truncation_psi", type=FiniteFloat(), default=default_of(calc_metrics, "truncation_psi"), show_default=True,
               help="Truncation psi.")
-@click.option("--run-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+@click.option("--run-dir", type=UserPath(exists=True, file_okay=False, path_type=Path),
               help="Append each result to RUN_DIR/metric-<name>.jsonl.")
 @click.option("--verbose/--no-verbose", default=default_of(calc_metrics, "progress"), show_default=True,
               help="Show progress bars (also --verbose=0, as NVIDIA's calc_metrics.py).")

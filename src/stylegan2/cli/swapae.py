@@ -17,7 +17,7 @@ from ..training.distributed import init_distributed
 from ..training.launch import ProcessLayout, launch
 from ..training.rundir import check_outdir_creatable
 from .defaults import format_default
-from .flags import SEED, FiniteFloat, FiniteFloatRange, workers_option
+from .flags import SEED, FiniteFloat, FiniteFloatRange, UserPath, workers_option
 from .tools import user_errors
 from .train import USER_ERRORS, check_gpus, run_training_command
 
@@ -118,7 +118,7 @@ def shown_default(name: str) -> str:
 @click.option("--tick", type=FiniteFloatRange(min=0, min_open=True), help=f"kimg between progress lines.  {shown_default('tick')}")
 @click.option("--snap", type=click.IntRange(min=1), help=f"Ticks between snapshots and image grids.  {shown_default('snap')}")
 @workers_option
-@click.option("--resume", type=click.Path(dir_okay=False), help="Continue a run from its snapshot (or start from its weights).")
+@click.option("--resume", type=UserPath(dir_okay=False), help="Continue a run from its snapshot (or start from its weights).")
 @click.option("--device", help="cpu, cuda, or cuda:N.  [default: cuda when available]")
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes to start on this machine, one per GPU (with --device cpu, CPU processes): the run "
@@ -174,19 +174,19 @@ def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, 
         return train_swapae(options, device=device, dataset=dataset)
 
 
-network_option = click.option("--network", required=True, type=click.Path(dir_okay=False, path_type=Path),
+network_option = click.option("--network", required=True, type=UserPath(dir_okay=False, path_type=Path),
                               help="A snapshot of `stylegan2 swapae train` (E and G are used).")
 device_option = click.option("--device", help="cpu, cuda or cuda:N [default: cuda if available].")
 force_option = click.option("--force", is_flag=True, help="Overwrite existing outputs.")
-outdir_option = click.option("--outdir", default="out", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+outdir_option = click.option("--outdir", default="out", show_default=True, type=UserPath(file_okay=False, path_type=Path),
                              help="Where to write the images.")
 
 
 @swapae_group.command("swap", cls=GreedyOptionsCommand)
 @network_option
-@click.option("--structure", required=True, multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--structure", required=True, multiple=True, type=UserPath(dir_okay=False, path_type=Path),
               help="Images that give the layout (rows); several may follow the flag.")
-@click.option("--texture", required=True, multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--texture", required=True, multiple=True, type=UserPath(dir_okay=False, path_type=Path),
               help="Images that give the look (columns); several may follow the flag.")
 @click.option("--alpha", type=FiniteFloat(), default=1.0, show_default=True,
               help="0 keeps the structure image's own texture, 1 takes the texture image's; between interpolates.")
@@ -209,8 +209,8 @@ def swap_command(network: Path, structure: tuple[Path, ...], texture: tuple[Path
 
 @swapae_group.command("encode")
 @network_option
-@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", default="codes.npz", show_default=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.argument("images", nargs=-1, required=True, type=UserPath(dir_okay=False, path_type=Path))
+@click.option("--out", default="codes.npz", show_default=True, type=UserPath(dir_okay=False, path_type=Path),
               help="The .npz to write: structure, texture and names arrays.")
 @force_option
 @device_option
@@ -228,8 +228,8 @@ def encode_command(network: Path, images: tuple[Path, ...], out: Path, force: bo
 
 @swapae_group.command("decode")
 @network_option
-@click.option("--codes", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Codes written by `encode`.")
-@click.option("--texture-from", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--codes", required=True, type=UserPath(dir_okay=False, path_type=Path), help="Codes written by `encode`.")
+@click.option("--texture-from", type=UserPath(dir_okay=False, path_type=Path),
               help="Take the textures from these codes instead (one for all, or one per structure).")
 @outdir_option
 @force_option

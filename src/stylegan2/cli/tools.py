@@ -18,7 +18,7 @@ from stylegan2.tools.video import SPACES
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
 from .defaults import default_of, format_default
-from .flags import FiniteFloat, FiniteFloatRange, network_argument, nvidia_command
+from .flags import FiniteFloat, FiniteFloatRange, UserPath, network_argument, nvidia_command
 
 
 class SeedList(click.ParamType):
@@ -80,7 +80,7 @@ def common_options(f):
     f = click.option("--device", help=f"{DEVICE_HELP} [default: cuda if available].")(f)
     f = click.option("--force", is_flag=True, help="Overwrite existing outputs.")(f)
     f = click.option("--outdir", default=default_of(generate_images, "outdir"), show_default=True,
-                     type=click.Path(file_okay=False, path_type=Path),
+                     type=UserPath(file_okay=False, path_type=Path),
                      help="Where to write the outputs.")(f)
     return f
 
@@ -106,9 +106,9 @@ noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), defa
 @class_option
 @noise_option
 @click.option("--grid", type=GridSize(), help="Save one COLSxROWS grid instead of one PNG per seed.")
-@click.option("--projected-w", "--projected_w", "projected_w", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--projected-w", "--projected_w", "projected_w", type=UserPath(dir_okay=False, path_type=Path),
               help="Render the ws saved by `project`.")
-@click.option("--direction", type=click.Path(dir_okay=False, path_type=Path), help="Directions file from `directions`.")
+@click.option("--direction", type=UserPath(dir_okay=False, path_type=Path), help="Directions file from `directions`.")
 @click.option("--index", type=click.IntRange(min=0), default=default_of(generate_images, "index"), show_default=True,
               help="Which direction to move along.")
 @click.option("--strength", type=FiniteFloat(), help="How far to move along the direction (with --direction).")
@@ -196,14 +196,14 @@ def video_command(network: Path, seeds: list[int], frames: int, fps: float, spac
 
 @nvidia_command("project")
 @network_option
-@click.option("--target", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Image to reproduce.")
+@click.option("--target", required=True, type=UserPath(dir_okay=False, path_type=Path), help="Image to reproduce.")
 @click.option("--steps", "--num-steps", "steps", type=click.IntRange(min=1), default=default_of(project_image, "steps"),
               show_default=True, help="Optimization steps.")
 @click.option("--w-plus", is_flag=True, help="Optimize one w per layer (W+) instead of a single w.")
 @click.option("--seed", type=int, default=default_of(project_image, "seed"), show_default=True,
               help="Seed of the initial noise maps and w noise.")
 @class_option
-@click.option("--vgg", type=click.Path(path_type=Path),
+@click.option("--vgg", type=UserPath(path_type=Path),
               help="NVIDIA's vgg16.pt (or a folder holding it) for the LPIPS loss [default: the cache dir's].")
 @click.option("--loss", type=click.Choice(LOSSES), default=default_of(project_image, "loss"), show_default=True,
               help="auto: LPIPS when vgg16.pt is found, else a multi-scale pixel loss.")

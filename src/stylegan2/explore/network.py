@@ -34,7 +34,7 @@ def open_explorer(
     if top_k is not None and top_k < 0:
         raise ToolError(f"--top-k {top_k}: must be 0 or more")
     path = Path(network).expanduser()
-    if not path.is_file():
+    if not path.exists():  # a directory or other non-file gets the loader's own message
         raise FileNotFoundError(f"{path}: no such network file (--network)")
     target = resolve_device(device)
     networks = load_network(path)

@@ -20,6 +20,9 @@ def detect_format(path: str | Path) -> str:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     if path.is_dir():
+        newest = newest_snapshot(path)
+        if newest is not None:
+            raise CheckpointError(f"{path}: is a run directory; give one of its snapshots, such as the newest, {newest}")
         raise CheckpointError(f"{path}: is a directory; give the path of a checkpoint file (.safetensors, .pkl or .pt)")
     if not path.is_file():  # a FIFO or device would block or never end
         raise CheckpointError(f"{path}: not a regular file; give the path of a checkpoint file")
@@ -36,10 +39,18 @@ def detect_format(path: str | Path) -> str:
         return "safetensors"
     if head[0] == 0x80 and 2 <= head[1] <= 5:
         return "pickle"
+    if len(head) < 9:  # too short to hold even safetensors' header start: the start of a copy, or something else
+        raise CheckpointError(f"{path}: only {len(head)} bytes long; truncated, or not a checkpoint file")
     raise CheckpointError(
         f"{path}: unrecognized checkpoint format (expected our .safetensors, an NVIDIA StyleGAN2-ADA "
         "network pickle or a rosinality stylegan2-pytorch checkpoint)"
     )
+
+
+def newest_snapshot(folder: Path) -> Path | None:
+    """The most recently written `network-snapshot-*` file in a run directory (ours or NVIDIA's), or None."""
+    snapshots = [p for p in folder.glob("network-snapshot-*") if p.suffix in (".safetensors", ".pkl") and p.is_file()]
+    return max(snapshots, key=lambda p: p.stat().st_mtime_ns, default=None)
 
 
 def is_torchscript_file(path: str | Path) -> bool:

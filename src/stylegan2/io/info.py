@@ -12,7 +12,7 @@ from torch import nn
 from ..models import Discriminator, Generator, SwapEncoder
 from .checkpoint import Checkpoint
 from .loading import load_checkpoint
-from .native import save_checkpoint
+from .native import check_destination, save_checkpoint
 
 FORMAT_NAMES = {
     "stylegan2": "our safetensors + JSON checkpoint",
@@ -96,14 +96,15 @@ def nonfinite_warning(names: list[str]) -> str:
 
 def check_convert_destination(src: str | Path, dst: str | Path, *, force: bool = False) -> None:
     """Refuse, before reading SRC, a DST that would not say what it holds or would replace SRC or another file."""
-    src, dst = Path(src), Path(dst)
-    if dst.suffix != ".safetensors":  # a .pkl or .pt name would promise a file that NVIDIA's or rosinality's code reads
+    src, dst = Path(src).expanduser(), Path(dst).expanduser()
+    if dst.suffix.lower() != ".safetensors":  # a .pkl or .pt name would promise a file NVIDIA's or rosinality's code reads
         raise ValueError(f"{dst}: convert writes our .safetensors format, which NVIDIA's and rosinality's code cannot "
                          f"read; name the output {dst.with_suffix('.safetensors').name}")
     if dst.exists() and src.exists() and dst.samefile(src):
         raise ValueError(f"{dst}: the destination is the source; choose another DST")
     if dst.exists() and not force:
         raise FileExistsError(f"{dst}: already exists; pass --force (force=True) to overwrite it")
+    check_destination(dst)
 
 
 def convert_checkpoint(src: str | Path, dst: str | Path, *, force: bool = False) -> Checkpoint:

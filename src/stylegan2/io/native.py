@@ -11,6 +11,7 @@ Loading reads numbers only: no pickle, nothing executed.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -32,6 +33,18 @@ MAX_METADATA_VALUES = 1_000_000
 MAX_NETWORKS = 16
 
 
+def check_destination(path: Path) -> None:
+    """Refuse, before any work, a checkpoint path that cannot be written: a folder, or in a folder that is missing
+    or not writable (the error would otherwise name the temporary written beside it)."""
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a directory; give a file name such as {path / 'network.safetensors'}")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path}: directory {path.parent} does not exist; create it first")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"{path}: cannot write in {path.parent} (no write permission, or a read-only file "
+                              "system); choose another folder")
+
+
 def save_checkpoint(
     path: str | Path,
     networks: Mapping[str, nn.Module],
@@ -47,11 +60,8 @@ def save_checkpoint(
     The file appears complete or not at all: it is written beside the target, fsynced, then renamed.
     An existing file is replaced only with `overwrite=True` (else FileExistsError), as the tools' `force`.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path}: is a directory; give a file name such as {path / 'network.safetensors'}")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"{path}: directory {path.parent} does not exist; create it first")
+    path = Path(path).expanduser()
+    check_destination(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path}: already exists; pass overwrite=True to replace it")
     if not isinstance(networks, Mapping) or not all(isinstance(name, str) for name in networks):
