@@ -135,16 +135,21 @@ def test_dry_run_refuses_a_resume_network_that_does_not_fit_the_data(tmp_path):
     assert (options["z_dim"], options["cbase"], options["cmax"], options["ema_rampup"], options["ada_kimg"]) == (8, 64, 8, None, 100)
 
 
-def test_dry_run_with_resume_auto_refuses_to_continue_a_finished_run(tmp_path, monkeypatch):
+def test_resume_auto_of_a_finished_run_has_nothing_to_do_and_succeeds(tmp_path, monkeypatch):
+    """A requeued job whose run is over: exit status 0 (a scheduler counts the job done), dry run or not."""
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     args = ["train", *TINY, "--kimg", "0.008", "--tick", "0.008", "--outdir", str(tmp_path)]
     assert CliRunner().invoke(main, args).exit_code == 0
     (snapshot,) = tmp_path.glob("*/network-snapshot-*.safetensors")
-    result = CliRunner().invoke(main, [*args, "--resume", "auto", "--dry-run"])
-    assert result.exit_code == 1 and result.output == (f"Error: --resume {snapshot}: its run is at 0.008 kimg, already --kimg "
-                                                       "0.008; nothing to train (raise --kimg to train on)\n")
+    for dry in ([], ["--dry-run"]):
+        result = CliRunner().invoke(main, [*args, "--resume", "auto", *dry])
+        assert result.exit_code == 0 and result.output == (f"--resume auto: the run of {snapshot} is at 0.008 kimg, already "
+                                                           "--kimg 0.008: nothing to do (raise --kimg to train on)\n")
+    assert len(list(tmp_path.iterdir())) == 1
     longer = CliRunner().invoke(main, [*args, "--resume", "auto", "--kimg", "1", "--dry-run"])
-    assert longer.exit_code == 0, longer.output
+    assert longer.exit_code == 0 and f"note: --resume auto: continues {snapshot}" in longer.output, longer.output
+    named = CliRunner().invoke(main, [*args, "--resume", str(snapshot), "--dry-run"])
+    assert named.exit_code == 1 and "nothing to train" in named.output  # a file named by hand: an error
 
 
 def test_ada_options_where_the_cpu_preset_chose_no_augmentation_are_a_note(tmp_path):

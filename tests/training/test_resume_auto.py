@@ -1,10 +1,13 @@
 """--resume auto finds the last snapshot of the newest run of the same kind; a continued run keeps its global batch."""
 
+import json
+
 import pytest
 
 from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import TrainingError, train
 from stylegan2.training.rundir import latest_snapshot
+from stylegan2.training.session import RunFinished
 
 TINY = dict(clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.008, snap=1)
 
@@ -22,15 +25,15 @@ def test_latest_snapshot_is_the_newest_of_the_newest_run_of_that_kind_that_has_o
     touch(tmp_path / "00001-shapes-cpu" / "network-snapshot-000010-064.safetensors.tmp")  # a killed run's half-written file
     (tmp_path / "00002-shapes-cpu").mkdir()  # a restart that died before its first snapshot
     touch(tmp_path / "00003-mnist-cpu" / "network-snapshot-000020.safetensors")  # another dataset
-    assert latest_snapshot(tmp_path, "shapes-cpu") == newest
-    assert latest_snapshot(tmp_path, "shapes-paper256") is None
-    assert latest_snapshot(tmp_path / "missing", "shapes-cpu") is None
+    assert latest_snapshot(tmp_path, "shapes-cpu") == (newest, [])
+    assert latest_snapshot(tmp_path, "shapes-paper256") == (None, [])
+    assert latest_snapshot(tmp_path / "missing", "shapes-cpu") == (None, [])
 
 
 def test_kimg_labels_order_like_the_image_counts(tmp_path):
     for name in ("000009-512", "000010", "000010-008", "000002"):
         touch(tmp_path / "00000-x" / f"network-snapshot-{name}.safetensors")
-    assert latest_snapshot(tmp_path, "x").name == "network-snapshot-000010-008.safetensors"
+    assert latest_snapshot(tmp_path, "x")[0].name == "network-snapshot-000010-008.safetensors"
 
 
 def options(tmp_path, **overrides):
@@ -45,12 +48,33 @@ def test_resume_auto_starts_a_new_run_then_continues_the_last_snapshot(tmp_path,
     second = train(options(tmp_path, resume="auto"), device="cpu", log=lines.append)
     assert f"Resuming from {first / 'network-snapshot-000000-008.safetensors'}: continuing the run" in lines
     assert [p.name for p in second.glob("network-snapshot-*")] == ["network-snapshot-000000-016.safetensors"]
+    assert json.loads((second / "training_options.json").read_text())["resume"] == str(first / "network-snapshot-000000-008.safetensors")
     before = sorted((tmp_path / "runs").iterdir())
     for kimg in (0.016, 0.008):  # the same command again, or a shorter one: the run is over, nothing new is made
-        with pytest.raises(TrainingError, match=r"network-snapshot-000000-016\.safetensors: its run is at 0\.016 kimg, "
-                                                r"already --kimg [\d.]+; nothing to train \(raise --kimg to train on\)$"):
+        with pytest.raises(RunFinished, match=r"^--resume auto: the run of .*network-snapshot-000000-016\.safetensors is at "
+                                              r"0\.016 kimg, already --kimg [\d.]+: nothing to do \(raise --kimg to train on\)$"):
             train(options(tmp_path, kimg=kimg, resume="auto"), device="cpu", log=lambda line: None)
     assert sorted((tmp_path / "runs").iterdir()) == before
+    with pytest.raises(TrainingError, match=r"its run is at 0\.016 kimg, already --kimg 0\.016; nothing to train"):
+        train(options(tmp_path, resume=str(second / "network-snapshot-000000-016.safetensors")), device="cpu",
+              log=lambda line: None)  # a file named by hand: still an error
+
+
+def test_resume_auto_passes_over_runs_of_other_jobs(tmp_path, one_thread):
+    """A sweep's jobs share --outdir, and datasets of one name share the run directories' names."""
+    mine = train(options(tmp_path, kimg=0.008, gamma=2.0), device="cpu", log=lambda line: None)
+    train(options(tmp_path, kimg=0.008, gamma=8.0), device="cpu", log=lambda line: None)  # another job, newer
+    train(resolve_options("builtin:shapes?n=32", "cpu", 16, 1, {**TINY, "outdir": str(tmp_path / "runs"), "kimg": 0.008,
+                                                               "gamma": 2.0}), device="cpu", log=lambda line: None)
+    lines = []
+    train(options(tmp_path, gamma=2.0, resume="auto"), device="cpu", log=lines.append)
+    assert f"Resuming from {mine / 'network-snapshot-000000-008.safetensors'}: continuing the run" in lines
+    assert lines[1] == ("Resume auto: passed over 00002-shapes-cpu: --data builtin:shapes?n=32, not --data builtin:shapes?n=64: "
+                        "a run with other options, so another job's (give one of its snapshots to --resume to continue it anyway)")
+    assert lines[2].startswith("Resume auto: passed over 00001-shapes-cpu: --gamma 8.0, not --gamma 2.0: a run with other options")
+    lines.clear()
+    train(options(tmp_path, kimg=0.008, gamma=4.0, resume="auto"), device="cpu", log=lines.append)
+    assert f"Resume auto: no snapshot of a shapes-cpu run with these options under {tmp_path / 'runs'}; starting a new run" in lines
 
 
 def test_a_continued_run_keeps_its_global_batch(tmp_path, one_thread):

@@ -30,6 +30,7 @@ from ..training.launch import INTERRUPTED, RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, Lau
 from ..training.loop import AUTO_RESUME, TrainingError, check_resume, train
 from ..training.loss import LOSSES
 from ..training.rundir import check_outdir_creatable, check_outdir_outside_data
+from ..training.session import RunFinished
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
 from .defaults import format_default
@@ -275,7 +276,12 @@ def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, 
         with warnings.catch_warnings():  # the launcher showed the notes of opening and resolving
             warnings.simplefilter("ignore")
             dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, ctx.is_main)
-        return train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
+        try:
+            return train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
+        except RunFinished as done:  # every process found it: a success, said once
+            if ctx.is_main:
+                click.echo(str(done))
+            return None
 
 
 def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: Callable[[Any, ImageDataset], object],
@@ -286,6 +292,9 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
     try:
         with warnings_as_notes(), advise_skip_bad(skip_bad):  # e.g. the images --skip-bad left out
             dataset, options = resolve()
+    except RunFinished as done:  # --dry-run of a requeued job whose run is over: exit status 0, as the run's
+        click.echo(str(done))
+        return
     except USER_ERRORS as err:
         raise click.ClickException(str(err)) from None
     if dry_run:
@@ -294,6 +303,8 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
     try:
         with explain_unsupported_ops(), advise_skip_bad(skip_bad):
             run(options, dataset)
+    except RunFinished as done:  # a requeued job whose run is over: exit status 0
+        click.echo(str(done))
     except (*USER_ERRORS, LaunchError) as err:
         raise click.ClickException(str(err)) from None
     except KeyboardInterrupt:

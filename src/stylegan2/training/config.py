@@ -282,6 +282,46 @@ def check_max_size(max_size: int | None, num_images: int | None, data: str) -> N
                          f"pass 1 to {num_images}, or leave it out to train on all of them")
 
 
+# The options that tell runs of one dataset and --cfg apart (a sweep's jobs in one --outdir): `--resume auto` continues
+# only a run that had the same. Not --batch: the presets derive gamma and the EMA from it, and a run on another GPU
+# count is refused with the --batch to pass instead.
+RUN_IDENTITY = ("data", "cond", "mirror", "max_size", "resolution", "seed", "loss", "glr", "dlr", "gamma", "ema_kimg",
+                "aug", "augpipe", "target", "p", "pack", "pack_by_class", "clusters")
+
+
+def run_differences(options: TrainingOptions, recorded: dict[str, Any]) -> list[str]:
+    """How a run's recorded training_options.json differs from `options` in RUN_IDENTITY ('--gamma 1, not 8'); none
+    when their --batch differs (see RUN_IDENTITY). The same --data may be given by another path to the same file."""
+    if recorded.get("batch") != options.batch:
+        return []
+    differences = []
+    for key in RUN_IDENTITY:
+        ours, theirs = getattr(options, key), recorded.get(key)
+        if key == "data" and _same_path(ours, theirs):
+            continue
+        if theirs != ours:
+            differences.append(f"{_as_option(key, theirs)}, not {_as_option(key, ours)}")
+    return differences
+
+
+def _as_option(key: str, value: Any) -> str:
+    """An option as a command line gives it: '--gamma 8', '--cond', '--no-mirror'."""
+    flag = key.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{flag}" if value else f"--no-{flag}"
+    return f"--{flag} {value}"
+
+
+def _same_path(a: Any, b: Any) -> bool:
+    """Whether two --data values name the same dataset: the same text, or paths of the same file or folder."""
+    if a == b:
+        return True
+    try:
+        return isinstance(b, str) and os.path.samefile(os.path.expanduser(a), os.path.expanduser(b))
+    except OSError:  # a spec such as builtin:shapes, or a path that is gone
+        return False
+
+
 def for_transfer_learning(options: TrainingOptions) -> TrainingOptions:
     """Official fine-tuning adjustments: no EMA ramp-up, and ADA reacts faster (100 kimg) unless set."""
     return dataclasses.replace(options, ema_rampup=None, ada_kimg=100 if options.ada_kimg == 500 else options.ada_kimg)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -24,13 +25,23 @@ from ..utils.device import configure_backends
 from ..utils.image import make_grid, save_image, to_uint8
 from .ada import Augmentation, check_augment_state
 from .augment_setup import build_augment
-from .config import TrainingOptions, for_transfer_learning, preset_aug_rule
+from .config import TrainingOptions, for_transfer_learning, preset_aug_rule, run_differences
 from .distributed import DistributedContext, all_reduce_mean_, broadcast_, broadcast_bytes, lost_ranks_named
 from .ema import ema_beta, update_ema
 from .loss import LOSSES
 from .phase import Phase, adam, run_phase
 from .rundir import latest_snapshot
-from .session import LoopHooks, TickReport, TrainingError, TrainingSession, check_run_unfinished, seed_slice, start_process
+from .session import (
+    LoopHooks,
+    RunFinished,
+    TickReport,
+    TrainingError,
+    TrainingSession,
+    check_run_unfinished,
+    seed_slice,
+    start_process,
+)
+from .signals import Terminated, sigterm_raises_once
 from .snapshot import ResumeState, finite_number, read_resume_state
 
 AUTO_RESUME = "auto"  # --resume auto: the newest snapshot of this dataset and cfg under --outdir, if any
@@ -261,18 +272,44 @@ def check_resume(options: TrainingOptions, dataset: ImageDataset) -> tuple[Train
     the opened dataset, without training: what --dry-run adds. Returns the options the run would train with and its
     notes on them. A run on clusters is checked for their number only (which clusters the file was trained on needs
     the k-means that the run does)."""
-    path = options.resume
+    path, notes = options.resume, []
     if path == AUTO_RESUME:
-        found = latest_snapshot(options.outdir, _run_desc(dataset, options))
+        found, notes = _auto_resume(options, _run_desc(dataset, options))
         if found is None:
-            return options, []
+            return options, [*notes, "no snapshot to continue: a new run starts"]
         path = str(found)
-    loaded, state, notes = read_resume_state(path, check_extras=check_resume_extras)
+        notes.append(f"continues {path}")
+    loaded, state, read_notes = read_resume_state(path, check_extras=check_resume_extras)
+    if options.resume == AUTO_RESUME:
+        _check_auto_unfinished(path, state, options.kimg)
+    notes += read_notes
     c_dim = options.clusters or dataset.label_dim  # the run's labels: its clusters (made when it starts) or the dataset's
     options, checked = _check_resume(loaded, state, options, path, c_dim, dataset.resolution, dataset.num_channels,
                                      dataset.aspect, options.num_gpus)
     options, kept = _options_from_file(loaded, state, options)
     return options, notes + checked + kept
+
+
+def _auto_resume(options: TrainingOptions, desc: str) -> tuple[Path | None, list[str]]:
+    """The snapshot `--resume auto` continues (None: none), and a line per run of this dataset and --cfg that it
+    passed over because its training_options.json differs in the options that tell runs apart (RUN_IDENTITY)."""
+    def differs(run_dir: Path) -> str:
+        try:
+            recorded = json.loads((run_dir / "training_options.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # unreadable: left to the checks every resume makes
+            return ""
+        return ", ".join(run_differences(options, recorded)) if isinstance(recorded, dict) else ""
+
+    found, passed_over = latest_snapshot(options.outdir, desc, differs)
+    return found, [f"passed over {line}: a run with other options, so another job's (give one of its snapshots to "
+                   "--resume to continue it anyway)" for line in passed_over]
+
+
+def _check_auto_unfinished(path: str, state: ResumeState | None, kimg: float) -> None:
+    """Raise RunFinished when the run that `--resume auto` found is already at --kimg: a requeued job that is done."""
+    if state is not None and state.cur_nimg >= kimg * 1000:
+        raise RunFinished(f"--resume auto: the run of {path} is at {state.cur_nimg / 1000:g} kimg, already --kimg "
+                          f"{kimg:g}: nothing to do (raise --kimg to train on)")
 
 
 def _run_desc(dataset: ImageDataset, options: TrainingOptions) -> str:
@@ -341,18 +378,19 @@ def check_resume_extras(extras: dict[str, Any]) -> None:
     check_augment_state(extras.get("augment", {}))
 
 
-def _resume_file(options: TrainingOptions, desc: str, ctx: DistributedContext) -> tuple[str | None, bytes | None]:
+def _resume_file(options: TrainingOptions, desc: str,
+                 ctx: DistributedContext) -> tuple[str | None, bytes | None, list[str]]:
     """Rank 0's resume file on every rank: its path (None: nothing to resume) and, with several
-    processes, its bytes.
+    processes, its bytes; and on rank 0 the runs `--resume auto` passed over.
 
     `--resume auto` is resolved on rank 0 (to None when --outdir has no snapshot of this run's
     kind), and the other ranks get the file from it, so they need neither the file nor the run
     directory on their machine.
     """
-    path, data, error = options.resume, b"", None
+    path, data, error, passed_over = options.resume, b"", None, []
     if ctx.is_main:
         if path == AUTO_RESUME:
-            found = latest_snapshot(options.outdir, desc)
+            found, passed_over = _auto_resume(options, desc)
             path = "" if found is None else str(found)
         try:
             data = Path(path).read_bytes() if path and ctx.world_size > 1 else b""
@@ -362,8 +400,8 @@ def _resume_file(options: TrainingOptions, desc: str, ctx: DistributedContext) -
     if shared is None:
         raise error or TrainingError("rank 0 could not read the --resume file; its message says why")
     if not shared:
-        return None, None
-    return shared.decode(), broadcast_bytes(data, ctx.device)
+        return None, None, passed_over
+    return shared.decode(), broadcast_bytes(data, ctx.device), passed_over
 
 
 def _read_resume(path: str, data: bytes | None, ctx: DistributedContext):
@@ -482,16 +520,26 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         dataset = open_dataset(options.data, resolution=options.resolution, max_size=options.max_size,
                                use_labels=options.cond, mirror=options.mirror, skip_bad=options.skip_bad, seed=options.seed)
     header: list[str] = []
+    desc = _run_desc(dataset, options)
+    # The resume file first: a finished run (a requeued job's --resume auto) ends here, before minutes of clustering.
+    resume_path, resume_data, passed_over = _resume_file(options, desc, ctx) if options.resume else (None, None, [])
+    resume_state: ResumeState | None = None
+    if resume_path:
+        loaded, resume_state, resume_notes = _read_resume(resume_path, resume_data, ctx)
+        if options.resume == AUTO_RESUME:
+            _check_auto_unfinished(resume_path, resume_state, options.kimg)
     c_prior = None
     if options.clusters:  # self-conditioning: k-means clusters of the images become class labels
         if ctx.is_main:  # every rank clusters for itself (same seed, same clusters), so none waits on another
             log(f"Clustering {dataset.distinct_len:,} images into {options.clusters} clusters (k-means of "
                 f"{THUMBNAIL_SIZE}x{THUMBNAIL_SIZE} thumbnails; --clusters 0 trains without)...")
         try:
-            c_prior = cluster_dataset(dataset, options.clusters, seed=options.seed)
-        except KeyboardInterrupt:  # minutes on a large dataset: say that the Ctrl-C took, and that nothing is lost
+            with sigterm_raises_once():
+                c_prior = cluster_dataset(dataset, options.clusters, seed=options.seed)
+        except (KeyboardInterrupt, Terminated) as stop:  # minutes on a large dataset: say that nothing is lost
             if ctx.is_main:
-                log("Interrupted while clustering: nothing was written")
+                log(f"{'Stopped by SIGTERM' if isinstance(stop, Terminated) else 'Interrupted'} while clustering: "
+                    "nothing was written")
             raise
         header.append(f"Clusters: {options.clusters} k-means clusters of the images as labels (--clusters), "
                       f"{min(c_prior):.1%}-{max(c_prior):.1%} of the images each; G draws them with these odds")
@@ -499,15 +547,15 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         raise TrainingError(f"--pack-by-class: the labels of {options.data} are vectors of {dataset.label_dim} values, not "
                             "classes; packs need one class per image (class labels, or --clusters)")
     c_dim, resolution, channels = dataset.label_dim, dataset.resolution, dataset.num_channels
-    desc = _run_desc(dataset, options)
 
-    resume_state: ResumeState | None = None
     G_ema = None
-    resume_path, resume_data = _resume_file(options, desc, ctx) if options.resume else (None, None)
+    header += [f"Resume auto: {line}" for line in passed_over]
     if options.resume == AUTO_RESUME and resume_path is None:
-        header.append(f"Resume auto: no snapshot of a {desc} run under {options.outdir}; starting a new run")
+        header.append(f"Resume auto: no snapshot of a {desc} run{' with these options' if passed_over else ''} "
+                      f"under {options.outdir}; starting a new run")
     if resume_path:
-        loaded, resume_state, notes = _read_resume(resume_path, resume_data, ctx)
+        options = dataclasses.replace(options, resume=resume_path)  # training_options.json names the file, not 'auto'
+        notes = resume_notes
         options, checked = _check_resume(loaded, resume_state, options, resume_path, c_dim, resolution, channels, dataset.aspect,
                                          ctx.world_size)
         notes += checked

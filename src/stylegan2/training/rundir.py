@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Callable
 
 from ..utils.files import folder_blocker, remove_stale_temps
 
@@ -61,16 +62,19 @@ def create_run_dir(outdir: str | Path, desc: str) -> Path:
                          "choose another --outdir") from None
 
 
-def latest_snapshot(outdir: str | Path, desc: str) -> Path | None:
-    """The newest snapshot of the newest `NNNNN-desc` run under `outdir` that has one (None if none does).
+def latest_snapshot(outdir: str | Path, desc: str,
+                    differs: Callable[[Path], str] = lambda run_dir: "") -> tuple[Path | None, list[str]]:
+    """The newest snapshot of the newest `NNNNN-desc` run under `outdir` that has one (None if none does), passing
+    over runs for which `differs(run_dir)` says how they differ from this one; and a line per run passed over.
 
     This is what `--resume auto` continues: a run restarted after a failure (by hand or by torchrun
     --max-restarts) finds the last snapshot of the run it replaces, itself a run directory of its own.
     Snapshots are written atomically, so every one found here is complete.
     """
     outdir = Path(outdir)
+    passed_over: list[str] = []
     if not outdir.is_dir():
-        return None
+        return None, passed_over
     safe_desc = _safe(desc)
     runs = sorted((int(m.group(1)), outdir / name) for name in os.listdir(outdir)
                   if (m := re.fullmatch(r"(\d+)-" + re.escape(safe_desc), name)) and (outdir / name).is_dir())
@@ -79,6 +83,11 @@ def latest_snapshot(outdir: str | Path, desc: str) -> Path | None:
         for path in run_dir.glob("network-snapshot-*.safetensors"):
             if m := re.fullmatch(r"network-snapshot-(\d+)(?:-(\d{3}))?\.safetensors", path.name):
                 snapshots[int(m.group(1)) * 1000 + int(m.group(2) or 0)] = path
-        if snapshots:
-            return snapshots[max(snapshots)]
-    return None
+        if not snapshots:
+            continue
+        difference = differs(run_dir)
+        if difference:
+            passed_over.append(f"{run_dir.name}: {difference}")
+            continue
+        return snapshots[max(snapshots)], passed_over
+    return None, passed_over

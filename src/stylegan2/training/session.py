@@ -51,6 +51,10 @@ class TrainingError(RuntimeError):
     """Training cannot go on (non-finite loss, bad resume file); the message says what to do."""
 
 
+class RunFinished(TrainingError):
+    """`--resume auto` found its run already at --kimg: nothing to do, which a requeued job counts as success."""
+
+
 def check_run_unfinished(resume_path: str | Path, state: ResumeState, kimg: float) -> None:
     """Refuse to continue a run that is already at --kimg, which is the whole run's length, not more of it: it
     would train one more step into a new run directory."""
