@@ -157,3 +157,36 @@ def test_a_process_killed_by_a_signal_is_not_said_to_have_a_message():
 
     assert _how_it_ended(1) == "stopped with exit code 1; its message is above"
     assert _how_it_ended(-9).startswith("was killed by SIGKILL, with no message of its own")
+
+
+def _exit_on_usr1(ready) -> None:
+    import signal as signals
+
+    signals.signal(signals.SIGUSR1, lambda signum, frame: os._exit(7))  # not an Event: its lock is the waiter's
+    ready.set()
+    time.sleep(10)
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGUSR1"), reason="no SIGUSR1 on this platform")
+def test_the_launcher_passes_sigusr1_on_without_counting_a_ctrl_c():
+    """SLURM's --signal=USR1@N reaches the launching process; its processes stop with a final snapshot on it."""
+    import multiprocessing
+    import signal as signals
+
+    from stylegan2.training.launch import _PassCtrlC, _signal_handlers_kept
+
+    context = multiprocessing.get_context("fork")
+    ready = context.Event()
+    child = context.Process(target=_exit_on_usr1, args=(ready,))
+    child.start()
+    try:
+        assert ready.wait(10)
+        ctrl_c = _PassCtrlC()
+        with _signal_handlers_kept():
+            ctrl_c.install()
+            os.kill(os.getpid(), signals.SIGUSR1)
+            child.join(10)
+            assert child.exitcode == 7 and ctrl_c.count == 0
+        assert signals.getsignal(signals.SIGUSR1) == signals.SIG_DFL
+    finally:
+        child.kill()

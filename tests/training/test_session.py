@@ -404,3 +404,81 @@ def test_every_long_tick_has_its_lines_and_a_short_one_none(tmp_path, monkeypatc
     rec.run()
     assert [line.split(",")[0] for line in rec.lines if line.startswith("under way")] == [
         "under way: tick 0", "under way: tick 1", "under way: tick 2"]
+
+
+def test_sigterm_before_any_snapshot_does_not_advise_continuing(tmp_path):
+    rec = Recorder(tmp_path)
+    with pytest.raises(TrainingError) as caught:
+        rec.run(at=1, action=lambda: os.kill(os.getpid(), signal.SIGTERM))
+    assert str(caught.value).endswith("no snapshot was written yet. A restart starts the run over")
+
+
+class FullDisk(list):
+    """A grid writer on a full disk."""
+
+    def append(self, label: str) -> None:
+        raise OSError(28, "No space left on device", f"/runs/fakes{label}.png")
+
+
+def test_a_grid_the_full_disk_refuses_is_a_note_and_the_snapshot_is_still_tried(tmp_path):
+    rec = Recorder(tmp_path, max_steps=2)
+    rec.grids = FullDisk()
+    rec.run()
+    assert "note: could not write /runs/fakes000000-016.png (No space left on device); training goes on" in rec.lines
+    assert rec.snapshots() == ["network-snapshot-000000-016.safetensors"] and rec.lines[-1] == "Done."
+
+
+def test_a_failed_write_during_the_run_is_one_line_naming_the_last_good_snapshot(tmp_path):
+    rec = Recorder(tmp_path)
+
+    def full() -> None:
+        raise OSError(28, "No space left on device", str(rec.run_dir / "stats.jsonl"))
+
+    with pytest.raises(TrainingError) as caught:
+        rec.run(at=3, action=full)
+    last = rec.run_dir / "network-snapshot-000000-016.safetensors"
+    assert str(caught.value) == (f"could not write {rec.run_dir / 'stats.jsonl'} (No space left on device) at step 3 "
+                                 f"(kimg 0.024); the last good snapshot is {last}")
+    assert (rec.run_dir / "log.txt").read_text().splitlines()[-2:] == [f"Error: {caught.value}", "Failed."]
+
+
+def test_a_run_directory_that_cannot_be_filled_is_removed(tmp_path, monkeypatch):
+    """A requeued job on a full disk left an empty run directory per attempt."""
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(tmp_path / "00000-test" / "training_options.json"))
+
+    monkeypatch.setattr("builtins.open", full)
+    with pytest.raises(TrainingError, match=r"could not write .*training_options\.json \(No space left on device\); nothing "
+                                            r"was written, and the new run directory 00000-test was removed$"):
+        Recorder(tmp_path)
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_closed_terminal_does_not_stop_the_run(tmp_path):
+    """`stylegan2 train ... | head`: printing fails once the reader is gone; log.txt goes on."""
+    rec = Recorder(tmp_path, max_steps=2)
+
+    def gone(line: str) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    rec.session._run_log.echo = gone
+    rec.run()
+    assert (rec.run_dir / "log.txt").read_text().splitlines()[-1] == "Done."
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="no SIGUSR1 on this platform")
+def test_sigusr1_asks_for_a_final_snapshot_even_where_ctrl_c_is_ignored(tmp_path):
+    """A scheduler's warning before it stops the job (SLURM --signal=USR1@N); a batch script's background job
+    ignores SIGINT, and a repeated warning must not abandon the step."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        rec = Recorder(tmp_path)
+        with pytest.raises(KeyboardInterrupt):
+            rec.run(at=3, action=lambda: [os.kill(os.getpid(), signal.SIGUSR1) for _ in range(2)])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert rec.snapshots()[-1] == "network-snapshot-000000-032.safetensors"
+    assert rec.lines[-3:] == ["Interrupted: writing a final snapshot before exiting", "Saved network-snapshot-000000-032.safetensors",
+                              "Stopped."]
+    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL

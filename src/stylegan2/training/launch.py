@@ -336,15 +336,25 @@ class _PassCtrlC:
         self.count = 0
 
     def install(self) -> None:
-        """Where Ctrl-C can reach this process: not off the main thread, nor where SIGINT is ignored."""
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) != signal.SIG_IGN:
+        """Where Ctrl-C can reach this process: not off the main thread, nor where SIGINT is ignored. SIGUSR1 (a
+        scheduler's warning, which asks the processes to stop as Ctrl-C does) is passed on too, not counted."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:
             signal.signal(signal.SIGINT, self.handle)
+        if hasattr(signal, "SIGUSR1"):
+            signal.signal(signal.SIGUSR1, _pass_on)
 
     def handle(self, signum: int, frame: Any) -> None:
         self.count += 1
-        for child in multiprocessing.active_children():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child.pid, signal.SIGINT)
+        _pass_on(signum, frame)
+
+
+def _pass_on(signum: int, frame: Any) -> None:
+    """Send the signal this process got to the processes it launched."""
+    for child in multiprocessing.active_children():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child.pid, signum)
 
 
 @contextlib.contextmanager
@@ -363,11 +373,12 @@ def _environment(**defaults: str) -> Iterator[None]:
 @contextlib.contextmanager
 def _signal_handlers_kept() -> Iterator[None]:
     """Restore the signal handlers the elastic agent replaces (it leaves its own behind, which would turn a later
-    Ctrl-C in this process into its SignalException)."""
+    Ctrl-C in this process into its SignalException), and SIGUSR1's, which _PassCtrlC replaces."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    kept = {sig: signal.getsignal(sig) for sig in (getattr(signal, name) for name in AGENT_SIGNALS if hasattr(signal, name))}
+    names = (*AGENT_SIGNALS, "SIGUSR1")
+    kept = {sig: signal.getsignal(sig) for sig in (getattr(signal, name) for name in names if hasattr(signal, name))}
     try:
         yield
     finally:

@@ -21,7 +21,10 @@ class RunLog:
         self.file = open(run_dir / "log.txt", "a", encoding="utf-8")
 
     def __call__(self, message: str) -> None:
-        self.echo(message)
+        try:
+            self.echo(message)
+        except BrokenPipeError:  # the terminal or log shipper went away (`| head`): log.txt goes on alone
+            self.echo = _silent
         self.record(message)
 
     def record(self, message: str) -> None:
@@ -31,6 +34,10 @@ class RunLog:
 
     def close(self) -> None:
         self.file.close()
+
+
+def _silent(message: str) -> None:
+    """An echo that prints nothing."""
 
 
 def kimg_label(nimg: int) -> str:

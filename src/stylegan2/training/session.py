@@ -18,6 +18,7 @@ import copy
 import itertools
 import json
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,9 +265,15 @@ class TrainingSession:
         if not self.ctx.is_main:
             return None
         options = self.options
-        with open(self.run_dir / "training_options.json", "w", encoding="utf-8") as f:
-            json.dump(options.to_json(), f, indent=2)
-        self.log = self._run_log = RunLog(self.run_dir, self.log)
+        try:
+            with open(self.run_dir / "training_options.json", "w", encoding="utf-8") as f:
+                json.dump(options.to_json(), f, indent=2)
+            self._run_log = RunLog(self.run_dir, self.log)
+        except OSError as err:  # a full disk: leave no empty run directory behind for each failed start
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise TrainingError(f"{_write_failure(err)}; nothing was written, and the new run directory "
+                                f"{self.run_dir.name} was removed") from None
+        self.log = self._run_log
         with self.before_first_step():  # TensorBoard's import, say, takes seconds: a Ctrl-C then still ends the log
             self.log(f"Run directory: {self.run_dir}")
             for line in header:
@@ -309,9 +316,13 @@ class TrainingSession:
                     self._log_stopped_at_once(f"another process stopped at once ({backend_message(err)})")
                     raise KeyboardInterrupt from None
                 outcome = "Failed."
-                failure = self._stopped_error(err) if isinstance(err, Terminated) or is_collective_failure(err) else err
-                if self._run_log is not None:  # the command line prints the error itself
-                    self._run_log.record(f"Error: {failure}")
+                if isinstance(err, Terminated) or is_collective_failure(err):
+                    failure = self._stopped_error(err)
+                elif isinstance(err, OSError):  # a full disk or a lost mount while a log, grid or stats file is written
+                    failure = TrainingError(f"{_write_failure(err)} at {self._position()}; {self._last_good()}")
+                else:
+                    failure = err
+                self._record(f"Error: {failure}")  # the command line prints the error itself
                 if failure is err:
                     raise
                 raise failure from None
@@ -333,9 +344,13 @@ class TrainingSession:
                 raise
             except BaseException as err:
                 stopping.append(0)  # a second SIGTERM must not cut the message short
-                failure = TrainingError(f"{err} before the first step; no snapshot was written") if isinstance(err, Terminated) else err
-                if self._run_log is not None:
-                    self._run_log.record(f"Error: {failure}")
+                if isinstance(err, Terminated):
+                    failure = TrainingError(f"{err} before the first step; no snapshot was written")
+                elif isinstance(err, OSError):  # a full disk, say, while reals.png or the first grid is written
+                    failure = TrainingError(f"{_write_failure(err)} before the first step; no snapshot was written")
+                else:
+                    failure = err
+                self._record(f"Error: {failure}")
                 self._close("Failed.")
                 if failure is err:
                     raise
@@ -348,7 +363,7 @@ class TrainingSession:
             self.log("Interrupted: writing a final snapshot before exiting")
         written = self._snapshot(hooks, score=False)
         if self.ctx.is_main:  # the grids after the snapshot, so that a second Ctrl-C cannot cost the networks
-            hooks.save_grids(kimg_label(self.cur_nimg))
+            self._save_grids(hooks)
             note = hooks.left_out(self.last_snapshot) if written else ""
             if note:
                 self.log(note)
@@ -409,7 +424,8 @@ class TrainingSession:
         else:
             reason = backend_message(err)
             what = describe_lost_ranks(self.ctx, reason) if self.ctx.world_size > 1 else f"stopped by {reason}"
-        return TrainingError(f"{what} at {self._position()}; {self._last_good()}. {_how_to_continue()}")
+        advice = _how_to_continue() if self.last_snapshot else "A restart starts the run over"
+        return TrainingError(f"{what} at {self._position()}; {self._last_good()}. {advice}")
 
     def _position(self, step: int | None = None) -> str:
         """Step `step` (None: the current one) and the images seen before it."""
@@ -452,12 +468,28 @@ class TrainingSession:
         extras = self._checked_extras(hooks)
         if self.done or self.cur_tick % self.options.snap == 0:
             if self.ctx.is_main:
-                hooks.save_grids(kimg_label(self.cur_nimg))
+                self._save_grids(hooks)
             self._snapshot(hooks, extras)
         self.cur_tick += 1
         self._tick_start_nimg = self.cur_nimg
         self._tick_start_time = time.time()
         self._progress_lines = 0
+
+    def _save_grids(self, hooks: LoopHooks) -> None:
+        """The grids of this image count; one that cannot be written (a full disk) is a note, and the snapshot,
+        which holds the run, is still tried."""
+        try:
+            hooks.save_grids(kimg_label(self.cur_nimg))
+        except OSError as err:
+            self.log(f"note: {_write_failure(err)}; training goes on")
+
+    def _record(self, message: str) -> None:
+        """Append `message` to log.txt only, if it can still be written (it may be the full disk that failed)."""
+        if self._run_log is not None:
+            try:
+                self._run_log.record(message)
+            except OSError:
+                pass
 
     def _checked_extras(self, hooks: LoopHooks) -> dict[str, Any]:
         """The loop's resume fields (every rank), refused like a non-finite loss when a number in them is not finite."""
@@ -509,11 +541,14 @@ class TrainingSession:
         if self._writer is not None:
             self._writer.close()
         if self._run_log is not None:
-            if outcome == "Failed.":  # log.txt only: on the terminal the command line's error line comes last
-                self._run_log.record(outcome)
-            else:
-                self._run_log(outcome)
-            self._run_log.close()
+            try:
+                if outcome == "Failed.":  # log.txt only: on the terminal the command line's error line comes last
+                    self._run_log.record(outcome)
+                else:
+                    self._run_log(outcome)
+                self._run_log.close()
+            except OSError:  # the disk that failed the run
+                pass
 
 
 def _how_to_continue() -> str:
@@ -521,6 +556,12 @@ def _how_to_continue() -> str:
     processes itself (not after it was stopped itself), so the advice fits either restart."""
     done, allowed = launcher_restarts()
     return "With --resume auto a restart continues from it" if done < allowed else "Restart the job with --resume auto to continue from it"
+
+
+def _write_failure(err: OSError) -> str:
+    """'could not write PATH (No space left on device)' for an OSError of a write."""
+    where = f" {err.filename}" if err.filename else ""
+    return f"could not write{where} ({err.strerror or err})"
 
 
 def _non_finite(value: Any, name: str = "") -> str | None:

@@ -1,5 +1,6 @@
-"""Signals during a training run: Ctrl-C asks the run to stop (with a final snapshot), a second Ctrl-C stops it at
-once, and SIGTERM (torchrun stopping the job) raises Terminated so that the log says why the run ended."""
+"""Signals during a training run: Ctrl-C (or SIGUSR1, a scheduler's warning) asks the run to stop (with a final
+snapshot), a second Ctrl-C stops it at once, and SIGTERM (torchrun stopping the job) raises Terminated so that the log
+says why the run ended."""
 
 from __future__ import annotations
 
@@ -48,6 +49,12 @@ class StopRequest:
         elif now - self._first > self.same_within:
             raise KeyboardInterrupt
 
+    def ask(self, signum: int, frame: Any) -> None:
+        """SIGUSR1, a scheduler's warning before it stops the job (SLURM's --signal=USR1@SECONDS): a stop as the
+        first Ctrl-C asks for it, with a final snapshot; more of them change nothing."""
+        if self._first is None:
+            self._first = time.monotonic()
+
 
 def under_launcher() -> bool:
     """Whether torch's elastic agent (torchrun, or `--gpus`) started this process: it forwards the signals it gets."""
@@ -56,18 +63,22 @@ def under_launcher() -> bool:
 
 @contextlib.contextmanager
 def ctrl_c_requests_stop() -> Iterator[StopRequest]:
-    """Handle SIGINT as StopRequest says inside the block. Only the main thread handles signals; elsewhere, and
-    where SIGINT is ignored (a background job of a script, nohup), the request stays unset and Ctrl-C does what
-    it did."""
+    """Handle SIGINT as StopRequest says inside the block, and SIGUSR1 as its `ask`. Only the main thread handles
+    signals; elsewhere the request stays unset and the signals do what they did. Where SIGINT is ignored (a
+    background job of a script, nohup), it stays ignored; SIGUSR1 still asks."""
     request = StopRequest(SAME_CTRL_C_SECONDS if under_launcher() else 0.0)
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-        yield request
-        return
-    previous = signal.signal(signal.SIGINT, request.handle)
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:
+            handlers[signal.SIGINT] = request.handle
+        if hasattr(signal, "SIGUSR1"):  # not on Windows
+            handlers[signal.SIGUSR1] = request.ask
+    previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
     try:
         yield request
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)  # None: not set from Python
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)  # None: not set from Python
 
 
 @contextlib.contextmanager
