@@ -48,7 +48,7 @@ class GreedyOptionsCommand(click.Command):
 
 @click.group("swapae")
 def swapae_group() -> None:
-    """Swapping Autoencoder (Park et al. 2020): structure and texture codes, swapped between images."""
+    """Swapping Autoencoder (Park et al., 2020): structure and texture codes, swapped between images."""
 
 
 def option_default(name: str) -> Any:
@@ -76,7 +76,7 @@ def shown_default(name: str) -> str:
 @click.option("--mirror", is_flag=True, default=None, help="Add x-flipped copies of the images.")
 @click.option("--max-size", type=click.IntRange(min=1),
               help="Train on this many of the dataset's images (a fixed random subset, picked by --seed).")
-@click.option("--resolution", type=int, help="Pad smaller images (npz, folders) to this size; builtin:shapes renders at it.")
+@click.option("--resolution", type=int, help="Pad smaller images to this size; builtin:shapes renders at it.")
 @click.option("--kimg", type=FiniteFloatRange(min=0, min_open=True),
               help=f"Training length in thousands of real images.  {shown_default('kimg')}")
 @click.option("--batch", type=click.IntRange(min=2), help=f"Total batch size (all processes).  {shown_default('batch')}")

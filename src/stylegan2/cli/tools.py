@@ -165,7 +165,8 @@ def mix_command(network: Path, rows: list[int], cols: list[int], styles: str | N
 @click.option("--seeds", required=True, type=SeedList(), help="Keyframe seeds, visited in order and looping back.")
 @click.option("--frames", type=click.IntRange(min=1), default=default_of(render_video, "frames"), show_default=True,
               help="Frames in the whole video.")
-@click.option("--fps", type=FiniteFloatRange(min=0, min_open=True), default=default_of(render_video, "fps"), show_default=True)
+@click.option("--fps", type=FiniteFloatRange(min=0, min_open=True), default=default_of(render_video, "fps"), show_default=True,
+              help="Frames per second when the video plays.")
 @click.option("--space", type=click.Choice(SPACES), default=default_of(render_video, "space"), show_default=True,
               help="Interpolate spherically in z or linearly in w.")
 @trunc_option

@@ -115,7 +115,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 @click.option("--mirror/--no-mirror", default=False, help="Add x-flipped copies of the images (also --mirror=1).")
 @click.option("--max-size", "--subset", "max_size", type=click.IntRange(min=1),
               help="Train on this many of the dataset's images (a fixed random subset, picked by --seed).")
-@click.option("--resolution", type=int, help="Pad smaller images (npz, folders) to this power-of-two size.")
+@click.option("--resolution", type=int, help="Pad smaller images to this power-of-two size.")
 @click.option("--skip-bad", is_flag=True,
               help="Skip unreadable images (and, with --cond, images without a label) with a note instead of stopping.")
 @click.option("--kimg", type=FiniteFloatRange(min=0, min_open=True), help="Training length in thousands of real images." + PRESET_DEFAULT)
@@ -132,7 +132,8 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
               help="Half-life of G_ema's weight average, in kimg (the preset's ramp-up still shortens it early on)." + PRESET_DEFAULT)
 @click.option("--map", "map_layers", type=click.IntRange(min=1), help="Number of mapping network layers." + PRESET_DEFAULT)
 @click.option("--map-lrmul", type=FiniteFloatRange(min=0, min_open=True),
-              help="The mapping layers' learning-rate multiplier (a fixed 0.01 in NVIDIA's code)." + _default("map_lrmul"))
+              help="The mapping layers' learning-rate multiplier (a fixed 0.01 in NVIDIA's code; 0.1 in the cpu "
+                   "preset on clusters)." + PRESET_DEFAULT)
 @click.option("--cbase", type=click.IntRange(min=1), help="Channel base: channels at resolution r are cbase / r (capped)." + PRESET_DEFAULT)
 @click.option("--cmax", type=click.IntRange(min=1), help="Maximum channels per layer." + PRESET_DEFAULT)
 @click.option("--mbstd", type=click.IntRange(min=1), help="Minibatch standard deviation group size." + PRESET_DEFAULT)
@@ -146,7 +147,8 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
                    "covers modes an unconditional run drops). 0 = off." + PRESET_DEFAULT)
 @click.option("--precision", type=click.Choice(PRECISIONS),
               help="What the layers of the top 4 resolutions compute in: fp16 (NVIDIA's mixed precision, conv_clamp 256, "
-                   "CUDA only), bf16 (no clamp; CUDA, or a CPU with AVX-512 BF16 or AMX) or fp32." + PRESET_DEFAULT)
+                   "CUDA only), bf16 (no clamp; fast on CUDA or a CPU with AVX-512 BF16 or AMX, emulated elsewhere) "
+                   "or fp32." + PRESET_DEFAULT)
 @click.option("--fp32/--no-fp32", default=None, help="NVIDIA's spelling of --precision fp32 (--fp32=0: --precision fp16).")
 @click.option("--nhwc/--no-nhwc", default=None, help="Channels-last (NHWC) memory format for the fp16 layers on CUDA." + _default("nhwc"))
 @click.option("--nobench/--bench", default=None, help="Disable cuDNN's kernel benchmarking (CUDA)." + _default("nobench"))

@@ -120,7 +120,7 @@ class SwapAEOptions:
 
 
 def resolve_swapae_options(data: str, cfg: str, resolution: int, num_gpus: int, overrides: dict[str, Any], *,
-                           device_type: str, num_images: int | None = None) -> SwapAEOptions:
+                           device_type: str = "cpu", num_images: int | None = None) -> SwapAEOptions:
     """Fill SwapAEOptions from a preset, then apply the user's overrides (None = not given), then validate
     them for `resolution` px images. `device_type` ('cpu', 'cuda', ...) picks the data-loader workers, as for
     StyleGAN2 training; a --max-size above `num_images` (the dataset's distinct images) is refused, as there."""
