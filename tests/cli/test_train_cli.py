@@ -168,3 +168,11 @@ def test_a_bad_image_is_met_with_the_commands_own_option(tmp_path):
                                        "--outdir", str(tmp_path / "runs")])
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1].endswith("; remove it or pass --skip-bad")
+
+
+def test_resume_auto_with_a_file_checks_the_file_and_needs_one(tmp_path):
+    result = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path / "runs"), "--resume", "auto:", "--dry-run"])
+    assert result.exit_code == 2 and "auto:: give the network file to start from after 'auto:'" in result.output
+    missing = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path / "runs"), "--resume",
+                                        f"auto:{tmp_path / 'missing.pkl'}", "--dry-run"])
+    assert missing.exit_code == 1 and "missing.pkl: no such file" in missing.output, missing.output

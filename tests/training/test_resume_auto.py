@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from stylegan2.io import CheckpointError
 from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import TrainingError, train
 from stylegan2.training.rundir import latest_snapshot
@@ -124,3 +125,33 @@ def test_a_swapping_autoencoder_file_is_refused_by_name(tmp_path):
     with pytest.raises(TrainingError, match=r"its generator is a SwapGenerator, not a StyleGAN2 Generator; resume a Swapping "
                                             r"Autoencoder with `stylegan2 swapae train --resume`$"):
         train(options(tmp_path, resume=str(tmp_path / "swapae.safetensors")), device="cpu", log=lambda line: None)
+
+
+def test_resume_auto_with_a_file_starts_from_it_once_then_continues_the_run(tmp_path, one_thread):
+    """A fine-tuning job's one command line, for its first start and its requeues."""
+    from stylegan2.io import load_network, save_network
+
+    first = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
+    nets = load_network(first / "network-snapshot-000000-008.safetensors")
+    weights = save_network(tmp_path / "weights.safetensors", nets)  # no training state: transfer learning
+    job = dict(outdir=str(tmp_path / "job"), resume=f"auto:{weights}")
+    lines = []
+    started = train(options(tmp_path, kimg=0.008, **job), device="cpu", log=lines.append)
+    assert f"Resume auto: no snapshot of a shapes-cpu run under {tmp_path / 'job'}; starting from {weights}" in lines
+    assert f"Resuming from {weights}: transfer learning from its weights" in lines
+    lines.clear()
+    train(options(tmp_path, kimg=0.016, **job), device="cpu", log=lines.append)
+    assert f"Resuming from {started / 'network-snapshot-000000-008.safetensors'}: continuing the run" in lines
+
+
+def test_a_damaged_newest_snapshot_says_how_to_continue_from_the_one_before(tmp_path, one_thread):
+    run = train(options(tmp_path), device="cpu", log=lambda line: None)
+    newest = run / "network-snapshot-000000-016.safetensors"
+    newest.write_bytes(newest.read_bytes()[:1000])  # damaged on storage
+    with pytest.raises(CheckpointError, match=r"truncated or corrupt .*; move it out of the run directory, and --resume "
+                                              r"auto continues from the snapshot before it$"):
+        train(options(tmp_path, kimg=0.024, resume="auto"), device="cpu", log=lambda line: None)
+    newest.rename(tmp_path / "aside.safetensors")
+    lines = []
+    train(options(tmp_path, kimg=0.024, resume="auto"), device="cpu", log=lines.append)
+    assert f"Resuming from {run / 'network-snapshot-000000-008.safetensors'}: continuing the run" in lines

@@ -27,7 +27,7 @@ from ..training.augment import AUGPIPE_PRESETS
 from ..training.config import CFG_NAMES, PRECISIONS, PRESETS, TrainingOptions, resolve_options
 from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distributed, positive_seconds
 from ..training.launch import INTERRUPTED, RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, launch
-from ..training.loop import AUTO_RESUME, TrainingError, check_resume, train
+from ..training.loop import AUTO_RESUME, TrainingError, auto_resume, check_resume, train
 from ..training.loss import LOSSES
 from ..training.rundir import check_outdir_creatable, check_outdir_outside_data
 from ..training.session import RunFinished
@@ -72,9 +72,18 @@ def _metric_list(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 def _resume_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """--resume: a file, NVIDIA's 'noresume' (none), one of their network names or a URL (downloaded into the cache dir once)."""
+    """--resume: a file, NVIDIA's 'noresume' (none), one of their network names or a URL (downloaded into the cache dir
+    once), auto, or auto:FILE (FILE any of these)."""
     if value is None or value == "noresume":
         return None
+    auto, fallback = auto_resume(value)
+    if auto and fallback is not None:
+        start = _resume_path(ctx, param, fallback) if fallback else None
+        if start is None or auto_resume(start)[0]:
+            raise click.BadParameter(f"{value}: give the network file to start from after 'auto:'", ctx, param)
+        return f"{AUTO_RESUME}:{start}"
+    if auto:
+        return value
     if value not in NVIDIA_TRANSFER_FILES and not is_url(value):
         return os.path.expanduser(value)
     try:
@@ -171,8 +180,8 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 @workers_option
 @click.option("--resume", callback=_resume_path,
               help="Continue a run from our snapshot, or fine-tune any network file (also a URL, or NVIDIA's "
-                   "ffhq256 ... lsundog256; downloaded once); auto: the newest snapshot of this dataset and --cfg "
-                   "under --outdir, else a new run.")
+                   "ffhq256 ... lsundog256; downloaded once); auto: the newest snapshot of this run (this dataset, "
+                   "--cfg and options) under --outdir, else a new run; auto:FILE: that, else start from FILE.")
 @click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")
 @click.option("-n", "--dry-run", is_flag=True, help="Print the resolved options and exit.")
 def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: int, nnodes: int, rdzv_endpoint: str | None,
@@ -194,7 +203,7 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
         layout = ProcessLayout(nproc_per_node=gpus, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id,
                                rdzv_timeout=rdzv_timeout or RDZV_TIMEOUT, max_restarts=max_restarts)
         dist_timeout = distributed.dist_timeout() if dist_timeout is None else dist_timeout
-        if max_restarts and overrides.get("resume") != AUTO_RESUME:
+        if max_restarts and not auto_resume(overrides.get("resume"))[0]:
             raise ValueError(f"--max-restarts {max_restarts} restarts the processes after a failure; add --resume auto so "
                              "that they continue from the last snapshot instead of starting over")
     except ValueError as err:
@@ -253,9 +262,10 @@ def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size:
     if creates_runs:  # before the dataset's clustering, and with --dry-run
         check_outdir_creatable(overrides["outdir"])
         resume = overrides.get("resume")
-        if resume is not None and resume != AUTO_RESUME:
+        auto, fallback = auto_resume(resume)
+        if resume is not None and (not auto or fallback is not None):
             try:
-                detect_format(resume)  # its first bytes: a checkpoint file (loading it is train's work)
+                detect_format(fallback or resume)  # its first bytes: a checkpoint file (loading it is train's work)
             except (FileNotFoundError, CheckpointError) as err:
                 raise ValueError(f"--resume {err}") from None
     dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),

@@ -44,7 +44,17 @@ from .session import (
 from .signals import Terminated, sigterm_raises_once
 from .snapshot import ResumeState, finite_number, read_resume_state
 
-AUTO_RESUME = "auto"  # --resume auto: the newest snapshot of this dataset and cfg under --outdir, if any
+AUTO_RESUME = "auto"  # --resume auto: the newest snapshot of this run under --outdir, if any; auto:FILE, else FILE
+
+
+def auto_resume(resume: str | None) -> tuple[bool, str | None]:
+    """(whether --resume is auto, the file that 'auto:FILE' starts from when --outdir has no snapshot of the run):
+    one command line for a fine-tuning job's first start and its requeues."""
+    if resume == AUTO_RESUME:
+        return True, None
+    if resume is not None and resume.startswith(f"{AUTO_RESUME}:"):
+        return True, resume[len(AUTO_RESUME) + 1:]
+    return False, None
 
 
 def precision_kwargs(precision: str, nhwc: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -273,14 +283,15 @@ def check_resume(options: TrainingOptions, dataset: ImageDataset) -> tuple[Train
     notes on them. A run on clusters is checked for their number only (which clusters the file was trained on needs
     the k-means that the run does)."""
     path, notes = options.resume, []
-    if path == AUTO_RESUME:
+    auto, fallback = auto_resume(path)
+    if auto:
         found, notes = _auto_resume(options, _run_desc(dataset, options))
-        if found is None:
+        if found is None and fallback is None:
             return options, [*notes, "no snapshot to continue: a new run starts"]
-        path = str(found)
-        notes.append(f"continues {path}")
+        path = str(found) if found is not None else fallback
+        notes.append(f"continues {path}" if found is not None else f"no snapshot to continue: starts from {path}")
     loaded, state, read_notes = read_resume_state(path, check_extras=check_resume_extras)
-    if options.resume == AUTO_RESUME:
+    if auto and path != fallback:
         _check_auto_unfinished(path, state, options.kimg)
     notes += read_notes
     c_dim = options.clusters or dataset.label_dim  # the run's labels: its clusters (made when it starts) or the dataset's
@@ -381,17 +392,23 @@ def check_resume_extras(extras: dict[str, Any]) -> None:
 def _resume_file(options: TrainingOptions, desc: str,
                  ctx: DistributedContext) -> tuple[str | None, bytes | None, list[str]]:
     """Rank 0's resume file on every rank: its path (None: nothing to resume) and, with several
-    processes, its bytes; and on rank 0 the runs `--resume auto` passed over.
+    processes, its bytes; and on rank 0 the lines that say what `--resume auto` found.
 
     `--resume auto` is resolved on rank 0 (to None when --outdir has no snapshot of this run's
     kind), and the other ranks get the file from it, so they need neither the file nor the run
     directory on their machine.
     """
-    path, data, error, passed_over = options.resume, b"", None, []
+    path, data, error, found_lines = options.resume, b"", None, []
+    auto, fallback = auto_resume(path)
+    if ctx.is_main and auto:
+        found, passed_over = _auto_resume(options, desc)
+        path = str(found) if found is not None else fallback or ""
+        found_lines = [f"Resume auto: {line}" for line in passed_over]
+        if found is None:
+            these = " with these options" if passed_over else ""
+            found_lines.append(f"Resume auto: no snapshot of a {desc} run{these} under {options.outdir}; "
+                               + (f"starting from {fallback}" if fallback else "starting a new run"))
     if ctx.is_main:
-        if path == AUTO_RESUME:
-            found, passed_over = _auto_resume(options, desc)
-            path = "" if found is None else str(found)
         try:
             data = Path(path).read_bytes() if path and ctx.world_size > 1 else b""
         except OSError as err:
@@ -400,8 +417,8 @@ def _resume_file(options: TrainingOptions, desc: str,
     if shared is None:
         raise error or TrainingError("rank 0 could not read the --resume file; its message says why")
     if not shared:
-        return None, None, passed_over
-    return shared.decode(), broadcast_bytes(data, ctx.device), passed_over
+        return None, None, found_lines
+    return shared.decode(), broadcast_bytes(data, ctx.device), found_lines
 
 
 def _read_resume(path: str, data: bytes | None, ctx: DistributedContext):
@@ -522,11 +539,18 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     header: list[str] = []
     desc = _run_desc(dataset, options)
     # The resume file first: a finished run (a requeued job's --resume auto) ends here, before minutes of clustering.
-    resume_path, resume_data, passed_over = _resume_file(options, desc, ctx) if options.resume else (None, None, [])
+    resume_path, resume_data, found_lines = _resume_file(options, desc, ctx) if options.resume else (None, None, [])
     resume_state: ResumeState | None = None
     if resume_path:
-        loaded, resume_state, resume_notes = _read_resume(resume_path, resume_data, ctx)
-        if options.resume == AUTO_RESUME:
+        auto, fallback = auto_resume(options.resume)
+        try:
+            loaded, resume_state, resume_notes = _read_resume(resume_path, resume_data, ctx)
+        except CheckpointError as err:  # a damaged newest snapshot would stop every requeue of the job
+            if not auto or resume_path == fallback:
+                raise
+            raise CheckpointError(f"{err}; move it out of the run directory, and --resume auto continues from the "
+                                  "snapshot before it") from None
+        if auto and resume_path != fallback:
             _check_auto_unfinished(resume_path, resume_state, options.kimg)
     c_prior = None
     if options.clusters:  # self-conditioning: k-means clusters of the images become class labels
@@ -549,10 +573,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     c_dim, resolution, channels = dataset.label_dim, dataset.resolution, dataset.num_channels
 
     G_ema = None
-    header += [f"Resume auto: {line}" for line in passed_over]
-    if options.resume == AUTO_RESUME and resume_path is None:
-        header.append(f"Resume auto: no snapshot of a {desc} run{' with these options' if passed_over else ''} "
-                      f"under {options.outdir}; starting a new run")
+    header += found_lines
     if resume_path:
         options = dataclasses.replace(options, resume=resume_path)  # training_options.json names the file, not 'auto'
         notes = resume_notes
