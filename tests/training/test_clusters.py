@@ -1,5 +1,8 @@
 """Training on k-means clusters of unlabeled images (--clusters): options, a tiny run, resume."""
 
+import os
+import signal
+
 import pytest
 import torch
 from click.testing import CliRunner
@@ -102,3 +105,15 @@ def test_resume_with_other_clusters_is_refused(tmp_path):
     with pytest.raises(TrainingError, match=r"with 2 label dims \(2 clusters of its images, --clusters\); "
                                             r"train on 3 clusters as its run did \(--clusters 3\), or pick"):
         train(tiny_options(tmp_path, kimg=0.032, clusters=2, resume=snapshot), device="cpu", log=lambda m: None)
+
+
+def test_sigterm_while_clustering_is_one_line(tmp_path, monkeypatch):
+    """A scheduler's SIGTERM during minutes of k-means ended the process without a word."""
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr("stylegan2.training.loop.cluster_dataset", terminated)
+    with pytest.raises(TrainingError, match=r"^stopped by SIGTERM from the launcher or the system while clustering; "
+                                            r"nothing was written$"):
+        train(tiny_options(tmp_path), device="cpu", log=lambda m: None)
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL

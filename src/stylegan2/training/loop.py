@@ -560,11 +560,12 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         try:
             with sigterm_raises_once():
                 c_prior = cluster_dataset(dataset, options.clusters, seed=options.seed)
-        except (KeyboardInterrupt, Terminated) as stop:  # minutes on a large dataset: say that nothing is lost
+        except KeyboardInterrupt:  # minutes on a large dataset: say that the Ctrl-C took, and that nothing is lost
             if ctx.is_main:
-                log(f"{'Stopped by SIGTERM' if isinstance(stop, Terminated) else 'Interrupted'} while clustering: "
-                    "nothing was written")
+                log("Interrupted while clustering: nothing was written")
             raise
+        except Terminated as stop:  # a scheduler's SIGTERM: one line, as during training
+            raise TrainingError(f"{stop} while clustering; nothing was written") from None
         header.append(f"Clusters: {options.clusters} k-means clusters of the images as labels (--clusters), "
                       f"{min(c_prior):.1%}-{max(c_prior):.1%} of the images each; G draws them with these odds")
     if options.pack_by_class and not dataset.has_class_labels:
