@@ -437,7 +437,7 @@ def test_a_failed_write_during_the_run_is_one_line_naming_the_last_good_snapshot
     with pytest.raises(TrainingError) as caught:
         rec.run(at=3, action=full)
     last = rec.run_dir / "network-snapshot-000000-016.safetensors"
-    assert str(caught.value) == (f"could not write {rec.run_dir / 'stats.jsonl'} (No space left on device) at step 3 "
+    assert str(caught.value) == (f"I/O error on {rec.run_dir / 'stats.jsonl'} (No space left on device) at step 3 "
                                  f"(kimg 0.024); the last good snapshot is {last}")
     assert (rec.run_dir / "log.txt").read_text().splitlines()[-2:] == [f"Error: {caught.value}", "Failed."]
 

@@ -318,8 +318,9 @@ class TrainingSession:
                 outcome = "Failed."
                 if isinstance(err, Terminated) or is_collective_failure(err):
                     failure = self._stopped_error(err)
-                elif isinstance(err, OSError):  # a full disk or a lost mount while a log, grid or stats file is written
-                    failure = TrainingError(f"{_write_failure(err)} at {self._position()}; {self._last_good()}")
+                elif isinstance(err, OSError):  # a full disk while a log or stats file is written, a lost mount, ...
+                    failure = TrainingError(f"{_write_failure(err, 'I/O error on')} at {self._position()}; "
+                                            f"{self._last_good()}")
                 else:
                     failure = err
                 self._record(f"Error: {failure}")  # the command line prints the error itself
@@ -558,10 +559,10 @@ def _how_to_continue() -> str:
     return "With --resume auto a restart continues from it" if done < allowed else "Restart the job with --resume auto to continue from it"
 
 
-def _write_failure(err: OSError) -> str:
-    """'could not write PATH (No space left on device)' for an OSError of a write."""
+def _write_failure(err: OSError, what: str = "could not write") -> str:
+    """'could not write PATH (No space left on device)' for an OSError of a write (`what` for other I/O)."""
     where = f" {err.filename}" if err.filename else ""
-    return f"could not write{where} ({err.strerror or err})"
+    return f"{what}{where} ({err.strerror or err})"
 
 
 def _non_finite(value: Any, name: str = "") -> str | None:
