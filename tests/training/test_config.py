@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from stylegan2.cli import main
 from stylegan2.training import config
 from stylegan2.training.ada import AUG_MODES
-from stylegan2.training.config import PRESETS, auto_workers, resolve_options
+from stylegan2.training.config import PRESETS, auto_workers, resolve_options, run_differences
 from stylegan2.training.loop import _parameters_summary, _setup_summary, build_networks
 
 
@@ -233,3 +233,19 @@ def test_the_runs_first_lines_count_ds_frozen_layers_and_name_them():
     assert _parameters_summary(G, D, 2) == (f"G: {sum(p.numel() for p in G.parameters()):,} parameters; D: {total:,}, "
                                             f"{frozen:,} of them frozen (--freezed 2: b16.fromrgb, b16.conv0)")
     assert _parameters_summary(G, unfrozen, 0).endswith(f"; D: {total:,}")
+
+
+def test_run_differences_tell_another_jobs_run_from_this_ones(tmp_path, monkeypatch):
+    """What --resume auto compares with a run's training_options.json."""
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    ours = resolve_options("data", "cpu", 32, 1, {"outdir": "runs", "gamma": 2.0, "mirror": True})
+    recorded = dataclasses.asdict(ours)
+    same = {**recorded, "data": str(tmp_path / "data"), "kimg": 9999.0, "resume": "x", "workers": 3}  # the same folder
+    assert run_differences(ours, same) == []
+    other = {**recorded, "gamma": 8.0, "mirror": False}
+    assert run_differences(ours, other) == ["--no-mirror, not --mirror", "--gamma 8.0, not --gamma 2.0"]
+    assert run_differences(ours, {**other, "batch": ours.batch * 2}) == []  # refused with the --batch to pass instead
+    older = {key: value for key, value in other.items() if key not in ("gamma", "mirror")}  # a version without them
+    assert run_differences(ours, older) == []
+    assert run_differences(ours, {**recorded, "data": "builtin:shapes"}) == ["--data builtin:shapes, not --data data"]

@@ -296,7 +296,9 @@ def run_differences(options: TrainingOptions, recorded: dict[str, Any]) -> list[
         return []
     differences = []
     for key in RUN_IDENTITY:
-        ours, theirs = getattr(options, key), recorded.get(key)
+        if key not in recorded:  # written by a version without the option: the run had its default
+            continue
+        ours, theirs = getattr(options, key), recorded[key]
         if key == "data" and _same_path(ours, theirs):
             continue
         if theirs != ours:
