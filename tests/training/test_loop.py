@@ -2,6 +2,8 @@
 
 import dataclasses
 import json
+import os
+import signal
 
 import numpy as np
 import PIL.Image
@@ -13,6 +15,7 @@ from stylegan2.training import loop as loop_module
 from stylegan2.training import loss as loss_module
 from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import TrainingError, train
+from stylegan2.training.session import TrainingSession
 
 TINY = dict(clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.032, snap=1)
 
@@ -91,6 +94,39 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path, loss):
         sa, sb = a.networks[name].state_dict(), b.networks[name].state_dict()
         for key in sa:
             torch.testing.assert_close(sa[key], sb[key], rtol=0, atol=0, msg=f"{name}.{key}")
+
+
+def test_resume_after_ctrl_c_within_a_tick_keeps_the_ticks_and_snapshots(tmp_path, monkeypatch):
+    """A Ctrl-C snapshot is taken within a tick: the resumed run goes on with that tick, so its tick lines,
+    statistics rows and snapshots fall where the uninterrupted run's do."""
+    schedule = dict(kimg=0.064, tick=0.024, snap=2)  # ticks of 3 steps of 8 images; a snapshot every other tick
+    full_lines: list[str] = []
+    full = train(tiny_options(tmp_path / "full", **schedule), device="cpu", log=full_lines.append)
+    original_step = TrainingSession._step
+
+    def ctrl_c_in_step_4(self, hooks):
+        if self.batch_idx == 4:  # within tick 1 (steps 3-5)
+            os.kill(os.getpid(), signal.SIGINT)
+        original_step(self, hooks)
+
+    monkeypatch.setattr(TrainingSession, "_step", ctrl_c_in_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_options(tmp_path / "cut", **schedule), device="cpu", log=lambda m: None)
+    monkeypatch.undo()
+    (stopped,) = (tmp_path / "cut" / "runs").glob("*/network-snapshot-000000-040.safetensors")
+    lines: list[str] = []
+    resumed = train(tiny_options(tmp_path / "cut", resume=str(stopped), **schedule), device="cpu", log=lines.append)
+
+    def ticks(log: list[str]) -> list[tuple[str, str]]:
+        return [(line.split()[1], line.split()[3]) for line in log if line.startswith("tick ")]
+
+    assert ticks(lines) == ticks(full_lines)[1:] == [("1", "0.048"), ("2", "0.064")]
+    assert sorted(p.name for p in resumed.glob("network-snapshot-*")) == ["network-snapshot-000000-064.safetensors"]
+    stats = [json.loads(row)["Progress/kimg"]["mean"] for row in (resumed / "stats.jsonl").read_text().splitlines()]
+    assert stats == [0.048, 0.064]
+    a = load_checkpoint(full / "network-snapshot-000000-064.safetensors").networks["G_ema"].state_dict()
+    b = load_checkpoint(resumed / "network-snapshot-000000-064.safetensors").networks["G_ema"].state_dict()
+    assert all(torch.equal(a[key], b[key]) for key in a)
 
 
 def test_lazy_regularization_schedule(tmp_path, monkeypatch):

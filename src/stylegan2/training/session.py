@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import itertools
 import json
 import math
@@ -214,14 +215,16 @@ class TrainingSession:
         self._writer: StatsWriter | None = None
         self._steps_done = 0
         self._in_step = False  # a step has begun and not completed
-        self._start_time = self._tick_start_time = 0.0
-        self._tick_start_nimg = 0
+        self._start_time = self._tick_start_time = 0.0  # the tick's clock starts where this process took it up
+        self._tick_start_nimg: int | None = None  # None: the run's first tick begins where it starts
+        self._timed_nimg = 0  # the images seen when the tick's clock started
         self._progress_lines = 0  # lines printed within the current tick
 
     def resume(self, state: ResumeState, path: Path | None = None) -> None:
         """Continue a snapshot's run: its counters, optimizer moments and RNG streams; `path`, the snapshot, is the last
         good one until this run writes its own."""
         self.cur_nimg, self.cur_tick, self.batch_idx = state.cur_nimg, state.cur_tick, state.batch_idx
+        self._tick_start_nimg = state.tick_start_nimg  # a Ctrl-C snapshot's tick goes on
         self.last_snapshot = path
         missing = sorted(set(self.optimizers) - set(state.optimizers))
         if missing:
@@ -290,7 +293,9 @@ class TrainingSession:
         log.txt ends with "Done." only when the run finished and its last snapshot was written.
         """
         self._start_time = self._tick_start_time = time.time()
-        self._tick_start_nimg = self.cur_nimg
+        self._timed_nimg = self.cur_nimg
+        if self._tick_start_nimg is None:
+            self._tick_start_nimg = self.cur_nimg
         outcome = "Stopped."
         with sigterm_raises_once() as stopping, ctrl_c_requests_stop() as ctrl_c:
             try:
@@ -362,7 +367,7 @@ class TrainingSession:
         left to `stylegan2 metrics` (they may take long, and launchers give stopping processes only so much time)."""
         if self.ctx.is_main:
             self.log("Interrupted: writing a final snapshot before exiting")
-        written = self._snapshot(hooks, score=False)
+        written = self._snapshot(hooks, score=False, within_tick=True)
         if self.ctx.is_main:  # the grids after the snapshot, so that a second Ctrl-C cannot cost the networks
             self._save_grids(hooks)
             note = hooks.left_out(self.last_snapshot) if written else ""
@@ -401,10 +406,9 @@ class TrainingSession:
         if elapsed < PROGRESS_FIRST_S + self._progress_lines * PROGRESS_EVERY_S:
             return
         self._progress_lines += 1
-        tick_images = self.cur_nimg - self._tick_start_nimg
-        self.log(tick_progress(tick=self.cur_tick, cur_nimg=self.cur_nimg, tick_images=tick_images,
+        self.log(tick_progress(tick=self.cur_tick, cur_nimg=self.cur_nimg, tick_images=self.cur_nimg - self._tick_start_nimg,
                                tick_target=math.ceil(self.options.tick * 1000 / self.options.batch) * self.options.batch,
-                               sec_per_kimg=elapsed / tick_images * 1000))
+                               sec_per_kimg=elapsed / max(self.cur_nimg - self._timed_nimg, 1) * 1000))
 
     def _check_finite(self, hooks: LoopHooks, before: int | None = None) -> None:
         """Stop the run if a phase of a step before `before` (any step with None) had non-finite gradients."""
@@ -456,7 +460,7 @@ class TrainingSession:
                      f"loop does) and training went on; {MAX_NON_FINITE_STEPS} in a row in one phase stop the run")
         report = hooks.on_tick()
         tick_end = time.time()
-        sec_per_kimg = (tick_end - self._tick_start_time) / max(self.cur_nimg - self._tick_start_nimg, 1) * 1000
+        sec_per_kimg = (tick_end - self._tick_start_time) / max(self.cur_nimg - self._timed_nimg, 1) * 1000
         stats = self.collector.flush()
         progress = {"Progress/kimg": self.cur_nimg / 1000, **report.stats, "Timing/sec_per_kimg": sec_per_kimg}
         for name, value in progress.items():
@@ -472,7 +476,7 @@ class TrainingSession:
                 self._save_grids(hooks)
             self._snapshot(hooks, extras)
         self.cur_tick += 1
-        self._tick_start_nimg = self.cur_nimg
+        self._tick_start_nimg = self._timed_nimg = self.cur_nimg
         self._tick_start_time = time.time()
         self._progress_lines = 0
 
@@ -500,9 +504,11 @@ class TrainingSession:
             raise TrainingError(f"non-finite training state ({bad}) at {self._position()}; {self._last_good()}. {hooks.advice}")
         return extras
 
-    def _snapshot(self, hooks: LoopHooks, extras: dict[str, Any] | None = None, score: bool = True) -> bool:
+    def _snapshot(self, hooks: LoopHooks, extras: dict[str, Any] | None = None, score: bool = True,
+                  within_tick: bool = False) -> bool:
         """Write network-snapshot-<kimg>.safetensors on rank 0, then (with `score`) every rank runs
-        `hooks.after_snapshot`; resuming from it starts the next tick. Returns whether it was written now.
+        `hooks.after_snapshot`; resuming from it starts the next tick (`within_tick`: goes on with this one).
+        Returns whether it was written now.
 
         A snapshot that exists already holds this very state (names follow the image count, which
         grows with every step), so it is kept, never rewritten (nor scored again). Non-finite weights or
@@ -511,6 +517,8 @@ class TrainingSession:
         self._check_finite(hooks)
         extras = self._checked_extras(hooks) if extras is None else extras
         state = ResumeState(cur_nimg=self.cur_nimg, cur_tick=self.cur_tick + 1, batch_idx=self.batch_idx, extras=extras)
+        if within_tick:  # a Ctrl-C within a tick: resuming goes on with this tick, as the run would have
+            state = dataclasses.replace(state, cur_tick=self.cur_tick, tick_start_nimg=self._tick_start_nimg)
         path = self.run_dir / f"network-snapshot-{kimg_label(self.cur_nimg)}.safetensors"
         written = False
         if self.ctx.is_main:

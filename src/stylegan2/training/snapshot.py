@@ -18,7 +18,7 @@ MAX_COUNTER = 10**12  # images, steps or ticks: a billion kimg is beyond any run
 
 
 # What every loop's snapshot holds; any other key of the training state is the loop's own.
-SESSION_FIELDS = ("version", "cur_nimg", "cur_tick", "batch_idx", "numpy_rng", "optimizers", "options")
+SESSION_FIELDS = ("version", "cur_nimg", "cur_tick", "batch_idx", "tick_start_nimg", "numpy_rng", "optimizers", "options")
 
 
 @dataclass
@@ -28,6 +28,7 @@ class ResumeState:
     cur_nimg: int = 0
     cur_tick: int = 0
     batch_idx: int = 0
+    tick_start_nimg: int | None = None  # a snapshot within tick cur_tick (Ctrl-C): where it began; None: one begins here
     optimizers: dict[str, dict[str, Any]] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)  # JSON-able, e.g. StyleGAN2's path-length mean and ADA state
     options: dict[str, Any] = field(default_factory=dict)  # the options the run was started with (as saved; not checked)
@@ -87,6 +88,7 @@ def save_training_snapshot(
         "cur_nimg": state.cur_nimg,
         "cur_tick": state.cur_tick,
         "batch_idx": state.batch_idx,
+        **({} if state.tick_start_nimg is None else {"tick_start_nimg": state.tick_start_nimg}),
         "numpy_rng": {"key": np_state[1].tolist(), "pos": int(np_state[2]), "has_gauss": int(np_state[3]), "cached": float(np_state[4])},
         "optimizers": {name: _flatten_optimizer(name, opt, tensors) for name, opt in optimizers.items()},
         "options": options,
@@ -141,6 +143,9 @@ def _resume_state(ts: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Resum
     counters = {key: _counter(ts, key) for key in ("cur_nimg", "cur_tick", "batch_idx")}
     if counters["batch_idx"] > counters["cur_nimg"] or counters["cur_tick"] > counters["batch_idx"] + 1:
         raise _BadState(f"inconsistent counters {counters} (each step takes images, each tick at least a step)")
+    tick_start = _counter(ts, "tick_start_nimg") if "tick_start_nimg" in ts else None
+    if tick_start is not None and tick_start > counters["cur_nimg"]:
+        raise _BadState(f"tick_start_nimg {tick_start} is after cur_nimg {counters['cur_nimg']}")
     optimizers = ts.get("optimizers")
     if not isinstance(optimizers, dict):
         raise _BadState("'optimizers' is missing")
@@ -149,6 +154,7 @@ def _resume_state(ts: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Resum
         raise _BadState("rng.torch is not a torch RNG state")
     return ResumeState(
         **counters,
+        tick_start_nimg=tick_start,
         optimizers={name: _unflatten_optimizer(name, meta, tensors) for name, meta in optimizers.items()},
         extras={key: value for key, value in ts.items() if key not in SESSION_FIELDS},
         torch_rng=torch_rng,
