@@ -13,7 +13,7 @@ from ..data.errors import SKIP_BAD_BY_CONVERTING, advise_skip_bad
 from ..swapae.config import SWAPAE_CFG_NAMES, SWAPAE_PRESETS, SwapAEOptions, SwapAEPreset, resolve_swapae_options
 from ..swapae.tools import decode, encode, swap
 from ..swapae.training import train_swapae
-from ..training.distributed import init_distributed
+from ..training.distributed import init_distributed, leave_group
 from ..training.launch import ProcessLayout, launch
 from ..training.rundir import check_outdir_creatable
 from .defaults import format_default
@@ -171,7 +171,9 @@ def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, 
     ctx = init_distributed(device)
     with advise_skip_bad(SKIP_BAD_BY_CONVERTING):  # as the launcher's process says it (run_training_command)
         dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, creates_runs=ctx.is_main)
-        return train_swapae(options, device=device, dataset=dataset)
+        run_dir = train_swapae(options, device=device, dataset=dataset)
+    leave_group()
+    return run_dir
 
 
 network_option = click.option("--network", required=True, type=UserPath(dir_okay=False, path_type=Path),

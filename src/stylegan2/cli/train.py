@@ -289,11 +289,13 @@ def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, 
             warnings.simplefilter("ignore")
             dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, ctx.is_main)
         try:
-            return train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
+            run_dir = train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
         except RunFinished as done:  # every process found it: a success, said once
             if ctx.is_main:
                 click.echo(str(done))
-            return None
+            run_dir = None
+        distributed.leave_group()
+        return run_dir
 
 
 def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: Callable[[Any, ImageDataset], object],
@@ -321,3 +323,4 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
         raise click.ClickException(str(err)) from None
     except KeyboardInterrupt:
         raise SystemExit(INTERRUPTED) from None
+    distributed.leave_group()  # torchrun's processes: the run ended well on every one

@@ -106,6 +106,13 @@ def init_distributed(device: str | None = None, timeout: float | None = None) ->
     return DistributedContext(rank=rank, world_size=world_size, local_rank=local_rank, device=dev)
 
 
+def leave_group() -> None:
+    """Tear down the process group after a run that ended well on every process. Left to the interpreter's exit,
+    gloo's threads can end a finished process with std::terminate (SIGABRT), and NCCL warns."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
