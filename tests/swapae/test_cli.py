@@ -193,3 +193,13 @@ def test_swap_into_an_outdir_below_a_file_is_refused_before_any_work(swapae_snap
     result = run("swap", "--network", swapae_snapshot, "--structure", images[0], "--texture", images[1],
                  "--outdir", tmp_path / "afile" / "o")
     assert result.exit_code == 1 and "afile is a file, so no folder can be made there); choose another --outdir" in result.output
+
+
+def test_train_expands_an_outdir_given_as_opt_equals_tilde(tmp_path, monkeypatch):
+    """`--outdir=~/x` reaches us unexpanded: the run went to ./~/x and its snapshots to $HOME/x, which did not exist."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    result = run("train", "--data=builtin:shapes?n=16", "--outdir=~/runs", "--kimg", "0.008", *TINY_FLAGS)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "home" / "runs" / "00000-shapes-swapae-cpu" / "network-snapshot-000000-008.safetensors").is_file()
+    assert not (tmp_path / "~").exists()

@@ -228,3 +228,12 @@ def test_snapshot_metrics_run_and_a_failing_metric_does_not_stop_training(tmp_pa
     header = (run_dir / "log.txt").read_text().split("tick 0")[0]  # said in the run's first lines, before any step
     assert "Metrics: fid1k_full of G_ema at each snapshot (--metrics)\n  note: they fail (and training goes on) until " \
            "this is fixed: pt_inception-2015-12-05-6726825d.pth is not in " in header and "empty-cache" in header
+
+
+def test_an_outdir_under_home_is_expanded_for_the_run_directory_and_its_snapshots(tmp_path, monkeypatch):
+    """Snapshots are written through save_checkpoint, which expands ~: the run directory must be made there too."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    run_dir = train(tiny_options(tmp_path, kimg=0.008, outdir="~/runs"), device="cpu", log=lambda m: None)
+    assert run_dir == tmp_path / "home" / "runs" / "00000-shapes-cpu" and not (tmp_path / "~").exists()
+    assert list(run_dir.glob("network-snapshot-*.safetensors"))

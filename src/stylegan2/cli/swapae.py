@@ -17,7 +17,7 @@ from ..training.distributed import init_distributed, leave_group
 from ..training.launch import ProcessLayout, launch
 from ..training.rundir import check_outdir_creatable
 from .defaults import format_default
-from .flags import SEED, FiniteFloat, FiniteFloatRange, UserPath, workers_option
+from .flags import SEED, FiniteFloat, FiniteFloatRange, UserPath, user_path, workers_option
 from .tools import user_errors
 from .train import USER_ERRORS, check_gpus, run_training_command
 
@@ -69,8 +69,9 @@ def shown_default(name: str) -> str:
 
 
 @swapae_group.command("train")
-@click.option("--data", required=True, help="Dataset: zip, folder, .npz, or builtin:shapes.")
-@click.option("--outdir", default=option_default("outdir"), show_default=True, help="Where run directories are created.")
+@click.option("--data", required=True, callback=user_path, help="Dataset: zip, folder, .npz, or builtin:shapes.")
+@click.option("--outdir", default=option_default("outdir"), show_default=True, callback=user_path,
+              help="Where run directories are created.")
 @click.option("--cfg", type=click.Choice(SWAPAE_CFG_NAMES), default=option_default("cfg"), show_default=True,
               help="Preset: cpu (32 px on a CPU), 256 or 512 (the paper's settings, GPUs).")
 @click.option("--mirror", is_flag=True, default=None, help="Add x-flipped copies of the images.")

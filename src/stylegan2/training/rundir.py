@@ -29,7 +29,7 @@ def check_outdir_creatable(outdir: str | Path) -> None:
     """Refuse an --outdir where no run directory can be made (a file on the way, a folder without write
     permission) before the work that comes first (opening and clustering the data); create_run_dir still
     reports what this cannot foresee."""
-    blocker = folder_blocker(outdir)
+    blocker = folder_blocker(Path(outdir).expanduser())
     if blocker is not None:
         raise ValueError(f"--outdir {outdir}: cannot create a run directory there ({blocker}); choose another --outdir")
 
@@ -42,7 +42,7 @@ def create_run_dir(outdir: str | Path, desc: str) -> Path:
     runs left in earlier run directories (half-written snapshots) are removed first.
     """
     check_outdir_creatable(outdir)
-    outdir = Path(outdir)
+    outdir = Path(outdir).expanduser()
     try:
         outdir.mkdir(parents=True, exist_ok=True)
         for name in os.listdir(outdir):
@@ -71,7 +71,7 @@ def latest_snapshot(outdir: str | Path, desc: str,
     --max-restarts) finds the last snapshot of the run it replaces, itself a run directory of its own.
     Snapshots are written atomically, so every one found here is complete.
     """
-    outdir = Path(outdir)
+    outdir = Path(outdir).expanduser()
     passed_over: list[str] = []
     if not outdir.is_dir():
         return None, passed_over
