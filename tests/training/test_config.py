@@ -245,7 +245,28 @@ def test_run_differences_tell_another_jobs_run_from_this_ones(tmp_path, monkeypa
     assert run_differences(ours, same) == []
     other = {**recorded, "gamma": 8.0, "mirror": False}
     assert run_differences(ours, other) == ["--no-mirror, not --mirror", "--gamma 8.0, not --gamma 2.0"]
-    assert run_differences(ours, {**other, "batch": ours.batch * 2}) == []  # refused with the --batch to pass instead
+    assert run_differences(ours, {**other, "batch": 64}) == ["--no-mirror, not --mirror", "--gamma 8.0, not --gamma 2.0",
+                                                             "--batch 64, not --batch 32"]
+    auto = resolve_options("data", "auto", 32, 1, {"outdir": "runs"})  # the batch follows the GPU count, gamma the batch
+    derived = {**dataclasses.asdict(auto), "batch": 64, "gamma": 1.0, "ema_kimg": 20.0}
+    assert run_differences(auto, derived) == []  # refused with the --batch to pass instead
+    assert run_differences(auto, {**derived, "glr": 0.1}) == [f"--glr 0.1, not --glr {auto.glr}"]
     older = {key: value for key, value in other.items() if key not in ("gamma", "mirror")}  # a version without them
     assert run_differences(ours, older) == []
     assert run_differences(ours, {**recorded, "data": "builtin:shapes"}) == ["--data builtin:shapes, not --data data"]
+
+
+def test_a_dataset_moved_or_copied_to_another_folder_is_the_same_runs(tmp_path, monkeypatch):
+    """A job that copies its data to its own scratch folder at every start must find its run again."""
+    monkeypatch.chdir(tmp_path)
+    for folder, size in (("scratchB", 100), ("other", 100), ("bigger", 200)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "shapes.zip").write_bytes(bytes(size))
+    ours = dataclasses.replace(resolve_options("builtin:shapes", "cpu", 32, 1, {"outdir": "runs"}), data="scratchB/shapes.zip")
+    recorded = dataclasses.asdict(ours)
+    assert run_differences(ours, {**recorded, "data": "scratchA/shapes.zip"}) == []  # gone: moved here
+    assert run_differences(ours, {**recorded, "data": "other/shapes.zip"}) == []  # a copy
+    assert run_differences(ours, {**recorded, "data": "bigger/shapes.zip"}) == [
+        "--data bigger/shapes.zip, not --data scratchB/shapes.zip"]
+    assert run_differences(ours, {**recorded, "data": "scratchA/cats.zip"}) == [
+        "--data scratchA/cats.zip, not --data scratchB/shapes.zip"]

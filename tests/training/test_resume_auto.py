@@ -155,3 +155,20 @@ def test_a_damaged_newest_snapshot_says_how_to_continue_from_the_one_before(tmp_
     lines = []
     train(options(tmp_path, kimg=0.024, resume="auto"), device="cpu", log=lines.append)
     assert f"Resuming from {run / 'network-snapshot-000000-008.safetensors'}: continuing the run" in lines
+
+
+def test_resume_auto_finds_its_run_after_the_data_moved(tmp_path, one_thread):
+    """A job that copies its dataset to its own scratch folder at each start."""
+    from stylegan2.data import convert_dataset
+
+    convert_dataset("builtin:shapes?n=64", tmp_path / "scratchA" / "shapes.zip", resolution=16)
+    first = train(resolve_options(str(tmp_path / "scratchA" / "shapes.zip"), "cpu", 16, 1,
+                                  {**TINY, "outdir": str(tmp_path / "runs"), "kimg": 0.008}), device="cpu", log=lambda m: None)
+    (tmp_path / "scratchB").mkdir()
+    (tmp_path / "scratchA" / "shapes.zip").rename(tmp_path / "scratchB" / "shapes.zip")
+    lines = []
+    train(resolve_options(str(tmp_path / "scratchB" / "shapes.zip"), "cpu", 16, 1,
+                          {**TINY, "outdir": str(tmp_path / "runs"), "kimg": 0.016, "resume": "auto"}), device="cpu", log=lines.append)
+    assert f"Resuming from {first / 'network-snapshot-000000-008.safetensors'}: continuing the run" in lines
+    assert (f"Resume auto: its run read --data {tmp_path / 'scratchA' / 'shapes.zip'}, taken for this one (the same file "
+            "name, moved or copied since)") in lines

@@ -6,6 +6,7 @@ import dataclasses
 import os
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..models.aspect import MAX_RESOLUTION
@@ -283,23 +284,25 @@ def check_max_size(max_size: int | None, num_images: int | None, data: str) -> N
 
 
 # The options that tell runs of one dataset and --cfg apart (a sweep's jobs in one --outdir): `--resume auto` continues
-# only a run that had the same. Not --batch: the presets derive gamma and the EMA from it, and a run on another GPU
-# count is refused with the --batch to pass instead.
+# only a run that had the same. --batch too, except under --cfg auto, which derives the batch from the GPU count (and
+# gamma and the EMA from the batch): there a run on another GPU count is refused with the --batch to pass instead.
 RUN_IDENTITY = ("data", "cond", "mirror", "max_size", "resolution", "seed", "loss", "glr", "dlr", "gamma", "ema_kimg",
-                "aug", "augpipe", "target", "p", "pack", "pack_by_class", "clusters")
+                "aug", "augpipe", "target", "p", "pack", "pack_by_class", "clusters", "batch")
+_DERIVED_FROM_BATCH = ("batch", "gamma", "ema_kimg")  # under --cfg auto
 
 
 def run_differences(options: TrainingOptions, recorded: dict[str, Any]) -> list[str]:
-    """How a run's recorded training_options.json differs from `options` in RUN_IDENTITY ('--gamma 1, not 8'); none
-    when their --batch differs (see RUN_IDENTITY). The same --data may be given by another path to the same file."""
-    if recorded.get("batch") != options.batch:
-        return []
+    """How a run's recorded training_options.json differs from `options` in RUN_IDENTITY ('--gamma 1, not --gamma 8').
+    The same --data may be given by another path to the same file, or to a copy of it (see `_same_dataset`)."""
+    keys = RUN_IDENTITY
+    if options.cfg == "auto" and recorded.get("batch") != options.batch:
+        keys = tuple(key for key in RUN_IDENTITY if key not in _DERIVED_FROM_BATCH)
     differences = []
-    for key in RUN_IDENTITY:
+    for key in keys:
         if key not in recorded:  # written by a version without the option: the run had its default
             continue
         ours, theirs = getattr(options, key), recorded[key]
-        if key == "data" and _same_path(ours, theirs):
+        if key == "data" and _same_dataset(ours, theirs):
             continue
         if theirs != ours:
             differences.append(f"{_as_option(key, theirs)}, not {_as_option(key, ours)}")
@@ -314,13 +317,19 @@ def _as_option(key: str, value: Any) -> str:
     return f"--{flag} {value}"
 
 
-def _same_path(a: Any, b: Any) -> bool:
-    """Whether two --data values name the same dataset: the same text, or paths of the same file or folder."""
-    if a == b:
+def _same_dataset(ours: Any, theirs: Any) -> bool:
+    """Whether a run's recorded --data names this run's dataset: the same text or file, or the same file name where
+    the recorded path is gone (moved to this job's scratch folder) or holds a file of the same size (a copy)."""
+    if ours == theirs:
         return True
+    if not isinstance(theirs, str):
+        return False
+    a, b = Path(os.path.expanduser(ours)), Path(os.path.expanduser(theirs))
+    if a.name != b.name or not a.exists():
+        return False
     try:
-        return isinstance(b, str) and os.path.samefile(os.path.expanduser(a), os.path.expanduser(b))
-    except OSError:  # a spec such as builtin:shapes, or a path that is gone
+        return not b.exists() or os.path.samefile(a, b) or (a.is_file() and b.is_file() and a.stat().st_size == b.stat().st_size)
+    except OSError:
         return False
 
 

@@ -304,16 +304,21 @@ def check_resume(options: TrainingOptions, dataset: ImageDataset) -> tuple[Train
 def _auto_resume(options: TrainingOptions, desc: str) -> tuple[Path | None, list[str]]:
     """The snapshot `--resume auto` continues (None: none), and a line per run of this dataset and --cfg that it
     passed over because its training_options.json differs in the options that tell runs apart (RUN_IDENTITY)."""
-    def differs(run_dir: Path) -> str:
+    def recorded(run_dir: Path) -> dict[str, Any]:
         try:
-            recorded = json.loads((run_dir / "training_options.json").read_text(encoding="utf-8"))
+            found = json.loads((run_dir / "training_options.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):  # unreadable: left to the checks every resume makes
-            return ""
-        return ", ".join(run_differences(options, recorded)) if isinstance(recorded, dict) else ""
+            return {}
+        return found if isinstance(found, dict) else {}
 
-    found, passed_over = latest_snapshot(options.outdir, desc, differs)
-    return found, [f"passed over {line}: a run with other options, so another job's (give one of its snapshots to "
-                   "--resume to continue it anyway)" for line in passed_over]
+    found, passed_over = latest_snapshot(options.outdir, desc,
+                                         lambda run_dir: ", ".join(run_differences(options, recorded(run_dir))))
+    lines = [f"passed over {line}: a run with other options, so another job's (give one of its snapshots to --resume "
+             "to continue it anyway)" for line in passed_over]
+    theirs = recorded(found.parent).get("data", options.data) if found is not None else options.data
+    if theirs != options.data:
+        lines.append(f"its run read --data {theirs}, taken for this one (the same file name, moved or copied since)")
+    return found, lines
 
 
 def _check_auto_unfinished(path: str, state: ResumeState | None, kimg: float) -> None:
