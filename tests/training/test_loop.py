@@ -16,6 +16,7 @@ from stylegan2.training import loss as loss_module
 from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import TrainingError, train
 from stylegan2.training.session import TrainingSession
+from stylegan2.utils.files import writing
 
 TINY = dict(clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.032, snap=1)
 
@@ -237,3 +238,20 @@ def test_an_outdir_under_home_is_expanded_for_the_run_directory_and_its_snapshot
     run_dir = train(tiny_options(tmp_path, kimg=0.008, outdir="~/runs"), device="cpu", log=lambda m: None)
     assert run_dir == tmp_path / "home" / "runs" / "00000-shapes-cpu" and not (tmp_path / "~").exists()
     assert list(run_dir.glob("network-snapshot-*.safetensors"))
+
+
+def test_a_first_grid_the_full_disk_refuses_is_a_note_naming_it(tmp_path, monkeypatch):
+    """reals.png and fakes_init.png are optional outputs: a full disk while they are written does not end the run."""
+    original = loop_module.save_image
+
+    def full_for_the_first_grid(array, path):
+        if path.name == "fakes_init.png":
+            with writing(path):  # as save_image names its file
+                raise OSError(28, "No space left on device")
+        return original(array, path)
+
+    monkeypatch.setattr(loop_module, "save_image", full_for_the_first_grid)
+    lines = []
+    run_dir = train(tiny_options(tmp_path, kimg=0.008), device="cpu", log=lines.append)
+    assert f"note: could not write {run_dir / 'fakes_init.png'} (No space left on device); training goes on" in lines
+    assert lines[-1] == "Done." and (run_dir / "reals.png").is_file()

@@ -4,6 +4,7 @@ import dataclasses
 import itertools
 import json
 import os
+import re
 import signal
 from pathlib import Path
 from typing import Callable
@@ -449,7 +450,8 @@ def test_a_run_directory_that_cannot_be_filled_is_removed(tmp_path, monkeypatch)
 
     monkeypatch.setattr("builtins.open", full)
     with pytest.raises(TrainingError, match=r"could not write .*training_options\.json \(No space left on device\); nothing "
-                                            r"was written, and the new run directory 00000-test was removed$"):
+                                            r"was written, and the new run directory 00000-test was removed; no snapshot "
+                                            r"was written yet$"):
         Recorder(tmp_path)
     monkeypatch.undo()
     assert list(tmp_path.iterdir()) == []
@@ -482,3 +484,22 @@ def test_sigusr1_asks_for_a_final_snapshot_even_where_ctrl_c_is_ignored(tmp_path
     assert rec.lines[-3:] == ["Interrupted: writing a final snapshot before exiting", "Saved network-snapshot-000000-032.safetensors",
                               "Stopped."]
     assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
+
+
+def test_a_write_on_a_full_disk_is_named_by_its_file(tmp_path):
+    """A write or flush to an open file says only 'No space left on device': the message names the file."""
+    rec = Recorder(tmp_path, max_steps=2)
+
+    class FullFile:
+        name = str(rec.run_dir / "stats.jsonl")
+
+        def write(self, text: str) -> None:
+            raise OSError(28, "No space left on device")
+
+        def close(self) -> None:
+            pass
+
+    rec.session._writer.jsonl = FullFile()
+    with pytest.raises(TrainingError, match=rf"^I/O error on {re.escape(str(rec.run_dir / 'stats.jsonl'))} \(No space left "
+                                            r"on device\) at step 2"):
+        rec.run()

@@ -631,9 +631,9 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         _save_fakes(G_ema, grid_z, grid_c, options.grid, run_dir / f"fakes{label}.png", options.batch_gpu)
 
     if run_dir is not None:
-        with session.before_first_step():
-            _save_reals(dataset, options.grid, run_dir / "reals.png", options.seed)
-            save_fakes("_init")
+        with session.before_first_step():  # optional outputs: on a full disk a note each
+            session.optional_output(lambda: _save_reals(dataset, options.grid, run_dir / "reals.png", options.seed))
+            session.optional_output(lambda: save_fakes("_init"))
 
     def step() -> None:
         """One minibatch: the phases due, then G_ema and the ADA strength."""

@@ -7,6 +7,8 @@ from typing import Callable
 
 import torch
 
+from ..utils.files import writing
+
 # Within a tick longer than this, a line says it is under way (then one every PROGRESS_EVERY_S): a large network
 # on CPU can take many minutes per tick, and a silent terminal looks hung.
 PROGRESS_FIRST_S = 60.0
@@ -29,8 +31,9 @@ class RunLog:
 
     def record(self, message: str) -> None:
         """Append to log.txt only (an error the command line prints itself)."""
-        self.file.write(message + "\n")
-        self.file.flush()
+        with writing(self.file.name):
+            self.file.write(message + "\n")
+            self.file.flush()
 
     def close(self) -> None:
         self.file.close()

@@ -30,6 +30,7 @@ import torch
 
 from ..data import ClassPackSampler, ImageDataset, InfiniteSampler
 from ..utils.allocator import keep_freed_memory
+from ..utils.files import writing
 from .distributed import (
     DistributedContext,
     StopVote,
@@ -269,13 +270,14 @@ class TrainingSession:
             return None
         options = self.options
         try:
-            with open(self.run_dir / "training_options.json", "w", encoding="utf-8") as f:
-                json.dump(options.to_json(), f, indent=2)
+            with writing(self.run_dir / "training_options.json"):
+                with open(self.run_dir / "training_options.json", "w", encoding="utf-8") as f:
+                    json.dump(options.to_json(), f, indent=2)
             self._run_log = RunLog(self.run_dir, self.log)
         except OSError as err:  # a full disk: leave no empty run directory behind for each failed start
             shutil.rmtree(self.run_dir, ignore_errors=True)
             raise TrainingError(f"{_write_failure(err)}; nothing was written, and the new run directory "
-                                f"{self.run_dir.name} was removed") from None
+                                f"{self.run_dir.name} was removed; {self._last_good()}") from None
         self.log = self._run_log
         with self.before_first_step():  # TensorBoard's import, say, takes seconds: a Ctrl-C then still ends the log
             self.log(f"Run directory: {self.run_dir}")
@@ -351,9 +353,9 @@ class TrainingSession:
             except BaseException as err:
                 stopping.append(0)  # a second SIGTERM must not cut the message short
                 if isinstance(err, Terminated):
-                    failure = TrainingError(f"{err} before the first step; no snapshot was written")
-                elif isinstance(err, OSError):  # a full disk, say, while reals.png or the first grid is written
-                    failure = TrainingError(f"{_write_failure(err)} before the first step; no snapshot was written")
+                    failure = TrainingError(f"{err} before the first step; {self._last_good()}")
+                elif isinstance(err, OSError):  # a full disk, say, while the log is written
+                    failure = TrainingError(f"{_write_failure(err)} before the first step; {self._last_good()}")
                 else:
                     failure = err
                 self._record(f"Error: {failure}")
@@ -481,10 +483,14 @@ class TrainingSession:
         self._progress_lines = 0
 
     def _save_grids(self, hooks: LoopHooks) -> None:
-        """The grids of this image count; one that cannot be written (a full disk) is a note, and the snapshot,
-        which holds the run, is still tried."""
+        """The grids of this image count, as optional output: the snapshot after them holds the run."""
+        self.optional_output(lambda: hooks.save_grids(kimg_label(self.cur_nimg)))
+
+    def optional_output(self, write: Callable[[], object]) -> None:
+        """Write an image grid or other output the run can do without: one that cannot be written (a full disk)
+        is a note, and training goes on."""
         try:
-            hooks.save_grids(kimg_label(self.cur_nimg))
+            write()
         except OSError as err:
             self.log(f"note: {_write_failure(err)}; training goes on")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from ..utils.files import writing
 from .distributed import is_distributed
 
 
@@ -78,8 +79,9 @@ class StatsWriter:
 
     def write(self, stats: dict[str, dict[str, float]], kimg: float) -> None:
         timestamp = time.time()
-        self.jsonl.write(json.dumps(dict(stats, timestamp=timestamp)) + "\n")
-        self.jsonl.flush()
+        with writing(self.run_dir / "stats.jsonl"):
+            self.jsonl.write(json.dumps(dict(stats, timestamp=timestamp)) + "\n")
+            self.jsonl.flush()
         if self.tensorboard is not None:
             for name, value in stats.items():
                 self.tensorboard.add_scalar(name, value["mean"], global_step=int(kimg), walltime=timestamp - self.start)

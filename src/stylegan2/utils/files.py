@@ -29,6 +29,18 @@ class ArchiveError(ValueError):
     """A zip entry is encrypted, compressed with a method we do not inflate, or claims too much."""
 
 
+@contextlib.contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Give an OSError raised inside the block the path being written when it names none: a write or flush to an
+    open file on a full disk says only 'No space left on device'."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is not None:
+            raise
+        raise OSError(err.errno, err.strerror or str(err), str(path)) from err
+
+
 def temp_name(path: Path) -> Path:
     """A fresh temporary path beside `path` in our naming (it keeps the target's suffix, for writers
     that pick the format from the name)."""

@@ -14,7 +14,7 @@ import numpy as np
 import PIL.Image
 import torch
 
-from .files import atomic_path
+from .files import atomic_path, writing
 
 PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
@@ -57,6 +57,6 @@ def save_image(image: np.ndarray, path: str | Path) -> Path:
     pil = to_pil(image)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
+    with writing(path), atomic_path(path) as tmp:
         pil.save(tmp, format="PNG")
     return path
