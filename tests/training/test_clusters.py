@@ -117,3 +117,17 @@ def test_sigterm_while_clustering_is_one_line(tmp_path, monkeypatch):
                                             r"nothing was written$"):
         train(tiny_options(tmp_path), device="cpu", log=lambda m: None)
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="no SIGUSR1 on this platform")
+def test_sigusr1_while_clustering_stops_as_ctrl_c_does(tmp_path, monkeypatch):
+    """A scheduler's warning before the loop ended the process without a word (SIGUSR1's default action)."""
+    def warned(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    monkeypatch.setattr("stylegan2.training.loop.cluster_dataset", warned)
+    lines = []
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_options(tmp_path), device="cpu", log=lines.append)
+    assert lines[-1] == "Interrupted while clustering: nothing was written"
+    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL

@@ -190,3 +190,22 @@ def test_the_launcher_passes_sigusr1_on_without_counting_a_ctrl_c():
         assert signals.getsignal(signals.SIGUSR1) == signals.SIG_DFL
     finally:
         child.kill()
+
+
+CHECK_TRACKER = """
+import signal
+from multiprocessing import resource_tracker
+from stylegan2.training.launch import _start_resource_tracker
+_start_resource_tracker()
+pid = resource_tracker._resource_tracker._pid
+ignored = next(int(line.split()[1], 16) for line in open(f"/proc/{pid}/status") if line.startswith("SigIgn:"))
+print(bool(ignored & (1 << (signal.SIGUSR1 - 1))), signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc")
+def test_the_resource_tracker_is_started_deaf_to_sigusr1():
+    """SLURM's --signal=USR1@N without B: signals the whole step: the processes' shared tracker must survive it.
+    In a fresh process: this one's tracker may be running already."""
+    result = subprocess.run([sys.executable, "-c", CHECK_TRACKER], capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["True", "True"], result.stderr  # deaf tracker; this process's handling as it was

@@ -16,6 +16,7 @@ from ..swapae.training import train_swapae
 from ..training.distributed import init_distributed, leave_group
 from ..training.launch import ProcessLayout, launch
 from ..training.rundir import check_outdir_creatable
+from ..training.signals import usr1_interrupts
 from .defaults import format_default
 from .flags import SEED, FiniteFloat, FiniteFloatRange, UserPath, user_path, workers_option
 from .tools import user_errors
@@ -170,7 +171,7 @@ def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, 
     """One of the processes --gpus starts, doing what each torchrun process does: join the group, open the data,
     resolve the options, train."""
     ctx = init_distributed(device)
-    with advise_skip_bad(SKIP_BAD_BY_CONVERTING):  # as the launcher's process says it (run_training_command)
+    with advise_skip_bad(SKIP_BAD_BY_CONVERTING), usr1_interrupts():  # as the launcher's process says it (run_training_command)
         dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, creates_runs=ctx.is_main)
         run_dir = train_swapae(options, device=device, dataset=dataset)
     leave_group()

@@ -31,6 +31,7 @@ from ..training.loop import AUTO_RESUME, TrainingError, auto_resume, check_resum
 from ..training.loss import LOSSES
 from ..training.rundir import check_outdir_creatable, check_outdir_outside_data
 from ..training.session import RunFinished
+from ..training.signals import usr1_interrupts
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
 from .defaults import format_default
@@ -284,7 +285,7 @@ def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, 
     """One of the processes that --gpus / --nnodes start, doing what each torchrun process does: join the
     group, open the data, resolve the options, train. Returns the run directory on rank 0."""
     ctx = init_distributed(device, dist_timeout)
-    with advise_skip_bad(SKIP_BAD_OPTION):  # as the launcher's process says it (run_training_command)
+    with advise_skip_bad(SKIP_BAD_OPTION), usr1_interrupts():  # as the launcher's process says it (run_training_command)
         with warnings.catch_warnings():  # the launcher showed the notes of opening and resolving
             warnings.simplefilter("ignore")
             dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, ctx.is_main)
@@ -304,8 +305,11 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
     --dry-run, else train; Ctrl-C exits with status 130 after the loop's final snapshot. `skip_bad`: how the
     command's messages say to leave bad files out (SKIP_BAD_OPTION, or SKIP_BAD_BY_CONVERTING without the option)."""
     try:
-        with warnings_as_notes(), advise_skip_bad(skip_bad):  # e.g. the images --skip-bad left out
+        with warnings_as_notes(), advise_skip_bad(skip_bad), usr1_interrupts():  # e.g. the images --skip-bad left out
             dataset, options = resolve()
+    except KeyboardInterrupt:  # Ctrl-C, or a scheduler's SIGUSR1, while the data opens
+        click.echo("Interrupted before training: nothing was written", err=True)
+        raise SystemExit(INTERRUPTED) from None
     except RunFinished as done:  # --dry-run of a requeued job whose run is over: exit status 0, as the run's
         click.echo(str(done))
         return
@@ -315,7 +319,7 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
         click.echo(json.dumps(options.to_json(), indent=2))
         return
     try:
-        with explain_unsupported_ops(), advise_skip_bad(skip_bad):
+        with explain_unsupported_ops(), advise_skip_bad(skip_bad), usr1_interrupts():
             run(options, dataset)
     except RunFinished as done:  # a requeued job whose run is over: exit status 0
         click.echo(str(done))

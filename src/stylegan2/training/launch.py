@@ -153,6 +153,7 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
     # Each restart gets a fresh rendezvous store: in torch 2.13 a shared one keeps the dead attempt's addresses.
     restarts = {"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"} if layout.max_restarts else {}
     ctrl_c = _PassCtrlC()
+    _start_resource_tracker()
     with (_environment(OMP_NUM_THREADS="1", **restarts), _messages_folder(layout.max_restarts == 0) as messages,
           _quiet_launcher(), _signal_handlers_kept()):
         ctrl_c.install()
@@ -348,6 +349,20 @@ class _PassCtrlC:
     def handle(self, signum: int, frame: Any) -> None:
         self.count += 1
         _pass_on(signum, frame)
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (which the processes share) deaf to SIGUSR1: a scheduler's warning
+    sent to the whole process group would otherwise kill it, and each process would print its tracebacks."""
+    if not hasattr(signal, "SIGUSR1") or threading.current_thread() is not threading.main_thread():
+        return
+    from multiprocessing import resource_tracker
+
+    previous = signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # an ignored signal stays ignored in the new process
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
 
 
 def _pass_on(signum: int, frame: Any) -> None:

@@ -41,7 +41,7 @@ from .session import (
     seed_slice,
     start_process,
 )
-from .signals import Terminated, sigterm_raises_once
+from .signals import Terminated, sigterm_raises_once, usr1_interrupts
 from .snapshot import ResumeState, finite_number, read_resume_state
 
 AUTO_RESUME = "auto"  # --resume auto: the newest snapshot of this run under --outdir, if any; auto:FILE, else FILE
@@ -530,7 +530,7 @@ def train(
     processes under torchrun.
     """
     ctx = start_process(device, options.seed, dist_timeout)
-    with lost_ranks_named(ctx):  # a rank lost while the run starts (the session names those lost later)
+    with lost_ranks_named(ctx), usr1_interrupts():  # a rank lost while the run starts (the session names those lost later)
         return _train(options, ctx, log=log, max_steps=max_steps, dataset=dataset)
 
 

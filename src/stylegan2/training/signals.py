@@ -82,6 +82,26 @@ def ctrl_c_requests_stop() -> Iterator[StopRequest]:
 
 
 @contextlib.contextmanager
+def usr1_interrupts() -> Iterator[None]:
+    """Inside the block SIGUSR1 raises KeyboardInterrupt, as Ctrl-C does by default: before the training loop (opening
+    and clustering the data, building the networks) a scheduler's warning stops the command as Ctrl-C does there,
+    instead of ending it without a word (SIGUSR1's default). The loop's own handler (`ctrl_c_requests_stop`)
+    takes over while it runs. Main thread only; nothing on platforms without SIGUSR1."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGUSR1"):
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGUSR1, signal.SIG_DFL if previous is None else previous)
+
+
+@contextlib.contextmanager
 def sigterm_raises_once() -> Iterator[list[int]]:
     """Turn the first SIGTERM into Terminated, so that the log says why the run stopped. Once the
     yielded list is not empty (a SIGTERM came, or the caller is already stopping), SIGTERM is ignored
