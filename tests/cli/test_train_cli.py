@@ -176,3 +176,16 @@ def test_resume_auto_with_a_file_checks_the_file_and_needs_one(tmp_path):
     missing = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path / "runs"), "--resume",
                                         f"auto:{tmp_path / 'missing.pkl'}", "--dry-run"])
     assert missing.exit_code == 1 and "missing.pkl: no such file" in missing.output, missing.output
+
+
+def test_resume_auto_with_an_nvidia_name_fetches_it_only_when_the_run_has_no_snapshot(tmp_path, monkeypatch):
+    """A requeue on a node without internet must not need the pretrained file its run started from."""
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    monkeypatch.setenv("STYLEGAN2_OFFLINE", "1")
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "cache"))
+    args = ["train", *TINY, "--kimg", "0.008", "--tick", "0.008", "--outdir", str(tmp_path / "runs")]
+    fresh = CliRunner().invoke(main, [*args, "--resume", "auto:ffhq256", "--dry-run"])
+    assert fresh.exit_code == 1 and "--resume auto:ffhq256: " in fresh.output and "ffhq" in fresh.output, fresh.output
+    assert CliRunner().invoke(main, args).exit_code == 0  # the run's first snapshot
+    requeued = CliRunner().invoke(main, [*args, "--kimg", "0.016", "--resume", "auto:ffhq256", "--dry-run"])
+    assert requeued.exit_code == 0 and "note: --resume auto:ffhq256: continues " in requeued.output, requeued.output

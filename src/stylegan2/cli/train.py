@@ -20,7 +20,7 @@ from ..data import DatasetError, ImageDataset, open_dataset
 from ..data.errors import SKIP_BAD_OPTION, advise_skip_bad
 from ..io import CheckpointError
 from ..io.detect import detect_format
-from ..io.pretrained import NVIDIA_TRANSFER_FILES, is_url, network_file, pretrained_network
+from ..io.pretrained import NVIDIA_TRANSFER_FILES, is_url, resume_file
 from ..training import distributed
 from ..training.ada import AUG_MODES, UNIT_RANGE
 from ..training.augment import AUGPIPE_PRESETS
@@ -74,21 +74,17 @@ def _metric_list(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 def _resume_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """--resume: a file, NVIDIA's 'noresume' (none), one of their network names or a URL (downloaded into the cache dir
-    once), auto, or auto:FILE (FILE any of these)."""
+    once), auto, or auto:FILE (FILE any of these, fetched only when the run has no snapshot yet)."""
     if value is None or value == "noresume":
         return None
     auto, fallback = auto_resume(value)
-    if auto and fallback is not None:
-        start = _resume_path(ctx, param, fallback) if fallback else None
-        if start is None or auto_resume(start)[0]:
-            raise click.BadParameter(f"{value}: give the network file to start from after 'auto:'", ctx, param)
-        return f"{AUTO_RESUME}:{start}"
     if auto:
-        return value
-    if value not in NVIDIA_TRANSFER_FILES and not is_url(value):
-        return os.path.expanduser(value)
+        if fallback is not None and (not fallback or fallback == "noresume" or auto_resume(fallback)[0]):
+            raise click.BadParameter(f"{value}: give the network file to start from after 'auto:'", ctx, param)
+        local = fallback is not None and fallback not in NVIDIA_TRANSFER_FILES and not is_url(fallback)
+        return f"{AUTO_RESUME}:{os.path.expanduser(fallback)}" if local else value
     try:
-        return str(pretrained_network(value) if value in NVIDIA_TRANSFER_FILES else network_file(value))
+        return str(resume_file(value))
     except DownloadError as err:
         raise click.BadParameter(f"{err}, or pass the file's path", ctx, param) from None
 
@@ -263,10 +259,9 @@ def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size:
     if creates_runs:  # before the dataset's clustering, and with --dry-run
         check_outdir_creatable(overrides["outdir"])
         resume = overrides.get("resume")
-        auto, fallback = auto_resume(resume)
-        if resume is not None and (not auto or fallback is not None):
+        if resume is not None and not auto_resume(resume)[0]:  # auto:FILE is checked when FILE is needed
             try:
-                detect_format(fallback or resume)  # its first bytes: a checkpoint file (loading it is train's work)
+                detect_format(resume)  # its first bytes: a checkpoint file (loading it is train's work)
             except (FileNotFoundError, CheckpointError) as err:
                 raise ValueError(f"--resume {err}") from None
     dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),

@@ -27,6 +27,11 @@ def pretrained_network(name: str, cache_dir: Path | None = None) -> Path:
     return download(NVIDIA_TRANSFER_URL + file_name, (cache_dir or default_cache_dir()) / file_name)
 
 
+def resume_file(spec: str) -> Path:
+    """The file a `--resume` value names: one of NVIDIA's network names (downloaded once), a URL (the same) or a path."""
+    return pretrained_network(spec) if spec in NVIDIA_TRANSFER_FILES else network_file(spec)
+
+
 def is_url(spec: str | os.PathLike) -> bool:
     """Whether a network is given as an http(s) URL, as NVIDIA's tools accept (--network=https://...pkl)."""
     return isinstance(spec, str) and spec.startswith(("http://", "https://"))

@@ -16,12 +16,14 @@ from ..data import ImageDataset, open_dataset
 from ..data.clusters import THUMBNAIL_SIZE, cluster_dataset
 from ..io.channels import channel_arguments
 from ..io.errors import CheckpointError
+from ..io.pretrained import resume_file
 from ..models import Discriminator, Generator
 from ..models.aspect import SQUARE, aspect_kwargs
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..models.synthesis import channel_counts
 from ..nn.layers import Conv2dLayer
 from ..utils.device import configure_backends
+from ..utils.download import DownloadError
 from ..utils.image import make_grid, save_image, to_uint8
 from .ada import Augmentation, check_augment_state
 from .augment_setup import build_augment
@@ -288,10 +290,10 @@ def check_resume(options: TrainingOptions, dataset: ImageDataset) -> tuple[Train
         found, notes = _auto_resume(options, _run_desc(dataset, options))
         if found is None and fallback is None:
             return options, [*notes, "no snapshot to continue: a new run starts"]
-        path = str(found) if found is not None else fallback
+        path = str(found) if found is not None else _fallback_file(fallback)
         notes.append(f"continues {path}" if found is not None else f"no snapshot to continue: starts from {path}")
     loaded, state, read_notes = read_resume_state(path, check_extras=check_resume_extras)
-    if auto and path != fallback:
+    if auto:
         _check_auto_unfinished(path, state, options.kimg)
     notes += read_notes
     c_dim = options.clusters or dataset.label_dim  # the run's labels: its clusters (made when it starts) or the dataset's
@@ -319,6 +321,15 @@ def _auto_resume(options: TrainingOptions, desc: str) -> tuple[Path | None, list
     if theirs != options.data:
         lines.append(f"its run read --data {theirs}, taken for this one (the same file name, moved or copied since)")
     return found, lines
+
+
+def _fallback_file(spec: str) -> str:
+    """The file `--resume auto:FILE` starts from, fetched only now that the run has no snapshot (NVIDIA's network
+    names and URLs are downloaded into the cache dir once)."""
+    try:
+        return str(resume_file(spec))
+    except DownloadError as err:
+        raise TrainingError(f"--resume auto:{spec}: {err}, or pass the file's path") from None
 
 
 def _check_auto_unfinished(path: str, state: ResumeState | None, kimg: float) -> None:
@@ -407,13 +418,17 @@ def _resume_file(options: TrainingOptions, desc: str,
     auto, fallback = auto_resume(path)
     if ctx.is_main and auto:
         found, passed_over = _auto_resume(options, desc)
-        path = str(found) if found is not None else fallback or ""
         found_lines = [f"Resume auto: {line}" for line in passed_over]
+        path = str(found) if found is not None else ""
         if found is None:
             these = " with these options" if passed_over else ""
             found_lines.append(f"Resume auto: no snapshot of a {desc} run{these} under {options.outdir}; "
                                + (f"starting from {fallback}" if fallback else "starting a new run"))
-    if ctx.is_main:
+            try:
+                path = _fallback_file(fallback) if fallback else ""
+            except TrainingError as err:  # said once the other processes know
+                error = err
+    if ctx.is_main and error is None:
         try:
             data = Path(path).read_bytes() if path and ctx.world_size > 1 else b""
         except OSError as err:
@@ -547,15 +562,15 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     resume_path, resume_data, found_lines = _resume_file(options, desc, ctx) if options.resume else (None, None, [])
     resume_state: ResumeState | None = None
     if resume_path:
-        auto, fallback = auto_resume(options.resume)
+        auto = auto_resume(options.resume)[0]
         try:
             loaded, resume_state, resume_notes = _read_resume(resume_path, resume_data, ctx)
         except CheckpointError as err:  # a damaged newest snapshot would stop every requeue of the job
-            if not auto or resume_path == fallback:
+            if not auto or Path(resume_path).parent.parent != Path(options.outdir).expanduser():
                 raise
             raise CheckpointError(f"{err}; move it out of the run directory, and --resume auto continues from the "
                                   "snapshot before it") from None
-        if auto and resume_path != fallback:
+        if auto:
             _check_auto_unfinished(resume_path, resume_state, options.kimg)
     c_prior = None
     if options.clusters:  # self-conditioning: k-means clusters of the images become class labels
