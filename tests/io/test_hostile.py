@@ -447,3 +447,12 @@ def test_legacy_torch_files_are_scanned_too(tmp_path):
     path = tmp_path / "legacy.pt"
     torch.save({"g_ema": {}, "x": nested_list(150)}, path, _use_new_zipfile_serialization=False)
     assert "refusing this PyTorch file before unpickling (objects are nested more than 100 levels" in load_error(path)
+
+
+def test_a_non_finite_average_w_is_said_to_spoil_truncation_only():
+    from stylegan2.io.info import nonfinite_warning
+
+    assert nonfinite_warning(["G_ema.mapping.w_avg"]) == ("1 tensor holds NaN or Inf values (G_ema.mapping.w_avg); truncated "
+                                                          "images (truncation psi below 1) will be NaN")
+    assert nonfinite_warning(["G_ema.mapping.w_avg", "G_ema.synthesis.b4.conv1.weight"]).endswith(
+        "; the network will produce NaN images")

@@ -104,9 +104,9 @@ def test_rosinality_scripts_other_outputs_are_called_what_they_are(tmp_path: Pat
 def test_a_run_directory_names_its_newest_snapshot(tmp_path: Path):
     run = tmp_path / "00000-shapes-cpu"
     run.mkdir()
-    for index, name in enumerate(("network-snapshot-000004.safetensors", "network-snapshot-000004-096.safetensors")):
+    for index, name in enumerate(("network-snapshot-000004-096.safetensors", "network-snapshot-000004.safetensors")):
         (run / name).write_bytes(b"x")
-        os.utime(run / name, ns=(index * 10**9, index * 10**9))  # written in this order
+        os.utime(run / name, ns=(index * 10**9, index * 10**9))  # the older file last: copied, say
     with pytest.raises(CheckpointError, match=rf"^{re.escape(str(run))}: is a run directory; give one of its snapshots, "
                                               rf"such as the newest, {re.escape(str(run / 'network-snapshot-000004-096.safetensors'))}$"):
         load_checkpoint(run)

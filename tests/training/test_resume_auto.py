@@ -4,9 +4,10 @@ import json
 
 import pytest
 
+from stylegan2.data import open_dataset
 from stylegan2.io import CheckpointError
 from stylegan2.training.config import resolve_options
-from stylegan2.training.loop import TrainingError, train
+from stylegan2.training.loop import TrainingError, check_resume, train
 from stylegan2.training.rundir import latest_snapshot
 from stylegan2.training.session import RunFinished
 
@@ -149,9 +150,11 @@ def test_a_damaged_newest_snapshot_says_how_to_continue_from_the_one_before(tmp_
     run = train(options(tmp_path), device="cpu", log=lambda line: None)
     newest = run / "network-snapshot-000000-016.safetensors"
     newest.write_bytes(newest.read_bytes()[:1000])  # damaged on storage
-    with pytest.raises(CheckpointError, match=r"truncated or corrupt .*; move it out of the run directory, and --resume "
-                                              r"auto continues from the snapshot before it$"):
-        train(options(tmp_path, kimg=0.024, resume="auto"), device="cpu", log=lambda line: None)
+    for check in (lambda: train(options(tmp_path, kimg=0.024, resume="auto"), device="cpu", log=lambda line: None),
+                  lambda: check_resume(options(tmp_path, kimg=0.024, resume="auto"), open_dataset("builtin:shapes?n=64"))):
+        with pytest.raises(CheckpointError, match=r"truncated or corrupt .*; move it out of the run directory, and "
+                                                  r"--resume auto continues from the snapshot before it$"):
+            check()  # the run, and its --dry-run
     newest.rename(tmp_path / "aside.safetensors")
     lines = []
     train(options(tmp_path, kimg=0.024, resume="auto"), device="cpu", log=lines.append)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -48,9 +49,13 @@ def detect_format(path: str | Path) -> str:
 
 
 def newest_snapshot(folder: Path) -> Path | None:
-    """The most recently written `network-snapshot-*` file in a run directory (ours or NVIDIA's), or None."""
-    snapshots = [p for p in folder.glob("network-snapshot-*") if p.suffix in (".safetensors", ".pkl") and p.is_file()]
-    return max(snapshots, key=lambda p: p.stat().st_mtime_ns, default=None)
+    """The `network-snapshot-*` file of a run directory (ours or NVIDIA's) with the most images seen, or None."""
+    counts = {}
+    for path in folder.glob("network-snapshot-*"):
+        # '000012' is 12,000 images and '000012-064' 12,064 (ours); NVIDIA's names are whole kimg
+        if match := re.fullmatch(r"network-snapshot-(\d+)(?:-(\d{3}))?\.(?:safetensors|pkl)", path.name):
+            counts[int(match.group(1)) * 1000 + int(match.group(2) or 0)] = path
+    return counts[max(counts)] if counts else None
 
 
 def is_torchscript_file(path: str | Path) -> bool:

@@ -90,7 +90,9 @@ def nonfinite_summary(names: list[str]) -> str:
 
 
 def nonfinite_warning(names: list[str]) -> str:
-    """One line about tensors holding NaN or Inf (`nonfinite_tensors`)."""
+    """One line about tensors holding NaN or Inf (`nonfinite_tensors`); the average w only spoils truncation."""
+    if all(name.endswith(".w_avg") for name in names):
+        return f"{nonfinite_summary(names)}; truncated images (truncation psi below 1) will be NaN"
     return f"{nonfinite_summary(names)}; the network will produce NaN images"
 
 

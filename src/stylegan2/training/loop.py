@@ -292,7 +292,10 @@ def check_resume(options: TrainingOptions, dataset: ImageDataset) -> tuple[Train
             return options, [*notes, "no snapshot to continue: a new run starts"]
         path = str(found) if found is not None else _fallback_file(fallback)
         notes.append(f"continues {path}" if found is not None else f"no snapshot to continue: starts from {path}")
-    loaded, state, read_notes = read_resume_state(path, check_extras=check_resume_extras)
+    try:
+        loaded, state, read_notes = read_resume_state(path, check_extras=check_resume_extras)
+    except CheckpointError as err:
+        raise _with_advice(err, path, options) from None
     if auto:
         _check_auto_unfinished(path, state, options.kimg)
     notes += read_notes
@@ -321,6 +324,15 @@ def _auto_resume(options: TrainingOptions, desc: str) -> tuple[Path | None, list
     if theirs != options.data:
         lines.append(f"its run read --data {theirs}, taken for this one (the same file name, moved or copied since)")
     return found, lines
+
+
+def _with_advice(err: CheckpointError, path: str, options: TrainingOptions) -> CheckpointError:
+    """A resume file that cannot be read; when `--resume auto` found it in a run directory, how to go on (a damaged
+    newest snapshot would stop every requeue of the job)."""
+    if not auto_resume(options.resume)[0] or Path(path).parent.parent != Path(options.outdir).expanduser():
+        return err
+    return CheckpointError(f"{err}; move it out of the run directory, and --resume auto continues from the snapshot "
+                           "before it")
 
 
 def _fallback_file(spec: str) -> str:
@@ -565,11 +577,8 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         auto = auto_resume(options.resume)[0]
         try:
             loaded, resume_state, resume_notes = _read_resume(resume_path, resume_data, ctx)
-        except CheckpointError as err:  # a damaged newest snapshot would stop every requeue of the job
-            if not auto or Path(resume_path).parent.parent != Path(options.outdir).expanduser():
-                raise
-            raise CheckpointError(f"{err}; move it out of the run directory, and --resume auto continues from the "
-                                  "snapshot before it") from None
+        except CheckpointError as err:
+            raise _with_advice(err, resume_path, options) from None
         if auto:
             _check_auto_unfinished(resume_path, resume_state, options.kimg)
     c_prior = None
