@@ -74,6 +74,11 @@ def test_resume_auto_passes_over_runs_of_other_jobs(tmp_path, one_thread):
     assert lines[1] == ("Resume auto: passed over 00002-shapes-cpu: --data builtin:shapes?n=32, not --data builtin:shapes?n=64: "
                         "a run with other options, so another job's (give one of its snapshots to --resume to continue it anyway)")
     assert lines[2].startswith("Resume auto: passed over 00001-shapes-cpu: --gamma 8.0, not --gamma 2.0: a run with other options")
+    train(options(tmp_path, kimg=0.008, gamma=8.0), device="cpu", log=lambda line: None)  # 00004, the other job's
+    with pytest.raises(RunFinished) as done:  # the same command again: nothing to do, and what it passed over
+        train(options(tmp_path, gamma=2.0, resume="auto"), device="cpu", log=lambda line: None)
+    assert str(done.value).splitlines()[0].startswith("Resume auto: passed over 00004-shapes-cpu: --gamma 8.0, not")
+    assert str(done.value).splitlines()[1].startswith("--resume auto: the run of ")
     lines.clear()
     train(options(tmp_path, kimg=0.008, gamma=4.0, resume="auto"), device="cpu", log=lines.append)
     assert f"Resume auto: no snapshot of a shapes-cpu run with these options under {tmp_path / 'runs'}; starting a new run" in lines

@@ -580,7 +580,10 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         except CheckpointError as err:
             raise _with_advice(err, resume_path, options) from None
         if auto:
-            _check_auto_unfinished(resume_path, resume_state, options.kimg)
+            try:
+                _check_auto_unfinished(resume_path, resume_state, options.kimg)
+            except RunFinished as done:  # with what auto passed over on its way (rank 0's lines)
+                raise RunFinished("\n".join([*found_lines, str(done)])) from None
     c_prior = None
     if options.clusters:  # self-conditioning: k-means clusters of the images become class labels
         if ctx.is_main:  # every rank clusters for itself (same seed, same clusters), so none waits on another
