@@ -125,3 +125,11 @@ def test_convert_and_save_checkpoint_expand_a_leading_tilde(tmp_path, monkeypatc
     assert result.exit_code == 0, result.output
     assert (tmp_path / "net.safetensors").is_file() and not Path("~").exists()
     assert save_checkpoint("~/again.safetensors", official_ckpt.networks) == tmp_path / "again.safetensors"
+
+
+def test_convert_of_a_run_directory_names_its_newest_snapshot(tmp_path, official_path):
+    run = tmp_path / "00000-shapes-cpu"
+    run.mkdir()
+    (run / "network-snapshot-000004.pkl").write_bytes(official_path.read_bytes())
+    result = CliRunner().invoke(main, ["convert", str(run), str(tmp_path / "x.safetensors")])
+    assert result.exit_code == 1 and "is a run directory; give one of its snapshots, such as the newest, " in result.output

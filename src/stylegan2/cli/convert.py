@@ -15,7 +15,7 @@ from .flags import UserPath
 
 
 @click.command("convert")
-@click.argument("src", type=UserPath(dir_okay=False, path_type=str))
+@click.argument("src", type=UserPath(path_type=str))  # a run directory gets the loader's message
 @click.argument("dst", type=UserPath(dir_okay=False, path_type=str))
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
 def convert_command(src: str, dst: str, force: bool) -> None:
