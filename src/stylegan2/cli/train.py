@@ -322,4 +322,4 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
         raise click.ClickException(str(err)) from None
     except KeyboardInterrupt:
         raise SystemExit(INTERRUPTED) from None
-    distributed.leave_group()  # torchrun's processes: the run ended well on every one
+    distributed.end_torchrun_process()  # the run ended well on every process

@@ -6,6 +6,7 @@ import contextlib
 import datetime
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -111,6 +112,18 @@ def leave_group() -> None:
     gloo's threads can end a finished process with std::terminate (SIGABRT), and NCCL warns."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def end_torchrun_process() -> None:
+    """After a run that ended well on every process torchrun started: tear the group down and leave at once, with
+    stdout and stderr flushed. The interpreter's own exit can be cut short by torch's threads (gloo's, the store's)
+    with std::terminate (SIGABRT), which torchrun reports as a failed job although the run is done."""
+    if not is_distributed():
+        return
+    leave_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def is_distributed() -> bool:
