@@ -10,11 +10,11 @@ from stylegan2.data.tool import RESIZE_FILTERS, TRANSFORMS
 from stylegan2.models.aspect import MAX_RESOLUTION
 
 from .defaults import default_of
-from .flags import UserPath, user_path
+from .flags import UserPath
 
 
 @click.command("dataset")
-@click.option("--source", required=True, metavar="SRC", callback=user_path,
+@click.option("--source", required=True, metavar="SRC", type=UserPath(),
               help="Folder, .zip, .npz[:KEY], MNIST's train-images-idx3-ubyte.gz, CIFAR-10's cifar-10-python.tar.gz "
               "or builtin:shapes[?n=N&seed=S].")
 @click.option("--dest", required=True, type=UserPath(dir_okay=False), help="Output .zip.")

@@ -41,14 +41,9 @@ class FiniteFloatRange(click.FloatRange):
 SEED = click.IntRange(0, MAX_SEED)  # the training seeds NumPy's RandomState, which takes 0..2**32-1
 
 
-def user_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """A path option as typed, with a leading ~ expanded: NVIDIA's README writes --outdir=~/training-runs and
-    --dest=~/datasets/x.zip, where the shell leaves the ~ alone."""
-    return None if value is None else os.path.expanduser(value)
-
-
 class UserPath(click.Path):
-    """click.Path with a leading ~ expanded first, as `user_path` does for untyped options."""
+    """click.Path with a leading ~ expanded first: NVIDIA's README writes --outdir=~/training-runs and
+    --dest=~/datasets/x.zip, where the shell leaves the ~ alone."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         return super().convert(os.path.expanduser(value) if isinstance(value, str) else value, param, ctx)

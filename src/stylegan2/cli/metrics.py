@@ -13,7 +13,7 @@ from stylegan2.training.launch import LaunchError, launch_local
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
 from .defaults import default_of
-from .flags import FiniteFloat, UserPath, network_argument, nvidia_command, user_path
+from .flags import FiniteFloat, UserPath, network_argument, nvidia_command
 from .tools import warnings_as_notes
 from .train import check_gpus
 
@@ -29,7 +29,7 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
 @nvidia_command("metrics")
 @click.option("--network", required=True, callback=network_argument, metavar="FILE|URL",
               help="Network file (our checkpoint or an importable format), or its URL (downloaded into the cache dir once).")
-@click.option("--data", metavar="DATA", callback=user_path, help="Real images: folder, .zip, .npz[:KEY] or builtin:shapes "
+@click.option("--data", metavar="DATA", type=UserPath(), help="Real images: folder, .zip, .npz[:KEY] or builtin:shapes "
               "[default: the data the network file (or its run directory) records it was trained on].")
 @click.option("--metrics", "metric_list", default="fid50k_full", show_default=True, metavar="LIST",
               help="Comma-separated: fid50k_full,kid50k_full,pr50k3_full,is50k,ppl2_wend or variants (fid10k, ...).")

@@ -18,7 +18,7 @@ from ..training.launch import ProcessLayout, launch
 from ..training.rundir import check_outdir_creatable
 from ..training.signals import usr1_interrupts
 from .defaults import format_default
-from .flags import SEED, FiniteFloat, FiniteFloatRange, UserPath, user_path, workers_option
+from .flags import SEED, FiniteFloat, FiniteFloatRange, UserPath, workers_option
 from .tools import user_errors
 from .train import USER_ERRORS, check_gpus, run_training_command
 
@@ -70,8 +70,8 @@ def shown_default(name: str) -> str:
 
 
 @swapae_group.command("train")
-@click.option("--data", required=True, callback=user_path, help="Dataset: zip, folder, .npz, or builtin:shapes.")
-@click.option("--outdir", default=option_default("outdir"), show_default=True, callback=user_path,
+@click.option("--data", required=True, type=UserPath(), help="Dataset: zip, folder, .npz, or builtin:shapes.")
+@click.option("--outdir", default=option_default("outdir"), show_default=True, type=UserPath(),
               help="Where run directories are created.")
 @click.option("--cfg", type=click.Choice(SWAPAE_CFG_NAMES), default=option_default("cfg"), show_default=True,
               help="Preset: cpu (32 px on a CPU), 256 or 512 (the paper's settings, GPUs).")

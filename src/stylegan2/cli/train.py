@@ -35,7 +35,7 @@ from ..training.signals import usr1_interrupts
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
 from .defaults import format_default
-from .flags import SEED, FiniteFloatRange, nvidia_command, user_path, workers_option
+from .flags import SEED, FiniteFloatRange, UserPath, nvidia_command, workers_option
 from .tools import warnings_as_notes
 
 # What a training process reports as a one-line error rather than a traceback.
@@ -98,8 +98,8 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 
 
 @nvidia_command("train")
-@click.option("--data", required=True, callback=user_path, help="Dataset: zip, folder, .npz, or builtin:shapes.")
-@click.option("--outdir", default="training-runs", show_default=True, callback=user_path, help="Where run directories are created.")
+@click.option("--data", required=True, type=UserPath(), help="Dataset: zip, folder, .npz, or builtin:shapes.")
+@click.option("--outdir", default="training-runs", show_default=True, type=UserPath(), help="Where run directories are created.")
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes to start on this machine, one per GPU (as torchrun --nproc_per_node); gloo processes on the CPU.")
 @click.option("--nnodes", type=click.IntRange(min=1), default=1, show_default=True,
