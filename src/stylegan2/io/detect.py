@@ -70,6 +70,19 @@ def _holds_code(names: list[str]) -> bool:
     return any("/code/" in name for name in names)
 
 
+def is_torch_save_file(path: str | Path) -> bool:
+    """Whether a file is a zip archive that torch.save (or torch.jit.save) wrote: it holds `<name>/data.pkl`."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _holds_pickle(archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+
+
+def _holds_pickle(names: list[str]) -> bool:
+    return any(PurePosixPath(name).name == "data.pkl" for name in names)
+
+
 def check_torch_zip(path: Path) -> None:
     """Refuse a zip archive that is not a torch.save file (those hold `<name>/data.pkl`): an .npz of arrays or a
     dataset zip passed as a network. An unreadable zip passes, for the torch reader to call it truncated."""
@@ -82,7 +95,7 @@ def check_torch_zip(path: Path) -> None:
         raise CheckpointError(f"{path}: a TorchScript program (as `stylegan2 export --format torchscript` writes), not a "
                               f"network checkpoint; it is not loaded here, since loading it runs its code: give the "
                               f"checkpoint it was made from (.safetensors, .pkl or .pt)")
-    if any(PurePosixPath(name).name == "data.pkl" for name in names):
+    if _holds_pickle(names):
         return
     if names and all(name.endswith(".npy") for name in names):
         arrays = first_names([name[:-4] for name in names])

@@ -18,6 +18,7 @@ from PIL import GifImagePlugin
 
 from ..data.errors import DatasetError
 from ..data.images import SIXTEEN_BIT_GRAY_MODES, to_8bit, upright
+from ..io.detect import is_torch_save_file
 from ..models.aspect import SQUARE, image_size
 from ..utils.files import atomic_path, create_temp, folder_blocker
 from ..utils.image import PIL_MODES, to_pil
@@ -88,7 +89,7 @@ def read_npz(path: str | os.PathLike, option: str, what: str) -> tuple[Path, dic
     not_ours = f"{path}: not an .npz written by `{writer}` ({option})" if writer else f"{path}: not a {what} .npz ({option})"
     if not zipfile.is_zipfile(path):
         raise ToolError(f"{not_ours}; it is not a (complete) .npz archive")
-    if _is_torch_file(path):
+    if is_torch_save_file(path):
         raise ToolError(f"{not_ours}; it is a PyTorch file (torch.save, as rosinality's factor.pt and projector "
                         "output are), which is not read here")
     try:
@@ -100,15 +101,6 @@ def read_npz(path: str | os.PathLike, option: str, what: str) -> tuple[Path, dic
         raise ToolError(f"{path}: cannot read as a {what} .npz ({option}; {err})") from err
     except (OSError, EOFError, zipfile.BadZipFile) as err:
         raise ToolError(f"{path}: cannot read as a {what} .npz ({option}; {err})") from err
-
-
-def _is_torch_file(path: Path) -> bool:
-    """Whether a zip archive is a torch.save file (a `<name>/data.pkl` entry) rather than an .npz of arrays."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return any(name.endswith("/data.pkl") for name in archive.namelist())
-    except (OSError, zipfile.BadZipFile):
-        return False
 
 
 def mp4_available() -> bool:
