@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import tempfile
 from pathlib import Path
@@ -309,6 +310,7 @@ def check_resume(options: TrainingOptions, dataset: ImageDataset) -> tuple[Train
 def _auto_resume(options: TrainingOptions, desc: str) -> tuple[Path | None, list[str]]:
     """The snapshot `--resume auto` continues (None: none), and a line per run of this dataset and --cfg that it
     passed over because its training_options.json differs in the options that tell runs apart (RUN_IDENTITY)."""
+    @functools.cache  # the run found is read once more, for its --data
     def recorded(run_dir: Path) -> dict[str, Any]:
         try:
             found = json.loads((run_dir / "training_options.json").read_text(encoding="utf-8"))
