@@ -1,5 +1,6 @@
 """Shared tool inputs: seed lists, grids, class labels, devices and generator loading."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -140,3 +141,28 @@ def test_cuda_request_without_cuda_is_a_clear_error():
         pytest.skip("CUDA is available here")
     with pytest.raises(ToolError, match="no CUDA device"):
         resolve_device("cuda")
+
+
+@pytest.mark.parametrize("stored_average", [False, True])
+def test_truncating_a_file_without_an_average_w_says_the_average_is_estimated(
+    tiny_generator, tmp_path, rosinality_layout, stored_average
+):
+    """rosinality's training checkpoints store no average w: truncated images depend on our estimate of it."""
+    G = tiny_generator()
+    ckpt = {"g_ema": rosinality_layout.generator_state(G)}
+    if stored_average:  # convert_weight.py's output carries latent_avg
+        ckpt["latent_avg"] = torch.zeros(G.w_dim)
+    torch.save(ckpt, tmp_path / "ros.pt")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_generator(tmp_path / "ros.pt", "cpu")  # no truncation: the average is not used
+        load_generator(tmp_path / "ros.pt", "cpu", truncation_psi=0.7)
+    said = [str(w.message) for w in caught]
+    if stored_average:
+        assert said == []
+    else:
+        assert said == [
+            f"{tmp_path / 'ros.pt'}: stores no average w; truncation pulls toward one estimated from 10,000 mapped z "
+            "(seed 0), so truncated images differ slightly from rosinality's generate.py, which estimates its own "
+            "at every run"
+        ]

@@ -29,6 +29,8 @@ class Checkpoint:
     `source` holds format-specific settings read from the file: for official pickles
     `training_set_kwargs` and `augment_pipe` ({class_name, init_kwargs, p}); for rosinality files
     `args` and `ada_aug_p`; for our files the provenance recorded when they were converted.
+    `w_avg_estimated` names the generators whose average w (what truncation pulls toward) the file
+    did not store and the reader estimated.
     """
 
     format: str
@@ -37,6 +39,7 @@ class Checkpoint:
     training_state: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     source: dict[str, Any] = field(default_factory=dict)
+    w_avg_estimated: list[str] = field(default_factory=list)
 
     @property
     def augment_pipe(self) -> dict[str, Any] | None:

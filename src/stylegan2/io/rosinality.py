@@ -58,6 +58,7 @@ def read_rosinality(path: Path) -> Checkpoint:
     networks: dict[str, torch.nn.Module] = {}
     notes: list[str] = []
     latent_avg = ckpt.get("latent_avg")
+    w_avg_estimated = []
     for key, name in NETWORK_KEYS.items():
         state = ckpt.get(key)
         if not isinstance(state, Mapping):
@@ -75,6 +76,7 @@ def read_rosinality(path: Path) -> Checkpoint:
             notes.append(f"{name}: w_avg taken from the file's latent_avg")
         else:
             G.mapping.w_avg.copy_(estimate_w_avg(G))
+            w_avg_estimated.append(name)
             notes.append(
                 f"{name}: w_avg estimated from {W_AVG_SAMPLES:,} mapped z (seed {W_AVG_SEED}); "
                 "rosinality files store no w average"
@@ -84,7 +86,7 @@ def read_rosinality(path: Path) -> Checkpoint:
     source: dict[str, Any] = {"args": {str(k)[:100]: _json_value(v) for k, v in list(args.items())[:1000]}} if args else {}
     if "ada_aug_p" in ckpt:
         source["ada_aug_p"] = _json_value(ckpt["ada_aug_p"])
-    return Checkpoint(format="rosinality", networks=networks, notes=notes, source=source)
+    return Checkpoint(format="rosinality", networks=networks, notes=notes, source=source, w_avg_estimated=w_avg_estimated)
 
 
 def _what_else(ckpt: Any) -> str:

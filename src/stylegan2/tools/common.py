@@ -13,8 +13,9 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from ..io import load_network
+from ..io import load_checkpoint
 from ..io.info import nonfinite_tensors, nonfinite_warning
+from ..io.rosinality import W_AVG_SAMPLES, W_AVG_SEED
 from ..models import Generator
 from ..models.inputs import check_truncation, is_whole_number
 from ..utils.device import DeviceError, same_device, select_device
@@ -103,11 +104,14 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         raise ToolError(str(err)) from None
 
 
-def load_generator(network: Network, device: str | torch.device | None = None) -> Generator:
+def load_generator(
+    network: Network, device: str | torch.device | None = None, *, truncation_psi: float = 1.0
+) -> Generator:
     """G in eval mode on `device`: a Generator as given, or G_ema (else G) from any file `load_network` reads.
 
     A Generator passed in is left as it is (the caller may be training it, or keep it on a GPU): a copy is used
-    when it is in training mode or on another device than `device`.
+    when it is in training mode or on another device than `device`. With `truncation_psi` != 1, a file that
+    stores no average w (rosinality's training checkpoints) gets a warning: truncation uses our estimate.
     """
     if isinstance(network, Generator):
         target = resolve_device(device) if device is not None else network_device(network)
@@ -121,7 +125,8 @@ def load_generator(network: Network, device: str | torch.device | None = None) -
     path = Path(network).expanduser()
     if not path.exists():  # a directory or other non-file gets load_network's own message
         raise FileNotFoundError(f"{path}: no such network file (--network)")
-    networks = load_network(path)
+    checkpoint = load_checkpoint(path)
+    networks = checkpoint.networks
     G = networks.get("G_ema") if networks.get("G_ema") is not None else networks.get("G")
     if G is None:
         found = ", ".join(sorted(k for k, v in networks.items() if v is not None)) or "nothing"
@@ -130,7 +135,15 @@ def load_generator(network: Network, device: str | torch.device | None = None) -
         raise ToolError(f"{path}: its generator is a {type(G).__name__}, not a stylegan2 Generator")
     if networks.get("G_ema") is None:  # G's images differ from the averaged G_ema's that files usually give
         warnings.warn(f"{path}: holds no G_ema; using G, the generator without weight averaging", stacklevel=2)
-    bad = nonfinite_tensors({"G_ema" if networks.get("G_ema") is not None else "G": G})
+    name = "G_ema" if networks.get("G_ema") is not None else "G"
+    if truncation_psi != 1 and name in checkpoint.w_avg_estimated:  # the images depend on the estimate
+        warnings.warn(
+            f"{path}: stores no average w; truncation pulls toward one estimated from {W_AVG_SAMPLES:,} mapped z "
+            f"(seed {W_AVG_SEED}), so truncated images differ slightly from rosinality's generate.py, which "
+            "estimates its own at every run",
+            stacklevel=2,
+        )
+    bad = nonfinite_tensors({name: G})
     if bad:  # its images will be NaN, written as black
         warnings.warn(f"{path}: {nonfinite_warning(bad)}", stacklevel=2)
     return G.eval().requires_grad_(False).to(resolve_device(device))

@@ -110,7 +110,7 @@ def generate_images(
     seeds = parse_seeds(seeds) if seeds is not None else None
     cols_rows = parse_grid(grid) if grid is not None else None
     directions = load_directions(direction) if isinstance(direction, (str, os.PathLike)) else direction
-    G = load_generator(network, device)
+    G = load_generator(network, device, truncation_psi=truncation_psi)
     check_inputs(G, class_idx, truncation_cutoff)
     if directions is not None:
         directions.check(index, G.num_ws, G.w_dim)

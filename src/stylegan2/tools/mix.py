@@ -88,7 +88,7 @@ def style_mix(
     parse_seeds(cols, "--cols")
     check_psi(truncation_psi)
     check_noise_mode(noise_mode)
-    G = load_generator(network, device)
+    G = load_generator(network, device, truncation_psi=truncation_psi)
     check_inputs(G, class_idx)
     mix_styles(G, styles)
     path = Path(outdir) / MIX_FILE

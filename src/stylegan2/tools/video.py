@@ -119,7 +119,7 @@ def render_video(
     check_fps(fps)
     check_psi(truncation_psi)
     check_noise_mode(noise_mode)
-    G = load_generator(network, device)
+    G = load_generator(network, device, truncation_psi=truncation_psi)
     check_inputs(G, class_idx, truncation_cutoff)
     path = Path(outdir) / f"video{video_suffix(video_format)}"
     check_outputs([path], force)
