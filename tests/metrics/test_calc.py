@@ -27,3 +27,10 @@ def test_a_discriminator_is_refused_and_a_comma_list_is_taken(tmp_path, monkeypa
         calc_metrics(D, "builtin:shapes?n=8", ["fid50k_full"], device="cpu", progress=False)
     with pytest.raises(ValueError, match="unknown metric 'fidd'"):  # the string is read as names, not letters
         calc_metrics(tiny_generator(), "builtin:shapes?n=8", "fid50k_full,fidd", device="cpu", progress=False)
+
+
+@pytest.mark.parametrize("metrics", ["none", "None", ["none"]])
+def test_none_is_refused_with_what_it_means_in_training(metrics):
+    """--metrics none turns metrics off in `stylegan2 train`; asked of `stylegan2 metrics` it is said to compute nothing."""
+    with pytest.raises(ValueError, match=r"^'none' computes nothing: it turns metrics off in training; name at least one"):
+        calc_metrics(tiny_generator(), "builtin:shapes?n=8", metrics, device="cpu", progress=False)

@@ -203,6 +203,9 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
     """
     if isinstance(metrics, str):  # "fid50k_full,kid50k_full", as the command line takes them
         metrics = [name.strip() for name in metrics.split(",") if name.strip()]
+    if [name.lower() for name in metrics] == ["none"]:  # train's way to turn metrics off, a no-op here
+        raise ValueError("'none' computes nothing: it turns metrics off in training; name at least one metric, "
+                         "e.g. fid50k_full")
     specs = [parse_metric(name) for name in metrics]  # fail on a bad name before any loading
     if not specs:
         raise ValueError("no metrics given")
