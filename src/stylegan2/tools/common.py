@@ -136,7 +136,7 @@ def load_generator(
     if networks.get("G_ema") is None:  # G's images differ from the averaged G_ema's that files usually give
         warnings.warn(f"{path}: holds no G_ema; using G, the generator without weight averaging", stacklevel=2)
     name = "G_ema" if networks.get("G_ema") is not None else "G"
-    if truncation_psi != 1 and name in checkpoint.w_avg_estimated:  # the images depend on the estimate
+    if truncation_psi != 1 and name in checkpoint.w_avg_estimated:  # the outputs depend on the estimate
         warnings.warn(
             f"{path}: stores no average w; truncation pulls toward one estimated from {W_AVG_SAMPLES:,} mapped z "
             f"(seed {W_AVG_SEED}), so truncated images differ slightly from rosinality's generate.py, which "

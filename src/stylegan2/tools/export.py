@@ -172,7 +172,7 @@ def export_generator(
     check_outputs([path], force, option="--output")
     with warnings.catch_warnings():  # refused below instead
         warnings.filterwarnings("ignore", r".*NaN or Inf values")
-        G = load_generator(network, device="cpu")
+        G = load_generator(network, device="cpu", truncation_psi=truncation_psi)
     bad = nonfinite_tensors({"G": G})
     if bad:
         raise ToolError(f"{'the Generator' if isinstance(network, nn.Module) else network}: {nonfinite_summary(bad)}; "
