@@ -217,6 +217,48 @@ def test_sigterm_to_the_launcher_stops_every_process_with_one_line_each(tmp_path
     assert (run_dir / "log.txt").read_text().splitlines()[-1] == "Failed."
 
 
+def session_processes(session: int) -> list[int]:
+    """The processes alive in a session (Linux: from /proc)."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            if os.getsid(int(entry.name)) == session:
+                alive.append(int(entry.name))
+    return alive
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="lists processes through /proc (Linux)")
+def test_processes_whose_launcher_was_killed_stop_as_ctrl_c_stops_them(tmp_path):
+    """A SIGKILLed launcher (out of memory, `kill -9`) passes nothing on, and where SIGINT is ignored (nohup) the
+    SIGINT that torch has Linux send its processes then is lost too: they notice that the launcher is gone and stop
+    with a final snapshot instead of training on unseen; multiprocessing's resource tracker then ends too, without
+    a warning about the semaphores it cleans up."""
+    cmd = [sys.executable, "-m", "stylegan2", "train", "--gpus=2", *TINY_RUN, "--kimg", "100",
+           "--outdir", str(tmp_path / "runs")]
+    with open(tmp_path / "out.txt", "w") as out:
+        launcher = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS="1"),
+                                    start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        try:
+            wait_for(tmp_path / "runs", launcher)
+            (run_dir,) = (tmp_path / "runs").iterdir()
+            wait_for(run_dir / "network-snapshot-000000-008.safetensors", launcher)
+            launcher.kill()
+            assert launcher.wait(timeout=60) == -signal.SIGKILL
+            deadline = time.monotonic() + 60
+            while session_processes(launcher.pid) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert session_processes(launcher.pid) == [], "the launched processes went on without their launcher"
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(launcher.pid, signal.SIGKILL)
+    printed = (tmp_path / "out.txt").read_text()
+    # The first process to notice asks for the stop, which the other one takes at the same step, noticed or not.
+    assert f"The launcher (process {launcher.pid}) is gone: stopping" in printed, printed[-3000:]
+    assert "Traceback" not in printed and "leaked" not in printed, printed[-3000:]
+    lines = (run_dir / "log.txt").read_text().splitlines()
+    assert "Interrupted: writing a final snapshot before exiting" in lines and lines[-1] == "Stopped.", lines[-5:]
+
+
 SLEEPING_LAUNCH = """
 import sys, time
 from stylegan2.training.launch import LaunchError, launch_local

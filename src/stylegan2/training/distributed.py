@@ -15,6 +15,7 @@ import torch
 import torch.distributed as dist
 
 from ..utils.device import HostCopy, rank_cuda_device
+from .signals import stop_when_launcher_dies
 
 DEFAULT_TIMEOUT = 1800.0  # seconds a collective waits for the slowest rank (its share of snapshot metrics included)
 TIMEOUT_VARIABLE = "STYLEGAN2_DIST_TIMEOUT"  # overrides DEFAULT_TIMEOUT, in seconds
@@ -93,6 +94,8 @@ def init_distributed(device: str | None = None, timeout: float | None = None) ->
     if dev.type == "cuda":
         dev = rank_cuda_device(local_rank, dev) if world_size > 1 else torch.device("cuda", dev.index or 0)
         torch.cuda.set_device(dev)
+    if world_size > 1:
+        stop_when_launcher_dies()
     if world_size > 1 and not dist.is_initialized():
         try:
             dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo",

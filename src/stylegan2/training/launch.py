@@ -40,7 +40,7 @@ from torch.distributed.elastic.rendezvous.utils import _matches_machine_hostname
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 from .distributed import backend_message, format_ranks, launcher_restarts, positive_seconds
-from .signals import StoppedTogether
+from .signals import StoppedTogether, launcher_gone
 
 RDZV_TIMEOUT = 600.0  # seconds the nodes wait for each other to start (torchrun's join_timeout)
 RDZV_PORT = 29400  # the rendezvous port when --rdzv-endpoint names a host only (torchrun's c10d default)
@@ -49,6 +49,7 @@ SHUTDOWN_SECONDS = 120  # after Ctrl-C or SIGTERM, how long the processes get to
 INTERRUPTED = 130  # the exit status after Ctrl-C (the shell's for SIGINT)
 AGENT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")  # what torch's agent handles and passes on: all but Ctrl-C here
 MESSAGES_VARIABLE = "STYLEGAN2_LAUNCH_MESSAGES"  # the folder where the processes leave their errors for the launcher
+TRACKER_WARNINGS = "ignore:resource_tracker:UserWarning:multiprocessing.resource_tracker"  # -W for the tracker process
 
 
 class Interrupted:
@@ -245,19 +246,25 @@ def _run_process(fn: Callable[..., Any], args: tuple[Any, ...], user_errors: tup
     if restarts and os.environ.get("LOCAL_RANK") == "0":  # what ended the attempt before was printed then
         print(f"Restarting the processes (restart {restarts} of {allowed})", file=sys.stderr, flush=True)
     try:
-        return fn(*args)
+        result = fn(*args)
     except StoppedTogether:
         _ignore_ctrl_c()
-        return Interrupted()
+        result = Interrupted()
     except KeyboardInterrupt:  # stopped at once: the others may wait in a collective for this one, which must end
         _ignore_ctrl_c()
         raise SystemExit(INTERRUPTED) from None
     except user_errors as err:
         _leave_message(str(err), rank)
+        raise SystemExit(1) from None
     except Exception:  # a bug: the whole traceback, as without the launcher
         traceback.print_exc()
         sys.stderr.flush()
-    raise SystemExit(1)
+        raise SystemExit(1) from None
+    if launcher_gone():  # torch's wrapper would wait forever for it to take the result
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(INTERRUPTED if isinstance(result, Interrupted) else 0)
+    return result
 
 
 def _ignore_ctrl_c() -> None:
@@ -268,9 +275,10 @@ def _ignore_ctrl_c() -> None:
 
 def _leave_message(message: str, rank: str) -> None:
     """A process's one-line error: left whole (a process killed while writing leaves nothing) in the launcher's
-    folder, or printed when there is none (--max-restarts: an attempt's errors are printed as they happen)."""
+    folder, or printed when there is none (--max-restarts: an attempt's errors are printed as they happen) or the
+    launcher is gone."""
     folder = os.environ.get(MESSAGES_VARIABLE)
-    if folder:
+    if folder and not launcher_gone():
         partial = Path(folder, f"{rank}.partial")
         try:
             partial.write_text(message, encoding="utf-8")
@@ -353,16 +361,19 @@ class _PassCtrlC:
 
 def _start_resource_tracker() -> None:
     """Start multiprocessing's resource tracker (which the processes share) deaf to SIGUSR1: a scheduler's warning
-    sent to the whole process group would otherwise kill it, and each process would print its tracebacks."""
+    sent to the whole process group would otherwise kill it, and each process would print its tracebacks. Its
+    warning about semaphores it cleans up (left when this process was SIGKILLed) is silenced: nothing to do there."""
     if not hasattr(signal, "SIGUSR1") or threading.current_thread() is not threading.main_thread():
         return
     from multiprocessing import resource_tracker
 
     previous = signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # an ignored signal stays ignored in the new process
+    sys.warnoptions.append(TRACKER_WARNINGS)  # passed to the new interpreter as -W
     try:
         resource_tracker.ensure_running()
     finally:
         signal.signal(signal.SIGUSR1, previous)
+        sys.warnoptions.remove(TRACKER_WARNINGS)
 
 
 def _pass_on(signum: int, frame: Any) -> None:

@@ -7,11 +7,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from typing import Any, Iterator
 
 SAME_CTRL_C_SECONDS = 2.0  # under a launcher, a SIGINT this soon after the first is the same Ctrl-C (see StopRequest)
+LAUNCHER_CHECK_SECONDS = 1.0  # how often a launched process checks that its launcher is alive
+_watched_parent: list[int] = []  # the launcher stop_when_launcher_dies watches, once per process
 
 
 class Terminated(Exception):
@@ -59,6 +62,29 @@ class StopRequest:
 def under_launcher() -> bool:
     """Whether torch's elastic agent (torchrun, or `--gpus`) started this process: it forwards the signals it gets."""
     return "TORCHELASTIC_RUN_ID" in os.environ
+
+
+def stop_when_launcher_dies() -> None:
+    """Under a launcher (torchrun, `--gpus`), ask this process to stop as SIGUSR1 does (as Ctrl-C, with a final
+    snapshot) when the launcher is gone (SIGKILLed, or killed for memory). torch's processes get SIGINT then on
+    Linux, but not where SIGINT is ignored (nohup, a script's background job): they would go on training, unseen,
+    beside a requeued job. POSIX only, where a dead process's children are adopted (their parent changes)."""
+    if not under_launcher() or not hasattr(signal, "SIGUSR1") or _watched_parent:
+        return
+    _watched_parent.append(os.getppid())
+
+    def watch() -> None:
+        while os.getppid() == _watched_parent[0]:
+            time.sleep(LAUNCHER_CHECK_SECONDS)
+        print(f"The launcher (process {_watched_parent[0]}) is gone: stopping", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    threading.Thread(target=watch, name="launcher-watch", daemon=True).start()
+
+
+def launcher_gone() -> bool:
+    """Whether the launcher stop_when_launcher_dies watches has died (then nobody reads what it was to be left)."""
+    return bool(_watched_parent) and os.getppid() != _watched_parent[0]
 
 
 @contextlib.contextmanager
