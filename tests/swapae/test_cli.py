@@ -203,3 +203,14 @@ def test_train_expands_an_outdir_given_as_opt_equals_tilde(tmp_path, monkeypatch
     assert result.exit_code == 0, result.output
     assert (tmp_path / "home" / "runs" / "00000-shapes-swapae-cpu" / "network-snapshot-000000-008.safetensors").is_file()
     assert not (tmp_path / "~").exists()
+
+
+@pytest.mark.parametrize("device,said", [
+    ("foo", "--device foo: not a device; use cpu, cuda, cuda:N or mps (Apple Silicon)"),
+    pytest.param("cuda:1", "--device cuda:1: no CUDA device is available here; use --device cpu",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")),
+])
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_a_device_this_machine_lacks_is_one_line(tmp_path, device, said, dry_run):
+    result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path, "--device", device, *dry_run)
+    assert result.exit_code == 1 and result.output == f"Error: {said}\n", result.output

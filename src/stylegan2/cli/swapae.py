@@ -17,6 +17,7 @@ from ..training.distributed import init_distributed, leave_group
 from ..training.launch import ProcessLayout, launch
 from ..training.rundir import check_outdir_creatable
 from ..training.signals import usr1_interrupts
+from ..utils.device import select_device
 from .defaults import format_default
 from .flags import SEED, FiniteFloat, FiniteFloatRange, UserPath, workers_option
 from .tools import user_errors
@@ -138,6 +139,7 @@ def train_command(data: str, cfg: str, device: str | None, gpus: int, dry_run: b
     """
     if gpus == 1:  # this process trains (alone, or as one of torchrun's)
         def resolve() -> tuple[ImageDataset, SwapAEOptions]:
+            select_device(device)  # a one-line error for a device this machine lacks, before torch's
             ctx = init_distributed(device)
             return open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, creates_runs=ctx.is_main)
 
