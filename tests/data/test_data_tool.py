@@ -244,6 +244,20 @@ def test_max_images_stops_early(tmp_path, make_folder, images_rgb):
     assert len(open_dataset(tmp_path / "out.zip")) == 4
 
 
+def test_a_folder_is_read_folder_by_folder_as_nvidias_tool_reads_it(tmp_path):
+    """NVIDIA's tool sorts a folder's paths part by part (`sorted(Path.rglob('*'))`): 'cats/' before 'cats-2/',
+    which a plain string sort puts first ('-' < '/'). --max-images must keep the images theirs keeps."""
+    for folder, value in [("cats", 50), ("cats-2", 200), ("cats.old", 120)]:
+        (tmp_path / "src" / folder).mkdir(parents=True)
+        for i in range(2):
+            PIL.Image.fromarray(np.full((8, 8, 3), value + i, np.uint8)).save(tmp_path / "src" / folder / f"{i}.png")
+    PIL.Image.fromarray(np.full((8, 8, 3), 10, np.uint8)).save(tmp_path / "src" / "cats-1.png")
+    convert_dataset(tmp_path / "src", tmp_path / "out.zip", max_images=4)
+    with zipfile.ZipFile(tmp_path / "out.zip") as z:
+        firsts = [int(np.asarray(PIL.Image.open(z.open(f"00000/img{i:08d}.png")))[0, 0, 0]) for i in range(4)]
+    assert firsts == [50, 51, 10, 200]  # cats/0, cats/1, cats-1.png, cats-2/0
+
+
 def test_alpha_is_dropped(tmp_path, noise):
     (tmp_path / "rgba").mkdir()
     rgba = noise(1, 8, 4)[0]

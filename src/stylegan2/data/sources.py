@@ -143,6 +143,12 @@ class FileSource(ImageSource):
             warnings.warn(f"{path}: left out {unread}, which are not read here; convert them to JPEG or PNG",
                           stacklevel=2)
 
+    def sort_by_folder(self) -> None:
+        """Order the images folder by folder ('cats/1.png' before 'cats-2/1.png', which a plain string sort puts
+        after it), as NVIDIA's dataset tool lists a folder (its training, and zips, sort the plain strings)."""
+        self.all_files.sort(key=lambda name: name.split("/"))
+        self.files = list(self.all_files)
+
     def _archive(self) -> zipfile.ZipFile:
         """The zip handle, opened once per process (a handle shared across a fork would race on its offset)."""
         if self._zip is None or self._zip_pid != os.getpid():

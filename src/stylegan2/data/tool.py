@@ -17,7 +17,7 @@ from ..utils.files import create_temp, remove_stale_temps
 from ..utils.text import first_names
 from .errors import DatasetError
 from .images import check_side, pad_center
-from .sources import LABELS_FILE, open_source
+from .sources import LABELS_FILE, FileSource, open_source
 
 TRANSFORMS = ("center-crop", "center-crop-wide", "letterbox")
 RESIZE_FILTERS = {"lanczos": PIL.Image.Resampling.LANCZOS, "box": PIL.Image.Resampling.BOX}
@@ -249,6 +249,8 @@ def convert_dataset(
     width, height, band_height = _check_options(dest, resolution, width, height, transform, resize_filter, max_images,
                                                 force)
     src = open_source(source, resolution=None if width is None else max(width, height))
+    if isinstance(src, FileSource) and not src.is_zip:  # NVIDIA's order, so that --max-images keeps the same images
+        src.sort_by_folder()
     if Path(getattr(src, "path", "")).resolve() == dest.resolve():
         raise DatasetError(f"{dest}: the destination is the source; choose another --dest")
     num_listed = len(src)
