@@ -40,6 +40,40 @@ def test_metrics_command_prints_a_table_and_appends_jsonl(network_file, detector
     assert (tmp_path / "metric-fid1k_full.jsonl").read_text().count("\n") == 1
 
 
+def test_a_network_in_a_run_directory_gets_its_records_there_as_with_nvidias_calc_metrics(
+        tmp_path: Path, tiny_G, detector_file):
+    run = tmp_path / "00000-shapes-cpu"
+    run.mkdir()
+    network = save_network(run / "network-snapshot-000004.safetensors", {"G_ema": tiny_G})
+    (tmp_path / "elsewhere.safetensors").write_bytes(network.read_bytes())
+    args = ["metrics", "--data", "builtin:shapes?n=8", "--metrics", "fid1k_full", "--detector", str(detector_file),
+            "--device", "cpu", "--workers", "0", "--cache-dir", str(tmp_path / "cache")]
+    result = CliRunner().invoke(main, [*args, "--network", str(network)])
+    assert result.exit_code == 0 and not (run / "metric-fid1k_full.jsonl").exists(), result.output  # not a run yet
+    (run / "training_options.json").write_text("{}")
+    for _ in range(2):
+        result = CliRunner().invoke(main, [*args, "--network", str(network)])
+        assert result.exit_code == 0, result.output
+    records = (run / "metric-fid1k_full.jsonl").read_text().splitlines()
+    assert len(records) == 2 and '"snapshot_pkl": "network-snapshot-000004.safetensors"' in records[0]
+    result = CliRunner().invoke(main, [*args, "--network", str(tmp_path / "elsewhere.safetensors")])
+    assert result.exit_code == 0 and not list(tmp_path.glob("metric-*")), result.output
+
+
+def test_a_record_that_cannot_be_appended_is_a_note_and_the_table_is_printed(
+        network_file, detector_file, tmp_path: Path, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("stylegan2.metrics.calc.report_metric", full_disk)
+    result = CliRunner().invoke(main, ["metrics", "--network", str(network_file), "--data", "builtin:shapes?n=8",
+                                       "--metrics", "fid1k_full", "--detector", str(detector_file), "--device", "cpu",
+                                       "--workers", "0", "--cache-dir", str(tmp_path), "--run-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert f"note: {tmp_path / 'metric-fid1k_full.jsonl'}: could not append the record (No space left on device)" in result.output
+    assert result.stdout.strip().splitlines()[-1].split()[:2] == ["fid1k_full", "fid1k_full"]
+
+
 def test_unknown_metric_is_a_clean_error(network_file):
     result = CliRunner().invoke(main, ["metrics", "--network", str(network_file), "--data", "builtin:shapes",
                                        "--metrics", "fid50k_ful"])

@@ -9,6 +9,7 @@ import click
 from stylegan2.data.errors import SKIP_BAD_BY_CONVERTING, advise_skip_bad
 from stylegan2.metrics import calc_metrics
 from stylegan2.metrics.evaluate import format_results
+from stylegan2.metrics.training_data import run_directory_of
 from stylegan2.training.launch import LaunchError, launch_local
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
@@ -54,7 +55,8 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
 @click.option("--trunc", "truncation_psi", type=FiniteFloat(), default=default_of(calc_metrics, "truncation_psi"), show_default=True,
               help="Truncation psi.")
 @click.option("--run-dir", type=UserPath(exists=True, file_okay=False, path_type=Path),
-              help="Append each result to RUN_DIR/metric-<name>.jsonl.")
+              help="Append each result to RUN_DIR/metric-<name>.jsonl [default: the network's run directory, "
+                   "the folder holding its training_options.json, as NVIDIA's calc_metrics.py].")
 @click.option("--verbose/--no-verbose", default=default_of(calc_metrics, "progress"), show_default=True,
               help="Show progress bars (also --verbose=0, as NVIDIA's calc_metrics.py).")
 def metrics_command(network: Path, data: str | None, metric_list: str, mirror: bool | None, detector: Path | None,
@@ -71,6 +73,7 @@ def metrics_command(network: Path, data: str | None, metric_list: str, mirror: b
       stylegan2 metrics --network run/network-snapshot-000400.safetensors   # against the run's own data
     """
     names = [name.strip() for name in metric_list.split(",") if name.strip()]
+    run_dir = run_dir if run_dir is not None else run_directory_of(network)
     kwargs = dict(network=network, data=data, metrics=names, mirror=mirror, detector=detector, vgg=vgg, device=device,
                   batch_size=batch_size, num_workers=workers, cache_dir=cache_dir, use_cache=not no_cache, seed=seed,
                   truncation_psi=truncation_psi, run_dir=run_dir, progress=verbose)

@@ -149,7 +149,11 @@ def run_metrics(G: nn.Module, data: str | os.PathLike | None, specs: list[Metric
         record = compute_metric(spec, G, dataset, detector=feature_net, vgg16=vgg16, device=device, rank=rank,
                                 world_size=world_size, cache_dir=cache_dir, **compute_kwargs)
         if run_dir is not None:
-            report_metric(record, run_dir=run_dir, snapshot=snapshot)
+            try:
+                report_metric(record, run_dir=run_dir, snapshot=snapshot)
+            except OSError as err:  # a read-only or full run directory: the result is still printed
+                warnings.warn(f"{Path(run_dir) / ('metric-' + spec.name + '.jsonl')}: could not append the record "
+                              f"({err.strerror or err})", stacklevel=2)
         records.append(record)
     return records
 

@@ -39,6 +39,14 @@ def _recorded(ckpt: Checkpoint, path: Path) -> tuple[str, Any, Any, Any] | None:
     return None
 
 
+def run_directory_of(network: str | os.PathLike) -> Path | None:
+    """The run directory a network file (or a run directory given as the network) sits in: the folder holding
+    training_options.json, ours or NVIDIA's. NVIDIA's calc_metrics.py appends its records there by default."""
+    path = Path(network)
+    folder = path if path.is_dir() else path.parent
+    return folder if (folder / RUN_OPTIONS_FILE).is_file() else None
+
+
 def same_data(a: str, b: str) -> bool:
     """Whether two dataset specs name the same data: equal, or paths (~ expanded) that resolve to the same place."""
     if a == b:
