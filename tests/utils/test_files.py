@@ -1,10 +1,13 @@
 """Atomic writes: all or nothing, with ordinary file permissions."""
 
+import errno
 import os
 import stat
+import time
 
 import pytest
 
+from stylegan2.utils import files
 from stylegan2.utils.files import atomic_path
 
 
@@ -39,3 +42,44 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
             raise RuntimeError("crash while writing")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["net.safetensors"]
+
+
+
+def test_the_finished_file_is_flushed_through_a_handle_open_for_writing(tmp_path, monkeypatch):
+    """Windows' fsync (FlushFileBuffers) refuses a read-only handle: every save failed there with EBADF."""
+    fcntl = pytest.importorskip("fcntl")
+    fsync = os.fsync
+
+    def windows_fsync(fd: int) -> None:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", windows_fsync)
+    with atomic_path(tmp_path / "out.bin") as tmp:
+        tmp.write_bytes(b"data")
+    assert (tmp_path / "out.bin").read_bytes() == b"data"
+
+
+def test_temporaries_and_folder_images_are_opened_binary(tmp_path, monkeypatch):
+    """Windows' os.open gives a text-mode descriptor without O_BINARY: zips and downloads came out corrupt."""
+    monkeypatch.setattr(files, "BINARY", files.BINARY or os.O_CLOEXEC)  # POSIX: a harmless stand-in for O_BINARY
+    flags = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda path, flag, *args, **kwargs: flags.append(flag) or real_open(path, flag, *args, **kwargs))
+    fd, tmp = files.create_temp(tmp_path / "out.zip")
+    os.close(fd)
+    files.open_regular(tmp).close()
+    assert len(flags) == 2 and all(flag & files.BINARY for flag in flags)
+
+
+def test_windows_never_probes_a_writer_with_os_kill(tmp_path, monkeypatch):
+    """os.kill(pid, 0) sends Ctrl-C on Windows (or fails with EINVAL): a leftover temporary blocked every start."""
+    old = tmp_path / f".net.safetensors.{2**22 + 7}.0123abcd.tmp.safetensors"
+    old.write_bytes(b"x")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    monkeypatch.setattr(os, "kill", lambda pid, sig: pytest.fail("os.kill was called"))
+    monkeypatch.setattr(files, "PROBES_PROCESSES", False)  # as on Windows
+    assert files.remove_stale_temps(tmp_path) == []  # its writer cannot be told gone: kept for a day
+    os.utime(old, (time.time() - 2 * 86400, time.time() - 2 * 86400))
+    assert files.remove_stale_temps(tmp_path) == [old]

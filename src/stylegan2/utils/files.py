@@ -23,6 +23,9 @@ ORPHAN_AFTER_SECONDS = 24 * 3600.0  # any temporary of ours untouched this long 
 MAX_ZIP_RATIO = 200  # declared size / compressed size of a deflated zip entry
 _TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp(?:\.[A-Za-z0-9]+)?$")
 _OLD_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp(?:\.[A-Za-z0-9]+)?$")  # mkstemp, before the pid
+BINARY = getattr(os, "O_BINARY", 0)  # Windows: without it os.open gives a text-mode descriptor (\n written as \r\n)
+NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX: opening a FIFO must not block
+PROBES_PROCESSES = os.name != "nt"  # Windows' os.kill(pid, 0) sends Ctrl-C instead of probing
 
 
 class ArchiveError(ValueError):
@@ -68,7 +71,7 @@ def create_temp(path: Path) -> tuple[int, Path]:
     while True:
         tmp = temp_name(path)
         try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY, 0o666), tmp
         except FileExistsError:
             continue
 
@@ -114,11 +117,20 @@ def atomic_path(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
         try:
             yield tmp
             os.chmod(tmp, mode)  # writers that recreate the file (safetensors' save_file makes it 0600) get it back
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
+            _flush_to_disk(tmp)
             _commit(tmp, path, replace)
         finally:
             tmp.unlink(missing_ok=True)
+
+
+def _flush_to_disk(path: Path) -> None:
+    """fsync a finished file through a handle open for writing, which Windows needs (POSIX takes any)."""
+    try:
+        file = open(path, "r+b")
+    except PermissionError:  # POSIX, a umask without the owner's write bit
+        file = open(path, "rb")
+    with file:
+        os.fsync(file.fileno())
 
 
 def _commit(tmp: Path, path: Path, replace: bool) -> None:
@@ -157,11 +169,15 @@ def is_stale_temp(path: Path, now: float | None = None) -> bool:
 
 
 def _process_exists(pid: int) -> bool:
+    """Whether process `pid` may still run. Where it cannot be told (PROBES_PROCESSES), our temporaries are stale
+    only after ORPHAN_AFTER_SECONDS."""
+    if not PROBES_PROCESSES:
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OverflowError):
+    except (OSError, OverflowError):  # PermissionError: another user's; anything else: cannot tell
         return True
     return True
 
@@ -184,12 +200,13 @@ def remove_stale_temps(directory: Path) -> list[Path]:
 
 def open_regular(path: str | Path) -> BinaryIO:
     """Open a file for binary reading only if it is a regular file (a FIFO or device would block)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    fd = os.open(path, os.O_RDONLY | NONBLOCK | BINARY)
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise IsADirectoryError(f"{path}: not a regular file") if stat.S_ISDIR(mode) else OSError(f"{path}: not a regular file")
-        os.set_blocking(fd, True)
+        if NONBLOCK:
+            os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
