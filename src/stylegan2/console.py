@@ -9,6 +9,9 @@ INTERRUPTED = 130  # the shell's status for a process stopped by SIGINT (trainin
 
 
 def main() -> None:
+    for stream in (sys.stdout, sys.stderr):  # a path the console's code page lacks (Windows, redirected) must not stop us
+        if stream is not None and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         from .cli import main as cli
     except KeyboardInterrupt:

@@ -1,6 +1,7 @@
 """The console entry point: `import stylegan2` does not load torch, and a Ctrl-C while the command loads exits quietly."""
 
 import importlib.abc
+import os
 import subprocess
 import sys
 
@@ -40,3 +41,13 @@ def test_ctrl_c_while_the_command_loads_is_one_word_and_status_130(monkeypatch, 
 def test_python_m_stylegan2_runs_the_command():
     result = subprocess.run([sys.executable, "-m", "stylegan2", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and "stylegan2, version 0.1.0" in result.stdout, result
+
+
+def test_a_path_the_output_encoding_lacks_is_escaped_not_an_error(tmp_path):
+    """Windows writes redirected output in its code page: a user's path it cannot encode stopped commands."""
+    outdir = tmp_path / "Łódź"
+    result = subprocess.run([sys.executable, "-m", "stylegan2", "dataset", "--source", "builtin:shapes?n=2",
+                             "--dest", str(outdir / "s.zip"), "--resolution", "8"],
+                            capture_output=True, env={**os.environ, "PYTHONIOENCODING": "cp1252"})
+    assert result.returncode == 0, result.stderr.decode("cp1252", "replace")
+    assert b"\\u0141\xf3d\\u017a" in result.stdout and (outdir / "s.zip").is_file()

@@ -1,9 +1,12 @@
-"""The tick line's kimg reads like the snapshot names: tiny ticks are not all 'kimg 0.0'."""
+"""The tick line: kimg reads like the snapshot names (tiny ticks are not all 'kimg 0.0'), memory in GiB."""
+
+import sys
+import types
 
 import pytest
 import torch
 
-from stylegan2.training.progress import kimg_label, tick_status
+from stylegan2.training.progress import kimg_label, memory_usage, tick_status
 
 
 @pytest.mark.parametrize("cur_nimg,kimg", [(8, "0.008"), (40, "0.040"), (400, "0.4"), (12_000, "12.0"), (12_345, "12.345")])
@@ -15,3 +18,12 @@ def test_the_tick_line_shows_the_images_seen(cur_nimg, kimg):
 
 def test_snapshot_labels_name_the_images_seen():
     assert (kimg_label(12_000), kimg_label(64), kimg_label(12_345)) == ("000012", "000000-064", "000012-345")
+
+
+@pytest.mark.parametrize("platform,maxrss", [("linux", 3 * 2**20), ("darwin", 3 * 2**30)])
+def test_cpu_memory_is_in_gib_whatever_unit_the_platform_reports(monkeypatch, platform, maxrss):
+    """ru_maxrss is in KiB on Linux but in bytes on macOS: a Mac's tick line said 1024 times its memory."""
+    resource = pytest.importorskip("resource")
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(resource, "getrusage", lambda who: types.SimpleNamespace(ru_maxrss=maxrss))
+    assert memory_usage(torch.device("cpu")) == "cpumem 3.00"

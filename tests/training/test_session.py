@@ -1,6 +1,7 @@
 """TrainingSession around a stand-in step: ticks, snapshots, stop limits, non-finite losses, Ctrl-C, the log."""
 
 import dataclasses
+import errno
 import itertools
 import json
 import os
@@ -17,6 +18,7 @@ from stylegan2.io import load_checkpoint
 from stylegan2.models import Generator
 from stylegan2.training.distributed import DistributedContext
 from stylegan2.training.finite import MAX_NON_FINITE_STEPS
+from stylegan2.training.progress import RunLog
 from stylegan2.training.session import LoopHooks, TickReport, TrainingError, TrainingSession, _StepShares, start_process
 from stylegan2.training.snapshot import read_resume_state
 
@@ -457,16 +459,26 @@ def test_a_run_directory_that_cannot_be_filled_is_removed(tmp_path, monkeypatch)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_closed_terminal_does_not_stop_the_run(tmp_path):
-    """`stylegan2 train ... | head`: printing fails once the reader is gone; log.txt goes on."""
+@pytest.mark.parametrize("error", [BrokenPipeError(errno.EPIPE, "Broken pipe"), OSError(errno.EINVAL, "Invalid argument")])
+def test_a_closed_terminal_does_not_stop_the_run(tmp_path, error):
+    """`stylegan2 train ... | head`: printing fails once the reader is gone (Windows says EINVAL); log.txt goes on."""
     rec = Recorder(tmp_path, max_steps=2)
 
     def gone(line: str) -> None:
-        raise BrokenPipeError(32, "Broken pipe")
+        raise error
 
     rec.session._run_log.echo = gone
     rec.run()
     assert (rec.run_dir / "log.txt").read_text().splitlines()[-1] == "Done."
+
+
+def test_a_line_the_output_cannot_encode_is_printed_escaped(tmp_path):
+    """Windows writes redirected output in its code page: a run directory's name it lacks stopped the run."""
+    log, printed = RunLog(tmp_path, echo=lambda line: printed.append(line.encode("cp1252").decode("cp1252"))), []
+    log("Run directory: runs/00000-Łódź-cpu")
+    log.close()
+    assert printed == [r"Run directory: runs/00000-\u0141\xf3d\u017a-cpu"]
+    assert (tmp_path / "log.txt").read_text(encoding="utf-8") == "Run directory: runs/00000-Łódź-cpu\n"
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="no SIGUSR1 on this platform")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -25,7 +27,11 @@ class RunLog:
     def __call__(self, message: str) -> None:
         try:
             self.echo(message)
-        except BrokenPipeError:  # the terminal or log shipper went away (`| head`): log.txt goes on alone
+        except UnicodeEncodeError:  # a path the output's code page lacks (Windows, output redirected)
+            self.echo(message.encode("ascii", "backslashreplace").decode("ascii"))
+        except OSError as err:  # the terminal or log shipper went away (`| head`): log.txt goes on alone
+            if err.errno not in (errno.EPIPE, errno.EINVAL):  # Windows says EINVAL for a closed pipe
+                raise
             self.echo = _silent
         self.record(message)
 
@@ -68,7 +74,8 @@ def memory_usage(device: torch.device) -> str:
     try:
         import resource
 
-        return f"cpumem {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f}"
+        unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+        return f"cpumem {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit / 2**30:.2f}"
     except ImportError:
         return ""
 
