@@ -31,7 +31,7 @@ def pyplot():
     try:
         import matplotlib
     except ModuleNotFoundError:
-        raise SystemExit("plotting needs matplotlib: pip install -e '.[plot]'") from None
+        raise SystemExit("plotting needs matplotlib: pip install -e \".[plot]\"") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -73,5 +73,5 @@ def test_bad_options_give_one_line_errors(workdir, run_script, script, args, cod
 ])
 def test_plots_without_matplotlib_say_how_to_install_it_before_scoring(workdir, run_script, script, args):
     result = run_script(EXPERIMENTS / script, args, workdir, blocked=("matplotlib",))
-    assert result.returncode == 1 and "plotting needs matplotlib: pip install -e '.[plot]'" in result.stderr
+    assert result.returncode == 1 and "plotting needs matplotlib: pip install -e \".[plot]\"" in result.stderr
     assert "Traceback" not in result.stderr and not (workdir / "plot.png").exists()

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from stylegan2.cli import main
 
-pytest.importorskip("flask", reason="the explorer's server needs Flask: pip install 'stylegan2[explore]'")
+pytest.importorskip("flask", reason="the explorer's server needs Flask: pip install \"stylegan2[explore]\"")
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs Playwright: pip install playwright")
 
 CHROMIUM = os.environ.get("STYLEGAN2_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")

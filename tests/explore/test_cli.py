@@ -22,11 +22,11 @@ def test_without_flask_the_command_says_what_to_install(gan_file, monkeypatch):
     monkeypatch.delitem(sys.modules, "stylegan2.explore.server", raising=False)
     result = CliRunner().invoke(main, ["explore", "--network", str(gan_file)])
     assert result.exit_code == 1
-    assert result.output.strip() == "Error: stylegan2 explore needs Flask: pip install 'stylegan2[explore]'"
+    assert result.output.strip() == "Error: stylegan2 explore needs Flask: pip install \"stylegan2[explore]\""
 
 
 def test_bad_inputs_are_one_line_errors(gan_file, tmp_path):
-    pytest.importorskip("flask", reason="the explorer's server needs Flask: pip install 'stylegan2[explore]'")
+    pytest.importorskip("flask", reason="the explorer's server needs Flask: pip install \"stylegan2[explore]\"")
     result = CliRunner().invoke(main, ["explore", "--network", str(tmp_path / "missing.pkl")])
     assert result.exit_code == 1 and "missing.pkl: no such network file (--network)" in result.output
     result = CliRunner().invoke(main, ["explore", "--network", str(gan_file), "--device", "cpu", "--layers", "0-9"])
@@ -37,7 +37,7 @@ def test_bad_inputs_are_one_line_errors(gan_file, tmp_path):
 
 
 def test_an_address_it_cannot_listen_on_is_a_one_line_error_naming_the_option(gan_file):
-    pytest.importorskip("flask", reason="the explorer's server needs Flask: pip install 'stylegan2[explore]'")
+    pytest.importorskip("flask", reason="the explorer's server needs Flask: pip install \"stylegan2[explore]\"")
     import socket
 
     result = CliRunner().invoke(main, ["explore", "--network", str(gan_file), "--device", "cpu", "--host", "999.1.1.1"])
@@ -59,7 +59,7 @@ def test_a_non_finite_upload_limit_is_refused_when_the_line_is_read(gan_file, va
 
 
 def test_the_address_is_checked_before_the_network_is_loaded(gan_file, monkeypatch):
-    pytest.importorskip("flask", reason="the explorer's server needs Flask: pip install 'stylegan2[explore]'")
+    pytest.importorskip("flask", reason="the explorer's server needs Flask: pip install \"stylegan2[explore]\"")
     import stylegan2.explore.server as server
 
     def never(*args, **kwargs):

@@ -11,7 +11,7 @@ import numpy as np
 import PIL.Image
 import pytest
 
-pytest.importorskip("flask", reason="the explorer's server needs Flask: pip install 'stylegan2[explore]'")
+pytest.importorskip("flask", reason="the explorer's server needs Flask: pip install \"stylegan2[explore]\"")
 
 from werkzeug.datastructures import FileStorage  # noqa: E402
 from werkzeug.test import encode_multipart  # noqa: E402

@@ -31,7 +31,7 @@ def has_onnx() -> bool:
     return True
 
 
-needs_onnx = pytest.mark.skipif(not has_onnx(), reason="onnx/onnxruntime not installed (pip install 'stylegan2[export]')")
+needs_onnx = pytest.mark.skipif(not has_onnx(), reason="onnx/onnxruntime not installed (pip install \"stylegan2[export]\")")
 
 
 def build_generator(resolution: int, c_dim: int, seed: int = 0) -> Generator:

@@ -89,7 +89,7 @@ def test_mp4_decodes_with_the_requested_frame_count(tiny_generator, tmp_path):
 
 def test_mp4_without_imageio_ffmpeg_names_the_extra(tiny_generator, tmp_path, monkeypatch):
     monkeypatch.setattr("stylegan2.tools.files.mp4_available", lambda: False)
-    with pytest.raises(ToolError, match=r"pip install 'stylegan2\[video\]'"):
+    with pytest.raises(ToolError, match=r'pip install "stylegan2\[video\]"'):
         render_video(tiny_generator(), [0, 1], tmp_path, frames=2, video_format="mp4")
 
 
@@ -99,7 +99,7 @@ def test_auto_format_says_why_it_writes_a_gif(network_file, tmp_path, monkeypatc
     result = CliRunner().invoke(main, ["video", "--network", str(network_file()), "--seeds", "0-1", "--frames", "2",
                                        "--outdir", str(tmp_path), "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    assert "note: writing an animated GIF: MP4 needs imageio and imageio-ffmpeg: pip install 'stylegan2[video]'" in result.output
+    assert "note: writing an animated GIF: MP4 needs imageio and imageio-ffmpeg: pip install \"stylegan2[video]\"" in result.output
     assert [p.name for p in tmp_path.iterdir()] == ["video.gif"]
 
 

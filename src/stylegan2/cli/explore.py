@@ -11,7 +11,7 @@ from ..explore.uploads import DEFAULT_MAX_UPLOAD_MB
 from .flags import FiniteFloatRange, UserPath
 from .tools import network_option, user_errors
 
-EXTRA_HINT = "stylegan2 explore needs Flask: pip install 'stylegan2[explore]'"
+EXTRA_HINT = "stylegan2 explore needs Flask: pip install \"stylegan2[explore]\""
 
 
 @click.command("explore")

@@ -28,7 +28,7 @@ EXPORT_NOISE_MODES = ("const", "none")  # random noise cannot be reproduced, so 
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}  # never a network's own name (rosinality's are .pt)
 OUTPUT_SUFFIXES = {"onnx": (".onnx",), "torchscript": (".pt", ".pth")}  # what other tools expect each format named
 FORMAT_NAMES = {"onnx": "ONNX", "torchscript": "TorchScript"}
-EXPORT_EXTRA_HINT = "ONNX export needs onnx and onnxruntime: pip install 'stylegan2[export]'"
+EXPORT_EXTRA_HINT = "ONNX export needs onnx and onnxruntime: pip install \"stylegan2[export]\""
 ONNX_OPSET = 17
 MAX_ABS_DIFF = 1e-4  # the exported graph must reproduce PyTorch's images to this tolerance
 

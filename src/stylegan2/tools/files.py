@@ -25,7 +25,7 @@ from ..utils.image import PIL_MODES, to_pil
 from .common import ToolError
 
 VIDEO_FORMATS = ("auto", "mp4", "gif")
-VIDEO_EXTRA_HINT = "MP4 needs imageio and imageio-ffmpeg: pip install 'stylegan2[video]'"
+VIDEO_EXTRA_HINT = "MP4 needs imageio and imageio-ffmpeg: pip install \"stylegan2[video]\""
 # The command that writes each kind of .npz the tools read (by read_npz's `what`), for the message about a foreign file.
 NPZ_WRITERS = {"projected w": "stylegan2 project", "directions": "stylegan2 directions", "codes": "stylegan2 swapae encode"}
 

@@ -153,9 +153,10 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
     )
     # Each restart gets a fresh rendezvous store: in torch 2.13 a shared one keeps the dead attempt's addresses.
     restarts = {"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"} if layout.max_restarts else {}
+    no_libuv = {"USE_LIBUV": "0"} if os.name == "nt" else {}  # torch's Windows builds lack the store's libuv backend
     ctrl_c = _PassCtrlC()
     _start_resource_tracker()
-    with (_environment(OMP_NUM_THREADS="1", **restarts), _messages_folder(layout.max_restarts == 0) as messages,
+    with (_environment(OMP_NUM_THREADS="1", **restarts, **no_libuv), _messages_folder(layout.max_restarts == 0) as messages,
           _quiet_launcher(), _signal_handlers_kept()):
         ctrl_c.install()
         try:
@@ -377,7 +378,10 @@ def _start_resource_tracker() -> None:
 
 
 def _pass_on(signum: int, frame: Any) -> None:
-    """Send the signal this process got to the processes it launched."""
+    """Send the signal this process got to the processes it launched. Not on Windows, where the console gives each
+    of them the Ctrl-C itself and os.kill would terminate them."""
+    if os.name == "nt":
+        return
     for child in multiprocessing.active_children():
         with contextlib.suppress(ProcessLookupError):
             os.kill(child.pid, signum)
