@@ -1,6 +1,10 @@
 """calc_metrics' argument checks come before any detector is loaded (offline, with none cached, here)."""
 
+import numpy as np
+import PIL.Image
 import pytest
+import torch
+from torch import nn
 
 from stylegan2.data import DatasetError
 from stylegan2.metrics import calc_metrics
@@ -34,3 +38,29 @@ def test_none_is_refused_with_what_it_means_in_training(metrics):
     """--metrics none turns metrics off in `stylegan2 train`; asked of `stylegan2 metrics` it is said to compute nothing."""
     with pytest.raises(ValueError, match=r"^'none' computes nothing: it turns metrics off in training; name at least one"):
         calc_metrics(tiny_generator(), "builtin:shapes?n=8", metrics, device="cpu", progress=False)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
+def test_a_dataset_rewritten_between_two_calls_is_read_again(tmp_path):
+    """A notebook that rewrites its data and scores again gets the new data's statistics, not the old ones."""
+    detector = tmp_path / "pooled.pt"
+    torch.jit.script(nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten())).save(str(detector))
+    folder = tmp_path / "data"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        PIL.Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    G = tiny_generator()
+
+    def fid() -> float:
+        (record,) = calc_metrics(G, folder, ["fid1k_full"], detector=detector, device="cpu", progress=False,
+                                 cache_dir=tmp_path / "cache")
+        return record["results"]["fid1k_full"]
+
+    first = fid()
+    assert fid() == first
+    for i in range(4):
+        (folder / f"{i}.png").unlink()
+    for i in range(4, 8):
+        PIL.Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(folder / f"{i}.png")
+    assert fid() != first  # neither the old statistics nor a traceback for the deleted files

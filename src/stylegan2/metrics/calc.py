@@ -6,6 +6,7 @@ environment and the features are all-gathered.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import warnings
@@ -55,10 +56,38 @@ def setup_ranks(device: str | None) -> tuple[torch.device, int, int]:
     return dev, rank, world_size
 
 
-@functools.lru_cache(maxsize=4)
 def open_metric_dataset(data: str, resolution: int, use_labels: bool, mirror: bool) -> Dataset:
-    """The dataset as metrics read it, opened (and validated, and later fingerprinted) once per process."""
+    """The dataset as metrics read it, opened (and validated, and later fingerprinted) once per process while its
+    files stay as they are: a training run scores every snapshot against it, and a notebook may rewrite it."""
+    return _open_metric_dataset(os.path.abspath(data) if not data.startswith("builtin:") else data, resolution,
+                                use_labels, mirror, files_signature(data))
+
+
+@functools.lru_cache(maxsize=4)
+def _open_metric_dataset(data: str, resolution: int, use_labels: bool, mirror: bool, signature: int) -> Dataset:
     return open_dataset(data, resolution=resolution, use_labels=use_labels, mirror=mirror)
+
+
+def files_signature(data: str) -> int:
+    """A hash of the names, sizes and modification times of the files a dataset spec reads (cheap: no image is
+    decoded), which changes when the files are rewritten, added or removed."""
+    if data.startswith("builtin:"):
+        return 0
+    path = Path(data)
+    if not path.exists() and ":" in data:  # file.npz:key
+        path = Path(data.rpartition(":")[0])
+    entries = []
+    if path.is_dir():
+        for folder, _, names in os.walk(path):
+            for name in names:
+                with contextlib.suppress(OSError):
+                    info = os.stat(os.path.join(folder, name))
+                    entries.append((os.path.join(folder, name), info.st_size, info.st_mtime_ns))
+    else:
+        with contextlib.suppress(OSError):
+            info = path.stat()
+            entries.append((str(path), info.st_size, info.st_mtime_ns))
+    return hash(tuple(sorted(entries)))
 
 
 def check_image_size(G: nn.Module, dataset: Dataset, data: str, training_resolution: int | None = None) -> str | None:
