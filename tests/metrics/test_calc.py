@@ -64,3 +64,9 @@ def test_a_dataset_rewritten_between_two_calls_is_read_again(tmp_path):
     for i in range(4, 8):
         PIL.Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(folder / f"{i}.png")
     assert fid() != first  # neither the old statistics nor a traceback for the deleted files
+
+
+def test_truncation_is_refused_for_path_length_which_is_defined_without_it():
+    with pytest.raises(ValueError, match=r"^ppl2_wend: path length is measured without truncation, as NVIDIA's PPL is; "
+                                         r"leave out --trunc 0.5, or score ppl2_wend in a command of its own$"):
+        calc_metrics(tiny_generator(), None, "fid50k_full,ppl2_wend", device="cpu", progress=False, truncation_psi=0.5)

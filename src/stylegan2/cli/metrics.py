@@ -53,7 +53,7 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
 @click.option("--no-cache", is_flag=True, help="Recompute real-data statistics instead of reading the cache.")
 @click.option("--seed", type=int, default=default_of(calc_metrics, "seed"), show_default=True, help="Seed of the generated samples.")
 @click.option("--trunc", "truncation_psi", type=FiniteFloat(), default=default_of(calc_metrics, "truncation_psi"), show_default=True,
-              help="Truncation psi.")
+              help="Truncation psi of the generated images (FID, KID, precision/recall, IS; PPL is measured without it).")
 @click.option("--run-dir", type=UserPath(exists=True, file_okay=False, path_type=Path),
               help="Append each result to RUN_DIR/metric-<name>.jsonl [default: the network's run directory, "
                    "the folder holding its training_options.json, as NVIDIA's calc_metrics.py].")

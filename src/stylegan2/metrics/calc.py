@@ -25,7 +25,7 @@ from stylegan2.models import Generator
 from stylegan2.utils.device import rank_cuda_device, select_device
 
 from .detectors import find_detector_file, find_vgg16_file, load_detector, load_vgg16
-from .evaluate import MetricSpec, check_networks, compute_metric, missing_dataset, parse_metric, reads_data, report_metric
+from .evaluate import MetricSpec, check_networks, check_truncation, compute_metric, missing_dataset, parse_metric, reads_data, report_metric
 from .features import draws_labels
 from .training_data import training_data, training_resolution
 
@@ -240,6 +240,8 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
         raise ValueError("'none' computes nothing: it turns metrics off in training; name at least one metric, "
                          "e.g. fid50k_full")
     specs = [parse_metric(name) for name in metrics]  # fail on a bad name before any loading
+    for spec in specs:
+        check_truncation(spec, truncation_psi)
     if not specs:
         raise ValueError("no metrics given")
     dev, rank, world_size = setup_ranks(device)

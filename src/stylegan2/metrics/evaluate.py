@@ -103,6 +103,13 @@ def missing_dataset(spec: MetricSpec) -> ValueError:
     return ValueError(f"{spec.name} needs a dataset: its real images, or the labels of a conditional network; pass data")
 
 
+def check_truncation(spec: MetricSpec, truncation_psi: float) -> None:
+    """Refuse truncation for PPL, which NVIDIA defines without it (it would be silently ignored)."""
+    if spec.kind == "ppl" and truncation_psi != 1:
+        raise ValueError(f"{spec.name}: path length is measured without truncation, as NVIDIA's PPL is; leave out "
+                         f"--trunc {truncation_psi:g}, or score {spec.name} in a command of its own")
+
+
 def check_networks(spec: MetricSpec, detector: FeatureDetector | None, vgg16: NvidiaScriptDetector | None) -> None:
     """Refuse, before any work, a metric whose networks are missing (PPL without VGG16, IS without class scores)."""
     if spec.kind == "ppl" and vgg16 is None:
@@ -193,6 +200,7 @@ def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset | No
     torch.distributed every rank calls this with its rank and gets the same record.
     """
     spec = parse_metric(metric) if isinstance(metric, str) else metric
+    check_truncation(spec, truncation_psi)
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if dataset is None and reads_data(spec, G):
