@@ -83,7 +83,11 @@ def test_max_steps_ends_with_grids_a_snapshot_and_done(tmp_path):
 
     stats = [json.loads(line) for line in (rec.run_dir / "stats.jsonl").read_text().splitlines()]
     assert [tick["Progress/kimg"]["mean"] for tick in stats] == [0.016, 0.024]
-    assert stats[0]["Loss/G/loss"] == {"n": 4, "mean": 2.0, "std": 1.0} and stats[0]["Progress/extra"]["mean"] == 0.5
+    assert stats[0]["Loss/G/loss"] == {"num": 4, "mean": 2.0, "std": 1.0} and stats[0]["Progress/extra"]["mean"] == 0.5
+    assert [tick["Progress/tick"]["mean"] for tick in stats] == [0, 1]  # and NVIDIA's other columns, for their scripts
+    for name in ("Timing/total_sec", "Timing/sec_per_tick", "Timing/sec_per_kimg", "Timing/total_hours", "Timing/total_days"):
+        assert stats[1][name]["num"] == 1 and stats[1][name]["mean"] > 0, name
+    assert stats[1]["Timing/total_hours"]["mean"] == pytest.approx(stats[1]["Timing/total_sec"]["mean"] / 3600)
     log = (rec.run_dir / "log.txt").read_text().splitlines()
     assert log[1] == "header line" and log[2] == "Training for 1.0 kimg on 1 x cpu, batch 8 (4 per step x 2 rounds per process)"
     assert [line.split()[:2] for line in log if line.startswith("tick")] == [["tick", "0"], ["tick", "1"]]

@@ -17,7 +17,7 @@ def test_flush_gives_count_mean_and_std_of_everything_reported_since_the_last():
     everything = np.array([1.0, 2.0, 4.0, 0.5, -3.0, 7.0])
     out = collector.flush()
     assert set(out) == {"Loss/x"}  # nothing reported under Loss/empty
-    assert out["Loss/x"]["n"] == 6
+    assert out["Loss/x"]["num"] == 6
     assert out["Loss/x"]["mean"] == pytest.approx(everything.mean(), abs=1e-12)
     assert out["Loss/x"]["std"] == pytest.approx(everything.std(), abs=1e-12)
     assert collector.flush() == {}  # the next tick starts empty
@@ -46,7 +46,7 @@ def test_under_torch_distributed_one_table_is_reduced_where_the_sums_are(monkeyp
     collector.report("a", torch.tensor([5.0]))
     out = collector.flush()
     assert reduced == [(torch.device("cpu"), torch.float64, (2, 3))]  # one collective per tick, names in sorted order
-    assert out == {"a": {"n": 2.0, "mean": 5.0, "std": 0.0}, "b": {"n": 4.0, "mean": 2.0, "std": 1.0}}
+    assert out == {"a": {"num": 2.0, "mean": 5.0, "std": 0.0}, "b": {"num": 4.0, "mean": 2.0, "std": 1.0}}
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -61,4 +61,4 @@ def test_on_cuda_reports_never_wait_for_the_gpu_and_nccl_gets_a_cuda_tensor(monk
             collector.report("Loss/x", torch.randn(64, device="cuda"))
     finally:
         torch.cuda.set_sync_debug_mode("default")
-    assert collector.flush()["Loss/x"]["n"] == 320 and devices == ["cuda"]
+    assert collector.flush()["Loss/x"]["num"] == 320 and devices == ["cuda"]

@@ -464,9 +464,13 @@ class TrainingSession:
         tick_end = time.time()
         sec_per_kimg = (tick_end - self._tick_start_time) / max(self.cur_nimg - self._timed_nimg, 1) * 1000
         stats = self.collector.flush()
-        progress = {"Progress/kimg": self.cur_nimg / 1000, **report.stats, "Timing/sec_per_kimg": sec_per_kimg}
+        total_sec = tick_end - self._start_time
+        progress = {"Progress/tick": self.cur_tick, "Progress/kimg": self.cur_nimg / 1000, **report.stats,
+                    "Timing/total_sec": total_sec, "Timing/sec_per_tick": tick_end - self._tick_start_time,
+                    "Timing/sec_per_kimg": sec_per_kimg, "Timing/total_hours": total_sec / 3600,
+                    "Timing/total_days": total_sec / 86400}  # NVIDIA's names, for scripts that read their stats.jsonl
         for name, value in progress.items():
-            stats[name] = {"n": 1, "mean": value, "std": 0.0}
+            stats[name] = {"num": 1, "mean": value, "std": 0.0}
         if self.ctx.is_main:
             self.log(tick_status(tick=self.cur_tick, cur_nimg=self.cur_nimg, elapsed=tick_end - self._start_time,
                                  sec_per_kimg=sec_per_kimg, total_kimg=self.options.kimg, stats=stats,

@@ -53,7 +53,7 @@ class StatsCollector:
                 continue
             mean = total / count
             std = max(squares / count - mean**2, 0.0) ** 0.5
-            out[name] = {"n": count, "mean": mean, "std": std}
+            out[name] = {"num": count, "mean": mean, "std": std}  # NVIDIA's training_stats keys
         return out
 
 
