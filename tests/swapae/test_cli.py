@@ -214,3 +214,28 @@ def test_train_expands_an_outdir_given_as_opt_equals_tilde(tmp_path, monkeypatch
 def test_a_device_this_machine_lacks_is_one_line(tmp_path, device, said, dry_run):
     result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path, "--device", device, *dry_run)
     assert result.exit_code == 1 and result.output == f"Error: {said}\n", result.output
+
+
+def test_dry_run_reads_the_resume_file_as_the_run_will(tmp_path):
+    """A job checked with --dry-run before it goes to a queue must fail there when the run would."""
+    result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path, "--kimg", "0.008", *TINY_FLAGS)
+    assert result.exit_code == 0, result.output
+    snapshot = tmp_path / "00000-shapes-swapae-cpu" / "network-snapshot-000000-008.safetensors"
+    dry = ["train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path / "dry", *TINY_FLAGS, "--dry-run", "--resume"]
+    result = run(*dry, snapshot, "--kimg", "0.016", "--global-code-ch", "32")
+    assert result.exit_code == 0, result.output
+    options = json.loads(result.output[result.output.index("{"):])
+    assert (options["global_code_ch"], options["spatial_code_ch"]) == (16, 4)  # the file's, which the run keeps
+    assert "note: --resume" in result.output and "global_code_ch 16 (not 32)" in result.output
+    result = run(*dry, snapshot, "--kimg", "0.008")
+    assert result.exit_code == 1 and "already --kimg 0.008; nothing to train" in result.output, result.output
+    result = run(*dry, tmp_path / "nope.safetensors", "--kimg", "0.016")
+    assert result.exit_code != 0 and "nope.safetensors" in result.output, result.output
+    result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path / "dry", *TINY_FLAGS, "--dry-run",
+                 "--resolution", "32", "--resume", snapshot, "--kimg", "0.016")
+    assert result.exit_code == 1 and "encodes 3-channel 16 px images, but the dataset has 3-channel 32 px" in result.output
+    result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path / "real", *TINY_FLAGS, "--resume", snapshot,
+                 "--kimg", "0.016", "--global-code-ch", "32")
+    assert result.exit_code == 0, result.output
+    (run_dir,) = (tmp_path / "real").iterdir()
+    assert json.loads((run_dir / "training_options.json").read_text())["global_code_ch"] == 16

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from ..data import ImageDataset, open_dataset
 from ..data.errors import SKIP_BAD_BY_CONVERTING, advise_skip_bad
 from ..swapae.config import SWAPAE_CFG_NAMES, SWAPAE_PRESETS, SwapAEOptions, SwapAEPreset, resolve_swapae_options
 from ..swapae.tools import decode, encode, swap
-from ..swapae.training import train_swapae
+from ..swapae.training import check_swapae_resume, train_swapae
 from ..training.distributed import init_distributed, leave_group
 from ..training.launch import ProcessLayout, launch
 from ..training.rundir import check_outdir_creatable
@@ -141,14 +142,16 @@ def train_command(data: str, cfg: str, device: str | None, gpus: int, dry_run: b
         def resolve() -> tuple[ImageDataset, SwapAEOptions]:
             select_device(device)  # a one-line error for a device this machine lacks, before torch's
             ctx = init_distributed(device)
-            return open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, creates_runs=ctx.is_main)
+            return open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, creates_runs=ctx.is_main,
+                                    dry_run=dry_run)
 
         run_training_command(resolve, lambda options, dataset: train_swapae(options, device=device, dataset=dataset), dry_run,
                              SKIP_BAD_BY_CONVERTING)
         return
 
     def resolve_for_launch() -> tuple[ImageDataset, SwapAEOptions]:
-        return open_and_resolve(data, cfg, overrides, gpus, check_gpus(gpus, device).type, creates_runs=True)
+        return open_and_resolve(data, cfg, overrides, gpus, check_gpus(gpus, device).type, creates_runs=True,
+                                dry_run=dry_run)
 
     def run_processes(options: SwapAEOptions, dataset: ImageDataset) -> None:
         launch(ProcessLayout(nproc_per_node=gpus), train_process, data, cfg, device, overrides, user_errors=USER_ERRORS)
@@ -157,16 +160,21 @@ def train_command(data: str, cfg: str, device: str | None, gpus: int, dry_run: b
 
 
 def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size: int, device_type: str,
-                     creates_runs: bool) -> tuple[ImageDataset, SwapAEOptions]:
+                     creates_runs: bool, dry_run: bool = False) -> tuple[ImageDataset, SwapAEOptions]:
     """Open the dataset and fill the options from the preset for `world_size` processes on `device_type`;
     `creates_runs`: this process makes the run directory, so it checks --outdir first (before the dataset opens,
-    and with --dry-run)."""
+    and with --dry-run). `dry_run`: also read and check the --resume file as the run will."""
     if creates_runs:
         check_outdir_creatable(overrides["outdir"])
     dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
                            mirror=bool(overrides.get("mirror")), seed=overrides.get("seed") or 0)
-    return dataset, resolve_swapae_options(data, cfg, dataset.resolution, world_size, overrides, device_type=device_type,
-                                           num_images=dataset.distinct_len)
+    options = resolve_swapae_options(data, cfg, dataset.resolution, world_size, overrides, device_type=device_type,
+                                     num_images=dataset.distinct_len)
+    if dry_run and options.resume is not None:  # the options and notes the run would start with
+        options, notes = check_swapae_resume(options, dataset.resolution, dataset.num_channels)
+        for note in notes:
+            warnings.warn(f"--resume {options.resume}: {note}", stacklevel=2)
+    return dataset, options
 
 
 def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, Any]) -> Path | None:

@@ -69,6 +69,24 @@ def _networks_from_checkpoint(loaded: dict[str, nn.Module], options: SwapAEOptio
     return networks, architecture_notes(networks, fresh)
 
 
+def with_file_codes(options: SwapAEOptions, networks: dict[str, nn.Module]) -> SwapAEOptions:
+    """The options with the resumed networks' code sizes and depths, which they keep (training_options.json says
+    what the run trains)."""
+    E, G = networks["E"].init_kwargs, networks["G"].init_kwargs
+    return dataclasses.replace(options, spatial_code_ch=E["spatial_code_ch"], global_code_ch=E["global_code_ch"],
+                               num_downsampling_sp=E["num_downsampling_sp"], num_downsampling_gl=E["num_downsampling_gl"],
+                               use_noise=G["use_noise"])
+
+
+def check_swapae_resume(options: SwapAEOptions, resolution: int, channels: int) -> tuple[SwapAEOptions, list[str]]:
+    """Read and check the --resume file as the run will (for --dry-run): the options it trains with, and the notes."""
+    loaded, resume_state, notes = read_resume_state(options.resume)
+    if resume_state is not None:
+        check_run_unfinished(options.resume, resume_state, options.kimg)
+    networks, kept = _networks_from_checkpoint(loaded, options, resolution, channels, options.resume)
+    return with_file_codes(options, networks), notes + kept
+
+
 def architecture_notes(networks: dict[str, nn.Module], fresh: dict[str, nn.Module]) -> list[str]:
     """A note naming each constructor argument where a resumed network differs from the one the options
     build (`fresh`): the file's networks train as they are; the architecture options are for new networks."""
@@ -152,6 +170,7 @@ def train_swapae(
         if resume_state is not None:
             check_run_unfinished(options.resume, resume_state, options.kimg)
         networks, kept = _networks_from_checkpoint(loaded, options, resolution, channels, options.resume)
+        options = with_file_codes(options, networks)
         notes += kept
         kind = "continuing the run" if resume_state else "starting from its weights"
         header.append(f"Resuming from {options.resume}: {kind}" + "".join(f"\n  note: {n}" for n in notes))
