@@ -7,8 +7,11 @@ import torch
 from torch import nn
 
 from stylegan2.data import DatasetError
+from stylegan2.io import save_checkpoint
 from stylegan2.metrics import calc_metrics
 from stylegan2.models import Discriminator, Generator
+from stylegan2.swapae.config import SwapAEOptions
+from stylegan2.swapae.training import build_swapae_networks
 
 
 def tiny_generator() -> Generator:
@@ -70,3 +73,11 @@ def test_truncation_is_refused_for_path_length_which_is_defined_without_it():
     with pytest.raises(ValueError, match=r"^ppl2_wend: path length is measured without truncation, as NVIDIA's PPL is; "
                                          r"leave out --trunc 0.5, or score ppl2_wend in a command of its own$"):
         calc_metrics(tiny_generator(), None, "fid50k_full,ppl2_wend", device="cpu", progress=False, truncation_psi=0.5)
+
+
+def test_a_swapping_autoencoder_is_named_as_one(tmp_path):
+    networks = build_swapae_networks(SwapAEOptions(data="builtin:shapes", cbase=64, cmax=16), resolution=16, channels=3)
+    path = save_checkpoint(tmp_path / "swapae.safetensors", networks)
+    with pytest.raises(ValueError, match=r"swapae.safetensors: a Swapping Autoencoder snapshot; these metrics score "
+                                         r"StyleGAN2 generators, and none is defined here for swaps$"):
+        calc_metrics(path, "builtin:shapes?n=8", "fid50k_full", device="cpu", progress=False)

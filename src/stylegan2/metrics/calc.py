@@ -33,6 +33,9 @@ from .training_data import training_data, training_resolution
 def generator_of(ckpt: Checkpoint, path: str | os.PathLike) -> nn.Module:
     """G_ema of a loaded network file."""
     if ckpt.networks.get("G_ema") is None:
+        if {"E", "G"} <= set(ckpt.networks) and not isinstance(ckpt.networks["G"], Generator):
+            raise ValueError(f"{path}: a Swapping Autoencoder snapshot; these metrics score StyleGAN2 generators, "
+                             "and none is defined here for swaps")
         raise ValueError(f"{path}: holds no G_ema generator")
     return ckpt.networks["G_ema"]
 
