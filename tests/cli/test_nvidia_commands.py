@@ -96,7 +96,7 @@ def test_readme_training_options_mean_what_they_mean_there(home, line, expected)
     ("--aug=noaug --p=0.3", "--aug noaug does not use --p (--aug ada and fixed do)"),  # --p can only be specified with --aug=fixed
     ("--aug=noaug --target=0.7", "--aug noaug does not use --target (--aug ada does)"),  # --target can only be specified with --aug=ada
     ("--aug=noaug --augpipe=bgcfnc", "--aug noaug does not use --augpipe (--aug ada and fixed do)"),  # --augpipe cannot be ...
-    ("--subset=1000", "--subset 1000 (--max-size) is more than the 16 images of"),  # --subset must be between 1 and 16
+    ("--subset=1000", "--max-size 1000 (NVIDIA's --subset) is more than the 16 images of"),  # --subset must be between 1 and 16
 ])
 def test_option_combinations_their_train_py_refuses_are_refused_in_one_line(home, line, message):
     result = CliRunner().invoke(main, shlex.split(f"train --outdir=~/training-runs --data=~/mydataset.zip {line} --dry-run"),

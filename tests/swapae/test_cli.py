@@ -65,7 +65,7 @@ def test_train_writes_a_run(tmp_path):
     (["--batch-gpu", "3"], "--batch-gpu 3 must divide the per-process batch 8"),
     (["--netE-num-downsampling-sp", "4"], "--netE-num-downsampling-sp 4 leaves a 1x1 structure code"),
     (["--gpus", "3"], "--batch 8 must be a multiple of the number of GPUs/processes (3)"),  # before any process starts
-    (["--max-size", "17"], "--subset 17 (--max-size) is more than the 16 images of builtin:shapes?n=16; pass 1 to 16"),
+    (["--max-size", "17"], "--max-size 17 (NVIDIA's --subset) is more than the 16 images of builtin:shapes?n=16; pass 1 to 16"),
 ])
 def test_train_refuses_bad_options_by_name(tmp_path, flags, message):
     result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path, *TINY_FLAGS, *flags)

@@ -199,7 +199,7 @@ def test_presets_follow_the_paper_on_gpus_and_stay_small_on_cpu():
     for cfg in ("256", "512"):
         p = SWAPAE_PRESETS[cfg]
         assert (p.global_code_ch, p.spatial_code_ch, p.lr, p.r1_gamma, p.num_downsampling_sp) == (2048, 8, 0.002, 10.0, 4)
-    assert SWAPAE_PRESETS["256"].batch == 16 and SWAPAE_PRESETS["512"].batch == 32
+    assert SWAPAE_PRESETS["256"].batch == 16 and SWAPAE_PRESETS["512"].batch == 16  # the official launchers: 16 on 8 GPUs
     cpu = SWAPAE_PRESETS["cpu"]
     assert cpu.global_code_ch <= 256 and cpu.cmax <= 64 and cpu.batch == 16
 
@@ -211,7 +211,7 @@ def test_option_defaults_are_the_cpu_preset():
 
 def test_overrides_and_distribution_of_the_batch():
     o = resolve_swapae_options("x", "512", 512, 4, dict(lambda_l1=2.0, global_code_ch=None), device_type="cuda")
-    assert (o.batch, o.batch_gpu, o.lambda_l1, o.global_code_ch) == (32, 8, 2.0, 2048)
+    assert (o.batch, o.batch_gpu, o.lambda_l1, o.global_code_ch) == (16, 4, 2.0, 2048)
     assert resolve_swapae_options("x", "cpu", 32, 2, {}, device_type="cpu").batch_gpu == 8  # 16 over 2 processes
 
 

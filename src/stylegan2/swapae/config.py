@@ -55,7 +55,7 @@ SWAPAE_PRESETS: dict[str, SwapAEPreset] = {
     "256": SwapAEPreset(kimg=25000, batch=16, batch_gpu=16, lr=0.002, lambda_l1=1.0, r1_gamma=10.0, patch_r1_gamma=1.0,
                         cbase=32768, cmax=512, spatial_code_ch=8, global_code_ch=2048, num_downsampling_sp=4, num_downsampling_gl=2,
                         use_noise=True, patch_size=128, num_patches=8, patch_min_scale=1 / 8, patch_max_scale=1 / 4, tick=4.0, snap=50),
-    "512": SwapAEPreset(kimg=25000, batch=32, batch_gpu=8, lr=0.002, lambda_l1=1.0, r1_gamma=10.0, patch_r1_gamma=1.0,
+    "512": SwapAEPreset(kimg=25000, batch=16, batch_gpu=8, lr=0.002, lambda_l1=1.0, r1_gamma=10.0, patch_r1_gamma=1.0,
                         cbase=32768, cmax=512, spatial_code_ch=8, global_code_ch=2048, num_downsampling_sp=4, num_downsampling_gl=2,
                         use_noise=True, patch_size=128, num_patches=8, patch_min_scale=1 / 8, patch_max_scale=1 / 4, tick=4.0, snap=50),
 }

@@ -279,7 +279,7 @@ def resolve_options(
 def check_max_size(max_size: int | None, num_images: int | None, data: str) -> None:
     """Refuse a --max-size (NVIDIA's --subset) above the dataset's size, as their train.py does: it would not subset."""
     if max_size is not None and num_images is not None and max_size > num_images:
-        raise ValueError(f"--subset {max_size} (--max-size) is more than the {num_images:,} images of {data}; "
+        raise ValueError(f"--max-size {max_size} (NVIDIA's --subset) is more than the {num_images:,} images of {data}; "
                          f"pass 1 to {num_images}, or leave it out to train on all of them")
 
 
