@@ -11,6 +11,7 @@ from torch import nn
 
 from stylegan2.data import open_dataset
 from stylegan2.metrics import NvidiaScriptDetector, calc_metrics, compute_metric, evaluate_for_training, parse_metric
+from stylegan2.metrics.detectors import load_detector
 from stylegan2.models import Generator
 
 SAMPLE_COUNT_NOTES = r"ignore:\S+. only \d+ real images:UserWarning"  # tiny test data; see test_sample_counts.py
@@ -73,8 +74,9 @@ def test_fid_run_end_to_end_is_reproducible(tiny_G, shapes, small_detector, tmp_
     first = compute_metric(small("fid2k_full"), tiny_G, shapes, **kwargs)
     torch.manual_seed(6)
     second = compute_metric(small("fid2k_full"), tiny_G, shapes, **kwargs)
-    assert set(first) == {"results", "metric", "total_time", "total_time_str", "num_gpus"}
+    assert set(first) == {"results", "metric", "total_time", "total_time_str", "num_gpus", "detector", "seed", "truncation_psi"}
     assert first["metric"] == "fid2k_full" and first["num_gpus"] == 1
+    assert (first["detector"], first["seed"], first["truncation_psi"]) == (f"{small_detector.name} {small_detector.digest[:16]}", 0, 1.0)
     assert first["results"]["fid2k_full"] > 0
     assert first["results"] == second["results"]
 
@@ -159,3 +161,28 @@ def test_a_conditional_network_needs_a_dataset_for_its_labels(small_detector, tm
         compute_metric(small("is2k", num_gen=10), G, None, detector=small_detector, progress=False)
     with pytest.raises(ValueError, match="fid2k needs a dataset"):
         compute_metric(small("fid2k", num_gen=10), G, None, detector=small_detector, progress=False)
+
+
+def test_a_score_from_another_feature_network_is_said_not_comparable(tiny_G, shapes, small_detector, tmp_path: Path):
+    with pytest.warns(UserWarning, match=r"^fid2k_full: computed with pooled, a feature network other than the FID "
+                                         r"Inception; not comparable with published numbers$"):
+        compute_metric(small("fid2k_full"), tiny_G, shapes, detector=small_detector, batch_size=4, cache_dir=tmp_path,
+                       progress=False)
+
+
+def test_a_detector_whose_digest_is_not_the_one_its_name_gives_is_said_not_comparable(tmp_path: Path):
+    path = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
+    torch.jit.script(nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten())).save(str(path))
+    with pytest.warns(UserWarning, match=r"its SHA-256 begins [0-9a-f]{8}, not 6726825d as its name says, so it is not "
+                                         r"the file pytorch-fid publishes"):
+        load_detector(path)
+
+
+def test_a_detector_download_cut_short_is_called_truncated(tmp_path: Path):
+    whole = tmp_path / "whole.pth"
+    torch.save({"w": torch.zeros(1000)}, whole)
+    path = tmp_path / "inception-2015-12-05.pth"
+    path.write_bytes(whole.read_bytes()[:2000])
+    with pytest.raises(ValueError, match=r"inception-2015-12-05.pth: cannot read as a weights file or TorchScript module "
+                                         r"\(truncated: a zip archive without its end, 2,000 bytes; download it again\)$"):
+        load_detector(path)

@@ -190,7 +190,8 @@ def test_every_aug_mode_says_which_options_it_uses():
 
 
 def test_a_subset_larger_than_the_dataset_is_refused_as_in_nvidias_train_py():
-    message = "--max-size 1000 (NVIDIA's --subset) is more than the 64 images of lab.zip; pass 1 to 64, or leave it out to train on all of them"
+    message = ("--max-size 1000 (NVIDIA's --subset) is more than the 64 images of lab.zip; pass 1 to 64, or leave it out "
+               "to train on all of them")
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         resolve_options("lab.zip", "cpu", 32, 1, {"max_size": 1000}, num_images=64)  # the opened subset: all 64
     assert resolve_options("lab.zip", "cpu", 32, 1, {"max_size": 64}, num_images=64).max_size == 64

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
+import re
 import warnings
 import zipfile
 from pathlib import Path
@@ -248,6 +249,10 @@ def load_detector(path: str | os.PathLike | None = None, device: torch.device | 
     """Load a detector from `path` (or the default Inception file in the cache dir) onto `device`."""
     path = find_detector_file(path, cache_dir)
     name, digest = path.stem, file_digest(path)
+    named = re.search(r"-([0-9a-f]{8})$", name)  # pytorch-fid names its file by its SHA-256's first digits
+    if named and not digest.startswith(named[1]):
+        warnings.warn(f"{path}: its SHA-256 begins {digest[:8]}, not {named[1]} as its name says, so it is not the file "
+                      "pytorch-fid publishes; scores from it are not comparable with published ones", stacklevel=2)
     if is_torchscript_file(path):
         kind, module = load_torchscript(path, digest, cache_dir)
         if kind == INCEPTION:
@@ -263,7 +268,11 @@ def load_detector(path: str | os.PathLike | None = None, device: torch.device | 
         except Exception as e:  # torch raises several types for foreign or unsafe files
             with open(path, "rb") as f:
                 torch_saved = zipfile.is_zipfile(f) or f.read(1) == b"\x80"  # torch.save's zip, or its older pickle
+                f.seek(0)
+                cut_short = not torch_saved and f.read(4) == b"PK\x03\x04"  # a zip's start without its end
             reason = one_line(e) if torch_saved else "not written by torch.save, safetensors or torch.jit.save"
+            if cut_short:
+                reason = f"truncated: a zip archive without its end, {path.stat().st_size:,} bytes; download it again"
             raise ValueError(f"{path}: cannot read as a weights file or TorchScript module ({reason})") from e
         if not isinstance(state_dict, dict):
             raise ValueError(f"{path}: expected a state dict of the FID Inception, got {type(state_dict).__name__}")

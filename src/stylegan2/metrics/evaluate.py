@@ -29,7 +29,15 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset
 
-from .detectors import VGG16_URL, FeatureDetector, NvidiaScriptDetector, default_cache_dir, load_detector, no_class_probabilities
+from .detectors import (
+    VGG16_URL,
+    CustomDetector,
+    FeatureDetector,
+    NvidiaScriptDetector,
+    default_cache_dir,
+    load_detector,
+    no_class_probabilities,
+)
 from .features import PassOptions, draws_labels, exact_float32, fake_stats, real_count, real_stats
 from .ppl import PPLConfig, path_lengths
 from .scores import (
@@ -193,7 +201,8 @@ def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset | No
                    num_workers: int = 0, seed: int = 0, truncation_psi: float = 1.0) -> dict:
     """Evaluate one metric of generator G against `dataset`; returns the official result record.
 
-    The record is `{"results": {key: value}, "metric", "total_time", "total_time_str", "num_gpus"}`.
+    The record is NVIDIA's `{"results": {key: value}, "metric", "total_time", "total_time_str", "num_gpus"}` plus
+    how it was computed: `detector` (file name and SHA-256 prefix), `seed` and `truncation_psi`.
     `detector` defaults to the FID Inception file in the cache dir; `vgg16` (NVIDIA's vgg16.pt)
     is required by PPL and used by precision/recall. Pass an unmirrored dataset for '_full'
     metrics; IS and PPL of an unconditional G (or one trained on clusters) take None. Under
@@ -218,6 +227,10 @@ def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset | No
     if detector is None and spec.kind != "ppl":
         detector = load_detector(None, device=device, cache_dir=cache_dir)
     check_networks(spec, detector, vgg16)
+    if spec.kind in ("fid", "kid", "is") and isinstance(detector, CustomDetector):
+        warnings.warn(f"{spec.name}: computed with {detector.name}, a feature network other than the FID Inception; "
+                      "not comparable with published numbers", stacklevel=2)
+    used = vgg16 if spec.kind == "ppl" else detector
     cache = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) if use_cache else None
     opts = PassOptions(device=device, batch_size=batch_size, rank=rank, world_size=world_size, progress=progress,
                        num_workers=num_workers, seed=seed)
@@ -232,7 +245,8 @@ def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset | No
             results = _feature_score(spec, G, dataset, detector, opts, cache, truncation_psi)
     total_time = time.time() - start
     return dict(results=results, metric=spec.name, total_time=total_time, total_time_str=format_time(total_time),
-                num_gpus=world_size)
+                num_gpus=world_size, detector=f"{used.name} {used.digest[:16]}", seed=seed,  # ours: how it was computed
+                truncation_psi=truncation_psi)
 
 
 def report_metric(record: dict, run_dir: str | Path | None = None, snapshot: str | Path | None = None) -> str:
