@@ -81,3 +81,11 @@ def test_a_swapping_autoencoder_is_named_as_one(tmp_path):
     with pytest.raises(ValueError, match=r"swapae.safetensors: a Swapping Autoencoder snapshot; these metrics score "
                                          r"StyleGAN2 generators, and none is defined here for swaps$"):
         calc_metrics(path, "builtin:shapes?n=8", "fid50k_full", device="cpu", progress=False)
+
+
+def test_data_with_other_channels_than_the_network_is_refused():
+    G = Generator(z_dim=8, c_dim=0, w_dim=8, img_resolution=32, img_channels=1, mapping_kwargs={"num_layers": 2},
+                  synthesis_kwargs={"channel_base": 64, "channel_max": 8})
+    with pytest.raises(ValueError, match=r"^builtin:shapes\?n=8: images have 3 channels but the network makes 1; score it "
+                                         r"against data of its channels$"):
+        calc_metrics(G, "builtin:shapes?n=8", "fid50k_full", device="cpu", progress=False)

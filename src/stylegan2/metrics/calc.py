@@ -101,7 +101,10 @@ def check_image_size(G: nn.Module, dataset: Dataset, data: str, training_resolut
     says the network's run loaded this data so, and a note saying so is returned; other smaller data is
     refused, since a metric would compare the generator with black-framed images.
     """
-    _, height, width = dataset.image_shape
+    channels, height, width = dataset.image_shape
+    if channels != G.img_channels:  # the detector would see grey fakes against colour reals, or the other way round
+        raise ValueError(f"{data}: images have {channels} channel{'s' * (channels > 1)} but the network makes "
+                         f"{G.img_channels}; score it against data of its channels")
     expected = (getattr(G, "img_height", G.img_resolution), getattr(G, "img_width", G.img_resolution))
     if (height, width) != expected:
         raise ValueError(f"{data}: images are {width}x{height} but the network makes {expected[1]}x{expected[0]}; "
