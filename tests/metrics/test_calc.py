@@ -89,3 +89,12 @@ def test_data_with_other_channels_than_the_network_is_refused():
     with pytest.raises(ValueError, match=r"^builtin:shapes\?n=8: images have 3 channels but the network makes 1; score it "
                                          r"against data of its channels$"):
         calc_metrics(G, "builtin:shapes?n=8", "fid50k_full", device="cpu", progress=False)
+
+
+def test_truncating_a_rosinality_training_checkpoint_says_the_average_is_estimated(tmp_path, rosinality_layout, monkeypatch):
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "empty-cache"))
+    torch.save({"g_ema": rosinality_layout.generator_state(tiny_generator())}, tmp_path / "ros.pt")
+    with pytest.warns(UserWarning, match=r"ros.pt: stores no average w; truncation pulls toward one estimated"):
+        with pytest.raises(FileNotFoundError):  # no detector here: the note comes first
+            calc_metrics(tmp_path / "ros.pt", "builtin:shapes?n=8", "fid50k_full", device="cpu", progress=False,
+                         truncation_psi=0.5)

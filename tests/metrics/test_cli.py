@@ -132,3 +132,38 @@ def test_a_bad_data_file_is_met_with_advice_metrics_can_follow(network_file, det
     assert result.output.strip().splitlines()[-1].endswith(
         "empty.jpg: cannot read image (not a known image format, or a damaged header); remove it or convert the data "
         "with `stylegan2 dataset --skip-bad`")
+
+
+def test_each_result_is_printed_when_its_metric_is_done(network_file, detector_file, tmp_path: Path, monkeypatch):
+    """A Ctrl-C during the second metric (an hour of KID after an hour of FID) keeps the first one's row."""
+    from stylegan2.metrics import calc
+
+    real = calc.compute_metric
+
+    def interrupted_second(spec, *args, **kwargs):
+        if spec.name == "kid1k":
+            raise KeyboardInterrupt
+        return real(spec, *args, **kwargs)
+
+    monkeypatch.setattr(calc, "compute_metric", interrupted_second)
+    result = CliRunner().invoke(main, ["metrics", "--network", str(network_file), "--data", "builtin:shapes?n=8",
+                                       "--metrics", "fid1k_full,kid1k", "--detector", str(detector_file), "--device", "cpu",
+                                       "--workers", "0", "--cache-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "Aborted!" in result.output
+    header, row = result.stdout.strip().splitlines()
+    assert header.split() == ["metric", "result", "value", "time"] and row.split()[:2] == ["fid1k_full", "fid1k_full"]
+    assert header.index("result") == row.index("fid1k_full", 1)  # the columns line up
+
+
+def test_data_taken_from_the_training_run_is_named(tmp_path: Path, tiny_G, detector_file):
+    run = tmp_path / "00000-shapes-cpu"
+    run.mkdir()
+    network = save_network(run / "network-snapshot-000004.safetensors", {"G_ema": tiny_G})
+    (run / "training_options.json").write_text('{"data": "builtin:shapes?n=8", "mirror": true}')
+    result = CliRunner().invoke(main, ["metrics", "--network", str(network), "--metrics", "fid1k_full", "--detector",
+                                       str(detector_file), "--device", "cpu", "--workers", "0", "--cache-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert f"note: {network}: scored against builtin:shapes?n=8, the data its training run recorded" in result.output
+    result = CliRunner().invoke(main, ["metrics", "--network", str(network), "--metrics", "fid1k", "--detector",
+                                       str(detector_file), "--device", "cpu", "--workers", "0", "--cache-dir", str(tmp_path)])
+    assert f"note: {network}: scored against builtin:shapes?n=8, mirrored, the data" in result.output  # not '_full'

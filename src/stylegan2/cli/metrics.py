@@ -1,6 +1,5 @@
 """`stylegan2 metrics`: quality metrics of a saved network (argument parsing only)."""
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,11 @@ from .tools import warnings_as_notes
 from .train import check_gpus
 
 USER_ERRORS = (ValueError, OSError)  # bad options, data, network or detector files: one line, not a traceback
+
+
+def print_result(index: int, record: dict) -> None:
+    """A finished metric's rows (the header before the first): a Ctrl-C during the next metric keeps them."""
+    click.echo(format_results([record], header=index == 0))
 
 
 def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
@@ -76,13 +80,14 @@ def metrics_command(network: Path, data: str | None, metric_list: str, mirror: b
     run_dir = run_dir if run_dir is not None else run_directory_of(network)
     kwargs = dict(network=network, data=data, metrics=names, mirror=mirror, detector=detector, vgg=vgg, device=device,
                   batch_size=batch_size, num_workers=workers, cache_dir=cache_dir, use_cache=not no_cache, seed=seed,
-                  truncation_psi=truncation_psi, run_dir=run_dir, progress=verbose)
+                  truncation_psi=truncation_psi, run_dir=run_dir, progress=verbose, on_result=print_result)
     try:
         with warnings_as_notes(), explain_unsupported_ops(), advise_skip_bad(SKIP_BAD_BY_CONVERTING):
             if gpus > 1:
                 check_gpus(gpus, device)  # more processes than GPUs failed in each extra rank with a traceback
-            records = calc_metrics(**kwargs) if gpus == 1 else launch_local(gpus, metrics_process, kwargs, user_errors=USER_ERRORS)[0]
+            if gpus == 1:
+                calc_metrics(**kwargs)  # under torchrun, rank 0 prints
+            else:
+                launch_local(gpus, metrics_process, kwargs, user_errors=USER_ERRORS)
     except (*USER_ERRORS, LaunchError) as err:
         raise click.ClickException(str(err)) from err
-    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one table
-        click.echo(format_results(records))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import io
 import math
+import os
 import pickle
 import re
 import zipfile
@@ -142,6 +143,13 @@ def _torch_load_weights_only(path: Path) -> Any:
 
 
 @torch.no_grad()
+def estimated_w_avg_note(path: str | os.PathLike) -> str:
+    """What truncating a network from `path` means when its average w was estimated (rosinality's training files)."""
+    return (f"{path}: stores no average w; truncation pulls toward one estimated from {W_AVG_SAMPLES:,} mapped z "
+            f"(seed {W_AVG_SEED}), so truncated images differ slightly from rosinality's generate.py, which "
+            "estimates its own at every run")
+
+
 def estimate_w_avg(G: torch.nn.Module, num_samples: int = W_AVG_SAMPLES, seed: int = W_AVG_SEED) -> torch.Tensor:
     """Mean of mapping(z) over `num_samples` normal z from a fixed seed: the w that truncation pulls toward."""
     rng = torch.Generator().manual_seed(seed)

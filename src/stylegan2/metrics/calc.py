@@ -12,6 +12,7 @@ import os
 import warnings
 import zlib
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -21,6 +22,7 @@ from torch.utils.data import Dataset
 from stylegan2.data import open_dataset
 from stylegan2.io import load_checkpoint
 from stylegan2.io.checkpoint import Checkpoint
+from stylegan2.io.rosinality import estimated_w_avg_note
 from stylegan2.models import Generator
 from stylegan2.utils.device import rank_cuda_device, select_device
 
@@ -147,7 +149,7 @@ def run_metrics(G: nn.Module, data: str | os.PathLike | None, specs: list[Metric
                 detector: str | os.PathLike | None, vgg: str | os.PathLike | None, device: torch.device, rank: int,
                 world_size: int, run_dir: str | os.PathLike | None, snapshot: str | os.PathLike | None,
                 cache_dir: str | os.PathLike | None, training_resolution: int | None = None,
-                **compute_kwargs) -> list[dict]:
+                on_result: Callable[[int, dict], None] | None = None, **compute_kwargs) -> list[dict]:
     """Load the detectors the metrics need, compute each metric and append its record to run_dir when given.
 
     `training_resolution`: the resolution G's training run loaded this data at (see check_image_size).
@@ -191,6 +193,8 @@ def run_metrics(G: nn.Module, data: str | os.PathLike | None, specs: list[Metric
             except OSError as err:  # a read-only or full run directory: the result is still printed
                 warnings.warn(f"{Path(run_dir) / ('metric-' + spec.name + '.jsonl')}: could not append the record "
                               f"({err.strerror or err})", stacklevel=2)
+        if on_result is not None and rank == 0:
+            on_result(len(records), record)
         records.append(record)
     return records
 
@@ -232,15 +236,17 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
                  vgg: str | os.PathLike | None = None, device: str | None = None, batch_size: int = 32,
                  num_workers: int = 0, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
                  progress: bool = True, seed: int = 0, truncation_psi: float = 1.0,
-                 run_dir: str | os.PathLike | None = None) -> list[dict]:
+                 run_dir: str | os.PathLike | None = None,
+                 on_result: Callable[[int, dict], None] | None = None) -> list[dict]:
     """Compute each named metric for a network file (or G module) against a dataset spec (None: see below).
 
     `_full` metrics always read the unmirrored dataset; the others mirror it when `mirror` is set.
     With `data` None, the data (and, unless `mirror` is given, the mirroring) the network file records
     it was trained on, as NVIDIA's calc_metrics.py; otherwise `mirror` defaults to off. IS and PPL of a
     network that needs no dataset labels read no data.
-    With `run_dir`, each record is appended to run_dir/metric-<name>.jsonl. Under torchrun every
-    process takes its share (rank and world size from the environment).
+    With `run_dir`, each record is appended to run_dir/metric-<name>.jsonl. `on_result(index, record)` is called
+    (on rank 0) as each metric is done. Under torchrun every process takes its share (rank and world size from the
+    environment).
     """
     if isinstance(metrics, str):  # "fid50k_full,kid50k_full", as the command line takes them
         metrics = [name.strip() for name in metrics.split(",") if name.strip()]
@@ -264,6 +270,12 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
         if data is None and any(reads_data(spec, G) for spec in specs):
             data, recorded_mirror = training_data(ckpt, network)
             mirror = recorded_mirror if mirror is None else mirror
+            mirrored = mirror and any(not spec.full for spec in specs)  # '_full' metrics never mirror
+            if rank == 0:
+                warnings.warn(f"{network}: scored against {data}{', mirrored' if mirrored else ''}, the data its "
+                              "training run recorded", stacklevel=2)
+        if truncation_psi != 1 and "G_ema" in ckpt.w_avg_estimated and rank == 0:
+            warnings.warn(estimated_w_avg_note(network), stacklevel=2)
         if data is not None:
             resolution = training_resolution(ckpt, network, os.fspath(data))
     mirror = bool(mirror)
@@ -271,7 +283,7 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
                        world_size=world_size, run_dir=run_dir, snapshot=snapshot, cache_dir=cache_dir,
                        training_resolution=resolution,
                        batch_size=batch_size, num_workers=num_workers, use_cache=use_cache, progress=progress,
-                       seed=seed, truncation_psi=truncation_psi)
+                       seed=seed, truncation_psi=truncation_psi, on_result=on_result)
 
 
 def evaluate_for_training(metric: str, G: nn.Module, data: str | os.PathLike, *, run_dir: str | os.PathLike | None,

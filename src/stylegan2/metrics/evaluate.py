@@ -264,11 +264,15 @@ def report_metric(record: dict, run_dir: str | Path | None = None, snapshot: str
     return line
 
 
-def format_results(records: list[dict]) -> str:
-    """A plain-text table of result records: one row per value, with the time each metric took."""
+RESULT_COLUMNS = (("metric", 14), ("result", 14), ("value", 10), ("time", 0))  # widths that hold the usual names
+
+
+def format_results(records: list[dict], header: bool = True) -> str:
+    """A plain-text table of result records: one row per value, with the time each metric took. The columns have
+    fixed widths, so that rows printed as each metric finishes line up."""
     rows = [(r["metric"], key, f"{value:.6g}", r["total_time_str"])
             for r in records for key, value in r["results"].items()]
-    header = ("metric", "result", "value", "time")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in [header, *rows]]
+    if header:
+        rows.insert(0, tuple(name for name, _ in RESULT_COLUMNS))
+    lines = ["  ".join(cell.ljust(width) for cell, (_, width) in zip(row, RESULT_COLUMNS, strict=True)) for row in rows]
     return "\n".join(line.rstrip() for line in lines)

@@ -15,7 +15,7 @@ import torch
 
 from ..io import load_checkpoint
 from ..io.info import nonfinite_tensors, nonfinite_warning
-from ..io.rosinality import W_AVG_SAMPLES, W_AVG_SEED
+from ..io.rosinality import estimated_w_avg_note
 from ..models import Generator
 from ..models.inputs import check_truncation, is_whole_number
 from ..utils.device import DeviceError, same_device, select_device
@@ -137,12 +137,7 @@ def load_generator(
         warnings.warn(f"{path}: holds no G_ema; using G, the generator without weight averaging", stacklevel=2)
     name = "G_ema" if networks.get("G_ema") is not None else "G"
     if truncation_psi != 1 and name in checkpoint.w_avg_estimated:  # the outputs depend on the estimate
-        warnings.warn(
-            f"{path}: stores no average w; truncation pulls toward one estimated from {W_AVG_SAMPLES:,} mapped z "
-            f"(seed {W_AVG_SEED}), so truncated images differ slightly from rosinality's generate.py, which "
-            "estimates its own at every run",
-            stacklevel=2,
-        )
+        warnings.warn(estimated_w_avg_note(path), stacklevel=2)
     bad = nonfinite_tensors({name: G})
     if bad:  # its images will be NaN, written as black
         warnings.warn(f"{path}: {nonfinite_warning(bad)}", stacklevel=2)
