@@ -98,3 +98,11 @@ def test_truncating_a_rosinality_training_checkpoint_says_the_average_is_estimat
         with pytest.raises(FileNotFoundError):  # no detector here: the note comes first
             calc_metrics(tmp_path / "ros.pt", "builtin:shapes?n=8", "fid50k_full", device="cpu", progress=False,
                          truncation_psi=0.5)
+
+
+def test_a_metric_listed_twice_is_computed_once_with_a_note(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr("stylegan2.metrics.calc.run_metrics", lambda G, data, specs, **kwargs: [s.name for s in specs])
+    with pytest.warns(UserWarning, match=r"^fid1k_full: listed more than once; computed once$"):
+        names = calc_metrics(tiny_generator(), "builtin:shapes?n=8", "fid1k_full,kid1k,fid1k_full", device="cpu")
+    assert names == ["fid1k_full", "kid1k"]

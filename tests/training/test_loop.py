@@ -231,6 +231,21 @@ def test_snapshot_metrics_run_and_a_failing_metric_does_not_stop_training(tmp_pa
            "this is fixed: pt_inception-2015-12-05-6726825d.pth is not in " in header and "empty-cache" in header
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
+def test_a_metrics_notes_go_to_the_run_log_beside_its_result(tmp_path, monkeypatch):
+    """Not Python's `file:line: UserWarning` form on the terminal only: the log keeps what qualifies the number."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    torch.jit.script(torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten())).save(str(cache / "inception-2015-12-05.pt"))
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(cache))
+    lines = []
+    train(tiny_options(tmp_path, kimg=0.008, metrics=["fid1k_full"]), device="cpu", log=lines.append)
+    table = next(i for i, line in enumerate(lines) if line.startswith("metric "))  # header and rows: one entry
+    assert lines[table - 1] == ("note: fid1k_full: computed with inception-2015-12-05, a feature network other than the "
+                                "FID Inception; not comparable with published numbers")
+    assert lines[table].splitlines()[1].split()[:2] == ["fid1k_full", "fid1k_full"]
+
+
 def test_an_outdir_under_home_is_expanded_for_the_run_directory_and_its_snapshots(tmp_path, monkeypatch):
     """Snapshots are written through save_checkpoint, which expands ~: the run directory must be made there too."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

@@ -250,6 +250,10 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
     """
     if isinstance(metrics, str):  # "fid50k_full,kid50k_full", as the command line takes them
         metrics = [name.strip() for name in metrics.split(",") if name.strip()]
+    if len(set(metrics)) < len(metrics):  # fid50k_full twice would take a second hour for the same number
+        warnings.warn(f"{', '.join(sorted({m for m in metrics if metrics.count(m) > 1}))}: listed more than once; "
+                      "computed once", stacklevel=2)
+        metrics = list(dict.fromkeys(metrics))
     if [name.lower() for name in metrics] == ["none"]:  # train's way to turn metrics off, a no-op here
         raise ValueError("'none' computes nothing: it turns metrics off in training; name at least one metric, "
                          "e.g. fid50k_full")

@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import json
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -734,8 +735,10 @@ def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ct
     from ..metrics.evaluate import format_results
 
     try:
-        record = evaluate_for_training(metric, G_ema, options.data, run_dir=run_dir, snapshot=snapshot_path,
-                                       mirror=options.mirror, device=ctx.device, rank=ctx.rank, world_size=ctx.world_size)
+        with warnings.catch_warnings(record=True) as notes:  # the metric's notes go to the run log, not Python's form
+            warnings.simplefilter("always")
+            record = evaluate_for_training(metric, G_ema, options.data, run_dir=run_dir, snapshot=snapshot_path,
+                                           mirror=options.mirror, device=ctx.device, rank=ctx.rank, world_size=ctx.world_size)
     except (ValueError, FileNotFoundError) as err:
         if ctx.is_main:
             log(f"Metric {metric} failed: {err}")
@@ -743,4 +746,6 @@ def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ct
             log(f"Metric {metric} failed on process {ctx.rank}: {err}")
         return
     if ctx.is_main:
+        for note in dict.fromkeys(str(n.message) for n in notes):
+            log(f"note: {note}")
         log(format_results([record]))
