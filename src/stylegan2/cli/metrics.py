@@ -50,7 +50,7 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes to start on this machine, one per GPU (as torchrun --nproc_per_node).")
 @click.option("--batch", "batch_size", type=click.IntRange(min=1), default=default_of(calc_metrics, "batch_size"), show_default=True,
-              help="Images per detector batch (per rank).")
+              help="Images per batch (per rank); the fakes' latents are drawn per batch, so it changes them slightly.")
 @click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True, help="Data-loading processes.")
 @click.option("--cache-dir", type=UserPath(file_okay=False, path_type=Path),
               help="Detector files and cached real statistics [default: $STYLEGAN2_CACHE or ~/.cache/stylegan2].")
