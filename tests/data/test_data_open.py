@@ -9,7 +9,7 @@ import PIL.Image
 import pytest
 import torch
 
-from stylegan2.data import ImageDataset, open_dataset, render_shape
+from stylegan2.data import DatasetError, ImageDataset, open_dataset, render_shape
 
 
 def test_rgb_png_folder_serves_chw_uint8_images_in_path_order(make_folder, images_rgb):
@@ -59,6 +59,15 @@ def test_labels_from_dataset_json_are_one_hot(make_folder, make_zip, images_rgb)
         assert data.has_labels and data.label_dim == 4
         np.testing.assert_array_equal(data[5][1], [0, 0, 0, 1])
         np.testing.assert_array_equal(data.get_label(1), [0, 1, 0, 0])
+
+
+def test_whole_number_float_labels_are_class_indices_as_nvidia_reads_them(make_folder, images_rgb):
+    """pandas and NumPy write class 2 as 2.0 in dataset.json; a fraction is still refused."""
+    data = open_dataset(make_folder(images_rgb, labels=[0.0, 1, 2.0, 0.0, 1.0, 3.0]), use_labels=True)
+    assert data.label_dim == 4
+    np.testing.assert_array_equal(data[2][1], [0, 0, 1, 0])
+    with pytest.raises(DatasetError, match="labels must all be class indices"):
+        open_dataset(make_folder(images_rgb, name="frac", labels=[0.5, 1, 2, 0, 1, 3]), use_labels=True)
 
 
 def test_labels_are_empty_when_use_labels_is_off(make_folder, images_rgb):

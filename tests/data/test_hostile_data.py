@@ -98,7 +98,9 @@ def test_fifos_are_never_opened(tmp_path, make_folder, images_rgb, deadline):
     (2**70, "class label 1,180,591,620,717,411,303,424 means more than 10,000 classes"),
     (2**300, "class label of 301 bits means more than 10,000 classes"),
     (1_000_000, "class label 1,000,000 means more than 10,000 classes; check the labels, or set \\$STYLEGAN2_MAX_CLASSES"),
-    (1e12, "labels must all be class indices"),
+    (1e12, "class label 1,000,000,000,000 means more than 10,000 classes"),  # a whole float is a class index
+    (1e300, "class label of 997 bits means more than 10,000 classes"),
+    (2.5, "labels must all be class indices"),
     ([float("nan")] * 3, "NaN or infinite"),
     ([0.5] * 20_000, "at most 10,000 numbers"),
 ])

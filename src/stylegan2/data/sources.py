@@ -12,7 +12,7 @@ import warnings
 import zipfile
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs
 
 import numpy as np
@@ -82,7 +82,9 @@ def _labels_array(values: list, where: str) -> np.ndarray:
     """int64 [N] from class indices, or float32 [N, D] from equal-length vectors; at most `max_classes()` of either."""
     limit = max_classes()
     raise_it = f"set ${MAX_CLASSES_VARIABLE} to raise the limit of {limit:,}"
-    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+    if values and all(_is_index(v) or (isinstance(v, (float, np.floating)) and float(v).is_integer()) for v in values):
+        values = [int(v) for v in values]  # pandas and NumPy write class 2 as 2.0; NVIDIA's loader reads it as 2
+    if all(_is_index(v) for v in values):
         if values and min(values) < 0:
             raise DatasetError(f"{where}: class labels must be >= 0, found {min(values)}")
         if values and max(values) >= limit:
@@ -103,6 +105,10 @@ def _labels_array(values: list, where: str) -> np.ndarray:
     if not np.isfinite(array).all():
         raise DatasetError(f"{where}: label vectors hold NaN or infinite numbers")
     return array
+
+
+def _is_index(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _short(value: int) -> str:
