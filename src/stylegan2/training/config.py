@@ -248,6 +248,7 @@ def resolve_options(
                          f"with `stylegan2 dataset --source {data} --dest OUT.zip --resolution {MAX_RESOLUTION} --transform center-crop`")
     spec = auto_preset(resolution, num_gpus) if cfg == "auto" else PRESETS[cfg]
     batch = overrides.get("batch") or spec.batch  # total over all processes, as official
+    check_preset_batch(cfg, batch, num_gpus, given=bool(overrides.get("batch")))
     # As NVIDIA's train.py: the preset's batch over the GPUs it assumes (fewer when the per-process batch is smaller),
     # or, when --batch is given, the whole per-process batch in one pass.
     per_process = max(batch // num_gpus, 1)
@@ -274,6 +275,14 @@ def resolve_options(
     check_aug_overrides(options, overrides, num_images)
     check_max_size(options.max_size, num_images, data)
     return options
+
+
+def check_preset_batch(cfg: str, batch: int, num_gpus: int, given: bool) -> None:
+    """Refuse a preset's batch that does not split over the processes, naming the preset (the user gave no --batch)."""
+    if not given and batch % num_gpus:
+        raise ValueError(f"{num_gpus} GPUs/processes: the {cfg} preset's batch {batch} does not split over them; pass "
+                         f"--batch with a multiple of {num_gpus}, or use a power of two of them (NVIDIA's train.py "
+                         "takes only those)")
 
 
 def check_max_size(max_size: int | None, num_images: int | None, data: str) -> None:
