@@ -239,3 +239,15 @@ def test_dry_run_reads_the_resume_file_as_the_run_will(tmp_path):
     assert result.exit_code == 0, result.output
     (run_dir,) = (tmp_path / "real").iterdir()
     assert json.loads((run_dir / "training_options.json").read_text())["global_code_ch"] == 16
+
+
+def test_a_run_directory_given_as_the_network_names_its_newest_snapshot(tmp_path, images):
+    run_dir = tmp_path / "00000-shapes-swapae-cpu"
+    run_dir.mkdir()
+    for name in ("network-snapshot-000000-008.safetensors", "network-snapshot-000000-016.safetensors"):
+        (run_dir / name).write_bytes(b"")
+    said = f"{run_dir}: is a run directory; give one of its snapshots, such as the newest, {run_dir / name}"
+    result = run("swap", "--network", run_dir, "--structure", images[0], "--texture", images[1], "--outdir", tmp_path / "o")
+    assert result.exit_code == 1 and result.output == f"Error: {said}\n", result.output
+    result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path / "r", "--resume", run_dir, "--dry-run")
+    assert result.exit_code == 1 and result.output == f"Error: --resume {said}\n", result.output

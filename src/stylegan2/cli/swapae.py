@@ -122,7 +122,7 @@ def shown_default(name: str) -> str:
 @click.option("--tick", type=FiniteFloatRange(min=0, min_open=True), help=f"kimg between progress lines.  {shown_default('tick')}")
 @click.option("--snap", type=click.IntRange(min=1), help=f"Ticks between snapshots and image grids.  {shown_default('snap')}")
 @workers_option
-@click.option("--resume", type=UserPath(dir_okay=False), help="Continue a run from its snapshot (or start from its weights).")
+@click.option("--resume", type=UserPath(), help="Continue a run from its snapshot (or start from its weights).")
 @click.option("--device", help="cpu, cuda, or cuda:N.  [default: cuda when available]")
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes to start on this machine, one per GPU (with --device cpu, CPU processes): the run "
@@ -188,7 +188,7 @@ def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, 
     return run_dir
 
 
-network_option = click.option("--network", required=True, type=UserPath(dir_okay=False, path_type=Path),
+network_option = click.option("--network", required=True, type=UserPath(path_type=Path),  # a run directory is named
                               help="A snapshot of `stylegan2 swapae train` (E and G are used).")
 device_option = click.option("--device", help="cpu, cuda or cuda:N [default: cuda if available].")
 force_option = click.option("--force", is_flag=True, help="Overwrite existing outputs.")

@@ -27,7 +27,7 @@ Paths = Sequence[str | os.PathLike]
 def load_swapae(network: str | os.PathLike, device: str | torch.device | None = None) -> tuple[SwapEncoder, SwapGenerator]:
     """The encoder E and generator G of a Swapping Autoencoder file (a `swapae train` snapshot), in eval mode on `device`."""
     path = Path(network).expanduser()
-    if not path.is_file():
+    if not path.exists():  # a directory gets load_network's own message (a run directory: its newest snapshot)
         raise FileNotFoundError(f"{path}: no such network file (--network)")
     networks = load_network(path)
     E, G = networks.get("E"), networks.get("G")
