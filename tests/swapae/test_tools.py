@@ -111,6 +111,9 @@ def test_decode_with_textures_from_other_codes(swapae_snapshot, shape_files, tmp
         assert np.abs(png(path).astype(int) - image.astype(int)).max() <= 1
     with pytest.raises(ToolError, match="holds 3 texture codes but --codes .* holds 2 structures"):
         decode(swapae_snapshot, codes, tmp_path / "out2", texture_from=three, device="cpu")
+    np.savez(tmp_path / "texture_only.npz", texture=np.load(one)["texture"])  # e.g. an average texture made in Python
+    again = decode(swapae_snapshot, codes, tmp_path / "out3", texture_from=tmp_path / "texture_only.npz", device="cpu")
+    assert all((png(a) == png(b)).all() for a, b in zip(paths, again))
 
 
 def test_outputs_are_not_overwritten_without_force(swapae_snapshot, shape_files, tmp_path):

@@ -155,35 +155,39 @@ def encode(
                     names=np.array([Path(p).name for p in images]))
 
 
-def read_codes(path: str | os.PathLike, G: SwapGenerator, option: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(structure, texture) of a codes .npz written by `encode`, checked against G's code sizes."""
+def read_codes(path: str | os.PathLike, G: SwapGenerator, option: str,
+               *, texture_only: bool = False) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """(structure, texture) of a codes .npz written by `encode`, checked against G's code sizes; with `texture_only`
+    (a file whose textures replace others'), (None, texture), and a structure array it may hold is not read."""
     path, arrays = read_npz(path, option, "codes")
-    missing = [key for key in ("structure", "texture") if key not in arrays]
+    needed = ("texture",) if texture_only else ("structure", "texture")
+    missing = [key for key in needed if key not in arrays]
     if missing:
         raise ToolError(f"{path}: holds no {' or '.join(missing)} array ({option}); write codes with `stylegan2 swapae encode`")
-    structure, texture = arrays["structure"], arrays["texture"]
-    for name, array in (("structure", structure), ("texture", texture)):
-        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-            raise ToolError(f"{path}: {name} codes are {array.dtype}, not numbers ({option}); "
+    for name in needed:
+        if not (np.issubdtype(arrays[name].dtype, np.floating) or np.issubdtype(arrays[name].dtype, np.integer)):
+            raise ToolError(f"{path}: {name} codes are {arrays[name].dtype}, not numbers ({option}); "
                             "write codes with `stylegan2 swapae encode`")
-    if len(structure) == 0:
+    structure, texture = (None if texture_only else arrays["structure"]), arrays["texture"]
+    count = len(texture) if structure is None else len(structure)
+    if count == 0:
         raise ToolError(f"{path}: holds no codes (0 images) ({option}); encode at least one image")
     kw = G.init_kwargs
     size = kw["img_resolution"] >> kw["num_upsampling"]
     expected = (kw["spatial_code_ch"], size, size)
-    if structure.ndim != 4 or tuple(structure.shape[1:]) != expected:
+    if structure is not None and (structure.ndim != 4 or tuple(structure.shape[1:]) != expected):
         raise ToolError(f"{path}: structure codes have shape {list(structure.shape)}, but this network takes "
                         f"[N, {', '.join(map(str, expected))}] ({option}); encode with the same network")
-    if texture.ndim != 2 or texture.shape[1] != kw["global_code_ch"] or len(texture) != len(structure):
+    if texture.ndim != 2 or texture.shape[1] != kw["global_code_ch"] or len(texture) != count:
         raise ToolError(f"{path}: texture codes have shape {list(texture.shape)}, but this network takes "
-                        f"[{len(structure)}, {kw['global_code_ch']}] ({option}); encode with the same network")
+                        f"[{'N' if structure is None else count}, {kw['global_code_ch']}] ({option}); encode with the same network")
     codes = []
-    for name, array in (("structure", structure), ("texture", texture)):
-        values = torch.from_numpy(array).to(torch.float32)  # checked as the network gets them: 1e300 is inf in float32
+    for name in needed:
+        values = torch.from_numpy(arrays[name]).to(torch.float32)  # checked as the network gets them: 1e300 is inf in float32
         if not torch.isfinite(values).all():
             raise ToolError(f"{path}: {name} codes hold NaN or infinite values (as float32) ({option}); encode the images again")
         codes.append(values.to(network_device(G)))
-    return codes[0], codes[1]
+    return (None, codes[0]) if texture_only else (codes[0], codes[1])
 
 
 def decode(
@@ -199,7 +203,7 @@ def decode(
     _, G = load_swapae(network, device)
     structure, texture = read_codes(codes, G, "--codes")
     if texture_from is not None:
-        _, texture = read_codes(texture_from, G, "--texture-from")
+        _, texture = read_codes(texture_from, G, "--texture-from", texture_only=True)
         if len(texture) == 1:
             texture = texture.expand(len(structure), -1)
         elif len(texture) != len(structure):
