@@ -86,10 +86,21 @@ def test_swapae_and_gan_options_are_refused_for_the_other_kind(swapae_file, gan_
         open_explorer(tmp_path / "no-such.pt", "cpu")
 
 
-def test_an_unreadable_file_in_the_images_folder_is_named_with_its_path(swapae_file, png_file, tmp_path):
+def test_an_unreadable_file_in_the_images_folder_is_left_out_with_a_note_naming_it(swapae_file, png_file, tmp_path):
+    """One bad photo in a folder must not keep the explorer from starting; a damaged one is not told to change format."""
     (tmp_path / "good.png").write_bytes(png_file())
     (tmp_path / "bad.png").write_bytes(b"not an image")
-    with pytest.raises(ToolError, match=r"bad\.png \(--images\): cannot decode as an image \(not a known image format\)"):
+    (tmp_path / "cut.png").write_bytes(png_file()[:60])
+    with pytest.warns(UserWarning) as notes:
+        explorer = open_explorer(swapae_file, "cpu", images=tmp_path)
+    said = sorted(str(note.message) for note in notes)
+    assert said[0].startswith(f"{tmp_path / 'bad.png'} (--images): cannot decode as an image (not a known image format); "
+                              "use a PNG, JPEG or WebP file; left out")
+    assert said[1].startswith(f"{tmp_path / 'cut.png'} (--images): cannot decode as an image (")
+    assert said[1].endswith("the file is damaged or cut short: save or copy it again; left out")
+    assert explorer.info()["images"] == ["good.png"]
+    (tmp_path / "good.png").unlink()
+    with pytest.warns(UserWarning), pytest.raises(ToolError, match=r"none of its 2 images could be read \(--images\)"):
         open_explorer(swapae_file, "cpu", images=tmp_path)
 
 

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from ..data.errors import DatasetError
 from ..data.images import is_image_name
 from ..models import SwapEncoder, SwapGenerator
 from ..swapae.tools import decode_codes, encode_images, mix_textures
@@ -95,12 +96,20 @@ class SwapExplorer:
             warnings.warn(f"--images {folder}: using the first {limit} of its {len(paths)} images (by name); the explorer "
                           f"holds at most {MAX_IMAGES}, {UPLOAD_PLACES} of them for uploads", stacklevel=2)
             paths = paths[:limit]
+        added = 0
         for path in paths:
-            held = self.encode(path.name, path.read_bytes(), where=f"{path} (--images)")
+            try:
+                held = self.encode(path.name, path.read_bytes(), where=f"{path} (--images)")
+            except (SettingsError, DatasetError, OSError) as err:  # one bad photo must not keep the explorer from starting
+                warnings.warn(f"{err}; left out", stacklevel=2)
+                continue
             if held.note:
                 warnings.warn(f"{path} (--images): {held.note}", stacklevel=2)
             self.keep(held, uploaded=False)
-        return len(paths)
+            added += 1
+        if not added:
+            raise SettingsError(f"{folder}: none of its {len(paths)} images could be read (--images); see the notes above")
+        return added
 
     def info(self) -> dict[str, Any]:
         """What the page needs: sizes and the held images' names."""

@@ -61,8 +61,11 @@ def decode_upload(data: bytes, name: str, resolution: int, channels: int,
     except (SettingsError, DatasetError):
         raise  # the size and mode checks name the upload already
     except DECODE_ERRORS as err:
-        reason = "not a known image format" if isinstance(err, PIL.UnidentifiedImageError) else str(err)
-        raise SettingsError(f"{where}: cannot decode as an image ({reason}); use a PNG, JPEG or WebP file") from None
+        if isinstance(err, PIL.UnidentifiedImageError):
+            raise SettingsError(f"{where}: cannot decode as an image (not a known image format); use a PNG, JPEG or "
+                                "WebP file") from None
+        raise SettingsError(f"{where}: cannot decode as an image ({err}); the file is damaged or cut short: save or "
+                            "copy it again") from None
     note = fit_note(array.shape[1], array.shape[0], resolution)
     image = fit_image(array.reshape(array.shape[0], array.shape[1], -1), resolution, resolution, "center-crop",
                       PIL.Image.Resampling.LANCZOS)
