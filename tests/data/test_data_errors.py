@@ -323,3 +323,10 @@ def test_unopenable_image_is_named(make_folder, images_rgb):
         open_dataset(folder)
     with pytest.warns(UserWarning, match=r"skipped 1 unreadable"):
         assert len(open_dataset(folder, skip_bad=True)) == 5
+
+
+def test_a_folder_of_tfrecords_is_named_as_such(tmp_path):
+    (tmp_path / "ffhq").mkdir()
+    (tmp_path / "ffhq" / "ffhq-r05.tfrecords").write_bytes(b"\0" * 16)
+    with pytest.raises(DatasetError, match=r"holds TensorFlow .tfrecords, which are not read here; convert the source images"):
+        open_dataset(tmp_path / "ffhq")

@@ -102,8 +102,8 @@ def rewrite_flag_values(args: list[str], spellings: dict[str, tuple[str, str | N
 _BOOL_WORDS = {"1", "0", "true", "false", "t", "f", "yes", "no", "y", "n", "on", "off"}
 
 
-# rosinality's stylegan2-pytorch spellings and ours, by command (None: any other command that meets one).
-ROSINALITY_OPTIONS: dict[str, dict[str | None, str]] = {
+# Other tools' spellings and ours, by command (None: any other command that meets one).
+ROSINALITY_OPTIONS: dict[str, dict[str | None, str]] = {  # rosinality's stylegan2-pytorch
     "--ckpt": {"train": "use --resume FILE", None: "use --network FILE"},
     "--iter": {"train": "use --kimg, thousands of real images (their steps x --batch / 1000)"},
     "--r1": {"train": "use --gamma"},
@@ -125,25 +125,55 @@ ROSINALITY_OPTIONS: dict[str, dict[str | None, str]] = {
 }
 
 
-def rosinality_hint(option: str, command: str | None) -> str | None:
-    """What a rosinality user's `option` is here, for `command`; None when it is not theirs."""
-    ours = ROSINALITY_OPTIONS.get(option, {})
-    return ours.get(command, ours.get(None))
+TF_DATA = ("use --data with the dataset's zip or image folder (TFRecords are not read: convert the source images "
+           "with `stylegan2 dataset`)")
+NVIDIA_TF_OPTIONS: dict[str, dict[str | None, str]] = {  # NVIDIA's TensorFlow StyleGAN2 (run_training.py, run_generator.py)
+    "--config": {"train": "use --cfg (config-f is --cfg stylegan2)"},
+    "--total-kimg": {"train": "use --kimg"},
+    "--result-dir": {None: "use --outdir"},
+    "--data-dir": {"train": TF_DATA},
+    "--dataset": {"train": TF_DATA},
+    "--mirror-augment": {"train": "use --mirror"},
+    "--num-gpus": {None: "use --gpus"},
+    "--truncation-psi": {None: "use --trunc"},
+}
+OTHER_TOOLS = (("rosinality's stylegan2-pytorch", ROSINALITY_OPTIONS), ("NVIDIA's TensorFlow StyleGAN2", NVIDIA_TF_OPTIONS))
+
+
+def foreign_option_hint(option: str, command: str | None) -> tuple[str, str] | None:
+    """(the tool, what its `option` is here for `command`) when another tool's users type it; None otherwise."""
+    for tool, options in OTHER_TOOLS:
+        ours = options.get(option, {})
+        hint = ours.get(command, ours.get(None))
+        if hint is not None:
+            return tool, hint
+    return None
+
+
+class PresetChoice(click.Choice):
+    """--cfg: NVIDIA's TensorFlow config names (config-a ... config-f) get an answer, not only the list."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.startswith("config-") and value not in self.choices:
+            self.fail(f"{value!r} is NVIDIA's TensorFlow StyleGAN2 config name; config-f is --cfg stylegan2 (the others "
+                      f"have no preset here); choose from {', '.join(map(str, self.choices))}", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 class NvidiaFlagsCommand(click.Command):
     """A click command whose flags also take NVIDIA's `--flag=1` / `--flag=0` values, and that answers rosinality's
-    spellings with ours (click's "did you mean" pointed --r1 at --dlr, --ckpt at --p)."""
+    and NVIDIA's TensorFlow spellings with ours (click's "did you mean" pointed --r1 at --dlr, --ckpt at --p)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
             return super().parse_args(ctx, rewrite_flag_values(list(args), flag_spellings(self)))
         except click.NoSuchOption as err:
-            ours = rosinality_hint(err.option_name, self.name)
-            if ours is None:
+            found = foreign_option_hint(err.option_name, self.name)
+            if found is None:
                 raise
-            raise click.NoSuchOption(err.option_name, f"No such option: {err.option_name} is rosinality's stylegan2-pytorch "
-                                                      f"spelling; {ours}", ctx=ctx) from None
+            tool, ours = found
+            raise click.NoSuchOption(err.option_name, f"No such option: {err.option_name} is {tool} spelling; {ours}",
+                                     ctx=ctx) from None
 
 
 def nvidia_command(name: str, **kwargs: Any):

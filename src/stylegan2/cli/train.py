@@ -35,7 +35,7 @@ from ..training.signals import usr1_interrupts
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
 from .defaults import format_default
-from .flags import SEED, FiniteFloatRange, UserPath, nvidia_command, workers_option
+from .flags import SEED, FiniteFloatRange, PresetChoice, UserPath, nvidia_command, workers_option
 from .tools import warnings_as_notes
 
 # What a training process reports as a one-line error rather than a traceback.
@@ -116,7 +116,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 @click.option("--dist-timeout", metavar="SECONDS", callback=_seconds,
               help=f"How long a process waits for the others (in a collective, or to join) before it names the lost "
                    f"ones and stops the run.  [default: ${TIMEOUT_VARIABLE}, else {DEFAULT_TIMEOUT:g}]")
-@click.option("--cfg", type=click.Choice(CFG_NAMES), default="auto", show_default=True, help="Base configuration.")
+@click.option("--cfg", type=PresetChoice(CFG_NAMES), default="auto", show_default=True, help="Base configuration.")
 @click.option("--cond/--no-cond", default=False, help="Train a class-conditional model on the dataset's labels (also --cond=1).")
 @click.option("--mirror/--no-mirror", default=False, help="Add x-flipped copies of the images (also --mirror=1).")
 @click.option("--max-size", "--subset", "max_size", type=click.IntRange(min=1),

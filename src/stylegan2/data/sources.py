@@ -141,6 +141,9 @@ class FileSource(ImageSource):
         if not self.files:
             if not self.is_zip and (LMDB_DATA in names or path.name.endswith("_lmdb")):
                 raise _lmdb_error(path)
+            if any(name.endswith(".tfrecords") for name in names):  # NVIDIA's TensorFlow StyleGAN2 datasets
+                raise DatasetError(f"{path}: holds TensorFlow .tfrecords, which are not read here; convert the source "
+                                   "images with `stylegan2 dataset --source IMAGES --dest DATA.zip` (or train on their folder)")
             if unread:
                 raise DatasetError(f"{path}: its {unread} are not read here, and it holds no other images; convert "
                                    "them to JPEG or PNG")

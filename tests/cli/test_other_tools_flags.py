@@ -1,4 +1,4 @@
-"""rosinality's stylegan2-pytorch option spellings are answered with ours (click's guesses pointed --r1 at --dlr)."""
+"""rosinality's and NVIDIA's TensorFlow option spellings are answered with ours (click's guesses pointed --r1 at --dlr)."""
 
 import pytest
 from click.testing import CliRunner
@@ -27,3 +27,17 @@ def test_rosinality_spellings_are_answered_with_ours(tmp_path, monkeypatch, args
 def test_other_unknown_options_keep_clicks_suggestions():
     result = CliRunner().invoke(main, ["train", "--data", "builtin:shapes", "--outdir", "runs", "--gama", "1"])
     assert result.exit_code == 2 and "No such option '--gama'. (Did you mean one of: " in result.output
+
+
+@pytest.mark.parametrize("args, answer", [
+    (["train", "--data", "x", "--config=config-f"],
+     "--config is NVIDIA's TensorFlow StyleGAN2 spelling; use --cfg (config-f is --cfg stylegan2)"),
+    (["train", "--data", "x", "--total-kimg=10"], "--total-kimg is NVIDIA's TensorFlow StyleGAN2 spelling; use --kimg"),
+    (["train", "--data", "x", "--dataset=ffhq"], "--dataset is NVIDIA's TensorFlow StyleGAN2 spelling; use --data with the"),
+    (["generate", "--network", "x.pkl", "--truncation-psi=0.5"], "--truncation-psi is NVIDIA's TensorFlow StyleGAN2 spelling; use --trunc"),
+    (["train", "--data", "x", "--cfg=config-f"], "'config-f' is NVIDIA's TensorFlow StyleGAN2 config name; config-f is --cfg stylegan2"),
+])
+def test_nvidia_tensorflow_spellings_are_answered_with_ours(args, answer):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and answer in result.output, result.output
+
