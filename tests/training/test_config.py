@@ -280,3 +280,11 @@ def test_a_gpu_count_the_presets_batch_does_not_split_over_names_the_preset_not_
     assert resolve_options("x.zip", "auto", 64, 3, {"batch": 60}).batch == 60
     with pytest.raises(ValueError, match=r"^--batch 64 must be a multiple of the number of GPUs/processes \(3\)$"):
         resolve_options("x.zip", "auto", 64, 3, {"batch": 64})
+
+
+def test_an_error_about_a_batch_gpu_never_given_says_where_it_came_from():
+    with pytest.raises(ValueError, match=r"^--mbstd 4 must divide --batch-gpu 6; --batch-gpu 6 comes from --batch 6 over 1 "
+                                         r"process\(es\): pass a --batch-gpu that fits, or another --batch$"):
+        resolve_options("x.zip", "cpu", 32, 1, {"batch": 6})
+    with pytest.raises(ValueError, match=r"^--mbstd 4 must divide --batch-gpu 6$"):  # given: said as it was
+        resolve_options("x.zip", "cpu", 32, 1, {"batch": 6, "batch_gpu": 6})

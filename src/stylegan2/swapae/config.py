@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..training.config import auto_workers, check_max_size, check_preset_batch
+from ..training.config import auto_workers, check_max_size, check_preset_batch, derived_batch_gpu_explained
 from ..training.session import apply_overrides, check_numbers
 
 
@@ -134,7 +134,8 @@ def resolve_swapae_options(data: str, cfg: str, resolution: int, num_gpus: int, 
                 resolution=resolution, workers=auto_workers(device_type))
     options = SwapAEOptions(**base)
     apply_overrides(options, overrides, "Swapping Autoencoder option")
-    validate_swapae_options(options)
+    with derived_batch_gpu_explained(options, overrides):
+        validate_swapae_options(options)
     check_max_size(options.max_size, num_images, data)
     return options
 

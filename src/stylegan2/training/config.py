@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..models.aspect import MAX_RESOLUTION
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
@@ -271,10 +272,23 @@ def resolve_options(
     )
     options = TrainingOptions(**base)
     apply_overrides(options, overrides, "training option")
-    validate_options(options)
+    with derived_batch_gpu_explained(options, overrides):
+        validate_options(options)
     check_aug_overrides(options, overrides, num_images)
     check_max_size(options.max_size, num_images, data)
     return options
+
+
+@contextlib.contextmanager
+def derived_batch_gpu_explained(options: Any, overrides: dict[str, Any]) -> Iterator[None]:
+    """An error about --batch-gpu the user did not give says where its value came from."""
+    try:
+        yield
+    except ValueError as err:
+        if "--batch-gpu" not in str(err) or overrides.get("batch_gpu") is not None:
+            raise
+        raise ValueError(f"{err}; --batch-gpu {options.batch_gpu} comes from --batch {options.batch} over "
+                         f"{options.num_gpus} process(es): pass a --batch-gpu that fits, or another --batch") from None
 
 
 def check_preset_batch(cfg: str, batch: int, num_gpus: int, given: bool) -> None:
