@@ -187,14 +187,19 @@ class FileSource(ImageSource):
                 return archive.open(name)
             return open_regular(self.path / name)
         except (OSError, zipfile.BadZipFile, ArchiveError, KeyError, RuntimeError, NotImplementedError) as err:
-            reason = str(err).removeprefix(f"{self.path}/{name}: ")
-            raise DatasetError(f"{self.path}/{name}: cannot open ({reason}); fix or remove it, or {skip_bad_advice()}") from None
+            reason = str(err).removeprefix(f"{self.where(name)}: ")
+            raise DatasetError(f"{self.where(name)}: cannot open ({reason}); fix or remove it, or {skip_bad_advice()}") from None
 
     def __len__(self) -> int:
         return len(self.files)
 
+    def where(self, name: str) -> str:
+        """A file of the source in messages: a zip's entries after the archive's path, a folder's as a path of the
+        platform (Windows' separators throughout)."""
+        return f"{self.path}/{name}" if self.is_zip else str(self.path / name)
+
     def describe(self, index: int) -> str:
-        return f"{self.path}/{self.files[index]}"
+        return self.where(self.files[index])
 
     def load(self, index: int, *, drop_alpha: bool = False) -> np.ndarray:
         with self._open(self.files[index]) as file:
@@ -235,7 +240,7 @@ class FileSource(ImageSource):
 
     def _read_label_table(self) -> dict | None:
         """Path -> label from dataset.json, or None when there is no file or its labels are null."""
-        where = f"{self.path}/{LABELS_FILE}"
+        where = self.where(LABELS_FILE)
         if not self._has_labels_file:
             return None
         try:
@@ -262,7 +267,7 @@ class FileSource(ImageSource):
 
     def labels(self, *, required: bool, skip_bad: bool = False) -> np.ndarray | None:
         table = self._read_label_table()
-        where = f"{self.path}/{LABELS_FILE}"
+        where = self.where(LABELS_FILE)
         if table is None:
             if required:
                 raise DatasetError(
@@ -292,13 +297,13 @@ class FileSource(ImageSource):
         When no image has an entry (the table's paths follow another layout), `skip_bad` refuses too: it would
         leave nothing.
         """
-        where = f"{self.path}/{LABELS_FILE}"
+        where = self.where(LABELS_FILE)
         missing = [name for name in self.files if name not in table]
         if not missing:
             return
         if not skip_bad:
             raise DatasetError(
-                f"{self.path}/{missing[0]} has no label in {where} ({len(missing)} image(s) unlabelled); "
+                f"{self.where(missing[0])} has no label in {where} ({len(missing)} image(s) unlabelled); "
                 f"add its entry or remove the image, or {skip_bad_advice()} to leave such images out"
             )
         if len(missing) == len(self.files):
