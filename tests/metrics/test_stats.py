@@ -4,9 +4,11 @@ import re
 from pathlib import Path
 
 import numpy as np
+import PIL.Image
 import pytest
 import torch
 
+from stylegan2.data import open_dataset
 from stylegan2.metrics.features import PassOptions, real_stats
 from stylegan2.metrics.stats import FeatureStats, dataset_fingerprint
 
@@ -142,3 +144,11 @@ def test_a_bad_cache_is_recomputed_and_replaced(tmp_path: Path, spoil, problem):
     assert detector.seen == 20
     assert np.array_equal(good.all_features(), again.all_features())
     assert np.array_equal(FeatureStats.load(cache, True, True, num_items=10).all_features(), good.all_features())
+
+
+def test_fingerprint_decoded_by_worker_processes_is_the_same(tmp_path):
+    """Hashing decodes every image (slow for large datasets): workers share it, and the cache key stays the same."""
+    for i in range(6):
+        PIL.Image.fromarray(np.full((8, 8, 3), i * 40, np.uint8)).save(tmp_path / f"{i}.png")
+    serial = dataset_fingerprint(open_dataset(tmp_path, mirror=True))
+    assert dataset_fingerprint(open_dataset(tmp_path, mirror=True), num_workers=2) == serial

@@ -174,7 +174,7 @@ def real_stats(dataset: Dataset, detector: FeatureDetector, opts: PassOptions, m
     cache_file = None
     if cache_dir is not None:
         cache_file = stats_cache_path(cache_dir, dataset, detector.name, detector.digest,
-                                      progress=opts.progress and opts.rank == 0, num_items=num_items,
+                                      progress=opts.progress and opts.rank == 0, num_workers=opts.num_workers, num_items=num_items,
                                       capture_all=capture_all, capture_mean_cov=capture_mean_cov,
                                       detector_kind=type(detector).__name__)
         cached = _load_cached(cache_file, capture_all, capture_mean_cov, num_items)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
@@ -141,15 +142,16 @@ def _cache_problem(arrays: dict[str, np.ndarray], num_items: int | None) -> str 
 _fingerprints: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # dataset -> hash, computed once
 
 
-def dataset_fingerprint(dataset: Dataset, progress: bool = False) -> str:
-    """A hash of the dataset's content: its own `fingerprint` if it has one, else of every image and label."""
+def dataset_fingerprint(dataset: Dataset, progress: bool = False, num_workers: int = 0) -> str:
+    """A hash of the dataset's content: its own `fingerprint` if it has one, else of every image and label (decoded
+    by `num_workers` data-loading processes, in order)."""
     own = getattr(dataset, "fingerprint", None)
     if own is not None:
         return str(own() if callable(own) else own)
     if dataset not in _fingerprints:
         digest = hashlib.sha256()
-        for i in tqdm(range(len(dataset)), desc="hashing dataset", disable=not progress, unit="img"):
-            image, label = dataset[i]
+        items = torch.utils.data.DataLoader(dataset, batch_size=None, collate_fn=_as_is, num_workers=num_workers)
+        for image, label in tqdm(items, total=len(dataset), desc="hashing dataset", disable=not progress, unit="img"):
             for array in (np.ascontiguousarray(image), np.ascontiguousarray(label)):
                 digest.update(str((array.dtype.str, array.shape)).encode())
                 digest.update(array.tobytes())
@@ -157,10 +159,15 @@ def dataset_fingerprint(dataset: Dataset, progress: bool = False) -> str:
     return _fingerprints[dataset]
 
 
+def _as_is(item: object) -> object:
+    """A data loader's collate function that leaves each item as the dataset gives it (NumPy arrays)."""
+    return item
+
+
 def stats_cache_path(cache_dir: Path, dataset: Dataset, detector_name: str, detector_digest: str,
-                     progress: bool = False, **settings: object) -> Path:
+                     progress: bool = False, num_workers: int = 0, **settings: object) -> Path:
     """Cache file for real-data statistics of this content, detector and capture settings."""
-    key = json.dumps({"data": dataset_fingerprint(dataset, progress), "size": len(dataset), "detector": detector_digest,
+    key = json.dumps({"data": dataset_fingerprint(dataset, progress, num_workers), "size": len(dataset), "detector": detector_digest,
                       **settings}, sort_keys=True)
     dataset_name = str(getattr(dataset, "name", "dataset")).replace(os.sep, "_")
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
