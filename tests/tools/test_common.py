@@ -1,5 +1,6 @@
 """Shared tool inputs: seed lists, grids, class labels, devices and generator loading."""
 
+import copy
 import warnings
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from stylegan2.io import save_checkpoint
+from stylegan2.io import load_network, save_checkpoint
 from stylegan2.models import Discriminator
 from stylegan2.tools import ToolError, load_generator, parse_seeds, seed_latent
 from stylegan2.tools.common import check_psi, check_truncation_cutoff, class_label, parse_grid, resolve_device
@@ -158,6 +159,9 @@ def test_truncating_a_file_without_an_average_w_says_the_average_is_estimated(
         load_generator(tmp_path / "ros.pt", "cpu")  # no truncation: the average is not used
         load_generator(tmp_path / "ros.pt", "cpu", truncation_psi=0.7)
     said = [str(w.message) for w in caught]
+    estimated = load_network(tmp_path / "ros.pt")["G_ema"]
+    assert estimated.mapping.w_avg.grad_fn is None  # estimated without autograd: metrics and projection deep-copy G
+    copy.deepcopy(estimated)
     if stored_average:
         assert said == []
     else:

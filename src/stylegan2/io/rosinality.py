@@ -142,7 +142,6 @@ def _torch_load_weights_only(path: Path) -> Any:
         raise CheckpointError(f"{path}: truncated or corrupt PyTorch file ({one_line(exc)})") from None
 
 
-@torch.no_grad()
 def estimated_w_avg_note(path: str | os.PathLike) -> str:
     """What truncating a network from `path` means when its average w was estimated (rosinality's training files)."""
     return (f"{path}: stores no average w; truncation pulls toward one estimated from {W_AVG_SAMPLES:,} mapped z "
@@ -150,6 +149,7 @@ def estimated_w_avg_note(path: str | os.PathLike) -> str:
             "estimates its own at every run")
 
 
+@torch.no_grad()
 def estimate_w_avg(G: torch.nn.Module, num_samples: int = W_AVG_SAMPLES, seed: int = W_AVG_SEED) -> torch.Tensor:
     """Mean of mapping(z) over `num_samples` normal z from a fixed seed: the w that truncation pulls toward."""
     rng = torch.Generator().manual_seed(seed)
