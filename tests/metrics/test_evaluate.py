@@ -186,3 +186,16 @@ def test_a_detector_download_cut_short_is_called_truncated(tmp_path: Path):
     with pytest.raises(ValueError, match=r"inception-2015-12-05.pth: cannot read as a weights file or TorchScript module "
                                          r"\(truncated: a zip archive without its end, 2,000 bytes; download it again\)$"):
         load_detector(path)
+
+
+def test_rows_printed_one_metric_at_a_time_line_up_with_the_header():
+    """The official names and values fit the columns: rows printed as each metric finishes stay aligned."""
+    from stylegan2.metrics.evaluate import format_results
+
+    lines = [*format_results([dict(metric="fid50k_full", results={"fid50k_full": 3.21}, total_time_str="1h 02m 03s")]).splitlines(),
+             *format_results([dict(metric="pr50k3_full", results={"pr50k3_full_precision": 0.71, "pr50k3_full_recall": 0.4},
+                                   total_time_str="5m 02s")], header=False).splitlines(),
+             *format_results([dict(metric="kid50k_full", results={"kid50k_full": -1.23456789e-05}, total_time_str="2s")],
+                             header=False).splitlines()]
+    starts = {tuple(i for i in range(1, len(line)) if line[i - 1] == " " and line[i] != " ")[:3] for line in lines}
+    assert len(starts) == 1, "\n".join(lines)  # every column starts where the header's does

@@ -264,15 +264,17 @@ def report_metric(record: dict, run_dir: str | Path | None = None, snapshot: str
     return line
 
 
-RESULT_COLUMNS = (("metric", 14), ("result", 14), ("value", 10), ("time", 0))  # widths that hold the usual names
+# Column widths that hold the official names and values (pr50k3_full_precision, -1.23457e-05), so that rows printed
+# as each metric finishes line up; a longer cell widens its column.
+RESULT_COLUMNS = (("metric", 14), ("result", 22), ("value", 12), ("time", 0))
 
 
 def format_results(records: list[dict], header: bool = True) -> str:
-    """A plain-text table of result records: one row per value, with the time each metric took. The columns have
-    fixed widths, so that rows printed as each metric finishes line up."""
+    """A plain-text table of result records: one row per value, with the time each metric took."""
     rows = [(r["metric"], key, f"{value:.6g}", r["total_time_str"])
             for r in records for key, value in r["results"].items()]
     if header:
         rows.insert(0, tuple(name for name, _ in RESULT_COLUMNS))
-    lines = ["  ".join(cell.ljust(width) for cell, (_, width) in zip(row, RESULT_COLUMNS, strict=True)) for row in rows]
+    widths = [max([width, *(len(row[i]) for row in rows)]) for i, (_, width) in enumerate(RESULT_COLUMNS)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(line.rstrip() for line in lines)
