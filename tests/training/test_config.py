@@ -275,9 +275,13 @@ def test_a_dataset_moved_or_copied_to_another_folder_is_the_same_runs(tmp_path, 
 
 def test_a_gpu_count_the_presets_batch_does_not_split_over_names_the_preset_not_a_batch_never_given():
     with pytest.raises(ValueError, match=r"^3 GPUs/processes: the auto preset's batch 64 does not split over them; pass "
-                                         r"--batch with a multiple of 3, or use a power of two of them"):
+                                         r"a --batch that does, e.g. --batch 60, or use a power of two of them"):
         resolve_options("x.zip", "auto", 64, 3, {})
     assert resolve_options("x.zip", "auto", 64, 3, {"batch": 60}).batch == 60
+    with pytest.raises(ValueError, match=r"the cpu preset's batch 32 does not split over them; pass a --batch that does, "
+                                         r"e.g. --batch 36"):  # 33 splits, but --mbstd 4 must divide each process's 11
+        resolve_options("x.zip", "cpu", 32, 3, {})
+    assert resolve_options("x.zip", "cpu", 32, 3, {"batch": 36}).batch == 36
     with pytest.raises(ValueError, match=r"^--batch 64 must be a multiple of the number of GPUs/processes \(3\)$"):
         resolve_options("x.zip", "auto", 64, 3, {"batch": 64})
 

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..training.config import auto_workers, check_max_size, check_preset_batch, derived_batch_gpu_explained
+from ..training.config import auto_workers, check_max_size, check_preset_batch, derived_batch_gpu_explained, resolves
 from ..training.session import apply_overrides, check_numbers
 
 
@@ -128,7 +128,9 @@ def resolve_swapae_options(data: str, cfg: str, resolution: int, num_gpus: int, 
         raise ValueError(f"--cfg must be one of {', '.join(SWAPAE_CFG_NAMES)}; got {cfg!r}")
     spec = SWAPAE_PRESETS[cfg]
     batch = overrides.get("batch") or spec.batch  # total over all processes
-    check_preset_batch(cfg, batch, num_gpus, given=bool(overrides.get("batch")))
+    check_preset_batch(cfg, batch, num_gpus, given=bool(overrides.get("batch")),
+                       fits=lambda b: resolves(resolve_swapae_options, data, cfg, resolution, num_gpus,
+                                                dict(overrides, batch=b), device_type=device_type, num_images=num_images))
     base = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
     base.update(data=data, cfg=cfg, batch=batch, batch_gpu=min(spec.batch_gpu, max(batch // num_gpus, 1)), num_gpus=num_gpus,
                 resolution=resolution, workers=auto_workers(device_type))

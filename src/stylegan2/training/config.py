@@ -8,7 +8,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..models.aspect import MAX_RESOLUTION
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
@@ -249,7 +249,9 @@ def resolve_options(
                          f"with `stylegan2 dataset --source {data} --dest OUT.zip --resolution {MAX_RESOLUTION} --transform center-crop`")
     spec = auto_preset(resolution, num_gpus) if cfg == "auto" else PRESETS[cfg]
     batch = overrides.get("batch") or spec.batch  # total over all processes, as official
-    check_preset_batch(cfg, batch, num_gpus, given=bool(overrides.get("batch")))
+    check_preset_batch(cfg, batch, num_gpus, given=bool(overrides.get("batch")),
+                       fits=lambda b: resolves(resolve_options, data, cfg, resolution, num_gpus, dict(overrides, batch=b),
+                                                device_type=device_type, num_images=num_images))
     # As NVIDIA's train.py: the preset's batch over the GPUs it assumes (fewer when the per-process batch is smaller),
     # or, when --batch is given, the whole per-process batch in one pass.
     per_process = max(batch // num_gpus, 1)
@@ -291,12 +293,25 @@ def derived_batch_gpu_explained(options: Any, overrides: dict[str, Any]) -> Iter
                          f"{options.num_gpus} process(es): pass a --batch-gpu that fits, or another --batch") from None
 
 
-def check_preset_batch(cfg: str, batch: int, num_gpus: int, given: bool) -> None:
-    """Refuse a preset's batch that does not split over the processes, naming the preset (the user gave no --batch)."""
-    if not given and batch % num_gpus:
-        raise ValueError(f"{num_gpus} GPUs/processes: the {cfg} preset's batch {batch} does not split over them; pass "
-                         f"--batch with a multiple of {num_gpus}, or use a power of two of them (NVIDIA's train.py "
-                         "takes only those)")
+def check_preset_batch(cfg: str, batch: int, num_gpus: int, given: bool, fits: Callable[[int], bool]) -> None:
+    """Refuse a preset's batch that does not split over the processes, naming the preset (the user gave no --batch)
+    and the nearest --batch that `fits` (resolves without an error)."""
+    if given or batch % num_gpus == 0:
+        return
+    candidates = sorted(range(num_gpus, 8 * batch + 1, num_gpus), key=lambda b: (abs(b - batch), b))
+    suggestion = next((b for b in candidates if fits(b)), None)
+    example = f", e.g. --batch {suggestion}" if suggestion is not None else ""
+    raise ValueError(f"{num_gpus} GPUs/processes: the {cfg} preset's batch {batch} does not split over them; pass a "
+                     f"--batch that does{example}, or use a power of two of them (NVIDIA's train.py takes only those)")
+
+
+def resolves(resolve: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+    """Whether resolving options with these arguments succeeds."""
+    try:
+        resolve(*args, **kwargs)
+    except ValueError:
+        return False
+    return True
 
 
 def check_max_size(max_size: int | None, num_images: int | None, data: str) -> None:
