@@ -1,7 +1,10 @@
 """`stylegan2 metrics`: quality metrics of a saved network (argument parsing only)."""
 
+import contextlib
+import os
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import click
 
@@ -25,9 +28,21 @@ def print_result(index: int, record: dict) -> None:
     click.echo(format_results([record], header=index == 0))
 
 
+@contextlib.contextmanager
+def notes_of_the_first_process() -> Iterator[None]:
+    """Library warnings as `note:` lines, said once: by rank 0 under torchrun or --gpus (every process has them)."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        with warnings_as_notes():
+            yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
     """One of --gpus N processes: calc_metrics joins their group as it joins torchrun's."""
-    with advise_skip_bad(SKIP_BAD_BY_CONVERTING):  # as the launcher's process says it
+    with notes_of_the_first_process(), advise_skip_bad(SKIP_BAD_BY_CONVERTING):  # as the launcher's process says it
         return calc_metrics(**kwargs)
 
 
@@ -82,7 +97,7 @@ def metrics_command(network: Path, data: str | None, metric_list: str, mirror: b
                   batch_size=batch_size, num_workers=workers, cache_dir=cache_dir, use_cache=not no_cache, seed=seed,
                   truncation_psi=truncation_psi, run_dir=run_dir, progress=verbose, on_result=print_result)
     try:
-        with warnings_as_notes(), explain_unsupported_ops(), advise_skip_bad(SKIP_BAD_BY_CONVERTING):
+        with notes_of_the_first_process(), explain_unsupported_ops(), advise_skip_bad(SKIP_BAD_BY_CONVERTING):
             if gpus > 1:
                 check_gpus(gpus, device)  # more processes than GPUs failed in each extra rank with a traceback
             if gpus == 1:
