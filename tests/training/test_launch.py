@@ -256,7 +256,8 @@ def test_processes_whose_launcher_was_killed_stop_as_ctrl_c_stops_them(tmp_path)
     assert f"The launcher (process {launcher.pid}) is gone: stopping" in printed, printed[-3000:]
     assert "Traceback" not in printed and "leaked" not in printed, printed[-3000:]
     lines = (run_dir / "log.txt").read_text().splitlines()
-    assert "Interrupted: writing a final snapshot before exiting" in lines and lines[-1] == "Stopped.", lines[-5:]
+    assert "Interrupted: the launcher is gone (killed?); writing a final snapshot before exiting" in lines, lines[-5:]
+    assert lines[-1] == "Stopped."
 
 
 SLEEPING_LAUNCH = """

@@ -45,7 +45,7 @@ from .distributed import (
 from .finite import MAX_NON_FINITE_STEPS, FiniteWatch, NonFiniteError
 from .progress import PROGRESS_EVERY_S, PROGRESS_FIRST_S, RunLog, kimg_label, tick_progress, tick_status
 from .rundir import create_run_dir
-from .signals import StoppedTogether, Terminated, ctrl_c_requests_stop, sigterm_raises_once
+from .signals import StoppedTogether, Terminated, ctrl_c_requests_stop, launcher_gone, sigterm_raises_once
 from .snapshot import ResumeState, restore_rng, save_training_snapshot
 from .stats import StatsCollector, StatsWriter
 
@@ -367,8 +367,9 @@ class TrainingSession:
     def _stop_on_request(self, hooks: LoopHooks) -> None:
         """Ctrl-C, agreed by every process after a whole step: snapshot and grids of the steps taken. Metrics are
         left to `stylegan2 metrics` (they may take long, and launchers give stopping processes only so much time)."""
-        if self.ctx.is_main:
-            self.log("Interrupted: writing a final snapshot before exiting")
+        if self.ctx.is_main:  # a launcher killed outright asks as Ctrl-C does (signals.stop_when_launcher_dies)
+            why = "the launcher is gone (killed?); " if launcher_gone() else ""
+            self.log(f"Interrupted: {why}writing a final snapshot before exiting")
         written = self._snapshot(hooks, score=False, within_tick=True)
         if self.ctx.is_main:  # the grids after the snapshot, so that a second Ctrl-C cannot cost the networks
             self._save_grids(hooks)
