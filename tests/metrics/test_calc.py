@@ -106,3 +106,16 @@ def test_a_metric_listed_twice_is_computed_once_with_a_note(tmp_path, monkeypatc
     with pytest.warns(UserWarning, match=r"^fid1k_full: listed more than once; computed once$"):
         names = calc_metrics(tiny_generator(), "builtin:shapes?n=8", "fid1k_full,kid1k,fid1k_full", device="cpu")
     assert names == ["fid1k_full", "kid1k"]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
+def test_a_record_names_its_data_by_a_path_that_holds_from_anywhere(tmp_path, monkeypatch):
+    detector = tmp_path / "pooled.pt"
+    torch.jit.script(nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten())).save(str(detector))
+    (tmp_path / "data").mkdir()
+    for i in range(4):
+        PIL.Image.fromarray(np.full((32, 32, 3), i * 60, np.uint8)).save(tmp_path / "data" / f"{i}.png")
+    monkeypatch.chdir(tmp_path)
+    (record,) = calc_metrics(tiny_generator(), "data", ["fid1k"], detector=detector, device="cpu", progress=False,
+                             cache_dir=tmp_path / "cache", mirror=True)
+    assert (record["data"], record["mirror"]) == (str(tmp_path / "data"), True)

@@ -56,6 +56,7 @@ def test_a_network_in_a_run_directory_gets_its_records_there_as_with_nvidias_cal
         assert result.exit_code == 0, result.output
     records = (run / "metric-fid1k_full.jsonl").read_text().splitlines()
     assert len(records) == 2 and '"snapshot_pkl": "network-snapshot-000004.safetensors"' in records[0]
+    assert '"data": "builtin:shapes?n=8", "mirror": false' in records[0]
     result = CliRunner().invoke(main, [*args, "--network", str(tmp_path / "elsewhere.safetensors")])
     assert result.exit_code == 0 and not list(tmp_path.glob("metric-*")), result.output
 

@@ -185,8 +185,10 @@ def run_metrics(G: nn.Module, data: str | os.PathLike | None, specs: list[Metric
     for spec, dataset in zip(specs, datasets):
         record = compute_metric(spec, G, dataset, detector=feature_net, vgg16=vgg16, device=device, rank=rank,
                                 world_size=world_size, cache_dir=cache_dir, **compute_kwargs)
-        if dataset is not None:  # which data, as the record says how it was computed
-            record.update(data=str(data), mirror=bool(mirror and not spec.full))
+        if dataset is not None:  # which data (a path from anywhere: records may be read from elsewhere)
+            spec_text = os.fspath(data)
+            record.update(data=spec_text if spec_text.startswith("builtin:") else os.path.abspath(spec_text),
+                          mirror=bool(mirror and not spec.full))
         if run_dir is not None:
             try:
                 report_metric(record, run_dir=run_dir, snapshot=snapshot)
