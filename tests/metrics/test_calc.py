@@ -119,3 +119,13 @@ def test_a_record_names_its_data_by_a_path_that_holds_from_anywhere(tmp_path, mo
     (record,) = calc_metrics(tiny_generator(), "data", ["fid1k"], detector=detector, device="cpu", progress=False,
                              cache_dir=tmp_path / "cache", mirror=True)
     assert (record["data"], record["mirror"]) == (str(tmp_path / "data"), True)
+
+
+def test_a_conditional_network_against_unlabelled_data_says_it_needs_labels(tmp_path):
+    for i in range(4):
+        PIL.Image.fromarray(np.full((32, 32, 3), i * 60, np.uint8)).save(tmp_path / f"{i}.png")
+    G = Generator(z_dim=8, c_dim=3, w_dim=8, img_resolution=32, img_channels=3, mapping_kwargs={"num_layers": 2},
+                  synthesis_kwargs={"channel_base": 64, "channel_max": 8})
+    with pytest.raises(DatasetError, match=r"has no labels, but the network is conditional \(3 label dims\); score it "
+                                           r"against the labelled data it was trained on"):
+        calc_metrics(G, tmp_path, "fid50k_full", device="cpu", progress=False)

@@ -19,7 +19,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset
 
-from stylegan2.data import open_dataset
+from stylegan2.data import DatasetError, open_dataset
 from stylegan2.io import load_checkpoint
 from stylegan2.io.checkpoint import Checkpoint
 from stylegan2.io.rosinality import estimated_w_avg_note
@@ -169,7 +169,13 @@ def run_metrics(G: nn.Module, data: str | os.PathLike | None, specs: list[Metric
                 continue
             if data is None:
                 raise missing_dataset(spec)
-            datasets.append(open_metric_dataset(str(data), G.img_resolution, labels, mirror and not spec.full))
+            try:
+                datasets.append(open_metric_dataset(str(data), G.img_resolution, labels, mirror and not spec.full))
+            except DatasetError as err:
+                if not labels or " has no labels" not in str(err):
+                    raise
+                raise DatasetError(f"{data} has no labels, but the network is conditional ({G.c_dim} label dims); score "
+                                   "it against the labelled data it was trained on (a dataset.json with its labels)") from None
             note = check_image_size(G, datasets[-1], str(data), training_resolution)
             if note is not None and rank == 0:
                 warnings.warn(note, stacklevel=3)
