@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import sys
 
+from .utils.text import escape_unencodable_output
+
 INTERRUPTED = 130  # the shell's status for a process stopped by SIGINT (training.launch has its own: this module loads before torch)
 
 
 def main() -> None:
-    for stream in (sys.stdout, sys.stderr):  # a path the console's code page lacks (Windows, redirected) must not stop us
-        if stream is not None and hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors="backslashreplace")
+    escape_unencodable_output()
     try:
         from .cli import main as cli
     except KeyboardInterrupt:

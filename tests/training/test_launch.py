@@ -128,6 +128,17 @@ def test_a_ctrl_c_while_a_stopped_process_exits_prints_no_traceback(capfd):
     assert "KeyboardInterrupt" not in capfd.readouterr().err
 
 
+def print_a_polish_city() -> None:
+    print("Łódź", flush=True)
+
+
+def test_launched_processes_escape_what_the_output_encoding_lacks(capfd, monkeypatch):
+    """Windows prints redirected output in its code page: a launched process must not fail on a path it lacks."""
+    monkeypatch.setenv("PYTHONIOENCODING", "ascii")
+    launch_local(2, print_a_polish_city)
+    assert capfd.readouterr().out.count("\\u0141\\xf3d\\u017a") == 2
+
+
 def test_gpus_under_torchrun_is_refused(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(LaunchError, match="already runs under torchrun"):

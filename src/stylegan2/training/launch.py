@@ -39,6 +39,7 @@ from torch.distributed.elastic.rendezvous import (
 from torch.distributed.elastic.rendezvous.utils import _matches_machine_hostname
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
+from ..utils.text import escape_unencodable_output
 from .distributed import backend_message, format_ranks, launcher_restarts, positive_seconds
 from .signals import StoppedTogether, launcher_gone
 
@@ -243,6 +244,7 @@ def rendezvous_failure(layout: ProcessLayout, err: RendezvousError) -> str:
 def _run_process(fn: Callable[..., Any], args: tuple[Any, ...], user_errors: tuple[type[BaseException], ...]) -> Any:
     """One launched process: run `fn`, leaving a user error to the launcher and printing anything else as a
     traceback; Interrupted after Ctrl-C."""
+    escape_unencodable_output()  # as the launching command's own output
     rank, (restarts, allowed) = os.environ.get("RANK", "?"), launcher_restarts()
     if restarts and os.environ.get("LOCAL_RANK") == "0":  # what ended the attempt before was printed then
         print(f"Restarting the processes (restart {restarts} of {allowed})", file=sys.stderr, flush=True)

@@ -1,7 +1,8 @@
-"""Lists of names in one-line messages."""
+"""Text for messages: lists of names in one-line messages, and output that any console can print."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 
@@ -13,3 +14,11 @@ def first_names(names: Sequence[str], shown: int = 5) -> str:
 def word_list(words: Sequence[str], conjunction: str = "and") -> str:
     """'a', 'a and b', 'a, b and c' (or another conjunction)."""
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {conjunction} {words[-1]}"
+
+
+def escape_unencodable_output() -> None:
+    """Print characters the console's encoding lacks as escapes (a path in Windows' code page, output redirected)
+    instead of failing on them; every process that prints calls it (the launched ones too)."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
