@@ -46,7 +46,9 @@ def test_the_page_and_its_assets_are_served(client):
     assert page.status_code == 200 and page.mimetype == "text/html"
     assert b"/static/gan.js" in page.data
     for name in ASSETS:
-        assert client.get(f"/static/{name}").status_code == 200
+        asset = client.get(f"/static/{name}")
+        assert asset.status_code == 200 and asset.headers["Content-Type"] == ASSETS[name]  # the charset said once
+    assert page.headers["Content-Type"] == "text/html; charset=utf-8"
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
 

@@ -61,6 +61,7 @@ def test_an_overlong_value_is_out_of_range_and_quoted_short():
     ({"seed": "1", "psi": "1e400"}, "psi: 1e400 is out of range"),
     ({"seed": "1", "cutoff": "7"}, "cutoff: 7 is out of range; use 0..6"),
     ({"seed": "1", "class": "0"}, "class: this network is unconditional"),
+    ({"seed": "1", "class": "1"}, "class: this network is unconditional"),  # not first 'use 0..0', then refused
     ({"seed": "1", "noise": "loud"}, "noise: 'loud' is not a noise mode; use one of const, random, none"),
     ({"seed": "1", "d0": "1e9"}, "d0: 1e9 is out of range"),
     ({"seed": "1", "d2": "1"}, "unknown parameter 'd2'"),

@@ -95,6 +95,21 @@ def test_projected_w_renders_the_saved_ws(tiny_generator, tmp_path):
     np.testing.assert_array_equal(read_png(paths[1]), synthesize(G, ws[1:])[0])
 
 
+def test_projected_ws_are_truncated_as_seeds_are(tiny_generator, tmp_path):
+    """Pulling a projected photo toward the average w (the coarse ws only, with a cutoff) is an everyday edit."""
+    G = tiny_generator()
+    with torch.no_grad():
+        G.mapping.w_avg.copy_(torch.randn(G.w_dim))
+        z = torch.randn(1, 16)
+        np.savez(tmp_path / "w.npz", w=G.mapping(z, None).numpy())
+        truncated = G.mapping(z, None, truncation_psi=0.5, truncation_cutoff=2)
+    (path,) = generate_images(G, outdir=tmp_path / "out", projected_w=tmp_path / "w.npz", truncation_psi=0.5,
+                              truncation_cutoff=2)
+    np.testing.assert_array_equal(read_png(path), synthesize(G, truncated)[0])
+    with pytest.raises(ToolError, match=r"^--class 1 picks the class of seeds' latents; a projected w holds its class"):
+        generate_images(G, outdir=tmp_path / "o2", projected_w=tmp_path / "w.npz", class_idx=1)
+
+
 def test_projected_w_of_another_network_is_rejected(tiny_generator, tmp_path):
     np.savez(tmp_path / "w.npz", w=np.zeros([1, 18, 512], np.float32))
     with pytest.raises(ToolError, match=r"needs \[N, 6, 16\]"):

@@ -1,5 +1,6 @@
 """`stylegan2 project`: NVIDIA's projection recipe recovers generated images; outputs and inputs are checked."""
 
+import importlib
 import re
 import warnings
 
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 
 from stylegan2.cli import main
 from stylegan2.tools import ToolError, generate_images, load_generator, project, project_image, seed_images, synthesize
-from stylegan2.tools.files import load_target_image
+from stylegan2.tools.files import OutputExistsError, load_target_image
 from stylegan2.tools.project import ProjectionConfig, learning_rate, noise_regularization
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
@@ -84,6 +85,18 @@ def test_vgg_network_is_used_when_given(tiny_generator, tmp_path):
     target_path = generate_images(G, [1], tmp_path)[0]
     result = project_image(G, target_path, tmp_path / "out", steps=20, vgg=tmp_path, save_video=False)
     assert result.loss == "lpips"
+
+
+def test_existing_outputs_are_refused_before_vgg16_is_looked_for(tiny_generator, tmp_path, monkeypatch):
+    """Online, looking for VGG16 downloads it (about 500 MB): not for a run that then refuses its outputs."""
+    G = tiny_generator()
+    target_path = generate_images(G, [1], tmp_path)[0]
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "proj.png").write_bytes(b"mine")
+    module = importlib.import_module("stylegan2.tools.project")  # the package's `project` is the function
+    monkeypatch.setattr(module, "find_vgg16", lambda *args: pytest.fail("looked for VGG16 first"))
+    with pytest.raises(OutputExistsError, match="proj.png already exists"):
+        project_image(G, target_path, tmp_path / "out", steps=2, save_video=False)
 
 
 def test_pixel_loss_is_announced_when_no_vgg_is_found(tiny_generator, tmp_path, monkeypatch):

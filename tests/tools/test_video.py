@@ -129,3 +129,24 @@ def test_videos_written_at_once_into_one_folder_have_temporaries_of_their_own(tm
     second.abort()
     first.append(np.zeros((4, 4, 3), np.uint8))
     assert first.close() == tmp_path / "video.gif" and sorted(p.name for p in tmp_path.iterdir()) == ["video.gif"]
+
+
+@pytest.mark.parametrize("fps, delays", [(30, [30, 40, 30, 30, 40, 30]), (24, [40, 40, 40, 50, 40, 40]), (10, [100] * 6)])
+def test_a_gif_lasts_as_long_as_asked(tmp_path, fps, delays):
+    """GIF delays are whole hundredths of a second: each frame ends at its exact time rounded (30 fps played at
+    33.3 when every delay was cut to 3 hundredths)."""
+    writer = VideoWriter(tmp_path / "v.gif", fps)
+    for i in range(6):
+        writer.append(np.full((8, 8, 3), 40 * i, np.uint8))
+    path = writer.close()
+    with PIL.Image.open(path) as image:
+        got = []
+        for i in range(image.n_frames):
+            image.seek(i)
+            got.append(image.info["duration"])
+    assert got == delays and abs(sum(got) - 6000 / fps) < 10
+
+
+def test_a_gif_faster_than_browsers_play_is_refused(tmp_path):
+    with pytest.raises(ToolError, match=r"^--fps 60: a GIF shows at most 50 frames a second"):
+        VideoWriter(tmp_path / "v.gif", 60)

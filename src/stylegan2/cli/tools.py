@@ -18,7 +18,7 @@ from stylegan2.tools.video import SPACES
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
 from .defaults import default_of, format_default
-from .flags import FiniteFloat, FiniteFloatRange, UserPath, network_argument, nvidia_command
+from .flags import SEED, FiniteFloat, FiniteFloatRange, UserPath, network_argument, nvidia_command
 
 
 class SeedList(click.ParamType):
@@ -197,11 +197,12 @@ def video_command(network: Path, seeds: list[int], frames: int, fps: float, spac
 
 @nvidia_command("project")
 @network_option
-@click.option("--target", required=True, type=UserPath(dir_okay=False, path_type=Path), help="Image to reproduce.")
+@click.option("--target", "targets", required=True, multiple=True, type=UserPath(dir_okay=False, path_type=Path),
+              help="Image to reproduce (one per run).")
 @click.option("--steps", "--num-steps", "steps", type=click.IntRange(min=1), default=default_of(project_image, "steps"),
               show_default=True, help="Optimization steps.")
 @click.option("--w-plus", is_flag=True, help="Optimize one w per layer (W+) instead of a single w.")
-@click.option("--seed", type=int, default=default_of(project_image, "seed"), show_default=True,
+@click.option("--seed", type=SEED, default=default_of(project_image, "seed"), show_default=True,
               help="Seed of the initial noise maps and w noise.")
 @class_option
 @click.option("--vgg", type=UserPath(path_type=Path),
@@ -213,7 +214,7 @@ def video_command(network: Path, seeds: list[int], frames: int, fps: float, spac
 @click.option("--format", "video_format", type=click.Choice(VIDEO_FORMATS), default=default_of(project_image, "video_format"),
               show_default=True, help=VIDEO_FORMAT_HELP)
 @common_options
-def project_command(network: Path, target: Path, steps: int, w_plus: bool, seed: int, class_idx: int | None,
+def project_command(network: Path, targets: tuple[Path, ...], steps: int, w_plus: bool, seed: int, class_idx: int | None,
                     vgg: Path | None, loss: str, save_video: bool, video_format: str, outdir: Path, force: bool,
                     device: str | None) -> None:
     """Project an image into the latent space: target.png, proj.png, projected_w.npz, proj.mp4 (proj.gif without the video extra).
@@ -223,8 +224,11 @@ def project_command(network: Path, target: Path, steps: int, w_plus: bool, seed:
       stylegan2 project --network ffhq.pkl --target face.png --vgg vgg16.pt
       stylegan2 project --network ffhq.pkl --target face.png --w-plus --steps 500
     """
+    if len(targets) > 1:  # click would keep the last one alone
+        raise click.UsageError(f"--target is given {len(targets)} times; a run projects one image: run `stylegan2 project` "
+                               "once per image, each with its own --outdir")
     with user_errors():
-        result = project_image(network, target, outdir, steps=steps, w_plus=w_plus, seed=seed, class_idx=class_idx,
+        result = project_image(network, targets[0], outdir, steps=steps, w_plus=w_plus, seed=seed, class_idx=class_idx,
                                vgg=vgg, loss=loss, save_video=save_video, video_format=video_format, force=force,
                                device=device, progress=True)
     click.echo(f"wrote {outdir} ({result.loss} distance {result.distances[-1]:.4f})")

@@ -30,7 +30,7 @@ from .settings import SettingsError, shorten
 from .swap import SwapExplorer
 from .uploads import DEFAULT_MAX_UPLOAD_MB
 
-ASSETS = {  # file name -> MIME type; the only files the server sends
+ASSETS = {  # file name -> Content-Type (charset given: not appended again); the only files the server sends
     "gan.html": "text/html; charset=utf-8",
     "swapae.html": "text/html; charset=utf-8",
     "explore.css": "text/css; charset=utf-8",
@@ -168,13 +168,13 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, host_names: Collection[s
 
     @app.get("/")
     def page() -> Response:
-        return Response(assets["gan.html" if is_gan else "swapae.html"], mimetype=ASSETS["gan.html"])
+        return Response(assets["gan.html" if is_gan else "swapae.html"], content_type=ASSETS["gan.html"])
 
     @app.get("/static/<name>")
     def asset(name: str) -> Response:
         if name not in assets:
             return error(404, f"no asset named {name!r}")
-        response = Response(assets[name], mimetype=ASSETS[name])
+        response = Response(assets[name], content_type=ASSETS[name])
         response.headers["Cache-Control"] = "no-cache"
         return response
 

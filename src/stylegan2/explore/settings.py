@@ -113,11 +113,11 @@ def parse_gan_settings(
     _reject_unknown(query, {"seed", "psi", "cutoff", "class", "noise", "mix_seed", "mix_styles", *strength_names})
     if not _text(query, "seed"):
         raise SettingsError(f"seed: missing; give a seed in 0..{MAX_SEED}")
+    if not c_dim and _text(query, "class"):  # before the range check, which would offer 0..0
+        raise SettingsError("class: this network is unconditional (no class labels); leave class out")
     class_idx = _integer(query, "class", 0, max(c_dim - 1, 0), None)
     if c_dim and class_idx is None and not draws_labels:
         raise SettingsError(f"class: missing; this network is conditional, choose a class in 0..{c_dim - 1}")
-    if not c_dim and class_idx is not None:
-        raise SettingsError("class: this network is unconditional (no class labels); leave class out")
     noise_mode = _text(query, "noise") or "const"
     if noise_mode not in NOISE_MODES:
         raise SettingsError(f"noise: {shorten(noise_mode)!r} is not a noise mode; use one of {', '.join(NOISE_MODES)}")

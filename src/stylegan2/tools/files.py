@@ -122,6 +122,9 @@ def video_suffix(video_format: str) -> str:
     return f".{video_format}"
 
 
+MAX_GIF_FPS = 50  # a GIF frame lasts whole hundredths of a second, and 1 is played as 10 by browsers
+
+
 class GifStream:
     """Animated GIF written frame by frame, each with its own palette and every frame kept.
 
@@ -131,16 +134,19 @@ class GifStream:
 
     def __init__(self, path: Path, fps: float) -> None:
         self.file = open(path, "wb")
-        self.duration_ms = 1000.0 / fps
-        self.started = False
+        self.fps = fps
+        self.frames = 0
 
     def append(self, image: PIL.Image.Image) -> None:
         frame = image if image.mode == "L" else image.convert("RGB").quantize(256)
-        if not self.started:
+        if not self.frames:
             header, _ = GifImagePlugin.getheader(frame, info={"loop": 0})  # loop forever
             self.file.write(b"".join(header))
-            self.started = True
-        self.file.write(b"".join(GifImagePlugin.getdata(frame, duration=self.duration_ms, include_color_table=True)))
+        # GIF delays are whole hundredths of a second: each frame ends at its exact time rounded, so 30 fps
+        # alternates 3 and 4 hundredths and the video lasts as long as asked.
+        end, start = (round(100 * t / self.fps) for t in (self.frames + 1, self.frames))
+        self.file.write(b"".join(GifImagePlugin.getdata(frame, duration=10 * (end - start), include_color_table=True)))
+        self.frames += 1
 
     def close(self) -> None:
         self.file.write(b";")  # GIF trailer
@@ -153,6 +159,9 @@ class VideoWriter:
     def __init__(self, path: Path, fps: float) -> None:
         if path.suffix not in (".mp4", ".gif"):
             raise ToolError(f"{path}: videos are written as .mp4 or .gif")
+        if path.suffix == ".gif" and fps > MAX_GIF_FPS:
+            raise ToolError(f"--fps {fps:g}: a GIF shows at most {MAX_GIF_FPS} frames a second (browsers play shorter "
+                            f"delays at 10); use --fps {MAX_GIF_FPS} or less, or MP4 ({VIDEO_EXTRA_HINT})")
         self.path = path
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self.tmp = create_temp(path)  # a name of its own: two videos rendered into one folder never share it

@@ -64,6 +64,17 @@ def seed_images(
     return np.concatenate(images)
 
 
+def truncate_ws(G: Generator, ws: torch.Tensor, truncation_psi: float, truncation_cutoff: int | None) -> torch.Tensor:
+    """ws [N, num_ws, w_dim] pulled toward G's average w, as G.mapping truncates (the first `truncation_cutoff` ws)."""
+    if truncation_psi == 1:
+        return ws
+    if G.mapping.w_avg_beta is None:
+        raise ToolError("--trunc: this network has no average w, so it cannot be truncated; use 1")
+    ws = ws.clone()
+    ws[:, :truncation_cutoff] = G.mapping.w_avg.to(ws).lerp(ws[:, :truncation_cutoff], truncation_psi)
+    return ws
+
+
 def load_projected_w(path: str | os.PathLike, G: Generator) -> torch.Tensor:
     """ws [N, num_ws, w_dim] from a projection result (.npz with key 'w', as NVIDIA's projector writes)."""
     path, data = read_npz(path, "--projected-w", "projected w")
@@ -100,9 +111,13 @@ def generate_images(
     """Write seedNNNN.png per seed (or projNN.png per saved w), or one grid.png; returns the paths written.
 
     `direction` (a file from `stylegan2 directions`) moves every w by `strength` along direction `index`.
+    Projected ws are truncated as seeds' are (toward the average w, the first `truncation_cutoff` of them).
     """
     if (seeds is None) == (projected_w is None):
         raise ToolError("give either --seeds or --projected-w (exactly one of them)")
+    if projected_w is not None and class_idx is not None:
+        raise ToolError(f"--class {class_idx} picks the class of seeds' latents; a projected w holds its class already "
+                        "(project with --class); leave --class out")
     if direction is None and (index != 0 or strength != 0):
         raise ToolError(f"--index {index} and --strength {strength} move along a direction; give --direction too")
     check_psi(truncation_psi)
@@ -133,6 +148,7 @@ def generate_images(
     if seeds is not None:
         images = seed_images(G, seeds, truncation_psi, truncation_cutoff, class_idx, noise_mode, directions, index, strength)
     else:
+        ws = truncate_ws(G, ws, truncation_psi, truncation_cutoff)
         if directions is not None:
             ws = directions.move(ws, index, strength)
         images = np.concatenate([synthesize(G, w[None], noise_mode, noise_seed=i) for i, w in enumerate(ws)])

@@ -263,11 +263,11 @@ def project_image(
     G = load_generator(network, device)
     check_inputs(G, class_idx)
     target_image = load_target_image(target, G.img_resolution, G.img_channels, G.img_aspect)  # [H, W, C] uint8
-    vgg_path = find_vgg16(vgg, loss)  # after the target: a missing target is named before any VGG16 note
     outdir = Path(outdir)
     paths = [outdir / "target.png", outdir / "proj.png", outdir / "projected_w.npz"]
     video_path = outdir / f"proj{video_suffix(video_format)}" if save_video else None
     check_outputs(paths + ([video_path] if video_path else []), force)
+    vgg_path = find_vgg16(vgg, loss)  # after the target and outputs are checked: it may download vgg16.pt
     device = network_device(G)
     vgg_module = load_vgg16(vgg_path, device=device).module if vgg_path is not None else None
 
