@@ -109,6 +109,13 @@ def test_pixel_loss_is_announced_when_no_vgg_is_found(tiny_generator, tmp_path, 
         project_image(G, target_path, tmp_path / "out2", steps=2, loss="lpips")
 
 
+def test_a_transparent_targets_note_says_its_alpha_was_dropped(tmp_path):
+    PIL.Image.new("RGBA", (16, 16), (255, 0, 0, 0)).save(tmp_path / "cutout.png")
+    with pytest.warns(UserWarning, match=r"converted from RGBA to RGB to match the network's 3 channel\(s\) \(alpha "
+                                         r"dropped: transparent pixels keep their stored colour\)"):
+        load_target_image(tmp_path / "cutout.png", 16, 3)
+
+
 def test_target_of_another_size_and_mode_is_cropped_and_resized_with_notes(tiny_generator, tmp_path):
     PIL.Image.new("L", (40, 30), 128).save(tmp_path / "wide.png")
     with pytest.warns(UserWarning) as notes:

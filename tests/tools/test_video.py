@@ -150,3 +150,8 @@ def test_a_gif_lasts_as_long_as_asked(tmp_path, fps, delays):
 def test_a_gif_faster_than_browsers_play_is_refused(tmp_path):
     with pytest.raises(ToolError, match=r"^--fps 60: a GIF shows at most 50 frames a second"):
         VideoWriter(tmp_path / "v.gif", 60)
+
+
+def test_one_seed_without_a_grid_is_told_a_loop_needs_two(tiny_generator, tmp_path):
+    with pytest.raises(ToolError, match=r"^--seeds: a looping video needs at least 2 seeds, got 1$"):
+        render_video(tiny_generator(), "0", tmp_path, video_format="gif")

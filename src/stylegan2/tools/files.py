@@ -237,8 +237,9 @@ def load_target_image(path: str | os.PathLike, resolution: int, channels: int, a
         raise ToolError(f"cannot project onto a network with {channels} image channels (supported: 1, 3, 4)")
     image = scale_to_8bit(image, path)
     if image.mode != mode:
-        warnings.warn(f"{path}: converted from {image.mode} to {mode} to match the network's {channels} channel(s)",
-                      stacklevel=2)
+        dropped = " (alpha dropped: transparent pixels keep their stored colour)" if "A" in image.mode and "A" not in mode else ""
+        warnings.warn(f"{path}: converted from {image.mode} to {mode} to match the network's {channels} channel(s)"
+                      f"{dropped}", stacklevel=2)
         image = image.convert(mode)
     w, h = image.size
     height, width = image_size(resolution, aspect)

@@ -112,6 +112,8 @@ def render_video(
     seeds = parse_seeds(seeds)
     cols, rows = parse_grid(grid) if grid is not None else (1, 1)
     cells = cols * rows
+    if grid is None and len(seeds) < 2:
+        raise ToolError(f"--seeds: a looping video needs at least 2 seeds, got {len(seeds)}")
     if len(seeds) % cells != 0 or len(seeds) // cells < 2:
         raise ToolError(f"--seeds: {len(seeds)} seed(s) for {cells} video(s) in the grid; give at least 2 per video "
                         f"and a multiple of {cells} in all")
