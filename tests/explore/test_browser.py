@@ -133,7 +133,7 @@ def test_moving_seed_psi_and_a_direction_changes_the_image_as_generate_would(pag
     assert page.get_attribute("#image", "data-query") == "seed=5&psi=0.7&noise=const&d1=1.5"
     page.wait_for_selector("#command:has-text('--strength 1.5')")
     commands = page.text_content("#command")
-    assert "--seeds 5 --trunc 0.7 --direction explore-directions/directions.npz --index 1 --strength 1.5" in commands
+    assert "--seeds 5 --trunc 0.7 --direction explore-directions/gan-all/directions.npz --index 1 --strength 1.5" in commands
     monkeypatch.chdir(tmp_path)
     np.testing.assert_array_equal(generate_output(commands, tmp_path), moved)
 

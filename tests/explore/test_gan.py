@@ -2,6 +2,7 @@
 
 import io
 import shlex
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from stylegan2.cli import main
 from stylegan2.explore import GanExplorer, SettingsError, open_explorer
 from stylegan2.explore.gan import W_FILE
+from stylegan2.io import load_network, save_checkpoint
 from stylegan2.tools import Directions, ToolError, factorize, save_directions, seed_ws
 
 
@@ -106,6 +108,27 @@ def test_the_layer_view_marks_truncated_and_moved_ws(explorer):
     assert [layer["truncated"] for layer in layers] == [True, True, False, False, False, False]
     assert all(layer["moved"] for layer in layers)  # SeFa over all layers moves every w
     assert layers[0]["layers"] == ["b4.conv1"] and layers[1]["layers"] == ["b4.torgb", "b8.conv0"]
+
+
+def test_directions_found_on_load_are_written_to_a_folder_of_the_networks_own(gan_file, tmp_path, monkeypatch):
+    """Two networks explored in one folder must not share a directions file: the second's command would use the
+    first's directions and write another image."""
+    monkeypatch.chdir(tmp_path)
+    G = load_network(gan_file)["G_ema"]
+    torch.manual_seed(7)
+    with torch.no_grad():
+        for name, param in G.named_parameters():
+            if "affine" in name:  # other style weights: other SeFa directions
+                param.add_(torch.randn_like(param))
+    other = save_checkpoint(tmp_path / "other.safetensors", {"G_ema": G})
+    for network in (other, gan_file):  # the other network's commands first, in the same folder
+        explorer = open_explorer(network, "cpu", top_k=2)
+        settings = explorer.parse({"seed": "4", "d1": "-2"})
+        commands = explorer.commands(settings)
+        assert f"--outdir explore-directions/{network.stem}-all" in commands[0], commands
+        out = run_commands(commands, tmp_path, network)
+        np.testing.assert_array_equal(read_png(next(out.glob("*.png"))), explorer.render(settings))
+        shutil.rmtree(out)
 
 
 def test_a_directions_file_is_used_and_named_in_the_command(gan_file, tmp_path, monkeypatch):

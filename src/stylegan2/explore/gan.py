@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -161,9 +162,11 @@ class GanExplorer:
         if moved:
             if self.source.path is None:
                 direction_class = ["--class", str(s.class_idx)] if s.class_idx is not None else []
+                # A folder of this network's and layers' own: another network's directions there would move other ws.
+                folder = shlex.quote(f"{DIRECTIONS_DIR}/{Path(self.network).stem}-{self.source.layers}")
                 commands.append(" ".join(["stylegan2 directions --network", net, "--layers", shlex.quote(self.source.layers),
-                                          "--strips 0 --outdir", DIRECTIONS_DIR, *direction_class]))
-                path = f"{DIRECTIONS_DIR}/directions.npz"
+                                          "--strips 0 --outdir", folder, *direction_class]))
+                path = f"{folder}/directions.npz"
             else:
                 path = shlex.quote(self.source.path)
             args += ["--direction", path, "--index", str(moved[0]), "--strength", repr(s.strengths[moved[0]])]
