@@ -84,6 +84,14 @@ def test_strips_show_each_direction_from_minus_to_plus(tiny_generator, tmp_path)
     np.testing.assert_array_equal(strip[:16, 32:48], synthesize(G, found.move(seed_ws(G, 0), 1, 2.0))[0])
 
 
+def test_strips_of_an_earlier_longer_run_left_by_force_are_named(tiny_generator, tmp_path):
+    G = tiny_generator()
+    find_directions(G, tmp_path, strips=3, seeds=[0], steps=2)
+    with pytest.warns(UserWarning, match=r"also holds 1 direction\[0-9\]\*\.png file\(s\) that this run does not write "
+                                         r"\(e\.g\. direction02\.png\), from an earlier one"):
+        find_directions(G, tmp_path, strips=2, seeds=[0], steps=2, force=True)
+
+
 def test_cli_directions_then_generate_along_one(network_file, tmp_path):
     net = str(network_file())
     runner = CliRunner()

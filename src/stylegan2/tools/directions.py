@@ -12,7 +12,7 @@ import torch
 from ..models import Generator
 from ..utils.image import image_grid, save_image
 from .common import Network, ToolError, check_inputs, check_noise_mode, check_psi, load_generator, parse_seeds, seed_ws
-from .files import check_outputs
+from .files import check_outputs, note_earlier_outputs
 from .generate import synthesize
 from .sefa import Directions, factorize, save_directions
 
@@ -75,6 +75,7 @@ def find_directions(
     outdir = Path(outdir)
     paths = [outdir / DIRECTIONS_FILE] + [outdir / f"direction{i:02d}.png" for i in range(strips)]
     check_outputs(paths, force)
+    note_earlier_outputs(paths, "direction[0-9]*.png")  # strips numbered by position: an earlier, longer run's would pass for ours
 
     found = factorize(G, layers)
     written = [save_directions(paths[0], found)]

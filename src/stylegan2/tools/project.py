@@ -26,7 +26,7 @@ from ..metrics.detectors import VGG16_FILE_NAMES, VGG16_HELP, VGG16_URL, default
 from ..models import Generator
 from ..utils.image import save_image
 from .common import Network, ToolError, check_fps, check_inputs, class_label, load_generator, network_device
-from .files import VideoWriter, check_outputs, load_target_image, save_npz, video_suffix
+from .files import VideoWriter, check_outputs, load_target_image, note_earlier_outputs, save_npz, video_suffix
 from .generate import synthesize
 
 LOSSES = ("auto", "lpips", "pixel")
@@ -267,6 +267,7 @@ def project_image(
     paths = [outdir / "target.png", outdir / "proj.png", outdir / "projected_w.npz"]
     video_path = outdir / f"proj{video_suffix(video_format)}" if save_video else None
     check_outputs(paths + ([video_path] if video_path else []), force)
+    note_earlier_outputs([*paths, *([video_path] if video_path else [])], "proj.*")  # an earlier target's video
     vgg_path = find_vgg16(vgg, loss)  # after the target and outputs are checked: it may download vgg16.pt
     device = network_device(G)
     vgg_module = load_vgg16(vgg_path, device=device).module if vgg_path is not None else None
