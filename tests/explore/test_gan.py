@@ -164,7 +164,7 @@ def test_the_w_download_is_what_generate_projected_w_reads(explorer):
 
 
 def test_bad_mix_styles_name_the_parameter(explorer):
-    with pytest.raises(SettingsError, match=r"mix_styles: 6 is out of range; this network has ws 0..5"):
+    with pytest.raises(SettingsError, match=r"mix_styles: 0-9 reaches 9, out of range; this network has ws 0..5"):
         explorer.parse({"seed": "1", "mix_seed": "2", "mix_styles": "0-9"})
     with pytest.raises(SettingsError, match="mix_styles: needs mix_seed"):
         explorer.parse({"seed": "1", "mix_styles": "0-2"})

@@ -41,7 +41,7 @@ def test_figure_has_columns_on_top_and_rows_on_the_left(tiny_generator):
 
 
 def test_styles_beyond_the_network_are_rejected(tiny_generator):
-    with pytest.raises(ToolError, match="--styles: 6 is out of range; this network has ws 0..5"):
+    with pytest.raises(ToolError, match="--styles: 0-6 reaches 6, out of range; this network has ws 0..5"):
         style_mix_images(tiny_generator(), [1], [2], styles="0-6")
 
 

@@ -88,7 +88,8 @@ def select_ws_indices(G: Generator, layers: str | list[int] = "all", option: str
         raise ToolError(f"{option}: no layers given; name ws indices such as 0-3, or one of {', '.join(LAYER_PRESETS)}")
     bad = [i for i in indices if not 0 <= i < G.num_ws]
     if bad:
-        raise ToolError(f"{option}: {bad[0]} is out of range; this network has ws 0..{G.num_ws - 1}"
+        given = f"{layers} reaches {max(bad) if max(bad) >= G.num_ws else min(bad)}" if isinstance(layers, str) else str(bad[0])
+        raise ToolError(f"{option}: {given}, out of range; this network has ws 0..{G.num_ws - 1}"
                         f" (or use {', '.join(LAYER_PRESETS)})")
     return indices
 
