@@ -48,12 +48,14 @@ def detect_format(path: str | Path) -> str:
     )
 
 
-def newest_snapshot(folder: Path) -> Path | None:
-    """The `network-snapshot-*` file of a run directory (ours or NVIDIA's) with the most images seen, or None."""
+def newest_snapshot(folder: Path, suffixes: tuple[str, ...] = ("safetensors", "pkl")) -> Path | None:
+    """The `network-snapshot-*` file of a run directory (ours or NVIDIA's; `suffixes` says which) with the most images
+    seen, or None."""
     counts = {}
+    pattern = r"network-snapshot-(\d+)(?:-(\d{3}))?\.(?:" + "|".join(map(re.escape, suffixes)) + ")"
     for path in folder.glob("network-snapshot-*"):
         # '000012' is 12,000 images and '000012-064' 12,064 (ours); NVIDIA's names are whole kimg
-        if match := re.fullmatch(r"network-snapshot-(\d+)(?:-(\d{3}))?\.(?:safetensors|pkl)", path.name):
+        if match := re.fullmatch(pattern, path.name):
             counts[int(match.group(1)) * 1000 + int(match.group(2) or 0)] = path
     return counts[max(counts)] if counts else None
 

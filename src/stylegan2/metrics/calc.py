@@ -64,8 +64,13 @@ def setup_ranks(device: str | None) -> tuple[torch.device, int, int]:
 def open_metric_dataset(data: str, resolution: int, use_labels: bool, mirror: bool) -> Dataset:
     """The dataset as metrics read it, opened (and validated, and later fingerprinted) once per process while its
     files stay as they are: a training run scores every snapshot against it, and a notebook may rewrite it."""
-    return _open_metric_dataset(os.path.abspath(data) if not data.startswith("builtin:") else data, resolution,
-                                use_labels, mirror, files_signature(data))
+    return _open_metric_dataset(absolute_spec(data), resolution, use_labels, mirror, files_signature(data))
+
+
+def absolute_spec(data: str | os.PathLike) -> str:
+    """A dataset spec that names the same data from any directory: a path made absolute (builtin: specs as they are)."""
+    spec = os.fspath(data)
+    return spec if spec.startswith("builtin:") else os.path.abspath(spec)
 
 
 @functools.lru_cache(maxsize=4)
@@ -192,9 +197,7 @@ def run_metrics(G: nn.Module, data: str | os.PathLike | None, specs: list[Metric
         record = compute_metric(spec, G, dataset, detector=feature_net, vgg16=vgg16, device=device, rank=rank,
                                 world_size=world_size, cache_dir=cache_dir, **compute_kwargs)
         if dataset is not None:  # which data (a path from anywhere: records may be read from elsewhere)
-            spec_text = os.fspath(data)
-            record.update(data=spec_text if spec_text.startswith("builtin:") else os.path.abspath(spec_text),
-                          mirror=bool(mirror and not spec.full))
+            record.update(data=absolute_spec(data), mirror=bool(mirror and not spec.full))
         if run_dir is not None:
             try:
                 report_metric(record, run_dir=run_dir, snapshot=snapshot)

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
+from ..io.detect import newest_snapshot
 from ..utils.files import folder_blocker, remove_stale_temps
 
 
@@ -79,15 +80,12 @@ def latest_snapshot(outdir: str | Path, desc: str,
     runs = sorted((int(m.group(1)), outdir / name) for name in os.listdir(outdir)
                   if (m := re.fullmatch(r"(\d+)-" + re.escape(safe_desc), name)) and (outdir / name).is_dir())
     for _, run_dir in reversed(runs):
-        snapshots = {}  # image count -> file; names follow progress.kimg_label: 'network-snapshot-000012-064'
-        for path in run_dir.glob("network-snapshot-*.safetensors"):
-            if m := re.fullmatch(r"network-snapshot-(\d+)(?:-(\d{3}))?\.safetensors", path.name):
-                snapshots[int(m.group(1)) * 1000 + int(m.group(2) or 0)] = path
-        if not snapshots:
+        newest = newest_snapshot(run_dir, suffixes=("safetensors",))  # our snapshots only: the ones a run continues from
+        if newest is None:
             continue
         difference = differs(run_dir)
         if difference:
             passed_over.append(f"{run_dir.name}: {difference}")
             continue
-        return snapshots[max(snapshots)], passed_over
+        return newest, passed_over
     return None, passed_over
