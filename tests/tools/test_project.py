@@ -261,3 +261,19 @@ def test_project_takes_a_network_file_as_the_other_tools_do(network_file):
 def test_a_directory_as_the_target_is_called_one(tmp_path):
     with pytest.raises(IsADirectoryError, match=r"is a directory; give one image file as the target \(--target\)$"):
         load_target_image(tmp_path, 16, 3)
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--target", "a.png", "--target", "b.png"],
+     "--target is given 2 times; a run projects one image: run `stylegan2 project` once per image, each with its own --outdir"),
+    (["--target", "a.png", "--seed", "99999999999999999999"], "Invalid value for '--seed'"),
+    (["--target", "a.png", "--seed", "-1"], "Invalid value for '--seed'"),
+])
+def test_cli_refuses_several_targets_and_seeds_outside_the_range(network_file, tmp_path, args, said):
+    """Click kept the last --target alone; a seed past int64 failed deep in torch without naming the option."""
+    for name in ("a.png", "b.png"):
+        PIL.Image.new("RGB", (16, 16)).save(tmp_path / name)
+    result = CliRunner().invoke(main, ["project", "--network", str(network_file()), "--outdir", str(tmp_path / "out"),
+                                       *[str(tmp_path / a) if a.endswith(".png") else a for a in args]])
+    assert result.exit_code == 2 and said in result.output, result.output
+    assert not (tmp_path / "out").exists()  # nothing was written
