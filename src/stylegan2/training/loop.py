@@ -299,7 +299,7 @@ def check_resume(options: TrainingOptions, dataset: ImageDataset) -> tuple[Train
     except CheckpointError as err:
         raise _with_advice(err, path, options) from None
     if auto:
-        _check_auto_unfinished(path, state, options.kimg)
+        check_run_unfinished(path, state, options.kimg, auto=True)
     notes += read_notes
     c_dim = options.clusters or dataset.label_dim  # the run's labels: its clusters (made when it starts) or the dataset's
     options, checked = _check_resume(loaded, state, options, path, c_dim, dataset.resolution, dataset.num_channels,
@@ -345,13 +345,6 @@ def _fallback_file(spec: str) -> str:
         return str(resume_file(spec))
     except DownloadError as err:
         raise TrainingError(f"--resume auto:{spec}: {err}, or pass the file's path") from None
-
-
-def _check_auto_unfinished(path: str, state: ResumeState | None, kimg: float) -> None:
-    """Raise RunFinished when the run that `--resume auto` found is already at --kimg: a requeued job that is done."""
-    if state is not None and state.cur_nimg >= kimg * 1000:
-        raise RunFinished(f"--resume auto: the run of {path} is at {state.cur_nimg / 1000:g} kimg, already --kimg "
-                          f"{kimg:g}: nothing to do (raise --kimg to train on)")
 
 
 def _run_desc(dataset: ImageDataset, options: TrainingOptions) -> str:
@@ -584,7 +577,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
             raise _with_advice(err, resume_path, options) from None
         if auto:
             try:
-                _check_auto_unfinished(resume_path, resume_state, options.kimg)
+                check_run_unfinished(resume_path, resume_state, options.kimg, auto=True)
             except RunFinished as done:  # with what auto passed over on its way (rank 0's lines)
                 raise RunFinished("\n".join([*found_lines, str(done)])) from None
     c_prior = None

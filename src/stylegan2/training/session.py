@@ -58,12 +58,16 @@ class RunFinished(TrainingError):
     """`--resume auto` found its run already at --kimg: nothing to do, which a requeued job counts as success."""
 
 
-def check_run_unfinished(resume_path: str | Path, state: ResumeState, kimg: float) -> None:
+def check_run_unfinished(resume_path: str | Path, state: ResumeState | None, kimg: float, *, auto: bool = False) -> None:
     """Refuse to continue a run that is already at --kimg, which is the whole run's length, not more of it: it
-    would train one more step into a new run directory."""
-    if state.cur_nimg >= kimg * 1000:
-        raise TrainingError(f"--resume {resume_path}: its run is at {state.cur_nimg / 1000:g} kimg, already --kimg {kimg:g}; "
-                            "nothing to train (raise --kimg to train on)")
+    would train one more step into a new run directory. Under `--resume auto` (a requeued job that is done) this is
+    RunFinished, a success."""
+    if state is None or state.cur_nimg < kimg * 1000:
+        return
+    at = f"{state.cur_nimg / 1000:g} kimg, already --kimg {kimg:g}"
+    if auto:
+        raise RunFinished(f"--resume auto: the run of {resume_path} is at {at}: nothing to do (raise --kimg to train on)")
+    raise TrainingError(f"--resume {resume_path}: its run is at {at}; nothing to train (raise --kimg to train on)")
 
 
 class RunOptions(Protocol):
