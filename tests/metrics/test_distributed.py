@@ -1,5 +1,7 @@
 """Metrics split across two ranks (gloo on CPU) agree with one process and across ranks."""
 
+import dataclasses
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -7,8 +9,11 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from stylegan2.data import open_dataset
+from stylegan2.metrics import CustomDetector, compute_metric, parse_metric
 from stylegan2.metrics.calc import OtherRankFailed, SameAsLowerRank, raise_if_a_rank_failed
 from stylegan2.metrics.features import PassOptions, fake_stats, real_stats
+from stylegan2.models import Generator
 
 
 class ArrayDataset(torch.utils.data.Dataset):
@@ -93,3 +98,30 @@ def test_a_rank_that_cannot_prepare_stops_every_rank_before_any_gather(tmp_path:
     said = [(tmp_path / f"rank{rank}.txt").read_text() for rank in range(4)]
     assert said == ["other: process 1 of 4 could not load the data or a detector; its own message says why",
                     "own: no detector on this machine", "same: no detector on this machine", "own: no data on this machine"]
+
+
+def _notes_worker(rank: int, world_size: int, rendezvous: str, out_dir: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world_size)
+    torch.manual_seed(1)
+    G = Generator(z_dim=8, c_dim=0, w_dim=8, img_resolution=16, img_channels=3, mapping_kwargs={"num_layers": 1},
+                  synthesis_kwargs={"channel_base": 128, "channel_max": 8})
+    net = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten())
+    detector = CustomDetector(net, "pooled", "0" * 64)
+    spec = dataclasses.replace(parse_metric("pr50k3_full"), num_gen=6)  # other detector, no VGG16, few images: 3 notes
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        compute_metric(spec, G, open_dataset("builtin:shapes?n=6", resolution=16), detector=detector, rank=rank,
+                       world_size=world_size, use_cache=False, progress=False, batch_size=2)
+        compute_metric(dataclasses.replace(parse_metric("fid50k_full"), num_gen=6), G,
+                       open_dataset("builtin:shapes?n=6", resolution=16), detector=detector, rank=rank,
+                       world_size=world_size, use_cache=False, progress=False, batch_size=2)
+    (Path(out_dir) / f"rank{rank}.txt").write_text("\n".join(str(w.message) for w in said))
+    dist.destroy_process_group()
+
+
+def test_notes_are_said_by_rank_0_alone(tmp_path: Path):
+    mp.spawn(_notes_worker, args=(2, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2, join=True)
+    rank0, rank1 = ((tmp_path / f"rank{rank}.txt").read_text() for rank in range(2))
+    assert "no VGG16 file given" in rank0 and "a feature network other than the FID Inception" in rank0
+    assert "only 6 real images" in rank0
+    assert rank1 == ""

@@ -206,7 +206,7 @@ def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset | No
     `detector` defaults to the FID Inception file in the cache dir; `vgg16` (NVIDIA's vgg16.pt)
     is required by PPL and used by precision/recall. Pass an unmirrored dataset for '_full'
     metrics; IS and PPL of an unconditional G (or one trained on clusters) take None. Under
-    torch.distributed every rank calls this with its rank and gets the same record.
+    torch.distributed every rank calls this with its rank and gets the same record; rank 0 alone warns.
     """
     spec = parse_metric(metric) if isinstance(metric, str) else metric
     check_truncation(spec, truncation_psi)
@@ -220,14 +220,14 @@ def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset | No
     device = torch.device(device)
     if spec.kind == "pr" and vgg16 is not None:
         detector = vgg16  # the official precision/recall embedding
-    elif spec.kind == "pr":
+    elif spec.kind == "pr" and rank == 0:  # notes are said once, by rank 0
         warnings.warn(f"{spec.name}: no VGG16 file given, so precision/recall uses the FID detector's features; "
                       "the official metric uses vgg16.pt (--vgg), so these numbers are not comparable with "
                       "published ones", stacklevel=2)
     if detector is None and spec.kind != "ppl":
         detector = load_detector(None, device=device, cache_dir=cache_dir)
     check_networks(spec, detector, vgg16)
-    if spec.kind in ("fid", "kid", "is") and isinstance(detector, CustomDetector):
+    if spec.kind in ("fid", "kid", "is") and isinstance(detector, CustomDetector) and rank == 0:
         warnings.warn(f"{spec.name}: computed with {detector.name}, a feature network other than the FID Inception; "
                       "not comparable with published numbers", stacklevel=2)
     used = vgg16 if spec.kind == "ppl" else detector
