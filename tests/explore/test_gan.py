@@ -60,14 +60,14 @@ def test_directions_are_computed_on_load_strongest_first(explorer):
     {"seed": "11", "psi": "0.8", "mix_seed": "4", "mix_styles": "coarse"},
     {"seed": "11", "d0": "-1.5", "d2": "3", "noise": "random"},
 ], ids=["seed", "truncation", "random-noise", "one-direction", "mixing", "two-directions"])
-def test_the_image_equals_what_its_generate_command_writes(explorer, gan_file, tmp_path, monkeypatch, query):
+def test_the_image_and_its_name_equal_what_its_generate_command_writes(explorer, gan_file, tmp_path, monkeypatch, query):
     settings = explorer.parse(query)
     image = explorer.render(settings)
     monkeypatch.chdir(tmp_path)
     (tmp_path / W_FILE).write_bytes(explorer.w_npz(settings))  # the page's "Download w"
     out = run_commands(explorer.commands(settings), tmp_path, gan_file)
     written = sorted(out.glob("*.png"))
-    assert len(written) == 1
+    assert [path.name for path in written] == [explorer.file_name(settings)]  # the page's "Download PNG" name
     np.testing.assert_array_equal(read_png(written[0]), image)
 
 

@@ -17,7 +17,7 @@ import torch
 
 from ..models import Generator
 from ..tools.common import MAX_SEED, NOISE_MODES, ToolError, seed_ws
-from ..tools.generate import synthesize
+from ..tools.generate import image_name, synthesize
 from ..tools.sefa import LAYER_PRESETS, Directions, modulation_layers, select_ws_indices
 from .settings import GanSettings, SettingsError, default_mix_styles, index_ranges, parse_gan_settings
 
@@ -113,6 +113,15 @@ class GanExplorer:
         """uint8 image [H, W, C]; random noise is drawn as the equivalent `generate` command draws it."""
         noise_seed = 0 if self.uses_w_file(settings) else settings.seed  # generate: projNN uses NN, seedS uses S
         return synthesize(self.G, self.ws(settings), settings.noise_mode, noise_seed=noise_seed)[0]
+
+    def file_name(self, settings: GanSettings) -> str:
+        """The image's download name: the file its equivalent `generate` command writes."""
+        if self.uses_w_file(settings):
+            return image_name(proj=0)
+        moved = self.moved(settings)
+        if not moved:
+            return image_name(seed=settings.seed)
+        return image_name(seed=settings.seed, index=moved[0], strength=settings.strengths[moved[0]])
 
     def w_npz(self, settings: GanSettings) -> bytes:
         """The current w as .npz bytes with array 'w' [1, num_ws, w_dim] float32, as `stylegan2 project` saves it."""

@@ -191,7 +191,7 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, host_names: Collection[s
     def download_image() -> Response:
         settings = explorer.parse(query_values())
         response = compute(lambda: explorer.render(settings))
-        name = f"seed{settings.seed:04d}.png" if is_gan else "swap.png"
+        name = explorer.file_name(settings) if is_gan else "swap.png"
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 

@@ -87,8 +87,12 @@ def load_projected_w(path: str | os.PathLike, G: Generator) -> torch.Tensor:
     return w.to(network_device(G))
 
 
-def _direction_suffix(directions: Directions | None, index: int, strength: float) -> str:
-    return "" if directions is None else f"-dir{index}{float(strength):+g}"
+def image_name(*, seed: int | None = None, proj: int | None = None, index: int | None = None,
+               strength: float = 0.0) -> str:
+    """The file `generate` writes for a seed, for projected w number `proj`, or (neither) for the grid, moved along
+    direction `index` (None: none) by `strength`: seed0012.png, proj00-dir2+1.5.png, grid.png."""
+    stem = f"seed{seed:04d}" if seed is not None else f"proj{proj:02d}" if proj is not None else "grid"
+    return stem + ("" if index is None else f"-dir{index}{float(strength):+g}") + ".png"
 
 
 def generate_images(
@@ -129,19 +133,19 @@ def generate_images(
     check_inputs(G, class_idx, truncation_cutoff)
     if directions is not None:
         directions.check(index, G.num_ws, G.w_dim)
-    suffix = _direction_suffix(directions, index, strength)
+    moved = dict(index=index if directions is not None else None, strength=strength)
     outdir = Path(outdir)
 
     if seeds is not None:
-        names = [f"seed{seed:04d}{suffix}.png" for seed in seeds]
+        names = [image_name(seed=seed, **moved) for seed in seeds]
     else:
         ws = load_projected_w(projected_w, G)
-        names = [f"proj{i:02d}{suffix}.png" for i in range(len(ws))]
+        names = [image_name(proj=i, **moved) for i in range(len(ws))]
     if cols_rows is not None:
         if len(names) > cols_rows[0] * cols_rows[1]:
             raise ToolError(f"--grid {cols_rows[0]}x{cols_rows[1]} has {cols_rows[0] * cols_rows[1]} cells for "
                             f"{len(names)} images; enlarge the grid")
-        names = [f"grid{suffix}.png"]
+        names = [image_name(**moved)]
     paths = [outdir / name for name in names]
     check_outputs(paths, force)
 
