@@ -23,6 +23,7 @@ def test_networks_round_trip_bit_identical(tmp_path, tiny_networks):
         assert original.keys() == again.keys()
         assert all(torch.equal(original[k], again[k]) for k in original)
         assert not loaded[name].training
+        assert not any(p.requires_grad for p in loaded[name].parameters())  # as NVIDIA's pickles hold them
 
 
 def test_checkpoints_get_the_usual_file_permissions(tmp_path, tiny_networks):

@@ -56,10 +56,11 @@ def test_G_and_G_ema_are_loaded_from_their_own_entries(official_ckpt, official_e
     assert max_abs(img, e["img_const"]) > 1e-3
 
 
-def test_networks_are_in_eval_mode_on_cpu(official_ckpt):
+def test_networks_are_in_eval_mode_without_gradients_on_cpu(official_ckpt):
     assert set(official_ckpt.networks) == {"G", "D", "G_ema"}
     for net in official_ckpt.networks.values():
         assert not net.training
+        assert not any(p.requires_grad for p in net.parameters())  # as the pickle stores them
         assert all(p.device.type == "cpu" for p in net.parameters())
 
 

@@ -113,3 +113,9 @@ def test_convert_weight_file_uses_its_latent_avg(tmp_path, rosinality_path, rosi
     G = ckpt.networks["G_ema"]
     img = G.synthesis(G.mapping(rosinality_expected["z"], None, truncation_psi=0.5), noise_mode="const")
     assert max_abs(img, rosinality_expected["img_trunc0.5"]) < TOL
+
+
+def test_networks_are_in_eval_mode_without_gradients(rosinality_ckpt):
+    """As NVIDIA's pickles hold their networks: code that skips torch.no_grad builds no graph."""
+    for net in rosinality_ckpt.networks.values():
+        assert not net.training and not any(p.requires_grad for p in net.parameters())

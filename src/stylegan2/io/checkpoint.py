@@ -24,7 +24,7 @@ NETWORK_NAMES = ("G", "D", "G_ema")
 
 @dataclass
 class Checkpoint:
-    """A loaded network file: our modules (eval mode, CPU) plus whatever else the file carried.
+    """A loaded network file: our modules (eval mode, CPU, requires_grad False) plus whatever else the file carried.
 
     `source` holds format-specific settings read from the file: for official pickles
     `training_set_kwargs` and `augment_pipe` ({class_name, init_kwargs, p}); for rosinality files
@@ -92,7 +92,7 @@ def build_network(
         module.load_state_dict({**own, **state_dict}, strict=True)
     except Exception as exc:  # noqa: BLE001 -- the checks above should make this unreachable; keep it one line
         raise CheckpointError(f"{where}: cannot build {class_name} from the stored arguments and tensors ({one_line(exc)})") from None
-    return module.eval()
+    return module.eval().requires_grad_(False)  # as NVIDIA's pickles hold their networks
 
 
 def _few(names: list[str], limit: int = 5) -> str:

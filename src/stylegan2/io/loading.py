@@ -40,5 +40,6 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
 
 
 def load_network(path: str | Path) -> dict[str, nn.Module]:
-    """{'G', 'D', 'G_ema'}: whichever networks the file holds, as our modules in eval mode on the CPU."""
+    """{'G', 'D', 'G_ema'}: whichever networks the file holds, as our modules in eval mode on the CPU with
+    requires_grad False, as NVIDIA's pickles hold them (call `.requires_grad_(True)` to train one)."""
     return load_checkpoint(path).networks
