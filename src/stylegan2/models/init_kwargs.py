@@ -16,7 +16,8 @@ Init = TypeVar("Init", bound=Callable[..., None])
 
 
 def records_init_kwargs(init: Init) -> Init:
-    """Decorate `__init__` so that, once it has run, `self.init_kwargs` holds every argument by name.
+    """Decorate `__init__` so that, once it has run, `self.init_kwargs` holds every argument by name (and
+    `self.init_args` is empty, so NVIDIA's `type(G)(*G.init_args, **G.init_kwargs)` rebuilds it too).
 
     Defaults are filled in, so the record rebuilds the same network even if a default changes
     later. Arguments named `*_kwargs` are recorded as dicts (None becomes {}), as the constructors
@@ -35,6 +36,7 @@ def records_init_kwargs(init: Init) -> Init:
         _, *names = bound.arguments
         recorded = copy.deepcopy({name: _recorded(name, bound.arguments[name]) for name in names})
         init(self, *args, **kwargs)
+        self.init_args: tuple[()] = ()
         self.init_kwargs = recorded
 
     return wrapper  # type: ignore[return-value]
