@@ -14,9 +14,9 @@ from stylegan2.training.config import auto_workers
 
 
 def test_default_of_reads_the_signature():
-    assert default_of(render_video, "space") == "z"
-    with pytest.raises(TypeError, match="'seeds' has no default"):
-        default_of(render_video, "seeds")
+    assert default_of(render_video, "fps") == 30.0
+    with pytest.raises(TypeError, match="'network' has no default"):
+        default_of(render_video, "network")
 
 
 @pytest.mark.parametrize("value, shown", [(True, "on"), (False, "off"), (0.5, "0.5"), (4.0, "4"), ((0, 1), "0,1"), ("all", "all")])

@@ -155,3 +155,56 @@ def test_a_gif_faster_than_browsers_play_is_refused(tmp_path):
 def test_one_seed_without_a_grid_is_told_a_loop_needs_two(tiny_generator, tmp_path):
     with pytest.raises(ToolError, match=r"^--seeds: a looping video needs at least 2 seeds, got 1$"):
         render_video(tiny_generator(), "0", tmp_path, video_format="gif")
+
+
+def _save_ws(path, ws: torch.Tensor):
+    np.savez(path, w=ws.detach().cpu().numpy())  # the format `stylegan2 project` writes
+    return path
+
+
+@pytest.mark.parametrize("psi", [1.0, 0.6])
+def test_projected_ws_loop_as_their_seeds_do_in_w(tiny_generator, tmp_path, psi):
+    """Keyframes from projection files, one per photo and in order, truncated as generate --projected-w truncates:
+    the same video as their seeds' linear loop in w."""
+    G = tiny_generator()
+    G.mapping.w_avg.normal_()  # truncation must pull toward something
+    files = [_save_ws(tmp_path / f"{seed}.npz", seed_ws(G, seed)) for seed in (3, 4, 5)]
+    from_seeds = render_video(G, [3, 4, 5], tmp_path / "seeds", frames=6, space="w", truncation_psi=psi,
+                              video_format="gif")
+    from_files = render_video(G, None, tmp_path / "files", projected_w=files, frames=6, truncation_psi=psi,
+                              video_format="gif")
+    assert [f.tolist() for f in gif_frames(from_files)] == [f.tolist() for f in gif_frames(from_seeds)]
+
+
+def test_cli_takes_projection_files_in_order(tiny_generator, network_file, tmp_path):
+    net = network_file()
+    G = tiny_generator()
+    both = _save_ws(tmp_path / "both.npz", torch.cat([seed_ws(G, 1), seed_ws(G, 2)]))  # two ws in one file, then one
+    one = _save_ws(tmp_path / "one.npz", seed_ws(G, 7))
+    args = ["video", "--network", str(net), "--projected-w", str(both), "--projected-w", str(one), "--frames", "3",
+            "--format", "gif", "--outdir", str(tmp_path / "out"), "--device", "cpu"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    frames = gif_frames(tmp_path / "out" / "video.gif")
+    expected = [synthesize(G, seed_ws(G, seed))[0] for seed in (1, 2, 7)]  # frames 0, 1, 2 sit on the keyframes
+    assert all(np.abs(f.astype(int) - e.astype(int)).mean() < 2 for f, e in zip(frames, expected))  # GIF palette
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(space="z"), r"^--space z: projected ws have no z; they are interpolated linearly in w"),
+    (dict(class_idx=0), r"^--class 0 picks the class of seeds' latents; a projected w holds its class already"),
+    (dict(), r"^--projected-w: a looping video needs at least 2 ws, got 1 \(pass --projected-w once per file, in order\)$"),
+    (dict(grid="2x1"), r"^--projected-w: 1 w\(s\) for 2 video\(s\) in the grid; give at least 2 per video"),
+])
+def test_projection_files_that_cannot_make_the_video_are_refused(tiny_generator, tmp_path, kwargs, message):
+    G = tiny_generator()
+    path = _save_ws(tmp_path / "w.npz", seed_ws(G, 1))
+    with pytest.raises(ToolError, match=message):
+        render_video(G, None, tmp_path / "out", projected_w=path, video_format="gif", **kwargs)
+    assert not (tmp_path / "out").exists()
+
+
+def test_seeds_and_projection_files_are_one_or_the_other(tiny_generator, tmp_path):
+    for seeds, files in (("0-1", tmp_path / "w.npz"), (None, None)):
+        with pytest.raises(ToolError, match=r"^give either --seeds or --projected-w \(exactly one of them\)$"):
+            render_video(tiny_generator(), seeds, tmp_path, projected_w=files)

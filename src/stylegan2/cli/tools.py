@@ -162,13 +162,15 @@ def mix_command(network: Path, rows: list[int], cols: list[int], styles: str | N
 
 @nvidia_command("video")
 @network_option
-@click.option("--seeds", required=True, type=SeedList(), help="Keyframe seeds, visited in order and looping back.")
+@click.option("--seeds", type=SeedList(), help="Keyframe seeds, visited in order and looping back.")
+@click.option("--projected-w", "--projected_w", "projected_w", multiple=True, type=UserPath(dir_okay=False, path_type=Path),
+              help="Keyframes from projected_w.npz files instead of seeds (repeat it: one file per photo, in order).")
 @click.option("--frames", type=click.IntRange(min=1), default=default_of(render_video, "frames"), show_default=True,
               help="Frames in the whole video.")
 @click.option("--fps", type=FiniteFloatRange(min=0, min_open=True), default=default_of(render_video, "fps"), show_default=True,
               help="Frames per second when the video plays.")
-@click.option("--space", type=click.Choice(SPACES), default=default_of(render_video, "space"), show_default=True,
-              help="Interpolate spherically in z or linearly in w.")
+@click.option("--space", type=click.Choice(SPACES),
+              help="Interpolate spherically in z or linearly in w [default: z; w with --projected-w].")
 @trunc_option
 @cutoff_option
 @class_option
@@ -177,18 +179,20 @@ def mix_command(network: Path, rows: list[int], cols: list[int], styles: str | N
 @click.option("--format", "video_format", type=click.Choice(VIDEO_FORMATS), default=default_of(render_video, "video_format"),
               show_default=True, help=VIDEO_FORMAT_HELP)
 @common_options
-def video_command(network: Path, seeds: list[int], frames: int, fps: float, space: str, truncation_psi: float,
-                  truncation_cutoff: int | None, class_idx: int | None, noise_mode: str, grid: tuple[int, int] | None,
-                  video_format: str, outdir: Path, force: bool, device: str | None) -> None:
-    """Looping interpolation video through the seeds (video.mp4, or video.gif without imageio-ffmpeg).
+def video_command(network: Path, seeds: list[int] | None, projected_w: tuple[Path, ...], frames: int, fps: float,
+                  space: str | None, truncation_psi: float, truncation_cutoff: int | None, class_idx: int | None,
+                  noise_mode: str, grid: tuple[int, int] | None, video_format: str, outdir: Path, force: bool,
+                  device: str | None) -> None:
+    """Looping interpolation video through seeds or projected ws (video.mp4, or video.gif without imageio-ffmpeg).
 
     \b
     Examples:
       stylegan2 video --network ffhq.pkl --seeds 0-9 --frames 240 --trunc 0.7
       stylegan2 video --network ffhq.pkl --seeds 0-15 --grid 2x2 --space w
+      stylegan2 video --network ffhq.pkl --projected-w me/projected_w.npz --projected-w you/projected_w.npz
     """
     with user_errors():
-        path = render_video(network, seeds, outdir, frames=frames, fps=fps, grid=grid, space=space,
+        path = render_video(network, seeds, outdir, projected_w=projected_w or None, frames=frames, fps=fps, grid=grid, space=space,
                             truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, class_idx=class_idx,
                             noise_mode=noise_mode, video_format=video_format, force=force, device=device,
                             progress=True)

@@ -1,4 +1,4 @@
-"""Looping interpolation videos through seeds: spherical in z or linear in w, optionally a grid of them."""
+"""Looping interpolation videos through seeds (spherical in z or linear in w) or projected ws, optionally a grid."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from .common import (
     seed_ws,
 )
 from .files import VideoWriter, check_outputs, video_suffix
-from .generate import synthesize
+from .generate import load_projected_w, synthesize, truncate_ws
 
 SPACES = ("z", "w")
 WS_PER_PIECE = 256  # frames whose ws render_video computes at a time
@@ -47,13 +47,21 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return torch.where(parallel, linear, spherical).to(a.dtype)
 
 
-@torch.no_grad()
 def check_frames(frames: int) -> None:
     """A video's length in frames: a whole number >= 1."""
     if not is_whole_number(frames) or frames < 1:
         raise ToolError(f"--frames {frames!r}: must be a whole number >= 1")
 
 
+def _positions(num_keys: int, num_frames: int, frames: range) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For each frame of `frames`: the keyframe it leaves, the one it goes to (the last leads back to the first) and
+    the fraction of the way between them."""
+    position = torch.arange(frames.start, frames.stop, frames.step, dtype=torch.float64) * num_keys / num_frames
+    start = position.floor().long()
+    return start, (start + 1) % num_keys, (position - start).to(torch.float32)
+
+
+@torch.no_grad()
 def interpolation_ws(
     G: Generator,
     seeds: Sequence[int] | str,
@@ -73,32 +81,37 @@ def interpolation_ws(
     check_frames(num_frames)
     seeds = parse_seeds(seeds)
     frames = range(num_frames) if frames is None else frames
-    position = torch.arange(frames.start, frames.stop, frames.step, dtype=torch.float64) * len(seeds) / num_frames  # in keyframes
-    start = position.floor().long()
-    frac = (position - start).to(torch.float32)
-    end = (start + 1) % len(seeds)
-    device = next(G.parameters()).device
-    frac = frac.to(device)
-    if space == "z":
-        z = torch.cat([seed_latent(G, s) for s in seeds])  # [K, z_dim]
-        zs = slerp(z[start], z[end], frac)  # [F, z_dim]
-        c = class_label(G, class_idx)
-        c = c.repeat(len(frames), 1) if c is not None else None
-        return G.mapping(zs, c, truncation_psi=check_psi(truncation_psi),
-                         truncation_cutoff=check_truncation_cutoff(G, truncation_cutoff))
-    keys = torch.cat([seed_ws(G, s, truncation_psi, truncation_cutoff, class_idx) for s in seeds])  # [K, num_ws, w_dim]
-    return torch.lerp(keys[start], keys[end], frac[:, None, None])
+    if space == "w":
+        keys = torch.cat([seed_ws(G, s, truncation_psi, truncation_cutoff, class_idx) for s in seeds])  # [K, num_ws, w_dim]
+        return keyframe_ws(keys, num_frames, frames)
+    start, end, frac = _positions(len(seeds), num_frames, frames)
+    z = torch.cat([seed_latent(G, s) for s in seeds])  # [K, z_dim]
+    zs = slerp(z[start], z[end], frac.to(z.device))  # [F, z_dim]
+    c = class_label(G, class_idx)
+    c = c.repeat(len(frames), 1) if c is not None else None
+    return G.mapping(zs, c, truncation_psi=check_psi(truncation_psi),
+                     truncation_cutoff=check_truncation_cutoff(G, truncation_cutoff))
+
+
+def keyframe_ws(keys: torch.Tensor, num_frames: int, frames: range | None = None) -> torch.Tensor:
+    """ws [num_frames, num_ws, w_dim] looping linearly through the keyframe ws `keys` [K, num_ws, w_dim] (projected
+    ws, or seeds' ws), as interpolation_ws does through seeds in w."""
+    check_frames(num_frames)
+    frames = range(num_frames) if frames is None else frames
+    start, end, frac = _positions(len(keys), num_frames, frames)
+    return torch.lerp(keys[start], keys[end], frac.to(keys.device)[:, None, None])
 
 
 def render_video(
     network: Network,
-    seeds: Sequence[int] | str,
+    seeds: Sequence[int] | str | None = None,
     outdir: str | os.PathLike = "out",
     *,
+    projected_w: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     frames: int = 60,
     fps: float = 30.0,
     grid: str | tuple[int, int] | None = None,
-    space: str = "z",
+    space: str | None = None,
     truncation_psi: float = 1.0,
     truncation_cutoff: int | None = None,
     class_idx: int | None = None,
@@ -108,38 +121,61 @@ def render_video(
     device: str | torch.device | None = None,
     progress: bool = False,
 ) -> Path:
-    """Write video.mp4 (video.gif without imageio-ffmpeg) of `frames` frames; a grid splits the seeds among its cells."""
-    seeds = parse_seeds(seeds)
+    """Write video.mp4 (video.gif without imageio-ffmpeg) of `frames` frames looping through keyframes: seeds
+    (`space` z, spherical, by default; or w, linear) or the ws of projection files in order (`projected_w`, one file
+    or several: linear in w, truncated as `generate --projected-w` truncates). A grid splits the keyframes among
+    its cells."""
+    if (seeds is None) == (projected_w is None):
+        raise ToolError("give either --seeds or --projected-w (exactly one of them)")
+    what = "--seeds" if seeds is not None else "--projected-w"
+    if projected_w is not None:
+        if class_idx is not None:
+            raise ToolError(f"--class {class_idx} picks the class of seeds' latents; a projected w holds its class "
+                            "already (project with --class); leave --class out")
+        if space == "z":
+            raise ToolError("--space z: projected ws have no z; they are interpolated linearly in w (leave --space out)")
+    space = space or ("z" if seeds is not None else "w")
+    if space not in SPACES:
+        raise ToolError(f"--space must be 'z' (spherical) or 'w' (linear), got {space!r}")
+    seeds = parse_seeds(seeds) if seeds is not None else None
     cols, rows = parse_grid(grid) if grid is not None else (1, 1)
     cells = cols * rows
-    if grid is None and len(seeds) < 2:
-        raise ToolError(f"--seeds: a looping video needs at least 2 seeds, got {len(seeds)}")
-    if len(seeds) % cells != 0 or len(seeds) // cells < 2:
-        raise ToolError(f"--seeds: {len(seeds)} seed(s) for {cells} video(s) in the grid; give at least 2 per video "
-                        f"and a multiple of {cells} in all")
     check_frames(frames)
     check_fps(fps)
     check_psi(truncation_psi)
     check_noise_mode(noise_mode)
     G = load_generator(network, device, truncation_psi=truncation_psi)
     check_inputs(G, class_idx, truncation_cutoff)
+    if seeds is None:
+        files = [projected_w] if isinstance(projected_w, (str, os.PathLike)) else list(projected_w)
+        keys = truncate_ws(G, torch.cat([load_projected_w(path, G) for path in files]), truncation_psi, truncation_cutoff)
+    count, noun = (len(seeds), "seed") if seeds is not None else (len(keys), "w")
+    if grid is None and count < 2:
+        raise ToolError(f"{what}: a looping video needs at least 2 {noun}s, got {count}"
+                        + ("" if seeds is not None else " (pass --projected-w once per file, in order)"))
+    if count % cells != 0 or count // cells < 2:
+        raise ToolError(f"{what}: {count} {noun}(s) for {cells} video(s) in the grid; give at least 2 per video "
+                        f"and a multiple of {cells} in all")
     path = Path(outdir) / f"video{video_suffix(video_format)}"
     check_outputs([path], force)
 
-    per_cell = len(seeds) // cells
+    per_cell = count // cells
+
+    def cell_ws(i: int, piece: range) -> torch.Tensor:
+        cell = slice(i * per_cell, (i + 1) * per_cell)
+        if seeds is None:
+            return keyframe_ws(keys[cell], frames, piece)
+        return interpolation_ws(G, seeds[cell], frames, space, truncation_psi, truncation_cutoff, class_idx, piece)
+
     writer = VideoWriter(path, fps)
     try:
         for frame in tqdm(range(frames), desc="video", unit="frame", disable=not progress):
             if frame % WS_PER_PIECE == 0:  # the next piece's ws: memory stays bounded however many frames
                 piece = range(frame, min(frame + WS_PER_PIECE, frames))
-                ws = torch.stack([interpolation_ws(G, seeds[i * per_cell:(i + 1) * per_cell], frames, space, truncation_psi,
-                                                   truncation_cutoff, class_idx, piece)
-                                  for i in range(cells)])  # [cells, len(piece), num_ws, w_dim]
+                ws = torch.stack([cell_ws(i, piece) for i in range(cells)])  # [cells, len(piece), num_ws, w_dim]
             images = synthesize(G, ws[:, frame % WS_PER_PIECE], noise_mode)  # [cells, H, W, C]
             writer.append(image_grid(images, cols, rows))
     except BaseException:
         writer.abort()
         raise
     return writer.close()
-
-
