@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from stylegan2.cli import main
 from stylegan2.io import save_checkpoint
-from stylegan2.tools import ToolError, generate_images, load_generator, seed_images, synthesize
+from stylegan2.tools import ToolError, generate_images, load_generator, render_video, seed_images, seed_ws, synthesize
 
 
 def read_png(path) -> np.ndarray:
@@ -93,6 +93,17 @@ def test_projected_w_renders_the_saved_ws(tiny_generator, tmp_path):
     paths = generate_images(G, outdir=tmp_path / "out", projected_w=tmp_path / "w.npz")
     assert [p.name for p in paths] == ["proj00.png", "proj01.png"]
     np.testing.assert_array_equal(read_png(paths[1]), synthesize(G, ws[1:])[0])
+
+
+def test_a_conditional_networks_projected_w_needs_no_class(tiny_generator, tmp_path):
+    """The w holds its class; --class is refused with it, so it must not be required either."""
+    G = tiny_generator(c_dim=3)
+    ws = seed_ws(G, 4, class_idx=2).detach()
+    np.savez(tmp_path / "w.npz", w=ws.numpy())
+    (path,) = generate_images(G, outdir=tmp_path / "out", projected_w=tmp_path / "w.npz")
+    np.testing.assert_array_equal(read_png(path), synthesize(G, ws)[0])
+    video = render_video(G, None, tmp_path / "video", projected_w=[tmp_path / "w.npz"] * 2, frames=2, video_format="gif")
+    assert video.is_file()
 
 
 def test_projected_ws_are_truncated_as_seeds_are(tiny_generator, tmp_path):

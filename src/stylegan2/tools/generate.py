@@ -17,6 +17,7 @@ from .common import (
     check_inputs,
     check_noise_mode,
     check_psi,
+    check_truncation_cutoff,
     load_generator,
     network_device,
     parse_grid,
@@ -130,7 +131,10 @@ def generate_images(
     cols_rows = parse_grid(grid) if grid is not None else None
     directions = load_directions(direction) if isinstance(direction, (str, os.PathLike)) else direction
     G = load_generator(network, device, truncation_psi=truncation_psi)
-    check_inputs(G, class_idx, truncation_cutoff)
+    if seeds is not None:
+        check_inputs(G, class_idx, truncation_cutoff)
+    else:  # a projected w holds its class: a conditional network needs none
+        check_truncation_cutoff(G, truncation_cutoff)
     if directions is not None:
         directions.check(index, G.num_ws, G.w_dim)
     moved = dict(index=index if directions is not None else None, strength=strength)

@@ -145,7 +145,10 @@ def render_video(
     check_psi(truncation_psi)
     check_noise_mode(noise_mode)
     G = load_generator(network, device, truncation_psi=truncation_psi)
-    check_inputs(G, class_idx, truncation_cutoff)
+    if seeds is not None:
+        check_inputs(G, class_idx, truncation_cutoff)
+    else:  # a projected w holds its class: a conditional network needs none
+        check_truncation_cutoff(G, truncation_cutoff)
     if seeds is None:
         files = [projected_w] if isinstance(projected_w, (str, os.PathLike)) else list(projected_w)
         keys = truncate_ws(G, torch.cat([load_projected_w(path, G) for path in files]), truncation_psi, truncation_cutoff)
