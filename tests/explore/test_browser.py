@@ -180,6 +180,33 @@ def test_address_values_the_controls_cannot_hold_are_named_not_clamped(browser, 
     page.close()
 
 
+def test_a_projected_start_is_edited_and_its_command_renders_it(browser, gan_file, tmp_path, monkeypatch):
+    """The artist's loop: project a photo, then move along a direction from its w on the page."""
+    from stylegan2.io import load_network
+    from stylegan2.tools import seed_ws
+
+    projected = tmp_path / "me" / "projected_w.npz"
+    projected.parent.mkdir()
+    np.savez(projected, w=seed_ws(load_network(gan_file)["G_ema"], 11).numpy())
+    with explorer_url(gan_file, "--top-k", "3", "--projected-w", str(projected)) as url:
+        page = browser.new_page()
+        page.goto(url)
+        wait_idle(page)
+        assert page.text_content("#seed-name") == "Projected w" and "starting from projected_w.npz" in page.text_content("#network")
+        start = shown_image(page)
+        press(page, "#d2", "ArrowLeft", 10)  # direction 2: 0 -> -1
+        moved = shown_image(page)
+        assert not np.array_equal(moved, start)
+        assert page.get_attribute("#image", "data-query") == "w=0&psi=1&noise=const&d2=-1"
+        page.wait_for_selector("#command:has-text('--strength -1')")
+        commands = page.text_content("#command")
+        assert f"--projected-w {projected} --direction explore-directions/gan-all/directions.npz --index 2" in commands
+        assert page.text_content("#layers tbody tr td:nth-child(3)") == "projected w 0"
+        monkeypatch.chdir(tmp_path)
+        np.testing.assert_array_equal(generate_output(commands, tmp_path), moved)
+        page.close()
+
+
 def test_the_swapae_view_notes_an_upload_it_crops(browser, swapae_file, png_file, tmp_path):
     (tmp_path / "wide.png").write_bytes(png_file(40, 20))
     with explorer_url(swapae_file) as url:

@@ -194,3 +194,90 @@ def test_layers_with_a_directions_file_are_refused_not_ignored(gan_file, tmp_pat
     with pytest.raises(ToolError, match="^--layers: the directions of --directions act on the layers they were computed for"):
         open_explorer(gan_file, "cpu", directions=tmp_path / "d.npz", layers="all")
     assert open_explorer(gan_file, "cpu", directions=tmp_path / "d.npz").directions.layers == [0, 1, 2, 3]
+
+
+def test_a_conditional_network_mixed_gives_a_w_file_command_without_class(cond_gan_file, tmp_path, monkeypatch):
+    """The downloaded w holds its class, and generate refuses --class with --projected-w."""
+    explorer = open_explorer(cond_gan_file, "cpu", top_k=2)
+    settings = explorer.parse({"seed": "1", "class": "2", "mix_seed": "3", "mix_styles": "0-1"})
+    assert explorer.commands(settings) == [f"stylegan2 generate --network {cond_gan_file} --projected-w {W_FILE}"]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / W_FILE).write_bytes(explorer.w_npz(settings))
+    out = run_commands(explorer.commands(settings), tmp_path, cond_gan_file)
+    np.testing.assert_array_equal(read_png(next(out.glob("*.png"))), explorer.render(settings))
+
+
+@pytest.fixture
+def projected_file(gan_file, tmp_path) -> Path:
+    """A projection result: one w, here seed 5's (with noise the network draws: gan_file's noise is on)."""
+    path = tmp_path / "me" / "projected_w.npz"
+    path.parent.mkdir()
+    np.savez(path, w=seed_ws(load_network(gan_file)["G_ema"], 5).numpy())
+    return path
+
+
+@pytest.mark.parametrize("query", [
+    {"w": "0"},
+    {"w": "0", "psi": "0.7", "cutoff": "2"},
+    {"w": "0", "noise": "random", "d1": "2.5"},
+    {"w": "0", "psi": "0.8", "mix_seed": "4", "mix_styles": "coarse"},
+    {"w": "0", "d0": "-1.5", "d2": "3", "noise": "random"},
+], ids=["w", "truncation", "random-noise-one-direction", "mixing", "two-directions"])
+def test_a_projected_start_equals_what_its_generate_command_writes(gan_file, projected_file, tmp_path, monkeypatch,
+                                                                   query):
+    explorer = open_explorer(gan_file, "cpu", top_k=4, projected_w=projected_file)
+    settings = explorer.parse(query)
+    image = explorer.render(settings)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / W_FILE).write_bytes(explorer.w_npz(settings))
+    commands = explorer.commands(settings)
+    if not explorer.uses_w_file(settings):
+        assert f"--projected-w {projected_file}" in commands[-1], commands
+    out = run_commands(commands, tmp_path, gan_file)
+    written = sorted(out.glob("*.png"))
+    assert [path.name for path in written] == [explorer.file_name(settings)]
+    np.testing.assert_array_equal(read_png(written[0]), image)
+
+
+def test_a_projected_start_is_the_projected_w_and_the_layer_view_says_so(gan_file, projected_file):
+    explorer = open_explorer(gan_file, "cpu", top_k=2, projected_w=projected_file)
+    assert explorer.info()["projected"] == 1 and explorer.info()["projected_file"] == "projected_w.npz"
+    settings = explorer.parse({"w": "0", "mix_seed": "2", "mix_styles": "4-5"})
+    torch.testing.assert_close(explorer.ws(explorer.parse({"w": "0"})), torch.from_numpy(np.load(projected_file)["w"]),
+                               rtol=0, atol=0)
+    layers = explorer.layers(settings)
+    assert [(layer["seed"], layer["projected"]) for layer in layers] == [(None, 0)] * 4 + [(2, None)] * 2
+
+
+def test_one_of_several_projected_ws_is_downloaded_for_its_command(gan_file, tmp_path, monkeypatch):
+    """generate --projected-w on a file of several ws writes them all: the page's command is the downloaded w's."""
+    G = load_network(gan_file)["G_ema"]
+    path = tmp_path / "two.npz"
+    np.savez(path, w=torch.cat([seed_ws(G, 1), seed_ws(G, 2)]).numpy())
+    explorer = open_explorer(gan_file, "cpu", top_k=2, projected_w=path)
+    second = explorer.parse({"w": "1", "noise": "random"})
+    assert explorer.uses_w_file(second) and not np.array_equal(explorer.render(second), render(explorer, w="0"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / W_FILE).write_bytes(explorer.w_npz(second))
+    out = run_commands(explorer.commands(second), tmp_path, gan_file)
+    np.testing.assert_array_equal(read_png(out / explorer.file_name(second)), explorer.render(second))
+
+
+def test_projected_and_seed_starts_are_refused_where_they_do_not_apply(gan_file, projected_file, swapae_file):
+    projected = open_explorer(gan_file, "cpu", top_k=2, projected_w=projected_file)
+    with pytest.raises(SettingsError, match=r"^seed: this explorer starts from the ws of --projected-w; choose one with w=0..0$"):
+        projected.parse({"seed": "3"})
+    with pytest.raises(SettingsError, match=r"^w: missing; give w in 0..0$"):
+        projected.parse({"psi": "0.5"})
+    with pytest.raises(SettingsError, match=r"^w: 1 is out of range; use 0..0$"):
+        projected.parse({"w": "1"})
+    with pytest.raises(SettingsError, match=r"^w: this explorer starts from seeds \(start it with --projected-w"):
+        open_explorer(gan_file, "cpu", top_k=2).parse({"seed": "1", "w": "0"})
+    with pytest.raises(ToolError, match=r"^--projected-w: a Swapping Autoencoder has no w"):
+        open_explorer(swapae_file, "cpu", projected_w=projected_file)
+
+
+def test_a_projected_w_of_another_network_names_the_option(gan_file, tmp_path):
+    np.savez(tmp_path / "other.npz", w=np.zeros((1, 8, 32), np.float32))
+    with pytest.raises(ToolError, match=r"other\.npz: w has shape \[1, 8, 32\], but this network needs \[N, 6, 16\]"):
+        open_explorer(gan_file, "cpu", projected_w=tmp_path / "other.npz")

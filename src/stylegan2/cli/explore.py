@@ -28,14 +28,16 @@ EXTRA_HINT = "stylegan2 explore needs Flask: pip install \"stylegan2[explore]\""
 @click.option("--top-k", type=click.IntRange(min=0), help=f"Direction sliders shown [default: {DEFAULT_TOP_K}].")
 @click.option("--images", type=UserPath(file_okay=False, path_type=Path),
               help="Swapping Autoencoder: a folder of images to pick structure and texture from.")
+@click.option("--projected-w", "--projected_w", "projected_w", type=UserPath(dir_okay=False, path_type=Path),
+              help="Start from the ws of a projected_w.npz (from `stylegan2 project`) instead of seeds.")
 @click.option("--max-upload-mb", type=FiniteFloatRange(min=0, min_open=True), default=DEFAULT_MAX_UPLOAD_MB, show_default=True,
               help="Largest image upload accepted (Swapping Autoencoder view).")
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
               help="A name of this machine the browser may use besides IP addresses and localhost (repeatable); "
                    "other names are refused against DNS rebinding.")
 def explore_command(network: Path, host: str, port: int, device: str | None, directions: Path | None,
-                    layers: str | None, top_k: int | None, images: Path | None, max_upload_mb: float,
-                    allow_hosts: tuple[str, ...]) -> None:
+                    layers: str | None, top_k: int | None, images: Path | None, projected_w: Path | None,
+                    max_upload_mb: float, allow_hosts: tuple[str, ...]) -> None:
     """Explore a network in the browser: seeds, truncation, style mixing and SeFa directions, live.
 
     A Swapping Autoencoder checkpoint opens a view that swaps structure and texture between images.
@@ -44,6 +46,7 @@ def explore_command(network: Path, host: str, port: int, device: str | None, dir
     Examples:
       stylegan2 explore --network ffhq.pkl
       stylegan2 explore --network ffhq.pkl --directions out/directions.npz --top-k 4
+      stylegan2 explore --network ffhq.pkl --projected-w out/projected_w.npz
       stylegan2 explore --network swapae-snapshot.safetensors --images photos/
     """
     try:
@@ -54,4 +57,4 @@ def explore_command(network: Path, host: str, port: int, device: str | None, dir
         raise click.ClickException(EXTRA_HINT) from err
     with user_errors():
         run_explorer(network, host=host, port=port, device=device, directions=directions, layers=layers, top_k=top_k,
-                     images=images, max_upload_mb=max_upload_mb, allow_hosts=allow_hosts, announce=click.echo)
+                     images=images, projected_w=projected_w, max_upload_mb=max_upload_mb, allow_hosts=allow_hosts, announce=click.echo)

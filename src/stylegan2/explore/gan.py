@@ -1,7 +1,8 @@
 """The GAN view's logic: settings -> ws -> image, which seed each w comes from, and the equivalent commands.
 
 Every image is exactly what the shown `stylegan2 generate` command writes: one direction at most and no
-mixing renders like `generate --seeds`; anything else like `generate --projected-w` on the downloadable w.
+mixing renders like `generate --seeds` (or like `generate --projected-w` on the explorer's own --projected-w
+file, when it holds one w); anything else like `generate --projected-w` on the downloadable w.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 
 from ..models import Generator
 from ..tools.common import MAX_SEED, NOISE_MODES, ToolError, seed_ws
-from ..tools.generate import image_name, synthesize
+from ..tools.generate import image_name, synthesize, truncate_ws
 from ..tools.sefa import LAYER_PRESETS, Directions, modulation_layers, select_ws_indices
 from .settings import GanSettings, SettingsError, default_mix_styles, index_ranges, parse_gan_settings
 
@@ -38,13 +39,19 @@ class GanExplorer:
 
     kind = "gan"
 
-    def __init__(self, G: Generator, network: str, directions: Directions, source: DirectionSource, top_k: int) -> None:
+    def __init__(self, G: Generator, network: str, directions: Directions, source: DirectionSource, top_k: int,
+                 projected: torch.Tensor | None = None, projected_path: str | None = None) -> None:
+        """`projected`: ws [N, num_ws, w_dim] from `projected_path` (a `project` result) that images start from
+        instead of seeds."""
         directions.check(0, G.num_ws, G.w_dim)
         self.G = G
         self.network = network  # as the user typed it, for the command lines
         self.directions = directions
         self.source = source
         self.num_directions = max(0, min(top_k, len(directions.directions)))
+        self.projected = projected
+        self.projected_path = projected_path
+        self.num_projected = 0 if projected is None else len(projected)
 
     def info(self) -> dict[str, Any]:
         """What the page needs to build its controls (JSON-able)."""
@@ -64,6 +71,8 @@ class GanExplorer:
             "num_ws": G.num_ws,
             "c_dim": G.c_dim,
             "draws_labels": G.mapping.draws_labels,
+            "projected": self.num_projected,  # images start from w 0..N-1 of --projected-w (0: from seeds)
+            "projected_file": Path(self.projected_path).name if self.projected_path else None,
             "max_seed": MAX_SEED,
             "noise_modes": list(NOISE_MODES),
             "mix_presets": presets,
@@ -75,7 +84,8 @@ class GanExplorer:
 
     def parse(self, query: Mapping[str, str]) -> GanSettings:
         """Checked settings from request parameters (see `parse_gan_settings`), mix_styles included."""
-        settings = parse_gan_settings(query, self.G.num_ws, self.G.c_dim, self.num_directions, self.G.mapping.draws_labels)
+        settings = parse_gan_settings(query, self.G.num_ws, self.G.c_dim, self.num_directions, self.G.mapping.draws_labels,
+                                      self.num_projected)
         self.mix_indices(settings)
         return settings
 
@@ -93,14 +103,19 @@ class GanExplorer:
         return [i for i, s in enumerate(settings.strengths) if s != 0]
 
     def uses_w_file(self, settings: GanSettings) -> bool:
-        """Whether only `generate --projected-w` can express these settings (mixing, or several directions)."""
-        return settings.mix_seed is not None or len(self.moved(settings)) > 1
+        """Whether only `generate --projected-w` on the downloaded w can express these settings (mixing, several
+        directions, or one of several projected ws: generate would write them all)."""
+        return settings.mix_seed is not None or len(self.moved(settings)) > 1 or self.num_projected > 1
 
     @torch.no_grad()
     def ws(self, settings: GanSettings) -> torch.Tensor:
-        """ws [1, num_ws, w_dim]: the seed's truncated ws, the second seed's on the mixed layers, moved along directions."""
+        """ws [1, num_ws, w_dim]: the seed's (or projected) truncated ws, the second seed's on the mixed layers, moved
+        along directions."""
         G, s = self.G, settings
-        ws = seed_ws(G, s.seed, s.truncation_psi, s.truncation_cutoff, s.class_idx)
+        if s.projected is not None:
+            ws = truncate_ws(G, self.projected[s.projected:s.projected + 1], s.truncation_psi, s.truncation_cutoff)
+        else:
+            ws = seed_ws(G, s.seed, s.truncation_psi, s.truncation_cutoff, s.class_idx)
         indices = self.mix_indices(s)
         if indices:
             ws = ws.clone()
@@ -111,7 +126,8 @@ class GanExplorer:
 
     def render(self, settings: GanSettings) -> np.ndarray:
         """uint8 image [H, W, C]; random noise is drawn as the equivalent `generate` command draws it."""
-        noise_seed = 0 if self.uses_w_file(settings) else settings.seed  # generate: projNN uses NN, seedS uses S
+        # generate: projNN uses NN (here proj00: the downloaded w, or the file's one w), seedS uses S
+        noise_seed = 0 if self.uses_w_file(settings) or settings.projected is not None else settings.seed
         return synthesize(self.G, self.ws(settings), settings.noise_mode, noise_seed=noise_seed)[0]
 
     def file_name(self, settings: GanSettings) -> str:
@@ -119,9 +135,10 @@ class GanExplorer:
         if self.uses_w_file(settings):
             return image_name(proj=0)
         moved = self.moved(settings)
+        start = dict(proj=0) if settings.projected is not None else dict(seed=settings.seed)
         if not moved:
-            return image_name(seed=settings.seed)
-        return image_name(seed=settings.seed, index=moved[0], strength=settings.strengths[moved[0]])
+            return image_name(**start)
+        return image_name(**start, index=moved[0], strength=settings.strengths[moved[0]])
 
     def w_npz(self, settings: GanSettings) -> bytes:
         """The current w as .npz bytes with array 'w' [1, num_ws, w_dim] float32, as `stylegan2 project` saves it."""
@@ -144,7 +161,8 @@ class GanExplorer:
         return [{
             "index": i,
             "layers": names,
-            "seed": settings.mix_seed if i in mixed else settings.seed,
+            "seed": settings.mix_seed if i in mixed else None if settings.projected is not None else settings.seed,
+            "projected": settings.projected if i not in mixed else None,  # the projected w it comes from (or None)
             "mixed": i in mixed,
             "truncated": i < cutoff and settings.truncation_psi != 1,
             "moved": i in moved,
@@ -154,14 +172,15 @@ class GanExplorer:
         """The shell commands that write this exact image (a w file download first when mixing or moving along several)."""
         s = settings
         net = shlex.quote(self.network)
-        common = []
-        if s.class_idx is not None:
-            common += ["--class", str(s.class_idx)]
-        if s.noise_mode != "const":
-            common += ["--noise-mode", s.noise_mode]
-        if self.uses_w_file(s):
-            return [" ".join(["stylegan2 generate --network", net, "--projected-w", W_FILE, *common])]
-        args = ["--seeds", str(s.seed)]
+        noise = ["--noise-mode", s.noise_mode] if s.noise_mode != "const" else []
+        if self.uses_w_file(s):  # the w holds its class; generate refuses --class with it
+            return [" ".join(["stylegan2 generate --network", net, "--projected-w", W_FILE, *noise])]
+        common = ["--class", str(s.class_idx)] if s.class_idx is not None and s.projected is None else []
+        common += noise
+        if s.projected is not None:
+            args = ["--projected-w", shlex.quote(str(self.projected_path))]
+        else:
+            args = ["--seeds", str(s.seed)]
         if s.truncation_psi != 1:
             args += ["--trunc", repr(s.truncation_psi)]
         if s.truncation_cutoff is not None:

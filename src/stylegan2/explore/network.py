@@ -10,6 +10,7 @@ import torch
 from ..io import load_network
 from ..models import Generator, SwapEncoder, SwapGenerator
 from ..tools.common import ToolError, resolve_device
+from ..tools.generate import load_projected_w
 from ..tools.sefa import Directions, factorize, load_directions
 from .gan import DirectionSource, GanExplorer
 from .swap import SwapExplorer
@@ -26,9 +27,11 @@ def open_explorer(
     layers: str | None = None,
     top_k: int | None = None,
     images: str | os.PathLike | None = None,
+    projected_w: str | os.PathLike | None = None,
 ) -> GanExplorer | SwapExplorer:
     """Load `network` once and wrap it: `top_k` SeFa directions over `layers` (or read from `directions`) for a GAN,
-    the images of the folder `images` to pick from for a Swapping Autoencoder.
+    starting from seeds or from the ws of `projected_w` (a `stylegan2 project` result); the images of the folder
+    `images` to pick from for a Swapping Autoencoder.
 
     An option that the network's kind would ignore is refused (None leaves it unset: layers 'all', top_k 8)."""
     if top_k is not None and top_k < 0:
@@ -40,6 +43,9 @@ def open_explorer(
     networks = load_network(path)
     E, G = networks.get("E"), networks.get("G")
     if isinstance(E, SwapEncoder) and isinstance(G, SwapGenerator):
+        if projected_w is not None:
+            raise ToolError("--projected-w: a Swapping Autoencoder has no w; drop --projected-w (upload the photo "
+                            "with --images instead)")
         return open_swap_explorer(E, G, target, directions, layers, top_k, images)
     if images is not None:
         raise ToolError("--images: picking input images is for Swapping Autoencoder checkpoints; drop --images")
@@ -48,6 +54,7 @@ def open_explorer(
         found = ", ".join(f"{k} ({type(v).__name__})" for k, v in sorted(networks.items())) or "nothing"
         raise ToolError(f"{path}: holds no stylegan2 Generator or Swapping Autoencoder (found {found})")
     G = G.eval().requires_grad_(False).to(target)  # loaded here: no one else holds it
+    projected = load_projected_w(Path(projected_w).expanduser(), G) if projected_w is not None else None
     if directions is not None and layers is not None:
         raise ToolError("--layers: the directions of --directions act on the layers they were computed for; "
                         "drop --layers (or pass it to `stylegan2 directions`)")
@@ -56,7 +63,8 @@ def open_explorer(
         found, source = read_directions(directions, G), DirectionSource(path=str(directions))
     else:
         found, source = factorize(G, layers), DirectionSource(layers=layers)
-    return GanExplorer(G, str(path), found, source, DEFAULT_TOP_K if top_k is None else top_k)
+    return GanExplorer(G, str(path), found, source, DEFAULT_TOP_K if top_k is None else top_k, projected,
+                       None if projected_w is None else str(projected_w))
 
 
 def open_swap_explorer(E: SwapEncoder, G: SwapGenerator, device: torch.device, directions: str | os.PathLike | None,

@@ -290,6 +290,7 @@ def run_explorer(
     layers: str | None = None,
     top_k: int | None = None,
     images: str | os.PathLike | None = None,
+    projected_w: str | os.PathLike | None = None,
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
     allow_hosts: Collection[str] = (),
     announce: Callable[[str], None] = print,
@@ -302,6 +303,7 @@ def run_explorer(
     check_listen_address(host, port)
     if not is_loopback(host):
         announce(f"note: --host {host} lets other machines on the network use this explorer")
-    explorer = open_explorer(network, device, directions=directions, layers=layers, top_k=top_k, images=images)
+    explorer = open_explorer(network, device, directions=directions, layers=layers, top_k=top_k, images=images,
+                             projected_w=projected_w)
     app = create_app(explorer, host_names=machine_names(host, allow_hosts), max_upload_mb=max_upload_mb)
     serve(app, host, port, announce)

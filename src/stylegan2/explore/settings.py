@@ -26,6 +26,7 @@ class GanSettings:
     """Everything that decides one image of a GAN: the seed's w, its truncation, mixing and direction moves."""
 
     seed: int = 0
+    projected: int | None = None  # which w of the explorer's --projected-w file the image starts from (not the seed's)
     truncation_psi: float = 1.0
     truncation_cutoff: int | None = None  # truncate only the first N ws; None = all
     class_idx: int | None = None
@@ -103,16 +104,26 @@ def default_mix_styles(num_ws: int) -> str:
 
 
 def parse_gan_settings(
-    query: Mapping[str, str], num_ws: int, c_dim: int, num_directions: int, draws_labels: bool = False
+    query: Mapping[str, str], num_ws: int, c_dim: int, num_directions: int, draws_labels: bool = False,
+    num_projected: int = 0,
 ) -> GanSettings:
     """Check a render request against the network: seeds in NumPy's range, class present iff conditional, etc.
 
     `draws_labels`: the network was trained on clusters, so a class (cluster) is optional.
+    `num_projected`: the ws of the explorer's --projected-w file; the image starts from one of them (parameter `w`)
+    instead of a seed's w.
     """
     strength_names = [f"d{i}" for i in range(num_directions)]
-    _reject_unknown(query, {"seed", "psi", "cutoff", "class", "noise", "mix_seed", "mix_styles", *strength_names})
-    if not _text(query, "seed"):
-        raise SettingsError(f"seed: missing; give a seed in 0..{MAX_SEED}")
+    start = "w" if num_projected else "seed"
+    other = "seed" if num_projected else "w"
+    if _text(query, other):
+        raise SettingsError("seed: this explorer starts from the ws of --projected-w; choose one with "
+                            f"w=0..{num_projected - 1}" if num_projected else
+                            "w: this explorer starts from seeds (start it with --projected-w to use a projected w)")
+    _reject_unknown(query, {start, "psi", "cutoff", "class", "noise", "mix_seed", "mix_styles", *strength_names})
+    if not _text(query, start):
+        raise SettingsError(f"w: missing; give w in 0..{num_projected - 1}" if num_projected else
+                            f"seed: missing; give a seed in 0..{MAX_SEED}")
     if not c_dim and _text(query, "class"):  # before the range check, which would offer 0..0
         raise SettingsError("class: this network is unconditional (no class labels); leave class out")
     class_idx = _integer(query, "class", 0, max(c_dim - 1, 0), None)
@@ -128,7 +139,8 @@ def parse_gan_settings(
     if mix_seed is not None and not mix_styles:
         mix_styles = default_mix_styles(num_ws)  # as the page and `stylegan2 mix` do
     return GanSettings(
-        seed=_integer(query, "seed", 0, MAX_SEED, 0),
+        seed=_integer(query, "seed", 0, MAX_SEED, 0) or 0,
+        projected=_integer(query, "w", 0, num_projected - 1, None) if num_projected else None,
         truncation_psi=_number(query, "psi", -MAX_STRENGTH, MAX_STRENGTH, 1.0),
         truncation_cutoff=_integer(query, "cutoff", 0, num_ws, None),
         class_idx=class_idx,

@@ -8,9 +8,13 @@ const renderer = new Renderer($("image"), (query) => {
   $("download-w").href = "/api/w.npz?" + query;
 });
 
+// The image starts from a seed, or from one of the ws of --projected-w (parameter w); one field holds either.
+const startName = () => (info.projected ? "w" : "seed");
+const startMax = () => (info.projected ? info.projected - 1 : info.max_seed);
+
 function currentQuery() {
   const q = new URLSearchParams();
-  q.set("seed", $("seed").value.trim());
+  q.set(startName(), $("seed").value.trim());
   q.set("psi", $("psi").value);
   if ($("cutoff").value.trim() !== "") q.set("cutoff", $("cutoff").value.trim());
   if (info.c_dim && $("class").value !== "") q.set("class", $("class").value);
@@ -42,13 +46,14 @@ async function describe(query) {
   const found = await response.json();
   $("command").textContent = found.commands.join("\n");
   $("command-hint").textContent = found.needs_w_file
-    ? `Mixing or several directions: download the w as ${found.w_file} first.`
+    ? `Mixing, several directions or one of several projected ws: download the w as ${found.w_file} first.`
     : "";
   const rows = found.layers.map((layer) => {
     const row = document.createElement("tr");
     if (layer.mixed) row.className = "mixed";
     const flags = [layer.truncated ? "truncated" : "", layer.moved ? "moved" : ""].filter(Boolean).join(", ");
-    for (const text of [layer.index, layer.layers.join(", "), layer.seed, flags]) {
+    const from = layer.seed === null ? `projected w ${layer.projected}` : `seed ${layer.seed}`;
+    for (const text of [layer.index, layer.layers.join(", "), from, flags]) {
       const cell = document.createElement("td");
       cell.textContent = text;
       row.appendChild(cell);
@@ -98,7 +103,7 @@ function refusal(control, value) {
 // cannot show as written (the control keeps its own value), so a bookmark never turns silently into another image.
 function restore(hash) {
   const q = new URLSearchParams(hash.replace(/^#/, ""));
-  const fields = { seed: "seed", psi: "psi", cutoff: "cutoff", noise: "noise", mix_seed: "mix-seed", mix_styles: "mix-styles" };
+  const fields = { [startName()]: "seed", psi: "psi", cutoff: "cutoff", noise: "noise", mix_seed: "mix-seed", mix_styles: "mix-styles" };
   if (info.c_dim) fields.class = "class";
   info.directions.forEach((_, i) => { fields[`d${i}`] = `d${i}`; });
   const problems = [];
@@ -122,7 +127,7 @@ function restore(hash) {
 }
 
 function stepSeed(delta) {
-  const seed = Math.min(info.max_seed, Math.max(0, (parseInt($("seed").value, 10) || 0) + delta));
+  const seed = Math.min(startMax(), Math.max(0, (parseInt($("seed").value, 10) || 0) + delta));
   $("seed").value = String(seed);
   update();
 }
@@ -135,12 +140,17 @@ async function start() {
     return;
   }
   $("network").textContent = `${info.width}x${info.height}, ${info.num_ws} ws` +
-    (info.c_dim ? `, ${info.c_dim} ${info.draws_labels ? "clusters" : "classes"}` : "");
+    (info.c_dim ? `, ${info.c_dim} ${info.draws_labels ? "clusters" : "classes"}` : "") +
+    (info.projected ? `, starting from ${info.projected_file}` : "");
   // The image keeps a non-square network's aspect, its shorter side shown at 256 px.
   const side = Math.min(info.width, info.height);
   $("image").style.width = `${256 * info.width / side}px`;
   $("image").style.height = `${256 * info.height / side}px`;
-  $("seed").max = String(info.max_seed);
+  $("seed").max = String(startMax());
+  if (info.projected) {
+    $("seed-name").textContent = "Projected w";
+    $("class-label").firstChild.textContent = "Second seed's class ";  // a projected w holds its own class
+  }
   $("cutoff").max = String(info.num_ws);
   addOptions($("noise"), info.noise_modes);
   if (info.c_dim) {
@@ -161,7 +171,7 @@ async function start() {
   $("seed-prev").addEventListener("click", () => stepSeed(-1));
   $("seed-next").addEventListener("click", () => stepSeed(1));
   $("seed-random").addEventListener("click", () => {
-    $("seed").value = String(Math.floor(Math.random() * (info.max_seed + 1)));
+    $("seed").value = String(Math.floor(Math.random() * (startMax() + 1)));
     update();
   });
   $("directions-reset").addEventListener("click", () => {
