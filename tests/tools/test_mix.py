@@ -3,6 +3,7 @@
 import numpy as np
 import PIL.Image
 import pytest
+import torch
 from click.testing import CliRunner
 
 from stylegan2.cli import main
@@ -63,3 +64,43 @@ def test_cli_writes_one_grid_png(network_file, tmp_path):
         assert image.size == (48, 48)
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 1 and "already exists; pass --force" in again.output
+
+
+def _save_ws(path, ws):
+    np.savez(path, w=ws.detach().numpy())  # as `stylegan2 project` writes it
+    return path
+
+
+def test_projected_ws_as_rows_or_columns_equal_their_seeds(tiny_generator, network_file, tmp_path):
+    """A projected photo as a row keeps its other styles and takes the columns' (files in the order given)."""
+    from stylegan2.io import load_network
+    from stylegan2.tools import seed_ws
+
+    net = network_file()
+    G = load_network(net)["G_ema"]
+    rows = [_save_ws(tmp_path / f"r{seed}.npz", seed_ws(G, seed)) for seed in (85, 100)]
+    cols = _save_ws(tmp_path / "cols.npz", torch.cat([seed_ws(G, 55), seed_ws(G, 821)]))
+    common = ["mix", "--network", str(net), "--styles", "0-3", "--trunc", "0.7", "--device", "cpu"]
+    for name, extra in (("seeds", ["--rows", "85,100", "--cols", "55,821"]),
+                        ("files", ["--rows-w", str(rows[0]), "--rows-w", str(rows[1]), "--cols-w", str(cols)]),
+                        ("both", ["--rows-w", str(rows[0]), "--rows-w", str(rows[1]), "--cols", "55,821"])):
+        result = CliRunner().invoke(main, [*common, *extra, "--outdir", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    with PIL.Image.open(tmp_path / "seeds" / "stylemix.png") as seeds:
+        expected = np.asarray(seeds)
+    for name in ("files", "both"):
+        with PIL.Image.open(tmp_path / name / "stylemix.png") as figure:
+            np.testing.assert_array_equal(np.asarray(figure), expected)
+
+
+def test_rows_and_columns_are_seeds_or_files(network_file, tiny_generator, tmp_path):
+    from stylegan2.tools import seed_ws, style_mix
+
+    net, w = network_file(), _save_ws(tmp_path / "w.npz", seed_ws(tiny_generator(), 1))
+    with pytest.raises(ToolError, match=r"^give either --rows or --rows-w \(exactly one of them\)$"):
+        style_mix(net, [1], [2], tmp_path, rows_w=w)
+    with pytest.raises(ToolError, match=r"^give either --cols or --cols-w \(exactly one of them\)$"):
+        style_mix(net, [1], None, tmp_path)
+    with pytest.raises(ToolError, match=r"^--class 1 picks the class of seeds' latents; projected ws hold their class"):
+        style_mix(net, None, None, tmp_path, rows_w=w, cols_w=w, class_idx=1)
+    assert not (tmp_path / "stylemix.png").exists()

@@ -138,24 +138,31 @@ def generate_command(network: Path, seeds: list[int] | None, truncation_psi: flo
 
 @nvidia_command("mix")
 @network_option
-@click.option("--rows", required=True, type=SeedList(), help="Seeds of the rows (they keep their other styles).")
-@click.option("--cols", required=True, type=SeedList(), help="Seeds of the columns (they give the chosen styles).")
+@click.option("--rows", type=SeedList(), help="Seeds of the rows (they keep their other styles).")
+@click.option("--cols", type=SeedList(), help="Seeds of the columns (they give the chosen styles).")
+@click.option("--rows-w", multiple=True, type=UserPath(dir_okay=False, path_type=Path),
+              help="Rows from projected_w.npz files instead of seeds (repeatable, in order).")
+@click.option("--cols-w", multiple=True, type=UserPath(dir_okay=False, path_type=Path),
+              help="Columns from projected_w.npz files instead of seeds (repeatable, in order).")
 @click.option("--styles", help=f"ws indices from the columns, e.g. 0-3, or coarse/middle/fine/all [default: 0-{DEFAULT_MIX_STYLES - 1}].")
 @trunc_option
 @class_option
 @noise_option
 @common_options
-def mix_command(network: Path, rows: list[int], cols: list[int], styles: str | None, truncation_psi: float,
-                class_idx: int | None, noise_mode: str, outdir: Path, force: bool, device: str | None) -> None:
+def mix_command(network: Path, rows: list[int] | None, cols: list[int] | None, rows_w: tuple[Path, ...],
+                cols_w: tuple[Path, ...], styles: str | None, truncation_psi: float, class_idx: int | None,
+                noise_mode: str, outdir: Path, force: bool, device: str | None) -> None:
     """Style mixing figure: column seeds' styles copied onto the row seeds, saved as stylemix.png.
 
     \b
     Examples:
       stylegan2 mix --network ffhq.pkl --rows 85,100,75,458,1500 --cols 55,821,1789,293
       stylegan2 mix --network ffhq.pkl --rows 85,100 --cols 55,821 --styles fine
+      stylegan2 mix --network ffhq.pkl --rows-w me/projected_w.npz --cols 55,821 --styles coarse
     """
     with user_errors():
-        path = style_mix(network, rows, cols, outdir, styles=styles, truncation_psi=truncation_psi,
+        path = style_mix(network, rows, cols, outdir, rows_w=rows_w or None, cols_w=cols_w or None, styles=styles,
+                         truncation_psi=truncation_psi,
                          class_idx=class_idx, noise_mode=noise_mode, force=force, device=device)
     click.echo(f"wrote {path}")
 

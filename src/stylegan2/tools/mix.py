@@ -1,4 +1,4 @@
-"""The style-mixing figure: the column seeds' styles on the chosen layers, copied onto the row seeds."""
+"""The style-mixing figure: the column seeds' (or projected ws') styles on the chosen layers, copied onto the rows."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import torch
 
 from ..models import Generator
 from ..utils.image import image_grid, save_image
-from .common import Network, check_inputs, check_noise_mode, check_psi, load_generator, parse_seeds, seed_ws
+from .common import Network, ToolError, check_inputs, check_noise_mode, check_psi, load_generator, parse_seeds, seed_ws
 from .files import check_outputs
-from .generate import synthesize
+from .generate import load_projected_w, synthesize, truncate_ws
 from .sefa import select_ws_indices
 
 MIX_FILE = "stylemix.png"
@@ -32,22 +32,32 @@ def mix_styles(G: Generator, styles: str | list[int] | None) -> list[int]:
     return select_ws_indices(G, styles, "--styles")
 
 
+Latents = Sequence[int] | str | torch.Tensor  # seeds, or ws [N, num_ws, w_dim] (projected photos)
+
+
+def _axis_ws(G: Generator, latents: Latents, option: str, truncation_psi: float,
+             class_idx: int | None) -> list[torch.Tensor]:
+    """Each row's (or column's) ws [1, num_ws, w_dim]: a seed's, or a given w truncated as generate truncates it."""
+    if isinstance(latents, torch.Tensor):
+        return list(truncate_ws(G, latents, truncation_psi, None).split(1))
+    return [seed_ws(G, s, truncation_psi, None, class_idx) for s in parse_seeds(latents, option)]
+
+
 @torch.no_grad()
 def style_mix_images(
     G: Generator,
-    row_seeds: Sequence[int] | str,
-    col_seeds: Sequence[int] | str,
+    row_seeds: Latents,
+    col_seeds: Latents,
     styles: str | list[int] | None = None,
     truncation_psi: float = 1.0,
     class_idx: int | None = None,
     noise_mode: str = "const",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row images [R, H, W, C], column images [K, H, W, C], mixed [R, K, H, W, C]) as uint8."""
-    row_seeds = parse_seeds(row_seeds, "--rows")
-    col_seeds = parse_seeds(col_seeds, "--cols")
+    """(row images [R, H, W, C], column images [K, H, W, C], mixed [R, K, H, W, C]) as uint8. Rows and columns are
+    seeds or ws [N, num_ws, w_dim] (projected photos)."""
     indices = mix_styles(G, styles)
-    row_ws = [seed_ws(G, s, truncation_psi, None, class_idx) for s in row_seeds]  # each [1, num_ws, w_dim]
-    col_ws = [seed_ws(G, s, truncation_psi, None, class_idx) for s in col_seeds]
+    row_ws = _axis_ws(G, row_seeds, "--rows", truncation_psi, class_idx)  # each [1, num_ws, w_dim]
+    col_ws = _axis_ws(G, col_seeds, "--cols", truncation_psi, class_idx)
     rows = np.concatenate([synthesize(G, ws, noise_mode) for ws in row_ws])
     cols = np.concatenate([synthesize(G, ws, noise_mode) for ws in col_ws])
     mixed = []
@@ -56,7 +66,7 @@ def style_mix_images(
             ws = ws_row.clone()
             ws[:, indices] = ws_col[:, indices]
             mixed.append(synthesize(G, ws, noise_mode))
-    mixed = np.concatenate(mixed).reshape(len(row_seeds), len(col_seeds), *rows.shape[1:])
+    mixed = np.concatenate(mixed).reshape(len(row_ws), len(col_ws), *rows.shape[1:])
     return rows, cols, mixed
 
 
@@ -72,10 +82,12 @@ def style_mix_grid(rows: np.ndarray, cols: np.ndarray, mixed: np.ndarray) -> np.
 
 def style_mix(
     network: Network,
-    rows: Sequence[int] | str,
-    cols: Sequence[int] | str,
+    rows: Sequence[int] | str | None = None,
+    cols: Sequence[int] | str | None = None,
     outdir: str | os.PathLike = "out",
     *,
+    rows_w: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    cols_w: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     styles: str | list[int] | None = None,
     truncation_psi: float = 1.0,
     class_idx: int | None = None,
@@ -83,15 +95,28 @@ def style_mix(
     force: bool = False,
     device: str | torch.device | None = None,
 ) -> Path:
-    """Write the style-mixing grid as stylemix.png; `styles` are ws indices, '0-6', or coarse/middle/fine/all."""
-    parse_seeds(rows, "--rows")
-    parse_seeds(cols, "--cols")
+    """Write the style-mixing grid as stylemix.png; `styles` are ws indices, '0-6', or coarse/middle/fine/all.
+    Rows and columns are seeds, or the ws of projection files (`rows_w`, `cols_w`: one file or several, in order)."""
+    axes = {}
+    for name, seeds, files in (("rows", rows, rows_w), ("cols", cols, cols_w)):
+        if (seeds is None) == (files is None):
+            raise ToolError(f"give either --{name} or --{name}-w (exactly one of them)")
+        if seeds is not None:
+            parse_seeds(seeds, f"--{name}")
+        axes[name] = seeds if seeds is not None else [files] if isinstance(files, (str, os.PathLike)) else list(files)
+    if rows is None and cols is None and class_idx is not None:
+        raise ToolError(f"--class {class_idx} picks the class of seeds' latents; projected ws hold their class already "
+                        "(project with --class); leave --class out")
     check_psi(truncation_psi)
     check_noise_mode(noise_mode)
     G = load_generator(network, device, truncation_psi=truncation_psi)
-    check_inputs(G, class_idx)
+    if rows is not None or cols is not None:
+        check_inputs(G, class_idx)
     mix_styles(G, styles)
+    latents = {name: value if seeds is not None else torch.cat([load_projected_w(path, G) for path in value])
+               for (name, value), seeds in zip(axes.items(), (rows, cols))}
     path = Path(outdir) / MIX_FILE
     check_outputs([path], force)
-    row_images, col_images, mixed = style_mix_images(G, rows, cols, styles, truncation_psi, class_idx, noise_mode)
+    row_images, col_images, mixed = style_mix_images(G, latents["rows"], latents["cols"], styles, truncation_psi,
+                                                     class_idx, noise_mode)
     return save_image(style_mix_grid(row_images, col_images, mixed), path)
