@@ -48,6 +48,22 @@ def test_images_are_decoded_upright_as_viewers_show_them(tmp_path, orientation):
         assert read_header(file, str(path))[:2] == upright.shape[:2]
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_tiffs_are_turned_upright_once(tmp_path, orientation):
+    """Newer Pillows turn a tagged TIFF upright themselves (its size at open, its pixels at load); turning it again
+    showed it upside down, or sideways with its sides swapped."""
+    path = tmp_path / "scan.tif"
+    PIL.Image.fromarray(photo()).save(path, tiffinfo={ORIENTATION: orientation})
+    turn = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
+            7: "TRANSVERSE", 8: "ROTATE_90"}.get(orientation)  # what a viewer does to the stored pixels
+    stored = PIL.Image.fromarray(photo())
+    upright = np.asarray(stored.transpose(getattr(PIL.Image.Transpose, turn)) if turn else stored)
+    with open(path, "rb") as file:
+        np.testing.assert_array_equal(decode_image(file, str(path)), upright)
+    with open(path, "rb") as file:
+        assert read_header(file, str(path))[:2] == upright.shape[:2]
+
+
 def test_the_header_gives_the_upright_size_without_decoding(tmp_path):
     buffer = io.BytesIO()
     exif = PIL.Image.Exif()
