@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +193,31 @@ def test_labels_in_json_may_use_backslashes(make_folder, images_rgb):
     entries = [[n.replace("/", "\\"), i % 2] for i, n in enumerate(names)]
     (folder / "dataset.json").write_text(json.dumps({"labels": entries}))
     assert open_dataset(folder, use_labels=True).label_dim == 2
+
+
+def test_a_zip_of_a_labelled_folder_reads_the_folders_labels(make_folder, images_rgb, tmp_path: Path):
+    """Finder's Compress (or `zip -r photos.zip photos/`) puts everything under one folder: its dataset.json is
+    the dataset's, with paths relative to it (it was left unread, and --cond said the zip had none)."""
+    folder = make_folder(images_rgb, name="photos", labels=[0, 1, 2, 0, 1, 3])
+    (tmp_path / "outer").mkdir()
+    folder.rename(tmp_path / "outer" / "photos")
+    archive = tmp_path / "photos.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in sorted((tmp_path / "outer").rglob("*")):
+            if path.is_file():
+                z.write(path, path.relative_to(tmp_path / "outer").as_posix())
+        z.writestr("__MACOSX/photos/._dataset.json", b"\x00\x05\x16\x07")
+    data = open_dataset(archive, use_labels=True)
+    assert data.label_dim == 4
+    np.testing.assert_array_equal(data[5][1], [0, 0, 0, 1])
+
+
+def test_a_dataset_json_that_labels_nothing_it_can_reach_is_named(make_folder, images_rgb, tmp_path: Path):
+    folder = make_folder(images_rgb)  # images in a/ and b/: no one folder holds them all
+    (folder / "a" / "dataset.json").write_text(json.dumps({"labels": [["img0.png", 0]]}))
+    with pytest.warns(UserWarning, match=r"a[/\\]dataset\.json: not read, as it is not at the top of .*pics \(nor in the "
+                                         r"one folder holding every image\); move it there, with paths relative to it"):
+        assert not open_dataset(folder).has_labels
 
 
 def test_grayscale_palette_png_reads_as_rgb(tmp_path: Path):

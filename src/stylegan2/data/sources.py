@@ -134,9 +134,9 @@ class FileSource(ImageSource):
             names = self._archive().namelist()
         else:
             names = _walk_folder(path)
-        self._has_labels_file = LABELS_FILE in names
         self.all_files = sorted(n for n in names if is_image_name(n))
         self.files = list(self.all_files)
+        self._labels_file = _labels_file(names, self.all_files)
         unread = unread_images(names)
         if not self.files:
             if not self.is_zip and (LMDB_DATA in names or path.name.endswith("_lmdb")):
@@ -151,6 +151,10 @@ class FileSource(ImageSource):
         if unread:
             warnings.warn(f"{path}: left out {unread}, which are not read here; convert them to JPEG or PNG",
                           stacklevel=2)
+        stray = sorted(n for n in names if n.rpartition("/")[2] == LABELS_FILE and n != self._labels_file)
+        if stray and self._labels_file is None:
+            warnings.warn(f"{self.where(stray[0])}: not read, as it is not at the top of {path} (nor in the one "
+                          f"folder holding every image); move it there, with paths relative to it", stacklevel=2)
 
     def sort_by_folder(self) -> None:
         """Order the images folder by folder ('cats/1.png' before 'cats-2/1.png', which a plain string sort puts
@@ -240,11 +244,12 @@ class FileSource(ImageSource):
 
     def _read_label_table(self) -> dict | None:
         """Path -> label from dataset.json, or None when there is no file or its labels are null."""
-        where = self.where(LABELS_FILE)
-        if not self._has_labels_file:
+        if self._labels_file is None:
             return None
+        where = self.where(self._labels_file)
+        root = self._labels_file.removesuffix(LABELS_FILE)  # its paths are relative to its folder
         try:
-            with self._open(LABELS_FILE) as file:
+            with self._open(self._labels_file) as file:
                 meta = json.load(file)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
             raise DatasetError(f"{where}: cannot parse ({type(err).__name__}: {err}); fix the JSON or delete the file") from None
@@ -261,13 +266,13 @@ class FileSource(ImageSource):
         files = {unicodedata.normalize("NFC", name): name for name in self.all_files}
         table = {}
         for path, label in entries:
-            name = path.replace("\\", "/")
+            name = root + path.replace("\\", "/")
             table[files.get(unicodedata.normalize("NFC", name), name)] = label
         return table
 
     def labels(self, *, required: bool, skip_bad: bool = False) -> np.ndarray | None:
         table = self._read_label_table()
-        where = self.where(LABELS_FILE)
+        where = self.where(self._labels_file or LABELS_FILE)
         if table is None:
             if required:
                 raise DatasetError(
@@ -297,7 +302,7 @@ class FileSource(ImageSource):
         When no image has an entry (the table's paths follow another layout), `skip_bad` refuses too: it would
         leave nothing.
         """
-        where = self.where(LABELS_FILE)
+        where = self.where(self._labels_file or LABELS_FILE)
         missing = [name for name in self.files if name not in table]
         if not missing:
             return
@@ -316,6 +321,17 @@ class FileSource(ImageSource):
         self.files = [name for name in self.files if name not in dropped]
         warnings.warn(f"{self.path}: skipped {len(missing)} image(s) without a label in {LABELS_FILE}: {first_names(missing)}",
                       stacklevel=3)
+
+
+def _labels_file(names: list[str], images: list[str]) -> str | None:
+    """The dataset.json that labels the images: the one at the top or, when every image lies in one folder (a zip
+    of a folder, as Finder's Compress makes), that folder's."""
+    if LABELS_FILE in names:
+        return LABELS_FILE
+    folders = {name.partition("/")[0] for name in images}
+    if len(folders) == 1 and all("/" in name for name in images) and f"{next(iter(folders))}/{LABELS_FILE}" in names:
+        return f"{next(iter(folders))}/{LABELS_FILE}"
+    return None
 
 
 def _lmdb_error(folder: Path) -> DatasetError:
