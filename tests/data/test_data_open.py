@@ -1,7 +1,10 @@
 """open_dataset: reading folders, zips, .npz and builtin sets, and the dataset options."""
 
+import io
 import json
 import pickle
+import unicodedata
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -225,3 +228,43 @@ def test_grayscale_palette_png_reads_as_rgb(tmp_path: Path):
     folder.mkdir()
     PIL.Image.fromarray(np.zeros((8, 8, 3), np.uint8)).convert("P").save(folder / "x.png")
     assert open_dataset(folder).num_channels == 3
+
+
+def _png(value: int) -> bytes:
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(np.full((8, 8, 3), value, np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_zip_names_without_the_utf8_flag_are_read_as_utf8(tmp_path: Path):
+    """macOS Compress stores 'café.png' as decomposed UTF-8 without the zip's UTF-8 flag; zipfile reads it as cp437
+    ('cafe╠ü.png'), so dataset.json's 'café.png' was 'not an image in the zip'."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("plain.png", _png(10))
+        z.writestr(unicodedata.normalize("NFD", "café.png"), _png(200))
+        z.writestr("dataset.json", json.dumps({"labels": [["plain.png", 0], ["café.png", 1]]}))
+    data = bytearray(buffer.getvalue())
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # clear the UTF-8 flag, as macOS leaves it
+        at = data.find(signature)
+        while at >= 0:
+            data[at + offset + 1] &= 0xF7  # bit 11 of the little-endian flags is bit 3 of their second byte
+            at = data.find(signature, at + 4)
+    archive = tmp_path / "mac.zip"
+    archive.write_bytes(bytes(data))
+    assert unicodedata.normalize("NFD", "café.png") not in zipfile.ZipFile(archive).namelist()  # zipfile reads cp437
+    data = open_dataset(archive, use_labels=True)
+    assert data.label_dim == 2 and int(data[0][0][0, 0, 0]) == 200  # sorted: 'café.png' before 'plain.png'
+    np.testing.assert_array_equal(data[0][1], [0, 1])
+
+
+def test_a_zip_with_two_entries_of_one_name_is_refused(tmp_path: Path):
+    archive = tmp_path / "dup.zip"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile's "Duplicate name"
+        with zipfile.ZipFile(archive, "w") as z:
+            for name, value in (("a.png", 10), ("b.png", 100), ("a.png", 200)):
+                z.writestr(name, _png(value))
+    with pytest.raises(DatasetError, match=r"dup\.zip: holds 2 entries named 'a\.png' \(a zip appended to twice\?\), of "
+                                           r"which only the last can be read; re-create the zip"):
+        open_dataset(archive)

@@ -11,6 +11,7 @@ import unicodedata
 import warnings
 import zipfile
 from abc import ABC, abstractmethod
+from collections import Counter
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs
@@ -130,8 +131,9 @@ class FileSource(ImageSource):
         self.is_zip = path.is_file()
         self._zip: zipfile.ZipFile | None = None
         self._zip_pid: int | None = None
+        self._entries: dict[str, str] = {}  # a zip's names as read here -> as zipfile reads them, where they differ
         if self.is_zip:
-            names = self._archive().namelist()
+            names, self._entries = _zip_names(self._archive(), path)
         else:
             names = _walk_folder(path)
         self.all_files = sorted(n for n in names if is_image_name(n))
@@ -187,8 +189,9 @@ class FileSource(ImageSource):
         try:
             if self.is_zip:
                 archive = self._archive()
-                check_zip_entry(archive.getinfo(name), str(self.path), max_ratio=None)
-                return archive.open(name)
+                info = archive.getinfo(self._entries.get(name, name))
+                check_zip_entry(info, str(self.path), max_ratio=None)
+                return archive.open(info)
             return open_regular(self.path / name)
         except (OSError, zipfile.BadZipFile, ArchiveError, KeyError, RuntimeError, NotImplementedError) as err:
             reason = str(err).removeprefix(f"{self.where(name)}: ")
@@ -321,6 +324,28 @@ class FileSource(ImageSource):
         self.files = [name for name in self.files if name not in dropped]
         warnings.warn(f"{self.path}: skipped {len(missing)} image(s) without a label in {LABELS_FILE}: {first_names(missing)}",
                       stacklevel=3)
+
+
+def _zip_names(archive: zipfile.ZipFile, path: Path) -> tuple[list[str], dict[str, str]]:
+    """The entries' names, and those that differ from zipfile's: a name stored without the zip's UTF-8 flag (macOS
+    Compress writes them so) is read as UTF-8 where it is valid UTF-8, not as the cp437 zipfile assumes
+    ('café.png', not 'cafe╠ü.png'). Two entries of one name (a zip appended to twice) are refused: only the last
+    could be read."""
+    names, entries = [], {}
+    for info in archive.infolist():
+        name = info.filename
+        if not info.flag_bits & 0x800 and not name.isascii():
+            try:
+                name = name.encode("cp437").decode("utf-8")
+                entries[name] = info.filename
+            except UnicodeError:  # not UTF-8: a genuine cp437 name
+                pass
+        names.append(name)
+    repeated = [name for name, count in Counter(names).items() if count > 1 and not name.endswith("/")]
+    if repeated:
+        raise DatasetError(f"{path}: holds {Counter(names)[repeated[0]]} entries named {repeated[0]!r} (a zip appended "
+                           "to twice?), of which only the last can be read; re-create the zip")
+    return names, entries
 
 
 def _labels_file(names: list[str], images: list[str]) -> str | None:
