@@ -370,6 +370,20 @@ def test_cli_prints_skipped_images_as_a_note(tmp_path, make_folder, images_rgb):
     assert "skipped 1 unreadable" in result.output.splitlines()[-1]
 
 
+def test_cli_prints_its_notes_before_an_error_they_explain(tmp_path, make_folder, images_rgb):
+    """A curated folder of links into a master collection: the links are skipped (they point outside it), and the
+    note saying so must not be lost behind "no images found"."""
+    master = make_folder(images_rgb, name="master")
+    (tmp_path / "curated").mkdir()
+    for name in ("img0.png", "img1.png"):
+        (tmp_path / "curated" / name).symlink_to(master / "a" / name)
+    result = CliRunner().invoke(main, ["dataset", "--source", str(tmp_path / "curated"), "--dest", str(tmp_path / "c.zip")])
+    assert result.exit_code == 1
+    note, error = result.output.splitlines()[-2:]
+    assert note.startswith("note: ") and "skipped 2 symbolic link(s) pointing outside the folder" in note
+    assert error.startswith("Error: ") and "no images found" in error
+
+
 def test_cli_expands_a_tilde_in_source_and_dest(tmp_path, make_folder, images_rgb, monkeypatch):
     make_folder(images_rgb, name="pics")
     monkeypatch.setenv("HOME", str(tmp_path))

@@ -70,7 +70,12 @@ def dataset_command(
                 progress=True,
             )
     except (ValueError, OSError) as err:
+        _print_notes(caught)  # what was left out on the way may be why it failed (links outside a folder, say)
         raise click.ClickException(str(err)) from err
+    _print_notes(caught)
+    click.echo(str(summary))
+
+
+def _print_notes(caught: list[warnings.WarningMessage]) -> None:
     for warning in caught:
         click.echo(f"note: {warning.message}", err=True)
-    click.echo(str(summary))
