@@ -38,8 +38,9 @@ def test_a_tiny_run_writes_its_run_directory(tmp_path, monkeypatch):
 def test_dry_run_prints_the_resolved_options_and_writes_nothing(tmp_path):
     result = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path / "runs"), "--dry-run"])
     assert result.exit_code == 0, result.output
-    options = json.loads(result.output)
+    options = json.loads(result.stdout)  # stdout is the options' JSON alone, for scripts
     assert options["cbase"] == 128 and options["batch"] == 8 and options["aug"] == "noaug"
+    assert result.stderr == "Dataset: shapes, 16 images, 3x16x16, 0 label dims\n"  # what the run would read
     assert not (tmp_path / "runs").exists()
 
 
@@ -52,10 +53,10 @@ def test_a_missing_dataset_is_one_line_naming_it(tmp_path):
 
 def test_ema_kimg_overrides_the_preset_and_refuses_zero(tmp_path):
     ok = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path), "--dry-run"])
-    assert json.loads(ok.output)["ema_kimg"] == 2  # the cpu preset's
+    assert json.loads(ok.stdout)["ema_kimg"] == 2  # the cpu preset's
     ok = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path), "--ema-kimg", "5", "--dry-run"])
     assert ok.exit_code == 0, ok.output
-    assert json.loads(ok.output)["ema_kimg"] == 5
+    assert json.loads(ok.stdout)["ema_kimg"] == 5
     bad = CliRunner().invoke(main, ["train", *TINY, "--outdir", str(tmp_path), "--ema-kimg", "0", "--dry-run"])
     assert bad.exit_code == 2 and "--ema-kimg" in bad.output and "Traceback" not in bad.output
 
@@ -129,7 +130,7 @@ def test_dry_run_refuses_a_resume_network_that_does_not_fit_the_data(tmp_path):
         f"note: --resume {tmp_path / 'g16.safetensors'}: the networks keep the file's architecture: z_dim 8 (not 128), "
         "w_dim 8 (not 128), --map 1 (not 2), --cbase 64 (not 128), --cmax 8 (not 16); those options are for new networks",
         f"note: --resume {tmp_path / 'g16.safetensors'}: the file holds no discriminator: D starts from random weights, "
-        "as wide as the file's G"]
+        "as wide as the file's G", "Dataset: shapes, 16 images, 3x16x16, 0 label dims"]
     options = json.loads("{" + printed)
     assert options["resume"] == str(tmp_path / "g16.safetensors")
     assert (options["z_dim"], options["cbase"], options["cmax"], options["ema_rampup"], options["ada_kimg"]) == (8, 64, 8, None, 100)
@@ -158,7 +159,7 @@ def test_ada_options_where_the_cpu_preset_chose_no_augmentation_are_a_note(tmp_p
     assert result.exit_code == 0, result.output
     note = ("note: --target is left unused: the cpu preset trains datasets of 20,000 images or more (20,000 here) "
             "without augmentation; add --aug ada to use it\n")
-    assert result.output.startswith(note) and json.loads(result.output[len(note):])["aug"] == "noaug"
+    assert result.stderr.startswith(note) and json.loads(result.stdout)["aug"] == "noaug"
 
 
 def test_a_bad_image_is_met_with_the_commands_own_option(tmp_path):

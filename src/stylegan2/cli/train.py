@@ -310,7 +310,8 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
         return
     except USER_ERRORS as err:
         raise click.ClickException(str(err)) from None
-    if dry_run:
+    if dry_run:  # the data it opened on stderr, as notes are, so that stdout stays the options' JSON
+        click.echo(f"Dataset: {dataset.summary()}", err=True)
         click.echo(json.dumps(options.to_json(), indent=2))
         return
     try:

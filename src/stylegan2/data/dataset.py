@@ -115,6 +115,10 @@ class ImageDataset(torch.utils.data.Dataset):
         """Shape of every image: (channels, height, width)."""
         return self.num_channels, self.height, self.width
 
+    def summary(self) -> str:
+        """One line for run logs and --dry-run: 'cats, 5000 images, 3x256x256, 0 label dims'."""
+        return f"{self.name}, {len(self)} images, {self.num_channels}x{self.height}x{self.width}, {self.label_dim} label dims"
+
     def __len__(self) -> int:
         return int(self._raw_idx.size)
 

@@ -195,7 +195,7 @@ def train_swapae(
         session.resume(resume_state, Path(options.resume))
     minibatches = session.minibatches(dataset)
 
-    header.append(f"Dataset: {dataset.name}, {len(dataset)} images, {channels}x{resolution}x{resolution}")
+    header.append(f"Dataset: {dataset.summary()}")
     header.append("Parameters: " + ", ".join(f"{name} {sum(p.numel() for p in m.parameters()):,}" for name, m in networks.items()))
     run_dir = session.open_run_dir(f"{dataset.name}-swapae-{options.cfg}", header)
     grids = None

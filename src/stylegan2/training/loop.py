@@ -643,7 +643,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     minibatches = session.minibatches(dataset, class_packs=group)
 
     grid_z, grid_c = _grid_inputs(options, dataset, G.z_dim, ctx.device)
-    header.append(f"Dataset: {dataset.name}, {len(dataset)} images, {channels}x{dataset.height}x{dataset.width}, {c_dim} label dims")
+    header.append(f"Dataset: {dataset.summary()}")
     header.append(_parameters_summary(G, D, options.freezed))
     header.extend(_setup_summary(options, ctx.device.type, dataset.distinct_len))
     if options.metrics and ctx.is_main:
