@@ -196,6 +196,17 @@ def test_16_bit_grayscale_scans_are_scaled_to_8_bits_not_refused_or_clipped(tmp_
     np.testing.assert_array_equal(open_dataset(tmp_path / "out.zip")[0][0][0], expected)
 
 
+@pytest.mark.parametrize("top, scale", [(255, 1), (65535, 257)])
+def test_32_bit_integer_images_are_read_by_their_range(tmp_path, top, scale):
+    """A 32-bit integer TIFF has no fixed range: 8-bit values were divided by 257, to black."""
+    values = np.linspace(0, top, 8 * 8).round().astype(np.int32).reshape(8, 8)
+    (tmp_path / "sci").mkdir()
+    PIL.Image.fromarray(values, "I").save(tmp_path / "sci" / "b.tif")
+    with PIL.Image.open(tmp_path / "sci" / "b.tif") as img:
+        assert img.mode == "I"
+    np.testing.assert_array_equal(open_dataset(tmp_path / "sci")[0][0][0], np.rint(values / scale).astype(np.uint8))
+
+
 def test_16_bit_grayscale_and_colour_pngs_convert_together(tmp_path):
     """16-bit colour PNGs were always read (PIL gives 8-bit RGB); their grayscale siblings join them as RGB."""
     (tmp_path / "mixed").mkdir()

@@ -95,12 +95,15 @@ def image_channels(img: PIL.Image.Image, where: str, *, drop_alpha: bool) -> int
 
 def to_8bit(img: PIL.Image.Image, where: str) -> PIL.Image.Image:
     """16-bit grayscale as 8-bit "L", scaled (65535 -> 255) where PIL's convert would clip everything above 255 to
-    white, as PIL reads 16-bit colour PNGs as 8-bit RGB; other modes unchanged."""
+    white, as PIL reads 16-bit colour PNGs as 8-bit RGB; other modes unchanged. A 32-bit integer image (mode "I",
+    which has no fixed range) whose values all lie in 0..255 is taken as it is, not scaled to black."""
     if img.mode not in SIXTEEN_BIT_GRAY_MODES:
         return img
     values = np.asarray(img)
     if values.min() < 0 or values.max() > 65535:
         raise DatasetError(f"{where}: 32-bit integer image with values outside 0..65535; save it as 8- or 16-bit")
+    if img.mode == "I" and values.max() <= 255:
+        return PIL.Image.fromarray(values.astype(np.uint8), "L")
     return PIL.Image.fromarray(np.rint(values / 257).astype(np.uint8), "L")
 
 
