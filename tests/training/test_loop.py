@@ -215,6 +215,18 @@ def test_resume_with_a_network_of_another_resolution_is_refused(tmp_path):
         train(grayscale, device="cpu", log=lambda m: None)
 
 
+@pytest.mark.parametrize("edit, message", [
+    (dict(batch=4), r"^--batch-gpu 8 must divide the per-process batch 4"),  # 0 accumulation rounds: nothing trained
+    (dict(kimg=-1.0), r"^--kimg must be a positive number, got -1.0$"),
+])
+def test_options_edited_after_resolving_are_checked_by_train(tmp_path, edit, message):
+    """A sweep's dataclasses.replace(options, batch=...) trained nothing, wrote snapshots and said Done."""
+    options = dataclasses.replace(tiny_options(tmp_path), **edit)
+    with pytest.raises(ValueError, match=message):
+        train(options, device="cpu", log=lambda m: None)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_unknown_metric_is_refused_before_training(tmp_path):
     with pytest.raises(ValueError, match="unknown metric 'fidd'"):
         tiny_options(tmp_path, metrics=["fidd"])

@@ -29,7 +29,7 @@ from ..utils.download import DownloadError
 from ..utils.image import make_grid, save_image, to_uint8
 from .ada import Augmentation, check_augment_state
 from .augment_setup import build_augment
-from .config import TrainingOptions, for_transfer_learning, preset_aug_rule, run_differences
+from .config import TrainingOptions, for_transfer_learning, preset_aug_rule, run_differences, validate_options
 from .distributed import DistributedContext, all_reduce_mean_, broadcast_, broadcast_bytes, lost_ranks_named
 from .ema import ema_beta, update_ema
 from .loss import LOSSES
@@ -551,7 +551,13 @@ def train(
     `dataset` is `options.data` already opened (and validated) by the caller, so it is not read twice.
     `dist_timeout` (seconds; default: distributed.dist_timeout()) bounds every wait for the other
     processes under torchrun.
+
+    The options are checked first (`validate_options`), as `resolve_options` checks them: options edited after it,
+    or built by hand, get the same one-line ValueError. Ctrl-C (or SIGUSR1) writes a final snapshot and raises
+    StoppedTogether, a KeyboardInterrupt; a run that cannot go on raises TrainingError (RunFinished, when
+    `resume='auto'` finds the run already at `kimg`), bad data DatasetError.
     """
+    validate_options(options)
     ctx = start_process(device, options.seed, dist_timeout)
     with lost_ranks_named(ctx), usr1_interrupts():  # a rank lost while the run starts (the session names those lost later)
         return _train(options, ctx, log=log, max_steps=max_steps, dataset=dataset)
