@@ -231,3 +231,24 @@ def test_an_outdir_given_as_opt_equals_tilde_is_expanded(tmp_path, monkeypatch, 
     result = CliRunner().invoke(main, ["generate", f"--network={network_file()}", "--seeds=0", "--outdir=~/out", "--device=cpu"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "home" / "out" / "seed0000.png").is_file() and not (tmp_path / "~").exists()
+
+
+def test_random_noise_images_are_the_seeds_own_from_any_thread(tiny_generator):
+    """A web service renders in threads; the noise comes from torch's global generators, which threads share."""
+    import threading
+
+    G = tiny_generator(noise_strength=0.5)
+    seeds = list(range(12))
+    alone = seed_images(G, seeds, noise_mode="random")
+    results: dict[int, np.ndarray] = {}
+
+    def render(index: int) -> None:
+        results[index] = np.stack([seed_images(G, [seed], noise_mode="random")[0] for seed in seeds])
+
+    threads = [threading.Thread(target=render, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for images in results.values():
+        np.testing.assert_array_equal(images, alone)

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from ..utils.image import to_uint8
+from ..utils.rng import seeded_global_rng
 from .detectors import FeatureDetector
 from .stats import FeatureStats, StatsCacheError, stats_cache_path
 
@@ -110,22 +111,6 @@ def dataset_features(dataset: Dataset, extract: Extractor, opts: PassOptions, st
             stats.append(features.cpu().numpy())
             bar.update(stats.num_items - before)
     return stats
-
-
-@contextlib.contextmanager
-def seeded_global_rng(device: torch.device, seed: int) -> Iterator[None]:
-    """Seed the global generators that G's noise inputs (and a clustered G's labels) draw from, for the block only:
-    a metric is then the same number wherever it is computed (during training, or later from the snapshot), and
-    the caller's random state is left as it was. CPU and CUDA; on other devices the draws stay unseeded."""
-    if device.type not in ("cpu", "cuda"):
-        yield
-        return
-    cuda = [torch.cuda.current_device() if device.index is None else device.index] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.random.default_generator.manual_seed(seed)
-        for index in cuda:
-            torch.cuda.default_generators[index].manual_seed(seed)
-        yield
 
 
 def generated_features(G: nn.Module, dataset: Dataset, extract: Extractor, opts: PassOptions, stats: FeatureStats,

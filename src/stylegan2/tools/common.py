@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import re
 import warnings
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -230,10 +229,3 @@ def seed_ws(
     return G.mapping(z, class_label(G, class_idx), truncation_psi=check_psi(truncation_psi),
                      truncation_cutoff=check_truncation_cutoff(G, truncation_cutoff))
 
-
-@contextlib.contextmanager
-def seeded_noise(seed: int, device: torch.device) -> Iterator[None]:
-    """Make noise_mode='random' reproducible per seed without touching the caller's global RNG state."""
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        yield

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Sequence
@@ -11,6 +12,7 @@ import torch
 
 from ..models import Generator
 from ..utils.image import image_grid, save_image, to_uint8_nhwc
+from ..utils.rng import seeded_global_rng
 from .common import (
     Network,
     ToolError,
@@ -23,7 +25,6 @@ from .common import (
     parse_grid,
     parse_seeds,
     seed_ws,
-    seeded_noise,
 )
 from .files import check_outputs, read_npz
 from .sefa import Directions, load_directions
@@ -31,9 +32,12 @@ from .sefa import Directions, load_directions
 
 @torch.no_grad()
 def synthesize(G: Generator, ws: torch.Tensor, noise_mode: str = "const", noise_seed: int = 0) -> np.ndarray:
-    """ws [N, num_ws, w_dim] -> uint8 images [N, H, W, C]; random noise is drawn from `noise_seed`."""
-    with seeded_noise(noise_seed, network_device(G)):
-        return to_uint8_nhwc(G.synthesis(ws.to(network_device(G)), noise_mode=check_noise_mode(noise_mode)))
+    """ws [N, num_ws, w_dim] -> uint8 images [N, H, W, C]; random noise is drawn from `noise_seed` (the same images
+    from any thread: see seeded_global_rng)."""
+    device = network_device(G)
+    random = check_noise_mode(noise_mode) == "random"
+    with seeded_global_rng(device, noise_seed) if random else contextlib.nullcontext():
+        return to_uint8_nhwc(G.synthesis(ws.to(device), noise_mode=noise_mode))
 
 
 @torch.no_grad()
