@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from stylegan2.io import load_network, save_checkpoint
+from stylegan2.io import Checkpoint, load_network, save_checkpoint
 from stylegan2.models import Discriminator
 from stylegan2.tools import ToolError, load_generator, parse_seeds, seed_latent
 from stylegan2.tools.common import check_psi, check_truncation_cutoff, class_label, parse_grid, resolve_device
@@ -135,6 +135,8 @@ def test_a_generator_passed_in_is_left_as_it_is(tiny_generator):
     assert load_generator(ready, "cpu") is ready  # nothing to change: no copy
     with pytest.raises(ToolError, match=r"got a dict of networks; pass one of them, e.g. nets\['G_ema'\]"):
         load_generator({"G_ema": ready})
+    with pytest.raises(ToolError, match=r"got a Checkpoint; pass its generator, e.g. checkpoint.networks\['G_ema'\]"):
+        load_generator(Checkpoint(format="safetensors", networks={"G_ema": ready}))
 
 
 def test_cuda_request_without_cuda_is_a_clear_error():

@@ -12,8 +12,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..io import load_checkpoint
+from ..io import Checkpoint, load_checkpoint
 from ..io.info import nonfinite_tensors, nonfinite_warning
+from ..io.pretrained import is_url, network_file
 from ..io.rosinality import estimated_w_avg_note
 from ..models import Generator
 from ..models.inputs import check_truncation, is_whole_number
@@ -121,7 +122,10 @@ def load_generator(
         raise ToolError(f"expected a Generator, got a {type(network).__name__}")
     if isinstance(network, dict):
         raise ToolError("expected a Generator or a network file, got a dict of networks; pass one of them, e.g. nets['G_ema']")
-    path = Path(network).expanduser()
+    if isinstance(network, Checkpoint):
+        raise ToolError("expected a Generator or a network file, got a Checkpoint; pass its generator, e.g. "
+                        "checkpoint.networks['G_ema']")
+    path = network_file(network) if is_url(network) else Path(network).expanduser()  # a URL: downloaded once
     if not path.exists():  # a directory or other non-file gets load_network's own message
         raise FileNotFoundError(f"{path}: no such network file (--network)")
     checkpoint = load_checkpoint(path)
