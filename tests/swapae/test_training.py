@@ -268,3 +268,12 @@ def test_training_configures_the_backends_as_stylegan2_training_does(tiny_swapae
     with pytest.raises(Configured) as called:
         train_swapae(tiny_swapae_options(tmp_path), device="cpu", log=quiet)
     assert called.value.args == (torch.device("cpu"), {})  # the defaults: allow_tf32=False, cudnn_benchmark=True
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_device_this_machine_lacks_is_one_line_from_python_too(tmp_path):
+    """train_swapae(device='cuda') in a notebook copied from a GPU machine was torch's AttributeError."""
+    options = resolve_swapae_options("builtin:shapes?n=16", "cpu", 16, 1, {"outdir": str(tmp_path / "sw")})
+    with pytest.raises(ValueError, match=r"^--device cuda: no CUDA device is available here; use --device cpu"):
+        train_swapae(options, device="cuda", log=lambda m: None)
+    assert not (tmp_path / "sw").exists()

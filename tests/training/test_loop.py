@@ -227,6 +227,14 @@ def test_options_edited_after_resolving_are_checked_by_train(tmp_path, edit, mes
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_device_this_machine_lacks_is_one_line_from_python_too(tmp_path):
+    """A notebook copied from a GPU machine: train(device='cuda') was torch's AttributeError from set_device."""
+    with pytest.raises(ValueError, match=r"^--device cuda: no CUDA device is available here; use --device cpu"):
+        train(tiny_options(tmp_path), device="cuda", log=lambda m: None)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_unknown_metric_is_refused_before_training(tmp_path):
     with pytest.raises(ValueError, match="unknown metric 'fidd'"):
         tiny_options(tmp_path, metrics=["fidd"])

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 import torch
 import torch.distributed as dist
 
-from ..utils.device import HostCopy, rank_cuda_device
+from ..utils.device import HostCopy, rank_cuda_device, select_device
 from .signals import stop_when_launcher_dies
 
 DEFAULT_TIMEOUT = 1800.0  # seconds a collective waits for the slowest rank (its share of snapshot metrics included)
@@ -88,9 +88,7 @@ def init_distributed(device: str | None = None, timeout: float | None = None) ->
     if missing:
         raise DistributedError(f"WORLD_SIZE={world_size} is set but {' and '.join(missing)} not: launch the processes with "
                                "torchrun or --gpus, or unset WORLD_SIZE (left over from another job?) to train in one process")
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
+    dev = select_device(device)  # a device this machine lacks is a one-line DeviceError, not torch's traceback
     if dev.type == "cuda":
         dev = rank_cuda_device(local_rank, dev) if world_size > 1 else torch.device("cuda", dev.index or 0)
         torch.cuda.set_device(dev)
