@@ -229,7 +229,7 @@ def test_cli_writes_all_outputs_and_generate_renders_the_projection(network_file
 
 @pytest.mark.parametrize("target, options, message", [
     (lambda t: t.astype(np.float32) / 255, {}, r"target must hold uint8 pixels \(0-255\), got float32"),
-    (lambda t: torch.from_numpy(t), {}, r"target must be a uint8 numpy array \[H, W, C\], got Tensor; load_target_image"),
+    (lambda t: torch.from_numpy(t), {}, r"target must be a uint8 numpy array \[H, W, C\], got Tensor; stylegan2.tools.load_target_image"),
     (lambda t: t, {"vgg": "vgg16.pt"}, r"vgg must be NVIDIA's VGG16 module .* got str; project_image takes a path"),
     (lambda t: t, {"config": {"num_steps": 2}}, r"config must be a ProjectionConfig, got dict"),
     (lambda t: t, {"config": ProjectionConfig(num_steps=2, w_avg_samples=0)}, r"w_avg_samples 0: must be at least 1"),
@@ -240,6 +240,22 @@ def test_project_names_a_wrong_argument_before_any_work(tiny_generator, target, 
     pixels = np.random.RandomState(0).randint(0, 256, (G.img_height, G.img_width, 3)).astype(np.uint8)
     with pytest.raises(ToolError, match=message):
         project(G, target(pixels), **options)
+
+
+def test_the_advice_for_an_image_file_works_as_written(tiny_generator, tmp_path):
+    """It named load_target_image(path, G), which has another signature and was not exported."""
+    import stylegan2.tools
+
+    G = tiny_generator()
+    PIL.Image.fromarray(np.full((20, 20, 3), 90, np.uint8)).save(tmp_path / "me.png")
+    with pytest.raises(ToolError) as err:
+        project(G, PIL.Image.open(tmp_path / "me.png"))
+    advice = "stylegan2.tools.load_target_image(path, G.img_resolution, G.img_channels, G.img_aspect)"
+    assert advice in str(err.value)
+    with pytest.warns(UserWarning, match="resized"):
+        target = stylegan2.tools.load_target_image(tmp_path / "me.png", G.img_resolution, G.img_channels, G.img_aspect)
+    result = project(G, target, config=stylegan2.tools.ProjectionConfig(num_steps=2, w_avg_samples=10))
+    assert result.w.shape == (1, G.num_ws, G.w_dim)
 
 
 def test_project_image_checks_fps_before_projecting(tiny_generator, tmp_path):

@@ -6,15 +6,17 @@ Each command of `stylegan2` (generate, mix, video, project, directions, export) 
 from .common import ToolError, load_generator, parse_seeds, seed_latent, seed_ws
 from .directions import direction_strip, find_directions
 from .export import ExportResult, export_generator
+from .files import load_target_image
 from .generate import generate_images, load_projected_w, seed_images, synthesize
 from .mix import style_mix, style_mix_images
-from .project import ProjectionResult, project, project_image
+from .project import ProjectionConfig, ProjectionResult, project, project_image
 from .sefa import Directions, factorize, load_directions, save_directions
 from .video import interpolation_ws, render_video
 
 __all__ = [
     "Directions",
     "ExportResult",
+    "ProjectionConfig",
     "ProjectionResult",
     "ToolError",
     "direction_strip",
@@ -26,6 +28,7 @@ __all__ = [
     "load_directions",
     "load_generator",
     "load_projected_w",
+    "load_target_image",
     "parse_seeds",
     "project",
     "project_image",

@@ -150,7 +150,8 @@ def project(
     G = load_generator(G)
     if not isinstance(target, np.ndarray):
         raise ToolError(f"target must be a uint8 numpy array [H, W, C], got {type(target).__name__}; "
-                        "load_target_image(path, G) reads an image file as one")
+                        "stylegan2.tools.load_target_image(path, G.img_resolution, G.img_channels, G.img_aspect) reads "
+                        "an image file as one (or call project_image with the path)")
     expected = (G.img_height, G.img_width, G.img_channels)
     if target.shape != expected:
         raise ToolError(f"target image has shape {list(target.shape)}, expected [H, W, C] = {list(expected)}")
