@@ -101,15 +101,25 @@ def test_failed_save_keeps_previous_file_and_leaves_no_temp_files(tmp_path, tiny
 
 
 def test_an_existing_file_is_replaced_only_when_asked(tmp_path, tiny_networks):
-    """Nothing the user has is overwritten: an NVIDIA pickle under the name given survives a save_network."""
-    precious = tmp_path / "ffhq.pkl"
-    precious.write_bytes(b"USER PICKLE")
+    """Nothing the user has is overwritten: a file under the name given survives a save_network."""
+    precious = tmp_path / "ffhq.safetensors"
+    precious.write_bytes(b"USER FILE")
     for save in (lambda **kw: save_network(precious, tiny_networks, **kw), lambda **kw: save_checkpoint(precious, tiny_networks, **kw)):
-        with pytest.raises(FileExistsError, match=r"ffhq.pkl: already exists; pass overwrite=True to replace it"):
+        with pytest.raises(FileExistsError, match=r"ffhq.safetensors: already exists; pass overwrite=True to replace it"):
             save()
-        assert precious.read_bytes() == b"USER PICKLE"
+        assert precious.read_bytes() == b"USER FILE"
     save_network(precious, tiny_networks, overwrite=True)
     assert set(load_checkpoint(precious).networks) == set(tiny_networks)
+
+
+@pytest.mark.parametrize("name", ["finetuned.pkl", "net.PT", "net.pth"])
+def test_a_name_of_another_format_is_refused(tmp_path, tiny_networks, name):
+    """A 'finetuned.pkl' for NVIDIA's code would be our safetensors, which their code cannot read."""
+    for save in (save_network, save_checkpoint):
+        with pytest.raises(ValueError, match=r"this writes our \.safetensors format, which NVIDIA's and rosinality's "
+                                             r"code cannot read; name the file (finetuned|net)\.safetensors$"):
+            save(tmp_path / name, tiny_networks)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("networks, notes, error, message", [

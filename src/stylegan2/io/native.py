@@ -45,6 +45,9 @@ def check_destination(path: Path) -> None:
                               "system); choose another folder")
 
 
+FOREIGN_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".ckpt")  # other formats' names: refused for our files
+
+
 def save_checkpoint(
     path: str | Path,
     networks: Mapping[str, nn.Module],
@@ -61,6 +64,9 @@ def save_checkpoint(
     An existing file is replaced only with `overwrite=True` (else FileExistsError), as the tools' `force`.
     """
     path = Path(path).expanduser()
+    if path.suffix.lower() in FOREIGN_SUFFIXES:  # the name would promise a file NVIDIA's or rosinality's code reads
+        raise ValueError(f"{path}: this writes our .safetensors format, which NVIDIA's and rosinality's code cannot "
+                         f"read; name the file {path.with_suffix('.safetensors').name}")
     check_destination(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path}: already exists; pass overwrite=True to replace it")
