@@ -1,5 +1,7 @@
 """Generator behaviour: shapes, architectures, truncation, w_avg tracking, noise modes."""
 
+import copy
+
 import pytest
 import torch
 
@@ -113,3 +115,15 @@ def test_init_kwargs_rebuild_an_identical_network():
     G2.load_state_dict(G.state_dict())
     z, c = torch.randn(2, 16), torch.eye(2)
     torch.testing.assert_close(G.eval()(z, c, noise_mode="const"), G2.eval()(z, c, noise_mode="const"))
+
+
+def test_a_float64_or_float16_generator_runs_as_nvidias_does():
+    """G.double() (a numerics check) and G.half() on CPU failed in demodulation: float32 styles @ float64 weights."""
+    G = tiny_generator().eval()
+    z = torch.randn(2, 16)
+    with torch.no_grad():
+        reference = G(z, None, noise_mode="const")
+        torch.testing.assert_close(copy.deepcopy(G).double()(z, None, noise_mode="const").float(), reference,
+                                   atol=1e-5, rtol=0)
+        half = copy.deepcopy(G).half()(z, None, noise_mode="const")
+    assert torch.isfinite(half).all() and (half.float() - reference).abs().max() < 0.05

@@ -48,7 +48,9 @@ def modulated_conv2d(
     if demodulate:
         # sum_ikk (s_i w_oikk)^2 = sum_i s_i^2 (sum_kk w_oikk^2): one [N, I] x [I, O] product
         # instead of materializing the per-sample weights.
-        dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
+        squares = weight.square().sum(dim=[2, 3]).t()  # [I, O]
+        dtype = torch.promote_types(styles.dtype, squares.dtype)  # a float64 (or CPU float16) module: as NVIDIA's promotes
+        dcoefs = (styles.to(dtype).square() @ squares.to(dtype) + 1e-8).rsqrt()  # [N, O]
 
     if not fused_modconv:
         x = x * styles.to(x.dtype).reshape(batch, -1, 1, 1)
