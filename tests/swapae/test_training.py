@@ -277,3 +277,14 @@ def test_a_device_this_machine_lacks_is_one_line_from_python_too(tmp_path):
     with pytest.raises(ValueError, match=r"^--device cuda: no CUDA device is available here; use --device cpu"):
         train_swapae(options, device="cuda", log=lambda m: None)
     assert not (tmp_path / "sw").exists()
+
+
+def test_the_callers_random_state_is_its_own_after_training(tiny_swapae_options, tmp_path):
+    torch.manual_seed(5)
+    np.random.seed(5)
+    expected = (torch.rand(3), np.random.rand(3))
+    torch.manual_seed(5)
+    np.random.seed(5)
+    train_swapae(tiny_swapae_options(tmp_path, kimg=0.008), device="cpu", log=lambda m: None, max_steps=1)
+    torch.testing.assert_close(torch.rand(3), expected[0], rtol=0, atol=0)
+    np.testing.assert_array_equal(np.random.rand(3), expected[1])

@@ -235,6 +235,22 @@ def test_a_device_this_machine_lacks_is_one_line_from_python_too(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_the_callers_random_state_is_its_own_after_training(tmp_path):
+    """A sweep `for cfg in cfgs: train(cfg); z = torch.randn(...)` drew the same z after every run."""
+    draws = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        expected = (torch.rand(3), np.random.rand(3))
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        train(tiny_options(tmp_path / str(seed), kimg=0.008), device="cpu", log=lambda m: None, max_steps=1)
+        draws.append((torch.rand(3), np.random.rand(3)))
+        torch.testing.assert_close(draws[-1][0], expected[0], rtol=0, atol=0)
+        np.testing.assert_array_equal(draws[-1][1], expected[1])
+    assert not torch.equal(draws[0][0], draws[1][0])
+
+
 def test_unknown_metric_is_refused_before_training(tmp_path):
     with pytest.raises(ValueError, match="unknown metric 'fidd'"):
         tiny_options(tmp_path, metrics=["fidd"])

@@ -21,7 +21,14 @@ from ..models import CooccurrenceDiscriminator, Discriminator, SwapEncoder, Swap
 from ..tools.mix import style_mix_grid
 from ..training.distributed import broadcast_
 from ..training.phase import Phase, adam, run_phase
-from ..training.session import LoopHooks, TrainingError, TrainingSession, check_run_unfinished, start_process
+from ..training.session import (
+    LoopHooks,
+    TrainingError,
+    TrainingSession,
+    caller_state_kept,
+    check_run_unfinished,
+    start_process,
+)
 from ..training.snapshot import ResumeState, read_resume_state
 from ..utils.device import configure_backends
 from ..utils.image import image_grid, save_image, to_uint8_nhwc
@@ -153,8 +160,17 @@ def train_swapae(
     """Train a Swapping Autoencoder as `options` say; returns the run directory (on rank 0, else None).
 
     `max_steps` stops after that many minibatches and `max_seconds` after that much training time,
-    each with a final snapshot. `dataset` is `options.data` already opened by the caller.
+    each with a final snapshot. `dataset` is `options.data` already opened by the caller. torch's and NumPy's
+    global random states and the CUDA math flags are the caller's again afterwards.
     """
+    with caller_state_kept():
+        return _train_swapae(options, device=device, log=log, max_steps=max_steps, max_seconds=max_seconds,
+                             dataset=dataset)
+
+
+def _train_swapae(options: SwapAEOptions, *, device: str | None, log: Callable[[str], None], max_steps: int | None,
+                  max_seconds: float | None, dataset: ImageDataset | None) -> Path | None:
+    """train_swapae() with the caller's state kept."""
     ctx = start_process(device, options.seed)
     configure_backends(ctx.device)  # no TF32, as in StyleGAN2 training and NVIDIA's
     if dataset is None:

@@ -41,6 +41,7 @@ from .session import (
     TickReport,
     TrainingError,
     TrainingSession,
+    caller_state_kept,
     check_run_unfinished,
     seed_slice,
     start_process,
@@ -555,12 +556,14 @@ def train(
     The options are checked first (`validate_options`), as `resolve_options` checks them: options edited after it,
     or built by hand, get the same one-line ValueError. Ctrl-C (or SIGUSR1) writes a final snapshot and raises
     StoppedTogether, a KeyboardInterrupt; a run that cannot go on raises TrainingError (RunFinished, when
-    `resume='auto'` finds the run already at `kimg`), bad data DatasetError.
+    `resume='auto'` finds the run already at `kimg`), bad data DatasetError. torch's and NumPy's global random
+    states and the CUDA math flags are the caller's again afterwards.
     """
     validate_options(options)
-    ctx = start_process(device, options.seed, dist_timeout)
-    with lost_ranks_named(ctx), usr1_interrupts():  # a rank lost while the run starts (the session names those lost later)
-        return _train(options, ctx, log=log, max_steps=max_steps, dataset=dataset)
+    with caller_state_kept():  # the caller's random draws and CUDA flags, as they were
+        ctx = start_process(device, options.seed, dist_timeout)
+        with lost_ranks_named(ctx), usr1_interrupts():  # a rank lost while the run starts (the session names those lost later)
+            return _train(options, ctx, log=log, max_steps=max_steps, dataset=dataset)
 
 
 def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[str], None], max_steps: int | None,

@@ -151,6 +151,22 @@ def start_process(device: str | None, seed: int, timeout: float | None = None) -
     return ctx
 
 
+@contextlib.contextmanager
+def caller_state_kept() -> Iterator[None]:
+    """Give the caller back what start_process and configure_backends change for a run: torch's and NumPy's global
+    random states and the CUDA math flags, so that code after train() draws as if it had not run. (CPU malloc's
+    kept memory, see keep_freed_memory, stays: it is the process's.)"""
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    flags = (torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    numpy_state = np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=cuda):
+            yield
+    finally:
+        np.random.set_state(numpy_state)
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
+
+
 def _seed_rngs(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)
