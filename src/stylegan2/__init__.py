@@ -19,6 +19,7 @@ def __getattr__(name: str) -> Any:
     its first seconds (loading torch) as it treats a later one."""
     if name in __all__:
         return getattr(importlib.import_module(".io", __name__), name)
-    if name in {module.name for module in pkgutil.iter_modules(__path__)}:  # `stylegan2.models` after `import stylegan2`
+    # `stylegan2.models` after `import stylegan2`; not `__main__`, whose import runs the command line and exits
+    if name != "__main__" and name in {module.name for module in pkgutil.iter_modules(__path__)}:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

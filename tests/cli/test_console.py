@@ -19,6 +19,7 @@ def test_import_stylegan2_leaves_torch_for_first_use():
         import stylegan2
 
         stylegan2.nothere  # noqa: B018
+    assert getattr(stylegan2, "__main__", None) is None  # probing attributes must not run the command line and exit
 
 
 class InterruptLoading(importlib.abc.MetaPathFinder):
