@@ -412,6 +412,8 @@ def validate_options(o: TrainingOptions) -> None:
     if o.workers < 0:
         raise ValueError(f"--workers must be >= 0, got {o.workers}")
     check_outdir_outside_data(o.outdir, o.data)
+    if isinstance(o.metrics, str):  # iterated, 'fid50k_full' would be the metrics 'f', 'i', 'd', ...
+        raise ValueError(f"metrics must be a list of metric names, got the string {o.metrics!r}; use [{o.metrics!r}]")
     if o.metrics:
         from ..metrics.evaluate import parse_metric  # the metrics package is only needed when asked for
 

@@ -100,6 +100,8 @@ def check_numbers(options: Any, positive: Sequence[str] = (), non_negative: Sequ
     fail too (options set from Python, or by overrides, may hold them)."""
     for name in (*positive, *non_negative):
         value = getattr(options, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):  # "1" from a config file, say
+            raise ValueError(f"--{name.replace('_', '-')} must be a number, got {value!r}")
         above_low = value > 0 if name in positive else value >= 0  # NaN fails every comparison
         if not (above_low and value < math.inf):
             rule = "a positive number" if name in positive else "a number >= 0"
