@@ -84,6 +84,9 @@ def test_kid_averages_the_mmd_of_random_subsets():
                         for _ in range(5)])
     result = kernel_distance(real, gen, num_subsets=5, max_subset_size=10, rng=np.random.default_rng(123))
     assert result == pytest.approx(expected, rel=1e-9)
+    # Without a generator: subsets from a seeded one, so the same features give the same number
+    assert kernel_distance(real, gen, num_subsets=5, max_subset_size=10) == kernel_distance(
+        real, gen, num_subsets=5, max_subset_size=10, rng=np.random.default_rng(0))
 
 
 def reference_precision_recall(real: np.ndarray, gen: np.ndarray, k: int) -> tuple[float, float]:

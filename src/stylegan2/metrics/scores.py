@@ -54,9 +54,10 @@ def kernel_distance(real: np.ndarray, gen: np.ndarray, num_subsets: int = 100, m
     """Unbiased MMD^2 with the cubic polynomial kernel (x.y / d + 1)^3, averaged over random subsets (KID).
 
     Each subset draws m = min(len(real), len(gen), max_subset_size) generated, then m real
-    features, without replacement, in that order.
+    features, without replacement, in that order, from `rng` (None: a generator seeded with 0, so that the same
+    features give the same number; NVIDIA's draws from NumPy's unseeded global state).
     """
-    rng = np.random.default_rng() if rng is None else rng
+    rng = np.random.default_rng(0) if rng is None else rng
     real, gen = np.asarray(real, np.float64), np.asarray(gen, np.float64)
     d = real.shape[1]
     check_feature_counts("KID", real.shape[0], gen.shape[0])
