@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 SHAPE_CLASSES = ("circle", "square", "triangle", "star", "cross")
+"""The classes of `builtin:shapes`, in label order."""
 
 _MIN_COLOR_DISTANCE = 96.0  # Euclidean RGB distance that keeps the shape visible against its background
 

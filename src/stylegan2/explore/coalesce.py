@@ -25,6 +25,7 @@ class LatestOnly:
         self._newest = 0  # ticket of the latest call to `run`
 
     def run(self, render: Callable[[], T]) -> T:
+        """`render()`'s result once the calls before it are done; Superseded if a newer call came while it waited."""
         with self._changed:
             self._newest += 1
             ticket = self._newest

@@ -118,6 +118,7 @@ class SwapExplorer:
         return {"kind": self.kind, "resolution": self.resolution, "channels": self.channels, "images": names}
 
     def parse(self, query: Mapping[str, str]) -> SwapSettings:
+        """Checked settings from request parameters (see `parse_swap_settings`), against the images held now."""
         with self.lock:
             return parse_swap_settings(query, len(self.images))
 

@@ -124,6 +124,7 @@ class FeatureDetector(nn.Module):
         self.digest = digest
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Feature vectors [N, D] of uint8 images [N, C, H, W]."""
         raise NotImplementedError
 
     @property

@@ -52,7 +52,9 @@ from .scores import (
 )
 
 PRIMARY_METRICS = ("fid50k_full", "kid50k_full", "pr50k3_full", "ppl2_wend", "is50k")
+"""The metrics of NVIDIA's StyleGAN2-ADA paper, as their calc_metrics.py names them."""
 LEGACY_METRICS = ("fid50k", "kid50k", "pr50k3", "ppl_zfull", "ppl_wfull", "ppl_zend", "ppl_wend")
+"""The metrics of the original StyleGAN and StyleGAN2 papers (mirrored data, end-point PPL)."""
 _PATTERN = re.compile(r"^(?:(?P<kind>fid|kid|is)(?P<k>\d+)k|pr(?P<prk>\d+)k(?P<nhood>\d+))(?P<full>_full)?$")
 _PPL_PATTERN = re.compile(r"^ppl(?P<two>2)?_(?P<space>[zw])(?P<sampling>full|end)$")
 

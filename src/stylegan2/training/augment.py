@@ -80,10 +80,12 @@ def _matrix(rows: Sequence[Sequence[torch.Tensor | float]], ref: torch.Tensor) -
 
 
 def translate2d(tx: torch.Tensor, ty: torch.Tensor) -> torch.Tensor:
+    """[N, 3, 3] homogeneous 2D translations by (tx, ty)."""
     return _matrix([[1, 0, tx], [0, 1, ty], [0, 0, 1]], tx)
 
 
 def scale2d(sx: torch.Tensor, sy: torch.Tensor) -> torch.Tensor:
+    """[N, 3, 3] homogeneous 2D scalings by (sx, sy)."""
     return _matrix([[sx, 0, 0], [0, sy, 0], [0, 0, 1]], sx)
 
 

@@ -128,6 +128,7 @@ def end_torchrun_process() -> None:
 
 
 def is_distributed() -> bool:
+    """Whether this process is one of several in a joined process group."""
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
@@ -196,6 +197,7 @@ class StopVote:
 
 
 def barrier() -> None:
+    """Wait for every process of the group (nothing to wait for in one process)."""
     if is_distributed():
         dist.barrier()
 
