@@ -268,3 +268,17 @@ def test_a_zip_with_two_entries_of_one_name_is_refused(tmp_path: Path):
     with pytest.raises(DatasetError, match=r"dup\.zip: holds 2 entries named 'a\.png' \(a zip appended to twice\?\), of "
                                            r"which only the last can be read; re-create the zip"):
         open_dataset(archive)
+
+
+def test_an_image_listed_twice_with_two_labels_is_noted(make_folder, images_rgb):
+    folder = make_folder(images_rgb)
+    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))
+    entries = [[n, i % 2] for i, n in enumerate(names)] + [[names[0], 1], [names[1], 1]]  # names[1] again, same label
+    (folder / "dataset.json").write_text(json.dumps({"labels": entries}))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = open_dataset(folder, use_labels=True)
+    said = [str(w.message) for w in caught]
+    assert said == [f"{folder / 'dataset.json'}: lists 1 image(s) again with another label, of which the last is used: "
+                    f"{names[0]}"]
+    np.testing.assert_array_equal(data[0][1], [0, 1])  # the last entry, as NVIDIA's loader reads it

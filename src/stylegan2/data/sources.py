@@ -267,10 +267,17 @@ class FileSource(ImageSource):
             )
         # A name written in another Unicode normalization (macOS file systems give NFD, most editors NFC) is the file.
         files = {unicodedata.normalize("NFC", name): name for name in self.all_files}
-        table = {}
+        table: dict = {}
+        conflicting = []
         for path, label in entries:
             name = root + path.replace("\\", "/")
-            table[files.get(unicodedata.normalize("NFC", name), name)] = label
+            key = files.get(unicodedata.normalize("NFC", name), name)
+            if key in table and table[key] != label:
+                conflicting.append(key)
+            table[key] = label
+        if conflicting:  # NVIDIA's loader keeps the last entry too; a labelling mistake deserves a word
+            warnings.warn(f"{where}: lists {len(conflicting)} image(s) again with another label, of which the last is "
+                          f"used: {first_names(conflicting)}", stacklevel=3)
         return table
 
     def labels(self, *, required: bool, skip_bad: bool = False) -> np.ndarray | None:
