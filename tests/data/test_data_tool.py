@@ -203,8 +203,19 @@ def test_center_crop_wide_crops_a_band_of_the_width_to_height_aspect_given(tmp_p
 def test_center_crop_wide_drops_images_wider_than_the_band_given(tmp_path, make_folder):
     folder = make_folder(np.zeros((2, 24, 32, 3), np.uint8))  # 4:3: kept
     PIL.Image.fromarray(np.zeros((16, 32, 3), np.uint8)).save(folder / "b" / "wide.png")  # 2:1: dropped
-    summary = convert_dataset(folder, tmp_path / "out.zip", width=16, height=12, transform="center-crop-wide")
+    with pytest.warns(UserWarning, match=r"^--transform center-crop-wide left out 1 image\(s\) narrower than 16 px or "
+                                         r"shorter than its band: .*wide\.png$"):
+        summary = convert_dataset(folder, tmp_path / "out.zip", width=16, height=12, transform="center-crop-wide")
     assert (summary.num_images, summary.num_dropped) == (2, 1)
+
+
+@pytest.mark.parametrize("transform", ["center-crop", "letterbox"])
+def test_images_enlarged_to_a_blur_are_named(tmp_path, make_folder, noise, transform):
+    folder = make_folder(noise(2, 32, 3))
+    PIL.Image.fromarray(noise(1, 4, 3)[0]).save(folder / "b" / "thumb.png")  # 8 times smaller than the output
+    with pytest.warns(UserWarning, match=rf"^--transform {transform} enlarged 1 image\(s\) more than 2 times \(up to 8 "
+                                         r"times\), which blurs them: .*thumb\.png$"):
+        convert_dataset(folder, tmp_path / "out.zip", resolution=32, transform=transform)
 
 
 def test_cli_takes_nvidias_center_crop_wide_line(tmp_path, make_folder):
@@ -294,6 +305,20 @@ def test_grayscale_images_among_rgb_ones_are_written_as_rgb_with_a_note(tmp_path
     data = open_dataset(tmp_path / "out.zip")
     index = 0 if gray_name.startswith("a/") else 2
     np.testing.assert_array_equal(data[index][0], np.repeat(gray.transpose(2, 0, 1), 3, axis=0))
+
+
+def test_dropped_transparency_is_counted_in_a_note(tmp_path, make_folder, noise):
+    """A logo or sprite dataset: what lay under the transparent pixels becomes the image, so say it happened."""
+    folder = make_folder(noise(2, 8, 3))
+    rgba = np.concatenate([noise(1, 8, 3, seed=1)[0], np.full((8, 8, 1), 128, np.uint8)], axis=2)
+    PIL.Image.fromarray(rgba, "RGBA").save(folder / "b" / "logo.png")
+    palette = PIL.Image.fromarray(noise(1, 8, 3, seed=2)[0]).convert("P")
+    palette.save(folder / "b" / "sprite.png", transparency=0)
+    with pytest.warns(UserWarning, match=r"^dropped the transparency of 2 image\(s\), keeping the colour stored under "
+                                         r"it: .*logo\.png, .*sprite\.png$"):
+        summary = convert_dataset(folder, tmp_path / "out.zip")
+    assert summary.num_images == 4
+    np.testing.assert_array_equal(open_dataset(tmp_path / "out.zip")[2][0], rgba[:, :, :3].transpose(2, 0, 1))
 
 
 def test_grayscale_sources_stay_grayscale(tmp_path, make_folder, noise):

@@ -71,6 +71,16 @@ def check_side(option: str, value: int, maximum: int | None = MAX_RESOLUTION) ->
         raise DatasetError(f"{option} must be a power of two {allowed}, got {value!r}")
 
 
+def has_transparency(file: BinaryIO) -> bool:
+    """Whether an image file's header gives it transparency (an alpha channel, or a palette entry or colour marked
+    transparent); False for a file that cannot be read (its reader names it)."""
+    try:
+        with PIL.Image.open(file) as img:
+            return img.mode in _ALPHA_MODES or "transparency" in img.info
+    except DECODE_ERRORS:
+        return False
+
+
 def image_channels(img: PIL.Image.Image, where: str, *, drop_alpha: bool) -> int:
     """Number of channels (1 or 3) an image is read with; transparency (an alpha channel, or a palette entry or
     colour marked transparent) is refused unless dropped, since the colour under it is arbitrary."""

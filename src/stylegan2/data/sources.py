@@ -22,7 +22,7 @@ from ..utils.files import ArchiveError, check_zip_entry, check_zip_members, open
 from ..utils.text import first_names
 from .downloads import idx_labels_path, is_idx_images, read_cifar10, read_mnist
 from .errors import DatasetError, skip_bad_advice
-from .images import IMAGE_FORMATS, decode_image, is_image_name, read_header, unread_images
+from .images import IMAGE_FORMATS, decode_image, has_transparency, is_image_name, read_header, unread_images
 from .shapes import SHAPE_CLASSES, render_shape, shape_label
 
 LABELS_FILE = "dataset.json"
@@ -211,6 +211,11 @@ class FileSource(ImageSource):
     def load(self, index: int, *, drop_alpha: bool = False) -> np.ndarray:
         with self._open(self.files[index]) as file:
             return decode_image(file, self.describe(index), drop_alpha=drop_alpha)
+
+    def has_transparency(self, index: int) -> bool:
+        """Whether image `index` has transparency, which `load(drop_alpha=True)` drops (from its header)."""
+        with self._open(self.files[index]) as file:
+            return has_transparency(file)
 
     def has_color(self) -> bool:
         for index, name in enumerate(self.files):  # stops at the first RGB image, often the first file

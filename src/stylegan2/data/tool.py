@@ -126,6 +126,18 @@ def fit_image(
     return pad_center(_resize(image[top : top + band], width, band_height, resample), height, width)
 
 
+def enlargement(h: int, w: int, height: int, width: int, transform: str | None) -> float:
+    """How many times `fit_image` enlarges an [h, w] image to [height, width] (1 when it does not)."""
+    if transform == "center-crop":
+        return max(1.0, height / h, width / w)
+    if transform == "letterbox":
+        return max(1.0, min(height / h, width / w))
+    return 1.0  # no transform pads; center-crop-wide drops images narrower than the output
+
+
+ENLARGED_NOTE = 2.0  # images enlarged more than this many times are named: they come out blurred
+
+
 def _size_options(width: int, height: int, nvidia_size: bool) -> str:
     """The options that ask for this output size: --resolution N for a square, unless NVIDIA's --width and --height
     gave it, else --width W --height H."""
@@ -265,6 +277,9 @@ def convert_dataset(
     written: list[list] = []
     skipped: list[str] = []
     promoted: list[str] = []  # grayscale images written as RGB
+    transparent: list[str] = []  # images whose transparency was dropped
+    enlarged: list[tuple[str, float]] = []  # images the transform enlarged more than ENLARGED_NOTE times
+    dropped_names: list[str] = []  # images center-crop-wide left out
     dropped = padded = 0
     black = 0.0  # the largest share of an image that padding made black
     try:
@@ -280,6 +295,8 @@ def convert_dataset(
                         raise
                     skipped.append(where)
                     continue
+                if isinstance(src, FileSource) and src.has_transparency(index):
+                    transparent.append(where)
                 if width is None:
                     height, width = default_size(*image.shape[:2], where)
                     size_set_by = where
@@ -289,10 +306,14 @@ def convert_dataset(
                                          size_set_by)
                     padded += 1
                     black = max(black, 1 - image.shape[0] * image.shape[1] / (height * width))
+                factor = enlargement(*image.shape[:2], height, width, transform)
                 image = fit_image(image, height, width, transform, resample, band_height)
                 if image is None:
                     dropped += 1
+                    dropped_names.append(where)
                     continue
+                if factor > ENLARGED_NOTE:
+                    enlarged.append((where, factor))
                 if image.shape[2] < channels:
                     image = np.repeat(image, channels, axis=2)  # [H, W, 1] -> [H, W, 3]
                     promoted.append(where)
@@ -310,6 +331,17 @@ def convert_dataset(
         tmp_path.unlink(missing_ok=True)
     if skipped:
         warnings.warn(f"skipped {len(skipped)} unreadable image(s): {first_names(skipped)}", stacklevel=2)
+    if dropped_names:
+        warnings.warn(f"--transform {transform} left out {len(dropped_names)} image(s) narrower than {width} px or "
+                      f"shorter than its band: {first_names(dropped_names)}", stacklevel=2)
+    if enlarged:  # a thumbnail stretched to the output size is a blur the network learns
+        most = max(factor for _, factor in enlarged)
+        warnings.warn(f"--transform {transform} enlarged {len(enlarged)} image(s) more than {ENLARGED_NOTE:g} times (up "
+                      f"to {most:.3g} times), which blurs them: {first_names([name for name, _ in enlarged])}",
+                      stacklevel=2)
+    if transparent:  # the colour under a transparent pixel is whatever the file stored there
+        warnings.warn(f"dropped the transparency of {len(transparent)} image(s), keeping the colour stored under it: "
+                      f"{first_names(transparent)}", stacklevel=2)
     if promoted:
         warnings.warn(f"wrote {len(promoted)} grayscale image(s) as RGB, as other images are RGB: "
                       f"{first_names(promoted)}", stacklevel=2)
