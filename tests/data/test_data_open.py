@@ -282,3 +282,18 @@ def test_an_image_listed_twice_with_two_labels_is_noted(make_folder, images_rgb)
     assert said == [f"{folder / 'dataset.json'}: lists 1 image(s) again with another label, of which the last is used: "
                     f"{names[0]}"]
     np.testing.assert_array_equal(data[0][1], [0, 1])  # the last entry, as NVIDIA's loader reads it
+
+
+def test_label_mistakes_get_a_message_that_says_what_to_do(make_folder, images_rgb, tmp_path: Path):
+    folder = make_folder(images_rgb)
+    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))
+    (folder / "dataset.json").write_text(json.dumps({"labels": [[n, "cat" if i % 2 else "dog"] for i, n in enumerate(names)]}))
+    with pytest.raises(DatasetError, match=r"dataset\.json: label 'dog' is a name; labels are class indices \(0, 1, \.\.\.\) "
+                                           r"or number lists, so number the classes"):
+        open_dataset(folder, use_labels=True)
+    (folder / "dataset.json").write_text(json.dumps({"labels": [["./" + n, i % 2] for i, n in enumerate(names)]}))
+    assert open_dataset(folder, use_labels=True).label_dim == 2  # `find .` paths
+    with zipfile.ZipFile(tmp_path / "outer.zip", "w") as z:
+        z.writestr("inner.zip", b"PK")
+    with pytest.raises(DatasetError, match=r"outer\.zip: holds no images but inner\.zip, an archive; unzip it"):
+        open_dataset(tmp_path / "outer.zip")

@@ -92,6 +92,10 @@ def _labels_array(values: list, where: str) -> np.ndarray:
             raise DatasetError(f"{where}: class label {_short(max(values))} means more than {limit:,} classes; "
                                f"check the labels, or {raise_it}")
         return np.asarray(values, dtype=np.int64)
+    names = [v for v in values if isinstance(v, str)]
+    if names:  # {"cat.png": "cat"}: class names, which must become indices
+        raise DatasetError(f"{where}: label {names[0][:40]!r} is a name; labels are class indices (0, 1, ...) or "
+                           "number lists, so number the classes (e.g. in sorted order of their names)")
     if not all(isinstance(v, (list, tuple, np.ndarray)) and len(v) <= limit for v in values):
         raise DatasetError(f"{where}: labels must all be class indices (int >= 0) or all equal-length number lists "
                            f"of at most {limit:,} numbers ({raise_it})")
@@ -149,6 +153,10 @@ class FileSource(ImageSource):
             if unread:
                 raise DatasetError(f"{path}: its {unread} are not read here, and it holds no other images; convert "
                                    "them to JPEG or PNG")
+            archives = sorted(name for name in names if name.lower().endswith(".zip"))
+            if archives:
+                raise DatasetError(f"{path}: holds no images but {archives[0]}, an archive; unzip it, or pass it as "
+                                   "the data")
             raise DatasetError(f"{path}: no images found (looked for {IMAGE_FORMATS} files); check the path")
         if unread:
             warnings.warn(f"{path}: left out {unread}, which are not read here; convert them to JPEG or PNG",
@@ -275,7 +283,7 @@ class FileSource(ImageSource):
         table: dict = {}
         conflicting = []
         for path, label in entries:
-            name = root + path.replace("\\", "/")
+            name = root + path.replace("\\", "/").removeprefix("./")  # `find .` writes ./cat.png
             key = files.get(unicodedata.normalize("NFC", name), name)
             if key in table and table[key] != label:
                 conflicting.append(key)
