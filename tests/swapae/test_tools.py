@@ -116,6 +116,27 @@ def test_decode_with_textures_from_other_codes(swapae_snapshot, shape_files, tmp
     assert all((png(a) == png(b)).all() for a, b in zip(paths, again))
 
 
+def test_an_alpha_sweep_writes_each_alpha_and_a_row_per_pair(swapae_snapshot, shape_files, tmp_path):
+    """The paper's interpolation figures in one call: structure, the sweep, texture, for each pair."""
+    paths = swap(swapae_snapshot, shape_files[:2], shape_files[2:3], tmp_path, alpha="0,0.5,1", device="cpu")
+    assert [p.name for p in paths] == ["swap_grid.png", "swap_s00_t00_a00.png", "swap_s00_t00_a01.png",
+                                       "swap_s00_t00_a02.png", "swap_s01_t00_a00.png", "swap_s01_t00_a01.png",
+                                       "swap_s01_t00_a02.png"]
+    E, G = load_swapae(swapae_snapshot, "cpu")
+    structures, textures = read_images(shape_files[:2], E, "x"), read_images(shape_files[2:3], E, "x")
+    for k, alpha in enumerate((0.0, 0.5, 1.0)):
+        expected = to_uint8_nhwc(swap_images(E, G, structures, textures, alpha)[1, 0:1])[0]
+        assert np.abs(png(tmp_path / f"swap_s01_t00_a{k:02d}.png").astype(int) - expected.astype(int)).max() <= 1
+    grid = png(tmp_path / "swap_grid.png")
+    assert grid.shape == (2 * 16, 5 * 16, 3)  # two pairs; structure, three alphas, texture
+    np.testing.assert_array_equal(grid[16:, :16], to_uint8_nhwc(structures[1:2])[0])
+    np.testing.assert_array_equal(grid[16:, 64:], to_uint8_nhwc(textures)[0])
+    with pytest.raises(ToolError, match=r"^--alpha '0,x': give a number from 0 to 1, or several separated by commas"):
+        swap(swapae_snapshot, shape_files[:1], shape_files[1:2], tmp_path / "o", alpha="0,x", device="cpu")
+    with pytest.raises(ToolError, match=r"^--alpha must be between 0 and 1, got 2.0$"):
+        swap(swapae_snapshot, shape_files[:1], shape_files[1:2], tmp_path / "o", alpha=[0.5, 2.0], device="cpu")
+
+
 def test_outputs_are_not_overwritten_without_force(swapae_snapshot, shape_files, tmp_path):
     swap(swapae_snapshot, shape_files[:1], shape_files[1:2], tmp_path, device="cpu")
     with pytest.raises(OutputExistsError, match="swap_grid.png already exists .*--force"):

@@ -20,7 +20,7 @@ from ..training.rundir import check_outdir_creatable
 from ..training.signals import usr1_interrupts
 from ..utils.device import select_device
 from .defaults import format_default
-from .flags import SEED, FiniteFloat, FiniteFloatRange, UserPath, workers_option
+from .flags import SEED, FiniteFloatRange, UserPath, workers_option
 from .tools import user_errors
 from .train import USER_ERRORS, check_gpus, run_training_command
 
@@ -202,12 +202,13 @@ outdir_option = click.option("--outdir", default="out", show_default=True, type=
               help="Images that give the layout (rows); several may follow the flag.")
 @click.option("--texture", required=True, multiple=True, type=UserPath(dir_okay=False, path_type=Path),
               help="Images that give the look (columns); several may follow the flag.")
-@click.option("--alpha", type=FiniteFloat(), default=1.0, show_default=True,
-              help="0 keeps the structure image's own texture, 1 takes the texture image's; between interpolates.")
+@click.option("--alpha", default="1", show_default=True, metavar="A[,A...]",
+              help="0 keeps the structure image's own texture, 1 takes the texture image's; between interpolates. "
+                   "Several values (0,0.25,0.5,0.75,1) make a sweep per pair.")
 @outdir_option
 @force_option
 @device_option
-def swap_command(network: Path, structure: tuple[Path, ...], texture: tuple[Path, ...], alpha: float, outdir: Path,
+def swap_command(network: Path, structure: tuple[Path, ...], texture: tuple[Path, ...], alpha: str, outdir: Path,
                  force: bool, device: str | None) -> None:
     """Every structure image with every texture image: swap_grid.png (inputs on the borders) and swap_sII_tJJ.png.
 
@@ -215,6 +216,7 @@ def swap_command(network: Path, structure: tuple[Path, ...], texture: tuple[Path
     Examples:
       stylegan2 swapae swap --network snap.safetensors --structure a.png b.png --texture c.png d.png
       stylegan2 swapae swap --network snap.safetensors --structure a.png --texture c.png --alpha 0.5
+      stylegan2 swapae swap --network snap.safetensors --structure a.png --texture c.png --alpha 0,0.25,0.5,0.75,1
     """
     with user_errors():
         paths = swap(network, structure, texture, outdir, alpha=alpha, force=force, device=device)

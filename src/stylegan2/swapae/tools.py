@@ -18,7 +18,7 @@ from ..models import SwapEncoder, SwapGenerator
 from ..tools.common import ToolError, network_device, resolve_device
 from ..tools.files import check_outputs, load_target_image, note_earlier_outputs, read_npz, save_npz
 from ..tools.mix import style_mix_grid
-from ..utils.image import save_image, to_uint8_nhwc
+from ..utils.image import image_grid, save_image, to_uint8_nhwc
 
 SWAP_GRID_FILE = "swap_grid.png"
 Paths = Sequence[str | os.PathLike]
@@ -81,6 +81,21 @@ def check_alpha(alpha: float) -> float:
     return float(alpha)
 
 
+def parse_alphas(alpha: float | str | Sequence[float]) -> list[float]:
+    """One --alpha, or several for a sweep: 0.5, '0,0.25,0.5', [0, 0.5, 1]; each checked by check_alpha."""
+    if isinstance(alpha, str):
+        try:
+            values = [float(part) for part in alpha.split(",")]
+        except ValueError:
+            raise ToolError(f"--alpha {alpha!r}: give a number from 0 to 1, or several separated by commas "
+                            "(0,0.25,0.5)") from None
+    else:
+        values = [alpha] if isinstance(alpha, (int, float)) else list(alpha)
+    if not values:
+        raise ToolError("--alpha: give at least one value")
+    return [check_alpha(value) for value in values]
+
+
 def mix_textures(own: torch.Tensor, given: torch.Tensor, alpha: float) -> torch.Tensor:
     """Texture codes moved from `own` (alpha 0) to `given` (alpha 1), back on the unit sphere like the encoder's."""
     alpha = check_alpha(alpha)
@@ -110,27 +125,37 @@ def swap(
     texture: Paths,
     outdir: str | os.PathLike = "out",
     *,
-    alpha: float = 1.0,
+    alpha: float | str | Sequence[float] = 1.0,
     force: bool = False,
     device: str | torch.device | None = None,
 ) -> list[Path]:
     """Write swap_grid.png (structures in rows, textures in columns, the inputs on the borders) and one
-    swap_sII_tJJ.png per pair; returns [grid, swapped images...]."""
-    check_alpha(alpha)
+    swap_sII_tJJ.png per pair; returns [grid, swapped images...].
+
+    Several alphas make a sweep (the paper's interpolation figures): swap_sII_tJJ_aKK.png per pair and alpha, and a
+    grid with a row per pair: its structure image, one image per alpha, its texture image."""
+    alphas = parse_alphas(alpha)
     structure = [structure] if isinstance(structure, (str, os.PathLike)) else list(structure)
     texture = [texture] if isinstance(texture, (str, os.PathLike)) else list(texture)
     outdir = Path(outdir)
-    paths = [outdir / SWAP_GRID_FILE] + [outdir / f"swap_s{i:02d}_t{j:02d}.png" for i in range(len(structure)) for j in range(len(texture))]
+    pairs = [(i, j) for i in range(len(structure)) for j in range(len(texture))]
+    sweep = [f"_a{k:02d}" for k in range(len(alphas))] if len(alphas) > 1 else [""]
+    paths = [outdir / SWAP_GRID_FILE] + [outdir / f"swap_s{i:02d}_t{j:02d}{a}.png" for i, j in pairs for a in sweep]
     check_outputs(paths, force)
     note_earlier_outputs(paths, "swap_s*_t*.png")
     E, G = load_swapae(network, device)
     structures = read_images(structure, E, "--structure")
     textures = read_images(texture, E, "--texture")
-    swapped = swap_images(E, G, structures, textures, alpha)  # [S, T, C, H, W]
-    cells = to_uint8_nhwc(swapped.flatten(0, 1))  # [S * T, H, W, C]
-    cells = cells.reshape(*swapped.shape[:2], *cells.shape[1:])
-    save_image(style_mix_grid(to_uint8_nhwc(structures), to_uint8_nhwc(textures), cells), paths[0])
-    for path, image in zip(paths[1:], cells.reshape(-1, *cells.shape[2:])):
+    swapped = torch.stack([swap_images(E, G, structures, textures, a) for a in alphas], dim=2)  # [S, T, A, C, H, W]
+    cells = to_uint8_nhwc(swapped.flatten(0, 2)).reshape(*swapped.shape[:3], *swapped.shape[-2:], -1)  # [S, T, A, H, W, C]
+    if len(alphas) == 1:
+        grid = style_mix_grid(to_uint8_nhwc(structures), to_uint8_nhwc(textures), cells[:, :, 0])
+    else:  # a row per pair: structure, the sweep, texture
+        rows = [np.concatenate([to_uint8_nhwc(structures[i:i + 1]), cells[i, j], to_uint8_nhwc(textures[j:j + 1])])
+                for i, j in pairs]
+        grid = image_grid(np.concatenate(rows), cols=len(alphas) + 2, rows=len(pairs))
+    save_image(grid, paths[0])
+    for path, image in zip(paths[1:], cells.reshape(-1, *cells.shape[3:])):
         save_image(image, path)
     return paths
 
