@@ -295,3 +295,42 @@ def test_the_launcher_leaves_this_processs_signal_handlers_as_they_were():
     before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     launch_local(2, report_rank)
     assert {sig: signal.getsignal(sig) for sig in before} == before
+
+
+def children(parent: int) -> list[int]:
+    """The stylegan2 processes `parent` started (Linux: from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = (entry / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"stylegan2" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="lists processes through /proc (Linux)")
+def test_a_stop_on_request_under_plain_torchrun_is_not_a_failure_to_restart(tmp_path):
+    """torchrun takes exit status 130 for a failed process: with --max-restarts it restarted the run after the final
+    snapshot (into the scheduler's SIGKILL), without it it printed ChildFailedError and exited 1."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--max-restarts=1",
+           "-m", "stylegan2", "train", *TINY_RUN, "--kimg", "100", "--resume", "auto", "--outdir", str(tmp_path / "runs")]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    with open(tmp_path / "out.txt", "w") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            wait_for(tmp_path / "runs", process)
+            (run_dir,) = (tmp_path / "runs").iterdir()
+            wait_for(run_dir / "network-snapshot-000000-008.safetensors", process)
+            workers = children(process.pid)
+            assert len(workers) == 2, workers
+            for pid in workers:  # a scheduler's warning, passed to the workers
+                os.kill(pid, signal.SIGUSR1)
+            status = process.wait(timeout=120)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+    printed = (tmp_path / "out.txt").read_text()
+    assert status == 0 and "ChildFailedError" not in printed and "Restarting" not in printed, printed[-3000:]
+    assert "Exit status 0: torchrun would take 130 for a failed process" in printed
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == [run_dir.name]  # no restart into a second run
+    assert (run_dir / "log.txt").read_text().splitlines()[-1] == "Stopped."

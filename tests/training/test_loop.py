@@ -52,6 +52,19 @@ def test_ctrl_c_while_clustering_says_so_and_writes_nothing(tmp_path, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         train(tiny_options(tmp_path, clusters=4), device="cpu", log=lines.append)
     assert lines[-1] == "Interrupted while clustering: nothing was written" and not (tmp_path / "runs").exists()
+    assert lines.count("Interrupted before training: nothing was written") == 0  # said once, by the clustering
+
+
+def test_ctrl_c_while_the_networks_are_built_says_so(tmp_path, monkeypatch):
+    """A scheduler's SIGUSR1 while a large network was built (or a --resume file read) ended with no line at all."""
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop_module, "_make_phases", interrupted)
+    lines = []
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_options(tmp_path), device="cpu", log=lines.append)
+    assert lines == ["Interrupted before training: nothing was written"] and not (tmp_path / "runs").exists()
 
 
 def test_the_first_lines_say_what_was_chosen(tmp_path):

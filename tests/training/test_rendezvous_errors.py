@@ -44,14 +44,23 @@ def one_error_line(process: subprocess.Popen) -> str:
 
 
 @pytest.mark.parametrize("env, message", [
-    (dict(RANK="2", WORLD_SIZE="2"), "RANK=2 and WORLD_SIZE=2 do not fit (0 <= RANK < WORLD_SIZE); launch with torchrun"),
+    (dict(RANK="2", WORLD_SIZE="2"), "RANK=2 and WORLD_SIZE=2 do not fit (0 <= RANK < WORLD_SIZE); launch with torchrun, "
+     "or unset RANK and WORLD_SIZE (left over from another job?) to train in one process"),
+    (dict(RANK="1"), "RANK=1 and WORLD_SIZE=1 do not fit (0 <= RANK < WORLD_SIZE); launch with torchrun, or unset RANK "
+     "and WORLD_SIZE (left over from another job?) to train in one process"),
+    # srun --ntasks 2 stylegan2 train: two copies of the whole run, side by side (SLURM's own variables are not read)
+    (dict(SLURM_STEP_NUM_TASKS="2", SLURM_PROCID="1"), "SLURM started this command as 2 tasks (SLURM_STEP_NUM_TASKS=2), "
+     "and each would train the whole run alone: start one task per machine (srun --ntasks-per-node=1) with --gpus N "
+     "(and --nnodes M --rdzv-endpoint HOST:PORT), or give each task torchrun's variables (RANK=$SLURM_PROCID, "
+     "WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT)"),
     (dict(RANK="one", WORLD_SIZE="2"), "the environment variable RANK='one' is not an integer; launch with torchrun"),
 ])
 def test_a_bad_environment_is_refused_before_joining(monkeypatch, env, message):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    with pytest.raises(DistributedError, match=f"^{message}$".replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(DistributedError) as err:
         init_distributed("cpu")
+    assert str(err.value) == message
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "soon", "inf"])

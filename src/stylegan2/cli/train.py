@@ -31,7 +31,7 @@ from ..training.loop import AUTO_RESUME, TrainingError, auto_resume, check_resum
 from ..training.loss import LOSSES
 from ..training.rundir import check_outdir_creatable, check_outdir_outside_data
 from ..training.session import RunFinished
-from ..training.signals import usr1_interrupts
+from ..training.signals import StoppedTogether, under_launcher, usr1_interrupts
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
 from .defaults import format_default
@@ -321,6 +321,14 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
         click.echo(str(done))
     except (*USER_ERRORS, LaunchError) as err:
         raise click.ClickException(str(err)) from None
+    except StoppedTogether:  # stopped on request, with its final snapshot
+        if under_launcher():  # plain torchrun, which would count status 130 as a failure (and restart on it)
+            if os.environ.get("RANK", "0") == "0":
+                click.echo("Exit status 0: torchrun would take 130 for a failed process and restart the run (with "
+                           "--max-restarts) or report it failed", err=True)
+            distributed.end_torchrun_process()
+            raise SystemExit(0) from None
+        raise SystemExit(INTERRUPTED) from None
     except KeyboardInterrupt:
         raise SystemExit(INTERRUPTED) from None
     distributed.end_torchrun_process()  # the run ended well on every process

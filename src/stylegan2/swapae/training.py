@@ -19,7 +19,7 @@ from torch import nn
 from ..data import ImageDataset, open_dataset
 from ..models import CooccurrenceDiscriminator, Discriminator, SwapEncoder, SwapGenerator
 from ..tools.mix import style_mix_grid
-from ..training.distributed import broadcast_
+from ..training.distributed import DistributedContext, broadcast_
 from ..training.phase import Phase, adam, run_phase
 from ..training.session import (
     LoopHooks,
@@ -29,6 +29,7 @@ from ..training.session import (
     check_run_unfinished,
     start_process,
 )
+from ..training.signals import interruption_said
 from ..training.snapshot import ResumeState, read_resume_state
 from ..utils.device import configure_backends
 from ..utils.image import image_grid, save_image, to_uint8_nhwc
@@ -164,14 +165,14 @@ def train_swapae(
     global random states and the CUDA math flags are the caller's again afterwards.
     """
     with caller_state_kept():
-        return _train_swapae(options, device=device, log=log, max_steps=max_steps, max_seconds=max_seconds,
-                             dataset=dataset)
+        ctx = start_process(device, options.seed)
+        with interruption_said(log, ctx.is_main):
+            return _train_swapae(options, ctx, log=log, max_steps=max_steps, max_seconds=max_seconds, dataset=dataset)
 
 
-def _train_swapae(options: SwapAEOptions, *, device: str | None, log: Callable[[str], None], max_steps: int | None,
-                  max_seconds: float | None, dataset: ImageDataset | None) -> Path | None:
-    """train_swapae() with the caller's state kept."""
-    ctx = start_process(device, options.seed)
+def _train_swapae(options: SwapAEOptions, ctx: DistributedContext, *, log: Callable[[str], None],
+                  max_steps: int | None, max_seconds: float | None, dataset: ImageDataset | None) -> Path | None:
+    """train_swapae() in a process that has joined the group, with the caller's state kept."""
     configure_backends(ctx.device)  # no TF32, as in StyleGAN2 training and NVIDIA's
     if dataset is None:
         dataset = open_dataset(options.data, resolution=options.resolution, max_size=options.max_size, mirror=options.mirror,

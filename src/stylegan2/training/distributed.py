@@ -79,11 +79,18 @@ def init_distributed(device: str | None = None, timeout: float | None = None) ->
     every collective.
     """
     timeout = dist_timeout() if timeout is None else timeout
+    tasks = _env_int("SLURM_STEP_NUM_TASKS", 1)
+    if tasks > 1 and "WORLD_SIZE" not in os.environ:  # srun --ntasks N: N copies of the whole run, side by side
+        raise DistributedError(f"SLURM started this command as {tasks} tasks (SLURM_STEP_NUM_TASKS={tasks}), and each "
+                               "would train the whole run alone: start one task per machine (srun --ntasks-per-node=1) "
+                               "with --gpus N (and --nnodes M --rdzv-endpoint HOST:PORT), or give each task torchrun's "
+                               "variables (RANK=$SLURM_PROCID, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT)")
     world_size = _env_int("WORLD_SIZE", 1)
     rank = _env_int("RANK", 0)
     local_rank = _env_int("LOCAL_RANK", 0)
     if world_size < 1 or not 0 <= rank < world_size:
-        raise DistributedError(f"RANK={rank} and WORLD_SIZE={world_size} do not fit (0 <= RANK < WORLD_SIZE); launch with torchrun")
+        raise DistributedError(f"RANK={rank} and WORLD_SIZE={world_size} do not fit (0 <= RANK < WORLD_SIZE); launch with "
+                               "torchrun, or unset RANK and WORLD_SIZE (left over from another job?) to train in one process")
     missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if world_size > 1 and name not in os.environ]
     if missing:
         raise DistributedError(f"WORLD_SIZE={world_size} is set but {' and '.join(missing)} not: launch the processes with "

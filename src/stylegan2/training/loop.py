@@ -46,7 +46,7 @@ from .session import (
     seed_slice,
     start_process,
 )
-from .signals import Terminated, sigterm_raises_once, usr1_interrupts
+from .signals import Terminated, interruption_said, said_in_log, sigterm_raises_once, usr1_interrupts
 from .snapshot import ResumeState, finite_number, read_resume_state
 
 AUTO_RESUME = "auto"  # --resume auto: the newest snapshot of this run under --outdir, if any; auto:FILE, else FILE
@@ -562,7 +562,8 @@ def train(
     validate_options(options)
     with caller_state_kept():  # the caller's random draws and CUDA flags, as they were
         ctx = start_process(device, options.seed, dist_timeout)
-        with lost_ranks_named(ctx), usr1_interrupts():  # a rank lost while the run starts (the session names those lost later)
+        # a rank lost while the run starts (the session names those lost later); a Ctrl-C before the run directory
+        with lost_ranks_named(ctx), usr1_interrupts(), interruption_said(log, ctx.is_main):
             return _train(options, ctx, log=log, max_steps=max_steps, dataset=dataset)
 
 
@@ -597,9 +598,10 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         try:
             with sigterm_raises_once():
                 c_prior = cluster_dataset(dataset, options.clusters, seed=options.seed)
-        except KeyboardInterrupt:  # minutes on a large dataset: say that the Ctrl-C took, and that nothing is lost
+        except KeyboardInterrupt as err:  # minutes on a large dataset: say that the Ctrl-C took, and that nothing is lost
             if ctx.is_main:
                 log("Interrupted while clustering: nothing was written")
+            said_in_log(err)
             raise
         except Terminated as stop:  # a scheduler's SIGTERM: one line, as during training
             raise TrainingError(f"{stop} while clustering; nothing was written") from None

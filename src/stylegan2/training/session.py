@@ -45,7 +45,7 @@ from .distributed import (
 from .finite import MAX_NON_FINITE_STEPS, FiniteWatch, NonFiniteError
 from .progress import PROGRESS_EVERY_S, PROGRESS_FIRST_S, RunLog, kimg_label, tick_progress, tick_status
 from .rundir import create_run_dir
-from .signals import StoppedTogether, Terminated, ctrl_c_requests_stop, launcher_gone, sigterm_raises_once
+from .signals import StoppedTogether, Terminated, ctrl_c_requests_stop, launcher_gone, said_in_log, sigterm_raises_once
 from .snapshot import ResumeState, restore_rng, save_training_snapshot
 from .stats import StatsCollector, StatsWriter
 
@@ -335,15 +335,18 @@ class TrainingSession:
                         break
                 else:
                     outcome = "Done."
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as err:
                 stopping.append(0)  # a SIGTERM now must not cut the message short
                 self._log_stopped_at_once()
+                said_in_log(err)
                 raise
             except BaseException as err:
                 stopping.append(0)  # a SIGTERM now (torchrun stopping the job) must not cut the message short
                 if ctrl_c.requested and is_collective_failure(err):  # a process left for the same Ctrl-C before agreeing
                     self._log_stopped_at_once(f"another process stopped at once ({backend_message(err)})")
-                    raise KeyboardInterrupt from None
+                    stopped = KeyboardInterrupt()
+                    said_in_log(stopped)
+                    raise stopped from None
                 outcome = "Failed."
                 if isinstance(err, Terminated) or is_collective_failure(err):
                     failure = self._stopped_error(err)
@@ -368,9 +371,10 @@ class TrainingSession:
         with sigterm_raises_once() as stopping:
             try:
                 yield
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as err:
                 self.log("Interrupted before the first step: nothing to save")
                 self._close("Stopped.")
+                said_in_log(err)
                 raise
             except BaseException as err:
                 stopping.append(0)  # a second SIGTERM must not cut the message short

@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 SAME_CTRL_C_SECONDS = 2.0  # under a launcher, a SIGINT this soon after the first is the same Ctrl-C (see StopRequest)
 LAUNCHER_CHECK_SECONDS = 1.0  # how often a launched process checks that its launcher is alive
@@ -26,6 +26,27 @@ class Terminated(Exception):
 
 class StoppedTogether(KeyboardInterrupt):
     """The run stopped after Ctrl-C at a step every process agreed on, with its last snapshot written."""
+
+    said = True  # the log says so (see said_in_log)
+
+
+def said_in_log(err: KeyboardInterrupt) -> None:
+    """Mark a Ctrl-C whose effect the log has said ("Interrupted while clustering: ..."), so that no caller says
+    it again."""
+    err.said = True  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def interruption_said(log: Callable[[str], None], is_main: bool) -> Iterator[None]:
+    """Say a Ctrl-C (or SIGUSR1) that stopped the block before the run had anything to save, unless the log said
+    what it stopped already: building the networks or reading a --resume file takes seconds, and a job log that
+    ended without a word left its reader guessing."""
+    try:
+        yield
+    except KeyboardInterrupt as err:
+        if not getattr(err, "said", False) and is_main:
+            log("Interrupted before training: nothing was written")
+        raise
 
 
 class StopRequest:
