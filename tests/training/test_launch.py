@@ -334,3 +334,13 @@ def test_a_stop_on_request_under_plain_torchrun_is_not_a_failure_to_restart(tmp_
     assert "Exit status 0: torchrun would take 130 for a failed process" in printed
     assert [p.name for p in (tmp_path / "runs").iterdir()] == [run_dir.name]  # no restart into a second run
     assert (run_dir / "log.txt").read_text().splitlines()[-1] == "Stopped."
+
+
+def test_with_stylegan2_sigterm_stop_a_sigterm_to_the_launcher_stops_with_a_final_snapshot(tmp_path, monkeypatch):
+    """A SLURM preemption is a SIGTERM, then SIGKILL after the grace time: opted in, it costs no steps."""
+    monkeypatch.setenv("STYLEGAN2_SIGTERM", "stop")
+    status, run_dir = signalled_run(tmp_path, False, signal.SIGTERM, [])
+    printed = (tmp_path / "out.txt").read_text()
+    assert status == 130 and "Traceback" not in printed and "Error" not in printed, printed[-3000:]
+    lines = (run_dir / "log.txt").read_text().splitlines()
+    assert "Interrupted: writing a final snapshot before exiting" in lines and lines[-1] == "Stopped."

@@ -502,6 +502,18 @@ def test_sigusr1_asks_for_a_final_snapshot_even_where_ctrl_c_is_ignored(tmp_path
     assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
 
 
+def test_with_stylegan2_sigterm_stop_a_sigterm_asks_for_a_final_snapshot(tmp_path, monkeypatch):
+    """A SLURM preemption: SIGTERM, then SIGKILL after the grace time. Opted in, the steps since the last snapshot
+    are kept; by default SIGTERM stops at once (torchrun's SIGTERM also means another process failed)."""
+    monkeypatch.setenv("STYLEGAN2_SIGTERM", "stop")
+    rec = Recorder(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        rec.run(at=3, action=lambda: os.kill(os.getpid(), signal.SIGTERM))
+    assert rec.lines[-3:] == ["Interrupted: writing a final snapshot before exiting",
+                              "Saved network-snapshot-000000-032.safetensors", "Stopped."]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
 def test_a_write_on_a_full_disk_is_named_by_its_file(tmp_path):
     """A write or flush to an open file says only 'No space left on device': the message names the file."""
     rec = Recorder(tmp_path, max_steps=2)
@@ -519,3 +531,20 @@ def test_a_write_on_a_full_disk_is_named_by_its_file(tmp_path):
     with pytest.raises(TrainingError, match=rf"^I/O error on {re.escape(str(rec.run_dir / 'stats.jsonl'))} \(No space left "
                                             r"on device\) at step 2"):
         rec.run()
+
+
+@pytest.mark.parametrize("value, stops", [("stop", True), (" STOP ", True), ("exit", False), ("", False)])
+def test_stylegan2_sigterm_picks_what_sigterm_does(monkeypatch, value, stops):
+    from stylegan2.training.signals import sigterm_stops
+
+    monkeypatch.setenv("STYLEGAN2_SIGTERM", value)
+    assert sigterm_stops() is stops
+
+
+def test_a_bad_stylegan2_sigterm_is_named_before_the_run(monkeypatch, tmp_path):
+    from stylegan2.training.session import start_process
+
+    monkeypatch.setenv("STYLEGAN2_SIGTERM", "snapshot")
+    with pytest.raises(ValueError, match=r"^STYLEGAN2_SIGTERM='snapshot': use 'stop' \(a final snapshot, as SIGUSR1\) or "
+                                         r"'exit' \(the default: stop at once\)$"):
+        start_process("cpu", 0)

@@ -41,7 +41,7 @@ from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 from ..utils.text import escape_unencodable_output
 from .distributed import backend_message, format_ranks, launcher_restarts, positive_seconds
-from .signals import StoppedTogether, launcher_gone
+from .signals import StoppedTogether, launcher_gone, sigterm_asked, sigterm_stops
 
 RDZV_TIMEOUT = 600.0  # seconds the nodes wait for each other to start (torchrun's join_timeout)
 RDZV_PORT = 29400  # the rendezvous port when --rdzv-endpoint names a host only (torchrun's c10d default)
@@ -155,6 +155,7 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
     # Each restart gets a fresh rendezvous store: in torch 2.13 a shared one keeps the dead attempt's addresses.
     restarts = {"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"} if layout.max_restarts else {}
     no_libuv = {"USE_LIBUV": "0"} if os.name == "nt" else {}  # torch's Windows builds lack the store's libuv backend
+    sigterm_stops()  # a bad $STYLEGAN2_SIGTERM is named before any process starts
     ctrl_c = _PassCtrlC()
     _start_resource_tracker()
     with (_environment(OMP_NUM_THREADS="1", **restarts, **no_libuv), _messages_folder(layout.max_restarts == 0) as messages,
@@ -166,6 +167,8 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
             if err.sigval == signal.SIGINT:  # an older torch, whose agent takes Ctrl-C itself
                 raise KeyboardInterrupt from None
             left = _left_messages(messages)
+            if err.sigval == signal.SIGTERM and sigterm_stops() and not left:  # they stopped as asked, with a snapshot
+                raise KeyboardInterrupt from None
             if message := _one_message(left):  # at the same step
                 raise LaunchError(message) from None
             _print_messages(left)
@@ -263,7 +266,9 @@ def _run_process(fn: Callable[..., Any], args: tuple[Any, ...], user_errors: tup
         traceback.print_exc()
         sys.stderr.flush()
         raise SystemExit(1) from None
-    if launcher_gone():  # torch's wrapper would wait forever for it to take the result
+    # torch's wrapper would wait for the launcher to take the result: forever when it is gone, and until it kills this
+    # process when it is shutting down after a SIGTERM
+    if launcher_gone() or sigterm_asked():
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(INTERRUPTED if isinstance(result, Interrupted) else 0)

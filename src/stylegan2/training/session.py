@@ -45,7 +45,15 @@ from .distributed import (
 from .finite import MAX_NON_FINITE_STEPS, FiniteWatch, NonFiniteError
 from .progress import PROGRESS_EVERY_S, PROGRESS_FIRST_S, RunLog, kimg_label, tick_progress, tick_status
 from .rundir import create_run_dir
-from .signals import StoppedTogether, Terminated, ctrl_c_requests_stop, launcher_gone, said_in_log, sigterm_raises_once
+from .signals import (
+    StoppedTogether,
+    Terminated,
+    ctrl_c_requests_stop,
+    launcher_gone,
+    said_in_log,
+    sigterm_raises_once,
+    sigterm_stops,
+)
 from .snapshot import ResumeState, restore_rng, save_training_snapshot
 from .stats import StatsCollector, StatsWriter
 
@@ -144,6 +152,7 @@ def start_process(device: str | None, seed: int, timeout: float | None = None) -
 
     CUDA: cuDNN picks fast kernels. CPU: malloc keeps freed activation memory for the next step.
     """
+    sigterm_stops()  # a bad $STYLEGAN2_SIGTERM is named before the run starts
     ctx = init_distributed(device, timeout)
     _seed_rngs(seed * ctx.world_size + ctx.rank)
     if ctx.device.type == "cuda":

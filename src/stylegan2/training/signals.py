@@ -12,9 +12,11 @@ import threading
 import time
 from typing import Any, Callable, Iterator
 
+SIGTERM_VARIABLE = "STYLEGAN2_SIGTERM"  # "stop": SIGTERM asks for a stop with a final snapshot, as SIGUSR1 does
 SAME_CTRL_C_SECONDS = 2.0  # under a launcher, a SIGINT this soon after the first is the same Ctrl-C (see StopRequest)
 LAUNCHER_CHECK_SECONDS = 1.0  # how often a launched process checks that its launcher is alive
 _watched_parent: list[int] = []  # the launcher stop_when_launcher_dies watches, once per process
+_sigterm_asked: list[bool] = []  # a SIGTERM asked this process to stop ($STYLEGAN2_SIGTERM=stop)
 
 
 class Terminated(Exception):
@@ -75,9 +77,23 @@ class StopRequest:
 
     def ask(self, signum: int, frame: Any) -> None:
         """SIGUSR1, a scheduler's warning before it stops the job (SLURM's --signal=USR1@SECONDS): a stop as the
-        first Ctrl-C asks for it, with a final snapshot; more of them change nothing."""
+        first Ctrl-C asks for it, with a final snapshot; more of them change nothing. (SIGTERM too, when
+        $STYLEGAN2_SIGTERM is 'stop'.)"""
+        if signum == signal.SIGTERM and not _sigterm_asked:
+            _sigterm_asked.append(True)
         if self._first is None:
             self._first = time.monotonic()
+
+
+def sigterm_stops() -> bool:
+    """Whether $STYLEGAN2_SIGTERM is 'stop': SIGTERM then asks the training loop for a stop with a final snapshot, as
+    SIGUSR1 does, for schedulers whose preemption is a SIGTERM followed by SIGKILL after a grace time (SLURM's). Off by
+    default: torchrun's SIGTERM also means that another process of the job failed. 'exit' (or unset): the default."""
+    value = os.environ.get(SIGTERM_VARIABLE, "").strip().lower()
+    if value not in ("", "exit", "stop"):
+        raise ValueError(f"{SIGTERM_VARIABLE}={os.environ[SIGTERM_VARIABLE]!r}: use 'stop' (a final snapshot, as SIGUSR1) "
+                         "or 'exit' (the default: stop at once)")
+    return value == "stop"
 
 
 def under_launcher() -> bool:
@@ -103,6 +119,11 @@ def stop_when_launcher_dies() -> None:
     threading.Thread(target=watch, name="launcher-watch", daemon=True).start()
 
 
+def sigterm_asked() -> bool:
+    """Whether a SIGTERM asked this process to stop: its launcher is shutting down and will not read a result."""
+    return bool(_sigterm_asked)
+
+
 def launcher_gone() -> bool:
     """Whether the launcher stop_when_launcher_dies watches has died (then nobody reads what it was to be left)."""
     return bool(_watched_parent) and os.getppid() != _watched_parent[0]
@@ -110,9 +131,9 @@ def launcher_gone() -> bool:
 
 @contextlib.contextmanager
 def ctrl_c_requests_stop() -> Iterator[StopRequest]:
-    """Handle SIGINT as StopRequest says inside the block, and SIGUSR1 as its `ask`. Only the main thread handles
-    signals; elsewhere the request stays unset and the signals do what they did. Where SIGINT is ignored (a
-    background job of a script, nohup), it stays ignored; SIGUSR1 still asks."""
+    """Handle SIGINT as StopRequest says inside the block, and SIGUSR1 (and SIGTERM, with $STYLEGAN2_SIGTERM=stop) as
+    its `ask`. Only the main thread handles signals; elsewhere the request stays unset and the signals do what they
+    did. Where SIGINT is ignored (a background job of a script, nohup), it stays ignored; SIGUSR1 still asks."""
     request = StopRequest(SAME_CTRL_C_SECONDS if under_launcher() else 0.0)
     handlers = {}
     if threading.current_thread() is threading.main_thread():
@@ -120,6 +141,8 @@ def ctrl_c_requests_stop() -> Iterator[StopRequest]:
             handlers[signal.SIGINT] = request.handle
         if hasattr(signal, "SIGUSR1"):  # not on Windows
             handlers[signal.SIGUSR1] = request.ask
+        if sigterm_stops():
+            handlers[signal.SIGTERM] = request.ask
     previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
     try:
         yield request
