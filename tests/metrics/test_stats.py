@@ -152,3 +152,36 @@ def test_fingerprint_decoded_by_worker_processes_is_the_same(tmp_path):
         PIL.Image.fromarray(np.full((8, 8, 3), i * 40, np.uint8)).save(tmp_path / f"{i}.png")
     serial = dataset_fingerprint(open_dataset(tmp_path, mirror=True))
     assert dataset_fingerprint(open_dataset(tmp_path, mirror=True), num_workers=2) == serial
+
+
+def test_a_later_command_finds_the_hash_by_the_files_identity_and_a_rewrite_is_seen(tmp_path, monkeypatch):
+    """Hashing decoded every image once per command (minutes for a large dataset); the files' identity now finds the
+    hash a command computed before, and a rewrite that keeps size and modification time (cp -p) still changes it."""
+    import os
+
+    import stylegan2.data.images as images_module
+
+    data, index = tmp_path / "data", tmp_path / "cache" / "metric-stats"
+    data.mkdir()
+    for i in range(4):
+        PIL.Image.fromarray(np.full((8, 8, 3), i * 40, np.uint8)).save(data / f"{i}.png")
+    first = dataset_fingerprint(open_dataset(data), index_dir=index)
+    assert len(list(index.glob("identity-*.txt"))) == 1
+
+    decoded = []
+    real_decode = images_module.decode_image
+    monkeypatch.setattr("stylegan2.data.sources.decode_image", lambda *a, **k: decoded.append(1) or real_decode(*a, **k))
+    assert dataset_fingerprint(open_dataset(data), index_dir=index) == first and decoded == []  # a new command
+    assert dataset_fingerprint(open_dataset(data, mirror=True), index_dir=index) != first  # other items
+
+    stat = os.stat(data / "2.png")
+    PIL.Image.fromarray(np.full((8, 8, 3), 41, np.uint8)).save(data / "2.png")  # another image, same size
+    os.utime(data / "2.png", ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the old modification time, as cp -p keeps
+    assert (data / "2.png").stat().st_size == stat.st_size
+    rewritten = dataset_fingerprint(open_dataset(data), index_dir=index)
+    assert rewritten != first and decoded  # decoded again: the change time moved
+    assert rewritten == dataset_fingerprint(open_dataset(data))  # the content's own hash
+
+    monkeypatch.setattr("stylegan2.data.dataset.DECODE_VERSION", images_module.DECODE_VERSION + 1)
+    decoded.clear()
+    assert dataset_fingerprint(open_dataset(data), index_dir=index) == rewritten and decoded  # a new decoder hashes again

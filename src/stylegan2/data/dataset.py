@@ -1,13 +1,15 @@
 """The training dataset: validated power-of-two uint8 images (square, 2:1 or 1:2) with optional one-hot labels."""
 
+import hashlib
 import os
 
 import numpy as np
+import PIL
 import torch
 
 from ..models.aspect import ASPECTS, SQUARE, aspect_of
 from .errors import DatasetError
-from .images import check_side, is_power_of_two, pad_center
+from .images import DECODE_VERSION, check_side, is_power_of_two, pad_center
 from .sources import ImageSource, open_source
 
 
@@ -114,6 +116,18 @@ class ImageDataset(torch.utils.data.Dataset):
     def image_shape(self) -> tuple[int, int, int]:
         """Shape of every image: (channels, height, width)."""
         return self.num_channels, self.height, self.width
+
+    def file_identity(self) -> str | None:
+        """A key of the images this dataset serves that reads no pixels: its source's files (see
+        ImageSource.file_identity), which of them and how, and the decoder; None when the source has no files."""
+        source = self.source.file_identity()
+        if source is None:
+            return None
+        digest = hashlib.sha256(repr((source, DECODE_VERSION, PIL.__version__, self.image_shape, self.label_dim)).encode())
+        labels = () if self._labels is None else (self._labels,)  # clusters assigned in memory, say
+        for array in (self._raw_idx, self._flips, *labels):  # the --max-size subset, the mirrored copies
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
 
     def summary(self) -> str:
         """One line for run logs and --dry-run: 'cats, 5000 images, 3x256x256, 0 label dims'."""

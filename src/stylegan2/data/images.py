@@ -21,6 +21,9 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".gif", "
 IMAGE_FORMATS = "PNG, JPEG, WebP, GIF, BMP or TIFF"  # what IMAGE_EXTENSIONS name, for messages
 # Photo formats that are not read (HEIC/HEIF, AVIF, camera raw): files with these extensions are counted in a note.
 UNREAD_EXTENSIONS = (".heic", ".heif", ".avif", ".cr2", ".cr3", ".nef", ".dng", ".arw", ".orf", ".rw2", ".raf")
+# Raised whenever a file's decoded pixels change for the same bytes (orientation, bit-depth scaling, ...): statistics
+# cached under a dataset's file identity (ImageDataset.file_identity) are then computed again.
+DECODE_VERSION = 2
 MAX_IMAGE_PIXELS = 2**26  # width x height of one source image (8192 x 8192); checked from the header, before decoding
 
 SIXTEEN_BIT_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # "I": how Pillow 9 opens 16-bit PNGs

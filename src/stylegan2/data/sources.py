@@ -5,6 +5,7 @@ A source reads raw images (any size, [H, W, C] uint8) and their labels by index;
 dataset tool build on it. Sources never write to what they read.
 """
 
+import hashlib
 import json
 import os
 import unicodedata
@@ -68,6 +69,11 @@ class ImageSource(ABC):
     @abstractmethod
     def validate(self, *, skip_bad: bool = False) -> tuple[int, int, int]:
         """Check that all images share one (H, W, C) and return it; with `skip_bad`, drop unreadable ones first."""
+
+    def file_identity(self) -> str | None:
+        """A cheap key of the files the images come from, which changes when any is rewritten; None where there are
+        no files to decode (arrays in memory hash fast enough)."""
+        return None
 
     @abstractmethod
     def labels(self, *, required: bool, skip_bad: bool = False) -> np.ndarray | None:
@@ -207,6 +213,17 @@ class FileSource(ImageSource):
 
     def __len__(self) -> int:
         return len(self.files)
+
+    def file_identity(self) -> str:
+        """The files' names, sizes, modification and change times and inodes (the change time moves with any rewrite,
+        also one that keeps the modification time, as `cp -p` and `rsync -a` do): a zip's own, a folder's images' and
+        dataset.json's."""
+        names = [""] if self.is_zip else [*self.files, *([self._labels_file] if self._labels_file else [])]
+        digest = hashlib.sha256(str(self.path.resolve()).encode())
+        for name in names:
+            info = (self.path / name if name else self.path).stat()
+            digest.update(repr((name, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)).encode())
+        return digest.hexdigest()
 
     def where(self, name: str) -> str:
         """A file of the source in messages: a zip's entries after the archive's path, a folder's as a path of the

@@ -7,6 +7,7 @@ digest and what was captured; the second run on the same data skips the feature 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -142,21 +143,56 @@ def _cache_problem(arrays: dict[str, np.ndarray], num_items: int | None) -> str 
 _fingerprints: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # dataset -> hash, computed once
 
 
-def dataset_fingerprint(dataset: Dataset, progress: bool = False, num_workers: int = 0) -> str:
+def dataset_fingerprint(dataset: Dataset, progress: bool = False, num_workers: int = 0,
+                        index_dir: Path | None = None) -> str:
     """A hash of the dataset's content: its own `fingerprint` if it has one, else of every image and label (decoded
-    by `num_workers` data-loading processes, in order)."""
+    by `num_workers` data-loading processes, in order).
+
+    With `index_dir`, a dataset that has a `file_identity` (ImageDataset's: its files' sizes, times and inodes, and
+    the decoder) finds the hash its files last gave there, so that a later command decodes nothing while they stay
+    as they are; a rewritten file gives another identity, and the hash is computed again.
+    """
     own = getattr(dataset, "fingerprint", None)
     if own is not None:
         return str(own() if callable(own) else own)
-    if dataset not in _fingerprints:
-        digest = hashlib.sha256()
-        items = torch.utils.data.DataLoader(dataset, batch_size=None, collate_fn=_as_is, num_workers=num_workers)
-        for image, label in tqdm(items, total=len(dataset), desc="hashing dataset", disable=not progress, unit="img"):
-            for array in (np.ascontiguousarray(image), np.ascontiguousarray(label)):
-                digest.update(str((array.dtype.str, array.shape)).encode())
-                digest.update(array.tobytes())
-        _fingerprints[dataset] = digest.hexdigest()
+    if dataset in _fingerprints:
+        return _fingerprints[dataset]
+    identity = _file_identity(dataset) if index_dir is not None else None
+    index = index_dir / f"identity-{identity[:32]}.txt" if identity else None
+    if index is not None and (found := _read_index(index)) is not None:
+        _fingerprints[dataset] = found
+        return found
+    digest = hashlib.sha256()
+    items = torch.utils.data.DataLoader(dataset, batch_size=None, collate_fn=_as_is, num_workers=num_workers)
+    for image, label in tqdm(items, total=len(dataset), desc="hashing dataset", disable=not progress, unit="img"):
+        for array in (np.ascontiguousarray(image), np.ascontiguousarray(label)):
+            digest.update(str((array.dtype.str, array.shape)).encode())
+            digest.update(array.tobytes())
+    _fingerprints[dataset] = digest.hexdigest()
+    if index is not None:
+        with contextlib.suppress(OSError):  # a read-only cache: the hash is computed again next time
+            index.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(index) as tmp:
+                tmp.write_text(_fingerprints[dataset] + "\n", encoding="ascii")
     return _fingerprints[dataset]
+
+
+def _file_identity(dataset: Dataset) -> str | None:
+    """The dataset's `file_identity()`, or None without one (or when a file cannot be read: decoding names it)."""
+    identity = getattr(dataset, "file_identity", None)
+    try:
+        return identity() if callable(identity) else None
+    except OSError:
+        return None
+
+
+def _read_index(path: Path) -> str | None:
+    """The content hash an index file holds, or None when there is none (or it is not one: it is then replaced)."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else None
 
 
 def _as_is(item: object) -> object:
@@ -167,7 +203,8 @@ def _as_is(item: object) -> object:
 def stats_cache_path(cache_dir: Path, dataset: Dataset, detector_name: str, detector_digest: str,
                      progress: bool = False, num_workers: int = 0, **settings: object) -> Path:
     """Cache file for real-data statistics of this content, detector and capture settings."""
-    key = json.dumps({"data": dataset_fingerprint(dataset, progress, num_workers), "size": len(dataset), "detector": detector_digest,
+    fingerprint = dataset_fingerprint(dataset, progress, num_workers, index_dir=cache_dir / "metric-stats")
+    key = json.dumps({"data": fingerprint, "size": len(dataset), "detector": detector_digest,
                       **settings}, sort_keys=True)
     dataset_name = str(getattr(dataset, "name", "dataset")).replace(os.sep, "_")
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
