@@ -89,6 +89,10 @@ def nonfinite_summary(names: list[str]) -> str:
     return f"{counted} NaN or Inf values ({', '.join(names[:5])}{more})"
 
 
+class NonFiniteWarning(UserWarning):
+    """A loaded network holds NaN or Inf values (the message says which, and what that spoils)."""
+
+
 def nonfinite_warning(names: list[str]) -> str:
     """One line about tensors holding NaN or Inf (`nonfinite_tensors`); the average w only spoils truncation."""
     if all(name.endswith(".w_avg") for name in names):

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..io import Checkpoint, load_checkpoint
-from ..io.info import nonfinite_tensors, nonfinite_warning
+from ..io.info import NonFiniteWarning, nonfinite_tensors, nonfinite_warning
 from ..io.pretrained import is_url, network_file
 from ..io.rosinality import estimated_w_avg_note
 from ..models import Generator
@@ -143,7 +143,7 @@ def load_generator(
         warnings.warn(estimated_w_avg_note(path), stacklevel=2)
     bad = nonfinite_tensors({name: G})
     if bad:  # its images will be NaN, written as black
-        warnings.warn(f"{path}: {nonfinite_warning(bad)}", stacklevel=2)
+        warnings.warn(f"{path}: {nonfinite_warning(bad)}", NonFiniteWarning, stacklevel=2)
     return G.eval().requires_grad_(False).to(resolve_device(device))
 
 

@@ -18,7 +18,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from ..io.info import nonfinite_summary, nonfinite_tensors
+from ..io.info import NonFiniteWarning, nonfinite_summary, nonfinite_tensors
 from ..models import Generator
 from .common import Network, ToolError, check_psi, load_generator
 from .files import check_outputs, write_atomically
@@ -171,7 +171,7 @@ def export_generator(
         raise ToolError(f"--output {path} is the network file itself; choose another --output")
     check_outputs([path], force, option="--output")
     with warnings.catch_warnings():  # refused below instead
-        warnings.filterwarnings("ignore", r".*NaN or Inf values")
+        warnings.simplefilter("ignore", NonFiniteWarning)
         G = load_generator(network, device="cpu", truncation_psi=truncation_psi)
     bad = nonfinite_tensors({"G": G})
     if bad:
