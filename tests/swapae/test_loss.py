@@ -127,14 +127,17 @@ def test_r1_terms_equal_an_independent_autograd_computation():
     (g,) = torch.autograd.grad(nets["D"](x, None).sum(), x)
     torch.testing.assert_close(stats["Loss/r1_penalty"], g.square().sum(dim=[1, 2, 3]).mean())
 
-    # Patch R1 on the same crops (same seed, same draw order): each logit's gradient w.r.t. its own
-    # patch, one logit at a time, squared and summed over each image's patches.
+    # Patch R1 on the same crops (same seed, same draw order), as the official compute_R1_loss: each logit's
+    # gradient w.r.t. its own judged patch, one logit at a time, plus the gradient of all of an image's logits
+    # w.r.t. its reference patches (their mean feature is shared), squared and summed per image.
     torch.manual_seed(123)
     patches = sample_patches(img, 3, 8, 0.25, 0.5).requires_grad_(True)
-    reference = sample_patches(img, 3, 8, 0.25, 0.5)
+    reference = sample_patches(img, 3, 8, 0.25, 0.5).requires_grad_(True)
     logits = nets["Dpatch"](patches, reference)
     per_image = torch.zeros(2)
     for n in range(2):
+        (g_ref,) = torch.autograd.grad(logits[n].sum(), reference, retain_graph=True, create_graph=True)
+        per_image[n] = per_image[n] + g_ref[n].square().sum()
         for k in range(3):
             (gk,) = torch.autograd.grad(logits[n, k], patches, retain_graph=True, create_graph=True)
             others = gk.clone()
@@ -143,9 +146,10 @@ def test_r1_terms_equal_an_independent_autograd_computation():
             per_image[n] = per_image[n] + gk[n, k].square().sum()
     torch.testing.assert_close(stats["Loss/patch_r1_penalty"], per_image.mean().detach())
 
-    expected_reg = stats["Loss/r1_penalty"] * r1_gamma / 2 + per_image.mean() * patch_r1_gamma / 2
+    # Weights: gamma/2 for D's R1 (StyleGAN2's), gamma/4 for Dpatch's two terms (the official 0.5 * 0.5 * lambda)
+    expected_reg = stats["Loss/r1_penalty"] * r1_gamma / 2 + per_image.mean() * patch_r1_gamma / 4
     torch.testing.assert_close(stats["Loss/D/reg"], expected_reg.detach())
-    (expected_grad,) = torch.autograd.grad(per_image.mean() * patch_r1_gamma / 2 * gain, nets["Dpatch"].pairlinear[0].weight)
+    (expected_grad,) = torch.autograd.grad(per_image.mean() * patch_r1_gamma / 4 * gain, nets["Dpatch"].pairlinear[0].weight)
     torch.testing.assert_close(got_grad, expected_grad)
 
 

@@ -24,14 +24,15 @@ from .patches import sample_patches
 PHASES = ("Gmain", "Dmain", "Dreg")
 
 
-def patch_r1_penalty(patch_logits: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
-    """R1 for Dpatch: squared norm of d logits / d patches, summed over each image's judged patches, [N].
+def patch_r1_penalty(patch_logits: torch.Tensor, patches: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """R1 for Dpatch, as the official code computes it: the squared norms of d logits / d judged patches and
+    d logits / d reference patches, each summed over an image's crops and added, [N].
 
-    `patches` [N, K, C, p, p] must require grad and be the judged input of `patch_logits` [N, K]; the
+    `patches` and `reference` [N, K, C, p, p] must require grad and be the inputs of `patch_logits` [N, K]; the
     graph is kept so that the penalty can be differentiated with respect to Dpatch's weights.
     """
-    (grads,) = torch.autograd.grad(outputs=[patch_logits.sum()], inputs=[patches], create_graph=True)
-    return grads.square().sum(dim=[1, 2, 3, 4])
+    judged, referred = torch.autograd.grad(outputs=[patch_logits.sum()], inputs=[patches, reference], create_graph=True)
+    return judged.square().sum(dim=[1, 2, 3, 4]) + referred.square().sum(dim=[1, 2, 3, 4])
 
 
 @contextlib.contextmanager
@@ -202,7 +203,8 @@ class SwapAELoss:
         return stats
 
     def _regularization_step(self, real_img: torch.Tensor, gain: float) -> dict[str, torch.Tensor]:
-        """R1 on reals: D w.r.t. real images; Dpatch w.r.t. the judged real crops (reference crops held fixed)."""
+        """R1 on reals: D w.r.t. real images at gamma/2; Dpatch w.r.t. its judged and reference real crops at
+        patch gamma/4, as the official code weighs the two (0.5 * 0.5 * lambda_patch_R1)."""
         stats: dict[str, torch.Tensor] = {}
         loss = torch.zeros([], device=real_img.device)
         if self.r1_gamma > 0 and (self.lambda_gan_rec > 0 or self.lambda_gan_swap > 0):
@@ -212,9 +214,9 @@ class SwapAELoss:
             stats["Loss/r1_penalty"] = penalty.detach().mean()
         if self.patch_r1_gamma > 0 and self.lambda_patch > 0:
             patches = self.sample_patches(real_img).detach().requires_grad_(True)
-            reference = self.sample_patches(real_img).detach()
-            penalty = patch_r1_penalty(self.Dpatch(patches, reference), patches)  # [N]
-            loss = loss + penalty.mean() * (self.patch_r1_gamma / 2)
+            reference = self.sample_patches(real_img).detach().requires_grad_(True)
+            penalty = patch_r1_penalty(self.Dpatch(patches, reference), patches, reference)  # [N]
+            loss = loss + penalty.mean() * (self.patch_r1_gamma / 4)
             stats["Loss/patch_r1_penalty"] = penalty.detach().mean()
         if stats:
             loss.mul(gain).backward()
