@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from stylegan2.cli import main
@@ -190,3 +191,18 @@ def test_resume_auto_with_an_nvidia_name_fetches_it_only_when_the_run_has_no_sna
     assert CliRunner().invoke(main, args).exit_code == 0  # the run's first snapshot
     requeued = CliRunner().invoke(main, [*args, "--kimg", "0.016", "--resume", "auto:ffhq256", "--dry-run"])
     assert requeued.exit_code == 0 and "note: --resume auto:ffhq256: continues " in requeued.output, requeued.output
+
+
+@pytest.mark.parametrize("env, options, message", [
+    ({"SLURM_STEP_NUM_TASKS": "2"}, ["--gpus", "2"], "SLURM started this command as 2 tasks (SLURM_STEP_NUM_TASKS=2)"),
+    ({"STYLEGAN2_SIGTERM": "snapshot"}, [], "STYLEGAN2_SIGTERM='snapshot': use 'stop'"),
+])
+def test_the_environment_is_checked_before_anything_runs_dry_run_too(tmp_path, monkeypatch, env, options, message):
+    """srun --ntasks 2 with --gpus started two launchers, each training the whole run; a bad STYLEGAN2_SIGTERM passed
+    --dry-run and failed the run."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for command in (["train"], ["swapae", "train"]):
+        result = CliRunner().invoke(main, [*command, *TINY[:2], "--outdir", str(tmp_path / "runs"), *options, "--dry-run"])
+        assert result.exit_code == 1 and message in result.output, result.output
+    assert not (tmp_path / "runs").exists()

@@ -14,10 +14,10 @@ from ..data.errors import SKIP_BAD_BY_CONVERTING, advise_skip_bad
 from ..swapae.config import SWAPAE_CFG_NAMES, SWAPAE_PRESETS, SwapAEOptions, SwapAEPreset, resolve_swapae_options
 from ..swapae.tools import decode, encode, swap
 from ..swapae.training import check_swapae_resume, train_swapae
-from ..training.distributed import init_distributed, leave_group
+from ..training.distributed import check_slurm_tasks, init_distributed, leave_group
 from ..training.launch import ProcessLayout, launch
 from ..training.rundir import check_outdir_creatable
-from ..training.signals import usr1_interrupts
+from ..training.signals import sigterm_stops, usr1_interrupts
 from ..utils.device import select_device
 from .defaults import format_default
 from .flags import SEED, FiniteFloatRange, UserPath, workers_option
@@ -138,6 +138,9 @@ def train_command(data: str, cfg: str, device: str | None, gpus: int, dry_run: b
       stylegan2 swapae train --data ffhq512.zip --cfg 512 --gpus 4
       torchrun --nproc_per_node=4 -m stylegan2 swapae train --data ffhq512.zip --cfg 512
     """
+    with user_errors():  # what the environment asks for, checked before anything runs (also by --dry-run)
+        check_slurm_tasks(nnodes=1)
+        sigterm_stops()
     if gpus == 1:  # this process trains (alone, or as one of torchrun's)
         def resolve() -> tuple[ImageDataset, SwapAEOptions]:
             select_device(device)  # a one-line error for a device this machine lacks, before torch's

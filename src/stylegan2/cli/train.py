@@ -31,7 +31,7 @@ from ..training.loop import AUTO_RESUME, TrainingError, auto_resume, check_resum
 from ..training.loss import LOSSES
 from ..training.rundir import check_outdir_creatable, check_outdir_outside_data
 from ..training.session import RunFinished
-from ..training.signals import StoppedTogether, under_launcher, usr1_interrupts
+from ..training.signals import StoppedTogether, sigterm_stops, under_launcher, usr1_interrupts
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
 from .defaults import format_default
@@ -203,6 +203,8 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
         if max_restarts and not auto_resume(overrides.get("resume"))[0]:
             raise ValueError(f"--max-restarts {max_restarts} restarts the processes after a failure; add --resume auto so "
                              "that they continue from the last snapshot instead of starting over")
+        distributed.check_slurm_tasks(layout.nnodes)  # the environment, checked before anything runs (also by --dry-run)
+        sigterm_stops()
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     if not layout.needs_launcher:  # this process trains (alone, or as one of torchrun's)

@@ -71,6 +71,17 @@ def dist_timeout() -> float:
     return DEFAULT_TIMEOUT if value is None else positive_seconds(value, TIMEOUT_VARIABLE)
 
 
+def check_slurm_tasks(nnodes: int) -> None:
+    """Refuse a command that SLURM started as more tasks than the run's machines (`srun --ntasks N`) without
+    torchrun's variables: each task would train the whole run alone, into the same --outdir."""
+    tasks = _env_int("SLURM_STEP_NUM_TASKS", 1)
+    if tasks > 1 and tasks != nnodes and "WORLD_SIZE" not in os.environ:
+        raise DistributedError(f"SLURM started this command as {tasks} tasks (SLURM_STEP_NUM_TASKS={tasks}), and each "
+                               "would train the whole run alone: start one task per machine (srun --ntasks-per-node=1) "
+                               "with --gpus N (and --nnodes M --rdzv-endpoint HOST:PORT), or give each task torchrun's "
+                               "variables (RANK=$SLURM_PROCID, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT)")
+
+
 def init_distributed(device: str | None = None, timeout: float | None = None) -> DistributedContext:
     """Join the process group torchrun describes in the environment (gloo on CPU, NCCL on CUDA).
 
@@ -79,12 +90,7 @@ def init_distributed(device: str | None = None, timeout: float | None = None) ->
     every collective.
     """
     timeout = dist_timeout() if timeout is None else timeout
-    tasks = _env_int("SLURM_STEP_NUM_TASKS", 1)
-    if tasks > 1 and "WORLD_SIZE" not in os.environ:  # srun --ntasks N: N copies of the whole run, side by side
-        raise DistributedError(f"SLURM started this command as {tasks} tasks (SLURM_STEP_NUM_TASKS={tasks}), and each "
-                               "would train the whole run alone: start one task per machine (srun --ntasks-per-node=1) "
-                               "with --gpus N (and --nnodes M --rdzv-endpoint HOST:PORT), or give each task torchrun's "
-                               "variables (RANK=$SLURM_PROCID, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT)")
+    check_slurm_tasks(nnodes=1)
     world_size = _env_int("WORLD_SIZE", 1)
     rank = _env_int("RANK", 0)
     local_rank = _env_int("LOCAL_RANK", 0)
