@@ -268,6 +268,12 @@ def test_a_zip_with_two_entries_of_one_name_is_refused(tmp_path: Path):
     with pytest.raises(DatasetError, match=r"dup\.zip: holds 2 entries named 'a\.png' \(a zip appended to twice\?\), of "
                                            r"which only the last can be read; re-create the zip"):
         open_dataset(archive)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with zipfile.ZipFile(tmp_path / "readme.zip", "w") as z:  # a file that is not read may repeat
+            for name, value in (("README.txt", 1), ("a.png", 10), ("README.txt", 2)):
+                z.writestr(name, _png(value) if name.endswith(".png") else b"notes")
+    assert len(open_dataset(tmp_path / "readme.zip")) == 1
 
 
 def test_an_image_listed_twice_with_two_labels_is_noted(make_folder, images_rgb):

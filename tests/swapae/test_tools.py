@@ -135,6 +135,8 @@ def test_an_alpha_sweep_writes_each_alpha_and_a_row_per_pair(swapae_snapshot, sh
         swap(swapae_snapshot, shape_files[:1], shape_files[1:2], tmp_path / "o", alpha="0,x", device="cpu")
     with pytest.raises(ToolError, match=r"^--alpha must be between 0 and 1, got 2.0$"):
         swap(swapae_snapshot, shape_files[:1], shape_files[1:2], tmp_path / "o", alpha=[0.5, 2.0], device="cpu")
+    one = swap(swapae_snapshot, shape_files[:1], shape_files[1:2], tmp_path / "np", alpha=np.float32(0.5), device="cpu")
+    assert [p.name for p in one] == ["swap_grid.png", "swap_s00_t00.png"]  # a NumPy scalar is one alpha
 
 
 def test_outputs_are_not_overwritten_without_force(swapae_snapshot, shape_files, tmp_path):

@@ -131,3 +131,20 @@ def test_sigusr1_while_clustering_stops_as_ctrl_c_does(tmp_path, monkeypatch):
         train(tiny_options(tmp_path), device="cpu", log=lines.append)
     assert lines[-1] == "Interrupted while clustering: nothing was written"
     assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
+
+
+@pytest.mark.parametrize("where", ["clustering", "building"])
+def test_with_stylegan2_sigterm_stop_a_sigterm_before_the_loop_stops_as_ctrl_c_does(tmp_path, monkeypatch, where):
+    """A preemption while the data is clustered or the networks are built: one line, status 130, not a failure."""
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setenv("STYLEGAN2_SIGTERM", "stop")
+    monkeypatch.setattr("stylegan2.training.loop.cluster_dataset" if where == "clustering"
+                        else "stylegan2.training.loop._make_phases", terminated)
+    lines = []
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_options(tmp_path, clusters=4 if where == "clustering" else 0), device="cpu", log=lines.append)
+    assert lines[-1] == ("Interrupted while clustering: nothing was written" if where == "clustering"
+                         else "Interrupted before training: nothing was written")
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL

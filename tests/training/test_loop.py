@@ -232,6 +232,7 @@ def test_resume_with_a_network_of_another_resolution_is_refused(tmp_path):
     (dict(batch=4), r"^--batch-gpu 8 must divide the per-process batch 4"),  # 0 accumulation rounds: nothing trained
     (dict(kimg=-1.0), r"^--kimg must be a positive number, got -1.0$"),
     (dict(kimg="1"), r"^--kimg must be a number, got '1'$"),  # a value read from a config file, still a string
+    (dict(kimg=np.float32(-1)), r"^--kimg must be a positive number, got -1.0$"),  # NumPy numbers are numbers
     (dict(metrics="fid50k_full"), r"^metrics must be a list of metric names, got the string 'fid50k_full'"),
 ])
 def test_options_edited_after_resolving_are_checked_by_train(tmp_path, edit, message):

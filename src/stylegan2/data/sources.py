@@ -378,7 +378,8 @@ def _zip_names(archive: zipfile.ZipFile, path: Path) -> tuple[list[str], dict[st
             except UnicodeError:  # not UTF-8: a genuine cp437 name
                 pass
         names.append(name)
-    repeated = [name for name, count in Counter(names).items() if count > 1 and not name.endswith("/")]
+    read = [name for name in names if is_image_name(name) or name.rpartition("/")[2] == LABELS_FILE]  # not a README
+    repeated = [name for name, count in Counter(read).items() if count > 1]
     if repeated:
         raise DatasetError(f"{path}: holds {Counter(names)[repeated[0]]} entries named {repeated[0]!r} (a zip appended "
                            "to twice?), of which only the last can be read; re-create the zip")

@@ -90,7 +90,7 @@ def parse_alphas(alpha: float | str | Sequence[float]) -> list[float]:
             raise ToolError(f"--alpha {alpha!r}: give a number from 0 to 1, or several separated by commas "
                             "(0,0.25,0.5)") from None
     else:
-        values = [alpha] if isinstance(alpha, (int, float)) else list(alpha)
+        values = [float(alpha)] if np.ndim(alpha) == 0 else [float(a) for a in np.asarray(alpha).ravel()]
     if not values:
         raise ToolError("--alpha: give at least one value")
     return [check_alpha(value) for value in values]

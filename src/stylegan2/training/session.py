@@ -19,6 +19,7 @@ import dataclasses
 import itertools
 import json
 import math
+import numbers
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -108,7 +109,7 @@ def check_numbers(options: Any, positive: Sequence[str] = (), non_negative: Sequ
     fail too (options set from Python, or by overrides, may hold them)."""
     for name in (*positive, *non_negative):
         value = getattr(options, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):  # "1" from a config file, say
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):  # "1" from a config file, say
             raise ValueError(f"--{name.replace('_', '-')} must be a number, got {value!r}")
         above_low = value > 0 if name in positive else value >= 0  # NaN fails every comparison
         if not (above_low and value < math.inf):

@@ -156,7 +156,8 @@ def usr1_interrupts() -> Iterator[None]:
     """Inside the block SIGUSR1 raises KeyboardInterrupt, as Ctrl-C does by default: before the training loop (opening
     and clustering the data, building the networks) a scheduler's warning stops the command as Ctrl-C does there,
     instead of ending it without a word (SIGUSR1's default). The loop's own handler (`ctrl_c_requests_stop`)
-    takes over while it runs. Main thread only; nothing on platforms without SIGUSR1."""
+    takes over while it runs. SIGTERM too, with $STYLEGAN2_SIGTERM=stop. Main thread only; nothing on platforms
+    without SIGUSR1."""
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGUSR1"):
         yield
         return
@@ -164,16 +165,19 @@ def usr1_interrupts() -> Iterator[None]:
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGUSR1, interrupt)
+    signums = [signal.SIGUSR1, *([signal.SIGTERM] if sigterm_stops() else [])]  # SIGTERM as SIGUSR1, when asked
+    previous = {signum: signal.signal(signum, interrupt) for signum in signums}
     try:
         yield
     finally:
-        signal.signal(signal.SIGUSR1, signal.SIG_DFL if previous is None else previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 @contextlib.contextmanager
 def sigterm_raises_once() -> Iterator[list[int]]:
-    """Turn the first SIGTERM into Terminated, so that the log says why the run stopped. Once the
+    """Turn the first SIGTERM into Terminated (KeyboardInterrupt with $STYLEGAN2_SIGTERM=stop), so that the log says
+    why the run stopped. Once the
     yielded list is not empty (a SIGTERM came, or the caller is already stopping), SIGTERM is ignored
     while the message is written (torchrun's SIGKILL follows if that takes too long). Main thread only."""
     stopping: list[int] = []
@@ -184,6 +188,8 @@ def sigterm_raises_once() -> Iterator[list[int]]:
     def terminate(signum: int, frame: Any) -> None:
         if not stopping:
             stopping.append(signum)
+            if sigterm_stops():  # $STYLEGAN2_SIGTERM=stop: a stop as Ctrl-C asks it, wherever the run is
+                raise KeyboardInterrupt
             raise Terminated
 
     previous = signal.signal(signal.SIGTERM, terminate)
