@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--cbase", type=int, help="override the net's channel base (a small CPU check)")
     args = parser.parse_args()
     check_resolution(parser, "--resolution", args.resolution, least=8)  # it times the resampling layers from 8 px up
-    check_at_least_one(parser, batch=args.batch)
+    check_at_least_one(parser, batch=args.batch, repeats=args.repeats, cbase=args.cbase)
     check_device(parser, args.device)
     device = torch.device(args.device)
     configure_backends(device)

@@ -1,6 +1,6 @@
 """Seconds per training phase, amortized images/second and seconds per kimg, ours vs. NVIDIA's code.
 
-    python benchmarks/bench_train.py                        # ours only, 32 px, CPU preset sizes
+    python benchmarks/bench_train.py                        # ours only, 32 px, cbase 4096, cmax 128, gamma 0.05
     python benchmarks/bench_train.py --net paper256 --resolution 256 --channels 3 --official PATH --peak-tflops 989.4
     python benchmarks/bench_train.py --official ~/src/stylegan2-ada-pytorch --threads 2
     python benchmarks/bench_train.py --cbase 2048 --cmax 64 --gamma 0.25 --pack 4    # the cpu preset, with and without packing
@@ -171,7 +171,10 @@ def add_network_arguments(parser: argparse.ArgumentParser, *, cbase: int, cmax: 
 def check_network_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """One-line errors for bad values of add_network_arguments' options, before any network is built."""
     check_resolution(parser, "--resolution", args.resolution)
-    check_at_least_one(parser, mbstd=args.mbstd)
+    check_at_least_one(parser, mbstd=args.mbstd, cmax=args.cmax)
+    if args.cbase < args.resolution:  # the networks' own refusal, as one line instead of a traceback
+        parser.error(f"--cbase {args.cbase} gives no channels at {args.resolution} px (channels are --cbase / "
+                     f"resolution); use at least {args.resolution}")
     if args.batch < 1 or args.batch % min(args.mbstd, args.batch):
         parser.error(f"--batch must be a positive multiple of D's minibatch-stddev group (--mbstd {args.mbstd}), got {args.batch}")
 
