@@ -139,7 +139,7 @@ def parse_gan_settings(
     if mix_seed is not None and not mix_styles:
         mix_styles = default_mix_styles(num_ws)  # as the page and `stylegan2 mix` do
     return GanSettings(
-        seed=_integer(query, "seed", 0, MAX_SEED, 0) or 0,
+        seed=_integer(query, "seed", 0, MAX_SEED, 0),
         projected=_integer(query, "w", 0, num_projected - 1, None) if num_projected else None,
         truncation_psi=_number(query, "psi", -MAX_STRENGTH, MAX_STRENGTH, 1.0),
         truncation_cutoff=_integer(query, "cutoff", 0, num_ws, None),

@@ -1,6 +1,6 @@
 """Signals during a training run: Ctrl-C (or SIGUSR1, a scheduler's warning) asks the run to stop (with a final
 snapshot), a second Ctrl-C stops it at once, and SIGTERM (torchrun stopping the job) raises Terminated so that the log
-says why the run ended."""
+says why the run ended, or, with $STYLEGAN2_SIGTERM=stop (a scheduler's preemption), asks as SIGUSR1 does."""
 
 from __future__ import annotations
 
@@ -177,9 +177,9 @@ def usr1_interrupts() -> Iterator[None]:
 @contextlib.contextmanager
 def sigterm_raises_once() -> Iterator[list[int]]:
     """Turn the first SIGTERM into Terminated (KeyboardInterrupt with $STYLEGAN2_SIGTERM=stop), so that the log says
-    why the run stopped. Once the
-    yielded list is not empty (a SIGTERM came, or the caller is already stopping), SIGTERM is ignored
-    while the message is written (torchrun's SIGKILL follows if that takes too long). Main thread only."""
+    why the run stopped. Once the yielded list is not empty (a SIGTERM came, or the caller is already stopping),
+    SIGTERM is ignored while the message is written (torchrun's SIGKILL follows if that takes too long). Main thread
+    only."""
     stopping: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield stopping
