@@ -43,28 +43,21 @@ def test_a_tiny_run_writes_logs_grids_and_snapshots(tmp_path):
     assert set(nets) == {"G", "D", "G_ema"}
 
 
-def test_ctrl_c_while_clustering_says_so_and_writes_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("where, clusters, said", [
+    ("cluster_dataset", 4, "Interrupted while clustering: nothing was written"),
+    # a scheduler's SIGUSR1 while a large network was built (or a --resume file read) ended with no line at all
+    ("_make_phases", 0, "Interrupted before training: nothing was written"),
+])
+def test_ctrl_c_before_the_loop_is_said_once_and_writes_nothing(tmp_path, monkeypatch, where, clusters, said):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(loop_module, "cluster_dataset", interrupted)
+    monkeypatch.setattr(loop_module, where, interrupted)
     lines = []
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_options(tmp_path, clusters=4), device="cpu", log=lines.append)
-    assert lines[-1] == "Interrupted while clustering: nothing was written" and not (tmp_path / "runs").exists()
-    assert lines.count("Interrupted before training: nothing was written") == 0  # said once, by the clustering
-
-
-def test_ctrl_c_while_the_networks_are_built_says_so(tmp_path, monkeypatch):
-    """A scheduler's SIGUSR1 while a large network was built (or a --resume file read) ended with no line at all."""
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(loop_module, "_make_phases", interrupted)
-    lines = []
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny_options(tmp_path), device="cpu", log=lines.append)
-    assert lines == ["Interrupted before training: nothing was written"] and not (tmp_path / "runs").exists()
+        train(tiny_options(tmp_path, clusters=clusters), device="cpu", log=lines.append)
+    assert lines[-1] == said and lines.count(said) == 1 and not (tmp_path / "runs").exists()
+    assert "Interrupted before training: nothing was written" not in lines[:-1]  # said once
 
 
 def test_the_first_lines_say_what_was_chosen(tmp_path):
