@@ -166,6 +166,9 @@ def main() -> None:
                       *(["--fp32"] if args.fp32 else [])]
             results["NVIDIA"] = run_child("NVIDIA", command, work / "nvidia", args.timeout)
         table(results, warmup_kimg=args.tick)
+    failed = [name for name, (ticks, _) in results.items() if not ticks]
+    if failed:  # a run that logged nothing (its output is above) measured nothing
+        sys.exit(f"no tick logged by {' and '.join(failed)}: nothing was measured")
 
 
 if __name__ == "__main__":

@@ -31,12 +31,24 @@ VERDICT_MARKERS = ("class shares", "LeNet FID", "classes covered", "shape classe
 
 
 def parse_seeds(text: str) -> list[int]:
-    """'1-5' or '1,3,7' -> the seeds."""
+    """'1-5' or '1,3,7' -> the seeds (a range runs upward: '3-1' is refused, as it would run nothing)."""
     seeds = []
     for part in text.split(","):
         first, _, last = part.partition("-")
-        seeds += range(int(first), int(last or first) + 1)
+        try:
+            low, high = int(first), int(last or first)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: give seeds as 1-5 or 1,3,7") from None
+        if high < low:
+            raise argparse.ArgumentTypeError(f"{part!r}: a range runs upward (e.g. {high}-{low})")
+        seeds += range(low, high + 1)
     return seeds
+
+
+def train_command(data: str, seed: int, outdir: Path, train_args: list[str]) -> list[str]:
+    """The training command of one seed's slot: the `cpu` preset at 32 px, a snapshot every tick, until stopped."""
+    return ["stylegan2", "train", "--data", data, "--resolution", "32", "--cfg", "cpu", "--seed", str(seed),
+            "--kimg", "100000", "--snap", "1", "--outdir", str(outdir), *train_args]
 
 
 def train_for(minutes: float, command: list[str], log: Path) -> float:
@@ -90,14 +102,18 @@ def main() -> None:
         parser.error(f"--data {args.data}: no such file (give an MNIST .npz or builtin:shapes)")
     if args.outdir.exists():
         sys.exit(f"--outdir {args.outdir} exists: choose a new folder (nothing is overwritten)")
+    # The options passed on to training (and any of ours misspelt, which land there) are checked before the first
+    # 20-minute slot: a dry run of the first seed's command.
+    check = subprocess.run([*train_command(args.data, args.seeds[0], args.outdir / "check", train_args), "--dry-run"],
+                           capture_output=True, text=True, check=False)
+    if check.returncode != 0:
+        sys.exit(f"the training command refuses its options: {check.stderr.strip().splitlines()[-1]}")
 
     rows = []
     for seed in args.seeds:
         run_dir = args.outdir / f"seed{seed}"
         run_dir.mkdir(parents=True)
-        command = ["stylegan2", "train", "--data", args.data, "--resolution", "32", "--cfg", "cpu", "--seed", str(seed),
-                   "--kimg", "100000", "--snap", "1", "--outdir", str(run_dir / "run"), *train_args]
-        seconds = train_for(args.minutes, command, run_dir / "train.log")
+        seconds = train_for(args.minutes, train_command(args.data, seed, run_dir / "run", train_args), run_dir / "train.log")
         snapshots = sorted(run_dir.glob("run/*/network-snapshot-*.safetensors"), key=snapshot_kimg)
         if not snapshots:
             rows.append((seed, f"no snapshot after {seconds:.0f} s: see {run_dir / 'train.log'}"))
@@ -113,6 +129,8 @@ def main() -> None:
     print(f"\n{' '.join(['stylegan2', 'train', '--data', args.data, '--cfg', 'cpu', *train_args])}, {args.minutes:g} minutes per seed:")
     for seed, line in rows:
         print(f"seed {seed}: {line}")
+    if all(line.startswith("no snapshot") for _, line in rows):
+        sys.exit("no seed gave a snapshot: nothing was measured")
 
 
 if __name__ == "__main__":

@@ -104,6 +104,13 @@ def test_bench_run_times_a_tiny_training_run(tmp_path):
     assert float(steady) > 0 and ticks.count(":") == 3, row  # three ticks of 8 images
 
 
+def test_bench_run_that_measured_nothing_exits_with_an_error(tmp_path):
+    """A preset name training refuses ran, printed 'no tick logged' and exited 0."""
+    result = run("bench_run.py", ["--cfg", "foo", "--resolution", "8", "--batch", "4", "--kimg", "0.008", "--tick", "0.008",
+                                  "--images", "8"], tmp_path)
+    assert result.returncode == 1 and "no tick logged by ours: nothing was measured" in result.stderr
+
+
 def test_steady_sec_per_kimg_weights_the_ticks_after_warm_up_by_their_images():
     sys.path.insert(0, str(BENCHMARKS))
     try:
