@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from stylegan2.data.images import is_power_of_two
 from stylegan2.data.shapes import paint, shape_colors, shape_mask
+from stylegan2.models.aspect import MAX_RESOLUTION
 
 VARIANTS = ("upright", "mono")
 WHITE, BLACK = np.full(3, 255, np.uint8), np.zeros(3, np.uint8)
@@ -38,8 +40,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.count < 1:
         parser.error(f"--count must be at least 1, got {args.count}")
-    if args.resolution < 4:
-        parser.error(f"--resolution must be at least 4, got {args.resolution}")
+    if not (4 <= args.resolution <= MAX_RESOLUTION and is_power_of_two(args.resolution)):  # what training opens
+        parser.error(f"--resolution must be a power of two from 4 to {MAX_RESOLUTION}, got {args.resolution}")
     if args.out.suffix != ".npz":
         parser.error(f"--out {args.out}: give a file name ending in .npz")
     if args.out.exists():

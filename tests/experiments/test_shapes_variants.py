@@ -31,6 +31,8 @@ def test_variants_change_one_property_of_the_builtin_items(tmp_path, run_script)
     (["--variant", "mono", "--out", "x.npz", "--count", "0"], "--count must be at least 1, got 0"),
     (["--variant", "mono", "--out", "x.png"], "--out x.png: give a file name ending in .npz"),
     (["--variant", "mono", "--out", "missing/x.npz"], "--out missing/x.npz: no such folder missing"),
+    # a size training refuses (it opens powers of two)
+    (["--variant", "mono", "--out", "x.npz", "--resolution", "7"], "--resolution must be a power of two from 4 to 1024, got 7"),
 ])
 def test_bad_options_give_one_line_errors(tmp_path, run_script, args, message):
     result = run_script(SCRIPT, args, tmp_path)
