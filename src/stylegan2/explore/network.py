@@ -54,7 +54,7 @@ def open_explorer(
         found = ", ".join(f"{k} ({type(v).__name__})" for k, v in sorted(networks.items())) or "nothing"
         raise ToolError(f"{path}: holds no stylegan2 Generator or Swapping Autoencoder (found {found})")
     G = G.eval().requires_grad_(False).to(target)  # loaded here: no one else holds it
-    projected = load_projected_w(Path(projected_w).expanduser(), G) if projected_w is not None else None
+    projected = load_projected_w(projected_w, G) if projected_w is not None else None
     if directions is not None and layers is not None:
         raise ToolError("--layers: the directions of --directions act on the layers they were computed for; "
                         "drop --layers (or pass it to `stylegan2 directions`)")

@@ -92,6 +92,19 @@ def load_projected_w(path: str | os.PathLike, G: Generator) -> torch.Tensor:
     return w.to(network_device(G))
 
 
+def load_projected_ws(files: str | os.PathLike | Sequence[str | os.PathLike], G: Generator) -> torch.Tensor:
+    """ws [N, num_ws, w_dim] of one projection file or several, in the order given (a `project` run writes one)."""
+    files = [files] if isinstance(files, (str, os.PathLike)) else list(files)
+    return torch.cat([load_projected_w(path, G) for path in files])
+
+
+def check_projected_class(class_idx: int | None) -> None:
+    """Refuse --class with projected ws: they hold their class already (`project --class` chose it)."""
+    if class_idx is not None:
+        raise ToolError(f"--class {class_idx} picks the class of seeds' latents; a projected w holds its class already "
+                        "(project with --class); leave --class out")
+
+
 def image_name(*, seed: int | None = None, proj: int | None = None, index: int | None = None,
                strength: float = 0.0) -> str:
     """The file `generate` writes for a seed, for projected w number `proj`, or (neither) for the grid, moved along
@@ -124,9 +137,8 @@ def generate_images(
     """
     if (seeds is None) == (projected_w is None):
         raise ToolError("give either --seeds or --projected-w (exactly one of them)")
-    if projected_w is not None and class_idx is not None:
-        raise ToolError(f"--class {class_idx} picks the class of seeds' latents; a projected w holds its class already "
-                        "(project with --class); leave --class out")
+    if projected_w is not None:
+        check_projected_class(class_idx)
     if direction is None and (index != 0 or strength != 0):
         raise ToolError(f"--index {index} and --strength {strength} move along a direction; give --direction too")
     check_psi(truncation_psi)

@@ -13,7 +13,7 @@ from ..models import Generator
 from ..utils.image import image_grid, save_image
 from .common import Network, ToolError, check_inputs, check_noise_mode, check_psi, load_generator, parse_seeds, seed_ws
 from .files import check_outputs
-from .generate import load_projected_w, synthesize, truncate_ws
+from .generate import load_projected_ws, synthesize, truncate_ws
 from .sefa import select_ws_indices
 
 MIX_FILE = "stylemix.png"
@@ -103,7 +103,7 @@ def style_mix(
             raise ToolError(f"give either --{name} or --{name}-w (exactly one of them)")
         if seeds is not None:
             parse_seeds(seeds, f"--{name}")
-        axes[name] = seeds if seeds is not None else [files] if isinstance(files, (str, os.PathLike)) else list(files)
+        axes[name] = seeds if seeds is not None else files
     if rows is None and cols is None and class_idx is not None:
         raise ToolError(f"--class {class_idx} picks the class of seeds' latents; projected ws hold their class already "
                         "(project with --class); leave --class out")
@@ -113,7 +113,7 @@ def style_mix(
     if rows is not None or cols is not None:
         check_inputs(G, class_idx)
     mix_styles(G, styles)
-    latents = {name: value if seeds is not None else torch.cat([load_projected_w(path, G) for path in value])
+    latents = {name: value if seeds is not None else load_projected_ws(value, G)
                for (name, value), seeds in zip(axes.items(), (rows, cols))}
     path = Path(outdir) / MIX_FILE
     check_outputs([path], force)

@@ -28,7 +28,7 @@ from .common import (
     seed_ws,
 )
 from .files import VideoWriter, check_outputs, video_suffix
-from .generate import load_projected_w, synthesize, truncate_ws
+from .generate import check_projected_class, load_projected_ws, synthesize, truncate_ws
 
 SPACES = ("z", "w")
 WS_PER_PIECE = 256  # frames whose ws render_video computes at a time
@@ -129,9 +129,7 @@ def render_video(
         raise ToolError("give either --seeds or --projected-w (exactly one of them)")
     what = "--seeds" if seeds is not None else "--projected-w"
     if projected_w is not None:
-        if class_idx is not None:
-            raise ToolError(f"--class {class_idx} picks the class of seeds' latents; a projected w holds its class "
-                            "already (project with --class); leave --class out")
+        check_projected_class(class_idx)
         if space == "z":
             raise ToolError("--space z: projected ws have no z; they are interpolated linearly in w (leave --space out)")
     space = space or ("z" if seeds is not None else "w")
@@ -150,8 +148,7 @@ def render_video(
     else:  # a projected w holds its class: a conditional network needs none
         check_truncation_cutoff(G, truncation_cutoff)
     if seeds is None:
-        files = [projected_w] if isinstance(projected_w, (str, os.PathLike)) else list(projected_w)
-        keys = truncate_ws(G, torch.cat([load_projected_w(path, G) for path in files]), truncation_psi, truncation_cutoff)
+        keys = truncate_ws(G, load_projected_ws(projected_w, G), truncation_psi, truncation_cutoff)
     count, noun = (len(seeds), "seed") if seeds is not None else (len(keys), "w")
     if grid is None and count < 2:
         raise ToolError(f"{what}: a looping video needs at least 2 {noun}s, got {count}"
