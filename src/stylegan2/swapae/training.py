@@ -86,13 +86,20 @@ def with_file_codes(options: SwapAEOptions, networks: dict[str, nn.Module]) -> S
                                use_noise=G["use_noise"])
 
 
+def _read_resume(options: SwapAEOptions, resolution: int,
+                 channels: int) -> tuple[dict[str, nn.Module], ResumeState | None, SwapAEOptions, list[str]]:
+    """Read and check the --resume file: its networks, its run's state (None: weights only), the options the run
+    trains with (the file's code sizes) and the notes on them."""
+    loaded, resume_state, notes = read_resume_state(options.resume)
+    check_run_unfinished(options.resume, resume_state, options.kimg)
+    networks, kept = _networks_from_checkpoint(loaded, options, resolution, channels, options.resume)
+    return networks, resume_state, with_file_codes(options, networks), notes + kept
+
+
 def check_swapae_resume(options: SwapAEOptions, resolution: int, channels: int) -> tuple[SwapAEOptions, list[str]]:
     """Read and check the --resume file as the run will (for --dry-run): the options it trains with, and the notes."""
-    loaded, resume_state, notes = read_resume_state(options.resume)
-    if resume_state is not None:
-        check_run_unfinished(options.resume, resume_state, options.kimg)
-    networks, kept = _networks_from_checkpoint(loaded, options, resolution, channels, options.resume)
-    return with_file_codes(options, networks), notes + kept
+    _, _, options, notes = _read_resume(options, resolution, channels)
+    return options, notes
 
 
 def architecture_notes(networks: dict[str, nn.Module], fresh: dict[str, nn.Module]) -> list[str]:
@@ -183,12 +190,7 @@ def _train_swapae(options: SwapAEOptions, ctx: DistributedContext, *, log: Calla
     resume_state: ResumeState | None = None
     header: list[str] = []
     if options.resume:
-        loaded, resume_state, notes = read_resume_state(options.resume)
-        if resume_state is not None:
-            check_run_unfinished(options.resume, resume_state, options.kimg)
-        networks, kept = _networks_from_checkpoint(loaded, options, resolution, channels, options.resume)
-        options = with_file_codes(options, networks)
-        notes += kept
+        networks, resume_state, options, notes = _read_resume(options, resolution, channels)
         kind = "continuing the run" if resume_state else "starting from its weights"
         header.append(f"Resuming from {options.resume}: {kind}" + "".join(f"\n  note: {n}" for n in notes))
     else:
