@@ -155,7 +155,6 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
     # Each restart gets a fresh rendezvous store: in torch 2.13 a shared one keeps the dead attempt's addresses.
     restarts = {"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"} if layout.max_restarts else {}
     no_libuv = {"USE_LIBUV": "0"} if os.name == "nt" else {}  # torch's Windows builds lack the store's libuv backend
-    sigterm_stops()  # a bad $STYLEGAN2_SIGTERM is named before any process starts
     ctrl_c = _PassCtrlC()
     _start_resource_tracker()
     with (_environment(OMP_NUM_THREADS="1", **restarts, **no_libuv), _messages_folder(layout.max_restarts == 0) as messages,
