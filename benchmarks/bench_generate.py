@@ -37,11 +37,11 @@ def time_batches(fn, repeats: int, device: torch.device) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--resolutions", default="32,64,256")
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--cbase", type=int, default=32768)
-    parser.add_argument("--cmax", type=int, default=512)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--resolutions", default="32,64,256", help="comma-separated (default %(default)s)")
+    parser.add_argument("--batch", type=int, default=16, help="images per call (default %(default)s)")
+    parser.add_argument("--cbase", type=int, default=32768, help="channel base (default %(default)s)")
+    parser.add_argument("--cmax", type=int, default=512, help="channel maximum (default %(default)s)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs; the median is reported (default %(default)s)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd synthesis")
     parser.add_argument("--threads", type=int)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

@@ -157,15 +157,15 @@ def sync(device: torch.device) -> None:
 
 def add_network_arguments(parser: argparse.ArgumentParser, *, cbase: int, cmax: int, gamma: float) -> None:
     """The data, network-size and R1 options that `ours` reads (shared with profile_step.py)."""
-    parser.add_argument("--resolution", type=int, default=32)
-    parser.add_argument("--channels", type=int, default=1)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--cbase", type=int, default=cbase)
-    parser.add_argument("--cmax", type=int, default=cmax)
-    parser.add_argument("--z-dim", type=int, default=128)
-    parser.add_argument("--map", type=int, default=2)
-    parser.add_argument("--mbstd", type=int, default=4, help="D's minibatch-stddev group size")
-    parser.add_argument("--gamma", type=float, default=gamma)
+    parser.add_argument("--resolution", type=int, default=32, help="image size (default %(default)s)")
+    parser.add_argument("--channels", type=int, default=1, help="image channels (default %(default)s)")
+    parser.add_argument("--batch", type=int, default=32, help="images per step (default %(default)s)")
+    parser.add_argument("--cbase", type=int, default=cbase, help="channel base (default %(default)s)")
+    parser.add_argument("--cmax", type=int, default=cmax, help="channel maximum (default %(default)s)")
+    parser.add_argument("--z-dim", type=int, default=128, help="z and w size (default %(default)s)")
+    parser.add_argument("--map", type=int, default=2, help="mapping layers (default %(default)s)")
+    parser.add_argument("--mbstd", type=int, default=4, help="D's minibatch-stddev group size (default %(default)s)")
+    parser.add_argument("--gamma", type=float, default=gamma, help="R1 weight (default %(default)s)")
 
 
 def check_network_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -235,7 +235,7 @@ def parse_args(parser: argparse.ArgumentParser | None = None) -> argparse.Namesp
     parser.add_argument("--fp16", action=argparse.BooleanOptionalAction,
                         help="fp16 layers in the top 4 resolutions with conv_clamp 256, as the official default "
                              "(default: on with --net on CUDA; ours runs them in fp32 on CPU, NVIDIA's emulates them)")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs; the median is reported (default %(default)s)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--pack", type=int, default=1, help="also time ours with a D that judges this many images at once")

@@ -13,6 +13,7 @@ before 1.10 did); `register_built_extensions` restores that, or a build that suc
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shutil
@@ -82,10 +83,11 @@ def prepare_build_env() -> list[str]:
     return notes
 
 
-def import_official(path: str, build: bool) -> list[str]:
-    """Make the checkout's packages (training, torch_utils, dnnlib) importable; with `build`, prepare the plugin build."""
+def import_official(path: str, build: bool, option: str = "--official ") -> list[str]:
+    """Make the checkout's packages (training, torch_utils, dnnlib) importable; with `build`, prepare the plugin build.
+    A path that is no checkout stops the script with one line that starts with `option` and the path."""
     if not (Path(path) / "torch_utils" / "ops" / "bias_act.py").exists():
-        sys.exit(f"--official {path}: not a checkout of NVlabs/stylegan2-ada-pytorch (no torch_utils/ops/bias_act.py)")
+        sys.exit(f"{option}{path}: not a checkout of NVlabs/stylegan2-ada-pytorch (no torch_utils/ops/bias_act.py)")
     if path not in sys.path:
         sys.path.insert(0, path)
     try:
@@ -198,9 +200,10 @@ def plugin_status(device: torch.device, build: bool = True) -> str:
 
 
 def main() -> None:
-    if len(sys.argv) != 2:
-        sys.exit("usage: python benchmarks/official_ops.py PATH/stylegan2-ada-pytorch")
-    for note in import_official(sys.argv[1], build=True):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("official", help="a checkout of NVlabs/stylegan2-ada-pytorch")
+    args = parser.parse_args()
+    for note in import_official(args.official, build=True, option=""):
         print(f"build environment: {note}")
     line, details = build_plugins()
     if details:

@@ -6,7 +6,8 @@ The measurement of Karras et al. 2020 (ADA), Fig. 1b-c: for every snapshot of a 
 output on (a) the run's own training images, (b) images of the same kind that D never saw and
 (c) samples of the snapshot's G. A D that has learned "real" scores (a) and (b) alike; a D that
 has memorized its training set scores (b) like (c), far below (a). No augmentation is applied
-here, whatever the run used. Prints one table row per snapshot; `--out` also plots it.
+here, whatever the run used. Prints one table row per snapshot (mean output, and the share of
+images scored above zero: "called real"); `--ranges` adds the means over kimg ranges, `--out` a plot.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scoring import new_png
 from scoring.runs import pyplot, snapshot_kimg
 
 from stylegan2.data import open_dataset
@@ -49,6 +51,26 @@ def fakes(G: torch.nn.Module, c: torch.Tensor, seed: int = 0) -> torch.Tensor:
     return torch.cat([G(z[i:i + 256], c[i:i + 256], noise_mode="random") for i in range(0, c.shape[0], 256)])
 
 
+def kimg_ranges(text: str) -> list[tuple[float, float]]:
+    """argparse type of '900-1200,1200-1500': (low, high) pairs with low < high."""
+    try:
+        pairs = [tuple(float(x) for x in part.split("-")) for part in text.split(",")]
+    except ValueError:
+        pairs = []
+    if not pairs or any(len(p) != 2 or not p[0] < p[1] for p in pairs):
+        raise argparse.ArgumentTypeError(f"give kimg ranges LOW-HIGH with LOW < HIGH, comma-separated, e.g. 900-1200,1200-1500; "
+                                         f"got {text!r}")
+    return pairs
+
+
+COLUMNS = ("D(train)", "D(held)", "D(fake)", "real train", "real held", "real fake")
+
+
+def row(kimg: str, values: list[float]) -> str:
+    """One table line: the three mean outputs, then the three shares above zero as percentages."""
+    return f"{kimg:>11} " + " ".join(f"{v:9.3f}" for v in values[:3]) + " " + " ".join(f"{v:10.0%}" for v in values[3:])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", nargs="+", type=Path, help="training run directories")
@@ -57,7 +79,9 @@ def main() -> None:
                         "where they were started) does not resolve from here [default: the stored path]")
     parser.add_argument("--images", type=int, default=1000, help="images of each kind (default 1000)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads [default: torch's]")
-    parser.add_argument("--out", type=Path, default=None, help="plot D(train) - D(held-out) and D(train) - D(fake) against kimg")
+    parser.add_argument("--ranges", type=kimg_ranges, default=[], help="also print the mean of the snapshots with LOW < kimg "
+                        "<= HIGH for each range, e.g. 900-1200,1200-1500")
+    parser.add_argument("--out", type=new_png, default=None, help="plot D(train) - D(held-out) and D(train) - D(fake) against kimg")
     args = parser.parse_args()
     if args.images < 2:
         parser.error(f"--images must be at least 2, got {args.images}")
@@ -89,7 +113,7 @@ def main() -> None:
         held_img, held_c = images(heldout_sets[run], args.images)
         pack = opts.get("pack", 1)
         print(f"{run}  ({len(train_set)} training images, aug {opts['aug']}, pack {pack})")
-        print(f"{'kimg':>8} {'D(train)':>9} {'D(held)':>9} {'D(fake)':>9} {'sign train':>11} {'sign held':>10} {'sign fake':>10}")
+        print(f"{'kimg':>11} " + " ".join(f"{name:>9}" for name in COLUMNS[:3]) + " " + " ".join(f"{name:>10}" for name in COLUMNS[3:]))
         rows = []
         for snap in sorted(run.glob("network-snapshot-*.safetensors")):
             kimg = snapshot_kimg(snap)
@@ -97,9 +121,17 @@ def main() -> None:
             D, G = nets["D"], nets.get("G", nets.get("G_ema"))
             s = {name: d_scores(D, img, c, pack, opts["batch_gpu"]) for name, img, c in (
                 ("train", train_img, train_c), ("held", held_img, held_c), ("fake", fakes(G, train_c), train_c))}
-            print(f"{kimg:8.1f} {s['train'].mean():9.3f} {s['held'].mean():9.3f} {s['fake'].mean():9.3f} "
-                  f"{s['train'].sign().mean():11.3f} {s['held'].sign().mean():10.3f} {s['fake'].sign().mean():10.3f}")
-            rows.append((kimg, s["train"].mean().item(), s["held"].mean().item(), s["fake"].mean().item()))
+            kinds = ("train", "held", "fake")
+            values = [s[k].mean().item() for k in kinds] + [(s[k] > 0).float().mean().item() for k in kinds]
+            print(row(f"{kimg:.3f}", values), flush=True)
+            rows.append((kimg, *values))
+        for low, high in args.ranges:
+            inside = [r[1:] for r in rows if low < r[0] <= high]
+            if inside:
+                count = f"{len(inside)} snapshot" + ("s" if len(inside) > 1 else "")
+                print(row(f"{low:g}-{high:g}", np.mean(inside, axis=0).tolist()) + f"  (mean of {count})")
+            else:
+                print(f"{f'{low:g}-{high:g}':>11}  no snapshot in this range")
         curves[f"{run.parent.name}/{run.name}"] = rows
 
     if plt is not None:

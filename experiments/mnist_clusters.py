@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scoring import MNIST_FILE, SNAPSHOT_FILE, require_file
+from scoring import MNIST_CLASSIFIER, MNIST_FILE, SNAPSHOT_FILE, classifier_help, require_file
 from scoring.mnist import as_saved, train_classifier
 from scoring.samples import seed_latents
 
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="the run's --seed (it seeds k-means)")
     parser.add_argument("--network", help="a snapshot trained on these clusters (one K): how G draws each cluster")
     parser.add_argument("--mixed", type=int, default=8, help="with --network, list this many of the least pure clusters")
-    parser.add_argument("--classifier", default="mnist-lenet.safetensors", help="the LeNet of mnist_quality.py (trained once, cached)")
+    parser.add_argument("--classifier", default=MNIST_CLASSIFIER, help=classifier_help(MNIST_CLASSIFIER))
     args = parser.parse_args()
     counts = args.clusters
     if args.network and len(counts) != 1:

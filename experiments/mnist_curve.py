@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 
 import torch
-from scoring import MNIST_FILE, require_file
+from scoring import MNIST_CLASSIFIER, MNIST_FILE, classifier_help, new_png, require_file
 from scoring.mnist import MnistScorer, training_images
 from scoring.runs import pyplot, save_panels, snapshot_kimg
 
@@ -41,12 +41,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", help="run directories (RUN,RESUMED_RUN for one curve)")
     parser.add_argument("--label", action="append", help="legend label per run (default: directory name)")
-    parser.add_argument("--mnist", required=True)
-    parser.add_argument("--classifier", default="mnist-lenet.safetensors")
-    parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--mnist", required=True, help=MNIST_FILE)
+    parser.add_argument("--classifier", default=MNIST_CLASSIFIER, help=classifier_help(MNIST_CLASSIFIER))
+    parser.add_argument("--samples", type=int, default=1000, help="images of G scored per snapshot (default %(default)s)")
     parser.add_argument("--every", type=int, default=1, help="score every N-th snapshot (default: all)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads [default: torch's]")
-    parser.add_argument("--out", type=Path, help="PNG of LeNet FID and memorization against kimg (needs .[plot])")
+    parser.add_argument("--out", type=new_png, help="PNG of LeNet FID and memorization against kimg (needs .[plot])")
     args = parser.parse_args()
     labels = args.label or [Path(run.split(",")[-1]).name for run in args.runs]
     if len(labels) != len(args.runs):
@@ -73,7 +73,7 @@ def main() -> None:
             train = train_sets[snap.parent]
             s = scorer.score(images, requested, train)
             memo = float("nan") if s.memorization is None else s.memorization
-            print(f"{snapshot_kimg(snap):8.1f} {s.covered:8d} {s.confidence:11.3f} {s.diversity:10.3f} {s.fid:10.2f} {memo:13.3f}",
+            print(f"{snapshot_kimg(snap):8.3f} {s.covered:8d} {s.confidence:11.3f} {s.diversity:10.3f} {s.fid:10.2f} {memo:13.3f}",
                   flush=True)
             rows.append((snapshot_kimg(snap), s.fid, memo))
         curves[label] = rows

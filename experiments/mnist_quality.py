@@ -32,17 +32,17 @@ import argparse
 from pathlib import Path
 
 import torch
-from scoring import MIN_SAMPLES, MNIST_FILE, SNAPSHOT_FILE, require_file
+from scoring import MIN_SAMPLES, MNIST_CLASSIFIER, MNIST_FILE, SNAPSHOT_FILE, classifier_help, new_png, require_file
 from scoring.mnist import MnistScorer, report, training_images
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--network", help="a snapshot (.safetensors) to score")
-    parser.add_argument("--mnist", required=True)
-    parser.add_argument("--samples", type=int, default=1000)
-    parser.add_argument("--classifier", default="mnist-lenet.safetensors")
-    parser.add_argument("--grid", help="also save a 10x10 grid of the first 100 samples here")
+    parser.add_argument("--mnist", required=True, help=MNIST_FILE)
+    parser.add_argument("--samples", type=int, default=1000, help="images of G to score (default %(default)s)")
+    parser.add_argument("--classifier", default=MNIST_CLASSIFIER, help=classifier_help(MNIST_CLASSIFIER))
+    parser.add_argument("--grid", type=new_png, help="also save a 10x10 grid of the first 100 samples here")
     parser.add_argument("--real", action="store_true", help="score real test digits instead (calibration)")
     parser.add_argument("--truncation-psi", type=float, default=1.0, help="sample with this truncation (default 1: none)")
     args = parser.parse_args()

@@ -27,6 +27,7 @@ from scoring import MNIST_FILE, require_file
 from stylegan2.data import InfiniteSampler, open_dataset
 from stylegan2.io import save_network
 from stylegan2.models import Generator as OurGenerator
+from stylegan2.training.progress import kimg_label
 
 Z_DIM, MAP_LAYERS, BATCH, LR, EMA_KIMG, EMA_RAMPUP = 128, 2, 32, 0.0025, 2.0, 0.05
 SYNTHESIS = dict(channel_base=2048, channel_max=64, num_fp16_res=0, conv_clamp=None)
@@ -35,12 +36,12 @@ SYNTHESIS = dict(channel_base=2048, channel_max=64, num_fp16_res=0, conv_clamp=N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--official", required=True, help="checkout of NVlabs/stylegan2-ada-pytorch")
-    parser.add_argument("--mnist", required=True)
-    parser.add_argument("--kimg", type=float, default=20)
-    parser.add_argument("--snap", type=float, default=10, help="write a G_ema snapshot every this many kimg")
-    parser.add_argument("--gamma", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--outdir", default="official-mnist")
+    parser.add_argument("--mnist", required=True, help=MNIST_FILE)
+    parser.add_argument("--kimg", type=float, default=20, help="training length (default 20)")
+    parser.add_argument("--snap", type=float, default=10, help="write a G_ema snapshot every this many kimg (default 10)")
+    parser.add_argument("--gamma", type=float, default=1.0, help="R1 weight (default 1, the preset's)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--outdir", default="official-mnist", help="a new or empty folder for the snapshots (default official-mnist)")
     args = parser.parse_args()
     if not (Path(args.official) / "training" / "networks.py").is_file():
         parser.error(f"--official {args.official}: no training/networks.py there; give a checkout of NVlabs/stylegan2-ada-pytorch")
@@ -99,9 +100,8 @@ def main() -> None:
         if cur_nimg >= next_snap or cur_nimg >= args.kimg * 1000:
             next_snap += args.snap * 1000
             ours.load_state_dict(G_ema.state_dict())
-            path = save_network(outdir / f"official-{cur_nimg // 1000:06d}.safetensors", {"G_ema": ours},
-                                overwrite=True)  # this run's own files: a later snapshot in the same kimg replaces one
-            print(f"kimg {cur_nimg / 1000:.1f}  {time.time() - start:.0f} s  {path}", flush=True)
+            path = save_network(outdir / f"official-{kimg_label(cur_nimg)}.safetensors", {"G_ema": ours})
+            print(f"kimg {cur_nimg / 1000:g}  {time.time() - start:.0f} s  {path}", flush=True)
 
 
 if __name__ == "__main__":

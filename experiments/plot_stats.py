@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from scoring import new_png
 from scoring.runs import pyplot, read_series, save_panels
 
 TITLES = {
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument("--label", action="append", help="legend label per run (default: directory name)")
     parser.add_argument("--stat", action="append", help="statistic to plot (repeatable)")
     parser.add_argument("--target", type=float, help="ADA target, drawn in the Loss/signs/real panel")
-    parser.add_argument("--out", required=True, type=Path, help="PNG to write")
+    parser.add_argument("--out", required=True, type=new_png, help="PNG to write")
     args = parser.parse_args()
     stats = args.stat or ["Loss/signs/real", "Progress/augment"]
     labels = args.label or [Path(run.split(",")[-1]).name for run in args.runs]

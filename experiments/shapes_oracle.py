@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scoring import SHAPES_CLASSIFIER, classifier_help, new_png
 from scoring.shapes import train_classifier
 from torch import nn
 
@@ -99,8 +100,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=CPU.lrate, help=f"Adam's learning rate (default: the cpu preset's {CPU.lrate:g})")
     parser.add_argument("--every", type=float, default=8, help="evaluate every this many kimg (default 8)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--classifier", default="shapes-cnn.safetensors", help="the shape classifier's cache (trained if absent)")
-    parser.add_argument("--grid", type=Path, help="save 16 held-out items (top) and their drawings (bottom) here at the end")
+    parser.add_argument("--classifier", default=SHAPES_CLASSIFIER, help=classifier_help(SHAPES_CLASSIFIER))
+    parser.add_argument("--grid", type=new_png, help="save 16 held-out items (top) and their drawings (bottom) here at the end")
     args = parser.parse_args()
     for name in ("kimg", "seconds", "every", "lr"):
         if getattr(args, name) is not None and getattr(args, name) <= 0:

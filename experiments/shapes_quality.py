@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scoring import MIN_SAMPLES, SNAPSHOT_FILE, require_file
+from scoring import MIN_SAMPLES, SHAPES_CLASSIFIER, SNAPSHOT_FILE, classifier_help, new_png, require_file
 from scoring.samples import seed_latents
 from scoring.shapes import ShapeNet, real_renders, train_classifier
 
@@ -90,9 +90,9 @@ def report(s: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--network", help="a snapshot (.safetensors) trained on builtin:shapes at 32 px")
-    parser.add_argument("--samples", type=int, default=5000)
-    parser.add_argument("--classifier", default="shapes-cnn.safetensors")
-    parser.add_argument("--grid", help="also save a 10x10 grid of the first 100 samples here")
+    parser.add_argument("--samples", type=int, default=5000, help="images of G to score (default %(default)s)")
+    parser.add_argument("--classifier", default=SHAPES_CLASSIFIER, help=classifier_help(SHAPES_CLASSIFIER))
+    parser.add_argument("--grid", type=new_png, help="also save a 10x10 grid of the first 100 samples here")
     parser.add_argument("--real", action="store_true", help="score real renders instead (calibration)")
     args = parser.parse_args()
     if not args.real and not args.network:

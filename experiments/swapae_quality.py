@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scoring import SNAPSHOT_FILE, require_file
+from scoring import SNAPSHOT_FILE, new_png, require_file
 from scoring.swaps import TRAINING_DATA, as_tensor, parse_overrides, score_swap, shape_images
 
 from stylegan2.data import ImageDataset, open_dataset
@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=64, help="swapped pairs to score [default: 64]")
     parser.add_argument("--eval-seed", type=int, default=1000, help="builtin:shapes seed of the scored images [default: 1000]")
     parser.add_argument("--seed", type=int, default=0, help="training seed [default: 0]")
-    parser.add_argument("--grid", type=Path, help="write the 6x6 swap grid (structures in rows, textures in columns) here")
+    parser.add_argument("--grid", type=new_png, help="write the 6x6 swap grid (structures in rows, textures in columns) here")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads [default: 2]")
     parser.add_argument("--device", help="cpu or cuda [default: cuda when available]")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",

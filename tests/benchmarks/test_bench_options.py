@@ -56,6 +56,8 @@ def run(script: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     ("bench_run.py", ["--kimg", "1", "--tick", "2"], "--tick must be above 0 and at most --kimg (1), got 2"),
     ("bench_run.py", ["--images", "0"], "--images and --batch must be at least 1, got 0 and 32"),
     ("bench_run.py", ["--official", "missing"], "--official missing: not a checkout of NVlabs/stylegan2-ada-pytorch"),
+    ("official_ops.py", ["missing"], "missing: not a checkout of NVlabs/stylegan2-ada-pytorch"),
+    ("official_ops.py", [], "the following arguments are required: official"),
 ])
 def test_bad_options_give_one_line_errors(tmp_path, run_script, script, args, message):
     result = run_script(BENCHMARKS / script, args, tmp_path)
@@ -152,3 +154,8 @@ def test_profile_gpu_names_each_costly_op_with_its_inputs(tmp_path, run_script):
     ops_table = result.stdout.split("with their inputs, one run of each phase:")[1]
     convolutions = [line for line in ops_table.splitlines() if "aten::mkldnn_convolution (float[" in line]
     assert convolutions and all("[1, 1]" in line for line in convolutions), ops_table  # stride/dilation come through
+
+
+def test_official_ops_help_describes_the_script(tmp_path, run_script):
+    result = run_script(BENCHMARKS / "official_ops.py", ["--help"], tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("usage: official_ops.py [-h] official"), result.stdout

@@ -23,6 +23,7 @@ def workdir(tmp_path: Path) -> Path:
     (tmp_path / "clustered" / "network-snapshot-000004.safetensors").write_bytes(b"")
     (tmp_path / "official" / "training").mkdir(parents=True)
     (tmp_path / "official" / "training" / "networks.py").write_text("")
+    (tmp_path / "taken.png").write_bytes(b"a figure of an earlier run")
     return tmp_path
 
 
@@ -58,6 +59,18 @@ def listing(folder: Path) -> list[str]:
     ("swapae_quality.py", ["--set", "lambda_l2=-3"], 2, "--lambda-l2 must be a number >= 0, got -3.0"),
     ("swapae_reconstruction.py", ["--lr", "-1"], 2, "--lr must be positive, got -1.0"),
     ("swapae_reconstruction.py", ["--spatial-code-ch", "0"], 2, "--spatial-code-ch must be at least 1, got 0"),
+    # An image or plot already there is refused before the slow work, as is a name that would not be a PNG.
+    *[(script, [*args, option, "taken.png"], 2, f"argument {option}: taken.png exists: choose a new file name (nothing was overwritten)")
+      for script, args, option in (
+          ("mnist_quality.py", ["--mnist", "digits.npz"], "--grid"),
+          ("shapes_quality.py", [], "--grid"),
+          ("swapae_quality.py", [], "--grid"),
+          ("shapes_oracle.py", [], "--grid"),
+          ("plot_stats.py", ["run"], "--out"),
+          ("mnist_curve.py", ["run", "--mnist", "digits.npz"], "--out"),
+          ("d_overfit.py", ["run", "--heldout", "digits.npz"], "--out"))],
+    ("shapes_quality.py", ["--grid", "grid.jpg"], 2, "argument --grid: grid.jpg: give a .png file name"),
+    ("d_overfit.py", ["run", "--heldout", "digits.npz", "--ranges", "9-3"], 2, "argument --ranges: give kimg ranges LOW-HIGH"),
 ])
 def test_bad_options_give_one_line_errors(workdir, run_script, script, args, code, message):
     before = listing(workdir)
