@@ -129,3 +129,23 @@ def test_a_conditional_network_against_unlabelled_data_says_it_needs_labels(tmp_
     with pytest.raises(DatasetError, match=r"has no labels, but the network is conditional \(3 label dims\); score it "
                                            r"against the labelled data it was trained on"):
         calc_metrics(G, tmp_path, "fid50k_full", device="cpu", progress=False)
+
+
+def test_the_opened_dataset_is_reused_until_a_file_is_rewritten_even_with_its_old_modification_time(tmp_path):
+    """A notebook that rewrites an image in place (cp -p keeps size and modification time) gets the new images."""
+    import os
+
+    import numpy as np
+    import PIL.Image
+
+    from stylegan2.metrics.calc import open_metric_dataset
+
+    for i in range(2):
+        PIL.Image.fromarray(np.full((8, 8, 3), i * 40, np.uint8)).save(tmp_path / f"{i}.png")
+    first = open_metric_dataset(str(tmp_path), 8, False, False)
+    assert open_metric_dataset(str(tmp_path), 8, False, False) is first
+    stat = os.stat(tmp_path / "1.png")
+    PIL.Image.fromarray(np.full((8, 8, 3), 41, np.uint8)).save(tmp_path / "1.png")
+    os.utime(tmp_path / "1.png", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (tmp_path / "1.png").stat().st_size == stat.st_size
+    assert open_metric_dataset(str(tmp_path), 8, False, False) is not first

@@ -85,6 +85,13 @@ class ImageSource(ABC):
         """
 
 
+def file_stamp(path: str | os.PathLike) -> tuple[int, int, int, int]:
+    """What shows that a file was rewritten, without reading it: size, modification and change times (the change time
+    moves with any rewrite, also one that keeps the modification time, as `cp -p` and `rsync -a` do) and inode."""
+    info = os.stat(path)
+    return info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
+
+
 def _labels_array(values: list, where: str) -> np.ndarray:
     """int64 [N] from class indices, or float32 [N, D] from equal-length vectors; at most `max_classes()` of either."""
     limit = max_classes()
@@ -215,14 +222,11 @@ class FileSource(ImageSource):
         return len(self.files)
 
     def file_identity(self) -> str:
-        """The files' names, sizes, modification and change times and inodes (the change time moves with any rewrite,
-        also one that keeps the modification time, as `cp -p` and `rsync -a` do): a zip's own, a folder's images' and
-        dataset.json's."""
+        """The files' names and `file_stamp`s: a zip's own, a folder's images' and dataset.json's."""
         names = [""] if self.is_zip else [*self.files, *([self._labels_file] if self._labels_file else [])]
         digest = hashlib.sha256(str(self.path.resolve()).encode())
         for name in names:
-            info = (self.path / name if name else self.path).stat()
-            digest.update(repr((name, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)).encode())
+            digest.update(repr((name, file_stamp(self.path / name if name else self.path))).encode())
         return digest.hexdigest()
 
     def where(self, name: str) -> str:

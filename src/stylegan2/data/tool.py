@@ -110,12 +110,12 @@ def fit_image(
     if transform is None:
         return pad_center(image, height, width)
     if transform == "center-crop":
-        scale = min(h / height, w / width)  # the largest window of the target's aspect
+        scale = _crop_scale(h, w, height, width)
         crop_h, crop_w = max(1, round(height * scale)), max(1, round(width * scale))
         top, left = (h - crop_h) // 2, (w - crop_w) // 2
         return _resize(image[top : top + crop_h, left : left + crop_w], width, height, resample)
     if transform == "letterbox":
-        scale = min(height / h, width / w)
+        scale = _letterbox_scale(h, w, height, width)
         fit_h, fit_w = max(1, round(h * scale)), max(1, round(w * scale))
         return pad_center(_resize(image, fit_w, fit_h, resample), height, width)
     band_height = band_height or height // 2
@@ -126,12 +126,22 @@ def fit_image(
     return pad_center(_resize(image[top : top + band], width, band_height, resample), height, width)
 
 
+def _crop_scale(h: int, w: int, height: int, width: int) -> float:
+    """Image pixels per output pixel of center-crop's window: the largest of the target's aspect."""
+    return min(h / height, w / width)
+
+
+def _letterbox_scale(h: int, w: int, height: int, width: int) -> float:
+    """Output pixels per image pixel of letterbox: the whole image fits inside."""
+    return min(height / h, width / w)
+
+
 def enlargement(h: int, w: int, height: int, width: int, transform: str | None) -> float:
     """How many times `fit_image` enlarges an [h, w] image to [height, width] (1 when it does not)."""
     if transform == "center-crop":
-        return max(1.0, height / h, width / w)
+        return max(1.0, 1 / _crop_scale(h, w, height, width))
     if transform == "letterbox":
-        return max(1.0, min(height / h, width / w))
+        return max(1.0, _letterbox_scale(h, w, height, width))
     return 1.0  # no transform pads; center-crop-wide drops images narrower than the output
 
 

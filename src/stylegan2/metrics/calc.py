@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from stylegan2.data import DatasetError, open_dataset
+from stylegan2.data.sources import file_stamp
 from stylegan2.io import load_checkpoint
 from stylegan2.io.checkpoint import Checkpoint
 from stylegan2.io.rosinality import estimated_w_avg_note
@@ -79,8 +80,8 @@ def _open_metric_dataset(data: str, resolution: int, use_labels: bool, mirror: b
 
 
 def files_signature(data: str) -> int:
-    """A hash of the names, sizes and modification times of the files a dataset spec reads (cheap: no image is
-    decoded), which changes when the files are rewritten, added or removed."""
+    """A hash of the names and `file_stamp`s of the files a dataset spec reads (cheap: no image is decoded), which
+    changes when the files are rewritten, added or removed."""
     if data.startswith("builtin:"):
         return 0
     path = Path(data)
@@ -91,12 +92,10 @@ def files_signature(data: str) -> int:
         for folder, _, names in os.walk(path):
             for name in names:
                 with contextlib.suppress(OSError):
-                    info = os.stat(os.path.join(folder, name))
-                    entries.append((os.path.join(folder, name), info.st_size, info.st_mtime_ns))
+                    entries.append((os.path.join(folder, name), file_stamp(os.path.join(folder, name))))
     else:
         with contextlib.suppress(OSError):
-            info = path.stat()
-            entries.append((str(path), info.st_size, info.st_mtime_ns))
+            entries.append((str(path), file_stamp(path)))
     return hash(tuple(sorted(entries)))
 
 
