@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from ..training.launch import ProcessLayout, launch
 from ..training.rundir import check_outdir_creatable
 from ..training.signals import sigterm_stops, usr1_interrupts
 from ..utils.device import select_device
+from ..utils.notes import warn
 from .defaults import format_default
 from .flags import SEED, FiniteFloatRange, UserPath, workers_option
 from .tools import user_errors
@@ -176,7 +176,7 @@ def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size:
     if dry_run and options.resume is not None:  # the options and notes the run would start with
         options, notes = check_swapae_resume(options, dataset.resolution, dataset.num_channels)
         for note in notes:
-            warnings.warn(f"--resume {options.resume}: {note}", stacklevel=2)
+            warn(f"--resume {options.resume}: {note}")
     return dataset, options
 
 

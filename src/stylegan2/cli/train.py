@@ -34,6 +34,7 @@ from ..training.session import RunFinished
 from ..training.signals import StoppedTogether, sigterm_stops, under_launcher, usr1_interrupts
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
+from ..utils.notes import warn
 from .defaults import format_default
 from .flags import SEED, FiniteFloatRange, PresetChoice, UserPath, nvidia_command, workers_option
 from .tools import warnings_as_notes
@@ -274,7 +275,7 @@ def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size:
     if dry_run and creates_runs and options.resume is not None:  # the options and notes the run would start with
         options, notes = check_resume(options, dataset)
         for note in notes:
-            warnings.warn(f"--resume {options.resume}: {note}", stacklevel=2)
+            warn(f"--resume {options.resume}: {note}")
     return dataset, options
 
 

@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import unicodedata
-import warnings
 import zipfile
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -20,6 +19,7 @@ from urllib.parse import parse_qs
 import numpy as np
 
 from ..utils.files import ArchiveError, check_zip_entry, check_zip_members, open_regular
+from ..utils.notes import warn
 from ..utils.text import first_names
 from .downloads import idx_labels_path, is_idx_images, read_cifar10, read_mnist
 from .errors import DatasetError, skip_bad_advice
@@ -172,12 +172,11 @@ class FileSource(ImageSource):
                                    "the data")
             raise DatasetError(f"{path}: no images found (looked for {IMAGE_FORMATS} files); check the path")
         if unread:
-            warnings.warn(f"{path}: left out {unread}, which are not read here; convert them to JPEG or PNG",
-                          stacklevel=2)
+            warn(f"{path}: left out {unread}, which are not read here; convert them to JPEG or PNG")
         stray = sorted(n for n in names if n.rpartition("/")[2] == LABELS_FILE and n != self._labels_file)
         if stray and self._labels_file is None:
-            warnings.warn(f"{self.where(stray[0])}: not read, as it is not at the top of {path} (nor in the one "
-                          f"folder holding every image); move it there, with paths relative to it", stacklevel=2)
+            warn(f"{self.where(stray[0])}: not read, as it is not at the top of {path} (nor in the one "
+                 f"folder holding every image); move it there, with paths relative to it")
 
     def sort_by_folder(self) -> None:
         """Order the images folder by folder ('cats/1.png' before 'cats-2/1.png', which a plain string sort puts
@@ -270,7 +269,7 @@ class FileSource(ImageSource):
         if bad:
             skipped = set(bad)
             self.files = [name for name in self.files if name not in skipped]
-            warnings.warn(f"{self.path}: skipped {len(bad)} unreadable image(s): {first_names(bad)}", stacklevel=2)
+            warn(f"{self.path}: skipped {len(bad)} unreadable image(s): {first_names(bad)}")
         if not self.files:
             raise DatasetError(f"{self.path}: none of the {len(bad)} images could be read")
         first = self.files[0]
@@ -310,8 +309,8 @@ class FileSource(ImageSource):
                 conflicting.append(key)
             table[key] = label
         if conflicting:  # NVIDIA's loader keeps the last entry too; a labelling mistake deserves a word
-            warnings.warn(f"{where}: lists {len(conflicting)} image(s) again with another label, of which the last is "
-                          f"used: {first_names(conflicting)}", stacklevel=3)
+            warn(f"{where}: lists {len(conflicting)} image(s) again with another label, of which the last is "
+                 f"used: {first_names(conflicting)}")
         return table
 
     def labels(self, *, required: bool, skip_bad: bool = False) -> np.ndarray | None:
@@ -333,8 +332,8 @@ class FileSource(ImageSource):
             )
         self._drop_unlabelled(table, skip_bad=skip_bad)
         if unknown:
-            warnings.warn(f"{where}: ignored {len(unknown)} entr{'y' if len(unknown) == 1 else 'ies'} for files that "
-                          f"are not images here: {first_names(unknown)}", stacklevel=2)
+            warn(f"{where}: ignored {len(unknown)} entr{'y' if len(unknown) == 1 else 'ies'} for files that "
+                 f"are not images here: {first_names(unknown)}")
         every = _labels_array([table[name] for name in self.all_files if name in table], where)
         if every.dtype == np.int64:
             self.num_classes = int(every.max()) + 1  # from every image's entry, so skipped images do not shrink it
@@ -363,8 +362,7 @@ class FileSource(ImageSource):
             )
         dropped = set(missing)
         self.files = [name for name in self.files if name not in dropped]
-        warnings.warn(f"{self.path}: skipped {len(missing)} image(s) without a label in {LABELS_FILE}: {first_names(missing)}",
-                      stacklevel=3)
+        warn(f"{self.path}: skipped {len(missing)} image(s) without a label in {LABELS_FILE}: {first_names(missing)}")
 
 
 def _zip_names(archive: zipfile.ZipFile, path: Path) -> tuple[list[str], dict[str, str]]:
@@ -451,7 +449,7 @@ def _walk_folder(root: Path) -> list[str]:
         todo.extend(reversed(subfolders))  # depth first, in name order: the first path to a folder is kept
     for found, what in ((outside, "symbolic link(s) pointing outside the folder"), (special, "non-regular file(s)")):
         if found:
-            warnings.warn(f"{root}: skipped {len(found)} {what}: {first_names(sorted(found))}", stacklevel=3)
+            warn(f"{root}: skipped {len(found)} {what}: {first_names(sorted(found))}")
     return names
 
 

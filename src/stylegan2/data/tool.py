@@ -3,7 +3,6 @@
 import io
 import json
 import os
-import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from tqdm import tqdm
 
 from ..models.aspect import ASPECTS, MAX_RESOLUTION, SQUARE, aspect_of, image_size
 from ..utils.files import create_temp, remove_stale_temps
+from ..utils.notes import warn
 from ..utils.text import first_names
 from .errors import DatasetError
 from .images import check_side, pad_center
@@ -340,26 +340,24 @@ def convert_dataset(
     finally:
         tmp_path.unlink(missing_ok=True)
     if skipped:
-        warnings.warn(f"skipped {len(skipped)} unreadable image(s): {first_names(skipped)}", stacklevel=2)
+        warn(f"skipped {len(skipped)} unreadable image(s): {first_names(skipped)}")
     if dropped_names:
-        warnings.warn(f"--transform {transform} left out {len(dropped_names)} image(s) narrower than {width} px or "
-                      f"shorter than its band: {first_names(dropped_names)}", stacklevel=2)
+        warn(f"--transform {transform} left out {len(dropped_names)} image(s) narrower than {width} px or "
+             f"shorter than its band: {first_names(dropped_names)}")
     if enlarged:  # a thumbnail stretched to the output size is a blur the network learns
         most = max(factor for _, factor in enlarged)
-        warnings.warn(f"--transform {transform} enlarged {len(enlarged)} image(s) more than {ENLARGED_NOTE:g} times (up "
-                      f"to {most:.3g} times), which blurs them: {first_names([name for name, _ in enlarged])}",
-                      stacklevel=2)
+        warn(f"--transform {transform} enlarged {len(enlarged)} image(s) more than {ENLARGED_NOTE:g} times (up "
+             f"to {most:.3g} times), which blurs them: {first_names([name for name, _ in enlarged])}")
     if transparent:  # the colour under a transparent pixel is whatever the file stored there
-        warnings.warn(f"dropped the transparency of {len(transparent)} image(s), keeping the colour stored under it: "
-                      f"{first_names(transparent)}", stacklevel=2)
+        warn(f"dropped the transparency of {len(transparent)} image(s), keeping the colour stored under it: "
+             f"{first_names(transparent)}")
     if promoted:
-        warnings.warn(f"wrote {len(promoted)} grayscale image(s) as RGB, as other images are RGB: "
-                      f"{first_names(promoted)}", stacklevel=2)
+        warn(f"wrote {len(promoted)} grayscale image(s) as RGB, as other images are RGB: "
+             f"{first_names(promoted)}")
     if padded:  # as asked (MNIST's 28 px to --resolution 32), or photos framed in black: say how much, and how to resize
         nvidia = " (NVIDIA's dataset_tool, given --width and --height, resizes them)" if nvidia_size else ""
-        warnings.warn(f"padded {padded} image(s) smaller than {width}x{height} with black borders (up to {black:.0%} "
-                      f"of the image){nvidia}; to scale them to {width}x{height} instead, pass "
-                      f"{_size_options(width, height, nvidia_size)} --transform center-crop (or letterbox)",
-                      stacklevel=2)
+        warn(f"padded {padded} image(s) smaller than {width}x{height} with black borders (up to {black:.0%} "
+             f"of the image){nvidia}; to scale them to {width}x{height} instead, pass "
+             f"{_size_options(width, height, nvidia_size)} --transform center-crop (or letterbox)")
     return ConvertSummary(dest, len(written), min(width, height), channels, labels is not None, len(skipped), dropped,
                           width, height, unlabelled)

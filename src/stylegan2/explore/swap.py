@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import warnings
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from ..models import SwapEncoder, SwapGenerator
 from ..swapae.tools import decode_codes, encode_images, mix_textures
 from ..tools.common import network_device
 from ..utils.image import to_uint8_nhwc
+from ..utils.notes import warn
 from .settings import SettingsError, SwapSettings, parse_swap_settings
 from .uploads import decode_upload
 
@@ -93,18 +93,18 @@ class SwapExplorer:
             raise SettingsError(f"{folder}: holds no images (--images); give a folder of PNG or JPEG files")
         limit = MAX_IMAGES - UPLOAD_PLACES
         if len(paths) > limit:
-            warnings.warn(f"--images {folder}: using the first {limit} of its {len(paths)} images (by name); the explorer "
-                          f"holds at most {MAX_IMAGES}, {UPLOAD_PLACES} of them for uploads", stacklevel=2)
+            warn(f"--images {folder}: using the first {limit} of its {len(paths)} images (by name); the explorer "
+                 f"holds at most {MAX_IMAGES}, {UPLOAD_PLACES} of them for uploads")
             paths = paths[:limit]
         added = 0
         for path in paths:
             try:
                 held = self.encode(path.name, path.read_bytes(), where=f"{path} (--images)")
             except (SettingsError, DatasetError, OSError) as err:  # one bad photo must not keep the explorer from starting
-                warnings.warn(f"{err}; left out", stacklevel=2)
+                warn(f"{err}; left out")
                 continue
             if held.note:
-                warnings.warn(f"{path} (--images): {held.note}", stacklevel=2)
+                warn(f"{path} (--images): {held.note}")
             self.keep(held, uploaded=False)
             added += 1
         if not added:

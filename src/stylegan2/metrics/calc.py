@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import warnings
 import zlib
 from pathlib import Path
 from typing import Callable
@@ -27,6 +26,7 @@ from stylegan2.io.rosinality import estimated_w_avg_note
 from stylegan2.models import Generator
 from stylegan2.utils.device import rank_cuda_device, select_device
 
+from ..utils.notes import warn
 from .detectors import find_detector_file, find_vgg16_file, load_detector, load_vgg16
 from .evaluate import MetricSpec, check_networks, check_truncation, compute_metric, missing_dataset, parse_metric, reads_data, report_metric
 from .features import draws_labels
@@ -182,7 +182,7 @@ def run_metrics(G: nn.Module, data: str | os.PathLike | None, specs: list[Metric
                                    "it against the labelled data it was trained on (a dataset.json with its labels)") from None
             note = check_image_size(G, datasets[-1], str(data), training_resolution)
             if note is not None and rank == 0:
-                warnings.warn(note, stacklevel=3)
+                warn(note)
         needs_detector, needs_vgg = needed_networks(specs, vgg_given=vgg is not None)
         feature_net = load_detector(detector, device=device, cache_dir=cache_dir) if needs_detector else None
         vgg16 = load_vgg16(vgg, device=device, cache_dir=cache_dir) if needs_vgg else None
@@ -201,8 +201,8 @@ def run_metrics(G: nn.Module, data: str | os.PathLike | None, specs: list[Metric
             try:
                 report_metric(record, run_dir=run_dir, snapshot=snapshot)
             except OSError as err:  # a read-only or full run directory: the result is still printed
-                warnings.warn(f"{Path(run_dir) / ('metric-' + spec.name + '.jsonl')}: could not append the record "
-                              f"({err.strerror or err})", stacklevel=2)
+                warn(f"{Path(run_dir) / ('metric-' + spec.name + '.jsonl')}: could not append the record "
+                     f"({err.strerror or err})")
         if on_result is not None and rank == 0:
             on_result(len(records), record)
         records.append(record)
@@ -261,8 +261,8 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
     if isinstance(metrics, str):  # "fid50k_full,kid50k_full", as the command line takes them
         metrics = [name.strip() for name in metrics.split(",") if name.strip()]
     if len(set(metrics)) < len(metrics):  # fid50k_full twice would take a second hour for the same number
-        warnings.warn(f"{', '.join(sorted({m for m in metrics if metrics.count(m) > 1}))}: listed more than once; "
-                      "computed once", stacklevel=2)
+        warn(f"{', '.join(sorted({m for m in metrics if metrics.count(m) > 1}))}: listed more than once; "
+             "computed once")
         metrics = list(dict.fromkeys(metrics))
     if [name.lower() for name in metrics] == ["none"]:  # train's way to turn metrics off, a no-op here
         raise ValueError("'none' computes nothing: it turns metrics off in training; name at least one metric, "
@@ -286,10 +286,10 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
             mirror = recorded_mirror if mirror is None else mirror
             mirrored = mirror and any(not spec.full for spec in specs)  # '_full' metrics never mirror
             if rank == 0:
-                warnings.warn(f"{network}: scored against {data}{', mirrored' if mirrored else ''}, the data its "
-                              "training run recorded", stacklevel=2)
+                warn(f"{network}: scored against {data}{', mirrored' if mirrored else ''}, the data its "
+                     "training run recorded")
         if truncation_psi != 1 and "G_ema" in ckpt.w_avg_estimated and rank == 0:
-            warnings.warn(estimated_w_avg_note(network), stacklevel=2)
+            warn(estimated_w_avg_note(network))
         if data is not None:
             resolution = training_resolution(ckpt, network, os.fspath(data))
     mirror = bool(mirror)

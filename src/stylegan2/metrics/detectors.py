@@ -21,7 +21,6 @@ import hashlib
 import inspect
 import os
 import re
-import warnings
 import zipfile
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from torch import nn
 from ..io.detect import is_torchscript_file
 from ..io.errors import one_line
 from ..utils.download import DownloadError, default_cache_dir, download
+from ..utils.notes import warn
 from .convert import INCEPTION, VGG16, convert_script_module, jit_load, network_kind, read_converted, save_converted
 from .inception import FIDInceptionV3, preprocess_uint8
 
@@ -225,13 +225,13 @@ def load_torchscript(path: Path, digest: str, cache_dir: str | os.PathLike | Non
     try:
         kind, state, net = convert_script_module(module, str(path))
     except ValueError as err:
-        warnings.warn(f"{err}; using its TorchScript", stacklevel=3)
+        warn(f"{err}; using its TorchScript")
         return None, module
     try:
         save_converted(state, kind, path.name, converted)
     except OSError as err:
-        warnings.warn(f"could not keep the conversion of {path.name} in {converted.parent} ({err}); it is converted "
-                      "again next time", stacklevel=3)
+        warn(f"could not keep the conversion of {path.name} in {converted.parent} ({err}); it is converted "
+             "again next time")
     return kind, net
 
 
@@ -252,8 +252,8 @@ def load_detector(path: str | os.PathLike | None = None, device: torch.device | 
     name, digest = path.stem, file_digest(path)
     named = re.search(r"-([0-9a-f]{8})$", name)  # pytorch-fid names its file by its SHA-256's first digits
     if named and not digest.startswith(named[1]):
-        warnings.warn(f"{path}: its SHA-256 begins {digest[:8]}, not {named[1]} as its name says, so it is not the file "
-                      "pytorch-fid publishes; scores from it are not comparable with published ones", stacklevel=2)
+        warn(f"{path}: its SHA-256 begins {digest[:8]}, not {named[1]} as its name says, so it is not the file "
+             "pytorch-fid publishes; scores from it are not comparable with published ones")
     if is_torchscript_file(path):
         kind, module = load_torchscript(path, digest, cache_dir)
         if kind == INCEPTION:

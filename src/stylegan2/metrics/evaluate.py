@@ -19,7 +19,6 @@ import json
 import os
 import re
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset
 
+from ..utils.notes import warn
 from .detectors import (
     VGG16_URL,
     CustomDetector,
@@ -182,7 +182,7 @@ def _feature_score(spec: MetricSpec, G: nn.Module, dataset: Dataset, detector: F
     real = real_stats(dataset, detector, opts, spec.max_real, cache_dir=cache_dir, **capture)
     note = sample_count_note(spec, real.num_items, real.feature_dim)
     if note is not None and opts.rank == 0:
-        warnings.warn(note, stacklevel=3)  # at compute_metric's caller
+        warn(note)  # at compute_metric's caller
     fake = fake_stats(G, dataset, detector.features, opts, spec.num_gen, desc=f"{spec.name} generated",
                       truncation_psi=truncation_psi, **capture)
     if spec.kind == "fid":
@@ -223,15 +223,15 @@ def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset | No
     if spec.kind == "pr" and vgg16 is not None:
         detector = vgg16  # the official precision/recall embedding
     elif spec.kind == "pr" and rank == 0:  # notes are said once, by rank 0
-        warnings.warn(f"{spec.name}: no VGG16 file given, so precision/recall uses the FID detector's features; "
-                      "the official metric uses vgg16.pt (--vgg), so these numbers are not comparable with "
-                      "published ones", stacklevel=2)
+        warn(f"{spec.name}: no VGG16 file given, so precision/recall uses the FID detector's features; "
+             "the official metric uses vgg16.pt (--vgg), so these numbers are not comparable with "
+             "published ones")
     if detector is None and spec.kind != "ppl":
         detector = load_detector(None, device=device, cache_dir=cache_dir)
     check_networks(spec, detector, vgg16)
     if spec.kind in ("fid", "kid", "is") and isinstance(detector, CustomDetector) and rank == 0:
-        warnings.warn(f"{spec.name}: computed with {detector.name}, a feature network other than the FID Inception; "
-                      "not comparable with published numbers", stacklevel=2)
+        warn(f"{spec.name}: computed with {detector.name}, a feature network other than the FID Inception; "
+             "not comparable with published numbers")
     used = vgg16 if spec.kind == "ppl" else detector
     cache = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) if use_cache else None
     opts = PassOptions(device=device, batch_size=batch_size, rank=rank, world_size=world_size, progress=progress,

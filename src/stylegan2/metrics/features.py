@@ -8,7 +8,6 @@ process. Without a process group (or with world_size 1) the gathering is a no-op
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from ..utils.image import to_uint8
+from ..utils.notes import warn
 from ..utils.rng import seeded_global_rng
 from .detectors import FeatureDetector
 from .stats import FeatureStats, StatsCacheError, stats_cache_path
@@ -140,7 +140,7 @@ def _load_cached(path: Path, capture_all: bool, capture_mean_cov: bool, num_item
     try:
         return FeatureStats.load(path, capture_all=capture_all, capture_mean_cov=capture_mean_cov, num_items=num_items)
     except StatsCacheError as err:
-        warnings.warn(f"{err}; recomputing it", stacklevel=3)
+        warn(f"{err}; recomputing it")
         return None
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -19,6 +18,7 @@ from ..io.rosinality import estimated_w_avg_note
 from ..models import Generator
 from ..models.inputs import check_truncation, is_whole_number
 from ..utils.device import DeviceError, same_device, select_device
+from ..utils.notes import warn
 
 NOISE_MODES = ("const", "random", "none")
 MAX_SEED = 2**32 - 1  # np.random.RandomState accepts seeds in [0, 2**32)
@@ -137,13 +137,13 @@ def load_generator(
     if not isinstance(G, Generator):
         raise ToolError(f"{path}: its generator is a {type(G).__name__}, not a stylegan2 Generator")
     if networks.get("G_ema") is None:  # G's images differ from the averaged G_ema's that files usually give
-        warnings.warn(f"{path}: holds no G_ema; using G, the generator without weight averaging", stacklevel=2)
+        warn(f"{path}: holds no G_ema; using G, the generator without weight averaging")
     name = "G_ema" if networks.get("G_ema") is not None else "G"
     if truncation_psi != 1 and name in checkpoint.w_avg_estimated:  # the outputs depend on the estimate
-        warnings.warn(estimated_w_avg_note(path), stacklevel=2)
+        warn(estimated_w_avg_note(path))
     bad = nonfinite_tensors({name: G})
     if bad:  # its images will be NaN, written as black
-        warnings.warn(f"{path}: {nonfinite_warning(bad)}", NonFiniteWarning, stacklevel=2)
+        warn(f"{path}: {nonfinite_warning(bad)}", NonFiniteWarning)
     return G.eval().requires_grad_(False).to(resolve_device(device))
 
 

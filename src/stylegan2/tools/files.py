@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import warnings
 import zipfile
 from pathlib import Path
 from typing import Callable, Sequence
@@ -22,6 +21,7 @@ from ..io.detect import is_torch_save_file
 from ..models.aspect import SQUARE, image_size
 from ..utils.files import atomic_path, create_temp, folder_blocker
 from ..utils.image import PIL_MODES, to_pil
+from ..utils.notes import warn
 from .common import ToolError
 
 VIDEO_FORMATS = ("auto", "mp4", "gif")
@@ -56,8 +56,8 @@ def note_earlier_outputs(paths: Sequence[Path], pattern: str) -> None:
     folder, written = Path(paths[0]).parent, set(paths)
     others = sorted(p for p in folder.glob(pattern) if p not in written)
     if others:
-        warnings.warn(f"{folder} also holds {len(others)} {pattern} file(s) that this run does not write "
-                      f"(e.g. {others[0].name}), from an earlier one", stacklevel=3)
+        warn(f"{folder} also holds {len(others)} {pattern} file(s) that this run does not write "
+             f"(e.g. {others[0].name}), from an earlier one")
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
@@ -117,7 +117,7 @@ def video_suffix(video_format: str) -> str:
     if video_format == "auto":
         if mp4_available():
             return ".mp4"
-        warnings.warn(f"writing an animated GIF: {VIDEO_EXTRA_HINT} (--format gif: a GIF without this note)", stacklevel=3)
+        warn(f"writing an animated GIF: {VIDEO_EXTRA_HINT} (--format gif: a GIF without this note)")
         return ".gif"
     return f".{video_format}"
 
@@ -211,7 +211,7 @@ def scale_to_8bit(image: PIL.Image.Image, path: Path) -> PIL.Image.Image:
         scaled = to_8bit(image, str(path))
     except DatasetError as err:
         raise ToolError(str(err)) from None
-    warnings.warn(f"{path}: 16-bit grayscale scaled to 8 bits", stacklevel=3)
+    warn(f"{path}: 16-bit grayscale scaled to 8 bits")
     return scaled
 
 
@@ -238,20 +238,20 @@ def load_target_image(path: str | os.PathLike, resolution: int, channels: int, a
     image = scale_to_8bit(image, path)
     if image.mode != mode:
         dropped = " (alpha dropped: transparent pixels keep their stored colour)" if "A" in image.mode and "A" not in mode else ""
-        warnings.warn(f"{path}: converted from {image.mode} to {mode} to match the network's {channels} channel(s)"
-                      f"{dropped}", stacklevel=2)
+        warn(f"{path}: converted from {image.mode} to {mode} to match the network's {channels} channel(s)"
+             f"{dropped}")
         image = image.convert(mode)
     w, h = image.size
     height, width = image_size(resolution, aspect)
     unit = min(w // (width // resolution), h // (height // resolution))  # the largest centred crop of the network's aspect
     crop_w, crop_h = unit * (width // resolution), unit * (height // resolution)
     if (crop_w, crop_h) != (w, h):
-        warnings.warn(f"{path}: {w}x{h} is not {aspect} (width:height); center-cropped to {crop_w}x{crop_h}", stacklevel=2)
+        warn(f"{path}: {w}x{h} is not {aspect} (width:height); center-cropped to {crop_w}x{crop_h}")
         left, top = (w - crop_w) // 2, (h - crop_h) // 2
         image = image.crop((left, top, left + crop_w, top + crop_h))
     if image.size != (width, height):
-        warnings.warn(f"{path}: resized from {image.size[0]}x{image.size[1]} to the network's "
-                      f"{width}x{height}", stacklevel=2)
+        warn(f"{path}: resized from {image.size[0]}x{image.size[1]} to the network's "
+             f"{width}x{height}")
         image = image.resize((width, height), PIL.Image.Resampling.LANCZOS)
     array = np.array(image, dtype=np.uint8)  # a writable copy
     return array[:, :, None] if array.ndim == 2 else array

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import math
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from tqdm import tqdm
 from ..metrics.detectors import VGG16_FILE_NAMES, VGG16_HELP, VGG16_URL, default_cache_dir, find_metric_file, load_vgg16
 from ..models import Generator
 from ..utils.image import save_image
+from ..utils.notes import warn
 from .common import Network, ToolError, check_fps, check_inputs, class_label, load_generator, network_device
 from .files import VideoWriter, check_outputs, load_target_image, note_earlier_outputs, save_npz, video_suffix
 from .generate import synthesize
@@ -232,8 +232,8 @@ def find_vgg16(vgg: str | os.PathLike | None, loss: str) -> Path | None:
     except FileNotFoundError as err:
         if loss == "lpips":
             raise FileNotFoundError(f"--loss lpips needs the VGG16 LPIPS network: {err}") from None
-        warnings.warn(f"the projection uses a multi-scale pixel loss, which gives blurrier matches than NVIDIA's LPIPS, "
-                      f"because {err}", stacklevel=2)
+        warn(f"the projection uses a multi-scale pixel loss, which gives blurrier matches than NVIDIA's LPIPS, "
+             f"because {err}")
     return None
 
 

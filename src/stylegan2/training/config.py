@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..models.aspect import MAX_RESOLUTION
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
+from ..utils.notes import warn
 from ..utils.text import word_list
 from .ada import AugmentConfig
 from .loss import LOSSES
@@ -216,9 +216,9 @@ def check_aug_overrides(options: TrainingOptions, overrides: dict[str, Any], num
     flags = [f"--{name.replace('_', '-')}" for name in unused]
     them = "it" if len(unused) == 1 else "them"
     if overrides.get("aug") is None:  # the preset's noaug: presets choose between ada, which uses all, and noaug
-        warnings.warn(f"{word_list(flags)} {'is' if len(unused) == 1 else 'are'} left unused: the {options.cfg} preset "
-                      f"trains datasets of {PRESETS[options.cfg].noaug_min_images:,} images or more ({num_images:,} here) "
-                      f"without augmentation; add --aug ada to use {them}", stacklevel=3)
+        warn(f"{word_list(flags)} {'is' if len(unused) == 1 else 'are'} left unused: the {options.cfg} preset "
+             f"trains datasets of {PRESETS[options.cfg].noaug_min_images:,} images or more ({num_images:,} here) "
+             f"without augmentation; add --aug ada to use {them}")
         return
     described = []
     for flag, name in zip(flags, unused):
