@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -90,6 +91,8 @@ def test_max_steps_ends_with_grids_a_snapshot_and_done(tmp_path):
     assert stats[1]["Timing/total_hours"]["mean"] == pytest.approx(stats[1]["Timing/total_sec"]["mean"] / 3600)
     log = (rec.run_dir / "log.txt").read_text().splitlines()
     assert log[1] == "header line" and log[2] == "Training for 1.0 kimg on 1 x cpu, batch 8 (4 per step x 2 rounds per process)"
+    started = time.strptime(log[3], "Started %Y-%m-%d %H:%M:%S %z")  # wall-clock time, to meet a scheduler's log
+    assert abs(time.mktime(started) - time.time()) < 600
     assert [line.split()[:2] for line in log if line.startswith("tick")] == [["tick", "0"], ["tick", "1"]]
     assert all(" G 2.000 extra 0.500 " in line for line in log if line.startswith("tick"))
     assert log[-1] == "Done." and log == rec.lines
