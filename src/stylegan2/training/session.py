@@ -317,7 +317,7 @@ class TrainingSession:
                 self.log(line)
             self.log(f"Training for {options.kimg} kimg on {self.ctx.world_size} x {self.ctx.device.type}, batch {options.batch}"
                      f" ({options.batch_gpu} per step x {self.rounds} rounds per process)")
-            self.log(f"Started {time.strftime('%Y-%m-%d %H:%M:%S %z')}")  # tick times count from here: logs meet schedulers' clocks
+            self.log(f"Started {time.strftime('%Y-%m-%d %H:%M:%S %z')}")  # about when tick times start: logs meet schedulers' clocks
             self._writer = StatsWriter(self.run_dir)
         return self.run_dir
 
