@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--heldout", required=True, help="dataset spec of images D never saw, e.g. mnist.npz:x_test")
     parser.add_argument("--data", help="the runs' training data, where their stored --data path (as given, maybe relative to "
                         "where they were started) does not resolve from here [default: the stored path]")
-    parser.add_argument("--images", type=int, default=1000, help="images of each kind (default 1000)")
+    parser.add_argument("--images", type=int, default=1000, help="images of each kind (default %(default)s)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads [default: torch's]")
     parser.add_argument("--ranges", type=kimg_ranges, default=[], help="also print the mean of the snapshots with LOW < kimg "
                         "<= HIGH for each range, e.g. 900-1200,1200-1500")

@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--classifier", default=MNIST_CLASSIFIER, help=classifier_help(MNIST_CLASSIFIER))
     parser.add_argument("--grid", type=new_png, help="also save a 10x10 grid of the first 100 samples here")
     parser.add_argument("--real", action="store_true", help="score real test digits instead (calibration)")
-    parser.add_argument("--truncation-psi", type=float, default=1.0, help="sample with this truncation (default 1: none)")
+    parser.add_argument("--truncation-psi", type=float, default=1.0, help="sample with this truncation (default %(default)s: none)")
     args = parser.parse_args()
     if not args.real and not args.network:
         parser.error("give --network SNAPSHOT, or --real to score real test digits")

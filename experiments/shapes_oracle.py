@@ -91,14 +91,14 @@ def evaluate(renderer: Renderer, classifier: nn.Module, test: dict[str, torch.Te
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kimg", type=float, default=512, help="train on this many thousand images (default 512)")
+    parser.add_argument("--kimg", type=float, default=512, help="train on this many thousand images (default %(default)s)")
     parser.add_argument("--seconds", type=float, default=None, help="also stop after this much training time")
-    parser.add_argument("--cbase", type=int, default=1024, help="channel_base as in `stylegan2 train` (default 1024: half width)")
-    parser.add_argument("--cmax", type=int, default=32, help="channel_max (default 32)")
+    parser.add_argument("--cbase", type=int, default=1024, help="channel_base as in `stylegan2 train` (default %(default)s: half width)")
+    parser.add_argument("--cmax", type=int, default=32, help="channel_max (default %(default)s)")
     parser.add_argument("--architecture", choices=ARCHITECTURES, default="skip",
-                        help="the synthesis blocks' wiring, as NVIDIA's (default skip: the cpu preset's)")
+                        help="the synthesis blocks' wiring, as NVIDIA's (default %(default)s: the cpu preset's)")
     parser.add_argument("--lr", type=float, default=CPU.lrate, help=f"Adam's learning rate (default: the cpu preset's {CPU.lrate:g})")
-    parser.add_argument("--every", type=float, default=8, help="evaluate every this many kimg (default 8)")
+    parser.add_argument("--every", type=float, default=8, help="evaluate every this many kimg (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--classifier", default=SHAPES_CLASSIFIER, help=classifier_help(SHAPES_CLASSIFIER))
     parser.add_argument("--grid", type=new_png, help="save 16 held-out items (top) and their drawings (bottom) here at the end")

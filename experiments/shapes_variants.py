@@ -35,7 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variant", required=True, choices=VARIANTS)
     parser.add_argument("--out", type=Path, required=True, help="the .npz to write (must not exist)")
-    parser.add_argument("--count", type=int, default=10_000, help="items, as builtin:shapes' n (default 10,000)")
+    parser.add_argument("--count", type=int, default=10_000, help="items, as builtin:shapes' n (default %(default)s)")
     parser.add_argument("--resolution", type=int, default=32, help="image size, a power of two (default %(default)s)")
     args = parser.parse_args()
     if args.count < 1:

@@ -155,7 +155,3 @@ def test_profile_gpu_names_each_costly_op_with_its_inputs(tmp_path, run_script):
     convolutions = [line for line in ops_table.splitlines() if "aten::mkldnn_convolution (float[" in line]
     assert convolutions and all("[1, 1]" in line for line in convolutions), ops_table  # stride/dilation come through
 
-
-def test_official_ops_help_describes_the_script(tmp_path, run_script):
-    result = run_script(BENCHMARKS / "official_ops.py", ["--help"], tmp_path)
-    assert result.returncode == 0 and result.stdout.startswith("usage: official_ops.py [-h] official"), result.stdout
