@@ -281,3 +281,18 @@ def test_a_projected_w_of_another_network_names_the_option(gan_file, tmp_path):
     np.savez(tmp_path / "other.npz", w=np.zeros((1, 8, 32), np.float32))
     with pytest.raises(ToolError, match=r"other\.npz: w has shape \[1, 8, 32\], but this network needs \[N, 6, 16\]"):
         open_explorer(gan_file, "cpu", projected_w=tmp_path / "other.npz")
+
+
+def test_a_projected_start_on_a_conditional_network_needs_a_class_only_to_mix(cond_gan_file, tmp_path, monkeypatch):
+    """The projected w holds its class; the directions come from the weights: only a mixed-in seed needs a class."""
+    path = tmp_path / "me.npz"
+    np.savez(path, w=seed_ws(load_network(cond_gan_file)["G_ema"], 5, class_idx=1).numpy())
+    explorer = open_explorer(cond_gan_file, "cpu", top_k=2, projected_w=path)
+    settings = explorer.parse({"w": "0", "d1": "2"})
+    commands = explorer.commands(settings)
+    assert "--class" not in " ".join(commands) and commands[0].startswith("stylegan2 directions"), commands
+    monkeypatch.chdir(tmp_path)
+    out = run_commands(commands, tmp_path, cond_gan_file)
+    np.testing.assert_array_equal(read_png(out / explorer.file_name(settings)), explorer.render(settings))
+    with pytest.raises(SettingsError, match=r"^class: missing; this network is conditional, choose a class in 0..3 for mix_seed$"):
+        explorer.parse({"w": "0", "mix_seed": "4"})

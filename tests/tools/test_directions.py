@@ -110,3 +110,14 @@ def test_too_few_steps_are_refused_before_directions_npz_is_written(tiny_generat
         find_directions(tiny_generator(), tmp_path / "out", strips=1, steps=1)
     assert not (tmp_path / "out").exists()
     find_directions(tiny_generator(), tmp_path / "none", strips=0, steps=1)  # no strips: steps unused
+
+
+def test_a_conditional_network_needs_a_class_for_strips_only(tiny_generator, tmp_path):
+    """The directions come from the weights: a class only picks the strips' images."""
+    G = tiny_generator(c_dim=3)
+    with pytest.raises(ToolError, match=r"this network is conditional with 3 classes: choose one with --class"):
+        find_directions(G, tmp_path / "strips", strips=1, steps=2)
+    paths = find_directions(G, tmp_path / "weights-only", strips=0)
+    np.testing.assert_array_equal(load_directions(paths[0]).directions, factorize(G, "all").directions)
+    with pytest.raises(ToolError, match=r"--class \(class_idx\) 5 is out of range"):
+        find_directions(G, tmp_path / "bad", strips=0, class_idx=5)

@@ -107,7 +107,8 @@ def parse_gan_settings(
     query: Mapping[str, str], num_ws: int, c_dim: int, num_directions: int, draws_labels: bool = False,
     num_projected: int = 0,
 ) -> GanSettings:
-    """Check a render request against the network: seeds in NumPy's range, class present iff conditional, etc.
+    """Check a render request against the network: seeds in NumPy's range, class present iff conditional (and the
+    image comes from a seed's w), etc.
 
     `draws_labels`: the network was trained on clusters, so a class (cluster) is optional.
     `num_projected`: the ws of the explorer's --projected-w file; the image starts from one of them (parameter `w`)
@@ -127,12 +128,14 @@ def parse_gan_settings(
     if not c_dim and _text(query, "class"):  # before the range check, which would offer 0..0
         raise SettingsError("class: this network is unconditional (no class labels); leave class out")
     class_idx = _integer(query, "class", 0, max(c_dim - 1, 0), None)
-    if c_dim and class_idx is None and not draws_labels:
-        raise SettingsError(f"class: missing; this network is conditional, choose a class in 0..{c_dim - 1}")
+    mix_seed = _integer(query, "mix_seed", 0, MAX_SEED, None)
+    if c_dim and class_idx is None and not draws_labels and (not num_projected or mix_seed is not None):
+        # a projected w holds its class: only a seed's w (the start, or the seed mixed in) needs one
+        raise SettingsError(f"class: missing; this network is conditional, choose a class in 0..{c_dim - 1}"
+                            + (" for mix_seed" if num_projected else ""))
     noise_mode = _text(query, "noise") or "const"
     if noise_mode not in NOISE_MODES:
         raise SettingsError(f"noise: {shorten(noise_mode)!r} is not a noise mode; use one of {', '.join(NOISE_MODES)}")
-    mix_seed = _integer(query, "mix_seed", 0, MAX_SEED, None)
     mix_styles = _text(query, "mix_styles")
     if mix_styles and mix_seed is None:
         raise SettingsError("mix_styles: needs mix_seed, the seed whose styles are mixed in")

@@ -70,7 +70,8 @@ def find_directions(
     check_noise_mode(noise_mode)
     seeds = parse_seeds(seeds)
     G = load_generator(network, device)
-    check_inputs(G, class_idx)
+    if strips or class_idx is not None:  # the directions come from the weights alone; a class is for the strips' images
+        check_inputs(G, class_idx)
     strips = min(strips, G.w_dim)
     outdir = Path(outdir)
     paths = [outdir / DIRECTIONS_FILE] + [outdir / f"direction{i:02d}.png" for i in range(strips)]
