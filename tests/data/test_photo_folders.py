@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from stylegan2.cli import main
 from stylegan2.data import DatasetError, convert_dataset, open_dataset
 from stylegan2.data.errors import SKIP_BAD_BY_CONVERTING, advise_skip_bad
-from stylegan2.data.images import decode_image, read_header
+from stylegan2.data.images import decode_image, read_header, to_array
 
 ORIENTATION = 0x0112
 
@@ -205,6 +205,16 @@ def test_32_bit_integer_images_are_read_by_their_range(tmp_path, top, scale):
     with PIL.Image.open(tmp_path / "sci" / "b.tif") as img:
         assert img.mode == "I"
     np.testing.assert_array_equal(open_dataset(tmp_path / "sci")[0][0][0], np.rint(values / scale).astype(np.uint8))
+
+
+def test_a_dark_16_bit_png_opened_as_mode_i_is_scaled_as_16_bit():
+    """Pillow 9 opens 16-bit grayscale PNGs as mode "I", the 32-bit mode; a PNG holds no 32-bit integers, so its
+    values up to 255 are scaled from 16 bits (nearly black), not taken as 8-bit (257 times brighter)."""
+    values = np.arange(64, dtype=np.int32).reshape(8, 8) * 4  # 0..252
+    as_pillow_9_opens_it = PIL.Image.fromarray(values, "I")
+    as_pillow_9_opens_it.format = "PNG"
+    np.testing.assert_array_equal(to_array(as_pillow_9_opens_it, "a.png", "L"), np.rint(values / 257).astype(np.uint8))
+    np.testing.assert_array_equal(to_array(PIL.Image.fromarray(values, "I"), "a.tif", "L"), values)  # a 32-bit TIFF's
 
 
 def test_16_bit_grayscale_and_colour_pngs_convert_together(tmp_path):

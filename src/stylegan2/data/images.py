@@ -106,16 +106,17 @@ def image_channels(img: PIL.Image.Image, where: str, *, drop_alpha: bool) -> int
     return channels
 
 
-def to_8bit(img: PIL.Image.Image, where: str) -> PIL.Image.Image:
+def to_8bit(img: PIL.Image.Image, where: str, *, from_png: bool = False) -> PIL.Image.Image:
     """16-bit grayscale as 8-bit "L", scaled (65535 -> 255) where PIL's convert would clip everything above 255 to
     white, as PIL reads 16-bit colour PNGs as 8-bit RGB; other modes unchanged. A 32-bit integer image (mode "I",
-    which has no fixed range) whose values all lie in 0..255 is taken as it is, not scaled to black."""
+    which has no fixed range) whose values all lie in 0..255 is taken as it is, not scaled to black; `from_png`:
+    the image was read from a PNG, which holds no 32-bit integers, so mode "I" is Pillow 9's 16-bit grayscale."""
     if img.mode not in SIXTEEN_BIT_GRAY_MODES:
         return img
     values = np.asarray(img)
     if values.min() < 0 or values.max() > 65535:
         raise DatasetError(f"{where}: 32-bit integer image with values outside 0..65535; save it as 8- or 16-bit")
-    if img.mode == "I" and values.max() <= 255:
+    if img.mode == "I" and not from_png and values.max() <= 255:
         return PIL.Image.fromarray(values.astype(np.uint8), "L")
     return PIL.Image.fromarray(np.rint(values / 257).astype(np.uint8), "L")
 
@@ -123,7 +124,7 @@ def to_8bit(img: PIL.Image.Image, where: str) -> PIL.Image.Image:
 def to_array(img: PIL.Image.Image, where: str, target: str) -> np.ndarray:
     """The image's pixels as a uint8 [H, W] or [H, W, 3] array in PIL mode `target` ("L" or "RGB"),
     upright as its EXIF Orientation says; 16-bit grayscale scaled to 8 bits, any transparency dropped."""
-    turned = to_8bit(upright(img), where)
+    turned = to_8bit(upright(img), where, from_png=img.format == "PNG")
     with warnings.catch_warnings():  # PIL's advice to convert a transparent palette image to RGBA: we drop alpha
         warnings.filterwarnings("ignore", "Palette images with Transparency", UserWarning)
         return np.asarray(turned if turned.mode == target else turned.convert(target))

@@ -200,7 +200,7 @@ class VideoWriter:
         self.tmp.unlink(missing_ok=True)
 
 
-def scale_to_8bit(image: PIL.Image.Image, path: Path) -> PIL.Image.Image:
+def scale_to_8bit(image: PIL.Image.Image, path: Path, from_png: bool) -> PIL.Image.Image:
     """16-bit grayscale scaled to 8 bits as the dataset reader scales it, with a warning; other modes unchanged.
     Floating-point images are refused: their range is unknown."""
     if image.mode == "F":
@@ -208,7 +208,7 @@ def scale_to_8bit(image: PIL.Image.Image, path: Path) -> PIL.Image.Image:
     if image.mode not in SIXTEEN_BIT_GRAY_MODES:
         return image
     try:
-        scaled = to_8bit(image, str(path))
+        scaled = to_8bit(image, str(path), from_png=from_png)
     except DatasetError as err:
         raise ToolError(str(err)) from None
     warn(f"{path}: 16-bit grayscale scaled to 8 bits")
@@ -230,12 +230,13 @@ def load_target_image(path: str | os.PathLike, resolution: int, channels: int, a
     try:
         with PIL.Image.open(path) as opened:
             image = upright(opened).copy()  # a phone's portrait shot, as the user sees it
+            from_png = opened.format == "PNG"
     except (OSError, PIL.Image.DecompressionBombError) as err:
         raise ToolError(f"{path}: cannot read as an image ({err})") from err
     mode = PIL_MODES.get(channels)
     if mode is None:
         raise ToolError(f"cannot project onto a network with {channels} image channels (supported: 1, 3, 4)")
-    image = scale_to_8bit(image, path)
+    image = scale_to_8bit(image, path, from_png)
     if image.mode != mode:
         dropped = " (alpha dropped: transparent pixels keep their stored colour)" if "A" in image.mode and "A" not in mode else ""
         warn(f"{path}: converted from {image.mode} to {mode} to match the network's {channels} channel(s)"
