@@ -557,7 +557,8 @@ def train(
     or built by hand, get the same one-line ValueError. Ctrl-C (or SIGUSR1) writes a final snapshot and raises
     StoppedTogether, a KeyboardInterrupt; a run that cannot go on raises TrainingError (RunFinished, when
     `resume='auto'` finds the run already at `kimg`), bad data DatasetError. torch's and NumPy's global random
-    states and the CUDA math flags are the caller's again afterwards.
+    states and the CUDA math flags are the caller's again afterwards (the CUDA generators where CUDA was in use before
+    the call; see `session.caller_state_kept`).
     """
     validate_options(options)
     with caller_state_kept():  # the caller's random draws and CUDA flags, as they were

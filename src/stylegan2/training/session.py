@@ -167,7 +167,9 @@ def start_process(device: str | None, seed: int, timeout: float | None = None) -
 def caller_state_kept() -> Iterator[None]:
     """Give the caller back what start_process and configure_backends change for a run: torch's and NumPy's global
     random states and the CUDA math flags, so that code after train() draws as if it had not run. (CPU malloc's
-    kept memory, see keep_freed_memory, stays: it is the process's.)"""
+    kept memory, see keep_freed_memory, stays: it is the process's.) The CUDA generators are given back where CUDA
+    was in use before: forking them would start CUDA for every CPU run, so a caller whose first CUDA use is the run
+    finds them as the run left them (seed them again after it)."""
     cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
     flags = (torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
     numpy_state = np.random.get_state()
