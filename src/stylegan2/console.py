@@ -3,6 +3,7 @@ those first seconds ends the command as a later one does, without a traceback.""
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from .utils.text import escape_unencodable_output
@@ -17,4 +18,9 @@ def main() -> None:
     except KeyboardInterrupt:
         print("Aborted!", file=sys.stderr)  # what click prints for a Ctrl-C
         raise SystemExit(INTERRUPTED) from None
-    cli()
+    try:
+        cli()
+    except SystemExit as end:
+        if end.code in (None, 0) and hasattr(signal, "SIGTERM"):  # done: a job ended while this process exits is no failure
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise

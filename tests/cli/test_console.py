@@ -52,3 +52,24 @@ def test_a_path_the_output_encoding_lacks_is_escaped_not_an_error(tmp_path):
                             capture_output=True, env={**os.environ, "PYTHONIOENCODING": "cp1252"})
     assert result.returncode == 0, result.stderr.decode("cp1252", "replace")
     assert b"\\u0141\xf3d\\u017a" in result.stdout and (outdir / "s.zip").is_file()
+
+
+@pytest.mark.parametrize("code,ignored", [(0, True), (None, True), (1, False), (130, False)])
+def test_a_command_that_succeeded_ignores_a_sigterm_while_it_exits(monkeypatch, code, ignored):
+    """A scheduler ending the job just after a run finished (its log says Done.) must not turn it into a failure."""
+    import signal
+
+    import stylegan2.cli
+
+    def command() -> None:
+        raise SystemExit(code)
+
+    monkeypatch.setattr(stylegan2.cli, "main", command)
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemExit) as end:
+            console.main()
+        assert end.value.code == code
+        assert (signal.getsignal(signal.SIGTERM) == signal.SIG_IGN) == ignored
+    finally:
+        signal.signal(signal.SIGTERM, before)

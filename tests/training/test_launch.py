@@ -290,6 +290,43 @@ def test_sigterm_before_the_processes_could_say_where_is_one_plain_line():
     assert process.returncode == 1 and err.strip().splitlines()[-1] == "Error: stopped by SIGTERM: the processes were stopped too"
 
 
+LINGERING = """
+import atexit, pathlib, time
+
+def finish(folder):  # returns at once, then takes seconds to exit (torch's teardown, say), saying when it is exiting
+    def exiting():
+        pathlib.Path(folder, f"exiting-{time.monotonic_ns()}").touch()
+        time.sleep(60)
+    atexit.register(exiting)
+    return 1
+"""
+FINISHED_THEN_LINGERING = """
+import sys
+from lingering import finish
+from stylegan2.training.launch import LaunchError, SignalledAfterFinishing, launch_local
+try:
+    launch_local(2, finish, sys.argv[1])
+except SignalledAfterFinishing as err:
+    sys.exit(f"finished: {err}")
+except LaunchError as err:
+    sys.exit(f"Error: {err}")
+"""
+
+
+def test_a_sigterm_while_finished_processes_exit_is_told_apart_from_a_stop(tmp_path):
+    """A job ended just after its processes finished their work (a run that logged Done.) must not read as a failure."""
+    (tmp_path / "lingering.py").write_text(LINGERING)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    process = subprocess.Popen([sys.executable, "-c", FINISHED_THEN_LINGERING, str(tmp_path)], stderr=subprocess.PIPE,
+                               text=True, env=env)
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("exiting-*"))) < 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert err.strip().splitlines()[-1] == "finished: stopped by SIGTERM after every process had finished its work", err
+
+
 def test_the_launcher_leaves_this_processs_signal_handlers_as_they_were():
     """torch's agent installs its own; left behind, a later Ctrl-C here would raise its SignalException."""
     before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}

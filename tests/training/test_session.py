@@ -374,6 +374,21 @@ def test_sigterm_before_the_first_step_ends_the_log_and_is_one_line(tmp_path):
     assert log[-2].startswith("Error: stopped by SIGTERM") and log[-1] == "Failed."
 
 
+def test_a_sigterm_after_the_run_finished_while_the_log_closes_changes_nothing(tmp_path, monkeypatch):
+    """A job that a scheduler ends just after the last step: the run is complete, so it stays a success."""
+    rec = Recorder(tmp_path, max_steps=2)
+    close = TrainingSession._close
+
+    def close_then_sigterm(self, outcome: str) -> None:
+        close(self, outcome)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)  # the handler runs here, in the main thread
+
+    monkeypatch.setattr(TrainingSession, "_close", close_then_sigterm)
+    rec.run()
+    assert rec.lines[-1] == "Done." and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
 @pytest.mark.parametrize("restarts,advice", [
     ({}, "Restart the job with --resume auto to continue from it"),
     ({"TORCHELASTIC_RESTART_COUNT": "0", "TORCHELASTIC_MAX_RESTARTS": "1"}, "With --resume auto a restart continues from it"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -26,7 +27,7 @@ from ..training.ada import AUG_MODES, UNIT_RANGE
 from ..training.augment import AUGPIPE_PRESETS
 from ..training.config import CFG_NAMES, PRECISIONS, PRESETS, TrainingOptions, resolve_options
 from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distributed, positive_seconds
-from ..training.launch import INTERRUPTED, RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, launch
+from ..training.launch import INTERRUPTED, RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, SignalledAfterFinishing, launch
 from ..training.loop import AUTO_RESUME, TrainingError, auto_resume, check_resume, train
 from ..training.loss import LOSSES
 from ..training.rundir import check_outdir_creatable, check_outdir_outside_data
@@ -322,6 +323,8 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
             run(options, dataset)
     except RunFinished as done:  # a requeued job whose run is over: exit status 0
         click.echo(str(done))
+    except SignalledAfterFinishing as err:  # a job ended while the finished processes exited: a success
+        click.echo(f"note: {err}; the run is complete", err=True)
     except (*USER_ERRORS, LaunchError) as err:
         raise click.ClickException(str(err)) from None
     except StoppedTogether:  # stopped on request, with its final snapshot
@@ -335,3 +338,4 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
     except KeyboardInterrupt:
         raise SystemExit(INTERRUPTED) from None
     distributed.end_torchrun_process()  # the run ended well on every process
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a job ended while this process exits changes nothing: not a failure

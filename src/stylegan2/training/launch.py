@@ -63,6 +63,11 @@ class LaunchError(RuntimeError):
     one message, else which process stopped first (the messages and tracebacks printed above)."""
 
 
+class SignalledAfterFinishing(LaunchError):
+    """A SIGTERM (a scheduler ending the job) came after every process of this machine had finished its work, while
+    they exited: what they wrote is complete, but their results did not reach the launcher."""
+
+
 @dataclass(frozen=True)
 class ProcessLayout:
     """Where a run's processes go: `nproc_per_node` on each of `nnodes` machines that meet at
@@ -165,6 +170,8 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
         except SignalException as err:  # the agent got it, passed it on and waited for the processes
             if err.sigval == signal.SIGINT:  # an older torch, whose agent takes Ctrl-C itself
                 raise KeyboardInterrupt from None
+            if err.sigval == signal.SIGTERM and _all_finished(messages, layout.nproc_per_node):
+                raise SignalledAfterFinishing("stopped by SIGTERM after every process had finished its work") from None
             left = _left_messages(messages)
             if err.sigval == signal.SIGTERM and sigterm_stops() and not left:  # they stopped as asked, with a snapshot
                 raise KeyboardInterrupt from None
@@ -265,6 +272,8 @@ def _run_process(fn: Callable[..., Any], args: tuple[Any, ...], user_errors: tup
         traceback.print_exc()
         sys.stderr.flush()
         raise SystemExit(1) from None
+    if not isinstance(result, Interrupted):
+        _leave_finished(rank)
     # torch's wrapper would wait for the launcher to take the result: forever when it is gone, and until it kills this
     # process when it is shutting down after a SIGTERM
     if launcher_gone() or sigterm_asked():
@@ -294,6 +303,19 @@ def _leave_message(message: str, rank: str) -> None:
         except OSError:
             pass
     print(f"Error (process {rank}): {message}", file=sys.stderr, flush=True)
+
+
+def _leave_finished(rank: str) -> None:
+    """Mark this process's work as finished, for a launcher that a SIGTERM reaches while the processes exit."""
+    folder = os.environ.get(MESSAGES_VARIABLE)
+    if folder:
+        with contextlib.suppress(OSError):
+            Path(folder, f"{rank}.finished").touch()
+
+
+def _all_finished(folder: Path | None, count: int) -> bool:
+    """Whether all `count` processes of this machine marked their work finished."""
+    return folder is not None and len(list(folder.glob("*.finished"))) == count
 
 
 @contextlib.contextmanager

@@ -348,6 +348,7 @@ class TrainingSession:
                         break
                 else:
                     outcome = "Done."
+                    stopping.append(0)  # finished: a SIGTERM while the log is closed changes nothing
             except KeyboardInterrupt as err:
                 stopping.append(0)  # a SIGTERM now must not cut the message short
                 self._log_stopped_at_once()
