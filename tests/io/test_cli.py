@@ -133,3 +133,18 @@ def test_convert_of_a_run_directory_names_its_newest_snapshot(tmp_path, official
     (run / "network-snapshot-000004.pkl").write_bytes(official_path.read_bytes())
     result = CliRunner().invoke(main, ["convert", str(run), str(tmp_path / "x.safetensors")])
     assert result.exit_code == 1 and "is a run directory; give one of its snapshots, such as the newest, " in result.output
+
+
+def test_info_text_sums_up_a_clustered_generators_cluster_odds(tmp_path):
+    """A `--cfg cpu` run's G holds 100 cluster odds: listed whole, they filled the screen twice (G and G_ema)."""
+    from stylegan2.io import save_network
+    from stylegan2.models import Generator
+
+    prior = [0.25 / 50] * 50 + [0.75 / 50] * 50
+    G = Generator(z_dim=8, c_dim=100, w_dim=8, img_resolution=8, img_channels=1,
+                  mapping_kwargs={"num_layers": 1, "c_prior": prior}, synthesis_kwargs={"channel_base": 32, "channel_max": 8})
+    path = save_network(tmp_path / "g.safetensors", {"G_ema": G})
+    text = CliRunner().invoke(main, ["info", str(path)]).output
+    assert '"c_prior": "100 values, 0.005 to 0.015 (--json lists them)"' in text and "0.005, 0.005" not in text
+    listed = json.loads(CliRunner().invoke(main, ["info", "--json", str(path)]).output)
+    assert listed["networks"]["G_ema"]["init_kwargs"]["mapping_kwargs"]["c_prior"] == prior

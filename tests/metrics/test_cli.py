@@ -38,6 +38,8 @@ def test_metrics_command_prints_a_table_and_appends_jsonl(network_file, detector
     assert header.split() == ["metric", "result", "value", "time"]
     assert [row.split()[1] for row in rows] == ["fid1k_full", "kid1k"]
     assert (tmp_path / "metric-fid1k_full.jsonl").read_text().count("\n") == 1
+    assert result.stderr.splitlines()[-2:] == [f"Appended to {tmp_path / name}" for name in ("metric-fid1k_full.jsonl",
+                                                                                           "metric-kid1k.jsonl")]
 
 
 def test_a_network_in_a_run_directory_gets_its_records_there_as_with_nvidias_calc_metrics(
@@ -73,6 +75,7 @@ def test_a_record_that_cannot_be_appended_is_a_note_and_the_table_is_printed(
     assert result.exit_code == 0, result.output
     assert f"note: {tmp_path / 'metric-fid1k_full.jsonl'}: could not append the record (No space left on device)" in result.output
     assert result.stdout.strip().splitlines()[-1].split()[:2] == ["fid1k_full", "fid1k_full"]
+    assert "Appended to" not in result.output
 
 
 def test_unknown_metric_is_a_clean_error(network_file):

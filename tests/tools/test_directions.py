@@ -56,7 +56,7 @@ def test_file_round_trip_without_pickle(tiny_generator, tmp_path):
 
 
 def test_file_errors_name_the_callers_option(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"nope\.npz: no such directions file \(--direction\)"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.npz: no such directions file \(--direction\); `stylegan2 directions` writes one$"):
         load_directions(tmp_path / "nope.npz")
     with pytest.raises(FileNotFoundError, match=r"nope\.npz: no such directions file \(--directions\)"):
         load_directions(tmp_path / "nope.npz", "--directions")

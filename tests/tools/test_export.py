@@ -138,15 +138,17 @@ def test_a_graph_that_fails_the_check_is_not_written(tmp_path: Path, monkeypatch
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_exports_g_ema_of_a_network_file(tmp_path: Path):
+def test_cli_exports_g_ema_of_a_network_file(tmp_path: Path, monkeypatch):
     G_ema = build_generator(32, 0, seed=1)
-    network = tmp_path / "net.safetensors"
+    network = tmp_path / "downloads" / "net.safetensors"  # the output goes to the current folder, not beside it
+    network.parent.mkdir()
     save_checkpoint(network, {"G": build_generator(32, 0, seed=2), "G_ema": G_ema})
+    monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["export", "--network", str(network), "--format", "torchscript",
                                        "--truncation-psi", "0.8", "--noise-mode", "none", "--batch", "dynamic"])
     assert result.exit_code == 0, result.output
     out = tmp_path / "net.torchscript.pt"
-    assert str(out) in result.output
+    assert "wrote net.torchscript.pt " in result.output and not list(network.parent.glob("*.torchscript.pt"))
     inputs = example_inputs(G_ema, 2, seed=5)
     assert (run_exported(out, "torchscript", inputs) - reference(G_ema, inputs, 0.8, "none", False, False)).abs().max() <= MAX_ABS_DIFF
 
@@ -174,12 +176,14 @@ def test_synthesis_export_of_an_nvidia_pickle_gives_nvidias_images(tmp_path: Pat
     assert (got - expected["img_none"]).abs().max() <= MAX_ABS_DIFF
 
 
-def test_export_never_writes_over_the_network_file(tmp_path: Path):
+def test_export_never_writes_over_the_network_file(tmp_path: Path, monkeypatch):
     """A rosinality checkpoint is NET.pt: the default TorchScript name differs, and naming it is refused even with --force."""
+    monkeypatch.chdir(tmp_path)
     network = tmp_path / "net.pt"
     save_checkpoint(tmp_path / "net.safetensors", {"G_ema": build_generator(32, 0)})
     network.write_bytes((tmp_path / "net.safetensors").read_bytes())  # any readable network file named .pt
-    assert default_output(network, "torchscript", False) == tmp_path / "net.torchscript.pt"
+    assert default_output(network, "torchscript", False) == Path("net.torchscript.pt")  # in the current folder
+    assert default_output("https://example.org/nets/ffhq.pkl?x=1", "onnx", True) == Path("ffhq-synthesis.onnx")
     before = network.read_bytes()
     for output in (network, tmp_path / "." / "net.pt"):
         with pytest.raises(ToolError, match="is the network file itself; choose another --output"):

@@ -71,7 +71,8 @@ def test_truncation_cutoff_keeps_the_fine_layers(tiny_generator):
 
 def test_grid_places_seeds_row_by_row(tiny_generator, tmp_path):
     G = tiny_generator()
-    (path,) = generate_images(G, "0-4", tmp_path, grid="3x2")
+    with pytest.warns(UserWarning, match=r"^--grid 3x2 has 6 cells for 5 images: the rest \(1\) stay black$"):
+        (path,) = generate_images(G, "0-4", tmp_path, grid="3x2")
     grid = read_png(path)
     assert grid.shape == (32, 48, 3)
     images = seed_images(G, "0-4")

@@ -292,3 +292,20 @@ def test_an_error_about_a_batch_gpu_never_given_says_where_it_came_from():
         resolve_options("x.zip", "cpu", 32, 1, {"batch": 6})
     with pytest.raises(ValueError, match=r"^--mbstd 4 must divide --batch-gpu 6$"):  # given: said as it was
         resolve_options("x.zip", "cpu", 32, 1, {"batch": 6, "batch_gpu": 6})
+
+
+@pytest.mark.parametrize("cfg,device,noted", [("auto", "cpu", True), ("paper256", "cpu", True), ("cpu", "cpu", False),
+                                              ("auto", "cuda", False)])
+def test_a_gpu_preset_on_the_cpu_is_noted_with_the_cpu_preset(cfg, device, noted):
+    """A newcomer who leaves out --cfg on a CPU got the GPU networks and a 25,000 kimg schedule without a word."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        options = resolve_options("d.zip", cfg, 256, 1, {}, device_type=device, num_images=1000)
+    notes = [str(w.message) for w in caught if "--cfg cpu is the preset" in str(w.message)]
+    assert bool(notes) == noted, [str(w.message) for w in caught]
+    if noted:
+        assert notes == [f"--cfg {cfg} sizes the networks (channel base {options.cbase:,}) and the schedule "
+                         f"({options.kimg:,} kimg) for GPUs; on the CPU, --cfg cpu is the preset to start from "
+                         f"(channel base {PRESETS['cpu'].channel_base:,}, {PRESETS['cpu'].kimg:,} kimg)"]

@@ -19,7 +19,7 @@ PAYLOAD = bytes(range(256)) * 4000  # about 1 MB: several reads
 class Handler(http.server.BaseHTTPRequestHandler):
     """Serves FILES, and at /short.bin a response cut off after 1,000 of its announced bytes; 404 elsewhere."""
 
-    FILES = {"/good.bin": PAYLOAD, "/sub/ffhq-res256-mirror-paper256-noaug.pkl": PAYLOAD}
+    FILES = {"/good.bin": PAYLOAD}
 
     def do_GET(self) -> None:  # noqa: N802 -- http.server's name
         body = self.FILES.get(self.path, PAYLOAD if self.path == "/short.bin" else None)
@@ -73,9 +73,21 @@ def test_offline_mode_refuses_to_download(tmp_path: Path):
 
 
 def test_nvidia_network_names_download_into_the_cache(server, tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(pretrained, "NVIDIA_TRANSFER_URL", f"{server}/sub/")
-    path = pretrained.pretrained_network("ffhq256", cache_dir=tmp_path)
+    monkeypatch.setattr(pretrained, "NVIDIA_PRETRAINED_URL", f"{server}/sub/")
+    monkeypatch.setitem(Handler.FILES, "/sub/transfer-learning-source-nets/ffhq-res256-mirror-paper256-noaug.pkl", PAYLOAD)
+    path = pretrained.network_file("ffhq256", cache_dir=tmp_path)
     assert path == tmp_path / "ffhq-res256-mirror-paper256-noaug.pkl" and path.read_bytes() == PAYLOAD
+
+
+def test_a_network_name_is_a_local_file_first_and_a_missing_docs_file_names_the_download(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ffhq").write_bytes(b"mine")
+    assert pretrained.network_file("ffhq") == Path("ffhq")
+    with pytest.raises(FileNotFoundError, match=r"^ffhq\.pkl: no such network file \(--network\); NVIDIA's network of that "
+                                                r"name: --network ffhq \(downloaded once\)$"):
+        pretrained.existing_network_file("ffhq.pkl")
+    with pytest.raises(FileNotFoundError, match=r"^mine\.pkl: no such network file \(--network\)$"):
+        pretrained.existing_network_file("mine.pkl")
 
 
 def test_a_missing_detector_is_downloaded_under_its_own_name(server, tmp_path: Path):
@@ -98,6 +110,18 @@ def test_network_urls_work_in_python_and_on_the_command_line(server, tmp_path: P
     assert len(list((tmp_path / "out").glob("*.png"))) == 2
     result = CliRunner().invoke(main, ["generate", "--network", f"{server}/gone.pkl", "--seeds", "0", "--outdir", str(tmp_path)])
     assert result.exit_code == 2 and "could not download" in result.output and "Traceback" not in result.output
+
+
+def test_nvidia_network_names_work_in_every_tool_and_in_python(server, tmp_path: Path, monkeypatch, tiny_network_bytes):
+    """`--network ffhq` as `--resume ffhq256`: the docs' examples run once the name is given (the file a stand-in)."""
+    monkeypatch.setattr(pretrained, "NVIDIA_PRETRAINED_URL", f"{server}/nv/")
+    monkeypatch.setitem(Handler.FILES, "/nv/metfaces.pkl", tiny_network_bytes)
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    assert set(load_network("metfaces")) == {"G_ema"} and (tmp_path / "cache" / "metfaces.pkl").is_file()
+    for command in (["generate", "--seeds", "0"], ["mix", "--rows", "1", "--cols", "2"], ["directions", "--strips", "0"]):
+        result = CliRunner().invoke(main, [*command, "--network", "metfaces", "--device", "cpu"])
+        assert result.exit_code == 0, result.output
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import click
 
 from ..explore.network import DEFAULT_LAYERS, DEFAULT_TOP_K
 from ..explore.uploads import DEFAULT_MAX_UPLOAD_MB
+from ..utils.device import DEVICE_HELP
 from .flags import FiniteFloatRange, UserPath
 from .tools import network_option, user_errors
 
@@ -19,7 +20,7 @@ EXTRA_HINT = "stylegan2 explore needs Flask: pip install \"stylegan2[explore]\""
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; anything but 127.0.0.1/localhost lets other machines in.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free port).")
-@click.option("--device", help="cpu, cuda or cuda:N [default: cuda if available].")
+@click.option("--device", help=f"{DEVICE_HELP} [default: cuda if available].")
 @click.option("--directions", type=UserPath(dir_okay=False, path_type=Path),
               help="Directions file from `stylegan2 directions` [default: SeFa computed on load].")
 @click.option("--layers", help="ws indices SeFa factorizes when computing directions on load, e.g. 0-3, or "

@@ -17,7 +17,7 @@ from .tools import network_option, user_errors
 @network_option
 @click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS), help="Graph format.")
 @click.option("--output", type=UserPath(dir_okay=False, path_type=Path),
-              help="Output file [default: NET.onnx or NET.torchscript.pt next to the network; NET-synthesis.* with --synthesis-only].")
+              help="Output file [default: NET.onnx or NET.torchscript.pt in the current folder; NET-synthesis.* with --synthesis-only].")
 @click.option("--truncation-psi", "--trunc", "truncation_psi", type=FiniteFloat(),
               default=default_of(export_generator, "truncation_psi"), show_default=True,
               help="Truncation psi baked into the graph: 1 = none, 0 = the average image.")

@@ -100,9 +100,22 @@ def metrics_command(network: Path, data: str | None, metric_list: str, mirror: b
         with notes_of_the_first_process(), explain_unsupported_ops(), advise_skip_bad(SKIP_BAD_BY_CONVERTING):
             if gpus > 1:
                 check_gpus(gpus, device)  # more processes than GPUs failed in each extra rank with a traceback
+            records = [run_dir / f"metric-{name}.jsonl" for name in names] if run_dir is not None else []
+            sizes = [_size(path) for path in records]
             if gpus == 1:
                 calc_metrics(**kwargs)  # under torchrun, rank 0 prints
             else:
                 launch_local(gpus, metrics_process, kwargs, user_errors=USER_ERRORS)
     except (*USER_ERRORS, LaunchError) as err:
         raise click.ClickException(str(err)) from err
+    if int(os.environ.get("RANK", "0")) == 0:
+        for path in sorted({path for path, size in zip(records, sizes) if _size(path) > size}):
+            click.echo(f"Appended to {path}", err=True)
+
+
+def _size(path: Path) -> int:
+    """A metric file's size, 0 while there is none."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

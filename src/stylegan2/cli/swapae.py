@@ -17,7 +17,7 @@ from ..training.distributed import check_slurm_tasks, init_distributed, leave_gr
 from ..training.launch import ProcessLayout, launch
 from ..training.rundir import check_outdir_creatable
 from ..training.signals import sigterm_stops, usr1_interrupts
-from ..utils.device import select_device
+from ..utils.device import DEVICE_HELP, select_device
 from ..utils.notes import warn
 from .defaults import format_default
 from .flags import SEED, FiniteFloatRange, UserPath, workers_option
@@ -123,7 +123,7 @@ def shown_default(name: str) -> str:
 @click.option("--snap", type=click.IntRange(min=1), help=f"Ticks between snapshots and image grids.  {shown_default('snap')}")
 @workers_option
 @click.option("--resume", type=UserPath(), help="Continue a run from its snapshot (or start from its weights).")
-@click.option("--device", help="cpu, cuda, or cuda:N.  [default: cuda when available]")
+@click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes to start on this machine, one per GPU (with --device cpu, CPU processes): the run "
                    "`torchrun --standalone --nproc_per_node=N` gives.")
@@ -193,7 +193,7 @@ def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, 
 
 network_option = click.option("--network", required=True, type=UserPath(path_type=Path),  # a run directory is named
                               help="A snapshot of `stylegan2 swapae train` (E and G are used).")
-device_option = click.option("--device", help="cpu, cuda or cuda:N [default: cuda if available].")
+device_option = click.option("--device", help=f"{DEVICE_HELP} [default: cuda if available].")
 force_option = click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 outdir_option = click.option("--outdir", default="out", show_default=True, type=UserPath(file_okay=False, path_type=Path),
                              help="Where to write the images.")

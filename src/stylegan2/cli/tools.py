@@ -92,7 +92,8 @@ trunc_option = click.option("--trunc", "truncation_psi", type=FiniteFloat(), def
 cutoff_option = click.option("--trunc-cutoff", "truncation_cutoff", type=click.IntRange(min=0),
                              help="Truncate only the first N ws (coarse layers) [default: all].")
 class_option = click.option("--class", "class_idx", type=click.IntRange(min=0),
-                            help="Class label, required for conditional networks.")
+                            help="Class label: required for conditional networks; optional for those trained on "
+                                 "--clusters, which draw one.")
 noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), default=default_of(generate_images, "noise_mode"),
                             show_default=True,
                             help="Per-pixel noise: the network's stored maps, fresh random, or none.")

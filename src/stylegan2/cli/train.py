@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -21,7 +20,7 @@ from ..data import DatasetError, ImageDataset, open_dataset
 from ..data.errors import SKIP_BAD_OPTION, advise_skip_bad
 from ..io import CheckpointError
 from ..io.detect import detect_format
-from ..io.pretrained import NVIDIA_TRANSFER_FILES, is_url, resume_file
+from ..io.pretrained import NVIDIA_NETWORKS, is_url, network_file
 from ..training import distributed
 from ..training.ada import AUG_MODES, UNIT_RANGE
 from ..training.augment import AUGPIPE_PRESETS
@@ -83,10 +82,10 @@ def _resume_path(ctx: click.Context, param: click.Parameter, value: str | None) 
     if auto:
         if fallback is not None and (not fallback or fallback == "noresume" or auto_resume(fallback)[0]):
             raise click.BadParameter(f"{value}: give the network file to start from after 'auto:'", ctx, param)
-        local = fallback is not None and fallback not in NVIDIA_TRANSFER_FILES and not is_url(fallback)
+        local = fallback is not None and fallback not in NVIDIA_NETWORKS and not is_url(fallback)
         return f"{AUTO_RESUME}:{os.path.expanduser(fallback)}" if local else value
     try:
-        return str(resume_file(value))
+        return str(network_file(value))
     except DownloadError as err:
         raise click.BadParameter(f"{err}, or pass the file's path", ctx, param) from None
 
@@ -338,4 +337,3 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
     except KeyboardInterrupt:
         raise SystemExit(INTERRUPTED) from None
     distributed.end_torchrun_process()  # the run ended well on every process
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a job ended while this process exits changes nothing: not a failure

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from ..io import load_network
+from ..io.pretrained import existing_network_file
 from ..models import Generator, SwapEncoder, SwapGenerator
 from ..tools.common import ToolError, resolve_device
 from ..tools.generate import load_projected_w
@@ -36,9 +37,7 @@ def open_explorer(
     An option that the network's kind would ignore is refused (None leaves it unset: layers 'all', top_k 8)."""
     if top_k is not None and top_k < 0:
         raise ToolError(f"--top-k {top_k}: must be 0 or more")
-    path = Path(network).expanduser()
-    if not path.exists():  # a directory or other non-file gets the loader's own message
-        raise FileNotFoundError(f"{path}: no such network file (--network)")
+    path = existing_network_file(network)
     target = resolve_device(device)
     networks = load_network(path)
     E, G = networks.get("E"), networks.get("G")

@@ -49,6 +49,16 @@ def describe_checkpoint(ckpt: Checkpoint, path: str | Path) -> dict[str, Any]:
     return info
 
 
+def _brief(value: Any, longest: int = 8) -> Any:
+    """`value` with its long lists of numbers (a clustered G's 100 cluster odds, c_prior) summed up in words: the
+    text view stays a screen; --json keeps every value."""
+    if isinstance(value, dict):
+        return {key: _brief(item, longest) for key, item in value.items()}
+    if isinstance(value, list) and len(value) > longest and all(isinstance(x, (int, float)) for x in value):
+        return f"{len(value)} values, {min(value):.4g} to {max(value):.4g} (--json lists them)"
+    return value
+
+
 def format_info(info: dict[str, Any]) -> str:
     """Human-readable text for `checkpoint_info`'s result."""
     lines = [
@@ -73,7 +83,7 @@ def format_info(info: dict[str, Any]) -> str:
         lines.append(f"extra:       {info['extra_tensors']} tensors besides the networks")
     for name, net in info["networks"].items():
         lines.append(f"{name} ({net['class']}): {net['parameters']:,} parameters")
-        lines.append(f"  arguments: {json.dumps(net['init_kwargs'], sort_keys=True)}")
+        lines.append(f"  arguments: {json.dumps(_brief(net['init_kwargs']), sort_keys=True)}")
     if info["notes"]:
         lines.append("notes:")
         lines.extend(f"  - {note}" for note in info["notes"])

@@ -1,4 +1,4 @@
-"""Networks from the web: NVIDIA's transfer-learning networks by their --resume names, and network URLs."""
+"""Networks from the web: NVIDIA's published networks by name, and network URLs."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from pathlib import Path
 
 from ..utils.download import default_cache_dir, download
 
-NVIDIA_TRANSFER_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/transfer-learning-source-nets/"
-NVIDIA_TRANSFER_FILES = {  # their train.py's resume_specs
-    "ffhq256": "ffhq-res256-mirror-paper256-noaug.pkl",
-    "ffhq512": "ffhq-res512-mirror-stylegan2-noaug.pkl",
-    "ffhq1024": "ffhq-res1024-mirror-stylegan2-noaug.pkl",
-    "celebahq256": "celebahq-res256-mirror-paper256-kimg100000-ada-target0.5.pkl",
-    "lsundog256": "lsundog-res256-paper256-kimg100000-noaug.pkl",
+NVIDIA_PRETRAINED_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/"
+NVIDIA_NETWORKS = {  # name -> file under NVIDIA_PRETRAINED_URL: their README's networks, then their train.py's resume_specs
+    **{name: f"{name}.pkl" for name in ("ffhq", "metfaces", "afhqcat", "afhqdog", "afhqwild", "brecahad", "cifar10")},
+    "ffhq256": "transfer-learning-source-nets/ffhq-res256-mirror-paper256-noaug.pkl",
+    "ffhq512": "transfer-learning-source-nets/ffhq-res512-mirror-stylegan2-noaug.pkl",
+    "ffhq1024": "transfer-learning-source-nets/ffhq-res1024-mirror-stylegan2-noaug.pkl",
+    "celebahq256": "transfer-learning-source-nets/celebahq-res256-mirror-paper256-kimg100000-ada-target0.5.pkl",
+    "lsundog256": "transfer-learning-source-nets/lsundog-res256-paper256-kimg100000-noaug.pkl",
 }
 
 
@@ -23,13 +24,8 @@ def pretrained_network(name: str, cache_dir: Path | None = None) -> Path:
 
     The pickle is read like any other network file, without running code from it.
     """
-    file_name = NVIDIA_TRANSFER_FILES[name]
-    return download(NVIDIA_TRANSFER_URL + file_name, (cache_dir or default_cache_dir()) / file_name)
-
-
-def resume_file(spec: str) -> Path:
-    """The file a `--resume` value names: one of NVIDIA's network names (downloaded once), a URL (the same) or a path."""
-    return pretrained_network(spec) if spec in NVIDIA_TRANSFER_FILES else network_file(spec)
+    file = NVIDIA_NETWORKS[name]
+    return download(NVIDIA_PRETRAINED_URL + file, (cache_dir or default_cache_dir()) / file.rpartition("/")[2])
 
 
 def is_url(spec: str | os.PathLike) -> bool:
@@ -38,13 +34,27 @@ def is_url(spec: str | os.PathLike) -> bool:
 
 
 def network_file(spec: str | os.PathLike, cache_dir: Path | None = None) -> Path:
-    """A network file given as a path (~ expanded) or a URL, downloaded into the cache dir's networks/ once.
+    """A network file given as a path (~ expanded), a URL or one of NVIDIA's network names (`ffhq`, `ffhq256`, ...; a
+    file of that name here comes first), the last two downloaded into the cache dir once.
 
-    The URL's hash prefixes the cached name, so two runs' network-snapshot-000400.pkl do not collide.
+    A URL's hash prefixes its cached name, so two runs' network-snapshot-000400.pkl do not collide.
     """
+    if isinstance(spec, str) and spec in NVIDIA_NETWORKS and not os.path.exists(spec):
+        return pretrained_network(spec, cache_dir)
     if not is_url(spec):
         return Path(spec).expanduser()
     url = str(spec)
     name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "network"
     digest = hashlib.sha256(url.encode()).hexdigest()[:12]
     return download(url, (cache_dir or default_cache_dir()) / "networks" / f"{digest}-{name}")
+
+
+def existing_network_file(spec: str | os.PathLike) -> Path:
+    """`network_file(spec)`, which must exist: else a FileNotFoundError naming --network (and NVIDIA's network, when the
+    missing file is named after one, as the docs' ffhq.pkl)."""
+    path = network_file(spec)
+    if not path.exists():  # a directory or other non-file gets the loader's own message
+        name = path.name.removesuffix(".pkl")
+        hint = f"; NVIDIA's network of that name: --network {name} (downloaded once)" if name in NVIDIA_NETWORKS else ""
+        raise FileNotFoundError(f"{path}: no such network file (--network){hint}")
+    return path

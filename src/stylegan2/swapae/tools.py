@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..io import load_network
+from ..io.pretrained import existing_network_file
 from ..models import SwapEncoder, SwapGenerator
 from ..tools.common import ToolError, network_device, resolve_device
 from ..tools.files import check_outputs, load_target_image, note_earlier_outputs, read_npz, save_npz
@@ -26,9 +27,7 @@ Paths = Sequence[str | os.PathLike]
 
 def load_swapae(network: str | os.PathLike, device: str | torch.device | None = None) -> tuple[SwapEncoder, SwapGenerator]:
     """The encoder E and generator G of a Swapping Autoencoder file (a `swapae train` snapshot), in eval mode on `device`."""
-    path = Path(network).expanduser()
-    if not path.exists():  # a directory gets load_network's own message (a run directory: its newest snapshot)
-        raise FileNotFoundError(f"{path}: no such network file (--network)")
+    path = existing_network_file(network)  # a run directory gets load_network's own message (its newest snapshot)
     networks = load_network(path)
     E, G = networks.get("E"), networks.get("G")
     if not isinstance(E, SwapEncoder) or not isinstance(G, SwapGenerator):

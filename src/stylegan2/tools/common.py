@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -13,7 +12,7 @@ import torch
 
 from ..io import Checkpoint, load_checkpoint
 from ..io.info import NonFiniteWarning, nonfinite_tensors, nonfinite_warning
-from ..io.pretrained import is_url, network_file
+from ..io.pretrained import existing_network_file
 from ..io.rosinality import estimated_w_avg_note
 from ..models import Generator
 from ..models.inputs import check_truncation, is_whole_number
@@ -125,9 +124,7 @@ def load_generator(
     if isinstance(network, Checkpoint):
         raise ToolError("expected a Generator or a network file, got a Checkpoint; pass its generator, e.g. "
                         "checkpoint.networks['G_ema']")
-    path = network_file(network) if is_url(network) else Path(network).expanduser()  # a URL: downloaded once
-    if not path.exists():  # a directory or other non-file gets load_network's own message
-        raise FileNotFoundError(f"{path}: no such network file (--network)")
+    path = existing_network_file(network)  # a URL or NVIDIA's network name: downloaded once
     checkpoint = load_checkpoint(path)
     networks = checkpoint.networks
     G = networks.get("G_ema") if networks.get("G_ema") is not None else networks.get("G")

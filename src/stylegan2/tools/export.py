@@ -127,12 +127,13 @@ def example_inputs(G: Generator, batch: int, synthesis_only: bool = False, seed:
 
 
 def default_output(network: Network, format: str, synthesis_only: bool) -> Path:
-    """NET.onnx / NET.torchscript.pt next to the network file (NET-synthesis.* for the synthesis network alone)."""
+    """NET.onnx / NET.torchscript.pt in the current folder (NET-synthesis.* for the synthesis network alone), as the
+    other tools write to the current folder's out/: never into a downloaded network's cache or a shared folder."""
     if isinstance(network, nn.Module):
         raise ToolError("--output is required when exporting a Generator object")
-    path = Path(network).expanduser()
-    stem = path.stem + ("-synthesis" if synthesis_only else "")
-    return path.with_name(stem + SUFFIXES[format])
+    name = str(network).split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]  # a path's or a URL's file name
+    stem = Path(name).stem + ("-synthesis" if synthesis_only else "")
+    return Path(stem + SUFFIXES[format])
 
 
 @torch.no_grad()

@@ -83,9 +83,9 @@ def read_npz(path: str | os.PathLike, option: str, what: str) -> tuple[Path, dic
     without NumPy's advice to load it with allow_pickle (which would run code from the file).
     """
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such {what} file ({option})")
     writer = NPZ_WRITERS.get(what)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such {what} file ({option})" + (f"; `{writer}` writes one" if writer else ""))
     not_ours = f"{path}: not an .npz written by `{writer}` ({option})" if writer else f"{path}: not a {what} .npz ({option})"
     if not zipfile.is_zipfile(path):
         raise ToolError(f"{not_ours}; it is not a (complete) .npz archive")

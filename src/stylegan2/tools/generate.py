@@ -12,6 +12,7 @@ import torch
 
 from ..models import Generator
 from ..utils.image import image_grid, save_image, to_uint8_nhwc
+from ..utils.notes import warn
 from ..utils.rng import seeded_global_rng
 from .common import (
     Network,
@@ -165,6 +166,9 @@ def generate_images(
         if len(names) > cols_rows[0] * cols_rows[1]:
             raise ToolError(f"--grid {cols_rows[0]}x{cols_rows[1]} has {cols_rows[0] * cols_rows[1]} cells for "
                             f"{len(names)} images; enlarge the grid")
+        if len(names) < cols_rows[0] * cols_rows[1]:
+            warn(f"--grid {cols_rows[0]}x{cols_rows[1]} has {cols_rows[0] * cols_rows[1]} cells for {len(names)} images: "
+                 f"the rest ({cols_rows[0] * cols_rows[1] - len(names)}) stay black")
         names = [image_name(**moved)]
     paths = [outdir / name for name in names]
     check_outputs(paths, force)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -62,6 +63,11 @@ class Preset:
     # as official). ADA guards a D that sees each image many times; on a large dataset at small
     # compute its overfitting heuristic fires while G is still poor and only slows training.
     noaug_min_images: int | None = None
+
+    @property
+    def channel_base(self) -> int:
+        """--cbase: NVIDIA's `fmaps` is a fraction of 32768 channels."""
+        return int(self.fmaps * 32768)
 
 
 PRESETS: dict[str, Preset] = {
@@ -265,7 +271,7 @@ def resolve_options(
     pack = 1 if (overrides.get("cond") or clusters) and overrides.get("pack") is None else spec.pack
     base = dict(
         data=data, cfg=cfg, kimg=spec.kimg, batch=batch, batch_gpu=batch_gpu, snap=spec.snap,
-        z_dim=spec.z_dim, w_dim=spec.w_dim, map=spec.map, cbase=int(spec.fmaps * 32768), cmax=spec.channel_max,
+        z_dim=spec.z_dim, w_dim=spec.w_dim, map=spec.map, cbase=spec.channel_base, cmax=spec.channel_max,
         mbstd=spec.mbstd, glr=spec.lrate, dlr=spec.lrate, gamma=spec.gamma * spec.pack / pack, ema_kimg=spec.ema_kimg,
         ema_rampup=spec.ema_rampup, pl_weight=spec.pl_weight, style_mixing_prob=spec.style_mixing_prob,
         d_architecture=spec.d_architecture, pack=pack, precision=spec.precision, num_gpus=num_gpus, resolution=resolution,
@@ -278,6 +284,11 @@ def resolve_options(
         validate_options(options)
     check_aug_overrides(options, overrides, num_images)
     check_max_size(options.max_size, num_images, data)
+    if device_type == "cpu" and cfg != "cpu":
+        cpu = PRESETS["cpu"]
+        warn(f"--cfg {cfg} sizes the networks (channel base {options.cbase:,}) and the schedule ({options.kimg:,} kimg) "
+             f"for GPUs; on the CPU, --cfg cpu is the preset to start from (channel base {cpu.channel_base:,}, "
+             f"{cpu.kimg:,} kimg)")
     return options
 
 
@@ -306,9 +317,11 @@ def check_preset_batch(cfg: str, batch: int, num_gpus: int, given: bool, fits: C
 
 
 def resolves(resolve: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
-    """Whether resolving options with these arguments succeeds."""
+    """Whether resolving options with these arguments succeeds (its notes unsaid: it is a trial)."""
     try:
-        resolve(*args, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            resolve(*args, **kwargs)
     except ValueError:
         return False
     return True

@@ -18,7 +18,7 @@ from ..data import ImageDataset, open_dataset
 from ..data.clusters import THUMBNAIL_SIZE, cluster_dataset
 from ..io.channels import channel_arguments
 from ..io.errors import CheckpointError
-from ..io.pretrained import resume_file
+from ..io.pretrained import network_file
 from ..models import Discriminator, Generator
 from ..models.aspect import SQUARE, aspect_kwargs
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
@@ -343,7 +343,7 @@ def _fallback_file(spec: str) -> str:
     """The file `--resume auto:FILE` starts from, fetched only now that the run has no snapshot (NVIDIA's network
     names and URLs are downloaded into the cache dir once)."""
     try:
-        return str(resume_file(spec))
+        return str(network_file(spec))
     except DownloadError as err:
         raise TrainingError(f"--resume auto:{spec}: {err}, or pass the file's path") from None
 
