@@ -111,3 +111,10 @@ def test_a_labelled_dataset_is_refused(tmp_path):
     dataset = open_dataset("builtin:shapes?n=16", use_labels=True)
     with pytest.raises(DatasetError, match="clusters replace class labels"):
         cluster_dataset(dataset, 4, seed=0)
+
+
+def test_reading_the_images_to_cluster_shows_a_bar(capsys):
+    """Clustering 20,000 images read them for most of a minute without a word."""
+    cluster_dataset(open_dataset("builtin:shapes?n=64"), 4, seed=0, progress=True)
+    err = capsys.readouterr().err
+    assert "reading images to cluster" in err and "64/64" in err

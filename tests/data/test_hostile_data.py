@@ -73,9 +73,9 @@ def test_unreadable_zip_entries_are_named_or_skipped(tmp_path, images_rgb, kind)
     reason = "the entry is encrypted" if kind == "encrypted" else "compression method 99"
     with pytest.raises(DatasetError, match=rf"^{path}/img2\.png: cannot open \({reason}.*or pass skip_bad=True$"):
         open_dataset(path)
-    with pytest.warns(UserWarning, match="skipped 1 unreadable image"):
+    with pytest.warns(UserWarning, match="skipped 1 image.s. that could not be read"):
         assert len(open_dataset(path, skip_bad=True)) == 3
-    with pytest.warns(UserWarning, match="skipped 1 unreadable image"):
+    with pytest.warns(UserWarning, match="skipped 1 image.s. that could not be read"):
         assert convert_dataset(path, tmp_path / "out.zip", skip_bad=True).num_images == 3
 
 
@@ -222,3 +222,26 @@ def test_dataset_tool_removes_its_stale_temporaries(tmp_path, make_folder, image
     assert all(p.exists() for p in kept + [fresh])
     assert not any(".tmp" in p.name and p not in kept + [fresh] for p in tmp_path.iterdir())
 
+
+
+def test_a_large_trusted_photo_passes_under_a_raised_pixel_limit_without_pillows_warning(tmp_path, monkeypatch):
+    """A 90 MP photo: refused by default in words that say how to accept it, then read once the limit is raised, with
+    Pillow's decompression-bomb warning (which named no file, twice per image) left out."""
+    import warnings
+
+    import PIL.Image
+
+    from stylegan2.data.images import MAX_IMAGE_PIXELS_VARIABLE, read_header
+
+    path = tmp_path / "large.png"
+    PIL.Image.new("L", (9500, 9500)).save(path)
+    with open(path, "rb") as file, pytest.raises(DatasetError, match=r"large\.png: image is 9500x9500, more than 67,108,864 "
+                                                 r"pixels \(a guard against decompression bombs\); raise \$STYLEGAN2_MAX_IMAGE_PIXELS"):
+        read_header(file, str(path))
+    monkeypatch.setenv(MAX_IMAGE_PIXELS_VARIABLE, "100000000")
+    with open(path, "rb") as file, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_header(file, str(path)) == (9500, 9500, 1)
+    monkeypatch.setenv(MAX_IMAGE_PIXELS_VARIABLE, "lots")
+    with open(path, "rb") as file, pytest.raises(DatasetError, match=r"STYLEGAN2_MAX_IMAGE_PIXELS must be a whole number"):
+        read_header(file, str(path))

@@ -171,3 +171,19 @@ def test_data_taken_from_the_training_run_is_named(tmp_path: Path, tiny_G, detec
     result = CliRunner().invoke(main, ["metrics", "--network", str(network), "--metrics", "fid1k", "--detector",
                                        str(detector_file), "--device", "cpu", "--workers", "0", "--cache-dir", str(tmp_path)])
     assert f"note: {network}: scored against builtin:shapes?n=8, mirrored, the data" in result.output  # not '_full'
+
+
+def test_a_cache_that_cannot_keep_the_real_statistics_is_a_note_and_the_score_is_printed(
+        network_file, detector_file, tmp_path: Path, monkeypatch):
+    """A full or read-only cache stopped the command after the whole pass over the real images (and training with it)."""
+    def full_disk(self, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("stylegan2.metrics.stats.FeatureStats.save", full_disk)
+    result = CliRunner().invoke(main, ["metrics", "--network", str(network_file), "--data", "builtin:shapes?n=8",
+                                       "--metrics", "fid1k_full", "--detector", str(detector_file), "--device", "cpu",
+                                       "--workers", "0", "--cache-dir", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    assert (f"note: could not keep the real images' statistics in {tmp_path / 'cache' / 'metric-stats'} (No space left on "
+            "device); they are computed again next time") in result.output
+    assert result.stdout.strip().splitlines()[-1].split()[:2] == ["fid1k_full", "fid1k_full"]

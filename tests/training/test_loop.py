@@ -42,6 +42,12 @@ def test_a_tiny_run_writes_logs_grids_and_snapshots(tmp_path):
     nets = load_network(run_dir / "network-snapshot-000000-064.safetensors")
     assert set(nets) == {"G", "D", "G_ema"}
 
+    # The first lines tell the disk space the snapshots take: their number, and their size within 5%.
+    (said,) = [line for line in lines if line.startswith("Snapshots: about ")]
+    size, count = float(said.split()[2]) * 1e6, int(said.split("about ")[2].split()[0])
+    snapshots = sorted(run_dir.glob("network-snapshot-*.safetensors"))
+    assert count == len(snapshots) == 2 and abs(size / snapshots[-1].stat().st_size - 1) < 0.05, said
+
 
 @pytest.mark.parametrize("where, clusters, said", [
     ("cluster_dataset", 4, "Interrupted while clustering: nothing was written"),

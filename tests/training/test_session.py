@@ -566,3 +566,28 @@ def test_a_bad_stylegan2_sigterm_is_named_before_the_run(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match=r"^STYLEGAN2_SIGTERM='snapshot': use 'stop' \(a final snapshot, as SIGUSR1\) or "
                                          r"'exit' \(the default: stop at once\)$"):
         start_process("cpu", 0)
+
+
+def test_a_write_failure_without_a_file_name_reads_as_a_sentence():
+    """NumPy's writes through file objects raise OSErrors without a file name: 'I/O error on (No space ...)' read badly."""
+    from stylegan2.training.session import _write_failure
+
+    assert _write_failure(OSError(28, "No space left on device"), "I/O error on") == "I/O error on a file (No space left on device)"
+    assert _write_failure(OSError(28, "No space left on device", "x.png")) == "could not write x.png (No space left on device)"
+
+
+def test_the_eta_counts_the_snapshots_still_due(tmp_path, monkeypatch):
+    """sec/kimg leaves out the grids, files and metrics of snapshots: with metrics they were half a run's time."""
+    snapshot = TrainingSession._snapshot
+
+    def slow_snapshot(self, *args):
+        time.sleep(0.5)
+        return snapshot(self, *args)
+
+    monkeypatch.setattr(TrainingSession, "_snapshot", slow_snapshot)
+    rec = Recorder(tmp_path, max_steps=4)  # ticks 0 and 1 of a 1 kimg run: a snapshot every 2 ticks of 16 images
+    rec.run()
+    tick_1 = next(line for line in rec.lines if line.startswith("tick 1 "))
+    seconds = sum(int(part[:-1]) * {"s": 1, "m": 60, "h": 3600}[part[-1]] for part in tick_1.split(" eta ")[1].split())
+    due = 62 // 2 - 0 // 2  # ticks 1..62 end the run's 1,000 images; every second one writes a snapshot
+    assert seconds >= int(due * 0.5), tick_1  # the line writes whole seconds

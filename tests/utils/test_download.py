@@ -129,3 +129,15 @@ def tiny_network_bytes(tmp_path: Path) -> bytes:
     G = Generator(z_dim=8, c_dim=0, w_dim=8, img_resolution=8, img_channels=3, mapping_kwargs={"num_layers": 1},
                   synthesis_kwargs={"channel_base": 32, "channel_max": 8})
     return save_network(tmp_path / "g.safetensors", {"G_ema": G}).read_bytes()
+
+
+def test_the_cache_follows_stylegan2_cache_then_xdg_cache_home(tmp_path: Path, monkeypatch):
+    from stylegan2.utils.download import default_cache_dir
+
+    monkeypatch.delenv("STYLEGAN2_CACHE", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert default_cache_dir() == Path.home() / ".cache" / "stylegan2"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "stylegan2"
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "mine"))
+    assert default_cache_dir() == tmp_path / "mine"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from .errors import DatasetError
 
@@ -25,15 +26,19 @@ MAX_FIT_ROWS = 100_000  # k-means is fitted on a random subset of larger dataset
 _CHUNK = 16384  # rows of the distance matrix computed at once
 
 
-def thumbnails(dataset: ImageDataset, size: int = THUMBNAIL_SIZE) -> torch.Tensor:
-    """The dataset's distinct images (no mirrored copies), area-averaged to size x size: float32 [N, C*size*size] in [0, 1]."""
+def thumbnails(dataset: ImageDataset, size: int = THUMBNAIL_SIZE, progress: bool = False) -> torch.Tensor:
+    """The dataset's distinct images (no mirrored copies), area-averaged to size x size: float32 [N, C*size*size] in [0, 1].
+    `progress`: a bar on stderr (decoding a large dataset takes minutes)."""
     out = []
+    bar = tqdm(total=dataset.distinct_len, desc="reading images to cluster", unit="img", disable=not progress)
     for start in range(0, dataset.distinct_len, 1024):
         batch = np.stack([dataset[i][0] for i in range(start, min(start + 1024, dataset.distinct_len))])
+        bar.update(len(batch))
         images = torch.from_numpy(batch).to(torch.float32) / 255
         if images.shape[-1] > size:
             images = F.adaptive_avg_pool2d(images, size)
         out.append(images.flatten(1))
+    bar.close()
     return torch.cat(out)
 
 
@@ -83,14 +88,15 @@ def kmeans(features: torch.Tensor, k: int, *, seed: int) -> torch.Tensor:
     return _nearest(everything, (everything * everything).sum(1), centers)[0]
 
 
-def cluster_dataset(dataset: ImageDataset, k: int, *, seed: int) -> list[float]:
-    """Label the dataset's images with k-means clusters of their thumbnails; returns each cluster's share."""
+def cluster_dataset(dataset: ImageDataset, k: int, *, seed: int, progress: bool = False) -> list[float]:
+    """Label the dataset's images with k-means clusters of their thumbnails; returns each cluster's share.
+    `progress`: a bar on stderr while the images are read."""
     if dataset.has_labels:
         raise DatasetError(f"{dataset.name}: clusters replace class labels, but this dataset is opened with labels")
     n = dataset.distinct_len
     if not 2 <= k <= n:
         raise DatasetError(f"--clusters {k}: need at least 2 clusters and at most one per image ({n:,} images)")
-    labels = kmeans(thumbnails(dataset), k, seed=seed)
+    labels = kmeans(thumbnails(dataset, progress=progress), k, seed=seed)
     counts = torch.bincount(labels, minlength=k)
     if (counts == 0).any():
         raise DatasetError(f"{dataset.name}: only {int((counts > 0).sum())} distinct clusters among {n:,} images; "

@@ -1,13 +1,15 @@
 """Decoding image files into uint8 arrays, and the size rules every dataset image must follow."""
 
+import contextlib
 import functools
 import io
+import os
 import struct
 import warnings
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 import numpy as np
@@ -25,6 +27,7 @@ UNREAD_EXTENSIONS = (".heic", ".heif", ".avif", ".cr2", ".cr3", ".nef", ".dng", 
 # cached under a dataset's file identity (ImageDataset.file_identity) are then computed again.
 DECODE_VERSION = 2
 MAX_IMAGE_PIXELS = 2**26  # width x height of one source image (8192 x 8192); checked from the header, before decoding
+MAX_IMAGE_PIXELS_VARIABLE = "STYLEGAN2_MAX_IMAGE_PIXELS"  # raises it, for trusted large photos (a 100 MP camera's)
 
 SIXTEEN_BIT_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # "I": how Pillow 9 opens 16-bit PNGs
 _GRAY_MODES = {"1", "L", *SIXTEEN_BIT_GRAY_MODES}
@@ -74,11 +77,30 @@ def check_side(option: str, value: int, maximum: int | None = MAX_RESOLUTION) ->
         raise DatasetError(f"{option} must be a power of two {allowed}, got {value!r}")
 
 
+def max_image_pixels() -> int:
+    """The most pixels one source image may have: $STYLEGAN2_MAX_IMAGE_PIXELS or MAX_IMAGE_PIXELS."""
+    value = os.environ.get(MAX_IMAGE_PIXELS_VARIABLE, "")
+    try:
+        return int(value) if value else MAX_IMAGE_PIXELS
+    except ValueError:
+        raise DatasetError(f"${MAX_IMAGE_PIXELS_VARIABLE} must be a whole number of pixels, got {value!r}") from None
+
+
+@contextlib.contextmanager
+def open_image(file: BinaryIO) -> Iterator[PIL.Image.Image]:
+    """PIL.Image.open without Pillow's decompression-bomb warning: the caller checks `max_image_pixels` itself, once,
+    in words about the file (Pillow's warning names none, and came twice per image)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
+        with PIL.Image.open(file) as img:
+            yield img
+
+
 def has_transparency(file: BinaryIO) -> bool:
     """Whether an image file's header gives it transparency (an alpha channel, or a palette entry or colour marked
     transparent); False for a file that cannot be read (its reader names it)."""
     try:
-        with PIL.Image.open(file) as img:
+        with open_image(file) as img:
             return img.mode in _ALPHA_MODES or "transparency" in img.info
     except DECODE_ERRORS:
         return False
@@ -137,7 +159,7 @@ def read_header(file: BinaryIO, where: str, *, full: bool = False, drop_alpha: b
     its stored width and height swapped.
     """
     try:
-        with PIL.Image.open(file) as img:
+        with open_image(file) as img:
             _check_size(img, where)
             channels = image_channels(img, where, drop_alpha=drop_alpha)
             turned = _orientation(img) >= 5  # 5 to 8 swap width and height
@@ -154,7 +176,7 @@ def decode_image(file: BinaryIO, where: str, *, drop_alpha: bool = False) -> np.
     """Decode an image file to uint8 [H, W, C] with C = 1 (grayscale) or 3 (RGB), upright as its EXIF Orientation
     says (as image viewers show it); the first frame of an animated GIF or WebP; 16-bit scaled to 8 bits."""
     try:
-        with PIL.Image.open(file) as img:
+        with open_image(file) as img:
             _check_size(img, where)
             target = "L" if image_channels(img, where, drop_alpha=drop_alpha) == 1 else "RGB"
             array = to_array(img, where, target)
@@ -209,11 +231,13 @@ def _reason(err: Exception) -> str:
 
 
 def _check_size(img: PIL.Image.Image, where: str) -> None:
-    """Refuse images whose header declares more than MAX_IMAGE_PIXELS pixels (a decompression bomb)."""
-    if img.width * img.height > MAX_IMAGE_PIXELS:
+    """Refuse images whose header declares more than `max_image_pixels()` pixels (a guard against decompression bombs)."""
+    limit = max_image_pixels()
+    if img.width * img.height > limit:
         raise DatasetError(
-            f"{where}: image is {img.width}x{img.height}, more than {MAX_IMAGE_PIXELS:,} pixels; "
-            f"downscale it first, or remove it or {skip_bad_advice()}"
+            f"{where}: image is {img.width}x{img.height}, more than {limit:,} pixels (a guard against decompression "
+            f"bombs); raise ${MAX_IMAGE_PIXELS_VARIABLE} if you trust the file, or downscale it, or remove it or "
+            f"{skip_bad_advice()}"
         )
 
 

@@ -269,7 +269,8 @@ class FileSource(ImageSource):
         if bad:
             skipped = set(bad)
             self.files = [name for name in self.files if name not in skipped]
-            warn(f"{self.path}: skipped {len(bad)} unreadable image(s): {first_names(bad)}")
+            warn(f"{self.path}: skipped {len(bad)} image(s) that could not be read (damaged, or over the pixel limit): "
+                 f"{first_names(bad)}")
         if not self.files:
             raise DatasetError(f"{self.path}: none of the {len(bad)} images could be read")
         first = self.files[0]

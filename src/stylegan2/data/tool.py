@@ -340,7 +340,8 @@ def convert_dataset(
     finally:
         tmp_path.unlink(missing_ok=True)
     if skipped:
-        warn(f"skipped {len(skipped)} unreadable image(s): {first_names(skipped)}")
+        warn(f"skipped {len(skipped)} image(s) that could not be read (damaged, or over the pixel limit): "
+             f"{first_names(skipped)}")
     if dropped_names:
         warn(f"--transform {transform} left out {len(dropped_names)} image(s) narrower than {width} px or "
              f"shorter than its band: {first_names(dropped_names)}")

@@ -168,7 +168,11 @@ def real_stats(dataset: Dataset, detector: FeatureDetector, opts: PassOptions, m
     stats = FeatureStats(capture_all=capture_all, capture_mean_cov=capture_mean_cov, max_items=num_items)
     dataset_features(dataset, detector.features, opts, stats, desc=f"{detector.name} real")
     if cache_file is not None and opts.rank == 0:
-        stats.save(cache_file)
+        try:
+            stats.save(cache_file)
+        except OSError as err:  # a full or read-only cache: the statistics only cost this pass again next time
+            warn(f"could not keep the real images' statistics in {cache_file.parent} ({err.strerror or err}); they are "
+                 "computed again next time: free space there, or choose another cache (--cache-dir, $STYLEGAN2_CACHE)")
     return stats
 
 

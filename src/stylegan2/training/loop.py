@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import functools
 import json
+import math
 import tempfile
 import warnings
 from pathlib import Path
@@ -495,6 +496,20 @@ def _parameters_summary(G: Generator, D: Discriminator, freezed: int) -> str:
     return line
 
 
+def _snapshot_summary(G: Generator, D: Discriminator, options: TrainingOptions) -> str:
+    """About how large each snapshot is and how many the run writes, for the run's first lines (disk space)."""
+    # float32 G, G_ema and D (buffers too) and Adam's two moments of their parameters, and a header line per tensor
+    states, params = [net.state_dict().values() for net in (G, G, D)], [list(net.parameters()) for net in (G, D)]
+    values = sum(t.numel() for state in states for t in state) + 2 * sum(p.numel() for group in params for p in group)
+    tensors = sum(len(state) for state in states) + 2 * sum(len(group) for group in params)
+    size = 4 * values + 130 * tensors
+    ticks = max(math.ceil(options.kimg / options.tick - 1e-9), 1)
+    count = math.ceil(ticks / options.snap) + (1 if (ticks - 1) % options.snap else 0)  # every --snap ticks from tick 0, and the last
+    every = options.tick * options.snap
+    return (f"Snapshots: about {size / 1e6:.3g} MB each (the networks and the optimizers' state, for an exact resume), "
+            f"every {every:g} kimg: about {count:,} in {options.kimg:g} kimg, {count * size / 1e9:.3g} GB")
+
+
 def _precision_summary(precision: str, device_type: str) -> str:
     """What --precision means on this device, in words for the run's first lines."""
     what = {"fp32": "float32 throughout", "bf16": "bfloat16 in the top 4 resolutions' layers"}.get(precision)
@@ -598,7 +613,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
                 f"{THUMBNAIL_SIZE}x{THUMBNAIL_SIZE} thumbnails; --clusters 0 trains without)...")
         try:
             with sigterm_raises_once():
-                c_prior = cluster_dataset(dataset, options.clusters, seed=options.seed)
+                c_prior = cluster_dataset(dataset, options.clusters, seed=options.seed, progress=ctx.is_main)
         except KeyboardInterrupt as err:  # minutes on a large dataset: say that the Ctrl-C took, and that nothing is lost
             if ctx.is_main:
                 log("Interrupted while clustering: nothing was written")
@@ -657,6 +672,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     grid_z, grid_c = _grid_inputs(options, dataset, G.z_dim, ctx.device)
     header.append(f"Dataset: {dataset.summary()}")
     header.append(_parameters_summary(G, D, options.freezed))
+    header.append(_snapshot_summary(G, D, options))
     header.extend(_setup_summary(options, ctx.device.type, dataset.distinct_len))
     if options.metrics and ctx.is_main:
         header.append(_metrics_summary(options.metrics))

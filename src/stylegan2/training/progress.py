@@ -56,13 +56,15 @@ def kimg_label(nimg: int) -> str:
 
 
 def format_time(seconds: float) -> str:
-    """'42s', '3m 07s' or '2h 05m'."""
+    """'42s', '3m 07s', '2h 05m' or, as NVIDIA's, '3d 02h 00m' (an ETA in days shows a wrong preset at once)."""
     seconds = int(seconds)
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3600:
         return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {(seconds // 60) % 60:02d}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h {(seconds // 60) % 60:02d}m"
+    return f"{seconds // 86400}d {(seconds // 3600) % 24:02d}h {(seconds // 60) % 60:02d}m"
 
 
 def memory_usage(device: torch.device) -> str:
@@ -94,9 +96,11 @@ def _kimg(nimg: int) -> str:
 
 
 def tick_status(*, tick: int, cur_nimg: int, elapsed: float, sec_per_kimg: float, total_kimg: float,
-                stats: dict[str, dict[str, float]], losses: tuple[tuple[str, str], ...], device: torch.device, extra: str = "") -> str:
-    """A tick's progress line: kimg, time, sec/kimg, the (label, stat) losses present, `extra`, memory, ETA."""
-    eta = max(total_kimg * 1000 - cur_nimg, 0) / 1000 * sec_per_kimg
+                stats: dict[str, dict[str, float]], losses: tuple[tuple[str, str], ...], device: torch.device, extra: str = "",
+                maintenance: float = 0.0) -> str:
+    """A tick's progress line: kimg, time, sec/kimg, the (label, stat) losses present, `extra`, memory, ETA (the
+    training left at sec/kimg, plus `maintenance` seconds of snapshots to come)."""
+    eta = max(total_kimg * 1000 - cur_nimg, 0) / 1000 * sec_per_kimg + maintenance
     values = " ".join(f"{label} {stats[key]['mean']:.3f}" for label, key in losses if key in stats)
     return (f"tick {tick:<4d} kimg {_kimg(cur_nimg):<7s} time {format_time(elapsed):<8s} sec/kimg {sec_per_kimg:<7.2f} "
             f"{values} {extra}{memory_usage(device)} eta {format_time(eta)}")

@@ -254,6 +254,7 @@ class TrainingSession:
         self._tick_start_nimg: int | None = None  # None: the run's first tick begins where it starts
         self._timed_nimg = 0  # the images seen when the tick's clock started
         self._progress_lines = 0  # lines printed within the current tick
+        self._maintenance: list[float] = []  # seconds of each snapshot's grids, files and metrics in this process
 
     def resume(self, state: ResumeState, path: Path | None = None) -> None:
         """Continue a snapshot's run: its counters, optimizer moments and RNG streams; `path`, the snapshot, is the last
@@ -515,17 +516,30 @@ class TrainingSession:
         if self.ctx.is_main:
             self.log(tick_status(tick=self.cur_tick, cur_nimg=self.cur_nimg, elapsed=tick_end - self._start_time,
                                  sec_per_kimg=sec_per_kimg, total_kimg=self.options.kimg, stats=stats,
-                                 losses=hooks.status_losses, device=self.ctx.device, extra=report.status))
+                                 losses=hooks.status_losses, device=self.ctx.device, extra=report.status,
+                                 maintenance=self._maintenance_left()))
             self._writer.write(stats, self.cur_nimg / 1000)
         extras = self._checked_extras(hooks)
         if self.done or self.cur_tick % self.options.snap == 0:
             if self.ctx.is_main:
                 self._save_grids(hooks)
             self._snapshot(hooks, extras)
+            self._maintenance.append(time.time() - tick_end)
         self.cur_tick += 1
         self._tick_start_nimg = self._timed_nimg = self.cur_nimg
         self._tick_start_time = time.time()
         self._progress_lines = 0
+
+    def _maintenance_left(self) -> float:
+        """Seconds the snapshots still due take (grids, files, metrics), at the mean of this process's so far: sec/kimg
+        leaves them out, and with metrics they were half a run's time."""
+        if not self._maintenance:
+            return 0.0
+        ticks_left = math.ceil(max(self.options.kimg * 1000 - self.cur_nimg, 0) / (self.options.tick * 1000))
+        last = self.cur_tick + ticks_left
+        due = last // self.options.snap - (self.cur_tick - 1) // self.options.snap  # ticks cur_tick..last that snapshot
+        due += 0 if last % self.options.snap == 0 else 1  # the run's end writes one too
+        return due * sum(self._maintenance) / len(self._maintenance)
 
     def _save_grids(self, hooks: LoopHooks) -> None:
         """The grids of this image count, as optional output: the snapshot after them holds the run."""
@@ -620,7 +634,7 @@ def _how_to_continue() -> str:
 
 def _write_failure(err: OSError, what: str = "could not write") -> str:
     """'could not write PATH (No space left on device)' for an OSError of a write (`what` for other I/O)."""
-    where = f" {err.filename}" if err.filename else ""
+    where = f" {err.filename}" if err.filename else " a file" if what.endswith(" on") else ""  # NumPy's writes name none
     return f"{what}{where} ({err.strerror or err})"
 
 

@@ -17,9 +17,13 @@ TIMEOUT_SECONDS = 60.0  # per network read, not for the whole file
 
 
 def default_cache_dir() -> Path:
-    """Where downloaded networks, detector files and cached dataset statistics live: $STYLEGAN2_CACHE or ~/.cache/stylegan2."""
+    """Where downloaded networks, detector files and cached dataset statistics live: $STYLEGAN2_CACHE, else
+    $XDG_CACHE_HOME/stylegan2 (as pip and torch.hub follow it), else ~/.cache/stylegan2."""
     env = os.environ.get("STYLEGAN2_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "stylegan2"
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "stylegan2"
 
 
 class DownloadError(OSError):
