@@ -85,7 +85,8 @@ def test_skip_bad_skips_unreadable_images_with_a_warning_and_count(make_folder, 
     folder = make_folder(images_rgb, labels=[0, 1, 2, 0, 1, 2])
     truncate(folder / "a" / "img2.png")
     (folder / "b" / "img5.png").write_bytes(b"junk")
-    with pytest.warns(UserWarning, match=r"skipped 2 image\(s\) that could not be read \(damaged, or over the pixel limit\): a/img2\.png, b/img5\.png"):
+    with pytest.warns(UserWarning, match=r"skipped 2 image\(s\) that could not be read \(damaged, or over the pixel limit\): "
+                                         r"a/img2\.png, b/img5\.png"):
         data = open_dataset(folder, skip_bad=True, use_labels=True)
     assert len(data) == 4
     np.testing.assert_array_equal(data[3][0], images_rgb[4].transpose(2, 0, 1))

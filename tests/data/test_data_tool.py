@@ -288,7 +288,8 @@ def test_unreadable_image_is_named(tmp_path, make_folder, images_rgb):
 def test_skip_bad_skips_and_counts_unreadable_images(tmp_path, make_folder, images_rgb):
     folder = make_folder(images_rgb, labels=[0, 1, 2, 3, 4, 5])
     (folder / "b" / "img4.png").write_bytes(b"junk")
-    with pytest.warns(UserWarning, match=r"skipped 1 image\(s\) that could not be read \(damaged, or over the pixel limit\): .*b/img4\.png"):
+    with pytest.warns(UserWarning, match=r"skipped 1 image\(s\) that could not be read \(damaged, or over the pixel limit\): "
+                                         r".*b/img4\.png"):
         summary = convert_dataset(folder, tmp_path / "out.zip", skip_bad=True)
     assert (summary.num_images, summary.num_skipped) == (5, 1)
     assert open_dataset(tmp_path / "out.zip", use_labels=True)[4][1].argmax() == 5
