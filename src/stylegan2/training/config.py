@@ -239,12 +239,13 @@ def resolve_options(
     resolution: int,
     num_gpus: int,
     overrides: dict[str, Any],
-    device_type: str = "cpu",
+    device_type: str | None = None,
     num_images: int | None = None,
 ) -> TrainingOptions:
     """Fill TrainingOptions from a preset, then apply the user's overrides (None = not given).
 
-    `device_type` ('cpu', 'cuda', ...) is what the run trains on; it picks the data-loader workers.
+    `device_type` ('cpu', 'cuda', ...) is what the run trains on; it picks the data-loader workers (None: not known,
+    workers as on a CPU) and, on 'cpu', notes a preset sized for GPUs.
     `num_images` (distinct images the run trains on: the dataset's, or fewer with --max-size) caps a preset's
     clusters on small datasets and picks its augmentation; a --max-size above it is refused.
     """
@@ -275,7 +276,7 @@ def resolve_options(
         mbstd=spec.mbstd, glr=spec.lrate, dlr=spec.lrate, gamma=spec.gamma * spec.pack / pack, ema_kimg=spec.ema_kimg,
         ema_rampup=spec.ema_rampup, pl_weight=spec.pl_weight, style_mixing_prob=spec.style_mixing_prob,
         d_architecture=spec.d_architecture, pack=pack, precision=spec.precision, num_gpus=num_gpus, resolution=resolution,
-        loss=spec.loss, clusters=clusters, workers=auto_workers(device_type),
+        loss=spec.loss, clusters=clusters, workers=auto_workers(device_type or "cpu"),
         map_lrmul=spec.cluster_map_lrmul if clusters else MAPPING_LR_MULTIPLIER, aug=preset_aug(spec, num_images),
     )
     options = TrainingOptions(**base)

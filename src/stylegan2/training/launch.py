@@ -139,7 +139,8 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
     traceback. Either way the other processes are stopped and a LaunchError says which process
     failed, or is the message they all left; so does a rendezvous that fails. Like torchrun,
     OMP_NUM_THREADS defaults to 1 per process. Ctrl-C (to this process or to them) lets them stop together with a
-    last snapshot and raises KeyboardInterrupt here; SIGTERM stops them, each saying why, and is a LaunchError.
+    last snapshot and raises KeyboardInterrupt here; SIGTERM stops them, each saying why, and is a LaunchError
+    (SignalledAfterFinishing when every process had finished its work already).
     """
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise LaunchError(f"--gpus and --nnodes start processes themselves, but this one already runs under torchrun "

@@ -35,6 +35,7 @@ from .distributed import DistributedContext, all_reduce_mean_, broadcast_, broad
 from .ema import ema_beta, update_ema
 from .loss import LOSSES
 from .phase import Phase, adam, run_phase
+from .progress import snapshots_due
 from .rundir import latest_snapshot
 from .session import (
     LoopHooks,
@@ -503,8 +504,7 @@ def _snapshot_summary(G: Generator, D: Discriminator, options: TrainingOptions) 
     values = sum(t.numel() for state in states for t in state) + 2 * sum(p.numel() for group in params for p in group)
     tensors = sum(len(state) for state in states) + 2 * sum(len(group) for group in params)
     size = 4 * values + 130 * tensors
-    ticks = max(math.ceil(options.kimg / options.tick - 1e-9), 1)
-    count = math.ceil(ticks / options.snap) + (1 if (ticks - 1) % options.snap else 0)  # every --snap ticks from tick 0, and the last
+    count = snapshots_due(0, max(math.ceil(options.kimg / options.tick - 1e-9), 1) - 1, options.snap)
     every = options.tick * options.snap
     return (f"Snapshots: about {size / 1e6:.3g} MB each (the networks and the optimizers' state, for an exact resume), "
             f"every {every:g} kimg: about {count:,} in {options.kimg:g} kimg, {count * size / 1e9:.3g} GB")

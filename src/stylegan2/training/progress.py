@@ -55,6 +55,11 @@ def kimg_label(nimg: int) -> str:
     return f"{kimg:06d}" if rest == 0 else f"{kimg:06d}-{rest:03d}"
 
 
+def snapshots_due(first_tick: int, last_tick: int, snap: int) -> int:
+    """How many of the ticks first_tick..last_tick write a snapshot: every `snap`-th from tick 0, and the run's last."""
+    return last_tick // snap - (first_tick - 1) // snap + (0 if last_tick % snap == 0 else 1)
+
+
 def format_time(seconds: float) -> str:
     """'42s', '3m 07s', '2h 05m' or, as NVIDIA's, '3d 02h 00m' (an ETA in days shows a wrong preset at once)."""
     seconds = int(seconds)

@@ -44,7 +44,7 @@ from .distributed import (
     launcher_restarts,
 )
 from .finite import MAX_NON_FINITE_STEPS, FiniteWatch, NonFiniteError
-from .progress import PROGRESS_EVERY_S, PROGRESS_FIRST_S, RunLog, kimg_label, tick_progress, tick_status
+from .progress import PROGRESS_EVERY_S, PROGRESS_FIRST_S, RunLog, kimg_label, snapshots_due, tick_progress, tick_status
 from .rundir import create_run_dir
 from .signals import (
     StoppedTogether,
@@ -536,9 +536,7 @@ class TrainingSession:
         if not self._maintenance:
             return 0.0
         ticks_left = math.ceil(max(self.options.kimg * 1000 - self.cur_nimg, 0) / (self.options.tick * 1000))
-        last = self.cur_tick + ticks_left
-        due = last // self.options.snap - (self.cur_tick - 1) // self.options.snap  # ticks cur_tick..last that snapshot
-        due += 0 if last % self.options.snap == 0 else 1  # the run's end writes one too
+        due = snapshots_due(self.cur_tick, self.cur_tick + ticks_left, self.options.snap)
         return due * sum(self._maintenance) / len(self._maintenance)
 
     def _save_grids(self, hooks: LoopHooks) -> None:
