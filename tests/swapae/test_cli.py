@@ -45,12 +45,12 @@ def test_the_group_lists_its_commands():
 
 def test_train_dry_run_shows_the_preset_with_overrides():
     result = run("train", "--data", "builtin:shapes?n=16", "--cfg", "256", "--resolution", "256", "--lambda-l1", "2",
-                 "--netE-num-downsampling-gl", "3", "--lambda-l2", "3", "--recolor-structure", "--dry-run")
+                 "--netE-num-downsampling-gl", "3", "--lambda-l2", "3", "--recolor-structure", "--keep-snapshots", "2", "--dry-run")
     assert result.exit_code == 0, result.output
     options = json.loads(result.stdout)
     assert (options["cfg"], options["global_code_ch"], options["spatial_code_ch"], options["batch"]) == ("256", 2048, 8, 16)
     assert (options["lambda_l1"], options["num_downsampling_gl"], options["r1_gamma"], options["resolution"]) == (2.0, 3, 10.0, 256)
-    assert (options["lambda_l2"], options["recolor_structure"]) == (3.0, True)
+    assert (options["lambda_l2"], options["recolor_structure"], options["keep_snapshots"]) == (3.0, True, 2)
 
 
 def test_train_writes_a_run(tmp_path):

@@ -321,3 +321,15 @@ def test_a_first_grid_the_full_disk_refuses_is_a_note_naming_it(tmp_path, monkey
     run_dir = train(tiny_options(tmp_path, kimg=0.008), device="cpu", log=lines.append)
     assert f"note: could not write {run_dir / 'fakes_init.png'} (No space left on device); training goes on" in lines
     assert lines[-1] == "Done." and (run_dir / "reals.png").is_file()
+
+
+def test_keep_snapshots_deletes_the_runs_older_snapshots_as_new_ones_are_written(tmp_path):
+    """A default 256 px run writes 126 snapshots of 661 MB: --keep-snapshots N keeps the newest N."""
+    lines = []
+    run_dir = train(tiny_options(tmp_path, kimg=0.096, keep_snapshots=2), device="cpu", log=lines.append)
+    assert [p.name for p in sorted(run_dir.glob("network-snapshot-*"))] == [
+        "network-snapshot-000000-064.safetensors", "network-snapshot-000000-096.safetensors"]
+    assert "Deleted network-snapshot-000000-032.safetensors (--keep-snapshots 2)" in lines
+    assert len(list(run_dir.glob("fakes0*.png"))) == 3  # the grids stay
+    with pytest.raises(ValueError, match=r"^--keep-snapshots must be 0 \(keep all\) or how many"):
+        tiny_options(tmp_path, keep_snapshots=-1)

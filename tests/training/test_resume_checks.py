@@ -101,7 +101,7 @@ def test_a_truncated_file_is_named_as_the_resume_file(snapshot, tmp_path):
 
 
 class Options:
-    outdir, kimg, batch, batch_gpu, tick, snap, seed, workers = "", 1.0, 8, 8, 1.0, 1, 0, 0
+    outdir, kimg, batch, batch_gpu, tick, snap, keep_snapshots, seed, workers = "", 1.0, 8, 8, 1.0, 1, 0, 0, 0
 
 
 def test_optimizer_moments_of_another_network_are_refused(snapshot):

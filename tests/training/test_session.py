@@ -34,6 +34,7 @@ class TinyOptions:
     batch_gpu: int = 4
     tick: float = 0.016
     snap: int = 2
+    keep_snapshots: int = 0
     seed: int = 0
     workers: int = 0
 

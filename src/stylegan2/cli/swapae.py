@@ -121,6 +121,8 @@ def shown_default(name: str) -> str:
 @click.option("--seed", type=SEED, help=f"Random seed.  {shown_default('seed')}")
 @click.option("--tick", type=FiniteFloatRange(min=0, min_open=True), help=f"kimg between progress lines.  {shown_default('tick')}")
 @click.option("--snap", type=click.IntRange(min=1), help=f"Ticks between snapshots and image grids.  {shown_default('snap')}")
+@click.option("--keep-snapshots", type=click.IntRange(min=0),
+              help=f"Keep the newest N snapshots of the run, deleting older ones (0: keep all).  {shown_default('keep_snapshots')}")
 @workers_option
 @click.option("--resume", type=UserPath(), help="Continue a run from its snapshot (or start from its weights).")
 @click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")

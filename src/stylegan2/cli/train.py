@@ -175,10 +175,13 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 @click.option("--tick", type=FiniteFloatRange(min=0, min_open=True), help="kimg between progress lines." + _default("tick"))
 @click.option("--snap", type=click.IntRange(min=1),
               help="Ticks between snapshots and image grids." + _preset_default("snap"))
+@click.option("--keep-snapshots", type=click.IntRange(min=0),
+              help="Keep the newest N snapshots of the run, deleting older ones as new ones are written (0: keep all)."
+                   + _default("keep_snapshots"))
 @workers_option
 @click.option("--resume", callback=_resume_path,
               help="Continue a run from our snapshot, or fine-tune any network file (also a URL, or NVIDIA's "
-                   "ffhq256 ... lsundog256; downloaded once); auto: the newest snapshot of this run (this dataset, "
+                   "networks by name: ffhq, ffhq256, ...; downloaded once); auto: the newest snapshot of this run (this dataset, "
                    "--cfg and options) under --outdir, else a new run; auto:FILE: that, else start from FILE.")
 @click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")
 @click.option("-n", "--dry-run", is_flag=True, help="Print the resolved options and exit.")

@@ -48,16 +48,22 @@ def detect_format(path: str | Path) -> str:
     )
 
 
-def newest_snapshot(folder: Path, suffixes: tuple[str, ...] = ("safetensors", "pkl")) -> Path | None:
-    """The `network-snapshot-*` file of a run directory (ours or NVIDIA's; `suffixes` says which) with the most images
-    seen, or None."""
+def snapshots_in_order(folder: Path, suffixes: tuple[str, ...] = ("safetensors", "pkl")) -> list[Path]:
+    """The `network-snapshot-*` files of a run directory (ours or NVIDIA's; `suffixes` says which), fewest images seen
+    first (their names do not sort so: '000004-016' comes before '000004' as text)."""
     counts = {}
     pattern = r"network-snapshot-(\d+)(?:-(\d{3}))?\.(?:" + "|".join(map(re.escape, suffixes)) + ")"
     for path in folder.glob("network-snapshot-*"):
         # '000012' is 12,000 images and '000012-064' 12,064 (ours); NVIDIA's names are whole kimg
         if match := re.fullmatch(pattern, path.name):
             counts[int(match.group(1)) * 1000 + int(match.group(2) or 0)] = path
-    return counts[max(counts)] if counts else None
+    return [counts[images] for images in sorted(counts)]
+
+
+def newest_snapshot(folder: Path, suffixes: tuple[str, ...] = ("safetensors", "pkl")) -> Path | None:
+    """The `network-snapshot-*` file of a run directory with the most images seen (see snapshots_in_order), or None."""
+    found = snapshots_in_order(folder, suffixes)
+    return found[-1] if found else None
 
 
 def is_torchscript_file(path: str | Path) -> bool:

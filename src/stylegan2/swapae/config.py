@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..training.config import auto_workers, check_max_size, check_preset_batch, derived_batch_gpu_explained, resolves
-from ..training.session import apply_overrides, check_numbers
+from ..training.session import apply_overrides, check_keep_snapshots, check_numbers
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,7 @@ class SwapAEOptions:
     batch_gpu: int = CPU_PRESET.batch_gpu
     tick: float = CPU_PRESET.tick
     snap: int = CPU_PRESET.snap
+    keep_snapshots: int = 0  # as TrainingOptions.keep_snapshots
     seed: int = 0
     workers: int = 3
     # Networks.
@@ -170,6 +171,7 @@ def validate_swapae_options(o: SwapAEOptions) -> None:
                          "(the image discriminator's minibatch-std group)")
     check_numbers(o, positive=("kimg", "tick", "lr"), non_negative=(
         "lambda_l1", "lambda_l2", "lambda_gan_rec", "lambda_gan_swap", "lambda_patch", "r1_gamma", "patch_r1_gamma"))
+    check_keep_snapshots(o.keep_snapshots)
     for name in ("snap", "r1_interval", "spatial_code_ch", "global_code_ch", "num_patches", "patch_size", "swap_grid"):
         if getattr(o, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(o, name)}")

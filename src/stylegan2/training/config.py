@@ -17,7 +17,7 @@ from ..utils.text import word_list
 from .ada import AugmentConfig
 from .loss import LOSSES
 from .rundir import check_outdir_outside_data
-from .session import apply_overrides, check_numbers
+from .session import apply_overrides, check_keep_snapshots, check_numbers
 
 # What the layers of the top 4 resolutions compute in (--precision): NVIDIA's mixed precision (float16
 # with conv_clamp 256, on CUDA; float32 elsewhere), bfloat16 (float32's range, no clamp; fast on CUDA and on
@@ -123,6 +123,7 @@ class TrainingOptions:
     batch_gpu: int = 4
     tick: float = 4.0
     snap: int = NVIDIA_SNAP  # resolve_options takes the preset's
+    keep_snapshots: int = 0  # the newest this many snapshots of the run stay, older ones are deleted (0: all stay)
     seed: int = 0
     workers: int = 3  # data-loader processes; resolve_options picks them from the machine unless given
     # Networks.
@@ -425,6 +426,7 @@ def validate_options(o: TrainingOptions) -> None:
         raise ValueError(f"--clusters {o.clusters} labels the images by clusters, --cond by the dataset's labels: drop one of them")
     if o.workers < 0:
         raise ValueError(f"--workers must be >= 0, got {o.workers}")
+    check_keep_snapshots(o.keep_snapshots)
     check_outdir_outside_data(o.outdir, o.data)
     if isinstance(o.metrics, str):  # iterated, 'fid50k_full' would be the metrics 'f', 'i', 'd', ...
         raise ValueError(f"metrics must be a list of metric names, got the string {o.metrics!r}; use [{o.metrics!r}]")

@@ -506,8 +506,10 @@ def _snapshot_summary(G: Generator, D: Discriminator, options: TrainingOptions) 
     size = 4 * values + 130 * tensors
     count = snapshots_due(0, max(math.ceil(options.kimg / options.tick - 1e-9), 1) - 1, options.snap)
     every = options.tick * options.snap
+    kept = min(count, options.keep_snapshots or count)
+    disk = f"{kept * size / 1e9:.3g} GB" + (f" (--keep-snapshots {options.keep_snapshots})" if kept < count else "")
     return (f"Snapshots: about {size / 1e6:.3g} MB each (the networks and the optimizers' state, for an exact resume), "
-            f"every {every:g} kimg: about {count:,} in {options.kimg:g} kimg, {count * size / 1e9:.3g} GB")
+            f"every {every:g} kimg: about {count:,} in {options.kimg:g} kimg, {disk}")
 
 
 def _precision_summary(precision: str, device_type: str) -> str:

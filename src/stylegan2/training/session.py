@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ..data import ClassPackSampler, ImageDataset, InfiniteSampler
+from ..io.detect import snapshots_in_order
 from ..utils.allocator import keep_freed_memory
 from ..utils.files import writing
 from .distributed import (
@@ -88,10 +89,17 @@ class RunOptions(Protocol):
     batch_gpu: int
     tick: float
     snap: int
+    keep_snapshots: int
     seed: int
     workers: int
 
     def to_json(self) -> dict[str, Any]: ...
+
+
+def check_keep_snapshots(keep: int) -> None:
+    """--keep-snapshots: 0 (every snapshot stays) or how many of the newest stay."""
+    if not isinstance(keep, numbers.Integral) or keep < 0:
+        raise ValueError(f"--keep-snapshots must be 0 (keep all) or how many of the newest snapshots to keep, got {keep!r}")
 
 
 def apply_overrides(options: Any, overrides: dict[str, Any], kind: str) -> None:
@@ -594,7 +602,26 @@ class TrainingSession:
         self.last_snapshot = path  # every rank: rank 0 has written it
         if written and score:
             hooks.after_snapshot(path)  # every rank: its collectives keep them together
+        if written and self.ctx.is_main:
+            self._prune_snapshots()
         return written
+
+    def _prune_snapshots(self) -> None:
+        """With --keep-snapshots N, delete this run directory's snapshots older than its newest N (after the new one was
+        written and scored; their grids and metric records stay). Other runs' files, a --resume file among them, are
+        never touched."""
+        keep = self.options.keep_snapshots
+        if not keep:
+            return
+        for old in snapshots_in_order(self.run_dir, suffixes=("safetensors",))[:-keep]:
+            try:
+                old.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as err:  # a file held open elsewhere (Windows), a read-only mount: the run goes on
+                self.log(f"note: could not delete {old.name} (--keep-snapshots {keep}): {err.strerror or err}")
+                continue
+            self.log(f"Deleted {old.name} (--keep-snapshots {keep})")
 
     def _write_snapshot(self, path: Path, state: ResumeState, advice: str) -> None:
         for name, module in self.networks.items():
