@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,6 +147,15 @@ def enlargement(h: int, w: int, height: int, width: int, transform: str | None) 
 
 
 ENLARGED_NOTE = 2.0  # images enlarged more than this many times are named: they come out blurred
+
+
+def _note_free_space(dest: Path, most: int, count: int, shape: tuple[int, ...]) -> None:
+    """A note, at the first image, when the zip may not fit: it is written for minutes or hours before a full disk
+    would stop it. `most`: the bytes of the raw pixels, which PNG rarely exceeds."""
+    free = shutil.disk_usage(dest.resolve().parent).free
+    if most > free:
+        warn(f"{dest}: the zip may take up to {most / 1e9:.3g} GB ({count:,} PNGs of {'x'.join(map(str, shape))}) and "
+             f"its disk has {free / 1e9:.3g} GB free; a full disk stops it with nothing written")
 
 
 def _size_options(width: int, height: int, nvidia_size: bool) -> str:
@@ -330,6 +340,8 @@ def convert_dataset(
                 name = f"{len(written) // 1000:05d}/img{len(written):08d}.png"
                 out.writestr(name, _png_bytes(image))
                 written.append([name, None if labels is None else _label_json(labels[index])])
+                if len(written) == 1:
+                    _note_free_space(dest, total * image.nbytes, total, image.shape)
             if not written:
                 raise DatasetError(f"{src.location}: no images written ({dropped} dropped by --transform {transform})")
             meta = {"labels": written if labels is not None else None}
