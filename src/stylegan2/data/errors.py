@@ -1,6 +1,7 @@
 """The one error class of the data layer, and how its messages tell the caller to leave bad files out."""
 
 import contextlib
+import os
 from collections.abc import Iterator
 from contextvars import ContextVar
 
@@ -12,6 +13,15 @@ _SKIP_BAD_ADVICE = ContextVar("skip_bad_advice", default="pass skip_bad=True")
 
 class DatasetError(ValueError):
     """A dataset cannot be used as given; the message names the file and the fix."""
+
+
+def limit_from_environment(variable: str, default: int, what: str) -> int:
+    """A limit of the data layer that an environment variable raises (or lowers): its whole number, else `default`."""
+    value = os.environ.get(variable, "")
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise DatasetError(f"${variable} must be {what}, got {value!r}") from None
 
 
 def skip_bad_advice() -> str:

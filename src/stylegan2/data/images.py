@@ -3,7 +3,6 @@
 import contextlib
 import functools
 import io
-import os
 import struct
 import warnings
 import zipfile
@@ -17,7 +16,7 @@ import PIL.Image
 
 from ..models.aspect import MAX_RESOLUTION, is_image_side
 from ..utils.text import word_list
-from .errors import DatasetError, skip_bad_advice
+from .errors import DatasetError, limit_from_environment, skip_bad_advice
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 IMAGE_FORMATS = "PNG, JPEG, WebP, GIF, BMP or TIFF"  # what IMAGE_EXTENSIONS name, for messages
@@ -79,11 +78,7 @@ def check_side(option: str, value: int, maximum: int | None = MAX_RESOLUTION) ->
 
 def max_image_pixels() -> int:
     """The most pixels one source image may have: $STYLEGAN2_MAX_IMAGE_PIXELS or MAX_IMAGE_PIXELS."""
-    value = os.environ.get(MAX_IMAGE_PIXELS_VARIABLE, "")
-    try:
-        return int(value) if value else MAX_IMAGE_PIXELS
-    except ValueError:
-        raise DatasetError(f"${MAX_IMAGE_PIXELS_VARIABLE} must be a whole number of pixels, got {value!r}") from None
+    return limit_from_environment(MAX_IMAGE_PIXELS_VARIABLE, MAX_IMAGE_PIXELS, "a whole number of pixels")
 
 
 @contextlib.contextmanager

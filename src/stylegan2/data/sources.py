@@ -22,7 +22,7 @@ from ..utils.files import ArchiveError, check_zip_entry, check_zip_members, open
 from ..utils.notes import warn
 from ..utils.text import first_names
 from .downloads import idx_labels_path, is_idx_images, read_cifar10, read_mnist
-from .errors import DatasetError, skip_bad_advice
+from .errors import DatasetError, limit_from_environment, skip_bad_advice
 from .images import IMAGE_FORMATS, decode_image, has_transparency, is_image_name, read_header, unread_images
 from .shapes import SHAPE_CLASSES, render_shape, shape_label
 
@@ -36,11 +36,7 @@ MAX_CLASSES_VARIABLE = "STYLEGAN2_MAX_CLASSES"
 
 def max_classes() -> int:
     """The largest number of classes (or label-vector length) a dataset may have: $STYLEGAN2_MAX_CLASSES or MAX_CLASSES."""
-    value = os.environ.get(MAX_CLASSES_VARIABLE, "")
-    try:
-        return int(value) if value else MAX_CLASSES
-    except ValueError:
-        raise DatasetError(f"${MAX_CLASSES_VARIABLE} must be an integer, got {value!r}") from None
+    return limit_from_environment(MAX_CLASSES_VARIABLE, MAX_CLASSES, "an integer")
 
 
 class ImageSource(ABC):
