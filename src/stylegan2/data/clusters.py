@@ -30,7 +30,8 @@ def thumbnails(dataset: ImageDataset, size: int = THUMBNAIL_SIZE, progress: bool
     """The dataset's distinct images (no mirrored copies), area-averaged to size x size: float32 [N, C*size*size] in [0, 1].
     `progress`: a bar on stderr (decoding a large dataset takes minutes)."""
     out = []
-    bar = tqdm(total=dataset.distinct_len, desc="reading images to cluster", unit="img", disable=not progress)
+    # a terminal gets the bar; a job's log file (SLURM's) would get a line per update, so none there
+    bar = tqdm(total=dataset.distinct_len, desc="reading images to cluster", unit="img", disable=None if progress else True)
     for start in range(0, dataset.distinct_len, 1024):
         batch = np.stack([dataset[i][0] for i in range(start, min(start + 1024, dataset.distinct_len))])
         bar.update(len(batch))
