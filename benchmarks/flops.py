@@ -8,6 +8,7 @@ tensor cores run and what its peak rate is quoted for.
 
 from __future__ import annotations
 
+import sys
 import time
 
 import torch
@@ -75,3 +76,8 @@ def matmul_flops_per_s(device: torch.device, dtype: torch.dtype = torch.float32,
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    sys.exit(f"{__doc__.splitlines()[0]}\nbenchmarks/flops.py is a module that bench_train.py and profile_step.py import; "
+             "run those.")

@@ -107,6 +107,9 @@ def main() -> None:
         except DatasetError as error:
             raise SystemExit(f"--heldout: {error}")
 
+    for run, (opts, _) in train_sets.items():  # D is run on whole steps of the run's batch
+        if args.images < opts["batch_gpu"]:
+            parser.error(f"--images {args.images} is less than {run}'s batch per step ({opts['batch_gpu']}); give at least that")
     curves = {}
     for run, (opts, train_set) in train_sets.items():
         train_img, train_c = images(train_set, args.images)

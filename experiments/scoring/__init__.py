@@ -19,12 +19,15 @@ def require_file(parser: argparse.ArgumentParser, option: str, path: str | Path,
 
 
 def new_png(path: str) -> Path:
-    """argparse type of an output image: a .png name that does not exist yet, checked before the slow work (nothing is overwritten)."""
-    out = Path(path)
+    """argparse type of an output image: a .png name that does not exist yet in a folder that does (~ expanded), checked
+    before the slow work (nothing is overwritten)."""
+    out = Path(path).expanduser()
     if out.suffix.lower() != ".png":
         raise argparse.ArgumentTypeError(f"{path}: give a .png file name")
     if out.exists():
         raise argparse.ArgumentTypeError(f"{path} exists: choose a new file name (nothing was overwritten)")
+    if not out.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{path}: no folder {out.parent}; create it first")
     return out
 
 

@@ -447,3 +447,12 @@ def test_a_zip_that_may_not_fit_on_its_disk_is_noted_at_the_first_image(tmp_path
     with pytest.warns(UserWarning, match=r"out\.zip: the zip may take up to 7\.68e-07 GB \(4 PNGs of 8x8x3\) and its disk "
                                          r"has 1e-07 GB free; a full disk stops it with nothing written"):
         convert_dataset("builtin:shapes?n=4", tmp_path / "out.zip", resolution=8)
+
+
+def test_a_conversion_that_writes_no_image_says_why(tmp_path):
+    (tmp_path / "broken").mkdir()
+    for name in ("a.png", "b.png"):
+        (tmp_path / "broken" / name).write_bytes(b"not a png")
+    with pytest.raises(DatasetError, match=r"broken: no images written: 2 could not be read and "
+                                         r"were skipped$"):
+        convert_dataset(tmp_path / "broken", tmp_path / "out.zip", skip_bad=True)

@@ -245,3 +245,13 @@ def test_a_large_trusted_photo_passes_under_a_raised_pixel_limit_without_pillows
     monkeypatch.setenv(MAX_IMAGE_PIXELS_VARIABLE, "lots")
     with open(path, "rb") as file, pytest.raises(DatasetError, match=r"STYLEGAN2_MAX_IMAGE_PIXELS must be a whole number"):
         read_header(file, str(path))
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "lots"])
+def test_a_limit_variable_that_is_not_a_positive_whole_number_is_refused(tmp_path, monkeypatch, value):
+    from stylegan2.data.images import max_image_pixels
+
+    monkeypatch.setenv("STYLEGAN2_MAX_IMAGE_PIXELS", value)
+    with pytest.raises(DatasetError, match=rf"^\$STYLEGAN2_MAX_IMAGE_PIXELS must be a whole number of pixels \(1 or more\), "
+                                           rf"got '{value}'$"):
+        max_image_pixels()

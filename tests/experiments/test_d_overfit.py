@@ -53,3 +53,9 @@ def test_rows_report_mean_scores_and_the_share_above_zero(tmp_path, run_script):
         scores = torch.cat([D(images[i:i + 4], torch.zeros(4, 0)) for i in (0, 4)]).flatten()
     assert float(rows["0.004"][0]) == round(scores.mean().item(), 3)
     assert rows["0.004"][3] == f"{(scores > 0).float().mean().item():.0%}"
+
+
+def test_fewer_images_than_a_step_are_refused_in_one_line(tmp_path, run_script):
+    tiny_run(tmp_path)
+    result = run_script(EXPERIMENTS / "d_overfit.py", ["run", "--heldout", "digits.npz:x_test", "--images", "3"], tmp_path)
+    assert result.returncode == 2 and "--images 3 is less than run's batch per step (4); give at least that" in result.stderr

@@ -70,6 +70,7 @@ def listing(folder: Path) -> list[str]:
           ("mnist_curve.py", ["run", "--mnist", "digits.npz"], "--out"),
           ("d_overfit.py", ["run", "--heldout", "digits.npz"], "--out"))],
     ("shapes_quality.py", ["--grid", "grid.jpg"], 2, "argument --grid: grid.jpg: give a .png file name"),
+    ("shapes_quality.py", ["--grid", "nowhere/grid.png"], 2, "argument --grid: nowhere/grid.png: no folder nowhere; create it first"),
     ("d_overfit.py", ["run", "--heldout", "digits.npz", "--ranges", "9-3"], 2, "argument --ranges: give kimg ranges LOW-HIGH"),
 ])
 def test_bad_options_give_one_line_errors(workdir, run_script, script, args, code, message):

@@ -184,6 +184,8 @@ def test_export_never_writes_over_the_network_file(tmp_path: Path, monkeypatch):
     network.write_bytes((tmp_path / "net.safetensors").read_bytes())  # any readable network file named .pt
     assert default_output(network, "torchscript", False) == Path("net.torchscript.pt")  # in the current folder
     assert default_output("https://example.org/nets/ffhq.pkl?x=1", "onnx", True) == Path("ffhq-synthesis.onnx")
+    cached = tmp_path / "cache" / "networks" / "89f01af6308a-ffhq.pkl"  # what the command line gets for a URL
+    assert default_output(cached, "onnx", False) == Path("ffhq.onnx")
     before = network.read_bytes()
     for output in (network, tmp_path / "." / "net.pt"):
         with pytest.raises(ToolError, match="is the network file itself; choose another --output"):

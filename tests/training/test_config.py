@@ -309,3 +309,13 @@ def test_a_gpu_preset_on_the_cpu_is_noted_with_the_cpu_preset(cfg, device, noted
         assert notes == [f"--cfg {cfg} sizes the networks (channel base {options.cbase:,}) and the schedule "
                          f"({options.kimg:,} kimg) for GPUs; on the CPU, --cfg cpu is the preset to start from "
                          f"(channel base {PRESETS['cpu'].channel_base:,}, {PRESETS['cpu'].kimg:,} kimg)"]
+
+
+def test_the_gpu_preset_note_gives_the_presets_sizes_not_the_users_overrides():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resolve_options("d.zip", "auto", 256, 1, {"cbase": 4096, "kimg": 10}, device_type="cpu", num_images=1000)
+    (note,) = [str(w.message) for w in caught if "--cfg cpu is the preset" in str(w.message)]
+    assert note.startswith("--cfg auto sizes the networks (channel base 16,384) and the schedule (25,000 kimg) for GPUs")

@@ -331,5 +331,11 @@ def test_keep_snapshots_deletes_the_runs_older_snapshots_as_new_ones_are_written
         "network-snapshot-000000-064.safetensors", "network-snapshot-000000-096.safetensors"]
     assert "Deleted network-snapshot-000000-032.safetensors (--keep-snapshots 2)" in lines
     assert len(list(run_dir.glob("fakes0*.png"))) == 3  # the grids stay
+    lines.clear()  # a resumed run counts the snapshots it has left, and keeps its own newest ones in its own directory
+    resumed = train(tiny_options(tmp_path, kimg=0.128, keep_snapshots=2, resume=str(run_dir / "network-snapshot-000000-096.safetensors")),
+                    device="cpu", log=lines.append)
+    assert any(line.startswith("Snapshots: about ") and ", every 0.032 kimg: about 1 in the 0.032 kimg left, " in line
+               for line in lines), lines[:12]
+    assert len(list(run_dir.glob("network-snapshot-*"))) == 2 and len(list(resumed.glob("network-snapshot-*"))) == 1
     with pytest.raises(ValueError, match=r"^--keep-snapshots must be 0 \(keep all\) or how many"):
         tiny_options(tmp_path, keep_snapshots=-1)

@@ -118,6 +118,7 @@ def test_nvidia_network_names_work_in_every_tool_and_in_python(server, tmp_path:
     monkeypatch.setitem(Handler.FILES, "/nv/metfaces.pkl", tiny_network_bytes)
     monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "metfaces").mkdir()  # a dataset folder of that name does not hide the network (./metfaces names it)
     assert set(load_network("metfaces")) == {"G_ema"} and (tmp_path / "cache" / "metfaces.pkl").is_file()
     for command in (["generate", "--seeds", "0"], ["mix", "--rows", "1", "--cols", "2"], ["directions", "--strips", "0"]):
         result = CliRunner().invoke(main, [*command, "--network", "metfaces", "--device", "cpu"])

@@ -182,7 +182,7 @@ def nvidia_command(name: str, **kwargs: Any):
 
 
 def network_argument(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
-    """--network as NVIDIA's tools take it: a file, or a URL downloaded into the cache dir once."""
+    """--network as NVIDIA's tools take it: a file, or a URL downloaded into the cache dir once; or NVIDIA's network by name."""
     if value is None:
         return None
     try:

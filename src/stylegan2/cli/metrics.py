@@ -47,8 +47,9 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
 
 
 @nvidia_command("metrics")
-@click.option("--network", required=True, callback=network_argument, metavar="FILE|URL",
-              help="Network file (our checkpoint or an importable format), or its URL (downloaded into the cache dir once).")
+@click.option("--network", required=True, callback=network_argument, metavar="FILE|URL|NAME",
+              help="Network file (our checkpoint or an importable format), its URL, or NVIDIA's network by name (ffhq, ...; "
+                   "downloaded into the cache dir once).")
 @click.option("--data", metavar="DATA", type=UserPath(), help="Real images: folder, .zip, .npz[:KEY] or builtin:shapes "
               "[default: the data the network file (or its run directory) records it was trained on].")
 @click.option("--metrics", "metric_list", default="fid50k_full", show_default=True, metavar="LIST",
@@ -68,7 +69,8 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
               help="Images per batch (per rank); the fakes' latents are drawn per batch, so it changes them slightly.")
 @click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True, help="Data-loading processes.")
 @click.option("--cache-dir", type=UserPath(file_okay=False, path_type=Path),
-              help="Detector files and cached real statistics [default: $STYLEGAN2_CACHE or ~/.cache/stylegan2].")
+              help="Detector files and cached real statistics [default: $STYLEGAN2_CACHE, else $XDG_CACHE_HOME/stylegan2, "
+                   "else ~/.cache/stylegan2].")
 @click.option("--no-cache", is_flag=True, help="Recompute real-data statistics instead of reading the cache.")
 @click.option("--seed", type=int, default=default_of(calc_metrics, "seed"), show_default=True, help="Seed of the generated samples.")
 @click.option("--trunc", "truncation_psi", type=FiniteFloat(), default=default_of(calc_metrics, "truncation_psi"), show_default=True,

@@ -70,9 +70,10 @@ def user_errors() -> Iterator[None]:
 
 
 def network_option(f):
-    return click.option("--network", required=True, callback=network_argument, metavar="FILE|URL",
-                        help="Network file: ours, NVIDIA's .pkl or rosinality's .pt (G_ema is used), or its URL "
-                             "(downloaded into the cache dir once).")(f)
+    return click.option("--network", required=True, callback=network_argument, metavar="FILE|URL|NAME",
+                        help="Network file: ours, NVIDIA's .pkl or rosinality's .pt (G_ema is used), its URL, or NVIDIA's "
+                             "network by name (ffhq, metfaces, ..., ffhq256; URLs and names downloaded into the cache dir "
+                             "once).")(f)
 
 
 def common_options(f):

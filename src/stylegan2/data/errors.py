@@ -16,12 +16,16 @@ class DatasetError(ValueError):
 
 
 def limit_from_environment(variable: str, default: int, what: str) -> int:
-    """A limit of the data layer that an environment variable raises (or lowers): its whole number, else `default`."""
+    """A limit of the data layer that an environment variable raises (or lowers): its whole number (1 or more), else
+    `default`."""
     value = os.environ.get(variable, "")
     try:
-        return int(value) if value else default
+        limit = int(value) if value else default
     except ValueError:
-        raise DatasetError(f"${variable} must be {what}, got {value!r}") from None
+        limit = 0
+    if limit < 1:
+        raise DatasetError(f"${variable} must be {what} (1 or more), got {value!r}")
+    return limit
 
 
 def skip_bad_advice() -> str:

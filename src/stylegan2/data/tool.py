@@ -343,7 +343,9 @@ def convert_dataset(
                 if len(written) == 1:
                     _note_free_space(dest, total * image.nbytes, total, image.shape)
             if not written:
-                raise DatasetError(f"{src.location}: no images written ({dropped} dropped by --transform {transform})")
+                why = [f"{len(skipped)} could not be read and were skipped"] if skipped else []
+                why += [f"{dropped} dropped by --transform {transform}"] if dropped else []
+                raise DatasetError(f"{src.location}: no images written" + (f": {', '.join(why)}" if why else ""))
             meta = {"labels": written if labels is not None else None}
             out.writestr(LABELS_FILE, json.dumps(meta))
         os.replace(tmp_path, dest)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 from ..utils.download import default_cache_dir, download
@@ -33,13 +34,14 @@ def is_url(spec: str | os.PathLike) -> bool:
     return isinstance(spec, str) and spec.startswith(("http://", "https://"))
 
 
-def network_file(spec: str | os.PathLike, cache_dir: Path | None = None) -> Path:
-    """A network file given as a path (~ expanded), a URL or one of NVIDIA's network names (`ffhq`, `ffhq256`, ...; a
-    file of that name here comes first), the last two downloaded into the cache dir once.
+def network_file(spec: str | os.PathLike, cache_dir: Path | None = None, *, names: bool = True) -> Path:
+    """A network file given as a path (~ expanded), a URL or, with `names`, one of NVIDIA's network names (`ffhq`,
+    `ffhq256`, ...; a file of that name here comes first, a folder does not: write ./ffhq for it), the last two
+    downloaded into the cache dir once.
 
     A URL's hash prefixes its cached name, so two runs' network-snapshot-000400.pkl do not collide.
     """
-    if isinstance(spec, str) and spec in NVIDIA_NETWORKS and not os.path.exists(spec):
+    if names and isinstance(spec, str) and spec in NVIDIA_NETWORKS and not os.path.isfile(spec):
         return pretrained_network(spec, cache_dir)
     if not is_url(spec):
         return Path(spec).expanduser()
@@ -49,12 +51,18 @@ def network_file(spec: str | os.PathLike, cache_dir: Path | None = None) -> Path
     return download(url, (cache_dir or default_cache_dir()) / "networks" / f"{digest}-{name}")
 
 
-def existing_network_file(spec: str | os.PathLike) -> Path:
-    """`network_file(spec)`, which must exist: else a FileNotFoundError naming --network (and NVIDIA's network, when the
-    missing file is named after one, as the docs' ffhq.pkl)."""
-    path = network_file(spec)
+def network_name(path: Path) -> str:
+    """A network file's own name: a URL's cached copy without the hash `network_file` prefixes it with."""
+    cached = path.parent.name == "networks" and re.fullmatch(r"[0-9a-f]{12}-.+", path.name)
+    return path.name[13:] if cached else path.name
+
+
+def existing_network_file(spec: str | os.PathLike, *, names: bool = True) -> Path:
+    """`network_file(spec, names=names)`, which must exist: else a FileNotFoundError naming --network (and, with
+    `names`, NVIDIA's network when the missing file is named after one, as the docs' ffhq.pkl)."""
+    path = network_file(spec, names=names)
     if not path.exists():  # a directory or other non-file gets the loader's own message
         name = path.name.removesuffix(".pkl")
-        hint = f"; NVIDIA's network of that name: --network {name} (downloaded once)" if name in NVIDIA_NETWORKS else ""
+        hint = f"; NVIDIA's network of that name: --network {name} (downloaded once)" if names and name in NVIDIA_NETWORKS else ""
         raise FileNotFoundError(f"{path}: no such network file (--network){hint}")
     return path

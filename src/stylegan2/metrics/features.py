@@ -172,7 +172,7 @@ def real_stats(dataset: Dataset, detector: FeatureDetector, opts: PassOptions, m
             stats.save(cache_file)
         except OSError as err:  # a full or read-only cache: the statistics only cost this pass again next time
             warn(f"could not keep the real images' statistics in {cache_file.parent} ({err.strerror or err}); they are "
-                 "computed again next time: free space there, or choose another cache (--cache-dir, $STYLEGAN2_CACHE)")
+                 "computed again next time: free space there, or choose another cache ($STYLEGAN2_CACHE; `stylegan2 metrics --cache-dir`)")
     return stats
 
 

@@ -27,7 +27,8 @@ Paths = Sequence[str | os.PathLike]
 
 def load_swapae(network: str | os.PathLike, device: str | torch.device | None = None) -> tuple[SwapEncoder, SwapGenerator]:
     """The encoder E and generator G of a Swapping Autoencoder file (a `swapae train` snapshot), in eval mode on `device`."""
-    path = existing_network_file(network)  # a run directory gets load_network's own message (its newest snapshot)
+    # NVIDIA's names are GANs, so none here; a run directory gets load_network's own message (its newest snapshot)
+    path = existing_network_file(network, names=False)
     networks = load_network(path)
     E, G = networks.get("E"), networks.get("G")
     if not isinstance(E, SwapEncoder) or not isinstance(G, SwapGenerator):

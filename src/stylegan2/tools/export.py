@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..io.info import NonFiniteWarning, nonfinite_summary, nonfinite_tensors
+from ..io.pretrained import network_name
 from ..models import Generator
 from .common import Network, ToolError, check_psi, load_generator
 from .files import check_outputs, write_atomically
@@ -131,7 +132,7 @@ def default_output(network: Network, format: str, synthesis_only: bool) -> Path:
     other tools write to the current folder's out/: never into a downloaded network's cache or a shared folder."""
     if isinstance(network, nn.Module):
         raise ToolError("--output is required when exporting a Generator object")
-    name = str(network).split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]  # a path's or a URL's file name
+    name = network_name(Path(str(network).split("?", 1)[0].rstrip("/")))  # a path's, a URL's or its cached copy's
     stem = Path(name).stem + ("-synthesis" if synthesis_only else "")
     return Path(stem + SUFFIXES[format])
 

@@ -287,8 +287,8 @@ def resolve_options(
     check_aug_overrides(options, overrides, num_images)
     check_max_size(options.max_size, num_images, data)
     if device_type == "cpu" and cfg != "cpu":
-        cpu = PRESETS["cpu"]
-        warn(f"--cfg {cfg} sizes the networks (channel base {options.cbase:,}) and the schedule ({options.kimg:,} kimg) "
+        cpu = PRESETS["cpu"]  # the presets' own sizes, whatever --cbase or --kimg the user gave
+        warn(f"--cfg {cfg} sizes the networks (channel base {spec.channel_base:,}) and the schedule ({spec.kimg:,} kimg) "
              f"for GPUs; on the CPU, --cfg cpu is the preset to start from (channel base {cpu.channel_base:,}, "
              f"{cpu.kimg:,} kimg)")
     return options

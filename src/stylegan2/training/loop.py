@@ -497,19 +497,22 @@ def _parameters_summary(G: Generator, D: Discriminator, freezed: int) -> str:
     return line
 
 
-def _snapshot_summary(G: Generator, D: Discriminator, options: TrainingOptions) -> str:
-    """About how large each snapshot is and how many the run writes, for the run's first lines (disk space)."""
+def _snapshot_summary(G: Generator, D: Discriminator, options: TrainingOptions, start: ResumeState | None = None) -> str:
+    """About how large each snapshot is and how many the run writes (from where it resumes), for its first lines."""
     # float32 G, G_ema and D (buffers too) and Adam's two moments of their parameters, and a header line per tensor
     states, params = [net.state_dict().values() for net in (G, G, D)], [list(net.parameters()) for net in (G, D)]
     values = sum(t.numel() for state in states for t in state) + 2 * sum(p.numel() for group in params for p in group)
     tensors = sum(len(state) for state in states) + 2 * sum(len(group) for group in params)
     size = 4 * values + 130 * tensors
-    count = snapshots_due(0, max(math.ceil(options.kimg / options.tick - 1e-9), 1) - 1, options.snap)
+    start = start or ResumeState()
+    ticks = max(math.ceil((options.kimg * 1000 - start.cur_nimg) / (options.tick * 1000) - 1e-9), 1)
+    count = snapshots_due(start.cur_tick, start.cur_tick + ticks - 1, options.snap)
+    left = f"in {options.kimg:g} kimg" if start.cur_nimg == 0 else f"in the {options.kimg - start.cur_nimg / 1000:g} kimg left"
     every = options.tick * options.snap
     kept = min(count, options.keep_snapshots or count)
     disk = f"{kept * size / 1e9:.3g} GB" + (f" (--keep-snapshots {options.keep_snapshots})" if kept < count else "")
     return (f"Snapshots: about {size / 1e6:.3g} MB each (the networks and the optimizers' state, for an exact resume), "
-            f"every {every:g} kimg: about {count:,} in {options.kimg:g} kimg, {disk}")
+            f"every {every:g} kimg: about {count:,} {left}, {disk}")
 
 
 def _precision_summary(precision: str, device_type: str) -> str:
@@ -674,7 +677,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     grid_z, grid_c = _grid_inputs(options, dataset, G.z_dim, ctx.device)
     header.append(f"Dataset: {dataset.summary()}")
     header.append(_parameters_summary(G, D, options.freezed))
-    header.append(_snapshot_summary(G, D, options))
+    header.append(_snapshot_summary(G, D, options, resume_state))
     header.extend(_setup_summary(options, ctx.device.type, dataset.distinct_len))
     if options.metrics and ctx.is_main:
         header.append(_metrics_summary(options.metrics))
