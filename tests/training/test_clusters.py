@@ -148,3 +148,31 @@ def test_with_stylegan2_sigterm_stop_a_sigterm_before_the_loop_stops_as_ctrl_c_d
     assert lines[-1] == ("Interrupted while clustering: nothing was written" if where == "clustering"
                          else "Interrupted before training: nothing was written")
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_a_resume_of_the_same_image_files_reads_the_snapshots_clusters_instead_of_clustering_again(tmp_path, monkeypatch):
+    """Clustering 20,000 images took most of a minute at every requeue; the files' identity tells when it is not needed."""
+    from stylegan2.data import convert_dataset
+
+    data = tmp_path / "shapes.zip"
+    convert_dataset("builtin:shapes?n=64", data, resolution=16)
+
+    def options(**overrides):
+        kwargs = dict(TINY, outdir=str(tmp_path / "runs"), kimg=0.064, clusters=3)
+        return resolve_options(str(data), "cpu", 16, 1, {**kwargs, **overrides})
+
+    full = train(options(), device="cpu", log=lambda m: None)
+    half = full / "network-snapshot-000000-032.safetensors"
+    assert len(load_checkpoint(half).training_state["clusters"]["labels"]) == 64
+    clustered = []
+    monkeypatch.setattr("stylegan2.training.loop.cluster_dataset", lambda *a, **k: clustered.append(1) or 1 / 0)
+    lines = []
+    resumed = train(options(resume=str(half)), device="cpu", log=lines.append)
+    assert not clustered and "Clusters: read from network-snapshot-000000-032.safetensors, whose run clustered these same " \
+                               "image files" in lines
+    assert_same_networks(full / "network-snapshot-000000-064.safetensors", resumed / "network-snapshot-000000-064.safetensors")
+
+    data.write_bytes(data.read_bytes())  # rewritten: its identity changes, so the images are clustered again
+    with pytest.raises(ZeroDivisionError):
+        train(options(resume=str(half)), device="cpu", log=lambda m: None)
+    assert clustered

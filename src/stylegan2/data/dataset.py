@@ -112,6 +112,12 @@ class ImageDataset(torch.utils.data.Dataset):
         by_raw[self._raw_idx[: self.distinct_len]] = labels
         self._labels, self.label_dim = by_raw, int(num_classes)
 
+    def assigned_labels(self) -> np.ndarray:
+        """The class indices `assign_labels` took (int [distinct_len])."""
+        if self._labels is None or self._labels.ndim != 1:
+            raise ValueError("no class indices were assigned to this dataset")
+        return self._labels[self._raw_idx[: self.distinct_len]]
+
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """Shape of every image: (channels, height, width)."""

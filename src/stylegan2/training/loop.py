@@ -409,11 +409,49 @@ def _save_reals(dataset, grid: tuple[int, int], path: Path, seed: int) -> None:
 
 
 def check_resume_extras(extras: dict[str, Any]) -> None:
-    """StyleGAN2's own resume fields, the path-length mean and the ADA state; ValueError says what is wrong."""
+    """StyleGAN2's own resume fields, the path-length mean, the ADA state and the k-means clusters; ValueError says
+    what is wrong."""
     pl_mean = extras.get("pl_mean", 0.0)
     if not finite_number(pl_mean):
         raise ValueError(f"pl_mean is {pl_mean!r}, not a finite number")
     check_augment_state(extras.get("augment", {}))
+    clusters = extras.get("clusters", {})
+    k, labels = (clusters.get("k", 0), clusters.get("labels", [])) if isinstance(clusters, dict) else (None, None)
+    if not (isinstance(k, int) and isinstance(clusters.get("identity", ""), str) and isinstance(labels, list)
+            and all(isinstance(x, int) and 0 <= x < k for x in labels)):
+        raise ValueError("clusters holds no k-means labels (k, identity, labels of 0..k-1)")
+
+
+def _clusters_of_snapshot(dataset: ImageDataset, k: int, identity: str | None,
+                          state: ResumeState | None) -> list[float] | None:
+    """The resume snapshot's k-means labels, assigned to the dataset, when its run clustered these same image files
+    into k clusters (the files' identity: names, sizes, times, the subset and decoder); their shares, else None."""
+    kept = state.extras.get("clusters", {}) if state is not None else {}
+    if identity is None or kept.get("identity") != identity or kept.get("k") != k:
+        return None
+    labels = np.asarray(kept["labels"], dtype=np.int64)
+    if len(labels) != dataset.distinct_len:
+        return None
+    dataset.assign_labels(labels, k)
+    return (np.bincount(labels, minlength=k) / len(labels)).tolist()
+
+
+def _cluster(dataset: ImageDataset, options: TrainingOptions, ctx: DistributedContext,
+             log: Callable[[str], None]) -> list[float]:
+    """k-means clusters of the images as their labels (each rank for itself: same seed, same clusters); their shares."""
+    if ctx.is_main:
+        log(f"Clustering {dataset.distinct_len:,} images into {options.clusters} clusters (k-means of "
+            f"{THUMBNAIL_SIZE}x{THUMBNAIL_SIZE} thumbnails; --clusters 0 trains without)...")
+    try:
+        with sigterm_raises_once():
+            return cluster_dataset(dataset, options.clusters, seed=options.seed, progress=ctx.is_main)
+    except KeyboardInterrupt as err:  # minutes on a large dataset: say that the Ctrl-C took, and that nothing is lost
+        if ctx.is_main:
+            log("Interrupted while clustering: nothing was written")
+        said_in_log(err)
+        raise
+    except Terminated as stop:  # a scheduler's SIGTERM: one line, as during training
+        raise TrainingError(f"{stop} while clustering; nothing was written") from None
 
 
 def _resume_file(options: TrainingOptions, desc: str,
@@ -611,21 +649,16 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
                 check_run_unfinished(resume_path, resume_state, options.kimg, auto=True)
             except RunFinished as done:  # with what auto passed over on its way (rank 0's lines)
                 raise RunFinished("\n".join([*found_lines, str(done)])) from None
-    c_prior = None
+    c_prior, clusters_kept = None, {}
     if options.clusters:  # self-conditioning: k-means clusters of the images become class labels
-        if ctx.is_main:  # every rank clusters for itself (same seed, same clusters), so none waits on another
-            log(f"Clustering {dataset.distinct_len:,} images into {options.clusters} clusters (k-means of "
-                f"{THUMBNAIL_SIZE}x{THUMBNAIL_SIZE} thumbnails; --clusters 0 trains without)...")
-        try:
-            with sigterm_raises_once():
-                c_prior = cluster_dataset(dataset, options.clusters, seed=options.seed, progress=ctx.is_main)
-        except KeyboardInterrupt as err:  # minutes on a large dataset: say that the Ctrl-C took, and that nothing is lost
-            if ctx.is_main:
-                log("Interrupted while clustering: nothing was written")
-            said_in_log(err)
-            raise
-        except Terminated as stop:  # a scheduler's SIGTERM: one line, as during training
-            raise TrainingError(f"{stop} while clustering; nothing was written") from None
+        identity = dataset.file_identity()  # before the labels, which it includes
+        c_prior = _clusters_of_snapshot(dataset, options.clusters, identity, resume_state)
+        if c_prior is None:
+            c_prior = _cluster(dataset, options, ctx, log)
+        elif ctx.is_main:
+            header.append(f"Clusters: read from {Path(resume_path).name}, whose run clustered these same image files")
+        if identity is not None:  # a resume of a snapshot then skips the clustering (minutes for a large dataset)
+            clusters_kept = {"k": options.clusters, "identity": identity, "labels": dataset.assigned_labels().tolist()}
         header.append(f"Clusters: {options.clusters} k-means clusters of the images as labels (--clusters), "
                       f"{min(c_prior):.1%}-{max(c_prior):.1%} of the images each; G draws them with these odds")
     if options.pack_by_class and not dataset.has_class_labels:
@@ -732,7 +765,8 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     session.run(LoopHooks(
         step=step, save_grids=save_fakes, status_losses=STATUS_LOSSES,
         advice="Lower the learning rates (--glr/--dlr), raise --gamma, or use --precision fp32.",
-        on_tick=on_tick, resume_extras=lambda: {"pl_mean": float(loss.pl_mean), "augment": augment.state_dict()},
+        on_tick=on_tick, resume_extras=lambda: {"pl_mean": float(loss.pl_mean), "augment": augment.state_dict(),
+                                                **({"clusters": clusters_kept} if clusters_kept else {})},
         after_snapshot=evaluate_metrics, left_out=lambda path: _metrics_left_out(options.metrics, path, run_dir, ctx),
     ))
     return run_dir
