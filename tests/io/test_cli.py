@@ -148,3 +148,24 @@ def test_info_text_sums_up_a_clustered_generators_cluster_odds(tmp_path):
     assert '"c_prior": "100 values, 0.005 to 0.015 (--json lists them)"' in text and "0.005, 0.005" not in text
     listed = json.loads(CliRunner().invoke(main, ["info", "--json", str(path)]).output)
     assert listed["networks"]["G_ema"]["init_kwargs"]["mapping_kwargs"]["c_prior"] == prior
+
+
+def test_convert_weights_only_keeps_the_networks_and_drops_the_training_state(tmp_path):
+    """Old snapshots of a long run: the networks without the optimizers' state take less than half the disk."""
+    from stylegan2.io import load_checkpoint
+    from stylegan2.training.config import resolve_options
+    from stylegan2.training.loop import train
+
+    options = resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(
+        clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="ada", tick=0.016, snap=1,
+        kimg=0.016, outdir=str(tmp_path / "runs")))
+    snapshot = next(train(options, device="cpu", log=lambda m: None).glob("network-snapshot-*.safetensors"))
+    dst = tmp_path / "weights.safetensors"
+    result = CliRunner().invoke(main, ["convert", str(snapshot), str(dst), "--weights-only"])
+    assert result.exit_code == 0 and "(converted from stylegan2; the networks alone)" in result.output, result.output
+    full, weights = load_checkpoint(snapshot), load_checkpoint(dst)
+    assert full.training_state and not weights.training_state and not weights.extra_tensors
+    assert dst.stat().st_size < snapshot.stat().st_size / 2
+    for name in ("G", "D", "G_ema"):
+        for key, value in full.networks[name].state_dict().items():
+            torch.testing.assert_close(weights.networks[name].state_dict()[key], value, rtol=0, atol=0)

@@ -18,7 +18,9 @@ from .flags import UserPath
 @click.argument("src", type=UserPath(path_type=str))  # a run directory gets the loader's message
 @click.argument("dst", type=UserPath(dir_okay=False, path_type=str))
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
-def convert_command(src: str, dst: str, force: bool) -> None:
+@click.option("--weights-only", is_flag=True,
+              help="Write the networks alone, without the training state an exact resume needs (less than half the size).")
+def convert_command(src: str, dst: str, force: bool, weights_only: bool) -> None:
     """Convert SRC (our format, NVIDIA .pkl or rosinality .pt) to our .safetensors format at DST.
 
     Also converts NVIDIA's metric networks inception-2015-12-05.pt and vgg16.pt (TorchScript) for
@@ -36,10 +38,11 @@ def convert_command(src: str, dst: str, force: bool) -> None:
         click.echo(f"{dst}: wrote NVIDIA's {kind} network (converted from TorchScript)")
         return
     try:
-        ckpt = convert_checkpoint(src, dst, force=force)
+        ckpt = convert_checkpoint(src, dst, force=force, weights_only=weights_only)
     except (CheckpointError, OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{dst}: wrote {', '.join(ckpt.networks)} (converted from {ckpt.format})")
+    click.echo(f"{dst}: wrote {', '.join(ckpt.networks)} (converted from {ckpt.format}"
+               + ("; the networks alone)" if weights_only else ")"))
     for note in ckpt.notes:
         click.echo(f"note: {note}")
     bad = nonfinite_tensors(ckpt.networks)

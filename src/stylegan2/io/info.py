@@ -123,15 +123,20 @@ def check_convert_destination(src: str | Path, dst: str | Path, *, force: bool =
     check_destination(dst)
 
 
-def convert_checkpoint(src: str | Path, dst: str | Path, *, force: bool = False) -> Checkpoint:
-    """Load any supported network file and write it in our format (refuses to overwrite unless `force`)."""
+def convert_checkpoint(src: str | Path, dst: str | Path, *, force: bool = False, weights_only: bool = False) -> Checkpoint:
+    """Load any supported network file and write it in our format (refuses to overwrite unless `force`).
+    `weights_only`: the networks alone, without the training state (optimizers, counters, RNG, augmentation) that an
+    exact resume needs: less than half a training snapshot's size."""
     check_convert_destination(src, dst, force=force)
     ckpt = load_checkpoint(src)
     source = dict(ckpt.source)
     if ckpt.format != "stylegan2":
         source["converted_from"] = {"format": ckpt.format, "file": Path(src).name}
-    save_checkpoint(dst, ckpt.networks, extra_tensors=ckpt.extra_tensors, training_state=ckpt.training_state,
-                    notes=ckpt.notes, source=source, overwrite=force)
+    if weights_only:
+        source.pop("augment_pipe", None)
+    save_checkpoint(dst, ckpt.networks, extra_tensors=None if weights_only else ckpt.extra_tensors,
+                    training_state=None if weights_only else ckpt.training_state, notes=ckpt.notes, source=source,
+                    overwrite=force)
     return ckpt
 
 
