@@ -182,7 +182,7 @@ def _feature_score(spec: MetricSpec, G: nn.Module, dataset: Dataset, detector: F
     real = real_stats(dataset, detector, opts, spec.max_real, cache_dir=cache_dir, **capture)
     note = sample_count_note(spec, real.num_items, real.feature_dim)
     if note is not None and opts.rank == 0:
-        warn(note)  # at compute_metric's caller
+        warn(note)
     fake = fake_stats(G, dataset, detector.features, opts, spec.num_gen, desc=f"{spec.name} generated",
                       truncation_psi=truncation_psi, **capture)
     if spec.kind == "fid":

@@ -6,7 +6,6 @@ import copy
 import dataclasses
 import functools
 import json
-import math
 import tempfile
 import warnings
 from pathlib import Path
@@ -35,7 +34,7 @@ from .distributed import DistributedContext, all_reduce_mean_, broadcast_, broad
 from .ema import ema_beta, update_ema
 from .loss import LOSSES
 from .phase import Phase, adam, run_phase
-from .progress import snapshots_due
+from .progress import snapshots_due, ticks_to_go
 from .rundir import latest_snapshot
 from .session import (
     LoopHooks,
@@ -543,7 +542,7 @@ def _snapshot_summary(G: Generator, D: Discriminator, options: TrainingOptions, 
     tensors = sum(len(state) for state in states) + 2 * sum(len(group) for group in params)
     size = 4 * values + 130 * tensors
     start = start or ResumeState()
-    ticks = max(math.ceil((options.kimg * 1000 - start.cur_nimg) / (options.tick * 1000) - 1e-9), 1)
+    ticks = max(ticks_to_go(start.cur_nimg, options.kimg, options.tick), 1)
     count = snapshots_due(start.cur_tick, start.cur_tick + ticks - 1, options.snap)
     left = f"in {options.kimg:g} kimg" if start.cur_nimg == 0 else f"in the {options.kimg - start.cur_nimg / 1000:g} kimg left"
     every = options.tick * options.snap

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import math
 import sys
 from pathlib import Path
 from typing import Callable
@@ -53,6 +54,11 @@ def kimg_label(nimg: int) -> str:
     """'000012' for 12,000 images, as the official file names; '000000-064' for 64 images."""
     kimg, rest = divmod(nimg, 1000)
     return f"{kimg:06d}" if rest == 0 else f"{kimg:06d}-{rest:03d}"
+
+
+def ticks_to_go(nimg: int, kimg: float, tick: float) -> int:
+    """How many ticks of `tick` kimg train from `nimg` images to `kimg` thousand (the last may be shorter)."""
+    return max(math.ceil((kimg * 1000 - nimg) / (tick * 1000) - 1e-9), 0)
 
 
 def snapshots_due(first_tick: int, last_tick: int, snap: int) -> int:

@@ -45,7 +45,7 @@ from .distributed import (
     launcher_restarts,
 )
 from .finite import MAX_NON_FINITE_STEPS, FiniteWatch, NonFiniteError
-from .progress import PROGRESS_EVERY_S, PROGRESS_FIRST_S, RunLog, kimg_label, snapshots_due, tick_progress, tick_status
+from .progress import PROGRESS_EVERY_S, PROGRESS_FIRST_S, RunLog, kimg_label, snapshots_due, tick_progress, tick_status, ticks_to_go
 from .rundir import create_run_dir
 from .signals import (
     StoppedTogether,
@@ -543,7 +543,7 @@ class TrainingSession:
         leaves them out, and with metrics they were half a run's time."""
         if not self._maintenance:
             return 0.0
-        ticks_left = math.ceil(max(self.options.kimg * 1000 - self.cur_nimg, 0) / (self.options.tick * 1000))
+        ticks_left = ticks_to_go(self.cur_nimg, self.options.kimg, self.options.tick)  # after this one
         due = snapshots_due(self.cur_tick, self.cur_tick + ticks_left, self.options.snap)
         return due * sum(self._maintenance) / len(self._maintenance)
 
