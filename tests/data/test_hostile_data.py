@@ -247,6 +247,24 @@ def test_a_large_trusted_photo_passes_under_a_raised_pixel_limit_without_pillows
         read_header(file, str(path))
 
 
+def test_a_raised_pixel_limit_is_not_undone_by_pillows_own_limit(tmp_path, monkeypatch):
+    """Pillow refuses images over twice its own limit (178 MP by default) when it opens them: a 200 MP photo was
+    refused with Pillow's words although $STYLEGAN2_MAX_IMAGE_PIXELS allowed it. Pillow's limit is left as it was."""
+    import PIL.Image
+
+    from stylegan2.data.images import decode_image, read_header
+
+    path = tmp_path / "photo.png"
+    PIL.Image.new("RGB", (40, 30), (9, 8, 7)).save(path)
+    monkeypatch.setattr(PIL.Image, "MAX_IMAGE_PIXELS", 500)  # 1,200 pixels are over twice this: Pillow's error
+    monkeypatch.setenv("STYLEGAN2_MAX_IMAGE_PIXELS", "2000")
+    with open(path, "rb") as file:
+        assert read_header(file, str(path)) == (30, 40, 3)
+    with open(path, "rb") as file:
+        assert decode_image(file, str(path)).shape == (30, 40, 3)
+    assert PIL.Image.MAX_IMAGE_PIXELS == 500
+
+
 @pytest.mark.parametrize("value", ["0", "-5", "lots"])
 def test_a_limit_variable_that_is_not_a_positive_whole_number_is_refused(tmp_path, monkeypatch, value):
     from stylegan2.data.images import max_image_pixels

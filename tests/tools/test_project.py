@@ -149,6 +149,25 @@ def test_a_16_bit_target_is_scaled_to_8_bits_not_clipped_to_white(tmp_path):
     assert target.min() == 0 and target.max() == 255
 
 
+def test_a_target_over_the_pixel_limit_is_refused_in_words_and_read_once_raised(tmp_path, monkeypatch):
+    """The dataset tool's guard against decompression bombs, with its variable; Pillow's own warning (no file named)
+    is left out when the limit is raised past Pillow's."""
+    import warnings
+
+    PIL.Image.new("RGB", (40, 30)).save(tmp_path / "big.png")
+    monkeypatch.setenv("STYLEGAN2_MAX_IMAGE_PIXELS", "1000")
+    with pytest.raises(ToolError, match=r"big\.png: image is 40x30, more than 1,000 pixels \(a guard against "
+                                        r"decompression bombs\); raise \$STYLEGAN2_MAX_IMAGE_PIXELS if you trust the "
+                                        r"file, or downscale it first$"):
+        load_target_image(tmp_path / "big.png", 16, 3)
+    monkeypatch.setenv("STYLEGAN2_MAX_IMAGE_PIXELS", "2000")
+    monkeypatch.setattr(PIL.Image, "MAX_IMAGE_PIXELS", 500)  # Pillow would warn above this
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PIL.Image.DecompressionBombWarning)
+        with pytest.warns(UserWarning, match="center-cropped"):
+            assert load_target_image(tmp_path / "big.png", 16, 3).shape == (16, 16, 3)
+
+
 def test_a_floating_point_target_is_refused(tmp_path):
     PIL.Image.fromarray(np.full((16, 16), 0.5, np.float32)).save(tmp_path / "float.tiff")  # mode F
     with pytest.raises(ToolError, match=r"float\.tiff: a floating-point image \(mode F\) has no known range"):

@@ -3,7 +3,9 @@
 import contextlib
 import functools
 import io
+import os
 import struct
+import threading
 import warnings
 import zipfile
 import zlib
@@ -27,6 +29,7 @@ UNREAD_EXTENSIONS = (".heic", ".heif", ".avif", ".cr2", ".cr3", ".nef", ".dng", 
 DECODE_VERSION = 2
 MAX_IMAGE_PIXELS = 2**26  # width x height of one source image (8192 x 8192); checked from the header, before decoding
 MAX_IMAGE_PIXELS_VARIABLE = "STYLEGAN2_MAX_IMAGE_PIXELS"  # raises it, for trusted large photos (a 100 MP camera's)
+_PILLOW_LIMIT_LOCK = threading.Lock()
 
 SIXTEEN_BIT_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # "I": how Pillow 9 opens 16-bit PNGs
 _GRAY_MODES = {"1", "L", *SIXTEEN_BIT_GRAY_MODES}
@@ -82,23 +85,19 @@ def max_image_pixels() -> int:
 
 
 @contextlib.contextmanager
-def open_image(file: BinaryIO) -> Iterator[PIL.Image.Image]:
-    """PIL.Image.open without Pillow's decompression-bomb warning: the caller checks `max_image_pixels` itself, once,
-    in words about the file (Pillow's warning names none, and came twice per image)."""
-    with warnings.catch_warnings():
+def open_image(file: BinaryIO | str | os.PathLike) -> Iterator[PIL.Image.Image]:
+    """PIL.Image.open without Pillow's decompression-bomb check: the caller checks `check_size` itself, once, in
+    words about the file (Pillow's warning names none and came twice per image; its error, at twice its own limit,
+    refused photos that a raised $STYLEGAN2_MAX_IMAGE_PIXELS accepts)."""
+    with _PILLOW_LIMIT_LOCK:  # the limit is Pillow's module global; the lock keeps concurrent opens from losing it
+        saved, PIL.Image.MAX_IMAGE_PIXELS = PIL.Image.MAX_IMAGE_PIXELS, None
+        try:
+            img = PIL.Image.open(file)  # reads the header only: Pillow checks the size here, not when decoding
+        finally:
+            PIL.Image.MAX_IMAGE_PIXELS = saved
+    with warnings.catch_warnings(), img:  # some formats (GIF frames) check again when decoding, with Pillow's limit
         warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
-        with PIL.Image.open(file) as img:
-            yield img
-
-
-def has_transparency(file: BinaryIO) -> bool:
-    """Whether an image file's header gives it transparency (an alpha channel, or a palette entry or colour marked
-    transparent); False for a file that cannot be read (its reader names it)."""
-    try:
-        with open_image(file) as img:
-            return img.mode in _ALPHA_MODES or "transparency" in img.info
-    except DECODE_ERRORS:
-        return False
+        yield img
 
 
 def image_channels(img: PIL.Image.Image, where: str, *, drop_alpha: bool) -> int:
@@ -155,7 +154,7 @@ def read_header(file: BinaryIO, where: str, *, full: bool = False, drop_alpha: b
     """
     try:
         with open_image(file) as img:
-            _check_size(img, where)
+            check_size(img, where)
             channels = image_channels(img, where, drop_alpha=drop_alpha)
             turned = _orientation(img) >= 5  # 5 to 8 swap width and height
             if full:
@@ -170,16 +169,27 @@ def read_header(file: BinaryIO, where: str, *, full: bool = False, drop_alpha: b
 def decode_image(file: BinaryIO, where: str, *, drop_alpha: bool = False) -> np.ndarray:
     """Decode an image file to uint8 [H, W, C] with C = 1 (grayscale) or 3 (RGB), upright as its EXIF Orientation
     says (as image viewers show it); the first frame of an animated GIF or WebP; 16-bit scaled to 8 bits."""
+    return _decode(file, where, drop_alpha)[0]
+
+
+def decode_flattened(file: BinaryIO, where: str) -> tuple[np.ndarray, bool]:
+    """`decode_image(drop_alpha=True)`, and whether the image had transparency that was dropped (from the same
+    read: an alpha channel, or a palette entry or colour marked transparent)."""
+    return _decode(file, where, True)
+
+
+def _decode(file: BinaryIO, where: str, drop_alpha: bool) -> tuple[np.ndarray, bool]:
     try:
         with open_image(file) as img:
-            _check_size(img, where)
+            check_size(img, where)
             target = "L" if image_channels(img, where, drop_alpha=drop_alpha) == 1 else "RGB"
+            transparent = img.mode in _ALPHA_MODES or "transparency" in img.info
             array = to_array(img, where, target)
     except DatasetError:
         raise
     except DECODE_ERRORS as err:
         raise DatasetError(f"{where}: cannot decode image ({_reason(err)}); remove it or {skip_bad_advice()}") from err
-    return array.reshape(array.shape[0], array.shape[1], -1)  # [H, W, C]
+    return array.reshape(array.shape[0], array.shape[1], -1), transparent  # [H, W, C]
 
 
 def upright(img: PIL.Image.Image) -> PIL.Image.Image:
@@ -225,14 +235,15 @@ def _reason(err: Exception) -> str:
     return str(err) or type(err).__name__
 
 
-def _check_size(img: PIL.Image.Image, where: str) -> None:
-    """Refuse images whose header declares more than `max_image_pixels()` pixels (a guard against decompression bombs)."""
+def check_size(img: PIL.Image.Image, where: str, *, advice: str = "") -> None:
+    """Refuse images whose header declares more than `max_image_pixels()` pixels (a guard against decompression
+    bombs); `advice` ends the message (default: remove the image from the dataset, or skip bad images)."""
     limit = max_image_pixels()
     if img.width * img.height > limit:
         raise DatasetError(
             f"{where}: image is {img.width}x{img.height}, more than {limit:,} pixels (a guard against decompression "
-            f"bombs); raise ${MAX_IMAGE_PIXELS_VARIABLE} if you trust the file, or downscale it, or remove it or "
-            f"{skip_bad_advice()}"
+            f"bombs); raise ${MAX_IMAGE_PIXELS_VARIABLE} if you trust the file, or downscale it"
+            f"{advice or ', or remove it or ' + skip_bad_advice()}"
         )
 
 

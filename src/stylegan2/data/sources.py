@@ -23,7 +23,7 @@ from ..utils.notes import warn
 from ..utils.text import first_names
 from .downloads import idx_labels_path, is_idx_images, read_cifar10, read_mnist
 from .errors import DatasetError, limit_from_environment, skip_bad_advice
-from .images import IMAGE_FORMATS, decode_image, has_transparency, is_image_name, read_header, unread_images
+from .images import IMAGE_FORMATS, decode_flattened, decode_image, is_image_name, read_header, unread_images
 from .shapes import SHAPE_CLASSES, render_shape, shape_label
 
 LABELS_FILE = "dataset.json"
@@ -57,6 +57,10 @@ class ImageSource(ABC):
     @abstractmethod
     def load(self, index: int, *, drop_alpha: bool = False) -> np.ndarray:
         """Image `index` as uint8 [H, W, C], C = 1 or 3."""
+
+    def load_flattened(self, index: int) -> tuple[np.ndarray, bool]:
+        """`load(index, drop_alpha=True)`, and whether it dropped transparency (only image files have any)."""
+        return self.load(index, drop_alpha=True), False
 
     @abstractmethod
     def has_color(self) -> bool:
@@ -236,10 +240,9 @@ class FileSource(ImageSource):
         with self._open(self.files[index]) as file:
             return decode_image(file, self.describe(index), drop_alpha=drop_alpha)
 
-    def has_transparency(self, index: int) -> bool:
-        """Whether image `index` has transparency, which `load(drop_alpha=True)` drops (from its header)."""
+    def load_flattened(self, index: int) -> tuple[np.ndarray, bool]:
         with self._open(self.files[index]) as file:
-            return has_transparency(file)
+            return decode_flattened(file, self.describe(index))
 
     def has_color(self) -> bool:
         for index, name in enumerate(self.files):  # stops at the first RGB image, often the first file

@@ -309,13 +309,13 @@ def convert_dataset(
                     break
                 where = src.describe(index)
                 try:
-                    image = src.load(index, drop_alpha=True)
+                    image, had_transparency = src.load_flattened(index)
                 except DatasetError:
                     if not skip_bad:
                         raise
                     skipped.append(where)
                     continue
-                if isinstance(src, FileSource) and src.has_transparency(index):
+                if had_transparency:
                     transparent.append(where)
                 if width is None:
                     height, width = default_size(*image.shape[:2], where)

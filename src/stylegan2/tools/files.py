@@ -16,7 +16,7 @@ import PIL.Image
 from PIL import GifImagePlugin
 
 from ..data.errors import DatasetError
-from ..data.images import SIXTEEN_BIT_GRAY_MODES, to_8bit, upright
+from ..data.images import SIXTEEN_BIT_GRAY_MODES, check_size, open_image, to_8bit, upright
 from ..io.detect import is_torch_save_file
 from ..models.aspect import SQUARE, image_size
 from ..utils.files import atomic_path, create_temp, folder_blocker
@@ -228,9 +228,12 @@ def load_target_image(path: str | os.PathLike, resolution: int, channels: int, a
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such target image (--target)")
     try:
-        with PIL.Image.open(path) as opened:
+        with open_image(path) as opened:
+            check_size(opened, str(path), advice=" first")
             image = upright(opened).copy()  # a phone's portrait shot, as the user sees it
             from_png = opened.format == "PNG"
+    except DatasetError as err:
+        raise ToolError(str(err)) from None
     except (OSError, PIL.Image.DecompressionBombError) as err:
         raise ToolError(f"{path}: cannot read as an image ({err})") from err
     mode = PIL_MODES.get(channels)
@@ -249,7 +252,8 @@ def load_target_image(path: str | os.PathLike, resolution: int, channels: int, a
     if (crop_w, crop_h) != (w, h):
         warn(f"{path}: {w}x{h} is not {aspect} (width:height); center-cropped to {crop_w}x{crop_h}")
         left, top = (w - crop_w) // 2, (h - crop_h) // 2
-        image = image.crop((left, top, left + crop_w, top + crop_h))
+        # Cropped as an array: PIL's crop applies Pillow's own bomb limit again, below a raised $STYLEGAN2_MAX_IMAGE_PIXELS.
+        image = PIL.Image.fromarray(np.asarray(image)[top : top + crop_h, left : left + crop_w])
     if image.size != (width, height):
         warn(f"{path}: resized from {image.size[0]}x{image.size[1]} to the network's "
              f"{width}x{height}")
