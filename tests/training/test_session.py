@@ -407,6 +407,46 @@ def test_sigterm_during_a_step_names_the_last_snapshot_and_what_continues_the_ru
                                  f"is {last}. {advice}")
 
 
+def test_sigterm_just_after_a_snapshot_was_written_names_that_snapshot(tmp_path, monkeypatch):
+    """The signal came between the file's rename (and its `Saved` line) and the session's note of it: the message
+    named the snapshot before, and under --gpus the processes named two different ones."""
+    rec = Recorder(tmp_path)
+    write = TrainingSession._write_snapshot
+
+    def write_then_sigterm(self, path, *args) -> None:
+        write(self, path, *args)
+        if path.name.endswith("000000-016.safetensors"):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)  # the handler runs here, in the main thread
+
+    monkeypatch.setattr(TrainingSession, "_write_snapshot", write_then_sigterm)
+    with pytest.raises(TrainingError, match=r"the last good snapshot is (.*)\. Restart") as caught:
+        rec.run()
+    assert str(rec.run_dir / "network-snapshot-000000-016.safetensors") in str(caught.value)
+    assert "Saved network-snapshot-000000-016.safetensors" in rec.lines
+
+
+def test_a_launched_process_marks_its_work_finished_before_done_is_logged(tmp_path, monkeypatch):
+    """A SIGTERM that reached the --gpus launcher after `Done.` but before the processes marked themselves finished
+    (on their way out) was a failure, exit status 1."""
+    from stylegan2.training.signals import MESSAGES_VARIABLE
+
+    folder = tmp_path / "launch"
+    folder.mkdir()
+    monkeypatch.setenv(MESSAGES_VARIABLE, str(folder))
+    monkeypatch.setenv("RANK", "0")
+    rec = Recorder(tmp_path / "runs", max_steps=2)
+    close, marked_at_close = TrainingSession._close, []
+
+    def close_noting_the_mark(self, outcome: str) -> None:  # the line that ends log.txt comes from here
+        marked_at_close.append((outcome, (folder / "0.finished").exists()))
+        close(self, outcome)
+
+    monkeypatch.setattr(TrainingSession, "_close", close_noting_the_mark)
+    rec.run()
+    assert marked_at_close == [("Done.", True)] and rec.lines[-1] == "Done."
+
+
 def test_a_long_tick_says_it_is_under_way(tmp_path, monkeypatch):
     """A large network on CPU can take many minutes per tick: lines within it say how far it is."""
     monkeypatch.setattr("stylegan2.training.session.PROGRESS_FIRST_S", 0.0)

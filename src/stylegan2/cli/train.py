@@ -31,7 +31,7 @@ from ..training.loop import AUTO_RESUME, TrainingError, auto_resume, check_resum
 from ..training.loss import LOSSES
 from ..training.rundir import check_outdir_creatable, check_outdir_outside_data
 from ..training.session import RunFinished
-from ..training.signals import StoppedTogether, sigterm_stops, under_launcher, usr1_interrupts
+from ..training.signals import StoppedTogether, mark_finished, sigterm_stops, under_launcher, usr1_interrupts
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
 from ..utils.notes import warn
@@ -293,6 +293,7 @@ def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, 
         try:
             run_dir = train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
         except RunFinished as done:  # every process found it: a success, said once
+            mark_finished()
             if ctx.is_main:
                 click.echo(str(done))
             run_dir = None

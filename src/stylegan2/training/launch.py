@@ -41,7 +41,7 @@ from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 from ..utils.text import escape_unencodable_output
 from .distributed import backend_message, format_ranks, launcher_restarts, positive_seconds
-from .signals import StoppedTogether, launcher_gone, sigterm_asked, sigterm_stops
+from .signals import MESSAGES_VARIABLE, StoppedTogether, launcher_gone, mark_finished, sigterm_asked, sigterm_stops
 
 RDZV_TIMEOUT = 600.0  # seconds the nodes wait for each other to start (torchrun's join_timeout)
 RDZV_PORT = 29400  # the rendezvous port when --rdzv-endpoint names a host only (torchrun's c10d default)
@@ -49,7 +49,6 @@ RDZV_ID = "stylegan2"  # the job's name at the endpoint when --rdzv-id is not gi
 SHUTDOWN_SECONDS = 120  # after Ctrl-C or SIGTERM, how long the processes get to write their last snapshot (torchrun: 30)
 INTERRUPTED = 130  # the exit status after Ctrl-C (the shell's for SIGINT)
 AGENT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")  # what torch's agent handles and passes on: all but Ctrl-C here
-MESSAGES_VARIABLE = "STYLEGAN2_LAUNCH_MESSAGES"  # the folder where the processes leave their errors for the launcher
 TRACKER_WARNINGS = "ignore:resource_tracker:UserWarning:multiprocessing.resource_tracker"  # -W for the tracker process
 
 
@@ -274,7 +273,7 @@ def _run_process(fn: Callable[..., Any], args: tuple[Any, ...], user_errors: tup
         sys.stderr.flush()
         raise SystemExit(1) from None
     if not isinstance(result, Interrupted):
-        _leave_finished(rank)
+        mark_finished()  # where `fn` did not, before its last line
     # torch's wrapper would wait for the launcher to take the result: forever when it is gone, and until it kills this
     # process when it is shutting down after a SIGTERM
     if launcher_gone() or sigterm_asked():
@@ -304,14 +303,6 @@ def _leave_message(message: str, rank: str) -> None:
         except OSError:
             pass
     print(f"Error (process {rank}): {message}", file=sys.stderr, flush=True)
-
-
-def _leave_finished(rank: str) -> None:
-    """Mark this process's work as finished, for a launcher that a SIGTERM reaches while the processes exit."""
-    folder = os.environ.get(MESSAGES_VARIABLE)
-    if folder:
-        with contextlib.suppress(OSError):
-            Path(folder, f"{rank}.finished").touch()
 
 
 def _all_finished(folder: Path | None, count: int) -> bool:

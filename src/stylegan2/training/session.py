@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ..data import ClassPackSampler, ImageDataset, InfiniteSampler
-from ..io.detect import snapshots_in_order
+from ..io.detect import newest_snapshot, snapshots_in_order
 from ..utils.allocator import keep_freed_memory
 from ..utils.files import writing
 from .distributed import (
@@ -52,6 +52,7 @@ from .signals import (
     Terminated,
     ctrl_c_requests_stop,
     launcher_gone,
+    mark_finished,
     said_in_log,
     sigterm_raises_once,
     sigterm_stops,
@@ -253,7 +254,7 @@ class TrainingSession:
         self.cur_nimg = self.cur_tick = self.batch_idx = 0
         self.done = False
         self.run_dir: Path | None = None
-        self.last_snapshot: Path | None = None
+        self._noted_snapshot: Path | None = None  # the one resumed from, then the last every rank heard written
         self._run_log: RunLog | None = None
         self._writer: StatsWriter | None = None
         self._steps_done = 0
@@ -269,7 +270,7 @@ class TrainingSession:
         good one until this run writes its own."""
         self.cur_nimg, self.cur_tick, self.batch_idx = state.cur_nimg, state.cur_tick, state.batch_idx
         self._tick_start_nimg = state.tick_start_nimg  # a Ctrl-C snapshot's tick goes on
-        self.last_snapshot = path
+        self._noted_snapshot = path
         missing = sorted(set(self.optimizers) - set(state.optimizers))
         if missing:
             raise TrainingError(f"the resume snapshot has no optimizer state for {', '.join(missing)}; it is not from this kind of run")
@@ -358,6 +359,7 @@ class TrainingSession:
                 else:
                     outcome = "Done."
                     stopping.append(0)  # finished: a SIGTERM while the log is closed changes nothing
+                    mark_finished()  # and the launcher's too, from before the line it may see
             except KeyboardInterrupt as err:
                 stopping.append(0)  # a SIGTERM now must not cut the message short
                 self._log_stopped_at_once()
@@ -489,6 +491,14 @@ class TrainingSession:
         step = self.batch_idx if step is None else step
         return f"step {step} (kimg {(self.cur_nimg - (self.batch_idx - step) * self.options.batch) / 1000:.3f})"
 
+    @property
+    def last_snapshot(self) -> Path | None:
+        """The last good snapshot: this run's newest on disk, else the last one noted (a node that does not share rank
+        0's disk), else the one it resumed from. From the disk first, as rank 0 renames each file into place whole: a
+        signal right after the rename, before the processes heard of the file, still names it, in every process."""
+        newest = newest_snapshot(self.run_dir, suffixes=("safetensors",)) if self.run_dir is not None else None
+        return newest or self._noted_snapshot
+
     def _last_good(self) -> str:
         return f"the last good snapshot is {self.last_snapshot}" if self.last_snapshot else "no snapshot was written yet"
 
@@ -599,7 +609,7 @@ class TrainingSession:
                 self._write_snapshot(path, state, hooks.advice)
                 written = True
         written = bool(broadcast_(torch.tensor(float(written), device=self.ctx.device)))  # the others wait for the write
-        self.last_snapshot = path  # every rank: rank 0 has written it
+        self._noted_snapshot = path
         if written and score:
             hooks.after_snapshot(path)  # every rank: its collectives keep them together
         if written and self.ctx.is_main:

@@ -10,10 +10,12 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 SIGTERM_VARIABLE = "STYLEGAN2_SIGTERM"  # "stop": SIGTERM asks for a stop with a final snapshot, as SIGUSR1 does
 SAME_CTRL_C_SECONDS = 2.0  # under a launcher, a SIGINT this soon after the first is the same Ctrl-C (see StopRequest)
+MESSAGES_VARIABLE = "STYLEGAN2_LAUNCH_MESSAGES"  # the folder where launched processes leave errors and marks for it
 LAUNCHER_CHECK_SECONDS = 1.0  # how often a launched process checks that its launcher is alive
 _watched_parent: list[int] = []  # the launcher stop_when_launcher_dies watches, once per process
 _sigterm_asked: list[bool] = []  # a SIGTERM asked this process to stop ($STYLEGAN2_SIGTERM=stop)
@@ -94,6 +96,15 @@ def sigterm_stops() -> bool:
         raise ValueError(f"{SIGTERM_VARIABLE}={os.environ[SIGTERM_VARIABLE]!r}: use 'stop' (a final snapshot, as SIGUSR1) "
                          "or 'exit' (the default: stop at once)")
     return value == "stop"
+
+
+def mark_finished() -> None:
+    """Mark this launched process's work as finished, before the line that says so: a launcher that a SIGTERM reaches
+    from then on (a job's end while the processes exit) takes the run as complete. Nothing outside a launcher."""
+    folder = os.environ.get(MESSAGES_VARIABLE)
+    if folder:
+        with contextlib.suppress(OSError):
+            Path(folder, f"{os.environ.get('RANK', '?')}.finished").touch()
 
 
 def under_launcher() -> bool:
