@@ -13,12 +13,12 @@ from stylegan2.metrics import calc_metrics
 from stylegan2.metrics.evaluate import format_results
 from stylegan2.metrics.training_data import run_directory_of
 from stylegan2.training.launch import LaunchError, launch_local
+from stylegan2.training.start import check_gpus
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
 from .defaults import default_of
 from .flags import FiniteFloat, UserPath, network_argument, nvidia_command
 from .tools import warnings_as_notes
-from .train import check_gpus
 
 USER_ERRORS = (ValueError, OSError)  # bad options, data, network or detector files: one line, not a traceback
 

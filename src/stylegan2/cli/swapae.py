@@ -8,21 +8,21 @@ from typing import Any
 
 import click
 
-from ..data import ImageDataset, open_dataset
-from ..data.errors import SKIP_BAD_BY_CONVERTING, advise_skip_bad
-from ..swapae.config import SWAPAE_CFG_NAMES, SWAPAE_PRESETS, SwapAEOptions, SwapAEPreset, resolve_swapae_options
+from ..data import ImageDataset
+from ..data.errors import SKIP_BAD_BY_CONVERTING
+from ..swapae.config import SWAPAE_CFG_NAMES, SWAPAE_PRESETS, SwapAEOptions, SwapAEPreset
+from ..swapae.start import open_and_resolve, train_process
 from ..swapae.tools import decode, encode, swap
-from ..swapae.training import check_swapae_resume, train_swapae
-from ..training.distributed import check_slurm_tasks, init_distributed, leave_group
+from ..swapae.training import train_swapae
+from ..training.distributed import check_slurm_tasks, init_distributed
 from ..training.launch import ProcessLayout, launch
-from ..training.rundir import check_outdir_creatable
-from ..training.signals import sigterm_stops, usr1_interrupts
+from ..training.signals import sigterm_stops
+from ..training.start import check_gpus
 from ..utils.device import DEVICE_HELP, select_device
-from ..utils.notes import warn
 from .defaults import format_default
 from .flags import SEED, FiniteFloatRange, UserPath, workers_option
 from .tools import user_errors
-from .train import USER_ERRORS, check_gpus, run_training_command
+from .train import USER_ERRORS, run_training_command
 
 PRESET_SETTINGS = {f.name for f in dataclasses.fields(SwapAEPreset)}
 
@@ -162,35 +162,6 @@ def train_command(data: str, cfg: str, device: str | None, gpus: int, dry_run: b
         launch(ProcessLayout(nproc_per_node=gpus), train_process, data, cfg, device, overrides, user_errors=USER_ERRORS)
 
     run_training_command(resolve_for_launch, run_processes, dry_run, SKIP_BAD_BY_CONVERTING)
-
-
-def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size: int, device_type: str,
-                     creates_runs: bool, dry_run: bool = False) -> tuple[ImageDataset, SwapAEOptions]:
-    """Open the dataset and fill the options from the preset for `world_size` processes on `device_type`;
-    `creates_runs`: this process makes the run directory, so it checks --outdir first (before the dataset opens,
-    and with --dry-run). `dry_run`: also read and check the --resume file as the run will."""
-    if creates_runs:
-        check_outdir_creatable(overrides["outdir"])
-    dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
-                           mirror=bool(overrides.get("mirror")), seed=overrides.get("seed") or 0)
-    options = resolve_swapae_options(data, cfg, dataset.resolution, world_size, overrides, device_type=device_type,
-                                     num_images=dataset.distinct_len)
-    if dry_run and options.resume is not None:  # the options and notes the run would start with
-        options, notes = check_swapae_resume(options, dataset.resolution, dataset.num_channels)
-        for note in notes:
-            warn(f"--resume {options.resume}: {note}")
-    return dataset, options
-
-
-def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, Any]) -> Path | None:
-    """One of the processes --gpus starts, doing what each torchrun process does: join the group, open the data,
-    resolve the options, train."""
-    ctx = init_distributed(device)
-    with advise_skip_bad(SKIP_BAD_BY_CONVERTING), usr1_interrupts():  # as the launcher's process says it (run_training_command)
-        dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, creates_runs=ctx.is_main)
-        run_dir = train_swapae(options, device=device, dataset=dataset)
-    leave_group()
-    return run_dir
 
 
 network_option = click.option("--network", required=True, type=UserPath(path_type=Path),  # a run directory is named

@@ -1,4 +1,5 @@
-"""`stylegan2 train`: parse options, resolve the preset, call `stylegan2.training.train` (in --gpus processes).
+"""`stylegan2 train`: parse options and call `stylegan2.training.start` and `stylegan2.training.loop.train` (in --gpus
+processes, `stylegan2.training.start.train_process`).
 
 NVIDIA's train.py command lines run unchanged: its on/off options take values (`--cond=1`), and
 `--subset`, `-n`, `--gpus`, `--nhwc`, `--nobench`, `--allow-tf32` and `--resume=ffhq1024` mean what they mean there.
@@ -9,32 +10,26 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import warnings
-from pathlib import Path
 from typing import Any, Callable
 
 import click
-import torch
 
-from ..data import DatasetError, ImageDataset, open_dataset
+from ..data import DatasetError, ImageDataset
 from ..data.errors import SKIP_BAD_OPTION, advise_skip_bad
-from ..io import CheckpointError
-from ..io.detect import detect_format
 from ..io.pretrained import NVIDIA_NETWORKS, is_url, network_file
 from ..training import distributed
 from ..training.ada import AUG_MODES, UNIT_RANGE
 from ..training.augment import AUGPIPE_PRESETS
-from ..training.config import CFG_NAMES, PRECISIONS, PRESETS, TrainingOptions, resolve_options
+from ..training.config import CFG_NAMES, PRECISIONS, PRESETS, TrainingOptions
 from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distributed, positive_seconds
 from ..training.launch import INTERRUPTED, RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, SignalledAfterFinishing, launch
-from ..training.loop import AUTO_RESUME, TrainingError, auto_resume, check_resume, train
+from ..training.loop import AUTO_RESUME, TrainingError, auto_resume, train
 from ..training.loss import LOSSES
-from ..training.rundir import check_outdir_creatable, check_outdir_outside_data
 from ..training.session import RunFinished
-from ..training.signals import StoppedTogether, mark_finished, sigterm_stops, under_launcher, usr1_interrupts
+from ..training.signals import StoppedTogether, sigterm_stops, under_launcher, usr1_interrupts
+from ..training.start import check_gpus, open_and_resolve, train_process
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
-from ..utils.notes import warn
 from .defaults import format_default
 from .flags import SEED, FiniteFloatRange, PresetChoice, UserPath, nvidia_command, workers_option
 from .tools import warnings_as_notes
@@ -242,63 +237,6 @@ def _precision_option(precision: str | None, fp32: bool | None) -> str | None:
     if fp32 != (precision == "fp32"):
         raise ValueError(f"--{'' if fp32 else 'no-'}fp32 and --precision {precision} disagree; pass one of them")
     return precision
-
-
-def check_gpus(gpus: int, device: str | None) -> torch.device:
-    """The device type of a --gpus run, refusing more CUDA processes than GPUs and MPS (a single device)."""
-    dev = select_device(device)
-    if dev.type == "cuda" and torch.cuda.device_count() < gpus:
-        raise ValueError(f"--gpus {gpus}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
-    if dev.type == "cuda" and dev.index is not None:
-        raise ValueError(f"--gpus {gpus} uses cuda:0 to cuda:{gpus - 1}; pass --device cuda, not {device}")
-    if dev.type == "mps":
-        raise ValueError(f"--gpus {gpus}: Apple's MPS is one device and has no multi-process backend; drop --gpus")
-    return dev
-
-
-def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size: int,
-                     device_type: str, creates_runs: bool, dry_run: bool = False) -> tuple[ImageDataset, TrainingOptions]:
-    """Open the dataset as the options say and fill the options from the preset for `world_size` processes;
-    `creates_runs`: this process makes the run directory (rank 0, or the launcher of one machine's processes).
-    `dry_run`: that process also reads the --resume file and checks it as the run will (the run reads it once, in train)."""
-    check_outdir_outside_data(overrides["outdir"], data)  # before its grids fail the open
-    if creates_runs:  # before the dataset's clustering, and with --dry-run
-        check_outdir_creatable(overrides["outdir"])
-        resume = overrides.get("resume")
-        if resume is not None and not auto_resume(resume)[0]:  # auto:FILE is checked when FILE is needed
-            try:
-                detect_format(resume)  # its first bytes: a checkpoint file (loading it is train's work)
-            except (FileNotFoundError, CheckpointError) as err:
-                raise ValueError(f"--resume {err}") from None
-    dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
-                           use_labels=bool(overrides.get("cond")), mirror=bool(overrides.get("mirror")),
-                           skip_bad=bool(overrides.get("skip_bad")), seed=overrides.get("seed") or 0)
-    options = resolve_options(data, cfg, dataset.resolution, world_size, overrides, device_type=device_type,
-                              num_images=dataset.distinct_len)
-    if dry_run and creates_runs and options.resume is not None:  # the options and notes the run would start with
-        options, notes = check_resume(options, dataset)
-        for note in notes:
-            warn(f"--resume {options.resume}: {note}")
-    return dataset, options
-
-
-def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, Any], dist_timeout: float) -> Path | None:
-    """One of the processes that --gpus / --nnodes start, doing what each torchrun process does: join the
-    group, open the data, resolve the options, train. Returns the run directory on rank 0."""
-    ctx = init_distributed(device, dist_timeout)
-    with advise_skip_bad(SKIP_BAD_OPTION), usr1_interrupts():  # as the launcher's process says it (run_training_command)
-        with warnings.catch_warnings():  # the launcher showed the notes of opening and resolving
-            warnings.simplefilter("ignore")
-            dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, ctx.is_main)
-        try:
-            run_dir = train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
-        except RunFinished as done:  # every process found it: a success, said once
-            mark_finished()
-            if ctx.is_main:
-                click.echo(str(done))
-            run_dir = None
-        distributed.leave_group()
-        return run_dir
 
 
 def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: Callable[[Any, ImageDataset], object],

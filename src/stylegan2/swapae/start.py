@@ -1,0 +1,47 @@
+"""What `stylegan2 swapae train` does before `train_swapae`, with the GAN trainer's checks (training.start): open the
+data and resolve the options; and what each process of a --gpus run does."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ..data import ImageDataset, open_dataset
+from ..data.errors import SKIP_BAD_BY_CONVERTING, advise_skip_bad
+from ..training import distributed
+from ..training.signals import usr1_interrupts
+from ..training.start import check_run_paths
+from ..utils.notes import warn
+from .config import SwapAEOptions, resolve_swapae_options
+from .training import check_swapae_resume, train_swapae
+
+
+def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size: int, device_type: str,
+                     creates_runs: bool, dry_run: bool = False) -> tuple[ImageDataset, SwapAEOptions]:
+    """Open the dataset and fill the options from the preset for `world_size` processes on `device_type`;
+    `creates_runs`: this process makes the run directory. `dry_run`: also read and check the --resume file as the
+    run will."""
+    check_run_paths(data, overrides, creates_runs)
+    dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
+                           mirror=bool(overrides.get("mirror")), seed=overrides.get("seed") or 0)
+    options = resolve_swapae_options(data, cfg, dataset.resolution, world_size, overrides, device_type=device_type,
+                                     num_images=dataset.distinct_len)
+    if dry_run and options.resume is not None:  # the options and notes the run would start with
+        options, notes = check_swapae_resume(options, dataset.resolution, dataset.num_channels)
+        for note in notes:
+            warn(f"--resume {options.resume}: {note}")
+    return dataset, options
+
+
+def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, Any]) -> Path | None:
+    """One of the processes --gpus starts, doing what each torchrun process does: join the group, open the data,
+    resolve the options, train. Returns the run directory on rank 0."""
+    ctx = distributed.init_distributed(device)
+    with advise_skip_bad(SKIP_BAD_BY_CONVERTING), usr1_interrupts():  # as the launching command says them
+        with warnings.catch_warnings():  # the launcher showed the notes of opening and resolving
+            warnings.simplefilter("ignore")
+            dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, ctx.is_main)
+        run_dir = train_swapae(options, device=device, dataset=dataset)
+    distributed.leave_group()
+    return run_dir

@@ -1,0 +1,20 @@
+"""What `stylegan2 swapae train` checks before the data opens (swapae.start): the GAN trainer's checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import PIL.Image
+import pytest
+
+from stylegan2.swapae.start import open_and_resolve
+
+
+def test_an_outdir_inside_the_data_folder_is_refused(tmp_path):
+    """It was not checked here: the run's grids landed among the images, and every later run on them failed."""
+    data = tmp_path / "imgs"
+    data.mkdir()
+    for i in range(4):
+        PIL.Image.fromarray(np.full((32, 32, 3), 40 * i, np.uint8)).save(data / f"{i}.png")
+    with pytest.raises(ValueError, match=r"^--outdir \S+runs is inside the --data folder \S+imgs"):
+        open_and_resolve(str(data), "cpu", {"outdir": str(data / "runs")}, 1, "cpu", creates_runs=True, dry_run=True)
+    assert sorted(p.name for p in data.iterdir()) == [f"{i}.png" for i in range(4)]

@@ -1,0 +1,32 @@
+"""What a training command checks before the data opens (training.start)."""
+
+from __future__ import annotations
+
+import numpy as np
+import PIL.Image
+import pytest
+
+from stylegan2.training.start import check_run_paths, open_and_resolve
+
+
+def image_folder(folder):
+    folder.mkdir()
+    for i in range(4):
+        PIL.Image.fromarray(np.full((16, 16, 3), 40 * i, np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def test_an_outdir_inside_the_data_folder_is_refused_by_every_process(tmp_path):
+    data = image_folder(tmp_path / "imgs")
+    for creates_runs in (True, False):
+        with pytest.raises(ValueError, match=r"^--outdir \S+runs is inside the --data folder \S+imgs"):
+            open_and_resolve(str(data), "cpu", {"outdir": str(data / "runs")}, 1, "cpu", creates_runs=creates_runs)
+
+
+def test_a_resume_that_is_no_checkpoint_is_refused_before_the_data_opens(tmp_path):
+    (tmp_path / "notes.pt").write_text("hi")
+    with pytest.raises(ValueError, match=r"^--resume \S+notes\.pt: only 2 bytes long; truncated, or not a checkpoint"):
+        check_run_paths(str(tmp_path / "no-such-data"), {"outdir": str(tmp_path / "runs"),
+                                                         "resume": str(tmp_path / "notes.pt")}, creates_runs=True)
+    check_run_paths(str(tmp_path / "no-such-data"), {"outdir": str(tmp_path / "runs"),
+                                                     "resume": str(tmp_path / "notes.pt")}, creates_runs=False)
