@@ -300,7 +300,7 @@ def test_a_file_the_conversion_does_not_reproduce_is_refused(tmp_path):
 
 def test_convert_command_writes_the_safetensors(nvidia_vgg16, tmp_path):
     out = tmp_path / "vgg16.safetensors"
-    result = CliRunner().invoke(main, ["convert", str(nvidia_vgg16), str(out)])
+    result = CliRunner().invoke(main, ["convert", str(nvidia_vgg16), str(out), "--trust-torchscript"])
     assert result.exit_code == 0, result.output
     assert read_converted(out)[0] == "vgg16-lpips"
 
@@ -321,7 +321,22 @@ def test_convert_never_loads_a_torchscript_program_that_is_not_nvidias(tmp_path,
         raise AssertionError("jit.load was called")
 
     monkeypatch.setattr("stylegan2.metrics.convert.jit_load", never)
-    result = CliRunner().invoke(main, ["convert", str(exported), str(tmp_path / "g.safetensors")])
+    result = CliRunner().invoke(main, ["convert", str(exported), str(tmp_path / "g.safetensors"), "--trust-torchscript"])
     assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
     assert "a TorchScript program, but not NVIDIA's inception-2015-12-05.pt or vgg16.pt" in result.output
     assert "convert the network file it was exported from" in result.output
+
+
+def test_convert_loads_no_torchscript_without_consent_even_with_nvidias_layer_names(nvidia_vgg16, tmp_path, monkeypatch):
+    """Names are easy to copy: a crafted program named as NVIDIA's ran its code inside torch.jit.load (a file written
+    by its __setstate__), against security.md's promise that `convert` runs no code."""
+    def never(path):
+        raise AssertionError("jit.load was called")
+
+    monkeypatch.setattr("stylegan2.metrics.convert.jit_load", never)
+    result = CliRunner().invoke(main, ["convert", str(nvidia_vgg16), str(tmp_path / "vgg16.safetensors")])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.endswith("loading TorchScript runs the code stored in it, so it is not loaded; if it is "
+                                  "NVIDIA's inception-2015-12-05.pt or vgg16.pt from nvlabs-fi-cdn.nvidia.com (or "
+                                  "another file you trust), pass --trust-torchscript\n")
+    assert not (tmp_path / "vgg16.safetensors").exists()

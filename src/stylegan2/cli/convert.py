@@ -20,17 +20,25 @@ from .flags import UserPath
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
 @click.option("--weights-only", is_flag=True,
               help="Write the networks alone, without the training state an exact resume needs (less than half the size).")
-def convert_command(src: str, dst: str, force: bool, weights_only: bool) -> None:
+@click.option("--trust-torchscript", is_flag=True,
+              help="Load SRC although it is TorchScript, whose loading runs the code stored in it: for NVIDIA's metric "
+                   "networks from nvlabs-fi-cdn.nvidia.com, or another file you trust.")
+def convert_command(src: str, dst: str, force: bool, weights_only: bool, trust_torchscript: bool) -> None:
     """Convert SRC (our format, NVIDIA .pkl or rosinality .pt) to our .safetensors format at DST.
 
-    Also converts NVIDIA's metric networks inception-2015-12-05.pt and vgg16.pt (TorchScript) for
-    `stylegan2 metrics` and `project`, which otherwise convert them on first use.
+    Also converts NVIDIA's metric networks inception-2015-12-05.pt and vgg16.pt (TorchScript, with
+    --trust-torchscript) for `stylegan2 metrics` and `project`, which otherwise convert them on first use.
     """
     try:
         check_convert_destination(src, dst, force=force)
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     if is_torchscript_file(Path(src)):
+        if not trust_torchscript:
+            raise click.ClickException(
+                f"{src}: a TorchScript program, and loading TorchScript runs the code stored in it, so it is not "
+                "loaded; if it is NVIDIA's inception-2015-12-05.pt or vgg16.pt from nvlabs-fi-cdn.nvidia.com (or "
+                "another file you trust), pass --trust-torchscript")
         try:
             kind = convert_torchscript(src, dst)
         except (OSError, ValueError, RuntimeError) as exc:
