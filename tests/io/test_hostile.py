@@ -8,10 +8,13 @@ The same child then loads good files, which must come out exactly as in a fresh 
 from __future__ import annotations
 
 import collections
+import copy
 import io
 import json
+import math
 import os
 import pickle
+import re
 import struct
 import sys
 import types
@@ -456,3 +459,61 @@ def test_a_non_finite_average_w_is_said_to_spoil_truncation_only():
                                                           "images (truncation psi below 1) will be NaN")
     assert nonfinite_warning(["G_ema.mapping.w_avg", "G_ema.synthesis.b4.conv1.weight"]).endswith(
         "; the network will produce NaN images")
+
+
+class SharedStorage:
+    """Pickles as NVIDIA's storages do (torch.storage._load_from_bytes); one object, so the pickle stores it once."""
+
+    def __init__(self, values: torch.Tensor) -> None:
+        buffer = io.BytesIO()
+        torch.save(values._typed_storage(), buffer, _use_new_zipfile_serialization=False)  # as tensors pickle theirs
+        self.payload = buffer.getvalue()
+
+    def __reduce__(self):
+        return torch.storage._load_from_bytes, (self.payload,)
+
+
+class ViewOf:
+    """Pickles as a contiguous tensor of `shape` over the start of a SharedStorage."""
+
+    def __init__(self, storage: SharedStorage, shape: torch.Size) -> None:
+        self.storage, self.shape = storage, tuple(shape)
+        self.stride = tuple(math.prod(self.shape[i + 1:]) for i in range(len(self.shape)))
+
+    def __reduce__(self):
+        return torch._utils._rebuild_tensor_v2, (self.storage, 0, self.shape, self.stride, False, collections.OrderedDict())
+
+
+def _with_views(net: torch.nn.Module, view) -> torch.nn.Module:
+    """`net` with every parameter and buffer replaced by `view(shape)`: what a crafted pickle can store."""
+    net = copy.deepcopy(net)
+    for module in net.modules():
+        for table in (module._parameters, module._buffers):
+            for name, value in table.items():
+                if value is not None:
+                    table[name] = view(value.shape)
+    return net
+
+
+def test_a_pickle_whose_tensors_repeat_one_stored_value_is_refused_before_the_build(tmp_path, nvidia_pickle, tiny_networks):
+    """Stride-0 views over a one-element storage: an 8 KB file built a network of hundreds of MB (security QA H2)."""
+    one = torch.ones(())
+    path = nvidia_pickle(tmp_path / "strided.pkl", {"G_ema": _with_views(tiny_networks["G_ema"], lambda shape: one.expand(shape))})
+    assert re.search(r"tensor \S+ of size \[\d+(, \d+)*\] repeats stored values \(strides \[0(, 0)*\]\); a saved network's "
+                     r"tensors never do", load_error(path))
+
+
+def test_a_pickle_whose_tensors_all_view_the_same_data_is_refused(tmp_path, nvidia_pickle, tiny_networks):
+    """Views without repeats, each over the start of one shared storage: N tensors from the bytes of one."""
+    largest = max(value.numel() for value in tiny_networks["G_ema"].state_dict().values())
+    shared = SharedStorage(torch.ones(largest))  # pickled once: each tensor pickled alone would carry its own copy
+    net = _with_views(tiny_networks["G_ema"], lambda shape: ViewOf(shared, shape))
+    path = nvidia_pickle(tmp_path / "shared.pkl", {"G_ema": net})
+    assert re.search(rf"its tensors view [\d,]+ bytes of {4 * largest:,} stored \(many tensors over the same data\); "
+                     r"not a saved network$", load_error(path))
+
+
+def test_rosinality_tensors_that_repeat_stored_values_are_refused(tmp_path):
+    torch.save({"g_ema": {"style.1.weight": torch.ones(1).expand(4, 4), "input.input": torch.zeros(1, 4, 4, 4)}},
+               tmp_path / "strided.pt")
+    assert "repeats stored values" in load_error(tmp_path / "strided.pt")

@@ -26,7 +26,7 @@ from .channels import channel_arguments
 from .checkpoint import Checkpoint, build_network
 from .errors import CheckpointError, UnsafeCheckpointError, one_line
 from .pickle_scan import PickleRejected, ScanLimits, scan_pickle
-from .validate import MAX_STRING, check_tensor
+from .validate import MAX_STRING, check_shared_storage, check_tensor
 
 NETWORK_KEYS = {"g": "G", "d": "D", "g_ema": "G_ema"}
 MAX_CHANNEL_MULTIPLIER = 32
@@ -59,6 +59,8 @@ def read_rosinality(path: Path) -> Checkpoint:
     networks: dict[str, torch.nn.Module] = {}
     notes: list[str] = []
     latent_avg = ckpt.get("latent_avg")
+    check_shared_storage([value for key in NETWORK_KEYS if isinstance(ckpt.get(key), Mapping)
+                          for value in ckpt[key].values() if isinstance(value, torch.Tensor)], str(path))
     w_avg_estimated = []
     for key, name in NETWORK_KEYS.items():
         state = ckpt.get(key)

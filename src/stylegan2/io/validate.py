@@ -11,7 +11,7 @@ the file's tensors matched its shapes, so memory stays within what the file itse
 from __future__ import annotations
 
 import threading
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -183,12 +183,42 @@ def check_tensor(name: str, value: Any, where: str) -> None:
             f"{where}: tensor {name} is a {value.dtype} {value.layout} tensor on {value.device}; "
             "network weights must be dense floating-point CPU tensors"
         )
+    if not has_distinct_elements(value):
+        raise CheckpointError(f"{where}: tensor {name} of size {list(value.shape)} repeats stored values (strides "
+                              f"{list(value.stride())}); a saved network's tensors never do, and building from it "
+                              "would allocate what the file does not hold")
+
+
+def has_distinct_elements(tensor: torch.Tensor) -> bool:
+    """Whether no two elements of a strided tensor share a place in its storage (a stride of 0, or strides that
+    interleave, make one stored value appear many times). Checked from sizes and strides alone."""
+    extent = 1  # storage elements spanned by the dimensions with smaller strides
+    for size, stride in sorted((d for d in zip(tensor.shape, tensor.stride()) if d[0] > 1), key=lambda d: d[1]):
+        if stride < extent:
+            return False
+        extent += (size - 1) * stride
+    return True
 
 
 def check_state(state_dict: Mapping[str, Any], where: str) -> None:
-    """`check_tensor` for every entry of a state dict."""
+    """`check_tensor` for every entry of a state dict, and `check_shared_storage` over them all."""
     for name, value in state_dict.items():
         check_tensor(name, value, where)
+    check_shared_storage(state_dict.values(), where)
+
+
+def check_shared_storage(tensors: Iterable[torch.Tensor], where: str) -> None:
+    """Refuse tensors that together view more than twice the bytes of the storages they share: one stored array
+    seen through many views would become many real arrays once a network is built from them."""
+    storages: dict[int, int] = {}
+    viewed = 0
+    for tensor in tensors:
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        viewed += tensor.numel() * tensor.element_size()
+    if viewed > 2 * sum(storages.values()):
+        raise CheckpointError(f"{where}: its tensors view {viewed:,} bytes of {sum(storages.values()):,} stored "
+                              "(many tensors over the same data); not a saved network")
 
 
 def _short(value: int) -> str:
