@@ -128,6 +128,33 @@ def test_projected_w_of_another_network_is_rejected(tiny_generator, tmp_path):
         generate_images(tiny_generator(), outdir=tmp_path, projected_w=tmp_path / "w.npz")
 
 
+def test_a_projected_w_with_nan_is_refused_not_rendered_black(tiny_generator, tmp_path):
+    np.savez(tmp_path / "w.npz", w=np.full([1, 6, 16], np.nan, np.float32))
+    with pytest.raises(ToolError, match=r"w\.npz: w holds NaN or infinite values \(a projection that diverged\?\)"):
+        generate_images(tiny_generator(), outdir=tmp_path / "out", projected_w=tmp_path / "w.npz")
+
+
+def test_a_projected_w_file_is_checked_before_numpy_allocates_and_unused_arrays_are_not_read(tiny_generator, tmp_path,
+                                                                                                monkeypatch):
+    """A forged .npy header gave a traceback from NumPy (2 TiB asked for); a deflated array beside w was inflated."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (100000, 100000, 64)})
+    with zipfile.ZipFile(tmp_path / "forged.npz", "w") as archive:
+        archive.writestr("w.npy", header.getvalue() + b"\0" * 64)
+    with pytest.raises(ToolError, match=r"forged\.npz/w\.npy: its header declares 2,560,000,000,000 bytes but the entry "
+                                        r"holds 64; the file is corrupt or crafted \(--projected-w\)$"):
+        generate_images(tiny_generator(), outdir=tmp_path / "out", projected_w=tmp_path / "forged.npz")
+    np.savez_compressed(tmp_path / "padded.npz", w=np.zeros([1, 6, 16], np.float32), pad=np.zeros(10**6, np.float32))
+    read = []
+    real_read_array = np.lib.format.read_array
+    monkeypatch.setattr(np.lib.format, "read_array", lambda file, *a, **k: read.append(1) or real_read_array(file, *a, **k))
+    generate_images(tiny_generator(), outdir=tmp_path / "out2", projected_w=tmp_path / "padded.npz")
+    assert len(read) == 1  # w alone
+
+
 def test_conditional_network_without_class_says_so(network_file, tmp_path):
     result = CliRunner().invoke(main, ["generate", "--network", str(network_file(c_dim=4)), "--seeds", "0",
                                        "--outdir", str(tmp_path), "--device", "cpu"])

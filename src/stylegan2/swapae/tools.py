@@ -21,6 +21,7 @@ from ..tools.files import check_outputs, load_target_image, note_earlier_outputs
 from ..tools.mix import style_mix_grid
 from ..utils.image import image_grid, save_image, to_uint8_nhwc
 
+DEFAULT_IMAGES_DIR = "out"  # where swap and decode write their images unless told (--outdir)
 SWAP_GRID_FILE = "swap_grid.png"
 Paths = Sequence[str | os.PathLike]
 
@@ -123,7 +124,7 @@ def swap(
     network: str | os.PathLike,
     structure: Paths,
     texture: Paths,
-    outdir: str | os.PathLike = "out",
+    outdir: str | os.PathLike = DEFAULT_IMAGES_DIR,
     *,
     alpha: float | str | Sequence[float] = 1.0,
     force: bool = False,
@@ -184,8 +185,8 @@ def read_codes(path: str | os.PathLike, G: SwapGenerator, option: str,
                *, texture_only: bool = False) -> tuple[torch.Tensor | None, torch.Tensor]:
     """(structure, texture) of a codes .npz written by `encode`, checked against G's code sizes; with `texture_only`
     (a file whose textures replace others'), (None, texture), and a structure array it may hold is not read."""
-    path, arrays = read_npz(path, option, "codes")
     needed = ("texture",) if texture_only else ("structure", "texture")
+    path, arrays = read_npz(path, option, "codes", needed)
     missing = [key for key in needed if key not in arrays]
     if missing:
         raise ToolError(f"{path}: holds no {' or '.join(missing)} array ({option}); write codes with `stylegan2 swapae encode`")
@@ -218,7 +219,7 @@ def read_codes(path: str | os.PathLike, G: SwapGenerator, option: str,
 def decode(
     network: str | os.PathLike,
     codes: str | os.PathLike,
-    outdir: str | os.PathLike = "out",
+    outdir: str | os.PathLike = DEFAULT_IMAGES_DIR,
     *,
     texture_from: str | os.PathLike | None = None,
     force: bool = False,

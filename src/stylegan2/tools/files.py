@@ -19,9 +19,10 @@ from ..data.errors import DatasetError
 from ..data.images import SIXTEEN_BIT_GRAY_MODES, check_size, open_image, to_8bit, upright
 from ..io.detect import is_torch_save_file
 from ..models.aspect import SQUARE, image_size
-from ..utils.files import atomic_path, create_temp, folder_blocker
+from ..utils.files import ArchiveError, atomic_path, create_temp, folder_blocker
 from ..utils.image import PIL_MODES, to_pil
 from ..utils.notes import warn
+from ..utils.npz import load_npz
 from .common import ToolError
 
 VIDEO_FORMATS = ("auto", "mp4", "gif")
@@ -76,8 +77,9 @@ def save_npz(path: Path, **arrays: np.ndarray) -> Path:
     return write_atomically(path, write)
 
 
-def read_npz(path: str | os.PathLike, option: str, what: str) -> tuple[Path, dict[str, np.ndarray]]:
-    """The arrays of an .npz named by `option` (no pickled objects), or an error naming the file.
+def read_npz(path: str | os.PathLike, option: str, what: str, keys: Sequence[str]) -> tuple[Path, dict[str, np.ndarray]]:
+    """The arrays named `keys` that an .npz named by `option` holds (no pickled objects; sizes checked before they
+    are read, other arrays never read), or an error naming the file.
 
     A file that is not an .npz archive, or that holds pickled objects, is called not the writing tool's .npz,
     without NumPy's advice to load it with allow_pickle (which would run code from the file).
@@ -93,8 +95,9 @@ def read_npz(path: str | os.PathLike, option: str, what: str) -> tuple[Path, dic
         raise ToolError(f"{not_ours}; it is a PyTorch file (torch.save, as rosinality's factor.pt and projector "
                         "output are), which is not read here")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            return path, dict(npz)
+        return path, load_npz(path, keys)
+    except ArchiveError as err:
+        raise ToolError(f"{err} ({option})") from None
     except ValueError as err:
         if "allow_pickle" in str(err):
             raise ToolError(f"{not_ours}; it holds pickled Python objects, which are never loaded") from err

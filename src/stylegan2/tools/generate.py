@@ -83,13 +83,15 @@ def truncate_ws(G: Generator, ws: torch.Tensor, truncation_psi: float, truncatio
 
 def load_projected_w(path: str | os.PathLike, G: Generator) -> torch.Tensor:
     """ws [N, num_ws, w_dim] from a projection result (.npz with key 'w', as NVIDIA's projector writes)."""
-    path, data = read_npz(path, "--projected-w", "projected w")
+    path, data = read_npz(path, "--projected-w", "projected w", ("w",))
     if "w" not in data:
         raise ToolError(f"{path}: has no array 'w'; pass a projected_w.npz written by `stylegan2 project`")
     w = torch.from_numpy(data["w"].astype(np.float32))
     if w.ndim != 3 or w.shape[1:] != (G.num_ws, G.w_dim):
         raise ToolError(f"{path}: w has shape {list(w.shape)}, but this network needs [N, {G.num_ws}, {G.w_dim}]; "
                         "was it projected with another network?")
+    if not torch.isfinite(w).all():  # would render as black images without a word
+        raise ToolError(f"{path}: w holds NaN or infinite values (a projection that diverged?); project the image again")
     return w.to(network_device(G))
 
 

@@ -125,7 +125,7 @@ def save_directions(path: str | os.PathLike, found: Directions) -> Path:
 
 def load_directions(path: str | os.PathLike, option: str = "--direction") -> Directions:
     """Read a directions .npz written by `save_directions` (no pickled objects are loaded); errors name `option`."""
-    path, data = read_npz(path, option, "directions")
+    path, data = read_npz(path, option, "directions", ("directions", "eigenvalues", "layers", "layer_names"))
     missing = [k for k in ("directions", "eigenvalues", "layers") if k not in data]
     if missing:
         raise ToolError(f"{path}: not a directions file (missing {', '.join(missing)}; {option}); "
