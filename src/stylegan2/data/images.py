@@ -22,6 +22,9 @@ from .errors import DatasetError, limit_from_environment, skip_bad_advice
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 IMAGE_FORMATS = "PNG, JPEG, WebP, GIF, BMP or TIFF"  # what IMAGE_EXTENSIONS name, for messages
+# The Pillow decoders those are (JPEG's also opens a phone's MPO); no other is tried, whatever a file's
+# bytes look like: Pillow's EPS reader, for one, hands the file to Ghostscript.
+PIL_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 # Photo formats that are not read (HEIC/HEIF, AVIF, camera raw): files with these extensions are counted in a note.
 UNREAD_EXTENSIONS = (".heic", ".heif", ".avif", ".cr2", ".cr3", ".nef", ".dng", ".arw", ".orf", ".rw2", ".raf")
 # Raised whenever a file's decoded pixels change for the same bytes (orientation, bit-depth scaling, ...): statistics
@@ -92,7 +95,7 @@ def open_image(file: BinaryIO | str | os.PathLike) -> Iterator[PIL.Image.Image]:
     with _PILLOW_LIMIT_LOCK:  # the limit is Pillow's module global; the lock keeps concurrent opens from losing it
         saved, PIL.Image.MAX_IMAGE_PIXELS = PIL.Image.MAX_IMAGE_PIXELS, None
         try:
-            img = PIL.Image.open(file)  # reads the header only: Pillow checks the size here, not when decoding
+            img = PIL.Image.open(file, formats=PIL_FORMATS)  # the header only: Pillow checks the size here
         finally:
             PIL.Image.MAX_IMAGE_PIXELS = saved
     with warnings.catch_warnings(), img:  # some formats (GIF frames) check again when decoding, with Pillow's limit
