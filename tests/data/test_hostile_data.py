@@ -273,3 +273,17 @@ def test_a_limit_variable_that_is_not_a_positive_whole_number_is_refused(tmp_pat
     with pytest.raises(DatasetError, match=rf"^\$STYLEGAN2_MAX_IMAGE_PIXELS must be a whole number of pixels \(1 or more\), "
                                            rf"got '{value}'$"):
         max_image_pixels()
+
+
+def test_only_the_listed_formats_are_decoded_whatever_a_files_bytes_say(tmp_path):
+    """An EPS file named .png went to Pillow's EPS reader, which runs Ghostscript on the file's PostScript."""
+    import PIL.EpsImagePlugin
+
+    from stylegan2.data.images import decode_image
+
+    path = tmp_path / "1.png"
+    path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 32 32\nnewpath 0 0 moveto 32 32 lineto stroke\nshowpage\n")
+    assert PIL.Image.open(path).format == "EPS"  # what Pillow alone would do with it
+    with open(path, "rb") as file, pytest.raises(DatasetError, match=r"1\.png: cannot decode image \(not a known image "
+                                                                       r"format, or a damaged header\)"):
+        decode_image(file, str(path))
