@@ -199,3 +199,27 @@ def test_rows_printed_one_metric_at_a_time_line_up_with_the_header():
                              header=False).splitlines()]
     starts = {tuple(i for i in range(1, len(line)) if line[i - 1] == " " and line[i] != " ")[:3] for line in lines}
     assert len(starts) == 1, "\n".join(lines)  # every column starts where the header's does
+
+
+def test_a_metric_record_is_never_appended_through_a_link(tmp_path):
+    """A run directory from elsewhere shipped metric-fid50k_full.jsonl as a link to a file of the user's, and
+    `stylegan2 metrics` appended to that file."""
+    import errno
+
+    from stylegan2.metrics.evaluate import report_metric
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metric-fid50k_full.jsonl").symlink_to(victim)
+    record = {"metric": "fid50k_full", "results": {"fid50k_full": 1.0}}
+    with pytest.raises(OSError) as caught:
+        report_metric(record, run_dir=run)
+    assert caught.value.errno == errno.ELOOP and caught.value.strerror == "a symbolic link, which is not written through"
+    assert victim.read_text() == "mine\n"
+    (run / "metric-fid50k_full.jsonl").unlink()
+    report_metric(record, run_dir=run)
+    report_metric(record, run_dir=run)
+    lines = (run / "metric-fid50k_full.jsonl").read_text().splitlines()
+    assert [json.loads(line)["results"] for line in lines] == [{"fid50k_full": 1.0}] * 2

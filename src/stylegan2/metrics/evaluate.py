@@ -15,12 +15,15 @@ pr10k3_full, is10k, ...
 from __future__ import annotations
 
 import copy
+import errno
 import json
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import torch
@@ -28,6 +31,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset
 
+from ..data.dataset import label_size_mismatch
 from ..utils.notes import warn
 from .detectors import (
     VGG16_URL,
@@ -113,7 +117,7 @@ def missing_dataset(spec: MetricSpec) -> ValueError:
     return ValueError(f"{spec.name} needs a dataset: its real images, or the labels of a conditional network; pass data")
 
 
-def check_truncation(spec: MetricSpec, truncation_psi: float) -> None:
+def check_ppl_truncation(spec: MetricSpec, truncation_psi: float) -> None:
     """Refuse truncation for PPL, which NVIDIA defines without it (it would be silently ignored)."""
     if spec.kind == "ppl" and truncation_psi != 1:
         raise ValueError(f"{spec.name}: path length is measured without truncation, as NVIDIA's PPL is; leave out "
@@ -211,14 +215,13 @@ def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset | No
     torch.distributed every rank calls this with its rank and gets the same record; rank 0 alone warns.
     """
     spec = parse_metric(metric) if isinstance(metric, str) else metric
-    check_truncation(spec, truncation_psi)
+    check_ppl_truncation(spec, truncation_psi)
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if dataset is None and reads_data(spec, G):
         raise missing_dataset(spec)
     if G.c_dim > 0 and not draws_labels(G) and getattr(dataset, "label_dim", G.c_dim) != G.c_dim:
-        raise ValueError(f"the network is conditional with c_dim={G.c_dim} but the dataset has "
-                         f"label_dim={dataset.label_dim}; open it with labels")
+        raise ValueError(f"the network is conditional with c_dim={G.c_dim}, but {label_size_mismatch(dataset, G.c_dim)}")
     device = torch.device(device)
     if spec.kind == "pr" and vgg16 is not None:
         detector = vgg16  # the official precision/recall embedding
@@ -261,9 +264,25 @@ def report_metric(record: dict, run_dir: str | Path | None = None, snapshot: str
     line = json.dumps(dict(record, snapshot_pkl=None if snapshot is None else str(snapshot), timestamp=time.time()))
     is_leader = not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
     if run_dir is not None and is_leader:
-        with open(Path(run_dir) / f"metric-{record['metric']}.jsonl", "a", encoding="utf-8") as f:
+        with _open_for_append(Path(run_dir) / f"metric-{record['metric']}.jsonl") as f:
             f.write(line + "\n")
     return line
+
+
+def _open_for_append(path: Path) -> TextIO:
+    """A regular file opened to append to, never through a symbolic link or into a FIFO: a run directory from
+    elsewhere could hold `metric-<name>.jsonl` as a link to any file of the user's. Refusals are OSErrors."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError:
+        if path.is_symlink():
+            raise OSError(errno.ELOOP, "a symbolic link, which is not written through", str(path)) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return os.fdopen(fd, "a", encoding="utf-8")
 
 
 # Column widths that hold the official names and values (pr50k3_full_precision, -1.23457e-05), so that rows printed
