@@ -104,6 +104,26 @@ def test_an_unreadable_file_in_the_images_folder_is_left_out_with_a_note_naming_
         open_explorer(swapae_file, "cpu", images=tmp_path)
 
 
+def test_a_folder_link_pointing_outside_it_and_an_oversized_file_are_left_out_unread(swapae_file, png_file, tmp_path,
+                                                                                        monkeypatch):
+    """As datasets are read; they were read whole (a link could reach any file of the user's, of any size)."""
+    folder, elsewhere = tmp_path / "imgs", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    (folder / "good.png").write_bytes(png_file())
+    (elsewhere / "private.png").write_bytes(png_file())
+    (folder / "zz_outside.png").symlink_to(elsewhere / "private.png")
+    (folder / "inside.png").symlink_to(folder / "good.png")
+    (folder / "huge.png").write_bytes(png_file() + b"\0" * 2048)
+    monkeypatch.setattr("stylegan2.explore.swap.MAX_IMAGE_FILE_BYTES", 2048)
+    with pytest.warns(UserWarning) as notes:
+        explorer = open_explorer(swapae_file, "cpu", images=folder)
+    said = sorted(str(note.message) for note in notes)
+    assert said == [f"--images {folder}: skipped 1 symbolic link(s) pointing outside the folder: zz_outside.png",
+                    f"{folder / 'huge.png'} (--images): larger than 2,048 bytes; left out"]
+    assert explorer.info()["images"] == ["good.png", "inside.png"]
+
+
 def test_uploads_are_encoded_without_a_non_writable_array_warning(swapae_file, png_file):
     import warnings
 

@@ -18,9 +18,11 @@ from ..swapae.tools import decode_codes, encode_images, mix_textures
 from ..tools.common import network_device
 from ..utils.image import to_uint8_nhwc
 from ..utils.notes import warn
+from ..utils.text import first_names
 from .settings import SettingsError, SwapSettings, parse_swap_settings
 from .uploads import decode_upload
 
+MAX_IMAGE_FILE_BYTES = 64 * 2**20  # an --images file larger than this is left out unread (a photo is a few MB)
 MAX_IMAGES = 64  # images held at once, so memory stays bounded; past it an upload replaces the oldest upload
 UPLOAD_PLACES = 8  # of MAX_IMAGES, never taken by --images: uploads always have room
 
@@ -88,7 +90,7 @@ class SwapExplorer:
         them with a warning naming how many were left out; returns how many were added."""
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: no such folder (--images)")
-        paths = sorted(p for p in folder.iterdir() if p.is_file() and is_image_name(p.name))
+        paths = _folder_images(folder)
         if not paths:
             raise SettingsError(f"{folder}: holds no images (--images); give a folder of PNG or JPEG files")
         limit = MAX_IMAGES - UPLOAD_PLACES
@@ -99,6 +101,8 @@ class SwapExplorer:
         added = 0
         for path in paths:
             try:
+                if path.stat().st_size > MAX_IMAGE_FILE_BYTES:
+                    raise SettingsError(f"{path} (--images): larger than {MAX_IMAGE_FILE_BYTES:,} bytes")
                 held = self.encode(path.name, path.read_bytes(), where=f"{path} (--images)")
             except (SettingsError, DatasetError, OSError) as err:  # one bad photo must not keep the explorer from starting
                 warn(f"{err}; left out")
@@ -136,3 +140,21 @@ class SwapExplorer:
             structure, texture = self.images[settings.structure], self.images[settings.texture]
         mixed = mix_textures(structure.texture, texture.texture, settings.alpha)
         return to_uint8_nhwc(decode_codes(self.G, structure.structure, mixed))[0]
+
+
+def _folder_images(folder: Path) -> list[Path]:
+    """The image files of a folder by name, as datasets are read: a symbolic link is followed only when it resolves
+    inside the folder (those pointing outside are left out with a warning), and only regular files are kept."""
+    top = folder.resolve()
+    kept, outside = [], []
+    for path in sorted(folder.iterdir()):
+        if not is_image_name(path.name):
+            continue
+        if path.is_symlink() and top not in path.resolve().parents:
+            outside.append(path.name)
+        elif path.is_file():
+            kept.append(path)
+    if outside:
+        warn(f"--images {folder}: skipped {len(outside)} symbolic link(s) pointing outside the folder: "
+             f"{first_names(outside)}")
+    return kept
