@@ -65,7 +65,7 @@ def test_labels_file_is_named_as_mnist_names_it(tmp_path):
 def test_mnist_idx_without_its_labels_file_has_no_labels(tmp_path, mnist_idx):
     (tmp_path / "train-labels-idx1-ubyte.gz").unlink()
     assert not convert_dataset(mnist_idx, tmp_path / "out.zip", resolution=32).has_labels
-    with pytest.raises(DatasetError, match=r"has no labels; put train-labels-idx1-ubyte\.gz beside it, or turn labels off"):
+    with pytest.raises(DatasetError, match=r"has no labels; put train-labels-idx1-ubyte\.gz beside it, or leave out --cond \(use_labels=False\)"):
         open_dataset(mnist_idx, resolution=32, use_labels=True)
 
 
@@ -165,9 +165,9 @@ def test_cifar10_tarball_trains_directly(cifar):
     (b"\x80\x02cposix\nsystem\n" + py2_string(b"touch PWNED") + b"\x85R.", r"it names posix\.system, which a CIFAR-10 batch does not hold"),
     (b"\x80\x02cnumpy\ndtype\n}U\x08__init__Nsb.", r"BUILD on a class or function"),
     (py2_batch(np.zeros((1, 3072), np.uint8), [0], array=py2_array(np.zeros((1, 384), np.float64), b"f8")),
-     r"numpy dtype b'f8'; a CIFAR-10 batch holds only u1"),
+     r"its 'data' is not a uint8 array of 32x32x3 rows"),
     (py2_batch(np.zeros((1, 3072), np.uint8), [0], array=py2_array(np.zeros((1, 3072), np.uint8), data=bytes(100))),
-     r"a numpy array of shape \[1, 3072\] holds 100 bytes"),
+     r"numpy array of shape \[1, 3072\] holds 100 values"),
     (py2_batch(np.zeros((1, 3072), np.uint8), [10]), r"'labels' is not a list of one class \(0 to 9\) per image"),
     (py2_batch(np.zeros((2, 3072), np.uint8), [0]), r"'labels' is not a list of one class"),
     (py2_batch(np.zeros((1, 1024), np.uint8), [0]), r"'data' is not a uint8 array of 32x32x3 rows"),

@@ -16,8 +16,10 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..io.pickle_scan import PickleRejected, ScanLimits, scan_pickle
+from ..io.safe_pickle import ForbiddenGlobal, NumpyArray, NumpyArrayUnpickler
 from ..utils.files import MAX_ZIP_RATIO
 from .errors import DatasetError
 
@@ -89,77 +91,26 @@ def read_mnist(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     return images, labels.astype(np.int64)
 
 
-class _NdarrayClass:
-    """Stands for numpy.ndarray, which a pickled array passes to numpy's _reconstruct; never built."""
-
-
-class _UInt8:
-    """Stands for numpy.dtype('u1'): the only element type a CIFAR-10 batch holds."""
-
-    def __init__(self, name: bytes | str, align: int = 0, copy: int = 1) -> None:
-        if name not in (b"u1", "u1"):
-            raise pickle.UnpicklingError(f"numpy dtype {name!r}; a CIFAR-10 batch holds only u1 (uint8)")
-
-    def __setstate__(self, state: tuple) -> None:
-        """Byte order and flags: nothing to keep for single bytes."""
-
-
-class _UInt8Array:
-    """A NumPy array as numpy's _reconstruct starts it; BUILD's state gives its shape and bytes."""
-
-    array: np.ndarray | None = None
-
-    def __setstate__(self, state: tuple) -> None:
-        if not (isinstance(state, tuple) and len(state) == 5):
-            raise pickle.UnpicklingError("malformed numpy array state")
-        _version, shape, dtype, fortran, data = state
-        if (not isinstance(shape, tuple) or not all(type(n) is int and n >= 0 for n in shape)
-                or not isinstance(dtype, _UInt8) or fortran is not False or not isinstance(data, bytes)):
-            raise pickle.UnpicklingError("malformed numpy array state")
-        if len(data) != math.prod(shape):
-            raise pickle.UnpicklingError(f"a numpy array of shape {list(shape)} holds {len(data):,} bytes")
-        self.array = np.frombuffer(data, np.uint8).reshape(shape)
-
-
-def _reconstruct(cls: type, shape: tuple, typecode: bytes | str) -> _UInt8Array:
-    """Stands for numpy.core.multiarray._reconstruct: an empty array for BUILD to fill."""
-    if cls is not _NdarrayClass:
-        raise pickle.UnpicklingError("numpy _reconstruct of something other than an ndarray")
-    return _UInt8Array()
-
-
-class _CifarUnpickler(pickle.Unpickler):
-    """Resolves only the globals a CIFAR-10 batch names (pickled by Python 2's NumPy) to the stand-ins above."""
-
-    GLOBALS = {
-        ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-        ("numpy", "ndarray"): _NdarrayClass,
-        ("numpy", "dtype"): _UInt8,
-    }
-
-    def find_class(self, module: str, name: str) -> object:
-        try:
-            return self.GLOBALS[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(f"it names {module}.{name}, which a CIFAR-10 batch does not hold") from None
-
-
 def _read_cifar_batch(data: bytes) -> tuple[np.ndarray, list]:
     """(images uint8 [N, 3072], labels) from one batch's pickle, after scan_pickle has passed it."""
     stream = io.BytesIO(data)
     scan_pickle(stream, len(data), ScanLimits())
     stream.seek(0)
-    batch = _CifarUnpickler(stream, encoding="bytes").load()  # Python 2's str becomes bytes
+    try:
+        batch = NumpyArrayUnpickler(stream, encoding="bytes").load()  # Python 2's str becomes bytes
+    except ForbiddenGlobal as err:
+        raise pickle.UnpicklingError(f"it names {err.qualified_name}, which a CIFAR-10 batch does not hold") from None
     if not isinstance(batch, dict):
         raise pickle.UnpicklingError("it holds no dict")
     batch = {key.decode("latin1") if isinstance(key, bytes) else key: value for key, value in batch.items()}
     images, labels = batch.get("data"), batch.get("labels")
-    if not isinstance(images, _UInt8Array) or images.array is None or images.array.ndim != 2 or images.array.shape[1] != 3072:
+    if (not isinstance(images, NumpyArray) or images.tensor is None or images.tensor.dtype != torch.uint8
+            or images.tensor.ndim != 2 or images.tensor.shape[1] != 3072):
         raise pickle.UnpicklingError("its 'data' is not a uint8 array of 32x32x3 rows")
-    if (not isinstance(labels, list) or len(labels) != len(images.array)
+    if (not isinstance(labels, list) or len(labels) != len(images.tensor)
             or not all(type(v) is int and 0 <= v < CIFAR10_CLASSES for v in labels)):
         raise pickle.UnpicklingError(f"its 'labels' is not a list of one class (0 to {CIFAR10_CLASSES - 1}) per image")
-    return images.array, labels
+    return images.tensor.numpy(), labels
 
 
 def read_cifar10(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -66,16 +66,20 @@ class _NumpyDType:
 
     _ALLOWED = {"b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8"}
 
-    def __init__(self, name: str, align: bool = False, copy: bool = False) -> None:
+    def __init__(self, name: str | bytes, align: bool = False, copy: bool = False) -> None:
+        if isinstance(name, bytes):  # Python 2's pickles (CIFAR-10's), read with encoding="bytes"
+            name = name.decode("latin1")
         if name not in self._ALLOWED:
             raise ValueError(f"numpy dtype {name!r} is not a plain number type")
         self.name = name
         self.byteorder = "<"
 
     def __setstate__(self, state: tuple) -> None:
-        if not isinstance(state, tuple) or len(state) < 2 or state[1] not in ("<", ">", "|", "="):
+        order = state[1] if isinstance(state, tuple) and len(state) >= 2 else None
+        order = order.decode("latin1") if isinstance(order, bytes) else order  # Python 2's pickles
+        if order not in ("<", ">", "|", "="):
             raise ValueError("malformed numpy dtype state")
-        self.byteorder = state[1]
+        self.byteorder = order
 
     def numpy(self) -> np.dtype:
         order = "=" if self.byteorder == "|" else self.byteorder
@@ -197,8 +201,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     allowed: dict[tuple[str, str], Any] = {}
 
-    def __init__(self, file: BinaryIO) -> None:
-        super().__init__(file)
+    def __init__(self, file: BinaryIO, **options: Any) -> None:
+        super().__init__(file, **options)
         self._stand_ins = {key: _fresh(value) for key, value in self.allowed.items()}
 
     def find_class(self, module: str, name: str) -> Any:
@@ -273,16 +277,21 @@ class NetworkPickleUnpickler(_RestrictedUnpickler):
     }
 
 
-class TFNetworkPickleUnpickler(NetworkPickleUnpickler):
-    """Unpickler for TensorFlow StyleGAN2 pickles: adds their `Network` class and NumPy's array rebuilder."""
+class NumpyArrayUnpickler(_RestrictedUnpickler):
+    """Unpickler for plain NumPy arrays of numbers (each a NumpyArray) in dicts and lists, as CIFAR-10's batches hold."""
 
     allowed = {
-        **NetworkPickleUnpickler.allowed,
-        ("dnnlib.tflib.network", "Network"): TFNetwork,
+        ("numpy", "dtype"): _NumpyDType,
         ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
         ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
         ("numpy", "ndarray"): _NumpyArrayClass,
     }
+
+
+class TFNetworkPickleUnpickler(NetworkPickleUnpickler):
+    """Unpickler for TensorFlow StyleGAN2 pickles: adds their `Network` class and NumPy's array rebuilder."""
+
+    allowed = {**NetworkPickleUnpickler.allowed, **NumpyArrayUnpickler.allowed, ("dnnlib.tflib.network", "Network"): TFNetwork}
 
 
 _STORAGE_LIMITS = ScanLimits(allow_persistent=True)
