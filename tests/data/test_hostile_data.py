@@ -100,7 +100,7 @@ def test_fifos_are_never_opened(tmp_path, make_folder, images_rgb, deadline):
     (1_000_000, "class label 1,000,000 means more than 10,000 classes; check the labels, or set \\$STYLEGAN2_MAX_CLASSES"),
     (1e12, "class label 1,000,000,000,000 means more than 10,000 classes"),  # a whole float is a class index
     (1e300, "class label of 997 bits means more than 10,000 classes"),
-    (2.5, "labels must all be class indices"),
+    (2.5, "a/img0.png: 2.5 is not a class index"),
     ([float("nan")] * 3, "NaN or infinite"),
     ([0.5] * 20_000, "at most 10,000 numbers"),
 ])
@@ -287,3 +287,21 @@ def test_only_the_listed_formats_are_decoded_whatever_a_files_bytes_say(tmp_path
     with open(path, "rb") as file, pytest.raises(DatasetError, match=r"1\.png: cannot decode image \(not a known image "
                                                                        r"format, or a damaged header\)"):
         decode_image(file, str(path))
+
+
+def test_zip_entries_whose_path_leaves_the_top_are_skipped_with_a_note(tmp_path):
+    """They were left out silently (nothing is extracted, so they were never a danger; but images went missing)."""
+    import PIL.Image
+
+    from stylegan2.data import open_dataset
+
+    buffer = io.BytesIO()
+    PIL.Image.new("RGB", (8, 8)).save(buffer, "PNG")
+    with zipfile.ZipFile(tmp_path / "mixed.zip", "w") as archive:
+        for name in ("../../evil0.png", "a/../../b2.png", "ok1.png", "ok3.png"):
+            info = zipfile.ZipInfo(name)
+            archive.writestr(info, buffer.getvalue())
+    with pytest.warns(UserWarning, match=r"mixed\.zip: skipped 2 image entries whose path leaves the zip's top \('\.\.' or "
+                                         r"a leading '/'\): \.\./\.\./evil0\.png, a/\.\./\.\./b2\.png"):
+        data = open_dataset(tmp_path / "mixed.zip")
+    assert len(data) == 2

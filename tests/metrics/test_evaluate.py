@@ -163,6 +163,16 @@ def test_a_conditional_network_needs_a_dataset_for_its_labels(small_detector, tm
         compute_metric(small("fid2k", num_gen=10), G, None, detector=small_detector, progress=False)
 
 
+def test_a_conditional_network_against_data_that_lack_its_top_classes_says_where_their_labels_stop(small_detector):
+    G = Generator(z_dim=16, c_dim=7, w_dim=16, img_resolution=16, img_channels=3,
+                  mapping_kwargs={"num_layers": 2}, synthesis_kwargs={"channel_base": 256, "channel_max": 16})
+    shapes = open_dataset("builtin:shapes?n=12", resolution=16, use_labels=True)  # classes 0 to 4
+    with pytest.raises(ValueError, match=r"^the network is conditional with c_dim=7, but the dataset's labels go up to "
+                                         r'class 4 while the network has 7 classes; .*"num_classes": 7') as caught:
+        compute_metric(small("fid2k", num_gen=10), G, shapes, detector=small_detector, progress=False)
+    assert "open it with labels" not in str(caught.value)
+
+
 def test_a_score_from_another_feature_network_is_said_not_comparable(tiny_G, shapes, small_detector, tmp_path: Path):
     with pytest.warns(UserWarning, match=r"^fid2k_full: computed with pooled, a feature network other than the FID "
                                          r"Inception; not comparable with published numbers$"):

@@ -31,6 +31,9 @@ from .flags import UserPath
 @click.option("--max-images", type=click.IntRange(min=1), help="Stop after writing this many images.")
 @click.option("--skip-bad", is_flag=True,
               help="Skip unreadable images, and images without a label in dataset.json, with a note instead of failing.")
+@click.option("--labels-from-folders", is_flag=True,
+              help="Label a folder (or zip) of class folders by folder: classes 0, 1, ... in sorted order of the folder "
+              "names, which dataset.json keeps as class_names.")
 @click.option("--force", is_flag=True, help="Overwrite --dest if it exists.")
 def dataset_command(
     source: str,
@@ -42,6 +45,7 @@ def dataset_command(
     resize_filter: str,
     max_images: int | None,
     skip_bad: bool,
+    labels_from_folders: bool,
     force: bool,
 ) -> None:
     """Convert images into a training dataset zip (NVIDIA's layout: PNGs + dataset.json with labels).
@@ -52,6 +56,7 @@ def dataset_command(
       stylegan2 dataset --source photos/ --dest cats256.zip --resolution 256 --transform center-crop
       stylegan2 dataset --source photos/ --dest wide.zip --width 512 --height 256 --transform letterbox
       stylegan2 dataset --source cifar-10-python.tar.gz --dest cifar10.zip
+      stylegan2 dataset --source pets/ --dest pets64.zip --resolution 64 --labels-from-folders
     """
     try:
         with warnings.catch_warnings(record=True) as caught, advise_skip_bad(SKIP_BAD_OPTION):
@@ -66,6 +71,7 @@ def dataset_command(
                 resize_filter=resize_filter,
                 max_images=max_images,
                 skip_bad=skip_bad,
+                labels_from_folders=labels_from_folders,
                 force=force,
                 progress=True,
             )

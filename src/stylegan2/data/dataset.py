@@ -2,15 +2,18 @@
 
 import hashlib
 import os
+import warnings
 
 import numpy as np
 import PIL
 import torch
 
 from ..models.aspect import ASPECTS, SQUARE, aspect_of
+from ..utils.notes import warn
+from ..utils.text import first_names
 from .errors import DatasetError
 from .images import DECODE_VERSION, check_side, is_power_of_two, pad_center
-from .sources import ImageSource, open_source
+from .sources import LABELS_FILE, ImageSource, ShapesSource, open_source
 
 
 def _target_resolution(location: str, height: int, width: int, requested: int | None) -> int:
@@ -74,6 +77,7 @@ class ImageDataset(torch.utils.data.Dataset):
             self.label_dim = 0
         elif self._labels.dtype == np.int64:
             self.label_dim = source.num_classes or int(self._labels.max()) + 1
+            _note_empty_classes(source.location, self._labels, self.label_dim)
         else:
             self.label_dim = self._labels.shape[1]
 
@@ -100,6 +104,24 @@ class ImageDataset(torch.utils.data.Dataset):
     def has_class_labels(self) -> bool:
         """Whether the labels are class indices (served one-hot), not vectors of values."""
         return self._labels is not None and self._labels.dtype == np.int64
+
+    def unused_labels(self) -> str | None:
+        """What labels the source has though this dataset was opened without them ("labels for 3 classes"), for the
+        note that --cond was left out; None when it has none, or none that open. A builtin set's labels are its ground
+        truth, not the user's: training on it unconditionally is the usual demo, so they count as none."""
+        if self._labels is not None or isinstance(self.source, ShapesSource):
+            return None
+        try:
+            with warnings.catch_warnings():  # its notes belong to a run that uses the labels
+                warnings.simplefilter("ignore")
+                labels = self.source.labels(required=False)
+        except DatasetError:
+            return None
+        if labels is None:
+            return None
+        if labels.dtype == np.int64:
+            return f"labels for {self.source.num_classes or int(labels.max(initial=-1)) + 1} classes"
+        return f"label vectors of {labels.shape[1]} numbers"
 
     @property
     def distinct_len(self) -> int:
@@ -175,6 +197,30 @@ class ImageDataset(torch.utils.data.Dataset):
             f"ImageDataset({self.source.location!r}: {len(self)} images, {self.num_channels}x{self.height}x"
             f"{self.width}, {labels})"
         )
+
+
+def _note_empty_classes(location: str, labels: np.ndarray, label_dim: int) -> None:
+    """A note naming the classes no image has: a conditional network learns nothing for them, yet takes them."""
+    empty = np.setdiff1d(np.arange(label_dim), labels)
+    if empty.size:
+        warn(f"{location}: {empty.size} of its {label_dim} classes have no image: "
+             f"{first_names([str(c) for c in empty[:6]])}; a conditional network learns nothing for them")
+
+
+def label_size_mismatch(dataset: torch.utils.data.Dataset, c_dim: int) -> str:
+    """Why a conditional network of `c_dim` label dims cannot take this dataset's labels, and what to do, for the
+    errors of metrics and --resume."""
+    label_dim = getattr(dataset, "label_dim", 0)
+    if label_dim == 0:
+        return "the dataset was opened without labels; open it with labels (use_labels=True)"
+    if not getattr(dataset, "has_class_labels", True):
+        return (f"the dataset's labels are vectors of {label_dim} numbers and the network takes {c_dim}; use data "
+                "labelled as its training data were")
+    if label_dim < c_dim:
+        return (f"the dataset's labels go up to class {label_dim - 1} while the network has {c_dim} classes; for data "
+                f'that lack the top classes, write "num_classes": {c_dim} into its {LABELS_FILE}')
+    return (f"the dataset's labels go up to class {label_dim - 1} while the network has {c_dim} classes "
+            f"(0 to {c_dim - 1}); use data labelled for the network's classes")
 
 
 def open_dataset(

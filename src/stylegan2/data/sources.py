@@ -7,23 +7,26 @@ dataset tool build on it. Sources never write to what they read.
 
 import hashlib
 import json
+import math
 import os
 import unicodedata
 import zipfile
 from abc import ABC, abstractmethod
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs
 
 import numpy as np
 
-from ..utils.files import ArchiveError, check_zip_entry, check_zip_members, open_regular
+from ..utils.files import ArchiveError, check_zip_entry, open_regular
 from ..utils.notes import warn
+from ..utils.npz import check_npz
 from ..utils.text import first_names
 from .downloads import idx_labels_path, is_idx_images, read_cifar10, read_mnist
 from .errors import DatasetError, limit_from_environment, skip_bad_advice
-from .images import IMAGE_FORMATS, decode_flattened, decode_image, is_image_name, read_header, unread_images
+from .images import IMAGE_EXTENSIONS, IMAGE_FORMATS, decode_flattened, decode_image, is_image_name, read_header, unread_images
 from .shapes import SHAPE_CLASSES, render_shape, shape_label
 
 LABELS_FILE = "dataset.json"
@@ -32,6 +35,9 @@ BUILTINS = ("shapes",)
 SHAPES_SIZE = 10_000  # items in builtin:shapes unless its n says otherwise
 MAX_CLASSES = 10_000  # class labels (or label-vector length) accepted by default; raise it with the variable below
 MAX_CLASSES_VARIABLE = "STYLEGAN2_MAX_CLASSES"
+LABELS_BYTES_PER_IMAGE = 1024  # dataset.json may hold this much per image, plus the margin, before it is parsed
+LABELS_BYTES_MARGIN = 2**20  # (a small zip entry can inflate to gigabytes; NVIDIA's entries take about 40 bytes)
+NO_LABELS_FIX = "leave out --cond (use_labels=False)"  # how a caller that asked for labels turns them off
 
 
 def max_classes() -> int:
@@ -92,37 +98,126 @@ def file_stamp(path: str | os.PathLike) -> tuple[int, int, int, int]:
     return info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
 
 
-def _labels_array(values: list, where: str) -> np.ndarray:
-    """int64 [N] from class indices, or float32 [N, D] from equal-length vectors; at most `max_classes()` of either."""
+def _labels_array(values: list, name: Callable[[int], str], where: str) -> tuple[np.ndarray, int]:
+    """Labels as read (JSON values, or an array's as Python numbers) as int64 [N] class indices or float32 [N, D]
+    vectors, with the label size they make: max class + 1, or D. `name(i)` says whose label i is, for messages.
+
+    A class is an integer or a whole-number float (pandas and NumPy write class 2 as 2.0; NVIDIA's loader reads it
+    as 2); a one-hot vector is one too (see `_vector_labels`). Callers leave out "no label" values (null, NaN) first.
+    """
+    if sum(isinstance(v, (list, tuple)) for v in values) * 2 > len(values):
+        length = Counter(len(v) for v in values if isinstance(v, (list, tuple))).most_common(1)[0][0]
+        bad = [i for i, v in enumerate(values) if not _is_number_list(v, length)]
+        if bad:
+            raise _bad_label_error(values[bad[0]], name(bad[0]), len(bad), where, f"a list of {length} numbers")
+        try:
+            vectors = np.asarray(values, dtype=np.float64)
+        except OverflowError:
+            raise DatasetError(f"{where}: label vectors hold numbers too large for a float") from None
+        return _vector_labels(vectors, name, where)
+    classes = [_class_index(v) for v in values]
+    bad = [i for i, c in enumerate(classes) if c is None]
+    if bad:
+        raise _bad_label_error(values[bad[0]], name(bad[0]), len(bad), where, "a class index (an integer >= 0)")
+    return _checked_classes(classes, name, where)
+
+
+def _class_index(value: Any) -> int | None:
+    """A label as a class index: an integer, or a float with a whole value; None for anything else."""
+    if _is_index(value):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    return None
+
+
+def _is_number_list(value: Any, length: int) -> bool:
+    """Whether a label is a list of `length` numbers (a label vector)."""
+    return isinstance(value, (list, tuple)) and len(value) == length and all(
+        _is_index(x) or isinstance(x, (float, np.floating)) for x in value)
+
+
+def _is_unlabelled(value: Any) -> bool:
+    """Whether a label says "no label": null in dataset.json, or NaN (what pandas writes for a missing value)."""
+    return value is None or (isinstance(value, (float, np.floating)) and math.isnan(value))
+
+
+def _checked_classes(classes: list[int], name: Callable[[int], str], where: str) -> tuple[np.ndarray, int]:
+    """Class indices as int64 [N] and their count (max + 1), refusing negative ones and more than `max_classes()`."""
     limit = max_classes()
-    raise_it = f"set ${MAX_CLASSES_VARIABLE} to raise the limit of {limit:,}"
-    if values and all(_is_index(v) or (isinstance(v, (float, np.floating)) and float(v).is_integer()) for v in values):
-        values = [int(v) for v in values]  # pandas and NumPy write class 2 as 2.0; NVIDIA's loader reads it as 2
-    if all(_is_index(v) for v in values):
-        if values and min(values) < 0:
-            raise DatasetError(f"{where}: class labels must be >= 0, found {min(values)}")
-        if values and max(values) >= limit:
-            raise DatasetError(f"{where}: class label {_short(max(values))} means more than {limit:,} classes; "
-                               f"check the labels, or {raise_it}")
-        return np.asarray(values, dtype=np.int64)
-    names = [v for v in values if isinstance(v, str)]
-    if names:  # {"cat.png": "cat"}: class names, which must become indices
-        raise DatasetError(f"{where}: label {names[0][:40]!r} is a name; labels are class indices (0, 1, ...) or "
-                           "number lists, so number the classes (e.g. in sorted order of their names)")
-    if not all(isinstance(v, (list, tuple, np.ndarray)) and len(v) <= limit for v in values):
-        raise DatasetError(f"{where}: labels must all be class indices (int >= 0) or all equal-length number lists "
-                           f"of at most {limit:,} numbers ({raise_it})")
+    lowest, highest = min(classes, default=0), max(classes, default=-1)
+    if lowest < 0:
+        raise DatasetError(f"{where}: {name(classes.index(lowest))}: {_short(lowest)} is not a class index; classes "
+                           "are numbered from 0")
+    if highest >= limit:
+        raise DatasetError(f"{where}: {name(classes.index(highest))}: class label {_short(highest)} means more than "
+                           f"{limit:,} classes; check the labels, or set ${MAX_CLASSES_VARIABLE} to raise the limit")
+    return np.asarray(classes, dtype=np.int64), highest + 1
+
+
+def _vector_labels(vectors: np.ndarray, name: Callable[[int], str], where: str) -> tuple[np.ndarray, int]:
+    """Label vectors [N, D] as float32, or as class indices when every one is one-hot (one 1, the rest 0, as
+    keras.utils.to_categorical writes classes): the network's label is then the same, and class-aware options work.
+    The label size is D either way, so classes no image has still count."""
+    limit = max_classes()
+    if vectors.shape[1] > limit:
+        raise DatasetError(f"{where}: label vectors of {vectors.shape[1]:,} numbers; they may have at most {limit:,} "
+                           f"numbers (check the labels, or set ${MAX_CLASSES_VARIABLE} to raise the limit)")
+    with np.errstate(over="ignore"):  # beyond float32's range: infinite, refused below
+        vectors = vectors.astype(np.float32)
+    finite = np.isfinite(vectors).all(axis=1)
+    if not finite.all():
+        first = int(np.argmin(finite))
+        raise DatasetError(f"{where}: {name(first)}: label vectors hold NaN or infinite numbers "
+                           f"({int((~finite).sum()):,} label(s) like this); fix them")
+    if len(vectors) and np.isin(vectors, (0, 1)).all() and (vectors.sum(axis=1) == 1).all():
+        return vectors.argmax(axis=1).astype(np.int64), vectors.shape[1]
+    return vectors, vectors.shape[1]
+
+
+def _bad_label_error(value: Any, name: str, count: int, where: str, expected: str) -> DatasetError:
+    """Refuse a label unlike the others, naming its image and value and saying what to write instead."""
+    more = f" ({count:,} labels like this)" if count > 1 else ""
+    if isinstance(value, str) and _is_number_text(value):  # a CSV export's "0"
+        return DatasetError(f'{where}: {name}: {_shown(value)} is a string{more}; write {value.strip()}, not "{value.strip()}"')
+    if isinstance(value, str):
+        return DatasetError(f"{where}: {name}: {_shown(value)} is a name{more}; labels are class indices (0, 1, ...) or "
+                            "number lists, so number the classes (e.g. in sorted order of their names, as `stylegan2 "
+                            "dataset --labels-from-folders` numbers class folders)")
+    return DatasetError(f"{where}: {name}: {_shown(value)} is not {expected}, as the other labels are{more}; "
+                        "fix the entry")
+
+
+def _unlabelled_error(where: str, name: str, value: Any, count: int) -> DatasetError:
+    """Refuse images whose label is null or NaN, naming the first: an image without a label, which skip_bad leaves out."""
+    return DatasetError(f"{where}: {name}: {_shown(value)}, no label ({count:,} image(s) without one); give each its "
+                        f"label or remove the image, or {skip_bad_advice()} to leave such images out")
+
+
+def _declared_classes(meta: dict, size: int, where: str) -> int:
+    """The label size of class labels: dataset.json's "num_classes" when given (data that lack the top classes, a
+    held-out split say, keep a network's label size), else `size`, the largest class + 1."""
+    declared = meta.get("num_classes")
+    if declared is None:
+        return size
+    if not _is_index(declared) or not max(size, 1) <= declared <= max_classes():
+        raise DatasetError(f'{where}: "num_classes": {_shown(declared)} must be a whole number from {max(size, 1)} (the '
+                           f"labels go up to class {size - 1}) to {max_classes():,}; fix it or remove it")
+    return int(declared)
+
+
+def _is_number_text(text: str) -> bool:
+    """Whether a string spells a finite number ("0", " 2.0")."""
     try:
-        array = np.asarray(values, dtype=np.float32)
-    except (TypeError, ValueError, OverflowError, RecursionError) as err:
-        raise DatasetError(
-            f"{where}: labels must all be class indices (int >= 0) or all equal-length number lists ({err})"
-        ) from None
-    if array.ndim != 2:
-        raise DatasetError(f"{where}: labels must all be class indices (int >= 0) or all equal-length number lists")
-    if not np.isfinite(array).all():
-        raise DatasetError(f"{where}: label vectors hold NaN or infinite numbers")
-    return array
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _shown(value: Any) -> str:
+    """A label as dataset.json writes it (null, NaN, 2.5, [0, 1]), cut short for a message."""
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _is_index(value: Any) -> bool:
@@ -138,7 +233,8 @@ class FileSource(ImageSource):
     """Image files (PNG, JPEG, WebP, ...) in a folder tree or a zip archive, ordered by relative path.
 
     Labels come from an optional `dataset.json` at the top, as written by NVIDIA's dataset tool:
-    {"labels": [["relative/path.png", class_index], ...]} or {"labels": null}.
+    {"labels": [["relative/path.png", class_index], ...]} or {"labels": null}, with an optional "num_classes" (the
+    label size, when the images lack the top classes) and "class_names" (a record for people; not read).
     """
 
     def __init__(self, path: Path):
@@ -278,17 +374,27 @@ class FileSource(ImageSource):
                 raise DatasetError(_mismatch_message(self.path, first, shapes[first], name, shapes[name]))
         return shapes[first]
 
-    def _read_label_table(self) -> dict | None:
-        """Path -> label from dataset.json, or None when there is no file or its labels are null."""
+    def _read_labels_file(self) -> Any:
+        """dataset.json parsed, or None when there is none. A file larger than LABELS_BYTES_PER_IMAGE per image plus
+        LABELS_BYTES_MARGIN is refused unparsed: a small zip entry can inflate to gigabytes."""
         if self._labels_file is None:
             return None
         where = self.where(self._labels_file)
-        root = self._labels_file.removesuffix(LABELS_FILE)  # its paths are relative to its folder
+        limit = LABELS_BYTES_PER_IMAGE * len(self.all_files) + LABELS_BYTES_MARGIN
+        with self._open(self._labels_file) as file:
+            text = file.read(limit + 1)
+        if len(text) > limit:
+            raise DatasetError(f"{where}: larger than {limit:,} bytes (1 KiB per image plus 1 MiB), far more than the "
+                               f"labels of {len(self.all_files):,} images take; check the file, or delete it")
         try:
-            with self._open(self._labels_file) as file:
-                meta = json.load(file)
+            return json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
             raise DatasetError(f"{where}: cannot parse ({type(err).__name__}: {err}); fix the JSON or delete the file") from None
+
+    def _label_table(self, meta: Any) -> dict | None:
+        """Path -> label from dataset.json's contents, or None when there is no file or its labels are null."""
+        where = self.where(self._labels_file or LABELS_FILE)
+        root = (self._labels_file or LABELS_FILE).removesuffix(LABELS_FILE)  # its paths are relative to its folder
         entries = meta.get("labels", ()) if isinstance(meta, dict) else ()
         if entries is None:
             return None
@@ -314,14 +420,14 @@ class FileSource(ImageSource):
         return table
 
     def labels(self, *, required: bool, skip_bad: bool = False) -> np.ndarray | None:
-        table = self._read_label_table()
+        meta = self._read_labels_file()
+        table = None if meta is None else self._label_table(meta)
         where = self.where(self._labels_file or LABELS_FILE)
         if table is None:
             if required:
-                raise DatasetError(
-                    f"{self.path} has no labels (no {LABELS_FILE}, or its labels are null); add a {LABELS_FILE} "
-                    'with {"labels": [["path.png", class_index], ...]} or turn labels off'
-                )
+                raise DatasetError(f"{self.path} has no labels (no {LABELS_FILE}, or its labels are null); "
+                                   f"{self._class_folders_advice()}add a {LABELS_FILE} with "
+                                   f'{{"labels": [["path.png", class_index], ...]}}, or {NO_LABELS_FIX}')
             return None
         unknown = sorted(set(table) - set(self.all_files))
         if unknown and not skip_bad:
@@ -334,21 +440,63 @@ class FileSource(ImageSource):
         if unknown:
             warn(f"{where}: ignored {len(unknown)} entr{'y' if len(unknown) == 1 else 'ies'} for files that "
                  f"are not images here: {first_names(unknown)}")
-        every = _labels_array([table[name] for name in self.all_files if name in table], where)
+        # Every image's label is checked and counted, so images skipped as unreadable do not shrink the classes.
+        labelled = [name for name in self.all_files if name in table and not _is_unlabelled(table[name])]
+        every, size = _labels_array([table[name] for name in labelled], labelled.__getitem__, where)
         if every.dtype == np.int64:
-            self.num_classes = int(every.max()) + 1  # from every image's entry, so skipped images do not shrink it
-        return _labels_array([table[name] for name in self.files], where)
+            self.num_classes = _declared_classes(meta, size, where)
+        elif "num_classes" in meta:
+            raise DatasetError(f'{where}: "num_classes" is for class labels, and these are vectors of {size} numbers; '
+                               "remove it")
+        position = {name: index for index, name in enumerate(labelled)}
+        return every[[position[name] for name in self.files]]
+
+    def _class_folders_advice(self) -> str:
+        """When the images lie in several folders (one per class, as torchvision's ImageFolder reads them), how to
+        label them by folder, to start the advice of the no-labels error; else nothing."""
+        folders = sorted({name.partition("/")[0] + "/" for name in self.all_files if "/" in name})
+        if len(folders) < 2:
+            return ""
+        return (f"for its class folders ({first_names(folders, 3)}), write a labelled zip with `stylegan2 dataset "
+                f"--source {self.path} --dest DATA.zip --labels-from-folders` and use that; or ")
+
+    def folder_labels(self) -> tuple[np.ndarray, list[str]]:
+        """Each image's class from the folder it lies in (sorted folder names are classes 0, 1, ...) and those names,
+        for `stylegan2 dataset --labels-from-folders`. In a zip or folder whose images all lie in one folder (a zip of
+        the folder of class folders, as Finder's Compress makes), the class folders are inside that one."""
+        option = "--labels-from-folders"
+        meta = self._read_labels_file()
+        if meta is not None and self._label_table(meta) is not None:
+            raise DatasetError(f"{option}: {self.where(self._labels_file)} labels the images already; leave out "
+                               f"{option} to keep its labels, or delete it")
+        parts = [name.split("/") for name in self.files]
+        if len({p[0] for p in parts}) == 1 and all(len(p) > 2 for p in parts):
+            parts = [p[1:] for p in parts]
+        loose = [name for name, p in zip(self.files, parts) if len(p) < 2]
+        if loose:
+            raise DatasetError(f"{option}: {self.where(loose[0])} is not in a class folder ({len(loose)} image(s) like "
+                               "this); move each image into the folder of its class")
+        names = sorted({p[0] for p in parts})
+        if len(names) < 2:
+            raise DatasetError(f"{option}: every image of {self.path} lies in {names[0]}/, which would be one class; "
+                               "pass the folder that holds one folder per class")
+        index = {folder: i for i, folder in enumerate(names)}
+        classes = [index[p[0]] for p in parts]
+        return _checked_classes(classes, lambda i: self.files[i], option)[0], names
 
     def _drop_unlabelled(self, table: dict, *, skip_bad: bool) -> None:
-        """Refuse images that have no entry in the label table, or with `skip_bad` leave them out with a warning.
+        """Refuse images that have no label (no entry in the label table, or null or NaN), or with `skip_bad` leave
+        them out with a warning.
 
-        When no image has an entry (the table's paths follow another layout), `skip_bad` refuses too: it would
+        When no image has a label (the table's paths follow another layout), `skip_bad` refuses too: it would
         leave nothing.
         """
         where = self.where(self._labels_file or LABELS_FILE)
-        missing = [name for name in self.files if name not in table]
+        missing = [name for name in self.files if _is_unlabelled(table.get(name))]
         if not missing:
             return
+        if not skip_bad and missing[0] in table:
+            raise _unlabelled_error(where, missing[0], table[missing[0]], len(missing))
         if not skip_bad:
             raise DatasetError(
                 f"{self.where(missing[0])} has no label in {where} ({len(missing)} image(s) unlabelled); "
@@ -356,9 +504,9 @@ class FileSource(ImageSource):
             )
         if len(missing) == len(self.files):
             raise DatasetError(
-                f"{where}: none of the {len(missing)} images in {self.path} has an entry (e.g. {missing[0]!r}), so "
-                f"leaving out unlabelled images would leave none; add their entries, with paths relative to {self.path} "
-                "('sub/img.png')"
+                f"{where}: none of the {len(missing)} images in {self.path} has an entry with a label (e.g. "
+                f"{missing[0]!r}), so leaving out unlabelled images would leave none; add their labels, with paths "
+                f"relative to {self.path} ('sub/img.png')"
             )
         dropped = set(missing)
         self.files = [name for name in self.files if name not in dropped]
@@ -380,6 +528,11 @@ def _zip_names(archive: zipfile.ZipFile, path: Path) -> tuple[list[str], dict[st
             except UnicodeError:  # not UTF-8: a genuine cp437 name
                 pass
         names.append(name)
+    leaving = [name for name in names if name.lower().endswith(IMAGE_EXTENSIONS)
+               and (name.startswith("/") or ".." in name.replace("\\", "/").split("/"))]
+    if leaving:  # never extracted, only looked up; but a zip made elsewhere should not lose images without a word
+        warn(f"{path}: skipped {len(leaving)} image entr{'y' if len(leaving) == 1 else 'ies'} whose path leaves the "
+             f"zip's top ('..' or a leading '/'): {first_names(leaving)}")
     read = [name for name in names if is_image_name(name) or name.rpartition("/")[2] == LABELS_FILE]  # not a README
     repeated = [name for name, count in Counter(read).items() if count > 1]
     if repeated:
@@ -454,29 +607,11 @@ def _walk_folder(root: Path) -> list[str]:
 
 
 def _check_npz(path: Path) -> None:
-    """Check what a .npz declares before NumPy allocates it: readable entries, a bounded compression
-    ratio, and each array's header (shape x item size) no larger than the bytes its entry holds."""
-    with zipfile.ZipFile(path) as archive:
-        try:
-            members = check_zip_members(archive, str(path))
-        except ArchiveError as err:
-            raise DatasetError(f"{err}; save the arrays with numpy.savez") from None
-        for info in members:
-            if not info.filename.endswith(".npy"):
-                continue
-            with archive.open(info) as file:
-                try:
-                    version = np.lib.format.read_magic(file)
-                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                    shape, _, dtype = read_header(file)
-                except (ValueError, OSError) as err:
-                    raise DatasetError(f"{path}/{info.filename}: not a valid .npy header ({err})") from None
-                declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
-                if declared > info.file_size - file.tell():
-                    raise DatasetError(
-                        f"{path}/{info.filename}: its header declares {declared:,} bytes but the entry holds "
-                        f"{info.file_size - file.tell():,}; the file is corrupt or crafted"
-                    )
+    """`utils.npz.check_npz` for every array, as a DatasetError."""
+    try:
+        check_npz(path)
+    except ArchiveError as err:
+        raise DatasetError(f"{err}; save the arrays with numpy.savez") from None
 
 
 def _mismatch_message(
@@ -522,7 +657,7 @@ class ArraySource(ImageSource):
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray | None, *, location: str, name: str,
-                 no_labels: str = "turn labels off"):
+                 no_labels: str = NO_LABELS_FIX):
         self.images, self._labels = images, labels
         self.location, self.name, self.no_labels = location, name, no_labels
 
@@ -596,7 +731,7 @@ class NpzSource(ArraySource):
             if required:
                 raise DatasetError(
                     f"{self.path} has no labels for {self.key!r} (looked for {', '.join(self._label_keys(self.key))}); "
-                    "add a label array or turn labels off"
+                    f"add a label array, or {NO_LABELS_FIX}"
                 )
             return None
         where = f"{self.path}:{self.label_key}"
@@ -605,14 +740,45 @@ class NpzSource(ArraySource):
                 f"{where} has {len(self._labels)} labels for {len(self.images)} images in {self.key!r}; "
                 "store one label per image"
             )
-        if self._labels.ndim == 1 and np.issubdtype(self._labels.dtype, np.integer):
-            return _labels_array(self._labels.tolist(), where)
-        if self._labels.ndim == 2 and np.issubdtype(self._labels.dtype, np.number):
-            return _labels_array(list(self._labels.astype(np.float32)), where)
-        raise DatasetError(
-            f"{where}: labels must be integer classes [N] or number vectors [N, D], got "
-            f"{self._labels.dtype} {list(self._labels.shape)}"
-        )
+        labels = self._labels
+        if labels.ndim == 2 and labels.shape[1] == 1 and np.issubdtype(labels.dtype, np.integer):
+            labels = labels[:, 0]  # [N, 1] classes, as Keras's CIFAR-10 and df[['label']].values give them
+        if not np.issubdtype(labels.dtype, np.number) or labels.ndim not in (1, 2):
+            raise DatasetError(
+                f"{where}: labels must be classes [N] (or integer [N, 1]) or number vectors [N, D], got "
+                f"{self._labels.dtype} {list(self._labels.shape)}"
+            )
+        kept = self._drop_unlabelled(labels, skip_bad=skip_bad) if labels.ndim == 1 else np.arange(len(labels))
+        labels = labels[kept]
+
+        def name(index: int) -> str:
+            return f"{self.label_key}[{kept[index]}]"
+
+        if labels.ndim == 1:
+            array, size = _labels_array(labels.tolist(), name, str(self.path))
+        else:
+            array, size = _vector_labels(labels, name, str(self.path))
+        if array.dtype == np.int64:
+            self.num_classes = size
+        return array
+
+    def _drop_unlabelled(self, labels: np.ndarray, *, skip_bad: bool) -> np.ndarray:
+        """The indices of the images whose label is not NaN (no label); with `skip_bad` the others are left out, with a
+        warning, else refused."""
+        unlabelled = np.flatnonzero(np.isnan(labels)) if np.issubdtype(labels.dtype, np.floating) else []
+        if len(unlabelled) == 0:
+            return np.arange(len(labels))
+        first = f"{self.label_key}[{unlabelled[0]}]"
+        if not skip_bad:
+            raise _unlabelled_error(str(self.path), first, float("nan"), len(unlabelled))
+        if len(unlabelled) == len(labels):
+            raise DatasetError(f"{self.path}: every label in {self.label_key!r} is NaN, so leaving out unlabelled images "
+                               "would leave none; store the labels")
+        kept = np.flatnonzero(~np.isnan(labels))
+        self.images, self._labels = self.images[kept], self._labels[kept]
+        warn(f"{self.path}: skipped {len(unlabelled)} image(s) without a label (NaN in {self.label_key!r}): "
+             f"{first_names([f'{self.key}[{i}]' for i in unlabelled[:6]])}")
+        return kept
 
 
 SHAPES_CACHE_BYTES = 256 * 2**20  # builtin:shapes keeps its renders in memory up to this size (the default set: 30 MB)
@@ -714,7 +880,7 @@ def open_source(spec: str | os.PathLike, *, resolution: int | None = None) -> Im
     if is_idx_images(path):
         images, labels = read_mnist(path)
         return ArraySource(images, labels, location=spec, name=path.name.removesuffix(".gz"),
-                           no_labels=f"put {idx_labels_path(path).name} beside it, or turn labels off")
+                           no_labels=f"put {idx_labels_path(path).name} beside it, or {NO_LABELS_FIX}")
     if path.name.lower().endswith((".tar", ".tar.gz", ".tgz")):
         images, labels = read_cifar10(path)
         name = path.name.removesuffix(".gz").removesuffix(".tgz").removesuffix(".tar")  # cifar-10-python

@@ -18,7 +18,7 @@ from ..utils.notes import warn
 from ..utils.text import first_names
 from .errors import DatasetError
 from .images import check_side, pad_center
-from .sources import LABELS_FILE, FileSource, open_source
+from .sources import LABELS_FILE, FileSource, ImageSource, open_source
 
 TRANSFORMS = ("center-crop", "center-crop-wide", "letterbox")
 RESIZE_FILTERS = {"lanczos": PIL.Image.Resampling.LANCZOS, "box": PIL.Image.Resampling.BOX}
@@ -38,10 +38,15 @@ class ConvertSummary:
     width: int
     height: int
     num_unlabelled: int = 0  # images without a label in the source's labels, left out with skip_bad
+    class_names: tuple[str, ...] = ()  # the folder of each class, by index, with labels_from_folders
 
     def __str__(self) -> str:
         kind = "grayscale" if self.num_channels == 1 else "RGB"
         labels = "with labels" if self.has_labels else "without labels"
+        if self.class_names:
+            named = [f"{index} {name}" for index, name in enumerate(self.class_names)]
+            labels = (f"labelled by folder as {len(named)} classes ({first_names(named, 10)}; "
+                      f"the names are class_names in its {LABELS_FILE})")
         unlabelled = f" and {self.num_unlabelled} unlabelled" if self.num_unlabelled else ""
         return (
             f"Wrote {self.num_images} {kind} images at {self.width}x{self.height} {labels} to {self.dest} "
@@ -186,6 +191,29 @@ def _label_json(label: np.ndarray) -> int | list[float]:
     return int(label) if label.ndim == 0 else [float(x) for x in label]
 
 
+def _source_labels(src: ImageSource, labels_from_folders: bool, skip_bad: bool) -> tuple[np.ndarray | None, list[str]]:
+    """The labels to write, and the class names when they come from folders; with skip_bad, reading a source's
+    labels leaves out its unlabelled images."""
+    if not labels_from_folders:
+        return src.labels(required=False, skip_bad=skip_bad), []
+    if not isinstance(src, FileSource):
+        raise DatasetError(f"--labels-from-folders: {src.location} is not a folder or zip of images, so it has no class "
+                           "folders; leave out --labels-from-folders")
+    return src.folder_labels()
+
+
+def _labels_meta(written: list | None, class_names: list[str], num_classes: int | None) -> dict:
+    """dataset.json's contents: the labels, and the class names and count where they say more than the labels do
+    (a source's "num_classes" above its largest written class + 1, as --max-images may leave)."""
+    meta: dict = {"labels": written}
+    if class_names:
+        meta["class_names"] = class_names
+    classes = [label for _, label in written or () if isinstance(label, int)]
+    if classes and num_classes is not None and num_classes > max(classes) + 1:
+        meta["num_classes"] = num_classes
+    return meta
+
+
 def _check_wide_band(width: int, height: int) -> None:
     """Refuse --width/--height for center-crop-wide, where (as in NVIDIA's dataset_tool) they give the band's aspect
     and the output is a square of side --width."""
@@ -261,6 +289,7 @@ def convert_dataset(
     resize_filter: str = "lanczos",
     max_images: int | None = None,
     skip_bad: bool = False,
+    labels_from_folders: bool = False,
     force: bool = False,
     progress: bool = False,
 ) -> ConvertSummary:
@@ -273,7 +302,9 @@ def convert_dataset(
     (smaller images are padded with black, and a warning counts them). With center-crop-wide,
     `width` and `height` are NVIDIA's: the band's aspect, for squares of side `width`. Labels that do not
     match the images stop it, or with `skip_bad` unlabelled images are left out, as unreadable ones are.
-    Grayscale images are written as RGB when any image is RGB (a warning counts them).
+    Grayscale images are written as RGB when any image is RGB (a warning counts them). `labels_from_folders`
+    labels a folder or zip of class folders by folder instead: classes 0, 1, ... in sorted order of the folders'
+    names, which dataset.json keeps as "class_names".
     Written to a temporary file, then renamed, so `dest` is never half-written; the source is only read.
     """
     dest = Path(dest)
@@ -286,7 +317,7 @@ def convert_dataset(
     if Path(getattr(src, "path", "")).resolve() == dest.resolve():
         raise DatasetError(f"{dest}: the destination is the source; choose another --dest")
     num_listed = len(src)
-    labels = src.labels(required=False, skip_bad=skip_bad)  # with skip_bad, leaves out unlabelled images
+    labels, class_names = _source_labels(src, labels_from_folders, skip_bad)
     unlabelled = num_listed - len(src)
     resample = RESIZE_FILTERS[resize_filter]
     total = len(src) if max_images is None else min(len(src), max_images)
@@ -346,7 +377,7 @@ def convert_dataset(
                 why = [f"{len(skipped)} could not be read and were skipped"] if skipped else []
                 why += [f"{dropped} dropped by --transform {transform}"] if dropped else []
                 raise DatasetError(f"{src.location}: no images written" + (f": {', '.join(why)}" if why else ""))
-            meta = {"labels": written if labels is not None else None}
+            meta = _labels_meta(written if labels is not None else None, class_names, src.num_classes)
             out.writestr(LABELS_FILE, json.dumps(meta))
         os.replace(tmp_path, dest)
     except OSError as err:
@@ -375,4 +406,4 @@ def convert_dataset(
              f"of the image){nvidia}; to scale them to {width}x{height} instead, pass "
              f"{_size_options(width, height, nvidia_size)} --transform center-crop (or letterbox)")
     return ConvertSummary(dest, len(written), min(width, height), channels, labels is not None, len(skipped), dropped,
-                          width, height, unlabelled)
+                          width, height, unlabelled, tuple(class_names))
