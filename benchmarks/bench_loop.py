@@ -72,8 +72,14 @@ def time_parts(options: TrainingOptions, dataset: ImageDataset, batch: int, devi
     then Adam) on fixed random gradients; on CUDA also a fused Adam's step alone."""
     import torch
 
-    from stylegan2.training.loop import _make_phases, build_networks
     from stylegan2.training.phase import run_phase
+
+    try:  # trees since the loop's network building and phases have their own modules; older ones keep them in loop.py
+        from stylegan2.training.networks import build_networks
+        from stylegan2.training.phase import make_phases
+    except ImportError:
+        from stylegan2.training.loop import _make_phases as make_phases
+        from stylegan2.training.loop import build_networks
 
     try:  # trees since the non-finite verdict is read a step late hand it to a FiniteWatch; older ones read it at once
         from stylegan2.training.finite import FiniteWatch
@@ -91,7 +97,7 @@ def time_parts(options: TrainingOptions, dataset: ImageDataset, batch: int, devi
         [dataset[i] for i in drawn]
     parts = {"load": (time.perf_counter() - start) / repeats * 1000}
     G, D = (net.to(device) for net in build_networks(options, dataset.label_dim, dataset.resolution, dataset.num_channels))
-    for phase in (p for p in _make_phases(options, G, D) if p.name in ("Gmain", "Dmain")):
+    for phase in (p for p in make_phases(options, G, D) if p.name in ("Gmain", "Dmain")):
         grads = [(torch.randn(p.shape, generator=rng) * 1e-3).to(device) for p in phase.module.parameters()]
 
         def accumulate(r: int, gain: float) -> dict:

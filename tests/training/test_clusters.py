@@ -141,7 +141,7 @@ def test_with_stylegan2_sigterm_stop_a_sigterm_before_the_loop_stops_as_ctrl_c_d
 
     monkeypatch.setenv("STYLEGAN2_SIGTERM", "stop")
     monkeypatch.setattr("stylegan2.training.loop.cluster_dataset" if where == "clustering"
-                        else "stylegan2.training.loop._make_phases", terminated)
+                        else "stylegan2.training.loop.make_phases", terminated)
     lines = []
     with pytest.raises(KeyboardInterrupt):
         train(tiny_options(tmp_path, clusters=4 if where == "clustering" else 0), device="cpu", log=lines.append)

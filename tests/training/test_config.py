@@ -12,7 +12,8 @@ from stylegan2.cli import main
 from stylegan2.training import config
 from stylegan2.training.ada import AUG_MODES
 from stylegan2.training.config import PRESETS, auto_workers, resolve_options, run_differences
-from stylegan2.training.loop import _parameters_summary, _setup_summary, build_networks
+from stylegan2.training.loop import _parameters_summary, _setup_summary
+from stylegan2.training.networks import build_networks
 
 
 def test_cpu_training_loads_data_in_the_training_process():

@@ -13,9 +13,9 @@ import torch.multiprocessing as mp
 from stylegan2.training.config import resolve_options
 from stylegan2.training.distributed import StopVote
 from stylegan2.training.finite import FiniteWatch
-from stylegan2.training.loop import _make_phases, build_networks
 from stylegan2.training.loss import LOSSES
-from stylegan2.training.phase import run_phase
+from stylegan2.training.networks import build_networks
+from stylegan2.training.phase import make_phases, run_phase
 
 STEPS = 3
 BATCH = 8
@@ -34,7 +34,7 @@ def make_setup(loss_name: str = "stylegan2"):
     G.train().requires_grad_(False)
     D.train().requires_grad_(False)
     loss = LOSSES[loss_name](G, D, r1_gamma=1.0, style_mixing_prob=0.0, pl_weight=0.0, pack=options.pack)
-    return G, D, loss, _make_phases(options, G, D)
+    return G, D, loss, make_phases(options, G, D)
 
 
 def global_batches():

@@ -52,7 +52,7 @@ def test_a_tiny_run_writes_logs_grids_and_snapshots(tmp_path):
 @pytest.mark.parametrize("where, clusters, said", [
     ("cluster_dataset", 4, "Interrupted while clustering: nothing was written"),
     # a scheduler's SIGUSR1 while a large network was built (or a --resume file read) ended with no line at all
-    ("_make_phases", 0, "Interrupted before training: nothing was written"),
+    ("make_phases", 0, "Interrupted before training: nothing was written"),
 ])
 def test_ctrl_c_before_the_loop_is_said_once_and_writes_nothing(tmp_path, monkeypatch, where, clusters, said):
     def interrupted(*args, **kwargs):
@@ -160,11 +160,12 @@ def test_lazy_regularization_schedule(tmp_path, monkeypatch):
 
 
 def test_lazy_regularization_adjusts_learning_rate_and_betas(tmp_path):
-    from stylegan2.training.loop import _make_phases, build_networks
+    from stylegan2.training.networks import build_networks
+    from stylegan2.training.phase import make_phases
 
     options = tiny_options(tmp_path, glr=0.002, dlr=0.003)
     G, D = build_networks(options, 0, 16, 3)
-    phases = _make_phases(dataclasses.replace(options, pl_weight=2.0), G, D)
+    phases = make_phases(dataclasses.replace(options, pl_weight=2.0), G, D)
     g_group = phases[0].opt.param_groups[0]
     d_group = phases[2].opt.param_groups[0]
     assert g_group["lr"] == pytest.approx(0.002 * 4 / 5) and g_group["betas"] == pytest.approx((0.0, 0.99 ** (4 / 5)))
@@ -201,6 +202,25 @@ def test_transfer_learning_from_a_network_file(tmp_path):
     lines = []
     train(tiny_options(tmp_path, kimg=0.016, resume=str(snapshot)), device="cpu", log=lines.append)
     assert any("Resuming from" in line for line in lines)
+
+
+def test_resume_of_a_conditional_network_on_data_lacking_its_top_classes_says_how_to_keep_the_label_size(tmp_path):
+    """It said to pass --cond, which was given; the dataset's labels simply stop below the network's classes."""
+    import json
+
+    run = train(tiny_options(tmp_path, kimg=0.008, cond=True), device="cpu", log=lambda m: None)  # 5 shape classes
+    snapshot = next(run.glob("network-snapshot-*.safetensors"))
+    folder = tmp_path / "three"
+    folder.mkdir()
+    for i in range(8):
+        PIL.Image.fromarray(np.full((16, 16, 3), i * 30, np.uint8)).save(folder / f"{i}.png")
+    (folder / "dataset.json").write_text(json.dumps({"labels": [[f"{i}.png", i % 3] for i in range(8)]}))
+    options = resolve_options(str(folder), "cpu", 16, 1, dict(TINY, outdir=str(tmp_path / "r"), kimg=0.016,
+                                                               resume=str(snapshot), cond=True))
+    with pytest.raises(TrainingError, match=r"with 3 label dims; the dataset's labels go up to class 2 while the network has "
+                                            r"5 classes: for data that lack the top classes, write \"num_classes\": 5 into "
+                                            r"its dataset\.json, or pick a matching network$"):
+        train(options, device="cpu", log=lambda m: None)
 
 
 def test_resume_with_a_network_of_another_resolution_is_refused(tmp_path):

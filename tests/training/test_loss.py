@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from stylegan2.training.loss import gradient_penalty, path_lengths
+from stylegan2.training.loss import gradient_penalty, pl_lengths
 
 
 def test_r1_penalty_of_a_linear_critic_is_the_squared_weight_norm():
@@ -45,7 +45,7 @@ def test_r1_penalty_is_differentiable_with_respect_to_the_critic():
     torch.testing.assert_close(grad, 2 * 2 * weight.detach())  # d/dw of N * |w|^2 with N = 2
 
 
-def test_path_lengths_equal_the_jacobian_formula():
+def test_pl_lengths_equal_the_jacobian_formula():
     torch.manual_seed(0)
     num_ws, w_dim, side = 3, 4, 2
     A = torch.randn(num_ws * w_dim, side * side, dtype=torch.float64)
@@ -56,7 +56,7 @@ def test_path_lengths_equal_the_jacobian_formula():
 
     img = synth(ws)
     gen = torch.random.get_rng_state()
-    lengths = path_lengths(img, ws)
+    lengths = pl_lengths(img, ws)
     torch.random.set_rng_state(gen)
     y = torch.randn_like(img) / side  # the same random image, scaled by 1/sqrt(H*W)
     for n in range(2):

@@ -6,8 +6,9 @@ import torch
 
 from stylegan2.models import Discriminator, Generator
 from stylegan2.training.config import resolve_options
-from stylegan2.training.loop import TrainingError, build_networks, train
+from stylegan2.training.loop import TrainingError, train
 from stylegan2.training.loss import StyleGAN2Loss, pack_samples
+from stylegan2.training.networks import build_networks
 
 TINY = dict(clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.032, snap=1, kimg=0.016)
 

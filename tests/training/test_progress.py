@@ -6,7 +6,7 @@ import types
 import pytest
 import torch
 
-from stylegan2.training.progress import format_time, kimg_label, memory_usage, snapshots_due, tick_status
+from stylegan2.training.progress import format_duration, kimg_label, memory_usage, snapshots_due, tick_status
 
 
 @pytest.mark.parametrize("cur_nimg,kimg", [(8, "0.008"), (40, "0.040"), (400, "0.4"), (12_000, "12.0"), (12_345, "12.345")])
@@ -33,7 +33,7 @@ def test_cpu_memory_is_in_gib_whatever_unit_the_platform_reports(monkeypatch, pl
                                           (266_400, "3d 02h 00m"), (136_000_000, "1574d 01h 46m")])
 def test_durations_are_written_in_days_hours_minutes_and_seconds(seconds, text):
     """A 25,000 kimg ETA on the wrong device was '37777h 46m': in days it shows at once."""
-    assert format_time(seconds) == text
+    assert format_duration(seconds) == text
 
 
 @pytest.mark.parametrize("first,last,snap,due", [(0, 6249, 50, 126), (1, 6249, 50, 125), (0, 1, 1, 2), (50, 50, 50, 1),

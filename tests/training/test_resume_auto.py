@@ -7,7 +7,8 @@ import pytest
 from stylegan2.data import open_dataset
 from stylegan2.io import CheckpointError
 from stylegan2.training.config import resolve_options
-from stylegan2.training.loop import TrainingError, check_resume, train
+from stylegan2.training.loop import TrainingError, train
+from stylegan2.training.resume import check_resume
 from stylegan2.training.rundir import latest_snapshot
 from stylegan2.training.session import RunFinished
 

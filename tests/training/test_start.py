@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import warnings
+
 import numpy as np
 import PIL.Image
 import pytest
@@ -30,3 +33,16 @@ def test_a_resume_that_is_no_checkpoint_is_refused_before_the_data_opens(tmp_pat
                                                          "resume": str(tmp_path / "notes.pt")}, creates_runs=True)
     check_run_paths(str(tmp_path / "no-such-data"), {"outdir": str(tmp_path / "runs"),
                                                      "resume": str(tmp_path / "notes.pt")}, creates_runs=False)
+
+
+def test_labelled_data_opened_without_cond_gets_a_note_once(tmp_path):
+    data = image_folder(tmp_path / "lab")
+    (data / "dataset.json").write_text(json.dumps({"labels": [[f"{i}.png", i % 3] for i in range(4)]}))
+    overrides = {"outdir": str(tmp_path / "runs")}
+    with pytest.warns(UserWarning, match=r"lab has labels for 3 classes; pass --cond to train a conditional network"):
+        open_and_resolve(str(data), "cpu", overrides, 1, "cpu", creates_runs=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        open_and_resolve(str(data), "cpu", overrides, 1, "cpu", creates_runs=False)  # another process of the run
+        open_and_resolve(str(data), "cpu", {**overrides, "cond": True}, 1, "cpu", creates_runs=True)
+        open_and_resolve("builtin:shapes?n=8", "cpu", overrides, 1, "cpu", creates_runs=True)  # the quick start's data

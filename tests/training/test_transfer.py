@@ -18,7 +18,9 @@ import torch
 from stylegan2.io import load_checkpoint
 from stylegan2.models import Discriminator, Generator
 from stylegan2.training.config import resolve_options
-from stylegan2.training.loop import _check_continuation, _keep_file_architecture, train
+from stylegan2.training.loop import train
+from stylegan2.training.networks import keep_file_architecture
+from stylegan2.training.resume import _check_continuation
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
 
@@ -199,7 +201,7 @@ def test_resume_with_matching_options_notes_nothing(tmp_path):
                   device="cpu", max_steps=1, log=lambda m: None)
     (snapshot,) = first.glob("network-snapshot-*.safetensors")
     options = resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(common, outdir=str(tmp_path / "b"), resume=str(snapshot)))
-    assert _keep_file_architecture(options, *(load_checkpoint(snapshot).networks[n] for n in ("G", "D"))) == (options, [])
+    assert keep_file_architecture(options, *(load_checkpoint(snapshot).networks[n] for n in ("G", "D"))) == (options, [])
 
 
 def test_a_channel_table_no_cbase_describes_is_noted_as_it_is():
@@ -209,7 +211,7 @@ def test_a_channel_table_no_cbase_describes_is_noted_as_it_is():
                   mapping_kwargs={"num_layers": options.map},
                   synthesis_kwargs={"channel_base": 256, "channel_max": 16, "channels": {"8": 12}})
     D = Discriminator(c_dim=0, img_resolution=16, img_channels=3, channel_base=256, channel_max=16)
-    kept, notes = _keep_file_architecture(options, G, D)
+    kept, notes = keep_file_architecture(options, G, D)
     assert (kept.cbase, kept.cmax) == (256, 16)
     assert notes == ["the networks keep the file's architecture: channels per resolution 4: 16, 8: 12, 16: 16 "
                      "(not --cbase 256 --cmax 16); those options are for new networks"]

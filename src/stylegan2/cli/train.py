@@ -17,15 +17,18 @@ import click
 from ..data import DatasetError, ImageDataset
 from ..data.errors import SKIP_BAD_OPTION, advise_skip_bad
 from ..io.pretrained import NVIDIA_NETWORKS, is_url, network_file
+from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..training import distributed
 from ..training.ada import AUG_MODES, UNIT_RANGE
 from ..training.augment import AUGPIPE_PRESETS
 from ..training.config import CFG_NAMES, PRECISIONS, PRESETS, TrainingOptions
 from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distributed, positive_seconds
 from ..training.launch import INTERRUPTED, RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, SignalledAfterFinishing, launch
-from ..training.loop import AUTO_RESUME, TrainingError, auto_resume, train
+from ..training.loop import train
 from ..training.loss import LOSSES
-from ..training.session import RunFinished
+from ..training.networks import precision_kwargs
+from ..training.resume import AUTO_RESUME, auto_resume
+from ..training.session import RunFinished, TrainingError
 from ..training.signals import StoppedTogether, sigterm_stops, under_launcher, usr1_interrupts
 from ..training.start import check_gpus, open_and_resolve, train_process
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
@@ -62,6 +65,15 @@ def _preset_default(name: str) -> str:
     return f"  [default: {format_default(common)}{others}]"
 
 
+def _cluster_map_lrmuls() -> str:
+    """'; 0.1 in the cpu preset on clusters' for each preset whose runs on clusters change the mapping layers' multiplier."""
+    return "".join(f"; {spec.cluster_map_lrmul:g} in the {cfg} preset on clusters"
+                   for cfg, spec in PRESETS.items() if spec.cluster_map_lrmul != MAPPING_LR_MULTIPLIER)
+
+
+_FP16 = precision_kwargs("fp16")[0]  # NVIDIA's mixed precision as network kwargs: num_fp16_res, conv_clamp
+
+
 def _metric_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
     if value is None or value.lower() == "none":
         return None if value is None else []
@@ -95,7 +107,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 
 @nvidia_command("train")
 @click.option("--data", required=True, type=UserPath(), help="Dataset: zip, folder, .npz, or builtin:shapes.")
-@click.option("--outdir", default="training-runs", show_default=True, type=UserPath(), help="Where run directories are created.")
+@click.option("--outdir", default=TrainingOptions.outdir, show_default=True, type=UserPath(), help="Where run directories are created.")
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes to start on this machine, one per GPU (as torchrun --nproc_per_node); gloo processes on the CPU.")
 @click.option("--nnodes", type=click.IntRange(min=1), default=1, show_default=True,
@@ -134,8 +146,8 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
               help="Half-life of G_ema's weight average, in kimg (the preset's ramp-up still shortens it early on)." + PRESET_DEFAULT)
 @click.option("--map", "map_layers", type=click.IntRange(min=1), help="Number of mapping network layers." + PRESET_DEFAULT)
 @click.option("--map-lrmul", type=FiniteFloatRange(min=0, min_open=True),
-              help="The mapping layers' learning-rate multiplier (a fixed 0.01 in NVIDIA's code; 0.1 in the cpu "
-                   "preset on clusters)." + PRESET_DEFAULT)
+              help=f"The mapping layers' learning-rate multiplier (a fixed {MAPPING_LR_MULTIPLIER:g} in NVIDIA's code"
+                   f"{_cluster_map_lrmuls()})." + PRESET_DEFAULT)
 @click.option("--cbase", type=click.IntRange(min=1), help="Channel base: channels at resolution r are cbase / r (capped)." + PRESET_DEFAULT)
 @click.option("--cmax", type=click.IntRange(min=1), help="Maximum channels per layer." + PRESET_DEFAULT)
 @click.option("--mbstd", type=click.IntRange(min=1), help="Minibatch standard deviation group size." + PRESET_DEFAULT)
@@ -148,9 +160,9 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
               help="Unlabeled data: train on this many k-means clusters of the images as classes (self-conditioning; "
                    "covers modes an unconditional run drops). 0 = off." + PRESET_DEFAULT)
 @click.option("--precision", type=click.Choice(PRECISIONS),
-              help="What the layers of the top 4 resolutions compute in: fp16 (NVIDIA's mixed precision, conv_clamp 256, "
-                   "CUDA only), bf16 (no clamp; fast on CUDA or a CPU with AVX-512 BF16 or AMX, emulated elsewhere) "
-                   "or fp32." + PRESET_DEFAULT)
+              help=f"What the layers of the top {_FP16['num_fp16_res']} resolutions compute in: fp16 (NVIDIA's mixed "
+                   f"precision, conv_clamp {_FP16['conv_clamp']}, CUDA only), bf16 (no clamp; fast on CUDA or a CPU with "
+                   "AVX-512 BF16 or AMX, emulated elsewhere) or fp32." + PRESET_DEFAULT)
 @click.option("--fp32/--no-fp32", default=None, help="NVIDIA's spelling of --precision fp32 (--fp32=0: --precision fp16).")
 @click.option("--nhwc/--no-nhwc", default=None, help="Channels-last (NHWC) memory format for the fp16 layers on CUDA." + _default("nhwc"))
 @click.option("--nobench/--bench", default=None, help="Disable cuDNN's kernel benchmarking (CUDA)." + _default("nobench"))

@@ -1,4 +1,5 @@
-"""One optimizer step of a training phase, shared by the StyleGAN2 and Swapping Autoencoder loops."""
+"""Training phases: one optimizer step of a phase, shared by the StyleGAN2 and Swapping Autoencoder loops, and
+StyleGAN2's lazy-regularization schedule of phases."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Callable, Iterable
 
 import torch
 
+from ..models import Discriminator, Generator
+from .config import TrainingOptions
 from .distributed import average_gradients
 from .finite import FiniteWatch
 from .stats import StatsCollector
@@ -27,6 +30,21 @@ def adam(params: Iterable[torch.nn.Parameter], *, lr: float, betas: tuple[float,
     the numbers of torch's per-tensor loop, with a fraction of its Python calls (the CPU default
     otherwise; CUDA picks foreach already). See docs/experiments/speed.md#the-loop-around-the-networks."""
     return torch.optim.Adam(params, lr=lr, betas=betas, eps=1e-8, foreach=True)
+
+
+def make_phases(options: TrainingOptions, G: Generator, D: Discriminator) -> list[Phase]:
+    """StyleGAN2's phases: Gmain and Dmain every minibatch, Greg and Dreg (lazy regularization) every
+    g_reg_interval / d_reg_interval minibatches; Adam per network, with lr and betas scaled by interval/(interval+1)."""
+    phases = []
+    for name, module, lr, reg_interval in (("G", G, options.glr, options.g_reg_interval), ("D", D, options.dlr, options.d_reg_interval)):
+        ratio = reg_interval / (reg_interval + 1)
+        betas = (0.0, 0.99**ratio)
+        opt = adam(module.parameters(), lr=lr * ratio, betas=betas)
+        phases.append(Phase(name + "main", module, opt, 1))
+        regularized = options.pl_weight != 0 if name == "G" else options.gamma != 0
+        if regularized:  # a disabled penalty needs no phase (the lr and betas keep the official scaling)
+            phases.append(Phase(name + "reg", module, opt, reg_interval))
+    return phases
 
 
 def run_phase(

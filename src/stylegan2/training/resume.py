@@ -1,0 +1,323 @@
+"""--resume for StyleGAN2 runs: find the file (`--resume auto`), read it on every rank, refuse what the run cannot
+start from, and work out the options it trains with; --dry-run makes the same checks without training."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data import ImageDataset
+from ..io.errors import CheckpointError
+from ..io.pretrained import network_file
+from ..models import Discriminator, Generator
+from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
+from ..utils.download import DownloadError
+from .ada import check_augment_state
+from .config import TrainingOptions, for_transfer_learning, run_differences
+from .distributed import DistributedContext, broadcast_bytes
+from .networks import check_networks_fit, frozen_layers, keep_file_architecture, networks_from_checkpoint
+from .rundir import latest_snapshot
+from .session import RunFinished, TrainingError, check_run_unfinished
+from .snapshot import ResumeState, finite_number, read_resume_state
+
+AUTO_RESUME = "auto"  # --resume auto: the newest snapshot of this run under --outdir, if any; auto:FILE, else FILE
+
+
+def auto_resume(resume: str | None) -> tuple[bool, str | None]:
+    """(whether --resume is auto, the file that 'auto:FILE' starts from when --outdir has no snapshot of the run):
+    one command line for a fine-tuning job's first start and its requeues."""
+    if resume == AUTO_RESUME:
+        return True, None
+    if resume is not None and resume.startswith(f"{AUTO_RESUME}:"):
+        return True, resume[len(AUTO_RESUME) + 1:]
+    return False, None
+
+
+def run_desc(dataset: ImageDataset, options: TrainingOptions) -> str:
+    """The run directory's name after its number, which --resume auto looks for."""
+    return f"{dataset.name}-{options.cfg}"
+
+
+@dataclasses.dataclass
+class ResumeFile:
+    """A --resume file as read: its networks, its run's state (None: weights only, transfer learning) and notes."""
+
+    path: str
+    networks: dict[str, torch.nn.Module]
+    state: ResumeState | None
+    notes: list[str]
+
+
+def load_resume(options: TrainingOptions, desc: str, ctx: DistributedContext) -> tuple[ResumeFile | None, list[str]]:
+    """The run's --resume file on every rank (None: nothing to resume), and on rank 0 the lines that say what
+    `--resume auto` found. A run that --resume auto finds finished ends here, with those lines (RunFinished)."""
+    if not options.resume:
+        return None, []
+    path, data, found_lines = _resume_file(options, desc, ctx)
+    if path is None:
+        return None, found_lines
+    try:
+        return read_resume(path, options, data), found_lines
+    except RunFinished as done:  # with what auto passed over on its way (rank 0's lines)
+        raise RunFinished("\n".join([*found_lines, str(done)])) from None
+
+
+def _resume_file(options: TrainingOptions, desc: str,
+                 ctx: DistributedContext) -> tuple[str | None, bytes | None, list[str]]:
+    """Rank 0's resume file on every rank: its path (None: nothing to resume) and, on the other
+    ranks, its bytes (None on rank 0, which reads its own copy); and on rank 0 the lines that say
+    what `--resume auto` found.
+
+    `--resume auto` is resolved on rank 0 (to None when --outdir has no snapshot of this run's
+    kind), and the other ranks get the file from it, so they need neither the file nor the run
+    directory on their machine.
+    """
+    path, data, error, found_lines = options.resume, b"", None, []
+    auto, fallback = auto_resume(path)
+    if ctx.is_main and auto:
+        found, passed_over = _auto_resume(options, desc)
+        found_lines = [f"Resume auto: {line}" for line in passed_over]
+        path = str(found) if found is not None else ""
+        if found is None:
+            these = " with these options" if passed_over else ""
+            found_lines.append(f"Resume auto: no snapshot of a {desc} run{these} under {options.outdir}; "
+                               + (f"starting from {fallback}" if fallback else "starting a new run"))
+            try:
+                path = _fallback_file(fallback) if fallback else ""
+            except TrainingError as err:  # said once the other processes know
+                error = err
+    if ctx.is_main and error is None:
+        try:
+            data = Path(path).read_bytes() if path and ctx.world_size > 1 else b""
+        except OSError as err:
+            error = TrainingError(f"--resume {path}: cannot read it ({err.strerror or err})")
+    shared = broadcast_bytes(None if error else path.encode(), ctx.device)
+    if shared is None:
+        raise error or TrainingError("rank 0 could not read the --resume file; its message says why")
+    if not shared:
+        return None, None, found_lines
+    received = broadcast_bytes(data, ctx.device)
+    return shared.decode(), None if ctx.is_main else received, found_lines
+
+
+def _auto_resume(options: TrainingOptions, desc: str) -> tuple[Path | None, list[str]]:
+    """The snapshot `--resume auto` continues (None: none), and a line per run of this dataset and --cfg that it
+    passed over because its training_options.json differs in the options that tell runs apart (RUN_IDENTITY)."""
+    @functools.cache  # the run found is read once more, for its --data
+    def recorded(run_dir: Path) -> dict[str, Any]:
+        try:
+            found = json.loads((run_dir / "training_options.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # unreadable: left to the checks every resume makes
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    found, passed_over = latest_snapshot(options.outdir, desc,
+                                         lambda run_dir: ", ".join(run_differences(options, recorded(run_dir))))
+    lines = [f"passed over {line}: a run with other options, so another job's (give one of its snapshots to --resume "
+             "to continue it anyway)" for line in passed_over]
+    theirs = recorded(found.parent).get("data", options.data) if found is not None else options.data
+    if theirs != options.data:
+        lines.append(f"its run read --data {theirs}, taken for this one (the same file name, moved or copied since)")
+    return found, lines
+
+
+def _fallback_file(spec: str) -> str:
+    """The file `--resume auto:FILE` starts from, fetched only now that the run has no snapshot (NVIDIA's network
+    names and URLs are downloaded into the cache dir once)."""
+    try:
+        return str(network_file(spec))
+    except DownloadError as err:
+        raise TrainingError(f"--resume auto:{spec}: {err}, or pass the file's path") from None
+
+
+def read_resume(path: str, options: TrainingOptions, data: bytes | None = None) -> ResumeFile:
+    """Read the --resume file `path` (from `data`, where rank 0 sent its bytes). Under --resume auto a run already
+    at --kimg raises RunFinished: a requeued job that is done ends before any other work."""
+    try:
+        networks, state, notes = _read_resume(path, data)
+    except CheckpointError as err:
+        raise _with_advice(err, path, options) from None
+    if auto_resume(options.resume)[0]:
+        check_run_unfinished(path, state, options.kimg, auto=True)
+    return ResumeFile(path, networks, state, notes)
+
+
+def _read_resume(path: str, data: bytes | None) -> tuple[dict[str, torch.nn.Module], ResumeState | None, list[str]]:
+    """read_resume_state of rank 0's file: the file itself, or a copy of `data`, the bytes rank 0 sent."""
+    if data is None:
+        return read_resume_state(path, check_extras=check_resume_extras)
+    with tempfile.TemporaryDirectory(prefix="stylegan2-resume-") as tmp:
+        copy_path = Path(tmp) / Path(path).name  # the suffix tells the format
+        copy_path.write_bytes(data)
+        try:
+            return read_resume_state(copy_path, check_extras=check_resume_extras)
+        except (CheckpointError, TrainingError) as err:  # named as the user named it, not by the copy's path
+            raise type(err)(str(err).replace(str(copy_path), path)) from None
+
+
+def _with_advice(err: CheckpointError, path: str, options: TrainingOptions) -> CheckpointError:
+    """A resume file that cannot be read; when `--resume auto` found it in a run directory, how to go on (a damaged
+    newest snapshot would stop every requeue of the job)."""
+    if not auto_resume(options.resume)[0] or Path(path).parent.parent != Path(options.outdir).expanduser():
+        return err
+    return CheckpointError(f"{err}; move it out of the run directory, and --resume auto continues from the snapshot "
+                           "before it")
+
+
+def check_resume_extras(extras: dict[str, Any]) -> None:
+    """StyleGAN2's own resume fields, the path-length mean, the ADA state and the k-means clusters; ValueError says
+    what is wrong."""
+    pl_mean = extras.get("pl_mean", 0.0)
+    if not finite_number(pl_mean):
+        raise ValueError(f"pl_mean is {pl_mean!r}, not a finite number")
+    check_augment_state(extras.get("augment", {}))
+    clusters = extras.get("clusters", {})
+    k, labels = (clusters.get("k", 0), clusters.get("labels", [])) if isinstance(clusters, dict) else (None, None)
+    if not (isinstance(k, int) and isinstance(clusters.get("identity", ""), str) and isinstance(labels, list)
+            and all(isinstance(x, int) and 0 <= x < k for x in labels)):
+        raise ValueError("clusters holds no k-means labels (k, identity, labels of 0..k-1)")
+
+
+def resume_from(
+    file: ResumeFile, options: TrainingOptions, dataset: ImageDataset, c_dim: int, world_size: int, *,
+    c_prior: list[float] | None = None, build: bool = True,
+) -> tuple[TrainingOptions, list[str], tuple[Generator, Discriminator, Generator | None] | None]:
+    """The options a run trains with from its --resume file, with notes (the file's first), once the checks that
+    refuse a file the run cannot start from have passed; with `build`, also G, D and G_ema rebuilt from the file
+    (a run on clusters refuses one trained on others than `c_prior`). --dry-run leaves them out: it does not cluster."""
+    options, checked = _check_file_fits_run(file, options, dataset, c_dim, world_size)
+    networks = None
+    if build:
+        networks = networks_from_checkpoint(file.networks, options, c_dim, dataset.resolution, dataset.num_channels,
+                                            dataset.aspect)
+        _check_clusters(networks[0], c_prior, file.path)
+    options, kept = _options_from_file(file, options)
+    return options, file.notes + checked + kept, networks
+
+
+def _check_file_fits_run(file: ResumeFile, options: TrainingOptions, dataset: ImageDataset, c_dim: int,
+                         world_size: int) -> tuple[TrainingOptions, list[str]]:
+    """What a run refuses of its --resume file before building networks from it: networks that do not fit the
+    dataset or options, and a run that cannot be continued as this one. The options to train with (a continued run
+    keeps its frozen D layers) and notes on what differs."""
+    state = file.state
+    options, notes = _resume_freezed(file.networks, options, file.path, continuing=state is not None)
+    check_networks_fit(file.networks, options, c_dim, dataset.resolution, dataset.num_channels, file.path,
+                       dataset.aspect, state.options if state else None, dataset if options.cond else None)
+    if state is not None:
+        notes += _check_continuation(file.path, state, options, world_size)
+        check_run_unfinished(file.path, state, options.kimg)
+    return options, notes
+
+
+def _resume_freezed(loaded: dict[str, torch.nn.Module], options: TrainingOptions, path: str,
+                    continuing: bool) -> tuple[TrainingOptions, list[str]]:
+    """--freezed against the file's frozen D layers. A continued run keeps them (its D optimizer state holds only the
+    layers that trained): a different --freezed is refused, none keeps the file's. Fine-tuning applies --freezed."""
+    theirs = frozen_layers(loaded["D"].init_kwargs) if "D" in loaded else 0
+    if theirs == options.freezed:
+        return options, []
+    if not continuing:
+        return options, [f"the file's D had its first {theirs} layers frozen; this run freezes {options.freezed} (--freezed)"] \
+            if theirs else []
+    if options.freezed:
+        raise TrainingError(f"--resume {path}: its run froze the first {theirs} layers of D (--freezed {theirs}) but this one "
+                            f"would freeze {options.freezed}; pass --freezed {theirs} to continue it")
+    return dataclasses.replace(options, freezed=theirs), [f"D's first {theirs} layers stay frozen, as its run trained (--freezed {theirs})"]
+
+
+def _check_continuation(path: str, state: ResumeState, options: TrainingOptions, world_size: int) -> list[str]:
+    """Refuse to continue a run with another global batch; notes on what another process count changes."""
+    saved = state.options
+    if isinstance(saved.get("batch"), int) and saved["batch"] != options.batch:
+        raise TrainingError(f"--resume {path}: its run trained with a global batch of {saved['batch']} (--batch, over all"
+                            f" processes) but this one would use {options.batch}; pass --batch {saved['batch']} to continue it")
+    notes = []
+    if isinstance(saved.get("num_gpus"), int) and saved["num_gpus"] != world_size:
+        notes.append(f"its run had {_processes(saved['num_gpus'])}, this one has {world_size}; the global batch is kept")
+    saved_precision = saved.get("precision")
+    if saved_precision is None and isinstance(saved.get("fp32"), bool):  # runs saved before --precision recorded --fp32
+        saved_precision = "fp32" if saved["fp32"] else "fp16"
+    if isinstance(saved_precision, str) and saved_precision != options.precision:
+        notes.append(f"its run trained with --precision {saved_precision}, this one with --precision {options.precision}")
+    if isinstance(saved.get("batch_gpu"), int) and saved["batch_gpu"] != options.batch_gpu:
+        notes.append(f"--batch-gpu was {saved['batch_gpu']}, now {options.batch_gpu}: the steps draw other latents and noise")
+    if isinstance(saved.get("aug"), str) and saved["aug"] != options.aug:
+        notes.append(f"its run trained with --aug {saved['aug']}, this one with --aug {options.aug}; pass --aug {saved['aug']} to keep it")
+    return notes
+
+
+def _processes(count: int) -> str:
+    return f"{count} process" if count == 1 else f"{count} processes"
+
+
+def _options_from_file(file: ResumeFile, options: TrainingOptions) -> tuple[TrainingOptions, list[str]]:
+    """The options a resume trains with: the file's architecture and mapping multiplier, and, when it starts from
+    weights only, the official fine-tuning adjustments; with notes where the options said otherwise."""
+    G = file.networks.get("G") or file.networks["G_ema"]
+    options, notes = keep_file_architecture(options, G, file.networks.get("D"))
+    if "D" not in file.networks:
+        notes.append("the file holds no discriminator: D starts from random weights, as wide as the file's G")
+    file_lrmul = (G.init_kwargs.get("mapping_kwargs") or {}).get("lr_multiplier", MAPPING_LR_MULTIPLIER)
+    if file_lrmul != options.map_lrmul:  # the weights are stored divided by it: another one would change G
+        notes.append(f"the mapping layers keep the file's learning-rate multiplier {file_lrmul:g} "
+                     f"(--map-lrmul {options.map_lrmul:g} is for new networks)")
+        options = dataclasses.replace(options, map_lrmul=file_lrmul)
+    if file.state is None:
+        options = for_transfer_learning(options)
+    return options, notes
+
+
+def check_resume(options: TrainingOptions, dataset: ImageDataset) -> tuple[TrainingOptions, list[str]]:
+    """Read the --resume file (--resume auto: the snapshot it finds) and make the run's checks of it (`resume_from`)
+    against the opened dataset, without training: what --dry-run adds. Returns the options the run would train with
+    and its notes on them. A run on clusters is checked for their number only (which clusters the file was trained on
+    needs the k-means that the run does)."""
+    path, notes = options.resume, []
+    auto, fallback = auto_resume(path)
+    if auto:
+        found, notes = _auto_resume(options, run_desc(dataset, options))
+        if found is None and fallback is None:
+            return options, [*notes, "no snapshot to continue: a new run starts"]
+        path = str(found) if found is not None else _fallback_file(fallback)
+        notes.append(f"continues {path}" if found is not None else f"no snapshot to continue: starts from {path}")
+    file = read_resume(path, options)
+    c_dim = options.clusters or dataset.label_dim  # the run's labels: its clusters (made when it starts) or the dataset's
+    options, resumed, _ = resume_from(file, options, dataset, c_dim, options.num_gpus, build=False)
+    return options, notes + resumed
+
+
+def clusters_of_snapshot(dataset: ImageDataset, k: int, identity: str | None,
+                         state: ResumeState | None) -> list[float] | None:
+    """The resume snapshot's k-means labels, assigned to the dataset, when its run clustered these same image files
+    into k clusters (the files' identity: names, sizes, times, the subset and decoder); their shares, else None."""
+    kept = state.extras.get("clusters", {}) if state is not None else {}
+    if identity is None or kept.get("identity") != identity or kept.get("k") != k:
+        return None
+    labels = np.asarray(kept["labels"], dtype=np.int64)
+    if len(labels) != dataset.distinct_len:
+        return None
+    dataset.assign_labels(labels, k)
+    return (np.bincount(labels, minlength=k) / len(labels)).tolist()
+
+
+def clusters_to_keep(dataset: ImageDataset, k: int, identity: str) -> dict[str, Any]:
+    """The snapshots' record of the dataset's k-means labels, which `clusters_of_snapshot` reuses on a resume."""
+    return {"k": k, "identity": identity, "labels": dataset.assigned_labels().tolist()}
+
+
+def _check_clusters(G: Generator, c_prior: list[float] | None, path: str) -> None:
+    """A run on clusters resumes only from a network trained on the same clusters (their shares must match)."""
+    theirs = G.mapping.c_prior
+    if c_prior is None or (theirs is not None and np.allclose(theirs, c_prior, rtol=0, atol=1e-12)):
+        return
+    what = "was not trained on clusters" if theirs is None else "was trained on other clusters than the"
+    raise TrainingError(f"--resume {path}: the network {what} {len(c_prior)} k-means clusters --clusters finds in this "
+                        f"dataset; resume with the dataset, --clusters and --seed of the run it comes from")
