@@ -37,17 +37,17 @@ from flops import FlopCounter, matmul_flops_per_s
 from official_ops import import_official, plugin_status
 
 from stylegan2.models.aspect import MAX_RESOLUTION, check_img_resolution
-from stylegan2.training.loop import precision_kwargs
+from stylegan2.training.config import PRESETS, TrainingOptions
+from stylegan2.training.networks import precision_kwargs
 from stylegan2.utils.allocator import keep_freed_memory
 from stylegan2.utils.device import configure_backends
 
 PHASES = ("Gmain", "Dmain", "Dreg", "Greg")
-INTERVAL = {"Gmain": 1, "Dmain": 1, "Dreg": 16, "Greg": 4}
-# NVIDIA's train.py cfg_specs: channel_base = fmaps * 32768, channel_max 512, z = w = 512 (and fp16 layers: see parse_args).
-NETS = {
-    "paper256": dict(cbase=16384, cmax=512, map=8, z_dim=512, mbstd=8, gamma=1.0),
-    "stylegan2": dict(cbase=32768, cmax=512, map=8, z_dim=512, mbstd=4, gamma=10.0),
-}
+INTERVAL = {"Gmain": 1, "Dmain": 1, "Dreg": TrainingOptions.d_reg_interval, "Greg": TrainingOptions.g_reg_interval}
+# NVIDIA's train.py cfg_specs, as our presets of the same names hold them (and fp16 layers: see parse_args).
+NETS = {name: dict(cbase=spec.channel_base, cmax=spec.channel_max, map=spec.map, z_dim=spec.z_dim, mbstd=spec.mbstd,
+                   gamma=float(spec.gamma))
+        for name, spec in PRESETS.items() if name in ("paper256", "stylegan2")}
 
 
 def network_kwargs(args: argparse.Namespace, nhwc: bool = False, bf16: bool = False) -> tuple[dict, dict]:

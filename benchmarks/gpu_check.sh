@@ -12,7 +12,7 @@ BUDGET=${GPU_CHECK_BUDGET:-560}            # seconds for the whole run
 TEST_BUDGET=${GPU_CHECK_TEST_BUDGET:-200}  # seconds for the test suite (it runs while the plugins build)
 BENCH_STEP_MAX=150                         # seconds for one benchmark configuration
 RUN_TIMEOUT=140                            # seconds for each of bench_run.py's two training runs
-COMPILE_STEP_MAX=240                       # the --compile one (its first round compiles: 100 s on CPU for tiny networks)
+COMPILE_STEP_MAX=240                       # the --compile one (its first round compiles)
 OFFICIAL=.official/stylegan2-ada-pytorch
 WHEELS=.official/wheels
 PEAK_TFLOPS=989.4  # H100/H200 SXM dense fp16/bf16 tensor-core peak: docs/experiments/speed.md says where it comes from
@@ -44,7 +44,7 @@ else
     LOOP_ARGS=(--device cuda --warmup 10)
     TESTS=(-v)  # -v (not with -q: they cancel) names each test as it ends, so a suite cut off at its budget says which failed
     # pytest-xdist (in the device image) spreads the suite over the cores, one torch thread per worker
-    # (16 threads each oversubscribed the machine: the suite did not finish in 4 minutes).
+    # (16 threads each oversubscribed the machine).
     python3 -c 'import xdist' 2>/dev/null && TESTS+=(-n 14)
 fi
 # GPU_CHECK_CONFIGS="bench paper256 256 32 3;..." replaces the list (a rerun of what a first run missed);

@@ -12,6 +12,7 @@ INTERRUPTED = 130  # the shell's status for a process stopped by SIGINT (trainin
 
 
 def main() -> None:
+    """Run the `stylegan2` command line: exit 130 without a traceback on a Ctrl-C, even while it loads."""
     escape_unencodable_output()
     try:
         from .cli import main as cli

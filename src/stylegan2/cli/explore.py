@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..explore import DEFAULT_HOST, DEFAULT_PORT
 from ..explore.network import DEFAULT_LAYERS, DEFAULT_TOP_K
 from ..explore.uploads import DEFAULT_MAX_UPLOAD_MB
 from ..utils.device import DEVICE_HELP
@@ -17,9 +18,9 @@ EXTRA_HINT = "stylegan2 explore needs Flask: pip install \"stylegan2[explore]\""
 
 @click.command("explore")
 @network_option
-@click.option("--host", default="127.0.0.1", show_default=True,
+@click.option("--host", default=DEFAULT_HOST, show_default=True,
               help="Address to listen on; anything but 127.0.0.1/localhost lets other machines in.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free port).")
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True, help="Port (0: any free port).")
 @click.option("--device", help=f"{DEVICE_HELP} [default: cuda if available].")
 @click.option("--directions", type=UserPath(dir_okay=False, path_type=Path),
               help="Directions file from `stylegan2 directions` [default: SeFa computed on load].")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from stylegan2.tools.export import EXPORT_FORMATS, EXPORT_NOISE_MODES, export_generator
+from stylegan2.tools.common import NOISE_MODES
+from stylegan2.tools.export import EXPORT_FORMATS, export_generator
 
 from .defaults import default_of
 from .flags import FiniteFloat, UserPath
@@ -21,7 +22,7 @@ from .tools import network_option, user_errors
 @click.option("--truncation-psi", "--trunc", "truncation_psi", type=FiniteFloat(),
               default=default_of(export_generator, "truncation_psi"), show_default=True,
               help="Truncation psi baked into the graph: 1 = none, 0 = the average image.")
-@click.option("--noise-mode", type=click.Choice(["random", *EXPORT_NOISE_MODES]),
+@click.option("--noise-mode", type=click.Choice(NOISE_MODES),
               default=default_of(export_generator, "noise_mode"), show_default=True,
               help="Per-pixel noise baked in: the network's stored maps or none (random cannot be exported).")
 @click.option("--batch", default=str(default_of(export_generator, "batch")), show_default=True,

@@ -1,8 +1,13 @@
-"""On/off options as both projects spell them: ours (`--cond`, `--no-cond`) and NVIDIA's (`--cond=1`, `--cond 0`).
+"""What the commands share for reading their command lines: parameter types, common options, and other tools' spellings.
 
-NVIDIA's scripts declare their switches as `type=bool` options that take a value; ours are flags. A
-command built with `cls=NvidiaFlagsCommand` rewrites a value given to one of its flags into the flag
-form before click parses the line, so command lines copied from NVIDIA's README run unchanged.
+- Types: `FiniteFloat`, `FiniteFloatRange`, `SEED`, `UserPath` (a leading ~ expanded), `PresetChoice` (--cfg);
+  options and callbacks: `network_argument` (--network as a file, URL or name), `workers_option`.
+- On/off options as both projects spell them: ours (`--cond`, `--no-cond`) and NVIDIA's (`--cond=1`, `--cond 0`).
+  NVIDIA's scripts declare their switches as `type=bool` options that take a value; ours are flags. A command
+  built with `cls=NvidiaFlagsCommand` (`nvidia_command`) rewrites a value given to one of its flags into the flag
+  form before click parses the line, so command lines copied from NVIDIA's README run unchanged.
+- Other tools' option names (rosinality's stylegan2-pytorch, NVIDIA's TensorFlow StyleGAN2): `foreign_option_hint`
+  answers one with ours instead of click's "did you mean".
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import click
 
 from ..io.pretrained import network_file
 from ..tools.common import MAX_SEED
+from ..training.config import NVIDIA_WORKERS, PRESETS
 from ..utils.download import DownloadError
 
 
@@ -103,19 +109,21 @@ _BOOL_WORDS = {"1", "0", "true", "false", "t", "f", "yes", "no", "y", "n", "on",
 
 
 # Other tools' spellings and ours, by command (None: any other command that meets one).
+_STYLEGAN2 = PRESETS["stylegan2"]  # the preset of their settings (config-f)
 ROSINALITY_OPTIONS: dict[str, dict[str | None, str]] = {  # rosinality's stylegan2-pytorch
     "--ckpt": {"train": "use --resume FILE", None: "use --network FILE"},
     "--iter": {"train": "use --kimg, thousands of real images (their steps x --batch / 1000)"},
     "--r1": {"train": "use --gamma"},
     "--lr": {"train": "use --glr and --dlr"},
-    "--path_regularize": {"train": "the preset sets the path-length weight (--cfg stylegan2: 2, as theirs)"},
-    "--mixing": {"train": "the preset sets style mixing (--cfg stylegan2: 0.9, as theirs)"},
+    "--path_regularize": {"train": f"the preset sets the path-length weight (--cfg stylegan2: {_STYLEGAN2.pl_weight:g}, as theirs)"},
+    "--mixing": {"train": f"the preset sets style mixing (--cfg stylegan2: {_STYLEGAN2.style_mixing_prob:g}, as theirs)"},
     "--augment": {"train": "use --aug ada"},
     "--augment_p": {"train": "use --aug fixed --p P"},
     "--ada_target": {"train": "use --target"},
     "--ada_length": {"train": "use --ada-kimg, their length / 1000"},
     "--size": {"train": "the data sets the size", None: "the network file sets the size"},
-    "--channel_multiplier": {"train": "use --cbase (2 is --cbase 32768)", None: "the network file sets the channels"},
+    "--channel_multiplier": {"train": f"use --cbase (2 is --cbase {_STYLEGAN2.channel_base}, as --cfg stylegan2)",
+                             None: "the network file sets the channels"},
     "--n_sample": {"train": "the data sets the snapshot grids"},
     "--wandb": {"train": "the run directory holds TensorBoard logs instead"},
     "--pics": {"generate": "use --seeds 0-N, one image per seed"},
@@ -192,4 +200,4 @@ def network_argument(ctx: click.Context, param: click.Parameter, value: str | No
 
 
 workers_option = click.option("--workers", type=click.IntRange(min=0),  # both trainers pick them by training.config.auto_workers
-                              help="Data loader worker processes.  [default: 0 when training on the CPU, else up to 3]")
+                              help=f"Data loader worker processes.  [default: 0 when training on the CPU, else up to {NVIDIA_WORKERS}]")

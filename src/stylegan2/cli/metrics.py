@@ -9,7 +9,7 @@ from typing import Any, Iterator
 import click
 
 from stylegan2.data.errors import SKIP_BAD_BY_CONVERTING, advise_skip_bad
-from stylegan2.metrics import calc_metrics
+from stylegan2.metrics import PRIMARY_METRICS, calc_metrics
 from stylegan2.metrics.evaluate import format_results
 from stylegan2.metrics.training_data import run_directory_of
 from stylegan2.training.launch import LaunchError, launch_local
@@ -53,7 +53,7 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
 @click.option("--data", metavar="DATA", type=UserPath(), help="Real images: folder, .zip, .npz[:KEY] or builtin:shapes "
               "[default: the data the network file (or its run directory) records it was trained on].")
 @click.option("--metrics", "metric_list", default="fid50k_full", show_default=True, metavar="LIST",
-              help="Comma-separated: fid50k_full,kid50k_full,pr50k3_full,is50k,ppl2_wend or variants (fid10k, ...).")
+              help=f"Comma-separated: {', '.join(PRIMARY_METRICS)} or variants (fid10k, ...).")
 @click.option("--mirror/--no-mirror", default=None,
               help="Add x-flipped real images (the *_full metrics ignore it, as officially); also --mirror=1 "
                    "[default: as the training run did when --data is omitted, else off].")
@@ -67,7 +67,8 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
               help="Processes to start on this machine, one per GPU (as torchrun --nproc_per_node).")
 @click.option("--batch", "batch_size", type=click.IntRange(min=1), default=default_of(calc_metrics, "batch_size"), show_default=True,
               help="Images per batch (per rank); the fakes' latents are drawn per batch, so it changes them slightly.")
-@click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True, help="Data-loading processes.")
+@click.option("--workers", type=click.IntRange(min=0), default=default_of(calc_metrics, "num_workers"), show_default=True,
+              help="Data-loading processes.")
 @click.option("--cache-dir", type=UserPath(file_okay=False, path_type=Path),
               help="Detector files and cached real statistics [default: $STYLEGAN2_CACHE, else $XDG_CACHE_HOME/stylegan2, "
                    "else ~/.cache/stylegan2].")

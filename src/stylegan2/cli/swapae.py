@@ -12,14 +12,14 @@ from ..data import ImageDataset
 from ..data.errors import SKIP_BAD_BY_CONVERTING
 from ..swapae.config import SWAPAE_CFG_NAMES, SWAPAE_PRESETS, SwapAEOptions, SwapAEPreset
 from ..swapae.start import open_and_resolve, train_process
-from ..swapae.tools import decode, encode, swap
+from ..swapae.tools import DEFAULT_IMAGES_DIR, decode, encode, swap
 from ..swapae.training import train_swapae
 from ..training.distributed import check_slurm_tasks, init_distributed
 from ..training.launch import ProcessLayout, launch
 from ..training.signals import sigterm_stops
 from ..training.start import check_gpus
 from ..utils.device import DEVICE_HELP, select_device
-from .defaults import format_default
+from .defaults import default_of, format_default
 from .flags import SEED, FiniteFloatRange, UserPath, workers_option
 from .tools import user_errors
 from .train import USER_ERRORS, run_training_command
@@ -168,7 +168,7 @@ network_option = click.option("--network", required=True, type=UserPath(path_typ
                               help="A snapshot of `stylegan2 swapae train` (E and G are used).")
 device_option = click.option("--device", help=f"{DEVICE_HELP} [default: cuda if available].")
 force_option = click.option("--force", is_flag=True, help="Overwrite existing outputs.")
-outdir_option = click.option("--outdir", default="out", show_default=True, type=UserPath(file_okay=False, path_type=Path),
+outdir_option = click.option("--outdir", default=DEFAULT_IMAGES_DIR, show_default=True, type=UserPath(file_okay=False, path_type=Path),
                              help="Where to write the images.")
 
 
@@ -202,7 +202,7 @@ def swap_command(network: Path, structure: tuple[Path, ...], texture: tuple[Path
 @swapae_group.command("encode")
 @network_option
 @click.argument("images", nargs=-1, required=True, type=UserPath(dir_okay=False, path_type=Path))
-@click.option("--out", default="codes.npz", show_default=True, type=UserPath(dir_okay=False, path_type=Path),
+@click.option("--out", default=default_of(encode, "out"), show_default=True, type=UserPath(dir_okay=False, path_type=Path),
               help="The .npz to write: structure, texture and names arrays.")
 @force_option
 @device_option

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import click
 
@@ -13,7 +13,7 @@ from stylegan2.tools import ToolError, find_directions, generate_images, project
 from stylegan2.tools.common import NOISE_MODES, parse_grid, parse_seeds
 from stylegan2.tools.files import VIDEO_FORMATS
 from stylegan2.tools.mix import DEFAULT_MIX_STYLES
-from stylegan2.tools.project import LOSSES
+from stylegan2.tools.project import PROJECTION_LOSSES
 from stylegan2.tools.video import SPACES
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
@@ -69,14 +69,18 @@ def user_errors() -> Iterator[None]:
             raise click.ClickException(str(err)) from err
 
 
-def network_option(f):
+Command = TypeVar("Command", bound=Callable[..., Any])  # a command function, before or after click wraps it
+
+
+def network_option(f: Command) -> Command:
+    """--network: a file in any format we read, its URL, or NVIDIA's network by name."""
     return click.option("--network", required=True, callback=network_argument, metavar="FILE|URL|NAME",
                         help="Network file: ours, NVIDIA's .pkl or rosinality's .pt (G_ema is used), its URL, or NVIDIA's "
                              "network by name (ffhq, metfaces, ..., ffhq256; URLs and names downloaded into the cache dir "
                              "once).")(f)
 
 
-def common_options(f):
+def common_options(f: Command) -> Command:
     """--outdir, --force and --device, shared by every command."""
     f = click.option("--device", help=f"{DEVICE_HELP} [default: cuda if available].")(f)
     f = click.option("--force", is_flag=True, help="Overwrite existing outputs.")(f)
@@ -220,7 +224,7 @@ def video_command(network: Path, seeds: list[int] | None, projected_w: tuple[Pat
 @class_option
 @click.option("--vgg", type=UserPath(path_type=Path),
               help="NVIDIA's vgg16.pt (or a folder holding it) for the LPIPS loss [default: the cache dir's].")
-@click.option("--loss", type=click.Choice(LOSSES), default=default_of(project_image, "loss"), show_default=True,
+@click.option("--loss", type=click.Choice(PROJECTION_LOSSES), default=default_of(project_image, "loss"), show_default=True,
               help="auto: LPIPS when vgg16.pt is found, else a multi-scale pixel loss.")
 @click.option("--save-video/--no-save-video", default=default_of(project_image, "save_video"), show_default=True,
               help="Write the progression video.")

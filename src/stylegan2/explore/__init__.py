@@ -10,6 +10,10 @@ from .network import open_explorer
 from .settings import GanSettings, SettingsError, SwapSettings
 from .swap import SwapExplorer
 
+# Where the server listens unless told (here, not in server.py, so that `stylegan2 explore --help` needs no Flask).
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
 __all__ = [
     "GanExplorer",
     "GanSettings",

@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, get_sockaddr, make_server, select_address_family
 
 from ..utils.image import to_pil
+from . import DEFAULT_HOST, DEFAULT_PORT
 from .coalesce import LatestOnly, Superseded
 from .gan import W_FILE, GanExplorer
 from .network import open_explorer
@@ -260,12 +261,12 @@ def check_listen_address(host: str, port: int) -> None:
                       "use an address or name of this machine, e.g. 127.0.0.1") from None
 
 
-def make_explorer_server(app: Flask, host: str = "127.0.0.1", port: int = 8000) -> BaseWSGIServer:
+def make_explorer_server(app: Flask, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> BaseWSGIServer:
     """A threaded HTTP server for `app`, bound but not yet serving; port 0 picks a free port (`server_port`)."""
     return make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)
 
 
-def serve(app: Flask, host: str = "127.0.0.1", port: int = 8000,
+def serve(app: Flask, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
           announce: Callable[[str], None] = print) -> None:
     """Serve `app` until interrupted (Ctrl-C), announcing its URL; port 0 picks a free port."""
     check_listen_address(host, port)
@@ -283,8 +284,8 @@ def serve(app: Flask, host: str = "127.0.0.1", port: int = 8000,
 def run_explorer(
     network: str | os.PathLike,
     *,
-    host: str = "127.0.0.1",
-    port: int = 8000,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
     device: str | None = None,
     directions: str | os.PathLike | None = None,
     layers: str | None = None,

@@ -22,7 +22,7 @@ def too_large(where: str, size: str) -> SettingsError:
     return SettingsError(f"{where}: {size} pixels is too large; upload at most {MAX_UPLOAD_PIXELS:,} pixels")
 
 
-def open_image(data: bytes, where: str) -> PIL.Image.Image:
+def open_upload(data: bytes, where: str) -> PIL.Image.Image:
     """PIL's lazy image of `data` (header read, pixels not yet), without PIL's decompression-bomb warning: the
     caller checks the size itself, and the warning would print a line in the server's console per request."""
     try:
@@ -53,7 +53,7 @@ def decode_upload(data: bytes, name: str, resolution: int, channels: int,
     `where` names the image in errors (default: "upload 'NAME'")."""
     where = where or f"upload {name!r}"
     try:
-        with open_image(data, where) as img:
+        with open_upload(data, where) as img:
             if img.width * img.height > MAX_UPLOAD_PIXELS:
                 raise too_large(where, f"{img.width}x{img.height}")
             target = "L" if image_channels(img, where, drop_alpha=True) == 1 else "RGB"

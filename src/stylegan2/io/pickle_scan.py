@@ -11,6 +11,7 @@ a stream passes does an unpickler read it.
 
 from __future__ import annotations
 
+import pickle
 import struct
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -45,27 +46,26 @@ class _Node:
         self.is_global = is_global
 
 
-# Opcodes with a fixed-size argument: code -> (size, struct format or None)
+# Opcodes with a fixed-size argument: code -> its size in bytes
 _FIXED = {
-    b"K": 1, b"M": 2, b"J": 4, b"G": 8,  # BININT1, BININT2, BININT, BINFLOAT
-    b"\x80": 1, b"\x95": 8,  # PROTO, FRAME
-    b"h": 1, b"j": 4, b"q": 1, b"r": 4,  # BINGET, LONG_BINGET, BINPUT, LONG_BINPUT
+    pickle.BININT1: 1, pickle.BININT2: 2, pickle.BININT: 4, pickle.BINFLOAT: 8,
+    pickle.PROTO: 1, pickle.FRAME: 8,
+    pickle.BINGET: 1, pickle.LONG_BINGET: 4, pickle.BINPUT: 1, pickle.LONG_BINPUT: 4,
 }
 # Opcodes followed by a length field and that many bytes: code -> struct format of the length
 _SIZED = {
-    b"T": "<i", b"U": "<B", b"X": "<I", b"\x8c": "<B", b"\x8d": "<Q",  # BINSTRING, SHORT_BINSTRING, BINUNICODE(8)
-    b"B": "<I", b"C": "<B", b"\x8e": "<Q", b"\x96": "<Q",  # BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
-    b"\x8a": "<B", b"\x8b": "<i",  # LONG1, LONG4
+    pickle.BINSTRING: "<i", pickle.SHORT_BINSTRING: "<B", pickle.BINUNICODE: "<I", pickle.SHORT_BINUNICODE: "<B",
+    pickle.BINUNICODE8: "<Q", pickle.BINBYTES: "<I", pickle.SHORT_BINBYTES: "<B", pickle.BINBYTES8: "<Q",
+    pickle.BYTEARRAY8: "<Q", pickle.LONG1: "<B", pickle.LONG4: "<i",
 }
-_LEAF_LINES = {b"I", b"L", b"F", b"S", b"V"}  # INT, LONG, FLOAT, STRING, UNICODE: one text line, a plain value
-_PLAIN = {b"N", b"\x88", b"\x89"}  # NONE, NEWTRUE, NEWFALSE
-_EMPTY = {b")", b"]", b"}", b"\x8f"}  # EMPTY_TUPLE, EMPTY_LIST, EMPTY_DICT, EMPTY_SET
-_FROM_MARK = {b"t", b"l", b"d", b"\x91"}  # TUPLE, LIST, DICT, FROZENSET: a new container of the marked items
-_INTO_TOP = {b"e", b"u", b"\x90"}  # APPENDS, SETITEMS, ADDITEMS: the marked items go into the entry below the mark
-_REFUSED = {
-    b"P": "PERSID", b"i": "INST", b"o": "OBJ", b"\x82": "EXT1", b"\x83": "EXT2", b"\x84": "EXT4",
-    b"\x97": "NEXT_BUFFER", b"\x98": "READONLY_BUFFER",
-}
+_LEAF_LINES = {pickle.INT, pickle.LONG, pickle.FLOAT, pickle.STRING, pickle.UNICODE}  # one text line, a plain value
+_PLAIN = {pickle.NONE, pickle.NEWTRUE, pickle.NEWFALSE}
+_EMPTY = {pickle.EMPTY_TUPLE, pickle.EMPTY_LIST, pickle.EMPTY_DICT, pickle.EMPTY_SET}
+_FROM_MARK = {pickle.TUPLE, pickle.LIST, pickle.DICT, pickle.FROZENSET}  # a new container of the marked items
+_INTO_TOP = {pickle.APPENDS, pickle.SETITEMS, pickle.ADDITEMS}  # the marked items go into the entry below the mark
+_TUPLE_N = (pickle.TUPLE1, pickle.TUPLE2, pickle.TUPLE3)  # a tuple of the top 1, 2 or 3 entries
+_REFUSED = {getattr(pickle, name): name for name in ("PERSID", "INST", "OBJ", "EXT1", "EXT2", "EXT4", "NEXT_BUFFER",
+                                                      "READONLY_BUFFER")}
 
 
 class _Scanner:
@@ -168,7 +168,7 @@ class _Scanner:
             self.ops += 1
             if self.ops > self.limits.max_opcodes:
                 raise self.fail(f"more than {self.limits.max_opcodes:,} opcodes")
-            if code == b".":  # STOP
+            if code == pickle.STOP:
                 if len(self.stack) != 1 or self.marks:
                     raise self.fail("STOP with a malformed stack")
                 return
@@ -178,23 +178,23 @@ class _Scanner:
         stack = self.stack
         if code in _FIXED:
             arg = self.read(_FIXED[code])
-            if code == b"\x80":
+            if code == pickle.PROTO:
                 if arg[0] > 5:
                     raise self.fail(f"unsupported pickle protocol {arg[0]}")
-            elif code == b"\x95":
+            elif code == pickle.FRAME:
                 size = struct.unpack("<Q", arg)[0]
                 if size > self.end - self.file.tell():
                     raise self.fail(f"a FRAME claims {size:,} bytes but only {self.end - self.file.tell():,} remain")
-            elif code in (b"h", b"j"):
+            elif code in (pickle.BINGET, pickle.LONG_BINGET):
                 self.memo_get(int.from_bytes(arg, "little"))
-            elif code in (b"q", b"r"):
+            elif code in (pickle.BINPUT, pickle.LONG_BINPUT):
                 self.memo_put(int.from_bytes(arg, "little"))
             else:
                 stack.append(None)
         elif code in _SIZED:
             fmt = _SIZED[code]
             size = struct.unpack(fmt, self.read(struct.calcsize(fmt)))[0]
-            if code in (b"\x8a", b"\x8b") and not 0 <= size <= MAX_LONG_BYTES:
+            if code in (pickle.LONG1, pickle.LONG4) and not 0 <= size <= MAX_LONG_BYTES:
                 raise self.fail(f"an integer of {size:,} bytes")
             self.skip(size)
             stack.append(None)
@@ -205,67 +205,67 @@ class _Scanner:
             stack.append(None)
         elif code in _EMPTY:
             stack.append(_Node())
-        elif code == b"(":  # MARK
+        elif code == pickle.MARK:
             self.marks.append(stack)
             self.stack = []
         elif code in _FROM_MARK:
             items = self.pop_mark()
             self.stack.append(self.new(items))
-        elif code in (b"\x85", b"\x86", b"\x87"):  # TUPLE1, TUPLE2, TUPLE3
-            stack.append(self.new(self.pop(code[0] - 0x84)))
-        elif code == b"a":  # APPEND
+        elif code in _TUPLE_N:
+            stack.append(self.new(self.pop(_TUPLE_N.index(code) + 1)))
+        elif code == pickle.APPEND:
             item = self.pop()
             self.contain(self.top(), item)
-        elif code == b"s":  # SETITEM
+        elif code == pickle.SETITEM:
             items = self.pop(2)
             self.contain(self.top(), items)
         elif code in _INTO_TOP:
             items = self.pop_mark()
             self.contain(self.top(), items)
-        elif code == b"R":  # REDUCE: callable(*args); the result may hold the arguments
+        elif code == pickle.REDUCE:  # callable(*args); the result may hold the arguments
             _, args = self.pop(2)
             self.stack.append(self.new([args]))
-        elif code == b"\x81":  # NEWOBJ
+        elif code == pickle.NEWOBJ:
             _, args = self.pop(2)
             self.stack.append(self.new([args]))
-        elif code == b"\x92":  # NEWOBJ_EX
+        elif code == pickle.NEWOBJ_EX:
             _, args, kwargs = self.pop(3)
             self.stack.append(self.new([args, kwargs]))
-        elif code == b"b":  # BUILD: sets state on the object below; never on a class or function the loader owns
+        elif code == pickle.BUILD:  # sets state on the object below; never on a class or function the loader owns
             (state,) = self.pop()
             target = self.top()
             if isinstance(target, _Node) and target.is_global:
                 raise self.fail("BUILD on a class or function (a pickle may not change the loader)")
             self.contain(target, [state])
-        elif code == b"c":  # GLOBAL
+        elif code == pickle.GLOBAL:
             self.line()
             self.line()
             stack.append(_Node(depth=0, is_global=True))
-        elif code == b"\x93":  # STACK_GLOBAL
+        elif code == pickle.STACK_GLOBAL:
             self.pop(2)
             self.stack.append(_Node(depth=0, is_global=True))
-        elif code == b"\x94":  # MEMOIZE
+        elif code == pickle.MEMOIZE:
             self.memo_put(len(self.memo))
-        elif code in (b"g", b"p"):  # GET, PUT (text index)
+        elif code in (pickle.GET, pickle.PUT):  # a text index
             text = self.line()
             if not text.isdigit() or len(text) > 12:
                 raise self.fail("malformed memo index")
-            (self.memo_get if code == b"g" else self.memo_put)(int(text))
-        elif code == b"0":  # POP
+            (self.memo_get if code == pickle.GET else self.memo_put)(int(text))
+        elif code == pickle.POP:
             if stack:
                 stack.pop()
             elif self.marks:
                 self.pop_mark()
             else:
                 raise self.fail("stack underflow")
-        elif code == b"1":  # POP_MARK
+        elif code == pickle.POP_MARK:
             self.pop_mark()
-        elif code == b"2":  # DUP
+        elif code == pickle.DUP:
             stack.append(self.top())
-        elif code == b"Q" and self.limits.allow_persistent:  # BINPERSID: the loader's persistent_load decides
+        elif code == pickle.BINPERSID and self.limits.allow_persistent:  # the loader's persistent_load decides
             self.pop()
             self.stack.append(None)
-        elif code in _REFUSED or code == b"Q":
+        elif code in _REFUSED or code == pickle.BINPERSID:
             raise self.fail(f"opcode {_REFUSED.get(code, 'BINPERSID')} is not used by network files")
         else:
             raise self.fail(f"unknown opcode {code!r}")

@@ -28,7 +28,16 @@ from stylegan2.utils.device import rank_cuda_device, select_device
 
 from ..utils.notes import warn
 from .detectors import find_detector_file, find_vgg16_file, load_detector, load_vgg16
-from .evaluate import MetricSpec, check_networks, check_truncation, compute_metric, missing_dataset, parse_metric, reads_data, report_metric
+from .evaluate import (
+    MetricSpec,
+    check_networks,
+    check_ppl_truncation,
+    compute_metric,
+    missing_dataset,
+    parse_metric,
+    reads_data,
+    report_metric,
+)
 from .features import draws_labels
 from .training_data import training_data, training_resolution
 
@@ -76,6 +85,7 @@ def absolute_spec(data: str | os.PathLike) -> str:
 
 @functools.lru_cache(maxsize=4)
 def _open_metric_dataset(data: str, resolution: int, use_labels: bool, mirror: bool, signature: int) -> Dataset:
+    """The dataset, opened once per settings and state of its files: `signature` (`files_signature`) is a cache key only."""
     return open_dataset(data, resolution=resolution, use_labels=use_labels, mirror=mirror)
 
 
@@ -244,7 +254,7 @@ def raise_if_a_rank_failed(error: Exception | None, device: torch.device, world_
 def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike | None, metrics: list[str] | str, *,
                  mirror: bool | None = None, detector: str | os.PathLike | None = None,
                  vgg: str | os.PathLike | None = None, device: str | None = None, batch_size: int = 32,
-                 num_workers: int = 0, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
+                 num_workers: int = 2, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
                  progress: bool = True, seed: int = 0, truncation_psi: float = 1.0,
                  run_dir: str | os.PathLike | None = None,
                  on_result: Callable[[int, dict], None] | None = None) -> list[dict]:
@@ -269,7 +279,7 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
                          "e.g. fid50k_full")
     specs = [parse_metric(name) for name in metrics]  # fail on a bad name before any loading
     for spec in specs:
-        check_truncation(spec, truncation_psi)
+        check_ppl_truncation(spec, truncation_psi)
     if not specs:
         raise ValueError("no metrics given")
     dev, rank, world_size = setup_ranks(device)

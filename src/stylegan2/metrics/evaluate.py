@@ -114,6 +114,7 @@ def reads_data(spec: MetricSpec, G: nn.Module) -> bool:
 
 
 def missing_dataset(spec: MetricSpec) -> ValueError:
+    """The error for a metric that needs a dataset (real images, or a conditional G's labels) and was given none."""
     return ValueError(f"{spec.name} needs a dataset: its real images, or the labels of a conditional network; pass data")
 
 

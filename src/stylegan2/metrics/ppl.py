@@ -33,8 +33,9 @@ class PPLConfig:
                              f"{self.sampling!r}")
 
 
-def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation between the directions of a and b (result has unit norm), for paths in Z."""
+def slerp_unit(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between the directions of a and b, with unit norm: NVIDIA's PPL paths in Z
+    (`tools.video.slerp` instead keeps z at a typical norm)."""
     a = a / a.norm(dim=-1, keepdim=True)
     b = b / b.norm(dim=-1, keepdim=True)
     cos = (a * b).sum(dim=-1, keepdim=True)
@@ -63,7 +64,7 @@ def ppl_images(G: nn.Module, c: torch.Tensor, cfg: PPLConfig, gen: torch.Generat
         ws = torch.cat([w0.lerp(w1, tt), w0.lerp(w1, tt + cfg.epsilon)])
     else:
         tt = t[:, None]
-        zt = torch.cat([slerp(z0, z1, tt), slerp(z0, z1, tt + cfg.epsilon)])
+        zt = torch.cat([slerp_unit(z0, z1, tt), slerp_unit(z0, z1, tt + cfg.epsilon)])
         ws = G.mapping(zt, torch.cat([c, c]))
     randomize_noise_buffers(G, gen)
     img = G.synthesis(ws, noise_mode="const", force_fp32=True)  # [2N, C, H, W]

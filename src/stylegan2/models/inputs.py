@@ -35,6 +35,7 @@ def check_input(x: object, name: str, network: nn.Module) -> torch.Tensor:
 
 
 def check_same_batch(x: torch.Tensor, name: str, reference: torch.Tensor, reference_name: str) -> None:
+    """Refuse `x` unless it has as many rows as `reference` (one per sample), naming both inputs."""
     if x.shape[0] != reference.shape[0]:
         raise ValueError(f"{name} has batch {x.shape[0]} but {reference_name} has {reference.shape[0]}; give one row per sample")
 

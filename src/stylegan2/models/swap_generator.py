@@ -17,7 +17,7 @@ from torch import nn
 
 from ..nn.layers import Conv2dLayer, FullyConnectedLayer
 from .init_kwargs import records_init_kwargs
-from .synthesis import DEFAULT_FUSED_MODCONV, NOISE_MODES, SynthesisLayer, ToRGBLayer, compute_memory_format
+from .synthesis import NOISE_MODES, SynthesisLayer, ToRGBLayer, compute_memory_format
 
 
 class SpatialCodeModulation(nn.Module):
@@ -43,8 +43,8 @@ class ModulatedResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, texture: torch.Tensor, noise_mode: str) -> torch.Tensor:
         y = self.skip(x, gain=math.sqrt(0.5))
-        x = self.conv1(x, texture, noise_mode=noise_mode, fused_modconv=DEFAULT_FUSED_MODCONV)
-        x = self.conv2(x, texture, noise_mode=noise_mode, fused_modconv=DEFAULT_FUSED_MODCONV, gain=math.sqrt(0.5))
+        x = self.conv1(x, texture, noise_mode=noise_mode)
+        x = self.conv2(x, texture, noise_mode=noise_mode, gain=math.sqrt(0.5))
         return x + y  # (residual + skip) / sqrt(2)
 
 
@@ -137,4 +137,4 @@ class SwapGenerator(nn.Module):
         x = self.SpatialCodeModulation(structure, texture).contiguous(memory_format=layout)
         for name in self.block_names:
             x = getattr(self, name)(x, texture, noise_mode)
-        return self.ToRGB(x, texture, fused_modconv=DEFAULT_FUSED_MODCONV).contiguous()  # images leave as NCHW
+        return self.ToRGB(x, texture).contiguous()  # images leave as NCHW

@@ -16,12 +16,13 @@ from ..nn.upfirdn2d import setup_filter, upsample2d
 from .aspect import SQUARE, check_img_resolution, image_size
 from .inputs import check_input, check_size
 
-NOISE_MODES = ("random", "const", "none")
+NOISE_MODES = ("const", "random", "none")  # the network's stored noise maps, fresh random noise, or none
 ARCHITECTURES = ("orig", "skip", "resnet")  # how G's and D's blocks are wired, NVIDIA's names
 
-# fused_modconv=None means the non-fused form (activations scaled around one shared convolution):
-# it was faster than the grouped (fused) form on every device and batch size measured (see
-# docs/experiments/speed.md), and training needs it anyway (no per-sample weight gradients).
+# The modulated convolution the networks run (their default, and what fused_modconv=None means): the non-fused
+# form (activations scaled around one shared convolution), because it was faster than the grouped (fused) form on
+# every device and batch size measured (see docs/experiments/speed.md), and training needs it anyway (no
+# per-sample weight gradients).
 DEFAULT_FUSED_MODCONV = False
 
 
@@ -124,7 +125,7 @@ class SynthesisLayer(nn.Module):
         x: torch.Tensor,
         w: torch.Tensor,
         noise_mode: str = "random",
-        fused_modconv: bool = True,
+        fused_modconv: bool = DEFAULT_FUSED_MODCONV,
         gain: float = 1.0,
     ) -> torch.Tensor:
         if noise_mode not in NOISE_MODES:
@@ -165,7 +166,7 @@ class ToRGBLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = True) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = DEFAULT_FUSED_MODCONV) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain  # equalized lr folded into the styles
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
         return bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp)

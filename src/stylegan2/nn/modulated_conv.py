@@ -25,13 +25,15 @@ def modulated_conv2d(
     padding: Padding = 0,
     resample_filter: torch.Tensor | None = None,
     demodulate: bool = True,
-    fused_modconv: bool = True,
+    *,
+    fused_modconv: bool,
 ) -> torch.Tensor:
     """Convolve x [N, I, H, W] with weight [O, I, k, k] modulated per sample by styles [N, I].
 
     fused_modconv=True builds per-sample weights and runs one grouped convolution;
     fused_modconv=False scales the activations before and after a shared convolution.
-    The two are mathematically equal; which one is faster depends on device and batch.
+    The two are mathematically equal, so the caller chooses (the networks' choice is
+    `models.synthesis.DEFAULT_FUSED_MODCONV`).
     `noise` (broadcastable to the output) is added after demodulation.
     """
     batch = x.shape[0]

@@ -92,14 +92,15 @@ class _UpFirDn2d(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, f, up, down, padding, flip_filter, gain):  # noqa: D102
+    def forward(ctx, x: torch.Tensor, f: torch.Tensor, up: int, down: int, padding: tuple[int, int, int, int],  # noqa: D102
+                flip_filter: bool, gain: float) -> torch.Tensor:
         y = _upfirdn2d_forward(x, f, up, down, padding, flip_filter, gain)
         ctx.save_for_backward(f)
         ctx.config = (up, down, padding, flip_filter, gain, x.shape, y.shape)
         return y
 
     @staticmethod
-    def backward(ctx, dy):  # noqa: D102
+    def backward(ctx, dy: torch.Tensor) -> tuple[torch.Tensor | None, None, None, None, None, None, None]:  # noqa: D102
         (f,) = ctx.saved_tensors
         up, down, (px0, px1, py0, py1), flip_filter, gain, in_shape, out_shape = ctx.config
         fw, fh = filter_size(f)

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from ..training.config import auto_workers, check_max_size, check_preset_batch, derived_batch_gpu_explained, resolves
+from ..models import DiscriminatorEpilogue
+from ..training.config import (
+    DEFAULT_RUNS_DIR,
+    NVIDIA_WORKERS,
+    auto_workers,
+    check_max_size,
+    check_preset_batch,
+    derived_batch_gpu_explained,
+    resolves,
+)
 from ..training.session import apply_overrides, check_keep_snapshots, check_numbers
 
 
@@ -61,7 +71,8 @@ SWAPAE_PRESETS: dict[str, SwapAEPreset] = {
 }
 SWAPAE_CFG_NAMES = tuple(SWAPAE_PRESETS)
 CPU_PRESET = SWAPAE_PRESETS["cpu"]
-MBSTD_GROUP = 4  # the StyleGAN2 discriminator's default minibatch-std group size
+# The minibatch-std group size of the StyleGAN2 discriminator a run trains, which keeps its default.
+MBSTD_GROUP = inspect.signature(DiscriminatorEpilogue).parameters["mbstd_group_size"].default
 
 
 @dataclass
@@ -72,7 +83,7 @@ class SwapAEOptions:
     """
 
     data: str
-    outdir: str = "training-runs"
+    outdir: str = DEFAULT_RUNS_DIR
     cfg: str = "cpu"
     # Dataset.
     mirror: bool = False
@@ -86,7 +97,7 @@ class SwapAEOptions:
     snap: int = CPU_PRESET.snap
     keep_snapshots: int = 0  # as TrainingOptions.keep_snapshots
     seed: int = 0
-    workers: int = 3
+    workers: int = NVIDIA_WORKERS
     # Networks.
     cbase: int = CPU_PRESET.cbase
     cmax: int = CPU_PRESET.cmax

@@ -16,10 +16,10 @@ from ..io.pretrained import existing_network_file
 from ..io.rosinality import estimated_w_avg_note
 from ..models import Generator
 from ..models.inputs import check_truncation, is_whole_number
+from ..models.synthesis import NOISE_MODES
 from ..utils.device import DeviceError, same_device, select_device
 from ..utils.notes import warn
 
-NOISE_MODES = ("const", "random", "none")
 MAX_SEED = 2**32 - 1  # np.random.RandomState accepts seeds in [0, 2**32)
 MAX_LIST = 10**6  # values one list option may expand to: a mistyped range stops with a message, not out of memory
 

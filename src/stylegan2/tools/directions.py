@@ -20,6 +20,7 @@ DIRECTIONS_FILE = "directions.npz"
 
 
 def check_steps(steps: int) -> None:
+    """Refuse a --steps below 2: a strip shows at least both ends of the move."""
     if steps < 2:
         raise ToolError(f"--steps {steps}: a strip needs at least 2 steps")
 

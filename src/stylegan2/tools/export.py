@@ -236,7 +236,9 @@ def _export_onnx(module: nn.Module, inputs: dict[str, torch.Tensor], path: Path,
 
 
 def _export_torchscript(module: nn.Module, inputs: dict[str, torch.Tensor], path: Path, dynamic: bool) -> None:
-    """torch.jit.trace records sizes as graph values, so the non-fused graph also runs at other batch sizes."""
+    """torch.jit.trace records sizes as graph values, so the non-fused graph also runs at other batch sizes.
+
+    `dynamic` is unused (a traced graph needs no flag for it); it is kept for the same signature as `_export_onnx`."""
     with _quiet_tracing():
         graph = torch.jit.trace(module, tuple(inputs.values()), check_trace=False)
         torch.jit.save(graph, str(path))

@@ -29,7 +29,7 @@ from .common import Network, ToolError, check_fps, check_inputs, class_label, lo
 from .files import VideoWriter, check_outputs, load_target_image, note_earlier_outputs, save_npz, video_suffix
 from .generate import synthesize
 
-LOSSES = ("auto", "lpips", "pixel")
+PROJECTION_LOSSES = ("auto", "lpips", "pixel")
 MAX_VIDEO_FRAMES = 300  # progression videos show at most this many optimization steps
 
 
@@ -216,8 +216,8 @@ def project(
 def find_vgg16(vgg: str | os.PathLike | None, loss: str) -> Path | None:
     """The VGG16 file to use: --vgg (a file, or a folder holding vgg16.safetensors or vgg16.pt), else the
     cache dir's; None for the pixel loss."""
-    if loss not in LOSSES:
-        raise ToolError(f"--loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    if loss not in PROJECTION_LOSSES:
+        raise ToolError(f"--loss must be one of {', '.join(PROJECTION_LOSSES)}, got {loss!r}")
     if loss == "pixel":
         return None
     if vgg is not None:

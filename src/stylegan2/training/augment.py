@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..models.init_kwargs import records_init_kwargs
 from ..nn.upfirdn2d import downsample2d, setup_filter, upsample2d
 
 # Low-pass decomposition filters of two orthogonal wavelets (standard published coefficients).
@@ -218,8 +219,8 @@ class _DepthwiseFilter(torch.autograd.Function):
 
     The gradient of one is the other, so every order of derivative stays one grouped convolution;
     autograd's own double backward of a grouped convolution runs one group at a time, which made
-    R1 through image filtering about 15 times slower on a GPU. The taps get no gradient (they
-    come from random draws).
+    R1 through image filtering many times slower on a GPU. The taps get no gradient (they come
+    from random draws).
     """
 
     @staticmethod
@@ -262,17 +263,15 @@ def _normal_percentile(q: torch.Tensor) -> torch.Tensor:
     return torch.erfinv(q * 2 - 1)
 
 
-def _argument_names() -> list[str]:
-    return [name for name in inspect.signature(AugmentPipe.__init__).parameters if name != "self"]
-
-
 class AugmentPipe(torch.nn.Module):
     """The ADA augmentation pipeline: every transform off by default, multiplier 1 turns it on.
 
     `p` (a buffer) is the overall probability; transform k is applied to an image with
     probability `p * k`. The training loop sets `p` (fixed, or tuned by the ADA controller).
+    `init_kwargs` records the constructor arguments (an official pickle stores them as `_init_kwargs`).
     """
 
+    @records_init_kwargs
     def __init__(
         self,
         xflip: float = 0, rotate90: float = 0, xint: float = 0, xint_max: float = 0.125,
@@ -307,16 +306,13 @@ class AugmentPipe(torch.nn.Module):
         self.register_buffer("Hz_fbank", torch.as_tensor(filter_bank(SYM2), dtype=torch.float32))  # [4, 43]
         if len(self.imgfilter_bands) != self.Hz_fbank.shape[0]:
             raise ValueError(f"imgfilter_bands must have {self.Hz_fbank.shape[0]} entries (one per band), got {len(self.imgfilter_bands)}")
-        # The constructor arguments, for checkpoints (an official pickle stores them as `_init_kwargs`).
-        self.init_kwargs = {name: getattr(self, name) for name in _argument_names()}
-        self.init_kwargs["imgfilter_bands"] = list(self.imgfilter_bands)
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> AugmentPipe:
         """Rebuild from stored settings `{init_kwargs, p}` (ours, or an official pickle's augment_pipe)."""
         kwargs = dict(settings.get("init_kwargs") or {})
         kwargs.pop("class_name", None)
-        unknown = sorted(set(kwargs) - set(_argument_names()))
+        unknown = sorted(set(kwargs) - set(inspect.signature(cls).parameters))
         if unknown:
             raise ValueError(f"augment_pipe settings: unknown AugmentPipe argument(s) {', '.join(unknown)}")
         pipe = cls(**kwargs)

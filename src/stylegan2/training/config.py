@@ -24,6 +24,8 @@ from .session import apply_overrides, check_keep_snapshots, check_numbers
 # CPUs with AVX-512 BF16 or AMX, see docs/performance.md), or float32 throughout (NVIDIA's --fp32).
 PRECISIONS = ("fp16", "bf16", "fp32")
 NVIDIA_SNAP = 50  # ticks between snapshots in NVIDIA's train.py (--snap)
+NVIDIA_WORKERS = 3  # data-loader processes in NVIDIA's train.py (--workers): the most auto_workers picks
+DEFAULT_RUNS_DIR = "training-runs"  # where both trainers create run directories (--outdir)
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class TrainingOptions:
     """Everything a training run depends on; saved as training_options.json in the run directory."""
 
     data: str
-    outdir: str = "training-runs"
+    outdir: str = DEFAULT_RUNS_DIR
     cfg: str = "auto"
     # Dataset.
     cond: bool = False
@@ -125,7 +127,7 @@ class TrainingOptions:
     snap: int = NVIDIA_SNAP  # resolve_options takes the preset's
     keep_snapshots: int = 0  # the newest this many snapshots of the run stay, older ones are deleted (0: all stay)
     seed: int = 0
-    workers: int = 3  # data-loader processes; resolve_options picks them from the machine unless given
+    workers: int = NVIDIA_WORKERS  # data-loader processes; resolve_options picks them from the machine unless given
     # Networks.
     z_dim: int = 512
     w_dim: int = 512
@@ -172,13 +174,13 @@ class TrainingOptions:
 
 def auto_workers(device_type: str) -> int:
     """Data-loader processes for a device: none when training on the CPU, whose step already uses
-    every core (a worker would only compete with it); else the official 3, fewer on a machine with
-    few cores per local process."""
+    every core (a worker would only compete with it); else the official NVIDIA_WORKERS, fewer on a
+    machine with few cores per local process."""
     if device_type == "cpu":
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     per_process = cores // max(int(os.environ.get("LOCAL_WORLD_SIZE", "1")), 1)
-    return max(0, min(3, per_process - 1))
+    return max(0, min(NVIDIA_WORKERS, per_process - 1))
 
 
 MIN_IMAGES_PER_CLUSTER = 20  # a preset never splits a dataset into smaller clusters than this

@@ -38,7 +38,7 @@ def pack_samples(img: torch.Tensor, c: torch.Tensor, pack: int) -> tuple[torch.T
     return img.reshape(n // pack, ch * pack, h, w), c.reshape(n // pack, -1)
 
 
-def path_lengths(img: torch.Tensor, ws: torch.Tensor) -> torch.Tensor:
+def pl_lengths(img: torch.Tensor, ws: torch.Tensor) -> torch.Tensor:
     """Per-sample |J_w^T y| for random images y ~ N(0, I) / sqrt(H W) (the path-length term), [N]."""
     noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
     (grads,) = torch.autograd.grad(outputs=[(img * noise).sum()], inputs=[ws], create_graph=True)
@@ -127,7 +127,7 @@ class StyleGAN2Loss:
         """Path-length regularization: |J_w^T y| kept near its running mean, on a shrunk batch."""
         batch = max(gen_z.shape[0] // self.pl_batch_shrink, 1)
         gen_img, gen_ws = self.run_G(gen_z[:batch], gen_c[:batch])
-        lengths = path_lengths(gen_img, gen_ws)
+        lengths = pl_lengths(gen_img, gen_ws)
         pl_mean = self.pl_mean.lerp(lengths.mean(), self.pl_decay)
         self.pl_mean.copy_(pl_mean.detach())
         pl_penalty = (lengths - pl_mean).square()

@@ -250,7 +250,7 @@ def test_malformed_label_entries_are_refused(make_folder, images_rgb):
 
 def test_negative_class_labels_are_refused(make_folder, images_rgb):
     folder = make_folder(images_rgb, labels=[0, 1, -1, 0, 1, 0])
-    with pytest.raises(DatasetError, match="class labels must be >= 0"):
+    with pytest.raises(DatasetError, match=r"dataset\.json: a/img2\.png: -1 is not a class index; classes are numbered from 0"):
         open_dataset(folder, use_labels=True)
 
 

@@ -456,3 +456,61 @@ def test_a_conversion_that_writes_no_image_says_why(tmp_path):
     with pytest.raises(DatasetError, match=r"broken: no images written: 2 could not be read and "
                                          r"were skipped$"):
         convert_dataset(tmp_path / "broken", tmp_path / "out.zip", skip_bad=True)
+
+
+def class_folders(root, names=("dog", "cat", "fish"), per_class: int = 2):
+    """`root/NAME/i.png` noise images, `per_class` in each class folder."""
+    rng = np.random.default_rng(0)
+    for name in names:
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            PIL.Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(root / name / f"{i}.png")
+    return root
+
+
+def test_labels_from_folders_numbers_the_class_folders_in_sorted_order(tmp_path):
+    source = class_folders(tmp_path / "pets")
+    result = CliRunner().invoke(main, ["dataset", "--source", str(source), "--dest", str(tmp_path / "p.zip"),
+                                       "--labels-from-folders"])
+    assert result.exit_code == 0, result.output
+    assert "labelled by folder as 3 classes (0 cat, 1 dog, 2 fish; the names are class_names in its dataset.json)" \
+        in result.output
+    meta = json.loads(zipfile.ZipFile(tmp_path / "p.zip").read("dataset.json"))
+    assert meta["class_names"] == ["cat", "dog", "fish"] and [c for _, c in meta["labels"]] == [0, 0, 1, 1, 2, 2]
+    data = open_dataset(tmp_path / "p.zip", use_labels=True)
+    np.testing.assert_array_equal(data[2][0], open_dataset(source / "dog")[0][0])  # a dog is class 1
+    np.testing.assert_array_equal(data[2][1], [0, 1, 0])
+
+
+def test_labels_from_folders_reads_a_zip_of_the_folder_of_class_folders(tmp_path):
+    """Finder's Compress puts every entry under the folder's name."""
+    source = class_folders(tmp_path / "pets")
+    with zipfile.ZipFile(tmp_path / "pets.zip", "w") as z:
+        for path in sorted(source.rglob("*.png")):
+            z.write(path, path.relative_to(tmp_path).as_posix())
+    assert convert_dataset(tmp_path / "pets.zip", tmp_path / "p.zip", labels_from_folders=True).class_names == \
+        ("cat", "dog", "fish")
+
+
+def test_labels_from_folders_refuses_sources_without_class_folders(tmp_path, make_folder, images_rgb, noise):
+    np.savez(tmp_path / "n.npz", x=noise(2, 8, 3))
+    labelled = make_folder(images_rgb, labels=[0, 1, 0, 1, 0, 1])
+    loose = class_folders(tmp_path / "loose")
+    PIL.Image.fromarray(images_rgb[0]).save(loose / "stray.png")
+    for source, message in [
+        (tmp_path / "n.npz", r"--labels-from-folders: \S+n\.npz is not a folder or zip of images"),
+        (labelled, r"--labels-from-folders: \S+dataset\.json labels the images already; leave out --labels-from-folders"),
+        (loose, r"--labels-from-folders: \S+stray\.png is not in a class folder \(1 image\(s\) like this\)"),
+        (class_folders(tmp_path / "one", names=("cat",)), r"every image of \S+one lies in cat/, which would be one class"),
+    ]:
+        with pytest.raises(DatasetError, match=message):
+            convert_dataset(source, tmp_path / "out.zip", labels_from_folders=True)
+
+
+def test_one_hot_labels_are_written_as_classes_keeping_their_count(tmp_path, noise):
+    np.savez(tmp_path / "o.npz", x=noise(4, 8, 3), y=np.eye(4)[[0, 1, 2, 0]])  # class 3 has no image
+    convert_dataset(tmp_path / "o.npz", tmp_path / "o.zip")
+    meta = json.loads(zipfile.ZipFile(tmp_path / "o.zip").read("dataset.json"))
+    assert [c for _, c in meta["labels"]] == [0, 1, 2, 0] and meta["num_classes"] == 4
+    with pytest.warns(UserWarning, match="1 of its 4 classes have no image: 3"):
+        assert open_dataset(tmp_path / "o.zip", use_labels=True).label_dim == 4

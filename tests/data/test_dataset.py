@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from stylegan2.data import DatasetError, ImageDataset, open_dataset, render_shape
+from stylegan2.data.dataset import label_size_mismatch
 
 
 def test_rgb_png_folder_serves_chw_uint8_images_in_path_order(make_folder, images_rgb):
@@ -70,7 +71,7 @@ def test_whole_number_float_labels_are_class_indices_as_nvidia_reads_them(make_f
     data = open_dataset(make_folder(images_rgb, labels=[0.0, 1, 2.0, 0.0, 1.0, 3.0]), use_labels=True)
     assert data.label_dim == 4
     np.testing.assert_array_equal(data[2][1], [0, 0, 1, 0])
-    with pytest.raises(DatasetError, match="labels must all be class indices"):
+    with pytest.raises(DatasetError, match=r"frac/dataset\.json: a/img0\.png: 0\.5 is not a class index"):
         open_dataset(make_folder(images_rgb, name="frac", labels=[0.5, 1, 2, 0, 1, 3]), use_labels=True)
 
 
@@ -294,8 +295,8 @@ def test_label_mistakes_get_a_message_that_says_what_to_do(make_folder, images_r
     folder = make_folder(images_rgb)
     names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))
     (folder / "dataset.json").write_text(json.dumps({"labels": [[n, "cat" if i % 2 else "dog"] for i, n in enumerate(names)]}))
-    with pytest.raises(DatasetError, match=r"dataset\.json: label 'dog' is a name; labels are class indices \(0, 1, \.\.\.\) "
-                                           r"or number lists, so number the classes"):
+    with pytest.raises(DatasetError, match=r'dataset\.json: a/img0\.png: "dog" is a name \(6 labels like this\); labels are '
+                                           r"class indices \(0, 1, \.\.\.\) or number lists, so number the classes"):
         open_dataset(folder, use_labels=True)
     (folder / "dataset.json").write_text(json.dumps({"labels": [["./" + n, i % 2] for i, n in enumerate(names)]}))
     assert open_dataset(folder, use_labels=True).label_dim == 2  # `find .` paths
@@ -303,3 +304,26 @@ def test_label_mistakes_get_a_message_that_says_what_to_do(make_folder, images_r
         z.writestr("inner.zip", b"PK")
     with pytest.raises(DatasetError, match=r"outer\.zip: holds no images but inner\.zip, an archive; unzip it"):
         open_dataset(tmp_path / "outer.zip")
+
+
+def test_classes_without_images_get_a_note(make_folder, images_rgb):
+    with pytest.warns(UserWarning, match=r"pics: 1 of its 3 classes have no image: 1; a conditional network learns "
+                                         "nothing for them"):
+        assert open_dataset(make_folder(images_rgb, labels=[0, 2, 0, 2, 0, 2]), use_labels=True).label_dim == 3
+
+
+def test_labels_left_unused_are_described_except_a_builtin_sets(make_folder, images_rgb):
+    assert open_dataset(make_folder(images_rgb, labels=[0, 1, 2, 0, 1, 2])).unused_labels() == "labels for 3 classes"
+    assert open_dataset(make_folder(images_rgb, name="vec", labels=[[0.5, 1]] * 6)).unused_labels() == \
+        "label vectors of 2 numbers"
+    assert open_dataset(make_folder(images_rgb, name="none")).unused_labels() is None
+    assert open_dataset(make_folder(images_rgb, name="used", labels=[0] * 6), use_labels=True).unused_labels() is None
+    assert open_dataset("builtin:shapes?n=6").unused_labels() is None  # its ground truth; unconditional demos use it
+
+
+def test_a_label_size_mismatch_says_where_the_labels_stop(make_folder, images_rgb):
+    data = open_dataset(make_folder(images_rgb, labels=[0, 1, 0, 1, 0, 1]), use_labels=True)
+    assert label_size_mismatch(data, 3) == ("the dataset's labels go up to class 1 while the network has 3 classes; for "
+                                            'data that lack the top classes, write "num_classes": 3 into its dataset.json')
+    assert "open it with labels" not in label_size_mismatch(data, 1)
+    assert "open it with labels" in label_size_mismatch(open_dataset(make_folder(images_rgb, name="u")), 3)

@@ -99,7 +99,7 @@ def test_refused_pickle_is_reported(tmp_path):
 
 
 def test_info_and_convert_read_a_tensorflow_pickle(tmp_path):
-    src = Path(__file__).resolve().parent / "fixtures" / "tf_stylegan2_32.pkl"
+    src = Path(__file__).resolve().parents[1] / "io" / "fixtures" / "tf_stylegan2_32.pkl"
     result = CliRunner().invoke(main, ["info", str(src)])
     assert result.exit_code == 0, result.output
     assert "tf-pkl (NVIDIA TensorFlow StyleGAN2 network pickle)" in result.output

@@ -7,6 +7,8 @@ from click.testing import CliRunner
 
 from stylegan2.cli import main
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks run far faster on one thread
+
 
 def test_help_lists_the_options():
     result = CliRunner().invoke(main, ["explore", "--help"])

@@ -10,7 +10,7 @@ from torch import nn
 from stylegan2.cli import main
 from stylegan2.io import save_network
 
-SAMPLE_COUNT_NOTES = r"ignore:\S+. only \d+ real images:UserWarning"  # tiny test data; see test_sample_counts.py
+SAMPLE_COUNT_NOTES = r"ignore:\S+. only \d+ real images:UserWarning"  # tiny test data; see tests/metrics/test_sample_counts.py
 pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning"),
               pytest.mark.filterwarnings(SAMPLE_COUNT_NOTES)]
 
