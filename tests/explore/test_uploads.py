@@ -99,3 +99,10 @@ def test_a_phone_portrait_is_taken_upright():
     PIL.Image.fromarray(stored).save(buffer, format="PNG", exif=exif.tobytes())
     image = pixels(buffer.getvalue(), "portrait.png")
     assert image[:4].min() == 255 and image[4:].max() == 0
+
+
+def test_an_upload_is_decoded_only_in_the_dataset_formats(png_file):
+    """An EPS named face.png reached Pillow's EPS reader, which hands the file to Ghostscript."""
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 32 32\nnewpath 0 0 moveto 32 32 lineto stroke\nshowpage\n"
+    with pytest.raises(SettingsError, match=r"upload 'face\.png': cannot decode as an image \(not a known image format\)"):
+        decode_upload(eps, "face.png", 16, 3)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import io
-import warnings
 
 import numpy as np
 import PIL.Image
 
 from ..data.errors import DatasetError
-from ..data.images import DECODE_ERRORS, image_channels, to_array
+from ..data.images import DECODE_ERRORS, image_channels, open_image, to_array
 from ..data.tool import fit_image
 from .settings import SettingsError
 
@@ -18,19 +17,8 @@ MAX_UPLOAD_PIXELS = 64 * 1024 * 1024  # refused from the header, before decoding
 
 
 def too_large(where: str, size: str) -> SettingsError:
-    """The one message for every image over MAX_UPLOAD_PIXELS, whether we or PIL's bomb check caught it."""
+    """The message for an image over MAX_UPLOAD_PIXELS."""
     return SettingsError(f"{where}: {size} pixels is too large; upload at most {MAX_UPLOAD_PIXELS:,} pixels")
-
-
-def open_upload(data: bytes, where: str) -> PIL.Image.Image:
-    """PIL's lazy image of `data` (header read, pixels not yet), without PIL's decompression-bomb warning: the
-    caller checks the size itself, and the warning would print a line in the server's console per request."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
-            return PIL.Image.open(io.BytesIO(data))
-    except PIL.Image.DecompressionBombError:  # over twice PIL's own limit, which is above ours
-        raise too_large(where, f"more than {2 * PIL.Image.MAX_IMAGE_PIXELS:,}") from None
 
 
 def fit_note(width: int, height: int, resolution: int) -> str:
@@ -53,7 +41,7 @@ def decode_upload(data: bytes, name: str, resolution: int, channels: int,
     `where` names the image in errors (default: "upload 'NAME'")."""
     where = where or f"upload {name!r}"
     try:
-        with open_upload(data, where) as img:
+        with open_image(io.BytesIO(data)) as img:  # the formats datasets are read in; the size checked here
             if img.width * img.height > MAX_UPLOAD_PIXELS:
                 raise too_large(where, f"{img.width}x{img.height}")
             target = "L" if image_channels(img, where, drop_alpha=True) == 1 else "RGB"
