@@ -359,3 +359,49 @@ def test_keep_snapshots_deletes_the_runs_older_snapshots_as_new_ones_are_written
     assert len(list(run_dir.glob("network-snapshot-*"))) == 2 and len(list(resumed.glob("network-snapshot-*"))) == 1
     with pytest.raises(ValueError, match=r"^--keep-snapshots must be 0 \(keep all\) or how many"):
         tiny_options(tmp_path, keep_snapshots=-1)
+
+
+def labelled_npz(tmp_path, labels) -> str:
+    """A tiny .npz whose image i is filled with the value 20 * its label (so a grid shows which class it holds)."""
+    labels = np.asarray(labels)
+    values = (labels if labels.ndim == 1 else labels.argmax(1)) * 20
+    images = np.broadcast_to(values[:, None, None, None], (len(labels), 16, 16, 3)).astype(np.uint8)
+    np.savez(tmp_path / "labelled.npz", x=images, y=labels)
+    return str(tmp_path / "labelled.npz")
+
+
+def test_every_class_has_its_row_in_the_grids_with_reals_and_fakes_of_the_same_class(tmp_path):
+    """An 8x8 grid with one class per row by row % classes showed classes 0-7 only (MNIST's 8 and 9 never), and
+    reals.png was a random draw whose rows did not match the fakes' classes."""
+    from stylegan2.data import open_dataset
+    from stylegan2.training.loop import snapshot_grid
+
+    data = labelled_npz(tmp_path, np.arange(40) % 10)  # 10 classes
+    options = resolve_options(data, "cpu", 16, 1, dict(TINY, outdir=str(tmp_path / "r"), cond=True))
+    dataset = open_dataset(data, use_labels=True)
+    grid = snapshot_grid(options, dataset, 16, torch.device("cpu"))
+    cols, rows = grid.shape
+    assert (cols, rows) == (8, 10) and grid.z.shape == (80, 16)
+    real_classes = dataset.class_indices()[grid.reals].reshape(rows, cols)
+    assert (real_classes == np.arange(10)[:, None]).all()
+    assert (grid.c.argmax(1).reshape(rows, cols) == torch.arange(10)[:, None]).all()
+    assert len(set(grid.reals[:cols].tolist())) == 4  # class 0's four images, in turn
+
+
+def test_three_classes_fill_the_grid_in_turn_and_label_vectors_go_with_their_reals(tmp_path):
+    from stylegan2.data import open_dataset
+    from stylegan2.training.loop import snapshot_grid
+
+    data = labelled_npz(tmp_path, np.arange(30) % 3)
+    options = resolve_options(data, "cpu", 16, 1, dict(TINY, outdir=str(tmp_path / "r"), cond=True))
+    grid = snapshot_grid(options, open_dataset(data, use_labels=True), 16, torch.device("cpu"))
+    assert grid.shape == (8, 8) and grid.c.argmax(1).reshape(8, 8)[:, 0].tolist() == [0, 1, 2, 0, 1, 2, 0, 1]
+    vectors = np.random.RandomState(0).rand(20, 4).astype(np.float32)
+    (tmp_path / "v").mkdir()
+    data = labelled_npz(tmp_path / "v", vectors)
+    dataset = open_dataset(data, use_labels=True)
+    grid = snapshot_grid(resolve_options(data, "cpu", 16, 1, dict(TINY, outdir=str(tmp_path / "r"), cond=True)), dataset, 16,
+                         torch.device("cpu"))
+    assert grid.shape == (8, 8) and len(grid.reals) == 20 and grid.c.shape == (64, 4)
+    for i in range(64):  # the fakes' labels are those of the reals in their cells (cycled past the 20 images)
+        np.testing.assert_array_equal(grid.c[i].numpy(), dataset.get_label(int(grid.reals[i % 20])))

@@ -140,6 +140,12 @@ class ImageDataset(torch.utils.data.Dataset):
             raise ValueError("no class indices were assigned to this dataset")
         return self._labels[self._raw_idx[: self.distinct_len]]
 
+    def class_indices(self) -> np.ndarray:
+        """The class of every item (int64 [len(self)]), mirrored copies included; for class labels only."""
+        if not self.has_class_labels:
+            raise ValueError("the dataset has no class labels")
+        return self._labels[self._raw_idx]
+
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """Shape of every image: (channels, height, width)."""

@@ -115,15 +115,15 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     step = StyleGAN2Step(options, ctx, session, dataset, minibatches=session.minibatches(dataset, class_packs=group),
                          group=group, G=G, G_ema=G_ema, loss=loss, phases=phases, augment=augment)
 
-    grid_z, grid_c = _grid_inputs(options, dataset, G.z_dim, ctx.device)
+    grid = snapshot_grid(options, dataset, G.z_dim, ctx.device)
     run_dir = session.open_run_dir(desc, header + _run_summary(options, dataset, G, D, state, ctx))
 
     def save_fakes(label: str) -> None:
-        _save_fakes(G_ema, grid_z, grid_c, options.grid, run_dir / f"fakes{label}.png", options.batch_gpu)
+        _save_fakes(G_ema, grid.z, grid.c, grid.shape, run_dir / f"fakes{label}.png", options.batch_gpu)
 
     if run_dir is not None:
         with session.before_first_step():  # optional outputs: on a full disk a note each
-            session.optional_output(lambda: _save_reals(dataset, options.grid, run_dir / "reals.png", options.seed))
+            session.optional_output(lambda: _save_reals(dataset, grid, run_dir / "reals.png"))
             session.optional_output(lambda: save_fakes("_init"))
 
     def evaluate_metrics(snapshot_path: Path) -> None:
@@ -268,21 +268,48 @@ def _tick_report(G: Generator, G_ema: Generator, augment: Augmentation) -> TickR
     return TickReport(progress, status=f"augment {augment.p:.3f} ")
 
 
-def _grid_inputs(options: TrainingOptions, dataset: ImageDataset, z_dim: int,
-                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Fixed latents (and labels: one class per row) for the snapshot grids."""
+@dataclasses.dataclass
+class SnapshotGrid:
+    """What reals.png and every fakes*.png show: `shape` (columns, rows), the dataset items of reals.png, and the
+    fakes' fixed latents z and labels c (None: G draws its clusters)."""
+
+    shape: tuple[int, int]
+    reals: np.ndarray
+    z: torch.Tensor
+    c: torch.Tensor | None
+
+
+MAX_GRID_ROWS = 32  # rows added so that every class shows, at most this many (NVIDIA's grids' limit)
+
+
+def snapshot_grid(options: TrainingOptions, dataset: ImageDataset, z_dim: int, device: torch.device) -> SnapshotGrid:
+    """The grids, as NVIDIA's: with class labels, one class per row in class order (rows added up to MAX_GRID_ROWS
+    so that every class shows), reals.png's row of a class showing its images in turn and the fakes' row drawn for
+    it; with label vectors, the fakes take the labels of the reals above them; otherwise reals drawn at random."""
     cols, rows = options.grid
-    rnd = np.random.RandomState(options.seed)
-    z = torch.from_numpy(rnd.randn(cols * rows, z_dim).astype(np.float32)).to(device)
-    if options.clusters:  # G draws its clusters from z, as it will for users
-        return z, None
-    if dataset.label_dim > 0:
-        labels = np.zeros((cols * rows, dataset.label_dim), dtype=np.float32)
-        for row in range(rows):
-            labels[row * cols: (row + 1) * cols, row % dataset.label_dim] = 1
-    else:
-        labels = np.zeros((cols * rows, 0), dtype=np.float32)
-    return z, torch.from_numpy(labels).to(device)
+    labelled = dataset.has_class_labels and not options.clusters  # clusters: G draws its own, as it will for users
+    present = np.unique(dataset.class_indices()) if labelled else None
+    if labelled:
+        rows = max(rows, min(len(present), MAX_GRID_ROWS))
+    z = torch.from_numpy(np.random.RandomState(options.seed).randn(cols * rows, z_dim).astype(np.float32)).to(device)
+    order = np.random.RandomState(options.seed).permutation(len(dataset))
+    if not labelled:
+        reals = order[: cols * rows]
+        if options.clusters:
+            return SnapshotGrid((cols, rows), reals, z, None)
+        # label vectors as the reals above have them (cycled when the dataset is smaller than the grid), or none
+        c = np.stack([dataset.get_label(int(order[i % len(order)])) for i in range(cols * rows)])
+        return SnapshotGrid((cols, rows), reals, z, torch.from_numpy(c).to(device))
+    classes = dataset.class_indices()[order]
+    by_class = {int(k): order[classes == k] for k in present}  # each class's items, in the seed's order
+    reals, c = [], np.zeros((cols * rows, dataset.label_dim), np.float32)
+    for row in range(rows):
+        k = int(present[row % len(present)])
+        turn = row // len(present)  # a class shown again in a later row shows its next images
+        items = by_class[k]
+        reals += [items[(turn * cols + col) % len(items)] for col in range(cols)]
+        c[row * cols: (row + 1) * cols, k] = 1
+    return SnapshotGrid((cols, rows), np.asarray(reals), z, torch.from_numpy(c).to(device))
 
 
 @torch.no_grad()
@@ -292,10 +319,8 @@ def _save_fakes(G_ema: Generator, z: torch.Tensor, c: torch.Tensor | None, grid:
     save_image(make_grid(to_uint8(images).numpy(), *grid), path)
 
 
-def _save_reals(dataset: ImageDataset, grid: tuple[int, int], path: Path, seed: int) -> None:
-    cols, rows = grid
-    indices = np.random.RandomState(seed).permutation(len(dataset))[: cols * rows]
-    save_image(make_grid(np.stack([dataset[int(i)][0] for i in indices]), cols, rows), path)
+def _save_reals(dataset: ImageDataset, grid: SnapshotGrid, path: Path) -> None:
+    save_image(make_grid(np.stack([dataset[int(i)][0] for i in grid.reals]), *grid.shape), path)
 
 
 def _metrics_left_out(metrics: list[str], snapshot: Path, run_dir: Path, ctx: DistributedContext) -> str:
