@@ -23,7 +23,7 @@ import numpy as np
 from ..utils.files import ArchiveError, check_zip_entry, open_regular
 from ..utils.notes import warn
 from ..utils.npz import check_npz
-from ..utils.text import first_names
+from ..utils.text import first_names, short_int
 from .downloads import idx_labels_path, is_idx_images, read_cifar10, read_mnist
 from .errors import DatasetError, limit_from_environment, skip_bad_advice
 from .images import IMAGE_EXTENSIONS, IMAGE_FORMATS, decode_flattened, decode_image, is_image_name, read_header, unread_images
@@ -147,10 +147,10 @@ def _checked_classes(classes: list[int], name: Callable[[int], str], where: str)
     limit = max_classes()
     lowest, highest = min(classes, default=0), max(classes, default=-1)
     if lowest < 0:
-        raise DatasetError(f"{where}: {name(classes.index(lowest))}: {_short(lowest)} is not a class index; classes "
+        raise DatasetError(f"{where}: {name(classes.index(lowest))}: {short_int(lowest)} is not a class index; classes "
                            "are numbered from 0")
     if highest >= limit:
-        raise DatasetError(f"{where}: {name(classes.index(highest))}: class label {_short(highest)} means more than "
+        raise DatasetError(f"{where}: {name(classes.index(highest))}: class label {short_int(highest)} means more than "
                            f"{limit:,} classes; check the labels, or set ${MAX_CLASSES_VARIABLE} to raise the limit")
     return np.asarray(classes, dtype=np.int64), highest + 1
 
@@ -222,11 +222,6 @@ def _shown(value: Any) -> str:
 
 def _is_index(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _short(value: int) -> str:
-    """An integer for a message, without printing thousands of digits."""
-    return f"{value:,}" if int(value).bit_length() < 128 else f"of {int(value).bit_length():,} bits"
 
 
 class FileSource(ImageSource):

@@ -18,6 +18,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._device import _device_constructors
 
+from ..utils.text import short_int
 from .errors import CheckpointError, one_line
 
 MAX_PARAMETERS = 1_000_000_000  # elements in the parameters and buffers of one network (4 GB in float32)
@@ -54,7 +55,7 @@ def check_plain(value: Any, where: str, what: str, *, max_depth: int, max_values
             continue
         if isinstance(item, int):
             if abs(item) > max_int:
-                raise CheckpointError(f"{where}: {what} hold the integer {_short(item)}, beyond +-{max_int:,}")
+                raise CheckpointError(f"{where}: {what} hold the integer {short_int(item)}, beyond +-{max_int:,}")
         elif isinstance(item, float):
             if item != item or item in (float("inf"), float("-inf")):
                 raise CheckpointError(f"{where}: {what} hold a non-finite number ({item})")
@@ -219,11 +220,6 @@ def check_shared_storage(tensors: Iterable[torch.Tensor], where: str) -> None:
     if viewed > 2 * sum(storages.values()):
         raise CheckpointError(f"{where}: its tensors view {viewed:,} bytes of {sum(storages.values()):,} stored "
                               "(many tensors over the same data); not a saved network")
-
-
-def _short(value: int) -> str:
-    """An integer for a message, without printing thousands of digits."""
-    return f"{value:,}" if value.bit_length() < 200 else f"of {value.bit_length():,} bits"
 
 
 def plain_value(value: Any, where: str, depth: int = 0) -> Any:

@@ -6,6 +6,12 @@ import sys
 from collections.abc import Sequence
 
 
+def short_int(value: int) -> str:
+    """An integer for a message ("12,345"), or its size ("of 301 bits") when printing it would take a screen."""
+    bits = int(value).bit_length()
+    return f"{int(value):,}" if bits < 128 else f"of {bits:,} bits"
+
+
 def first_names(names: Sequence[str], shown: int = 5) -> str:
     """The first `shown` of `names`, comma-separated, with ', ...' when there are more."""
     return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
