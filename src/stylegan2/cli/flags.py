@@ -44,6 +44,22 @@ class FiniteFloatRange(click.FloatRange):
         return super().convert(FiniteFloat().convert(value, param, ctx), param, ctx)
 
 
+class ClassIndex(click.IntRange):
+    """A class index (0, 1, ...); a class name is answered with where its index is written."""
+
+    name = "INDEX"
+
+    def __init__(self) -> None:
+        super().__init__(min=0)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip().isdigit():
+            self.fail(f"{value!r} is not a class index (0, 1, ...): classes are numbered; `stylegan2 dataset "
+                      "--labels-from-folders` keeps each number's folder name in class_names of the dataset's "
+                      "dataset.json", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 SEED = click.IntRange(0, MAX_SEED)  # the training seeds NumPy's RandomState, which takes 0..2**32-1
 
 

@@ -18,7 +18,7 @@ from stylegan2.tools.video import SPACES
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
 from .defaults import default_of, format_default
-from .flags import SEED, FiniteFloat, FiniteFloatRange, UserPath, network_argument, nvidia_command
+from .flags import SEED, ClassIndex, FiniteFloat, FiniteFloatRange, UserPath, network_argument, nvidia_command
 
 
 class SeedList(click.ParamType):
@@ -96,7 +96,7 @@ trunc_option = click.option("--trunc", "truncation_psi", type=FiniteFloat(), def
                             help="Truncation psi: 1 = none, 0 = the average image.")
 cutoff_option = click.option("--trunc-cutoff", "truncation_cutoff", type=click.IntRange(min=0),
                              help="Truncate only the first N ws (coarse layers) [default: all].")
-class_option = click.option("--class", "class_idx", type=click.IntRange(min=0),
+class_option = click.option("--class", "class_idx", type=ClassIndex(),
                             help="Class label: required for conditional networks; optional for those trained on "
                                  "--clusters, which draw one.")
 noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), default=default_of(generate_images, "noise_mode"),

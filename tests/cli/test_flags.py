@@ -1,0 +1,16 @@
+"""Option types shared by the commands (cli.flags)."""
+
+import pytest
+from click.testing import CliRunner
+
+from stylegan2.cli import main
+
+
+@pytest.mark.parametrize("command", ["generate", "mix", "video", "project", "directions"])
+def test_a_class_name_is_answered_with_where_class_numbers_are_written(tmp_path, command):
+    """A labels QA tester typed --class cat after --labels-from-folders: click said it was not a valid integer range."""
+    result = CliRunner().invoke(main, [command, "--network", str(tmp_path / "x.pkl"), "--class", "cat"])
+    assert result.exit_code == 2
+    assert ("Invalid value for '--class': 'cat' is not a class index (0, 1, ...): classes are numbered; `stylegan2 "
+            "dataset --labels-from-folders` keeps each number's folder name in class_names of the dataset's "
+            "dataset.json") in " ".join(result.output.split())
