@@ -517,3 +517,33 @@ def test_rosinality_tensors_that_repeat_stored_values_are_refused(tmp_path):
     torch.save({"g_ema": {"style.1.weight": torch.ones(1).expand(4, 4), "input.input": torch.zeros(1, 4, 4, 4)}},
                tmp_path / "strided.pt")
     assert "repeats stored values" in load_error(tmp_path / "strided.pt")
+
+
+def test_a_file_that_holds_few_bytes_plans_its_network_on_the_meta_device(tmp_path, nvidia_pickle, tiny_networks, monkeypatch):
+    """A 3 KB pickle whose arguments describe a large Generator made the planner allocate ~500 MB for real before its
+    tensors were found missing: real elements are now bounded by the bytes the file's tensors hold."""
+    from stylegan2.io import checkpoint, validate
+
+    budgets = []
+    plan = validate.plan_network
+
+    def recording_plan(cls, init_kwargs, where, real_budget=validate.MAX_REAL_ELEMENTS):
+        budgets.append(real_budget)
+        module = plan(cls, init_kwargs, where, real_budget=real_budget)
+        budgets.append(validate.is_materialized(module))
+        return module
+
+    monkeypatch.setattr(checkpoint, "plan_network", recording_plan)
+    empty = _with_views(tiny_networks["G_ema"], lambda shape: torch.ones(()).expand(shape))
+    for module in empty.modules():
+        module._parameters.clear()
+        module._buffers.clear()
+    path = nvidia_pickle(tmp_path / "empty.pkl", {"G_ema": empty})
+    assert "stored tensors do not match" in load_error(path)
+    assert budgets == [2**20, True]  # the tiny network fits in the slack; its file's tensors: none
+    budgets.clear()
+    load_checkpoint(nvidia_pickle(tmp_path / "good.pkl", {"G_ema": tiny_networks["G_ema"]}))
+    stored = sum(v.numel() * v.element_size() for v in tiny_networks["G_ema"].state_dict().values())
+    assert stored <= budgets[0] - 2**20 <= 2 * stored and budgets[1] is True
+    plan_small = validate.plan_network(type(tiny_networks["G_ema"]), tiny_networks["G_ema"].init_kwargs, "x", real_budget=0)
+    assert not validate.is_materialized(plan_small)  # nothing real: every tensor on the meta device

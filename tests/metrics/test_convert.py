@@ -321,7 +321,7 @@ def test_convert_never_loads_a_torchscript_program_that_is_not_nvidias(tmp_path,
         raise AssertionError("jit.load was called")
 
     monkeypatch.setattr("stylegan2.metrics.convert.jit_load", never)
-    result = CliRunner().invoke(main, ["convert", str(exported), str(tmp_path / "g.safetensors"), "--trust-torchscript"])
+    result = CliRunner().invoke(main, ["convert", str(exported), str(tmp_path / "g.safetensors")])
     assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
     assert "a TorchScript program, but not NVIDIA's inception-2015-12-05.pt or vgg16.pt" in result.output
     assert "convert the network file it was exported from" in result.output

@@ -18,3 +18,12 @@ def test_an_outdir_inside_the_data_folder_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"^--outdir \S+runs is inside the --data folder \S+imgs"):
         open_and_resolve(str(data), "cpu", {"outdir": str(data / "runs")}, 1, "cpu", creates_runs=True, dry_run=True)
     assert sorted(p.name for p in data.iterdir()) == [f"{i}.png" for i in range(4)]
+
+
+def test_the_python_api_refuses_an_outdir_inside_the_data_folder_too(tmp_path):
+    """resolve_swapae_options, as the GAN's resolve_options: swapae.md's Python example wrote the run into the data."""
+    from stylegan2.swapae.config import resolve_swapae_options
+
+    (tmp_path / "imgs").mkdir()
+    with pytest.raises(ValueError, match=r"^--outdir \S+runs is inside the --data folder \S+imgs"):
+        resolve_swapae_options(str(tmp_path / "imgs"), "cpu", 32, 1, {"outdir": str(tmp_path / "imgs" / "runs")})

@@ -121,3 +121,10 @@ def test_a_conditional_network_needs_a_class_for_strips_only(tiny_generator, tmp
     np.testing.assert_array_equal(load_directions(paths[0]).directions, factorize(G, "all").directions)
     with pytest.raises(ToolError, match=r"--class \(class_idx\) 5 is out of range"):
         find_directions(G, tmp_path / "bad", strips=0, class_idx=5)
+
+
+def test_a_directions_file_with_nan_is_refused_not_rendered_black(tmp_path):
+    np.savez(tmp_path / "d.npz", directions=np.full((2, 8), np.nan, np.float32), eigenvalues=np.ones(2, np.float32),
+             layers=np.arange(2))
+    with pytest.raises(ToolError, match=r"d\.npz: its directions hold NaN or infinite values \(--direction\)"):
+        load_directions(tmp_path / "d.npz")

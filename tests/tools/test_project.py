@@ -312,3 +312,15 @@ def test_cli_refuses_several_targets_and_seeds_outside_the_range(network_file, t
                                        *[str(tmp_path / a) if a.endswith(".png") else a for a in args]])
     assert result.exit_code == 2 and said in result.output, result.output
     assert not (tmp_path / "out").exists()  # nothing was written
+
+
+def test_a_tiff_over_pillows_limit_decodes_under_a_raised_limit(tmp_path, monkeypatch):
+    """Pillow's TIFF reader checks its own limit again while decoding: a 200 MP TIFF failed although the raised
+    $STYLEGAN2_MAX_IMAGE_PIXELS let it through the header check. Pillow's limit is left as it was."""
+    PIL.Image.new("RGB", (40, 30), (200, 10, 10)).save(tmp_path / "scan.tiff")
+    monkeypatch.setattr(PIL.Image, "MAX_IMAGE_PIXELS", 500)  # 1,200 pixels: over twice Pillow's limit
+    monkeypatch.setenv("STYLEGAN2_MAX_IMAGE_PIXELS", "2000")
+    with pytest.warns(UserWarning, match="center-cropped"):
+        target = load_target_image(tmp_path / "scan.tiff", 16, 3)
+    assert target.shape == (16, 16, 3) and target[..., 0].min() > 150
+    assert PIL.Image.MAX_IMAGE_PIXELS == 500

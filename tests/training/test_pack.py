@@ -129,3 +129,8 @@ def test_packs_by_class_refuse_vector_labels(tmp_path):
     with pytest.raises(TrainingError, match=r"--pack-by-class: the labels of .*vectors\.npz are vectors of 3 values, not classes"):
         train(options, device="cpu", log=lambda line: None, max_steps=1)
     assert not any(tmp_path.glob("0*"))  # no run directory
+    from stylegan2.training.start import open_and_resolve  # --dry-run makes the same check (it passed, then the run refused)
+
+    with pytest.raises(TrainingError, match=r"--pack-by-class: the labels of .*vectors\.npz are vectors of 3 values"):
+        open_and_resolve(str(data), "cpu", dict(TINY, cond=True, pack=2, pack_by_class=True, outdir=str(tmp_path / "r")), 1,
+                         "cpu", creates_runs=True, dry_run=True)

@@ -10,7 +10,7 @@ import click
 from ..io import CheckpointError, checkpoint_info, convert_checkpoint, format_info
 from ..io.detect import is_torchscript_file
 from ..io.info import check_convert_destination, nonfinite_tensors, nonfinite_warning
-from ..metrics.convert import convert_torchscript
+from ..metrics.convert import convert_torchscript, names_nvidia_layers
 from .flags import UserPath
 
 
@@ -34,7 +34,7 @@ def convert_command(src: str, dst: str, force: bool, weights_only: bool, trust_t
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     if is_torchscript_file(Path(src)):
-        if not trust_torchscript:
+        if not trust_torchscript and names_nvidia_layers(src):  # any other program is refused by the conversion itself
             raise click.ClickException(
                 f"{src}: a TorchScript program, and loading TorchScript runs the code stored in it, so it is not "
                 "loaded; if it is NVIDIA's inception-2015-12-05.pt or vgg16.pt from nvlabs-fi-cdn.nvidia.com (or "

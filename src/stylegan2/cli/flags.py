@@ -53,10 +53,12 @@ class ClassIndex(click.IntRange):
         super().__init__(min=0)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and not value.strip().isdigit():
+        if isinstance(value, str) and any(ch.isalpha() for ch in value):
             self.fail(f"{value!r} is not a class index (0, 1, ...): classes are numbered; `stylegan2 dataset "
                       "--labels-from-folders` keeps each number's folder name in class_names of the dataset's "
                       "dataset.json", param, ctx)
+        if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
+            self.fail(f"{value!r} is not a class index: give one whole number (0, 1, ...)", param, ctx)
         return super().convert(value, param, ctx)
 
 

@@ -32,7 +32,7 @@ UNREAD_EXTENSIONS = (".heic", ".heif", ".avif", ".cr2", ".cr3", ".nef", ".dng", 
 DECODE_VERSION = 2
 MAX_IMAGE_PIXELS = 2**26  # width x height of one source image (8192 x 8192); checked from the header, before decoding
 MAX_IMAGE_PIXELS_VARIABLE = "STYLEGAN2_MAX_IMAGE_PIXELS"  # raises it, for trusted large photos (a 100 MP camera's)
-_PILLOW_LIMIT_LOCK = threading.Lock()
+_PILLOW_LIMIT_LOCK = threading.RLock()
 
 SIXTEEN_BIT_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # "I": how Pillow 9 opens 16-bit PNGs
 _GRAY_MODES = {"1", "L", *SIXTEEN_BIT_GRAY_MODES}
@@ -92,15 +92,27 @@ def open_image(file: BinaryIO | str | os.PathLike) -> Iterator[PIL.Image.Image]:
     """PIL.Image.open without Pillow's decompression-bomb check: the caller checks `check_size` itself, once, in
     words about the file (Pillow's warning names none and came twice per image; its error, at twice its own limit,
     refused photos that a raised $STYLEGAN2_MAX_IMAGE_PIXELS accepts)."""
-    with _PILLOW_LIMIT_LOCK:  # the limit is Pillow's module global; the lock keeps concurrent opens from losing it
-        saved, PIL.Image.MAX_IMAGE_PIXELS = PIL.Image.MAX_IMAGE_PIXELS, None
-        try:
-            img = PIL.Image.open(file, formats=PIL_FORMATS)  # the header only: Pillow checks the size here
-        finally:
-            PIL.Image.MAX_IMAGE_PIXELS = saved
-    with warnings.catch_warnings(), img:  # some formats (GIF frames) check again when decoding, with Pillow's limit
+    with _pillow_limit_lifted():
+        img = PIL.Image.open(file, formats=PIL_FORMATS)  # the header only: Pillow checks the size here
+    # Some readers (TIFF, GIF frames) check again while decoding: an image over Pillow's own limit, which only a raised
+    # $STYLEGAN2_MAX_IMAGE_PIXELS lets through, is decoded with it lifted too (the lock then holds while it decodes).
+    limit = PIL.Image.MAX_IMAGE_PIXELS
+    over = limit is not None and img.width * img.height > limit
+    with _pillow_limit_lifted() if over else contextlib.nullcontext(), warnings.catch_warnings(), img:
         warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
         yield img
+
+
+@contextlib.contextmanager
+def _pillow_limit_lifted() -> Iterator[None]:
+    """Pillow's MAX_IMAGE_PIXELS (a module global) set to None meanwhile; the lock keeps concurrent users from
+    losing its value."""
+    with _PILLOW_LIMIT_LOCK:
+        saved, PIL.Image.MAX_IMAGE_PIXELS = PIL.Image.MAX_IMAGE_PIXELS, None
+        try:
+            yield
+        finally:
+            PIL.Image.MAX_IMAGE_PIXELS = saved
 
 
 def image_channels(img: PIL.Image.Image, where: str, *, drop_alpha: bool) -> int:

@@ -66,7 +66,11 @@ def build_network(
         shown = repr(class_name)[:80] if isinstance(class_name, str) else f"a {type(class_name).__name__}"
         raise CheckpointError(f"{where}: network class {shown} is not one we can build (expected one of {sorted(NETWORK_CLASSES)})")
     rng = torch.get_rng_state()
-    module = plan_network(cls, init_kwargs, where)  # large tensors only planned, on the meta device
+    # Large tensors only planned, on the meta device; and as many real elements as the file's tensors hold bytes (and
+    # a little), so that a small file that describes a large network does not allocate it.
+    stored = {v.untyped_storage().data_ptr(): v.untyped_storage().nbytes() for v in state_dict.values()
+              if isinstance(v, torch.Tensor)}
+    module = plan_network(cls, init_kwargs, where, real_budget=sum(stored.values()) + 2**20)
     expected = {k: v.shape for k, v in module.state_dict().items()}
     own_names = {k for k in expected if k.endswith(keep_own) and k not in state_dict} if keep_own else set()
     missing = sorted(set(expected) - set(state_dict) - own_names)

@@ -105,9 +105,10 @@ class _Planner(TorchFunctionMode):
     networks, whose tensors are all small, are built entirely for real and used as they are.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, real_budget: int) -> None:
         super().__init__()
         self.real_elements = 0
+        self.real_budget = real_budget
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -119,7 +120,7 @@ class _Planner(TorchFunctionMode):
                 numel = planned.numel()
             if numel > MAX_TENSOR:
                 raise _LimitExceeded(f"a tensor of {numel:,} elements (limit {MAX_TENSOR:,})")
-            if numel <= MAX_REAL_TENSOR and self.real_elements + numel <= MAX_REAL_ELEMENTS:
+            if numel <= MAX_REAL_TENSOR and self.real_elements + numel <= self.real_budget:
                 self.real_elements += numel
                 return func(*args, **kwargs)
             return func(*args, **kwargs, device="meta") if planned is None else planned
@@ -145,9 +146,11 @@ def _requested_numel(func: Any, args: tuple, kwargs: dict[str, Any]) -> int | No
     return None
 
 
-def plan_network(cls: type[nn.Module], init_kwargs: dict[str, Any], where: str) -> nn.Module:
+def plan_network(cls: type[nn.Module], init_kwargs: dict[str, Any], where: str,
+                 real_budget: int = MAX_REAL_ELEMENTS) -> nn.Module:
     """`cls(**init_kwargs)` built with limits: modules and parameter elements counted as they are
-    registered, large tensors left on the `meta` device (see `is_materialized`)."""
+    registered, large tensors left on the `meta` device (see `is_materialized`), and at most `real_budget`
+    elements built for real (a file's loader passes what its tensors hold, so memory follows the file's size)."""
     check_init_kwargs(init_kwargs, where)
     handles = [
         nn.modules.module.register_module_module_registration_hook(_count_module),
@@ -156,7 +159,7 @@ def plan_network(cls: type[nn.Module], init_kwargs: dict[str, Any], where: str) 
     ]
     _counting.counts = {"modules": 0, "elements": 0}
     try:
-        with _Planner():
+        with _Planner(min(real_budget, MAX_REAL_ELEMENTS)):
             return cls(**init_kwargs)
     except _LimitExceeded as exc:
         raise CheckpointError(

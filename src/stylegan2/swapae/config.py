@@ -17,6 +17,7 @@ from ..training.config import (
     derived_batch_gpu_explained,
     resolves,
 )
+from ..training.rundir import check_outdir_outside_data
 from ..training.session import apply_overrides, check_keep_snapshots, check_numbers
 
 
@@ -183,6 +184,7 @@ def validate_swapae_options(o: SwapAEOptions) -> None:
     check_numbers(o, positive=("kimg", "tick", "lr"), non_negative=(
         "lambda_l1", "lambda_l2", "lambda_gan_rec", "lambda_gan_swap", "lambda_patch", "r1_gamma", "patch_r1_gamma"))
     check_keep_snapshots(o.keep_snapshots)
+    check_outdir_outside_data(o.outdir, o.data)
     for name in ("snap", "r1_interval", "spatial_code_ch", "global_code_ch", "num_patches", "patch_size", "swap_grid"):
         if getattr(o, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(o, name)}")

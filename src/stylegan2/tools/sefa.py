@@ -130,6 +130,9 @@ def load_directions(path: str | os.PathLike, option: str = "--direction") -> Dir
     if missing:
         raise ToolError(f"{path}: not a directions file (missing {', '.join(missing)}; {option}); "
                         "create one with `stylegan2 directions`")
+    if not np.isfinite(data["directions"]).all():  # would render black images without a word
+        raise ToolError(f"{path}: its directions hold NaN or infinite values ({option}); create it again with "
+                        "`stylegan2 directions`")
     return Directions(
         directions=data["directions"].astype(np.float32),
         eigenvalues=data["eigenvalues"].astype(np.float32),

@@ -209,10 +209,15 @@ def _labels(dataset: ImageDataset, options: TrainingOptions, ctx: DistributedCon
             kept = clusters_to_keep(dataset, options.clusters, identity)
         header.append(f"Clusters: {options.clusters} k-means clusters of the images as labels (--clusters), "
                       f"{min(c_prior):.1%}-{max(c_prior):.1%} of the images each; G draws them with these odds")
-    if options.pack_by_class and not dataset.has_class_labels:
+    check_pack_by_class(options, dataset)
+    return c_prior, kept, header
+
+
+def check_pack_by_class(options: TrainingOptions, dataset: ImageDataset) -> None:
+    """Refuse --pack-by-class on label vectors (also at --dry-run): packs need one class per image."""
+    if options.pack_by_class and not options.clusters and not dataset.has_class_labels:
         raise TrainingError(f"--pack-by-class: the labels of {options.data} are vectors of {dataset.label_dim} values, not "
                             "classes; packs need one class per image (class labels, or --clusters)")
-    return c_prior, kept, header
 
 
 def _cluster(dataset: ImageDataset, options: TrainingOptions, ctx: DistributedContext,
