@@ -154,6 +154,18 @@ def test_resume_auto_of_a_finished_run_has_nothing_to_do_and_succeeds(tmp_path, 
     assert named.exit_code == 1 and "nothing to train" in named.output  # a file named by hand: an error
 
 
+def test_resume_auto_of_a_finished_run_under_gpus_says_so_once_and_succeeds(tmp_path, monkeypatch, capfd):
+    """The launched processes mark their work finished and wait for each other before rank 0's line, so that a job's
+    SIGTERM after the line reads as a finished run (one marked, the other not yet, read as a failure)."""
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    args = ["train", *TINY, "--kimg", "0.008", "--tick", "0.008", "--outdir", str(tmp_path)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    result = CliRunner().invoke(main, [*args, "--resume", "auto", "--gpus", "2", "--device", "cpu"])
+    printed = capfd.readouterr().out  # by the launched processes, on the real stdout
+    assert result.exit_code == 0, result.output
+    assert printed.count("nothing to do (raise --kimg to train on)") == 1, printed
+
+
 def test_ada_options_where_the_cpu_preset_chose_no_augmentation_are_a_note(tmp_path):
     result = CliRunner().invoke(main, ["train", "--data", "builtin:shapes?n=20000", "--cfg", "cpu", "--target", "0.7",
                                        "--outdir", str(tmp_path), "--dry-run"])

@@ -85,6 +85,7 @@ def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, 
             run_dir = train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
         except RunFinished as done:  # every process found it: a success, said once
             mark_finished()
+            distributed.barrier()  # all marked before the line: a job's SIGTERM after it is no failure
             if ctx.is_main:
                 print(done, flush=True)
             run_dir = None
