@@ -632,3 +632,15 @@ def test_the_eta_counts_the_snapshots_still_due(tmp_path, monkeypatch):
     seconds = sum(int(part[:-1]) * {"s": 1, "m": 60, "h": 3600}[part[-1]] for part in tick_1.split(" eta ")[1].split())
     due = 62 // 2 - 0 // 2  # ticks 1..62 end the run's 1,000 images; every second one writes a snapshot
     assert seconds >= int(due * 0.5), tick_1  # the line writes whole seconds
+
+
+def test_the_advice_names_a_last_snapshot_outside_outdir_as_auto_file(tmp_path, monkeypatch):
+    """A run resumed from a file in another --outdir, stopped before its first snapshot: --resume auto looks in this
+    --outdir only and would start over, so the advice names the file (auto:FILE: this run's newest, else the file)."""
+    from stylegan2.training.session import _how_to_continue
+
+    monkeypatch.delenv("TORCHELASTIC_MAX_RESTARTS", raising=False)
+    mine = tmp_path / "runs" / "00001-shapes-cpu" / "network-snapshot-000000-016.safetensors"
+    other = tmp_path / "old" / "00000-shapes-cpu" / "network-snapshot-000000-096.safetensors"
+    assert _how_to_continue(mine, str(tmp_path / "runs")) == "Restart the job with --resume auto to continue from it"
+    assert _how_to_continue(other, str(tmp_path / "runs")) == f"Restart the job with --resume auto:{other} to continue from it"

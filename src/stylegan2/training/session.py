@@ -483,7 +483,8 @@ class TrainingSession:
         else:
             reason = backend_message(err)
             what = describe_lost_ranks(self.ctx, reason) if self.ctx.world_size > 1 else f"stopped by {reason}"
-        advice = _how_to_continue() if self.last_snapshot else "A restart starts the run over"
+        last = self.last_snapshot
+        advice = _how_to_continue(last, self.options.outdir) if last else "A restart starts the run over"
         return TrainingError(f"{what} at {self._position()}; {self._last_good()}. {advice}")
 
     def _position(self, step: int | None = None) -> str:
@@ -660,11 +661,15 @@ class TrainingSession:
                 pass
 
 
-def _how_to_continue() -> str:
+def _how_to_continue(snapshot: Path, outdir: str) -> str:
     """After a lost process or SIGTERM. While --max-restarts has restarts left the launcher may restart the
-    processes itself (not after it was stopped itself), so the advice fits either restart."""
+    processes itself (not after it was stopped itself), so the advice fits either restart. --resume auto looks in
+    --outdir only: a snapshot elsewhere (the file this run resumed from) is named, as auto:FILE."""
     done, allowed = launcher_restarts()
-    return "With --resume auto a restart continues from it" if done < allowed else "Restart the job with --resume auto to continue from it"
+    inside = Path(snapshot).resolve().parent.parent == Path(outdir).expanduser().resolve()
+    resume = "auto" if inside else f"auto:{snapshot}"
+    return f"With --resume {resume} a restart continues from it" if done < allowed else (
+        f"Restart the job with --resume {resume} to continue from it")
 
 
 def _write_failure(err: OSError, what: str = "could not write") -> str:
