@@ -6,10 +6,12 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import PIL.Image
 import pytest
 
 from stylegan2.data import DatasetError, open_dataset
-from stylegan2.data.sources import LABELS_BYTES_MARGIN, LABELS_BYTES_PER_IMAGE, open_source
+from stylegan2.data.sources import open_source
+from stylegan2.utils.files import MAX_ZIP_RATIO
 
 
 def npz(path: Path, labels: np.ndarray, count: int = 6) -> Path:
@@ -23,6 +25,17 @@ def test_an_integer_label_column_in_npz_is_class_indices_as_keras_cifar_stores_t
     data = open_dataset(npz(tmp_path / "c.npz", np.array([[0], [1], [2], [0], [1], [2]], np.uint8)), use_labels=True)
     assert data.has_class_labels and data.label_dim == 3
     np.testing.assert_array_equal(data[2][1], [0, 0, 1])
+
+
+def test_a_whole_number_float_label_column_in_npz_is_class_indices_as_an_integer_one_is(tmp_path):
+    """df[['label']].values of a column that once held NaN is float64 [N, 1]; fractions keep it one continuous label."""
+    column = np.array([[0.0], [1.0], [2.0], [0.0], [np.nan], [2.0]])
+    with pytest.warns(UserWarning, match=r"skipped 1 image\(s\) without a label \(NaN in 'y'\): x\[4\]"):
+        data = open_dataset(npz(tmp_path / "c.npz", column), use_labels=True, skip_bad=True)
+    assert data.has_class_labels and data.label_dim == 3
+    np.testing.assert_array_equal(data[2][1], [0, 0, 1])
+    continuous = open_dataset(npz(tmp_path / "v.npz", column[[0, 1, 2, 3, 5]] + 0.5, count=5), use_labels=True)
+    assert not continuous.has_class_labels and continuous.label_dim == 1
 
 
 def test_whole_number_float_labels_in_npz_are_class_indices_as_in_dataset_json(tmp_path):
@@ -58,6 +71,28 @@ def test_one_bad_label_is_named_with_its_image_and_value(make_folder, images_rgb
     with pytest.raises(DatasetError, match=rf"pics/dataset\.json: b/img3\.png: {message}") as caught:
         open_dataset(folder, use_labels=True)
     assert "STYLEGAN2_MAX_CLASSES" not in str(caught.value)
+
+
+def test_labels_that_are_all_fractions_are_told_how_to_be_continuous(tmp_path, make_folder, images_rgb):
+    """No label is a class index, so "as the other labels are" and "fix the entry" would not fit."""
+    fractions = [0.5, 1.5, 2.5, 0.25, 1.25, 2.25]
+    folder = make_folder(images_rgb, labels=fractions)
+    with pytest.raises(DatasetError, match=r"pics/dataset\.json: a/img0\.png: 0\.5 is not a class index \(an integer >= 0\), "
+                                           r"nor is any of the other 5; a label of one number is a class, so for a "
+                                           r"continuous value write a list of one number, as \[0\.5\]$") as caught:
+        open_dataset(folder, use_labels=True)
+    assert "as the other labels are" not in str(caught.value)
+    with pytest.raises(DatasetError, match=r"f\.npz: y\[0\]: 0\.5 is not a class index .*nor is any of the other 5; .*"
+                                           r"store 'y' as a column \[N, 1\] of floats \(y\[:, None\]\)$"):
+        open_dataset(npz(tmp_path / "f.npz", np.array(fractions)), use_labels=True)
+    assert open_dataset(npz(tmp_path / "c.npz", np.array(fractions)[:, None]), use_labels=True).label_dim == 1
+
+
+def test_labels_that_are_all_unlike_labels_say_what_labels_are(make_folder, images_rgb):
+    folder = make_folder(images_rgb, labels=[True] * 6)
+    with pytest.raises(DatasetError, match=r"a/img0\.png: true is not a class index \(an integer >= 0\), nor is any of "
+                                           r"the other 5; labels are class indices \(0, 1, \.\.\.\) or lists of numbers"):
+        open_dataset(folder, use_labels=True)
 
 
 def test_the_class_limit_hint_is_given_when_the_limit_is_the_cause(make_folder, images_rgb):
@@ -103,24 +138,86 @@ def test_num_classes_in_dataset_json_sets_the_label_size(make_folder, images_rgb
     with pytest.warns(UserWarning, match="1 of its 3 classes have no image: 2"):
         assert open_dataset(folder, use_labels=True).label_dim == 3
     (folder / "dataset.json").write_text(json.dumps({**meta, "num_classes": 1}))
-    with pytest.raises(DatasetError, match=r'dataset\.json: "num_classes": 1 must be a whole number from 2 \(the labels '
-                                           r"go up to class 1\)"):
+    with pytest.raises(DatasetError, match=r'dataset\.json: "num_classes": 1 is fewer than the labels use \(they go up to '
+                                           r"class 1\); write at least 2, or remove it"):
         open_dataset(folder, use_labels=True)
 
 
-def test_an_inflated_dataset_json_is_refused_before_it_is_parsed(tmp_path, make_folder, images_rgb):
-    """A few KB of deflated spaces would inflate to gigabytes in json.load; it is read only up to the limit."""
+def test_num_classes_may_be_a_whole_number_float_as_a_label_may(make_folder, images_rgb):
+    """A json.dump of a NumPy float count writes 3.0."""
+    folder = make_folder(images_rgb, labels=[0, 1, 0, 1, 0, 1])
+    meta = json.loads((folder / "dataset.json").read_text())
+    (folder / "dataset.json").write_text(json.dumps({**meta, "num_classes": 3.0}))
+    with pytest.warns(UserWarning, match="1 of its 3 classes have no image: 2"):
+        assert open_dataset(folder, use_labels=True).label_dim == 3
+    (folder / "dataset.json").write_text(json.dumps({**meta, "num_classes": 2.5}))
+    with pytest.raises(DatasetError, match=r'"num_classes": 2\.5 is not a whole number; write the number of classes'):
+        open_dataset(folder, use_labels=True)
+
+
+def test_num_classes_over_the_limit_names_the_variable_that_raises_it(make_folder, images_rgb, monkeypatch):
+    folder = make_folder(images_rgb, labels=[0, 1, 0, 1, 0, 1])
+    meta = json.loads((folder / "dataset.json").read_text())
+    (folder / "dataset.json").write_text(json.dumps({**meta, "num_classes": 100_000}))
+    with pytest.raises(DatasetError, match=r'"num_classes": 100000 means more than 10,000 classes; check it, or set '
+                                           r"\$STYLEGAN2_MAX_CLASSES to raise the limit"):
+        open_dataset(folder, use_labels=True)
+    monkeypatch.setenv("STYLEGAN2_MAX_CLASSES", "100000")
+    with pytest.warns(UserWarning, match="99998 of its 100000 classes have no image"):
+        assert open_dataset(folder, use_labels=True).label_dim == 100_000
+
+
+def test_a_deflated_dataset_json_bomb_is_refused_before_it_is_inflated(tmp_path, make_folder, images_rgb):
+    """A few KB of deflated spaces would inflate to gigabytes in json.loads; the zip ratio check refuses the entry."""
     folder = make_folder(images_rgb)
-    limit = LABELS_BYTES_PER_IMAGE * len(images_rgb) + LABELS_BYTES_MARGIN
     bomb = tmp_path / "bomb.zip"
     with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for path in sorted(folder.rglob("*.png")):
             z.write(path, path.relative_to(folder).as_posix())
-        z.writestr("dataset.json", b" " * (limit + 1) + b'{"labels": null}')
-    assert bomb.stat().st_size < 50_000
-    with pytest.raises(DatasetError, match=rf"bomb\.zip/dataset\.json: larger than {limit:,} bytes \(1 KiB per image plus "
-                                           r"1 MiB\)"):
+        z.writestr("dataset.json", b" " * 2_000_000 + b'{"labels": null}')
+    info = zipfile.ZipFile(bomb).getinfo("dataset.json")
+    assert info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1024) and bomb.stat().st_size < 50_000
+    with pytest.raises(DatasetError, match=rf"bomb\.zip/dataset\.json: cannot read \(declares 2,000,016 bytes from "
+                                           rf"{info.compress_size:,} compressed \(more than {MAX_ZIP_RATIO}:1\)\); store a "
+                                           r"genuine dataset\.json in the zip uncompressed \(zip -0\), or delete it$"):
         open_source(bomb).labels(required=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert open_source(folder).labels(required=False) is None  # no dataset.json: nothing to read
+
+
+def long_vector_folder(root: Path, count: int = 200, length: int = 512) -> Path:
+    """`count` 4 px images with label vectors of `length` random numbers (CLIP or face embeddings) in dataset.json."""
+    rng = np.random.default_rng(0)
+    root.mkdir()
+    images = rng.integers(0, 256, size=(count, 4, 4, 3), dtype=np.uint8)
+    for i, image in enumerate(images):
+        PIL.Image.fromarray(image).save(root / f"{i:03d}.png")
+    labels = [[f"{i:03d}.png", rng.standard_normal(length).tolist()] for i in range(count)]
+    (root / "dataset.json").write_text(json.dumps({"labels": labels}))
+    return root
+
+
+def test_long_label_vectors_are_read_from_a_folder_and_a_zip(tmp_path, make_zip):
+    """512 numbers for 200 images take 2 MB of JSON: as large as the labels are, and deflated only about 2:1."""
+    folder = long_vector_folder(tmp_path / "vec512")
+    assert (folder / "dataset.json").stat().st_size > 2_000_000
+    for spec in (folder, make_zip(folder)):
+        data = open_dataset(spec, use_labels=True)
+        assert len(data) == 200 and data.label_dim == 512 and not data.has_class_labels
+
+
+def test_a_full_datasets_dataset_json_labels_a_subset_of_its_images_with_skip_bad(tmp_path, make_folder, images_rgb):
+    """A split keeping the full dataset's dataset.json: its entries for absent files are ignored with --skip-bad, and
+    named without it, however many there are."""
+    folder = make_folder(images_rgb)
+    names = [path.relative_to(folder).as_posix() for path in sorted(folder.rglob("*.png"))]
+    entries = [[name, i % 3] for i, name in enumerate(names)] + [[f"{i // 1000:05d}/img{i:08d}.png", i % 3] for i in range(40_000)]
+    (folder / "dataset.json").write_text(json.dumps({"labels": entries}))
+    assert (folder / "dataset.json").stat().st_size > 1_000_000
+    with pytest.raises(DatasetError, match=r"lists '00000/img00000000\.png', which is not an image in \S+pics \(40000 entries are "
+                                           r"like this\); remove the entry or add the file, or pass skip_bad=True"):
+        open_dataset(folder, use_labels=True)
+    with pytest.warns(UserWarning, match=r"dataset\.json: ignored 40000 entries for files that are not images here"):
+        data = open_dataset(folder, use_labels=True, skip_bad=True)
+    assert len(data) == 6 and data.label_dim == 3

@@ -492,6 +492,38 @@ def test_labels_from_folders_reads_a_zip_of_the_folder_of_class_folders(tmp_path
         ("cat", "dog", "fish")
 
 
+def test_labels_from_folders_keeps_the_class_count_when_max_images_leaves_out_the_last_classes(tmp_path):
+    """--max-images takes images in path order, so a quick subset of class folders holds the first classes only; it
+    still trains a network of every class, as its class_names say."""
+    summary = convert_dataset(class_folders(tmp_path / "pets"), tmp_path / "p.zip", labels_from_folders=True,
+                              max_images=3)
+    assert summary.class_names == ("cat", "dog", "fish")
+    meta = json.loads(zipfile.ZipFile(tmp_path / "p.zip").read("dataset.json"))
+    assert [c for _, c in meta["labels"]] == [0, 0, 1] and meta["num_classes"] == 3
+    with pytest.warns(UserWarning, match="1 of its 3 classes have no image: 2"):
+        assert open_dataset(tmp_path / "p.zip", use_labels=True).label_dim == 3
+
+
+def test_reconverting_a_labelled_zip_keeps_its_class_names_and_count(tmp_path):
+    """Resizing a zip written with --labels-from-folders keeps the only record of which number is which folder."""
+    convert_dataset(class_folders(tmp_path / "pets", per_class=4), tmp_path / "p.zip", labels_from_folders=True,
+                    max_images=10)
+    summary = convert_dataset(tmp_path / "p.zip", tmp_path / "p4.zip", resolution=4, transform="center-crop")
+    meta = json.loads(zipfile.ZipFile(tmp_path / "p4.zip").read("dataset.json"))
+    assert meta["class_names"] == ["cat", "dog", "fish"] and meta["num_classes"] == 3
+    assert [c for _, c in meta["labels"]] == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]
+    assert summary.class_names == () and "labelled by folder" not in str(summary)  # the tool did not number folders
+
+
+def test_a_source_dataset_jsons_class_names_are_kept_as_written(tmp_path, make_folder, images_rgb):
+    folder = make_folder(images_rgb, labels=[0, 1, 0, 1, 0, 1])
+    meta = json.loads((folder / "dataset.json").read_text())
+    (folder / "dataset.json").write_text(json.dumps({**meta, "class_names": ["cat", "dog"]}))
+    convert_dataset(folder, tmp_path / "out.zip", max_images=2)
+    written = json.loads(zipfile.ZipFile(tmp_path / "out.zip").read("dataset.json"))
+    assert written["class_names"] == ["cat", "dog"] and written["num_classes"] == 2
+
+
 def test_labels_from_folders_refuses_sources_without_class_folders(tmp_path, make_folder, images_rgb, noise):
     np.savez(tmp_path / "n.npz", x=noise(2, 8, 3))
     labelled = make_folder(images_rgb, labels=[0, 1, 0, 1, 0, 1])

@@ -28,12 +28,13 @@ from .flags import UserPath
               "center-crop-wide (a band padded to a square). Without one, smaller images are padded with black.")
 @click.option("--resize-filter", type=click.Choice(list(RESIZE_FILTERS)), default=default_of(convert_dataset, "resize_filter"),
               show_default=True)
-@click.option("--max-images", type=click.IntRange(min=1), help="Stop after writing this many images.")
+@click.option("--max-images", type=click.IntRange(min=1),
+              help="Stop after writing this many images, taken in path order (from class folders, the first classes').")
 @click.option("--skip-bad", is_flag=True,
               help="Skip unreadable images, and images without a label in dataset.json, with a note instead of failing.")
 @click.option("--labels-from-folders", is_flag=True,
               help="Label a folder (or zip) of class folders by folder: classes 0, 1, ... in sorted order of the folder "
-              "names, which dataset.json keeps as class_names.")
+              "names, which dataset.json keeps as class_names, with their count as num_classes.")
 @click.option("--force", is_flag=True, help="Overwrite --dest if it exists.")
 def dataset_command(
     source: str,

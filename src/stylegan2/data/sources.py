@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 
 import numpy as np
 
-from ..utils.files import ArchiveError, check_zip_entry, open_regular
+from ..utils.files import MAX_ZIP_RATIO, ArchiveError, check_zip_entry, open_regular
 from ..utils.notes import warn
 from ..utils.npz import check_npz
 from ..utils.text import first_names, short_int
@@ -35,9 +35,8 @@ BUILTINS = ("shapes",)
 SHAPES_SIZE = 10_000  # items in builtin:shapes unless its n says otherwise
 MAX_CLASSES = 10_000  # class labels (or label-vector length) accepted by default; raise it with the variable below
 MAX_CLASSES_VARIABLE = "STYLEGAN2_MAX_CLASSES"
-LABELS_BYTES_PER_IMAGE = 1024  # dataset.json may hold this much per image, plus the margin, before it is parsed
-LABELS_BYTES_MARGIN = 2**20  # (a small zip entry can inflate to gigabytes; NVIDIA's entries take about 40 bytes)
 NO_LABELS_FIX = "leave out --cond (use_labels=False)"  # how a caller that asked for labels turns them off
+OPEN_ERRORS = (OSError, zipfile.BadZipFile, ArchiveError, KeyError, RuntimeError, NotImplementedError)  # opening a file
 
 
 def max_classes() -> int:
@@ -51,6 +50,7 @@ class ImageSource(ABC):
     name: str  # short name for run directories, e.g. "mnist"
     location: str  # what the user passed, for messages
     num_classes: int | None = None  # number of classes when known up front (else max label + 1)
+    class_names: Any = None  # what the source records as its classes' names (dataset.json's "class_names"), kept as read
 
     @abstractmethod
     def __len__(self) -> int:
@@ -98,9 +98,10 @@ def file_stamp(path: str | os.PathLike) -> tuple[int, int, int, int]:
     return info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
 
 
-def _labels_array(values: list, name: Callable[[int], str], where: str) -> tuple[np.ndarray, int]:
+def _labels_array(values: list, name: Callable[[int], str], where: str, continuous: str) -> tuple[np.ndarray, int]:
     """Labels as read (JSON values, or an array's as Python numbers) as int64 [N] class indices or float32 [N, D]
-    vectors, with the label size they make: max class + 1, or D. `name(i)` says whose label i is, for messages.
+    vectors, with the label size they make: max class + 1, or D. `name(i)` says whose label i is, for messages;
+    `continuous` how this source writes a continuous value instead, for when no single-number label is a class.
 
     A class is an integer or a whole-number float (pandas and NumPy write class 2 as 2.0; NVIDIA's loader reads it
     as 2); a one-hot vector is one too (see `_vector_labels`). Callers leave out "no label" values (null, NaN) first.
@@ -109,7 +110,7 @@ def _labels_array(values: list, name: Callable[[int], str], where: str) -> tuple
         length = Counter(len(v) for v in values if isinstance(v, (list, tuple))).most_common(1)[0][0]
         bad = [i for i, v in enumerate(values) if not _is_number_list(v, length)]
         if bad:
-            raise _bad_label_error(values[bad[0]], name(bad[0]), len(bad), where, f"a list of {length} numbers")
+            raise _bad_label_error(values, bad, name, where, f"a list of {length} numbers")
         try:
             vectors = np.asarray(values, dtype=np.float64)
         except OverflowError:
@@ -118,12 +119,16 @@ def _labels_array(values: list, name: Callable[[int], str], where: str) -> tuple
     classes = [_class_index(v) for v in values]
     bad = [i for i, c in enumerate(classes) if c is None]
     if bad:
-        raise _bad_label_error(values[bad[0]], name(bad[0]), len(bad), where, "a class index (an integer >= 0)")
+        if len(bad) == len(values) and all(_is_real(v) for v in values):  # continuous values, read as classes
+            raise DatasetError(f"{where}: {name(0)}: {_shown(values[0])} is not a class index (an integer >= 0)"
+                               f"{_nor_others(len(values))}; a label of one number is a class, so {continuous}")
+        raise _bad_label_error(values, bad, name, where, "a class index (an integer >= 0)")
     return _checked_classes(classes, name, where)
 
 
 def _class_index(value: Any) -> int | None:
-    """A label as a class index: an integer, or a float with a whole value; None for anything else."""
+    """A label (or a count of classes) as a class index: an integer, or a float with a whole value; None for anything
+    else."""
     if _is_index(value):
         return int(value)
     if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
@@ -135,6 +140,11 @@ def _is_number_list(value: Any, length: int) -> bool:
     """Whether a label is a list of `length` numbers (a label vector)."""
     return isinstance(value, (list, tuple)) and len(value) == length and all(
         _is_index(x) or isinstance(x, (float, np.floating)) for x in value)
+
+
+def _is_real(value: Any) -> bool:
+    """Whether a label is one finite number."""
+    return _is_index(value) or (isinstance(value, (float, np.floating)) and math.isfinite(value))
 
 
 def _is_unlabelled(value: Any) -> bool:
@@ -175,17 +185,26 @@ def _vector_labels(vectors: np.ndarray, name: Callable[[int], str], where: str) 
     return vectors, vectors.shape[1]
 
 
-def _bad_label_error(value: Any, name: str, count: int, where: str, expected: str) -> DatasetError:
-    """Refuse a label unlike the others, naming its image and value and saying what to write instead."""
+def _bad_label_error(values: list, bad: list[int], name: Callable[[int], str], where: str, expected: str) -> DatasetError:
+    """Refuse labels that are not `expected` (`bad`: their indices in `values`), naming the first one's image and
+    value and saying what to write instead."""
+    value, count, first = values[bad[0]], len(bad), f"{where}: {name(bad[0])}"
     more = f" ({count:,} labels like this)" if count > 1 else ""
     if isinstance(value, str) and _is_number_text(value):  # a CSV export's "0"
-        return DatasetError(f'{where}: {name}: {_shown(value)} is a string{more}; write {value.strip()}, not "{value.strip()}"')
+        return DatasetError(f'{first}: {_shown(value)} is a string{more}; write {value.strip()}, not "{value.strip()}"')
     if isinstance(value, str):
-        return DatasetError(f"{where}: {name}: {_shown(value)} is a name{more}; labels are class indices (0, 1, ...) or "
+        return DatasetError(f"{first}: {_shown(value)} is a name{more}; labels are class indices (0, 1, ...) or "
                             "number lists, so number the classes (e.g. in sorted order of their names, as `stylegan2 "
                             "dataset --labels-from-folders` numbers class folders)")
-    return DatasetError(f"{where}: {name}: {_shown(value)} is not {expected}, as the other labels are{more}; "
-                        "fix the entry")
+    if count == len(values):
+        return DatasetError(f"{first}: {_shown(value)} is not {expected}{_nor_others(count)}; labels are class indices "
+                            "(0, 1, ...) or lists of numbers, all of one length")
+    return DatasetError(f"{first}: {_shown(value)} is not {expected}, as the other labels are{more}; fix the entry")
+
+
+def _nor_others(count: int) -> str:
+    """What a message about the first of `count` labels says when every label is alike (so "fix the entry" fails)."""
+    return f", nor is any of the other {count - 1:,}" if count > 1 else ""
 
 
 def _unlabelled_error(where: str, name: str, value: Any, count: int) -> DatasetError:
@@ -200,10 +219,17 @@ def _declared_classes(meta: dict, size: int, where: str) -> int:
     declared = meta.get("num_classes")
     if declared is None:
         return size
-    if not _is_index(declared) or not max(size, 1) <= declared <= max_classes():
-        raise DatasetError(f'{where}: "num_classes": {_shown(declared)} must be a whole number from {max(size, 1)} (the '
-                           f"labels go up to class {size - 1}) to {max_classes():,}; fix it or remove it")
-    return int(declared)
+    count, limit, field = _class_index(declared), max_classes(), f'{where}: "num_classes": {_shown(declared)}'
+    if count is None:
+        raise DatasetError(f"{field} is not a whole number; write the number of classes (at least {max(size, 1)}), or "
+                           "remove it")
+    if count < max(size, 1):
+        raise DatasetError(f"{field} is fewer than the labels use (they go up to class {size - 1}); write at least "
+                           f"{max(size, 1)}, or remove it")
+    if count > limit:
+        raise DatasetError(f"{field} means more than {limit:,} classes; check it, or set ${MAX_CLASSES_VARIABLE} to "
+                           "raise the limit")
+    return count
 
 
 def _is_number_text(text: str) -> bool:
@@ -229,7 +255,8 @@ class FileSource(ImageSource):
 
     Labels come from an optional `dataset.json` at the top, as written by NVIDIA's dataset tool:
     {"labels": [["relative/path.png", class_index], ...]} or {"labels": null}, with an optional "num_classes" (the
-    label size, when the images lack the top classes) and "class_names" (a record for people; not read).
+    label size, when the images lack the top classes) and "class_names" (a record for people, which the dataset tool
+    keeps).
     """
 
     def __init__(self, path: Path):
@@ -296,17 +323,22 @@ class FileSource(ImageSource):
         self._zip = None
 
     def _open(self, name: str) -> BinaryIO:
-        """Open a file of the source for binary reading (folders: regular files only; zips: readable entries only)."""
+        """Open an image of the source for binary reading (folders: regular files only; zips: readable entries only)."""
         try:
-            if self.is_zip:
-                archive = self._archive()
-                info = archive.getinfo(self._entries.get(name, name))
-                check_zip_entry(info, str(self.path), max_ratio=None)
-                return archive.open(info)
-            return open_regular(self.path / name)
-        except (OSError, zipfile.BadZipFile, ArchiveError, KeyError, RuntimeError, NotImplementedError) as err:
+            return self._open_file(name, max_ratio=None)
+        except OPEN_ERRORS as err:
             reason = str(err).removeprefix(f"{self.where(name)}: ")
             raise DatasetError(f"{self.where(name)}: cannot open ({reason}); fix or remove it, or {skip_bad_advice()}") from None
+
+    def _open_file(self, name: str, *, max_ratio: float | None) -> BinaryIO:
+        """Open a file of the source for binary reading: a folder's if it is a regular file, a zip's entry if
+        `check_zip_entry` passes it (`max_ratio`: the most its declared size may exceed its compressed size)."""
+        if self.is_zip:
+            archive = self._archive()
+            info = archive.getinfo(self._entries.get(name, name))
+            check_zip_entry(info, str(self.path), max_ratio=max_ratio)
+            return archive.open(info)
+        return open_regular(self.path / name)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -370,17 +402,19 @@ class FileSource(ImageSource):
         return shapes[first]
 
     def _read_labels_file(self) -> Any:
-        """dataset.json parsed, or None when there is none. A file larger than LABELS_BYTES_PER_IMAGE per image plus
-        LABELS_BYTES_MARGIN is refused unparsed: a small zip entry can inflate to gigabytes."""
+        """dataset.json parsed, or None when there is none. A zip's entry is refused before it is inflated when it
+        declares more than MAX_ZIP_RATIO times its compressed size (a few hundred KB of deflated JSON could inflate
+        to gigabytes); a folder's file is read as it is, whatever its size: that size is real, not claimed."""
         if self._labels_file is None:
             return None
         where = self.where(self._labels_file)
-        limit = LABELS_BYTES_PER_IMAGE * len(self.all_files) + LABELS_BYTES_MARGIN
-        with self._open(self._labels_file) as file:
-            text = file.read(limit + 1)
-        if len(text) > limit:
-            raise DatasetError(f"{where}: larger than {limit:,} bytes (1 KiB per image plus 1 MiB), far more than the "
-                               f"labels of {len(self.all_files):,} images take; check the file, or delete it")
+        try:
+            with self._open_file(self._labels_file, max_ratio=MAX_ZIP_RATIO) as file:
+                text = file.read()
+        except OPEN_ERRORS as err:
+            reason = str(err).removeprefix(f"{where}: ")
+            fix = f"store a genuine {LABELS_FILE} in the zip uncompressed (zip -0)" if self.is_zip else "fix it"
+            raise DatasetError(f"{where}: cannot read ({reason}); {fix}, or delete it") from None
         try:
             return json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
@@ -416,6 +450,7 @@ class FileSource(ImageSource):
 
     def labels(self, *, required: bool, skip_bad: bool = False) -> np.ndarray | None:
         meta = self._read_labels_file()
+        self.class_names = meta.get("class_names") if isinstance(meta, dict) else None
         table = None if meta is None else self._label_table(meta)
         where = self.where(self._labels_file or LABELS_FILE)
         if table is None:
@@ -437,7 +472,8 @@ class FileSource(ImageSource):
                  f"are not images here: {first_names(unknown)}")
         # Every image's label is checked and counted, so images skipped as unreadable do not shrink the classes.
         labelled = [name for name in self.all_files if name in table and not _is_unlabelled(table[name])]
-        every, size = _labels_array([table[name] for name in labelled], labelled.__getitem__, where)
+        every, size = _labels_array([table[name] for name in labelled], labelled.__getitem__, where,
+                                    "for a continuous value write a list of one number, as [0.5]")
         if every.dtype == np.int64:
             self.num_classes = _declared_classes(meta, size, where)
         elif "num_classes" in meta:
@@ -736,13 +772,13 @@ class NpzSource(ArraySource):
                 "store one label per image"
             )
         labels = self._labels
-        if labels.ndim == 2 and labels.shape[1] == 1 and np.issubdtype(labels.dtype, np.integer):
-            labels = labels[:, 0]  # [N, 1] classes, as Keras's CIFAR-10 and df[['label']].values give them
         if not np.issubdtype(labels.dtype, np.number) or labels.ndim not in (1, 2):
             raise DatasetError(
-                f"{where}: labels must be classes [N] (or integer [N, 1]) or number vectors [N, D], got "
+                f"{where}: labels must be classes [N] (or a column [N, 1]) or number vectors [N, D], got "
                 f"{self._labels.dtype} {list(self._labels.shape)}"
             )
+        if labels.ndim == 2 and labels.shape[1] == 1 and _is_class_column(labels):
+            labels = labels[:, 0]  # [N, 1] classes, as Keras's CIFAR-10 and df[['label']].values give them
         kept = self._drop_unlabelled(labels, skip_bad=skip_bad) if labels.ndim == 1 else np.arange(len(labels))
         labels = labels[kept]
 
@@ -750,7 +786,9 @@ class NpzSource(ArraySource):
             return f"{self.label_key}[{kept[index]}]"
 
         if labels.ndim == 1:
-            array, size = _labels_array(labels.tolist(), name, str(self.path))
+            array, size = _labels_array(labels.tolist(), name, str(self.path),
+                                        f"for a continuous value store {self.label_key!r} as a column [N, 1] of floats "
+                                        f"({self.label_key}[:, None])")
         else:
             array, size = _vector_labels(labels, name, str(self.path))
         if array.dtype == np.int64:
@@ -774,6 +812,12 @@ class NpzSource(ArraySource):
         warn(f"{self.path}: skipped {len(unlabelled)} image(s) without a label (NaN in {self.label_key!r}): "
              f"{first_names([f'{self.key}[{i}]' for i in unlabelled[:6]])}")
         return kept
+
+
+def _is_class_column(labels: np.ndarray) -> bool:
+    """Whether an [N, 1] label array holds classes: every number a class index as `_class_index` reads one (an integer,
+    or a whole-number float; NaN is no label), as in an [N] array. Fractions make it one continuous label."""
+    return all(_class_index(v) is not None or _is_unlabelled(v) for v in labels[:, 0].tolist())
 
 
 SHAPES_CACHE_BYTES = 256 * 2**20  # builtin:shapes keeps its renders in memory up to this size (the default set: 30 MB)

@@ -7,6 +7,7 @@ import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import PIL.Image
@@ -191,25 +192,29 @@ def _label_json(label: np.ndarray) -> int | list[float]:
     return int(label) if label.ndim == 0 else [float(x) for x in label]
 
 
-def _source_labels(src: ImageSource, labels_from_folders: bool, skip_bad: bool) -> tuple[np.ndarray | None, list[str]]:
-    """The labels to write, and the class names when they come from folders; with skip_bad, reading a source's
-    labels leaves out its unlabelled images."""
+def _source_labels(src: ImageSource, labels_from_folders: bool, skip_bad: bool) -> tuple[np.ndarray | None, Any, int | None]:
+    """The labels to write, the class names (the folders' with labels_from_folders, else what the source records:
+    its dataset.json's "class_names") and the number of classes (None: not classes, or not known up front); with
+    skip_bad, reading a source's labels leaves out its unlabelled images."""
     if not labels_from_folders:
-        return src.labels(required=False, skip_bad=skip_bad), []
+        labels = src.labels(required=False, skip_bad=skip_bad)
+        return labels, src.class_names, src.num_classes
     if not isinstance(src, FileSource):
         raise DatasetError(f"--labels-from-folders: {src.location} is not a folder or zip of images, so it has no class "
                            "folders; leave out --labels-from-folders")
-    return src.folder_labels()
+    labels, folders = src.folder_labels()
+    return labels, folders, len(folders)
 
 
-def _labels_meta(written: list | None, class_names: list[str], num_classes: int | None) -> dict:
-    """dataset.json's contents: the labels, and the class names and count where they say more than the labels do
-    (a source's "num_classes" above its largest written class + 1, as --max-images may leave)."""
+def _labels_meta(written: list | None, class_names: Any, num_classes: int | None) -> dict:
+    """dataset.json's contents: the labels, the class names (kept as the source has them), and the number of classes
+    with class labels where it says more than the labels do (the source's top classes missing from the images
+    written, as --max-images may leave) or where class names are kept (so the two travel together)."""
     meta: dict = {"labels": written}
-    if class_names:
+    if class_names is not None:
         meta["class_names"] = class_names
     classes = [label for _, label in written or () if isinstance(label, int)]
-    if classes and num_classes is not None and num_classes > max(classes) + 1:
+    if classes and num_classes is not None and (num_classes > max(classes) + 1 or class_names is not None):
         meta["num_classes"] = num_classes
     return meta
 
@@ -304,7 +309,8 @@ def convert_dataset(
     match the images stop it, or with `skip_bad` unlabelled images are left out, as unreadable ones are.
     Grayscale images are written as RGB when any image is RGB (a warning counts them). `labels_from_folders`
     labels a folder or zip of class folders by folder instead: classes 0, 1, ... in sorted order of the folders'
-    names, which dataset.json keeps as "class_names".
+    names, which dataset.json keeps as "class_names", with "num_classes" (the number of folders, also when
+    `max_images` leaves out the last classes' images). A source's own "class_names" are kept.
     Written to a temporary file, then renamed, so `dest` is never half-written; the source is only read.
     """
     dest = Path(dest)
@@ -317,7 +323,7 @@ def convert_dataset(
     if Path(getattr(src, "path", "")).resolve() == dest.resolve():
         raise DatasetError(f"{dest}: the destination is the source; choose another --dest")
     num_listed = len(src)
-    labels, class_names = _source_labels(src, labels_from_folders, skip_bad)
+    labels, class_names, num_classes = _source_labels(src, labels_from_folders, skip_bad)
     unlabelled = num_listed - len(src)
     resample = RESIZE_FILTERS[resize_filter]
     total = len(src) if max_images is None else min(len(src), max_images)
@@ -377,7 +383,7 @@ def convert_dataset(
                 why = [f"{len(skipped)} could not be read and were skipped"] if skipped else []
                 why += [f"{dropped} dropped by --transform {transform}"] if dropped else []
                 raise DatasetError(f"{src.location}: no images written" + (f": {', '.join(why)}" if why else ""))
-            meta = _labels_meta(written if labels is not None else None, class_names, src.num_classes)
+            meta = _labels_meta(written if labels is not None else None, class_names, num_classes)
             out.writestr(LABELS_FILE, json.dumps(meta))
         os.replace(tmp_path, dest)
     except OSError as err:
@@ -406,4 +412,4 @@ def convert_dataset(
              f"of the image){nvidia}; to scale them to {width}x{height} instead, pass "
              f"{_size_options(width, height, nvidia_size)} --transform center-crop (or letterbox)")
     return ConvertSummary(dest, len(written), min(width, height), channels, labels is not None, len(skipped), dropped,
-                          width, height, unlabelled, tuple(class_names))
+                          width, height, unlabelled, tuple(class_names) if labels_from_folders else ())
