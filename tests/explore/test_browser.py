@@ -165,13 +165,14 @@ def test_the_downloads_keep_the_image_shown_when_an_input_is_refused(page):
 
 def test_address_values_the_controls_cannot_hold_are_named_not_clamped(browser, gan_url):
     page = browser.new_page()
-    page.goto(gan_url + "#seed=9&psi=3&d0=50&noise=bogus&d7=1")
+    page.goto(gan_url + "#seed=9&psi=3&d0=50&noise=bogus&d7=1&cutoff=99")
     wait_idle(page)
     problems = page.text_content("#address-error").splitlines()
     assert problems == ["address: psi=3: not on the slider, which runs from -1 to 1.5 in steps of 0.05; showing 1",
                         "address: d0=50: not on the slider, which runs from -10 to 10 in steps of 0.1; showing 0",
                         "address: noise=bogus: not one of const, random, none; showing const",
-                        "address: d7: not a setting of this page; ignored"]
+                        "address: d7: not a setting of this page; ignored",
+                        "address: cutoff=99: out of range; use 0..6; showing the default"]
     assert page.text_content("#error") == ""
     assert page.get_attribute("#image", "data-query") == "seed=9&psi=1&noise=const"  # what the controls show
     page.fill("#seed", "10")  # the address now holds the controls' values
@@ -193,6 +194,8 @@ def test_a_projected_start_is_edited_and_its_command_renders_it(browser, gan_fil
         page.goto(url)
         wait_idle(page)
         assert page.text_content("#seed-name") == "Projected w" and "starting from projected_w.npz" in page.text_content("#network")
+        for button in ("#seed-prev", "#seed-next", "#seed-random"):  # the file holds one w: nothing to step to
+            assert page.is_disabled(button)
         start = shown_image(page)
         press(page, "#d2", "ArrowLeft", 10)  # direction 2: 0 -> -1
         moved = shown_image(page)
@@ -228,7 +231,7 @@ def test_the_swapae_view_swaps_two_uploaded_images(browser, swapae_file, png_fil
         page = browser.new_page()
         page.goto(url)
         wait_idle(page)
-        assert "Upload a structure image" in page.text_content("#error")
+        assert page.is_visible("#swap-hint") and page.text_content("#error") == ""
         page.set_input_files("#structure-upload", str(tmp_path / "structure.png"))
         page.wait_for_selector("#texture option", state="attached")
         page.set_input_files("#texture-upload", str(tmp_path / "texture.png"))
@@ -246,3 +249,229 @@ def test_the_swapae_view_swaps_two_uploaded_images(browser, swapae_file, png_fil
         explorer.add(name, (tmp_path / name).read_bytes())
     np.testing.assert_array_equal(swapped, explorer.render(SwapSettings(0, 1, 1.0)))
     np.testing.assert_array_equal(own, explorer.render(SwapSettings(0, 1, 0.0)))
+
+
+@pytest.fixture(scope="module")
+def swap_url(swapae_file):
+    """A SwapAE explorer that no test uploads to: it stays empty."""
+    with explorer_url(swapae_file) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def new_page(browser, url: str, **options) -> Iterator:
+    """A fresh page at `url`, idle; closed afterwards."""
+    page = browser.new_page(**options)
+    try:
+        page.goto(url)
+        wait_idle(page)
+        yield page
+    finally:
+        page.close()
+
+
+def set_fields(page, *changes: tuple[str, str]) -> None:
+    """Give each (selector, value) its value with an input event, all within one task: as keystrokes come while a
+    render is in flight."""
+    page.evaluate("""(changes) => {
+        for (const [selector, value] of changes) {
+            const field = document.querySelector(selector);
+            field.value = value;
+            field.dispatchEvent(new Event("input"));
+        }
+    }""", [list(change) for change in changes])
+
+
+def test_each_tab_sends_its_own_client_id_with_its_renders(browser, gan_url):
+    """The server drops a waiting render only for a newer one from the same tab (H1: three tabs on one server)."""
+    clients = []
+    for _ in range(2):
+        page = browser.new_page()
+        sent = []
+        page.on("request", lambda request, sent=sent: sent.append(request.url) if "/api/render?" in request.url else None)
+        page.goto(gan_url)
+        wait_idle(page)
+        page.click("#seed-next")
+        wait_idle(page)
+        ids = {dict(part.split("=", 1) for part in url.split("?", 1)[1].split("&")).get("client") for url in sent}
+        assert len(sent) == 2 and len(ids) == 1 and None not in ids
+        clients.append(ids.pop())
+        page.close()
+    assert clients[0] != clients[1]
+
+
+@pytest.mark.parametrize("field, previous, good, bad", [
+    ("#seed", "3", "4", "4294967296"),
+    ("#cutoff", "", "2", "99"),
+    ("#mix-styles", "0-3", "0-1", "0-"),
+])
+def test_after_a_refused_value_the_command_table_and_downloads_describe_the_image_shown(
+        browser, gan_url, field, previous, good, bad):
+    """The last keystroke makes the value invalid while the one before it renders: everything follows that image."""
+    with new_page(browser, gan_url + "#seed=3&psi=0.5&noise=const&mix_seed=9&mix_styles=0-3") as page:
+        page.fill(field, previous)
+        wait_idle(page)
+        set_fields(page, (field, good), (field, bad))
+        wait_idle(page)
+        assert page.text_content("#error") != ""  # the bad value was refused
+        shown = page.get_attribute("#image", "data-query")
+        assert f"={good}" in shown
+        expected = page.request.get(f"{gan_url}api/describe?{shown}").json()
+        assert page.text_content("#command") == "\n".join(expected["commands"])
+        rows = page.eval_on_selector_all("#layers tbody tr", "rows => rows.map(r => [r.cells[2].textContent, "
+                                                             "r.cells[3].textContent])")
+        assert rows == [[f"seed {layer['seed']}",
+                         ", ".join(f for f, on in (("truncated", layer["truncated"]), ("moved", layer["moved"])) if on)]
+                        for layer in expected["layers"]]
+        mixed = page.eval_on_selector_all("#layers tbody tr", "rows => rows.map(r => r.className === 'mixed')")
+        assert mixed == [layer["mixed"] for layer in expected["layers"]]
+        assert page.get_attribute("#download-png", "href") == f"/api/image.png?{shown}"
+        assert page.get_attribute("#download-w", "href") == f"/api/w.npz?{shown}"
+
+
+def test_an_address_opened_in_the_same_tab_is_shown_and_back_returns(browser, gan_url):
+    """A bookmark or pasted address that differs after # does not reload the page; the page follows it."""
+    with new_page(browser, gan_url + "#seed=7&psi=0.7&noise=const&d1=1") as page:
+        page.goto(gan_url + "#seed=42&psi=0.5")
+        page.wait_for_selector("#image[data-query='seed=42&psi=0.5&noise=const']")  # d1 not in it: back to 0
+        wait_idle(page)
+        assert page.input_value("#seed") == "42" and page.input_value("#d1") == "0"
+        assert "--seeds 42 --trunc 0.5" in page.text_content("#command")
+        page.go_back()
+        page.wait_for_selector("#image[data-query='seed=7&psi=0.7&noise=const&d1=1']")
+        assert page.input_value("#seed") == "7"
+
+
+def image_rendering(page, selector: str = "#image") -> str:
+    return page.eval_on_selector(selector, "img => getComputedStyle(img).imageRendering")
+
+
+def test_a_small_network_is_enlarged_in_sharp_pixels_and_a_large_one_shrunk_smoothly(browser, gan_url):
+    with new_page(browser, gan_url) as page:  # 16 px shown at 256
+        assert image_rendering(page) == "pixelated"
+
+    def as_512_px(route):
+        info = route.fetch().json()
+        route.fulfill(json={**info, "width": 512, "height": 512})
+
+    page = browser.new_page()
+    page.route("**/api/info", as_512_px)
+    page.goto(gan_url)
+    page.wait_for_selector("body:not([data-state=loading])", state="attached")
+    assert image_rendering(page) == "auto"
+    page.close()
+
+
+@pytest.mark.parametrize("view", ["gan", "swapae"])
+def test_at_phone_width_the_page_is_no_wider_than_the_screen(browser, gan_url, swap_url, view):
+    url = gan_url + "#seed=5&psi=0.7&noise=const&mix_seed=9&mix_styles=0-3&d0=1&d1=2" if view == "gan" else swap_url
+    with new_page(browser, url, viewport={"width": 375, "height": 800}) as page:
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_a_render_in_flight_is_shown_as_rendering(page):
+    held = []
+    page.route("**/api/render*", lambda route: held.append(route))
+    try:
+        assert not page.is_visible(".rendering")
+        page.click("#seed-next")
+        while not held:
+            page.wait_for_timeout(20)
+        assert page.is_visible(".rendering")
+        held[0].continue_()
+    finally:
+        page.unroute("**/api/render*")
+    wait_idle(page)
+    assert not page.is_visible(".rendering")
+
+
+def test_the_direction_sliders_have_names(page):
+    assert page.get_by_role("slider", name="Direction 1").get_attribute("id") == "d1"
+
+
+def test_the_mixing_fields_are_disabled_while_style_mixing_is_off(page):
+    page.set_checked("#mix-on", False)
+    wait_idle(page)
+    assert page.is_disabled("#mix-seed") and page.is_disabled("#mix-styles") and page.is_visible("#mix-hint")
+    page.set_checked("#mix-on", True)
+    wait_idle(page)
+    assert page.is_enabled("#mix-seed") and page.is_enabled("#mix-styles") and page.is_hidden("#mix-hint")
+    page.set_checked("#mix-on", False)
+    wait_idle(page)
+
+
+def test_the_controls_are_named_in_plain_words(page):
+    controls = page.text_content(".controls")
+    for jargon in ("Its ws", "ws per layer", "eig "):
+        assert jargon not in controls
+    assert page.get_by_label("Styles taken from it").get_attribute("id") == "mix-styles"
+
+
+def test_a_server_that_does_not_answer_is_reported_without_shell_quotes(page):
+    page.route("**/api/render*", lambda route: route.abort())
+    try:
+        page.click("#seed-next")
+        wait_idle(page)
+    finally:
+        page.unroute("**/api/render*")
+    assert page.text_content("#error") == ("the explorer server does not answer (Failed to fetch); "
+                                           "is the stylegan2 explore command still running?")
+    page.click("#seed-prev")
+    wait_idle(page)
+
+
+def test_the_downloads_are_disabled_until_an_image_is_shown(browser, gan_url):
+    with new_page(browser, gan_url + "#seed=1.5&psi=1&noise=const") as page:  # the first render is refused
+        assert "not a whole number" in page.text_content("#error")
+        for link in ("#download-png", "#download-w"):
+            assert page.get_attribute(link, "href") is None and page.get_attribute(link, "aria-disabled") == "true"
+        page.fill("#seed", "2")
+        wait_idle(page)
+        assert page.get_attribute("#download-png", "href") == "/api/image.png?seed=2&psi=1&noise=const"
+        assert page.get_attribute("#download-png", "aria-disabled") == "false"
+
+
+def test_a_class_the_network_lacks_names_the_valid_range(browser, cond_gan_file):
+    with explorer_url(cond_gan_file, "--top-k", "1") as url, new_page(browser, url + "#seed=9&class=500") as page:
+        assert page.text_content("#address-error") == ("address: class=500: not a class of this network; use 0..3; "
+                                                       "showing 0")
+
+
+@pytest.mark.parametrize("view", ["gan", "swapae"])
+def test_no_request_of_the_page_fails(browser, gan_url, swap_url, view):
+    """No favicon.ico 404 in the console."""
+    failed = []
+    page = browser.new_page()
+    page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
+    page.goto(gan_url if view == "gan" else swap_url)
+    wait_idle(page)
+    page.close()
+    assert failed == []
+
+
+def test_the_empty_swapae_view_gives_its_instructions_as_a_hint_without_broken_images(browser, swap_url):
+    with new_page(browser, swap_url) as page:
+        assert page.is_visible("#swap-hint") and page.text_content("#error") == ""
+        assert page.eval_on_selector("#swap-hint", "p => getComputedStyle(p).color") != "rgb(187, 0, 0)"
+        for image in ("#structure-image", "#texture-image", "#image"):
+            assert page.eval_on_selector(image, "img => getComputedStyle(img).visibility") == "hidden"
+
+
+def test_each_swapae_upload_is_named_and_kept_beside_its_list(browser, swap_url):
+    with new_page(browser, swap_url, viewport={"width": 1280, "height": 800}) as page:
+        for slot in ("structure", "texture"):
+            assert page.get_by_label(f"Upload {slot} image").get_attribute("id") == f"{slot}-upload"
+        structure, texture = page.locator("#structure").bounding_box(), page.locator("#texture").bounding_box()
+        texture_upload = page.locator("#texture-upload").bounding_box()
+        assert texture["y"] > structure["y"] + structure["height"] / 2  # the texture's row is below the structure's
+        assert abs(texture_upload["y"] - texture["y"]) < texture["height"]  # and holds the texture's upload
+
+
+def test_an_swapae_upload_the_server_does_not_answer_is_reported(browser, swap_url, png_file, tmp_path):
+    (tmp_path / "a.png").write_bytes(png_file())
+    with new_page(browser, swap_url) as page:
+        page.route("**/api/swapae/upload", lambda route: route.abort())
+        page.set_input_files("#structure-upload", str(tmp_path / "a.png"))
+        page.wait_for_selector("#error:has-text('does not answer')")
+        assert page.text_content("#error") == ("the explorer server does not answer (Failed to fetch); "
+                                               "is the stylegan2 explore command still running?")

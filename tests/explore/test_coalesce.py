@@ -1,4 +1,4 @@
-"""LatestOnly: one render at a time; of the calls that wait meanwhile only the newest runs."""
+"""LatestOnly: one render at a time; of one client's calls that wait meanwhile only the newest runs."""
 
 import threading
 import time
@@ -40,6 +40,41 @@ def test_calls_that_wait_behind_a_render_are_dropped_except_the_newest():
         thread.join(5)
     assert ran == [0, 3]
     assert outcome == {0: "ran", 1: "superseded", 2: "superseded", 3: "ran"}
+
+
+def test_waiting_calls_of_other_clients_all_run_in_arrival_order():
+    """Three tabs on one server: a tab's waiting request is never dropped for another tab's."""
+    runner = LatestOnly()
+    release = threading.Event()
+    started = threading.Event()
+    ran: list[str] = []
+    outcome: dict[str, str] = {}
+
+    def first() -> None:
+        started.set()
+        release.wait(5)
+        ran.append("a0")
+
+    def call(name: str, work) -> None:
+        try:
+            runner.run(work, client=name[0])
+            outcome[name] = "ran"
+        except Superseded:
+            outcome[name] = "superseded"
+
+    threads = [threading.Thread(target=call, args=("a0", first))]
+    threads[0].start()
+    assert started.wait(5)
+    for name in ("b1", "c1", "b2", "a1"):  # arrive in this order while a0 renders
+        thread = threading.Thread(target=call, args=(name, lambda name=name: ran.append(name)))
+        thread.start()
+        threads.append(thread)
+        time.sleep(0.05)
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert ran == ["a0", "c1", "b2", "a1"]
+    assert outcome == {"a0": "ran", "b1": "superseded", "c1": "ran", "b2": "ran", "a1": "ran"}
 
 
 def test_a_call_on_an_idle_runner_runs_at_once_and_errors_pass_through():

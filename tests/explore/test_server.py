@@ -87,8 +87,8 @@ def test_bad_parameters_get_400_with_the_message(client, query, message):
         assert message in response.get_json()["error"], route
 
 
-def test_renders_waiting_behind_a_render_are_superseded_by_the_newest(gan_explorer, monkeypatch):
-    app = create_app(gan_explorer)
+def hold_seed_0(gan_explorer, monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """Make rendering seed 0 wait for `release`; `started` is set when it begins."""
     started, release = threading.Event(), threading.Event()
     render = gan_explorer.render
 
@@ -99,23 +99,51 @@ def test_renders_waiting_behind_a_render_are_superseded_by_the_newest(gan_explor
         return render(settings)
 
     monkeypatch.setattr(gan_explorer, "render", slow_for_seed_0)
-    answers = {}
+    return started, release
 
-    def get(seed: int) -> None:
-        response = app.test_client().get(f"/api/render?seed={seed}")
-        answers[seed] = (response.status_code, response.get_json(silent=True))
 
-    threads = [threading.Thread(target=get, args=(seed,)) for seed in (0, 1, 2)]
+def render_in_turn(app, queries: list[str], started: threading.Event, release: threading.Event) -> list[tuple]:
+    """GET /api/render?QUERY for each query, the later ones arriving in order while the first renders;
+    each answer's (status, JSON or None)."""
+    answers: list[tuple] = [()] * len(queries)
+
+    def get(n: int) -> None:
+        response = app.test_client().get(f"/api/render?{queries[n]}")
+        answers[n] = (response.status_code, response.get_json(silent=True))
+
+    threads = [threading.Thread(target=get, args=(n,)) for n in range(len(queries))]
     threads[0].start()
     assert started.wait(10)
-    for thread in threads[1:]:  # arrive in this order while seed 0 renders
+    for thread in threads[1:]:
         thread.start()
         time.sleep(0.1)
     release.set()
     for thread in threads:
         thread.join(10)
+    return answers
+
+
+def test_a_clients_renders_waiting_behind_a_render_are_superseded_by_its_newest(gan_explorer, monkeypatch):
+    started, release = hold_seed_0(gan_explorer, monkeypatch)
+    answers = render_in_turn(create_app(gan_explorer), ["seed=0&client=a", "seed=1&client=a", "seed=2&client=a"],
+                             started, release)
     assert answers[0][0] == 200 and answers[2][0] == 200
-    assert answers[1] == (409, {"error": "superseded: a newer render request arrived while this one waited"})
+    assert answers[1] == (409, {"error": "superseded: a newer render request from the same client arrived while this "
+                                         "one waited"})
+
+
+def test_another_clients_render_never_supersedes_a_waiting_one(gan_explorer, monkeypatch):
+    """Three tabs: tab a's waiting request still renders although tabs b and c sent theirs after it."""
+    started, release = hold_seed_0(gan_explorer, monkeypatch)
+    queries = ["seed=0&client=c", "seed=1&client=a", "seed=2&client=b", "seed=3&client=c"]
+    answers = render_in_turn(create_app(gan_explorer), queries, started, release)
+    assert [status for status, _ in answers] == [200, 200, 200, 200]
+
+
+def test_a_client_id_is_kept_short(client):
+    response = client.get("/api/render?seed=1&client=" + "x" * 65)
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "client: 65 characters long; a client id has at most 64"}
 
 
 def test_downloads_are_attachments(client, gan_explorer):

@@ -131,3 +131,16 @@ def test_uploads_are_encoded_without_a_non_writable_array_warning(swapae_file, p
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         explorer.add("a.png", png_file(20, 24))
+
+
+def test_a_folder_image_of_too_many_pixels_is_left_out_with_a_note_that_does_not_say_upload(swapae_file, png_file,
+                                                                                             tmp_path, monkeypatch):
+    (tmp_path / "big.png").write_bytes(png_file(20, 20))
+    (tmp_path / "small.png").write_bytes(png_file(8, 8))
+    monkeypatch.setattr("stylegan2.explore.uploads.MAX_UPLOAD_PIXELS", 100)
+    with pytest.warns(UserWarning) as notes:
+        explorer = open_explorer(swapae_file, "cpu", images=tmp_path)
+    said = [str(note.message) for note in notes if "too large" in str(note.message)]
+    assert said == [f"{tmp_path / 'big.png'} (--images): 20x20 pixels is too large; the explorer takes images of at "
+                    "most 100 pixels; left out"]
+    assert explorer.info()["images"] == ["small.png"]

@@ -39,6 +39,7 @@ ASSETS = {  # file name -> Content-Type (charset given: not appended again); the
     "gan.js": "text/javascript; charset=utf-8",
     "swapae.js": "text/javascript; charset=utf-8",
 }
+MAX_CLIENT_ID = 64  # characters of /api/render's client parameter (the page sends a random one per tab)
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -116,7 +117,7 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, host_names: Collection[s
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 1024 * 1024)
     assets = load_assets()
-    newest_only = LatestOnly()
+    newest_only = LatestOnly()  # per client: the page sends client=ID, one per tab
     network_lock = threading.Lock()  # torch runs one request at a time; renders queue on LatestOnly first
     is_gan = isinstance(explorer, GanExplorer)
 
@@ -159,7 +160,7 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, host_names: Collection[s
 
     @app.errorhandler(Superseded)
     def superseded(_: Superseded) -> Response:
-        return error(409, "superseded: a newer render request arrived while this one waited")
+        return error(409, "superseded: a newer render request from the same client arrived while this one waited")
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException) -> Response:
@@ -185,8 +186,12 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, host_names: Collection[s
 
     @app.get("/api/render")
     def render() -> Response:
-        settings = explorer.parse(query_values())
-        return newest_only.run(lambda: compute(lambda: explorer.render(settings)))
+        values = query_values()
+        client = values.pop("client", "")
+        if len(client) > MAX_CLIENT_ID:
+            raise SettingsError(f"client: {len(client)} characters long; a client id has at most {MAX_CLIENT_ID}")
+        settings = explorer.parse(values)
+        return newest_only.run(lambda: compute(lambda: explorer.render(settings)), client)
 
     @app.get("/api/image.png")
     def download_image() -> Response:

@@ -17,8 +17,9 @@ MAX_UPLOAD_PIXELS = 64 * 1024 * 1024  # refused from the header, before decoding
 
 
 def too_large(where: str, size: str) -> SettingsError:
-    """The message for an image over MAX_UPLOAD_PIXELS."""
-    return SettingsError(f"{where}: {size} pixels is too large; upload at most {MAX_UPLOAD_PIXELS:,} pixels")
+    """The message for an image over MAX_UPLOAD_PIXELS, uploaded or in the --images folder."""
+    return SettingsError(f"{where}: {size} pixels is too large; the explorer takes images of at most "
+                         f"{MAX_UPLOAD_PIXELS:,} pixels")
 
 
 def fit_note(width: int, height: int, resolution: int) -> str:

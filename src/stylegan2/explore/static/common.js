@@ -1,10 +1,18 @@
 "use strict";
-// Shared by both views: element lookup, error display, and a renderer that keeps one request in flight.
+// Shared by both views: element lookup, messages, previews, and a renderer that keeps one request in flight.
 
 const $ = (id) => document.getElementById(id);
 
+// This tab's id, sent with each render request: the server drops a waiting request only for a newer one from
+// the same tab, never for another tab's. Not crypto.randomUUID, which plain http beyond localhost lacks.
+const CLIENT_ID = Array.from(crypto.getRandomValues(new Uint32Array(4)), (n) => n.toString(36)).join("");
+
 function showError(message) {
   $("error").textContent = message || "";
+}
+
+function serverGone(err) {
+  return `the explorer server does not answer (${err.message}); is the stylegan2 explore command still running?`;
 }
 
 // A value quoted in a message, cut short: an address can hold anything.
@@ -26,12 +34,29 @@ async function getJSON(url) {
   return response.json();
 }
 
+// Shows a width x height image with its shorter side at `side` px: enlarged pixels stay sharp squares,
+// a shrunk image is smoothed (sharp squares would alias its fine detail into false patterns).
+function sizePreview(img, width, height, side) {
+  const shorter = Math.min(width, height);
+  img.style.width = `${side * width / shorter}px`;
+  img.style.height = `${side * height / shorter}px`;
+  img.classList.toggle("enlarged", shorter < side);
+}
+
+// A download link points at `url`, or, with no url, is disabled (before any image is shown).
+function setDownload(link, url) {
+  if (url) link.href = url;
+  else link.removeAttribute("href");
+  link.setAttribute("aria-disabled", String(!url));
+}
+
 // Renders only the newest query: while one request is in flight, later ones replace each other,
 // so a dragged slider never queues up stale images. body[data-state] is "busy" until the image shown
 // matches the last input, then "idle"; img[data-query] names the query the image shows, and
-// onShown(query) runs each time a new image is shown (not when a query is refused).
+// onShown(query) runs (and is awaited) each time a new image is shown (not when a query is refused), so
+// whatever it fills in describes the image shown before the page is idle again.
 class Renderer {
-  constructor(img, onShown = () => {}) {
+  constructor(img, onShown = async () => {}) {
     this.img = img;
     this.onShown = onShown;
     this.pending = null;
@@ -52,26 +77,30 @@ class Renderer {
     this.pending = null;
     this.inFlight = true;
     try {
-      const response = await fetch("/api/render?" + query);
+      const response = await fetch(`/api/render?${query}&client=${CLIENT_ID}`);
       if (response.ok) {
-        const url = URL.createObjectURL(await response.blob());
-        const old = this.img.src;
-        this.img.src = url;
-        await this.img.decode();
-        if (old.startsWith("blob:")) URL.revokeObjectURL(old);
-        this.img.dataset.query = query;
-        this.onShown(query);
-        const server = response.headers.get("X-Render-Ms");
-        $("timing").textContent = `render ${server} ms, input to image ${(performance.now() - inputTime).toFixed(0)} ms`;
-        showError("");
-      } else if (response.status !== 409) {  // 409: superseded by a newer request, which is coming
+        await this.show(query, response, inputTime);
+      } else if (response.status !== 409) {  // 409: superseded by this tab's newer request, which is coming
         showError(await errorText(response));
       }
     } catch (err) {
-      showError(`the explorer server does not answer (${err.message}); is \`stylegan2 explore\` still running?`);
+      showError(err instanceof TypeError ? serverGone(err) : err.message);  // fetch fails with a TypeError
     }
     this.inFlight = false;
     if (this.pending !== null) this.next();
     else document.body.dataset.state = "idle";
+  }
+
+  async show(query, response, inputTime) {
+    const url = URL.createObjectURL(await response.blob());
+    const old = this.img.src;
+    this.img.src = url;
+    await this.img.decode();
+    if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+    this.img.dataset.query = query;
+    await this.onShown(query);
+    const server = response.headers.get("X-Render-Ms");
+    $("timing").textContent = `render ${server} ms, input to image ${(performance.now() - inputTime).toFixed(0)} ms`;
+    showError("");
   }
 }

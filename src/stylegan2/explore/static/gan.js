@@ -2,10 +2,20 @@
 // The GAN view: controls -> query string -> rendered image, layer table and equivalent command.
 
 let info = null;
-// The downloads follow the image shown, not the last input: a refused input keeps the last image.
-const renderer = new Renderer($("image"), (query) => {
-  $("download-png").href = "/api/image.png?" + query;
-  $("download-w").href = "/api/w.npz?" + query;
+const defaults = {};  // control id -> its value before the address is read
+// The downloads, the command and the layer table follow the image shown, not the last input: a refused input
+// keeps the last image, and all of them keep describing it.
+const renderer = new Renderer($("image"), async (query) => {
+  setDownload($("download-png"), "/api/image.png?" + query);
+  setDownload($("download-w"), "/api/w.npz?" + query);
+  let found;
+  try {
+    found = await getJSON("/api/describe?" + query);
+  } catch (err) {
+    describe(null);  // no command at all rather than another image's
+    throw err;
+  }
+  describe(found);
 });
 
 // The image starts from a seed, or from one of the ws of --projected-w (parameter w); one field holds either.
@@ -36,19 +46,19 @@ function update() {
   $("address-error").textContent = "";  // the address now holds the controls' values
   $("psi-value").textContent = $("psi").value;
   info.directions.forEach((_, i) => { $(`d${i}-value`).textContent = $(`d${i}`).value; });
+  const mixing = $("mix-on").checked;
+  $("mix-seed").disabled = $("mix-styles").disabled = !mixing;
+  $("mix-hint").hidden = mixing;
   renderer.request(query);
-  describe(query);
 }
 
-async function describe(query) {
-  const response = await fetch("/api/describe?" + query);
-  if (!response.ok || query !== currentQuery()) return;  // the render request shows the error
-  const found = await response.json();
-  $("command").textContent = found.commands.join("\n");
-  $("command-hint").textContent = found.needs_w_file
+// Fills the command and the layer table from /api/describe's answer for the image shown (null: empties them).
+function describe(found) {
+  $("command").textContent = found ? found.commands.join("\n") : "";
+  $("command-hint").textContent = found && found.needs_w_file
     ? `Mixing, several directions or one of several projected ws: download the w as ${found.w_file} first.`
     : "";
-  const rows = found.layers.map((layer) => {
+  const rows = (found ? found.layers : []).map((layer) => {
     const row = document.createElement("tr");
     if (layer.mixed) row.className = "mixed";
     const flags = [layer.truncated ? "truncated" : "", layer.moved ? "moved" : ""].filter(Boolean).join(", ");
@@ -69,13 +79,15 @@ function addOptions(select, values) {
 
 function buildDirections() {
   $("directions-hint").textContent = info.directions.length
-    ? `Top ${info.directions.length} directions, acting on ws ${info.direction_layers}.`
-    : "No directions (--top-k 0).";
+    ? `The ${info.directions.length} directions that change the image most, strongest first; they move ` +
+      `styles ${info.direction_layers}.`
+    : "No directions (the explorer was started with --top-k 0).";
   const rows = info.directions.map((d, i) => {
     const row = document.createElement("div");
     row.className = "direction";
-    const label = document.createElement("span");
-    label.textContent = `#${i} (eig ${d.eigenvalue.toFixed(2)})`;
+    const label = Object.assign(document.createElement("label"), {
+      htmlFor: `d${i}`, textContent: `Direction ${i}`,
+      title: `SeFa eigenvalue ${d.eigenvalue.toFixed(2)}: the larger, the more a step changes the image` });
     const slider = Object.assign(document.createElement("input"),
       { type: "range", id: `d${i}`, min: "-10", max: "10", step: "0.1", value: "0" });
     const value = Object.assign(document.createElement("output"), { id: `d${i}-value`, textContent: "0" });
@@ -86,26 +98,39 @@ function buildDirections() {
 }
 
 // Why `control` cannot hold `value` ("" when it holds it as written): the browser clamps a slider to its
-// range and steps, and empties a select or a number field given something it does not offer.
+// range and steps, and empties a select or a number field given something it does not offer; a number
+// beyond a field's min and max is held but would be refused.
 function refusal(control, value) {
   if (control.type === "range") {
     return value.trim() !== "" && Number(control.value) === Number(value) ? ""
       : `not on the slider, which runs from ${control.min} to ${control.max} in steps of ${control.step}`;
   }
   if (control.tagName === "SELECT") {
-    return control.value === value ? "" : `not one of ${[...control.options].map((o) => o.value || "''").join(", ")}`;
+    if (control.value === value) return "";
+    if (control.id === "class") {
+      return `not a class of this network; use 0..${info.c_dim - 1}` +
+        (info.draws_labels ? ", or leave class out to draw one from the seed" : "");
+    }
+    return `not one of ${[...control.options].map((o) => o.value || "''").join(", ")}`;
   }
-  if (control.type === "number") return control.value === value ? "" : "not a number";
+  if (control.type === "number") {
+    if (control.value !== value) return "not a number";
+    const number = Number(value);
+    const inRange = number >= Number(control.min) && (control.max === "" || number <= Number(control.max));
+    return inRange ? "" : `out of range; use ${control.min}..${control.max}`;
+  }
   return "";
 }
 
 // Puts the address's settings (#seed=5&psi=0.7...) into the controls; returns a message for each one the page
-// cannot show as written (the control keeps its own value), so a bookmark never turns silently into another image.
+// cannot show as written (that control shows its default), so a bookmark never turns silently into another image.
+// A setting the address leaves out takes its default.
 function restore(hash) {
   const q = new URLSearchParams(hash.replace(/^#/, ""));
   const fields = { [startName()]: "seed", psi: "psi", cutoff: "cutoff", noise: "noise", mix_seed: "mix-seed", mix_styles: "mix-styles" };
   if (info.c_dim) fields.class = "class";
   info.directions.forEach((_, i) => { fields[`d${i}`] = `d${i}`; });
+  for (const [id, value] of Object.entries(defaults)) $(id).value = value;
   const problems = [];
   for (const name of new Set(q.keys())) {
     const values = q.getAll(name);
@@ -126,6 +151,14 @@ function restore(hash) {
   return problems;
 }
 
+// Shows the settings of the page's address: on opening, and when a bookmark or pasted address (or Back) changes
+// it in this tab.
+function openAddress() {
+  const problems = restore(location.hash);
+  update();
+  $("address-error").textContent = problems.map((problem) => `address: ${problem}`).join("\n");
+}
+
 function stepSeed(delta) {
   const seed = Math.min(startMax(), Math.max(0, (parseInt($("seed").value, 10) || 0) + delta));
   $("seed").value = String(seed);
@@ -139,17 +172,22 @@ async function start() {
     showError(err.message);
     return;
   }
-  $("network").textContent = `${info.width}x${info.height}, ${info.num_ws} ws` +
+  $("network").textContent = `${info.width}x${info.height}, ${info.num_ws} styles (ws)` +
     (info.c_dim ? `, ${info.c_dim} ${info.draws_labels ? "clusters" : "classes"}` : "") +
     (info.projected ? `, starting from ${info.projected_file}` : "");
   // The image keeps a non-square network's aspect, its shorter side shown at 256 px.
-  const side = Math.min(info.width, info.height);
-  $("image").style.width = `${256 * info.width / side}px`;
-  $("image").style.height = `${256 * info.height / side}px`;
+  sizePreview($("image"), info.width, info.height, 256);
   $("seed").max = String(startMax());
+  $("mix-seed").max = String(info.max_seed);
   if (info.projected) {
     $("seed-name").textContent = "Projected w";
     $("class-label").firstChild.textContent = "Second seed's class ";  // a projected w holds its own class
+  }
+  if (info.projected === 1) {  // one w to start from: nothing to step to
+    for (const id of ["seed-prev", "seed-next", "seed-random"]) {
+      $(id).disabled = true;
+      $(id).title = `${info.projected_file} holds one w`;
+    }
   }
   $("cutoff").max = String(info.num_ws);
   addOptions($("noise"), info.noise_modes);
@@ -161,12 +199,14 @@ async function start() {
   }
   $("mix-styles").value = info.default_mix_styles;
   $("mix-presets").replaceChildren(...Object.entries(info.mix_presets).map(([name, ws]) => {
-    const button = Object.assign(document.createElement("button"), { type: "button", textContent: name, title: `ws ${ws}` });
+    const button = Object.assign(document.createElement("button"), { type: "button", textContent: name, title: `styles ${ws}` });
     button.addEventListener("click", () => { $("mix-styles").value = name; $("mix-on").checked = true; update(); });
     return button;
   }));
   buildDirections();
-  const problems = restore(location.hash);
+  document.querySelectorAll(".controls input:not([type=checkbox]), .controls select").forEach((el) => {
+    defaults[el.id] = el.value;
+  });
   document.querySelectorAll(".controls input, .controls select").forEach((el) => el.addEventListener("input", update));
   $("seed-prev").addEventListener("click", () => stepSeed(-1));
   $("seed-next").addEventListener("click", () => stepSeed(1));
@@ -178,8 +218,8 @@ async function start() {
     info.directions.forEach((_, i) => { $(`d${i}`).value = "0"; });
     update();
   });
-  update();
-  $("address-error").textContent = problems.map((problem) => `address: ${problem}`).join("\n");
+  window.addEventListener("hashchange", openAddress);  // update() itself changes the address without this event
+  openAddress();
 }
 
 start();

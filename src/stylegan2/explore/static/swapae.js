@@ -2,7 +2,7 @@
 // The Swapping Autoencoder view: pick or upload a structure and a texture image, move alpha, see the swap.
 
 // The download follows the image shown, not the last input: a refused input keeps the last image.
-const renderer = new Renderer($("image"), (query) => { $("download-png").href = "/api/image.png?" + query; });
+const renderer = new Renderer($("image"), async (query) => { setDownload($("download-png"), "/api/image.png?" + query); });
 
 function currentQuery() {
   const q = new URLSearchParams();
@@ -14,8 +14,9 @@ function currentQuery() {
 
 function update() {
   $("alpha-value").textContent = $("alpha").value;
-  if ($("structure").value === "" || $("texture").value === "") {
-    showError("Upload a structure image and a texture image (or start with --images DIR to pick from a folder).");
+  const empty = $("structure").value === "" || $("texture").value === "";
+  $("swap-hint").hidden = !empty;
+  if (empty) {
     document.body.dataset.state = "idle";
     return;
   }
@@ -39,15 +40,24 @@ async function upload(input, target) {
   $("upload-note").textContent = "";
   const form = new FormData();
   form.append("image", file);
-  const response = await fetch("/api/swapae/upload", { method: "POST", body: form });
-  input.value = "";
-  if (!response.ok) {
-    showError(await errorText(response));
+  let added, images;
+  try {
+    const response = await fetch("/api/swapae/upload", { method: "POST", body: form });
+    if (!response.ok) {
+      showError(await errorText(response));
+      return;
+    }
+    added = await response.json();
+    images = (await getJSON("/api/info")).images;
+  } catch (err) {
+    showError(err instanceof TypeError ? serverGone(err) : err.message);  // fetch fails with a TypeError
     return;
+  } finally {
+    input.value = "";
   }
-  const added = await response.json();
+  showError("");
   $("upload-note").textContent = added.note ? `${added.name}: ${added.note}` : "";
-  fillImages((await getJSON("/api/info")).images);
+  fillImages(images);
   $(target).value = String(added.id);
   if ($("structure").value === "" || $("texture").value === "") {
     for (const id of ["structure", "texture"]) if ($(id).value === "") $(id).value = String(added.id);
@@ -64,6 +74,7 @@ async function start() {
     return;
   }
   $("network").textContent = `Swapping Autoencoder, ${info.resolution}x${info.resolution}`;
+  for (const id of ["structure-image", "texture-image", "image"]) sizePreview($(id), info.resolution, info.resolution, 160);
   fillImages(info.images);
   if (info.images.length > 1) $("texture").value = "1";
   for (const id of ["structure", "texture", "alpha"]) $(id).addEventListener("input", update);
