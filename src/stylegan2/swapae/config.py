@@ -11,14 +11,16 @@ from ..models import DiscriminatorEpilogue
 from ..training.config import (
     DEFAULT_RUNS_DIR,
     NVIDIA_WORKERS,
+    apply_overrides,
     auto_workers,
+    check_keep_snapshots,
     check_max_size,
+    check_numbers,
     check_preset_batch,
     derived_batch_gpu_explained,
     resolves,
 )
 from ..training.rundir import check_outdir_outside_data
-from ..training.session import apply_overrides, check_keep_snapshots, check_numbers
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
+import numbers
 import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from ..models.aspect import MAX_RESOLUTION
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
@@ -17,7 +19,6 @@ from ..utils.text import word_list
 from .ada import AugmentConfig
 from .loss import LOSSES
 from .rundir import check_outdir_outside_data
-from .session import apply_overrides, check_keep_snapshots, check_numbers
 
 # What the layers of the top 4 resolutions compute in (--precision): NVIDIA's mixed precision (float16
 # with conv_clamp 256, on CUDA; float32 elsewhere), bfloat16 (float32's range, no clamp; fast on CUDA and on
@@ -94,6 +95,35 @@ PRESETS: dict[str, Preset] = {
                   cluster_map_lrmul=0.1, noaug_min_images=20_000, snap=5),
 }
 CFG_NAMES = ("auto", *PRESETS)
+
+
+def check_keep_snapshots(keep: int) -> None:
+    """--keep-snapshots: 0 (every snapshot stays) or how many of the newest stay."""
+    if not isinstance(keep, numbers.Integral) or keep < 0:
+        raise ValueError(f"--keep-snapshots must be 0 (keep all) or how many of the newest snapshots to keep, got {keep!r}")
+
+
+def apply_overrides(options: Any, overrides: dict[str, Any], kind: str) -> None:
+    """Set the options the user gave (None means not given) on a preset-filled options dataclass."""
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if not hasattr(options, key):
+            raise ValueError(f"unknown {kind} {key!r}")
+        setattr(options, key, value)
+
+
+def check_numbers(options: Any, positive: Sequence[str] = (), non_negative: Sequence[str] = ()) -> None:
+    """Refuse, naming the option, a value of `positive` not above 0 or of `non_negative` below 0; NaN and infinity
+    fail too (options set from Python, or by overrides, may hold them)."""
+    for name in (*positive, *non_negative):
+        value = getattr(options, name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):  # "1" from a config file, say
+            raise ValueError(f"--{name.replace('_', '-')} must be a number, got {value!r}")
+        above_low = value > 0 if name in positive else value >= 0  # NaN fails every comparison
+        if not (above_low and value < math.inf):
+            rule = "a positive number" if name in positive else "a number >= 0"
+            raise ValueError(f"--{name.replace('_', '-')} must be {rule}, got {value}")
 
 
 def auto_preset(resolution: int, num_gpus: int) -> Preset:

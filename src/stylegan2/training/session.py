@@ -19,12 +19,11 @@ import dataclasses
 import itertools
 import json
 import math
-import numbers
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 import torch
@@ -95,35 +94,6 @@ class RunOptions(Protocol):
     workers: int
 
     def to_json(self) -> dict[str, Any]: ...
-
-
-def check_keep_snapshots(keep: int) -> None:
-    """--keep-snapshots: 0 (every snapshot stays) or how many of the newest stay."""
-    if not isinstance(keep, numbers.Integral) or keep < 0:
-        raise ValueError(f"--keep-snapshots must be 0 (keep all) or how many of the newest snapshots to keep, got {keep!r}")
-
-
-def apply_overrides(options: Any, overrides: dict[str, Any], kind: str) -> None:
-    """Set the options the user gave (None means not given) on a preset-filled options dataclass."""
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        if not hasattr(options, key):
-            raise ValueError(f"unknown {kind} {key!r}")
-        setattr(options, key, value)
-
-
-def check_numbers(options: Any, positive: Sequence[str] = (), non_negative: Sequence[str] = ()) -> None:
-    """Refuse, naming the option, a value of `positive` not above 0 or of `non_negative` below 0; NaN and infinity
-    fail too (options set from Python, or by overrides, may hold them)."""
-    for name in (*positive, *non_negative):
-        value = getattr(options, name)
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):  # "1" from a config file, say
-            raise ValueError(f"--{name.replace('_', '-')} must be a number, got {value!r}")
-        above_low = value > 0 if name in positive else value >= 0  # NaN fails every comparison
-        if not (above_low and value < math.inf):
-            rule = "a positive number" if name in positive else "a number >= 0"
-            raise ValueError(f"--{name.replace('_', '-')} must be {rule}, got {value}")
 
 
 @dataclass
