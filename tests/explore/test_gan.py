@@ -1,6 +1,7 @@
 """The GAN view's rendering: each image equals what its shown `stylegan2 generate` command writes."""
 
 import io
+import re
 import shlex
 import shutil
 from pathlib import Path
@@ -13,7 +14,6 @@ from click.testing import CliRunner
 
 from stylegan2.cli import main
 from stylegan2.explore import GanExplorer, SettingsError, open_explorer
-from stylegan2.explore.gan import W_FILE
 from stylegan2.io import load_network, save_checkpoint
 from stylegan2.tools import Directions, ToolError, factorize, save_directions, seed_ws
 
@@ -64,7 +64,7 @@ def test_the_image_and_its_name_equal_what_its_generate_command_writes(explorer,
     settings = explorer.parse(query)
     image = explorer.render(settings)
     monkeypatch.chdir(tmp_path)
-    (tmp_path / W_FILE).write_bytes(explorer.w_npz(settings))  # the page's "Download w"
+    (tmp_path / explorer.w_file_name(settings)).write_bytes(explorer.w_npz(settings))  # the page's "Download w"
     out = run_commands(explorer.commands(settings), tmp_path, gan_file)
     written = sorted(out.glob("*.png"))
     assert [path.name for path in written] == [explorer.file_name(settings)]  # the page's "Download PNG" name
@@ -75,8 +75,12 @@ def test_plain_settings_give_a_seed_command_and_mixing_a_w_file(explorer, gan_fi
     net = str(gan_file)
     assert explorer.commands(explorer.parse({"seed": "7", "psi": "0.7"})) == [
         f"stylegan2 generate --network {net} --seeds 7 --trunc 0.7"]
-    assert explorer.commands(explorer.parse({"seed": "7", "mix_seed": "1", "mix_styles": "0-2"})) == [
-        f"stylegan2 generate --network {net} --projected-w {W_FILE}"]
+    mixed = explorer.parse({"seed": "7", "mix_seed": "1", "mix_styles": "0-2"})
+    assert explorer.commands(mixed) == [f"stylegan2 generate --network {net} --projected-w {explorer.w_file_name(mixed)}"]
+    other = explorer.parse({"seed": "8", "mix_seed": "1", "mix_styles": "0-2"})  # another image, another file name
+    assert re.fullmatch(r"explore_w-[0-9a-f]{8}\.npz", explorer.w_file_name(mixed))
+    assert explorer.w_file_name(other) != explorer.w_file_name(mixed) == explorer.w_file_name(explorer.parse(
+        {"seed": "7", "mix_seed": "1", "mix_styles": "0-2"}))
 
 
 def test_mixing_copies_the_second_seeds_ws_on_the_chosen_layers_only(explorer):
@@ -200,9 +204,10 @@ def test_a_conditional_network_mixed_gives_a_w_file_command_without_class(cond_g
     """The downloaded w holds its class, and generate refuses --class with --projected-w."""
     explorer = open_explorer(cond_gan_file, "cpu", top_k=2)
     settings = explorer.parse({"seed": "1", "class": "2", "mix_seed": "3", "mix_styles": "0-1"})
-    assert explorer.commands(settings) == [f"stylegan2 generate --network {cond_gan_file} --projected-w {W_FILE}"]
+    assert explorer.commands(settings) == [
+        f"stylegan2 generate --network {cond_gan_file} --projected-w {explorer.w_file_name(settings)}"]
     monkeypatch.chdir(tmp_path)
-    (tmp_path / W_FILE).write_bytes(explorer.w_npz(settings))
+    (tmp_path / explorer.w_file_name(settings)).write_bytes(explorer.w_npz(settings))
     out = run_commands(explorer.commands(settings), tmp_path, cond_gan_file)
     np.testing.assert_array_equal(read_png(next(out.glob("*.png"))), explorer.render(settings))
 
@@ -229,7 +234,7 @@ def test_a_projected_start_equals_what_its_generate_command_writes(gan_file, pro
     settings = explorer.parse(query)
     image = explorer.render(settings)
     monkeypatch.chdir(tmp_path)
-    (tmp_path / W_FILE).write_bytes(explorer.w_npz(settings))
+    (tmp_path / explorer.w_file_name(settings)).write_bytes(explorer.w_npz(settings))
     commands = explorer.commands(settings)
     if not explorer.uses_w_file(settings):
         assert f"--projected-w {projected_file}" in commands[-1], commands
@@ -258,7 +263,7 @@ def test_one_of_several_projected_ws_is_downloaded_for_its_command(gan_file, tmp
     second = explorer.parse({"w": "1", "noise": "random"})
     assert explorer.uses_w_file(second) and not np.array_equal(explorer.render(second), render(explorer, w="0"))
     monkeypatch.chdir(tmp_path)
-    (tmp_path / W_FILE).write_bytes(explorer.w_npz(second))
+    (tmp_path / explorer.w_file_name(second)).write_bytes(explorer.w_npz(second))
     out = run_commands(explorer.commands(second), tmp_path, gan_file)
     np.testing.assert_array_equal(read_png(out / explorer.file_name(second)), explorer.render(second))
 

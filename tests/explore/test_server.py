@@ -151,7 +151,8 @@ def test_downloads_are_attachments(client, gan_explorer):
     assert png.headers["Content-Disposition"] == 'attachment; filename="seed0012.png"'
     np.testing.assert_array_equal(decode_png(png.data), gan_explorer.render(gan_explorer.parse({"seed": "12"})))
     w = client.get("/api/w.npz?seed=12&mix_seed=3&mix_styles=0-1")
-    assert w.headers["Content-Disposition"] == 'attachment; filename="explore_w.npz"'
+    name = gan_explorer.w_file_name(gan_explorer.parse({"seed": "12", "mix_seed": "3", "mix_styles": "0-1"}))
+    assert w.headers["Content-Disposition"] == f'attachment; filename="{name}"'
     with np.load(io.BytesIO(w.data), allow_pickle=False) as npz:
         assert npz["w"].shape == (1, 6, 16)
 

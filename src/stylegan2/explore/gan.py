@@ -7,6 +7,8 @@ file, when it holds one w); anything else like `generate --projected-w` on the d
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import shlex
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from ..tools.generate import image_name, synthesize, truncate_ws
 from ..tools.sefa import LAYER_PRESETS, Directions, modulation_layers, select_ws_indices
 from .settings import GanSettings, SettingsError, default_mix_styles, index_ranges, parse_gan_settings
 
-W_FILE = "explore_w.npz"
+W_FILE_STEM = "explore_w"
 DIRECTIONS_DIR = "explore-directions"
 
 
@@ -140,6 +142,11 @@ class GanExplorer:
             return image_name(**start)
         return image_name(**start, index=moved[0], strength=settings.strengths[moved[0]])
 
+    def w_file_name(self, settings: GanSettings) -> str:
+        """The w download's name, one per image (`explore_w-<8 hex>.npz`): a second download of another image would be
+        saved by the browser as 'explore_w (1).npz' while the command named 'explore_w.npz'."""
+        return f"{W_FILE_STEM}-{hashlib.sha256(repr(dataclasses.astuple(settings)).encode()).hexdigest()[:8]}.npz"
+
     def w_npz(self, settings: GanSettings) -> bytes:
         """The current w as .npz bytes with array 'w' [1, num_ws, w_dim] float32, as `stylegan2 project` saves it."""
         buffer = io.BytesIO()
@@ -174,7 +181,7 @@ class GanExplorer:
         net = shlex.quote(self.network)
         noise = ["--noise-mode", s.noise_mode] if s.noise_mode != "const" else []
         if self.uses_w_file(s):  # the w holds its class; generate refuses --class with it
-            return [" ".join(["stylegan2 generate --network", net, "--projected-w", W_FILE, *noise])]
+            return [" ".join(["stylegan2 generate --network", net, "--projected-w", self.w_file_name(s), *noise])]
         common = ["--class", str(s.class_idx)] if s.class_idx is not None and s.projected is None else []
         common += noise
         if s.projected is not None:
@@ -204,4 +211,4 @@ class GanExplorer:
     def describe(self, settings: GanSettings) -> dict[str, Any]:
         """The page's text for these settings: per-layer sources and the equivalent commands."""
         return {"layers": self.layers(settings), "commands": self.commands(settings),
-                "needs_w_file": self.uses_w_file(settings), "w_file": W_FILE}
+                "needs_w_file": self.uses_w_file(settings), "w_file": self.w_file_name(settings)}

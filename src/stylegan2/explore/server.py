@@ -25,7 +25,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, get_sockaddr, m
 from ..utils.image import to_pil
 from . import DEFAULT_HOST, DEFAULT_PORT
 from .coalesce import LatestOnly, Superseded
-from .gan import W_FILE, GanExplorer
+from .gan import GanExplorer
 from .network import open_explorer
 from .settings import SettingsError, shorten
 from .swap import SwapExplorer
@@ -208,7 +208,7 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, host_names: Collection[s
         with network_lock:
             data = gan.w_npz(settings)
         response = Response(data, mimetype="application/octet-stream")
-        response.headers["Content-Disposition"] = f'attachment; filename="{W_FILE}"'
+        response.headers["Content-Disposition"] = f'attachment; filename="{gan.w_file_name(settings)}"'
         return response
 
     @app.get("/api/describe")
