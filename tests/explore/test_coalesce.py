@@ -8,52 +8,18 @@ import pytest
 from stylegan2.explore import LatestOnly, Superseded
 
 
-def test_calls_that_wait_behind_a_render_are_dropped_except_the_newest():
+def run_behind_a_render(names: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Calls named CLIENT+N (the first letter is the client) on one LatestOnly: names[0] renders while the others
+    arrive, in order; (the calls that ran, in order; each call's outcome)."""
     runner = LatestOnly()
-    release = threading.Event()
-    started = threading.Event()
-    ran: list[int] = []
-    outcome: dict[int, str] = {}
-
-    def first() -> None:
-        started.set()
-        release.wait(5)
-        ran.append(0)
-
-    def call(n: int, work) -> None:
-        try:
-            runner.run(work)
-            outcome[n] = "ran"
-        except Superseded:
-            outcome[n] = "superseded"
-
-    threads = [threading.Thread(target=call, args=(0, first))]
-    threads[0].start()
-    assert started.wait(5)
-    for n in (1, 2, 3):  # arrive while 0 renders, in this order
-        thread = threading.Thread(target=call, args=(n, lambda n=n: ran.append(n)))
-        thread.start()
-        threads.append(thread)
-        time.sleep(0.05)
-    release.set()
-    for thread in threads:
-        thread.join(5)
-    assert ran == [0, 3]
-    assert outcome == {0: "ran", 1: "superseded", 2: "superseded", 3: "ran"}
-
-
-def test_waiting_calls_of_other_clients_all_run_in_arrival_order():
-    """Three tabs on one server: a tab's waiting request is never dropped for another tab's."""
-    runner = LatestOnly()
-    release = threading.Event()
-    started = threading.Event()
+    release, started = threading.Event(), threading.Event()
     ran: list[str] = []
     outcome: dict[str, str] = {}
 
     def first() -> None:
         started.set()
         release.wait(5)
-        ran.append("a0")
+        ran.append(names[0])
 
     def call(name: str, work) -> None:
         try:
@@ -62,10 +28,10 @@ def test_waiting_calls_of_other_clients_all_run_in_arrival_order():
         except Superseded:
             outcome[name] = "superseded"
 
-    threads = [threading.Thread(target=call, args=("a0", first))]
+    threads = [threading.Thread(target=call, args=(names[0], first))]
     threads[0].start()
     assert started.wait(5)
-    for name in ("b1", "c1", "b2", "a1"):  # arrive in this order while a0 renders
+    for name in names[1:]:
         thread = threading.Thread(target=call, args=(name, lambda name=name: ran.append(name)))
         thread.start()
         threads.append(thread)
@@ -73,6 +39,18 @@ def test_waiting_calls_of_other_clients_all_run_in_arrival_order():
     release.set()
     for thread in threads:
         thread.join(5)
+    return ran, outcome
+
+
+def test_calls_that_wait_behind_a_render_are_dropped_except_the_newest():
+    ran, outcome = run_behind_a_render(["a0", "a1", "a2", "a3"])
+    assert ran == ["a0", "a3"]
+    assert outcome == {"a0": "ran", "a1": "superseded", "a2": "superseded", "a3": "ran"}
+
+
+def test_waiting_calls_of_other_clients_all_run_in_arrival_order():
+    """Three tabs on one server: a tab's waiting request is never dropped for another tab's."""
+    ran, outcome = run_behind_a_render(["a0", "b1", "c1", "b2", "a1"])
     assert ran == ["a0", "c1", "b2", "a1"]
     assert outcome == {"a0": "ran", "b1": "superseded", "c1": "ran", "b2": "ran", "a1": "ran"}
 

@@ -381,3 +381,22 @@ def test_with_stylegan2_sigterm_stop_a_sigterm_to_the_launcher_stops_with_a_fina
     assert status == 130 and "Traceback" not in printed and "Error" not in printed, printed[-3000:]
     lines = (run_dir / "log.txt").read_text().splitlines()
     assert "Interrupted: writing a final snapshot before exiting" in lines and lines[-1] == "Stopped."
+
+
+def test_a_resume_on_two_processes_with_the_path_length_penalty_is_exact(tmp_path):
+    """Each process tracks its own path-length mean (and, within a tick, w_avg): snapshots kept rank 0's only, so a
+    resume on two processes with the GPU presets' penalty drifted from the uninterrupted run (reproducibility QA H1)."""
+    from stylegan2.training.start import train_process
+
+    data = "builtin:shapes?n=64"
+    run = dict(outdir=str(tmp_path / "a"), kimg=0.048, tick=0.016, snap=1, batch=8, cbase=128, cmax=16, map=2, workers=0,
+               aug="noaug", clusters=0, pl_weight=2.0, seed=3)
+    first, _ = launch_local(2, train_process, data, "cpu", "cpu", run, 600.0)
+    middle = first / "network-snapshot-000000-016.safetensors"
+    assert len(load_checkpoint(middle).training_state["per_process"]["pl_mean"]) == 2
+    again, _ = launch_local(2, train_process, data, "cpu", "cpu", dict(run, outdir=str(tmp_path / "b"), resume=str(middle)),
+                            600.0)
+    ends = [load_checkpoint(folder / "network-snapshot-000000-048.safetensors") for folder in (first, again)]
+    for name, net in ends[0].networks.items():
+        for key, value in net.state_dict().items():
+            assert torch.equal(value, ends[1].networks[name].state_dict()[key]), f"{name}.{key}"

@@ -153,6 +153,15 @@ def all_reduce_mean_(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def gather_all(tensor: torch.Tensor) -> torch.Tensor:
+    """Every process's `tensor`, stacked in rank order: [world_size, ...] ([1, ...] in a single process)."""
+    if not is_distributed():
+        return tensor[None].clone()
+    gathered = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, tensor.contiguous())
+    return torch.stack(gathered)
+
+
 def broadcast_(tensor: torch.Tensor, src: int = 0) -> torch.Tensor:
     """Copy rank `src`'s tensor to every process, in place."""
     if is_distributed():

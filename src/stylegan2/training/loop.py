@@ -24,7 +24,7 @@ from ..utils.image import make_grid, save_image, to_uint8
 from .ada import Augmentation
 from .augment_setup import build_augment
 from .config import TrainingOptions, preset_aug_rule, validate_options
-from .distributed import DistributedContext, all_reduce_mean_, broadcast_, lost_ranks_named
+from .distributed import DistributedContext, all_reduce_mean_, broadcast_, gather_all, lost_ranks_named
 from .ema import ema_beta, update_ema
 from .loss import LOSSES, StyleGAN2Loss
 from .networks import build_networks
@@ -111,6 +111,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         session.resume(state, Path(resume.path))
         loss.pl_mean.fill_(float(state.extras.get("pl_mean", 0.0)))
         augment.load_state_dict(state.extras.get("augment", {}))
+        _restore_own_state(state.extras.get("per_process"), ctx, loss, G, G_ema, resume.path)
     group = options.pack if options.pack_by_class else 1  # real and generated samples come in runs of one class
     step = StyleGAN2Step(options, ctx, session, dataset, minibatches=session.minibatches(dataset, class_packs=group),
                          group=group, G=G, G_ema=G_ema, loss=loss, phases=phases, augment=augment)
@@ -135,7 +136,8 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         advice="Lower the learning rates (--glr/--dlr), raise --gamma, or use --precision fp32.",
         on_tick=functools.partial(_tick_report, G, G_ema, augment),
         resume_extras=lambda: {"pl_mean": float(loss.pl_mean), "augment": augment.state_dict(),
-                               **({"clusters": clusters_kept} if clusters_kept else {})},
+                               **({"clusters": clusters_kept} if clusters_kept else {}),
+                               **({"per_process": _own_state(loss, G)} if ctx.world_size > 1 else {})},
         after_snapshot=evaluate_metrics, left_out=lambda path: _metrics_left_out(options.metrics, path, run_dir, ctx),
     ))
     return run_dir
@@ -261,6 +263,27 @@ def _networks(options: TrainingOptions, dataset: ImageDataset, c_prior: list[flo
         for tensor in list(module.parameters()) + list(module.buffers()):
             broadcast_(tensor.data)
     return options, (G, D, G_ema), lines
+
+
+def _own_state(loss: StyleGAN2Loss, G: Generator) -> dict[str, list]:
+    """What each process tracks on its own (every rank calls this: it gathers): its path-length mean, and its w_avg,
+    which the processes average at tick ends only. Snapshots keep them so that a resume on as many processes is exact."""
+    return {"pl_mean": gather_all(loss.pl_mean.detach().reshape(1))[:, 0].tolist(),
+            "w_avg": gather_all(G.mapping.w_avg.detach()).tolist()}
+
+
+def _restore_own_state(own: dict[str, list] | None, ctx: DistributedContext, loss: StyleGAN2Loss, G: Generator,
+                       G_ema: Generator, path: str) -> None:
+    """This process's own path-length mean and w_avg from a snapshot of as many processes; with another count (or a
+    snapshot of one process) every process keeps rank 0's, which the snapshot holds."""
+    if not own or len(own["pl_mean"]) != ctx.world_size:
+        return
+    w_avg = torch.tensor(own["w_avg"][ctx.rank], dtype=torch.float32)
+    if w_avg.shape != G.mapping.w_avg.shape:
+        raise TrainingError(f"--resume {path}: its per-process w_avg has {w_avg.numel()} values for a w_dim of {G.w_dim}")
+    loss.pl_mean.fill_(float(own["pl_mean"][ctx.rank]))
+    G.mapping.w_avg.copy_(w_avg)
+    G_ema.mapping.w_avg.copy_(w_avg)  # G_ema copies G's buffers at every step
 
 
 def _tick_report(G: Generator, G_ema: Generator, augment: Augmentation) -> TickReport:

@@ -172,12 +172,18 @@ def _with_advice(err: CheckpointError, path: str, options: TrainingOptions) -> C
 
 
 def check_resume_extras(extras: dict[str, Any]) -> None:
-    """StyleGAN2's own resume fields, the path-length mean, the ADA state and the k-means clusters; ValueError says
-    what is wrong."""
+    """StyleGAN2's own resume fields, the path-length mean, the ADA state, the k-means clusters and each process's own
+    path-length mean and w_avg; ValueError says what is wrong."""
     pl_mean = extras.get("pl_mean", 0.0)
     if not finite_number(pl_mean):
         raise ValueError(f"pl_mean is {pl_mean!r}, not a finite number")
     check_augment_state(extras.get("augment", {}))
+    own = extras.get("per_process", {"pl_mean": [], "w_avg": []})
+    means, w_avgs = (own.get("pl_mean"), own.get("w_avg")) if isinstance(own, dict) else (None, None)
+    if not (isinstance(means, list) and isinstance(w_avgs, list) and len(means) == len(w_avgs)
+            and all(finite_number(m) for m in means)
+            and all(isinstance(w, list) and len(w) == len(w_avgs[0]) and all(finite_number(x) for x in w) for w in w_avgs)):
+        raise ValueError("per_process holds no path-length means and w_avg vectors of one length, one per process")
     clusters = extras.get("clusters", {})
     k, labels = (clusters.get("k", 0), clusters.get("labels", [])) if isinstance(clusters, dict) else (None, None)
     if not (isinstance(k, int) and isinstance(clusters.get("identity", ""), str) and isinstance(labels, list)
