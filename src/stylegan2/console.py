@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import sys
 
+from .utils.provenance import record_command
 from .utils.text import escape_unencodable_output
 
 INTERRUPTED = 130  # the shell's status for a process stopped by SIGINT (training.launch has its own: this module loads before torch)
@@ -14,6 +15,7 @@ INTERRUPTED = 130  # the shell's status for a process stopped by SIGINT (trainin
 def main() -> None:
     """Run the `stylegan2` command line: exit 130 without a traceback on a Ctrl-C, even while it loads."""
     escape_unencodable_output()
+    record_command(sys.argv[1:])
     try:
         from .cli import main as cli
     except KeyboardInterrupt:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 
 import pytest
@@ -152,6 +153,24 @@ def test_resume_auto_of_a_finished_run_has_nothing_to_do_and_succeeds(tmp_path, 
     assert longer.exit_code == 0 and f"note: --resume auto: continues {snapshot}" in longer.output, longer.output
     named = CliRunner().invoke(main, [*args, "--resume", str(snapshot), "--dry-run"])
     assert named.exit_code == 1 and "nothing to train" in named.output  # a file named by hand: an error
+
+
+def test_the_log_and_snapshots_record_the_command_and_software(tmp_path, monkeypatch):
+    """Nothing said which command and code made a run (reproducibility QA M2)."""
+    from stylegan2.io import load_checkpoint
+    from stylegan2.utils.provenance import COMMAND_VARIABLE, record_command
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    monkeypatch.setenv(COMMAND_VARIABLE, "")  # so that monkeypatch removes it again after the test
+    monkeypatch.delenv(COMMAND_VARIABLE)
+    args = ["train", *TINY, "--kimg", "0.008", "--tick", "0.008", "--outdir", str(tmp_path / "runs dir")]
+    record_command(args)  # what the `stylegan2` entry point does before the command line parses
+    assert CliRunner().invoke(main, args).exit_code == 0
+    (run,) = (tmp_path / "runs dir").iterdir()
+    command = shlex.join(["stylegan2", *args])  # quoted for a shell: 'builtin:shapes?n=16', the space in the folder
+    assert f"Command: {command}" in (run / "log.txt").read_text().splitlines()
+    (snapshot,) = run.glob("network-snapshot-*.safetensors")
+    assert load_checkpoint(snapshot).source["command"] == command
 
 
 def test_resume_auto_of_a_finished_run_under_gpus_says_so_once_and_succeeds(tmp_path, monkeypatch, capfd):

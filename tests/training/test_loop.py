@@ -41,6 +41,11 @@ def test_a_tiny_run_writes_logs_grids_and_snapshots(tmp_path):
     assert any(line.startswith("tick 1") for line in lines)
     nets = load_network(run_dir / "network-snapshot-000000-064.safetensors")
     assert set(nets) == {"G", "D", "G_ema"}
+    # What made it (reproducibility QA M2): results are exact only with the same code and libraries.
+    software = next(line for line in lines if line.startswith("Software: "))
+    assert software.startswith("Software: stylegan2 ") and f"torch {torch.__version__}" in software
+    source = load_checkpoint(run_dir / "network-snapshot-000000-064.safetensors").source
+    assert source["software"]["torch"] == torch.__version__ and source["software"]["stylegan2"].startswith("0.")
 
     # The first lines tell the disk space the snapshots take: their number, and their size within 5%.
     (said,) = [line for line in lines if line.startswith("Snapshots: about ")]

@@ -32,6 +32,7 @@ from ..data import ClassPackSampler, ImageDataset, InfiniteSampler
 from ..io.detect import newest_snapshot, snapshots_in_order
 from ..utils.allocator import keep_freed_memory
 from ..utils.files import writing
+from ..utils.provenance import command_line, describe_software
 from .distributed import (
     DistributedContext,
     StopVote,
@@ -300,6 +301,9 @@ class TrainingSession:
             self.log(f"Training for {options.kimg} kimg on {self.ctx.world_size} x {self.ctx.device.type}, batch {options.batch}"
                      f" ({options.batch_gpu} per step x {self.rounds} rounds per process)")
             self.log(f"Started {time.strftime('%Y-%m-%d %H:%M:%S %z')}")  # about when tick times start: logs meet schedulers' clocks
+            self.log(f"Software: {describe_software()}")  # results are exact only with the same code and libraries
+            if command_line():
+                self.log(f"Command: {command_line()}")
             self._writer = StatsWriter(self.run_dir)
         return self.run_dir
 

@@ -12,6 +12,7 @@ import torch
 
 from ..io import CheckpointError, load_checkpoint, save_checkpoint
 from ..io.info import nonfinite_summary, nonfinite_tensors
+from ..utils.provenance import command_line, software
 
 TRAINING_STATE_VERSION = 1
 MAX_COUNTER = 10**12  # images, steps or ticks: a billion kimg is beyond any run
@@ -78,7 +79,8 @@ def save_training_snapshot(
     device: torch.device = torch.device("cpu"),
 ) -> None:
     """Write networks, optimizer moments, counters and RNG state (the CUDA one of `device` when the run is on a GPU:
-    a CPU run on a GPU machine must not open a CUDA context) in our checkpoint format."""
+    a CPU run on a GPU machine must not open a CUDA context) in our checkpoint format, with the software and command
+    that made it as its source."""
     tensors: dict[str, torch.Tensor] = {"rng.torch": torch.get_rng_state()}
     if device.type == "cuda":
         tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
@@ -97,7 +99,8 @@ def save_training_snapshot(
     if clashes:
         raise ValueError(f"a loop's resume fields cannot be named {', '.join(clashes)}")
     training_state.update(state.extras)
-    save_checkpoint(path, networks, extra_tensors=tensors, training_state=training_state, overwrite=False)
+    made_by = {"software": software(), **({"command": command_line()} if command_line() else {})}
+    save_checkpoint(path, networks, extra_tensors=tensors, training_state=training_state, source=made_by, overwrite=False)
 
 
 def read_resume_state(

@@ -1,0 +1,53 @@
+"""What made a run, for its log and snapshots: results are exact only with the same code and libraries."""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import shlex
+import subprocess
+from pathlib import Path
+
+COMMAND_VARIABLE = "STYLEGAN2_COMMAND"  # the command line, as the `stylegan2` entry point was given it (its processes too)
+
+
+@functools.cache
+def software() -> dict[str, str]:
+    """The versions a run depends on: stylegan2 (with its git revision when it runs from a checkout), torch, NumPy,
+    Python."""
+    import numpy as np  # here: the entry point imports this module before torch loads
+    import torch
+
+    from .. import __version__
+
+    return {"stylegan2": __version__ + _git_revision(), "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+def _git_revision() -> str:
+    """' (git 1a2b3c4)', with '+changes' when the checkout has uncommitted ones; '' outside a git checkout."""
+    folder = Path(__file__).resolve().parents[1]
+    try:
+        run = functools.partial(subprocess.run, cwd=folder, capture_output=True, text=True, timeout=5, check=True)
+        revision = run(["git", "rev-parse", "--short", "HEAD"]).stdout.strip()
+        changed = run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."]).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return f" (git {revision}{'+changes' if changed else ''})" if revision else ""
+
+
+def record_command(args: list[str]) -> None:
+    """Note the `stylegan2` command line for the run's log (kept when set already: the processes a run launches
+    inherit their launcher's)."""
+    os.environ.setdefault(COMMAND_VARIABLE, shlex.join(["stylegan2", *args]))
+
+
+def command_line() -> str:
+    """The `stylegan2` command this process runs for, as typed ('' when called from Python)."""
+    return os.environ.get(COMMAND_VARIABLE, "")
+
+
+def describe_software() -> str:
+    """'stylegan2 0.1.0 (git 1a2b3c4), torch 2.13.0, numpy 2.1.0, python 3.11.7'."""
+    return ", ".join(f"{name} {version}" for name, version in software().items())
