@@ -96,6 +96,25 @@ def test_runs_never_reuse_a_directory(tmp_path):
     assert first != second and first.exists() and second.name.startswith("00001-")
 
 
+def test_a_resume_on_another_thread_count_says_it_will_not_be_exact(tmp_path):
+    """Sums in another order differ by rounding at first and by 1e-2 within a few steps (reproducibility QA M1)."""
+    full = train(tiny_options(tmp_path, kimg=0.016), device="cpu", log=lambda m: None)
+    snapshot = next(full.glob("network-snapshot-*.safetensors"))
+    threads = torch.get_num_threads()
+    assert load_checkpoint(snapshot).training_state["threads"] == threads
+    lines = []
+    train(tiny_options(tmp_path, kimg=0.032, resume=str(snapshot)), device="cpu", log=lines.append)
+    assert not any("compute thread(s) and this one" in line for line in lines)
+    torch.set_num_threads(threads + 1)
+    try:
+        lines = []
+        train(tiny_options(tmp_path, kimg=0.032, resume=str(snapshot)), device="cpu", log=lines.append)
+    finally:
+        torch.set_num_threads(threads)
+    assert (f"Note: the run used {threads} compute thread(s) and this one {threads + 1}: it continues close to, not "
+            f"exactly as, the run would have; OMP_NUM_THREADS={threads} resumes it exactly") in lines
+
+
 @pytest.mark.parametrize("loss", ["stylegan2", "r3gan"])
 def test_resume_continues_exactly_where_the_run_stopped(tmp_path, loss):
     # ADA with target 0 raises p at every adjustment while D calls most reals real, so augmentation and its

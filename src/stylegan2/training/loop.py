@@ -112,6 +112,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         loss.pl_mean.fill_(float(state.extras.get("pl_mean", 0.0)))
         augment.load_state_dict(state.extras.get("augment", {}))
         _restore_own_state(state.extras.get("per_process"), ctx, loss, G, G_ema, resume.path)
+        header += _thread_note(state.extras.get("threads"), ctx)
     group = options.pack if options.pack_by_class else 1  # real and generated samples come in runs of one class
     step = StyleGAN2Step(options, ctx, session, dataset, minibatches=session.minibatches(dataset, class_packs=group),
                          group=group, G=G, G_ema=G_ema, loss=loss, phases=phases, augment=augment)
@@ -136,6 +137,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         advice="Lower the learning rates (--glr/--dlr), raise --gamma, or use --precision fp32.",
         on_tick=functools.partial(_tick_report, G, G_ema, augment),
         resume_extras=lambda: {"pl_mean": float(loss.pl_mean), "augment": augment.state_dict(),
+                               "threads": torch.get_num_threads(),
                                **({"clusters": clusters_kept} if clusters_kept else {}),
                                **({"per_process": _own_state(loss, G)} if ctx.world_size > 1 else {})},
         after_snapshot=evaluate_metrics, left_out=lambda path: _metrics_left_out(options.metrics, path, run_dir, ctx),
@@ -263,6 +265,15 @@ def _networks(options: TrainingOptions, dataset: ImageDataset, c_prior: list[flo
         for tensor in list(module.parameters()) + list(module.buffers()):
             broadcast_(tensor.data)
     return options, (G, D, G_ema), lines
+
+
+def _thread_note(threads: int | None, ctx: DistributedContext) -> list[str]:
+    """A note when a CPU run resumes on another number of compute threads than its snapshot's: its sums go in another
+    order, and the difference, a rounding error at first, grows with every step."""
+    if threads is None or ctx.device.type != "cpu" or threads == torch.get_num_threads() or not ctx.is_main:
+        return []
+    return [f"Note: the run used {threads} compute thread(s) and this one {torch.get_num_threads()}: it continues close to, "
+            f"not exactly as, the run would have; OMP_NUM_THREADS={threads} resumes it exactly"]
 
 
 def _own_state(loss: StyleGAN2Loss, G: Generator) -> dict[str, list]:
@@ -452,7 +463,7 @@ def _setup_summary(options: TrainingOptions, device_type: str, num_images: int |
     return [f"Objective: --loss {options.loss}, {penalties} gamma {options.gamma:g}; D judges {judge}{mapping}",
             _precision_summary(options.precision, device_type),
             f"Augmentation: {aug}",
-            f"Data loading: {options.workers} worker processes (--workers); {torch.get_num_threads()} compute threads"]
+            f"Data loading: {options.workers} worker processes (--workers); {torch.get_num_threads()} compute thread(s)"]
 
 
 def _metrics_summary(metrics: list[str]) -> str:

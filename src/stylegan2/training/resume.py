@@ -178,6 +178,9 @@ def check_resume_extras(extras: dict[str, Any]) -> None:
     if not finite_number(pl_mean):
         raise ValueError(f"pl_mean is {pl_mean!r}, not a finite number")
     check_augment_state(extras.get("augment", {}))
+    threads = extras.get("threads", 1)
+    if not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
+        raise ValueError(f"threads is {threads!r}, not a positive whole number")
     own = extras.get("per_process", {"pl_mean": [], "w_avg": []})
     means, w_avgs = (own.get("pl_mean"), own.get("w_avg")) if isinstance(own, dict) else (None, None)
     if not (isinstance(means, list) and isinstance(w_avgs, list) and len(means) == len(w_avgs)
