@@ -429,3 +429,18 @@ def test_three_classes_fill_the_grid_in_turn_and_label_vectors_go_with_their_rea
     assert grid.shape == (8, 8) and len(grid.reals) == 20 and grid.c.shape == (64, 4)
     for i in range(64):  # the fakes' labels are those of the reals in their cells (cycled past the 20 images)
         np.testing.assert_array_equal(grid.c[i].numpy(), dataset.get_label(int(grid.reals[i % 20])))
+
+
+def test_a_relative_data_path_is_recorded_absolute(tmp_path, monkeypatch):
+    """`metrics` without --data, run from another folder, read a relative --data there: another folder's images were
+    scored with no word (reproducibility QA M3)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "imgs").mkdir()
+    for i in range(8):
+        PIL.Image.fromarray(np.full((16, 16, 3), i * 30, np.uint8)).save(tmp_path / "imgs" / f"{i}.png")
+    options = resolve_options("imgs", "cpu", 16, 1, dict(TINY, outdir="runs", kimg=0.008))
+    run_dir = train(options, device="cpu", log=lambda m: None)
+    recorded = json.loads((run_dir / "training_options.json").read_text())
+    assert recorded["data"] == str(tmp_path / "imgs")
+    (snapshot,) = run_dir.glob("network-snapshot-*.safetensors")
+    assert load_checkpoint(snapshot).training_state["options"]["data"] == str(tmp_path / "imgs")

@@ -229,6 +229,12 @@ def label_size_mismatch(dataset: torch.utils.data.Dataset, c_dim: int) -> str:
             f"(0 to {c_dim - 1}); use data labelled for the network's classes")
 
 
+def absolute_spec(data: str | os.PathLike) -> str:
+    """A dataset spec that names the same data from any directory: a path made absolute (builtin: specs as they are)."""
+    spec = os.fspath(data)
+    return spec if spec.startswith("builtin:") else os.path.abspath(os.path.expanduser(spec))
+
+
 def open_dataset(
     spec: str | os.PathLike,
     *,

@@ -19,6 +19,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from stylegan2.data import DatasetError, open_dataset
+from stylegan2.data.dataset import absolute_spec
 from stylegan2.data.sources import file_stamp
 from stylegan2.io import load_checkpoint
 from stylegan2.io.checkpoint import Checkpoint
@@ -75,12 +76,6 @@ def open_metric_dataset(data: str, resolution: int, use_labels: bool, mirror: bo
     """The dataset as metrics read it, opened (and validated, and later fingerprinted) once per process while its
     files stay as they are: a training run scores every snapshot against it, and a notebook may rewrite it."""
     return _open_metric_dataset(absolute_spec(data), resolution, use_labels, mirror, files_signature(data))
-
-
-def absolute_spec(data: str | os.PathLike) -> str:
-    """A dataset spec that names the same data from any directory: a path made absolute (builtin: specs as they are)."""
-    spec = os.fspath(data)
-    return spec if spec.startswith("builtin:") else os.path.abspath(spec)
 
 
 @functools.lru_cache(maxsize=4)

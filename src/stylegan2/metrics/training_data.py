@@ -78,7 +78,7 @@ def training_data(ckpt: Checkpoint, path: str | os.PathLike) -> tuple[str, bool]
     """(dataset spec, whether the run mirrored it) of the run that made the network file at `path`.
 
     A ValueError naming the file says what to pass instead when nothing records the data, or when the
-    recorded dataset is not found from here (runs record `--data` as typed, relative paths included).
+    recorded dataset is not found from here (our runs record it as an absolute path; NVIDIA's, as typed).
     """
     path = Path(path)
     found = _recorded(ckpt, path)

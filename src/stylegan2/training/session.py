@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..data import ClassPackSampler, ImageDataset, InfiniteSampler
+from ..data.dataset import absolute_spec
 from ..io.detect import newest_snapshot, snapshots_in_order
 from ..utils.allocator import keep_freed_memory
 from ..utils.files import writing
@@ -84,6 +85,7 @@ def check_run_unfinished(resume_path: str | Path, state: ResumeState | None, kim
 class RunOptions(Protocol):
     """The options fields a session reads; TrainingOptions and SwapAEOptions both have them."""
 
+    data: str
     outdir: str
     kimg: float
     batch: int
@@ -268,6 +270,11 @@ class TrainingSession:
         )
         return iter(loader)
 
+    def _recorded_options(self) -> dict[str, Any]:
+        """The options as runs record them: `data` made absolute, so that `metrics` without --data scores the same
+        data from any folder (a relative path, as typed, named another folder's data there)."""
+        return {**self.options.to_json(), "data": absolute_spec(self.options.data)}
+
     def open_run_dir(self, desc: str, header: list[str]) -> Path | None:
         """On rank 0, create the run directory with training_options.json, log.txt (starting with
         `header`) and stats.jsonl; returns it there, None on other ranks (which learn its path, to
@@ -287,7 +294,7 @@ class TrainingSession:
         try:
             with writing(self.run_dir / "training_options.json"):
                 with open(self.run_dir / "training_options.json", "w", encoding="utf-8") as f:
-                    json.dump(options.to_json(), f, indent=2)
+                    json.dump(self._recorded_options(), f, indent=2)
             self._run_log = RunLog(self.run_dir, self.log)
         except OSError as err:  # a full disk: leave no empty run directory behind for each failed start
             shutil.rmtree(self.run_dir, ignore_errors=True)
@@ -614,7 +621,7 @@ class TrainingSession:
                 raise TrainingError(f"non-finite weights in {name} at {self._position()}; {self._last_good()}. {advice}")
         nets = {name: copy.deepcopy(m).eval().cpu() for name, m in self.networks.items()}
         try:
-            save_training_snapshot(path, nets, self.optimizers, state, self.options.to_json(), self.ctx.device)
+            save_training_snapshot(path, nets, self.optimizers, state, self._recorded_options(), self.ctx.device)
         except (OSError, ValueError) as err:
             reason = str(err) if str(path) in str(err) else f"could not write {path}: {err}"  # the path once
             raise TrainingError(f"{reason}; {self._last_good()}") from None
