@@ -546,3 +546,16 @@ def test_one_hot_labels_are_written_as_classes_keeping_their_count(tmp_path, noi
     assert [c for _, c in meta["labels"]] == [0, 1, 2, 0] and meta["num_classes"] == 4
     with pytest.warns(UserWarning, match="1 of its 4 classes have no image: 3"):
         assert open_dataset(tmp_path / "o.zip", use_labels=True).label_dim == 4
+
+
+def test_the_same_images_give_the_same_zip_byte_for_byte(tmp_path, monkeypatch):
+    """Entries carried the time of writing, so two conversions differed (reproducibility QA L2)."""
+    import time
+
+    from stylegan2.data import convert_dataset
+
+    convert_dataset("builtin:shapes?n=4", tmp_path / "a.zip", resolution=16)
+    real_localtime = time.localtime
+    monkeypatch.setattr(time, "localtime", lambda *args: real_localtime(0 if not args else args[0] + 86400 * 400))
+    convert_dataset("builtin:shapes?n=4", tmp_path / "b.zip", resolution=16)
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()

@@ -283,6 +283,13 @@ def _create_temp_beside(dest: Path) -> tuple[int, Path]:
         raise _write_error(dest, err) from None
 
 
+def _entry(name: str) -> zipfile.ZipInfo:
+    """A zip entry dated 1980-01-01 (zip's first date), not now: the same images give the same zip, byte for byte."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.external_attr = 0o600 << 16  # as writestr(name, ...) marks its entries
+    return info
+
+
 def convert_dataset(
     source: str | os.PathLike,
     dest: str | os.PathLike,
@@ -375,7 +382,7 @@ def convert_dataset(
                     image = np.repeat(image, channels, axis=2)  # [H, W, 1] -> [H, W, 3]
                     promoted.append(where)
                 name = f"{len(written) // 1000:05d}/img{len(written):08d}.png"
-                out.writestr(name, _png_bytes(image))
+                out.writestr(_entry(name), _png_bytes(image))
                 written.append([name, None if labels is None else _label_json(labels[index])])
                 if len(written) == 1:
                     _note_free_space(dest, total * image.nbytes, total, image.shape)
@@ -384,7 +391,7 @@ def convert_dataset(
                 why += [f"{dropped} dropped by --transform {transform}"] if dropped else []
                 raise DatasetError(f"{src.location}: no images written" + (f": {', '.join(why)}" if why else ""))
             meta = _labels_meta(written if labels is not None else None, class_names, num_classes)
-            out.writestr(LABELS_FILE, json.dumps(meta))
+            out.writestr(_entry(LABELS_FILE), json.dumps(meta))
         os.replace(tmp_path, dest)
     except OSError as err:
         raise _write_error(dest, err) from None
