@@ -28,6 +28,8 @@ def software() -> dict[str, str]:
 def _git_revision() -> str:
     """' (git 1a2b3c4)', with '+changes' when the checkout has uncommitted ones; '' outside a git checkout."""
     folder = Path(__file__).resolve().parents[1]
+    if not (folder.parents[1] / "pyproject.toml").is_file():  # installed, not a checkout (a venv in another repo, say)
+        return ""
     try:
         run = functools.partial(subprocess.run, cwd=folder, capture_output=True, text=True, timeout=5, check=True)
         revision = run(["git", "rev-parse", "--short", "HEAD"]).stdout.strip()
