@@ -29,6 +29,7 @@ class TinyOptions:
     """The fields a session reads: 8 images a step, a tick every 2 steps, a snapshot every 2 ticks."""
 
     outdir: str
+    data: str = "builtin:shapes"
     kimg: float = 1.0
     batch: int = 8
     batch_gpu: int = 4
