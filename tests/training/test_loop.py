@@ -161,6 +161,11 @@ def test_resume_after_ctrl_c_within_a_tick_keeps_the_ticks_and_snapshots(tmp_pat
     assert sorted(p.name for p in resumed.glob("network-snapshot-*")) == ["network-snapshot-000000-064.safetensors"]
     stats = [json.loads(row)["Progress/kimg"]["mean"] for row in (resumed / "stats.jsonl").read_text().splitlines()]
     assert stats == [0.048, 0.064]
+    # The resumed tick's statistics cover its steps before the stop too (they covered the steps after it only).
+    rows = [[json.loads(row) for row in (run / "stats.jsonl").read_text().splitlines()] for run in (full, resumed)]
+    for name in ("Loss/G/loss", "Loss/D/loss"):
+        assert rows[1][0][name]["num"] == rows[0][1][name]["num"]
+        assert rows[1][0][name]["mean"] == pytest.approx(rows[0][1][name]["mean"], rel=1e-12)
     a = load_checkpoint(full / "network-snapshot-000000-064.safetensors").networks["G_ema"].state_dict()
     b = load_checkpoint(resumed / "network-snapshot-000000-064.safetensors").networks["G_ema"].state_dict()
     assert all(torch.equal(a[key], b[key]) for key in a)

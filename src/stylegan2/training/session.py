@@ -242,7 +242,9 @@ class TrainingSession:
         """Continue a snapshot's run: its counters, optimizer moments and RNG streams; `path`, the snapshot, is the last
         good one until this run writes its own."""
         self.cur_nimg, self.cur_tick, self.batch_idx = state.cur_nimg, state.cur_tick, state.batch_idx
-        self._tick_start_nimg = state.tick_start_nimg  # a Ctrl-C snapshot's tick goes on
+        self._tick_start_nimg = state.tick_start_nimg  # a Ctrl-C snapshot's tick goes on, with its statistics so far
+        if state.tick_stats:
+            self.collector.carry(state.tick_stats)
         self._noted_snapshot = path
         missing = sorted(set(self.optimizers) - set(state.optimizers))
         if missing:
@@ -581,7 +583,9 @@ class TrainingSession:
         extras = self._checked_extras(hooks) if extras is None else extras
         state = ResumeState(cur_nimg=self.cur_nimg, cur_tick=self.cur_tick + 1, batch_idx=self.batch_idx, extras=extras)
         if within_tick:  # a Ctrl-C within a tick: resuming goes on with this tick, as the run would have
-            state = dataclasses.replace(state, cur_tick=self.cur_tick, tick_start_nimg=self._tick_start_nimg)
+            state = dataclasses.replace(state, cur_tick=self.cur_tick, tick_start_nimg=self._tick_start_nimg,
+                                        tick_stats={name: row for name, row in self.collector.partial().items()  # all ranks
+                                                    if all(map(math.isfinite, row))})
         path = self.run_dir / f"network-snapshot-{kimg_label(self.cur_nimg)}.safetensors"
         written = False
         if self.ctx.is_main:

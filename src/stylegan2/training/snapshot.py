@@ -19,7 +19,8 @@ MAX_COUNTER = 10**12  # images, steps or ticks: a billion kimg is beyond any run
 
 
 # What every loop's snapshot holds; any other key of the training state is the loop's own.
-SESSION_FIELDS = ("version", "cur_nimg", "cur_tick", "batch_idx", "tick_start_nimg", "numpy_rng", "optimizers", "options")
+SESSION_FIELDS = ("version", "cur_nimg", "cur_tick", "batch_idx", "tick_start_nimg", "tick_stats", "numpy_rng", "optimizers",
+                  "options")
 
 
 @dataclass
@@ -30,6 +31,7 @@ class ResumeState:
     cur_tick: int = 0
     batch_idx: int = 0
     tick_start_nimg: int | None = None  # a snapshot within tick cur_tick (Ctrl-C): where it began; None: one begins here
+    tick_stats: dict[str, list[float]] | None = None  # and that tick's statistics so far: name -> [count, sum, squares]
     optimizers: dict[str, dict[str, Any]] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)  # JSON-able, e.g. StyleGAN2's path-length mean and ADA state
     options: dict[str, Any] = field(default_factory=dict)  # the options the run was started with (as saved; not checked)
@@ -91,6 +93,7 @@ def save_training_snapshot(
         "cur_tick": state.cur_tick,
         "batch_idx": state.batch_idx,
         **({} if state.tick_start_nimg is None else {"tick_start_nimg": state.tick_start_nimg}),
+        **({} if state.tick_stats is None else {"tick_stats": state.tick_stats}),
         "numpy_rng": {"key": np_state[1].tolist(), "pos": int(np_state[2]), "has_gauss": int(np_state[3]), "cached": float(np_state[4])},
         "optimizers": {name: _flatten_optimizer(name, opt, tensors) for name, opt in optimizers.items()},
         "options": options,
@@ -149,6 +152,11 @@ def _resume_state(ts: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Resum
     tick_start = _counter(ts, "tick_start_nimg") if "tick_start_nimg" in ts else None
     if tick_start is not None and tick_start > counters["cur_nimg"]:
         raise _BadState(f"tick_start_nimg {tick_start} is after cur_nimg {counters['cur_nimg']}")
+    tick_stats = ts.get("tick_stats")
+    if tick_stats is not None and not (isinstance(tick_stats, dict) and all(
+            isinstance(name, str) and isinstance(row, list) and len(row) == 3 and all(map(finite_number, row))
+            for name, row in tick_stats.items())):
+        raise _BadState("tick_stats holds no statistics ([count, sum, sum of squares] per name)")
     optimizers = ts.get("optimizers")
     if not isinstance(optimizers, dict):
         raise _BadState("'optimizers' is missing")
@@ -158,6 +166,7 @@ def _resume_state(ts: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Resum
     return ResumeState(
         **counters,
         tick_start_nimg=tick_start,
+        tick_stats=tick_stats,
         optimizers={name: _unflatten_optimizer(name, meta, tensors) for name, meta in optimizers.items()},
         extras={key: value for key, value in ts.items() if key not in SESSION_FIELDS},
         torch_rng=torch_rng,

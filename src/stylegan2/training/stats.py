@@ -23,6 +23,7 @@ class StatsCollector:
     def __init__(self) -> None:
         self._counts: dict[str, int] = defaultdict(int)
         self._sums: dict[str, torch.Tensor] = {}  # [sum, sum of squares] on the values' device
+        self._carried: dict[str, list[float]] = {}  # a resumed tick's sums from before the stop (see `carry`)
 
     def report(self, name: str, value: torch.Tensor | float) -> None:
         v = torch.as_tensor(value).detach().flatten()
@@ -34,11 +35,12 @@ class StatsCollector:
             self._sums[name] = moments
         self._counts[name] += v.numel()
 
-    def flush(self) -> dict[str, dict[str, float]]:
+    def partial(self) -> dict[str, list[float]]:
+        """The sums so far, reduced over ranks, without clearing them: {name: [count, sum, sum of squares]}, for a
+        snapshot taken within a tick (its resumed run adds them back with `carry`). Every rank calls it."""
         names = sorted(self._counts)  # every rank must report the same names, in the same order
-        out: dict[str, dict[str, float]] = {}
         if not names:
-            return out
+            return {}
         first = self._sums[names[0]]  # NCCL reduces tensors on the GPU only: the table is built where the sums are
         counts = torch.tensor([float(self._counts[n]) for n in names], dtype=first.dtype, device=first.device)
         table = torch.cat((counts[:, None], torch.stack([self._sums[n].to(first) for n in names])), dim=1)
@@ -46,9 +48,25 @@ class StatsCollector:
             import torch.distributed as dist
 
             dist.all_reduce(table)
+        return {name: row for name, row in zip(names, table.cpu().tolist())}
+
+    def carry(self, partial: dict[str, list[float]]) -> None:
+        """A snapshot's `partial` sums (every rank the same), added at the next `flush`, so that the resumed tick's
+        statistics cover its steps before the stop too."""
+        self._carried = {name: list(row) for name, row in partial.items()}
+
+    def flush(self) -> dict[str, dict[str, float]]:
+        """The tick's means and deviations (reduced over ranks, with sums carried from before a resume), then a fresh
+        start. Every rank calls it."""
+        totals = self.partial()
         self._counts.clear()
         self._sums.clear()
-        for name, (count, total, squares) in zip(names, table.cpu().tolist()):
+        for name, row in self._carried.items():
+            totals[name] = [a + b for a, b in zip(totals.get(name, [0.0, 0.0, 0.0]), row)]
+        self._carried = {}
+        out: dict[str, dict[str, float]] = {}
+        for name in sorted(totals):
+            count, total, squares = totals[name]
             if count == 0:
                 continue
             mean = total / count
