@@ -130,14 +130,19 @@ def test_unlabelled_class_folders_point_at_labels_from_folders(make_folder, imag
         open_dataset(make_folder(images_rgb), use_labels=True)
 
 
+def declare_classes(folder, num_classes) -> None:
+    """Add "num_classes" to the folder's dataset.json, its labels kept."""
+    meta = json.loads((folder / "dataset.json").read_text())
+    (folder / "dataset.json").write_text(json.dumps({**meta, "num_classes": num_classes}))
+
+
 def test_num_classes_in_dataset_json_sets_the_label_size(make_folder, images_rgb):
     """Data that lack the top classes (a held-out split) keep a network's label size."""
     folder = make_folder(images_rgb, labels=[0, 1, 0, 1, 0, 1])
-    meta = json.loads((folder / "dataset.json").read_text())
-    (folder / "dataset.json").write_text(json.dumps({**meta, "num_classes": 3}))
+    declare_classes(folder, 3)
     with pytest.warns(UserWarning, match="1 of its 3 classes have no image: 2"):
         assert open_dataset(folder, use_labels=True).label_dim == 3
-    (folder / "dataset.json").write_text(json.dumps({**meta, "num_classes": 1}))
+    declare_classes(folder, 1)
     with pytest.raises(DatasetError, match=r'dataset\.json: "num_classes": 1 is fewer than the labels use \(they go up to '
                                            r"class 1\); write at least 2, or remove it"):
         open_dataset(folder, use_labels=True)
@@ -146,19 +151,17 @@ def test_num_classes_in_dataset_json_sets_the_label_size(make_folder, images_rgb
 def test_num_classes_may_be_a_whole_number_float_as_a_label_may(make_folder, images_rgb):
     """A json.dump of a NumPy float count writes 3.0."""
     folder = make_folder(images_rgb, labels=[0, 1, 0, 1, 0, 1])
-    meta = json.loads((folder / "dataset.json").read_text())
-    (folder / "dataset.json").write_text(json.dumps({**meta, "num_classes": 3.0}))
+    declare_classes(folder, 3.0)
     with pytest.warns(UserWarning, match="1 of its 3 classes have no image: 2"):
         assert open_dataset(folder, use_labels=True).label_dim == 3
-    (folder / "dataset.json").write_text(json.dumps({**meta, "num_classes": 2.5}))
+    declare_classes(folder, 2.5)
     with pytest.raises(DatasetError, match=r'"num_classes": 2\.5 is not a whole number; write the number of classes'):
         open_dataset(folder, use_labels=True)
 
 
 def test_num_classes_over_the_limit_names_the_variable_that_raises_it(make_folder, images_rgb, monkeypatch):
     folder = make_folder(images_rgb, labels=[0, 1, 0, 1, 0, 1])
-    meta = json.loads((folder / "dataset.json").read_text())
-    (folder / "dataset.json").write_text(json.dumps({**meta, "num_classes": 100_000}))
+    declare_classes(folder, 100_000)
     with pytest.raises(DatasetError, match=r'"num_classes": 100000 means more than 10,000 classes; check it, or set '
                                            r"\$STYLEGAN2_MAX_CLASSES to raise the limit"):
         open_dataset(folder, use_labels=True)

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..models import CooccurrenceDiscriminator, Discriminator, Generator, SwapEncoder, SwapGenerator
 from .errors import CheckpointError, one_line
-from .validate import check_state, is_materialized, plan_network
+from .validate import check_state, is_materialized, plan_network, stored_bytes
 
 NETWORK_CLASSES: dict[str, type[nn.Module]] = {
     "Generator": Generator,
@@ -68,9 +68,8 @@ def build_network(
     rng = torch.get_rng_state()
     # Large tensors only planned, on the meta device; and as many real elements as the file's tensors hold bytes (and
     # a little), so that a small file that describes a large network does not allocate it.
-    stored = {v.untyped_storage().data_ptr(): v.untyped_storage().nbytes() for v in state_dict.values()
-              if isinstance(v, torch.Tensor)}
-    module = plan_network(cls, init_kwargs, where, real_budget=sum(stored.values()) + 2**20)
+    stored = stored_bytes(v for v in state_dict.values() if isinstance(v, torch.Tensor))
+    module = plan_network(cls, init_kwargs, where, real_budget=stored + 2**20)
     expected = {k: v.shape for k, v in module.state_dict().items()}
     own_names = {k for k in expected if k.endswith(keep_own) and k not in state_dict} if keep_own else set()
     missing = sorted(set(expected) - set(state_dict) - own_names)

@@ -211,17 +211,18 @@ def check_state(state_dict: Mapping[str, Any], where: str) -> None:
     check_shared_storage(state_dict.values(), where)
 
 
+def stored_bytes(tensors: Iterable[torch.Tensor]) -> int:
+    """Bytes of the distinct storages under `tensors`: what a file's tensors really hold, however they view it."""
+    return sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}.values())
+
+
 def check_shared_storage(tensors: Iterable[torch.Tensor], where: str) -> None:
     """Refuse tensors that together view more than twice the bytes of the storages they share: one stored array
     seen through many views would become many real arrays once a network is built from them."""
-    storages: dict[int, int] = {}
-    viewed = 0
-    for tensor in tensors:
-        storage = tensor.untyped_storage()
-        storages[storage.data_ptr()] = storage.nbytes()
-        viewed += tensor.numel() * tensor.element_size()
-    if viewed > 2 * sum(storages.values()):
-        raise CheckpointError(f"{where}: its tensors view {viewed:,} bytes of {sum(storages.values()):,} stored "
+    tensors = list(tensors)
+    viewed, stored = sum(t.numel() * t.element_size() for t in tensors), stored_bytes(tensors)
+    if viewed > 2 * stored:
+        raise CheckpointError(f"{where}: its tensors view {viewed:,} bytes of {stored:,} stored "
                               "(many tensors over the same data); not a saved network")
 
 

@@ -327,7 +327,8 @@ def snapshot_grid(options: TrainingOptions, dataset: ImageDataset, z_dim: int, d
     it; with label vectors, the fakes take the labels of the reals above them; otherwise reals drawn at random."""
     cols, rows = options.grid
     labelled = dataset.has_class_labels and not options.clusters  # clusters: G draws its own, as it will for users
-    present = np.unique(dataset.class_indices()) if labelled else None
+    every_class = dataset.class_indices() if labelled else None  # of every item, mirrored copies included
+    present = np.unique(every_class) if labelled else None
     if labelled:
         rows = max(rows, min(len(present), MAX_GRID_ROWS))
     z = torch.from_numpy(np.random.RandomState(options.seed).randn(cols * rows, z_dim).astype(np.float32)).to(device)
@@ -339,7 +340,7 @@ def snapshot_grid(options: TrainingOptions, dataset: ImageDataset, z_dim: int, d
         # label vectors as the reals above have them (cycled when the dataset is smaller than the grid), or none
         c = np.stack([dataset.get_label(int(order[i % len(order)])) for i in range(cols * rows)])
         return SnapshotGrid((cols, rows), reals, z, torch.from_numpy(c).to(device))
-    classes = dataset.class_indices()[order]
+    classes = every_class[order]
     by_class = {int(k): order[classes == k] for k in present}  # each class's items, in the seed's order
     reals, c = [], np.zeros((cols * rows, dataset.label_dim), np.float32)
     for row in range(rows):
