@@ -41,11 +41,15 @@ def explorer_url(network: Path, *options: str) -> Iterator[str]:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
     try:
-        ready, _, _ = select.select([process.stdout], [], [], 120)
-        line = process.stdout.readline() if ready else "(no output within 120 s)\n"
-        if "http://" not in line:
-            pytest.fail(f"stylegan2 explore did not start: {line}{process.stdout.read()}")
-        yield line.split("open ", 1)[1].split()[0]
+        said = ""  # notes (an --images image cropped, say) may come before the address
+        while "http://" not in said.rpartition("\n")[0]:
+            ready, _, _ = select.select([process.stdout], [], [], 120)
+            line = process.stdout.readline() if ready else ""
+            if not line:  # no output within 120 s, or the command ended
+                process.kill()
+                pytest.fail(f"stylegan2 explore did not start: {said}{process.stdout.read()}")
+            said += line
+        yield said.split("open ", 1)[1].split()[0]
     finally:
         process.terminate()
         process.wait(10)
@@ -217,9 +221,38 @@ def test_the_swapae_view_notes_an_upload_it_crops(browser, swapae_file, png_file
         page.goto(url)
         wait_idle(page)
         page.set_input_files("#structure-upload", str(tmp_path / "wide.png"))
-        page.wait_for_selector("#upload-note:has-text('wide.png')")
-        assert page.text_content("#upload-note") == "wide.png: 40x20 image center-cropped to 20x20"
+        page.wait_for_selector("#image-notes:has-text('wide.png')")
+        assert page.text_content("#image-notes") == "wide.png: 40x20 image center-cropped to 20x20"
         page.close()
+
+
+def test_the_swapae_address_command_and_notes_follow_the_images_shown(browser, swapae_file, png_file, tmp_path):
+    folder = tmp_path / "pick"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png_file(seed=1))
+    (folder / "cut.png").write_bytes(png_file(mode="RGBA", seed=2))
+    (folder / "wide.png").write_bytes(png_file(40, 20, seed=3))
+    with explorer_url(swapae_file, "--images", str(folder)) as url:
+        with new_page(browser, url + "#structure=2&texture=1&alpha=0.5") as page:
+            page.wait_for_selector("#image[data-query='structure=2&texture=1&alpha=0.5']")
+            wait_idle(page)
+            assert [page.input_value(f"#{id}") for id in ("structure", "texture", "alpha")] == ["2", "1", "0.5"]
+            assert page.text_content("#command") == (f"stylegan2 swapae swap --network {swapae_file} --structure "
+                                                     f"{folder}/wide.png --texture {folder}/cut.png --alpha 0.5")
+            assert page.text_content("#image-notes") == ("wide.png: 40x20 image center-cropped to 20x20\n"
+                                                         "cut.png: alpha dropped: transparent pixels keep their stored colour")
+            assert page.get_attribute("#download-png", "href") == "/api/image.png?structure=2&texture=1&alpha=0.5"
+            page.focus("#alpha")
+            page.keyboard.press("End")
+            page.wait_for_selector("#image[data-query='structure=2&texture=1&alpha=1']")
+            wait_idle(page)
+            assert page.evaluate("location.hash") == "#structure=2&texture=1&alpha=1"
+            assert page.text_content("#image-notes").startswith("wide.png:")
+        with new_page(browser, url + "#structure=7&alpha=2") as page:
+            assert page.text_content("#address-error") == (
+                "address: structure=7: no image 7 here; the explorer holds images 0..2; showing 0\n"
+                "address: alpha=2: not on the slider, which runs from 0 to 1 in steps of 0.05; showing 1")
+            assert page.get_attribute("#image", "data-query") == "structure=0&texture=1&alpha=1"
 
 
 def test_the_swapae_view_swaps_two_uploaded_images(browser, swapae_file, png_file, tmp_path):

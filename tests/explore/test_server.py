@@ -235,7 +235,20 @@ def test_swapae_upload_render_and_its_errors(swap_client, png_file):
                                                                            "image as the multipart file field 'image'")
     big = swap_client.post("/api/swapae/upload", data={"image": (io.BytesIO(png_file(256, 256)), "big.png")})
     assert big.status_code == 413 and "upload too large: at most 0.01 MB" in big.get_json()["error"]
-    assert swap_client.get("/api/describe?seed=1").status_code == 400  # GAN routes on a SwapAE
+    for route in ("/api/describe?seed=1", "/api/w.npz?seed=1"):  # GAN settings and routes on a SwapAE
+        assert swap_client.get(route).status_code == 400
+
+
+def test_a_swap_download_is_named_after_its_images_and_described_with_its_command(swap_client, png_file, swapae_file):
+    for name, seed in (("in1.png", 1), ("wide.png", 2)):
+        swap_client.post("/api/swapae/upload", data={"image": (io.BytesIO(png_file(20 * seed, 20, seed=seed)), name)})
+    png = swap_client.get("/api/image.png?structure=0&texture=1&alpha=0.5")
+    assert png.headers["Content-Disposition"] == 'attachment; filename="swap-in1-wide-a0.5.png"'
+    described = swap_client.get("/api/describe?structure=0&texture=1&alpha=0.5").get_json()
+    assert described["commands"] == [f"stylegan2 swapae swap --network {swapae_file} --structure in1.png "
+                                     "--texture wide.png --alpha 0.5"]
+    assert described["notes"] == ["wide.png: 40x20 image center-cropped to 20x20"]
+    assert described["hint"].startswith("in1.png and wide.png were uploaded: give the path of your copy.")
 
 
 def test_an_upload_that_is_cropped_or_enlarged_says_so(swap_client, png_file):

@@ -1,9 +1,13 @@
 """The Swapping Autoencoder view: a swap equals `stylegan2 swapae swap` on the same two images."""
 
+import shlex
+
 import numpy as np
 import PIL.Image
 import pytest
+from click.testing import CliRunner
 
+from stylegan2.cli import main
 from stylegan2.explore import SwapExplorer, open_explorer
 from stylegan2.explore.swap import MAX_IMAGES, UPLOAD_PLACES, SwapSettings
 from stylegan2.swapae.tools import swap
@@ -144,3 +148,58 @@ def test_a_folder_image_of_too_many_pixels_is_left_out_with_a_note_that_does_not
     assert said == [f"{tmp_path / 'big.png'} (--images): 20x20 pixels is too large; the explorer takes images of at "
                     "most 100 pixels; left out"]
     assert explorer.info()["images"] == ["small.png"]
+
+
+def run_command(command: str, outdir) -> np.ndarray:
+    """Run the page's `swapae swap` command as a user would; the swapped image it writes."""
+    result = CliRunner().invoke(main, shlex.split(command)[1:] + ["--outdir", str(outdir), "--device", "cpu"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return np.asarray(PIL.Image.open(outdir / "swap_s00_t00.png"))
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.35])
+def test_the_command_of_a_folder_swap_names_its_files_and_writes_the_image_shown(swapae_file, png_file, tmp_path,
+                                                                                  monkeypatch, alpha):
+    folder = tmp_path / "my photos"
+    folder.mkdir()
+    for name, seed in (("a.png", 1), ("b.png", 2)):
+        (folder / name).write_bytes(png_file(seed=seed))
+    explorer = open_explorer(swapae_file, "cpu", images=folder)
+    settings = SwapSettings(1, 0, alpha)
+    (command,) = explorer.commands(settings)
+    assert command.startswith(f"stylegan2 swapae swap --network {swapae_file} --structure '{folder}/b.png' "
+                              f"--texture '{folder}/a.png'")
+    assert ("--alpha 0.35" in command) == (alpha != 1)
+    assert explorer.describe(settings)["hint"] == "The command writes this image as swap_s00_t00.png."
+    monkeypatch.chdir(tmp_path)
+    np.testing.assert_array_equal(run_command(command, tmp_path / "out"), explorer.render(settings))
+
+
+def test_the_command_of_an_upload_names_it_and_asks_for_its_path(explorer, png_file):
+    structure = explorer.upload("my shot.png", png_file(seed=1))["id"]
+    texture = explorer.upload("look.png", png_file(seed=2))["id"]
+    settings = SwapSettings(structure, texture, 0.5)
+    assert explorer.commands(settings) == [f"stylegan2 swapae swap --network {explorer.network} --structure "
+                                           "'my shot.png' --texture look.png --alpha 0.5"]
+    assert explorer.describe(settings)["hint"] == ("my shot.png and look.png were uploaded: give the path of your copy. "
+                                                   "The command writes this image as swap_s00_t00.png.")
+    assert explorer.describe(SwapSettings(structure, structure))["hint"].startswith("my shot.png was uploaded")
+
+
+def test_each_download_is_named_after_its_images_and_alpha(explorer, png_file):
+    a = explorer.upload("Été 2024 (1).png", png_file(seed=1))["id"]
+    b = explorer.upload('x"; y.jpg', png_file(seed=2))["id"]
+    assert explorer.file_name(SwapSettings(a, b, 1.0)) == "swap-_t_2024_1_-x_y.png"
+    assert explorer.file_name(SwapSettings(b, a, 0.25)) == "swap-x_y-_t_2024_1_-a0.25.png"
+
+
+def test_the_notes_of_the_two_images_shown_are_described_once_each(explorer, png_file):
+    wide = explorer.upload("wide.png", png_file(40, 20))["id"]
+    cut_out = explorer.upload("cut.png", png_file(mode="RGBA"))["id"]
+    plain = explorer.upload("plain.png", png_file())["id"]
+    assert explorer.describe(SwapSettings(wide, cut_out))["notes"] == [
+        "wide.png: 40x20 image center-cropped to 20x20",
+        "cut.png: alpha dropped: transparent pixels keep their stored colour"]
+    assert explorer.describe(SwapSettings(wide, wide))["notes"] == ["wide.png: 40x20 image center-cropped to 20x20"]
+    assert explorer.describe(SwapSettings(plain, plain))["notes"] == []

@@ -38,6 +38,7 @@ SIXTEEN_BIT_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # "I": how Pi
 _GRAY_MODES = {"1", "L", *SIXTEEN_BIT_GRAY_MODES}
 _COLOR_MODES = {"RGB", "P", "CMYK", "YCbCr", "LAB", "HSV"}
 _ALPHA_MODES = {"LA": 1, "La": 1, "PA": 3, "RGBA": 3, "RGBa": 3}
+ALPHA_DROPPED = "alpha dropped: transparent pixels keep their stored colour"  # what tools note when they flatten an image
 _EXIF_ORIENTATION = 0x0112
 _T = PIL.Image.Transpose
 _UPRIGHT = {2: _T.FLIP_LEFT_RIGHT, 3: _T.ROTATE_180, 4: _T.FLIP_TOP_BOTTOM, 5: _T.TRANSPOSE, 6: _T.ROTATE_270,
@@ -137,6 +138,11 @@ def image_channels(img: PIL.Image.Image, where: str, *, drop_alpha: bool) -> int
     return channels
 
 
+def has_alpha(img: PIL.Image.Image) -> bool:
+    """Whether an image has transparency: an alpha channel, or a palette entry or colour marked transparent."""
+    return img.mode in _ALPHA_MODES or "transparency" in img.info
+
+
 def to_8bit(img: PIL.Image.Image, where: str, *, from_png: bool = False) -> PIL.Image.Image:
     """16-bit grayscale as 8-bit "L", scaled (65535 -> 255) where PIL's convert would clip everything above 255 to
     white, as PIL reads 16-bit colour PNGs as 8-bit RGB; other modes unchanged. A 32-bit integer image (mode "I",
@@ -198,7 +204,7 @@ def _decode(file: BinaryIO, where: str, drop_alpha: bool) -> tuple[np.ndarray, b
         with open_image(file) as img:
             check_size(img, where)
             target = "L" if image_channels(img, where, drop_alpha=drop_alpha) == 1 else "RGB"
-            transparent = img.mode in _ALPHA_MODES or "transparency" in img.info
+            transparent = has_alpha(img)
             array = to_array(img, where, target)
     except DatasetError:
         raise

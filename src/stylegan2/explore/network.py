@@ -45,7 +45,7 @@ def open_explorer(
         if projected_w is not None:
             raise ToolError("--projected-w: a Swapping Autoencoder has no w; drop --projected-w (upload the photo "
                             "with --images instead)")
-        return open_swap_explorer(E, G, target, directions, layers, top_k, images)
+        return open_swap_explorer(E, G, str(path), target, directions, layers, top_k, images)
     if images is not None:
         raise ToolError("--images: picking input images is for Swapping Autoencoder checkpoints; drop --images")
     G = networks.get("G_ema") if networks.get("G_ema") is not None else G
@@ -66,14 +66,16 @@ def open_explorer(
                        None if projected_w is None else str(projected_w))
 
 
-def open_swap_explorer(E: SwapEncoder, G: SwapGenerator, device: torch.device, directions: str | os.PathLike | None,
-                       layers: str | None, top_k: int | None, images: str | os.PathLike | None) -> SwapExplorer:
+def open_swap_explorer(E: SwapEncoder, G: SwapGenerator, network: str, device: torch.device,
+                       directions: str | os.PathLike | None, layers: str | None, top_k: int | None,
+                       images: str | os.PathLike | None) -> SwapExplorer:
     """The Swapping Autoencoder's explorer; the GAN's direction options are refused, as it has no latent directions."""
     given = [option for option, value in (("--directions", directions), ("--layers", layers), ("--top-k", top_k))
              if value is not None]
     if given:
         raise ToolError(f"{given[0]}: a Swapping Autoencoder has no latent directions; drop {' and '.join(given)}")
-    explorer = SwapExplorer(E.eval().requires_grad_(False).to(device), G.eval().requires_grad_(False).to(device))
+    explorer = SwapExplorer(E.eval().requires_grad_(False).to(device), G.eval().requires_grad_(False).to(device),
+                           network)
     if images is not None:
         explorer.add_folder(Path(images).expanduser())
     return explorer

@@ -18,9 +18,14 @@ from typing import Callable, Collection
 from urllib.parse import urlsplit
 
 import numpy as np
-from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, get_sockaddr, make_server, select_address_family
+
+try:
+    from flask import Flask, Response, jsonify, request
+    from werkzeug.exceptions import HTTPException
+    from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, get_sockaddr, make_server, select_address_family
+except ModuleNotFoundError as err:  # the server is an extra: say which, for Python callers too
+    raise ModuleNotFoundError(f"{err}: the explorer's server needs Flask; pip install \"stylegan2[explore]\"",
+                              name=err.name) from err
 
 from ..utils.image import to_pil
 from . import DEFAULT_HOST, DEFAULT_PORT
@@ -197,8 +202,7 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, host_names: Collection[s
     def download_image() -> Response:
         settings = explorer.parse(query_values())
         response = compute(lambda: explorer.render(settings))
-        name = explorer.file_name(settings) if is_gan else "swap.png"
-        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        response.headers["Content-Disposition"] = f'attachment; filename="{explorer.file_name(settings)}"'
         return response
 
     @app.get("/api/w.npz")
@@ -213,8 +217,7 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, host_names: Collection[s
 
     @app.get("/api/describe")
     def describe() -> Response:
-        gan = gan_only()
-        return jsonify(gan.describe(gan.parse(query_values())))
+        return jsonify(explorer.describe(explorer.parse(query_values())))
 
     @app.get("/api/swapae/image/<int:index>")
     def held_image(index: int) -> Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ class HeldImage:
     structure: torch.Tensor
     texture: torch.Tensor
     note: str  # how fitting it to the network changed it beyond a downscale ('' if not at all)
+    path: str | None = None  # the file of an --images image, for the command lines; None for an upload
 
 
 class SwapExplorer:
@@ -43,21 +46,24 @@ class SwapExplorer:
 
     kind = "swapae"
 
-    def __init__(self, E: SwapEncoder, G: SwapGenerator) -> None:
+    def __init__(self, E: SwapEncoder, G: SwapGenerator, network: str = "NETWORK") -> None:
+        """`network`: the checkpoint's path as the user typed it, for the command lines."""
         self.E, self.G = E, G
+        self.network = network
         self.resolution = E.init_kwargs["img_resolution"]
         self.channels = E.init_kwargs["img_channels"]
         self.images: list[HeldImage] = []
         self.uploads: deque[int] = deque()  # ids of the uploaded images, oldest upload first
         self.lock = threading.Lock()  # uploads and renders may come from several server threads
 
-    def encode(self, name: str, data: bytes, where: str | None = None) -> HeldImage:
-        """Decode an image file's bytes and encode it; `where` names the image in errors (default: the upload's name)."""
+    def encode(self, name: str, data: bytes, where: str | None = None, path: str | None = None) -> HeldImage:
+        """Decode an image file's bytes and encode it; `where` names the image in errors (default: the upload's name),
+        `path` is its file for the command lines (None: an upload)."""
         fitted, note = decode_upload(data, name, self.resolution, self.channels, where)
         pixels = np.array(fitted)  # writable, for torch
         x = torch.from_numpy(pixels).permute(2, 0, 1)[None].to(network_device(self.E), torch.float32) / 127.5 - 1
         structure, texture = encode_images(self.E, x)
-        return HeldImage(Path(name).name, pixels, structure, texture, note)
+        return HeldImage(Path(name).name, pixels, structure, texture, note, path)
 
     def add(self, name: str, data: bytes, uploaded: bool = True, where: str | None = None) -> int:
         """Decode, encode and keep an image; returns its id. Past MAX_IMAGES an upload replaces the oldest upload.
@@ -103,7 +109,7 @@ class SwapExplorer:
             try:
                 if path.stat().st_size > MAX_IMAGE_FILE_BYTES:
                     raise SettingsError(f"{path} (--images): larger than {MAX_IMAGE_FILE_BYTES:,} bytes")
-                held = self.encode(path.name, path.read_bytes(), where=f"{path} (--images)")
+                held = self.encode(path.name, path.read_bytes(), where=f"{path} (--images)", path=str(path))
             except (SettingsError, DatasetError, OSError) as err:  # one bad photo must not keep the explorer from starting
                 warn(f"{err}; left out")
                 continue
@@ -133,6 +139,36 @@ class SwapExplorer:
                 raise SettingsError(f"image {index} does not exist; ids run 0..{len(self.images) - 1}")
             return self.images[index].pixels
 
+    def file_name(self, settings: SwapSettings) -> str:
+        """The download's name, one per image: swap-<structure>-<texture>[-a<alpha>].png from the images' names."""
+        with self.lock:
+            names = [_name_part(self.images[i].name) for i in (settings.structure, settings.texture)]
+        alpha = "" if settings.alpha == 1 else f"-a{settings.alpha:g}"
+        return f"swap-{names[0]}-{names[1]}{alpha}.png"
+
+    def commands(self, settings: SwapSettings) -> list[str]:
+        """The shell command that writes this exact image (as swap_s00_t00.png); an upload is named by its file name."""
+        with self.lock:
+            held = [self.images[settings.structure], self.images[settings.texture]]
+        command = ["stylegan2 swapae swap --network", shlex.quote(self.network)]
+        for option, image in zip(("--structure", "--texture"), held):
+            command += [option, shlex.quote(image.path or image.name)]
+        if settings.alpha != 1:
+            command += ["--alpha", repr(settings.alpha)]
+        return [" ".join(command)]
+
+    def describe(self, settings: SwapSettings) -> dict[str, Any]:
+        """The page's text for these settings: the equivalent command, what it needs, and the input images' notes."""
+        with self.lock:
+            held = [self.images[settings.structure], self.images[settings.texture]]
+        uploaded = list(dict.fromkeys(image.name for image in held if image.path is None))
+        hint = "The command writes this image as swap_s00_t00.png."
+        if uploaded:
+            hint = f"{' and '.join(uploaded)} {'was' if len(uploaded) == 1 else 'were'} uploaded: give the path of your copy. {hint}"
+        notes = {index: f"{image.name}: {image.note}"  # an image used twice is noted once
+                 for index, image in zip((settings.structure, settings.texture), held) if image.note}
+        return {"commands": self.commands(settings), "hint": hint, "notes": list(notes.values())}
+
     @torch.no_grad()
     def render(self, settings: SwapSettings) -> np.ndarray:
         """uint8 [H, W, C]: the structure image's layout with its texture moved `alpha` of the way to the texture image's."""
@@ -140,6 +176,11 @@ class SwapExplorer:
             structure, texture = self.images[settings.structure], self.images[settings.texture]
         mixed = mix_textures(structure.texture, texture.texture, settings.alpha)
         return to_uint8_nhwc(decode_codes(self.G, structure.structure, mixed))[0]
+
+
+def _name_part(name: str) -> str:
+    """A file name's stem as part of a download name: letters, digits, '.', '_' and '-' only, at most 40 of them."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem)[:40] or "image"
 
 
 def _folder_images(folder: Path) -> list[Path]:

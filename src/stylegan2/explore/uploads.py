@@ -8,7 +8,7 @@ import numpy as np
 import PIL.Image
 
 from ..data.errors import DatasetError
-from ..data.images import DECODE_ERRORS, image_channels, open_image, to_array
+from ..data.images import ALPHA_DROPPED, DECODE_ERRORS, has_alpha, image_channels, open_image, to_array
 from ..data.tool import fit_image
 from .settings import SettingsError
 
@@ -37,7 +37,7 @@ def fit_note(width: int, height: int, resolution: int) -> str:
 def decode_upload(data: bytes, name: str, resolution: int, channels: int,
                   where: str | None = None) -> tuple[np.ndarray, str]:
     """uint8 [resolution, resolution, channels] from an image file's bytes: center-cropped, Lanczos-resized, alpha
-    dropped; and a note saying when it was cropped or enlarged ('' otherwise, see `fit_note`).
+    dropped; and a note saying when it was cropped or enlarged (see `fit_note`) or had transparency ('' otherwise).
 
     `where` names the image in errors (default: "upload 'NAME'")."""
     where = where or f"upload {name!r}"
@@ -46,6 +46,7 @@ def decode_upload(data: bytes, name: str, resolution: int, channels: int,
             if img.width * img.height > MAX_UPLOAD_PIXELS:
                 raise too_large(where, f"{img.width}x{img.height}")
             target = "L" if image_channels(img, where, drop_alpha=True) == 1 else "RGB"
+            transparent = has_alpha(img)
             array = np.array(to_array(img, where, target))  # writable, for torch; a portrait shot upright
     except (SettingsError, DatasetError):
         raise  # the size and mode checks name the upload already
@@ -55,7 +56,8 @@ def decode_upload(data: bytes, name: str, resolution: int, channels: int,
                                 "WebP file") from None
         raise SettingsError(f"{where}: cannot decode as an image ({err}); the file is damaged or cut short: save or "
                             "copy it again") from None
-    note = fit_note(array.shape[1], array.shape[0], resolution)
+    note = "; ".join(filter(None, [fit_note(array.shape[1], array.shape[0], resolution),
+                                   ALPHA_DROPPED if transparent else ""]))
     image = fit_image(array.reshape(array.shape[0], array.shape[1], -1), resolution, resolution, "center-crop",
                       PIL.Image.Resampling.LANCZOS)
     if image.shape[2] != channels:  # gray -> RGB repeats the channel; RGB -> gray uses PIL's luma

@@ -43,6 +43,57 @@ function sizePreview(img, width, height, side) {
   img.classList.toggle("enlarged", shorter < side);
 }
 
+// Why `control` cannot hold `value` ("" when it holds it as written), called with `value` just put into it: the
+// browser clamps a slider to its range and steps, and empties a select or a number field given something it does
+// not offer; a number beyond a field's min and max is held but would be refused.
+function refusal(control, value) {
+  if (control.type === "range") {
+    return value.trim() !== "" && Number(control.value) === Number(value) ? ""
+      : `not on the slider, which runs from ${control.min} to ${control.max} in steps of ${control.step}`;
+  }
+  if (control.tagName === "SELECT") {
+    return control.value === value ? "" : `not one of ${[...control.options].map((o) => o.value || "''").join(", ")}`;
+  }
+  if (control.type === "number") {
+    if (control.value !== value) return "not a number";
+    const number = Number(value);
+    const inRange = number >= Number(control.min) && (control.max === "" || number <= Number(control.max));
+    return inRange ? "" : `out of range; use ${control.min}..${control.max}`;
+  }
+  return "";
+}
+
+// Puts an address's settings (#name=value&...) into the controls: `fields` maps each setting to its control's id,
+// `defaults` each control's id to the value it shows when the address leaves its setting out, and `refuse` (default
+// `refusal`) says why a control cannot hold a value. Returns the address's settings and a message for each one the
+// page cannot show as written (that control shows its default), so a bookmark never turns silently into another image.
+function restoreControls(hash, fields, defaults, refuse = refusal) {
+  const q = new URLSearchParams(hash.replace(/^#/, ""));
+  for (const [id, value] of Object.entries(defaults)) $(id).value = value;
+  const problems = [];
+  for (const name of new Set(q.keys())) {
+    const values = q.getAll(name);
+    const control = Object.hasOwn(fields, name) ? $(fields[name]) : null;
+    if (control === null) {
+      problems.push(`${shown(name)}: not a setting of this page; ignored`);
+      continue;
+    }
+    const before = control.value;
+    control.value = values[0];
+    const why = values.length > 1 ? `given ${values.length} times` : refuse(control, values[0]);
+    if (why) {
+      control.value = before;
+      problems.push(`${name}=${shown(values[0])}: ${why}; showing ${before === "" ? "the default" : before}`);
+    }
+  }
+  return { settings: q, problems };
+}
+
+// Shows the address's problems (see restoreControls) under the image, or clears them.
+function showAddressProblems(problems) {
+  $("address-error").textContent = problems.map((problem) => `address: ${problem}`).join("\n");
+}
+
 // A download link points at `url`, or, with no url, is disabled (before any image is shown).
 function setDownload(link, url) {
   if (url) link.href = url;

@@ -97,57 +97,22 @@ function buildDirections() {
   $("directions").replaceChildren(...rows);
 }
 
-// Why `control` cannot hold `value` ("" when it holds it as written): the browser clamps a slider to its
-// range and steps, and empties a select or a number field given something it does not offer; a number
-// beyond a field's min and max is held but would be refused.
-function refusal(control, value) {
-  if (control.type === "range") {
-    return value.trim() !== "" && Number(control.value) === Number(value) ? ""
-      : `not on the slider, which runs from ${control.min} to ${control.max} in steps of ${control.step}`;
+// `refusal`, with the class select's message naming the network's classes.
+function ganRefusal(control, value) {
+  if (control.id === "class" && control.value !== value) {
+    return `not a class of this network; use 0..${info.c_dim - 1}` +
+      (info.draws_labels ? ", or leave class out to draw one from the seed" : "");
   }
-  if (control.tagName === "SELECT") {
-    if (control.value === value) return "";
-    if (control.id === "class") {
-      return `not a class of this network; use 0..${info.c_dim - 1}` +
-        (info.draws_labels ? ", or leave class out to draw one from the seed" : "");
-    }
-    return `not one of ${[...control.options].map((o) => o.value || "''").join(", ")}`;
-  }
-  if (control.type === "number") {
-    if (control.value !== value) return "not a number";
-    const number = Number(value);
-    const inRange = number >= Number(control.min) && (control.max === "" || number <= Number(control.max));
-    return inRange ? "" : `out of range; use ${control.min}..${control.max}`;
-  }
-  return "";
+  return refusal(control, value);
 }
 
-// Puts the address's settings (#seed=5&psi=0.7...) into the controls; returns a message for each one the page
-// cannot show as written (that control shows its default), so a bookmark never turns silently into another image.
-// A setting the address leaves out takes its default.
+// Puts the address's settings (#seed=5&psi=0.7...) into the controls; returns the problems (see restoreControls).
 function restore(hash) {
-  const q = new URLSearchParams(hash.replace(/^#/, ""));
   const fields = { [startName()]: "seed", psi: "psi", cutoff: "cutoff", noise: "noise", mix_seed: "mix-seed", mix_styles: "mix-styles" };
   if (info.c_dim) fields.class = "class";
   info.directions.forEach((_, i) => { fields[`d${i}`] = `d${i}`; });
-  for (const [id, value] of Object.entries(defaults)) $(id).value = value;
-  const problems = [];
-  for (const name of new Set(q.keys())) {
-    const values = q.getAll(name);
-    const control = Object.hasOwn(fields, name) ? $(fields[name]) : null;
-    if (control === null) {
-      problems.push(`${shown(name)}: not a setting of this page; ignored`);
-      continue;
-    }
-    const before = control.value;
-    control.value = values[0];
-    const why = values.length > 1 ? `given ${values.length} times` : refusal(control, values[0]);
-    if (why) {
-      control.value = before;
-      problems.push(`${name}=${shown(values[0])}: ${why}; showing ${before === "" ? "the default" : before}`);
-    }
-  }
-  $("mix-on").checked = q.has("mix_seed");
+  const { settings, problems } = restoreControls(hash, fields, defaults, ganRefusal);
+  $("mix-on").checked = settings.has("mix_seed");
   return problems;
 }
 
@@ -156,7 +121,7 @@ function restore(hash) {
 function openAddress() {
   const problems = restore(location.hash);
   update();
-  $("address-error").textContent = problems.map((problem) => `address: ${problem}`).join("\n");
+  showAddressProblems(problems);
 }
 
 function stepSeed(delta) {

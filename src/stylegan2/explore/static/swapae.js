@@ -1,8 +1,20 @@
 "use strict";
 // The Swapping Autoencoder view: pick or upload a structure and a texture image, move alpha, see the swap.
 
-// The download follows the image shown, not the last input: a refused input keeps the last image.
-const renderer = new Renderer($("image"), async (query) => { setDownload($("download-png"), "/api/image.png?" + query); });
+const defaults = {};  // control id -> its value before the address is read
+// The download, the command and the notes follow the image shown, not the last input: a refused input keeps the
+// last image, and all of them keep describing it.
+const renderer = new Renderer($("image"), async (query) => {
+  setDownload($("download-png"), "/api/image.png?" + query);
+  let found;
+  try {
+    found = await getJSON("/api/describe?" + query);
+  } catch (err) {
+    describe(null);  // no command at all rather than another image's
+    throw err;
+  }
+  describe(found);
+});
 
 function currentQuery() {
   const q = new URLSearchParams();
@@ -10,6 +22,13 @@ function currentQuery() {
   q.set("texture", $("texture").value);
   q.set("alpha", $("alpha").value);
   return q.toString();
+}
+
+// Fills the command, its hint and the input images' notes from /api/describe's answer (null: empties them).
+function describe(found) {
+  $("command").textContent = found ? found.commands.join("\n") : "";
+  $("command-hint").textContent = found ? found.hint : "";
+  $("image-notes").textContent = found ? found.notes.join("\n") : "";
 }
 
 function update() {
@@ -20,9 +39,12 @@ function update() {
     document.body.dataset.state = "idle";
     return;
   }
+  const query = currentQuery();
+  history.replaceState(null, "", "#" + query);
+  $("address-error").textContent = "";  // the address now holds the controls' values
   $("structure-image").src = `/api/swapae/image/${$("structure").value}`;
   $("texture-image").src = `/api/swapae/image/${$("texture").value}`;
-  renderer.request(currentQuery());
+  renderer.request(query);
 }
 
 function fillImages(names) {
@@ -34,10 +56,28 @@ function fillImages(names) {
   }
 }
 
+// `refusal`, with the image lists' message naming the ids the server holds.
+function swapRefusal(control, value) {
+  if (control.tagName === "SELECT" && control.value !== value) {
+    const count = control.options.length;
+    return count ? `no image ${value} here; the explorer holds images 0..${count - 1}`
+      : "no images here yet; upload them (an uploaded image lasts while the explorer runs)";
+  }
+  return refusal(control, value);
+}
+
+// Shows the settings of the page's address (#structure=0&texture=1&alpha=0.5): on opening, and when a bookmark or
+// pasted address (or Back) changes it in this tab. Image ids hold while the explorer runs.
+function openAddress() {
+  const fields = { structure: "structure", texture: "texture", alpha: "alpha" };
+  const { problems } = restoreControls(location.hash, fields, defaults, swapRefusal);
+  update();
+  showAddressProblems(problems);
+}
+
 async function upload(input, target) {
   const file = input.files[0];
   if (!file) return;
-  $("upload-note").textContent = "";
   const form = new FormData();
   form.append("image", file);
   let added, images;
@@ -56,7 +96,6 @@ async function upload(input, target) {
     input.value = "";
   }
   showError("");
-  $("upload-note").textContent = added.note ? `${added.name}: ${added.note}` : "";
   fillImages(images);
   $(target).value = String(added.id);
   if ($("structure").value === "" || $("texture").value === "") {
@@ -77,10 +116,14 @@ async function start() {
   for (const id of ["structure-image", "texture-image", "image"]) sizePreview($(id), info.resolution, info.resolution, 160);
   fillImages(info.images);
   if (info.images.length > 1) $("texture").value = "1";
-  for (const id of ["structure", "texture", "alpha"]) $(id).addEventListener("input", update);
+  for (const id of ["structure", "texture", "alpha"]) {
+    defaults[id] = $(id).value;
+    $(id).addEventListener("input", update);
+  }
   $("structure-upload").addEventListener("change", () => upload($("structure-upload"), "structure"));
   $("texture-upload").addEventListener("change", () => upload($("texture-upload"), "texture"));
-  update();
+  window.addEventListener("hashchange", openAddress);  // update() itself changes the address without this event
+  openAddress();
 }
 
 start();
