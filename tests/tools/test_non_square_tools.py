@@ -129,7 +129,7 @@ def test_distances_keep_the_aspect_when_they_shrink_images():
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
 def test_export_reproduces_a_non_square_generator(tmp_path, aspect, fmt):
     if fmt == "onnx":
-        pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+        pytest.importorskip("onnxruntime", reason="ONNX export needs the export extra: pip install \"stylegan2[export]\"")
     G = wide_generator(aspect)
     result = export_generator(G, tmp_path / f"g.{'pt' if fmt == 'torchscript' else fmt}", format=fmt, batch=2)
     inputs = example_inputs(G, 2, seed=3)
