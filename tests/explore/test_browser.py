@@ -465,9 +465,29 @@ def test_the_downloads_are_disabled_until_an_image_is_shown(browser, gan_url):
 
 
 def test_a_class_the_network_lacks_names_the_valid_range(browser, cond_gan_file):
-    with explorer_url(cond_gan_file, "--top-k", "1") as url, new_page(browser, url + "#seed=9&class=500") as page:
-        assert page.text_content("#address-error") == ("address: class=500: not a class of this network; use 0..3; "
-                                                       "showing 0")
+    with explorer_url(cond_gan_file, "--top-k", "1") as url:
+        with new_page(browser, url + "#seed=9&class=500") as page:
+            assert page.text_content("#address-error") == ("address: class=500: not a class of this network; use 0..3; "
+                                                           "showing 0")
+        with new_page(browser, url + "#seed=9&class=1&mix_seed=4&mix_styles=0-1&mix_class=7") as page:
+            assert page.text_content("#address-error") == (
+                "address: mix_class=7: not a class of this network; use 0..3, or leave mix_class out for the first "
+                "seed's class; showing the default")
+
+
+def test_the_second_seed_takes_the_class_picked_for_it(browser, cond_gan_file):
+    with explorer_url(cond_gan_file, "--top-k", "1") as url:
+        with new_page(browser, url + "#seed=9&class=1&mix_seed=4&mix_styles=0-1") as page:
+            assert page.is_visible("#mix-class") and page.input_value("#mix-class") == ""
+            page.select_option("#mix-class", "3")
+            page.wait_for_selector("#image[data-query*='mix_class=3']")
+            wait_idle(page)
+            assert page.evaluate("location.hash").endswith("mix_class=3")
+            assert page.text_content("#layers tbody tr:nth-child(1) td:nth-child(3)") == "seed 4, class 3"
+            assert page.text_content("#layers tbody tr:nth-child(3) td:nth-child(3)") == "seed 9, class 1"
+            page.uncheck("#mix-on")
+            wait_idle(page)
+            assert "mix_class" not in page.evaluate("location.hash") and page.is_disabled("#mix-class")
 
 
 @pytest.mark.parametrize("view", ["gan", "swapae"])

@@ -212,6 +212,37 @@ def test_a_conditional_network_mixed_gives_a_w_file_command_without_class(cond_g
     np.testing.assert_array_equal(read_png(next(out.glob("*.png"))), explorer.render(settings))
 
 
+def test_the_second_seed_may_take_another_class_and_its_w_file_command_renders_it(cond_gan_file, tmp_path,
+                                                                                   monkeypatch):
+    explorer = open_explorer(cond_gan_file, "cpu", top_k=2)
+    G = explorer.G
+    settings = explorer.parse({"seed": "1", "class": "2", "mix_seed": "3", "mix_styles": "0-1", "mix_class": "0"})
+    ws = explorer.ws(settings)
+    torch.testing.assert_close(ws[:, :2], seed_ws(G, 3, class_idx=0)[:, :2], rtol=0, atol=0)
+    torch.testing.assert_close(ws[:, 2:], seed_ws(G, 1, class_idx=2)[:, 2:], rtol=0, atol=0)
+    same = explorer.parse({"seed": "1", "class": "2", "mix_seed": "3", "mix_styles": "0-1"})
+    assert not torch.equal(ws, explorer.ws(same))  # without mix_class the second seed keeps class 2
+    assert [(layer["seed"], layer["class"]) for layer in explorer.layers(settings)][:3] == [(3, 0), (3, 0), (1, 2)]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / explorer.w_file_name(settings)).write_bytes(explorer.w_npz(settings))
+    out = run_commands(explorer.commands(settings), tmp_path, cond_gan_file)
+    np.testing.assert_array_equal(read_png(next(out.glob("*.png"))), explorer.render(settings))
+
+
+@pytest.mark.parametrize("query, message", [
+    ({"seed": "1", "class": "2", "mix_class": "0"}, "mix_class: needs mix_seed, the seed it is the class of"),
+    ({"seed": "1", "class": "2", "mix_seed": "3", "mix_class": "4"}, "mix_class: 4 is out of range; use 0..3"),
+])
+def test_a_second_seeds_class_is_checked(cond_gan_file, query, message):
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        open_explorer(cond_gan_file, "cpu", top_k=0).parse(query)
+
+
+def test_an_unconditional_network_refuses_a_second_seeds_class(explorer):
+    with pytest.raises(SettingsError, match="mix_class: this network is unconditional"):
+        explorer.parse({"seed": "1", "mix_seed": "3", "mix_class": "0"})
+
+
 @pytest.fixture
 def projected_file(gan_file, tmp_path) -> Path:
     """A projection result: one w, here seed 5's (with noise the network draws: gan_file's noise is on)."""
@@ -301,3 +332,5 @@ def test_a_projected_start_on_a_conditional_network_needs_a_class_only_to_mix(co
     np.testing.assert_array_equal(read_png(out / explorer.file_name(settings)), explorer.render(settings))
     with pytest.raises(SettingsError, match=r"^class: missing; this network is conditional, choose a class in 0..3 for mix_seed$"):
         explorer.parse({"w": "0", "mix_seed": "4"})
+    with pytest.raises(SettingsError, match=r"^mix_class: starting from a projected w, class is already the second seed's"):
+        explorer.parse({"w": "0", "class": "1", "mix_seed": "4", "mix_class": "2"})

@@ -121,7 +121,8 @@ class GanExplorer:
         indices = self.mix_indices(s)
         if indices:
             ws = ws.clone()
-            ws[:, indices] = seed_ws(G, s.mix_seed, s.truncation_psi, s.truncation_cutoff, s.class_idx)[:, indices]
+            mix_class = s.class_idx if s.mix_class is None else s.mix_class
+            ws[:, indices] = seed_ws(G, s.mix_seed, s.truncation_psi, s.truncation_cutoff, mix_class)[:, indices]
         for index in self.moved(s):
             ws = self.directions.move(ws, index, s.strengths[index])
         return ws
@@ -160,6 +161,13 @@ class GanExplorer:
             names[layer.ws_index].append(layer.name.removesuffix(".affine"))
         return names
 
+    def seed_class(self, settings: GanSettings, mixed: bool) -> int | None:
+        """The class of the seed a w comes from (the second seed's when `mixed`); None for a projected w, an
+        unconditional network or a cluster drawn from the seed."""
+        if mixed:
+            return settings.class_idx if settings.mix_class is None else settings.mix_class
+        return None if settings.projected is not None else settings.class_idx
+
     def layers(self, settings: GanSettings) -> list[dict[str, Any]]:
         """Per ws index: the seed it comes from, whether it is truncated, and whether a direction moves it."""
         mixed = set(self.mix_indices(settings))
@@ -169,6 +177,7 @@ class GanExplorer:
             "index": i,
             "layers": names,
             "seed": settings.mix_seed if i in mixed else None if settings.projected is not None else settings.seed,
+            "class": self.seed_class(settings, i in mixed),
             "projected": settings.projected if i not in mixed else None,  # the projected w it comes from (or None)
             "mixed": i in mixed,
             "truncated": i < cutoff and settings.truncation_psi != 1,

@@ -33,6 +33,7 @@ class GanSettings:
     noise_mode: str = "const"
     mix_seed: int | None = None  # the second seed, whose ws replace those listed in mix_styles
     mix_styles: str = ""  # ws indices such as '0-3', or coarse / middle / fine / all; '' = no mixing
+    mix_class: int | None = None  # the second seed's class when it differs from class_idx (cross-class mixing)
     strengths: tuple[float, ...] = ()  # how far to move along each direction, strongest direction first
 
 
@@ -121,7 +122,8 @@ def parse_gan_settings(
         raise SettingsError("seed: this explorer starts from the ws of --projected-w; choose one with "
                             f"w=0..{num_projected - 1}" if num_projected else
                             "w: this explorer starts from seeds (start it with --projected-w to use a projected w)")
-    _reject_unknown(query, {start, "psi", "cutoff", "class", "noise", "mix_seed", "mix_styles", *strength_names})
+    _reject_unknown(query, {start, "psi", "cutoff", "class", "noise", "mix_seed", "mix_styles", "mix_class",
+                            *strength_names})
     if not _text(query, start):
         raise SettingsError(f"w: missing; give w in 0..{num_projected - 1}" if num_projected else
                             f"seed: missing; give a seed in 0..{MAX_SEED}")
@@ -141,6 +143,7 @@ def parse_gan_settings(
         raise SettingsError("mix_styles: needs mix_seed, the seed whose styles are mixed in")
     if mix_seed is not None and not mix_styles:
         mix_styles = default_mix_styles(num_ws)  # as the page and `stylegan2 mix` do
+    mix_class = _mix_class(query, c_dim, mix_seed, num_projected)
     return GanSettings(
         seed=_integer(query, "seed", 0, MAX_SEED, 0),
         projected=_integer(query, "w", 0, num_projected - 1, None) if num_projected else None,
@@ -150,8 +153,22 @@ def parse_gan_settings(
         noise_mode=noise_mode,
         mix_seed=mix_seed,
         mix_styles=mix_styles,
+        mix_class=mix_class,
         strengths=tuple(_number(query, name, -MAX_STRENGTH, MAX_STRENGTH, 0.0) for name in strength_names),
     )
+
+
+def _mix_class(query: Mapping[str, str], c_dim: int, mix_seed: int | None, num_projected: int) -> int | None:
+    """The second seed's own class (None: the first seed's), checked: only for a conditional network's mixing."""
+    if not _text(query, "mix_class"):
+        return None
+    if not c_dim:
+        raise SettingsError("mix_class: this network is unconditional (no class labels); leave mix_class out")
+    if mix_seed is None:
+        raise SettingsError("mix_class: needs mix_seed, the seed it is the class of")
+    if num_projected:
+        raise SettingsError("mix_class: starting from a projected w, class is already the second seed's; use class")
+    return _integer(query, "mix_class", 0, c_dim - 1, None)
 
 
 def parse_swap_settings(query: Mapping[str, str], num_images: int) -> SwapSettings:

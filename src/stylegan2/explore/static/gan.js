@@ -32,6 +32,7 @@ function currentQuery() {
   if ($("mix-on").checked) {
     q.set("mix_seed", $("mix-seed").value.trim());
     q.set("mix_styles", $("mix-styles").value.trim());
+    if (!$("mix-class-label").hidden && $("mix-class").value !== "") q.set("mix_class", $("mix-class").value);
   }
   info.directions.forEach((_, i) => {
     const value = $(`d${i}`).value;
@@ -47,7 +48,7 @@ function update() {
   $("psi-value").textContent = $("psi").value;
   info.directions.forEach((_, i) => { $(`d${i}-value`).textContent = $(`d${i}`).value; });
   const mixing = $("mix-on").checked;
-  $("mix-seed").disabled = $("mix-styles").disabled = !mixing;
+  $("mix-seed").disabled = $("mix-styles").disabled = $("mix-class").disabled = !mixing;
   $("mix-hint").hidden = mixing;
   renderer.request(query);
 }
@@ -62,7 +63,8 @@ function describe(found) {
     const row = document.createElement("tr");
     if (layer.mixed) row.className = "mixed";
     const flags = [layer.truncated ? "truncated" : "", layer.moved ? "moved" : ""].filter(Boolean).join(", ");
-    const from = layer.seed === null ? `projected w ${layer.projected}` : `seed ${layer.seed}`;
+    const from = (layer.seed === null ? `projected w ${layer.projected}` : `seed ${layer.seed}`) +
+      (layer.class === null ? "" : `, class ${layer.class}`);
     for (const text of [layer.index, layer.layers.join(", "), from, flags]) {
       const cell = document.createElement("td");
       cell.textContent = text;
@@ -103,6 +105,9 @@ function ganRefusal(control, value) {
     return `not a class of this network; use 0..${info.c_dim - 1}` +
       (info.draws_labels ? ", or leave class out to draw one from the seed" : "");
   }
+  if (control.id === "mix-class" && control.value !== value) {
+    return `not a class of this network; use 0..${info.c_dim - 1}, or leave mix_class out for the first seed's class`;
+  }
   return refusal(control, value);
 }
 
@@ -110,6 +115,7 @@ function ganRefusal(control, value) {
 function restore(hash) {
   const fields = { [startName()]: "seed", psi: "psi", cutoff: "cutoff", noise: "noise", mix_seed: "mix-seed", mix_styles: "mix-styles" };
   if (info.c_dim) fields.class = "class";
+  if (info.c_dim && !info.projected) fields.mix_class = "mix-class";
   info.directions.forEach((_, i) => { fields[`d${i}`] = `d${i}`; });
   const { settings, problems } = restoreControls(hash, fields, defaults, ganRefusal);
   $("mix-on").checked = settings.has("mix_seed");
@@ -161,6 +167,11 @@ async function start() {
     // A network trained on clusters draws one from the seed unless a cluster is picked.
     if (info.draws_labels) $("class").prepend(new Option("drawn from the seed", "", true, true));
     $("class-label").hidden = false;
+    if (!info.projected) {  // from a projected w, the class above is already the second seed's
+      addOptions($("mix-class"), [...Array(info.c_dim).keys()]);
+      $("mix-class").prepend(new Option("the first seed's", "", true, true));
+      $("mix-class-label").hidden = false;
+    }
   }
   $("mix-styles").value = info.default_mix_styles;
   $("mix-presets").replaceChildren(...Object.entries(info.mix_presets).map(([name, ws]) => {
