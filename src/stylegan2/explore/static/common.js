@@ -94,6 +94,19 @@ function showAddressProblems(problems) {
   $("address-error").textContent = problems.map((problem) => `address: ${problem}`).join("\n");
 }
 
+// Fills the page's description of the image shown (command, notes...) with `describe(found)` from /api/describe's
+// answer for `query`; on an error, `describe(null)` empties it first, so that nothing describes another image.
+async function describeShown(query, describe) {
+  let found;
+  try {
+    found = await getJSON("/api/describe?" + query);
+  } catch (err) {
+    describe(null);
+    throw err;
+  }
+  describe(found);
+}
+
 // A download link points at `url`, or, with no url, is disabled (before any image is shown).
 function setDownload(link, url) {
   if (url) link.href = url;

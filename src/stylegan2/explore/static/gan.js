@@ -8,14 +8,7 @@ const defaults = {};  // control id -> its value before the address is read
 const renderer = new Renderer($("image"), async (query) => {
   setDownload($("download-png"), "/api/image.png?" + query);
   setDownload($("download-w"), "/api/w.npz?" + query);
-  let found;
-  try {
-    found = await getJSON("/api/describe?" + query);
-  } catch (err) {
-    describe(null);  // no command at all rather than another image's
-    throw err;
-  }
-  describe(found);
+  await describeShown(query, describe);
 });
 
 // The image starts from a seed, or from one of the ws of --projected-w (parameter w); one field holds either.

@@ -6,14 +6,7 @@ const defaults = {};  // control id -> its value before the address is read
 // last image, and all of them keep describing it.
 const renderer = new Renderer($("image"), async (query) => {
   setDownload($("download-png"), "/api/image.png?" + query);
-  let found;
-  try {
-    found = await getJSON("/api/describe?" + query);
-  } catch (err) {
-    describe(null);  // no command at all rather than another image's
-    throw err;
-  }
-  describe(found);
+  await describeShown(query, describe);
 });
 
 function currentQuery() {
