@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #27's GPU measurement in one device run of under 9 minutes (docs/experiments/speed.md, "Measuring on a GPU"):
+# Issue #27's GPU measurement in one device run of under 7 minutes (docs/experiments/speed.md, "Measuring on a GPU"):
 # NVIDIA's CUDA plugins built, the test suite, then bench_train.py ours vs NVIDIA's at 256 px, bench_run.py (whole
 # training runs, ours vs NVIDIA's train.py), bench_loop.py (this tree's loop against .official/before, an earlier tree),
 # profile_gpu.py, more bench_train.py sizes, bench_fir.py and --compile.
@@ -8,8 +8,8 @@
 set -uo pipefail
 
 OUT=${OUT:?OUT must name the folder for the logs}
-BUDGET=${GPU_CHECK_BUDGET:-560}            # seconds for the whole run
-TEST_BUDGET=${GPU_CHECK_TEST_BUDGET:-200}  # seconds for the test suite (it runs while the plugins build)
+BUDGET=${GPU_CHECK_BUDGET:-420}            # seconds for the whole run: with the machine's start, a rerun fits in 15 device minutes
+TEST_BUDGET=${GPU_CHECK_TEST_BUDGET:-150}  # seconds for the test suite (it runs while the plugins build)
 BENCH_STEP_MAX=150                         # seconds for one benchmark configuration
 RUN_TIMEOUT=140                            # seconds for each of bench_run.py's two training runs
 COMPILE_STEP_MAX=240                       # the --compile one (its first round compiles)
@@ -150,11 +150,12 @@ for config in "${CONFIGS[@]}"; do
         cmd=(benchmarks/profile_gpu.py)
     fi
     echo "=== $script --net $net --resolution $res --batch $batch --repeats $repeats" >>"$OUT/bench.txt"
+    sizes=(--net "$net" --resolution "$res" --batch "$batch" --repeats "$repeats")  # bench_train's, bench_fir's, profile_gpu's
     case "$script" in
-        compile) step_max=$COMPILE_STEP_MAX ;;
+        compile) step_max=$COMPILE_STEP_MAX; cmd+=("${sizes[@]}") ;;
         run) step_max=$((2 * RUN_TIMEOUT + 60)) ;;  # its dataset zip, then two runs
         loop) step_max=$BENCH_STEP_MAX ;;
-        *) step_max=$BENCH_STEP_MAX; cmd+=(--net "$net" --resolution "$res" --batch "$batch" --repeats "$repeats") ;;
+        *) step_max=$BENCH_STEP_MAX; cmd+=("${sizes[@]}") ;;
     esac
     timeout -k 5 $((left < step_max ? left : step_max)) python3 "${cmd[@]}" "${args[@]}" \
         >>"$OUT/bench.txt" 2>>"$OUT/bench_stderr.txt"

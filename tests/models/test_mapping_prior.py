@@ -79,3 +79,13 @@ def test_the_prior_travels_with_the_checkpoint(tmp_path):
     assert loaded.mapping.c_prior == PRIOR
     z = torch.randn(5, 8)
     torch.testing.assert_close(loaded(z, None, noise_mode="const"), G(z, None, noise_mode="const"), rtol=0, atol=0)
+
+
+def test_the_prior_is_uploaded_once_per_device(monkeypatch):
+    """Each upload of Python values makes the CPU wait for a GPU: generating batch after batch uploads the prior once."""
+    mapping = _mapping()
+    uploads = []
+    upload = torch.tensor
+    monkeypatch.setattr(torch, "tensor", lambda data, *args, **kwargs: uploads.append(data) or upload(data, *args, **kwargs))
+    first = [mapping.draw_labels(torch.randn(4, 6))[1] for _ in range(3)]
+    assert len(uploads) == 1 and all(c.shape == (4, len(PRIOR)) for c in first)

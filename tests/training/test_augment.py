@@ -384,3 +384,28 @@ def test_the_gpu_path_transforms_the_whole_batch_and_keeps_the_rest_exactly(p, m
     assert torch.equal(masked[~touched], x[~touched])
     torch.testing.assert_close(masked[touched], subset[touched], atol=1e-5, rtol=0)
     assert masked.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_the_gpu_path_reads_one_value_back_and_uploads_nothing_after_the_first_batch(monkeypatch):
+    """Each upload of Python values (torch.tensor(..., device=)) and each read to the host makes the CPU wait for a
+    GPU: the pipe keeps its fixed matrices on the device and reads only the geometric padding, once per call."""
+    pipe = augment_pipe_from_preset("bgcfnc", 0.5)
+    monkeypatch.setattr(augment, "reads_are_free", lambda device: False)
+    x = blobs(8, 3, size=32)
+    pipe(x)  # the first batch uploads the fixed matrices
+    waits = []
+    upload = torch.tensor
+
+    def counted_upload(data, *args, **kwargs):
+        if kwargs.get("device") is not None and not isinstance(data, torch.Tensor):
+            waits.append("upload")
+        return upload(data, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "tensor", counted_upload)
+    for name in ("tolist", "item", "__float__", "__int__", "__bool__"):
+        def counted_read(self, *args, _read=getattr(torch.Tensor, name), _name=name, **kwargs):
+            waits.append(_name)
+            return _read(self, *args, **kwargs)
+        monkeypatch.setattr(torch.Tensor, name, counted_read)
+    pipe(x)
+    assert waits == ["tolist"]

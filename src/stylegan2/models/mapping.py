@@ -57,6 +57,7 @@ class MappingNetwork(nn.Module):
         self.num_layers = num_layers
         self.w_avg_beta = w_avg_beta
         self.c_prior = None if c_prior is None else [float(p) for p in c_prior]
+        self._prior_edges: dict[torch.device, torch.Tensor] = {}  # per device, see `prior_edges`
 
         embed_features = 0 if c_dim == 0 else (w_dim if embed_features is None else embed_features)
         layer_features = w_dim if layer_features is None else layer_features
@@ -138,14 +139,23 @@ class MappingNetwork(nn.Module):
         inside its bucket, mapped back through Phi^-1, replaces z[:, -1]. So z' ~ N(0, I) independent
         of c ~ prior, as in training, and each z gives one image.
         """
-        edges = torch.tensor([0.0, *self.c_prior], dtype=torch.float32, device=z.device).cumsum(0)
-        edges = edges / edges[-1]
+        edges = self.prior_edges(z.device)
         u = (0.5 * (1 + torch.erf(z[:, -1].to(torch.float32) / math.sqrt(2)))).clamp(1e-7, 1 - 1e-7)
         label = (torch.searchsorted(edges[1:-1].contiguous(), u, right=True))
         lo, hi = edges[label], edges[label + 1]
         within = ((u - lo) / (hi - lo).clamp_min(1e-12)).clamp(1e-7, 1 - 1e-7)
         z = torch.cat([z[:, :-1], (math.sqrt(2) * torch.erfinv(2 * within - 1)).unsqueeze(1).to(z.dtype)], dim=1)
         return z, nn.functional.one_hot(label, self.c_dim).to(torch.float32)
+
+
+    def prior_edges(self, device: torch.device) -> torch.Tensor:
+        """The prior's bucket edges [c_dim + 1] from 0 to 1 on `device`, uploaded once per device: each upload of
+        Python values makes the CPU wait until a GPU has caught up."""
+        edges = self._prior_edges.get(device)
+        if edges is None:
+            edges = torch.tensor([0.0, *self.c_prior], dtype=torch.float32, device=device).cumsum(0)
+            edges = self._prior_edges[device] = edges / edges[-1]
+        return edges
 
 
 def _check_shape(t: torch.Tensor, dim: int, name: str) -> None:

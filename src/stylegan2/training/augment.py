@@ -21,6 +21,7 @@ seed both produce the same augmentations. Constructor names and defaults are the
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from typing import Any, Callable, Sequence
@@ -107,8 +108,9 @@ def scale3d(s: torch.Tensor) -> torch.Tensor:
 
 
 def rotate3d(axis: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    """Rotation by `theta` around the unit vector `axis` (Rodrigues' formula): [N] -> [N, 4, 4]."""
-    x, y, z = (float(a) for a in axis[:3])
+    """Rotation by `theta` around the unit vector `axis` (Rodrigues' formula): [N] -> [N, 4, 4]. The axis stays a
+    tensor: reading it to the host would make the CPU wait for a GPU."""
+    x, y, z = axis[0], axis[1], axis[2]
     c, s = torch.cos(theta), torch.sin(theta)
     cc = 1 - c
     return _matrix([
@@ -119,8 +121,16 @@ def rotate3d(axis: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     ], theta)
 
 
-def _constant(rows: Sequence[Sequence[float]], device: torch.device) -> torch.Tensor:
-    return torch.tensor(rows, dtype=torch.float32, device=device)
+def _constant(values: Sequence[Any], device: torch.device) -> torch.Tensor:
+    """A float32 tensor of fixed values on `device`, uploaded once: each upload of Python values makes the CPU wait
+    until a GPU has caught up. Callers must not modify it in place."""
+    array = np.asarray(values, dtype=np.float64)
+    return _cached_constant(array.shape, array.tobytes(), device)
+
+
+@functools.lru_cache(maxsize=256)  # a few per image size and device
+def _cached_constant(shape: tuple[int, ...], data: bytes, device: torch.device) -> torch.Tensor:
+    return torch.tensor(np.frombuffer(data, dtype=np.float64).reshape(shape), dtype=torch.float32, device=device)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -148,9 +158,11 @@ def warp_images(images: torch.Tensor, G_inv: torch.Tensor, lowpass: torch.Tensor
     margin = torch.cat([-source, source]).amax(dim=1)  # [x0, y0, x1, y1]
     margin = margin + _constant([filter_pad * 2 - cx, filter_pad * 2 - cy] * 2, device)
     margin = torch.minimum(margin.clamp(min=0), _constant([width - 1, height - 1] * 2, device))
-    mx0, my0, mx1, my1 = (int(m) for m in margin.ceil().tolist())
+    margin = margin.ceil()
+    mx0, my0, mx1, my1 = (int(m) for m in margin.tolist())  # the one read to the host: F.pad takes numbers
     images = F.pad(images, [mx0, mx1, my0, my1], mode="reflect")
-    G_inv = _constant([[1, 0, (mx0 - mx1) / 2], [0, 1, (my0 - my1) / 2], [0, 0, 1]], device) @ G_inv
+    shift = (margin[:2] - margin[2:]) / 2  # the padding moves the center; built on the device, not uploaded
+    G_inv = translate2d(shift[0], shift[1]) @ G_inv
 
     # Upsample 2x: coordinates double and shift by half a pixel of the finer grid.
     images = upsample2d(images, lowpass, up=2)  # [N, C, 2 (H + my0 + my1), 2 (W + mx0 + mx1)]
@@ -159,7 +171,8 @@ def warp_images(images: torch.Tensor, G_inv: torch.Tensor, lowpass: torch.Tensor
 
     # Bilinear lookup, in grid_sample's normalized coordinates ([-1, 1] across the image).
     out_height, out_width = (height + filter_pad * 2) * 2, (width + filter_pad * 2) * 2
-    to_normalized = _constant([[2 / images.shape[3], 0, 0], [0, 2 / images.shape[2], 0], [0, 0, 1]], device)
+    # The padded size changes from call to call: built on the device (fills, no upload), not cached.
+    to_normalized = _matrix([[2 / images.shape[3], 0, 0], [0, 2 / images.shape[2], 0], [0, 0, 1]], G_inv.new_zeros(()))
     from_normalized = _constant([[out_width / 2, 0, 0], [0, out_height / 2, 0], [0, 0, 1]], device)
     G_inv = to_normalized @ G_inv @ from_normalized
     grid = F.affine_grid(G_inv[:, :2, :].to(images.dtype), [batch, channels, out_height, out_width], align_corners=False)
@@ -432,7 +445,7 @@ class AugmentPipe(torch.nn.Module):
                 c = torch.full_like(c, torch.exp2(_normal_percentile(q) * self.contrast_std))
             C, enabled = scale3d(c) @ C, True
 
-        luma = torch.tensor([1, 1, 1, 0], dtype=torch.float32, device=device) / math.sqrt(3)  # the gray axis
+        luma = _constant([[1, 1, 1, 0]], device)[0] / math.sqrt(3)  # the gray axis
         luma_outer = torch.outer(luma, luma)
         if self.lumaflip > 0:  # reflect colors through the plane orthogonal to gray (Householder)
             i = self._gate(torch.floor(torch.rand([batch, 1, 1], device=device) * 2), 0, self.lumaflip * self.p)
@@ -464,7 +477,7 @@ class AugmentPipe(torch.nn.Module):
         batch, channels, height, width = images.shape
         device = images.device
         num_bands = self.Hz_fbank.shape[0]
-        power = torch.tensor(BAND_POWER, device=device)
+        power = _constant([BAND_POWER], device)[0]
         gains = torch.ones([batch, num_bands], device=device)
         for band, band_strength in enumerate(self.imgfilter_bands):
             g = self._gate(torch.exp2(torch.randn([batch], device=device) * self.imgfilter_std), 1, self.imgfilter * band_strength * self.p)
