@@ -73,3 +73,23 @@ def test_a_command_that_succeeded_ignores_a_sigterm_while_it_exits(monkeypatch, 
         assert (signal.getsignal(signal.SIGTERM) == signal.SIG_IGN) == ignored
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+@pytest.mark.parametrize("command, function", [("generate", "stylegan2.cli.tools.generate_images"),
+                                               ("dataset", "stylegan2.cli.dataset.convert_dataset"),
+                                               ("metrics", "stylegan2.cli.metrics.calc_metrics")])
+def test_ctrl_c_while_a_command_works_is_one_word_and_status_130(monkeypatch, tmp_path, command, function):
+    """click's own handling gave status 1 once the command had loaded; train gave 130."""
+    from click.testing import CliRunner
+
+    from stylegan2.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(function, interrupted)
+    args = {"generate": ["--network", str(tmp_path / "n.pkl"), "--seeds", "0"],
+            "dataset": ["--source", "builtin:shapes", "--dest", str(tmp_path / "d.zip")],
+            "metrics": ["--network", str(tmp_path / "n.pkl"), "--data", "builtin:shapes"]}[command]
+    (tmp_path / "n.pkl").write_bytes(b"")
+    result = CliRunner().invoke(main, [command, *args])
+    assert result.exit_code == 130 and result.output == "Aborted!\n", result.output

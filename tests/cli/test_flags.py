@@ -21,3 +21,13 @@ def test_a_class_name_is_answered_with_where_class_numbers_are_written(tmp_path,
 def test_other_bad_class_values_get_their_own_messages(tmp_path, value, message):
     result = CliRunner().invoke(main, ["generate", "--network", str(tmp_path / "x.pkl"), "--class", value])
     assert result.exit_code == 2 and message in " ".join(result.output.split()) and "class_names" not in result.output
+
+
+@pytest.mark.parametrize("command", ["generate", "metrics", "export"])
+def test_a_network_that_cannot_be_downloaded_is_a_failure_not_a_usage_error(tmp_path, monkeypatch, command):
+    """It printed the usage banner and exited 2, as for a mistyped option, though the command line was right."""
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("STYLEGAN2_OFFLINE", "1")
+    result = CliRunner().invoke(main, [command, "--network", "https://example.invalid/net.pkl"])
+    assert result.exit_code == 1 and "Usage:" not in result.output, result.output
+    assert result.output.startswith("Error: --network: ") and "example.invalid/net.pkl by hand" in result.output

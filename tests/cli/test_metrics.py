@@ -118,13 +118,27 @@ def test_missing_detector_on_two_processes_is_one_line(network_file, tmp_path: P
     assert "pt_inception" not in capfd.readouterr().err  # the processes left it to the launcher
 
 
-@pytest.mark.parametrize("flag, bars", [([], True), (["--verbose=0"], False), (["--no-verbose"], False)])
-def test_verbose_shows_or_hides_the_progress_bars_as_nvidias_option(network_file, detector_file, tmp_path: Path, flag, bars):
+@pytest.mark.parametrize("terminal, flag, bars", [(True, [], True), (True, ["--verbose=0"], False),
+                                                   (True, ["--no-verbose"], False), (False, [], False)])
+def test_verbose_shows_or_hides_the_progress_bars_as_nvidias_option_on_a_terminal_only(
+        network_file, detector_file, tmp_path: Path, monkeypatch, terminal, flag, bars):
+    """A log or a pipe gets no bars: their carriage-return redraws piled up into one long line there."""
+    monkeypatch.setattr("stylegan2.utils.progress.is_terminal", lambda stream: terminal)
     args = ["metrics", "--network", str(network_file), "--data", "builtin:shapes?n=8", "--metrics", "kid1k", "--detector",
             str(detector_file), "--device", "cpu", "--batch", "250", "--workers", "0", "--cache-dir", str(tmp_path), *flag]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert ("kid1k generated" in result.stderr) == bars, result.stderr
+
+
+def test_a_seed_outside_numpys_range_is_refused_before_any_work(network_file, detector_file, tmp_path: Path):
+    """It failed with NumPy's bare "expected non-negative integer" after the whole real-image pass."""
+    for seed in ("-1", "4294967296"):
+        result = CliRunner().invoke(main, ["metrics", "--network", str(network_file), "--data", "builtin:shapes?n=8",
+                                           "--metrics", "kid1k", "--detector", str(detector_file), "--device", "cpu",
+                                           "--cache-dir", str(tmp_path), "--seed", seed])
+        assert result.exit_code == 2 and "Invalid value for '--seed'" in result.output, result.output
+        assert "real" not in result.stderr.replace("Invalid", "")
 
 
 def test_a_bad_data_file_is_met_with_advice_metrics_can_follow(network_file, detector_file, tmp_path: Path):
@@ -153,7 +167,7 @@ def test_each_result_is_printed_when_its_metric_is_done(network_file, detector_f
     result = CliRunner().invoke(main, ["metrics", "--network", str(network_file), "--data", "builtin:shapes?n=8",
                                        "--metrics", "fid1k_full,kid1k", "--detector", str(detector_file), "--device", "cpu",
                                        "--workers", "0", "--cache-dir", str(tmp_path)])
-    assert result.exit_code == 1 and "Aborted!" in result.output
+    assert result.exit_code == 130 and "Aborted!" in result.output
     header, row = result.stdout.strip().splitlines()
     assert header.split() == ["metric", "result", "value", "time"] and row.split()[:2] == ["fid1k_full", "fid1k_full"]
     assert header.index("result") == row.index("fid1k_full", 1)  # the columns line up

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,7 +174,8 @@ def test_gpus_2_writes_the_one_run_torchrun_writes(tmp_path):
         assert sorted(p.name for p in run_dir.glob("network-snapshot-*")) == [
             "network-snapshot-000000-008.safetensors", "network-snapshot-000000-016.safetensors"]
         log = (run_dir / "log.txt").read_text()
-        assert "2 x cpu, batch 8 (4 per step x 1 rounds per process)" in log and log.count("tick ") == 2
+        ticks = [line for line in log.splitlines() if line.startswith("tick ")]  # the Command: line says --tick too
+        assert "2 x cpu, batch 8 (4 per step x 1 rounds per process)" in log and len(ticks) == 2
     expected, got = (load_file(runs[name] / "network-snapshot-000000-016.safetensors") for name in ("torchrun", "gpus"))
     assert expected.keys() == got.keys() and all(torch.equal(expected[key], got[key]) for key in expected)
 
@@ -251,3 +253,14 @@ def test_a_run_directory_given_as_the_network_names_its_newest_snapshot(tmp_path
     assert result.exit_code == 1 and result.output == f"Error: {said}\n", result.output
     result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path / "r", "--resume", run_dir, "--dry-run")
     assert result.exit_code == 1 and result.output == f"Error: --resume {said}\n", result.output
+
+
+def test_swap_never_overwrites_an_input_image_even_with_force(swapae_snapshot, images, tmp_path):
+    """A texture saved as swap_s00_t00.png in --outdir was an output --force replaced."""
+    texture = tmp_path / "swap_s00_t00.png"
+    texture.write_bytes(Path(images[1]).read_bytes())
+    result = run("swap", "--network", swapae_snapshot, "--structure", images[0], "--texture", texture, "--outdir", tmp_path,
+                 "--force")
+    assert result.exit_code == 1 and result.output == (f"Error: {texture}: the destination is the source (--texture); "
+                                                       "choose another --outdir\n"), result.output
+    assert texture.read_bytes() == Path(images[1]).read_bytes()

@@ -47,7 +47,7 @@ def test_generate_cli_needs_no_class_for_a_clustered_network(clustered_G, tmp_pa
         assert len(list(out.glob("seed*.png"))) == 3
     result = CliRunner().invoke(main, ["generate", "--network", str(tmp_path / "g.safetensors"), "--seeds", "0",
                                        "--outdir", str(tmp_path / "x"), "--class", "4", "--device", "cpu"])
-    assert result.exit_code != 0 and "--class (class_idx) 4 is out of range: this network has classes 0..3" in result.output
+    assert result.exit_code != 0 and "--class 4 is out of range: this network has classes 0..3" in result.output
 
 
 def test_the_explorer_makes_the_cluster_optional_only_for_clustered_networks():

@@ -119,7 +119,7 @@ def test_a_conditional_network_needs_a_class_for_strips_only(tiny_generator, tmp
         find_directions(G, tmp_path / "strips", strips=1, steps=2)
     paths = find_directions(G, tmp_path / "weights-only", strips=0)
     np.testing.assert_array_equal(load_directions(paths[0]).directions, factorize(G, "all").directions)
-    with pytest.raises(ToolError, match=r"--class \(class_idx\) 5 is out of range"):
+    with pytest.raises(ToolError, match=r"--class 5 is out of range"):
         find_directions(G, tmp_path / "bad", strips=0, class_idx=5)
 
 

@@ -222,7 +222,7 @@ def test_an_output_named_for_another_format_is_refused(tmp_path: Path, fmt, name
 
 
 def test_truncation_with_synthesis_only_is_refused_not_ignored(tmp_path: Path):
-    with pytest.raises(ToolError, match="--truncation-psi truncates in the mapping network, which --synthesis-only leaves out"):
+    with pytest.raises(ToolError, match="--trunc truncates in the mapping network, which --synthesis-only leaves out"):
         export_generator(build_generator(32, 0), tmp_path / "s.pt", format="torchscript", synthesis_only=True, truncation_psi=0.7)
 
 
@@ -236,3 +236,16 @@ def test_a_network_with_nan_weights_is_called_so_not_an_exporter_fault(tmp_path:
     assert result.output.strip().endswith("nan.safetensors: 1 tensor holds NaN or Inf values "
                                           "(G.synthesis.b4.conv1.weight); its images are NaN, so there is nothing to export")
     assert not list(tmp_path.glob("*.pt"))
+
+
+def test_trunc_is_exports_spelling_as_the_other_commands_and_truncation_psi_an_alias():
+    """export alone led with --truncation-psi, which generate, video and metrics refuse as a foreign spelling."""
+    result = CliRunner().invoke(main, ["export", "--help"])
+    assert "--trunc, --truncation-psi FLOAT" in result.output, result.output
+
+
+def test_an_output_under_a_file_is_named_as_given(tmp_path: Path):
+    """The message named the parent folder as if it were the --output value."""
+    (tmp_path / "afile").write_bytes(b"mine")
+    with pytest.raises(ToolError, match=r"^--output \S+afile/x\.pt: cannot write it \(\S+afile exists and is not a"):
+        export_generator(build_generator(32, 0), tmp_path / "afile" / "x.pt", format="torchscript")

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from stylegan2.cli import main
 from stylegan2.io import save_checkpoint
 from stylegan2.tools import ToolError, generate_images, load_generator, render_video, seed_images, seed_ws, synthesize
+from stylegan2.utils.image import image_grid
 
 
 def read_png(path) -> np.ndarray:
@@ -65,7 +66,7 @@ def test_truncation_cutoff_keeps_the_fine_layers(tiny_generator):
     G = tiny_generator()
     cut = seed_images(G, [0, 1], truncation_psi=0, truncation_cutoff=2)
     assert not np.array_equal(cut[0], cut[1])
-    with pytest.raises(ToolError, match=r"--trunc-cutoff \(truncation_cutoff\) 7 is out of range"):
+    with pytest.raises(ToolError, match=r"^--trunc-cutoff 7 is out of range"):
         seed_images(G, [0], truncation_cutoff=7)
 
 
@@ -78,6 +79,57 @@ def test_grid_places_seeds_row_by_row(tiny_generator, tmp_path):
     images = seed_images(G, "0-4")
     np.testing.assert_array_equal(grid[16:32, 0:16], images[3])
     np.testing.assert_array_equal(grid[16:32, 32:48], 0)  # the sixth cell is empty
+
+
+def test_a_grid_is_the_same_image_as_the_seed_images_tiled(tiny_generator, tmp_path):
+    """The grid is filled one rendered image at a time; its pixels are those of the images rendered at once."""
+    G = tiny_generator()
+    (path,) = generate_images(G, "0-5", tmp_path, grid="3x2")
+    np.testing.assert_array_equal(read_png(path), image_grid(seed_images(G, "0-5"), 3, 2))
+
+
+def test_each_image_is_written_before_the_next_is_rendered(tiny_generator, tmp_path, monkeypatch):
+    """A Ctrl-C (or an out-of-memory kill) keeps the images already rendered; they were held until the last seed."""
+    G = tiny_generator()
+    expected = seed_images(G, "0-4")
+    rendered = []
+
+    def interrupted_on_the_third(*args, **kwargs):
+        if len(rendered) == 2:
+            raise KeyboardInterrupt
+        rendered.append(synthesize(*args, **kwargs))
+        return rendered[-1]
+    monkeypatch.setattr("stylegan2.tools.generate.synthesize", interrupted_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        generate_images(G, "0-4", tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seed0000.png", "seed0001.png"]
+    for seed in (0, 1):
+        np.testing.assert_array_equal(read_png(tmp_path / f"seed{seed:04d}.png"), expected[seed])
+
+
+@pytest.mark.parametrize("grid, fits", [("100x100", "2x2"), ("2x3", "2x2"), ("8x1", "4x1"), ("1x9", "1x4"),
+                                        ("2x1", "4x1"), ("1x1", "4x1")])
+def test_a_grid_with_an_empty_row_or_too_few_cells_is_refused_naming_one_that_fits(tiny_generator, tmp_path, grid, fits):
+    """A typo such as 100x100 allocated a canvas of black cells (gigabytes, or a traceback when it did not fit)."""
+    cols, rows = (int(n) for n in grid.split("x"))
+    with pytest.raises(ToolError, match=rf"^--grid {grid} has {cols * rows:,} cells? for 4 images; use {fits}$"):
+        generate_images(tiny_generator(), "0-3", tmp_path, grid=grid)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_grid_that_does_not_fit_in_memory_is_one_line(tiny_generator, tmp_path, monkeypatch):
+    def no_memory(*args):
+        raise MemoryError
+    monkeypatch.setattr("stylegan2.tools.generate.GridCanvas", no_memory)
+    with pytest.raises(ToolError, match=r"^--grid 2x2: its 32x32 px image does not fit in memory; use a smaller grid"):
+        generate_images(tiny_generator(), "0-3", tmp_path, grid="2x2")
+
+
+def test_the_command_draws_no_progress_bar_into_a_log(network_file, tmp_path):
+    result = CliRunner().invoke(main, ["generate", "--network", str(network_file()), "--seeds", "0-2",
+                                       "--outdir", str(tmp_path), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "\r" not in result.output and result.output == f"wrote 3 image(s) to {tmp_path}\n"
 
 
 def test_grayscale_networks_write_grayscale_pngs(tiny_generator, tmp_path):
@@ -159,7 +211,7 @@ def test_conditional_network_without_class_says_so(network_file, tmp_path):
     result = CliRunner().invoke(main, ["generate", "--network", str(network_file(c_dim=4)), "--seeds", "0",
                                        "--outdir", str(tmp_path), "--device", "cpu"])
     assert result.exit_code != 0
-    assert "conditional with 4 classes: choose one with --class (class_idx) 0..3" in result.output
+    assert "conditional with 4 classes: choose one with --class 0..3" in result.output
 
 
 def test_conditional_network_draws_the_requested_class(tiny_generator):
@@ -217,7 +269,7 @@ def test_a_direction_index_or_strength_without_directions_is_refused(tiny_genera
     """They were ignored without a word: the images were the plain seeds'."""
     with pytest.raises(ToolError, match=r"^index 2 and strength 3 move along directions; pass directions=load_directions"):
         seed_images(tiny_generator(), [0], index=2, strength=3)
-    with pytest.raises(ToolError, match=r"^--index 0 and --strength 2.0 move along a direction; give --direction too$"):
+    with pytest.raises(ToolError, match=r"^--strength 2 without --direction: give the directions file to move along"):
         generate_images(tiny_generator(), [0], tmp_path, strength=2.0)
     assert list(tmp_path.iterdir()) == []
 

@@ -99,6 +99,31 @@ def test_existing_outputs_are_refused_before_vgg16_is_looked_for(tiny_generator,
         project_image(G, target_path, tmp_path / "out", steps=2, save_video=False)
 
 
+@pytest.mark.parametrize("name", ["target.png", "proj.png"])
+@pytest.mark.parametrize("force", [False, True])
+def test_a_target_in_the_outdir_under_an_output_name_is_never_overwritten(tiny_generator, tmp_path, name, force):
+    """--force overwrote the photo being projected (a 400x300 target.png became its 16x16 crop)."""
+    photo = tmp_path / name
+    PIL.Image.fromarray(np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)).save(photo)
+    before = photo.read_bytes()
+    with pytest.raises(ToolError, match=rf"^{re.escape(str(photo))}: the destination is the source \(--target\); "
+                                        r"choose another --outdir$"):
+        project_image(tiny_generator(), photo, tmp_path, steps=2, loss="pixel", save_video=False, force=force)
+    assert photo.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_the_command_refuses_a_target_that_is_an_output_even_with_force(network_file, tmp_path):
+    photo = tmp_path / "target.png"
+    PIL.Image.new("RGB", (40, 30), (200, 10, 10)).save(photo)
+    before = photo.read_bytes()
+    result = CliRunner().invoke(main, ["project", "--network", str(network_file()), "--target", str(photo), "--outdir",
+                                       str(tmp_path), "--steps", "2", "--loss", "pixel", "--no-save-video", "--device", "cpu",
+                                       "--force"])
+    assert result.exit_code == 1 and result.output.endswith(f"\nError: {photo}: the destination is the source (--target); "
+                                                            "choose another --outdir\n"), result.output
+    assert photo.read_bytes() == before
+
+
 def test_pixel_loss_is_announced_when_no_vgg_is_found(tiny_generator, tmp_path, monkeypatch):
     monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "empty-cache"))
     G = tiny_generator()

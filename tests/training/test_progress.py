@@ -6,7 +6,7 @@ import types
 import pytest
 import torch
 
-from stylegan2.training.progress import format_duration, kimg_label, memory_usage, snapshots_due, tick_status
+from stylegan2.training.progress import format_duration, kimg_label, memory_usage, snapshots_due, tick_image_count, tick_status
 
 
 @pytest.mark.parametrize("cur_nimg,kimg", [(8, "0.008"), (40, "0.040"), (400, "0.4"), (12_000, "12.0"), (12_345, "12.345")])
@@ -41,3 +41,14 @@ def test_durations_are_written_in_days_hours_minutes_and_seconds(seconds, text):
 def test_snapshots_are_due_every_snap_ticks_from_tick_0_and_at_the_end(first, last, snap, due):
     """--cfg auto's 25,000 kimg in ticks of 4: snapshots at ticks 0, 50, ..., 6200 and the last, 6249."""
     assert snapshots_due(first, last, snap) == due
+
+
+def test_a_tick_counts_whole_batches_to_its_length():
+    assert tick_image_count(tick_start_nimg=0, tick_kimg=1.0, batch=16, total_kimg=10) == 1008
+    assert tick_image_count(tick_start_nimg=2016, tick_kimg=1.0, batch=16, total_kimg=10) == 1008
+
+
+def test_a_tick_the_run_ends_early_counts_to_the_runs_end():
+    """A 0.05 kimg run said "48 of the tick's 1,008 images" 16 images before it ended."""
+    assert tick_image_count(tick_start_nimg=0, tick_kimg=1.0, batch=16, total_kimg=0.05) == 64
+    assert tick_image_count(tick_start_nimg=1008, tick_kimg=1.0, batch=16, total_kimg=1.5) == 496

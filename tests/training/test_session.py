@@ -461,6 +461,17 @@ def test_a_long_tick_says_it_is_under_way(tmp_path, monkeypatch):
     assert (rec.run_dir / "log.txt").read_text().splitlines() == rec.lines
 
 
+def test_a_tick_the_run_ends_says_it_ends_with_the_run(tmp_path, monkeypatch):
+    """The line counted to the tick's length, past the run's end."""
+    monkeypatch.setattr("stylegan2.training.session.PROGRESS_FIRST_S", 0.0)
+    monkeypatch.setattr("stylegan2.training.session.PROGRESS_EVERY_S", 3600.0)
+    rec = Recorder(tmp_path)
+    rec.session.options = dataclasses.replace(rec.session.options, kimg=0.024, tick=0.04)  # 3 steps of a 5-step tick
+    rec.run()
+    (under_way,) = [line for line in rec.lines if line.startswith("under way")]
+    assert under_way.startswith("under way: tick 0, kimg 0.008 (8 of the tick's 24 images), sec/kimg "), under_way
+
+
 def test_every_long_tick_has_its_lines_and_a_short_one_none(tmp_path, monkeypatch):
     quick = Recorder(tmp_path / "quick", max_steps=6)  # the default: a minute into a tick
     quick.run()

@@ -5,7 +5,7 @@ import PIL.Image
 import pytest
 import torch
 
-from stylegan2.utils.image import image_grid, make_grid, save_image, to_uint8, to_uint8_nhwc
+from stylegan2.utils.image import GridCanvas, image_grid, make_grid, save_image, to_uint8, to_uint8_nhwc
 
 
 def test_to_uint8_rounds_like_the_official_tools():
@@ -32,6 +32,21 @@ def test_image_grid_fills_rows_first_and_leaves_missing_cells_black():
 def test_image_grid_refuses_more_images_than_cells():
     with pytest.raises(ValueError, match="enlarge the grid"):
         image_grid(np.zeros((5, 2, 2, 3), dtype=np.uint8), cols=2, rows=2)
+
+
+def test_a_grid_canvas_filled_one_by_one_is_the_image_grid():
+    images = np.random.default_rng(0).integers(0, 256, (5, 2, 3, 4), dtype=np.uint8)
+    canvas = GridCanvas(3, 2, height=2, width=3, channels=4)
+    for image in images:
+        canvas.add(image)
+    np.testing.assert_array_equal(canvas.array, image_grid(images, cols=3, rows=2))
+
+
+def test_a_full_grid_canvas_refuses_another_image():
+    canvas = GridCanvas(1, 1, height=2, width=2, channels=3)
+    canvas.add(np.zeros((2, 2, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match="full; enlarge the grid"):
+        canvas.add(np.zeros((2, 2, 3), dtype=np.uint8))
 
 
 def test_make_grid_takes_channels_first_and_keeps_the_first_cells():

@@ -1,9 +1,26 @@
 """The `stylegan2` command: argument parsing only; each subcommand calls a library function."""
 
+from typing import Any
+
 import click
 
+from stylegan2.cli.flags import WholeSummariesGroup
+from stylegan2.training.launch import INTERRUPTED
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class MainGroup(WholeSummariesGroup):
+    """The `stylegan2` group: a Ctrl-C in any command ends it with the shell's status for SIGINT (click's own
+    handling exits 1), the status `train` and the console entry point give too."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("Aborted!", err=True)
+            raise click.exceptions.Exit(INTERRUPTED) from None
+
+
+@click.group(cls=MainGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="stylegan2")
 def main() -> None:
     """StyleGAN2: train, convert, inspect and use style-based GANs."""

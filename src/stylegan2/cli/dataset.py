@@ -27,7 +27,8 @@ from .flags import UserPath
               help="Fit larger images: center-crop to the output's aspect, letterbox (pad with black), or NVIDIA's "
               "center-crop-wide (a band padded to a square). Without one, smaller images are padded with black.")
 @click.option("--resize-filter", type=click.Choice(list(RESIZE_FILTERS)), default=default_of(convert_dataset, "resize_filter"),
-              show_default=True)
+              show_default=True, help="How --transform resizes images: lanczos (sharp, as NVIDIA's tool) or box (an "
+              "average of the pixels each output pixel covers).")
 @click.option("--max-images", type=click.IntRange(min=1),
               help="Stop after writing this many images, taken in path order (from class folders, the first classes').")
 @click.option("--skip-bad", is_flag=True,

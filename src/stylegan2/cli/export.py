@@ -19,9 +19,9 @@ from .tools import network_option, user_errors
 @click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS), help="Graph format.")
 @click.option("--output", type=UserPath(dir_okay=False, path_type=Path),
               help="Output file [default: NET.onnx or NET.torchscript.pt in the current folder; NET-synthesis.* with --synthesis-only].")
-@click.option("--truncation-psi", "--trunc", "truncation_psi", type=FiniteFloat(),
+@click.option("--trunc", "--truncation-psi", "truncation_psi", type=FiniteFloat(),
               default=default_of(export_generator, "truncation_psi"), show_default=True,
-              help="Truncation psi baked into the graph: 1 = none, 0 = the average image.")
+              help="Truncation psi baked into the graph: 1 = none, 0 = the average image (also --truncation-psi).")
 @click.option("--noise-mode", type=click.Choice(NOISE_MODES),
               default=default_of(export_generator, "noise_mode"), show_default=True,
               help="Per-pixel noise baked in: the network's stored maps or none (random cannot be exported).")
@@ -37,7 +37,7 @@ def export_command(network: Path, fmt: str, output: Path | None, truncation_psi:
 
     \b
     Examples:
-      stylegan2 export --network ffhq.pkl --format onnx --truncation-psi 0.7 --batch dynamic
+      stylegan2 export --network ffhq.pkl --format onnx --trunc 0.7 --batch dynamic
       stylegan2 export --network ffhq.pkl --format torchscript --synthesis-only --output synthesis.pt
     """
     with user_errors():

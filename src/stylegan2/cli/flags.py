@@ -207,14 +207,32 @@ def nvidia_command(name: str, **kwargs: Any):
     return click.command(name, cls=NvidiaFlagsCommand, **kwargs)
 
 
+SUMMARY_LIMIT = 200  # characters of a command's first sentence that a group's --help shows (wrapped)
+
+
+class WholeSummariesGroup(click.Group):
+    """A command group whose --help lists each command with its first sentence whole, wrapped over lines (click
+    cuts it to one line with '...')."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        commands = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        rows = [(name, command.get_short_help_str(limit=SUMMARY_LIMIT)) for name, command in commands
+                if command is not None and not command.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 def network_argument(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
-    """--network as NVIDIA's tools take it: a file, or a URL downloaded into the cache dir once; or NVIDIA's network by name."""
+    """--network as NVIDIA's tools take it: a file, or a URL downloaded into the cache dir once; or NVIDIA's network by name.
+
+    A failed download is a failure (status 1), not a usage error: the command line was right."""
     if value is None:
         return None
     try:
         return network_file(value)
     except DownloadError as err:
-        raise click.BadParameter(str(err), ctx, param) from None
+        raise click.ClickException(f"--network: {err}") from None
 
 
 workers_option = click.option("--workers", type=click.IntRange(min=0),  # both trainers pick them by training.config.auto_workers

@@ -17,7 +17,7 @@ from stylegan2.training.start import check_gpus
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
 from .defaults import default_of
-from .flags import FiniteFloat, UserPath, network_argument, nvidia_command
+from .flags import SEED, FiniteFloat, UserPath, network_argument, nvidia_command
 from .tools import warnings_as_notes
 
 USER_ERRORS = (ValueError, OSError)  # bad options, data, network or detector files: one line, not a traceback
@@ -62,7 +62,7 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
                    "TorchScript feature extractor [default: from the cache dir].")
 @click.option("--vgg", type=UserPath(exists=True, dir_okay=False, path_type=Path),
               help="NVIDIA's vgg16.pt (LPIPS for PPL, features for precision/recall) [default: from the cache dir].")
-@click.option("--device", help=f"{DEVICE_HELP} [default: cuda if available; under torchrun or --gpus one GPU per process].")
+@click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available; under torchrun or --gpus one GPU per process]")
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes to start on this machine, one per GPU (as torchrun --nproc_per_node).")
 @click.option("--batch", "batch_size", type=click.IntRange(min=1), default=default_of(calc_metrics, "batch_size"), show_default=True,
@@ -73,7 +73,7 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
               help="Detector files and cached real statistics [default: $STYLEGAN2_CACHE, else $XDG_CACHE_HOME/stylegan2, "
                    "else ~/.cache/stylegan2].")
 @click.option("--no-cache", is_flag=True, help="Recompute real-data statistics instead of reading the cache.")
-@click.option("--seed", type=int, default=default_of(calc_metrics, "seed"), show_default=True, help="Seed of the generated samples.")
+@click.option("--seed", type=SEED, default=default_of(calc_metrics, "seed"), show_default=True, help="Seed of the generated samples.")
 @click.option("--trunc", "truncation_psi", type=FiniteFloat(), default=default_of(calc_metrics, "truncation_psi"), show_default=True,
               help="Truncation psi of the generated images (FID, KID, precision/recall, IS; PPL is measured without it).")
 @click.option("--run-dir", type=UserPath(exists=True, file_okay=False, path_type=Path),

@@ -20,7 +20,7 @@ from ..training.signals import sigterm_stops
 from ..training.start import check_gpus
 from ..utils.device import DEVICE_HELP, select_device
 from .defaults import default_of, format_default
-from .flags import SEED, FiniteFloatRange, UserPath, workers_option
+from .flags import SEED, FiniteFloatRange, UserPath, WholeSummariesGroup, workers_option
 from .tools import user_errors
 from .train import USER_ERRORS, run_training_command
 
@@ -49,7 +49,7 @@ class GreedyOptionsCommand(click.Command):
         return super().parse_args(ctx, expanded)
 
 
-@click.group("swapae")
+@click.group("swapae", cls=WholeSummariesGroup)
 def swapae_group() -> None:
     """Swapping Autoencoder (Park et al., 2020): structure and texture codes, swapped between images."""
 
@@ -166,7 +166,7 @@ def train_command(data: str, cfg: str, device: str | None, gpus: int, dry_run: b
 
 network_option = click.option("--network", required=True, type=UserPath(path_type=Path),  # a run directory is named
                               help="A snapshot of `stylegan2 swapae train` (E and G are used).")
-device_option = click.option("--device", help=f"{DEVICE_HELP} [default: cuda if available].")
+device_option = click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")
 force_option = click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 outdir_option = click.option("--outdir", default=DEFAULT_IMAGES_DIR, show_default=True, type=UserPath(file_okay=False, path_type=Path),
                              help="Where to write the images.")

@@ -40,6 +40,9 @@ class GridSize(click.ParamType):
 
     name = "COLSxROWS"
 
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return self.name  # as written: click upper-cases a type's name into COLSXROWS
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, int]:
         if isinstance(value, tuple):
             return value
@@ -82,7 +85,7 @@ def network_option(f: Command) -> Command:
 
 def common_options(f: Command) -> Command:
     """--outdir, --force and --device, shared by every command."""
-    f = click.option("--device", help=f"{DEVICE_HELP} [default: cuda if available].")(f)
+    f = click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")(f)
     f = click.option("--force", is_flag=True, help="Overwrite existing outputs.")(f)
     f = click.option("--outdir", default=default_of(generate_images, "outdir"), show_default=True,
                      type=UserPath(file_okay=False, path_type=Path),
@@ -117,7 +120,8 @@ noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), defa
 @click.option("--direction", type=UserPath(dir_okay=False, path_type=Path), help="Directions file from `directions`.")
 @click.option("--index", type=click.IntRange(min=0), default=default_of(generate_images, "index"), show_default=True,
               help="Which direction to move along.")
-@click.option("--strength", type=FiniteFloat(), help="How far to move along the direction (with --direction).")
+@click.option("--strength", type=FiniteFloat(),
+              help="How far to move along the direction: required with --direction (0 gives the seed's own image).")
 @common_options
 def generate_command(network: Path, seeds: list[int] | None, truncation_psi: float, truncation_cutoff: int | None,
                      class_idx: int | None, noise_mode: str, grid: tuple[int, int] | None, projected_w: Path | None,
@@ -138,7 +142,7 @@ def generate_command(network: Path, seeds: list[int] | None, truncation_psi: flo
         paths = generate_images(network, seeds, outdir, truncation_psi=truncation_psi,
                                 truncation_cutoff=truncation_cutoff, class_idx=class_idx, noise_mode=noise_mode,
                                 grid=grid, projected_w=projected_w, direction=direction, index=index,
-                                strength=strength or 0.0, force=force, device=device)
+                                strength=strength or 0.0, force=force, device=device, progress=True)
     click.echo(f"wrote {len(paths)} image(s) to {outdir}")
 
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 import PIL.Image
-from tqdm import tqdm
 
 from ..models.aspect import ASPECTS, MAX_RESOLUTION, SQUARE, aspect_of, image_size
 from ..utils.files import create_temp, remove_stale_temps
 from ..utils.notes import warn
+from ..utils.progress import progress_bar
 from ..utils.text import first_names
 from .errors import DatasetError
 from .images import check_side, pad_center
@@ -348,7 +348,7 @@ def convert_dataset(
     black = 0.0  # the largest share of an image that padding made black
     try:
         with os.fdopen(fd, "wb") as tmp_file, zipfile.ZipFile(tmp_file, "w", compression=zipfile.ZIP_STORED) as out:
-            for index in tqdm(range(len(src)), total=total, unit="img", disable=not progress):
+            for index in progress_bar(range(len(src)), show=progress, total=total, unit="img"):
                 if len(written) == total:
                     break
                 where = src.describe(index)

@@ -17,10 +17,10 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from ..utils.image import to_uint8
 from ..utils.notes import warn
+from ..utils.progress import progress_bar
 from ..utils.rng import seeded_global_rng
 from .detectors import FeatureDetector
 from .stats import FeatureStats, StatsCacheError, stats_cache_path
@@ -103,7 +103,7 @@ def dataset_features(dataset: Dataset, extract: Extractor, opts: PassOptions, st
     ws = opts.world_size
     share = [(i * ws + opts.rank) % num_items for i in range((num_items - 1) // ws + 1)]  # equal length on every rank
     loader = DataLoader(dataset, batch_size=opts.batch_size, sampler=share, num_workers=opts.num_workers)
-    with tqdm(total=num_items, desc=desc, disable=not opts.progress or opts.rank != 0, unit="img") as bar:
+    with progress_bar(show=opts.progress and opts.rank == 0, total=num_items, desc=desc, unit="img") as bar:
         for images, _labels in loader:
             images = to_three_channels(torch.as_tensor(images).to(opts.device))
             features = gather_rows(extract(images), ws)
@@ -120,7 +120,7 @@ def generated_features(G: nn.Module, dataset: Dataset, extract: Extractor, opts:
     rng = np.random.default_rng([opts.seed, opts.rank])
     noise_seed = int(np.random.SeedSequence([opts.seed, opts.rank, 1]).generate_state(1)[0])  # not z's stream
     with seeded_global_rng(opts.device, noise_seed), \
-            tqdm(total=stats.max_items, desc=desc, disable=not opts.progress or opts.rank != 0, unit="img") as bar:
+            progress_bar(show=opts.progress and opts.rank == 0, total=stats.max_items, desc=desc, unit="img") as bar:
         while not stats.is_full():
             z = torch.randn([opts.batch_size, G.z_dim], generator=gen, device=opts.device)
             # A network trained on clusters draws its own (None); others take labels of dataset items.

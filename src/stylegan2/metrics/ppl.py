@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Dataset
-from tqdm import tqdm
 
+from ..utils.progress import progress_bar
 from .detectors import NvidiaScriptDetector
 from .features import PassOptions, draws_labels, gather_rows, random_labels
 
@@ -87,7 +87,7 @@ def path_lengths(G: nn.Module, dataset: Dataset, vgg16: NvidiaScriptDetector, cf
     rng = np.random.default_rng([opts.seed, opts.rank])
     dists: list[np.ndarray] = []
     done = 0
-    with tqdm(total=num_samples, desc="ppl", disable=not opts.progress or opts.rank != 0, unit="path") as bar:
+    with progress_bar(show=opts.progress and opts.rank == 0, total=num_samples, desc="ppl", unit="path") as bar:
         while done < num_samples:
             if draws_labels(G):  # a network trained on clusters: each path stays in one drawn cluster
                 c = G.mapping.draw_labels(torch.randn([opts.batch_size, G.z_dim], generator=gen, device=opts.device))[1]

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from tqdm import tqdm
 
 from ..utils.files import atomic_path
+from ..utils.progress import progress_bar
 
 
 @dataclass
@@ -164,7 +164,7 @@ def dataset_fingerprint(dataset: Dataset, progress: bool = False, num_workers: i
         return found
     digest = hashlib.sha256()
     items = torch.utils.data.DataLoader(dataset, batch_size=None, collate_fn=_as_is, num_workers=num_workers)
-    for image, label in tqdm(items, total=len(dataset), desc="hashing dataset", disable=not progress, unit="img"):
+    for image, label in progress_bar(items, show=progress, total=len(dataset), desc="hashing dataset", unit="img"):
         for array in (np.ascontiguousarray(image), np.ascontiguousarray(label)):
             digest.update(str((array.dtype.str, array.shape)).encode())
             digest.update(array.tobytes())

@@ -17,7 +17,7 @@ from ..io import load_network
 from ..io.pretrained import existing_network_file
 from ..models import SwapEncoder, SwapGenerator
 from ..tools.common import ToolError, network_device, resolve_device
-from ..tools.files import check_outputs, load_target_image, note_earlier_outputs, read_npz, save_npz
+from ..tools.files import check_not_inputs, check_outputs, load_target_image, note_earlier_outputs, read_npz, save_npz
 from ..tools.mix import style_mix_grid
 from ..utils.image import image_grid, save_image, to_uint8_nhwc
 
@@ -142,6 +142,8 @@ def swap(
     pairs = [(i, j) for i in range(len(structure)) for j in range(len(texture))]
     sweep = [f"_a{k:02d}" for k in range(len(alphas))] if len(alphas) > 1 else [""]
     paths = [outdir / SWAP_GRID_FILE] + [outdir / f"swap_s{i:02d}_t{j:02d}{a}.png" for i, j in pairs for a in sweep]
+    check_not_inputs(paths, structure, "--structure")
+    check_not_inputs(paths, texture, "--texture")
     check_outputs(paths, force)
     note_earlier_outputs(paths, "swap_s*_t*.png")
     E, G = load_swapae(network, device)

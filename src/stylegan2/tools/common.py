@@ -40,7 +40,8 @@ def parse_int_list(text: str, option: str, names: Sequence[str] = ()) -> list[in
         match = re.fullmatch(r"(\d{1,30})(?:-(\d{1,30}))?", part)  # longer numbers: past what int() reads
         if match is None:
             also = f", or one of {', '.join(names)}" if names else ""
-            raise ToolError(f"{prefix}cannot read {part[:40]!r} in {shown}; use numbers and ranges like 0-7,42{also}")
+            what = "no value given" if not text.strip() else f"cannot read {part[:40]!r}" + (f" in {shown}" if part != text else "")
+            raise ToolError(f"{prefix}{what}; use numbers and ranges like 0-7,42{also}")
         start = int(match.group(1))
         stop = int(match.group(2)) if match.group(2) is not None else start
         if stop < start:
@@ -161,18 +162,18 @@ def class_label(G: Generator, class_idx: int | None) -> torch.Tensor | None:
     A network trained on clusters (`--clusters`) takes --class as a cluster, and without it draws one from z (None).
     """
     if class_idx is not None and not is_whole_number(class_idx):
-        raise ToolError(f"--class (class_idx) must be a whole number, got {class_idx!r}")
+        raise ToolError(f"--class must be a whole number, got {class_idx!r}")
     if G.c_dim == 0:
         if class_idx is not None:
-            raise ToolError(f"--class (class_idx) {class_idx}: this network is unconditional (no class labels); drop it")
+            raise ToolError(f"--class {class_idx}: this network is unconditional (no class labels); drop it")
         return None
     if class_idx is None and G.mapping.draws_labels:
         return None
     if class_idx is None:
-        raise ToolError(f"this network is conditional with {G.c_dim} classes: choose one with --class (class_idx) "
+        raise ToolError(f"this network is conditional with {G.c_dim} classes: choose one with --class "
                         f"0..{G.c_dim - 1}")
     if not 0 <= class_idx < G.c_dim:
-        raise ToolError(f"--class (class_idx) {class_idx} is out of range: this network has classes 0..{G.c_dim - 1}")
+        raise ToolError(f"--class {class_idx} is out of range: this network has classes 0..{G.c_dim - 1}")
     c = torch.zeros([1, G.c_dim], device=network_device(G))
     c[0, class_idx] = 1
     return c
@@ -205,9 +206,9 @@ def check_truncation_cutoff(G: Generator, truncation_cutoff: int | None) -> int 
     if truncation_cutoff is None:
         return None
     if not is_whole_number(truncation_cutoff):
-        raise ToolError(f"--trunc-cutoff (truncation_cutoff) must be a whole number or None, got {truncation_cutoff!r}")
+        raise ToolError(f"--trunc-cutoff must be a whole number or None, got {truncation_cutoff!r}")
     if not 0 <= truncation_cutoff <= G.num_ws:
-        raise ToolError(f"--trunc-cutoff (truncation_cutoff) {truncation_cutoff} is out of range: this network has "
+        raise ToolError(f"--trunc-cutoff {truncation_cutoff} is out of range: this network has "
                         f"{G.num_ws} ws (0..{G.num_ws})")
     return truncation_cutoff
 

@@ -162,7 +162,7 @@ def export_generator(
     if format == "onnx":
         require_onnx()
     if synthesis_only and truncation_psi != 1:
-        raise ToolError("--truncation-psi truncates in the mapping network, which --synthesis-only leaves out; truncate "
+        raise ToolError("--trunc truncates in the mapping network, which --synthesis-only leaves out; truncate "
                         "the ws you feed it (w_avg + psi * (ws - w_avg)), or export the whole generator")
     path = Path(output).expanduser() if output is not None else default_output(network, format, synthesis_only)
     if path.suffix.lower() not in OUTPUT_SUFFIXES[format]:
@@ -180,7 +180,7 @@ def export_generator(
         raise ToolError(f"{'the Generator' if isinstance(network, nn.Module) else network}: {nonfinite_summary(bad)}; "
                         "its images are NaN, so there is nothing to export")
     if truncation_psi != 1 and G.mapping.w_avg_beta is None:
-        raise ToolError("--truncation-psi: this network has no w_avg, so it cannot be truncated; use 1")
+        raise ToolError("--trunc: this network has no w_avg, so it cannot be truncated; use 1")
 
     module = graph_module(G, truncation_psi, noise_mode, fused_modconv, synthesis_only)
     inputs = example_inputs(G, fixed_batch or 2, synthesis_only)

@@ -40,15 +40,31 @@ def check_outputs(paths: Sequence[Path], force: bool, option: str = "--outdir") 
     existing = [p for p in paths if p.exists()]
     if existing and not force:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise OutputExistsError(f"{existing[0]} already exists{more}; pass --force (force=True) to overwrite, "
+        raise OutputExistsError(f"{existing[0]} already exists{more}; pass --force to overwrite, "
                                 f"or choose another {option}")
     directories = [p for p in existing if p.is_dir()]
     if directories:
         raise OutputExistsError(f"{directories[0]} is a directory; it cannot be replaced by an output file")
-    for folder in dict.fromkeys(Path(p).parent for p in paths):  # each folder once, in order
+    first_in: dict[Path, Path] = {}  # each folder, in order, with its first output
+    for path in paths:
+        first_in.setdefault(Path(path).parent, Path(path))
+    for folder, first in first_in.items():
         blocker = folder_blocker(folder)
-        if blocker is not None:
+        if blocker is None:
+            continue
+        if option == "--outdir":
             raise ToolError(f"{option} {folder}: cannot write the outputs there ({blocker}); choose another {option}")
+        raise ToolError(f"{option} {first}: cannot write it ({blocker}); choose another {option}")  # the file it names
+
+
+def check_not_inputs(paths: Sequence[Path], inputs: Sequence[str | os.PathLike], option: str,
+                     outputs_option: str = "--outdir") -> None:
+    """Refuse, whatever --force says, an output that is one of the input files given by `option`: --force consents to
+    replacing earlier outputs, never the image being read (a photo named target.png in project's --outdir)."""
+    for path in paths:
+        for source in inputs:
+            if path.exists() and Path(source).exists() and os.path.samefile(path, source):
+                raise ToolError(f"{path}: the destination is the source ({option}); choose another {outputs_option}")
 
 
 def note_earlier_outputs(paths: Sequence[Path], pattern: str) -> None:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 
 from ..models import Generator
-from ..utils.image import image_grid, save_image, to_uint8_nhwc
+from ..utils.image import GridCanvas, save_image, to_uint8_nhwc
 from ..utils.notes import warn
+from ..utils.progress import progress_bar
 from ..utils.rng import seeded_global_rng
+from ..utils.text import plural
 from .common import (
     Network,
     ToolError,
@@ -56,18 +59,32 @@ def seed_images(
     """uint8 images [N, H, W, C] for seeds, each rendered alone so it never depends on the other seeds.
 
     `G` is a Generator or a network file; `directions` (load_directions) moves each w by `strength` along `index`.
+    All images are held at once; `generate_images` writes them to files one by one instead.
     """
     if directions is None and (index != 0 or strength != 0):
         raise ToolError(f"index {index} and strength {strength} move along directions; pass directions=load_directions(path)")
     check_psi(truncation_psi)
     G = load_generator(G)
-    images = []
-    for seed in parse_seeds(seeds):
+    return np.stack(list(each_seed_image(G, parse_seeds(seeds), truncation_psi, truncation_cutoff, class_idx, noise_mode,
+                                         directions, index, strength)))
+
+
+@torch.no_grad()
+def each_seed_image(G: Generator, seeds: Sequence[int], truncation_psi: float, truncation_cutoff: int | None,
+                    class_idx: int | None, noise_mode: str, directions: Directions | None, index: int,
+                    strength: float) -> Iterator[np.ndarray]:
+    """uint8 [H, W, C] per seed, rendered alone and yielded before the next seed is begun (memory stays flat)."""
+    for seed in seeds:
         ws = seed_ws(G, seed, truncation_psi, truncation_cutoff, class_idx)  # [1, num_ws, w_dim]
         if directions is not None:
             ws = directions.move(ws, index, strength)
-        images.append(synthesize(G, ws, noise_mode, noise_seed=seed))
-    return np.concatenate(images)
+        yield synthesize(G, ws, noise_mode, noise_seed=seed)[0]
+
+
+def each_projected_image(G: Generator, ws: torch.Tensor, noise_mode: str) -> Iterator[np.ndarray]:
+    """uint8 [H, W, C] per w of ws [N, num_ws, w_dim], rendered alone (random noise drawn from its number)."""
+    for i, w in enumerate(ws):
+        yield synthesize(G, w[None], noise_mode, noise_seed=i)[0]
 
 
 def truncate_ws(G: Generator, ws: torch.Tensor, truncation_psi: float, truncation_cutoff: int | None) -> torch.Tensor:
@@ -116,6 +133,45 @@ def image_name(*, seed: int | None = None, proj: int | None = None, index: int |
     return stem + ("" if index is None else f"-dir{index}{float(strength):+g}") + ".png"
 
 
+def fitting_grid(count: int, cols: int, rows: int) -> str:
+    """A grid for `count` images with no empty row: one row stays one row, else the given columns where they fit,
+    else about square."""
+    if rows == 1:
+        return f"{count}x1"
+    if cols <= count:
+        return f"{cols}x{math.ceil(count / cols)}"
+    side = math.ceil(math.sqrt(count))
+    return f"{side}x{math.ceil(count / side)}"
+
+
+def check_grid(cols: int, rows: int, count: int) -> None:
+    """Refuse a grid too small for `count` images, or one that leaves a whole row (in one row: columns) empty, naming
+    one that fits: a typo such as 100x100 would allocate a canvas of black cells."""
+    cells = cols * rows
+    too_large = (rows - 1) * cols >= count if rows > 1 else cols > count
+    if count > cells or too_large:
+        raise ToolError(f"--grid {cols}x{rows} has {plural(cells, 'cell')} for {plural(count, 'image')}; "
+                        f"use {fitting_grid(count, cols, rows)}")
+    if count < cells:
+        warn(f"--grid {cols}x{rows} has {plural(cells, 'cell')} for {plural(count, 'image')}: "
+             f"the rest ({cells - count}) stay black")
+
+
+def grid_canvas(G: Generator, cols: int, rows: int) -> GridCanvas:
+    """The empty grid image for G's images, allocated before any is rendered."""
+    try:
+        return GridCanvas(cols, rows, G.img_height, G.img_width, G.img_channels)
+    except MemoryError:
+        raise ToolError(f"--grid {cols}x{rows}: its {cols * G.img_width}x{rows * G.img_height} px image does not fit "
+                        "in memory; use a smaller grid, or leave --grid out for one PNG per image") from None
+
+
+def moving_options(index: int, strength: float) -> str:
+    """The direction options that were given (not at their defaults), for the message that --direction is missing."""
+    given = [f"--index {index}"] * (index != 0) + [f"--strength {strength:g}"] * (strength != 0)
+    return " and ".join(given)
+
+
 def generate_images(
     network: Network,
     seeds: Sequence[int] | str | None = None,
@@ -132,9 +188,12 @@ def generate_images(
     strength: float = 0.0,
     force: bool = False,
     device: str | torch.device | None = None,
+    progress: bool = False,
 ) -> list[Path]:
     """Write seedNNNN.png per seed (or projNN.png per saved w), or one grid.png; returns the paths written.
 
+    Each image is written as soon as it is rendered, so memory does not grow with the seed count and an interrupted
+    run keeps the images it wrote (a grid holds only its canvas). `progress`: a bar on a terminal.
     `direction` (a file from `stylegan2 directions`) moves every w by `strength` along direction `index`.
     Projected ws are truncated as seeds' are (toward the average w, the first `truncation_cutoff` of them).
     """
@@ -143,7 +202,8 @@ def generate_images(
     if projected_w is not None:
         check_projected_class(class_idx)
     if direction is None and (index != 0 or strength != 0):
-        raise ToolError(f"--index {index} and --strength {strength} move along a direction; give --direction too")
+        raise ToolError(f"{moving_options(index, strength)} without --direction: give the directions file to move "
+                        "along (from `stylegan2 directions`)")
     check_psi(truncation_psi)
     check_noise_mode(noise_mode)
     seeds = parse_seeds(seeds) if seeds is not None else None
@@ -164,24 +224,25 @@ def generate_images(
     else:
         ws = load_projected_w(projected_w, G)
         names = [image_name(proj=i, **moved) for i in range(len(ws))]
+    count = len(names)
     if cols_rows is not None:
-        if len(names) > cols_rows[0] * cols_rows[1]:
-            raise ToolError(f"--grid {cols_rows[0]}x{cols_rows[1]} has {cols_rows[0] * cols_rows[1]} cells for "
-                            f"{len(names)} images; enlarge the grid")
-        if len(names) < cols_rows[0] * cols_rows[1]:
-            warn(f"--grid {cols_rows[0]}x{cols_rows[1]} has {cols_rows[0] * cols_rows[1]} cells for {len(names)} images: "
-                 f"the rest ({cols_rows[0] * cols_rows[1] - len(names)}) stay black")
+        check_grid(*cols_rows, count)
         names = [image_name(**moved)]
     paths = [outdir / name for name in names]
     check_outputs(paths, force)
 
     if seeds is not None:
-        images = seed_images(G, seeds, truncation_psi, truncation_cutoff, class_idx, noise_mode, directions, index, strength)
+        images = each_seed_image(G, seeds, truncation_psi, truncation_cutoff, class_idx, noise_mode, directions, index,
+                                 strength)
     else:
         ws = truncate_ws(G, ws, truncation_psi, truncation_cutoff)
         if directions is not None:
             ws = directions.move(ws, index, strength)
-        images = np.concatenate([synthesize(G, w[None], noise_mode, noise_seed=i) for i, w in enumerate(ws)])
-    if cols_rows is not None:
-        return [save_image(image_grid(images, *cols_rows), paths[0])]
+        images = each_projected_image(G, ws, noise_mode)
+    canvas = grid_canvas(G, *cols_rows) if cols_rows is not None else None
+    images = progress_bar(images, show=progress, total=count, desc="generate", unit="img")
+    if canvas is not None:
+        for image in images:
+            canvas.add(image)
+        return [save_image(canvas.array, paths[0])]
     return [save_image(image, path) for path, image in zip(paths, images)]

@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from ..metrics.detectors import VGG16_FILE_NAMES, VGG16_HELP, VGG16_URL, default_cache_dir, find_metric_file, load_vgg16
 from ..models import Generator
 from ..utils.image import save_image
 from ..utils.notes import warn
+from ..utils.progress import progress_bar
 from .common import Network, ToolError, check_fps, check_inputs, class_label, load_generator, network_device
-from .files import VideoWriter, check_outputs, load_target_image, note_earlier_outputs, save_npz, video_suffix
+from .files import VideoWriter, check_not_inputs, check_outputs, load_target_image, note_earlier_outputs, save_npz, video_suffix
 from .generate import synthesize
 
 PROJECTION_LOSSES = ("auto", "lpips", "pixel")
@@ -185,7 +185,7 @@ def project(
 
     w_steps = torch.zeros([config.num_steps, G.num_ws, G.w_dim])
     distances = []
-    for step in tqdm(range(config.num_steps), desc="project", unit="step", disable=not progress):
+    for step in progress_bar(range(config.num_steps), show=progress, desc="project", unit="step"):
         t = step / config.num_steps
         w_noise_scale = w_std * config.initial_noise_factor * max(0.0, 1.0 - t / config.noise_ramp_length) ** 2
         for group in optimizer.param_groups:
@@ -267,8 +267,10 @@ def project_image(
     outdir = Path(outdir)
     paths = [outdir / "target.png", outdir / "proj.png", outdir / "projected_w.npz"]
     video_path = outdir / f"proj{video_suffix(video_format)}" if save_video else None
-    check_outputs(paths + ([video_path] if video_path else []), force)
-    note_earlier_outputs([*paths, *([video_path] if video_path else [])], "proj.*")  # an earlier target's video
+    outputs = [*paths, *([video_path] if video_path else [])]
+    check_not_inputs(outputs, [target], "--target")
+    check_outputs(outputs, force)
+    note_earlier_outputs(outputs, "proj.*")  # an earlier target's video
     vgg_path = find_vgg16(vgg, loss)  # after the target and outputs are checked: it may download vgg16.pt
     device = network_device(G)
     vgg_module = load_vgg16(vgg_path, device=device).module if vgg_path is not None else None

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-from tqdm import tqdm
 
 from ..models import Generator
 from ..models.inputs import is_whole_number
 from ..utils.image import image_grid
+from ..utils.progress import progress_bar
 from .common import (
     Network,
     ToolError,
@@ -169,7 +169,7 @@ def render_video(
 
     writer = VideoWriter(path, fps)
     try:
-        for frame in tqdm(range(frames), desc="video", unit="frame", disable=not progress):
+        for frame in progress_bar(range(frames), show=progress, desc="video", unit="frame"):
             if frame % WS_PER_PIECE == 0:  # the next piece's ws: memory stays bounded however many frames
                 piece = range(frame, min(frame + WS_PER_PIECE, frames))
                 ws = torch.stack([cell_ws(i, piece) for i in range(cells)])  # [cells, len(piece), num_ws, w_dim]

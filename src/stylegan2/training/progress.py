@@ -94,6 +94,14 @@ def memory_usage(device: torch.device) -> str:
         return ""
 
 
+def tick_image_count(*, tick_start_nimg: int, tick_kimg: float, batch: int, total_kimg: float) -> int:
+    """The images a tick trains on: whole batches until it has `tick_kimg` thousand, or until the run's `total_kimg`
+    when the run ends first (the tick ends with it)."""
+    def images_until(nimg: float) -> int:
+        return math.ceil(max(nimg - tick_start_nimg, 0) / batch) * batch
+    return min(images_until(tick_start_nimg + tick_kimg * 1000), images_until(total_kimg * 1000))
+
+
 def tick_progress(*, tick: int, cur_nimg: int, tick_images: int, tick_target: int, sec_per_kimg: float) -> str:
     """A line within a long tick, so that a slow run (a large network on CPU) does not look hung: how far the tick
     is, its pace so far and when it should end."""

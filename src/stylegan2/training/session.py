@@ -46,7 +46,17 @@ from .distributed import (
     launcher_restarts,
 )
 from .finite import MAX_NON_FINITE_STEPS, FiniteWatch, NonFiniteError
-from .progress import PROGRESS_EVERY_S, PROGRESS_FIRST_S, RunLog, kimg_label, snapshots_due, tick_progress, tick_status, ticks_to_go
+from .progress import (
+    PROGRESS_EVERY_S,
+    PROGRESS_FIRST_S,
+    RunLog,
+    kimg_label,
+    snapshots_due,
+    tick_image_count,
+    tick_progress,
+    tick_status,
+    ticks_to_go,
+)
 from .rundir import create_run_dir
 from .signals import (
     StoppedTogether,
@@ -444,7 +454,8 @@ class TrainingSession:
             return
         self._progress_lines += 1
         self.log(tick_progress(tick=self.cur_tick, cur_nimg=self.cur_nimg, tick_images=self.cur_nimg - self._tick_start_nimg,
-                               tick_target=math.ceil(self.options.tick * 1000 / self.options.batch) * self.options.batch,
+                               tick_target=tick_image_count(tick_start_nimg=self._tick_start_nimg, tick_kimg=self.options.tick,
+                                                            batch=self.options.batch, total_kimg=self.options.kimg),
                                sec_per_kimg=elapsed / max(self.cur_nimg - self._timed_nimg, 1) * 1000))
 
     def _check_finite(self, hooks: LoopHooks, before: int | None = None) -> None:

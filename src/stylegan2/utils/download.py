@@ -8,9 +8,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tqdm import tqdm
-
 from .files import create_temp
+from .progress import progress_bar
 
 OFFLINE_VARIABLE = "STYLEGAN2_OFFLINE"  # set to 1 to never download (the error then says what to fetch by hand)
 TIMEOUT_SECONDS = 60.0  # per network read, not for the whole file
@@ -60,8 +59,8 @@ def download(url: str, dest: Path, *, progress: bool = True) -> Path:
             size = int(response.headers.get("Content-Length") or 0) or None
             fd, tmp = create_temp(dest)  # our temporary naming: a killed download's leftover is swept later
             try:
-                with os.fdopen(fd, "wb") as out, tqdm(total=size, unit="B", unit_scale=True, desc=dest.name,
-                                                      disable=not progress, leave=False) as bar:
+                with os.fdopen(fd, "wb") as out, progress_bar(show=progress, total=size, unit="B", unit_scale=True,
+                                                              desc=dest.name, leave=False) as bar:
                     for chunk in iter(lambda: response.read(1 << 20), b""):
                         out.write(chunk)
                         bar.update(len(chunk))

@@ -3,7 +3,8 @@
 Networks produce float tensors [N, C, H, W] in about [-1, 1]; PIL and video writers take uint8
 arrays [H, W, C]. Each function says in its name or signature which layout it takes:
 `to_uint8` keeps [N, C, H, W], `to_uint8_nhwc` turns it into [N, H, W, C] arrays; `make_grid`
-tiles [N, C, H, W], `image_grid` tiles [N, H, W, C]; `save_image` writes one [H, W, C] array.
+tiles [N, C, H, W], `image_grid` tiles [N, H, W, C], `GridCanvas` the same one image at a time;
+`save_image` writes one [H, W, C] array.
 """
 
 from __future__ import annotations
@@ -37,6 +38,25 @@ def image_grid(images: np.ndarray, cols: int, rows: int) -> np.ndarray:
     cells = np.zeros([rows * cols, h, w, c], dtype=np.uint8)
     cells[:n] = images
     return cells.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
+
+
+class GridCanvas:
+    """A grid image filled one [H, W, C] cell at a time, row by row, as `image_grid` fills it: only the canvas and
+    the image being added are held, so images can be rendered one by one into a grid of any count."""
+
+    def __init__(self, cols: int, rows: int, height: int, width: int, channels: int) -> None:
+        self.cols, self.rows, self.height, self.width = cols, rows, height, width
+        self.array = np.zeros([rows * height, cols * width, channels], dtype=np.uint8)  # [rows * H, cols * W, C]
+        self.count = 0
+
+    def add(self, image: np.ndarray) -> None:
+        """Put uint8 [H, W, C] into the next empty cell."""
+        if self.count == self.cols * self.rows:
+            raise ValueError(f"--grid {self.cols}x{self.rows} is full; enlarge the grid")
+        row, col = divmod(self.count, self.cols)
+        top, left = row * self.height, col * self.width
+        self.array[top:top + self.height, left:left + self.width] = image
+        self.count += 1
 
 
 def make_grid(images: np.ndarray, cols: int, rows: int) -> np.ndarray:

@@ -12,6 +12,11 @@ def short_int(value: int) -> str:
     return f"{int(value):,}" if bits < 128 else f"of {bits:,} bits"
 
 
+def plural(count: int, noun: str) -> str:
+    """'1 cell', '4 cells': a count with its noun (a regular plural)."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def first_names(names: Sequence[str], shown: int = 5) -> str:
     """The first `shown` of `names`, comma-separated, with ', ...' when there are more."""
     return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
