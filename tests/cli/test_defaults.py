@@ -50,7 +50,9 @@ def test_train_help_gives_every_option_that_takes_a_value_a_default():
                   and "[default:" not in p.help and not p.show_default and p.opts[0] not in NO_DEFAULT]
     assert no_default == []
     out = CliRunner().invoke(main, ["train", "--help"], terminal_width=400).output
-    assert "Training length in thousands of real images.  [default: the preset's; --dry-run shows it]" in out
+    assert ("Training length in thousands of real images, counted from the run's start (a continued run's snapshot's "
+            "images included; fine-tuning from a network's weights starts at 0).  [default: the preset's; --dry-run "
+            "shows it]") in out
     large = [f"--cfg {cfg}: noaug from {spec.noaug_min_images:,} images" for cfg, spec in PRESETS.items() if spec.noaug_min_images]
     assert large and f"[default: ada; {'; '.join(large)}]" in out
 

@@ -123,8 +123,8 @@ def test_dry_run_refuses_a_resume_network_that_does_not_fit_the_data(tmp_path):
     result = CliRunner().invoke(main, [*args, str(tmp_path / "g32.safetensors")])
     assert result.exit_code == 1 and result.output == (
         f"Error: --resume {tmp_path / 'g32.safetensors'}: the network makes 3-channel 32 px images with 0 label dims, but the "
-        "dataset has 3-channel 16 px images with 0 label dims; resize the dataset (stylegan2 dataset --resolution 32), "
-        "or pick a matching network\n")
+        "dataset has 3-channel 16 px images with 0 label dims; train at 32 px (--resolution 32; smaller images are padded "
+        "with black), or pick a matching network\n")
     result = CliRunner().invoke(main, [*args, str(tmp_path / "g16.safetensors")])
     assert result.exit_code == 0, result.output
     notes, printed = result.output.split("{", 1)
@@ -132,7 +132,8 @@ def test_dry_run_refuses_a_resume_network_that_does_not_fit_the_data(tmp_path):
         f"note: --resume {tmp_path / 'g16.safetensors'}: the networks keep the file's architecture: z_dim 8 (not 128), "
         "w_dim 8 (not 128), --map 1 (not 2), --cbase 64 (not 128), --cmax 8 (not 16); those options are for new networks",
         f"note: --resume {tmp_path / 'g16.safetensors'}: the file holds no discriminator: D starts from random weights, "
-        "as wide as the file's G", "Dataset: shapes, 16 images, 3x16x16, 0 label dims"]
+        "as wide as the file's G", f"note: --resume {tmp_path / 'g16.safetensors'}: fine-tuning: EMA without ramp-up",
+        "Dataset: shapes, 16 images, 3x16x16, 0 label dims"]
     options = json.loads("{" + printed)
     assert options["resume"] == str(tmp_path / "g16.safetensors")
     assert (options["z_dim"], options["cbase"], options["cmax"], options["ema_rampup"], options["ada_kimg"]) == (8, 64, 8, None, 100)
@@ -219,9 +220,17 @@ def test_resume_auto_with_an_nvidia_name_fetches_it_only_when_the_run_has_no_sna
     args = ["train", *TINY, "--kimg", "0.008", "--tick", "0.008", "--outdir", str(tmp_path / "runs")]
     fresh = CliRunner().invoke(main, [*args, "--resume", "auto:ffhq256", "--dry-run"])
     assert fresh.exit_code == 1 and "--resume auto:ffhq256: " in fresh.output and "ffhq" in fresh.output, fresh.output
-    assert CliRunner().invoke(main, args).exit_code == 0  # the run's first snapshot
-    requeued = CliRunner().invoke(main, [*args, "--kimg", "0.016", "--resume", "auto:ffhq256", "--dry-run"])
-    assert requeued.exit_code == 0 and "note: --resume auto:ffhq256: continues " in requeued.output, requeued.output
+    assert CliRunner().invoke(main, args).exit_code == 0  # a run's first snapshot
+    requeued = [*args, "--kimg", "0.016", "--resume", "auto:ffhq256", "--dry-run"]
+    scratch = CliRunner().invoke(main, requeued)  # that run started from new weights: another job's
+    assert scratch.exit_code == 1 and "passed over 00000-shapes-cpu: started from new weights, not ffhq256: a run with " \
+        "other options" in scratch.output, scratch.output
+    (run_dir,) = (tmp_path / "runs").iterdir()  # as if it had started from ffhq256 (too large a file for a test)
+    recorded = json.loads((run_dir / "training_options.json").read_text())
+    recorded["started_from"] = str(tmp_path / "cache" / "ffhq-res256-mirror-paper256-noaug.pkl")
+    (run_dir / "training_options.json").write_text(json.dumps(recorded))
+    result = CliRunner().invoke(main, requeued)
+    assert result.exit_code == 0 and "note: --resume auto:ffhq256: continues " in result.output, result.output
 
 
 @pytest.mark.parametrize("env, options, message", [

@@ -227,7 +227,8 @@ def test_batch_gpu_follows_nvidias_train_py(gpus, overrides, batch, batch_gpu):
 
 
 def test_the_runs_first_lines_count_ds_frozen_layers_and_name_them():
-    options = resolve_options("builtin:shapes", "cpu", 16, 1, {"freezed": 2, "clusters": 0, "pack": 1})
+    with pytest.warns(UserWarning, match="without --resume freezes D's first 2 layers at their random initial weights"):
+        options = resolve_options("builtin:shapes", "cpu", 16, 1, {"freezed": 2, "clusters": 0, "pack": 1})
     G, D = build_networks(options, 0, 16, 3)
     unfrozen = build_networks(dataclasses.replace(options, freezed=0), 0, 16, 3)[1]
     total = sum(p.numel() for p in unfrozen.parameters())

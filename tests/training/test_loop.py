@@ -257,7 +257,9 @@ def test_resume_with_a_network_of_another_resolution_is_refused(tmp_path):
     snapshot = next(run.glob("network-snapshot-*.safetensors"))
     options = resolve_options("builtin:shapes?n=64", "cpu", 32, 1, dict(TINY, outdir=str(tmp_path / "r"), kimg=0.008, resume=str(snapshot)))
     with pytest.raises(TrainingError, match=r"16 px images .* but the dataset has 3-channel 32 px images with 0 label dims; "
-                                            r"resize the dataset \(stylegan2 dataset --resolution 16\), or pick a matching network$"):
+                                            r"make a 16 px copy of the dataset \(stylegan2 dataset --source builtin:shapes\?n=64 "
+                                            r"--dest shapes-16\.zip --resolution 16 --transform center-crop\) and train on it, "
+                                            r"or pick a matching network$"):
         train(options, device="cpu", log=lambda m: None)
     labelled = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, dict(TINY, outdir=str(tmp_path / "c"), kimg=0.016,
                                                                         resume=str(snapshot), cond=True))
@@ -272,7 +274,8 @@ def test_resume_with_a_network_of_another_resolution_is_refused(tmp_path):
     for i in range(64):
         PIL.Image.fromarray(np.full((16, 16), i * 4, np.uint8)).save(gray / f"{i}.png")
     grayscale = dataclasses.replace(clustered, data=str(gray))  # the pack is the file's, not 12 RGB channels / 1
-    with pytest.raises(TrainingError, match=r"use 3-channel images, train without labels \(pass --clusters 0 --pack 4\)"):
+    with pytest.raises(TrainingError, match=r"use 3-channel images \(convert each image to RGB, e\.g\. with PIL's "
+                                            r"Image\.convert\('RGB'\)\), train without labels \(pass --clusters 0 --pack 4\)"):
         train(grayscale, device="cpu", log=lambda m: None)
 
 

@@ -102,7 +102,8 @@ def frozen_layers(run_dir) -> int:
 
 def test_freezed_on_resume_continues_as_trained_or_says_how(tmp_path, one_thread):
     """A continued run keeps its frozen D layers (its optimizer state lacks theirs); fine-tuning takes --freezed as given."""
-    first = train(options(tmp_path, kimg=0.008, freezed=2), device="cpu", log=lambda line: None)
+    with pytest.warns(UserWarning, match=r"^--freezed 2 without --resume freezes D's first 2 layers at their random "):
+        first = train(options(tmp_path, kimg=0.008, freezed=2), device="cpu", log=lambda line: None)
     snapshot = first / "network-snapshot-000000-008.safetensors"
     with pytest.raises(TrainingError, match=r"its run froze the first 2 layers of D \(--freezed 2\) but this one would freeze 1; "
                                             r"pass --freezed 2 to continue it$"):
@@ -145,11 +146,12 @@ def test_resume_auto_with_a_file_starts_from_it_once_then_continues_the_run(tmp_
     lines = []
     started = train(options(tmp_path, kimg=0.008, **job), device="cpu", log=lines.append)
     assert f"Resume auto: no snapshot of a shapes-cpu run under {tmp_path / 'job'}; starting from {weights}" in lines
-    assert f"Resuming from {weights}: transfer learning from its weights" in lines
+    assert f"Resuming from {weights}: transfer learning from its weights\n  note: fine-tuning: EMA without ramp-up" in lines
     weights.rename(tmp_path / "cleaned-up.safetensors")  # not needed once the run has a snapshot
     lines.clear()
     train(options(tmp_path, kimg=0.016, **job), device="cpu", log=lines.append)
-    assert f"Resuming from {started / 'network-snapshot-000000-008.safetensors'}: continuing the run" in lines
+    assert (f"Resuming from {started / 'network-snapshot-000000-008.safetensors'}: continuing the run\n"
+            "  note: as its run trained: EMA without ramp-up") in lines  # the fine-tuning adjustment stays
 
 
 def test_a_damaged_newest_snapshot_says_how_to_continue_from_the_one_before(tmp_path, one_thread):

@@ -21,7 +21,7 @@ from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..training import distributed
 from ..training.ada import AUG_MODES, UNIT_RANGE
 from ..training.augment import AUGPIPE_PRESETS
-from ..training.config import CFG_NAMES, PRECISIONS, PRESETS, TrainingOptions
+from ..training.config import CFG_NAMES, FINE_TUNE_ADA_KIMG, PRECISIONS, PRESETS, TrainingOptions
 from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distributed, positive_seconds
 from ..training.launch import INTERRUPTED, RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, SignalledAfterFinishing, launch
 from ..training.loop import train
@@ -132,7 +132,9 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 @click.option("--resolution", type=int, help="Pad smaller images to this power-of-two size.")
 @click.option("--skip-bad", is_flag=True,
               help="Skip unreadable images (and, with --cond, images without a label) with a note instead of stopping.")
-@click.option("--kimg", type=FiniteFloatRange(min=0, min_open=True), help="Training length in thousands of real images." + PRESET_DEFAULT)
+@click.option("--kimg", type=FiniteFloatRange(min=0, min_open=True),
+              help="Training length in thousands of real images, counted from the run's start (a continued run's "
+                   "snapshot's images included; fine-tuning from a network's weights starts at 0)." + PRESET_DEFAULT)
 @click.option("--batch", type=click.IntRange(min=1), help="Total batch size (all processes)." + PRESET_DEFAULT)
 @click.option("--batch-gpu", type=click.IntRange(min=1),
               help="Images per forward pass; smaller values accumulate gradients." + PRESET_DEFAULT)
@@ -175,7 +177,9 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 @click.option("--p", "aug_p", type=FiniteFloatRange(*UNIT_RANGE),
               help="Augmentation probability for --aug fixed, which needs it (with --aug ada, the p it starts from)." + _default("p"))
 @click.option("--target", type=FiniteFloatRange(*UNIT_RANGE), help="ADA target for r_t = E[sign(D(real))]." + _default("target"))
-@click.option("--ada-kimg", type=FiniteFloatRange(min=0, min_open=True), help="ADA speed: kimg for p to move by 1." + _default("ada_kimg"))
+@click.option("--ada-kimg", type=FiniteFloatRange(min=0, min_open=True),
+              help=f"ADA speed: kimg for p to move by 1.  [default: {format_default(TrainingOptions.ada_kimg)}; "
+                   f"{FINE_TUNE_ADA_KIMG} when fine-tuning from a network's weights; a continued run's]")
 @click.option("--metrics", callback=_metric_list,
               help="Comma-separated metrics to evaluate at each snapshot, or none.  [default: none]")
 @click.option("--seed", type=SEED, help="Random seed." + _default("seed"))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from ..data.dataset import absolute_spec
 from ..models.aspect import MAX_RESOLUTION
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..utils.notes import warn
@@ -136,6 +137,11 @@ def auto_preset(resolution: int, num_gpus: int) -> Preset:
     )
 
 
+# A continued run's `started_from` when its snapshot was written before runs recorded it (and not by a run's first
+# start from new weights): unknown, which `--resume auto` takes for whatever this job starts from.
+UNRECORDED_START = "unrecorded"
+
+
 @dataclass
 class TrainingOptions:
     """Everything a training run depends on; saved as training_options.json in the run directory."""
@@ -194,9 +200,16 @@ class TrainingOptions:
     ada_kimg: float = 500
     # Resume, metrics, misc.
     resume: str | None = None
+    # The network file the run started from (its first --resume of a file without training state: transfer
+    # learning), None for new weights, UNRECORDED_START for a run continued from a snapshot that did not record it.
+    # Kept across continuations; `--resume auto` continues only a run that started where this job starts.
+    started_from: str | None = None
     metrics: list[str] = field(default_factory=list)
     grid: tuple[int, int] = (8, 8)
     num_gpus: int = 1
+    # The options the caller set (resolve_options' overrides that are not None), sorted: a resume keeps its run's
+    # value (or the fine-tuning one) of an option only where it was not given (--freezed, --ada-kimg).
+    given: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -314,10 +327,14 @@ def resolve_options(
     )
     options = TrainingOptions(**base)
     apply_overrides(options, overrides, "training option")
+    options.given = tuple(sorted(key for key, value in overrides.items() if value is not None))
     with derived_batch_gpu_explained(options, overrides):
         validate_options(options)
     check_aug_overrides(options, overrides, num_images)
     check_max_size(options.max_size, num_images, data)
+    if options.freezed and not options.resume:
+        warn(f"--freezed {options.freezed} without --resume freezes D's first {options.freezed} layers at their random "
+             "initial weights for the whole run; it is meant for fine-tuning a network (--resume FILE)")
     if device_type == "cpu" and cfg != "cpu":
         cpu = PRESETS["cpu"]  # the presets' own sizes, whatever --cbase or --kimg the user gave
         warn(f"--cfg {cfg} sizes the networks (channel base {spec.channel_base:,}) and the schedule ({spec.kimg:,} kimg) "
@@ -378,7 +395,7 @@ _DERIVED_FROM_BATCH = ("batch", "gamma", "ema_kimg")  # under --cfg auto
 
 def run_differences(options: TrainingOptions, recorded: dict[str, Any]) -> list[str]:
     """How a run's recorded training_options.json differs from `options` in RUN_IDENTITY ('--gamma 1, not --gamma 8').
-    The same --data may be given by another path to the same file, or to a copy of it (see `_same_dataset`)."""
+    The same --data may be given by another path to the same file, or to a copy of it (see `same_file`)."""
     keys = RUN_IDENTITY
     if options.cfg == "auto" and recorded.get("batch") != options.batch:
         keys = tuple(key for key in RUN_IDENTITY if key not in _DERIVED_FROM_BATCH)
@@ -387,7 +404,7 @@ def run_differences(options: TrainingOptions, recorded: dict[str, Any]) -> list[
         if key not in recorded:  # written by a version without the option: the run had its default
             continue
         ours, theirs = getattr(options, key), recorded[key]
-        if key == "data" and _same_dataset(ours, theirs):
+        if key == "data" and same_file(ours, theirs):
             continue
         if theirs != ours:
             differences.append(f"{_as_option(key, theirs)}, not {_as_option(key, ours)}")
@@ -402,12 +419,13 @@ def _as_option(key: str, value: Any) -> str:
     return f"--{flag} {value}"
 
 
-def _same_dataset(ours: Any, theirs: Any) -> bool:
-    """Whether a run's recorded --data names this run's dataset: the same text or file, or the same file name where
-    the recorded path is gone (moved to this job's scratch folder) or holds a file of the same size (a copy)."""
+def same_file(ours: Any, theirs: Any) -> bool:
+    """Whether a run's recorded path (its --data, or the network it started from) names this run's: the same text or
+    file, or the same file name where the recorded path is gone (moved to this job's scratch folder) or holds a file
+    of the same size (a copy)."""
     if ours == theirs:
         return True
-    if not isinstance(theirs, str):
+    if not isinstance(theirs, str) or not isinstance(ours, str):
         return False
     a, b = Path(os.path.expanduser(ours)), Path(os.path.expanduser(theirs))
     if a.name != b.name or not a.exists():
@@ -418,9 +436,25 @@ def _same_dataset(ours: Any, theirs: Any) -> bool:
         return False
 
 
+def same_place(ours: str, theirs: str) -> bool:
+    """Whether two paths (or dataset specs) name one place: the same once made absolute, or the same existing file."""
+    if absolute_spec(ours) == absolute_spec(theirs):
+        return True
+    try:
+        return os.path.samefile(os.path.expanduser(ours), os.path.expanduser(theirs))
+    except (OSError, ValueError):
+        return False
+
+
+FINE_TUNE_ADA_KIMG = 100  # ADA's speed when fine-tuning (NVIDIA's adjustment): p adapts 5x faster than by default
+
+
 def for_transfer_learning(options: TrainingOptions) -> TrainingOptions:
-    """Official fine-tuning adjustments: no EMA ramp-up, and ADA reacts faster (100 kimg) unless set."""
-    return dataclasses.replace(options, ema_rampup=None, ada_kimg=100 if options.ada_kimg == 500 else options.ada_kimg)
+    """NVIDIA's fine-tuning adjustments, for a run that starts from a network's weights: no EMA ramp-up (early on it
+    would shrink the half-life to a few images and replace the pretrained average by G), and ADA reacts faster
+    (FINE_TUNE_ADA_KIMG). An option the caller gave (`options.given`) stays as given."""
+    return dataclasses.replace(options, ema_rampup=options.ema_rampup if "ema_rampup" in options.given else None,
+                               ada_kimg=options.ada_kimg if "ada_kimg" in options.given else FINE_TUNE_ADA_KIMG)
 
 
 def validate_options(o: TrainingOptions) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -85,9 +86,9 @@ def check_networks_fit(
     if kw["img_resolution"] != resolution or kw["img_channels"] != channels or kw["c_dim"] != c_dim:
         fixes = []
         if kw["img_resolution"] != resolution:
-            fixes.append(f"resize the dataset (stylegan2 dataset --resolution {kw['img_resolution']})")
+            fixes.append(_resolution_fix(options, resolution, kw["img_resolution"]))
         if kw["img_channels"] != channels:
-            fixes.append(f"use {kw['img_channels']}-channel images")
+            fixes.append(_channels_fix(kw["img_channels"]))
         if kw["c_dim"] and kw["c_dim"] != c_dim and labelled_data is not None and labelled_data.label_dim:
             fixes.append(label_size_mismatch(labelled_data, kw["c_dim"]).replace("; ", ": ", 1))
         elif kw["c_dim"] and kw["c_dim"] != c_dim:
@@ -113,6 +114,25 @@ def check_networks_fit(
         )
 
 
+def _resolution_fix(options: TrainingOptions, resolution: int, theirs: int) -> str:
+    """How to give a network of `theirs` px the dataset of `resolution` px: a command that makes a copy of the data at
+    its size, or the --resolution that pads them to it."""
+    if resolution > theirs and "resolution" not in options.given:
+        dest = f"{Path(options.data.removeprefix('builtin:').split('?')[0]).stem}-{theirs}.zip"
+        return (f"make a {theirs} px copy of the dataset (stylegan2 dataset --source {options.data} --dest {dest} "
+                f"--resolution {theirs} --transform center-crop) and train on it")
+    return f"train at {theirs} px (--resolution {theirs}; smaller images are padded with black)"
+
+
+def _channels_fix(theirs: int) -> str:
+    """How to give a network that makes `theirs`-channel images a dataset of another kind: `stylegan2 dataset` keeps
+    a source's grayscale, so the images themselves."""
+    if theirs not in (1, 3):
+        return f"use {theirs}-channel images"
+    kind, mode = ("RGB", "RGB") if theirs == 3 else ("grayscale", "L")
+    return f"use {theirs}-channel images (convert each image to {kind}, e.g. with PIL's Image.convert('{mode}'))"
+
+
 def _labels_fix(c_dim: int, options: TrainingOptions, file_options: dict[str, Any]) -> str:
     """How to train with a file's `c_dim` labels: its run's clusters (and preset) when its options say it trained on
     clusters, else the dataset's labels or as many clusters."""
@@ -125,11 +145,12 @@ def _labels_fix(c_dim: int, options: TrainingOptions, file_options: dict[str, An
 
 def networks_from_checkpoint(
     loaded: dict[str, torch.nn.Module], options: TrainingOptions, c_dim: int, resolution: int, channels: int,
-    aspect: str = SQUARE,
+    aspect: str = SQUARE, c_prior: list[float] | None = None,
 ) -> tuple[Generator, Discriminator, Generator | None]:
-    """Rebuild G and D (checked by check_networks_fit) with the checkpoint's architecture and copy its weights (transfer learning)."""
+    """Rebuild G and D (checked by check_networks_fit) with the checkpoint's architecture and copy its weights (transfer
+    learning). `c_prior`: fine-tuning on clusters, whose shares G and G_ema then draw their classes with."""
     source_G = loaded.get("G") or loaded.get("G_ema")
-    G = Generator(**_run_precision(source_G.init_kwargs, options, blocks="synthesis_kwargs"))
+    G = Generator(**_with_prior(_run_precision(source_G.init_kwargs, options, blocks="synthesis_kwargs"), c_prior))
     G.load_state_dict(source_G.state_dict())
     if "D" in loaded:
         d_kw = dict(loaded["D"].init_kwargs)
@@ -143,9 +164,17 @@ def networks_from_checkpoint(
                               aspect=aspect)
     G_ema = None
     if "G_ema" in loaded:
-        G_ema = Generator(**_run_precision(loaded["G_ema"].init_kwargs, options, blocks="synthesis_kwargs"))
+        G_ema = Generator(**_with_prior(_run_precision(loaded["G_ema"].init_kwargs, options, blocks="synthesis_kwargs"),
+                                        c_prior))
         G_ema.load_state_dict(loaded["G_ema"].state_dict())
     return G, D, G_ema
+
+
+def _with_prior(kw: dict[str, Any], c_prior: list[float] | None) -> dict[str, Any]:
+    """A generator's init kwargs with its mapping's cluster shares replaced by `c_prior` (None: as they are)."""
+    if c_prior is None:
+        return kw
+    return {**kw, "mapping_kwargs": {**(kw.get("mapping_kwargs") or {}), "c_prior": c_prior}}
 
 
 # The options that say how new networks are built, with the flag that sets each (None: --cfg only).
@@ -191,3 +220,8 @@ def keep_file_architecture(options: TrainingOptions, G: Generator, D: Discrimina
 def frozen_layers(d_kwargs: dict[str, Any]) -> int:
     """How many of D's first layers its constructor arguments freeze (--freezed)."""
     return (d_kwargs.get("block_kwargs") or {}).get("freeze_layers") or 0
+
+
+def freezable_layers(D: Discriminator) -> int:
+    """How many layers --freezed can freeze in D: its blocks' (the epilogue at 4 px always trains)."""
+    return sum(getattr(D, f"b{res}").num_layers for res in D.block_resolutions)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,14 +16,27 @@ import torch
 
 from ..data import ImageDataset
 from ..io.errors import CheckpointError
-from ..io.pretrained import network_file
+from ..io.pretrained import NVIDIA_NETWORKS, is_url, network_file, network_name
 from ..models import Discriminator, Generator
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..utils.download import DownloadError
 from .ada import check_augment_state
-from .config import TrainingOptions, for_transfer_learning, run_differences
+from .config import (
+    UNRECORDED_START,
+    TrainingOptions,
+    for_transfer_learning,
+    run_differences,
+    same_file,
+    same_place,
+)
 from .distributed import DistributedContext, broadcast_bytes
-from .networks import check_networks_fit, frozen_layers, keep_file_architecture, networks_from_checkpoint
+from .networks import (
+    check_networks_fit,
+    freezable_layers,
+    frozen_layers,
+    keep_file_architecture,
+    networks_from_checkpoint,
+)
 from .rundir import latest_snapshot
 from .session import RunFinished, TrainingError, check_run_unfinished
 from .snapshot import ResumeState, finite_number, read_resume_state
@@ -91,8 +105,8 @@ def _resume_file(options: TrainingOptions, desc: str,
                                + (f"starting from {fallback}" if fallback else "starting a new run"))
             try:
                 path = _fallback_file(fallback) if fallback else ""
-            except TrainingError as err:  # said once the other processes know
-                error = err
+            except TrainingError as err:  # said once the other processes know, after what auto passed over
+                error = TrainingError("\n".join([*found_lines[:-1], str(err)]))
     if ctx.is_main and error is None:
         try:
             data = Path(path).read_bytes() if path and ctx.world_size > 1 else b""
@@ -109,7 +123,8 @@ def _resume_file(options: TrainingOptions, desc: str,
 
 def _auto_resume(options: TrainingOptions, desc: str) -> tuple[Path | None, list[str]]:
     """The snapshot `--resume auto` continues (None: none), and a line per run of this dataset and --cfg that it
-    passed over because its training_options.json differs in the options that tell runs apart (RUN_IDENTITY)."""
+    passed over because its training_options.json differs in the options that tell runs apart (RUN_IDENTITY) or in
+    the network it started from (`auto:FILE` starts from FILE, plain `auto` from new weights)."""
     @functools.cache  # the run found is read once more, for its --data
     def recorded(run_dir: Path) -> dict[str, Any]:
         try:
@@ -118,14 +133,55 @@ def _auto_resume(options: TrainingOptions, desc: str) -> tuple[Path | None, list
             return {}
         return found if isinstance(found, dict) else {}
 
-    found, passed_over = latest_snapshot(options.outdir, desc,
-                                         lambda run_dir: ", ".join(run_differences(options, recorded(run_dir))))
+    start = auto_resume(options.resume)[1]
+
+    def differences(run_dir: Path) -> str:
+        return ", ".join(run_differences(options, recorded(run_dir)) + _start_differences(start, recorded(run_dir)))
+
+    found, passed_over = latest_snapshot(options.outdir, desc, differences)
     lines = [f"passed over {line}: a run with other options, so another job's (give one of its snapshots to --resume "
              "to continue it anyway)" for line in passed_over]
-    theirs = recorded(found.parent).get("data", options.data) if found is not None else options.data
-    if theirs != options.data:
-        lines.append(f"its run read --data {theirs}, taken for this one (the same file name, moved or copied since)")
+    if found is None:
+        return found, lines
+    theirs = recorded(found.parent)
+    data = theirs.get("data", options.data)
+    if isinstance(data, str) and not same_place(data, options.data):
+        lines.append(f"its run read --data {data}, taken for this one (the same file name, moved or copied since)")
+    if _recorded_start(theirs) == UNRECORDED_START:
+        lines.append(f"its run does not record the network it started from (written by an older version): taken for "
+                     f"a run from {start or 'new weights'}, as this job's")
     return found, lines
+
+
+def _recorded_start(recorded: dict[str, Any]) -> str | None:
+    """The network a run's training_options.json says it started from (None: new weights). A run recorded before
+    runs named it started from new weights where its options have no --resume, else from an UNRECORDED_START."""
+    if "started_from" in recorded:
+        return recorded["started_from"]
+    return None if "resume" in recorded and recorded["resume"] is None else UNRECORDED_START
+
+
+def _start_differences(start: str | None, recorded: dict[str, Any]) -> list[str]:
+    """How the network a run started from differs from `start`, the one this job starts from (None: new weights):
+    ['started from new weights, not /nets/ffhq.pkl'], or [] (the same, or not recorded)."""
+    theirs = _recorded_start(recorded)
+    if theirs == UNRECORDED_START or _same_start(start, theirs):
+        return []
+    return [f"started from {theirs or 'new weights'}, not {start or 'new weights'}"]
+
+
+def _same_start(start: str | None, theirs: Any) -> bool:
+    """Whether a run that recorded starting from `theirs` (a path; None: new weights) started from `start`, the
+    --resume auto:FILE of this job: the same file (see `same_file`), or for one of NVIDIA's names or a URL, the
+    file downloaded for it."""
+    if start is None or theirs is None:
+        return start == theirs
+    if not isinstance(theirs, str):
+        return False
+    if is_url(start) or (start in NVIDIA_NETWORKS and not os.path.isfile(start)):
+        remote = (NVIDIA_NETWORKS.get(start) or start.split("?", 1)[0]).rstrip("/").rsplit("/", 1)[-1]
+        return network_name(Path(theirs)) == remote
+    return same_file(os.path.abspath(os.path.expanduser(start)), theirs)
 
 
 def _fallback_file(spec: str) -> str:
@@ -199,14 +255,19 @@ def resume_from(
     c_prior: list[float] | None = None, build: bool = True,
 ) -> tuple[TrainingOptions, list[str], tuple[Generator, Discriminator, Generator | None] | None]:
     """The options a run trains with from its --resume file, with notes (the file's first), once the checks that
-    refuse a file the run cannot start from have passed; with `build`, also G, D and G_ema rebuilt from the file
-    (a run on clusters refuses one trained on others than `c_prior`). --dry-run leaves them out: it does not cluster."""
+    refuse a file the run cannot start from have passed; with `build`, also G, D and G_ema rebuilt from the file.
+    On clusters (`c_prior`, their shares), a continued run refuses a network trained on other clusters, and fine-tuning
+    trains the network's classes on this dataset's clusters. --dry-run leaves the networks out: it does not cluster."""
     options, checked = _check_file_fits_run(file, options, dataset, c_dim, world_size)
     networks = None
     if build:
+        transfer = file.state is None and c_prior is not None
         networks = networks_from_checkpoint(file.networks, options, c_dim, dataset.resolution, dataset.num_channels,
-                                            dataset.aspect)
-        _check_clusters(networks[0], c_prior, file.path)
+                                            dataset.aspect, c_prior=c_prior if transfer else None)
+        if transfer:
+            checked += _clusters_for_transfer(file.networks, c_prior)
+        else:
+            _check_clusters(networks[0], c_prior, file.path)
     options, kept = _options_from_file(file, options)
     return options, file.notes + checked + kept, networks
 
@@ -222,28 +283,47 @@ def _check_file_fits_run(file: ResumeFile, options: TrainingOptions, dataset: Im
                        dataset.aspect, state.options if state else None, dataset if options.cond else None)
     if state is not None:
         notes += _check_continuation(file.path, state, options, world_size)
-        check_run_unfinished(file.path, state, options.kimg)
+        try:
+            check_run_unfinished(file.path, state, options.kimg)
+        except TrainingError as err:
+            advice = _fine_tune_advice(file.path)
+            raise TrainingError(f"{err}; or, to fine-tune its networks from kimg 0 instead, {advice}") from None
     return options, notes
+
+
+def _fine_tune_advice(path: str) -> str:
+    """How to fine-tune a snapshot's networks (a new schedule from kimg 0, fresh optimizers, the fine-tuning
+    adjustments) rather than continue its run: a copy without the training state."""
+    name = Path(path).name
+    snapshot = name.startswith("network-snapshot-")
+    weights = name.replace("network-snapshot-", "weights-", 1) if snapshot else f"{Path(path).stem}-weights.safetensors"
+    return f"convert it with `stylegan2 convert {path} {weights} --weights-only` and --resume {weights}"
 
 
 def _resume_freezed(loaded: dict[str, torch.nn.Module], options: TrainingOptions, path: str,
                     continuing: bool) -> tuple[TrainingOptions, list[str]]:
     """--freezed against the file's frozen D layers. A continued run keeps them (its D optimizer state holds only the
-    layers that trained): a different --freezed is refused, none keeps the file's. Fine-tuning applies --freezed."""
+    layers that trained): a different --freezed given (0 too) is refused, none keeps the file's. Fine-tuning applies
+    --freezed. A --freezed above the layers D can freeze gets a note."""
     theirs = frozen_layers(loaded["D"].init_kwargs) if "D" in loaded else 0
-    if theirs == options.freezed:
-        return options, []
-    if not continuing:
-        return options, [f"the file's D had its first {theirs} layers frozen; this run freezes {options.freezed} (--freezed)"] \
-            if theirs else []
-    if options.freezed:
-        raise TrainingError(f"--resume {path}: its run froze the first {theirs} layers of D (--freezed {theirs}) but this one "
-                            f"would freeze {options.freezed}; pass --freezed {theirs} to continue it")
-    return dataclasses.replace(options, freezed=theirs), [f"D's first {theirs} layers stay frozen, as its run trained (--freezed {theirs})"]
+    notes = []
+    if theirs != options.freezed and continuing:
+        if options.freezed or "freezed" in options.given:
+            raise TrainingError(f"--resume {path}: its run froze the first {theirs} layers of D (--freezed {theirs}) but "
+                                f"this one would freeze {options.freezed}; pass --freezed {theirs} to continue it")
+        options = dataclasses.replace(options, freezed=theirs)
+        notes.append(f"D's first {theirs} layers stay frozen, as its run trained (--freezed {theirs})")
+    elif theirs != options.freezed and theirs:
+        notes.append(f"the file's D had its first {theirs} layers frozen; this run freezes {options.freezed} (--freezed)")
+    if "D" in loaded and options.freezed > (layers := freezable_layers(loaded["D"])):
+        notes.append(f"--freezed {options.freezed}: D has {layers} layers that can freeze (its blocks'; the epilogue's "
+                     "never do), and all of them are frozen")
+    return options, notes
 
 
 def _check_continuation(path: str, state: ResumeState, options: TrainingOptions, world_size: int) -> list[str]:
-    """Refuse to continue a run with another global batch; notes on what another process count changes."""
+    """Refuse to continue a run with another global batch; notes on what else differs from its run (the process
+    count, --precision, --batch-gpu, --aug, the data)."""
     saved = state.options
     if isinstance(saved.get("batch"), int) and saved["batch"] != options.batch:
         raise TrainingError(f"--resume {path}: its run trained with a global batch of {saved['batch']} (--batch, over all"
@@ -260,6 +340,10 @@ def _check_continuation(path: str, state: ResumeState, options: TrainingOptions,
         notes.append(f"--batch-gpu was {saved['batch_gpu']}, now {options.batch_gpu}: the steps draw other latents and noise")
     if isinstance(saved.get("aug"), str) and saved["aug"] != options.aug:
         notes.append(f"its run trained with --aug {saved['aug']}, this one with --aug {options.aug}; pass --aug {saved['aug']} to keep it")
+    if isinstance(saved.get("data"), str) and not same_file(options.data, saved["data"]):
+        notes.append(f"its run trained on {saved['data']}: this continues that run (its {state.cur_nimg / 1000:g} kimg, "
+                     f"optimizer state and ADA p); to fine-tune on {options.data} from kimg 0 instead, "
+                     f"{_fine_tune_advice(path)}")
     return notes
 
 
@@ -268,8 +352,9 @@ def _processes(count: int) -> str:
 
 
 def _options_from_file(file: ResumeFile, options: TrainingOptions) -> tuple[TrainingOptions, list[str]]:
-    """The options a resume trains with: the file's architecture and mapping multiplier, and, when it starts from
-    weights only, the official fine-tuning adjustments; with notes where the options said otherwise."""
+    """The options a resume trains with: the file's architecture and mapping multiplier; when it starts from weights
+    only, the official fine-tuning adjustments and the file as the network the run started from; when it continues a
+    run, that run's start and settings (`_keep_run_settings`); with notes where the options said otherwise."""
     G = file.networks.get("G") or file.networks["G_ema"]
     options, notes = keep_file_architecture(options, G, file.networks.get("D"))
     if "D" not in file.networks:
@@ -280,8 +365,55 @@ def _options_from_file(file: ResumeFile, options: TrainingOptions) -> tuple[Trai
                      f"(--map-lrmul {options.map_lrmul:g} is for new networks)")
         options = dataclasses.replace(options, map_lrmul=file_lrmul)
     if file.state is None:
-        options = for_transfer_learning(options)
+        options = dataclasses.replace(for_transfer_learning(options), started_from=os.path.abspath(file.path))
+        notes.append(_fine_tuning_note(options))
+    else:
+        options = dataclasses.replace(options, started_from=_recorded_start(file.state.options))
+        options, kept = _keep_run_settings(options, file.state.options)
+        notes += kept
     return options, notes
+
+
+# The settings a continued run keeps from its snapshot's options unless given (a fine-tune's adjustments among them),
+# each with the check that a recorded value is one.
+RUN_SETTINGS = {"ada_kimg": lambda value: finite_number(value) and value > 0,
+                "ema_rampup": lambda value: value is None or (finite_number(value) and value >= 0)}
+
+
+def _keep_run_settings(options: TrainingOptions, saved: dict[str, Any]) -> tuple[TrainingOptions, list[str]]:
+    """A continued run trains with the ADA speed and EMA ramp-up its snapshot recorded, so that it goes on as the run
+    would have (exactly, as resumes do), with a line naming those that differ from this run's options; one given
+    otherwise (`options.given`) is used, with a note."""
+    kept, notes = {}, []
+    for name, valid in RUN_SETTINGS.items():
+        if name not in saved or not valid(saved[name]) or saved[name] == getattr(options, name):
+            continue
+        if name in options.given:
+            notes.append(f"its run trained with {_setting(name, saved[name])}, this one with "
+                         f"{_setting(name, getattr(options, name))} as given; leave it out to keep its run's")
+        else:
+            kept[name] = saved[name]
+    if kept:
+        options = dataclasses.replace(options, **kept)
+        said = [_setting(name, value) for name, value in kept.items() if name != "ada_kimg" or options.aug == "ada"]
+        notes += [f"as its run trained: {', '.join(said)}"] if said else []
+    return options, notes
+
+
+def _setting(name: str, value: Any) -> str:
+    """A RUN_SETTINGS value in words, with its option: 'ADA speed 100 kimg (--ada-kimg 100)'."""
+    if name == "ada_kimg":
+        return f"ADA speed {value:g} kimg (--ada-kimg {value:g})"
+    return "EMA without ramp-up" if value is None else f"EMA ramp-up {value:g} (ema_rampup)"
+
+
+def _fine_tuning_note(options: TrainingOptions) -> str:
+    """The run's line on NVIDIA's fine-tuning adjustments (`for_transfer_learning`) as they apply to it."""
+    said = []
+    if options.aug == "ada":
+        said.append(_setting("ada_kimg", options.ada_kimg) + (" as given" if "ada_kimg" in options.given else ""))
+    said.append(_setting("ema_rampup", options.ema_rampup) + (" as given" if "ema_rampup" in options.given else ""))
+    return f"fine-tuning: {', '.join(said)}"
 
 
 def check_resume(options: TrainingOptions, dataset: ImageDataset) -> tuple[TrainingOptions, list[str]]:
@@ -295,7 +427,10 @@ def check_resume(options: TrainingOptions, dataset: ImageDataset) -> tuple[Train
         found, notes = _auto_resume(options, run_desc(dataset, options))
         if found is None and fallback is None:
             return options, [*notes, "no snapshot to continue: a new run starts"]
-        path = str(found) if found is not None else _fallback_file(fallback)
+        try:
+            path = str(found) if found is not None else _fallback_file(fallback)
+        except TrainingError as err:  # after what auto passed over, as the run says it
+            raise TrainingError("\n".join([*(f"Resume auto: {note}" for note in notes), str(err)])) from None
         notes.append(f"continues {path}" if found is not None else f"no snapshot to continue: starts from {path}")
     file = read_resume(path, options)
     c_dim = options.clusters or dataset.label_dim  # the run's labels: its clusters (made when it starts) or the dataset's
@@ -322,11 +457,31 @@ def clusters_to_keep(dataset: ImageDataset, k: int, identity: str) -> dict[str, 
     return {"k": k, "identity": identity, "labels": dataset.assigned_labels().tolist()}
 
 
+def _same_shares(theirs: list[float] | None, c_prior: list[float]) -> bool:
+    """Whether a network's cluster shares are `c_prior` (the same clusters of the same images)."""
+    return theirs is not None and np.allclose(theirs, c_prior, rtol=0, atol=1e-12)
+
+
 def _check_clusters(G: Generator, c_prior: list[float] | None, path: str) -> None:
-    """A run on clusters resumes only from a network trained on the same clusters (their shares must match)."""
+    """A run on clusters continues only from a network trained on the same clusters (their shares must match)."""
     theirs = G.mapping.c_prior
-    if c_prior is None or (theirs is not None and np.allclose(theirs, c_prior, rtol=0, atol=1e-12)):
+    if c_prior is None or _same_shares(theirs, c_prior):
         return
-    what = "was not trained on clusters" if theirs is None else "was trained on other clusters than the"
-    raise TrainingError(f"--resume {path}: the network {what} {len(c_prior)} k-means clusters --clusters finds in this "
-                        f"dataset; resume with the dataset, --clusters and --seed of the run it comes from")
+    n = len(c_prior)
+    what = (f"was not trained on clusters, but this run trains on {n} k-means clusters of the dataset (--clusters {n})"
+            if theirs is None else f"was trained on other clusters than the {n} k-means clusters that --clusters {n} finds in "
+            "this dataset")
+    raise TrainingError(f"--resume {path}: the network {what}; to continue its run, give the dataset, --clusters and "
+                        f"--seed it trained with; to fine-tune it on this dataset, {_fine_tune_advice(path)}")
+
+
+def _clusters_for_transfer(loaded: dict[str, torch.nn.Module], c_prior: list[float]) -> list[str]:
+    """Fine-tuning on clusters: the network's classes train on this dataset's clusters, class k on cluster k, and G
+    draws them with this dataset's shares (`c_prior`); a note unless they are the file's own clusters."""
+    theirs = (loaded.get("G") or loaded["G_ema"]).mapping.c_prior
+    if _same_shares(theirs, c_prior):
+        return []
+    n = len(c_prior)
+    was = "the clusters of its run's images" if theirs is not None else "its class labels"
+    return [f"the network's {n} classes ({was}) now train on the {n} k-means clusters of this dataset (--clusters "
+            f"{n}), class k on cluster k, and G draws them with this dataset's shares"]
