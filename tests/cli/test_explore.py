@@ -75,3 +75,24 @@ def test_the_address_is_checked_before_the_network_is_loaded(gan_file, monkeypat
     assert result.exit_code == 2 and "Invalid value for '--max-upload-mb': 0.0 is not in the range x>0" in result.output
     with pytest.raises(server.SettingsError, match=r"^--max-upload-mb 0: must be a finite number of MB, more than 0$"):
         server.run_explorer(gan_file, max_upload_mb=0)  # from Python, before the network is loaded
+
+
+def test_ctrl_c_stops_the_server_and_ends_with_status_130_as_every_command(gan_file, monkeypatch):
+    pytest.importorskip("flask", reason="the explorer's server needs Flask: pip install \"stylegan2[explore]\"")
+    import stylegan2.explore.server as server
+
+    closed = []
+
+    class Interrupted:
+        server_port = 8000
+
+        def serve_forever(self):
+            raise KeyboardInterrupt
+
+        def server_close(self):
+            closed.append(True)
+
+    monkeypatch.setattr(server, "make_explorer_server", lambda app, host, port: Interrupted())
+    result = CliRunner().invoke(main, ["explore", "--network", str(gan_file), "--device", "cpu", "--top-k", "0"])
+    assert result.exit_code == 130 and result.output.endswith("Aborted!\n"), result.output
+    assert closed == [True]

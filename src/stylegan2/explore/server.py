@@ -282,9 +282,7 @@ def serve(app: Flask, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
     shown = f"[{host}]" if ":" in host else host
     announce(f"stylegan2 explore: open http://{shown}:{server.server_port}/  (Ctrl-C stops it)")
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        server.serve_forever()  # until Ctrl-C, which ends the command as it ends every other (status 130)
     finally:
         server.server_close()
 

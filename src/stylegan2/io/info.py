@@ -119,7 +119,7 @@ def check_convert_destination(src: str | Path, dst: str | Path, *, force: bool =
     if dst.exists() and src.exists() and dst.samefile(src):
         raise ValueError(f"{dst}: the destination is the source; choose another DST")
     if dst.exists() and not force:
-        raise FileExistsError(f"{dst}: already exists; pass --force (force=True) to overwrite it")
+        raise FileExistsError(f"{dst}: already exists; pass --force to overwrite it")
     check_destination(dst)
 
 
