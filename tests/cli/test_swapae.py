@@ -54,6 +54,14 @@ def test_train_dry_run_shows_the_preset_with_overrides():
     assert (options["lambda_l2"], options["recolor_structure"], options["keep_snapshots"]) == (3.0, True, 2)
 
 
+@pytest.mark.parametrize("flags, mirror", [(["--mirror"], True), (["--no-mirror"], False)])
+def test_train_takes_the_option_spellings_of_stylegan2_train(flags, mirror):
+    result = run("train", "--data", "builtin:shapes?n=16", *flags, "--subset", "8", "-n")
+    assert result.exit_code == 0, result.output
+    options = json.loads(result.stdout)
+    assert (options["mirror"], options["max_size"]) == (mirror, 8)
+
+
 def test_train_writes_a_run(tmp_path):
     result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path, "--kimg", "0.008", *TINY_FLAGS)
     assert result.exit_code == 0, result.output

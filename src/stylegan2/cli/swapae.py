@@ -77,8 +77,8 @@ def shown_default(name: str) -> str:
               help="Where run directories are created.")
 @click.option("--cfg", type=click.Choice(SWAPAE_CFG_NAMES), default=option_default("cfg"), show_default=True,
               help="Preset: cpu (32 px on a CPU), 256 or 512 (the paper's settings, GPUs).")
-@click.option("--mirror", is_flag=True, default=None, help="Add x-flipped copies of the images.")
-@click.option("--max-size", type=click.IntRange(min=1),
+@click.option("--mirror/--no-mirror", default=None, help=f"Add x-flipped copies of the images.  {shown_default('mirror')}")
+@click.option("--max-size", "--subset", "max_size", type=click.IntRange(min=1),
               help="Train on this many of the dataset's images (a fixed random subset, picked by --seed).")
 @click.option("--resolution", type=int, help="Pad smaller images to this size; builtin:shapes renders at it.")
 @click.option("--kimg", type=FiniteFloatRange(min=0, min_open=True),
@@ -129,7 +129,7 @@ def shown_default(name: str) -> str:
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes to start on this machine, one per GPU (with --device cpu, CPU processes): the run "
                    "`torchrun --standalone --nproc_per_node=N` gives.")
-@click.option("--dry-run", is_flag=True, help="Print the resolved options and exit.")
+@click.option("-n", "--dry-run", is_flag=True, help="Print the resolved options and exit.")
 def train_command(data: str, cfg: str, device: str | None, gpus: int, dry_run: bool, **overrides) -> None:
     """Train a Swapping Autoencoder: snapshots, logs and grids in OUTDIR/NNNNN-<data>-swapae-<cfg>/.
 
