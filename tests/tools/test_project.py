@@ -2,7 +2,9 @@
 
 import importlib
 import re
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import PIL.Image
@@ -54,6 +56,27 @@ def test_w_plus_gives_one_w_per_layer(tiny_generator):
     assert result.w.shape == (1, G.num_ws, G.w_dim)
     assert not torch.equal(result.w[0, 0], result.w[0, 1])
     assert result.w_steps.shape == (5, G.num_ws, G.w_dim)
+
+
+def test_the_steps_read_nothing_back_until_the_end(tiny_generator, monkeypatch):
+    """A read to the host makes the CPU wait for a GPU: the per-step ws and distances are read once, at the end, so a
+    longer projection reads back no more often than a short one."""
+    G = tiny_generator()
+    target = seed_images(G, [1])[0]
+    reads = []
+    for name in ("cpu", "tolist", "item", "__float__"):
+        def counted(self, *args, _read=getattr(torch.Tensor, name), _name=name, **kwargs):
+            if Path(sys._getframe(1).f_code.co_filename).parent.name != "optim":  # Adam reads its CPU step counters
+                reads.append(_name)
+            return _read(self, *args, **kwargs)
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    counts = []
+    for steps in (3, 9):
+        reads.clear()
+        result = project(G, target, config=ProjectionConfig(num_steps=steps, w_avg_samples=100))
+        counts.append(len(reads))
+        assert len(result.distances) == steps and all(isinstance(d, float) for d in result.distances)
+    assert counts[0] == counts[1]
 
 
 def test_projection_leaves_the_network_untouched(tiny_generator):

@@ -183,8 +183,9 @@ def project(
         buf.requires_grad_(True)
     optimizer = torch.optim.Adam([w_opt, *noise_bufs.values()], betas=(0.9, 0.999), lr=config.initial_learning_rate)
 
-    w_steps = torch.zeros([config.num_steps, G.num_ws, G.w_dim])
-    distances = []
+    # Kept on the device and read once at the end: a read per step would make the CPU wait for a GPU every step.
+    w_steps = torch.zeros([config.num_steps, G.num_ws, G.w_dim], device=device)
+    distances = torch.zeros([config.num_steps], device=device)
     for step in progress_bar(range(config.num_steps), show=progress, desc="project", unit="step"):
         t = step / config.num_steps
         w_noise_scale = w_std * config.initial_noise_factor * max(0.0, 1.0 - t / config.noise_ramp_length) ** 2
@@ -201,8 +202,8 @@ def project(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        w_steps[step] = w_opt.detach().expand(1, G.num_ws, G.w_dim)[0].cpu()
-        distances.append(float(dist.detach()))
+        w_steps[step] = w_opt.detach().expand(1, G.num_ws, G.w_dim)[0]
+        distances[step] = dist.detach()
 
         with torch.no_grad():  # keep every noise map zero-mean with unit variance
             for buf in noise_bufs.values():
@@ -210,7 +211,9 @@ def project(
                 buf *= buf.square().mean().rsqrt()
 
     noise = {name: buf.detach().clone() for name, buf in noise_bufs.items()}
-    return ProjectionResult(w=w_steps[-1:].clone(), w_steps=w_steps, distances=distances, loss=distance.name, noise=noise)
+    w_steps = w_steps.cpu()
+    return ProjectionResult(w=w_steps[-1:].clone(), w_steps=w_steps, distances=distances.tolist(), loss=distance.name,
+                            noise=noise)
 
 
 def find_vgg16(vgg: str | os.PathLike | None, loss: str) -> Path | None:
