@@ -197,3 +197,42 @@ def test_a_network_too_small_for_the_data_gives_the_command_that_makes_a_copy_of
                                             r"center-crop\) and train on it, use 1-channel images \(convert each image "
                                             r"to grayscale, e\.g\. with PIL's Image\.convert\('L'\)\), or pick"):
         check_resume(options(tmp_path, resume=str(network)), opened(DATA))
+
+
+def preset_options(tmp_path, data=DATA, **overrides):
+    """`options` with --clusters and --pack left to the preset (TINY gives both)."""
+    tiny = {key: value for key, value in TINY.items() if key not in ("clusters", "pack")}
+    return resolve_options(data, "cpu", 16, 1, {**tiny, "outdir": str(tmp_path / "runs"), "kimg": 0.016, **overrides},
+                           num_images=opened(data).distinct_len)
+
+
+def test_a_fine_tune_left_to_the_preset_trains_an_unconditional_network_without_clusters(tmp_path, weights):
+    """--cfg cpu clusters unlabeled data, which refused every unconditional network until --clusters 0 --pack 1 were
+    typed; a requeued job, whose preset clusters again, must still continue its run (transfer QA L1)."""
+    assert preset_options(tmp_path).clusters == 3  # the preset's choice for these 64 images
+    tuned, notes = check_resume(preset_options(tmp_path, resume=str(weights)), opened(DATA))
+    assert (tuned.clusters, tuned.pack, tuned.from_file) == (0, 1, ("clusters",))
+    assert ("the file's networks train as they were trained: --clusters 0 (the preset's --clusters 3 are for new "
+            "networks; give --clusters or --pack to choose)") in notes
+    job = dict(outdir=str(tmp_path / "job"), resume=f"auto:{weights}")
+    first = train(preset_options(tmp_path, kimg=0.008, **job), device="cpu", log=quiet())
+    lines: list[str] = []
+    again = train(preset_options(tmp_path, kimg=0.016, **job), device="cpu", log=lines.append)
+    said = "\n".join(lines)
+    assert f"Resuming from {first / 'network-snapshot-000000-008.safetensors'}: continuing the run" in said, said
+    assert "passed over" not in said and (again / "network-snapshot-000000-016.safetensors").exists()
+    recorded = json.loads((again / "training_options.json").read_text())
+    assert (recorded["clusters"], recorded["from_file"]) == (0, ["clusters"])
+
+
+def test_a_network_trained_on_clusters_fine_tunes_on_as_many_when_none_are_given(tmp_path, one_thread):
+    run = train(options(tmp_path, kimg=0.008, clusters=3, pack=1), device="cpu", log=quiet())
+    nets = load_network(run / "network-snapshot-000000-008.safetensors")
+    weights = save_network(tmp_path / "clustered.safetensors", {name: nets[name] for name in ("G", "D", "G_ema")})
+    other = "builtin:shapes?n=100&seed=5"
+    assert preset_options(tmp_path, data=other).clusters == 5
+    lines: list[str] = []
+    tuned = train(preset_options(tmp_path, data=other, kimg=0.008, resume=str(weights)), device="cpu", log=lines.append)
+    assert "--clusters 3 (the preset's --clusters 5 are for new networks" in "\n".join(lines)
+    trained = load_network(tuned / "network-snapshot-000000-008.safetensors")
+    assert trained["G"].mapping.c_prior == cluster_dataset(opened(other), 3, seed=0)

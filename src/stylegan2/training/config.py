@@ -210,6 +210,10 @@ class TrainingOptions:
     # The options the caller set (resolve_options' overrides that are not None), sorted: a resume keeps its run's
     # value (or the fine-tuning one) of an option only where it was not given (--freezed, --ada-kimg).
     given: tuple[str, ...] = ()
+    # The options a resume took from its file's networks instead of the preset because they were not given
+    # (`networks.file_labels`: --clusters, --pack and the gamma that follows the pack): `--resume auto` compares them
+    # only where a job gives them, since a job's preset would choose otherwise again.
+    from_file: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -402,6 +406,8 @@ def run_differences(options: TrainingOptions, recorded: dict[str, Any]) -> list[
     differences = []
     for key in keys:
         if key not in recorded:  # written by a version without the option: the run had its default
+            continue
+        if key in recorded.get("from_file", ()) and key not in options.given:  # the run's network decided it
             continue
         ours, theirs = getattr(options, key), recorded[key]
         if key == "data" and same_file(ours, theirs):

@@ -34,6 +34,7 @@ from .resume import (
     ResumeFile,
     clusters_of_snapshot,
     clusters_to_keep,
+    follow_file_labels,
     load_resume,
     resume_from,
     run_desc,
@@ -95,6 +96,8 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     desc = run_desc(dataset, options)
     # The resume file first: a finished run (a requeued job's --resume auto) ends here, before minutes of clustering.
     resume, found_lines = load_resume(options, desc, ctx)
+    if resume is not None:  # before the labels: a network trained without clusters (or on K of them) sets them
+        options = follow_file_labels(resume, options)
     c_prior, clusters_kept, header = _labels(dataset, options, ctx, log, resume)
     options, (G, D, G_ema), resuming = _networks(options, dataset, c_prior, resume, ctx)
     header += found_lines + resuming

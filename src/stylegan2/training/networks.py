@@ -16,7 +16,7 @@ from ..models import Discriminator, Generator
 from ..models.aspect import SQUARE, aspect_kwargs
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..models.synthesis import channel_counts
-from .config import TrainingOptions
+from .config import TrainingOptions, validate_options
 from .session import TrainingError
 
 
@@ -215,6 +215,40 @@ def keep_file_architecture(options: TrainingOptions, G: Generator, D: Discrimina
         return options, []
     note = f"the networks keep the file's architecture: {', '.join(described)}; those options are for new networks"
     return dataclasses.replace(options, **changed), [note]
+
+
+def file_labels(options: TrainingOptions, G: Generator, D: Discriminator | None) -> tuple[TrainingOptions, list[str]]:
+    """A resume trains the file's networks on labels and packs they take, where --clusters and --pack were not given:
+    as many clusters as a network trained on clusters has classes (none for an unconditional one) and its D's pack,
+    with R1 gamma scaled by the pack as the presets scale it. The preset's own choices are for new networks and would
+    make `check_networks_fit` refuse the file. Runs on real labels (--cond) keep their options."""
+    if options.cond or not isinstance(G, Generator):
+        return options, []
+    changes: dict[str, Any] = {}
+    if "clusters" not in options.given:
+        theirs = G.c_dim if G.mapping.draws_labels else 0 if G.c_dim == 0 else None  # None: real labels, not ours to pick
+        if theirs is not None and theirs != options.clusters:
+            changes["clusters"] = theirs
+    d_channels = D.init_kwargs["img_channels"] if isinstance(D, Discriminator) else 0
+    if "pack" not in options.given and d_channels and d_channels % G.img_channels == 0:
+        pack = d_channels // G.img_channels
+        if pack != options.pack:
+            changes["pack"] = pack
+            if "gamma" not in options.given:
+                changes["gamma"] = options.gamma * options.pack / pack  # the same total weight per D input
+    clusters, pack = changes.get("clusters", options.clusters), changes.get("pack", options.pack)
+    if options.pack_by_class and "pack_by_class" not in options.given and (not clusters or pack < 2):
+        changes["pack_by_class"] = False
+    if not changes:
+        return options, []
+    said = [f"--{name.replace('_', '-')} {changes[name]:g}" for name in ("clusters", "pack", "gamma") if name in changes]
+    instead = [f"--{name.replace('_', '-')} {getattr(options, name):g}" for name in ("clusters", "pack", "gamma")
+               if name in changes]
+    note = (f"the file's networks train as they were trained: {', '.join(said)} (the preset's {', '.join(instead)} are "
+            "for new networks; give --clusters or --pack to choose)")
+    followed = dataclasses.replace(options, **changes, from_file=tuple(sorted({*options.from_file, *changes})))
+    validate_options(followed)  # a larger pack must still divide --batch-gpu
+    return followed, [note]
 
 
 def frozen_layers(d_kwargs: dict[str, Any]) -> int:

@@ -32,6 +32,7 @@ from .config import (
 from .distributed import DistributedContext, broadcast_bytes
 from .networks import (
     check_networks_fit,
+    file_labels,
     freezable_layers,
     frozen_layers,
     keep_file_architecture,
@@ -81,6 +82,14 @@ def load_resume(options: TrainingOptions, desc: str, ctx: DistributedContext) ->
         return read_resume(path, options, data), found_lines
     except RunFinished as done:  # with what auto passed over on its way (rank 0's lines)
         raise RunFinished("\n".join([*found_lines, str(done)])) from None
+
+
+def follow_file_labels(file: ResumeFile, options: TrainingOptions) -> TrainingOptions:
+    """The options with the file's clusters and pack where none were given (`networks.file_labels`), before the run
+    makes its labels; the note joins the file's notes, said with the resume's lines."""
+    options, notes = file_labels(options, file.networks.get("G") or file.networks.get("G_ema"), file.networks.get("D"))
+    file.notes.extend(notes)
+    return options
 
 
 def _resume_file(options: TrainingOptions, desc: str,
@@ -433,6 +442,7 @@ def check_resume(options: TrainingOptions, dataset: ImageDataset) -> tuple[Train
             raise TrainingError("\n".join([*(f"Resume auto: {note}" for note in notes), str(err)])) from None
         notes.append(f"continues {path}" if found is not None else f"no snapshot to continue: starts from {path}")
     file = read_resume(path, options)
+    options = follow_file_labels(file, options)
     c_dim = options.clusters or dataset.label_dim  # the run's labels: its clusters (made when it starts) or the dataset's
     options, resumed, _ = resume_from(file, options, dataset, c_dim, options.num_gpus, build=False)
     return options, notes + resumed
