@@ -251,6 +251,9 @@ def parse_args(parser: argparse.ArgumentParser | None = None) -> argparse.Namesp
                         help="time ours with this objective (repeat to compare; default stylegan2)")
     parser.add_argument("--aug-p", type=float,
                         help="run D's inputs through the bgc augmentation pipe at this p (ours; also timed without it)")
+    parser.add_argument("--nobench", action="store_true",
+                        help="cuDNN autotuning off (as train --nobench): with --aug-p, each new padded image size of the "
+                             "geometric augmentations otherwise gets its own algorithm search")
     parser.add_argument("--pl-weight", type=float, default=2.0, help="path-length weight (0: no Greg phase, as the cpu preset)")
     parser.add_argument("--style-mixing", type=float, default=0.9, help="style-mixing probability")
     parser.add_argument("--official", help="path to a checkout of NVlabs/stylegan2-ada-pytorch to compare with")
@@ -288,7 +291,7 @@ def main() -> None:
     if args.keep_freed_memory and not keep_freed_memory():
         sys.exit("--keep-freed-memory: this platform's malloc has no mallopt (glibc only)")
     device = torch.device(args.device)
-    configure_backends(device)  # TF32 off and cuDNN autotuning on, as both training loops set them
+    configure_backends(device, cudnn_benchmark=not args.nobench)  # TF32 off and cuDNN autotuning on, as both loops set them
     torch.manual_seed(0)
 
     losses = args.loss or ["stylegan2"]
@@ -333,7 +336,9 @@ def main() -> None:
     net = f"--net {args.net}, " if args.net else ""
     print(f"device {device} ({torch.get_num_threads()} CPU threads), {args.resolution} px, {args.channels} ch, "
           f"batch {args.batch}, {net}cbase {args.cbase}, cmax {args.cmax}, map {args.map}, z/w {args.z_dim}, "
-          f"mbstd {args.mbstd}, gamma {args.gamma:g}, fp16 {args.fp16}; median of {args.repeats}")
+          f"mbstd {args.mbstd}, gamma {args.gamma:g}, fp16 {args.fp16}"
+          + (f", cuDNN autotuning {'off' if args.nobench else 'on'}" if device.type == "cuda" else "")
+          + f"; median of {args.repeats}")
     if device.type == "cuda":
         rate = matmul_flops_per_s(device, torch.float16, size=8192, repeats=10)
         print(f"{torch.cuda.get_device_name(device)}: float16 8192 x 8192 matmul {rate / 1e12:.0f} TFLOP/s")

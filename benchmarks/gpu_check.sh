@@ -24,7 +24,8 @@ say() { echo "[+${SECONDS}s] $*" | tee -a "$OUT/summary.txt"; }
 
 if [ "${GPU_CHECK_DRY:-0}" = 1 ]; then
     CONFIGS=("fir paper256 32 2 2" "bench paper256 32 4 1" "run paper256 32 8 0.1" "loop paper256 32 4 2"
-             "profile paper256 32 4 1" "compile paper256 16 4 1" "bench stylegan2 16 4 1")
+             "profile paper256 32 4 1" "augment paper256 16 4 1" "augment-nobench paper256 16 4 1"
+             "compile paper256 16 4 1" "bench stylegan2 16 4 1")
     # script, net, resolution, batch, repeats (run: kimg; loop: timed minibatches)
     BENCH_ARGS=(--device cpu --threads 1 --channels 3 --cbase 256 --cmax 32 --z-dim 32)
     FIR_ARGS=(--device cpu --cbase 256)
@@ -35,7 +36,8 @@ else
     # Most wanted first: 256 px at batch 32 (phases, then whole runs of 4 kimg), then where ours spends its time;
     # what earlier runs measured already (the filters, --compile, batch 64) only if time is left.
     CONFIGS=("bench paper256 256 32 3" "run paper256 256 32 4" "loop paper256 256 32 40" "profile paper256 256 32 3"
-             "bench stylegan2 256 32 3"
+             "bench stylegan2 256 32 3" "augment paper256 256 32 5"
+             "augment-nobench paper256 256 32 5"
              "bench paper256 64 32 5" "bench stylegan2 64 32 5" "fir paper256 256 32 10" "compile paper256 256 32 3"
              "bench paper256 256 64 3" "bench stylegan2 256 64 3")
     BENCH_ARGS=(--device cuda --channels 3)
@@ -140,6 +142,10 @@ for config in "${CONFIGS[@]}"; do
         cmd=(benchmarks/bench_loop.py "${LOOP_TREES[@]}" --cfg "$net" --resolution "$res" --batch "$batch" --steps "$repeats"
              --repeats 1)
         args=("${LOOP_ARGS[@]}")
+    elif [ "$script" = augment ] || [ "$script" = augment-nobench ]; then
+        # ADA at p 0.2 (ours with and without it), with cuDNN autotuning as in training, then without: each new padded
+        # size of the geometric augmentations may get an algorithm search of its own (gpupath QA M3)
+        cmd=(benchmarks/bench_train.py --aug-p 0.2 $([ "$script" = augment-nobench ] && echo --nobench))
     elif [ "$script" = compile ]; then  # ours plain and under torch.compile (Gmain, Dmain), in one process
         cmd=(benchmarks/bench_train.py --compile --peak-tflops "$PEAK_TFLOPS")
     elif [ "$script" = bench ]; then
