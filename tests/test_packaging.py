@@ -1,5 +1,5 @@
-"""The wheel users install: built from the tracked sources alone, it holds the package's data files and licence,
-and its metadata carries the package's one version. An editable install reads these from the checkout, so only a
+"""The wheel users install: built as pip builds it, from the package's sources alone, it holds the package's data
+files and licence, and its metadata carries the package's one version. An editable install reads these from the checkout, so only a
 real build shows a file missing from the package data."""
 
 import shutil
@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
-    """The wheel built, as pip builds it for users, from a copy of what the project tracks."""
+    """The wheel built, as pip builds it for users, from a copy of the package's sources (pyproject, README, LICENSE,
+    src/); skipped where no package index offers the build backend pyproject asks for."""
     source = tmp_path_factory.mktemp("source")
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, source / name)
@@ -25,6 +26,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     dist = tmp_path_factory.mktemp("dist")
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(source)],
                            capture_output=True, text=True)
+    if built.returncode != 0 and "No matching distribution found for setuptools" in built.stderr:
+        pytest.skip("building the wheel needs setuptools>=77 from a package index, and none offers it here")
     assert built.returncode == 0, built.stderr
     (path,) = dist.glob("stylegan2-*.whl")
     with zipfile.ZipFile(path) as archive:

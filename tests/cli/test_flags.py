@@ -31,3 +31,12 @@ def test_a_network_that_cannot_be_downloaded_is_a_failure_not_a_usage_error(tmp_
     result = CliRunner().invoke(main, [command, "--network", "https://example.invalid/net.pkl"])
     assert result.exit_code == 1 and "Usage:" not in result.output, result.output
     assert result.output.startswith("Error: --network: ") and "example.invalid/net.pkl by hand" in result.output
+
+
+def test_a_resume_network_that_cannot_be_downloaded_is_a_failure_not_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("STYLEGAN2_OFFLINE", "1")
+    result = CliRunner().invoke(main, ["train", "--data", "builtin:shapes", "--resume", "https://example.invalid/net.pkl",
+                                       "--outdir", str(tmp_path / "runs"), "--dry-run"])
+    assert result.exit_code == 1 and "Usage:" not in result.output, result.output
+    assert result.output.startswith("Error: --resume: ") and "or pass the file's path" in result.output

@@ -100,8 +100,10 @@ def test_each_image_is_written_before_the_next_is_rendered(tiny_generator, tmp_p
         rendered.append(synthesize(*args, **kwargs))
         return rendered[-1]
     monkeypatch.setattr("stylegan2.tools.generate.synthesize", interrupted_on_the_third)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt), pytest.warns(UserWarning) as said:
         generate_images(G, "0-4", tmp_path)
+    assert str(said[-1].message) == (f"interrupted: wrote seed0000.png to seed0001.png (2 of 5) to {tmp_path}; "
+                                     "the rest: --seeds 2-4")  # a rerun of the same --seeds is refused: they exist
     assert sorted(p.name for p in tmp_path.iterdir()) == ["seed0000.png", "seed0001.png"]
     for seed in (0, 1):
         np.testing.assert_array_equal(read_png(tmp_path / f"seed{seed:04d}.png"), expected[seed])

@@ -106,8 +106,41 @@ def test_resume_auto_passes_over_runs_that_started_from_another_network(tmp_path
     assert f"no snapshot to continue: starts from {other}" in notes
 
 
-def test_a_continued_run_keeps_the_network_it_started_from_and_older_runs_are_taken_as_they_come(tmp_path, weights):
-    """Runs recorded before `started_from`: new weights where the run had no --resume, else unknown, and taken."""
+def test_a_start_of_the_same_file_name_and_size_is_not_taken_for_another(tmp_path, weights, monkeypatch):
+    """Two runs' network-snapshot-000400.pkl, given as URLs or as local copies of one size, were taken for each other:
+    a fine-tuning job continued the run of another network (retest N1)."""
+    from stylegan2.io.pretrained import url_file_name
+
+    dataset = opened(DATA)
+    first, second = tmp_path / "a" / "net.safetensors", tmp_path / "b" / "net.safetensors"
+    for path in (first, second):
+        path.parent.mkdir()
+        shutil.copy(weights, path)
+    with torch.no_grad():  # other weights, the same name and size
+        nets = load_network(second)
+        nets["G"].mapping.fc0.weight.mul_(2)
+    save_network(second, nets, overwrite=True)
+    assert first.stat().st_size == second.stat().st_size
+    tuned = train(options(tmp_path, kimg=0.008, resume=f"auto:{first}"), device="cpu", log=quiet())
+    _, notes = check_resume(options(tmp_path, resume=f"auto:{second}"), dataset)
+    assert notes[0].startswith(f"passed over {tuned.name}: started from {first}, not {second}")
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "cache"))
+    urls = ["https://example.invalid/runA/network-snapshot-000400.pkl", "https://example.invalid/runB/network-snapshot-000400.pkl"]
+    for url in urls:  # as if downloaded
+        (tmp_path / "cache" / "networks").mkdir(parents=True, exist_ok=True)
+        shutil.copy(weights, tmp_path / "cache" / "networks" / url_file_name(url))
+    job = dict(outdir=str(tmp_path / "urls"))
+    from_a = train(options(tmp_path, kimg=0.008, resume=f"auto:{urls[0]}", **job), device="cpu", log=quiet())
+    _, notes = check_resume(options(tmp_path, resume=f"auto:{urls[1]}", **job), dataset)
+    assert notes[0].startswith(f"passed over {from_a.name}: started from ") and url_file_name(urls[0]) in notes[0]
+    _, notes = check_resume(options(tmp_path, resume=f"auto:{urls[0]}", **job), dataset)
+    assert notes[0] == f"continues {from_a / 'network-snapshot-000000-008.safetensors'}"
+
+
+def test_a_continued_run_keeps_the_network_it_started_from_and_older_runs_are_followed_back(tmp_path, weights):
+    """Runs recorded before `started_from`: new weights where the run had no --resume, its --resume file where that is
+    not a snapshot, and where it continued a snapshot, where that snapshot's run started (retest N4: an older
+    fine-tune was taken for a from-scratch job's run); unknown, and taken with a note, where that cannot be told."""
     dataset = opened(DATA)
     tuned = train(options(tmp_path, kimg=0.008, resume=str(weights)), device="cpu", log=quiet())
     again = train(options(tmp_path, resume=str(tuned / "network-snapshot-000000-008.safetensors")), device="cpu", log=quiet())
@@ -116,6 +149,11 @@ def test_a_continued_run_keeps_the_network_it_started_from_and_older_runs_are_ta
         recorded = json.loads((run / "training_options.json").read_text())
         del recorded["started_from"]
         (run / "training_options.json").write_text(json.dumps(recorded))
+    _, notes = check_resume(options(tmp_path, kimg=0.024, resume=f"auto:{weights}"), dataset)
+    assert notes[0] == f"continues {again / 'network-snapshot-000000-016.safetensors'}"
+    _, notes = check_resume(options(tmp_path, kimg=0.024, resume="auto"), dataset)  # a from-scratch job: not its run
+    assert "no snapshot to continue: a new run starts" in notes
+    (tuned / "training_options.json").unlink()  # where `again` started can no longer be told
     _, notes = check_resume(options(tmp_path, kimg=0.024, resume=f"auto:{weights}"), dataset)
     assert notes[:2] == [f"its run does not record the network it started from (written by an older version): taken for a "
                      f"run from {weights}, as this job's", f"continues {again / 'network-snapshot-000000-016.safetensors'}"]
@@ -236,3 +274,20 @@ def test_a_network_trained_on_clusters_fine_tunes_on_as_many_when_none_are_given
     assert "--clusters 3 (the preset's --clusters 5 are for new networks" in "\n".join(lines)
     trained = load_network(tuned / "network-snapshot-000000-008.safetensors")
     assert trained["G"].mapping.c_prior == cluster_dataset(opened(other), 3, seed=0)
+
+
+def test_more_clusters_than_images_are_refused_before_clustering_and_at_dry_run(tmp_path, one_thread):
+    """The run clustered first and then failed, and --dry-run passed (retest N11)."""
+    from stylegan2.training.start import open_and_resolve
+
+    with pytest.raises(TrainingError, match=r"--clusters 20: need at least 2 clusters and at most one per image "
+                                            r"\(16 images in builtin:shapes\?n=16\)"):
+        open_and_resolve("builtin:shapes?n=16", "cpu", {**TINY, "clusters": 20, "outdir": str(tmp_path / "r")}, 1, "cpu",
+                         creates_runs=True, dry_run=True)
+    run = train(options(tmp_path, kimg=0.008, clusters=3, pack=1), device="cpu", log=quiet())
+    nets = load_network(run / "network-snapshot-000000-008.safetensors")
+    weights = save_network(tmp_path / "clustered.safetensors", {name: nets[name] for name in ("G", "D", "G_ema")})
+    few = "builtin:shapes?n=2"
+    with pytest.raises(TrainingError, match=r"the network was trained on 3 clusters of its run's images \(its classes\), "
+                                            r"more than the 2 images of builtin:shapes\?n=2; fine-tune it on at least 3"):
+        check_resume(preset_options(tmp_path, data=few, resume=str(weights)), opened(few))

@@ -93,8 +93,8 @@ def _resume_path(ctx: click.Context, param: click.Parameter, value: str | None) 
         return f"{AUTO_RESUME}:{os.path.expanduser(fallback)}" if local else value
     try:
         return str(network_file(value))
-    except DownloadError as err:
-        raise click.BadParameter(f"{err}, or pass the file's path", ctx, param) from None
+    except DownloadError as err:  # a failure (status 1), not a usage error: the command line was right
+        raise click.ClickException(f"--resume: {err}, or pass the file's path") from None
 
 
 def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -145,7 +145,8 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 @click.option("--glr", type=FiniteFloatRange(min=0, min_open=True), help="Generator learning rate." + PRESET_DEFAULT)
 @click.option("--dlr", type=FiniteFloatRange(min=0, min_open=True), help="Discriminator learning rate." + PRESET_DEFAULT)
 @click.option("--ema-kimg", type=FiniteFloatRange(min=0, min_open=True),
-              help="Half-life of G_ema's weight average, in kimg (the preset's ramp-up still shortens it early on)." + PRESET_DEFAULT)
+              help="Half-life of G_ema's weight average, in kimg (the preset's ramp-up still shortens it early on, "
+                   "except when fine-tuning)." + PRESET_DEFAULT)
 @click.option("--map", "map_layers", type=click.IntRange(min=1), help="Number of mapping network layers." + PRESET_DEFAULT)
 @click.option("--map-lrmul", type=FiniteFloatRange(min=0, min_open=True),
               help=f"The mapping layers' learning-rate multiplier (a fixed {MAPPING_LR_MULTIPLIER:g} in NVIDIA's code"
@@ -193,7 +194,8 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 @click.option("--resume", callback=_resume_path,
               help="Continue a run from our snapshot, or fine-tune any network file (also a URL, or NVIDIA's "
                    "networks by name: ffhq, ffhq256, ...; downloaded once); auto: the newest snapshot of this run (this dataset, "
-                   "--cfg and options) under --outdir, else a new run; auto:FILE: that, else start from FILE.")
+                   "--cfg, options and starting network) under --outdir, else a new run; auto:FILE: that, else start "
+                   "from FILE.")
 @click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")
 @click.option("-n", "--dry-run", is_flag=True, help="Print the resolved options and exit.")
 def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: int, nnodes: int, rdzv_endpoint: str | None,

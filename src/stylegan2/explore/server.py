@@ -282,9 +282,10 @@ def serve(app: Flask, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
     shown = f"[{host}]" if ":" in host else host
     announce(f"stylegan2 explore: open http://{shown}:{server.server_port}/  (Ctrl-C stops it)")
     try:
-        server.serve_forever()  # until Ctrl-C, which ends the command as it ends every other (status 130)
+        server.serve_forever()  # werkzeug's returns at Ctrl-C: it catches the KeyboardInterrupt itself
     finally:
         server.server_close()
+    raise KeyboardInterrupt  # nothing else stops it: the command ends as every other does at Ctrl-C (status 130)
 
 
 def run_explorer(

@@ -45,10 +45,21 @@ def network_file(spec: str | os.PathLike, cache_dir: Path | None = None, *, name
         return pretrained_network(spec, cache_dir)
     if not is_url(spec):
         return Path(spec).expanduser()
-    url = str(spec)
+    return download(str(spec), (cache_dir or default_cache_dir()) / "networks" / url_file_name(str(spec)))
+
+
+def url_file_name(url: str) -> str:
+    """The name of a URL's copy in the cache: its file name after a hash of the whole URL."""
     name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "network"
-    digest = hashlib.sha256(url.encode()).hexdigest()[:12]
-    return download(url, (cache_dir or default_cache_dir()) / "networks" / f"{digest}-{name}")
+    return f"{hashlib.sha256(url.encode()).hexdigest()[:12]}-{name}"
+
+
+def cached_file_name(spec: str) -> str | None:
+    """The name `network_file` gives the cache's copy of a URL or of NVIDIA's network `spec` (None for a path),
+    without downloading: what tells two downloaded networks apart."""
+    if spec in NVIDIA_NETWORKS and not os.path.isfile(spec):
+        return NVIDIA_NETWORKS[spec].rpartition("/")[2]
+    return url_file_name(spec) if is_url(spec) else None
 
 
 def network_name(path: Path) -> str:

@@ -16,7 +16,7 @@ from ..utils.image import GridCanvas, save_image, to_uint8_nhwc
 from ..utils.notes import warn
 from ..utils.progress import progress_bar
 from ..utils.rng import seeded_global_rng
-from ..utils.text import plural
+from ..utils.text import number_ranges, plural
 from .common import (
     Network,
     ToolError,
@@ -245,4 +245,20 @@ def generate_images(
         for image in images:
             canvas.add(image)
         return [save_image(canvas.array, paths[0])]
-    return [save_image(image, path) for path, image in zip(paths, images)]
+    written: list[Path] = []
+    try:
+        for path, image in zip(paths, images):
+            written.append(save_image(image, path))
+    except KeyboardInterrupt:
+        warn(_interrupted(written, count, seeds))
+        raise
+    return written
+
+
+def _interrupted(written: list[Path], count: int, seeds: list[int] | None) -> str:
+    """What an interrupted run wrote, and the --seeds that render the rest (a rerun refuses the images written)."""
+    if not written:
+        return f"interrupted before the first of {count} images was written"
+    said = f"interrupted: wrote {written[0].name}" + (f" to {written[-1].name}" if len(written) > 1 else "")
+    said += f" ({len(written)} of {count}) to {written[0].parent}"
+    return said + (f"; the rest: --seeds {number_ranges(seeds[len(written):])}" if seeds is not None else "")

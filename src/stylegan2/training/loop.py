@@ -97,7 +97,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     # The resume file first: a finished run (a requeued job's --resume auto) ends here, before minutes of clustering.
     resume, found_lines = load_resume(options, desc, ctx)
     if resume is not None:  # before the labels: a network trained without clusters (or on K of them) sets them
-        options = follow_file_labels(resume, options)
+        options = follow_file_labels(resume, options, dataset)
     c_prior, clusters_kept, header = _labels(dataset, options, ctx, log, resume)
     options, (G, D, G_ema), resuming = _networks(options, dataset, c_prior, resume, ctx)
     header += found_lines + resuming
@@ -203,7 +203,9 @@ def _labels(dataset: ImageDataset, options: TrainingOptions, ctx: DistributedCon
             resume: ResumeFile | None) -> tuple[list[float] | None, dict[str, Any], list[str]]:
     """With --clusters (self-conditioning), k-means clusters of the images become their class labels: the resume
     snapshot's when its run clustered these same files, else made now. Returns their shares (None without clusters),
-    the record the snapshots keep of them, and the run's first lines on them. Refuses --pack-by-class without classes."""
+    the record the snapshots keep of them, and the run's first lines on them. Refuses --pack-by-class without classes
+    and more clusters than images (`check_label_options`)."""
+    check_label_options(options, dataset)
     c_prior, kept, header = None, {}, []
     if options.clusters:
         identity = dataset.file_identity()  # before the labels, which it includes
@@ -216,12 +218,15 @@ def _labels(dataset: ImageDataset, options: TrainingOptions, ctx: DistributedCon
             kept = clusters_to_keep(dataset, options.clusters, identity)
         header.append(f"Clusters: {options.clusters} k-means clusters of the images as labels (--clusters), "
                       f"{min(c_prior):.1%}-{max(c_prior):.1%} of the images each; G draws them with these odds")
-    check_pack_by_class(options, dataset)
     return c_prior, kept, header
 
 
-def check_pack_by_class(options: TrainingOptions, dataset: ImageDataset) -> None:
-    """Refuse --pack-by-class on label vectors (also at --dry-run): packs need one class per image."""
+def check_label_options(options: TrainingOptions, dataset: ImageDataset) -> None:
+    """Refuse, before any clustering (and at --dry-run), more --clusters than the dataset has images, and
+    --pack-by-class on label vectors: packs need one class per image."""
+    if options.clusters and not 2 <= options.clusters <= dataset.distinct_len:
+        raise TrainingError(f"--clusters {options.clusters}: need at least 2 clusters and at most one per image "
+                            f"({dataset.distinct_len:,} images in {options.data})")
     if options.pack_by_class and not options.clusters and not dataset.has_class_labels:
         raise TrainingError(f"--pack-by-class: the labels of {options.data} are vectors of {dataset.label_dim} values, not "
                             "classes; packs need one class per image (class labels, or --clusters)")

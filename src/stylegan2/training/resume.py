@@ -16,7 +16,7 @@ import torch
 
 from ..data import ImageDataset
 from ..io.errors import CheckpointError
-from ..io.pretrained import NVIDIA_NETWORKS, is_url, network_file, network_name
+from ..io.pretrained import cached_file_name, network_file
 from ..models import Discriminator, Generator
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..utils.download import DownloadError
@@ -84,12 +84,17 @@ def load_resume(options: TrainingOptions, desc: str, ctx: DistributedContext) ->
         raise RunFinished("\n".join([*found_lines, str(done)])) from None
 
 
-def follow_file_labels(file: ResumeFile, options: TrainingOptions) -> TrainingOptions:
+def follow_file_labels(file: ResumeFile, options: TrainingOptions, dataset: ImageDataset) -> TrainingOptions:
     """The options with the file's clusters and pack where none were given (`networks.file_labels`), before the run
-    makes its labels; the note joins the file's notes, said with the resume's lines."""
-    options, notes = file_labels(options, file.networks.get("G") or file.networks.get("G_ema"), file.networks.get("D"))
+    makes its labels; the note joins the file's notes, said with the resume's lines. A network trained on more
+    clusters than the dataset has images is refused: each of its classes needs an image."""
+    followed, notes = file_labels(options, file.networks.get("G") or file.networks.get("G_ema"), file.networks.get("D"))
+    if followed.clusters > dataset.distinct_len and followed.clusters != options.clusters:
+        raise TrainingError(f"--resume {file.path}: the network was trained on {followed.clusters} clusters of its run's "
+                            f"images (its classes), more than the {dataset.distinct_len:,} images of {options.data}; "
+                            f"fine-tune it on at least {followed.clusters} images")
     file.notes.extend(notes)
-    return options
+    return followed
 
 
 def _resume_file(options: TrainingOptions, desc: str,
@@ -134,14 +139,7 @@ def _auto_resume(options: TrainingOptions, desc: str) -> tuple[Path | None, list
     """The snapshot `--resume auto` continues (None: none), and a line per run of this dataset and --cfg that it
     passed over because its training_options.json differs in the options that tell runs apart (RUN_IDENTITY) or in
     the network it started from (`auto:FILE` starts from FILE, plain `auto` from new weights)."""
-    @functools.cache  # the run found is read once more, for its --data
-    def recorded(run_dir: Path) -> dict[str, Any]:
-        try:
-            found = json.loads((run_dir / "training_options.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):  # unreadable: left to the checks every resume makes
-            return {}
-        return found if isinstance(found, dict) else {}
-
+    recorded = functools.cache(_run_options)  # the run found is read once more, for its --data
     start = auto_resume(options.resume)[1]
 
     def differences(run_dir: Path) -> str:
@@ -156,18 +154,42 @@ def _auto_resume(options: TrainingOptions, desc: str) -> tuple[Path | None, list
     data = theirs.get("data", options.data)
     if isinstance(data, str) and not same_place(data, options.data):
         lines.append(f"its run read --data {data}, taken for this one (the same file name, moved or copied since)")
-    if _recorded_start(theirs) == UNRECORDED_START:
+    started = _recorded_start(theirs)
+    if started == UNRECORDED_START:
         lines.append(f"its run does not record the network it started from (written by an older version): taken for "
                      f"a run from {start or 'new weights'}, as this job's")
+    elif start is not None and isinstance(started, str) and not os.path.exists(started):
+        lines.append(f"its run started from {started}, which is gone: taken for {start} by its file name")
     return found, lines
 
 
+def _run_options(run_dir: Path) -> dict[str, Any]:
+    """A run directory's training_options.json ({} when it cannot be read)."""
+    try:
+        found = json.loads((run_dir / "training_options.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+MAX_CONTINUATIONS = 1000  # runs followed back to find where an older version's run started (a cycle would not end)
+
+
 def _recorded_start(recorded: dict[str, Any]) -> str | None:
-    """The network a run's training_options.json says it started from (None: new weights). A run recorded before
-    runs named it started from new weights where its options have no --resume, else from an UNRECORDED_START."""
-    if "started_from" in recorded:
-        return recorded["started_from"]
-    return None if "resume" in recorded and recorded["resume"] is None else UNRECORDED_START
+    """The network a run's training_options.json says it started from (None: new weights). An older version's run
+    did not say: it started from new weights where it had no --resume, from its --resume file where that is not one
+    of our run snapshots, and where it continued a snapshot, from where that snapshot's run started (followed back
+    run by run); UNRECORDED_START where that cannot be told."""
+    for _ in range(MAX_CONTINUATIONS):
+        if "started_from" in recorded:
+            return recorded["started_from"]
+        resume = recorded.get("resume", UNRECORDED_START)
+        if not isinstance(resume, str) or not Path(resume).name.startswith("network-snapshot-"):
+            return resume
+        recorded = _run_options(Path(resume).parent)
+        if not recorded:
+            return UNRECORDED_START
+    return UNRECORDED_START
 
 
 def _start_differences(start: str | None, recorded: dict[str, Any]) -> list[str]:
@@ -181,16 +203,20 @@ def _start_differences(start: str | None, recorded: dict[str, Any]) -> list[str]
 
 def _same_start(start: str | None, theirs: Any) -> bool:
     """Whether a run that recorded starting from `theirs` (a path; None: new weights) started from `start`, the
-    --resume auto:FILE of this job: the same file (see `same_file`), or for one of NVIDIA's names or a URL, the
-    file downloaded for it."""
+    --resume auto:FILE of this job: for one of NVIDIA's names or a URL, the file downloaded for it (a URL's hash is
+    in its name); for a path, the same file, or the same file name where the recorded one is gone (moved with the
+    job's files). Two files of one name and size are not taken for each other: a sweep's snapshots share both."""
     if start is None or theirs is None:
         return start == theirs
     if not isinstance(theirs, str):
         return False
-    if is_url(start) or (start in NVIDIA_NETWORKS and not os.path.isfile(start)):
-        remote = (NVIDIA_NETWORKS.get(start) or start.split("?", 1)[0]).rstrip("/").rsplit("/", 1)[-1]
-        return network_name(Path(theirs)) == remote
-    return same_file(os.path.abspath(os.path.expanduser(start)), theirs)
+    cached = cached_file_name(start)
+    if cached is not None:
+        return Path(theirs).name == cached
+    ours = os.path.abspath(os.path.expanduser(start))
+    if not os.path.exists(theirs):
+        return Path(ours).name == Path(theirs).name
+    return same_place(ours, theirs)
 
 
 def _fallback_file(spec: str) -> str:
@@ -442,7 +468,7 @@ def check_resume(options: TrainingOptions, dataset: ImageDataset) -> tuple[Train
             raise TrainingError("\n".join([*(f"Resume auto: {note}" for note in notes), str(err)])) from None
         notes.append(f"continues {path}" if found is not None else f"no snapshot to continue: starts from {path}")
     file = read_resume(path, options)
-    options = follow_file_labels(file, options)
+    options = follow_file_labels(file, options, dataset)
     c_dim = options.clusters or dataset.label_dim  # the run's labels: its clusters (made when it starts) or the dataset's
     options, resumed, _ = resume_from(file, options, dataset, c_dim, options.num_gpus, build=False)
     return options, notes + resumed

@@ -17,7 +17,7 @@ from ..utils.device import select_device
 from ..utils.notes import warn
 from . import distributed
 from .config import TrainingOptions, resolve_options
-from .loop import check_pack_by_class, train
+from .loop import check_label_options, train
 from .resume import auto_resume, check_resume
 from .rundir import check_outdir_creatable, check_outdir_outside_data
 from .session import RunFinished
@@ -63,7 +63,7 @@ def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size:
                            skip_bad=bool(overrides.get("skip_bad")), seed=overrides.get("seed") or 0)
     options = resolve_options(data, cfg, dataset.resolution, world_size, overrides, device_type=device_type,
                               num_images=dataset.distinct_len)
-    check_pack_by_class(options, dataset)
+    check_label_options(options, dataset)
     if creates_runs and not options.cond and (unused := dataset.unused_labels()):  # a forgotten --cond trains for hours
         warn(f"{data} has {unused}; pass --cond to train a conditional network on them")
     if dry_run and creates_runs and options.resume is not None:  # the options and notes the run would start with

@@ -33,3 +33,14 @@ def escape_unencodable_output() -> None:
     for stream in (sys.stdout, sys.stderr):
         if stream is not None and hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+
+
+def number_ranges(numbers: Sequence[int]) -> str:
+    """[0, 1, 2, 5] -> '0-2,5': ascending whole numbers in the syntax --seeds, --styles and mix_styles read."""
+    parts: list[str] = []
+    for n in numbers:
+        if parts and int(parts[-1].split("-")[-1]) == n - 1:
+            parts[-1] = f"{parts[-1].split('-')[0]}-{n}"
+        else:
+            parts.append(str(n))
+    return ",".join(parts)
