@@ -314,6 +314,7 @@ def test_dropped_transparency_is_counted_in_a_note(tmp_path, make_folder, noise)
     rgba = np.concatenate([noise(1, 8, 3, seed=1)[0], np.full((8, 8, 1), 128, np.uint8)], axis=2)
     PIL.Image.fromarray(rgba, "RGBA").save(folder / "b" / "logo.png")
     palette = PIL.Image.fromarray(noise(1, 8, 3, seed=2)[0]).convert("P")
+    palette.putpixel((0, 0), 0)  # a pixel of the entry marked transparent: one unused would drop nothing
     palette.save(folder / "b" / "sprite.png", transparency=0)
     with pytest.warns(UserWarning, match=r"^dropped the transparency of 2 image\(s\), keeping the colour stored under "
                                          r"it: .*logo\.png, .*sprite\.png$"):

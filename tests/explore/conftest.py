@@ -12,11 +12,14 @@ from stylegan2.io import save_checkpoint
 from stylegan2.models import Generator, SwapEncoder, SwapGenerator
 
 
-def build_generator(c_dim: int = 0, noise_strength: float = 0.0, resolution: int = 16) -> Generator:
-    """A generator whose images lie in about [-1, 1] (toRGB scaled down) with w_avg the mean w, as after training."""
+def build_generator(c_dim: int = 0, noise_strength: float = 0.0, resolution: int = 16,
+                    c_prior: list[float] | None = None) -> Generator:
+    """A generator whose images lie in about [-1, 1] (toRGB scaled down) with w_avg the mean w, as after training;
+    `c_prior` (one share per class): trained on clusters, so it draws a cluster from z when none is given."""
     torch.manual_seed(1)
     G = Generator(z_dim=16, c_dim=c_dim, w_dim=16, img_resolution=resolution, img_channels=3,
-                  mapping_kwargs={"num_layers": 2}, synthesis_kwargs={"channel_base": 8 * resolution, "channel_max": 16})
+                  mapping_kwargs={"num_layers": 2, "c_prior": c_prior},
+                  synthesis_kwargs={"channel_base": 8 * resolution, "channel_max": 16})
     with torch.no_grad():
         for name, param in G.named_parameters():
             if "torgb.weight" in name:
@@ -56,6 +59,14 @@ def cond_gan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A conditional (4 classes) 16 px generator."""
     path = tmp_path_factory.mktemp("explore-nets") / "cond.safetensors"
     save_checkpoint(path, {"G_ema": build_generator(c_dim=4)})
+    return path
+
+
+@pytest.fixture(scope="session")
+def cluster_gan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 16 px generator trained on 4 clusters (draws_labels): a cluster is optional, drawn from the seed without one."""
+    path = tmp_path_factory.mktemp("explore-nets") / "clusters.safetensors"
+    save_checkpoint(path, {"G_ema": build_generator(c_dim=4, c_prior=[0.25] * 4)})
     return path
 
 

@@ -250,7 +250,7 @@ def test_the_swapae_address_command_and_notes_follow_the_images_shown(browser, s
             assert page.text_content("#image-notes").startswith("wide.png:")
         with new_page(browser, url + "#structure=7&alpha=2") as page:
             assert page.text_content("#address-error") == (
-                "address: structure=7: no image 7 here; the explorer holds images 0..2; showing 0\n"
+                "address: structure=7: no image 7 here; the explorer holds images 0-2; showing 0\n"
                 "address: alpha=2: not on the slider, which runs from 0 to 1 in steps of 0.05; showing 1")
             assert page.get_attribute("#image", "data-query") == "structure=0&texture=1&alpha=1"
 
@@ -282,6 +282,46 @@ def test_the_swapae_view_swaps_two_uploaded_images(browser, swapae_file, png_fil
         explorer.add(name, (tmp_path / name).read_bytes())
     np.testing.assert_array_equal(swapped, explorer.render(SwapSettings(0, 1, 1.0)))
     np.testing.assert_array_equal(own, explorer.render(SwapSettings(0, 1, 0.0)))
+
+
+def test_a_swapae_address_naming_a_replaced_upload_is_refused_not_shown_as_another_image(browser, swapae_file, png_file,
+                                                                                        tmp_path):
+    """Past 64 images an upload takes a new id; a bookmark of the replaced one is named, never shown as the new one."""
+    from stylegan2.explore.swap import MAX_IMAGES, UPLOAD_PLACES
+
+    folder = tmp_path / "pick"
+    folder.mkdir()
+    for i in range(MAX_IMAGES - UPLOAD_PLACES):
+        (folder / f"img{i:02d}.png").write_bytes(png_file(seed=i))
+    first = MAX_IMAGES - UPLOAD_PLACES  # the first upload's id
+
+    def upload(page, name: str) -> int:
+        sent = page.request.post(url + "api/swapae/upload", multipart={
+            "image": {"name": name, "mimeType": "image/png", "buffer": png_file(seed=99)}})
+        assert sent.ok, sent.text()
+        return sent.json()["id"]
+
+    with explorer_url(swapae_file, "--images", str(folder)) as url:
+        with new_page(browser, url + f"#structure={first}&texture=0") as page:  # not uploaded yet
+            assert page.text_content("#address-error").startswith(f"address: structure={first}: no image {first} here; ")
+            assert [upload(page, f"u{i}.png") for i in range(UPLOAD_PLACES)] == list(range(first, MAX_IMAGES))
+        with new_page(browser, url + f"#structure={first}&texture=0&alpha=0.5") as page:  # the upload's bookmark
+            assert page.get_attribute("#image", "data-query") == f"structure={first}&texture=0&alpha=0.5"
+            assert page.text_content("#address-error") == ""
+            assert upload(page, "new.png") == MAX_IMAGES  # replaces u0, the oldest upload: a new id
+            page.focus("#alpha")
+            page.keyboard.press("End")
+            page.wait_for_selector("#error:has-text('no image')")
+            assert page.text_content("#error") == (
+                f"structure: no image {first} here (a newer upload replaced it: the explorer keeps at most {MAX_IMAGES} "
+                f"images); the explorer holds images 0-{first - 1},{first + 1}-{MAX_IMAGES}")
+        with new_page(browser, url + f"#structure={first}&texture={MAX_IMAGES}") as page:
+            assert page.text_content("#address-error") == (
+                f"address: structure={first}: no image {first} here (a newer upload replaced it: the explorer keeps at "
+                f"most {MAX_IMAGES} images); the explorer holds images 0-{first - 1},{first + 1}-{MAX_IMAGES}; showing 0")
+            assert page.get_attribute("#image", "data-query") == f"structure=0&texture={MAX_IMAGES}&alpha=1"
+            assert page.input_value("#texture") == str(MAX_IMAGES)
+            assert page.text_content(f"#texture option[value='{MAX_IMAGES}']") == f"{MAX_IMAGES}: new.png"
 
 
 @pytest.fixture(scope="module")
@@ -488,6 +528,26 @@ def test_the_second_seed_takes_the_class_picked_for_it(browser, cond_gan_file):
             page.uncheck("#mix-on")
             wait_idle(page)
             assert "mix_class" not in page.evaluate("location.hash") and page.is_disabled("#mix-class")
+
+
+def test_on_a_cluster_network_the_second_seeds_default_class_says_what_it_is(browser, cluster_gan_file):
+    """With no cluster picked the second seed draws its own: the default option and the layer table say so."""
+    from stylegan2.explore import open_explorer
+
+    explorer = open_explorer(cluster_gan_file, "cpu", top_k=0)
+    with explorer_url(cluster_gan_file, "--top-k", "1") as url:
+        with new_page(browser, url + "#seed=3&mix_seed=9&mix_styles=0-1") as page:
+            assert page.input_value("#class") == "" and page.input_value("#mix-class") == ""
+            assert page.text_content("#mix-class option:checked") == "drawn from its own seed (as the first seed's is)"
+            assert page.text_content("#layers tbody tr:nth-child(1) td:nth-child(3)") == (
+                f"seed 9, cluster {explorer.drawn_class(9)} (drawn from the seed)")
+            assert page.text_content("#layers tbody tr:nth-child(3) td:nth-child(3)") == (
+                f"seed 3, cluster {explorer.drawn_class(3)} (drawn from the seed)")
+            page.select_option("#class", "2")
+            page.wait_for_selector("#image[data-query*='class=2']")
+            wait_idle(page)
+            assert page.text_content("#mix-class option:checked") == "the first seed's (2)"
+            assert page.text_content("#layers tbody tr:nth-child(1) td:nth-child(3)") == "seed 9, class 2"
 
 
 @pytest.mark.parametrize("view", ["gan", "swapae"])

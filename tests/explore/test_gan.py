@@ -16,6 +16,7 @@ from stylegan2.cli import main
 from stylegan2.explore import GanExplorer, SettingsError, open_explorer
 from stylegan2.io import load_network, save_checkpoint
 from stylegan2.tools import Directions, ToolError, factorize, save_directions, seed_ws
+from stylegan2.tools.common import seed_latent
 
 
 def read_png(path) -> np.ndarray:
@@ -227,6 +228,43 @@ def test_the_second_seed_may_take_another_class_and_its_w_file_command_renders_i
     (tmp_path / explorer.w_file_name(settings)).write_bytes(explorer.w_npz(settings))
     out = run_commands(explorer.commands(settings), tmp_path, cond_gan_file)
     np.testing.assert_array_equal(read_png(next(out.glob("*.png"))), explorer.render(settings))
+
+
+def test_a_second_seeds_class_equal_to_the_first_is_the_same_settings(cond_gan_file):
+    """The same image: the same w-file name and command as without mix_class."""
+    explorer = open_explorer(cond_gan_file, "cpu", top_k=0)
+    plain = explorer.parse({"seed": "1", "class": "2", "mix_seed": "3", "mix_styles": "0-1"})
+    same = explorer.parse({"seed": "1", "class": "2", "mix_seed": "3", "mix_styles": "0-1", "mix_class": "2"})
+    assert same == plain and same.mix_class is None
+    assert explorer.w_file_name(same) == explorer.w_file_name(plain) and explorer.commands(same) == explorer.commands(plain)
+
+
+def test_on_a_cluster_network_without_classes_each_seed_draws_its_own_cluster(cluster_gan_file):
+    """mix_class left out takes the first seed's class only when one is picked; else the second seed draws its own
+    cluster, and the layer table says which (the page's default option says the same)."""
+    explorer = open_explorer(cluster_gan_file, "cpu", top_k=0)
+    G = explorer.G
+    assert G.mapping.draws_labels
+    everything = f"0-{G.num_ws - 1}"
+    settings = explorer.parse({"seed": "3", "mix_seed": "9", "mix_styles": everything})
+    np.testing.assert_array_equal(explorer.render(settings), explorer.render(explorer.parse({"seed": "9"})))
+    rows = explorer.layers(settings)
+    assert {(row["seed"], row["class_drawn"]) for row in rows} == {(9, True)}
+    drawn = rows[0]["class"]
+    _, c = G.mapping.draw_labels(seed_latent(G, 9))
+    assert int(c.argmax()) == drawn  # the cluster the mapping used for seed 9
+    mixed = explorer.parse({"seed": "3", "mix_seed": "9", "mix_styles": "0-1"})
+    first = explorer.layers(mixed)[2]
+    assert (first["seed"], first["class"], first["class_drawn"]) == (3, explorer.drawn_class(3), True)
+    picked = explorer.parse({"seed": "3", "class": "1", "mix_seed": "9", "mix_styles": "0-1"})
+    assert [(row["seed"], row["class"], row["class_drawn"]) for row in explorer.layers(picked)][1:3] == [
+        (9, 1, False), (3, 1, False)]  # a picked cluster is the second seed's too
+    torch.testing.assert_close(explorer.ws(picked)[:, :2], seed_ws(G, 9, class_idx=1)[:, :2], rtol=0, atol=0)
+
+
+def test_an_unconditional_networks_rows_have_no_class(explorer):
+    row = explorer.layers(explorer.parse({"seed": "3", "mix_seed": "9", "mix_styles": "0-1"}))[0]
+    assert (row["class"], row["class_drawn"]) == (None, False)
 
 
 @pytest.mark.parametrize("query, message", [

@@ -279,3 +279,22 @@ def test_empty_image_ids_are_missing_not_image_0(swap_client, png_file):
     swap_client.post("/api/swapae/upload", data={"image": (io.BytesIO(png_file()), "a.png")})
     response = swap_client.get("/api/render?structure=&texture=0")
     assert response.status_code == 400 and "structure: missing" in response.get_json()["error"]
+
+
+def test_an_address_naming_a_replaced_image_gets_a_clear_400_and_info_lists_ids_with_names(swapae_file, png_file):
+    """Ids are never reused: past 64 images an upload takes a new id, and the replaced one is refused by name."""
+    from stylegan2.explore.swap import MAX_IMAGES
+
+    explorer = open_explorer(swapae_file, "cpu")
+    for i in range(MAX_IMAGES):
+        explorer.add(f"u{i}.png", png_file())
+    client = create_app(explorer).test_client()
+    added = client.post("/api/swapae/upload", data={"image": (io.BytesIO(png_file(seed=1)), "new.png")}).get_json()
+    assert added["id"] == MAX_IMAGES
+    info = client.get("/api/info").get_json()
+    assert info["images"][0] == {"id": 1, "name": "u1.png"} and info["images"][-1] == {"id": MAX_IMAGES, "name": "new.png"}
+    assert info["issued"] == MAX_IMAGES + 1
+    for route in ("/api/render?structure=0&texture=1", "/api/describe?structure=0&texture=1", "/api/swapae/image/0"):
+        response = client.get(route)
+        assert response.status_code == 400 and "no image 0 here (a newer upload replaced it" in response.get_json()["error"]
+    assert client.get(f"/api/render?structure={MAX_IMAGES}&texture=1").status_code == 200

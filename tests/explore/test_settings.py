@@ -73,10 +73,25 @@ def test_bad_parameters_are_refused_by_name(query, message):
 
 
 def test_swap_settings_check_image_ids_and_alpha():
-    assert parse_swap_settings({"structure": "1", "texture": "0", "alpha": "0.25"}, 2).alpha == 0.25
-    with pytest.raises(SettingsError, match=r"texture: 2 is out of range; use 0\.\.1"):
-        parse_swap_settings({"structure": "0", "texture": "2"}, 2)
+    assert parse_swap_settings({"structure": "1", "texture": "0", "alpha": "0.25"}, [0, 1]).alpha == 0.25
+    with pytest.raises(SettingsError, match=r"^texture: no image 2 here; the explorer holds images 0-1$"):
+        parse_swap_settings({"structure": "0", "texture": "2"}, [0, 1])
     with pytest.raises(SettingsError, match="alpha: 1.5 is out of range; use a number from 0 to 1"):
-        parse_swap_settings({"structure": "0", "texture": "0", "alpha": "1.5"}, 1)
+        parse_swap_settings({"structure": "0", "texture": "0", "alpha": "1.5"}, [0])
     with pytest.raises(SettingsError, match="no images yet: upload a structure and a texture image"):
-        parse_swap_settings({"structure": "0", "texture": "0"}, 0)
+        parse_swap_settings({"structure": "0", "texture": "0"}, [])
+    with pytest.raises(SettingsError, match=r"^structure: missing; give an image id the explorer holds: 0-1$"):
+        parse_swap_settings({"texture": "0"}, [0, 1])
+
+
+@pytest.mark.parametrize("value, message", [
+    ("2", r"no image 2 here \(a newer upload replaced it: the explorer keeps at most 64 images\); the explorer holds images 0-1,5"),
+    ("9", r"no image 9 here; the explorer holds images 0-1,5"),  # never given out
+    ("-1", r"no image -1 here; the explorer holds images 0-1,5"),
+    ("1" * 50, r"no image 1{37}\.\.\. here; the explorer holds images 0-1,5"),
+    ("x", r"'x' is not a whole number; give an image id the explorer holds: 0-1,5"),
+])
+def test_swap_ids_not_held_are_refused_naming_those_held(value, message):
+    """Ids have gaps once uploads replace images; an id below `issued` that is not held was replaced."""
+    with pytest.raises(SettingsError, match=rf"^structure: {message}$"):
+        parse_swap_settings({"structure": value, "texture": "5"}, [0, 1, 5], issued=6)

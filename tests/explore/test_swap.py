@@ -9,9 +9,20 @@ from click.testing import CliRunner
 
 from stylegan2.cli import main
 from stylegan2.explore import SwapExplorer, open_explorer
+from stylegan2.explore.settings import SettingsError
 from stylegan2.explore.swap import MAX_IMAGES, UPLOAD_PLACES, SwapSettings
 from stylegan2.swapae.tools import swap
 from stylegan2.tools import ToolError
+
+
+def names(explorer: SwapExplorer) -> list[str]:
+    """The names of the images the explorer holds, by id."""
+    return [image["name"] for image in explorer.info()["images"]]
+
+
+def ids(explorer: SwapExplorer) -> list[int]:
+    """The ids of the images the explorer holds, in order."""
+    return [image["id"] for image in explorer.info()["images"]]
 
 
 @pytest.fixture
@@ -37,11 +48,14 @@ def test_a_folder_offers_its_images_and_uploads_never_grow_past_the_limit(swapae
         (folder / f"img{i}.png").write_bytes(png_file(seed=i))
     (folder / "notes.txt").write_text("not an image")
     explorer = open_explorer(swapae_file, "cpu", images=folder)
-    assert explorer.info()["images"] == ["img0.png", "img1.png", "img2.png"]
+    assert explorer.info()["images"] == [{"id": 0, "name": "img0.png"}, {"id": 1, "name": "img1.png"},
+                                         {"id": 2, "name": "img2.png"}]
     for i in range(MAX_IMAGES - 3):
         explorer.add(f"u{i}.png", png_file(seed=10 + i))
-    assert explorer.add("one-more.png", png_file(seed=99)) == 3  # replaces the oldest upload, not a picked image
-    assert len(explorer.info()["images"]) == MAX_IMAGES and explorer.info()["images"][3] == "one-more.png"
+    assert explorer.add("one-more.png", png_file(seed=99)) == MAX_IMAGES  # a new id, never the replaced one's
+    assert len(names(explorer)) == MAX_IMAGES  # the oldest upload (u0, id 3) went, not a picked image
+    assert names(explorer)[:4] == ["img0.png", "img1.png", "img2.png", "u1.png"] and names(explorer)[-1] == "one-more.png"
+    assert ids(explorer) == [0, 1, 2, *range(4, MAX_IMAGES + 1)] and explorer.info()["issued"] == MAX_IMAGES + 1
 
 
 def test_once_full_each_upload_replaces_the_oldest_upload_in_turn(swapae_file, png_file):
@@ -51,11 +65,36 @@ def test_once_full_each_upload_replaces_the_oldest_upload_in_turn(swapae_file, p
         explorer.add(f"u{i}.png", data)
     structure = explorer.upload("structure.png", data)
     texture = explorer.upload("texture.png", data)
-    assert (structure["id"], texture["id"]) == (0, 1)  # two uploads in a row never share an id
-    assert explorer.info()["images"][:3] == ["structure.png", "texture.png", "u2.png"]
+    assert (structure["id"], texture["id"]) == (MAX_IMAGES, MAX_IMAGES + 1)  # new ids, never the replaced ones'
+    assert names(explorer)[0] == "u2.png" and names(explorer)[-2:] == ["structure.png", "texture.png"]
     for i in range(MAX_IMAGES - 2):
         explorer.add(f"v{i}.png", data)
-    assert explorer.add("again.png", data) == 0  # round and round: `structure.png` is the oldest upload again
+    assert explorer.add("again.png", data) == 2 * MAX_IMAGES  # round and round: `structure.png` is the oldest upload again
+    assert names(explorer)[0] == "texture.png" and len(names(explorer)) == MAX_IMAGES
+
+
+def test_an_id_replaced_by_an_upload_is_refused_by_name_never_reused(swapae_file, png_file):
+    """An old bookmark naming a replaced image must not silently show the upload that took its place."""
+    explorer = open_explorer(swapae_file, "cpu")
+    data = png_file()
+    for i in range(MAX_IMAGES):
+        explorer.add(f"u{i}.png", data)
+    assert explorer.parse({"structure": "5", "texture": "6"}).structure == 5
+    newest = explorer.upload("new.png", data)["id"]  # replaces u0 (id 0)
+    for i in range(6):
+        explorer.add(f"w{i}.png", data)  # and u1..u6 (ids 1..6)
+    assert newest == MAX_IMAGES and set(ids(explorer)).isdisjoint(range(7))
+    with pytest.raises(SettingsError, match=rf"^structure: no image 5 here \(a newer upload replaced it: the explorer "
+                                            rf"keeps at most {MAX_IMAGES} images\); the explorer holds images 7-70$"):
+        explorer.parse({"structure": "5", "texture": "6"})
+    with pytest.raises(SettingsError, match=r"^texture: no image 71 here; the explorer holds images 7-70$"):
+        explorer.parse({"structure": "7", "texture": "71"})  # never given: not said to be replaced
+    with pytest.raises(SettingsError, match=r"^no image 0 here \(a newer upload replaced it"):
+        explorer.image(0)
+    settings = explorer.parse({"structure": "7", "texture": str(newest)})
+    explorer.add("x.png", data)  # replaces id 7 between the check and the render (another tab's upload)
+    with pytest.raises(SettingsError, match=r"^no image 7 here \(a newer upload replaced it"):
+        explorer.render(settings)
 
 
 def test_a_folder_of_more_images_than_fit_leaves_room_for_uploads_with_a_note(swapae_file, png_file, tmp_path):
@@ -64,9 +103,11 @@ def test_a_folder_of_more_images_than_fit_leaves_room_for_uploads_with_a_note(sw
     with pytest.warns(UserWarning, match=rf"--images {tmp_path}: using the first {MAX_IMAGES - UPLOAD_PLACES} of its "
                                          rf"{MAX_IMAGES - UPLOAD_PLACES + 2} images \(by name\)"):
         explorer = open_explorer(swapae_file, "cpu", images=tmp_path)
-    assert explorer.info()["images"][-1] == f"img{MAX_IMAGES - UPLOAD_PLACES - 1:02d}.png"
-    ids = [explorer.add(f"u{i}.png", png_file()) for i in range(UPLOAD_PLACES + 1)]
-    assert ids == [*range(MAX_IMAGES - UPLOAD_PLACES, MAX_IMAGES), MAX_IMAGES - UPLOAD_PLACES]
+    assert names(explorer)[-1] == f"img{MAX_IMAGES - UPLOAD_PLACES - 1:02d}.png"
+    added = [explorer.add(f"u{i}.png", png_file()) for i in range(UPLOAD_PLACES + 1)]
+    assert added == [*range(MAX_IMAGES + 1)][-UPLOAD_PLACES - 1:]
+    assert MAX_IMAGES - UPLOAD_PLACES not in ids(explorer)  # the first upload went, the folder's images stay
+    assert names(explorer)[:MAX_IMAGES - UPLOAD_PLACES] == [f"img{i:02d}.png" for i in range(MAX_IMAGES - UPLOAD_PLACES)]
 
 
 def test_a_folder_image_that_is_cropped_or_enlarged_is_noted(swapae_file, png_file, tmp_path):
@@ -102,7 +143,7 @@ def test_an_unreadable_file_in_the_images_folder_is_left_out_with_a_note_naming_
                               "use a PNG, JPEG or WebP file; left out")
     assert said[1].startswith(f"{tmp_path / 'cut.png'} (--images): cannot decode as an image (")
     assert said[1].endswith("the file is damaged or cut short: save or copy it again; left out")
-    assert explorer.info()["images"] == ["good.png"]
+    assert names(explorer) == ["good.png"]
     (tmp_path / "good.png").unlink()
     with pytest.warns(UserWarning), pytest.raises(ToolError, match=r"none of its 2 images could be read \(--images\)"):
         open_explorer(swapae_file, "cpu", images=tmp_path)
@@ -125,7 +166,7 @@ def test_a_folder_link_pointing_outside_it_and_an_oversized_file_are_left_out_un
     said = sorted(str(note.message) for note in notes)
     assert said == [f"--images {folder}: skipped 1 symbolic link(s) pointing outside the folder: zz_outside.png",
                     f"{folder / 'huge.png'} (--images): larger than 2,048 bytes; left out"]
-    assert explorer.info()["images"] == ["good.png", "inside.png"]
+    assert names(explorer) == ["good.png", "inside.png"]
 
 
 def test_uploads_are_encoded_without_a_non_writable_array_warning(swapae_file, png_file):
@@ -147,7 +188,7 @@ def test_a_folder_image_of_too_many_pixels_is_left_out_with_a_note_that_does_not
     said = [str(note.message) for note in notes if "too large" in str(note.message)]
     assert said == [f"{tmp_path / 'big.png'} (--images): 20x20 pixels is too large; the explorer takes images of at "
                     "most 100 pixels; left out"]
-    assert explorer.info()["images"] == ["small.png"]
+    assert names(explorer) == ["small.png"]
 
 
 def run_command(command: str, outdir) -> np.ndarray:
@@ -192,6 +233,15 @@ def test_each_download_is_named_after_its_images_and_alpha(explorer, png_file):
     b = explorer.upload('x"; y.jpg', png_file(seed=2))["id"]
     assert explorer.file_name(SwapSettings(a, b, 1.0)) == "swap-_t_2024_1_-x_y.png"
     assert explorer.file_name(SwapSettings(b, a, 0.25)) == "swap-x_y-_t_2024_1_-a0.25.png"
+
+
+def test_a_downloads_alpha_is_written_as_its_command_writes_it(explorer, png_file):
+    """0.3 and 0.1 + 0.2 are two images: their names differ, and each matches its command's --alpha."""
+    a = explorer.upload("a.png", png_file(seed=1))["id"]
+    for alpha, written in ((0.3, "0.3"), (0.1 + 0.2, "0.30000000000000004"), (0.0, "0.0")):
+        settings = SwapSettings(a, a, alpha)
+        assert explorer.file_name(settings) == f"swap-a-a-a{written}.png"
+        assert explorer.commands(settings)[0].endswith(f" --alpha {written}")
 
 
 def test_the_notes_of_the_two_images_shown_are_described_once_each(explorer, png_file):

@@ -32,6 +32,22 @@ def test_other_sizes_modes_and_alpha_are_converted(png_file):
     assert pixels(png_file(16, 16), "rgb.png", channels=1).shape == (16, 16, 1)
 
 
+def rgba_png(lowest_alpha: int) -> bytes:
+    """A 16x16 RGBA PNG of noise, opaque but for pixel (0, 0), whose alpha is `lowest_alpha`."""
+    pixels = np.random.default_rng(3).integers(0, 256, (16, 16, 4), dtype=np.uint8)
+    pixels[..., 3] = 255
+    pixels[0, 0, 3] = lowest_alpha
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(pixels, "RGBA").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_alpha_is_noted_only_when_some_pixel_is_transparent():
+    """Many screenshots are RGBA with every pixel opaque: dropping that alpha changes nothing, so it is not noted."""
+    assert decode_upload(rgba_png(255), "shot.png", 16, 3)[1] == ""
+    assert decode_upload(rgba_png(254), "cut.png", 16, 3)[1] == "alpha dropped: transparent pixels keep their stored colour"
+
+
 @pytest.mark.parametrize("size, note", [
     ((32, 32), ""),  # a plain downscale
     ((40, 20), "40x20 image center-cropped to 20x20"),

@@ -164,6 +164,23 @@ def test_a_transparent_targets_note_says_its_alpha_was_dropped(tmp_path):
         load_target_image(tmp_path / "cutout.png", 16, 3)
 
 
+def test_an_opaque_rgba_targets_note_does_not_say_alpha_was_dropped(tmp_path):
+    """A screenshot saved as RGBA with every pixel opaque: converting it to RGB loses nothing."""
+    PIL.Image.new("RGBA", (16, 16), (255, 0, 0, 255)).save(tmp_path / "shot.png")
+    with pytest.warns(UserWarning) as notes:
+        load_target_image(tmp_path / "shot.png", 16, 3)
+    assert [str(note.message) for note in notes] == [f"{tmp_path / 'shot.png'}: converted from RGBA to RGB to match "
+                                                     "the network's 3 channel(s)"]
+
+
+def test_a_palette_targets_transparent_entry_is_noted_as_dropped(tmp_path):
+    image = PIL.Image.fromarray(np.array([[0, 1], [1, 1]], np.uint8).repeat(8, 0).repeat(8, 1), "P")
+    image.putpalette([0, 0, 0, 200, 50, 50] + [0] * 762)
+    image.save(tmp_path / "logo.png", transparency=0)
+    with pytest.warns(UserWarning, match=r"converted from P to RGB to match the network's 3 channel\(s\) \(alpha dropped"):
+        load_target_image(tmp_path / "logo.png", 16, 3)
+
+
 def test_target_of_another_size_and_mode_is_cropped_and_resized_with_notes(tiny_generator, tmp_path):
     PIL.Image.new("L", (40, 30), 128).save(tmp_path / "wide.png")
     with pytest.warns(UserWarning) as notes:

@@ -139,8 +139,37 @@ def image_channels(img: PIL.Image.Image, where: str, *, drop_alpha: bool) -> int
 
 
 def has_alpha(img: PIL.Image.Image) -> bool:
-    """Whether an image has transparency: an alpha channel, or a palette entry or colour marked transparent."""
-    return img.mode in _ALPHA_MODES or "transparency" in img.info
+    """Whether some pixel of an image is transparent: its alpha channel holds a value below opaque, or a pixel uses
+    a palette entry or colour marked transparent. This decodes the pixels.
+
+    Tools note "alpha dropped" only then: many screenshots are RGBA with every pixel opaque, and flattening those
+    changes nothing."""
+    if img.mode in _ALPHA_MODES:
+        lowest = img.getchannel(len(img.getbands()) - 1).getextrema()[0]  # the alpha band is the last one
+        return lowest < 255
+    if "transparency" not in img.info:
+        return False
+    key = img.info["transparency"]
+    if img.mode == "P":
+        return _palette_transparency_used(img, key)
+    return _colour_key_used(np.asarray(img), key)
+
+
+def _palette_transparency_used(img: PIL.Image.Image, key: int | bytes) -> bool:
+    """Whether a palette image uses an entry marked transparent: entry `key` (an index), or, when `key` is bytes
+    (a PNG's alpha per entry), an entry whose alpha is below opaque."""
+    counts = img.histogram()  # pixels per palette index
+    if isinstance(key, int):
+        return 0 <= key < len(counts) and counts[key] > 0
+    return any(alpha < 255 and counts[index] > 0 for index, alpha in enumerate(key[:len(counts)]))
+
+
+def _colour_key_used(pixels: np.ndarray, key: int | tuple[int, ...]) -> bool:
+    """Whether some pixel [H, W] or [H, W, C] equals the colour marked transparent (a gray value or an RGB tuple)."""
+    if pixels.ndim == 2:
+        return bool((pixels == key).any())
+    colour = np.asarray(key)[: pixels.shape[2]]
+    return bool((pixels == colour).all(axis=2).any())
 
 
 def to_8bit(img: PIL.Image.Image, where: str, *, from_png: bool = False) -> PIL.Image.Image:
@@ -194,8 +223,8 @@ def decode_image(file: BinaryIO, where: str, *, drop_alpha: bool = False) -> np.
 
 
 def decode_flattened(file: BinaryIO, where: str) -> tuple[np.ndarray, bool]:
-    """`decode_image(drop_alpha=True)`, and whether the image had transparency that was dropped (from the same
-    read: an alpha channel, or a palette entry or colour marked transparent)."""
+    """`decode_image(drop_alpha=True)`, and whether transparency was dropped: some pixel was transparent (see
+    `has_alpha`; a fully opaque RGBA image does not count), from the same read."""
     return _decode(file, where, True)
 
 

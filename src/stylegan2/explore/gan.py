@@ -19,10 +19,11 @@ import numpy as np
 import torch
 
 from ..models import Generator
-from ..tools.common import MAX_SEED, NOISE_MODES, ToolError, seed_ws
+from ..tools.common import MAX_SEED, NOISE_MODES, ToolError, seed_latent, seed_ws
 from ..tools.generate import image_name, synthesize, truncate_ws
 from ..tools.sefa import LAYER_PRESETS, Directions, modulation_layers, select_ws_indices
-from .settings import GanSettings, SettingsError, default_mix_styles, index_ranges, parse_gan_settings
+from ..utils.text import number_ranges
+from .settings import GanSettings, SettingsError, default_mix_styles, parse_gan_settings
 
 W_FILE_STEM = "explore_w"
 DIRECTIONS_DIR = "explore-directions"
@@ -61,7 +62,7 @@ class GanExplorer:
         presets = {}
         for name in LAYER_PRESETS:
             try:
-                presets[name] = index_ranges(select_ws_indices(G, name, "mix_styles"))
+                presets[name] = number_ranges(select_ws_indices(G, name, "mix_styles"))
             except ToolError:  # a preset this network is too small for
                 continue
         return {
@@ -81,7 +82,7 @@ class GanExplorer:
             "default_mix_styles": default_mix_styles(G.num_ws),
             "directions": [{"index": i, "eigenvalue": float(self.directions.eigenvalues[i])}
                            for i in range(self.num_directions)],
-            "direction_layers": index_ranges(self.directions.layers),
+            "direction_layers": number_ranges(self.directions.layers),
         }
 
     def parse(self, query: Mapping[str, str]) -> GanSettings:
@@ -161,23 +162,41 @@ class GanExplorer:
             names[layer.ws_index].append(layer.name.removesuffix(".affine"))
         return names
 
-    def seed_class(self, settings: GanSettings, mixed: bool) -> int | None:
-        """The class of the seed a w comes from (the second seed's when `mixed`); None for a projected w, an
-        unconditional network or a cluster drawn from the seed."""
+    def seed_class(self, settings: GanSettings, mixed: bool) -> tuple[int | None, bool]:
+        """The class of the seed a w comes from (the second seed's when `mixed`), and whether the network drew it from
+        that seed's z; (None, False) for a projected w or an unconditional network.
+
+        Without mix_class the second seed takes the first seed's class when one is picked; on a network trained on
+        clusters with none picked, each seed draws its own cluster (as `seed_ws` does), and the table shows that
+        cluster rather than claiming the first seed's."""
         if mixed:
-            return settings.class_idx if settings.mix_class is None else settings.mix_class
-        return None if settings.projected is not None else settings.class_idx
+            seed, picked = settings.mix_seed, settings.class_idx if settings.mix_class is None else settings.mix_class
+        elif settings.projected is not None:
+            return None, False
+        else:
+            seed, picked = settings.seed, settings.class_idx
+        if picked is not None or not self.G.mapping.draws_labels or seed is None:
+            return picked, False
+        return self.drawn_class(seed), True
+
+    @torch.no_grad()
+    def drawn_class(self, seed: int) -> int:
+        """The cluster a network trained on clusters draws from `seed`'s z when none is picked (see `draw_labels`)."""
+        return int(self.G.mapping.draw_labels(seed_latent(self.G, seed))[1].argmax())
 
     def layers(self, settings: GanSettings) -> list[dict[str, Any]]:
-        """Per ws index: the seed it comes from, whether it is truncated, and whether a direction moves it."""
+        """Per ws index: the seed it comes from and its class (`class_drawn`: drawn from that seed, not picked),
+        whether it is truncated, and whether a direction moves it."""
         mixed = set(self.mix_indices(settings))
         cutoff = self.G.num_ws if settings.truncation_cutoff is None else settings.truncation_cutoff
         moved = set(self.directions.layers) if self.moved(settings) else set()
+        classes = {False: self.seed_class(settings, False), True: self.seed_class(settings, True) if mixed else (None, False)}
         return [{
             "index": i,
             "layers": names,
             "seed": settings.mix_seed if i in mixed else None if settings.projected is not None else settings.seed,
-            "class": self.seed_class(settings, i in mixed),
+            "class": classes[i in mixed][0],
+            "class_drawn": classes[i in mixed][1],
             "projected": settings.projected if i not in mixed else None,  # the projected w it comes from (or None)
             "mixed": i in mixed,
             "truncated": i < cutoff and settings.truncation_psi != 1,

@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Collection, Mapping
 
 from ..tools.common import MAX_SEED, NOISE_MODES, ToolError
 from ..tools.mix import default_styles
+from ..utils.text import number_ranges
 
 MAX_STRENGTH = 100.0  # |psi| and |direction strength| beyond this only produce noise
 MAX_SHOWN = 40  # characters of a bad value quoted back in an error message
+MAX_IMAGES = 64  # images a Swapping Autoencoder explorer holds at once, so memory stays bounded (see swap.py)
 MAX_DIGITS = 30  # a longer whole number is out of every range here (and past what int() reads unasked)
 WHOLE_NUMBER = re.compile(r"-?[0-9]+")  # ASCII digits only: not '+5', '1_000' or another script's digits
 DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # as JavaScript writes numbers
@@ -33,7 +35,9 @@ class GanSettings:
     noise_mode: str = "const"
     mix_seed: int | None = None  # the second seed, whose ws replace those listed in mix_styles
     mix_styles: str = ""  # ws indices such as '0-3', or coarse / middle / fine / all; '' = no mixing
-    mix_class: int | None = None  # the second seed's class when it differs from class_idx (cross-class mixing)
+    # the second seed's class when it differs from class_idx (cross-class mixing); None: class_idx, or when that is
+    # None too, on a network trained on clusters, a cluster the second seed draws itself
+    mix_class: int | None = None
     strengths: tuple[float, ...] = ()  # how far to move along each direction, strongest direction first
 
 
@@ -88,20 +92,9 @@ def _reject_unknown(query: Mapping[str, str], known: set[str]) -> None:
         raise SettingsError(f"unknown parameter {shorten(unknown[0])!r}; the explorer takes {', '.join(sorted(known))}")
 
 
-def index_ranges(indices: list[int]) -> str:
-    """[0, 1, 2, 5] -> '0-2,5' (the syntax --styles and mix_styles read)."""
-    parts: list[str] = []
-    for i in indices:
-        if parts and int(parts[-1].split("-")[-1]) == i - 1:
-            parts[-1] = f"{parts[-1].split('-')[0]}-{i}"
-        else:
-            parts.append(str(i))
-    return ",".join(parts)
-
-
 def default_mix_styles(num_ws: int) -> str:
     """The ws a second seed gives when no mix_styles are named, as `stylegan2 mix` and the page take them."""
-    return index_ranges(default_styles(num_ws))
+    return number_ranges(default_styles(num_ws))
 
 
 def parse_gan_settings(
@@ -144,6 +137,8 @@ def parse_gan_settings(
     if mix_seed is not None and not mix_styles:
         mix_styles = default_mix_styles(num_ws)  # as the page and `stylegan2 mix` do
     mix_class = _mix_class(query, c_dim, mix_seed, num_projected)
+    if mix_class == class_idx:  # the same image as without it: one w-file name and command for both
+        mix_class = None
     return GanSettings(
         seed=_integer(query, "seed", 0, MAX_SEED, 0),
         projected=_integer(query, "w", 0, num_projected - 1, None) if num_projected else None,
@@ -171,16 +166,35 @@ def _mix_class(query: Mapping[str, str], c_dim: int, mix_seed: int | None, num_p
     return _integer(query, "mix_class", 0, c_dim - 1, None)
 
 
-def parse_swap_settings(query: Mapping[str, str], num_images: int) -> SwapSettings:
-    """Check a swap request: both image ids name images the explorer holds, alpha lies in [0, 1]."""
+def parse_swap_settings(query: Mapping[str, str], ids: Collection[int], issued: int | None = None) -> SwapSettings:
+    """Check a swap request: both image ids name images the explorer holds (`ids`), alpha lies in [0, 1].
+
+    `issued`: how many ids the explorer has given out; an id below it that is not held was replaced by a newer
+    upload, and the message says so (an id is never given twice, so an old address never shows another image)."""
     _reject_unknown(query, {"structure", "texture", "alpha"})
-    if num_images == 0:
+    if not ids:
         raise SettingsError("no images yet: upload a structure and a texture image")
+    held = number_ranges(sorted(ids))
     for name in ("structure", "texture"):
         if not _text(query, name):
-            raise SettingsError(f"{name}: missing; give an image id in 0..{num_images - 1}")
-    return SwapSettings(
-        structure=_integer(query, "structure", 0, num_images - 1, 0),
-        texture=_integer(query, "texture", 0, num_images - 1, 0),
-        alpha=_number(query, "alpha", 0.0, 1.0, 1.0),
-    )
+            raise SettingsError(f"{name}: missing; give an image id the explorer holds: {held}")
+    structure, texture = (_held_id(query, name, ids, held, issued) for name in ("structure", "texture"))
+    return SwapSettings(structure=structure, texture=texture, alpha=_number(query, "alpha", 0.0, 1.0, 1.0))
+
+
+def _held_id(query: Mapping[str, str], name: str, ids: Collection[int], held: str, issued: int | None) -> int:
+    """The image id `name`, checked against the ids held (`held`: them as ranges, for the message)."""
+    text = _text(query, name)
+    if not WHOLE_NUMBER.fullmatch(text):
+        raise SettingsError(f"{name}: {shorten(text)!r} is not a whole number; give an image id the explorer holds: {held}")
+    value = int(text) if len(text.lstrip("-")) <= MAX_DIGITS else None
+    if value is None or value not in ids:
+        raise SettingsError(f"{name}: {missing_image(shorten(text), held, value is not None and 0 <= value < (issued or 0))}")
+    return value
+
+
+def missing_image(image_id: int | str, held: str, replaced: bool = False) -> str:
+    """Why image `image_id` cannot be used, naming the ids held (`held`, as ranges such as '0-4,9'); `replaced`: it
+    was held, and a newer upload took its place."""
+    why = f" (a newer upload replaced it: the explorer keeps at most {MAX_IMAGES} images)" if replaced else ""
+    return f"no image {image_id} here{why}; the explorer holds images {held}"

@@ -20,12 +20,11 @@ from ..swapae.tools import decode_codes, encode_images, mix_textures
 from ..tools.common import network_device
 from ..utils.image import to_uint8_nhwc
 from ..utils.notes import warn
-from ..utils.text import first_names
-from .settings import SettingsError, SwapSettings, parse_swap_settings
+from ..utils.text import first_names, number_ranges
+from .settings import MAX_IMAGES, SettingsError, SwapSettings, missing_image, parse_swap_settings
 from .uploads import decode_upload
 
 MAX_IMAGE_FILE_BYTES = 64 * 2**20  # an --images file larger than this is left out unread (a photo is a few MB)
-MAX_IMAGES = 64  # images held at once, so memory stays bounded; past it an upload replaces the oldest upload
 UPLOAD_PLACES = 8  # of MAX_IMAGES, never taken by --images: uploads always have room
 
 
@@ -42,7 +41,10 @@ class HeldImage:
 
 
 class SwapExplorer:
-    """A Swapping Autoencoder and the images it can swap between (picked from a folder, or uploaded)."""
+    """A Swapping Autoencoder and the images it can swap between (picked from a folder, or uploaded).
+
+    Images are held by id, and an id is never given twice: an upload that replaces an old one gets a new id, so an
+    address or bookmark naming the old id is refused instead of showing another image."""
 
     kind = "swapae"
 
@@ -52,8 +54,9 @@ class SwapExplorer:
         self.network = network
         self.resolution = E.init_kwargs["img_resolution"]
         self.channels = E.init_kwargs["img_channels"]
-        self.images: list[HeldImage] = []
-        self.uploads: deque[int] = deque()  # ids of the uploaded images, oldest upload first
+        self.images: dict[int, HeldImage] = {}  # by id, in the order they were added
+        self.issued = 0  # ids given out so far: the next image's id
+        self.uploads: deque[int] = deque()  # ids of the uploaded images held, oldest upload first
         self.lock = threading.Lock()  # uploads and renders may come from several server threads
 
     def encode(self, name: str, data: bytes, where: str | None = None, path: str | None = None) -> HeldImage:
@@ -66,8 +69,9 @@ class SwapExplorer:
         return HeldImage(Path(name).name, pixels, structure, texture, note, path)
 
     def add(self, name: str, data: bytes, uploaded: bool = True, where: str | None = None) -> int:
-        """Decode, encode and keep an image; returns its id. Past MAX_IMAGES an upload replaces the oldest upload.
-        `where` names the image in errors (default: the upload's name)."""
+        """Decode, encode and keep an image; returns its id, a new one. Past MAX_IMAGES an upload replaces the oldest
+        upload, whose id is then refused, never given again. `where` names the image in errors (default: the upload's
+        name)."""
         return self.keep(self.encode(name, data, where), uploaded)
 
     def upload(self, name: str, data: bytes) -> dict[str, Any]:
@@ -76,17 +80,16 @@ class SwapExplorer:
         return {"id": self.keep(held, uploaded=True), "name": held.name, "note": held.note}
 
     def keep(self, held: HeldImage, uploaded: bool) -> int:
-        """Hold `held` under a new id, or, once MAX_IMAGES are held, under the id of the oldest upload; returns the id."""
+        """Hold `held` under a new id; once MAX_IMAGES are held, an upload first drops the oldest upload. Returns the id."""
         with self.lock:
-            if len(self.images) < MAX_IMAGES:
-                self.images.append(held)
-                index = len(self.images) - 1
-            elif uploaded and self.uploads:
-                index = self.uploads.popleft()
-                self.images[index] = held
-            else:  # reached from Python only: add_folder leaves UPLOAD_PLACES free
-                rule = "an upload replaces only an earlier upload" if uploaded else "only an upload replaces a held image"
-                raise SettingsError(f"the explorer already holds {MAX_IMAGES} images; {rule}")
+            if len(self.images) >= MAX_IMAGES:
+                if not (uploaded and self.uploads):  # reached from Python only: add_folder leaves UPLOAD_PLACES free
+                    rule = "an upload replaces only an earlier upload" if uploaded else "only an upload replaces a held image"
+                    raise SettingsError(f"the explorer already holds {MAX_IMAGES} images; {rule}")
+                del self.images[self.uploads.popleft()]
+            index = self.issued
+            self.issued += 1
+            self.images[index] = held
             if uploaded:
                 self.uploads.append(index)
             return index
@@ -122,34 +125,47 @@ class SwapExplorer:
         return added
 
     def info(self) -> dict[str, Any]:
-        """What the page needs: sizes and the held images' names."""
+        """What the page needs: sizes, the held images as {"id", "name"} by id (ids may have gaps: a replaced upload's
+        id is not given again), and `issued`, how many ids were given out (an id below it not held was replaced)."""
         with self.lock:
-            names = [image.name for image in self.images]
-        return {"kind": self.kind, "resolution": self.resolution, "channels": self.channels, "images": names}
+            images = [{"id": index, "name": image.name} for index, image in self.images.items()]
+            issued = self.issued
+        return {"kind": self.kind, "resolution": self.resolution, "channels": self.channels, "images": images,
+                "issued": issued}
 
     def parse(self, query: Mapping[str, str]) -> SwapSettings:
         """Checked settings from request parameters (see `parse_swap_settings`), against the images held now."""
         with self.lock:
-            return parse_swap_settings(query, len(self.images))
+            return parse_swap_settings(query, self.images.keys(), self.issued)
 
     def image(self, index: int) -> np.ndarray:
         """The held image `index` as the network sees it, uint8 [H, W, C]."""
         with self.lock:
-            if not 0 <= index < len(self.images):
-                raise SettingsError(f"image {index} does not exist; ids run 0..{len(self.images) - 1}")
-            return self.images[index].pixels
+            return self._held(index).pixels
+
+    def pair(self, settings: SwapSettings) -> tuple[HeldImage, HeldImage]:
+        """The structure and texture images of `settings`; refused when an upload replaced one after they were
+        checked (another tab's upload may come between a request's parse and its render)."""
+        with self.lock:
+            return self._held(settings.structure), self._held(settings.texture)
+
+    def _held(self, index: int) -> HeldImage:
+        """The image held under id `index`, or a SettingsError naming the ids held; call with the lock held."""
+        if index not in self.images:
+            held = number_ranges(sorted(self.images)) or "none yet"
+            raise SettingsError(missing_image(index, held, 0 <= index < self.issued))
+        return self.images[index]
 
     def file_name(self, settings: SwapSettings) -> str:
-        """The download's name, one per image: swap-<structure>-<texture>[-a<alpha>].png from the images' names."""
-        with self.lock:
-            names = [_name_part(self.images[i].name) for i in (settings.structure, settings.texture)]
-        alpha = "" if settings.alpha == 1 else f"-a{settings.alpha:g}"
+        """The download's name, one per image: swap-<structure>-<texture>[-a<alpha>].png from the images' names, alpha
+        written as the command's --alpha (repr: two alphas never share a name, as 0.3 and 0.30000000000000004 did)."""
+        names = [_name_part(image.name) for image in self.pair(settings)]
+        alpha = "" if settings.alpha == 1 else f"-a{settings.alpha!r}"
         return f"swap-{names[0]}-{names[1]}{alpha}.png"
 
     def commands(self, settings: SwapSettings) -> list[str]:
         """The shell command that writes this exact image (as swap_s00_t00.png); an upload is named by its file name."""
-        with self.lock:
-            held = [self.images[settings.structure], self.images[settings.texture]]
+        held = self.pair(settings)
         command = ["stylegan2 swapae swap --network", shlex.quote(self.network)]
         for option, image in zip(("--structure", "--texture"), held):
             command += [option, shlex.quote(image.path or image.name)]
@@ -159,8 +175,7 @@ class SwapExplorer:
 
     def describe(self, settings: SwapSettings) -> dict[str, Any]:
         """The page's text for these settings: the equivalent command, what it needs, and the input images' notes."""
-        with self.lock:
-            held = [self.images[settings.structure], self.images[settings.texture]]
+        held = self.pair(settings)
         uploaded = list(dict.fromkeys(image.name for image in held if image.path is None))
         hint = "The command writes this image as swap_s00_t00.png."
         if uploaded:
@@ -172,8 +187,7 @@ class SwapExplorer:
     @torch.no_grad()
     def render(self, settings: SwapSettings) -> np.ndarray:
         """uint8 [H, W, C]: the structure image's layout with its texture moved `alpha` of the way to the texture image's."""
-        with self.lock:
-            structure, texture = self.images[settings.structure], self.images[settings.texture]
+        structure, texture = self.pair(settings)
         mixed = mix_textures(structure.texture, texture.texture, settings.alpha)
         return to_uint8_nhwc(decode_codes(self.G, structure.structure, mixed))[0]
 

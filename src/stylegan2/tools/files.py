@@ -16,7 +16,7 @@ import PIL.Image
 from PIL import GifImagePlugin
 
 from ..data.errors import DatasetError
-from ..data.images import ALPHA_DROPPED, SIXTEEN_BIT_GRAY_MODES, check_size, open_image, to_8bit, upright
+from ..data.images import ALPHA_DROPPED, SIXTEEN_BIT_GRAY_MODES, check_size, has_alpha, open_image, to_8bit, upright
 from ..io.detect import is_torch_save_file
 from ..models.aspect import SQUARE, image_size
 from ..utils.files import ArchiveError, atomic_path, create_temp, folder_blocker
@@ -260,7 +260,8 @@ def load_target_image(path: str | os.PathLike, resolution: int, channels: int, a
         raise ToolError(f"cannot project onto a network with {channels} image channels (supported: 1, 3, 4)")
     image = scale_to_8bit(image, path, from_png)
     if image.mode != mode:
-        dropped = f" ({ALPHA_DROPPED})" if "A" in image.mode and "A" not in mode else ""
+        # only when some pixel was transparent: an opaque RGBA screenshot loses nothing
+        dropped = f" ({ALPHA_DROPPED})" if "A" not in mode and has_alpha(image) else ""
         warn(f"{path}: converted from {image.mode} to {mode} to match the network's {channels} channel(s)"
              f"{dropped}")
         image = image.convert(mode)

@@ -42,6 +42,7 @@ function update() {
   info.directions.forEach((_, i) => { $(`d${i}-value`).textContent = $(`d${i}`).value; });
   const mixing = $("mix-on").checked;
   $("mix-seed").disabled = $("mix-styles").disabled = $("mix-class").disabled = !mixing;
+  if (!$("mix-class-label").hidden) $("mix-class").options[0].textContent = mixClassDefault();
   $("mix-hint").hidden = mixing;
   renderer.request(query);
 }
@@ -57,7 +58,7 @@ function describe(found) {
     if (layer.mixed) row.className = "mixed";
     const flags = [layer.truncated ? "truncated" : "", layer.moved ? "moved" : ""].filter(Boolean).join(", ");
     const from = (layer.seed === null ? `projected w ${layer.projected}` : `seed ${layer.seed}`) +
-      (layer.class === null ? "" : `, class ${layer.class}`);
+      (layer.class === null ? "" : layer.class_drawn ? `, cluster ${layer.class} (drawn from the seed)` : `, class ${layer.class}`);
     for (const text of [layer.index, layer.layers.join(", "), from, flags]) {
       const cell = document.createElement("td");
       cell.textContent = text;
@@ -66,6 +67,12 @@ function describe(found) {
     return row;
   });
   $("layers").tBodies[0].replaceChildren(...rows);
+}
+
+// What the second seed's class is with mix_class left out, as the server takes it: the first seed's class when one
+// is picked; on a network trained on clusters with none picked, a cluster the second seed draws from itself.
+function mixClassDefault() {
+  return $("class").value === "" ? "drawn from its own seed (as the first seed's is)" : `the first seed's (${$("class").value})`;
 }
 
 function addOptions(select, values) {
@@ -99,7 +106,8 @@ function ganRefusal(control, value) {
       (info.draws_labels ? ", or leave class out to draw one from the seed" : "");
   }
   if (control.id === "mix-class" && control.value !== value) {
-    return `not a class of this network; use 0..${info.c_dim - 1}, or leave mix_class out for the first seed's class`;
+    return `not a class of this network; use 0..${info.c_dim - 1}, or leave mix_class out for the first seed's class` +
+      (info.draws_labels ? " (with class left out too, the second seed draws its own cluster)" : "");
   }
   return refusal(control, value);
 }
@@ -162,7 +170,7 @@ async function start() {
     $("class-label").hidden = false;
     if (!info.projected) {  // from a projected w, the class above is already the second seed's
       addOptions($("mix-class"), [...Array(info.c_dim).keys()]);
-      $("mix-class").prepend(new Option("the first seed's", "", true, true));
+      $("mix-class").prepend(new Option(mixClassDefault(), "", true, true));  // its text follows the class, see update()
       $("mix-class-label").hidden = false;
     }
   }

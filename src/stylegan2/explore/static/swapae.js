@@ -2,6 +2,7 @@
 // The Swapping Autoencoder view: pick or upload a structure and a texture image, move alpha, see the swap.
 
 const defaults = {};  // control id -> its value before the address is read
+let issued = 0;  // image ids the server has given out: one below it that is not held was replaced by an upload
 // The download, the command and the notes follow the image shown, not the last input: a refused input keeps the
 // last image, and all of them keep describing it.
 const renderer = new Renderer($("image"), async (query) => {
@@ -40,27 +41,45 @@ function update() {
   renderer.request(query);
 }
 
-function fillImages(names) {
+// Fills both image lists from /api/info's answer (images: [{id, name}], by id); a list keeps its choice while that
+// image is held. Ids may have gaps: an upload that replaced an old one has a new id, never the old one's.
+function fillImages(info) {
+  const images = info.images;
+  issued = info.issued;
   for (const id of ["structure", "texture"]) {
     const select = $(id);
     const keep = select.value;
-    select.replaceChildren(...names.map((name, i) => new Option(`${i}: ${name}`, String(i))));
-    if (keep !== "" && Number(keep) < names.length) select.value = keep;
+    select.replaceChildren(...images.map((image) => new Option(`${image.id}: ${image.name}`, String(image.id))));
+    if (images.some((image) => String(image.id) === keep)) select.value = keep;
   }
+}
+
+// Ids as ranges, [0, 1, 2, 5] -> "0-2,5", as the server names them.
+function idRanges(ids) {
+  const parts = [];
+  for (const id of ids) {
+    const last = parts[parts.length - 1];
+    if (last && last[1] === id - 1) last[1] = id;
+    else parts.push([id, id]);
+  }
+  return parts.map(([first, last]) => (first === last ? `${first}` : `${first}-${last}`)).join(",");
 }
 
 // `refusal`, with the image lists' message naming the ids the server holds.
 function swapRefusal(control, value) {
   if (control.tagName === "SELECT" && control.value !== value) {
-    const count = control.options.length;
-    return count ? `no image ${value} here; the explorer holds images 0..${count - 1}`
-      : "no images here yet; upload them (an uploaded image lasts while the explorer runs)";
+    const ids = [...control.options].map((option) => Number(option.value));
+    const replaced = /^[0-9]+$/.test(value) && Number(value) < issued
+      ? " (a newer upload replaced it: the explorer keeps at most 64 images)" : "";
+    return ids.length ? `no image ${value} here${replaced}; the explorer holds images ${idRanges(ids)}`
+      : "no images here yet; upload them (the explorer keeps them while it runs, at most 64)";
   }
   return refusal(control, value);
 }
 
 // Shows the settings of the page's address (#structure=0&texture=1&alpha=0.5): on opening, and when a bookmark or
-// pasted address (or Back) changes it in this tab. Image ids hold while the explorer runs.
+// pasted address (or Back) changes it in this tab. An image id names the same image while the explorer runs, or
+// none once a newer upload replaced it.
 function openAddress() {
   const fields = { structure: "structure", texture: "texture", alpha: "alpha" };
   const { problems } = restoreControls(location.hash, fields, defaults, swapRefusal);
@@ -73,7 +92,7 @@ async function upload(input, target) {
   if (!file) return;
   const form = new FormData();
   form.append("image", file);
-  let added, images;
+  let added, held;
   try {
     const response = await fetch("/api/swapae/upload", { method: "POST", body: form });
     if (!response.ok) {
@@ -81,7 +100,7 @@ async function upload(input, target) {
       return;
     }
     added = await response.json();
-    images = (await getJSON("/api/info")).images;
+    held = await getJSON("/api/info");
   } catch (err) {
     showError(err instanceof TypeError ? serverGone(err) : err.message);  // fetch fails with a TypeError
     return;
@@ -89,7 +108,7 @@ async function upload(input, target) {
     input.value = "";
   }
   showError("");
-  fillImages(images);
+  fillImages(held);
   $(target).value = String(added.id);
   if ($("structure").value === "" || $("texture").value === "") {
     for (const id of ["structure", "texture"]) if ($(id).value === "") $(id).value = String(added.id);
@@ -107,8 +126,8 @@ async function start() {
   }
   $("network").textContent = `Swapping Autoencoder, ${info.resolution}x${info.resolution}`;
   for (const id of ["structure-image", "texture-image", "image"]) sizePreview($(id), info.resolution, info.resolution, 160);
-  fillImages(info.images);
-  if (info.images.length > 1) $("texture").value = "1";
+  fillImages(info);
+  if (info.images.length > 1) $("texture").value = String(info.images[1].id);
   for (const id of ["structure", "texture", "alpha"]) {
     defaults[id] = $(id).value;
     $(id).addEventListener("input", update);
