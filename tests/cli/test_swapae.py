@@ -54,7 +54,8 @@ def test_train_dry_run_shows_the_preset_with_overrides():
     assert (options["lambda_l2"], options["recolor_structure"], options["keep_snapshots"]) == (3.0, True, 2)
 
 
-@pytest.mark.parametrize("flags, mirror", [(["--mirror"], True), (["--no-mirror"], False)])
+@pytest.mark.parametrize("flags, mirror", [(["--mirror"], True), (["--no-mirror"], False), (["--mirror=1"], True),
+                                           (["--mirror=0"], False)])
 def test_train_takes_the_option_spellings_of_stylegan2_train(flags, mirror):
     result = run("train", "--data", "builtin:shapes?n=16", *flags, "--subset", "8", "-n")
     assert result.exit_code == 0, result.output

@@ -186,13 +186,20 @@ class PresetChoice(click.Choice):
         return super().convert(value, param, ctx)
 
 
-class NvidiaFlagsCommand(click.Command):
-    """A click command whose flags also take NVIDIA's `--flag=1` / `--flag=0` values, and that answers rosinality's
-    and NVIDIA's TensorFlow spellings with ours (click's "did you mean" pointed --r1 at --dlr, --ckpt at --p)."""
+class FlagValuesCommand(click.Command):
+    """A click command whose flags also take NVIDIA's `--flag=1` / `--flag=0` values."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, rewrite_flag_values(list(args), flag_spellings(self)))
+
+
+class NvidiaFlagsCommand(FlagValuesCommand):
+    """A FlagValuesCommand that also answers rosinality's and NVIDIA's TensorFlow spellings of its options with ours
+    (click's "did you mean" pointed --r1 at --dlr, --ckpt at --p)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
-            return super().parse_args(ctx, rewrite_flag_values(list(args), flag_spellings(self)))
+            return super().parse_args(ctx, args)
         except click.NoSuchOption as err:
             found = foreign_option_hint(err.option_name, self.name)
             if found is None:

@@ -20,7 +20,7 @@ from ..training.signals import sigterm_stops
 from ..training.start import check_gpus
 from ..utils.device import DEVICE_HELP, select_device
 from .defaults import default_of, format_default
-from .flags import SEED, FiniteFloatRange, UserPath, WholeSummariesGroup, workers_option
+from .flags import SEED, FiniteFloatRange, FlagValuesCommand, UserPath, WholeSummariesGroup, workers_option
 from .tools import user_errors
 from .train import USER_ERRORS, run_training_command
 
@@ -71,7 +71,7 @@ def shown_default(name: str) -> str:
     return "[default: " + ", ".join(f"{value} ({'/'.join(cfgs)})" for value, cfgs in by_value.items()) + "]"
 
 
-@swapae_group.command("train")
+@swapae_group.command("train", cls=FlagValuesCommand)
 @click.option("--data", required=True, type=UserPath(), help="Dataset: zip, folder, .npz, or builtin:shapes.")
 @click.option("--outdir", default=option_default("outdir"), show_default=True, type=UserPath(),
               help="Where run directories are created.")
