@@ -100,8 +100,12 @@ def test_max_steps_ends_with_grids_a_snapshot_and_done(tmp_path):
     assert log[-1] == "Done." and log == rec.lines
 
 
-def test_max_seconds_stops_after_the_step_that_ran_out_of_time(tmp_path):
+def test_max_seconds_stops_after_the_step_that_ran_out_of_time(tmp_path, monkeypatch):
+    """A single process decides from its own clock: no tensor per step (a GPU would make each read wait)."""
     rec = Recorder(tmp_path, max_seconds=0.0)
+    with monkeypatch.context() as patched:
+        patched.setattr("stylegan2.training.session.broadcast_", lambda tensor: pytest.fail("a tensor per step"))
+        assert rec.session._finished()
     rec.run()
     assert rec.snapshots() == ["network-snapshot-000000-008.safetensors"] and rec.lines[-1] == "Done."
 

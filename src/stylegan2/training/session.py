@@ -500,10 +500,11 @@ class TrainingSession:
     def _finished(self) -> bool:
         """Whether the kimg, max_steps or max_seconds limit is reached."""
         done = self.cur_nimg >= self.options.kimg * 1000 or (self.max_steps is not None and self._steps_done >= self.max_steps)
-        if self.max_seconds is not None:  # rank 0's clock decides, so that every process stops at the same step
-            elapsed = time.time() - self._start_time
-            out_of_time = broadcast_(torch.tensor(float(elapsed >= self.max_seconds), device=self.ctx.device))
-            done = done or bool(out_of_time)
+        if self.max_seconds is not None:
+            out_of_time = time.time() - self._start_time >= self.max_seconds
+            if self.ctx.world_size > 1:  # rank 0's clock decides, so that every process stops at the same step
+                out_of_time = bool(broadcast_(torch.tensor(float(out_of_time), device=self.ctx.device)))
+            done = done or out_of_time  # alone, no tensor: a GPU would wait for the step at each read
         return done
 
     def _tick(self, hooks: LoopHooks) -> None:
