@@ -348,7 +348,7 @@ def convert_dataset(
     black = 0.0  # the largest share of an image that padding made black
     try:
         with os.fdopen(fd, "wb") as tmp_file, zipfile.ZipFile(tmp_file, "w", compression=zipfile.ZIP_STORED) as out:
-            for index in progress_bar(range(len(src)), show=progress, total=total, unit="img"):
+            for index in progress_bar(range(len(src)), show=progress, total=total, desc="dataset", unit="img"):
                 if len(written) == total:
                     break
                 where = src.describe(index)

@@ -1,16 +1,22 @@
-"""Progress bars for the commands: drawn on a terminal, left out of logs and pipes.
+"""Progress for the commands: a bar on a terminal, a plain line now and then in a log or a pipe.
 
 A tqdm bar redraws itself with carriage returns; in a job log or a pipe those redraws pile up into one
-long line. Every command's bar therefore comes from `progress_bar`, which shows it only when asked
-and only when its stream (stderr unless `file=` says otherwise) is a terminal.
+long line. Every command's progress therefore comes from `progress_bar`, which draws a bar only when its
+stream (stderr unless `file=` says otherwise) is a terminal, and elsewhere writes a line every
+LOG_INTERVAL seconds, none for work that ends sooner.
 """
 
 from __future__ import annotations
 
+import io
 import sys
 from typing import IO, Any, Iterable
 
 from tqdm import tqdm
+
+LOG_INTERVAL = 60.0  # seconds between a log's progress lines (and before the first): short work writes none
+LOG_LINE = "{desc}: {n_fmt}/{total_fmt} ({percentage:.0f}%) [{elapsed}<{remaining}, {rate_fmt}]"
+LOG_LINE_UNSIZED = "{desc}: {n_fmt} [{elapsed}, {rate_fmt}]"  # work of unknown size has no remaining time
 
 
 def is_terminal(stream: IO[str] | None) -> bool:
@@ -19,7 +25,30 @@ def is_terminal(stream: IO[str] | None) -> bool:
     return bool(isatty is not None and not getattr(stream, "closed", False) and isatty())
 
 
+class LogLines(io.TextIOBase):
+    """A stream for tqdm in a log: each redraw (a carriage return, the status, padding) becomes one line."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        line = text.replace("\r", "").strip()
+        if line:
+            self.stream.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def progress_bar(iterable: Iterable[Any] | None = None, *, show: bool = True, **kwargs: Any) -> tqdm:
-    """A tqdm bar over `iterable` (or updated by hand); none unless `show` and its stream is a terminal."""
-    stream = kwargs.get("file", sys.stderr)
-    return tqdm(iterable, disable=not (show and is_terminal(stream)), **kwargs)
+    """A tqdm bar over `iterable` (or updated by hand): drawn on a terminal, a line every LOG_INTERVAL seconds
+    elsewhere; nothing unless `show`."""
+    stream = kwargs.pop("file", sys.stderr)
+    if not show or stream is None:
+        return tqdm(iterable, disable=True, **kwargs)
+    if is_terminal(stream):
+        return tqdm(iterable, file=stream, **kwargs)
+    total = kwargs.get("total", len(iterable) if hasattr(iterable, "__len__") else None)  # type: ignore[arg-type]
+    return tqdm(iterable, file=LogLines(stream), mininterval=LOG_INTERVAL, maxinterval=LOG_INTERVAL, delay=LOG_INTERVAL,
+                bar_format=LOG_LINE if total else LOG_LINE_UNSIZED, **kwargs)
