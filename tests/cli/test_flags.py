@@ -23,14 +23,26 @@ def test_other_bad_class_values_get_their_own_messages(tmp_path, value, message)
     assert result.exit_code == 2 and message in " ".join(result.output.split()) and "class_names" not in result.output
 
 
-@pytest.mark.parametrize("command", ["generate", "metrics", "export"])
-def test_a_network_that_cannot_be_downloaded_is_a_failure_not_a_usage_error(tmp_path, monkeypatch, command):
+@pytest.mark.parametrize("command, args", [("generate", ["--seeds", "0", "--outdir"]),
+                                           ("metrics", ["--data", "builtin:shapes", "--run-dir"]),
+                                           ("export", ["--format", "torchscript", "--output"])])
+def test_a_network_that_cannot_be_downloaded_is_a_failure_not_a_usage_error(tmp_path, monkeypatch, command, args):
     """It printed the usage banner and exited 2, as for a mistyped option, though the command line was right."""
     monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("STYLEGAN2_OFFLINE", "1")
-    result = CliRunner().invoke(main, [command, "--network", "https://example.invalid/net.pkl"])
+    out = tmp_path / ("g.pt" if command == "export" else "")
+    result = CliRunner().invoke(main, [command, "--network", "https://example.invalid/net.pkl", *args, str(out)])
     assert result.exit_code == 1 and "Usage:" not in result.output, result.output
-    assert result.output.startswith("Error: --network: ") and "example.invalid/net.pkl by hand" in result.output
+    assert result.output.startswith("Error: ") and "example.invalid/net.pkl by hand" in result.output
+
+
+def test_other_options_are_checked_before_a_network_is_downloaded(tmp_path, monkeypatch):
+    """A typo in --seeds was reported only after --network's download (cliux L8)."""
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("stylegan2.utils.download.urllib.request.urlopen", lambda *a, **k: pytest.fail("downloaded"))
+    for network in ("https://example.invalid/net.pkl", "ffhq256"):
+        result = CliRunner().invoke(main, ["generate", "--network", network, "--seeds", "3-0"])
+        assert result.exit_code == 2 and "range '3-0' runs backwards" in result.output, result.output
 
 
 def test_a_resume_network_that_cannot_be_downloaded_is_a_failure_not_a_usage_error(tmp_path, monkeypatch):

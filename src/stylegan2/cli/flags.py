@@ -1,7 +1,7 @@
 """What the commands share for reading their command lines: parameter types, common options, and other tools' spellings.
 
 - Types: `FiniteFloat`, `FiniteFloatRange`, `SEED`, `UserPath` (a leading ~ expanded), `PresetChoice` (--cfg);
-  options and callbacks: `network_argument` (--network as a file, URL or name), `workers_option`.
+  options and callbacks: `network_argument` (--network as a file, URL or name, fetched when loaded), `workers_option`.
 - On/off options as both projects spell them: ours (`--cond`, `--no-cond`) and NVIDIA's (`--cond=1`, `--cond 0`).
   NVIDIA's scripts declare their switches as `type=bool` options that take a value; ours are flags. A command
   built with `cls=NvidiaFlagsCommand` (`nvidia_command`) rewrites a value given to one of its flags into the flag
@@ -19,10 +19,9 @@ from typing import Any
 
 import click
 
-from ..io.pretrained import network_file
+from ..io.pretrained import cached_file_name
 from ..tools.common import MAX_SEED
 from ..training.config import NVIDIA_WORKERS, PRESETS
-from ..utils.download import DownloadError
 
 
 class FiniteFloat(click.ParamType):
@@ -230,16 +229,14 @@ class WholeSummariesGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-def network_argument(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
-    """--network as NVIDIA's tools take it: a file, or a URL downloaded into the cache dir once; or NVIDIA's network by name.
-
-    A failed download is a failure (status 1), not a usage error: the command line was right."""
+def network_argument(ctx: click.Context, param: click.Parameter, value: str | None) -> str | Path | None:
+    """--network as NVIDIA's tools take it: a file, a URL or NVIDIA's network by name. A URL or name is downloaded
+    (into the cache dir, once) when the command loads the network, after click has checked every other option: a
+    typo in --seeds is not reported after a 360 MB download, and a failed download is a failure (status 1), not a
+    usage error."""
     if value is None:
         return None
-    try:
-        return network_file(value)
-    except DownloadError as err:
-        raise click.ClickException(f"--network: {err}") from None
+    return value if cached_file_name(value) is not None else Path(value).expanduser()
 
 
 workers_option = click.option("--workers", type=click.IntRange(min=0),  # both trainers pick them by training.config.auto_workers
