@@ -109,7 +109,7 @@ def test_network_urls_work_in_python_and_on_the_command_line(server, tmp_path: P
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "out").glob("*.png"))) == 2
     result = CliRunner().invoke(main, ["generate", "--network", f"{server}/gone.pkl", "--seeds", "0", "--outdir", str(tmp_path)])
-    assert result.exit_code == 1 and result.output.startswith("Error: --network: could not download"), result.output
+    assert result.exit_code == 1 and result.output.startswith("Error: could not download"), result.output
 
 
 def test_nvidia_network_names_work_in_every_tool_and_in_python(server, tmp_path: Path, monkeypatch, tiny_network_bytes):
