@@ -136,26 +136,20 @@ def declare_classes(folder, num_classes) -> None:
     (folder / "dataset.json").write_text(json.dumps({**meta, "num_classes": num_classes}))
 
 
-def test_num_classes_in_dataset_json_sets_the_label_size(make_folder, images_rgb):
-    """Data that lack the top classes (a held-out split) keep a network's label size."""
+@pytest.mark.parametrize("count, bad, message", [
+    # data that lack the top classes (a held-out split) keep a network's label size
+    (3, 1, r'dataset\.json: "num_classes": 1 is fewer than the labels use \(they go up to class 1\); write at least 2, '
+           r"or remove it"),
+    # a json.dump of a NumPy float count writes 3.0, as a label may be
+    (3.0, 2.5, r'"num_classes": 2\.5 is not a whole number; write the number of classes'),
+])
+def test_num_classes_in_dataset_json_sets_the_label_size(make_folder, images_rgb, count, bad, message):
     folder = make_folder(images_rgb, labels=[0, 1, 0, 1, 0, 1])
-    declare_classes(folder, 3)
+    declare_classes(folder, count)
     with pytest.warns(UserWarning, match="1 of its 3 classes have no image: 2"):
         assert open_dataset(folder, use_labels=True).label_dim == 3
-    declare_classes(folder, 1)
-    with pytest.raises(DatasetError, match=r'dataset\.json: "num_classes": 1 is fewer than the labels use \(they go up to '
-                                           r"class 1\); write at least 2, or remove it"):
-        open_dataset(folder, use_labels=True)
-
-
-def test_num_classes_may_be_a_whole_number_float_as_a_label_may(make_folder, images_rgb):
-    """A json.dump of a NumPy float count writes 3.0."""
-    folder = make_folder(images_rgb, labels=[0, 1, 0, 1, 0, 1])
-    declare_classes(folder, 3.0)
-    with pytest.warns(UserWarning, match="1 of its 3 classes have no image: 2"):
-        assert open_dataset(folder, use_labels=True).label_dim == 3
-    declare_classes(folder, 2.5)
-    with pytest.raises(DatasetError, match=r'"num_classes": 2\.5 is not a whole number; write the number of classes'):
+    declare_classes(folder, bad)
+    with pytest.raises(DatasetError, match=message):
         open_dataset(folder, use_labels=True)
 
 
