@@ -321,8 +321,8 @@ class TrainingSession:
                      f" ({options.batch_gpu} per step x {self.rounds} rounds per process)")
             self.log(f"Started {time.strftime('%Y-%m-%d %H:%M:%S %z')}")  # about when tick times start: logs meet schedulers' clocks
             self.log(f"Software: {describe_software()}")  # results are exact only with the same code and libraries
-            if command_line():
-                self.log(f"Command: {command_line()}")
+            if command := command_line():
+                self.log(f"Command: {command}")
             self._writer = StatsWriter(self.run_dir)
         return self.run_dir
 
