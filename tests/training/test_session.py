@@ -100,12 +100,17 @@ def test_max_steps_ends_with_grids_a_snapshot_and_done(tmp_path):
     assert log[-1] == "Done." and log == rec.lines
 
 
-def test_max_seconds_stops_after_the_step_that_ran_out_of_time(tmp_path, monkeypatch):
-    """A single process decides from its own clock: no tensor per step (a GPU would make each read wait)."""
+@pytest.mark.parametrize("world_size", [1, 2])
+def test_max_seconds_stops_after_the_step_that_ran_out_of_time(tmp_path, monkeypatch, world_size):
+    """The clocks vote as Ctrl-C does (StopVote: every process stops at the same step, read a step late): no
+    broadcast and read per step, which would make the host wait for a GPU at each one."""
     rec = Recorder(tmp_path, max_seconds=0.0)
+    votes = []
     with monkeypatch.context() as patched:
         patched.setattr("stylegan2.training.session.broadcast_", lambda tensor: pytest.fail("a tensor per step"))
-        assert rec.session._finished()
+        patched.setattr(rec.session, "ctx", dataclasses.replace(rec.session.ctx, world_size=world_size))
+        patched.setattr(rec.session, "time_vote", lambda wants: votes.append(wants) or wants)
+        assert rec.session._finished() and votes == [True]
     rec.run()
     assert rec.snapshots() == ["network-snapshot-000000-008.safetensors"] and rec.lines[-1] == "Done."
 

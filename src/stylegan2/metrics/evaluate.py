@@ -33,6 +33,7 @@ from torch.utils.data import Dataset
 
 from ..data.dataset import label_size_mismatch
 from ..utils.notes import warn
+from ..utils.text import format_time
 from .detectors import (
     VGG16_URL,
     CustomDetector,
@@ -95,16 +96,6 @@ def parse_metric(name: str) -> MetricSpec:
     full_real = {"fid": None, "kid": 1_000_000, "pr": 200_000}[kind]
     return MetricSpec(name=name, kind=kind, num_gen=num_gen, max_real=full_real if full else num_gen, full=full,
                       nhood_size=int(match["nhood"] or 3))
-
-
-def format_time(seconds: float) -> str:
-    """Seconds as the official logs show them: '12s', '3m 05s', '1h 02m 03s'."""
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s // 3600}h {s % 3600 // 60:02d}m {s % 60:02d}s"
 
 
 def reads_data(spec: MetricSpec, G: nn.Module) -> bool:

@@ -218,6 +218,11 @@ class TrainingOptions:
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @property
+    def augment(self) -> AugmentConfig:
+        """The augmentation the loss applies to D's inputs (--aug, --augpipe, --p, --target, --ada-kimg)."""
+        return AugmentConfig(mode=self.aug, augpipe=self.augpipe, p=self.p, target=self.target, ada_kimg=self.ada_kimg)
+
 
 def auto_workers(device_type: str) -> int:
     """Data-loader processes for a device: none when training on the CPU, whose step already uses
@@ -488,8 +493,7 @@ def validate_options(o: TrainingOptions) -> None:
         raise ValueError(f"--snap must be at least 1 tick, got {o.snap}")
     if o.freezed < 0:
         raise ValueError(f"--freezed must be >= 0, got {o.freezed}")
-    # The augmentation options are checked where they are defined (--aug, --augpipe, --p, --target, --ada-kimg).
-    AugmentConfig(mode=o.aug, augpipe=o.augpipe, p=o.p, target=o.target, ada_kimg=o.ada_kimg)
+    o.augment  # AugmentConfig checks the augmentation options where they are defined (--aug, --augpipe, --p, ...)
     if o.loss not in LOSSES:
         raise ValueError(f"--loss must be one of {', '.join(LOSSES)}; got {o.loss!r}")
     if o.clusters < 0 or o.clusters == 1:

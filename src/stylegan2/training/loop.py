@@ -21,8 +21,7 @@ from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..nn.layers import Conv2dLayer
 from ..utils.device import configure_backends
 from ..utils.image import make_grid, save_image, to_uint8
-from .ada import Augmentation
-from .augment_setup import build_augment
+from .ada import Augmentation, build_augmentation
 from .config import TrainingOptions, preset_aug_rule, validate_options
 from .distributed import DistributedContext, all_reduce_mean_, broadcast_, gather_all, lost_ranks_named
 from .ema import ema_beta, update_ema
@@ -102,7 +101,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     options, (G, D, G_ema), resuming = _networks(options, dataset, c_prior, resume, ctx)
     header += found_lines + resuming
 
-    augment = build_augment(options, ctx.device)
+    augment = build_augmentation(options.augment, ctx.device)
     loss = LOSSES[options.loss](G, D, augment_pipe=augment.pipe, r1_gamma=options.gamma, style_mixing_prob=options.style_mixing_prob,
                                 pl_weight=options.pl_weight, pack=options.pack)
     phases = make_phases(options, G, D)

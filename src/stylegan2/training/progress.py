@@ -11,6 +11,7 @@ from typing import Callable
 import torch
 
 from ..utils.files import writing
+from ..utils.text import format_time
 
 # Within a tick longer than this, a line says it is under way (then one every PROGRESS_EVERY_S): a large network
 # on CPU can take many minutes per tick, and a silent terminal looks hung.
@@ -66,19 +67,6 @@ def snapshots_due(first_tick: int, last_tick: int, snap: int) -> int:
     return last_tick // snap - (first_tick - 1) // snap + (0 if last_tick % snap == 0 else 1)
 
 
-def format_duration(seconds: float) -> str:
-    """The tick line's times: '42s', '3m 07s', '2h 05m' or, as NVIDIA's, '3d 02h 00m' (an ETA in days shows a wrong
-    preset at once). Truncated, and no seconds past an hour; a metric's time is `metrics.evaluate.format_time`'s."""
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    if seconds < 86400:
-        return f"{seconds // 3600}h {(seconds // 60) % 60:02d}m"
-    return f"{seconds // 86400}d {(seconds // 3600) % 24:02d}h {(seconds // 60) % 60:02d}m"
-
-
 def memory_usage(device: torch.device) -> str:
     """Peak GPU memory since the last call, or the process's peak resident memory on CPU, in GiB."""
     if device.type == "cuda":
@@ -107,7 +95,7 @@ def tick_progress(*, tick: int, cur_nimg: int, tick_images: int, tick_target: in
     is, its pace so far and when it should end."""
     left = max(tick_target - tick_images, 0) / 1000 * sec_per_kimg
     return (f"under way: tick {tick}, kimg {_kimg(cur_nimg)} ({tick_images:,} of the tick's {tick_target:,} images), "
-            f"sec/kimg {sec_per_kimg:.2f}, the tick ends in about {format_duration(left)}")
+            f"sec/kimg {sec_per_kimg:.2f}, the tick ends in about {format_time(left)}")
 
 
 def _kimg(nimg: int) -> str:
@@ -122,5 +110,5 @@ def tick_status(*, tick: int, cur_nimg: int, elapsed: float, sec_per_kimg: float
     training left at sec/kimg, plus `maintenance` seconds of snapshots to come)."""
     eta = max(total_kimg * 1000 - cur_nimg, 0) / 1000 * sec_per_kimg + maintenance
     values = " ".join(f"{label} {stats[key]['mean']:.3f}" for label, key in losses if key in stats)
-    return (f"tick {tick:<4d} kimg {_kimg(cur_nimg):<7s} time {format_duration(elapsed):<8s} sec/kimg {sec_per_kimg:<7.2f} "
-            f"{values} {extra}{memory_usage(device)} eta {format_duration(eta)}")
+    return (f"tick {tick:<4d} kimg {_kimg(cur_nimg):<7s} time {format_time(elapsed):<12s} sec/kimg {sec_per_kimg:<7.2f} "
+            f"{values} {extra}{memory_usage(device)} eta {format_time(eta)}")

@@ -234,6 +234,7 @@ class TrainingSession:
         self.collector = StatsCollector()
         self.finite = FiniteWatch()
         self.stop_vote = StopVote(ctx.device)
+        self.time_vote = StopVote(ctx.device)  # max_seconds: every clock votes; all stop together a step after the first
         self.cur_nimg = self.cur_tick = self.batch_idx = 0
         self.done = False
         self.run_dir: Path | None = None
@@ -500,11 +501,8 @@ class TrainingSession:
     def _finished(self) -> bool:
         """Whether the kimg, max_steps or max_seconds limit is reached."""
         done = self.cur_nimg >= self.options.kimg * 1000 or (self.max_steps is not None and self._steps_done >= self.max_steps)
-        if self.max_seconds is not None:
-            out_of_time = time.time() - self._start_time >= self.max_seconds
-            if self.ctx.world_size > 1:  # rank 0's clock decides, so that every process stops at the same step
-                out_of_time = bool(broadcast_(torch.tensor(float(out_of_time), device=self.ctx.device)))
-            done = done or out_of_time  # alone, no tensor: a GPU would wait for the step at each read
+        if self.max_seconds is not None:  # the vote reads a step late: the host never waits for the device here
+            done = self.time_vote(time.time() - self._start_time >= self.max_seconds) or done
         return done
 
     def _tick(self, hooks: LoopHooks) -> None:

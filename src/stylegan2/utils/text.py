@@ -1,4 +1,4 @@
-"""Text for messages: lists of names in one-line messages, and output that any console can print."""
+"""Text for messages and logs: durations, lists of names in one-line messages, and output that any console can print."""
 
 from __future__ import annotations
 
@@ -10,6 +10,18 @@ def short_int(value: int) -> str:
     """An integer for a message ("12,345"), or its size ("of 301 bits") when printing it would take a screen."""
     bits = int(value).bit_length()
     return f"{int(value):,}" if bits < 128 else f"of {bits:,} bits"
+
+
+def format_time(seconds: float) -> str:
+    """Seconds as NVIDIA's logs write them (dnnlib's format_time): '42s', '3m 07s', '2h 05m 00s', '3d 02h 00m'."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s // 60 % 60:02d}m {s % 60:02d}s"
+    return f"{s // 86400}d {s // 3600 % 24:02d}h {s // 60 % 60:02d}m"
 
 
 def plural(count: int, noun: str) -> str:
