@@ -38,7 +38,7 @@ def test_bad_inputs_are_one_line_errors(gan_file, tmp_path):
     result = CliRunner().invoke(main, ["explore", "--network", str(gan_file), "--device", "cpu", "--layers", "0-9"])
     assert result.exit_code == 1 and "--layers: 0-9 reaches 9, out of range" in result.output
     result = CliRunner().invoke(main, ["explore", "--network", str(gan_file), "--device", "cpu", "--layers", "0-99999999999999999999"])
-    assert result.exit_code == 1 and "--layers: '0-99999999999999999999' holds 100000000000000000000 values" in result.output
+    assert result.exit_code == 2 and "--layers: '0-99999999999999999999' holds 100000000000000000000 values" in result.output
     assert "Traceback" not in result.output
 
 

@@ -91,17 +91,19 @@ def test_readme_training_options_mean_what_they_mean_there(home, line, expected)
     assert {key: options[key] for key in expected} == expected
 
 
-@pytest.mark.parametrize("line, message", [
-    ("--aug=fixed", "--aug fixed needs --p"),  # theirs: --aug=fixed requires specifying --p
-    ("--aug=noaug --p=0.3", "--aug noaug does not use --p (--aug ada and fixed do)"),  # --p can only be specified with --aug=fixed
-    ("--aug=noaug --target=0.7", "--aug noaug does not use --target (--aug ada does)"),  # --target can only be specified with --aug=ada
-    ("--aug=noaug --augpipe=bgcfnc", "--aug noaug does not use --augpipe (--aug ada and fixed do)"),  # --augpipe cannot be ...
-    ("--subset=1000", "--max-size 1000 (NVIDIA's --subset) is more than the 16 images of"),  # --subset must be between 1 and 16
+@pytest.mark.parametrize("line, message, status", [  # status 2: the options themselves (after the usage line); 1: the data
+    ("--aug=fixed", "--aug fixed needs --p", 2),  # theirs: --aug=fixed requires specifying --p
+    ("--aug=noaug --p=0.3", "--aug noaug does not use --p (--aug ada and fixed do)", 2),  # --p can only be specified with --aug=fixed
+    ("--aug=noaug --target=0.7", "--aug noaug does not use --target (--aug ada does)", 2),  # --target only with --aug=ada
+    ("--aug=noaug --augpipe=bgcfnc", "--aug noaug does not use --augpipe (--aug ada and fixed do)", 2),  # --augpipe cannot be ...
+    ("--subset=1000", "--max-size 1000 (NVIDIA's --subset) is more than the 16 images of", 1),  # between 1 and 16
 ])
-def test_option_combinations_their_train_py_refuses_are_refused_in_one_line(home, line, message):
+def test_option_combinations_their_train_py_refuses_are_refused_in_one_line(home, line, message, status):
     result = CliRunner().invoke(main, shlex.split(f"train --outdir=~/training-runs --data=~/mydataset.zip {line} --dry-run"),
                                 env={"HOME": str(home)})
-    assert result.exit_code == 1 and result.output.startswith(f"Error: {message}") and result.output.count("\n") == 1, result.output
+    errors = [text for text in result.output.splitlines() if text.startswith("Error: ")]
+    assert result.exit_code == status and len(errors) == 1 and errors[0].startswith(f"Error: {message}"), result.output
+    assert result.output.startswith("Usage: ") == (status == 2)
 
 
 def test_training_keeps_tf32_off_unless_allowed(home):

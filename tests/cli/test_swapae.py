@@ -71,15 +71,15 @@ def test_train_writes_a_run(tmp_path):
     assert "tick 0" in result.output
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--batch-gpu", "3"], "--batch-gpu 3 must divide the per-process batch 8"),
-    (["--netE-num-downsampling-sp", "4"], "--netE-num-downsampling-sp 4 leaves a 1x1 structure code"),
-    (["--gpus", "3"], "--batch 8 must be a multiple of the number of GPUs/processes (3)"),  # before any process starts
-    (["--max-size", "17"], "--max-size 17 (NVIDIA's --subset) is more than the 16 images of builtin:shapes?n=16; pass 1 to 16"),
+@pytest.mark.parametrize("flags, message, status", [  # status 2: the options themselves; 1: they do not fit the data
+    (["--batch-gpu", "3"], "--batch-gpu 3 must divide the per-process batch 8", 2),
+    (["--netE-num-downsampling-sp", "4"], "--netE-num-downsampling-sp 4 leaves a 1x1 structure code", 1),
+    (["--gpus", "3"], "--batch 8 must be a multiple of the number of GPUs/processes (3)", 2),  # before any process starts
+    (["--max-size", "17"], "--max-size 17 (NVIDIA's --subset) is more than the 16 images of builtin:shapes?n=16; pass 1 to 16", 1),
 ])
-def test_train_refuses_bad_options_by_name(tmp_path, flags, message):
+def test_train_refuses_bad_options_by_name(tmp_path, flags, message, status):
     result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path, *TINY_FLAGS, *flags)
-    assert result.exit_code == 1 and message in result.output
+    assert result.exit_code == status and message in result.output
     assert "Traceback" not in result.output and not list(tmp_path.iterdir())
 
 
@@ -136,7 +136,7 @@ def test_swap_errors_name_the_problem(swapae_snapshot, images, tmp_path):
     assert missing.exit_code == 1 and "nothere.png: no such image file (--structure)" in missing.output
     bad_alpha = run("swap", "--network", swapae_snapshot, "--structure", images[0], "--texture", images[1], "--alpha", "-0.5",
                     "--outdir", tmp_path / "o")
-    assert bad_alpha.exit_code == 1 and "--alpha must be between 0 and 1, got -0.5" in bad_alpha.output
+    assert bad_alpha.exit_code == 2 and "--alpha must be between 0 and 1, got -0.5" in bad_alpha.output
     no_network = run("swap", "--network", tmp_path / "net.safetensors", "--structure", images[0], "--texture", images[1])
     assert no_network.exit_code == 1 and "net.safetensors: no such network file (--network)" in no_network.output
     no_texture = run("swap", "--network", swapae_snapshot, "--structure", images[0])
@@ -216,15 +216,16 @@ def test_train_expands_an_outdir_given_as_opt_equals_tilde(tmp_path, monkeypatch
     assert not (tmp_path / "~").exists()
 
 
-@pytest.mark.parametrize("device,said", [
-    ("foo", "--device foo: not a device; use cpu, cuda, cuda:N or mps (Apple Silicon)"),
-    pytest.param("cuda:1", "--device cuda:1: no CUDA device is available here; use --device cpu",
+@pytest.mark.parametrize("device,said,status", [  # status 2: no device has that name; 1: this machine lacks it
+    ("foo", "--device foo: not a device; use cpu, cuda, cuda:N or mps (Apple Silicon)", 2),
+    pytest.param("cuda:1", "--device cuda:1: no CUDA device is available here; use --device cpu", 1,
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")),
 ])
 @pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
-def test_a_device_this_machine_lacks_is_one_line(tmp_path, device, said, dry_run):
+def test_a_device_this_machine_lacks_is_one_line(tmp_path, device, said, status, dry_run):
     result = run("train", "--data", "builtin:shapes?n=16", "--outdir", tmp_path, "--device", device, *dry_run)
-    assert result.exit_code == 1 and result.output == f"Error: {said}\n", result.output
+    assert result.exit_code == status and result.output.endswith(f"Error: {said}\n"), result.output
+    assert result.output.startswith("Usage: ") == (status == 2)
 
 
 def test_dry_run_reads_the_resume_file_as_the_run_will(tmp_path):

@@ -12,6 +12,7 @@ from stylegan2.io import Checkpoint, load_network, save_checkpoint
 from stylegan2.models import Discriminator
 from stylegan2.tools import ToolError, load_generator, parse_seeds, seed_latent
 from stylegan2.tools.common import check_psi, check_truncation_cutoff, class_label, parse_grid, resolve_device
+from stylegan2.utils.errors import OptionError
 
 
 def test_seed_lists_combine_ranges_and_single_seeds():
@@ -31,8 +32,9 @@ def test_seed_lists_combine_ranges_and_single_seeds():
     ("0-" + "9" * 5000, "cannot read '0-999"),  # past int()'s digit limit
 ])
 def test_bad_seed_lists_are_rejected_with_the_fix(text, message):
-    with pytest.raises(ToolError, match=message):
+    with pytest.raises(ToolError, match=message) as raised:
         parse_seeds(text)
+    assert isinstance(raised.value, OptionError)  # the argument itself: the command line exits 2
 
 
 def test_seeds_from_python_are_whole_numbers():
@@ -144,8 +146,12 @@ def test_a_generator_passed_in_is_left_as_it_is(tiny_generator):
 def test_cuda_request_without_cuda_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here")
-    with pytest.raises(ToolError, match="no CUDA device"):
+    with pytest.raises(ToolError, match="no CUDA device") as raised:
         resolve_device("cuda")
+    assert not isinstance(raised.value, OptionError)  # the machine's lack, not the argument's fault: exit status 1
+    with pytest.raises(ToolError, match="--device gpu: not a device") as raised:
+        resolve_device("gpu")
+    assert isinstance(raised.value, OptionError)
 
 
 @pytest.mark.parametrize("stored_average", [False, True])

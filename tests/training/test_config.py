@@ -57,7 +57,7 @@ def test_dry_run_shows_the_resolved_loss_and_workers():
 ])
 def test_nvidias_fp32_flag_and_precision_must_agree(args, message):
     result = CliRunner().invoke(main, ["train", "--data", "builtin:shapes", "--cfg", "cpu", "--dry-run", *args])
-    assert result.exit_code == 1 and f"Error: {message}" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 2 and f"Error: {message}" in result.output and "Traceback" not in result.output  # a usage error
 
 
 @pytest.mark.parametrize("cfg, overrides, fp16, block", [

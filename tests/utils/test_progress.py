@@ -47,3 +47,26 @@ def test_no_bar_is_drawn_when_not_asked_for_even_on_a_terminal():
     with progress_bar(total=3, show=False, file=terminal) as bar:
         bar.update(3)
     assert terminal.getvalue() == ""
+
+
+def test_quiet_draws_no_bar_even_on_a_terminal_and_ends_with_its_block():
+    """--quiet: one switch for every bar of the command, downloads' included (cliux M1)."""
+    terminal = Terminal()
+    with progress.quiet():
+        assert progress.is_quiet()
+        with progress_bar(range(3), file=terminal, desc="work") as bar:
+            assert list(bar) == [0, 1, 2]
+    assert terminal.getvalue() == "" and not progress.is_quiet()
+    with progress.quiet(False):
+        assert not progress.is_quiet()
+
+
+def test_a_quiet_training_terminal_shows_its_warnings_and_drops_its_progress():
+    terminal = io.StringIO()
+    stream = progress.WarningsOnly(terminal)
+    for text in ("tick 0    kimg 0.032", "\n", "note: non-finite gradients", "\n", "Saved network-snapshot-000000.safetensors\n",
+                 "Interrupted: writing a final snapshot before exiting\nDone.\n", "Metric fid50k failed: "):
+        stream.write(text)
+    stream.write("no space left\n")
+    assert terminal.getvalue().splitlines() == ["note: non-finite gradients", "Interrupted: writing a final snapshot before exiting",
+                                                "Metric fid50k failed: no space left"]

@@ -11,10 +11,10 @@ from ..io import CheckpointError, checkpoint_info, convert_checkpoint, format_in
 from ..io.detect import is_torchscript_file
 from ..io.info import check_convert_destination, nonfinite_tensors, nonfinite_warning
 from ..metrics.convert import convert_torchscript, names_nvidia_layers
-from .flags import UserPath
+from .flags import OptionHintsCommand, UserPath, quiet_option, say, user_error
 
 
-@click.command("convert")
+@click.command("convert", cls=OptionHintsCommand)
 @click.argument("src", type=UserPath(path_type=str))  # a run directory gets the loader's message
 @click.argument("dst", type=UserPath(dir_okay=False, path_type=str))
 @click.option("--force", is_flag=True, help="Overwrite DST if it exists.")
@@ -23,6 +23,7 @@ from .flags import UserPath
 @click.option("--trust-torchscript", is_flag=True,
               help="Load SRC although it is TorchScript, whose loading runs the code stored in it: for NVIDIA's metric "
                    "networks from nvlabs-fi-cdn.nvidia.com, or another file you trust.")
+@quiet_option
 def convert_command(src: str, dst: str, force: bool, weights_only: bool, trust_torchscript: bool) -> None:
     """Convert SRC (our format, NVIDIA .pkl or rosinality .pt) to our .safetensors format at DST.
 
@@ -32,7 +33,7 @@ def convert_command(src: str, dst: str, force: bool, weights_only: bool, trust_t
     try:
         check_convert_destination(src, dst, force=force)
     except (OSError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise user_error(exc) from None
     if is_torchscript_file(Path(src)):
         if not trust_torchscript and names_nvidia_layers(src):  # any other program is refused by the conversion itself
             raise click.ClickException(
@@ -42,14 +43,14 @@ def convert_command(src: str, dst: str, force: bool, weights_only: bool, trust_t
         try:
             kind = convert_torchscript(src, dst)
         except (OSError, ValueError, RuntimeError) as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"{dst}: wrote NVIDIA's {kind} network (converted from TorchScript)")
+            raise user_error(exc) from None
+        say(f"{dst}: wrote NVIDIA's {kind} network (converted from TorchScript)")
         return
     try:
         ckpt = convert_checkpoint(src, dst, force=force, weights_only=weights_only)
     except (CheckpointError, OSError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"{dst}: wrote {', '.join(ckpt.networks)} (converted from {ckpt.format}"
+        raise user_error(exc) from None
+    say(f"{dst}: wrote {', '.join(ckpt.networks)} (converted from {ckpt.format}"
                + ("; the networks alone)" if weights_only else ")"))
     for note in ckpt.notes:
         click.echo(f"note: {note}")
@@ -58,7 +59,7 @@ def convert_command(src: str, dst: str, force: bool, weights_only: bool, trust_t
         click.echo(f"warning: {nonfinite_warning(bad)}", err=True)
 
 
-@click.command("info")
+@click.command("info", cls=OptionHintsCommand)
 @click.argument("path", type=UserPath(dir_okay=True, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print the information as JSON.")
 def info_command(path: str, as_json: bool) -> None:
@@ -66,5 +67,5 @@ def info_command(path: str, as_json: bool) -> None:
     try:
         info = checkpoint_info(path)
     except (CheckpointError, OSError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise user_error(exc) from None
     click.echo(json.dumps(info, indent=2) if as_json else format_info(info))

@@ -10,10 +10,10 @@ from stylegan2.data.tool import RESIZE_FILTERS, TRANSFORMS
 from stylegan2.models.aspect import MAX_RESOLUTION
 
 from .defaults import default_of
-from .flags import UserPath
+from .flags import OptionHintsCommand, UserPath, quiet_option, say, user_error
 
 
-@click.command("dataset")
+@click.command("dataset", cls=OptionHintsCommand)
 @click.option("--source", required=True, metavar="SRC", type=UserPath(),
               help="Folder, .zip, .npz[:KEY], MNIST's train-images-idx3-ubyte.gz, CIFAR-10's cifar-10-python.tar.gz "
               "or builtin:shapes[?n=N&seed=S].")
@@ -37,6 +37,7 @@ from .flags import UserPath
               help="Label a folder (or zip) of class folders by folder: classes 0, 1, ... in sorted order of the folder "
               "names, which dataset.json keeps as class_names, with their count as num_classes.")
 @click.option("--force", is_flag=True, help="Overwrite --dest if it exists.")
+@quiet_option
 def dataset_command(
     source: str,
     dest: str,
@@ -79,9 +80,9 @@ def dataset_command(
             )
     except (ValueError, OSError) as err:
         _print_notes(caught)  # what was left out on the way may be why it failed (links outside a folder, say)
-        raise click.ClickException(str(err)) from err
+        raise user_error(err) from err
     _print_notes(caught)
-    click.echo(str(summary))
+    say(str(summary))
 
 
 def _print_notes(caught: list[warnings.WarningMessage]) -> None:

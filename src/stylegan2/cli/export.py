@@ -10,11 +10,11 @@ from stylegan2.tools.common import NOISE_MODES
 from stylegan2.tools.export import EXPORT_FORMATS, export_generator
 
 from .defaults import default_of
-from .flags import FiniteFloat, UserPath
+from .flags import FiniteFloat, OptionHintsCommand, UserPath, quiet_option, say
 from .tools import network_option, user_errors
 
 
-@click.command("export")
+@click.command("export", cls=OptionHintsCommand)
 @network_option
 @click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS), help="Graph format.")
 @click.option("--output", type=UserPath(dir_okay=False, path_type=Path),
@@ -31,6 +31,7 @@ from .tools import network_option, user_errors
 @click.option("--fused-modconv", is_flag=True,
               help="Per-sample weights and grouped convolutions (needs a fixed --batch) instead of scaled activations.")
 @click.option("--force", is_flag=True, help="Overwrite the output if it exists.")
+@quiet_option
 def export_command(network: Path, fmt: str, output: Path | None, truncation_psi: float, noise_mode: str, batch: str,
                    synthesis_only: bool, fused_modconv: bool, force: bool) -> None:
     """Export the generator (G_ema) as a standalone ONNX or TorchScript graph, checked against PyTorch.
@@ -43,5 +44,5 @@ def export_command(network: Path, fmt: str, output: Path | None, truncation_psi:
     with user_errors():
         result = export_generator(network, output, format=fmt, truncation_psi=truncation_psi, noise_mode=noise_mode,
                                   fused_modconv=fused_modconv, synthesis_only=synthesis_only, batch=batch, force=force)
-    click.echo(f"wrote {result.path} (inputs: {', '.join(result.input_names)}; output: img; "
+    say(f"wrote {result.path} (inputs: {', '.join(result.input_names)}; output: img; "
                f"max abs diff from PyTorch {result.max_abs_diff:.2g})")

@@ -6,8 +6,11 @@
   NVIDIA's scripts declare their switches as `type=bool` options that take a value; ours are flags. A command
   built with `cls=NvidiaFlagsCommand` (`nvidia_command`) rewrites a value given to one of its flags into the flag
   form before click parses the line, so command lines copied from NVIDIA's README run unchanged.
-- Other tools' option names (rosinality's stylegan2-pytorch, NVIDIA's TensorFlow StyleGAN2): `foreign_option_hint`
-  answers one with ours instead of click's "did you mean".
+- Other tools' option names (rosinality's stylegan2-pytorch, NVIDIA's TensorFlow StyleGAN2) and another command's
+  name for the same thing (`dataset --outdir` for --dest): `foreign_option_hint` answers one with ours instead of
+  click's "did you mean" (`OptionHintsCommand`).
+- Output and errors: `quiet_option` (-q/--quiet) and `say` for informational lines; `user_error` turns a library
+  error into click's: an OptionError (the arguments themselves) exits 2 with the usage line, anything else 1.
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import click
 
 from ..io.pretrained import cached_file_name
 from ..tools.common import MAX_SEED
 from ..training.config import NVIDIA_WORKERS, PRESETS
+from ..utils.errors import OptionError
+from ..utils.progress import is_quiet, quiet
 
 
 class FiniteFloat(click.ParamType):
@@ -125,10 +130,23 @@ def rewrite_flag_values(args: list[str], spellings: dict[str, tuple[str, str | N
 _BOOL_WORDS = {"1", "0", "true", "false", "t", "f", "yes", "no", "y", "n", "on", "off"}
 
 
+DATASET_DEST = "this command writes its zip to --dest"
+EXPORT_OUTPUT = "this command writes its file to --output"
+ENCODE_OUT = "this command writes its codes to --out"
+INFO_FILE = "the file is an argument: stylegan2 info {value}"
+CONVERT_FILE = "the file is the first argument: stylegan2 convert {value} DST"
+OTHER_COMMANDS_OPTIONS: dict[str, dict[str | None, str]] = {  # another command's name for what this one spells otherwise
+    "--outdir": {"dataset": DATASET_DEST, "export": EXPORT_OUTPUT, "encode": ENCODE_OUT,
+                 "metrics": "this command appends its results to --run-dir (an existing folder)"},
+    "--output": {"dataset": DATASET_DEST, "encode": ENCODE_OUT},
+    "--out": {"dataset": DATASET_DEST, "export": EXPORT_OUTPUT},
+    "--network": {"info": INFO_FILE, "convert": CONVERT_FILE},
+}
+
 # Other tools' spellings and ours, by command (None: any other command that meets one).
 _STYLEGAN2 = PRESETS["stylegan2"]  # the preset of their settings (config-f)
 ROSINALITY_OPTIONS: dict[str, dict[str | None, str]] = {  # rosinality's stylegan2-pytorch
-    "--ckpt": {"train": "use --resume FILE", None: "use --network FILE"},
+    "--ckpt": {"train": "use --resume FILE", "info": INFO_FILE, "convert": CONVERT_FILE, None: "use --network FILE"},
     "--iter": {"train": "use --kimg, thousands of real images (their steps x --batch / 1000)"},
     "--r1": {"train": "use --gamma"},
     "--lr": {"train": "use --glr and --dlr"},
@@ -155,24 +173,44 @@ TF_DATA = ("use --data with the dataset's zip or image folder (TFRecords are not
 NVIDIA_TF_OPTIONS: dict[str, dict[str | None, str]] = {  # NVIDIA's TensorFlow StyleGAN2 (run_training.py, run_generator.py)
     "--config": {"train": "use --cfg (config-f is --cfg stylegan2)"},
     "--total-kimg": {"train": "use --kimg"},
-    "--result-dir": {None: "use --outdir"},
+    "--result-dir": {**OTHER_COMMANDS_OPTIONS["--outdir"], None: "use --outdir"},
     "--data-dir": {"train": TF_DATA},
     "--dataset": {"train": TF_DATA},
     "--mirror-augment": {"train": "use --mirror"},
     "--num-gpus": {None: "use --gpus"},
     "--truncation-psi": {None: "use --trunc"},
 }
-OTHER_TOOLS = (("rosinality's stylegan2-pytorch", ROSINALITY_OPTIONS), ("NVIDIA's TensorFlow StyleGAN2", NVIDIA_TF_OPTIONS))
+OTHER_TOOLS = (("rosinality's stylegan2-pytorch", ROSINALITY_OPTIONS), ("NVIDIA's TensorFlow StyleGAN2", NVIDIA_TF_OPTIONS),
+               (None, OTHER_COMMANDS_OPTIONS))
 
 
-def foreign_option_hint(option: str, command: str | None) -> tuple[str, str] | None:
-    """(the tool, what its `option` is here for `command`) when another tool's users type it; None otherwise."""
+def foreign_option_hint(option: str, command: str | None) -> tuple[str | None, str] | None:
+    """(the tool, or None for another of our commands; what its `option` is here for `command`) when its users type
+    it; None otherwise. A hint may hold {value}, for the value given to the option."""
     for tool, options in OTHER_TOOLS:
         ours = options.get(option, {})
         hint = ours.get(command, ours.get(None))
         if hint is not None:
             return tool, hint
     return None
+
+
+def option_value(args: list[str], option: str) -> str | None:
+    """The value given to `option` on a command line (`--network X` or `--network=X`), or None."""
+    for i, arg in enumerate(args):
+        name, has_value, value = arg.partition("=")
+        if name == option:
+            return value if has_value else (args[i + 1] if i + 1 < len(args) else None)
+    return None
+
+
+def option_hint_message(option: str, hint: tuple[str | None, str], args: list[str]) -> str:
+    """click's "No such option" message with the hint for `option` in place of "did you mean"."""
+    tool, ours = hint
+    ours = ours.format(value=option_value(args, option) or "FILE")
+    if tool is None:
+        return f"No such option: {option}; {ours}"
+    return f"No such option: {option} is {tool} spelling; {ours}"
 
 
 class PresetChoice(click.Choice):
@@ -185,6 +223,21 @@ class PresetChoice(click.Choice):
         return super().convert(value, param, ctx)
 
 
+class OptionHintsCommand(click.Command):
+    """A click command that answers other tools' spellings of its options, and our other commands' names for the same
+    thing, with its own (click's "did you mean" pointed --r1 at --dlr, --ckpt at --p, dataset --outdir at --source)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # click's parser takes the arguments off the list it is given
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as err:
+            found = foreign_option_hint(err.option_name, self.name)
+            if found is None:
+                raise
+            raise click.NoSuchOption(err.option_name, option_hint_message(err.option_name, found, given), ctx=ctx) from None
+
+
 class FlagValuesCommand(click.Command):
     """A click command whose flags also take NVIDIA's `--flag=1` / `--flag=0` values."""
 
@@ -192,20 +245,8 @@ class FlagValuesCommand(click.Command):
         return super().parse_args(ctx, rewrite_flag_values(list(args), flag_spellings(self)))
 
 
-class NvidiaFlagsCommand(FlagValuesCommand):
-    """A FlagValuesCommand that also answers rosinality's and NVIDIA's TensorFlow spellings of its options with ours
-    (click's "did you mean" pointed --r1 at --dlr, --ckpt at --p)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.NoSuchOption as err:
-            found = foreign_option_hint(err.option_name, self.name)
-            if found is None:
-                raise
-            tool, ours = found
-            raise click.NoSuchOption(err.option_name, f"No such option: {err.option_name} is {tool} spelling; {ours}",
-                                     ctx=ctx) from None
+class NvidiaFlagsCommand(OptionHintsCommand, FlagValuesCommand):
+    """A FlagValuesCommand that also answers rosinality's and NVIDIA's TensorFlow spellings of its options with ours."""
 
 
 def nvidia_command(name: str, **kwargs: Any):
@@ -237,6 +278,36 @@ def network_argument(ctx: click.Context, param: click.Parameter, value: str | No
     if value is None:
         return None
     return value if cached_file_name(value) is not None else Path(value).expanduser()
+
+
+Command = TypeVar("Command", bound=Callable[..., Any])  # a command function, before or after click wraps it
+
+
+def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """Turn bars and informational lines off for the rest of the command (click leaves the switch when it ends)."""
+    if value:
+        ctx.with_resource(quiet())
+    return value
+
+
+def quiet_option(f: Command) -> Command:
+    """-q/--quiet: no progress and no informational lines; warnings (`note:` lines) and errors are still printed."""
+    return click.option("-q", "--quiet", is_flag=True, expose_value=False, is_eager=True, callback=_set_quiet,
+                        help="Print no progress and no informational lines, only warnings (note: ...) and errors.")(f)
+
+
+def say(message: str, err: bool = False) -> None:
+    """An informational line (what was written, where): not printed under --quiet."""
+    if not is_quiet():
+        click.echo(message, err=err)
+
+
+def user_error(err: Exception) -> click.ClickException:
+    """A library error as click reports it: the arguments themselves (OptionError) exit 2 with the usage line, as
+    click's own checks do; a failure (a file, a download, a network that does not fit) exits 1."""
+    if isinstance(err, OptionError):
+        return click.UsageError(str(err), click.get_current_context(silent=True))
+    return click.ClickException(str(err))
 
 
 workers_option = click.option("--workers", type=click.IntRange(min=0),  # both trainers pick them by training.config.auto_workers

@@ -15,9 +15,10 @@ from stylegan2.metrics.training_data import run_directory_of
 from stylegan2.training.launch import LaunchError, launch_local
 from stylegan2.training.start import check_gpus
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
+from stylegan2.utils.progress import is_quiet, quiet
 
 from .defaults import default_of
-from .flags import SEED, FiniteFloat, UserPath, network_argument, nvidia_command
+from .flags import SEED, FiniteFloat, UserPath, network_argument, nvidia_command, quiet_option, user_error
 from .tools import warnings_as_notes
 
 USER_ERRORS = (ValueError, OSError)  # bad options, data, network or detector files: one line, not a traceback
@@ -41,9 +42,10 @@ def notes_of_the_first_process() -> Iterator[None]:
 
 
 def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
-    """One of --gpus N processes: calc_metrics joins their group as it joins torchrun's."""
+    """One of --gpus N processes: calc_metrics joins their group as it joins torchrun's (quiet as the command is)."""
     with notes_of_the_first_process(), advise_skip_bad(SKIP_BAD_BY_CONVERTING):  # as the launcher's process says it
-        return calc_metrics(**kwargs)
+        with quiet(not kwargs["progress"]):
+            return calc_metrics(**kwargs)
 
 
 @nvidia_command("metrics")
@@ -80,7 +82,9 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
               help="Append each result to RUN_DIR/metric-<name>.jsonl [default: the network's run directory, "
                    "the folder holding its training_options.json, as NVIDIA's calc_metrics.py].")
 @click.option("--verbose/--no-verbose", default=default_of(calc_metrics, "progress"), show_default=True,
-              help="Show progress bars (also --verbose=0, as NVIDIA's calc_metrics.py).")
+              help="Show progress and informational lines (also --verbose=0, as NVIDIA's calc_metrics.py); "
+                   "--no-verbose is --quiet.")
+@quiet_option
 def metrics_command(network: Path, data: str | None, metric_list: str, mirror: bool | None, detector: Path | None,
                     vgg: Path | None, device: str | None, gpus: int, batch_size: int, workers: int, cache_dir: Path | None,
                     no_cache: bool, seed: int, truncation_psi: float, run_dir: Path | None, verbose: bool) -> None:
@@ -94,13 +98,17 @@ def metrics_command(network: Path, data: str | None, metric_list: str, mirror: b
       stylegan2 metrics --metrics=fid50k_full --data=ffhq.zip --mirror=1 --network=ffhq.pkl --gpus=4
       stylegan2 metrics --network run/network-snapshot-000400.safetensors   # against the run's own data
     """
+    verbose_given = click.get_current_context().get_parameter_source("verbose") is not click.core.ParameterSource.DEFAULT
+    if verbose and verbose_given and is_quiet():
+        raise click.UsageError("--verbose and --quiet disagree; pass one of them")
+    verbose = verbose and not is_quiet()
     names = [name.strip() for name in metric_list.split(",") if name.strip()]
     run_dir = run_dir if run_dir is not None else run_directory_of(network)
     kwargs = dict(network=network, data=data, metrics=names, mirror=mirror, detector=detector, vgg=vgg, device=device,
                   batch_size=batch_size, num_workers=workers, cache_dir=cache_dir, use_cache=not no_cache, seed=seed,
                   truncation_psi=truncation_psi, run_dir=run_dir, progress=verbose, on_result=print_result)
     try:
-        with notes_of_the_first_process(), explain_unsupported_ops(), advise_skip_bad(SKIP_BAD_BY_CONVERTING):
+        with notes_of_the_first_process(), explain_unsupported_ops(), advise_skip_bad(SKIP_BAD_BY_CONVERTING), quiet(not verbose):
             if gpus > 1:
                 check_gpus(gpus, device)  # more processes than GPUs failed in each extra rank with a traceback
             records = [run_dir / f"metric-{name}.jsonl" for name in names] if run_dir is not None else []
@@ -110,10 +118,11 @@ def metrics_command(network: Path, data: str | None, metric_list: str, mirror: b
             else:
                 launch_local(gpus, metrics_process, kwargs, user_errors=USER_ERRORS)
     except (*USER_ERRORS, LaunchError) as err:
-        raise click.ClickException(str(err)) from err
+        raise user_error(err) from err
     if int(os.environ.get("RANK", "0")) == 0:
         for path in sorted({path for path, size in zip(records, sizes) if _size(path) > size}):
-            click.echo(f"Appended to {path}", err=True)
+            if verbose:  # an informational line, as --quiet (--no-verbose) leaves out
+                click.echo(f"Appended to {path}", err=True)
 
 
 def _size(path: Path) -> int:

@@ -20,14 +20,24 @@ from ..training.signals import sigterm_stops
 from ..training.start import check_gpus
 from ..utils.device import DEVICE_HELP, select_device
 from .defaults import default_of, format_default
-from .flags import SEED, FiniteFloatRange, FlagValuesCommand, UserPath, WholeSummariesGroup, workers_option
+from .flags import (
+    SEED,
+    FiniteFloatRange,
+    FlagValuesCommand,
+    OptionHintsCommand,
+    UserPath,
+    WholeSummariesGroup,
+    quiet_option,
+    say,
+    workers_option,
+)
 from .tools import user_errors
-from .train import USER_ERRORS, run_training_command
+from .train import USER_ERRORS, process_for, run_training_command
 
 PRESET_SETTINGS = {f.name for f in dataclasses.fields(SwapAEPreset)}
 
 
-class GreedyOptionsCommand(click.Command):
+class GreedyOptionsCommand(OptionHintsCommand):
     """Lets `--structure A.png B.png` take several values: each value after the flag becomes its own `--structure`."""
 
     greedy = ("--structure", "--texture")
@@ -130,6 +140,7 @@ def shown_default(name: str) -> str:
               help="Processes to start on this machine, one per GPU (with --device cpu, CPU processes): the run "
                    "`torchrun --standalone --nproc_per_node=N` gives.")
 @click.option("-n", "--dry-run", is_flag=True, help="Print the resolved options and exit.")
+@quiet_option
 def train_command(data: str, cfg: str, device: str | None, gpus: int, dry_run: bool, **overrides) -> None:
     """Train a Swapping Autoencoder: snapshots, logs and grids in OUTDIR/NNNNN-<data>-swapae-<cfg>/.
 
@@ -159,7 +170,7 @@ def train_command(data: str, cfg: str, device: str | None, gpus: int, dry_run: b
                                 dry_run=dry_run)
 
     def run_processes(options: SwapAEOptions, dataset: ImageDataset) -> None:
-        launch(ProcessLayout(nproc_per_node=gpus), train_process, data, cfg, device, overrides, user_errors=USER_ERRORS)
+        launch(ProcessLayout(nproc_per_node=gpus), process_for(train_process), data, cfg, device, overrides, user_errors=USER_ERRORS)
 
     run_training_command(resolve_for_launch, run_processes, dry_run, SKIP_BAD_BY_CONVERTING)
 
@@ -184,6 +195,7 @@ outdir_option = click.option("--outdir", default=DEFAULT_IMAGES_DIR, show_defaul
 @outdir_option
 @force_option
 @device_option
+@quiet_option
 def swap_command(network: Path, structure: tuple[Path, ...], texture: tuple[Path, ...], alpha: str, outdir: Path,
                  force: bool, device: str | None) -> None:
     """Every structure image with every texture image: swap_grid.png (inputs on the borders) and swap_sII_tJJ.png.
@@ -196,16 +208,17 @@ def swap_command(network: Path, structure: tuple[Path, ...], texture: tuple[Path
     """
     with user_errors():
         paths = swap(network, structure, texture, outdir, alpha=alpha, force=force, device=device)
-    click.echo(f"wrote {paths[0]} and {len(paths) - 1} swapped image(s) to {outdir}")
+    say(f"wrote {paths[0]} and {len(paths) - 1} swapped image(s) to {outdir}")
 
 
-@swapae_group.command("encode")
+@swapae_group.command("encode", cls=OptionHintsCommand)
 @network_option
 @click.argument("images", nargs=-1, required=True, type=UserPath(dir_okay=False, path_type=Path))
 @click.option("--out", default=default_of(encode, "out"), show_default=True, type=UserPath(dir_okay=False, path_type=Path),
               help="The .npz to write: structure, texture and names arrays.")
 @force_option
 @device_option
+@quiet_option
 def encode_command(network: Path, images: tuple[Path, ...], out: Path, force: bool, device: str | None) -> None:
     """Save the structure and texture codes of IMAGES to an .npz.
 
@@ -215,7 +228,7 @@ def encode_command(network: Path, images: tuple[Path, ...], out: Path, force: bo
     """
     with user_errors():
         path = encode(network, images, out, force=force, device=device)
-    click.echo(f"wrote {path} ({len(images)} image(s))")
+    say(f"wrote {path} ({len(images)} image(s))")
 
 
 @swapae_group.command("decode")
@@ -226,6 +239,7 @@ def encode_command(network: Path, images: tuple[Path, ...], out: Path, force: bo
 @outdir_option
 @force_option
 @device_option
+@quiet_option
 def decode_command(network: Path, codes: Path, texture_from: Path | None, outdir: Path, force: bool, device: str | None) -> None:
     """Render saved codes as decodedNNNN.png.
 
@@ -236,4 +250,4 @@ def decode_command(network: Path, codes: Path, texture_from: Path | None, outdir
     """
     with user_errors():
         paths = decode(network, codes, outdir, texture_from=texture_from, force=force, device=device)
-    click.echo(f"wrote {len(paths)} image(s) to {outdir}")
+    say(f"wrote {len(paths)} image(s) to {outdir}")

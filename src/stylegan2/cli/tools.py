@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Iterator
 
 import click
 
@@ -18,7 +18,19 @@ from stylegan2.tools.video import SPACES
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 
 from .defaults import default_of, format_default
-from .flags import SEED, ClassIndex, FiniteFloat, FiniteFloatRange, UserPath, network_argument, nvidia_command
+from .flags import (
+    SEED,
+    ClassIndex,
+    Command,
+    FiniteFloat,
+    FiniteFloatRange,
+    UserPath,
+    network_argument,
+    nvidia_command,
+    quiet_option,
+    say,
+    user_error,
+)
 
 
 class SeedList(click.ParamType):
@@ -63,16 +75,14 @@ def warnings_as_notes() -> Iterator[None]:
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Show library warnings as notes and expected errors as one clear line, never a stack trace."""
+    """Show library warnings as notes and expected errors as one clear line, never a stack trace (exit status 2 for
+    the arguments themselves, 1 for a failure: `flags.user_error`)."""
     with warnings_as_notes():
         try:
             with explain_unsupported_ops():
                 yield
         except (ValueError, OSError) as err:
-            raise click.ClickException(str(err)) from err
-
-
-Command = TypeVar("Command", bound=Callable[..., Any])  # a command function, before or after click wraps it
+            raise user_error(err) from err
 
 
 def network_option(f: Command) -> Command:
@@ -84,7 +94,8 @@ def network_option(f: Command) -> Command:
 
 
 def common_options(f: Command) -> Command:
-    """--outdir, --force and --device, shared by every command."""
+    """--outdir, --force, --device and --quiet, shared by every command."""
+    f = quiet_option(f)
     f = click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")(f)
     f = click.option("--force", is_flag=True, help="Overwrite existing outputs.")(f)
     f = click.option("--outdir", default=default_of(generate_images, "outdir"), show_default=True,
@@ -143,7 +154,7 @@ def generate_command(network: Path, seeds: list[int] | None, truncation_psi: flo
                                 truncation_cutoff=truncation_cutoff, class_idx=class_idx, noise_mode=noise_mode,
                                 grid=grid, projected_w=projected_w, direction=direction, index=index,
                                 strength=strength or 0.0, force=force, device=device, progress=True)
-    click.echo(f"wrote {len(paths)} image(s) to {outdir}")
+    say(f"wrote {len(paths)} image(s) to {outdir}")
 
 
 @nvidia_command("mix")
@@ -174,7 +185,7 @@ def mix_command(network: Path, rows: list[int] | None, cols: list[int] | None, r
         path = style_mix(network, rows, cols, outdir, rows_w=rows_w or None, cols_w=cols_w or None, styles=styles,
                          truncation_psi=truncation_psi,
                          class_idx=class_idx, noise_mode=noise_mode, force=force, device=device)
-    click.echo(f"wrote {path}")
+    say(f"wrote {path}")
 
 
 @nvidia_command("video")
@@ -213,7 +224,7 @@ def video_command(network: Path, seeds: list[int] | None, projected_w: tuple[Pat
                             truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, class_idx=class_idx,
                             noise_mode=noise_mode, video_format=video_format, force=force, device=device,
                             progress=True)
-    click.echo(f"wrote {path}")
+    say(f"wrote {path}")
 
 
 @nvidia_command("project")
@@ -252,7 +263,7 @@ def project_command(network: Path, targets: tuple[Path, ...], steps: int, w_plus
         result = project_image(network, targets[0], outdir, steps=steps, w_plus=w_plus, seed=seed, class_idx=class_idx,
                                vgg=vgg, loss=loss, save_video=save_video, video_format=video_format, force=force,
                                device=device, progress=True)
-    click.echo(f"wrote {outdir} ({result.loss} distance {result.distances[-1]:.4f})")
+    say(f"wrote {outdir} ({result.loss} distance {result.distances[-1]:.4f})")
 
 
 @nvidia_command("directions")
@@ -285,7 +296,7 @@ def directions_command(network: Path, layers: str, strips: int, seeds: list[int]
         paths = find_directions(network, outdir, layers=layers, strips=strips, seeds=seeds, strength=strength,
                                 steps=steps, truncation_psi=truncation_psi, class_idx=class_idx,
                                 noise_mode=noise_mode, force=force, device=device)
-    click.echo(f"wrote {paths[0]} and {len(paths) - 1} strip(s)")
+    say(f"wrote {paths[0]} and {len(paths) - 1} strip(s)")
 
 
 tool_commands = [generate_command, mix_command, video_command, project_command, directions_command]

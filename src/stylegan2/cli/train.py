@@ -7,10 +7,13 @@ NVIDIA's train.py command lines run unchanged: its on/off options take values (`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import json
 import os
-from typing import Any, Callable
+import sys
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -33,8 +36,10 @@ from ..training.signals import StoppedTogether, sigterm_stops, under_launcher, u
 from ..training.start import check_gpus, open_and_resolve, train_process
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
+from ..utils.errors import OptionError
+from ..utils.progress import WarningsOnly, is_quiet, quiet
 from .defaults import format_default
-from .flags import SEED, FiniteFloatRange, PresetChoice, UserPath, nvidia_command, workers_option
+from .flags import SEED, FiniteFloatRange, PresetChoice, UserPath, nvidia_command, quiet_option, say, user_error, workers_option
 from .tools import warnings_as_notes
 
 # What a training process reports as a one-line error rather than a traceback.
@@ -198,6 +203,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
                    "from FILE.")
 @click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")
 @click.option("-n", "--dry-run", is_flag=True, help="Print the resolved options and exit.")
+@quiet_option
 def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: int, nnodes: int, rdzv_endpoint: str | None,
                   rdzv_id: str, rdzv_timeout: float | None, max_restarts: int, dist_timeout: float | None, dry_run: bool,
                   map_layers: int | None, aug_p: float | None, fp32: bool | None, **overrides) -> None:
@@ -218,12 +224,12 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
                                rdzv_timeout=rdzv_timeout or RDZV_TIMEOUT, max_restarts=max_restarts)
         dist_timeout = distributed.dist_timeout() if dist_timeout is None else dist_timeout
         if max_restarts and not auto_resume(overrides.get("resume"))[0]:
-            raise ValueError(f"--max-restarts {max_restarts} restarts the processes after a failure; add --resume auto so "
+            raise OptionError(f"--max-restarts {max_restarts} restarts the processes after a failure; add --resume auto so "
                              "that they continue from the last snapshot instead of starting over")
         distributed.check_slurm_tasks(layout.nnodes)  # the environment, checked before anything runs (also by --dry-run)
         sigterm_stops()
     except ValueError as err:
-        raise click.ClickException(str(err)) from None
+        raise user_error(err) from None
     if not layout.needs_launcher:  # this process trains (alone, or as one of torchrun's)
         def resolve() -> tuple[ImageDataset, TrainingOptions]:
             select_device(device)
@@ -241,7 +247,7 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
                                 creates_runs=layout.nnodes == 1, dry_run=dry_run)  # with several machines, rank 0's may be another
 
     def run_processes(options: TrainingOptions, dataset: ImageDataset) -> None:
-        launch(layout, train_process, data, cfg, device, overrides, dist_timeout, user_errors=USER_ERRORS)
+        launch(layout, process_for(train_process), data, cfg, device, overrides, dist_timeout, user_errors=USER_ERRORS)
 
     run_training_command(resolve_for_launch, run_processes, dry_run, SKIP_BAD_OPTION)
 
@@ -253,8 +259,30 @@ def _precision_option(precision: str | None, fp32: bool | None) -> str | None:
     if precision is None:
         return "fp32" if fp32 else "fp16"
     if fp32 != (precision == "fp32"):
-        raise ValueError(f"--{'' if fp32 else 'no-'}fp32 and --precision {precision} disagree; pass one of them")
+        raise OptionError(f"--{'' if fp32 else 'no-'}fp32 and --precision {precision} disagree; pass one of them")
     return precision
+
+
+@contextlib.contextmanager
+def quiet_terminal() -> Iterator[None]:
+    """Under --quiet, a training run's stdout shows only its warnings (notes, interruptions): the tick lines and the
+    rest still go into the run's log.txt, which the run writes itself."""
+    if not is_quiet():
+        yield
+        return
+    with contextlib.redirect_stdout(WarningsOnly(sys.stdout)):
+        yield
+
+
+def quietly(process: Callable[..., Any], *args: Any) -> Any:
+    """One of the processes --gpus starts, as quiet as the command (--quiet does not reach a new process by itself)."""
+    with quiet(), quiet_terminal():
+        return process(*args)
+
+
+def process_for(process: Callable[..., Any]) -> Callable[..., Any]:
+    """`process`, run `quietly` under --quiet (a module-level function, as the processes' start method needs)."""
+    return functools.partial(quietly, process) if is_quiet() else process
 
 
 def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: Callable[[Any, ImageDataset], object],
@@ -269,23 +297,23 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
         click.echo("Interrupted before training: nothing was written", err=True)
         raise SystemExit(INTERRUPTED) from None
     except RunFinished as done:  # --dry-run of a requeued job whose run is over: exit status 0, as the run's
-        click.echo(str(done))
+        say(str(done))
         return
     except USER_ERRORS as err:
-        raise click.ClickException(str(err)) from None
+        raise user_error(err) from None
     if dry_run:  # the data it opened on stderr, as notes are, so that stdout stays the options' JSON
-        click.echo(f"Dataset: {dataset.summary()}", err=True)
+        say(f"Dataset: {dataset.summary()}", err=True)
         click.echo(json.dumps(options.to_json(), indent=2))
         return
     try:
-        with explain_unsupported_ops(), advise_skip_bad(skip_bad), usr1_interrupts():
+        with explain_unsupported_ops(), advise_skip_bad(skip_bad), usr1_interrupts(), quiet_terminal():
             run(options, dataset)
     except RunFinished as done:  # a requeued job whose run is over: exit status 0
-        click.echo(str(done))
+        say(str(done))
     except SignalledAfterFinishing as err:  # a job ended while the finished processes exited: a success
         click.echo(f"note: {err}; the run is complete", err=True)
     except (*USER_ERRORS, LaunchError) as err:
-        raise click.ClickException(str(err)) from None
+        raise user_error(err) from None
     except StoppedTogether:  # stopped on request, with its final snapshot
         if under_launcher():  # plain torchrun, which would count status 130 as a failure (and restart on it)
             if os.environ.get("RANK", "0") == "0":

@@ -1,9 +1,11 @@
-"""The one error class of the data layer, and how its messages tell the caller to leave bad files out."""
+"""The error classes of the data layer, and how their messages tell the caller to leave bad files out."""
 
 import contextlib
 import os
 from collections.abc import Iterator
 from contextvars import ContextVar
+
+from ..utils.errors import OptionError
 
 SKIP_BAD_OPTION = "pass --skip-bad"  # the advice of a command that has the option
 SKIP_BAD_BY_CONVERTING = "convert the data with `stylegan2 dataset --skip-bad`"  # of one that reads data without it
@@ -13,6 +15,10 @@ _SKIP_BAD_ADVICE = ContextVar("skip_bad_advice", default="pass skip_bad=True")
 
 class DatasetError(ValueError):
     """A dataset cannot be used as given; the message names the file and the fix."""
+
+
+class DatasetOptionError(DatasetError, OptionError):
+    """A dataset option wrong in itself, whatever the data holds (a resolution that is no power of two)."""
 
 
 def limit_from_environment(variable: str, default: int, what: str) -> int:

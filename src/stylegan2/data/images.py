@@ -18,7 +18,7 @@ import PIL.Image
 
 from ..models.aspect import MAX_RESOLUTION, is_image_side
 from ..utils.text import word_list
-from .errors import DatasetError, limit_from_environment, skip_bad_advice
+from .errors import DatasetError, DatasetOptionError, limit_from_environment, skip_bad_advice
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 IMAGE_FORMATS = "PNG, JPEG, WebP, GIF, BMP or TIFF"  # what IMAGE_EXTENSIONS name, for messages
@@ -80,7 +80,7 @@ def check_side(option: str, value: int, maximum: int | None = MAX_RESOLUTION) ->
     """Refuse an image side no network makes: a power of two from 4 (the first block) up to `maximum` (None: any)."""
     if not is_image_side(value, maximum):
         allowed = ">= 4" if maximum is None else f"from 4 to {maximum} (the networks' largest)"
-        raise DatasetError(f"{option} must be a power of two {allowed}, got {value!r}")
+        raise DatasetOptionError(f"{option} must be a power of two {allowed}, got {value!r}")
 
 
 def max_image_pixels() -> int:

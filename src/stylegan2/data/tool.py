@@ -17,7 +17,7 @@ from ..utils.files import create_temp, remove_stale_temps
 from ..utils.notes import warn
 from ..utils.progress import progress_bar
 from ..utils.text import first_names
-from .errors import DatasetError
+from .errors import DatasetError, DatasetOptionError
 from .images import check_side, pad_center
 from .sources import LABELS_FILE, FileSource, ImageSource, open_source
 
@@ -74,11 +74,11 @@ def check_size(width: int, height: int) -> None:
     for option, side in (("--width", width), ("--height", height)):
         check_side(option, side, maximum=None)  # the shorter side's limit below, with the sizes to pass instead
     if aspect_of(height, width) is None:
-        raise DatasetError(f"--width {width} --height {height}: the aspect must be {', '.join(ASPECTS)} (width:height); "
+        raise DatasetOptionError(f"--width {width} --height {height}: the aspect must be {', '.join(ASPECTS)} (width:height); "
                            "crop or letterbox to one of them (--transform center-crop or letterbox)")
     if min(width, height) > MAX_RESOLUTION:
         scale = min(width, height) // MAX_RESOLUTION
-        raise DatasetError(f"--width {width} --height {height}: the networks go up to {MAX_RESOLUTION} px on the shorter "
+        raise DatasetOptionError(f"--width {width} --height {height}: the networks go up to {MAX_RESOLUTION} px on the shorter "
                            f"side, so training would refuse these images; pass at most --width {width // scale} "
                            f"--height {height // scale}")
 
@@ -224,7 +224,7 @@ def _check_wide_band(width: int, height: int) -> None:
     and the output is a square of side --width."""
     check_side("--width", width)
     if not 1 <= height <= width:
-        raise DatasetError(f"--height {height}: with --transform center-crop-wide it is the height of the band the "
+        raise DatasetOptionError(f"--height {height}: with --transform center-crop-wide it is the height of the band the "
                            f"image is cropped to (width:height, as in NVIDIA's dataset_tool), so it must be from 1 "
                            f"to --width {width}")
 
@@ -236,13 +236,13 @@ def _check_options(
     """Refuse bad options before any work; returns the output (width, height), or (None, None) for the default, and
     center-crop-wide's band height given as --height (else None)."""
     if transform is not None and transform not in TRANSFORMS:
-        raise DatasetError(f"transform must be one of {', '.join(TRANSFORMS)} or None, got {transform!r}")
+        raise DatasetOptionError(f"transform must be one of {', '.join(TRANSFORMS)} or None, got {transform!r}")
     if resize_filter not in RESIZE_FILTERS:
-        raise DatasetError(f"resize_filter must be one of {', '.join(RESIZE_FILTERS)}, got {resize_filter!r}")
+        raise DatasetOptionError(f"resize_filter must be one of {', '.join(RESIZE_FILTERS)}, got {resize_filter!r}")
     if (width is None) != (height is None):
-        raise DatasetError("--width and --height go together: pass both (or --resolution for square images)")
+        raise DatasetOptionError("--width and --height go together: pass both (or --resolution for square images)")
     if width is not None and resolution is not None:
-        raise DatasetError("pass --resolution (square) or --width and --height, not both")
+        raise DatasetOptionError("pass --resolution (square) or --width and --height, not both")
     band_height = None
     if width is not None and transform == "center-crop-wide":
         _check_wide_band(width, height)
@@ -253,11 +253,11 @@ def _check_options(
         check_side("--resolution", resolution)
         width = height = resolution
     elif transform is not None:
-        raise DatasetError(f"--transform {transform} needs --resolution (or --width and --height)")
+        raise DatasetOptionError(f"--transform {transform} needs --resolution (or --width and --height)")
     if max_images is not None and max_images < 1:
-        raise DatasetError(f"--max-images must be >= 1, got {max_images}")
+        raise DatasetOptionError(f"--max-images must be >= 1, got {max_images}")
     if dest.suffix.lower() != ".zip":
-        raise DatasetError(f"{dest}: the destination must be a .zip file")
+        raise DatasetOptionError(f"{dest}: the destination must be a .zip file")
     if dest.exists() and not force:
         raise DatasetError(f"{dest} already exists; choose another --dest or pass --force to overwrite it")
     return width, height, band_height

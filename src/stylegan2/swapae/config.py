@@ -21,6 +21,7 @@ from ..training.config import (
     resolves,
 )
 from ..training.rundir import check_outdir_outside_data
+from ..utils.errors import OptionError
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def resolve_swapae_options(data: str, cfg: str, resolution: int, num_gpus: int, 
     them for `resolution` px images. `device_type` ('cpu', 'cuda', ...) picks the data-loader workers, as for
     StyleGAN2 training; a --max-size above `num_images` (the dataset's distinct images) is refused, as there."""
     if cfg not in SWAPAE_PRESETS:
-        raise ValueError(f"--cfg must be one of {', '.join(SWAPAE_CFG_NAMES)}; got {cfg!r}")
+        raise OptionError(f"--cfg must be one of {', '.join(SWAPAE_CFG_NAMES)}; got {cfg!r}")
     spec = SWAPAE_PRESETS[cfg]
     batch = overrides.get("batch") or spec.batch  # total over all processes
     check_preset_batch(cfg, batch, num_gpus, given=bool(overrides.get("batch")),
@@ -174,14 +175,14 @@ def network_widths(o: SwapAEOptions) -> dict[str, dict[str, int]]:
 def validate_swapae_options(o: SwapAEOptions) -> None:
     """Reject inconsistent settings with a message that names the option."""
     if o.batch % o.num_gpus != 0:
-        raise ValueError(f"--batch {o.batch} must be a multiple of the number of GPUs/processes ({o.num_gpus})")
+        raise OptionError(f"--batch {o.batch} must be a multiple of the number of GPUs/processes ({o.num_gpus})")
     per_gpu = o.batch // o.num_gpus
     if o.batch_gpu > per_gpu or per_gpu % o.batch_gpu != 0:
-        raise ValueError(f"--batch-gpu {o.batch_gpu} must divide the per-process batch {per_gpu} (--batch / processes)")
+        raise OptionError(f"--batch-gpu {o.batch_gpu} must divide the per-process batch {per_gpu} (--batch / processes)")
     if o.batch_gpu < 2:
-        raise ValueError(f"--batch-gpu {o.batch_gpu}: swapping pairs images within a forward pass, so it needs at least 2")
+        raise OptionError(f"--batch-gpu {o.batch_gpu}: swapping pairs images within a forward pass, so it needs at least 2")
     if o.batch_gpu % min(MBSTD_GROUP, o.batch_gpu) != 0:
-        raise ValueError(f"--batch-gpu {o.batch_gpu} must be below {MBSTD_GROUP} or a multiple of it "
+        raise OptionError(f"--batch-gpu {o.batch_gpu} must be below {MBSTD_GROUP} or a multiple of it "
                          "(the image discriminator's minibatch-std group)")
     check_numbers(o, positive=("kimg", "tick", "lr"), non_negative=(
         "lambda_l1", "lambda_l2", "lambda_gan_rec", "lambda_gan_swap", "lambda_patch", "r1_gamma", "patch_r1_gamma"))
@@ -189,9 +190,9 @@ def validate_swapae_options(o: SwapAEOptions) -> None:
     check_outdir_outside_data(o.outdir, o.data)
     for name in ("snap", "r1_interval", "spatial_code_ch", "global_code_ch", "num_patches", "patch_size", "swap_grid"):
         if getattr(o, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(o, name)}")
+            raise OptionError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(o, name)}")
     if o.num_downsampling_sp < 0 or o.num_downsampling_gl < 0:
-        raise ValueError("--netE-num-downsampling-sp and --netE-num-downsampling-gl must be >= 0, "
+        raise OptionError("--netE-num-downsampling-sp and --netE-num-downsampling-gl must be >= 0, "
                          f"got {o.num_downsampling_sp} and {o.num_downsampling_gl}")
     if not 0 < o.patch_min_scale <= o.patch_max_scale <= 1:
         raise ValueError(f"patch scales must satisfy 0 < min <= max <= 1, got {o.patch_min_scale} and {o.patch_max_scale}")
@@ -217,7 +218,7 @@ def _check_sizes(o: SwapAEOptions) -> None:
         raise ValueError(f"--netE-num-downsampling-gl {o.num_downsampling_gl} halves the {code}x{code} structure code too often; "
                          f"use at most {code.bit_length() - 1}{hint}")
     if o.patch_size < 4 or o.patch_size & (o.patch_size - 1) != 0:
-        raise ValueError(f"--patch-size must be a power of two of at least 4, got {o.patch_size}")
+        raise OptionError(f"--patch-size must be a power of two of at least 4, got {o.patch_size}")
     for name, widths in network_widths(o).items():
         smallest = o.patch_size if name == "Dpatch" else resolution
         if widths["channel_base"] < smallest:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from ..io import load_network
 from ..io.pretrained import existing_network_file
 from ..models import SwapEncoder, SwapGenerator
-from ..tools.common import ToolError, network_device, resolve_device
+from ..tools.common import ToolError, ToolOptionError, network_device, resolve_device
 from ..tools.files import check_not_inputs, check_outputs, load_target_image, note_earlier_outputs, read_npz, save_npz
 from ..tools.mix import style_mix_grid
 from ..utils.image import image_grid, save_image, to_uint8_nhwc
@@ -45,7 +45,7 @@ def read_images(paths: Paths, E: SwapEncoder, option: str) -> torch.Tensor:
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     if not paths:
-        raise ToolError(f"{option}: no images given")
+        raise ToolOptionError(f"{option}: no images given")
     resolution, channels = E.init_kwargs["img_resolution"], E.init_kwargs["img_channels"]
     arrays = []
     for path in paths:
@@ -78,7 +78,7 @@ def reconstruct_images(E: SwapEncoder, G: SwapGenerator, images: torch.Tensor, b
 def check_alpha(alpha: float) -> float:
     """--alpha runs from 0 (the structure image's own texture) to 1 (the texture image's)."""
     if not 0 <= alpha <= 1:
-        raise ToolError(f"--alpha must be between 0 and 1, got {alpha}")
+        raise ToolOptionError(f"--alpha must be between 0 and 1, got {alpha}")
     return float(alpha)
 
 
@@ -88,12 +88,12 @@ def parse_alphas(alpha: float | str | Sequence[float]) -> list[float]:
         try:
             values = [float(part) for part in alpha.split(",")]
         except ValueError:
-            raise ToolError(f"--alpha {alpha!r}: give a number from 0 to 1, or several separated by commas "
+            raise ToolOptionError(f"--alpha {alpha!r}: give a number from 0 to 1, or several separated by commas "
                             "(0,0.25,0.5)") from None
     else:
         values = [float(alpha)] if np.ndim(alpha) == 0 else [float(a) for a in np.asarray(alpha).ravel()]
     if not values:
-        raise ToolError("--alpha: give at least one value")
+        raise ToolOptionError("--alpha: give at least one value")
     return [check_alpha(value) for value in values]
 
 
@@ -175,7 +175,7 @@ def encode(
     images = [images] if isinstance(images, (str, os.PathLike)) else list(images)
     out = Path(out)
     if out.suffix.lower() != ".npz":
-        raise ToolError(f"--out {out}: codes are saved as .npz; name the file like codes.npz")
+        raise ToolOptionError(f"--out {out}: codes are saved as .npz; name the file like codes.npz")
     check_outputs([out], force, option="--out")
     E, _ = load_swapae(network, device)
     structure, texture = encode_images(E, read_images(images, E, "IMAGES"))

@@ -18,6 +18,7 @@ from ..models import Generator
 from ..models.inputs import check_truncation, is_whole_number
 from ..models.synthesis import NOISE_MODES
 from ..utils.device import DeviceError, same_device, select_device
+from ..utils.errors import OptionError
 from ..utils.notes import warn
 
 MAX_SEED = 2**32 - 1  # np.random.RandomState accepts seeds in [0, 2**32)
@@ -28,6 +29,10 @@ Network = str | os.PathLike | Generator
 
 class ToolError(ValueError):
     """An input a tool cannot use; the message names the option or file and what to do."""
+
+
+class ToolOptionError(ToolError, OptionError):
+    """A tool's option or argument that is wrong in itself, before any file is read (the command line exits 2)."""
 
 
 def parse_int_list(text: str, option: str, names: Sequence[str] = ()) -> list[int]:
@@ -41,20 +46,20 @@ def parse_int_list(text: str, option: str, names: Sequence[str] = ()) -> list[in
         if match is None:
             also = f", or one of {', '.join(names)}" if names else ""
             what = "no value given" if not text.strip() else f"cannot read {part[:40]!r}" + (f" in {shown}" if part != text else "")
-            raise ToolError(f"{prefix}{what}; use numbers and ranges like 0-7,42{also}")
+            raise ToolOptionError(f"{prefix}{what}; use numbers and ranges like 0-7,42{also}")
         start = int(match.group(1))
         stop = int(match.group(2)) if match.group(2) is not None else start
         if stop < start:
-            raise ToolError(f"{prefix}range {part!r} runs backwards; write it as {stop}-{start}")
+            raise ToolOptionError(f"{prefix}range {part!r} runs backwards; write it as {stop}-{start}")
         ranges.append(range(start, stop + 1))
     count = sum(r.stop - r.start for r in ranges)  # not len(): a range past sys.maxsize has no len
     if count > MAX_LIST:
-        raise ToolError(f"{prefix}{shown} holds {count} values, more than {MAX_LIST} at once; split it over several runs")
+        raise ToolOptionError(f"{prefix}{shown} holds {count} values, more than {MAX_LIST} at once; split it over several runs")
     values = [v for r in ranges for v in r]
     seen: set[int] = set()
     for v in values:
         if v in seen:
-            raise ToolError(f"{prefix}{v} is listed more than once in {shown}")
+            raise ToolOptionError(f"{prefix}{v} is listed more than once in {shown}")
         seen.add(v)
     return values
 
@@ -69,13 +74,13 @@ def parse_seeds(text: str | Sequence[int], option: str = "--seeds") -> list[int]
     else:
         items = list(text) if isinstance(text, (Sequence, np.ndarray)) else None
         if items is None or not all(is_whole_number(s) for s in items):
-            raise ToolError(f"{prefix}seeds are whole numbers: a list of ints, one int or text such as '0-7,42', got {text!r}")
+            raise ToolOptionError(f"{prefix}seeds are whole numbers: a list of ints, one int or text such as '0-7,42', got {text!r}")
         seeds = [int(s) for s in items]  # 1.7 is not seed 1
     if not seeds:
-        raise ToolError(f"{prefix}no seeds given")
+        raise ToolOptionError(f"{prefix}no seeds given")
     bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
     if bad:
-        raise ToolError(f"{prefix}seed {bad[0]} is outside 0..{MAX_SEED}")
+        raise ToolOptionError(f"{prefix}seed {bad[0]} is outside 0..{MAX_SEED}")
     return seeds
 
 
@@ -85,14 +90,14 @@ def parse_grid(text: str | Sequence[int], option: str = "--grid") -> tuple[int, 
     if isinstance(text, str):
         match = re.fullmatch(r"(\d+)x(\d+)", text.strip().lower())
         if match is None:
-            raise ToolError(f"{prefix}expected COLSxROWS such as 4x2, got {text!r}")
+            raise ToolOptionError(f"{prefix}expected COLSxROWS such as 4x2, got {text!r}")
         cols, rows = int(match.group(1)), int(match.group(2))
     elif isinstance(text, Sequence) and len(text) == 2 and all(is_whole_number(n) for n in text):
         cols, rows = (int(n) for n in text)
     else:
-        raise ToolError(f"{prefix}expected COLSxROWS such as '4x2' or (columns, rows) such as (4, 2), got {text!r}")
+        raise ToolOptionError(f"{prefix}expected COLSxROWS such as '4x2' or (columns, rows) such as (4, 2), got {text!r}")
     if cols < 1 or rows < 1:
-        raise ToolError(f"{prefix}columns and rows must be at least 1, got {cols}x{rows}")
+        raise ToolOptionError(f"{prefix}columns and rows must be at least 1, got {cols}x{rows}")
     return cols, rows
 
 
@@ -100,8 +105,8 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     """The requested device (default: CUDA when available), checked as every command checks --device."""
     try:
         return select_device(device)
-    except DeviceError as err:
-        raise ToolError(str(err)) from None
+    except DeviceError as err:  # a device name that names none is the argument's fault, a missing GPU the machine's
+        raise (ToolOptionError if isinstance(err, OptionError) else ToolError)(str(err)) from None
 
 
 def load_generator(
@@ -162,7 +167,7 @@ def class_label(G: Generator, class_idx: int | None) -> torch.Tensor | None:
     A network trained on clusters (`--clusters`) takes --class as a cluster, and without it draws one from z (None).
     """
     if class_idx is not None and not is_whole_number(class_idx):
-        raise ToolError(f"--class must be a whole number, got {class_idx!r}")
+        raise ToolOptionError(f"--class must be a whole number, got {class_idx!r}")
     if G.c_dim == 0:
         if class_idx is not None:
             raise ToolError(f"--class {class_idx}: this network is unconditional (no class labels); drop it")
@@ -182,7 +187,7 @@ def class_label(G: Generator, class_idx: int | None) -> torch.Tensor | None:
 def check_fps(fps: float) -> None:
     """A video's frame rate: a positive, finite number."""
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps < float("inf"):
-        raise ToolError(f"--fps {fps!r}: must be a positive number")
+        raise ToolOptionError(f"--fps {fps!r}: must be a positive number")
 
 
 def check_psi(truncation_psi: float) -> float:
@@ -190,14 +195,14 @@ def check_psi(truncation_psi: float) -> float:
     try:
         check_truncation(truncation_psi, None)
     except (TypeError, ValueError) as err:
-        raise ToolError(f"--trunc: {err}") from None
+        raise ToolOptionError(f"--trunc: {err}") from None
     return float(truncation_psi)
 
 
 def check_noise_mode(noise_mode: str) -> str:
     """Reject unknown noise modes by name."""
     if noise_mode not in NOISE_MODES:
-        raise ToolError(f"--noise-mode must be one of {', '.join(NOISE_MODES)}, got {noise_mode!r}")
+        raise ToolOptionError(f"--noise-mode must be one of {', '.join(NOISE_MODES)}, got {noise_mode!r}")
     return noise_mode
 
 
@@ -206,7 +211,7 @@ def check_truncation_cutoff(G: Generator, truncation_cutoff: int | None) -> int 
     if truncation_cutoff is None:
         return None
     if not is_whole_number(truncation_cutoff):
-        raise ToolError(f"--trunc-cutoff must be a whole number or None, got {truncation_cutoff!r}")
+        raise ToolOptionError(f"--trunc-cutoff must be a whole number or None, got {truncation_cutoff!r}")
     if not 0 <= truncation_cutoff <= G.num_ws:
         raise ToolError(f"--trunc-cutoff {truncation_cutoff} is out of range: this network has "
                         f"{G.num_ws} ws (0..{G.num_ws})")

@@ -11,7 +11,7 @@ import torch
 
 from ..models import Generator
 from ..utils.image import image_grid, save_image
-from .common import Network, ToolError, check_inputs, check_noise_mode, check_psi, load_generator, parse_seeds, seed_ws
+from .common import Network, ToolOptionError, check_inputs, check_noise_mode, check_psi, load_generator, parse_seeds, seed_ws
 from .files import check_outputs, note_earlier_outputs
 from .generate import synthesize
 from .sefa import Directions, factorize, save_directions
@@ -22,7 +22,7 @@ DIRECTIONS_FILE = "directions.npz"
 def check_steps(steps: int) -> None:
     """Refuse a --steps below 2: a strip shows at least both ends of the move."""
     if steps < 2:
-        raise ToolError(f"--steps {steps}: a strip needs at least 2 steps")
+        raise ToolOptionError(f"--steps {steps}: a strip needs at least 2 steps")
 
 
 def direction_strip(
@@ -64,7 +64,7 @@ def find_directions(
 ) -> list[Path]:
     """Write directions.npz (SeFa) and directionNN.png strips for the `strips` strongest directions."""
     if strips < 0:
-        raise ToolError(f"--strips {strips}: must be 0 or more")
+        raise ToolOptionError(f"--strips {strips}: must be 0 or more")
     if strips:
         check_steps(steps)  # before directions.npz is written
     check_psi(truncation_psi)

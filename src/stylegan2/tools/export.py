@@ -21,7 +21,7 @@ from torch import nn
 from ..io.info import NonFiniteWarning, nonfinite_summary, nonfinite_tensors
 from ..io.pretrained import network_name
 from ..models import Generator
-from .common import Network, ToolError, check_psi, load_generator
+from .common import Network, ToolError, ToolOptionError, check_psi, load_generator
 from .files import check_outputs, write_atomically
 
 EXPORT_FORMATS = ("onnx", "torchscript")
@@ -78,23 +78,23 @@ def parse_batch(batch: int | str) -> int | None:
     try:
         value = int(batch)
     except (TypeError, ValueError):
-        raise ToolError(f"--batch: expected a positive integer or 'dynamic', got {batch!r}") from None
+        raise ToolOptionError(f"--batch: expected a positive integer or 'dynamic', got {batch!r}") from None
     if value < 1:
-        raise ToolError(f"--batch: expected a positive integer or 'dynamic', got {value}")
+        raise ToolOptionError(f"--batch: expected a positive integer or 'dynamic', got {value}")
     return value
 
 
 def check_export_options(format: str, noise_mode: str, fused_modconv: bool, batch: int | None) -> None:
     """Refuse, before any work, the settings a standalone graph cannot honour."""
     if format not in EXPORT_FORMATS:
-        raise ToolError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
+        raise ToolOptionError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
     if noise_mode == "random":
-        raise ToolError("--noise-mode random: an exported graph cannot reproduce our random noise; export with const "
+        raise ToolOptionError("--noise-mode random: an exported graph cannot reproduce our random noise; export with const "
                         "(the network's stored noise maps) or none")
     if noise_mode not in EXPORT_NOISE_MODES:
-        raise ToolError(f"--noise-mode must be one of {', '.join(EXPORT_NOISE_MODES)}, got {noise_mode!r}")
+        raise ToolOptionError(f"--noise-mode must be one of {', '.join(EXPORT_NOISE_MODES)}, got {noise_mode!r}")
     if fused_modconv and batch is None:
-        raise ToolError("--fused-modconv bakes the batch size into grouped convolutions; give a fixed --batch N, "
+        raise ToolOptionError("--fused-modconv bakes the batch size into grouped convolutions; give a fixed --batch N, "
                         "or drop --fused-modconv to export with --batch dynamic")
 
 
@@ -131,7 +131,7 @@ def default_output(network: Network, format: str, synthesis_only: bool) -> Path:
     """NET.onnx / NET.torchscript.pt in the current folder (NET-synthesis.* for the synthesis network alone), as the
     other tools write to the current folder's out/: never into a downloaded network's cache or a shared folder."""
     if isinstance(network, nn.Module):
-        raise ToolError("--output is required when exporting a Generator object")
+        raise ToolOptionError("--output is required when exporting a Generator object")
     name = network_name(Path(str(network).split("?", 1)[0].rstrip("/")))  # a path's, a URL's or its cached copy's
     stem = Path(name).stem + ("-synthesis" if synthesis_only else "")
     return Path(stem + SUFFIXES[format])
@@ -162,12 +162,12 @@ def export_generator(
     if format == "onnx":
         require_onnx()
     if synthesis_only and truncation_psi != 1:
-        raise ToolError("--trunc truncates in the mapping network, which --synthesis-only leaves out; truncate "
+        raise ToolOptionError("--trunc truncates in the mapping network, which --synthesis-only leaves out; truncate "
                         "the ws you feed it (w_avg + psi * (ws - w_avg)), or export the whole generator")
     path = Path(output).expanduser() if output is not None else default_output(network, format, synthesis_only)
     if path.suffix.lower() not in OUTPUT_SUFFIXES[format]:
         named = " or ".join(OUTPUT_SUFFIXES[format])
-        raise ToolError(f"--output {path}: name the {FORMAT_NAMES[format]} file {named}, as the tools that read it "
+        raise ToolOptionError(f"--output {path}: name the {FORMAT_NAMES[format]} file {named}, as the tools that read it "
                         f"expect (e.g. {path.with_name(path.stem + SUFFIXES[format])})")
     if not isinstance(network, nn.Module) and path.resolve() == Path(network).expanduser().resolve():
         raise ToolError(f"--output {path} is the network file itself; choose another --output")

@@ -23,7 +23,7 @@ from ..utils.files import ArchiveError, atomic_path, create_temp, folder_blocker
 from ..utils.image import PIL_MODES, to_pil
 from ..utils.notes import warn
 from ..utils.npz import load_npz
-from .common import ToolError
+from .common import ToolError, ToolOptionError
 
 VIDEO_FORMATS = ("auto", "mp4", "gif")
 VIDEO_EXTRA_HINT = "MP4 needs imageio and imageio-ffmpeg: pip install \"stylegan2[video]\""
@@ -130,7 +130,7 @@ def mp4_available() -> bool:
 def video_suffix(video_format: str) -> str:
     """'.mp4' or '.gif' for a requested format; 'auto' picks MP4 when it can be written."""
     if video_format not in VIDEO_FORMATS:
-        raise ToolError(f"--format must be one of {', '.join(VIDEO_FORMATS)}, got {video_format!r}")
+        raise ToolOptionError(f"--format must be one of {', '.join(VIDEO_FORMATS)}, got {video_format!r}")
     if video_format == "mp4" and not mp4_available():
         raise ToolError(f"--format mp4: {VIDEO_EXTRA_HINT}; or use --format gif")
     if video_format == "auto":
@@ -179,7 +179,7 @@ class VideoWriter:
         if path.suffix not in (".mp4", ".gif"):
             raise ToolError(f"{path}: videos are written as .mp4 or .gif")
         if path.suffix == ".gif" and fps > MAX_GIF_FPS:
-            raise ToolError(f"--fps {fps:g}: a GIF shows at most {MAX_GIF_FPS} frames a second (browsers play shorter "
+            raise ToolOptionError(f"--fps {fps:g}: a GIF shows at most {MAX_GIF_FPS} frames a second (browsers play shorter "
                             f"delays at 10); use --fps {MAX_GIF_FPS} or less, or MP4 ({VIDEO_EXTRA_HINT})")
         self.path = path
         self.path.parent.mkdir(parents=True, exist_ok=True)

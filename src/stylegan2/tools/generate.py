@@ -20,6 +20,7 @@ from ..utils.text import number_ranges, plural
 from .common import (
     Network,
     ToolError,
+    ToolOptionError,
     check_inputs,
     check_noise_mode,
     check_psi,
@@ -62,7 +63,7 @@ def seed_images(
     All images are held at once; `generate_images` writes them to files one by one instead.
     """
     if directions is None and (index != 0 or strength != 0):
-        raise ToolError(f"index {index} and strength {strength} move along directions; pass directions=load_directions(path)")
+        raise ToolOptionError(f"index {index} and strength {strength} move along directions; pass directions=load_directions(path)")
     check_psi(truncation_psi)
     G = load_generator(G)
     return np.stack(list(each_seed_image(G, parse_seeds(seeds), truncation_psi, truncation_cutoff, class_idx, noise_mode,
@@ -121,7 +122,7 @@ def load_projected_ws(files: str | os.PathLike | Sequence[str | os.PathLike], G:
 def check_projected_class(class_idx: int | None) -> None:
     """Refuse --class with projected ws: they hold their class already (`project --class` chose it)."""
     if class_idx is not None:
-        raise ToolError(f"--class {class_idx} picks the class of seeds' latents; a projected w holds its class already "
+        raise ToolOptionError(f"--class {class_idx} picks the class of seeds' latents; a projected w holds its class already "
                         "(project with --class); leave --class out")
 
 
@@ -150,7 +151,7 @@ def check_grid(cols: int, rows: int, count: int) -> None:
     cells = cols * rows
     too_large = (rows - 1) * cols >= count if rows > 1 else cols > count
     if count > cells or too_large:
-        raise ToolError(f"--grid {cols}x{rows} has {plural(cells, 'cell')} for {plural(count, 'image')}; "
+        raise ToolOptionError(f"--grid {cols}x{rows} has {plural(cells, 'cell')} for {plural(count, 'image')}; "
                         f"use {fitting_grid(count, cols, rows)}")
     if count < cells:
         warn(f"--grid {cols}x{rows} has {plural(cells, 'cell')} for {plural(count, 'image')}: "
@@ -198,11 +199,11 @@ def generate_images(
     Projected ws are truncated as seeds' are (toward the average w, the first `truncation_cutoff` of them).
     """
     if (seeds is None) == (projected_w is None):
-        raise ToolError("give either --seeds or --projected-w (exactly one of them)")
+        raise ToolOptionError("give either --seeds or --projected-w (exactly one of them)")
     if projected_w is not None:
         check_projected_class(class_idx)
     if direction is None and (index != 0 or strength != 0):
-        raise ToolError(f"{moving_options(index, strength)} without --direction: give the directions file to move "
+        raise ToolOptionError(f"{moving_options(index, strength)} without --direction: give the directions file to move "
                         "along (from `stylegan2 directions`)")
     check_psi(truncation_psi)
     check_noise_mode(noise_mode)

@@ -11,7 +11,7 @@ import torch
 
 from ..models import Generator
 from ..utils.image import image_grid, save_image
-from .common import Network, ToolError, check_inputs, check_noise_mode, check_psi, load_generator, parse_seeds, seed_ws
+from .common import Network, ToolOptionError, check_inputs, check_noise_mode, check_psi, load_generator, parse_seeds, seed_ws
 from .files import check_outputs
 from .generate import load_projected_ws, synthesize, truncate_ws
 from .sefa import select_ws_indices
@@ -100,12 +100,12 @@ def style_mix(
     axes = {}
     for name, seeds, files in (("rows", rows, rows_w), ("cols", cols, cols_w)):
         if (seeds is None) == (files is None):
-            raise ToolError(f"give either --{name} or --{name}-w (exactly one of them)")
+            raise ToolOptionError(f"give either --{name} or --{name}-w (exactly one of them)")
         if seeds is not None:
             parse_seeds(seeds, f"--{name}")
         axes[name] = seeds if seeds is not None else files
     if rows is None and cols is None and class_idx is not None:
-        raise ToolError(f"--class {class_idx} picks the class of seeds' latents; projected ws hold their class already "
+        raise ToolOptionError(f"--class {class_idx} picks the class of seeds' latents; projected ws hold their class already "
                         "(project with --class); leave --class out")
     check_psi(truncation_psi)
     check_noise_mode(noise_mode)

@@ -25,7 +25,7 @@ from ..models import Generator
 from ..utils.image import save_image
 from ..utils.notes import warn
 from ..utils.progress import progress_bar
-from .common import Network, ToolError, check_fps, check_inputs, class_label, load_generator, network_device
+from .common import Network, ToolError, ToolOptionError, check_fps, check_inputs, class_label, load_generator, network_device
 from .files import VideoWriter, check_not_inputs, check_outputs, load_target_image, note_earlier_outputs, save_npz, video_suffix
 from .generate import synthesize
 
@@ -160,9 +160,9 @@ def project(
     if not isinstance(config, ProjectionConfig):
         raise ToolError(f"config must be a ProjectionConfig, got {type(config).__name__}")
     if config.num_steps < 1:
-        raise ToolError(f"--steps {config.num_steps}: must be at least 1")
+        raise ToolOptionError(f"--steps {config.num_steps}: must be at least 1")
     if config.w_avg_samples < 1:
-        raise ToolError(f"w_avg_samples {config.w_avg_samples}: must be at least 1 (the mean w is estimated from them)")
+        raise ToolOptionError(f"w_avg_samples {config.w_avg_samples}: must be at least 1 (the mean w is estimated from them)")
     if vgg is not None and not isinstance(vgg, torch.nn.Module):
         raise ToolError(f"vgg must be NVIDIA's VGG16 module (load_vgg16(path).module), got {type(vgg).__name__}; "
                         "project_image takes a path")
@@ -220,7 +220,7 @@ def find_vgg16(vgg: str | os.PathLike | None, loss: str) -> Path | None:
     """The VGG16 file to use: --vgg (a file, or a folder holding vgg16.safetensors or vgg16.pt), else the
     cache dir's; None for the pixel loss."""
     if loss not in PROJECTION_LOSSES:
-        raise ToolError(f"--loss must be one of {', '.join(PROJECTION_LOSSES)}, got {loss!r}")
+        raise ToolOptionError(f"--loss must be one of {', '.join(PROJECTION_LOSSES)}, got {loss!r}")
     if loss == "pixel":
         return None
     if vgg is not None:

@@ -17,7 +17,7 @@ import torch
 
 from ..models import Generator
 from ..nn.layers import FullyConnectedLayer
-from .common import ToolError, parse_int_list
+from .common import ToolError, ToolOptionError, parse_int_list
 from .files import read_npz, save_npz
 
 LAYER_PRESETS = ("all", "coarse", "middle", "fine")
@@ -85,7 +85,7 @@ def select_ws_indices(G: Generator, layers: str | list[int] = "all", option: str
         return indices
     indices = parse_int_list(layers, option, LAYER_PRESETS) if isinstance(layers, str) else [int(i) for i in layers]
     if not indices:
-        raise ToolError(f"{option}: no layers given; name ws indices such as 0-3, or one of {', '.join(LAYER_PRESETS)}")
+        raise ToolOptionError(f"{option}: no layers given; name ws indices such as 0-3, or one of {', '.join(LAYER_PRESETS)}")
     bad = [i for i in indices if not 0 <= i < G.num_ws]
     if bad:
         given = f"{layers} reaches {max(bad) if max(bad) >= G.num_ws else min(bad)}" if isinstance(layers, str) else str(bad[0])

@@ -14,7 +14,7 @@ from ..utils.image import image_grid
 from ..utils.progress import progress_bar
 from .common import (
     Network,
-    ToolError,
+    ToolOptionError,
     check_fps,
     check_inputs,
     check_noise_mode,
@@ -50,7 +50,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 def check_frames(frames: int) -> None:
     """A video's length in frames: a whole number >= 1."""
     if not is_whole_number(frames) or frames < 1:
-        raise ToolError(f"--frames {frames!r}: must be a whole number >= 1")
+        raise ToolOptionError(f"--frames {frames!r}: must be a whole number >= 1")
 
 
 def _positions(num_keys: int, num_frames: int, frames: range) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -77,7 +77,7 @@ def interpolation_ws(
     `frames` picks some of the num_frames (a range of frame indices), so that long videos are made in pieces.
     """
     if space not in SPACES:
-        raise ToolError(f"--space must be 'z' (spherical) or 'w' (linear), got {space!r}")
+        raise ToolOptionError(f"--space must be 'z' (spherical) or 'w' (linear), got {space!r}")
     check_frames(num_frames)
     seeds = parse_seeds(seeds)
     frames = range(num_frames) if frames is None else frames
@@ -126,15 +126,15 @@ def render_video(
     or several: linear in w, truncated as `generate --projected-w` truncates). A grid splits the keyframes among
     its cells."""
     if (seeds is None) == (projected_w is None):
-        raise ToolError("give either --seeds or --projected-w (exactly one of them)")
+        raise ToolOptionError("give either --seeds or --projected-w (exactly one of them)")
     what = "--seeds" if seeds is not None else "--projected-w"
     if projected_w is not None:
         check_projected_class(class_idx)
         if space == "z":
-            raise ToolError("--space z: projected ws have no z; they are interpolated linearly in w (leave --space out)")
+            raise ToolOptionError("--space z: projected ws have no z; they are interpolated linearly in w (leave --space out)")
     space = space or ("z" if seeds is not None else "w")
     if space not in SPACES:
-        raise ToolError(f"--space must be 'z' (spherical) or 'w' (linear), got {space!r}")
+        raise ToolOptionError(f"--space must be 'z' (spherical) or 'w' (linear), got {space!r}")
     seeds = parse_seeds(seeds) if seeds is not None else None
     cols, rows = parse_grid(grid) if grid is not None else (1, 1)
     cells = cols * rows
@@ -151,10 +151,10 @@ def render_video(
         keys = truncate_ws(G, load_projected_ws(projected_w, G), truncation_psi, truncation_cutoff)
     count, noun = (len(seeds), "seed") if seeds is not None else (len(keys), "w")
     if grid is None and count < 2:
-        raise ToolError(f"{what}: a looping video needs at least 2 {noun}s, got {count}"
+        raise ToolOptionError(f"{what}: a looping video needs at least 2 {noun}s, got {count}"
                         + ("" if seeds is not None else " (pass --projected-w once per file, in order)"))
     if count % cells != 0 or count // cells < 2:
-        raise ToolError(f"{what}: {count} {noun}(s) for {cells} video(s) in the grid; give at least 2 per video "
+        raise ToolOptionError(f"{what}: {count} {noun}(s) for {cells} video(s) in the grid; give at least 2 per video "
                         f"and a multiple of {cells} in all")
     path = Path(outdir) / f"video{video_suffix(video_format)}"
     check_outputs([path], force)

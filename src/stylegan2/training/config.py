@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator, Sequence
 from ..data.dataset import absolute_spec
 from ..models.aspect import MAX_RESOLUTION
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
+from ..utils.errors import OptionError
 from ..utils.notes import warn
 from ..utils.text import word_list
 from .ada import AugmentConfig
@@ -101,7 +102,7 @@ CFG_NAMES = ("auto", *PRESETS)
 def check_keep_snapshots(keep: int) -> None:
     """--keep-snapshots: 0 (every snapshot stays) or how many of the newest stay."""
     if not isinstance(keep, numbers.Integral) or keep < 0:
-        raise ValueError(f"--keep-snapshots must be 0 (keep all) or how many of the newest snapshots to keep, got {keep!r}")
+        raise OptionError(f"--keep-snapshots must be 0 (keep all) or how many of the newest snapshots to keep, got {keep!r}")
 
 
 def apply_overrides(options: Any, overrides: dict[str, Any], kind: str) -> None:
@@ -120,11 +121,11 @@ def check_numbers(options: Any, positive: Sequence[str] = (), non_negative: Sequ
     for name in (*positive, *non_negative):
         value = getattr(options, name)
         if isinstance(value, bool) or not isinstance(value, numbers.Real):  # "1" from a config file, say
-            raise ValueError(f"--{name.replace('_', '-')} must be a number, got {value!r}")
+            raise OptionError(f"--{name.replace('_', '-')} must be a number, got {value!r}")
         above_low = value > 0 if name in positive else value >= 0  # NaN fails every comparison
         if not (above_low and value < math.inf):
             rule = "a positive number" if name in positive else "a number >= 0"
-            raise ValueError(f"--{name.replace('_', '-')} must be {rule}, got {value}")
+            raise OptionError(f"--{name.replace('_', '-')} must be {rule}, got {value}")
 
 
 def auto_preset(resolution: int, num_gpus: int) -> Preset:
@@ -270,7 +271,7 @@ def check_aug_overrides(options: TrainingOptions, overrides: dict[str, Any], num
     augmentation options that the --aug given leaves unused. Where the preset, not the user, chose noaug (--cfg cpu on
     a large dataset), such options get a note (a warning) instead: the user set them without choosing an --aug."""
     if options.aug == "fixed" and overrides.get("p") is None:
-        raise ValueError("--aug fixed needs --p, the augmentation probability it keeps (e.g. --p 0.2)")
+        raise OptionError("--aug fixed needs --p, the augmentation probability it keeps (e.g. --p 0.2)")
     unused = [name for name in AUG_OPTIONS["ada"] if overrides.get(name) is not None and name not in AUG_OPTIONS[options.aug]]
     if not unused:
         return
@@ -285,7 +286,7 @@ def check_aug_overrides(options: TrainingOptions, overrides: dict[str, Any], num
     for flag, name in zip(flags, unused):
         modes = [mode for mode, used in AUG_OPTIONS.items() if name in used]
         described.append(f"{flag} (--aug {word_list(modes)} {'does' if len(modes) == 1 else 'do'})")
-    raise ValueError(f"--aug {options.aug} does not use {word_list(described, 'or')}; drop {them} or change --aug")
+    raise OptionError(f"--aug {options.aug} does not use {word_list(described, 'or')}; drop {them} or change --aug")
 
 
 def resolve_options(
@@ -305,7 +306,7 @@ def resolve_options(
     clusters on small datasets and picks its augmentation; a --max-size above it is refused.
     """
     if cfg not in CFG_NAMES:
-        raise ValueError(f"--cfg must be one of {', '.join(CFG_NAMES)}; got {cfg!r}")
+        raise OptionError(f"--cfg must be one of {', '.join(CFG_NAMES)}; got {cfg!r}")
     if resolution > MAX_RESOLUTION:
         raise ValueError(f"{data}: images are {resolution} px (shorter side) but the networks go up to {MAX_RESOLUTION}; convert "
                          f"with `stylegan2 dataset --source {data} --dest OUT.zip --resolution {MAX_RESOLUTION} --transform center-crop`")
@@ -360,8 +361,9 @@ def derived_batch_gpu_explained(options: Any, overrides: dict[str, Any]) -> Iter
     except ValueError as err:
         if "--batch-gpu" not in str(err) or overrides.get("batch_gpu") is not None:
             raise
-        raise ValueError(f"{err}; --batch-gpu {options.batch_gpu} comes from --batch {options.batch} over "
-                         f"{options.num_gpus} process(es): pass a --batch-gpu that fits, or another --batch") from None
+        kind = OptionError if isinstance(err, OptionError) else ValueError
+        raise kind(f"{err}; --batch-gpu {options.batch_gpu} comes from --batch {options.batch} over "
+                   f"{options.num_gpus} process(es): pass a --batch-gpu that fits, or another --batch") from None
 
 
 def check_preset_batch(cfg: str, batch: int, num_gpus: int, given: bool, fits: Callable[[int], bool]) -> None:
@@ -372,7 +374,7 @@ def check_preset_batch(cfg: str, batch: int, num_gpus: int, given: bool, fits: C
     candidates = sorted(range(num_gpus, 8 * batch + 1, num_gpus), key=lambda b: (abs(b - batch), b))
     suggestion = next((b for b in candidates if fits(b)), None)
     example = f", e.g. --batch {suggestion}" if suggestion is not None else ""
-    raise ValueError(f"{num_gpus} GPUs/processes: the {cfg} preset's batch {batch} does not split over them; pass a "
+    raise OptionError(f"{num_gpus} GPUs/processes: the {cfg} preset's batch {batch} does not split over them; pass a "
                      f"--batch that does{example}, or use a power of two of them (NVIDIA's train.py takes only those)")
 
 
@@ -471,37 +473,37 @@ def for_transfer_learning(options: TrainingOptions) -> TrainingOptions:
 def validate_options(o: TrainingOptions) -> None:
     """Reject inconsistent settings with a message that names the option."""
     if o.batch % o.num_gpus != 0:
-        raise ValueError(f"--batch {o.batch} must be a multiple of the number of GPUs/processes ({o.num_gpus})")
+        raise OptionError(f"--batch {o.batch} must be a multiple of the number of GPUs/processes ({o.num_gpus})")
     per_gpu = o.batch // o.num_gpus
     if o.batch_gpu > per_gpu or per_gpu % o.batch_gpu != 0:
-        raise ValueError(f"--batch-gpu {o.batch_gpu} must divide the per-process batch {per_gpu} (--batch / processes)")
+        raise OptionError(f"--batch-gpu {o.batch_gpu} must divide the per-process batch {per_gpu} (--batch / processes)")
     if o.pack < 1 or o.batch_gpu % o.pack != 0:
-        raise ValueError(f"--pack {o.pack} must be at least 1 and divide --batch-gpu {o.batch_gpu}")
+        raise OptionError(f"--pack {o.pack} must be at least 1 and divide --batch-gpu {o.batch_gpu}")
     d_batch = o.batch_gpu // o.pack  # what D sees per step
     if o.pack_by_class and (o.pack < 2 or not (o.cond or o.clusters)):
-        raise ValueError("--pack-by-class needs packs (--pack 2 or more) and labels (--cond or --clusters)")
+        raise OptionError("--pack-by-class needs packs (--pack 2 or more) and labels (--cond or --clusters)")
     if o.mbstd > 0 and d_batch % min(o.mbstd, d_batch) != 0:
-        raise ValueError(f"--mbstd {o.mbstd} must divide the {d_batch} packs of {o.pack} D sees per step (--batch-gpu / --pack)"
+        raise OptionError(f"--mbstd {o.mbstd} must divide the {d_batch} packs of {o.pack} D sees per step (--batch-gpu / --pack)"
                          if o.pack > 1 else f"--mbstd {o.mbstd} must divide --batch-gpu {o.batch_gpu}")
     check_numbers(o, positive=("kimg", "tick", "glr", "dlr", "ema_kimg", "map_lrmul"), non_negative=("gamma",))
     if o.resolution is not None and o.cbase < o.resolution:
         raise ValueError(f"--cbase {o.cbase} gives no channels at {o.resolution} px (channels are --cbase / resolution); "
                          f"use at least {o.resolution}")
     if o.precision not in PRECISIONS:
-        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {o.precision!r}")
+        raise OptionError(f"--precision must be one of {', '.join(PRECISIONS)}, got {o.precision!r}")
     if o.snap < 1:
-        raise ValueError(f"--snap must be at least 1 tick, got {o.snap}")
+        raise OptionError(f"--snap must be at least 1 tick, got {o.snap}")
     if o.freezed < 0:
-        raise ValueError(f"--freezed must be >= 0, got {o.freezed}")
+        raise OptionError(f"--freezed must be >= 0, got {o.freezed}")
     o.augment  # AugmentConfig checks the augmentation options where they are defined (--aug, --augpipe, --p, ...)
     if o.loss not in LOSSES:
-        raise ValueError(f"--loss must be one of {', '.join(LOSSES)}; got {o.loss!r}")
+        raise OptionError(f"--loss must be one of {', '.join(LOSSES)}; got {o.loss!r}")
     if o.clusters < 0 or o.clusters == 1:
-        raise ValueError(f"--clusters must be 0 (off) or at least 2, got {o.clusters}")
+        raise OptionError(f"--clusters must be 0 (off) or at least 2, got {o.clusters}")
     if o.clusters and o.cond:
-        raise ValueError(f"--clusters {o.clusters} labels the images by clusters, --cond by the dataset's labels: drop one of them")
+        raise OptionError(f"--clusters {o.clusters} labels the images by clusters, --cond by the dataset's labels: drop one of them")
     if o.workers < 0:
-        raise ValueError(f"--workers must be >= 0, got {o.workers}")
+        raise OptionError(f"--workers must be >= 0, got {o.workers}")
     check_keep_snapshots(o.keep_snapshots)
     check_outdir_outside_data(o.outdir, o.data)
     if isinstance(o.metrics, str):  # iterated, 'fid50k_full' would be the metrics 'f', 'i', 'd', ...

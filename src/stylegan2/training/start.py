@@ -14,6 +14,7 @@ from ..data.errors import SKIP_BAD_OPTION, advise_skip_bad
 from ..io import CheckpointError
 from ..io.detect import detect_format
 from ..utils.device import select_device
+from ..utils.errors import OptionError
 from ..utils.notes import warn
 from . import distributed
 from .config import TrainingOptions, resolve_options
@@ -30,9 +31,9 @@ def check_gpus(gpus: int, device: str | None) -> torch.device:
     if dev.type == "cuda" and torch.cuda.device_count() < gpus:
         raise ValueError(f"--gpus {gpus}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
     if dev.type == "cuda" and dev.index is not None:
-        raise ValueError(f"--gpus {gpus} uses cuda:0 to cuda:{gpus - 1}; pass --device cuda, not {device}")
+        raise OptionError(f"--gpus {gpus} uses cuda:0 to cuda:{gpus - 1}; pass --device cuda, not {device}")
     if dev.type == "mps":
-        raise ValueError(f"--gpus {gpus}: Apple's MPS is one device and has no multi-process backend; drop --gpus")
+        raise OptionError(f"--gpus {gpus}: Apple's MPS is one device and has no multi-process backend; drop --gpus")
     return dev
 
 

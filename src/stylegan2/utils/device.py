@@ -12,12 +12,18 @@ from typing import Iterator
 
 import torch
 
+from .errors import OptionError
+
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 DEVICE_HELP = "cpu, cuda, cuda:N or mps (Apple Silicon)"
 
 
 class DeviceError(ValueError):
     """A --device that does not exist on this machine or in this PyTorch build; the message says what to use."""
+
+
+class DeviceNameError(DeviceError, OptionError):
+    """A --device that names no device anywhere (`gpu`): wrong in itself, whatever the machine has."""
 
 
 def mps_built() -> bool:
@@ -44,9 +50,9 @@ def select_device(name: str | torch.device | None) -> torch.device:
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError):
-        raise DeviceError(f"--device {name}: not a device; use {DEVICE_HELP}") from None
+        raise DeviceNameError(f"--device {name}: not a device; use {DEVICE_HELP}") from None
     if device.type not in DEVICE_TYPES:
-        raise DeviceError(f"--device {name}: not supported; use {DEVICE_HELP}")
+        raise DeviceNameError(f"--device {name}: not supported; use {DEVICE_HELP}")
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise DeviceError(f"--device {name}: no CUDA device is available here; use --device cpu"

@@ -3,20 +3,41 @@
 A tqdm bar redraws itself with carriage returns; in a job log or a pipe those redraws pile up into one
 long line. Every command's progress therefore comes from `progress_bar`, which draws a bar only when its
 stream (stderr unless `file=` says otherwise) is a terminal, and elsewhere writes a line every
-LOG_INTERVAL seconds, none for work that ends sooner.
+LOG_INTERVAL seconds, none for work that ends sooner. Within `quiet()` (a command's --quiet) it shows nothing;
+`WarningsOnly` passes a quiet training run's warnings to the terminal and drops its progress lines.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import sys
-from typing import IO, Any, Iterable
+from typing import IO, Any, Iterable, Iterator
 
 from tqdm import tqdm
 
 LOG_INTERVAL = 60.0  # seconds between a log's progress lines (and before the first): short work writes none
 LOG_LINE = "{desc}: {n_fmt}/{total_fmt} ({percentage:.0f}%) [{elapsed}<{remaining}, {rate_fmt}]"
 LOG_LINE_UNSIZED = "{desc}: {n_fmt} [{elapsed}, {rate_fmt}]"  # work of unknown size has no remaining time
+WARNING_PREFIXES = ("note:", "warning:", "Interrupted", "Metric ")  # lines of a training run a quiet terminal still shows
+
+_quiet = [False]  # set by quiet(): one switch for every bar of the command, downloads included
+
+
+@contextlib.contextmanager
+def quiet(on: bool = True) -> Iterator[None]:
+    """Within it (when `on`), `progress_bar` shows nothing and `is_quiet()` is true: a command's --quiet."""
+    before = _quiet[0]
+    _quiet[0] = on or before
+    try:
+        yield
+    finally:
+        _quiet[0] = before
+
+
+def is_quiet() -> bool:
+    """Whether informational output is off (within `quiet()`): warnings and errors are still shown."""
+    return _quiet[0]
 
 
 def is_terminal(stream: IO[str] | None) -> bool:
@@ -41,11 +62,30 @@ class LogLines(io.TextIOBase):
         self.stream.flush()
 
 
+class WarningsOnly(io.TextIOBase):
+    """A quiet training run's stdout: lines that warn (WARNING_PREFIXES: notes, interruptions, failed metrics) go on to
+    `stream`; progress and informational lines are dropped (log.txt keeps them all)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            if line.startswith(WARNING_PREFIXES):
+                self.stream.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def progress_bar(iterable: Iterable[Any] | None = None, *, show: bool = True, **kwargs: Any) -> tqdm:
     """A tqdm bar over `iterable` (or updated by hand): drawn on a terminal, a line every LOG_INTERVAL seconds
-    elsewhere; nothing unless `show`."""
+    elsewhere; nothing unless `show`, or within `quiet()`."""
     stream = kwargs.pop("file", sys.stderr)
-    if not show or stream is None:
+    if not show or stream is None or is_quiet():
         return tqdm(iterable, disable=True, **kwargs)
     if is_terminal(stream):
         return tqdm(iterable, file=stream, **kwargs)
