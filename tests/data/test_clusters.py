@@ -6,6 +6,7 @@ import torch
 
 from stylegan2.data import DatasetError, open_dataset
 from stylegan2.data.clusters import cluster_dataset, kmeans, thumbnails
+from stylegan2.utils.progress import quiet
 
 
 def _blobs(n_per: int, centers: torch.Tensor, spread: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,6 +89,19 @@ def test_thumbnails_are_area_averages(tmp_path):
     thumbs = thumbnails(open_dataset(path), size=2)
     assert thumbs.shape == (2, 4)
     assert thumbs[0].tolist() == [1.0, 1.0, 0.0, 0.0] and thumbs[1].tolist() == [0.0] * 4
+
+
+def test_reading_the_thumbnails_draws_the_commands_bar_which_quiet_turns_off(tmp_path, monkeypatch):
+    """The clustering pass shows progress as every other long pass does (a bar on a terminal, nothing under --quiet)."""
+    np.savez(tmp_path / "two.npz", x_train=np.zeros((2, 8, 8, 1), np.uint8))
+    dataset = open_dataset(tmp_path / "two.npz")
+    monkeypatch.setattr("stylegan2.utils.progress.is_terminal", lambda stream: True)
+    shown = []
+    monkeypatch.setattr("tqdm.tqdm.update", lambda bar, n=1: shown.append(not bar.disable))
+    thumbnails(dataset, size=2, progress=True)
+    with quiet():
+        thumbnails(dataset, size=2, progress=True)
+    assert shown == [True, False]
 
 
 @pytest.mark.parametrize("k,message", [

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
+from ..utils.progress import progress_bar
 from .errors import DatasetError
 
 if TYPE_CHECKING:
@@ -28,10 +28,9 @@ _CHUNK = 16384  # rows of the distance matrix computed at once
 
 def thumbnails(dataset: ImageDataset, size: int = THUMBNAIL_SIZE, progress: bool = False) -> torch.Tensor:
     """The dataset's distinct images (no mirrored copies), area-averaged to size x size: float32 [N, C*size*size] in [0, 1].
-    `progress`: a bar on stderr (decoding a large dataset takes minutes)."""
+    `progress`: a bar on stderr (decoding a large dataset takes minutes; a log gets a line a minute, --quiet none)."""
     out = []
-    # a terminal gets the bar; a job's log file (SLURM's) would get a line per update, so none there
-    bar = tqdm(total=dataset.distinct_len, desc="reading images to cluster", unit="img", disable=None if progress else True)
+    bar = progress_bar(total=dataset.distinct_len, desc="reading images to cluster", unit="img", show=progress)
     for start in range(0, dataset.distinct_len, 1024):
         batch = np.stack([dataset[i][0] for i in range(start, min(start + 1024, dataset.distinct_len))])
         bar.update(len(batch))
