@@ -6,8 +6,9 @@
 
 `Loss/signs/real` is E[sign(D(real))] averaged over each tick: the r_t that ADA steers (measured
 in every --aug mode, so a run without augmentation shows how far D overfits). `--target` draws
-ADA's target as a dashed line in that panel. A run continued with --resume writes a new run
-directory: join the two with a comma (RUN,RESUMED_RUN) to plot them as one curve.
+ADA's target as a dashed line in that panel. `Metrics/<result>` (Metrics/fid50k_full) plots the
+scores of the run's metric-*.jsonl at their snapshots' kimg. A run continued with --resume writes a
+new run directory: join the two with a comma (RUN,RESUMED_RUN) to plot them as one curve.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import argparse
 from pathlib import Path
 
 from scoring import new_png
-from scoring.runs import pyplot, read_series, save_panels
+from scoring.runs import pyplot, read_series, save_panels, stat_names
 
 TITLES = {
     "Loss/signs/real": "r_t = E[sign(D(real))]",
@@ -39,6 +40,10 @@ def main() -> None:
     if len(labels) != len(args.runs):
         raise SystemExit(f"--label given {len(labels)} times for {len(args.runs)} runs; give one per run or none")
     series = {(run, stat): read_series(run, stat) for run in args.runs for stat in stats}  # every run checked first
+    for stat in args.stat or []:
+        if not any(series[run, stat][0] for run in args.runs):  # a typo would plot an empty panel
+            held = sorted(set().union(*map(stat_names, args.runs)))
+            raise SystemExit(f"--stat {stat}: no run here holds it; they hold {', '.join(held)}")
     plt = pyplot()
 
     fig, axes = plt.subplots(1, len(stats), figsize=(4.5 * len(stats), 3.2), squeeze=False)

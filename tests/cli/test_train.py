@@ -23,7 +23,7 @@ def test_a_tiny_run_writes_its_run_directory(tmp_path, monkeypatch):
                                        "--outdir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     (run_dir,) = tmp_path.iterdir()
-    assert run_dir.name == "00000-shapes-cpu"
+    assert run_dir.name == "00000-shapes-cpu-kimg0.016-batch8-noaug-resolution16-cbase128-cmax16"
     names = {p.name for p in run_dir.iterdir()}
     assert {"training_options.json", "log.txt", "stats.jsonl", "reals.png", "fakes_init.png"} <= names
     snapshots = sorted(run_dir.glob("network-snapshot-*.safetensors"))
@@ -223,8 +223,9 @@ def test_resume_auto_with_an_nvidia_name_fetches_it_only_when_the_run_has_no_sna
     assert CliRunner().invoke(main, args).exit_code == 0  # a run's first snapshot
     requeued = [*args, "--kimg", "0.016", "--resume", "auto:ffhq256", "--dry-run"]
     scratch = CliRunner().invoke(main, requeued)  # that run started from new weights: another job's
-    assert scratch.exit_code == 1 and "passed over 00000-shapes-cpu: started from new weights, not ffhq256: a run with " \
-        "other options" in scratch.output, scratch.output
+    assert scratch.exit_code == 1 and ("passed over 00000-shapes-cpu-kimg0.008-batch8-noaug-resolution16-cbase128-cmax16: "
+                                       "started from new weights, not ffhq256: a run with other options") in scratch.output, \
+        scratch.output
     (run_dir,) = (tmp_path / "runs").iterdir()  # as if it had started from ffhq256 (too large a file for a test)
     recorded = json.loads((run_dir / "training_options.json").read_text())
     recorded["started_from"] = str(tmp_path / "cache" / "ffhq-res256-mirror-paper256-noaug.pkl")

@@ -74,8 +74,9 @@ def test_fid_run_end_to_end_is_reproducible(tiny_G, shapes, small_detector, tmp_
     first = compute_metric(small("fid2k_full"), tiny_G, shapes, **kwargs)
     torch.manual_seed(6)
     second = compute_metric(small("fid2k_full"), tiny_G, shapes, **kwargs)
-    assert set(first) == {"results", "metric", "total_time", "total_time_str", "num_gpus", "detector", "seed", "truncation_psi"}
-    assert first["metric"] == "fid2k_full" and first["num_gpus"] == 1
+    assert set(first) == {"results", "metric", "total_time", "total_time_str", "num_gpus", "detector", "seed", "truncation_psi",
+                          "real_images"}
+    assert first["metric"] == "fid2k_full" and first["num_gpus"] == 1 and first["real_images"] == len(shapes)
     assert (first["detector"], first["seed"], first["truncation_psi"]) == (f"{small_detector.name} {small_detector.digest[:16]}", 0, 1.0)
     assert first["results"]["fid2k_full"] > 0
     assert first["results"] == second["results"]
@@ -92,6 +93,7 @@ def test_other_feature_metrics_run_end_to_end(tiny_G, shapes, small_detector, tm
                                 cache_dir=tmp_path, progress=False)
     assert sorted(record["results"]) == sorted(keys)
     assert all(value == value for value in record["results"].values())  # not NaN
+    assert record.get("real_images") == (None if name.startswith("is") else len(shapes))  # IS scores no reals
 
 
 def test_fid_with_random_weight_inception_runs(tiny_G, random_inception, tmp_path: Path):

@@ -30,7 +30,7 @@ def tiny_options(tmp_path, **overrides):
 def test_a_tiny_run_writes_logs_grids_and_snapshots(tmp_path):
     lines = []
     run_dir = train(tiny_options(tmp_path), device="cpu", log=lines.append)
-    assert run_dir.name == "00000-shapes-cpu"
+    assert run_dir.name == "00000-shapes-cpu-kimg0.064-batch8-noaug-map2-cbase128-cmax16-clusters0"  # the options given
     names = {p.name for p in run_dir.iterdir()}
     assert {"training_options.json", "log.txt", "stats.jsonl", "reals.png", "fakes_init.png"} <= names
     assert "network-snapshot-000000-064.safetensors" in names and "fakes000000-064.png" in names
@@ -354,7 +354,7 @@ def test_an_outdir_under_home_is_expanded_for_the_run_directory_and_its_snapshot
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
     run_dir = train(tiny_options(tmp_path, kimg=0.008, outdir="~/runs"), device="cpu", log=lambda m: None)
-    assert run_dir == tmp_path / "home" / "runs" / "00000-shapes-cpu" and not (tmp_path / "~").exists()
+    assert run_dir.parent == tmp_path / "home" / "runs" and not (tmp_path / "~").exists()
     assert list(run_dir.glob("network-snapshot-*.safetensors"))
 
 

@@ -1,10 +1,12 @@
-"""R1 and path-length penalties against independent computations."""
+"""R1 and path-length penalties against independent computations; the statistics the losses report."""
 
 import math
 
+import pytest
 import torch
 
-from stylegan2.training.loss import gradient_penalty, pl_lengths
+from stylegan2.models import Discriminator, Generator
+from stylegan2.training.loss import R3GANLoss, StyleGAN2Loss, gradient_penalty, pl_lengths
 
 
 def test_r1_penalty_of_a_linear_critic_is_the_squared_weight_norm():
@@ -64,3 +66,17 @@ def test_pl_lengths_equal_the_jacobian_formula():
         jty = (jac * y[n].unsqueeze(-1).unsqueeze(-1)).sum(dim=[0, 1, 2])  # [num_ws, w_dim]
         expected = jty.square().sum(dim=1).mean().sqrt()
         assert math.isclose(lengths[n].item(), expected.item(), rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("loss_class", [StyleGAN2Loss, R3GANLoss])
+@pytest.mark.parametrize("phase", ["Gmain", "Dmain"])
+def test_the_fake_scores_signs_are_reported_as_nvidias_loss_reports_them(loss_class, phase):
+    """Loss/signs/fake beside Loss/scores/fake in Gmain and Dmain (NVIDIA's Dgen), as stats.jsonl has them there."""
+    torch.manual_seed(0)
+    G = Generator(z_dim=8, c_dim=0, w_dim=8, img_resolution=8, img_channels=3, mapping_kwargs={"num_layers": 1},
+                  synthesis_kwargs={"channel_base": 64, "channel_max": 8})
+    D = Discriminator(c_dim=0, img_resolution=8, img_channels=3, channel_base=64, channel_max=8)
+    loss = loss_class(G.requires_grad_(True), D.requires_grad_(True), style_mixing_prob=0.0, pl_weight=0.0)
+    stats = loss.accumulate_gradients(phase, torch.randn(4, 3, 8, 8), torch.zeros(4, 0), torch.randn(4, 8), torch.zeros(4, 0),
+                                      gain=1.0)
+    assert torch.equal(stats["Loss/signs/fake"], stats["Loss/scores/fake"].sign())

@@ -23,6 +23,7 @@ WORKER = Path(__file__).with_name("torchrun_worker.py")
 TINY = dict(clusters=0, batch=8, batch_gpu=4, cbase=128, cmax=16, tick=0.008, snap=1, workers=0, aug="noaug")  # a step per tick
 DATA = "builtin:shapes?n=64"
 FINAL = "network-snapshot-000000-024.safetensors"  # 3 steps of 8 images
+RUN_OF_1_KIMG = "00000-shapes-cpu-kimg1-batch8-noaug-cbase128-cmax16-clusters0"  # cli_args(1.0)'s run directory
 
 
 def cli_args(kimg: float, device: str = "cpu", **extra: str) -> list[str]:
@@ -193,7 +194,7 @@ def test_a_one_process_snapshot_continues_on_two_nodes(one_process, tmp_path):
 
 def test_a_killed_rank_stops_the_run_with_one_line_naming_it_and_the_last_good_snapshot(tmp_path):
     nodes = Nodes(tmp_path, cli_args(1.0) + ["--outdir", str(tmp_path / "runs")], FAIL_RANK="1", FAIL_STEP="2", FAIL_SIGNAL="KILL")
-    last = tmp_path / "runs" / "00000-shapes-cpu" / "network-snapshot-000000-016.safetensors"  # after step 1
+    last = tmp_path / "runs" / RUN_OF_1_KIMG / "network-snapshot-000000-016.safetensors"  # after step 1
     while not last.exists() and all(p.poll() is None for p in nodes.procs):
         time.sleep(0.1)
     failed_at = time.monotonic()  # rank 1 kills itself as step 2 begins, right after this snapshot
@@ -252,7 +253,7 @@ def test_a_hung_rank_stops_the_run_after_the_timeout_with_one_line(tmp_path):
     nodes = Nodes(tmp_path, cli_args(1.0) + ["--outdir", str(tmp_path / "runs")], FAIL_RANK="1", FAIL_STEP="2", FAIL_SIGNAL="STOP",
                   STYLEGAN2_DIST_TIMEOUT="10")
     try:
-        last = tmp_path / "runs" / "00000-shapes-cpu" / "network-snapshot-000000-016.safetensors"
+        last = tmp_path / "runs" / RUN_OF_1_KIMG / "network-snapshot-000000-016.safetensors"
         while not last.exists() and all(p.poll() is None for p in nodes.procs):
             time.sleep(0.1)
         hung_at = time.monotonic()

@@ -13,6 +13,7 @@ from stylegan2.training.rundir import latest_snapshot
 from stylegan2.training.session import RunFinished
 
 TINY = dict(clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.008, snap=1)
+NAMED = "batch8-noaug-map2-cbase128-cmax16-clusters0"  # TINY's options in a run directory's name, after --gamma and --kimg
 
 
 def touch(path):
@@ -72,13 +73,16 @@ def test_resume_auto_passes_over_runs_of_other_jobs(tmp_path, one_thread):
     lines = []
     train(options(tmp_path, gamma=2.0, resume="auto"), device="cpu", log=lines.append)
     assert f"Resuming from {mine / 'network-snapshot-000000-008.safetensors'}: continuing the run" in lines
-    assert lines[1] == ("Resume auto: passed over 00002-shapes-cpu: --data builtin:shapes?n=32, not --data builtin:shapes?n=64: "
-                        "a run with other options, so another job's (give one of its snapshots to --resume to continue it anyway)")
-    assert lines[2].startswith("Resume auto: passed over 00001-shapes-cpu: --gamma 8.0, not --gamma 2.0: a run with other options")
+    assert lines[1] == (f"Resume auto: passed over 00002-shapes-cpu-gamma2-kimg0.008-{NAMED}: --data builtin:shapes?n=32, "
+                        "not --data builtin:shapes?n=64: a run with other options, so another job's (give one of its snapshots "
+                        "to --resume to continue it anyway)")
+    assert lines[2].startswith(f"Resume auto: passed over 00001-shapes-cpu-gamma8-kimg0.008-{NAMED}: --gamma 8.0, not --gamma 2.0: "
+                               "a run with other options")
     train(options(tmp_path, kimg=0.008, gamma=8.0), device="cpu", log=lambda line: None)  # 00004, the other job's
     with pytest.raises(RunFinished) as done:  # the same command again: nothing to do, and what it passed over
         train(options(tmp_path, gamma=2.0, resume="auto"), device="cpu", log=lambda line: None)
-    assert str(done.value).splitlines()[0].startswith("Resume auto: passed over 00004-shapes-cpu: --gamma 8.0, not")
+    assert str(done.value).splitlines()[0].startswith(f"Resume auto: passed over 00004-shapes-cpu-gamma8-kimg0.008-{NAMED}: "
+                                                      "--gamma 8.0, not")
     assert str(done.value).splitlines()[1].startswith("--resume auto: the run of ")
     lines.clear()
     train(options(tmp_path, kimg=0.008, gamma=4.0, resume="auto"), device="cpu", log=lines.append)

@@ -62,10 +62,11 @@ def convert_command(src: str, dst: str, force: bool, weights_only: bool, trust_t
 @click.command("info", cls=OptionHintsCommand)
 @click.argument("path", type=UserPath(dir_okay=True, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print the information as JSON.")
-def info_command(path: str, as_json: bool) -> None:
+@click.option("--verbose", is_flag=True, help="Also list every option a training snapshot's run trained with.")
+def info_command(path: str, as_json: bool, verbose: bool) -> None:
     """Show format, networks, sizes, constructor arguments and parameter counts of a network file."""
     try:
         info = checkpoint_info(path)
     except (CheckpointError, OSError) as exc:
         raise user_error(exc) from None
-    click.echo(json.dumps(info, indent=2) if as_json else format_info(info))
+    click.echo(json.dumps(info, indent=2) if as_json else format_info(info, verbose=verbose))

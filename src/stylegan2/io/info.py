@@ -42,11 +42,51 @@ def describe_checkpoint(ckpt: Checkpoint, path: str | Path) -> dict[str, Any]:
         info["augment_p"] = pipe.get("p")
     if ckpt.training_state:
         info["training_state_keys"] = sorted(ckpt.training_state)
+        info.update(_training_run(ckpt.training_state, ckpt.source))
     if ckpt.extra_tensors:
         info["extra_tensors"] = len(ckpt.extra_tensors)
     info["notes"] = list(ckpt.notes)
     info["nonfinite_tensors"] = nonfinite_tensors(ckpt.networks)
     return info
+
+
+def _training_run(state: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+    """What a `stylegan2 train` snapshot records of its run: the kimg it was taken at, ADA's p, the compute threads,
+    the options typed (`given`, with their values) and all the options it trained with, and the command and software
+    that wrote it; {} for what it lacks (another trainer's training state)."""
+    run: dict[str, Any] = {}
+    if isinstance(state.get("cur_nimg"), int):
+        run["kimg"] = state["cur_nimg"] / 1000
+    augment = state.get("augment")
+    if isinstance(augment, dict) and "p" in augment:
+        run["augment_p"] = augment["p"]
+    if "threads" in state:
+        run["threads"] = state["threads"]
+    options = state.get("options")
+    if isinstance(options, dict):
+        given = options.get("given", [])
+        run["given"] = {name: options[name] for name in given if name in options} if isinstance(given, list) else {}
+        run["options"] = options
+    for key in ("command", "software"):
+        if key in source:
+            run[key] = source[key]
+    return run
+
+
+def _as_options(values: dict[str, Any]) -> str:
+    """Options as a command line gives them: '--gamma 10 --mirror --metrics fid50k_full,kid50k_full'."""
+    words = []
+    for name, value in values.items():
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(value, bool):
+            words.append(flag if value else f"--no-{name.replace('_', '-')}")
+        elif isinstance(value, list):
+            words.append(f"{flag} {','.join(map(str, value)) or 'none'}")
+        elif value is None:
+            words.append(f"{flag} none")
+        else:
+            words.append(f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
+    return " ".join(words)
 
 
 def _brief(value: Any, longest: int = 8) -> Any:
@@ -59,8 +99,9 @@ def _brief(value: Any, longest: int = 8) -> Any:
     return value
 
 
-def format_info(info: dict[str, Any]) -> str:
-    """Human-readable text for `checkpoint_info`'s result."""
+def format_info(info: dict[str, Any], verbose: bool = False) -> str:
+    """Human-readable text for `checkpoint_info`'s result; `verbose` adds every option a training snapshot's run
+    trained with (--json has them always)."""
     lines = [
         f"file:        {info['path']}",
         f"format:      {info['format']} ({FORMAT_NAMES[info['format']]})",
@@ -79,6 +120,7 @@ def format_info(info: dict[str, Any]) -> str:
         lines.append(f"augment p:   {f'{p:.6g}' if isinstance(p, float) else p}")  # float32's 0.3 is 0.30000001192...
     if "training_state_keys" in info:
         lines.append(f"training:    {', '.join(info['training_state_keys'])}")
+    lines += _run_lines(info, verbose)
     if "extra_tensors" in info:
         lines.append(f"extra:       {info['extra_tensors']} tensors besides the networks")
     for name, net in info["networks"].items():
@@ -90,6 +132,26 @@ def format_info(info: dict[str, Any]) -> str:
     if info.get("nonfinite_tensors"):
         lines.append(f"warning:     {nonfinite_warning(info['nonfinite_tensors'])}")
     return "\n".join(lines)
+
+
+def _run_lines(info: dict[str, Any], verbose: bool) -> list[str]:
+    """`format_info`'s lines on a training snapshot's run (`_training_run`)."""
+    lines = []
+    if "kimg" in info:
+        lines.append(f"kimg:        {info['kimg']:g}")
+    if "threads" in info:
+        lines.append(f"threads:     {info['threads']} compute thread(s) (an exact resume needs as many)")
+    if "given" in info:
+        lines.append(f"given:       {_as_options(info['given']) or 'none (the preset and defaults)'}")
+    if verbose and "options" in info:
+        options = {name: value for name, value in info["options"].items() if name not in ("given", "from_file")}
+        lines.append(f"options:     {_as_options(options)}")
+    if "command" in info:
+        lines.append(f"command:     {info['command']}")
+    software = info.get("software")
+    if isinstance(software, dict):
+        lines.append(f"software:    {', '.join(f'{name} {version}' for name, version in software.items())}")
+    return lines
 
 
 def nonfinite_summary(names: list[str]) -> str:

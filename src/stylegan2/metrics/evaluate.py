@@ -200,7 +200,8 @@ def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset | No
     """Evaluate one metric of generator G against `dataset`; returns the official result record.
 
     The record is NVIDIA's `{"results": {key: value}, "metric", "total_time", "total_time_str", "num_gpus"}` plus
-    how it was computed: `detector` (file name and SHA-256 prefix), `seed` and `truncation_psi`.
+    how it was computed: `detector` (file name and SHA-256 prefix), `seed`, `truncation_psi` and, for FID, KID and
+    precision/recall, `real_images` (how many real images were scored).
     `detector` defaults to the FID Inception file in the cache dir; `vgg16` (NVIDIA's vgg16.pt)
     is required by PPL and used by precision/recall. Pass an unmirrored dataset for '_full'
     metrics; IS and PPL of an unconditional G (or one trained on clusters) take None. Under
@@ -241,9 +242,10 @@ def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset | No
         else:
             results = _feature_score(spec, G, dataset, detector, opts, cache, truncation_psi)
     total_time = time.time() - start
+    scored = {"real_images": real_count(dataset, spec.max_real)} if spec.kind in ("fid", "kid", "pr") else {}
     return dict(results=results, metric=spec.name, total_time=total_time, total_time_str=format_time(total_time),
                 num_gpus=world_size, detector=f"{used.name} {used.digest[:16]}", seed=seed,  # ours: how it was computed
-                truncation_psi=truncation_psi)
+                truncation_psi=truncation_psi, **scored)
 
 
 def report_metric(record: dict, run_dir: str | Path | None = None, snapshot: str | Path | None = None) -> str:

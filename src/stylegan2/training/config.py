@@ -208,8 +208,9 @@ class TrainingOptions:
     metrics: list[str] = field(default_factory=list)
     grid: tuple[int, int] = (8, 8)
     num_gpus: int = 1
-    # The options the caller set (resolve_options' overrides that are not None), sorted: a resume keeps its run's
-    # value (or the fine-tuning one) of an option only where it was not given (--freezed, --ada-kimg).
+    # The options the caller set (`given_options`), sorted: the run directory's name carries them (`rundir.run_desc`),
+    # and a resume keeps its run's value (or the fine-tuning one) of an option only where it was not given (--freezed,
+    # --ada-kimg).
     given: tuple[str, ...] = ()
     # The options a resume took from its file's networks instead of the preset because they were not given
     # (`networks.file_labels`: --clusters, --pack and the gamma that follows the pack): `--resume auto` compares them
@@ -337,20 +338,34 @@ def resolve_options(
     )
     options = TrainingOptions(**base)
     apply_overrides(options, overrides, "training option")
-    options.given = tuple(sorted(key for key, value in overrides.items() if value is not None))
+    options.given = given_options(overrides)
     with derived_batch_gpu_explained(options, overrides):
         validate_options(options)
     check_aug_overrides(options, overrides, num_images)
     check_max_size(options.max_size, num_images, data)
+    if len(set(options.metrics)) < len(options.metrics):  # as `stylegan2 metrics`: a second fid50k_full, a second hour
+        warn(f"--metrics {word_list(sorted({m for m in options.metrics if options.metrics.count(m) > 1}))}: listed more "
+             "than once; computed once")
+        options.metrics = list(dict.fromkeys(options.metrics))
     if options.freezed and not options.resume:
-        warn(f"--freezed {options.freezed} without --resume freezes D's first {options.freezed} layers at their random "
-             "initial weights for the whole run; it is meant for fine-tuning a network (--resume FILE)")
+        from .networks import freezed_without_resume  # networks imports this module
+
+        warn(freezed_without_resume(options))
     if device_type == "cpu" and cfg != "cpu":
         cpu = PRESETS["cpu"]  # the presets' own sizes, whatever --cbase or --kimg the user gave
         warn(f"--cfg {cfg} sizes the networks (channel base {spec.channel_base:,}) and the schedule ({spec.kimg:,} kimg) "
              f"for GPUs; on the CPU, --cfg cpu is the preset to start from (channel base {cpu.channel_base:,}, "
              f"{cpu.kimg:,} kimg)")
     return options
+
+
+def given_options(overrides: dict[str, Any]) -> tuple[str, ...]:
+    """The options the caller set, sorted: the overrides that are not None, less an on/off switch left off and an
+    --outdir at its declared default, which a command line passes whether typed or not (`--cond/--no-cond` defaults
+    to False there)."""
+    declared = {f.name: f.default for f in dataclasses.fields(TrainingOptions)}
+    return tuple(sorted(key for key, value in overrides.items() if value is not None
+                        and not ((isinstance(value, bool) or key == "outdir") and value == declared.get(key))))
 
 
 @contextlib.contextmanager

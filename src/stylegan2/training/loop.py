@@ -36,8 +36,8 @@ from .resume import (
     follow_file_labels,
     load_resume,
     resume_from,
-    run_desc,
 )
+from .rundir import run_desc
 from .session import (
     LoopHooks,
     TickReport,
@@ -92,9 +92,9 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     if dataset is None:
         dataset = open_dataset(options.data, resolution=options.resolution, max_size=options.max_size,
                                use_labels=options.cond, mirror=options.mirror, skip_bad=options.skip_bad, seed=options.seed)
-    desc = run_desc(dataset, options)
+    desc = run_desc(dataset.name, options)
     # The resume file first: a finished run (a requeued job's --resume auto) ends here, before minutes of clustering.
-    resume, found_lines = load_resume(options, desc, ctx)
+    resume, found_lines = load_resume(options, dataset.name, ctx)
     if resume is not None:  # before the labels: a network trained without clusters (or on K of them) sets them
         options = follow_file_labels(resume, options, dataset)
     c_prior, clusters_kept, header = _labels(dataset, options, ctx, log, resume)
@@ -131,8 +131,10 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
             session.optional_output(lambda: save_fakes("_init"))
 
     def evaluate_metrics(snapshot_path: Path) -> None:
+        results: dict[str, float] = {}
         for metric in options.metrics:
-            _evaluate_metric(metric, G_ema, options, ctx, run_dir, snapshot_path, session.log)
+            results.update(_evaluate_metric(metric, G_ema, options, ctx, run_dir, snapshot_path, session.log))
+        session.write_metrics(results)
 
     session.run(LoopHooks(
         step=step, save_grids=save_fakes, status_losses=STATUS_LOSSES,
@@ -381,9 +383,10 @@ def _metrics_left_out(metrics: list[str], snapshot: Path, run_dir: Path, ctx: Di
 
 
 def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ctx: DistributedContext,
-                     run_dir: Path | None, snapshot_path: Path, log: Callable[[str], None]) -> None:
-    """Score the snapshot, every process taking its share of the images (as NVIDIA's loop does); a metric that
-    cannot run (say, a detector file missing on one machine) is reported once per reason, by a process that saw it; not fatal."""
+                     run_dir: Path | None, snapshot_path: Path, log: Callable[[str], None]) -> dict[str, float]:
+    """Score the snapshot, every process taking its share of the images (as NVIDIA's loop does); returns the results
+    ({} when it failed). A metric that cannot run (say, a detector file missing on one machine) is reported once per
+    reason, by a process that saw it; not fatal."""
     from ..metrics import evaluate_for_training
     from ..metrics.calc import OtherRankFailed, SameAsLowerRank
     from ..metrics.evaluate import format_results
@@ -398,11 +401,12 @@ def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ct
             log(f"Metric {metric} failed: {err}")
         elif not isinstance(err, (OtherRankFailed, SameAsLowerRank)):  # rank 0's log names this process; the reason is here
             log(f"Metric {metric} failed on process {ctx.rank}: {err}")
-        return
+        return {}
     if ctx.is_main:
         for note in dict.fromkeys(str(n.message) for n in notes):
             log(f"note: {note}")
         log(format_results([record]))
+    return record["results"]
 
 
 def _run_summary(options: TrainingOptions, dataset: ImageDataset, G: Generator, D: Discriminator,

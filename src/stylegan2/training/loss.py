@@ -121,7 +121,8 @@ class StyleGAN2Loss:
         gen_logits = self.run_D(gen_img, gen_c)
         loss_G = F.softplus(-gen_logits)
         loss_G.mean().mul(gain).backward()
-        return {"Loss/G/loss": loss_G.detach(), "Loss/scores/fake": gen_logits.detach()}
+        return {"Loss/G/loss": loss_G.detach(), "Loss/scores/fake": gen_logits.detach(),
+                "Loss/signs/fake": gen_logits.detach().sign()}
 
     def G_reg(self, gen_z: torch.Tensor, gen_c: torch.Tensor, gain: float) -> dict[str, torch.Tensor]:
         """Path-length regularization: |J_w^T y| kept near its running mean, on a shrunk batch."""
@@ -147,8 +148,9 @@ class StyleGAN2Loss:
         real_logits = self.run_D(real_img.detach(), real_c)
         loss_Dreal = F.softplus(-real_logits)
         loss_Dreal.mean().mul(gain).backward()
-        return {"Loss/scores/fake": gen_logits.detach(), "Loss/scores/real": real_logits.detach(),
-                "Loss/signs/real": real_logits.detach().sign(), "Loss/D/loss": (loss_Dgen + loss_Dreal).detach()}
+        return {"Loss/scores/fake": gen_logits.detach(), "Loss/signs/fake": gen_logits.detach().sign(),
+                "Loss/scores/real": real_logits.detach(), "Loss/signs/real": real_logits.detach().sign(),
+                "Loss/D/loss": (loss_Dgen + loss_Dreal).detach()}
 
     def D_reg(self, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor, gen_c: torch.Tensor,
               gain: float) -> dict[str, torch.Tensor]:
@@ -186,7 +188,8 @@ class R3GANLoss(StyleGAN2Loss):
             real_logits = self.run_D(real_img, real_c)
         loss_G = F.softplus(real_logits - gen_logits)
         loss_G.mean().mul(gain).backward()
-        return {"Loss/G/loss": loss_G.detach(), "Loss/scores/fake": gen_logits.detach()}
+        return {"Loss/G/loss": loss_G.detach(), "Loss/scores/fake": gen_logits.detach(),
+                "Loss/signs/fake": gen_logits.detach().sign()}
 
     def D_main(self, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor, gen_c: torch.Tensor,
                gain: float) -> dict[str, torch.Tensor]:
@@ -202,8 +205,9 @@ class R3GANLoss(StyleGAN2Loss):
         margin = real_logits - gen_logits
         loss_D = F.softplus(-margin)
         loss_D.mean().mul(gain).backward()
-        return {"Loss/scores/fake": gen_logits.detach(), "Loss/scores/real": real_logits.detach(),
-                "Loss/signs/real": margin.detach().sign(), "Loss/D/loss": loss_D.detach()}
+        return {"Loss/scores/fake": gen_logits.detach(), "Loss/signs/fake": gen_logits.detach().sign(),
+                "Loss/scores/real": real_logits.detach(), "Loss/signs/real": margin.detach().sign(),
+                "Loss/D/loss": loss_D.detach()}
 
     def D_reg(self, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor, gen_c: torch.Tensor,
               gain: float) -> dict[str, torch.Tensor]:

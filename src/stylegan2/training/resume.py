@@ -31,6 +31,7 @@ from .config import (
 )
 from .distributed import DistributedContext, broadcast_bytes
 from .networks import (
+    all_frozen_note,
     check_networks_fit,
     file_labels,
     freezable_layers,
@@ -38,7 +39,7 @@ from .networks import (
     keep_file_architecture,
     networks_from_checkpoint,
 )
-from .rundir import latest_snapshot
+from .rundir import latest_snapshot, run_kind
 from .session import RunFinished, TrainingError, check_run_unfinished
 from .snapshot import ResumeState, finite_number, read_resume_state
 
@@ -55,11 +56,6 @@ def auto_resume(resume: str | None) -> tuple[bool, str | None]:
     return False, None
 
 
-def run_desc(dataset: ImageDataset, options: TrainingOptions) -> str:
-    """The run directory's name after its number, which --resume auto looks for."""
-    return f"{dataset.name}-{options.cfg}"
-
-
 @dataclasses.dataclass
 class ResumeFile:
     """A --resume file as read: its networks, its run's state (None: weights only, transfer learning) and notes."""
@@ -70,12 +66,14 @@ class ResumeFile:
     notes: list[str]
 
 
-def load_resume(options: TrainingOptions, desc: str, ctx: DistributedContext) -> tuple[ResumeFile | None, list[str]]:
+def load_resume(options: TrainingOptions, data_name: str,
+                ctx: DistributedContext) -> tuple[ResumeFile | None, list[str]]:
     """The run's --resume file on every rank (None: nothing to resume), and on rank 0 the lines that say what
-    `--resume auto` found. A run that --resume auto finds finished ends here, with those lines (RunFinished)."""
+    `--resume auto` found among the runs of the dataset `data_name`. A run that --resume auto finds finished ends
+    here, with those lines (RunFinished)."""
     if not options.resume:
         return None, []
-    path, data, found_lines = _resume_file(options, desc, ctx)
+    path, data, found_lines = _resume_file(options, data_name, ctx)
     if path is None:
         return None, found_lines
     try:
@@ -97,7 +95,7 @@ def follow_file_labels(file: ResumeFile, options: TrainingOptions, dataset: Imag
     return followed
 
 
-def _resume_file(options: TrainingOptions, desc: str,
+def _resume_file(options: TrainingOptions, data_name: str,
                  ctx: DistributedContext) -> tuple[str | None, bytes | None, list[str]]:
     """Rank 0's resume file on every rank: its path (None: nothing to resume) and, on the other
     ranks, its bytes (None on rank 0, which reads its own copy); and on rank 0 the lines that say
@@ -110,12 +108,12 @@ def _resume_file(options: TrainingOptions, desc: str,
     path, data, error, found_lines = options.resume, b"", None, []
     auto, fallback = auto_resume(path)
     if ctx.is_main and auto:
-        found, passed_over = _auto_resume(options, desc)
+        found, passed_over = _auto_resume(options, data_name)
         found_lines = [f"Resume auto: {line}" for line in passed_over]
         path = str(found) if found is not None else ""
         if found is None:
             these = " with these options" if passed_over else ""
-            found_lines.append(f"Resume auto: no snapshot of a {desc} run{these} under {options.outdir}; "
+            found_lines.append(f"Resume auto: no snapshot of a {data_name}-{options.cfg} run{these} under {options.outdir}; "
                                + (f"starting from {fallback}" if fallback else "starting a new run"))
             try:
                 path = _fallback_file(fallback) if fallback else ""
@@ -135,17 +133,18 @@ def _resume_file(options: TrainingOptions, desc: str,
     return shared.decode(), None if ctx.is_main else received, found_lines
 
 
-def _auto_resume(options: TrainingOptions, desc: str) -> tuple[Path | None, list[str]]:
-    """The snapshot `--resume auto` continues (None: none), and a line per run of this dataset and --cfg that it
-    passed over because its training_options.json differs in the options that tell runs apart (RUN_IDENTITY) or in
-    the network it started from (`auto:FILE` starts from FILE, plain `auto` from new weights)."""
+def _auto_resume(options: TrainingOptions, data_name: str) -> tuple[Path | None, list[str]]:
+    """The snapshot `--resume auto` continues (None: none), and a line per run of this dataset and --cfg (`run_kind`:
+    whatever options its name carries, or an older version's `<data>-<cfg>`) that it passed over because its
+    training_options.json differs in the options that tell runs apart (RUN_IDENTITY) or in the network it started
+    from (`auto:FILE` starts from FILE, plain `auto` from new weights)."""
     recorded = functools.cache(_run_options)  # the run found is read once more, for its --data
     start = auto_resume(options.resume)[1]
 
     def differences(run_dir: Path) -> str:
         return ", ".join(run_differences(options, recorded(run_dir)) + _start_differences(start, recorded(run_dir)))
 
-    found, passed_over = latest_snapshot(options.outdir, desc, differences)
+    found, passed_over = latest_snapshot(options.outdir, run_kind(data_name, options.cfg), differences)
     lines = [f"passed over {line}: a run with other options, so another job's (give one of its snapshots to --resume "
              "to continue it anyway)" for line in passed_over]
     if found is None:
@@ -351,8 +350,7 @@ def _resume_freezed(loaded: dict[str, torch.nn.Module], options: TrainingOptions
     elif theirs != options.freezed and theirs:
         notes.append(f"the file's D had its first {theirs} layers frozen; this run freezes {options.freezed} (--freezed)")
     if "D" in loaded and options.freezed > (layers := freezable_layers(loaded["D"])):
-        notes.append(f"--freezed {options.freezed}: D has {layers} layers that can freeze (its blocks'; the epilogue's "
-                     "never do), and all of them are frozen")
+        notes.append(all_frozen_note(options.freezed, layers))
     return options, notes
 
 
@@ -459,7 +457,7 @@ def check_resume(options: TrainingOptions, dataset: ImageDataset) -> tuple[Train
     path, notes = options.resume, []
     auto, fallback = auto_resume(path)
     if auto:
-        found, notes = _auto_resume(options, run_desc(dataset, options))
+        found, notes = _auto_resume(options, dataset.name)
         if found is None and fallback is None:
             return options, [*notes, "no snapshot to continue: a new run starts"]
         try:

@@ -505,6 +505,12 @@ class TrainingSession:
             done = self.time_vote(time.time() - self._start_time >= self.max_seconds) or done
         return done
 
+    def write_metrics(self, results: dict[str, float]) -> None:
+        """A snapshot's metric results as TensorBoard scalars (Metrics/<name>) at the current kimg, as NVIDIA's loop
+        writes them; only rank 0 writes the run's statistics."""
+        if self._writer is not None:
+            self._writer.write_metrics(results, self.cur_nimg / 1000)
+
     def _tick(self, hooks: LoopHooks) -> None:
         """Once per tick: status line, statistics and, every `snap` ticks and at the end, grids and a snapshot."""
         self._check_finite(hooks)

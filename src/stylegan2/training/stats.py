@@ -81,7 +81,8 @@ def accumulator_dtype(device: torch.device) -> torch.dtype:
 
 
 class StatsWriter:
-    """Appends one JSON line per tick to stats.jsonl, and to TensorBoard when it is installed."""
+    """Appends one JSON line per tick to stats.jsonl, and to TensorBoard when it is installed; there also the metrics
+    of each snapshot, as `Metrics/<name>` (NVIDIA's names; their records are the run's metric-<name>.jsonl)."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
@@ -104,6 +105,15 @@ class StatsWriter:
             for name, value in stats.items():
                 self.tensorboard.add_scalar(name, value["mean"], global_step=int(kimg), walltime=timestamp - self.start)
             self.tensorboard.flush()
+
+    def write_metrics(self, results: dict[str, float], kimg: float) -> None:
+        """A snapshot's metric results ({'fid50k_full': 3.2}) as TensorBoard scalars at its kimg, as NVIDIA's loop
+        writes them; stats.jsonl keeps the tick statistics only, as theirs."""
+        if self.tensorboard is None:
+            return
+        for name, value in results.items():
+            self.tensorboard.add_scalar(f"Metrics/{name}", value, global_step=int(kimg), walltime=time.time() - self.start)
+        self.tensorboard.flush()
 
     def close(self) -> None:
         self.jsonl.close()
