@@ -11,6 +11,7 @@ from PIL import Image
 from stylegan2.data.shapes import paint, render_shape
 from stylegan2.io import save_checkpoint
 from stylegan2.models import Generator
+from stylegan2.swapae import tools as tools_module
 from stylegan2.swapae.tools import (
     decode,
     decode_codes,
@@ -24,6 +25,7 @@ from stylegan2.swapae.tools import (
 )
 from stylegan2.tools import ToolError
 from stylegan2.tools.files import OutputExistsError
+from stylegan2.utils.files import OutputAppearedError
 from stylegan2.utils.image import to_uint8_nhwc
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -263,3 +265,26 @@ def test_bench_set_overrides_are_typed_like_the_options(bench, capsys):
         with pytest.raises(SystemExit):
             bench.parse_overrides(parser, [item])
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["swap", "encode", "decode"])
+def test_an_output_that_appears_while_the_command_runs_is_left_alone(swapae_snapshot, shape_files, tmp_path, monkeypatch,
+                                                                       command):
+    """Without --force, a file another command wrote after the start-up check is never replaced (as generate's)."""
+    codes = encode(swapae_snapshot, shape_files[:1], tmp_path / "codes.npz", device="cpu")
+    theirs = {"swap": tmp_path / "out" / "swap_grid.png", "encode": tmp_path / "c.npz",
+              "decode": tmp_path / "out" / "decoded0000.png"}[command]
+    work = "decode_codes" if command == "decode" else "load_swapae"  # a step after the command's check of its outputs
+    real = getattr(tools_module, work)
+
+    def another_command_writes(*args, **kwargs):
+        theirs.parent.mkdir(exist_ok=True)
+        theirs.write_bytes(b"theirs")
+        return real(*args, **kwargs)
+    monkeypatch.setattr(tools_module, work, another_command_writes)
+    run = {"swap": lambda: swap(swapae_snapshot, shape_files[:1], shape_files[1:2], tmp_path / "out", device="cpu"),
+           "encode": lambda: encode(swapae_snapshot, shape_files[:1], theirs, device="cpu"),
+           "decode": lambda: decode(swapae_snapshot, codes, tmp_path / "out", device="cpu")}[command]
+    with pytest.raises(OutputAppearedError, match="appeared while this command ran"):
+        run()
+    assert theirs.read_bytes() == b"theirs"

@@ -24,7 +24,7 @@ def test_ctrl_c_during_an_atomic_write_waits_for_it(tmp_path):
 def test_replace_false_never_replaces_an_existing_file(tmp_path):
     target = tmp_path / "snapshot.safetensors"
     target.write_bytes(b"good")
-    with pytest.raises(FileExistsError, match="already exists"):
+    with pytest.raises(FileExistsError, match="appeared while this command ran .*; nothing was overwritten"):
         with atomic_path(target, replace=False) as tmp:
             tmp.write_bytes(b"other")
     assert target.read_bytes() == b"good" and [p.name for p in tmp_path.iterdir()] == [target.name]
@@ -32,7 +32,7 @@ def test_replace_false_never_replaces_an_existing_file(tmp_path):
 
 def test_replace_false_holds_when_the_file_appears_during_the_write(tmp_path):
     target = tmp_path / "snapshot.safetensors"
-    with pytest.raises(FileExistsError, match="already exists"):
+    with pytest.raises(FileExistsError, match="appeared while this command ran .*; nothing was overwritten"):
         with atomic_path(target, replace=False) as tmp:
             tmp.write_bytes(b"mine")
             target.write_bytes(b"theirs")

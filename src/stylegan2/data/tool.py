@@ -13,7 +13,7 @@ import numpy as np
 import PIL.Image
 
 from ..models.aspect import ASPECTS, MAX_RESOLUTION, SQUARE, aspect_of, image_size
-from ..utils.files import create_temp, remove_stale_temps
+from ..utils.files import OutputAppearedError, commit, create_temp, remove_stale_temps
 from ..utils.notes import warn
 from ..utils.progress import progress_bar
 from ..utils.text import first_names
@@ -318,7 +318,8 @@ def convert_dataset(
     labels a folder or zip of class folders by folder instead: classes 0, 1, ... in sorted order of the folders'
     names, which dataset.json keeps as "class_names", with "num_classes" (the number of folders, also when
     `max_images` leaves out the last classes' images). A source's own "class_names" are kept.
-    Written to a temporary file, then renamed, so `dest` is never half-written; the source is only read.
+    Written to a temporary file, then renamed, so `dest` is never half-written; the source is only read. Without
+    `force`, a file that appeared at `dest` while this ran is left alone and the zip is kept beside it (dest-1.zip).
     """
     dest = Path(dest)
     nvidia_size = width is not None  # NVIDIA's --width/--height, with which their tool resizes smaller images
@@ -392,7 +393,9 @@ def convert_dataset(
                 raise DatasetError(f"{src.location}: no images written" + (f": {', '.join(why)}" if why else ""))
             meta = _labels_meta(written if labels is not None else None, class_names, num_classes)
             out.writestr(_entry(LABELS_FILE), json.dumps(meta))
-        os.replace(tmp_path, dest)
+        commit(tmp_path, dest, replace=force, keep=True)  # a file put at dest meanwhile is replaced only with force
+    except OutputAppearedError as err:
+        raise DatasetError(str(err)) from None
     except OSError as err:
         raise _write_error(dest, err) from None
     finally:

@@ -20,7 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from ..utils.files import atomic_path
+from ..utils.files import atomic_path, remove_stale_temps
 from .checkpoint import NETWORK_CLASSES, Checkpoint, build_network
 from .errors import CheckpointError, one_line
 from .validate import check_plain
@@ -68,6 +68,7 @@ def save_checkpoint(
         raise ValueError(f"{path}: this writes our .safetensors format, which NVIDIA's and rosinality's code cannot "
                          f"read; name the file {path.with_suffix('.safetensors').name}")
     check_destination(path)
+    remove_stale_temps(path.parent)  # left by a write that was killed (a conversion, a snapshot)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path}: already exists; pass overwrite=True to replace it")
     if not isinstance(networks, Mapping) or not all(isinstance(name, str) for name in networks):
@@ -200,10 +201,14 @@ def _parse_metadata(raw: str, path: Path) -> dict[str, Any]:
     if len(meta["networks"]) > MAX_NETWORKS:
         raise CheckpointError(f"{path}: '{METADATA_KEY}' metadata lists {len(meta['networks'])} networks (limit {MAX_NETWORKS})")
     version = meta.get("format_version")
-    if version != FORMAT_VERSION:
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
         raise CheckpointError(
-            f"{path}: checkpoint format version {version!r}; this stylegan2 reads version {FORMAT_VERSION} (upgrade stylegan2?)"
+            f"{path}: checkpoint format version {version}; this stylegan2 reads version {FORMAT_VERSION} (upgrade stylegan2?)"
         )
+    if version != FORMAT_VERSION:  # missing, not a number, or below the first version: the header was changed
+        found = "has no format_version" if version is None else f"has format_version {str(version)[:40]!r}"
+        raise CheckpointError(f"{path}: its '{METADATA_KEY}' metadata {found}, which no stylegan2 writes: the file is "
+                              "damaged or not a stylegan2 checkpoint")
     for name, spec in meta["networks"].items():
         if not name or "." in name:
             raise CheckpointError(f"{path}: network name {name[:40]!r} must be non-empty and contain no '.'")

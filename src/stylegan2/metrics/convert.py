@@ -21,6 +21,7 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
+from ..utils.files import atomic_path, remove_stale_temps, writing
 from .inception import FIDInceptionV3, preprocess_uint8
 from .vgg16 import CONVS_PER_BLOCK, VGG16LPIPS
 
@@ -170,12 +171,13 @@ def convert_script_module(script: torch.jit.ScriptModule, source: str) -> tuple[
 
 
 def save_converted(state: dict[str, torch.Tensor], kind: str, source_name: str, destination: str | os.PathLike) -> None:
-    """Write a converted network as safetensors (tensors and metadata only), replacing `destination` whole."""
+    """Write a converted network as safetensors (tensors and metadata only), replacing `destination` whole, through a
+    temporary of its own (commands converting at once never share one); stale temporaries beside it are removed."""
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".partial")
-    safetensors.torch.save_file(state, str(partial), metadata={"format": FORMAT, "network": kind, "source": source_name})
-    os.replace(partial, destination)
+    remove_stale_temps(destination.parent)
+    with writing(destination), atomic_path(destination) as tmp:
+        safetensors.torch.save_file(state, str(tmp), metadata={"format": FORMAT, "network": kind, "source": source_name})
 
 
 def names_nvidia_layers(path: str | os.PathLike) -> bool:

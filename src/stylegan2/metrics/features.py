@@ -18,6 +18,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from ..utils.files import remove_stale_temps
 from ..utils.image import to_uint8
 from ..utils.notes import warn
 from ..utils.progress import progress_bar
@@ -162,6 +163,7 @@ def real_stats(dataset: Dataset, detector: FeatureDetector, opts: PassOptions, m
                                       progress=opts.progress and opts.rank == 0, num_workers=opts.num_workers, num_items=num_items,
                                       capture_all=capture_all, capture_mean_cov=capture_mean_cov,
                                       detector_kind=type(detector).__name__)
+        remove_stale_temps(cache_file.parent)  # left by a command killed while it wrote statistics
         cached = _load_cached(cache_file, capture_all, capture_mean_cov, num_items)
         if all_ranks_agree(cached is not None, opts):
             return cached
@@ -171,8 +173,10 @@ def real_stats(dataset: Dataset, detector: FeatureDetector, opts: PassOptions, m
         try:
             stats.save(cache_file)
         except OSError as err:  # a full or read-only cache: the statistics only cost this pass again next time
+            fix = (f"remove the directory {cache_file} that stands in the file's place" if cache_file.is_dir() else
+                   "free space there")
             warn(f"could not keep the real images' statistics in {cache_file.parent} ({err.strerror or err}); they are "
-                 "computed again next time: free space there, or choose another cache ($STYLEGAN2_CACHE; `stylegan2 metrics --cache-dir`)")
+                 f"computed again next time: {fix}, or choose another cache ($STYLEGAN2_CACHE; `stylegan2 metrics --cache-dir`)")
     return stats
 
 

@@ -94,8 +94,8 @@ class FeatureStats:
     def load(cls, path: Path, capture_all: bool, capture_mean_cov: bool, num_items: int | None = None) -> FeatureStats:
         """Statistics saved by `save`, checked: the arrays asked for, consistent shapes, finite values and
         (when given) `num_items` items. Raises StatsCacheError for a file that fails any check."""
-        try:
-            with np.load(path, allow_pickle=False) as data:
+        try:  # opened here: np.load leaves a file it opened unclosed when the file is no zip
+            with open(path, "rb") as file, np.load(file, allow_pickle=False) as data:
                 arrays = {key: data[key] for key in _cache_keys(capture_all, capture_mean_cov)}
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
             raise StatsCacheError(f"{path}: unreadable statistics cache ({type(err).__name__}: {err})") from None

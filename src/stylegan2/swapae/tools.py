@@ -157,9 +157,9 @@ def swap(
         rows = [np.concatenate([to_uint8_nhwc(structures[i:i + 1]), cells[i, j], to_uint8_nhwc(textures[j:j + 1])])
                 for i, j in pairs]
         grid = image_grid(np.concatenate(rows), cols=len(alphas) + 2, rows=len(pairs))
-    save_image(grid, paths[0])
+    save_image(grid, paths[0], replace=force)
     for path, image in zip(paths[1:], cells.reshape(-1, *cells.shape[3:])):
-        save_image(image, path)
+        save_image(image, path, replace=force)
     return paths
 
 
@@ -179,7 +179,7 @@ def encode(
     check_outputs([out], force, option="--out")
     E, _ = load_swapae(network, device)
     structure, texture = encode_images(E, read_images(images, E, "IMAGES"))
-    return save_npz(out, structure=structure.cpu().numpy(), texture=texture.cpu().numpy(),
+    return save_npz(out, replace=force, structure=structure.cpu().numpy(), texture=texture.cpu().numpy(),
                     names=np.array([Path(p).name for p in images]))
 
 
@@ -242,5 +242,5 @@ def decode(
     check_outputs(paths, force)
     note_earlier_outputs(paths, "decoded*.png")
     for path, image in zip(paths, to_uint8_nhwc(decode_codes(G, structure, texture))):
-        save_image(image, path)
+        save_image(image, path, replace=force)
     return paths

@@ -10,11 +10,12 @@ import numpy as np
 import torch
 
 from ..models import Generator
-from ..utils.image import image_grid, save_image
+from ..utils.files import atomic_paths, writing
+from ..utils.image import image_grid, write_png
 from .common import Network, ToolOptionError, check_inputs, check_noise_mode, check_psi, load_generator, parse_seeds, seed_ws
-from .files import check_outputs, note_earlier_outputs
+from .files import check_outputs, failed_write, note_earlier_outputs, unchanged, write_npz
 from .generate import synthesize
-from .sefa import Directions, factorize, save_directions
+from .sefa import Directions, directions_arrays, factorize
 
 DIRECTIONS_FILE = "directions.npz"
 
@@ -62,7 +63,8 @@ def find_directions(
     force: bool = False,
     device: str | torch.device | None = None,
 ) -> list[Path]:
-    """Write directions.npz (SeFa) and directionNN.png strips for the `strips` strongest directions."""
+    """Write directions.npz (SeFa) and directionNN.png strips for the `strips` strongest directions: one set, all
+    put in place together or none (see atomic_paths), so the strips never belong to another directions file."""
     if strips < 0:
         raise ToolOptionError(f"--strips {strips}: must be 0 or more")
     if strips:
@@ -80,8 +82,15 @@ def find_directions(
     note_earlier_outputs(paths, "direction[0-9]*.png")  # strips numbered by position: an earlier, longer run's would pass for ours
 
     found = factorize(G, layers)
-    written = [save_directions(paths[0], found)]
-    for i, path in enumerate(paths[1:]):
-        strip = direction_strip(G, found, i, seeds, strength, steps, truncation_psi, class_idx, noise_mode)
-        written.append(save_image(strip, path))
-    return written
+    outcome = unchanged(paths)
+    try:
+        with atomic_paths(paths, replace=force) as temps:
+            with writing(paths[0]):
+                write_npz(temps[0], directions_arrays(found))
+            for i, (path, tmp) in enumerate(zip(paths[1:], temps[1:])):
+                strip = direction_strip(G, found, i, seeds, strength, steps, truncation_psi, class_idx, noise_mode)
+                with writing(path):
+                    write_png(strip, tmp)
+    except OSError as err:
+        raise failed_write(err, outcome) from None
+    return paths

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import os
 import warnings
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from ..io.info import NonFiniteWarning, nonfinite_summary, nonfinite_tensors
 from ..io.pretrained import network_name
 from ..models import Generator
 from .common import Network, ToolError, ToolOptionError, check_psi, load_generator
-from .files import check_outputs, write_atomically
+from .files import check_outputs, failed_write, unchanged, write_atomically
 
 EXPORT_FORMATS = ("onnx", "torchscript")
 EXPORT_NOISE_MODES = ("const", "none")  # random noise cannot be reproduced, so it is not exported
@@ -195,7 +196,11 @@ def export_generator(
             raise ToolError(f"{path}: the exported graph's images differ from PyTorch's by up to {diffs[0]:.3g} "
                             f"(more than {MAX_ABS_DIFF}); nothing was written; please report this network and these options")
 
-    write_atomically(path, write)
+    outcome = unchanged([path])
+    try:
+        write_atomically(path, write, replace=force)
+    except OSError as err:
+        raise failed_write(err, outcome) from None
     return ExportResult(path, tuple(inputs), diffs[0])
 
 
@@ -238,7 +243,11 @@ def _export_onnx(module: nn.Module, inputs: dict[str, torch.Tensor], path: Path,
 def _export_torchscript(module: nn.Module, inputs: dict[str, torch.Tensor], path: Path, dynamic: bool) -> None:
     """torch.jit.trace records sizes as graph values, so the non-fused graph also runs at other batch sizes.
 
-    `dynamic` is unused (a traced graph needs no flag for it); it is kept for the same signature as `_export_onnx`."""
+    `dynamic` is unused (a traced graph needs no flag for it); it is kept for the same signature as `_export_onnx`.
+    The archive is built in memory and written from Python: torch.jit.save into a file aborts the whole process when
+    the disk is full."""
     with _quiet_tracing():
         graph = torch.jit.trace(module, tuple(inputs.values()), check_trace=False)
-        torch.jit.save(graph, str(path))
+        archive = io.BytesIO()
+        torch.jit.save(graph, archive)
+    path.write_bytes(archive.getbuffer())

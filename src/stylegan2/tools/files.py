@@ -5,6 +5,7 @@ Image conversion, grids and PNG writing are in `stylegan2.utils.image`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import zipfile
@@ -19,7 +20,17 @@ from ..data.errors import DatasetError
 from ..data.images import ALPHA_DROPPED, SIXTEEN_BIT_GRAY_MODES, check_size, has_alpha, open_image, to_8bit, upright
 from ..io.detect import is_torch_save_file
 from ..models.aspect import SQUARE, image_size
-from ..utils.files import ArchiveError, atomic_path, create_temp, folder_blocker
+from ..utils.files import (
+    ArchiveError,
+    OutputAppearedError,
+    atomic_path,
+    commit,
+    create_temp,
+    folder_blocker,
+    remove_stale_temps,
+    write_failure,
+    writing,
+)
 from ..utils.image import PIL_MODES, to_pil
 from ..utils.notes import warn
 from ..utils.npz import load_npz
@@ -36,7 +47,10 @@ class OutputExistsError(FileExistsError):
 
 
 def check_outputs(paths: Sequence[Path], force: bool, option: str = "--outdir") -> None:
-    """Refuse, before any work, to overwrite existing outputs unless forced; `option` names where they go."""
+    """Refuse, before any work, to overwrite existing outputs unless forced; `option` names where they go. Our stale
+    temporaries in the outputs' folders (from a command killed while writing) are removed."""
+    for folder in {Path(p).parent for p in paths}:
+        remove_stale_temps(folder)
     existing = [p for p in paths if p.exists()]
     if existing and not force:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
@@ -77,20 +91,40 @@ def note_earlier_outputs(paths: Sequence[Path], pattern: str) -> None:
              f"(e.g. {others[0].name}), from an earlier one")
 
 
-def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
-    """Write through a temporary file next to `path` (same suffix, for format detection), then rename."""
+def failed_write(err: OSError, outcome: str) -> ToolError:
+    """A failed write as one line: the file and why (`write_failure`), then `outcome`, what the user has now; a
+    file that appeared meanwhile (OutputAppearedError) in that error's own words."""
+    if isinstance(err, OutputAppearedError):
+        return ToolError(str(err))
+    return ToolError(f"{write_failure(err)}; {outcome}")
+
+
+def unchanged(paths: Sequence[Path]) -> str:
+    """What a failed all-or-nothing write of `paths` leaves: the earlier files as they were, or nothing."""
+    earlier = [p.name for p in paths if p.exists()]
+    if not earlier:
+        return "nothing was written"
+    return f"the earlier {', '.join(earlier)} {'is' if len(earlier) == 1 else 'are'} unchanged"
+
+
+def write_atomically(path: Path, write: Callable[[Path], None], *, replace: bool = True) -> Path:
+    """Write through a temporary file next to `path` (same suffix, for format detection), then rename; without
+    `replace`, a file that appeared at `path` meanwhile is left alone (OutputAppearedError). Errors name `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
+    with writing(path), atomic_path(path, replace=replace) as tmp:
         write(tmp)
     return path
 
 
-def save_npz(path: Path, **arrays: np.ndarray) -> Path:
-    """Save arrays to .npz atomically (plain arrays, loadable with allow_pickle=False)."""
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-    return write_atomically(path, write)
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write plain arrays (loadable with allow_pickle=False) into the file `path`, as it is (not atomically)."""
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def save_npz(path: Path, *, replace: bool = True, **arrays: np.ndarray) -> Path:
+    """Save arrays to .npz atomically (plain arrays, loadable with allow_pickle=False); `replace` as write_atomically's."""
+    return write_atomically(path, lambda tmp: write_npz(tmp, arrays), replace=replace)
 
 
 def read_npz(path: str | os.PathLike, option: str, what: str, keys: Sequence[str]) -> tuple[Path, dict[str, np.ndarray]]:
@@ -168,30 +202,34 @@ class GifStream:
         self.frames += 1
 
     def close(self) -> None:
-        self.file.write(b";")  # GIF trailer
-        self.file.close()
+        try:
+            self.file.write(b";")  # GIF trailer
+        finally:
+            self.file.close()
 
 
-class VideoWriter:
-    """Appends uint8 frames [H, W, C] to an MP4 (imageio-ffmpeg) or animated GIF, written atomically."""
+def check_video(path: Path, fps: float) -> None:
+    """Refuse a video name that is not .mp4 or .gif, and a GIF faster than browsers play."""
+    if path.suffix not in (".mp4", ".gif"):
+        raise ToolError(f"{path}: videos are written as .mp4 or .gif")
+    if path.suffix == ".gif" and fps > MAX_GIF_FPS:
+        raise ToolOptionError(f"--fps {fps:g}: a GIF shows at most {MAX_GIF_FPS} frames a second (browsers play shorter "
+                        f"delays at 10); use --fps {MAX_GIF_FPS} or less, or MP4 ({VIDEO_EXTRA_HINT})")
+
+
+class VideoFile:
+    """Appends uint8 frames [H, W, C] to an MP4 (imageio-ffmpeg) or animated GIF written straight into `path`, a
+    temporary that the caller commits (`VideoWriter` makes and commits its own; `project` commits it with its set).
+    `path` keeps its target's suffix (.mp4 or .gif, see check_video), which picks the format."""
 
     def __init__(self, path: Path, fps: float) -> None:
-        if path.suffix not in (".mp4", ".gif"):
-            raise ToolError(f"{path}: videos are written as .mp4 or .gif")
-        if path.suffix == ".gif" and fps > MAX_GIF_FPS:
-            raise ToolOptionError(f"--fps {fps:g}: a GIF shows at most {MAX_GIF_FPS} frames a second (browsers play shorter "
-                            f"delays at 10); use --fps {MAX_GIF_FPS} or less, or MP4 ({VIDEO_EXTRA_HINT})")
-        self.path = path
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = create_temp(path)  # a name of its own: two videos rendered into one folder never share it
-        os.close(fd)
         self.num_frames = 0
         if path.suffix == ".mp4":
             import imageio.v2 as imageio  # optional dependency: the `video` extra
-            self.stream = imageio.get_writer(self.tmp, format="FFMPEG", mode="I", fps=float(fps), codec="libx264",
+            self.stream = imageio.get_writer(path, format="FFMPEG", mode="I", fps=float(fps), codec="libx264",
                                              quality=8, macro_block_size=1, ffmpeg_log_level="error")
         else:
-            self.stream = GifStream(self.tmp, float(fps))
+            self.stream = GifStream(path, float(fps))
 
     def append(self, frame: np.ndarray) -> None:
         """Add one uint8 frame [H, W, C]."""
@@ -201,22 +239,68 @@ class VideoWriter:
             self.stream.append_data(np.repeat(frame, 3, axis=2) if frame.shape[2] == 1 else frame[:, :, :3])
         self.num_frames += 1
 
+    def close(self) -> None:
+        """Finish the file."""
+        self.stream.close()
+
+    def __enter__(self) -> VideoFile:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        """Finish the file; after an error, as far as it can be (the error raised is the first one)."""
+        if kind is None:
+            self.close()
+            return
+        with contextlib.suppress(OSError):
+            self.close()
+
+
+class VideoWriter:
+    """A VideoFile written into a temporary beside `path`, which `close` moves into place (atomically; without
+    `replace`, a file that appeared at `path` meanwhile is left alone and the video is kept beside it: see commit)."""
+
+    def __init__(self, path: Path, fps: float, *, replace: bool = True) -> None:
+        check_video(path, fps)
+        self.path, self.replace = path, replace
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with writing(path):
+            fd, self.tmp = create_temp(path)  # a name of its own: two videos rendered into one folder never share it
+        os.close(fd)
+        try:
+            self.file = VideoFile(self.tmp, fps)
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
+
+    @property
+    def num_frames(self) -> int:
+        return self.file.num_frames
+
+    def append(self, frame: np.ndarray) -> None:
+        """Add one uint8 frame [H, W, C]."""
+        with writing(self.path):
+            self.file.append(frame)
+
     def close(self) -> Path:
         """Finish the file and move it into place."""
         if self.num_frames == 0:
             self.abort()
             raise ToolError(f"{self.path}: no frames to write")
         try:
-            self.stream.close()
-            os.replace(self.tmp, self.path)
+            with writing(self.path):
+                self.file.close()
+                commit(self.tmp, self.path, replace=self.replace, keep=True)
         finally:
             self.tmp.unlink(missing_ok=True)
         return self.path
 
     def abort(self) -> None:
-        """Drop a partly written video."""
-        self.stream.close()
-        self.tmp.unlink(missing_ok=True)
+        """Drop a partly written video (its temporary goes even when finishing the stream fails, as on a full disk)."""
+        try:
+            with contextlib.suppress(OSError):
+                self.file.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
 
 
 def scale_to_8bit(image: PIL.Image.Image, path: Path, from_png: bool) -> PIL.Image.Image:

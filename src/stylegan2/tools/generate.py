@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..models import Generator
+from ..utils.files import OutputAppearedError
 from ..utils.image import GridCanvas, save_image, to_uint8_nhwc
 from ..utils.notes import warn
 from ..utils.progress import progress_bar
@@ -31,7 +32,7 @@ from .common import (
     parse_seeds,
     seed_ws,
 )
-from .files import check_outputs, read_npz
+from .files import OutputExistsError, check_outputs, failed_write, read_npz, unchanged
 from .sefa import Directions, load_directions
 
 
@@ -230,6 +231,8 @@ def generate_images(
         check_grid(*cols_rows, count)
         names = [image_name(**moved)]
     paths = [outdir / name for name in names]
+    if seeds is not None and cols_rows is None and not force:
+        check_missing_seeds(paths, seeds)
     check_outputs(paths, force)
 
     if seeds is not None:
@@ -245,21 +248,40 @@ def generate_images(
     if canvas is not None:
         for image in images:
             canvas.add(image)
-        return [save_image(canvas.array, paths[0])]
+        outcome = unchanged(paths)
+        try:
+            return [save_image(canvas.array, paths[0], replace=force)]
+        except OSError as err:
+            raise failed_write(err, outcome) from None
     written: list[Path] = []
     try:
         for path, image in zip(paths, images):
-            written.append(save_image(image, path))
+            written.append(save_image(image, path, replace=force))
     except KeyboardInterrupt:
-        warn(_interrupted(written, count, seeds))
+        warn(f"interrupted: {_written_so_far(written, count, seeds)}")
         raise
+    except OutputAppearedError as err:  # another command writing the same names into --outdir
+        raise ToolError(f"{err.cause}; {_written_so_far(written, count, seeds)}") from None
+    except OSError as err:
+        raise failed_write(err, _written_so_far(written, count, seeds)) from None
     return written
 
 
-def _interrupted(written: list[Path], count: int, seeds: list[int] | None) -> str:
-    """What an interrupted run wrote, and the --seeds that render the rest (a rerun refuses the images written)."""
+def _written_so_far(written: list[Path], count: int, seeds: list[int] | None) -> str:
+    """What a run that stopped early wrote, and the --seeds that render the rest (a rerun refuses the images written)."""
     if not written:
-        return f"interrupted before the first of {count} images was written"
-    said = f"interrupted: wrote {written[0].name}" + (f" to {written[-1].name}" if len(written) > 1 else "")
+        return f"none of the {count} images was written"
+    said = f"wrote {written[0].name}" + (f" to {written[-1].name}" if len(written) > 1 else "")
     said += f" ({len(written)} of {count}) to {written[0].parent}"
     return said + (f"; the rest: --seeds {number_ranges(seeds[len(written):])}" if seeds is not None else "")
+
+
+def check_missing_seeds(paths: Sequence[Path], seeds: Sequence[int]) -> None:
+    """Refuse, as check_outputs does, a run whose images partly exist (an earlier run stopped early), naming the
+    --seeds that write only the missing ones."""
+    existing = [path for path in paths if path.exists()]
+    missing = [seed for seed, path in zip(seeds, paths) if not path.exists()]
+    if existing and missing:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise OutputExistsError(f"{existing[0]} already exists{more}; to write only the {plural(len(missing), 'missing image')}: "
+                                f"--seeds {number_ranges(missing)}; or pass --force to overwrite, or choose another --outdir")

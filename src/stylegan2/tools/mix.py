@@ -12,7 +12,7 @@ import torch
 from ..models import Generator
 from ..utils.image import image_grid, save_image
 from .common import Network, ToolOptionError, check_inputs, check_noise_mode, check_psi, load_generator, parse_seeds, seed_ws
-from .files import check_outputs
+from .files import check_outputs, failed_write, unchanged
 from .generate import load_projected_ws, synthesize, truncate_ws
 from .sefa import select_ws_indices
 
@@ -119,4 +119,8 @@ def style_mix(
     check_outputs([path], force)
     row_images, col_images, mixed = style_mix_images(G, latents["rows"], latents["cols"], styles, truncation_psi,
                                                      class_idx, noise_mode)
-    return save_image(style_mix_grid(row_images, col_images, mixed), path)
+    outcome = unchanged([path])
+    try:
+        return save_image(style_mix_grid(row_images, col_images, mixed), path, replace=force)
+    except OSError as err:
+        raise failed_write(err, outcome) from None

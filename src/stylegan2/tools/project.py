@@ -22,11 +22,23 @@ import torch.nn.functional as F
 
 from ..metrics.detectors import VGG16_FILE_NAMES, VGG16_HELP, VGG16_URL, default_cache_dir, find_metric_file, load_vgg16
 from ..models import Generator
-from ..utils.image import save_image
+from ..utils.files import atomic_paths, writing
+from ..utils.image import write_png
 from ..utils.notes import warn
 from ..utils.progress import progress_bar
 from .common import Network, ToolError, ToolOptionError, check_fps, check_inputs, class_label, load_generator, network_device
-from .files import VideoWriter, check_not_inputs, check_outputs, load_target_image, note_earlier_outputs, save_npz, video_suffix
+from .files import (
+    VideoFile,
+    check_not_inputs,
+    check_outputs,
+    check_video,
+    failed_write,
+    load_target_image,
+    note_earlier_outputs,
+    unchanged,
+    video_suffix,
+    write_npz,
+)
 from .generate import synthesize
 
 PROJECTION_LOSSES = ("auto", "lpips", "pixel")
@@ -261,6 +273,8 @@ def project_image(
     """Project an image file; write target.png, proj.png, projected_w.npz and proj.mp4/.gif (progression).
 
     proj.png is rendered with the network's own noise maps, as `stylegan2 generate --projected-w` renders it.
+    The outputs are one set (see atomic_paths): all are written to temporaries first, then put in place together,
+    so a failed write (a full disk) or a command writing the same --outdir leaves the earlier set whole.
     """
     if save_video:
         check_fps(fps)  # before the projection, not after it
@@ -273,6 +287,8 @@ def project_image(
     outputs = [*paths, *([video_path] if video_path else [])]
     check_not_inputs(outputs, [target], "--target")
     check_outputs(outputs, force)
+    if video_path is not None:
+        check_video(video_path, fps)
     note_earlier_outputs(outputs, "proj.*")  # an earlier target's video
     vgg_path = find_vgg16(vgg, loss)  # after the target and outputs are checked: it may download vgg16.pt
     device = network_device(G)
@@ -281,18 +297,21 @@ def project_image(
     result = project(G, target_image, config=ProjectionConfig(num_steps=steps), w_plus=w_plus, seed=seed,
                      class_idx=class_idx, vgg=vgg_module, progress=progress)
 
-    save_image(target_image, paths[0])
-    save_image(synthesize(G, result.w)[0], paths[1])
-    save_npz(paths[2], w=result.w.numpy())
-    if video_path is not None:
-        every = math.ceil(steps / MAX_VIDEO_FRAMES)
-        shown = list(range(0, steps, every)) + ([steps - 1] if (steps - 1) % every else [])
-        writer = VideoWriter(video_path, fps)
-        try:
-            for step in shown:
-                writer.append(np.concatenate([target_image, synthesize(G, result.w_steps[step][None])[0]], axis=1))
-        except BaseException:
-            writer.abort()
-            raise
-        writer.close()
+    outcome = unchanged(outputs)
+    try:
+        with atomic_paths(outputs, replace=force) as temps:
+            with writing(paths[0]):
+                write_png(target_image, temps[0])
+            with writing(paths[1]):
+                write_png(synthesize(G, result.w)[0], temps[1])
+            with writing(paths[2]):
+                write_npz(temps[2], {"w": result.w.numpy()})
+            if video_path is not None:
+                every = math.ceil(steps / MAX_VIDEO_FRAMES)
+                shown = list(range(0, steps, every)) + ([steps - 1] if (steps - 1) % every else [])
+                with writing(video_path), VideoFile(temps[3], fps) as video:
+                    for step in shown:
+                        video.append(np.concatenate([target_image, synthesize(G, result.w_steps[step][None])[0]], axis=1))
+    except OSError as err:
+        raise failed_write(err, outcome) from None
     return result

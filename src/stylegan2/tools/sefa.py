@@ -117,10 +117,15 @@ def factorize(G: Generator, layers: str | list[int] = "all") -> Directions:
     )
 
 
-def save_directions(path: str | os.PathLike, found: Directions) -> Path:
-    """Write directions as .npz: directions [k, w_dim], eigenvalues [k], layers (ws indices), layer_names."""
-    return save_npz(Path(path), directions=found.directions, eigenvalues=found.eigenvalues,
-                    layers=np.asarray(found.layers, dtype=np.int64), layer_names=np.asarray(found.layer_names))
+def directions_arrays(found: Directions) -> dict[str, np.ndarray]:
+    """What a directions .npz holds: directions [k, w_dim], eigenvalues [k], layers (ws indices), layer_names."""
+    return {"directions": found.directions, "eigenvalues": found.eigenvalues,
+            "layers": np.asarray(found.layers, dtype=np.int64), "layer_names": np.asarray(found.layer_names)}
+
+
+def save_directions(path: str | os.PathLike, found: Directions, *, replace: bool = True) -> Path:
+    """Write directions as .npz (`directions_arrays`), atomically; `replace` as save_npz's."""
+    return save_npz(Path(path), replace=replace, **directions_arrays(found))
 
 
 def load_directions(path: str | os.PathLike, option: str = "--direction") -> Directions:

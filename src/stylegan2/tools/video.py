@@ -27,7 +27,7 @@ from .common import (
     seed_latent,
     seed_ws,
 )
-from .files import VideoWriter, check_outputs, video_suffix
+from .files import VideoWriter, check_outputs, failed_write, unchanged, video_suffix
 from .generate import check_projected_class, load_projected_ws, synthesize, truncate_ws
 
 SPACES = ("z", "w")
@@ -167,15 +167,19 @@ def render_video(
             return keyframe_ws(keys[cell], frames, piece)
         return interpolation_ws(G, seeds[cell], frames, space, truncation_psi, truncation_cutoff, class_idx, piece)
 
-    writer = VideoWriter(path, fps)
+    outcome = unchanged([path])
     try:
-        for frame in progress_bar(range(frames), show=progress, desc="video", unit="frame"):
-            if frame % WS_PER_PIECE == 0:  # the next piece's ws: memory stays bounded however many frames
-                piece = range(frame, min(frame + WS_PER_PIECE, frames))
-                ws = torch.stack([cell_ws(i, piece) for i in range(cells)])  # [cells, len(piece), num_ws, w_dim]
-            images = synthesize(G, ws[:, frame % WS_PER_PIECE], noise_mode)  # [cells, H, W, C]
-            writer.append(image_grid(images, cols, rows))
-    except BaseException:
-        writer.abort()
-        raise
-    return writer.close()
+        writer = VideoWriter(path, fps, replace=force)
+        try:
+            for frame in progress_bar(range(frames), show=progress, desc="video", unit="frame"):
+                if frame % WS_PER_PIECE == 0:  # the next piece's ws: memory stays bounded however many frames
+                    piece = range(frame, min(frame + WS_PER_PIECE, frames))
+                    ws = torch.stack([cell_ws(i, piece) for i in range(cells)])  # [cells, len(piece), num_ws, w_dim]
+                images = synthesize(G, ws[:, frame % WS_PER_PIECE], noise_mode)  # [cells, H, W, C]
+                writer.append(image_grid(images, cols, rows))
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.close()
+    except OSError as err:
+        raise failed_write(err, outcome) from None

@@ -7,6 +7,7 @@ later start can tell ours from anything else and knows whether the process that 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -16,7 +17,7 @@ import threading
 import time
 import zipfile
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, Sequence
 
 STALE_AFTER_SECONDS = 60.0  # a temporary untouched this long whose writer is gone is stale
 ORPHAN_AFTER_SECONDS = 24 * 3600.0  # any temporary of ours untouched this long is stale (e.g. from another host)
@@ -32,16 +33,43 @@ class ArchiveError(ValueError):
     """A zip entry is encrypted, compressed with a method we do not inflate, or claims too much."""
 
 
+class OutputAppearedError(FileExistsError):
+    """`path` appeared while the command ran (after it checked that the name was free) and replacing was not asked
+    for: the file there was left alone. `kept`: where the command's own output went instead (None: it was removed)."""
+
+    def __init__(self, path: str | Path, kept: Path | None = None) -> None:
+        super().__init__(errno.EEXIST, "appeared while this command ran", str(path))
+        self.path, self.kept = Path(path), kept
+
+    @property
+    def cause(self) -> str:
+        """What happened, without what became of the command's own output."""
+        return f"{self.path} appeared while this command ran (another command?); nothing was overwritten"
+
+    def __str__(self) -> str:
+        own = f"this command's output is kept as {self.kept}" if self.kept else "this command's output was not kept"
+        return f"{self.cause}; {own}"
+
+
 @contextlib.contextmanager
 def writing(path: str | Path) -> Iterator[None]:
-    """Give an OSError raised inside the block the path being written when it names none: a write or flush to an
-    open file on a full disk says only 'No space left on device'."""
+    """Give an OSError raised inside the block the path being written when it names none or names our temporary
+    for it: a write or flush to an open file on a full disk says only 'No space left on device'."""
+    path = Path(path)
     try:
         yield
+    except OutputAppearedError:
+        raise
     except OSError as err:
-        if err.filename is not None:
+        named = Path(err.filename) if err.filename is not None else None
+        if named is not None and not (named.parent == path.parent and named.name.startswith(f".{path.name}.")):
             raise
         raise OSError(err.errno, err.strerror or str(err), str(path)) from err
+
+
+def write_failure(err: OSError) -> str:
+    """'could not write PATH: REASON' for an OSError raised inside `writing(PATH)`."""
+    return f"could not write {err.filename}: {err.strerror or err}"
 
 
 def temp_name(path: Path) -> Path:
@@ -100,16 +128,17 @@ def deferred_interrupts() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
+def atomic_path(path: str | Path, *, replace: bool = True, keep: bool = False) -> Iterator[Path]:
     """Yield a temporary path in the target's directory; on success it becomes `path` atomically.
 
     A crash or exception leaves any existing file at `path` untouched and removes the temporary;
     Ctrl-C waits until the write is over. With `replace=False` an existing `path` is never replaced
-    (FileExistsError). The file gets the usual permissions (0666 minus the umask).
+    (OutputAppearedError; with `keep`, the finished file is kept under a free name beside it, see `commit`).
+    The file gets the usual permissions (0666 minus the umask).
     """
     path = Path(path)
     if not replace and path.exists():
-        raise FileExistsError(f"{path}: already exists; not replacing it")
+        raise OutputAppearedError(path)
     with deferred_interrupts():
         fd, tmp = create_temp(path)
         mode = stat.S_IMODE(os.fstat(fd).st_mode)
@@ -118,9 +147,89 @@ def atomic_path(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
             yield tmp
             os.chmod(tmp, mode)  # writers that recreate the file (safetensors' save_file makes it 0600) get it back
             _flush_to_disk(tmp)
-            _commit(tmp, path, replace)
+            commit(tmp, path, replace=replace, keep=keep)
         finally:
             tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_paths(paths: Sequence[str | Path], *, replace: bool = True) -> Iterator[list[Path]]:
+    """Yield a temporary path for each of `paths` (the caller writes all of them); when the block ends, all of them
+    take their places, or none does.
+
+    For outputs that belong together (a projection's images and its w): a failed write (a full disk) or an exception
+    leaves every file at `paths` as it was. A commit that fails undoes the ones before it (earlier files are put
+    back, new ones removed), so a later command never meets half of one set and half of another. Without `replace`,
+    a path that appeared meanwhile stops the set (OutputAppearedError; nothing of the set is kept). Missing folders
+    are made, and removed again (when still empty) if the set is not written.
+    """
+    paths = [Path(path) for path in paths]
+    if not replace:
+        for path in paths:
+            if path.exists():
+                raise OutputAppearedError(path)
+    made: list[Path] = []
+    temps: list[Path] = []
+    try:
+        for path in paths:
+            made += _make_folder(path.parent)
+            with writing(path):
+                fd, tmp = create_temp(path)
+            os.close(fd)
+            temps.append(tmp)
+        yield temps
+        for tmp, path in zip(temps, paths):
+            with writing(path):
+                _flush_to_disk(tmp)
+        with deferred_interrupts():
+            _commit_all(list(zip(temps, paths)), replace)
+    except BaseException:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):  # not empty: something else was put there meanwhile
+                folder.rmdir()
+        raise
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Make `folder` and its missing parents; returns the ones made, outermost first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for each in reversed(missing):
+        with writing(each):
+            each.mkdir(exist_ok=True)
+    return list(reversed(missing))
+
+
+def _commit_all(pairs: list[tuple[Path, Path]], replace: bool) -> None:
+    """Commit each (temporary, path) in order; if one fails, put back what the earlier ones replaced or added."""
+    backups: dict[Path, Path] = {}  # path -> the file it held before, renamed aside (our temporary naming)
+    done: list[tuple[Path, Path]] = []
+    try:
+        for tmp, path in pairs:
+            with writing(path):
+                if replace and path.exists():
+                    backups[path] = temp_name(path)
+                    os.replace(path, backups[path])
+                commit(tmp, path, replace=replace)
+            done.append((tmp, path))
+    except BaseException:
+        for tmp, path in done:
+            if replace:  # committed by a rename
+                path.unlink(missing_ok=True)
+            elif tmp.exists() and path.exists() and os.path.samefile(tmp, path):  # a link of ours, not another's file
+                path.unlink()
+        for path, backup in backups.items():
+            os.replace(backup, path)
+        raise
+    for backup in backups.values():
+        backup.unlink(missing_ok=True)
 
 
 def _flush_to_disk(path: Path) -> None:
@@ -133,19 +242,37 @@ def _flush_to_disk(path: Path) -> None:
         os.fsync(file.fileno())
 
 
-def _commit(tmp: Path, path: Path, replace: bool) -> None:
-    """Rename the finished temporary to `path`; without `replace`, only if nothing is there."""
+def commit(tmp: Path, path: Path, *, replace: bool, keep: bool = False) -> None:
+    """Move the finished temporary to `path`; without `replace`, only if nothing is there (atomically: a file that
+    appeared since the command checked the name is never replaced). Then OutputAppearedError; with `keep`, the
+    finished file is first kept under the first free name `<stem>-N<suffix>` beside `path` (output that took long to
+    make, such as a dataset zip); else the caller removes the temporary."""
     if replace:
         os.replace(tmp, path)
         return
+    if not _link_if_free(tmp, path):
+        raise OutputAppearedError(path, _keep_beside(tmp, path) if keep else None)
+
+
+def _link_if_free(tmp: Path, path: Path) -> bool:
+    """Give the temporary the name `path` unless something holds that name; whether it was given."""
     try:
         os.link(tmp, path)  # atomic and fails if `path` exists
     except FileExistsError:
-        raise FileExistsError(f"{path}: already exists; not replacing it") from None
+        return False
     except OSError:  # the file system has no hard links
         if path.exists():
-            raise FileExistsError(f"{path}: already exists; not replacing it") from None
+            return False
         os.replace(tmp, path)
+    return True
+
+
+def _keep_beside(tmp: Path, path: Path) -> Path:
+    """Give the temporary the first free name `<stem>-N<suffix>` beside `path`; returns it."""
+    number = 1
+    while not _link_if_free(tmp, kept := path.with_name(f"{path.stem}-{number}{path.suffix}")):
+        number += 1
+    return kept
 
 
 def is_stale_temp(path: Path, now: float | None = None) -> bool:

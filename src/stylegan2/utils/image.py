@@ -4,7 +4,7 @@ Networks produce float tensors [N, C, H, W] in about [-1, 1]; PIL and video writ
 arrays [H, W, C]. Each function says in its name or signature which layout it takes:
 `to_uint8` keeps [N, C, H, W], `to_uint8_nhwc` turns it into [N, H, W, C] arrays; `make_grid`
 tiles [N, C, H, W], `image_grid` tiles [N, H, W, C], `GridCanvas` the same one image at a time;
-`save_image` writes one [H, W, C] array.
+`save_image` writes one [H, W, C] array (`write_png` into a temporary of the caller's).
 """
 
 from __future__ import annotations
@@ -72,11 +72,17 @@ def to_pil(image: np.ndarray) -> PIL.Image.Image:
     return PIL.Image.fromarray(image[:, :, 0] if channels == 1 else image, PIL_MODES[channels])
 
 
-def save_image(image: np.ndarray, path: str | Path) -> Path:
-    """Save a uint8 [H, W, C] array as PNG, atomically (written next to `path`, then renamed over it)."""
+def save_image(image: np.ndarray, path: str | Path, *, replace: bool = True) -> Path:
+    """Save a uint8 [H, W, C] array as PNG, atomically (written next to `path`, then renamed over it). Without
+    `replace` a file that appeared at `path` meanwhile is left alone (OutputAppearedError, this one not kept)."""
     pil = to_pil(image)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with writing(path), atomic_path(path) as tmp:
+    with writing(path), atomic_path(path, replace=replace) as tmp:
         pil.save(tmp, format="PNG")
     return path
+
+
+def write_png(image: np.ndarray, path: str | Path) -> None:
+    """Write a uint8 [H, W, C] array as PNG straight into `path` (a temporary that the caller commits)."""
+    to_pil(image).save(path, format="PNG")
