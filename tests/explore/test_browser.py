@@ -82,6 +82,12 @@ def wait_idle(page) -> None:
     page.wait_for_selector("body[data-state=idle]", timeout=30_000)
 
 
+def wait_error(page) -> str:
+    """The refusal under the image, once shown (a typed value's waits for a pause in the typing)."""
+    page.wait_for_selector("#error:not(:empty)")
+    return page.text_content("#error")
+
+
 def shown_image(page) -> np.ndarray:
     """The exact bytes of the image on the page (not a screenshot, which the browser would scale)."""
     data = page.evaluate("""async () => {
@@ -146,7 +152,7 @@ def test_a_bad_seed_shows_the_servers_message_and_keeps_the_last_image(page):
     before = shown_image(page)
     page.fill("#seed", "99999999999")
     wait_idle(page)
-    assert page.text_content("#error") == "seed: 99999999999 is out of range; use 0..4294967295"
+    assert wait_error(page) == "seed: 99999999999 is out of range; use 0..4294967295"
     np.testing.assert_array_equal(shown_image(page), before)
     page.fill("#seed", "5")
     wait_idle(page)
@@ -160,7 +166,7 @@ def test_the_downloads_keep_the_image_shown_when_an_input_is_refused(page):
     assert page.get_attribute("#download-png", "href") == f"/api/image.png?{shown_query}"
     page.fill("#seed", "-3")
     wait_idle(page)
-    assert "seed: -3 is out of range" in page.text_content("#error")
+    assert "seed: -3 is out of range" in wait_error(page)
     assert page.get_attribute("#download-png", "href") == f"/api/image.png?{shown_query}"
     assert page.get_attribute("#download-w", "href") == f"/api/w.npz?{shown_query}"
     page.fill("#seed", "5")
@@ -386,7 +392,7 @@ def test_after_a_refused_value_the_command_table_and_downloads_describe_the_imag
         wait_idle(page)
         set_fields(page, (field, good), (field, bad))
         wait_idle(page)
-        assert page.text_content("#error") != ""  # the bad value was refused
+        wait_error(page)  # the bad value was refused
         shown = page.get_attribute("#image", "data-query")
         assert f"={good}" in shown
         expected = page.request.get(f"{gan_url}api/describe?{shown}").json()
@@ -446,16 +452,16 @@ def test_a_render_in_flight_is_shown_as_rendering(page):
     held = []
     page.route("**/api/render*", lambda route: held.append(route))
     try:
-        assert not page.is_visible(".rendering")
+        assert page.text_content("#status").startswith("shown: ")
         page.click("#seed-next")
         while not held:
             page.wait_for_timeout(20)
-        assert page.is_visible(".rendering")
+        assert page.text_content("#status") == "rendering..." and page.is_visible("#status")
         held[0].continue_()
     finally:
         page.unroute("**/api/render*")
     wait_idle(page)
-    assert not page.is_visible(".rendering")
+    assert page.text_content("#status").startswith("shown: ")
 
 
 def test_the_direction_sliders_have_names(page):
@@ -487,10 +493,11 @@ def test_a_server_that_does_not_answer_is_reported_without_shell_quotes(page):
         wait_idle(page)
     finally:
         page.unroute("**/api/render*")
-    assert page.text_content("#error") == ("the explorer server does not answer (Failed to fetch); "
-                                           "is the stylegan2 explore command still running?")
+    assert page.text_content("#failure") == ("the explorer server does not answer (Failed to fetch); "
+                                             "is the stylegan2 explore command still running?")
     page.click("#seed-prev")
     wait_idle(page)
+    assert page.text_content("#failure") == ""
 
 
 def test_the_downloads_are_disabled_until_an_image_is_shown(browser, gan_url):
@@ -530,24 +537,29 @@ def test_the_second_seed_takes_the_class_picked_for_it(browser, cond_gan_file):
             assert "mix_class" not in page.evaluate("location.hash") and page.is_disabled("#mix-class")
 
 
-def test_on_a_cluster_network_the_second_seeds_default_class_says_what_it_is(browser, cluster_gan_file):
+@pytest.fixture(scope="module")
+def cluster_url(cluster_gan_file):
+    with explorer_url(cluster_gan_file, "--top-k", "1") as url:
+        yield url
+
+
+def test_on_a_cluster_network_the_second_seeds_default_class_says_what_it_is(browser, cluster_gan_file, cluster_url):
     """With no cluster picked the second seed draws its own: the default option and the layer table say so."""
     from stylegan2.explore import open_explorer
 
     explorer = open_explorer(cluster_gan_file, "cpu", top_k=0)
-    with explorer_url(cluster_gan_file, "--top-k", "1") as url:
-        with new_page(browser, url + "#seed=3&mix_seed=9&mix_styles=0-1") as page:
-            assert page.input_value("#class") == "" and page.input_value("#mix-class") == ""
-            assert page.text_content("#mix-class option:checked") == "drawn from its own seed (as the first seed's is)"
-            assert page.text_content("#layers tbody tr:nth-child(1) td:nth-child(3)") == (
-                f"seed 9, cluster {explorer.drawn_class(9)} (drawn from the seed)")
-            assert page.text_content("#layers tbody tr:nth-child(3) td:nth-child(3)") == (
-                f"seed 3, cluster {explorer.drawn_class(3)} (drawn from the seed)")
-            page.select_option("#class", "2")
-            page.wait_for_selector("#image[data-query*='class=2']")
-            wait_idle(page)
-            assert page.text_content("#mix-class option:checked") == "the first seed's (2)"
-            assert page.text_content("#layers tbody tr:nth-child(1) td:nth-child(3)") == "seed 9, class 2"
+    with new_page(browser, cluster_url + "#seed=3&mix_seed=9&mix_styles=0-1") as page:
+        assert page.input_value("#class") == "" and page.input_value("#mix-class") == ""
+        assert page.text_content("#mix-class option:checked") == "drawn from its own seed (as the first seed's is)"
+        assert page.text_content("#layers tbody tr:nth-child(1) td:nth-child(3)") == (
+            f"seed 9, cluster {explorer.drawn_class(9)} (drawn from the seed)")
+        assert page.text_content("#layers tbody tr:nth-child(3) td:nth-child(3)") == (
+            f"seed 3, cluster {explorer.drawn_class(3)} (drawn from the seed)")
+        page.select_option("#class", "2")
+        page.wait_for_selector("#image[data-query*='class=2']")
+        wait_idle(page)
+        assert page.text_content("#mix-class option:checked") == "the first seed's (2)"
+        assert page.text_content("#layers tbody tr:nth-child(1) td:nth-child(3)") == "seed 9, class 2"
 
 
 @pytest.mark.parametrize("view", ["gan", "swapae"])
@@ -585,6 +597,178 @@ def test_an_swapae_upload_the_server_does_not_answer_is_reported(browser, swap_u
     with new_page(browser, swap_url) as page:
         page.route("**/api/swapae/upload", lambda route: route.abort())
         page.set_input_files("#structure-upload", str(tmp_path / "a.png"))
-        page.wait_for_selector("#error:has-text('does not answer')")
-        assert page.text_content("#error") == ("the explorer server does not answer (Failed to fetch); "
-                                               "is the stylegan2 explore command still running?")
+        page.wait_for_selector("#failure:has-text('does not answer')")
+        assert page.text_content("#failure") == ("the explorer server does not answer (Failed to fetch); "
+                                                 "is the stylegan2 explore command still running?")
+
+
+# Keyboard, screen-reader and small-screen use (qa-a11y).
+
+WATCH_LIVE_REGIONS = """() => {
+    window.liveWrites = [];
+    const live = (node) => node && node.closest && node.closest("[role=status], [role=alert], output:not([aria-live=off])");
+    new MutationObserver((records) => {
+        for (const record of records) {
+            const region = live(record.target.nodeType === Node.TEXT_NODE ? record.target.parentElement : record.target);
+            if (region) window.liveWrites.push(`${region.id}: ${region.textContent}`);
+        }
+    }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def live_writes(page) -> list[str]:
+    """What was written into live regions (what a screen reader would announce) since WATCH_LIVE_REGIONS."""
+    return page.evaluate("window.liveWrites")
+
+
+def test_a_render_is_announced_once_and_the_alt_text_says_what_is_shown(browser, gan_url):
+    with new_page(browser, gan_url + "#seed=5&psi=0.7&noise=const&d1=1.5") as page:
+        assert page.get_attribute("#image", "alt") == "seed 5, psi 0.7, direction 1 +1.5"
+        assert page.text_content("#status") == "shown: seed 5, psi 0.7, direction 1 +1.5"
+        page.evaluate(WATCH_LIVE_REGIONS)
+        page.click("#seed-next")
+        page.wait_for_selector("#status:has-text('shown: seed 6')")
+        # the slider readouts are not rewritten, nor announced: the sliders say their own values
+        assert live_writes(page) == ["status: rendering...", "status: shown: seed 6, psi 0.7, direction 1 +1.5"]
+        assert page.get_attribute("#psi-value", "aria-live") == "off" and page.get_attribute("#d0-value", "aria-live") == "off"
+
+
+def test_a_mixed_image_is_described_in_its_alt_text(browser, gan_url):
+    with new_page(browser, gan_url + "#seed=2&psi=1&cutoff=2&noise=random&mix_seed=9&mix_styles=0-3&d0=-1") as page:
+        assert page.get_attribute("#image", "alt") == ("seed 2, psi 1 on the first 2 styles, noise random, "
+                                                       "styles 0-3 from seed 9, direction 0 -1")
+
+
+def test_a_value_being_typed_is_not_reported_at_each_keystroke(browser, gan_url):
+    with new_page(browser, gan_url + "#seed=1&psi=1&noise=const&mix_seed=2&mix_styles=0-1") as page:
+        assert page.get_attribute("#error", "role") == "status"  # polite: a refused value is no emergency
+        page.evaluate(WATCH_LIVE_REGIONS)
+        page.fill("#mix-styles", "")
+        page.keyboard.type("0-3,5", delay=60)  # "0-" and "0-3," are refused on the way
+        wait_idle(page)
+        page.wait_for_timeout(1200)  # past the pause after which a refusal is shown
+        assert page.get_attribute("#image", "data-query").endswith("mix_styles=0-3%2C5")
+        assert not [write for write in live_writes(page) if write.startswith(("error", "failure"))]
+        assert page.get_attribute("#mix-styles", "aria-invalid") is None
+
+
+def test_a_refused_value_marks_its_field_until_it_is_fixed(browser, gan_url):
+    with new_page(browser, gan_url + "#seed=1&psi=1&noise=const") as page:
+        page.focus("#cutoff")
+        page.keyboard.type("7")
+        assert wait_error(page) == "cutoff: 7 is out of range; use 0..6"
+        assert page.get_attribute("#cutoff", "aria-invalid") == "true"
+        assert page.get_attribute("#cutoff", "aria-describedby").split() == ["cutoff-hint", "error"]
+        assert page.get_attribute("#seed", "aria-invalid") is None
+        page.keyboard.press("Backspace")  # empty: all styles
+        page.wait_for_selector("#error:empty", state="attached")
+        assert page.get_attribute("#cutoff", "aria-invalid") is None
+        assert page.get_attribute("#cutoff", "aria-describedby") == "cutoff-hint"
+
+
+def test_the_help_and_the_eigenvalues_are_visible_and_describe_their_controls(page, gan_url):
+    for control, hint in (("#cutoff", "#cutoff-hint"), ("#mix-styles", "#mix-styles-hint")):
+        assert page.get_attribute(control, "aria-describedby") == hint[1:] and page.is_visible(hint)
+    eigenvalues = [d["eigenvalue"] for d in page.request.get(gan_url + "api/info").json()["directions"]]
+    for i, eigenvalue in enumerate(eigenvalues):
+        described = page.get_attribute(f"#d{i}", "aria-describedby")
+        assert page.is_visible(f"#{described}")
+        assert page.text_content(f"#{described}") == f"eigenvalue {eigenvalue:.2f}"
+
+
+def test_the_buttons_say_what_they_do(page):
+    for name in ("Previous seed", "Next seed", "Random seed", "Mix all styles (0-5)", "Mix coarse styles (0-3)",
+                 "Mix middle styles (4-5)", "Reset directions"):
+        assert page.get_by_role("button", name=name, exact=True).count() == 1
+    assert page.get_by_role("group", name="Style mixing", exact=True).count() == 1
+    assert page.get_by_role("columnheader", name="effect").count() == 1
+
+
+def test_the_tab_is_named_after_the_network(page, gan_file):
+    assert page.title() == f"{gan_file.name} - stylegan2 explore"
+
+
+@pytest.mark.parametrize("width, height", [(683, 334), (360, 640)])  # a 1366x768 laptop at 200 %; a phone
+def test_the_image_stays_on_screen_beside_or_above_the_focused_control(browser, gan_url, width, height):
+    with new_page(browser, gan_url + "#seed=1&psi=1&noise=const", viewport={"width": width, "height": height}) as page:
+        for control in ("#seed", "#mix-on", "#d2", "#directions-reset"):
+            page.focus(control)
+            image, focused = page.locator("#image").bounding_box(), page.locator(control).bounding_box()
+            assert 0 <= image["y"] and image["y"] + image["height"] <= height, control
+            assert image["y"] + image["height"] <= focused["y"] or image["x"] + image["width"] <= focused["x"], control
+            assert focused["y"] + focused["height"] <= height, control
+
+
+@pytest.mark.parametrize("view", ["gan", "swapae"])
+def test_at_320_px_nothing_scrolls_sideways(browser, cluster_url, swap_url, view):
+    """WCAG reflow: 1280 px at 400 %; a cluster network's long class option included."""
+    url = cluster_url + "#seed=5&mix_seed=9&mix_styles=0-3" if view == "gan" else swap_url
+    with new_page(browser, url, viewport={"width": 320, "height": 640}) as page:
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+
+
+@pytest.mark.parametrize("answer, message", [
+    ("abort", "the explorer server does not answer (Failed to fetch); is the stylegan2 explore command still running?"),
+    ("500", "the explorer server could not describe its network (/api/info: boom); reload the page, and if this "
+            "stays, restart stylegan2 explore"),
+])
+def test_without_the_networks_description_the_page_says_so_and_its_controls_are_disabled(browser, gan_url, answer,
+                                                                                          message):
+    page = browser.new_page()
+    try:
+        page.route("**/api/info", lambda route: route.abort() if answer == "abort"
+                   else route.fulfill(status=500, json={"error": "boom"}))
+        page.goto(gan_url)
+        page.wait_for_selector("body[data-state=failed]", state="attached")
+        assert page.text_content("#failure") == message
+        for control in ("#seed", "#seed-next", "#psi", "#mix-on", "#directions-reset"):
+            assert page.is_disabled(control), control
+    finally:
+        page.close()
+
+
+def test_a_server_silent_for_30_s_is_reported_and_the_image_still_comes(browser, gan_url):
+    page = browser.new_page()
+    try:
+        page.clock.install()
+        page.goto(gan_url + "#seed=1&psi=1&noise=const")
+        wait_idle(page)
+        held = []
+        page.route("**/api/render*", lambda route: held.append(route))
+        page.click("#seed-next")
+        while not held:
+            page.wait_for_timeout(20)
+        page.clock.run_for(29_000)
+        assert page.text_content("#failure") == ""
+        page.clock.run_for(2_000)
+        assert page.text_content("#failure").startswith("no answer from the explorer server for 30 s")
+        held[0].continue_()
+        page.wait_for_selector("#image[data-query='seed=2&psi=1&noise=const']")
+        wait_idle(page)
+        assert page.text_content("#failure") == ""
+    finally:
+        page.close()
+
+
+def test_the_empty_swapae_view_disables_what_cannot_act_and_says_when_an_upload_is_under_way(browser, swap_url,
+                                                                                          png_file, tmp_path):
+    (tmp_path / "a.png").write_bytes(png_file())
+    with new_page(browser, swap_url) as page:
+        for control in ("#structure", "#texture", "#alpha"):
+            assert page.is_disabled(control), control
+        held = []
+        page.route("**/api/swapae/upload", lambda route: held.append(route))
+        page.set_input_files("#structure-upload", str(tmp_path / "a.png"))
+        while not held:
+            page.wait_for_timeout(20)
+        assert page.text_content("#status") == "uploading a.png..."
+        assert page.get_attribute("#structure-upload", "aria-disabled") == "true"
+        held[0].continue_()
+        page.wait_for_selector("#image[src]")
+        wait_idle(page)
+        assert page.get_attribute("#structure-upload", "aria-disabled") is None
+        assert page.is_enabled("#alpha") and page.is_enabled("#texture")
+        name = page.input_value("#structure") + ": a.png"
+        assert page.text_content("#structure option:checked") == name
+        assert page.get_attribute("#image", "alt").startswith("swap of a.png (structure) and a.png (texture), alpha ")
+        assert page.get_attribute("#structure-image", "alt") == "structure: a.png"

@@ -53,6 +53,10 @@ def test_directions_are_computed_on_load_strongest_first(explorer):
     assert info["mix_presets"] == {"all": "0-5", "coarse": "0-3", "middle": "4-5"}  # no 'fine' below 64 px
 
 
+def test_info_names_the_network_file_for_the_pages_title(explorer, gan_file):
+    assert explorer.info()["network_file"] == gan_file.name
+
+
 @pytest.mark.parametrize("query", [
     {"seed": "7"},
     {"seed": "7", "psi": "0.7", "cutoff": "2"},

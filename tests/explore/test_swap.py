@@ -41,6 +41,10 @@ def test_a_swap_equals_the_swapae_swap_command(explorer, swapae_file, png_file, 
     np.testing.assert_array_equal(np.asarray(PIL.Image.open(paths[1])), image)
 
 
+def test_info_names_the_network_file_for_the_pages_title(swapae_file):
+    assert open_explorer(swapae_file, "cpu").info()["network_file"] == swapae_file.name
+
+
 def test_a_folder_offers_its_images_and_uploads_never_grow_past_the_limit(swapae_file, png_file, tmp_path):
     folder = tmp_path / "pick"
     folder.mkdir()

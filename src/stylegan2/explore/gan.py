@@ -67,6 +67,7 @@ class GanExplorer:
                 continue
         return {
             "kind": self.kind,
+            "network_file": Path(self.network).name,  # names the page's tab
             "resolution": G.img_resolution,  # the shorter side
             "width": G.img_width,
             "height": G.img_height,

@@ -130,8 +130,8 @@ class SwapExplorer:
         with self.lock:
             images = [{"id": index, "name": image.name} for index, image in self.images.items()]
             issued = self.issued
-        return {"kind": self.kind, "resolution": self.resolution, "channels": self.channels, "images": images,
-                "issued": issued}
+        return {"kind": self.kind, "network_file": Path(self.network).name, "resolution": self.resolution,
+                "channels": self.channels, "images": images, "issued": issued}
 
     def parse(self, query: Mapping[str, str]) -> SwapSettings:
         """Checked settings from request parameters (see `parse_swap_settings`), against the images held now."""

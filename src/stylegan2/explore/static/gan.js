@@ -8,6 +8,7 @@ const defaults = {};  // control id -> its value before the address is read
 const renderer = new Renderer($("image"), async (query) => {
   setDownload($("download-png"), "/api/image.png?" + query);
   setDownload($("download-w"), "/api/w.npz?" + query);
+  $("image").alt = imageAlt(query);
   await describeShown(query, describe);
 });
 
@@ -34,12 +35,30 @@ function currentQuery() {
   return q.toString();
 }
 
+// What the image of `query` shows, in words, for its alt text and the status line: "seed 7, psi 0.7, direction 1 +1.5".
+function imageAlt(query) {
+  const q = new URLSearchParams(query);
+  const parts = [q.has("w") ? `projected w ${q.get("w")}` : `seed ${q.get("seed")}`];
+  if (q.has("class")) parts.push(`${info.draws_labels ? "cluster" : "class"} ${q.get("class")}`);
+  parts.push(`psi ${q.get("psi")}` + (q.has("cutoff") ? ` on the first ${q.get("cutoff")} styles` : ""));
+  if (q.get("noise") !== "const") parts.push(`noise ${q.get("noise")}`);
+  if (q.has("mix_seed")) {
+    parts.push(`styles ${q.get("mix_styles")} from seed ${q.get("mix_seed")}` +
+               (q.has("mix_class") ? ` (class ${q.get("mix_class")})` : ""));
+  }
+  info.directions.forEach((_, i) => {
+    const value = q.get(`d${i}`);
+    if (value !== null) parts.push(`direction ${i} ${Number(value) > 0 ? "+" : ""}${value}`);
+  });
+  return parts.join(", ");
+}
+
 function update() {
   const query = currentQuery();
   history.replaceState(null, "", "#" + query);
   $("address-error").textContent = "";  // the address now holds the controls' values
-  $("psi-value").textContent = $("psi").value;
-  info.directions.forEach((_, i) => { $(`d${i}-value`).textContent = $(`d${i}`).value; });
+  setText($("psi-value"), $("psi").value);
+  info.directions.forEach((_, i) => { setText($(`d${i}-value`), $(`d${i}`).value); });
   const mixing = $("mix-on").checked;
   $("mix-seed").disabled = $("mix-styles").disabled = $("mix-class").disabled = !mixing;
   if (!$("mix-class-label").hidden) $("mix-class").options[0].textContent = mixClassDefault();
@@ -82,18 +101,22 @@ function addOptions(select, values) {
 function buildDirections() {
   $("directions-hint").textContent = info.directions.length
     ? `The ${info.directions.length} directions that change the image most, strongest first; they move ` +
-      `styles ${info.direction_layers}.`
+      `styles ${info.direction_layers}. The larger a direction's eigenvalue, the more a step changes the image.`
     : "No directions (the explorer was started with --top-k 0).";
   const rows = info.directions.map((d, i) => {
     const row = document.createElement("div");
     row.className = "direction";
-    const label = Object.assign(document.createElement("label"), {
-      htmlFor: `d${i}`, textContent: `Direction ${i}`,
-      title: `SeFa eigenvalue ${d.eigenvalue.toFixed(2)}: the larger, the more a step changes the image` });
+    const name = Object.assign(document.createElement("span"), { className: "name" });
+    name.append(
+      Object.assign(document.createElement("label"), { htmlFor: `d${i}`, textContent: `Direction ${i}` }),
+      Object.assign(document.createElement("span"),
+        { className: "hint", id: `d${i}-eigenvalue`, textContent: `eigenvalue ${d.eigenvalue.toFixed(2)}` }));
     const slider = Object.assign(document.createElement("input"),
       { type: "range", id: `d${i}`, min: "-10", max: "10", step: "0.1", value: "0" });
+    slider.setAttribute("aria-describedby", `d${i}-eigenvalue`);
     const value = Object.assign(document.createElement("output"), { id: `d${i}-value`, textContent: "0" });
-    row.append(label, slider, value);
+    value.setAttribute("aria-live", "off");  // the slider says its own value
+    row.append(name, slider, value);
     return row;
   });
   $("directions").replaceChildren(...rows);
@@ -112,13 +135,18 @@ function ganRefusal(control, value) {
   return refusal(control, value);
 }
 
-// Puts the address's settings (#seed=5&psi=0.7...) into the controls; returns the problems (see restoreControls).
-function restore(hash) {
+// Each setting of the address and of a render request -> the id of its control.
+function settingControls() {
   const fields = { [startName()]: "seed", psi: "psi", cutoff: "cutoff", noise: "noise", mix_seed: "mix-seed", mix_styles: "mix-styles" };
   if (info.c_dim) fields.class = "class";
   if (info.c_dim && !info.projected) fields.mix_class = "mix-class";
   info.directions.forEach((_, i) => { fields[`d${i}`] = `d${i}`; });
-  const { settings, problems } = restoreControls(hash, fields, defaults, ganRefusal);
+  return fields;
+}
+
+// Puts the address's settings (#seed=5&psi=0.7...) into the controls; returns the problems (see restoreControls).
+function restore(hash) {
+  const { settings, problems } = restoreControls(hash, settingControls(), defaults, ganRefusal);
   $("mix-on").checked = settings.has("mix_seed");
   return problems;
 }
@@ -138,12 +166,9 @@ function stepSeed(delta) {
 }
 
 async function start() {
-  try {
-    info = await getJSON("/api/info");
-  } catch (err) {
-    showError(err.message);
-    return;
-  }
+  info = await loadInfo();
+  if (info === null) return;
+  $("mix-on").disabled = false;
   $("network").textContent = `${info.width}x${info.height}, ${info.num_ws} styles (ws)` +
     (info.c_dim ? `, ${info.c_dim} ${info.draws_labels ? "clusters" : "classes"}` : "") +
     (info.projected ? `, starting from ${info.projected_file}` : "");
@@ -177,12 +202,18 @@ async function start() {
   $("mix-styles").value = info.default_mix_styles;
   $("mix-presets").replaceChildren(...Object.entries(info.mix_presets).map(([name, ws]) => {
     const button = Object.assign(document.createElement("button"), { type: "button", textContent: name, title: `styles ${ws}` });
+    button.setAttribute("aria-label", `Mix ${name} styles (${ws})`);
     button.addEventListener("click", () => { $("mix-styles").value = name; $("mix-on").checked = true; update(); });
     return button;
   }));
   buildDirections();
+  Object.assign(paramControls, settingControls());
   document.querySelectorAll(".controls input:not([type=checkbox]), .controls select").forEach((el) => {
     defaults[el.id] = el.value;
+  });
+  document.querySelectorAll(".controls input[type=number], .controls input[type=text]").forEach((el) => {
+    el.addEventListener("input", noteTyping);
+    el.addEventListener("change", flushError);
   });
   document.querySelectorAll(".controls input, .controls select").forEach((el) => el.addEventListener("input", update));
   $("seed-prev").addEventListener("click", () => stepSeed(-1));

@@ -3,10 +3,14 @@
 
 const defaults = {};  // control id -> its value before the address is read
 let issued = 0;  // image ids the server has given out: one below it that is not held was replaced by an upload
+const imageNames = {};  // image id -> its file name, for the images' alt text
 // The download, the command and the notes follow the image shown, not the last input: a refused input keeps the
 // last image, and all of them keep describing it.
 const renderer = new Renderer($("image"), async (query) => {
   setDownload($("download-png"), "/api/image.png?" + query);
+  const q = new URLSearchParams(query);
+  $("image").alt = `swap of ${imageNames[q.get("structure")]} (structure) and ${imageNames[q.get("texture")]} ` +
+                   `(texture), alpha ${q.get("alpha")}`;
   await describeShown(query, describe);
 });
 
@@ -26,9 +30,10 @@ function describe(found) {
 }
 
 function update() {
-  $("alpha-value").textContent = $("alpha").value;
+  setText($("alpha-value"), $("alpha").value);
   const empty = $("structure").value === "" || $("texture").value === "";
   $("swap-hint").hidden = !empty;
+  for (const id of ["structure", "texture", "alpha"]) $(id).disabled = empty;  // nothing to pick or move yet
   if (empty) {
     document.body.dataset.state = "idle";
     return;
@@ -36,8 +41,10 @@ function update() {
   const query = currentQuery();
   history.replaceState(null, "", "#" + query);
   $("address-error").textContent = "";  // the address now holds the controls' values
-  $("structure-image").src = `/api/swapae/image/${$("structure").value}`;
-  $("texture-image").src = `/api/swapae/image/${$("texture").value}`;
+  for (const slot of ["structure", "texture"]) {
+    $(`${slot}-image`).src = `/api/swapae/image/${$(slot).value}`;
+    $(`${slot}-image`).alt = `${slot}: ${imageNames[$(slot).value]}`;
+  }
   renderer.request(query);
 }
 
@@ -46,6 +53,7 @@ function update() {
 function fillImages(info) {
   const images = info.images;
   issued = info.issued;
+  for (const image of images) imageNames[image.id] = image.name;
   for (const id of ["structure", "texture"]) {
     const select = $(id);
     const keep = select.value;
@@ -87,27 +95,35 @@ function openAddress() {
   showAddressProblems(problems);
 }
 
+// Sends the file chosen in `input` and shows it in the list `target`. Meanwhile the status says so and the picker
+// does not open (aria-disabled, not disabled, which would take the keyboard focus away from it).
 async function upload(input, target) {
   const file = input.files[0];
   if (!file) return;
   const form = new FormData();
   form.append("image", file);
+  input.setAttribute("aria-disabled", "true");
+  showStatus(`uploading ${file.name}...`);
   let added, held;
   try {
     const response = await fetch("/api/swapae/upload", { method: "POST", body: form });
     if (!response.ok) {
-      showError(await errorText(response));
+      showFailure(await errorText(response));
+      showStatus("");
       return;
     }
     added = await response.json();
     held = await getJSON("/api/info");
   } catch (err) {
-    showError(err instanceof TypeError ? serverGone(err) : err.message);  // fetch fails with a TypeError
+    showFailure(err instanceof TypeError ? serverGone(err) : err.message);  // fetch fails with a TypeError
+    showStatus("");
     return;
   } finally {
     input.value = "";
+    input.removeAttribute("aria-disabled");
   }
-  showError("");
+  showFailure("");
+  showStatus(`uploaded ${added.name}`);
   fillImages(held);
   $(target).value = String(added.id);
   if ($("structure").value === "" || $("texture").value === "") {
@@ -117,20 +133,21 @@ async function upload(input, target) {
 }
 
 async function start() {
-  let info;
-  try {
-    info = await getJSON("/api/info");
-  } catch (err) {
-    showError(err.message);
-    return;
-  }
+  const info = await loadInfo();
+  if (info === null) return;
   $("network").textContent = `Swapping Autoencoder, ${info.resolution}x${info.resolution}`;
   for (const id of ["structure-image", "texture-image", "image"]) sizePreview($(id), info.resolution, info.resolution, 160);
   fillImages(info);
   if (info.images.length > 1) $("texture").value = String(info.images[1].id);
   for (const id of ["structure", "texture", "alpha"]) {
     defaults[id] = $(id).value;
+    paramControls[id] = id;
     $(id).addEventListener("input", update);
+  }
+  for (const id of ["structure-upload", "texture-upload"]) {
+    $(id).addEventListener("click", (event) => {  // an upload in progress: no second one from this picker
+      if ($(id).hasAttribute("aria-disabled")) event.preventDefault();
+    });
   }
   $("structure-upload").addEventListener("change", () => upload($("structure-upload"), "structure"));
   $("texture-upload").addEventListener("change", () => upload($("texture-upload"), "texture"));
