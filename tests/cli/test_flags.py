@@ -16,10 +16,12 @@ def test_a_class_name_is_answered_with_where_class_numbers_are_written(tmp_path,
             "dataset.json") in " ".join(result.output.split())
 
 
-@pytest.mark.parametrize("value, message", [("-1", "-1 is not in the range x>=0"),
-                                            ("0-2", "'0-2' is not a class index: give one whole number (0, 1, ...)")])
-def test_other_bad_class_values_get_their_own_messages(tmp_path, value, message):
-    result = CliRunner().invoke(main, ["generate", "--network", str(tmp_path / "x.pkl"), "--class", value])
+@pytest.mark.parametrize("command, value, message", [
+    ("generate", "-1", "-1 is not in the range x>=0"),
+    ("video", "0-2", "'0-2' is not a class index: give one whole number (0, 1, ...)"),  # generate takes several
+])
+def test_other_bad_class_values_get_their_own_messages(tmp_path, command, value, message):
+    result = CliRunner().invoke(main, [command, "--network", str(tmp_path / "x.pkl"), "--class", value])
     assert result.exit_code == 2 and message in " ".join(result.output.split()) and "class_names" not in result.output
 
 

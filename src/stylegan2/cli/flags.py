@@ -23,7 +23,7 @@ from typing import Any, Callable, TypeVar
 import click
 
 from ..io.pretrained import cached_file_name
-from ..tools.common import MAX_SEED
+from ..tools.common import MAX_SEED, ToolError, parse_int_list
 from ..training.config import NVIDIA_WORKERS, PRESETS
 from ..utils.errors import OptionError
 from ..utils.progress import is_quiet, quiet
@@ -48,22 +48,34 @@ class FiniteFloatRange(click.FloatRange):
         return super().convert(FiniteFloat().convert(value, param, ctx), param, ctx)
 
 
-class ClassIndex(click.IntRange):
-    """A class index (0, 1, ...); a class name is answered with where its index is written."""
+class ClassIndex(click.ParamType):
+    """A class index (0, 1, ...), or with `several` one or a list of them in the --seeds syntax (0-9, 1,3: a list of
+    ints); a class name is answered with where its index is written, a list where one class is taken with why."""
 
-    name = "INDEX"
-
-    def __init__(self) -> None:
-        super().__init__(min=0)
+    def __init__(self, several: bool = False) -> None:
+        self.several = several
+        self.name = "INDICES" if several else "INDEX"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and any(ch.isalpha() for ch in value):
+        if not isinstance(value, str):
+            return value
+        if any(ch.isalpha() for ch in value):
             self.fail(f"{value!r} is not a class index (0, 1, ...): classes are numbered; `stylegan2 dataset "
                       "--labels-from-folders` keeps each number's folder name in class_names of the dataset's "
                       "dataset.json", param, ctx)
-        if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
-            self.fail(f"{value!r} is not a class index: give one whole number (0, 1, ...)", param, ctx)
-        return super().convert(value, param, ctx)
+        if value.strip().lstrip("+-").isdigit():  # one class: IntRange's checks and messages
+            return click.IntRange(min=0).convert(value, param, ctx)
+        try:
+            classes = parse_int_list(value, "")
+        except ToolError as err:
+            if self.several:
+                self.fail(str(err), param, ctx)
+            classes = None
+        if classes is None or (len(classes) > 1 and not self.several):
+            command = f"`{ctx.info_name}` takes one class (`generate` takes several)" if classes and ctx else ""
+            self.fail(f"{value!r} is not a class index: give one whole number (0, 1, ...)"
+                      + (f"; {command}" if command else ""), param, ctx)
+        return classes[0] if len(classes) == 1 else classes
 
 
 SEED = click.IntRange(0, MAX_SEED)  # the training seeds NumPy's RandomState, which takes 0..2**32-1

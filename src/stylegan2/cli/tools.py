@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import click
 
 from stylegan2.tools import ToolError, find_directions, generate_images, project_image, render_video, style_mix
-from stylegan2.tools.common import NOISE_MODES, parse_grid, parse_seeds
+from stylegan2.tools.common import NOISE_MODES, parse_grid, parse_label, parse_seeds
 from stylegan2.tools.files import VIDEO_FORMATS
 from stylegan2.tools.mix import DEFAULT_MIX_STYLES
 from stylegan2.tools.project import PROJECTION_LOSSES
@@ -64,6 +64,23 @@ class GridSize(click.ParamType):
             self.fail(str(err), param, ctx)
 
 
+class LabelVector(click.ParamType):
+    """'0.5,0,1' -> [0.5, 0.0, 1.0]: a label vector, checked against the network's c_dim once it is read."""
+
+    name = "V1,V2,..."
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return self.name
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> list[float]:
+        if isinstance(value, list):
+            return value
+        try:
+            return parse_label(value)
+        except ToolError as err:
+            self.fail(str(err).removeprefix("--label: "), param, ctx)
+
+
 @contextlib.contextmanager
 def warnings_as_notes() -> Iterator[None]:
     """Show library warnings as `note: ...` lines, not Python's file:line form."""
@@ -110,9 +127,13 @@ trunc_option = click.option("--trunc", "truncation_psi", type=FiniteFloat(), def
                             help="Truncation psi: 1 = none, 0 = the average image.")
 cutoff_option = click.option("--trunc-cutoff", "truncation_cutoff", type=click.IntRange(min=0),
                              help="Truncate only the first N ws (coarse layers) [default: all].")
-class_option = click.option("--class", "class_idx", type=ClassIndex(),
-                            help="Class label: required for conditional networks; optional for those trained on "
-                                 "--clusters, which draw one.")
+CLASS_HELP = "required for conditional networks; optional for those trained on --clusters, which draw one"
+class_option = click.option("--class", "class_idx", type=ClassIndex(), help=f"Class label: {CLASS_HELP}.")
+classes_option = click.option("--class", "class_idx", type=ClassIndex(several=True),
+                              help=f"Class label(s), one or several as 0-9 or 1,3 (each seed in each class, class by "
+                                   f"class, named seedNNNN-classKK.png): {CLASS_HELP}.")
+label_option = click.option("--label", type=LabelVector(),
+                            help="Label vector (c_dim numbers) in place of --class, for networks trained on label vectors.")
 noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), default=default_of(generate_images, "noise_mode"),
                             show_default=True,
                             help="Per-pixel noise: the network's stored maps, fresh random, or none.")
@@ -123,9 +144,11 @@ noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), defa
 @click.option("--seeds", type=SeedList(), help="Seeds, e.g. 0-7,42 (one image each).")
 @trunc_option
 @cutoff_option
-@class_option
+@classes_option
+@label_option
 @noise_option
-@click.option("--grid", type=GridSize(), help="Save one COLSxROWS grid instead of one PNG per seed.")
+@click.option("--grid", type=GridSize(), help="Save one COLSxROWS grid instead of one PNG per seed (a row per class: "
+                                               "SEEDSxCLASSES).")
 @click.option("--projected-w", "--projected_w", "projected_w", type=UserPath(dir_okay=False, path_type=Path),
               help="Render the ws saved by `project`.")
 @click.option("--direction", type=UserPath(dir_okay=False, path_type=Path), help="Directions file from `directions`.")
@@ -135,7 +158,8 @@ noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), defa
               help="How far to move along the direction: required with --direction (0 gives the seed's own image).")
 @common_options
 def generate_command(network: Path, seeds: list[int] | None, truncation_psi: float, truncation_cutoff: int | None,
-                     class_idx: int | None, noise_mode: str, grid: tuple[int, int] | None, projected_w: Path | None,
+                     class_idx: int | list[int] | None, label: list[float] | None, noise_mode: str,
+                     grid: tuple[int, int] | None, projected_w: Path | None,
                      direction: Path | None, index: int, strength: float | None, outdir: Path, force: bool,
                      device: str | None) -> None:
     """Generate images: seedNNNN.png per seed (the same images as NVIDIA's generate.py), or a grid.
@@ -144,6 +168,7 @@ def generate_command(network: Path, seeds: list[int] | None, truncation_psi: flo
     Examples:
       stylegan2 generate --network ffhq.pkl --seeds 0-7,42 --trunc 0.7
       stylegan2 generate --network cifar10.pkl --seeds 0-35 --class 1 --grid 6x6
+      stylegan2 generate --network cifar10.pkl --seeds 0-7 --class 0-9 --grid 8x10
       stylegan2 generate --network ffhq.pkl --projected-w out/projected_w.npz
       stylegan2 generate --network ffhq.pkl --seeds 5 --direction out/directions.npz --index 0 --strength 3
     """
@@ -151,7 +176,8 @@ def generate_command(network: Path, seeds: list[int] | None, truncation_psi: flo
         raise click.UsageError("--direction and --strength go together: give both or neither")
     with user_errors():
         paths = generate_images(network, seeds, outdir, truncation_psi=truncation_psi,
-                                truncation_cutoff=truncation_cutoff, class_idx=class_idx, noise_mode=noise_mode,
+                                truncation_cutoff=truncation_cutoff, class_idx=class_idx, label=label,
+                                noise_mode=noise_mode,
                                 grid=grid, projected_w=projected_w, direction=direction, index=index,
                                 strength=strength or 0.0, force=force, device=device, progress=True)
     say(f"wrote {len(paths)} image(s) to {outdir}")
@@ -168,11 +194,15 @@ def generate_command(network: Path, seeds: list[int] | None, truncation_psi: flo
 @click.option("--styles", help=f"ws indices from the columns, e.g. 0-3, or coarse/middle/fine/all [default: 0-{DEFAULT_MIX_STYLES - 1}].")
 @trunc_option
 @class_option
+@click.option("--col-class", type=ClassIndex(),
+              help="Class of the column seeds, whose styles cross into the rows' class [default: the --class].")
+@label_option
 @noise_option
 @common_options
 def mix_command(network: Path, rows: list[int] | None, cols: list[int] | None, rows_w: tuple[Path, ...],
                 cols_w: tuple[Path, ...], styles: str | None, truncation_psi: float, class_idx: int | None,
-                noise_mode: str, outdir: Path, force: bool, device: str | None) -> None:
+                col_class: int | None, label: list[float] | None, noise_mode: str, outdir: Path, force: bool,
+                device: str | None) -> None:
     """Style mixing figure: column seeds' styles copied onto the row seeds, saved as stylemix.png.
 
     \b
@@ -180,11 +210,13 @@ def mix_command(network: Path, rows: list[int] | None, cols: list[int] | None, r
       stylegan2 mix --network ffhq.pkl --rows 85,100,75,458,1500 --cols 55,821,1789,293
       stylegan2 mix --network ffhq.pkl --rows 85,100 --cols 55,821 --styles fine
       stylegan2 mix --network ffhq.pkl --rows-w me/projected_w.npz --cols 55,821 --styles coarse
+      stylegan2 mix --network cifar10.pkl --rows 1,2 --cols 3,4 --class 3 --col-class 5 --styles 4-7
     """
     with user_errors():
         path = style_mix(network, rows, cols, outdir, rows_w=rows_w or None, cols_w=cols_w or None, styles=styles,
                          truncation_psi=truncation_psi,
-                         class_idx=class_idx, noise_mode=noise_mode, force=force, device=device)
+                         class_idx=class_idx, col_class=col_class, label=label, noise_mode=noise_mode, force=force,
+                         device=device)
     say(f"wrote {path}")
 
 
@@ -202,6 +234,7 @@ def mix_command(network: Path, rows: list[int] | None, cols: list[int] | None, r
 @trunc_option
 @cutoff_option
 @class_option
+@label_option
 @noise_option
 @click.option("--grid", type=GridSize(), help="COLSxROWS videos side by side; the seeds are split among them.")
 @click.option("--format", "video_format", type=click.Choice(VIDEO_FORMATS), default=default_of(render_video, "video_format"),
@@ -209,7 +242,7 @@ def mix_command(network: Path, rows: list[int] | None, cols: list[int] | None, r
 @common_options
 def video_command(network: Path, seeds: list[int] | None, projected_w: tuple[Path, ...], frames: int, fps: float,
                   space: str | None, truncation_psi: float, truncation_cutoff: int | None, class_idx: int | None,
-                  noise_mode: str, grid: tuple[int, int] | None, video_format: str, outdir: Path, force: bool,
+                  label: list[float] | None, noise_mode: str, grid: tuple[int, int] | None, video_format: str, outdir: Path, force: bool,
                   device: str | None) -> None:
     """Looping interpolation video through seeds or projected ws (video.mp4, or video.gif without imageio-ffmpeg).
 
@@ -222,7 +255,7 @@ def video_command(network: Path, seeds: list[int] | None, projected_w: tuple[Pat
     with user_errors():
         path = render_video(network, seeds, outdir, projected_w=projected_w or None, frames=frames, fps=fps, grid=grid, space=space,
                             truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, class_idx=class_idx,
-                            noise_mode=noise_mode, video_format=video_format, force=force, device=device,
+                            label=label, noise_mode=noise_mode, video_format=video_format, force=force, device=device,
                             progress=True)
     say(f"wrote {path}")
 
@@ -237,6 +270,7 @@ def video_command(network: Path, seeds: list[int] | None, projected_w: tuple[Pat
 @click.option("--seed", type=SEED, default=default_of(project_image, "seed"), show_default=True,
               help="Seed of the initial noise maps and w noise.")
 @class_option
+@label_option
 @click.option("--vgg", type=UserPath(path_type=Path),
               help="NVIDIA's vgg16.pt (or a folder holding it) for the LPIPS loss [default: the cache dir's].")
 @click.option("--loss", type=click.Choice(PROJECTION_LOSSES), default=default_of(project_image, "loss"), show_default=True,
@@ -247,7 +281,7 @@ def video_command(network: Path, seeds: list[int] | None, projected_w: tuple[Pat
               show_default=True, help=VIDEO_FORMAT_HELP)
 @common_options
 def project_command(network: Path, targets: tuple[Path, ...], steps: int, w_plus: bool, seed: int, class_idx: int | None,
-                    vgg: Path | None, loss: str, save_video: bool, video_format: str, outdir: Path, force: bool,
+                    label: list[float] | None, vgg: Path | None, loss: str, save_video: bool, video_format: str, outdir: Path, force: bool,
                     device: str | None) -> None:
     """Project an image into the latent space: target.png, proj.png, projected_w.npz, proj.mp4 (proj.gif without the video extra).
 
@@ -261,7 +295,7 @@ def project_command(network: Path, targets: tuple[Path, ...], steps: int, w_plus
                                "once per image, each with its own --outdir")
     with user_errors():
         result = project_image(network, targets[0], outdir, steps=steps, w_plus=w_plus, seed=seed, class_idx=class_idx,
-                               vgg=vgg, loss=loss, save_video=save_video, video_format=video_format, force=force,
+                               label=label, vgg=vgg, loss=loss, save_video=save_video, video_format=video_format, force=force,
                                device=device, progress=True)
     say(f"wrote {outdir} ({result.loss} distance {result.distances[-1]:.4f})")
 
@@ -280,10 +314,11 @@ def project_command(network: Path, targets: tuple[Path, ...], steps: int, w_plus
               help="Images per strip row.")
 @trunc_option
 @class_option
+@label_option
 @noise_option
 @common_options
 def directions_command(network: Path, layers: str, strips: int, seeds: list[int], strength: float, steps: int,
-                       truncation_psi: float, class_idx: int | None, noise_mode: str, outdir: Path, force: bool,
+                       truncation_psi: float, class_idx: int | None, label: list[float] | None, noise_mode: str, outdir: Path, force: bool,
                        device: str | None) -> None:
     """Latent directions by closed-form factorization (SeFa): directions.npz and directionNN.png strips.
 
@@ -294,7 +329,7 @@ def directions_command(network: Path, layers: str, strips: int, seeds: list[int]
     """
     with user_errors():
         paths = find_directions(network, outdir, layers=layers, strips=strips, seeds=seeds, strength=strength,
-                                steps=steps, truncation_psi=truncation_psi, class_idx=class_idx,
+                                steps=steps, truncation_psi=truncation_psi, class_idx=class_idx, label=label,
                                 noise_mode=noise_mode, force=force, device=device)
     say(f"wrote {paths[0]} and {len(paths) - 1} strip(s)")
 

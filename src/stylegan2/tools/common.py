@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
 from typing import Sequence
@@ -20,6 +21,7 @@ from ..models.synthesis import NOISE_MODES
 from ..utils.device import DeviceError, same_device, select_device
 from ..utils.errors import OptionError
 from ..utils.notes import warn
+from ..utils.text import number_ranges, plural
 
 MAX_SEED = 2**32 - 1  # np.random.RandomState accepts seeds in [0, 2**32)
 MAX_LIST = 10**6  # values one list option may expand to: a mistyped range stops with a message, not out of memory
@@ -161,27 +163,104 @@ def seed_latent(G: Generator, seed: int) -> torch.Tensor:
     return torch.from_numpy(z).to(device=network_device(G), dtype=torch.float32)
 
 
-def class_label(G: Generator, class_idx: int | None) -> torch.Tensor | None:
-    """One-hot c [1, c_dim] for a conditional G; None for an unconditional one. Checks class_idx (--class).
+ClassArg = int | Sequence[int] | str | None  # --class: one class index, or (generate) several: [0, 3] or '0-9'
+Label = Sequence[float] | str | None  # --label: a label vector of c_dim numbers, [0.5, 0, 1] or '0.5,0,1'
+
+
+def parse_classes(class_idx: ClassArg, option: str = "--class") -> list[int | None]:
+    """The classes --class names, in order: [None] for none, [3] for 3, [0, ..., 9] for '0-9' or range(10)."""
+    if class_idx is None:
+        return [None]
+    if isinstance(class_idx, str):
+        return list(parse_int_list(class_idx, option))
+    if is_whole_number(class_idx):
+        return [int(class_idx)]
+    items = list(class_idx) if isinstance(class_idx, (Sequence, np.ndarray)) else None
+    if not items or not all(is_whole_number(c) for c in items):
+        raise ToolOptionError(f"{option} must be a whole number, or (for generate) several as [0, 3] or '0-9', "
+                              f"got {class_idx!r}")
+    if len(set(items)) < len(items):
+        raise ToolOptionError(f"{option} {items!r} names a class more than once")
+    return [int(c) for c in items]
+
+
+def class_text(classes: Sequence[int | None]) -> str:
+    """How the command line writes these classes: '3', '0-9', '1,3'."""
+    return number_ranges([c for c in classes if c is not None])
+
+
+def one_class(class_idx: ClassArg, hint: str, option: str = "--class") -> int | None:
+    """A tool's single class: a list of several is refused, saying why (`hint`): an argument error, raised before the
+    network is read."""
+    classes = parse_classes(class_idx, option)
+    if len(classes) > 1:
+        raise ToolOptionError(f"{option} {class_text(classes)}: {hint}")
+    return classes[0]
+
+
+def parse_label(label: Label) -> list[float] | None:
+    """--label as floats ('0.5,0,1' or numbers), each finite; None stays None. Its length is the network's to check."""
+    if label is None:
+        return None
+    try:
+        values = [float(v) for v in (label.split(",") if isinstance(label, str) else label)]
+    except (TypeError, ValueError):
+        values = None
+    if not values:
+        raise ToolOptionError(f"--label: cannot read {label!r}; give the label vector's numbers separated by commas, "
+                              "e.g. --label 0.5,0,1")
+    if not all(math.isfinite(v) for v in values):
+        raise ToolOptionError(f"--label {label!r}: holds NaN or infinite values; give finite numbers")
+    return values
+
+
+def check_label_options(class_idx: ClassArg, label: Label) -> list[float] | None:
+    """--class and --label both give a conditional network's label: one of them at most (an argument error)."""
+    values = parse_label(label)
+    if values is not None and class_idx is not None:
+        raise ToolOptionError("--class and --label both give the label; pass one of them (--class K is the one-hot "
+                              "vector of class K)")
+    return values
+
+
+def class_label(G: Generator, class_idx: int | None, label: Label = None, option: str = "--class") -> torch.Tensor | None:
+    """c [1, c_dim] for a conditional G: one-hot for class_idx (--class), or the vector `label` as given (--label,
+    for networks trained on label vectors); None for an unconditional G. Checks both against G.
 
     A network trained on clusters (`--clusters`) takes --class as a cluster, and without it draws one from z (None).
     """
-    if class_idx is not None and not is_whole_number(class_idx):
-        raise ToolOptionError(f"--class must be a whole number, got {class_idx!r}")
+    if class_idx is not None and not is_whole_number(class_idx):  # one class here; the tools read lists and text
+        raise ToolOptionError(f"{option} must be a whole number, got {class_idx!r}")
+    values = check_label_options(class_idx, label)
+    if values is not None:
+        return label_vector(G, values)
     if G.c_dim == 0:
         if class_idx is not None:
-            raise ToolError(f"--class {class_idx}: this network is unconditional (no class labels); drop it")
+            raise ToolError(f"{option} {class_idx}: this network is unconditional (no class labels); drop it")
         return None
     if class_idx is None and G.mapping.draws_labels:
         return None
     if class_idx is None:
         raise ToolError(f"this network is conditional with {G.c_dim} classes: choose one with --class "
-                        f"0..{G.c_dim - 1}")
+                        f"0..{G.c_dim - 1} (or give its label vector of {G.c_dim} numbers with --label)")
     if not 0 <= class_idx < G.c_dim:
-        raise ToolError(f"--class {class_idx} is out of range: this network has classes 0..{G.c_dim - 1}")
+        raise ToolError(f"{option} {class_idx} is out of range: this network has classes 0..{G.c_dim - 1}")
     c = torch.zeros([1, G.c_dim], device=network_device(G))
     c[0, class_idx] = 1
     return c
+
+
+def label_vector(G: Generator, values: Sequence[float]) -> torch.Tensor:
+    """c [1, c_dim] from --label's numbers: a conditional network that was not trained on clusters, c_dim of them."""
+    if G.c_dim == 0:
+        raise ToolError("--label: this network is unconditional (no labels); drop it")
+    if G.mapping.draws_labels:
+        raise ToolError(f"--label: this network was trained on clusters, which are classes; pick one with --class "
+                        f"0..{G.c_dim - 1}, or leave both out to draw one per seed")
+    if len(values) != G.c_dim:
+        raise ToolError(f"--label gives {plural(len(values), 'value')}, but this network's labels have {G.c_dim} "
+                        f"(c_dim); give {G.c_dim} numbers separated by commas")
+    return torch.tensor([list(values)], dtype=torch.float32, device=network_device(G))
 
 
 def check_fps(fps: float) -> None:
@@ -218,9 +297,15 @@ def check_truncation_cutoff(G: Generator, truncation_cutoff: int | None) -> int 
     return truncation_cutoff
 
 
-def check_inputs(G: Generator, class_idx: int | None = None, truncation_cutoff: int | None = None) -> None:
-    """Validate class_idx and truncation_cutoff against the network before any work is done."""
-    class_label(G, class_idx)
+def check_inputs(G: Generator, class_idx: ClassArg = None, truncation_cutoff: int | None = None,
+                 label: Label = None) -> None:
+    """Validate the class (or several, for generate), the label vector and truncation_cutoff against the network
+    before any work is done."""
+    classes = parse_classes(class_idx)
+    if G.c_dim == 0 and classes != [None]:  # one line for --class 0-9, not one about class 0
+        raise ToolError(f"--class {class_text(classes)}: this network is unconditional (no class labels); drop it")
+    for c in classes:
+        class_label(G, c, label)
     check_truncation_cutoff(G, truncation_cutoff)
 
 
@@ -230,9 +315,11 @@ def seed_ws(
     truncation_psi: float = 1.0,
     truncation_cutoff: int | None = None,
     class_idx: int | None = None,
+    label: Label = None,
 ) -> torch.Tensor:
-    """ws [1, num_ws, w_dim] for a seed (mapping of its z, truncated toward w_avg)."""
+    """ws [1, num_ws, w_dim] for a seed (mapping of its z, truncated toward w_avg), of class `class_idx` or with the
+    label vector `label`."""
     z = seed_latent(G, seed)
-    return G.mapping(z, class_label(G, class_idx), truncation_psi=check_psi(truncation_psi),
+    return G.mapping(z, class_label(G, class_idx, label), truncation_psi=check_psi(truncation_psi),
                      truncation_cutoff=check_truncation_cutoff(G, truncation_cutoff))
 

@@ -12,7 +12,19 @@ import torch
 from ..models import Generator
 from ..utils.files import atomic_paths, writing
 from ..utils.image import image_grid, write_png
-from .common import Network, ToolOptionError, check_inputs, check_noise_mode, check_psi, load_generator, parse_seeds, seed_ws
+from .common import (
+    Label,
+    Network,
+    ToolOptionError,
+    check_inputs,
+    check_label_options,
+    check_noise_mode,
+    check_psi,
+    load_generator,
+    one_class,
+    parse_seeds,
+    seed_ws,
+)
 from .files import check_outputs, failed_write, note_earlier_outputs, unchanged, write_npz
 from .generate import synthesize
 from .sefa import Directions, directions_arrays, factorize
@@ -36,14 +48,16 @@ def direction_strip(
     truncation_psi: float = 1.0,
     class_idx: int | None = None,
     noise_mode: str = "const",
+    label: Label = None,
 ) -> np.ndarray:
-    """uint8 image [rows * H, steps * W, C]: one row per seed, strengths from -strength to +strength."""
+    """uint8 image [rows * H, steps * W, C]: one row per seed (of class `class_idx`, or with the label vector
+    `label`), strengths from -strength to +strength."""
     check_steps(steps)
     seeds = parse_seeds(seeds)
     strengths = np.linspace(-strength, strength, steps)
     images = []
     for seed in seeds:
-        ws = seed_ws(G, seed, truncation_psi, None, class_idx)
+        ws = seed_ws(G, seed, truncation_psi, None, class_idx, label)
         images += [synthesize(G, found.move(ws, index, s), noise_mode, noise_seed=seed) for s in strengths]
     return image_grid(np.concatenate(images), cols=steps, rows=len(seeds))
 
@@ -59,6 +73,7 @@ def find_directions(
     steps: int = 7,
     truncation_psi: float = 1.0,
     class_idx: int | None = None,
+    label: Label = None,
     noise_mode: str = "const",
     force: bool = False,
     device: str | torch.device | None = None,
@@ -71,10 +86,13 @@ def find_directions(
         check_steps(steps)  # before directions.npz is written
     check_psi(truncation_psi)
     check_noise_mode(noise_mode)
+    class_idx = one_class(class_idx, hint="the strips show one class; run it once per class (the directions are the "
+                                          "same for every class)")
+    check_label_options(class_idx, label)
     seeds = parse_seeds(seeds)
     G = load_generator(network, device)
-    if strips or class_idx is not None:  # the directions come from the weights alone; a class is for the strips' images
-        check_inputs(G, class_idx)
+    if strips or class_idx is not None or label is not None:  # the directions come from the weights alone; a class
+        check_inputs(G, class_idx, label=label)  # is for the strips' images
     strips = min(strips, G.w_dim)
     outdir = Path(outdir)
     paths = [outdir / DIRECTIONS_FILE] + [outdir / f"direction{i:02d}.png" for i in range(strips)]
@@ -88,7 +106,7 @@ def find_directions(
             with writing(paths[0]):
                 write_npz(temps[0], directions_arrays(found))
             for i, (path, tmp) in enumerate(zip(paths[1:], temps[1:])):
-                strip = direction_strip(G, found, i, seeds, strength, steps, truncation_psi, class_idx, noise_mode)
+                strip = direction_strip(G, found, i, seeds, strength, steps, truncation_psi, class_idx, noise_mode, label)
                 with writing(path):
                     write_png(strip, tmp)
     except OSError as err:

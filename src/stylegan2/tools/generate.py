@@ -19,15 +19,19 @@ from ..utils.progress import progress_bar
 from ..utils.rng import seeded_global_rng
 from ..utils.text import number_ranges, plural
 from .common import (
+    ClassArg,
+    Label,
     Network,
     ToolError,
     ToolOptionError,
     check_inputs,
+    check_label_options,
     check_noise_mode,
     check_psi,
     check_truncation_cutoff,
     load_generator,
     network_device,
+    parse_classes,
     parse_grid,
     parse_seeds,
     seed_ws,
@@ -52,32 +56,41 @@ def seed_images(
     seeds: Sequence[int] | str,
     truncation_psi: float = 1.0,
     truncation_cutoff: int | None = None,
-    class_idx: int | None = None,
+    class_idx: ClassArg = None,
     noise_mode: str = "const",
     directions: Directions | None = None,
     index: int = 0,
     strength: float = 0.0,
+    label: Label = None,
 ) -> np.ndarray:
     """uint8 images [N, H, W, C] for seeds, each rendered alone so it never depends on the other seeds.
 
     `G` is a Generator or a network file; `directions` (load_directions) moves each w by `strength` along `index`.
-    All images are held at once; `generate_images` writes them to files one by one instead.
+    Several classes (`class_idx` [0, 3] or '0-9') give every seed in each class, class by class. `label`: a label
+    vector instead of a class. All images are held at once; `generate_images` writes them to files one by one instead.
     """
     if directions is None and (index != 0 or strength != 0):
         raise ToolOptionError(f"index {index} and strength {strength} move along directions; pass directions=load_directions(path)")
     check_psi(truncation_psi)
+    check_label_options(class_idx, label)
     G = load_generator(G)
-    return np.stack(list(each_seed_image(G, parse_seeds(seeds), truncation_psi, truncation_cutoff, class_idx, noise_mode,
-                                         directions, index, strength)))
+    return np.stack(list(each_seed_image(G, seed_classes(parse_seeds(seeds), parse_classes(class_idx)), truncation_psi,
+                                         truncation_cutoff, noise_mode, directions, index, strength, label)))
+
+
+def seed_classes(seeds: Sequence[int], classes: Sequence[int | None]) -> list[tuple[int, int | None]]:
+    """(seed, class) for every seed in each class, class by class: a grid's row (of as many columns as seeds) is a
+    class."""
+    return [(seed, c) for c in classes for seed in seeds]
 
 
 @torch.no_grad()
-def each_seed_image(G: Generator, seeds: Sequence[int], truncation_psi: float, truncation_cutoff: int | None,
-                    class_idx: int | None, noise_mode: str, directions: Directions | None, index: int,
-                    strength: float) -> Iterator[np.ndarray]:
-    """uint8 [H, W, C] per seed, rendered alone and yielded before the next seed is begun (memory stays flat)."""
-    for seed in seeds:
-        ws = seed_ws(G, seed, truncation_psi, truncation_cutoff, class_idx)  # [1, num_ws, w_dim]
+def each_seed_image(G: Generator, seed_class: Sequence[tuple[int, int | None]], truncation_psi: float,
+                    truncation_cutoff: int | None, noise_mode: str, directions: Directions | None, index: int,
+                    strength: float, label: Label = None) -> Iterator[np.ndarray]:
+    """uint8 [H, W, C] per (seed, class), rendered alone and yielded before the next is begun (memory stays flat)."""
+    for seed, class_idx in seed_class:
+        ws = seed_ws(G, seed, truncation_psi, truncation_cutoff, class_idx, label)  # [1, num_ws, w_dim]
         if directions is not None:
             ws = directions.move(ws, index, strength)
         yield synthesize(G, ws, noise_mode, noise_seed=seed)[0]
@@ -120,18 +133,28 @@ def load_projected_ws(files: str | os.PathLike | Sequence[str | os.PathLike], G:
     return torch.cat([load_projected_w(path, G) for path in files])
 
 
-def check_projected_class(class_idx: int | None) -> None:
-    """Refuse --class with projected ws: they hold their class already (`project --class` chose it)."""
-    if class_idx is not None:
-        raise ToolOptionError(f"--class {class_idx} picks the class of seeds' latents; a projected w holds its class already "
-                        "(project with --class); leave --class out")
+def check_projected_class(class_idx: ClassArg, label: Label = None) -> None:
+    """Refuse --class and --label with projected ws: they hold their class already (`project --class` chose it)."""
+    for option, value in (("--class", class_idx), ("--label", label)):
+        if value is not None:
+            shown = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+            raise ToolOptionError(f"{option} {shown} picks the class of seeds' latents; a projected w holds its class "
+                                  f"already (project with {option}); leave {option} out")
 
 
-def image_name(*, seed: int | None = None, proj: int | None = None, index: int | None = None,
-               strength: float = 0.0) -> str:
-    """The file `generate` writes for a seed, for projected w number `proj`, or (neither) for the grid, moved along
-    direction `index` (None: none) by `strength`: seed0012.png, proj00-dir2+1.5.png, grid.png."""
+def class_digits(c_dim: int) -> int:
+    """Digits of the class in file names: enough for c_dim's classes, at least 2 (class03), so they sort in order."""
+    return max(2, len(str(c_dim - 1)))
+
+
+def image_name(*, seed: int | None = None, proj: int | None = None, class_idx: int | None = None, c_dim: int = 0,
+               index: int | None = None, strength: float = 0.0) -> str:
+    """The file `generate` writes for a seed (of class `class_idx` when several are rendered: None leaves it out, as
+    NVIDIA's generate.py names files), for projected w number `proj`, or (neither) for the grid, moved along
+    direction `index` (None: none) by `strength`: seed0012.png, seed0012-class03.png, proj00-dir2+1.5.png, grid.png."""
     stem = f"seed{seed:04d}" if seed is not None else f"proj{proj:02d}" if proj is not None else "grid"
+    if class_idx is not None:
+        stem += f"-class{class_idx:0{class_digits(c_dim)}d}"
     return stem + ("" if index is None else f"-dir{index}{float(strength):+g}") + ".png"
 
 
@@ -146,14 +169,14 @@ def fitting_grid(count: int, cols: int, rows: int) -> str:
     return f"{side}x{math.ceil(count / side)}"
 
 
-def check_grid(cols: int, rows: int, count: int) -> None:
+def check_grid(cols: int, rows: int, count: int, fits: str | None = None) -> None:
     """Refuse a grid too small for `count` images, or one that leaves a whole row (in one row: columns) empty, naming
-    one that fits: a typo such as 100x100 would allocate a canvas of black cells."""
+    one that fits (`fits`, else fitting_grid's): a typo such as 100x100 would allocate a canvas of black cells."""
     cells = cols * rows
     too_large = (rows - 1) * cols >= count if rows > 1 else cols > count
     if count > cells or too_large:
         raise ToolOptionError(f"--grid {cols}x{rows} has {plural(cells, 'cell')} for {plural(count, 'image')}; "
-                        f"use {fitting_grid(count, cols, rows)}")
+                        f"use {fits or fitting_grid(count, cols, rows)}")
     if count < cells:
         warn(f"--grid {cols}x{rows} has {plural(cells, 'cell')} for {plural(count, 'image')}: "
              f"the rest ({cells - count}) stay black")
@@ -181,7 +204,8 @@ def generate_images(
     *,
     truncation_psi: float = 1.0,
     truncation_cutoff: int | None = None,
-    class_idx: int | None = None,
+    class_idx: ClassArg = None,
+    label: Label = None,
     noise_mode: str = "const",
     grid: str | tuple[int, int] | None = None,
     projected_w: str | os.PathLike | None = None,
@@ -194,6 +218,10 @@ def generate_images(
 ) -> list[Path]:
     """Write seedNNNN.png per seed (or projNN.png per saved w), or one grid.png; returns the paths written.
 
+    Several classes (`class_idx` [0, 3] or '0-9') render every seed in each, class by class (a grid row per class
+    when it has as many columns as seeds), named seedNNNN-classKK.png; one class keeps NVIDIA's seedNNNN.png.
+    `label`: a label vector (c_dim numbers) in place of a class, for networks trained on label vectors.
+
     Each image is written as soon as it is rendered, so memory does not grow with the seed count and an interrupted
     run keeps the images it wrote (a grid holds only its canvas). `progress`: a bar on a terminal.
     `direction` (a file from `stylegan2 directions`) moves every w by `strength` along direction `index`.
@@ -202,7 +230,9 @@ def generate_images(
     if (seeds is None) == (projected_w is None):
         raise ToolOptionError("give either --seeds or --projected-w (exactly one of them)")
     if projected_w is not None:
-        check_projected_class(class_idx)
+        check_projected_class(class_idx, label)
+    classes = parse_classes(class_idx)
+    check_label_options(class_idx, label)
     if direction is None and (index != 0 or strength != 0):
         raise ToolOptionError(f"{moving_options(index, strength)} without --direction: give the directions file to move "
                         "along (from `stylegan2 directions`)")
@@ -213,7 +243,7 @@ def generate_images(
     directions = load_directions(direction) if isinstance(direction, (str, os.PathLike)) else direction
     G = load_generator(network, device, truncation_psi=truncation_psi)
     if seeds is not None:
-        check_inputs(G, class_idx, truncation_cutoff)
+        check_inputs(G, class_idx, truncation_cutoff, label)
     else:  # a projected w holds its class: a conditional network needs none
         check_truncation_cutoff(G, truncation_cutoff)
     if directions is not None:
@@ -221,23 +251,25 @@ def generate_images(
     moved = dict(index=index if directions is not None else None, strength=strength)
     outdir = Path(outdir)
 
-    if seeds is not None:
-        names = [image_name(seed=seed, **moved) for seed in seeds]
+    seed_class = seed_classes(seeds, classes) if seeds is not None else None
+    named = len(classes) > 1  # one class keeps NVIDIA's names, which their scripts and ours expect
+    if seed_class is not None:
+        names = [image_name(seed=seed, class_idx=c if named else None, c_dim=G.c_dim, **moved) for seed, c in seed_class]
     else:
         ws = load_projected_w(projected_w, G)
         names = [image_name(proj=i, **moved) for i in range(len(ws))]
     count = len(names)
     if cols_rows is not None:
-        check_grid(*cols_rows, count)
+        check_grid(*cols_rows, count, f"{len(seeds)}x{len(classes)} (a row per class)" if named else None)
         names = [image_name(**moved)]
     paths = [outdir / name for name in names]
-    if seeds is not None and cols_rows is None and not force:
-        check_missing_seeds(paths, seeds)
+    if seed_class is not None and cols_rows is None and not force:
+        check_missing_seeds(paths, seed_class, named)
     check_outputs(paths, force)
 
-    if seeds is not None:
-        images = each_seed_image(G, seeds, truncation_psi, truncation_cutoff, class_idx, noise_mode, directions, index,
-                                 strength)
+    if seed_class is not None:
+        images = each_seed_image(G, seed_class, truncation_psi, truncation_cutoff, noise_mode, directions, index,
+                                 strength, label)
     else:
         ws = truncate_ws(G, ws, truncation_psi, truncation_cutoff)
         if directions is not None:
@@ -258,30 +290,48 @@ def generate_images(
         for path, image in zip(paths, images):
             written.append(save_image(image, path, replace=force))
     except KeyboardInterrupt:
-        warn(f"interrupted: {_written_so_far(written, count, seeds)}")
+        warn(f"interrupted: {_written_so_far(written, count, seed_class, named)}")
         raise
     except OutputAppearedError as err:  # another command writing the same names into --outdir
-        raise ToolError(f"{err.cause}; {_written_so_far(written, count, seeds)}") from None
+        raise ToolError(f"{err.cause}; {_written_so_far(written, count, seed_class, named)}") from None
     except OSError as err:
-        raise failed_write(err, _written_so_far(written, count, seeds)) from None
+        raise failed_write(err, _written_so_far(written, count, seed_class, named)) from None
     return written
 
 
-def _written_so_far(written: list[Path], count: int, seeds: list[int] | None) -> str:
-    """What a run that stopped early wrote, and the --seeds that render the rest (a rerun refuses the images written)."""
+def _written_so_far(written: list[Path], count: int, seed_class: list[tuple[int, int | None]] | None,
+                    named: bool) -> str:
+    """What a run that stopped early wrote, and the --seeds (and --class) that render the rest (a rerun refuses the
+    images written)."""
     if not written:
         return f"none of the {count} images was written"
     said = f"wrote {written[0].name}" + (f" to {written[-1].name}" if len(written) > 1 else "")
     said += f" ({len(written)} of {count}) to {written[0].parent}"
-    return said + (f"; the rest: --seeds {number_ranges(seeds[len(written):])}" if seeds is not None else "")
+    return said + (f"; the rest: {seed_options(seed_class[len(written):], named)}" if seed_class is not None else "")
 
 
-def check_missing_seeds(paths: Sequence[Path], seeds: Sequence[int]) -> None:
+def seed_options(seed_class: Sequence[tuple[int, int | None]], named: bool) -> str:
+    """The options that render just these (seed, class) pairs: '--seeds 3-7', or with several classes (`named`) one
+    --seeds/--class pair per set of classes that miss the same seeds: '--seeds 3-7 --class 5, and --seeds 0-7
+    --class 6-9'."""
+    if not named:
+        return f"--seeds {number_ranges([seed for seed, _ in seed_class])}"
+    by_class: dict[int | None, list[int]] = {}
+    for seed, c in seed_class:
+        by_class.setdefault(c, []).append(seed)
+    by_seeds: dict[tuple[int, ...], list[int]] = {}
+    for c, seeds in by_class.items():
+        by_seeds.setdefault(tuple(seeds), []).append(c)
+    return ", and ".join(f"--seeds {number_ranges(seeds)} --class {number_ranges(classes)}"
+                         for seeds, classes in by_seeds.items())
+
+
+def check_missing_seeds(paths: Sequence[Path], seed_class: Sequence[tuple[int, int | None]], named: bool) -> None:
     """Refuse, as check_outputs does, a run whose images partly exist (an earlier run stopped early), naming the
-    --seeds that write only the missing ones."""
+    --seeds (and --class, with several classes) that write only the missing ones."""
     existing = [path for path in paths if path.exists()]
-    missing = [seed for seed, path in zip(seeds, paths) if not path.exists()]
+    missing = [pair for pair, path in zip(seed_class, paths) if not path.exists()]
     if existing and missing:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise OutputExistsError(f"{existing[0]} already exists{more}; to write only the {plural(len(missing), 'missing image')}: "
-                                f"--seeds {number_ranges(missing)}; or pass --force to overwrite, or choose another --outdir")
+                                f"{seed_options(missing, named)}; or pass --force to overwrite, or choose another --outdir")

@@ -11,7 +11,22 @@ import torch
 
 from ..models import Generator
 from ..utils.image import image_grid, save_image
-from .common import Network, ToolOptionError, check_inputs, check_noise_mode, check_psi, load_generator, parse_seeds, seed_ws
+from .common import (
+    ClassArg,
+    Label,
+    Network,
+    ToolOptionError,
+    check_inputs,
+    check_label_options,
+    check_noise_mode,
+    check_psi,
+    class_label,
+    load_generator,
+    one_class,
+    parse_label,
+    parse_seeds,
+    seed_ws,
+)
 from .files import check_outputs, failed_write, unchanged
 from .generate import load_projected_ws, synthesize, truncate_ws
 from .sefa import select_ws_indices
@@ -33,14 +48,38 @@ def mix_styles(G: Generator, styles: str | list[int] | None) -> list[int]:
 
 
 Latents = Sequence[int] | str | torch.Tensor  # seeds, or ws [N, num_ws, w_dim] (projected photos)
+MIX_HINT = "the figure's rows take one class"
+
+
+def check_mix_classes(row_seeds: bool, col_seeds: bool, class_idx: int | None, col_class: int | None,
+                      label: Label) -> None:
+    """Refuse a --class, --col-class or --label that would pick the class of no seed (projected ws hold theirs) or
+    mix a class into a label vector; what the network takes is checked once it is read."""
+    if class_idx is not None or label is not None:
+        given = f"--class {class_idx}" if class_idx is not None else f"--label {','.join(f'{v:g}' for v in parse_label(label))}"
+        option = given.split()[0]
+        if not row_seeds and not col_seeds:
+            raise ToolOptionError(f"{given} picks the class of seeds' latents; projected ws hold their class already "
+                                  f"(project with {option}); leave {option} out")
+        if not row_seeds and col_class is not None:
+            raise ToolOptionError(f"{given} picks the class of the row seeds, but the rows are projected ws (they hold "
+                                  f"their class already) and --col-class picks the columns'; leave {option} out")
+    if col_class is None:
+        return
+    if not col_seeds:
+        raise ToolOptionError(f"--col-class {col_class} picks the class of the column seeds; the columns are projected ws, "
+                              "which hold their class already (project with --class); leave --col-class out")
+    if label is not None:
+        raise ToolOptionError(f"--col-class {col_class} is a class, --label a label vector; give the rows and columns "
+                              "the same --label, or use --class and --col-class")
 
 
 def _axis_ws(G: Generator, latents: Latents, option: str, truncation_psi: float,
-             class_idx: int | None) -> list[torch.Tensor]:
+             class_idx: int | None, label: Label) -> list[torch.Tensor]:
     """Each row's (or column's) ws [1, num_ws, w_dim]: a seed's, or a given w truncated as generate truncates it."""
     if isinstance(latents, torch.Tensor):
         return list(truncate_ws(G, latents, truncation_psi, None).split(1))
-    return [seed_ws(G, s, truncation_psi, None, class_idx) for s in parse_seeds(latents, option)]
+    return [seed_ws(G, s, truncation_psi, None, class_idx, label) for s in parse_seeds(latents, option)]
 
 
 @torch.no_grad()
@@ -52,12 +91,17 @@ def style_mix_images(
     truncation_psi: float = 1.0,
     class_idx: int | None = None,
     noise_mode: str = "const",
+    *,
+    col_class: int | None = None,
+    label: Label = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row images [R, H, W, C], column images [K, H, W, C], mixed [R, K, H, W, C]) as uint8. Rows and columns are
-    seeds or ws [N, num_ws, w_dim] (projected photos)."""
+    seeds or ws [N, num_ws, w_dim] (projected photos). The row seeds are of class `class_idx` (or take the label
+    vector `label`), the column seeds of `col_class` (default: `class_idx`), so styles can cross classes."""
     indices = mix_styles(G, styles)
-    row_ws = _axis_ws(G, row_seeds, "--rows", truncation_psi, class_idx)  # each [1, num_ws, w_dim]
-    col_ws = _axis_ws(G, col_seeds, "--cols", truncation_psi, class_idx)
+    row_ws = _axis_ws(G, row_seeds, "--rows", truncation_psi, class_idx, label)  # each [1, num_ws, w_dim]
+    col_ws = _axis_ws(G, col_seeds, "--cols", truncation_psi, class_idx if col_class is None else col_class,
+                      label if col_class is None else None)
     rows = np.concatenate([synthesize(G, ws, noise_mode) for ws in row_ws])
     cols = np.concatenate([synthesize(G, ws, noise_mode) for ws in col_ws])
     mixed = []
@@ -90,13 +134,17 @@ def style_mix(
     cols_w: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     styles: str | list[int] | None = None,
     truncation_psi: float = 1.0,
-    class_idx: int | None = None,
+    class_idx: ClassArg = None,
+    col_class: ClassArg = None,
+    label: Label = None,
     noise_mode: str = "const",
     force: bool = False,
     device: str | torch.device | None = None,
 ) -> Path:
     """Write the style-mixing grid as stylemix.png; `styles` are ws indices, '0-6', or coarse/middle/fine/all.
-    Rows and columns are seeds, or the ws of projection files (`rows_w`, `cols_w`: one file or several, in order)."""
+    Rows and columns are seeds, or the ws of projection files (`rows_w`, `cols_w`: one file or several, in order).
+    The seeds are of class `class_idx` (or take the label vector `label`); `col_class` gives the column seeds another
+    class, whose styles then cross into the rows' class."""
     axes = {}
     for name, seeds, files in (("rows", rows, rows_w), ("cols", cols, cols_w)):
         if (seeds is None) == (files is None):
@@ -104,21 +152,24 @@ def style_mix(
         if seeds is not None:
             parse_seeds(seeds, f"--{name}")
         axes[name] = seeds if seeds is not None else files
-    if rows is None and cols is None and class_idx is not None:
-        raise ToolOptionError(f"--class {class_idx} picks the class of seeds' latents; projected ws hold their class already "
-                        "(project with --class); leave --class out")
+    class_idx = one_class(class_idx, hint=f"{MIX_HINT}; --col-class K gives the columns another class")
+    col_class = one_class(col_class, MIX_HINT, "--col-class")
+    check_label_options(class_idx, label)
+    check_mix_classes(rows is not None, cols is not None, class_idx, col_class, label)
     check_psi(truncation_psi)
     check_noise_mode(noise_mode)
     G = load_generator(network, device, truncation_psi=truncation_psi)
     if rows is not None or cols is not None:
-        check_inputs(G, class_idx)
+        check_inputs(G, class_idx, label=label)
+    if col_class is not None:
+        class_label(G, col_class, option="--col-class")
     mix_styles(G, styles)
     latents = {name: value if seeds is not None else load_projected_ws(value, G)
                for (name, value), seeds in zip(axes.items(), (rows, cols))}
     path = Path(outdir) / MIX_FILE
     check_outputs([path], force)
     row_images, col_images, mixed = style_mix_images(G, latents["rows"], latents["cols"], styles, truncation_psi,
-                                                     class_idx, noise_mode)
+                                                     class_idx, noise_mode, col_class=col_class, label=label)
     outcome = unchanged([path])
     try:
         return save_image(style_mix_grid(row_images, col_images, mixed), path, replace=force)

@@ -26,7 +26,19 @@ from ..utils.files import atomic_paths, writing
 from ..utils.image import write_png
 from ..utils.notes import warn
 from ..utils.progress import progress_bar
-from .common import Network, ToolError, ToolOptionError, check_fps, check_inputs, class_label, load_generator, network_device
+from .common import (
+    Label,
+    Network,
+    ToolError,
+    ToolOptionError,
+    check_fps,
+    check_inputs,
+    check_label_options,
+    class_label,
+    load_generator,
+    network_device,
+    one_class,
+)
 from .files import (
     VideoFile,
     check_not_inputs,
@@ -151,10 +163,12 @@ def project(
     w_plus: bool = False,
     seed: int = 303,
     class_idx: int | None = None,
+    label: Label = None,
     vgg: torch.nn.Module | None = None,
     progress: bool = False,
 ) -> ProjectionResult:
-    """Optimize w (one w for all layers, or one per layer with `w_plus`) so G's image matches `target`.
+    """Optimize w (one w for all layers, or one per layer with `w_plus`) so G's image matches `target`, starting
+    from the mean w of class `class_idx` (or of the label vector `label`) on a conditional network.
 
     `G` is a Generator or a network file; `target` is uint8 [H, W, C] at G's resolution and channels; `vgg` is
     NVIDIA's VGG16 (load_vgg16(...).module; LPIPS distance) or None (multi-scale pixel distance). G is not modified.
@@ -181,7 +195,7 @@ def project(
     device = network_device(G)
     G = copy.deepcopy(G).eval().requires_grad_(False)  # its noise maps are optimized in place
     generator = torch.Generator(device=device).manual_seed(seed)
-    c = class_label(G, class_idx)
+    c = class_label(G, class_idx, label)
 
     w_avg, w_std = w_statistics(G, config.w_avg_samples, c)
     target_images = torch.from_numpy(target).permute(2, 0, 1)[None].to(device, torch.float32)  # [1, C, H, W]
@@ -261,6 +275,7 @@ def project_image(
     w_plus: bool = False,
     seed: int = 303,
     class_idx: int | None = None,
+    label: Label = None,
     vgg: str | os.PathLike | None = None,
     loss: str = "auto",
     save_video: bool = True,
@@ -278,8 +293,10 @@ def project_image(
     """
     if save_video:
         check_fps(fps)  # before the projection, not after it
+    class_idx = one_class(class_idx, hint="a projection starts from one class's mean w; run it once per class")
+    check_label_options(class_idx, label)
     G = load_generator(network, device)
-    check_inputs(G, class_idx)
+    check_inputs(G, class_idx, label=label)
     target_image = load_target_image(target, G.img_resolution, G.img_channels, G.img_aspect)  # [H, W, C] uint8
     outdir = Path(outdir)
     paths = [outdir / "target.png", outdir / "proj.png", outdir / "projected_w.npz"]
@@ -295,7 +312,7 @@ def project_image(
     vgg_module = load_vgg16(vgg_path, device=device).module if vgg_path is not None else None
 
     result = project(G, target_image, config=ProjectionConfig(num_steps=steps), w_plus=w_plus, seed=seed,
-                     class_idx=class_idx, vgg=vgg_module, progress=progress)
+                     class_idx=class_idx, label=label, vgg=vgg_module, progress=progress)
 
     outcome = unchanged(outputs)
     try:

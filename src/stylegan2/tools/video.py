@@ -13,15 +13,18 @@ from ..models.inputs import is_whole_number
 from ..utils.image import image_grid
 from ..utils.progress import progress_bar
 from .common import (
+    Label,
     Network,
     ToolOptionError,
     check_fps,
     check_inputs,
+    check_label_options,
     check_noise_mode,
     check_psi,
     check_truncation_cutoff,
     class_label,
     load_generator,
+    one_class,
     parse_grid,
     parse_seeds,
     seed_latent,
@@ -71,8 +74,10 @@ def interpolation_ws(
     truncation_cutoff: int | None = None,
     class_idx: int | None = None,
     frames: range | None = None,
+    label: Label = None,
 ) -> torch.Tensor:
-    """ws [num_frames, num_ws, w_dim] looping through the seeds (frame 0 is the first seed; the last leads back).
+    """ws [num_frames, num_ws, w_dim] looping through the seeds (frame 0 is the first seed; the last leads back), of
+    class `class_idx` or with the label vector `label`.
 
     `frames` picks some of the num_frames (a range of frame indices), so that long videos are made in pieces.
     """
@@ -82,12 +87,12 @@ def interpolation_ws(
     seeds = parse_seeds(seeds)
     frames = range(num_frames) if frames is None else frames
     if space == "w":
-        keys = torch.cat([seed_ws(G, s, truncation_psi, truncation_cutoff, class_idx) for s in seeds])  # [K, num_ws, w_dim]
+        keys = torch.cat([seed_ws(G, s, truncation_psi, truncation_cutoff, class_idx, label) for s in seeds])  # [K, num_ws, w_dim]
         return keyframe_ws(keys, num_frames, frames)
     start, end, frac = _positions(len(seeds), num_frames, frames)
     z = torch.cat([seed_latent(G, s) for s in seeds])  # [K, z_dim]
     zs = slerp(z[start], z[end], frac.to(z.device))  # [F, z_dim]
-    c = class_label(G, class_idx)
+    c = class_label(G, class_idx, label)
     c = c.repeat(len(frames), 1) if c is not None else None
     return G.mapping(zs, c, truncation_psi=check_psi(truncation_psi),
                      truncation_cutoff=check_truncation_cutoff(G, truncation_cutoff))
@@ -115,6 +120,7 @@ def render_video(
     truncation_psi: float = 1.0,
     truncation_cutoff: int | None = None,
     class_idx: int | None = None,
+    label: Label = None,
     noise_mode: str = "const",
     video_format: str = "auto",
     force: bool = False,
@@ -124,12 +130,14 @@ def render_video(
     """Write video.mp4 (video.gif without imageio-ffmpeg) of `frames` frames looping through keyframes: seeds
     (`space` z, spherical, by default; or w, linear) or the ws of projection files in order (`projected_w`, one file
     or several: linear in w, truncated as `generate --projected-w` truncates). A grid splits the keyframes among
-    its cells."""
+    its cells. Seeds are of class `class_idx` (one: a video shows one class) or take the label vector `label`."""
     if (seeds is None) == (projected_w is None):
         raise ToolOptionError("give either --seeds or --projected-w (exactly one of them)")
     what = "--seeds" if seeds is not None else "--projected-w"
+    class_idx = one_class(class_idx, hint="a video shows one class; run it once per class")
+    check_label_options(class_idx, label)
     if projected_w is not None:
-        check_projected_class(class_idx)
+        check_projected_class(class_idx, label)
         if space == "z":
             raise ToolOptionError("--space z: projected ws have no z; they are interpolated linearly in w (leave --space out)")
     space = space or ("z" if seeds is not None else "w")
@@ -144,7 +152,7 @@ def render_video(
     check_noise_mode(noise_mode)
     G = load_generator(network, device, truncation_psi=truncation_psi)
     if seeds is not None:
-        check_inputs(G, class_idx, truncation_cutoff)
+        check_inputs(G, class_idx, truncation_cutoff, label)
     else:  # a projected w holds its class: a conditional network needs none
         check_truncation_cutoff(G, truncation_cutoff)
     if seeds is None:
@@ -165,7 +173,8 @@ def render_video(
         cell = slice(i * per_cell, (i + 1) * per_cell)
         if seeds is None:
             return keyframe_ws(keys[cell], frames, piece)
-        return interpolation_ws(G, seeds[cell], frames, space, truncation_psi, truncation_cutoff, class_idx, piece)
+        return interpolation_ws(G, seeds[cell], frames, space, truncation_psi, truncation_cutoff, class_idx, piece,
+                                label)
 
     outcome = unchanged([path])
     try:
