@@ -6,6 +6,7 @@ import json
 import shlex
 import sys
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -136,7 +137,8 @@ def test_dry_run_refuses_a_resume_network_that_does_not_fit_the_data(tmp_path):
         "Dataset: shapes, 16 images, 3x16x16, 0 label dims"]
     options = json.loads("{" + printed)
     assert options["resume"] == str(tmp_path / "g16.safetensors")
-    assert (options["z_dim"], options["cbase"], options["cmax"], options["ema_rampup"], options["ada_kimg"]) == (8, 64, 8, None, 100)
+    assert (options["z_dim"], options["cbase"], options["cmax"], options["ema_rampup"]) == (8, 64, 8, None)
+    assert options["ada_kimg"] is None  # --aug noaug uses no ADA speed: the record says null (tuner QA L2)
 
 
 def test_resume_auto_of_a_finished_run_has_nothing_to_do_and_succeeds(tmp_path, monkeypatch):
@@ -164,11 +166,13 @@ def test_the_log_and_snapshots_record_the_command_and_software(tmp_path, monkeyp
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     monkeypatch.setenv(COMMAND_VARIABLE, "")  # so that monkeypatch removes it again after the test
     monkeypatch.delenv(COMMAND_VARIABLE)
-    args = ["train", *TINY, "--kimg", "0.008", "--tick", "0.008", "--outdir", str(tmp_path / "runs dir")]
+    monkeypatch.chdir(tmp_path)
+    args = ["train", *TINY, "--kimg", "0.008", "--tick", "0.008", "--outdir", "runs dir"]
     record_command(args)  # what the `stylegan2` entry point does before the command line parses
     assert CliRunner().invoke(main, args).exit_code == 0
     (run,) = (tmp_path / "runs dir").iterdir()
-    command = shlex.join(["stylegan2", *args])  # quoted for a shell: 'builtin:shapes?n=16', the space in the folder
+    # quoted for a shell: 'builtin:shapes?n=16', the space in the folder; after a cd to where the relative paths start
+    command = f"cd {shlex.quote(str(tmp_path))} && {shlex.join(['stylegan2', *args])}"
     assert f"Command: {command}" in (run / "log.txt").read_text().splitlines()
     (snapshot,) = run.glob("network-snapshot-*.safetensors")
     assert load_checkpoint(snapshot).source["command"] == command
@@ -247,3 +251,68 @@ def test_the_environment_is_checked_before_anything_runs_dry_run_too(tmp_path, m
         result = CliRunner().invoke(main, [*command, *TINY[:2], "--outdir", str(tmp_path / "runs"), *options, "--dry-run"])
         assert result.exit_code == 1 and message in result.output, result.output
     assert not (tmp_path / "runs").exists()
+
+
+def dry_run(*args):
+    result = CliRunner().invoke(main, ["train", *TINY, *args, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout), result.stderr
+
+
+def test_given_lists_exactly_the_options_typed(tmp_path, monkeypatch):
+    """Untyped switches and --outdir were listed; a typed --no-cond or --outdir at its default was not (tuner QA L1)."""
+    monkeypatch.chdir(tmp_path)
+    typed = ["resolution", "cbase", "cmax", "batch", "aug", "workers"]  # TINY's options (--data, --cfg, --device: not)
+    assert dry_run()[0]["given"] == sorted(typed)
+    assert dry_run("--no-cond", "--outdir", "training-runs", "--no-mirror")[0]["given"] == \
+        sorted([*typed, "cond", "outdir", "mirror"])
+
+
+def test_the_metric_files_are_the_metrics_commands_options_and_recorded_as_absolute_paths(tmp_path, monkeypatch):
+    """train had no --detector, so a run could score only with the cache's Inception (tuner QA M5)."""
+    from stylegan2.cli.metrics import metrics_command
+    from stylegan2.cli.train import train_command
+
+    for name in ("detector", "vgg", "cache_dir"):
+        ours, theirs = ({p.name: p for p in command.params}[name] for command in (train_command, metrics_command))
+        assert ours.help == theirs.help and ours.opts == theirs.opts
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.pt").write_bytes(b"weights")
+    options = dry_run("--outdir", "runs", "--detector", "mine.pt", "--cache-dir", "cache")[0]
+    assert (options["detector"], options["vgg"], options["cache_dir"]) == (str(tmp_path / "mine.pt"), None, str(tmp_path / "cache"))
+
+
+def test_the_dry_run_says_what_the_runs_first_lines_say_of_its_metrics(tmp_path, monkeypatch):
+    """The dry run said nothing of a missing detector; the run said it in its first line (tuner QA M5)."""
+    monkeypatch.setenv("STYLEGAN2_OFFLINE", "1")
+    cache = tmp_path / "empty-cache"
+    stderr = dry_run("--outdir", str(tmp_path), "--metrics", "fid1k_full", "--cache-dir", str(cache))[1].splitlines()
+    assert stderr[1] == "Metrics: fid1k_full of G_ema at each snapshot (--metrics)"
+    assert stderr[2].startswith("note: --metrics: they fail (and training goes on) until this is fixed: "
+                                f"pt_inception-2015-12-05-6726825d.pth is not in {cache}")
+    (tmp_path / "mine.pt").write_bytes(b"weights")
+    given = dry_run("--outdir", str(tmp_path), "--metrics", "fid1k_full", "--cache-dir", str(cache),
+                    "--detector", str(tmp_path / "mine.pt"))[1]
+    assert "note:" not in given
+
+
+def test_the_dry_run_notes_a_disk_too_small_for_a_snapshot(tmp_path, monkeypatch):
+    """A run trained until its first snapshot and then stopped on the full disk (chaos QA M5)."""
+    import collections
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: collections.namedtuple("Usage", "total used free")(1, 0, 24_000))
+    stderr = dry_run("--outdir", str(tmp_path / "runs"))[1]
+    assert f"note: --outdir {tmp_path / 'runs'}: its disk has 0.024 MB free, less than one snapshot (about " in stderr
+
+
+def test_help_shows_each_sweep_options_default_and_the_metric_names():
+    """--resolution had no default or range, the switches no [default: off], --metrics no names (tuner QA L6)."""
+    from stylegan2.cli.train import train_command
+    from stylegan2.metrics import PRIMARY_METRICS
+
+    helps = {p.name: p.help for p in train_command.params if isinstance(p, click.Option)}
+    assert helps["resolution"].endswith("a power of two from 4 to 1024, at least the images' own.  [default: the data's]")
+    for switch in ("cond", "mirror", "skip_bad", "fp32"):
+        assert "[default: off" in helps[switch], switch
+    assert all(name in helps["metrics"] for name in PRIMARY_METRICS)

@@ -441,10 +441,9 @@ def test_dest_below_a_file_is_named(tmp_path):
 def test_a_zip_that_may_not_fit_on_its_disk_is_noted_at_the_first_image(tmp_path, monkeypatch):
     """20,000 images at 512 px take up to 15.7 GB: a full disk hours in stopped the tool after all that work."""
     import collections
+    import shutil
 
-    import stylegan2.data.tool as tool
-
-    monkeypatch.setattr(tool.shutil, "disk_usage", lambda path: collections.namedtuple("Usage", "total used free")(1, 0, 100))
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: collections.namedtuple("Usage", "total used free")(1, 0, 100))
     with pytest.warns(UserWarning, match=r"out\.zip: the zip may take up to 7\.68e-07 GB \(4 PNGs of 8x8x3\) and its disk "
                                          r"has 1e-07 GB free; a full disk stops it with nothing written"):
         convert_dataset("builtin:shapes?n=4", tmp_path / "out.zip", resolution=8)

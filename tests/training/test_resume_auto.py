@@ -23,7 +23,7 @@ def touch(path):
 
 
 def test_latest_snapshot_is_the_newest_of_the_newest_run_of_that_kind_that_has_one(tmp_path):
-    touch(tmp_path / "00000-shapes-cpu" / "network-snapshot-000012.safetensors")
+    touch(tmp_path / "00000-shapes-cpu" / "network-snapshot-000008.safetensors")  # behind: the newer run continued it
     newest = touch(tmp_path / "00001-shapes-cpu" / "network-snapshot-000010.safetensors")
     touch(tmp_path / "00001-shapes-cpu" / "network-snapshot-000009-512.safetensors")
     touch(tmp_path / "00001-shapes-cpu" / "network-snapshot-000010-064.safetensors.tmp")  # a killed run's half-written file

@@ -5,13 +5,12 @@ import json
 
 import pytest
 
-from stylegan2.training.config import DEFAULT_RUNS_DIR, resolve_options
+from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import train
 from stylegan2.training.rundir import MAX_DESC_LENGTH, latest_snapshot, run_desc, run_kind
 
-# What `stylegan2 train --data builtin:shapes --cfg cpu` passes when nothing else is typed: its switches' and
-# --outdir's defaults are not None there.
-UNTYPED = dict(outdir=DEFAULT_RUNS_DIR, cond=False, mirror=False, skip_bad=False, gamma=None, kimg=None, seed=None)
+# What `stylegan2 train --data builtin:shapes --cfg cpu` passes when nothing else is typed: None for every option.
+UNTYPED = dict(outdir=None, cond=None, mirror=None, skip_bad=None, gamma=None, kimg=None, seed=None)
 TINY = dict(clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.008, snap=1)
 
 

@@ -1,7 +1,9 @@
 """Atomic writes: all or nothing, with ordinary file permissions."""
 
+import collections
 import errno
 import os
+import shutil
 import stat
 import time
 
@@ -83,3 +85,22 @@ def test_windows_never_probes_a_writer_with_os_kill(tmp_path, monkeypatch):
     assert files.remove_stale_temps(tmp_path) == []  # its writer cannot be told gone: kept for a day
     os.utime(old, (time.time() - 2 * 86400, time.time() - 2 * 86400))
     assert files.remove_stale_temps(tmp_path) == [old]
+
+
+def test_free_space_short_asks_the_nearest_folder_that_exists_and_answers_only_when_short(tmp_path, monkeypatch):
+    """An --outdir that a run has yet to make is on the disk of the folder above it."""
+    asked = []
+
+    def usage(path):
+        asked.append(path)
+        return collections.namedtuple("Usage", "total used free")(100, 0, 50)
+
+    monkeypatch.setattr(shutil, "disk_usage", usage)
+    assert files.free_space_short(tmp_path / "runs" / "more", 51) == 50 and asked == [tmp_path]
+    assert files.free_space_short(tmp_path, 50) is None
+
+    def unreadable(path):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(shutil, "disk_usage", unreadable)
+    assert files.free_space_short(tmp_path, 10**12) is None  # not known: no note rather than an error

@@ -322,5 +322,17 @@ def user_error(err: Exception) -> click.ClickException:
     return click.ClickException(str(err))
 
 
+# The files a metric reads, for `stylegan2 metrics` and for the metrics `stylegan2 train` computes at its snapshots.
+detector_option = click.option(
+    "--detector", type=UserPath(exists=True, dir_okay=False, path_type=Path),
+    help="Feature network: FID Inception .pth/.safetensors, NVIDIA inception-2015-12-05.pt, or a TorchScript feature "
+         "extractor [default: from the cache dir].")
+vgg_option = click.option("--vgg", type=UserPath(exists=True, dir_okay=False, path_type=Path),
+                          help="NVIDIA's vgg16.pt (LPIPS for PPL, features for precision/recall) [default: from the cache dir].")
+cache_dir_option = click.option(
+    "--cache-dir", type=UserPath(file_okay=False, path_type=Path),
+    help="Detector files and cached real statistics [default: $STYLEGAN2_CACHE, else $XDG_CACHE_HOME/stylegan2, "
+         "else ~/.cache/stylegan2].")
+
 workers_option = click.option("--workers", type=click.IntRange(min=0),  # both trainers pick them by training.config.auto_workers
                               help=f"Data loader worker processes.  [default: 0 when training on the CPU, else up to {NVIDIA_WORKERS}]")

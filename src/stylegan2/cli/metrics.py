@@ -18,7 +18,18 @@ from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 from stylegan2.utils.progress import is_quiet, quiet
 
 from .defaults import default_of
-from .flags import SEED, FiniteFloat, UserPath, network_argument, nvidia_command, quiet_option, user_error
+from .flags import (
+    SEED,
+    FiniteFloat,
+    UserPath,
+    cache_dir_option,
+    detector_option,
+    network_argument,
+    nvidia_command,
+    quiet_option,
+    user_error,
+    vgg_option,
+)
 from .tools import warnings_as_notes
 
 USER_ERRORS = (ValueError, OSError)  # bad options, data, network or detector files: one line, not a traceback
@@ -59,11 +70,8 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
 @click.option("--mirror/--no-mirror", default=None,
               help="Add x-flipped real images (the *_full metrics ignore it, as officially); also --mirror=1 "
                    "[default: as the training run did when --data is omitted, else off].")
-@click.option("--detector", type=UserPath(exists=True, dir_okay=False, path_type=Path),
-              help="Feature network: FID Inception .pth/.safetensors, NVIDIA inception-2015-12-05.pt, or a "
-                   "TorchScript feature extractor [default: from the cache dir].")
-@click.option("--vgg", type=UserPath(exists=True, dir_okay=False, path_type=Path),
-              help="NVIDIA's vgg16.pt (LPIPS for PPL, features for precision/recall) [default: from the cache dir].")
+@detector_option
+@vgg_option
 @click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available; under torchrun or --gpus one GPU per process]")
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes to start on this machine, one per GPU (as torchrun --nproc_per_node).")
@@ -71,9 +79,7 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
               help="Images per batch (per rank); the fakes' latents are drawn per batch, so it changes them slightly.")
 @click.option("--workers", type=click.IntRange(min=0), default=default_of(calc_metrics, "num_workers"), show_default=True,
               help="Data-loading processes.")
-@click.option("--cache-dir", type=UserPath(file_okay=False, path_type=Path),
-              help="Detector files and cached real statistics [default: $STYLEGAN2_CACHE, else $XDG_CACHE_HOME/stylegan2, "
-                   "else ~/.cache/stylegan2].")
+@cache_dir_option
 @click.option("--no-cache", is_flag=True, help="Recompute real-data statistics instead of reading the cache.")
 @click.option("--seed", type=SEED, default=default_of(calc_metrics, "seed"), show_default=True, help="Seed of the generated samples.")
 @click.option("--trunc", "truncation_psi", type=FiniteFloat(), default=default_of(calc_metrics, "truncation_psi"), show_default=True,

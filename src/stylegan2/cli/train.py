@@ -20,6 +20,8 @@ import click
 from ..data import DatasetError, ImageDataset
 from ..data.errors import SKIP_BAD_OPTION, advise_skip_bad
 from ..io.pretrained import NVIDIA_NETWORKS, is_url, network_file
+from ..metrics import PRIMARY_METRICS
+from ..models.aspect import MAX_RESOLUTION
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..training import distributed
 from ..training.ada import AUG_MODES, UNIT_RANGE
@@ -27,7 +29,7 @@ from ..training.augment import AUGPIPE_PRESETS
 from ..training.config import CFG_NAMES, FINE_TUNE_ADA_KIMG, PRECISIONS, PRESETS, TrainingOptions
 from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distributed, positive_seconds
 from ..training.launch import INTERRUPTED, RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, SignalledAfterFinishing, launch
-from ..training.loop import train
+from ..training.loop import dry_run_summary, train
 from ..training.loss import LOSSES
 from ..training.networks import precision_kwargs
 from ..training.resume import AUTO_RESUME, auto_resume
@@ -39,7 +41,20 @@ from ..utils.download import DownloadError
 from ..utils.errors import OptionError
 from ..utils.progress import WarningsOnly, is_quiet, quiet
 from .defaults import format_default
-from .flags import SEED, FiniteFloatRange, PresetChoice, UserPath, nvidia_command, quiet_option, say, user_error, workers_option
+from .flags import (
+    SEED,
+    FiniteFloatRange,
+    PresetChoice,
+    UserPath,
+    cache_dir_option,
+    detector_option,
+    nvidia_command,
+    quiet_option,
+    say,
+    user_error,
+    vgg_option,
+    workers_option,
+)
 from .tools import warnings_as_notes
 
 # What a training process reports as a one-line error rather than a traceback.
@@ -130,13 +145,18 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
               help=f"How long a process waits for the others (in a collective, or to join) before it names the lost "
                    f"ones and stops the run.  [default: ${TIMEOUT_VARIABLE}, else {DEFAULT_TIMEOUT:g}]")
 @click.option("--cfg", type=PresetChoice(CFG_NAMES), default="auto", show_default=True, help="Base configuration.")
-@click.option("--cond/--no-cond", default=False, help="Train a class-conditional model on the dataset's labels (also --cond=1).")
-@click.option("--mirror/--no-mirror", default=False, help="Add x-flipped copies of the images (also --mirror=1).")
+@click.option("--cond/--no-cond", default=False,
+              help="Train a class-conditional model on the dataset's labels (also --cond=1)." + _default("cond"))
+@click.option("--mirror/--no-mirror", default=False,
+              help="Add x-flipped copies of the images (also --mirror=1)." + _default("mirror"))
 @click.option("--max-size", "--subset", "max_size", type=click.IntRange(min=1),
               help="Train on this many of the dataset's images (a fixed random subset, picked by --seed).")
-@click.option("--resolution", type=int, help="Pad smaller images to this power-of-two size.")
+@click.option("--resolution", type=int,
+              help=f"Pad smaller images to this size: a power of two from 4 to {MAX_RESOLUTION}, at least the images' "
+                   "own.  [default: the data's]")
 @click.option("--skip-bad", is_flag=True,
-              help="Skip unreadable images (and, with --cond, images without a label) with a note instead of stopping.")
+              help="Skip unreadable images (and, with --cond, images without a label) with a note instead of stopping."
+                   + _default("skip_bad"))
 @click.option("--kimg", type=FiniteFloatRange(min=0, min_open=True),
               help="Training length in thousands of real images, counted from the run's start (a continued run's "
                    "snapshot's images included; fine-tuning from a network's weights starts at 0)." + PRESET_DEFAULT)
@@ -171,7 +191,8 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
               help=f"What the layers of the top {_FP16['num_fp16_res']} resolutions compute in: fp16 (NVIDIA's mixed "
                    f"precision, conv_clamp {_FP16['conv_clamp']}, CUDA only), bf16 (no clamp; fast on CUDA or a CPU with "
                    "AVX-512 BF16 or AMX, emulated elsewhere) or fp32." + PRESET_DEFAULT)
-@click.option("--fp32/--no-fp32", default=None, help="NVIDIA's spelling of --precision fp32 (--fp32=0: --precision fp16).")
+@click.option("--fp32/--no-fp32", default=None,
+              help="NVIDIA's spelling of --precision fp32 (--fp32=0: --precision fp16).  [default: off: the preset's --precision]")
 @click.option("--nhwc/--no-nhwc", default=None, help="Channels-last (NHWC) memory format for the fp16 layers on CUDA." + _default("nhwc"))
 @click.option("--nobench/--bench", default=None, help="Disable cuDNN's kernel benchmarking (CUDA)." + _default("nobench"))
 @click.option("--allow-tf32/--no-allow-tf32", default=None,
@@ -187,7 +208,11 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
               help=f"ADA speed: kimg for p to move by 1.  [default: {format_default(TrainingOptions.ada_kimg)}; "
                    f"{FINE_TUNE_ADA_KIMG} when fine-tuning from a network's weights; a continued run's]")
 @click.option("--metrics", callback=_metric_list,
-              help="Comma-separated metrics to evaluate at each snapshot, or none.  [default: none]")
+              help=f"Comma-separated metrics to evaluate at each snapshot: {', '.join(PRIMARY_METRICS)} or variants "
+                   "(fid10k, ...; docs/metrics.md), or none.  [default: none]")
+@detector_option
+@vgg_option
+@cache_dir_option
 @click.option("--seed", type=SEED, help="Random seed." + _default("seed"))
 @click.option("--tick", type=FiniteFloatRange(min=0, min_open=True), help="kimg between progress lines." + _default("tick"))
 @click.option("--snap", type=click.IntRange(min=1),
@@ -217,7 +242,8 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
       torchrun --nproc_per_node=4 -m stylegan2 train --data ffhq.zip --cfg stylegan2 --batch 32
       stylegan2 train --data ffhq.zip --cfg stylegan2 --batch 64 --gpus 8 --nnodes 2 --rdzv-endpoint HOST:29400
     """
-    overrides.update(map=map_layers, p=aug_p, outdir=outdir)
+    overrides = _typed_only({**overrides, "outdir": outdir})
+    overrides.update(map=map_layers, p=aug_p, **{name: _absolute(overrides[name]) for name in METRIC_FILES})
     try:
         overrides["precision"] = _precision_option(overrides["precision"], fp32)
         layout = ProcessLayout(nproc_per_node=gpus, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id,
@@ -239,7 +265,7 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
         def run(options: TrainingOptions, dataset: ImageDataset) -> None:
             train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
 
-        run_training_command(resolve, run, dry_run, SKIP_BAD_OPTION)
+        run_training_command(resolve, run, dry_run, SKIP_BAD_OPTION, dry_run_summary)
         return
 
     def resolve_for_launch() -> tuple[ImageDataset, TrainingOptions]:
@@ -249,7 +275,22 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
     def run_processes(options: TrainingOptions, dataset: ImageDataset) -> None:
         launch(layout, process_for(train_process), data, cfg, device, overrides, dist_timeout, user_errors=USER_ERRORS)
 
-    run_training_command(resolve_for_launch, run_processes, dry_run, SKIP_BAD_OPTION)
+    run_training_command(resolve_for_launch, run_processes, dry_run, SKIP_BAD_OPTION, dry_run_summary)
+
+
+METRIC_FILES = ("detector", "vgg", "cache_dir")  # the files the run's metrics read (--detector, ...)
+
+
+def _typed_only(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with None for each option not typed (at its declared default), so that the run's `given` lists exactly
+    what was typed (`--no-cond` too)."""
+    source = click.get_current_context().get_parameter_source
+    return {name: None if source(name) is click.core.ParameterSource.DEFAULT else value for name, value in values.items()}
+
+
+def _absolute(path: os.PathLike | None) -> str | None:
+    """A file option's path as the run records it: absolute, so that the record names the file from any folder."""
+    return None if path is None else os.path.abspath(path)
 
 
 def _precision_option(precision: str | None, fp32: bool | None) -> str | None:
@@ -261,6 +302,9 @@ def _precision_option(precision: str | None, fp32: bool | None) -> str | None:
     if fp32 != (precision == "fp32"):
         raise OptionError(f"--{'' if fp32 else 'no-'}fp32 and --precision {precision} disagree; pass one of them")
     return precision
+
+
+DryRunSummary = Callable[[Any, ImageDataset], tuple[list[str], list[str]]]  # (options, dataset) -> (lines, notes)
 
 
 @contextlib.contextmanager
@@ -286,10 +330,11 @@ def process_for(process: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: Callable[[Any, ImageDataset], object],
-                         dry_run: bool, skip_bad: str) -> None:
+                         dry_run: bool, skip_bad: str, summary: DryRunSummary | None = None) -> None:
     """Open the dataset and resolve the options (errors become one-line messages), print them for
     --dry-run, else train; Ctrl-C exits with status 130 after the loop's final snapshot. `skip_bad`: how the
-    command's messages say to leave bad files out (SKIP_BAD_OPTION, or SKIP_BAD_BY_CONVERTING without the option)."""
+    command's messages say to leave bad files out (SKIP_BAD_OPTION, or SKIP_BAD_BY_CONVERTING without the option).
+    `summary`: the lines and notes --dry-run prints after the data's, of what the run would say at its start."""
     try:
         with warnings_as_notes(), advise_skip_bad(skip_bad), usr1_interrupts():  # e.g. the images --skip-bad left out
             dataset, options = resolve()
@@ -303,6 +348,11 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
         raise user_error(err) from None
     if dry_run:  # the data it opened on stderr, as notes are, so that stdout stays the options' JSON
         say(f"Dataset: {dataset.summary()}", err=True)
+        lines, notes = summary(options, dataset) if summary is not None else ([], [])
+        for line in lines:
+            say(line, err=True)
+        for note in notes:
+            click.echo(f"note: {note}", err=True)
         click.echo(json.dumps(options.to_json(), indent=2))
         return
     try:

@@ -3,7 +3,6 @@
 import io
 import json
 import os
-import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,7 @@ import numpy as np
 import PIL.Image
 
 from ..models.aspect import ASPECTS, MAX_RESOLUTION, SQUARE, aspect_of, image_size
-from ..utils.files import OutputAppearedError, commit, create_temp, remove_stale_temps
+from ..utils.files import OutputAppearedError, commit, create_temp, free_space_short, remove_stale_temps
 from ..utils.notes import warn
 from ..utils.progress import progress_bar
 from ..utils.text import first_names
@@ -158,8 +157,8 @@ ENLARGED_NOTE = 2.0  # images enlarged more than this many times are named: they
 def _note_free_space(dest: Path, most: int, count: int, shape: tuple[int, ...]) -> None:
     """A note, at the first image, when the zip may not fit: it is written for minutes or hours before a full disk
     would stop it. `most`: the bytes of the raw pixels, which PNG rarely exceeds."""
-    free = shutil.disk_usage(dest.resolve().parent).free
-    if most > free:
+    free = free_space_short(dest.resolve().parent, most)
+    if free is not None:
         warn(f"{dest}: the zip may take up to {most / 1e9:.3g} GB ({count:,} PNGs of {'x'.join(map(str, shape))}) and "
              f"its disk has {free / 1e9:.3g} GB free; a full disk stops it with nothing written")
 

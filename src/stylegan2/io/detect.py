@@ -48,15 +48,22 @@ def detect_format(path: str | Path) -> str:
     )
 
 
+SNAPSHOT_NAME = r"network-snapshot-(\d+)(?:-(\d{3}))?\.(?:%s)"  # '000012' is 12,000 images, '000012-064' 12,064 (ours)
+
+
+def snapshot_nimg(name: str, suffixes: tuple[str, ...] = ("safetensors", "pkl")) -> int | None:
+    """The images seen that a `network-snapshot-*` file name says (NVIDIA's names are whole kimg), else None."""
+    match = re.fullmatch(SNAPSHOT_NAME % "|".join(map(re.escape, suffixes)), name)
+    return None if match is None else int(match.group(1)) * 1000 + int(match.group(2) or 0)
+
+
 def snapshots_in_order(folder: Path, suffixes: tuple[str, ...] = ("safetensors", "pkl")) -> list[Path]:
     """The `network-snapshot-*` files of a run directory (ours or NVIDIA's; `suffixes` says which), fewest images seen
     first (their names do not sort so: '000004-016' comes before '000004' as text)."""
     counts = {}
-    pattern = r"network-snapshot-(\d+)(?:-(\d{3}))?\.(?:" + "|".join(map(re.escape, suffixes)) + ")"
     for path in folder.glob("network-snapshot-*"):
-        # '000012' is 12,000 images and '000012-064' 12,064 (ours); NVIDIA's names are whole kimg
-        if match := re.fullmatch(pattern, path.name):
-            counts[int(match.group(1)) * 1000 + int(match.group(2) or 0)] = path
+        if (images := snapshot_nimg(path.name, suffixes)) is not None:
+            counts[images] = path
     return [counts[images] for images in sorted(counts)]
 
 

@@ -146,6 +146,21 @@ def read_native(path: Path) -> Checkpoint:
     )
 
 
+def read_training_state(path: str | Path) -> dict[str, Any]:
+    """The training_state of one of our checkpoints from its header alone, no tensor read: what a run's snapshot
+    records of the run (its options) where the run directory's own record cannot be read."""
+    path = Path(path)
+    _check_header_size(path)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            raw = (f.metadata() or {}).get(METADATA_KEY)
+    except Exception as exc:  # noqa: BLE001 -- safetensors reports bad files with its own error type
+        raise CheckpointError(f"{path}: truncated or corrupt safetensors file ({exc})") from None
+    if raw is None:
+        raise CheckpointError(f"{path}: a safetensors file without '{METADATA_KEY}' metadata, so not a stylegan2 checkpoint")
+    return _parse_metadata(raw, path).get("training_state") or {}
+
+
 def _check_header_size(path: Path) -> None:
     """Refuse a safetensors header that claims more than MAX_HEADER_BYTES, before anything parses it."""
     with open(path, "rb") as f:

@@ -42,12 +42,13 @@ class _LimitExceeded(Exception):
 def check_plain(value: Any, where: str, what: str, *, max_depth: int, max_values: int, max_int: int = MAX_INT) -> None:
     """Refuse anything but JSON-like settings: None, bool, int, finite float, short str, list/tuple, str-keyed dict.
 
-    Walks without recursion, so a deeply nested value is reported, not a RecursionError.
+    Walks without recursion, so a deeply nested value is reported, not a RecursionError. A non-finite number is named
+    by its keys ('training_state.pl_mean = nan'): a damaged file says where.
     """
-    todo = [(value, 0)]
+    todo: list[tuple[Any, int, str]] = [(value, 0, "")]
     count = 0
     while todo:
-        item, depth = todo.pop()
+        item, depth, name = todo.pop()
         count += 1
         if count > max_values:
             raise CheckpointError(f"{where}: {what} hold more than {max_values:,} values")
@@ -58,7 +59,7 @@ def check_plain(value: Any, where: str, what: str, *, max_depth: int, max_values
                 raise CheckpointError(f"{where}: {what} hold the integer {short_int(item)}, beyond +-{max_int:,}")
         elif isinstance(item, float):
             if item != item or item in (float("inf"), float("-inf")):
-                raise CheckpointError(f"{where}: {what} hold a non-finite number ({item})")
+                raise CheckpointError(f"{where}: {what} hold a non-finite number ({f'{name} = ' if name else ''}{item})")
         elif isinstance(item, str):
             if len(item) > MAX_STRING:
                 raise CheckpointError(f"{where}: {what} hold a string of {len(item):,} characters (limit {MAX_STRING:,})")
@@ -68,9 +69,9 @@ def check_plain(value: Any, where: str, what: str, *, max_depth: int, max_values
             if isinstance(item, dict):
                 if not all(isinstance(k, str) for k in item):
                     raise CheckpointError(f"{where}: {what} have a key that is not a string")
-                todo.extend((k, depth + 1) for k in item)
-                item = item.values()
-            todo.extend((v, depth + 1) for v in item)
+                todo.extend((k, depth + 1, name) for k in item)
+            entries = item.items() if isinstance(item, dict) else enumerate(item)
+            todo.extend((v, depth + 1, f"{name}.{k}" if name else str(k)) for k, v in entries)
         else:
             raise CheckpointError(f"{where}: {what} hold a {type(item).__name__}, which is not a plain setting")
 

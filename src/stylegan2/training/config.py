@@ -206,6 +206,11 @@ class TrainingOptions:
     # Kept across continuations; `--resume auto` continues only a run that started where this job starts.
     started_from: str | None = None
     metrics: list[str] = field(default_factory=list)
+    # The files the metrics use (`stylegan2 metrics --detector/--vgg/--cache-dir`; None: the cache dir's). Not what a
+    # run trains on: `--resume auto` does not compare them.
+    detector: str | None = None
+    vgg: str | None = None
+    cache_dir: str | None = None
     grid: tuple[int, int] = (8, 8)
     num_gpus: int = 1
     # The options the caller set (`given_options`), sorted: the run directory's name carries them (`rundir.run_desc`),
@@ -218,7 +223,9 @@ class TrainingOptions:
     from_file: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The options as runs record them; null for the augmentation settings that the --aug trained with leaves
+        unused (`AUG_OPTIONS`), so that runs that trained alike read alike."""
+        return {**dataclasses.asdict(self), **{name: None for name in unused_aug_options(self.aug)}}
 
     @property
     def augment(self) -> AugmentConfig:
@@ -265,6 +272,12 @@ def preset_aug_rule(cfg: str, aug: str, num_images: int | None) -> str | None:
 
 # The augmentation options each --aug uses; the others it would ignore.
 AUG_OPTIONS = {"ada": ("augpipe", "p", "target", "ada_kimg"), "fixed": ("augpipe", "p"), "noaug": (), "diffaug": ()}
+
+
+def unused_aug_options(aug: Any) -> tuple[str, ...]:
+    """The augmentation options that `aug` leaves unused (none for a mode this version does not know)."""
+    used = AUG_OPTIONS.get(aug) if isinstance(aug, str) else None
+    return () if used is None else tuple(name for name in AUG_OPTIONS["ada"] if name not in used)
 
 
 def check_aug_overrides(options: TrainingOptions, overrides: dict[str, Any], num_images: int | None) -> None:
@@ -360,12 +373,9 @@ def resolve_options(
 
 
 def given_options(overrides: dict[str, Any]) -> tuple[str, ...]:
-    """The options the caller set, sorted: the overrides that are not None, less an on/off switch left off and an
-    --outdir at its declared default, which a command line passes whether typed or not (`--cond/--no-cond` defaults
-    to False there)."""
-    declared = {f.name: f.default for f in dataclasses.fields(TrainingOptions)}
-    return tuple(sorted(key for key, value in overrides.items() if value is not None
-                        and not ((isinstance(value, bool) or key == "outdir") and value == declared.get(key))))
+    """The options the caller set, sorted: the overrides that are not None (`stylegan2 train` passes None for each
+    option not typed, so `--no-cond` counts, and a switch left alone does not)."""
+    return tuple(sorted(key for key, value in overrides.items() if value is not None))
 
 
 @contextlib.contextmanager
@@ -420,11 +430,13 @@ _DERIVED_FROM_BATCH = ("batch", "gamma", "ema_kimg")  # under --cfg auto
 
 
 def run_differences(options: TrainingOptions, recorded: dict[str, Any]) -> list[str]:
-    """How a run's recorded training_options.json differs from `options` in RUN_IDENTITY ('--gamma 1, not --gamma 8').
-    The same --data may be given by another path to the same file, or to a copy of it (see `same_file`)."""
-    keys = RUN_IDENTITY
+    """How a run's recorded training_options.json differs from `options` in RUN_IDENTITY ('--gamma 1, not --gamma 8'),
+    leaving out the augmentation settings that either run's --aug does not use. The same --data may be given by
+    another path to the same file, or to a copy of it (see `same_file`)."""
+    unused = {*unused_aug_options(options.aug), *unused_aug_options(recorded.get("aug"))}  # null, or an old record's
+    keys = tuple(key for key in RUN_IDENTITY if key not in unused)  # (a different --aug is itself a difference)
     if options.cfg == "auto" and recorded.get("batch") != options.batch:
-        keys = tuple(key for key in RUN_IDENTITY if key not in _DERIVED_FROM_BATCH)
+        keys = tuple(key for key in keys if key not in _DERIVED_FROM_BATCH)
     differences = []
     for key in keys:
         if key not in recorded:  # written by a version without the option: the run had its default

@@ -20,6 +20,7 @@ from ..models import Discriminator, Generator
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..nn.layers import Conv2dLayer
 from ..utils.device import configure_backends
+from ..utils.files import free_space_short
 from ..utils.image import make_grid, save_image, to_uint8
 from .ada import Augmentation, build_augmentation
 from .config import TrainingOptions, preset_aug_rule, validate_options
@@ -395,7 +396,8 @@ def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ct
         with warnings.catch_warnings(record=True) as notes:  # the metric's notes go to the run log, not Python's form
             warnings.simplefilter("always")
             record = evaluate_for_training(metric, G_ema, options.data, run_dir=run_dir, snapshot=snapshot_path,
-                                           mirror=options.mirror, device=ctx.device, rank=ctx.rank, world_size=ctx.world_size)
+                                           mirror=options.mirror, device=ctx.device, rank=ctx.rank, world_size=ctx.world_size,
+                                           detector=options.detector, vgg=options.vgg, cache_dir=options.cache_dir)
     except (ValueError, FileNotFoundError) as err:
         if ctx.is_main:
             log(f"Metric {metric} failed: {err}")
@@ -413,10 +415,14 @@ def _run_summary(options: TrainingOptions, dataset: ImageDataset, G: Generator, 
                  state: ResumeState | None, ctx: DistributedContext) -> list[str]:
     """The run's first lines after those on its labels and resume: the data, the networks, the snapshots, the setup
     and (rank 0) the metrics."""
+    size = snapshot_size(G, D)
     lines = [f"Dataset: {dataset.summary()}", _parameters_summary(G, D, options.freezed),
-             _snapshot_summary(G, D, options, state), *_setup_summary(options, ctx.device.type, dataset.distinct_len)]
+             _snapshot_summary(size, options, state), *_setup_summary(options, ctx.device.type, dataset.distinct_len)]
     if options.metrics and ctx.is_main:
-        lines.append(_metrics_summary(options.metrics))
+        line, missing = metrics_summary(options)
+        lines.append(line if missing is None else f"{line}\n  note: {METRICS_FAIL}{missing}")
+    if ctx.is_main and (note := disk_note(options, size, _snapshot_count(options, state))):
+        lines.append(f"note: {note}")
     return lines
 
 
@@ -431,19 +437,30 @@ def _parameters_summary(G: Generator, D: Discriminator, freezed: int) -> str:
     return line
 
 
-def _snapshot_summary(G: Generator, D: Discriminator, options: TrainingOptions, start: ResumeState | None = None) -> str:
-    """About how large each snapshot is and how many the run writes (from where it resumes), for its first lines."""
-    # float32 G, G_ema and D (buffers too) and Adam's two moments of their parameters, and a header line per tensor
+def snapshot_size(G: Generator, D: Discriminator) -> int:
+    """About how many bytes a snapshot of these networks takes: float32 G, G_ema and D (buffers too) and Adam's two
+    moments of their parameters, and a header line per tensor."""
     states, params = [net.state_dict().values() for net in (G, G, D)], [list(net.parameters()) for net in (G, D)]
     values = sum(t.numel() for state in states for t in state) + 2 * sum(p.numel() for group in params for p in group)
     tensors = sum(len(state) for state in states) + 2 * sum(len(group) for group in params)
-    size = 4 * values + 130 * tensors
+    return 4 * values + 130 * tensors
+
+
+def _snapshot_count(options: TrainingOptions, start: ResumeState | None) -> int:
+    """How many snapshots the run writes from `start` (None: its beginning)."""
     start = start or ResumeState()
     ticks = max(ticks_to_go(start.cur_nimg, options.kimg, options.tick), 1)
-    count = snapshots_due(start.cur_tick, start.cur_tick + ticks - 1, options.snap)
-    left = f"in {options.kimg:g} kimg" if start.cur_nimg == 0 else f"in the {options.kimg - start.cur_nimg / 1000:g} kimg left"
-    every = options.tick * options.snap
+    return snapshots_due(start.cur_tick, start.cur_tick + ticks - 1, options.snap)
+
+
+def _snapshot_summary(size: int, options: TrainingOptions, start: ResumeState | None = None) -> str:
+    """About how large each snapshot is (`size` bytes) and how many the run writes (from where it resumes), for its
+    first lines."""
+    count = _snapshot_count(options, start)
     kept = min(count, options.keep_snapshots or count)
+    cur_nimg = start.cur_nimg if start is not None else 0
+    left = f"in {options.kimg:g} kimg" if cur_nimg == 0 else f"in the {options.kimg - cur_nimg / 1000:g} kimg left"
+    every = options.tick * options.snap
     disk = f"{kept * size / 1e9:.3g} GB" + (f" (--keep-snapshots {options.keep_snapshots})" if kept < count else "")
     return (f"Snapshots: about {size / 1e6:.3g} MB each (the networks and the optimizers' state, for an exact resume), "
             f"every {every:g} kimg: about {count:,} {left}, {disk}")
@@ -478,10 +495,54 @@ def _setup_summary(options: TrainingOptions, device_type: str, num_images: int |
             f"Data loading: {options.workers} worker processes (--workers); {torch.get_num_threads()} compute thread(s)"]
 
 
-def _metrics_summary(metrics: list[str]) -> str:
-    """The metrics each snapshot gets, and, when a file they need is missing, why (now, not at the first snapshot)."""
-    from ..metrics.calc import missing_metric_files
+def disk_note(options: TrainingOptions, size: int, count: int) -> str | None:
+    """Why the disk of --outdir may not hold the run's `count` snapshots of `size` bytes, or None: a full disk stops
+    the run at a snapshot, hours in, so the run says it at its start. With --keep-snapshots N, N + 1 are on the disk
+    at once: the oldest is deleted once the next is written."""
+    keep = options.keep_snapshots
+    at_once = count if not keep or count <= keep else keep + 1
+    free = free_space_short(options.outdir, size * at_once)
+    if free is None:
+        return None
+    where = f"--outdir {options.outdir}: its disk has {free / 1e6:.3g} MB free"
+    if free < size:
+        return (f"{where}, less than one snapshot (about {size / 1e6:.3g} MB): the run would stop at its first; free "
+                "space there or choose another --outdir")
+    fits = free // size
+    keep_fewer = f"pass --keep-snapshots {fits - 1}, " if fits > 1 else ""
+    return (f"{where}, less than the {at_once:,} snapshots the run has on it at once (about {size / 1e6:.3g} MB each): "
+            f"it would stop at snapshot {fits + 1}; {keep_fewer}free space there, or choose another --outdir")
 
-    line = f"Metrics: {', '.join(metrics)} of G_ema at each snapshot (--metrics)"
-    missing = missing_metric_files(metrics)
-    return line if missing is None else f"{line}\n  note: they fail (and training goes on) until this is fixed: {missing}"
+
+METRICS_FAIL = "they fail (and training goes on) until this is fixed: "  # before why a metric's file is missing
+
+
+def metrics_summary(options: TrainingOptions) -> tuple[str, str | None]:
+    """The line on the metrics each snapshot gets, and why a file they read from the cache dir is missing (None: none
+    is), said at the start rather than at the first snapshot; a file given (--detector, --vgg) is not looked for."""
+    from ..metrics.calc import missing_metric_files, needed_networks
+    from ..metrics.evaluate import parse_metric
+
+    def from_cache(metric: str) -> bool:
+        detector, vgg = needed_networks([parse_metric(metric)], vgg_given=options.vgg is not None)
+        return (detector and options.detector is None) or (vgg and options.vgg is None)
+
+    line = f"Metrics: {', '.join(options.metrics)} of G_ema at each snapshot (--metrics)"
+    cached = [metric for metric in options.metrics if from_cache(metric)]
+    return line, missing_metric_files(cached, options.cache_dir) if cached else None
+
+
+def dry_run_summary(options: TrainingOptions, dataset: ImageDataset) -> tuple[list[str], list[str]]:
+    """What the run's first lines would say of its metrics and its disk, for --dry-run: (lines, notes). The networks
+    are built on the meta device, for their sizes only; a continued run is counted from its start."""
+    lines, notes = [], []
+    if options.metrics:
+        line, missing = metrics_summary(options)
+        lines.append(line)
+        notes += [f"--metrics: {METRICS_FAIL}{missing}"] if missing is not None else []
+    c_prior = [1 / options.clusters] * options.clusters if options.clusters else None  # shares as yet unknown
+    with torch.device("meta"):
+        G, D = build_networks(options, options.clusters or dataset.label_dim, dataset.resolution, dataset.num_channels,
+                              c_prior, dataset.aspect)
+    note = disk_note(options, snapshot_size(G, D), _snapshot_count(options, None))
+    return lines, notes + ([note] if note is not None else [])

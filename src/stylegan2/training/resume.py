@@ -4,18 +4,19 @@ start from, and work out the options it trains with; --dry-run makes the same ch
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from ..data import ImageDataset
+from ..io.detect import newest_snapshot, snapshot_nimg
 from ..io.errors import CheckpointError
+from ..io.native import read_training_state
 from ..io.pretrained import cached_file_name, network_file
 from ..models import Discriminator, Generator
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
@@ -39,9 +40,9 @@ from .networks import (
     keep_file_architecture,
     networks_from_checkpoint,
 )
-from .rundir import latest_snapshot, run_kind
+from .rundir import OWNER_FILE, OWNER_STALE_AFTER_S, latest_snapshot, run_kind, run_owner, run_snapshots, runs_of_kind
 from .session import RunFinished, TrainingError, check_run_unfinished
-from .snapshot import ResumeState, finite_number, read_resume_state
+from .snapshot import ResumeState, dangling_link, finite_number, read_resume_state
 
 AUTO_RESUME = "auto"  # --resume auto: the newest snapshot of this run under --outdir, if any; auto:FILE, else FILE
 
@@ -108,10 +109,13 @@ def _resume_file(options: TrainingOptions, data_name: str,
     path, data, error, found_lines = options.resume, b"", None, []
     auto, fallback = auto_resume(path)
     if ctx.is_main and auto:
-        found, passed_over = _auto_resume(options, data_name)
+        try:
+            found, passed_over = _auto_resume(options, data_name)
+        except TrainingError as err:  # a run that a live process trains: said once the other processes know
+            found, passed_over, error = None, [], err
         found_lines = [f"Resume auto: {line}" for line in passed_over]
         path = str(found) if found is not None else ""
-        if found is None:
+        if found is None and error is None:
             these = " with these options" if passed_over else ""
             found_lines.append(f"Resume auto: no snapshot of a {data_name}-{options.cfg} run{these} under {options.outdir}; "
                                + (f"starting from {fallback}" if fallback else "starting a new run"))
@@ -123,7 +127,8 @@ def _resume_file(options: TrainingOptions, data_name: str,
         try:
             data = Path(path).read_bytes() if path and ctx.world_size > 1 else b""
         except OSError as err:
-            error = TrainingError(f"--resume {path}: cannot read it ({err.strerror or err})")
+            why = dangling_link(path) or f"cannot read it ({err.strerror or err})"
+            error = _with_advice(CheckpointError(f"--resume {path}: {why}"), path, options)
     shared = broadcast_bytes(None if error else path.encode(), ctx.device)
     if shared is None:
         raise error or TrainingError("rank 0 could not read the --resume file; its message says why")
@@ -134,27 +139,41 @@ def _resume_file(options: TrainingOptions, data_name: str,
 
 
 def _auto_resume(options: TrainingOptions, data_name: str) -> tuple[Path | None, list[str]]:
-    """The snapshot `--resume auto` continues (None: none), and a line per run of this dataset and --cfg (`run_kind`:
-    whatever options its name carries, or an older version's `<data>-<cfg>`) that it passed over because its
-    training_options.json differs in the options that tell runs apart (RUN_IDENTITY) or in the network it started
-    from (`auto:FILE` starts from FILE, plain `auto` from new weights)."""
-    recorded = functools.cache(_run_options)  # the run found is read once more, for its --data
+    """The snapshot `--resume auto` continues (None: none), and lines on what it found: a line per run of this dataset
+    and --cfg (`run_kind`: whatever options its name carries, or an older version's `<data>-<cfg>`) that it passed
+    over because its recorded options differ in those that tell runs apart (RUN_IDENTITY) or in the network it started
+    from (`auto:FILE` starts from FILE, plain `auto` from new weights); of the others, the run furthest along is
+    continued. A run that a live process still trains is refused (TrainingError): continuing it would fork it."""
+    read: dict[Path, tuple[dict[str, Any], str]] = {}  # each run's recorded options, read once, and a note on them
+
+    def recorded(run_dir: Path) -> dict[str, Any]:
+        if run_dir not in read:
+            read[run_dir] = _run_options(run_dir)
+        return read[run_dir][0]
+
     start = auto_resume(options.resume)[1]
 
     def differences(run_dir: Path) -> str:
         return ", ".join(run_differences(options, recorded(run_dir)) + _start_differences(start, recorded(run_dir)))
 
-    found, passed_over = latest_snapshot(options.outdir, run_kind(data_name, options.cfg), differences)
+    kind = run_kind(data_name, options.cfg)
+    found, passed_over = latest_snapshot(options.outdir, kind, differences)
     lines = [f"passed over {line}: a run with other options, so another job's (give one of its snapshots to --resume "
              "to continue it anyway)" for line in passed_over]
     if found is None:
-        return found, lines
+        return found, [*lines, *(note for _, note in read.values() if note)]
+    lines += _owner_notes(found, runs_of_kind(options.outdir, kind), differences)
+    newest = [path for path in run_snapshots(options.outdir, kind) if not differences(path.parent)][-1]
+    lines += [note for _, note in read.values() if note]
+    if newest != found:  # two jobs continued one run (a duplicate submission): the one further along holds more work
+        lines.append(f"continues {found.parent.name}, the run furthest along ({_kimg(found)} kimg); the newer run "
+                     f"{newest.parent.name} is at {_kimg(newest)} kimg (give {newest} to --resume to continue that one)")
     theirs = recorded(found.parent)
     data = theirs.get("data", options.data)
     if isinstance(data, str) and not same_place(data, options.data):
         lines.append(f"its run read --data {data}, taken for this one (the same file name, moved or copied since)")
     started = _recorded_start(theirs)
-    if started == UNRECORDED_START:
+    if started == UNRECORDED_START and not read[found.parent][1]:  # an unreadable record is said as such
         lines.append(f"its run does not record the network it started from (written by an older version): taken for "
                      f"a run from {start or 'new weights'}, as this job's")
     elif start is not None and isinstance(started, str) and not os.path.exists(started):
@@ -162,13 +181,59 @@ def _auto_resume(options: TrainingOptions, data_name: str) -> tuple[Path | None,
     return found, lines
 
 
-def _run_options(run_dir: Path) -> dict[str, Any]:
-    """A run directory's training_options.json ({} when it cannot be read)."""
+def _kimg(snapshot: Path) -> str:
+    """The kimg a snapshot's file name says: '0.384'."""
+    return f"{(snapshot_nimg(snapshot.name) or 0) / 1000:g}"
+
+
+def _owner_notes(found: Path, runs: list[Path], differences: Callable[[Path], str]) -> list[str]:
+    """Refuse (TrainingError) to continue `found`'s run while a live process trains it, or trains a run of this job
+    (`differences` finds none) that continues it; a note where the run's training.lock was left by a process that is
+    gone (killed, so it could not remove the file)."""
+    run_dir = found.parent.resolve()
+    notes = []
+    for other in runs:
+        owner = run_owner(other)
+        continues = owner is not None and owner.resumed is not None and Path(owner.resumed).parent == run_dir
+        if owner is None or not (other.resolve() == run_dir or (continues and not differences(other))):
+            continue
+        where = "" if other.resolve() == run_dir else f", which continues it in {other.name}"
+        if owner.alive():
+            raise TrainingError(
+                f"--resume auto: the run it would continue, {found.parent}, is still being trained by {owner.describe()}"
+                f"{where}; wait for that process to end or stop it, or pass a snapshot to --resume to start from that "
+                f"file anyway (if that process is gone, delete {other / OWNER_FILE}: after "
+                f"{OWNER_STALE_AFTER_S / 3600:g} hour without a heartbeat it counts as gone)")
+        if other.resolve() == run_dir:
+            notes.append(f"{found.parent.name} was left by {owner.describe()}, which is gone (killed?): continuing it")
+    return notes
+
+
+def _run_options(run_dir: Path) -> tuple[dict[str, Any], str]:
+    """The options a run directory records: its training_options.json, or where that cannot be read (emptied by a
+    crash, a bad copy) those its newest snapshot records, with a note on that ('' otherwise); {} where it has none."""
     try:
-        found = json.loads((run_dir / "training_options.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return found if isinstance(found, dict) else {}
+        raw = (run_dir / "training_options.json").read_bytes()
+        found = json.loads(raw) if raw.strip() else None
+    except FileNotFoundError:  # as an older version's run that cannot be followed back: nothing recorded
+        return {}, ""
+    except OSError as err:
+        why = err.strerror or str(err)
+    except ValueError as err:  # not UTF-8 either
+        why = f"not valid JSON: {err}"
+    else:
+        if isinstance(found, dict):
+            return found, ""
+        why = "empty" if found is None else "not a JSON object"
+    unreadable = f"training_options.json of {run_dir.name} is unreadable ({why})"
+    newest = newest_snapshot(run_dir, suffixes=("safetensors",))
+    try:
+        options = read_training_state(newest).get("options") if newest is not None else None
+    except (OSError, CheckpointError):
+        options = None
+    if not isinstance(options, dict):
+        return {}, f"{unreadable}, and its newest snapshot records no options: its options were not compared"
+    return options, f"{unreadable}: compared with the options that its newest snapshot, {newest.name}, records"
 
 
 MAX_CONTINUATIONS = 1000  # runs followed back to find where an older version's run started (a cycle would not end)
@@ -185,7 +250,7 @@ def _recorded_start(recorded: dict[str, Any]) -> str | None:
         resume = recorded.get("resume", UNRECORDED_START)
         if not isinstance(resume, str) or not Path(resume).name.startswith("network-snapshot-"):
             return resume
-        recorded = _run_options(Path(resume).parent)
+        recorded = _run_options(Path(resume).parent)[0]
         if not recorded:
             return UNRECORDED_START
     return UNRECORDED_START

@@ -1,14 +1,19 @@
 """Run directories: `OUTDIR/NNNNN-<desc>/`, numbered so that a new run never reuses an old one, and named after the
-dataset, --cfg and the options given, as NVIDIA's train.py names them."""
+dataset, --cfg and the options given, as NVIDIA's train.py names them; the snapshot --resume auto continues; and the
+process that trains a run (its training.lock)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
+import socket
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..io.detect import newest_snapshot
+from ..io.detect import newest_snapshot, snapshot_nimg
 from ..io.pretrained import NVIDIA_NETWORKS
 from ..utils.files import folder_blocker, remove_stale_temps
 
@@ -134,30 +139,112 @@ def create_run_dir(outdir: str | Path, desc: str) -> Path:
                          "choose another --outdir") from None
 
 
-def latest_snapshot(outdir: str | Path, kind: str | re.Pattern[str],
-                    differs: Callable[[Path], str] = lambda run_dir: "") -> tuple[Path | None, list[str]]:
-    """The newest snapshot of the newest `NNNNN-<kind>` run under `outdir` that has one (None if none does), passing
-    over runs for which `differs(run_dir)` says how they differ from this one; and a line per run passed over.
-    `kind` is a run's name after its number, or a pattern of such names (`run_kind`).
-
-    This is what `--resume auto` continues: a run restarted after a failure (by hand or by torchrun
-    --max-restarts) finds the last snapshot of the run it replaces, itself a run directory of its own.
-    Snapshots are written atomically, so every one found here is complete.
-    """
+def runs_of_kind(outdir: str | Path, kind: str | re.Pattern[str]) -> list[Path]:
+    """The `NNNNN-<kind>` run directories under `outdir`, in run-number order; `kind` is a run's name after its
+    number, or a pattern of such names (`run_kind`)."""
     outdir = Path(outdir).expanduser()
-    passed_over: list[str] = []
     if not outdir.is_dir():
-        return None, passed_over
+        return []
     pattern = kind if isinstance(kind, re.Pattern) else re.compile(re.escape(_safe(kind)))
     runs = sorted((int(m.group(1)), outdir / name) for name in os.listdir(outdir)
                   if (m := re.fullmatch(r"(\d+)-(.+)", name)) and pattern.fullmatch(m.group(2)) and (outdir / name).is_dir())
-    for _, run_dir in reversed(runs):
-        newest = newest_snapshot(run_dir, suffixes=("safetensors",))  # our snapshots only: the ones a run continues from
-        if newest is None:
-            continue
-        difference = differs(run_dir)
-        if difference:
-            passed_over.append(f"{run_dir.name}: {difference}")
-            continue
-        return newest, passed_over
-    return None, passed_over
+    return [run_dir for _, run_dir in runs]
+
+
+def run_snapshots(outdir: str | Path, kind: str | re.Pattern[str]) -> list[Path]:
+    """The newest snapshot of each `NNNNN-<kind>` run under `outdir` that has one, in run-number order (our snapshots
+    only: the ones a run continues from)."""
+    newest = (newest_snapshot(run_dir, suffixes=("safetensors",)) for run_dir in runs_of_kind(outdir, kind))
+    return [path for path in newest if path is not None]
+
+
+def latest_snapshot(outdir: str | Path, kind: str | re.Pattern[str],
+                    differs: Callable[[Path], str] = lambda run_dir: "") -> tuple[Path | None, list[str]]:
+    """The snapshot furthest along (most images seen; of two, the newer run's) among the newest snapshots of the
+    `NNNNN-<kind>` runs under `outdir` (None if none has one), passing over runs for which `differs(run_dir)` says how
+    they differ from this one; and a line for each run passed over that is newer or further along than the one found
+    (every one, when none is found), newest first.
+
+    This is what `--resume auto` continues: a run restarted after a failure (by hand or by torchrun
+    --max-restarts) finds the last snapshot of the run it replaces, itself a run directory of its own.
+    Of two runs that continued one run (a duplicate job), the one further along holds more of its work.
+    Snapshots are written atomically, so every one found here is complete.
+    """
+    snapshots = run_snapshots(outdir, kind)
+    nimg = {path: snapshot_nimg(path.name) or 0 for path in snapshots}
+    ranked = sorted(snapshots, key=nimg.__getitem__)  # a stable sort: of equal counts, the newer run comes last
+    found = next((path for path in reversed(ranked) if not differs(path.parent)), None)
+    later = snapshots if found is None else [path for index, path in enumerate(snapshots)
+                                             if index > snapshots.index(found) or nimg[path] > nimg[found]]
+    return found, [f"{path.parent.name}: {difference}" for path in reversed(later) if (difference := differs(path.parent))]
+
+
+# A run directory's owner: training.lock, written by the process that trains the run (rank 0) and removed when it ends.
+# --resume auto refuses to continue a run that a live process still trains. A pid can be asked on its own host only,
+# so the owner touches the file every HEARTBEAT_S while it trains; a file untouched for OWNER_STALE_AFTER_S is a dead
+# owner's (a killed process cannot remove it), whichever host it names.
+OWNER_FILE = "training.lock"
+HEARTBEAT_S = 60.0
+OWNER_STALE_AFTER_S = 3600.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOwner:
+    """The process that trains a run directory, as its training.lock says: host, pid, start time, the snapshot it
+    continued (None: none), and when it last said it was alive (the file's modification time)."""
+
+    host: str
+    pid: int
+    started: float
+    resumed: str | None
+    heartbeat: float
+
+    def alive(self, now: float | None = None) -> bool:
+        """Whether the owner may still train the run: it touched the file lately and, on this host, its process
+        exists (this process is not an owner: it is choosing what to train)."""
+        if (time.time() if now is None else now) - self.heartbeat > OWNER_STALE_AFTER_S:
+            return False
+        if self.host != socket.gethostname():
+            return True
+        return self.pid != os.getpid() and _process_exists(self.pid)
+
+    def describe(self) -> str:
+        """'process 1234 on host gpu7 (started 2024-05-01 10:00:00)'."""
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started))
+        return f"process {self.pid} on host {self.host} (started {started})"
+
+
+def _process_exists(pid: int) -> bool:
+    """Whether a process of this id exists on this machine (where signal 0 cannot be sent, as on Windows: assumed)."""
+    if os.name == "nt":  # os.kill would end the process there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: it exists
+        return True
+    return True
+
+
+def claim_run_dir(run_dir: Path, resumed: Path | None) -> Path:
+    """Write `run_dir`'s training.lock for this process (which trains the run; `resumed`: the snapshot it continues)
+    and return its path."""
+    lock = run_dir / OWNER_FILE
+    record = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time(),
+              "resumed": None if resumed is None else str(Path(resumed).resolve())}
+    lock.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    return lock
+
+
+def run_owner(run_dir: Path) -> RunOwner | None:
+    """The owner that `run_dir`'s training.lock names (None: no such file, or one that cannot be read, which a
+    process killed while writing it left)."""
+    lock = run_dir / OWNER_FILE
+    try:
+        heartbeat = lock.stat().st_mtime
+        record = json.loads(lock.read_text(encoding="utf-8"))
+        return RunOwner(host=str(record["host"]), pid=int(record["pid"]), started=float(record["started"]),
+                        resumed=record.get("resumed"), heartbeat=heartbeat)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None

@@ -19,6 +19,7 @@ import dataclasses
 import itertools
 import json
 import math
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ from .progress import (
     tick_status,
     ticks_to_go,
 )
-from .rundir import create_run_dir
+from .rundir import HEARTBEAT_S, claim_run_dir, create_run_dir
 from .signals import (
     StoppedTogether,
     Terminated,
@@ -239,6 +240,9 @@ class TrainingSession:
         self.done = False
         self.run_dir: Path | None = None
         self._noted_snapshot: Path | None = None  # the one resumed from, then the last every rank heard written
+        self._resumed_from: Path | None = None
+        self._owner_file: Path | None = None  # rank 0: the run directory's training.lock, touched as the run goes
+        self._heartbeat_time = 0.0
         self._run_log: RunLog | None = None
         self._writer: StatsWriter | None = None
         self._steps_done = 0
@@ -256,7 +260,7 @@ class TrainingSession:
         self._tick_start_nimg = state.tick_start_nimg  # a Ctrl-C snapshot's tick goes on, with its statistics so far
         if state.tick_stats:
             self.collector.carry(state.tick_stats)
-        self._noted_snapshot = path
+        self._noted_snapshot = self._resumed_from = path
         missing = sorted(set(self.optimizers) - set(state.optimizers))
         if missing:
             raise TrainingError(f"the resume snapshot has no optimizer state for {', '.join(missing)}; it is not from this kind of run")
@@ -308,6 +312,8 @@ class TrainingSession:
             with writing(self.run_dir / "training_options.json"):
                 with open(self.run_dir / "training_options.json", "w", encoding="utf-8") as f:
                     json.dump(self._recorded_options(), f, indent=2)
+            self._owner_file = claim_run_dir(self.run_dir, self._resumed_from)
+            self._heartbeat_time = time.time()
             self._run_log = RunLog(self.run_dir, self.log)
         except OSError as err:  # a full disk: leave no empty run directory behind for each failed start
             shutil.rmtree(self.run_dir, ignore_errors=True)
@@ -342,6 +348,7 @@ class TrainingSession:
             try:
                 while not self.done:
                     self._step(hooks)
+                    self._heartbeat()
                     self.done = self._finished()
                     if self.done or self.cur_nimg >= self._tick_start_nimg + self.options.tick * 1000:
                         self._tick(hooks)
@@ -446,6 +453,16 @@ class TrainingSession:
         self._steps_done += 1
         self._in_step = False
 
+    def _heartbeat(self) -> None:
+        """On rank 0, touch the run directory's training.lock every HEARTBEAT_S: --resume auto elsewhere (another host
+        that shares the disk, where this pid cannot be asked) sees that the run is still trained."""
+        now = time.time()
+        if self._owner_file is None or now - self._heartbeat_time < HEARTBEAT_S:
+            return
+        self._heartbeat_time = now
+        with contextlib.suppress(OSError):  # deleted by hand, or a full disk's metadata: the run goes on
+            os.utime(self._owner_file)
+
     def _report_progress(self) -> None:
         """On rank 0, a line PROGRESS_FIRST_S into a tick and every PROGRESS_EVERY_S after, until the tick ends."""
         if not self.ctx.is_main:
@@ -464,7 +481,7 @@ class TrainingSession:
         try:
             self.finite.check(before)
         except NonFiniteError as err:
-            raise TrainingError(f"{err} at {self._position(err.step)}; {self._last_good()}. {hooks.advice}") from None
+            raise TrainingError(f"{err} at {self._position(err.step)}; {self._last_good(diverged=True)}. {hooks.advice}") from None
 
     def _stopped_error(self, err: BaseException) -> TrainingError:
         """SIGTERM, or a collective that another rank broke (it died, hung or lost its network), as one
@@ -495,8 +512,15 @@ class TrainingSession:
         newest = newest_snapshot(self.run_dir, suffixes=("safetensors",)) if self.run_dir is not None else None
         return newest or self._noted_snapshot
 
-    def _last_good(self) -> str:
-        return f"the last good snapshot is {self.last_snapshot}" if self.last_snapshot else "no snapshot was written yet"
+    def _last_good(self, diverged: bool = False) -> str:
+        """The snapshot to go on from. After non-finite values (`diverged`) the one this run resumed from is not called
+        good: the run wrote none since, so the steps that went wrong began at that file."""
+        last = self.last_snapshot
+        if last is None:
+            return "no snapshot was written yet"
+        if diverged and last == self._resumed_from:
+            return f"no snapshot was written yet; the run resumed from {last}"
+        return f"the last good snapshot is {last}"
 
     def _finished(self) -> bool:
         """Whether the kimg, max_steps or max_seconds limit is reached."""
@@ -582,7 +606,8 @@ class TrainingSession:
         extras = hooks.resume_extras()
         bad = _non_finite(extras)
         if bad:
-            raise TrainingError(f"non-finite training state ({bad}) at {self._position()}; {self._last_good()}. {hooks.advice}")
+            raise TrainingError(f"non-finite training state ({bad}) at {self._position()}; {self._last_good(diverged=True)}. "
+                                f"{hooks.advice}")
         return extras
 
     def _snapshot(self, hooks: LoopHooks, extras: dict[str, Any] | None = None, score: bool = True,
@@ -638,7 +663,8 @@ class TrainingSession:
     def _write_snapshot(self, path: Path, state: ResumeState, advice: str) -> None:
         for name, module in self.networks.items():
             if not all(bool(torch.isfinite(t).all()) for t in module.state_dict().values() if t.is_floating_point()):
-                raise TrainingError(f"non-finite weights in {name} at {self._position()}; {self._last_good()}. {advice}")
+                raise TrainingError(f"non-finite weights in {name} at {self._position()}; {self._last_good(diverged=True)}. "
+                                    f"{advice}")
         nets = {name: copy.deepcopy(m).eval().cpu() for name, m in self.networks.items()}
         try:
             save_training_snapshot(path, nets, self.optimizers, state, self._recorded_options(), self.ctx.device)
@@ -651,6 +677,10 @@ class TrainingSession:
         """Close stats.jsonl and TensorBoard, and end log.txt with `outcome` ('Done.', 'Stopped.' or 'Failed.')."""
         if self._writer is not None:
             self._writer.close()
+        if self._owner_file is not None:  # this process trains the run no more
+            with contextlib.suppress(OSError):
+                self._owner_file.unlink()
+            self._owner_file = None
         if self._run_log is not None:
             try:
                 if outcome == "Failed.":  # log.txt only: on the terminal the command line's error line comes last

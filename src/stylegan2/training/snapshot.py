@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 
 from ..io import CheckpointError, load_checkpoint, save_checkpoint
+from ..io.detect import snapshot_nimg
 from ..io.info import nonfinite_summary, nonfinite_tensors
 from ..utils.provenance import command_line, software
 
@@ -118,13 +120,18 @@ def read_resume_state(
         ckpt = load_checkpoint(path)
     except CheckpointError as err:
         raise CheckpointError(f"--resume {err}") from None
-    bad = nonfinite_tensors(ckpt.networks)
+    except FileNotFoundError:
+        if (link := dangling_link(path)) is not None:
+            raise CheckpointError(f"--resume {path}: {link}") from None
+        raise
+    ts = ckpt.training_state or {}
+    ours = "cur_nimg" in ts and "version" in ts  # else free-form state that save_checkpoint's caller chose
+    bad = nonfinite_tensors(ckpt.networks) + (_nonfinite_state(ckpt.extra_tensors) if ours else [])
     if bad:
         raise CheckpointError(f"--resume {path}: {nonfinite_summary(bad)}, so training cannot start from it; "
                               "resume from an earlier snapshot")
-    ts = ckpt.training_state or {}
     notes = list(ckpt.notes)
-    if "cur_nimg" not in ts or "version" not in ts:  # free-form state that save_checkpoint's caller chose
+    if not ours:
         if ts:
             notes.append("its training_state is not one `stylegan2 train` wrote (it has no version), so training "
                          "starts from its weights")
@@ -135,7 +142,24 @@ def read_resume_state(
             check_extras(state.extras)
     except ValueError as err:  # _BadState included
         raise CheckpointError(f"--resume {path}: cannot resume from this snapshot: {err}") from None
+    named = snapshot_nimg(Path(path).name, suffixes=("safetensors",))
+    if named is not None and named != state.cur_nimg:  # the name is written from the same count as the state
+        raise CheckpointError(f"--resume {path}: its name says {named / 1000:g} kimg but it records {state.cur_nimg / 1000:g} "
+                              f"kimg (cur_nimg {state.cur_nimg}): the file is damaged or was renamed; resume from an "
+                              "earlier snapshot")
     return ckpt.networks, state, notes
+
+
+def dangling_link(path: str | Path) -> str | None:
+    """'a symbolic link to X, which does not exist' for a link whose target is gone (a run directory linked or moved by
+    hand: the name is there, its file is not), else None."""
+    return f"a symbolic link to {os.readlink(path)}, which does not exist" if os.path.islink(path) and not os.path.exists(path) else None
+
+
+def _nonfinite_state(tensors: dict[str, torch.Tensor]) -> list[str]:
+    """Names of a snapshot's state tensors (the optimizers' moments) that hold NaN or Inf. A run never saves such a
+    state (it stops instead), so one is damage. (Its JSON numbers cannot be: the reader refuses non-finite ones.)"""
+    return [name for name, value in tensors.items() if value.is_floating_point() and not bool(torch.isfinite(value).all())]
 
 
 class _BadState(ValueError):

@@ -17,7 +17,7 @@ from ..utils.device import select_device
 from ..utils.errors import OptionError
 from ..utils.notes import warn
 from . import distributed
-from .config import TrainingOptions, resolve_options
+from .config import DEFAULT_RUNS_DIR, TrainingOptions, resolve_options
 from .loop import check_label_options, train
 from .resume import auto_resume, check_resume
 from .rundir import check_outdir_creatable, check_outdir_outside_data
@@ -41,10 +41,11 @@ def check_run_paths(data: str, overrides: dict[str, Any], creates_runs: bool) ->
     """Refuse, before the data opens (and clusters), an --outdir inside the --data folder (its grids would become
     training images); where this process makes the run directory, also an --outdir where none can be made and a
     --resume that is no checkpoint file (loading it is train's work; auto:FILE is checked when FILE is needed)."""
-    check_outdir_outside_data(overrides["outdir"], data)
+    outdir = overrides.get("outdir") or DEFAULT_RUNS_DIR  # None: not given
+    check_outdir_outside_data(outdir, data)
     if not creates_runs:
         return
-    check_outdir_creatable(overrides["outdir"])
+    check_outdir_creatable(outdir)
     resume = overrides.get("resume")
     if resume is not None and not auto_resume(resume)[0]:
         try:

@@ -11,6 +11,7 @@ import errno
 import os
 import re
 import secrets
+import shutil
 import signal
 import stat
 import threading
@@ -323,6 +324,19 @@ def remove_stale_temps(directory: Path) -> list[Path]:
                 candidate.unlink()
                 removed.append(candidate)
     return removed
+
+
+def free_space_short(path: str | Path, needed: int) -> int | None:
+    """The free bytes on the disk of `path` (or of the nearest folder above it that exists) when fewer than `needed`,
+    else None (also when the disk cannot be asked). Long writes check it first: a full disk would stop them hours on."""
+    folder = Path(os.path.abspath(os.path.expanduser(path)))
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    return free if free < needed else None
 
 
 def open_regular(path: str | Path) -> BinaryIO:

@@ -1,0 +1,133 @@
+"""--resume auto never forks a run that a live process still trains (training.lock), and of two runs of one job it
+continues the one further along."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from stylegan2.data import open_dataset
+from stylegan2.training import session as session_module
+from stylegan2.training.config import resolve_options
+from stylegan2.training.loop import TrainingError, train
+from stylegan2.training.resume import check_resume
+from stylegan2.training.rundir import OWNER_FILE, latest_snapshot, run_kind
+
+TINY = dict(clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.008, snap=1)
+
+
+def options(tmp_path, **overrides):
+    return resolve_options("builtin:shapes?n=64", "cpu", 16, 1, {**TINY, "outdir": str(tmp_path / "runs"), "kimg": 0.016, **overrides})
+
+
+def dry_run(tmp_path, **overrides):
+    """What --dry-run says: check_resume's notes."""
+    return check_resume(options(tmp_path, resume="auto", **overrides), open_dataset("builtin:shapes?n=64", resolution=16))[1]
+
+
+@pytest.fixture
+def live_pid():
+    """A process that lives while the test runs (another job's trainer, as far as the lock can tell)."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    yield process.pid
+    process.kill()
+    process.wait()
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def lock(run_dir, *, pid, host=None, resumed=None):
+    """Write `run_dir`'s training.lock as the process `pid` on `host` (this one by default) writes it."""
+    record = {"host": host or socket.gethostname(), "pid": pid, "started": time.time(), "resumed": resumed}
+    (run_dir / OWNER_FILE).write_text(json.dumps(record))
+    return run_dir / OWNER_FILE
+
+
+def test_a_run_holds_its_lock_while_it_trains_touches_it_and_removes_it_at_the_end(tmp_path, one_thread, monkeypatch):
+    monkeypatch.setattr(session_module, "HEARTBEAT_S", 0.0)  # touched after every step
+    seen = []
+
+    def log(line):
+        runs = list((tmp_path / "runs").glob(f"*/{OWNER_FILE}"))
+        if line.startswith("Run directory:"):
+            os.utime(runs[0], (0, 0))  # as if not touched since 1970
+        if line.startswith("Saved"):
+            seen.append((json.loads(runs[0].read_text()), runs[0].stat().st_mtime))
+
+    run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=log)
+    record, touched = seen[0]
+    assert (record["host"], record["pid"], record["resumed"]) == (socket.gethostname(), os.getpid(), None)
+    assert time.time() - touched < 60
+    assert not (run_dir / OWNER_FILE).exists()
+
+
+def test_resume_auto_refuses_a_run_that_a_live_process_trains(tmp_path, one_thread, live_pid):
+    run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
+    lock(run_dir, pid=live_pid)
+    before = sorted((tmp_path / "runs").iterdir())
+    message = (rf"^--resume auto: the run it would continue, {run_dir}, is still being trained by process {live_pid} on "
+               rf"host {socket.gethostname()} \(started [-\d: ]+\); wait for that process to end or stop it, or pass a "
+               rf"snapshot to --resume to start from that file anyway \(if that process is gone, delete "
+               rf"{run_dir / OWNER_FILE}: after 1 hour without a heartbeat it counts as gone\)$")
+    with pytest.raises(TrainingError, match=message):
+        train(options(tmp_path, resume="auto"), device="cpu", log=lambda line: None)
+    with pytest.raises(TrainingError, match=message):
+        dry_run(tmp_path)
+    assert sorted((tmp_path / "runs").iterdir()) == before  # no run directory made
+
+
+def test_resume_auto_refuses_a_run_that_a_live_process_continues_elsewhere(tmp_path, one_thread, live_pid):
+    """A duplicate job that resumed the run and has not written its first snapshot yet."""
+    run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
+    twin = tmp_path / "runs" / run_dir.name.replace("00000", "00001")
+    twin.mkdir()
+    shutil.copy(run_dir / "training_options.json", twin)
+    lock(twin, pid=live_pid, resumed=str(run_dir / "network-snapshot-000000-008.safetensors"))
+    with pytest.raises(TrainingError, match=rf"is still being trained by process {live_pid} .*, which continues it in "
+                                            rf"{twin.name}; wait for that process"):
+        dry_run(tmp_path)
+
+
+def test_a_lock_left_by_a_killed_process_is_passed_with_a_note(tmp_path, one_thread):
+    run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
+    pid = dead_pid()
+    lock(run_dir, pid=pid)
+    lines = []
+    train(options(tmp_path, resume="auto"), device="cpu", log=lines.append)
+    assert f"Resuming from {run_dir / 'network-snapshot-000000-008.safetensors'}: continuing the run" in lines
+    assert any(line.startswith(f"Resume auto: {run_dir.name} was left by process {pid} on host {socket.gethostname()} "
+                               "(started ") and line.endswith("), which is gone (killed?): continuing it") for line in lines)
+
+
+def test_another_hosts_lock_counts_until_its_heartbeat_is_an_hour_old(tmp_path, one_thread):
+    """A pid on another host cannot be asked: the file's modification time says whether its owner lives."""
+    run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
+    held = lock(run_dir, pid=1, host="elsewhere.invalid")
+    with pytest.raises(TrainingError, match=r"is still being trained by process 1 on host elsewhere\.invalid"):
+        dry_run(tmp_path)
+    two_hours_ago = time.time() - 7200
+    os.utime(held, (two_hours_ago, two_hours_ago))
+    notes = dry_run(tmp_path)
+    assert f"continues {run_dir / 'network-snapshot-000000-008.safetensors'}" in notes
+    assert any(note.startswith(f"{run_dir.name} was left by process 1 on host elsewhere.invalid") for note in notes)
+
+
+def test_resume_auto_continues_the_run_furthest_along_and_names_the_newer_one(tmp_path, one_thread):
+    """Two jobs continued one run (a duplicate submission): the newer run number holds less of the work."""
+    first = train(options(tmp_path, kimg=0.024), device="cpu", log=lambda line: None)
+    forked = train(options(tmp_path, kimg=0.016, resume=str(first / "network-snapshot-000000-008.safetensors")),
+                   device="cpu", log=lambda line: None)
+    assert latest_snapshot(tmp_path / "runs", run_kind("shapes", "cpu")) == (first / "network-snapshot-000000-024.safetensors", [])
+    notes = dry_run(tmp_path, kimg=0.032)
+    assert notes[-1] == f"continues {first / 'network-snapshot-000000-024.safetensors'}"
+    assert (f"continues {first.name}, the run furthest along (0.024 kimg); the newer run {forked.name} is at 0.016 kimg "
+            f"(give {forked / 'network-snapshot-000000-016.safetensors'} to --resume to continue that one)") in notes
