@@ -1,6 +1,8 @@
 """`stylegan2 generate`: images from seeds, truncation, grids, saved ws, classes, and safe outputs."""
 
+import os
 import re
+import time
 
 import numpy as np
 import PIL.Image
@@ -230,6 +232,26 @@ def test_existing_outputs_are_kept_without_force(tiny_generator, tmp_path):
     assert not (tmp_path / "seed0000.png").exists()  # checked before any image was written
     generate_images(G, "0-2", tmp_path, force=True)
     assert read_png(tmp_path / "seed0001.png").shape == (16, 16, 3)
+
+
+def test_a_users_hidden_file_in_the_outdir_is_never_swept_as_a_temporary(tiny_generator, tmp_path):
+    """A hidden `.notes.20261207.tmp` has the older temporary form; the sweep of --outdir deleted it."""
+    notes = tmp_path / ".notes.20261207.tmp"
+    notes.write_text("my notes")
+    os.utime(notes, (time.time() - 3600, time.time() - 3600))
+    generate_images(tiny_generator(), "0", tmp_path)
+    assert notes.read_text() == "my notes"
+
+
+def test_a_dangling_link_at_an_output_name_is_named_and_only_force_replaces_it(tiny_generator, tmp_path):
+    """It was reported as a file that appeared mid-command, and the suggested rerun failed the same way."""
+    link = tmp_path / "seed0001.png"
+    link.symlink_to(tmp_path / "gone" / "x.png")
+    with pytest.raises(FileExistsError, match=r"seed0001.png is a symbolic link to .*x.png, which does not exist; remove "
+                                              r"the link, pass --force to replace it \(its target is left alone\)"):
+        generate_images(tiny_generator(), "1", tmp_path)
+    generate_images(tiny_generator(), "1", tmp_path, force=True)
+    assert not link.is_symlink() and read_png(link).shape == (16, 16, 3) and not (tmp_path / "gone").exists()
 
 
 def test_cli_reports_bad_seed_ranges_without_a_traceback(network_file, tmp_path):

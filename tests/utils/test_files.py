@@ -104,3 +104,15 @@ def test_free_space_short_asks_the_nearest_folder_that_exists_and_answers_only_w
 
     monkeypatch.setattr(shutil, "disk_usage", unreadable)
     assert files.free_space_short(tmp_path, 10**12) is None  # not known: no note rather than an error
+
+
+def test_the_older_temporary_naming_is_swept_only_where_it_is_ours(tmp_path):
+    """`.notes.20261207.tmp` is mkstemp's form: in a user's --outdir it is their file, not a killed writer's."""
+    old = time.time() - 3600
+    theirs, ours = tmp_path / ".notes.20261207.tmp", tmp_path / ".out.zip.ab12cd_9.tmp"
+    for path in (theirs, ours):
+        path.write_bytes(b"x")
+        os.utime(path, (old, old))
+    assert files.remove_stale_temps(tmp_path) == []
+    assert files.remove_stale_temps(tmp_path, legacy_names={"out.zip"}) == [ours] and theirs.exists()
+    assert files.remove_stale_temps(tmp_path, legacy_names=True) == [theirs]  # a run directory or a cache: all ours

@@ -276,7 +276,7 @@ def _create_temp_beside(dest: Path) -> tuple[int, Path]:
     """Create dest's folder and a temporary beside dest to write into (fd, path), clearing our stale ones."""
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(dest.parent)  # left by an earlier run that was killed
+        remove_stale_temps(dest.parent, legacy_names={dest.name})  # left by an earlier run that was killed
         return create_temp(dest)  # mode 0666 minus the umask, like any new file
     except OSError as err:
         raise _write_error(dest, err) from None

@@ -68,7 +68,7 @@ def save_checkpoint(
         raise ValueError(f"{path}: this writes our .safetensors format, which NVIDIA's and rosinality's code cannot "
                          f"read; name the file {path.with_suffix('.safetensors').name}")
     check_destination(path)
-    remove_stale_temps(path.parent)  # left by a write that was killed (a conversion, a snapshot)
+    remove_stale_temps(path.parent, legacy_names={path.name})  # left by a write that was killed (a conversion, a snapshot)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path}: already exists; pass overwrite=True to replace it")
     if not isinstance(networks, Mapping) or not all(isinstance(name, str) for name in networks):

@@ -175,7 +175,7 @@ def save_converted(state: dict[str, torch.Tensor], kind: str, source_name: str, 
     temporary of its own (commands converting at once never share one); stale temporaries beside it are removed."""
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(destination.parent)
+    remove_stale_temps(destination.parent, legacy_names={destination.name})
     with writing(destination), atomic_path(destination) as tmp:
         safetensors.torch.save_file(state, str(tmp), metadata={"format": FORMAT, "network": kind, "source": source_name})
 

@@ -163,7 +163,7 @@ def real_stats(dataset: Dataset, detector: FeatureDetector, opts: PassOptions, m
                                       progress=opts.progress and opts.rank == 0, num_workers=opts.num_workers, num_items=num_items,
                                       capture_all=capture_all, capture_mean_cov=capture_mean_cov,
                                       detector_kind=type(detector).__name__)
-        remove_stale_temps(cache_file.parent)  # left by a command killed while it wrote statistics
+        remove_stale_temps(cache_file.parent, legacy_names=True)  # left by a command killed while it wrote statistics
         cached = _load_cached(cache_file, capture_all, capture_mean_cov, num_items)
         if all_ranks_agree(cached is not None, opts):
             return cached

@@ -50,8 +50,12 @@ def check_outputs(paths: Sequence[Path], force: bool, option: str = "--outdir") 
     """Refuse, before any work, to overwrite existing outputs unless forced; `option` names where they go. Our stale
     temporaries in the outputs' folders (from a command killed while writing) are removed."""
     for folder in {Path(p).parent for p in paths}:
-        remove_stale_temps(folder)
-    existing = [p for p in paths if p.exists()]
+        remove_stale_temps(folder, legacy_names={Path(p).name for p in paths if Path(p).parent == folder})
+    existing = [p for p in paths if os.path.lexists(p)]  # a dangling link too: the commit would meet its name
+    broken = next((p for p in existing if not p.exists()), None)
+    if broken is not None and not force:
+        raise OutputExistsError(f"{broken} is a symbolic link to {os.readlink(broken)}, which does not exist; remove "
+                                f"the link, pass --force to replace it (its target is left alone), or choose another {option}")
     if existing and not force:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise OutputExistsError(f"{existing[0]} already exists{more}; pass --force to overwrite, "

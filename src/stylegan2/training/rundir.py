@@ -124,7 +124,7 @@ def create_run_dir(outdir: str | Path, desc: str) -> Path:
         outdir.mkdir(parents=True, exist_ok=True)
         for name in os.listdir(outdir):
             if re.match(r"^\d+-", name) and (outdir / name).is_dir():
-                remove_stale_temps(outdir / name)
+                remove_stale_temps(outdir / name, legacy_names=True)
         safe_desc = _safe(desc)
         while True:
             numbers = [int(m.group(1)) for name in os.listdir(outdir) if (m := re.match(r"^(\d+)-", name))]

@@ -18,7 +18,7 @@ import threading
 import time
 import zipfile
 from pathlib import Path
-from typing import BinaryIO, Iterator, Sequence
+from typing import BinaryIO, Collection, Iterator, Sequence
 
 STALE_AFTER_SECONDS = 60.0  # a temporary untouched this long whose writer is gone is stale
 ORPHAN_AFTER_SECONDS = 24 * 3600.0  # any temporary of ours untouched this long is stale (e.g. from another host)
@@ -276,9 +276,17 @@ def _keep_beside(tmp: Path, path: Path) -> Path:
     return kept
 
 
-def is_stale_temp(path: Path, now: float | None = None) -> bool:
-    """Whether `path` is a temporary in our naming that no running writer can still be using."""
-    match = _TEMP_NAME.match(path.name) or _OLD_TEMP_NAME.match(path.name)
+def is_stale_temp(path: Path, now: float | None = None, *, legacy_names: bool | Collection[str] = False) -> bool:
+    """Whether `path` is a temporary in our naming that no running writer can still be using.
+
+    The older mkstemp naming (`.NAME.xxxxxxxx.tmp`) carries no writer, and a user's own hidden `.notes.20261207.tmp`
+    has its form: it counts only with `legacy_names`, True in folders that hold nothing but ours (run directories,
+    caches), else the target names (NAME) this command writes, whose temporaries are ours whoever left them."""
+    match = _TEMP_NAME.match(path.name)
+    if match is None and legacy_names:
+        match = _OLD_TEMP_NAME.match(path.name)
+        if match is not None and legacy_names is not True and match["target"] not in legacy_names:
+            match = None
     if match is None:
         return False
     try:
@@ -310,8 +318,9 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def remove_stale_temps(directory: Path) -> list[Path]:
-    """Delete our stale temporaries in `directory` (not below it); returns what was removed."""
+def remove_stale_temps(directory: Path, *, legacy_names: bool | Collection[str] = False) -> list[Path]:
+    """Delete our stale temporaries in `directory` (not below it); returns what was removed. `legacy_names` as
+    `is_stale_temp`'s: only for folders that are ours alone."""
     removed = []
     try:
         entries = list(os.scandir(directory))
@@ -319,7 +328,7 @@ def remove_stale_temps(directory: Path) -> list[Path]:
         return removed
     for entry in entries:
         candidate = Path(entry.path)
-        if is_stale_temp(candidate):
+        if is_stale_temp(candidate, legacy_names=legacy_names):
             with contextlib.suppress(FileNotFoundError):
                 candidate.unlink()
                 removed.append(candidate)
