@@ -16,7 +16,7 @@ from stylegan2.training import session as session_module
 from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import TrainingError, train
 from stylegan2.training.resume import check_resume
-from stylegan2.training.rundir import OWNER_FILE, latest_snapshot, run_kind
+from stylegan2.training.rundir import OWNER_FILE, claim_run_dir, latest_snapshot, run_kind
 
 TINY = dict(clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.008, snap=1)
 
@@ -45,9 +45,9 @@ def dead_pid() -> int:
     return process.pid
 
 
-def lock(run_dir, *, pid, host=None, resumed=None):
-    """Write `run_dir`'s training.lock as the process `pid` on `host` (this one by default) writes it."""
-    record = {"host": host or socket.gethostname(), "pid": pid, "started": time.time(), "resumed": resumed}
+def lock(run_dir, *, pid, host=None, resumed=None, job=None):
+    """Write `run_dir`'s training.lock as the process `pid` on `host` (this one by default) of `job` writes it."""
+    record = {"host": host or socket.gethostname(), "pid": pid, "started": time.time(), "resumed": resumed, "job": job}
     (run_dir / OWNER_FILE).write_text(json.dumps(record))
     return run_dir / OWNER_FILE
 
@@ -119,6 +119,22 @@ def test_another_hosts_lock_counts_until_its_heartbeat_is_an_hour_old(tmp_path, 
     notes = dry_run(tmp_path)
     assert f"continues {run_dir / 'network-snapshot-000000-008.safetensors'}" in notes
     assert any(note.startswith(f"{run_dir.name} was left by process 1 on host elsewhere.invalid") for note in notes)
+
+
+def test_a_requeued_job_continues_the_run_its_earlier_instance_left_on_another_host(tmp_path, one_thread, monkeypatch):
+    """SLURM requeues a preempted job under its job id, often on another node at once: the lock its killed first
+    instance left (heartbeat fresh, pid not askable) is that job's own, not another live trainer's."""
+    run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
+    lock(run_dir, pid=1, host="elsewhere.invalid", job="SLURM_JOB_ID=4242")
+    monkeypatch.setenv("SLURM_JOB_ID", "4243")  # another job: refused
+    with pytest.raises(TrainingError, match=r"is still being trained by process 1 on host elsewhere\.invalid"):
+        dry_run(tmp_path)
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")  # the same job, requeued
+    notes = dry_run(tmp_path)
+    assert f"continues {run_dir / 'network-snapshot-000000-008.safetensors'}" in notes
+    assert any(note.startswith(f"{run_dir.name} was left by process 1 on host elsewhere.invalid") and
+               note.endswith("which is an earlier instance of this job: continuing it") for note in notes)
+    assert json.loads(claim_run_dir(tmp_path, None).read_text())["job"] == "SLURM_JOB_ID=4242"  # what a lock records
 
 
 def test_resume_auto_continues_the_run_furthest_along_and_names_the_newer_one(tmp_path, one_thread):

@@ -40,7 +40,7 @@ from .networks import (
     keep_file_architecture,
     networks_from_checkpoint,
 )
-from .rundir import OWNER_FILE, OWNER_STALE_AFTER_S, latest_snapshot, run_kind, run_owner, run_snapshots, runs_of_kind
+from .rundir import OWNER_FILE, OWNER_STALE_AFTER_S, job_id, latest_snapshot, run_kind, run_owner, run_snapshots, runs_of_kind
 from .session import RunFinished, TrainingError, check_run_unfinished
 from .snapshot import ResumeState, dangling_link, finite_number, read_resume_state
 
@@ -205,7 +205,8 @@ def _owner_notes(found: Path, runs: list[Path], differences: Callable[[Path], st
                 f"file anyway (if that process is gone, delete {other / OWNER_FILE}: after "
                 f"{OWNER_STALE_AFTER_S / 3600:g} hour without a heartbeat it counts as gone)")
         if other.resolve() == run_dir:
-            notes.append(f"{found.parent.name} was left by {owner.describe()}, which is gone (killed?): continuing it")
+            gone = "an earlier instance of this job" if owner.job is not None and owner.job == job_id() else "gone (killed?)"
+            notes.append(f"{found.parent.name} was left by {owner.describe()}, which is {gone}: continuing it")
     return notes
 
 

@@ -183,9 +183,21 @@ def latest_snapshot(outdir: str | Path, kind: str | re.Pattern[str],
 # --resume auto refuses to continue a run that a live process still trains. A pid can be asked on its own host only,
 # so the owner touches the file every HEARTBEAT_S while it trains; a file untouched for OWNER_STALE_AFTER_S is a dead
 # owner's (a killed process cannot remove it), whichever host it names.
+# A scheduler runs one instance of a job at a time, so a lock naming this process's own job (a requeued SLURM job on
+# another node, a torchrun restart) was left by an earlier instance of it, however fresh its heartbeat.
 OWNER_FILE = "training.lock"
 HEARTBEAT_S = 60.0
 OWNER_STALE_AFTER_S = 3600.0
+JOB_VARIABLES = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "TORCHELASTIC_RUN_ID")  # kept by requeues and restarts
+
+
+def job_id() -> str | None:
+    """This process's job as its scheduler (or torchrun) names it, e.g. 'SLURM_JOB_ID=4242'; None outside one."""
+    for name in JOB_VARIABLES:
+        value = os.environ.get(name, "")
+        if value and value != "none":  # torchrun's placeholder without a rendezvous id
+            return f"{name}={value}"
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,11 +210,15 @@ class RunOwner:
     started: float
     resumed: str | None
     heartbeat: float
+    job: str | None = None
 
     def alive(self, now: float | None = None) -> bool:
-        """Whether the owner may still train the run: it touched the file lately and, on this host, its process
-        exists (this process is not an owner: it is choosing what to train)."""
+        """Whether the owner may still train the run: it touched the file lately, it is not an earlier instance of
+        this process's job and, on this host, its process exists (this process is not an owner: it is choosing what
+        to train)."""
         if (time.time() if now is None else now) - self.heartbeat > OWNER_STALE_AFTER_S:
+            return False
+        if self.job is not None and self.job == job_id():
             return False
         if self.host != socket.gethostname():
             return True
@@ -231,7 +247,7 @@ def claim_run_dir(run_dir: Path, resumed: Path | None) -> Path:
     """Write `run_dir`'s training.lock for this process (which trains the run; `resumed`: the snapshot it continues)
     and return its path."""
     lock = run_dir / OWNER_FILE
-    record = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time(),
+    record = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time(), "job": job_id(),
               "resumed": None if resumed is None else str(Path(resumed).resolve())}
     lock.write_text(json.dumps(record) + "\n", encoding="utf-8")
     return lock
@@ -245,6 +261,6 @@ def run_owner(run_dir: Path) -> RunOwner | None:
         heartbeat = lock.stat().st_mtime
         record = json.loads(lock.read_text(encoding="utf-8"))
         return RunOwner(host=str(record["host"]), pid=int(record["pid"]), started=float(record["started"]),
-                        resumed=record.get("resumed"), heartbeat=heartbeat)
+                        resumed=record.get("resumed"), heartbeat=heartbeat, job=record.get("job"))
     except (OSError, ValueError, TypeError, KeyError):
         return None
