@@ -65,10 +65,11 @@ def test_convert_refuses_to_overwrite(tmp_path, official_path):
 
 
 def test_convert_refuses_an_output_named_as_another_format(tmp_path, official_path):
-    """`convert net.safetensors back.pkl` would write our format under a name NVIDIA's loader chokes on."""
+    """`convert net.safetensors back.pkl` would write our format under a name NVIDIA's loader chokes on: a wrong DST
+    name is the command line's fault (exit status 2), as export's and dataset's are."""
     for name in ("back.pkl", "back.pt", "back"):
         result = CliRunner().invoke(main, ["convert", str(official_path), str(tmp_path / name)])
-        assert result.exit_code == 1 and "convert writes our .safetensors format" in result.output, result.output
+        assert result.exit_code == 2 and "convert writes our .safetensors format" in result.output, result.output
         assert f"name the output {Path(name).stem}.safetensors" in result.output
     assert list(tmp_path.iterdir()) == []
 

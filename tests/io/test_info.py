@@ -49,7 +49,7 @@ def test_info_shows_the_runs_kimg_p_threads_options_given_command_and_software(s
 def test_verbose_info_adds_every_option_the_run_trained_with(snapshot):
     text = format_info(checkpoint_info(snapshot), verbose=True)
     options = next(line for line in text.splitlines() if line.startswith("options:"))
-    assert "--glr 0.005" in options and "--cfg cpu" in options and "--no-mirror" in options and "--given" not in options
+    assert "glr=0.005" in options and "cfg=cpu" in options and "mirror=false" in options and "given=" not in options
 
 
 def test_info_json_carries_the_run_for_comparing_runs(snapshot):
@@ -67,4 +67,4 @@ def test_the_info_command_lists_every_option_with_verbose_only(snapshot):
 
     plain, verbose = (CliRunner().invoke(main, ["info", str(snapshot), *extra]) for extra in ([], ["--verbose"]))
     assert plain.exit_code == verbose.exit_code == 0, plain.output + verbose.output
-    assert "options:" not in plain.output and "--glr 0.005" in verbose.output
+    assert "options:" not in plain.output and "glr=0.005" in verbose.output

@@ -50,9 +50,22 @@ def test_generate_leaves_an_image_that_appeared_meanwhile_and_says_which_seeds_i
         generate_images(tiny_generator(), "0-4", tmp_path)
     assert str(caught.value) == (f"{tmp_path / 'seed0002.png'} appeared while this command ran (another command?); "
                                  f"nothing was overwritten; wrote seed0000.png to seed0001.png (2 of 5) to {tmp_path}; "
-                                 "the rest: --seeds 2-4")
+                                 "the rest: --seeds 3-4")  # seed 2 is the other command's now
     assert (tmp_path / "seed0002.png").read_bytes() == b"theirs"
     assert names(tmp_path) == ["seed0000.png", "seed0001.png", "seed0002.png"]  # no temporary left
+
+
+def test_generate_that_meets_its_last_image_written_meanwhile_offers_no_rest(tiny_generator, tmp_path, monkeypatch):
+    real = generate_module.synthesize
+
+    def another_command_writes_seed_2(G, ws, noise_mode, noise_seed=0):
+        if noise_seed == 2:
+            (tmp_path / "seed0002.png").write_bytes(b"theirs")
+        return real(G, ws, noise_mode, noise_seed=noise_seed)
+    monkeypatch.setattr(generate_module, "synthesize", another_command_writes_seed_2)
+    with pytest.raises(ToolError) as caught:
+        generate_images(tiny_generator(), "0-2", tmp_path)
+    assert str(caught.value).endswith(f"wrote seed0000.png to seed0001.png (2 of 3) to {tmp_path}")
 
 
 def test_generate_with_force_replaces_an_image_that_appeared_meanwhile(tiny_generator, tmp_path, monkeypatch):

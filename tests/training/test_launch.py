@@ -391,7 +391,8 @@ def test_a_resume_on_two_processes_with_the_path_length_penalty_is_exact(tmp_pat
     data = "builtin:shapes?n=64"
     run = dict(outdir=str(tmp_path / "a"), kimg=0.048, tick=0.016, snap=1, batch=8, cbase=128, cmax=16, map=2, workers=0,
                aug="noaug", clusters=0, pl_weight=2.0, seed=3)
-    first, _ = launch_local(2, train_process, data, "cpu", "cpu", run, 600.0)
+    first, _ = launch_local(2, train_process, data, "cpu", "cpu", run, 600.0, ["the launcher's"])
+    assert (first / "log.txt").read_text().splitlines()[1] == "note: the launcher's"  # what it showed, kept in the log
     middle = first / "network-snapshot-000000-016.safetensors"
     assert len(load_checkpoint(middle).training_state["per_process"]["pl_mean"]) == 2
     again, _ = launch_local(2, train_process, data, "cpu", "cpu", dict(run, outdir=str(tmp_path / "b"), resume=str(middle)),

@@ -335,18 +335,22 @@ def test_snapshot_metrics_run_and_a_failing_metric_does_not_stop_training(tmp_pa
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
-def test_a_metrics_notes_go_to_the_run_log_beside_its_result(tmp_path, monkeypatch):
-    """Not Python's `file:line: UserWarning` form on the terminal only: the log keeps what qualifies the number."""
+def test_a_metrics_notes_go_to_stderr_and_to_the_run_log_beside_its_result(tmp_path, monkeypatch, capsys):
+    """Not Python's `file:line: UserWarning` form on the terminal only: the log keeps what qualifies the number. The
+    terminal gets it on stderr, as every command's notes (on stdout, `train --quiet > /dev/null` hid it)."""
     cache = tmp_path / "cache"
     cache.mkdir()
     torch.jit.script(torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten())).save(str(cache / "inception-2015-12-05.pt"))
     monkeypatch.setenv("STYLEGAN2_CACHE", str(cache))
     lines = []
-    train(tiny_options(tmp_path, kimg=0.008, metrics=["fid1k_full"]), device="cpu", log=lines.append)
-    table = next(i for i, line in enumerate(lines) if line.startswith("metric "))  # header and rows: one entry
-    assert lines[table - 1] == ("note: fid1k_full: computed with inception-2015-12-05, a feature network other than the "
-                                "FID Inception; not comparable with published numbers")
-    assert lines[table].splitlines()[1].split()[:2] == ["fid1k_full", "fid1k_full"]
+    run_dir = train(tiny_options(tmp_path, kimg=0.008, metrics=["fid1k_full"]), device="cpu", log=lines.append)
+    note = ("note: fid1k_full: computed with inception-2015-12-05, a feature network other than the FID Inception; "
+            "not comparable with published numbers")
+    assert note in capsys.readouterr().err.splitlines() and note not in lines
+    log = (run_dir / "log.txt").read_text().splitlines()
+    table = next(i for i, line in enumerate(log) if line.startswith("metric "))
+    assert log[table - 1] == note
+    assert log[table + 1].split()[:2] == ["fid1k_full", "fid1k_full"]
 
 
 def test_an_outdir_under_home_is_expanded_for_the_run_directory_and_its_snapshots(tmp_path, monkeypatch):

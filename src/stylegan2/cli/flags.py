@@ -147,10 +147,10 @@ EXPORT_OUTPUT = "this command writes its file to --output"
 ENCODE_OUT = "this command writes its codes to --out"
 INFO_FILE = "the file is an argument: stylegan2 info {value}"
 CONVERT_FILE = "the file is the first argument: stylegan2 convert {value} DST"
+METRICS_RUN_DIR = "this command appends its results to --run-dir (an existing folder)"
 OTHER_COMMANDS_OPTIONS: dict[str, dict[str | None, str]] = {  # another command's name for what this one spells otherwise
-    "--outdir": {"dataset": DATASET_DEST, "export": EXPORT_OUTPUT, "encode": ENCODE_OUT,
-                 "metrics": "this command appends its results to --run-dir (an existing folder)"},
-    "--output": {"dataset": DATASET_DEST, "encode": ENCODE_OUT},
+    "--outdir": {"dataset": DATASET_DEST, "export": EXPORT_OUTPUT, "encode": ENCODE_OUT, "metrics": METRICS_RUN_DIR},
+    "--output": {"dataset": DATASET_DEST, "encode": ENCODE_OUT, "metrics": METRICS_RUN_DIR},
     "--out": {"dataset": DATASET_DEST, "export": EXPORT_OUTPUT},
     "--network": {"info": INFO_FILE, "convert": CONVERT_FILE},
 }
@@ -322,12 +322,22 @@ def user_error(err: Exception) -> click.ClickException:
     return click.ClickException(str(err))
 
 
+def existing(what: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """An option callback refusing a path that is not there with exit status 1, as every other missing input file
+    (click's Path(exists=True) exits 2, the status of a bad value)."""
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None and not os.path.exists(value):
+            raise click.ClickException(f"{value}: no such {what} ({param.opts[0]})")
+        return value
+    return check
+
+
 # The files a metric reads, for `stylegan2 metrics` and for the metrics `stylegan2 train` computes at its snapshots.
 detector_option = click.option(
-    "--detector", type=UserPath(exists=True, dir_okay=False, path_type=Path),
+    "--detector", type=UserPath(dir_okay=False, path_type=Path), callback=existing("file"),
     help="Feature network: FID Inception .pth/.safetensors, NVIDIA inception-2015-12-05.pt, or a TorchScript feature "
          "extractor [default: from the cache dir].")
-vgg_option = click.option("--vgg", type=UserPath(exists=True, dir_okay=False, path_type=Path),
+vgg_option = click.option("--vgg", type=UserPath(dir_okay=False, path_type=Path), callback=existing("file"),
                           help="NVIDIA's vgg16.pt (LPIPS for PPL, features for precision/recall) [default: from the cache dir].")
 cache_dir_option = click.option(
     "--cache-dir", type=UserPath(file_okay=False, path_type=Path),

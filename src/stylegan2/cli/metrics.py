@@ -24,6 +24,7 @@ from .flags import (
     UserPath,
     cache_dir_option,
     detector_option,
+    existing,
     network_argument,
     nvidia_command,
     quiet_option,
@@ -84,7 +85,7 @@ def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
 @click.option("--seed", type=SEED, default=default_of(calc_metrics, "seed"), show_default=True, help="Seed of the generated samples.")
 @click.option("--trunc", "truncation_psi", type=FiniteFloat(), default=default_of(calc_metrics, "truncation_psi"), show_default=True,
               help="Truncation psi of the generated images (FID, KID, precision/recall, IS; PPL is measured without it).")
-@click.option("--run-dir", type=UserPath(exists=True, file_okay=False, path_type=Path),
+@click.option("--run-dir", type=UserPath(file_okay=False, path_type=Path), callback=existing("folder"),
               help="Append each result to RUN_DIR/metric-<name>.jsonl [default: the network's run directory, "
                    "the folder holding its training_options.json, as NVIDIA's calc_metrics.py].")
 @click.option("--verbose/--no-verbose", default=default_of(calc_metrics, "progress"), show_default=True,

@@ -32,7 +32,7 @@ from .flags import (
     workers_option,
 )
 from .tools import user_errors
-from .train import USER_ERRORS, process_for, run_training_command
+from .train import USER_ERRORS, process_for, run_training_command, typed_only
 
 PRESET_SETTINGS = {f.name for f in dataclasses.fields(SwapAEPreset)}
 
@@ -151,6 +151,7 @@ def train_command(data: str, cfg: str, device: str | None, gpus: int, dry_run: b
       stylegan2 swapae train --data ffhq512.zip --cfg 512 --gpus 4
       torchrun --nproc_per_node=4 -m stylegan2 swapae train --data ffhq512.zip --cfg 512
     """
+    overrides = typed_only(overrides)  # the run's `given`: what was typed, as train's
     with user_errors():  # what the environment asks for, checked before anything runs (also by --dry-run)
         check_slurm_tasks(nnodes=1)
         sigterm_stops()
@@ -161,7 +162,8 @@ def train_command(data: str, cfg: str, device: str | None, gpus: int, dry_run: b
             return open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, creates_runs=ctx.is_main,
                                     dry_run=dry_run)
 
-        run_training_command(resolve, lambda options, dataset: train_swapae(options, device=device, dataset=dataset), dry_run,
+        run_training_command(resolve, lambda options, dataset, notes: train_swapae(options, device=device, dataset=dataset,
+                                                                               notes=notes), dry_run,
                              SKIP_BAD_BY_CONVERTING)
         return
 
@@ -169,8 +171,9 @@ def train_command(data: str, cfg: str, device: str | None, gpus: int, dry_run: b
         return open_and_resolve(data, cfg, overrides, gpus, check_gpus(gpus, device).type, creates_runs=True,
                                 dry_run=dry_run)
 
-    def run_processes(options: SwapAEOptions, dataset: ImageDataset) -> None:
-        launch(ProcessLayout(nproc_per_node=gpus), process_for(train_process), data, cfg, device, overrides, user_errors=USER_ERRORS)
+    def run_processes(options: SwapAEOptions, dataset: ImageDataset, notes: list[str]) -> None:
+        launch(ProcessLayout(nproc_per_node=gpus), process_for(train_process), data, cfg, device, overrides, notes,
+               user_errors=USER_ERRORS)
 
     run_training_command(resolve_for_launch, run_processes, dry_run, SKIP_BAD_BY_CONVERTING)
 

@@ -82,11 +82,16 @@ class LabelVector(click.ParamType):
 
 
 @contextlib.contextmanager
-def warnings_as_notes() -> Iterator[None]:
-    """Show library warnings as `note: ...` lines, not Python's file:line form."""
+def warnings_as_notes(kept: list[str] | None = None) -> Iterator[None]:
+    """Show library warnings as `note: ...` lines, not Python's file:line form; each note's text is also added to
+    `kept` when given (a training run's log.txt, opened later, gets them)."""
+    def show(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+        click.echo(f"note: {message}", err=True)
+        if kept is not None:
+            kept.append(str(message))
     with warnings.catch_warnings():
         warnings.simplefilter("default")
-        warnings.showwarning = lambda message, *args, **kwargs: click.echo(f"note: {message}", err=True)
+        warnings.showwarning = show
         yield
 
 

@@ -242,7 +242,7 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
       torchrun --nproc_per_node=4 -m stylegan2 train --data ffhq.zip --cfg stylegan2 --batch 32
       stylegan2 train --data ffhq.zip --cfg stylegan2 --batch 64 --gpus 8 --nnodes 2 --rdzv-endpoint HOST:29400
     """
-    overrides = _typed_only({**overrides, "outdir": outdir})
+    overrides = typed_only({**overrides, "outdir": outdir})
     overrides.update(map=map_layers, p=aug_p, **{name: _absolute(overrides[name]) for name in METRIC_FILES})
     try:
         overrides["precision"] = _precision_option(overrides["precision"], fp32)
@@ -262,8 +262,8 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
             ctx = init_distributed(device, dist_timeout)
             return open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, ctx.is_main, dry_run)
 
-        def run(options: TrainingOptions, dataset: ImageDataset) -> None:
-            train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
+        def run(options: TrainingOptions, dataset: ImageDataset, notes: list[str]) -> None:
+            train(options, device=device, dataset=dataset, dist_timeout=dist_timeout, notes=notes)
 
         run_training_command(resolve, run, dry_run, SKIP_BAD_OPTION, dry_run_summary)
         return
@@ -272,8 +272,8 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
         return open_and_resolve(data, cfg, overrides, layout.world_size, check_gpus(gpus, device).type,
                                 creates_runs=layout.nnodes == 1, dry_run=dry_run)  # with several machines, rank 0's may be another
 
-    def run_processes(options: TrainingOptions, dataset: ImageDataset) -> None:
-        launch(layout, process_for(train_process), data, cfg, device, overrides, dist_timeout, user_errors=USER_ERRORS)
+    def run_processes(options: TrainingOptions, dataset: ImageDataset, notes: list[str]) -> None:
+        launch(layout, process_for(train_process), data, cfg, device, overrides, dist_timeout, notes, user_errors=USER_ERRORS)
 
     run_training_command(resolve_for_launch, run_processes, dry_run, SKIP_BAD_OPTION, dry_run_summary)
 
@@ -281,7 +281,7 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
 METRIC_FILES = ("detector", "vgg", "cache_dir")  # the files the run's metrics read (--detector, ...)
 
 
-def _typed_only(values: dict[str, Any]) -> dict[str, Any]:
+def typed_only(values: dict[str, Any]) -> dict[str, Any]:
     """`values` with None for each option not typed (at its declared default), so that the run's `given` lists exactly
     what was typed (`--no-cond` too)."""
     source = click.get_current_context().get_parameter_source
@@ -329,14 +329,16 @@ def process_for(process: Callable[..., Any]) -> Callable[..., Any]:
     return functools.partial(quietly, process) if is_quiet() else process
 
 
-def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: Callable[[Any, ImageDataset], object],
+def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: Callable[[Any, ImageDataset, list[str]], object],
                          dry_run: bool, skip_bad: str, summary: DryRunSummary | None = None) -> None:
     """Open the dataset and resolve the options (errors become one-line messages), print them for
     --dry-run, else train; Ctrl-C exits with status 130 after the loop's final snapshot. `skip_bad`: how the
     command's messages say to leave bad files out (SKIP_BAD_OPTION, or SKIP_BAD_BY_CONVERTING without the option).
-    `summary`: the lines and notes --dry-run prints after the data's, of what the run would say at its start."""
+    `summary`: the lines and notes --dry-run prints after the data's, of what the run would say at its start. `run`
+    gets the notes shown meanwhile, for the run's log.txt, which does not exist yet."""
+    notes: list[str] = []
     try:
-        with warnings_as_notes(), advise_skip_bad(skip_bad), usr1_interrupts():  # e.g. the images --skip-bad left out
+        with warnings_as_notes(notes), advise_skip_bad(skip_bad), usr1_interrupts():  # e.g. the images --skip-bad left out
             dataset, options = resolve()
     except KeyboardInterrupt:  # Ctrl-C, or a scheduler's SIGUSR1, while the data opens
         click.echo("Interrupted before training: nothing was written", err=True)
@@ -357,7 +359,7 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
         return
     try:
         with explain_unsupported_ops(), advise_skip_bad(skip_bad), usr1_interrupts(), quiet_terminal():
-            run(options, dataset)
+            run(options, dataset, notes)
     except RunFinished as done:  # a requeued job whose run is over: exit status 0
         say(str(done))
     except SignalledAfterFinishing as err:  # a job ended while the finished processes exited: a success

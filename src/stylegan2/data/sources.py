@@ -25,7 +25,7 @@ from ..utils.notes import warn
 from ..utils.npz import check_npz
 from ..utils.text import first_names, short_int
 from .downloads import idx_labels_path, is_idx_images, read_cifar10, read_mnist
-from .errors import DatasetError, limit_from_environment, skip_bad_advice
+from .errors import DatasetError, DatasetOptionError, limit_from_environment, skip_bad_advice
 from .images import IMAGE_EXTENSIONS, IMAGE_FORMATS, decode_flattened, decode_image, is_image_name, read_header, unread_images
 from .shapes import SHAPE_CLASSES, render_shape, shape_label
 
@@ -834,7 +834,7 @@ class ShapesSource(ImageSource):
 
     def __init__(self, *, size: int = SHAPES_SIZE, seed: int = 0, resolution: int = 32):
         if size < 1:
-            raise DatasetError(f"builtin:shapes: n must be >= 1, got {size}")
+            raise DatasetOptionError(f"builtin:shapes: n must be >= 1, got {size}")
         self.size, self.seed, self.resolution = size, seed, resolution
         self.name = "shapes"
         self.location = f"builtin:shapes?n={size}&seed={seed}"
@@ -881,15 +881,15 @@ def _open_builtin(spec: str, resolution: int | None) -> ShapesSource:
     """Parse `builtin:NAME?key=value&...` into a builtin source."""
     name, _, query = spec.removeprefix("builtin:").partition("?")
     if name not in BUILTINS:
-        raise DatasetError(f"{spec}: unknown builtin dataset {name!r}; available: {', '.join(BUILTINS)}")
+        raise DatasetOptionError(f"{spec}: unknown builtin dataset {name!r}; available: {', '.join(BUILTINS)}")
     params = {key: values[-1] for key, values in parse_qs(query, keep_blank_values=True).items()}
     unknown = sorted(set(params) - {"n", "seed"})
     if unknown:
-        raise DatasetError(f"{spec}: unknown parameter {unknown[0]!r}; builtin:shapes takes n and seed")
+        raise DatasetOptionError(f"{spec}: unknown parameter {unknown[0]!r}; builtin:shapes takes n and seed")
     try:
         size, seed = int(params.get("n", SHAPES_SIZE)), int(params.get("seed", 0))
     except ValueError as err:
-        raise DatasetError(f"{spec}: n and seed must be integers ({err})") from err
+        raise DatasetOptionError(f"{spec}: n and seed must be integers ({err})") from err
     return ShapesSource(size=size, seed=seed, resolution=resolution or 32)
 
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..models import Discriminator, Generator, SwapEncoder
+from ..utils.errors import OptionError
 from .checkpoint import Checkpoint
 from .loading import load_checkpoint
 from .native import check_destination, save_checkpoint
@@ -64,8 +65,8 @@ def _training_run(state: dict[str, Any], source: dict[str, Any]) -> dict[str, An
         run["threads"] = state["threads"]
     options = state.get("options")
     if isinstance(options, dict):
-        given = options.get("given", [])
-        run["given"] = {name: options[name] for name in given if name in options} if isinstance(given, list) else {}
+        given = options.get("given")  # None where the run did not record it (SwapAE runs before they did)
+        run["given"] = {name: options[name] for name in given if name in options} if isinstance(given, list) else None
         run["options"] = options
     for key in ("command", "software"):
         if key in source:
@@ -87,6 +88,18 @@ def _as_options(values: dict[str, Any]) -> str:
         else:
             words.append(f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
     return " ".join(words)
+
+
+def _as_pairs(values: dict[str, Any]) -> str:
+    """Every option a run trained with as 'name=value' (as --json names them): many are not command-line flags
+    (num_gpus, started_from), so they are not spelled as if they were. null, true and false as in --json."""
+    def spelled(value: Any) -> str:
+        if isinstance(value, list):
+            return ",".join(map(spelled, value)) if value else "[]"
+        if isinstance(value, float):
+            return f"{value:g}"
+        return json.dumps(value) if value is None or isinstance(value, bool) else str(value)
+    return " ".join(f"{name}={spelled(value)}" for name, value in values.items())
 
 
 def _brief(value: Any, longest: int = 8) -> Any:
@@ -141,11 +154,11 @@ def _run_lines(info: dict[str, Any], verbose: bool) -> list[str]:
         lines.append(f"kimg:        {info['kimg']:g}")
     if "threads" in info:
         lines.append(f"threads:     {info['threads']} compute thread(s) (an exact resume needs as many)")
-    if "given" in info:
+    if info.get("given") is not None:
         lines.append(f"given:       {_as_options(info['given']) or 'none (the preset and defaults)'}")
     if verbose and "options" in info:
         options = {name: value for name, value in info["options"].items() if name not in ("given", "from_file")}
-        lines.append(f"options:     {_as_options(options)}")
+        lines.append(f"options:     {_as_pairs(options)}")
     if "command" in info:
         lines.append(f"command:     {info['command']}")
     software = info.get("software")
@@ -176,8 +189,8 @@ def check_convert_destination(src: str | Path, dst: str | Path, *, force: bool =
     """Refuse, before reading SRC, a DST that would not say what it holds or would replace SRC or another file."""
     src, dst = Path(src).expanduser(), Path(dst).expanduser()
     if dst.suffix.lower() != ".safetensors":  # a .pkl or .pt name would promise a file NVIDIA's or rosinality's code reads
-        raise ValueError(f"{dst}: convert writes our .safetensors format, which NVIDIA's and rosinality's code cannot "
-                         f"read; name the output {dst.with_suffix('.safetensors').name}")
+        raise OptionError(f"{dst}: convert writes our .safetensors format, which NVIDIA's and rosinality's code cannot "
+                          f"read; name the output {dst.with_suffix('.safetensors').name}")
     if dst.exists() and src.exists() and dst.samefile(src):
         raise ValueError(f"{dst}: the destination is the source; choose another DST")
     if dst.exists() and not force:

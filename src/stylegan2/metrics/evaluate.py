@@ -32,6 +32,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..data.dataset import label_size_mismatch
+from ..utils.errors import OptionError
 from ..utils.notes import warn
 from ..utils.text import format_time
 from .detectors import (
@@ -84,13 +85,13 @@ def parse_metric(name: str) -> MetricSpec:
         return MetricSpec(name=name, kind="ppl", num_gen=50000, ppl=cfg)
     match = _PATTERN.match(name)
     if match is None or (match["kind"] == "is" and match["full"]):
-        raise ValueError(f"unknown metric {name!r}; use one of {', '.join(PRIMARY_METRICS + LEGACY_METRICS)} "
-                         "or a variant with another count such as fid10k, fid2k_full, kid10k_full, pr10k3_full, is10k")
+        raise OptionError(f"unknown metric {name!r}; use one of {', '.join(PRIMARY_METRICS + LEGACY_METRICS)} "
+                          "or a variant with another count such as fid10k, fid2k_full, kid10k_full, pr10k3_full, is10k")
     kind = match["kind"] or "pr"
     num_gen = int(match["k"] or match["prk"]) * 1000
     full = match["full"] is not None
     if num_gen == 0:
-        raise ValueError(f"metric {name!r} generates no images")
+        raise OptionError(f"metric {name!r} generates no images")
     if kind == "is":
         return MetricSpec(name=name, kind=kind, num_gen=num_gen, full=True)
     full_real = {"fid": None, "kid": 1_000_000, "pr": 200_000}[kind]

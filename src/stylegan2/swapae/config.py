@@ -18,6 +18,7 @@ from ..training.config import (
     check_numbers,
     check_preset_batch,
     derived_batch_gpu_explained,
+    given_options,
     resolves,
 )
 from ..training.rundir import check_outdir_outside_data
@@ -130,6 +131,7 @@ class SwapAEOptions:
     grid: tuple[int, int] = (8, 4)
     swap_grid: int = 6
     num_gpus: int = 1
+    given: tuple[str, ...] = ()  # the options the caller set (given_options), as `train` records them
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -152,6 +154,7 @@ def resolve_swapae_options(data: str, cfg: str, resolution: int, num_gpus: int, 
                 resolution=resolution, workers=auto_workers(device_type))
     options = SwapAEOptions(**base)
     apply_overrides(options, overrides, "Swapping Autoencoder option")
+    options.given = given_options(overrides)
     with derived_batch_gpu_explained(options, overrides):
         validate_swapae_options(options)
     check_max_size(options.max_size, num_images, data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ..data import ImageDataset, open_dataset
 from ..data.errors import SKIP_BAD_BY_CONVERTING, advise_skip_bad
@@ -34,14 +34,16 @@ def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size:
     return dataset, options
 
 
-def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, Any]) -> Path | None:
+def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, Any],
+                  notes: Sequence[str] = ()) -> Path | None:
     """One of the processes --gpus starts, doing what each torchrun process does: join the group, open the data,
-    resolve the options, train. Returns the run directory on rank 0."""
+    resolve the options, train. Returns the run directory on rank 0. `notes`: what the launching command showed
+    while it resolved the options, for the run's log.txt."""
     ctx = distributed.init_distributed(device)
     with advise_skip_bad(SKIP_BAD_BY_CONVERTING), usr1_interrupts():  # as the launching command says them
         with warnings.catch_warnings():  # the launcher showed the notes of opening and resolving
             warnings.simplefilter("ignore")
             dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, ctx.is_main)
-        run_dir = train_swapae(options, device=device, dataset=dataset)
+        run_dir = train_swapae(options, device=device, dataset=dataset, notes=list(notes))
     distributed.leave_group()
     return run_dir

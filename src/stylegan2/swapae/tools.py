@@ -17,9 +17,19 @@ from ..io import load_network
 from ..io.pretrained import existing_network_file
 from ..models import SwapEncoder, SwapGenerator
 from ..tools.common import ToolError, ToolOptionError, network_device, resolve_device
-from ..tools.files import check_not_inputs, check_outputs, load_target_image, note_earlier_outputs, read_npz, save_npz
+from ..tools.files import (
+    check_not_inputs,
+    check_outputs,
+    failed_write,
+    load_target_image,
+    note_earlier_outputs,
+    read_npz,
+    unchanged,
+    write_npz,
+)
 from ..tools.mix import style_mix_grid
-from ..utils.image import image_grid, save_image, to_uint8_nhwc
+from ..utils.files import atomic_paths, writing
+from ..utils.image import image_grid, to_uint8_nhwc, write_png
 
 DEFAULT_IMAGES_DIR = "out"  # where swap and decode write their images unless told (--outdir)
 SWAP_GRID_FILE = "swap_grid.png"
@@ -134,7 +144,8 @@ def swap(
     swap_sII_tJJ.png per pair; returns [grid, swapped images...].
 
     Several alphas make a sweep (the paper's interpolation figures): swap_sII_tJJ_aKK.png per pair and alpha, and a
-    grid with a row per pair: its structure image, one image per alpha, its texture image."""
+    grid with a row per pair: its structure image, one image per alpha, its texture image. The grid and the images
+    are put in place together or none (write_set)."""
     alphas = parse_alphas(alpha)
     structure = [structure] if isinstance(structure, (str, os.PathLike)) else list(structure)
     texture = [texture] if isinstance(texture, (str, os.PathLike)) else list(texture)
@@ -157,10 +168,21 @@ def swap(
         rows = [np.concatenate([to_uint8_nhwc(structures[i:i + 1]), cells[i, j], to_uint8_nhwc(textures[j:j + 1])])
                 for i, j in pairs]
         grid = image_grid(np.concatenate(rows), cols=len(alphas) + 2, rows=len(pairs))
-    save_image(grid, paths[0], replace=force)
-    for path, image in zip(paths[1:], cells.reshape(-1, *cells.shape[3:])):
-        save_image(image, path, replace=force)
+    write_set(paths, [grid, *cells.reshape(-1, *cells.shape[3:])], force)
     return paths
+
+
+def write_set(paths: Sequence[Path], images: Sequence[np.ndarray], force: bool) -> None:
+    """Write uint8 [H, W, C] images as PNGs at `paths`, one set put in place together or none (see atomic_paths): a
+    full disk or a file that appears meanwhile leaves no image of this run beside the earlier ones or another's."""
+    outcome = unchanged(paths)
+    try:
+        with atomic_paths(paths, replace=force) as temps:
+            for path, tmp, image in zip(paths, temps, images):
+                with writing(path):
+                    write_png(image, tmp)
+    except OSError as err:
+        raise failed_write(err, outcome) from None
 
 
 def encode(
@@ -179,8 +201,14 @@ def encode(
     check_outputs([out], force, option="--out")
     E, _ = load_swapae(network, device)
     structure, texture = encode_images(E, read_images(images, E, "IMAGES"))
-    return save_npz(out, replace=force, structure=structure.cpu().numpy(), texture=texture.cpu().numpy(),
-                    names=np.array([Path(p).name for p in images]))
+    outcome = unchanged([out])
+    try:
+        with atomic_paths([out], replace=force) as temps, writing(out):  # a new folder goes again if this fails
+            write_npz(temps[0], {"structure": structure.cpu().numpy(), "texture": texture.cpu().numpy(),
+                                 "names": np.array([Path(p).name for p in images])})
+        return out
+    except OSError as err:
+        raise failed_write(err, outcome) from None
 
 
 def read_codes(path: str | os.PathLike, G: SwapGenerator, option: str,
@@ -227,7 +255,8 @@ def decode(
     force: bool = False,
     device: str | torch.device | None = None,
 ) -> list[Path]:
-    """Render saved codes as decodedNNNN.png; `texture_from` (one code, or one per image) replaces their textures."""
+    """Render saved codes as decodedNNNN.png, all put in place together or none (write_set); `texture_from` (one
+    code, or one per image) replaces their textures."""
     _, G = load_swapae(network, device)
     structure, texture = read_codes(codes, G, "--codes")
     if texture_from is not None:
@@ -241,6 +270,5 @@ def decode(
     paths = [outdir / f"decoded{i:04d}.png" for i in range(len(structure))]
     check_outputs(paths, force)
     note_earlier_outputs(paths, "decoded*.png")
-    for path, image in zip(paths, to_uint8_nhwc(decode_codes(G, structure, texture))):
-        save_image(image, path, replace=force)
+    write_set(paths, to_uint8_nhwc(decode_codes(G, structure, texture)), force)
     return paths

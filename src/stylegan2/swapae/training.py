@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -164,21 +164,25 @@ def train_swapae(
     max_steps: int | None = None,
     max_seconds: float | None = None,
     dataset: ImageDataset | None = None,
+    notes: Sequence[str] = (),
 ) -> Path | None:
     """Train a Swapping Autoencoder as `options` say; returns the run directory (on rank 0, else None).
 
     `max_steps` stops after that many minibatches and `max_seconds` after that much training time,
-    each with a final snapshot. `dataset` is `options.data` already opened by the caller. torch's and NumPy's
+    each with a final snapshot. `dataset` is `options.data` already opened by the caller, and `notes` those it showed
+    meanwhile, which log.txt gets too (as `train`'s). torch's and NumPy's
     global random states and the CUDA math flags are the caller's again afterwards.
     """
     with caller_state_kept():
         ctx = start_process(device, options.seed)
         with interruption_said(log, ctx.is_main):
-            return _train_swapae(options, ctx, log=log, max_steps=max_steps, max_seconds=max_seconds, dataset=dataset)
+            return _train_swapae(options, ctx, log=log, max_steps=max_steps, max_seconds=max_seconds, dataset=dataset,
+                                 notes=notes)
 
 
 def _train_swapae(options: SwapAEOptions, ctx: DistributedContext, *, log: Callable[[str], None],
-                  max_steps: int | None, max_seconds: float | None, dataset: ImageDataset | None) -> Path | None:
+                  max_steps: int | None, max_seconds: float | None, dataset: ImageDataset | None,
+                  notes: Sequence[str]) -> Path | None:
     """train_swapae() in a process that has joined the group, with the caller's state kept."""
     configure_backends(ctx.device)  # no TF32, as in StyleGAN2 training and NVIDIA's
     if dataset is None:
@@ -216,7 +220,7 @@ def _train_swapae(options: SwapAEOptions, ctx: DistributedContext, *, log: Calla
 
     header.append(f"Dataset: {dataset.summary()}")
     header.append("Parameters: " + ", ".join(f"{name} {sum(p.numel() for p in m.parameters()):,}" for name, m in networks.items()))
-    run_dir = session.open_run_dir(f"{dataset.name}-swapae-{options.cfg}", header)
+    run_dir = session.open_run_dir(f"{dataset.name}-swapae-{options.cfg}", header, notes=notes)
     grids = None
     if run_dir is not None:
         grids = GridImages(dataset, options, ctx.device)

@@ -293,21 +293,22 @@ def generate_images(
         warn(f"interrupted: {_written_so_far(written, count, seed_class, named)}")
         raise
     except OutputAppearedError as err:  # another command writing the same names into --outdir
-        raise ToolError(f"{err.cause}; {_written_so_far(written, count, seed_class, named)}") from None
+        raise ToolError(f"{err.cause}; {_written_so_far(written, count, seed_class, named, taken=1)}") from None
     except OSError as err:
         raise failed_write(err, _written_so_far(written, count, seed_class, named)) from None
     return written
 
 
 def _written_so_far(written: list[Path], count: int, seed_class: list[tuple[int, int | None]] | None,
-                    named: bool) -> str:
+                    named: bool, taken: int = 0) -> str:
     """What a run that stopped early wrote, and the --seeds (and --class) that render the rest (a rerun refuses the
-    images written)."""
+    images written); `taken`: how many images after those another command's files hold now, left out of the rest."""
     if not written:
         return f"none of the {count} images was written"
     said = f"wrote {written[0].name}" + (f" to {written[-1].name}" if len(written) > 1 else "")
     said += f" ({len(written)} of {count}) to {written[0].parent}"
-    return said + (f"; the rest: {seed_options(seed_class[len(written):], named)}" if seed_class is not None else "")
+    rest = seed_class[len(written) + taken:] if seed_class is not None else []
+    return said + (f"; the rest: {seed_options(rest, named)}" if rest else "")
 
 
 def seed_options(seed_class: Sequence[tuple[int, int | None]], named: bool) -> str:

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from ..models import Generator
-from ..utils.image import image_grid, save_image
+from ..utils.files import atomic_paths, writing
+from ..utils.image import image_grid, write_png
 from .common import (
     ClassArg,
     Label,
@@ -172,6 +173,8 @@ def style_mix(
                                                      class_idx, noise_mode, col_class=col_class, label=label)
     outcome = unchanged([path])
     try:
-        return save_image(style_mix_grid(row_images, col_images, mixed), path, replace=force)
+        with atomic_paths([path], replace=force) as temps, writing(path):  # a new --outdir goes again if this fails
+            write_png(style_mix_grid(row_images, col_images, mixed), temps[0])
     except OSError as err:
         raise failed_write(err, outcome) from None
+    return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Sequence
@@ -177,6 +178,7 @@ def render_video(
                                 label)
 
     outcome = unchanged([path])
+    new_folders = missing_folders(path.parent)
     try:
         writer = VideoWriter(path, fps, replace=force)
         try:
@@ -190,5 +192,20 @@ def render_video(
             writer.abort()
             raise
         return writer.close()
-    except OSError as err:
-        raise failed_write(err, outcome) from None
+    except BaseException as err:
+        for folder in new_folders:  # innermost first; one that holds something now stays
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if isinstance(err, OSError):
+            raise failed_write(err, outcome) from None
+        raise
+
+
+def missing_folders(folder: Path) -> list[Path]:
+    """`folder` and those of its parents that do not exist yet, innermost first: the ones the video's writer will
+    make, and that a failed video removes again."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing

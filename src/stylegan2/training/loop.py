@@ -9,7 +9,7 @@ import dataclasses
 import functools
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -63,11 +63,14 @@ def train(
     max_steps: int | None = None,
     dataset: ImageDataset | None = None,
     dist_timeout: float | None = None,
+    notes: Sequence[str] = (),
 ) -> Path | None:
     """Run training as `options` say; returns the run directory (on rank 0, else None).
 
     `max_steps` stops after that many minibatches (with a final snapshot); tests use it.
     `dataset` is `options.data` already opened (and validated) by the caller, so it is not read twice.
+    `notes`: those the caller showed while it opened the data and resolved the options, before the run directory
+    existed; log.txt gets them too.
     `dist_timeout` (seconds; default: distributed.dist_timeout()) bounds every wait for the other
     processes under torchrun.
 
@@ -83,11 +86,11 @@ def train(
         ctx = start_process(device, options.seed, dist_timeout)
         # a rank lost while the run starts (the session names those lost later); a Ctrl-C before the run directory
         with lost_ranks_named(ctx), usr1_interrupts(), interruption_said(log, ctx.is_main):
-            return _train(options, ctx, log=log, max_steps=max_steps, dataset=dataset)
+            return _train(options, ctx, log=log, max_steps=max_steps, dataset=dataset, notes=notes)
 
 
 def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[str], None], max_steps: int | None,
-           dataset: ImageDataset | None) -> Path | None:
+           dataset: ImageDataset | None, notes: Sequence[str]) -> Path | None:
     """train() in a process that has joined the group: the run's parts, set up in turn, then the session's loop."""
     configure_backends(ctx.device, allow_tf32=options.allow_tf32, cudnn_benchmark=not options.nobench)
     if dataset is None:
@@ -121,7 +124,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
                          group=group, G=G, G_ema=G_ema, loss=loss, phases=phases, augment=augment)
 
     grid = snapshot_grid(options, dataset, G.z_dim, ctx.device)
-    run_dir = session.open_run_dir(desc, header + _run_summary(options, dataset, G, D, state, ctx))
+    run_dir = session.open_run_dir(desc, header + _run_summary(options, dataset, G, D, state, ctx), notes=notes)
 
     def save_fakes(label: str) -> None:
         _save_fakes(G_ema, grid.z, grid.c, grid.shape, run_dir / f"fakes{label}.png", options.batch_gpu)
@@ -134,7 +137,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     def evaluate_metrics(snapshot_path: Path) -> None:
         results: dict[str, float] = {}
         for metric in options.metrics:
-            results.update(_evaluate_metric(metric, G_ema, options, ctx, run_dir, snapshot_path, session.log))
+            results.update(_evaluate_metric(metric, G_ema, options, ctx, run_dir, snapshot_path, session.log, session.note))
         session.write_metrics(results)
 
     session.run(LoopHooks(
@@ -384,10 +387,11 @@ def _metrics_left_out(metrics: list[str], snapshot: Path, run_dir: Path, ctx: Di
 
 
 def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ctx: DistributedContext,
-                     run_dir: Path | None, snapshot_path: Path, log: Callable[[str], None]) -> dict[str, float]:
+                     run_dir: Path | None, snapshot_path: Path, log: Callable[[str], None],
+                     note: Callable[[str], None]) -> dict[str, float]:
     """Score the snapshot, every process taking its share of the images (as NVIDIA's loop does); returns the results
-    ({} when it failed). A metric that cannot run (say, a detector file missing on one machine) is reported once per
-    reason, by a process that saw it; not fatal."""
+    ({} when it failed); its notes go to `note` (stderr and log.txt, as every command's notes). A metric that cannot
+    run (say, a detector file missing on one machine) is reported once per reason, by a process that saw it; not fatal."""
     from ..metrics import evaluate_for_training
     from ..metrics.calc import OtherRankFailed, SameAsLowerRank
     from ..metrics.evaluate import format_results
@@ -405,8 +409,8 @@ def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ct
             log(f"Metric {metric} failed on process {ctx.rank}: {err}")
         return {}
     if ctx.is_main:
-        for note in dict.fromkeys(str(n.message) for n in notes):
-            log(f"note: {note}")
+        for said in dict.fromkeys(str(n.message) for n in notes):
+            note(said)
         log(format_results([record]))
     return record["results"]
 

@@ -21,10 +21,11 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -292,10 +293,11 @@ class TrainingSession:
         data from any folder (a relative path, as typed, named another folder's data there)."""
         return {**self.options.to_json(), "data": absolute_spec(self.options.data)}
 
-    def open_run_dir(self, desc: str, header: list[str]) -> Path | None:
+    def open_run_dir(self, desc: str, header: list[str], notes: Sequence[str] = ()) -> Path | None:
         """On rank 0, create the run directory with training_options.json, log.txt (starting with
         `header`) and stats.jsonl; returns it there, None on other ranks (which learn its path, to
-        name rank 0's snapshots in their messages)."""
+        name rank 0's snapshots in their messages). `notes`, shown before the directory existed (the options'),
+        go into log.txt only, after its first line."""
         created = None
         try:
             if self.ctx.is_main:
@@ -322,6 +324,8 @@ class TrainingSession:
         self.log = self._run_log
         with self.before_first_step():  # TensorBoard's import, say, takes seconds: a Ctrl-C then still ends the log
             self.log(f"Run directory: {self.run_dir}")
+            for note in notes:
+                self._run_log.record(f"note: {note}")
             for line in header:
                 self.log(line)
             self.log(f"Training for {options.kimg} kimg on {self.ctx.world_size} x {self.ctx.device.type}, batch {options.batch}"
@@ -592,6 +596,12 @@ class TrainingSession:
             write()
         except OSError as err:
             self.log(f"note: {_write_failure(err)}; training goes on")
+
+    def note(self, message: str) -> None:
+        """A note as every command shows one, `note: ...` on stderr (a quiet terminal keeps it; stdout carries the
+        progress), and in log.txt."""
+        print(f"note: {message}", file=sys.stderr, flush=True)
+        self._record(f"note: {message}")
 
     def _record(self, message: str) -> None:
         """Append `message` to log.txt only, if it can still be written (it may be the full disk that failed)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -75,16 +75,18 @@ def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size:
     return dataset, options
 
 
-def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, Any], dist_timeout: float) -> Path | None:
+def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, Any], dist_timeout: float,
+                  notes: Sequence[str] = ()) -> Path | None:
     """One of the processes that --gpus / --nnodes start, doing what each torchrun process does: join the
-    group, open the data, resolve the options, train. Returns the run directory on rank 0."""
+    group, open the data, resolve the options, train. Returns the run directory on rank 0. `notes`: what the
+    launching command showed while it resolved the options, for the run's log.txt."""
     ctx = distributed.init_distributed(device, dist_timeout)
     with advise_skip_bad(SKIP_BAD_OPTION), usr1_interrupts():  # as the launching command says them
         with warnings.catch_warnings():  # the launcher showed the notes of opening and resolving
             warnings.simplefilter("ignore")
             dataset, options = open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, ctx.is_main)
         try:
-            run_dir = train(options, device=device, dataset=dataset, dist_timeout=dist_timeout)
+            run_dir = train(options, device=device, dataset=dataset, dist_timeout=dist_timeout, notes=list(notes))
         except RunFinished as done:  # every process found it: a success, said once
             mark_finished()
             distributed.barrier()  # all marked before the line: a job's SIGTERM after it is no failure
