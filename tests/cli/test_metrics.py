@@ -114,7 +114,7 @@ def test_missing_detector_on_two_processes_is_one_line(network_file, tmp_path: P
                                        "--device", "cpu", "--gpus", "2", "--cache-dir", str(tmp_path / "empty")])
     assert result.exit_code == 1
     (line,) = result.output.splitlines()
-    assert line.startswith("Error: pt_inception-2015-12-05-6726825d.pth is not in") and line.endswith("`stylegan2 metrics --detector`")
+    assert line.startswith("Error: pt_inception-2015-12-05-6726825d.pth is not in") and line.endswith("or pass the file with --detector")
     assert "pt_inception" not in capfd.readouterr().err  # the processes left it to the launcher
 
 

@@ -250,6 +250,8 @@ def test_a_dangling_link_at_an_output_name_is_named_and_only_force_replaces_it(t
     with pytest.raises(FileExistsError, match=r"seed0001.png is a symbolic link to .*x.png, which does not exist; remove "
                                               r"the link, pass --force to replace it \(its target is left alone\)"):
         generate_images(tiny_generator(), "1", tmp_path)
+    with pytest.raises(FileExistsError, match=r"seed0001.png is a symbolic link"):  # not "write only the missing --seeds 0",
+        generate_images(tiny_generator(), "0-1", tmp_path)                           # which would leave the link standing
     generate_images(tiny_generator(), "1", tmp_path, force=True)
     assert not link.is_symlink() and read_png(link).shape == (16, 16, 3) and not (tmp_path / "gone").exists()
 

@@ -46,7 +46,7 @@ VGG16_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/m
 INCEPTION_HELP = (
     "save the FID Inception weights (pytorch-fid's " + INCEPTION_URL + ", or NVIDIA's "
     "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt) "
-    "in {cache_dir}, or pass the file to `stylegan2 metrics --detector`"
+    "in {cache_dir}, or pass the file with --detector"
 )
 VGG16_HELP = "save NVIDIA's VGG16 LPIPS network " + VGG16_URL + " in {cache_dir}, or pass it with --vgg"
 VGG16_FILES_HELP = "use NVIDIA's vgg16.pt (" + VGG16_URL + ") or the vgg16.safetensors that `stylegan2 convert` makes of it"

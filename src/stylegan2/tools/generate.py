@@ -330,8 +330,10 @@ def seed_options(seed_class: Sequence[tuple[int, int | None]], named: bool) -> s
 def check_missing_seeds(paths: Sequence[Path], seed_class: Sequence[tuple[int, int | None]], named: bool) -> None:
     """Refuse, as check_outputs does, a run whose images partly exist (an earlier run stopped early), naming the
     --seeds (and --class, with several classes) that write only the missing ones."""
-    existing = [path for path in paths if os.path.lexists(path)]  # a dangling link holds its name too
-    missing = [pair for pair, path in zip(seed_class, paths) if not os.path.lexists(path)]
+    if any(os.path.lexists(path) and not path.exists() for path in paths):
+        return  # a dangling link: check_outputs names it (finishing around it would leave the link for an image)
+    existing = [path for path in paths if path.exists()]
+    missing = [pair for pair, path in zip(seed_class, paths) if not path.exists()]
     if existing and missing:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise OutputExistsError(f"{existing[0]} already exists{more}; to write only the {plural(len(missing), 'missing image')}: "

@@ -261,8 +261,8 @@ def _link_if_free(tmp: Path, path: Path) -> bool:
         os.link(tmp, path)  # atomic and fails if `path` exists
     except FileExistsError:
         return False
-    except OSError:  # the file system has no hard links
-        if path.exists():
+    except OSError:  # the file system has no hard links: a check, then a rename (a small window is left)
+        if os.path.lexists(path):
             return False
         os.replace(tmp, path)
     return True
