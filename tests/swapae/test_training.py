@@ -288,3 +288,24 @@ def test_the_callers_random_state_is_its_own_after_training(tiny_swapae_options,
     train_swapae(tiny_swapae_options(tmp_path, kimg=0.008), device="cpu", log=lambda m: None, max_steps=1)
     torch.testing.assert_close(torch.rand(3), expected[0], rtol=0, atol=0)
     np.testing.assert_array_equal(np.random.rand(3), expected[1])
+
+
+def test_first_grids_that_cannot_be_written_are_a_note_and_a_failure_there_releases_the_run(tiny_swapae_options, tmp_path,
+                                                                                            monkeypatch):
+    """They were written outside the session's guard: a full disk stopped the run, and any failure there left the
+    run's training.lock behind (and log.txt without its last line), as if a live process still trained it."""
+    from stylegan2.swapae import training as training_module
+
+    real = training_module.GridImages.save_reals
+    monkeypatch.setattr(training_module.GridImages, "save_reals",
+                        lambda self, path: (_ for _ in ()).throw(OSError(28, "No space left on device", str(path))))
+    lines = []
+    run_dir = train_swapae(tiny_swapae_options(tmp_path / "a", kimg=0.008), device="cpu", log=lines.append)
+    assert any(line.startswith("note: could not write ") and "reals.png" in line for line in lines) and lines[-1] == "Done."
+    monkeypatch.setattr(training_module.GridImages, "save_reals", real)
+    monkeypatch.setattr(training_module.GridImages, "save_outputs", lambda *args: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        train_swapae(tiny_swapae_options(tmp_path / "b", kimg=0.008), device="cpu", log=quiet)
+    (failed,) = (tmp_path / "b").iterdir()
+    assert not (failed / "training.lock").exists() and (failed / "log.txt").read_text().splitlines()[-1] == "Failed."
+    assert not (run_dir / "training.lock").exists()

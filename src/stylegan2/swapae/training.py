@@ -224,8 +224,9 @@ def _train_swapae(options: SwapAEOptions, ctx: DistributedContext, *, log: Calla
     grids = None
     if run_dir is not None:
         grids = GridImages(dataset, options, ctx.device)
-        grids.save_reals(run_dir / "reals.png")
-        grids.save_outputs(E, G, run_dir, "_init")
+        with session.before_first_step():  # as the GAN loop's: a failure closes the log and releases the run
+            session.optional_output(lambda: grids.save_reals(run_dir / "reals.png"))
+            session.optional_output(lambda: grids.save_outputs(E, G, run_dir, "_init"))
 
     def step() -> None:
         """One minibatch: the phases due at this step."""
