@@ -36,16 +36,21 @@ def full_disk_at(call: int, real):
     return write
 
 
+def another_command_writes_seed(monkeypatch, folder, seed: int) -> None:
+    """While generate renders `seed`, another command writes that seed's image into `folder`."""
+    real = generate_module.synthesize
+
+    def synthesize(G, ws, noise_mode, noise_seed=0):
+        if noise_seed == seed:
+            (folder / f"seed{seed:04d}.png").write_bytes(b"theirs")
+        return real(G, ws, noise_mode, noise_seed=noise_seed)
+    monkeypatch.setattr(generate_module, "synthesize", synthesize)
+
+
 def test_generate_leaves_an_image_that_appeared_meanwhile_and_says_which_seeds_it_wrote(tiny_generator, tmp_path,
                                                                                            monkeypatch):
     """Two generate runs into one --outdir mixed two networks' images, both saying they wrote all of them."""
-    real = generate_module.synthesize
-
-    def another_command_writes_seed_2(G, ws, noise_mode, noise_seed=0):
-        if noise_seed == 2:
-            (tmp_path / "seed0002.png").write_bytes(b"theirs")
-        return real(G, ws, noise_mode, noise_seed=noise_seed)
-    monkeypatch.setattr(generate_module, "synthesize", another_command_writes_seed_2)
+    another_command_writes_seed(monkeypatch, tmp_path, 2)
     with pytest.raises(ToolError) as caught:
         generate_images(tiny_generator(), "0-4", tmp_path)
     assert str(caught.value) == (f"{tmp_path / 'seed0002.png'} appeared while this command ran (another command?); "
@@ -56,26 +61,14 @@ def test_generate_leaves_an_image_that_appeared_meanwhile_and_says_which_seeds_i
 
 
 def test_generate_that_meets_its_last_image_written_meanwhile_offers_no_rest(tiny_generator, tmp_path, monkeypatch):
-    real = generate_module.synthesize
-
-    def another_command_writes_seed_2(G, ws, noise_mode, noise_seed=0):
-        if noise_seed == 2:
-            (tmp_path / "seed0002.png").write_bytes(b"theirs")
-        return real(G, ws, noise_mode, noise_seed=noise_seed)
-    monkeypatch.setattr(generate_module, "synthesize", another_command_writes_seed_2)
+    another_command_writes_seed(monkeypatch, tmp_path, 2)
     with pytest.raises(ToolError) as caught:
         generate_images(tiny_generator(), "0-2", tmp_path)
     assert str(caught.value).endswith(f"wrote seed0000.png to seed0001.png (2 of 3) to {tmp_path}")
 
 
 def test_generate_with_force_replaces_an_image_that_appeared_meanwhile(tiny_generator, tmp_path, monkeypatch):
-    real = generate_module.synthesize
-
-    def another_command_writes_seed_1(G, ws, noise_mode, noise_seed=0):
-        if noise_seed == 1:
-            (tmp_path / "seed0001.png").write_bytes(b"theirs")
-        return real(G, ws, noise_mode, noise_seed=noise_seed)
-    monkeypatch.setattr(generate_module, "synthesize", another_command_writes_seed_1)
+    another_command_writes_seed(monkeypatch, tmp_path, 1)
     generate_images(tiny_generator(), "0-2", tmp_path, force=True)
     with PIL.Image.open(tmp_path / "seed0001.png") as image:
         assert image.size == (16, 16)
