@@ -350,10 +350,10 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
         raise user_error(err) from None
     if dry_run:  # the data it opened on stderr, as notes are, so that stdout stays the options' JSON
         say(f"Dataset: {dataset.summary()}", err=True)
-        lines, notes = summary(options, dataset) if summary is not None else ([], [])
+        lines, run_notes = summary(options, dataset) if summary is not None else ([], [])  # what the run would say
         for line in lines:
             say(line, err=True)
-        for note in notes:
+        for note in run_notes:
             click.echo(f"note: {note}", err=True)
         click.echo(json.dumps(options.to_json(), indent=2))
         return
