@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import Sequence
@@ -11,6 +10,7 @@ import torch
 
 from ..models import Generator
 from ..models.inputs import is_whole_number
+from ..utils.files import missing_folders, remove_empty_folders
 from ..utils.image import image_grid
 from ..utils.progress import progress_bar
 from .common import (
@@ -193,19 +193,8 @@ def render_video(
             raise
         return writer.close()
     except BaseException as err:
-        for folder in new_folders:  # innermost first; one that holds something now stays
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        remove_empty_folders(new_folders)
         if isinstance(err, OSError):
             raise failed_write(err, outcome) from None
         raise
 
-
-def missing_folders(folder: Path) -> list[Path]:
-    """`folder` and those of its parents that do not exist yet, innermost first: the ones the video's writer will
-    make, and that a failed video removes again."""
-    missing = []
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    return missing

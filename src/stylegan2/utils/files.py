@@ -171,9 +171,12 @@ def atomic_paths(paths: Sequence[str | Path], *, replace: bool = True) -> Iterat
                 raise OutputAppearedError(path)
     made: list[Path] = []
     temps: list[Path] = []
+    committed = False
     try:
         for path in paths:
-            made += _make_folder(path.parent)
+            made += missing_folders(path.parent)
+            with writing(path.parent):
+                path.parent.mkdir(parents=True, exist_ok=True)
             with writing(path):
                 fd, tmp = create_temp(path)
             os.close(fd)
@@ -184,28 +187,30 @@ def atomic_paths(paths: Sequence[str | Path], *, replace: bool = True) -> Iterat
                 _flush_to_disk(tmp)
         with deferred_interrupts():
             _commit_all(list(zip(temps, paths)), replace)
-    except BaseException:
-        for tmp in temps:
-            tmp.unlink(missing_ok=True)
-        for folder in reversed(made):
-            with contextlib.suppress(OSError):  # not empty: something else was put there meanwhile
-                folder.rmdir()
-        raise
+        committed = True
     finally:
         for tmp in temps:
             tmp.unlink(missing_ok=True)
+        if not committed:  # the temporaries gone, a folder made for the set is empty again
+            remove_empty_folders(made)
 
 
-def _make_folder(folder: Path) -> list[Path]:
-    """Make `folder` and its missing parents; returns the ones made, outermost first."""
+def missing_folders(folder: Path) -> list[Path]:
+    """`folder` and those of its parents that do not exist yet: the ones a write into it makes, and that a failed
+    write removes again (remove_empty_folders)."""
     missing = []
     while not folder.exists() and folder != folder.parent:
         missing.append(folder)
         folder = folder.parent
-    for each in reversed(missing):
-        with writing(each):
-            each.mkdir(exist_ok=True)
-    return list(reversed(missing))
+    return missing
+
+
+def remove_empty_folders(folders: Sequence[Path]) -> None:
+    """Remove those of `folders` that are empty, the deepest first; one that holds something now (put there
+    meanwhile) stays."""
+    for folder in sorted(folders, key=lambda folder: len(folder.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _commit_all(pairs: list[tuple[Path, Path]], replace: bool) -> None:
