@@ -20,15 +20,14 @@ from ..tools.common import ToolError, ToolOptionError, network_device, resolve_d
 from ..tools.files import (
     check_not_inputs,
     check_outputs,
-    failed_write,
     load_target_image,
     note_earlier_outputs,
+    output_set,
     read_npz,
-    unchanged,
     write_npz,
 )
 from ..tools.mix import style_mix_grid
-from ..utils.files import atomic_paths, writing
+from ..utils.files import writing
 from ..utils.image import image_grid, to_uint8_nhwc, write_png
 
 DEFAULT_IMAGES_DIR = "out"  # where swap and decode write their images unless told (--outdir)
@@ -175,14 +174,10 @@ def swap(
 def write_set(paths: Sequence[Path], images: Sequence[np.ndarray], force: bool) -> None:
     """Write uint8 [H, W, C] images as PNGs at `paths`, one set put in place together or none (see atomic_paths): a
     full disk or a file that appears meanwhile leaves no image of this run beside the earlier ones or another's."""
-    outcome = unchanged(paths)
-    try:
-        with atomic_paths(paths, replace=force) as temps:
-            for path, tmp, image in zip(paths, temps, images):
-                with writing(path):
-                    write_png(image, tmp)
-    except OSError as err:
-        raise failed_write(err, outcome) from None
+    with output_set(paths, force=force) as temps:
+        for path, tmp, image in zip(paths, temps, images):
+            with writing(path):
+                write_png(image, tmp)
 
 
 def encode(
@@ -201,14 +196,10 @@ def encode(
     check_outputs([out], force, option="--out")
     E, _ = load_swapae(network, device)
     structure, texture = encode_images(E, read_images(images, E, "IMAGES"))
-    outcome = unchanged([out])
-    try:
-        with atomic_paths([out], replace=force) as temps, writing(out):  # a new folder goes again if this fails
-            write_npz(temps[0], {"structure": structure.cpu().numpy(), "texture": texture.cpu().numpy(),
-                                 "names": np.array([Path(p).name for p in images])})
-        return out
-    except OSError as err:
-        raise failed_write(err, outcome) from None
+    with output_set([out], force=force) as temps, writing(out):  # a new folder goes again if this fails
+        write_npz(temps[0], {"structure": structure.cpu().numpy(), "texture": texture.cpu().numpy(),
+                             "names": np.array([Path(p).name for p in images])})
+    return out
 
 
 def read_codes(path: str | os.PathLike, G: SwapGenerator, option: str,

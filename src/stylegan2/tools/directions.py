@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..models import Generator
-from ..utils.files import atomic_paths, writing
+from ..utils.files import writing
 from ..utils.image import image_grid, write_png
 from .common import (
     Label,
@@ -25,7 +25,7 @@ from .common import (
     parse_seeds,
     seed_ws,
 )
-from .files import check_outputs, failed_write, note_earlier_outputs, unchanged, write_npz
+from .files import check_outputs, note_earlier_outputs, output_set, write_npz
 from .generate import synthesize
 from .sefa import Directions, directions_arrays, factorize
 
@@ -100,15 +100,11 @@ def find_directions(
     note_earlier_outputs(paths, "direction[0-9]*.png")  # strips numbered by position: an earlier, longer run's would pass for ours
 
     found = factorize(G, layers)
-    outcome = unchanged(paths)
-    try:
-        with atomic_paths(paths, replace=force) as temps:
-            with writing(paths[0]):
-                write_npz(temps[0], directions_arrays(found))
-            for i, (path, tmp) in enumerate(zip(paths[1:], temps[1:])):
-                strip = direction_strip(G, found, i, seeds, strength, steps, truncation_psi, class_idx, noise_mode, label)
-                with writing(path):
-                    write_png(strip, tmp)
-    except OSError as err:
-        raise failed_write(err, outcome) from None
+    with output_set(paths, force=force) as temps:
+        with writing(paths[0]):
+            write_npz(temps[0], directions_arrays(found))
+        for i, (path, tmp) in enumerate(zip(paths[1:], temps[1:])):
+            strip = direction_strip(G, found, i, seeds, strength, steps, truncation_psi, class_idx, noise_mode, label)
+            with writing(path):
+                write_png(strip, tmp)
     return paths

@@ -10,7 +10,7 @@ import importlib.util
 import os
 import zipfile
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import PIL.Image
@@ -24,6 +24,7 @@ from ..utils.files import (
     ArchiveError,
     OutputAppearedError,
     atomic_path,
+    atomic_paths,
     commit,
     create_temp,
     folder_blocker,
@@ -109,6 +110,19 @@ def unchanged(paths: Sequence[Path]) -> str:
     if not earlier:
         return "nothing was written"
     return f"the earlier {', '.join(earlier)} {'is' if len(earlier) == 1 else 'are'} unchanged"
+
+
+@contextlib.contextmanager
+def output_set(paths: Sequence[Path], *, force: bool) -> Iterator[list[Path]]:
+    """A temporary for each of `paths`, put in place together or none (utils.files.atomic_paths; without `force` a
+    file that appeared meanwhile is left alone); a failed write is one line naming the file and what the user still
+    has (failed_write, unchanged)."""
+    outcome = unchanged(paths)
+    try:
+        with atomic_paths(paths, replace=force) as temps:
+            yield temps
+    except OSError as err:
+        raise failed_write(err, outcome) from None
 
 
 def write_atomically(path: Path, write: Callable[[Path], None], *, replace: bool = True) -> Path:

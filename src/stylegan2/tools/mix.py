@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..models import Generator
-from ..utils.files import atomic_paths, writing
+from ..utils.files import writing
 from ..utils.image import image_grid, write_png
 from .common import (
     ClassArg,
@@ -28,7 +28,7 @@ from .common import (
     parse_seeds,
     seed_ws,
 )
-from .files import check_outputs, failed_write, unchanged
+from .files import check_outputs, output_set
 from .generate import load_projected_ws, synthesize, truncate_ws
 from .sefa import select_ws_indices
 
@@ -171,10 +171,6 @@ def style_mix(
     check_outputs([path], force)
     row_images, col_images, mixed = style_mix_images(G, latents["rows"], latents["cols"], styles, truncation_psi,
                                                      class_idx, noise_mode, col_class=col_class, label=label)
-    outcome = unchanged([path])
-    try:
-        with atomic_paths([path], replace=force) as temps, writing(path):  # a new --outdir goes again if this fails
-            write_png(style_mix_grid(row_images, col_images, mixed), temps[0])
-    except OSError as err:
-        raise failed_write(err, outcome) from None
+    with output_set([path], force=force) as temps, writing(path):  # a new --outdir goes again if this fails
+        write_png(style_mix_grid(row_images, col_images, mixed), temps[0])
     return path

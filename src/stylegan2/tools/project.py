@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ..metrics.detectors import VGG16_FILE_NAMES, VGG16_HELP, VGG16_URL, default_cache_dir, find_metric_file, load_vgg16
 from ..models import Generator
-from ..utils.files import atomic_paths, writing
+from ..utils.files import writing
 from ..utils.image import write_png
 from ..utils.notes import warn
 from ..utils.progress import progress_bar
@@ -44,10 +44,9 @@ from .files import (
     check_not_inputs,
     check_outputs,
     check_video,
-    failed_write,
     load_target_image,
     note_earlier_outputs,
-    unchanged,
+    output_set,
     video_suffix,
     write_npz,
 )
@@ -314,21 +313,17 @@ def project_image(
     result = project(G, target_image, config=ProjectionConfig(num_steps=steps), w_plus=w_plus, seed=seed,
                      class_idx=class_idx, label=label, vgg=vgg_module, progress=progress)
 
-    outcome = unchanged(outputs)
-    try:
-        with atomic_paths(outputs, replace=force) as temps:
-            with writing(paths[0]):
-                write_png(target_image, temps[0])
-            with writing(paths[1]):
-                write_png(synthesize(G, result.w)[0], temps[1])
-            with writing(paths[2]):
-                write_npz(temps[2], {"w": result.w.numpy()})
-            if video_path is not None:
-                every = math.ceil(steps / MAX_VIDEO_FRAMES)
-                shown = list(range(0, steps, every)) + ([steps - 1] if (steps - 1) % every else [])
-                with writing(video_path), VideoFile(temps[3], fps) as video:
-                    for step in shown:
-                        video.append(np.concatenate([target_image, synthesize(G, result.w_steps[step][None])[0]], axis=1))
-    except OSError as err:
-        raise failed_write(err, outcome) from None
+    with output_set(outputs, force=force) as temps:
+        with writing(paths[0]):
+            write_png(target_image, temps[0])
+        with writing(paths[1]):
+            write_png(synthesize(G, result.w)[0], temps[1])
+        with writing(paths[2]):
+            write_npz(temps[2], {"w": result.w.numpy()})
+        if video_path is not None:
+            every = math.ceil(steps / MAX_VIDEO_FRAMES)
+            shown = list(range(0, steps, every)) + ([steps - 1] if (steps - 1) % every else [])
+            with writing(video_path), VideoFile(temps[3], fps) as video:
+                for step in shown:
+                    video.append(np.concatenate([target_image, synthesize(G, result.w_steps[step][None])[0]], axis=1))
     return result
