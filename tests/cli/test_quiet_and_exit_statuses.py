@@ -30,6 +30,16 @@ def test_quiet_generate_writes_its_images_and_prints_nothing(gan_file, tmp_path)
         assert sorted(p.name for p in (tmp_path / flag).iterdir()) == ["seed0000.png", "seed0001.png"]
 
 
+def test_quiet_before_the_command_is_the_commands_own_quiet(gan_file, tmp_path):
+    for flag in ("--quiet", "-q"):
+        result = run(flag, "generate", "--network", str(gan_file), "--seeds", "0-1", "--device", "cpu", "--outdir",
+                     str(tmp_path / flag))
+        assert result.exit_code == 0 and result.output == ""
+        assert sorted(p.name for p in (tmp_path / flag).iterdir()) == ["seed0000.png", "seed0001.png"]
+    loud = run("generate", "--network", str(gan_file), "--seeds", "0", "--device", "cpu", "--outdir", str(tmp_path / "a"))
+    assert loud.exit_code == 0 and "wrote 1 image(s)" in loud.output  # the switch ended with the quiet command
+
+
 def test_quiet_still_prints_notes_about_the_result(gan_file, tmp_path):
     """A file without G_ema renders G's images: the note that says so is a warning, not an informational line."""
     g_only = tmp_path / "g_only.safetensors"
@@ -65,6 +75,11 @@ def test_quiet_training_keeps_every_line_in_its_log(tmp_path, monkeypatch):
 
 def test_metrics_verbose_and_quiet_disagree(tiny_G, tmp_path):
     result = run("metrics", "--network", str(tiny_G), "--verbose", "--quiet")
+    assert result.exit_code == 2 and "--verbose and --quiet disagree" in result.output
+
+
+def test_metrics_verbose_disagrees_with_quiet_before_the_command_too(tiny_G):
+    result = run("-q", "metrics", "--network", str(tiny_G), "--verbose")
     assert result.exit_code == 2 and "--verbose and --quiet disagree" in result.output
 
 

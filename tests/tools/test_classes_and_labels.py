@@ -1,5 +1,5 @@
 """Conditional networks in the tools: several classes per `generate`, class names in its files, cross-class style
-mixing (`mix --col-class`), and label vectors (`--label`) in place of a class."""
+mixing (`mix --col-class`), and label vectors (`--label`, `mix --col-label`) in place of a class."""
 
 import numpy as np
 import PIL.Image
@@ -266,6 +266,69 @@ def test_every_tool_checks_the_label_against_the_network(network_file, tmp_path,
                  "--outdir", str(tmp_path))
     assert result.exit_code == 2 and "--class and --label both give the label; pass one of them" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_column_label_gives_the_column_seeds_their_label_vector(tiny_generator):
+    G = tiny_generator(c_dim=3)
+    rows, cols, mixed = style_mix_images(G, [1, 2], [4], styles="all", label=LABEL, col_label=[0, 1, 0.5])
+    np.testing.assert_array_equal(rows, np.concatenate([synthesize(G, label_ws(G, seed)) for seed in (1, 2)]))
+    np.testing.assert_array_equal(cols[0], synthesize(G, label_ws(G, 4, [0, 1, 0.5]))[0])
+    np.testing.assert_array_equal(mixed[:, 0], np.stack([cols[0], cols[0]]))  # every style from the column
+
+
+def test_mix_cli_mixes_across_label_vectors(network_file, tiny_generator, tmp_path):
+    G = tiny_generator(c_dim=3)
+    result = run("mix", "--network", str(network_file(c_dim=3)), "--rows", "1", "--cols", "4", "--label", "0.5,0,2",
+                 "--col-label", "0,1,0.5", "--styles", "3-5", "--outdir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    rows, cols, mixed = style_mix_images(G, [1], [4], styles="3-5", label=LABEL, col_label=[0, 1, 0.5])
+    np.testing.assert_array_equal(read_png(tmp_path / "stylemix.png")[:16, 16:], cols[0])
+    np.testing.assert_array_equal(read_png(tmp_path / "stylemix.png")[16:, 16:], mixed[0, 0])
+    assert not np.array_equal(cols, style_mix_images(G, [1], [4], label=LABEL)[1])  # not the rows' label
+
+
+def test_projected_rows_mix_with_column_seeds_of_their_own_class_or_label(tiny_generator, tmp_path):
+    """The rows' missing --class was asked for, which the message about projected rows had said to leave out."""
+    G = tiny_generator(c_dim=3)
+    np.savez(tmp_path / "w.npz", w=seed_ws(G, 1, class_idx=1).detach().numpy())
+    for own, c in (({"col_class": 2}, [0, 0, 1]), ({"col_label": LABEL}, LABEL)):
+        path = style_mix(G, None, [4], tmp_path / "out", rows_w=tmp_path / "w.npz", styles="all", force=True, **own)
+        np.testing.assert_array_equal(read_png(path)[:16, 16:], synthesize(G, label_ws(G, 4, c))[0])
+
+
+@pytest.mark.parametrize("net, args, status, message", [
+    ({}, ["--col-label", "1,0"], 1, "Error: --col-label: this network is unconditional (no labels); drop it"),
+    ({"c_dim": 3}, ["--label", "1,0,0", "--col-label", "1,0"], 1,
+     "Error: --col-label gives 2 values, but this network's labels have 3 (c_dim); give 3 numbers separated by commas"),
+    ({"c_dim": 3}, ["--label", "1,0,0", "--col-label", "x"], 2, "Invalid value for '--col-label': cannot read 'x'"),
+    ({"c_dim": 3}, ["--label", "1,0,0", "--col-label", "1,nan,0"], 2, "'1,nan,0': holds NaN or infinite values"),
+    ({"c_dim": 3}, ["--label", "1,0,0", "--col-label", "1,0,0", "--col-class", "1"], 2,
+     "Error: --col-class and --col-label both give the label; pass one of them"),
+    ({"c_dim": 3}, ["--class", "0", "--col-label", "0,1,0"], 2,
+     "Error: --col-label 0,1,0 is a label vector, --class a class; give the rows and columns the same --class, or use "
+     "--label and --col-label"),
+])
+def test_the_column_label_is_refused_as_the_label_is(network_file, tmp_path, net, args, status, message):
+    result = run("mix", "--network", str(network_file(**net)), "--rows", "1", "--cols", "2", *args,
+                 "--outdir", str(tmp_path / "out"))
+    assert result.exit_code == status and message in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_column_label_is_refused_for_projected_columns_and_cluster_networks(tiny_generator, clustered_G, tmp_path):
+    G = tiny_generator(c_dim=3)
+    np.savez(tmp_path / "w.npz", w=seed_ws(G, 1, class_idx=1).detach().numpy())
+    with pytest.raises(ToolOptionError, match=r"^--col-label 0,1,0 picks the class of the column seeds; the columns are "
+                                              r"projected ws, which hold their class already \(project with --label\); "
+                                              r"leave --col-label out$"):
+        style_mix(G, [1], None, tmp_path / "out", cols_w=tmp_path / "w.npz", label=LABEL, col_label="0,1,0")
+    with pytest.raises(ToolOptionError, match=r"^--label 0.5,0,2 picks the class of the row seeds, but the rows are "
+                                              r"projected ws \(they hold their class already\) and --col-label picks"):
+        style_mix(G, None, [2], tmp_path / "out", rows_w=tmp_path / "w.npz", label=LABEL, col_label="0,1,0")
+    with pytest.raises(ToolError, match=r"^--col-label: this network was trained on clusters, which are classes; pick "
+                                        r"one with --col-class 0\.\.3"):
+        style_mix(clustered_G, [1], [2], tmp_path / "out", col_label=[1, 0, 0, 0])
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_cluster_network_takes_a_class_not_a_label(clustered_G, tmp_path):

@@ -60,6 +60,24 @@ def test_generate_leaves_an_image_that_appeared_meanwhile_and_says_which_seeds_i
     assert names(tmp_path) == ["seed0000.png", "seed0001.png", "seed0002.png"]  # no temporary left
 
 
+def test_generate_that_meets_its_first_image_written_meanwhile_names_the_seeds_still_to_write(tiny_generator, tmp_path,
+                                                                                                 monkeypatch):
+    """A race lost at the first seed said that nothing was written, but not which --seeds to run for the rest."""
+    another_command_writes_seed(monkeypatch, tmp_path, 3)
+    with pytest.raises(ToolError) as caught:
+        generate_images(tiny_generator(), "3-6,9", tmp_path)
+    assert str(caught.value) == (f"{tmp_path / 'seed0003.png'} appeared while this command ran (another command?); "
+                                 "nothing was overwritten; none of the 5 images was written; the rest: --seeds 4-6,9")
+    assert names(tmp_path) == ["seed0003.png"]
+
+
+def test_generate_of_one_seed_that_meets_it_written_meanwhile_offers_no_rest(tiny_generator, tmp_path, monkeypatch):
+    another_command_writes_seed(monkeypatch, tmp_path, 3)
+    with pytest.raises(ToolError) as caught:
+        generate_images(tiny_generator(), [3], tmp_path)
+    assert str(caught.value).endswith("nothing was overwritten; nothing was written")
+
+
 def test_generate_that_meets_its_last_image_written_meanwhile_offers_no_rest(tiny_generator, tmp_path, monkeypatch):
     another_command_writes_seed(monkeypatch, tmp_path, 2)
     with pytest.raises(ToolError) as caught:

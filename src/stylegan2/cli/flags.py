@@ -9,8 +9,9 @@
 - Other tools' option names (rosinality's stylegan2-pytorch, NVIDIA's TensorFlow StyleGAN2) and another command's
   name for the same thing (`dataset --outdir` for --dest): `foreign_option_hint` answers one with ours instead of
   click's "did you mean" (`OptionHintsCommand`).
-- Output and errors: `quiet_option` (-q/--quiet) and `say` for informational lines; `user_error` turns a library
-  error into click's: an OptionError (the arguments themselves) exits 2 with the usage line, anything else 1.
+- Output and errors: `quiet_option` (-q/--quiet; `group_quiet_option`, the same before the command) and `say` for
+  informational lines; `user_error` turns a library error into click's: an OptionError (the arguments themselves)
+  exits 2 with the usage line, anything else 1.
 """
 
 from __future__ import annotations
@@ -302,10 +303,23 @@ def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
     return value
 
 
+QUIET_HELP = "Print no progress and no informational lines, only warnings (note: ...) and errors."
+
+
+def _quiet_switch(help: str) -> Callable[[Command], Command]:
+    """The -q/--quiet flag with `help`: turns quiet on as soon as it is read (eager), before any other option's work."""
+    return click.option("-q", "--quiet", is_flag=True, expose_value=False, is_eager=True, callback=_set_quiet, help=help)
+
+
 def quiet_option(f: Command) -> Command:
     """-q/--quiet: no progress and no informational lines; warnings (`note:` lines) and errors are still printed."""
-    return click.option("-q", "--quiet", is_flag=True, expose_value=False, is_eager=True, callback=_set_quiet,
-                        help="Print no progress and no informational lines, only warnings (note: ...) and errors.")(f)
+    return _quiet_switch(QUIET_HELP)(f)
+
+
+def group_quiet_option(f: Command) -> Command:
+    """-q/--quiet given to the `stylegan2` group, before the command: the command's own --quiet (the switch stays on
+    until the group's context closes, after the command), so `stylegan2 -q generate` is `stylegan2 generate -q`."""
+    return _quiet_switch(f"{QUIET_HELP} The same as the command's own -q: stylegan2 -q COMMAND ...")(f)
 
 
 def say(message: str, err: bool = False) -> None:

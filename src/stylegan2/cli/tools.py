@@ -65,7 +65,8 @@ class GridSize(click.ParamType):
 
 
 class LabelVector(click.ParamType):
-    """'0.5,0,1' -> [0.5, 0.0, 1.0]: a label vector, checked against the network's c_dim once it is read."""
+    """'0.5,0,1' -> [0.5, 0.0, 1.0]: a label vector (--label, mix's --col-label), checked against the network's c_dim
+    once it is read."""
 
     name = "V1,V2,..."
 
@@ -75,10 +76,11 @@ class LabelVector(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> list[float]:
         if isinstance(value, list):
             return value
+        option = param.opts[0] if param is not None else "--label"
         try:
-            return parse_label(value)
+            return parse_label(value, option)
         except ToolError as err:
-            self.fail(str(err).removeprefix("--label: "), param, ctx)
+            self.fail(str(err).removeprefix(f"{option}: "), param, ctx)
 
 
 @contextlib.contextmanager
@@ -202,12 +204,15 @@ def generate_command(network: Path, seeds: list[int] | None, truncation_psi: flo
 @click.option("--col-class", type=ClassIndex(),
               help="Class of the column seeds, whose styles cross into the rows' class [default: the --class].")
 @label_option
+@click.option("--col-label", type=LabelVector(),
+              help="Label vector of the column seeds, in place of --col-class, for networks trained on label vectors "
+                   "[default: the --label].")
 @noise_option
 @common_options
 def mix_command(network: Path, rows: list[int] | None, cols: list[int] | None, rows_w: tuple[Path, ...],
                 cols_w: tuple[Path, ...], styles: str | None, truncation_psi: float, class_idx: int | None,
-                col_class: int | None, label: list[float] | None, noise_mode: str, outdir: Path, force: bool,
-                device: str | None) -> None:
+                col_class: int | None, label: list[float] | None, col_label: list[float] | None, noise_mode: str,
+                outdir: Path, force: bool, device: str | None) -> None:
     """Style mixing figure: column seeds' styles copied onto the row seeds, saved as stylemix.png.
 
     \b
@@ -216,12 +221,13 @@ def mix_command(network: Path, rows: list[int] | None, cols: list[int] | None, r
       stylegan2 mix --network ffhq.pkl --rows 85,100 --cols 55,821 --styles fine
       stylegan2 mix --network ffhq.pkl --rows-w me/projected_w.npz --cols 55,821 --styles coarse
       stylegan2 mix --network cifar10.pkl --rows 1,2 --cols 3,4 --class 3 --col-class 5 --styles 4-7
+      stylegan2 mix --network net.pkl --rows 1,2 --cols 3,4 --label 1,0,0.5 --col-label 0,1,0.5
     """
     with user_errors():
         path = style_mix(network, rows, cols, outdir, rows_w=rows_w or None, cols_w=cols_w or None, styles=styles,
                          truncation_psi=truncation_psi,
-                         class_idx=class_idx, col_class=col_class, label=label, noise_mode=noise_mode, force=force,
-                         device=device)
+                         class_idx=class_idx, col_class=col_class, label=label, col_label=col_label,
+                         noise_mode=noise_mode, force=force, device=device)
     say(f"wrote {path}")
 
 

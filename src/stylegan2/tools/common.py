@@ -198,8 +198,9 @@ def one_class(class_idx: ClassArg, hint: str, option: str = "--class") -> int | 
     return classes[0]
 
 
-def parse_label(label: Label) -> list[float] | None:
-    """--label as floats ('0.5,0,1' or numbers), each finite; None stays None. Its length is the network's to check."""
+def parse_label(label: Label, option: str = "--label") -> list[float] | None:
+    """--label (or `option`, such as mix's --col-label) as floats ('0.5,0,1' or numbers), each finite; None stays
+    None. Its length is the network's to check."""
     if label is None:
         return None
     try:
@@ -207,33 +208,37 @@ def parse_label(label: Label) -> list[float] | None:
     except (TypeError, ValueError):
         values = None
     if not values:
-        raise ToolOptionError(f"--label: cannot read {label!r}; give the label vector's numbers separated by commas, "
-                              "e.g. --label 0.5,0,1")
+        raise ToolOptionError(f"{option}: cannot read {label!r}; give the label vector's numbers separated by commas, "
+                              f"e.g. {option} 0.5,0,1")
     if not all(math.isfinite(v) for v in values):
-        raise ToolOptionError(f"--label {label!r}: holds NaN or infinite values; give finite numbers")
+        raise ToolOptionError(f"{option} {label!r}: holds NaN or infinite values; give finite numbers")
     return values
 
 
-def check_label_options(class_idx: ClassArg, label: Label) -> list[float] | None:
-    """--class and --label both give a conditional network's label: one of them at most (an argument error)."""
-    values = parse_label(label)
+def check_label_options(class_idx: ClassArg, label: Label, option: str = "--class",
+                        label_option: str = "--label") -> list[float] | None:
+    """--class and --label (or mix's --col-class and --col-label) both give a conditional network's label: one of
+    them at most (an argument error)."""
+    values = parse_label(label, label_option)
     if values is not None and class_idx is not None:
-        raise ToolOptionError("--class and --label both give the label; pass one of them (--class K is the one-hot "
-                              "vector of class K)")
+        raise ToolOptionError(f"{option} and {label_option} both give the label; pass one of them ({option} K is the "
+                              "one-hot vector of class K)")
     return values
 
 
-def class_label(G: Generator, class_idx: int | None, label: Label = None, option: str = "--class") -> torch.Tensor | None:
-    """c [1, c_dim] for a conditional G: one-hot for class_idx (--class), or the vector `label` as given (--label,
-    for networks trained on label vectors); None for an unconditional G. Checks both against G.
+def class_label(G: Generator, class_idx: int | None, label: Label = None, option: str = "--class",
+                label_option: str = "--label") -> torch.Tensor | None:
+    """c [1, c_dim] for a conditional G: one-hot for class_idx (`option`, --class), or the vector `label` as given
+    (`label_option`, --label, for networks trained on label vectors); None for an unconditional G. Checks both
+    against G.
 
     A network trained on clusters (`--clusters`) takes --class as a cluster, and without it draws one from z (None).
     """
     if class_idx is not None and not is_whole_number(class_idx):  # one class here; the tools read lists and text
         raise ToolOptionError(f"{option} must be a whole number, got {class_idx!r}")
-    values = check_label_options(class_idx, label)
+    values = check_label_options(class_idx, label, option, label_option)
     if values is not None:
-        return label_vector(G, values)
+        return label_vector(G, values, label_option, option)
     if G.c_dim == 0:
         if class_idx is not None:
             raise ToolError(f"{option} {class_idx}: this network is unconditional (no class labels); drop it")
@@ -250,15 +255,17 @@ def class_label(G: Generator, class_idx: int | None, label: Label = None, option
     return c
 
 
-def label_vector(G: Generator, values: Sequence[float]) -> torch.Tensor:
-    """c [1, c_dim] from --label's numbers: a conditional network that was not trained on clusters, c_dim of them."""
+def label_vector(G: Generator, values: Sequence[float], option: str = "--label",
+                 class_option: str = "--class") -> torch.Tensor:
+    """c [1, c_dim] from --label's numbers (or `option`'s, whose class is `class_option`): a conditional network that
+    was not trained on clusters, c_dim of them."""
     if G.c_dim == 0:
-        raise ToolError("--label: this network is unconditional (no labels); drop it")
+        raise ToolError(f"{option}: this network is unconditional (no labels); drop it")
     if G.mapping.draws_labels:
-        raise ToolError(f"--label: this network was trained on clusters, which are classes; pick one with --class "
+        raise ToolError(f"{option}: this network was trained on clusters, which are classes; pick one with {class_option} "
                         f"0..{G.c_dim - 1}, or leave both out to draw one per seed")
     if len(values) != G.c_dim:
-        raise ToolError(f"--label gives {plural(len(values), 'value')}, but this network's labels have {G.c_dim} "
+        raise ToolError(f"{option} gives {plural(len(values), 'value')}, but this network's labels have {G.c_dim} "
                         f"(c_dim); give {G.c_dim} numbers separated by commas")
     return torch.tensor([list(values)], dtype=torch.float32, device=network_device(G))
 

@@ -28,6 +28,7 @@ from ..utils.files import (
     commit,
     create_temp,
     folder_blocker,
+    new_folders_removed_on_failure,
     remove_stale_temps,
     write_failure,
     writing,
@@ -127,10 +128,12 @@ def output_set(paths: Sequence[Path], *, force: bool) -> Iterator[list[Path]]:
 
 def write_atomically(path: Path, write: Callable[[Path], None], *, replace: bool = True) -> Path:
     """Write through a temporary file next to `path` (same suffix, for format detection), then rename; without
-    `replace`, a file that appeared at `path` meanwhile is left alone (OutputAppearedError). Errors name `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with writing(path), atomic_path(path, replace=replace) as tmp:
-        write(tmp)
+    `replace`, a file that appeared at `path` meanwhile is left alone (OutputAppearedError). Errors name `path`; a
+    folder made for it is removed again when the write fails."""
+    with new_folders_removed_on_failure(path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with writing(path), atomic_path(path, replace=replace) as tmp:
+            write(tmp)
     return path
 
 

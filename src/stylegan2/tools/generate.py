@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..models import Generator
-from ..utils.files import OutputAppearedError
+from ..utils.files import OutputAppearedError, new_folders_removed_on_failure
 from ..utils.image import GridCanvas, save_image, to_uint8_nhwc
 from ..utils.notes import warn
 from ..utils.progress import progress_bar
@@ -223,7 +223,8 @@ def generate_images(
     `label`: a label vector (c_dim numbers) in place of a class, for networks trained on label vectors.
 
     Each image is written as soon as it is rendered, so memory does not grow with the seed count and an interrupted
-    run keeps the images it wrote (a grid holds only its canvas). `progress`: a bar on a terminal.
+    run keeps the images it wrote (a grid holds only its canvas); a new `outdir` goes again if the first image fails.
+    `progress`: a bar on a terminal.
     `direction` (a file from `stylegan2 directions`) moves every w by `strength` along direction `index`.
     Projected ws are truncated as seeds' are (toward the average w, the first `truncation_cutoff` of them).
     """
@@ -277,37 +278,47 @@ def generate_images(
         images = each_projected_image(G, ws, noise_mode)
     canvas = grid_canvas(G, *cols_rows) if cols_rows is not None else None
     images = progress_bar(images, show=progress, total=count, desc="generate", unit="img")
-    if canvas is not None:
-        for image in images:
-            canvas.add(image)
-        outcome = unchanged(paths)
-        try:
-            return [save_image(canvas.array, paths[0], replace=force)]
-        except OSError as err:
-            raise failed_write(err, outcome) from None
+    with new_folders_removed_on_failure(outdir):  # a new --outdir goes again if its first image fails
+        if canvas is not None:
+            for image in images:
+                canvas.add(image)
+            outcome = unchanged(paths)
+            try:
+                return [save_image(canvas.array, paths[0], replace=force)]
+            except OSError as err:
+                raise failed_write(err, outcome) from None
+        return _write_each(images, paths, force, seed_class, named)
+
+
+def _write_each(images: Iterator[np.ndarray], paths: Sequence[Path], force: bool,
+                seed_class: list[tuple[int, int | None]] | None, named: bool) -> list[Path]:
+    """Write each image to its path as it comes; a run that stops early says what it wrote and what is left."""
     written: list[Path] = []
     try:
         for path, image in zip(paths, images):
             written.append(save_image(image, path, replace=force))
     except KeyboardInterrupt:
-        warn(f"interrupted: {_written_so_far(written, count, seed_class, named)}")
+        warn(f"interrupted: {_written_so_far(written, len(paths), seed_class, named)}")
         raise
     except OutputAppearedError as err:  # another command writing the same names into --outdir
-        raise ToolError(f"{err.cause}; {_written_so_far(written, count, seed_class, named, taken=1)}") from None
+        raise ToolError(f"{err.cause}; {_written_so_far(written, len(paths), seed_class, named, taken=1)}") from None
     except OSError as err:
-        raise failed_write(err, _written_so_far(written, count, seed_class, named)) from None
+        raise failed_write(err, _written_so_far(written, len(paths), seed_class, named)) from None
     return written
 
 
 def _written_so_far(written: list[Path], count: int, seed_class: list[tuple[int, int | None]] | None,
                     named: bool, taken: int = 0) -> str:
     """What a run that stopped early wrote, and the --seeds (and --class) that render the rest (a rerun refuses the
-    images written); `taken`: how many images after those another command's files hold now, left out of the rest."""
-    if not written:
-        return f"none of the {count} images was written"
-    said = f"wrote {written[0].name}" + (f" to {written[-1].name}" if len(written) > 1 else "")
-    said += f" ({len(written)} of {count}) to {written[0].parent}"
-    rest = seed_class[len(written) + taken:] if seed_class is not None else []
+    images written); `taken`: how many images after those another command's files hold now, left out of the rest.
+    A run that stopped before its first image, by itself, needs no hint: the same command renders the rest."""
+    if written:
+        said = f"wrote {written[0].name}" + (f" to {written[-1].name}" if len(written) > 1 else "")
+        said += f" ({len(written)} of {count}) to {written[0].parent}"
+    else:
+        said = f"none of the {count} images was written" if count > 1 else "nothing was written"
+    done = len(written) + taken
+    rest = seed_class[done:] if seed_class is not None and done else []
     return said + (f"; the rest: {seed_options(rest, named)}" if rest else "")
 
 

@@ -52,27 +52,39 @@ Latents = Sequence[int] | str | torch.Tensor  # seeds, or ws [N, num_ws, w_dim] 
 MIX_HINT = "the figure's rows take one class"
 
 
+def label_text(label: Label) -> str:
+    """A label vector as the command line writes it: 0.5,0,1."""
+    return ",".join(f"{v:g}" for v in parse_label(label))
+
+
 def check_mix_classes(row_seeds: bool, col_seeds: bool, class_idx: int | None, col_class: int | None,
-                      label: Label) -> None:
-    """Refuse a --class, --col-class or --label that would pick the class of no seed (projected ws hold theirs) or
-    mix a class into a label vector; what the network takes is checked once it is read."""
+                      label: Label, col_label: Label = None) -> None:
+    """Refuse a --class, --col-class, --label or --col-label that would pick the class of no seed (projected ws hold
+    theirs) or mix a class into a label vector; what the network takes is checked once it is read."""
+    check_label_options(col_class, col_label, "--col-class", "--col-label")
+    col_option = "--col-class" if col_class is not None else "--col-label" if col_label is not None else None
     if class_idx is not None or label is not None:
-        given = f"--class {class_idx}" if class_idx is not None else f"--label {','.join(f'{v:g}' for v in parse_label(label))}"
+        given = f"--class {class_idx}" if class_idx is not None else f"--label {label_text(label)}"
         option = given.split()[0]
         if not row_seeds and not col_seeds:
             raise ToolOptionError(f"{given} picks the class of seeds' latents; projected ws hold their class already "
                                   f"(project with {option}); leave {option} out")
-        if not row_seeds and col_class is not None:
+        if not row_seeds and col_option is not None:
             raise ToolOptionError(f"{given} picks the class of the row seeds, but the rows are projected ws (they hold "
-                                  f"their class already) and --col-class picks the columns'; leave {option} out")
-    if col_class is None:
+                                  f"their class already) and {col_option} picks the columns'; leave {option} out")
+    if col_option is None:
         return
+    col_given, row_option = ((f"--col-class {col_class}", "--class") if col_class is not None
+                             else (f"--col-label {label_text(col_label)}", "--label"))
     if not col_seeds:
-        raise ToolOptionError(f"--col-class {col_class} picks the class of the column seeds; the columns are projected ws, "
-                              "which hold their class already (project with --class); leave --col-class out")
-    if label is not None:
-        raise ToolOptionError(f"--col-class {col_class} is a class, --label a label vector; give the rows and columns "
+        raise ToolOptionError(f"{col_given} picks the class of the column seeds; the columns are projected ws, "
+                              f"which hold their class already (project with {row_option}); leave {col_option} out")
+    if col_class is not None and label is not None:
+        raise ToolOptionError(f"{col_given} is a class, --label a label vector; give the rows and columns "
                               "the same --label, or use --class and --col-class")
+    if col_label is not None and class_idx is not None:
+        raise ToolOptionError(f"{col_given} is a label vector, --class a class; give the rows and columns "
+                              "the same --class, or use --label and --col-label")
 
 
 def _axis_ws(G: Generator, latents: Latents, option: str, truncation_psi: float,
@@ -95,14 +107,16 @@ def style_mix_images(
     *,
     col_class: int | None = None,
     label: Label = None,
+    col_label: Label = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row images [R, H, W, C], column images [K, H, W, C], mixed [R, K, H, W, C]) as uint8. Rows and columns are
     seeds or ws [N, num_ws, w_dim] (projected photos). The row seeds are of class `class_idx` (or take the label
-    vector `label`), the column seeds of `col_class` (default: `class_idx`), so styles can cross classes."""
+    vector `label`), the column seeds of `col_class` or with the label vector `col_label` (default: the rows'), so
+    styles can cross classes."""
     indices = mix_styles(G, styles)
     row_ws = _axis_ws(G, row_seeds, "--rows", truncation_psi, class_idx, label)  # each [1, num_ws, w_dim]
-    col_ws = _axis_ws(G, col_seeds, "--cols", truncation_psi, class_idx if col_class is None else col_class,
-                      label if col_class is None else None)
+    own = col_class is not None or col_label is not None
+    col_ws = _axis_ws(G, col_seeds, "--cols", truncation_psi, col_class if own else class_idx, col_label if own else label)
     rows = np.concatenate([synthesize(G, ws, noise_mode) for ws in row_ws])
     cols = np.concatenate([synthesize(G, ws, noise_mode) for ws in col_ws])
     mixed = []
@@ -138,6 +152,7 @@ def style_mix(
     class_idx: ClassArg = None,
     col_class: ClassArg = None,
     label: Label = None,
+    col_label: Label = None,
     noise_mode: str = "const",
     force: bool = False,
     device: str | torch.device | None = None,
@@ -145,7 +160,7 @@ def style_mix(
     """Write the style-mixing grid as stylemix.png; `styles` are ws indices, '0-6', or coarse/middle/fine/all.
     Rows and columns are seeds, or the ws of projection files (`rows_w`, `cols_w`: one file or several, in order).
     The seeds are of class `class_idx` (or take the label vector `label`); `col_class` gives the column seeds another
-    class, whose styles then cross into the rows' class."""
+    class (`col_label`: another label vector), whose styles then cross into the rows' class."""
     axes = {}
     for name, seeds, files in (("rows", rows, rows_w), ("cols", cols, cols_w)):
         if (seeds is None) == (files is None):
@@ -156,21 +171,23 @@ def style_mix(
     class_idx = one_class(class_idx, hint=f"{MIX_HINT}; --col-class K gives the columns another class")
     col_class = one_class(col_class, MIX_HINT, "--col-class")
     check_label_options(class_idx, label)
-    check_mix_classes(rows is not None, cols is not None, class_idx, col_class, label)
+    check_mix_classes(rows is not None, cols is not None, class_idx, col_class, label, col_label)
     check_psi(truncation_psi)
     check_noise_mode(noise_mode)
     G = load_generator(network, device, truncation_psi=truncation_psi)
-    if rows is not None or cols is not None:
+    own = col_class is not None or col_label is not None  # the column seeds' own class or label
+    if rows is not None or (cols is not None and not own):  # seeds of the rows' class
         check_inputs(G, class_idx, label=label)
-    if col_class is not None:
-        class_label(G, col_class, option="--col-class")
+    if own:
+        class_label(G, col_class, col_label, option="--col-class", label_option="--col-label")
     mix_styles(G, styles)
     latents = {name: value if seeds is not None else load_projected_ws(value, G)
                for (name, value), seeds in zip(axes.items(), (rows, cols))}
     path = Path(outdir) / MIX_FILE
     check_outputs([path], force)
     row_images, col_images, mixed = style_mix_images(G, latents["rows"], latents["cols"], styles, truncation_psi,
-                                                     class_idx, noise_mode, col_class=col_class, label=label)
+                                                     class_idx, noise_mode, col_class=col_class, label=label,
+                                                     col_label=col_label)
     with output_set([path], force=force) as temps, writing(path):  # a new --outdir goes again if this fails
         write_png(style_mix_grid(row_images, col_images, mixed), temps[0])
     return path

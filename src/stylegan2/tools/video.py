@@ -10,7 +10,7 @@ import torch
 
 from ..models import Generator
 from ..models.inputs import is_whole_number
-from ..utils.files import missing_folders, remove_empty_folders
+from ..utils.files import new_folders_removed_on_failure
 from ..utils.image import image_grid
 from ..utils.progress import progress_bar
 from .common import (
@@ -178,23 +178,20 @@ def render_video(
                                 label)
 
     outcome = unchanged([path])
-    new_folders = missing_folders(path.parent)
     try:
-        writer = VideoWriter(path, fps, replace=force)
-        try:
-            for frame in progress_bar(range(frames), show=progress, desc="video", unit="frame"):
-                if frame % WS_PER_PIECE == 0:  # the next piece's ws: memory stays bounded however many frames
-                    piece = range(frame, min(frame + WS_PER_PIECE, frames))
-                    ws = torch.stack([cell_ws(i, piece) for i in range(cells)])  # [cells, len(piece), num_ws, w_dim]
-                images = synthesize(G, ws[:, frame % WS_PER_PIECE], noise_mode)  # [cells, H, W, C]
-                writer.append(image_grid(images, cols, rows))
-        except BaseException:
-            writer.abort()
-            raise
-        return writer.close()
-    except BaseException as err:
-        remove_empty_folders(new_folders)
-        if isinstance(err, OSError):
-            raise failed_write(err, outcome) from None
-        raise
+        with new_folders_removed_on_failure(path.parent):
+            writer = VideoWriter(path, fps, replace=force)
+            try:
+                for frame in progress_bar(range(frames), show=progress, desc="video", unit="frame"):
+                    if frame % WS_PER_PIECE == 0:  # the next piece's ws: memory stays bounded however many frames
+                        piece = range(frame, min(frame + WS_PER_PIECE, frames))
+                        ws = torch.stack([cell_ws(i, piece) for i in range(cells)])  # [cells, len(piece), num_ws, w_dim]
+                    images = synthesize(G, ws[:, frame % WS_PER_PIECE], noise_mode)  # [cells, H, W, C]
+                    writer.append(image_grid(images, cols, rows))
+            except BaseException:
+                writer.abort()
+                raise
+            return writer.close()
+    except OSError as err:
+        raise failed_write(err, outcome) from None
 

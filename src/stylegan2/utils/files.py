@@ -213,6 +213,19 @@ def remove_empty_folders(folders: Sequence[Path]) -> None:
             folder.rmdir()
 
 
+@contextlib.contextmanager
+def new_folders_removed_on_failure(folder: Path) -> Iterator[None]:
+    """Within it, writes may make `folder` and its missing parents; if the block fails (any exception, Ctrl-C
+    too), those of them that are still empty are removed again: a failed first write leaves no new empty folder.
+    A folder that existed before, or that holds anything, stays."""
+    made = missing_folders(folder)
+    try:
+        yield
+    except BaseException:
+        remove_empty_folders(made)
+        raise
+
+
 def _commit_all(pairs: list[tuple[Path, Path]], replace: bool) -> None:
     """Commit each (temporary, path) in order; if one fails, put back what the earlier ones replaced or added."""
     backups: dict[Path, Path] = {}  # path -> the file it held before, renamed aside (our temporary naming)
