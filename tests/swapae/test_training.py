@@ -301,7 +301,8 @@ def test_first_grids_that_cannot_be_written_are_a_note_and_a_failure_there_relea
                         lambda self, path: (_ for _ in ()).throw(OSError(28, "No space left on device", str(path))))
     lines = []
     run_dir = train_swapae(tiny_swapae_options(tmp_path / "a", kimg=0.008), device="cpu", log=lines.append)
-    assert any(line.startswith("note: could not write ") and "reals.png" in line for line in lines) and lines[-1] == "Done."
+    logged = (run_dir / "log.txt").read_text().splitlines()
+    assert any(line.startswith("note: could not write ") and "reals.png" in line for line in logged) and lines[-1] == "Done."
     monkeypatch.setattr(training_module.GridImages, "save_reals", real)
     monkeypatch.setattr(training_module.GridImages, "save_outputs", lambda *args: 1 / 0)
     with pytest.raises(ZeroDivisionError):

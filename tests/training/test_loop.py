@@ -362,7 +362,7 @@ def test_an_outdir_under_home_is_expanded_for_the_run_directory_and_its_snapshot
     assert list(run_dir.glob("network-snapshot-*.safetensors"))
 
 
-def test_a_first_grid_the_full_disk_refuses_is_a_note_naming_it(tmp_path, monkeypatch):
+def test_a_first_grid_the_full_disk_refuses_is_a_note_naming_it(tmp_path, monkeypatch, capsys):
     """reals.png and fakes_init.png are optional outputs: a full disk while they are written does not end the run."""
     original = loop_module.save_image
 
@@ -375,7 +375,8 @@ def test_a_first_grid_the_full_disk_refuses_is_a_note_naming_it(tmp_path, monkey
     monkeypatch.setattr(loop_module, "save_image", full_for_the_first_grid)
     lines = []
     run_dir = train(tiny_options(tmp_path, kimg=0.008), device="cpu", log=lines.append)
-    assert f"note: could not write {run_dir / 'fakes_init.png'} (No space left on device); training goes on" in lines
+    note = f"note: could not write {run_dir / 'fakes_init.png'} (No space left on device); training goes on"
+    assert capsys.readouterr().err.splitlines() == [note] and note in (run_dir / "log.txt").read_text().splitlines()
     assert lines[-1] == "Done." and (run_dir / "reals.png").is_file()
 
 

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from stylegan2.data import open_dataset
-from stylegan2.training import session as session_module
+from stylegan2.training import rundir
 from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import TrainingError, train
 from stylegan2.training.resume import check_resume
@@ -53,7 +53,7 @@ def lock(run_dir, *, pid, host=None, resumed=None, job=None):
 
 
 def test_a_run_holds_its_lock_while_it_trains_touches_it_and_removes_it_at_the_end(tmp_path, one_thread, monkeypatch):
-    monkeypatch.setattr(session_module, "HEARTBEAT_S", 0.0)  # touched after every step
+    monkeypatch.setattr(rundir, "HEARTBEAT_S", 0.01)  # touched every 10 ms
     seen = []
 
     def log(line):

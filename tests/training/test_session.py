@@ -7,21 +7,26 @@ import json
 import os
 import re
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Callable
 
 import pytest
 import torch
+from click.testing import CliRunner
 
+from stylegan2.cli import main
 from stylegan2.data import open_dataset
 from stylegan2.io import load_checkpoint
 from stylegan2.models import Generator
+from stylegan2.training import loop
 from stylegan2.training.distributed import DistributedContext
 from stylegan2.training.finite import MAX_NON_FINITE_STEPS
 from stylegan2.training.progress import RunLog
 from stylegan2.training.session import LoopHooks, TickReport, TrainingError, TrainingSession, _StepShares, start_process
 from stylegan2.training.snapshot import read_resume_state
+from stylegan2.utils.files import writing
 
 
 @dataclasses.dataclass
@@ -130,8 +135,9 @@ def test_gradients_that_stay_non_finite_name_the_step_the_last_snapshot_and_the_
     assert not any(line.startswith("tick 4") for line in log)  # no status line of the tick where the streak ended
 
 
-def test_a_step_of_non_finite_gradients_is_replaced_noted_and_the_run_goes_on(tmp_path):
-    """As NVIDIA's loop: a rare float16 overflow costs that step's update, not the run."""
+def test_a_step_of_non_finite_gradients_is_replaced_noted_and_the_run_goes_on(tmp_path, capsys):
+    """As NVIDIA's loop: a rare float16 overflow costs that step's update, not the run. The note goes to stderr, as
+    every command's notes (a quiet terminal keeps them), and into log.txt, once each."""
     rec = Recorder(tmp_path, max_steps=8)
     rec.run(at=range(2, 1 + MAX_NON_FINITE_STEPS), action=nan_gradients(rec, "phase Dreg"))
     log = (rec.run_dir / "log.txt").read_text().splitlines()
@@ -139,6 +145,7 @@ def test_a_step_of_non_finite_gradients_is_replaced_noted_and_the_run_goes_on(tm
     assert notes[0].startswith("note: non-finite gradients in 2 phase step(s) this tick, the first in phase Dreg at step 2 "
                                "(kimg 0.016); their NaN entries were set to 0 and infinities to +-1e5 (as NVIDIA's loop does)")
     assert len(notes) == 2 and log[-1] == "Done."
+    assert capsys.readouterr().err.splitlines() == notes and not any(line.startswith("note:") for line in rec.lines)
 
 
 def test_a_non_finite_verdict_is_read_after_the_next_step_is_under_way(tmp_path):
@@ -507,12 +514,58 @@ class FullDisk(list):
         raise OSError(28, "No space left on device", f"/runs/fakes{label}.png")
 
 
-def test_a_grid_the_full_disk_refuses_is_a_note_and_the_snapshot_is_still_tried(tmp_path):
+def test_a_grid_the_full_disk_refuses_is_a_note_and_the_snapshot_is_still_tried(tmp_path, capsys):
     rec = Recorder(tmp_path, max_steps=2)
     rec.grids = FullDisk()
     rec.run()
-    assert "note: could not write /runs/fakes000000-016.png (No space left on device); training goes on" in rec.lines
+    note = "note: could not write /runs/fakes000000-016.png (No space left on device); training goes on"
+    assert capsys.readouterr().err.splitlines() == [note] and note not in rec.lines  # stderr, as every command's notes
+    assert (rec.run_dir / "log.txt").read_text().splitlines().count(note) == 1
     assert rec.snapshots() == ["network-snapshot-000000-016.safetensors"] and rec.lines[-1] == "Done."
+
+
+def test_a_snapshot_keep_snapshots_cannot_delete_is_a_note_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
+    """A file held open elsewhere (Windows), a read-only mount: said on stderr and in log.txt, as every note."""
+    rec = Recorder(tmp_path, max_steps=3)
+    rec.session.options.keep_snapshots = 1
+    unlink = Path.unlink
+
+    def held(path: Path, *args, **kwargs) -> None:
+        if path.name.startswith("network-snapshot-"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", held)
+    rec.run()
+    note = "note: could not delete network-snapshot-000000-016.safetensors (--keep-snapshots 1): Permission denied"
+    assert capsys.readouterr().err.splitlines() == [note] and note not in rec.lines
+    assert (rec.run_dir / "log.txt").read_text().splitlines().count(note) == 1
+    assert rec.snapshots() == ["network-snapshot-000000-016.safetensors", "network-snapshot-000000-024.safetensors"]
+    assert rec.lines[-1] == "Done."
+
+
+@pytest.mark.parametrize("quiet", [[], ["--quiet"]])
+def test_a_train_commands_note_is_on_stderr_once_also_under_quiet_and_in_its_log(tmp_path, monkeypatch, quiet):
+    """--quiet keeps a run's notes on the terminal: a grid the full disk refuses is said once, on stderr, and kept
+    in log.txt; stdout carries the progress only."""
+    save_image = loop.save_image
+
+    def full_for_the_first_fakes(array, path):
+        if path.name == "fakes_init.png":
+            with writing(path):  # as save_image names its file
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return save_image(array, path)
+
+    monkeypatch.setattr(loop, "save_image", full_for_the_first_fakes)
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    result = CliRunner().invoke(main, ["train", "--data", "builtin:shapes?n=16", "--resolution", "16", "--cfg", "cpu",
+                                       "--cbase", "128", "--cmax", "16", "--batch", "8", "--aug", "noaug", "--workers", "0",
+                                       "--device", "cpu", "--kimg", "0.008", "--outdir", str(tmp_path), *quiet])
+    assert result.exit_code == 0, result.output
+    run_dir = next(tmp_path.iterdir())
+    note = f"note: could not write {run_dir / 'fakes_init.png'} (No space left on device); training goes on"
+    assert result.stderr.splitlines().count(note) == 1 and note not in result.stdout
+    assert (run_dir / "log.txt").read_text().splitlines().count(note) == 1
 
 
 def test_a_failed_write_during_the_run_is_one_line_naming_the_last_good_snapshot(tmp_path):

@@ -4,11 +4,13 @@ process that trains a run (its training.lock)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import re
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -181,8 +183,10 @@ def latest_snapshot(outdir: str | Path, kind: str | re.Pattern[str],
 
 # A run directory's owner: training.lock, written by the process that trains the run (rank 0) and removed when it ends.
 # --resume auto refuses to continue a run that a live process still trains. A pid can be asked on its own host only,
-# so the owner touches the file every HEARTBEAT_S while it trains; a file untouched for OWNER_STALE_AFTER_S is a dead
-# owner's (a killed process cannot remove it), whichever host it names.
+# so the owner touches the file every HEARTBEAT_S while it holds the run, from a thread of its own (a metric at a
+# snapshot can take an hour between two steps); a file untouched for OWNER_STALE_AFTER_S is a dead owner's (a killed
+# process cannot remove it), whichever host it names. On its own host a pid may since name another process: the lock
+# records the process's start too, where the system tells it (Linux).
 # A scheduler runs one instance of a job at a time, so a lock naming this process's own job (a requeued SLURM job on
 # another node, a torchrun restart) was left by an earlier instance of it, however fresh its heartbeat.
 OWNER_FILE = "training.lock"
@@ -211,18 +215,21 @@ class RunOwner:
     resumed: str | None
     heartbeat: float
     job: str | None = None
+    process_start: int | None = None  # process_start(pid) when it wrote the file; None: not told (not Linux, older files)
 
     def alive(self, now: float | None = None) -> bool:
         """Whether the owner may still train the run: it touched the file lately, it is not an earlier instance of
-        this process's job and, on this host, its process exists (this process is not an owner: it is choosing what
-        to train)."""
+        this process's job and, on this host, its process exists and is the one that wrote the file (not another
+        that was given its pid since; this process is not an owner: it is choosing what to train)."""
         if (time.time() if now is None else now) - self.heartbeat > OWNER_STALE_AFTER_S:
             return False
         if self.job is not None and self.job == job_id():
             return False
         if self.host != socket.gethostname():
             return True
-        return self.pid != os.getpid() and _process_exists(self.pid)
+        if self.pid == os.getpid() or not _process_exists(self.pid):
+            return False
+        return self.process_start is None or process_start(self.pid) in (None, self.process_start)
 
     def describe(self) -> str:
         """'process 1234 on host gpu7 (started 2024-05-01 10:00:00)'."""
@@ -243,12 +250,23 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
+def process_start(pid: int) -> int | None:
+    """When process `pid` started, in clock ticks after boot (field 22 of /proc/PID/stat): with its pid, this names
+    one process, where a pid alone may be given to another once it ended. None where the system does not tell it
+    (no /proc: not Linux) or there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        return int(stat.rpartition(")")[2].split()[19])  # after the command's name, which may hold spaces and ')'
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def claim_run_dir(run_dir: Path, resumed: Path | None) -> Path:
     """Write `run_dir`'s training.lock for this process (which trains the run; `resumed`: the snapshot it continues)
     and return its path."""
     lock = run_dir / OWNER_FILE
-    record = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time(), "job": job_id(),
-              "resumed": None if resumed is None else str(Path(resumed).resolve())}
+    record = {"host": socket.gethostname(), "pid": os.getpid(), "process_start": process_start(os.getpid()),
+              "started": time.time(), "job": job_id(), "resumed": None if resumed is None else str(Path(resumed).resolve())}
     lock.write_text(json.dumps(record) + "\n", encoding="utf-8")
     return lock
 
@@ -260,7 +278,38 @@ def run_owner(run_dir: Path) -> RunOwner | None:
     try:
         heartbeat = lock.stat().st_mtime
         record = json.loads(lock.read_text(encoding="utf-8"))
+        start = record.get("process_start")
         return RunOwner(host=str(record["host"]), pid=int(record["pid"]), started=float(record["started"]),
-                        resumed=record.get("resumed"), heartbeat=heartbeat, job=record.get("job"))
+                        resumed=record.get("resumed"), heartbeat=heartbeat, job=record.get("job"),
+                        process_start=None if start is None else int(start))
     except (OSError, ValueError, TypeError, KeyError):
         return None
+
+
+class RunLock:
+    """A training.lock this process wrote (claim_run_dir), held while it trains the run: a daemon thread touches it
+    every HEARTBEAT_S, whatever the run does meanwhile (a step, an hour of metrics, a slow snapshot write), until
+    `release` stops the thread and removes the file. A touch that fails (a full disk's metadata) is tried again at
+    the next beat; a file that is gone (deleted by hand) ends the heartbeat."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat of {path}", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stopped.wait(HEARTBEAT_S):
+            try:
+                os.utime(self.path)
+            except FileNotFoundError:
+                return
+            except OSError:
+                continue
+
+    def release(self) -> None:
+        """Stop the heartbeat and remove the file: this process trains the run no more."""
+        self._stopped.set()
+        self._thread.join()
+        with contextlib.suppress(OSError):
+            self.path.unlink()

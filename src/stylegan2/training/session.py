@@ -19,7 +19,6 @@ import dataclasses
 import itertools
 import json
 import math
-import os
 import shutil
 import sys
 import time
@@ -59,7 +58,7 @@ from .progress import (
     tick_status,
     ticks_to_go,
 )
-from .rundir import HEARTBEAT_S, claim_run_dir, create_run_dir
+from .rundir import RunLock, claim_run_dir, create_run_dir
 from .signals import (
     StoppedTogether,
     Terminated,
@@ -242,8 +241,7 @@ class TrainingSession:
         self.run_dir: Path | None = None
         self._noted_snapshot: Path | None = None  # the one resumed from, then the last every rank heard written
         self._resumed_from: Path | None = None
-        self._owner_file: Path | None = None  # rank 0: the run directory's training.lock, touched as the run goes
-        self._heartbeat_time = 0.0
+        self._lock: RunLock | None = None  # rank 0: the run directory's training.lock, held until the run ends
         self._run_log: RunLog | None = None
         self._writer: StatsWriter | None = None
         self._steps_done = 0
@@ -314,10 +312,10 @@ class TrainingSession:
             with writing(self.run_dir / "training_options.json"):
                 with open(self.run_dir / "training_options.json", "w", encoding="utf-8") as f:
                     json.dump(self._recorded_options(), f, indent=2)
-            self._owner_file = claim_run_dir(self.run_dir, self._resumed_from)
-            self._heartbeat_time = time.time()
+            self._lock = RunLock(claim_run_dir(self.run_dir, self._resumed_from))
             self._run_log = RunLog(self.run_dir, self.log)
         except OSError as err:  # a full disk: leave no empty run directory behind for each failed start
+            self._release_lock()
             shutil.rmtree(self.run_dir, ignore_errors=True)
             raise TrainingError(f"{_write_failure(err)}; nothing was written, and the new run directory "
                                 f"{self.run_dir.name} was removed; {self._last_good()}") from None
@@ -352,7 +350,6 @@ class TrainingSession:
             try:
                 while not self.done:
                     self._step(hooks)
-                    self._heartbeat()
                     self.done = self._finished()
                     if self.done or self.cur_nimg >= self._tick_start_nimg + self.options.tick * 1000:
                         self._tick(hooks)
@@ -457,16 +454,6 @@ class TrainingSession:
         self._steps_done += 1
         self._in_step = False
 
-    def _heartbeat(self) -> None:
-        """On rank 0, touch the run directory's training.lock every HEARTBEAT_S: --resume auto elsewhere (another host
-        that shares the disk, where this pid cannot be asked) sees that the run is still trained."""
-        now = time.time()
-        if self._owner_file is None or now - self._heartbeat_time < HEARTBEAT_S:
-            return
-        self._heartbeat_time = now
-        with contextlib.suppress(OSError):  # deleted by hand, or a full disk's metadata: the run goes on
-            os.utime(self._owner_file)
-
     def _report_progress(self) -> None:
         """On rank 0, a line PROGRESS_FIRST_S into a tick and every PROGRESS_EVERY_S after, until the tick ends."""
         if not self.ctx.is_main:
@@ -545,9 +532,9 @@ class TrainingSession:
         replaced = self.finite.take_replaced()
         if replaced and self.ctx.is_main:
             step, what = replaced[0]
-            self.log(f"note: non-finite gradients in {len(replaced)} phase step(s) this tick, the first in {what} at "
-                     f"{self._position(step)}; their NaN entries were set to 0 and infinities to +-1e5 (as NVIDIA's "
-                     f"loop does) and training went on; {MAX_NON_FINITE_STEPS} in a row in one phase stop the run")
+            self.note(f"non-finite gradients in {len(replaced)} phase step(s) this tick, the first in {what} at "
+                      f"{self._position(step)}; their NaN entries were set to 0 and infinities to +-1e5 (as NVIDIA's "
+                      f"loop does) and training went on; {MAX_NON_FINITE_STEPS} in a row in one phase stop the run")
         report = hooks.on_tick()
         tick_end = time.time()
         sec_per_kimg = (tick_end - self._tick_start_time) / max(self.cur_nimg - self._timed_nimg, 1) * 1000
@@ -595,7 +582,7 @@ class TrainingSession:
         try:
             write()
         except OSError as err:
-            self.log(f"note: {_write_failure(err)}; training goes on")
+            self.note(f"{_write_failure(err)}; training goes on")
 
     def note(self, message: str) -> None:
         """A note as every command shows one, `note: ...` on stderr (a quiet terminal keeps it; stdout carries the
@@ -666,7 +653,7 @@ class TrainingSession:
             except FileNotFoundError:
                 continue
             except OSError as err:  # a file held open elsewhere (Windows), a read-only mount: the run goes on
-                self.log(f"note: could not delete {old.name} (--keep-snapshots {keep}): {err.strerror or err}")
+                self.note(f"could not delete {old.name} (--keep-snapshots {keep}): {err.strerror or err}")
                 continue
             self.log(f"Deleted {old.name} (--keep-snapshots {keep})")
 
@@ -683,14 +670,17 @@ class TrainingSession:
             raise TrainingError(f"{reason}; {self._last_good()}") from None
         self.log(f"Saved {path.name}")
 
+    def _release_lock(self) -> None:
+        """Stop the heartbeat and remove training.lock (rank 0): this process trains the run no more."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
     def _close(self, outcome: str) -> None:
         """Close stats.jsonl and TensorBoard, and end log.txt with `outcome` ('Done.', 'Stopped.' or 'Failed.')."""
         if self._writer is not None:
             self._writer.close()
-        if self._owner_file is not None:  # this process trains the run no more
-            with contextlib.suppress(OSError):
-                self._owner_file.unlink()
-            self._owner_file = None
+        self._release_lock()
         if self._run_log is not None:
             try:
                 if outcome == "Failed.":  # log.txt only: on the terminal the command line's error line comes last
