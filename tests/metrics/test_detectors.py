@@ -124,6 +124,21 @@ def test_missing_metric_files_names_what_the_metrics_need_and_is_none_once_it_is
     assert missing_metric_files(["fid50k_full", "ppl2_wend"], cache) is None
 
 
+def test_missing_metric_files_checks_the_files_given_instead_of_the_cache(tmp_path):
+    """A run given --detector FILE was checked against the cache all the same (training worked around it)."""
+    from stylegan2.metrics.calc import missing_metric_files
+
+    cache, detector, vgg = tmp_path / "empty-cache", tmp_path / "mine.pt", tmp_path / "vgg16.pt"
+    detector.write_bytes(b"")
+    vgg.write_bytes(b"")
+    assert missing_metric_files(["fid50k_full", "kid50k_full"], cache, detector=detector) is None
+    assert missing_metric_files(["pr50k3_full", "ppl2_wend"], cache, vgg=vgg) is None  # precision/recall on the VGG16
+    assert missing_metric_files(["pr50k3_full"], cache, detector=detector) is None  # or on the detector, without it
+    assert missing_metric_files(["ppl2_wend"], cache, detector=detector).startswith("vgg16.pt is not in ")
+    assert missing_metric_files(["fid50k_full"], cache, detector=tmp_path / "gone.pt") == f"{tmp_path / 'gone.pt'}: no such file"
+    assert missing_metric_files(["ppl2_wend"], cache, vgg=tmp_path) == f"{tmp_path}: is a directory; give the path of the file itself"
+
+
 def test_a_torchscript_detector_loads_without_torchs_deprecation_warning(tmp_path: Path):
     """`stylegan2 metrics --detector feat.pt` printed torch's jit.load deprecation as a note of ours."""
     path = tmp_path / "feat.pt"

@@ -81,3 +81,79 @@ def test_metrics_without_real_images_need_no_recorded_data(tmp_path: Path, tiny_
     result = CliRunner().invoke(main, ["metrics", "--network", str(network), "--metrics", f"fid1k,{metric}", "--device", "cpu"])
     assert result.exit_code == 1
     assert "trained on gone.zip (its training options), which is not found from here; pass --data" in result.output
+
+
+def run_with_metric_files(tmp_path: Path, tiny_G, **files: str) -> Path:
+    """A snapshot in a run directory whose training_options.json records its data and the metrics' `files`."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "training_options.json").write_text(json.dumps({"data": DATA, "mirror": False, **files}))
+    return save_network(run / "network-snapshot-000004.safetensors", {"G_ema": tiny_G})
+
+
+def score(network: Path, *extra: str) -> tuple[float, str]:
+    """kid1k of a network, without --data, --detector or --cache-dir unless given; (value, what was printed)."""
+    args = ["metrics", "--network", str(network), "--metrics", "kid1k", "--device", "cpu", "--batch", "250",
+            "--workers", "0", "--no-cache", *extra]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    return float(result.stdout.strip().splitlines()[-1].split()[2]), result.output
+
+
+def test_a_snapshot_is_scored_with_the_detector_and_cache_dir_its_run_recorded(tmp_path: Path, tiny_G, detector_file,
+                                                                              monkeypatch):
+    """Its run's metrics used them; the cache's Inception (absent here, offline) was asked for instead."""
+    monkeypatch.setenv("STYLEGAN2_CACHE", str(tmp_path / "empty-cache"))
+    cache = tmp_path / "run-cache"
+    cache.mkdir()
+    network = run_with_metric_files(tmp_path, tiny_G, detector=str(detector_file), cache_dir=str(cache))
+    value, printed = score(network)
+    assert (f"note: {network}: scored with --detector {detector_file} and --cache-dir {cache}, as its training run "
+            "recorded") in printed
+    assert value == score(network, "--detector", str(detector_file))[0]
+
+
+def test_a_detector_typed_wins_over_the_recorded_one(tmp_path: Path, tiny_G, detector_file):
+    other = tmp_path / "other.pt"
+    torch.manual_seed(5)
+    torch.jit.script(nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(12, 6))).save(str(other))
+    network = run_with_metric_files(tmp_path, tiny_G, detector=str(detector_file), cache_dir=str(tmp_path))
+    value, printed = score(network, "--detector", str(other))
+    assert f"scored with --cache-dir {tmp_path}, as its training run recorded" in printed  # not the detector
+    assert value != score(network)[0]
+
+
+@pytest.mark.parametrize("option, metric", [("detector", "kid1k"), ("cache_dir", "kid1k"), ("vgg", "ppl2_wend")])
+def test_a_recorded_file_that_is_gone_is_one_line_naming_it_and_the_option(tmp_path: Path, tiny_G, detector_file,
+                                                                           option, metric):
+    files = {"detector": str(detector_file), "cache_dir": str(tmp_path), option: str(tmp_path / "gone")}
+    network = run_with_metric_files(tmp_path, tiny_G, **files)
+    flag = "--" + option.replace("_", "-")
+    result = CliRunner().invoke(main, ["metrics", "--network", str(network), "--metrics", metric, "--device", "cpu"])
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {network}: its training run's metrics read {flag} {tmp_path / 'gone'} "
+                             f"({network.parent / 'training_options.json'}), which is not found; pass {flag} with the "
+                             "one to use\n")
+
+
+def test_a_recorded_file_the_metrics_do_not_read_may_be_gone(tmp_path: Path, tiny_G, detector_file):
+    network = run_with_metric_files(tmp_path, tiny_G, detector=str(detector_file), cache_dir=str(tmp_path),
+                                    vgg=str(tmp_path / "gone-vgg16.pt"))
+    value, printed = score(network)  # KID reads the detector, not the VGG16
+    assert "gone-vgg16.pt" not in printed
+
+
+def test_a_snapshots_own_options_record_its_metric_files(tmp_path: Path, tiny_G):
+    from stylegan2.metrics.training_data import recorded_metric_files
+
+    files = {"detector": "/nets/mine.pt", "vgg": None, "cache_dir": "/cache"}
+    snapshot = save_checkpoint(tmp_path / "snapshot.safetensors", {"G_ema": tiny_G},
+                               training_state={"options": {"data": DATA, **files}})
+    (tmp_path / "training_options.json").write_text(json.dumps({"detector": "/elsewhere.pt"}))  # the snapshot's first
+    from stylegan2.io import load_checkpoint
+
+    assert recorded_metric_files(load_checkpoint(snapshot), snapshot) == (
+        {"detector": "/nets/mine.pt", "cache_dir": "/cache"}, "its training options")
+    plain = save_network(tmp_path / "exported.safetensors", {"G_ema": tiny_G})
+    assert recorded_metric_files(load_checkpoint(plain), plain) == ({"detector": "/elsewhere.pt"},
+                                                                   str(tmp_path / "training_options.json"))

@@ -69,6 +69,8 @@ def test_the_metrics_line_looks_for_no_file_that_was_given(tmp_path, monkeypatch
     cache = tmp_path / "empty-cache"
     missing = metrics_summary(resolved(tmp_path, metrics=["fid1k_full", "pr1k3_full"], cache_dir=str(cache)))[1]
     assert missing.startswith("pt_inception-2015-12-05-6726825d.pth is not in ") and str(cache) in missing
+    (tmp_path / "d.pt").write_bytes(b"")  # given files are only checked to be there
+    (tmp_path / "v.pt").write_bytes(b"")
     given = resolved(tmp_path, metrics=["fid1k_full", "pr1k3_full"], cache_dir=str(cache), detector=str(tmp_path / "d.pt"))
     assert metrics_summary(given) == ("Metrics: fid1k_full, pr1k3_full of G_ema at each snapshot (--metrics)", None)
     ppl = metrics_summary(resolved(tmp_path, metrics=["ppl2_wend", "pr1k3_full"], cache_dir=str(cache),

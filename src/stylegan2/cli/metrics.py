@@ -1,19 +1,15 @@
 """`stylegan2 metrics`: quality metrics of a saved network (argument parsing only)."""
 
-import contextlib
-import os
-import warnings
 from pathlib import Path
-from typing import Any, Iterator
 
 import click
 
 from stylegan2.data.errors import SKIP_BAD_BY_CONVERTING, advise_skip_bad
 from stylegan2.metrics import PRIMARY_METRICS, calc_metrics
-from stylegan2.metrics.evaluate import format_results
+from stylegan2.metrics.evaluate import appended_records, format_results
+from stylegan2.metrics.processes import USER_ERRORS, notes_of_the_first_process
 from stylegan2.metrics.training_data import run_directory_of
-from stylegan2.training.launch import LaunchError, launch_local
-from stylegan2.training.start import check_gpus
+from stylegan2.training.launch import LaunchError
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 from stylegan2.utils.progress import is_quiet, quiet
 
@@ -31,33 +27,11 @@ from .flags import (
     user_error,
     vgg_option,
 )
-from .tools import warnings_as_notes
-
-USER_ERRORS = (ValueError, OSError)  # bad options, data, network or detector files: one line, not a traceback
 
 
 def print_result(index: int, record: dict) -> None:
     """A finished metric's rows (the header before the first): a Ctrl-C during the next metric keeps them."""
     click.echo(format_results([record], header=index == 0))
-
-
-@contextlib.contextmanager
-def notes_of_the_first_process() -> Iterator[None]:
-    """Library warnings as `note:` lines, said once: by rank 0 under torchrun or --gpus (every process has them)."""
-    if int(os.environ.get("RANK", "0")) == 0:
-        with warnings_as_notes():
-            yield
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
-def metrics_process(kwargs: dict[str, Any]) -> list[dict]:
-    """One of --gpus N processes: calc_metrics joins their group as it joins torchrun's (quiet as the command is)."""
-    with notes_of_the_first_process(), advise_skip_bad(SKIP_BAD_BY_CONVERTING):  # as the launcher's process says it
-        with quiet(not kwargs["progress"]):
-            return calc_metrics(**kwargs)
 
 
 @nvidia_command("metrics")
@@ -111,30 +85,15 @@ def metrics_command(network: Path, data: str | None, metric_list: str, mirror: b
     verbose = verbose and not is_quiet()
     names = [name.strip() for name in metric_list.split(",") if name.strip()]
     run_dir = run_dir if run_dir is not None else run_directory_of(network)
-    kwargs = dict(network=network, data=data, metrics=names, mirror=mirror, detector=detector, vgg=vgg, device=device,
-                  batch_size=batch_size, num_workers=workers, cache_dir=cache_dir, use_cache=not no_cache, seed=seed,
-                  truncation_psi=truncation_psi, run_dir=run_dir, progress=verbose, on_result=print_result)
     try:
         with notes_of_the_first_process(), explain_unsupported_ops(), advise_skip_bad(SKIP_BAD_BY_CONVERTING), quiet(not verbose):
-            if gpus > 1:
-                check_gpus(gpus, device)  # more processes than GPUs failed in each extra rank with a traceback
-            records = [run_dir / f"metric-{name}.jsonl" for name in names] if run_dir is not None else []
-            sizes = [_size(path) for path in records]
-            if gpus == 1:
-                calc_metrics(**kwargs)  # under torchrun, rank 0 prints
-            else:
-                launch_local(gpus, metrics_process, kwargs, user_errors=USER_ERRORS)
+            with appended_records(run_dir, names) as appended:
+                calc_metrics(network, data, names, gpus=gpus, mirror=mirror, detector=detector, vgg=vgg, device=device,
+                             batch_size=batch_size, num_workers=workers, cache_dir=cache_dir, use_cache=not no_cache,
+                             seed=seed, truncation_psi=truncation_psi, run_dir=run_dir, progress=verbose,
+                             on_result=print_result)  # under torchrun or --gpus, rank 0 prints
     except (*USER_ERRORS, LaunchError) as err:
         raise user_error(err) from err
-    if int(os.environ.get("RANK", "0")) == 0:
-        for path in sorted({path for path, size in zip(records, sizes) if _size(path) > size}):
-            if verbose:  # an informational line, as --quiet (--no-verbose) leaves out
-                click.echo(f"Appended to {path}", err=True)
-
-
-def _size(path: Path) -> int:
-    """A metric file's size, 0 while there is none."""
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+    if verbose:  # an informational line, as --quiet (--no-verbose) leaves out
+        for path in appended:
+            click.echo(f"Appended to {path}", err=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -16,6 +15,7 @@ from stylegan2.tools.mix import DEFAULT_MIX_STYLES
 from stylegan2.tools.project import PROJECTION_LOSSES
 from stylegan2.tools.video import SPACES
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
+from stylegan2.utils.notes import warnings_as_notes
 
 from .defaults import default_of, format_default
 from .flags import (
@@ -81,20 +81,6 @@ class LabelVector(click.ParamType):
             return parse_label(value, option)
         except ToolError as err:
             self.fail(str(err).removeprefix(f"{option}: "), param, ctx)
-
-
-@contextlib.contextmanager
-def warnings_as_notes(kept: list[str] | None = None) -> Iterator[None]:
-    """Show library warnings as `note: ...` lines, not Python's file:line form; each note's text is also added to
-    `kept` when given (a training run's log.txt, opened later, gets them)."""
-    def show(message: Warning | str, *args: Any, **kwargs: Any) -> None:
-        click.echo(f"note: {message}", err=True)
-        if kept is not None:
-            kept.append(str(message))
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        warnings.showwarning = show
-        yield
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ from ..data import DatasetError, ImageDataset
 from ..data.errors import SKIP_BAD_OPTION, advise_skip_bad
 from ..io.pretrained import NVIDIA_NETWORKS, is_url, network_file
 from ..metrics import PRIMARY_METRICS
+from ..metrics.training_data import METRIC_FILES
 from ..models.aspect import MAX_RESOLUTION
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..training import distributed
@@ -39,6 +40,7 @@ from ..training.start import check_gpus, open_and_resolve, train_process
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
 from ..utils.errors import OptionError
+from ..utils.notes import warnings_as_notes
 from ..utils.progress import WarningsOnly, is_quiet, quiet
 from .defaults import format_default
 from .flags import (
@@ -55,7 +57,6 @@ from .flags import (
     vgg_option,
     workers_option,
 )
-from .tools import warnings_as_notes
 
 # What a training process reports as a one-line error rather than a traceback.
 USER_ERRORS = (TrainingError, DatasetError, ValueError, FileNotFoundError)
@@ -276,9 +277,6 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
         launch(layout, process_for(train_process), data, cfg, device, overrides, dist_timeout, notes, user_errors=USER_ERRORS)
 
     run_training_command(resolve_for_launch, run_processes, dry_run, SKIP_BAD_OPTION, dry_run_summary)
-
-
-METRIC_FILES = ("detector", "vgg", "cache_dir")  # the files the run's metrics read (--detector, ...)
 
 
 def typed_only(values: dict[str, Any]) -> dict[str, Any]:

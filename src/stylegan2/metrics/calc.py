@@ -11,7 +11,7 @@ import functools
 import os
 import zlib
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.distributed as dist
@@ -34,13 +34,15 @@ from .evaluate import (
     check_networks,
     check_ppl_truncation,
     compute_metric,
+    metric_file,
     missing_dataset,
     parse_metric,
     reads_data,
     report_metric,
 )
 from .features import draws_labels
-from .training_data import training_data, training_resolution
+from .processes import on_local_processes
+from .training_data import METRIC_FILES, recorded_metric_files, training_data, training_resolution
 
 
 def generator_of(ckpt: Checkpoint, path: str | os.PathLike) -> nn.Module:
@@ -140,16 +142,18 @@ def needed_networks(specs: list[MetricSpec], vgg_given: bool) -> tuple[bool, boo
     return detector, vgg
 
 
-def missing_metric_files(metrics: list[str], cache_dir: str | os.PathLike | None = None) -> str | None:
-    """Why a file that `metrics` need (as training computes them) is not at hand, fetching it now where it can be;
-    None when all are. A training run asks at its start, rather than failing at its first snapshot hours later."""
-    needs_detector, needs_vgg = needed_networks([parse_metric(m) for m in metrics], vgg_given=False)
+def missing_metric_files(metrics: list[str], cache_dir: str | os.PathLike | None = None, *,
+                         detector: str | os.PathLike | None = None, vgg: str | os.PathLike | None = None) -> str | None:
+    """Why a file that `metrics` need (as training computes them) is not at hand: `detector` or `vgg` where given
+    (only checked to be there), else the cache dir's, fetched now where it can be; None when all are. A training run
+    asks at its start, rather than failing at its first snapshot hours later."""
+    needs_detector, needs_vgg = needed_networks([parse_metric(m) for m in metrics], vgg_given=vgg is not None)
     try:
         if needs_detector:
-            find_detector_file(None, cache_dir)
+            find_detector_file(detector, cache_dir)
         if needs_vgg:
-            find_vgg16_file(None, cache_dir)
-    except FileNotFoundError as err:
+            find_vgg16_file(vgg, cache_dir)
+    except OSError as err:  # not found, or a directory given
         return str(err)
     return None
 
@@ -206,7 +210,7 @@ def run_metrics(G: nn.Module, data: str | os.PathLike | None, specs: list[Metric
             try:
                 report_metric(record, run_dir=run_dir, snapshot=snapshot)
             except OSError as err:  # a read-only or full run directory: the result is still printed
-                warn(f"{Path(run_dir) / ('metric-' + spec.name + '.jsonl')}: could not append the record "
+                warn(f"{metric_file(run_dir, spec.name)}: could not append the record "
                      f"({err.strerror or err})")
         if on_result is not None and rank == 0:
             on_result(len(records), record)
@@ -247,7 +251,7 @@ def raise_if_a_rank_failed(error: Exception | None, device: torch.device, world_
 
 
 def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike | None, metrics: list[str] | str, *,
-                 mirror: bool | None = None, detector: str | os.PathLike | None = None,
+                 gpus: int = 1, mirror: bool | None = None, detector: str | os.PathLike | None = None,
                  vgg: str | os.PathLike | None = None, device: str | None = None, batch_size: int = 32,
                  num_workers: int = 2, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
                  progress: bool = True, seed: int = 0, truncation_psi: float = 1.0,
@@ -259,10 +263,16 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
     With `data` None, the data (and, unless `mirror` is given, the mirroring) the network file records
     it was trained on, as NVIDIA's calc_metrics.py; otherwise `mirror` defaults to off. IS and PPL of a
     network that needs no dataset labels read no data.
+    Unless given, `detector`, `vgg` and `cache_dir` are those the network's training run recorded (its snapshot's
+    options, or the training_options.json beside the file) for the metrics that read them, with a note; a ValueError
+    names a recorded file that is gone and the option to give instead.
     With `run_dir`, each record is appended to run_dir/metric-<name>.jsonl. `on_result(index, record)` is called
     (on rank 0) as each metric is done. Under torchrun every process takes its share (rank and world size from the
-    environment).
+    environment); `gpus` > 1 starts that many such processes on this machine, one per GPU (NVIDIA's --gpus; `device`
+    cpu: gloo processes), and returns rank 0's records.
     """
+    if gpus > 1:  # each process makes this call on one; first, while locals() holds only the arguments
+        return on_local_processes(gpus, calc_metrics, {**locals(), "gpus": 1}, device)[0]
     if isinstance(metrics, str):  # "fid50k_full,kid50k_full", as the command line takes them
         metrics = [name.strip() for name in metrics.split(",") if name.strip()]
     if len(set(metrics)) < len(metrics):  # fid50k_full twice would take a second hour for the same number
@@ -286,6 +296,8 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
     else:
         ckpt = load_checkpoint(network)
         G, snapshot = generator_of(ckpt, network), network
+        detector, vgg, cache_dir = metric_files_of_run(ckpt, network, specs, detector=detector, vgg=vgg,
+                                                       cache_dir=cache_dir, say=rank == 0)
         if data is None and any(reads_data(spec, G) for spec in specs):
             data, recorded_mirror = training_data(ckpt, network)
             mirror = recorded_mirror if mirror is None else mirror
@@ -303,6 +315,29 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
                        training_resolution=resolution,
                        batch_size=batch_size, num_workers=num_workers, use_cache=use_cache, progress=progress,
                        seed=seed, truncation_psi=truncation_psi, on_result=on_result)
+
+
+def metric_files_of_run(ckpt: Checkpoint, path: str | os.PathLike, specs: list[MetricSpec], *,
+                        detector: str | os.PathLike | None, vgg: str | os.PathLike | None,
+                        cache_dir: str | os.PathLike | None, say: bool) -> tuple[Any, Any, Any]:
+    """(detector, vgg, cache_dir) to score a network file with: each given, else the one its training run recorded
+    (`recorded_metric_files`) where the metrics read it, as the run's own metrics were computed; with a note (`say`)
+    naming those taken. A taken file that is gone is a ValueError naming it and the option to give instead."""
+    given = {"detector": detector, "vgg": vgg, "cache_dir": cache_dir}
+    recorded, where = recorded_metric_files(ckpt, path)
+    taken = {name: value for name, value in recorded.items() if given[name] is None}
+    needs_detector, needs_vgg = needed_networks(specs, vgg_given=(vgg or taken.get("vgg")) is not None)
+    needed = {"detector": needs_detector, "vgg": needs_vgg, "cache_dir": True}
+    taken = {name: value for name, value in taken.items() if needed[name]}
+    for name, value in taken.items():
+        if not os.path.exists(os.path.expanduser(value)):
+            raise ValueError(f"{path}: its training run's metrics read {METRIC_FILES[name]} {value} ({where}), "
+                             f"which is not found; pass {METRIC_FILES[name]} with the one to use")
+    if taken and say:
+        said = " and ".join(f"{METRIC_FILES[name]} {value}" for name, value in taken.items())
+        warn(f"{path}: scored with {said}, as its training run recorded")
+    chosen = {**given, **taken}
+    return chosen["detector"], chosen["vgg"], chosen["cache_dir"]
 
 
 def evaluate_for_training(metric: str, G: nn.Module, data: str | os.PathLike, *, run_dir: str | os.PathLike | None,

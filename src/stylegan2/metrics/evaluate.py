@@ -14,6 +14,7 @@ pr10k3_full, is10k, ...
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import errno
 import json
@@ -23,7 +24,7 @@ import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Iterator, TextIO
 
 import numpy as np
 import torch
@@ -259,9 +260,35 @@ def report_metric(record: dict, run_dir: str | Path | None = None, snapshot: str
     line = json.dumps(dict(record, snapshot_pkl=None if snapshot is None else str(snapshot), timestamp=time.time()))
     is_leader = not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
     if run_dir is not None and is_leader:
-        with _open_for_append(Path(run_dir) / f"metric-{record['metric']}.jsonl") as f:
+        with _open_for_append(metric_file(run_dir, record["metric"])) as f:
             f.write(line + "\n")
     return line
+
+
+def metric_file(run_dir: str | os.PathLike, metric: str) -> Path:
+    """The file a metric's records are appended to, as NVIDIA names it: run_dir/metric-<name>.jsonl."""
+    return Path(run_dir) / f"metric-{metric}.jsonl"
+
+
+@contextlib.contextmanager
+def appended_records(run_dir: str | os.PathLike | None, metrics: list[str]) -> Iterator[list[Path]]:
+    """The metric files of `metrics` in run_dir that grow inside the block, sorted, listed as it ends (by any process:
+    under --gpus other processes append them); on the first process only (RANK 0, or none), which says it for all.
+    A record that could not be appended is not listed."""
+    appended: list[Path] = []
+    paths = sorted({metric_file(run_dir, name) for name in metrics}) if run_dir is not None else []
+    sizes = [_size(path) for path in paths]
+    yield appended
+    if int(os.environ.get("RANK", "0")) == 0:
+        appended.extend(path for path, size in zip(paths, sizes) if _size(path) > size)
+
+
+def _size(path: Path) -> int:
+    """A file's size, 0 while there is none."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _open_for_append(path: Path) -> TextIO:

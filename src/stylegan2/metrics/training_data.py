@@ -1,7 +1,8 @@
-"""The data a network was trained on, as its file or run directory records it.
+"""The data a network was trained on, and the files its run's metrics read, as its file or run directory records them.
 
 `stylegan2 metrics` without `--data` scores a network against that data, as NVIDIA's calc_metrics.py
-does with the `training_set_kwargs` of its pickles.
+does with the `training_set_kwargs` of its pickles; without `--detector`, `--vgg` or `--cache-dir`, with
+the files the run's metrics read.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from stylegan2.io.checkpoint import Checkpoint
 
 RUN_OPTIONS_FILE = "training_options.json"  # written into every run directory by `stylegan2 train`
+METRIC_FILES = {"detector": "--detector", "vgg": "--vgg", "cache_dir": "--cache-dir"}  # options naming what metrics read
 
 
 def _recorded(ckpt: Checkpoint, path: Path) -> tuple[str, Any, Any, Any] | None:
@@ -37,6 +39,24 @@ def _recorded(ckpt: Checkpoint, path: Path) -> tuple[str, Any, Any, Any] | None:
         if isinstance(saved, dict) and saved.get("data"):
             return str(run_options), saved["data"], saved.get("mirror", False), saved.get("resolution")
     return None
+
+
+def recorded_metric_files(ckpt: Checkpoint, path: str | os.PathLike) -> tuple[dict[str, str], str]:
+    """The METRIC_FILES that the run which made the network file recorded (those it was given), and where they were
+    found: its snapshot's training options, else the training_options.json beside it; ({}, '') when none records them.
+    A record that cannot be read counts as none: these are defaults, and the user may give each."""
+    options = ckpt.training_state.get("options")
+    where = "its training options"
+    if not isinstance(options, dict):
+        run_options, where = Path(path).parent / RUN_OPTIONS_FILE, str(Path(path).parent / RUN_OPTIONS_FILE)
+        try:
+            options = json.loads(run_options.read_text()) if run_options.is_file() else {}
+        except (OSError, ValueError):
+            options = {}
+    if not isinstance(options, dict):
+        return {}, ""
+    found = {name: options[name] for name in METRIC_FILES if isinstance(options.get(name), str)}
+    return found, where if found else ""
 
 
 def run_directory_of(network: str | os.PathLike) -> Path | None:

@@ -522,18 +522,13 @@ METRICS_FAIL = "they fail (and training goes on) until this is fixed: "  # befor
 
 
 def metrics_summary(options: TrainingOptions) -> tuple[str, str | None]:
-    """The line on the metrics each snapshot gets, and why a file they read from the cache dir is missing (None: none
-    is), said at the start rather than at the first snapshot; a file given (--detector, --vgg) is not looked for."""
-    from ..metrics.calc import missing_metric_files, needed_networks
-    from ..metrics.evaluate import parse_metric
-
-    def from_cache(metric: str) -> bool:
-        detector, vgg = needed_networks([parse_metric(metric)], vgg_given=options.vgg is not None)
-        return (detector and options.detector is None) or (vgg and options.vgg is None)
+    """The line on the metrics each snapshot gets, and why a file they read is missing (None: none is): a file given
+    (--detector, --vgg) that is not there, or one the cache dir lacks and cannot fetch; said at the start rather than
+    at the first snapshot."""
+    from ..metrics.calc import missing_metric_files
 
     line = f"Metrics: {', '.join(options.metrics)} of G_ema at each snapshot (--metrics)"
-    cached = [metric for metric in options.metrics if from_cache(metric)]
-    return line, missing_metric_files(cached, options.cache_dir) if cached else None
+    return line, missing_metric_files(options.metrics, options.cache_dir, detector=options.detector, vgg=options.vgg)
 
 
 def dry_run_summary(options: TrainingOptions, dataset: ImageDataset) -> tuple[list[str], list[str]]:

@@ -18,6 +18,7 @@ from ..io.detect import newest_snapshot, snapshot_nimg
 from ..io.errors import CheckpointError
 from ..io.native import read_training_state
 from ..io.pretrained import cached_file_name, network_file
+from ..metrics.training_data import METRIC_FILES
 from ..models import Discriminator, Generator
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..utils.download import DownloadError
@@ -469,7 +470,8 @@ def _options_from_file(file: ResumeFile, options: TrainingOptions) -> tuple[Trai
     else:
         options = dataclasses.replace(options, started_from=_recorded_start(file.state.options))
         options, kept = _keep_run_settings(options, file.state.options)
-        notes += kept
+        options, files = _keep_metric_files(options, file.state.options)
+        notes += kept + files
     return options, notes
 
 
@@ -497,6 +499,20 @@ def _keep_run_settings(options: TrainingOptions, saved: dict[str, Any]) -> tuple
         said = [_setting(name, value) for name, value in kept.items() if name != "ada_kimg" or options.aug == "ada"]
         notes += [f"as its run trained: {', '.join(said)}"] if said else []
     return options, notes
+
+
+def _keep_metric_files(options: TrainingOptions, saved: dict[str, Any]) -> tuple[TrainingOptions, list[str]]:
+    """A continued run scores its snapshots with the files its run's metrics read (--detector, --vgg, --cache-dir,
+    as its snapshot recorded them) where none is given, so that its metric records stay comparable; a note names
+    those kept, and one that is no longer there (the metrics then fail, and training goes on, until it is given)."""
+    kept = {name: saved[name] for name in METRIC_FILES
+            if name not in options.given and isinstance(saved.get(name), str) and saved[name] != getattr(options, name)}
+    if not kept:
+        return options, []
+    notes = [f"metrics as its run scored them: {', '.join(f'{METRIC_FILES[name]} {value}' for name, value in kept.items())}"]
+    notes += [f"{METRIC_FILES[name]} {value}, which its run's metrics read, is not found: pass {METRIC_FILES[name]} "
+              "with the one to use" for name, value in kept.items() if options.metrics and not os.path.exists(value)]
+    return dataclasses.replace(options, **kept), notes
 
 
 def _setting(name: str, value: Any) -> str:

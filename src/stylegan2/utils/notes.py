@@ -1,10 +1,13 @@
-"""Warnings that point at the user's line: the first caller outside this package, not a line inside it."""
+"""Warnings that point at the user's line (the first caller outside this package, not a line inside it), and the
+commands' way of showing them: `note: ...` lines on stderr."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
+from typing import Any, Iterator
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -17,3 +20,17 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame, stacklevel = frame.f_back, stacklevel + 1
     warnings.warn(message, category, stacklevel=stacklevel)
+
+
+@contextlib.contextmanager
+def warnings_as_notes(kept: list[str] | None = None) -> Iterator[None]:
+    """Show library warnings as `note: ...` lines on stderr, not Python's file:line form; each note's text is also
+    added to `kept` when given (a training run's log.txt, opened later, gets them)."""
+    def show(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+        print(f"note: {message}", file=sys.stderr, flush=True)
+        if kept is not None:
+            kept.append(str(message))
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        yield

@@ -1,0 +1,63 @@
+"""Metrics on several processes (`calc_metrics(gpus=N)`, `stylegan2 metrics --gpus N`): the work shared, the notes
+said once, and which metric files a call appended to."""
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from stylegan2.io import save_network
+from stylegan2.metrics import calc_metrics
+from stylegan2.metrics.evaluate import appended_records
+from stylegan2.metrics.processes import notes_of_the_first_process
+
+SAMPLE_COUNT_NOTES = r"ignore:\S+. only \d+ real images:UserWarning"  # tiny test data; see test_sample_counts.py
+pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning"),
+              pytest.mark.filterwarnings(SAMPLE_COUNT_NOTES)]
+
+
+@pytest.mark.parametrize("rank, said", [(None, True), ("0", True), ("1", False)])
+def test_notes_are_said_by_the_first_process_only(monkeypatch, capfd, rank, said):
+    if rank is not None:
+        monkeypatch.setenv("RANK", rank)
+    with notes_of_the_first_process():
+        warnings.warn("the data is small")
+    assert (capfd.readouterr().err == "note: the data is small\n") == said
+
+
+@pytest.mark.parametrize("rank, listed", [(None, True), ("1", False)])
+def test_appended_records_lists_the_metric_files_that_grew(tmp_path: Path, monkeypatch, rank, listed):
+    if rank is not None:
+        monkeypatch.setenv("RANK", rank)
+    (tmp_path / "metric-kid1k.jsonl").write_text("{}\n")
+    (tmp_path / "metric-fid1k_full.jsonl").write_text("{}\n")
+    with appended_records(tmp_path, ["kid1k", "fid1k_full", "is1k"]) as appended:
+        assert appended == []  # listed as the block ends
+        (tmp_path / "metric-kid1k.jsonl").write_text("{}\n{}\n")
+        (tmp_path / "metric-is1k.jsonl").write_text("{}\n")  # new
+    expected = [tmp_path / "metric-is1k.jsonl", tmp_path / "metric-kid1k.jsonl"]
+    assert appended == (expected if listed else [])  # the other processes leave it to rank 0
+
+
+def test_appended_records_without_a_run_directory_lists_nothing():
+    with appended_records(None, ["kid1k"]) as appended:
+        pass
+    assert appended == []
+
+
+def test_two_processes_share_the_work_return_rank_0s_records_and_say_each_note_once(tmp_path: Path, tiny_G, capfd):
+    """What `stylegan2 metrics --gpus 2` runs; the processes met the same notes (here, the data the run recorded)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    network = save_network(run / "network-snapshot-000004.safetensors", {"G_ema": tiny_G})
+    (run / "training_options.json").write_text(json.dumps({"data": "builtin:shapes?n=8"}))
+    detector = tmp_path / "pooled.pt"
+    torch.jit.script(nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten())).save(str(detector))
+    (record,) = calc_metrics(network, None, ["fid1k_full"], gpus=2, device="cpu", detector=detector, num_workers=0,
+                             cache_dir=tmp_path / "cache", progress=False, run_dir=run)
+    assert record["num_gpus"] == 2 and record["metric"] == "fid1k_full"
+    assert json.loads((run / "metric-fid1k_full.jsonl").read_text())["results"] == record["results"]  # written once
+    assert capfd.readouterr().err.count("the data its training run recorded") == 1
