@@ -1,5 +1,7 @@
 """Option types shared by the commands (cli.flags)."""
 
+import shlex
+
 import pytest
 from click.testing import CliRunner
 
@@ -54,3 +56,15 @@ def test_a_resume_network_that_cannot_be_downloaded_is_a_failure_not_a_usage_err
                                        "--outdir", str(tmp_path / "runs"), "--dry-run"])
     assert result.exit_code == 1 and "Usage:" not in result.output, result.output
     assert result.output.startswith("Error: --resume: ") and "or pass the file's path" in result.output
+
+
+@pytest.mark.parametrize("args, command", [
+    (["convert", "--ckpt", "a b.pt"], ["stylegan2", "convert", "a b.pt", "DST"]),
+    (["info", "--network", "my net's.pkl"], ["stylegan2", "info", "my net's.pkl"]),
+])
+def test_the_other_spelling_hint_quotes_the_value_so_the_command_can_be_pasted(args, command):
+    """The hint printed `stylegan2 convert a b.pt DST`, which the shell splits into other arguments (qa-reviewer33 L2)."""
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    suggested = " ".join(result.output.split("argument: ", 1)[1].split())
+    assert shlex.split(suggested) == command, result.output

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -218,9 +219,11 @@ def option_value(args: list[str], option: str) -> str | None:
 
 
 def option_hint_message(option: str, hint: tuple[str | None, str], args: list[str]) -> str:
-    """click's "No such option" message with the hint for `option` in place of "did you mean"."""
+    """click's "No such option" message with the hint for `option` in place of "did you mean"; the value given is
+    quoted for the shell, so the suggested command can be pasted as it is."""
     tool, ours = hint
-    ours = ours.format(value=option_value(args, option) or "FILE")
+    given = option_value(args, option)
+    ours = ours.format(value=shlex.quote(given) if given else "FILE")
     if tool is None:
         return f"No such option: {option}; {ours}"
     return f"No such option: {option} is {tool} spelling; {ours}"

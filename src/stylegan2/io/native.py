@@ -20,7 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from ..utils.files import atomic_path, remove_stale_temps
+from ..utils.files import atomic_path, remove_stale_temps, writing
 from .checkpoint import NETWORK_CLASSES, Checkpoint, build_network
 from .errors import CheckpointError, one_line
 from .validate import check_plain
@@ -99,11 +99,11 @@ def save_checkpoint(
         header = json.dumps(meta, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: checkpoint metadata must be plain JSON (dicts, lists, str, finite numbers): {exc}") from None
-    with atomic_path(path, replace=overwrite) as tmp:
-        try:
+    try:
+        with writing(path), atomic_path(path, replace=overwrite) as tmp:  # an OSError names `path`, not our temporary
             save_file(_unshared(tensors), str(tmp), metadata={METADATA_KEY: header})
-        except SafetensorError as exc:  # its I/O errors (a full disk) are not OSErrors
-            raise OSError(f"could not write {path}: {exc}") from None
+    except SafetensorError as exc:  # its I/O errors (a full disk) are not OSErrors
+        raise OSError(f"could not write {path}: {exc}") from None
     return path
 
 

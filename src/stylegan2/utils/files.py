@@ -1,7 +1,9 @@
 """Safe file handling: atomic writes with temporaries we can recognise and sweep, and archive checks.
 
 Temporaries are named `.<target name>.<pid>.<8 hex>.tmp<target suffix>` beside their target, so a
-later start can tell ours from anything else and knows whether the process that wrote one is gone.
+later start can tell ours from anything else and knows whether the process that wrote one is gone. The earlier
+file that a set written with `replace` keeps until the set is in place is `.<target name>.<pid>.<8 hex>.bak<suffix>`,
+which no sweep deletes: after a kill it may be the only copy of a user's file.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from typing import BinaryIO, Collection, Iterator, Sequence
 STALE_AFTER_SECONDS = 60.0  # a temporary untouched this long whose writer is gone is stale
 ORPHAN_AFTER_SECONDS = 24 * 3600.0  # any temporary of ours untouched this long is stale (e.g. from another host)
 MAX_ZIP_RATIO = 200  # declared size / compressed size of a deflated zip entry
-_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp(?:\.[A-Za-z0-9]+)?$")
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.(?P<kind>tmp|bak)(?:\.[A-Za-z0-9]+)?$")
 _OLD_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp(?:\.[A-Za-z0-9]+)?$")  # mkstemp, before the pid
 BINARY = getattr(os, "O_BINARY", 0)  # Windows: without it os.open gives a text-mode descriptor (\n written as \r\n)
 NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX: opening a FIFO must not block
 PROBES_PROCESSES = os.name != "nt"  # Windows' os.kill(pid, 0) sends Ctrl-C instead of probing
+DEFAULT_NAME_MAX = 255  # bytes in a file name, where the file system cannot be asked (most allow this many)
 
 
 class ArchiveError(ValueError):
@@ -63,7 +66,8 @@ def writing(path: str | Path) -> Iterator[None]:
         raise
     except OSError as err:
         named = Path(err.filename) if err.filename is not None else None
-        if named is not None and not (named.parent == path.parent and named.name.startswith(f".{path.name}.")):
+        target = _temp_target(named) if named is not None else None  # cut short where the name was long
+        if named is not None and not (named.parent == path.parent and target and path.name.startswith(target)):
             raise
         raise OSError(err.errno, err.strerror or str(err), str(path)) from err
 
@@ -73,10 +77,32 @@ def write_failure(err: OSError) -> str:
     return f"could not write {err.filename}: {err.strerror or err}"
 
 
-def temp_name(path: Path) -> Path:
-    """A fresh temporary path beside `path` in our naming (it keeps the target's suffix, for writers
-    that pick the format from the name)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")
+def temp_name(path: Path, kind: str = "tmp") -> Path:
+    """A fresh temporary path beside `path` in our naming (it keeps the target's suffix, for writers that pick the
+    format from the name); `kind` "bak" names the backup of an earlier file. The target's name is cut short where
+    the whole would pass the file system's limit, so any name that fits can be written."""
+    tail = f".{os.getpid()}.{secrets.token_hex(4)}.{kind}{path.suffix}"
+    room = max(_name_max(path.parent) - len(os.fsencode(tail)) - 1, 1)  # 1: the leading dot
+    target = os.fsencode(path.name)[:room].decode(errors="ignore") or path.name[0]  # never half a character
+    return path.with_name(f".{target}{tail}")
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name, in bytes, that the file system of `folder` (or of the nearest folder above it that
+    exists) takes."""
+    folder = Path(os.path.abspath(folder))
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # Windows has no pathconf; some file systems do not answer
+        return DEFAULT_NAME_MAX
+
+
+def _temp_target(path: Path) -> str | None:
+    """The target name (or, where it was cut short, its start) that a temporary or backup in our naming is for."""
+    match = _TEMP_NAME.match(path.name)
+    return match["target"] if match else None
 
 
 def folder_blocker(folder: str | Path) -> str | None:
@@ -165,6 +191,9 @@ def atomic_paths(paths: Sequence[str | Path], *, replace: bool = True) -> Iterat
     are made, and removed again (when still empty) if the set is not written.
     """
     paths = [Path(path) for path in paths]
+    repeated = [path for index, path in enumerate(paths) if os.path.abspath(path) in map(os.path.abspath, paths[:index])]
+    if repeated:
+        raise ValueError(f"{repeated[0]} is given twice in one set of outputs; give each output once")
     if not replace:
         for path in paths:
             if path.exists():
@@ -227,28 +256,65 @@ def new_folders_removed_on_failure(folder: Path) -> Iterator[None]:
 
 
 def _commit_all(pairs: list[tuple[Path, Path]], replace: bool) -> None:
-    """Commit each (temporary, path) in order; if one fails, put back what the earlier ones replaced or added."""
-    backups: dict[Path, Path] = {}  # path -> the file it held before, renamed aside (our temporary naming)
-    done: list[tuple[Path, Path]] = []
+    """Commit each (temporary, path) in order; if one fails, put back what the earlier ones replaced or added.
+
+    An earlier file is first given a second name, its backup (a hard link where the file system has them, so the
+    output name is never empty, even for a moment a kill could fall in), and removed once the whole set is in place.
+    """
+    backups: dict[Path, Path] = {}  # path -> the file it held before, under a backup name
+    placed: list[tuple[Path, tuple[int, int] | None]] = []  # path, and the identity of the file we put there
     try:
         for tmp, path in pairs:
             with writing(path):
+                ours = _identity(tmp)
                 if replace and path.exists():
-                    backups[path] = temp_name(path)
-                    os.replace(path, backups[path])
+                    backups[path] = _back_up(path)
                 commit(tmp, path, replace=replace)
-            done.append((tmp, path))
+            placed.append((path, ours))
     except BaseException:
-        for tmp, path in done:
-            if replace:  # committed by a rename
-                path.unlink(missing_ok=True)
-            elif tmp.exists() and path.exists() and os.path.samefile(tmp, path):  # a link of ours, not another's file
-                path.unlink()
-        for path, backup in backups.items():
-            os.replace(backup, path)
+        _undo(placed, backups)
         raise
     for backup in backups.values():
         backup.unlink(missing_ok=True)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path` itself, which a rename or a hard link keeps; None when nothing is there."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _back_up(path: Path) -> Path:
+    """Give the file at `path` a backup name beside it, and return that name: a hard link, which leaves `path` in
+    place; where the file system has none, a rename (then `path` is empty until the new file takes it)."""
+    while True:
+        backup = temp_name(path, "bak")
+        try:
+            os.link(path, backup)
+            return backup
+        except FileExistsError:  # the random name is taken: draw another
+            continue
+        except OSError:
+            break
+    os.replace(path, backup)
+    return backup
+
+
+def _undo(placed: list[tuple[Path, tuple[int, int] | None]], backups: dict[Path, Path]) -> None:
+    """Take back the files a failed set placed (only those still ours: one another command put there since stays),
+    and put each earlier file back from its backup where its name is empty again (never over another's file)."""
+    for path, ours in placed:
+        if ours is not None and _identity(path) == ours:  # ours alone: the name was free (or replacing was asked for) when we took it
+            path.unlink()
+    for path, backup in backups.items():
+        now = _identity(path)
+        if now is not None and now == _identity(backup):  # the link was made, the new file never took the name
+            backup.unlink()
+        elif now is None:
+            os.replace(backup, path)
 
 
 def _flush_to_disk(path: Path) -> None:
@@ -301,6 +367,8 @@ def is_stale_temp(path: Path, now: float | None = None, *, legacy_names: bool | 
     has its form: it counts only with `legacy_names`, True in folders that hold nothing but ours (run directories,
     caches), else the target names (NAME) this command writes, whose temporaries are ours whoever left them."""
     match = _TEMP_NAME.match(path.name)
+    if match is not None and match["kind"] == "bak":  # an earlier file kept aside: after a kill, maybe the only copy
+        return False
     if match is None and legacy_names:
         match = _OLD_TEMP_NAME.match(path.name)
         if match is not None and legacy_names is not True and match["target"] not in legacy_names:
