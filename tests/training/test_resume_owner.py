@@ -8,11 +8,12 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from stylegan2.data import open_dataset
-from stylegan2.training import rundir
+from stylegan2.training import resume, rundir
 from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import TrainingError, train
 from stylegan2.training.resume import check_resume
@@ -45,9 +46,11 @@ def dead_pid() -> int:
     return process.pid
 
 
-def lock(run_dir, *, pid, host=None, resumed=None, job=None):
-    """Write `run_dir`'s training.lock as the process `pid` on `host` (this one by default) of `job` writes it."""
-    record = {"host": host or socket.gethostname(), "pid": pid, "started": time.time(), "resumed": resumed, "job": job}
+def lock(run_dir, *, pid, host=None, resumed=None, job=None, instance=None):
+    """Write `run_dir`'s training.lock as the process `pid` on `host` (this one by default) of `job` (its restart
+    counts `instance`) writes it."""
+    record = {"host": host or socket.gethostname(), "pid": pid, "started": time.time(), "resumed": resumed, "job": job,
+              "instance": instance}
     (run_dir / OWNER_FILE).write_text(json.dumps(record))
     return run_dir / OWNER_FILE
 
@@ -125,16 +128,97 @@ def test_a_requeued_job_continues_the_run_its_earlier_instance_left_on_another_h
     """SLURM requeues a preempted job under its job id, often on another node at once: the lock its killed first
     instance left (heartbeat fresh, pid not askable) is that job's own, not another live trainer's."""
     run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
-    lock(run_dir, pid=1, host="elsewhere.invalid", job="SLURM_JOB_ID=4242")
+    lock(run_dir, pid=1, host="elsewhere.invalid", job="SLURM_JOB_ID=4242", instance=[0, 0])
+    monkeypatch.delenv("TORCHELASTIC_RESTART_COUNT", raising=False)
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
     monkeypatch.setenv("SLURM_JOB_ID", "4243")  # another job: refused
     with pytest.raises(TrainingError, match=r"is still being trained by process 1 on host elsewhere\.invalid"):
         dry_run(tmp_path)
-    monkeypatch.setenv("SLURM_JOB_ID", "4242")  # the same job, requeued
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")  # the same job, requeued: SLURM counts its restarts
     notes = dry_run(tmp_path)
     assert f"continues {run_dir / 'network-snapshot-000000-008.safetensors'}" in notes
     assert any(note.startswith(f"{run_dir.name} was left by process 1 on host elsewhere.invalid") and
                note.endswith("which is an earlier instance of this job: continuing it") for note in notes)
-    assert json.loads(claim_run_dir(tmp_path, None).read_text())["job"] == "SLURM_JOB_ID=4242"  # what a lock records
+    recorded = json.loads(claim_run_dir(tmp_path, None).read_text())  # what a lock records
+    assert (recorded["job"], recorded["instance"]) == ("SLURM_JOB_ID=4242", [1, 0])
+
+
+def test_a_run_continued_under_another_mount_path_is_still_recognised(tmp_path, one_thread, live_pid):
+    """Hosts that mount the shared disk at different paths: the lock names the run it continues by its name in
+    --outdir, not only by the absolute path the writing host saw."""
+    mount = tmp_path / "mount-a"
+    run_dir = train(options(mount, kimg=0.008), device="cpu", log=lambda line: None)
+    twin = run_dir.parent / run_dir.name.replace("00000", "00001")
+    twin.mkdir()
+    shutil.copy(run_dir / "training_options.json", twin)
+    held = claim_run_dir(twin, run_dir / "network-snapshot-000000-008.safetensors")
+    record = json.loads(held.read_text())
+    held.write_text(json.dumps({**record, "pid": live_pid, "process_start": None}))  # the other host's live trainer
+    (tmp_path / "mount-a").rename(tmp_path / "mount-b")  # this host sees the disk at another path
+    with pytest.raises(TrainingError, match=rf"is still being trained by process {live_pid} .*, which continues it in "
+                                            rf"{twin.name}; wait for that process"):
+        dry_run(tmp_path / "mount-b")
+
+
+CLAIMANT = """
+import json, sys, time
+from pathlib import Path
+from stylegan2.training import resume
+from stylegan2.training.config import resolve_options
+from stylegan2.training.session import TrainingError, start_process
+me, other, data_name, overrides = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+found = resume.latest_snapshot
+def together(*args, **kwargs):  # both have chosen the run to continue before either goes on
+    chosen = found(*args, **kwargs)
+    Path(me + ".found").touch()
+    while not Path(other + ".found").exists():
+        time.sleep(0.01)
+    return chosen
+resume.latest_snapshot = together
+options = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, overrides)
+try:
+    resume.load_resume(options, data_name, start_process("cpu", 0))
+    said = "continues"
+except TrainingError as err:
+    said = str(err)
+Path(me + ".said").write_text(said)
+while not Path(other + ".said").exists():  # alive until the other one has checked
+    time.sleep(0.01)
+"""
+
+
+def test_of_two_jobs_that_start_together_one_continues_the_run_and_the_other_gives_way(tmp_path, one_thread):
+    """Two `--resume auto` jobs that find the same snapshot at once (a duplicate submission): the continuation is
+    claimed before the minutes of set-up that come before training.lock, so only one of them continues it."""
+    run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
+    overrides = json.dumps({**TINY, "outdir": str(tmp_path / "runs"), "kimg": 0.016, "resume": "auto"})
+    data_name = open_dataset("builtin:shapes?n=64", resolution=16).name
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    jobs = {me: subprocess.Popen([sys.executable, "-c", CLAIMANT, me, other, data_name, overrides])
+            for me, other in ((a, b), (b, a))}
+    for job in jobs.values():
+        assert job.wait(timeout=120) == 0
+    said = {me: Path(me + ".said").read_text() for me in jobs}
+    assert sorted(said.values()).count("continues") == 1, said
+    winner = next(me for me in jobs if said[me] == "continues")
+    loser = next(me for me in jobs if me != winner)
+    assert said[loser].startswith(f"--resume auto: the run it would continue, {run_dir}, is about to be continued by "
+                                  f"process {jobs[winner].pid} on host {socket.gethostname()} (started ")
+    assert ", which claimed it first; wait for that process to end or stop it" in said[loser]
+
+
+def test_a_claim_is_held_while_the_run_sets_up_and_let_go_once_it_holds_its_lock(tmp_path, one_thread, monkeypatch):
+    """The continuing run's training.lock says what its claim said; no claim stays behind to refuse later jobs."""
+    run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
+    held, read = [], resume.read_resume
+
+    def reading(*args, **kwargs):  # the set-up after --resume auto chose the run
+        held.extend(run_dir.glob("continue-*.lock"))
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(resume, "read_resume", reading)
+    train(options(tmp_path, resume="auto"), device="cpu", log=lambda line: None)
+    assert len(held) == 1 and not list(run_dir.glob("continue-*.lock"))
 
 
 def test_resume_auto_continues_the_run_furthest_along_and_names_the_newer_one(tmp_path, one_thread):

@@ -74,6 +74,15 @@ def _training_run(state: dict[str, Any], source: dict[str, Any]) -> dict[str, An
     return run
 
 
+def option_value(value: Any) -> str:
+    """An option's value as a command line or a run's name gives it: a float in the shortest form that reads back as
+    itself (10, 0.7, 1e-05, 1.23456789: rounded, a copied command would train with another value), else str()."""
+    if isinstance(value, float):
+        spelled = repr(value)
+        return spelled.removesuffix(".0")
+    return str(value)
+
+
 def _as_options(values: dict[str, Any]) -> str:
     """Options as a command line gives them: '--gamma 10 --mirror --metrics fid50k_full,kid50k_full'."""
     words = []
@@ -86,7 +95,7 @@ def _as_options(values: dict[str, Any]) -> str:
         elif value is None:
             words.append(f"{flag} none")
         else:
-            words.append(f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
+            words.append(f"{flag} {option_value(value)}")
     return " ".join(words)
 
 
@@ -97,7 +106,7 @@ def _as_pairs(values: dict[str, Any]) -> str:
         if isinstance(value, list):
             return ",".join(map(spelled, value)) if value else "[]"
         if isinstance(value, float):
-            return f"{value:g}"
+            return option_value(value)
         return json.dumps(value) if value is None or isinstance(value, bool) else str(value)
     return " ".join(f"{name}={spelled(value)}" for name, value in values.items())
 

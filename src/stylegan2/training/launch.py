@@ -41,11 +41,11 @@ from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 from ..utils.text import escape_unencodable_output
 from .distributed import backend_message, format_ranks, launcher_restarts, positive_seconds
+from .rundir import RDZV_ID
 from .signals import MESSAGES_VARIABLE, StoppedTogether, launcher_gone, mark_finished, sigterm_asked, sigterm_stops
 
 RDZV_TIMEOUT = 600.0  # seconds the nodes wait for each other to start (torchrun's join_timeout)
 RDZV_PORT = 29400  # the rendezvous port when --rdzv-endpoint names a host only (torchrun's c10d default)
-RDZV_ID = "stylegan2"  # the job's name at the endpoint when --rdzv-id is not given
 SHUTDOWN_SECONDS = 120  # after Ctrl-C or SIGTERM, how long the processes get to write their last snapshot (torchrun: 30)
 INTERRUPTED = 130  # the exit status after Ctrl-C (the shell's for SIGINT)
 AGENT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")  # what torch's agent handles and passes on: all but Ctrl-C here

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any, Callable
 
@@ -41,7 +42,17 @@ from .networks import (
     keep_file_architecture,
     networks_from_checkpoint,
 )
-from .rundir import OWNER_FILE, OWNER_STALE_AFTER_S, job_id, latest_snapshot, run_kind, run_owner, run_snapshots, runs_of_kind
+from .rundir import (
+    OWNER_FILE,
+    OWNER_STALE_AFTER_S,
+    claim_continuation,
+    earlier_claim,
+    latest_snapshot,
+    run_kind,
+    run_owner,
+    run_snapshots,
+    runs_of_kind,
+)
 from .session import RunFinished, TrainingError, check_run_unfinished
 from .snapshot import ResumeState, dangling_link, finite_number, read_resume_state
 
@@ -75,13 +86,26 @@ def load_resume(options: TrainingOptions, data_name: str,
     here, with those lines (RunFinished)."""
     if not options.resume:
         return None, []
-    path, data, found_lines = _resume_file(options, data_name, ctx)
+    path, data, found_lines, claim = _resume_file(options, data_name, ctx)
     if path is None:
         return None, found_lines
     try:
-        return read_resume(path, options, data), found_lines
+        file = read_resume(path, options, data)
     except RunFinished as done:  # with what auto passed over on its way (rank 0's lines)
+        _drop(claim)
         raise RunFinished("\n".join([*found_lines, str(done)])) from None
+    except BaseException:
+        _drop(claim)
+        raise
+    if claim is not None:  # the run's training.lock replaces it (open_run_dir); a run that fails before, when it is let go
+        weakref.finalize(file, _drop, claim)
+    return file, found_lines
+
+
+def _drop(claim: Path | None) -> None:
+    """Remove a continuation claim of this process (--resume auto): its run continues no more."""
+    if claim is not None:
+        claim.unlink(missing_ok=True)
 
 
 def follow_file_labels(file: ResumeFile, options: TrainingOptions, dataset: ImageDataset) -> TrainingOptions:
@@ -98,20 +122,20 @@ def follow_file_labels(file: ResumeFile, options: TrainingOptions, dataset: Imag
 
 
 def _resume_file(options: TrainingOptions, data_name: str,
-                 ctx: DistributedContext) -> tuple[str | None, bytes | None, list[str]]:
+                 ctx: DistributedContext) -> tuple[str | None, bytes | None, list[str], Path | None]:
     """Rank 0's resume file on every rank: its path (None: nothing to resume) and, on the other
-    ranks, its bytes (None on rank 0, which reads its own copy); and on rank 0 the lines that say
-    what `--resume auto` found.
+    ranks, its bytes (None on rank 0, which reads its own copy); on rank 0 the lines that say
+    what `--resume auto` found, and its claim of the run it continues (`claim_continuation`; None: none).
 
     `--resume auto` is resolved on rank 0 (to None when --outdir has no snapshot of this run's
     kind), and the other ranks get the file from it, so they need neither the file nor the run
     directory on their machine.
     """
-    path, data, error, found_lines = options.resume, b"", None, []
+    path, data, error, found_lines, claim = options.resume, b"", None, [], None
     auto, fallback = auto_resume(path)
     if ctx.is_main and auto:
         try:
-            found, passed_over = _auto_resume(options, data_name)
+            found, passed_over, claim = _auto_resume(options, data_name, claim=True)
         except TrainingError as err:  # a run that a live process trains: said once the other processes know
             found, passed_over, error = None, [], err
         found_lines = [f"Resume auto: {line}" for line in passed_over]
@@ -132,19 +156,23 @@ def _resume_file(options: TrainingOptions, data_name: str,
             error = _with_advice(CheckpointError(f"--resume {path}: {why}"), path, options)
     shared = broadcast_bytes(None if error else path.encode(), ctx.device)
     if shared is None:
+        _drop(claim)
         raise error or TrainingError("rank 0 could not read the --resume file; its message says why")
     if not shared:
-        return None, None, found_lines
+        return None, None, found_lines, None
     received = broadcast_bytes(data, ctx.device)
-    return shared.decode(), None if ctx.is_main else received, found_lines
+    return shared.decode(), None if ctx.is_main else received, found_lines, claim
 
 
-def _auto_resume(options: TrainingOptions, data_name: str) -> tuple[Path | None, list[str]]:
+def _auto_resume(options: TrainingOptions, data_name: str,
+                 claim: bool = False) -> tuple[Path | None, list[str], Path | None]:
     """The snapshot `--resume auto` continues (None: none), and lines on what it found: a line per run of this dataset
     and --cfg (`run_kind`: whatever options its name carries, or an older version's `<data>-<cfg>`) that it passed
     over because its recorded options differ in those that tell runs apart (RUN_IDENTITY) or in the network it started
     from (`auto:FILE` starts from FILE, plain `auto` from new weights); of the others, the run furthest along is
-    continued. A run that a live process still trains is refused (TrainingError): continuing it would fork it."""
+    continued. A run that a live process still trains, or is about to, is refused (TrainingError): continuing it
+    would fork it. With `claim` (a run, not --dry-run), the continuation is claimed before the owners are checked,
+    and the claim's path is returned (else None): of two processes that would continue one run, one gives way."""
     read: dict[Path, tuple[dict[str, Any], str]] = {}  # each run's recorded options, read once, and a note on them
 
     def recorded(run_dir: Path) -> dict[str, Any]:
@@ -162,8 +190,13 @@ def _auto_resume(options: TrainingOptions, data_name: str) -> tuple[Path | None,
     lines = [f"passed over {line}: a run with other options, so another job's (give one of its snapshots to --resume "
              "to continue it anyway)" for line in passed_over]
     if found is None:
-        return found, [*lines, *(note for _, note in read.values() if note)]
-    lines += _owner_notes(found, runs_of_kind(options.outdir, kind), differences)
+        return found, [*lines, *(note for _, note in read.values() if note)], None
+    held = claim_continuation(found) if claim else None
+    try:
+        lines += _owner_notes(found, runs_of_kind(options.outdir, kind), differences, held)
+    except TrainingError:
+        _drop(held)
+        raise
     newest = [path for path in run_snapshots(options.outdir, kind) if not differences(path.parent)][-1]
     lines += [note for _, note in read.values() if note]
     if newest != found:  # two jobs continued one run (a duplicate submission): the one further along holds more work
@@ -179,7 +212,7 @@ def _auto_resume(options: TrainingOptions, data_name: str) -> tuple[Path | None,
                      f"a run from {start or 'new weights'}, as this job's")
     elif start is not None and isinstance(started, str) and not os.path.exists(started):
         lines.append(f"its run started from {started}, which is gone: taken for {start} by its file name")
-    return found, lines
+    return found, lines, held
 
 
 def _kimg(snapshot: Path) -> str:
@@ -187,15 +220,23 @@ def _kimg(snapshot: Path) -> str:
     return f"{(snapshot_nimg(snapshot.name) or 0) / 1000:g}"
 
 
-def _owner_notes(found: Path, runs: list[Path], differences: Callable[[Path], str]) -> list[str]:
-    """Refuse (TrainingError) to continue `found`'s run while a live process trains it, or trains a run of this job
-    (`differences` finds none) that continues it; a note where the run's training.lock was left by a process that is
-    gone (killed, so it could not remove the file)."""
+def _owner_notes(found: Path, runs: list[Path], differences: Callable[[Path], str], claim: Path | None) -> list[str]:
+    """Refuse (TrainingError) to continue `found`'s run while a live process trains it, trains a run of this job
+    (`differences` finds none) that continues it, or claimed it before this process's `claim`; a note where the run's
+    training.lock was left by a process that is gone (killed, so it could not remove the file)."""
     run_dir = found.parent.resolve()
+    first = earlier_claim(claim) if claim is not None else None
+    if first is not None:
+        where, owner = first
+        raise TrainingError(
+            f"--resume auto: the run it would continue, {found.parent}, is about to be continued by "
+            f"{owner.describe() if owner else 'another process'}, which claimed it first; wait for that process to end "
+            f"or stop it, or pass a snapshot to --resume to start from that file anyway (if that process is gone, delete "
+            f"{where}: after {OWNER_STALE_AFTER_S / 3600:g} hour it counts as gone)")
     notes = []
     for other in runs:
         owner = run_owner(other)
-        continues = owner is not None and owner.resumed is not None and Path(owner.resumed).parent == run_dir
+        continues = owner is not None and owner.continues(found.parent)
         if owner is None or not (other.resolve() == run_dir or (continues and not differences(other))):
             continue
         where = "" if other.resolve() == run_dir else f", which continues it in {other.name}"
@@ -206,7 +247,7 @@ def _owner_notes(found: Path, runs: list[Path], differences: Callable[[Path], st
                 f"file anyway (if that process is gone, delete {other / OWNER_FILE}: after "
                 f"{OWNER_STALE_AFTER_S / 3600:g} hour without a heartbeat it counts as gone)")
         if other.resolve() == run_dir:
-            gone = "an earlier instance of this job" if owner.job is not None and owner.job == job_id() else "gone (killed?)"
+            gone = "an earlier instance of this job" if owner.earlier_instance() else "gone (killed?)"
             notes.append(f"{found.parent.name} was left by {owner.describe()}, which is {gone}: continuing it")
     return notes
 
@@ -539,7 +580,7 @@ def check_resume(options: TrainingOptions, dataset: ImageDataset) -> tuple[Train
     path, notes = options.resume, []
     auto, fallback = auto_resume(path)
     if auto:
-        found, notes = _auto_resume(options, dataset.name)
+        found, notes, _ = _auto_resume(options, dataset.name)
         if found is None and fallback is None:
             return options, [*notes, "no snapshot to continue: a new run starts"]
         try:

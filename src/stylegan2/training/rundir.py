@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..io.detect import newest_snapshot, snapshot_nimg
+from ..io.info import option_value
 from ..io.pretrained import NVIDIA_NETWORKS
 from ..utils.files import folder_blocker, remove_stale_temps
 
@@ -69,8 +70,8 @@ def _parts(parts: tuple[tuple[str, str], ...], options: TrainingOptions) -> list
 
 
 def _value(value: Any) -> str:
-    """An option's value as a name shows it: 0.7, 10, 1e-05, ada."""
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    """An option's value as a name shows it: 0.7, 10, 1e-05, 1.23456789, ada."""
+    return option_value(value)
 
 
 def _resume_name(resume: str) -> str | None:
@@ -187,21 +188,41 @@ def latest_snapshot(outdir: str | Path, kind: str | re.Pattern[str],
 # snapshot can take an hour between two steps); a file untouched for OWNER_STALE_AFTER_S is a dead owner's (a killed
 # process cannot remove it), whichever host it names. On its own host a pid may since name another process: the lock
 # records the process's start too, where the system tells it (Linux).
-# A scheduler runs one instance of a job at a time, so a lock naming this process's own job (a requeued SLURM job on
-# another node, a torchrun restart) was left by an earlier instance of it, however fresh its heartbeat.
+# On another host, a lock of this process's own job left by an earlier instance of it (a SLURM job requeued on another
+# node, a torchrun restart that put rank 0 elsewhere) is passed however fresh its heartbeat: the lock records the
+# job's restart counts, and only a lower one is an earlier instance. Two processes of one job and one instance (two
+# trainers in one allocation) are two live trainers.
+# The continuation itself is claimed before the minutes of set-up that come before training.lock: each process that
+# would continue a run creates the next `continue-NNNNN.lock` in its directory exclusively (O_EXCL, which NFSv3+ keeps)
+# and gives way to a live owner of a lower-numbered one.
 OWNER_FILE = "training.lock"
+CLAIM_PREFIX = "continue-"
 HEARTBEAT_S = 60.0
 OWNER_STALE_AFTER_S = 3600.0
 JOB_VARIABLES = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "TORCHELASTIC_RUN_ID")  # kept by requeues and restarts
+RESTART_COUNTS = ("SLURM_RESTART_COUNT", "TORCHELASTIC_RESTART_COUNT")  # which instance of its job, in this order
+RDZV_ID = "stylegan2"  # the job's name at a rendezvous where --rdzv-id is not given: two launches share it
 
 
 def job_id() -> str | None:
-    """This process's job as its scheduler (or torchrun) names it, e.g. 'SLURM_JOB_ID=4242'; None outside one."""
+    """This process's job as its scheduler (or torchrun) names it, e.g. 'SLURM_JOB_ID=4242'; None outside one. Our
+    launcher's default rendezvous id ('stylegan2-2nodes') names no job: every launch without --rdzv-id has it."""
     for name in JOB_VARIABLES:
         value = os.environ.get(name, "")
-        if value and value != "none":  # torchrun's placeholder without a rendezvous id
+        unnamed = value == "none" or (name == "TORCHELASTIC_RUN_ID" and re.fullmatch(rf"{RDZV_ID}-\d+nodes", value))
+        if value and not unnamed:  # 'none': torchrun's placeholder without a rendezvous id
             return f"{name}={value}"
     return None
+
+
+def job_instance() -> list[int]:
+    """Which instance of its job this process is: its scheduler's requeues, then torchrun's restarts (0 where not
+    told); of two instances of one job, the earlier one's is lower."""
+    counts = []
+    for name in RESTART_COUNTS:
+        value = os.environ.get(name, "0")
+        counts.append(int(value) if value.isdigit() else 0)
+    return counts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,20 +237,32 @@ class RunOwner:
     heartbeat: float
     job: str | None = None
     process_start: int | None = None  # process_start(pid) when it wrote the file; None: not told (not Linux, older files)
+    instance: tuple[int, ...] | None = None  # job_instance() when it wrote the file; None: older files
+    resumed_run: str | None = None  # `resumed` as 'RUN/SNAPSHOT' where it lies beside the run; None: elsewhere, older files
 
     def alive(self, now: float | None = None) -> bool:
-        """Whether the owner may still train the run: it touched the file lately, it is not an earlier instance of
-        this process's job and, on this host, its process exists and is the one that wrote the file (not another
-        that was given its pid since; this process is not an owner: it is choosing what to train)."""
+        """Whether the owner may still train the run: it touched the file lately and, on this host, its process
+        exists and is the one that wrote the file (not another that was given its pid since; this process is not an
+        owner: it is choosing what to train), or on another host it is not an earlier instance of this process's job."""
         if (time.time() if now is None else now) - self.heartbeat > OWNER_STALE_AFTER_S:
             return False
-        if self.job is not None and self.job == job_id():
-            return False
         if self.host != socket.gethostname():
-            return True
+            return not self.earlier_instance()
         if self.pid == os.getpid() or not _process_exists(self.pid):
             return False
         return self.process_start is None or process_start(self.pid) in (None, self.process_start)
+
+    def earlier_instance(self) -> bool:
+        """Whether the owner was an earlier instance of this process's job (its restart counts are lower)."""
+        return (self.job is not None and self.job == job_id() and self.instance is not None
+                and list(self.instance) < job_instance())
+
+    def continues(self, run_dir: Path) -> bool:
+        """Whether the owner's run continues a snapshot of `run_dir`, a run of the same --outdir: by the run's name,
+        which every host that mounts the disk sees alike (older files: by the absolute path)."""
+        if self.resumed_run is not None:
+            return Path(self.resumed_run).parts[0] == run_dir.name
+        return self.resumed is not None and Path(self.resumed).parent == run_dir.resolve()
 
     def describe(self) -> str:
         """'process 1234 on host gpu7 (started 2024-05-01 10:00:00)'."""
@@ -261,29 +294,104 @@ def process_start(pid: int) -> int | None:
         return None
 
 
+def _owner_record(outdir: Path, resumed: Path | None) -> str:
+    """The line a training.lock or a claim holds for this process, which trains a run under `outdir` from `resumed`."""
+    resumed_run = None
+    if resumed is not None:
+        resumed = Path(resumed).resolve()
+        if resumed.parent.parent == Path(outdir).resolve():
+            resumed_run = f"{resumed.parent.name}/{resumed.name}"
+    record = {"host": socket.gethostname(), "pid": os.getpid(), "process_start": process_start(os.getpid()),
+              "started": time.time(), "job": job_id(), "instance": job_instance(),
+              "resumed": None if resumed is None else str(resumed), "resumed_run": resumed_run}
+    return json.dumps(record) + "\n"
+
+
 def claim_run_dir(run_dir: Path, resumed: Path | None) -> Path:
     """Write `run_dir`'s training.lock for this process (which trains the run; `resumed`: the snapshot it continues)
     and return its path."""
     lock = run_dir / OWNER_FILE
-    record = {"host": socket.gethostname(), "pid": os.getpid(), "process_start": process_start(os.getpid()),
-              "started": time.time(), "job": job_id(), "resumed": None if resumed is None else str(Path(resumed).resolve())}
-    lock.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    lock.write_text(_owner_record(run_dir.parent, resumed), encoding="utf-8")
     return lock
 
 
 def run_owner(run_dir: Path) -> RunOwner | None:
     """The owner that `run_dir`'s training.lock names (None: no such file, or one that cannot be read, which a
     process killed while writing it left)."""
-    lock = run_dir / OWNER_FILE
+    return _read_owner(run_dir / OWNER_FILE)
+
+
+def _read_owner(lock: Path) -> RunOwner | None:
+    """The owner a training.lock or a claim names (None: no such file, or one that cannot be read)."""
     try:
         heartbeat = lock.stat().st_mtime
         record = json.loads(lock.read_text(encoding="utf-8"))
-        start = record.get("process_start")
+        start, instance = record.get("process_start"), record.get("instance")
         return RunOwner(host=str(record["host"]), pid=int(record["pid"]), started=float(record["started"]),
                         resumed=record.get("resumed"), heartbeat=heartbeat, job=record.get("job"),
-                        process_start=None if start is None else int(start))
+                        process_start=None if start is None else int(start),
+                        instance=None if instance is None else tuple(int(count) for count in instance),
+                        resumed_run=record.get("resumed_run"))
     except (OSError, ValueError, TypeError, KeyError):
         return None
+
+
+def _claims(run_dir: Path) -> list[tuple[int, Path]]:
+    """The continuation claims in `run_dir`, by number."""
+    try:
+        names = os.listdir(run_dir)
+    except OSError:
+        return []
+    return sorted((int(m.group(1)), run_dir / name) for name in names
+                  if (m := re.fullmatch(rf"{re.escape(CLAIM_PREFIX)}(\d+)\.lock", name)))
+
+
+def claim_continuation(snapshot: Path) -> Path:
+    """Claim the continuation of `snapshot`'s run for this process: create the next `continue-NNNNN.lock` in its
+    directory exclusively; returns its path. A claim made before this one whose owner lives wins
+    (`earlier_claim`), whichever of the two checks first."""
+    run_dir = snapshot.parent
+    record = _owner_record(run_dir.parent, snapshot).encode()
+    while True:
+        path = run_dir / f"{CLAIM_PREFIX}{max((n for n, _ in _claims(run_dir)), default=-1) + 1:05d}.lock"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:  # another process took this number first: the next one
+            continue
+        with os.fdopen(fd, "wb") as file:
+            file.write(record)
+        return path
+
+
+def earlier_claim(claim: Path) -> tuple[Path, RunOwner | None] | None:
+    """A claim made before `claim` in its directory whose owner lives, with that owner (None: a claim still being
+    written); None where there is none. Claims of owners that are gone are removed (their numbers are below
+    `claim`'s, so none is given out again)."""
+    number = int(claim.name[len(CLAIM_PREFIX):-len(".lock")])
+    for earlier_number, earlier in _claims(claim.parent):
+        if earlier_number >= number:
+            break
+        owner = _read_owner(earlier)
+        if owner is None:
+            with contextlib.suppress(OSError):
+                if time.time() - earlier.stat().st_mtime < HEARTBEAT_S:  # created, its line not written yet
+                    return earlier, None
+                earlier.unlink()
+        elif owner.alive():
+            return earlier, owner
+        else:
+            with contextlib.suppress(OSError):
+                earlier.unlink()
+    return None
+
+
+def release_claims(run_dir: Path) -> None:
+    """Remove this process's continuation claims in `run_dir`: its training.lock (or its end) now speaks for it."""
+    for _, claim in _claims(run_dir):
+        owner = _read_owner(claim)
+        if owner is not None and owner.pid == os.getpid() and owner.host == socket.gethostname():
+            with contextlib.suppress(OSError):
+                claim.unlink()
 
 
 class RunLock:

@@ -58,7 +58,7 @@ from .progress import (
     tick_status,
     ticks_to_go,
 )
-from .rundir import RunLock, claim_run_dir, create_run_dir
+from .rundir import RunLock, claim_run_dir, create_run_dir, release_claims
 from .signals import (
     StoppedTogether,
     Terminated,
@@ -313,6 +313,8 @@ class TrainingSession:
                 with open(self.run_dir / "training_options.json", "w", encoding="utf-8") as f:
                     json.dump(self._recorded_options(), f, indent=2)
             self._lock = RunLock(claim_run_dir(self.run_dir, self._resumed_from))
+            if self._resumed_from is not None:  # --resume auto's claim of the run it continues: the lock says it now
+                release_claims(self._resumed_from.parent)
             self._run_log = RunLog(self.run_dir, self.log)
         except OSError as err:  # a full disk: leave no empty run directory behind for each failed start
             self._release_lock()
