@@ -92,3 +92,13 @@ def test_the_sdist_carries_the_tests_docs_and_their_helpers(sdist):
         assert not missing, f"left out of the sdist: {sorted(missing)[:5]}"
     assert {"mkdocs.yml", "LICENSE", "README.md", "pyproject.toml", "src/stylegan2/py.typed"} <= names
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+
+
+def test_the_changelog_describes_the_packages_version():
+    """docs/changelog.md's newest entry is this version: a release that changes defaults or files says so there."""
+    changelog = ROOT / "docs" / "changelog.md"
+    if not changelog.is_file():
+        pytest.skip("docs/changelog.md is not in this copy of the sources")
+    versions = [line.removeprefix("## ").split()[0] for line in changelog.read_text(encoding="utf-8").splitlines()
+                if line.startswith("## ")]
+    assert versions and versions[0] == stylegan2.__version__, versions

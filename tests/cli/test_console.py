@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+import stylegan2
 from stylegan2 import console
 
 
@@ -41,7 +42,7 @@ def test_ctrl_c_while_the_command_loads_is_one_word_and_status_130(monkeypatch, 
 
 def test_python_m_stylegan2_runs_the_command():
     result = subprocess.run([sys.executable, "-m", "stylegan2", "--version"], capture_output=True, text=True)
-    assert result.returncode == 0 and "stylegan2, version 0.1.0" in result.stdout, result
+    assert result.returncode == 0 and f"stylegan2, version {stylegan2.__version__}" in result.stdout, result
 
 
 def test_a_path_the_output_encoding_lacks_is_escaped_not_an_error(tmp_path):
