@@ -271,8 +271,12 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
     environment); `gpus` > 1 starts that many such processes on this machine, one per GPU (NVIDIA's --gpus; `device`
     cpu: gloo processes), and returns rank 0's records.
     """
-    if gpus > 1:  # each process makes this call on one; first, while locals() holds only the arguments
-        return on_local_processes(gpus, calc_metrics, {**locals(), "gpus": 1}, device)[0]
+    if gpus > 1:  # each process makes this call on one
+        each = dict(network=network, data=data, metrics=metrics, mirror=mirror, detector=detector, vgg=vgg,
+                    device=device, batch_size=batch_size, num_workers=num_workers, cache_dir=cache_dir,
+                    use_cache=use_cache, progress=progress, seed=seed, truncation_psi=truncation_psi, run_dir=run_dir,
+                    on_result=on_result)
+        return on_local_processes(gpus, calc_metrics, each, device)[0]
     if isinstance(metrics, str):  # "fid50k_full,kid50k_full", as the command line takes them
         metrics = [name.strip() for name in metrics.split(",") if name.strip()]
     if len(set(metrics)) < len(metrics):  # fid50k_full twice would take a second hour for the same number
