@@ -4,6 +4,7 @@ import io
 import re
 import shlex
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -134,10 +135,35 @@ def test_directions_found_on_load_are_written_to_a_folder_of_the_networks_own(ga
         explorer = open_explorer(network, "cpu", top_k=2)
         settings = explorer.parse({"seed": "4", "d1": "-2"})
         commands = explorer.commands(settings)
-        assert f"--outdir explore-directions/{network.stem}-all" in commands[0], commands
+        assert re.search(rf"--outdir explore-directions/{network.stem}-[0-9a-f]{{8}}-all$", commands[0]), commands
         out = run_commands(commands, tmp_path, network)
         np.testing.assert_array_equal(read_png(next(out.glob("*.png"))), explorer.render(settings))
         shutil.rmtree(out)
+
+
+def test_two_runs_snapshots_of_the_same_name_get_folders_of_their_own(gan_file, tmp_path, monkeypatch):
+    """Every training run names its snapshots alike: a folder named after the file alone made the second run's
+    `directions` command fail (the file exists) and its `generate` use the first run's directions."""
+    monkeypatch.chdir(tmp_path)
+    G = load_network(gan_file)["G_ema"]
+    snapshots = []
+    for run_dir, shift in (("00000-a", 0.0), ("00001-b", 1.0)):
+        with torch.no_grad():
+            for name, param in G.named_parameters():
+                if "affine.weight" in name:
+                    param.add_(shift * torch.randn_like(param))
+        (tmp_path / run_dir).mkdir()
+        snapshots.append(save_checkpoint(tmp_path / run_dir / "network-snapshot-000000-224.safetensors", {"G_ema": G}))
+    folders = []
+    for network in snapshots:
+        explorer = open_explorer(network, "cpu", top_k=2)
+        settings = explorer.parse({"seed": "3", "psi": "0.7", "d1": "1.5"})
+        commands = explorer.commands(settings)
+        folders.append(shlex.split(commands[0])[-1])
+        out = run_commands(commands, tmp_path, network)
+        np.testing.assert_array_equal(read_png(next(out.glob("*.png"))), explorer.render(settings))
+        shutil.rmtree(out)
+    assert folders[0] != folders[1]
 
 
 def test_a_directions_file_is_used_and_named_in_the_command(gan_file, tmp_path, monkeypatch):
@@ -196,6 +222,21 @@ def test_directions_file_errors_name_the_directions_option(gan_file, tmp_path):
     with pytest.raises(ToolError, match=r"other\.npz: the directions were computed for w_dim 8 and at least 1 ws, but this "
                                         r"network has w_dim 16 and 6 ws \(--directions\); compute them for this network"):
         open_explorer(gan_file, "cpu", directions=tmp_path / "other.npz")
+
+
+def test_another_networks_directions_file_is_noted_naming_both(gan_file, tmp_path):
+    G = load_network(gan_file)["G_ema"]
+    with torch.no_grad():
+        G.synthesis.b4.conv1.affine.weight.add_(1.0)
+    other = save_checkpoint(tmp_path / gan_file.name, {"G_ema": G})  # the same file name, other style weights
+    save_directions(tmp_path / "d.npz", factorize(G))
+    with pytest.warns(UserWarning, match=rf"^{re.escape(str(tmp_path))}/d\.npz: its directions were computed from another "
+                                         rf"network \(style weights [0-9a-f]{{8}}\), not from {re.escape(str(gan_file))} "
+                                         r"\(style weights [0-9a-f]{8}\) \(--directions\); they move "):
+        open_explorer(gan_file, "cpu", directions=tmp_path / "d.npz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the network they came from: no note
+        assert open_explorer(other, "cpu", directions=tmp_path / "d.npz").directions.fingerprint == factorize(G).fingerprint
 
 
 def test_layers_with_a_directions_file_are_refused_not_ignored(gan_file, tmp_path):

@@ -49,10 +49,11 @@ def test_file_round_trip_without_pickle(tiny_generator, tmp_path):
     found = factorize(tiny_generator(), [1, 2])
     save_directions(tmp_path / "d.npz", found)
     with np.load(tmp_path / "d.npz", allow_pickle=False) as data:
-        assert set(data) == {"directions", "eigenvalues", "layers", "layer_names"}
+        assert set(data) == {"directions", "eigenvalues", "layers", "layer_names", "fingerprint"}
     loaded = load_directions(tmp_path / "d.npz")
     np.testing.assert_array_equal(loaded.directions, found.directions)
     assert loaded.layers == [1, 2] and loaded.layer_names == found.layer_names
+    assert loaded.fingerprint == found.fingerprint and loaded.network is None
 
 
 def test_file_errors_name_the_callers_option(tmp_path):

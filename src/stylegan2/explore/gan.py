@@ -47,6 +47,8 @@ class GanExplorer:
         """`projected`: ws [N, num_ws, w_dim] from `projected_path` (a `project` result) that images start from
         instead of seeds."""
         directions.check(0, G.num_ws, G.w_dim)
+        if source.path is not None:
+            directions.check_network(G, network, source.path, "--directions")
         self.G = G
         self.network = network  # as the user typed it, for the command lines
         self.directions = directions
@@ -226,8 +228,10 @@ class GanExplorer:
         if moved:
             if self.source.path is None:
                 direction_class = ["--class", str(s.class_idx)] if s.class_idx is not None else []
-                # A folder of this network's and layers' own: another network's directions there would move other ws.
-                folder = shlex.quote(f"{DIRECTIONS_DIR}/{Path(self.network).stem}-{self.source.layers}")
+                # A folder of these style weights' and layers' own: every training run has the same snapshot names, so
+                # a folder named after the file alone would hand a second run's `generate` the first run's directions.
+                fingerprint = self.directions.fingerprint[:8]  # SeFa run on load: factorize records it
+                folder = shlex.quote(f"{DIRECTIONS_DIR}/{Path(self.network).stem}-{fingerprint}-{self.source.layers}")
                 commands.append(" ".join(["stylegan2 directions --network", net, "--layers", shlex.quote(self.source.layers),
                                           "--strips 0 --outdir", folder, *direction_class]))
                 path = f"{folder}/directions.npz"

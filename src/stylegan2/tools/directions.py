@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Sequence
@@ -79,7 +80,9 @@ def find_directions(
     device: str | torch.device | None = None,
 ) -> list[Path]:
     """Write directions.npz (SeFa) and directionNN.png strips for the `strips` strongest directions: one set, all
-    put in place together or none (see atomic_paths), so the strips never belong to another directions file."""
+    put in place together or none (see atomic_paths), so the strips never belong to another directions file.
+    directions.npz records the network's file name and style weights' fingerprint, so that `generate --direction`
+    refuses it with another network."""
     if strips < 0:
         raise ToolOptionError(f"--strips {strips}: must be 0 or more")
     if strips:
@@ -99,7 +102,8 @@ def find_directions(
     check_outputs(paths, force)
     note_earlier_outputs(paths, "direction[0-9]*.png")  # strips numbered by position: an earlier, longer run's would pass for ours
 
-    found = factorize(G, layers)
+    name = None if isinstance(network, Generator) else Path(network).name  # recorded to name it in a refusal
+    found = dataclasses.replace(factorize(G, layers), network=name)
     with output_set(paths, force=force) as temps:
         with writing(paths[0]):
             write_npz(temps[0], directions_arrays(found))

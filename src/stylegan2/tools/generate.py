@@ -249,6 +249,9 @@ def generate_images(
         check_truncation_cutoff(G, truncation_cutoff)
     if directions is not None:
         directions.check(index, G.num_ws, G.w_dim)
+        given = direction if isinstance(direction, (str, os.PathLike)) else "the directions"
+        directions.check_network(G, "this Generator" if isinstance(network, Generator) else str(network), given,
+                                 "--direction")
     moved = dict(index=index if directions is not None else None, strength=strength)
     outdir = Path(outdir)
 

@@ -8,15 +8,18 @@ sampling or training is involved.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from ..models import Generator
 from ..nn.layers import FullyConnectedLayer
+from ..utils.notes import warn
 from .common import ToolError, ToolOptionError, parse_int_list
 from .files import read_npz, save_npz
 
@@ -40,6 +43,8 @@ class Directions:
     eigenvalues: np.ndarray  # [k], descending
     layers: list[int]  # ws indices that a move changes
     layer_names: list[str]  # the affine layers factorized
+    network: str | None = None  # the name of the network file they were computed from, when known
+    fingerprint: str | None = None  # style_fingerprint of those layers (None in files from before it was recorded)
 
     def check(self, index: int, num_ws: int, w_dim: int) -> None:
         """Fail clearly if direction `index` does not exist or the file belongs to another network shape."""
@@ -49,6 +54,20 @@ class Directions:
         if self.directions.shape[1] != w_dim or max(self.layers) >= num_ws:
             raise ToolError(f"the directions were computed for w_dim {self.directions.shape[1]} and at least "
                             f"{max(self.layers) + 1} ws, but this network has w_dim {w_dim} and {num_ws} ws")
+
+    def check_network(self, G: Generator, network: str, file: str | os.PathLike, option: str) -> None:
+        """A note where the directions were computed from other style weights than G's (another run's snapshot of
+        the same name, a fine-tune): they still move G's ws, which can be meant (a base network's directions on its
+        fine-tune), but not as that network's view of G would. Files without a fingerprint pass."""
+        if self.fingerprint is None:
+            return
+        ours = style_fingerprint(G, self.layer_names)
+        if ours == self.fingerprint:
+            return
+        theirs = f"{self.network or 'another network'} (style weights {self.fingerprint[:8]})"
+        mine = f"style weights {ours[:8]}" if ours else f"no layers {', '.join(self.layer_names)}"
+        warn(f"{file}: its directions were computed from {theirs}, not from {network} ({mine}) ({option}); they "
+             f"move {network} along the other network's directions (its own: `stylegan2 directions`)")
 
     def move(self, ws: torch.Tensor, index: int, strength: float) -> torch.Tensor:
         """ws [N, num_ws, w_dim] moved by `strength` along direction `index` on this file's layers."""
@@ -72,6 +91,24 @@ def modulation_layers(G: Generator) -> list[ModulationLayer]:
             layers.append(ModulationLayer(f"b{res}.torgb.affine", w_idx + block.num_conv, block.torgb.affine))
         w_idx += block.num_conv
     return layers
+
+
+def style_fingerprint(G: Generator, layer_names: Sequence[str]) -> str | None:
+    """sha256 (hex) of the named affine layers' weights, or None when G lacks one of them.
+
+    SeFa directions are a function of exactly these weights, so the fingerprint matches the same weights in any file
+    (moved, renamed, converted from a pickle) and no other network's; it hashes a few MB where hashing the whole
+    checkpoint would read gigabytes, and a file's path or time would change with a copy.
+    """
+    affines = {m.name: m.affine for m in modulation_layers(G)}
+    digest = hashlib.sha256()
+    for name in layer_names:
+        if name not in affines:
+            return None
+        weight = affines[name].weight.detach().to("cpu", torch.float32).contiguous()
+        digest.update(f"{name}{tuple(weight.shape)}".encode())
+        digest.update(weight.numpy().tobytes())
+    return digest.hexdigest()
 
 
 def select_ws_indices(G: Generator, layers: str | list[int] = "all", option: str = "--layers") -> list[int]:
@@ -109,18 +146,23 @@ def factorize(G: Generator, layers: str | list[int] = "all") -> Directions:
     weight = weight / weight.norm(dim=1, keepdim=True)
     eigenvalues, eigenvectors = torch.linalg.eigh(weight.T @ weight)  # ascending; columns are eigenvectors
     order = torch.argsort(eigenvalues, descending=True)
+    names = [m.name for m in chosen]
     return Directions(
         directions=eigenvectors[:, order].T.to(torch.float32).numpy(),  # [w_dim, w_dim]
         eigenvalues=eigenvalues[order].to(torch.float32).numpy(),
         layers=indices,
-        layer_names=[m.name for m in chosen],
+        layer_names=names,
+        fingerprint=style_fingerprint(G, names),
     )
 
 
 def directions_arrays(found: Directions) -> dict[str, np.ndarray]:
-    """What a directions .npz holds: directions [k, w_dim], eigenvalues [k], layers (ws indices), layer_names."""
-    return {"directions": found.directions, "eigenvalues": found.eigenvalues,
-            "layers": np.asarray(found.layers, dtype=np.int64), "layer_names": np.asarray(found.layer_names)}
+    """What a directions .npz holds: directions [k, w_dim], eigenvalues [k], layers (ws indices), layer_names, and
+    the network file's name and the style weights' fingerprint when known (strings)."""
+    arrays = {"directions": found.directions, "eigenvalues": found.eigenvalues,
+              "layers": np.asarray(found.layers, dtype=np.int64), "layer_names": np.asarray(found.layer_names)}
+    known = {"network": found.network, "fingerprint": found.fingerprint}
+    return arrays | {key: np.asarray(value) for key, value in known.items() if value is not None}
 
 
 def save_directions(path: str | os.PathLike, found: Directions, *, replace: bool = True) -> Path:
@@ -130,7 +172,8 @@ def save_directions(path: str | os.PathLike, found: Directions, *, replace: bool
 
 def load_directions(path: str | os.PathLike, option: str = "--direction") -> Directions:
     """Read a directions .npz written by `save_directions` (no pickled objects are loaded); errors name `option`."""
-    path, data = read_npz(path, option, "directions", ("directions", "eigenvalues", "layers", "layer_names"))
+    path, data = read_npz(path, option, "directions",
+                          ("directions", "eigenvalues", "layers", "layer_names", "network", "fingerprint"))
     missing = [k for k in ("directions", "eigenvalues", "layers") if k not in data]
     if missing:
         raise ToolError(f"{path}: not a directions file (missing {', '.join(missing)}; {option}); "
@@ -138,9 +181,14 @@ def load_directions(path: str | os.PathLike, option: str = "--direction") -> Dir
     if not np.isfinite(data["directions"]).all():  # would render black images without a word
         raise ToolError(f"{path}: its directions hold NaN or infinite values ({option}); create it again with "
                         "`stylegan2 directions`")
+    bad = [k for k in ("network", "fingerprint") if k in data and (data[k].ndim or data[k].dtype.kind != "U")]
+    if bad:
+        raise ToolError(f"{path}: its {bad[0]} is not a string ({option}); create it again with `stylegan2 directions`")
     return Directions(
         directions=data["directions"].astype(np.float32),
         eigenvalues=data["eigenvalues"].astype(np.float32),
         layers=[int(i) for i in data["layers"]],
         layer_names=[str(n) for n in data.get("layer_names", [])],
+        network=str(data["network"]) if "network" in data else None,
+        fingerprint=str(data["fingerprint"]) if "fingerprint" in data else None,
     )
