@@ -310,3 +310,21 @@ def test_first_grids_that_cannot_be_written_are_a_note_and_a_failure_there_relea
     (failed,) = (tmp_path / "b").iterdir()
     assert not (failed / "training.lock").exists() and (failed / "log.txt").read_text().splitlines()[-1] == "Failed."
     assert not (run_dir / "training.lock").exists()
+
+
+def test_a_resume_note_is_on_stderr_and_in_the_log_once_and_the_callers_notes_stay_in_the_log(tiny_swapae_options, tmp_path,
+                                                                                              capsys):
+    """Resume notes were embedded in a stdout header line (a quiet terminal dropped them), and took the place of the
+    caller's notes in log.txt."""
+    first = train_swapae(tiny_swapae_options(tmp_path / "a", kimg=0.008), device="cpu", log=quiet)
+    (snapshot,) = first.glob("network-snapshot-*.safetensors")
+    capsys.readouterr()
+    lines = []
+    run_dir = train_swapae(tiny_swapae_options(tmp_path / "b", kimg=0.016, global_code_ch=8, resume=str(snapshot)),
+                           device="cpu", log=lines.append, notes=["shown by the caller"])
+    note = (f"note: --resume {snapshot}: the networks keep the file's architecture: E global_code_ch 16 (not 8); "
+            "G global_code_ch 16 (not 8); those options are for new networks")
+    logged = (run_dir / "log.txt").read_text().splitlines()
+    assert capsys.readouterr().err.splitlines().count(note) == 1 and logged.count(note) == 1
+    assert not any("global_code_ch" in line for line in lines)  # the log's lines reach stdout
+    assert f"Resuming from {snapshot}: continuing the run" in lines and "note: shown by the caller" in logged

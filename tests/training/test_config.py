@@ -248,12 +248,15 @@ def test_run_differences_tell_another_jobs_run_from_this_ones(tmp_path, monkeypa
     assert run_differences(ours, same) == []
     other = {**recorded, "gamma": 8.0, "mirror": False}
     assert run_differences(ours, other) == ["--no-mirror, not --mirror", "--gamma 8.0, not --gamma 2.0"]
-    assert run_differences(ours, {**other, "batch": 64}) == ["--no-mirror, not --mirror", "--gamma 8.0, not --gamma 2.0",
-                                                             "--batch 64, not --batch 32"]
+    typed_batch = {**other, "batch": 64, "given": [*ours.given, "batch"]}  # a run that typed --batch 64
+    assert run_differences(ours, typed_batch) == ["--no-mirror, not --mirror", "--gamma 8.0, not --gamma 2.0",
+                                                  "--batch 64, not --batch 32"]
     auto = resolve_options("data", "auto", 32, 1, {"outdir": "runs"})  # the batch follows the GPU count, gamma the batch
     derived = {**dataclasses.asdict(auto), "batch": 64, "gamma": 1.0, "ema_kimg": 20.0}
     assert run_differences(auto, derived) == []  # refused with the --batch to pass instead
-    assert run_differences(auto, {**derived, "glr": 0.1}) == [f"--glr 0.1, not --glr {auto.glr}"]
+    assert run_differences(auto, {**derived, "glr": 0.1, "given": [*auto.given, "glr"]}) == [f"--glr 0.1, not --glr {auto.glr}"]
+    assert run_differences(auto, {**derived, "glr": 0.1}) == [  # neither typed it: the preset's choice changed since
+        f"--glr 0.1, not --glr {auto.glr} (neither typed: a default that changed)"]
     older = {key: value for key, value in other.items() if key not in ("gamma", "mirror")}  # a version without them
     assert run_differences(ours, older) == []
     assert run_differences(ours, {**recorded, "data": "builtin:shapes"}) == ["--data builtin:shapes, not --data data"]

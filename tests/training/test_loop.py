@@ -96,23 +96,26 @@ def test_runs_never_reuse_a_directory(tmp_path):
     assert first != second and first.exists() and second.name.startswith("00001-")
 
 
-def test_a_resume_on_another_thread_count_says_it_will_not_be_exact(tmp_path):
-    """Sums in another order differ by rounding at first and by 1e-2 within a few steps (reproducibility QA M1)."""
+def test_a_resume_on_another_thread_count_says_it_will_not_be_exact(tmp_path, capsys):
+    """Sums in another order differ by rounding at first and by 1e-2 within a few steps (reproducibility QA M1).
+    A note: on stderr, which --quiet keeps, and in log.txt, once each."""
     full = train(tiny_options(tmp_path, kimg=0.016), device="cpu", log=lambda m: None)
     snapshot = next(full.glob("network-snapshot-*.safetensors"))
     threads = torch.get_num_threads()
     assert load_checkpoint(snapshot).training_state["threads"] == threads
-    lines = []
-    train(tiny_options(tmp_path, kimg=0.032, resume=str(snapshot)), device="cpu", log=lines.append)
-    assert not any("compute thread(s) and this one" in line for line in lines)
+    capsys.readouterr()
+    train(tiny_options(tmp_path, kimg=0.032, resume=str(snapshot)), device="cpu", log=lambda m: None)
+    assert "compute thread(s) and this one" not in capsys.readouterr().err
     torch.set_num_threads(threads + 1)
     try:
         lines = []
-        train(tiny_options(tmp_path, kimg=0.032, resume=str(snapshot)), device="cpu", log=lines.append)
+        run_dir = train(tiny_options(tmp_path, kimg=0.032, resume=str(snapshot)), device="cpu", log=lines.append)
     finally:
         torch.set_num_threads(threads)
-    assert (f"Note: the run used {threads} compute thread(s) and this one {threads + 1}: it continues close to, not "
-            f"exactly as, the run would have; OMP_NUM_THREADS={threads} resumes it exactly") in lines
+    note = (f"note: --resume {snapshot}: its run used {threads} compute thread(s) and this one {threads + 1}: it continues "
+            f"close to, not exactly as, its run would have; OMP_NUM_THREADS={threads} resumes it exactly")
+    assert capsys.readouterr().err.splitlines().count(note) == 1 and not any("and this one" in line for line in lines)
+    assert (run_dir / "log.txt").read_text().splitlines().count(note) == 1
 
 
 @pytest.mark.parametrize("loss", ["stylegan2", "r3gan"])
@@ -330,8 +333,9 @@ def test_snapshot_metrics_run_and_a_failing_metric_does_not_stop_training(tmp_pa
     assert any(line.startswith("Metric fid1k_full failed:") and "Inception" in line for line in lines)
     assert list(run_dir.glob("network-snapshot-*.safetensors"))
     header = (run_dir / "log.txt").read_text().split("tick 0")[0]  # said in the run's first lines, before any step
-    assert "Metrics: fid1k_full of G_ema at each snapshot (--metrics)\n  note: they fail (and training goes on) until " \
-           "this is fixed: pt_inception-2015-12-05-6726825d.pth is not in " in header and "empty-cache" in header
+    assert "Metrics: fid1k_full of G_ema at each snapshot (--metrics)\n" in header
+    assert "note: --metrics: they fail (and training goes on) until this is fixed: pt_inception-2015-12-05-6726825d.pth " \
+           "is not in " in header and "empty-cache" in header
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")

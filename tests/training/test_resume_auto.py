@@ -16,6 +16,12 @@ TINY = dict(clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, 
 NAMED = "batch8-noaug-map2-cbase128-cmax16-clusters0"  # TINY's options in a run directory's name, after --gamma and --kimg
 
 
+def resume_notes(run_dir, network) -> list[str]:
+    """The run's notes on its --resume file, as its log.txt holds them (stderr shows the same lines)."""
+    start = f"note: --resume {network}: "
+    return [line.removeprefix(start) for line in (run_dir / "log.txt").read_text().splitlines() if line.startswith(start)]
+
+
 def touch(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"")
@@ -112,18 +118,17 @@ def test_freezed_on_resume_continues_as_trained_or_says_how(tmp_path, one_thread
     with pytest.raises(TrainingError, match=r"its run froze the first 2 layers of D \(--freezed 2\) but this one would freeze 1; "
                                             r"pass --freezed 2 to continue it$"):
         train(options(tmp_path, freezed=1, resume=str(snapshot)), device="cpu", log=lambda line: None)
-    lines = []
-    second = train(options(tmp_path, resume=str(snapshot)), device="cpu", log=lines.append)
-    assert any("note: D's first 2 layers stay frozen, as its run trained (--freezed 2)" in line for line in lines)
+    second = train(options(tmp_path, resume=str(snapshot)), device="cpu", log=lambda line: None)
+    assert "D's first 2 layers stay frozen, as its run trained (--freezed 2)" in resume_notes(second, snapshot)
     assert frozen_layers(second) == 2 and '"freezed": 2' in (second / "training_options.json").read_text()
 
     from stylegan2.io import load_network, save_network
 
     nets = load_network(snapshot)
     save_network(tmp_path / "weights.safetensors", {name: nets[name] for name in ("G", "D", "G_ema")})  # no training state
-    lines.clear()
-    tuned = train(options(tmp_path, resume=str(tmp_path / "weights.safetensors")), device="cpu", log=lines.append)
-    assert any("the file's D had its first 2 layers frozen; this run freezes 0 (--freezed)" in line for line in lines)
+    tuned = train(options(tmp_path, resume=str(tmp_path / "weights.safetensors")), device="cpu", log=lambda line: None)
+    notes = resume_notes(tuned, tmp_path / "weights.safetensors")
+    assert any("the file's D had its first 2 layers frozen; this run freezes 0 (--freezed)" in note for note in notes)
     assert frozen_layers(tuned) == 0
 
 
@@ -150,12 +155,14 @@ def test_resume_auto_with_a_file_starts_from_it_once_then_continues_the_run(tmp_
     lines = []
     started = train(options(tmp_path, kimg=0.008, **job), device="cpu", log=lines.append)
     assert f"Resume auto: no snapshot of a shapes-cpu run under {tmp_path / 'job'}; starting from {weights}" in lines
-    assert f"Resuming from {weights}: transfer learning from its weights\n  note: fine-tuning: EMA without ramp-up" in lines
+    assert f"Resuming from {weights}: transfer learning from its weights" in lines
+    assert "fine-tuning: EMA without ramp-up" in resume_notes(started, weights)
     weights.rename(tmp_path / "cleaned-up.safetensors")  # not needed once the run has a snapshot
     lines.clear()
-    train(options(tmp_path, kimg=0.016, **job), device="cpu", log=lines.append)
-    assert (f"Resuming from {started / 'network-snapshot-000000-008.safetensors'}: continuing the run\n"
-            "  note: as its run trained: EMA without ramp-up") in lines  # the fine-tuning adjustment stays
+    continued = train(options(tmp_path, kimg=0.016, **job), device="cpu", log=lines.append)
+    snapshot = started / "network-snapshot-000000-008.safetensors"
+    assert f"Resuming from {snapshot}: continuing the run" in lines
+    assert "as its run trained: EMA without ramp-up" in resume_notes(continued, snapshot)  # the fine-tuning adjustment stays
 
 
 def test_a_damaged_newest_snapshot_says_how_to_continue_from_the_one_before(tmp_path, one_thread):

@@ -31,6 +31,12 @@ def opened(data):
     return open_dataset(data, resolution=16)
 
 
+def resume_notes(run_dir, network) -> list[str]:
+    """The run's notes on its --resume file, as its log.txt holds them (stderr shows the same lines)."""
+    start = f"note: --resume {network}: "
+    return [line.removeprefix(start) for line in (run_dir / "log.txt").read_text().splitlines() if line.startswith(start)]
+
+
 def quiet(lines=None):
     return (lines if lines is not None else []).append
 
@@ -49,9 +55,8 @@ def test_a_fine_tune_stopped_and_continued_equals_the_uninterrupted_fine_tune(tm
     ada = dict(aug="ada", target=0.0)  # p rises at every adjustment, so ADA's speed shows in it
     full = train(options(tmp_path / "full", kimg=0.032, resume=str(weights), **ada), device="cpu", log=quiet())
     job = dict(outdir=str(tmp_path / "job"), resume=f"auto:{weights}", **ada)
-    train(options(tmp_path, kimg=0.016, **job), device="cpu", log=quiet())
-    lines: list[str] = []
-    continued = train(options(tmp_path, kimg=0.032, **job), device="cpu", log=lines.append)
+    first = train(options(tmp_path, kimg=0.016, **job), device="cpu", log=quiet())
+    continued = train(options(tmp_path, kimg=0.032, **job), device="cpu", log=quiet())
     a = load_checkpoint(full / "network-snapshot-000000-032.safetensors")
     b = load_checkpoint(continued / "network-snapshot-000000-032.safetensors")
     assert a.training_state["augment"] == b.training_state["augment"] and a.training_state["augment"]["p"] > 0
@@ -61,7 +66,8 @@ def test_a_fine_tune_stopped_and_continued_equals_the_uninterrupted_fine_tune(tm
             torch.testing.assert_close(sa[key], sb[key], rtol=0, atol=0, msg=f"{name}.{key}")
     recorded = json.loads((continued / "training_options.json").read_text())
     assert (recorded["ada_kimg"], recorded["ema_rampup"], recorded["started_from"]) == (100, None, str(weights))
-    assert "  note: as its run trained: ADA speed 100 kimg (--ada-kimg 100), EMA without ramp-up" in "\n".join(lines)
+    notes = resume_notes(continued, first / "network-snapshot-000000-016.safetensors")
+    assert "as its run trained: ADA speed 100 kimg (--ada-kimg 100), EMA without ramp-up" in notes
 
 
 def test_a_fine_tune_keeps_an_ada_kimg_given_and_says_its_adjustments(tmp_path, weights):
@@ -215,11 +221,9 @@ def test_a_network_trained_on_clusters_fine_tunes_on_the_clusters_of_other_data(
     nets = load_network(run / "network-snapshot-000000-008.safetensors")
     weights = save_network(tmp_path / "clustered.safetensors", {name: nets[name] for name in ("G", "D", "G_ema")})
     other = "builtin:shapes?n=32&seed=5"
-    lines: list[str] = []
-    tuned = train(options(tmp_path, data=other, kimg=0.008, resume=str(weights), **clustered), device="cpu",
-                  log=lines.append)
-    assert ("note: the network's 3 classes (the clusters of its run's images) now train on the 3 k-means clusters of "
-            "this dataset (--clusters 3), class k on cluster k, and G draws them with this dataset's shares") in "\n".join(lines)
+    tuned = train(options(tmp_path, data=other, kimg=0.008, resume=str(weights), **clustered), device="cpu", log=quiet())
+    assert ("the network's 3 classes (the clusters of its run's images) now train on the 3 k-means clusters of this "
+            "dataset (--clusters 3), class k on cluster k, and G draws them with this dataset's shares") in resume_notes(tuned, weights)
     shares = cluster_dataset(opened(other), 3, seed=0)
     trained = load_network(tuned / "network-snapshot-000000-008.safetensors")
     assert trained["G"].mapping.c_prior == trained["G_ema"].mapping.c_prior == shares != nets["G"].mapping.c_prior
@@ -269,9 +273,8 @@ def test_a_network_trained_on_clusters_fine_tunes_on_as_many_when_none_are_given
     weights = save_network(tmp_path / "clustered.safetensors", {name: nets[name] for name in ("G", "D", "G_ema")})
     other = "builtin:shapes?n=100&seed=5"
     assert preset_options(tmp_path, data=other).clusters == 5
-    lines: list[str] = []
-    tuned = train(preset_options(tmp_path, data=other, kimg=0.008, resume=str(weights)), device="cpu", log=lines.append)
-    assert "--clusters 3 (the preset's --clusters 5 are for new networks" in "\n".join(lines)
+    tuned = train(preset_options(tmp_path, data=other, kimg=0.008, resume=str(weights)), device="cpu", log=quiet())
+    assert any("--clusters 3 (the preset's --clusters 5 are for new networks" in note for note in resume_notes(tuned, weights))
     trained = load_network(tuned / "network-snapshot-000000-008.safetensors")
     assert trained["G"].mapping.c_prior == cluster_dataset(opened(other), 3, seed=0)
 

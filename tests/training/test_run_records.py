@@ -54,7 +54,8 @@ def test_resume_auto_compares_neither_null_nor_an_older_records_unused_augmentat
     assert run_differences(options, older) == []
     ada = resolved(tmp_path, aug="ada")
     assert run_differences(ada, options.to_json()) == ["--aug noaug, not --aug ada"]  # not also '--target None, ...'
-    assert run_differences(ada, {**ada.to_json(), "target": 0.7}) == ["--target 0.7, not --target 0.6"]
+    typed = {**ada.to_json(), "target": 0.7, "given": [*ada.given, "target"]}  # a run that typed --target 0.7
+    assert run_differences(ada, typed) == ["--target 0.7, not --target 0.6"]
 
 
 def test_the_metric_files_are_recorded_and_not_compared_by_resume_auto(tmp_path):
@@ -115,22 +116,25 @@ def test_a_disk_without_room_for_the_snapshots_kept_says_how_many_fit(tmp_path, 
     assert disk_note(resolved(tmp_path, keep_snapshots=2), size=2 * MB, count=10) is None
 
 
-def test_the_run_and_its_dry_run_note_a_disk_too_small_for_a_snapshot(tmp_path, free_bytes):
-    """A run trained until its first snapshot, then stopped on the full disk (chaos QA M5)."""
+def test_the_run_and_its_dry_run_note_a_disk_too_small_for_a_snapshot(tmp_path, free_bytes, capsys):
+    """A run trained until its first snapshot, then stopped on the full disk (chaos QA M5). The run's note goes to
+    stderr and log.txt, once each, as every note of the run."""
     free_bytes(1000)
     options = resolved(tmp_path, kimg=0.032)
-    lines, notes = dry_run_summary(options, open_dataset("builtin:shapes?n=64", resolution=16))
-    assert lines == [] and len(notes) == 1 and notes[0].startswith(f"--outdir {tmp_path / 'runs'}: its disk has 0.001 MB "
-                                                                   "free, less than one snapshot (about ")
+    dataset = open_dataset("builtin:shapes?n=64", resolution=16)
+    lines, notes = dry_run_summary(options, dataset)
+    assert lines == [f"Dataset: {dataset.summary()}"] and len(notes) == 1
+    assert notes[0].startswith(f"--outdir {tmp_path / 'runs'}: its disk has 0.001 MB free, less than one snapshot (about ")
     said = []
-    train(options, device="cpu", log=said.append)
-    assert f"note: {notes[0]}" in said  # the estimate of the real networks, as the dry run's of meta ones
+    run_dir = train(options, device="cpu", log=said.append)
+    note = f"note: {notes[0]}"  # the estimate of the real networks, as the dry run's of meta ones
+    assert capsys.readouterr().err.splitlines().count(note) == 1 and not any(notes[0] in line for line in said)
+    assert (run_dir / "log.txt").read_text().splitlines().count(note) == 1
 
 
 def test_the_dry_run_sizes_networks_on_clusters_as_the_run_does(tmp_path, free_bytes):
     free_bytes(1000)
     options = resolved(tmp_path, kimg=0.032, clusters=3)
     notes = dry_run_summary(options, open_dataset("builtin:shapes?n=64", resolution=16))[1]
-    said = []
-    train(options, device="cpu", log=said.append)
-    assert f"note: {notes[0]}" in said
+    run_dir = train(options, device="cpu", log=lambda line: None)
+    assert f"note: {notes[0]}" in (run_dir / "log.txt").read_text().splitlines()

@@ -332,7 +332,7 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
     """Open the dataset and resolve the options (errors become one-line messages), print them for
     --dry-run, else train; Ctrl-C exits with status 130 after the loop's final snapshot. `skip_bad`: how the
     command's messages say to leave bad files out (SKIP_BAD_OPTION, or SKIP_BAD_BY_CONVERTING without the option).
-    `summary`: the lines and notes --dry-run prints after the data's, of what the run would say at its start. `run`
+    `summary`: the lines and notes --dry-run prints, the data's first, of what the run would say at its start. `run`
     gets the notes shown meanwhile, for the run's log.txt, which does not exist yet."""
     notes: list[str] = []
     try:
@@ -347,8 +347,7 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
     except USER_ERRORS as err:
         raise user_error(err) from None
     if dry_run:  # the data it opened on stderr, as notes are, so that stdout stays the options' JSON
-        say(f"Dataset: {dataset.summary()}", err=True)
-        lines, run_notes = summary(options, dataset) if summary is not None else ([], [])  # what the run would say
+        lines, run_notes = summary(options, dataset) if summary is not None else ([f"Dataset: {dataset.summary()}"], [])
         for line in lines:
             say(line, err=True)
         for note in run_notes:

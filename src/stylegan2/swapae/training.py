@@ -193,10 +193,11 @@ def _train_swapae(options: SwapAEOptions, ctx: DistributedContext, *, log: Calla
 
     resume_state: ResumeState | None = None
     header: list[str] = []
+    resume_notes: list[str] = []
     if options.resume:
-        networks, resume_state, options, notes = _read_resume(options, resolution, channels)
+        networks, resume_state, options, resume_notes = _read_resume(options, resolution, channels)
         kind = "continuing the run" if resume_state else "starting from its weights"
-        header.append(f"Resuming from {options.resume}: {kind}" + "".join(f"\n  note: {n}" for n in notes))
+        header.append(f"Resuming from {options.resume}: {kind}")
     else:
         networks = build_swapae_networks(options, resolution, channels)
     for module in networks.values():
@@ -223,6 +224,8 @@ def _train_swapae(options: SwapAEOptions, ctx: DistributedContext, *, log: Calla
     run_dir = session.open_run_dir(f"{dataset.name}-swapae-{options.cfg}", header, notes=notes)
     grids = None
     if run_dir is not None:
+        for note in resume_notes:  # on stderr, which a quiet terminal keeps, and in log.txt, once each; as --dry-run says them
+            session.note(f"--resume {options.resume}: {note}")
         grids = GridImages(dataset, options, ctx.device)
         with session.before_first_step():  # as the GAN loop's: a failure closes the log and releases the run
             session.optional_output(lambda: grids.save_reals(run_dir / "reals.png"))

@@ -427,28 +427,52 @@ def check_max_size(max_size: int | None, num_images: int | None, data: str) -> N
 RUN_IDENTITY = ("data", "cond", "mirror", "max_size", "resolution", "seed", "loss", "glr", "dlr", "gamma", "ema_kimg",
                 "aug", "augpipe", "target", "p", "pack", "pack_by_class", "clusters", "batch")
 _DERIVED_FROM_BATCH = ("batch", "gamma", "ema_kimg")  # under --cfg auto
+FILE_LABEL_OPTIONS = ("clusters", "pack")  # what a resume's networks decide where not given (`networks.file_labels`)
 
 
 def run_differences(options: TrainingOptions, recorded: dict[str, Any]) -> list[str]:
     """How a run's recorded training_options.json differs from `options` in RUN_IDENTITY ('--gamma 1, not --gamma 8'),
     leaving out the augmentation settings that either run's --aug does not use. The same --data may be given by
-    another path to the same file, or to a copy of it (see `same_file`)."""
+    another path to the same file, or to a copy of it (see `same_file`). A difference in an option that neither job
+    typed is a default that changed between versions, and says so."""
+    changed = changed_defaults(options, recorded)
+    return [f"{_as_option(key, theirs)}, not {_as_option(key, getattr(options, key))}"
+            f"{' (neither typed: a default that changed)' if _as_option(key, theirs) in changed else ''}"
+            for key, theirs in _differing(options, recorded)]
+
+
+def changed_defaults(options: TrainingOptions, recorded: dict[str, Any]) -> list[str]:
+    """The options in which a run differs from `options` that neither typed, as the run had them ('--clusters 50'):
+    defaults that changed between versions, so the run may be this job's. None for an older record, which does not
+    say what it typed."""
+    typed = recorded.get("given")
+    if typed is None:
+        return []
+    typed = {*typed, *options.given, "data"}  # every run has its --data, which `given` leaves out
+    return [_as_option(key, theirs) for key, theirs in _differing(options, recorded) if key not in typed]
+
+
+def _differing(options: TrainingOptions, recorded: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The RUN_IDENTITY options in which a run's record differs from `options`, with the run's values (`run_differences`)."""
     unused = {*unused_aug_options(options.aug), *unused_aug_options(recorded.get("aug"))}  # null, or an old record's
     keys = tuple(key for key in RUN_IDENTITY if key not in unused)  # (a different --aug is itself a difference)
     if options.cfg == "auto" and recorded.get("batch") != options.batch:
         keys = tuple(key for key in keys if key not in _DERIVED_FROM_BATCH)
-    differences = []
+    # The options a resume takes from its file's networks where not given (`networks.file_labels`) are compared only
+    # where this job gives them; a record older than `from_file` is taken to have taken them from its networks too.
+    from_file = recorded.get("from_file", FILE_LABEL_OPTIONS)
+    differing = []
     for key in keys:
         if key not in recorded:  # written by a version without the option: the run had its default
             continue
-        if key in recorded.get("from_file", ()) and key not in options.given:  # the run's network decided it
+        if key in from_file and key not in options.given:  # the run's network decided it
             continue
         ours, theirs = getattr(options, key), recorded[key]
         if key == "data" and same_file(ours, theirs):
             continue
         if theirs != ours:
-            differences.append(f"{_as_option(key, theirs)}, not {_as_option(key, ours)}")
-    return differences
+            differing.append((key, theirs))
+    return differing
 
 
 def _as_option(key: str, value: Any) -> str:

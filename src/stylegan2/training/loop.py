@@ -102,7 +102,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     if resume is not None:  # before the labels: a network trained without clusters (or on K of them) sets them
         options = follow_file_labels(resume, options, dataset)
     c_prior, clusters_kept, header = _labels(dataset, options, ctx, log, resume)
-    options, (G, D, G_ema), resuming = _networks(options, dataset, c_prior, resume, ctx)
+    options, (G, D, G_ema), resuming, resume_notes = _networks(options, dataset, c_prior, resume, ctx)
     header += found_lines + resuming
 
     augment = build_augmentation(options.augment, ctx.device)
@@ -118,13 +118,17 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         loss.pl_mean.fill_(float(state.extras.get("pl_mean", 0.0)))
         augment.load_state_dict(state.extras.get("augment", {}))
         _restore_own_state(state.extras.get("per_process"), ctx, loss, G, G_ema, resume.path)
-        header += _thread_note(state.extras.get("threads"), ctx)
+        resume_notes += _thread_note(state.extras.get("threads"), ctx)
     group = options.pack if options.pack_by_class else 1  # real and generated samples come in runs of one class
     step = StyleGAN2Step(options, ctx, session, dataset, minibatches=session.minibatches(dataset, class_packs=group),
                          group=group, G=G, G_ema=G_ema, loss=loss, phases=phases, augment=augment)
 
     grid = snapshot_grid(options, dataset, G.z_dim, ctx.device)
-    run_dir = session.open_run_dir(desc, header + _run_summary(options, dataset, G, D, state, ctx), notes=notes)
+    summary, start_notes = _run_summary(options, dataset, G, D, state, ctx)
+    run_dir = session.open_run_dir(desc, header + summary, notes=notes)
+    if run_dir is not None:  # rank 0: on stderr, which a quiet terminal keeps, and in log.txt, once each
+        for note in [f"--resume {resume.path}: {n}" for n in resume_notes] + start_notes:  # as --dry-run says them
+            session.note(note)
 
     def save_fakes(label: str) -> None:
         _save_fakes(G_ema, grid.z, grid.c, grid.shape, run_dir / f"fakes{label}.png", options.batch_gpu)
@@ -148,7 +152,8 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
                                "threads": torch.get_num_threads(),
                                **({"clusters": clusters_kept} if clusters_kept else {}),
                                **({"per_process": _own_state(loss, G)} if ctx.world_size > 1 else {})},
-        after_snapshot=evaluate_metrics, left_out=lambda path: _metrics_left_out(options.metrics, path, run_dir, ctx),
+        after_snapshot=evaluate_metrics,
+        left_out=lambda path: _metrics_left_out(options.metrics, path, run_dir, ctx),
     ))
     return run_dir
 
@@ -256,16 +261,17 @@ def _cluster(dataset: ImageDataset, options: TrainingOptions, ctx: DistributedCo
 
 
 def _networks(options: TrainingOptions, dataset: ImageDataset, c_prior: list[float] | None, resume: ResumeFile | None,
-              ctx: DistributedContext) -> tuple[TrainingOptions, tuple[Generator, Discriminator, Generator], list[str]]:
+              ctx: DistributedContext) -> tuple[TrainingOptions, tuple[Generator, Discriminator, Generator], list[str], list[str]]:
     """G, D and G_ema on the device, set to train (G_ema to evaluate), with rank 0's weights on every rank: new ones,
-    or the --resume file's. The options to train with (a resume's are partly the file's) and a line on the resume."""
+    or the --resume file's. The options to train with (a resume's are partly the file's), a line on the resume and
+    its notes."""
     c_dim, resolution, channels = dataset.label_dim, dataset.resolution, dataset.num_channels
-    G_ema, lines = None, []
+    G_ema, lines, notes = None, [], []
     if resume is not None:
         options = dataclasses.replace(options, resume=resume.path)  # training_options.json names the file, not 'auto'
         options, notes, (G, D, G_ema) = resume_from(resume, options, dataset, c_dim, ctx.world_size, c_prior=c_prior)
         kind = "continuing the run" if resume.state else "transfer learning from its weights"
-        lines.append(f"Resuming from {resume.path}: {kind}" + "".join(f"\n  note: {n}" for n in notes))
+        lines.append(f"Resuming from {resume.path}: {kind}")
     else:
         G, D = build_networks(options, c_dim, resolution, channels, c_prior, dataset.aspect)
     if G_ema is None:
@@ -277,7 +283,7 @@ def _networks(options: TrainingOptions, dataset: ImageDataset, c_prior: list[flo
     for module in (G, D, G_ema):  # every rank starts from rank 0's weights
         for tensor in list(module.parameters()) + list(module.buffers()):
             broadcast_(tensor.data)
-    return options, (G, D, G_ema), lines
+    return options, (G, D, G_ema), lines, notes
 
 
 def _thread_note(threads: int | None, ctx: DistributedContext) -> list[str]:
@@ -285,8 +291,8 @@ def _thread_note(threads: int | None, ctx: DistributedContext) -> list[str]:
     order, and the difference, a rounding error at first, grows with every step."""
     if threads is None or ctx.device.type != "cpu" or threads == torch.get_num_threads() or not ctx.is_main:
         return []
-    return [f"Note: the run used {threads} compute thread(s) and this one {torch.get_num_threads()}: it continues close to, "
-            f"not exactly as, the run would have; OMP_NUM_THREADS={threads} resumes it exactly"]
+    return [f"its run used {threads} compute thread(s) and this one {torch.get_num_threads()}: it continues close to, "
+            f"not exactly as, its run would have; OMP_NUM_THREADS={threads} resumes it exactly"]
 
 
 def _own_state(loss: StyleGAN2Loss, G: Generator) -> dict[str, list]:
@@ -377,12 +383,12 @@ def _save_reals(dataset: ImageDataset, grid: SnapshotGrid, path: Path) -> None:
 
 
 def _metrics_left_out(metrics: list[str], snapshot: Path, run_dir: Path, ctx: DistributedContext) -> str:
-    """The command that scores the Ctrl-C snapshot as the run scores the others (on as many processes), whose
-    metrics the run leaves out (they may take long)."""
+    """The session's `left_out` note: the command that scores the Ctrl-C snapshot as the run scores the others (on
+    as many processes), whose metrics the run leaves out (they may take long)."""
     if not metrics:
         return ""
     processes = f" --gpus {ctx.world_size}" + (" --device cpu" if ctx.device.type == "cpu" else "") if ctx.world_size > 1 else ""
-    return (f"Metrics are left out at this snapshot; to add them: stylegan2 metrics --network {snapshot} "
+    return (f"metrics are left out at this snapshot; to add them: stylegan2 metrics --network {snapshot} "
             f"--metrics {','.join(metrics)} --run-dir {run_dir}{processes}")
 
 
@@ -416,18 +422,16 @@ def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ct
 
 
 def _run_summary(options: TrainingOptions, dataset: ImageDataset, G: Generator, D: Discriminator,
-                 state: ResumeState | None, ctx: DistributedContext) -> list[str]:
+                 state: ResumeState | None, ctx: DistributedContext) -> tuple[list[str], list[str]]:
     """The run's first lines after those on its labels and resume: the data, the networks, the snapshots, the setup
-    and (rank 0) the metrics."""
+    and (rank 0) the metrics; and (rank 0) its notes on the metrics and the disk."""
     size = snapshot_size(G, D)
     lines = [f"Dataset: {dataset.summary()}", _parameters_summary(G, D, options.freezed),
              _snapshot_summary(size, options, state), *_setup_summary(options, ctx.device.type, dataset.distinct_len)]
-    if options.metrics and ctx.is_main:
-        line, missing = metrics_summary(options)
-        lines.append(line if missing is None else f"{line}\n  note: {METRICS_FAIL}{missing}")
-    if ctx.is_main and (note := disk_note(options, size, _snapshot_count(options, state))):
-        lines.append(f"note: {note}")
-    return lines
+    if not ctx.is_main:
+        return lines, []
+    metrics, notes = _metrics_and_disk(options, size, _snapshot_count(options, state))
+    return lines + metrics, notes
 
 
 def _parameters_summary(G: Generator, D: Discriminator, freezed: int) -> str:
@@ -531,17 +535,27 @@ def metrics_summary(options: TrainingOptions) -> tuple[str, str | None]:
     return line, missing_metric_files(options.metrics, options.cache_dir, detector=options.detector, vgg=options.vgg)
 
 
-def dry_run_summary(options: TrainingOptions, dataset: ImageDataset) -> tuple[list[str], list[str]]:
-    """What the run's first lines would say of its metrics and its disk, for --dry-run: (lines, notes). The networks
-    are built on the meta device, for their sizes only; a continued run is counted from its start."""
+def _metrics_and_disk(options: TrainingOptions, size: int, count: int) -> tuple[list[str], list[str]]:
+    """The run's line on its metrics and its notes on them and on the disk, for `count` snapshots of `size` bytes:
+    (lines, notes), as the run and its --dry-run say them."""
     lines, notes = [], []
     if options.metrics:
         line, missing = metrics_summary(options)
         lines.append(line)
         notes += [f"--metrics: {METRICS_FAIL}{missing}"] if missing is not None else []
+    note = disk_note(options, size, count)
+    return lines, notes + ([note] if note is not None else [])
+
+
+def dry_run_summary(options: TrainingOptions, dataset: ImageDataset) -> tuple[list[str], list[str]]:
+    """What the run's first lines would say of its data, metrics and disk, for --dry-run: (lines, notes). The data's
+    line names the labels the run trains on: its k-means clusters, which it assigns when it starts. The networks are
+    built on the meta device, for their sizes only; a continued run is counted from its start."""
     c_prior = [1 / options.clusters] * options.clusters if options.clusters else None  # shares as yet unknown
     with torch.device("meta"):
         G, D = build_networks(options, options.clusters or dataset.label_dim, dataset.resolution, dataset.num_channels,
                               c_prior, dataset.aspect)
-    note = disk_note(options, snapshot_size(G, D), _snapshot_count(options, None))
-    return lines, notes + ([note] if note is not None else [])
+    clusters = f"; trains on {options.clusters} label dims: k-means clusters, assigned when the run starts"
+    data = f"Dataset: {dataset.summary()}{clusters if options.clusters else ''}"
+    lines, notes = _metrics_and_disk(options, snapshot_size(G, D), _snapshot_count(options, None))
+    return [data, *lines], notes

@@ -27,6 +27,7 @@ from .ada import check_augment_state
 from .config import (
     UNRECORDED_START,
     TrainingOptions,
+    changed_defaults,
     for_transfer_learning,
     run_differences,
     same_file,
@@ -182,13 +183,18 @@ def _auto_resume(options: TrainingOptions, data_name: str,
 
     start = auto_resume(options.resume)[1]
 
-    def differences(run_dir: Path) -> str:
-        return ", ".join(run_differences(options, recorded(run_dir)) + _start_differences(start, recorded(run_dir)))
+    def differences(run_dir: Path) -> str:  # what a passed-over line says after the run's name; '' for none
+        theirs = recorded(run_dir)
+        said = run_differences(options, theirs) + _start_differences(start, theirs)
+        changed = changed_defaults(options, theirs)
+        if said and len(changed) == len(said):  # only defaults that changed: this job's run, from an older version
+            return f"{', '.join(said)}; add {' '.join(changed)} to continue it"
+        return f"{', '.join(said)}: a run with other options, so another job's (give one of its snapshots to --resume " \
+               "to continue it anyway)" if said else ""
 
     kind = run_kind(data_name, options.cfg)
     found, passed_over = latest_snapshot(options.outdir, kind, differences)
-    lines = [f"passed over {line}: a run with other options, so another job's (give one of its snapshots to --resume "
-             "to continue it anyway)" for line in passed_over]
+    lines = [f"passed over {line}" for line in passed_over]
     if found is None:
         return found, [*lines, *(note for _, note in read.values() if note)], None
     held = claim_continuation(found) if claim else None

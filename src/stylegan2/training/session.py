@@ -138,7 +138,7 @@ class LoopHooks:
     on_tick: Callable[[], TickReport] = TickReport  # every rank, once per tick before the status line
     resume_extras: Callable[[], dict[str, Any]] = dict  # every rank: the loop's own ResumeState fields
     after_snapshot: Callable[[Path], None] = _nothing_after_snapshot  # every rank: e.g. metrics of the snapshot file
-    left_out: Callable[[Path], str] = _nothing_left_out  # rank 0: for the log, how to do after_snapshot's work for the Ctrl-C snapshot
+    left_out: Callable[[Path], str] = _nothing_left_out  # rank 0: a note on how to do after_snapshot's work for the Ctrl-C snapshot
 
 
 def start_process(device: str | None, seed: int, timeout: float | None = None) -> DistributedContext:
@@ -429,8 +429,8 @@ class TrainingSession:
         if self.ctx.is_main:  # the grids after the snapshot, so that a second Ctrl-C cannot cost the networks
             self._save_grids(hooks)
             note = hooks.left_out(self.last_snapshot) if written else ""
-            if note:
-                self.log(note)
+            if note:  # a note, which a quiet terminal keeps: something the run was asked for is missing
+                self.note(note)
 
     def _log_stopped_at_once(self, cause: str | None = None) -> None:
         """A second Ctrl-C (or `cause`): what was not saved, and the snapshot to resume from."""
