@@ -12,8 +12,8 @@ from stylegan2.cli import main
 from stylegan2.training import config
 from stylegan2.training.ada import AUG_MODES
 from stylegan2.training.config import PRESETS, auto_workers, resolve_options, run_differences
-from stylegan2.training.loop import _parameters_summary, _setup_summary
 from stylegan2.training.networks import build_networks
+from stylegan2.training.summary import parameters_summary, setup_summary
 
 
 def test_cpu_training_loads_data_in_the_training_process():
@@ -83,7 +83,7 @@ def test_precision_builds_the_networks_layers(cfg, overrides, fp16, block):
 ])
 def test_the_runs_first_lines_say_what_the_precision_means_on_its_device(precision, device, words):
     options = resolve_options("builtin:shapes", "stylegan2", 32, 1, {"precision": precision})
-    assert _setup_summary(options, device, None)[1] == f"Precision: --precision {precision}, {words}"
+    assert setup_summary(options, device, None)[1] == f"Precision: --precision {precision}, {words}"
 
 
 def test_map_lrmul_sets_the_mapping_layers_learning_rate_and_official_networks_keep_theirs():
@@ -126,7 +126,7 @@ def test_a_cbase_below_the_resolution_is_refused_before_training():
 def test_the_cpu_preset_speeds_up_the_mapping_layers_only_on_clusters(overrides, expected):
     options = resolve_options("builtin:shapes", "cpu", 16, 1, overrides)
     assert options.map_lrmul == pytest.approx(expected)
-    objective = _setup_summary(options, "cpu", None)[0]  # the run's first lines say so when it is not NVIDIA's
+    objective = setup_summary(options, "cpu", None)[0]  # the run's first lines say so when it is not NVIDIA's
     assert ("mapping layers' learning-rate multiplier" in objective) == (expected != 0.01)
 
 
@@ -140,7 +140,7 @@ def test_the_cpu_preset_augments_only_datasets_under_twenty_thousand_images(num_
     options = resolve_options("builtin:shapes", "cpu", 32, 1, {}, num_images=num_images)
     assert options.aug == expected
     assert resolve_options("builtin:shapes", "cpu", 32, 1, {"cond": True}, num_images=num_images).aug == expected
-    augmentation = _setup_summary(options, "cpu", num_images)[2]  # the run's first lines say what was picked and why
+    augmentation = setup_summary(options, "cpu", num_images)[2]  # the run's first lines say what was picked and why
     assert augmentation.startswith(f"Augmentation: {'none' if expected == 'noaug' else 'ada'}")
     assert "the cpu preset uses ada below 20,000 images and none from there on (--aug)" in augmentation
 
@@ -149,7 +149,7 @@ def test_an_explicit_aug_wins_over_the_cpu_presets_choice_and_gets_no_reason_fro
     for aug, num_images in (("ada", 60_000), ("noaug", 100)):
         options = resolve_options("builtin:shapes", "cpu", 32, 1, {"aug": aug}, num_images=num_images)
         assert options.aug == aug
-        assert "preset uses ada below" not in _setup_summary(options, "cpu", num_images)[2]  # the user chose it
+        assert "preset uses ada below" not in setup_summary(options, "cpu", num_images)[2]  # the user chose it
 
 
 def test_aug_fixed_needs_p_as_in_nvidias_train_py():
@@ -202,7 +202,7 @@ def test_a_subset_larger_than_the_dataset_is_refused_as_in_nvidias_train_py():
 def test_official_presets_keep_ada_on_any_dataset(cfg):
     options = resolve_options("builtin:shapes", cfg, 32, 1, {}, num_images=10**6)
     assert options.aug == "ada"
-    assert "preset uses ada below" not in _setup_summary(options, "cpu", 10**6)[2]
+    assert "preset uses ada below" not in setup_summary(options, "cpu", 10**6)[2]
 
 
 def test_a_dataset_larger_than_the_networks_is_refused_with_the_conversion_to_run():
@@ -233,9 +233,9 @@ def test_the_runs_first_lines_count_ds_frozen_layers_and_name_them():
     unfrozen = build_networks(dataclasses.replace(options, freezed=0), 0, 16, 3)[1]
     total = sum(p.numel() for p in unfrozen.parameters())
     frozen = sum(t.numel() for layer in (unfrozen.b16.fromrgb, unfrozen.b16.conv0) for t in (layer.weight, layer.bias))
-    assert _parameters_summary(G, D, 2) == (f"G: {sum(p.numel() for p in G.parameters()):,} parameters; D: {total:,}, "
+    assert parameters_summary(G, D, 2) == (f"G: {sum(p.numel() for p in G.parameters()):,} parameters; D: {total:,}, "
                                             f"{frozen:,} of them frozen (--freezed 2: b16.fromrgb, b16.conv0)")
-    assert _parameters_summary(G, unfrozen, 0).endswith(f"; D: {total:,}")
+    assert parameters_summary(G, unfrozen, 0).endswith(f"; D: {total:,}")
 
 
 def test_run_differences_tell_another_jobs_run_from_this_ones(tmp_path, monkeypatch):

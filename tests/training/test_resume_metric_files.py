@@ -8,8 +8,9 @@ import pytest
 
 from stylegan2.data import open_dataset
 from stylegan2.training.config import resolve_options
-from stylegan2.training.loop import dry_run_summary, train
+from stylegan2.training.loop import train
 from stylegan2.training.resume import check_resume
+from stylegan2.training.summary import dry_run_summary
 
 TINY = dict(clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.008, snap=1)
 DATA = "builtin:shapes?n=64"

@@ -10,7 +10,8 @@ import torch
 
 from stylegan2.data import open_dataset
 from stylegan2.training.config import resolve_options, run_differences
-from stylegan2.training.loop import disk_note, dry_run_summary, metrics_summary, train
+from stylegan2.training.loop import train
+from stylegan2.training.summary import disk_note, dry_run_summary, metrics_summary
 
 TINY = dict(clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.032, snap=1)
 AUG_SETTINGS = ("augpipe", "p", "target", "ada_kimg")

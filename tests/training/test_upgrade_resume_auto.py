@@ -5,8 +5,9 @@ import json
 
 from stylegan2.data import open_dataset
 from stylegan2.training.config import resolve_options
-from stylegan2.training.loop import dry_run_summary, train
+from stylegan2.training.loop import train
 from stylegan2.training.resume import check_resume
+from stylegan2.training.summary import dry_run_summary
 
 DATA = "builtin:shapes?n=128"  # enough images for the cpu preset's 100 clusters
 TINY = dict(cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.008, snap=1, gamma=1.0)

@@ -30,13 +30,14 @@ from ..training.augment import AUGPIPE_PRESETS
 from ..training.config import CFG_NAMES, FINE_TUNE_ADA_KIMG, PRECISIONS, PRESETS, TrainingOptions
 from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distributed, positive_seconds
 from ..training.launch import INTERRUPTED, RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, SignalledAfterFinishing, launch
-from ..training.loop import dry_run_summary, train
+from ..training.loop import train
 from ..training.loss import LOSSES
 from ..training.networks import precision_kwargs
 from ..training.resume import AUTO_RESUME, auto_resume
 from ..training.session import RunFinished, TrainingError
 from ..training.signals import StoppedTogether, sigterm_stops, under_launcher, usr1_interrupts
 from ..training.start import check_gpus, open_and_resolve, train_process
+from ..training.summary import dry_run_summary
 from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
 from ..utils.download import DownloadError
 from ..utils.errors import OptionError
