@@ -192,15 +192,6 @@ def test_a_held_lock_does_not_keep_its_process_alive(tmp_path):
     assert (tmp_path / OWNER_FILE).is_file()
 
 
-@pytest.fixture
-def live_process():
-    """A process that lives while the test runs, as far as a lock can tell another job's trainer."""
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    yield process.pid
-    process.kill()
-    process.wait()
-
-
 def lock_of(run_dir: Path, pid: int, **fields) -> Path:
     """`run_dir`'s training.lock as process `pid` of this host writes it (`fields`: more, or others)."""
     record = {"host": socket.gethostname(), "pid": pid, "started": time.time(), "resumed": None, "job": None, **fields}
@@ -231,20 +222,20 @@ def test_a_process_named_with_spaces_and_parentheses_still_tells_its_start():
 
 
 @LINUX
-def test_a_lock_whose_pid_another_process_was_given_since_is_a_dead_owners(tmp_path, live_process):
+def test_a_lock_whose_pid_another_process_was_given_since_is_a_dead_owners(tmp_path, live_pid):
     """The pid exists on this host, but its process started at another time than the lock's writer."""
-    start = process_start(live_process)
-    lock_of(tmp_path, live_process, process_start=start + 1)
+    start = process_start(live_pid)
+    lock_of(tmp_path, live_pid, process_start=start + 1)
     assert not run_owner(tmp_path).alive()
-    lock_of(tmp_path, live_process, process_start=start)
+    lock_of(tmp_path, live_pid, process_start=start)
     assert run_owner(tmp_path).alive()
 
 
-def test_a_lock_without_a_process_start_counts_by_its_pid_alone(tmp_path, live_process):
+def test_a_lock_without_a_process_start_counts_by_its_pid_alone(tmp_path, live_pid):
     """Written by an older version, or where the system does not tell a process's start."""
-    lock_of(tmp_path, live_process)
+    lock_of(tmp_path, live_pid)
     assert run_owner(tmp_path).alive()
-    lock_of(tmp_path, live_process, process_start=None)
+    lock_of(tmp_path, live_pid, process_start=None)
     assert run_owner(tmp_path).alive()
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
     ended.wait()
@@ -253,14 +244,14 @@ def test_a_lock_without_a_process_start_counts_by_its_pid_alone(tmp_path, live_p
 
 
 @LINUX
-def test_resume_auto_passes_a_lock_whose_pid_was_reused_with_the_note_on_a_dead_owner(tmp_path, one_thread, live_process):
+def test_resume_auto_passes_a_lock_whose_pid_was_reused_with_the_note_on_a_dead_owner(tmp_path, one_thread, live_pid):
     overrides = dict(clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug",
                      tick=0.008, snap=1, outdir=str(tmp_path / "runs"))
     run_dir = train(resolve_options("builtin:shapes?n=64", "cpu", 16, 1, {**overrides, "kimg": 0.008}), device="cpu",
                     log=lambda line: None)
-    lock_of(run_dir, live_process, process_start=process_start(live_process) + 1)
+    lock_of(run_dir, live_pid, process_start=process_start(live_pid) + 1)
     options = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, {**overrides, "kimg": 0.016, "resume": "auto"})
     notes = check_resume(options, open_dataset("builtin:shapes?n=64", resolution=16))[1]
     assert f"continues {run_dir / 'network-snapshot-000000-008.safetensors'}" in notes
-    assert any(note.startswith(f"{run_dir.name} was left by process {live_process} on host {socket.gethostname()} ")
+    assert any(note.startswith(f"{run_dir.name} was left by process {live_pid} on host {socket.gethostname()} ")
                and note.endswith(", which is gone (killed?): continuing it") for note in notes), notes

@@ -31,15 +31,6 @@ def dry_run(tmp_path, **overrides):
     return check_resume(options(tmp_path, resume="auto", **overrides), open_dataset("builtin:shapes?n=64", resolution=16))[1]
 
 
-@pytest.fixture
-def live_pid():
-    """A process that lives while the test runs (another job's trainer, as far as the lock can tell)."""
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    yield process.pid
-    process.kill()
-    process.wait()
-
-
 def dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()

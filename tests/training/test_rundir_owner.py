@@ -3,8 +3,6 @@ job passes only when an earlier instance of the job left it; our default rendezv
 
 import os
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
@@ -19,14 +17,6 @@ def no_job(monkeypatch):
     for name in ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "TORCHELASTIC_RUN_ID", "SLURM_RESTART_COUNT",
                  "TORCHELASTIC_RESTART_COUNT"):
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def live_pid():
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    yield process.pid
-    process.kill()
-    process.wait()
 
 
 def owner(pid, *, host=None, job=None, **instance):
