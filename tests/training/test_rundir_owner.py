@@ -1,6 +1,7 @@
 """Who counts as a live owner of a training.lock: on this host its process decides, and a lock of this process's own
-job passes only when an earlier instance of the job left it; our default rendezvous id names no job."""
+job passes only when an earlier instance of the job left it; a launch without --rdzv-id is named by its endpoint."""
 
+import dataclasses
 import os
 import socket
 import time
@@ -8,6 +9,7 @@ import time
 import pytest
 
 from stylegan2.training import rundir
+from stylegan2.training.launch import ProcessLayout
 from stylegan2.training.rundir import RunOwner, job_id
 
 
@@ -47,13 +49,19 @@ def test_an_earlier_instance_of_the_job_on_another_host_is_gone(monkeypatch, res
     assert owner(1, host="elsewhere.invalid", job="SLURM_JOB_ID=43", instance=(0, 0)).alive()  # another job
 
 
-def test_our_default_rendezvous_id_names_no_job(monkeypatch):
-    """Every multi-node launch without --rdzv-id meets as 'stylegan2-Nnodes': two of them are not one job."""
-    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "stylegan2-2nodes")
-    assert job_id() is None
-    assert owner(1, host="elsewhere.invalid", job="TORCHELASTIC_RUN_ID=stylegan2-2nodes").alive()
-    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "exp7-2nodes")  # --rdzv-id exp7
-    assert job_id() == "TORCHELASTIC_RUN_ID=exp7-2nodes"
+def test_a_launch_without_rdzv_id_is_named_by_its_endpoint_so_its_restarts_are_its_own(monkeypatch):
+    """Two multi-node launches without --rdzv-id are two jobs (they met as 'stylegan2-2nodes' alike), while a torchrun
+    restart of one, which put rank 0 on the other machine, still passes the lock its earlier instance left."""
+    two = ProcessLayout(nnodes=2, nproc_per_node=1, rdzv_endpoint="10.1.0.7:29400")
+    other = dataclasses.replace(two, rdzv_endpoint="10.1.0.8")
+    assert two.run_id() == "stylegan2-2nodes-10.1.0.7-29400" != other.run_id()
+    assert dataclasses.replace(two, rdzv_id="exp7").run_id() == "exp7-2nodes"  # a name the user gave
+    assert ProcessLayout(nnodes=1, nproc_per_node=2).run_id() != ProcessLayout(nnodes=1, nproc_per_node=2).run_id()
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", two.run_id())
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")
+    assert job_id() == f"TORCHELASTIC_RUN_ID={two.run_id()}"
+    assert not owner(1, host="elsewhere.invalid", job=job_id(), instance=(0, 0)).alive()  # its earlier instance
+    assert owner(1, host="elsewhere.invalid", job=f"TORCHELASTIC_RUN_ID={other.run_id()}", instance=(0, 0)).alive()
 
 
 def test_a_claim_of_a_live_process_made_first_wins(tmp_path, live_pid):

@@ -16,6 +16,7 @@ import logging
 import math
 import multiprocessing
 import os
+import re
 import signal
 import socket
 import sys
@@ -41,11 +42,11 @@ from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 from ..utils.text import escape_unencodable_output
 from .distributed import backend_message, format_ranks, launcher_restarts, positive_seconds
-from .rundir import RDZV_ID
 from .signals import MESSAGES_VARIABLE, StoppedTogether, launcher_gone, mark_finished, sigterm_asked, sigterm_stops
 
 RDZV_TIMEOUT = 600.0  # seconds the nodes wait for each other to start (torchrun's join_timeout)
 RDZV_PORT = 29400  # the rendezvous port when --rdzv-endpoint names a host only (torchrun's c10d default)
+RDZV_ID = "stylegan2"  # the job's name at the endpoint when --rdzv-id is not given
 SHUTDOWN_SECONDS = 120  # after Ctrl-C or SIGTERM, how long the processes get to write their last snapshot (torchrun: 30)
 INTERRUPTED = 130  # the exit status after Ctrl-C (the shell's for SIGINT)
 AGENT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")  # what torch's agent handles and passes on: all but Ctrl-C here
@@ -119,6 +120,17 @@ class ProcessLayout:
         host, port = self.host_and_port()
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
+    def run_id(self) -> str:
+        """The rendezvous's name, which the processes see as TORCHELASTIC_RUN_ID and a run's training.lock records as
+        their job (its restarts are later instances of it): --rdzv-id with the node count, for a node started with
+        another --nnodes must not meet these (torch's rendezvous would complete at the smaller count); with the
+        endpoint too where --rdzv-id is left at its default, so that two launches without one are two jobs (one
+        endpoint serves one at a time); a fresh uuid for one machine's processes."""
+        if not self.rdzv_endpoint:
+            return str(uuid.uuid4())
+        endpoint = f"-{re.sub(r'[^A-Za-z0-9.]+', '-', self.endpoint()).strip('-')}" if self.rdzv_id == RDZV_ID else ""
+        return f"{self.rdzv_id}-{self.nnodes}nodes{endpoint}"
+
 
 def launch_local(num_processes: int, fn: Callable[..., Any], *args: Any,
                  user_errors: tuple[type[BaseException], ...] = (ValueError,)) -> list[Any]:
@@ -148,9 +160,7 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
         wait_for_endpoint(layout)
     config = LaunchConfig(
         min_nodes=layout.nnodes, max_nodes=layout.nnodes, nproc_per_node=layout.nproc_per_node,
-        # A node started with another --nnodes must not meet these: torch's rendezvous would complete at the
-        # smaller count and start a run of the wrong size. With --nnodes in the name, neither completes.
-        run_id=f"{layout.rdzv_id}-{layout.nnodes}nodes" if layout.rdzv_endpoint else str(uuid.uuid4()), rdzv_backend="c10d",
+        run_id=layout.run_id(), rdzv_backend="c10d",
         rdzv_endpoint=layout.endpoint() if layout.rdzv_endpoint else "localhost:0",  # torchrun --standalone: a free local port
         rdzv_configs={"join_timeout": math.ceil(layout.rdzv_timeout)},  # whole seconds
         max_restarts=layout.max_restarts, monitor_interval=0.1, start_method="spawn",

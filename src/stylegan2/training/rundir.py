@@ -201,16 +201,14 @@ HEARTBEAT_S = 60.0
 OWNER_STALE_AFTER_S = 3600.0
 JOB_VARIABLES = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "TORCHELASTIC_RUN_ID")  # kept by requeues and restarts
 RESTART_COUNTS = ("SLURM_RESTART_COUNT", "TORCHELASTIC_RESTART_COUNT")  # which instance of its job, in this order
-RDZV_ID = "stylegan2"  # the job's name at a rendezvous where --rdzv-id is not given: two launches share it
 
 
 def job_id() -> str | None:
-    """This process's job as its scheduler (or torchrun) names it, e.g. 'SLURM_JOB_ID=4242'; None outside one. Our
-    launcher's default rendezvous id ('stylegan2-2nodes') names no job: every launch without --rdzv-id has it."""
+    """This process's job as its scheduler (or torchrun) names it, e.g. 'SLURM_JOB_ID=4242'; None outside one (our
+    launcher names its rendezvous after the endpoint where --rdzv-id is not given: `ProcessLayout.run_id`)."""
     for name in JOB_VARIABLES:
         value = os.environ.get(name, "")
-        unnamed = value == "none" or (name == "TORCHELASTIC_RUN_ID" and re.fullmatch(rf"{RDZV_ID}-\d+nodes", value))
-        if value and not unnamed:  # 'none': torchrun's placeholder without a rendezvous id
+        if value and value != "none":  # 'none': torchrun's placeholder without a rendezvous id
             return f"{name}={value}"
     return None
 
