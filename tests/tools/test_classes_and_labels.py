@@ -318,12 +318,12 @@ def test_the_column_label_is_refused_as_the_label_is(network_file, tmp_path, net
 def test_the_column_label_is_refused_for_projected_columns_and_cluster_networks(tiny_generator, clustered_G, tmp_path):
     G = tiny_generator(c_dim=3)
     np.savez(tmp_path / "w.npz", w=seed_ws(G, 1, class_idx=1).detach().numpy())
-    with pytest.raises(ToolOptionError, match=r"^--col-label 0,1,0 picks the class of the column seeds; the columns are "
-                                              r"projected ws, which hold their class already \(project with --label\); "
+    with pytest.raises(ToolOptionError, match=r"^--col-label 0,1,0 picks the label of the column seeds; the columns are "
+                                              r"projected ws, which hold their label already \(project with --label\); "
                                               r"leave --col-label out$"):
         style_mix(G, [1], None, tmp_path / "out", cols_w=tmp_path / "w.npz", label=LABEL, col_label="0,1,0")
-    with pytest.raises(ToolOptionError, match=r"^--label 0.5,0,2 picks the class of the row seeds, but the rows are "
-                                              r"projected ws \(they hold their class already\) and --col-label picks"):
+    with pytest.raises(ToolOptionError, match=r"^--label 0.5,0,2 picks the label of the row seeds, but the rows are "
+                                              r"projected ws \(they hold their label already\) and --col-label picks"):
         style_mix(G, None, [2], tmp_path / "out", rows_w=tmp_path / "w.npz", label=LABEL, col_label="0,1,0")
     with pytest.raises(ToolError, match=r"^--col-label: this network was trained on clusters, which are classes; pick "
                                         r"one with --col-class 0\.\.3"):
@@ -351,7 +351,7 @@ def test_a_negative_label_value_is_read_as_a_value(network_file, tiny_generator,
 def test_projected_ws_refuse_a_label(tiny_generator, tmp_path):
     G = tiny_generator(c_dim=3)
     np.savez(tmp_path / "w.npz", w=seed_ws(G, 1, class_idx=1).detach().numpy())
-    with pytest.raises(ToolOptionError, match=r"^--label 1,0,0 picks the class of seeds' latents; a projected w holds"):
+    with pytest.raises(ToolOptionError, match=r"^--label 1,0,0 picks the label of seeds' latents; a projected w holds its label"):
         generate_images(G, None, tmp_path / "out", projected_w=tmp_path / "w.npz", label=[1, 0, 0])
-    with pytest.raises(ToolOptionError, match=r"^--label 1,0,0 picks the class of seeds' latents; projected ws hold"):
+    with pytest.raises(ToolOptionError, match=r"^--label 1,0,0 picks the label of seeds' latents; projected ws hold their label"):
         style_mix(G, None, None, tmp_path / "out", rows_w=tmp_path / "w.npz", cols_w=tmp_path / "w.npz", label="1,0,0")

@@ -254,4 +254,4 @@ def test_resume_auto_passes_a_lock_whose_pid_was_reused_with_the_note_on_a_dead_
     notes = check_resume(options, open_dataset("builtin:shapes?n=64", resolution=16))[1]
     assert f"continues {run_dir / 'network-snapshot-000000-008.safetensors'}" in notes
     assert any(note.startswith(f"{run_dir.name} was left by process {live_pid} on host {socket.gethostname()} ")
-               and note.endswith(", which is gone (killed?): continuing it") for note in notes), notes
+               and note.endswith(", which is gone (its pid now names another process): continuing it") for note in notes), notes

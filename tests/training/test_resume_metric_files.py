@@ -39,15 +39,29 @@ def continued(outdir: Path, **overrides):
 
 def test_a_continued_run_keeps_the_metric_files_its_run_recorded(run):
     outdir, detector, cache = run
-    resumed, notes = continued(outdir)
+    resumed, notes = continued(outdir, metrics=["fid1k_full"])
     assert (resumed.detector, resumed.vgg, resumed.cache_dir) == (str(detector), None, str(cache))
     assert f"metrics as its run scored them: --detector {detector}, --cache-dir {cache}" in notes
+
+
+def test_a_run_without_metrics_keeps_the_files_without_a_note(run):
+    """It hands them on (its training_options.json) to a continuation that scores; it reads none of them itself."""
+    outdir, detector, cache = run
+    resumed, notes = continued(outdir)
+    assert (resumed.detector, resumed.cache_dir) == (str(detector), str(cache))
+    assert not any("metrics as its run scored them" in note for note in notes)
+
+
+def test_the_note_names_only_the_files_that_the_runs_metrics_read(run):
+    outdir, _, cache = run
+    resumed, notes = continued(outdir, metrics=["ppl2_wend"])  # reads VGG16 and the cache dir, not the detector
+    assert f"metrics as its run scored them: --cache-dir {cache}" in notes
 
 
 def test_a_metric_file_typed_wins(run, tmp_path):
     outdir, _, cache = run
     (tmp_path / "other.pt").write_bytes(b"")
-    resumed, notes = continued(outdir, detector=str(tmp_path / "other.pt"))
+    resumed, notes = continued(outdir, detector=str(tmp_path / "other.pt"), metrics=["fid1k_full"])
     assert (resumed.detector, resumed.cache_dir) == (str(tmp_path / "other.pt"), str(cache))
     assert f"metrics as its run scored them: --cache-dir {cache}" in notes
 

@@ -37,11 +37,11 @@ def dead_pid() -> int:
     return process.pid
 
 
-def lock(run_dir, *, pid, host=None, resumed=None, job=None, instance=None):
+def lock(run_dir, *, pid, host=None, resumed=None, job=None, instance=None, process_start=None):
     """Write `run_dir`'s training.lock as the process `pid` on `host` (this one by default) of `job` (its restart
-    counts `instance`) writes it."""
+    counts `instance`), which started at `process_start` (None: not told), writes it."""
     record = {"host": host or socket.gethostname(), "pid": pid, "started": time.time(), "resumed": resumed, "job": job,
-              "instance": instance}
+              "instance": instance, "process_start": process_start}
     (run_dir / OWNER_FILE).write_text(json.dumps(record))
     return run_dir / OWNER_FILE
 
@@ -100,6 +100,16 @@ def test_a_lock_left_by_a_killed_process_is_passed_with_a_note(tmp_path, one_thr
     assert f"Resuming from {run_dir / 'network-snapshot-000000-008.safetensors'}: continuing the run" in lines
     assert any(line.startswith(f"Resume auto: {run_dir.name} was left by process {pid} on host {socket.gethostname()} "
                                "(started ") and line.endswith("), which is gone (killed?): continuing it") for line in lines)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="no /proc: the pid alone names the owner")
+def test_a_lock_whose_pid_now_names_another_process_is_passed_with_a_note_that_says_so(tmp_path, one_thread, live_pid):
+    run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
+    lock(run_dir, pid=live_pid, process_start=rundir.process_start(live_pid) + 1)  # written by the pid's earlier owner
+    notes = dry_run(tmp_path)
+    assert f"continues {run_dir / 'network-snapshot-000000-008.safetensors'}" in notes
+    assert any(note.startswith(f"{run_dir.name} was left by process {live_pid} on host {socket.gethostname()} ")
+               and note.endswith("), which is gone (its pid now names another process): continuing it") for note in notes)
 
 
 def test_another_hosts_lock_counts_until_its_heartbeat_is_an_hour_old(tmp_path, one_thread):

@@ -135,10 +135,10 @@ def load_projected_ws(files: str | os.PathLike | Sequence[str | os.PathLike], G:
 
 def check_projected_class(class_idx: ClassArg, label: Label = None) -> None:
     """Refuse --class and --label with projected ws: they hold their class already (`project --class` chose it)."""
-    for option, value in (("--class", class_idx), ("--label", label)):
+    for option, value, what in (("--class", class_idx, "class"), ("--label", label, "label")):
         if value is not None:
             shown = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
-            raise ToolOptionError(f"{option} {shown} picks the class of seeds' latents; a projected w holds its class "
+            raise ToolOptionError(f"{option} {shown} picks the {what} of seeds' latents; a projected w holds its {what} "
                                   f"already (project with {option}); leave {option} out")
 
 

@@ -59,26 +59,26 @@ def label_text(label: Label) -> str:
 
 def check_mix_classes(row_seeds: bool, col_seeds: bool, class_idx: int | None, col_class: int | None,
                       label: Label, col_label: Label = None) -> None:
-    """Refuse a --class, --col-class, --label or --col-label that would pick the class of no seed (projected ws hold
-    theirs) or mix a class into a label vector; what the network takes is checked once it is read."""
+    """Refuse a --class, --col-class, --label or --col-label that would pick the class or label of no seed (projected
+    ws hold theirs) or mix a class into a label vector; what the network takes is checked once it is read."""
     check_label_options(col_class, col_label, "--col-class", "--col-label")
     col_option = "--col-class" if col_class is not None else "--col-label" if col_label is not None else None
     if class_idx is not None or label is not None:
         given = f"--class {class_idx}" if class_idx is not None else f"--label {label_text(label)}"
-        option = given.split()[0]
+        option, what = given.split()[0], "class" if class_idx is not None else "label"
         if not row_seeds and not col_seeds:
-            raise ToolOptionError(f"{given} picks the class of seeds' latents; projected ws hold their class already "
+            raise ToolOptionError(f"{given} picks the {what} of seeds' latents; projected ws hold their {what} already "
                                   f"(project with {option}); leave {option} out")
         if not row_seeds and col_option is not None:
-            raise ToolOptionError(f"{given} picks the class of the row seeds, but the rows are projected ws (they hold "
-                                  f"their class already) and {col_option} picks the columns'; leave {option} out")
+            raise ToolOptionError(f"{given} picks the {what} of the row seeds, but the rows are projected ws (they hold "
+                                  f"their {what} already) and {col_option} picks the columns'; leave {option} out")
     if col_option is None:
         return
-    col_given, row_option = ((f"--col-class {col_class}", "--class") if col_class is not None
-                             else (f"--col-label {label_text(col_label)}", "--label"))
+    col_given, row_option, what = ((f"--col-class {col_class}", "--class", "class") if col_class is not None
+                                   else (f"--col-label {label_text(col_label)}", "--label", "label"))
     if not col_seeds:
-        raise ToolOptionError(f"{col_given} picks the class of the column seeds; the columns are projected ws, "
-                              f"which hold their class already (project with {row_option}); leave {col_option} out")
+        raise ToolOptionError(f"{col_given} picks the {what} of the column seeds; the columns are projected ws, "
+                              f"which hold their {what} already (project with {row_option}); leave {col_option} out")
     if col_class is not None and label is not None:
         raise ToolOptionError(f"{col_given} is a class, --label a label vector; give the rows and columns "
                               "the same --label, or use --class and --col-class")

@@ -393,7 +393,8 @@ def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ct
                      note: Callable[[str], None]) -> dict[str, float]:
     """Score the snapshot, every process taking its share of the images (as NVIDIA's loop does); returns the results
     ({} when it failed); its notes go to `note` (stderr and log.txt, as every command's notes). A metric that cannot
-    run (say, a detector file missing on one machine) is reported once per reason, by a process that saw it; not fatal."""
+    run (say, a detector file missing on one machine) is a note too, once per reason, by a process that saw it; not
+    fatal."""
     from ..metrics import evaluate_for_training
     from ..metrics.calc import OtherRankFailed, SameAsLowerRank
     from ..metrics.evaluate import format_results
@@ -406,9 +407,9 @@ def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ct
                                            detector=options.detector, vgg=options.vgg, cache_dir=options.cache_dir)
     except (ValueError, FileNotFoundError) as err:
         if ctx.is_main:
-            log(f"Metric {metric} failed: {err}")
+            note(f"Metric {metric} failed: {err}")
         elif not isinstance(err, (OtherRankFailed, SameAsLowerRank)):  # rank 0's log names this process; the reason is here
-            log(f"Metric {metric} failed on process {ctx.rank}: {err}")
+            note(f"Metric {metric} failed on process {ctx.rank}: {err}")
         return {}
     if ctx.is_main:
         for said in dict.fromkeys(str(n.message) for n in notes):

@@ -19,6 +19,8 @@ from ..io.detect import newest_snapshot, snapshot_nimg
 from ..io.errors import CheckpointError
 from ..io.native import read_training_state
 from ..io.pretrained import cached_file_name, network_file
+from ..metrics.calc import needed_networks
+from ..metrics.evaluate import parse_metric
 from ..metrics.training_data import METRIC_FILES
 from ..models import Discriminator, Generator
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
@@ -172,8 +174,9 @@ def _auto_resume(options: TrainingOptions, data_name: str,
     over because its recorded options differ in those that tell runs apart (RUN_IDENTITY) or in the network it started
     from (`auto:FILE` starts from FILE, plain `auto` from new weights); of the others, the run furthest along is
     continued. A run that a live process still trains, or is about to, is refused (TrainingError): continuing it
-    would fork it. With `claim` (a run, not --dry-run), the continuation is claimed before the owners are checked,
-    and the claim's path is returned (else None): of two processes that would continue one run, one gives way."""
+    would fork it; so is a new run where none has a snapshot yet while a live process trains this job's. With
+    `claim` (a run, not --dry-run), the continuation is claimed before the owners are checked, and the claim's path is
+    returned (else None): of two processes that would continue one run, one gives way."""
     read: dict[Path, tuple[dict[str, Any], str]] = {}  # each run's recorded options, read once, and a note on them
 
     def recorded(run_dir: Path) -> dict[str, Any]:
@@ -196,6 +199,7 @@ def _auto_resume(options: TrainingOptions, data_name: str,
     found, passed_over = latest_snapshot(options.outdir, kind, differences)
     lines = [f"passed over {line}" for line in passed_over]
     if found is None:
+        _refuse_beside_live_run(runs_of_kind(options.outdir, kind), differences)
         return found, [*lines, *(note for _, note in read.values() if note)], None
     held = claim_continuation(found) if claim else None
     try:
@@ -253,9 +257,24 @@ def _owner_notes(found: Path, runs: list[Path], differences: Callable[[Path], st
                 f"file anyway (if that process is gone, delete {other / OWNER_FILE}: after "
                 f"{OWNER_STALE_AFTER_S / 3600:g} hour without a heartbeat it counts as gone)")
         if other.resolve() == run_dir:
-            gone = "an earlier instance of this job" if owner.earlier_instance() else "gone (killed?)"
+            gone = ("an earlier instance of this job" if owner.earlier_instance()
+                    else "gone (its pid now names another process)" if owner.pid_reused() else "gone (killed?)")
             notes.append(f"{found.parent.name} was left by {owner.describe()}, which is {gone}: continuing it")
     return notes
+
+
+def _refuse_beside_live_run(runs: list[Path], differences: Callable[[Path], str]) -> None:
+    """Refuse (TrainingError) to start a new run while a live process trains a run of this job (`differences` finds
+    none) that has no snapshot yet: a duplicate submission would train the job twice. A dead owner's run is no such
+    run: its job is this one, started again."""
+    for run_dir in runs:
+        owner = run_owner(run_dir)
+        if owner is not None and owner.alive() and not differences(run_dir):
+            raise TrainingError(
+                f"--resume auto: {run_dir}, a run of this job with no snapshot yet, is being trained by "
+                f"{owner.describe()}; wait for that process to end or stop it, or pass a file to --resume or another "
+                f"--outdir to start another run anyway (if that process is gone, delete {run_dir / OWNER_FILE}: after "
+                f"{OWNER_STALE_AFTER_S / 3600:g} hour without a heartbeat it counts as gone)")
 
 
 def _run_options(run_dir: Path) -> tuple[dict[str, Any], str]:
@@ -550,16 +569,29 @@ def _keep_run_settings(options: TrainingOptions, saved: dict[str, Any]) -> tuple
 
 def _keep_metric_files(options: TrainingOptions, saved: dict[str, Any]) -> tuple[TrainingOptions, list[str]]:
     """A continued run scores its snapshots with the files its run's metrics read (--detector, --vgg, --cache-dir,
-    as its snapshot recorded them) where none is given, so that its metric records stay comparable; a note names
-    those kept, and one that is no longer there (the metrics then fail, and training goes on, until it is given)."""
+    as its snapshot recorded them) where none is given, so that its metric records stay comparable. All are kept, so
+    that its training_options.json hands them on to a later continuation that computes metrics; a note names those
+    that this run's metrics read (`_files_read`), and one of them that is no longer there (the metrics then fail, and
+    training goes on, until it is given)."""
     kept = {name: saved[name] for name in METRIC_FILES
             if name not in options.given and isinstance(saved.get(name), str) and saved[name] != getattr(options, name)}
-    if not kept:
+    options = dataclasses.replace(options, **kept)
+    read = {name: value for name, value in kept.items() if name in _files_read(options)}
+    if not read:
         return options, []
-    notes = [f"metrics as its run scored them: {', '.join(f'{METRIC_FILES[name]} {value}' for name, value in kept.items())}"]
+    notes = [f"metrics as its run scored them: {', '.join(f'{METRIC_FILES[name]} {value}' for name, value in read.items())}"]
     notes += [f"{METRIC_FILES[name]} {value}, which its run's metrics read, is not found: pass {METRIC_FILES[name]} "
-              "with the one to use" for name, value in kept.items() if options.metrics and not os.path.exists(value)]
-    return dataclasses.replace(options, **kept), notes
+              "with the one to use" for name, value in read.items() if not os.path.exists(value)]
+    return options, notes
+
+
+def _files_read(options: TrainingOptions) -> set[str]:
+    """The METRIC_FILES that the run's metrics read: the cache dir for any metric, and the detector and VGG16 as
+    those metrics need them (`needed_networks`)."""
+    if not options.metrics:
+        return set()
+    detector, vgg = needed_networks([parse_metric(name) for name in options.metrics], vgg_given=options.vgg is not None)
+    return {"cache_dir"} | ({"detector"} if detector else set()) | ({"vgg"} if vgg else set())
 
 
 def _setting(name: str, value: Any) -> str:

@@ -248,7 +248,14 @@ class RunOwner:
             return not self.earlier_instance()
         if self.pid == os.getpid() or not _process_exists(self.pid):
             return False
-        return self.process_start is None or process_start(self.pid) in (None, self.process_start)
+        return not self.pid_reused()
+
+    def pid_reused(self) -> bool:
+        """Whether the owner's pid now names another process on this host: one that started after the owner wrote the
+        file (told where the file records its process's start, on Linux)."""
+        if self.host != socket.gethostname() or self.process_start is None or not _process_exists(self.pid):
+            return False
+        return process_start(self.pid) not in (None, self.process_start)
 
     def earlier_instance(self) -> bool:
         """Whether the owner was an earlier instance of this process's job (its restart counts are lower)."""
