@@ -65,8 +65,9 @@ def test_a_quiet_training_terminal_shows_its_warnings_and_drops_its_progress():
     terminal = io.StringIO()
     stream = progress.WarningsOnly(terminal)
     for text in ("tick 0    kimg 0.032", "\n", "note: non-finite gradients", "\n", "Saved network-snapshot-000000.safetensors\n",
-                 "Interrupted: writing a final snapshot before exiting\nDone.\n", "note: Metric fid50k failed: "):
+                 "Interrupted: writing a final snapshot before exiting\nDone.\n", "note: Metric fid50k failed: ",
+                 "no space left\nResume auto: passed over 00001-cats-cpu: --gamma 8, not --gamma 2: ...\n"):
         stream.write(text)
-    stream.write("no space left\n")
     assert terminal.getvalue().splitlines() == ["note: non-finite gradients", "Interrupted: writing a final snapshot before exiting",
-                                                "note: Metric fid50k failed: no space left"]
+                                                "note: Metric fid50k failed: no space left",
+                                                "Resume auto: passed over 00001-cats-cpu: --gamma 8, not --gamma 2: ..."]

@@ -308,7 +308,7 @@ DryRunSummary = Callable[[Any, ImageDataset], tuple[list[str], list[str]]]  # (o
 
 @contextlib.contextmanager
 def quiet_terminal() -> Iterator[None]:
-    """Under --quiet, a training run's stdout shows only its warnings (notes, interruptions): the tick lines and the
+    """Under --quiet, a training run's stdout shows only its warnings (notes, interruptions, --resume auto's findings): the tick lines and the
     rest still go into the run's log.txt, which the run writes itself."""
     if not is_quiet():
         yield

@@ -19,7 +19,9 @@ from tqdm import tqdm
 LOG_INTERVAL = 60.0  # seconds between a log's progress lines (and before the first): short work writes none
 LOG_LINE = "{desc}: {n_fmt}/{total_fmt} ({percentage:.0f}%) [{elapsed}<{remaining}, {rate_fmt}]"
 LOG_LINE_UNSIZED = "{desc}: {n_fmt} [{elapsed}, {rate_fmt}]"  # work of unknown size has no remaining time
-WARNING_PREFIXES = ("note:", "warning:", "Interrupted")  # lines of a training run a quiet terminal still shows
+# Lines of a training run a quiet terminal still shows: notes, interruptions, and what --resume auto found (a requeued
+# job that passed its run over says why there).
+WARNING_PREFIXES = ("note:", "warning:", "Interrupted", "Resume auto:")
 
 _quiet = [False]  # set by quiet(): one switch for every bar of the command, downloads included
 
@@ -63,7 +65,7 @@ class LogLines(io.TextIOBase):
 
 
 class WarningsOnly(io.TextIOBase):
-    """A quiet training run's stdout: lines that warn (WARNING_PREFIXES: notes, interruptions) go on to
+    """A quiet training run's stdout: lines that warn (WARNING_PREFIXES: notes, interruptions, --resume auto) go on to
     `stream`; progress and informational lines are dropped (log.txt keeps them all)."""
 
     def __init__(self, stream: IO[str]) -> None:
