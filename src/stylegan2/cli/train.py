@@ -308,8 +308,8 @@ DryRunSummary = Callable[[Any, ImageDataset], tuple[list[str], list[str]]]  # (o
 
 @contextlib.contextmanager
 def quiet_terminal() -> Iterator[None]:
-    """Under --quiet, a training run's stdout shows only its warnings (notes, interruptions, --resume auto's findings): the tick lines and the
-    rest still go into the run's log.txt, which the run writes itself."""
+    """Under --quiet, a training run's stdout shows only its warnings (notes, interruptions, --resume auto's
+    findings): the tick lines and the rest still go into the run's log.txt, which the run writes itself."""
     if not is_quiet():
         yield
         return
