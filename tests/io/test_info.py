@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from stylegan2.io import checkpoint_info, format_info
+from stylegan2.io import checkpoint_info, format_info, save_checkpoint
+from stylegan2.models import Generator
 from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import train
 
@@ -68,3 +69,15 @@ def test_the_info_command_lists_every_option_with_verbose_only(snapshot):
     plain, verbose = (CliRunner().invoke(main, ["info", str(snapshot), *extra]) for extra in ([], ["--verbose"]))
     assert plain.exit_code == verbose.exit_code == 0, plain.output + verbose.output
     assert "options:" not in plain.output and "glr=0.005" in verbose.output
+
+
+@pytest.mark.parametrize("labels, line", [("vectors", "labels:      vectors of 3 numbers (--label)"),
+                                          ("classes", "labels:      3 classes (--class)"), (None, None)])
+def test_info_shows_whether_the_run_trained_on_classes_or_label_vectors_where_recorded(tmp_path, labels, line):
+    G = Generator(z_dim=16, c_dim=3, w_dim=16, img_resolution=16, img_channels=3, mapping_kwargs={"num_layers": 2},
+                  synthesis_kwargs={"channel_base": 128, "channel_max": 16})
+    path = save_checkpoint(tmp_path / "g.safetensors", {"G_ema": G}, training_state={"labels": labels} if labels else None)
+    info = checkpoint_info(path)
+    assert info.get("label_kind") == labels
+    shown = [text for text in format_info(info).splitlines() if text.startswith("labels:")]
+    assert shown == ([line] if line else [])

@@ -26,7 +26,7 @@ from stylegan2.tools import (
     style_mix_images,
     synthesize,
 )
-from stylegan2.tools.common import ToolOptionError, seed_latent
+from stylegan2.tools.common import ToolOptionError, class_label, seed_latent
 from stylegan2.tools.generate import image_name
 from stylegan2.tools.project import ProjectionConfig
 from stylegan2.utils.image import image_grid
@@ -355,3 +355,63 @@ def test_projected_ws_refuse_a_label(tiny_generator, tmp_path):
         generate_images(G, None, tmp_path / "out", projected_w=tmp_path / "w.npz", label=[1, 0, 0])
     with pytest.raises(ToolOptionError, match=r"^--label 1,0,0 picks the label of seeds' latents; projected ws hold their label"):
         style_mix(G, None, None, tmp_path / "out", rows_w=tmp_path / "w.npz", cols_w=tmp_path / "w.npz", label="1,0,0")
+
+
+# Networks whose file records what they trained on (`stylegan2 train` snapshots: Generator.label_kind)
+
+def recorded_network(tiny_generator, path, labels: str | None):
+    """A c_dim 3 network file whose training state records `labels` ("classes", "vectors"; None: no record)."""
+    save_checkpoint(path, {"G_ema": tiny_generator(c_dim=3)}, training_state={"labels": labels} if labels else None)
+    return str(path)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["generate", "--seeds", "1", "--class", "1"],
+     "--class 1: this network was trained on label vectors of 3 numbers, not classes; give one with --label V1,V2,V3"),
+    (["generate", "--seeds", "1", "--class", "0-2"],
+     "--class 0-2: this network was trained on label vectors of 3 numbers, not classes; give one with --label V1,V2,V3"),
+    (["generate", "--seeds", "1"], "this network was trained on label vectors of 3 numbers; give one with --label V1,V2,V3"),
+    (["mix", "--rows", "1,2", "--cols", "3,4", "--col-label", "0,1,0.5"],
+     "this network was trained on label vectors of 3 numbers; give one with --label V1,V2,V3"),
+    (["mix", "--rows", "1", "--cols", "2", "--class", "0", "--col-class", "1"],
+     "--class 0: this network was trained on label vectors of 3 numbers, not classes; give one with --label V1,V2,V3"),
+])
+def test_a_network_trained_on_label_vectors_refuses_classes_and_asks_for_a_label(tiny_generator, tmp_path, args, message):
+    """It was called "conditional with 3 classes", and --class rendered a one-hot input it never saw (QA retest33 N6)."""
+    network = recorded_network(tiny_generator, tmp_path / "v.safetensors", "vectors")
+    result = run(args[0], "--network", network, *args[1:], "--outdir", str(tmp_path / "out"))
+    assert result.exit_code == 1 and result.output == f"Error: {message}\n", result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_network_trained_on_label_vectors_renders_a_label(tiny_generator, tmp_path):
+    network = recorded_network(tiny_generator, tmp_path / "v.safetensors", "vectors")
+    result = run("generate", "--network", network, "--seeds", "4", "--label", "0.5,0,2", "--outdir", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_png(tmp_path / "out" / "seed0004.png"),
+                                  seed_images(tiny_generator(c_dim=3), [4], label=LABEL)[0])
+
+
+@pytest.mark.parametrize("labels", ["classes", None])
+def test_a_class_network_and_a_file_without_the_record_take_a_class_as_before(tiny_generator, tmp_path, labels):
+    network = recorded_network(tiny_generator, tmp_path / "c.safetensors", labels)
+    result = run("generate", "--network", network, "--seeds", "4", "--class", "1", "--outdir", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_png(tmp_path / "out" / "seed0004.png"),
+                                  seed_images(tiny_generator(c_dim=3), [4], class_idx=1)[0])
+    result = run("generate", "--network", network, "--seeds", "4", "--outdir", str(tmp_path / "out2"))
+    assert result.exit_code == 1 and result.output == ("Error: this network is conditional with 3 classes: choose one with "
+                                                       "--class 0..2 (or give its label vector of 3 numbers with --label)\n")
+
+
+def test_the_column_class_on_a_label_vector_network_asks_for_the_column_label(tiny_generator):
+    G = tiny_generator(c_dim=3)
+    G.label_kind = "vectors"  # as the loader sets it from the file's record
+    with pytest.raises(ToolError, match=r"^--col-class 1: this network was trained on label vectors of 3 numbers, not "
+                                        r"classes; give one with --col-label V1,V2,V3$"):
+        class_label(G, 1, option="--col-class", label_option="--col-label")
+    wide = tiny_generator(c_dim=8)
+    wide.label_kind = "vectors"
+    with pytest.raises(ToolError, match=r"^this network was trained on label vectors of 8 numbers; give one with "
+                                        r"--label V1,\.\.\.,V8$"):
+        class_label(wide, None)

@@ -452,6 +452,26 @@ def test_three_classes_fill_the_grid_in_turn_and_label_vectors_go_with_their_rea
         np.testing.assert_array_equal(grid.c[i].numpy(), dataset.get_label(int(grid.reals[i % 20])))
 
 
+@pytest.mark.parametrize("labels, kind", [(np.arange(16) % 3, "classes"),
+                                          (np.random.RandomState(0).rand(16, 3).astype(np.float32), "vectors")])
+def test_snapshots_record_whether_the_run_trained_on_classes_or_label_vectors(tmp_path, labels, kind):
+    """Both make c_dim 3; the tools read the record to ask for --class or --label (QA retest33 N6)."""
+    data = labelled_npz(tmp_path, labels)
+    run_dir = train(resolve_options(data, "cpu", 16, 1, dict(TINY, outdir=str(tmp_path / "runs"), kimg=0.008, cond=True)),
+                    device="cpu", log=lambda m: None)
+    (snapshot,) = run_dir.glob("network-snapshot-*.safetensors")
+    checkpoint = load_checkpoint(snapshot)
+    assert checkpoint.training_state["labels"] == kind
+    assert checkpoint.networks["G_ema"].label_kind == kind and checkpoint.networks["G"].label_kind == kind
+
+
+def test_an_unconditional_run_records_no_label_kind(tmp_path):
+    run_dir = train(tiny_options(tmp_path, kimg=0.008), device="cpu", log=lambda m: None)
+    (snapshot,) = run_dir.glob("network-snapshot-*.safetensors")
+    checkpoint = load_checkpoint(snapshot)
+    assert "labels" not in checkpoint.training_state and checkpoint.networks["G_ema"].label_kind is None
+
+
 def test_a_relative_data_path_is_recorded_absolute(tmp_path, monkeypatch):
     """`metrics` without --data, run from another folder, read a relative --data there: another folder's images were
     scored with no word (reproducibility QA M3)."""

@@ -135,6 +135,10 @@ def format_info(info: dict[str, Any], verbose: bool = False) -> str:
         lines.append(f"latents:     z_dim {info['z_dim']}, w_dim {info['w_dim']}, c_dim {info['c_dim']}, num_ws {info['num_ws']}")
     elif "c_dim" in info:
         lines.append(f"labels:      c_dim {info['c_dim']}")
+    if "label_kind" in info:  # what the run trained on, where its snapshot records it
+        classes = info["label_kind"] == "classes"
+        lines.append(f"labels:      {info['c_dim']} classes (--class)" if classes else
+                     f"labels:      vectors of {info['c_dim']} numbers (--label)")
     if "texture_code" in info:
         lines.append(f"codes:       structure {'x'.join(map(str, info['structure_code']))}, texture {info['texture_code']}")
     if "augment_p" in info:
@@ -237,7 +241,8 @@ def _sizes(networks: dict[str, nn.Module]) -> dict[str, Any]:
     if isinstance(G, Generator):
         return {"resolution": G.img_resolution, "img_width": G.img_width, "img_height": G.img_height,
                 "img_channels": G.img_channels, "z_dim": G.z_dim,
-                "w_dim": G.w_dim, "c_dim": G.c_dim, "num_ws": G.num_ws}
+                "w_dim": G.w_dim, "c_dim": G.c_dim, "num_ws": G.num_ws,
+                **({"label_kind": G.label_kind} if G.label_kind else {})}
     E = networks.get("E")
     if isinstance(E, SwapEncoder):
         kw = E.init_kwargs

@@ -20,6 +20,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from ..models import Generator
+from ..models.generator import LABEL_KINDS
 from ..utils.files import atomic_path, remove_stale_temps, writing
 from .checkpoint import NETWORK_CLASSES, Checkpoint, build_network
 from .errors import CheckpointError, one_line
@@ -136,11 +138,16 @@ def read_native(path: Path) -> Checkpoint:
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
         networks[name] = build_network(spec["class"], spec["init_kwargs"], state, f"{path} [{name}]")
     extra = {k: v for k, v in tensors.items() if k.split(".", 1)[0] not in networks}
+    training_state = meta.get("training_state") or {}
+    if training_state.get("labels") in LABEL_KINDS:  # what the run's labels were (its snapshots record it)
+        for net in networks.values():
+            if isinstance(net, Generator):
+                net.label_kind = training_state["labels"]
     return Checkpoint(
         format="stylegan2",
         networks=networks,
         extra_tensors=extra,
-        training_state=meta.get("training_state") or {},
+        training_state=training_state,
         notes=meta.get("notes") or [],
         source=meta.get("source") or {},
     )

@@ -11,6 +11,8 @@ from .init_kwargs import records_init_kwargs
 from .mapping import MappingNetwork
 from .synthesis import SynthesisNetwork
 
+LABEL_KINDS = ("classes", "vectors")  # Generator.label_kind's values: one-hot class labels, or label vectors as given
+
 
 class Generator(nn.Module):
     """G(z, c) = synthesis(mapping(z, c)), with NVIDIA StyleGAN2-ADA's arguments and weight names.
@@ -19,6 +21,11 @@ class Generator(nn.Module):
     A non-square G has `synthesis_kwargs={"img_aspect": "2:1"}` (or "1:2"), so a square G's arguments
     stay NVIDIA's; `img_height` x `img_width` is the image size either way.
     """
+
+    # What a conditional G's labels are, "classes" (one-hot) or "vectors", where the file it was read from records it
+    # (`stylegan2 train` snapshots); None where unknown. Set by the loader, not the constructor: older versions read
+    # the files, and the tools use it to ask for the right option (--class or --label).
+    label_kind: str | None = None
 
     @records_init_kwargs
     def __init__(

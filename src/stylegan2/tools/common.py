@@ -245,6 +245,8 @@ def class_label(G: Generator, class_idx: int | None, label: Label = None, option
         return None
     if class_idx is None and G.mapping.draws_labels:
         return None
+    if G.label_kind == "vectors":
+        raise ToolError(vectors_only(G, class_text([class_idx]), option, label_option))
     if class_idx is None:
         raise ToolError(f"this network is conditional with {G.c_dim} classes: choose one with --class "
                         f"0..{G.c_dim - 1} (or give its label vector of {G.c_dim} numbers with --label)")
@@ -253,6 +255,15 @@ def class_label(G: Generator, class_idx: int | None, label: Label = None, option
     c = torch.zeros([1, G.c_dim], device=network_device(G))
     c[0, class_idx] = 1
     return c
+
+
+def vectors_only(G: Generator, classes: str, option: str = "--class", label_option: str = "--label") -> str:
+    """The message for a network trained on label vectors (`G.label_kind`) given the classes `classes` ('' for
+    none): it takes a vector only, which `label_option` gives."""
+    shape = ",".join(f"V{i}" for i in range(1, G.c_dim + 1)) if G.c_dim <= 3 else f"V1,...,V{G.c_dim}"
+    given = f"{option} {classes}: " if classes else ""
+    kind = f"label vectors of {plural(G.c_dim, 'number')}"
+    return f"{given}this network was trained on {kind}{', not classes' if classes else ''}; give one with {label_option} {shape}"
 
 
 def label_vector(G: Generator, values: Sequence[float], option: str = "--label",
@@ -311,6 +322,8 @@ def check_inputs(G: Generator, class_idx: ClassArg = None, truncation_cutoff: in
     classes = parse_classes(class_idx)
     if G.c_dim == 0 and classes != [None]:  # one line for --class 0-9, not one about class 0
         raise ToolError(f"--class {class_text(classes)}: this network is unconditional (no class labels); drop it")
+    if G.label_kind == "vectors" and classes != [None]:
+        raise ToolError(vectors_only(G, class_text(classes)))
     for c in classes:
         class_label(G, c, label)
     check_truncation_cutoff(G, truncation_cutoff)

@@ -140,6 +140,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
             results.update(_evaluate_metric(metric, G_ema, options, ctx, run_dir, snapshot_path, session.log, session.note))
         session.write_metrics(results)
 
+    labels = _label_kind(options, dataset, G)
     session.run(LoopHooks(
         step=step, save_grids=save_fakes, status_losses=STATUS_LOSSES,
         advice="Lower the learning rates (--glr/--dlr), raise --gamma, or use --precision fp32.",
@@ -147,6 +148,7 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
         resume_extras=lambda: {"pl_mean": float(loss.pl_mean), "augment": augment.state_dict(),
                                "threads": torch.get_num_threads(),
                                **({"clusters": clusters_kept} if clusters_kept else {}),
+                               **({"labels": labels} if labels else {}),
                                **({"per_process": _own_state(loss, G)} if ctx.world_size > 1 else {})},
         after_snapshot=evaluate_metrics,
         left_out=lambda path: _metrics_left_out(options.metrics, path, run_dir, ctx),
@@ -225,6 +227,14 @@ def _labels(dataset: ImageDataset, options: TrainingOptions, ctx: DistributedCon
         header.append(f"Clusters: {options.clusters} k-means clusters of the images as labels (--clusters), "
                       f"{min(c_prior):.1%}-{max(c_prior):.1%} of the images each; G draws them with these odds")
     return c_prior, kept, header
+
+
+def _label_kind(options: TrainingOptions, dataset: ImageDataset, G: Generator) -> str | None:
+    """What the run's labels are, recorded in its snapshots for the tools (`Generator.label_kind`): "classes" (the
+    dataset's or its --clusters) or "vectors"; None for an unconditional run."""
+    if G.c_dim == 0:
+        return None
+    return "classes" if options.clusters or dataset.has_class_labels else "vectors"
 
 
 def check_label_options(options: TrainingOptions, dataset: ImageDataset) -> None:
