@@ -71,11 +71,14 @@ def test_the_info_command_lists_every_option_with_verbose_only(snapshot):
     assert "options:" not in plain.output and "glr=0.005" in verbose.output
 
 
-@pytest.mark.parametrize("labels, line", [("vectors", "labels:      vectors of 3 numbers (--label)"),
-                                          ("classes", "labels:      3 classes (--class)"), (None, None)])
-def test_info_shows_whether_the_run_trained_on_classes_or_label_vectors_where_recorded(tmp_path, labels, line):
-    G = Generator(z_dim=16, c_dim=3, w_dim=16, img_resolution=16, img_channels=3, mapping_kwargs={"num_layers": 2},
-                  synthesis_kwargs={"channel_base": 128, "channel_max": 16})
+@pytest.mark.parametrize("labels, c_prior, line", [
+    ("vectors", None, "labels:      vectors of 3 numbers (--label)"),
+    ("classes", None, "labels:      3 classes (--class)"),
+    ("classes", [1 / 3] * 3, "labels:      3 k-means clusters (--class picks one; without it one is drawn from z)"),
+    (None, None, None)])
+def test_info_shows_whether_the_run_trained_on_classes_or_label_vectors_where_recorded(tmp_path, labels, c_prior, line):
+    G = Generator(z_dim=16, c_dim=3, w_dim=16, img_resolution=16, img_channels=3,
+                  mapping_kwargs={"num_layers": 2, "c_prior": c_prior}, synthesis_kwargs={"channel_base": 128, "channel_max": 16})
     path = save_checkpoint(tmp_path / "g.safetensors", {"G_ema": G}, training_state={"labels": labels} if labels else None)
     info = checkpoint_info(path)
     assert info.get("label_kind") == labels

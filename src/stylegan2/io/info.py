@@ -136,9 +136,7 @@ def format_info(info: dict[str, Any], verbose: bool = False) -> str:
     elif "c_dim" in info:
         lines.append(f"labels:      c_dim {info['c_dim']}")
     if "label_kind" in info:  # what the run trained on, where its snapshot records it
-        classes = info["label_kind"] == "classes"
-        lines.append(f"labels:      {info['c_dim']} classes (--class)" if classes else
-                     f"labels:      vectors of {info['c_dim']} numbers (--label)")
+        lines.append(f"labels:      {_label_words(info)}")
     if "texture_code" in info:
         lines.append(f"codes:       structure {'x'.join(map(str, info['structure_code']))}, texture {info['texture_code']}")
     if "augment_p" in info:
@@ -234,6 +232,15 @@ def nonfinite_tensors(networks: dict[str, nn.Module]) -> list[str]:
             if value.is_floating_point() and not bool(torch.isfinite(value).all())]
 
 
+def _label_words(info: dict[str, Any]) -> str:
+    """What a network's labels are, with the option that gives one: classes, k-means clusters or label vectors."""
+    if info["label_kind"] == "vectors":
+        return f"vectors of {info['c_dim']} numbers (--label)"
+    if info.get("draws_labels"):
+        return f"{info['c_dim']} k-means clusters (--class picks one; without it one is drawn from z)"
+    return f"{info['c_dim']} classes (--class)"
+
+
 def _sizes(networks: dict[str, nn.Module]) -> dict[str, Any]:
     """Resolution (NVIDIA's img_resolution, the shorter side), width x height, channels and latent or code
     sizes, from the StyleGAN2 G_ema (else G), a Swapping Autoencoder's encoder, or else D."""
@@ -242,7 +249,7 @@ def _sizes(networks: dict[str, nn.Module]) -> dict[str, Any]:
         return {"resolution": G.img_resolution, "img_width": G.img_width, "img_height": G.img_height,
                 "img_channels": G.img_channels, "z_dim": G.z_dim,
                 "w_dim": G.w_dim, "c_dim": G.c_dim, "num_ws": G.num_ws,
-                **({"label_kind": G.label_kind} if G.label_kind else {})}
+                **({"label_kind": G.label_kind, "draws_labels": G.mapping.draws_labels} if G.label_kind else {})}
     E = networks.get("E")
     if isinstance(E, SwapEncoder):
         kw = E.init_kwargs
