@@ -222,6 +222,16 @@ def test_a_claim_is_held_while_the_run_sets_up_and_let_go_once_it_holds_its_lock
     assert len(held) == 1 and not list(run_dir.glob("continue-*.lock"))
 
 
+def test_a_run_whose_set_up_fails_lets_its_claim_go_at_once(tmp_path, one_thread, monkeypatch):
+    """A failure between the claim and training.lock (here in building the phases) ends the claim with the call, not
+    when the error is garbage (a notebook keeps the last traceback, and with it the claim, which refused later jobs)."""
+    run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
+    monkeypatch.setattr("stylegan2.training.loop.make_phases", lambda *args, **kwargs: 1 / 0)
+    with pytest.raises(ZeroDivisionError) as failed:
+        train(options(tmp_path, resume="auto"), device="cpu", log=lambda line: None)
+    assert failed.traceback and not list(run_dir.glob("continue-*.lock"))  # the traceback is still held here
+
+
 def test_resume_auto_continues_the_run_furthest_along_and_names_the_newer_one(tmp_path, one_thread):
     """Two jobs continued one run (a duplicate submission): the newer run number holds less of the work."""
     first = train(options(tmp_path, kimg=0.024), device="cpu", log=lambda line: None)

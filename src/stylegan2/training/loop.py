@@ -28,6 +28,7 @@ from .networks import build_networks
 from .phase import Phase, make_phases, run_phase
 from .resume import (
     ResumeFile,
+    claims_released,
     clusters_of_snapshot,
     clusters_to_keep,
     follow_file_labels,
@@ -81,7 +82,7 @@ def train(
     with caller_state_kept():  # the caller's random draws and CUDA flags, as they were
         ctx = start_process(device, options.seed, dist_timeout)
         # a rank lost while the run starts (the session names those lost later); a Ctrl-C before the run directory
-        with lost_ranks_named(ctx), usr1_interrupts(), interruption_said(log, ctx.is_main):
+        with lost_ranks_named(ctx), usr1_interrupts(), interruption_said(log, ctx.is_main), claims_released(options):
             return _train(options, ctx, log=log, max_steps=max_steps, dataset=dataset, notes=notes)
 
 

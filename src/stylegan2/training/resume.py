@@ -3,13 +3,14 @@ start from, and work out the options it trains with; --dry-run makes the same ch
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import re
 import tempfile
-import weakref
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -51,6 +52,7 @@ from .rundir import (
     claim_continuation,
     earlier_claim,
     latest_snapshot,
+    release_claims,
     run_kind,
     run_owner,
     run_snapshots,
@@ -89,26 +91,26 @@ def load_resume(options: TrainingOptions, data_name: str,
     here, with those lines (RunFinished)."""
     if not options.resume:
         return None, []
-    path, data, found_lines, claim = _resume_file(options, data_name, ctx)
+    path, data, found_lines = _resume_file(options, data_name, ctx)
     if path is None:
         return None, found_lines
     try:
-        file = read_resume(path, options, data)
+        return read_resume(path, options, data), found_lines
     except RunFinished as done:  # with what auto passed over on its way (rank 0's lines)
-        _drop(claim)
         raise RunFinished("\n".join([*found_lines, str(done)])) from None
-    except BaseException:
-        _drop(claim)
-        raise
-    if claim is not None:  # the run's training.lock replaces it (open_run_dir); a run that fails before, when it is let go
-        weakref.finalize(file, _drop, claim)
-    return file, found_lines
 
 
-def _drop(claim: Path | None) -> None:
-    """Remove a continuation claim of this process (--resume auto): its run continues no more."""
-    if claim is not None:
-        claim.unlink(missing_ok=True)
+@contextlib.contextmanager
+def claims_released(options: TrainingOptions) -> Iterator[None]:
+    """Within it, --resume auto may claim the run it continues (`claim_continuation`); this process's claims under
+    --outdir are let go on the way out, however the run ends (open_run_dir lets go sooner, once training.lock speaks
+    for the run)."""
+    try:
+        yield
+    finally:
+        if auto_resume(options.resume)[0]:
+            for run_dir in runs_of_kind(options.outdir, re.compile(".+")):
+                release_claims(run_dir)
 
 
 def follow_file_labels(file: ResumeFile, options: TrainingOptions, dataset: ImageDataset) -> TrainingOptions:
@@ -125,20 +127,20 @@ def follow_file_labels(file: ResumeFile, options: TrainingOptions, dataset: Imag
 
 
 def _resume_file(options: TrainingOptions, data_name: str,
-                 ctx: DistributedContext) -> tuple[str | None, bytes | None, list[str], Path | None]:
+                 ctx: DistributedContext) -> tuple[str | None, bytes | None, list[str]]:
     """Rank 0's resume file on every rank: its path (None: nothing to resume) and, on the other
-    ranks, its bytes (None on rank 0, which reads its own copy); on rank 0 the lines that say
-    what `--resume auto` found, and its claim of the run it continues (`claim_continuation`; None: none).
+    ranks, its bytes (None on rank 0, which reads its own copy); and on rank 0 the lines that say
+    what `--resume auto` found (having claimed the run it continues: `claims_released`).
 
     `--resume auto` is resolved on rank 0 (to None when --outdir has no snapshot of this run's
     kind), and the other ranks get the file from it, so they need neither the file nor the run
     directory on their machine.
     """
-    path, data, error, found_lines, claim = options.resume, b"", None, [], None
+    path, data, error, found_lines = options.resume, b"", None, []
     auto, fallback = auto_resume(path)
     if ctx.is_main and auto:
         try:
-            found, passed_over, claim = _auto_resume(options, data_name, claim=True)
+            found, passed_over = _auto_resume(options, data_name, claim=True)
         except TrainingError as err:  # a run that a live process trains: said once the other processes know
             found, passed_over, error = None, [], err
         found_lines = [f"Resume auto: {line}" for line in passed_over]
@@ -159,24 +161,23 @@ def _resume_file(options: TrainingOptions, data_name: str,
             error = _with_advice(CheckpointError(f"--resume {path}: {why}"), path, options)
     shared = broadcast_bytes(None if error else path.encode(), ctx.device)
     if shared is None:
-        _drop(claim)
         raise error or TrainingError("rank 0 could not read the --resume file; its message says why")
     if not shared:
-        return None, None, found_lines, None
+        return None, None, found_lines
     received = broadcast_bytes(data, ctx.device)
-    return shared.decode(), None if ctx.is_main else received, found_lines, claim
+    return shared.decode(), None if ctx.is_main else received, found_lines
 
 
 def _auto_resume(options: TrainingOptions, data_name: str,
-                 claim: bool = False) -> tuple[Path | None, list[str], Path | None]:
+                 claim: bool = False) -> tuple[Path | None, list[str]]:
     """The snapshot `--resume auto` continues (None: none), and lines on what it found: a line per run of this dataset
     and --cfg (`run_kind`: whatever options its name carries, or an older version's `<data>-<cfg>`) that it passed
     over because its recorded options differ in those that tell runs apart (RUN_IDENTITY) or in the network it started
     from (`auto:FILE` starts from FILE, plain `auto` from new weights); of the others, the run furthest along is
     continued. A run that a live process still trains, or is about to, is refused (TrainingError): continuing it
     would fork it; so is a new run where none has a snapshot yet while a live process trains this job's. With
-    `claim` (a run, not --dry-run), the continuation is claimed before the owners are checked, and the claim's path is
-    returned (else None): of two processes that would continue one run, one gives way."""
+    `claim` (a run, not --dry-run), the continuation is claimed before the owners are checked (let go by
+    `claims_released`): of two processes that would continue one run, one gives way."""
     read: dict[Path, tuple[dict[str, Any], str]] = {}  # each run's recorded options, read once, and a note on them
 
     def recorded(run_dir: Path) -> dict[str, Any]:
@@ -200,13 +201,9 @@ def _auto_resume(options: TrainingOptions, data_name: str,
     lines = [f"passed over {line}" for line in passed_over]
     if found is None:
         _refuse_beside_live_run(runs_of_kind(options.outdir, kind), differences)
-        return found, [*lines, *(note for _, note in read.values() if note)], None
-    held = claim_continuation(found) if claim else None
-    try:
-        lines += _owner_notes(found, runs_of_kind(options.outdir, kind), differences, held)
-    except TrainingError:
-        _drop(held)
-        raise
+        return found, [*lines, *(note for _, note in read.values() if note)]
+    held = claim_continuation(found) if claim else None  # let go by `claims_released`
+    lines += _owner_notes(found, runs_of_kind(options.outdir, kind), differences, held)
     newest = [path for path in run_snapshots(options.outdir, kind) if not differences(path.parent)][-1]
     lines += [note for _, note in read.values() if note]
     if newest != found:  # two jobs continued one run (a duplicate submission): the one further along holds more work
@@ -222,7 +219,7 @@ def _auto_resume(options: TrainingOptions, data_name: str,
                      f"a run from {start or 'new weights'}, as this job's")
     elif start is not None and isinstance(started, str) and not os.path.exists(started):
         lines.append(f"its run started from {started}, which is gone: taken for {start} by its file name")
-    return found, lines, held
+    return found, lines
 
 
 def _kimg(snapshot: Path) -> str:
@@ -618,7 +615,7 @@ def check_resume(options: TrainingOptions, dataset: ImageDataset) -> tuple[Train
     path, notes = options.resume, []
     auto, fallback = auto_resume(path)
     if auto:
-        found, notes, _ = _auto_resume(options, dataset.name)
+        found, notes = _auto_resume(options, dataset.name)
         if found is None and fallback is None:
             return options, [*notes, "no snapshot to continue: a new run starts"]
         try:
