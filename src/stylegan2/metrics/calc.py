@@ -142,6 +142,15 @@ def needed_networks(specs: list[MetricSpec], vgg_given: bool) -> tuple[bool, boo
     return detector, vgg
 
 
+def metric_files_read(specs: list[MetricSpec], vgg_given: bool) -> set[str]:
+    """Which of the METRIC_FILES (`detector`, `vgg`, `cache_dir`) metrics `specs` read: the cache dir for any metric,
+    the detector and the VGG16 as they need them (`needed_networks`)."""
+    if not specs:
+        return set()
+    detector, vgg = needed_networks(specs, vgg_given)
+    return {"cache_dir"} | ({"detector"} if detector else set()) | ({"vgg"} if vgg else set())
+
+
 def missing_metric_files(metrics: list[str], cache_dir: str | os.PathLike | None = None, *,
                          detector: str | os.PathLike | None = None, vgg: str | os.PathLike | None = None) -> str | None:
     """Why a file that `metrics` need (as training computes them) is not at hand: `detector` or `vgg` where given
@@ -330,9 +339,8 @@ def metric_files_of_run(ckpt: Checkpoint, path: str | os.PathLike, specs: list[M
     given = {"detector": detector, "vgg": vgg, "cache_dir": cache_dir}
     recorded, where = recorded_metric_files(ckpt, path)
     taken = {name: value for name, value in recorded.items() if given[name] is None}
-    needs_detector, needs_vgg = needed_networks(specs, vgg_given=(vgg or taken.get("vgg")) is not None)
-    needed = {"detector": needs_detector, "vgg": needs_vgg, "cache_dir": True}
-    taken = {name: value for name, value in taken.items() if needed[name]}
+    needed = metric_files_read(specs, vgg_given=(vgg or taken.get("vgg")) is not None)
+    taken = {name: value for name, value in taken.items() if name in needed}
     for name, value in taken.items():
         if not os.path.exists(os.path.expanduser(value)):
             raise ValueError(f"{path}: its training run's metrics read {METRIC_FILES[name]} {value} ({where}), "

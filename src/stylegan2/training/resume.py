@@ -20,7 +20,7 @@ from ..io.detect import newest_snapshot, snapshot_nimg
 from ..io.errors import CheckpointError
 from ..io.native import read_training_state
 from ..io.pretrained import cached_file_name, network_file
-from ..metrics.calc import needed_networks
+from ..metrics.calc import metric_files_read
 from ..metrics.evaluate import parse_metric
 from ..metrics.training_data import METRIC_FILES
 from ..models import Discriminator, Generator
@@ -568,27 +568,19 @@ def _keep_metric_files(options: TrainingOptions, saved: dict[str, Any]) -> tuple
     """A continued run scores its snapshots with the files its run's metrics read (--detector, --vgg, --cache-dir,
     as its snapshot recorded them) where none is given, so that its metric records stay comparable. All are kept, so
     that its training_options.json hands them on to a later continuation that computes metrics; a note names those
-    that this run's metrics read (`_files_read`), and one of them that is no longer there (the metrics then fail, and
+    that this run's metrics read (`metric_files_read`), and one of them that is no longer there (the metrics then fail, and
     training goes on, until it is given)."""
     kept = {name: saved[name] for name in METRIC_FILES
             if name not in options.given and isinstance(saved.get(name), str) and saved[name] != getattr(options, name)}
     options = dataclasses.replace(options, **kept)
-    read = {name: value for name, value in kept.items() if name in _files_read(options)}
+    files_read = metric_files_read([parse_metric(name) for name in options.metrics], vgg_given=options.vgg is not None)
+    read = {name: value for name, value in kept.items() if name in files_read}
     if not read:
         return options, []
     notes = [f"metrics as its run scored them: {', '.join(f'{METRIC_FILES[name]} {value}' for name, value in read.items())}"]
     notes += [f"{METRIC_FILES[name]} {value}, which its run's metrics read, is not found: pass {METRIC_FILES[name]} "
               "with the one to use" for name, value in read.items() if not os.path.exists(value)]
     return options, notes
-
-
-def _files_read(options: TrainingOptions) -> set[str]:
-    """The METRIC_FILES that the run's metrics read: the cache dir for any metric, and the detector and VGG16 as
-    those metrics need them (`needed_networks`)."""
-    if not options.metrics:
-        return set()
-    detector, vgg = needed_networks([parse_metric(name) for name in options.metrics], vgg_given=options.vgg is not None)
-    return {"cache_dir"} | ({"detector"} if detector else set()) | ({"vgg"} if vgg else set())
 
 
 def _setting(name: str, value: Any) -> str:
