@@ -11,6 +11,7 @@ from torch import nn
 
 from ..models import Discriminator, Generator, SwapEncoder
 from ..utils.errors import OptionError
+from ..utils.text import option_value
 from .checkpoint import Checkpoint
 from .loading import load_checkpoint
 from .native import check_destination, save_checkpoint
@@ -72,15 +73,6 @@ def _training_run(state: dict[str, Any], source: dict[str, Any]) -> dict[str, An
         if key in source:
             run[key] = source[key]
     return run
-
-
-def option_value(value: Any) -> str:
-    """An option's value as a command line or a run's name gives it: a float in the shortest form that reads back as
-    itself (10, 0.7, 1e-05, 1.23456789: rounded, a copied command would train with another value), else str()."""
-    if isinstance(value, float):
-        spelled = repr(value)
-        return spelled.removesuffix(".0")
-    return str(value)
 
 
 def _as_options(values: dict[str, Any]) -> str:

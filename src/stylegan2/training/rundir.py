@@ -13,12 +13,12 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..io.detect import newest_snapshot, snapshot_nimg
-from ..io.info import option_value
 from ..io.pretrained import NVIDIA_NETWORKS
 from ..utils.files import folder_blocker, remove_stale_temps
+from ..utils.text import option_value
 
 if TYPE_CHECKING:
     from .config import TrainingOptions
@@ -65,13 +65,8 @@ def _parts(parts: tuple[tuple[str, str], ...], options: TrainingOptions) -> list
         if isinstance(value, bool):
             named += [word] if value else []
         elif value is not None:
-            named.append(f"{word}{_value(value)}")
+            named.append(f"{word}{option_value(value)}")
     return named
-
-
-def _value(value: Any) -> str:
-    """An option's value as a name shows it: 0.7, 10, 1e-05, 1.23456789, ada."""
-    return option_value(value)
 
 
 def _resume_name(resume: str) -> str | None:

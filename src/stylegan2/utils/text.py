@@ -1,9 +1,11 @@
-"""Text for messages and logs: durations, lists of names in one-line messages, and output that any console can print."""
+"""Text for messages and logs: durations, option values as typed, lists of names in one-line messages, and output
+that any console can print."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 
 def short_int(value: int) -> str:
@@ -22,6 +24,14 @@ def format_time(seconds: float) -> str:
     if s < 86400:
         return f"{s // 3600}h {s // 60 % 60:02d}m {s % 60:02d}s"
     return f"{s // 86400}d {s // 3600 % 24:02d}h {s // 60 % 60:02d}m"
+
+
+def option_value(value: Any) -> str:
+    """An option's value as a command line or a run's name gives it: a float in the shortest form that reads back as
+    itself (10, 0.7, 1e-05, 1.23456789: rounded, a copied command would train with another value), else str()."""
+    if isinstance(value, float):
+        return repr(value).removesuffix(".0")
+    return str(value)
 
 
 def plural(count: int, noun: str) -> str:
