@@ -90,13 +90,18 @@ def temp_name(path: Path, kind: str = "tmp") -> Path:
 def _name_max(folder: Path) -> int:
     """The longest file name, in bytes, that the file system of `folder` (or of the nearest folder above it that
     exists) takes."""
-    folder = Path(os.path.abspath(folder))
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
     try:
-        return os.pathconf(folder, "PC_NAME_MAX")
+        return os.pathconf(_nearest_existing(folder), "PC_NAME_MAX")
     except (AttributeError, OSError, ValueError):  # Windows has no pathconf; some file systems do not answer
         return DEFAULT_NAME_MAX
+
+
+def _nearest_existing(path: str | Path) -> Path:
+    """`path` (absolute, ~ expanded), or the nearest folder above it that exists: the disk a write there would use."""
+    folder = Path(os.path.abspath(os.path.expanduser(path)))
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
 
 
 def _temp_target(path: Path) -> str | None:
@@ -424,11 +429,8 @@ def remove_stale_temps(directory: Path, *, legacy_names: bool | Collection[str] 
 def free_space_short(path: str | Path, needed: int) -> int | None:
     """The free bytes on the disk of `path` (or of the nearest folder above it that exists) when fewer than `needed`,
     else None (also when the disk cannot be asked). Long writes check it first: a full disk would stop them hours on."""
-    folder = Path(os.path.abspath(os.path.expanduser(path)))
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
     try:
-        free = shutil.disk_usage(folder).free
+        free = shutil.disk_usage(_nearest_existing(path)).free
     except OSError:
         return None
     return free if free < needed else None
