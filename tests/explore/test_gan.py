@@ -239,6 +239,21 @@ def test_another_networks_directions_file_is_noted_naming_both(gan_file, tmp_pat
         assert open_explorer(other, "cpu", directions=tmp_path / "d.npz").directions.fingerprint == factorize(G).fingerprint
 
 
+def test_a_directions_file_without_a_network_record_is_noted_once_with_the_command_that_remakes_it(gan_file, tmp_path):
+    found = factorize(load_network(gan_file)["G_ema"])
+    np.savez(tmp_path / "old.npz", directions=found.directions, eigenvalues=found.eigenvalues,
+             layers=np.asarray(found.layers), layer_names=np.asarray(found.layer_names))  # as older versions wrote it
+    with pytest.warns(UserWarning) as notes:
+        explorer = open_explorer(gan_file, "cpu", directions=tmp_path / "old.npz", top_k=2)
+    assert [str(note.message) for note in notes] == [
+        f"{tmp_path}/old.npz: records no network (written by an older stylegan2), so it cannot be checked against "
+        f"{gan_file} (--directions); to use {gan_file}'s own directions, remake it: stylegan2 directions --network "
+        f"{gan_file} --layers 0-5 --outdir {tmp_path}/{gan_file.stem}"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once: rendering along them notes nothing more
+        explorer.render(explorer.parse({"seed": "1", "d0": "1"}))
+
+
 def test_layers_with_a_directions_file_are_refused_not_ignored(gan_file, tmp_path):
     save_directions(tmp_path / "d.npz", factorize(open_explorer(gan_file, "cpu").G, "coarse"))
     with pytest.raises(ToolError, match="^--layers: the directions of --directions act on the layers they were computed for"):
@@ -417,3 +432,91 @@ def test_a_projected_start_on_a_conditional_network_needs_a_class_only_to_mix(co
         explorer.parse({"w": "0", "mix_seed": "4"})
     with pytest.raises(SettingsError, match=r"^mix_class: starting from a projected w, class is already the second seed's"):
         explorer.parse({"w": "0", "class": "1", "mix_seed": "4", "mix_class": "2"})
+
+
+# Networks trained on label vectors (Generator.label_kind "vectors"): a label in place of the class
+
+@pytest.mark.parametrize("query", [
+    {"seed": "7", "label": "0.5,0,1"},
+    {"seed": "7", "label": "-0.5, 1e-5, 2", "psi": "0.7", "noise": "random"},  # a leading minus, as --label reads it
+    {"seed": "4", "label": "0.1,0.2,0.3", "d1": "-2"},
+    {"seed": "3", "label": "1,0,0", "mix_seed": "9", "mix_styles": "0-1"},
+    {"seed": "3", "label": "1,0,0", "mix_seed": "9", "mix_styles": "0-1", "mix_label": "0,2,0"},
+], ids=["label", "signed-label-truncation-noise", "direction", "mixing", "mixing-own-label"])
+def test_a_label_vector_image_equals_what_its_generate_command_writes(vector_gan_file, tmp_path, monkeypatch, query):
+    explorer = open_explorer(vector_gan_file, "cpu", top_k=2)
+    settings = explorer.parse(query)
+    image = explorer.render(settings)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / explorer.w_file_name(settings)).write_bytes(explorer.w_npz(settings))
+    commands = explorer.commands(settings)
+    if not explorer.uses_w_file(settings):
+        assert f"--label {explorer.seed_label(settings, False)}" in commands[-1], commands
+    out = run_commands(commands, tmp_path, vector_gan_file)
+    written = sorted(out.glob("*.png"))
+    assert [path.name for path in written] == [explorer.file_name(settings)]
+    np.testing.assert_array_equal(read_png(written[0]), image)
+
+
+def test_a_label_vector_is_the_networks_input_and_the_second_seed_takes_it_or_its_own(vector_gan_file):
+    explorer = open_explorer(vector_gan_file, "cpu", top_k=0)
+    G = explorer.G
+    label = explorer.parse({"seed": "3", "label": "0.5,0,1"})
+    torch.testing.assert_close(explorer.ws(label), seed_ws(G, 3, label=[0.5, 0, 1]), rtol=0, atol=0)
+    assert not torch.equal(explorer.ws(label), explorer.ws(explorer.parse({"seed": "3", "label": "0,0.5,1"})))
+    same = explorer.parse({"seed": "3", "label": "0.5,0,1", "mix_seed": "9", "mix_styles": "0-1"})
+    torch.testing.assert_close(explorer.ws(same)[:, :2], seed_ws(G, 9, label=[0.5, 0, 1])[:, :2], rtol=0, atol=0)
+    own = explorer.parse({"seed": "3", "label": "0.5,0,1", "mix_seed": "9", "mix_styles": "0-1", "mix_label": "0,2,0"})
+    torch.testing.assert_close(explorer.ws(own)[:, :2], seed_ws(G, 9, label=[0, 2, 0])[:, :2], rtol=0, atol=0)
+    torch.testing.assert_close(explorer.ws(own)[:, 2:], seed_ws(G, 3, label=[0.5, 0, 1])[:, 2:], rtol=0, atol=0)
+    assert [(row["seed"], row["class"], row["label"]) for row in explorer.layers(own)][1:3] == [
+        (9, None, "0,2,0"), (3, None, "0.5,0,1")]
+    assert explorer.parse({"seed": "3", "label": "0.5,0,1", "mix_seed": "9", "mix_label": "0.5, 0, 1.0"}).mix_label is None
+    assert explorer.info()["label_kind"] == "vectors"
+
+
+@pytest.mark.parametrize("query, message", [
+    ({"seed": "1"}, "label: missing; this network was trained on label vectors, give 3 numbers separated by commas"),
+    ({"seed": "1", "class": "1"}, "class: this network was trained on label vectors, not classes; give label "
+                                  "(3 numbers separated by commas) instead"),
+    ({"seed": "1", "label": "1,0"}, "label: gives 2 values, but this network's labels have 3 (c_dim); give 3 numbers "
+                                    "separated by commas"),
+    ({"seed": "1", "label": "1,x,0"}, "label: cannot read '1,x,0'; give the label vector's numbers separated by commas"),
+    ({"seed": "1", "label": "1,nan,0"}, "label: '1,nan,0': holds NaN or infinite values; give finite numbers"),
+    ({"seed": "1", "label": "1,1e999,0"}, "label: '1,1e999,0': holds NaN or infinite values"),
+    ({"seed": "1", "label": "x" * 5000}, "label: cannot read 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'; give"),
+    ({"seed": "1", "label": "1,0,0", "mix_label": "0,1"}, "mix_label: needs mix_seed, the seed it is the label of"),
+    ({"seed": "1", "label": "1,0,0", "mix_seed": "2", "mix_label": "0,1"}, "mix_label: gives 2 values, but this "
+                                                                          "network's labels have 3"),
+    ({"seed": "1", "label": "1,0,0", "mix_seed": "2", "mix_class": "1"}, "mix_class: this network was trained on label "
+                                                                        "vectors, not classes; give mix_label"),
+])
+def test_a_bad_label_vector_is_refused_naming_the_parameter(vector_gan_file, query, message):
+    with pytest.raises(SettingsError, match="^" + re.escape(message)):
+        open_explorer(vector_gan_file, "cpu", top_k=0).parse(query)
+
+
+def test_a_label_vector_is_refused_where_the_network_takes_classes_or_no_label(cond_gan_file, gan_file):
+    with pytest.raises(SettingsError, match=r"^label: this network takes classes, not label vectors; use class$"):
+        open_explorer(cond_gan_file, "cpu", top_k=0).parse({"seed": "1", "class": "0", "label": "1,0,0,0"})
+    with pytest.raises(SettingsError, match=r"^mix_label: this network is unconditional \(no labels\); leave mix_label out$"):
+        open_explorer(gan_file, "cpu", top_k=0).parse({"seed": "1", "mix_seed": "2", "mix_label": "1"})
+
+
+def test_a_projected_start_on_a_label_vector_network_needs_a_label_only_to_mix(vector_gan_file, tmp_path, monkeypatch):
+    path = tmp_path / "me.npz"
+    np.savez(path, w=seed_ws(load_network(vector_gan_file)["G_ema"], 5, label=[0, 1, 0]).numpy())
+    explorer = open_explorer(vector_gan_file, "cpu", top_k=2, projected_w=path)
+    settings = explorer.parse({"w": "0", "d1": "2"})
+    assert "--label" not in " ".join(explorer.commands(settings))
+    mixed = explorer.parse({"w": "0", "label": "1,0,2", "mix_seed": "4", "mix_styles": "0-1"})
+    assert [row["label"] for row in explorer.layers(mixed)][1:3] == ["1,0,2", None]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / explorer.w_file_name(mixed)).write_bytes(explorer.w_npz(mixed))
+    out = run_commands(explorer.commands(mixed), tmp_path, vector_gan_file)
+    np.testing.assert_array_equal(read_png(out / explorer.file_name(mixed)), explorer.render(mixed))
+    with pytest.raises(SettingsError, match=r"^label: missing; this network was trained on label vectors, give 3 numbers "
+                                            r"separated by commas for mix_seed$"):
+        explorer.parse({"w": "0", "mix_seed": "4"})
+    with pytest.raises(SettingsError, match=r"^mix_label: starting from a projected w, label is already the second seed's"):
+        explorer.parse({"w": "0", "label": "1,0,0", "mix_seed": "4", "mix_label": "0,1,0"})

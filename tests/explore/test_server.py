@@ -87,6 +87,22 @@ def test_bad_parameters_get_400_with_the_message(client, query, message):
         assert message in response.get_json()["error"], route
 
 
+@pytest.mark.parametrize("query, message", [
+    ("seed=1", "label: missing; this network was trained on label vectors, give 3 numbers separated by commas"),
+    ("seed=1&label=1,2", "label: gives 2 values, but this network's labels have 3 (c_dim)"),
+    ("seed=1&label=1,a,2", "label: cannot read '1,a,2'"),
+    ("seed=1&label=1,inf,2", "label: '1,inf,2': holds NaN or infinite values"),
+    ("seed=1&class=0", "class: this network was trained on label vectors, not classes; give label"),
+])
+def test_a_bad_label_vector_gets_400_with_the_message(vector_gan_file, query, message):
+    client = create_app(open_explorer(vector_gan_file, "cpu", top_k=1)).test_client()
+    for route in ("/api/render", "/api/image.png", "/api/w.npz", "/api/describe"):
+        response = client.get(f"{route}?{query}")
+        assert response.status_code == 400, route
+        assert response.get_json()["error"].startswith(message), route
+    assert client.get("/api/render?seed=1&label=1,0,-2.5").status_code == 200
+
+
 def hold_seed_0(gan_explorer, monkeypatch) -> tuple[threading.Event, threading.Event]:
     """Make rendering seed 0 wait for `release`; `started` is set when it begins."""
     started, release = threading.Event(), threading.Event()

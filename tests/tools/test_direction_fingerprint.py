@@ -1,5 +1,6 @@
 """A directions file records the network it came from; generate refuses it with another network's weights."""
 
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -74,17 +75,31 @@ def test_generate_takes_the_directions_with_the_same_weights_in_another_file(tin
                  "--index", "1", "--strength", "1.5", "--outdir", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out/seed0003-dir1+1.5.png").is_file()
+    assert result.stderr == ""  # the same weights: nothing to note
 
 
-def test_a_file_from_before_the_record_works_with_any_network(tiny_generator, tmp_path):
+def test_a_file_from_before_the_record_works_with_any_network_and_says_how_to_remake_it(tiny_generator, tmp_path,
+                                                                                         monkeypatch):
+    """Nothing in it can be checked against the network: a note says so once, with the command that remakes it."""
     a, b = two_runs_snapshots(tmp_path, tiny_generator)
-    found = factorize(load_network(a)["G_ema"])
-    np.savez(tmp_path / "old.npz", directions=found.directions, eigenvalues=found.eigenvalues,
+    found = factorize(load_network(a)["G_ema"], "coarse")
+    (tmp_path / "old").mkdir()
+    np.savez(tmp_path / "old/directions.npz", directions=found.directions, eigenvalues=found.eigenvalues,
              layers=np.asarray(found.layers), layer_names=np.asarray(found.layer_names))
-    assert load_directions(tmp_path / "old.npz").fingerprint is None
-    result = run("generate", "--network", str(b), "--seeds", "3", "--direction", str(tmp_path / "old.npz"),
-                 "--index", "1", "--strength", "1.5", "--outdir", str(tmp_path / "out"))
-    assert result.exit_code == 0, result.output
+    assert load_directions(tmp_path / "old/directions.npz").fingerprint is None
+    old = (tmp_path / "old/directions.npz").read_bytes()
+    monkeypatch.chdir(tmp_path)
+    result = run("generate", "--network", str(b), "--seeds", "3", "--direction", "old/directions.npz",
+                 "--index", "1", "--strength", "1.5", "--outdir", "out")
+    assert result.exit_code == 0 and (tmp_path / "out/seed0003-dir1+1.5.png").is_file(), result.output
+    remake = f"stylegan2 directions --network {b} --layers 0-3 --outdir old/{b.stem}"
+    assert result.stderr.strip().splitlines() == [
+        f"note: old/directions.npz: records no network (written by an older stylegan2), so it cannot be checked "
+        f"against {b} (--direction); to use {b}'s own directions, remake it: {remake}"]
+    assert run(*shlex.split(remake)[1:]).exit_code == 0  # the command works as given, beside the old file
+    remade = load_directions(tmp_path / "old" / b.stem / "directions.npz")
+    assert remade.layers == found.layers and remade.fingerprint == factorize(load_network(b)["G_ema"], "coarse").fingerprint
+    assert (tmp_path / "old/directions.npz").read_bytes() == old  # left alone
 
 
 def test_a_fingerprint_that_is_not_a_string_is_named(tiny_generator, tmp_path):

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from ..models import Generator
-from ..tools.common import MAX_SEED, NOISE_MODES, ToolError, seed_latent, seed_ws
+from ..tools.common import MAX_SEED, NOISE_MODES, ToolError, label_vector, seed_latent, seed_ws
 from ..tools.generate import image_name, synthesize, truncate_ws
 from ..tools.sefa import LAYER_PRESETS, Directions, modulation_layers, select_ws_indices
-from ..utils.text import number_ranges
-from .settings import GanSettings, SettingsError, default_mix_styles, parse_gan_settings
+from ..utils.text import number_ranges, option_value
+from .settings import GanSettings, SettingsError, as_parameter, default_mix_styles, parse_gan_settings
 
 W_FILE_STEM = "explore_w"
 DIRECTIONS_DIR = "explore-directions"
@@ -35,6 +35,11 @@ class DirectionSource:
 
     path: str | None = None
     layers: str = "all"
+
+
+def label_text(label: tuple[float, ...]) -> str:
+    """A label vector as `--label` reads it back exactly: '0.5,0,1' (each number in full)."""
+    return ",".join(option_value(value) for value in label)
 
 
 class GanExplorer:
@@ -77,6 +82,7 @@ class GanExplorer:
             "num_ws": G.num_ws,
             "c_dim": G.c_dim,
             "draws_labels": G.mapping.draws_labels,
+            "label_kind": G.label_kind,  # "vectors": the page asks for a label vector, not a class
             "projected": self.num_projected,  # images start from w 0..N-1 of --projected-w (0: from seeds)
             "projected_file": Path(self.projected_path).name if self.projected_path else None,
             "max_seed": MAX_SEED,
@@ -91,7 +97,13 @@ class GanExplorer:
     def parse(self, query: Mapping[str, str]) -> GanSettings:
         """Checked settings from request parameters (see `parse_gan_settings`), mix_styles included."""
         settings = parse_gan_settings(query, self.G.num_ws, self.G.c_dim, self.num_directions, self.G.mapping.draws_labels,
-                                      self.num_projected)
+                                      self.num_projected, label_vectors=self.G.label_kind == "vectors")
+        for name, label in (("label", settings.label), ("mix_label", settings.mix_label)):
+            if label is not None:
+                try:
+                    label_vector(self.G, label, name)  # c_dim numbers, as generate --label checks them
+                except ToolError as err:
+                    raise as_parameter(err, name) from None
         self.mix_indices(settings)
         return settings
 
@@ -121,12 +133,13 @@ class GanExplorer:
         if s.projected is not None:
             ws = truncate_ws(G, self.projected[s.projected:s.projected + 1], s.truncation_psi, s.truncation_cutoff)
         else:
-            ws = seed_ws(G, s.seed, s.truncation_psi, s.truncation_cutoff, s.class_idx)
+            ws = seed_ws(G, s.seed, s.truncation_psi, s.truncation_cutoff, s.class_idx, s.label)
         indices = self.mix_indices(s)
         if indices:
             ws = ws.clone()
             mix_class = s.class_idx if s.mix_class is None else s.mix_class
-            ws[:, indices] = seed_ws(G, s.mix_seed, s.truncation_psi, s.truncation_cutoff, mix_class)[:, indices]
+            mix_label = s.label if s.mix_label is None else s.mix_label
+            ws[:, indices] = seed_ws(G, s.mix_seed, s.truncation_psi, s.truncation_cutoff, mix_class, mix_label)[:, indices]
         for index in self.moved(s):
             ws = self.directions.move(ws, index, s.strengths[index])
         return ws
@@ -182,14 +195,23 @@ class GanExplorer:
             return picked, False
         return self.drawn_class(seed), True
 
+    def seed_label(self, settings: GanSettings, mixed: bool) -> str | None:
+        """The label vector of the seed a w comes from (the second seed's when `mixed`) as `--label` writes it; None
+        for a projected w or a network that takes classes."""
+        if mixed:
+            label = settings.label if settings.mix_label is None else settings.mix_label
+        else:
+            label = None if settings.projected is not None else settings.label
+        return None if label is None else label_text(label)
+
     @torch.no_grad()
     def drawn_class(self, seed: int) -> int:
         """The cluster a network trained on clusters draws from `seed`'s z when none is picked (see `draw_labels`)."""
         return int(self.G.mapping.draw_labels(seed_latent(self.G, seed))[1].argmax())
 
     def layers(self, settings: GanSettings) -> list[dict[str, Any]]:
-        """Per ws index: the seed it comes from and its class (`class_drawn`: drawn from that seed, not picked),
-        whether it is truncated, and whether a direction moves it."""
+        """Per ws index: the seed it comes from and its class (`class_drawn`: drawn from that seed, not picked) or
+        label vector, whether it is truncated, and whether a direction moves it."""
         mixed = set(self.mix_indices(settings))
         cutoff = self.G.num_ws if settings.truncation_cutoff is None else settings.truncation_cutoff
         moved = set(self.directions.layers) if self.moved(settings) else set()
@@ -200,6 +222,7 @@ class GanExplorer:
             "seed": settings.mix_seed if i in mixed else None if settings.projected is not None else settings.seed,
             "class": classes[i in mixed][0],
             "class_drawn": classes[i in mixed][1],
+            "label": self.seed_label(settings, i in mixed),
             "projected": settings.projected if i not in mixed else None,  # the projected w it comes from (or None)
             "mixed": i in mixed,
             "truncated": i < cutoff and settings.truncation_psi != 1,
@@ -211,10 +234,10 @@ class GanExplorer:
         s = settings
         net = shlex.quote(self.network)
         noise = ["--noise-mode", s.noise_mode] if s.noise_mode != "const" else []
-        if self.uses_w_file(s):  # the w holds its class; generate refuses --class with it
+        if self.uses_w_file(s):  # the w holds its class; generate refuses --class and --label with it
             return [" ".join(["stylegan2 generate --network", net, "--projected-w", self.w_file_name(s), *noise])]
-        common = ["--class", str(s.class_idx)] if s.class_idx is not None and s.projected is None else []
-        common += noise
+        label = self.label_options(s)
+        common = (label if s.projected is None else []) + noise
         if s.projected is not None:
             args = ["--projected-w", shlex.quote(str(self.projected_path))]
         else:
@@ -227,19 +250,24 @@ class GanExplorer:
         moved = self.moved(s)
         if moved:
             if self.source.path is None:
-                direction_class = ["--class", str(s.class_idx)] if s.class_idx is not None else []
                 # A folder of these style weights' and layers' own: every training run has the same snapshot names, so
                 # a folder named after the file alone would hand a second run's `generate` the first run's directions.
                 fingerprint = self.directions.fingerprint[:8]  # SeFa run on load: factorize records it
                 folder = shlex.quote(f"{DIRECTIONS_DIR}/{Path(self.network).stem}-{fingerprint}-{self.source.layers}")
                 commands.append(" ".join(["stylegan2 directions --network", net, "--layers", shlex.quote(self.source.layers),
-                                          "--strips 0 --outdir", folder, *direction_class]))
+                                          "--strips 0 --outdir", folder, *label]))
                 path = f"{folder}/directions.npz"
             else:
                 path = shlex.quote(self.source.path)
             args += ["--direction", path, "--index", str(moved[0]), "--strength", repr(s.strengths[moved[0]])]
         commands.append(" ".join(["stylegan2 generate --network", net, *args, *common]))
         return commands
+
+    def label_options(self, settings: GanSettings) -> list[str]:
+        """--class K or --label V1,V2,... for the seed's class or label vector ([] for none)."""
+        if settings.label is not None:
+            return ["--label", shlex.quote(label_text(settings.label))]
+        return ["--class", str(settings.class_idx)] if settings.class_idx is not None else []
 
     def describe(self, settings: GanSettings) -> dict[str, Any]:
         """The page's text for these settings: per-layer sources and the equivalent commands."""

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Collection, Mapping
 
-from ..tools.common import MAX_SEED, NOISE_MODES, ToolError
+from ..tools.common import MAX_SEED, NOISE_MODES, ToolError, parse_label
 from ..tools.mix import default_styles
 from ..utils.text import number_ranges
 
@@ -38,6 +38,10 @@ class GanSettings:
     # the second seed's class when it differs from class_idx (cross-class mixing); None: class_idx, or when that is
     # None too, on a network trained on clusters, a cluster the second seed draws itself
     mix_class: int | None = None
+    # a network trained on label vectors (`Generator.label_kind`) takes them in place of classes: `label` for the
+    # seed (c_dim numbers), `mix_label` for the second seed when it differs from `label` (None: `label`)
+    label: tuple[float, ...] | None = None
+    mix_label: tuple[float, ...] | None = None
     strengths: tuple[float, ...] = ()  # how far to move along each direction, strongest direction first
 
 
@@ -85,6 +89,27 @@ def _number(query: Mapping[str, str], name: str, low: float, high: float, defaul
     return value
 
 
+def as_parameter(err: ToolError, name: str, text: str | None = None) -> SettingsError:
+    """A tools' message about the option `name` ('label: cannot read...', "label '1,nan': holds...") worded as the
+    explorer's about the parameter `name` ('name: ...'), the value `text` quoted short."""
+    message = str(err)
+    if text:
+        message = message.replace(repr(text), repr(shorten(text)))
+    return SettingsError(f"{name}: {message.removeprefix(name).removeprefix(':').lstrip()}")
+
+
+def _label(query: Mapping[str, str], name: str) -> tuple[float, ...] | None:
+    """The label vector `name` ('0.5,0,1'), read as the tools read --label (None when empty); its length is the
+    network's to check (see GanExplorer.parse)."""
+    text = _text(query, name)
+    if not text:
+        return None
+    try:
+        return tuple(parse_label(text, name))
+    except ToolError as err:
+        raise as_parameter(err, name, text) from None
+
+
 def _reject_unknown(query: Mapping[str, str], known: set[str]) -> None:
     """Refuse a parameter the explorer does not read, rather than render as if it were absent."""
     unknown = sorted(set(query) - known)
@@ -99,7 +124,7 @@ def default_mix_styles(num_ws: int) -> str:
 
 def parse_gan_settings(
     query: Mapping[str, str], num_ws: int, c_dim: int, num_directions: int, draws_labels: bool = False,
-    num_projected: int = 0,
+    num_projected: int = 0, label_vectors: bool = False,
 ) -> GanSettings:
     """Check a render request against the network: seeds in NumPy's range, class present iff conditional (and the
     image comes from a seed's w), etc.
@@ -107,6 +132,8 @@ def parse_gan_settings(
     `draws_labels`: the network was trained on clusters, so a class (cluster) is optional.
     `num_projected`: the ws of the explorer's --projected-w file; the image starts from one of them (parameter `w`)
     instead of a seed's w.
+    `label_vectors`: the network was trained on label vectors, so it takes `label` (and `mix_label`) in place of
+    `class` (and `mix_class`).
     """
     strength_names = [f"d{i}" for i in range(num_directions)]
     start = "w" if num_projected else "seed"
@@ -115,16 +142,17 @@ def parse_gan_settings(
         raise SettingsError("seed: this explorer starts from the ws of --projected-w; choose one with "
                             f"w=0..{num_projected - 1}" if num_projected else
                             "w: this explorer starts from seeds (start it with --projected-w to use a projected w)")
-    _reject_unknown(query, {start, "psi", "cutoff", "class", "noise", "mix_seed", "mix_styles", "mix_class",
-                            *strength_names})
+    _reject_unknown(query, {start, "psi", "cutoff", "class", "noise", "mix_seed", "mix_styles", "mix_class", "label",
+                            "mix_label", *strength_names})
     if not _text(query, start):
         raise SettingsError(f"w: missing; give w in 0..{num_projected - 1}" if num_projected else
                             f"seed: missing; give a seed in 0..{MAX_SEED}")
     if not c_dim and _text(query, "class"):  # before the range check, which would offer 0..0
         raise SettingsError("class: this network is unconditional (no class labels); leave class out")
-    class_idx = _integer(query, "class", 0, max(c_dim - 1, 0), None)
     mix_seed = _integer(query, "mix_seed", 0, MAX_SEED, None)
-    if c_dim and class_idx is None and not draws_labels and (not num_projected or mix_seed is not None):
+    label, mix_label = _labels(query, c_dim, label_vectors, mix_seed, num_projected)
+    class_idx = _integer(query, "class", 0, max(c_dim - 1, 0), None)
+    if c_dim and class_idx is None and not draws_labels and not label_vectors and (not num_projected or mix_seed is not None):
         # a projected w holds its class: only a seed's w (the start, or the seed mixed in) needs one
         raise SettingsError(f"class: missing; this network is conditional, choose a class in 0..{c_dim - 1}"
                             + (" for mix_seed" if num_projected else ""))
@@ -149,8 +177,37 @@ def parse_gan_settings(
         mix_seed=mix_seed,
         mix_styles=mix_styles,
         mix_class=mix_class,
+        label=label,
+        mix_label=mix_label,
         strengths=tuple(_number(query, name, -MAX_STRENGTH, MAX_STRENGTH, 0.0) for name in strength_names),
     )
+
+
+def _labels(query: Mapping[str, str], c_dim: int, label_vectors: bool, mix_seed: int | None,
+            num_projected: int) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
+    """The label vectors of the seed and of the second seed (None: the seed's), checked: only for a network trained
+    on label vectors, which takes no class; needed where a seed's w is (as a class is on other networks)."""
+    if not label_vectors:
+        for name, other in (("label", "class"), ("mix_label", "mix_class")):
+            if _text(query, name):
+                raise SettingsError(f"{name}: this network is unconditional (no labels); leave {name} out" if not c_dim
+                                    else f"{name}: this network takes classes, not label vectors; use {other}")
+        return None, None
+    shape = f"{c_dim} numbers separated by commas"
+    for name, other in (("class", "label"), ("mix_class", "mix_label")):
+        if _text(query, name):
+            raise SettingsError(f"{name}: this network was trained on label vectors, not classes; give {other} "
+                                f"({shape}) instead")
+    label = _label(query, "label")
+    if label is None and (not num_projected or mix_seed is not None):
+        raise SettingsError(f"label: missing; this network was trained on label vectors, give {shape}"
+                            + (" for mix_seed" if num_projected else ""))
+    mix_label = _label(query, "mix_label")
+    if mix_label is not None and mix_seed is None:
+        raise SettingsError("mix_label: needs mix_seed, the seed it is the label of")
+    if mix_label is not None and num_projected:
+        raise SettingsError("mix_label: starting from a projected w, label is already the second seed's; use label")
+    return label, None if mix_label == label else mix_label  # the same image as without it: one name for both
 
 
 def _mix_class(query: Mapping[str, str], c_dim: int, mix_seed: int | None, num_projected: int) -> int | None:

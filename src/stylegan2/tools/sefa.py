@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -20,6 +21,7 @@ import torch
 from ..models import Generator
 from ..nn.layers import FullyConnectedLayer
 from ..utils.notes import warn
+from ..utils.text import number_ranges
 from .common import ToolError, ToolOptionError, parse_int_list
 from .files import read_npz, save_npz
 
@@ -58,8 +60,11 @@ class Directions:
     def check_network(self, G: Generator, network: str, file: str | os.PathLike, option: str) -> None:
         """A note where the directions were computed from other style weights than G's (another run's snapshot of
         the same name, a fine-tune): they still move G's ws, which can be meant (a base network's directions on its
-        fine-tune), but not as that network's view of G would. Files without a fingerprint pass."""
+        fine-tune), but not as that network's view of G would. A file without a fingerprint (from an older version)
+        cannot be checked: a note says so, with the command that remakes it for `network`."""
         if self.fingerprint is None:
+            warn(f"{file}: records no network (written by an older stylegan2), so it cannot be checked against "
+                 f"{network} ({option}); to use {network}'s own directions, remake it: {self.remake_command(network, file)}")
             return
         ours = style_fingerprint(G, self.layer_names)
         if ours == self.fingerprint:
@@ -68,6 +73,13 @@ class Directions:
         mine = f"style weights {ours[:8]}" if ours else f"no layers {', '.join(self.layer_names)}"
         warn(f"{file}: its directions were computed from {theirs}, not from {network} ({mine}) ({option}); they "
              f"move {network} along the other network's directions (its own: `stylegan2 directions`)")
+
+    def remake_command(self, network: str, file: str | os.PathLike) -> str:
+        """`stylegan2 directions` for `network` over this file's layers, into a folder named after the network beside
+        `file` (the file itself is left alone: `directions` would refuse to overwrite it)."""
+        outdir = Path(file).parent / Path(network).stem
+        return (f"stylegan2 directions --network {shlex.quote(network)} --layers {number_ranges(self.layers)} "
+                f"--outdir {shlex.quote(str(outdir))}")
 
     def move(self, ws: torch.Tensor, index: int, strength: float) -> torch.Tensor:
         """ws [N, num_ws, w_dim] moved by `strength` along direction `index` on this file's layers."""

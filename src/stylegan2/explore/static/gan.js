@@ -15,18 +15,23 @@ const renderer = new Renderer($("image"), async (query) => {
 // The image starts from a seed, or from one of the ws of --projected-w (parameter w); one field holds either.
 const startName = () => (info.projected ? "w" : "seed");
 const startMax = () => (info.projected ? info.projected - 1 : info.max_seed);
+// A network trained on label vectors takes a label (c_dim numbers) in place of a class, for each seed alike.
+const takesLabels = () => info.label_kind === "vectors";
+const takesClasses = () => info.c_dim > 0 && !takesLabels();
 
 function currentQuery() {
   const q = new URLSearchParams();
   q.set(startName(), $("seed").value.trim());
   q.set("psi", $("psi").value);
   if ($("cutoff").value.trim() !== "") q.set("cutoff", $("cutoff").value.trim());
-  if (info.c_dim && $("class").value !== "") q.set("class", $("class").value);
+  if (takesClasses() && $("class").value !== "") q.set("class", $("class").value);
+  if (takesLabels()) q.set("label", $("label").value.trim());
   q.set("noise", $("noise").value);
   if ($("mix-on").checked) {
     q.set("mix_seed", $("mix-seed").value.trim());
     q.set("mix_styles", $("mix-styles").value.trim());
     if (!$("mix-class-label").hidden && $("mix-class").value !== "") q.set("mix_class", $("mix-class").value);
+    if (!$("mix-label-group").hidden && $("mix-label").value.trim() !== "") q.set("mix_label", $("mix-label").value.trim());
   }
   info.directions.forEach((_, i) => {
     const value = $(`d${i}`).value;
@@ -40,11 +45,13 @@ function imageAlt(query) {
   const q = new URLSearchParams(query);
   const parts = [q.has("w") ? `projected w ${q.get("w")}` : `seed ${q.get("seed")}`];
   if (q.has("class")) parts.push(`${info.draws_labels ? "cluster" : "class"} ${q.get("class")}`);
+  if (q.has("label")) parts.push(`label ${q.get("label")}`);
   parts.push(`psi ${q.get("psi")}` + (q.has("cutoff") ? ` on the first ${q.get("cutoff")} styles` : ""));
   if (q.get("noise") !== "const") parts.push(`noise ${q.get("noise")}`);
   if (q.has("mix_seed")) {
     parts.push(`styles ${q.get("mix_styles")} from seed ${q.get("mix_seed")}` +
-               (q.has("mix_class") ? ` (class ${q.get("mix_class")})` : ""));
+               (q.has("mix_class") ? ` (class ${q.get("mix_class")})` : "") +
+               (q.has("mix_label") ? ` (label ${q.get("mix_label")})` : ""));
   }
   info.directions.forEach((_, i) => {
     const value = q.get(`d${i}`);
@@ -60,8 +67,9 @@ function update() {
   setText($("psi-value"), $("psi").value);
   info.directions.forEach((_, i) => { setText($(`d${i}-value`), $(`d${i}`).value); });
   const mixing = $("mix-on").checked;
-  $("mix-seed").disabled = $("mix-styles").disabled = $("mix-class").disabled = !mixing;
+  $("mix-seed").disabled = $("mix-styles").disabled = $("mix-class").disabled = $("mix-label").disabled = !mixing;
   if (!$("mix-class-label").hidden) $("mix-class").options[0].textContent = mixClassDefault();
+  $("mix-label").placeholder = `the first seed's (${$("label").value.trim()})`;
   $("mix-hint").hidden = mixing;
   renderer.request(query);
 }
@@ -77,7 +85,8 @@ function describe(found) {
     if (layer.mixed) row.className = "mixed";
     const flags = [layer.truncated ? "truncated" : "", layer.moved ? "moved" : ""].filter(Boolean).join(", ");
     const from = (layer.seed === null ? `projected w ${layer.projected}` : `seed ${layer.seed}`) +
-      (layer.class === null ? "" : layer.class_drawn ? `, cluster ${layer.class} (drawn from the seed)` : `, class ${layer.class}`);
+      (layer.class === null ? "" : layer.class_drawn ? `, cluster ${layer.class} (drawn from the seed)` : `, class ${layer.class}`) +
+      (layer.label === null ? "" : `, label ${layer.label}`);
     for (const text of [layer.index, layer.layers.join(", "), from, flags]) {
       const cell = document.createElement("td");
       cell.textContent = text;
@@ -138,8 +147,10 @@ function ganRefusal(control, value) {
 // Each setting of the address and of a render request -> the id of its control.
 function settingControls() {
   const fields = { [startName()]: "seed", psi: "psi", cutoff: "cutoff", noise: "noise", mix_seed: "mix-seed", mix_styles: "mix-styles" };
-  if (info.c_dim) fields.class = "class";
-  if (info.c_dim && !info.projected) fields.mix_class = "mix-class";
+  if (takesClasses()) fields.class = "class";
+  if (takesClasses() && !info.projected) fields.mix_class = "mix-class";
+  if (takesLabels()) fields.label = "label";
+  if (takesLabels() && !info.projected) fields.mix_label = "mix-label";
   info.directions.forEach((_, i) => { fields[`d${i}`] = `d${i}`; });
   return fields;
 }
@@ -170,7 +181,8 @@ async function start() {
   if (info === null) return;
   $("mix-on").disabled = false;
   $("network").textContent = `${info.width}x${info.height}, ${info.num_ws} styles (ws)` +
-    (info.c_dim ? `, ${info.c_dim} ${info.draws_labels ? "clusters" : "classes"}` : "") +
+    (takesClasses() ? `, ${info.c_dim} ${info.draws_labels ? "clusters" : "classes"}` : "") +
+    (takesLabels() ? `, label vectors of ${info.c_dim} numbers` : "") +
     (info.projected ? `, starting from ${info.projected_file}` : "");
   // The image keeps a non-square network's aspect, its shorter side shown at 256 px.
   sizePreview($("image"), info.width, info.height, 256);
@@ -179,6 +191,7 @@ async function start() {
   if (info.projected) {
     $("seed-name").textContent = "Projected w";
     $("class-label").firstChild.textContent = "Second seed's class ";  // a projected w holds its own class
+    $("label-name").textContent = "Second seed's label";
   }
   if (info.projected === 1) {  // one w to start from: nothing to step to
     for (const id of ["seed-prev", "seed-next", "seed-random"]) {
@@ -188,7 +201,13 @@ async function start() {
   }
   $("cutoff").max = String(info.num_ws);
   addOptions($("noise"), info.noise_modes);
-  if (info.c_dim) {
+  if (takesLabels()) {
+    $("label").value = Array(info.c_dim).fill(0).join(",");
+    $("label-hint").textContent = `This network was trained on label vectors: give ${info.c_dim} numbers separated ` +
+      "by commas, as generate --label takes them.";
+    $("label-group").hidden = false;
+    $("mix-label-group").hidden = Boolean(info.projected);  // from a projected w, the label above is the second seed's
+  } else if (info.c_dim) {
     addOptions($("class"), [...Array(info.c_dim).keys()]);
     // A network trained on clusters draws one from the seed unless a cluster is picked.
     if (info.draws_labels) $("class").prepend(new Option("drawn from the seed", "", true, true));
