@@ -1,8 +1,10 @@
 """Fixtures the training tests share."""
 
+import json
 import subprocess
 import sys
-from typing import Iterator
+from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
@@ -14,3 +16,49 @@ def live_pid() -> Iterator[int]:
     yield process.pid
     process.kill()
     process.wait()
+
+
+# One of two processes of a --resume auto job that look for the snapshot to continue at the same moment: each waits,
+# once it has looked, until the other has too, and stays alive until the other has said how its start went.
+TOGETHER = """
+import json, sys, time
+from pathlib import Path
+from stylegan2.training import resume
+from stylegan2.training.config import resolve_options
+from stylegan2.training.session import TrainingError, start_process
+me, other, data_name, overrides = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+found = resume.latest_snapshot
+def together(*args, **kwargs):
+    chosen = found(*args, **kwargs)
+    Path(me + ".found").touch()
+    while not Path(other + ".found").exists():
+        time.sleep(0.01)
+    return chosen
+resume.latest_snapshot = together
+options = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, overrides)
+try:
+    resume.load_resume(options, data_name, start_process("cpu", 0))
+    said = "goes on"
+except TrainingError as err:
+    said = str(err)
+Path(me + ".said").write_text(said)
+while not Path(other + ".said").exists():
+    time.sleep(0.01)
+"""
+
+
+@pytest.fixture
+def started_together(tmp_path: Path) -> Callable[[dict], dict[int, str]]:
+    """Start two processes of the job of `overrides` (TrainingOptions fields; data builtin:shapes?n=64, --cfg cpu, 16
+    pixels) that look for a snapshot at once, and return what each said by its pid: 'goes on' where --resume auto let
+    it set its run up, else the message it gave way with."""
+
+    def start(overrides: dict) -> dict[int, str]:
+        a, b = str(tmp_path / "a"), str(tmp_path / "b")
+        jobs = {me: subprocess.Popen([sys.executable, "-c", TOGETHER, me, other, "shapes", json.dumps(overrides)])
+                for me, other in ((a, b), (b, a))}
+        for job in jobs.values():
+            assert job.wait(timeout=120) == 0
+        return {job.pid: Path(me + ".said").read_text() for me, job in jobs.items()}
+
+    return start

@@ -356,7 +356,9 @@ def test_a_stop_on_request_under_plain_torchrun_is_not_a_failure_to_restart(tmp_
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         try:
             wait_for(tmp_path / "runs", process)
-            (run_dir,) = (tmp_path / "runs").iterdir()
+            while not (made := [path for path in (tmp_path / "runs").iterdir() if path.is_dir()]):  # not the start claim
+                time.sleep(0.2)
+            (run_dir,) = made
             wait_for(run_dir / "network-snapshot-000000-008.safetensors", process)
             workers = children(process.pid)
             assert len(workers) == 2, workers

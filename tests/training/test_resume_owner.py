@@ -161,50 +161,17 @@ def test_a_run_continued_under_another_mount_path_is_still_recognised(tmp_path, 
         dry_run(tmp_path / "mount-b")
 
 
-CLAIMANT = """
-import json, sys, time
-from pathlib import Path
-from stylegan2.training import resume
-from stylegan2.training.config import resolve_options
-from stylegan2.training.session import TrainingError, start_process
-me, other, data_name, overrides = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
-found = resume.latest_snapshot
-def together(*args, **kwargs):  # both have chosen the run to continue before either goes on
-    chosen = found(*args, **kwargs)
-    Path(me + ".found").touch()
-    while not Path(other + ".found").exists():
-        time.sleep(0.01)
-    return chosen
-resume.latest_snapshot = together
-options = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, overrides)
-try:
-    resume.load_resume(options, data_name, start_process("cpu", 0))
-    said = "continues"
-except TrainingError as err:
-    said = str(err)
-Path(me + ".said").write_text(said)
-while not Path(other + ".said").exists():  # alive until the other one has checked
-    time.sleep(0.01)
-"""
-
-
-def test_of_two_jobs_that_start_together_one_continues_the_run_and_the_other_gives_way(tmp_path, one_thread):
+def test_of_two_jobs_that_start_together_one_continues_the_run_and_the_other_gives_way(tmp_path, one_thread,
+                                                                                       started_together):
     """Two `--resume auto` jobs that find the same snapshot at once (a duplicate submission): the continuation is
     claimed before the minutes of set-up that come before training.lock, so only one of them continues it."""
     run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
-    overrides = json.dumps({**TINY, "outdir": str(tmp_path / "runs"), "kimg": 0.016, "resume": "auto"})
-    data_name = open_dataset("builtin:shapes?n=64", resolution=16).name
-    a, b = str(tmp_path / "a"), str(tmp_path / "b")
-    jobs = {me: subprocess.Popen([sys.executable, "-c", CLAIMANT, me, other, data_name, overrides])
-            for me, other in ((a, b), (b, a))}
-    for job in jobs.values():
-        assert job.wait(timeout=120) == 0
-    said = {me: Path(me + ".said").read_text() for me in jobs}
-    assert sorted(said.values()).count("continues") == 1, said
-    winner = next(me for me in jobs if said[me] == "continues")
-    loser = next(me for me in jobs if me != winner)
+    said = started_together({**TINY, "outdir": str(tmp_path / "runs"), "kimg": 0.016, "resume": "auto"})
+    assert sorted(said.values()).count("goes on") == 1, said
+    winner = next(pid for pid in said if said[pid] == "goes on")
+    loser = next(pid for pid in said if pid != winner)
     assert said[loser].startswith(f"--resume auto: the run it would continue, {run_dir}, is about to be continued by "
-                                  f"process {jobs[winner].pid} on host {socket.gethostname()} (started ")
+                                  f"process {winner} on host {socket.gethostname()} (started ")
     assert ", which claimed it first; wait for that process to end or stop it" in said[loser]
 
 

@@ -1,7 +1,9 @@
 """Who counts as a live owner of a training.lock: on this host its process decides, and a lock of this process's own
 job passes only when an earlier instance of the job left it; a launch without --rdzv-id is named by its endpoint."""
 
+import ctypes
 import dataclasses
+import json
 import os
 import socket
 import time
@@ -75,3 +77,94 @@ def test_a_claim_of_a_live_process_made_first_wins(tmp_path, live_pid):
     found = rundir.earlier_claim(second)
     assert found is not None and found[0] == first and found[1].pid == live_pid
     assert rundir.earlier_claim(first) is None
+
+
+def test_a_live_claim_that_is_no_rival_is_passed_and_kept(tmp_path, live_pid):
+    """A new run's claim of another job in the same --outdir (a sweep): its owner lives, but it competes with nothing."""
+    first = rundir.claim_start(tmp_path, {"gamma": 2.0})
+    first.write_text(json.dumps({**json.loads(first.read_text()), "pid": live_pid, "process_start": None}))
+    second = rundir.claim_start(tmp_path, {"gamma": 8.0})
+    assert (first.name, second.name) == ("start-00000.lock", "start-00001.lock")
+    assert rundir.claimed_options(first) == {"gamma": 2.0}
+    assert rundir.earlier_claim(second, rival=lambda claim: rundir.claimed_options(claim) == {"gamma": 8.0}) is None
+    assert first.exists()
+    found = rundir.earlier_claim(second)
+    assert found is not None and found[0] == first and found[1].pid == live_pid
+
+
+# Windows' values, as its documentation gives them: the access asked, a running process's exit code, the errors.
+PROCESS_QUERY_LIMITED_INFORMATION, STILL_ACTIVE, ERROR_ACCESS_DENIED, ERROR_INVALID_PARAMETER = 0x1000, 259, 5, 87
+
+
+class FakeKernel32:
+    """Windows' kernel32 as `rundir._windows_process` calls it, over a table of processes: pid -> (exit code, creation
+    time); pids in `denied` exist but may not be opened. Records the handles it gave and those closed."""
+
+    def __init__(self, processes, denied=()):
+        self.processes, self.denied, self.error, self.opened, self.closed = processes, set(denied), 0, [], []
+
+    def OpenProcess(self, access, inherit, pid):
+        assert access == PROCESS_QUERY_LIMITED_INFORMATION and not inherit
+        if pid in self.denied or pid not in self.processes:
+            self.error = ERROR_ACCESS_DENIED if pid in self.denied else ERROR_INVALID_PARAMETER
+            return 0
+        self.opened.append(1000 + pid)
+        return 1000 + pid
+
+    def GetExitCodeProcess(self, handle, code):
+        code._obj.value = self.processes[handle - 1000][0]
+        return 1
+
+    def GetProcessTimes(self, handle, creation, exit_time, kernel_time, user_time):
+        created = self.processes[handle - 1000][1]
+        creation._obj.low, creation._obj.high = created & 0xFFFFFFFF, created >> 32
+        return 1
+
+    def CloseHandle(self, handle):
+        self.closed.append(handle)
+        return 1
+
+
+@pytest.fixture
+def windows(monkeypatch):
+    """This machine as Windows, its processes those of a FakeKernel32 that the test fills: os.getpid()'s runs."""
+    kernel32 = FakeKernel32({os.getpid(): (STILL_ACTIVE, 133_000_000_000_000_001)})
+    monkeypatch.setattr(rundir, "ON_WINDOWS", True, raising=False)
+    monkeypatch.setattr(rundir, "_kernel32", lambda: kernel32, raising=False)
+    monkeypatch.setattr(ctypes, "get_last_error", lambda: kernel32.error, raising=False)
+    return kernel32
+
+
+def test_on_windows_a_running_process_that_started_when_the_lock_says_is_alive(windows):
+    windows.processes[4242] = (STILL_ACTIVE, 2**40 + 7)
+    assert rundir.process_start(4242) == 2**40 + 7  # both halves of its FILETIME
+    assert owner(4242, process_start=2**40 + 7).alive()
+    assert windows.closed == windows.opened  # every handle opened is closed
+
+
+def test_on_windows_a_process_that_ended_is_gone_though_still_known(windows):
+    """A process whose handle another holds stays known after it ended: its exit code says so, not OpenProcess."""
+    windows.processes[os.getppid()] = (0, 2**40)  # a live process here, one that ended on "Windows"
+    assert not owner(os.getppid(), process_start=2**40).alive() and rundir.process_start(os.getppid()) is None
+
+
+def test_on_windows_a_pid_of_no_process_is_gone(windows):
+    assert not owner(os.getppid(), process_start=None).alive()  # a live process here, none on "Windows"
+
+
+def test_on_windows_a_process_that_may_not_be_opened_exists(windows):
+    """Another user's protected process: OpenProcess refuses it (access denied), so it is there."""
+    windows.denied.add(4242)
+    assert owner(4242).alive() and rundir.process_start(4242) is None
+
+
+def test_on_windows_a_pid_given_to_a_later_process_is_a_dead_owners(windows):
+    """Windows gives pids out again soon: the lock's creation time tells the process that wrote it."""
+    windows.processes[4242] = (STILL_ACTIVE, 2**40 + 1)
+    left = owner(4242, process_start=2**40)
+    assert left.pid_reused() and not left.alive()
+
+
+def test_on_windows_a_lock_records_its_process_creation_time(tmp_path, windows):
+    recorded = json.loads(rundir.claim_run_dir(tmp_path, None).read_text())["process_start"]
+    assert recorded == 133_000_000_000_000_001

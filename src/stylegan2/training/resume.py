@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..data import ImageDataset
+from ..data.dataset import absolute_spec
 from ..io.detect import newest_snapshot, snapshot_nimg
 from ..io.errors import CheckpointError
 from ..io.native import read_training_state
@@ -26,6 +27,7 @@ from ..metrics.training_data import METRIC_FILES
 from ..models import Discriminator, Generator
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..utils.download import DownloadError
+from ..utils.files import missing_folders, remove_empty_folders
 from .ada import check_augment_state
 from .config import (
     UNRECORDED_START,
@@ -50,6 +52,8 @@ from .rundir import (
     OWNER_FILE,
     OWNER_STALE_AFTER_S,
     claim_continuation,
+    claim_start,
+    claimed_options,
     earlier_claim,
     latest_snapshot,
     release_claims,
@@ -102,15 +106,19 @@ def load_resume(options: TrainingOptions, data_name: str,
 
 @contextlib.contextmanager
 def claims_released(options: TrainingOptions) -> Iterator[None]:
-    """Within it, --resume auto may claim the run it continues (`claim_continuation`); this process's claims under
-    --outdir are let go on the way out, however the run ends (open_run_dir lets go sooner, once training.lock speaks
-    for the run)."""
+    """Within it, --resume auto may claim the run it continues (`claim_continuation`) or a new run (`claim_start`);
+    this process's claims under --outdir are let go on the way out, however the run ends (open_run_dir lets go sooner,
+    once training.lock speaks for the run), and an --outdir that a claim made and nothing else filled is removed."""
+    outdir = Path(options.outdir).expanduser()
+    made = missing_folders(outdir)
     try:
         yield
     finally:
         if auto_resume(options.resume)[0]:
-            for run_dir in runs_of_kind(options.outdir, re.compile(".+")):
+            release_claims(outdir)
+            for run_dir in runs_of_kind(outdir, re.compile(".+")):
                 release_claims(run_dir)
+            remove_empty_folders(made)
 
 
 def follow_file_labels(file: ResumeFile, options: TrainingOptions, dataset: ImageDataset) -> TrainingOptions:
@@ -130,7 +138,7 @@ def _resume_file(options: TrainingOptions, data_name: str,
                  ctx: DistributedContext) -> tuple[str | None, bytes | None, list[str]]:
     """Rank 0's resume file on every rank: its path (None: nothing to resume) and, on the other
     ranks, its bytes (None on rank 0, which reads its own copy); and on rank 0 the lines that say
-    what `--resume auto` found (having claimed the run it continues: `claims_released`).
+    what `--resume auto` found (having claimed the run it continues or starts: `claims_released`).
 
     `--resume auto` is resolved on rank 0 (to None when --outdir has no snapshot of this run's
     kind), and the other ranks get the file from it, so they need neither the file nor the run
@@ -141,7 +149,7 @@ def _resume_file(options: TrainingOptions, data_name: str,
     if ctx.is_main and auto:
         try:
             found, passed_over = _auto_resume(options, data_name, claim=True)
-        except TrainingError as err:  # a run that a live process trains: said once the other processes know
+        except (TrainingError, ValueError) as err:  # a live owner, an unmakable --outdir: said once the others know
             found, passed_over, error = None, [], err
         found_lines = [f"Resume auto: {line}" for line in passed_over]
         path = str(found) if found is not None else ""
@@ -176,8 +184,8 @@ def _auto_resume(options: TrainingOptions, data_name: str,
     from (`auto:FILE` starts from FILE, plain `auto` from new weights); of the others, the run furthest along is
     continued. A run that a live process still trains, or is about to, is refused (TrainingError): continuing it
     would fork it; so is a new run where none has a snapshot yet while a live process trains this job's. With
-    `claim` (a run, not --dry-run), the continuation is claimed before the owners are checked (let go by
-    `claims_released`): of two processes that would continue one run, one gives way."""
+    `claim` (a run, not --dry-run), the continuation or the new run is claimed before the owners are checked (let go
+    by `claims_released`): of two processes that would continue one run, or start one job's run, one gives way."""
     read: dict[Path, tuple[dict[str, Any], str]] = {}  # each run's recorded options, read once, and a note on them
 
     def recorded(run_dir: Path) -> dict[str, Any]:
@@ -188,7 +196,9 @@ def _auto_resume(options: TrainingOptions, data_name: str,
     start = auto_resume(options.resume)[1]
 
     def differences(run_dir: Path) -> str:  # what a passed-over line says after the run's name; '' for none
-        theirs = recorded(run_dir)
+        return differs(recorded(run_dir))
+
+    def differs(theirs: dict[str, Any]) -> str:  # how a job of these recorded options differs; '' for none
         said = run_differences(options, theirs) + _start_differences(start, theirs)
         changed = changed_defaults(options, theirs)
         if said and len(changed) == len(said):  # only defaults that changed: this job's run, from an older version
@@ -196,10 +206,16 @@ def _auto_resume(options: TrainingOptions, data_name: str,
         return f"{', '.join(said)}: a run with other options, so another job's (give one of its snapshots to --resume " \
                "to continue it anyway)" if said else ""
 
+    def same_job(other: Path) -> bool:  # whether another process's claim of a new run is of this job
+        theirs = claimed_options(other)
+        return theirs.get("cfg", options.cfg) == options.cfg and not differs(theirs)
+
     kind = run_kind(data_name, options.cfg)
     found, passed_over = latest_snapshot(options.outdir, kind, differences)
     lines = [f"passed over {line}" for line in passed_over]
     if found is None:
+        if claim:  # let go by `claims_released`; checked before the locks, which a claim's owner writes before letting go
+            _refuse_second_start(claim_start(options.outdir, _claimed_job(options, start)), same_job)
         _refuse_beside_live_run(runs_of_kind(options.outdir, kind), differences)
         return found, [*lines, *(note for _, note in read.values() if note)]
     held = claim_continuation(found) if claim else None  # let go by `claims_released`
@@ -272,6 +288,27 @@ def _refuse_beside_live_run(runs: list[Path], differences: Callable[[Path], str]
                 f"{owner.describe()}; wait for that process to end or stop it, or pass a file to --resume or another "
                 f"--outdir to start another run anyway (if that process is gone, delete {run_dir / OWNER_FILE}: after "
                 f"{OWNER_STALE_AFTER_S / 3600:g} hour without a heartbeat it counts as gone)")
+
+
+def _claimed_job(options: TrainingOptions, start: str | None) -> dict[str, Any]:
+    """The options a new run's claim records, as its training_options.json will (`differences` reads either), with
+    the network it starts from (`start`, --resume auto:FILE; None: new weights) as a path that `_same_start` knows."""
+    started_from = start if start is None else cached_file_name(start) or os.path.abspath(os.path.expanduser(start))
+    return {**options.to_json(), "data": absolute_spec(options.data), "started_from": started_from}
+
+
+def _refuse_second_start(claim: Path, same_job: Callable[[Path], bool]) -> None:
+    """Refuse (TrainingError) to start a new run while a live process that claimed one of this job (`same_job`) before
+    this process's `claim` sets it up: of two starts of one job at once (`srun --ntasks=2`, a requeue racing the
+    first start), the first claim trains."""
+    first = earlier_claim(claim, same_job)
+    if first is not None:
+        where, owner = first
+        raise TrainingError(
+            f"--resume auto: a new run of this job under {claim.parent} is about to be started by "
+            f"{owner.describe() if owner else 'another process'}, which claimed it first; wait for that process to end "
+            f"or stop it, or pass a file to --resume or another --outdir to start another run anyway (if that process "
+            f"is gone, delete {where}: after {OWNER_STALE_AFTER_S / 3600:g} hour it counts as gone)")
 
 
 def _run_options(run_dir: Path) -> tuple[dict[str, Any], str]:

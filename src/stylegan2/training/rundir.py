@@ -5,7 +5,9 @@ process that trains a run (its training.lock)."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -13,7 +15,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..io.detect import newest_snapshot, snapshot_nimg
 from ..io.pretrained import NVIDIA_NETWORKS
@@ -182,16 +184,19 @@ def latest_snapshot(outdir: str | Path, kind: str | re.Pattern[str],
 # so the owner touches the file every HEARTBEAT_S while it holds the run, from a thread of its own (a metric at a
 # snapshot can take an hour between two steps); a file untouched for OWNER_STALE_AFTER_S is a dead owner's (a killed
 # process cannot remove it), whichever host it names. On its own host a pid may since name another process: the lock
-# records the process's start too, where the system tells it (Linux).
+# records the process's start too, where the system tells it (Linux, Windows).
 # On another host, a lock of this process's own job left by an earlier instance of it (a SLURM job requeued on another
 # node, a torchrun restart that put rank 0 elsewhere) is passed however fresh its heartbeat: the lock records the
 # job's restart counts, and only a lower one is an earlier instance. Two processes of one job and one instance (two
 # trainers in one allocation) are two live trainers.
 # The continuation itself is claimed before the minutes of set-up that come before training.lock: each process that
 # would continue a run creates the next `continue-NNNNN.lock` in its directory exclusively (O_EXCL, which NFSv3+ keeps)
-# and gives way to a live owner of a lower-numbered one.
+# and gives way to a live owner of a lower-numbered one. A new run of a job is claimed alike, before the same set-up,
+# by the next `start-NNNNN.lock` in --outdir, which records the job's options too: a process gives way only to a live
+# owner of a lower-numbered claim of its own job.
 OWNER_FILE = "training.lock"
-CLAIM_PREFIX = "continue-"
+CLAIM_PREFIX = "continue-"  # a run's continuation, in its run directory
+START_PREFIX = "start-"  # a new run, in --outdir
 HEARTBEAT_S = 60.0
 OWNER_STALE_AFTER_S = 3600.0
 JOB_VARIABLES = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "TORCHELASTIC_RUN_ID")  # kept by requeues and restarts
@@ -229,7 +234,7 @@ class RunOwner:
     resumed: str | None
     heartbeat: float
     job: str | None = None
-    process_start: int | None = None  # process_start(pid) when it wrote the file; None: not told (not Linux, older files)
+    process_start: int | None = None  # process_start(pid) when it wrote the file; None: not told (older files, other systems)
     instance: tuple[int, ...] | None = None  # job_instance() when it wrote the file; None: older files
     resumed_run: str | None = None  # `resumed` as 'RUN/SNAPSHOT' where it lies beside the run; None: elsewhere, older files
 
@@ -270,10 +275,16 @@ class RunOwner:
         return f"process {self.pid} on host {self.host} (started {started})"
 
 
+ON_WINDOWS = os.name == "nt"  # no signal 0 (os.kill ends the process) and no /proc there: kernel32 tells both
+PROCESS_QUERY_LIMITED_INFORMATION = 0x1000  # the access to a process that its owner grants every user
+STILL_ACTIVE = 259  # GetExitCodeProcess's code for a process that has not ended
+ERROR_ACCESS_DENIED = 5  # OpenProcess's error for a process that exists but may not be opened (a protected one)
+
+
 def _process_exists(pid: int) -> bool:
-    """Whether a process of this id exists on this machine (where signal 0 cannot be sent, as on Windows: assumed)."""
-    if os.name == "nt":  # os.kill would end the process there
-        return True
+    """Whether a process of this id exists on this machine."""
+    if ON_WINDOWS:  # os.kill would end the process there
+        return _windows_process(pid)[0]
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -284,9 +295,11 @@ def _process_exists(pid: int) -> bool:
 
 
 def process_start(pid: int) -> int | None:
-    """When process `pid` started, in clock ticks after boot (field 22 of /proc/PID/stat): with its pid, this names
-    one process, where a pid alone may be given to another once it ended. None where the system does not tell it
-    (no /proc: not Linux) or there is no such process."""
+    """When process `pid` started: on Linux in clock ticks after boot (field 22 of /proc/PID/stat), on Windows in
+    100 ns since 1601 (its creation time); with its pid, this names one process, where a pid alone may be given to
+    another once it ended. None where the system does not tell it (neither of those) or there is no such process."""
+    if ON_WINDOWS:
+        return _windows_process(pid)[1]
     try:
         stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
         return int(stat.rpartition(")")[2].split()[19])  # after the command's name, which may hold spaces and ')'
@@ -294,8 +307,48 @@ def process_start(pid: int) -> int | None:
         return None
 
 
-def _owner_record(outdir: Path, resumed: Path | None) -> str:
-    """The line a training.lock or a claim holds for this process, which trains a run under `outdir` from `resumed`."""
+class _FileTime(ctypes.Structure):
+    """Windows' FILETIME: 100 ns intervals since 1601, in two halves."""
+
+    _fields_ = [("low", ctypes.c_uint32), ("high", ctypes.c_uint32)]
+
+
+@functools.cache
+def _kernel32() -> Any:
+    """Windows' kernel32.dll with the calls `_windows_process` makes, typed (a handle is pointer-sized)."""
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32.OpenProcess.restype = ctypes.c_void_p
+    kernel32.OpenProcess.argtypes = (ctypes.c_uint32, ctypes.c_int, ctypes.c_uint32)
+    kernel32.GetExitCodeProcess.argtypes = (ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32))
+    kernel32.GetProcessTimes.argtypes = (ctypes.c_void_p, *[ctypes.POINTER(_FileTime)] * 4)
+    kernel32.CloseHandle.argtypes = (ctypes.c_void_p,)
+    return kernel32
+
+
+def _windows_process(pid: int) -> tuple[bool, int | None]:
+    """(Whether process `pid` runs on this Windows machine, when it started: its creation time; None where not
+    told.) A process that ended is still known while someone holds a handle to it: its exit code tells it."""
+    kernel32 = _kernel32()
+    handle = kernel32.OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
+    if not handle:  # no such process (ERROR_INVALID_PARAMETER), or one that may not be opened
+        return ctypes.get_last_error() == ERROR_ACCESS_DENIED, None
+    try:
+        code = ctypes.c_uint32()
+        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+            return True, None  # it could be opened: it exists
+        if code.value != STILL_ACTIVE:
+            return False, None
+        creation, exit_time, kernel_time, user_time = (_FileTime() for _ in range(4))
+        if not kernel32.GetProcessTimes(handle, *map(ctypes.byref, (creation, exit_time, kernel_time, user_time))):
+            return True, None
+        return True, creation.high << 32 | creation.low
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def _owner_record(outdir: Path, resumed: Path | None, **more: Any) -> str:
+    """The line a training.lock or a claim holds for this process, which trains a run under `outdir` from `resumed`
+    (`more`: what else a claim records)."""
     resumed_run = None
     if resumed is not None:
         resumed = Path(resumed).resolve()
@@ -303,7 +356,7 @@ def _owner_record(outdir: Path, resumed: Path | None) -> str:
             resumed_run = f"{resumed.parent.name}/{resumed.name}"
     record = {"host": socket.gethostname(), "pid": os.getpid(), "process_start": process_start(os.getpid()),
               "started": time.time(), "job": job_id(), "instance": job_instance(),
-              "resumed": None if resumed is None else str(resumed), "resumed_run": resumed_run}
+              "resumed": None if resumed is None else str(resumed), "resumed_run": resumed_run, **more}
     return json.dumps(record) + "\n"
 
 
@@ -336,39 +389,65 @@ def _read_owner(lock: Path) -> RunOwner | None:
         return None
 
 
-def _claims(run_dir: Path) -> list[tuple[int, Path]]:
-    """The continuation claims in `run_dir`, by number."""
+def _claims(folder: Path, prefix: str) -> list[tuple[int, Path]]:
+    """The claims named `<prefix>NNNNN.lock` in `folder`, by number."""
     try:
-        names = os.listdir(run_dir)
+        names = os.listdir(folder)
     except OSError:
         return []
-    return sorted((int(m.group(1)), run_dir / name) for name in names
-                  if (m := re.fullmatch(rf"{re.escape(CLAIM_PREFIX)}(\d+)\.lock", name)))
+    return sorted((int(m.group(1)), folder / name) for name in names
+                  if (m := re.fullmatch(rf"{re.escape(prefix)}(\d+)\.lock", name)))
+
+
+def _claim(folder: Path, prefix: str, record: str) -> Path:
+    """Create the next `<prefix>NNNNN.lock` in `folder` exclusively, holding `record`; returns its path."""
+    while True:
+        path = folder / f"{prefix}{max((n for n, _ in _claims(folder, prefix)), default=-1) + 1:05d}.lock"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:  # another process took this number first: the next one
+            continue
+        with os.fdopen(fd, "wb") as file:
+            file.write(record.encode())
+        return path
 
 
 def claim_continuation(snapshot: Path) -> Path:
     """Claim the continuation of `snapshot`'s run for this process: create the next `continue-NNNNN.lock` in its
     directory exclusively; returns its path. A claim made before this one whose owner lives wins
     (`earlier_claim`), whichever of the two checks first."""
-    run_dir = snapshot.parent
-    record = _owner_record(run_dir.parent, snapshot).encode()
-    while True:
-        path = run_dir / f"{CLAIM_PREFIX}{max((n for n, _ in _claims(run_dir)), default=-1) + 1:05d}.lock"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:  # another process took this number first: the next one
-            continue
-        with os.fdopen(fd, "wb") as file:
-            file.write(record)
-        return path
+    return _claim(snapshot.parent, CLAIM_PREFIX, _owner_record(snapshot.parent.parent, snapshot))
 
 
-def earlier_claim(claim: Path) -> tuple[Path, RunOwner | None] | None:
-    """A claim made before `claim` in its directory whose owner lives, with that owner (None: a claim still being
-    written); None where there is none. Claims of owners that are gone are removed (their numbers are below
-    `claim`'s, so none is given out again)."""
-    number = int(claim.name[len(CLAIM_PREFIX):-len(".lock")])
-    for earlier_number, earlier in _claims(claim.parent):
+def claim_start(outdir: str | Path, options: dict[str, Any]) -> Path:
+    """Claim a new run of the job that `options` describe (as training_options.json records them) for this process:
+    create the next `start-NNNNN.lock` in `outdir` (made where missing) exclusively; returns its path. A claim of the
+    same job made before this one whose owner lives wins (`earlier_claim`, with the caller's test of the job)."""
+    outdir = Path(outdir).expanduser()
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        return _claim(outdir, START_PREFIX, _owner_record(outdir, None, options=options))
+    except OSError as err:  # read-only, no permission, a file on the way, ...
+        raise ValueError(f"--outdir {outdir}: cannot create a run directory there ({err.strerror or err}); "
+                         "choose another --outdir") from None
+
+
+def claimed_options(claim: Path) -> dict[str, Any]:
+    """The options a new run's claim records ({} where it cannot be read)."""
+    try:
+        options = json.loads(claim.read_text(encoding="utf-8")).get("options")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return options if isinstance(options, dict) else {}
+
+
+def earlier_claim(claim: Path, rival: Callable[[Path], bool] = lambda earlier: True) -> tuple[Path, RunOwner | None] | None:
+    """A claim made before `claim` in its directory whose owner lives and that `rival` says competes with it (a new
+    run's: of the same job), with that owner (None: a claim still being written); None where there is none. Claims of
+    owners that are gone are removed (their numbers are below `claim`'s, so none is given out again)."""
+    named = re.fullmatch(r"(.+-)(\d+)\.lock", claim.name)
+    prefix, number = named[1], int(named[2])
+    for earlier_number, earlier in _claims(claim.parent, prefix):
         if earlier_number >= number:
             break
         owner = _read_owner(earlier)
@@ -377,21 +456,23 @@ def earlier_claim(claim: Path) -> tuple[Path, RunOwner | None] | None:
                 if time.time() - earlier.stat().st_mtime < HEARTBEAT_S:  # created, its line not written yet
                     return earlier, None
                 earlier.unlink()
-        elif owner.alive():
-            return earlier, owner
-        else:
+        elif not owner.alive():
             with contextlib.suppress(OSError):
                 earlier.unlink()
+        elif rival(earlier):
+            return earlier, owner
     return None
 
 
-def release_claims(run_dir: Path) -> None:
-    """Remove this process's continuation claims in `run_dir`: its training.lock (or its end) now speaks for it."""
-    for _, claim in _claims(run_dir):
-        owner = _read_owner(claim)
-        if owner is not None and owner.pid == os.getpid() and owner.host == socket.gethostname():
-            with contextlib.suppress(OSError):
-                claim.unlink()
+def release_claims(folder: Path) -> None:
+    """Remove this process's claims in `folder` (a run directory's continuation claims, --outdir's claims of new
+    runs): its training.lock (or its end) now speaks for it."""
+    for prefix in (CLAIM_PREFIX, START_PREFIX):
+        for _, claim in _claims(folder, prefix):
+            owner = _read_owner(claim)
+            if owner is not None and owner.pid == os.getpid() and owner.host == socket.gethostname():
+                with contextlib.suppress(OSError):
+                    claim.unlink()
 
 
 class RunLock:

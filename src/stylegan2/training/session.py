@@ -313,8 +313,8 @@ class TrainingSession:
                 with open(self.run_dir / "training_options.json", "w", encoding="utf-8") as f:
                     json.dump(self._recorded_options(), f, indent=2)
             self._lock = RunLock(claim_run_dir(self.run_dir, self._resumed_from))
-            if self._resumed_from is not None:  # --resume auto's claim of the run it continues: the lock says it now
-                release_claims(self._resumed_from.parent)
+            # --resume auto's claim of the run it continues, or of a new run in --outdir: the lock says it now
+            release_claims(self.run_dir.parent if self._resumed_from is None else self._resumed_from.parent)
             self._run_log = RunLog(self.run_dir, self.log)
         except OSError as err:  # a full disk: leave no empty run directory behind for each failed start
             self._release_lock()
