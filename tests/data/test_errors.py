@@ -9,6 +9,7 @@ import PIL.Image
 import pytest
 
 from stylegan2.data import DatasetError, open_dataset
+from stylegan2.data.sources import DATASET_KINDS
 
 
 def truncate(path: Path) -> None:
@@ -42,6 +43,14 @@ def test_unknown_file_type_is_refused(tmp_path):
     (tmp_path / "data.csv").write_text("1,2")
     with pytest.raises(DatasetError, match="data.csv: not a dataset"):
         open_dataset(tmp_path / "data.csv")
+
+
+def test_an_unknown_file_type_is_answered_with_every_kind_of_dataset(tmp_path):
+    """The refusal lists what `open_source` opens, as the commands' --data helps do, from the one list."""
+    (tmp_path / "data.csv").write_text("1,2")
+    with pytest.raises(DatasetError) as refused:
+        open_dataset(tmp_path / "data.csv")
+    assert [kind for kind in DATASET_KINDS if kind not in str(refused.value)] == []
 
 
 def test_corrupt_zip_is_refused(tmp_path):

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from stylegan2.data import DatasetError, convert_dataset, open_dataset
-from stylegan2.data.sources import MAX_CLASSES_VARIABLE, open_source
+from stylegan2.data.labels import MAX_CLASSES_VARIABLE
+from stylegan2.data.sources import open_source
 from stylegan2.utils.files import atomic_path
 
 

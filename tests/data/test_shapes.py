@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from scipy.spatial import ConvexHull
 
-from stylegan2.data import SHAPE_CLASSES, paint, render_shape, sources
-from stylegan2.data.shapes import shape_geometry, shape_mask
-from stylegan2.data.sources import ShapesSource
+from stylegan2.data import SHAPE_CLASSES, paint, render_shape, shapes
+from stylegan2.data.shapes import ShapesSource, shape_geometry, shape_mask
 
 
 def mask_descriptors(mask: np.ndarray) -> tuple[float, float]:
@@ -145,7 +144,7 @@ def test_the_source_keeps_read_only_renders_that_equal_fresh_ones():
 
 
 def test_a_source_too_large_to_keep_renders_each_time(monkeypatch):
-    monkeypatch.setattr(sources, "SHAPES_CACHE_BYTES", 10 * 16 * 16 * 3 - 1)  # one byte short of 10 renders
+    monkeypatch.setattr(shapes, "SHAPES_CACHE_BYTES", 10 * 16 * 16 * 3 - 1)  # one byte short of 10 renders
     source = ShapesSource(size=10, seed=3, resolution=16)
     a, b = source.load(2), source.load(2)
     assert not np.shares_memory(a, b)

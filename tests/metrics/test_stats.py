@@ -170,7 +170,7 @@ def test_a_later_command_finds_the_hash_by_the_files_identity_and_a_rewrite_is_s
 
     decoded = []
     real_decode = images_module.decode_image
-    monkeypatch.setattr("stylegan2.data.sources.decode_image", lambda *a, **k: decoded.append(1) or real_decode(*a, **k))
+    monkeypatch.setattr("stylegan2.data.files.decode_image", lambda *a, **k: decoded.append(1) or real_decode(*a, **k))
     assert dataset_fingerprint(open_dataset(data), index_dir=index) == first and decoded == []  # a new command
     assert dataset_fingerprint(open_dataset(data, mirror=True), index_dir=index) != first  # other items
 

@@ -5,16 +5,9 @@ import math
 import pytest
 import torch
 
-from stylegan2.training import augment
-from stylegan2.training.augment import (
-    AUGPIPE_PRESETS,
-    MULTIPLIERS,
-    AugmentPipe,
-    augment_pipe_from_preset,
-    bilinear_sample,
-    filter_bank,
-    warp_images,
-)
+from stylegan2.training import augment, augment_ops
+from stylegan2.training.augment import AUGPIPE_PRESETS, MULTIPLIERS, AugmentPipe, augment_pipe_from_preset
+from stylegan2.training.augment_ops import bilinear_sample, filter_bank, warp_images
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 GEOMETRIC = ("xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac")
@@ -251,7 +244,7 @@ def test_bilinear_sample_refuses_a_grid_that_needs_gradients():
 
 def test_warp_second_derivative_matches_finite_differences():
     lowpass = augment_pipe_from_preset("bg").Hz_geom.double()
-    G_inv = augment.rotate2d(torch.tensor([0.3])) @ augment.scale2d(torch.tensor([1.1]), torch.tensor([0.9]))
+    G_inv = augment_ops.rotate2d(torch.tensor([0.3])) @ augment_ops.scale2d(torch.tensor([1.1]), torch.tensor([0.9]))
     x = torch.randn(1, 1, 8, 8, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradgradcheck(lambda img: warp_images(img, G_inv, lowpass).square(), (x,))
 
@@ -260,7 +253,7 @@ def test_warp_second_derivative_matches_finite_differences():
 def test_per_channel_filter_second_derivative_matches_finite_differences(transpose):
     x = torch.randn(1, 2, 3, 9, dtype=torch.float64, requires_grad=True)
     taps = torch.randn(2, 1, 1, 5, dtype=torch.float64)  # one 1-D filter per channel
-    assert torch.autograd.gradgradcheck(lambda img: augment._DepthwiseFilter.apply(img, taps, transpose).square(), (x,))
+    assert torch.autograd.gradgradcheck(lambda img: augment_ops._DepthwiseFilter.apply(img, taps, transpose).square(), (x,))
 
 
 def test_grayscale_images_get_every_transform():

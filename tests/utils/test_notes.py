@@ -15,7 +15,7 @@ def test_a_library_warning_names_the_callers_line(tmp_path):
     (tmp_path / "photo.heic").write_bytes(b"not read here")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        open_dataset(tmp_path)  # the note is raised several calls down, in stylegan2.data.sources
+        open_dataset(tmp_path)  # the note is raised several calls down, in stylegan2.data.files
     assert [w.filename for w in caught] == [__file__], [(w.filename, str(w.message)) for w in caught]
     assert "photo.heic" not in str(caught[0].message) and "1 .heic file(s)" in str(caught[0].message)
 

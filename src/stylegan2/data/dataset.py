@@ -12,8 +12,11 @@ from ..models.aspect import ASPECTS, SQUARE, aspect_of
 from ..utils.notes import warn
 from ..utils.text import first_names
 from .errors import DatasetError
+from .files import LABELS_FILE
+from .image_source import ImageSource
 from .images import DECODE_VERSION, check_side, is_power_of_two, pad_center
-from .sources import LABELS_FILE, ImageSource, ShapesSource, open_source
+from .shapes import ShapesSource
+from .sources import open_source
 
 
 def _target_resolution(location: str, height: int, width: int, requested: int | None) -> int:

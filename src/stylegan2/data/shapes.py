@@ -2,12 +2,15 @@
 
 Structure (which shape, where, how big, how rotated) and texture (foreground and background colour) come
 from two independent random streams, so a swapping autoencoder can be scored against the true mask and
-colours of every item.
+colours of every item. `ShapesSource` serves the set to training and the dataset tool.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from .errors import DatasetOptionError
+from .image_source import ImageSource
 
 SHAPE_CLASSES = ("circle", "square", "triangle", "star", "cross")
 """The classes of `builtin:shapes`, in label order."""
@@ -113,3 +116,61 @@ def render_shape(index: int, resolution: int = 32, seed: int = 0) -> ShapeSample
     mask = shape_mask(index, resolution, seed)
     fg_color, bg_color = shape_colors(index, seed)
     return ShapeSample(paint(mask, fg_color, bg_color), shape_label(index), mask, fg_color, bg_color)
+
+
+SHAPES_SIZE = 10_000  # items in builtin:shapes unless its n says otherwise
+SHAPES_CACHE_BYTES = 256 * 2**20  # builtin:shapes keeps its renders in memory up to this size (the default set: 30 MB)
+
+
+class ShapesSource(ImageSource):
+    """`builtin:shapes`: `size` coloured shapes rendered on demand at `resolution`, labelled by shape class.
+
+    Each render is kept (read-only) once made, when all of them fit in SHAPES_CACHE_BYTES: a training
+    run draws every item many times, and rendering one costs more than copying it.
+    """
+
+    num_classes = len(SHAPE_CLASSES)
+
+    def __init__(self, *, size: int = SHAPES_SIZE, seed: int = 0, resolution: int = 32):
+        if size < 1:
+            raise DatasetOptionError(f"builtin:shapes: n must be >= 1, got {size}")
+        self.size, self.seed, self.resolution = size, seed, resolution
+        self.name = "shapes"
+        self.location = f"builtin:shapes?n={size}&seed={seed}"
+        fits = size * resolution * resolution * 3 <= SHAPES_CACHE_BYTES
+        self._renders = np.empty((size, resolution, resolution, 3), np.uint8) if fits else None  # pages fill as used
+        self._rendered = np.zeros(size, bool)
+
+    def __getstate__(self) -> dict:
+        """Pickled (to data-loader workers) without the renders: each process renders its own."""
+        return {"size": self.size, "seed": self.seed, "resolution": self.resolution}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def describe(self, index: int) -> str:
+        return f"{self.location}[{index}]"
+
+    def load(self, index: int, *, drop_alpha: bool = False) -> np.ndarray:
+        if not 0 <= index < self.size:
+            raise IndexError(f"shape index {index} out of range for {self.size} items")
+        if self._renders is None:
+            return render_shape(index, self.resolution, self.seed).image.transpose(1, 2, 0)  # [H, W, 3]
+        if not self._rendered[index]:
+            self._renders[index] = render_shape(index, self.resolution, self.seed).image.transpose(1, 2, 0)
+            self._rendered[index] = True
+        image = self._renders[index]
+        image.flags.writeable = False  # a view of the cache: nobody may paint over a render
+        return image
+
+    def has_color(self) -> bool:
+        return True
+
+    def validate(self, *, skip_bad: bool = False) -> tuple[int, int, int]:
+        return self.resolution, self.resolution, 3
+
+    def labels(self, *, required: bool, skip_bad: bool = False) -> np.ndarray:
+        return np.array([shape_label(i) for i in range(self.size)], dtype=np.int64)

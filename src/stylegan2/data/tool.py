@@ -17,8 +17,10 @@ from ..utils.notes import warn
 from ..utils.progress import progress_bar
 from ..utils.text import first_names
 from .errors import DatasetError, DatasetOptionError
+from .files import LABELS_FILE, FileSource
+from .image_source import ImageSource
 from .images import check_side, pad_center
-from .sources import LABELS_FILE, FileSource, ImageSource, open_source
+from .sources import open_source
 
 TRANSFORMS = ("center-crop", "center-crop-wide", "letterbox")
 RESIZE_FILTERS = {"lanczos": PIL.Image.Resampling.LANCZOS, "box": PIL.Image.Resampling.BOX}
