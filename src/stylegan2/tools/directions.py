@@ -82,7 +82,7 @@ def find_directions(
     """Write directions.npz (SeFa) and directionNN.png strips for the `strips` strongest directions: one set, all
     put in place together or none (see atomic_paths), so the strips never belong to another directions file.
     directions.npz records the network's file name and style weights' fingerprint, so that `generate --direction`
-    refuses it with another network."""
+    notes when another network takes it."""
     if strips < 0:
         raise ToolOptionError(f"--strips {strips}: must be 0 or more")
     if strips:

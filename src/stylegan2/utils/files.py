@@ -196,9 +196,7 @@ def atomic_paths(paths: Sequence[str | Path], *, replace: bool = True) -> Iterat
     are made, and removed again (when still empty) if the set is not written.
     """
     paths = [Path(path) for path in paths]
-    repeated = [path for index, path in enumerate(paths) if os.path.abspath(path) in map(os.path.abspath, paths[:index])]
-    if repeated:
-        raise ValueError(f"{repeated[0]} is given twice in one set of outputs; give each output once")
+    _refuse_repeats(paths)
     if not replace:
         for path in paths:
             if path.exists():
@@ -227,6 +225,17 @@ def atomic_paths(paths: Sequence[str | Path], *, replace: bool = True) -> Iterat
             tmp.unlink(missing_ok=True)
         if not committed:  # the temporaries gone, a folder made for the set is empty again
             remove_empty_folders(made)
+
+
+def _refuse_repeats(paths: Sequence[Path]) -> None:
+    """ValueError naming the first of `paths` that an earlier one names too (`a.png`, `out/../a.png`, its absolute
+    path): its commit would overwrite the first one's backup. One pass, as `swapae decode` writes thousands a set."""
+    seen: set[str] = set()
+    for path in paths:
+        absolute = os.path.abspath(path)
+        if absolute in seen:
+            raise ValueError(f"{path} is given twice in one set of outputs; give each output once")
+        seen.add(absolute)
 
 
 def missing_folders(folder: Path) -> list[Path]:
