@@ -135,6 +135,25 @@ def test_resume_auto_refuses_a_new_run_that_a_live_process_of_its_job_claimed_fi
     assert os.listdir(tmp_path / "runs") == [claim.name]  # no run directory, and its own claim let go
 
 
+def test_the_dry_run_refuses_a_new_run_that_a_live_process_of_its_job_claimed_as_the_run_does(tmp_path, one_thread,
+                                                                                             live_pid):
+    """--dry-run reads --outdir's claims without making one, so it says what the command would do."""
+    claim = claim_of(tmp_path, live_pid)
+    with pytest.raises(TrainingError) as checked:
+        dry_run(tmp_path)
+    assert os.listdir(tmp_path / "runs") == [claim.name]  # no claim of its own
+    with pytest.raises(TrainingError) as refused:
+        train(options(tmp_path, resume="auto"), device="cpu", log=lambda line: None)
+    assert str(checked.value) == str(refused.value)
+    assert str(refused.value).startswith(f"--resume auto: a new run of this job under {tmp_path / 'runs'} is about to "
+                                         f"be started by process {live_pid} on host {socket.gethostname()} (started ")
+
+
+def test_the_dry_run_is_not_stopped_by_a_live_claim_of_another_job(tmp_path, one_thread, live_pid):
+    claim_of(tmp_path, live_pid, gamma=2.0)
+    assert dry_run(tmp_path)[-1] == "no snapshot to continue: a new run starts"
+
+
 def test_a_claim_that_a_dead_process_left_does_not_stop_a_new_run_and_is_removed(tmp_path, one_thread):
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
     ended.wait()

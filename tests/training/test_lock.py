@@ -171,6 +171,29 @@ def test_a_touch_that_fails_is_tried_again_at_the_next_beat(tmp_path, fast_heart
     assert not lock.exists() and not heartbeats(tmp_path)
 
 
+def test_release_returns_while_a_touch_hangs(tmp_path, fast_heartbeat, monkeypatch):
+    """A touch stuck on a dead NFS mount must not keep a finished run from exiting: release waits for the heartbeat
+    thread a bounded time (it is a daemon, so it does not keep the process alive either)."""
+    lock = claim_run_dir(tmp_path, None)
+    hanging, unstuck = threading.Event(), threading.Event()
+
+    def hung(path, *args, **kwargs):
+        hanging.set()
+        unstuck.wait(60)
+
+    monkeypatch.setattr(rundir.os, "utime", hung)
+    monkeypatch.setattr(rundir, "RELEASE_WAIT_S", 0.1, raising=False)
+    held = RunLock(lock)
+    released = threading.Thread(target=held.release, daemon=True)
+    try:
+        assert hanging.wait(10)
+        released.start()
+        released.join(10)
+        assert not released.is_alive() and not lock.exists()
+    finally:
+        unstuck.set()
+
+
 def test_a_lock_deleted_by_hand_ends_the_heartbeat_and_is_not_made_again(tmp_path, fast_heartbeat):
     held = RunLock(claim_run_dir(tmp_path, None))
     assert heartbeats(tmp_path)

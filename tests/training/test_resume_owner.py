@@ -209,3 +209,90 @@ def test_resume_auto_continues_the_run_furthest_along_and_names_the_newer_one(tm
     assert notes[-1] == f"continues {first / 'network-snapshot-000000-024.safetensors'}"
     assert (f"continues {first.name}, the run furthest along (0.024 kimg); the newer run {forked.name} is at 0.016 kimg "
             f"(give {forked / 'network-snapshot-000000-016.safetensors'} to --resume to continue that one)") in notes
+
+
+@pytest.fixture
+def unwritable(monkeypatch):
+    """Make a folder that this process cannot write to, as `chmod a-w` does for a user (root passes that, so the
+    calls are refused here): `unwritable(folder)`."""
+    folders, create, access = [], os.open, os.access
+
+    def refused(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT and Path(path).parent in folders:
+            raise PermissionError(13, "Permission denied", str(path))
+        return create(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refused)
+    monkeypatch.setattr(os, "access", lambda path, mode, **kwargs: not (mode & os.W_OK and Path(path) in folders)
+                        and access(path, mode, **kwargs))
+    return folders.append
+
+
+UNCLAIMED = ("cannot claim {} (Permission denied): continuing it without a claim, so a job that starts to continue it "
+             "at the same moment is not stopped")
+
+
+def test_a_run_that_cannot_be_written_to_is_continued_without_a_claim_with_a_note(tmp_path, one_thread, unwritable):
+    """A finished run made read-only, a colleague's run in a shared --outdir: continuing it reads it only, as before
+    claims were made; the note says that a duplicate started at the same moment is not stopped. --dry-run says so."""
+    run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
+    unwritable(run_dir)
+    assert UNCLAIMED.format(run_dir.name) in dry_run(tmp_path)
+    lines = []
+    continued = train(options(tmp_path, resume="auto"), device="cpu", log=lines.append)
+    assert f"Resume auto: {UNCLAIMED.format(run_dir.name)}" in lines
+    assert list(continued.glob("network-snapshot-*")) and not list(run_dir.glob("continue-*"))
+
+
+def test_a_run_that_cannot_be_written_to_is_still_refused_while_a_live_process_claimed_it(tmp_path, one_thread,
+                                                                                           live_pid, unwritable):
+    """Its owner (who can write to it) claimed it a moment ago: every live claim was made before this process's,
+    which it cannot make."""
+    run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
+    claim = lock(run_dir, pid=live_pid).rename(run_dir / "continue-00000.lock")
+    unwritable(run_dir)
+    with pytest.raises(TrainingError, match=rf"is about to be continued by process {live_pid} on host "):
+        train(options(tmp_path, resume="auto"), device="cpu", log=lambda line: None)
+    assert claim.exists() and sorted(path.name for path in (tmp_path / "runs").iterdir()) == [run_dir.name]
+
+
+def test_the_dry_run_refuses_a_run_that_a_live_process_claimed_as_the_run_does(tmp_path, one_thread, live_pid):
+    """--dry-run reads the claims without making one, so it says what the command would do; it removes none."""
+    run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
+    lock(run_dir, pid=live_pid).rename(run_dir / "continue-00001.lock")
+    lock(run_dir, pid=dead_pid()).rename(run_dir / "continue-00000.lock")
+    with pytest.raises(TrainingError) as checked:
+        dry_run(tmp_path)
+    assert sorted(path.name for path in run_dir.glob("continue-*")) == ["continue-00000.lock", "continue-00001.lock"]
+    with pytest.raises(TrainingError) as refused:
+        train(options(tmp_path, resume="auto"), device="cpu", log=lambda line: None)
+    assert str(checked.value) == str(refused.value)
+    assert str(refused.value).startswith(f"--resume auto: the run it would continue, {run_dir}, is about to be "
+                                         f"continued by process {live_pid} on host {socket.gethostname()} (started ")
+
+
+def test_a_claim_still_being_written_is_said_to_count_as_gone_after_a_minute(tmp_path, one_thread):
+    """An unreadable claim (made this moment, its line not written yet) stops a run for a minute, not for the hour a
+    claim of a process on another host counts: the refusal says the wait of its case."""
+    run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
+    (run_dir / "continue-00000.lock").touch()
+    message = (rf"is about to be continued by another process, which claimed it first; .* \(if that process is gone, "
+               rf"delete {run_dir / 'continue-00000.lock'}: a claim still being written counts as gone "
+               r"60 seconds after it was made\)$")
+    with pytest.raises(TrainingError, match=message):
+        train(options(tmp_path, resume="auto"), device="cpu", log=lambda line: None)
+
+
+def test_a_requeue_continues_the_run_that_an_older_versions_lock_of_its_job_names_on_another_host(tmp_path, one_thread,
+                                                                                                monkeypatch):
+    """A job preempted while the older version trained (its lock records no restart counts), requeued on another node
+    after an upgrade: the lock is its first instance's, passed as the older version passed it."""
+    run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
+    lock(run_dir, pid=4242, host="elsewhere.invalid", job="SLURM_JOB_ID=5")
+    monkeypatch.delenv("TORCHELASTIC_RESTART_COUNT", raising=False)
+    monkeypatch.setenv("SLURM_JOB_ID", "5")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    notes = dry_run(tmp_path)
+    assert f"continues {run_dir / 'network-snapshot-000000-008.safetensors'}" in notes
+    assert any(note.startswith(f"{run_dir.name} was left by process 4242 on host elsewhere.invalid") and
+               note.endswith("which is an earlier instance of this job: continuing it") for note in notes)

@@ -6,6 +6,8 @@ import dataclasses
 import json
 import os
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -39,6 +41,18 @@ def test_the_same_instance_of_the_job_on_another_host_is_alive(monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "42")
     assert owner(1, host="elsewhere.invalid", job="SLURM_JOB_ID=42", instance=(0, 0)).alive()
     assert owner(1, host="elsewhere.invalid", job="SLURM_JOB_ID=42").alive()  # an older lock: no instance to compare
+
+
+@pytest.mark.parametrize("restart", ["SLURM_RESTART_COUNT", "TORCHELASTIC_RESTART_COUNT"])
+def test_an_older_versions_lock_of_the_job_on_another_host_is_passed_by_a_requeue(monkeypatch, restart):
+    """A lock written before locks recorded restart counts (a job preempted while the older version ran, requeued on
+    another node after an upgrade) is its job's first instance: a requeue passes it, as the older version did."""
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    left = owner(1, host="elsewhere.invalid", job="SLURM_JOB_ID=42")
+    assert left.alive()  # this process is the job's first instance too: a second trainer of the allocation
+    monkeypatch.setenv(restart, "1")
+    assert left.earlier_instance() and not left.alive()
+    assert owner(1, host="elsewhere.invalid", job="SLURM_JOB_ID=43").alive()  # another job
 
 
 @pytest.mark.parametrize("restart", ["SLURM_RESTART_COUNT", "TORCHELASTIC_RESTART_COUNT"])
@@ -90,6 +104,37 @@ def test_a_live_claim_that_is_no_rival_is_passed_and_kept(tmp_path, live_pid):
     assert first.exists()
     found = rundir.earlier_claim(second)
     assert found is not None and found[0] == first and found[1].pid == live_pid
+
+
+def test_a_process_without_a_claim_reads_every_live_claim_and_removes_none(tmp_path, live_pid):
+    """--dry-run, or a run this process cannot write to: any live claim counts (each was made before one not made
+    yet); a dead owner's claim is passed but left, for a process with a claim of its own to remove."""
+    snapshot = tmp_path / "00000-shapes-cpu" / "network-snapshot-000000-008.safetensors"
+    snapshot.parent.mkdir()
+    dead, live = rundir.claim_continuation(snapshot), rundir.claim_continuation(snapshot)
+    dead.write_text(json.dumps({**json.loads(dead.read_text()), "pid": dead_pid(), "process_start": None}))
+    assert rundir.live_claim(snapshot.parent, rundir.CLAIM_PREFIX) is None  # this process's own claim is no rival
+    live.write_text(json.dumps({**json.loads(live.read_text()), "pid": live_pid, "process_start": None}))
+    found = rundir.live_claim(snapshot.parent, rundir.CLAIM_PREFIX)
+    assert found is not None and found[0] == live and found[1].pid == live_pid and dead.exists()
+    assert rundir.live_claim(snapshot.parent, rundir.START_PREFIX) is None  # a new run's claims are others
+
+
+def test_an_unreadable_claim_counts_for_a_minute_then_is_gone(tmp_path):
+    """A claim whose line is not written yet (made this moment) counts; one that stays unreadable was left by a
+    process killed between the two steps."""
+    made = tmp_path / "continue-00000.lock"
+    made.touch()
+    assert rundir.live_claim(tmp_path, rundir.CLAIM_PREFIX) == (made, None)
+    a_while_ago = time.time() - rundir.UNWRITTEN_CLAIM_S - 1
+    os.utime(made, (a_while_ago, a_while_ago))
+    assert rundir.live_claim(tmp_path, rundir.CLAIM_PREFIX) is None
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
 
 
 # Windows' values, as its documentation gives them: the access asked, a running process's exit code, the errors.

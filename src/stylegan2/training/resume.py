@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import re
@@ -49,13 +50,18 @@ from .networks import (
     networks_from_checkpoint,
 )
 from .rundir import (
+    CLAIM_PREFIX,
     OWNER_FILE,
     OWNER_STALE_AFTER_S,
+    START_PREFIX,
+    UNWRITTEN_CLAIM_S,
+    RunOwner,
     claim_continuation,
     claim_start,
     claimed_options,
     earlier_claim,
     latest_snapshot,
+    live_claim,
     release_claims,
     run_kind,
     run_owner,
@@ -183,9 +189,11 @@ def _auto_resume(options: TrainingOptions, data_name: str,
     over because its recorded options differ in those that tell runs apart (RUN_IDENTITY) or in the network it started
     from (`auto:FILE` starts from FILE, plain `auto` from new weights); of the others, the run furthest along is
     continued. A run that a live process still trains, or is about to, is refused (TrainingError): continuing it
-    would fork it; so is a new run where none has a snapshot yet while a live process trains this job's. With
-    `claim` (a run, not --dry-run), the continuation or the new run is claimed before the owners are checked (let go
-    by `claims_released`): of two processes that would continue one run, or start one job's run, one gives way."""
+    would fork it; so is a new run where none has a snapshot yet while a live process trains this job's, or claimed
+    one first. With `claim` (a run, not --dry-run, which reads the claims alike but makes none), the continuation or
+    the new run is claimed before the owners are checked (let go by `claims_released`): of two processes that would
+    continue one run, or start one job's run, one gives way. A run this process cannot write to is continued without
+    a claim, with a note."""
     read: dict[Path, tuple[dict[str, Any], str]] = {}  # each run's recorded options, read once, and a note on them
 
     def recorded(run_dir: Path) -> dict[str, Any]:
@@ -214,12 +222,13 @@ def _auto_resume(options: TrainingOptions, data_name: str,
     found, passed_over = latest_snapshot(options.outdir, kind, differences)
     lines = [f"passed over {line}" for line in passed_over]
     if found is None:
-        if claim:  # let go by `claims_released`; checked before the locks, which a claim's owner writes before letting go
-            _refuse_second_start(claim_start(options.outdir, _claimed_job(options, start)), same_job)
+        # claimed (let go by `claims_released`) and checked before the locks, which a claim's owner writes before letting go
+        held = claim_start(options.outdir, _claimed_job(options, start)) if claim else None
+        _refuse_second_start(Path(options.outdir).expanduser(), held, same_job)
         _refuse_beside_live_run(runs_of_kind(options.outdir, kind), differences)
         return found, [*lines, *(note for _, note in read.values() if note)]
-    held = claim_continuation(found) if claim else None  # let go by `claims_released`
-    lines += _owner_notes(found, runs_of_kind(options.outdir, kind), differences, held)
+    held, unclaimed = _claim_continuation(found, claim)  # let go by `claims_released`
+    lines += _owner_notes(found, runs_of_kind(options.outdir, kind), differences, held) + unclaimed
     newest = [path for path in run_snapshots(options.outdir, kind) if not differences(path.parent)][-1]
     lines += [note for _, note in read.values() if note]
     if newest != found:  # two jobs continued one run (a duplicate submission): the one further along holds more work
@@ -243,19 +252,44 @@ def _kimg(snapshot: Path) -> str:
     return f"{(snapshot_nimg(snapshot.name) or 0) / 1000:g}"
 
 
+def _claim_continuation(found: Path, claim: bool) -> tuple[Path | None, list[str]]:
+    """With `claim`, this process's claim of the continuation of `found`'s run (`claim_continuation`; None without,
+    --dry-run), and a note where its directory cannot be written to (a finished run made read-only, a colleague's
+    run): such a run is continued without a claim, only read as before claims were made, so a job that starts to
+    continue it at the same moment is not stopped."""
+    why = None
+    if claim:
+        try:
+            return claim_continuation(found), []
+        except OSError as err:
+            why = err.strerror or str(err)
+    elif not os.access(found.parent, os.W_OK):  # --dry-run: what the claim would meet
+        why = os.strerror(errno.EACCES)
+    return None, [] if why is None else [f"cannot claim {found.parent.name} ({why}): continuing it without a claim, so "
+                                         "a job that starts to continue it at the same moment is not stopped"]
+
+
+def _claim_refusal(what: str, first: tuple[Path, RunOwner | None], instead: str) -> TrainingError:
+    """The refusal of a run that a live process claimed first (`earlier_claim`, `live_claim`): `what` it is about to
+    do, by whom, what to do `instead`, and when its claim counts as gone (an unreadable one sooner)."""
+    where, owner = first
+    after = (f"after {OWNER_STALE_AFTER_S / 3600:g} hour it counts as gone" if owner else
+             f"a claim still being written counts as gone {UNWRITTEN_CLAIM_S:g} seconds after it was made")
+    return TrainingError(f"--resume auto: {what} by {owner.describe() if owner else 'another process'}, which claimed "
+                         f"it first; wait for that process to end or stop it, or {instead} anyway (if that process is "
+                         f"gone, delete {where}: {after})")
+
+
 def _owner_notes(found: Path, runs: list[Path], differences: Callable[[Path], str], claim: Path | None) -> list[str]:
     """Refuse (TrainingError) to continue `found`'s run while a live process trains it, trains a run of this job
-    (`differences` finds none) that continues it, or claimed it before this process's `claim`; a note where the run's
-    training.lock was left by a process that is gone (killed, so it could not remove the file)."""
+    (`differences` finds none) that continues it, or claimed it before this process's `claim` (None: any live claim,
+    where this process made none); a note where the run's training.lock was left by a process that is gone (killed,
+    so it could not remove the file)."""
     run_dir = found.parent.resolve()
-    first = earlier_claim(claim) if claim is not None else None
+    first = earlier_claim(claim) if claim is not None else live_claim(found.parent, CLAIM_PREFIX)
     if first is not None:
-        where, owner = first
-        raise TrainingError(
-            f"--resume auto: the run it would continue, {found.parent}, is about to be continued by "
-            f"{owner.describe() if owner else 'another process'}, which claimed it first; wait for that process to end "
-            f"or stop it, or pass a snapshot to --resume to start from that file anyway (if that process is gone, delete "
-            f"{where}: after {OWNER_STALE_AFTER_S / 3600:g} hour it counts as gone)")
+        raise _claim_refusal(f"the run it would continue, {found.parent}, is about to be continued", first,
+                             "pass a snapshot to --resume to start from that file")
     notes = []
     for other in runs:
         owner = run_owner(other)
@@ -297,18 +331,14 @@ def _claimed_job(options: TrainingOptions, start: str | None) -> dict[str, Any]:
     return {**options.to_json(), "data": absolute_spec(options.data), "started_from": started_from}
 
 
-def _refuse_second_start(claim: Path, same_job: Callable[[Path], bool]) -> None:
-    """Refuse (TrainingError) to start a new run while a live process that claimed one of this job (`same_job`) before
-    this process's `claim` sets it up: of two starts of one job at once (`srun --ntasks=2`, a requeue racing the
-    first start), the first claim trains."""
-    first = earlier_claim(claim, same_job)
+def _refuse_second_start(outdir: Path, claim: Path | None, same_job: Callable[[Path], bool]) -> None:
+    """Refuse (TrainingError) to start a new run in `outdir` while a live process that claimed one of this job
+    (`same_job`) before this process's `claim` (None, --dry-run: any live claim) sets it up: of two starts of one job
+    at once (`srun --ntasks=2`, a requeue racing the first start), the first claim trains."""
+    first = earlier_claim(claim, same_job) if claim is not None else live_claim(outdir, START_PREFIX, same_job)
     if first is not None:
-        where, owner = first
-        raise TrainingError(
-            f"--resume auto: a new run of this job under {claim.parent} is about to be started by "
-            f"{owner.describe() if owner else 'another process'}, which claimed it first; wait for that process to end "
-            f"or stop it, or pass a file to --resume or another --outdir to start another run anyway (if that process "
-            f"is gone, delete {where}: after {OWNER_STALE_AFTER_S / 3600:g} hour it counts as gone)")
+        raise _claim_refusal(f"a new run of this job under {outdir} is about to be started", first,
+                             "pass a file to --resume or another --outdir to start another run")
 
 
 def _run_options(run_dir: Path) -> tuple[dict[str, Any], str]:

@@ -193,12 +193,15 @@ def latest_snapshot(outdir: str | Path, kind: str | re.Pattern[str],
 # would continue a run creates the next `continue-NNNNN.lock` in its directory exclusively (O_EXCL, which NFSv3+ keeps)
 # and gives way to a live owner of a lower-numbered one. A new run of a job is claimed alike, before the same set-up,
 # by the next `start-NNNNN.lock` in --outdir, which records the job's options too: a process gives way only to a live
-# owner of a lower-numbered claim of its own job.
+# owner of a lower-numbered claim of its own job. A claim that cannot be read was made a moment ago and is being
+# written (its line follows its creation at once), unless it is older than UNWRITTEN_CLAIM_S: its writer was killed.
 OWNER_FILE = "training.lock"
 CLAIM_PREFIX = "continue-"  # a run's continuation, in its run directory
 START_PREFIX = "start-"  # a new run, in --outdir
 HEARTBEAT_S = 60.0
 OWNER_STALE_AFTER_S = 3600.0
+UNWRITTEN_CLAIM_S = 60.0
+RELEASE_WAIT_S = 5.0  # how long `RunLock.release` waits for a touch under way (one hung on a dead mount: no longer)
 JOB_VARIABLES = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "TORCHELASTIC_RUN_ID")  # kept by requeues and restarts
 RESTART_COUNTS = ("SLURM_RESTART_COUNT", "TORCHELASTIC_RESTART_COUNT")  # which instance of its job, in this order
 
@@ -235,7 +238,7 @@ class RunOwner:
     heartbeat: float
     job: str | None = None
     process_start: int | None = None  # process_start(pid) when it wrote the file; None: not told (older files, other systems)
-    instance: tuple[int, ...] | None = None  # job_instance() when it wrote the file; None: older files
+    instance: tuple[int, ...] | None = None  # job_instance() when it wrote the file; None: older files (a first instance)
     resumed_run: str | None = None  # `resumed` as 'RUN/SNAPSHOT' where it lies beside the run; None: elsewhere, older files
 
     def alive(self, now: float | None = None) -> bool:
@@ -258,9 +261,11 @@ class RunOwner:
         return process_start(self.pid) not in (None, self.process_start)
 
     def earlier_instance(self) -> bool:
-        """Whether the owner was an earlier instance of this process's job (its restart counts are lower)."""
-        return (self.job is not None and self.job == job_id() and self.instance is not None
-                and list(self.instance) < job_instance())
+        """Whether the owner was an earlier instance of this process's job (its restart counts are lower). A file of
+        an older version, which does not record the counts, is taken for its job's first instance: a requeue passes it,
+        as that version did, while a second trainer of the same allocation does not."""
+        instance = [0] * len(RESTART_COUNTS) if self.instance is None else list(self.instance)
+        return self.job is not None and self.job == job_id() and instance < job_instance()
 
     def continues(self, run_dir: Path) -> bool:
         """Whether the owner's run continues a snapshot of `run_dir`, a run of the same --outdir: by the run's name,
@@ -446,21 +451,32 @@ def earlier_claim(claim: Path, rival: Callable[[Path], bool] = lambda earlier: T
     run's: of the same job), with that owner (None: a claim still being written); None where there is none. Claims of
     owners that are gone are removed (their numbers are below `claim`'s, so none is given out again)."""
     named = re.fullmatch(r"(.+-)(\d+)\.lock", claim.name)
-    prefix, number = named[1], int(named[2])
-    for earlier_number, earlier in _claims(claim.parent, prefix):
-        if earlier_number >= number:
+    return _live_claim(claim.parent, named[1], rival, before=int(named[2]))
+
+
+def live_claim(folder: Path, prefix: str,
+               rival: Callable[[Path], bool] = lambda earlier: True) -> tuple[Path, RunOwner | None] | None:
+    """`earlier_claim` for a process that made no claim in `folder` (--dry-run, a run it cannot write to): every live
+    claim named `<prefix>NNNNN.lock` counts, as each was made before one not made yet; it only reads."""
+    return _live_claim(folder, prefix, rival, before=None)
+
+
+def _live_claim(folder: Path, prefix: str, rival: Callable[[Path], bool],
+                before: int | None) -> tuple[Path, RunOwner | None] | None:
+    """The first claim in `folder` numbered below `before` (None: any, and none is removed) whose owner lives and that
+    `rival` says competes, with that owner (None: a claim still being written)."""
+    for number, earlier in _claims(folder, prefix):
+        if before is not None and number >= before:
             break
         owner = _read_owner(earlier)
-        if owner is None:
-            with contextlib.suppress(OSError):
-                if time.time() - earlier.stat().st_mtime < HEARTBEAT_S:  # created, its line not written yet
-                    return earlier, None
-                earlier.unlink()
-        elif not owner.alive():
-            with contextlib.suppress(OSError):
-                earlier.unlink()
-        elif rival(earlier):
-            return earlier, owner
+        with contextlib.suppress(OSError):  # a claim gone meanwhile is no claim
+            if owner is None and time.time() - earlier.stat().st_mtime < UNWRITTEN_CLAIM_S:
+                return earlier, None
+            if owner is None or not owner.alive():
+                if before is not None:
+                    earlier.unlink()
+            elif rival(earlier):
+                return earlier, owner
     return None
 
 
@@ -499,6 +515,6 @@ class RunLock:
     def release(self) -> None:
         """Stop the heartbeat and remove the file: this process trains the run no more."""
         self._stopped.set()
-        self._thread.join()
+        self._thread.join(RELEASE_WAIT_S)  # a daemon: one still hung in a touch does not keep the process alive
         with contextlib.suppress(OSError):
             self.path.unlink()
