@@ -170,3 +170,28 @@ def test_convert_weights_only_keeps_the_networks_and_drops_the_training_state(tm
     for name in ("G", "D", "G_ema"):
         for key, value in full.networks[name].state_dict().items():
             torch.testing.assert_close(weights.networks[name].state_dict()[key], value, rtol=0, atol=0)
+
+
+def test_convert_prints_its_notes_on_stderr_not_stdout(tmp_path, rosinality_path):
+    """As every other command does: stdout is for what was written (and --json output elsewhere)."""
+    result = CliRunner().invoke(main, ["convert", str(rosinality_path), str(tmp_path / "r.safetensors")])
+    assert result.exit_code == 0, result.output
+    assert "note:" not in result.stdout and "wrote G, D, G_ema (converted from rosinality)" in result.stdout
+    assert "note: G_ema: w_avg estimated" in result.stderr
+
+
+def test_convert_checks_its_destination_once(tmp_path, official_path, monkeypatch):
+    import stylegan2.io.info
+
+    calls = []
+    check = stylegan2.io.info.check_convert_destination
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return check(*args, **kwargs)
+
+    for module in ("stylegan2.io.info", "stylegan2.cli.convert", "stylegan2.tools.convert"):
+        monkeypatch.setattr(f"{module}.check_convert_destination", counted, raising=False)
+    result = CliRunner().invoke(main, ["convert", str(official_path), str(tmp_path / "net.safetensors")])
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 1

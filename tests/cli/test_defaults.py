@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -58,3 +59,59 @@ def test_train_help_gives_every_option_that_takes_a_value_a_default():
 
 
 NO_DEFAULT = {"--data", "--resume", "--max-size", "--resolution", "--rdzv-endpoint"}  # nothing to default to (all data, ...)
+
+
+LIBRARY_FUNCTIONS = [  # each command and the library function it calls (whose signature states its defaults)
+    ("generate", "stylegan2.tools:generate_images"),
+    ("mix", "stylegan2.tools:style_mix"),
+    ("video", "stylegan2.tools:render_video"),
+    ("project", "stylegan2.tools:project_image"),
+    ("directions", "stylegan2.tools:find_directions"),
+    ("export", "stylegan2.tools:export_generator"),
+    ("swapae swap", "stylegan2.swapae.tools:swap"),
+    ("swapae encode", "stylegan2.swapae.tools:encode"),
+    ("swapae decode", "stylegan2.swapae.tools:decode"),
+    ("train", "stylegan2.training.config:TrainingOptions"),
+]
+
+
+@pytest.mark.parametrize("command_name, function_path", LIBRARY_FUNCTIONS)
+def test_each_commands_help_defaults_are_its_own_library_functions(command_name, function_path):
+    """--outdir, --trunc and --noise-mode of mix, video, project and directions showed generate_images' defaults."""
+    import importlib
+    import inspect
+
+    module, name = function_path.split(":")
+    parameters = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+    command = main
+    for word in command_name.split():
+        command = command.commands[word]
+    shown = {param.name: param.default for param in command.params if isinstance(param, click.Option) and param.show_default
+             and param.name in parameters and parameters[param.name].default is not inspect.Parameter.empty}
+    assert shown, "no option of the command shows a default of its library function"
+    assert {name: format_default(value) for name, value in shown.items()} == {
+        name: format_default(parameters[name].default) for name in shown}
+
+
+def test_tool_options_read_the_function_they_are_given():
+    """common_options, trunc_option and noise_option read the command's own function, not generate_images' for all."""
+    from stylegan2.cli.tools import common_options, noise_option, trunc_option
+
+    def tool(network: str, outdir: str = "elsewhere", *, truncation_psi: float = 0.5, noise_mode: str = "none") -> None:
+        """A tool whose defaults are none of generate_images'."""
+
+    command = click.command()(trunc_option(tool)(noise_option(tool)(common_options(tool)(lambda **kwargs: None))))
+    assert {p.name: p.default for p in command.params if p.name in ("outdir", "truncation_psi", "noise_mode")} == {
+        "outdir": "elsewhere", "truncation_psi": 0.5, "noise_mode": "none"}
+
+
+def test_the_tools_share_one_outdir_noise_mode_and_truncation_default():
+    from stylegan2.swapae.tools import decode, swap
+    from stylegan2.tools import export_generator, find_directions, generate_images, project_image, render_video, style_mix
+    from stylegan2.tools.common import DEFAULT_NOISE_MODE, DEFAULT_OUTDIR, DEFAULT_TRUNCATION_PSI
+
+    for function in (generate_images, style_mix, render_video, project_image, find_directions, swap, decode):
+        assert default_of(function, "outdir") == DEFAULT_OUTDIR, function.__name__
+    for function in (generate_images, style_mix, render_video, find_directions, export_generator):
+        assert default_of(function, "noise_mode") == DEFAULT_NOISE_MODE, function.__name__
+        assert default_of(function, "truncation_psi") == DEFAULT_TRUNCATION_PSI, function.__name__

@@ -55,7 +55,8 @@ def test_a_resume_network_that_cannot_be_downloaded_is_a_failure_not_a_usage_err
     result = CliRunner().invoke(main, ["train", "--data", "builtin:shapes", "--resume", "https://example.invalid/net.pkl",
                                        "--outdir", str(tmp_path / "runs"), "--dry-run"])
     assert result.exit_code == 1 and "Usage:" not in result.output, result.output
-    assert result.output.startswith("Error: --resume: ") and "or pass the file's path" in result.output
+    last = result.output.splitlines()[-1]  # after the notes of resolving the options, which come before the download
+    assert last.startswith("Error: --resume: ") and last.endswith("or pass the file's path"), result.output
 
 
 @pytest.mark.parametrize("args, command", [
@@ -68,3 +69,19 @@ def test_the_other_spelling_hint_quotes_the_value_so_the_command_can_be_pasted(a
     assert result.exit_code == 2, result.output
     suggested = " ".join(result.output.split("argument: ", 1)[1].split())
     assert shlex.split(suggested) == command, result.output
+
+
+def test_every_command_explains_device_in_the_same_words():
+    """The help was typed six times and explore's had drifted ('cuda if available')."""
+    from stylegan2.utils.device import DEVICE_HELP
+
+    def commands(group, prefix=""):
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                yield from commands(command, f"{prefix}{name} ")
+            else:
+                yield f"{prefix}{name}", command
+
+    helps = {name: param.help for name, command in commands(main) for param in command.params if param.name == "device"}
+    assert len(helps) >= 10
+    assert {name: text for name, text in helps.items() if not text.startswith(f"{DEVICE_HELP}.  [default: cuda when available")} == {}

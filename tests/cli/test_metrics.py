@@ -201,3 +201,15 @@ def test_a_cache_that_cannot_keep_the_real_statistics_is_a_note_and_the_score_is
     assert (f"note: could not keep the real images' statistics in {tmp_path / 'cache' / 'metric-stats'} (No space left on "
             "device); they are computed again next time") in result.output
     assert result.stdout.strip().splitlines()[-1].split()[:2] == ["fid1k_full", "fid1k_full"]
+
+
+def test_a_world_size_left_from_another_job_is_one_line_as_for_train(network_file, monkeypatch):
+    """`WORLD_SIZE=2 stylegan2 metrics` without torchrun's other variables ended in a KeyError traceback (qa-auditor M2)."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for name in ("RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(main, ["metrics", "--network", str(network_file), "--data", "builtin:shapes?n=8",
+                                       "--metrics", "kid1k", "--device", "cpu"])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert result.output.startswith("Error: WORLD_SIZE=2 is set but MASTER_ADDR and MASTER_PORT not: launch the processes "
+                                    "with torchrun or --gpus"), result.output

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from stylegan2.data import DatasetError, open_dataset
-from stylegan2.data.clusters import cluster_dataset, kmeans, thumbnails
+from stylegan2.data.clusters import cluster_count_problem, cluster_dataset, kmeans, thumbnails
 from stylegan2.utils.progress import quiet
 
 
@@ -140,3 +140,11 @@ def test_reading_the_images_to_cluster_shows_a_bar_in_a_terminal_only(monkeypatc
         monkeypatch.setattr(sys, "stderr", stderr)
         cluster_dataset(open_dataset("builtin:shapes?n=64"), 4, seed=0, progress=True)
         assert ("reading images to cluster" in stderr.getvalue() and "64/64" in stderr.getvalue()) == shown
+
+
+def test_the_cluster_count_rule_names_the_data_when_given():
+    """One rule and message for clustering and for training's check before it (which names the --data)."""
+    assert cluster_count_problem(2, 2) is None and cluster_count_problem(16, 16, "x.zip") is None
+    assert cluster_count_problem(1, 16) == "--clusters 1: need at least 2 clusters and at most one per image (16 images)"
+    assert cluster_count_problem(20, 16, "builtin:shapes?n=16") == ("--clusters 20: need at least 2 clusters and at most "
+                                                                   "one per image (16 images in builtin:shapes?n=16)")

@@ -443,7 +443,8 @@ def test_info_and_convert_are_one_line_and_warn_about_non_finite_weights(tmp_pat
         G.mapping.fc0.weight[0, 0] = float("inf")
     src = save_network(tmp_path / "inf.safetensors", {"G_ema": G})
     result = CliRunner().invoke(main, ["convert", str(src), str(tmp_path / "out.safetensors")])
-    assert result.exit_code == 0 and "warning: 1 tensor holds NaN or Inf values (G_ema.mapping.fc0.weight)" in result.output
+    assert result.exit_code == 0 and "inf.safetensors: 1 tensor holds NaN or Inf values (G_ema.mapping.fc0.weight)" in result.stderr
+    assert result.stderr.startswith("note: ")
 
 
 def test_legacy_torch_files_are_scanned_too(tmp_path):

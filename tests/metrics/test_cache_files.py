@@ -40,7 +40,8 @@ def test_a_cache_file_that_is_no_zip_is_closed_after_the_attempt(tmp_path):
         with pytest.raises(StatsCacheError, match="unreadable statistics cache"):
             FeatureStats.load(cache, capture_all=True, capture_mean_cov=False)
         gc.collect()
-    assert [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)] == []
+    leaks = [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)]
+    assert [leak for leak in leaks if str(cache) in leak] == []  # gc may also find other tests' leftovers
 
 
 def test_a_directory_in_the_cache_files_place_gets_advice_about_it(tmp_path):

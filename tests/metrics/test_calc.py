@@ -12,6 +12,7 @@ from stylegan2.metrics import calc_metrics
 from stylegan2.models import Discriminator, Generator
 from stylegan2.swapae.config import SwapAEOptions
 from stylegan2.swapae.training import build_swapae_networks
+from stylegan2.training.distributed import DistributedError
 
 
 def tiny_generator() -> Generator:
@@ -149,3 +150,13 @@ def test_the_opened_dataset_is_reused_until_a_file_is_rewritten_even_with_its_ol
     os.utime(tmp_path / "1.png", ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert (tmp_path / "1.png").stat().st_size == stat.st_size
     assert open_metric_dataset(str(tmp_path), 8, False, False) is not first
+
+
+def test_a_world_size_without_torchruns_other_variables_is_the_error_train_gives(tiny_G, monkeypatch):
+    """Metrics joined torchrun's group with its own copy of init_distributed: a KeyError on RANK (qa-auditor M2)."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for name in ("RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(DistributedError, match=r"^WORLD_SIZE=2 is set but MASTER_ADDR and MASTER_PORT not: launch the "
+                                               r"processes with torchrun or --gpus"):
+        calc_metrics(tiny_G, "builtin:shapes?n=8", ["kid1k"], device="cpu")

@@ -3,6 +3,8 @@ said once, and which metric files a call appended to."""
 
 import inspect
 import json
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -73,3 +75,20 @@ def test_gpus_passes_every_other_argument_to_each_process(monkeypatch):
                       truncation_psi=0.5, run_dir="r", on_result=print)
     assert set(passed) == set(inspect.signature(calc.calc_metrics).parameters) - {"gpus"}
     assert passed["seed"] == 5 and passed["truncation_psi"] == 0.5 and passed["on_result"] is print
+
+
+def test_starting_metrics_processes_loads_no_training_loop():
+    """--gpus metrics needed only a device check from the trainer's start module, which loaded the whole training loop
+    (and closed an import cycle, qa-auditor M1): a refused --gpus now leaves the loop unloaded."""
+    script = ("import sys, torch\n"
+              "from stylegan2.metrics.processes import on_local_processes\n"
+              "torch.cuda.is_available = lambda: True\n"
+              "torch.cuda.device_count = lambda: 1\n"
+              "try:\n"
+              "    on_local_processes(2, print, {}, 'cuda')\n"
+              "except ValueError as err:\n"
+              "    print(err)\n"
+              "print(sorted(m for m in sys.modules if m.startswith('stylegan2.training.') and m not in\n"
+              "      ('stylegan2.training.distributed', 'stylegan2.training.launch', 'stylegan2.training.signals')))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines() == ["--gpus 2: this machine has 1 CUDA GPU(s)", "[]"], done.stdout + done.stderr

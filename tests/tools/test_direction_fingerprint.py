@@ -1,4 +1,4 @@
-"""A directions file records the network it came from; generate refuses it with another network's weights."""
+"""A directions file records the network it came from; generate notes it when used with other weights."""
 
 import shlex
 from pathlib import Path
@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from stylegan2.cli import main
 from stylegan2.io import load_network, save_checkpoint
-from stylegan2.tools import ToolError, factorize, find_directions, load_directions
+from stylegan2.tools import ToolError, factorize, find_directions, generate_images, load_directions
 from stylegan2.tools.sefa import style_fingerprint
 
 SNAPSHOT = "network-snapshot-000000-224.safetensors"  # the same name in every training run
@@ -100,6 +100,20 @@ def test_a_file_from_before_the_record_works_with_any_network_and_says_how_to_re
     remade = load_directions(tmp_path / "old" / b.stem / "directions.npz")
     assert remade.layers == found.layers and remade.fingerprint == factorize(load_network(b)["G_ema"], "coarse").fingerprint
     assert (tmp_path / "old/directions.npz").read_bytes() == old  # left alone
+
+
+def test_a_file_from_before_the_record_given_with_a_generator_object_names_the_python_way_to_remake_it(
+        tiny_generator, tmp_path):
+    """A Generator object has no file to give `stylegan2 directions`: the note points to find_directions."""
+    G = tiny_generator(seed=0)
+    found = factorize(G, "coarse")
+    np.savez(tmp_path / "old.npz", directions=found.directions, eigenvalues=found.eigenvalues,
+             layers=np.asarray(found.layers), layer_names=np.asarray(found.layer_names))
+    with pytest.warns(UserWarning) as caught:
+        generate_images(G, [3], tmp_path / "out", direction=tmp_path / "old.npz", index=0, strength=1.0, device="cpu")
+    assert [str(w.message) for w in caught] == [
+        f"{tmp_path / 'old.npz'}: records no network (written by an older stylegan2), so it cannot be checked against "
+        f"this Generator (--direction); to use this Generator's own directions, remake it: find_directions(G, ...)"]
 
 
 def test_a_fingerprint_that_is_not_a_string_is_named(tiny_generator, tmp_path):

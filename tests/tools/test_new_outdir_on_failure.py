@@ -92,7 +92,7 @@ def test_a_new_outdir_that_holds_the_images_written_before_the_failure_stays(tin
 
 def torchscript_export_fails(monkeypatch, error: BaseException) -> None:
     """The TorchScript writer starts its file, then fails with `error`."""
-    def failing(module, inputs, path, dynamic):
+    def failing(module, inputs, path):
         path.write_bytes(b"half a graph")
         raise error
     monkeypatch.setattr("stylegan2.tools.export._export_torchscript", failing)

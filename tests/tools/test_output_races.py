@@ -174,7 +174,7 @@ def test_directions_on_a_full_disk_names_the_file_and_leaves_no_empty_folder(tin
 
 
 def test_export_on_a_full_disk_names_the_file(tiny_generator, tmp_path, monkeypatch):
-    def full_disk(module, inputs, path, dynamic):
+    def full_disk(module, inputs, path):
         with open(path, "wb") as f:
             f.write(b"half a graph")
         raise NO_SPACE

@@ -11,7 +11,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from stylegan2.training.config import resolve_options
-from stylegan2.training.distributed import StopVote
+from stylegan2.training.distributed import DistributedError, StopVote, init_distributed, is_first_process
 from stylegan2.training.finite import FiniteWatch
 from stylegan2.training.loss import LOSSES
 from stylegan2.training.networks import build_networks
@@ -118,3 +118,25 @@ def test_every_process_stops_at_the_same_step_one_after_the_first_wish(tmp_path)
     assert [(tmp_path / f"rank{rank}.txt").read_text() for rank in range(2)] == ["3", "3"]
     alone = StopVote(torch.device("cpu"))
     assert [alone(wish) for wish in (False, True)] == [False, True]  # one process: at once
+
+
+def test_the_first_process_is_rank_0_or_the_only_one_read_as_init_distributed_reads_rank(monkeypatch):
+    monkeypatch.delenv("RANK", raising=False)
+    assert is_first_process()
+    monkeypatch.setenv("RANK", "1")
+    assert not is_first_process()
+    monkeypatch.setenv("RANK", "one")
+    with pytest.raises(DistributedError, match=r"^the environment variable RANK='one' is not an integer; launch with torchrun$"):
+        is_first_process()
+
+
+def test_mps_under_torchrun_is_refused_before_joining_the_group(monkeypatch):
+    """MPS has no multi-process backend: refused for training as for metrics, not a gloo group on an Apple GPU."""
+    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: True)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr("stylegan2.training.distributed.stop_when_launcher_dies", lambda: None)
+    for name, value in {"WORLD_SIZE": "2", "RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "9"}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(DistributedError, match=r"^--device mps runs in one process: MPS has no multi-process backend"):
+        init_distributed("mps", timeout=1)
+    assert not dist.is_initialized()

@@ -9,7 +9,9 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from stylegan2.training.start import check_run_paths, open_and_resolve
+from stylegan2.training.launch import INTERRUPTED, ProcessLayout
+from stylegan2.training.start import check_restarts, check_run_paths, exit_status_after_stop, open_and_resolve
+from stylegan2.utils.errors import OptionError
 
 
 def image_folder(folder):
@@ -46,3 +48,30 @@ def test_labelled_data_opened_without_cond_gets_a_note_once(tmp_path):
         open_and_resolve(str(data), "cpu", overrides, 1, "cpu", creates_runs=False)  # another process of the run
         open_and_resolve(str(data), "cpu", {**overrides, "cond": True}, 1, "cpu", creates_runs=True)
         open_and_resolve("builtin:shapes?n=8", "cpu", overrides, 1, "cpu", creates_runs=True)  # the quick start's data
+
+
+def test_restarts_without_resume_auto_are_refused_by_the_library():
+    """A Python caller's --max-restarts without --resume auto would start the run over at each restart (qa-auditor M4)."""
+    with pytest.raises(OptionError, match=r"^--max-restarts 2 restarts the processes after a failure; add --resume auto"):
+        check_restarts(ProcessLayout(nproc_per_node=2, max_restarts=2), "net.pkl")
+    check_restarts(ProcessLayout(nproc_per_node=2, max_restarts=2), "auto:net.pkl")
+    check_restarts(ProcessLayout(nproc_per_node=2), None)
+
+
+def test_a_stopped_run_exits_130_but_0_under_a_launcher_said_once(monkeypatch, capsys):
+    """torchrun takes 130 for a failed process; the first process says why the status is 0 (qa-auditor M4)."""
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    assert exit_status_after_stop() == INTERRUPTED
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "job")
+    monkeypatch.setenv("RANK", "1")
+    assert exit_status_after_stop() == 0 and capsys.readouterr().err == ""
+    monkeypatch.setenv("RANK", "0")
+    assert exit_status_after_stop() == 0
+    assert capsys.readouterr().err.startswith("Exit status 0: torchrun would take 130 for a failed process")
+
+
+def test_a_resume_url_or_network_name_is_not_fetched_while_the_paths_are_checked(tmp_path, monkeypatch):
+    """The run downloads it, after every option is checked (qa-auditor M3)."""
+    monkeypatch.setattr("stylegan2.utils.download.urllib.request.urlopen", lambda *a, **k: pytest.fail("downloaded"))
+    for resume in ("https://example.invalid/net.pkl", "ffhq256"):
+        check_run_paths(str(tmp_path / "data"), {"outdir": str(tmp_path / "runs"), "resume": resume}, creates_runs=True)

@@ -10,6 +10,7 @@ from stylegan2.models import Generator
 from stylegan2.utils.device import (
     DeviceError,
     HostCopy,
+    check_gpus,
     configure_backends,
     explain_unsupported_ops,
     rank_cuda_device,
@@ -17,6 +18,7 @@ from stylegan2.utils.device import (
     select_device,
     unsupported_op_message,
 )
+from stylegan2.utils.errors import OptionError
 
 
 @pytest.fixture
@@ -184,3 +186,17 @@ def test_a_host_copy_holds_the_value_when_it_was_made(device):
     if device == "cuda":
         torch.cuda._sleep(10_000_000)  # more work queued behind the copies
     assert copies[0].tolist() is True and copies[1].tolist() == [0.0, 1.0, 2.0]
+
+
+def test_gpus_runs_check_the_device_beside_select_device(mac, monkeypatch):
+    """--gpus N: more CUDA processes than GPUs, one named GPU, or MPS (one device) are refused; CPU processes are gloo's."""
+    with pytest.raises(OptionError, match=r"^--gpus 2: Apple's MPS is one device and has no multi-process backend; drop --gpus$"):
+        check_gpus(2, "mps")
+    assert check_gpus(2, None) == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(DeviceError, match=r"^--gpus 4: this machine has 2 CUDA GPU\(s\)$"):
+        check_gpus(4, "cuda")
+    with pytest.raises(OptionError, match=r"^--gpus 2 uses cuda:0 to cuda:1; pass --device cuda, not cuda:1$"):
+        check_gpus(2, "cuda:1")
+    assert check_gpus(2, "cuda") == torch.device("cuda")

@@ -1,16 +1,15 @@
-"""`stylegan2 convert` and `stylegan2 info`: argument parsing only; the work is in `stylegan2.io`."""
+"""`stylegan2 convert` and `stylegan2 info`: argument parsing only; the work is in `stylegan2.io` and
+`stylegan2.tools.convert`."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
-from ..io import CheckpointError, checkpoint_info, convert_checkpoint, format_info
-from ..io.detect import is_torchscript_file
-from ..io.info import check_convert_destination, nonfinite_tensors, nonfinite_warning
-from ..metrics.convert import convert_torchscript, names_nvidia_layers
+from ..io import CheckpointError, checkpoint_info, format_info
+from ..tools.convert import convert_network
+from ..utils.notes import warnings_as_notes
 from .flags import OptionHintsCommand, UserPath, quiet_option, say, user_error
 
 
@@ -31,32 +30,12 @@ def convert_command(src: str, dst: str, force: bool, weights_only: bool, trust_t
     --trust-torchscript) for `stylegan2 metrics` and `project`, which otherwise convert them on first use.
     """
     try:
-        check_convert_destination(src, dst, force=force)
-    except (OSError, ValueError) as exc:
+        with warnings_as_notes():
+            converted = convert_network(src, dst, force=force, weights_only=weights_only,
+                                        trust_torchscript=trust_torchscript)
+    except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: a TorchScript file torch cannot load
         raise user_error(exc) from None
-    if is_torchscript_file(Path(src)):
-        if not trust_torchscript and names_nvidia_layers(src):  # any other program is refused by the conversion itself
-            raise click.ClickException(
-                f"{src}: a TorchScript program, and loading TorchScript runs the code stored in it, so it is not "
-                "loaded; if it is NVIDIA's inception-2015-12-05.pt or vgg16.pt from nvlabs-fi-cdn.nvidia.com (or "
-                "another file you trust), pass --trust-torchscript")
-        try:
-            kind = convert_torchscript(src, dst)
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise user_error(exc) from None
-        say(f"{dst}: wrote NVIDIA's {kind} network (converted from TorchScript)")
-        return
-    try:
-        ckpt = convert_checkpoint(src, dst, force=force, weights_only=weights_only)
-    except (CheckpointError, OSError, ValueError) as exc:
-        raise user_error(exc) from None
-    say(f"{dst}: wrote {', '.join(ckpt.networks)} (converted from {ckpt.format}"
-               + ("; the networks alone)" if weights_only else ")"))
-    for note in ckpt.notes:
-        click.echo(f"note: {note}")
-    bad = nonfinite_tensors(ckpt.networks)
-    if bad:
-        click.echo(f"warning: {nonfinite_warning(bad)}", err=True)
+    say(f"{dst}: {converted}")
 
 
 @click.command("info", cls=OptionHintsCommand)

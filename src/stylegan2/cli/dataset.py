@@ -6,8 +6,10 @@ import click
 
 from stylegan2.data import convert_dataset
 from stylegan2.data.errors import SKIP_BAD_OPTION, advise_skip_bad
+from stylegan2.data.sources import DATASET_KINDS_TEXT
 from stylegan2.data.tool import RESIZE_FILTERS, TRANSFORMS
 from stylegan2.models.aspect import MAX_RESOLUTION
+from stylegan2.utils.notes import show_note
 
 from .defaults import default_of
 from .flags import OptionHintsCommand, UserPath, quiet_option, say, user_error
@@ -15,8 +17,7 @@ from .flags import OptionHintsCommand, UserPath, quiet_option, say, user_error
 
 @click.command("dataset", cls=OptionHintsCommand)
 @click.option("--source", required=True, metavar="SRC", type=UserPath(),
-              help="Folder, .zip, .npz[:KEY], MNIST's train-images-idx3-ubyte.gz, CIFAR-10's cifar-10-python.tar.gz "
-              "or builtin:shapes[?n=N&seed=S].")
+              help=f"Images to convert: {DATASET_KINDS_TEXT}.")
 @click.option("--dest", required=True, type=UserPath(dir_okay=False), help="Output .zip.")
 @click.option("--resolution", type=int, help=f"Output size, a power of two up to {MAX_RESOLUTION} [default: the first image's "
               "size rounded up to powers of two; 2:1 and 1:2 images stay so, others give a square].")
@@ -87,4 +88,4 @@ def dataset_command(
 
 def _print_notes(caught: list[warnings.WarningMessage]) -> None:
     for warning in caught:
-        click.echo(f"note: {warning.message}", err=True)
+        show_note(warning.message)

@@ -9,8 +9,7 @@ import click
 from ..explore import DEFAULT_HOST, DEFAULT_PORT
 from ..explore.network import DEFAULT_LAYERS, DEFAULT_TOP_K
 from ..explore.uploads import DEFAULT_MAX_UPLOAD_MB
-from ..utils.device import DEVICE_HELP
-from .flags import FiniteFloatRange, UserPath
+from .flags import FiniteFloatRange, UserPath, device_option
 from .tools import network_option, user_errors
 
 EXTRA_HINT = "stylegan2 explore needs Flask: pip install \"stylegan2[explore]\""
@@ -21,7 +20,7 @@ EXTRA_HINT = "stylegan2 explore needs Flask: pip install \"stylegan2[explore]\""
 @click.option("--host", default=DEFAULT_HOST, show_default=True,
               help="Address to listen on; anything but 127.0.0.1/localhost lets other machines in.")
 @click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True, help="Port (0: any free port).")
-@click.option("--device", help=f"{DEVICE_HELP} [default: cuda if available].")
+@device_option
 @click.option("--directions", type=UserPath(dir_okay=False, path_type=Path),
               help="Directions file from `stylegan2 directions` [default: SeFa computed on load].")
 @click.option("--layers", help="ws indices SeFa factorizes when computing directions on load, e.g. 0-3, or "

@@ -9,6 +9,8 @@
 - Other tools' option names (rosinality's stylegan2-pytorch, NVIDIA's TensorFlow StyleGAN2) and another command's
   name for the same thing (`dataset --outdir` for --dest): `foreign_option_hint` answers one with ours instead of
   click's "did you mean" (`OptionHintsCommand`).
+- Options several commands share: `device_option`, and train's and swapae train's `max_size_option` and help texts
+  (`BATCH_GPU_HELP`, `CBASE_HELP`, `SNAP_HELP`).
 - Output and errors: `quiet_option` (-q/--quiet; `group_quiet_option`, the same before the command) and `say` for
   informational lines; `user_error` turns a library error into click's: an OptionError (the arguments themselves)
   exits 2 with the usage line, anything else 1.
@@ -27,6 +29,7 @@ import click
 from ..io.pretrained import cached_file_name
 from ..tools.common import MAX_SEED, ToolError, parse_int_list
 from ..training.config import NVIDIA_WORKERS, PRESETS
+from ..utils.device import DEVICE_HELP
 from ..utils.errors import OptionError
 from ..utils.progress import is_quiet, quiet
 
@@ -363,3 +366,12 @@ cache_dir_option = click.option(
 
 workers_option = click.option("--workers", type=click.IntRange(min=0),  # both trainers pick them by training.config.auto_workers
                               help=f"Data loader worker processes.  [default: 0 when training on the CPU, else up to {NVIDIA_WORKERS}]")
+
+device_option = click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")
+
+# train's and swapae train's: the same option, or the same words before each trainer's own default
+max_size_option = click.option("--max-size", "--subset", "max_size", type=click.IntRange(min=1),
+                               help="Train on this many of the dataset's images (a fixed random subset, picked by --seed).")
+BATCH_GPU_HELP = "Images per forward pass; smaller values accumulate gradients."
+CBASE_HELP = "Channel base: channels at resolution r are cbase / r (capped)."
+SNAP_HELP = "Ticks between snapshots and image grids."

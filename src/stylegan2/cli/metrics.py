@@ -5,9 +5,10 @@ from pathlib import Path
 import click
 
 from stylegan2.data.errors import SKIP_BAD_BY_CONVERTING, advise_skip_bad
+from stylegan2.data.sources import DATASET_KINDS_TEXT
 from stylegan2.metrics import PRIMARY_METRICS, calc_metrics
 from stylegan2.metrics.evaluate import appended_records, format_results
-from stylegan2.metrics.processes import USER_ERRORS, notes_of_the_first_process
+from stylegan2.metrics.processes import METRICS_USER_ERRORS, notes_of_the_first_process
 from stylegan2.metrics.training_data import run_directory_of
 from stylegan2.training.launch import LaunchError
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
@@ -38,7 +39,7 @@ def print_result(index: int, record: dict) -> None:
 @click.option("--network", required=True, callback=network_argument, metavar="FILE|URL|NAME",
               help="Network file (our checkpoint or an importable format), its URL, or NVIDIA's network by name (ffhq, ...; "
                    "downloaded into the cache dir once).")
-@click.option("--data", metavar="DATA", type=UserPath(), help="Real images: folder, .zip, .npz[:KEY] or builtin:shapes "
+@click.option("--data", metavar="DATA", type=UserPath(), help=f"Real images: {DATASET_KINDS_TEXT} "
               "[default: the data the network file (or its run directory) records it was trained on].")
 @click.option("--metrics", "metric_list", default="fid50k_full", show_default=True, metavar="LIST",
               help=f"Comma-separated: {', '.join(PRIMARY_METRICS)} or variants (fid10k, ...).")
@@ -92,7 +93,7 @@ def metrics_command(network: Path, data: str | None, metric_list: str, mirror: b
                              batch_size=batch_size, num_workers=workers, cache_dir=cache_dir, use_cache=not no_cache,
                              seed=seed, truncation_psi=truncation_psi, run_dir=run_dir, progress=verbose,
                              on_result=print_result)  # under torchrun or --gpus, rank 0 prints
-    except (*USER_ERRORS, LaunchError) as err:
+    except (*METRICS_USER_ERRORS, LaunchError) as err:
         raise user_error(err) from err
     if verbose:  # an informational line, as --quiet (--no-verbose) leaves out
         for path in appended:

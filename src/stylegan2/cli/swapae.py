@@ -4,35 +4,42 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
 from ..data import ImageDataset
 from ..data.errors import SKIP_BAD_BY_CONVERTING
+from ..data.sources import DATASET_KINDS_TEXT
 from ..swapae.config import SWAPAE_CFG_NAMES, SWAPAE_PRESETS, SwapAEOptions, SwapAEPreset
 from ..swapae.start import open_and_resolve, train_process
-from ..swapae.tools import DEFAULT_IMAGES_DIR, decode, encode, swap
+from ..swapae.tools import decode, encode, swap
 from ..swapae.training import train_swapae
 from ..training.distributed import check_slurm_tasks, init_distributed
 from ..training.launch import ProcessLayout, launch
 from ..training.signals import sigterm_stops
-from ..training.start import check_gpus
-from ..utils.device import DEVICE_HELP, select_device
+from ..training.start import TRAINING_USER_ERRORS
+from ..utils.device import check_gpus, select_device
 from .defaults import default_of, format_default
 from .flags import (
+    BATCH_GPU_HELP,
+    CBASE_HELP,
     SEED,
+    SNAP_HELP,
+    Command,
     FiniteFloatRange,
     FlagValuesCommand,
     OptionHintsCommand,
     UserPath,
     WholeSummariesGroup,
+    device_option,
+    max_size_option,
     quiet_option,
     say,
     workers_option,
 )
 from .tools import user_errors
-from .train import USER_ERRORS, process_for, run_training_command, typed_only
+from .train import process_for, run_training_command, typed_only
 
 PRESET_SETTINGS = {f.name for f in dataclasses.fields(SwapAEPreset)}
 
@@ -82,20 +89,18 @@ def shown_default(name: str) -> str:
 
 
 @swapae_group.command("train", cls=FlagValuesCommand)
-@click.option("--data", required=True, type=UserPath(), help="Dataset: zip, folder, .npz, or builtin:shapes.")
+@click.option("--data", required=True, type=UserPath(), help=f"Dataset: {DATASET_KINDS_TEXT}.")
 @click.option("--outdir", default=option_default("outdir"), show_default=True, type=UserPath(),
               help="Where run directories are created.")
 @click.option("--cfg", type=click.Choice(SWAPAE_CFG_NAMES), default=option_default("cfg"), show_default=True,
               help="Preset: cpu (32 px on a CPU), 256 or 512 (the paper's settings, GPUs).")
 @click.option("--mirror/--no-mirror", default=None, help=f"Add x-flipped copies of the images.  {shown_default('mirror')}")
-@click.option("--max-size", "--subset", "max_size", type=click.IntRange(min=1),
-              help="Train on this many of the dataset's images (a fixed random subset, picked by --seed).")
+@max_size_option
 @click.option("--resolution", type=int, help="Pad smaller images to this size; builtin:shapes renders at it.")
 @click.option("--kimg", type=FiniteFloatRange(min=0, min_open=True),
               help=f"Training length in thousands of real images.  {shown_default('kimg')}")
 @click.option("--batch", type=click.IntRange(min=2), help=f"Total batch size (all processes).  {shown_default('batch')}")
-@click.option("--batch-gpu", type=click.IntRange(min=2),
-              help=f"Images per forward pass; smaller values accumulate gradients.  {shown_default('batch_gpu')}")
+@click.option("--batch-gpu", type=click.IntRange(min=2), help=f"{BATCH_GPU_HELP}  {shown_default('batch_gpu')}")
 @click.option("--lr", type=FiniteFloatRange(min=0, min_open=True), help=f"Adam learning rate of all networks.  {shown_default('lr')}")
 @click.option("--lambda-l1", type=FiniteFloatRange(min=0),
               help=f"Weight of the L1 reconstruction loss.  {shown_default('lambda_l1')}")
@@ -125,17 +130,16 @@ def shown_default(name: str) -> str:
               help=f"Side of the patches the co-occurrence discriminator sees.  {shown_default('patch_size')}")
 @click.option("--num-patches", type=click.IntRange(min=1),
               help=f"Patches per image for the co-occurrence loss.  {shown_default('num_patches')}")
-@click.option("--cbase", type=click.IntRange(min=1),
-              help=f"Channel base: channels at resolution r are cbase / r (capped).  {shown_default('cbase')}")
+@click.option("--cbase", type=click.IntRange(min=1), help=f"{CBASE_HELP}  {shown_default('cbase')}")
 @click.option("--cmax", type=click.IntRange(min=1), help=f"Maximum channels per layer.  {shown_default('cmax')}")
 @click.option("--seed", type=SEED, help=f"Random seed.  {shown_default('seed')}")
 @click.option("--tick", type=FiniteFloatRange(min=0, min_open=True), help=f"kimg between progress lines.  {shown_default('tick')}")
-@click.option("--snap", type=click.IntRange(min=1), help=f"Ticks between snapshots and image grids.  {shown_default('snap')}")
+@click.option("--snap", type=click.IntRange(min=1), help=f"{SNAP_HELP}  {shown_default('snap')}")
 @click.option("--keep-snapshots", type=click.IntRange(min=0),
               help=f"Keep the newest N snapshots of the run, deleting older ones (0: keep all).  {shown_default('keep_snapshots')}")
 @workers_option
 @click.option("--resume", type=UserPath(), help="Continue a run from its snapshot (or start from its weights).")
-@click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")
+@device_option
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes to start on this machine, one per GPU (with --device cpu, CPU processes): the run "
                    "`torchrun --standalone --nproc_per_node=N` gives.")
@@ -173,17 +177,20 @@ def train_command(data: str, cfg: str, device: str | None, gpus: int, dry_run: b
 
     def run_processes(options: SwapAEOptions, dataset: ImageDataset, notes: list[str]) -> None:
         launch(ProcessLayout(nproc_per_node=gpus), process_for(train_process), data, cfg, device, overrides, notes,
-               user_errors=USER_ERRORS)
+               user_errors=TRAINING_USER_ERRORS)
 
     run_training_command(resolve_for_launch, run_processes, dry_run, SKIP_BAD_BY_CONVERTING)
 
 
 network_option = click.option("--network", required=True, type=UserPath(path_type=Path),  # a run directory is named
                               help="A snapshot of `stylegan2 swapae train` (E and G are used).")
-device_option = click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")
 force_option = click.option("--force", is_flag=True, help="Overwrite existing outputs.")
-outdir_option = click.option("--outdir", default=DEFAULT_IMAGES_DIR, show_default=True, type=UserPath(file_okay=False, path_type=Path),
-                             help="Where to write the images.")
+
+
+def outdir_option(function: Callable[..., Any]) -> Callable[[Command], Command]:
+    """--outdir at `function`'s default (swap's or decode's)."""
+    return click.option("--outdir", default=default_of(function, "outdir"), show_default=True,
+                        type=UserPath(file_okay=False, path_type=Path), help="Where to write the images.")
 
 
 @swapae_group.command("swap", cls=GreedyOptionsCommand)
@@ -192,10 +199,10 @@ outdir_option = click.option("--outdir", default=DEFAULT_IMAGES_DIR, show_defaul
               help="Images that give the layout (rows); several may follow the flag.")
 @click.option("--texture", required=True, multiple=True, type=UserPath(dir_okay=False, path_type=Path),
               help="Images that give the look (columns); several may follow the flag.")
-@click.option("--alpha", default="1", show_default=True, metavar="A[,A...]",
+@click.option("--alpha", default=format_default(default_of(swap, "alpha")), show_default=True, metavar="A[,A...]",
               help="0 keeps the structure image's own texture, 1 takes the texture image's; between interpolates. "
                    "Several values (0,0.25,0.5,0.75,1) make a sweep per pair.")
-@outdir_option
+@outdir_option(swap)
 @force_option
 @device_option
 @quiet_option
@@ -239,7 +246,7 @@ def encode_command(network: Path, images: tuple[Path, ...], out: Path, force: bo
 @click.option("--codes", required=True, type=UserPath(dir_okay=False, path_type=Path), help="Codes written by `encode`.")
 @click.option("--texture-from", type=UserPath(dir_okay=False, path_type=Path),
               help="Take the textures from these codes instead (one for all, or one per structure).")
-@outdir_option
+@outdir_option(decode)
 @force_option
 @device_option
 @quiet_option

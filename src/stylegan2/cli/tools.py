@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -14,7 +14,7 @@ from stylegan2.tools.files import VIDEO_FORMATS
 from stylegan2.tools.mix import DEFAULT_MIX_STYLES
 from stylegan2.tools.project import PROJECTION_LOSSES
 from stylegan2.tools.video import SPACES
-from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
+from stylegan2.utils.device import explain_unsupported_ops
 from stylegan2.utils.notes import warnings_as_notes
 
 from .defaults import default_of, format_default
@@ -25,6 +25,7 @@ from .flags import (
     FiniteFloat,
     FiniteFloatRange,
     UserPath,
+    device_option,
     network_argument,
     nvidia_command,
     quiet_option,
@@ -103,21 +104,31 @@ def network_option(f: Command) -> Command:
                              "once).")(f)
 
 
-def common_options(f: Command) -> Command:
-    """--outdir, --force, --device and --quiet, shared by every command."""
-    f = quiet_option(f)
-    f = click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")(f)
-    f = click.option("--force", is_flag=True, help="Overwrite existing outputs.")(f)
-    f = click.option("--outdir", default=default_of(generate_images, "outdir"), show_default=True,
-                     type=UserPath(file_okay=False, path_type=Path),
-                     help="Where to write the outputs.")(f)
-    return f
+def common_options(function: Callable[..., Any]) -> Callable[[Command], Command]:
+    """--outdir (at `function`'s default: the command's own library function), --force, --device and --quiet, shared
+    by every tool command."""
+    def add(f: Command) -> Command:
+        f = quiet_option(f)
+        f = device_option(f)
+        f = click.option("--force", is_flag=True, help="Overwrite existing outputs.")(f)
+        return click.option("--outdir", default=default_of(function, "outdir"), show_default=True,
+                            type=UserPath(file_okay=False, path_type=Path), help="Where to write the outputs.")(f)
+    return add
+
+
+def trunc_option(function: Callable[..., Any]) -> Callable[[Command], Command]:
+    """--trunc at `function`'s default truncation psi."""
+    return click.option("--trunc", "truncation_psi", type=FiniteFloat(), default=default_of(function, "truncation_psi"),
+                        show_default=True, help="Truncation psi: 1 = none, 0 = the average image.")
+
+
+def noise_option(function: Callable[..., Any]) -> Callable[[Command], Command]:
+    """--noise-mode at `function`'s default."""
+    return click.option("--noise-mode", type=click.Choice(NOISE_MODES), default=default_of(function, "noise_mode"),
+                        show_default=True, help="Per-pixel noise: the network's stored maps, fresh random, or none.")
 
 
 VIDEO_FORMAT_HELP = "auto: MP4 if imageio-ffmpeg is installed (the video extra), else GIF."
-trunc_option = click.option("--trunc", "truncation_psi", type=FiniteFloat(), default=default_of(generate_images, "truncation_psi"),
-                            show_default=True,
-                            help="Truncation psi: 1 = none, 0 = the average image.")
 cutoff_option = click.option("--trunc-cutoff", "truncation_cutoff", type=click.IntRange(min=0),
                              help="Truncate only the first N ws (coarse layers) [default: all].")
 CLASS_HELP = "required for conditional networks; optional for those trained on --clusters, which draw one"
@@ -127,19 +138,16 @@ classes_option = click.option("--class", "class_idx", type=ClassIndex(several=Tr
                                    f"class, named seedNNNN-classKK.png): {CLASS_HELP}.")
 label_option = click.option("--label", type=LabelVector(),
                             help="Label vector (c_dim numbers) in place of --class, for networks trained on label vectors.")
-noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), default=default_of(generate_images, "noise_mode"),
-                            show_default=True,
-                            help="Per-pixel noise: the network's stored maps, fresh random, or none.")
 
 
 @nvidia_command("generate")
 @network_option
 @click.option("--seeds", type=SeedList(), help="Seeds, e.g. 0-7,42 (one image each).")
-@trunc_option
+@trunc_option(generate_images)
 @cutoff_option
 @classes_option
 @label_option
-@noise_option
+@noise_option(generate_images)
 @click.option("--grid", type=GridSize(), help="Save one COLSxROWS grid instead of one PNG per seed (a row per class: "
                                                "SEEDSxCLASSES).")
 @click.option("--projected-w", "--projected_w", "projected_w", type=UserPath(dir_okay=False, path_type=Path),
@@ -149,7 +157,7 @@ noise_option = click.option("--noise-mode", type=click.Choice(NOISE_MODES), defa
               help="Which direction to move along.")
 @click.option("--strength", type=FiniteFloat(),
               help="How far to move along the direction: required with --direction (0 gives the seed's own image).")
-@common_options
+@common_options(generate_images)
 def generate_command(network: Path, seeds: list[int] | None, truncation_psi: float, truncation_cutoff: int | None,
                      class_idx: int | list[int] | None, label: list[float] | None, noise_mode: str,
                      grid: tuple[int, int] | None, projected_w: Path | None,
@@ -185,7 +193,7 @@ def generate_command(network: Path, seeds: list[int] | None, truncation_psi: flo
 @click.option("--cols-w", multiple=True, type=UserPath(dir_okay=False, path_type=Path),
               help="Columns from projected_w.npz files instead of seeds (repeatable, in order).")
 @click.option("--styles", help=f"ws indices from the columns, e.g. 0-3, or coarse/middle/fine/all [default: 0-{DEFAULT_MIX_STYLES - 1}].")
-@trunc_option
+@trunc_option(style_mix)
 @class_option
 @click.option("--col-class", type=ClassIndex(),
               help="Class of the column seeds, whose styles cross into the rows' class [default: the --class].")
@@ -193,8 +201,8 @@ def generate_command(network: Path, seeds: list[int] | None, truncation_psi: flo
 @click.option("--col-label", type=LabelVector(),
               help="Label vector of the column seeds, in place of --col-class, for networks trained on label vectors "
                    "[default: the --label].")
-@noise_option
-@common_options
+@noise_option(style_mix)
+@common_options(style_mix)
 def mix_command(network: Path, rows: list[int] | None, cols: list[int] | None, rows_w: tuple[Path, ...],
                 cols_w: tuple[Path, ...], styles: str | None, truncation_psi: float, class_idx: int | None,
                 col_class: int | None, label: list[float] | None, col_label: list[float] | None, noise_mode: str,
@@ -228,15 +236,15 @@ def mix_command(network: Path, rows: list[int] | None, cols: list[int] | None, r
               help="Frames per second when the video plays.")
 @click.option("--space", type=click.Choice(SPACES),
               help="Interpolate spherically in z or linearly in w [default: z; w with --projected-w].")
-@trunc_option
+@trunc_option(render_video)
 @cutoff_option
 @class_option
 @label_option
-@noise_option
+@noise_option(render_video)
 @click.option("--grid", type=GridSize(), help="COLSxROWS videos side by side; the seeds are split among them.")
 @click.option("--format", "video_format", type=click.Choice(VIDEO_FORMATS), default=default_of(render_video, "video_format"),
               show_default=True, help=VIDEO_FORMAT_HELP)
-@common_options
+@common_options(render_video)
 def video_command(network: Path, seeds: list[int] | None, projected_w: tuple[Path, ...], frames: int, fps: float,
                   space: str | None, truncation_psi: float, truncation_cutoff: int | None, class_idx: int | None,
                   label: list[float] | None, noise_mode: str, grid: tuple[int, int] | None, video_format: str, outdir: Path, force: bool,
@@ -276,7 +284,7 @@ def video_command(network: Path, seeds: list[int] | None, projected_w: tuple[Pat
               help="Write the progression video.")
 @click.option("--format", "video_format", type=click.Choice(VIDEO_FORMATS), default=default_of(project_image, "video_format"),
               show_default=True, help=VIDEO_FORMAT_HELP)
-@common_options
+@common_options(project_image)
 def project_command(network: Path, targets: tuple[Path, ...], steps: int, w_plus: bool, seed: int, class_idx: int | None,
                     label: list[float] | None, vgg: Path | None, loss: str, save_video: bool, video_format: str, outdir: Path, force: bool,
                     device: str | None) -> None:
@@ -309,11 +317,11 @@ def project_command(network: Path, targets: tuple[Path, ...], steps: int, w_plus
               help="Strips go from -strength to +strength.")
 @click.option("--steps", type=click.IntRange(min=2), default=default_of(find_directions, "steps"), show_default=True,
               help="Images per strip row.")
-@trunc_option
+@trunc_option(find_directions)
 @class_option
 @label_option
-@noise_option
-@common_options
+@noise_option(find_directions)
+@common_options(find_directions)
 def directions_command(network: Path, layers: str, strips: int, seeds: list[int], strength: float, steps: int,
                        truncation_psi: float, class_idx: int | None, label: list[float] | None, noise_mode: str, outdir: Path, force: bool,
                        device: str | None) -> None:

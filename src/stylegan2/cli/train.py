@@ -17,9 +17,10 @@ from typing import Any, Callable, Iterator
 
 import click
 
-from ..data import DatasetError, ImageDataset
+from ..data import ImageDataset
 from ..data.errors import SKIP_BAD_OPTION, advise_skip_bad
-from ..io.pretrained import NVIDIA_NETWORKS, is_url, network_file
+from ..data.sources import DATASET_KINDS_TEXT
+from ..io.pretrained import NVIDIA_NETWORKS, is_url
 from ..metrics import PRIMARY_METRICS
 from ..metrics.training_data import METRIC_FILES
 from ..models.aspect import MAX_RESOLUTION
@@ -34,23 +35,33 @@ from ..training.loop import train
 from ..training.loss import LOSSES
 from ..training.networks import precision_kwargs
 from ..training.resume import AUTO_RESUME, auto_resume
-from ..training.session import RunFinished, TrainingError
-from ..training.signals import StoppedTogether, sigterm_stops, under_launcher, usr1_interrupts
-from ..training.start import check_gpus, open_and_resolve, train_process
+from ..training.session import RunFinished
+from ..training.signals import INTERRUPTED_BEFORE_TRAINING, StoppedTogether, sigterm_stops, usr1_interrupts
+from ..training.start import (
+    TRAINING_USER_ERRORS,
+    check_restarts,
+    exit_status_after_stop,
+    open_and_resolve,
+    train_process,
+)
 from ..training.summary import dry_run_summary
-from ..utils.device import DEVICE_HELP, explain_unsupported_ops, select_device
-from ..utils.download import DownloadError
+from ..utils.device import check_gpus, explain_unsupported_ops, select_device
 from ..utils.errors import OptionError
-from ..utils.notes import warnings_as_notes
+from ..utils.notes import show_note, warnings_as_notes
 from ..utils.progress import WarningsOnly, is_quiet, quiet
-from .defaults import format_default
+from .defaults import default_of, format_default
 from .flags import (
+    BATCH_GPU_HELP,
+    CBASE_HELP,
     SEED,
+    SNAP_HELP,
     FiniteFloatRange,
     PresetChoice,
     UserPath,
     cache_dir_option,
     detector_option,
+    device_option,
+    max_size_option,
     nvidia_command,
     quiet_option,
     say,
@@ -58,9 +69,6 @@ from .flags import (
     vgg_option,
     workers_option,
 )
-
-# What a training process reports as a one-line error rather than a traceback.
-USER_ERRORS = (TrainingError, DatasetError, ValueError, FileNotFoundError)
 
 
 def _default(name: str) -> str:
@@ -103,20 +111,21 @@ def _metric_list(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 def _resume_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """--resume: a file, NVIDIA's 'noresume' (none), one of their network names or a URL (downloaded into the cache dir
-    once), auto, or auto:FILE (FILE any of these, fetched only when the run has no snapshot yet)."""
+    """--resume: a file (~ expanded), NVIDIA's 'noresume' (none), one of their network names or a URL (kept as given:
+    the run downloads it once, after every option is checked), auto, or auto:FILE (FILE any of these)."""
     if value is None or value == "noresume":
         return None
     auto, fallback = auto_resume(value)
-    if auto:
-        if fallback is not None and (not fallback or fallback == "noresume" or auto_resume(fallback)[0]):
-            raise click.BadParameter(f"{value}: give the network file to start from after 'auto:'", ctx, param)
-        local = fallback is not None and fallback not in NVIDIA_NETWORKS and not is_url(fallback)
-        return f"{AUTO_RESUME}:{os.path.expanduser(fallback)}" if local else value
-    try:
-        return str(network_file(value))
-    except DownloadError as err:  # a failure (status 1), not a usage error: the command line was right
-        raise click.ClickException(f"--resume: {err}, or pass the file's path") from None
+    if not auto:
+        return _network_spec(value)
+    if fallback is not None and (not fallback or fallback == "noresume" or auto_resume(fallback)[0]):
+        raise click.BadParameter(f"{value}: give the network file to start from after 'auto:'", ctx, param)
+    return value if fallback is None else f"{AUTO_RESUME}:{_network_spec(fallback)}"
+
+
+def _network_spec(value: str) -> str:
+    """A network given as a URL or NVIDIA's name as it is, a path with ~ expanded."""
+    return value if value in NVIDIA_NETWORKS or is_url(value) else os.path.expanduser(value)
 
 
 def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -128,7 +137,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 
 
 @nvidia_command("train")
-@click.option("--data", required=True, type=UserPath(), help="Dataset: zip, folder, .npz, or builtin:shapes.")
+@click.option("--data", required=True, type=UserPath(), help=f"Dataset: {DATASET_KINDS_TEXT}.")
 @click.option("--outdir", default=TrainingOptions.outdir, show_default=True, type=UserPath(), help="Where run directories are created.")
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes to start on this machine, one per GPU (as torchrun --nproc_per_node); gloo processes on the CPU.")
@@ -146,13 +155,13 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 @click.option("--dist-timeout", metavar="SECONDS", callback=_seconds,
               help=f"How long a process waits for the others (in a collective, or to join) before it names the lost "
                    f"ones and stops the run.  [default: ${TIMEOUT_VARIABLE}, else {DEFAULT_TIMEOUT:g}]")
-@click.option("--cfg", type=PresetChoice(CFG_NAMES), default="auto", show_default=True, help="Base configuration.")
+@click.option("--cfg", type=PresetChoice(CFG_NAMES), default=default_of(TrainingOptions, "cfg"), show_default=True,
+              help="Base configuration.")
 @click.option("--cond/--no-cond", default=False,
               help="Train a class-conditional model on the dataset's labels (also --cond=1)." + _default("cond"))
 @click.option("--mirror/--no-mirror", default=False,
               help="Add x-flipped copies of the images (also --mirror=1)." + _default("mirror"))
-@click.option("--max-size", "--subset", "max_size", type=click.IntRange(min=1),
-              help="Train on this many of the dataset's images (a fixed random subset, picked by --seed).")
+@max_size_option
 @click.option("--resolution", type=int,
               help=f"Pad smaller images to this size: a power of two from 4 to {MAX_RESOLUTION}, at least the images' "
                    "own.  [default: the data's]")
@@ -163,8 +172,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
               help="Training length in thousands of real images, counted from the run's start (a continued run's "
                    "snapshot's images included; fine-tuning from a network's weights starts at 0)." + PRESET_DEFAULT)
 @click.option("--batch", type=click.IntRange(min=1), help="Total batch size (all processes)." + PRESET_DEFAULT)
-@click.option("--batch-gpu", type=click.IntRange(min=1),
-              help="Images per forward pass; smaller values accumulate gradients." + PRESET_DEFAULT)
+@click.option("--batch-gpu", type=click.IntRange(min=1), help=BATCH_GPU_HELP + PRESET_DEFAULT)
 @click.option("--loss", type=click.Choice(list(LOSSES)),
               help="Objective: stylegan2 (NVIDIA's logistic loss + R1) or r3gan (relativistic pairing + R1 + R2)." + PRESET_DEFAULT)
 @click.option("--gamma", type=FiniteFloatRange(min=0),
@@ -178,7 +186,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 @click.option("--map-lrmul", type=FiniteFloatRange(min=0, min_open=True),
               help=f"The mapping layers' learning-rate multiplier (a fixed {MAPPING_LR_MULTIPLIER:g} in NVIDIA's code"
                    f"{_cluster_map_lrmuls()})." + PRESET_DEFAULT)
-@click.option("--cbase", type=click.IntRange(min=1), help="Channel base: channels at resolution r are cbase / r (capped)." + PRESET_DEFAULT)
+@click.option("--cbase", type=click.IntRange(min=1), help=CBASE_HELP + PRESET_DEFAULT)
 @click.option("--cmax", type=click.IntRange(min=1), help="Maximum channels per layer." + PRESET_DEFAULT)
 @click.option("--mbstd", type=click.IntRange(min=1), help="Minibatch standard deviation group size." + PRESET_DEFAULT)
 @click.option("--pack", type=click.IntRange(min=1),
@@ -217,8 +225,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 @cache_dir_option
 @click.option("--seed", type=SEED, help="Random seed." + _default("seed"))
 @click.option("--tick", type=FiniteFloatRange(min=0, min_open=True), help="kimg between progress lines." + _default("tick"))
-@click.option("--snap", type=click.IntRange(min=1),
-              help="Ticks between snapshots and image grids." + _preset_default("snap"))
+@click.option("--snap", type=click.IntRange(min=1), help=SNAP_HELP + _preset_default("snap"))
 @click.option("--keep-snapshots", type=click.IntRange(min=0),
               help="Keep the newest N snapshots of the run, deleting older ones as new ones are written (0: keep all)."
                    + _default("keep_snapshots"))
@@ -228,7 +235,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
                    "networks by name: ffhq, ffhq256, ...; downloaded once); auto: the newest snapshot of this run (this dataset, "
                    "--cfg, options and starting network) under --outdir, else a new run; auto:FILE: that, else start "
                    "from FILE.")
-@click.option("--device", help=f"{DEVICE_HELP}.  [default: cuda when available]")
+@device_option
 @click.option("-n", "--dry-run", is_flag=True, help="Print the resolved options and exit.")
 @quiet_option
 def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: int, nnodes: int, rdzv_endpoint: str | None,
@@ -251,9 +258,7 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
         layout = ProcessLayout(nproc_per_node=gpus, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id,
                                rdzv_timeout=rdzv_timeout or RDZV_TIMEOUT, max_restarts=max_restarts)
         dist_timeout = distributed.dist_timeout() if dist_timeout is None else dist_timeout
-        if max_restarts and not auto_resume(overrides.get("resume"))[0]:
-            raise OptionError(f"--max-restarts {max_restarts} restarts the processes after a failure; add --resume auto so "
-                             "that they continue from the last snapshot instead of starting over")
+        check_restarts(layout, overrides.get("resume"))
         distributed.check_slurm_tasks(layout.nnodes)  # the environment, checked before anything runs (also by --dry-run)
         sigterm_stops()
     except ValueError as err:
@@ -275,7 +280,8 @@ def train_command(data: str, outdir: str, cfg: str, device: str | None, gpus: in
                                 creates_runs=layout.nnodes == 1, dry_run=dry_run)  # with several machines, rank 0's may be another
 
     def run_processes(options: TrainingOptions, dataset: ImageDataset, notes: list[str]) -> None:
-        launch(layout, process_for(train_process), data, cfg, device, overrides, dist_timeout, notes, user_errors=USER_ERRORS)
+        launch(layout, process_for(train_process), data, cfg, device, overrides, dist_timeout, notes,
+               user_errors=TRAINING_USER_ERRORS)
 
     run_training_command(resolve_for_launch, run_processes, dry_run, SKIP_BAD_OPTION, dry_run_summary)
 
@@ -340,19 +346,19 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
         with warnings_as_notes(notes), advise_skip_bad(skip_bad), usr1_interrupts():  # e.g. the images --skip-bad left out
             dataset, options = resolve()
     except KeyboardInterrupt:  # Ctrl-C, or a scheduler's SIGUSR1, while the data opens
-        click.echo("Interrupted before training: nothing was written", err=True)
+        click.echo(INTERRUPTED_BEFORE_TRAINING, err=True)
         raise SystemExit(INTERRUPTED) from None
     except RunFinished as done:  # --dry-run of a requeued job whose run is over: exit status 0, as the run's
         say(str(done))
         return
-    except USER_ERRORS as err:
+    except TRAINING_USER_ERRORS as err:
         raise user_error(err) from None
     if dry_run:  # the data it opened on stderr, as notes are, so that stdout stays the options' JSON
         lines, run_notes = summary(options, dataset) if summary is not None else ([f"Dataset: {dataset.summary()}"], [])
         for line in lines:
             say(line, err=True)
         for note in run_notes:
-            click.echo(f"note: {note}", err=True)
+            show_note(note)
         click.echo(json.dumps(options.to_json(), indent=2))
         return
     try:
@@ -361,17 +367,11 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
     except RunFinished as done:  # a requeued job whose run is over: exit status 0
         say(str(done))
     except SignalledAfterFinishing as err:  # a job ended while the finished processes exited: a success
-        click.echo(f"note: {err}; the run is complete", err=True)
-    except (*USER_ERRORS, LaunchError) as err:
+        show_note(f"{err}; the run is complete")
+    except (*TRAINING_USER_ERRORS, LaunchError) as err:
         raise user_error(err) from None
     except StoppedTogether:  # stopped on request, with its final snapshot
-        if under_launcher():  # plain torchrun, which would count status 130 as a failure (and restart on it)
-            if os.environ.get("RANK", "0") == "0":
-                click.echo("Exit status 0: torchrun would take 130 for a failed process and restart the run (with "
-                           "--max-restarts) or report it failed", err=True)
-            distributed.end_torchrun_process()
-            raise SystemExit(0) from None
-        raise SystemExit(INTERRUPTED) from None
+        raise SystemExit(exit_status_after_stop()) from None
     except KeyboardInterrupt:
         raise SystemExit(INTERRUPTED) from None
     distributed.end_torchrun_process()  # the run ended well on every process

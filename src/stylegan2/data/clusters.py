@@ -88,14 +88,24 @@ def kmeans(features: torch.Tensor, k: int, *, seed: int) -> torch.Tensor:
     return _nearest(everything, (everything * everything).sum(1), centers)[0]
 
 
+def cluster_count_problem(k: int, images: int, source: str | None = None) -> str | None:
+    """Why `k` clusters cannot label `images` images (at least 2, and at most one per image), or None when they can;
+    `source`, the data's spec, is named in the message when given."""
+    if 2 <= k <= images:
+        return None
+    where = f" in {source}" if source else ""
+    return f"--clusters {k}: need at least 2 clusters and at most one per image ({images:,} images{where})"
+
+
 def cluster_dataset(dataset: ImageDataset, k: int, *, seed: int, progress: bool = False) -> list[float]:
     """Label the dataset's images with k-means clusters of their thumbnails; returns each cluster's share.
     `progress`: a bar on stderr while the images are read."""
     if dataset.has_labels:
         raise DatasetError(f"{dataset.name}: clusters replace class labels, but this dataset is opened with labels")
     n = dataset.distinct_len
-    if not 2 <= k <= n:
-        raise DatasetError(f"--clusters {k}: need at least 2 clusters and at most one per image ({n:,} images)")
+    problem = cluster_count_problem(k, n)
+    if problem:
+        raise DatasetError(problem)
     labels = kmeans(thumbnails(dataset, progress=progress), k, seed=seed)
     counts = torch.bincount(labels, minlength=k)
     if (counts == 0).any():

@@ -11,6 +11,7 @@ from torch import nn
 
 from ..models import Discriminator, Generator, SwapEncoder
 from ..utils.errors import OptionError
+from ..utils.notes import warn
 from ..utils.text import option_value
 from .checkpoint import Checkpoint
 from .loading import load_checkpoint
@@ -204,7 +205,8 @@ def check_convert_destination(src: str | Path, dst: str | Path, *, force: bool =
 def convert_checkpoint(src: str | Path, dst: str | Path, *, force: bool = False, weights_only: bool = False) -> Checkpoint:
     """Load any supported network file and write it in our format (refuses to overwrite unless `force`).
     `weights_only`: the networks alone, without the training state (optimizers, counters, RNG, augmentation) that an
-    exact resume needs: less than half a training snapshot's size."""
+    exact resume needs: less than half a training snapshot's size. The file's notes (an estimated average w, say)
+    are warned, and so are weights holding NaN or Inf (NonFiniteWarning): the file is written all the same."""
     check_convert_destination(src, dst, force=force)
     ckpt = load_checkpoint(src)
     source = dict(ckpt.source)
@@ -215,6 +217,11 @@ def convert_checkpoint(src: str | Path, dst: str | Path, *, force: bool = False,
     save_checkpoint(dst, ckpt.networks, extra_tensors=None if weights_only else ckpt.extra_tensors,
                     training_state=None if weights_only else ckpt.training_state, notes=ckpt.notes, source=source,
                     overwrite=force)
+    for note in ckpt.notes:
+        warn(note)
+    bad = nonfinite_tensors(ckpt.networks)
+    if bad:
+        warn(f"{src}: {nonfinite_warning(bad)}", NonFiniteWarning)
     return ckpt
 
 

@@ -25,8 +25,8 @@ from stylegan2.io import load_checkpoint
 from stylegan2.io.checkpoint import Checkpoint
 from stylegan2.io.rosinality import estimated_w_avg_note
 from stylegan2.models import Generator
-from stylegan2.utils.device import rank_cuda_device, select_device
 
+from ..training.distributed import init_distributed
 from ..utils.notes import warn
 from .detectors import find_detector_file, find_vgg16_file, load_detector, load_vgg16
 from .evaluate import (
@@ -53,25 +53,6 @@ def generator_of(ckpt: Checkpoint, path: str | os.PathLike) -> nn.Module:
                              "and none is defined here for swaps")
         raise ValueError(f"{path}: holds no G_ema generator")
     return ckpt.networks["G_ema"]
-
-
-def setup_ranks(device: str | None) -> tuple[torch.device, int, int]:
-    """(device, rank, world_size) from torchrun's environment (joining its process group), else one process."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size == 1:
-        return select_device(device), 0, 1
-    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    if device is None or str(device).startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError("WORLD_SIZE > 1 but no GPU: pass --device cpu to run ranks on the CPU")
-        device = rank_cuda_device(local_rank, torch.device(device or "cuda"))
-        torch.cuda.set_device(device)
-    dev = select_device(device)
-    if dev.type == "mps":
-        raise ValueError("--device mps runs in one process: MPS has no multi-process backend; drop torchrun")
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
-    return dev, rank, world_size
 
 
 def open_metric_dataset(data: str, resolution: int, use_labels: bool, mirror: bool) -> Dataset:
@@ -300,7 +281,8 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
         check_ppl_truncation(spec, truncation_psi)
     if not specs:
         raise ValueError("no metrics given")
-    dev, rank, world_size = setup_ranks(device)
+    ctx = init_distributed(device)  # torchrun's process group, joined as training joins it; else one process
+    rank = ctx.rank
     resolution = None
     if isinstance(network, nn.Module):
         G, snapshot = network, None
@@ -323,8 +305,8 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
         if data is not None:
             resolution = training_resolution(ckpt, network, os.fspath(data))
     mirror = bool(mirror)
-    return run_metrics(G, data, specs, mirror=mirror, detector=detector, vgg=vgg, device=dev, rank=rank,
-                       world_size=world_size, run_dir=run_dir, snapshot=snapshot, cache_dir=cache_dir,
+    return run_metrics(G, data, specs, mirror=mirror, detector=detector, vgg=vgg, device=ctx.device, rank=rank,
+                       world_size=ctx.world_size, run_dir=run_dir, snapshot=snapshot, cache_dir=cache_dir,
                        training_resolution=resolution,
                        batch_size=batch_size, num_workers=num_workers, use_cache=use_cache, progress=progress,
                        seed=seed, truncation_psi=truncation_psi, on_result=on_result)

@@ -33,6 +33,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..data.dataset import label_size_mismatch
+from ..training.distributed import is_first_process
 from ..utils.errors import OptionError
 from ..utils.notes import warn
 from ..utils.text import format_time
@@ -279,7 +280,7 @@ def appended_records(run_dir: str | os.PathLike | None, metrics: list[str]) -> I
     paths = sorted({metric_file(run_dir, name) for name in metrics}) if run_dir is not None else []
     sizes = [_size(path) for path in paths]
     yield appended
-    if int(os.environ.get("RANK", "0")) == 0:
+    if is_first_process():
         appended.extend(path for path, size in zip(paths, sizes) if _size(path) > size)
 
 

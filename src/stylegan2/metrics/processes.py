@@ -4,20 +4,18 @@ share as under torchrun, and their notes said once: by the first process."""
 from __future__ import annotations
 
 import contextlib
-import os
 import warnings
 from typing import Any, Callable, Iterator
 
 from ..data.errors import advise_skip_bad, skip_bad_advice
+from ..training.distributed import is_first_process
+from ..training.launch import launch_local
+from ..utils.device import check_gpus
 from ..utils.notes import warnings_as_notes
 from ..utils.progress import is_quiet, quiet
 
-USER_ERRORS = (ValueError, OSError)  # bad options, data, network or detector files: one line, not a traceback
-
-
-def is_first_process() -> bool:
-    """Whether this process is rank 0 (or the only one): under torchrun or --gpus every process meets the same notes."""
-    return int(os.environ.get("RANK", "0")) == 0
+# What a metrics process reports as a one-line error rather than a traceback: bad options, data, network or detector files.
+METRICS_USER_ERRORS = (ValueError, OSError)
 
 
 @contextlib.contextmanager
@@ -36,11 +34,8 @@ def on_local_processes(gpus: int, fn: Callable[..., Any], kwargs: dict[str, Any]
     """`fn(**kwargs)` in `gpus` new processes on this machine, one per GPU of `device` (as torchrun --nproc_per_node),
     which it joins to one group as torchrun's; their results by rank. Each process says what this one would: notes by
     rank 0, the same advice on bad files, as quiet. A LaunchError says why one failed (once, however many did)."""
-    from ..training.launch import launch_local  # the training package loads only for processes
-    from ..training.start import check_gpus
-
     check_gpus(gpus, device)  # more processes than GPUs failed in each extra process with a traceback
-    return launch_local(gpus, _process, fn, kwargs, skip_bad_advice(), is_quiet(), user_errors=USER_ERRORS)
+    return launch_local(gpus, _process, fn, kwargs, skip_bad_advice(), is_quiet(), user_errors=METRICS_USER_ERRORS)
 
 
 def _process(fn: Callable[..., Any], kwargs: dict[str, Any], advice: str, silent: bool) -> Any:

@@ -13,6 +13,7 @@ from ..training.config import (
     NVIDIA_WORKERS,
     apply_overrides,
     auto_workers,
+    check_batch_split,
     check_keep_snapshots,
     check_max_size,
     check_numbers,
@@ -177,11 +178,7 @@ def network_widths(o: SwapAEOptions) -> dict[str, dict[str, int]]:
 
 def validate_swapae_options(o: SwapAEOptions) -> None:
     """Reject inconsistent settings with a message that names the option."""
-    if o.batch % o.num_gpus != 0:
-        raise OptionError(f"--batch {o.batch} must be a multiple of the number of GPUs/processes ({o.num_gpus})")
-    per_gpu = o.batch // o.num_gpus
-    if o.batch_gpu > per_gpu or per_gpu % o.batch_gpu != 0:
-        raise OptionError(f"--batch-gpu {o.batch_gpu} must divide the per-process batch {per_gpu} (--batch / processes)")
+    check_batch_split(o.batch, o.batch_gpu, o.num_gpus)
     if o.batch_gpu < 2:
         raise OptionError(f"--batch-gpu {o.batch_gpu}: swapping pairs images within a forward pass, so it needs at least 2")
     if o.batch_gpu % min(MBSTD_GROUP, o.batch_gpu) != 0:

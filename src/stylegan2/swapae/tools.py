@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from ..io import load_network
 from ..io.pretrained import existing_network_file
 from ..models import SwapEncoder, SwapGenerator
-from ..tools.common import ToolError, ToolOptionError, network_device, resolve_device
+from ..tools.common import DEFAULT_OUTDIR, ToolError, ToolOptionError, network_device, resolve_device
 from ..tools.files import (
     check_not_inputs,
     check_outputs,
@@ -30,7 +30,6 @@ from ..tools.mix import style_mix_grid
 from ..utils.files import writing
 from ..utils.image import image_grid, to_uint8_nhwc, write_png
 
-DEFAULT_IMAGES_DIR = "out"  # where swap and decode write their images unless told (--outdir)
 SWAP_GRID_FILE = "swap_grid.png"
 Paths = Sequence[str | os.PathLike]
 
@@ -133,7 +132,7 @@ def swap(
     network: str | os.PathLike,
     structure: Paths,
     texture: Paths,
-    outdir: str | os.PathLike = DEFAULT_IMAGES_DIR,
+    outdir: str | os.PathLike = DEFAULT_OUTDIR,
     *,
     alpha: float | str | Sequence[float] = 1.0,
     force: bool = False,
@@ -240,7 +239,7 @@ def read_codes(path: str | os.PathLike, G: SwapGenerator, option: str,
 def decode(
     network: str | os.PathLike,
     codes: str | os.PathLike,
-    outdir: str | os.PathLike = DEFAULT_IMAGES_DIR,
+    outdir: str | os.PathLike = DEFAULT_OUTDIR,
     *,
     texture_from: str | os.PathLike | None = None,
     force: bool = False,

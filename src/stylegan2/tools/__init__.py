@@ -1,9 +1,10 @@
 """Using a trained generator: images from seeds, style mixing, interpolation videos, projection, SeFa directions.
 
-Each command of `stylegan2` (generate, mix, video, project, directions, export) is one function here.
+Each command of `stylegan2` (generate, mix, video, project, directions, export, convert) is one function here.
 """
 
 from .common import ToolError, load_generator, parse_seeds, seed_latent, seed_ws
+from .convert import Converted, convert_network
 from .directions import direction_strip, find_directions
 from .export import ExportResult, export_generator
 from .files import load_target_image
@@ -14,11 +15,13 @@ from .sefa import Directions, factorize, load_directions, save_directions
 from .video import interpolation_ws, render_video
 
 __all__ = [
+    "Converted",
     "Directions",
     "ExportResult",
     "ProjectionConfig",
     "ProjectionResult",
     "ToolError",
+    "convert_network",
     "direction_strip",
     "export_generator",
     "factorize",

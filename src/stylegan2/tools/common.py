@@ -25,6 +25,10 @@ from ..utils.text import number_ranges, plural
 
 MAX_SEED = 2**32 - 1  # np.random.RandomState accepts seeds in [0, 2**32)
 MAX_LIST = 10**6  # values one list option may expand to: a mistyped range stops with a message, not out of memory
+DEFAULT_OUTDIR = "out"  # where the tools write unless told (--outdir)
+DEFAULT_NOISE_MODE = "const"  # the network's stored noise maps: the same image for a seed every time, as NVIDIA's tools
+DEFAULT_TRUNCATION_PSI = 1.0  # no truncation
+SEEDS_OR_PROJECTED_W = "give either --seeds or --projected-w (exactly one of them)"
 
 Network = str | os.PathLike | Generator
 
@@ -112,7 +116,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 def load_generator(
-    network: Network, device: str | torch.device | None = None, *, truncation_psi: float = 1.0
+    network: Network, device: str | torch.device | None = None, *, truncation_psi: float = DEFAULT_TRUNCATION_PSI
 ) -> Generator:
     """G in eval mode on `device`: a Generator as given, or G_ema (else G) from any file `load_network` reads.
 
@@ -332,7 +336,7 @@ def check_inputs(G: Generator, class_idx: ClassArg = None, truncation_cutoff: in
 def seed_ws(
     G: Generator,
     seed: int,
-    truncation_psi: float = 1.0,
+    truncation_psi: float = DEFAULT_TRUNCATION_PSI,
     truncation_cutoff: int | None = None,
     class_idx: int | None = None,
     label: Label = None,

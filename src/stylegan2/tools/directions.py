@@ -14,6 +14,9 @@ from ..models import Generator
 from ..utils.files import writing
 from ..utils.image import image_grid, write_png
 from .common import (
+    DEFAULT_NOISE_MODE,
+    DEFAULT_OUTDIR,
+    DEFAULT_TRUNCATION_PSI,
     Label,
     Network,
     ToolOptionError,
@@ -46,9 +49,9 @@ def direction_strip(
     seeds: Sequence[int] | str = (0,),
     strength: float = 3.0,
     steps: int = 7,
-    truncation_psi: float = 1.0,
+    truncation_psi: float = DEFAULT_TRUNCATION_PSI,
     class_idx: int | None = None,
-    noise_mode: str = "const",
+    noise_mode: str = DEFAULT_NOISE_MODE,
     label: Label = None,
 ) -> np.ndarray:
     """uint8 image [rows * H, steps * W, C]: one row per seed (of class `class_idx`, or with the label vector
@@ -65,17 +68,17 @@ def direction_strip(
 
 def find_directions(
     network: Network,
-    outdir: str | os.PathLike = "out",
+    outdir: str | os.PathLike = DEFAULT_OUTDIR,
     *,
     layers: str | list[int] = "all",
     strips: int = 5,
     seeds: Sequence[int] | str = (0,),
     strength: float = 3.0,
     steps: int = 7,
-    truncation_psi: float = 1.0,
+    truncation_psi: float = DEFAULT_TRUNCATION_PSI,
     class_idx: int | None = None,
     label: Label = None,
-    noise_mode: str = "const",
+    noise_mode: str = DEFAULT_NOISE_MODE,
     force: bool = False,
     device: str | torch.device | None = None,
 ) -> list[Path]:

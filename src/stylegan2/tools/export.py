@@ -22,7 +22,15 @@ from torch import nn
 from ..io.info import NonFiniteWarning, nonfinite_summary, nonfinite_tensors
 from ..io.pretrained import network_name
 from ..models import Generator
-from .common import Network, ToolError, ToolOptionError, check_psi, load_generator
+from .common import (
+    DEFAULT_NOISE_MODE,
+    DEFAULT_TRUNCATION_PSI,
+    Network,
+    ToolError,
+    ToolOptionError,
+    check_psi,
+    load_generator,
+)
 from .files import check_outputs, failed_write, unchanged, write_atomically
 
 EXPORT_FORMATS = ("onnx", "torchscript")
@@ -108,8 +116,8 @@ def require_onnx() -> None:
             raise ToolError(f"{EXPORT_EXTRA_HINT} ({name} is not installed)") from None
 
 
-def graph_module(G: Generator, truncation_psi: float = 1.0, noise_mode: str = "const", fused_modconv: bool = False,
-                 synthesis_only: bool = False) -> nn.Module:
+def graph_module(G: Generator, truncation_psi: float = DEFAULT_TRUNCATION_PSI, noise_mode: str = DEFAULT_NOISE_MODE,
+                 fused_modconv: bool = False, synthesis_only: bool = False) -> nn.Module:
     """The module that is traced: G from z (and c), or its synthesis network from ws."""
     if synthesis_only:
         return SynthesisGraph(G, noise_mode, fused_modconv).eval()
@@ -144,8 +152,8 @@ def export_generator(
     output: str | os.PathLike | None = None,
     *,
     format: str = "onnx",
-    truncation_psi: float = 1.0,
-    noise_mode: str = "const",
+    truncation_psi: float = DEFAULT_TRUNCATION_PSI,
+    noise_mode: str = DEFAULT_NOISE_MODE,
     fused_modconv: bool = False,
     synthesis_only: bool = False,
     batch: int | str = 1,
@@ -186,11 +194,13 @@ def export_generator(
     module = graph_module(G, truncation_psi, noise_mode, fused_modconv, synthesis_only)
     inputs = example_inputs(G, fixed_batch or 2, synthesis_only)
     check_inputs = example_inputs(G, fixed_batch or 3, synthesis_only, seed=1)  # other values (and batch, if dynamic)
-    exporter = _export_onnx if format == "onnx" else _export_torchscript
     diffs = []
 
     def write(tmp: Path) -> None:  # a graph that fails the check never replaces `path`
-        exporter(module, inputs, tmp, dynamic=fixed_batch is None)
+        if format == "onnx":
+            _export_onnx(module, inputs, tmp, dynamic=fixed_batch is None)
+        else:
+            _export_torchscript(module, inputs, tmp)
         diffs.append(float((run_exported(tmp, format, check_inputs) - module(**check_inputs)).abs().max()))
         if not diffs[0] <= MAX_ABS_DIFF:
             raise ToolError(f"{path}: the exported graph's images differ from PyTorch's by up to {diffs[0]:.3g} "
@@ -240,10 +250,10 @@ def _export_onnx(module: nn.Module, inputs: dict[str, torch.Tensor], path: Path,
                           output_names=["img"], dynamic_axes=axes, opset_version=ONNX_OPSET)
 
 
-def _export_torchscript(module: nn.Module, inputs: dict[str, torch.Tensor], path: Path, dynamic: bool) -> None:
-    """torch.jit.trace records sizes as graph values, so the non-fused graph also runs at other batch sizes.
+def _export_torchscript(module: nn.Module, inputs: dict[str, torch.Tensor], path: Path) -> None:
+    """torch.jit.trace records sizes as graph values, so the non-fused graph also runs at other batch sizes (it needs
+    no flag for a dynamic batch).
 
-    `dynamic` is unused (a traced graph needs no flag for it); it is kept for the same signature as `_export_onnx`.
     The archive is built in memory and written from Python: torch.jit.save into a file aborts the whole process when
     the disk is full."""
     with _quiet_tracing():

@@ -19,6 +19,10 @@ from ..utils.progress import progress_bar
 from ..utils.rng import seeded_global_rng
 from ..utils.text import number_ranges, plural
 from .common import (
+    DEFAULT_NOISE_MODE,
+    DEFAULT_OUTDIR,
+    DEFAULT_TRUNCATION_PSI,
+    SEEDS_OR_PROJECTED_W,
     ClassArg,
     Label,
     Network,
@@ -41,7 +45,7 @@ from .sefa import Directions, load_directions
 
 
 @torch.no_grad()
-def synthesize(G: Generator, ws: torch.Tensor, noise_mode: str = "const", noise_seed: int = 0) -> np.ndarray:
+def synthesize(G: Generator, ws: torch.Tensor, noise_mode: str = DEFAULT_NOISE_MODE, noise_seed: int = 0) -> np.ndarray:
     """ws [N, num_ws, w_dim] -> uint8 images [N, H, W, C]; random noise is drawn from `noise_seed` (the same images
     from any thread: see seeded_global_rng)."""
     device = network_device(G)
@@ -54,10 +58,10 @@ def synthesize(G: Generator, ws: torch.Tensor, noise_mode: str = "const", noise_
 def seed_images(
     G: Network,
     seeds: Sequence[int] | str,
-    truncation_psi: float = 1.0,
+    truncation_psi: float = DEFAULT_TRUNCATION_PSI,
     truncation_cutoff: int | None = None,
     class_idx: ClassArg = None,
-    noise_mode: str = "const",
+    noise_mode: str = DEFAULT_NOISE_MODE,
     directions: Directions | None = None,
     index: int = 0,
     strength: float = 0.0,
@@ -200,13 +204,13 @@ def moving_options(index: int, strength: float) -> str:
 def generate_images(
     network: Network,
     seeds: Sequence[int] | str | None = None,
-    outdir: str | os.PathLike = "out",
+    outdir: str | os.PathLike = DEFAULT_OUTDIR,
     *,
-    truncation_psi: float = 1.0,
+    truncation_psi: float = DEFAULT_TRUNCATION_PSI,
     truncation_cutoff: int | None = None,
     class_idx: ClassArg = None,
     label: Label = None,
-    noise_mode: str = "const",
+    noise_mode: str = DEFAULT_NOISE_MODE,
     grid: str | tuple[int, int] | None = None,
     projected_w: str | os.PathLike | None = None,
     direction: str | os.PathLike | Directions | None = None,
@@ -229,7 +233,7 @@ def generate_images(
     Projected ws are truncated as seeds' are (toward the average w, the first `truncation_cutoff` of them).
     """
     if (seeds is None) == (projected_w is None):
-        raise ToolOptionError("give either --seeds or --projected-w (exactly one of them)")
+        raise ToolOptionError(SEEDS_OR_PROJECTED_W)
     if projected_w is not None:
         check_projected_class(class_idx, label)
     classes = parse_classes(class_idx)
@@ -250,7 +254,7 @@ def generate_images(
     if directions is not None:
         directions.check(index, G.num_ws, G.w_dim)
         given = direction if isinstance(direction, (str, os.PathLike)) else "the directions"
-        directions.check_network(G, "this Generator" if isinstance(network, Generator) else str(network), given,
+        directions.check_network(G, None if isinstance(network, Generator) else str(network), given,
                                  "--direction")
     moved = dict(index=index if directions is not None else None, strength=strength)
     outdir = Path(outdir)

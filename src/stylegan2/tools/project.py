@@ -27,6 +27,7 @@ from ..utils.image import write_png
 from ..utils.notes import warn
 from ..utils.progress import progress_bar
 from .common import (
+    DEFAULT_OUTDIR,
     Label,
     Network,
     ToolError,
@@ -268,7 +269,7 @@ def find_vgg16(vgg: str | os.PathLike | None, loss: str) -> Path | None:
 def project_image(
     network: Network,
     target: str | os.PathLike,
-    outdir: str | os.PathLike = "out",
+    outdir: str | os.PathLike = DEFAULT_OUTDIR,
     *,
     steps: int = 1000,
     w_plus: bool = False,

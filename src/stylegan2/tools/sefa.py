@@ -57,15 +57,19 @@ class Directions:
             raise ToolError(f"the directions were computed for w_dim {self.directions.shape[1]} and at least "
                             f"{max(self.layers) + 1} ws, but this network has w_dim {w_dim} and {num_ws} ws")
 
-    def check_network(self, G: Generator, network: str, file: str | os.PathLike, option: str) -> None:
+    def check_network(self, G: Generator, network: str | None, file: str | os.PathLike, option: str) -> None:
         """A note where the directions were computed from other style weights than G's (another run's snapshot of
         the same name, a fine-tune): they still move G's ws, which can be meant (a base network's directions on its
         fine-tune), but not as that network's view of G would. A file without a fingerprint (from an older version)
-        cannot be checked: a note says so, with the command that remakes it for `network`."""
+        cannot be checked: a note says so, with the command that remakes it for `network` (None: a Generator object,
+        whose directions `find_directions` makes)."""
         if self.fingerprint is None:
+            remake = self.remake_command(network, file) if network is not None else "find_directions(G, ...)"
+            network = network if network is not None else "this Generator"
             warn(f"{file}: records no network (written by an older stylegan2), so it cannot be checked against "
-                 f"{network} ({option}); to use {network}'s own directions, remake it: {self.remake_command(network, file)}")
+                 f"{network} ({option}); to use {network}'s own directions, remake it: {remake}")
             return
+        network = network if network is not None else "this Generator"
         ours = style_fingerprint(G, self.layer_names)
         if ours == self.fingerprint:
             return

@@ -14,6 +14,10 @@ from ..utils.files import new_folders_removed_on_failure
 from ..utils.image import image_grid
 from ..utils.progress import progress_bar
 from .common import (
+    DEFAULT_NOISE_MODE,
+    DEFAULT_OUTDIR,
+    DEFAULT_TRUNCATION_PSI,
+    SEEDS_OR_PROJECTED_W,
     Label,
     Network,
     ToolOptionError,
@@ -71,7 +75,7 @@ def interpolation_ws(
     seeds: Sequence[int] | str,
     num_frames: int,
     space: str = "z",
-    truncation_psi: float = 1.0,
+    truncation_psi: float = DEFAULT_TRUNCATION_PSI,
     truncation_cutoff: int | None = None,
     class_idx: int | None = None,
     frames: range | None = None,
@@ -111,18 +115,18 @@ def keyframe_ws(keys: torch.Tensor, num_frames: int, frames: range | None = None
 def render_video(
     network: Network,
     seeds: Sequence[int] | str | None = None,
-    outdir: str | os.PathLike = "out",
+    outdir: str | os.PathLike = DEFAULT_OUTDIR,
     *,
     projected_w: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     frames: int = 60,
     fps: float = 30.0,
     grid: str | tuple[int, int] | None = None,
     space: str | None = None,
-    truncation_psi: float = 1.0,
+    truncation_psi: float = DEFAULT_TRUNCATION_PSI,
     truncation_cutoff: int | None = None,
     class_idx: int | None = None,
     label: Label = None,
-    noise_mode: str = "const",
+    noise_mode: str = DEFAULT_NOISE_MODE,
     video_format: str = "auto",
     force: bool = False,
     device: str | torch.device | None = None,
@@ -133,7 +137,7 @@ def render_video(
     or several: linear in w, truncated as `generate --projected-w` truncates). A grid splits the keyframes among
     its cells. Seeds are of class `class_idx` (one: a video shows one class) or take the label vector `label`."""
     if (seeds is None) == (projected_w is None):
-        raise ToolOptionError("give either --seeds or --projected-w (exactly one of them)")
+        raise ToolOptionError(SEEDS_OR_PROJECTED_W)
     what = "--seeds" if seeds is not None else "--projected-w"
     class_idx = one_class(class_idx, hint="a video shows one class; run it once per class")
     check_label_options(class_idx, label)

@@ -521,13 +521,19 @@ def for_transfer_learning(options: TrainingOptions) -> TrainingOptions:
                                ada_kimg=options.ada_kimg if "ada_kimg" in options.given else FINE_TUNE_ADA_KIMG)
 
 
+def check_batch_split(batch: int, batch_gpu: int, num_gpus: int) -> None:
+    """Refuse a --batch that the processes cannot share evenly, or a --batch-gpu that does not divide each one's share
+    (both trainers split their batch so)."""
+    if batch % num_gpus != 0:
+        raise OptionError(f"--batch {batch} must be a multiple of the number of GPUs/processes ({num_gpus})")
+    per_gpu = batch // num_gpus
+    if batch_gpu > per_gpu or per_gpu % batch_gpu != 0:
+        raise OptionError(f"--batch-gpu {batch_gpu} must divide the per-process batch {per_gpu} (--batch / processes)")
+
+
 def validate_options(o: TrainingOptions) -> None:
     """Reject inconsistent settings with a message that names the option."""
-    if o.batch % o.num_gpus != 0:
-        raise OptionError(f"--batch {o.batch} must be a multiple of the number of GPUs/processes ({o.num_gpus})")
-    per_gpu = o.batch // o.num_gpus
-    if o.batch_gpu > per_gpu or per_gpu % o.batch_gpu != 0:
-        raise OptionError(f"--batch-gpu {o.batch_gpu} must divide the per-process batch {per_gpu} (--batch / processes)")
+    check_batch_split(o.batch, o.batch_gpu, o.num_gpus)
     if o.pack < 1 or o.batch_gpu % o.pack != 0:
         raise OptionError(f"--pack {o.pack} must be at least 1 and divide --batch-gpu {o.batch_gpu}")
     d_batch = o.batch_gpu // o.pack  # what D sees per step

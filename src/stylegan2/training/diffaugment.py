@@ -12,8 +12,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-POLICY_TRANSFORMS = ("color", "translation", "cutout")
-
 
 class DiffAugment(torch.nn.Module):
     """Applies the comma-separated transforms of `policy`, in that order, to every image."""
@@ -21,9 +19,9 @@ class DiffAugment(torch.nn.Module):
     def __init__(self, policy: str = "color,translation,cutout", translation_ratio: float = 0.125, cutout_ratio: float = 0.5) -> None:
         super().__init__()
         self.policy = [name.strip() for name in policy.split(",") if name.strip()]
-        unknown = [name for name in self.policy if name not in POLICY_TRANSFORMS]
+        unknown = [name for name in self.policy if name not in self.TRANSFORMS]
         if unknown:
-            raise ValueError(f"DiffAugment policy: unknown transform(s) {', '.join(unknown)}; choose from {', '.join(POLICY_TRANSFORMS)}")
+            raise ValueError(f"DiffAugment policy: unknown transform(s) {', '.join(unknown)}; choose from {', '.join(self.TRANSFORMS)}")
         self.translation_ratio = float(translation_ratio)
         self.cutout_ratio = float(cutout_ratio)
 
@@ -35,7 +33,7 @@ class DiffAugment(torch.nn.Module):
         if not isinstance(images, torch.Tensor) or images.ndim != 4:
             raise ValueError(f"DiffAugment expects images [N, C, H, W], got {getattr(images, 'shape', type(images))}")
         for name in self.policy:
-            images = getattr(self, f"_{name}")(images, debug_percentile)
+            images = self.TRANSFORMS[name](self, images, debug_percentile)
         return images
 
     @staticmethod
@@ -85,3 +83,5 @@ class DiffAugment(torch.nn.Module):
         inside_x = (x >= left[:, None]) & (x < left[:, None] + size_x)  # [N, W]
         keep = ~(inside_y[:, :, None] & inside_x[:, None, :])  # [N, H, W]
         return images * keep[:, None].to(images.dtype)
+
+    TRANSFORMS = {"color": _color, "translation": _translation, "cutout": _cutout}  # a policy's names -> the transforms

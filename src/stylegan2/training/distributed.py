@@ -102,6 +102,8 @@ def init_distributed(device: str | None = None, timeout: float | None = None) ->
         raise DistributedError(f"WORLD_SIZE={world_size} is set but {' and '.join(missing)} not: launch the processes with "
                                "torchrun or --gpus, or unset WORLD_SIZE (left over from another job?) to train in one process")
     dev = select_device(device)  # a device this machine lacks is a one-line DeviceError, not torch's traceback
+    if dev.type == "mps" and world_size > 1:
+        raise DistributedError("--device mps runs in one process: MPS has no multi-process backend; drop torchrun")
     if dev.type == "cuda":
         dev = rank_cuda_device(local_rank, dev) if world_size > 1 else torch.device("cuda", dev.index or 0)
         torch.cuda.set_device(dev)
@@ -119,6 +121,13 @@ def init_distributed(device: str | None = None, timeout: float | None = None) ->
                 f" rendezvous endpoint and that the endpoint is reachable (--dist-timeout or {TIMEOUT_VARIABLE} sets the wait)"
             ) from None
     return DistributedContext(rank=rank, world_size=world_size, local_rank=local_rank, device=dev)
+
+
+def is_first_process() -> bool:
+    """Whether this process is rank 0 of torchrun's (or --gpus') processes, or the only one: the one that says for all
+    what each of them meets (notes, results, the end of a run). Read from the environment, so it holds before the
+    process joins the group."""
+    return _env_int("RANK", 0) == 0
 
 
 def leave_group() -> None:

@@ -15,9 +15,13 @@ import numpy as np
 import torch
 
 from ..data import ImageDataset, open_dataset
-from ..data.clusters import THUMBNAIL_SIZE, cluster_dataset
+from ..data.clusters import THUMBNAIL_SIZE, cluster_count_problem, cluster_dataset
+from ..io.pretrained import cached_file_name, network_file
+from ..metrics.calc import OtherRankFailed, SameAsLowerRank, evaluate_for_training
+from ..metrics.evaluate import format_results
 from ..models import Discriminator, Generator
 from ..utils.device import configure_backends
+from ..utils.download import DownloadError
 from ..utils.image import make_grid, save_image, to_uint8
 from .ada import Augmentation, build_augmentation
 from .config import TrainingOptions, validate_options
@@ -28,6 +32,7 @@ from .networks import build_networks
 from .phase import Phase, make_phases, run_phase
 from .resume import (
     ResumeFile,
+    auto_resume,
     claims_released,
     clusters_of_snapshot,
     clusters_to_keep,
@@ -93,6 +98,8 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     if dataset is None:
         dataset = open_dataset(options.data, resolution=options.resolution, max_size=options.max_size,
                                use_labels=options.cond, mirror=options.mirror, skip_bad=options.skip_bad, seed=options.seed)
+    if ctx.is_main:  # the others get the file's bytes from this process (load_resume)
+        options = fetch_resume(options)
     desc = run_desc(dataset.name, options)
     # The resume file first: a finished run (a requeued job's --resume auto) ends here, before minutes of clustering.
     resume, found_lines = load_resume(options, dataset.name, ctx)
@@ -238,12 +245,23 @@ def _label_kind(options: TrainingOptions, dataset: ImageDataset, G: Generator) -
     return "classes" if options.clusters or dataset.has_class_labels else "vectors"
 
 
+def fetch_resume(options: TrainingOptions) -> TrainingOptions:
+    """The options with a --resume URL or NVIDIA network name (`ffhq256`) replaced by its file, downloaded into the cache
+    dir once: when the run needs it, after every option was checked (--resume auto:FILE fetches FILE only when the run
+    has no snapshot to continue)."""
+    if options.resume is None or auto_resume(options.resume)[0] or cached_file_name(options.resume) is None:
+        return options
+    try:
+        return dataclasses.replace(options, resume=str(network_file(options.resume)))
+    except DownloadError as err:  # a failure, not a usage error: the option was right
+        raise TrainingError(f"--resume: {err}, or pass the file's path") from None
+
+
 def check_label_options(options: TrainingOptions, dataset: ImageDataset) -> None:
     """Refuse, before any clustering (and at --dry-run), more --clusters than the dataset has images, and
     --pack-by-class on label vectors: packs need one class per image."""
-    if options.clusters and not 2 <= options.clusters <= dataset.distinct_len:
-        raise TrainingError(f"--clusters {options.clusters}: need at least 2 clusters and at most one per image "
-                            f"({dataset.distinct_len:,} images in {options.data})")
+    if options.clusters and (problem := cluster_count_problem(options.clusters, dataset.distinct_len, options.data)):
+        raise TrainingError(problem)
     if options.pack_by_class and not options.clusters and not dataset.has_class_labels:
         raise TrainingError(f"--pack-by-class: the labels of {options.data} are vectors of {dataset.label_dim} values, not "
                             "classes; packs need one class per image (class labels, or --clusters)")
@@ -406,10 +424,6 @@ def _evaluate_metric(metric: str, G_ema: Generator, options: TrainingOptions, ct
     ({} when it failed); its notes go to `note` (stderr and log.txt, as every command's notes). A metric that cannot
     run (say, a detector file missing on one machine) is a note too, once per reason, by a process that saw it; not
     fatal."""
-    from ..metrics import evaluate_for_training
-    from ..metrics.calc import OtherRankFailed, SameAsLowerRank
-    from ..metrics.evaluate import format_results
-
     try:
         with warnings.catch_warnings(record=True) as notes:  # the metric's notes go to the run log, not Python's form
             warnings.simplefilter("always")

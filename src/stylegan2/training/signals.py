@@ -17,6 +17,7 @@ SIGTERM_VARIABLE = "STYLEGAN2_SIGTERM"  # "stop": SIGTERM asks for a stop with a
 SAME_CTRL_C_SECONDS = 2.0  # under a launcher, a SIGINT this soon after the first is the same Ctrl-C (see StopRequest)
 MESSAGES_VARIABLE = "STYLEGAN2_LAUNCH_MESSAGES"  # the folder where launched processes leave errors and marks for it
 LAUNCHER_CHECK_SECONDS = 1.0  # how often a launched process checks that its launcher is alive
+INTERRUPTED_BEFORE_TRAINING = "Interrupted before training: nothing was written"  # a stop before there was anything to save
 _watched_parent: list[int] = []  # the launcher stop_when_launcher_dies watches, once per process
 _sigterm_asked: list[bool] = []  # a SIGTERM asked this process to stop ($STYLEGAN2_SIGTERM=stop)
 
@@ -49,7 +50,7 @@ def interruption_said(log: Callable[[str], None], is_main: bool) -> Iterator[Non
         yield
     except KeyboardInterrupt as err:
         if not getattr(err, "said", False) and is_main:
-            log("Interrupted before training: nothing was written")
+            log(INTERRUPTED_BEFORE_TRAINING)
         raise
 
 

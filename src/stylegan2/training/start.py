@@ -1,53 +1,67 @@
-"""What a training command does before `train`: check the paths and GPUs it was given, open the data, resolve the
-options; and what each process of a --gpus run does. `stylegan2 train` and `stylegan2 swapae train` share the checks."""
+"""What a training command does before `train`: check the paths and restarts it was given, open the data, resolve the
+options; what each process of a --gpus run does; and the errors and exit status a training command ends with.
+`stylegan2 train` and `stylegan2 swapae train` share the checks."""
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-import torch
-
-from ..data import ImageDataset, open_dataset
+from ..data import DatasetError, ImageDataset, open_dataset
 from ..data.errors import SKIP_BAD_OPTION, advise_skip_bad
 from ..io import CheckpointError
 from ..io.detect import detect_format
-from ..utils.device import select_device
+from ..io.pretrained import cached_file_name
 from ..utils.errors import OptionError
 from ..utils.notes import warn
 from . import distributed
 from .config import DEFAULT_RUNS_DIR, TrainingOptions, resolve_options
-from .loop import check_label_options, train
+from .launch import INTERRUPTED, ProcessLayout
+from .loop import check_label_options, fetch_resume, train
 from .resume import auto_resume, check_resume
 from .rundir import check_outdir_creatable, check_outdir_outside_data
-from .session import RunFinished
-from .signals import mark_finished, usr1_interrupts
+from .session import RunFinished, TrainingError
+from .signals import mark_finished, under_launcher, usr1_interrupts
+
+# What a training process reports as a one-line error rather than a traceback (a bug's traceback stays).
+TRAINING_USER_ERRORS = (TrainingError, DatasetError, ValueError, FileNotFoundError)
 
 
-def check_gpus(gpus: int, device: str | None) -> torch.device:
-    """The device type of a --gpus run, refusing more CUDA processes than GPUs and MPS (a single device)."""
-    dev = select_device(device)
-    if dev.type == "cuda" and torch.cuda.device_count() < gpus:
-        raise ValueError(f"--gpus {gpus}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
-    if dev.type == "cuda" and dev.index is not None:
-        raise OptionError(f"--gpus {gpus} uses cuda:0 to cuda:{gpus - 1}; pass --device cuda, not {device}")
-    if dev.type == "mps":
-        raise OptionError(f"--gpus {gpus}: Apple's MPS is one device and has no multi-process backend; drop --gpus")
-    return dev
+def check_restarts(layout: ProcessLayout, resume: str | None) -> None:
+    """Refuse restarts (`layout.max_restarts`) without --resume auto: each restart would start the run over from
+    scratch, where auto continues it from its last snapshot."""
+    if layout.max_restarts and not auto_resume(resume)[0]:
+        raise OptionError(f"--max-restarts {layout.max_restarts} restarts the processes after a failure; add --resume auto "
+                          "so that they continue from the last snapshot instead of starting over")
+
+
+def exit_status_after_stop() -> int:
+    """The exit status of a run stopped on request (Ctrl-C, SIGUSR1) with its final snapshot: INTERRUPTED, the shell's;
+    0 under a launcher such as plain torchrun, which takes 130 for a failed process (and restarts the run under
+    --max-restarts), said once by the first process. A torchrun process ends here (`end_torchrun_process`)."""
+    if not under_launcher():
+        return INTERRUPTED
+    if distributed.is_first_process():
+        print("Exit status 0: torchrun would take 130 for a failed process and restart the run (with --max-restarts) "
+              "or report it failed", file=sys.stderr, flush=True)
+    distributed.end_torchrun_process()
+    return 0
 
 
 def check_run_paths(data: str, overrides: dict[str, Any], creates_runs: bool) -> None:
     """Refuse, before the data opens (and clusters), an --outdir inside the --data folder (its grids would become
     training images); where this process makes the run directory, also an --outdir where none can be made and a
-    --resume that is no checkpoint file (loading it is train's work; auto:FILE is checked when FILE is needed)."""
+    --resume that is no checkpoint file (loading it is train's work; a URL, a network name and auto:FILE are checked
+    when the run fetches the file)."""
     outdir = overrides.get("outdir") or DEFAULT_RUNS_DIR  # None: not given
     check_outdir_outside_data(outdir, data)
     if not creates_runs:
         return
     check_outdir_creatable(outdir)
     resume = overrides.get("resume")
-    if resume is not None and not auto_resume(resume)[0]:
+    if resume is not None and not auto_resume(resume)[0] and cached_file_name(resume) is None:  # a URL or name: fetched later
         try:
             detect_format(resume)  # its first bytes
         except (FileNotFoundError, CheckpointError) as err:
@@ -58,7 +72,8 @@ def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size:
                      creates_runs: bool, dry_run: bool = False) -> tuple[ImageDataset, TrainingOptions]:
     """Open the dataset as the options say and fill the options from the preset for `world_size` processes;
     `creates_runs`: this process makes the run directory (rank 0, or the launcher of one machine's processes).
-    `dry_run`: that process also reads the --resume file and checks it as the run will (the run reads it once, in train)."""
+    `dry_run`: that process also reads the --resume file (a URL or network name downloaded once) and checks it as the run
+    will (the run reads it once, in train)."""
     check_run_paths(data, overrides, creates_runs)
     dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
                            use_labels=bool(overrides.get("cond")), mirror=bool(overrides.get("mirror")),
@@ -69,7 +84,7 @@ def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size:
     if creates_runs and not options.cond and (unused := dataset.unused_labels()):  # a forgotten --cond trains for hours
         warn(f"{data} has {unused}; pass --cond to train a conditional network on them")
     if dry_run and creates_runs and options.resume is not None:  # the options and notes the run would start with
-        options, notes = check_resume(options, dataset)
+        options, notes = check_resume(fetch_resume(options), dataset)
         for note in notes:
             warn(f"--resume {options.resume}: {note}")
     return dataset, options

@@ -80,6 +80,18 @@ def same_device(a: torch.device, b: torch.device) -> bool:
     return a.type == b.type and index(a) == index(b)
 
 
+def check_gpus(gpus: int, device: str | None) -> torch.device:
+    """The device type of a --gpus run, refusing more CUDA processes than GPUs and MPS (a single device)."""
+    dev = select_device(device)
+    if dev.type == "cuda" and torch.cuda.device_count() < gpus:
+        raise DeviceError(f"--gpus {gpus}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if dev.type == "cuda" and dev.index is not None:
+        raise OptionError(f"--gpus {gpus} uses cuda:0 to cuda:{gpus - 1}; pass --device cuda, not {device}")
+    if dev.type == "mps":
+        raise OptionError(f"--gpus {gpus}: Apple's MPS is one device and has no multi-process backend; drop --gpus")
+    return dev
+
+
 def rank_cuda_device(local_rank: int, requested: torch.device) -> torch.device:
     """The GPU of the process with `local_rank` among several on a node: cuda:LOCAL_RANK, or cuda:0 when each process
     sees only its own GPU (a scheduler that sets CUDA_VISIBLE_DEVICES per task). An explicit cuda:N is refused:

@@ -22,12 +22,17 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
     warnings.warn(message, category, stacklevel=stacklevel)
 
 
+def show_note(message: Warning | str) -> None:
+    """One note as the commands show it: a `note: ...` line on stderr."""
+    print(f"note: {message}", file=sys.stderr, flush=True)
+
+
 @contextlib.contextmanager
 def warnings_as_notes(kept: list[str] | None = None) -> Iterator[None]:
     """Show library warnings as `note: ...` lines on stderr, not Python's file:line form; each note's text is also
     added to `kept` when given (a training run's log.txt, opened later, gets them)."""
     def show(message: Warning | str, *args: Any, **kwargs: Any) -> None:
-        print(f"note: {message}", file=sys.stderr, flush=True)
+        show_note(message)
         if kept is not None:
             kept.append(str(message))
     with warnings.catch_warnings():
