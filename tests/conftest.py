@@ -1,4 +1,5 @@
-"""Shared test setup: where the team's shared fixtures live, a fixed seed and no downloads for every test."""
+"""Shared test setup: this checkout's package for the tests and the Pythons they start, where the team's shared fixtures live,
+a fixed seed and no downloads for every test."""
 
 import importlib.util
 import os
@@ -15,7 +16,12 @@ import torch
 from stylegan2.utils.device import configure_backends
 from stylegan2.utils.download import OFFLINE_VARIABLE
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+# The tests import this checkout's src/ (pyproject's `pythonpath`), not another installed copy; so do the Pythons they
+# start (`python -m stylegan2`, torchrun's workers), which inherit this variable through `dict(os.environ, ...)`.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
 
 
 @pytest.fixture

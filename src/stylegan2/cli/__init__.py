@@ -4,6 +4,7 @@ from typing import Any
 
 import click
 
+from stylegan2 import __version__
 from stylegan2.cli.flags import WholeSummariesGroup, group_quiet_option
 from stylegan2.training.launch import INTERRUPTED
 
@@ -21,7 +22,7 @@ class MainGroup(WholeSummariesGroup):
 
 
 @click.group(cls=MainGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="stylegan2")
+@click.version_option(version=__version__, package_name="stylegan2")
 @group_quiet_option
 def main() -> None:
     """StyleGAN2: train, convert, inspect and use style-based GANs."""

@@ -1,4 +1,5 @@
-"""The metric formulas on feature sets, in float64 NumPy (no SciPy needed).
+"""The metric formulas on feature sets (no SciPy needed): FID, KID, IS and PPL in float64 NumPy; precision/recall
+in torch, whose batched distances run on any device.
 
 Each follows the reference implementation its paper published, as NVIDIA's metrics do:
 FID (Heusel et al., TTUR), KID (Binkowski et al., MMD-GAN), IS (Salimans et al.) and
