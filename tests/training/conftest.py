@@ -23,18 +23,18 @@ def live_pid() -> Iterator[int]:
 TOGETHER = """
 import json, sys, time
 from pathlib import Path
-from stylegan2.training import resume
+from stylegan2.training import auto_resume, resume
 from stylegan2.training.config import resolve_options
 from stylegan2.training.session import TrainingError, start_process
 me, other, data_name, overrides = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
-found = resume.latest_snapshot
+found = auto_resume.latest_snapshot
 def together(*args, **kwargs):
     chosen = found(*args, **kwargs)
     Path(me + ".found").touch()
     while not Path(other + ".found").exists():
         time.sleep(0.01)
     return chosen
-resume.latest_snapshot = together
+auto_resume.latest_snapshot = together
 options = resolve_options("builtin:shapes?n=64", "cpu", 16, 1, overrides)
 try:
     resume.load_resume(options, data_name, start_process("cpu", 0))

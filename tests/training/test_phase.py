@@ -5,7 +5,7 @@ import torch
 from stylegan2.models import Generator
 from stylegan2.training.finite import FiniteWatch
 from stylegan2.training.phase import Phase, adam, run_phase
-from stylegan2.training.session import _load_optimizer
+from stylegan2.training.snapshot import load_optimizer
 
 
 def tiny_generator() -> Generator:
@@ -41,7 +41,7 @@ def test_a_resumed_optimizer_keeps_this_runs_implementation():
     opt.step()
     state = old.state_dict()
     assert state["param_groups"][0]["foreach"] is None
-    _load_optimizer("G", opt, state)
+    load_optimizer("G", opt, state)
     assert opt.param_groups[0]["foreach"] is True
     assert opt.param_groups[0]["lr"] == 0.002
 

@@ -13,9 +13,10 @@ import torch
 from stylegan2.data import open_dataset
 from stylegan2.io import CheckpointError, load_checkpoint, save_checkpoint
 from stylegan2.training import loss as loss_module
+from stylegan2.training.auto_resume import _run_options
 from stylegan2.training.config import resolve_options
 from stylegan2.training.loop import TrainingError, train
-from stylegan2.training.resume import _run_options, check_resume
+from stylegan2.training.resume import check_resume
 from stylegan2.training.snapshot import read_resume_state
 
 TINY = dict(clusters=0, cbase=128, cmax=16, z_dim=16, w_dim=16, map=2, batch=8, workers=0, aug="noaug", tick=0.008, snap=1)

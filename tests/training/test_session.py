@@ -18,13 +18,13 @@ from click.testing import CliRunner
 
 from stylegan2.cli import main
 from stylegan2.data import open_dataset
+from stylegan2.data.sampler import StepShares
 from stylegan2.io import load_checkpoint
 from stylegan2.models import Generator
 from stylegan2.training import loop
-from stylegan2.training.distributed import DistributedContext
 from stylegan2.training.finite import MAX_NON_FINITE_STEPS
 from stylegan2.training.progress import RunLog
-from stylegan2.training.session import LoopHooks, TickReport, TrainingError, TrainingSession, _StepShares, start_process
+from stylegan2.training.session import LoopHooks, TickReport, TrainingError, TrainingSession, start_process
 from stylegan2.training.snapshot import read_resume_state
 from stylegan2.utils.files import writing
 
@@ -359,10 +359,9 @@ def test_what_stops_a_run_before_its_first_step_ends_the_log(tmp_path, trouble, 
 def test_step_shares_of_two_processes_make_one_processs_batches(class_packs):
     """The ranks' contiguous shares of each global batch are one process's batch, packs by class included."""
     dataset = open_dataset("builtin:shapes?n=40", use_labels=True)
-    ctx = lambda rank, world: DistributedContext(rank=rank, world_size=world, local_rank=rank, device=torch.device("cpu"))  # noqa: E731
 
     def batches(rank: int, world: int) -> list[list[int]]:
-        shares = _StepShares(dataset, batch=8, ctx=ctx(rank, world), seed=3, start_step=2, class_packs=class_packs)
+        shares = StepShares(dataset, batch=8, rank=rank, world_size=world, seed=3, start_step=2, class_packs=class_packs)
         return list(itertools.islice(iter(shares), 12))
 
     single = batches(0, 1)
@@ -713,10 +712,10 @@ def test_the_eta_counts_the_snapshots_still_due(tmp_path, monkeypatch):
 def test_the_advice_names_a_last_snapshot_outside_outdir_as_auto_file(tmp_path, monkeypatch):
     """A run resumed from a file in another --outdir, stopped before its first snapshot: --resume auto looks in this
     --outdir only and would start over, so the advice names the file (auto:FILE: this run's newest, else the file)."""
-    from stylegan2.training.session import _how_to_continue
+    from stylegan2.training.snapshot import how_to_continue
 
     monkeypatch.delenv("TORCHELASTIC_MAX_RESTARTS", raising=False)
     mine = tmp_path / "runs" / "00001-shapes-cpu" / "network-snapshot-000000-016.safetensors"
     other = tmp_path / "old" / "00000-shapes-cpu" / "network-snapshot-000000-096.safetensors"
-    assert _how_to_continue(mine, str(tmp_path / "runs")) == "Restart the job with --resume auto to continue from it"
-    assert _how_to_continue(other, str(tmp_path / "runs")) == f"Restart the job with --resume auto:{other} to continue from it"
+    assert how_to_continue(mine, str(tmp_path / "runs")) == "Restart the job with --resume auto to continue from it"
+    assert how_to_continue(other, str(tmp_path / "runs")) == f"Restart the job with --resume auto:{other} to continue from it"

@@ -1,9 +1,13 @@
-"""An endless, seeded index stream split between distributed ranks (the role of NVIDIA's InfiniteSampler)."""
+"""Endless, seeded index streams split between distributed ranks (the role of NVIDIA's InfiniteSampler), and each
+rank's share of a training run's global minibatches."""
 
+import itertools
 from collections.abc import Iterator, Sized
 
 import numpy as np
 import torch
+
+from .dataset import ImageDataset
 
 
 class InfiniteSampler(torch.utils.data.Sampler[int]):
@@ -71,3 +75,29 @@ class ClassPackSampler(torch.utils.data.Sampler[int]):
         while True:
             yield from (int(i) for i in self._order(epoch)[offset:])
             epoch, offset = epoch + 1, 0
+
+
+class StepShares(torch.utils.data.Sampler):
+    """This rank's contiguous share of each global minibatch of the run's one shuffled index stream.
+
+    Every rank walks the whole stream (indices only) and loads its own share, so the images of a
+    step, and how they fall into --batch-gpu slices, do not depend on the number of processes.
+    """
+
+    def __init__(self, dataset: ImageDataset, *, batch: int, rank: int, world_size: int, seed: int, start_step: int,
+                 class_packs: int = 1) -> None:
+        self.dataset, self.batch, self.seed, self.start_step = dataset, batch, seed, start_step
+        self.rank, self.world_size = rank, world_size
+        self.class_packs = class_packs
+
+    def __iter__(self) -> Iterator[list[int]]:
+        start = self.start_step * self.batch
+        if self.class_packs > 1:  # runs of items of one class, which the batch slices keep together
+            classes = np.array([int(self.dataset.get_label(i).argmax()) for i in range(len(self.dataset))])
+            stream = iter(ClassPackSampler(classes, pack=self.class_packs, seed=self.seed, start=start))
+        else:
+            stream = iter(InfiniteSampler(self.dataset, seed=self.seed, start=start))
+        share = self.batch // self.world_size
+        while True:
+            indices = list(itertools.islice(stream, self.batch))
+            yield indices[self.rank * share: (self.rank + 1) * share]

@@ -24,22 +24,15 @@ from ..utils.device import configure_backends
 from ..utils.download import DownloadError
 from ..utils.image import make_grid, save_image, to_uint8
 from .ada import Augmentation, build_augmentation
+from .auto_resume import auto_resume, claims_released
+from .clusters import clusters_of_snapshot, clusters_to_keep
 from .config import TrainingOptions, validate_options
 from .distributed import DistributedContext, all_reduce_mean_, broadcast_, gather_all, lost_ranks_named
 from .ema import ema_beta, update_ema
 from .loss import LOSSES, StyleGAN2Loss
 from .networks import build_networks
 from .phase import Phase, make_phases, run_phase
-from .resume import (
-    ResumeFile,
-    auto_resume,
-    claims_released,
-    clusters_of_snapshot,
-    clusters_to_keep,
-    follow_file_labels,
-    load_resume,
-    resume_from,
-)
+from .resume import ResumeFile, follow_file_labels, load_resume, resume_from
 from .rundir import run_desc
 from .session import (
     LoopHooks,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import itertools
 import json
 import math
 import shutil
@@ -29,9 +28,10 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 import numpy as np
 import torch
 
-from ..data import ClassPackSampler, ImageDataset, InfiniteSampler
+from ..data import ImageDataset
 from ..data.dataset import absolute_spec
-from ..io.detect import newest_snapshot, snapshots_in_order
+from ..data.sampler import StepShares
+from ..io.detect import newest_snapshot
 from ..utils.allocator import keep_freed_memory
 from ..utils.files import writing
 from ..utils.provenance import command_line, describe_software
@@ -44,8 +44,8 @@ from .distributed import (
     describe_lost_ranks,
     init_distributed,
     is_collective_failure,
-    launcher_restarts,
 )
+from .errors import RunFinished, TrainingError
 from .finite import MAX_NON_FINITE_STEPS, FiniteWatch, NonFiniteError
 from .progress import (
     PROGRESS_EVERY_S,
@@ -69,16 +69,8 @@ from .signals import (
     sigterm_raises_once,
     sigterm_stops,
 )
-from .snapshot import ResumeState, restore_rng, save_training_snapshot
+from .snapshot import ResumeState, how_to_continue, load_optimizer, prune_snapshots, restore_rng, save_training_snapshot
 from .stats import StatsCollector, StatsWriter
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (non-finite loss, bad resume file); the message says what to do."""
-
-
-class RunFinished(TrainingError):
-    """`--resume auto` found its run already at --kimg: nothing to do, which a requeued job counts as success."""
 
 
 def check_run_unfinished(resume_path: str | Path, state: ResumeState | None, kimg: float, *, auto: bool = False) -> None:
@@ -192,31 +184,6 @@ def seed_slice(seed: int, step: int, phase: int, slice_index: int) -> np.random.
     return np.random.default_rng(entropy)
 
 
-class _StepShares(torch.utils.data.Sampler):
-    """This rank's contiguous share of each global minibatch of the run's one shuffled index stream.
-
-    Every rank walks the whole stream (indices only) and loads its own share, so the images of a
-    step, and how they fall into --batch-gpu slices, do not depend on the number of processes.
-    """
-
-    def __init__(self, dataset: ImageDataset, *, batch: int, ctx: DistributedContext, seed: int, start_step: int,
-                 class_packs: int = 1) -> None:
-        self.dataset, self.batch, self.ctx, self.seed, self.start_step = dataset, batch, ctx, seed, start_step
-        self.class_packs = class_packs
-
-    def __iter__(self) -> Iterator[list[int]]:
-        start = self.start_step * self.batch
-        if self.class_packs > 1:  # runs of items of one class, which the batch slices keep together
-            classes = np.array([int(self.dataset.get_label(i).argmax()) for i in range(len(self.dataset))])
-            stream = iter(ClassPackSampler(classes, pack=self.class_packs, seed=self.seed, start=start))
-        else:
-            stream = iter(InfiniteSampler(self.dataset, seed=self.seed, start=start))
-        share = self.batch // self.ctx.world_size
-        while True:
-            indices = list(itertools.islice(stream, self.batch))
-            yield indices[self.ctx.rank * share: (self.ctx.rank + 1) * share]
-
-
 class TrainingSession:
     """One process's part of a training run: counters, run directory and logs, and the step/tick/snapshot loop."""
 
@@ -264,7 +231,7 @@ class TrainingSession:
         if missing:
             raise TrainingError(f"the resume snapshot has no optimizer state for {', '.join(missing)}; it is not from this kind of run")
         for name, opt in self.optimizers.items():
-            _load_optimizer(name, opt, state.optimizers[name])
+            load_optimizer(name, opt, state.optimizers[name])
         restore_rng(state, self.ctx.device)
         if self.ctx.world_size > 1:  # each rank continues its own stream from the shared state
             _seed_rngs(self.options.seed * self.ctx.world_size + self.ctx.rank + self.batch_idx)
@@ -276,8 +243,8 @@ class TrainingSession:
         slice) holds images of one class.
         """
         ctx, options = self.ctx, self.options
-        shares = _StepShares(dataset, batch=options.batch, ctx=ctx, seed=options.seed, start_step=self.batch_idx,
-                             class_packs=class_packs)
+        shares = StepShares(dataset, batch=options.batch, rank=ctx.rank, world_size=ctx.world_size, seed=options.seed,
+                            start_step=self.batch_idx, class_packs=class_packs)
         loader = torch.utils.data.DataLoader(
             dataset, batch_sampler=shares, num_workers=options.workers,
             pin_memory=ctx.device.type == "cuda", persistent_workers=options.workers > 0,
@@ -489,7 +456,7 @@ class TrainingSession:
             reason = backend_message(err)
             what = describe_lost_ranks(self.ctx, reason) if self.ctx.world_size > 1 else f"stopped by {reason}"
         last = self.last_snapshot
-        advice = _how_to_continue(last, self.options.outdir) if last else "A restart starts the run over"
+        advice = how_to_continue(last, self.options.outdir) if last else "A restart starts the run over"
         return TrainingError(f"{what} at {self._position()}; {self._last_good()}. {advice}")
 
     def _position(self, step: int | None = None) -> str:
@@ -639,25 +606,8 @@ class TrainingSession:
         if written and score:
             hooks.after_snapshot(path)  # every rank: its collectives keep them together
         if written and self.ctx.is_main:
-            self._prune_snapshots()
+            prune_snapshots(self.run_dir, self.options.keep_snapshots, log=self.log, note=self.note)
         return written
-
-    def _prune_snapshots(self) -> None:
-        """With --keep-snapshots N, delete this run directory's snapshots older than its newest N (after the new one was
-        written and scored; their grids and metric records stay). Other runs' files, a --resume file among them, are
-        never touched."""
-        keep = self.options.keep_snapshots
-        if not keep:
-            return
-        for old in snapshots_in_order(self.run_dir, suffixes=("safetensors",))[:-keep]:
-            try:
-                old.unlink()
-            except FileNotFoundError:
-                continue
-            except OSError as err:  # a file held open elsewhere (Windows), a read-only mount: the run goes on
-                self.note(f"could not delete {old.name} (--keep-snapshots {keep}): {err.strerror or err}")
-                continue
-            self.log(f"Deleted {old.name} (--keep-snapshots {keep})")
 
     def _write_snapshot(self, path: Path, state: ResumeState, advice: str) -> None:
         for name, module in self.networks.items():
@@ -694,17 +644,6 @@ class TrainingSession:
                 pass
 
 
-def _how_to_continue(snapshot: Path, outdir: str) -> str:
-    """After a lost process or SIGTERM. While --max-restarts has restarts left the launcher may restart the
-    processes itself (not after it was stopped itself), so the advice fits either restart. --resume auto looks in
-    --outdir only: a snapshot elsewhere (the file this run resumed from) is named, as auto:FILE."""
-    done, allowed = launcher_restarts()
-    inside = Path(snapshot).resolve().parent.parent == Path(outdir).expanduser().resolve()
-    resume = "auto" if inside else f"auto:{snapshot}"
-    return f"With --resume {resume} a restart continues from it" if done < allowed else (
-        f"Restart the job with --resume {resume} to continue from it")
-
-
 def _write_failure(err: OSError, what: str = "could not write") -> str:
     """'could not write PATH (No space left on device)' for an OSError of a write (`what` for other I/O)."""
     where = f" {err.filename}" if err.filename else " a file" if what.endswith(" on") else ""  # NumPy's writes name none
@@ -721,22 +660,3 @@ def _non_finite(value: Any, name: str = "") -> str | None:
         if found:
             return found
     return None
-
-
-def _load_optimizer(name: str, opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
-    """Load a snapshot's optimizer state, checking that its moments fit this run's parameters."""
-    implementation = [{key: group.get(key) for key in ("foreach", "fused")} for group in opt.param_groups]
-    try:
-        opt.load_state_dict(state)
-    except (ValueError, KeyError, TypeError, IndexError) as err:
-        raise TrainingError(f"the resume snapshot's {name} optimizer state does not fit this network ({err})") from None
-    for group, how in zip(opt.param_groups, implementation):  # how Adam computes is this run's choice, not the snapshot's
-        group.update(how)
-    for group in opt.param_groups:
-        for param in group["params"]:
-            for key, value in opt.state.get(param, {}).items():
-                if isinstance(value, torch.Tensor) and value.ndim > 0 and value.shape != param.shape:
-                    raise TrainingError(
-                        f"the resume snapshot's {name} optimizer holds {key} of shape {list(value.shape)} for a parameter "
-                        f"of shape {list(param.shape)}; it is not from this network"
-                    )

@@ -1,4 +1,5 @@
-"""Training snapshots: networks plus everything needed to continue a run exactly."""
+"""Training snapshots: networks plus everything needed to continue a run exactly; writing and reading them, loading
+their optimizer state back, deleting a run's older ones, and the advice on how to go on from one."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import numpy as np
 import torch
 
 from ..io import CheckpointError, load_checkpoint, save_checkpoint
-from ..io.detect import snapshot_nimg
+from ..io.detect import snapshot_nimg, snapshots_in_order
 from ..io.info import nonfinite_summary, nonfinite_tensors
 from ..utils.provenance import command_line, software
+from .distributed import launcher_restarts
+from .errors import TrainingError
 
 TRAINING_STATE_VERSION = 1
 MAX_COUNTER = 10**12  # images, steps or ticks: a billion kimg is beyond any run
@@ -238,3 +241,59 @@ def restore_rng(state: ResumeState, device: torch.device = torch.device("cpu")) 
     if state.numpy_rng is not None:
         r = state.numpy_rng
         np.random.set_state(("MT19937", np.array(r["key"], dtype=np.uint32), r["pos"], r["has_gauss"], r["cached"]))
+
+
+def load_optimizer(name: str, opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    """Load a snapshot's optimizer state, checking that its moments fit this run's parameters."""
+    implementation = [{key: group.get(key) for key in ("foreach", "fused")} for group in opt.param_groups]
+    try:
+        opt.load_state_dict(state)
+    except (ValueError, KeyError, TypeError, IndexError) as err:
+        raise TrainingError(f"the resume snapshot's {name} optimizer state does not fit this network ({err})") from None
+    for group, how in zip(opt.param_groups, implementation):  # how Adam computes is this run's choice, not the snapshot's
+        group.update(how)
+    for group in opt.param_groups:
+        for param in group["params"]:
+            for key, value in opt.state.get(param, {}).items():
+                if isinstance(value, torch.Tensor) and value.ndim > 0 and value.shape != param.shape:
+                    raise TrainingError(
+                        f"the resume snapshot's {name} optimizer holds {key} of shape {list(value.shape)} for a parameter "
+                        f"of shape {list(param.shape)}; it is not from this network"
+                    )
+
+
+def prune_snapshots(run_dir: Path, keep: int, *, log: Callable[[str], None], note: Callable[[str], None]) -> None:
+    """With --keep-snapshots N (`keep`), delete the snapshots of `run_dir` older than its newest N (after the new one
+    was written and scored; their grids and metric records stay). Other runs' files, a --resume file among them, are
+    never touched. `log` says what was deleted, `note` what could not be."""
+    if not keep:
+        return
+    for old in snapshots_in_order(run_dir, suffixes=("safetensors",))[:-keep]:
+        try:
+            old.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as err:  # a file held open elsewhere (Windows), a read-only mount: the run goes on
+            note(f"could not delete {old.name} (--keep-snapshots {keep}): {err.strerror or err}")
+            continue
+        log(f"Deleted {old.name} (--keep-snapshots {keep})")
+
+
+def how_to_continue(snapshot: Path, outdir: str) -> str:
+    """After a lost process or SIGTERM. While --max-restarts has restarts left the launcher may restart the
+    processes itself (not after it was stopped itself), so the advice fits either restart. --resume auto looks in
+    --outdir only: a snapshot elsewhere (the file this run resumed from) is named, as auto:FILE."""
+    done, allowed = launcher_restarts()
+    inside = Path(snapshot).resolve().parent.parent == Path(outdir).expanduser().resolve()
+    resume = "auto" if inside else f"auto:{snapshot}"
+    return f"With --resume {resume} a restart continues from it" if done < allowed else (
+        f"Restart the job with --resume {resume} to continue from it")
+
+
+def fine_tune_advice(path: str) -> str:
+    """How to fine-tune a snapshot's networks (a new schedule from kimg 0, fresh optimizers, the fine-tuning
+    adjustments) rather than continue its run: a copy without the training state."""
+    name = Path(path).name
+    snapshot = name.startswith("network-snapshot-")
+    weights = name.replace("network-snapshot-", "weights-", 1) if snapshot else f"{Path(path).stem}-weights.safetensors"
+    return f"convert it with `stylegan2 convert {path} {weights} --weights-only` and --resume {weights}"

@@ -17,10 +17,11 @@ from ..io.pretrained import cached_file_name
 from ..utils.errors import OptionError
 from ..utils.notes import warn
 from . import distributed
+from .auto_resume import auto_resume
 from .config import DEFAULT_RUNS_DIR, TrainingOptions, resolve_options
 from .launch import INTERRUPTED, ProcessLayout
 from .loop import check_label_options, fetch_resume, train
-from .resume import auto_resume, check_resume
+from .resume import check_resume
 from .rundir import check_outdir_creatable, check_outdir_outside_data
 from .session import RunFinished, TrainingError
 from .signals import mark_finished, under_launcher, usr1_interrupts
