@@ -130,6 +130,13 @@ def test_unlabelled_class_folders_point_at_labels_from_folders(make_folder, imag
         open_dataset(make_folder(images_rgb), use_labels=True)
 
 
+def test_unlabelled_class_folders_of_any_size_point_at_labels_from_folders_first(make_folder):
+    """80 px photos in class folders were told to pad to 128 px before hearing of the labelling command (docstruth34 L5),
+    which converts them to a size of the user's choice."""
+    with pytest.raises(DatasetError, match=r"pics has no labels .*--labels-from-folders"):
+        open_dataset(make_folder(np.zeros([2, 12, 12, 3], dtype=np.uint8)), use_labels=True)
+
+
 def declare_classes(folder, num_classes) -> None:
     """Add "num_classes" to the folder's dataset.json, its labels kept."""
     meta = json.loads((folder / "dataset.json").read_text())

@@ -68,13 +68,6 @@ class ImageDataset(torch.utils.data.Dataset):
         height, width, channels = source.validate(skip_bad=skip_bad)
         self.source = source
         self.name = source.name
-        self.resolution = _target_resolution(source.location, height, width, resolution)
-        self.aspect = aspect_of(height, width) or SQUARE
-        factor_h, factor_w = ASPECTS[self.aspect]
-        self.height, self.width = self.resolution * factor_h, self.resolution * factor_w
-        self.num_channels = channels
-        self._pad = (height, width) != (self.height, self.width)
-
         self._labels = source.labels(required=True, skip_bad=skip_bad) if use_labels else None  # int64 [N] or float32 [N, D]
         if self._labels is None:
             self.label_dim = 0
@@ -83,6 +76,13 @@ class ImageDataset(torch.utils.data.Dataset):
             _note_empty_classes(source.location, self._labels, self.label_dim)
         else:
             self.label_dim = self._labels.shape[1]
+        # Labels before sizes: the dataset tool that labels class folders also converts any size (datasets.md).
+        self.resolution = _target_resolution(source.location, height, width, resolution)
+        self.aspect = aspect_of(height, width) or SQUARE
+        factor_h, factor_w = ASPECTS[self.aspect]
+        self.height, self.width = self.resolution * factor_h, self.resolution * factor_w
+        self.num_channels = channels
+        self._pad = (height, width) != (self.height, self.width)
 
         raw_idx = np.arange(len(source), dtype=np.int64)
         if max_size is not None:

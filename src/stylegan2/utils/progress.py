@@ -83,6 +83,30 @@ class WarningsOnly(io.TextIOBase):
         self.stream.flush()
 
 
+class LogProgress(tqdm):
+    """tqdm for a log or a pipe: one line in each LOG_INTERVAL of elapsed time (01:00, 02:00, ...) and one at the end,
+    each with the count, the average rate and the time left of its moment.
+
+    tqdm's own timing misleads in a log: it reads the clock only every so many items (a count learned in a faster
+    phase, so a slower one skips a minute), and its monitor thread then prints mid-iteration with the count the
+    iteration last stored, the previous line's, under the new time. `miniters=1` reads the clock after every item
+    and keeps the monitor off the bar (it refreshes only bars with miniters > 1); `smoothing=0` makes the rate the
+    count over the elapsed time, as a reader checks it.
+    """
+
+    def __init__(self, iterable: Iterable[Any] | None, stream: IO[str], **kwargs: Any) -> None:
+        super().__init__(iterable, file=LogLines(stream), mininterval=LOG_INTERVAL, delay=LOG_INTERVAL, miniters=1,
+                         smoothing=0, **kwargs)
+
+    def update(self, n: float = 1) -> bool | None:
+        """tqdm's update, then the next line is due at the next whole interval, however late in its own this one came."""
+        shown = super().update(n)
+        if shown:  # as if shown on the interval's boundary: lines late by an item's time do not drift into skipping one
+            elapsed = self.last_print_t - self.start_t
+            self.last_print_t = self.start_t + elapsed // self.mininterval * self.mininterval
+        return shown
+
+
 def progress_bar(iterable: Iterable[Any] | None = None, *, show: bool = True, **kwargs: Any) -> tqdm:
     """A tqdm bar over `iterable` (or updated by hand): drawn on a terminal, a line every LOG_INTERVAL seconds
     elsewhere; nothing unless `show`, or within `quiet()`."""
@@ -92,5 +116,4 @@ def progress_bar(iterable: Iterable[Any] | None = None, *, show: bool = True, **
     if is_terminal(stream):
         return tqdm(iterable, file=stream, **kwargs)
     total = kwargs.get("total", len(iterable) if hasattr(iterable, "__len__") else None)  # type: ignore[arg-type]
-    return tqdm(iterable, file=LogLines(stream), mininterval=LOG_INTERVAL, maxinterval=LOG_INTERVAL, delay=LOG_INTERVAL,
-                bar_format=LOG_LINE if total else LOG_LINE_UNSIZED, **kwargs)
+    return LogProgress(iterable, stream, bar_format=LOG_LINE if total else LOG_LINE_UNSIZED, **kwargs)
