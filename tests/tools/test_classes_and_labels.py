@@ -204,7 +204,9 @@ def test_the_column_class_is_refused_where_it_cannot_apply(network_file, tiny_ge
     with pytest.raises(ToolOptionError, match=r"^--class 0 picks the class of the row seeds, but the rows are "
                                               r"projected ws"):
         style_mix(network_file(c_dim=3), None, [2], tmp_path, rows_w=w, class_idx=0, col_class=1)
-    with pytest.raises(ToolOptionError, match=r"^--col-class 1 is a class, --label a label vector"):
+    with pytest.raises(ToolOptionError, match=r"^--col-class 1 is a class, --label a label vector; give the columns a "
+                                              r"label vector with --col-label \(without it they take --label\), or use "
+                                              r"--class and --col-class$"):
         style_mix(network_file(c_dim=3), [1], [2], tmp_path, label=[1, 0, 0], col_class=1)
     with pytest.raises(ToolError, match=r"^--col-class 3 is out of range: this network has classes 0\.\.2$"):
         style_mix(network_file(c_dim=3), [1], [2], tmp_path, class_idx=0, col_class=3)
@@ -305,8 +307,8 @@ def test_projected_rows_mix_with_column_seeds_of_their_own_class_or_label(tiny_g
     ({"c_dim": 3}, ["--label", "1,0,0", "--col-label", "1,0,0", "--col-class", "1"], 2,
      "Error: --col-class and --col-label both give the label; pass one of them"),
     ({"c_dim": 3}, ["--class", "0", "--col-label", "0,1,0"], 2,
-     "Error: --col-label 0,1,0 is a label vector, --class a class; give the rows and columns the same --class, or use "
-     "--label and --col-label"),
+     "Error: --col-label 0,1,0 is a label vector, --class a class; give the columns a class with --col-class (without "
+     "it they take --class), or use --label and --col-label"),
 ])
 def test_the_column_label_is_refused_as_the_label_is(network_file, tmp_path, net, args, status, message):
     result = run("mix", "--network", str(network_file(**net)), "--rows", "1", "--cols", "2", *args,

@@ -8,7 +8,7 @@ import torch
 from click.testing import CliRunner
 
 from stylegan2.cli import main
-from stylegan2.io import save_checkpoint
+from stylegan2.io import checkpoint_info, save_checkpoint
 from stylegan2.models import Generator
 from stylegan2.tools.common import ToolError
 from stylegan2.tools.export import (
@@ -234,7 +234,25 @@ def test_a_network_with_nan_weights_is_called_so_not_an_exporter_fault(tmp_path:
     result = CliRunner().invoke(main, ["export", "--network", str(tmp_path / "nan.safetensors"), "--format", "torchscript"])
     assert result.exit_code == 1 and "please report" not in result.output and "warning" not in result.output
     assert result.output.strip().endswith("nan.safetensors: 1 tensor holds NaN or Inf values "
-                                          "(G.synthesis.b4.conv1.weight); its images are NaN, so there is nothing to export")
+                                          "(G_ema.synthesis.b4.conv1.weight); its images are NaN, so there is nothing to "
+                                          "export")
+    assert not list(tmp_path.glob("*.pt"))
+
+
+@pytest.mark.filterwarnings("ignore:.*holds no G_ema")
+def test_a_nan_tensor_is_named_as_info_names_it_in_the_file(tmp_path: Path):
+    """export called G_ema's tensor `G.…`, which the file does not hold, while info named it `G_ema.…`."""
+    G = build_generator(32, 0)
+    with torch.no_grad():
+        G.synthesis.b4.const[0, 0, 0] = float("nan")
+    for name in ("G_ema", "G"):  # a file without G_ema gives its G (with a note)
+        path = save_checkpoint(tmp_path / f"{name}.safetensors", {name: G})
+        bad = checkpoint_info(path)["nonfinite_tensors"]
+        assert bad == [f"{name}.synthesis.b4.const"]
+        with pytest.raises(ToolError, match=rf"\({bad[0]}\); its images are NaN, so there is nothing to export$"):
+            export_generator(path, tmp_path / f"{name}.pt", format="torchscript")
+    with pytest.raises(ToolError, match=r"^the Generator: 1 tensor holds NaN or Inf values \(G\.synthesis\.b4\.const\)"):
+        export_generator(G, tmp_path / "object.pt", format="torchscript")
     assert not list(tmp_path.glob("*.pt"))
 
 

@@ -142,9 +142,20 @@ def test_the_command_refuses_a_target_that_is_an_output_even_with_force(network_
     result = CliRunner().invoke(main, ["project", "--network", str(network_file()), "--target", str(photo), "--outdir",
                                        str(tmp_path), "--steps", "2", "--loss", "pixel", "--no-save-video", "--device", "cpu",
                                        "--force"])
-    assert result.exit_code == 1 and result.output.endswith(f"\nError: {photo}: the destination is the source (--target); "
-                                                            "choose another --outdir\n"), result.output
+    assert result.exit_code == 1 and result.output == (f"Error: {photo}: the destination is the source (--target); "
+                                                       "choose another --outdir\n"), result.output  # no resize notes first
     assert photo.read_bytes() == before
+
+
+def test_a_refused_projection_notes_nothing_it_would_have_written(network_file, tmp_path, monkeypatch):
+    """It noted the GIF it would write (and the target's resize) before refusing the target as a destination."""
+    monkeypatch.setattr("stylegan2.tools.files.mp4_available", lambda: False)
+    photo = tmp_path / "target.png"
+    PIL.Image.new("RGB", (40, 30), (200, 10, 10)).save(photo)
+    result = CliRunner().invoke(main, ["project", "--network", str(network_file()), "--target", str(photo), "--outdir",
+                                       str(tmp_path), "--steps", "2", "--loss", "pixel", "--device", "cpu", "--force"])
+    assert result.exit_code == 1 and result.output == (f"Error: {photo}: the destination is the source (--target); "
+                                                       "choose another --outdir\n"), result.output
 
 
 def test_pixel_loss_is_announced_when_no_vgg_is_found(tiny_generator, tmp_path, monkeypatch):

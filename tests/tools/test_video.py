@@ -103,6 +103,16 @@ def test_auto_format_says_why_it_writes_a_gif(network_file, tmp_path, monkeypatc
     assert [p.name for p in tmp_path.iterdir()] == ["video.gif"]
 
 
+def test_a_refused_video_notes_no_gif(network_file, tmp_path, monkeypatch):
+    """It noted the GIF it would write, then refused the existing one."""
+    monkeypatch.setattr("stylegan2.tools.files.mp4_available", lambda: False)
+    (tmp_path / "video.gif").write_bytes(b"mine")
+    result = CliRunner().invoke(main, ["video", "--network", str(network_file()), "--seeds", "0-1", "--frames", "2",
+                                       "--outdir", str(tmp_path), "--device", "cpu"])
+    assert result.exit_code == 1 and result.output.startswith("Error: ") and "note:" not in result.output, result.output
+    assert (tmp_path / "video.gif").read_bytes() == b"mine"
+
+
 def test_cli_writes_a_video_and_keeps_it_without_force(network_file, tmp_path):
     args = ["video", "--network", str(network_file()), "--seeds", "0-2", "--frames", "4", "--format", "gif",
             "--outdir", str(tmp_path), "--device", "cpu"]

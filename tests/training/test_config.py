@@ -324,3 +324,59 @@ def test_the_gpu_preset_note_gives_the_presets_sizes_not_the_users_overrides():
         resolve_options("d.zip", "auto", 256, 1, {"cbase": 4096, "kimg": 10}, device_type="cpu", num_images=1000)
     (note,) = [str(w.message) for w in caught if "--cfg cpu is the preset" in str(w.message)]
     assert note.startswith("--cfg auto sizes the networks (channel base 16,384) and the schedule (25,000 kimg) for GPUs")
+
+
+def test_the_diffaugment_policy_is_a_training_option_that_reaches_diffaugment():
+    """AugmentConfig's policy had no option: --aug diffaug always used the default (qa-contributor M3)."""
+    from stylegan2.training.ada import build_augmentation
+
+    options = resolve_options("builtin:shapes", "cpu", 32, 1, {"aug": "diffaug", "diffaugment_policy": " color, cutout"})
+    assert options.diffaugment_policy == "color,cutout" and options.to_json()["diffaugment_policy"] == "color,cutout"
+    assert build_augmentation(options.augment).pipe.policy == ["color", "cutout"]
+
+
+def test_an_unknown_diffaugment_transform_is_refused_naming_the_option_and_the_choices():
+    message = ("--diffaugment-policy color,flip: unknown transform(s) flip; choose from color, translation, cutout, "
+               "comma-separated (e.g. color,translation,cutout)")
+    with pytest.raises(config.OptionError, match=f"^{re.escape(message)}$"):
+        resolve_options("builtin:shapes", "cpu", 32, 1, {"aug": "diffaug", "diffaugment_policy": "color,flip"})
+
+
+@pytest.mark.parametrize("aug", [None, "ada", "noaug"])
+def test_a_diffaugment_policy_without_aug_diffaug_is_refused(aug):
+    """Under the preset's ada (no --aug given) too, which the note for the preset's noaug took for noaug."""
+    message = f"--aug {aug or 'ada'} does not use --diffaugment-policy (--aug diffaug does); drop it or change --aug"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        resolve_options("builtin:shapes", "cpu", 32, 1, {"aug": aug, "diffaugment_policy": "color"}, num_images=100)
+
+
+def test_a_diffaugment_policy_where_the_cpu_preset_chose_noaug_is_a_note_naming_diffaug():
+    with pytest.warns(UserWarning) as notes:
+        options = resolve_options("builtin:shapes", "cpu", 32, 1, {"diffaugment_policy": "color"}, num_images=60_000)
+    assert options.aug == "noaug" and options.to_json()["diffaugment_policy"] is None
+    assert [str(n.message) for n in notes] == [
+        "--diffaugment-policy is left unused: the cpu preset trains datasets of 20,000 images or more (60,000 here) "
+        "without augmentation; add --aug diffaug to use it"]
+
+
+def test_resume_auto_continues_only_a_run_of_the_same_diffaugment_policy():
+    ours = resolve_options("builtin:shapes", "cpu", 32, 1, {"aug": "diffaug", "diffaugment_policy": "color"})
+    theirs = resolve_options("builtin:shapes", "cpu", 32, 1, {"aug": "diffaug"}).to_json()
+    assert run_differences(ours, theirs) == ["--diffaugment-policy color,translation,cutout, not --diffaugment-policy color"]
+
+
+def test_resume_auto_continues_a_diffaug_run_recorded_before_the_policy_was_an_option():
+    ours = resolve_options("builtin:shapes", "cpu", 32, 1, {"aug": "diffaug"})
+    older = {key: value for key, value in ours.to_json().items() if key != "diffaugment_policy"}
+    assert run_differences(ours, older) == []
+
+
+def test_options_resolve_without_importing_the_networks():
+    """config and networks imported each other (networks imports config): the --freezed note's D is built by
+    training/freezing.py (qa-auditor L5)."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(config))
+    imported = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    assert "networks" not in imported and "freezing" in imported

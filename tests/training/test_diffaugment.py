@@ -87,3 +87,17 @@ def test_debug_percentile_gives_the_same_transform_to_every_image():
     x = torch.randn(1, 3, 16, 16).repeat(4, 1, 1, 1)
     y = DiffAugment()(x, debug_percentile=0.3)
     assert all(torch.equal(y[0], y[i]) for i in range(4))
+
+
+@pytest.mark.parametrize("policy", ["", " , "])
+def test_a_policy_without_transforms_is_refused(policy):
+    """It trained without augmentation under --aug diffaug; --aug noaug says so."""
+    with pytest.raises(ValueError, match="^--diffaugment-policy must name at least one transform"):
+        DiffAugment(policy)
+
+
+def test_the_augmentation_config_checks_the_policy_when_made_not_when_training_starts():
+    from stylegan2.training.ada import AugmentConfig
+
+    with pytest.raises(ValueError, match="^--diffaugment-policy color,flip: unknown transform"):
+        AugmentConfig(mode="diffaug", diffaugment_policy="color,flip")

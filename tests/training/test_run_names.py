@@ -36,6 +36,12 @@ def test_the_name_carries_the_options_typed_in_nvidias_order_and_spelling():
         "mydata-cpu-fixed-p0.25-glr0.002-emakimg5-clusters0"
 
 
+def test_a_diffaugment_policy_typed_names_the_run():
+    """Two runs of other policies are other jobs (--resume auto tells them apart): their names say so too."""
+    assert run_desc("shapes", resolved(aug="diffaug", diffaugment_policy="color,cutout")) == \
+        "shapes-cpu-diffaug-color,cutout"  # the directory's name has color_cutout (create_run_dir)
+
+
 @pytest.mark.parametrize("resume, named", [
     ("auto", "shapes-cpu"),  # continues this run, or starts from new weights: no network to name
     ("auto:/nets/mine.pkl", "shapes-cpu-resumecustom"),

@@ -30,6 +30,7 @@ from ..training.ada import AUG_MODES, UNIT_RANGE
 from ..training.augment import AUGPIPE_PRESETS
 from ..training.auto_resume import AUTO_RESUME, auto_resume
 from ..training.config import CFG_NAMES, FINE_TUNE_ADA_KIMG, PRECISIONS, PRESETS, TrainingOptions
+from ..training.diffaugment import DiffAugment
 from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distributed, positive_seconds
 from ..training.launch import INTERRUPTED, RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, SignalledAfterFinishing, launch
 from ..training.loop import train
@@ -217,6 +218,9 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 @click.option("--ada-kimg", type=FiniteFloatRange(min=0, min_open=True),
               help=f"ADA speed: kimg for p to move by 1.  [default: {format_default(TrainingOptions.ada_kimg)}; "
                    f"{FINE_TUNE_ADA_KIMG} when fine-tuning from a network's weights; a continued run's]")
+@click.option("--diffaugment-policy", metavar="T1,T2,...",
+              help=f"DiffAugment's transforms for --aug diffaug, applied in the order given: any of "
+                   f"{', '.join(DiffAugment.TRANSFORMS)}." + _default("diffaugment_policy"))
 @click.option("--metrics", callback=_metric_list,
               help=f"Comma-separated metrics to evaluate at each snapshot: {', '.join(PRIMARY_METRICS)} or variants "
                    "(fid10k, ...; docs/metrics.md), or none.  [default: none]")

@@ -121,36 +121,40 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, host_names: Collection[s
     names = {name for name in names if not answers_to(name, ())}  # IP addresses and localhost pass anyway
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 1024 * 1024)
-    assets = load_assets()
-    newest_only = LatestOnly()  # per client: the page sends client=ID, one per tab
     network_lock = threading.Lock()  # torch runs one request at a time; renders queue on LatestOnly first
-    is_gan = isinstance(explorer, GanExplorer)
+    _add_guards(app, names, max_upload_mb)
+    _add_page_routes(app, isinstance(explorer, GanExplorer))
+    _add_render_routes(app, explorer, network_lock)
+    _add_swapae_routes(app, explorer, network_lock)
+    return app
 
-    def compute(work: Callable[[], np.ndarray]) -> Response:
-        start = time.perf_counter()
-        with network_lock:
-            image = work()
-        response = Response(png_bytes(image), mimetype="image/png")
-        response.headers["X-Render-Ms"] = f"{(time.perf_counter() - start) * 1000:.1f}"
-        return response
 
-    def error(status: int, message: str) -> Response:
-        response = jsonify(error=message)
-        response.status_code = status
-        return response
+def _error_response(status: int, message: str) -> Response:
+    """A JSON `{"error": message}` with `status`: how every refusal reaches the page."""
+    response = jsonify(error=message)
+    response.status_code = status
+    return response
 
-    def gan_only() -> GanExplorer:
-        if not is_gan:
-            raise SettingsError("this explorer holds a Swapping Autoencoder; the GAN controls do not apply")
-        return explorer
 
+def _png_response(work: Callable[[], np.ndarray], network_lock: threading.Lock) -> Response:
+    """The PNG of the image `work` renders (one render at a time), with the render's time in X-Render-Ms."""
+    start = time.perf_counter()
+    with network_lock:
+        image = work()
+    response = Response(png_bytes(image), mimetype="image/png")
+    response.headers["X-Render-Ms"] = f"{(time.perf_counter() - start) * 1000:.1f}"
+    return response
+
+
+def _add_guards(app: Flask, names: set[str], max_upload_mb: float) -> None:
+    """What every request meets: the Host check, the security headers, and errors as one JSON line each."""
     @app.before_request
     def check_host() -> Response | None:
         host = urlsplit(f"//{request.host}").hostname or ""
         if not answers_to(host, names):
-            return error(403, f"host {shorten(request.host)!r} refused: the explorer answers only to IP addresses, "
-                              f"{', '.join(['localhost', *sorted(names)])}; if {shorten(host)!r} names this machine, "
-                              f"start it with --allow-host {shorten(host)}")
+            return _error_response(403, f"host {shorten(request.host)!r} refused: the explorer answers only to IP "
+                                       f"addresses, {', '.join(['localhost', *sorted(names)])}; if {shorten(host)!r} "
+                                       f"names this machine, start it with --allow-host {shorten(host)}")
         return None
 
     @app.after_request
@@ -161,17 +165,22 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, host_names: Collection[s
 
     @app.errorhandler(ValueError)  # SettingsError, ToolError, DatasetError: a bad parameter or upload
     def bad_parameter(err: ValueError) -> Response:
-        return error(400, str(err))
+        return _error_response(400, str(err))
 
     @app.errorhandler(Superseded)
     def superseded(_: Superseded) -> Response:
-        return error(409, "superseded: a newer render request from the same client arrived while this one waited")
+        return _error_response(409, "superseded: a newer render request from the same client arrived while this one waited")
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException) -> Response:
         messages = {404: "not found: the explorer serves only its page, its assets and /api/...",
                     413: f"upload too large: at most {max_upload_mb:g} MB (--max-upload-mb)"}
-        return error(err.code or 500, messages.get(err.code, err.description or err.name))
+        return _error_response(err.code or 500, messages.get(err.code, err.description or err.name))
+
+
+def _add_page_routes(app: Flask, is_gan: bool) -> None:
+    """The page (the GAN's or the Swapping Autoencoder's) and its assets, read from the package once."""
+    assets = load_assets()
 
     @app.get("/")
     def page() -> Response:
@@ -180,10 +189,15 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, host_names: Collection[s
     @app.get("/static/<name>")
     def asset(name: str) -> Response:
         if name not in assets:
-            return error(404, f"no asset named {name!r}")
+            return _error_response(404, f"no asset named {name!r}")
         response = Response(assets[name], content_type=ASSETS[name])
         response.headers["Cache-Control"] = "no-cache"
         return response
+
+
+def _add_render_routes(app: Flask, explorer: GanExplorer | SwapExplorer, network_lock: threading.Lock) -> None:
+    """The API both explorers answer: info, renders (the newest per client), downloads and the equivalent commands."""
+    newest_only = LatestOnly()  # per client: the page sends client=ID, one per tab
 
     @app.get("/api/info")
     def info() -> Response:
@@ -196,46 +210,51 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, host_names: Collection[s
         if len(client) > MAX_CLIENT_ID:
             raise SettingsError(f"client: {len(client)} characters long; a client id has at most {MAX_CLIENT_ID}")
         settings = explorer.parse(values)
-        return newest_only.run(lambda: compute(lambda: explorer.render(settings)), client)
+        return newest_only.run(lambda: _png_response(lambda: explorer.render(settings), network_lock), client)
 
     @app.get("/api/image.png")
     def download_image() -> Response:
         settings = explorer.parse(query_values())
-        response = compute(lambda: explorer.render(settings))
+        response = _png_response(lambda: explorer.render(settings), network_lock)
         response.headers["Content-Disposition"] = f'attachment; filename="{explorer.file_name(settings)}"'
         return response
 
     @app.get("/api/w.npz")
     def download_w() -> Response:
-        gan = gan_only()
-        settings = gan.parse(query_values())
+        if not isinstance(explorer, GanExplorer):
+            raise SettingsError("this explorer holds a Swapping Autoencoder; the GAN controls do not apply")
+        settings = explorer.parse(query_values())
         with network_lock:
-            data = gan.w_npz(settings)
+            data = explorer.w_npz(settings)
         response = Response(data, mimetype="application/octet-stream")
-        response.headers["Content-Disposition"] = f'attachment; filename="{gan.w_file_name(settings)}"'
+        response.headers["Content-Disposition"] = f'attachment; filename="{explorer.w_file_name(settings)}"'
         return response
 
     @app.get("/api/describe")
     def describe() -> Response:
         return jsonify(explorer.describe(explorer.parse(query_values())))
 
+
+def _add_swapae_routes(app: Flask, explorer: GanExplorer | SwapExplorer, network_lock: threading.Lock) -> None:
+    """The Swapping Autoencoder's input images: the ones held, and uploads (refused from another site's page)."""
     @app.get("/api/swapae/image/<int:index>")
     def held_image(index: int) -> Response:
-        if is_gan:
+        if isinstance(explorer, GanExplorer):
             raise SettingsError("this explorer holds a GAN; it has no input images")
         return Response(png_bytes(explorer.image(index)), mimetype="image/png")
 
     @app.post("/api/swapae/upload")
     def upload() -> Response:
-        if is_gan:
+        if isinstance(explorer, GanExplorer):
             raise SettingsError("this explorer holds a GAN; it takes no uploads")
         origin = request.headers.get("Origin")  # a browser's; absent from curl's
         if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
-            return error(403, f"upload from the page of {shorten(origin)!r} refused: upload from the explorer's own page")
+            return _error_response(403, f"upload from the page of {shorten(origin)!r} refused: upload from the "
+                                       "explorer's own page")
         if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
             # werkzeug drops a chunked upload's temporary file unclosed when --max-upload-mb stops it: a console warning
-            return error(411, "upload: the request has no Content-Length; send the file in one piece, "
-                              "as the page and curl -F image=@FILE do")
+            return _error_response(411, "upload: the request has no Content-Length; send the file in one piece, "
+                                       "as the page and curl -F image=@FILE do")
         file = request.files.get("image")
         if file is None:
             sent = "as a text field, not a file" if "image" in request.form else "no field 'image'"
@@ -244,8 +263,6 @@ def create_app(explorer: GanExplorer | SwapExplorer, *, host_names: Collection[s
         data = file.read()
         with network_lock:
             return jsonify(explorer.upload(file.filename or "upload", data))
-
-    return app
 
 
 class QuietRequestHandler(WSGIRequestHandler):

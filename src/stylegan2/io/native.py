@@ -4,7 +4,8 @@ Tensors are named `<network>.<state_dict key>` (e.g. `G_ema.mapping.fc0.weight`)
 (optimizer moments, RNG state) sit under other prefixes. The safetensors header's metadata key
 `stylegan2` holds one JSON document:
 `{"format_version": 1, "networks": {"G": {"class": "Generator", "init_kwargs": {...}}, ...},
-  "training_state": {...}, "notes": [...], "source": {...}}`.
+  "training_state": {...}, "notes": [...], "source": {...}}`. A Generator's entry also holds `"label_kind"`
+("classes" or "vectors") where its labels are known, so that a copy of the networks alone keeps it.
 Loading reads numbers only: no pickle, nothing executed.
 """
 
@@ -139,10 +140,9 @@ def read_native(path: Path) -> Checkpoint:
         networks[name] = build_network(spec["class"], spec["init_kwargs"], state, f"{path} [{name}]")
     extra = {k: v for k, v in tensors.items() if k.split(".", 1)[0] not in networks}
     training_state = meta.get("training_state") or {}
-    if training_state.get("labels") in LABEL_KINDS:  # what the run's labels were (its snapshots record it)
-        for net in networks.values():
-            if isinstance(net, Generator):
-                net.label_kind = training_state["labels"]
+    for name, net in networks.items():
+        if isinstance(net, Generator):  # files written before the network entry held it record the run's labels only
+            net.label_kind = meta["networks"][name].get("label_kind") or _run_label_kind(training_state)
     return Checkpoint(
         format="stylegan2",
         networks=networks,
@@ -168,6 +168,12 @@ def read_training_state(path: str | Path) -> dict[str, Any]:
     return _parse_metadata(raw, path).get("training_state") or {}
 
 
+def _run_label_kind(training_state: Mapping[str, Any]) -> str | None:
+    """What a training snapshot's run trained on ("classes" or "vectors"), as its training state records it."""
+    kind = training_state.get("labels")
+    return kind if kind in LABEL_KINDS else None
+
+
 def _check_header_size(path: Path) -> None:
     """Refuse a safetensors header that claims more than MAX_HEADER_BYTES, before anything parses it."""
     with open(path, "rb") as f:
@@ -188,7 +194,10 @@ def _network_spec(name: str, module: nn.Module) -> dict[str, Any]:
         raise ValueError(f"network name {name!r} must be non-empty and contain no '.'")
     if NETWORK_CLASSES.get(class_name) is not type(module) or not hasattr(module, "init_kwargs"):
         raise ValueError(f"network {name!r} is a {class_name}; only {sorted(NETWORK_CLASSES)} from stylegan2.models can be saved")
-    return {"class": class_name, "init_kwargs": module.init_kwargs}
+    spec: dict[str, Any] = {"class": class_name, "init_kwargs": module.init_kwargs}
+    if isinstance(module, Generator) and module.label_kind is not None:  # describes the network, not its training
+        spec["label_kind"] = module.label_kind
+    return spec
 
 
 def _unshared(tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -236,4 +245,8 @@ def _parse_metadata(raw: str, path: Path) -> dict[str, Any]:
             raise CheckpointError(f"{path}: network name {name[:40]!r} must be non-empty and contain no '.'")
         if not isinstance(spec, dict) or not isinstance(spec.get("class"), str) or not isinstance(spec.get("init_kwargs"), dict):
             raise CheckpointError(f"{path}: network entry {name[:40]!r} needs 'class' and 'init_kwargs'")
+        kind = spec.get("label_kind")
+        if kind is not None and (spec["class"] != "Generator" or kind not in LABEL_KINDS):
+            raise CheckpointError(f"{path}: network entry {name[:40]!r} has label_kind {str(kind)[:40]!r}; only a Generator "
+                                  f"has one, {' or '.join(map(repr, LABEL_KINDS))}: the file is damaged")
     return meta

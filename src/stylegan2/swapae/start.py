@@ -7,31 +7,24 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..data import ImageDataset, open_dataset
+from ..data import ImageDataset
 from ..data.errors import SKIP_BAD_BY_CONVERTING, advise_skip_bad
 from ..training import distributed
 from ..training.signals import usr1_interrupts
-from ..training.start import check_run_paths
-from ..utils.notes import warn
+from ..training.start import open_data_and_resolve
 from .config import SwapAEOptions, resolve_swapae_options
 from .training import check_swapae_resume, train_swapae
 
 
 def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size: int, device_type: str,
                      creates_runs: bool, dry_run: bool = False) -> tuple[ImageDataset, SwapAEOptions]:
-    """Open the dataset and fill the options from the preset for `world_size` processes on `device_type`;
-    `creates_runs`: this process makes the run directory. `dry_run`: also read and check the --resume file as the
-    run will."""
-    check_run_paths(data, overrides, creates_runs)
-    dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
-                           mirror=bool(overrides.get("mirror")), seed=overrides.get("seed") or 0)
-    options = resolve_swapae_options(data, cfg, dataset.resolution, world_size, overrides, device_type=device_type,
-                                     num_images=dataset.distinct_len)
-    if dry_run and options.resume is not None:  # the options and notes the run would start with
-        options, notes = check_swapae_resume(options, dataset.resolution, dataset.num_channels)
-        for note in notes:
-            warn(f"--resume {options.resume}: {note}")
-    return dataset, options
+    """The GAN trainer's `open_data_and_resolve` for a swapping-autoencoder run of `world_size` processes on
+    `device_type`: the options filled from the preset; `dry_run` reads and checks the --resume file as the run will."""
+    return open_data_and_resolve(
+        data, overrides, creates_runs, dry_run,
+        lambda dataset: resolve_swapae_options(data, cfg, dataset.resolution, world_size, overrides,
+                                               device_type=device_type, num_images=dataset.distinct_len),
+        lambda options, dataset: check_swapae_resume(options, dataset.resolution, dataset.num_channels))
 
 
 def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, Any],

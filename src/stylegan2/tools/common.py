@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..io import Checkpoint, load_checkpoint
-from ..io.info import NonFiniteWarning, nonfinite_tensors, nonfinite_warning
+from ..io.info import NonFiniteWarning, nonfinite_summary, nonfinite_tensors, nonfinite_warning
 from ..io.pretrained import existing_network_file
 from ..io.rosinality import estimated_w_avg_note
 from ..models import Generator
@@ -116,15 +116,20 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 def load_generator(
-    network: Network, device: str | torch.device | None = None, *, truncation_psi: float = DEFAULT_TRUNCATION_PSI
+    network: Network, device: str | torch.device | None = None, *, truncation_psi: float = DEFAULT_TRUNCATION_PSI,
+    refuse_nonfinite: str | None = None,
 ) -> Generator:
     """G in eval mode on `device`: a Generator as given, or G_ema (else G) from any file `load_network` reads.
 
     A Generator passed in is left as it is (the caller may be training it, or keep it on a GPU): a copy is used
     when it is in training mode or on another device than `device`. With `truncation_psi` != 1, a file that
     stores no average w (rosinality's training checkpoints) gets a warning: truncation uses our estimate.
+    A file's weights holding NaN or Inf get a warning; with `refuse_nonfinite`, what such a network cannot give
+    ('there is nothing to export'), they are refused (ToolError), a Generator's passed in as well.
     """
     if isinstance(network, Generator):
+        if refuse_nonfinite is not None:
+            _check_finite(network, "G", "the Generator", refuse_nonfinite)
         target = resolve_device(device) if device is not None else network_device(network)
         if network.training or not same_device(network_device(network), target):
             network = copy.deepcopy(network)
@@ -150,10 +155,18 @@ def load_generator(
     name = "G_ema" if networks.get("G_ema") is not None else "G"
     if truncation_psi != 1 and name in checkpoint.w_avg_estimated:  # the outputs depend on the estimate
         warn(estimated_w_avg_note(path))
-    bad = nonfinite_tensors({name: G})
-    if bad:  # its images will be NaN, written as black
-        warn(f"{path}: {nonfinite_warning(bad)}", NonFiniteWarning)
+    _check_finite(G, name, path, refuse_nonfinite)
     return G.eval().requires_grad_(False).to(resolve_device(device))
+
+
+def _check_finite(G: Generator, name: str, where: str | os.PathLike, refuse: str | None) -> None:
+    """Warn of weights holding NaN or Inf, named as in the file (`name`: G_ema or G), whose images are NaN (written as
+    black); with `refuse` (what such a network cannot give), refuse them."""
+    bad = nonfinite_tensors({name: G})
+    if bad and refuse is not None:
+        raise ToolError(f"{where}: {nonfinite_summary(bad)}; its images are NaN, so {refuse}")
+    if bad:
+        warn(f"{where}: {nonfinite_warning(bad)}", NonFiniteWarning)
 
 
 def network_device(module: torch.nn.Module) -> torch.device:

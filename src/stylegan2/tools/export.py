@@ -19,7 +19,6 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from ..io.info import NonFiniteWarning, nonfinite_summary, nonfinite_tensors
 from ..io.pretrained import network_name
 from ..models import Generator
 from .common import (
@@ -181,13 +180,7 @@ def export_generator(
     if not isinstance(network, nn.Module) and path.resolve() == Path(network).expanduser().resolve():
         raise ToolError(f"--output {path} is the network file itself; choose another --output")
     check_outputs([path], force, option="--output")
-    with warnings.catch_warnings():  # refused below instead
-        warnings.simplefilter("ignore", NonFiniteWarning)
-        G = load_generator(network, device="cpu", truncation_psi=truncation_psi)
-    bad = nonfinite_tensors({"G": G})
-    if bad:
-        raise ToolError(f"{'the Generator' if isinstance(network, nn.Module) else network}: {nonfinite_summary(bad)}; "
-                        "its images are NaN, so there is nothing to export")
+    G = load_generator(network, device="cpu", truncation_psi=truncation_psi, refuse_nonfinite="there is nothing to export")
     if truncation_psi != 1 and G.mapping.w_avg_beta is None:
         raise ToolError("--trunc: this network has no w_avg, so it cannot be truncated; use 1")
 

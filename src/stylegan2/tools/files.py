@@ -183,17 +183,22 @@ def mp4_available() -> bool:
 
 
 def video_suffix(video_format: str) -> str:
-    """'.mp4' or '.gif' for a requested format; 'auto' picks MP4 when it can be written."""
+    """'.mp4' or '.gif' for a requested format; 'auto' picks MP4 when it can be written (`note_gif_fallback` says
+    when it cannot)."""
     if video_format not in VIDEO_FORMATS:
         raise ToolOptionError(f"--format must be one of {', '.join(VIDEO_FORMATS)}, got {video_format!r}")
     if video_format == "mp4" and not mp4_available():
         raise ToolError(f"--format mp4: {VIDEO_EXTRA_HINT}; or use --format gif")
     if video_format == "auto":
-        if mp4_available():
-            return ".mp4"
-        warn(f"writing an animated GIF: {VIDEO_EXTRA_HINT} (--format gif: a GIF without this note)")
-        return ".gif"
+        return ".mp4" if mp4_available() else ".gif"
     return f".{video_format}"
+
+
+def note_gif_fallback(video_format: str) -> None:
+    """The note that --format auto writes a GIF for want of MP4: given once every check has passed, so that no
+    command notes a video it then refuses to write."""
+    if video_format == "auto" and not mp4_available():
+        warn(f"writing an animated GIF: {VIDEO_EXTRA_HINT} (--format gif: a GIF without this note)")
 
 
 MAX_GIF_FPS = 50  # a GIF frame lasts whole hundredths of a second, and 1 is played as 10 by browsers

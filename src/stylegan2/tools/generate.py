@@ -232,40 +232,18 @@ def generate_images(
     `direction` (a file from `stylegan2 directions`) moves every w by `strength` along direction `index`.
     Projected ws are truncated as seeds' are (toward the average w, the first `truncation_cutoff` of them).
     """
-    if (seeds is None) == (projected_w is None):
-        raise ToolOptionError(SEEDS_OR_PROJECTED_W)
-    if projected_w is not None:
-        check_projected_class(class_idx, label)
-    classes = parse_classes(class_idx)
-    check_label_options(class_idx, label)
-    if direction is None and (index != 0 or strength != 0):
-        raise ToolOptionError(f"{moving_options(index, strength)} without --direction: give the directions file to move "
-                        "along (from `stylegan2 directions`)")
-    check_psi(truncation_psi)
-    check_noise_mode(noise_mode)
-    seeds = parse_seeds(seeds) if seeds is not None else None
-    cols_rows = parse_grid(grid) if grid is not None else None
+    seeds, classes, cols_rows = _parse_options(seeds, projected_w, class_idx, label, direction, index, strength,
+                                               truncation_psi, noise_mode, grid)
     directions = load_directions(direction) if isinstance(direction, (str, os.PathLike)) else direction
     G = load_generator(network, device, truncation_psi=truncation_psi)
-    if seeds is not None:
-        check_inputs(G, class_idx, truncation_cutoff, label)
-    else:  # a projected w holds its class: a conditional network needs none
-        check_truncation_cutoff(G, truncation_cutoff)
-    if directions is not None:
-        directions.check(index, G.num_ws, G.w_dim)
-        given = direction if isinstance(direction, (str, os.PathLike)) else "the directions"
-        directions.check_network(G, None if isinstance(network, Generator) else str(network), given,
-                                 "--direction")
+    _check_network(G, network, seeds is not None, class_idx, label, truncation_cutoff, directions, direction, index)
     moved = dict(index=index if directions is not None else None, strength=strength)
     outdir = Path(outdir)
 
     seed_class = seed_classes(seeds, classes) if seeds is not None else None
+    ws = load_projected_w(projected_w, G) if seed_class is None else None
     named = len(classes) > 1  # one class keeps NVIDIA's names, which their scripts and ours expect
-    if seed_class is not None:
-        names = [image_name(seed=seed, class_idx=c if named else None, c_dim=G.c_dim, **moved) for seed, c in seed_class]
-    else:
-        ws = load_projected_w(projected_w, G)
-        names = [image_name(proj=i, **moved) for i in range(len(ws))]
+    names = _image_names(G, seed_class, ws, named, moved)
     count = len(names)
     if cols_rows is not None:
         check_grid(*cols_rows, count, f"{len(seeds)}x{len(classes)} (a row per class)" if named else None)
@@ -279,22 +257,78 @@ def generate_images(
         images = each_seed_image(G, seed_class, truncation_psi, truncation_cutoff, noise_mode, directions, index,
                                  strength, label)
     else:
-        ws = truncate_ws(G, ws, truncation_psi, truncation_cutoff)
-        if directions is not None:
-            ws = directions.move(ws, index, strength)
-        images = each_projected_image(G, ws, noise_mode)
+        images = each_projected_image(G, _moved_ws(G, ws, truncation_psi, truncation_cutoff, directions, index, strength),
+                                      noise_mode)
     canvas = grid_canvas(G, *cols_rows) if cols_rows is not None else None
     images = progress_bar(images, show=progress, total=count, desc="generate", unit="img")
     with new_folders_removed_on_failure(outdir):  # a new --outdir goes again if its first image fails
         if canvas is not None:
-            for image in images:
-                canvas.add(image)
-            outcome = unchanged(paths)
-            try:
-                return [save_image(canvas.array, paths[0], replace=force)]
-            except OSError as err:
-                raise failed_write(err, outcome) from None
+            return _write_grid(images, canvas, paths[0], force)
         return _write_each(images, paths, force, seed_class, named)
+
+
+def _parse_options(seeds: Sequence[int] | str | None, projected_w: str | os.PathLike | None, class_idx: ClassArg,
+                   label: Label, direction: str | os.PathLike | Directions | None, index: int, strength: float,
+                   truncation_psi: float, noise_mode: str, grid: str | tuple[int, int] | None,
+                   ) -> tuple[list[int] | None, list[int | None], tuple[int, int] | None]:
+    """`generate_images`' checks that need no network, in the order the command reports them; returns the seeds
+    (None for projected ws), the classes and the grid's columns and rows (None without a grid)."""
+    if (seeds is None) == (projected_w is None):
+        raise ToolOptionError(SEEDS_OR_PROJECTED_W)
+    if projected_w is not None:
+        check_projected_class(class_idx, label)
+    classes = parse_classes(class_idx)
+    check_label_options(class_idx, label)
+    if direction is None and (index != 0 or strength != 0):
+        raise ToolOptionError(f"{moving_options(index, strength)} without --direction: give the directions file to move "
+                        "along (from `stylegan2 directions`)")
+    check_psi(truncation_psi)
+    check_noise_mode(noise_mode)
+    return (parse_seeds(seeds) if seeds is not None else None, classes,
+            parse_grid(grid) if grid is not None else None)
+
+
+def _check_network(G: Generator, network: Network, from_seeds: bool, class_idx: ClassArg, label: Label,
+                   truncation_cutoff: int | None, directions: Directions | None,
+                   direction: str | os.PathLike | Directions | None, index: int) -> None:
+    """`generate_images`' checks against the network: the class or label (seeds only: a projected w holds its own),
+    the truncation cutoff, and the directions' index and sizes (with a note when they come from another network)."""
+    if from_seeds:
+        check_inputs(G, class_idx, truncation_cutoff, label)
+    else:
+        check_truncation_cutoff(G, truncation_cutoff)
+    if directions is not None:
+        directions.check(index, G.num_ws, G.w_dim)
+        given = direction if isinstance(direction, (str, os.PathLike)) else "the directions"
+        directions.check_network(G, None if isinstance(network, Generator) else str(network), given,
+                                 "--direction")
+
+
+def _image_names(G: Generator, seed_class: list[tuple[int, int | None]] | None, ws: torch.Tensor | None, named: bool,
+                 moved: dict) -> list[str]:
+    """One file name per image: per (seed, class), with the class where several are rendered (`named`), else per
+    projected w; `moved` names the direction (`image_name`'s index and strength)."""
+    if seed_class is not None:
+        return [image_name(seed=seed, class_idx=c if named else None, c_dim=G.c_dim, **moved) for seed, c in seed_class]
+    return [image_name(proj=i, **moved) for i in range(len(ws))]
+
+
+def _moved_ws(G: Generator, ws: torch.Tensor, truncation_psi: float, truncation_cutoff: int | None,
+              directions: Directions | None, index: int, strength: float) -> torch.Tensor:
+    """Projected ws truncated as seeds' are, then moved along the direction."""
+    ws = truncate_ws(G, ws, truncation_psi, truncation_cutoff)
+    return directions.move(ws, index, strength) if directions is not None else ws
+
+
+def _write_grid(images: Iterator[np.ndarray], canvas: GridCanvas, path: Path, force: bool) -> list[Path]:
+    """Fill the grid with the images as they come, then write it."""
+    for image in images:
+        canvas.add(image)
+    outcome = unchanged([path])
+    try:
+        return [save_image(canvas.array, path, replace=force)]
+    except OSError as err:
+        raise failed_write(err, outcome) from None
 
 
 def _write_each(images: Iterator[np.ndarray], paths: Sequence[Path], force: bool,

@@ -83,11 +83,11 @@ def check_mix_classes(row_seeds: bool, col_seeds: bool, class_idx: int | None, c
         raise ToolOptionError(f"{col_given} picks the {what} of the column seeds; the columns are projected ws, "
                               f"which hold their {what} already (project with {row_option}); leave {col_option} out")
     if col_class is not None and label is not None:
-        raise ToolOptionError(f"{col_given} is a class, --label a label vector; give the rows and columns "
-                              "the same --label, or use --class and --col-class")
+        raise ToolOptionError(f"{col_given} is a class, --label a label vector; give the columns a label vector "
+                              "with --col-label (without it they take --label), or use --class and --col-class")
     if col_label is not None and class_idx is not None:
-        raise ToolOptionError(f"{col_given} is a label vector, --class a class; give the rows and columns "
-                              "the same --class, or use --label and --col-label")
+        raise ToolOptionError(f"{col_given} is a label vector, --class a class; give the columns a class with "
+                              "--col-class (without it they take --class), or use --label and --col-label")
 
 
 def _axis_ws(G: Generator, latents: Latents, option: str, truncation_psi: float,

@@ -47,6 +47,7 @@ from .files import (
     check_video,
     load_target_image,
     note_earlier_outputs,
+    note_gif_fallback,
     output_set,
     video_suffix,
     write_npz,
@@ -174,6 +175,27 @@ def project(
     NVIDIA's VGG16 (load_vgg16(...).module; LPIPS distance) or None (multi-scale pixel distance). G is not modified.
     """
     G = load_generator(G)
+    _check_projection_args(G, target, config, vgg)
+    device = network_device(G)
+    G = copy.deepcopy(G).eval().requires_grad_(False)  # its noise maps are optimized in place
+    generator = torch.Generator(device=device).manual_seed(seed)
+    c = class_label(G, class_idx, label)
+
+    w_avg, w_std = w_statistics(G, config.w_avg_samples, c)
+    target_images = torch.from_numpy(target).permute(2, 0, 1)[None].to(device, torch.float32)  # [1, C, H, W]
+    distance = LpipsDistance(vgg, target_images) if vgg is not None else PixelDistance(target_images)
+    start = w_avg.repeat(1, G.num_ws, 1) if w_plus else w_avg  # [1, num_ws or 1, w_dim]
+    noise_bufs = {name: buf for name, buf in G.synthesis.named_buffers() if "noise_const" in name}
+    for buf in noise_bufs.values():
+        buf.copy_(torch.randn(buf.shape, generator=generator, device=device))
+    w_steps, distances = _optimize(G, distance, start, noise_bufs, w_std, config, generator, progress)
+    noise = {name: buf.detach().clone() for name, buf in noise_bufs.items()}
+    return ProjectionResult(w=w_steps[-1:].clone(), w_steps=w_steps, distances=distances, loss=distance.name, noise=noise)
+
+
+def _check_projection_args(G: Generator, target: np.ndarray, config: ProjectionConfig, vgg: torch.nn.Module | None) -> None:
+    """Refuse, before any work, a target that is not G's uint8 image, a config that cannot run, or a vgg that is a
+    path (project_image takes those)."""
     if not isinstance(target, np.ndarray):
         raise ToolError(f"target must be a uint8 numpy array [H, W, C], got {type(target).__name__}; "
                         "stylegan2.tools.load_target_image(path, G.img_resolution, G.img_channels, G.img_aspect) reads "
@@ -192,20 +214,16 @@ def project(
     if vgg is not None and not isinstance(vgg, torch.nn.Module):
         raise ToolError(f"vgg must be NVIDIA's VGG16 module (load_vgg16(path).module), got {type(vgg).__name__}; "
                         "project_image takes a path")
-    device = network_device(G)
-    G = copy.deepcopy(G).eval().requires_grad_(False)  # its noise maps are optimized in place
-    generator = torch.Generator(device=device).manual_seed(seed)
-    c = class_label(G, class_idx, label)
 
-    w_avg, w_std = w_statistics(G, config.w_avg_samples, c)
-    target_images = torch.from_numpy(target).permute(2, 0, 1)[None].to(device, torch.float32)  # [1, C, H, W]
-    distance = LpipsDistance(vgg, target_images) if vgg is not None else PixelDistance(target_images)
 
-    start = w_avg.repeat(1, G.num_ws, 1) if w_plus else w_avg  # [1, num_ws or 1, w_dim]
+def _optimize(G: Generator, distance: LpipsDistance | PixelDistance, start: torch.Tensor,
+              noise_bufs: dict[str, torch.Tensor], w_std: float, config: ProjectionConfig, generator: torch.Generator,
+              progress: bool) -> tuple[torch.Tensor, list[float]]:
+    """Adam on w (from `start`, [1, num_ws or 1, w_dim]) and G's noise maps (`noise_bufs`, changed in place) under
+    NVIDIA's schedules; returns the ws of every step [num_steps, num_ws, w_dim] (CPU) and the distance of each."""
+    device = start.device
     w_opt = start.clone().requires_grad_(True)
-    noise_bufs = {name: buf for name, buf in G.synthesis.named_buffers() if "noise_const" in name}
     for buf in noise_bufs.values():
-        buf.copy_(torch.randn(buf.shape, generator=generator, device=device))
         buf.requires_grad_(True)
     optimizer = torch.optim.Adam([w_opt, *noise_bufs.values()], betas=(0.9, 0.999), lr=config.initial_learning_rate)
 
@@ -235,11 +253,7 @@ def project(
             for buf in noise_bufs.values():
                 buf -= buf.mean()
                 buf *= buf.square().mean().rsqrt()
-
-    noise = {name: buf.detach().clone() for name, buf in noise_bufs.items()}
-    w_steps = w_steps.cpu()
-    return ProjectionResult(w=w_steps[-1:].clone(), w_steps=w_steps, distances=distances.tolist(), loss=distance.name,
-                            noise=noise)
+    return w_steps.cpu(), distances.tolist()
 
 
 def find_vgg16(vgg: str | os.PathLike | None, loss: str) -> Path | None:
@@ -297,7 +311,6 @@ def project_image(
     check_label_options(class_idx, label)
     G = load_generator(network, device)
     check_inputs(G, class_idx, label=label)
-    target_image = load_target_image(target, G.img_resolution, G.img_channels, G.img_aspect)  # [H, W, C] uint8
     outdir = Path(outdir)
     paths = [outdir / "target.png", outdir / "proj.png", outdir / "projected_w.npz"]
     video_path = outdir / f"proj{video_suffix(video_format)}" if save_video else None
@@ -306,8 +319,11 @@ def project_image(
     check_outputs(outputs, force)
     if video_path is not None:
         check_video(video_path, fps)
-    note_earlier_outputs(outputs, "proj.*")  # an earlier target's video
+    target_image = load_target_image(target, G.img_resolution, G.img_channels, G.img_aspect)  # [H, W, C] uint8
     vgg_path = find_vgg16(vgg, loss)  # after the target and outputs are checked: it may download vgg16.pt
+    note_earlier_outputs(outputs, "proj.*")  # an earlier target's video; the notes once nothing is left to refuse
+    if video_path is not None:
+        note_gif_fallback(video_format)
     device = network_device(G)
     vgg_module = load_vgg16(vgg_path, device=device).module if vgg_path is not None else None
 

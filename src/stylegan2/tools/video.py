@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
+import numpy as np
 import torch
 
 from ..models import Generator
@@ -18,6 +19,7 @@ from .common import (
     DEFAULT_OUTDIR,
     DEFAULT_TRUNCATION_PSI,
     SEEDS_OR_PROJECTED_W,
+    ClassArg,
     Label,
     Network,
     ToolOptionError,
@@ -35,7 +37,7 @@ from .common import (
     seed_latent,
     seed_ws,
 )
-from .files import VideoWriter, check_outputs, failed_write, unchanged, video_suffix
+from .files import VideoWriter, check_outputs, failed_write, note_gif_fallback, unchanged, video_suffix
 from .generate import check_projected_class, load_projected_ws, synthesize, truncate_ws
 
 SPACES = ("z", "w")
@@ -136,18 +138,8 @@ def render_video(
     (`space` z, spherical, by default; or w, linear) or the ws of projection files in order (`projected_w`, one file
     or several: linear in w, truncated as `generate --projected-w` truncates). A grid splits the keyframes among
     its cells. Seeds are of class `class_idx` (one: a video shows one class) or take the label vector `label`."""
-    if (seeds is None) == (projected_w is None):
-        raise ToolOptionError(SEEDS_OR_PROJECTED_W)
     what = "--seeds" if seeds is not None else "--projected-w"
-    class_idx = one_class(class_idx, hint="a video shows one class; run it once per class")
-    check_label_options(class_idx, label)
-    if projected_w is not None:
-        check_projected_class(class_idx, label)
-        if space == "z":
-            raise ToolOptionError("--space z: projected ws have no z; they are interpolated linearly in w (leave --space out)")
-    space = space or ("z" if seeds is not None else "w")
-    if space not in SPACES:
-        raise ToolOptionError(f"--space must be 'z' (spherical) or 'w' (linear), got {space!r}")
+    class_idx, space = _check_options(seeds is not None, projected_w is not None, class_idx, label, space)
     seeds = parse_seeds(seeds) if seeds is not None else None
     cols, rows = parse_grid(grid) if grid is not None else (1, 1)
     cells = cols * rows
@@ -160,7 +152,6 @@ def render_video(
         check_inputs(G, class_idx, truncation_cutoff, label)
     else:  # a projected w holds its class: a conditional network needs none
         check_truncation_cutoff(G, truncation_cutoff)
-    if seeds is None:
         keys = truncate_ws(G, load_projected_ws(projected_w, G), truncation_psi, truncation_cutoff)
     count, noun = (len(seeds), "seed") if seeds is not None else (len(keys), "w")
     if grid is None and count < 2:
@@ -171,6 +162,7 @@ def render_video(
                         f"and a multiple of {cells} in all")
     path = Path(outdir) / f"video{video_suffix(video_format)}"
     check_outputs([path], force)
+    note_gif_fallback(video_format)
 
     per_cell = count // cells
 
@@ -181,21 +173,46 @@ def render_video(
         return interpolation_ws(G, seeds[cell], frames, space, truncation_psi, truncation_cutoff, class_idx, piece,
                                 label)
 
+    def frame_images() -> Iterator[np.ndarray]:  # the ws of WS_PER_PIECE frames at a time: memory stays bounded
+        for frame in progress_bar(range(frames), show=progress, desc="video", unit="frame"):
+            if frame % WS_PER_PIECE == 0:
+                piece = range(frame, min(frame + WS_PER_PIECE, frames))
+                ws = torch.stack([cell_ws(i, piece) for i in range(cells)])  # [cells, len(piece), num_ws, w_dim]
+            yield image_grid(synthesize(G, ws[:, frame % WS_PER_PIECE], noise_mode), cols, rows)  # cells [H, W, C]
+
+    return _write_video(path, frame_images(), fps, force)
+
+
+def _check_options(from_seeds: bool, from_projected_w: bool, class_idx: ClassArg, label: Label,
+                   space: str | None) -> tuple[int | None, str]:
+    """`render_video`'s checks of what the keyframes are; returns the one class and the space (z for seeds, w for
+    projected ws, unless given)."""
+    if from_seeds == from_projected_w:
+        raise ToolOptionError(SEEDS_OR_PROJECTED_W)
+    class_idx = one_class(class_idx, hint="a video shows one class; run it once per class")
+    check_label_options(class_idx, label)
+    if from_projected_w:
+        check_projected_class(class_idx, label)
+        if space == "z":
+            raise ToolOptionError("--space z: projected ws have no z; they are interpolated linearly in w (leave --space out)")
+    space = space or ("z" if from_seeds else "w")
+    if space not in SPACES:
+        raise ToolOptionError(f"--space must be 'z' (spherical) or 'w' (linear), got {space!r}")
+    return class_idx, space
+
+
+def _write_video(path: Path, frames: Iterator[np.ndarray], fps: float, force: bool) -> Path:
+    """Write the frames as they come; a failed write leaves no partial video (and no new folder) behind."""
     outcome = unchanged([path])
     try:
         with new_folders_removed_on_failure(path.parent):
             writer = VideoWriter(path, fps, replace=force)
             try:
-                for frame in progress_bar(range(frames), show=progress, desc="video", unit="frame"):
-                    if frame % WS_PER_PIECE == 0:  # the next piece's ws: memory stays bounded however many frames
-                        piece = range(frame, min(frame + WS_PER_PIECE, frames))
-                        ws = torch.stack([cell_ws(i, piece) for i in range(cells)])  # [cells, len(piece), num_ws, w_dim]
-                    images = synthesize(G, ws[:, frame % WS_PER_PIECE], noise_mode)  # [cells, H, W, C]
-                    writer.append(image_grid(images, cols, rows))
+                for frame in frames:
+                    writer.append(frame)
             except BaseException:
                 writer.abort()
                 raise
             return writer.close()
     except OSError as err:
         raise failed_write(err, outcome) from None
-

@@ -16,7 +16,7 @@ import torch
 import torch.distributed as dist
 
 from .augment import AUGPIPE_PRESETS, AugmentPipe, augment_pipe_from_preset
-from .diffaugment import DiffAugment
+from .diffaugment import DEFAULT_POLICY, DiffAugment, parse_policy
 from .distributed import is_distributed
 from .snapshot import finite_number
 from .stats import accumulator_dtype
@@ -32,7 +32,8 @@ def ada_step(batch_size: int, ada_interval: int = 4, ada_kimg: float = 500.0) ->
 
 @dataclass
 class AugmentConfig:
-    """The `--aug`, `--augpipe`, `--p`, `--target` and `--ada-kimg` training options."""
+    """How D's inputs are augmented: the training options --aug, --augpipe, --p, --target, --ada-kimg and
+    --diffaugment-policy, and ADA's interval (NVIDIA's fixed 4, not an option)."""
 
     mode: str = "ada"  # ada: tune p; fixed: keep p; noaug: no augmentation; diffaug: DiffAugment
     augpipe: str = "bgc"  # AugmentPipe preset (ada, fixed)
@@ -40,7 +41,7 @@ class AugmentConfig:
     target: float = 0.6  # ADA target for r_t
     ada_kimg: float = 500.0  # ADA speed: kimg for p to move by 1
     ada_interval: int = 4  # minibatches between ADA adjustments
-    diffaug_policy: str = "color,translation,cutout"  # DiffAugment transforms (diffaug)
+    diffaugment_policy: str = DEFAULT_POLICY  # DiffAugment's comma-separated transforms (diffaug)
 
     def __post_init__(self) -> None:
         if self.mode not in AUG_MODES:
@@ -56,6 +57,7 @@ class AugmentConfig:
             raise ValueError(f"--ada-kimg must be positive; got {self.ada_kimg}")
         if int(self.ada_interval) != self.ada_interval or self.ada_interval < 1:
             raise ValueError(f"ada_interval must be a positive whole number of minibatches; got {self.ada_interval}")
+        parse_policy(self.diffaugment_policy)
 
 
 class AdaController:
@@ -186,7 +188,7 @@ def build_augmentation(config: AugmentConfig, device: torch.device | str = "cpu"
     if config.mode == "noaug":
         return Augmentation("noaug", None)
     if config.mode == "diffaug":
-        return Augmentation("diffaug", DiffAugment(config.diffaug_policy).to(device))
+        return Augmentation("diffaug", DiffAugment(config.diffaugment_policy).to(device))
     pipe = augment_pipe_from_preset(config.augpipe, config.p).train().requires_grad_(False).to(device)
     if config.mode == "fixed":
         return Augmentation("fixed", pipe)

@@ -19,6 +19,8 @@ from ..utils.errors import OptionError
 from ..utils.notes import warn
 from ..utils.text import word_list
 from .ada import AugmentConfig
+from .diffaugment import DEFAULT_POLICY, parse_policy
+from .freezing import freezed_without_resume
 from .loss import LOSSES
 from .rundir import check_outdir_outside_data
 
@@ -199,6 +201,7 @@ class TrainingOptions:
     p: float = 0.0
     target: float = 0.6
     ada_kimg: float = 500
+    diffaugment_policy: str = DEFAULT_POLICY  # DiffAugment's transforms (--aug diffaug)
     # Resume, metrics, misc.
     resume: str | None = None
     # The network file the run started from (its first --resume of a file without training state: transfer
@@ -229,8 +232,8 @@ class TrainingOptions:
 
     @property
     def augment(self) -> AugmentConfig:
-        """The augmentation the loss applies to D's inputs (--aug, --augpipe, --p, --target, --ada-kimg)."""
-        return AugmentConfig(mode=self.aug, augpipe=self.augpipe, p=self.p, target=self.target, ada_kimg=self.ada_kimg)
+        """The augmentation the loss applies to D's inputs: --aug and its settings (AUG_SETTINGS)."""
+        return AugmentConfig(mode=self.aug, **{name: getattr(self, name) for name in AUG_SETTINGS})
 
 
 def auto_workers(device_type: str) -> int:
@@ -270,14 +273,17 @@ def preset_aug_rule(cfg: str, aug: str, num_images: int | None) -> str | None:
     return f"the {cfg} preset uses ada below {spec.noaug_min_images:,} images and none from there on (--aug)"
 
 
-# The augmentation options each --aug uses; the others it would ignore.
-AUG_OPTIONS = {"ada": ("augpipe", "p", "target", "ada_kimg"), "fixed": ("augpipe", "p"), "noaug": (), "diffaug": ()}
+# The augmentation options each --aug uses; the others it would ignore. Each is a field of both TrainingOptions and
+# AugmentConfig, of the same name.
+AUG_OPTIONS = {"ada": ("augpipe", "p", "target", "ada_kimg"), "fixed": ("augpipe", "p"), "noaug": (),
+               "diffaug": ("diffaugment_policy",)}
+AUG_SETTINGS = tuple(dict.fromkeys(name for used in AUG_OPTIONS.values() for name in used))  # every --aug's, in order
 
 
 def unused_aug_options(aug: Any) -> tuple[str, ...]:
     """The augmentation options that `aug` leaves unused (none for a mode this version does not know)."""
     used = AUG_OPTIONS.get(aug) if isinstance(aug, str) else None
-    return () if used is None else tuple(name for name in AUG_OPTIONS["ada"] if name not in used)
+    return () if used is None else tuple(name for name in AUG_SETTINGS if name not in used)
 
 
 def check_aug_overrides(options: TrainingOptions, overrides: dict[str, Any], num_images: int | None) -> None:
@@ -286,15 +292,17 @@ def check_aug_overrides(options: TrainingOptions, overrides: dict[str, Any], num
     a large dataset), such options get a note (a warning) instead: the user set them without choosing an --aug."""
     if options.aug == "fixed" and overrides.get("p") is None:
         raise OptionError("--aug fixed needs --p, the augmentation probability it keeps (e.g. --p 0.2)")
-    unused = [name for name in AUG_OPTIONS["ada"] if overrides.get(name) is not None and name not in AUG_OPTIONS[options.aug]]
+    unused = [name for name in AUG_SETTINGS if overrides.get(name) is not None and name not in AUG_OPTIONS[options.aug]]
     if not unused:
         return
     flags = [f"--{name.replace('_', '-')}" for name in unused]
     them = "it" if len(unused) == 1 else "them"
-    if overrides.get("aug") is None:  # the preset's noaug: presets choose between ada, which uses all, and noaug
+    if overrides.get("aug") is None and options.aug == "noaug":  # the preset's noaug (a preset's ada is refused below)
+        users = [mode for mode, used in AUG_OPTIONS.items() if set(unused) <= set(used)]  # ada first
+        add = f"add --aug {users[0]}" if users else "add the --aug that uses them"
         warn(f"{word_list(flags)} {'is' if len(unused) == 1 else 'are'} left unused: the {options.cfg} preset "
              f"trains datasets of {PRESETS[options.cfg].noaug_min_images:,} images or more ({num_images:,} here) "
-             f"without augmentation; add --aug ada to use {them}")
+             f"without augmentation; {add} to use {them}")
         return
     described = []
     for flag, name in zip(flags, unused):
@@ -352,6 +360,7 @@ def resolve_options(
     options = TrainingOptions(**base)
     apply_overrides(options, overrides, "training option")
     options.given = given_options(overrides)
+    options.diffaugment_policy = ",".join(parse_policy(options.diffaugment_policy))  # as runs record it: 'color,cutout'
     with derived_batch_gpu_explained(options, overrides):
         validate_options(options)
     check_aug_overrides(options, overrides, num_images)
@@ -361,9 +370,8 @@ def resolve_options(
              "than once; computed once")
         options.metrics = list(dict.fromkeys(options.metrics))
     if options.freezed and not options.resume:
-        from .networks import freezed_without_resume  # networks imports this module
-
-        warn(freezed_without_resume(options))
+        warn(freezed_without_resume(options.freezed, options.resolution, options.d_architecture, options.cbase,
+                                    options.cmax))
     if device_type == "cpu" and cfg != "cpu":
         cpu = PRESETS["cpu"]  # the presets' own sizes, whatever --cbase or --kimg the user gave
         warn(f"--cfg {cfg} sizes the networks (channel base {spec.channel_base:,}) and the schedule ({spec.kimg:,} kimg) "
@@ -425,7 +433,49 @@ def check_max_size(max_size: int | None, num_images: int | None, data: str) -> N
 # only a run that had the same. --batch too, except under --cfg auto, which derives the batch from the GPU count (and
 # gamma and the EMA from the batch): there a run on another GPU count is refused with the --batch to pass instead.
 RUN_IDENTITY = ("data", "cond", "mirror", "max_size", "resolution", "seed", "loss", "glr", "dlr", "gamma", "ema_kimg",
-                "aug", "augpipe", "target", "p", "pack", "pack_by_class", "clusters", "batch")
+                "aug", "augpipe", "target", "p", "diffaugment_policy", "pack", "pack_by_class", "clusters", "batch")
+# Every other option, and why `--resume auto` does not compare it: each TrainingOptions field is in exactly one of the
+# two (tests/training/test_option_lists.py), so that a new option is placed on purpose.
+NOT_RUN_IDENTITY = {
+    "outdir": "where the runs are searched, not what tells them apart",
+    "cfg": "compared by `--resume auto` on its own (the run directory's name holds it)",
+    "skip_bad": "which unreadable images are skipped is the dataset's, not the run's",
+    "kimg": "a continued run may be given a longer schedule",
+    "batch_gpu": "splits the same batch into passes; the steps are the same",
+    "tick": "how often progress is printed",
+    "snap": "how often snapshots are written",
+    "keep_snapshots": "how many snapshots stay on disk",
+    "workers": "data-loader processes: the machine's, not the run's",
+    "z_dim": "the networks' architecture: a resume checks it against the snapshot's networks",
+    "w_dim": "the networks' architecture: a resume checks it against the snapshot's networks",
+    "map": "the networks' architecture: a resume checks it against the snapshot's networks",
+    "map_lrmul": "the networks keep it (the mapping network's lr_multiplier)",
+    "cbase": "the networks' architecture: a resume checks it against the snapshot's networks",
+    "cmax": "the networks' architecture: a resume checks it against the snapshot's networks",
+    "mbstd": "the networks' architecture: a resume checks it against the snapshot's networks",
+    "precision": "a resume follows the command line, as NVIDIA's: the weights are the same",
+    "nhwc": "a memory format: the same computation",
+    "nobench": "cuDNN's kernel choice: the same computation",
+    "allow_tf32": "a CUDA speed setting a continued run may change",
+    "d_architecture": "the networks' architecture: a resume checks it against the snapshot's networks",
+    "freezed": "a resume keeps its run's value unless given",
+    "pl_weight": "set by the --cfg preset (no command-line option), so alike in the jobs of one --cfg",
+    "style_mixing_prob": "set by the --cfg preset (no command-line option), so alike in the jobs of one --cfg",
+    "g_reg_interval": "NVIDIA's fixed lazy-regularization interval, not a command-line option",
+    "d_reg_interval": "NVIDIA's fixed lazy-regularization interval, not a command-line option",
+    "ema_rampup": "set by the --cfg preset (no command-line option); fine-tuning drops it (for_transfer_learning)",
+    "ada_kimg": "a resume keeps its run's value unless given, and fine-tuning changes it",
+    "resume": "`--resume auto` itself, or the file a run starts from, compared as started_from",
+    "started_from": "compared by `--resume auto` on its own (auto_resume.recorded_start)",
+    "metrics": "how the run is scored, not what it trains",
+    "detector": "how the run is scored, not what it trains",
+    "vgg": "how the run is scored, not what it trains",
+    "cache_dir": "how the run is scored, not what it trains",
+    "grid": "the layout of the preview images",
+    "num_gpus": "a run may continue on another GPU count; the batch, which --cfg auto derives from it, is compared",
+    "given": "what was typed, read to tell defaults that changed between versions from real differences",
+    "from_file": "which options the resume's networks decided, read to leave them out of the comparison",
+}
 _DERIVED_FROM_BATCH = ("batch", "gamma", "ema_kimg")  # under --cfg auto
 FILE_LABEL_OPTIONS = ("clusters", "pack")  # what a resume's networks decide where not given (`networks.file_labels`)
 

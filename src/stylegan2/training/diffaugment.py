@@ -12,16 +12,30 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..utils.errors import OptionError
+
+DEFAULT_POLICY = "color,translation,cutout"  # the paper's policy for StyleGAN2 (--diffaugment-policy)
+
+
+def parse_policy(policy: str) -> list[str]:
+    """The transform names of a comma-separated policy (--diffaugment-policy), each checked against
+    `DiffAugment.TRANSFORMS`; at least one (`--aug noaug` trains without augmentation)."""
+    names = [name.strip() for name in policy.split(",") if name.strip()] if isinstance(policy, str) else None
+    choices = f"choose from {', '.join(DiffAugment.TRANSFORMS)}, comma-separated (e.g. {DEFAULT_POLICY})"
+    if not names:
+        raise OptionError(f"--diffaugment-policy must name at least one transform, got {policy!r}; {choices}")
+    unknown = [name for name in names if name not in DiffAugment.TRANSFORMS]
+    if unknown:
+        raise OptionError(f"--diffaugment-policy {policy}: unknown transform(s) {', '.join(unknown)}; {choices}")
+    return names
+
 
 class DiffAugment(torch.nn.Module):
     """Applies the comma-separated transforms of `policy`, in that order, to every image."""
 
-    def __init__(self, policy: str = "color,translation,cutout", translation_ratio: float = 0.125, cutout_ratio: float = 0.5) -> None:
+    def __init__(self, policy: str = DEFAULT_POLICY, translation_ratio: float = 0.125, cutout_ratio: float = 0.5) -> None:
         super().__init__()
-        self.policy = [name.strip() for name in policy.split(",") if name.strip()]
-        unknown = [name for name in self.policy if name not in self.TRANSFORMS]
-        if unknown:
-            raise ValueError(f"DiffAugment policy: unknown transform(s) {', '.join(unknown)}; choose from {', '.join(self.TRANSFORMS)}")
+        self.policy = parse_policy(policy)
         self.translation_ratio = float(translation_ratio)
         self.cutout_ratio = float(cutout_ratio)
 

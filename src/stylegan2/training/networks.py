@@ -17,6 +17,7 @@ from ..models.aspect import SQUARE, aspect_kwargs
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..models.synthesis import channel_counts
 from .config import TrainingOptions, validate_options
+from .freezing import frozen_layers
 from .session import TrainingError
 
 
@@ -250,30 +251,3 @@ def file_labels(options: TrainingOptions, G: Generator, D: Discriminator | None)
     validate_options(followed)  # a larger pack must still divide --batch-gpu
     return followed, [note]
 
-
-def frozen_layers(d_kwargs: dict[str, Any]) -> int:
-    """How many of D's first layers its constructor arguments freeze (--freezed)."""
-    return (d_kwargs.get("block_kwargs") or {}).get("freeze_layers") or 0
-
-
-def freezable_layers(D: Discriminator) -> int:
-    """How many layers --freezed can freeze in D: its blocks' (the epilogue at 4 px always trains)."""
-    return sum(getattr(D, f"b{res}").num_layers for res in D.block_resolutions)
-
-
-def all_frozen_note(freezed: int, layers: int) -> str:
-    """The note on a --freezed above the `layers` D can freeze (`freezable_layers`)."""
-    return f"--freezed {freezed}: D has {layers} layers that can freeze (its blocks'; the epilogue's never do), and all of them are frozen"
-
-
-def freezed_without_resume(options: TrainingOptions) -> str:
-    """The note on --freezed for new networks, whose frozen layers keep their random weights; with D's layer count
-    where --freezed is above it (D planned on the meta device: no memory, no time)."""
-    with torch.device("meta"):
-        D = Discriminator(c_dim=0, img_resolution=options.resolution, img_channels=1, architecture=options.d_architecture,
-                          channel_base=options.cbase, channel_max=options.cmax)
-    layers = freezable_layers(D)
-    first = f"D's first {options.freezed} layers" if options.freezed <= layers else "D's layers"
-    note = (f"--freezed {options.freezed} without --resume freezes {first} at their random initial weights for the whole "
-            "run; it is meant for fine-tuning a network (--resume FILE)")
-    return note if options.freezed <= layers else f"{note}; {all_frozen_note(options.freezed, layers)}"

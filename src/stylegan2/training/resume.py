@@ -25,12 +25,10 @@ from .clusters import check_clusters, clusters_for_transfer
 from .config import TrainingOptions, for_transfer_learning, same_file
 from .distributed import DistributedContext, broadcast_bytes
 from .errors import RunFinished, TrainingError
+from .freezing import all_frozen_note, freezable_layers, frozen_layers
 from .networks import (
-    all_frozen_note,
     check_networks_fit,
     file_labels,
-    freezable_layers,
-    frozen_layers,
     keep_file_architecture,
     networks_from_checkpoint,
 )

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 # --workers, --precision, --batch-gpu, ...), stay out, as NVIDIA's do.
 DATA_PARTS = (("cond", "cond"), ("max_size", "subset"), ("mirror", "mirror"))
 OPTION_PARTS = (("gamma", "gamma"), ("kimg", "kimg"), ("batch", "batch"), ("aug", ""), ("p", "p"), ("target", "target"),
-                ("augpipe", ""), ("resume", "resume"), ("freezed", "freezed"),
+                ("augpipe", ""), ("diffaugment_policy", ""), ("resume", "resume"), ("freezed", "freezed"),
                 ("seed", "seed"), ("resolution", "resolution"), ("loss", "loss"), ("glr", "glr"), ("dlr", "dlr"),
                 ("ema_kimg", "emakimg"), ("ada_kimg", "adakimg"), ("map", "map"), ("map_lrmul", "maplrmul"),
                 ("cbase", "cbase"), ("cmax", "cmax"), ("mbstd", "mbstd"), ("pack", "pack"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 from ..data import DatasetError, ImageDataset, open_dataset
 from ..data.errors import SKIP_BAD_OPTION, advise_skip_bad
@@ -69,26 +69,43 @@ def check_run_paths(data: str, overrides: dict[str, Any], creates_runs: bool) ->
             raise ValueError(f"--resume {err}") from None
 
 
-def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size: int, device_type: str,
-                     creates_runs: bool, dry_run: bool = False) -> tuple[ImageDataset, TrainingOptions]:
-    """Open the dataset as the options say and fill the options from the preset for `world_size` processes;
-    `creates_runs`: this process makes the run directory (rank 0, or the launcher of one machine's processes).
-    `dry_run`: that process also reads the --resume file (a URL or network name downloaded once) and checks it as the run
-    will (the run reads it once, in train)."""
+Options = TypeVar("Options")
+
+
+def open_data_and_resolve(data: str, overrides: dict[str, Any], creates_runs: bool, dry_run: bool,
+                          resolve: Callable[[ImageDataset], Options],
+                          check_resume: Callable[[Options, ImageDataset], tuple[Options, list[str]]],
+                          ) -> tuple[ImageDataset, Options]:
+    """What both trainers do before training: check the paths, open the dataset as the options say and `resolve` the
+    options for it. `creates_runs`: this process makes the run directory (rank 0, or the launcher of one machine's
+    processes). `dry_run`: that process also reads the --resume file (a URL or network name downloaded once) and
+    `check_resume`s it as the run will (the run reads it once, in train), saying its notes."""
     check_run_paths(data, overrides, creates_runs)
     dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
                            use_labels=bool(overrides.get("cond")), mirror=bool(overrides.get("mirror")),
                            skip_bad=bool(overrides.get("skip_bad")), seed=overrides.get("seed") or 0)
-    options = resolve_options(data, cfg, dataset.resolution, world_size, overrides, device_type=device_type,
-                              num_images=dataset.distinct_len)
-    check_label_options(options, dataset)
-    if creates_runs and not options.cond and (unused := dataset.unused_labels()):  # a forgotten --cond trains for hours
-        warn(f"{data} has {unused}; pass --cond to train a conditional network on them")
+    options = resolve(dataset)
     if dry_run and creates_runs and options.resume is not None:  # the options and notes the run would start with
-        options, notes = check_resume(fetch_resume(options), dataset)
+        options, notes = check_resume(options, dataset)
         for note in notes:
             warn(f"--resume {options.resume}: {note}")
     return dataset, options
+
+
+def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size: int, device_type: str,
+                     creates_runs: bool, dry_run: bool = False) -> tuple[ImageDataset, TrainingOptions]:
+    """`open_data_and_resolve` for a StyleGAN2 run of `world_size` processes on `device_type`: the options filled
+    from the preset, checked against the dataset's labels."""
+    def resolve(dataset: ImageDataset) -> TrainingOptions:
+        options = resolve_options(data, cfg, dataset.resolution, world_size, overrides, device_type=device_type,
+                                  num_images=dataset.distinct_len)
+        check_label_options(options, dataset)
+        if creates_runs and not options.cond and (unused := dataset.unused_labels()):  # a forgotten --cond trains for hours
+            warn(f"{data} has {unused}; pass --cond to train a conditional network on them")
+        return options
+
+    return open_data_and_resolve(data, overrides, creates_runs, dry_run, resolve,
+                                 lambda options, dataset: check_resume(fetch_resume(options), dataset))
 
 
 def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, Any], dist_timeout: float,

@@ -87,7 +87,8 @@ def setup_summary(options: TrainingOptions, device_type: str, num_images: int | 
     if options.pack_by_class:
         judge += " of one class each"
     aug = {"ada": f"ada (p tuned toward r_t {options.target:g}, pipeline {options.augpipe}; only images drawn for a transform are touched)",
-           "fixed": f"fixed p {options.p:g} (pipeline {options.augpipe})", "noaug": "none", "diffaug": "DiffAugment"}[options.aug]
+           "fixed": f"fixed p {options.p:g} (pipeline {options.augpipe})", "noaug": "none",
+           "diffaug": f"DiffAugment ({options.diffaugment_policy})"}[options.aug]
     rule = preset_aug_rule(options.cfg, options.aug, num_images)
     if rule is not None:
         aug += f"; {rule}"
