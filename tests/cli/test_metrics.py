@@ -86,6 +86,15 @@ def test_unknown_metric_is_a_clean_error(network_file):
     assert "Traceback" not in result.output
 
 
+def test_truncation_with_a_path_length_metric_is_a_usage_error(network_file):
+    """The conflict lies in the command line alone, so it exits 2 with the usage line (qa-docstruth34 L1)."""
+    result = CliRunner().invoke(main, ["metrics", "--network", str(network_file), "--metrics", "ppl2_wend", "--trunc", "0.7"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("Usage: ") and result.output.strip().splitlines()[-1] == (
+        "Error: ppl2_wend: path length is measured without truncation, as NVIDIA's PPL is; leave out --trunc 0.7, or "
+        "score ppl2_wend in a command of its own")
+
+
 def test_inception_score_without_a_classifier_fails_before_generating(network_file, detector_file):
     result = CliRunner().invoke(main, ["metrics", "--network", str(network_file), "--data", "builtin:shapes?n=8",
                                        "--metrics", "fid1k_full,is1k", "--detector", str(detector_file)])

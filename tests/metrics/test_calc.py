@@ -7,12 +7,13 @@ import torch
 from torch import nn
 
 from stylegan2.data import DatasetError
-from stylegan2.io import save_checkpoint
+from stylegan2.io import save_checkpoint, save_network
 from stylegan2.metrics import calc_metrics
 from stylegan2.models import Discriminator, Generator
 from stylegan2.swapae.config import SwapAEOptions
 from stylegan2.swapae.training import build_swapae_networks
 from stylegan2.training.distributed import DistributedError
+from stylegan2.utils.errors import OptionError
 
 
 def tiny_generator() -> Generator:
@@ -160,3 +161,27 @@ def test_a_world_size_without_torchruns_other_variables_is_the_error_train_gives
     with pytest.raises(DistributedError, match=r"^WORLD_SIZE=2 is set but MASTER_ADDR and MASTER_PORT not: launch the "
                                                r"processes with torchrun or --gpus"):
         calc_metrics(tiny_G, "builtin:shapes?n=8", ["kid1k"], device="cpu")
+
+
+def test_truncation_with_path_length_is_an_option_error_before_anything_is_loaded(tmp_path):
+    """The conflict lies in the options alone: the command line exits 2 for it, as for other usage errors."""
+    with pytest.raises(OptionError, match=r"^ppl2_wend: path length is measured without truncation"):
+        calc_metrics(tmp_path / "not-loaded.safetensors", None, "ppl2_wend", gpus=2, progress=False, truncation_psi=0.7)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
+def test_a_network_in_a_run_directory_appends_its_records_there_unless_told_not_to(tmp_path, capsys):
+    """As NVIDIA's calc_metrics.py and `stylegan2 metrics` do: the library says which files it appended to."""
+    detector = tmp_path / "pooled.pt"
+    torch.jit.script(nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten())).save(str(detector))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "training_options.json").write_text("{}")
+    network = save_network(run / "network-snapshot-000004.safetensors", {"G_ema": tiny_generator()})
+    kwargs = dict(detector=detector, device="cpu", num_workers=0, cache_dir=tmp_path / "cache")
+    calc_metrics(network, "builtin:shapes?n=8", "fid1k_full", append=False, progress=False, **kwargs)
+    assert not (run / "metric-fid1k_full.jsonl").exists()
+    capsys.readouterr()
+    calc_metrics(network, "builtin:shapes?n=8", "fid1k_full", progress=True, **kwargs)
+    assert (run / "metric-fid1k_full.jsonl").read_text().count("\n") == 1
+    assert capsys.readouterr().err.splitlines()[-1] == f"Appended to {run / 'metric-fid1k_full.jsonl'}"

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from stylegan2.io import save_network
-from stylegan2.metrics import calc, calc_metrics
+from stylegan2.metrics import calc, calc_metrics, processes
 from stylegan2.metrics.evaluate import appended_records
 from stylegan2.metrics.processes import notes_of_the_first_process
 
@@ -92,3 +92,53 @@ def test_starting_metrics_processes_loads_no_training_loop():
               "      ('stylegan2.training.distributed', 'stylegan2.training.launch', 'stylegan2.training.signals')))\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.stdout.splitlines() == ["--gpus 2: this machine has 1 CUDA GPU(s)", "[]"], done.stdout + done.stderr
+
+
+def test_on_result_of_two_processes_is_called_in_the_callers_process_even_a_lambda(tmp_path: Path, tiny_G):
+    """A lambda was pickled for the processes (PicklingError), and a picklable callback ran in a process of its own,
+    where a list it appended to stayed empty in the caller (qa-reviewer34 M3)."""
+    network = save_network(tmp_path / "network.safetensors", {"G_ema": tiny_G})
+    detector = tmp_path / "pooled.pt"
+    torch.jit.script(nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten())).save(str(detector))
+    got = []
+    records = calc_metrics(network, "builtin:shapes?n=8", "fid1k_full,kid1k", gpus=2, device="cpu", detector=detector,
+                           num_workers=0, cache_dir=tmp_path / "cache", progress=False,
+                           on_result=lambda index, record: got.append((index, record)))
+    assert got == list(enumerate(records)) and [r["metric"] for r in records] == ["fid1k_full", "kid1k"]
+
+
+def test_an_error_of_on_result_is_raised_in_the_caller_once_the_processes_are_done():
+    def fails(index, record):
+        raise RuntimeError(f"cannot take {index}")
+
+    with pytest.raises(RuntimeError, match="^cannot take 0$"):
+        with processes._calls_passed_here(fails) as send:
+            send(0, {})
+            send(1, {})
+
+
+def run_script(folder: Path, text: str) -> subprocess.CompletedProcess:
+    (folder / "script.py").write_text(text)
+    return subprocess.run([sys.executable, "script.py"], cwd=folder, capture_output=True, text=True, timeout=120)
+
+
+def test_a_script_calling_gpus_without_the_main_guard_is_told_to_add_it_before_any_process_starts(tmp_path: Path):
+    """Each process imports the script again and made the call again: multiprocessing's bootstrapping traceback in
+    each, and a LaunchError naming an exit code in the caller (qa-reviewer34 M3)."""
+    done = run_script(tmp_path, "from stylegan2.metrics import calc_metrics\n"
+                                "calc_metrics('net.safetensors', 'builtin:shapes?n=8', 'fid1k_full', gpus=2, device='cpu')\n")
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == (f"ValueError: {tmp_path / 'script.py'}, line 2: calc_metrics(gpus=2) starts processes that each "
+                    "import this script again and would run this line again; put the script's top-level code under "
+                    '`if __name__ == "__main__":`'), done.stderr
+    assert "bootstrapping" not in done.stderr
+
+
+def test_a_script_with_the_main_guard_passes_the_check(tmp_path: Path):
+    done = run_script(tmp_path, "from stylegan2.metrics.processes import check_main_guard\n"
+                                "def main():\n"
+                                "    check_main_guard('calc_metrics(gpus=2)')\n"
+                                "if __name__ == '__main__':\n"
+                                "    main()\n"
+                                "    print('passed')\n")
+    assert done.stdout == "passed\n", done.stderr

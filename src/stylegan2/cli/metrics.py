@@ -7,9 +7,8 @@ import click
 from stylegan2.data.errors import SKIP_BAD_BY_CONVERTING, advise_skip_bad
 from stylegan2.data.sources import DATASET_KINDS_TEXT
 from stylegan2.metrics import PRIMARY_METRICS, calc_metrics
-from stylegan2.metrics.evaluate import appended_records, format_results
+from stylegan2.metrics.evaluate import format_results
 from stylegan2.metrics.processes import METRICS_USER_ERRORS, notes_of_the_first_process
-from stylegan2.metrics.training_data import run_directory_of
 from stylegan2.training.launch import LaunchError
 from stylegan2.utils.device import DEVICE_HELP, explain_unsupported_ops
 from stylegan2.utils.progress import is_quiet, quiet
@@ -84,17 +83,11 @@ def metrics_command(network: Path, data: str | None, metric_list: str, mirror: b
     if verbose and verbose_given and is_quiet():
         raise click.UsageError("--verbose and --quiet disagree; pass one of them")
     verbose = verbose and not is_quiet()
-    names = [name.strip() for name in metric_list.split(",") if name.strip()]
-    run_dir = run_dir if run_dir is not None else run_directory_of(network)
     try:
         with notes_of_the_first_process(), explain_unsupported_ops(), advise_skip_bad(SKIP_BAD_BY_CONVERTING), quiet(not verbose):
-            with appended_records(run_dir, names) as appended:
-                calc_metrics(network, data, names, gpus=gpus, mirror=mirror, detector=detector, vgg=vgg, device=device,
-                             batch_size=batch_size, num_workers=workers, cache_dir=cache_dir, use_cache=not no_cache,
-                             seed=seed, truncation_psi=truncation_psi, run_dir=run_dir, progress=verbose,
-                             on_result=print_result)  # under torchrun or --gpus, rank 0 prints
+            calc_metrics(network, data, metric_list, gpus=gpus, mirror=mirror, detector=detector, vgg=vgg, device=device,
+                         batch_size=batch_size, num_workers=workers, cache_dir=cache_dir, use_cache=not no_cache,
+                         seed=seed, truncation_psi=truncation_psi, run_dir=run_dir, progress=verbose,
+                         on_result=print_result)  # under torchrun rank 0 prints; under --gpus this process
     except (*METRICS_USER_ERRORS, LaunchError) as err:
         raise user_error(err) from err
-    if verbose:  # an informational line, as --quiet (--no-verbose) leaves out
-        for path in appended:
-            click.echo(f"Appended to {path}", err=True)

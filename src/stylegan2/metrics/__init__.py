@@ -17,8 +17,9 @@ from .detectors import (
     load_vgg16,
     module_digest,
 )
-from .evaluate import LEGACY_METRICS, PRIMARY_METRICS, MetricSpec, compute_metric, parse_metric, report_metric
+from .evaluate import LEGACY_METRICS, PRIMARY_METRICS, compute_metric, parse_metric, report_metric
 from .inception import FIDInceptionV3
+from .kinds import MetricSpec
 from .ppl import PPLConfig
 from .scores import frechet_distance, inception_score, kernel_distance, perceptual_path_length, precision_recall
 from .vgg16 import VGG16LPIPS

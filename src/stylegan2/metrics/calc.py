@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 import zlib
 from pathlib import Path
 from typing import Any, Callable
@@ -28,9 +29,12 @@ from stylegan2.models import Generator
 
 from ..training.distributed import init_distributed
 from ..utils.notes import warn
+from ..utils.progress import is_quiet
 from .detectors import find_detector_file, find_vgg16_file, load_detector, load_vgg16
 from .evaluate import (
+    METRIC_KINDS,
     MetricSpec,
+    appended_records,
     check_networks,
     check_ppl_truncation,
     compute_metric,
@@ -41,8 +45,8 @@ from .evaluate import (
     report_metric,
 )
 from .features import draws_labels
-from .processes import on_local_processes
-from .training_data import METRIC_FILES, recorded_metric_files, training_data, training_resolution
+from .processes import check_main_guard, on_local_processes
+from .training_data import METRIC_FILES, recorded_metric_files, run_directory_of, training_data, training_resolution
 
 
 def generator_of(ckpt: Checkpoint, path: str | os.PathLike) -> nn.Module:
@@ -117,10 +121,9 @@ def check_image_size(G: nn.Module, dataset: Dataset, data: str, training_resolut
 
 def needed_networks(specs: list[MetricSpec], vgg_given: bool) -> tuple[bool, bool]:
     """Whether `specs` need the feature detector, and whether NVIDIA's VGG16 (precision/recall uses the
-    VGG16 when one is given, else the detector)."""
-    detector = any(s.kind in ("fid", "kid", "is") or (s.kind == "pr" and not vgg_given) for s in specs)
-    vgg = any(s.kind == "ppl" or (s.kind == "pr" and vgg_given) for s in specs)
-    return detector, vgg
+    VGG16 when one is given, else the detector): each kind's `Network`."""
+    uses_vgg16 = [METRIC_KINDS[spec.kind].network.uses_vgg16(vgg_given) for spec in specs]
+    return not all(uses_vgg16), any(uses_vgg16)
 
 
 def metric_files_read(specs: list[MetricSpec], vgg_given: bool) -> set[str]:
@@ -245,7 +248,7 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
                  vgg: str | os.PathLike | None = None, device: str | None = None, batch_size: int = 32,
                  num_workers: int = 2, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
                  progress: bool = True, seed: int = 0, truncation_psi: float = 1.0,
-                 run_dir: str | os.PathLike | None = None,
+                 run_dir: str | os.PathLike | None = None, append: bool = True,
                  on_result: Callable[[int, dict], None] | None = None) -> list[dict]:
     """Compute each named metric for a network file (or G module) against a dataset spec (None: see below).
 
@@ -256,18 +259,37 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
     Unless given, `detector`, `vgg` and `cache_dir` are those the network's training run recorded (its snapshot's
     options, or the training_options.json beside the file) for the metrics that read them, with a note; a ValueError
     names a recorded file that is gone and the option to give instead.
-    With `run_dir`, each record is appended to run_dir/metric-<name>.jsonl. `on_result(index, record)` is called
-    (on rank 0) as each metric is done. Under torchrun every process takes its share (rank and world size from the
-    environment); `gpus` > 1 starts that many such processes on this machine, one per GPU (NVIDIA's --gpus; `device`
-    cpu: gloo processes), and returns rank 0's records.
+    Each record is appended to run_dir/metric-<name>.jsonl; run_dir None: the network file's run directory (the folder
+    holding its training_options.json), as NVIDIA's calc_metrics.py, and nowhere for a module or a file elsewhere;
+    `append=False` appends none. With `progress`, the files appended to are said on stderr at the end.
+    `on_result(index, record)` is called in the caller's process (on rank 0 under torchrun) as each metric is done.
+    Under torchrun every process takes its share (rank and world size from the environment); `gpus` > 1 starts that
+    many such processes on this machine, one per GPU (NVIDIA's --gpus; `device` cpu: gloo processes), and returns
+    rank 0's records: a script that calls it so must call it under `if __name__ == "__main__":`, as each process
+    imports the script again. A bad metric name or option is an OptionError before anything is loaded or started.
     """
-    if gpus > 1:  # each process makes this call on one
-        each = dict(network=network, data=data, metrics=metrics, mirror=mirror, detector=detector, vgg=vgg,
-                    device=device, batch_size=batch_size, num_workers=num_workers, cache_dir=cache_dir,
-                    use_cache=use_cache, progress=progress, seed=seed, truncation_psi=truncation_psi, run_dir=run_dir,
-                    on_result=on_result)
-        return on_local_processes(gpus, calc_metrics, each, device)[0]
-    if isinstance(metrics, str):  # "fid50k_full,kid50k_full", as the command line takes them
+    metrics = metric_names(metrics, truncation_psi)
+    each = dict(network=network, data=data, metrics=metrics, mirror=mirror, detector=detector, vgg=vgg, device=device,
+                batch_size=batch_size, num_workers=num_workers, cache_dir=cache_dir, use_cache=use_cache,
+                progress=progress, seed=seed, truncation_psi=truncation_psi, run_dir=run_dir, append=append,
+                on_result=on_result)
+    with appended_records(records_directory(network, run_dir, append), metrics) as appended:
+        if gpus > 1:  # each process makes the call on one
+            check_main_guard(f"calc_metrics(gpus={gpus})")
+            records = on_local_processes(gpus, _calc_metrics_here, each, device)[0]
+        else:
+            records = _calc_metrics_here(**each)
+    if progress and not is_quiet():  # an informational line, as --quiet leaves out
+        for path in appended:
+            print(f"Appended to {path}", file=sys.stderr, flush=True)
+    return records
+
+
+def metric_names(metrics: list[str] | str, truncation_psi: float) -> list[str]:
+    """The metrics named by a list or a comma-separated string ("fid50k_full,kid50k_full", as the command line takes
+    them), each once (with a note for one listed twice); an OptionError for a bad name, or one `truncation_psi`
+    cannot apply to."""
+    if isinstance(metrics, str):
         metrics = [name.strip() for name in metrics.split(",") if name.strip()]
     if len(set(metrics)) < len(metrics):  # fid50k_full twice would take a second hour for the same number
         warn(f"{', '.join(sorted({m for m in metrics if metrics.count(m) > 1}))}: listed more than once; "
@@ -276,11 +298,32 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
     if [name.lower() for name in metrics] == ["none"]:  # train's way to turn metrics off, a no-op here
         raise ValueError("'none' computes nothing: it turns metrics off in training; name at least one metric, "
                          "e.g. fid50k_full")
-    specs = [parse_metric(name) for name in metrics]  # fail on a bad name before any loading
-    for spec in specs:
+    for spec in [parse_metric(name) for name in metrics]:  # every name first: a typo is the error to fix first
         check_ppl_truncation(spec, truncation_psi)
-    if not specs:
+    if not metrics:
         raise ValueError("no metrics given")
+    return metrics
+
+
+def records_directory(network: str | os.PathLike | nn.Module, run_dir: str | os.PathLike | None,
+                      append: bool) -> str | os.PathLike | None:
+    """Where calc_metrics appends its records: `run_dir`, else the network file's run directory; None with
+    `append` False, or for a module or a file outside a run directory."""
+    if not append:
+        return None
+    if run_dir is not None or isinstance(network, nn.Module):
+        return run_dir
+    return run_directory_of(network)
+
+
+def _calc_metrics_here(network: str | os.PathLike | nn.Module, data: str | os.PathLike | None, metrics: list[str], *,
+                       mirror: bool | None, detector: str | os.PathLike | None, vgg: str | os.PathLike | None,
+                       device: str | None, batch_size: int, num_workers: int, cache_dir: str | os.PathLike | None,
+                       use_cache: bool, progress: bool, seed: int, truncation_psi: float,
+                       run_dir: str | os.PathLike | None, append: bool,
+                       on_result: Callable[[int, dict], None] | None) -> list[dict]:
+    """calc_metrics in this process, on its share under torchrun or one of its `gpus` processes."""
+    specs = [parse_metric(name) for name in metrics]
     ctx = init_distributed(device)  # torchrun's process group, joined as training joins it; else one process
     rank = ctx.rank
     resolution = None
@@ -306,8 +349,8 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
             resolution = training_resolution(ckpt, network, os.fspath(data))
     mirror = bool(mirror)
     return run_metrics(G, data, specs, mirror=mirror, detector=detector, vgg=vgg, device=ctx.device, rank=rank,
-                       world_size=ctx.world_size, run_dir=run_dir, snapshot=snapshot, cache_dir=cache_dir,
-                       training_resolution=resolution,
+                       world_size=ctx.world_size, run_dir=records_directory(network, run_dir, append),
+                       snapshot=snapshot, cache_dir=cache_dir, training_resolution=resolution,
                        batch_size=batch_size, num_workers=num_workers, use_cache=use_cache, progress=progress,
                        seed=seed, truncation_psi=truncation_psi, on_result=on_result)
 

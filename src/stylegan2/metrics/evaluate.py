@@ -1,4 +1,4 @@
-"""Metric names, running one metric on a generator, and the `metric-<name>.jsonl` records.
+"""Metric names and the table of their kinds, running one metric on a generator, and the `metric-<name>.jsonl` records.
 
 Official names (StyleGAN2-ADA) and their sample counts:
   fid50k_full  FID, 50k generated vs. all real images (unmirrored)
@@ -17,12 +17,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import errno
+import functools
 import json
 import os
 import re
 import stat
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, TextIO
 
@@ -47,7 +47,8 @@ from .detectors import (
     no_class_probabilities,
 )
 from .features import PassOptions, draws_labels, exact_float32, fake_stats, real_count, real_stats
-from .ppl import PPLConfig, path_lengths
+from .kinds import MetricKind, MetricSpec, Network, generated_only_spec, path_length_spec, sampled_spec
+from .ppl import path_lengths
 from .scores import (
     KID_SUBSET_SIZE,
     check_feature_counts,
@@ -58,53 +59,18 @@ from .scores import (
     perceptual_path_length,
     precision_recall,
 )
+from .stats import FeatureStats
 
 PRIMARY_METRICS = ("fid50k_full", "kid50k_full", "pr50k3_full", "ppl2_wend", "is50k")
 """The metrics of NVIDIA's StyleGAN2-ADA paper, as their calc_metrics.py names them."""
 LEGACY_METRICS = ("fid50k", "kid50k", "pr50k3", "ppl_zfull", "ppl_wfull", "ppl_zend", "ppl_wend")
 """The metrics of the original StyleGAN and StyleGAN2 papers (mirrored data, end-point PPL)."""
-_PATTERN = re.compile(r"^(?:(?P<kind>fid|kid|is)(?P<k>\d+)k|pr(?P<prk>\d+)k(?P<nhood>\d+))(?P<full>_full)?$")
-_PPL_PATTERN = re.compile(r"^ppl(?P<two>2)?_(?P<space>[zw])(?P<sampling>full|end)$")
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """One metric: its kind, how many generated samples and real images, and kind-specific settings."""
-
-    name: str
-    kind: str                    # 'fid', 'kid', 'pr', 'is' or 'ppl'
-    num_gen: int
-    max_real: int | None = None  # None: every real image
-    full: bool = False           # official '_full': the whole dataset, never mirrored
-    nhood_size: int = 3          # precision/recall neighbourhood
-    ppl: PPLConfig | None = None
-
-
-def parse_metric(name: str) -> MetricSpec:
-    """The MetricSpec for an official name or a variant with another count (fid10k, kid2k_full, pr10k3_full...)."""
-    if match := _PPL_PATTERN.match(name):
-        cfg = PPLConfig(space=match["space"], sampling=match["sampling"], crop=match["two"] is None)
-        return MetricSpec(name=name, kind="ppl", num_gen=50000, ppl=cfg)
-    match = _PATTERN.match(name)
-    if match is None or (match["kind"] == "is" and match["full"]):
-        raise OptionError(f"unknown metric {name!r}; use one of {', '.join(PRIMARY_METRICS + LEGACY_METRICS)} "
-                          "or a variant with another count such as fid10k, fid2k_full, kid10k_full, pr10k3_full, is10k")
-    kind = match["kind"] or "pr"
-    num_gen = int(match["k"] or match["prk"]) * 1000
-    full = match["full"] is not None
-    if num_gen == 0:
-        raise OptionError(f"metric {name!r} generates no images")
-    if kind == "is":
-        return MetricSpec(name=name, kind=kind, num_gen=num_gen, full=True)
-    full_real = {"fid": None, "kid": 1_000_000, "pr": 200_000}[kind]
-    return MetricSpec(name=name, kind=kind, num_gen=num_gen, max_real=full_real if full else num_gen, full=full,
-                      nhood_size=int(match["nhood"] or 3))
 
 
 def reads_data(spec: MetricSpec, G: nn.Module) -> bool:
     """FID, KID and precision/recall compare with real images; IS and PPL read the dataset only for the labels a
     conditional G is given (a network trained on clusters draws its own)."""
-    return spec.kind not in ("is", "ppl") or (G.c_dim > 0 and not draws_labels(G))
+    return METRIC_KINDS[spec.kind].reads_real_images or (G.c_dim > 0 and not draws_labels(G))
 
 
 def missing_dataset(spec: MetricSpec) -> ValueError:
@@ -113,59 +79,48 @@ def missing_dataset(spec: MetricSpec) -> ValueError:
 
 
 def check_ppl_truncation(spec: MetricSpec, truncation_psi: float) -> None:
-    """Refuse truncation for PPL, which NVIDIA defines without it (it would be silently ignored)."""
-    if spec.kind == "ppl" and truncation_psi != 1:
-        raise ValueError(f"{spec.name}: path length is measured without truncation, as NVIDIA's PPL is; leave out "
-                         f"--trunc {truncation_psi:g}, or score {spec.name} in a command of its own")
+    """Refuse truncation for PPL, which NVIDIA defines without it (it would be silently ignored): a conflict of the
+    options themselves (OptionError), whatever the network."""
+    if not METRIC_KINDS[spec.kind].truncated and truncation_psi != 1:
+        raise OptionError(f"{spec.name}: path length is measured without truncation, as NVIDIA's PPL is; leave out "
+                          f"--trunc {truncation_psi:g}, or score {spec.name} in a command of its own")
 
 
 def check_networks(spec: MetricSpec, detector: FeatureDetector | None, vgg16: NvidiaScriptDetector | None) -> None:
     """Refuse, before any work, a metric whose networks are missing (PPL without VGG16, IS without class scores)."""
-    if spec.kind == "ppl" and vgg16 is None:
+    network = METRIC_KINDS[spec.kind].network
+    if network is Network.VGG16 and vgg16 is None:
         raise ValueError(f"{spec.name} needs NVIDIA's VGG16 LPIPS network: pass --vgg vgg16.pt or put vgg16.pt "
                          f"in {default_cache_dir()} (download: {VGG16_URL})")
-    if spec.kind == "is" and detector is not None and not detector.gives_class_probabilities:
+    if network is Network.CLASSIFIER and detector is not None and not detector.gives_class_probabilities:
         raise no_class_probabilities(detector.name)
-
-
-def check_sample_counts(spec: MetricSpec, num_real: int) -> None:
-    """Refuse, before any feature pass, counts the metric's formula cannot use (it would refuse them only after
-    the generated pass): FID and KID need 2 real and 2 generated features, precision/recall more than k of each."""
-    if spec.kind in ("fid", "kid"):
-        check_feature_counts(spec.kind.upper(), num_real, spec.num_gen)
-    elif spec.kind == "pr":
-        check_neighbourhood_counts(spec.nhood_size, num_real, spec.num_gen)
 
 
 def sample_count_note(spec: MetricSpec, num_real: int, feature_dim: int) -> str | None:
     """Why a score from this many real images is not the metric as published, or None.
 
-    The reasons: fewer real images than a non-_full metric is defined with, KID subsets smaller than
-    1000, or for FID no more images than feature dimensions (their covariance is then singular, and
-    the score mostly measures the sample count).
+    The reasons: fewer real images than a non-_full metric is defined with, and the kind's own
+    (`MetricKind.sample_reasons`): KID subsets smaller than 1000, or for FID no more images than feature
+    dimensions (their covariance is then singular, and the score mostly measures the sample count).
     """
     reasons = []
     if not spec.full and spec.max_real is not None and num_real < spec.max_real:
         reasons.append(f"{spec.name} is defined with {spec.max_real}")
-    subset_size = min(num_real, spec.num_gen, KID_SUBSET_SIZE)
-    if spec.kind == "kid" and subset_size < KID_SUBSET_SIZE:
-        reasons.append(f"KID subsets hold {subset_size} instead of {KID_SUBSET_SIZE}")
-    if spec.kind == "fid" and num_real <= feature_dim:
-        reasons.append(f"no more than the {feature_dim} feature dimensions, so their covariance is singular")
+    reasons += METRIC_KINDS[spec.kind].sample_reasons(spec, num_real, feature_dim)
     if not reasons:
         return None
     return (f"{spec.name}: only {num_real} real images ({'; '.join(reasons)}); "
             "compare the score only with scores from as many real images")
 
 
-def _path_length_score(spec: MetricSpec, G: nn.Module, dataset: Dataset, vgg16: NvidiaScriptDetector,
-                       opts: PassOptions) -> dict[str, float]:
-    """PPL from LPIPS distances along short latent-space steps."""
+def _path_length_score(spec: MetricSpec, G: nn.Module, dataset: Dataset | None, vgg16: FeatureDetector,
+                       opts: PassOptions, cache_dir: Path | None, truncation_psi: float) -> dict[str, float]:
+    """PPL from LPIPS distances along short latent-space steps (never truncated)."""
     return {spec.name: perceptual_path_length(path_lengths(G, dataset, vgg16, spec.ppl, spec.num_gen, opts))}
 
 
-def _inception_score(spec: MetricSpec, G: nn.Module, dataset: Dataset, detector: FeatureDetector,
-                     opts: PassOptions, truncation_psi: float) -> dict[str, float]:
+def _inception_score(spec: MetricSpec, G: nn.Module, dataset: Dataset | None, detector: FeatureDetector,
+                     opts: PassOptions, cache_dir: Path | None, truncation_psi: float) -> dict[str, float]:
     """IS from the detector's class probabilities of generated images (10 splits)."""
     probs = fake_stats(G, dataset, detector.class_probabilities, opts, spec.num_gen, capture_all=True,
                        capture_mean_cov=False, desc=f"{spec.name} generated", truncation_psi=truncation_psi)
@@ -173,26 +128,88 @@ def _inception_score(spec: MetricSpec, G: nn.Module, dataset: Dataset, detector:
     return {f"{spec.name}_mean": mean, f"{spec.name}_std": std}
 
 
-def _feature_score(spec: MetricSpec, G: nn.Module, dataset: Dataset, detector: FeatureDetector,
-                   opts: PassOptions, cache_dir: Path | None, truncation_psi: float) -> dict[str, float]:
-    """FID, KID or precision/recall between real (cached) and generated features of one detector."""
-    capture = dict(capture_all=spec.kind != "fid", capture_mean_cov=spec.kind == "fid")
-    check_sample_counts(spec, real_count(dataset, spec.max_real))
+def _real_and_generated(spec: MetricSpec, G: nn.Module, dataset: Dataset, detector: FeatureDetector,
+                        opts: PassOptions, cache_dir: Path | None, truncation_psi: float,
+                        capture_all: bool) -> tuple[FeatureStats, FeatureStats]:
+    """The detector's statistics of the real (cached) images, then of the generated ones: all features
+    (`capture_all`) or their mean and covariance; with a note when the real images are too few."""
+    capture = dict(capture_all=capture_all, capture_mean_cov=not capture_all)
     real = real_stats(dataset, detector, opts, spec.max_real, cache_dir=cache_dir, **capture)
     note = sample_count_note(spec, real.num_items, real.feature_dim)
     if note is not None and opts.rank == 0:
         warn(note)
     fake = fake_stats(G, dataset, detector.features, opts, spec.num_gen, desc=f"{spec.name} generated",
                       truncation_psi=truncation_psi, **capture)
-    if spec.kind == "fid":
-        return {spec.name: frechet_distance(*fake.mean_cov(), *real.mean_cov())}
-    if spec.kind == "kid":
-        rng = np.random.default_rng(opts.seed)
-        return {spec.name: kernel_distance(real.all_features(), fake.all_features(), rng=rng)}
+    return real, fake
+
+
+def _frechet_score(spec: MetricSpec, G: nn.Module, dataset: Dataset | None, detector: FeatureDetector,
+                   opts: PassOptions, cache_dir: Path | None, truncation_psi: float) -> dict[str, float]:
+    """FID between the real and generated features' means and covariances."""
+    check_feature_counts("FID", real_count(dataset, spec.max_real), spec.num_gen)
+    real, fake = _real_and_generated(spec, G, dataset, detector, opts, cache_dir, truncation_psi, capture_all=False)
+    return {spec.name: frechet_distance(*fake.mean_cov(), *real.mean_cov())}
+
+
+def _kernel_score(spec: MetricSpec, G: nn.Module, dataset: Dataset | None, detector: FeatureDetector,
+                  opts: PassOptions, cache_dir: Path | None, truncation_psi: float) -> dict[str, float]:
+    """KID between the real and generated features (subsets drawn from the metric's seed)."""
+    check_feature_counts("KID", real_count(dataset, spec.max_real), spec.num_gen)
+    real, fake = _real_and_generated(spec, G, dataset, detector, opts, cache_dir, truncation_psi, capture_all=True)
+    rng = np.random.default_rng(opts.seed)
+    return {spec.name: kernel_distance(real.all_features(), fake.all_features(), rng=rng)}
+
+
+def _precision_recall_score(spec: MetricSpec, G: nn.Module, dataset: Dataset | None, detector: FeatureDetector,
+                            opts: PassOptions, cache_dir: Path | None, truncation_psi: float) -> dict[str, float]:
+    """Precision and recall of the k-nearest-neighbour manifolds of the real and generated features."""
+    check_neighbourhood_counts(spec.nhood_size, real_count(dataset, spec.max_real), spec.num_gen)
+    real, fake = _real_and_generated(spec, G, dataset, detector, opts, cache_dir, truncation_psi, capture_all=True)
     dtype = torch.float64 if opts.device.type == "cpu" else torch.float32
     precision, recall = precision_recall(real.all_features(), fake.all_features(), k=spec.nhood_size,
                                          device=opts.device, dtype=dtype)
     return {f"{spec.name}_precision": precision, f"{spec.name}_recall": recall}
+
+
+def _kid_subset_reasons(spec: MetricSpec, num_real: int, feature_dim: int) -> list[str]:
+    """KID is defined with subsets of 1000 images."""
+    subset_size = min(num_real, spec.num_gen, KID_SUBSET_SIZE)
+    return [f"KID subsets hold {subset_size} instead of {KID_SUBSET_SIZE}"] if subset_size < KID_SUBSET_SIZE else []
+
+
+def _singular_covariance_reasons(spec: MetricSpec, num_real: int, feature_dim: int) -> list[str]:
+    """FID from no more images than feature dimensions mostly measures the sample count."""
+    if num_real <= feature_dim:
+        return [f"no more than the {feature_dim} feature dimensions, so their covariance is singular"]
+    return []
+
+
+METRIC_KINDS = {kind.name: kind for kind in (
+    MetricKind(name="fid", pattern=re.compile(r"fid(?P<k>\d+)k(?P<full>_full)?"),
+               parse=functools.partial(sampled_spec, full_max_real=None), network=Network.DETECTOR,
+               reads_real_images=True, score=_frechet_score, sample_reasons=_singular_covariance_reasons),
+    MetricKind(name="kid", pattern=re.compile(r"kid(?P<k>\d+)k(?P<full>_full)?"),
+               parse=functools.partial(sampled_spec, full_max_real=1_000_000), network=Network.DETECTOR,
+               reads_real_images=True, score=_kernel_score, sample_reasons=_kid_subset_reasons),
+    MetricKind(name="pr", pattern=re.compile(r"pr(?P<k>\d+)k(?P<nhood>\d+)(?P<full>_full)?"),
+               parse=functools.partial(sampled_spec, full_max_real=200_000), network=Network.VGG16_OR_DETECTOR,
+               reads_real_images=True, score=_precision_recall_score),
+    MetricKind(name="is", pattern=re.compile(r"is(?P<k>\d+)k"), parse=generated_only_spec,
+               network=Network.CLASSIFIER, reads_real_images=False, score=_inception_score),
+    MetricKind(name="ppl", pattern=re.compile(r"ppl(?P<two>2)?_(?P<space>[zw])(?P<sampling>full|end)"),
+               parse=path_length_spec, network=Network.VGG16, reads_real_images=False, score=_path_length_score,
+               truncated=False),
+)}
+"""Every kind of metric, by MetricSpec.kind: what parsing, loading the networks and scoring read."""
+
+
+def parse_metric(name: str) -> MetricSpec:
+    """The MetricSpec for an official name or a variant with another count (fid10k, kid2k_full, pr10k3_full...)."""
+    for kind in METRIC_KINDS.values():
+        if (spec := kind.match(name)) is not None:
+            return spec
+    raise OptionError(f"unknown metric {name!r}; use one of {', '.join(PRIMARY_METRICS + LEGACY_METRICS)} "
+                      "or a variant with another count such as fid10k, fid2k_full, kid10k_full, pr10k3_full, is10k")
 
 
 def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset | None, *,
@@ -219,33 +236,30 @@ def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset | No
     if G.c_dim > 0 and not draws_labels(G) and getattr(dataset, "label_dim", G.c_dim) != G.c_dim:
         raise ValueError(f"the network is conditional with c_dim={G.c_dim}, but {label_size_mismatch(dataset, G.c_dim)}")
     device = torch.device(device)
-    if spec.kind == "pr" and vgg16 is not None:
+    kind = METRIC_KINDS[spec.kind]
+    uses_vgg16 = kind.network.uses_vgg16(vgg_given=vgg16 is not None)
+    if kind.network is Network.VGG16_OR_DETECTOR and uses_vgg16:
         detector = vgg16  # the official precision/recall embedding
-    elif spec.kind == "pr" and rank == 0:  # notes are said once, by rank 0
+    elif kind.network is Network.VGG16_OR_DETECTOR and rank == 0:  # notes are said once, by rank 0
         warn(f"{spec.name}: no VGG16 file given, so precision/recall uses the FID detector's features; "
              "the official metric uses vgg16.pt (--vgg), so these numbers are not comparable with "
              "published ones")
-    if detector is None and spec.kind != "ppl":
+    if detector is None and kind.network is not Network.VGG16:
         detector = load_detector(None, device=device, cache_dir=cache_dir)
     check_networks(spec, detector, vgg16)
-    if spec.kind in ("fid", "kid", "is") and isinstance(detector, CustomDetector) and rank == 0:
+    if kind.network in (Network.DETECTOR, Network.CLASSIFIER) and isinstance(detector, CustomDetector) and rank == 0:
         warn(f"{spec.name}: computed with {detector.name}, a feature network other than the FID Inception; "
              "not comparable with published numbers")
-    used = vgg16 if spec.kind == "ppl" else detector
+    used = vgg16 if kind.network is Network.VGG16 else detector
     cache = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) if use_cache else None
     opts = PassOptions(device=device, batch_size=batch_size, rank=rank, world_size=world_size, progress=progress,
                        num_workers=num_workers, seed=seed)
     G = copy.deepcopy(G).eval().requires_grad_(False).to(device)  # the caller's (training) G stays as it was
     start = time.time()
     with exact_float32():
-        if spec.kind == "ppl":
-            results = _path_length_score(spec, G, dataset, vgg16, opts)
-        elif spec.kind == "is":
-            results = _inception_score(spec, G, dataset, detector, opts, truncation_psi)
-        else:
-            results = _feature_score(spec, G, dataset, detector, opts, cache, truncation_psi)
+        results = kind.score(spec, G, dataset, used, opts, cache, truncation_psi)
     total_time = time.time() - start
-    scored = {"real_images": real_count(dataset, spec.max_real)} if spec.kind in ("fid", "kid", "pr") else {}
+    scored = {"real_images": real_count(dataset, spec.max_real)} if kind.reads_real_images else {}
     return dict(results=results, metric=spec.name, total_time=total_time, total_time_str=format_time(total_time),
                 num_gpus=world_size, detector=f"{used.name} {used.digest[:16]}", seed=seed,  # ours: how it was computed
                 truncation_psi=truncation_psi, **scored)

@@ -1,10 +1,19 @@
 """Metrics on several processes of this machine (`stylegan2 metrics --gpus N`, `calc_metrics(gpus=N)`), each taking its
-share as under torchrun, and their notes said once: by the first process."""
+share as under torchrun, their notes said once (by the first process) and their results passed to the caller's
+`on_result` in the caller's process."""
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import multiprocessing
+import os
+import sys
+import threading
+import traceback
 import warnings
+from multiprocessing.connection import Connection
+from types import ModuleType
 from typing import Any, Callable, Iterator
 
 from ..data.errors import advise_skip_bad, skip_bad_advice
@@ -33,9 +42,100 @@ def notes_of_the_first_process() -> Iterator[None]:
 def on_local_processes(gpus: int, fn: Callable[..., Any], kwargs: dict[str, Any], device: str | None) -> list[Any]:
     """`fn(**kwargs)` in `gpus` new processes on this machine, one per GPU of `device` (as torchrun --nproc_per_node),
     which it joins to one group as torchrun's; their results by rank. Each process says what this one would: notes by
-    rank 0, the same advice on bad files, as quiet. A LaunchError says why one failed (once, however many did)."""
+    rank 0, the same advice on bad files, as quiet. A callable `kwargs["on_result"]` is called here, in this process
+    (from a thread, as the calls come), with what the processes pass theirs: a lambda or a list's append works, and
+    nothing of it need be picklable. A LaunchError says why one failed (once, however many did)."""
     check_gpus(gpus, device)  # more processes than GPUs failed in each extra process with a traceback
-    return launch_local(gpus, _process, fn, kwargs, skip_bad_advice(), is_quiet(), user_errors=METRICS_USER_ERRORS)
+    with _calls_passed_here(kwargs.get("on_result")) as on_result:
+        kwargs = kwargs if on_result is None else {**kwargs, "on_result": on_result}
+        return launch_local(gpus, _process, fn, kwargs, skip_bad_advice(), is_quiet(), user_errors=METRICS_USER_ERRORS)
+
+
+class _CallSender:
+    """A callback in a launched process that sends its arguments to the launching process, which makes the call."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def __call__(self, *args: Any) -> None:
+        self.connection.send(args)
+
+
+@contextlib.contextmanager
+def _calls_passed_here(callback: Callable[..., Any] | None) -> Iterator[_CallSender | None]:
+    """A _CallSender for the launched processes whose calls `callback` receives in this process, from a thread, while
+    the block runs; the first error of `callback` is raised as the block ends (later calls are dropped). None for None."""
+    if callback is None:
+        yield None
+        return
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    done, failed = threading.Event(), []
+
+    def receive() -> None:
+        while not done.is_set() or receiver.poll():
+            if not receiver.poll(0.1):
+                continue
+            args = receiver.recv()
+            if not failed:
+                try:
+                    callback(*args)
+                except Exception as err:  # raised in the caller's thread, once the processes are done
+                    failed.append(err)
+
+    thread = threading.Thread(target=receive, name="on_result", daemon=True)
+    thread.start()
+    try:
+        yield _CallSender(sender)
+    finally:
+        done.set()
+        thread.join()
+        receiver.close()
+        sender.close()
+    if failed:
+        raise failed[0]
+
+
+def check_main_guard(call: str) -> None:
+    """Refuse, before any process starts, `call` made at the top level of a script outside `if __name__ ==
+    "__main__":`. Each new process imports the script again (Python's spawn start method) and would make the call
+    again there, which multiprocessing refuses with a traceback in each of them."""
+    main = sys.modules.get("__main__")
+    path = _script_imported_again(main) if main is not None else None
+    if path is None:
+        return
+    frame = next((f for f, _ in traceback.walk_stack(None)
+                  if f.f_globals is main.__dict__ and f.f_code.co_name == "<module>"), None)
+    if frame is None:  # not called from the script's top level: a thread, or a callback of something else
+        return
+    try:
+        tree = ast.parse(open(path, encoding="utf-8").read(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return
+    if not _under_main_guard(tree, frame.f_lineno):
+        raise ValueError(f'{path}, line {frame.f_lineno}: {call} starts processes that each import this script again '
+                         f'and would run this line again; put the script\'s top-level code under '
+                         f'`if __name__ == "__main__":`')
+
+
+def _script_imported_again(main: ModuleType) -> str | None:
+    """The file a spawned process imports again as its `__main__`, as multiprocessing's spawn decides it: None for an
+    interactive session, `python -c`, a package's `__main__` (`python -m stylegan2`) and IPython."""
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name is not None and (name == "__main__" or name.endswith(".__main__")):
+        return None
+    path = getattr(main, "__file__", None)
+    if path is None or os.path.splitext(os.path.basename(path))[0] == "ipython":
+        return None
+    return path
+
+
+def _under_main_guard(tree: ast.Module, line: int) -> bool:
+    """Whether `line` of a module lies in the body of an `if` that tests `__name__`."""
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.If) and node.body[0].lineno <= line <= (node.body[-1].end_lineno or line)
+                and any(isinstance(name, ast.Name) and name.id == "__name__" for name in ast.walk(node.test))):
+            return True
+    return False
 
 
 def _process(fn: Callable[..., Any], kwargs: dict[str, Any], advice: str, silent: bool) -> Any:
