@@ -37,6 +37,19 @@ def run_commands(commands: list[str], cwd: Path, net_path: Path) -> Path:
     return out
 
 
+def assert_commands_write_the_image(explorer: GanExplorer, settings, cwd: Path, net_path: Path) -> list[str]:
+    """Save the page's "Download w" file in `cwd` and run the page's commands there: they write one image, named as
+    the page's "Download PNG", equal to the rendered one. Returns the commands."""
+    image = explorer.render(settings)
+    (cwd / explorer.w_file_name(settings)).write_bytes(explorer.w_npz(settings))
+    commands = explorer.commands(settings)
+    out = run_commands(commands, cwd, net_path)
+    written = sorted(out.glob("*.png"))
+    assert [path.name for path in written] == [explorer.file_name(settings)]
+    np.testing.assert_array_equal(read_png(written[0]), image)
+    return commands
+
+
 @pytest.fixture
 def explorer(gan_file) -> GanExplorer:
     return open_explorer(gan_file, "cpu", top_k=4)
@@ -67,14 +80,8 @@ def test_info_names_the_network_file_for_the_pages_title(explorer, gan_file):
     {"seed": "11", "d0": "-1.5", "d2": "3", "noise": "random"},
 ], ids=["seed", "truncation", "random-noise", "one-direction", "mixing", "two-directions"])
 def test_the_image_and_its_name_equal_what_its_generate_command_writes(explorer, gan_file, tmp_path, monkeypatch, query):
-    settings = explorer.parse(query)
-    image = explorer.render(settings)
     monkeypatch.chdir(tmp_path)
-    (tmp_path / explorer.w_file_name(settings)).write_bytes(explorer.w_npz(settings))  # the page's "Download w"
-    out = run_commands(explorer.commands(settings), tmp_path, gan_file)
-    written = sorted(out.glob("*.png"))
-    assert [path.name for path in written] == [explorer.file_name(settings)]  # the page's "Download PNG" name
-    np.testing.assert_array_equal(read_png(written[0]), image)
+    assert_commands_write_the_image(explorer, explorer.parse(query), tmp_path, gan_file)
 
 
 def test_plain_settings_give_a_seed_command_and_mixing_a_w_file(explorer, gan_file):
@@ -268,9 +275,7 @@ def test_a_conditional_network_mixed_gives_a_w_file_command_without_class(cond_g
     assert explorer.commands(settings) == [
         f"stylegan2 generate --network {cond_gan_file} --projected-w {explorer.w_file_name(settings)}"]
     monkeypatch.chdir(tmp_path)
-    (tmp_path / explorer.w_file_name(settings)).write_bytes(explorer.w_npz(settings))
-    out = run_commands(explorer.commands(settings), tmp_path, cond_gan_file)
-    np.testing.assert_array_equal(read_png(next(out.glob("*.png"))), explorer.render(settings))
+    assert_commands_write_the_image(explorer, settings, tmp_path, cond_gan_file)
 
 
 def test_the_second_seed_may_take_another_class_and_its_w_file_command_renders_it(cond_gan_file, tmp_path,
@@ -285,9 +290,7 @@ def test_the_second_seed_may_take_another_class_and_its_w_file_command_renders_i
     assert not torch.equal(ws, explorer.ws(same))  # without mix_class the second seed keeps class 2
     assert [(layer["seed"], layer["class"]) for layer in explorer.layers(settings)][:3] == [(3, 0), (3, 0), (1, 2)]
     monkeypatch.chdir(tmp_path)
-    (tmp_path / explorer.w_file_name(settings)).write_bytes(explorer.w_npz(settings))
-    out = run_commands(explorer.commands(settings), tmp_path, cond_gan_file)
-    np.testing.assert_array_equal(read_png(next(out.glob("*.png"))), explorer.render(settings))
+    assert_commands_write_the_image(explorer, settings, tmp_path, cond_gan_file)
 
 
 def test_a_second_seeds_class_equal_to_the_first_is_the_same_settings(cond_gan_file):
@@ -361,16 +364,10 @@ def test_a_projected_start_equals_what_its_generate_command_writes(gan_file, pro
                                                                    query):
     explorer = open_explorer(gan_file, "cpu", top_k=4, projected_w=projected_file)
     settings = explorer.parse(query)
-    image = explorer.render(settings)
     monkeypatch.chdir(tmp_path)
-    (tmp_path / explorer.w_file_name(settings)).write_bytes(explorer.w_npz(settings))
-    commands = explorer.commands(settings)
+    commands = assert_commands_write_the_image(explorer, settings, tmp_path, gan_file)
     if not explorer.uses_w_file(settings):
         assert f"--projected-w {projected_file}" in commands[-1], commands
-    out = run_commands(commands, tmp_path, gan_file)
-    written = sorted(out.glob("*.png"))
-    assert [path.name for path in written] == [explorer.file_name(settings)]
-    np.testing.assert_array_equal(read_png(written[0]), image)
 
 
 def test_a_projected_start_is_the_projected_w_and_the_layer_view_says_so(gan_file, projected_file):
@@ -446,16 +443,10 @@ def test_a_projected_start_on_a_conditional_network_needs_a_class_only_to_mix(co
 def test_a_label_vector_image_equals_what_its_generate_command_writes(vector_gan_file, tmp_path, monkeypatch, query):
     explorer = open_explorer(vector_gan_file, "cpu", top_k=2)
     settings = explorer.parse(query)
-    image = explorer.render(settings)
     monkeypatch.chdir(tmp_path)
-    (tmp_path / explorer.w_file_name(settings)).write_bytes(explorer.w_npz(settings))
-    commands = explorer.commands(settings)
+    commands = assert_commands_write_the_image(explorer, settings, tmp_path, vector_gan_file)
     if not explorer.uses_w_file(settings):
         assert f"--label {explorer.seed_label(settings, False)}" in commands[-1], commands
-    out = run_commands(commands, tmp_path, vector_gan_file)
-    written = sorted(out.glob("*.png"))
-    assert [path.name for path in written] == [explorer.file_name(settings)]
-    np.testing.assert_array_equal(read_png(written[0]), image)
 
 
 def test_a_label_vector_is_the_networks_input_and_the_second_seed_takes_it_or_its_own(vector_gan_file):

@@ -48,17 +48,21 @@ while not Path(other + ".said").exists():
 
 
 @pytest.fixture
-def started_together(tmp_path: Path) -> Callable[[dict], dict[int, str]]:
+def started_together(tmp_path: Path) -> Callable[[dict], tuple[int, str]]:
     """Start two processes of the job of `overrides` (TrainingOptions fields; data builtin:shapes?n=64, --cfg cpu, 16
-    pixels) that look for a snapshot at once, and return what each said by its pid: 'goes on' where --resume auto let
-    it set its run up, else the message it gave way with."""
+    pixels) that look for a snapshot at once; check that --resume auto let exactly one of them set its run up, and
+    return that one's pid and the message the other gave way with."""
 
-    def start(overrides: dict) -> dict[int, str]:
+    def start(overrides: dict) -> tuple[int, str]:
         a, b = str(tmp_path / "a"), str(tmp_path / "b")
         jobs = {me: subprocess.Popen([sys.executable, "-c", TOGETHER, me, other, "shapes", json.dumps(overrides)])
                 for me, other in ((a, b), (b, a))}
         for job in jobs.values():
             assert job.wait(timeout=120) == 0
-        return {job.pid: Path(me + ".said").read_text() for me, job in jobs.items()}
+        said = {job.pid: Path(me + ".said").read_text() for me, job in jobs.items()}
+        assert sorted(said.values()).count("goes on") == 1, said
+        (winner,) = [pid for pid, words in said.items() if words == "goes on"]
+        (gave_way,) = [words for pid, words in said.items() if pid != winner]
+        return winner, gave_way
 
     return start

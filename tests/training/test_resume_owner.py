@@ -166,13 +166,10 @@ def test_of_two_jobs_that_start_together_one_continues_the_run_and_the_other_giv
     """Two `--resume auto` jobs that find the same snapshot at once (a duplicate submission): the continuation is
     claimed before the minutes of set-up that come before training.lock, so only one of them continues it."""
     run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
-    said = started_together({**TINY, "outdir": str(tmp_path / "runs"), "kimg": 0.016, "resume": "auto"})
-    assert sorted(said.values()).count("goes on") == 1, said
-    winner = next(pid for pid in said if said[pid] == "goes on")
-    loser = next(pid for pid in said if pid != winner)
-    assert said[loser].startswith(f"--resume auto: the run it would continue, {run_dir}, is about to be continued by "
-                                  f"process {winner} on host {socket.gethostname()} (started ")
-    assert ", which claimed it first; wait for that process to end or stop it" in said[loser]
+    winner, gave_way = started_together({**TINY, "outdir": str(tmp_path / "runs"), "kimg": 0.016, "resume": "auto"})
+    assert gave_way.startswith(f"--resume auto: the run it would continue, {run_dir}, is about to be continued by "
+                               f"process {winner} on host {socket.gethostname()} (started ")
+    assert ", which claimed it first; wait for that process to end or stop it" in gave_way
 
 
 def test_a_claim_is_held_while_the_run_sets_up_and_let_go_once_it_holds_its_lock(tmp_path, one_thread, monkeypatch):
