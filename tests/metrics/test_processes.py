@@ -135,7 +135,7 @@ def test_a_script_calling_gpus_without_the_main_guard_is_told_to_add_it_before_a
 
 
 def test_a_script_with_the_main_guard_passes_the_check(tmp_path: Path):
-    done = run_script(tmp_path, "from stylegan2.metrics.processes import check_main_guard\n"
+    done = run_script(tmp_path, "from stylegan2.training.launch import check_main_guard\n"
                                 "def main():\n"
                                 "    check_main_guard('calc_metrics(gpus=2)')\n"
                                 "if __name__ == '__main__':\n"

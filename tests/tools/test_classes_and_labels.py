@@ -26,7 +26,7 @@ from stylegan2.tools import (
     style_mix_images,
     synthesize,
 )
-from stylegan2.tools.common import ToolOptionError, class_label, seed_latent
+from stylegan2.tools.common import ToolOptionError, class_label, parse_label, seed_latent
 from stylegan2.tools.generate import image_name
 from stylegan2.tools.project import ProjectionConfig
 from stylegan2.utils.image import image_grid
@@ -267,6 +267,24 @@ def test_every_tool_checks_the_label_against_the_network(network_file, tmp_path,
     result = run(command, "--network", str(network_file(c_dim=3)), *args, "--label", "1,0,0", "--class", "1",
                  "--outdir", str(tmp_path))
     assert result.exit_code == 2 and "--class and --label both give the label; pass one of them" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("label", ["1,1e39,0", "-1e39", [0.0, 1e300]])
+def test_a_label_value_beyond_float32s_range_is_refused_as_infinite(label):
+    """The network takes float32, where 1e39 is infinite and the image all black (qa-retest34 L1)."""
+    with pytest.raises(ToolOptionError, match=r"^--col-label .*: holds NaN or infinite values; give finite numbers$"):
+        parse_label(label, "--col-label")
+
+
+def test_a_label_value_near_float32s_largest_is_kept():
+    assert parse_label("3.4e38,-3.4e38,1e-50") == [3.4e38, -3.4e38, 1e-50]
+
+
+def test_a_generated_image_with_a_huge_label_value_is_refused_before_any_file(network_file, tmp_path):
+    result = run("generate", "--network", str(network_file(c_dim=3)), "--seeds", "0", "--label", "1e39,0,0",
+                 "--outdir", str(tmp_path))
+    assert result.exit_code == 2 and "--label '1e39,0,0': holds NaN or infinite values" in result.output, result.output
     assert list(tmp_path.iterdir()) == []
 
 

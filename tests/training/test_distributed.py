@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from stylegan2.training.config import resolve_options
-from stylegan2.training.distributed import DistributedError, StopVote, init_distributed, is_first_process
+from stylegan2.training.distributed import DistributedError, StopVote, init_distributed, is_first_process, join_failure
 from stylegan2.training.finite import FiniteWatch
 from stylegan2.training.loss import LOSSES
 from stylegan2.training.networks import build_networks
@@ -140,3 +141,64 @@ def test_mps_under_torchrun_is_refused_before_joining_the_group(monkeypatch):
     with pytest.raises(DistributedError, match=r"^--device mps runs in one process: MPS has no multi-process backend"):
         init_distributed("mps", timeout=1)
     assert not dist.is_initialized()
+
+
+@pytest.fixture
+def torchrun_variables(monkeypatch):
+    """Sets torchrun's variables as given (None: unset); joining never starts a launcher watch."""
+    monkeypatch.setattr("stylegan2.training.distributed.stop_when_launcher_dies", lambda: None)
+
+    def set_variables(**variables):
+        for name, value in variables.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+    return set_variables
+
+
+def test_a_leftover_world_size_is_worded_for_the_command_that_runs(torchrun_variables):
+    """metrics said "to train in one process" (qa-retest34 L4)."""
+    torchrun_variables(WORLD_SIZE="2", RANK=None, MASTER_ADDR=None, MASTER_PORT=None)
+    with pytest.raises(DistributedError, match=r"^WORLD_SIZE=2 is set but MASTER_ADDR and MASTER_PORT not: launch the "
+                                               r"processes with torchrun or --gpus, or unset WORLD_SIZE \(left over from "
+                                               r"another job\?\) to compute the metrics in one process$"):
+        init_distributed("cpu", timeout=1, purpose="compute the metrics", timeout_option=None)
+    torchrun_variables(RANK="5")
+    with pytest.raises(DistributedError, match=r"^RANK=5 and WORLD_SIZE=2 do not fit .* to train in one process$"):
+        init_distributed("cpu", timeout=1)
+
+
+def test_a_world_size_without_rank_is_refused_before_joining(torchrun_variables):
+    """torch's env:// start failed on it, and the message said it had waited the whole timeout (qa-retest34 L4)."""
+    torchrun_variables(WORLD_SIZE="2", RANK=None, MASTER_ADDR="127.0.0.1", MASTER_PORT="9")
+    with pytest.raises(DistributedError, match=r"^WORLD_SIZE=2 is set but RANK not: launch the processes with torchrun "
+                                               r"or --gpus, or unset WORLD_SIZE .* to compute the metrics in one process$"):
+        init_distributed("cpu", timeout=1800, purpose="compute the metrics", timeout_option=None)
+    assert not dist.is_initialized()
+
+
+def test_a_join_that_fails_at_once_names_no_wait(torchrun_variables):
+    """Rank 0 cannot serve the rendezvous on a port in use: it fails at once, so "within 1800 s" and how to set the
+    wait are not said (qa-retest34 L4)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        torchrun_variables(WORLD_SIZE="2", RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(taken.getsockname()[1]))
+        with pytest.raises(DistributedError) as raised:
+            init_distributed("cpu", timeout=1800, purpose="compute the metrics", timeout_option=None)
+    message = str(raised.value)
+    assert message.startswith("rank 0 of 2 could not join the process group at 127.0.0.1:") and " (" in message
+    assert "1800" not in message and "sets the wait" not in message
+    assert not dist.is_initialized()
+
+
+def test_a_join_that_timed_out_names_the_commands_own_setting_of_the_wait(monkeypatch):
+    monkeypatch.setenv("MASTER_ADDR", "10.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "29500")
+    assert join_failure(1, 2, "timed out", 5.2, 5, None) == (
+        "rank 1 of 2 could not join the process group at 10.0.0.1:29500 within 5 s (timed out); check that every node "
+        "was started with the same --nnodes and rendezvous endpoint and that the endpoint is reachable "
+        "(STYLEGAN2_DIST_TIMEOUT sets the wait)")
+    assert join_failure(1, 2, "timed out", 5.2, 5, "--dist-timeout").endswith(
+        "(--dist-timeout or STYLEGAN2_DIST_TIMEOUT sets the wait)")

@@ -131,6 +131,20 @@ def test_an_unreadable_claim_counts_for_a_minute_then_is_gone(tmp_path):
     assert rundir.live_claim(tmp_path, rundir.CLAIM_PREFIX) is None
 
 
+@pytest.mark.parametrize("pid", [0, -1, 10**20])
+def test_a_record_with_an_impossible_pid_is_read_as_unreadable(tmp_path, pid):
+    """pid 0 and -1 name a process group to os.kill (so counted as a live owner for an hour), and a huge one overflowed
+    into a traceback (qa-retest34 L3): a claim with one counts for a minute like any unreadable claim, a lock is none."""
+    claim = rundir.claim_start(tmp_path, {"gamma": 2.0})
+    claim.write_text(json.dumps({**json.loads(claim.read_text()), "pid": pid}))
+    (tmp_path / rundir.OWNER_FILE).write_text(claim.read_text())
+    assert rundir.run_owner(tmp_path) is None
+    assert rundir.live_claim(tmp_path, rundir.START_PREFIX) == (claim, None)
+    a_while_ago = time.time() - rundir.UNWRITTEN_CLAIM_S - 1
+    os.utime(claim, (a_while_ago, a_while_ago))
+    assert rundir.live_claim(tmp_path, rundir.START_PREFIX) is None
+
+
 def dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()

@@ -12,7 +12,7 @@ from ..data import ImageDataset
 from ..data.errors import SKIP_BAD_BY_CONVERTING
 from ..data.sources import DATASET_KINDS_TEXT
 from ..swapae.config import SWAPAE_CFG_NAMES, SWAPAE_PRESETS, SwapAEOptions, SwapAEPreset
-from ..swapae.start import open_and_resolve, train_process
+from ..swapae.start import PURPOSE, open_and_resolve, train_process
 from ..swapae.tools import decode, encode, swap
 from ..swapae.training import train_swapae
 from ..training.distributed import check_slurm_tasks, init_distributed
@@ -162,7 +162,7 @@ def train_command(data: str, cfg: str, device: str | None, gpus: int, dry_run: b
     if gpus == 1:  # this process trains (alone, or as one of torchrun's)
         def resolve() -> tuple[ImageDataset, SwapAEOptions]:
             select_device(device)  # a one-line error for a device this machine lacks, before torch's
-            ctx = init_distributed(device)
+            ctx = init_distributed(device, purpose=PURPOSE, timeout_option=None)
             return open_and_resolve(data, cfg, overrides, ctx.world_size, ctx.device.type, creates_runs=ctx.is_main,
                                     dry_run=dry_run)
 

@@ -28,6 +28,7 @@ from stylegan2.io.rosinality import estimated_w_avg_note
 from stylegan2.models import Generator
 
 from ..training.distributed import init_distributed
+from ..training.launch import check_main_guard
 from ..utils.notes import warn
 from ..utils.progress import is_quiet
 from .detectors import find_detector_file, find_vgg16_file, load_detector, load_vgg16
@@ -45,7 +46,7 @@ from .evaluate import (
     report_metric,
 )
 from .features import draws_labels
-from .processes import check_main_guard, on_local_processes
+from .processes import on_local_processes
 from .training_data import METRIC_FILES, recorded_metric_files, run_directory_of, training_data, training_resolution
 
 
@@ -324,7 +325,7 @@ def _calc_metrics_here(network: str | os.PathLike | nn.Module, data: str | os.Pa
                        on_result: Callable[[int, dict], None] | None) -> list[dict]:
     """calc_metrics in this process, on its share under torchrun or one of its `gpus` processes."""
     specs = [parse_metric(name) for name in metrics]
-    ctx = init_distributed(device)  # torchrun's process group, joined as training joins it; else one process
+    ctx = init_distributed(device, purpose="compute the metrics", timeout_option=None)  # torchrun's group, as training joins it
     rank = ctx.rank
     resolution = None
     if isinstance(network, nn.Module):

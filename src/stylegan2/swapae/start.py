@@ -15,6 +15,8 @@ from ..training.start import open_data_and_resolve
 from .config import SwapAEOptions, resolve_swapae_options
 from .training import check_swapae_resume, train_swapae
 
+PURPOSE = "train the Swapping Autoencoder"  # what one process would do, in the process group's messages
+
 
 def open_and_resolve(data: str, cfg: str, overrides: dict[str, Any], world_size: int, device_type: str,
                      creates_runs: bool, dry_run: bool = False) -> tuple[ImageDataset, SwapAEOptions]:
@@ -32,7 +34,7 @@ def train_process(data: str, cfg: str, device: str | None, overrides: dict[str, 
     """One of the processes --gpus starts, doing what each torchrun process does: join the group, open the data,
     resolve the options, train. Returns the run directory on rank 0. `notes`: what the launching command showed
     while it resolved the options, for the run's log.txt."""
-    ctx = distributed.init_distributed(device)
+    ctx = distributed.init_distributed(device, purpose=PURPOSE, timeout_option=None)
     with advise_skip_bad(SKIP_BAD_BY_CONVERTING), usr1_interrupts():  # as the launching command says them
         with warnings.catch_warnings():  # the launcher showed the notes of opening and resolving
             warnings.simplefilter("ignore")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import math
 import os
 import re
 from typing import Sequence
@@ -216,8 +215,9 @@ def one_class(class_idx: ClassArg, hint: str, option: str = "--class") -> int | 
 
 
 def parse_label(label: Label, option: str = "--label") -> list[float] | None:
-    """--label (or `option`, such as mix's --col-label) as floats ('0.5,0,1' or numbers), each finite; None stays
-    None. Its length is the network's to check."""
+    """--label (or `option`, such as mix's --col-label) as floats ('0.5,0,1' or numbers), each finite as the float32
+    the network takes (1e39 is infinite there, and its image all black); None stays None. Its length is the network's
+    to check."""
     if label is None:
         return None
     try:
@@ -227,7 +227,9 @@ def parse_label(label: Label, option: str = "--label") -> list[float] | None:
     if not values:
         raise ToolOptionError(f"{option}: cannot read {label!r}; give the label vector's numbers separated by commas, "
                               f"e.g. {option} 0.5,0,1")
-    if not all(math.isfinite(v) for v in values):
+    with np.errstate(over="ignore"):  # the overflow is the finding, said below
+        as_float32 = np.asarray(values, dtype=np.float32)
+    if not np.isfinite(as_float32).all():
         raise ToolOptionError(f"{option} {label!r}: holds NaN or infinite values; give finite numbers")
     return values
 

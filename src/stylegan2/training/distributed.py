@@ -82,12 +82,14 @@ def check_slurm_tasks(nnodes: int) -> None:
                                "variables (RANK=$SLURM_PROCID, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT)")
 
 
-def init_distributed(device: str | None = None, timeout: float | None = None) -> DistributedContext:
+def init_distributed(device: str | None = None, timeout: float | None = None, *, purpose: str = "train",
+                     timeout_option: str | None = "--dist-timeout") -> DistributedContext:
     """Join the process group torchrun describes in the environment (gloo on CPU, NCCL on CUDA).
 
     Without torchrun's variables this is a single process and nothing is initialized. `timeout`
     (seconds; default dist_timeout()) bounds the wait for the other ranks, when joining and in
-    every collective.
+    every collective. The messages are the running command's: `purpose` is what it would do in one process ("train",
+    "compute the metrics"), `timeout_option` its option that sets the wait (None where it has none).
     """
     timeout = dist_timeout() if timeout is None else timeout
     check_slurm_tasks(nnodes=1)
@@ -96,11 +98,12 @@ def init_distributed(device: str | None = None, timeout: float | None = None) ->
     local_rank = _env_int("LOCAL_RANK", 0)
     if world_size < 1 or not 0 <= rank < world_size:
         raise DistributedError(f"RANK={rank} and WORLD_SIZE={world_size} do not fit (0 <= RANK < WORLD_SIZE); launch with "
-                               "torchrun, or unset RANK and WORLD_SIZE (left over from another job?) to train in one process")
-    missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if world_size > 1 and name not in os.environ]
-    if missing:
-        raise DistributedError(f"WORLD_SIZE={world_size} is set but {' and '.join(missing)} not: launch the processes with "
-                               "torchrun or --gpus, or unset WORLD_SIZE (left over from another job?) to train in one process")
+                               f"torchrun, or unset RANK and WORLD_SIZE (left over from another job?) to {purpose} in one process")
+    fix = f"launch the processes with torchrun or --gpus, or unset WORLD_SIZE (left over from another job?) to {purpose} in one process"
+    if missing := [name for name in ("MASTER_ADDR", "MASTER_PORT") if world_size > 1 and name not in os.environ]:
+        raise DistributedError(f"WORLD_SIZE={world_size} is set but {' and '.join(missing)} not: {fix}")
+    if world_size > 1 and "RANK" not in os.environ:  # torch's env:// start refuses it too, naming no fix
+        raise DistributedError(f"WORLD_SIZE={world_size} is set but RANK not: {fix}")
     dev = select_device(device)  # a device this machine lacks is a one-line DeviceError, not torch's traceback
     if dev.type == "mps" and world_size > 1:
         raise DistributedError("--device mps runs in one process: MPS has no multi-process backend; drop torchrun")
@@ -110,17 +113,27 @@ def init_distributed(device: str | None = None, timeout: float | None = None) ->
     if world_size > 1:
         stop_when_launcher_dies()
     if world_size > 1 and not dist.is_initialized():
+        started = time.monotonic()
         try:
             dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo",
                                     timeout=datetime.timedelta(seconds=timeout))
         except (RuntimeError, ValueError) as err:  # torch's DistError (store, network) is a RuntimeError
-            endpoint = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
-            raise DistributedError(
-                f"rank {rank} of {world_size} could not join the process group at {endpoint} within {timeout:g} s"
-                f" ({backend_message(err)}); check that every node was started with the same --nnodes and"
-                f" rendezvous endpoint and that the endpoint is reachable (--dist-timeout or {TIMEOUT_VARIABLE} sets the wait)"
-            ) from None
+            raise DistributedError(join_failure(rank, world_size, backend_message(err), time.monotonic() - started,
+                                                timeout, timeout_option)) from None
     return DistributedContext(rank=rank, world_size=world_size, local_rank=local_rank, device=dev)
+
+
+def join_failure(rank: int, world_size: int, reason: str, waited: float, timeout: float,
+                 timeout_option: str | None) -> str:
+    """Why rank `rank` could not join the group at MASTER_ADDR:MASTER_PORT, on one line: the wait and what sets it are
+    named only when the wait ran out (a refused connection fails at once), the setting by the command's own option."""
+    endpoint = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
+    advice = "check that every node was started with the same --nnodes and rendezvous endpoint and that the endpoint is reachable"
+    if waited < timeout:
+        return f"rank {rank} of {world_size} could not join the process group at {endpoint} ({reason}); {advice}"
+    setting = " or ".join(name for name in (timeout_option, TIMEOUT_VARIABLE) if name)
+    return (f"rank {rank} of {world_size} could not join the process group at {endpoint} within {timeout:g} s ({reason});"
+            f" {advice} ({setting} sets the wait)")
 
 
 def is_first_process() -> bool:

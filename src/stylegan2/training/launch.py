@@ -10,6 +10,7 @@ process group under torchrun (training.distributed.init_distributed) runs unchan
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
 import logging
@@ -27,6 +28,7 @@ import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Iterator
 
 from torch.distributed.elastic.multiprocessing.api import SignalException
@@ -134,9 +136,54 @@ class ProcessLayout:
 
 def launch_local(num_processes: int, fn: Callable[..., Any], *args: Any,
                  user_errors: tuple[type[BaseException], ...] = (ValueError,)) -> list[Any]:
-    """Run `fn(*args)` in `num_processes` new processes on this machine and return their results by rank."""
+    """Run `fn(*args)` in `num_processes` new processes on this machine and return their results by rank. A script
+    calls it under `if __name__ == "__main__":` (check_main_guard)."""
+    check_main_guard("launch_local")
     results = launch(ProcessLayout(nproc_per_node=num_processes), fn, *args, user_errors=user_errors)
     return [results[rank] for rank in range(num_processes)]
+
+
+def check_main_guard(call: str) -> None:
+    """Refuse, before any process starts, `call` made at the top level of a script outside `if __name__ ==
+    "__main__":`. Each new process imports the script again (Python's spawn start method) and would make the call
+    again there, which multiprocessing refuses with a traceback in each of them."""
+    main = sys.modules.get("__main__")
+    path = _script_imported_again(main) if main is not None else None
+    if path is None:
+        return
+    frame = next((f for f, _ in traceback.walk_stack(None)
+                  if f.f_globals is main.__dict__ and f.f_code.co_name == "<module>"), None)
+    if frame is None:  # not called from the script's top level: a thread, or a callback of something else
+        return
+    try:
+        tree = ast.parse(open(path, encoding="utf-8").read(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return
+    if not _under_main_guard(tree, frame.f_lineno):
+        raise ValueError(f'{path}, line {frame.f_lineno}: {call} starts processes that each import this script again '
+                         f'and would run this line again; put the script\'s top-level code under '
+                         f'`if __name__ == "__main__":`')
+
+
+def _script_imported_again(main: ModuleType) -> str | None:
+    """The file a spawned process imports again as its `__main__`, as multiprocessing's spawn decides it: None for an
+    interactive session, `python -c`, a package's `__main__` (`python -m stylegan2`) and IPython."""
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name is not None and (name == "__main__" or name.endswith(".__main__")):
+        return None
+    path = getattr(main, "__file__", None)
+    if path is None or os.path.splitext(os.path.basename(path))[0] == "ipython":
+        return None
+    return path
+
+
+def _under_main_guard(tree: ast.Module, line: int) -> bool:
+    """Whether `line` of a module lies in the body of an `if` that tests `__name__`."""
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.If) and node.body[0].lineno <= line <= (node.body[-1].end_lineno or line)
+                and any(isinstance(name, ast.Name) and name.id == "__name__" for name in ast.walk(node.test))):
+            return True
+    return False
 
 
 def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,

@@ -282,6 +282,7 @@ class RunOwner:
 
 ON_WINDOWS = os.name == "nt"  # no signal 0 (os.kill ends the process) and no /proc there: kernel32 tells both
 PROCESS_QUERY_LIMITED_INFORMATION = 0x1000  # the access to a process that its owner grants every user
+MAX_PID = 2**31 - 1  # the largest pid_t (a signed 32-bit int); Windows' process ids are below it too
 STILL_ACTIVE = 259  # GetExitCodeProcess's code for a process that has not ended
 ERROR_ACCESS_DENIED = 5  # OpenProcess's error for a process that exists but may not be opened (a protected one)
 
@@ -384,8 +385,10 @@ def _read_owner(lock: Path) -> RunOwner | None:
     try:
         heartbeat = lock.stat().st_mtime
         record = json.loads(lock.read_text(encoding="utf-8"))
-        start, instance = record.get("process_start"), record.get("instance")
-        return RunOwner(host=str(record["host"]), pid=int(record["pid"]), started=float(record["started"]),
+        start, instance, pid = record.get("process_start"), record.get("instance"), int(record["pid"])
+        if not 0 < pid <= MAX_PID:  # os.kill(0 or -1) asks about a group, and a huge pid overflows: a corrupt record
+            raise ValueError(f"pid {pid}")
+        return RunOwner(host=str(record["host"]), pid=pid, started=float(record["started"]),
                         resumed=record.get("resumed"), heartbeat=heartbeat, job=record.get("job"),
                         process_start=None if start is None else int(start),
                         instance=None if instance is None else tuple(int(count) for count in instance),
