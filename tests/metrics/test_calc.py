@@ -185,3 +185,11 @@ def test_a_network_in_a_run_directory_appends_its_records_there_unless_told_not_
     calc_metrics(network, "builtin:shapes?n=8", "fid1k_full", progress=True, **kwargs)
     assert (run / "metric-fid1k_full.jsonl").read_text().count("\n") == 1
     assert capsys.readouterr().err.splitlines()[-1] == f"Appended to {run / 'metric-fid1k_full.jsonl'}"
+
+
+def test_a_run_dir_that_is_no_folder_is_named_before_any_process_starts(tmp_path, monkeypatch):
+    """With gpus=2 the processes started and then failed with a LaunchError naming an exit status."""
+    monkeypatch.setattr("stylegan2.metrics.calc.on_local_processes", lambda *args: pytest.fail("processes started"))
+    network = save_network(tmp_path / "g.safetensors", {"G_ema": tiny_generator()})
+    with pytest.raises(FileNotFoundError, match=r"missing: not a directory \(--run-dir\)$"):
+        calc_metrics(network, "builtin:shapes?n=8", "fid1k_full", gpus=2, device="cpu", run_dir=tmp_path / "missing")

@@ -365,10 +365,13 @@ def test_resume_auto_continues_only_a_run_of_the_same_diffaugment_policy():
     assert run_differences(ours, theirs) == ["--diffaugment-policy color,translation,cutout, not --diffaugment-policy color"]
 
 
-def test_resume_auto_continues_a_diffaug_run_recorded_before_the_policy_was_an_option():
+def test_resume_auto_takes_a_diffaug_run_recorded_before_the_policy_was_an_option_for_the_default_policy():
+    """Every run before the option trained with color,translation,cutout: it is that policy's job, not another's."""
     ours = resolve_options("builtin:shapes", "cpu", 32, 1, {"aug": "diffaug"})
     older = {key: value for key, value in ours.to_json().items() if key != "diffaugment_policy"}
     assert run_differences(ours, older) == []
+    other = resolve_options("builtin:shapes", "cpu", 32, 1, {"aug": "diffaug", "diffaugment_policy": "color"})
+    assert run_differences(other, older) == ["--diffaugment-policy color,translation,cutout, not --diffaugment-policy color"]
 
 
 def test_options_resolve_without_importing_the_networks():

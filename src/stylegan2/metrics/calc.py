@@ -152,6 +152,12 @@ def missing_metric_files(metrics: list[str], cache_dir: str | os.PathLike | None
     return None
 
 
+def check_run_dir(run_dir: str | os.PathLike | None) -> None:
+    """A FileNotFoundError for a `run_dir` that is no folder: records are appended to files in it."""
+    if run_dir is not None and not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"{run_dir}: not a directory (--run-dir)")
+
+
 def run_metrics(G: nn.Module, data: str | os.PathLike | None, specs: list[MetricSpec], *, mirror: bool,
                 detector: str | os.PathLike | None, vgg: str | os.PathLike | None, device: torch.device, rank: int,
                 world_size: int, run_dir: str | os.PathLike | None, snapshot: str | os.PathLike | None,
@@ -162,8 +168,7 @@ def run_metrics(G: nn.Module, data: str | os.PathLike | None, specs: list[Metric
     `training_resolution`: the resolution G's training run loaded this data at (see check_image_size).
     `data` may be None when no metric reads it (see reads_data).
     """
-    if run_dir is not None and not Path(run_dir).is_dir():
-        raise FileNotFoundError(f"{run_dir}: not a directory (--run-dir)")
+    check_run_dir(run_dir)
     if not isinstance(G, Generator):
         raise ValueError(f"metrics score a generator (G_ema), got {type(G).__name__}")
     labels = G.c_dim > 0 and not draws_labels(G)  # a network trained on clusters needs no labels
@@ -270,6 +275,7 @@ def calc_metrics(network: str | os.PathLike | nn.Module, data: str | os.PathLike
     imports the script again. A bad metric name or option is an OptionError before anything is loaded or started.
     """
     metrics = metric_names(metrics, truncation_psi)
+    check_run_dir(run_dir)  # before any process starts
     each = dict(network=network, data=data, metrics=metrics, mirror=mirror, detector=detector, vgg=vgg, device=device,
                 batch_size=batch_size, num_workers=num_workers, cache_dir=cache_dir, use_cache=use_cache,
                 progress=progress, seed=seed, truncation_psi=truncation_psi, run_dir=run_dir, append=append,

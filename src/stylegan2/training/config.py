@@ -436,6 +436,9 @@ RUN_IDENTITY = ("data", "cond", "mirror", "max_size", "resolution", "seed", "los
                 "aug", "augpipe", "target", "p", "diffaugment_policy", "pack", "pack_by_class", "clusters", "batch")
 # Every other option, and why `--resume auto` does not compare it: each TrainingOptions field is in exactly one of the
 # two (tests/training/test_option_lists.py), so that a new option is placed on purpose.
+# RUN_IDENTITY options that came after runs were recorded, with what every run before them had: a record without
+# one is compared as having that value. Others a record lacks are not compared (their defaults may have changed).
+BEFORE_RECORDED = {"diffaugment_policy": DEFAULT_POLICY}
 NOT_RUN_IDENTITY = {
     "outdir": "where the runs are searched, not what tells them apart",
     "cfg": "compared by `--resume auto` on its own (the run directory's name holds it)",
@@ -513,11 +516,11 @@ def _differing(options: TrainingOptions, recorded: dict[str, Any]) -> list[tuple
     from_file = recorded.get("from_file", FILE_LABEL_OPTIONS)
     differing = []
     for key in keys:
-        if key not in recorded:  # written by a version without the option: the run had its default
+        if key not in recorded and key not in BEFORE_RECORDED:  # written by a version without the option
             continue
         if key in from_file and key not in options.given:  # the run's network decided it
             continue
-        ours, theirs = getattr(options, key), recorded[key]
+        ours, theirs = getattr(options, key), recorded.get(key, BEFORE_RECORDED.get(key))
         if key == "data" and same_file(ours, theirs):
             continue
         if theirs != ours:
