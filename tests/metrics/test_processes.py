@@ -66,13 +66,13 @@ def test_two_processes_share_the_work_return_rank_0s_records_and_say_each_note_o
     assert capfd.readouterr().err.count("the data its training run recorded") == 1
 
 
-def test_gpus_passes_every_other_argument_to_each_process(monkeypatch):
+def test_gpus_passes_every_other_argument_to_each_process(monkeypatch, tmp_path):
     """calc_metrics(gpus=N) calls itself in each process with the caller's arguments, none left at its default."""
     passed = {}
     monkeypatch.setattr(calc, "on_local_processes", lambda gpus, fn, kwargs, device: passed.update(kwargs) or [[]])
     calc.calc_metrics("net.safetensors", "data.zip", ["fid50k_full"], gpus=2, mirror=True, detector="d.pt", vgg="v.pt",
                       device="cpu", batch_size=3, num_workers=0, cache_dir="c", use_cache=False, progress=False, seed=5,
-                      truncation_psi=0.5, run_dir="r", on_result=print)
+                      truncation_psi=0.5, run_dir=tmp_path, on_result=print)
     assert set(passed) == set(inspect.signature(calc.calc_metrics).parameters) - {"gpus"}
     assert passed["seed"] == 5 and passed["truncation_psi"] == 0.5 and passed["on_result"] is print
 

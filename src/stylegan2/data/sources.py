@@ -16,7 +16,6 @@ from .arrays import ArraySource, NpzSource
 from .downloads import idx_labels_path, is_idx_images, read_cifar10, read_mnist
 from .errors import DatasetError, DatasetOptionError
 from .files import LMDB_DATA, FileSource, lmdb_error
-from .files import file_stamp as file_stamp  # metrics.calc imports it from here
 from .image_source import ImageSource
 from .labels import NO_LABELS_FIX
 from .shapes import SHAPES_SIZE, ShapesSource

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from stylegan2.data import DatasetError, open_dataset
 from stylegan2.data.dataset import absolute_spec
-from stylegan2.data.sources import file_stamp
+from stylegan2.data.files import file_stamp
 from stylegan2.io import load_checkpoint
 from stylegan2.io.checkpoint import Checkpoint
 from stylegan2.io.rosinality import estimated_w_avg_note

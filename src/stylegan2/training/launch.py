@@ -156,7 +156,7 @@ def check_main_guard(call: str) -> None:
     if frame is None:  # not called from the script's top level: a thread, or a callback of something else
         return
     try:
-        tree = ast.parse(open(path, encoding="utf-8").read(), filename=path)
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=path)
     except (OSError, SyntaxError, ValueError):
         return
     if not _under_main_guard(tree, frame.f_lineno):
