@@ -32,11 +32,11 @@ from ..training.auto_resume import AUTO_RESUME, auto_resume
 from ..training.config import CFG_NAMES, FINE_TUNE_ADA_KIMG, PRECISIONS, PRESETS, TrainingOptions
 from ..training.diffaugment import DiffAugment
 from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distributed, positive_seconds
+from ..training.errors import RunFinished
 from ..training.launch import INTERRUPTED, RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, SignalledAfterFinishing, launch
 from ..training.loop import train
 from ..training.loss import LOSSES
 from ..training.networks import precision_kwargs
-from ..training.session import RunFinished
 from ..training.signals import INTERRUPTED_BEFORE_TRAINING, StoppedTogether, sigterm_stops, usr1_interrupts
 from ..training.start import (
     TRAINING_USER_ERRORS,

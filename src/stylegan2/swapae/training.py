@@ -20,10 +20,10 @@ from ..data import ImageDataset, open_dataset
 from ..models import CooccurrenceDiscriminator, Discriminator, SwapEncoder, SwapGenerator
 from ..tools.mix import style_mix_grid
 from ..training.distributed import DistributedContext, broadcast_
+from ..training.errors import TrainingError
 from ..training.phase import Phase, adam, run_phase
 from ..training.session import (
     LoopHooks,
-    TrainingError,
     TrainingSession,
     caller_state_kept,
     check_run_unfinished,

@@ -29,6 +29,7 @@ from .clusters import clusters_of_snapshot, clusters_to_keep
 from .config import TrainingOptions, validate_options
 from .distributed import DistributedContext, all_reduce_mean_, broadcast_, gather_all, lost_ranks_named
 from .ema import ema_beta, update_ema
+from .errors import TrainingError
 from .loss import LOSSES, StyleGAN2Loss
 from .networks import build_networks
 from .phase import Phase, make_phases, run_phase
@@ -37,7 +38,6 @@ from .rundir import run_desc
 from .session import (
     LoopHooks,
     TickReport,
-    TrainingError,
     TrainingSession,
     caller_state_kept,
     seed_slice,

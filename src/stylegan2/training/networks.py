@@ -17,8 +17,8 @@ from ..models.aspect import SQUARE, aspect_kwargs
 from ..models.mapping import LR_MULTIPLIER as MAPPING_LR_MULTIPLIER
 from ..models.synthesis import channel_counts
 from .config import TrainingOptions, validate_options
+from .errors import TrainingError
 from .freezing import frozen_layers
-from .session import TrainingError
 
 
 def precision_kwargs(precision: str, nhwc: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -19,11 +19,11 @@ from ..utils.notes import warn
 from . import distributed
 from .auto_resume import auto_resume
 from .config import DEFAULT_RUNS_DIR, TrainingOptions, resolve_options
+from .errors import RunFinished, TrainingError
 from .launch import INTERRUPTED, ProcessLayout
 from .loop import check_label_options, fetch_resume, train
 from .resume import check_resume
 from .rundir import check_outdir_creatable, check_outdir_outside_data
-from .session import RunFinished, TrainingError
 from .signals import mark_finished, under_launcher, usr1_interrupts
 
 # What a training process reports as a one-line error rather than a traceback (a bug's traceback stays).
