@@ -130,8 +130,8 @@ def test_dry_run_refuses_a_resume_network_that_does_not_fit_the_data(tmp_path):
     assert result.exit_code == 0, result.output
     notes, printed = result.output.split("{", 1)
     assert notes.splitlines() == [  # the options the run trains with, as it notes them (rosinality QA L1)
-        f"note: --resume {tmp_path / 'g16.safetensors'}: the networks keep the file's architecture: z_dim 8 (not 128), "
-        "w_dim 8 (not 128), --map 1 (not 2), --cbase 64 (not 128), --cmax 8 (not 16); those options are for new networks",
+        f"note: --resume {tmp_path / 'g16.safetensors'}: the networks keep the file's architecture: z_dim 8 (not 128); "
+        "w_dim 8 (not 128); --map 1 (not 2); --cbase 64 (not 128); --cmax 8 (not 16); those options are for new networks",
         f"note: --resume {tmp_path / 'g16.safetensors'}: the file holds no discriminator: D starts from random weights, "
         "as wide as the file's G", f"note: --resume {tmp_path / 'g16.safetensors'}: fine-tuning: EMA without ramp-up",
         "Dataset: shapes, 16 images, 3x16x16, 0 label dims"]

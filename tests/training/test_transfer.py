@@ -189,7 +189,7 @@ def test_resume_keeps_the_file_architecture_and_says_so(tmp_path):
     options = resolve_options("builtin:shapes?n=16", "cpu", 16, 1, dict(
         common, cbase=128, cmax=8, map=3, mbstd=2, outdir=str(tmp_path / "b"), resume=str(snapshot)))
     second = train(options, device="cpu", max_steps=1, log=lambda m: None)
-    note = ("the networks keep the file's architecture: --map 2 (not 3), --cbase 256 (not 128), --cmax 16 (not 8), "
+    note = ("the networks keep the file's architecture: --map 2 (not 3); --cbase 256 (not 128); --cmax 16 (not 8); "
             "--mbstd 4 (not 2); those options are for new networks")
     assert note in resume_notes(second, snapshot)
     saved = json.loads((second / "training_options.json").read_text())

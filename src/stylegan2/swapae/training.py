@@ -21,6 +21,7 @@ from ..models import CooccurrenceDiscriminator, Discriminator, SwapEncoder, Swap
 from ..tools.mix import style_mix_grid
 from ..training.distributed import DistributedContext, broadcast_
 from ..training.errors import TrainingError
+from ..training.networks import kept_architecture_note
 from ..training.phase import Phase, adam, run_phase
 from ..training.session import (
     LoopHooks,
@@ -113,7 +114,7 @@ def architecture_notes(networks: dict[str, nn.Module], fresh: dict[str, nn.Modul
             differences.append(f"{name} {', '.join(f'{key} {theirs[key]} (not {ours.get(key)})' for key in keys)}")
     if not differences:
         return []
-    return [f"the networks keep the file's architecture: {'; '.join(differences)}; those options are for new networks"]
+    return [kept_architecture_note(differences)]
 
 
 def make_optimizers(options: SwapAEOptions, networks: dict[str, nn.Module]) -> tuple[list[Phase], dict[str, torch.optim.Optimizer]]:

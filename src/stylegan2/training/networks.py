@@ -214,8 +214,13 @@ def keep_file_architecture(options: TrainingOptions, G: Generator, D: Discrimina
         described.append(f"{layout_note} (not --cbase {options.cbase} --cmax {options.cmax})")
     if not described:
         return options, []
-    note = f"the networks keep the file's architecture: {', '.join(described)}; those options are for new networks"
-    return dataclasses.replace(options, **changed), [note]
+    return dataclasses.replace(options, **changed), [kept_architecture_note(described)]
+
+
+def kept_architecture_note(differences: list[str]) -> str:
+    """The note of a resume whose file's networks differ from what the options would build (each difference
+    'what theirs is (not what the options say)'): they train as they are."""
+    return f"the networks keep the file's architecture: {'; '.join(differences)}; those options are for new networks"
 
 
 def file_labels(options: TrainingOptions, G: Generator, D: Discriminator | None) -> tuple[TrainingOptions, list[str]]:
