@@ -27,7 +27,7 @@ def real_and_generated_counts(spec, G, dataset, detector, opts, cache_dir, trunc
 
 COUNTS = MetricKind(name="counts", pattern=re.compile(r"counts(?P<k>\d+)k(?P<full>_full)?"),
                     parse=functools.partial(sampled_spec, full_max_real=None), network=Network.DETECTOR,
-                    reads_real_images=True, score=real_and_generated_counts)
+                    reads_real_images=True, score=real_and_generated_counts, example="counts10k")
 
 
 def test_a_kind_added_to_the_table_is_parsed_loaded_and_scored(monkeypatch, tiny_G, shapes, small_detector):
@@ -39,3 +39,12 @@ def test_a_kind_added_to_the_table_is_parsed_loaded_and_scored(monkeypatch, tiny
     assert record["results"] == {"counts2k_full_real": len(shapes), "counts2k_full_generated": 2000,
                                  "counts2k_full_detector": 1}
     assert record["real_images"] == len(shapes)
+
+
+def test_the_unknown_metric_error_offers_every_kind_in_the_table(monkeypatch):
+    monkeypatch.setitem(evaluate.METRIC_KINDS, "counts", COUNTS)
+    with pytest.raises(ValueError, match="unknown metric 'fidd'") as error:
+        parse_metric("fidd")
+    for kind in evaluate.METRIC_KINDS.values():
+        assert kind.example in str(error.value)
+        assert parse_metric(kind.example).kind == kind.name  # each example is a name of its kind

@@ -187,18 +187,18 @@ def _singular_covariance_reasons(spec: MetricSpec, num_real: int, feature_dim: i
 METRIC_KINDS = {kind.name: kind for kind in (
     MetricKind(name="fid", pattern=re.compile(r"fid(?P<k>\d+)k(?P<full>_full)?"),
                parse=functools.partial(sampled_spec, full_max_real=None), network=Network.DETECTOR,
-               reads_real_images=True, score=_frechet_score, sample_reasons=_singular_covariance_reasons),
+               reads_real_images=True, score=_frechet_score, example="fid10k", sample_reasons=_singular_covariance_reasons),
     MetricKind(name="kid", pattern=re.compile(r"kid(?P<k>\d+)k(?P<full>_full)?"),
                parse=functools.partial(sampled_spec, full_max_real=1_000_000), network=Network.DETECTOR,
-               reads_real_images=True, score=_kernel_score, sample_reasons=_kid_subset_reasons),
+               reads_real_images=True, score=_kernel_score, example="kid10k_full", sample_reasons=_kid_subset_reasons),
     MetricKind(name="pr", pattern=re.compile(r"pr(?P<k>\d+)k(?P<nhood>\d+)(?P<full>_full)?"),
                parse=functools.partial(sampled_spec, full_max_real=200_000), network=Network.VGG16_OR_DETECTOR,
-               reads_real_images=True, score=_precision_recall_score),
+               reads_real_images=True, score=_precision_recall_score, example="pr10k3_full"),
     MetricKind(name="is", pattern=re.compile(r"is(?P<k>\d+)k"), parse=generated_only_spec,
-               network=Network.CLASSIFIER, reads_real_images=False, score=_inception_score),
+               network=Network.CLASSIFIER, reads_real_images=False, score=_inception_score, example="is10k"),
     MetricKind(name="ppl", pattern=re.compile(r"ppl(?P<two>2)?_(?P<space>[zw])(?P<sampling>full|end)"),
                parse=path_length_spec, network=Network.VGG16, reads_real_images=False, score=_path_length_score,
-               truncated=False),
+               example="ppl2_zfull", truncated=False),
 )}
 """Every kind of metric, by MetricSpec.kind: what parsing, loading the networks and scoring read."""
 
@@ -208,8 +208,9 @@ def parse_metric(name: str) -> MetricSpec:
     for kind in METRIC_KINDS.values():
         if (spec := kind.match(name)) is not None:
             return spec
+    examples = ", ".join(kind.example for kind in METRIC_KINDS.values())
     raise OptionError(f"unknown metric {name!r}; use one of {', '.join(PRIMARY_METRICS + LEGACY_METRICS)} "
-                      "or a variant with another count such as fid10k, fid2k_full, kid10k_full, pr10k3_full, is10k")
+                      f"or another of their kinds, such as {examples}")
 
 
 def compute_metric(metric: str | MetricSpec, G: nn.Module, dataset: Dataset | None, *,

@@ -68,6 +68,7 @@ class MetricKind:
     network: Network
     reads_real_images: bool                             # else it reads a dataset only for a conditional G's labels
     score: Score
+    example: str                                        # a name of one of its metrics beyond the official ones
     truncated: bool = True                              # whether --trunc applies; PPL is defined without it
     # why a score from (spec, real images, feature dimensions) is not the published metric, beyond too few images
     sample_reasons: Callable[[MetricSpec, int, int], list[str]] = no_sample_reasons
