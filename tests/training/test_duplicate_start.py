@@ -126,7 +126,7 @@ def test_resume_auto_refuses_a_new_run_that_a_live_process_of_its_job_claimed_fi
                rf"started by process {live_pid} on host {re.escape(socket.gethostname())} \(started [-\d: ]+\), which "
                rf"claimed it first; wait for that process to end or stop it, or pass a file to --resume or another "
                rf"--outdir to start another run anyway \(if that process is gone, delete {re.escape(str(claim))}: after "
-               rf"1 hour it counts as gone\)$")
+               rf"1 hour without a heartbeat it counts as gone\)$")
     with pytest.raises(TrainingError, match=message):
         train(options(tmp_path, resume="auto"), device="cpu", log=lambda line: None)
     assert os.listdir(tmp_path / "runs") == [claim.name]  # no run directory, and its own claim let go

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -23,6 +24,14 @@ def no_job(monkeypatch):
     for name in ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "TORCHELASTIC_RUN_ID", "SLURM_RESTART_COUNT",
                  "TORCHELASTIC_RESTART_COUNT"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def claims_let_go(tmp_path):
+    """The claims a test makes are let go at its end, as `claims_released` lets a run's go: no heartbeat outlives it."""
+    yield
+    for folder in {tmp_path, *tmp_path.iterdir()}:
+        rundir.release_claims(folder)
 
 
 def owner(pid, *, host=None, job=None, **instance):
@@ -129,6 +138,22 @@ def test_an_unreadable_claim_counts_for_a_minute_then_is_gone(tmp_path):
     a_while_ago = time.time() - rundir.UNWRITTEN_CLAIM_S - 1
     os.utime(made, (a_while_ago, a_while_ago))
     assert rundir.live_claim(tmp_path, rundir.CLAIM_PREFIX) is None
+
+
+def test_a_claim_is_touched_while_its_process_sets_up_and_let_go_with_its_heartbeat(tmp_path, monkeypatch):
+    """A set-up longer than an hour (clustering a large dataset) keeps its claim on another host: the claim is touched
+    as training.lock is, and release_claims stops the touches and removes it (reviewer34's leftover)."""
+    monkeypatch.setattr(rundir, "HEARTBEAT_S", 0.02)
+    claim = rundir.claim_start(tmp_path, {"gamma": 2.0})
+    long_ago = time.time() - rundir.OWNER_STALE_AFTER_S - 10
+    os.utime(claim, (long_ago, long_ago))
+    deadline = time.monotonic() + 10
+    while claim.stat().st_mtime < long_ago + 60 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert dataclasses.replace(rundir._read_owner(claim), host="elsewhere.invalid").alive()  # fresh again
+    rundir.release_claims(tmp_path)
+    assert not claim.exists()
+    assert not [thread for thread in threading.enumerate() if thread.name == f"heartbeat of {claim}"]
 
 
 @pytest.mark.parametrize("pid", [0, -1, 10**20])

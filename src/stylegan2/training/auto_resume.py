@@ -161,7 +161,7 @@ def _claim_refusal(what: str, first: tuple[Path, RunOwner | None], instead: str)
     """The refusal of a run that a live process claimed first (`earlier_claim`, `live_claim`): `what` it is about to
     do, by whom, what to do `instead`, and when its claim counts as gone (an unreadable one sooner)."""
     where, owner = first
-    after = (f"after {OWNER_STALE_AFTER_S / 3600:g} hour it counts as gone" if owner else
+    after = (f"after {OWNER_STALE_AFTER_S / 3600:g} hour without a heartbeat it counts as gone" if owner else
              f"a claim still being written counts as gone {UNWRITTEN_CLAIM_S:g} seconds after it was made")
     return TrainingError(f"--resume auto: {what} by {owner.describe() if owner else 'another process'}, which claimed "
                          f"it first; wait for that process to end or stop it, or {instead} anyway (if that process is "

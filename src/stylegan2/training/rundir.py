@@ -195,6 +195,8 @@ def latest_snapshot(outdir: str | Path, kind: str | re.Pattern[str],
 # by the next `start-NNNNN.lock` in --outdir, which records the job's options too: a process gives way only to a live
 # owner of a lower-numbered claim of its own job. A claim that cannot be read was made a moment ago and is being
 # written (its line follows its creation at once), unless it is older than UNWRITTEN_CLAIM_S: its writer was killed.
+# A claim is held with a heartbeat as a lock is (`RunLock`), so a set-up longer than OWNER_STALE_AFTER_S (clustering
+# a large dataset) keeps it on any host.
 OWNER_FILE = "training.lock"
 CLAIM_PREFIX = "continue-"  # a run's continuation, in its run directory
 START_PREFIX = "start-"  # a new run, in --outdir
@@ -417,6 +419,7 @@ def _claim(folder: Path, prefix: str, record: str) -> Path:
             continue
         with os.fdopen(fd, "wb") as file:
             file.write(record.encode())
+        _held_claims[path.resolve()] = RunLock(path)
         return path
 
 
@@ -488,17 +491,21 @@ def release_claims(folder: Path) -> None:
     runs): its training.lock (or its end) now speaks for it."""
     for prefix in (CLAIM_PREFIX, START_PREFIX):
         for _, claim in _claims(folder, prefix):
-            owner = _read_owner(claim)
+            owner = _read_owner(claim)  # a claim removed as dead and made again by another process is not this one's
             if owner is not None and owner.pid == os.getpid() and owner.host == socket.gethostname():
+                heartbeat = _held_claims.pop(claim.resolve(), None)
+                if heartbeat is not None:
+                    heartbeat.release()
                 with contextlib.suppress(OSError):
                     claim.unlink()
 
 
 class RunLock:
-    """A training.lock this process wrote (claim_run_dir), held while it trains the run: a daemon thread touches it
-    every HEARTBEAT_S, whatever the run does meanwhile (a step, an hour of metrics, a slow snapshot write), until
-    `release` stops the thread and removes the file. A touch that fails (a full disk's metadata) is tried again at
-    the next beat; a file that is gone (deleted by hand) ends the heartbeat."""
+    """A training.lock this process wrote (claim_run_dir), held while it trains the run, or a claim held while it sets
+    up (`_claim`): a daemon thread touches it every HEARTBEAT_S, whatever the process does meanwhile (a step, an hour of
+    metrics, a slow snapshot write, clustering), until `release` stops the thread and removes the file. A touch that
+    fails (a full disk's metadata) is tried again at the next beat; a file that is gone (deleted by hand) ends the
+    heartbeat."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -521,3 +528,6 @@ class RunLock:
         self._thread.join(RELEASE_WAIT_S)  # a daemon: one still hung in a touch does not keep the process alive
         with contextlib.suppress(OSError):
             self.path.unlink()
+
+
+_held_claims: dict[Path, RunLock] = {}  # this process's claims, each with its heartbeat, until release_claims
