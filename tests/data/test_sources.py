@@ -137,6 +137,18 @@ def test_unlabelled_class_folders_of_any_size_point_at_labels_from_folders_first
         open_dataset(make_folder(np.zeros([2, 12, 12, 3], dtype=np.uint8)), use_labels=True)
 
 
+@pytest.mark.parametrize("labelled", [False, True])
+def test_class_folders_of_mixed_sizes_are_told_the_labelling_option_with_the_conversion(make_folder, noise, labelled):
+    """The size error comes before the labels are read: its command labels unlabelled class folders too, so that a
+    --cond run is not sent to convert twice; a labelled folder keeps its dataset.json, and is told nothing of it."""
+    folder = make_folder(noise(4, 16, 3), labels=[0, 0, 1, 1] if labelled else None)
+    PIL.Image.fromarray(noise(1, 32, 3)[0]).save(folder / "b" / "img3.png")
+    hint = " (add --labels-from-folders to label the images by their class folders, a/, b/)"
+    with pytest.raises(DatasetError, match=r"all images must have one size: .*--transform center-crop`(.*)$") as error:
+        open_dataset(folder, use_labels=True)
+    assert str(error.value).endswith("center-crop`" + ("" if labelled else hint))
+
+
 def declare_classes(folder, num_classes) -> None:
     """Add "num_classes" to the folder's dataset.json, its labels kept."""
     meta = json.loads((folder / "dataset.json").read_text())

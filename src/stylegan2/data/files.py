@@ -183,7 +183,8 @@ class FileSource(ImageSource):
         first = self.files[0]
         for name in self.files[1:]:
             if shapes[name] != shapes[first]:
-                raise DatasetError(_mismatch_message(self.path, first, shapes[first], name, shapes[name]))
+                raise DatasetError(_mismatch_message(self.path, first, shapes[first], name, shapes[name])
+                                   + self._class_folders_option())
         return shapes[first]
 
     def _read_labels_file(self) -> Any:
@@ -267,14 +268,25 @@ class FileSource(ImageSource):
         position = {name: index for index, name in enumerate(labelled)}
         return every[[position[name] for name in self.files]]
 
-    def _class_folders_advice(self) -> str:
-        """When the images lie in several folders (one per class, as torchvision's ImageFolder reads them), how to
-        label them by folder, to start the advice of the no-labels error; else nothing."""
+    def _class_folders(self) -> list[str]:
+        """The top folders the images lie in where there are several (one per class, as torchvision's ImageFolder
+        reads them), as 'cats/'; else none."""
         folders = sorted({name.partition("/")[0] + "/" for name in self.all_files if "/" in name})
-        if len(folders) < 2:
+        return folders if len(folders) > 1 else []
+
+    def _class_folders_advice(self) -> str:
+        """How to label class folders by folder, to start the advice of the no-labels error; else nothing."""
+        if not (folders := self._class_folders()):
             return ""
         return (f"for its class folders ({first_names(folders, 3)}), write a labelled zip with `stylegan2 dataset "
                 f"--source {self.path} --dest DATA.zip --labels-from-folders` and use that; or ")
+
+    def _class_folders_option(self) -> str:
+        """For a conversion command of unlabelled class folders: the option that labels them too, so that a --cond
+        run is not sent to convert twice; else nothing."""
+        if self._labels_file is not None or not (folders := self._class_folders()):
+            return ""
+        return f" (add --labels-from-folders to label the images by their class folders, {first_names(folders, 3)})"
 
     def folder_labels(self) -> tuple[np.ndarray, list[str]]:
         """Each image's class from the folder it lies in (sorted folder names are classes 0, 1, ...) and those names,
