@@ -41,9 +41,13 @@ def test_figure_has_columns_on_top_and_rows_on_the_left(tiny_generator):
     np.testing.assert_array_equal(figure[32:48, 48:64], mixed[1, 2])
 
 
-def test_styles_beyond_the_network_are_rejected(tiny_generator):
-    with pytest.raises(ToolError, match="--styles: 0-6 reaches 6, out of range; this network has ws 0..5"):
+def test_styles_beyond_the_network_are_rejected_offering_only_the_presets_it_has(tiny_generator):
+    """A 6-ws network has no 'fine' layers: the refusal offers the presets that select some (photos35 L6)."""
+    with pytest.raises(ToolError, match=r"--styles: 0-6 reaches 6, out of range; this network has ws 0..5 "
+                                        r"\(or use all, coarse, middle\)$"):
         style_mix_images(tiny_generator(), [1], [2], styles="0-6")
+    with pytest.raises(ToolError, match=r"--styles fine selects no layers: .*; use all, coarse, middle or ws indices$"):
+        style_mix_images(tiny_generator(), [1], [2], styles="fine")
 
 
 @pytest.mark.parametrize("styles", ["bogus", "0-x", "1-"])

@@ -21,7 +21,7 @@ import torch
 from ..models import Generator
 from ..tools.common import MAX_SEED, NOISE_MODES, ToolError, label_vector, seed_latent, seed_ws
 from ..tools.generate import image_name, synthesize, truncate_ws
-from ..tools.sefa import LAYER_PRESETS, Directions, modulation_layers, select_ws_indices
+from ..tools.sefa import Directions, layer_presets, modulation_layers, select_ws_indices
 from ..utils.text import number_ranges, option_value
 from .settings import GanSettings, SettingsError, as_parameter, default_mix_styles, parse_gan_settings
 
@@ -66,12 +66,7 @@ class GanExplorer:
     def info(self) -> dict[str, Any]:
         """What the page needs to build its controls (JSON-able)."""
         G = self.G
-        presets = {}
-        for name in LAYER_PRESETS:
-            try:
-                presets[name] = number_ranges(select_ws_indices(G, name, "mix_styles"))
-            except ToolError:  # a preset this network is too small for
-                continue
+        presets = {name: number_ranges(indices) for name, indices in layer_presets(G).items()}
         return {
             "kind": self.kind,
             "network_file": Path(self.network).name,  # names the page's tab

@@ -127,14 +127,25 @@ def style_fingerprint(G: Generator, layer_names: Sequence[str]) -> str | None:
     return digest.hexdigest()
 
 
+def _preset_indices(num_ws: int, preset: str) -> list[int]:
+    """The ws indices a preset names on a network of `num_ws` ws (none where it is too small for it)."""
+    # ws 0-3 drive the 4 and 8 px blocks, 4-7 the 16 and 32 px blocks (the paper's coarse/middle/fine).
+    start, stop = {"all": (0, num_ws), "coarse": (0, 4), "middle": (4, 8), "fine": (8, num_ws)}[preset]
+    return list(range(start, min(stop, num_ws)))
+
+
+def layer_presets(G: Generator) -> dict[str, list[int]]:
+    """The presets that select layers of G, with their ws indices (a 32 px network has no 'fine')."""
+    return {name: indices for name in LAYER_PRESETS if (indices := _preset_indices(G.num_ws, name))}
+
+
 def select_ws_indices(G: Generator, layers: str | list[int] = "all", option: str = "--layers") -> list[int]:
     """ws indices from 'all', 'coarse' (4-8 px), 'middle' (16-32 px), 'fine' (64 px up) or a list/'0-3'."""
     if isinstance(layers, str) and layers in LAYER_PRESETS:
-        # ws 0-3 drive the 4 and 8 px blocks, 4-7 the 16 and 32 px blocks (the paper's coarse/middle/fine).
-        bounds = {"all": (0, G.num_ws), "coarse": (0, 4), "middle": (4, 8), "fine": (8, G.num_ws)}[layers]
-        indices = list(range(bounds[0], min(bounds[1], G.num_ws)))
+        indices = _preset_indices(G.num_ws, layers)
         if not indices:
-            raise ToolError(f"{option} {layers} selects no layers: this network has only {G.num_ws} ws (0..{G.num_ws - 1})")
+            raise ToolError(f"{option} {layers} selects no layers: this network has only {G.num_ws} ws (0..{G.num_ws - 1}); "
+                            f"use {', '.join(layer_presets(G))} or ws indices")
         return indices
     indices = parse_int_list(layers, option, LAYER_PRESETS) if isinstance(layers, str) else [int(i) for i in layers]
     if not indices:
@@ -143,7 +154,7 @@ def select_ws_indices(G: Generator, layers: str | list[int] = "all", option: str
     if bad:
         given = f"{layers} reaches {max(bad) if max(bad) >= G.num_ws else min(bad)}" if isinstance(layers, str) else str(bad[0])
         raise ToolError(f"{option}: {given}, out of range; this network has ws 0..{G.num_ws - 1}"
-                        f" (or use {', '.join(LAYER_PRESETS)})")
+                        f" (or use {', '.join(layer_presets(G))})")
     return indices
 
 
