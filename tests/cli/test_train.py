@@ -7,6 +7,7 @@ import shlex
 import sys
 
 import click
+import PIL.Image
 import pytest
 from click.testing import CliRunner
 
@@ -316,3 +317,13 @@ def test_help_shows_each_sweep_options_default_and_the_metric_names():
     for switch in ("cond", "mirror", "skip_bad", "fp32"):
         assert "[default: off" in helps[switch], switch
     assert all(name in helps["metrics"] for name in PRIMARY_METRICS)
+
+
+def test_cond_on_an_unlabelled_folder_is_told_to_leave_out_cond_in_the_commands_words(tmp_path):
+    """Not the Python API's `use_labels=False` (photos35 L4)."""
+    (tmp_path / "pics").mkdir()
+    for i in range(4):
+        PIL.Image.new("RGB", (16, 16), (i * 40, 0, 0)).save(tmp_path / "pics" / f"{i}.png")
+    result = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "pics"), "--cfg", "cpu", "--cond",
+                                       "--outdir", str(tmp_path / "runs"), "--dry-run"])
+    assert result.exit_code == 1 and result.output.endswith(", or leave out --cond\n"), result.output

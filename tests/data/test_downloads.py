@@ -65,8 +65,8 @@ def test_labels_file_is_named_as_mnist_names_it(tmp_path):
 def test_mnist_idx_without_its_labels_file_has_no_labels(tmp_path, mnist_idx):
     (tmp_path / "train-labels-idx1-ubyte.gz").unlink()
     assert not convert_dataset(mnist_idx, tmp_path / "out.zip", resolution=32).has_labels
-    with pytest.raises(DatasetError, match=r"has no labels; put train-labels-idx1-ubyte\.gz beside it, or leave out --cond "
-                                           r"\(use_labels=False\)"):
+    with pytest.raises(DatasetError, match=r"has no labels; put train-labels-idx1-ubyte\.gz beside it, or pass "
+                                           r"use_labels=False$"):
         open_dataset(mnist_idx, resolution=32, use_labels=True)
 
 

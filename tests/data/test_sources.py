@@ -10,6 +10,7 @@ import PIL.Image
 import pytest
 
 from stylegan2.data import DatasetError, open_dataset
+from stylegan2.data.errors import LABELS_OFF_OPTION, advise_labels_off
 from stylegan2.data.sources import open_source
 from stylegan2.utils.files import MAX_ZIP_RATIO
 
@@ -117,10 +118,13 @@ def test_null_and_nan_labels_are_images_without_a_label_that_skip_bad_leaves_out
     assert len(data) == 5 and data.label_dim == 2
 
 
-def test_the_no_labels_error_says_to_leave_out_cond(tmp_path, make_zip, make_folder, images_rgb):
+def test_the_no_labels_error_says_to_leave_out_cond_in_the_callers_words(tmp_path, make_zip, make_folder, images_rgb):
+    """`stylegan2 train` asks for labels with --cond, Python with use_labels=True (photosfix35 L4)."""
     np.savez(tmp_path / "n.npz", x=images_rgb)
     for spec in (make_zip(make_folder(images_rgb)), tmp_path / "n.npz"):
-        with pytest.raises(DatasetError, match=r" has no labels.*, or leave out --cond \(use_labels=False\)$"):
+        with pytest.raises(DatasetError, match=r" has no labels.*, or pass use_labels=False$"):
+            open_dataset(spec, use_labels=True)
+        with advise_labels_off(LABELS_OFF_OPTION), pytest.raises(DatasetError, match=r" has no labels.*, or leave out --cond$"):
             open_dataset(spec, use_labels=True)
 
 

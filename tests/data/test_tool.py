@@ -70,7 +70,7 @@ def test_skip_bad_leaves_out_unlabelled_images_and_keeps_the_labels(tmp_path, ma
     with pytest.warns(UserWarning, match=r"skipped 1 image\(s\) without a label in dataset\.json: b/img5\.png"):
         summary = convert_dataset(folder, tmp_path / "out.zip", skip_bad=True)
     assert (summary.num_images, summary.num_unlabelled, summary.has_labels) == (5, 1, True)
-    assert "skipped 0 unreadable and 1 unlabelled" in str(summary)
+    assert "skipped 0 unusable and 1 unlabelled" in str(summary)
     data = open_dataset(tmp_path / "out.zip", use_labels=True)
     assert [int(data[i][1].argmax()) for i in range(5)] == [0, 1, 2, 3, 4]
 
@@ -288,8 +288,7 @@ def test_unreadable_image_is_named(tmp_path, make_folder, images_rgb):
 def test_skip_bad_skips_and_counts_unreadable_images(tmp_path, make_folder, images_rgb):
     folder = make_folder(images_rgb, labels=[0, 1, 2, 3, 4, 5])
     (folder / "b" / "img4.png").write_bytes(b"junk")
-    with pytest.warns(UserWarning, match=r"skipped 1 image\(s\) that could not be read \(damaged, or over the pixel limit\): "
-                                         r".*b/img4\.png"):
+    with pytest.warns(UserWarning, match=r"skipped 1 image\(s\): 1 unreadable \(damaged, or not an image\): \S*b/img4\.png$"):
         summary = convert_dataset(folder, tmp_path / "out.zip", skip_bad=True)
     assert (summary.num_images, summary.num_skipped) == (5, 1)
     assert open_dataset(tmp_path / "out.zip", use_labels=True)[4][1].argmax() == 5
@@ -393,9 +392,9 @@ def test_cli_prints_skipped_images_as_a_note(tmp_path, make_folder, images_rgb):
     args = ["dataset", "--source", str(folder), "--dest", str(tmp_path / "s.zip"), "--skip-bad"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert "note: skipped 1 image(s) that could not be read (damaged, or over the pixel limit)" in result.output
+    assert "note: skipped 1 image(s): 1 unreadable (damaged, or not an image): " in result.output
     assert "a/img1.png" in result.output
-    assert "skipped 1 unreadable" in result.output.splitlines()[-1]
+    assert "skipped 1 unusable" in result.output.splitlines()[-1]
 
 
 def test_cli_prints_its_notes_before_an_error_they_explain(tmp_path, make_folder, images_rgb):
@@ -453,8 +452,8 @@ def test_a_conversion_that_writes_no_image_says_why(tmp_path):
     (tmp_path / "broken").mkdir()
     for name in ("a.png", "b.png"):
         (tmp_path / "broken" / name).write_bytes(b"not a png")
-    with pytest.raises(DatasetError, match=r"broken: no images written: 2 could not be read and "
-                                         r"were skipped$"):
+    with pytest.raises(DatasetError, match=r"broken: no images written: 2 skipped as unusable \(2 unreadable \(damaged, or not an image\): "
+                                         r"\S*a\.png, \S*b\.png\)$"):
         convert_dataset(tmp_path / "broken", tmp_path / "out.zip", skip_bad=True)
 
 

@@ -33,7 +33,8 @@ from .flags import OptionHintsCommand, UserPath, quiet_option, say, user_error
 @click.option("--max-images", type=click.IntRange(min=1),
               help="Stop after writing this many images, taken in path order (from class folders, the first classes').")
 @click.option("--skip-bad", is_flag=True,
-              help="Skip unreadable images, and images without a label in dataset.json, with a note instead of failing.")
+              help="Skip images that cannot be used (damaged, broken links, unsupported pixel formats) and "
+                   "images without a label in dataset.json, with a note naming them by reason instead of failing.")
 @click.option("--labels-from-folders", is_flag=True,
               help="Label a folder (or zip) of class folders by folder: classes 0, 1, ... in sorted order of the folder "
               "names, which dataset.json keeps as class_names, with their count as num_classes.")

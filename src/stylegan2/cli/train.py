@@ -167,7 +167,8 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
               help=f"Pad smaller images to this size: a power of two from 4 to {MAX_RESOLUTION}, at least the images' "
                    "own.  [default: the data's]")
 @click.option("--skip-bad", is_flag=True,
-              help="Skip unreadable images (and, with --cond, images without a label) with a note instead of stopping."
+              help="Skip images that cannot be used (damaged, transparent, unsupported pixel formats; with --cond, also images "
+                   "without a label) with a note naming them by reason instead of stopping."
                    + _default("skip_bad"))
 @click.option("--kimg", type=FiniteFloatRange(min=0, min_open=True),
               help="Training length in thousands of real images, counted from the run's start (a continued run's "

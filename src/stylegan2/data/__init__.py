@@ -7,6 +7,7 @@
 
 from .dataset import ImageDataset, open_dataset
 from .errors import DatasetError
+from .image_source import SkippedImage
 from .sampler import ClassPackSampler, InfiniteSampler
 from .shapes import SHAPE_CLASSES, ShapeSample, paint, render_shape
 from .tool import ConvertSummary, convert_dataset
@@ -19,6 +20,7 @@ __all__ = [
     "ClassPackSampler",
     "InfiniteSampler",
     "ShapeSample",
+    "SkippedImage",
     "convert_dataset",
     "open_dataset",
     "paint",

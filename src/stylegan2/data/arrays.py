@@ -12,9 +12,9 @@ from ..utils.files import ArchiveError
 from ..utils.notes import warn
 from ..utils.npz import check_npz
 from ..utils.text import first_names
-from .errors import DatasetError
+from .errors import DatasetError, labels_off_advice
 from .image_source import ImageSource
-from .labels import NO_LABELS_FIX, class_index, is_unlabelled, labels_array, unlabelled_error, vector_labels
+from .labels import class_index, is_unlabelled, labels_array, unlabelled_error, vector_labels
 
 
 def _check_npz(path: Path) -> None:
@@ -44,12 +44,13 @@ def _to_nhwc(images: np.ndarray, location: str) -> np.ndarray:
 class ArraySource(ImageSource):
     """Images held in memory as uint8 [N, H, W, C], with int64 [N] classes or no labels (None).
 
-    `no_labels` says how to add labels, for the error when they are required and there are none. A subclass
-    that checks its labels in its own `labels()` may keep them raw.
+    `no_labels` says how to add labels ("put its labels file beside it"), for the error when they are required and
+    there are none, which then says how the caller turns labels off. A subclass that checks its labels in its own
+    `labels()` may keep them raw.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray | None, *, location: str, name: str,
-                 no_labels: str = NO_LABELS_FIX):
+                 no_labels: str = ""):
         self.images, self._labels = images, labels
         self.location, self.name, self.no_labels = location, name, no_labels
 
@@ -72,7 +73,8 @@ class ArraySource(ImageSource):
 
     def labels(self, *, required: bool, skip_bad: bool = False) -> np.ndarray | None:
         if self._labels is None and required:
-            raise DatasetError(f"{self.location} has no labels; {self.no_labels}")
+            raise DatasetError(f"{self.location} has no labels; {self.no_labels}{', or ' if self.no_labels else ''}"
+                               f"{labels_off_advice()}")
         return self._labels
 
 
@@ -123,7 +125,7 @@ class NpzSource(ArraySource):
             if required:
                 raise DatasetError(
                     f"{self.path} has no labels for {self.key!r} (looked for {', '.join(self._label_keys(self.key))}); "
-                    f"add a label array, or {NO_LABELS_FIX}"
+                    f"add a label array, or {labels_off_advice()}"
                 )
             return None
         where = f"{self.path}:{self.label_key}"

@@ -10,7 +10,10 @@ from ..utils.errors import OptionError
 SKIP_BAD_OPTION = "pass --skip-bad"  # the advice of a command that has the option
 SKIP_BAD_BY_CONVERTING = "convert the data with `stylegan2 dataset --skip-bad`"  # of one that reads data without it
 
+LABELS_OFF_OPTION = "leave out --cond"  # how a command that asks for labels with --cond turns them off
+
 _SKIP_BAD_ADVICE = ContextVar("skip_bad_advice", default="pass skip_bad=True")
+_LABELS_OFF_ADVICE = ContextVar("labels_off_advice", default="pass use_labels=False")
 
 
 class DatasetError(ValueError):
@@ -49,3 +52,20 @@ def advise_skip_bad(advice: str) -> Iterator[None]:
         yield
     finally:
         _SKIP_BAD_ADVICE.reset(token)
+
+
+def labels_off_advice() -> str:
+    """How the caller turns labels off, for the end of a no-labels error: "pass use_labels=False" (the Python API)
+    unless an `advise_labels_off` block says otherwise."""
+    return _LABELS_OFF_ADVICE.get()
+
+
+@contextlib.contextmanager
+def advise_labels_off(advice: str) -> Iterator[None]:
+    """Inside, no-labels errors tell the user to `advice` to train without labels: LABELS_OFF_OPTION where the
+    labels were asked for with --cond."""
+    token = _LABELS_OFF_ADVICE.set(advice)
+    try:
+        yield
+    finally:
+        _LABELS_OFF_ADVICE.reset(token)

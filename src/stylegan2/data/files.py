@@ -10,6 +10,7 @@ import os
 import unicodedata
 import zipfile
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -18,14 +19,26 @@ import numpy as np
 from ..utils.files import MAX_ZIP_RATIO, ArchiveError, check_zip_entry, open_regular
 from ..utils.notes import warn
 from ..utils.text import first_names
-from .errors import DatasetError, skip_bad_advice
-from .image_source import ImageSource
-from .images import IMAGE_EXTENSIONS, IMAGE_FORMATS, decode_flattened, decode_image, is_image_name, read_header, unread_images
-from .labels import NO_LABELS_FIX, checked_classes, declared_classes, is_unlabelled, labels_array, unlabelled_error
+from .errors import DatasetError, labels_off_advice, skip_bad_advice
+from .image_source import ImageSource, SkippedImage
+from .images import (
+    IMAGE_EXTENSIONS,
+    IMAGE_FORMATS,
+    ImageFileError,
+    decode_flattened,
+    decode_image,
+    is_image_name,
+    read_header,
+    unread_images,
+)
+from .labels import checked_classes, declared_classes, is_unlabelled, labels_array, unlabelled_error
 
 LABELS_FILE = "dataset.json"
 LMDB_DATA = "data.mdb"  # the data file of an LMDB database, as LSUN ships its images
 OPEN_ERRORS = (OSError, zipfile.BadZipFile, ArchiveError, KeyError, RuntimeError, NotImplementedError)  # opening a file
+BROKEN_LINK = "broken symbolic link(s)"  # why skip_bad left a file out, as images.DAMAGED and the others say it
+NOT_OPENED = "that could not be opened"
+SKIPPED_SHOWN = 5  # the names a note about skipped images shows of each reason
 
 
 def file_stamp(path: str | os.PathLike) -> tuple[int, int, int, int]:
@@ -112,8 +125,13 @@ class FileSource(ImageSource):
         try:
             return self._open_file(name, max_ratio=None)
         except OPEN_ERRORS as err:
-            reason = str(err).removeprefix(f"{self.where(name)}: ")
-            raise DatasetError(f"{self.where(name)}: cannot open ({reason}); fix or remove it, or {skip_bad_advice()}") from None
+            where = self.where(name)
+            if not self.is_zip and os.path.islink(self.path / name) and not os.path.exists(self.path / name):
+                raise ImageFileError(f"{where}: broken symbolic link to {os.readlink(self.path / name)}, which does "
+                                     f"not exist; fix or remove the link, or {skip_bad_advice()}", BROKEN_LINK) from None
+            reason = str(err).removeprefix(f"{where}: ")
+            raise ImageFileError(f"{where}: cannot open ({reason}); fix or remove it, or {skip_bad_advice()}",
+                                 NOT_OPENED) from None
 
     def _open_file(self, name: str, *, max_ratio: float | None) -> BinaryIO:
         """Open a file of the source for binary reading: a folder's if it is a regular file, a zip's entry if
@@ -158,32 +176,32 @@ class FileSource(ImageSource):
                 with self._open(name) as file:
                     if read_header(file, self.describe(index), drop_alpha=True)[2] == 3:
                         return True
-            except DatasetError:
+            except ImageFileError:
                 continue  # named (or skipped) when it is decoded
         return False
 
     def validate(self, *, skip_bad: bool = False) -> tuple[int, int, int]:
         shapes: dict[str, tuple[int, int, int]] = {}
-        bad: list[str] = []
+        bad: dict[str, SkippedImage] = {}
         for index, name in enumerate(self.files):
             try:
                 with self._open(name) as file:
                     shapes[name] = read_header(file, self.describe(index), full=skip_bad)
-            except DatasetError:
+            except ImageFileError as err:
                 if not skip_bad:
                     raise
-                bad.append(name)
-        if bad:
-            skipped = set(bad)
-            self.files = [name for name in self.files if name not in skipped]
-            warn(f"{self.path}: skipped {len(bad)} image(s) that could not be read (damaged, or over the pixel limit): "
-                 f"{first_names(bad)}")
+                bad[name] = SkippedImage(self.where(name), err.reason)
+        self.skipped = tuple(bad.values())
+        self.files = [name for name in self.files if name not in bad]
         if not self.files:
-            raise DatasetError(f"{self.path}: none of the {len(bad)} images could be read")
+            raise DatasetError(f"{self.path}: none of its {len(bad)} images can be used: {skipped_text(self.skipped)}")
+        if bad:
+            more = "" if all_named(self.skipped) else "; `stylegan2 dataset --skip-bad` lists them all"
+            warn(f"{self.path}: skipped {len(bad)} image(s): {skipped_text(self.skipped)}{more}")
         first = self.files[0]
         for name in self.files[1:]:
             if shapes[name] != shapes[first]:
-                raise DatasetError(_mismatch_message(self.path, first, shapes[first], name, shapes[name])
+                raise DatasetError(_mismatch_message(self.path, first, shapes[first], name, shapes[name], skip_bad)
                                    + self._class_folders_option())
         return shapes[first]
 
@@ -243,7 +261,7 @@ class FileSource(ImageSource):
             if required:
                 raise DatasetError(f"{self.path} has no labels (no {LABELS_FILE}, or its labels are null); "
                                    f"{self._class_folders_advice()}add a {LABELS_FILE} with "
-                                   f'{{"labels": [["path.png", class_index], ...]}}, or {NO_LABELS_FIX}')
+                                   f'{{"labels": [["path.png", class_index], ...]}}, or {labels_off_advice()}')
             return None
         unknown = sorted(set(table) - set(self.all_files))
         if unknown and not skip_bad:
@@ -434,20 +452,34 @@ def _walk_folder(root: Path) -> list[str]:
     return names
 
 
+def skipped_text(skipped: Sequence[SkippedImage]) -> str:
+    """The images skip_bad left out, grouped by why, each group's first SKIPPED_SHOWN named: '3 unreadable (damaged, or
+    not an image): a.png, b.png, c.png; 1 broken symbolic link(s): d.png'."""
+    groups: dict[str, list[str]] = {}
+    for image in skipped:
+        groups.setdefault(image.reason, []).append(image.where)
+    return "; ".join(f"{len(names)} {reason}: {first_names(names, SKIPPED_SHOWN)}" for reason, names in groups.items())
+
+
+def all_named(skipped: Sequence[SkippedImage]) -> bool:
+    """Whether `skipped_text` names every image: none of its groups has more than SKIPPED_SHOWN."""
+    return max(Counter(image.reason for image in skipped).values(), default=0) <= SKIPPED_SHOWN
+
+
 def _mismatch_message(
-    root: Path, first: str, first_shape: tuple[int, int, int], name: str, shape: tuple[int, int, int]
+    root: Path, first: str, first_shape: tuple[int, int, int], name: str, shape: tuple[int, int, int], skip_bad: bool
 ) -> str:
-    """Say how image `name` differs from the first image and how to make the set uniform."""
+    """Say how image `name` differs from the first image and how to make the set uniform (with --skip-bad in the
+    conversion command when the caller skipped bad images: the folder has some)."""
     (h0, w0, c0), (h, w, c) = first_shape, shape
+    convert = f"stylegan2 dataset --source {root} --dest OUT.zip{' --skip-bad' if skip_bad else ''}"
     if (h, w) != (h0, w0):
         return (
             f"{root}/{name} is {w}x{h} but {root}/{first} is {w0}x{h0}; all images must have one size: "
-            f"convert with `stylegan2 dataset --source {root} --dest OUT.zip --resolution N "
-            "--transform center-crop`"
+            f"convert with `{convert} --resolution N --transform center-crop`"
         )
     kinds = {1: "grayscale", 3: "RGB"}
     return (
         f"{root}/{name} is {kinds[c]} but {root}/{first} is {kinds[c0]}; all images must have the same channels: "
-        f"convert with `stylegan2 dataset --source {root} --dest OUT.zip`, which writes grayscale images as RGB "
-        "when any image is RGB"
+        f"convert with `{convert}`, which writes grayscale images as RGB when any image is RGB"
     )

@@ -4,9 +4,16 @@
 """
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+
+
+class SkippedImage(NamedTuple):
+    """An image that skip_bad left out: the file, as messages name it, and why (`images.DAMAGED`, ...)."""
+
+    where: str
+    reason: str
 
 
 class ImageSource(ABC):
@@ -16,6 +23,7 @@ class ImageSource(ABC):
     location: str  # what the user passed, for messages
     num_classes: int | None = None  # number of classes when known up front (else max label + 1)
     class_names: Any = None  # what the source records as its classes' names (dataset.json's "class_names"), kept as read
+    skipped: tuple[SkippedImage, ...] = ()  # the images `validate(skip_bad=True)` left out, and why
 
     @abstractmethod
     def __len__(self) -> int:
@@ -39,7 +47,8 @@ class ImageSource(ABC):
 
     @abstractmethod
     def validate(self, *, skip_bad: bool = False) -> tuple[int, int, int]:
-        """Check that all images share one (H, W, C) and return it; with `skip_bad`, drop unreadable ones first."""
+        """Check that all images share one (H, W, C) and return it; with `skip_bad`, drop the images that cannot be
+        used first (damaged, transparent, ...: `skipped` lists them), with a note."""
 
     def file_identity(self) -> str | None:
         """A cheap key of the files the images come from, which changes when any is rewritten; None where there are

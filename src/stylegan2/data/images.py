@@ -44,6 +44,22 @@ _T = PIL.Image.Transpose
 _UPRIGHT = {2: _T.FLIP_LEFT_RIGHT, 3: _T.ROTATE_180, 4: _T.FLIP_TOP_BOTTOM, 5: _T.TRANSPOSE, 6: _T.ROTATE_270,
             7: _T.TRANSVERSE, 8: _T.ROTATE_90}  # EXIF Orientation -> the turn that shows the image upright
 
+# Why skip_bad left an image file out, as its note groups them after a count ("3 unreadable (damaged, ...): a.png, ...").
+DAMAGED = "unreadable (damaged, or not an image)"
+OVER_PIXEL_LIMIT = f"over the pixel limit (${MAX_IMAGE_PIXELS_VARIABLE} raises it)"
+TRANSPARENT = "with an alpha channel or a transparent colour (convert with `stylegan2 dataset`, which flattens them)"
+PIXEL_FORMAT = "of a pixel format not read, floating-point or 32-bit (save them as 8- or 16-bit)"
+
+
+class ImageFileError(DatasetError):
+    """One image file that cannot be used as it is, which skip_bad leaves out; `reason` (DAMAGED, ...) says why in a
+    few words, so that a note can group the files it left out by what to do about them."""
+
+    def __init__(self, message: str, reason: str = DAMAGED):  # the default: rebuilt from the message alone (pickle)
+        super().__init__(message)
+        self.reason = reason
+
+
 # Everything PIL, zlib or zipfile raise for a file that is not a readable image.
 DECODE_ERRORS = (
     OSError, SyntaxError, ValueError, EOFError, zlib.error, zipfile.BadZipFile, PIL.Image.DecompressionBombError
@@ -127,13 +143,14 @@ def image_channels(img: PIL.Image.Image, where: str, *, drop_alpha: bool) -> int
         marked = "a palette entry" if mode == "P" else "a colour"
         transparency = f"transparency ({marked} marked transparent)" if "transparency" in img.info else ""
     else:
-        raise DatasetError(
-            f"{where}: unsupported image mode {mode} (e.g. floating-point); save it as 8- or 16-bit grayscale or RGB"
+        raise ImageFileError(
+            f"{where}: unsupported image mode {mode} (e.g. floating-point); save it as 8- or 16-bit grayscale or RGB",
+            PIXEL_FORMAT,
         )
     if transparency and not drop_alpha:
-        raise DatasetError(
+        raise ImageFileError(
             f"{where}: image has {transparency}; flatten it, or convert the dataset with `stylegan2 dataset`, "
-            "which drops alpha"
+            "which drops alpha", TRANSPARENT,
         )
     return channels
 
@@ -181,7 +198,8 @@ def to_8bit(img: PIL.Image.Image, where: str, *, from_png: bool = False) -> PIL.
         return img
     values = np.asarray(img)
     if values.min() < 0 or values.max() > 65535:
-        raise DatasetError(f"{where}: 32-bit integer image with values outside 0..65535; save it as 8- or 16-bit")
+        raise ImageFileError(f"{where}: 32-bit integer image with values outside 0..65535; save it as 8- or 16-bit",
+                             PIXEL_FORMAT)
     if img.mode == "I" and not from_png and values.max() <= 255:
         return PIL.Image.fromarray(values.astype(np.uint8), "L")
     return PIL.Image.fromarray(np.rint(values / 257).astype(np.uint8), "L")
@@ -213,7 +231,7 @@ def read_header(file: BinaryIO, where: str, *, full: bool = False, drop_alpha: b
     except DatasetError:
         raise
     except DECODE_ERRORS as err:
-        raise DatasetError(f"{where}: cannot read image ({_reason(err)}); remove it or {skip_bad_advice()}") from err
+        raise ImageFileError(f"{where}: cannot read image ({_reason(err)}); remove it or {skip_bad_advice()}") from err
 
 
 def decode_image(file: BinaryIO, where: str, *, drop_alpha: bool = False) -> np.ndarray:
@@ -238,7 +256,7 @@ def _decode(file: BinaryIO, where: str, drop_alpha: bool) -> tuple[np.ndarray, b
     except DatasetError:
         raise
     except DECODE_ERRORS as err:
-        raise DatasetError(f"{where}: cannot decode image ({_reason(err)}); remove it or {skip_bad_advice()}") from err
+        raise ImageFileError(f"{where}: cannot decode image ({_reason(err)}); remove it or {skip_bad_advice()}") from err
     return array.reshape(array.shape[0], array.shape[1], -1), transparent  # [H, W, C]
 
 
@@ -290,10 +308,10 @@ def check_size(img: PIL.Image.Image, where: str, *, advice: str = "") -> None:
     bombs); `advice` ends the message (default: remove the image from the dataset, or skip bad images)."""
     limit = max_image_pixels()
     if img.width * img.height > limit:
-        raise DatasetError(
+        raise ImageFileError(
             f"{where}: image is {img.width}x{img.height}, more than {limit:,} pixels (a guard against decompression "
             f"bombs); raise ${MAX_IMAGE_PIXELS_VARIABLE} if you trust the file, or downscale it"
-            f"{advice or ', or remove it or ' + skip_bad_advice()}"
+            f"{advice or ', or remove it or ' + skip_bad_advice()}", OVER_PIXEL_LIMIT,
         )
 
 

@@ -17,7 +17,6 @@ from .errors import DatasetError, limit_from_environment, skip_bad_advice
 
 MAX_CLASSES = 10_000  # class labels (or label-vector length) accepted by default; raise it with the variable below
 MAX_CLASSES_VARIABLE = "STYLEGAN2_MAX_CLASSES"
-NO_LABELS_FIX = "leave out --cond (use_labels=False)"  # how a caller that asked for labels turns them off
 
 
 def max_classes() -> int:

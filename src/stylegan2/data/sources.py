@@ -17,7 +17,6 @@ from .downloads import idx_labels_path, is_idx_images, read_cifar10, read_mnist
 from .errors import DatasetError, DatasetOptionError
 from .files import LMDB_DATA, FileSource, lmdb_error
 from .image_source import ImageSource
-from .labels import NO_LABELS_FIX
 from .shapes import SHAPES_SIZE, ShapesSource
 
 DATASET_KINDS = (
@@ -75,7 +74,7 @@ def open_source(spec: str | os.PathLike, *, resolution: int | None = None) -> Im
     if is_idx_images(path):
         images, labels = read_mnist(path)
         return ArraySource(images, labels, location=spec, name=path.name.removesuffix(".gz"),
-                           no_labels=f"put {idx_labels_path(path).name} beside it, or {NO_LABELS_FIX}")
+                           no_labels=f"put {idx_labels_path(path).name} beside it")
     if path.name.lower().endswith((".tar", ".tar.gz", ".tgz")):
         images, labels = read_cifar10(path)
         name = path.name.removesuffix(".gz").removesuffix(".tgz").removesuffix(".tar")  # cifar-10-python

@@ -17,9 +17,9 @@ from ..utils.notes import warn
 from ..utils.progress import progress_bar
 from ..utils.text import first_names
 from .errors import DatasetError, DatasetOptionError
-from .files import LABELS_FILE, FileSource
-from .image_source import ImageSource
-from .images import check_side, pad_center
+from .files import LABELS_FILE, FileSource, all_named, skipped_text
+from .image_source import ImageSource, SkippedImage
+from .images import ImageFileError, check_side, pad_center
 from .sources import open_source
 
 TRANSFORMS = ("center-crop", "center-crop-wide", "letterbox")
@@ -35,12 +35,18 @@ class ConvertSummary:
     resolution: int  # the shorter side
     num_channels: int
     has_labels: bool
-    num_skipped: int  # unreadable images skipped with skip_bad
+    skipped: tuple[SkippedImage, ...]  # the images skip_bad left out as unusable (damaged, ...), and why
     num_dropped: int  # images too small or too wide for center-crop-wide
     width: int
     height: int
     num_unlabelled: int = 0  # images without a label in the source's labels, left out with skip_bad
     class_names: tuple[str, ...] = ()  # the folder of each class, by index, with labels_from_folders
+    skipped_list: Path | None = None  # the file listing `skipped`, written when their note cannot name them all
+
+    @property
+    def num_skipped(self) -> int:
+        """How many images skip_bad left out as unusable."""
+        return len(self.skipped)
 
     def __str__(self) -> str:
         kind = "grayscale" if self.num_channels == 1 else "RGB"
@@ -52,7 +58,7 @@ class ConvertSummary:
         unlabelled = f" and {self.num_unlabelled} unlabelled" if self.num_unlabelled else ""
         return (
             f"Wrote {self.num_images} {kind} images at {self.width}x{self.height} {labels} to {self.dest} "
-            f"(skipped {self.num_skipped} unreadable{unlabelled}, dropped {self.num_dropped} by the transform)"
+            f"(skipped {self.num_skipped} unusable{unlabelled}, dropped {self.num_dropped} by the transform)"
         )
 
 
@@ -284,6 +290,24 @@ def _create_temp_beside(dest: Path) -> tuple[int, Path]:
         raise _write_error(dest, err) from None
 
 
+def _write_skipped_list(dest: Path, skipped: list[SkippedImage]) -> Path | None:
+    """Write the images skip_bad left out, a line 'PATH<TAB>REASON' each, beside the zip as `<stem>.skipped.txt`, or
+    `<stem>.skipped-1.txt`, ... where that name is taken (a file is never replaced); its path, or None (with a note)
+    when it cannot be written: the zip is written already."""
+    number = 0
+    while True:
+        path = dest.with_name(f"{dest.stem}.skipped{f'-{number}' if number else ''}.txt")
+        try:
+            with open(path, "x", encoding="utf-8", errors="surrogateescape") as file:  # a name's undecodable bytes
+                file.writelines(f"{image.where}\t{image.reason}\n" for image in skipped)
+            return path
+        except FileExistsError:
+            number += 1
+        except OSError as err:
+            warn(f"{path}: cannot write the list of skipped images ({(err.strerror or str(err)).lower()})")
+            return None
+
+
 def _entry(name: str) -> zipfile.ZipInfo:
     """A zip entry dated 1980-01-01 (zip's first date), not now: the same images give the same zip, byte for byte."""
     info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
@@ -314,7 +338,9 @@ def convert_dataset(
     two: 2:1 or 1:2 when it is (as training opens such images), else a square of its longer side
     (smaller images are padded with black, and a warning counts them). With center-crop-wide,
     `width` and `height` are NVIDIA's: the band's aspect, for squares of side `width`. Labels that do not
-    match the images stop it, or with `skip_bad` unlabelled images are left out, as unreadable ones are.
+    match the images stop it, or with `skip_bad` unlabelled images are left out, as unusable ones are (damaged, of a
+    pixel format not read, ...: `ConvertSummary.skipped` says which and why, and when their note cannot name them all,
+    `<dest stem>.skipped.txt` beside the zip lists them).
     Grayscale images are written as RGB when any image is RGB (a warning counts them). `labels_from_folders`
     labels a folder or zip of class folders by folder instead: classes 0, 1, ... in sorted order of the folders'
     names, which dataset.json keeps as "class_names", with "num_classes" (the number of folders, also when
@@ -341,7 +367,7 @@ def convert_dataset(
 
     fd, tmp_path = _create_temp_beside(dest)
     written: list[list] = []
-    skipped: list[str] = []
+    skipped: list[SkippedImage] = []
     promoted: list[str] = []  # grayscale images written as RGB
     transparent: list[str] = []  # images whose transparency was dropped
     enlarged: list[tuple[str, float]] = []  # images the transform enlarged more than ENLARGED_NOTE times
@@ -356,10 +382,10 @@ def convert_dataset(
                 where = src.describe(index)
                 try:
                     image, had_transparency = src.load_flattened(index)
-                except DatasetError:
+                except ImageFileError as err:
                     if not skip_bad:
                         raise
-                    skipped.append(where)
+                    skipped.append(SkippedImage(where, err.reason))
                     continue
                 if had_transparency:
                     transparent.append(where)
@@ -389,7 +415,7 @@ def convert_dataset(
                 if len(written) == 1:
                     _note_free_space(dest, total * image.nbytes, total, image.shape)
             if not written:
-                why = [f"{len(skipped)} could not be read and were skipped"] if skipped else []
+                why = [f"{len(skipped)} skipped as unusable ({skipped_text(skipped)})"] if skipped else []
                 why += [f"{dropped} dropped by --transform {transform}"] if dropped else []
                 raise DatasetError(f"{src.location}: no images written" + (f": {', '.join(why)}" if why else ""))
             meta = _labels_meta(written if labels is not None else None, class_names, num_classes)
@@ -401,9 +427,10 @@ def convert_dataset(
         raise _write_error(dest, err) from None
     finally:
         tmp_path.unlink(missing_ok=True)
+    skipped_list = None if all_named(skipped) else _write_skipped_list(dest, skipped)
     if skipped:
-        warn(f"skipped {len(skipped)} image(s) that could not be read (damaged, or over the pixel limit): "
-             f"{first_names(skipped)}")
+        listed = f"; all are listed in {skipped_list}" if skipped_list else ""
+        warn(f"skipped {len(skipped)} image(s): {skipped_text(skipped)}{listed}")
     if dropped_names:
         warn(f"--transform {transform} left out {len(dropped_names)} image(s) narrower than {width} px or "
              f"shorter than its band: {first_names(dropped_names)}")
@@ -422,5 +449,5 @@ def convert_dataset(
         warn(f"padded {padded} image(s) smaller than {width}x{height} with black borders (up to {black:.0%} "
              f"of the image){nvidia}; to scale them to {width}x{height} instead, pass "
              f"{_size_options(width, height, nvidia_size)} --transform center-crop (or letterbox)")
-    return ConvertSummary(dest, len(written), min(width, height), channels, labels is not None, len(skipped), dropped,
-                          width, height, unlabelled, tuple(class_names) if labels_from_folders else ())
+    return ConvertSummary(dest, len(written), min(width, height), channels, labels is not None, tuple(skipped), dropped,
+                          width, height, unlabelled, tuple(class_names) if labels_from_folders else (), skipped_list)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
 from ..data import DatasetError, ImageDataset, open_dataset
-from ..data.errors import SKIP_BAD_OPTION, advise_skip_bad
+from ..data.errors import LABELS_OFF_OPTION, SKIP_BAD_OPTION, advise_labels_off, advise_skip_bad
 from ..io import CheckpointError
 from ..io.detect import detect_format
 from ..io.pretrained import cached_file_name
@@ -81,9 +81,10 @@ def open_data_and_resolve(data: str, overrides: dict[str, Any], creates_runs: bo
     processes). `dry_run`: that process also reads the --resume file (a URL or network name downloaded once) and
     `check_resume`s it as the run will (the run reads it once, in train), saying its notes."""
     check_run_paths(data, overrides, creates_runs)
-    dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
-                           use_labels=bool(overrides.get("cond")), mirror=bool(overrides.get("mirror")),
-                           skip_bad=bool(overrides.get("skip_bad")), seed=overrides.get("seed") or 0)
+    with advise_labels_off(LABELS_OFF_OPTION):  # labels are asked for with --cond
+        dataset = open_dataset(data, resolution=overrides.get("resolution"), max_size=overrides.get("max_size"),
+                               use_labels=bool(overrides.get("cond")), mirror=bool(overrides.get("mirror")),
+                               skip_bad=bool(overrides.get("skip_bad")), seed=overrides.get("seed") or 0)
     options = resolve(dataset)
     if dry_run and creates_runs and options.resume is not None:  # the options and notes the run would start with
         options, notes = check_resume(options, dataset)
