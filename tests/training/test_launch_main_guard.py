@@ -21,3 +21,14 @@ def test_a_script_calling_launch_local_without_the_main_guard_is_told_to_add_it(
                     "this script again and would run this line again; put the script's top-level code under "
                     '`if __name__ == "__main__":`'), done.stderr
     assert "bootstrapping" not in done.stderr
+
+
+def test_a_script_read_from_standard_input_is_told_to_be_saved_as_a_file(tmp_path: Path):
+    """Each spawned process would open '<stdin>' as the script to import again (notebook35): one line, no process."""
+    script = ("import os\nfrom stylegan2.training.launch import launch_local\n"
+              "if __name__ == '__main__':\n    launch_local(2, os.getpid)\n")
+    done = subprocess.run([sys.executable, "-"], input=script, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.stderr.strip().splitlines()[-1] == (
+        "ValueError: launch_local starts processes that each import the calling script again, and this one was read "
+        "from <stdin>, which they cannot read; save it as a file and run that"), done.stderr
+    assert "FileNotFoundError" not in done.stderr

@@ -151,6 +151,9 @@ def check_main_guard(call: str) -> None:
     path = _script_imported_again(main) if main is not None else None
     if path is None:
         return
+    if not os.path.isfile(path):  # `python - < script.py`: spawn would open '<stdin>' in each process
+        raise ValueError(f"{call} starts processes that each import the calling script again, and this one was read "
+                         f"from {path}, which they cannot read; save it as a file and run that")
     frame = next((f for f, _ in traceback.walk_stack(None)
                   if f.f_globals is main.__dict__ and f.f_code.co_name == "<module>"), None)
     if frame is None:  # not called from the script's top level: a thread, or a callback of something else
