@@ -88,12 +88,12 @@ def test_failed_save_keeps_previous_file_and_leaves_no_temp_files(tmp_path, tiny
     path = save_checkpoint(tmp_path / "net.safetensors", tiny_networks)
     before = path.read_bytes()
 
-    def crash(tensors, filename, metadata=None):
-        with open(filename, "wb") as f:
-            f.write(b"half a checkpoint")
+    def crash(self, data):
+        with open(self, "wb") as f:
+            f.write(data[: len(data) // 2])
         raise OSError("disk full")
 
-    monkeypatch.setattr(native, "save_file", crash)
+    monkeypatch.setattr(native.Path, "write_bytes", crash)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, {"G": tiny_networks["G"]}, overwrite=True)
     assert path.read_bytes() == before
@@ -164,3 +164,4 @@ def test_mismatched_tensor_shape_is_a_clear_error(tmp_path, tiny_networks):
 def test_top_level_package_exports_the_api():
     assert stylegan2.load_network is load_network
     assert stylegan2.save_checkpoint is save_checkpoint
+

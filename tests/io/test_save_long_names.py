@@ -20,10 +20,10 @@ def test_a_checkpoint_name_near_the_file_systems_limit_is_written(tmp_path, tiny
 
 
 def test_a_failed_checkpoint_write_names_the_checkpoint_not_our_temporary(tmp_path, tiny_networks, monkeypatch):
-    def full_disk(tensors, filename, metadata=None):
-        raise OSError(errno.ENOSPC, "No space left on device", filename)
+    def full_disk(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))  # names our temporary, as a real write does
 
-    monkeypatch.setattr(native, "save_file", full_disk)
+    monkeypatch.setattr(native.Path, "write_bytes", full_disk)
     target = tmp_path / "net.safetensors"
     with pytest.raises(OSError) as caught:
         save_network(target, {"G_ema": tiny_networks["G_ema"]})

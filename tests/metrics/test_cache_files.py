@@ -1,6 +1,7 @@
 """The metrics cache on a misbehaving disk: damaged files closed after reading, a directory in a file's place,
 and temporaries left by killed commands swept."""
 
+import contextlib
 import gc
 import os
 import time
@@ -12,6 +13,7 @@ import pytest
 import safetensors.torch
 import torch
 
+from stylegan2.io import native
 from stylegan2.metrics.convert import save_converted
 from stylegan2.metrics.features import PassOptions, real_stats
 from stylegan2.metrics.stats import FeatureStats, StatsCacheError
@@ -74,9 +76,15 @@ def test_a_conversion_is_written_through_our_temporaries_and_sweeps_stale_ones(t
     folder = tmp_path / "converted"
     stale = stale_temp(folder, "vgg16-0123456789abcdef.safetensors")
     written = []
-    real = safetensors.torch.save_file
-    monkeypatch.setattr(safetensors.torch, "save_file", lambda state, name, metadata: written.append(name) or
-                        real(state, name, metadata=metadata))
+    real = native.atomic_path
+
+    @contextlib.contextmanager
+    def recorded(*args, **kwargs):
+        with real(*args, **kwargs) as tmp:
+            written.append(tmp)
+            yield tmp
+
+    monkeypatch.setattr(native, "atomic_path", recorded)
     save_converted({"x": torch.zeros(2)}, "vgg16", "vgg16.pt", folder / "vgg16-0123456789abcdef.safetensors")
     assert [p.name for p in folder.iterdir()] == ["vgg16-0123456789abcdef.safetensors"] and not stale.exists()
     assert files._TEMP_NAME.match(Path(written[0]).name)  # the naming a sweep recognises

@@ -235,3 +235,15 @@ def test_a_metric_record_is_never_appended_through_a_link(tmp_path):
     report_metric(record, run_dir=run)
     lines = (run / "metric-fid50k_full.jsonl").read_text().splitlines()
     assert [json.loads(line)["results"] for line in lines] == [{"fid50k_full": 1.0}] * 2
+
+
+def test_a_metric_record_after_one_cut_short_is_kept_on_a_line_of_its_own(tmp_path):
+    """A record whose append a full disk or a kill stopped: the next one is not glued onto it, and lost with it."""
+    from stylegan2.metrics.evaluate import metric_file, report_metric
+
+    records = metric_file(tmp_path, "fid50k_full")
+    records.write_text('{"results": {"fid50k_full": 3.')
+    with pytest.warns(UserWarning, match="its last line was cut short"):
+        report_metric({"metric": "fid50k_full", "results": {"fid50k_full": 2.5}}, run_dir=tmp_path)
+    lines = records.read_text().splitlines()
+    assert lines[0] == '{"results": {"fid50k_full": 3.' and json.loads(lines[1])["results"] == {"fid50k_full": 2.5}

@@ -1,5 +1,6 @@
 """TrainingSession around a stand-in step: ticks, snapshots, stop limits, non-finite losses, Ctrl-C, the log."""
 
+import contextlib
 import dataclasses
 import errno
 import itertools
@@ -239,13 +240,15 @@ def test_ctrl_c_while_a_snapshot_is_written_stops_the_run_once_it_is_whole(tmp_p
     """The write holds the signal back, then hands it to the run, which stops as after any other Ctrl-C."""
     import stylegan2.io.native as native
 
-    save = native.save_file
+    atomic_path = native.atomic_path
 
-    def save_interrupted(*args, **kwargs):
-        ctrl_c()  # inside the atomic write
-        return save(*args, **kwargs)
+    @contextlib.contextmanager
+    def write_interrupted(*args, **kwargs):
+        with atomic_path(*args, **kwargs) as tmp:
+            ctrl_c()  # inside the atomic write
+            yield tmp
 
-    monkeypatch.setattr(native, "save_file", save_interrupted)
+    monkeypatch.setattr(native, "atomic_path", write_interrupted)
     rec = Recorder(tmp_path)
     with pytest.raises(KeyboardInterrupt):
         rec.run()
@@ -325,22 +328,39 @@ def test_a_final_snapshot_that_cannot_be_written_fails_the_run(tmp_path, monkeyp
     assert failed(rec) and "Done." not in rec.lines
 
 
-def test_a_full_disk_under_safetensors_fails_the_run_in_one_line(tmp_path, monkeypatch):
-    """safetensors reports I/O errors as SafetensorError, not OSError: the run still ends with its own message."""
-    from safetensors import SafetensorError
+def test_a_full_disk_while_a_snapshot_is_written_fails_the_run_in_one_line(tmp_path, monkeypatch):
+    """The write's OSError names our temporary: the run ends with its own message, naming the snapshot once."""
+    import stylegan2.io.native as native
 
     rec = Recorder(tmp_path, max_steps=2)
+    atomic_path = native.atomic_path
 
+    @contextlib.contextmanager
     def disk_full(*args, **kwargs):
-        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+        with atomic_path(*args, **kwargs) as tmp:
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+            yield tmp
 
-    monkeypatch.setattr("stylegan2.io.native.save_file", disk_full)
+    monkeypatch.setattr(native, "atomic_path", disk_full)
     with pytest.raises(TrainingError) as caught:
         rec.run()
     message = str(caught.value)
     assert message.startswith("could not write ") and message.count("network-snapshot-000000-016.safetensors") == 1
-    assert "No space left on device" in message and "no snapshot was written" in message
+    assert "(No space left on device)" in message and "no snapshot was written" in message
     assert failed(rec) and rec.snapshots() == []
+
+
+def test_a_snapshot_that_cannot_be_written_gets_no_grids(tmp_path, monkeypatch):
+    """The grids of a kimg are drawn after its snapshot is written: a full disk leaves no fakes image of a kimg that
+    has no snapshot to go with it."""
+    def disk_full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr("stylegan2.training.session.save_training_snapshot", disk_full)
+    rec = Recorder(tmp_path, max_steps=2)
+    with pytest.raises(TrainingError, match="No space left on device"):
+        rec.run()
+    assert rec.snapshots() == [] and rec.grids == []
 
 
 @pytest.mark.parametrize("trouble, last", [(KeyboardInterrupt, "Stopped."), (ValueError("x.png: cannot decode image"), "Failed.")])
@@ -648,20 +668,18 @@ def test_with_stylegan2_sigterm_stop_a_sigterm_asks_for_a_final_snapshot(tmp_pat
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
 
 
-def test_a_write_on_a_full_disk_is_named_by_its_file(tmp_path):
-    """A write or flush to an open file says only 'No space left on device': the message names the file."""
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="tells the file written by /proc/self/fd")
+def test_a_write_on_a_full_disk_is_named_by_its_file(tmp_path, monkeypatch):
+    """A write to an open file says only 'No space left on device': the message names the file."""
     rec = Recorder(tmp_path, max_steps=2)
+    write = os.write
 
-    class FullFile:
-        name = str(rec.run_dir / "stats.jsonl")
+    def full_stats(fd: int, data: bytes) -> int:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("stats.jsonl"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write(fd, data)
 
-        def write(self, text: str) -> None:
-            raise OSError(28, "No space left on device")
-
-        def close(self) -> None:
-            pass
-
-    rec.session._writer.jsonl = FullFile()
+    monkeypatch.setattr(os, "write", full_stats)
     with pytest.raises(TrainingError, match=rf"^I/O error on {re.escape(str(rec.run_dir / 'stats.jsonl'))} \(No space left "
                                             r"on device\) at step 2"):
         rec.run()

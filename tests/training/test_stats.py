@@ -62,3 +62,16 @@ def test_on_cuda_reports_never_wait_for_the_gpu_and_nccl_gets_a_cuda_tensor(monk
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert collector.flush()["Loss/x"]["num"] == 320 and devices == ["cuda"]
+
+
+def test_a_tick_after_a_line_cut_short_is_written_on_a_line_of_its_own(tmp_path):
+    """stats.jsonl ended by a full disk or a kill mid-line: the next tick's record is not glued onto it."""
+    import json
+
+    (tmp_path / "stats.jsonl").write_text('{"Progress/tick": {"num": 1, "mean"')
+    writer = stats_module.StatsWriter(tmp_path)
+    with pytest.warns(UserWarning, match="stats.jsonl: its last line was cut short"):
+        writer.write({"Progress/tick": {"num": 1, "mean": 1.0, "std": 0.0}}, kimg=1.0)
+    writer.close()
+    last = (tmp_path / "stats.jsonl").read_text().splitlines()[-1]
+    assert json.loads(last)["Progress/tick"]["mean"] == 1.0

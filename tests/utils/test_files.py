@@ -116,3 +116,37 @@ def test_the_older_temporary_naming_is_swept_only_where_it_is_ours(tmp_path):
     assert files.remove_stale_temps(tmp_path) == []
     assert files.remove_stale_temps(tmp_path, legacy_names={"out.zip"}) == [ours] and theirs.exists()
     assert files.remove_stale_temps(tmp_path, legacy_names=True) == [theirs]  # a run directory or a cache: all ours
+
+
+def test_a_line_appended_after_one_cut_short_stands_on_its_own_line(tmp_path):
+    """An append stopped by a full disk or a kill leaves its line without a newline: the next record is not glued on."""
+    records = tmp_path / "metric-fid50k_full.jsonl"
+    records.write_text('{"whole": 1}\n{"cut": ')
+    with pytest.warns(UserWarning, match=rf"{records}: its last line was cut short"):
+        files.append_line(records, '{"next": 2}')
+    assert records.read_text() == '{"whole": 1}\n{"cut": \n{"next": 2}\n'
+
+
+def test_lines_are_appended_to_a_missing_or_whole_file_as_they_are(tmp_path, recwarn):
+    records = tmp_path / "stats.jsonl"
+    files.append_line(records, "1")
+    files.append_line(records, "2")
+    assert records.read_text() == "1\n2\n" and not recwarn.list
+
+
+def test_an_append_the_disk_stops_halfway_names_the_file_and_the_next_one_stands_alone(tmp_path, monkeypatch):
+    records = tmp_path / "stats.jsonl"
+    records.write_text("1\n")
+    write = os.write
+
+    def full(fd, data):
+        write(fd, bytes(data[:3]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch, pytest.raises(OSError) as raised:
+        patch.setattr(os, "write", full)
+        files.append_line(records, "22222")
+    assert raised.value.filename == str(records) and raised.value.errno == errno.ENOSPC
+    with pytest.warns(UserWarning, match="cut short"):
+        files.append_line(records, "3")
+    assert records.read_text().splitlines() == ["1", "222", "3"]

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as serialize_safetensors
 from torch import nn
 
 from ..models import Generator
@@ -102,12 +102,21 @@ def save_checkpoint(
         header = json.dumps(meta, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: checkpoint metadata must be plain JSON (dicts, lists, str, finite numbers): {exc}") from None
-    try:
-        with writing(path), atomic_path(path, replace=overwrite) as tmp:  # an OSError names `path`, not our temporary
-            save_file(_unshared(tensors), str(tmp), metadata={METADATA_KEY: header})
-    except SafetensorError as exc:  # its I/O errors (a full disk) are not OSErrors
-        raise OSError(f"could not write {path}: {exc}") from None
+    write_safetensors(path, _unshared(tensors), {METADATA_KEY: header}, replace=overwrite)
     return path
+
+
+def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str], *,
+                      replace: bool = True) -> None:
+    """Write tensors and metadata as a safetensors file, atomically through our own temporary. Not safetensors'
+    save_file: it writes a temporary of its own beside the target (`.tmpXXXXXX`), which a killed process leaves
+    behind under a name no sweep knows; the bytes cost one more copy of the tensors in memory while they are written."""
+    try:
+        data = serialize_safetensors(tensors, metadata=metadata)
+    except SafetensorError as exc:
+        raise OSError(f"could not write {path}: {exc}") from None
+    with writing(path), atomic_path(path, replace=replace) as tmp:  # an OSError names `path`, not our temporary
+        tmp.write_bytes(data)
 
 
 def save_network(path: str | Path, networks: Mapping[str, nn.Module], *, overwrite: bool = False) -> Path:

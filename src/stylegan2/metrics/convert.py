@@ -21,7 +21,8 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
-from ..utils.files import atomic_path, remove_stale_temps, writing
+from ..io.native import write_safetensors
+from ..utils.files import remove_stale_temps
 from .inception import FIDInceptionV3, preprocess_uint8
 from .vgg16 import CONVS_PER_BLOCK, VGG16LPIPS
 
@@ -176,8 +177,7 @@ def save_converted(state: dict[str, torch.Tensor], kind: str, source_name: str, 
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(destination.parent, legacy_names={destination.name})
-    with writing(destination), atomic_path(destination) as tmp:
-        safetensors.torch.save_file(state, str(tmp), metadata={"format": FORMAT, "network": kind, "source": source_name})
+    write_safetensors(destination, state, {"format": FORMAT, "network": kind, "source": source_name})
 
 
 def names_nvidia_layers(path: str | os.PathLike) -> bool:

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import errno
 import functools
 import json
 import os
 import re
-import stat
 import time
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -35,6 +33,7 @@ from torch.utils.data import Dataset
 from ..data.dataset import label_size_mismatch
 from ..training.distributed import is_first_process
 from ..utils.errors import OptionError
+from ..utils.files import append_line
 from ..utils.notes import warn
 from ..utils.text import format_time
 from .detectors import (
@@ -276,8 +275,7 @@ def report_metric(record: dict, run_dir: str | Path | None = None, snapshot: str
     line = json.dumps(dict(record, snapshot_pkl=None if snapshot is None else str(snapshot), timestamp=time.time()))
     is_leader = not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
     if run_dir is not None and is_leader:
-        with _open_for_append(metric_file(run_dir, record["metric"])) as f:
-            f.write(line + "\n")
+        append_line(metric_file(run_dir, record["metric"]), line)
     return line
 
 
@@ -305,22 +303,6 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def _open_for_append(path: Path) -> TextIO:
-    """A regular file opened to append to, never through a symbolic link or into a FIFO: a run directory from
-    elsewhere could hold `metric-<name>.jsonl` as a link to any file of the user's. Refusals are OSErrors."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        fd = os.open(path, flags, 0o666)
-    except OSError:
-        if path.is_symlink():
-            raise OSError(errno.ELOOP, "a symbolic link, which is not written through", str(path)) from None
-        raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file", str(path))
-    return os.fdopen(fd, "a", encoding="utf-8")
 
 
 # Column widths that hold the official names and values (pr50k3_full_precision, -1.23457e-05), so that rows printed

@@ -40,6 +40,7 @@ from .rundir import (
     runs_of_kind,
 )
 
+NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)  # a run this process may not write to: continued without a claim
 AUTO_RESUME = "auto"  # --resume auto: the newest snapshot of this run under --outdir, if any; auto:FILE, else FILE
 
 
@@ -144,12 +145,17 @@ def _claim_continuation(found: Path, claim: bool) -> tuple[Path | None, list[str
     """With `claim`, this process's claim of the continuation of `found`'s run (`claim_continuation`; None without,
     --dry-run), and a note where its directory cannot be written to (a finished run made read-only, a colleague's
     run): such a run is continued without a claim, only read as before claims were made, so a job that starts to
-    continue it at the same moment is not stopped."""
+    continue it at the same moment is not stopped. A claim that the disk fails to write (full, an I/O error) is a
+    TrainingError naming it: the run could not write its snapshots there either."""
     why = None
     if claim:
         try:
             return claim_continuation(found), []
         except OSError as err:
+            if err.errno not in NOT_WRITABLE:
+                advice = "free space on that disk" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "check that disk"
+                raise TrainingError(f"--resume auto: could not write {err.filename or found.parent} to claim the run "
+                                    f"it continues ({err.strerror or err}); {advice}, then start again") from None
             why = err.strerror or str(err)
     elif not os.access(found.parent, os.W_OK):  # --dry-run: what the claim would meet
         why = os.strerror(errno.EACCES)

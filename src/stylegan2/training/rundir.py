@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..io.detect import newest_snapshot, snapshot_nimg
 from ..io.pretrained import NVIDIA_NETWORKS
-from ..utils.files import folder_blocker, remove_stale_temps
+from ..utils.files import folder_blocker, remove_stale_temps, writing
 from ..utils.text import option_value
 
 if TYPE_CHECKING:
@@ -410,15 +410,22 @@ def _claims(folder: Path, prefix: str) -> list[tuple[int, Path]]:
 
 
 def _claim(folder: Path, prefix: str, record: str) -> Path:
-    """Create the next `<prefix>NNNNN.lock` in `folder` exclusively, holding `record`; returns its path."""
+    """Create the next `<prefix>NNNNN.lock` in `folder` exclusively, holding `record`; returns its path. A claim whose
+    write fails (a full disk) is removed again, and the OSError names it: left empty, it would read as one still being
+    written by another process, and stop this job's next start with a false diagnosis."""
     while True:
         path = folder / f"{prefix}{max((n for n, _ in _claims(folder, prefix)), default=-1) + 1:05d}.lock"
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:  # another process took this number first: the next one
             continue
-        with os.fdopen(fd, "wb") as file:
-            file.write(record.encode())
+        try:
+            with writing(path), os.fdopen(fd, "wb") as file:
+                file.write(record.encode())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise
         _held_claims[path.resolve()] = RunLock(path)
         return path
 

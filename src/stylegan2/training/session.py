@@ -393,8 +393,7 @@ class TrainingSession:
             why = "the launcher is gone (killed?); " if launcher_gone() else ""
             self.log(f"Interrupted: {why}writing a final snapshot before exiting")
         written = self._snapshot(hooks, score=False, within_tick=True)
-        if self.ctx.is_main:  # the grids after the snapshot, so that a second Ctrl-C cannot cost the networks
-            self._save_grids(hooks)
+        if self.ctx.is_main:
             note = hooks.left_out(self.last_snapshot) if written else ""
             if note:  # a note, which a quiet terminal keeps: something the run was asked for is missing
                 self.note(note)
@@ -523,8 +522,6 @@ class TrainingSession:
             self._writer.write(stats, self.cur_nimg / 1000)
         extras = self._checked_extras(hooks)
         if self.done or self.cur_tick % self.options.snap == 0:
-            if self.ctx.is_main:
-                self._save_grids(hooks)
             self._snapshot(hooks, extras)
             self._maintenance.append(time.time() - tick_end)
         self.cur_tick += 1
@@ -578,7 +575,7 @@ class TrainingSession:
 
     def _snapshot(self, hooks: LoopHooks, extras: dict[str, Any] | None = None, score: bool = True,
                   within_tick: bool = False) -> bool:
-        """Write network-snapshot-<kimg>.safetensors on rank 0, then (with `score`) every rank runs
+        """Write network-snapshot-<kimg>.safetensors and then its grids on rank 0, then (with `score`) every rank runs
         `hooks.after_snapshot`; resuming from it starts the next tick (`within_tick`: goes on with this one).
         Returns whether it was written now.
 
@@ -601,6 +598,7 @@ class TrainingSession:
             else:
                 self._write_snapshot(path, state, hooks.advice)
                 written = True
+            self._save_grids(hooks)  # after: no grid of a kimg without its snapshot, nor a Ctrl-C costing the networks
         written = bool(broadcast_(torch.tensor(float(written), device=self.ctx.device)))  # the others wait for the write
         self._noted_snapshot = path
         if written and score:
@@ -618,7 +616,10 @@ class TrainingSession:
         try:
             save_training_snapshot(path, nets, self.optimizers, state, self._recorded_options(), self.ctx.device)
         except (OSError, ValueError) as err:
-            reason = str(err) if str(path) in str(err) else f"could not write {path}: {err}"  # the path once
+            if isinstance(err, OSError) and err.filename is not None:  # a failed write: 'could not write PATH (REASON)'
+                reason = _write_failure(err)
+            else:
+                reason = str(err) if str(path) in str(err) else f"could not write {path}: {err}"  # the path once
             raise TrainingError(f"{reason}; {self._last_good()}") from None
         self.log(f"Saved {path.name}")
 
@@ -629,7 +630,7 @@ class TrainingSession:
             self._lock = None
 
     def _close(self, outcome: str) -> None:
-        """Close stats.jsonl and TensorBoard, and end log.txt with `outcome` ('Done.', 'Stopped.' or 'Failed.')."""
+        """Close TensorBoard's files, and end log.txt with `outcome` ('Done.', 'Stopped.' or 'Failed.')."""
         if self._writer is not None:
             self._writer.close()
         self._release_lock()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from ..utils.files import writing
+from ..utils.files import append_line
 from .distributed import is_distributed
 
 
@@ -85,8 +85,7 @@ class StatsWriter:
     of each snapshot, as `Metrics/<name>` (NVIDIA's names; their records are the run's metric-<name>.jsonl)."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
-        self.jsonl = open(run_dir / "stats.jsonl", "a", encoding="utf-8")
+        self.jsonl = run_dir / "stats.jsonl"
         self.tensorboard = None
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -98,9 +97,7 @@ class StatsWriter:
 
     def write(self, stats: dict[str, dict[str, float]], kimg: float) -> None:
         timestamp = time.time()
-        with writing(self.run_dir / "stats.jsonl"):
-            self.jsonl.write(json.dumps(dict(stats, timestamp=timestamp)) + "\n")
-            self.jsonl.flush()
+        append_line(self.jsonl, json.dumps(dict(stats, timestamp=timestamp)))
         if self.tensorboard is not None:
             for name, value in stats.items():
                 self.tensorboard.add_scalar(name, value["mean"], global_step=int(kimg), walltime=timestamp - self.start)
@@ -116,6 +113,5 @@ class StatsWriter:
         self.tensorboard.flush()
 
     def close(self) -> None:
-        self.jsonl.close()
         if self.tensorboard is not None:
             self.tensorboard.close()

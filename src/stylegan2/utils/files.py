@@ -22,6 +22,8 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO, Collection, Iterator, Sequence
 
+from .notes import warn
+
 STALE_AFTER_SECONDS = 60.0  # a temporary untouched this long whose writer is gone is stale
 ORPHAN_AFTER_SECONDS = 24 * 3600.0  # any temporary of ours untouched this long is stale (e.g. from another host)
 MAX_ZIP_RATIO = 200  # declared size / compressed size of a deflated zip entry
@@ -458,6 +460,45 @@ def open_regular(path: str | Path) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def append_line(path: str | Path, line: str) -> None:
+    """Append `line` and a newline to the regular file `path` (made where missing), as one record of a JSON-lines file.
+
+    Never through a symbolic link or into a FIFO: a run directory from elsewhere could hold the name as a link to any
+    file of the user's (refusals are OSErrors naming `path`). A last line without its newline (an append cut short
+    by a full disk or a kill) is ended first, with a note: this record glued onto it would be lost with it.
+    """
+    path = Path(path)
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | NONBLOCK | BINARY
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError:
+        if path.is_symlink():
+            raise OSError(errno.ELOOP, "a symbolic link, which is not written through", str(path)) from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        unended = _last_byte(fd) not in (b"", b"\n")
+        data = memoryview(b"\n" * unended + line.encode() + b"\n")
+        with writing(path):
+            while data:  # O_APPEND: each write goes to the end, wherever the read left the offset
+                data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)
+    if unended:
+        warn(f"{path}: its last line was cut short (an append stopped by a full disk or a kill); it was ended there, "
+             "and this record written on a line of its own")
+
+
+def _last_byte(fd: int) -> bytes:
+    """The last byte of the open file `fd` (b"" for an empty file)."""
+    end = os.lseek(fd, 0, os.SEEK_END)
+    if end == 0:
+        return b""
+    os.lseek(fd, end - 1, os.SEEK_SET)
+    return os.read(fd, 1)
 
 
 def check_zip_entry(
