@@ -101,3 +101,35 @@ def test_the_augmentation_config_checks_the_policy_when_made_not_when_training_s
 
     with pytest.raises(ValueError, match="^--diffaugment-policy color,flip: unknown transform"):
         AugmentConfig(mode="diffaug", diffaugment_policy="color,flip")
+
+
+# Zhao et al.'s reference (mit-han-lab/data-efficient-gans, DiffAugment-stylegan2-pytorch/DiffAugment_pytorch.py,
+# commit ce71c7e): rand_translation draws torch.randint(-shift, shift + 1) for the rows, then for the columns, with
+# shift = int(side * 0.125 + 0.5); rand_cutout draws the square's centre as torch.randint(0, side + (1 - size % 2))
+# for the rows, then the columns, with size = int(side * 0.5 + 0.5), and zeroes rows centre - size // 2 onwards.
+
+
+def test_translation_draws_zhaos_shifts_including_both_extremes():
+    """Each image is shifted by the drawn randint(-shift, shift + 1) rows and columns: +shift can be drawn too."""
+    x = torch.rand(64, 1, 16, 24) + 1
+    torch.manual_seed(11)
+    y = DiffAugment("translation")(x)
+    torch.manual_seed(11)
+    dy, dx = torch.randint(-2, 3, [64]), torch.randint(-3, 4, [64])  # shifts 2 (16 rows) and 3 (24 columns)
+    assert {2, -2} <= set(dy.tolist()) and {3, -3} <= set(dx.tolist())
+    for img, out, shift_y, shift_x in zip(x, y, dy.tolist(), dx.tolist()):
+        assert torch.equal(out, _shifted(img, shift_y, shift_x))
+
+
+def test_cutout_draws_zhaos_offsets_and_can_reach_the_last_rows():
+    """The square starts at randint(0, side + (1 - size % 2)) - size // 2: for an even size the square can sit on
+    the last size // 2 rows or columns (centre == side)."""
+    torch.manual_seed(12)
+    y = DiffAugment("cutout")(torch.ones(64, 1, 16, 12))
+    torch.manual_seed(12)
+    top, left = torch.randint(0, 17, [64]) - 4, torch.randint(0, 13, [64]) - 3  # squares of 8 rows by 6 columns
+    assert top.max() == 12 and left.max() == 9
+    for img, row, col in zip(y[:, 0], top.tolist(), left.tolist()):
+        expected = torch.ones(16, 12)
+        expected[max(row, 0):row + 8, max(col, 0):col + 6] = 0
+        assert torch.equal(img, expected)
