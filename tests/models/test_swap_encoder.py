@@ -77,3 +77,11 @@ def test_impossible_configurations_are_refused_with_a_message(config):
 def test_wrong_image_shape_is_refused_with_a_message():
     with pytest.raises(ValueError, match=r"\[batch, 3, 16, 16\]"):
         tiny_encoder()(torch.randn(2, 3, 32, 32))
+
+
+def test_uint8_images_are_refused_as_the_discriminator_refuses_them():
+    """They were cast to float and encoded unscaled, as if [0, 255] were the [-1, 1] the networks trained on."""
+    pixels = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
+    with pytest.raises(TypeError, match=r"^SwapEncoder expects float images in \[-1, 1\], got torch.uint8; "
+                                        r"convert with img.float\(\) / 127.5 - 1$"):
+        tiny_encoder()(pixels)

@@ -111,8 +111,16 @@ def test_missing_network_file_is_named(tmp_path):
 def test_file_without_a_generator_is_rejected(tmp_path):
     D = Discriminator(c_dim=0, img_resolution=16, img_channels=3, channel_base=128, channel_max=16)
     save_checkpoint(tmp_path / "d.safetensors", {"D": D})
-    with pytest.raises(ToolError, match="holds no generator"):
+    with pytest.raises(ToolError, match=r"d.safetensors: holds no network named G_ema or G \(found: D\); pass a file"):
         load_generator(tmp_path / "d.safetensors", "cpu")
+
+
+def test_a_generator_saved_under_another_name_is_told_the_names_the_tools_read(tiny_generator, tmp_path):
+    """It said "holds no generator (found generator)", which read as a contradiction."""
+    save_checkpoint(tmp_path / "w.safetensors", {"generator": tiny_generator()})
+    with pytest.raises(ToolError, match=r"^\S+w.safetensors: holds no network named G_ema or G \(found: generator\); pass a "
+                                        r"file with one of them \(save_network\(path, \{'G_ema': G\}\) writes one\)$"):
+        load_generator(tmp_path / "w.safetensors", "cpu")
 
 
 def test_g_ema_is_preferred_over_g(tiny_generator, tmp_path):

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..models import CooccurrenceDiscriminator, Discriminator, Generator, SwapEncoder, SwapGenerator
+from ..utils.rng import GLOBAL_RNG_LOCK
 from .errors import CheckpointError, one_line
 from .validate import check_state, is_materialized, plan_network, stored_bytes
 
@@ -65,36 +66,39 @@ def build_network(
     if cls is None:
         shown = repr(class_name)[:80] if isinstance(class_name, str) else f"a {type(class_name).__name__}"
         raise CheckpointError(f"{where}: network class {shown} is not one we can build (expected one of {sorted(NETWORK_CLASSES)})")
-    rng = torch.get_rng_state()
-    # Large tensors only planned, on the meta device; and as many real elements as the file's tensors hold bytes (and
-    # a little), so that a small file that describes a large network does not allocate it.
-    stored = stored_bytes(v for v in state_dict.values() if isinstance(v, torch.Tensor))
-    module = plan_network(cls, init_kwargs, where, real_budget=stored + 2**20)
-    expected = {k: v.shape for k, v in module.state_dict().items()}
-    own_names = {k for k in expected if k.endswith(keep_own) and k not in state_dict} if keep_own else set()
-    missing = sorted(set(expected) - set(state_dict) - own_names)
-    unexpected = sorted(set(state_dict) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{where}: stored tensors do not match a {class_name} with these arguments "
-            f"(missing {_few(missing)}; unexpected {_few(unexpected)})"
-        )
-    check_state(state_dict, where)
-    wrong = [k for k, v in state_dict.items() if tuple(v.shape) != tuple(expected[k])]
-    if wrong:
-        k = wrong[0]
-        raise CheckpointError(
-            f"{where}: tensor {k} has shape {list(state_dict[k].shape)}, but the {class_name} built from the "
-            f"stored arguments expects {list(expected[k])} ({len(wrong)} mismatched tensors)"
-        )
-    try:
-        if not is_materialized(module):
-            torch.set_rng_state(rng)  # the same random initial values as a direct build
-            module = cls(**init_kwargs)
-        own = {k: v for k, v in module.state_dict().items() if k in own_names}
-        module.load_state_dict({**own, **state_dict}, strict=True)
-    except Exception as exc:  # noqa: BLE001 -- the checks above should make this unreachable; keep it one line
-        raise CheckpointError(f"{where}: cannot build {class_name} from the stored arguments and tensors ({one_line(exc)})") from None
+    # Built on the CPU with random initial values, which the file's tensors replace: drawn under fork_rng, so that
+    # loading leaves the caller's random state as it was (and in turn with threads that seed it: seeded_global_rng).
+    with GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
+        rng = torch.get_rng_state()
+        # Large tensors only planned, on the meta device; and as many real elements as the file's tensors hold bytes (and
+        # a little), so that a small file that describes a large network does not allocate it.
+        stored = stored_bytes(v for v in state_dict.values() if isinstance(v, torch.Tensor))
+        module = plan_network(cls, init_kwargs, where, real_budget=stored + 2**20)
+        expected = {k: v.shape for k, v in module.state_dict().items()}
+        own_names = {k for k in expected if k.endswith(keep_own) and k not in state_dict} if keep_own else set()
+        missing = sorted(set(expected) - set(state_dict) - own_names)
+        unexpected = sorted(set(state_dict) - set(expected))
+        if missing or unexpected:
+            raise CheckpointError(
+                f"{where}: stored tensors do not match a {class_name} with these arguments "
+                f"(missing {_few(missing)}; unexpected {_few(unexpected)})"
+            )
+        check_state(state_dict, where)
+        wrong = [k for k, v in state_dict.items() if tuple(v.shape) != tuple(expected[k])]
+        if wrong:
+            k = wrong[0]
+            raise CheckpointError(
+                f"{where}: tensor {k} has shape {list(state_dict[k].shape)}, but the {class_name} built from the "
+                f"stored arguments expects {list(expected[k])} ({len(wrong)} mismatched tensors)"
+            )
+        try:
+            if not is_materialized(module):
+                torch.set_rng_state(rng)  # the same random initial values as a direct build
+                module = cls(**init_kwargs)
+            own = {k: v for k, v in module.state_dict().items() if k in own_names}
+            module.load_state_dict({**own, **state_dict}, strict=True)
+        except Exception as exc:  # noqa: BLE001 -- the checks above should make this unreachable; keep it one line
+            raise CheckpointError(f"{where}: cannot build {class_name} from the stored arguments and tensors ({one_line(exc)})") from None
     return module.eval().requires_grad_(False)  # as NVIDIA's pickles hold their networks
 
 

@@ -103,7 +103,8 @@ def dataset_features(dataset: Dataset, extract: Extractor, opts: PassOptions, st
     num_items = stats.max_items
     ws = opts.world_size
     share = [(i * ws + opts.rank) % num_items for i in range((num_items - 1) // ws + 1)]  # equal length on every rank
-    loader = DataLoader(dataset, batch_size=opts.batch_size, sampler=share, num_workers=opts.num_workers)
+    loader = DataLoader(dataset, batch_size=opts.batch_size, sampler=share, num_workers=opts.num_workers,
+                        generator=torch.Generator())  # its workers' seeds from here: the caller's global RNG stays as it was
     with progress_bar(show=opts.progress and opts.rank == 0, total=num_items, desc=desc, unit="img") as bar:
         for images, _labels in loader:
             images = to_three_channels(torch.as_tensor(images).to(opts.device))

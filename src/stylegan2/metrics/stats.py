@@ -163,7 +163,8 @@ def dataset_fingerprint(dataset: Dataset, progress: bool = False, num_workers: i
         _fingerprints[dataset] = found
         return found
     digest = hashlib.sha256()
-    items = torch.utils.data.DataLoader(dataset, batch_size=None, collate_fn=_as_is, num_workers=num_workers)
+    items = torch.utils.data.DataLoader(dataset, batch_size=None, collate_fn=_as_is, num_workers=num_workers,
+                                        generator=torch.Generator())  # not seeded from the caller's global RNG
     for image, label in progress_bar(items, show=progress, total=len(dataset), desc="hashing dataset", unit="img"):
         for array in (np.ascontiguousarray(image), np.ascontiguousarray(label)):
             digest.update(str((array.dtype.str, array.shape)).encode())

@@ -12,7 +12,7 @@ from ..nn.layers import Conv2dLayer, FullyConnectedLayer, MinibatchStdLayer
 from ..nn.upfirdn2d import downsample2d, setup_filter
 from .aspect import SQUARE, check_img_resolution, image_size
 from .init_kwargs import records_init_kwargs
-from .inputs import check_input, check_same_batch, check_size
+from .inputs import check_images, check_same_batch, check_size
 from .mapping import MappingNetwork
 from .synthesis import ARCHITECTURES, channel_counts, compute_dtype, compute_memory_format, half_dtype_of
 
@@ -205,11 +205,7 @@ class Discriminator(nn.Module):
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None, force_fp32: bool = False) -> torch.Tensor:
         """img [N, img_channels, img_height, img_width], c [N, c_dim] -> logits [N, 1]."""
-        expected = (self.img_channels, self.img_height, self.img_width)
-        if check_input(img, "img", self).ndim != 4 or tuple(img.shape[1:]) != expected:
-            raise ValueError(f"D expects images of shape [batch, {', '.join(map(str, expected))}], got {list(img.shape)}")
-        if not img.is_floating_point():  # uint8 pixels would go in unscaled, and D would score them as such
-            raise TypeError(f"D expects float images in [-1, 1], got {img.dtype}; convert with img.float() / 127.5 - 1")
+        check_images(img, "D", (self.img_channels, self.img_height, self.img_width), self)
         if self.c_dim > 0 and isinstance(c, torch.Tensor):
             check_same_batch(c, "c (class label)", img, "img")
         x = None

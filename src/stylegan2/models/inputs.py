@@ -34,6 +34,16 @@ def check_input(x: object, name: str, network: nn.Module) -> torch.Tensor:
     return x
 
 
+def check_images(img: object, network_name: str, expected: tuple[int, int, int], network: nn.Module) -> torch.Tensor:
+    """`img` as given, if it is a batch of float images of shape `expected` (C, H, W) that `network` can take; else a
+    TypeError or ValueError saying what `network_name` expects. uint8 pixels would go in unscaled, and be judged so."""
+    if check_input(img, "img", network).ndim != 4 or tuple(img.shape[1:]) != expected:
+        raise ValueError(f"{network_name} expects images of shape [batch, {', '.join(map(str, expected))}], got {list(img.shape)}")
+    if not img.is_floating_point():
+        raise TypeError(f"{network_name} expects float images in [-1, 1], got {img.dtype}; convert with img.float() / 127.5 - 1")
+    return img
+
+
 def check_same_batch(x: torch.Tensor, name: str, reference: torch.Tensor, reference_name: str) -> None:
     """Refuse `x` unless it has as many rows as `reference` (one per sample), naming both inputs."""
     if x.shape[0] != reference.shape[0]:
@@ -45,7 +55,9 @@ def check_truncation(psi: object, cutoff: object) -> None:
     if isinstance(psi, torch.Tensor):
         if psi.numel() != 1:
             raise ValueError(f"truncation_psi must be one number, got a tensor of shape {list(psi.shape)}")
-    elif isinstance(psi, bool) or not isinstance(psi, numbers.Real) or not math.isfinite(psi):
-        raise TypeError(f"truncation_psi must be a finite number (1 = no truncation), got {psi!r}")
+    else:
+        number = isinstance(psi, numbers.Real) and not isinstance(psi, bool)
+        if not number or not math.isfinite(psi):  # NaN or Inf: a number, of a value that it cannot be
+            raise (ValueError if number else TypeError)(f"truncation_psi must be a finite number (1 = no truncation), got {psi!r}")
     if cutoff is not None and (not is_whole_number(cutoff) or cutoff < 0):
         raise ValueError(f"truncation_cutoff must be None (every layer) or the number of layers to truncate, >= 0, got {cutoff!r}")

@@ -20,6 +20,7 @@ from torch import nn
 from ..nn.layers import Conv2dLayer, FullyConnectedLayer
 from ..nn.reflect_conv import ReflectConv2dLayer
 from .init_kwargs import records_init_kwargs
+from .inputs import check_images
 from .synthesis import compute_memory_format
 
 
@@ -97,9 +98,7 @@ class SwapEncoder(nn.Module):
 
     def forward(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """img [N, img_channels, R, R] in [-1, 1] -> (structure code, texture code)."""
-        expected = (self.img_channels, self.img_resolution, self.img_resolution)
-        if img.ndim != 4 or tuple(img.shape[1:]) != expected:
-            raise ValueError(f"SwapEncoder expects images of shape [batch, {', '.join(map(str, expected))}], got {list(img.shape)}")
+        check_images(img, "SwapEncoder", (self.img_channels, self.img_resolution, self.img_resolution), self)
         # Activations in the layout the device's convolutions prefer (NHWC on CPU); every layer keeps it.
         layout = compute_memory_format(channels_last=False, force_fp32=True, device=img.device)
         x = self.FromRGB(img.to(torch.float32, memory_format=layout))

@@ -83,10 +83,18 @@ def parse_seeds(text: str | Sequence[int], option: str = "--seeds") -> list[int]
         seeds = [int(s) for s in items]  # 1.7 is not seed 1
     if not seeds:
         raise ToolOptionError(f"{prefix}no seeds given")
-    bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
-    if bad:
-        raise ToolOptionError(f"{prefix}seed {bad[0]} is outside 0..{MAX_SEED}")
-    return seeds
+    return [check_seed(s, option) for s in seeds]
+
+
+def check_seed(seed: object, option: str = "") -> int:
+    """One seed, as an int, if NumPy's RandomState takes it: a whole number in 0..MAX_SEED; else a ToolOptionError
+    that names `option` ('' names none)."""
+    prefix = f"{option}: " if option else ""
+    if not is_whole_number(seed):
+        raise ToolOptionError(f"{prefix}seed {seed!r} is not a whole number in 0..{MAX_SEED}; pass an int")
+    if not 0 <= seed <= MAX_SEED:
+        raise ToolOptionError(f"{prefix}seed {seed} is outside 0..{MAX_SEED}")
+    return int(seed)
 
 
 def parse_grid(text: str | Sequence[int], option: str = "--grid") -> tuple[int, int]:
@@ -146,7 +154,8 @@ def load_generator(
     G = networks.get("G_ema") if networks.get("G_ema") is not None else networks.get("G")
     if G is None:
         found = ", ".join(sorted(k for k, v in networks.items() if v is not None)) or "nothing"
-        raise ToolError(f"{path}: holds no generator (found {found}); pass a file with G_ema or G")
+        raise ToolError(f"{path}: holds no network named G_ema or G (found: {found}); pass a file with one of them "
+                        "(save_network(path, {'G_ema': G}) writes one)")
     if not isinstance(G, Generator):
         raise ToolError(f"{path}: its generator is a {type(G).__name__}, not a stylegan2 Generator")
     if networks.get("G_ema") is None:  # G's images differ from the averaged G_ema's that files usually give
@@ -175,7 +184,7 @@ def network_device(module: torch.nn.Module) -> torch.device:
 
 def seed_latent(G: Generator, seed: int) -> torch.Tensor:
     """z [1, z_dim] for a seed, drawn exactly as NVIDIA's generate.py draws it (so images match theirs)."""
-    z = np.random.RandomState(seed).randn(1, G.z_dim)
+    z = np.random.RandomState(check_seed(seed)).randn(1, G.z_dim)
     return torch.from_numpy(z).to(device=network_device(G), dtype=torch.float32)
 
 

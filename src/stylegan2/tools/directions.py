@@ -96,7 +96,7 @@ def find_directions(
                                           "same for every class)")
     check_label_options(class_idx, label)
     seeds = parse_seeds(seeds)
-    G = load_generator(network, device)
+    G = load_generator(network, device, truncation_psi=truncation_psi)
     if strips or class_idx is not None or label is not None:  # the directions come from the weights alone; a class
         check_inputs(G, class_idx, label=label)  # is for the strips' images
     strips = min(strips, G.w_dim)

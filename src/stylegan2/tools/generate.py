@@ -77,7 +77,7 @@ def seed_images(
         raise ToolOptionError(f"index {index} and strength {strength} move along directions; pass directions=load_directions(path)")
     check_psi(truncation_psi)
     check_label_options(class_idx, label)
-    G = load_generator(G)
+    G = load_generator(G, truncation_psi=truncation_psi)
     return np.stack(list(each_seed_image(G, seed_classes(parse_seeds(seeds), parse_classes(class_idx)), truncation_psi,
                                          truncation_cutoff, noise_mode, directions, index, strength, label)))
 

@@ -63,6 +63,17 @@ def check_frames(frames: int) -> None:
         raise ToolOptionError(f"--frames {frames!r}: must be a whole number >= 1")
 
 
+def frame_range(frames: range | None, num_frames: int) -> range:
+    """The frames to make of a video of `num_frames`: `frames`, a non-empty range of its frame indices, or all of them."""
+    if frames is None:
+        return range(num_frames)
+    ends = (frames[0], frames[-1]) if isinstance(frames, range) and frames else None  # a range lies between its ends
+    if ends is None or min(ends) < 0 or max(ends) >= num_frames:
+        raise ToolOptionError(f"frames must be a non-empty range of frame indices in 0..{num_frames - 1} (num_frames "
+                              f"{num_frames}), such as range(0, {num_frames}); got {frames!r}")
+    return frames
+
+
 def _positions(num_keys: int, num_frames: int, frames: range) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For each frame of `frames`: the keyframe it leaves, the one it goes to (the last leads back to the first) and
     the fraction of the way between them."""
@@ -92,7 +103,7 @@ def interpolation_ws(
         raise ToolOptionError(f"--space must be 'z' (spherical) or 'w' (linear), got {space!r}")
     check_frames(num_frames)
     seeds = parse_seeds(seeds)
-    frames = range(num_frames) if frames is None else frames
+    frames = frame_range(frames, num_frames)
     if space == "w":
         keys = torch.cat([seed_ws(G, s, truncation_psi, truncation_cutoff, class_idx, label) for s in seeds])  # [K, num_ws, w_dim]
         return keyframe_ws(keys, num_frames, frames)
@@ -109,7 +120,7 @@ def keyframe_ws(keys: torch.Tensor, num_frames: int, frames: range | None = None
     """ws [num_frames, num_ws, w_dim] looping linearly through the keyframe ws `keys` [K, num_ws, w_dim] (projected
     ws, or seeds' ws), as interpolation_ws does through seeds in w."""
     check_frames(num_frames)
-    frames = range(num_frames) if frames is None else frames
+    frames = frame_range(frames, num_frames)
     start, end, frac = _positions(len(keys), num_frames, frames)
     return torch.lerp(keys[start], keys[end], frac.to(keys.device)[:, None, None])
 

@@ -98,6 +98,8 @@ def _train(options: TrainingOptions, ctx: DistributedContext, *, log: Callable[[
     resume, found_lines = load_resume(options, dataset.name, ctx)
     if resume is not None:  # before the labels: a network trained without clusters (or on K of them) sets them
         options = follow_file_labels(resume, options, dataset)
+    if options.clusters:  # they label a copy (sharing the images): the caller's dataset stays as opened, for another run
+        dataset = copy.copy(dataset)
     c_prior, clusters_kept, header = _labels(dataset, options, ctx, log, resume)
     options, (G, D, G_ema), resuming, resume_notes = _networks(options, dataset, c_prior, resume, ctx)
     header += found_lines + resuming
