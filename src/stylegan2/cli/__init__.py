@@ -6,19 +6,19 @@ import click
 
 from stylegan2 import __version__
 from stylegan2.cli.flags import WholeSummariesGroup, group_quiet_option
-from stylegan2.training.launch import INTERRUPTED
+from stylegan2.training.signals import SignalInterrupt, interrupted_status
 
 
 class MainGroup(WholeSummariesGroup):
     """The `stylegan2` group: a Ctrl-C in any command ends it with the shell's status for SIGINT (click's own
-    handling exits 1), the status `train` and the console entry point give too."""
+    handling exits 1), the status `train` and the console entry point give too; SIGTERM with the shell's for it."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt:
-            click.echo("Aborted!", err=True)
-            raise click.exceptions.Exit(INTERRUPTED) from None
+        except KeyboardInterrupt as err:
+            click.echo(err if isinstance(err, SignalInterrupt) else "Aborted!", err=True)
+            raise click.exceptions.Exit(interrupted_status(err)) from None
 
 
 @click.group(cls=MainGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

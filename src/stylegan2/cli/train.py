@@ -33,11 +33,11 @@ from ..training.config import CFG_NAMES, FINE_TUNE_ADA_KIMG, PRECISIONS, PRESETS
 from ..training.diffaugment import DiffAugment
 from ..training.distributed import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE, init_distributed, positive_seconds
 from ..training.errors import RunFinished
-from ..training.launch import INTERRUPTED, RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, SignalledAfterFinishing, launch
+from ..training.launch import RDZV_ID, RDZV_PORT, RDZV_TIMEOUT, LaunchError, ProcessLayout, SignalledAfterFinishing, launch
 from ..training.loop import train
 from ..training.loss import LOSSES
 from ..training.networks import precision_kwargs
-from ..training.signals import INTERRUPTED_BEFORE_TRAINING, StoppedTogether, sigterm_stops, usr1_interrupts
+from ..training.signals import INTERRUPTED_BEFORE_TRAINING, StoppedTogether, interrupted_status, sigterm_stops, usr1_interrupts
 from ..training.start import (
     TRAINING_USER_ERRORS,
     check_restarts,
@@ -350,9 +350,9 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
     try:
         with warnings_as_notes(notes), advise_skip_bad(skip_bad), usr1_interrupts():  # e.g. the images --skip-bad left out
             dataset, options = resolve()
-    except KeyboardInterrupt:  # Ctrl-C, or a scheduler's SIGUSR1, while the data opens
+    except KeyboardInterrupt as err:  # Ctrl-C, a scheduler's SIGUSR1 or SIGTERM, while the data opens
         click.echo(INTERRUPTED_BEFORE_TRAINING, err=True)
-        raise SystemExit(INTERRUPTED) from None
+        raise SystemExit(interrupted_status(err)) from None
     except RunFinished as done:  # --dry-run of a requeued job whose run is over: exit status 0, as the run's
         say(str(done))
         return
@@ -377,6 +377,6 @@ def run_training_command(resolve: Callable[[], tuple[ImageDataset, Any]], run: C
         raise user_error(err) from None
     except StoppedTogether:  # stopped on request, with its final snapshot
         raise SystemExit(exit_status_after_stop()) from None
-    except KeyboardInterrupt:
-        raise SystemExit(INTERRUPTED) from None
+    except KeyboardInterrupt as err:
+        raise SystemExit(interrupted_status(err)) from None
     distributed.end_torchrun_process()  # the run ended well on every process

@@ -44,13 +44,22 @@ from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 from ..utils.text import escape_unencodable_output
 from .distributed import backend_message, format_ranks, launcher_restarts, positive_seconds
-from .signals import MESSAGES_VARIABLE, StoppedTogether, launcher_gone, mark_finished, sigterm_asked, sigterm_stops
+from .signals import (
+    INTERRUPTED,
+    MESSAGES_VARIABLE,
+    StoppedTogether,
+    ignore_stop_signals,
+    interrupt_on_signals,
+    launcher_gone,
+    mark_finished,
+    sigterm_asked,
+    sigterm_stops,
+)
 
 RDZV_TIMEOUT = 600.0  # seconds the nodes wait for each other to start (torchrun's join_timeout)
 RDZV_PORT = 29400  # the rendezvous port when --rdzv-endpoint names a host only (torchrun's c10d default)
 RDZV_ID = "stylegan2"  # the job's name at the endpoint when --rdzv-id is not given
 SHUTDOWN_SECONDS = 120  # after Ctrl-C or SIGTERM, how long the processes get to write their last snapshot (torchrun: 30)
-INTERRUPTED = 130  # the exit status after Ctrl-C (the shell's for SIGINT)
 AGENT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")  # what torch's agent handles and passes on: all but Ctrl-C here
 TRACKER_WARNINGS = "ignore:resource_tracker:UserWarning:multiprocessing.resource_tracker"  # -W for the tracker process
 
@@ -201,7 +210,8 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
     failed, or is the message they all left; so does a rendezvous that fails. Like torchrun,
     OMP_NUM_THREADS defaults to 1 per process. Ctrl-C (to this process or to them) lets them stop together with a
     last snapshot and raises KeyboardInterrupt here; SIGTERM stops them, each saying why, and is a LaunchError
-    (SignalledAfterFinishing when every process had finished its work already).
+    (SignalledAfterFinishing when every process had finished its work already). Once they all returned, the work is
+    finished (mark_finished): a signal while this process goes on to exit changes nothing.
     """
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise LaunchError(f"--gpus and --nnodes start processes themselves, but this one already runs under torchrun "
@@ -222,39 +232,43 @@ def launch(layout: ProcessLayout, fn: Callable[..., Any], *args: Any,
     no_libuv = {"USE_LIBUV": "0"} if os.name == "nt" else {}  # torch's Windows builds lack the store's libuv backend
     ctrl_c = _PassCtrlC()
     _start_resource_tracker()
-    with (_environment(OMP_NUM_THREADS="1", **restarts, **no_libuv), _messages_folder(layout.max_restarts == 0) as messages,
-          _quiet_launcher(), _signal_handlers_kept()):
-        ctrl_c.install()
-        try:
-            results = elastic_launch(config, _run_process)(fn, args, user_errors)
-        except SignalException as err:  # the agent got it, passed it on and waited for the processes
-            if err.sigval == signal.SIGINT:  # an older torch, whose agent takes Ctrl-C itself
-                raise KeyboardInterrupt from None
-            if err.sigval == signal.SIGTERM and _all_finished(messages, layout.nproc_per_node):
-                raise SignalledAfterFinishing("stopped by SIGTERM after every process had finished its work") from None
-            left = _left_messages(messages)
-            if err.sigval == signal.SIGTERM and sigterm_stops() and not left:  # they stopped as asked, with a snapshot
-                raise KeyboardInterrupt from None
-            if message := _one_message(left):  # at the same step
-                raise LaunchError(message) from None
-            _print_messages(left)
-            said = left or messages is None  # else they stopped without a word (before training began, say)
-            raise LaunchError(f"stopped by {signal.Signals(err.sigval).name}: the processes were stopped too"
-                              + (", each saying where (above)" if said else "")) from None
-        except ChildFailedError as err:
-            left = _left_messages(messages)
-            if ctrl_c.count or all(f.exitcode == INTERRUPTED for f in err.failures.values()):  # stopped at once
+    with _signal_handlers_kept():
+        with (_environment(OMP_NUM_THREADS="1", **restarts, **no_libuv), _messages_folder(layout.max_restarts == 0) as messages,
+              _quiet_launcher()):
+            ctrl_c.install()
+            try:
+                results = elastic_launch(config, _run_process)(fn, args, user_errors)
+            except SignalException as err:  # the agent got it, passed it on and waited for the processes
+                if err.sigval == signal.SIGINT:  # an older torch, whose agent takes Ctrl-C itself
+                    raise KeyboardInterrupt from None
+                if err.sigval == signal.SIGTERM and _all_finished(messages, layout.nproc_per_node):
+                    raise SignalledAfterFinishing("stopped by SIGTERM after every process had finished its work") from None
+                left = _left_messages(messages)
+                if err.sigval == signal.SIGTERM and sigterm_stops() and not left:  # they stopped as asked, with a snapshot
+                    raise KeyboardInterrupt from None
+                if message := _one_message(left):  # at the same step
+                    raise LaunchError(message) from None
                 _print_messages(left)
-                raise KeyboardInterrupt from None
-            if set(err.failures) <= set(left) and (message := _one_message(left)):  # one error, found by each that failed
-                found_by = "" if len(left) == layout.nproc_per_node else f" (process {format_ranks(left)} of {layout.world_size})"
-                raise LaunchError(message + found_by) from None
-            _print_messages(left)
-            rank, failure = err.get_first_failure()
-            raise LaunchError(f"process {rank} of {layout.world_size} {_how_it_ended(failure.exitcode)}") from None
-        except RendezvousError as err:
-            raise LaunchError(rendezvous_failure(layout, err)) from None
-    if any(isinstance(result, Interrupted) for result in results.values()):
+                said = left or messages is None  # else they stopped without a word (before training began, say)
+                raise LaunchError(f"stopped by {signal.Signals(err.sigval).name}: the processes were stopped too"
+                                  + (", each saying where (above)" if said else "")) from None
+            except ChildFailedError as err:
+                left = _left_messages(messages)
+                if ctrl_c.count or all(f.exitcode == INTERRUPTED for f in err.failures.values()):  # stopped at once
+                    _print_messages(left)
+                    raise KeyboardInterrupt from None
+                if set(err.failures) <= set(left) and (message := _one_message(left)):  # one error, found by each that failed
+                    found_by = "" if len(left) == layout.nproc_per_node else f" (process {format_ranks(left)} of {layout.world_size})"
+                    raise LaunchError(message + found_by) from None
+                _print_messages(left)
+                rank, failure = err.get_first_failure()
+                raise LaunchError(f"process {rank} of {layout.world_size} {_how_it_ended(failure.exitcode)}") from None
+            except RendezvousError as err:
+                raise LaunchError(rendezvous_failure(layout, err)) from None
+        interrupted = any(isinstance(result, Interrupted) for result in results.values())
+        if not interrupted:  # a signal from now on, while this process exits, finds the run complete
+            mark_finished()
+    if interrupted:
         raise KeyboardInterrupt
     return results
 
@@ -314,16 +328,15 @@ def _run_process(fn: Callable[..., Any], args: tuple[Any, ...], user_errors: tup
     """One launched process: run `fn`, leaving a user error to the launcher and printing anything else as a
     traceback; Interrupted after Ctrl-C."""
     escape_unencodable_output()  # as the launching command's own output
+    interrupt_on_signals(sigterm=False)  # Ctrl-C, SIGUSR1 as in the launching command; SIGTERM stays the run's
     rank, (restarts, allowed) = os.environ.get("RANK", "?"), launcher_restarts()
     if restarts and os.environ.get("LOCAL_RANK") == "0":  # what ended the attempt before was printed then
         print(f"Restarting the processes (restart {restarts} of {allowed})", file=sys.stderr, flush=True)
     try:
         result = fn(*args)
     except StoppedTogether:
-        _ignore_ctrl_c()
         result = Interrupted()
     except KeyboardInterrupt:  # stopped at once: the others may wait in a collective for this one, which must end
-        _ignore_ctrl_c()
         raise SystemExit(INTERRUPTED) from None
     except user_errors as err:
         _leave_message(str(err), rank)
@@ -332,6 +345,8 @@ def _run_process(fn: Callable[..., Any], args: tuple[Any, ...], user_errors: tup
         traceback.print_exc()
         sys.stderr.flush()
         raise SystemExit(1) from None
+    finally:  # the launcher's copy of a Ctrl-C, a second one or SIGUSR1 while the interpreter shuts down changes nothing
+        ignore_stop_signals(sigterm=False)
     if not isinstance(result, Interrupted):
         mark_finished()  # where `fn` did not, before its last line
     # torch's wrapper would wait for the launcher to take the result: forever when it is gone, and until it kills this
@@ -341,12 +356,6 @@ def _run_process(fn: Callable[..., Any], args: tuple[Any, ...], user_errors: tup
         sys.stderr.flush()
         os._exit(INTERRUPTED if isinstance(result, Interrupted) else 0)
     return result
-
-
-def _ignore_ctrl_c() -> None:
-    """A process that stopped for Ctrl-C: the launcher's copy of it, or a second press, may come while the
-    interpreter shuts down, where it would print a KeyboardInterrupt traceback from an exit handler."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _leave_message(message: str, rank: str) -> None:

@@ -1,6 +1,8 @@
 """Signals during a training run: Ctrl-C (or SIGUSR1, a scheduler's warning) asks the run to stop (with a final
 snapshot), a second Ctrl-C stops it at once, and SIGTERM (torchrun stopping the job) raises Terminated so that the log
-says why the run ended, or, with $STYLEGAN2_SIGTERM=stop (a scheduler's preemption), asks as SIGUSR1 does."""
+says why the run ended, or, with $STYLEGAN2_SIGTERM=stop (a scheduler's preemption), asks as SIGUSR1 does. Outside
+the loop, and in every other command, Ctrl-C and SIGUSR1 interrupt and SIGTERM raises SignalInterrupt
+(`interrupt_on_signals`). Once the work is finished (`mark_finished`), none of them changes how the process ends."""
 
 from __future__ import annotations
 
@@ -17,9 +19,11 @@ SIGTERM_VARIABLE = "STYLEGAN2_SIGTERM"  # "stop": SIGTERM asks for a stop with a
 SAME_CTRL_C_SECONDS = 2.0  # under a launcher, a SIGINT this soon after the first is the same Ctrl-C (see StopRequest)
 MESSAGES_VARIABLE = "STYLEGAN2_LAUNCH_MESSAGES"  # the folder where launched processes leave errors and marks for it
 LAUNCHER_CHECK_SECONDS = 1.0  # how often a launched process checks that its launcher is alive
+INTERRUPTED = 130  # the exit status after Ctrl-C (the shell's for SIGINT)
 INTERRUPTED_BEFORE_TRAINING = "Interrupted before training: nothing was written"  # a stop before there was anything to save
 _watched_parent: list[int] = []  # the launcher stop_when_launcher_dies watches, once per process
 _sigterm_asked: list[bool] = []  # a SIGTERM asked this process to stop ($STYLEGAN2_SIGTERM=stop)
+_finishes: list[bool] = []  # one per mark_finished: a handler ignores its signal once one came after it was installed
 
 
 class Terminated(Exception):
@@ -27,6 +31,20 @@ class Terminated(Exception):
 
     def __init__(self) -> None:
         super().__init__("stopped by SIGTERM from the launcher or the system")
+
+
+class SignalInterrupt(KeyboardInterrupt):
+    """SIGTERM to a command (`timeout`, `docker stop`, systemd stopping it): it stops as Ctrl-C stops it, a write in
+    progress removing its temporary, and exits with the shell's status for the signal (143) instead of 130."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"Stopped by {signal.Signals(signum).name}")
+        self.status = 128 + signum
+
+
+def interrupted_status(err: KeyboardInterrupt) -> int:
+    """The exit status of a command that `err` stopped: the shell's for the signal that raised it."""
+    return err.status if isinstance(err, SignalInterrupt) else INTERRUPTED
 
 
 class StoppedTogether(KeyboardInterrupt):
@@ -66,12 +84,15 @@ class StopRequest:
     def __init__(self, same_within: float = 0.0) -> None:
         self.same_within = same_within
         self._first: float | None = None
+        self._finishes = len(_finishes)
 
     @property
     def requested(self) -> bool:
         return self._first is not None
 
     def handle(self, signum: int, frame: Any) -> None:
+        if _finished_since(self._finishes):  # the run is over: a Ctrl-C now must not turn it into a failure
+            return
         now = time.monotonic()
         if self._first is None:
             self._first = now
@@ -100,12 +121,59 @@ def sigterm_stops() -> bool:
 
 
 def mark_finished() -> None:
-    """Mark this launched process's work as finished, before the line that says so: a launcher that a SIGTERM reaches
-    from then on (a job's end while the processes exit) takes the run as complete. Nothing outside a launcher."""
+    """Mark this process's work as finished, before the line that says so (`Done.`): from then on the handlers of this
+    module ignore Ctrl-C, SIGUSR1 and SIGTERM, so that a job's end while the process exits is no failure, and under a
+    launcher, one that a SIGTERM reaches takes the run as complete."""
+    _finishes.append(True)
     folder = os.environ.get(MESSAGES_VARIABLE)
     if folder:
         with contextlib.suppress(OSError):
             Path(folder, f"{os.environ.get('RANK', '?')}.finished").touch()
+
+
+def _finished_since(count: int) -> bool:
+    """Whether mark_finished came since `len(_finishes)` was `count` (when a handler was installed): a later run in the
+    same process (a Python caller's) counts from its own start."""
+    return len(_finishes) > count
+
+
+def interrupt_on_signals(*, sigterm: bool) -> None:
+    """For the rest of this process (the command line's, or a launched one's): Ctrl-C and SIGUSR1 (a scheduler's
+    warning) raise KeyboardInterrupt, and with `sigterm` the first SIGTERM raises SignalInterrupt, so that whatever
+    is being written removes its temporary. Once the work is finished (mark_finished), or the command has its exit
+    status (ignore_stop_signals), they change nothing. The training loop's own handlers take over while it runs, and
+    a signal ignored already (Ctrl-C under nohup) stays ignored. Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    count, terminated = len(_finishes), []
+
+    def interrupt(signum: int, frame: Any) -> None:
+        if not _finished_since(count):
+            raise KeyboardInterrupt
+
+    def terminate(signum: int, frame: Any) -> None:
+        if not terminated and not _finished_since(count):  # once: a second SIGTERM must not cut the cleanup short
+            terminated.append(signum)
+            raise SignalInterrupt(signum)
+
+    handlers = {signal.SIGINT: interrupt, **({signal.SIGTERM: terminate} if sigterm else {})}
+    if hasattr(signal, "SIGUSR1"):  # not on Windows
+        handlers[signal.SIGUSR1] = interrupt
+    for signum, handler in handlers.items():
+        if signal.getsignal(signum) != signal.SIG_IGN:
+            signal.signal(signum, handler)
+
+
+def ignore_stop_signals(*, sigterm: bool) -> None:
+    """Ignore Ctrl-C and SIGUSR1 (with `sigterm`, SIGTERM too) from now on: the process has its outcome, and a signal
+    while it exits (its exit handlers take a second or so, and Python drops its own handlers at the very end) would
+    replace its exit status or print a traceback. A launched process leaves SIGTERM as it is: its launcher ends it
+    with one after taking its result. Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for name in ("SIGINT", "SIGUSR1", *(["SIGTERM"] if sigterm else [])):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
 
 
 def under_launcher() -> bool:
@@ -173,9 +241,11 @@ def usr1_interrupts() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGUSR1"):
         yield
         return
+    count = len(_finishes)
 
     def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        if not _finished_since(count):  # after Done., nothing
+            raise KeyboardInterrupt
 
     signums = [signal.SIGUSR1, *([signal.SIGTERM] if sigterm_stops() else [])]  # SIGTERM as SIGUSR1, when asked
     previous = {signum: signal.signal(signum, interrupt) for signum in signums}
@@ -196,9 +266,10 @@ def sigterm_raises_once() -> Iterator[list[int]]:
     if threading.current_thread() is not threading.main_thread():
         yield stopping
         return
+    count = len(_finishes)
 
     def terminate(signum: int, frame: Any) -> None:
-        if not stopping:
+        if not stopping and not _finished_since(count):
             stopping.append(signum)
             if sigterm_stops():  # $STYLEGAN2_SIGTERM=stop: a stop as Ctrl-C asks it, wherever the run is
                 raise KeyboardInterrupt
