@@ -1,6 +1,8 @@
 """Fixtures the training tests share."""
 
+import errno
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +68,25 @@ def started_together(tmp_path: Path) -> Callable[[dict], tuple[int, str]]:
         return winner, gave_way
 
     return start
+
+
+class _FullDisk:
+    """A file opened on a full disk (os.fdopen's stand-in): its creation succeeded, its line does not fit."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __enter__(self) -> "_FullDisk":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)
+
+    def write(self, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.fixture
+def full_disk_file() -> type:
+    """What os.fdopen returns on a full disk, for tests of claims whose line does not fit: `full_disk_file(fd)`."""
+    return _FullDisk

@@ -2,7 +2,6 @@
 another process claimed the run (which an empty claim left behind made it say, to this job and its next start)."""
 
 import contextlib
-import errno
 import os
 import re
 from typing import Iterator
@@ -22,31 +21,15 @@ def options(tmp_path, **overrides):
     return resolve_options("builtin:shapes?n=64", "cpu", 16, 1, {**TINY, "outdir": str(tmp_path / "runs"), **overrides})
 
 
-class FullDisk:
-    """A claim file opened on a full disk: its creation succeeded, its line does not fit."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def __enter__(self) -> "FullDisk":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        os.close(self.fd)
-
-    def write(self, data: bytes) -> int:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-
 @contextlib.contextmanager
-def claims_on_a_full_disk(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def claims_on_a_full_disk(monkeypatch: pytest.MonkeyPatch, full_disk_file: type) -> Iterator[None]:
     """Within it, claims (`continue-NNNNN.lock`, `start-NNNNN.lock`) are created but their lines do not fit; other
     files are written as usual."""
     fdopen = os.fdopen
 
     def opened(fd, *args, **kwargs):
         if CLAIM.fullmatch(os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))):
-            return FullDisk(fd)
+            return full_disk_file(fd)
         return fdopen(fd, *args, **kwargs)
 
     with monkeypatch.context() as patch:
@@ -54,25 +37,25 @@ def claims_on_a_full_disk(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-def test_a_continuation_whose_claim_the_disk_cannot_write_says_so_and_leaves_no_claim(tmp_path, one_thread, monkeypatch):
+def test_a_continuation_whose_claim_the_disk_cannot_write_says_so_and_leaves_no_claim(tmp_path, one_thread, monkeypatch, full_disk_file):
     run_dir = train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
-    with claims_on_a_full_disk(monkeypatch), pytest.raises(TrainingError) as raised:
+    with claims_on_a_full_disk(monkeypatch, full_disk_file), pytest.raises(TrainingError) as raised:
         train(options(tmp_path, kimg=0.016, resume="auto"), device="cpu", log=lambda line: None)
     assert str(raised.value) == (f"--resume auto: could not write {run_dir / 'continue-00000.lock'} to claim the run it "
                                  "continues (No space left on device); free space on that disk, then start again")
     assert not [path for path in run_dir.iterdir() if CLAIM.fullmatch(path.name)]
 
 
-def test_the_next_start_on_a_freed_disk_continues_the_run(tmp_path, one_thread, monkeypatch):
+def test_the_next_start_on_a_freed_disk_continues_the_run(tmp_path, one_thread, monkeypatch, full_disk_file):
     """The requeued job, a moment later: no claim of the failed start stops it."""
     train(options(tmp_path, kimg=0.008), device="cpu", log=lambda line: None)
-    with claims_on_a_full_disk(monkeypatch), pytest.raises(TrainingError, match="No space left on device"):
+    with claims_on_a_full_disk(monkeypatch, full_disk_file), pytest.raises(TrainingError, match="No space left on device"):
         train(options(tmp_path, kimg=0.016, resume="auto"), device="cpu", log=lambda line: None)
     continued = train(options(tmp_path, kimg=0.016, resume="auto"), device="cpu", log=lambda line: None)
     assert (continued / "network-snapshot-000000-016.safetensors").exists()
 
 
-def test_a_new_run_whose_claim_the_disk_cannot_write_leaves_no_claim(tmp_path, one_thread, monkeypatch):
-    with claims_on_a_full_disk(monkeypatch), pytest.raises(ValueError, match="No space left on device"):
+def test_a_new_run_whose_claim_the_disk_cannot_write_leaves_no_claim(tmp_path, one_thread, monkeypatch, full_disk_file):
+    with claims_on_a_full_disk(monkeypatch, full_disk_file), pytest.raises(ValueError, match="No space left on device"):
         train(options(tmp_path, kimg=0.008, resume="auto"), device="cpu", log=lambda line: None)
     assert not [path for path in (tmp_path / "runs").glob("*") if CLAIM.fullmatch(path.name)]

@@ -255,29 +255,13 @@ def test_on_windows_a_lock_records_its_process_creation_time(tmp_path, windows):
     assert recorded == 133_000_000_000_000_001
 
 
-class FullDisk:
-    """A claim file opened on a full disk: its creation succeeded, its line does not fit."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def __enter__(self) -> "FullDisk":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        os.close(self.fd)
-
-    def write(self, data: bytes) -> int:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-
-def test_a_claim_the_disk_cannot_write_is_removed_and_the_error_names_it(tmp_path, monkeypatch):
+def test_a_claim_the_disk_cannot_write_is_removed_and_the_error_names_it(tmp_path, monkeypatch, full_disk_file):
     """Left empty, it would read as a claim still being written by another process: this job's next start (the disk
     freed) would be refused for a minute, and this process would refuse itself."""
     snapshot = tmp_path / "00000-shapes-cpu" / "network-snapshot-000000-008.safetensors"
     snapshot.parent.mkdir()
     with monkeypatch.context() as full, pytest.raises(OSError) as raised:
-        full.setattr(os, "fdopen", lambda fd, *args, **kwargs: FullDisk(fd))
+        full.setattr(os, "fdopen", lambda fd, *args, **kwargs: full_disk_file(fd))
         rundir.claim_continuation(snapshot)
     assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(snapshot.parent / "continue-00000.lock")
     assert list(snapshot.parent.iterdir()) == []
